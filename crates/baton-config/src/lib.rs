@@ -1,0 +1,17 @@
+//! Reads the Terraform language: the `*.tf` files of a directory into the configuration as
+//! written — blocks, unevaluated expressions and source spans — plus diagnostics.
+//!
+//! Architecture invariant: loading never stops at the first error and never evaluates an
+//! expression; a file with a syntax error is reported and skipped, the rest still load.
+
+pub mod ast;
+pub mod model;
+pub mod syntax;
+
+pub use ast::{BinaryOp, Expr, ExprKind, ForExpr, ObjectKey, TemplatePart, TraversalStep, UnaryOp};
+pub use model::{
+    load_config, load_module, Check, CheckRule, Config, IgnoreChanges, Import, Lifecycle, Local,
+    Module, ModuleCall, Moved, OnFailure, Output, ProviderBlock, ProviderRef, Provisioner,
+    ProvisionerWhen, Removed, Resource, TerraformSettings, Variable,
+};
+pub use syntax::{Attribute, Block, Body};

@@ -1,0 +1,509 @@
+//! Terraform's type conversion and unification rules (go-cty's `convert` package): what a
+//! value becomes when assigned to a type constraint, and the common type of several values
+//! (conditionals, `list(any)`, `concat`...).
+//!
+//! Conversion never loses marks: a sensitive input gives a sensitive output. It must not do
+//! I/O or know about configuration.
+
+use crate::number::Number;
+use crate::types::{Defaults, Type, TypeConstraint};
+use crate::value::{Kind, Value};
+use std::collections::BTreeMap;
+
+/// Why a conversion failed, with the path inside the value where it did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConvertError {
+    pub path: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConvertError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+fn err(path: &str, message: impl Into<String>) -> ConvertError {
+    ConvertError {
+        path: path.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Converts `v` to type `t` following Terraform's rules.
+pub fn convert(v: &Value, t: &Type) -> Result<Value, ConvertError> {
+    convert_at(v, t, "")
+}
+
+/// Applies a variable's type constraint: defaults of optional attributes, then conversion.
+pub fn convert_constraint(v: &Value, tc: &TypeConstraint) -> Result<Value, ConvertError> {
+    let v = match &tc.defaults {
+        Some(d) => apply_defaults(v, &tc.ty, d),
+        None => v.clone(),
+    };
+    convert(&v, &tc.ty)
+}
+
+fn describe(t: &Type) -> String {
+    match t {
+        Type::Bool => "bool".into(),
+        Type::Number => "number".into(),
+        Type::String => "string".into(),
+        Type::Dynamic => "any".into(),
+        Type::List(_) => "list".into(),
+        Type::Set(_) => "set".into(),
+        Type::Map(_) => "map".into(),
+        Type::Tuple(_) => "tuple".into(),
+        Type::Object(_) => "object".into(),
+    }
+}
+
+fn child(path: &str, step: &str) -> String {
+    if path.is_empty() {
+        step.trim_start_matches('.').to_string()
+    } else {
+        format!("{path}{step}")
+    }
+}
+
+fn key_step(k: &str) -> String {
+    if crate::is_identifier(k) {
+        format!(".{k}")
+    } else {
+        format!("[{}]", baton_core::addr::quote(k))
+    }
+}
+
+fn convert_at(v: &Value, t: &Type, path: &str) -> Result<Value, ConvertError> {
+    if *t == Type::Dynamic {
+        return Ok(v.clone());
+    }
+    let sensitive = v.is_sensitive();
+    let out = match v.kind() {
+        Kind::Null(_) => Value::null(t.clone()),
+        Kind::Unknown(vt) => {
+            if *vt == Type::Dynamic || convertible(vt, t) {
+                Value::unknown(t.clone())
+            } else {
+                return Err(err(path, format!("{} required", article(t))));
+            }
+        }
+        _ => convert_known(v, t, path)?,
+    };
+    Ok(out.with_sensitive(sensitive))
+}
+
+fn article(t: &Type) -> String {
+    let d = describe(t);
+    match d.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => format!("an {d}"),
+        _ => format!("a {d}"),
+    }
+}
+
+/// Whether values of type `from` can in general convert to `to` (used for unknowns).
+pub fn convertible(from: &Type, to: &Type) -> bool {
+    if from == to || *to == Type::Dynamic || *from == Type::Dynamic {
+        return true;
+    }
+    match (from, to) {
+        (Type::Number | Type::Bool, Type::String) => true,
+        (Type::String, Type::Number | Type::Bool) => true,
+        (Type::List(a) | Type::Set(a), Type::List(b) | Type::Set(b)) => convertible(a, b),
+        (Type::Tuple(ts), Type::List(b) | Type::Set(b)) => ts.iter().all(|t| convertible(t, b)),
+        (Type::Map(a), Type::Map(b)) => convertible(a, b),
+        (Type::Object(o), Type::Map(b)) => o.attrs.values().all(|t| convertible(t, b)),
+        (Type::Tuple(a), Type::Tuple(b)) => {
+            a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| convertible(x, y))
+        }
+        (Type::List(_), Type::Tuple(_)) => true,
+        (Type::Object(a), Type::Object(b)) => b.attrs.iter().all(|(k, bt)| match a.attrs.get(k) {
+            Some(at) => convertible(at, bt),
+            None => b.optional.contains(k),
+        }),
+        (Type::Map(a), Type::Object(b)) => b.attrs.values().all(|bt| convertible(a, bt)),
+        _ => false,
+    }
+}
+
+fn convert_known(v: &Value, t: &Type, path: &str) -> Result<Value, ConvertError> {
+    match (v.kind(), t) {
+        (Kind::Bool(_), Type::Bool)
+        | (Kind::Number(_), Type::Number)
+        | (Kind::String(_), Type::String) => Ok(v.clone().unmark().0),
+        (Kind::Number(n), Type::String) => Ok(Value::string(n.to_string())),
+        (Kind::Bool(b), Type::String) => Ok(Value::string(if *b { "true" } else { "false" })),
+        (Kind::String(s), Type::Number) => match Number::parse(s) {
+            Some(n) => Ok(Value::number(n)),
+            None => Err(err(path, "a number is required")),
+        },
+        (Kind::String(s), Type::Bool) => match &**s {
+            "true" => Ok(Value::bool(true)),
+            "false" => Ok(Value::bool(false)),
+            _ => Err(err(path, "a bool is required")),
+        },
+        (
+            Kind::List(_, items) | Kind::Set(_, items) | Kind::Tuple(items),
+            Type::List(et) | Type::Set(et),
+        ) => {
+            let et: Type = if et.has_dynamic() {
+                let tys: Vec<Type> = items.iter().map(Value::ty).collect();
+                match unify_with(&tys, et) {
+                    Some(u) => u,
+                    None => {
+                        let what = if matches!(t, Type::Set(_)) { "set" } else { "list" };
+                        return Err(err(
+                            path,
+                            format!("all {what} elements must have the same type"),
+                        ));
+                    }
+                }
+            } else {
+                (**et).clone()
+            };
+            let mut out = Vec::with_capacity(items.len());
+            for (i, x) in items.iter().enumerate() {
+                out.push(convert_at(x, &et, &child(path, &format!("[{i}]")))?);
+            }
+            Ok(if matches!(t, Type::List(_)) {
+                Value::list(et, out)
+            } else {
+                Value::set(et, out)
+            })
+        }
+        (Kind::Map(_, items) | Kind::Object(items), Type::Map(et)) => {
+            let et: Type = if et.has_dynamic() {
+                let tys: Vec<Type> = items.values().map(Value::ty).collect();
+                match unify_with(&tys, et) {
+                    Some(u) => u,
+                    None => return Err(err(path, "all map elements must have the same type")),
+                }
+            } else {
+                (**et).clone()
+            };
+            let mut out = BTreeMap::new();
+            for (k, x) in items.iter() {
+                out.insert(k.clone(), convert_at(x, &et, &child(path, &key_step(k)))?);
+            }
+            Ok(Value::map(et, out))
+        }
+        (Kind::Tuple(items) | Kind::List(_, items), Type::Tuple(ts)) => {
+            if items.len() != ts.len() {
+                return Err(err(
+                    path,
+                    format!("tuple required with exactly {} elements", ts.len()),
+                ));
+            }
+            let mut out = Vec::with_capacity(items.len());
+            for (i, (x, et)) in items.iter().zip(ts.iter()).enumerate() {
+                out.push(convert_at(x, et, &child(path, &format!("[{i}]")))?);
+            }
+            Ok(Value::tuple(out))
+        }
+        (Kind::Object(items) | Kind::Map(_, items), Type::Object(ot)) => {
+            let mut out = BTreeMap::new();
+            for (k, at) in &ot.attrs {
+                match items.get(k) {
+                    Some(x) => {
+                        out.insert(k.clone(), convert_at(x, at, &child(path, &key_step(k)))?);
+                    }
+                    None if ot.optional.contains(k) => {
+                        out.insert(k.clone(), Value::null(at.clone()));
+                    }
+                    None => {
+                        return Err(err(path, format!("attribute \"{k}\" is required")));
+                    }
+                }
+            }
+            Ok(Value::object(out))
+        }
+        (_, t) => Err(err(path, format!("{} required", article(t)))),
+    }
+}
+
+/// The common type of several types, as Terraform unifies them (e.g. for the two results of a
+/// conditional), or `None` if there is none.
+pub fn unify(types: &[Type]) -> Option<Type> {
+    if types.is_empty() {
+        return Some(Type::Dynamic);
+    }
+    let first = &types[0];
+    if types.iter().all(|t| t == first) {
+        return Some(first.clone());
+    }
+    // Dynamic types (from nulls or unknowns of unknown type) do not constrain the result.
+    let concrete: Vec<Type> = types.iter().filter(|t| **t != Type::Dynamic).cloned().collect();
+    if concrete.len() != types.len() {
+        return unify(&concrete);
+    }
+    if types.iter().all(Type::is_primitive) {
+        if types.contains(&Type::String) {
+            return Some(Type::String);
+        }
+        return None;
+    }
+    if types.iter().all(|t| matches!(t, Type::Object(_))) {
+        let objs: Vec<_> = types
+            .iter()
+            .filter_map(|t| match t {
+                Type::Object(o) => Some(o.clone()),
+                _ => None,
+            })
+            .collect();
+        let names: Vec<&String> = objs[0].attrs.keys().collect();
+        if objs.iter().all(|o| o.attrs.keys().collect::<Vec<_>>() == names) {
+            let mut attrs = BTreeMap::new();
+            for n in names {
+                let ts: Vec<Type> = objs.iter().map(|o| o.attrs[n].clone()).collect();
+                attrs.insert(n.clone(), unify(&ts)?);
+            }
+            return Some(Type::object(attrs));
+        }
+        let all: Vec<Type> = objs.iter().flat_map(|o| o.attrs.values().cloned()).collect();
+        return Some(Type::map(unify(&all)?));
+    }
+    if types
+        .iter()
+        .all(|t| matches!(t, Type::Object(_) | Type::Map(_)))
+    {
+        let mut elems = Vec::new();
+        for t in types {
+            match t {
+                Type::Object(o) => elems.extend(o.attrs.values().cloned()),
+                Type::Map(e) => elems.push((**e).clone()),
+                _ => {}
+            }
+        }
+        return Some(Type::map(unify(&elems)?));
+    }
+    if types.iter().all(|t| matches!(t, Type::Tuple(_))) {
+        let tuples: Vec<_> = types
+            .iter()
+            .filter_map(|t| match t {
+                Type::Tuple(ts) => Some(ts.clone()),
+                _ => None,
+            })
+            .collect();
+        let n = tuples[0].len();
+        if tuples.iter().all(|t| t.len() == n) {
+            let mut out = Vec::new();
+            for i in 0..n {
+                let ts: Vec<Type> = tuples.iter().map(|t| t[i].clone()).collect();
+                out.push(unify(&ts)?);
+            }
+            return Some(Type::tuple(out));
+        }
+        let all: Vec<Type> = tuples.iter().flat_map(|t| t.iter().cloned()).collect();
+        return Some(Type::list(unify(&all)?));
+    }
+    if types
+        .iter()
+        .all(|t| matches!(t, Type::Tuple(_) | Type::List(_)))
+    {
+        let mut elems = Vec::new();
+        for t in types {
+            match t {
+                Type::Tuple(ts) => elems.extend(ts.iter().cloned()),
+                Type::List(e) => elems.push((**e).clone()),
+                _ => {}
+            }
+        }
+        return Some(Type::list(unify(&elems)?));
+    }
+    if types.iter().all(|t| matches!(t, Type::Set(_))) {
+        let elems: Vec<Type> = types.iter().filter_map(|t| t.element_type().cloned()).collect();
+        return Some(Type::set(unify(&elems)?));
+    }
+    None
+}
+
+/// Unifies element types for conversion to a collection whose element type contains `any`:
+/// with plain `any` the common type; otherwise the constraint itself (e.g. `list(object({a=any}))`).
+fn unify_with(tys: &[Type], constraint: &Type) -> Option<Type> {
+    if *constraint == Type::Dynamic {
+        if tys.is_empty() {
+            return Some(Type::Dynamic);
+        }
+        return unify(tys);
+    }
+    // A partly-dynamic constraint: convert each element to the constraint, then unify results.
+    let converted: Option<Vec<Type>> = tys
+        .iter()
+        .map(|t| {
+            if convertible(t, constraint) {
+                Some(fill_dynamic(constraint, t))
+            } else {
+                None
+            }
+        })
+        .collect();
+    let converted = converted?;
+    if converted.is_empty() {
+        return Some(constraint.clone());
+    }
+    unify(&converted)
+}
+
+/// The type a value of type `actual` takes when converted to `constraint`.
+fn fill_dynamic(constraint: &Type, actual: &Type) -> Type {
+    match (constraint, actual) {
+        (Type::Dynamic, a) => a.clone(),
+        (Type::List(c), Type::List(a) | Type::Set(a)) => Type::list(fill_dynamic(c, a)),
+        (Type::Set(c), Type::List(a) | Type::Set(a)) => Type::set(fill_dynamic(c, a)),
+        (Type::Map(c), Type::Map(a)) => Type::map(fill_dynamic(c, a)),
+        (Type::List(c), Type::Tuple(ts)) => {
+            Type::list(unify(&ts.iter().map(|t| fill_dynamic(c, t)).collect::<Vec<_>>()).unwrap_or_else(|| (**c).clone()))
+        }
+        (Type::Set(c), Type::Tuple(ts)) => {
+            Type::set(unify(&ts.iter().map(|t| fill_dynamic(c, t)).collect::<Vec<_>>()).unwrap_or_else(|| (**c).clone()))
+        }
+        (Type::Map(c), Type::Object(o)) => Type::map(
+            unify(&o.attrs.values().map(|t| fill_dynamic(c, t)).collect::<Vec<_>>())
+                .unwrap_or_else(|| (**c).clone()),
+        ),
+        (Type::Object(c), Type::Object(a)) => Type::object(
+            c.attrs
+                .iter()
+                .map(|(k, ct)| {
+                    let t = match a.attrs.get(k) {
+                        Some(at) => fill_dynamic(ct, at),
+                        None => ct.clone(),
+                    };
+                    (k.clone(), t)
+                })
+                .collect(),
+        ),
+        (Type::Object(c), Type::Map(a)) => Type::object(
+            c.attrs
+                .iter()
+                .map(|(k, ct)| (k.clone(), fill_dynamic(ct, a)))
+                .collect(),
+        ),
+        (Type::Tuple(c), Type::Tuple(a)) if c.len() == a.len() => Type::tuple(
+            c.iter().zip(a.iter()).map(|(c, a)| fill_dynamic(c, a)).collect(),
+        ),
+        (c, _) => c.clone(),
+    }
+}
+
+/// Fills in `optional(T, default)` defaults, recursively, before conversion (Terraform's
+/// `Defaults.Apply`). Only null or missing attributes receive defaults.
+pub fn apply_defaults(v: &Value, t: &Type, d: &Defaults) -> Value {
+    if v.is_null() || !v.is_known() {
+        return v.clone();
+    }
+    let sensitive = v.is_sensitive();
+    let out = match (v.kind(), t) {
+        (Kind::Object(items) | Kind::Map(_, items), Type::Object(ot)) => {
+            let mut out: BTreeMap<String, Value> = (**items).clone();
+            for (k, dv) in &d.values {
+                let missing = out.get(k).is_none_or(Value::is_null);
+                if missing && ot.attrs.contains_key(k) {
+                    out.insert(k.clone(), dv.clone());
+                }
+            }
+            for (k, cd) in &d.children {
+                if let (Some(x), Some(at)) = (out.get(k).cloned(), ot.attrs.get(k)) {
+                    out.insert(k.clone(), apply_defaults(&x, at, cd));
+                }
+            }
+            Value::object(out)
+        }
+        (
+            Kind::List(_, items) | Kind::Set(_, items) | Kind::Tuple(items),
+            Type::List(et) | Type::Set(et),
+        ) => match d.children.get("") {
+            Some(cd) => Value::tuple(items.iter().map(|x| apply_defaults(x, et, cd)).collect()),
+            None => v.clone(),
+        },
+        (Kind::Map(_, items) | Kind::Object(items), Type::Map(et)) => match d.children.get("") {
+            Some(cd) => Value::object(
+                items
+                    .iter()
+                    .map(|(k, x)| (k.clone(), apply_defaults(x, et, cd)))
+                    .collect(),
+            ),
+            None => v.clone(),
+        },
+        (Kind::Tuple(items), Type::Tuple(ts)) => Value::tuple(
+            items
+                .iter()
+                .zip(ts.iter())
+                .enumerate()
+                .map(|(i, (x, et))| match d.children.get(&i.to_string()) {
+                    Some(cd) => apply_defaults(x, et, cd),
+                    None => x.clone(),
+                })
+                .collect(),
+        ),
+        _ => v.clone(),
+    };
+    out.with_sensitive(sensitive)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(x: &str) -> Value {
+        Value::string(x)
+    }
+
+    #[test]
+    fn primitives() {
+        assert_eq!(
+            convert(&Value::int(5), &Type::String).expect("ok").as_str(),
+            Some("5")
+        );
+        assert!(convert(&s("x"), &Type::Number).is_err());
+        assert_eq!(
+            convert(&s("true"), &Type::Bool).expect("ok").as_bool(),
+            Some(true)
+        );
+        assert!(convert(&Value::bool(true), &Type::Number).is_err());
+    }
+
+    #[test]
+    fn tuple_to_list_of_any_unifies() {
+        let v = Value::tuple(vec![Value::int(1), s("a")]);
+        let out = convert(&v, &Type::list(Type::Dynamic)).expect("ok");
+        assert_eq!(out.ty(), Type::list(Type::String));
+        let v = Value::tuple(vec![Value::int(1), Value::bool(true)]);
+        assert!(convert(&v, &Type::list(Type::Dynamic)).is_err());
+    }
+
+    #[test]
+    fn object_conversion_drops_extra_and_requires_missing() {
+        let mut m = BTreeMap::new();
+        m.insert("a".to_string(), Value::int(1));
+        m.insert("extra".to_string(), s("x"));
+        let v = Value::object(m);
+        let mut attrs = BTreeMap::new();
+        attrs.insert("a".to_string(), Type::String);
+        let out = convert(&v, &Type::object(attrs.clone())).expect("ok");
+        assert_eq!(out.length(), Some(1));
+        attrs.insert("b".to_string(), Type::String);
+        let e = convert(&v, &Type::object(attrs)).expect_err("missing b");
+        assert_eq!(e.message, "attribute \"b\" is required");
+    }
+
+    #[test]
+    fn unify_rules() {
+        assert_eq!(unify(&[Type::Number, Type::String]), Some(Type::String));
+        assert_eq!(unify(&[Type::Number, Type::Bool]), None);
+        assert_eq!(
+            unify(&[Type::tuple(vec![Type::Number]), Type::tuple(vec![])]),
+            Some(Type::list(Type::Number))
+        );
+    }
+
+    #[test]
+    fn marks_survive_conversion() {
+        let v = s("5").mark_sensitive();
+        assert!(convert(&v, &Type::Number).expect("ok").is_sensitive());
+    }
+}

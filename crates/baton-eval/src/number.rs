@@ -1,0 +1,1464 @@
+//! Terraform-compatible arbitrary-precision numbers.
+//!
+//! Terraform (through go-cty) keeps every number in a Go `math/big.Float`: a
+//! sign, a binary mantissa, an exponent and a *precision* in bits, with results
+//! rounded half to even. [`Number`] reproduces that model bit for bit, so that
+//! Baton computes and prints exactly the digits Terraform does: literal and JSON
+//! parsing (`big.ParseFloat(s, 10, 512, ToNearestEven)`, including its
+//! power-of-five approximation for long exponents), how precision propagates
+//! through `+ - * / %` (go-cty's `Add`, `Subtract`, `Multiply`, `Divide`,
+//! `Modulo`), the `floor`/`ceil` functions, conversion to and from integers and
+//! `f64`, and `Float.Text` including the shortest-digits mode (`Text('f', -1)`)
+//! that `tostring`, string templates and JSON output use.
+//!
+//! This module must not use `f64` (or any other approximation) for arithmetic or
+//! printing, must not "improve" on Go's results (Go's digits, rounding and
+//! precision rules are the specification, quirks included), must not panic on
+//! any input, and must not allocate for small integers: every number of an
+//! evaluation, such as `count.index`, goes through it.
+//!
+//! Known differences from Go: infinities are not representable (`parse("Inf")`
+//! and division or modulo by zero give `None`), and results whose binary
+//! exponent leaves Go's `int32` range are only clamped when parsing; arithmetic
+//! keeps them finite where Go would produce ±Inf or ±0.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::ops;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use num_bigint::{BigInt, BigUint, Sign};
+use num_integer::Integer;
+use num_traits::{ToPrimitive, Zero};
+
+/// Precision, in bits, of numbers parsed from text (HCL literals, JSON,
+/// `tonumber`): go-cty parses with `big.ParseFloat(s, 10, 512, ...)`.
+pub const PARSE_PREC: u32 = 512;
+/// Precision of numbers made from 64-bit integers (`SetInt64`, `SetUint64`).
+pub const INT_PREC: u32 = 64;
+/// Precision of numbers made from an `f64` (`SetFloat64`).
+pub const FLOAT_PREC: u32 = 53;
+
+/// Go's `big.MaxExp` / `big.MinExp`: the range of the exponent `e` of a value
+/// written as `0.mantissa × 2^e`.
+const MAX_EXP: i64 = i32::MAX as i64;
+const MIN_EXP: i64 = i32::MIN as i64;
+/// A precision so large that nothing is ever rounded.
+const EXACT: u32 = u32::MAX;
+
+/// The error of parsing a string that is not a number; the message is
+/// go-cty's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a number is required")]
+pub struct ParseNumberError;
+
+/// An odd mantissa (or zero), stored inline while it fits 64 bits.
+///
+/// Invariant: `Small(0)` is zero, any other `Small(m)` has `m` odd, and
+/// `Big(b)` holds an odd `b` that does not fit 64 bits.
+#[derive(Clone)]
+enum Mant {
+    Small(u64),
+    Big(Arc<BigUint>),
+}
+
+impl Mant {
+    fn bits(&self) -> u64 {
+        match self {
+            Mant::Small(v) => u64::from(64 - v.leading_zeros()),
+            Mant::Big(b) => b.bits(),
+        }
+    }
+
+    fn is_zero(&self) -> bool {
+        matches!(self, Mant::Small(0))
+    }
+
+    fn to_big(&self) -> BigUint {
+        match self {
+            Mant::Small(v) => BigUint::from(*v),
+            Mant::Big(b) => (**b).clone(),
+        }
+    }
+
+    fn wide(&self) -> Wide {
+        match self {
+            Mant::Small(v) => Wide::U(u128::from(*v)),
+            Mant::Big(b) => Wide::B((**b).clone()),
+        }
+    }
+}
+
+/// A non-canonical unsigned integer used for intermediate results.
+enum Wide {
+    U(u128),
+    B(BigUint),
+}
+
+impl Wide {
+    fn bits(&self) -> u64 {
+        match self {
+            Wide::U(v) => u64::from(128 - v.leading_zeros()),
+            Wide::B(b) => b.bits(),
+        }
+    }
+
+    fn is_zero(&self) -> bool {
+        match self {
+            Wide::U(v) => *v == 0,
+            Wide::B(b) => b.is_zero(),
+        }
+    }
+
+    fn into_big(self) -> BigUint {
+        match self {
+            Wide::U(v) => BigUint::from(v),
+            Wide::B(b) => b,
+        }
+    }
+
+    /// `self << s`, staying inline when the result fits.
+    fn shl(self, s: u64) -> Wide {
+        match self {
+            Wide::U(v) if v == 0 => Wide::U(0),
+            Wide::U(v) if u64::from(128 - v.leading_zeros()) + s <= 128 => Wide::U(v << s),
+            w => Wide::B(w.into_big() << s),
+        }
+    }
+}
+
+fn shr_mant(m: &Mant, s: u64) -> Wide {
+    match m {
+        Mant::Small(v) => Wide::U(if s >= 64 { 0 } else { u128::from(v >> s) }),
+        Mant::Big(b) => Wide::B(&**b >> s),
+    }
+}
+
+fn canon_u64(v: u64, exp: i64) -> (Mant, i64) {
+    if v == 0 {
+        return (Mant::Small(0), 0);
+    }
+    let tz = v.trailing_zeros();
+    (Mant::Small(v >> tz), exp + i64::from(tz))
+}
+
+fn canon_u128(v: u128, exp: i64) -> (Mant, i64) {
+    if v == 0 {
+        return (Mant::Small(0), 0);
+    }
+    let tz = v.trailing_zeros();
+    let v = v >> tz;
+    let exp = exp + i64::from(tz);
+    match u64::try_from(v) {
+        Ok(s) => (Mant::Small(s), exp),
+        Err(_) => (Mant::Big(Arc::new(BigUint::from(v))), exp),
+    }
+}
+
+fn canon_big(v: BigUint, exp: i64) -> (Mant, i64) {
+    let Some(tz) = v.trailing_zeros() else {
+        return (Mant::Small(0), 0);
+    };
+    let v = if tz > 0 { v >> tz } else { v };
+    let exp = exp + tz as i64;
+    if v.bits() <= 64 {
+        (Mant::Small(v.iter_u64_digits().next().unwrap_or(0)), exp)
+    } else {
+        (Mant::Big(Arc::new(v)), exp)
+    }
+}
+
+fn canon_wide(w: Wide, exp: i64) -> (Mant, i64) {
+    match w {
+        Wide::U(v) => canon_u128(v, exp),
+        Wide::B(b) => canon_big(b, exp),
+    }
+}
+
+/// Rounds `w × 2^exp` to `prec` bits, half to even (Go's `Float.round`).
+///
+/// `sticky` says that the exact value has further nonzero bits below the last
+/// bit of `w`; callers that set it supply at least `prec + 1` bits.
+fn round_wide(w: Wide, exp: i64, sticky: bool, prec: u32) -> (Mant, i64) {
+    if prec == 0 {
+        return (Mant::Small(0), 0);
+    }
+    let bl = w.bits();
+    let prec = u64::from(prec);
+    if bl <= prec {
+        debug_assert!(!sticky, "sticky rounding without a rounding bit");
+        return canon_wide(w, exp);
+    }
+    let s = bl - prec;
+    let new_exp = exp + s as i64;
+    match w {
+        Wide::U(v) => {
+            let s = s as u32; // s < 128
+            let rbit = (v >> (s - 1)) & 1 == 1;
+            let below = s >= 2 && v & ((1u128 << (s - 1)) - 1) != 0;
+            let mut q = v >> s;
+            if rbit && (sticky || below || q & 1 == 1) {
+                q += 1;
+            }
+            canon_u128(q, new_exp)
+        }
+        Wide::B(v) => {
+            let rbit = v.bit(s - 1);
+            let below = v.trailing_zeros().is_some_and(|tz| tz < s - 1);
+            let mut q = v >> s;
+            if rbit && (sticky || below || q.bit(0)) {
+                q += 1u32;
+            }
+            canon_big(q, new_exp)
+        }
+    }
+}
+
+/// `x << sx ± y << sy`, exactly (for subtraction the first is the larger).
+fn exact_addsub(x: Wide, sx: u64, y: Wide, sy: u64, sub: bool) -> Wide {
+    if let (Wide::U(a), Wide::U(b)) = (&x, &y) {
+        let (a, b) = (*a, *b);
+        let ba = u64::from(128 - a.leading_zeros());
+        let bb = u64::from(128 - b.leading_zeros());
+        if ba + sx <= 126 && bb + sy <= 126 {
+            let (a, b) = (a << sx, b << sy);
+            return Wide::U(if sub { a - b } else { a + b });
+        }
+    }
+    let a = x.into_big() << sx;
+    let b = y.into_big() << sy;
+    Wide::B(if sub { a - b } else { a + b })
+}
+
+/// `|a| + |b|`, or `|a| - |b|` when `sub` (then `|a| > |b|`), rounded to
+/// `prec` bits. Both are nonzero and canonical.
+fn addsub_mag(a: &Number, b: &Number, sub: bool, prec: u32) -> (Mant, i64) {
+    let (big, small) = if sub || a.go_exp() >= b.go_exp() {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    let hb = big.go_exp();
+    let hs = small.go_exp();
+    let mut small_w = small.mant.wide();
+    let mut small_e = small.exp;
+    // When the smaller operand lies entirely far below the rounding position
+    // of the result, its low bits only matter as a sticky bit. Replace them by
+    // a half unit so that huge exponent gaps cost nothing; this never changes
+    // the rounded result (both values lie strictly inside the same interval
+    // between neighbouring multiples of 2^q, and every rounding boundary is
+    // such a multiple).
+    if hs <= hb - 2 {
+        let q = big.exp.min(hb - 2 - i64::from(prec));
+        if small.exp < q - 1 {
+            let t = shr_mant(&small.mant, (q - small.exp) as u64);
+            small_w = exact_addsub(t, 1, Wide::U(1), 0, false);
+            small_e = q - 1;
+        }
+    }
+    let e = big.exp.min(small_e);
+    let w = exact_addsub(
+        big.mant.wide(),
+        (big.exp - e) as u64,
+        small_w,
+        (small_e - e) as u64,
+        sub,
+    );
+    round_wide(w, e, false, prec)
+}
+
+/// Compares `|a|` and `|b|`; both nonzero.
+fn cmp_mag(a: &Number, b: &Number) -> Ordering {
+    let (ga, gb) = (a.go_exp(), b.go_exp());
+    if ga != gb {
+        return ga.cmp(&gb);
+    }
+    // Same magnitude class: the exponent difference is bounded by the lengths.
+    let e = a.exp.min(b.exp);
+    let (sa, sb) = ((a.exp - e) as u64, (b.exp - e) as u64);
+    if let (Mant::Small(x), Mant::Small(y)) = (&a.mant, &b.mant) {
+        // Same bit length class and shifts below 64: fits in u128.
+        return (u128::from(*x) << sa).cmp(&(u128::from(*y) << sb));
+    }
+    (a.mant.to_big() << sa).cmp(&(b.mant.to_big() << sb))
+}
+
+/// Go's `z.Add(x, y)` (or `z.Sub(x, y)` when `negate_y`) with `z.prec = prec`.
+fn add_prec(x: &Number, y: &Number, negate_y: bool, prec: u32) -> Number {
+    let yneg = y.neg != negate_y;
+    match (x.is_zero(), y.is_zero()) {
+        (true, true) => Number::zero_with(x.neg && yneg, prec),
+        (false, true) => x.rounded(prec),
+        (true, false) => {
+            let mut r = y.rounded(prec);
+            r.neg = yneg;
+            r
+        }
+        (false, false) => {
+            if x.neg == yneg {
+                Number::from_parts(x.neg, addsub_mag(x, y, false, prec), prec)
+            } else {
+                match cmp_mag(x, y) {
+                    Ordering::Greater => Number::from_parts(x.neg, addsub_mag(x, y, true, prec), prec),
+                    Ordering::Less => Number::from_parts(yneg, addsub_mag(y, x, true, prec), prec),
+                    Ordering::Equal => Number::zero_with(false, prec),
+                }
+            }
+        }
+    }
+}
+
+/// Go's `z.Mul(x, y)` with `z.prec = prec`.
+fn mul_prec(x: &Number, y: &Number, prec: u32) -> Number {
+    let neg = x.neg != y.neg;
+    if x.is_zero() || y.is_zero() {
+        return Number::zero_with(neg, prec);
+    }
+    let exp = x.exp + y.exp;
+    let w = match (&x.mant, &y.mant) {
+        (Mant::Small(a), Mant::Small(b)) => Wide::U(u128::from(*a) * u128::from(*b)),
+        _ => Wide::B(x.mant.to_big() * y.mant.to_big()),
+    };
+    Number::from_parts(neg, round_wide(w, exp, false, prec), prec)
+}
+
+/// Go's `z.Quo(x, y)` with `z.prec = prec`; `None` when `y` is zero.
+fn quo_prec(x: &Number, y: &Number, prec: u32) -> Option<Number> {
+    if y.is_zero() {
+        return None;
+    }
+    let neg = x.neg != y.neg;
+    if x.is_zero() {
+        return Some(Number::zero_with(neg, prec));
+    }
+    let (bx, by) = (x.mant.bits(), y.mant.bits());
+    // Scale the dividend so that the quotient has at least prec + 2 bits; the
+    // remainder then only contributes a sticky bit.
+    let k = (u64::from(prec) + 2 + by).saturating_sub(bx);
+    let exp = x.exp - y.exp - k as i64;
+    let (q, sticky) = match (&x.mant, &y.mant) {
+        (Mant::Small(a), Mant::Small(b)) if bx + k <= 127 => {
+            let n = u128::from(*a) << k;
+            let d = u128::from(*b);
+            (Wide::U(n / d), n % d != 0)
+        }
+        _ => {
+            let n = x.mant.to_big() << k;
+            let (q, r) = n.div_rem(&y.mant.to_big());
+            (Wide::B(q), !r.is_zero())
+        }
+    };
+    Some(Number::from_parts(neg, round_wide(q, exp, sticky, prec), prec))
+}
+
+/// Result of Go's `Float.pow5` at the precisions `ParseFloat` uses.
+enum Pow5 {
+    Finite(Number),
+    Inf,
+}
+
+/// `5^n` exactly as `math/big`'s `(*Float).pow5` computes it for
+/// `ParseFloat` with precision 512: the result at 576 bits, the running
+/// power of five at 640 bits, rounding after every multiplication.
+fn pow5_go(mut n: u64) -> Pow5 {
+    const TAB_MAX: u64 = 27; // 5^27 is the largest power of five in a u64
+    const Z_PREC: u32 = PARSE_PREC + 64;
+    const F_PREC: u32 = Z_PREC + 64;
+    if n <= TAB_MAX {
+        return Pow5::Finite(Number::from_u64(5u64.pow(n as u32)));
+    }
+    let mut z = Number::from_u64(5u64.pow(TAB_MAX as u32));
+    n -= TAB_MAX;
+    let mut f = Some(Number::from_u64(5));
+    let mut z_inf = false;
+    while n > 0 {
+        if n & 1 != 0 && !z_inf {
+            match &f {
+                Some(fv) => {
+                    z = mul_prec(&z, fv, Z_PREC);
+                    z_inf = z.go_exp() > MAX_EXP;
+                }
+                None => z_inf = true,
+            }
+        }
+        if let Some(fv) = &f {
+            let sq = mul_prec(fv, fv, F_PREC);
+            f = (sq.go_exp() <= MAX_EXP).then_some(sq);
+        }
+        n >>= 1;
+    }
+    if z_inf {
+        Pow5::Inf
+    } else {
+        Pow5::Finite(z)
+    }
+}
+
+/// A number: `(-1)^neg × mant × 2^exp` carrying a precision in bits, like
+/// Go's `big.Float` (without infinities).
+///
+/// Equality, ordering and hashing look at the numeric value only: precision
+/// is ignored and `-0 == 0`.
+#[derive(Clone)]
+pub struct Number {
+    mant: Mant,
+    exp: i64,
+    prec: u32,
+    neg: bool,
+}
+
+impl Number {
+    fn from_parts(neg: bool, (mant, exp): (Mant, i64), prec: u32) -> Number {
+        Number {
+            mant,
+            exp,
+            prec,
+            neg,
+        }
+    }
+
+    fn zero_with(neg: bool, prec: u32) -> Number {
+        Number {
+            mant: Mant::Small(0),
+            exp: 0,
+            prec,
+            neg,
+        }
+    }
+
+    /// The exponent `e` of the value written as `0.mantissa × 2^e` (Go's
+    /// `Float.exp`); only meaningful for nonzero numbers.
+    fn go_exp(&self) -> i64 {
+        self.exp + self.mant.bits() as i64
+    }
+
+    /// The value rounded to `prec` bits (Go's `Set` into a `prec`-bit
+    /// receiver); `prec` becomes the precision.
+    fn rounded(&self, prec: u32) -> Number {
+        if self.is_zero() || self.mant.bits() <= u64::from(prec) {
+            let mut r = self.clone();
+            r.prec = prec;
+            return r;
+        }
+        Number::from_parts(
+            self.neg,
+            round_wide(self.mant.wide(), self.exp, false, prec),
+            prec,
+        )
+    }
+
+    /// Positive zero with precision 64, like `cty.NumberIntVal(0)`.
+    pub fn zero() -> Number {
+        Number::zero_with(false, INT_PREC)
+    }
+
+    /// Like `new(big.Float).SetInt64(v)` (go-cty's `NumberIntVal`):
+    /// precision 64.
+    pub fn from_i64(v: i64) -> Number {
+        Number::from_parts(v < 0, canon_u64(v.unsigned_abs(), 0), INT_PREC)
+    }
+
+    /// Like `new(big.Float).SetUint64(v)` (go-cty's `NumberUIntVal`):
+    /// precision 64.
+    pub fn from_u64(v: u64) -> Number {
+        Number::from_parts(false, canon_u64(v, 0), INT_PREC)
+    }
+
+    /// Like `new(big.Float).SetFloat64(v)` (go-cty's `NumberFloatVal`):
+    /// precision 53. `None` for NaN and the infinities.
+    pub fn from_f64(v: f64) -> Option<Number> {
+        if !v.is_finite() {
+            return None;
+        }
+        let bits = v.to_bits();
+        let neg = bits >> 63 == 1;
+        let biased = ((bits >> 52) & 0x7ff) as i64;
+        let frac = bits & ((1u64 << 52) - 1);
+        let parts = if biased == 0 {
+            canon_u64(frac, -1074)
+        } else {
+            canon_u64(frac | (1u64 << 52), biased - 1075)
+        };
+        Some(Number::from_parts(neg, parts, FLOAT_PREC))
+    }
+
+    /// Like `new(big.Float).SetInt(v)`: precision `max(64, bit length)`, so
+    /// the value is exact.
+    pub fn from_bigint(v: &BigInt) -> Number {
+        let prec = u32::try_from(v.bits()).unwrap_or(u32::MAX).max(INT_PREC);
+        let neg = v.sign() == Sign::Minus;
+        Number::from_parts(neg, canon_big(v.magnitude().clone(), 0), prec)
+    }
+
+    /// Parses a decimal number like `big.ParseFloat(s, 10, 512,
+    /// big.ToNearestEven)`, which is how go-cty reads HCL number literals,
+    /// JSON numbers and strings converted to numbers.
+    ///
+    /// Accepted: an optional sign, digits with at most one `.` (`1`, `1.`,
+    /// `.5`), then optionally `e`/`E` (power of ten) or `p`/`P` (power of
+    /// two), an optional sign and digits. Nothing else, not even surrounding
+    /// spaces or `_` separators. Go's `Inf` forms give `None`, as do exponents
+    /// beyond Go's range. The result has precision 512.
+    pub fn parse(s: &str) -> Option<Number> {
+        let b = s.as_bytes();
+        let mut i = 0usize;
+        let mut neg = false;
+        match b.first() {
+            Some(b'+') => i = 1,
+            Some(b'-') => {
+                neg = true;
+                i = 1;
+            }
+            Some(_) => {}
+            None => return None,
+        }
+
+        // Mantissa: digits with at most one radix point.
+        let mant_start = i;
+        let mut count: i64 = 0;
+        let mut dp: Option<i64> = None;
+        let mut small: u64 = 0;
+        let mut small_ok = true;
+        while let Some(&c) = b.get(i) {
+            if c == b'.' && dp.is_none() {
+                dp = Some(count);
+            } else if c.is_ascii_digit() {
+                count += 1;
+                if small_ok {
+                    match small
+                        .checked_mul(10)
+                        .and_then(|v| v.checked_add(u64::from(c - b'0')))
+                    {
+                        Some(v) => small = v,
+                        None => small_ok = false,
+                    }
+                }
+            } else {
+                break;
+            }
+            i += 1;
+        }
+        let mant_end = i;
+        if count == 0 {
+            return None;
+        }
+        let fcount = dp.map_or(0, |dp| dp - count);
+
+        // Exponent.
+        let mut exp: i64 = 0;
+        let mut base2 = false;
+        if let Some(&c) = b.get(i) {
+            if matches!(c, b'e' | b'E' | b'p' | b'P') {
+                base2 = matches!(c, b'p' | b'P');
+                i += 1;
+                let mut eneg = false;
+                if let Some(&sc) = b.get(i) {
+                    if sc == b'+' || sc == b'-' {
+                        eneg = sc == b'-';
+                        i += 1;
+                    }
+                }
+                let digits_start = i;
+                // Accumulate negatively so that i64::MIN is representable,
+                // like strconv.ParseInt.
+                let mut acc: i64 = 0;
+                let mut overflow = false;
+                while let Some(&dc) = b.get(i) {
+                    if !dc.is_ascii_digit() {
+                        break;
+                    }
+                    match acc
+                        .checked_mul(10)
+                        .and_then(|v| v.checked_sub(i64::from(dc - b'0')))
+                    {
+                        Some(v) => acc = v,
+                        None => overflow = true,
+                    }
+                    i += 1;
+                }
+                if i == digits_start || overflow {
+                    return None;
+                }
+                exp = if eneg { acc } else { acc.checked_neg()? };
+            }
+        }
+        if i != b.len() {
+            return None;
+        }
+
+        let m = if small_ok {
+            Wide::U(u128::from(small))
+        } else {
+            let digits: Vec<u8> = b[mant_start..mant_end]
+                .iter()
+                .copied()
+                .filter(u8::is_ascii_digit)
+                .collect();
+            Wide::B(BigUint::parse_bytes(&digits, 10)?)
+        };
+        if m.is_zero() {
+            return Some(Number::zero_with(neg, PARSE_PREC));
+        }
+
+        // Go: exp2 = bit length + fraction digits + exponent, checked against
+        // the exponent range; exp5 = the decimal part of the scaling.
+        let bits = i128::from(m.bits());
+        let exp2 = bits + i128::from(fcount) + i128::from(exp);
+        let exp5 = i128::from(fcount) + if base2 { 0 } else { i128::from(exp) };
+        if exp2 < i128::from(MIN_EXP) || exp2 > i128::from(MAX_EXP) {
+            return None;
+        }
+        let lsb = (exp2 - bits) as i64;
+        let exp5 = exp5 as i64;
+
+        let r = if exp5 == 0 {
+            Number::from_parts(neg, round_wide(m, lsb, false, PARSE_PREC), PARSE_PREC)
+        } else {
+            // Fast exact case: the mantissa is a multiple of 5^-exp5.
+            if let Wide::U(v) = m {
+                if (-27..0).contains(&exp5) {
+                    let p = u128::from(5u64.pow((-exp5) as u32));
+                    if v % p == 0 {
+                        return Some(Number::from_parts(
+                            neg,
+                            round_wide(Wide::U(v / p), lsb, false, PARSE_PREC),
+                            PARSE_PREC,
+                        ));
+                    }
+                }
+            }
+            let x = Number::from_parts(neg, canon_wide(m, lsb), PARSE_PREC);
+            if exp5 > 0 {
+                match pow5_go(exp5 as u64) {
+                    Pow5::Inf => return None,
+                    Pow5::Finite(p) => mul_prec(&x, &p, PARSE_PREC),
+                }
+            } else {
+                match pow5_go(exp5.unsigned_abs()) {
+                    Pow5::Inf => Number::zero_with(neg, PARSE_PREC),
+                    Pow5::Finite(p) => quo_prec(&x, &p, PARSE_PREC)?,
+                }
+            }
+        };
+        if !r.is_zero() {
+            let g = r.go_exp();
+            if g > MAX_EXP {
+                return None;
+            }
+            if g < MIN_EXP {
+                return Some(Number::zero_with(neg, PARSE_PREC));
+            }
+        }
+        Some(r)
+    }
+
+    /// The precision in bits (Go's `Float.Prec`).
+    pub fn prec(&self) -> u32 {
+        self.prec
+    }
+
+    /// The fewest bits that represent the value exactly (Go's
+    /// `Float.MinPrec`); 0 for zero.
+    pub fn min_prec(&self) -> u32 {
+        u32::try_from(self.mant.bits()).unwrap_or(u32::MAX)
+    }
+
+    /// The value rounded half to even to `prec` bits, with that precision
+    /// (Go's `SetPrec`; precision 0 turns every value into a zero of the same
+    /// sign).
+    pub fn with_prec(&self, prec: u32) -> Number {
+        if prec == 0 {
+            return Number::zero_with(self.neg, 0);
+        }
+        self.rounded(prec)
+    }
+
+    /// Whether the value is zero (either sign).
+    pub fn is_zero(&self) -> bool {
+        self.mant.is_zero()
+    }
+
+    /// Whether the value is a whole number (Go's `Float.IsInt`).
+    pub fn is_integer(&self) -> bool {
+        self.is_zero() || self.exp >= 0
+    }
+
+    /// -1, 0 or 1 by the sign of the value (0 for both zeros).
+    pub fn signum(&self) -> i32 {
+        if self.is_zero() {
+            0
+        } else if self.neg {
+            -1
+        } else {
+            1
+        }
+    }
+
+    /// Whether the sign bit is set, which includes negative zero (Go's
+    /// `Signbit`). Terraform prints negative zero as `-0`.
+    pub fn is_sign_negative(&self) -> bool {
+        self.neg
+    }
+
+    /// The number with a negative zero turned into a positive one; other
+    /// values unchanged. Terraform's plan and state encodings (msgpack) lose
+    /// the sign of zero, so values read back from them are never `-0`.
+    pub fn without_negative_zero(&self) -> Number {
+        let mut r = self.clone();
+        if r.is_zero() {
+            r.neg = false;
+        }
+        r
+    }
+
+    /// Sum, like go-cty's `Add`: precision is the larger operand precision,
+    /// the exact sum rounded half to even to it.
+    pub fn add(&self, other: &Number) -> Number {
+        add_prec(self, other, false, self.prec.max(other.prec))
+    }
+
+    /// Difference, like go-cty's `Subtract`.
+    pub fn sub(&self, other: &Number) -> Number {
+        add_prec(self, other, true, self.prec.max(other.prec))
+    }
+
+    /// Product, like go-cty's `Multiply`: computed at 512 bits, then given
+    /// the larger of the operand precisions and the bits the product needs.
+    pub fn mul(&self, other: &Number) -> Number {
+        let mut r = mul_prec(self, other, PARSE_PREC);
+        r.prec = self.prec.max(other.prec).max(r.min_prec());
+        r
+    }
+
+    /// Quotient, like go-cty's `Divide` (`big.Float.Quo` at the larger
+    /// operand precision). `None` when dividing by zero, where Go would give
+    /// an infinity.
+    pub fn div(&self, other: &Number) -> Option<Number> {
+        quo_prec(self, other, self.prec.max(other.prec))
+    }
+
+    /// Remainder of Terraform's `%`, exactly like go-cty's `Value.Modulo`:
+    /// the quotient truncated toward zero, then `self - other × quotient`
+    /// rounded to `self`'s precision; the sign follows `self` (`-7 % 3 ==
+    /// -1`). `None` when `other` is zero (go-cty would return `self`).
+    pub fn rem(&self, other: &Number) -> Option<Number> {
+        if other.is_zero() {
+            return None;
+        }
+        let rat = quo_prec(self, other, self.prec.max(other.prec))?;
+        let i = rat.trunc_exact();
+        // new(big.Float).Copy(v).SetInt(i): v's precision, or SetInt's own
+        // choice when that is 0.
+        let wprec = if self.prec == 0 {
+            i.int_prec()
+        } else {
+            self.prec
+        };
+        let work = i.rounded(wprec);
+        let work = mul_prec(other, &work, wprec);
+        Some(add_prec(self, &work, true, wprec))
+    }
+
+    /// The negated value, same precision (go-cty's `Negate`; `-0` from `0`).
+    pub fn neg(&self) -> Number {
+        let mut r = self.clone();
+        r.neg = !r.neg;
+        r
+    }
+
+    /// The absolute value, same precision (go-cty's `Absolute`).
+    pub fn abs(&self) -> Number {
+        let mut r = self.clone();
+        r.neg = false;
+        r
+    }
+
+    /// The integer part (toward zero) as an exact number; zero is positive,
+    /// like a `big.Int`. Precision is left for the caller to set.
+    fn trunc_exact(&self) -> Number {
+        if self.is_zero() {
+            return Number::zero_with(false, self.prec);
+        }
+        if self.exp >= 0 {
+            return self.clone();
+        }
+        let k = self.exp.unsigned_abs();
+        if k >= self.mant.bits() {
+            return Number::zero_with(false, self.prec);
+        }
+        Number::from_parts(self.neg, canon_wide(shr_mant(&self.mant, k), 0), self.prec)
+    }
+
+    /// The precision `new(big.Float).SetInt(i)` picks for this integer.
+    fn int_prec(&self) -> u32 {
+        let bits = if self.is_zero() {
+            0
+        } else {
+            self.go_exp()
+        };
+        u32::try_from(bits).unwrap_or(u32::MAX).max(INT_PREC)
+    }
+
+    /// `big.Float.SetInt(i)` into a receiver of precision `prec` (0 meaning
+    /// SetInt's own choice).
+    fn set_int(i: &Number, prec: u32) -> Number {
+        let prec = if prec == 0 { i.int_prec() } else { prec };
+        i.rounded(prec)
+    }
+
+    /// Like go-cty's `floor` function: the greatest integer not above the
+    /// value, rounded to the value's own precision (which is kept).
+    pub fn floor(&self) -> Number {
+        let t = self.trunc_exact();
+        let i = if !self.is_integer() && self.neg {
+            add_prec(&t, &Number::from_i64(1), true, EXACT)
+        } else {
+            t
+        };
+        Number::set_int(&i, self.prec)
+    }
+
+    /// Like go-cty's `ceil` function: the least integer not below the value,
+    /// rounded to the value's own precision (which is kept).
+    pub fn ceil(&self) -> Number {
+        let t = self.trunc_exact();
+        let i = if !self.is_integer() && !self.neg {
+            add_prec(&t, &Number::from_i64(1), false, EXACT)
+        } else {
+            t
+        };
+        Number::set_int(&i, self.prec)
+    }
+
+    /// The value without its fractional part, like go-cty's `IntFunc`:
+    /// unchanged when already an integer, otherwise a new number of precision
+    /// `max(64, bit length)`.
+    pub fn trunc(&self) -> Number {
+        if self.is_integer() {
+            return self.clone();
+        }
+        Number::set_int(&self.trunc_exact(), 0)
+    }
+
+    /// The value as an `i64` when it is an integer in range.
+    pub fn to_i64(&self) -> Option<i64> {
+        if self.is_zero() {
+            return Some(0);
+        }
+        let v = self.small_int_magnitude()?;
+        if self.neg {
+            if v <= 1u128 << 63 {
+                i64::try_from(-(v as i128)).ok()
+            } else {
+                None
+            }
+        } else {
+            i64::try_from(v).ok()
+        }
+    }
+
+    /// The value as a `u64` when it is a non-negative integer in range.
+    pub fn to_u64(&self) -> Option<u64> {
+        if self.is_zero() {
+            return Some(0);
+        }
+        if self.neg {
+            return None;
+        }
+        u64::try_from(self.small_int_magnitude()?).ok()
+    }
+
+    /// `|value|` as an integer when it is one below 2^64.
+    fn small_int_magnitude(&self) -> Option<u128> {
+        if self.exp < 0 || self.go_exp() > 64 {
+            return None;
+        }
+        match self.mant {
+            Mant::Small(m) => Some(u128::from(m) << self.exp),
+            Mant::Big(_) => None,
+        }
+    }
+
+    /// The value as a `BigInt` when it is an integer.
+    pub fn to_bigint(&self) -> Option<BigInt> {
+        if !self.is_integer() {
+            return None;
+        }
+        if self.is_zero() {
+            return Some(BigInt::zero());
+        }
+        let sign = if self.neg { Sign::Minus } else { Sign::Plus };
+        Some(BigInt::from_biguint(
+            sign,
+            self.mant.to_big() << self.exp.unsigned_abs(),
+        ))
+    }
+
+    /// The nearest `f64` (ties to even, with subnormals; ±infinity beyond
+    /// range), like Go's `Float.Float64`.
+    pub fn to_f64(&self) -> f64 {
+        let sign = |f: f64| if self.neg { -f } else { f };
+        if self.is_zero() {
+            return sign(0.0);
+        }
+        let e = self.go_exp() - 1;
+        let mut p: i64 = 53;
+        if e < -1022 {
+            p = 53 + 1022 + e;
+            let exactly_half = matches!(self.mant, Mant::Small(1));
+            if p < 0 || (p == 0 && exactly_half) {
+                return sign(0.0);
+            }
+            if p == 0 {
+                return sign(f64::from_bits(1));
+            }
+        }
+        let (m, ex) = round_wide(self.mant.wide(), self.exp, false, p as u32);
+        let m = match m {
+            Mant::Small(m) => m,
+            Mant::Big(_) => return sign(f64::INFINITY), // cannot happen: p <= 53
+        };
+        if ex + i64::from(64 - m.leading_zeros()) - 1 > 1023 {
+            return sign(f64::INFINITY);
+        }
+        sign(ldexp_exact(m, ex))
+    }
+
+    /// The value as an `f64` when that is exact.
+    pub fn to_f64_exact(&self) -> Option<f64> {
+        let f = self.to_f64();
+        (Number::from_f64(f)? == *self).then_some(f)
+    }
+
+    /// Go's `(*big.Float).Text(format, prec)` for the formats `'e'`, `'E'`,
+    /// `'f'`, `'g'` and `'G'`: `prec` digits after the point (`'e'`, `'f'`) or
+    /// significant digits (`'g'`), and a negative `prec` for the fewest digits
+    /// that read back to the same value at the number's own precision. Other
+    /// formats give `%` and the format character, as Go does for unknown
+    /// ones (Go's binary formats `'b'`, `'p'`, `'x'` are not supported).
+    pub fn text(&self, format: char, prec: i32) -> String {
+        let mut buf = String::new();
+        self.append_text(&mut buf, format, prec);
+        buf
+    }
+
+    fn append_text(&self, buf: &mut String, fmt: char, prec: i32) {
+        if !matches!(fmt, 'e' | 'E' | 'f' | 'g' | 'G') {
+            buf.push('%');
+            buf.push(fmt);
+            return;
+        }
+        if self.neg {
+            buf.push('-');
+        }
+        let mut d = Decimal::of(self.mant.wide(), self.exp);
+        let mut prec = i64::from(prec);
+        let shortest = prec < 0;
+        if shortest {
+            round_shortest(&mut d, self);
+            let len = d.mant.len() as i64;
+            prec = match fmt {
+                'e' | 'E' => len - 1,
+                'f' => (len - d.exp).max(0),
+                _ => len,
+            };
+        } else {
+            match fmt {
+                'e' | 'E' => d.round(1 + prec),
+                'f' => d.round(d.exp + prec),
+                _ => {
+                    if prec == 0 {
+                        prec = 1;
+                    }
+                    d.round(prec);
+                }
+            }
+        }
+        match fmt {
+            'e' | 'E' => fmt_e(buf, fmt, prec, &d),
+            'f' => fmt_f(buf, prec, &d),
+            _ => {
+                let len = d.mant.len() as i64;
+                let mut eprec = prec;
+                if eprec > len && len >= d.exp {
+                    eprec = len;
+                }
+                if shortest {
+                    eprec = 6;
+                }
+                let exp = d.exp - 1;
+                if exp < -4 || exp >= eprec {
+                    if prec > len {
+                        prec = len;
+                    }
+                    let efmt = if fmt == 'g' { 'e' } else { 'E' };
+                    fmt_e(buf, efmt, prec - 1, &d);
+                } else {
+                    if prec > d.exp {
+                        prec = len;
+                    }
+                    fmt_f(buf, (prec - d.exp).max(0), &d);
+                }
+            }
+        }
+    }
+
+    /// The integer value when it needs no rounding in shortest `'f'` form and
+    /// fits a `u64` (the allocation-free path of `Display`).
+    fn display_fast(&self) -> Option<u64> {
+        if let Mant::Small(m) = self.mant {
+            if self.exp >= 0 {
+                let g = self.exp + i64::from(64 - m.leading_zeros());
+                if g <= 64 && g <= i64::from(self.prec) {
+                    return Some(if m == 0 { 0 } else { m << self.exp });
+                }
+            }
+        }
+        None
+    }
+}
+
+/// `m × 2^e` as an `f64`, for values that are exactly representable.
+fn ldexp_exact(m: u64, mut e: i64) -> f64 {
+    let pow2 = |k: i64| f64::from_bits(((k + 1023) as u64) << 52);
+    let mut f = m as f64;
+    while e > 0 {
+        let k = e.min(1000);
+        f *= pow2(k);
+        e -= k;
+    }
+    while e < 0 {
+        let k = e.max(-1000);
+        f *= pow2(k);
+        e -= k;
+    }
+    f
+}
+
+/// A decimal `0.mant × 10^exp` with ASCII digits and no trailing zeros (Go's
+/// `math/big` `decimal`); zero has no digits and exponent 0.
+struct Decimal {
+    mant: Vec<u8>,
+    exp: i64,
+}
+
+fn pow5_big(mut k: u64) -> BigUint {
+    let mut result = BigUint::from(1u32);
+    let mut base = BigUint::from(5u32);
+    while k > 0 {
+        if k & 1 == 1 {
+            result *= &base;
+        }
+        k >>= 1;
+        if k > 0 {
+            base = &base * &base;
+        }
+    }
+    result
+}
+
+impl Decimal {
+    /// The exact decimal value of `w × 2^shift`.
+    fn of(w: Wide, shift: i64) -> Decimal {
+        let (w, shift) = match canon_wide(w, shift) {
+            (Mant::Small(0), _) => {
+                return Decimal {
+                    mant: Vec::new(),
+                    exp: 0,
+                }
+            }
+            (m, s) => (m.wide(), s),
+        };
+        let (digits, exp_adjust) = if shift >= 0 {
+            let v = w.shl(shift as u64);
+            let s = match v {
+                Wide::U(u) => u.to_string(),
+                Wide::B(b) => b.to_string(),
+            };
+            (s, 0)
+        } else {
+            // m × 2^-k == m × 5^k / 10^k
+            let k = shift.unsigned_abs();
+            let mut small = None;
+            if let Wide::U(u) = w {
+                let mut acc = Some(u);
+                for _ in 0..k.min(64) {
+                    acc = acc.and_then(|a| a.checked_mul(5));
+                }
+                if k <= 64 {
+                    small = acc;
+                }
+            }
+            let s = match small {
+                Some(v) => v.to_string(),
+                None => (w.into_big() * pow5_big(k)).to_string(),
+            };
+            (s, k as i64)
+        };
+        let mut mant = digits.into_bytes();
+        let exp = mant.len() as i64 - exp_adjust;
+        while mant.last() == Some(&b'0') {
+            mant.pop();
+        }
+        Decimal { mant, exp }
+    }
+
+    fn at(&self, i: i64) -> u8 {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| self.mant.get(i).copied())
+            .unwrap_or(b'0')
+    }
+
+    fn trim(&mut self) {
+        while self.mant.last() == Some(&b'0') {
+            self.mant.pop();
+        }
+        if self.mant.is_empty() {
+            self.exp = 0;
+        }
+    }
+
+    /// The index `n` when `0 <= n < len`.
+    fn index(&self, n: i64) -> Option<usize> {
+        usize::try_from(n).ok().filter(|&n| n < self.mant.len())
+    }
+
+    fn should_round_up(&self, n: usize) -> bool {
+        if self.mant[n] == b'5' && n + 1 == self.mant.len() {
+            // exactly halfway: round to even
+            return n > 0 && (self.mant[n - 1] - b'0') & 1 != 0;
+        }
+        self.mant[n] >= b'5'
+    }
+
+    fn round(&mut self, n: i64) {
+        let Some(n) = self.index(n) else { return };
+        if self.should_round_up(n) {
+            self.round_up_at(n);
+        } else {
+            self.round_down_at(n);
+        }
+    }
+
+    fn round_up(&mut self, n: i64) {
+        if let Some(n) = self.index(n) {
+            self.round_up_at(n);
+        }
+    }
+
+    fn round_down(&mut self, n: i64) {
+        if let Some(n) = self.index(n) {
+            self.round_down_at(n);
+        }
+    }
+
+    fn round_up_at(&mut self, mut n: usize) {
+        while n > 0 && self.mant[n - 1] >= b'9' {
+            n -= 1;
+        }
+        if n == 0 {
+            // all nines: becomes 1 with a larger exponent
+            self.mant[0] = b'1';
+            self.mant.truncate(1);
+            self.exp += 1;
+            return;
+        }
+        self.mant[n - 1] += 1;
+        self.mant.truncate(n);
+    }
+
+    fn round_down_at(&mut self, n: usize) {
+        self.mant.truncate(n);
+        self.trim();
+    }
+}
+
+/// Go's `roundShortest`: the fewest digits that still lie within half an ulp
+/// (at `x`'s precision) of `x`.
+fn round_shortest(d: &mut Decimal, x: &Number) {
+    if d.mant.is_empty() {
+        return;
+    }
+    let bits = x.mant.bits();
+    let prec = u64::from(x.prec).max(bits);
+    // Shortcut (not in Go, same result): when half an ulp is below one unit
+    // of the last exact digit, lower and upper bound share every digit but
+    // the last one, and Go's walk below keeps all digits.
+    let half_ulp_log2 = x.go_exp() - prec as i64 - 1;
+    let last_digit_log10 = d.exp - d.mant.len() as i64;
+    if (half_ulp_log2 as f64) < (last_digit_log10 as f64) * std::f64::consts::LOG2_10 - 1.0 {
+        return;
+    }
+
+    // The mantissa with prec + 1 bits, so that its last bit is half an ulp.
+    let shift = prec + 1 - bits;
+    let exp2 = x.exp - shift as i64;
+    let mant2 = x.mant.wide().shl(shift);
+    let (lower, upper, inclusive) = match mant2 {
+        Wide::U(m) => (
+            Decimal::of(Wide::U(m - 1), exp2),
+            Decimal::of(Wide::U(m + 1), exp2),
+            m & 2 == 0,
+        ),
+        Wide::B(m) => (
+            Decimal::of(Wide::B(&m - 1u32), exp2),
+            Decimal::of(Wide::B(&m + 1u32), exp2),
+            !m.bit(1),
+        ),
+    };
+    // The bounds are possible outputs only when the mantissa is even (then
+    // rounding to nearest even maps them back to x).
+    for i in 0..d.mant.len() {
+        let m = d.mant[i];
+        let l = lower.at(i as i64);
+        let u = upper.at(i as i64);
+        let okdown = l != m || (inclusive && i + 1 == lower.mant.len());
+        let okup = m != u && (inclusive || m + 1 < u || i + 1 < upper.mant.len());
+        let n = i as i64 + 1;
+        match (okdown, okup) {
+            (true, true) => return d.round(n),
+            (true, false) => return d.round_down(n),
+            (false, true) => return d.round_up(n),
+            (false, false) => {}
+        }
+    }
+}
+
+/// Go's `fmtE`: `d.ddddde±dd`.
+fn fmt_e(buf: &mut String, fmt: char, prec: i64, d: &Decimal) {
+    buf.push(char::from(d.mant.first().copied().unwrap_or(b'0')));
+    if prec > 0 {
+        buf.push('.');
+        let mut i: i64 = 1;
+        let m = (d.mant.len() as i64).min(prec + 1);
+        if i < m {
+            for &c in &d.mant[1..m as usize] {
+                buf.push(char::from(c));
+            }
+            i = m;
+        }
+        while i <= prec {
+            buf.push('0');
+            i += 1;
+        }
+    }
+    buf.push(fmt);
+    let mut exp = if d.mant.is_empty() { 0 } else { d.exp - 1 };
+    if exp < 0 {
+        buf.push('-');
+        exp = -exp;
+    } else {
+        buf.push('+');
+    }
+    if exp < 10 {
+        buf.push('0');
+    }
+    buf.push_str(&exp.to_string());
+}
+
+/// Go's `fmtF`: `ddddd.ddddd`.
+fn fmt_f(buf: &mut String, prec: i64, d: &Decimal) {
+    if d.exp > 0 {
+        let m = (d.mant.len() as i64).min(d.exp);
+        for &c in &d.mant[..m as usize] {
+            buf.push(char::from(c));
+        }
+        for _ in m..d.exp {
+            buf.push('0');
+        }
+    } else {
+        buf.push('0');
+    }
+    if prec > 0 {
+        buf.push('.');
+        for i in 0..prec {
+            buf.push(char::from(d.at(d.exp + i)));
+        }
+    }
+}
+
+impl Default for Number {
+    fn default() -> Number {
+        Number::zero()
+    }
+}
+
+impl fmt::Display for Number {
+    /// `Text('f', -1)`: how Terraform prints numbers (`tostring`, templates,
+    /// JSON output).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.width().is_some() {
+            return f.pad(&self.text('f', -1));
+        }
+        match self.display_fast() {
+            Some(v) => {
+                if self.neg {
+                    f.write_str("-")?;
+                }
+                write!(f, "{v}")
+            }
+            None => f.write_str(&self.text('f', -1)),
+        }
+    }
+}
+
+impl fmt::Debug for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Number({self}, prec {})", self.prec)
+    }
+}
+
+impl PartialEq for Number {
+    fn eq(&self, other: &Number) -> bool {
+        if self.is_zero() || other.is_zero() {
+            return self.is_zero() && other.is_zero();
+        }
+        self.neg == other.neg
+            && self.exp == other.exp
+            && match (&self.mant, &other.mant) {
+                (Mant::Small(a), Mant::Small(b)) => a == b,
+                (Mant::Big(a), Mant::Big(b)) => a == b,
+                _ => false,
+            }
+    }
+}
+
+impl Eq for Number {}
+
+impl Hash for Number {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        if self.is_zero() {
+            0u8.hash(state);
+            return;
+        }
+        self.neg.hash(state);
+        self.exp.hash(state);
+        match &self.mant {
+            Mant::Small(m) => {
+                1u8.hash(state);
+                m.hash(state);
+            }
+            Mant::Big(b) => {
+                2u8.hash(state);
+                b.hash(state);
+            }
+        }
+    }
+}
+
+impl Ord for Number {
+    fn cmp(&self, other: &Number) -> Ordering {
+        let (a, b) = (self.signum(), other.signum());
+        if a != b || a == 0 {
+            return a.cmp(&b);
+        }
+        let m = cmp_mag(self, other);
+        if a > 0 {
+            m
+        } else {
+            m.reverse()
+        }
+    }
+}
+
+impl PartialOrd for Number {
+    fn partial_cmp(&self, other: &Number) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl FromStr for Number {
+    type Err = ParseNumberError;
+
+    fn from_str(s: &str) -> Result<Number, ParseNumberError> {
+        Number::parse(s).ok_or(ParseNumberError)
+    }
+}
+
+impl From<i64> for Number {
+    fn from(v: i64) -> Number {
+        Number::from_i64(v)
+    }
+}
+
+impl From<i32> for Number {
+    fn from(v: i32) -> Number {
+        Number::from_i64(i64::from(v))
+    }
+}
+
+impl From<u64> for Number {
+    fn from(v: u64) -> Number {
+        Number::from_u64(v)
+    }
+}
+
+impl From<u32> for Number {
+    fn from(v: u32) -> Number {
+        Number::from_u64(u64::from(v))
+    }
+}
+
+impl From<usize> for Number {
+    fn from(v: usize) -> Number {
+        Number::from_u64(v as u64)
+    }
+}
+
+impl ops::Add for &Number {
+    type Output = Number;
+    fn add(self, other: &Number) -> Number {
+        Number::add(self, other)
+    }
+}
+
+impl ops::Sub for &Number {
+    type Output = Number;
+    fn sub(self, other: &Number) -> Number {
+        Number::sub(self, other)
+    }
+}
+
+impl ops::Mul for &Number {
+    type Output = Number;
+    fn mul(self, other: &Number) -> Number {
+        Number::mul(self, other)
+    }
+}
+
+impl ops::Neg for &Number {
+    type Output = Number;
+    fn neg(self) -> Number {
+        Number::neg(self)
+    }
+}
+
+impl ops::Neg for Number {
+    type Output = Number;
+    fn neg(mut self) -> Number {
+        self.neg = !self.neg;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Number {
+        Number::parse(s).unwrap()
+    }
+
+    fn i(v: i64) -> Number {
+        Number::from_i64(v)
+    }
+
+    #[test]
+    fn placeholder() {
+        assert_eq!(p("1").to_string(), "1");
+        assert_eq!(i(5).to_string(), "5");
+    }
+}

@@ -1,0 +1,210 @@
+//! The language's operators over values: arithmetic, comparison, equality and logic, with
+//! HCL's conversion of operands and propagation of unknown and sensitive marks.
+//!
+//! Errors carry which operand was unsuitable so the evaluator can point at it. Nothing here
+//! knows about spans or configuration.
+
+use crate::convert::convert;
+use crate::types::Type;
+use crate::value::{Kind, Value};
+use baton_config::BinaryOp;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Left,
+    Right,
+    Whole,
+}
+
+#[derive(Clone, Debug)]
+pub struct OpError {
+    pub message: String,
+    pub side: Side,
+}
+
+fn operand(v: &Value, t: &Type, side: Side) -> Result<Value, OpError> {
+    if v.is_null() {
+        return Err(OpError {
+            message: "a non-null value is required".into(),
+            side,
+        });
+    }
+    convert(v, t).map_err(|e| OpError {
+        message: e.message,
+        side,
+    })
+}
+
+pub fn negate(v: &Value) -> Result<Value, String> {
+    let n = operand(v, &Type::Number, Side::Whole).map_err(|e| e.message)?;
+    let (n, s) = n.unmark();
+    match n.as_number() {
+        Some(x) => Ok(Value::number(x.neg()).with_sensitive(s)),
+        None => Ok(Value::unknown(Type::Number).with_sensitive(s)),
+    }
+}
+
+pub fn not(v: &Value) -> Result<Value, String> {
+    let b = operand(v, &Type::Bool, Side::Whole).map_err(|e| e.message)?;
+    let (b, s) = b.unmark();
+    match b.as_bool() {
+        Some(x) => Ok(Value::bool(!x).with_sensitive(s)),
+        None => Ok(Value::unknown(Type::Bool).with_sensitive(s)),
+    }
+}
+
+pub fn binary(op: BinaryOp, l: &Value, r: &Value) -> Result<Value, OpError> {
+    match op {
+        BinaryOp::Eq | BinaryOp::NotEq => {
+            let s = l.contains_sensitive() || r.contains_sensitive();
+            let (l, _) = l.clone().unmark_deep();
+            let (r, _) = r.clone().unmark_deep();
+            let eq = equals(&l, &r);
+            let out = match (eq, op) {
+                (Some(b), BinaryOp::Eq) => Value::bool(b),
+                (Some(b), _) => Value::bool(!b),
+                (None, _) => Value::unknown(Type::Bool),
+            };
+            Ok(out.with_sensitive(s))
+        }
+        BinaryOp::And | BinaryOp::Or => {
+            let lv = operand(l, &Type::Bool, Side::Left)?;
+            let rv = operand(r, &Type::Bool, Side::Right)?;
+            let s = lv.is_sensitive() || rv.is_sensitive();
+            let out = match (lv.as_bool(), rv.as_bool(), op) {
+                (Some(a), Some(b), BinaryOp::And) => Value::bool(a && b),
+                (Some(a), Some(b), _) => Value::bool(a || b),
+                // An unknown operand still decides the result when the other one does.
+                (Some(false), None, BinaryOp::And) | (None, Some(false), BinaryOp::And) => {
+                    Value::bool(false)
+                }
+                (Some(true), None, BinaryOp::Or) | (None, Some(true), BinaryOp::Or) => {
+                    Value::bool(true)
+                }
+                _ => Value::unknown(Type::Bool),
+            };
+            Ok(out.with_sensitive(s))
+        }
+        _ => {
+            let lv = operand(l, &Type::Number, Side::Left)?;
+            let rv = operand(r, &Type::Number, Side::Right)?;
+            let s = lv.is_sensitive() || rv.is_sensitive();
+            let comparison = matches!(
+                op,
+                BinaryOp::Less | BinaryOp::LessEq | BinaryOp::Greater | BinaryOp::GreaterEq
+            );
+            let (Some(a), Some(b)) = (lv.as_number(), rv.as_number()) else {
+                let t = if comparison { Type::Bool } else { Type::Number };
+                return Ok(Value::unknown(t).with_sensitive(s));
+            };
+            let out = match op {
+                BinaryOp::Add => Value::number(a.add(b)),
+                BinaryOp::Sub => Value::number(a.sub(b)),
+                BinaryOp::Mul => Value::number(a.mul(b)),
+                BinaryOp::Div => match a.div(b) {
+                    Some(n) => Value::number(n),
+                    None => {
+                        return Err(OpError {
+                            message: "Can't divide by zero.".into(),
+                            side: Side::Whole,
+                        })
+                    }
+                },
+                BinaryOp::Mod => match a.rem(b) {
+                    Some(n) => Value::number(n),
+                    None => {
+                        return Err(OpError {
+                            message: "Can't use modulo by zero.".into(),
+                            side: Side::Whole,
+                        })
+                    }
+                },
+                BinaryOp::Less => Value::bool(a < b),
+                BinaryOp::LessEq => Value::bool(a <= b),
+                BinaryOp::Greater => Value::bool(a > b),
+                BinaryOp::GreaterEq => Value::bool(a >= b),
+                _ => Value::unknown(Type::Dynamic),
+            };
+            Ok(out.with_sensitive(s))
+        }
+    }
+}
+
+/// go-cty's `Equals`: `None` when unknowns make the answer unknown. Values of different types
+/// are never equal (`1 == "1"` is false), except that nulls compare by nullness.
+pub fn equals(a: &Value, b: &Value) -> Option<bool> {
+    if !a.is_known() || !b.is_known() {
+        return None;
+    }
+    match (a.is_null(), b.is_null()) {
+        (true, true) => return Some(true),
+        (true, false) | (false, true) => return Some(false),
+        _ => {}
+    }
+    match (a.kind(), b.kind()) {
+        (Kind::Bool(x), Kind::Bool(y)) => Some(x == y),
+        (Kind::Number(x), Kind::Number(y)) => Some(x == y),
+        (Kind::String(x), Kind::String(y)) => Some(x == y),
+        (Kind::List(ta, x), Kind::List(tb, y)) | (Kind::Set(ta, x), Kind::Set(tb, y)) => {
+            if ta != tb && !x.is_empty() && !y.is_empty() {
+                return Some(false);
+            }
+            seq_equals(x, y)
+        }
+        (Kind::Tuple(x), Kind::Tuple(y)) => seq_equals(x, y),
+        (Kind::Map(ta, x), Kind::Map(tb, y)) => {
+            if ta != tb && !x.is_empty() && !y.is_empty() {
+                return Some(false);
+            }
+            map_equals(x, y)
+        }
+        (Kind::Object(x), Kind::Object(y)) => {
+            if x.keys().ne(y.keys()) {
+                return Some(false);
+            }
+            map_equals(x, y)
+        }
+        _ => Some(false),
+    }
+}
+
+fn seq_equals(x: &[Value], y: &[Value]) -> Option<bool> {
+    if x.len() != y.len() {
+        return Some(false);
+    }
+    let mut unknown = false;
+    for (p, q) in x.iter().zip(y.iter()) {
+        match equals(p, q) {
+            Some(false) => return Some(false),
+            None => unknown = true,
+            Some(true) => {}
+        }
+    }
+    if unknown {
+        None
+    } else {
+        Some(true)
+    }
+}
+
+fn map_equals(
+    x: &std::collections::BTreeMap<String, Value>,
+    y: &std::collections::BTreeMap<String, Value>,
+) -> Option<bool> {
+    if x.len() != y.len() || x.keys().ne(y.keys()) {
+        return Some(false);
+    }
+    let mut unknown = false;
+    for (p, q) in x.values().zip(y.values()) {
+        match equals(p, q) {
+            Some(false) => return Some(false),
+            None => unknown = true,
+            Some(true) => {}
+        }
+    }
+    if unknown {
+        None
+    } else {
+        Some(true)
+    }
+}

@@ -1,0 +1,208 @@
+//! The provider contract and the built-in providers.
+//!
+//! A provider knows *how* to reach a desired state for a family of resource types: it
+//! declares schemas, validates configuration, plans a change (what changes, what is known only
+//! after apply, what forces a replacement), applies it, reads the real object (refresh and
+//! drift) and imports existing objects. The contract mirrors Terraform's provider protocol so
+//! that an adapter for real Terraform providers fits behind it later.
+//!
+//! Architecture invariant: providers never see configuration syntax, state storage or the
+//! graph; they receive values and return values or typed failures (retryable or permanent).
+
+pub mod builtin;
+pub mod exec;
+pub mod plan;
+pub mod registry;
+pub mod schema;
+
+use baton_eval::{PathStep, Value};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use registry::{registry, ProviderInfo, Registry};
+pub use schema::{Attr, NestedBlock, Nesting, Schema};
+
+/// Whether retrying the same request may succeed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Transient: timeouts, connection refused, throttling, a busy resource.
+    Retryable,
+    /// Retrying the same request will fail the same way.
+    Permanent,
+}
+
+/// A provider failure with a message for the user. It must not contain sensitive values.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{summary}: {detail}")]
+pub struct ProviderError {
+    pub kind: ErrorKind,
+    pub summary: String,
+    pub detail: String,
+    /// The attribute the failure concerns, if one.
+    pub attr: Option<String>,
+}
+
+impl ProviderError {
+    pub fn permanent(summary: impl Into<String>, detail: impl Into<String>) -> ProviderError {
+        ProviderError {
+            kind: ErrorKind::Permanent,
+            summary: summary.into(),
+            detail: detail.into(),
+            attr: None,
+        }
+    }
+    pub fn retryable(summary: impl Into<String>, detail: impl Into<String>) -> ProviderError {
+        ProviderError {
+            kind: ErrorKind::Retryable,
+            ..ProviderError::permanent(summary, detail)
+        }
+    }
+    pub fn on_attr(mut self, attr: &str) -> ProviderError {
+        self.attr = Some(attr.to_string());
+        self
+    }
+    /// Classifies an I/O error: interrupted, timed out, would-block and similar are retryable.
+    pub fn from_io(summary: impl Into<String>, e: &std::io::Error) -> ProviderError {
+        use std::io::ErrorKind as K;
+        let kind = match e.kind() {
+            K::Interrupted
+            | K::TimedOut
+            | K::WouldBlock
+            | K::ConnectionRefused
+            | K::ConnectionReset
+            | K::ConnectionAborted
+            | K::ResourceBusy => ErrorKind::Retryable,
+            _ => ErrorKind::Permanent,
+        };
+        ProviderError {
+            kind,
+            summary: summary.into(),
+            detail: e.to_string(),
+            attr: None,
+        }
+    }
+}
+
+/// A validation finding about one attribute of a configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttrDiag {
+    /// The attribute (top-level name) it concerns, or `None` for the whole block.
+    pub attr: Option<String>,
+    pub error: bool,
+    pub summary: String,
+    pub detail: String,
+}
+
+impl AttrDiag {
+    pub fn error(attr: Option<&str>, summary: impl Into<String>, detail: impl Into<String>) -> AttrDiag {
+        AttrDiag {
+            attr: attr.map(str::to_string),
+            error: true,
+            summary: summary.into(),
+            detail: detail.into(),
+        }
+    }
+    pub fn warning(attr: Option<&str>, summary: impl Into<String>, detail: impl Into<String>) -> AttrDiag {
+        AttrDiag {
+            error: false,
+            ..AttrDiag::error(attr, summary, detail)
+        }
+    }
+}
+
+/// What a provider may know about where and how it runs.
+#[derive(Clone, Debug)]
+pub struct ProviderCtx {
+    /// The directory relative paths resolve against (Baton's working directory).
+    pub cwd: PathBuf,
+    /// Set when the run is interrupted; long operations should stop and fail.
+    pub cancel: Arc<AtomicBool>,
+    /// The time limit for this operation, from a `timeouts` block or the provider default.
+    pub timeout: Option<Duration>,
+}
+
+impl ProviderCtx {
+    pub fn new(cwd: PathBuf) -> ProviderCtx {
+        ProviderCtx {
+            cwd,
+            cancel: Arc::new(AtomicBool::new(false)),
+            timeout: None,
+        }
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::SeqCst)
+    }
+    pub fn resolve(&self, p: &str) -> PathBuf {
+        let path = PathBuf::from(p);
+        if path.is_absolute() {
+            path
+        } else {
+            self.cwd.join(path)
+        }
+    }
+}
+
+/// Input to planning a change of one managed object.
+pub struct PlanRequest<'a> {
+    /// The object as last read (`None` when it is to be created).
+    pub prior: Option<&'a Value>,
+    /// The evaluated configuration (unknowns possible; unset attributes null).
+    pub config: &'a Value,
+    /// Configuration merged with prior computed values and schema defaults (see [`plan::proposed_new`]).
+    pub proposed: Value,
+}
+
+pub struct PlanResponse {
+    /// The object after the change, with unknowns for what is known only after apply.
+    pub planned: Value,
+    /// Attributes whose change requires replacing the object.
+    pub requires_replace: Vec<Vec<PathStep>>,
+}
+
+/// Input to applying a planned change of one managed object.
+pub struct ApplyRequest<'a> {
+    pub prior: Option<&'a Value>,
+    /// `None` to delete the object.
+    pub planned: Option<&'a Value>,
+    pub config: &'a Value,
+    pub ctx: &'a ProviderCtx,
+}
+
+/// A managed resource type.
+pub trait ResourceType: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn schema(&self) -> &Schema;
+    /// Checks a configuration beyond types (conflicting arguments, formats).
+    fn validate(&self, _config: &Value) -> Vec<AttrDiag> {
+        Vec::new()
+    }
+    fn plan(&self, req: PlanRequest<'_>) -> Result<PlanResponse, ProviderError> {
+        Ok(plan::default_plan(self.schema(), &req))
+    }
+    /// Creates, updates or deletes. Returns the new object (`None` after a delete).
+    fn apply(&self, req: ApplyRequest<'_>) -> Result<Option<Value>, ProviderError>;
+    /// Reads the real object. `None` means it no longer exists.
+    fn read(&self, ctx: &ProviderCtx, state: &Value) -> Result<Option<Value>, ProviderError>;
+    /// Reads an existing object by its id so it can be adopted into state.
+    fn import(&self, _ctx: &ProviderCtx, id: &str) -> Result<Value, ProviderError> {
+        Err(ProviderError::permanent(
+            "Import not supported",
+            format!(
+                "Resource type {} does not support import (id {id:?}).",
+                self.type_name()
+            ),
+        ))
+    }
+}
+
+/// A data source type.
+pub trait DataSourceType: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn schema(&self) -> &Schema;
+    fn validate(&self, _config: &Value) -> Vec<AttrDiag> {
+        Vec::new()
+    }
+    fn read(&self, ctx: &ProviderCtx, config: &Value) -> Result<Value, ProviderError>;
+}

@@ -1,0 +1,19 @@
+//! State: the model of what Baton last knew about real objects, versioned; the [`StateStore`]
+//! trait every backend implements; the embedded SQLite store; and the conformance suite each
+//! store must pass.
+//!
+//! Architecture invariant: stores never interpret attribute values and never decide what to
+//! change — they persist exactly what the engine hands them, one object at a time, so that a
+//! crash between two actions loses nothing already done.
+
+pub mod conformance;
+pub mod lock;
+pub mod model;
+pub mod sqlite;
+pub mod store;
+
+pub use model::{
+    InstanceState, InstanceStatus, LockInfo, ObjectKey, OutputState, Snapshot, VersionMeta,
+};
+pub use sqlite::SqliteStore;
+pub use store::{LockGuard, StateError, StateStore};

@@ -1,0 +1,117 @@
+//! The state model: what Baton last knew about every resource instance and root output, and
+//! the metadata of each state version.
+//!
+//! Attribute values are opaque JSON here (the engine encodes them with their types, unknown
+//! and sensitive marks); this crate never interprets them. Plain data, no I/O.
+
+use baton_core::InstanceAddr;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Whether an object is usable or must be replaced on the next apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InstanceStatus {
+    Ready,
+    Tainted,
+}
+
+/// Identifies one object in state: an instance's current object, or one of its deposed
+/// objects (left behind by a create-before-destroy replacement whose destroy did not finish).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey {
+    pub addr: InstanceAddr,
+    /// Empty for the current object.
+    pub deposed: String,
+}
+
+impl ObjectKey {
+    pub fn current(addr: InstanceAddr) -> ObjectKey {
+        ObjectKey {
+            addr,
+            deposed: String::new(),
+        }
+    }
+}
+
+/// One object as recorded in state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstanceState {
+    /// The provider that manages it, e.g. `provider["terraform.io/builtin/terraform"]`.
+    pub provider: String,
+    pub schema_version: u32,
+    /// The object's attributes, encoded by the engine.
+    pub value: serde_json::Value,
+    pub status: InstanceStatus,
+    /// Resources (addresses without keys) this object depended on when it was last applied, so
+    /// that it can be destroyed in the right order after its configuration is gone.
+    #[serde(default)]
+    pub dependencies: Vec<String>,
+    #[serde(default)]
+    pub create_before_destroy: bool,
+}
+
+/// A root module output as recorded in state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutputState {
+    /// The value, encoded by the engine.
+    pub value: serde_json::Value,
+    pub sensitive: bool,
+}
+
+/// One state version: the whole state as of a serial.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Snapshot {
+    pub lineage: String,
+    /// 0 for a state that has never been written.
+    pub serial: u64,
+    pub objects: BTreeMap<ObjectKey, InstanceState>,
+    pub outputs: BTreeMap<String, OutputState>,
+}
+
+impl Snapshot {
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty() && self.outputs.is_empty()
+    }
+
+    /// The current object of an instance, if any.
+    pub fn current(&self, addr: &InstanceAddr) -> Option<&InstanceState> {
+        self.objects.get(&ObjectKey::current(addr.clone()))
+    }
+}
+
+/// How a version came to be.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionMeta {
+    pub serial: u64,
+    pub lineage: String,
+    /// The run that wrote it (empty for state commands without a run).
+    pub run_id: String,
+    /// The command, e.g. `apply`, `destroy`, `state rm`.
+    pub command: String,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// `in_progress` while a run writes it, then `complete` or `failed`.
+    pub status: String,
+    /// Objects changed in this version.
+    pub changes: u64,
+}
+
+/// Who holds the lock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    /// A unique id for this acquisition.
+    pub id: String,
+    pub pid: u32,
+    pub host: String,
+    /// user@host
+    pub who: String,
+    /// What the holder is doing, e.g. `apply`.
+    pub operation: String,
+    /// RFC 3339 UTC.
+    pub since: String,
+    /// The holder process's start time as the OS reports it, to tell a live holder from a
+    /// reused pid. Empty when unknown.
+    #[serde(default)]
+    pub process_start: String,
+}

@@ -1,0 +1,93 @@
+//! The state store contract. A store persists versioned snapshots, accepts writes one object
+//! at a time inside an open version, and provides an exclusive lock with holder information.
+//!
+//! Every method is safe to call from several threads. Nothing here knows about SQLite.
+
+use crate::model::{InstanceState, LockInfo, ObjectKey, OutputState, Snapshot, VersionMeta};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("the state is locked by {} (pid {} on {}, since {}, running {})", .0.who, .0.pid, .0.host, .0.since, .0.operation)]
+    Locked(Box<LockInfo>),
+    #[error("state version {0} does not exist")]
+    NoSuchVersion(u64),
+    #[error("no version is open for writing (serial {0})")]
+    VersionNotOpen(u64),
+    #[error("the state store at {path} is not usable: {message}")]
+    Corrupt { path: String, message: String },
+    #[error("state store I/O failed at {path}: {message}")]
+    Io { path: String, message: String },
+}
+
+/// Returned by [`StateStore::lock`]; the lock is released when it is dropped.
+pub struct LockGuard {
+    pub info: LockInfo,
+    release: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl LockGuard {
+    pub fn new(info: LockInfo, release: Box<dyn FnOnce() + Send>) -> LockGuard {
+        LockGuard {
+            info,
+            release: Some(release),
+        }
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        if let Some(r) = self.release.take() {
+            r();
+        }
+    }
+}
+
+pub trait StateStore: Send + Sync {
+    /// A description for messages, e.g. the database path.
+    fn describe(&self) -> String;
+
+    /// Takes the exclusive lock, waiting up to `timeout` for a live holder to release it.
+    /// A lock whose holder is a process that no longer exists on this host is cleared.
+    /// Fails with [`StateError::Locked`] naming the holder.
+    fn lock(&self, info: LockInfo, timeout: Duration) -> Result<LockGuard, StateError>;
+
+    /// The current holder of the lock, if any (without taking it).
+    fn lock_holder(&self) -> Result<Option<LockInfo>, StateError>;
+
+    /// Removes the lock whatever its holder (for `force-unlock`); returns what was removed.
+    fn force_unlock(&self) -> Result<Option<LockInfo>, StateError>;
+
+    /// The latest state: every object and output as last written, including writes of a
+    /// version that is still open or was interrupted.
+    fn current(&self) -> Result<Snapshot, StateError>;
+
+    /// Opens a new version (serial = latest + 1) for writing; returns its serial. The
+    /// caller should hold the lock.
+    fn begin_version(&self, run_id: &str, command: &str) -> Result<u64, StateError>;
+
+    /// Records one object in the open version `serial` (`None` removes it). Durable when it
+    /// returns.
+    fn put_object(
+        &self,
+        serial: u64,
+        key: &ObjectKey,
+        object: Option<&InstanceState>,
+    ) -> Result<(), StateError>;
+
+    /// Replaces all root outputs in the open version `serial`.
+    fn put_outputs(
+        &self,
+        serial: u64,
+        outputs: &std::collections::BTreeMap<String, OutputState>,
+    ) -> Result<(), StateError>;
+
+    /// Closes version `serial` with a status (`complete` or `failed`).
+    fn finish_version(&self, serial: u64, status: &str) -> Result<(), StateError>;
+
+    /// Every version, oldest first.
+    fn history(&self) -> Result<Vec<VersionMeta>, StateError>;
+
+    /// The state exactly as of a past version.
+    fn at_version(&self, serial: u64) -> Result<Snapshot, StateError>;
+}
