@@ -241,11 +241,22 @@ pub struct Check {
     pub asserts: Vec<CheckRule>,
 }
 
-/// Reads every `*.tf` file of `dir` (sorted by name) and builds the module.
-pub fn load_module(dir: &Path, path: ModulePath, sources: &Sources) -> (Module, Diagnostics) {
-    let mut diags = Diagnostics::new();
-    let mut files = match std::fs::read_dir(dir) {
-        Ok(rd) => rd
+/// Where configuration files come from: the filesystem, or (for a saved plan) the files it
+/// carries.
+pub trait ConfigFs {
+    /// The `*.tf` files directly in `dir`, sorted.
+    fn tf_files(&self, dir: &Path) -> Result<Vec<PathBuf>, String>;
+    fn read(&self, path: &Path) -> Result<String, String>;
+    fn is_dir(&self, path: &Path) -> bool;
+}
+
+/// The real filesystem.
+pub struct RealFs;
+
+impl ConfigFs for RealFs {
+    fn tf_files(&self, dir: &Path) -> Result<Vec<PathBuf>, String> {
+        let rd = std::fs::read_dir(dir).map_err(|e| e.to_string())?;
+        let mut files: Vec<PathBuf> = rd
             .filter_map(|e| e.ok())
             .map(|e| e.path())
             .filter(|p| {
@@ -255,7 +266,86 @@ pub fn load_module(dir: &Path, path: ModulePath, sources: &Sources) -> (Module, 
                         .is_some_and(|n| !n.starts_with('.'))
                     && p.is_file()
             })
-            .collect::<Vec<_>>(),
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+    fn read(&self, path: &Path) -> Result<String, String> {
+        std::fs::read_to_string(path).map_err(|e| e.to_string())
+    }
+    fn is_dir(&self, path: &Path) -> bool {
+        path.is_dir()
+    }
+}
+
+/// Files held in memory, keyed by normalized absolute path.
+pub struct MemFs {
+    pub files: BTreeMap<PathBuf, String>,
+}
+
+impl MemFs {
+    /// Files given relative to `root`.
+    pub fn new(root: &Path, files: &[(String, String)]) -> MemFs {
+        MemFs {
+            files: files
+                .iter()
+                .map(|(p, t)| (normalize(&root.join(p)), t.clone()))
+                .collect(),
+        }
+    }
+}
+
+impl ConfigFs for MemFs {
+    fn tf_files(&self, dir: &Path) -> Result<Vec<PathBuf>, String> {
+        let dir = normalize(dir);
+        Ok(self
+            .files
+            .keys()
+            .filter(|p| p.parent() == Some(dir.as_path()))
+            .cloned()
+            .collect())
+    }
+    fn read(&self, path: &Path) -> Result<String, String> {
+        self.files
+            .get(&normalize(path))
+            .cloned()
+            .ok_or_else(|| "not in the saved plan".to_string())
+    }
+    fn is_dir(&self, path: &Path) -> bool {
+        let dir = normalize(path);
+        self.files.keys().any(|p| p.starts_with(&dir))
+    }
+}
+
+/// Lexical normalization: drops `.` and resolves `..` without touching the filesystem.
+pub fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// Reads every `*.tf` file of `dir` (sorted by name) and builds the module.
+pub fn load_module(dir: &Path, path: ModulePath, sources: &Sources) -> (Module, Diagnostics) {
+    load_module_with(dir, path, sources, &RealFs)
+}
+
+fn load_module_with(
+    dir: &Path,
+    path: ModulePath,
+    sources: &Sources,
+    fs: &dyn ConfigFs,
+) -> (Module, Diagnostics) {
+    let mut diags = Diagnostics::new();
+    let files = match fs.tf_files(dir) {
+        Ok(f) => f,
         Err(e) => {
             diags.push(Diagnostic::error(
                 "Failed to read module directory",
@@ -264,10 +354,9 @@ pub fn load_module(dir: &Path, path: ModulePath, sources: &Sources) -> (Module, 
             Vec::new()
         }
     };
-    files.sort();
     let mut bodies = Vec::new();
     for f in &files {
-        let text = match std::fs::read_to_string(f) {
+        let text = match fs.read(f) {
             Ok(t) => t,
             Err(e) => {
                 diags.push(Diagnostic::error(
@@ -290,7 +379,12 @@ pub fn load_module(dir: &Path, path: ModulePath, sources: &Sources) -> (Module, 
 
 /// Loads the root module in `dir` and, recursively, every module it calls from a local path.
 pub fn load_config(dir: &Path, sources: &Sources) -> (Config, Diagnostics) {
-    load_tree(dir, ModulePath::root(), sources, &mut Vec::new())
+    load_tree(dir, ModulePath::root(), sources, &mut Vec::new(), &RealFs)
+}
+
+/// Like [`load_config`], reading files from `fs`.
+pub fn load_config_with(dir: &Path, sources: &Sources, fs: &dyn ConfigFs) -> (Config, Diagnostics) {
+    load_tree(dir, ModulePath::root(), sources, &mut Vec::new(), fs)
 }
 
 fn load_tree(
@@ -298,9 +392,10 @@ fn load_tree(
     path: ModulePath,
     sources: &Sources,
     stack: &mut Vec<PathBuf>,
+    fs: &dyn ConfigFs,
 ) -> (Config, Diagnostics) {
-    let (mut module, mut diags) = load_module(dir, path.clone(), sources);
-    let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let (mut module, mut diags) = load_module_with(dir, path.clone(), sources, fs);
+    let canonical = normalize(dir);
     stack.push(canonical);
     let mut children = BTreeMap::new();
     for call in module.module_calls.values_mut() {
@@ -320,8 +415,8 @@ fn load_tree(
             );
             continue;
         }
-        let child_dir = dir.join(src);
-        if !child_dir.is_dir() {
+        let child_dir = normalize(&dir.join(src));
+        if !fs.is_dir(&child_dir) {
             diags.push(
                 Diagnostic::error(
                     "Module not found",
@@ -335,8 +430,7 @@ fn load_tree(
             );
             continue;
         }
-        let canon = child_dir.canonicalize().unwrap_or_else(|_| child_dir.clone());
-        if stack.contains(&canon) {
+        if stack.contains(&child_dir) {
             diags.push(
                 Diagnostic::error(
                     "Module calls itself",
@@ -351,7 +445,7 @@ fn load_tree(
             continue;
         }
         call.dir = Some(child_dir.clone());
-        let (child, d) = load_tree(&child_dir, path.child(&call.name), sources, stack);
+        let (child, d) = load_tree(&child_dir, path.child(&call.name), sources, stack, fs);
         diags.extend(d);
         children.insert(call.name.clone(), child);
     }

@@ -67,6 +67,16 @@ impl<'a> Evaluator<'a> {
         self
     }
 
+    /// Binds a name for the expressions evaluated next (e.g. a `dynamic` block iterator).
+    pub fn push_symbol(&mut self, name: &str, v: Value) {
+        self.symbols.push((name.to_string(), v));
+    }
+
+    /// Removes the most recently bound name.
+    pub fn pop_symbol(&mut self) {
+        self.symbols.pop();
+    }
+
     pub fn fn_ctx(&self) -> &FnCtx<'a> {
         &self.fn_ctx
     }

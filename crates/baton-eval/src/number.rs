@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use num_bigint::{BigInt, BigUint, Sign};
 use num_integer::Integer;
-use num_traits::{ToPrimitive, Zero};
+use num_traits::Zero;
 
 /// Precision, in bits, of numbers parsed from text (HCL literals, JSON,
 /// `tonumber`): go-cty parses with `big.ParseFloat(s, 10, 512, ...)`.
@@ -122,7 +122,7 @@ impl Wide {
     /// `self << s`, staying inline when the result fits.
     fn shl(self, s: u64) -> Wide {
         match self {
-            Wide::U(v) if v == 0 => Wide::U(0),
+            Wide::U(0) => Wide::U(0),
             Wide::U(v) if u64::from(128 - v.leading_zeros()) + s <= 128 => Wide::U(v << s),
             w => Wide::B(w.into_big() << s),
         }
@@ -301,7 +301,9 @@ fn add_prec(x: &Number, y: &Number, negate_y: bool, prec: u32) -> Number {
                 Number::from_parts(x.neg, addsub_mag(x, y, false, prec), prec)
             } else {
                 match cmp_mag(x, y) {
-                    Ordering::Greater => Number::from_parts(x.neg, addsub_mag(x, y, true, prec), prec),
+                    Ordering::Greater => {
+                        Number::from_parts(x.neg, addsub_mag(x, y, true, prec), prec)
+                    }
                     Ordering::Less => Number::from_parts(yneg, addsub_mag(y, x, true, prec), prec),
                     Ordering::Equal => Number::zero_with(false, prec),
                 }
@@ -350,7 +352,11 @@ fn quo_prec(x: &Number, y: &Number, prec: u32) -> Option<Number> {
             (Wide::B(q), !r.is_zero())
         }
     };
-    Some(Number::from_parts(neg, round_wide(q, exp, sticky, prec), prec))
+    Some(Number::from_parts(
+        neg,
+        round_wide(q, exp, sticky, prec),
+        prec,
+    ))
 }
 
 /// Result of Go's `Float.pow5` at the precisions `ParseFloat` uses.
@@ -793,11 +799,7 @@ impl Number {
 
     /// The precision `new(big.Float).SetInt(i)` picks for this integer.
     fn int_prec(&self) -> u32 {
-        let bits = if self.is_zero() {
-            0
-        } else {
-            self.go_exp()
-        };
+        let bits = if self.is_zero() { 0 } else { self.go_exp() };
         u32::try_from(bits).unwrap_or(u32::MAX).max(INT_PREC)
     }
 
@@ -894,6 +896,16 @@ impl Number {
             sign,
             self.mant.to_big() << self.exp.unsigned_abs(),
         ))
+    }
+
+    /// The exact value as `(m, e)` with `value == m × 2^e` and `m` odd, or
+    /// `(0, 0)` for zero.
+    pub fn to_parts(&self) -> (BigInt, i64) {
+        if self.is_zero() {
+            return (BigInt::zero(), 0);
+        }
+        let sign = if self.neg { Sign::Minus } else { Sign::Plus };
+        (BigInt::from_biguint(sign, self.mant.to_big()), self.exp)
     }
 
     /// The nearest `f64` (ties to even, with subnormals; ±infinity beyond
@@ -1445,20 +1457,676 @@ impl ops::Neg for Number {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use std::collections::hash_map::DefaultHasher;
 
     fn p(s: &str) -> Number {
-        Number::parse(s).unwrap()
+        Number::parse(s).unwrap_or_else(|| panic!("{s:?} should parse"))
     }
 
     fn i(v: i64) -> Number {
         Number::from_i64(v)
     }
 
+    fn u(v: u64) -> Number {
+        Number::from_u64(v)
+    }
+
+    fn f(v: f64) -> Number {
+        Number::from_f64(v).unwrap()
+    }
+
+    fn hash(n: &Number) -> u64 {
+        let mut h = DefaultHasher::new();
+        n.hash(&mut h);
+        h.finish()
+    }
+
+    fn is_small(n: &Number) -> bool {
+        matches!(n.mant, Mant::Small(_))
+    }
+
+    // ---- outputs observed from Terraform 1.11 ----
+
     #[test]
-    fn placeholder() {
-        assert_eq!(p("1").to_string(), "1");
-        assert_eq!(i(5).to_string(), "5");
+    fn terraform_division_digits() {
+        assert_eq!(
+            p("1").div(&p("3")).unwrap().to_string(),
+            "0.33333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333335"
+        );
+        assert_eq!(
+            p("2").div(&p("3")).unwrap().to_string(),
+            "0.6666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666667"
+        );
+        assert_eq!(
+            p("3").div(&p("7")).unwrap().to_string(),
+            "0.42857142857142857142857142857142857142857142857142857142857142857142857142857142857142857142857142857142857142857142857142857142857142857142857142857142856"
+        );
+        assert_eq!(
+            i(3).div(&i(7)).unwrap().to_string(),
+            "0.42857142857142857144"
+        );
+        assert_eq!(
+            i(1).div(&i(3)).unwrap().to_string(),
+            "0.33333333333333333334"
+        );
+        assert_eq!(
+            p("100").div(&p("7")).unwrap().to_string(),
+            "14.285714285714285714285714285714285714285714285714285714285714285714285714285714285714285714285714285714285714285714285714285714285714285714285714285714286"
+        );
+        // length([1,2,3]) / 7: a 64-bit integer over a literal gives 512 bits
+        assert_eq!(
+            i(3).div(&p("7")).unwrap().to_string(),
+            "0.42857142857142857142857142857142857142857142857142857142857142857142857142857142857142857142857142857142857142857142857142857142857142857142857142857142856"
+        );
+    }
+
+    #[test]
+    fn terraform_arithmetic_digits() {
+        assert_eq!(p("0.1").add(&p("0.2")).to_string(), "0.3");
+        assert_eq!(i(3).mul(&p("0.1")).to_string(), "0.3");
+        assert_eq!(p("0.1").mul(&p("3")).sub(&p("0.3")).to_string(), "0");
+        assert_eq!(
+            p("12345678901234567890123").mul(&p("10")).to_string(),
+            "123456789012345678901230"
+        );
+        let big = p("1e300").mul(&p("1e300")).to_string();
+        assert_eq!(big, format!("1{}", "0".repeat(600)));
+        assert_eq!(
+            p("9007199254740993").add(&i(1)).to_string(),
+            "9007199254740994"
+        );
+        assert_eq!(p("2").div(&p("3")).unwrap().mul(&p("3")).to_string(), "2");
+        assert_eq!(p("10").div(&p("3")).unwrap().mul(&p("3")).to_string(), "10");
+        let third = p("1").div(&p("3")).unwrap();
+        assert_eq!(third.add(&third).add(&third).to_string(), "1");
+        assert_eq!(third.mul(&p("3")).to_string(), "1");
+        assert_eq!(
+            p("1.1").mul(&p("1.1")).to_string(),
+            "1.2100000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000001"
+        );
+        assert_eq!(
+            p("0.1").mul(&p("0.1")).to_string(),
+            "0.010000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000001"
+        );
+        assert_eq!(
+            p("1").sub(&p("0.9")).to_string(),
+            "0.10000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000003"
+        );
+        assert_eq!(
+            p("123456789012345678901234567890")
+                .mul(&p("987654321098765432109876543210"))
+                .to_string(),
+            "121932631137021795226185032733622923332237463801111263526900"
+        );
+        assert_eq!(i(3).mul(&p("0.1")).to_string(), "0.3");
+        assert_eq!(i(3).div(&p("0.1")).unwrap().to_string(), "30");
+        assert_eq!(i(3).sub(&p("0.1")).to_string(), "2.9");
+        assert_eq!(
+            p("1e30").div(&p("7")).unwrap().floor().to_string(),
+            "142857142857142857142857142857"
+        );
+        // -1 * 0 is negative zero, and Terraform's tostring prints it so
+        assert_eq!(p("1").neg().mul(&p("0")).to_string(), "-0");
+        assert_eq!(p("123.456e-2").neg().to_string(), "-1.23456");
+    }
+
+    #[test]
+    fn terraform_modulo() {
+        assert_eq!(p("7").neg().rem(&p("3")).unwrap().to_string(), "-1");
+        assert_eq!(p("7.5").rem(&p("2")).unwrap().to_string(), "1.5");
+        assert_eq!(p("5").rem(&p("3")).unwrap().to_string(), "2");
+        assert_eq!(p("5.5").rem(&p("2.5")).unwrap().to_string(), "0.5");
+        assert_eq!(p("7.5").neg().rem(&p("2")).unwrap().to_string(), "-1.5");
+        assert_eq!(p("7").rem(&p("3").neg()).unwrap().to_string(), "1");
+        // the quotient 1e300/7 is rounded to 512 bits first, as in go-cty
+        assert_eq!(p("1e300").rem(&p("7")).unwrap().to_string(), "0");
+        assert_eq!(i(-7).rem(&i(3)).unwrap().to_string(), "-1");
+        assert_eq!(i(7).rem(&i(3)).unwrap().prec(), 64);
+        assert_eq!(p("7.5").rem(&i(2)).unwrap().prec(), 512);
+        assert_eq!(i(7).rem(&p("2")).unwrap().prec(), 64);
+        // -1 % 1 is +0 (x - x), -0.5 % 3 keeps the sign of zero rules
+        let r = p("1").neg().rem(&p("1")).unwrap();
+        assert!(r.is_zero() && !r.is_sign_negative());
+        assert!(p("5").rem(&p("0")).is_none());
+        assert!(p("5").rem(&p("0").neg()).is_none());
+    }
+
+    #[test]
+    fn terraform_parse_and_print() {
+        assert_eq!(
+            p("100000000000000000000").to_string(),
+            "100000000000000000000"
+        );
+        assert_eq!(p("123456789.123456789").to_string(), "123456789.123456789");
+        assert_eq!(p("2e-5").to_string(), "0.00002");
+        assert_eq!(p("1.5e3").to_string(), "1500");
+        assert_eq!(p("1e25").to_string(), "10000000000000000000000000");
+        assert_eq!(p("1e-7").to_string(), "0.0000001");
+        assert_eq!(p("1e-10").to_string(), "0.0000000001");
+        assert_eq!(p("0.000001").to_string(), "0.000001");
+        assert_eq!(p("1.0").to_string(), "1");
+        assert_eq!(p("1e21").to_string(), "1000000000000000000000");
+        assert_eq!(p("-1e21").to_string(), "-1000000000000000000000");
+        assert_eq!(p("1e-20").to_string(), "0.00000000000000000001");
+        assert_eq!(
+            p("123456789e-30").to_string(),
+            "0.000000000000000000000123456789"
+        );
+        // Go's ParseFloat keeps the sign of zero; Terraform prints it as
+        // "-0" (tostring(jsondecode("-0.0"))). Outputs read back from the plan
+        // lose it, which is why `output "x" { value = -0.0 }` shows 0.
+        let z = p("-0.0");
+        assert_eq!(z.to_string(), "-0");
+        assert_eq!(z.without_negative_zero().to_string(), "0");
+        assert_eq!(z, p("0"));
+        assert_eq!(p("+0").to_string(), "0");
+    }
+
+    #[test]
+    fn terraform_float_results() {
+        assert_eq!(
+            f(2f64.powi(100)).to_string(),
+            "1267650600228229400000000000000"
+        );
+        assert_eq!(f(2f64.sqrt()).to_string(), "1.4142135623730951");
+        assert_eq!(f(3.0).to_string(), "3");
+        assert_eq!(f(0.1).to_string(), "0.1");
+        assert_eq!(f(1e23).to_string(), "100000000000000000000000");
+        assert_eq!(f(0.1).prec(), 53);
+        assert_eq!(f(0.1).text('f', 20), "0.10000000000000000555");
+        // big.Float has no subnormals: 5e-324 keeps 53 bits of precision
+        assert_eq!(
+            f(5e-324).to_string(),
+            format!("0.{}4940656458412465", "0".repeat(323))
+        );
+        assert_eq!(f(-0.0).to_string(), "-0");
+        assert!(Number::from_f64(f64::NAN).is_none());
+        assert!(Number::from_f64(f64::INFINITY).is_none());
+        assert!(Number::from_f64(f64::NEG_INFINITY).is_none());
+    }
+
+    #[test]
+    fn terraform_format_verbs() {
+        // cty's format() hands numbers to big.Float.Format: %f and %e default
+        // to 6 digits, %g and %v to the shortest.
+        assert_eq!(p("3.14159").text('f', 2), "3.14");
+        assert_eq!(p("12345.678").text('e', 6), "1.234568e+04");
+        assert_eq!(p("0.000012345").text('g', -1), "1.2345e-05");
+        assert_eq!(p("2.675").text('f', 2), "2.67");
+        assert_eq!(p("1234567").text('g', 3), "1.23e+06");
+        assert_eq!(p("1e20").text('f', 6), "100000000000000000000.000000");
+        assert_eq!(p("0.5").text('f', 0), "0");
+        assert_eq!(p("1.5").text('f', 0), "2");
+        assert_eq!(p("2.5").text('f', 0), "2");
+        assert_eq!(p("1e21").text('g', -1), "1e+21");
+        assert_eq!(p("100000").text('g', -1), "100000");
+        assert_eq!(p("1000000").text('g', -1), "1e+06");
+        assert_eq!(p("1").div(&p("3")).unwrap().text('f', 6), "0.333333");
+        assert_eq!(p("2").div(&p("3")).unwrap().text('e', 3), "6.667e-01");
+        assert_eq!(
+            p("1").div(&p("3")).unwrap().text('e', 10),
+            "3.3333333333e-01"
+        );
+        assert_eq!(p("1e-10").text('G', -1), "1E-10");
+        assert_eq!(p("0.1").text('f', 30), "0.100000000000000000000000000000");
+        // Go's String() is Text('g', 10)
+        assert_eq!(p("1").div(&p("3")).unwrap().text('g', 10), "0.3333333333");
+    }
+
+    // ---- formatting details ----
+
+    #[test]
+    fn text_formats() {
+        let x = p("-1234.5678");
+        assert_eq!(x.text('e', -1), "-1.2345678e+03");
+        assert_eq!(x.text('E', 2), "-1.23E+03");
+        assert_eq!(x.text('f', 1), "-1234.6");
+        assert_eq!(x.text('g', 5), "-1234.6");
+        assert_eq!(x.text('G', 2), "-1.2E+03");
+        assert_eq!(x.text('g', 0), "-1e+03");
+        assert_eq!(x.text('e', 0), "-1e+03");
+        assert_eq!(p("0").text('e', -1), "0e+00");
+        assert_eq!(p("0").text('e', 2), "0.00e+00");
+        assert_eq!(p("0").text('g', -1), "0");
+        assert_eq!(p("0").text('f', 3), "0.000");
+        assert_eq!(p("1e100").text('e', -1), "1e+100");
+        assert_eq!(p("1e-5000").text('e', -1), "1e-5000");
+        assert_eq!(p("0.0001").text('f', 2), "0.00");
+        assert_eq!(p("0.006").text('f', 1), "0.0");
+        assert_eq!(p("0.06").text('f', 1), "0.1");
+        assert_eq!(p("0.9").text('f', 0), "1");
+        assert_eq!(p("999.5").text('f', 0), "1000");
+        assert_eq!(p("25").text('e', 0), "2e+01");
+        assert_eq!(p("35").text('e', 0), "4e+01");
+        assert_eq!(p("0.000099999").text('g', -1), "9.9999e-05");
+        assert_eq!(p("0.0001").text('g', -1), "0.0001");
+        assert_eq!(p("1.5").text('b', -1), "%b");
+        assert_eq!(format!("{:>6}", p("1.5")), "   1.5");
+        assert_eq!(format!("{:?}", i(7)), "Number(7, prec 64)");
+    }
+
+    #[test]
+    fn shortest_depends_on_precision() {
+        // prec 64 product of 2^40 and 2^40+1: 81 significant bits do not fit
+        let x = i(1 << 40).mul(&i((1 << 40) + 1));
+        assert_eq!(x.prec(), 64);
+        assert_eq!(x.min_prec(), 41);
+        assert_eq!(x.to_string(), "1208925819615728686300000");
+        assert_eq!(x.text('f', 0), "1208925819615728686333952");
+        // The same value at 512 bits prints all its digits.
+        assert_eq!(x.with_prec(512).to_string(), "1208925819615728686333952");
+        assert_eq!(p("0.1").with_prec(53).to_string(), "0.1");
+        assert_eq!(
+            p("0.1").with_prec(53).text('f', 20),
+            "0.10000000000000000555"
+        );
+        assert_eq!(
+            p("1e23").with_prec(53).text('f', 0),
+            "99999999999999991611392"
+        );
+    }
+
+    // ---- precision tracking ----
+
+    #[test]
+    fn constructor_precisions() {
+        assert_eq!(i(5).prec(), 64);
+        assert_eq!(u(5).prec(), 64);
+        assert_eq!(f(5.0).prec(), 53);
+        assert_eq!(p("5").prec(), 512);
+        assert_eq!(p("-0").prec(), 512);
+        assert_eq!(Number::zero().prec(), 64);
+        assert_eq!(Number::from_bigint(&BigInt::from(5)).prec(), 64);
+        let big: BigInt = "1".repeat(100).parse().unwrap();
+        assert_eq!(Number::from_bigint(&big).prec(), 330);
+        assert_eq!(Number::from_bigint(&big).to_string(), "1".repeat(100));
+        assert_eq!(Number::from_bigint(&-big.clone()).to_bigint(), Some(-big));
+    }
+
+    #[test]
+    fn operation_precisions() {
+        assert_eq!(i(1).add(&i(2)).prec(), 64);
+        assert_eq!(i(1).add(&p("2")).prec(), 512);
+        assert_eq!(f(1.0).sub(&i(2)).prec(), 64);
+        assert_eq!(i(3).div(&f(2.0)).unwrap().prec(), 64);
+        assert_eq!(f(3.0).div(&f(7.0)).unwrap().prec(), 53);
+        assert_eq!(
+            f(3.0).div(&f(7.0)).unwrap().to_string(),
+            "0.42857142857142855"
+        );
+        // Multiply grows precision up to the bits the (512-bit) product needs
+        let m = u(u64::MAX).mul(&u(u64::MAX));
+        assert_eq!(m.prec(), 128);
+        assert_eq!(m.to_string(), "340282366920938463426481119284349108225");
+        assert_eq!(i(6).mul(&i(7)).prec(), 64);
+        assert_eq!(i(6).mul(&i(7)).to_string(), "42");
+        let wide = Number::from_bigint(&(BigInt::from(1) << 600usize));
+        assert_eq!(wide.prec(), 601);
+        assert_eq!(wide.mul(&p("3")).prec(), 601);
+        assert_eq!(p("1.5").neg().prec(), 512);
+        assert_eq!(p("1.5").abs().prec(), 512);
+        assert_eq!(p("1.5").floor().prec(), 512);
+        assert_eq!(f(1.5).ceil().prec(), 53);
+        assert_eq!(p("2.5").trunc().prec(), 64);
+        assert_eq!(p("2").trunc().prec(), 512);
+    }
+
+    // ---- rounding ----
+
+    #[test]
+    fn rounding_ties_to_even() {
+        // 2^64 - 1 + 2 = 2^64 + 1 needs 65 bits: a tie, rounded to even 2^64
+        assert_eq!(u(u64::MAX).add(&u(2)).to_string(), "18446744073709551616");
+        // 2^64 + 3: a tie rounded up to 2^64 + 4
+        assert_eq!(u(u64::MAX).add(&u(4)).to_string(), "18446744073709551620");
+        assert_eq!(u(u64::MAX).add(&u(4)).text('f', 0), "18446744073709551620");
+        assert_eq!(u(u64::MAX).add(&u(1)).to_string(), "18446744073709551616");
+        assert_eq!(p("2.5").with_prec(2).to_string(), "2");
+        assert_eq!(p("3.5").with_prec(2).to_string(), "4");
+        assert_eq!(p("-2.5").with_prec(2).to_string(), "-2");
+        assert_eq!(p("-3.5").with_prec(2).to_string(), "-4");
+        assert_eq!(p("0.75").with_prec(1).to_string(), "1");
+        assert_eq!(p("0.625").with_prec(2).text('f', -1), "0.5");
+        // parsing: 2^512 + 1 is a tie at 512 bits, 2^512 + 3 is not
+        let two512 = BigInt::from(1) << 512usize;
+        let tie = (&two512 + 1u32).to_string();
+        assert_eq!(p(&tie), Number::from_bigint(&two512));
+        let up = (&two512 + 3u32).to_string();
+        assert_eq!(p(&up), Number::from_bigint(&(&two512 + 4u32)));
+        assert_eq!(
+            p(&up).to_string(),
+            "13407807929942597099574024998205846127479365820592393377723561443721764030073546976801874298166903427690031858186486050853753882811946569946433649006084100"
+        );
+        // decimal rounding in Text is half to even too
+        assert_eq!(p("0.125").text('f', 2), "0.12");
+        assert_eq!(p("0.375").text('f', 2), "0.38");
+        assert_eq!(with_prec_sum(), "1");
+    }
+
+    fn with_prec_sum() -> String {
+        // 1 - 2^-60 at 53 bits rounds back to 1
+        let tiny = Number::from_bigint(&BigInt::from(1))
+            .div(&Number::from_bigint(&(BigInt::from(1) << 60usize)));
+        i(1).with_prec(53)
+            .sub(&tiny.unwrap_or_default().with_prec(53))
+            .to_string()
+    }
+
+    #[test]
+    fn huge_exponent_gaps() {
+        assert_eq!(
+            p("1e300").add(&p("1e-300")),
+            p("1e300").add(&p("1e-300")).with_prec(512)
+        );
+        // far below half an ulp: the result is the larger operand
+        assert_eq!(p("1").add(&p("1e-5000")), p("1"));
+        assert_eq!(p("1").sub(&p("1e-5000")), p("1"));
+        assert_eq!(i(2).sub(&p("1e-100000")).prec(), 512);
+        assert_eq!(i(2).sub(&p("1e-100000")), i(2));
+        // at a precision wide enough the tiny operand is kept exactly
+        let wide = p("1").with_prec(20000).sub(&p("1e-5000"));
+        assert!(wide < p("1"));
+        assert_eq!(wide.text('e', 3), "1.000e+00");
+        // 2^k - tiny just below a power of two rounds back up to it
+        let pow = Number::from_bigint(&(BigInt::from(1) << 600usize));
+        assert_eq!(pow.sub(&p("1e-300")), pow);
+        assert_eq!(pow.neg().add(&p("1e-300")), pow.neg());
+    }
+
+    #[test]
+    fn large_and_small_exponents() {
+        let x = p("1e5000");
+        assert_eq!(x.to_string(), format!("1{}", "0".repeat(5000)));
+        assert_eq!(p("1e-5000").text('g', 3), "1e-5000");
+        let tiny = p("1e-400000000");
+        assert!(!tiny.is_zero() && tiny > Number::zero());
+        assert!(tiny < p("1e-399999999"));
+        assert!(p("1e-700000000").is_zero()); // Go underflows to zero
+        assert!(Number::parse("1e700000000").is_none()); // Go overflows to +Inf
+        assert!(Number::parse("1p2147483647").is_none()); // exponent overflow
+        assert_eq!(p("1p2147483646").to_f64(), f64::INFINITY);
+        assert_eq!(p("1p-100000").to_f64(), 0.0);
+        assert!(Number::parse("1e99999999999999999999").is_none());
+        assert!(Number::parse("0e99999999999999999999").is_none());
+        assert!(p("0e9999999999").is_zero());
+    }
+
+    // ---- parsing syntax ----
+
+    #[test]
+    fn parse_syntax() {
+        for ok in [
+            "1",
+            "+1",
+            "-1",
+            "1.",
+            ".5",
+            "-.5",
+            "1.5e3",
+            "1E3",
+            "1e+05",
+            "1e-0",
+            "1.e3",
+            "00012",
+            "0.000",
+            "1p3",
+            "1P-3",
+            "1.5p1",
+            "1e0000000000000000000000005",
+        ] {
+            assert!(Number::parse(ok).is_some(), "{ok:?} should parse");
+        }
+        for bad in [
+            "", "+", "-", ".", "1..2", "1e", "1e+", "1e-", "1e5x", " 1", "1 ", "1_000", "0x10",
+            "0b1", "inf", "Inf", "-Inf", "+inf", "NaN", "１", "1,5", "1.5.", "e5", "1ee5", "1e5.5",
+            "--1", "+-1",
+        ] {
+            assert!(Number::parse(bad).is_none(), "{bad:?} should not parse");
+        }
+        assert_eq!(p("1p3").to_string(), "8");
+        assert_eq!(p("1.5p1").to_string(), "3");
+        assert_eq!(p(".5").to_string(), "0.5");
+        assert_eq!(p("00012").to_string(), "12");
+        // 400 nines need more than 512 bits: rounded, then printed shortest
+        assert_eq!(
+            p(&"9".repeat(400)).to_string(),
+            format!("1{}", "0".repeat(400))
+        );
+        assert_eq!("2.5".parse::<Number>(), Ok(p("2.5")));
+        assert_eq!(
+            "x".parse::<Number>().map_err(|e| e.to_string()),
+            Err("a number is required".to_string())
+        );
+    }
+
+    #[test]
+    fn parse_long_exponents_follow_go() {
+        // Beyond 5^248 Go's pow5 rounds at 576 bits; these digits are Go's.
+        assert_eq!(p("1e-300").text('e', -1), "1e-300");
+        assert_eq!(p("7e-400").to_string(), format!("0.{}7", "0".repeat(399)));
+        assert_eq!(p("1.7976931348623157e308").to_f64(), f64::MAX);
+        assert_eq!(p("2.2250738585072014e-308").to_f64(), f64::MIN_POSITIVE);
+        assert_eq!(p("4.9e-324").to_f64(), 5e-324);
+        assert_eq!(p("2.4703282292062327e-324").to_f64(), 0.0);
+        assert_eq!(p("2.4703282292062328e-324").to_f64(), 5e-324);
+    }
+
+    // ---- floor, ceil, trunc ----
+
+    #[test]
+    fn floor_ceil_trunc() {
+        assert_eq!(p("2.5").floor().to_string(), "2");
+        assert_eq!(p("-2.5").floor().to_string(), "-3");
+        assert_eq!(p("2.1").ceil().to_string(), "3");
+        assert_eq!(p("-2.5").ceil().to_string(), "-2");
+        assert_eq!(p("-0.5").ceil().to_string(), "0"); // SetInt gives +0
+        assert_eq!(p("-0.5").floor().to_string(), "-1");
+        assert_eq!(p("0").neg().floor().to_string(), "0");
+        assert_eq!(p("-5").floor().to_string(), "-5");
+        assert_eq!(
+            p("1e30").add(&p("0.5")).ceil().to_string(),
+            "1000000000000000000000000000001"
+        );
+        assert_eq!(
+            p("12345678901234567890.5").floor().to_string(),
+            "12345678901234567890"
+        );
+        assert_eq!(p("-2.5").trunc().to_string(), "-2");
+        assert_eq!(p("0.5").neg().trunc().to_string(), "0");
+        assert!(!p("0.5").neg().trunc().is_sign_negative());
+        assert!(p("0").neg().trunc().is_sign_negative()); // integers are returned as-is
+        assert!(p("2.5").floor().is_integer());
+        assert!(!p("2.5").is_integer());
+        assert!(p("1e100").is_integer());
+        assert!(!p("1e-100").is_integer());
+    }
+
+    // ---- comparison and hashing ----
+
+    #[test]
+    fn equality_ignores_precision() {
+        assert_eq!(p("1"), i(1));
+        assert_eq!(hash(&p("1")), hash(&i(1)));
+        assert_eq!(p("0.5"), f(0.5));
+        assert_eq!(hash(&p("0.5")), hash(&f(0.5)));
+        assert_eq!(p("0"), p("-0"));
+        assert_eq!(hash(&p("0")), hash(&p("-0")));
+        assert_eq!(p("-0").cmp(&p("0")), Ordering::Equal);
+        assert_ne!(p("0.1"), f(0.1));
+        let big = "123456789012345678901234567890";
+        assert_eq!(p(big), Number::from_bigint(&big.parse().unwrap()));
+        assert_eq!(
+            hash(&p(big)),
+            hash(&Number::from_bigint(&big.parse().unwrap()))
+        );
+        assert_eq!(p("1e20"), p("100000000000000000000.000"));
+        assert_eq!(hash(&p("1e20")), hash(&p("100000000000000000000.000")));
+    }
+
+    #[test]
+    fn ordering() {
+        let mut v = vec![
+            p("1e300"),
+            p("-1e300"),
+            p("0"),
+            p("-0.5"),
+            p("0.5"),
+            i(-3),
+            u(u64::MAX),
+            p("18446744073709551616"),
+            p("1e-300"),
+            p("-1e-300"),
+            f(0.1),
+            p("0.1"),
+            i(i64::MIN),
+        ];
+        v.sort();
+        let s: Vec<String> = v.iter().map(|n| n.text('g', 3)).collect();
+        assert_eq!(
+            s,
+            [
+                "-1e+300",
+                "-9.22e+18",
+                "-3",
+                "-0.5",
+                "-1e-300",
+                "0",
+                "1e-300",
+                "0.1",
+                "0.1",
+                "0.5",
+                "1.84e+19",
+                "1.84e+19",
+                "1e+300"
+            ]
+        );
+        assert!(p("0.1") < f(0.1)); // 0.1 as f64 is slightly above 0.1
+        assert!(u(u64::MAX) < p("18446744073709551616"));
+        assert!(p("1.5") > i(1) && i(-2) < p("-1.5"));
+        assert_eq!(p("-7").signum(), -1);
+        assert_eq!(p("-0").signum(), 0);
+        assert_eq!(p("7").signum(), 1);
+    }
+
+    // ---- conversions ----
+
+    #[test]
+    fn integer_conversions() {
+        assert_eq!(i(i64::MIN).to_i64(), Some(i64::MIN));
+        assert_eq!(i(i64::MAX).to_i64(), Some(i64::MAX));
+        assert_eq!(p("9223372036854775808").to_i64(), None);
+        assert_eq!(p("-9223372036854775808").to_i64(), Some(i64::MIN));
+        assert_eq!(p("-9223372036854775809").to_i64(), None);
+        assert_eq!(p("1.5").to_i64(), None);
+        assert_eq!(p("-0").to_i64(), Some(0));
+        assert_eq!(p("1e3").to_i64(), Some(1000));
+        assert_eq!(u(u64::MAX).to_u64(), Some(u64::MAX));
+        assert_eq!(p("18446744073709551616").to_u64(), None);
+        assert_eq!(p("-1").to_u64(), None);
+        assert_eq!(p("-0").to_u64(), Some(0));
+        assert_eq!(p("1.5").to_u64(), None);
+        assert_eq!(p("1e30").to_bigint(), Some(BigInt::from(10).pow(30)));
+        assert_eq!(p("-2").to_bigint(), Some(BigInt::from(-2)));
+        assert_eq!(p("2.5").to_bigint(), None);
+        assert_eq!(p("0").to_bigint(), Some(BigInt::zero()));
+        assert_eq!(p("-6.5").to_parts(), (BigInt::from(-13), -1));
+        assert_eq!(p("0").to_parts(), (BigInt::zero(), 0));
+    }
+
+    #[test]
+    fn float_conversions() {
+        assert_eq!(p("0.1").to_f64(), 0.1);
+        assert_eq!(p("-2.5").to_f64(), -2.5);
+        assert_eq!(p("1e400").to_f64(), f64::INFINITY);
+        assert_eq!(p("-1e400").to_f64(), f64::NEG_INFINITY);
+        assert_eq!(p("1e-400").to_f64(), 0.0);
+        assert!(p("-1e-400").to_f64().is_sign_negative());
+        assert_eq!(p("9007199254740993").to_f64(), 9007199254740992.0);
+        assert_eq!(p("9007199254740995").to_f64(), 9007199254740996.0);
+        assert_eq!(p("0.5").to_f64_exact(), Some(0.5));
+        assert_eq!(p("0.1").to_f64_exact(), None);
+        assert_eq!(f(0.1).to_f64_exact(), Some(0.1));
+        for v in [
+            0.1,
+            1e-310,
+            5e-324,
+            f64::MAX,
+            123.456,
+            -7.0,
+            2f64.powi(-1074),
+        ] {
+            assert_eq!(f(v).to_f64(), v);
+        }
+    }
+
+    #[test]
+    fn negation_and_zero_signs() {
+        assert!(p("0").neg().is_sign_negative());
+        assert_eq!(p("0").neg().to_string(), "-0");
+        assert_eq!((-&p("1.5")).to_string(), "-1.5");
+        assert_eq!((-p("1.5")).to_string(), "-1.5");
+        assert_eq!(p("-1.5").abs().to_string(), "1.5");
+        // -0 + 0 = 0, -0 + -0 = -0, x - x = +0
+        assert!(!p("-0").add(&p("0")).is_sign_negative());
+        assert!(p("-0").add(&p("-0")).is_sign_negative());
+        assert!(!p("-3").sub(&p("-3")).is_sign_negative());
+        assert!(p("0").mul(&p("-3")).is_sign_negative());
+        assert!(p("-0").div(&p("3")).unwrap().is_sign_negative());
+        assert!(p("1").div(&p("0")).is_none());
+        assert!(p("0").div(&p("-0")).is_none());
+        assert_eq!((&p("1") + &p("2")).to_string(), "3");
+        assert_eq!((&p("1") - &p("2")).to_string(), "-1");
+        assert_eq!((&p("1.5") * &p("2")).to_string(), "3");
+    }
+
+    #[test]
+    fn with_prec_zero_and_growth() {
+        let z = p("3").with_prec(0);
+        assert!(z.is_zero() && z.prec() == 0);
+        assert_eq!(p("-3").with_prec(0).to_string(), "-0");
+        assert_eq!(p("3").with_prec(1000).prec(), 1000);
+        assert_eq!(p("3").with_prec(1000), p("3"));
+        assert_eq!(z.add(&i(2)).prec(), 64);
+    }
+
+    // ---- the allocation-free path ----
+
+    #[test]
+    fn small_integers_stay_inline() {
+        for n in [
+            i(0),
+            i(1),
+            i(-1),
+            i(i64::MAX),
+            i(i64::MIN),
+            u(u64::MAX),
+            p("12345"),
+            p("-7"),
+            p("1e3"),
+            p("2.5"),
+            p("12.75"),
+        ] {
+            assert!(is_small(&n), "{n:?}");
+        }
+        let s = i(41).add(&p("1"));
+        assert!(is_small(&s));
+        assert_eq!(s.display_fast(), Some(42));
+        assert_eq!(i(-5).display_fast(), Some(5));
+        assert_eq!(i(0).display_fast(), Some(0));
+        assert_eq!(u(u64::MAX).display_fast(), Some(u64::MAX));
+        assert!(is_small(&i(6).mul(&i(7))));
+        assert!(is_small(&i(7).sub(&i(9))));
+        assert!(is_small(&i(84).div(&i(2)).unwrap()));
+        assert_eq!(i(-5).to_string(), "-5");
+        // the shortest form of an integer larger than its precision is not
+        // the integer itself, so it must not take the fast path
+        let f100 = f(2f64.powi(100));
+        assert_eq!(f100.display_fast(), None);
+        let wide = u(u64::MAX).add(&u(4));
+        assert_eq!(wide.display_fast(), None);
+        assert_eq!(f(2f64.powi(60) + 2f64.powi(8)).display_fast(), None);
     }
 }

@@ -53,6 +53,8 @@ pub struct RefAt {
     pub span: Span,
     /// How many traversal steps after the root name the reference consumed.
     pub consumed: usize,
+    /// The attribute name right after the reference, if any (`module.net.vpc_id` → `vpc_id`).
+    pub next_attr: Option<String>,
 }
 
 /// Interprets a root name and the steps after it as a reference. `Ok(None)` means the root is
@@ -83,10 +85,12 @@ pub fn parse_reference(
         )
         .at(span_to(0))
     };
+    let next = |i: usize| attr(i).map(|(n, _)| n.to_string());
     let one = |r: Reference| RefAt {
         reference: r,
         span: span_to(0),
         consumed: 1,
+        next_attr: next(1),
     };
     match root {
         "var" => attr(0)
@@ -137,12 +141,14 @@ pub fn parse_reference(
             reference: Reference::SelfRef,
             span: root_span,
             consumed: 0,
+            next_attr: next(0),
         }),
         "data" => match (attr(0), attr(1)) {
             (Some((t, _)), Some((n, _))) => Ok(RefAt {
                 reference: Reference::Resource(ResourceAddr::data(t, n)),
                 span: span_to(1),
                 consumed: 2,
+                next_attr: next(2),
             }),
             _ => Err(Diagnostic::error(
                 "Invalid data resource reference",
@@ -155,6 +161,7 @@ pub fn parse_reference(
                 reference: Reference::Resource(ResourceAddr::managed(t, n)),
                 span: span_to(1),
                 consumed: 2,
+                next_attr: next(2),
             }),
             _ => unreachable_ref(root_span),
         },

@@ -1,0 +1,659 @@
+//! The conformance suite every [`StateStore`] must pass: versions, per-object writes, history,
+//! crash safety, the lock (exclusivity across handles, waiting, stale and foreign holders,
+//! force-unlock) and concurrent writers. It is ordinary code, not `cfg(test)`, so that each
+//! store's crate runs the same checks (see [`state_store_conformance!`]).
+//!
+//! This is test support: a failed check panics with a message naming what was expected. It
+//! must only use the [`StateStore`] trait, never a particular store's internals.
+//!
+//! Every check receives `open`, a function returning a new handle on one fresh, empty database
+//! each time it is called — as another process opening the same state would.
+
+use crate::lock::current_lock_info;
+use crate::model::{InstanceState, InstanceStatus, ObjectKey, OutputState, Snapshot};
+use crate::store::{StateError, StateStore};
+use baton_core::InstanceAddr;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A function that opens a new handle on the database under test.
+pub type Open<'a> = &'a dyn Fn() -> Box<dyn StateStore>;
+
+/// One conformance check.
+pub type Check = fn(Open<'_>);
+
+/// `[(name, check)]` from check names.
+macro_rules! named {
+    ($($check:ident),* $(,)?) => {
+        &[$((stringify!($check), $check as Check)),*]
+    };
+}
+
+/// Every check, by name. [`state_store_conformance!`] makes one test of each.
+pub const CHECKS: &[(&str, Check)] = named![
+    fresh_store_is_empty,
+    versions_increase,
+    objects_and_outputs_are_put_and_removed,
+    history_is_kept,
+    writes_outside_the_open_version_are_refused,
+    open_version_writes_survive_a_crash,
+    lock_is_exclusive_across_handles,
+    lock_waits_for_release,
+    stale_lock_is_cleared,
+    lock_from_another_host_is_kept,
+    force_unlock_removes_any_holder,
+    concurrent_puts_all_land,
+];
+
+/// Runs every check, each on a database of its own from `new_database` (which returns an
+/// opener for a fresh, empty database each time it is called).
+pub fn run_all(new_database: &dyn Fn() -> Box<dyn Fn() -> Box<dyn StateStore>>) {
+    for (name, check) in CHECKS {
+        eprintln!("state store conformance: {name}");
+        let open = new_database();
+        check(&*open);
+    }
+}
+
+/// Defines one `#[test]` per conformance check. `$new_database` is an expression evaluated
+/// once per test, returning an opener for a fresh, empty database
+/// (`Box<dyn Fn() -> Box<dyn StateStore>>`).
+///
+/// ```text
+/// mod conformance {
+///     baton_state::state_store_conformance!(super::new_sqlite_database());
+/// }
+/// ```
+#[macro_export]
+macro_rules! state_store_conformance {
+    ($new_database:expr) => {
+        $crate::state_store_conformance!(@each $new_database;
+            fresh_store_is_empty,
+            versions_increase,
+            objects_and_outputs_are_put_and_removed,
+            history_is_kept,
+            writes_outside_the_open_version_are_refused,
+            open_version_writes_survive_a_crash,
+            lock_is_exclusive_across_handles,
+            lock_waits_for_release,
+            stale_lock_is_cleared,
+            lock_from_another_host_is_kept,
+            force_unlock_removes_any_holder,
+            concurrent_puts_all_land,
+        );
+    };
+    (@each $new_database:expr; $($check:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $check() {
+                let open = $new_database;
+                $crate::conformance::$check(&*open);
+            }
+        )*
+
+        #[test]
+        fn every_check_is_run() {
+            let run: Vec<&str> = vec![$(stringify!($check)),*];
+            let all: Vec<&str> = $crate::conformance::CHECKS.iter().map(|(n, _)| *n).collect();
+            assert_eq!(run, all, "state_store_conformance! and CHECKS disagree");
+        }
+    };
+}
+
+/// A fresh store: lineage, serial 0, nothing else; no history, no lock.
+pub fn fresh_store_is_empty(open: Open<'_>) {
+    let store = open();
+    let snap = must(store.current(), "current");
+    assert_eq!(snap.serial, 0);
+    assert!(snap.is_empty(), "a fresh store holds nothing: {snap:?}");
+    assert!(
+        !snap.lineage.is_empty(),
+        "a store has a lineage from the start"
+    );
+    assert_eq!(must(store.history(), "history"), vec![]);
+    assert_eq!(must(store.lock_holder(), "lock_holder"), None);
+    assert_eq!(must(store.force_unlock(), "force_unlock"), None);
+    assert_eq!(must(store.at_version(0), "at_version(0)"), snap);
+    assert!(matches!(
+        store.at_version(1),
+        Err(StateError::NoSuchVersion(1))
+    ));
+    let again = must(open().current(), "current from a second handle");
+    assert_eq!(
+        again.lineage, snap.lineage,
+        "the lineage is fixed at creation"
+    );
+}
+
+/// Serials count up from 1; history records run, command, status and time, oldest first; a
+/// version left open is marked `interrupted` when the next one begins.
+pub fn versions_increase(open: Open<'_>) {
+    let store = open();
+    let lineage = must(store.current(), "current").lineage;
+    assert_eq!(must(store.begin_version("run-1", "apply"), "begin 1"), 1);
+    assert_eq!(must(store.current(), "current").serial, 1);
+    must(store.finish_version(1, "complete"), "finish 1");
+    assert_eq!(must(store.begin_version("run-2", "destroy"), "begin 2"), 2);
+    must(store.finish_version(2, "failed"), "finish 2");
+    assert_eq!(must(store.begin_version("run-3", "apply"), "begin 3"), 3);
+    assert_eq!(must(store.begin_version("", "state rm"), "begin 4"), 4);
+    assert!(matches!(
+        store.finish_version(3, "complete"),
+        Err(StateError::VersionNotOpen(3))
+    ));
+
+    let history = must(store.history(), "history");
+    let summary: Vec<(u64, &str, &str, &str)> = history
+        .iter()
+        .map(|v| {
+            (
+                v.serial,
+                v.run_id.as_str(),
+                v.command.as_str(),
+                v.status.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (1, "run-1", "apply", "complete"),
+            (2, "run-2", "destroy", "failed"),
+            (3, "run-3", "apply", "interrupted"),
+            (4, "", "state rm", "in_progress"),
+        ]
+    );
+    for v in &history {
+        assert_eq!(v.lineage, lineage);
+        assert_eq!(v.changes, 0);
+        let t = v.created_at.as_bytes();
+        assert!(
+            t.len() >= 20 && t[4] == b'-' && t[10] == b'T' && v.created_at.ends_with('Z'),
+            "created_at is RFC 3339 UTC: {}",
+            v.created_at
+        );
+    }
+    assert_eq!(must(store.current(), "current").serial, 4);
+}
+
+/// Objects (current and deposed) and outputs are written, replaced and removed.
+pub fn objects_and_outputs_are_put_and_removed(open: Open<'_>) {
+    let store = open();
+    let v = must(store.begin_version("run-1", "apply"), "begin");
+    let a = key("terraform_data.a");
+    let odd = key("module.m[\"k \\\"q\\\"\"].null_resource.n[3]");
+    let deposed = ObjectKey {
+        addr: a.addr.clone(),
+        deposed: "00000001".to_string(),
+    };
+    put(&*store, v, &a, Some(&object(1)));
+    put(&*store, v, &odd, Some(&object(2)));
+    put(&*store, v, &deposed, Some(&object(3)));
+    must(
+        store.put_outputs(v, &outputs(&[("x", 1), ("y", 2)])),
+        "put_outputs",
+    );
+
+    let snap = must(store.current(), "current");
+    assert_eq!(
+        snap.objects,
+        objects(&[(&a, 1), (&odd, 2), (&deposed, 3)]),
+        "keys round-trip exactly, deposed objects apart"
+    );
+    assert_eq!(snap.current(&a.addr), Some(&object(1)));
+    assert_eq!(snap.outputs, outputs(&[("x", 1), ("y", 2)]));
+
+    put(&*store, v, &a, None);
+    put(&*store, v, &key("terraform_data.never_there"), None);
+    must(store.put_outputs(v, &outputs(&[("y", 3)])), "put_outputs");
+    must(store.finish_version(v, "complete"), "finish");
+
+    let snap = must(open().current(), "current from another handle");
+    assert_eq!(snap.objects, objects(&[(&odd, 2), (&deposed, 3)]));
+    assert_eq!(
+        snap.outputs,
+        outputs(&[("y", 3)]),
+        "outputs are replaced as a whole"
+    );
+
+    let v = must(store.begin_version("run-2", "apply"), "begin");
+    must(store.put_outputs(v, &BTreeMap::new()), "put_outputs");
+    put(&*store, v, &odd, Some(&object(4)));
+    assert_eq!(
+        must(store.current(), "current"),
+        Snapshot {
+            lineage: snap.lineage.clone(),
+            serial: 2,
+            objects: objects(&[(&odd, 4), (&deposed, 3)]),
+            outputs: BTreeMap::new(),
+        }
+    );
+}
+
+/// Every past version reads back exactly, across updates, removals, re-additions and objects
+/// written several times in one version.
+pub fn history_is_kept(open: Open<'_>) {
+    let store = open();
+    let (a, b, c, d) = (
+        key("terraform_data.a"),
+        key("terraform_data.b"),
+        key("terraform_data.c"),
+        key("terraform_data.d"),
+    );
+
+    let v1 = must(store.begin_version("run-1", "apply"), "begin 1");
+    put(&*store, v1, &a, Some(&object(1)));
+    put(&*store, v1, &b, Some(&object(1)));
+    must(store.put_outputs(v1, &outputs(&[("o", 1)])), "outputs 1");
+    must(store.finish_version(v1, "complete"), "finish 1");
+
+    let v2 = must(store.begin_version("run-2", "apply"), "begin 2");
+    put(&*store, v2, &a, Some(&object(2)));
+    put(&*store, v2, &b, None);
+    put(&*store, v2, &c, Some(&object(1)));
+    put(&*store, v2, &c, Some(&object(2)));
+    must(store.put_outputs(v2, &outputs(&[("o", 2)])), "outputs 2");
+    must(store.finish_version(v2, "complete"), "finish 2");
+
+    let v3 = must(store.begin_version("run-3", "apply"), "begin 3");
+    put(&*store, v3, &b, Some(&object(3)));
+    put(&*store, v3, &a, Some(&object(3)));
+    put(&*store, v3, &a, None);
+    put(&*store, v3, &d, Some(&object(1)));
+    put(&*store, v3, &d, None);
+    put(&*store, v3, &c, Some(&object(2)));
+    must(store.put_outputs(v3, &BTreeMap::new()), "outputs 3");
+    must(store.finish_version(v3, "failed"), "finish 3");
+
+    let v4 = must(store.begin_version("run-4", "apply"), "begin 4");
+    put(&*store, v4, &a, Some(&object(4)));
+
+    let expected = [
+        (objects(&[(&a, 1), (&b, 1)]), outputs(&[("o", 1)])),
+        (objects(&[(&a, 2), (&c, 2)]), outputs(&[("o", 2)])),
+        (objects(&[(&b, 3), (&c, 2)]), BTreeMap::new()),
+        (objects(&[(&a, 4), (&b, 3), (&c, 2)]), BTreeMap::new()),
+    ];
+    let lineage = must(store.current(), "current").lineage;
+    let reader = open();
+    for (serial, (objects, outputs)) in (1u64..).zip(expected) {
+        let snap = must(reader.at_version(serial), "at_version");
+        assert_eq!(
+            snap,
+            Snapshot {
+                lineage: lineage.clone(),
+                serial,
+                objects,
+                outputs,
+            },
+            "state as of version {serial}"
+        );
+    }
+    assert_eq!(
+        must(reader.current(), "current"),
+        must(reader.at_version(4), "at_version(4)")
+    );
+    assert!(matches!(
+        reader.at_version(5),
+        Err(StateError::NoSuchVersion(5))
+    ));
+    let changes: Vec<u64> = must(reader.history(), "history")
+        .iter()
+        .map(|v| v.changes)
+        .collect();
+    assert_eq!(
+        changes[..2],
+        [2, 3],
+        "changes count objects, once each per version"
+    );
+}
+
+/// Writes go to the open version only: not to a finished one, an older one, or one not begun.
+pub fn writes_outside_the_open_version_are_refused(open: Open<'_>) {
+    let store = open();
+    let a = key("terraform_data.a");
+    let not_open = |r: Result<(), StateError>, serial: u64, what: &str| match r {
+        Err(StateError::VersionNotOpen(s)) if s == serial => {}
+        other => panic!("{what}: expected VersionNotOpen({serial}), got {other:?}"),
+    };
+    not_open(store.put_object(0, &a, Some(&object(1))), 0, "serial 0");
+    not_open(store.put_object(1, &a, Some(&object(1))), 1, "not begun");
+    not_open(store.put_outputs(1, &outputs(&[("o", 1)])), 1, "not begun");
+
+    let v1 = must(store.begin_version("run-1", "apply"), "begin 1");
+    put(&*store, v1, &a, Some(&object(1)));
+    must(store.finish_version(v1, "complete"), "finish 1");
+    not_open(store.put_object(v1, &a, Some(&object(9))), v1, "finished");
+    not_open(store.put_object(v1, &a, None), v1, "finished");
+    not_open(store.put_outputs(v1, &outputs(&[("o", 9)])), v1, "finished");
+    not_open(store.finish_version(v1, "failed"), v1, "finished twice");
+
+    let v2 = must(store.begin_version("run-2", "apply"), "begin 2");
+    let other = open();
+    not_open(other.put_object(v1, &a, Some(&object(9))), v1, "older");
+    not_open(
+        other.put_object(v2 + 1, &a, Some(&object(9))),
+        v2 + 1,
+        "newer",
+    );
+    put(&*other, v2, &a, Some(&object(2)));
+
+    let first = must(store.at_version(v1), "at_version(1)");
+    assert_eq!(first.objects, objects(&[(&a, 1)]));
+    assert!(first.outputs.is_empty());
+    assert_eq!(
+        must(store.current(), "current").objects,
+        objects(&[(&a, 2)])
+    );
+}
+
+/// What an open version wrote is in the current state even if the run never finishes it, and
+/// another process can carry on writing to it.
+pub fn open_version_writes_survive_a_crash(open: Open<'_>) {
+    let a = key("terraform_data.a");
+    let b = key("terraform_data.b");
+    let crashed = open();
+    let v = must(crashed.begin_version("run-1", "apply"), "begin");
+    put(&*crashed, v, &a, Some(&object(1)));
+    must(crashed.put_outputs(v, &outputs(&[("o", 1)])), "put_outputs");
+    drop(crashed);
+
+    let next = open();
+    let snap = must(next.current(), "current after the crash");
+    assert_eq!(snap.serial, v);
+    assert_eq!(snap.objects, objects(&[(&a, 1)]));
+    assert_eq!(snap.outputs, outputs(&[("o", 1)]));
+    let history = must(next.history(), "history");
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].status, "in_progress");
+    assert_eq!(history[0].changes, 1);
+
+    put(&*next, v, &b, Some(&object(2)));
+    must(next.finish_version(v, "failed"), "finish");
+    assert_eq!(
+        must(next.at_version(v), "at_version").objects,
+        objects(&[(&a, 1), (&b, 2)])
+    );
+}
+
+/// One holder at a time, across handles on the same database; a second taker fails at once
+/// (timeout zero) with the holder's information, and succeeds once the guard is dropped.
+pub fn lock_is_exclusive_across_handles(open: Open<'_>) {
+    let first = open();
+    let second = open();
+    let mine = current_lock_info("apply");
+    let theirs = current_lock_info("plan");
+
+    let guard = must(first.lock(mine.clone(), Duration::ZERO), "first lock");
+    assert_eq!(guard.info, mine);
+    assert_eq!(guard.cleared_stale, None);
+    assert_eq!(
+        must(second.lock_holder(), "lock_holder"),
+        Some(mine.clone())
+    );
+
+    let started = Instant::now();
+    match second.lock(theirs.clone(), Duration::ZERO) {
+        Err(StateError::Locked(holder)) => assert_eq!(*holder, mine),
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "timeout zero fails at once"
+    );
+    assert!(
+        matches!(
+            first.lock(theirs.clone(), Duration::ZERO),
+            Err(StateError::Locked(_))
+        ),
+        "the same handle cannot take the lock twice either"
+    );
+
+    drop(guard);
+    assert_eq!(must(first.lock_holder(), "lock_holder"), None);
+    let guard = must(second.lock(theirs.clone(), Duration::ZERO), "second lock");
+    assert_eq!(must(first.lock_holder(), "lock_holder"), Some(theirs));
+    drop(guard);
+    assert_eq!(must(second.lock_holder(), "lock_holder"), None);
+}
+
+/// A taker waits up to its timeout: it fails after the timeout while the holder keeps the
+/// lock, and succeeds as soon as the holder releases it from another thread.
+pub fn lock_waits_for_release(open: Open<'_>) {
+    let first = open();
+    let second = open();
+    let guard = must(
+        first.lock(current_lock_info("apply"), Duration::ZERO),
+        "first lock",
+    );
+
+    let started = Instant::now();
+    let result = second.lock(current_lock_info("plan"), Duration::from_millis(300));
+    assert!(matches!(result, Err(StateError::Locked(_))), "{result:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "waited only {:?}",
+        started.elapsed()
+    );
+
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        drop(guard);
+    });
+    let started = Instant::now();
+    let theirs = current_lock_info("plan");
+    let guard = must(
+        second.lock(theirs.clone(), Duration::from_secs(20)),
+        "lock after waiting",
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(10),
+        "waited {waited:?}"
+    );
+    assert_eq!(guard.info, theirs);
+    if releaser.join().is_err() {
+        panic!("the releasing thread panicked");
+    }
+}
+
+/// A lock left by a process of this host that is gone — or whose pid now belongs to another
+/// process — is cleared, and the cleared holder is reported. Linux only (elsewhere liveness is
+/// unknown and holders are presumed alive).
+pub fn stale_lock_is_cleared(open: Open<'_>) {
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let crashed = open();
+    let next = open();
+
+    let mut dead = current_lock_info("apply");
+    dead.pid = finished_pid();
+    dead.process_start = String::new();
+    // A process that dies holding the lock never releases it.
+    std::mem::forget(must(
+        crashed.lock(dead.clone(), Duration::ZERO),
+        "dead lock",
+    ));
+
+    let mine = current_lock_info("plan");
+    let guard = must(
+        next.lock(mine.clone(), Duration::ZERO),
+        "lock over a dead holder",
+    );
+    assert_eq!(guard.cleared_stale, Some(dead));
+    assert_eq!(must(crashed.lock_holder(), "lock_holder"), Some(mine));
+    drop(guard);
+
+    let mut reused = current_lock_info("apply");
+    reused.process_start = "1".to_string(); // our pid, but not our start: the pid was reused
+    std::mem::forget(must(
+        crashed.lock(reused.clone(), Duration::ZERO),
+        "reused lock",
+    ));
+    let guard = must(
+        next.lock(current_lock_info("plan"), Duration::ZERO),
+        "lock over a reused pid",
+    );
+    assert_eq!(guard.cleared_stale, Some(reused));
+}
+
+/// A holder on another host is never judged stale, even with a pid that does not exist here.
+pub fn lock_from_another_host_is_kept(open: Open<'_>) {
+    let remote = open();
+    let local = open();
+    let mut elsewhere = current_lock_info("apply");
+    elsewhere.host = "elsewhere.invalid".to_string();
+    elsewhere.who = "someone@elsewhere.invalid".to_string();
+    elsewhere.pid = finished_pid();
+    std::mem::forget(must(
+        remote.lock(elsewhere.clone(), Duration::ZERO),
+        "remote lock",
+    ));
+
+    match local.lock(current_lock_info("plan"), Duration::from_millis(150)) {
+        Err(StateError::Locked(holder)) => assert_eq!(*holder, elsewhere),
+        other => panic!("expected Locked by the other host, got {other:?}"),
+    }
+    assert_eq!(must(local.force_unlock(), "force_unlock"), Some(elsewhere));
+    must(
+        local.lock(current_lock_info("plan"), Duration::ZERO),
+        "lock after force_unlock",
+    );
+}
+
+/// `force_unlock` removes whoever holds the lock and returns it; the old holder's guard, when
+/// dropped later, does not release the new holder's lock.
+pub fn force_unlock_removes_any_holder(open: Open<'_>) {
+    let first = open();
+    let second = open();
+    let mine = current_lock_info("apply");
+    let old_guard = must(first.lock(mine.clone(), Duration::ZERO), "first lock");
+
+    assert_eq!(must(second.force_unlock(), "force_unlock"), Some(mine));
+    assert_eq!(must(second.force_unlock(), "force_unlock again"), None);
+    assert_eq!(must(first.lock_holder(), "lock_holder"), None);
+
+    let theirs = current_lock_info("apply");
+    let guard = must(
+        second.lock(theirs.clone(), Duration::ZERO),
+        "lock after force",
+    );
+    drop(old_guard);
+    assert_eq!(
+        must(first.lock_holder(), "lock_holder"),
+        Some(theirs),
+        "a forced-out guard must not release its successor's lock"
+    );
+    drop(guard);
+    assert_eq!(must(first.lock_holder(), "lock_holder"), None);
+}
+
+/// Eight threads on two handles write 50 objects each into the open version: all land.
+pub fn concurrent_puts_all_land(open: Open<'_>) {
+    let handles: [Arc<dyn StateStore>; 2] = [Arc::from(open()), Arc::from(open())];
+    let v = must(handles[0].begin_version("run-1", "apply"), "begin");
+    let workers: Vec<_> = (0..8)
+        .map(|t| {
+            let store = Arc::clone(&handles[t % 2]);
+            std::thread::spawn(move || {
+                for i in 0..50 {
+                    let k = key(&format!("terraform_data.t{t}[{i}]"));
+                    put(&*store, v, &k, Some(&object(t as i64 * 1000 + i)));
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        if w.join().is_err() {
+            panic!("a writer thread panicked");
+        }
+    }
+    let snap = must(open().current(), "current");
+    assert_eq!(snap.objects.len(), 400);
+    for t in 0..8i64 {
+        for i in 0..50 {
+            let k = key(&format!("terraform_data.t{t}[{i}]"));
+            assert_eq!(snap.objects.get(&k), Some(&object(t * 1000 + i)), "{k:?}");
+        }
+    }
+    assert_eq!(must(handles[1].history(), "history")[0].changes, 400);
+    must(handles[1].finish_version(v, "complete"), "finish");
+}
+
+#[track_caller]
+fn must<T>(result: Result<T, StateError>, what: &str) -> T {
+    match result {
+        Ok(v) => v,
+        Err(e) => panic!("{what} failed: {e} ({e:?})"),
+    }
+}
+
+#[track_caller]
+fn put(store: &dyn StateStore, serial: u64, key: &ObjectKey, object: Option<&InstanceState>) {
+    must(store.put_object(serial, key, object), "put_object");
+}
+
+#[track_caller]
+fn key(addr: &str) -> ObjectKey {
+    match InstanceAddr::parse(addr) {
+        Ok(a) => ObjectKey::current(a),
+        Err(e) => panic!("bad test address {addr}: {e:?}"),
+    }
+}
+
+fn object(n: i64) -> InstanceState {
+    InstanceState {
+        provider: "provider[\"terraform.io/builtin/terraform\"]".to_string(),
+        schema_version: 0,
+        value: serde_json::json!({ "id": format!("id-{n}"), "n": n, "nested": { "list": [n, null, "x"] } }),
+        status: if n % 2 == 0 {
+            InstanceStatus::Ready
+        } else {
+            InstanceStatus::Tainted
+        },
+        dependencies: vec!["terraform_data.dep".to_string()],
+        create_before_destroy: n % 3 == 0,
+    }
+}
+
+fn objects(entries: &[(&ObjectKey, i64)]) -> BTreeMap<ObjectKey, InstanceState> {
+    entries
+        .iter()
+        .map(|(k, n)| ((*k).clone(), object(*n)))
+        .collect()
+}
+
+fn outputs(entries: &[(&str, i64)]) -> BTreeMap<String, OutputState> {
+    entries
+        .iter()
+        .map(|(name, n)| {
+            (
+                name.to_string(),
+                OutputState {
+                    value: serde_json::json!(n),
+                    sensitive: n % 2 == 0,
+                },
+            )
+        })
+        .collect()
+}
+
+/// The pid of a process that has exited and been reaped.
+fn finished_pid() -> u32 {
+    let spawned = std::process::Command::new("true").spawn().or_else(|_| {
+        std::process::Command::new("sh")
+            .args(["-c", "exit 0"])
+            .spawn()
+    });
+    match spawned {
+        Ok(mut child) => {
+            let pid = child.id();
+            let _ = child.wait();
+            pid
+        }
+        // No way to run a process: pids are below 2^22 on Linux, so this one is free.
+        Err(_) => u32::MAX - 1,
+    }
+}

@@ -10,6 +10,7 @@ pub mod conformance;
 pub mod lock;
 pub mod model;
 pub mod sqlite;
+mod stamp;
 pub mod store;
 
 pub use model::{

@@ -20,18 +20,41 @@ pub enum StateError {
     Io { path: String, message: String },
 }
 
-/// Returned by [`StateStore::lock`]; the lock is released when it is dropped.
+/// Returned by [`StateStore::lock`]; the lock is released when it is dropped. Releasing never
+/// fails loudly: if the store is gone, the lock row goes with it or is found stale later.
 pub struct LockGuard {
     pub info: LockInfo,
+    /// The holder whose lock was cleared to take this one because its process no longer exists
+    /// on this host (see [`StateStore::lock`]); the CLI reports it. `None` in the usual case.
+    pub cleared_stale: Option<LockInfo>,
     release: Option<Box<dyn FnOnce() + Send>>,
 }
 
 impl LockGuard {
     pub fn new(info: LockInfo, release: Box<dyn FnOnce() + Send>) -> LockGuard {
+        LockGuard::after_clearing(info, None, release)
+    }
+
+    /// A guard for a lock taken after clearing `cleared_stale`, a dead holder's lock.
+    pub fn after_clearing(
+        info: LockInfo,
+        cleared_stale: Option<LockInfo>,
+        release: Box<dyn FnOnce() + Send>,
+    ) -> LockGuard {
         LockGuard {
             info,
+            cleared_stale,
             release: Some(release),
         }
+    }
+}
+
+impl std::fmt::Debug for LockGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockGuard")
+            .field("info", &self.info)
+            .field("cleared_stale", &self.cleared_stale)
+            .finish_non_exhaustive()
     }
 }
 
@@ -47,8 +70,10 @@ pub trait StateStore: Send + Sync {
     /// A description for messages, e.g. the database path.
     fn describe(&self) -> String;
 
-    /// Takes the exclusive lock, waiting up to `timeout` for a live holder to release it.
-    /// A lock whose holder is a process that no longer exists on this host is cleared.
+    /// Takes the exclusive lock, waiting up to `timeout` for a live holder to release it
+    /// (`Duration::ZERO`: fail at once). A lock whose holder is a process that no longer exists
+    /// on this host (or whose pid now belongs to another process) is cleared and returned in
+    /// [`LockGuard::cleared_stale`]; a holder on another host is never cleared.
     /// Fails with [`StateError::Locked`] naming the holder.
     fn lock(&self, info: LockInfo, timeout: Duration) -> Result<LockGuard, StateError>;
 
@@ -63,11 +88,13 @@ pub trait StateStore: Send + Sync {
     fn current(&self) -> Result<Snapshot, StateError>;
 
     /// Opens a new version (serial = latest + 1) for writing; returns its serial. The
-    /// caller should hold the lock.
+    /// caller should hold the lock. A version still open (its run was interrupted) is closed
+    /// with status `interrupted`; its writes stay in the state.
     fn begin_version(&self, run_id: &str, command: &str) -> Result<u64, StateError>;
 
     /// Records one object in the open version `serial` (`None` removes it). Durable when it
-    /// returns.
+    /// returns. Fails with [`StateError::VersionNotOpen`] unless `serial` is the open version
+    /// (the latest, still in progress).
     fn put_object(
         &self,
         serial: u64,
@@ -82,12 +109,14 @@ pub trait StateStore: Send + Sync {
         outputs: &std::collections::BTreeMap<String, OutputState>,
     ) -> Result<(), StateError>;
 
-    /// Closes version `serial` with a status (`complete` or `failed`).
+    /// Closes version `serial` with a status (`complete` or `failed`). Fails with
+    /// [`StateError::VersionNotOpen`] if it is not the open version.
     fn finish_version(&self, serial: u64, status: &str) -> Result<(), StateError>;
 
     /// Every version, oldest first.
     fn history(&self) -> Result<Vec<VersionMeta>, StateError>;
 
-    /// The state exactly as of a past version.
+    /// The state exactly as of a past version (serial 0: the empty state before the first
+    /// version). Fails with [`StateError::NoSuchVersion`] for a serial never opened.
     fn at_version(&self, serial: u64) -> Result<Snapshot, StateError>;
 }

@@ -1,8 +1,1389 @@
-//! The collections functions of Terraform's library.
+//! The collections functions of Terraform's library: `length`, `concat`, `merge`, `lookup`,
+//! `flatten`, the set functions and the rest of Terraform 1.11's list/map/set helpers.
 //!
-//! Implementations receive known, unmarked, already-converted arguments (see the call
-//! machinery in `functions/mod.rs`) and must never log argument values.
+//! Each implementation follows go-cty's two phases: a *type* step (which may fail, and which
+//! decides the type of an unknown result) and an *implementation* step. Parameters are declared
+//! `.unknowns()` so that, as in go-cty, only a *top-level* unknown argument makes the result
+//! unknown: `concat(["a"], [x])` stays a known tuple even while `x` is unknown. Parameters go-cty
+//! declares `AllowMarked` are `.marked()` here, so that a sensitive element stays on that element
+//! instead of marking the whole result.
+//!
+//! Implementations receive converted, non-null arguments (see `functions/mod.rs`) and must
+//! never log argument values, nor put a sensitive value into an error message.
 
-use super::Registry;
+use super::{FnCtx, FnError, FnResult, Function, Param, Registry, Ret};
+use crate::convert::{convert, unify};
+use crate::number::Number;
+use crate::ops::equals;
+use crate::types::Type;
+use crate::value::{Kind, Value};
+use std::collections::BTreeMap;
+use unicode_segmentation::UnicodeSegmentation;
 
-pub(super) fn register(_r: &mut Registry) {}
+pub(super) fn register(r: &mut Registry) {
+    let any = || Type::Dynamic;
+    let list_any = || Type::list(Type::Dynamic);
+    let set_any = || Type::set(Type::Dynamic);
+    let p = |name: &'static str, t: Type| Param::new(name, t).unknowns();
+    let pm = |name: &'static str, t: Type| Param::new(name, t).unknowns().marked();
+    let fixed = Ret::Fixed;
+
+    r.add(Function::new("alltrue", vec![p("list", Type::list(Type::Bool))], fixed(Type::Bool), alltrue));
+    r.add(Function::new("anytrue", vec![p("list", Type::list(Type::Bool))], fixed(Type::Bool), anytrue));
+    r.add(Function::new(
+        "chunklist",
+        vec![pm("list", list_any()), pm("size", Type::Number)],
+        Ret::Dynamic,
+        chunklist,
+    ));
+    r.add(
+        Function::new("coalesce", vec![], Ret::Dynamic, coalesce)
+            .variadic(p("vals", any()).nullable()),
+    );
+    r.add(
+        Function::new("coalescelist", vec![], Ret::Dynamic, coalescelist)
+            .variadic(p("vals", any()).nullable()),
+    );
+    r.add(Function::new(
+        "compact",
+        vec![p("list", Type::list(Type::String))],
+        fixed(Type::list(Type::String)),
+        compact,
+    ));
+    r.add(Function::new("concat", vec![], Ret::Dynamic, concat).variadic(pm("seqs", any())));
+    r.add(Function::new(
+        "contains",
+        vec![p("list", any()), p("value", any())],
+        fixed(Type::Bool),
+        contains,
+    ));
+    r.add(Function::new("distinct", vec![p("list", list_any())], Ret::SameAsArg(0), distinct));
+    r.add(Function::new(
+        "element",
+        vec![pm("list", any()), p("index", Type::Number)],
+        Ret::Dynamic,
+        element,
+    ));
+    r.add(Function::new("flatten", vec![pm("list", any())], Ret::Dynamic, flatten));
+    r.add(Function::new(
+        "index",
+        vec![p("list", any()), p("value", any())],
+        fixed(Type::Number),
+        index,
+    ));
+    r.add(Function::new("keys", vec![pm("inputMap", any())], Ret::Dynamic, keys));
+    r.add(Function::new("length", vec![pm("value", any())], fixed(Type::Number), length));
+    r.add(
+        Function::new(
+            "lookup",
+            vec![pm("inputMap", any()), pm("key", Type::String)],
+            Ret::Dynamic,
+            lookup,
+        )
+        .variadic(pm("default", any()).nullable()),
+    );
+    r.add(Function::new(
+        "matchkeys",
+        vec![p("values", list_any()), p("keys", list_any()), p("searchset", list_any())],
+        Ret::SameAsArg(0),
+        matchkeys,
+    ));
+    r.add(
+        Function::new("merge", vec![], Ret::Dynamic, merge)
+            .variadic(pm("maps", any()).nullable()),
+    );
+    r.add(Function::new("one", vec![p("list", any())], Ret::Dynamic, one));
+    r.add(
+        Function::new("range", vec![], fixed(Type::list(Type::Number)), range)
+            .variadic(p("params", Type::Number)),
+    );
+    r.add(Function::new("reverse", vec![pm("list", any())], Ret::Dynamic, reverse));
+    r.add(
+        Function::new("setintersection", vec![p("first_set", set_any())], Ret::Dynamic, setintersection)
+            .variadic(p("other_sets", set_any())),
+    );
+    r.add(Function::new("setproduct", vec![], Ret::Dynamic, setproduct).variadic(pm("sets", any())));
+    r.add(Function::new(
+        "setsubtract",
+        vec![p("a", set_any()), p("b", set_any())],
+        Ret::Dynamic,
+        setsubtract,
+    ));
+    r.add(
+        Function::new("setunion", vec![p("first_set", set_any())], Ret::Dynamic, setunion)
+            .variadic(p("other_sets", set_any())),
+    );
+    r.add(Function::new(
+        "slice",
+        vec![pm("list", any()), p("start_index", Type::Number), p("end_index", Type::Number)],
+        Ret::Dynamic,
+        slice,
+    ));
+    r.add(Function::new(
+        "sort",
+        vec![p("list", Type::list(Type::String))],
+        fixed(Type::list(Type::String)),
+        sort,
+    ));
+    r.add(Function::new("sum", vec![p("list", any())], fixed(Type::Number), sum));
+    r.add(Function::new(
+        "transpose",
+        vec![p("values", Type::map(Type::list(Type::String)))],
+        fixed(Type::map(Type::list(Type::String))),
+        transpose,
+    ));
+    r.add(Function::new("values", vec![pm("mapping", any())], Ret::Dynamic, values));
+    r.add(Function::new(
+        "zipmap",
+        vec![pm("keys", Type::list(Type::String)), pm("values", any())],
+        Ret::Dynamic,
+        zipmap,
+    ));
+    // Removed in Terraform 0.12 but still registered there, so that calls get this message.
+    r.add(Function::new("list", vec![], Ret::Dynamic, list_removed).variadic(p("vals", any()).nullable()));
+    r.add(Function::new("map", vec![], Ret::Dynamic, map_removed).variadic(p("vals", any()).nullable()));
+}
+
+// ----- errors -----
+
+/// A failure not tied to one argument; Terraform prints it followed by a period.
+fn fail(msg: impl std::fmt::Display) -> FnError {
+    FnError::new(format!("{msg}."))
+}
+
+/// A failure blamed on argument `i` (go-cty's `NewArgError`), in Terraform's wording.
+fn arg_fail(i: usize, param: &str, msg: impl std::fmt::Display) -> FnError {
+    FnError::arg(i, format!("Invalid value for \"{param}\" parameter: {msg}."))
+}
+
+fn arity() -> FnError {
+    FnError::new("wrong number of arguments.")
+}
+
+/// gocty's message when a number does not fit a Go `int`.
+const WHOLE_NUMBER: &str =
+    "value must be a whole number, between -9223372036854775808 and 9223372036854775807";
+
+/// A number as a Go `int`, as `gocty.FromCtyValue` converts it.
+fn go_int(v: &Value) -> Result<i64, &'static str> {
+    v.as_number().and_then(Number::to_i64).ok_or(WHOLE_NUMBER)
+}
+
+// ----- shared helpers -----
+
+/// An argument of unknown type given to a parameter that does not accept one: go-cty returns
+/// an unknown value of unknown type before any type checking.
+fn dynamic_unknown(v: &Value) -> bool {
+    !v.is_known() && v.ty() == Type::Dynamic
+}
+
+fn dyn_unknown_result(sensitive: bool) -> FnResult {
+    Ok(Value::dynamic_unknown().with_sensitive(sensitive))
+}
+
+fn unknown(t: Type, sensitive: bool) -> FnResult {
+    Ok(Value::unknown(t).with_sensitive(sensitive))
+}
+
+fn elem_type(t: &Type) -> Type {
+    t.element_type().cloned().unwrap_or(Type::Dynamic)
+}
+
+fn is_seq_type(t: &Type) -> bool {
+    matches!(t, Type::List(_) | Type::Set(_) | Type::Tuple(_))
+}
+
+/// The elements of a known sequence, or the values (in key order) of a map or object.
+fn children(v: &Value) -> Vec<Value> {
+    match v.kind() {
+        Kind::List(_, items) | Kind::Set(_, items) | Kind::Tuple(items) => (**items).clone(),
+        Kind::Map(_, items) | Kind::Object(items) => items.values().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn seq(v: &Value) -> &[Value] {
+    v.as_seq().unwrap_or(&[])
+}
+
+/// The length go-cty knows for an unmarked value (`Value.Length`): a tuple's always, an unknown
+/// collection's never, and a set's only when it has no unknown elements or a single element.
+fn known_len(v: &Value) -> Option<usize> {
+    match v.kind() {
+        Kind::Tuple(items) => Some(items.len()),
+        Kind::Unknown(Type::Tuple(ts)) => Some(ts.len()),
+        Kind::Unknown(_) => None,
+        Kind::Set(_, items) => {
+            (items.len() == 1 || v.is_wholly_known()).then_some(items.len())
+        }
+        _ => v.length(),
+    }
+}
+
+/// go-cty's `convert.UnifyUnsafe`, including how it treats values of unknown type: mixed with
+/// collections or structures of one kind they make the result type unknown, and otherwise they
+/// are the last resort when no concrete type fits.
+fn unify_unsafe(types: &[Type]) -> Option<Type> {
+    if types.is_empty() {
+        return None;
+    }
+    let concrete: Vec<Type> = types.iter().filter(|t| **t != Type::Dynamic).cloned().collect();
+    let has_dynamic = concrete.len() != types.len();
+    if has_dynamic && !concrete.is_empty() {
+        let same_kind = |f: fn(&Type) -> bool| concrete.iter().all(f);
+        if same_kind(|t| matches!(t, Type::Map(_)))
+            || same_kind(|t| matches!(t, Type::List(_)))
+            || same_kind(|t| matches!(t, Type::Set(_)))
+            || same_kind(|t| matches!(t, Type::Object(_)))
+            || same_kind(|t| matches!(t, Type::Tuple(_)))
+        {
+            return Some(Type::Dynamic);
+        }
+    }
+    match unify(&concrete) {
+        Some(t) => Some(t),
+        None if has_dynamic => Some(Type::Dynamic),
+        None => None,
+    }
+}
+
+/// Go's `%q` quoting of a string (`strconv.Quote`), for messages.
+fn go_quote(s: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if !go_printable(c) => {
+                if (c as u32) < 0x10000 {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                } else {
+                    let _ = write!(out, "\\U{:08x}", c as u32);
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// An approximation of Go's `unicode.IsPrint`: controls, spaces other than U+0020 and the
+/// common format characters are not printable.
+fn go_printable(c: char) -> bool {
+    if c.is_control() || (c.is_whitespace() && c != ' ') {
+        return false;
+    }
+    !matches!(c as u32, 0xad | 0x200b..=0x200f | 0x2028..=0x202e | 0x2060..=0x2064 | 0xfeff)
+}
+
+// ----- alltrue, anytrue -----
+
+fn alltrue(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let [list] = args else { return Err(arity()) };
+    if !list.is_known() {
+        return unknown(Type::Bool, false);
+    }
+    for v in seq(list) {
+        if !v.is_known() {
+            return unknown(Type::Bool, false);
+        }
+        if v.is_null() || v.as_bool() == Some(false) {
+            return Ok(Value::bool(false));
+        }
+    }
+    Ok(Value::bool(true))
+}
+
+fn anytrue(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let [list] = args else { return Err(arity()) };
+    if !list.is_known() {
+        return unknown(Type::Bool, false);
+    }
+    let mut has_unknown = false;
+    for v in seq(list) {
+        if !v.is_known() {
+            has_unknown = true;
+        } else if v.as_bool() == Some(true) {
+            return Ok(Value::bool(true));
+        }
+    }
+    if has_unknown {
+        return unknown(Type::Bool, false);
+    }
+    Ok(Value::bool(false))
+}
+
+// ----- chunklist -----
+
+fn chunklist(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let [list, size] = args else { return Err(arity()) };
+    let (list, ls) = list.clone().unmark();
+    let (size, ss) = size.clone().unmark();
+    let s = ls || ss;
+    let list_ty = list.ty();
+    if !list.is_known() || !size.is_known() {
+        return unknown(Type::list(list_ty), s);
+    }
+    let size = go_int(&size).map_err(|e| fail(format!("invalid size: {e}")))?;
+    if size < 0 {
+        return Err(fail("the size argument must be positive"));
+    }
+    let items = seq(&list);
+    if items.is_empty() {
+        return Ok(Value::list(list_ty, Vec::new()).with_sensitive(s));
+    }
+    if size == 0 {
+        return Ok(Value::list(list_ty, vec![list.clone()]).with_sensitive(s));
+    }
+    let ety = elem_type(&list_ty);
+    let size = usize::try_from(size).unwrap_or(usize::MAX);
+    let chunks = items
+        .chunks(size)
+        .map(|c| Value::list(ety.clone(), c.to_vec()))
+        .collect();
+    Ok(Value::list(list_ty, chunks).with_sensitive(s))
+}
+
+// ----- coalesce, coalescelist, compact -----
+
+fn coalesce(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let types: Vec<Type> = args.iter().map(Value::ty).collect();
+    let ret = unify_unsafe(&types).ok_or_else(|| fail("all arguments must have the same type"))?;
+    for a in args {
+        // As in Terraform, a value that does not convert to the unified type counts as null.
+        let Ok(a) = convert(a, &ret) else { continue };
+        if !a.is_known() {
+            return unknown(ret, false);
+        }
+        if a.is_null() || (ret == Type::String && a.as_str() == Some("")) {
+            continue;
+        }
+        return Ok(a);
+    }
+    Err(fail("no non-null, non-empty-string arguments"))
+}
+
+fn coalescelist(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let Some(first) = args.first() else {
+        return Err(fail("at least one argument is required"));
+    };
+    let mut ret = Some(first.ty());
+    for a in args {
+        if !a.is_known() {
+            ret = None;
+            break;
+        }
+        let t = a.ty();
+        if !matches!(t, Type::List(_) | Type::Tuple(_)) {
+            return Err(fail("coalescelist arguments must be lists or tuples"));
+        }
+        if ret.as_ref().is_some_and(|r| *r != t) {
+            ret = None;
+        }
+    }
+    let ret = ret.unwrap_or(Type::Dynamic);
+    for a in args {
+        if !a.is_known() {
+            return unknown(ret, false);
+        }
+        if a.is_null() {
+            continue;
+        }
+        if !seq(a).is_empty() {
+            return Ok(a.clone());
+        }
+    }
+    Err(fail("no non-null arguments"))
+}
+
+fn compact(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let [list] = args else { return Err(arity()) };
+    if !list.is_wholly_known() {
+        return unknown(Type::list(Type::String), false);
+    }
+    let out = seq(list)
+        .iter()
+        .filter(|v| !v.is_null() && v.as_str() != Some(""))
+        .cloned()
+        .collect();
+    Ok(Value::list(Type::String, out))
+}
+
+// ----- concat -----
+
+fn concat_type(args: &[Value]) -> Result<Type, FnError> {
+    let Some(first) = args.first() else {
+        return Err(fail("at least one argument is required"));
+    };
+    if matches!(first.ty(), Type::List(_)) {
+        let tys: Vec<Type> = args.iter().map(Value::ty).collect();
+        if tys.iter().all(|t| matches!(t, Type::List(_))) {
+            if let Some(t) = unify_unsafe(&tys) {
+                return Ok(t);
+            }
+        }
+    }
+    let mut etys = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        match a.ty() {
+            Type::Tuple(ts) => etys.extend(ts.iter().cloned()),
+            Type::List(et) => {
+                if !a.is_known() {
+                    return Ok(Type::Dynamic);
+                }
+                etys.extend(std::iter::repeat_n(*et, seq(a).len()));
+            }
+            other => {
+                return Err(arg_fail(
+                    i,
+                    "seqs",
+                    format!("all arguments must be lists or tuples; got {}", other.friendly_name()),
+                ))
+            }
+        }
+    }
+    Ok(Type::tuple(etys))
+}
+
+fn concat(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let ret = concat_type(args)?;
+    let s = args.iter().any(Value::is_sensitive);
+    if args.iter().any(|a| !a.is_known()) {
+        return unknown(ret, s);
+    }
+    let mut vals = Vec::new();
+    match &ret {
+        Type::List(et) => {
+            for (i, a) in args.iter().enumerate() {
+                let a = convert(a, &ret).map_err(|e| arg_fail(i, "seqs", e))?;
+                vals.extend(seq(&a).iter().cloned());
+            }
+            Ok(Value::list((**et).clone(), vals).with_sensitive(s))
+        }
+        _ => {
+            for a in args {
+                vals.extend(seq(a).iter().cloned());
+            }
+            Ok(Value::tuple(vals).with_sensitive(s))
+        }
+    }
+}
+
+// ----- contains, distinct, index -----
+
+fn contains(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let [list, value] = args else { return Err(arity()) };
+    if dynamic_unknown(list) || dynamic_unknown(value) {
+        return dyn_unknown_result(false);
+    }
+    if !list.is_known() || !value.is_known() {
+        return unknown(Type::Bool, false);
+    }
+    if !is_seq_type(&list.ty()) {
+        return Err(fail("argument must be list, tuple, or set"));
+    }
+    let mut has_unknown = false;
+    for v in seq(list) {
+        match equals(value, v) {
+            None => has_unknown = true,
+            Some(true) => return Ok(Value::bool(true)),
+            Some(false) => {}
+        }
+    }
+    if has_unknown {
+        return unknown(Type::Bool, false);
+    }
+    Ok(Value::bool(false))
+}
+
+fn distinct(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let [list] = args else { return Err(arity()) };
+    let ret = list.ty();
+    if !list.is_wholly_known() {
+        return unknown(ret, false);
+    }
+    let mut out: Vec<Value> = Vec::new();
+    for v in seq(list) {
+        if !out.iter().any(|o| equals(o, v) == Some(true)) {
+            out.push(v.clone());
+        }
+    }
+    Ok(Value::list(elem_type(&ret), out))
+}
+
+fn index(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let [list, value] = args else { return Err(arity()) };
+    if dynamic_unknown(list) || dynamic_unknown(value) {
+        return dyn_unknown_result(false);
+    }
+    if !list.is_known() || !value.is_known() {
+        return unknown(Type::Number, false);
+    }
+    if !matches!(list.ty(), Type::List(_) | Type::Tuple(_)) {
+        return Err(fail("argument must be a list or tuple"));
+    }
+    let items = seq(list);
+    if items.is_empty() {
+        return Err(fail("cannot search an empty list"));
+    }
+    for (i, v) in items.iter().enumerate() {
+        match equals(v, value) {
+            None => return unknown(Type::Number, false),
+            Some(true) => return Ok(Value::number(Number::from(i))),
+            Some(false) => {}
+        }
+    }
+    Err(fail("item not found"))
+}
+
+// ----- element -----
+
+fn element(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let [list, idx] = args else { return Err(arity()) };
+    if dynamic_unknown(list) {
+        return dyn_unknown_result(list.is_sensitive());
+    }
+    let ret = match list.ty() {
+        Type::List(et) => *et,
+        Type::Tuple(ts) => {
+            if !idx.is_known() {
+                Type::Dynamic
+            } else {
+                let i = go_int(idx).map_err(|e| fail(format!("invalid index: {e}")))?;
+                let n = i64::try_from(ts.len()).unwrap_or(i64::MAX);
+                if n == 0 {
+                    return Err(fail("cannot use element function with an empty list"));
+                }
+                // go-cty 1.16 indexes the tuple's types without wrapping a negative
+                // remainder, and fails; a negative multiple of the length still works.
+                let at = usize::try_from(i % n).map_err(|_| {
+                    fail("cannot use element function with a negative index on a tuple")
+                })?;
+                ts.get(at).cloned().unwrap_or(Type::Dynamic)
+            }
+        }
+        other => {
+            return Err(fail(format!("cannot read elements from {}", other.friendly_name())))
+        }
+    };
+    let (list, s) = list.clone().unmark();
+    if !list.is_known() || !idx.is_known() {
+        return unknown(ret, s);
+    }
+    let i = go_int(idx).map_err(|e| fail(format!("invalid index: {e}")))?;
+    let items = seq(&list);
+    let n = i64::try_from(items.len()).unwrap_or(i64::MAX);
+    if n == 0 {
+        return Err(fail("cannot use element function with an empty list"));
+    }
+    let at = usize::try_from(i.rem_euclid(n)).unwrap_or(0);
+    let v = items
+        .get(at)
+        .cloned()
+        .ok_or_else(|| fail("cannot use element function with an empty list"))?;
+    Ok(v.with_sensitive(s))
+}
+
+// ----- flatten -----
+
+fn flatten(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let [list] = args else { return Err(arity()) };
+    if dynamic_unknown(list) {
+        return dyn_unknown_result(list.is_sensitive());
+    }
+    let ret = if !list.is_wholly_known() {
+        Type::Dynamic
+    } else {
+        if !is_seq_type(&list.ty()) {
+            return Err(fail("can only flatten lists, sets and tuples"));
+        }
+        match flattener(list) {
+            (out, _, true) => Type::tuple(out.iter().map(Value::ty).collect()),
+            _ => Type::Dynamic,
+        }
+    };
+    if !list.is_known() {
+        return unknown(ret, list.is_sensitive());
+    }
+    let (unmarked, s) = list.clone().unmark();
+    if unmarked.length() == Some(0) {
+        return Ok(Value::empty_tuple().with_sensitive(s));
+    }
+    match flattener(list) {
+        (out, s, true) => Ok(Value::tuple(out).with_sensitive(s)),
+        (_, s, false) => unknown(ret, s),
+    }
+}
+
+/// go-cty's `flattener`: the flattened elements, whether any sequence flattened was sensitive,
+/// and whether the result is known (an unknown nested sequence or an element of unknown type
+/// could still change its length).
+fn flattener(v: &Value) -> (Vec<Value>, bool, bool) {
+    let (v, mut sensitive) = v.clone().unmark();
+    if known_len(&v).is_none() {
+        return (Vec::new(), sensitive, false);
+    }
+    let mut out = Vec::new();
+    let mut known = true;
+    for el in children(&v) {
+        let ty = el.ty();
+        if !el.is_known() && ty == Type::Dynamic && !el.is_sensitive() {
+            known = false;
+        }
+        if !el.is_null() && is_seq_type(&ty) {
+            if !el.is_known() {
+                known = false;
+                sensitive |= el.is_sensitive();
+                continue;
+            }
+            let (res, s, k) = flattener(&el);
+            sensitive |= s;
+            if k {
+                out.extend(res);
+            } else {
+                known = false;
+            }
+        } else {
+            out.push(el);
+        }
+    }
+    (out, sensitive, known)
+}
+
+// ----- keys, values, length, lookup -----
+
+fn keys(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let [m] = args else { return Err(arity()) };
+    if dynamic_unknown(m) {
+        return dyn_unknown_result(m.is_sensitive());
+    }
+    let (m, s) = m.clone().unmark();
+    match m.ty() {
+        Type::Map(_) => {
+            let Some(entries) = m.as_entries() else {
+                return unknown(Type::list(Type::String), s);
+            };
+            let keys = entries.keys().map(|k| Value::string(k.as_str())).collect();
+            Ok(Value::list(Type::String, keys).with_sensitive(s))
+        }
+        Type::Object(o) => {
+            let keys = o.attrs.keys().map(|k| Value::string(k.as_str())).collect();
+            Ok(Value::tuple(keys).with_sensitive(s))
+        }
+        _ => Err(arg_fail(0, "inputMap", "must have map or object type")),
+    }
+}
+
+fn values(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let [m] = args else { return Err(arity()) };
+    if dynamic_unknown(m) {
+        return dyn_unknown_result(m.is_sensitive());
+    }
+    let ret = match m.ty() {
+        Type::Map(et) => Type::list(*et),
+        Type::Object(o) => Type::tuple(o.attrs.values().cloned().collect()),
+        _ => return Err(fail("values() requires a map as the first argument")),
+    };
+    let (m, s) = m.clone().unmark();
+    if !m.is_known() {
+        return unknown(ret, s);
+    }
+    let vals = children(&m);
+    let out = match ret {
+        Type::List(et) => Value::list(*et, vals),
+        _ => Value::tuple(vals),
+    };
+    Ok(out.with_sensitive(s))
+}
+
+fn length(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let [v] = args else { return Err(arity()) };
+    let (v, s) = v.clone().unmark();
+    let n = match v.ty() {
+        Type::Dynamic => None,
+        Type::Tuple(ts) => Some(ts.len()),
+        Type::Object(o) => Some(o.attrs.len()),
+        Type::String => {
+            let (v, _) = v.unmark_deep();
+            v.as_str().map(|t| t.graphemes(true).count())
+        }
+        Type::List(_) | Type::Set(_) | Type::Map(_) => known_len(&v),
+        Type::Bool | Type::Number => {
+            return Err(fail(
+                "argument must be a string, a collection type, or a structural type",
+            ))
+        }
+    };
+    match n {
+        Some(n) => Ok(Value::number(Number::from(n)).with_sensitive(s)),
+        None => unknown(Type::Number, s),
+    }
+}
+
+fn lookup(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    if args.len() > 3 {
+        return Err(fail(format!(
+            "lookup() takes two or three arguments, got {}",
+            args.len()
+        )));
+    }
+    let (Some(map), Some(key)) = (args.first(), args.get(1)) else {
+        return Err(arity());
+    };
+    let default = args.get(2);
+    let (mapv, ms) = map.clone().unmark();
+    let (keyv, ks) = key.clone().unmark();
+    let ret = if dynamic_unknown(&mapv) {
+        Type::Dynamic
+    } else {
+        match mapv.ty() {
+            Type::Object(o) => match keyv.as_str() {
+                None => Type::Dynamic,
+                Some(k) => match (o.attrs.get(k), default) {
+                    (Some(t), _) => t.clone(),
+                    (None, Some(d)) => d.ty(),
+                    (None, None) => {
+                        return Err(arg_fail(
+                            0,
+                            "inputMap",
+                            format!("the given object has no attribute {}", go_quote(k)),
+                        ))
+                    }
+                },
+            },
+            Type::Map(et) => {
+                if let Some(d) = default {
+                    if convert(d, &et).is_err() {
+                        return Err(arg_fail(
+                            2,
+                            "default",
+                            "the default value must have the same type as the map elements",
+                        ));
+                    }
+                }
+                *et
+            }
+            _ => {
+                return Err(arg_fail(0, "inputMap", "lookup() requires a map as the first argument"))
+            }
+        }
+    };
+    let s = ms || ks;
+    if !mapv.is_known() || !keyv.is_known() {
+        return unknown(ret, s);
+    }
+    let k = keyv.as_str().unwrap_or_default();
+    if let Some(v) = mapv.get_attr(k) {
+        return Ok(v.clone().with_sensitive(s));
+    }
+    if let Some(d) = default {
+        let d = convert(d, &ret).map_err(fail)?;
+        return Ok(d.with_sensitive(s));
+    }
+    let shown = if ks { "(sensitive value)".to_string() } else { go_quote(k) };
+    Err(fail(format!("lookup failed to find key {shown}")))
+}
+
+// ----- matchkeys -----
+
+fn matchkeys(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let [vals, keys, search] = args else { return Err(arity()) };
+    let kty = unify_unsafe(&[keys.ty(), search.ty()])
+        .ok_or_else(|| fail("keys and searchset must be of the same type"))?;
+    let ret = vals.ty();
+    let empty = || Ok(Value::list(elem_type(&ret), Vec::new()));
+    if !vals.is_known() || !keys.is_known() || !search.is_known() {
+        return unknown(ret, false);
+    }
+    if seq(vals).len() != seq(keys).len() {
+        return Err(fail("length of keys and values should be equal"));
+    }
+    let keys = convert(keys, &kty).map_err(fail)?;
+    let search = convert(search, &kty).map_err(fail)?;
+    if seq(&search).is_empty() {
+        return empty();
+    }
+    if !vals.is_wholly_known() || !keys.is_wholly_known() {
+        return unknown(ret, false);
+    }
+    let mut out = Vec::new();
+    for (v, k) in seq(vals).iter().zip(seq(&keys)) {
+        for s in seq(&search) {
+            match equals(k, s) {
+                // Terraform gives up with an empty list when a comparison is unknown.
+                None => return empty(),
+                Some(true) => {
+                    out.push(v.clone());
+                    break;
+                }
+                Some(false) => {}
+            }
+        }
+    }
+    Ok(Value::list(elem_type(&ret), out))
+}
+
+// ----- merge -----
+
+fn merge_type(args: &[Value]) -> Result<Type, FnError> {
+    let Some(first) = args.first() else {
+        return Ok(Type::empty_object());
+    };
+    let first = first.ty();
+    let mut attrs: BTreeMap<String, Type> = BTreeMap::new();
+    let mut matching = true;
+    let mut attrs_known = true;
+    for a in args {
+        let ty = a.ty();
+        match &ty {
+            Type::Dynamic => return Ok(Type::Dynamic),
+            Type::Object(o) => {
+                if !a.is_null() {
+                    attrs.extend(o.attrs.iter().map(|(k, t)| (k.clone(), t.clone())));
+                }
+            }
+            Type::Map(et) => {
+                if let Some(entries) = a.as_entries() {
+                    for k in entries.keys() {
+                        attrs.insert(k.clone(), (**et).clone());
+                    }
+                } else if !a.is_known() {
+                    attrs_known = false;
+                }
+            }
+            other => return Err(merge_arg_error(other)),
+        }
+        if ty != first {
+            matching = false;
+        }
+    }
+    if matching {
+        return Ok(first);
+    }
+    if !attrs_known {
+        return Ok(Type::Dynamic);
+    }
+    Ok(Type::object(attrs))
+}
+
+fn merge_arg_error(t: &Type) -> FnError {
+    fail(format!("arguments must be maps or objects, got {}", go_quote(&t.friendly_name())))
+}
+
+fn merge(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let ret = merge_type(args)?;
+    if args.iter().any(|a| !a.is_known()) {
+        return unknown(ret, args.iter().any(Value::is_sensitive));
+    }
+    let mut out = BTreeMap::new();
+    let mut s = false;
+    for a in args {
+        if a.is_null() {
+            continue;
+        }
+        let (a, m) = a.clone().unmark();
+        s |= m;
+        let Some(entries) = a.as_entries() else {
+            return Err(merge_arg_error(&a.ty()));
+        };
+        out.extend(entries.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    let v = match ret {
+        Type::Map(et) => Value::map(*et, out),
+        _ => Value::object(out),
+    };
+    Ok(v.with_sensitive(s))
+}
+
+// ----- one -----
+
+fn one(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let [list] = args else { return Err(arity()) };
+    if dynamic_unknown(list) {
+        return dyn_unknown_result(false);
+    }
+    let bad = || {
+        arg_fail(
+            0,
+            "list",
+            "must be a list, set, or tuple value with either zero or one elements",
+        )
+    };
+    let ret = match list.ty() {
+        Type::List(et) | Type::Set(et) => *et,
+        Type::Tuple(ts) => match ts.as_slice() {
+            [] => Type::Dynamic,
+            [t] => t.clone(),
+            _ => return Err(bad()),
+        },
+        _ => return Err(bad()),
+    };
+    if !list.is_known() {
+        return unknown(ret, false);
+    }
+    match known_len(list) {
+        None => unknown(ret, false),
+        Some(0) => Ok(Value::null(ret)),
+        Some(1) => Ok(seq(list).first().cloned().unwrap_or_else(|| Value::null(ret))),
+        Some(_) => Err(bad()),
+    }
+}
+
+// ----- range -----
+
+fn range(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let nums: Vec<&Number> = args.iter().filter_map(Value::as_number).collect();
+    if nums.len() != args.len() {
+        return unknown(Type::list(Type::Number), false);
+    }
+    let zero = Number::zero();
+    let up = Number::from_i64(1);
+    let down = Number::from_i64(-1);
+    let (start, end, step) = match nums.as_slice() {
+        [e] if **e < zero => (zero.clone(), (*e).clone(), down),
+        [e] => (zero.clone(), (*e).clone(), up),
+        [s, e] if *e < *s => ((*s).clone(), (*e).clone(), down),
+        [s, e] => ((*s).clone(), (*e).clone(), up),
+        [s, e, st] => ((*s).clone(), (*e).clone(), (*st).clone()),
+        _ => return Err(fail("must have one, two, or three arguments")),
+    };
+    // go-cty's "step must not be zero" check compares value identity and never fires for a
+    // number from the configuration: a zero step runs into the element limit instead.
+    let descending = step < zero;
+    if descending && end > start {
+        return Err(arg_fail(1, "params", "end must be less than start when step is negative"));
+    }
+    if !descending && end < start {
+        return Err(arg_fail(1, "params", "end must be greater than start when step is positive"));
+    }
+    let mut vals = Vec::new();
+    let mut num = start;
+    loop {
+        let done = if descending { num <= end } else { num >= end };
+        if done {
+            break;
+        }
+        if vals.len() >= 1024 {
+            return Err(fail("more than 1024 values were generated; either decrease the difference between start and end or use a smaller step"));
+        }
+        let next = num.add(&step);
+        vals.push(Value::number(num));
+        num = next;
+    }
+    Ok(Value::list(Type::Number, vals))
+}
+
+// ----- reverse, slice -----
+
+fn reverse(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let [list] = args else { return Err(arity()) };
+    if dynamic_unknown(list) {
+        return dyn_unknown_result(list.is_sensitive());
+    }
+    let ret = match list.ty() {
+        Type::Tuple(ts) => Type::tuple(ts.iter().rev().cloned().collect()),
+        Type::List(et) | Type::Set(et) => Type::list(*et),
+        other => {
+            return Err(arg_fail(
+                0,
+                "list",
+                format!("can only reverse list or tuple values, not {}", other.friendly_name()),
+            ))
+        }
+    };
+    let (list, s) = list.clone().unmark();
+    if !list.is_known() {
+        return unknown(ret, s);
+    }
+    let items: Vec<Value> = seq(&list).iter().rev().cloned().collect();
+    let out = match ret {
+        Type::List(et) => Value::list(*et, items),
+        _ => Value::tuple(items),
+    };
+    Ok(out.with_sensitive(s))
+}
+
+fn slice(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let [list, start, end] = args else { return Err(arity()) };
+    if dynamic_unknown(list) {
+        return dyn_unknown_result(list.is_sensitive());
+    }
+    let ty = list.ty();
+    match ty {
+        Type::Set(_) => return Err(arg_fail(0, "list", "cannot slice a set, because its elements do not have indices; explicitly convert to a list if the ordering of the result is not important")),
+        Type::List(_) | Type::Tuple(_) => {}
+        _ => return Err(arg_fail(0, "list", "must be a list or tuple value")),
+    }
+    let (list, s) = list.clone().unmark();
+    let len = known_len(&list);
+    let index = |v: &Value, i: usize, param: &str, what: &str| -> Result<Option<usize>, FnError> {
+        if !v.is_known() {
+            return Ok(None);
+        }
+        let n = go_int(v).map_err(|e| arg_fail(i, param, format!("invalid {what} index: {e}")))?;
+        let n = usize::try_from(n).map_err(|_| {
+            arg_fail(i, param, format!("{what} index must not be less than zero"))
+        })?;
+        if len.is_some_and(|l| n > l) {
+            return Err(arg_fail(
+                i,
+                param,
+                format!("{what} index must not be greater than the length of the list"),
+            ));
+        }
+        Ok(Some(n))
+    };
+    let from = index(start, 1, "start_index", "start")?;
+    let to = index(end, 2, "end_index", "end")?;
+    let bounds = match (from, to) {
+        (Some(f), Some(t)) if f > t => {
+            return Err(arg_fail(1, "start_index", "start index must not be greater than end index"))
+        }
+        (Some(f), Some(t)) => Some((f, t)),
+        _ => None,
+    };
+    let ret = match (&ty, bounds) {
+        (Type::Tuple(ts), Some((f, t))) => Type::tuple(ts.get(f..t).unwrap_or_default().to_vec()),
+        (Type::Tuple(_), None) => Type::Dynamic,
+        _ => ty.clone(),
+    };
+    let (Some((f, t)), true) = (bounds, list.is_known()) else {
+        return unknown(ret, s);
+    };
+    let items = seq(&list).get(f..t).unwrap_or_default().to_vec();
+    let out = match ret {
+        Type::List(et) => Value::list(*et, items),
+        _ => Value::tuple(items),
+    };
+    Ok(out.with_sensitive(s))
+}
+
+// ----- set functions -----
+
+fn set_op_type(args: &[Value]) -> Result<Type, FnError> {
+    let mut etys = Vec::new();
+    for a in args {
+        let ety = elem_type(&a.ty());
+        if a.is_known() && a.length() == Some(0) && ety == Type::Dynamic {
+            continue;
+        }
+        etys.push(ety);
+    }
+    if etys.is_empty() {
+        return Ok(Type::set(Type::Dynamic));
+    }
+    unify_unsafe(&etys)
+        .map(Type::set)
+        .ok_or_else(|| fail("given sets must all have compatible element types"))
+}
+
+/// The parameter names of a set function: the first argument's, then the others'.
+type SetParams = (&'static str, &'static str);
+
+fn set_op(
+    args: &[Value],
+    names: SetParams,
+    allow_unknowns: bool,
+    op: fn(Vec<Value>, &[Value]) -> Vec<Value>,
+) -> FnResult {
+    let ret = set_op_type(args)?;
+    if args.iter().any(|a| !a.is_known()) {
+        return unknown(ret, false);
+    }
+    let mut acc: Vec<Value> = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        let name = if i == 0 { names.0 } else { names.1 };
+        let a = convert(a, &ret).map_err(|e| arg_fail(i, name, e))?;
+        if !allow_unknowns && !a.is_wholly_known() {
+            return unknown(ret, false);
+        }
+        acc = if i == 0 { seq(&a).to_vec() } else { op(acc, seq(&a)) };
+    }
+    Ok(Value::set(elem_type(&ret), acc))
+}
+
+fn contains_raw(set: &[Value], v: &Value) -> bool {
+    set.iter().any(|x| x.raw_equal(v))
+}
+
+fn setunion(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    set_op(args, ("first_set", "other_sets"), true, |mut acc, other| {
+        acc.extend(other.iter().cloned());
+        acc
+    })
+}
+
+fn setintersection(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    set_op(args, ("first_set", "other_sets"), false, |acc, other| {
+        acc.into_iter().filter(|v| contains_raw(other, v)).collect()
+    })
+}
+
+fn setsubtract(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    set_op(args, ("a", "b"), false, |acc, other| {
+        acc.into_iter().filter(|v| !contains_raw(other, v)).collect()
+    })
+}
+
+/// The most elements `setproduct` builds (in all its tuples together); Terraform has no limit
+/// and would exhaust memory instead.
+const MAX_PRODUCT_VALUES: usize = 1 << 20;
+
+fn setproduct(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    if args.len() < 2 {
+        return Err(fail("at least two arguments are required"));
+    }
+    if args.iter().any(dynamic_unknown) {
+        return dyn_unknown_result(args.iter().any(Value::is_sensitive));
+    }
+    let mut lists = 0;
+    let mut etys = Vec::with_capacity(args.len());
+    for (i, a) in args.iter().enumerate() {
+        match a.ty() {
+            Type::Set(et) => etys.push(*et),
+            Type::List(et) => {
+                etys.push(*et);
+                lists += 1;
+            }
+            Type::Tuple(ts) => {
+                let ety = if ts.is_empty() {
+                    Type::Dynamic
+                } else {
+                    unify_unsafe(&ts)
+                        .ok_or_else(|| arg_fail(i, "sets", "all elements must be of the same type"))?
+                };
+                etys.push(ety);
+                lists += 1;
+            }
+            _ => return Err(arg_fail(i, "sets", "a set or a list is required")),
+        }
+    }
+    let ety = Type::tuple(etys.clone());
+    let all_lists = lists == args.len();
+    let make = |items: Vec<Value>| {
+        if all_lists {
+            Value::list(ety.clone(), items)
+        } else {
+            Value::set(ety.clone(), items)
+        }
+    };
+    let mut s = false;
+    let mut seqs = Vec::with_capacity(args.len());
+    let mut total: usize = 1;
+    let mut unknown_len = false;
+    for a in args {
+        let (a, m) = a.clone().unmark();
+        s |= m;
+        match (a.is_known(), known_len(&a)) {
+            (true, Some(n)) => {
+                total = total.saturating_mul(n);
+                seqs.push(seq(&a).to_vec());
+            }
+            _ => unknown_len = true,
+        }
+    }
+    if unknown_len {
+        let t = if all_lists { Type::list(ety) } else { Type::set(ety) };
+        return unknown(t, s);
+    }
+    if total == 0 {
+        return Ok(make(Vec::new()).with_sensitive(s));
+    }
+    if total.saturating_mul(args.len()) > MAX_PRODUCT_VALUES {
+        return Err(fail(format!(
+            "the cartesian product would have {total} elements, more than Baton builds"
+        )));
+    }
+    let mut product = Vec::with_capacity(total);
+    let mut pos = vec![0usize; seqs.len()];
+    for _ in 0..total {
+        let mut tuple = Vec::with_capacity(seqs.len());
+        for ((items, &p), t) in seqs.iter().zip(&pos).zip(&etys) {
+            let v = items.get(p).cloned().unwrap_or_else(|| Value::null(t.clone()));
+            let v = if v.ty() == *t { v } else { convert(&v, t).map_err(fail)? };
+            tuple.push(v);
+        }
+        product.push(Value::tuple(tuple));
+        for j in (0..pos.len()).rev() {
+            if let (Some(p), Some(items)) = (pos.get_mut(j), seqs.get(j)) {
+                *p += 1;
+                if *p < items.len() {
+                    break;
+                }
+                *p = 0;
+            }
+        }
+    }
+    Ok(make(product).with_sensitive(s))
+}
+
+// ----- sort, sum, transpose -----
+
+fn sort(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let [list] = args else { return Err(arity()) };
+    if !list.is_wholly_known() {
+        return unknown(Type::list(Type::String), false);
+    }
+    let mut strs = Vec::with_capacity(seq(list).len());
+    for (i, v) in seq(list).iter().enumerate() {
+        match v.as_str() {
+            Some(s) => strs.push(s),
+            None => {
+                return Err(fail(format!(
+                    "given list element {i} is null; a null string cannot be sorted"
+                )))
+            }
+        }
+    }
+    strs.sort_unstable();
+    Ok(Value::list(Type::String, strs.into_iter().map(Value::string).collect()))
+}
+
+fn sum(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let [list] = args else { return Err(arity()) };
+    if dynamic_unknown(list) {
+        return dyn_unknown_result(false);
+    }
+    if !list.is_known() {
+        return unknown(Type::Number, false);
+    }
+    let ty = list.ty();
+    let Some(n) = list.length() else {
+        return Err(arg_fail(0, "list", "cannot sum noniterable"));
+    };
+    if n == 0 {
+        return Err(arg_fail(0, "list", "cannot sum an empty list"));
+    }
+    if !is_seq_type(&ty) {
+        return Err(arg_fail(
+            0,
+            "list",
+            format!("argument must be list, set, or tuple. Received {}", ty.friendly_name()),
+        ));
+    }
+    if !list.is_wholly_known() {
+        return unknown(Type::Number, false);
+    }
+    let not_numbers = || arg_fail(0, "list", "argument must be list, set, or tuple of number values");
+    let mut total: Option<Number> = None;
+    for v in seq(list) {
+        if v.is_null() {
+            return Err(not_numbers());
+        }
+        let v = convert(v, &Type::Number).map_err(|_| not_numbers())?;
+        let Some(x) = v.as_number() else { return Err(not_numbers()) };
+        total = Some(match total {
+            None => x.clone(),
+            Some(t) => t.add(x),
+        });
+    }
+    total.map(Value::number).ok_or_else(not_numbers)
+}
+
+fn transpose(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let [m] = args else { return Err(arity()) };
+    let ret = Type::map(Type::list(Type::String));
+    if !m.is_wholly_known() {
+        return unknown(ret, false);
+    }
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, list) in m.as_entries().into_iter().flatten() {
+        if list.is_null() {
+            return Err(fail("input must not contain null list"));
+        }
+        for v in seq(list) {
+            let Some(s) = v.as_str() else {
+                return Err(fail("input list must not contain null string"));
+            };
+            let keys = out.entry(s.to_string()).or_default();
+            keys.push(k.clone());
+            keys.sort();
+        }
+    }
+    let out = out
+        .into_iter()
+        .map(|(k, ks)| {
+            let ks = ks.into_iter().map(Value::string).collect();
+            (k, Value::list(Type::String, ks))
+        })
+        .collect();
+    Ok(Value::map(Type::list(Type::String), out))
+}
+
+// ----- zipmap -----
+
+fn zipmap(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let [keys, vals] = args else { return Err(arity()) };
+    if dynamic_unknown(vals) {
+        return dyn_unknown_result(keys.is_sensitive() || vals.is_sensitive());
+    }
+    let (keys, ks) = keys.clone().unmark();
+    let (vals, vs) = vals.clone().unmark();
+    let mismatch = |k: usize, v: usize| {
+        fail(format!("number of keys ({k}) does not match number of values ({v})"))
+    };
+    let null_key = |i: usize| fail(format!("keys list has null value at index {i}"));
+    let ret = match vals.ty() {
+        Type::List(et) => Type::map(*et),
+        Type::Tuple(ts) => {
+            if !keys.is_wholly_known() {
+                Type::Dynamic
+            } else {
+                let ks = seq(&keys);
+                if ks.len() != ts.len() {
+                    return Err(mismatch(ks.len(), ts.len()));
+                }
+                let mut attrs = BTreeMap::new();
+                for (i, (k, t)) in ks.iter().zip(ts.iter()).enumerate() {
+                    let k = k.as_str().ok_or_else(|| null_key(i))?;
+                    attrs.insert(k.to_string(), t.clone());
+                }
+                Type::object(attrs)
+            }
+        }
+        _ => return Err(fail("values argument must be a list or tuple value")),
+    };
+    let mut s = ks || vs;
+    if !keys.is_wholly_known() || !vals.is_known() {
+        return unknown(ret, s);
+    }
+    let (kl, vl) = (seq(&keys), seq(&vals));
+    if kl.len() != vl.len() {
+        return Err(mismatch(kl.len(), vl.len()));
+    }
+    let mut out = BTreeMap::new();
+    for (i, (k, v)) in kl.iter().zip(vl).enumerate() {
+        let (k, m) = k.clone().unmark();
+        s |= m;
+        let k = k.as_str().ok_or_else(|| null_key(i))?;
+        out.insert(k.to_string(), v.clone());
+    }
+    let out = match ret {
+        Type::Map(et) => Value::map(*et, out),
+        _ => Value::object(out),
+    };
+    Ok(out.with_sensitive(s))
+}
+
+// ----- removed functions -----
+
+fn list_removed(_: &FnCtx<'_>, _: &[Value]) -> FnResult {
+    Err(fail("the \"list\" function was deprecated in Terraform v0.12 and is no longer available; use tolist([ ... ]) syntax to write a literal list"))
+}
+
+fn map_removed(_: &FnCtx<'_>, _: &[Value]) -> FnResult {
+    Err(fail("the \"map\" function was deprecated in Terraform v0.12 and is no longer available; use tomap({ ... }) syntax to write a literal map"))
+}

@@ -1,8 +1,483 @@
-//! The numeric functions of Terraform's library.
+//! The numeric functions of Terraform's library: `abs`, `ceil`, `floor`, `log`, `max`, `min`,
+//! `parseint`, `pow` and `signum`.
+//!
+//! Numbers keep Terraform's arbitrary precision wherever Terraform does (`abs`, `ceil`,
+//! `floor`, `max`, `min`, `parseint`); `log` and `pow` go through `f64` as go-cty does, using
+//! ports of Go's `math.Log`, `math.Exp` (the amd64 versions, FMA variant) and `math.Pow` so the
+//! last digit matches too.
 //!
 //! Implementations receive known, unmarked, already-converted arguments (see the call
-//! machinery in `functions/mod.rs`) and must never log argument values.
+//! machinery in `functions/mod.rs`; only `parseint` opts out, as in Terraform) and must never
+//! log argument values, nor put a sensitive value into an error message.
 
-use super::Registry;
+use super::{FnCtx, FnError, FnResult, Function, Param, Registry, Ret};
+use crate::number::Number;
+use crate::types::Type;
+use crate::value::Value;
+use num_bigint::{BigInt, BigUint, Sign};
 
-pub(super) fn register(_r: &mut Registry) {}
+pub(super) fn register(r: &mut Registry) {
+    let num = |name: &'static str| Param::new(name, Type::Number);
+    let ret = || Ret::Fixed(Type::Number);
+    r.add(Function::new("abs", vec![num("num")], ret(), abs));
+    r.add(Function::new("ceil", vec![num("num")], ret(), ceil));
+    r.add(Function::new("floor", vec![num("num")], ret(), floor));
+    r.add(Function::new("log", vec![num("num"), num("base")], ret(), log));
+    r.add(Function::new("max", vec![], ret(), max).variadic(num("numbers")));
+    r.add(Function::new("min", vec![], ret(), min).variadic(num("numbers")));
+    r.add(Function::new(
+        "parseint",
+        vec![
+            Param::new("number", Type::Dynamic).unknowns().marked(),
+            Param::new("base", Type::Number).unknowns().marked(),
+        ],
+        ret(),
+        parseint,
+    ));
+    r.add(Function::new("pow", vec![num("num"), num("power")], ret(), pow));
+    r.add(Function::new("signum", vec![num("num")], ret(), signum));
+}
+
+// ----- errors and conversions -----
+
+/// A failure not tied to one argument; Terraform prints it followed by a period.
+fn fail(msg: impl std::fmt::Display) -> FnError {
+    FnError::new(format!("{msg}."))
+}
+
+/// A failure blamed on argument `i`, in Terraform's wording.
+fn arg_fail(i: usize, param: &str, msg: impl std::fmt::Display) -> FnError {
+    FnError::arg(i, format!("Invalid value for \"{param}\" parameter: {msg}."))
+}
+
+fn arity() -> FnError {
+    FnError::new("wrong number of arguments.")
+}
+
+/// gocty's message when a number does not fit a Go `int`.
+const WHOLE_NUMBER: &str =
+    "value must be a whole number, between -9223372036854775808 and 9223372036854775807";
+
+fn number(v: &Value) -> Result<&Number, FnError> {
+    v.as_number().ok_or_else(|| fail("a number is required"))
+}
+
+/// A number as a Go `int`, as `gocty.FromCtyValue` converts it.
+fn go_int(v: &Value) -> Result<i64, FnError> {
+    number(v)?.to_i64().ok_or_else(|| fail(WHOLE_NUMBER))
+}
+
+/// A number as a Go `float64`, as `gocty.FromCtyValue` converts it: rounded to nearest, and
+/// an error only when it is beyond the `float64` range.
+fn go_f64(v: &Value) -> Result<f64, FnError> {
+    let f = number(v)?.to_f64();
+    if f.is_infinite() {
+        let max = Number::from_f64(f64::MAX).map(|m| m.text('f', 6)).unwrap_or_default();
+        return Err(fail(format!("value must be between -{max} and {max} inclusive")));
+    }
+    Ok(f)
+}
+
+/// go-cty's `NumberFloatVal`: a number of precision 53. Go panics on NaN and Terraform keeps
+/// infinities (until it fails to save them); Baton has neither, so both are errors.
+fn from_go_f64(f: f64) -> FnResult {
+    if f.is_nan() {
+        return Err(fail("the result is not a number (NaN)"));
+    }
+    Number::from_f64(f)
+        .map(Value::number)
+        .ok_or_else(|| fail("the result is infinite, which Baton cannot represent"))
+}
+
+// ----- abs, ceil, floor, signum -----
+
+fn abs(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let [n] = args else { return Err(arity()) };
+    Ok(Value::number(number(n)?.abs()))
+}
+
+fn ceil(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let [n] = args else { return Err(arity()) };
+    Ok(Value::number(number(n)?.ceil()))
+}
+
+fn floor(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let [n] = args else { return Err(arity()) };
+    Ok(Value::number(number(n)?.floor()))
+}
+
+fn signum(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let [n] = args else { return Err(arity()) };
+    Ok(Value::int(go_int(n)?.signum()))
+}
+
+// ----- max, min -----
+
+fn max(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    extreme(args, |candidate, best| candidate > best)
+}
+
+fn min(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    extreme(args, |candidate, best| candidate < best)
+}
+
+/// The first of the numbers that no later one beats, keeping its precision.
+fn extreme(args: &[Value], beats: fn(&Number, &Number) -> bool) -> FnResult {
+    let mut best: Option<&Number> = None;
+    for a in args {
+        let n = number(a)?;
+        if best.is_none_or(|b| beats(n, b)) {
+            best = Some(n);
+        }
+    }
+    best.map(|n| Value::number(n.clone()))
+        .ok_or_else(|| fail("must pass at least one number"))
+}
+
+// ----- log, pow -----
+
+fn log(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let [num, base] = args else { return Err(arity()) };
+    let num = go_f64(num)?;
+    let base = go_f64(base)?;
+    from_go_f64(go_log(num) / go_log(base))
+}
+
+fn pow(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let [num, power] = args else { return Err(arity()) };
+    let num = go_f64(num)?;
+    let power = go_f64(power)?;
+    from_go_f64(go_pow(num, power))
+}
+
+// ----- parseint -----
+
+fn parseint(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    let [num, base] = args else { return Err(arity()) };
+    let (num, ns) = num.clone().unmark_deep();
+    let (base, bs) = base.clone().unmark_deep();
+    let s = ns || bs;
+    let ty = num.ty();
+    if !num.is_known() && ty == Type::Dynamic {
+        return Ok(Value::dynamic_unknown().with_sensitive(s));
+    }
+    if ty != Type::String {
+        return Err(arg_fail(
+            0,
+            "number",
+            format!("first argument must be a string, not {}", ty.friendly_name()),
+        ));
+    }
+    if !num.is_known() || !base.is_known() {
+        return Ok(Value::unknown(Type::Number).with_sensitive(s));
+    }
+    let text = num.as_str().unwrap_or_default();
+    let radix = number(&base)?
+        .to_i64()
+        .ok_or_else(|| arg_fail(1, "base", WHOLE_NUMBER))?;
+    let radix = u32::try_from(radix)
+        .ok()
+        .filter(|r| (2..=62).contains(r))
+        .ok_or_else(|| arg_fail(1, "base", "base must be a whole number between 2 and 62 inclusive"))?;
+    let parsed = parse_go_int(text, radix).ok_or_else(|| {
+        let shown = if ns { "(sensitive value)".to_string() } else { go_quote(text) };
+        let radix = if bs { "(sensitive value)".to_string() } else { radix.to_string() };
+        arg_fail(0, "number", format!("cannot parse {shown} as a base {radix} integer"))
+    })?;
+    Ok(Value::number(Number::from_bigint(&parsed)).with_sensitive(s))
+}
+
+/// Go's `big.Int.SetString(s, base)` for a base in 2..=62: an optional sign, then at least one
+/// digit and nothing else. Letters are case-insensitive up to base 36; above it, lowercase
+/// letters are 10..35 and uppercase ones 36..61.
+fn parse_go_int(s: &str, base: u32) -> Option<BigInt> {
+    let (sign, digits) = match s.strip_prefix('-') {
+        Some(rest) => (Sign::Minus, rest),
+        None => (Sign::Plus, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut vals = Vec::with_capacity(digits.len());
+    for c in digits.bytes() {
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'z' => c - b'a' + 10,
+            b'A'..=b'Z' if base <= 36 => c - b'A' + 10,
+            b'A'..=b'Z' => c - b'A' + 36,
+            _ => return None,
+        };
+        if u32::from(d) >= base {
+            return None;
+        }
+        vals.push(d);
+    }
+    let magnitude = BigUint::from_radix_be(&vals, base)?;
+    Some(BigInt::from_biguint(sign, magnitude))
+}
+
+/// Go's `%q` quoting of a string (`strconv.Quote`), for messages.
+fn go_quote(s: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if c.is_control() || (c.is_whitespace() && c != ' ') => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+// ----- ports of Go's math package (amd64) -----
+
+/// Go's `math.Frexp`: `f = frac × 2^exp` with `frac` in [0.5, 1).
+fn frexp(f: f64) -> (f64, i64) {
+    if f == 0.0 || !f.is_finite() {
+        return (f, 0);
+    }
+    let (f, mut exp) = if f.abs() < f64::MIN_POSITIVE {
+        (f * (1u64 << 52) as f64, -52)
+    } else {
+        (f, 0)
+    };
+    let bits = f.to_bits();
+    exp += ((bits >> 52) & 0x7ff) as i64 - 1023 + 1;
+    let bits = (bits & !(0x7ff << 52)) | (1022 << 52);
+    (f64::from_bits(bits), exp)
+}
+
+/// Go's `math.Ldexp`: `frac × 2^exp`, with Go's handling of overflow and denormals.
+fn ldexp(frac: f64, exp: i64) -> f64 {
+    if frac == 0.0 || !frac.is_finite() {
+        return frac;
+    }
+    let (frac, e) = if frac.abs() < f64::MIN_POSITIVE {
+        (frac * (1u64 << 52) as f64, -52)
+    } else {
+        (frac, 0)
+    };
+    let mut exp = exp.saturating_add(e);
+    let bits = frac.to_bits();
+    exp = exp.saturating_add(((bits >> 52) & 0x7ff) as i64 - 1023);
+    if exp < -1075 {
+        return 0.0_f64.copysign(frac);
+    }
+    if exp > 1023 {
+        return f64::INFINITY.copysign(frac);
+    }
+    let mut m = 1.0;
+    if exp < -1022 {
+        exp += 53;
+        m = 1.0 / (1u64 << 53) as f64;
+    }
+    let bits = (bits & !(0x7ff << 52)) | (((exp + 1023) as u64) << 52);
+    m * f64::from_bits(bits)
+}
+
+/// Go's `math.Log` as its amd64 assembly computes it (the FreeBSD algorithm, with a simpler
+/// split of the argument than `Frexp`).
+fn go_log(x: f64) -> f64 {
+    const HSQRT2: f64 = 7.071_067_811_865_475_244_01e-01;
+    const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-01;
+    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+    const L1: f64 = 6.666_666_666_666_735_130e-01;
+    const L2: f64 = 3.999_999_999_940_941_908e-01;
+    const L3: f64 = 2.857_142_874_366_239_149e-01;
+    const L4: f64 = 2.222_219_843_214_978_396e-01;
+    const L5: f64 = 1.818_357_216_161_805_012e-01;
+    const L6: f64 = 1.531_383_769_920_937_332e-01;
+    const L7: f64 = 1.479_819_860_511_658_591e-01;
+    let bits = x.to_bits();
+    if bits & !(1 << 63) == 0 {
+        return f64::NEG_INFINITY;
+    }
+    if (bits as i64) < 0 {
+        return f64::NAN;
+    }
+    if bits >= 0x7ff0_0000_0000_0000 {
+        return x;
+    }
+    let mut f1 = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3fe0_0000_0000_0000);
+    let mut k = (((bits >> 52) & 0x7ff) as i64 - 0x3fe) as f64;
+    if f1 <= HSQRT2 {
+        k -= 1.0;
+        f1 *= 2.0;
+    }
+    let f = f1 - 1.0;
+    let s = f / (2.0 + f);
+    let s2 = s * s;
+    let s4 = s2 * s2;
+    let t1 = s2 * (L1 + s4 * (L3 + s4 * (L5 + s4 * L7)));
+    let t2 = s4 * (L2 + s4 * (L4 + s4 * L6));
+    let r = t1 + t2;
+    let hfsq = 0.5 * f * f;
+    k * LN2_HI - ((hfsq - (s * (hfsq + r) + k * LN2_LO)) - f)
+}
+
+/// Go's `math.Exp` as its amd64 assembly computes it on CPUs with FMA (Shibata's method).
+fn go_exp(x: f64) -> f64 {
+    const LOG2E: f64 = 1.442_695_040_888_963_407_359_924_681_001_892_0;
+    const LN2U: f64 = 0.693_147_180_559_662_956_511_601_805_686_950_683_593_75;
+    const LN2L: f64 = 0.282_352_905_630_315_771_225_884_481_750_134_360_255_254_120_68e-12;
+    const OVERFLOW: f64 = 7.097_827_128_933_84e+02;
+    const C: [f64; 7] = [
+        2.480_158_730_158_730_158_7e-5,
+        1.984_126_984_126_984_127_0e-4,
+        1.388_888_888_888_888_888_9e-3,
+        8.333_333_333_333_333_333_3e-3,
+        4.166_666_666_666_666_666_7e-2,
+        1.666_666_666_666_666_666_7e-1,
+        0.5,
+    ];
+    if x.is_nan() || x == f64::INFINITY {
+        return x;
+    }
+    if x == f64::NEG_INFINITY {
+        return 0.0;
+    }
+    if x > OVERFLOW {
+        return f64::INFINITY;
+    }
+    let t = LOG2E * x;
+    // CVTSD2SL: round to nearest even; out of range gives the "integer indefinite" value.
+    let e = if t.is_finite() && t.abs() < 2_147_483_647.0 {
+        t.round_ties_even() as i32
+    } else {
+        i32::MIN
+    };
+    let ef = f64::from(e);
+    let mut r = (-ef).mul_add(LN2U, x);
+    r = (-ef).mul_add(LN2L, r);
+    r *= 0.0625;
+    let mut p: f64 = C[0];
+    for c in C.iter().skip(1) {
+        p = p.mul_add(r, *c);
+    }
+    p = p.mul_add(r, 1.0);
+    let mut y = r * p;
+    for _ in 0..3 {
+        y *= y + 2.0;
+    }
+    y = y.mul_add(y + 2.0, 1.0);
+    let biased = i64::from(e) + 0x3ff;
+    if biased <= 0 {
+        return 0.0;
+    }
+    if biased >= 0x7ff {
+        return f64::INFINITY;
+    }
+    y * f64::from_bits((biased as u64) << 52)
+}
+
+/// Go's `math.Pow` (pure Go, using the amd64 `Log` and `Exp`).
+fn go_pow(x: f64, y: f64) -> f64 {
+    let is_odd_int = |v: f64| {
+        if v.abs() >= (1u64 << 53) as f64 {
+            return false;
+        }
+        v.fract() == 0.0 && (v.trunc() as i64) & 1 == 1
+    };
+    if y == 0.0 || x == 1.0 {
+        return 1.0;
+    }
+    if y == 1.0 {
+        return x;
+    }
+    if x.is_nan() || y.is_nan() {
+        return f64::NAN;
+    }
+    if x == 0.0 {
+        if y < 0.0 {
+            if x.is_sign_negative() && is_odd_int(y) {
+                return f64::NEG_INFINITY;
+            }
+            return f64::INFINITY;
+        }
+        if x.is_sign_negative() && is_odd_int(y) {
+            return x;
+        }
+        return 0.0;
+    }
+    if y.is_infinite() {
+        if x == -1.0 {
+            return 1.0;
+        }
+        if (x.abs() < 1.0) == (y > 0.0) {
+            return 0.0;
+        }
+        return f64::INFINITY;
+    }
+    if x.is_infinite() {
+        if x < 0.0 {
+            return go_pow(1.0 / x, -y);
+        }
+        return if y < 0.0 { 0.0 } else { f64::INFINITY };
+    }
+    if y == 0.5 {
+        return x.sqrt();
+    }
+    if y == -0.5 {
+        return 1.0 / x.sqrt();
+    }
+    let ay = y.abs();
+    let mut yi = ay.trunc();
+    let mut yf = ay - yi;
+    if yf != 0.0 && x < 0.0 {
+        return f64::NAN;
+    }
+    if yi >= 9.223_372_036_854_775_808e18 {
+        if x == -1.0 {
+            return 1.0;
+        }
+        if (x.abs() < 1.0) == (y > 0.0) {
+            return 0.0;
+        }
+        return f64::INFINITY;
+    }
+    let mut a1 = 1.0;
+    let mut ae: i64 = 0;
+    if yf != 0.0 {
+        if yf > 0.5 {
+            yf -= 1.0;
+            yi += 1.0;
+        }
+        a1 = go_exp(yf * go_log(x));
+    }
+    let (mut x1, mut xe) = frexp(x);
+    let mut i = yi as i64;
+    while i != 0 {
+        if !(-(1 << 12)..=(1 << 12)).contains(&xe) {
+            ae += xe;
+            break;
+        }
+        if i & 1 == 1 {
+            a1 *= x1;
+            ae += xe;
+        }
+        x1 *= x1;
+        xe <<= 1;
+        if x1 < 0.5 {
+            x1 += x1;
+            xe -= 1;
+        }
+        i >>= 1;
+    }
+    if y < 0.0 {
+        a1 = 1.0 / a1;
+        ae = -ae;
+    }
+    ldexp(a1, ae)
+}

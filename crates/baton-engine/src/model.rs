@@ -1,0 +1,220 @@
+//! The plan model: per resource instance, the action Baton will take with before/after values,
+//! and per root output its change. A plan is applied exactly as reviewed: everything apply
+//! needs (prior state identity, variables, the configuration's text) travels with it.
+//!
+//! Plain data. Wire formats (plan file, plan JSON) live in their own modules.
+
+use baton_core::InstanceAddr;
+use baton_eval::{PathStep, Value};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Action {
+    NoOp,
+    Create,
+    Read,
+    Update,
+    DeleteThenCreate,
+    CreateThenDelete,
+    Delete,
+}
+
+impl Action {
+    /// The `change.actions` array of plan JSON.
+    pub fn json_actions(self) -> &'static [&'static str] {
+        match self {
+            Action::NoOp => &["no-op"],
+            Action::Create => &["create"],
+            Action::Read => &["read"],
+            Action::Update => &["update"],
+            Action::DeleteThenCreate => &["delete", "create"],
+            Action::CreateThenDelete => &["create", "delete"],
+            Action::Delete => &["delete"],
+        }
+    }
+
+    pub fn from_json_actions(a: &[String]) -> Option<Action> {
+        let v: Vec<&str> = a.iter().map(String::as_str).collect();
+        Some(match v.as_slice() {
+            ["no-op"] => Action::NoOp,
+            ["create"] => Action::Create,
+            ["read"] => Action::Read,
+            ["update"] => Action::Update,
+            ["delete", "create"] => Action::DeleteThenCreate,
+            ["create", "delete"] => Action::CreateThenDelete,
+            ["delete"] => Action::Delete,
+            _ => return None,
+        })
+    }
+
+    pub fn is_replace(self) -> bool {
+        matches!(self, Action::DeleteThenCreate | Action::CreateThenDelete)
+    }
+}
+
+/// Why an action was chosen, when it is not obvious (plan JSON's `action_reason`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActionReason {
+    ReplaceBecauseTainted,
+    ReplaceBecauseCannotUpdate,
+    ReplaceByTriggers,
+    ReplaceByRequest,
+    DeleteBecauseNoResourceConfig,
+    DeleteBecauseCountIndex,
+    DeleteBecauseEachKey,
+    DeleteBecauseNoModule,
+    ReadBecauseConfigUnknown,
+    ReadBecauseDependencyPending,
+}
+
+impl ActionReason {
+    pub fn as_json(self) -> &'static str {
+        match self {
+            ActionReason::ReplaceBecauseTainted => "replace_because_tainted",
+            ActionReason::ReplaceBecauseCannotUpdate => "replace_because_cannot_update",
+            ActionReason::ReplaceByTriggers => "replace_by_triggers",
+            ActionReason::ReplaceByRequest => "replace_by_request",
+            ActionReason::DeleteBecauseNoResourceConfig => "delete_because_no_resource_config",
+            ActionReason::DeleteBecauseCountIndex => "delete_because_count_index",
+            ActionReason::DeleteBecauseEachKey => "delete_because_each_key",
+            ActionReason::DeleteBecauseNoModule => "delete_because_no_module",
+            ActionReason::ReadBecauseConfigUnknown => "read_because_config_unknown",
+            ActionReason::ReadBecauseDependencyPending => "read_because_dependency_pending",
+        }
+    }
+
+    pub fn from_json(s: &str) -> Option<ActionReason> {
+        use ActionReason::*;
+        [
+            ReplaceBecauseTainted,
+            ReplaceBecauseCannotUpdate,
+            ReplaceByTriggers,
+            ReplaceByRequest,
+            DeleteBecauseNoResourceConfig,
+            DeleteBecauseCountIndex,
+            DeleteBecauseEachKey,
+            DeleteBecauseNoModule,
+            ReadBecauseConfigUnknown,
+            ReadBecauseDependencyPending,
+        ]
+        .into_iter()
+        .find(|r| r.as_json() == s)
+    }
+}
+
+/// The planned change of one resource instance object.
+#[derive(Clone, Debug)]
+pub struct ResourceChange {
+    pub addr: InstanceAddr,
+    /// Set when the change concerns a deposed object rather than the current one.
+    pub deposed: Option<String>,
+    /// Provider local name and source address.
+    pub provider_name: String,
+    pub provider_source: String,
+    pub action: Action,
+    pub reason: Option<ActionReason>,
+    /// The object before (null for create) and after (null for delete), with marks.
+    pub before: Value,
+    pub after: Value,
+    /// Attribute paths whose change forces the replacement.
+    pub replace_paths: Vec<Vec<PathStep>>,
+    /// Resources this object depends on (recorded into state for later destroy ordering).
+    pub dependencies: Vec<String>,
+    pub create_before_destroy: bool,
+}
+
+/// The planned change of one root output.
+#[derive(Clone, Debug)]
+pub struct OutputChange {
+    pub name: String,
+    pub action: Action,
+    pub before: Value,
+    pub after: Value,
+    pub sensitive: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlanMode {
+    Normal,
+    Destroy,
+    RefreshOnly,
+}
+
+impl PlanMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanMode::Normal => "normal",
+            PlanMode::Destroy => "destroy",
+            PlanMode::RefreshOnly => "refresh-only",
+        }
+    }
+}
+
+/// An object that changed outside Baton, found by refresh.
+#[derive(Clone, Debug)]
+pub struct Drift {
+    pub addr: InstanceAddr,
+    pub deposed: Option<String>,
+    pub provider_name: String,
+    pub provider_source: String,
+    pub before: Value,
+    /// Null when the object no longer exists.
+    pub after: Value,
+}
+
+/// A whole plan.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub mode: PlanMode,
+    /// Identity of the state the plan was made against.
+    pub lineage: String,
+    pub serial: u64,
+    pub changes: Vec<ResourceChange>,
+    pub outputs: Vec<OutputChange>,
+    pub drift: Vec<Drift>,
+    /// Root input variable values used (marks kept).
+    pub variables: BTreeMap<String, Value>,
+    /// The configuration's files as planned: (path relative to the root module, text).
+    pub config_files: Vec<(String, String)>,
+    pub targets: Vec<String>,
+    pub workspace: String,
+    /// True when the plan could not be completed (it must not be applied).
+    pub errored: bool,
+    /// Objects as refreshed during planning (written to state on apply).
+    pub refreshed: BTreeMap<(InstanceAddr, Option<String>), Value>,
+    /// Root module output values after the plan (for `plan --json` planned_values).
+    pub planned_outputs: BTreeMap<String, (Value, bool)>,
+    pub terraform_version: String,
+    pub timestamp: String,
+}
+
+impl Plan {
+    /// Counts of (add, change, destroy, import) as the summary line prints them.
+    pub fn summary(&self) -> (usize, usize, usize) {
+        let mut add = 0;
+        let mut change = 0;
+        let mut destroy = 0;
+        for c in &self.changes {
+            match c.action {
+                Action::Create => add += 1,
+                Action::Update => change += 1,
+                Action::Delete => destroy += 1,
+                Action::DeleteThenCreate | Action::CreateThenDelete => {
+                    add += 1;
+                    destroy += 1;
+                }
+                Action::NoOp | Action::Read => {}
+            }
+        }
+        (add, change, destroy)
+    }
+
+    /// Does applying this plan change anything (resources, outputs or drift acceptance)?
+    pub fn has_changes(&self) -> bool {
+        self.changes
+            .iter()
+            .any(|c| !matches!(c.action, Action::NoOp))
+            || self.outputs.iter().any(|o| o.action != Action::NoOp)
+            || (self.mode == PlanMode::RefreshOnly && !self.drift.is_empty())
+    }
+}

@@ -1,0 +1,311 @@
+//! Evaluation of the value nodes of the graph — input variables (with type constraints,
+//! defaults, nullability, sensitivity and validation rules), locals, outputs and module call
+//! expansions — shared by the plan and apply walks, for every instance of a module.
+//!
+//! Results go into the walk's [`EvalState`]; problems come back as diagnostics.
+
+use crate::context::Context;
+use crate::expand::{count_index, each_values, expand, Expansion};
+use crate::values::{CallExpansion, EvalState, InstanceScope, NamedValue};
+use baton_config::{CheckRule, Config, ExprKind, Module};
+use baton_core::{Diagnostic, Diagnostics, ModuleInstance, ModulePath};
+use baton_eval::convert::convert_constraint;
+use baton_eval::typeexpr::type_constraint;
+use baton_eval::{Evaluator, FnCtx, Type, TypeConstraint, Value};
+
+pub struct NodeEval<'a> {
+    pub ctx: &'a Context,
+    pub state: &'a EvalState,
+    /// Impure functions return unknown while planning.
+    pub planning: bool,
+    /// `validate`: unknown expansions become placeholders instead of errors.
+    pub validate_only: bool,
+}
+
+/// How a root variable's raw value is found: given its type and whether command-line text is
+/// taken literally, the value if one was given.
+pub type RootValue<'f> = dyn Fn(&Type, bool) -> Result<Option<Value>, Diagnostic> + 'f;
+
+pub fn module_of<'c>(config: &'c Config, p: &ModulePath) -> Option<&'c Module> {
+    config.descendant(p).map(|c| &c.module)
+}
+
+impl<'a> NodeEval<'a> {
+    pub fn scope<'s>(&'s self, mi: &'s ModuleInstance) -> InstanceScope<'s> {
+        InstanceScope::new(self.state, &self.ctx.config, mi, &self.ctx.dir, &self.ctx.workspace)
+    }
+
+    pub fn evaluator<'s>(&'s self, scope: &'s InstanceScope<'s>) -> Evaluator<'s> {
+        Evaluator::new(
+            scope,
+            FnCtx {
+                base_dir: &self.ctx.dir,
+                sources: &self.ctx.sources,
+                planning: self.planning,
+            },
+        )
+    }
+
+    /// Evaluates variable `name` of the module at `p` in each of its instances. Returns the
+    /// root instance's value (for recording in the plan) and diagnostics.
+    pub fn var(&self, p: &ModulePath, name: &str, root: &RootValue<'_>) -> (Option<Value>, Diagnostics) {
+        let mut diags = Diagnostics::new();
+        let mut root_value = None;
+        let Some(m) = module_of(&self.ctx.config, p) else {
+            return (None, diags);
+        };
+        let Some(v) = m.variables.get(name) else {
+            return (None, diags);
+        };
+        let tc = match &v.type_expr {
+            Some(e) => match type_constraint(e) {
+                Ok(tc) => tc,
+                Err(d) => {
+                    diags.push(d.in_context(format!("variable \"{name}\"")));
+                    return (None, diags);
+                }
+            },
+            None => TypeConstraint::any(),
+        };
+        let literal = match &v.type_expr {
+            None => true,
+            Some(e) => matches!(&e.kind, ExprKind::Var(k) if k == "string"),
+        };
+        for mi in self.state.module_instances(p) {
+            let raw = if p.is_root() {
+                root(&tc.ty, literal)
+            } else {
+                self.module_input(&mi, name)
+            };
+            let raw = match raw {
+                Ok(r) => r,
+                Err(d) => {
+                    diags.push(d);
+                    continue;
+                }
+            };
+            let value = match self.finish_var(v, &tc, raw, p) {
+                Ok(val) => val,
+                Err(d) => {
+                    diags.push(d);
+                    continue;
+                }
+            };
+            self.state.set(&mi, NamedValue::Var(name.to_string()), value.clone());
+            if p.is_root() {
+                root_value = Some(value);
+            }
+            diags.extend(self.check_rules(
+                &mi,
+                &v.validations,
+                "Invalid value for variable",
+                &format!("var.{name}"),
+                None,
+                None,
+                None,
+            ));
+        }
+        (root_value, diags)
+    }
+
+    /// A child module's input: the call's argument evaluated in the parent instance.
+    fn module_input(&self, mi: &ModuleInstance, name: &str) -> Result<Option<Value>, Diagnostic> {
+        let Some(parent) = mi.parent() else { return Ok(None) };
+        let Some((call_name, key)) = mi.0.last().cloned() else { return Ok(None) };
+        let Some(pm) = module_of(&self.ctx.config, &parent.path()) else { return Ok(None) };
+        let Some(call) = pm.module_calls.get(&call_name) else { return Ok(None) };
+        let Some(input) = call.inputs.iter().find(|a| a.name == name) else {
+            return Ok(None);
+        };
+        let mut scope = self.scope(&parent);
+        scope.count_index = count_index(&key);
+        if let Some(exp) = self.state.call(&parent, &call_name) {
+            let ev = exp.keys.iter().find(|(k, _)| *k == key).and_then(|(_, v)| v.clone());
+            scope.each = each_values(&key, &ev);
+        }
+        let mut ev = self.evaluator(&scope);
+        ev.eval(&input.expr)
+            .map(Some)
+            .map_err(|d| d.in_context(format!("module \"{call_name}\"")))
+    }
+
+    fn finish_var(
+        &self,
+        v: &baton_config::Variable,
+        tc: &TypeConstraint,
+        raw: Option<Value>,
+        p: &ModulePath,
+    ) -> Result<Value, Diagnostic> {
+        let default = match &v.default {
+            Some(e) => Some(crate::vars::eval_const(e)?),
+            None => None,
+        };
+        let value = match raw {
+            Some(r) if r.is_null() && !v.nullable => match &default {
+                Some(d) => d.clone(),
+                None => {
+                    return Err(Diagnostic::error(
+                        "Required variable not set",
+                        format!("Unsuitable value for var.{}: the given value is null, and this variable does not allow null values.", v.name),
+                    )
+                    .at(v.def_span))
+                }
+            },
+            Some(r) => r,
+            None => match default {
+                Some(d) => d,
+                None => {
+                    let detail = if p.is_root() {
+                        format!("The root module input variable \"{}\" is not set, and has no default value. Use a --var or --var-file command line argument, a terraform.tfvars file or a TF_VAR_{} environment variable to provide a value for this variable.", v.name, v.name)
+                    } else {
+                        format!("The module input variable \"{}\" is not set, and has no default value: the module call must set it.", v.name)
+                    };
+                    return Err(Diagnostic::error("No value for required variable", detail).at(v.def_span));
+                }
+            },
+        };
+        let converted = convert_constraint(&value, tc).map_err(|e| {
+            let loc = self.ctx.sources.location(v.def_span).unwrap_or_default();
+            Diagnostic::error(
+                "Invalid value for input variable",
+                format!("The given value is not suitable for var.{} declared at {loc}: {e}.", v.name),
+            )
+            .at(v.def_span)
+        })?;
+        Ok(if v.sensitive {
+            converted.mark_sensitive()
+        } else {
+            converted
+        })
+    }
+
+    /// Evaluates condition rules in a module instance; each false condition is an error.
+    #[allow(clippy::too_many_arguments)]
+    pub fn check_rules(
+        &self,
+        mi: &ModuleInstance,
+        rules: &[CheckRule],
+        summary: &str,
+        subject: &str,
+        self_value: Option<&Value>,
+        count: Option<i64>,
+        each: Option<(Value, Value)>,
+    ) -> Diagnostics {
+        let mut diags = Diagnostics::new();
+        if rules.is_empty() {
+            return diags;
+        }
+        let mut scope = self.scope(mi);
+        scope.self_value = self_value.cloned();
+        scope.count_index = count;
+        scope.each = each;
+        let mut ev = self.evaluator(&scope);
+        for r in rules {
+            if let Err(d) = crate::plan::check_rule(&mut ev, r, summary, subject, &self.ctx.sources) {
+                diags.push(d);
+            }
+        }
+        diags
+    }
+
+    pub fn local(&self, p: &ModulePath, name: &str) -> Diagnostics {
+        let mut diags = Diagnostics::new();
+        let Some(m) = module_of(&self.ctx.config, p) else { return diags };
+        let Some(l) = m.locals.get(name) else { return diags };
+        for mi in self.state.module_instances(p) {
+            let scope = self.scope(&mi);
+            let mut ev = self.evaluator(&scope);
+            match ev.eval(&l.expr) {
+                Ok(v) => self.state.set(&mi, NamedValue::Local(name.to_string()), v),
+                Err(d) => diags.push(d.in_context("locals")),
+            }
+        }
+        diags
+    }
+
+    pub fn output(&self, p: &ModulePath, name: &str) -> Diagnostics {
+        let mut diags = Diagnostics::new();
+        let Some(m) = module_of(&self.ctx.config, p) else { return diags };
+        let Some(o) = m.outputs.get(name) else { return diags };
+        for mi in self.state.module_instances(p) {
+            let d = self.check_rules(
+                &mi,
+                &o.preconditions,
+                "Module output value precondition failed",
+                &format!("output \"{name}\""),
+                None,
+                None,
+                None,
+            );
+            if d.has_errors() {
+                diags.extend(d);
+                continue;
+            }
+            let scope = self.scope(&mi);
+            let mut ev = self.evaluator(&scope);
+            match ev.eval(&o.value) {
+                Ok(v) => {
+                    if v.contains_sensitive() && !o.sensitive && p.is_root() {
+                        diags.push(crate::plan::sensitive_output_error(o));
+                        continue;
+                    }
+                    let v = if o.sensitive { v.mark_sensitive() } else { v };
+                    self.state.set(&mi, NamedValue::Output(name.to_string()), v);
+                }
+                Err(d) => diags.push(d.in_context(format!("output \"{name}\""))),
+            }
+        }
+        diags
+    }
+
+    pub fn module_call(&self, p: &ModulePath, name: &str) -> Diagnostics {
+        let mut diags = Diagnostics::new();
+        let Some(m) = module_of(&self.ctx.config, p) else { return diags };
+        let Some(call) = m.module_calls.get(name) else { return diags };
+        if let Some(child) = module_of(&self.ctx.config, &p.child(name)) {
+            for a in &call.inputs {
+                if !child.variables.contains_key(&a.name) {
+                    diags.push(
+                        Diagnostic::error(
+                            "Unsupported argument",
+                            format!("An argument named \"{}\" is not expected here: module \"{name}\" declares no such variable.", a.name),
+                        )
+                        .at(a.name_span)
+                        .in_context(format!("module \"{name}\"")),
+                    );
+                }
+            }
+            for v in child.variables.values() {
+                if v.default.is_none() && !call.inputs.iter().any(|a| a.name == v.name) {
+                    diags.push(
+                        Diagnostic::error(
+                            "Missing required argument",
+                            format!("The argument \"{}\" is required, but no definition was found.", v.name),
+                        )
+                        .at(call.def_span)
+                        .in_context(format!("module \"{name}\"")),
+                    );
+                }
+            }
+        }
+        for mi in self.state.module_instances(p) {
+            let scope = self.scope(&mi);
+            let mut ev = self.evaluator(&scope);
+            match expand(&mut ev, call.count.as_ref(), call.for_each.as_ref(), self.validate_only) {
+                Ok(exp) => {
+                    let exp = exp.unwrap_or_else(Expansion::single);
+                    self.state.set_call(
+                        &mi,
+                        name,
+                        CallExpansion {
+                            repetition: exp.repetition,
+                            keys: exp.keys,
+                        },
+                    );
+                }
+                Err(d) => diags.push(d.in_context(format!("module \"{name}\""))),
+            }
+        }
+        diags
+    }
+}

@@ -1,0 +1,1197 @@
+//! Planning: refresh every object in state through its provider (in parallel), then walk the
+//! configuration graph in dependency order evaluating variables, locals, module expansions,
+//! resources and outputs, and decide per resource instance: no-op, create, update, replace,
+//! delete or read. The result is a [`Plan`]; nothing is written anywhere.
+//!
+//! The walk evaluates every node it can and skips only nodes whose dependencies failed, so one
+//! plan reports every independent error.
+
+use crate::body::eval_body;
+use crate::context::Context;
+use crate::expand::{count_index, each_values, expand, Expansion};
+use crate::graph::NodeKey;
+use crate::nodes::NodeEval;
+use crate::model::{Action, ActionReason, Drift, OutputChange, Plan, PlanMode, ResourceChange};
+use crate::statecodec::{decode_object, decode_output};
+use crate::values::{CallExpansion, EvalState, InstanceScope, NamedValue, Repetition};
+use crate::vars::{gather, parse_text, CliVar, RawValue};
+use crate::{Event, Observer};
+use baton_config::{CheckRule, Config, Expr, ExprKind, IgnoreChanges, Module, Resource};
+use baton_core::{
+    Diagnostic, Diagnostics, InstanceAddr, InstanceKey, ModuleInstance, ModulePath,
+    ResourceAddr, ResourceMode, Sources, Target,
+};
+use baton_eval::convert::convert_constraint;
+use baton_eval::typeexpr::type_constraint;
+use baton_eval::{Evaluator, FnCtx, PathStep, Type, TypeConstraint, Value};
+use baton_graph::NodeId;
+use baton_provider::plan::{mark_schema_sensitive, proposed_new};
+use baton_provider::{AttrDiag, PlanRequest, ProviderCtx, ProviderInfo};
+use baton_state::{InstanceStatus, Snapshot};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+
+#[derive(Clone, Debug)]
+pub struct PlanOpts {
+    pub mode: PlanMode,
+    pub refresh: bool,
+    pub targets: Vec<Target>,
+    /// `--replace ADDR`: plan these instances as replaced.
+    pub replace: Vec<InstanceAddr>,
+    pub vars: Vec<CliVar>,
+    /// The process environment (for `TF_VAR_*`).
+    pub env: Vec<(String, String)>,
+    pub parallelism: usize,
+    /// `validate`: unknown input variables, no state, no provider reads.
+    pub validate_only: bool,
+}
+
+impl Default for PlanOpts {
+    fn default() -> Self {
+        PlanOpts {
+            mode: PlanMode::Normal,
+            refresh: true,
+            targets: Vec::new(),
+            replace: Vec::new(),
+            vars: Vec::new(),
+            env: Vec::new(),
+            parallelism: 10,
+            validate_only: false,
+        }
+    }
+}
+
+/// Key of one object: an instance address and, for deposed objects, the deposed key.
+pub type ObjKey = (InstanceAddr, Option<String>);
+
+/// Plans `ctx` against `prior`. Returns the plan (possibly marked errored) and diagnostics.
+pub fn plan(
+    ctx: &Context,
+    prior: &Snapshot,
+    opts: &PlanOpts,
+    observer: &dyn Observer,
+) -> (Option<Plan>, Diagnostics) {
+    let mut diags = Diagnostics::new();
+    let (raw_vars, d) = gather(&ctx.config.module, &ctx.dir, &opts.vars, &opts.env, &ctx.sources);
+    diags.extend(d);
+    if diags.has_errors() {
+        return (None, diags);
+    }
+    let pctx = ProviderCtx::new(ctx.dir.clone());
+    // Refresh.
+    let (refreshed, drift, d) = refresh(ctx, prior, opts, &pctx, observer);
+    diags.extend(d);
+    if diags.has_errors() {
+        return (None, diags);
+    }
+    let mut p = Planner {
+        ctx,
+        prior,
+        opts,
+        refreshed,
+        state: EvalState::new(),
+        changes: Vec::new(),
+        diags,
+        raw_vars,
+        failed: HashSet::new(),
+        planned: HashSet::new(),
+        data_reads: BTreeMap::new(),
+        pctx,
+        variables: BTreeMap::new(),
+        targeted: None,
+    };
+    p.compute_targets();
+    p.walk();
+    let drift_list = drift;
+    if opts.validate_only {
+        return (None, p.diags);
+    }
+    if p.opts.mode == PlanMode::Normal {
+        p.orphans();
+    }
+    if p.opts.mode == PlanMode::Destroy {
+        p.destroy_changes();
+    }
+    p.deposed_changes();
+    let outputs = p.output_changes();
+    let planned_outputs = p.planned_outputs();
+    let errored = p.diags.has_errors();
+    let mut changes = std::mem::take(&mut p.changes);
+    changes.sort_by(|a, b| a.addr.cmp(&b.addr).then_with(|| a.deposed.cmp(&b.deposed)));
+    let mut refreshed: BTreeMap<ObjKey, Value> = BTreeMap::new();
+    for (k, v) in &p.refreshed {
+        if let Some(v) = v {
+            refreshed.insert(k.clone(), v.clone());
+        }
+    }
+    for (k, v) in &p.data_reads {
+        refreshed.insert((k.clone(), None), v.clone());
+    }
+    let plan = Plan {
+        mode: opts.mode,
+        lineage: prior.lineage.clone(),
+        serial: prior.serial,
+        changes,
+        outputs,
+        drift: drift_list,
+        variables: p.variables.clone(),
+        config_files: config_files(ctx),
+        targets: opts.targets.iter().map(ToString::to_string).collect(),
+        workspace: ctx.workspace.clone(),
+        errored,
+        refreshed,
+        planned_outputs,
+        terraform_version: crate::TERRAFORM_COMPAT_VERSION.to_string(),
+        timestamp: crate::now_rfc3339(),
+    };
+    (Some(plan), p.diags)
+}
+
+/// The text of every configuration file, relative to the root module.
+fn config_files(ctx: &Context) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut i = 0u32;
+    while let Some(f) = ctx.sources.get(baton_core::FileId(i)) {
+        i += 1;
+        if f.path.extension().is_some_and(|x| x == "tf") {
+            if let Ok(rel) = f.path.strip_prefix(&ctx.dir) {
+                out.push((rel.display().to_string(), f.text.clone()));
+            }
+        }
+    }
+    out
+}
+
+type Refreshed = HashMap<ObjKey, Option<Value>>;
+
+fn refresh(
+    ctx: &Context,
+    prior: &Snapshot,
+    opts: &PlanOpts,
+    pctx: &ProviderCtx,
+    observer: &dyn Observer,
+) -> (Refreshed, Vec<Drift>, Diagnostics) {
+    let mut out: Refreshed = HashMap::new();
+    let mut diags = Diagnostics::new();
+    let mut todo = Vec::new();
+    for (k, obj) in &prior.objects {
+        let key: ObjKey = (
+            k.addr.clone(),
+            if k.deposed.is_empty() {
+                None
+            } else {
+                Some(k.deposed.clone())
+            },
+        );
+        let v = match decode_object(obj) {
+            Ok(v) => v,
+            Err(e) => {
+                diags.push(Diagnostic::error(
+                    "Invalid object in state",
+                    format!("The state entry for {} cannot be decoded: {e}.", k.addr),
+                ));
+                continue;
+            }
+        };
+        if k.addr.resource.mode == ResourceMode::Data {
+            out.insert(key, Some(v));
+            continue;
+        }
+        let refresh_this = opts.refresh
+            && (opts.targets.is_empty() || opts.targets.iter().any(|t| k.addr.is_under(t)));
+        if !refresh_this {
+            out.insert(key, Some(v));
+            continue;
+        }
+        todo.push((key, v));
+    }
+    let reg = baton_provider::registry();
+    let results: Mutex<Vec<(ObjKey, Value, Result<Option<Value>, String>)>> =
+        Mutex::new(Vec::new());
+    let mut g: baton_graph::Graph<usize> = baton_graph::Graph::new();
+    for i in 0..todo.len() {
+        g.add_node(i);
+    }
+    let stop = baton_graph::StopHandle::new();
+    let wopts = baton_graph::WalkOpts {
+        parallelism: opts.parallelism.max(1),
+    };
+    let _ = baton_graph::walk(
+        &g,
+        &wopts,
+        &stop,
+        |_, i| -> Result<(), ()> {
+            let (key, v) = &todo[*i];
+            let res = match reg.resource_type(&key.0.resource.type_) {
+                Some((_, rt)) => {
+                    observer.event(Event::RefreshStart { addr: key.0.clone() });
+                    let r = rt
+                        .read(pctx, v)
+                        .map(|o| o.map(|x| mark_schema_sensitive(rt.schema(), x.mark_paths(&v.sensitive_paths()))))
+                        .map_err(|e| e.to_string());
+                    observer.event(Event::RefreshDone {
+                        addr: key.0.clone(),
+                        id: v.get_attr("id").and_then(|x| x.as_str().map(str::to_string)),
+                    });
+                    r
+                }
+                None => Ok(Some(v.clone())),
+            };
+            if let Ok(mut r) = results.lock() {
+                r.push((key.clone(), v.clone(), res));
+            }
+            Ok(())
+        },
+        |_| {},
+    );
+    let mut drift = Vec::new();
+    let results = results.into_inner().unwrap_or_default();
+    for (key, before, res) in results {
+        match res {
+            Ok(after) => {
+                let changed = match &after {
+                    None => true,
+                    Some(a) => !a.raw_equal(&before),
+                };
+                if changed {
+                    let info = reg
+                        .resource_type(&key.0.resource.type_)
+                        .map(|(p, _)| p)
+                        .unwrap_or(ProviderInfo {
+                            name: "unknown",
+                            source: "unknown",
+                        });
+                    drift.push(Drift {
+                        addr: key.0.clone(),
+                        deposed: key.1.clone(),
+                        provider_name: info.name.to_string(),
+                        provider_source: info.source.to_string(),
+                        before: before.clone(),
+                        after: after.clone().unwrap_or_else(|| Value::null(before.ty())),
+                    });
+                }
+                out.insert(key, after);
+            }
+            Err(e) => diags.push(Diagnostic::error(
+                format!("Failed to refresh {}", key.0),
+                e,
+            )),
+        }
+    }
+    drift.sort_by(|a, b| a.addr.cmp(&b.addr));
+    (out, drift, diags)
+}
+
+struct Planner<'a> {
+    ctx: &'a Context,
+    prior: &'a Snapshot,
+    opts: &'a PlanOpts,
+    refreshed: Refreshed,
+    state: EvalState,
+    changes: Vec<ResourceChange>,
+    diags: Diagnostics,
+    raw_vars: BTreeMap<String, RawValue>,
+    failed: HashSet<NodeId>,
+    planned: HashSet<InstanceAddr>,
+    data_reads: BTreeMap<InstanceAddr, Value>,
+    pctx: ProviderCtx,
+    variables: BTreeMap<String, Value>,
+    /// With `--target`, the nodes to plan; others keep their state values.
+    targeted: Option<HashSet<NodeId>>,
+}
+
+fn module_of<'c>(config: &'c Config, p: &ModulePath) -> Option<&'c Module> {
+    config.descendant(p).map(|c| &c.module)
+}
+
+impl<'a> Planner<'a> {
+    fn compute_targets(&mut self) {
+        if self.opts.targets.is_empty() {
+            return;
+        }
+        let g = &self.ctx.graph;
+        let mut roots = Vec::new();
+        for id in g.graph.ids() {
+            if let NodeKey::Resource(p, r) = g.graph.node(id) {
+                let hit = self.opts.targets.iter().any(|t| match t {
+                    Target::Module(m) => {
+                        p.0.len() >= m.0.len() && p.0.iter().zip(&m.0).all(|(a, b)| *a == b.0)
+                    }
+                    Target::Resource(m, tr) | Target::Instance(baton_core::InstanceAddr { module: m, resource: tr, .. }) => {
+                        m.path() == *p && tr == r
+                    }
+                });
+                if hit {
+                    roots.push(id);
+                }
+            }
+        }
+        self.targeted = Some(g.graph.dependencies_closure(&roots));
+    }
+
+    fn evaluator<'s>(&self, scope: &'s InstanceScope<'s>) -> Evaluator<'s>
+    where
+        'a: 's,
+    {
+        Evaluator::new(
+            scope,
+            FnCtx {
+                base_dir: &self.ctx.dir,
+                sources: &self.ctx.sources,
+                planning: true,
+            },
+        )
+    }
+
+    fn walk(&mut self) {
+        let order = match self.ctx.graph.graph.toposort() {
+            Ok(o) => o,
+            Err(_) => return, // cycles were reported when the graph was built
+        };
+        for id in order {
+            if self
+                .ctx
+                .graph
+                .graph
+                .dependencies(id)
+                .iter()
+                .any(|d| self.failed.contains(d))
+            {
+                self.failed.insert(id);
+                continue;
+            }
+            let key = self.ctx.graph.graph.node(id).clone();
+            let before = self.diags.errors().count();
+            match &key {
+                NodeKey::Var(p, n) => self.var(p, n),
+                NodeKey::Local(p, n) => self.local(p, n),
+                NodeKey::Output(p, n) => self.output(p, n),
+                NodeKey::ModuleCall(p, n) => self.module_call(p, n),
+                NodeKey::Resource(p, r) => self.resource(id, p, r),
+            }
+            if self.diags.errors().count() > before {
+                self.failed.insert(id);
+            }
+        }
+    }
+
+    fn scope<'s>(&'s self, mi: &'s ModuleInstance) -> InstanceScope<'s> {
+        InstanceScope::new(&self.state, &self.ctx.config, mi, &self.ctx.dir, &self.ctx.workspace)
+    }
+
+    fn nodes(&self) -> NodeEval<'_> {
+        NodeEval {
+            ctx: self.ctx,
+            state: &self.state,
+            planning: true,
+            validate_only: self.opts.validate_only,
+        }
+    }
+
+    fn var(&mut self, p: &ModulePath, name: &str) {
+        let raw_vars = &self.raw_vars;
+        let validate_only = self.opts.validate_only;
+        let sources = &self.ctx.sources;
+        let (vals, d) = self.nodes().var(p, name, &|ty: &Type, literal: bool| {
+            if validate_only {
+                return Ok(Some(Value::unknown(ty.clone())));
+            }
+            match raw_vars.get(name) {
+                Some(RawValue::Text { text, origin }) => {
+                    parse_text(text, origin, literal, sources).map(Some)
+                }
+                Some(RawValue::Value { value, .. }) => Ok(Some(value.clone())),
+                None => Ok(None),
+            }
+        });
+        self.diags.extend(d);
+        if p.is_root() {
+            if let Some(v) = vals {
+                self.variables.insert(name.to_string(), v);
+            }
+        }
+    }
+
+    fn check_rules_with(
+        &mut self,
+        mi: &ModuleInstance,
+        rules: &[CheckRule],
+        summary: &str,
+        subject: &str,
+        self_value: Option<&Value>,
+        count: Option<i64>,
+        each: Option<(Value, Value)>,
+    ) {
+        let d = self
+            .nodes()
+            .check_rules(mi, rules, summary, subject, self_value, count, each);
+        self.diags.extend(d);
+    }
+
+    fn local(&mut self, p: &ModulePath, name: &str) {
+        let d = self.nodes().local(p, name);
+        self.diags.extend(d);
+    }
+
+    fn output(&mut self, p: &ModulePath, name: &str) {
+        let d = self.nodes().output(p, name);
+        self.diags.extend(d);
+    }
+
+    fn module_call(&mut self, p: &ModulePath, name: &str) {
+        let d = self.nodes().module_call(p, name);
+        self.diags.extend(d);
+    }
+
+    // ----- resources -----
+
+    fn resource(&mut self, id: NodeId, p: &ModulePath, addr: &ResourceAddr) {
+        let Some(m) = module_of(&self.ctx.config, p) else { return };
+        let Some(r) = m.resources.get(addr) else { return };
+        let targeted = self.targeted.as_ref().is_none_or(|t| t.contains(&id));
+        for mi in self.state.module_instances(p) {
+            if !targeted || self.opts.mode == PlanMode::Destroy {
+                self.values_from_state(&mi, r);
+                continue;
+            }
+            let exp = {
+                let scope = self.scope(&mi);
+                let mut ev = self.evaluator(&scope);
+                expand(&mut ev, r.count.as_ref(), r.for_each.as_ref(), self.opts.validate_only)
+            };
+            let exp = match exp {
+                Ok(Some(e)) => e,
+                Ok(None) => Expansion {
+                    repetition: if r.count.is_some() {
+                        Repetition::Count
+                    } else {
+                        Repetition::ForEach
+                    },
+                    keys: vec![],
+                },
+                Err(d) => {
+                    self.diags.push(d.in_context(r.describe()));
+                    continue;
+                }
+            };
+            // With an unknown expansion (validate only), check the body once as a placeholder.
+            let placeholder = exp.keys.is_empty() && self.opts.validate_only && (r.count.is_some() || r.for_each.is_some());
+            self.state.set_resource(
+                &mi,
+                addr,
+                crate::values::ResourceValues {
+                    repetition: exp.repetition,
+                    instances: BTreeMap::new(),
+                },
+            );
+            let keys = if placeholder {
+                vec![(None, None)]
+            } else {
+                exp.keys.clone()
+            };
+            for (key, each_val) in keys {
+                let iaddr = InstanceAddr::new(mi.clone(), addr.clone(), key.clone());
+                let count = if placeholder && r.count.is_some() { None } else { count_index(&key) };
+                let each = each_values(&key, &each_val);
+                let v = match addr.mode {
+                    ResourceMode::Managed => self.plan_managed(id, &iaddr, r, count, each, placeholder),
+                    ResourceMode::Data => self.plan_data(id, &iaddr, r, count, each),
+                };
+                let v = v.unwrap_or_else(|| Value::unknown(resource_type(r)));
+                self.state.set_instance(&mi, addr, exp.repetition, key, v);
+            }
+        }
+    }
+
+    /// Untargeted (or destroy mode): references see the values in state.
+    fn values_from_state(&mut self, mi: &ModuleInstance, r: &Resource) {
+        let rep = if r.count.is_some() {
+            Repetition::Count
+        } else if r.for_each.is_some() {
+            Repetition::ForEach
+        } else {
+            Repetition::Single
+        };
+        self.state.set_resource(
+            mi,
+            &r.addr,
+            crate::values::ResourceValues {
+                repetition: rep,
+                instances: BTreeMap::new(),
+            },
+        );
+        for (k, _) in self.prior.objects.iter() {
+            if k.deposed.is_empty() && k.addr.module == *mi && k.addr.resource == r.addr {
+                if let Some(Some(v)) = self.refreshed.get(&(k.addr.clone(), None)) {
+                    self.state
+                        .set_instance(mi, &r.addr, rep, k.addr.key.clone(), v.clone());
+                    self.planned.insert(k.addr.clone());
+                }
+            }
+        }
+    }
+
+    fn eval_config(
+        &mut self,
+        iaddr: &InstanceAddr,
+        r: &Resource,
+        count: Option<i64>,
+        each: Option<(Value, Value)>,
+        schema: &baton_provider::Schema,
+    ) -> Option<Value> {
+        let (v, d) = {
+            let mut scope = self.scope(&iaddr.module);
+            scope.count_index = count;
+            scope.each = each;
+            let mut ev = self.evaluator(&scope);
+            eval_body(&mut ev, &r.config, schema, r.def_span, &r.describe())
+        };
+        let had_errors = d.has_errors();
+        self.diags.extend(d);
+        if had_errors {
+            return None;
+        }
+        Some(v)
+    }
+
+    fn provider_diags(&mut self, r: &Resource, found: Vec<AttrDiag>) -> bool {
+        let mut errors = false;
+        for a in found {
+            let span = a
+                .attr
+                .as_ref()
+                .and_then(|n| r.config.attr(n).map(|x| x.expr.span))
+                .unwrap_or(r.def_span);
+            let d = if a.error {
+                errors = true;
+                Diagnostic::error(a.summary, a.detail)
+            } else {
+                Diagnostic::warning(a.summary, a.detail)
+            };
+            self.diags.push(d.at(span).in_context(r.describe()));
+        }
+        errors
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn plan_managed(
+        &mut self,
+        id: NodeId,
+        iaddr: &InstanceAddr,
+        r: &Resource,
+        count: Option<i64>,
+        each: Option<(Value, Value)>,
+        placeholder: bool,
+    ) -> Option<Value> {
+        let reg = baton_provider::registry();
+        let (info, rt) = reg.resource_type(&r.addr.type_)?;
+        let schema = rt.schema();
+        let before_errs = self.diags.errors().count();
+        self.check_rules_with(&iaddr.module, &r.lifecycle.preconditions, "Resource precondition failed", &iaddr.to_string(), None, count, each.clone());
+        if self.diags.errors().count() > before_errs {
+            return None;
+        }
+        let config = self.eval_config(iaddr, r, count, each.clone(), schema)?;
+        if self.provider_diags(r, rt.validate(&config)) {
+            return None;
+        }
+        if placeholder || self.opts.validate_only {
+            return Some(mark_schema_sensitive(schema, proposed_new(schema, None, &config)));
+        }
+        self.planned.insert(iaddr.clone());
+        let prior_obj = self.prior.current(iaddr);
+        let prior_val = self
+            .refreshed
+            .get(&(iaddr.clone(), None))
+            .cloned()
+            .flatten();
+        if self.opts.mode == PlanMode::RefreshOnly {
+            return prior_val;
+        }
+        let tainted = prior_obj.is_some_and(|o| o.status == InstanceStatus::Tainted) && prior_val.is_some();
+        // ignore_changes: keep prior values for ignored attributes.
+        let config_eff = match (&r.lifecycle.ignore_changes, &prior_val) {
+            (IgnoreChanges::None, _) | (_, None) => config.clone(),
+            (IgnoreChanges::All, Some(pv)) => ignore_all(&config, pv, schema),
+            (IgnoreChanges::Paths(paths), Some(pv)) => ignore_paths(&config, pv, paths),
+        };
+        let proposed = proposed_new(schema, prior_val.as_ref(), &config_eff);
+        let resp = match rt.plan(PlanRequest {
+            prior: prior_val.as_ref(),
+            config: &config_eff,
+            proposed,
+        }) {
+            Ok(r) => r,
+            Err(e) => {
+                self.diags.push(Diagnostic::error(e.summary, e.detail).at(r.def_span).in_context(r.describe()));
+                return None;
+            }
+        };
+        let config_marks = config_eff.sensitive_paths();
+        let mut planned = mark_schema_sensitive(schema, resp.planned.mark_paths(&config_marks));
+        let mut replace_paths = resp.requires_replace.clone();
+        let mut reason = None;
+        let by_request = self.opts.replace.iter().any(|a| a == iaddr);
+        let triggered = prior_val.is_some() && self.replace_triggered(iaddr, r, count, each.clone());
+        let mut replace = prior_val.is_some() && (!replace_paths.is_empty() || tainted || by_request || triggered);
+        if replace {
+            reason = Some(if tainted {
+                ActionReason::ReplaceBecauseTainted
+            } else if by_request {
+                ActionReason::ReplaceByRequest
+            } else if triggered {
+                ActionReason::ReplaceByTriggers
+            } else {
+                ActionReason::ReplaceBecauseCannotUpdate
+            });
+            // Plan the new object as a create.
+            let proposed = proposed_new(schema, None, &config_eff);
+            match rt.plan(PlanRequest {
+                prior: None,
+                config: &config_eff,
+                proposed,
+            }) {
+                Ok(r2) => planned = mark_schema_sensitive(schema, r2.planned.mark_paths(&config_marks)),
+                Err(e) => {
+                    self.diags.push(Diagnostic::error(e.summary, e.detail).at(r.def_span).in_context(r.describe()));
+                    return None;
+                }
+            }
+        } else {
+            replace_paths.clear();
+        }
+        let action = match &prior_val {
+            None => Action::Create,
+            Some(_) if replace => {
+                if r.lifecycle.create_before_destroy {
+                    Action::CreateThenDelete
+                } else {
+                    Action::DeleteThenCreate
+                }
+            }
+            Some(pv) if pv.raw_equal(&planned) => Action::NoOp,
+            Some(_) => Action::Update,
+        };
+        if action.is_replace() && r.lifecycle.prevent_destroy {
+            self.diags.push(prevent_destroy_error(iaddr, r));
+            replace = false;
+            let _ = replace;
+        }
+        // Postconditions can be checked now if everything they see is known.
+        if planned.is_wholly_known() && !r.lifecycle.postconditions.is_empty() {
+            self.check_rules_with(&iaddr.module, &r.lifecycle.postconditions, "Resource postcondition failed", &iaddr.to_string(), Some(&planned), count, each);
+        }
+        let deps = self.dependencies_of(id);
+        self.changes.push(ResourceChange {
+            addr: iaddr.clone(),
+            deposed: None,
+            provider_name: info.name.to_string(),
+            provider_source: info.source.to_string(),
+            action,
+            reason,
+            before: prior_val.clone().unwrap_or_else(|| Value::null(schema.object_type())),
+            after: planned.clone(),
+            replace_paths,
+            dependencies: deps,
+            create_before_destroy: r.lifecycle.create_before_destroy,
+        });
+        Some(planned)
+    }
+
+    /// Resource-level dependencies as state records them.
+    fn dependencies_of(&self, id: NodeId) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .ctx
+            .graph
+            .resource_dependencies(id)
+            .into_iter()
+            .map(|k| match k {
+                NodeKey::Resource(p, r) if p.is_root() => r.to_string(),
+                NodeKey::Resource(p, r) => format!("{p}.{r}"),
+                other => other.to_string(),
+            })
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Whether any `replace_triggered_by` reference has a planned change.
+    fn replace_triggered(
+        &mut self,
+        iaddr: &InstanceAddr,
+        r: &Resource,
+        count: Option<i64>,
+        each: Option<(Value, Value)>,
+    ) -> bool {
+        for e in &r.lifecycle.replace_triggered_by {
+            let Some((root, steps)) = e.as_traversal() else {
+                self.diags.push(
+                    Diagnostic::error(
+                        "Invalid replace_triggered_by expression",
+                        "replace_triggered_by must reference a managed resource, a resource instance, or one of their attributes.",
+                    )
+                    .at(e.span),
+                );
+                continue;
+            };
+            let rs = baton_eval::refs::root_span(e);
+            let rr = match baton_eval::refs::parse_reference(root, rs, &steps) {
+                Ok(rr) => rr,
+                Err(d) => {
+                    self.diags.push(d);
+                    continue;
+                }
+            };
+            let baton_eval::Reference::Resource(target) = &rr.reference else {
+                self.diags.push(
+                    Diagnostic::error(
+                        "Invalid replace_triggered_by expression",
+                        "replace_triggered_by must reference a managed resource, a resource instance, or one of their attributes.",
+                    )
+                    .at(e.span),
+                );
+                continue;
+            };
+            let rest = &steps[rr.consumed..];
+            // An optional index, then attribute names.
+            let mut key: Option<Option<InstanceKey>> = None;
+            let mut attrs: Vec<String> = Vec::new();
+            for (i, s) in rest.iter().enumerate() {
+                match s {
+                    baton_config::TraversalStep::Index(k, _) if i == 0 => {
+                        let kv = {
+                            let mut scope = self.scope(&iaddr.module);
+                            scope.count_index = count;
+                            scope.each = each.clone();
+                            let mut ev = self.evaluator(&scope);
+                            ev.eval(k)
+                        };
+                        match kv {
+                            Ok(v) => {
+                                key = Some(if let Some(n) = v.as_number() {
+                                    n.to_i64().map(InstanceKey::Int)
+                                } else {
+                                    v.as_str().map(|s| InstanceKey::Str(s.to_string()))
+                                })
+                            }
+                            Err(d) => self.diags.push(d),
+                        }
+                    }
+                    baton_config::TraversalStep::Attr(a, _) => attrs.push(a.to_string()),
+                    baton_config::TraversalStep::Index(..) => break,
+                }
+            }
+            for c in &self.changes {
+                if c.addr.module != iaddr.module || &c.addr.resource != target {
+                    continue;
+                }
+                if let Some(k) = &key {
+                    if &c.addr.key != k {
+                        continue;
+                    }
+                }
+                if matches!(c.action, Action::NoOp | Action::Read) {
+                    continue;
+                }
+                if attrs.is_empty() {
+                    return true;
+                }
+                let get = |v: &Value| {
+                    let mut cur = Some(v.clone());
+                    for a in &attrs {
+                        cur = cur.and_then(|x| x.get_attr(a).cloned());
+                    }
+                    cur
+                };
+                match (get(&c.before), get(&c.after)) {
+                    (Some(b), Some(a)) if a.is_wholly_known() && b.raw_equal(&a) => {}
+                    _ => return true,
+                }
+            }
+        }
+        false
+    }
+
+    fn plan_data(
+        &mut self,
+        id: NodeId,
+        iaddr: &InstanceAddr,
+        r: &Resource,
+        count: Option<i64>,
+        each: Option<(Value, Value)>,
+    ) -> Option<Value> {
+        let reg = baton_provider::registry();
+        let (info, dt) = reg.data_source(&r.addr.type_)?;
+        let schema = dt.schema();
+        let before_errs = self.diags.errors().count();
+        self.check_rules_with(&iaddr.module, &r.lifecycle.preconditions, "Resource precondition failed", &iaddr.to_string(), None, count, each.clone());
+        if self.diags.errors().count() > before_errs {
+            return None;
+        }
+        let config = self.eval_config(iaddr, r, count, each.clone(), schema)?;
+        if self.provider_diags(r, dt.validate(&config)) {
+            return None;
+        }
+        if self.opts.validate_only {
+            return Some(proposed_new(schema, None, &config));
+        }
+        self.planned.insert(iaddr.clone());
+        let pending = self
+            .ctx
+            .graph
+            .resource_dependencies(id)
+            .iter()
+            .any(|k| match k {
+                NodeKey::Resource(_, ra) => self.changes.iter().any(|c| {
+                    &c.addr.resource == ra && !matches!(c.action, Action::NoOp | Action::Read)
+                }),
+                _ => false,
+            });
+        if config.is_wholly_known() && !pending && self.opts.mode != PlanMode::Destroy {
+            let ro = config.clone().unmark_deep().0;
+            match dt.read(&self.pctx, &ro) {
+                Ok(v) => {
+                    let v = mark_schema_sensitive(schema, v.mark_paths(&config.sensitive_paths()));
+                    if !r.lifecycle.postconditions.is_empty() {
+                        self.check_rules_with(&iaddr.module, &r.lifecycle.postconditions, "Resource postcondition failed", &iaddr.to_string(), Some(&v), count, each);
+                    }
+                    self.data_reads.insert(iaddr.clone(), v.clone());
+                    return Some(v);
+                }
+                Err(e) => {
+                    let span = e
+                        .attr
+                        .as_ref()
+                        .and_then(|n| r.config.attr(n).map(|a| a.expr.span))
+                        .unwrap_or(r.def_span);
+                    self.diags.push(Diagnostic::error(e.summary, e.detail).at(span).in_context(r.describe()));
+                    return None;
+                }
+            }
+        }
+        let planned = mark_schema_sensitive(schema, proposed_new(schema, None, &config));
+        self.changes.push(ResourceChange {
+            addr: iaddr.clone(),
+            deposed: None,
+            provider_name: info.name.to_string(),
+            provider_source: info.source.to_string(),
+            action: Action::Read,
+            reason: Some(if config.is_wholly_known() {
+                ActionReason::ReadBecauseDependencyPending
+            } else {
+                ActionReason::ReadBecauseConfigUnknown
+            }),
+            before: Value::null(schema.object_type()),
+            after: planned.clone(),
+            replace_paths: Vec::new(),
+            dependencies: self.dependencies_of(id),
+            create_before_destroy: false,
+        });
+        Some(planned)
+    }
+
+    // ----- deletions -----
+
+    fn provider_of(&self, type_: &str) -> (String, String) {
+        let reg = baton_provider::registry();
+        match reg.resource_type(type_) {
+            Some((p, _)) => (p.name.to_string(), p.source.to_string()),
+            None => ("unknown".into(), "unknown".into()),
+        }
+    }
+
+    fn delete_change(&mut self, addr: &InstanceAddr, deposed: Option<String>, reason: Option<ActionReason>) {
+        let Some(Some(before)) = self.refreshed.get(&(addr.clone(), deposed.clone())).cloned() else {
+            return; // already gone
+        };
+        let obj_key = baton_state::ObjectKey {
+            addr: addr.clone(),
+            deposed: deposed.clone().unwrap_or_default(),
+        };
+        let deps = self
+            .prior
+            .objects
+            .get(&obj_key)
+            .map(|o| o.dependencies.clone())
+            .unwrap_or_default();
+        // prevent_destroy still applies while the configuration exists.
+        if deposed.is_none() {
+            if let Some(r) = module_of(&self.ctx.config, &addr.module.path()).and_then(|m| m.resources.get(&addr.resource)) {
+                if r.lifecycle.prevent_destroy {
+                    self.diags.push(prevent_destroy_error(addr, r));
+                }
+            }
+        }
+        let (pn, ps) = self.provider_of(&addr.resource.type_);
+        self.changes.push(ResourceChange {
+            addr: addr.clone(),
+            deposed,
+            provider_name: pn,
+            provider_source: ps,
+            action: Action::Delete,
+            reason,
+            after: Value::null(before.ty()),
+            before,
+            replace_paths: Vec::new(),
+            dependencies: deps,
+            create_before_destroy: false,
+        });
+    }
+
+    fn orphans(&mut self) {
+        let keys: Vec<baton_state::ObjectKey> = self.prior.objects.keys().cloned().collect();
+        for k in keys {
+            if !k.deposed.is_empty() || k.addr.resource.mode == ResourceMode::Data {
+                continue;
+            }
+            if self.planned.contains(&k.addr) {
+                continue;
+            }
+            if !self.opts.targets.is_empty() && !self.opts.targets.iter().any(|t| k.addr.is_under(t)) {
+                continue;
+            }
+            let reason = self.orphan_reason(&k.addr);
+            self.delete_change(&k.addr, None, Some(reason));
+        }
+    }
+
+    fn orphan_reason(&self, a: &InstanceAddr) -> ActionReason {
+        let Some(m) = module_of(&self.ctx.config, &a.module.path()) else {
+            return ActionReason::DeleteBecauseNoModule;
+        };
+        if !self.state.module_instances(&a.module.path()).contains(&a.module) {
+            return ActionReason::DeleteBecauseNoModule;
+        }
+        match m.resources.get(&a.resource) {
+            None => ActionReason::DeleteBecauseNoResourceConfig,
+            Some(_) => match &a.key {
+                Some(InstanceKey::Int(_)) => ActionReason::DeleteBecauseCountIndex,
+                Some(InstanceKey::Str(_)) => ActionReason::DeleteBecauseEachKey,
+                None => ActionReason::DeleteBecauseNoResourceConfig,
+            },
+        }
+    }
+
+    fn destroy_changes(&mut self) {
+        let keys: Vec<baton_state::ObjectKey> = self.prior.objects.keys().cloned().collect();
+        for k in keys {
+            if !k.deposed.is_empty() || k.addr.resource.mode == ResourceMode::Data {
+                continue;
+            }
+            if !self.opts.targets.is_empty() && !self.opts.targets.iter().any(|t| k.addr.is_under(t)) {
+                continue;
+            }
+            self.delete_change(&k.addr, None, None);
+        }
+    }
+
+    fn deposed_changes(&mut self) {
+        if self.opts.mode == PlanMode::RefreshOnly {
+            return;
+        }
+        let keys: Vec<baton_state::ObjectKey> = self.prior.objects.keys().cloned().collect();
+        for k in keys {
+            if k.deposed.is_empty() {
+                continue;
+            }
+            self.delete_change(&k.addr, Some(k.deposed.clone()), None);
+        }
+    }
+
+    // ----- outputs -----
+
+    fn output_changes(&self) -> Vec<OutputChange> {
+        let mut out = Vec::new();
+        let root = ModuleInstance::root();
+        let destroy = self.opts.mode == PlanMode::Destroy;
+        for (name, o) in &self.ctx.config.module.outputs {
+            if destroy {
+                continue;
+            }
+            let Some(after) = self.state.get(&root, &NamedValue::Output(name.clone())) else {
+                continue;
+            };
+            let before = self
+                .prior
+                .outputs
+                .get(name)
+                .and_then(|s| decode_output(s).ok());
+            let action = match &before {
+                None => Action::Create,
+                Some(b) if after.is_wholly_known() && b.raw_equal(&after) => Action::NoOp,
+                Some(_) => Action::Update,
+            };
+            out.push(OutputChange {
+                name: name.clone(),
+                action,
+                before: before.unwrap_or_else(Value::dynamic_null),
+                after,
+                sensitive: o.sensitive,
+            });
+        }
+        for (name, s) in &self.prior.outputs {
+            if destroy || !self.ctx.config.module.outputs.contains_key(name) {
+                out.push(OutputChange {
+                    name: name.clone(),
+                    action: Action::Delete,
+                    before: decode_output(s).unwrap_or_else(|_| Value::dynamic_null()),
+                    after: Value::dynamic_null(),
+                    sensitive: s.sensitive,
+                });
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    fn planned_outputs(&self) -> BTreeMap<String, (Value, bool)> {
+        let root = ModuleInstance::root();
+        let mut out = BTreeMap::new();
+        if self.opts.mode == PlanMode::Destroy {
+            return out;
+        }
+        for (name, o) in &self.ctx.config.module.outputs {
+            if let Some(v) = self.state.get(&root, &NamedValue::Output(name.clone())) {
+                out.insert(name.clone(), (v, o.sensitive));
+            }
+        }
+        out
+    }
+}
+
+/// The object type of a resource's schema.
+fn resource_type(r: &Resource) -> Type {
+    let reg = baton_provider::registry();
+    match r.addr.mode {
+        ResourceMode::Managed => reg.resource_type(&r.addr.type_).map(|(_, t)| t.schema().object_type()),
+        ResourceMode::Data => reg.data_source(&r.addr.type_).map(|(_, t)| t.schema().object_type()),
+    }
+    .unwrap_or(Type::Dynamic)
+}
+
+pub(crate) fn prevent_destroy_error(addr: &InstanceAddr, r: &Resource) -> Diagnostic {
+    Diagnostic::error(
+        "Instance cannot be destroyed",
+        format!("Resource {addr} has lifecycle.prevent_destroy set, but the plan calls for this resource to be destroyed. To avoid this error and continue with the plan, either disable lifecycle.prevent_destroy or reduce the scope of the plan using --target."),
+    )
+    .at(r.def_span)
+    .in_context(r.describe())
+}
+
+pub(crate) fn sensitive_output_error(o: &baton_config::Output) -> Diagnostic {
+    Diagnostic::error(
+        "Output refers to sensitive values",
+        "To reduce the risk of accidentally exporting sensitive data that was intended to be only internal, Baton requires that any root module output containing sensitive data be explicitly marked as sensitive, to confirm your intent.\n\nIf you do intend to export this data, annotate the output value as sensitive by adding the following argument:\n    sensitive = true",
+    )
+    .at(o.def_span)
+    .in_context(format!("output \"{}\"", o.name))
+}
+
+/// Evaluates one condition; `Err` with the rule's message when it is false.
+pub(crate) fn check_rule(
+    ev: &mut Evaluator<'_>,
+    r: &CheckRule,
+    summary: &str,
+    subject: &str,
+    sources: &Sources,
+) -> Result<(), Diagnostic> {
+    let c = ev.eval(&r.condition)?;
+    if c.is_null() {
+        return Err(Diagnostic::error(
+            "Invalid condition result",
+            "Condition expression must return either true or false, not null.",
+        )
+        .at(r.condition.span));
+    }
+    let (c, _) = c.unmark();
+    if !c.is_known() {
+        return Ok(());
+    }
+    let ok = baton_eval::convert::convert(&c, &Type::Bool)
+        .ok()
+        .and_then(|b| b.as_bool())
+        .ok_or_else(|| {
+            Diagnostic::error(
+                "Invalid condition result",
+                "Condition expression must return either true or false.",
+            )
+            .at(r.condition.span)
+        })?;
+    if ok {
+        return Ok(());
+    }
+    let msg = match &r.error_message {
+        Some(m) => match ev.eval(m) {
+            Ok(v) if v.contains_sensitive() => {
+                "The error message included a sensitive value, so it will not be displayed.".to_string()
+            }
+            Ok(v) => baton_eval::convert::convert(&v, &Type::String)
+                .ok()
+                .and_then(|s| s.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            Err(d) => format!("(the error message could not be evaluated: {})", d.summary),
+        },
+        None => String::new(),
+    };
+    let loc = sources.location(r.span).unwrap_or_default();
+    Err(Diagnostic::error(
+        summary,
+        format!("{msg}\n\nThis was checked by the condition for {subject} at {loc}."),
+    )
+    .at(r.condition.span))
+}
+
+/// `ignore_changes = all`: every configurable attribute keeps its prior value.
+fn ignore_all(config: &Value, prior: &Value, schema: &baton_provider::Schema) -> Value {
+    let mut m = config.as_entries().cloned().unwrap_or_default();
+    for (name, a) in &schema.attrs {
+        if a.required || a.optional {
+            if let Some(pv) = prior.get_attr(name) {
+                m.insert(name.clone(), pv.clone());
+            }
+        }
+    }
+    for name in schema.blocks.keys() {
+        if let Some(pv) = prior.get_attr(name) {
+            m.insert(name.clone(), pv.clone());
+        }
+    }
+    Value::object(m)
+}
+
+/// `ignore_changes = [a, b["k"]]`: the listed paths keep their prior values.
+fn ignore_paths(config: &Value, prior: &Value, paths: &[Expr]) -> Value {
+    let mut out = config.clone();
+    for p in paths {
+        let Some((root, steps)) = p.as_traversal() else { continue };
+        let mut path = vec![PathStep::Key(root.to_string())];
+        for s in steps {
+            match s {
+                baton_config::TraversalStep::Attr(a, _) => path.push(PathStep::Key(a.to_string())),
+                baton_config::TraversalStep::Index(k, _) => match &k.kind {
+                    ExprKind::String(s) => path.push(PathStep::Key(s.clone())),
+                    ExprKind::Number(n) => match n.parse::<usize>() {
+                        Ok(i) => path.push(PathStep::Index(i)),
+                        Err(_) => break,
+                    },
+                    _ => break,
+                },
+            }
+        }
+        let prior_at = value_at(prior, &path);
+        out = baton_eval::value::set_path(out, &path, &|_old| prior_at.clone().unwrap_or_else(Value::dynamic_null));
+    }
+    out
+}
+
+fn value_at(v: &Value, path: &[PathStep]) -> Option<Value> {
+    let mut cur = v.clone();
+    for s in path {
+        cur = match s {
+            PathStep::Key(k) => cur.get_attr(k)?.clone(),
+            PathStep::Index(i) => cur.as_seq()?.get(*i)?.clone(),
+        };
+    }
+    Some(cur)
+}

@@ -1,0 +1,268 @@
+//! The saved plan file (`baton plan --out FILE`): a versioned JSON document holding everything
+//! apply needs to apply exactly what was reviewed — the changes with their values (typed, with
+//! unknown and sensitive marks), the variables, the identity of the state it was made against,
+//! and the configuration's text.
+//!
+//! Like Terraform's plan files, it contains sensitive values: treat it as a secret. Reading a
+//! file that is not a Baton plan, or of another version, is an error, never a panic.
+
+use crate::model::{Action, ActionReason, Drift, OutputChange, Plan, PlanMode, ResourceChange};
+use baton_core::InstanceAddr;
+use baton_eval::{PathStep, Value};
+use serde_json::{json, Value as J};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub const FORMAT: &str = "baton-plan";
+pub const VERSION: u64 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFileError {
+    #[error("cannot read plan file {path}: {message}")]
+    Io { path: String, message: String },
+    #[error("{path} is not a Baton plan file: {message}")]
+    Invalid { path: String, message: String },
+}
+
+fn path_json(p: &[PathStep]) -> J {
+    J::Array(
+        p.iter()
+            .map(|s| match s {
+                PathStep::Key(k) => json!(k),
+                PathStep::Index(i) => json!(i),
+            })
+            .collect(),
+    )
+}
+
+fn change_json(c: &ResourceChange) -> J {
+    json!({
+        "addr": c.addr.to_string(),
+        "deposed": c.deposed,
+        "provider_name": c.provider_name,
+        "provider_source": c.provider_source,
+        "actions": c.action.json_actions(),
+        "reason": c.reason.map(|r| r.as_json()),
+        "before": c.before.to_typed_json(),
+        "after": c.after.to_typed_json(),
+        "replace_paths": c.replace_paths.iter().map(|p| path_json(p)).collect::<Vec<_>>(),
+        "dependencies": c.dependencies,
+        "create_before_destroy": c.create_before_destroy,
+    })
+}
+
+/// The plan as its file document.
+pub fn to_json(plan: &Plan) -> J {
+    json!({
+        "format": FORMAT,
+        "format_version": VERSION,
+        "mode": plan.mode.as_str(),
+        "lineage": plan.lineage,
+        "serial": plan.serial,
+        "workspace": plan.workspace,
+        "targets": plan.targets,
+        "errored": plan.errored,
+        "terraform_version": plan.terraform_version,
+        "timestamp": plan.timestamp,
+        "variables": plan.variables.iter().map(|(k, v)| (k.clone(), v.to_typed_json())).collect::<serde_json::Map<_, _>>(),
+        "config_files": plan.config_files.iter().map(|(p, t)| json!({"path": p, "text": t})).collect::<Vec<_>>(),
+        "changes": plan.changes.iter().map(change_json).collect::<Vec<_>>(),
+        "outputs": plan.outputs.iter().map(|o| json!({
+            "name": o.name,
+            "actions": o.action.json_actions(),
+            "before": o.before.to_typed_json(),
+            "after": o.after.to_typed_json(),
+            "sensitive": o.sensitive,
+        })).collect::<Vec<_>>(),
+        "drift": plan.drift.iter().map(|d| json!({
+            "addr": d.addr.to_string(),
+            "deposed": d.deposed,
+            "provider_name": d.provider_name,
+            "provider_source": d.provider_source,
+            "before": d.before.to_typed_json(),
+            "after": d.after.to_typed_json(),
+        })).collect::<Vec<_>>(),
+        "refreshed": plan.refreshed.iter().map(|((a, d), v)| json!({
+            "addr": a.to_string(), "deposed": d, "value": v.to_typed_json(),
+        })).collect::<Vec<_>>(),
+        "planned_outputs": plan.planned_outputs.iter().map(|(k, (v, s))| (k.clone(), json!({"value": v.to_typed_json(), "sensitive": s}))).collect::<serde_json::Map<_, _>>(),
+    })
+}
+
+pub fn write(path: &Path, plan: &Plan) -> std::io::Result<()> {
+    let text = serde_json::to_string(&to_json(plan)).map_err(std::io::Error::other)?;
+    let tmp = path.with_extension("baton-tmp");
+    std::fs::write(&tmp, text)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600));
+    }
+    std::fs::rename(&tmp, path)
+}
+
+pub fn read(path: &Path) -> Result<Plan, PlanFileError> {
+    let p = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| PlanFileError::Io {
+        path: p.clone(),
+        message: e.to_string(),
+    })?;
+    let j: J = serde_json::from_slice(&bytes).map_err(|e| PlanFileError::Invalid {
+        path: p.clone(),
+        message: format!("not JSON ({e})"),
+    })?;
+    from_json(&j).map_err(|message| PlanFileError::Invalid { path: p, message })
+}
+
+fn s(j: &J, k: &str) -> Result<String, String> {
+    j.get(k)
+        .and_then(J::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| format!("missing field {k}"))
+}
+
+fn v(j: &J, k: &str) -> Result<Value, String> {
+    Value::from_typed_json(j.get(k).ok_or_else(|| format!("missing field {k}"))?)
+}
+
+fn addr(j: &J, k: &str) -> Result<InstanceAddr, String> {
+    InstanceAddr::parse(&s(j, k)?).map_err(|e| e.to_string())
+}
+
+fn actions(j: &J) -> Result<Action, String> {
+    let a: Vec<String> = j
+        .get("actions")
+        .and_then(J::as_array)
+        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    Action::from_json_actions(&a).ok_or_else(|| "invalid actions".to_string())
+}
+
+fn paths(j: &J) -> Vec<Vec<PathStep>> {
+    j.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(J::as_array)
+                .map(|p| {
+                    p.iter()
+                        .filter_map(|s| match s {
+                            J::String(k) => Some(PathStep::Key(k.clone())),
+                            J::Number(n) => n.as_u64().map(|i| PathStep::Index(i as usize)),
+                            _ => None,
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn opt_str(j: &J, k: &str) -> Option<String> {
+    j.get(k).and_then(J::as_str).map(str::to_string)
+}
+
+pub fn from_json(j: &J) -> Result<Plan, String> {
+    if j.get("format").and_then(J::as_str) != Some(FORMAT) {
+        return Err("the format marker is missing".into());
+    }
+    let ver = j.get("format_version").and_then(J::as_u64).unwrap_or(0);
+    if ver != VERSION {
+        return Err(format!("format version {ver} is not supported (expected {VERSION})"));
+    }
+    let mode = match s(j, "mode")?.as_str() {
+        "normal" => PlanMode::Normal,
+        "destroy" => PlanMode::Destroy,
+        "refresh-only" => PlanMode::RefreshOnly,
+        m => return Err(format!("unknown plan mode {m}")),
+    };
+    let empty = Vec::new();
+    let arr = |k: &str| j.get(k).and_then(J::as_array).unwrap_or(&empty).clone();
+    let mut changes = Vec::new();
+    for c in arr("changes") {
+        changes.push(ResourceChange {
+            addr: addr(&c, "addr")?,
+            deposed: opt_str(&c, "deposed"),
+            provider_name: s(&c, "provider_name")?,
+            provider_source: s(&c, "provider_source")?,
+            action: actions(&c)?,
+            reason: opt_str(&c, "reason").and_then(|r| ActionReason::from_json(&r)),
+            before: v(&c, "before")?,
+            after: v(&c, "after")?,
+            replace_paths: paths(c.get("replace_paths").unwrap_or(&J::Null)),
+            dependencies: c
+                .get("dependencies")
+                .and_then(J::as_array)
+                .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                .unwrap_or_default(),
+            create_before_destroy: c
+                .get("create_before_destroy")
+                .and_then(J::as_bool)
+                .unwrap_or(false),
+        });
+    }
+    let mut outputs = Vec::new();
+    for o in arr("outputs") {
+        outputs.push(OutputChange {
+            name: s(&o, "name")?,
+            action: actions(&o)?,
+            before: v(&o, "before")?,
+            after: v(&o, "after")?,
+            sensitive: o.get("sensitive").and_then(J::as_bool).unwrap_or(false),
+        });
+    }
+    let mut drift = Vec::new();
+    for d in arr("drift") {
+        drift.push(Drift {
+            addr: addr(&d, "addr")?,
+            deposed: opt_str(&d, "deposed"),
+            provider_name: s(&d, "provider_name")?,
+            provider_source: s(&d, "provider_source")?,
+            before: v(&d, "before")?,
+            after: v(&d, "after")?,
+        });
+    }
+    let mut refreshed = BTreeMap::new();
+    for r in arr("refreshed") {
+        refreshed.insert((addr(&r, "addr")?, opt_str(&r, "deposed")), v(&r, "value")?);
+    }
+    let mut variables = BTreeMap::new();
+    if let Some(m) = j.get("variables").and_then(J::as_object) {
+        for (k, x) in m {
+            variables.insert(k.clone(), Value::from_typed_json(x)?);
+        }
+    }
+    let mut planned_outputs = BTreeMap::new();
+    if let Some(m) = j.get("planned_outputs").and_then(J::as_object) {
+        for (k, x) in m {
+            planned_outputs.insert(
+                k.clone(),
+                (v(x, "value")?, x.get("sensitive").and_then(J::as_bool).unwrap_or(false)),
+            );
+        }
+    }
+    let config_files = arr("config_files")
+        .iter()
+        .map(|f| Ok((s(f, "path")?, s(f, "text")?)))
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(Plan {
+        mode,
+        lineage: s(j, "lineage")?,
+        serial: j.get("serial").and_then(J::as_u64).unwrap_or(0),
+        changes,
+        outputs,
+        drift,
+        variables,
+        config_files,
+        targets: j
+            .get("targets")
+            .and_then(J::as_array)
+            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .unwrap_or_default(),
+        workspace: s(j, "workspace")?,
+        errored: j.get("errored").and_then(J::as_bool).unwrap_or(false),
+        refreshed,
+        planned_outputs,
+        terraform_version: s(j, "terraform_version")?,
+        timestamp: s(j, "timestamp")?,
+    })
+}

@@ -1,0 +1,320 @@
+//! The values known so far during one plan or apply walk — variables, locals, module outputs,
+//! resource instances and module expansions, per module instance — and the [`Scope`] that
+//! resolves references against them for one evaluation site.
+//!
+//! Shared between the walker's threads behind a lock. It holds values only; deciding what to
+//! evaluate, and when, is the walkers' job.
+
+use baton_config::Config;
+use baton_core::{Diagnostic, InstanceKey, ModuleInstance, ModulePath, ResourceAddr};
+use baton_eval::refs::{RefAt, Reference};
+use baton_eval::{Scope, Type, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::RwLock;
+
+/// How a resource or module call is repeated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Repetition {
+    Single,
+    Count,
+    ForEach,
+}
+
+#[derive(Clone, Debug)]
+pub struct ResourceValues {
+    pub repetition: Repetition,
+    pub instances: BTreeMap<Option<InstanceKey>, Value>,
+}
+
+#[derive(Clone, Debug)]
+pub struct CallExpansion {
+    pub repetition: Repetition,
+    /// Instance keys with, for `for_each`, the value of each.
+    pub keys: Vec<(Option<InstanceKey>, Option<Value>)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum NamedValue {
+    Var(String),
+    Local(String),
+    Output(String),
+}
+
+#[derive(Default)]
+struct Inner {
+    named: HashMap<(ModuleInstance, NamedValue), Value>,
+    resources: HashMap<(ModuleInstance, ResourceAddr), ResourceValues>,
+    calls: HashMap<(ModuleInstance, String), CallExpansion>,
+    instances: HashMap<ModulePath, Vec<ModuleInstance>>,
+}
+
+pub struct EvalState {
+    inner: RwLock<Inner>,
+}
+
+impl Default for EvalState {
+    fn default() -> Self {
+        EvalState::new()
+    }
+}
+
+impl EvalState {
+    pub fn new() -> EvalState {
+        let mut inner = Inner::default();
+        inner
+            .instances
+            .insert(ModulePath::root(), vec![ModuleInstance::root()]);
+        EvalState {
+            inner: RwLock::new(inner),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        match self.inner.read() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        match self.inner.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    pub fn set(&self, m: &ModuleInstance, k: NamedValue, v: Value) {
+        self.write().named.insert((m.clone(), k), v);
+    }
+
+    pub fn get(&self, m: &ModuleInstance, k: &NamedValue) -> Option<Value> {
+        self.read().named.get(&(m.clone(), k.clone())).cloned()
+    }
+
+    /// The module instances of a configuration path (empty until its call is expanded).
+    pub fn module_instances(&self, p: &ModulePath) -> Vec<ModuleInstance> {
+        self.read().instances.get(p).cloned().unwrap_or_default()
+    }
+
+    /// Records the instances of module call `name` in the parent instance.
+    pub fn set_call(&self, parent: &ModuleInstance, name: &str, exp: CallExpansion) {
+        let mut w = self.write();
+        let child_path = parent.path().child(name);
+        let list = w.instances.entry(child_path).or_default();
+        for (k, _) in &exp.keys {
+            let mi = parent.child(name, k.clone());
+            if !list.contains(&mi) {
+                list.push(mi);
+            }
+        }
+        list.sort();
+        w.calls.insert((parent.clone(), name.to_string()), exp);
+    }
+
+    pub fn call(&self, parent: &ModuleInstance, name: &str) -> Option<CallExpansion> {
+        self.read()
+            .calls
+            .get(&(parent.clone(), name.to_string()))
+            .cloned()
+    }
+
+    pub fn set_resource(&self, m: &ModuleInstance, r: &ResourceAddr, v: ResourceValues) {
+        self.write().resources.insert((m.clone(), r.clone()), v);
+    }
+
+    /// Sets one instance's value, creating the resource entry if needed.
+    pub fn set_instance(
+        &self,
+        m: &ModuleInstance,
+        r: &ResourceAddr,
+        rep: Repetition,
+        key: Option<InstanceKey>,
+        v: Value,
+    ) {
+        let mut w = self.write();
+        let e = w
+            .resources
+            .entry((m.clone(), r.clone()))
+            .or_insert_with(|| ResourceValues {
+                repetition: rep,
+                instances: BTreeMap::new(),
+            });
+        e.instances.insert(key, v);
+    }
+
+    pub fn resource(&self, m: &ModuleInstance, r: &ResourceAddr) -> Option<ResourceValues> {
+        self.read().resources.get(&(m.clone(), r.clone())).cloned()
+    }
+
+    pub fn instance(
+        &self,
+        m: &ModuleInstance,
+        r: &ResourceAddr,
+        key: &Option<InstanceKey>,
+    ) -> Option<Value> {
+        self.read()
+            .resources
+            .get(&(m.clone(), r.clone()))
+            .and_then(|rv| rv.instances.get(key).cloned())
+    }
+}
+
+/// The value of a repeated object, as references see it: the object itself, a tuple by
+/// index (`count`) or an object by key (`for_each`).
+pub fn aggregate(rep: Repetition, instances: &BTreeMap<Option<InstanceKey>, Value>) -> Value {
+    match rep {
+        Repetition::Single => instances
+            .get(&None)
+            .cloned()
+            .unwrap_or_else(Value::dynamic_unknown),
+        Repetition::Count => Value::tuple(instances.values().cloned().collect()),
+        Repetition::ForEach => Value::object(
+            instances
+                .iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Some(InstanceKey::Str(s)) => s.clone(),
+                        Some(InstanceKey::Int(i)) => i.to_string(),
+                        None => String::new(),
+                    };
+                    (key, v.clone())
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// Everything a reference may resolve to at one evaluation site.
+pub struct InstanceScope<'a> {
+    pub state: &'a EvalState,
+    pub config: &'a Config,
+    pub module: &'a ModuleInstance,
+    pub count_index: Option<i64>,
+    pub each: Option<(Value, Value)>,
+    pub self_value: Option<Value>,
+    pub cwd: &'a PathBuf,
+    pub workspace: &'a str,
+}
+
+impl<'a> InstanceScope<'a> {
+    pub fn new(
+        state: &'a EvalState,
+        config: &'a Config,
+        module: &'a ModuleInstance,
+        cwd: &'a PathBuf,
+        workspace: &'a str,
+    ) -> InstanceScope<'a> {
+        InstanceScope {
+            state,
+            config,
+            module,
+            count_index: None,
+            each: None,
+            self_value: None,
+            cwd,
+            workspace,
+        }
+    }
+
+    fn module_dir(&self) -> String {
+        let Some(c) = self.config.descendant(&self.module.path()) else {
+            return ".".into();
+        };
+        let root = &self.config.module.dir;
+        let dir = &c.module.dir;
+        match dir.strip_prefix(root) {
+            Ok(rel) if rel.as_os_str().is_empty() => ".".into(),
+            Ok(rel) => rel.display().to_string(),
+            Err(_) => dir.display().to_string(),
+        }
+    }
+}
+
+impl Scope for InstanceScope<'_> {
+    fn get(&self, r: &RefAt) -> Result<Value, Diagnostic> {
+        match &r.reference {
+            Reference::Var(n) => self
+                .state
+                .get(self.module, &NamedValue::Var(n.clone()))
+                .ok_or_else(|| not_ready(r)),
+            Reference::Local(n) => self
+                .state
+                .get(self.module, &NamedValue::Local(n.clone()))
+                .ok_or_else(|| not_ready(r)),
+            Reference::Module(n) => {
+                let Some(exp) = self.state.call(self.module, n) else {
+                    return Ok(Value::dynamic_unknown());
+                };
+                let child_cfg = self
+                    .config
+                    .descendant(&self.module.path().child(n))
+                    .map(|c| c.module.outputs.keys().cloned().collect::<Vec<_>>())
+                    .unwrap_or_default();
+                let mut instances = BTreeMap::new();
+                for (k, _) in &exp.keys {
+                    let mi = self.module.child(n, k.clone());
+                    let mut outs = BTreeMap::new();
+                    for o in &child_cfg {
+                        let v = self
+                            .state
+                            .get(&mi, &NamedValue::Output(o.clone()))
+                            .unwrap_or_else(Value::dynamic_unknown);
+                        outs.insert(o.clone(), v);
+                    }
+                    instances.insert(k.clone(), Value::object(outs));
+                }
+                Ok(aggregate(exp.repetition, &instances))
+            }
+            Reference::Resource(addr) => match self.state.resource(self.module, addr) {
+                Some(rv) => Ok(aggregate(rv.repetition, &rv.instances)),
+                None => Ok(Value::dynamic_unknown()),
+            },
+            Reference::CountIndex => match self.count_index {
+                Some(i) => Ok(Value::int(i)),
+                None => Err(Diagnostic::error(
+                    "Reference to \"count\" in non-counted context",
+                    "The \"count\" object can only be used in \"module\", \"resource\", and \"data\" blocks, and only when the \"count\" argument is set.",
+                )
+                .at(r.span)),
+            },
+            Reference::EachKey | Reference::EachValue => match &self.each {
+                Some((k, v)) => Ok(if r.reference == Reference::EachKey {
+                    k.clone()
+                } else {
+                    v.clone()
+                }),
+                None => Err(Diagnostic::error(
+                    "each.value cannot be used in this context",
+                    "A reference to \"each.key\" or \"each.value\" has been used in a context in which it is unavailable, such as when the configuration no longer contains the value in its \"for_each\" expression.",
+                )
+                .at(r.span)),
+            },
+            Reference::PathModule => Ok(Value::string(self.module_dir())),
+            Reference::PathRoot => Ok(Value::string(".")),
+            Reference::PathCwd => Ok(Value::string(self.cwd.display().to_string())),
+            Reference::TerraformWorkspace => Ok(Value::string(self.workspace)),
+            Reference::SelfRef => self.self_value.clone().ok_or_else(|| {
+                Diagnostic::error(
+                    "Invalid \"self\" reference",
+                    "The \"self\" object is not available in this context. It can be used only in provisioner and connection blocks and in postconditions.",
+                )
+                .at(r.span)
+            }),
+        }
+    }
+}
+
+fn not_ready(r: &RefAt) -> Diagnostic {
+    // The graph orders evaluation, so this happens only for values that failed to evaluate.
+    Diagnostic::error(
+        "Reference to a value that is not available",
+        format!("{} could not be evaluated (see the errors above).", r.reference),
+    )
+    .at(r.span)
+}
+
+/// A value of unknown type, for objects that cannot be evaluated yet.
+pub fn unknown() -> Value {
+    Value::unknown(Type::Dynamic)
+}

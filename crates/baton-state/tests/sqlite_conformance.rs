@@ -1,0 +1,283 @@
+//! The SQLite store against the shared conformance suite, plus what only SQLite has: the file
+//! itself (creation, refusal of foreign or corrupt files, schema version), handles on several
+//! threads, and the transaction helper later modules build on.
+//!
+//! Every test works in its own temporary directory; none may touch `.baton/` of the checkout.
+
+use baton_core::InstanceAddr;
+use baton_state::lock::current_lock_info;
+use baton_state::sqlite::{APPLICATION_ID, SCHEMA_VERSION};
+use baton_state::{InstanceState, InstanceStatus, ObjectKey, SqliteStore, StateError, StateStore};
+use std::path::Path;
+use std::time::Duration;
+
+/// An opener for a fresh database in a temporary directory, removed when the opener is
+/// dropped.
+fn new_sqlite_database() -> Box<dyn Fn() -> Box<dyn StateStore>> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(".baton").join("state.db");
+    Box::new(move || {
+        let _keep = &dir;
+        Box::new(SqliteStore::open(&path).expect("open the state database"))
+    })
+}
+
+mod conformance {
+    baton_state::state_store_conformance!(super::new_sqlite_database());
+}
+
+#[test]
+fn run_all_runs_every_check() {
+    baton_state::conformance::run_all(&new_sqlite_database);
+}
+
+fn key(addr: &str) -> ObjectKey {
+    ObjectKey::current(InstanceAddr::parse(addr).expect("valid address"))
+}
+
+fn object(n: i64) -> InstanceState {
+    InstanceState {
+        provider: "provider[\"terraform.io/builtin/terraform\"]".to_string(),
+        schema_version: 0,
+        value: serde_json::json!({ "n": n }),
+        status: InstanceStatus::Ready,
+        dependencies: vec![],
+        create_before_destroy: false,
+    }
+}
+
+fn corrupt_at(result: Result<SqliteStore, StateError>, path: &Path) -> String {
+    match result {
+        Err(StateError::Corrupt { path: p, message }) => {
+            assert_eq!(p, path.display().to_string());
+            message
+        }
+        Err(other) => panic!("expected Corrupt, got {other:?}"),
+        Ok(_) => panic!("expected Corrupt, the file was accepted"),
+    }
+}
+
+#[test]
+fn open_creates_directories_and_keeps_the_lineage() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("deep").join(".baton").join("state.db");
+    let lineage = {
+        let store = SqliteStore::open(&path).expect("create");
+        assert_eq!(store.path(), path);
+        assert_eq!(store.describe(), path.display().to_string());
+        store.current().expect("current").lineage
+    };
+    assert!(path.is_file());
+    let store = SqliteStore::open(&path).expect("reopen");
+    assert_eq!(store.current().expect("current").lineage, lineage);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path)
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "state may hold secrets: owner only");
+    }
+}
+
+#[test]
+fn pragmas_and_schema_version_are_set() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(&dir.path().join("state.db")).expect("open");
+    let (journal, sync, fks, version, app) = store
+        .with_transaction(|tx| {
+            let q = |sql: &str| -> Result<String, StateError> {
+                tx.query_row(sql, [], |r| r.get::<_, rusqlite::types::Value>(0))
+                    .map(|v| format!("{v:?}"))
+                    .map_err(|e| store.sql_error(e))
+            };
+            Ok((
+                q("PRAGMA journal_mode")?,
+                q("PRAGMA synchronous")?,
+                q("PRAGMA foreign_keys")?,
+                q("PRAGMA user_version")?,
+                q("PRAGMA application_id")?,
+            ))
+        })
+        .expect("pragmas");
+    assert_eq!(journal, "Text(\"wal\")");
+    assert_eq!(sync, "Integer(1)", "synchronous = NORMAL");
+    assert_eq!(fks, "Integer(1)");
+    assert_eq!(version, format!("Integer({SCHEMA_VERSION})"));
+    assert_eq!(app, format!("Integer({APPLICATION_ID})"));
+}
+
+#[test]
+fn garbage_file_is_corrupt() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("state.db");
+    let garbage: Vec<u8> = (0..8192u32).map(|i| (i * 7919 % 251) as u8).collect();
+    std::fs::write(&path, garbage).expect("write garbage");
+    let message = corrupt_at(SqliteStore::open(&path), &path);
+    assert!(message.contains("not a database"), "{message}");
+}
+
+#[test]
+fn text_file_is_corrupt() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("terraform.tfstate");
+    std::fs::write(&path, "{\"version\": 4, \"serial\": 3}\n").expect("write");
+    corrupt_at(SqliteStore::open(&path), &path);
+}
+
+#[test]
+fn another_programs_database_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("other.db");
+    {
+        let conn = rusqlite::Connection::open(&path).expect("create");
+        conn.execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('hi');")
+            .expect("fill");
+    }
+    let message = corrupt_at(SqliteStore::open(&path), &path);
+    assert!(message.contains("not a Baton state database"), "{message}");
+    let conn = rusqlite::Connection::open(&path).expect("reopen");
+    let notes: i64 = conn
+        .query_row("SELECT count(*) FROM notes", [], |r| r.get(0))
+        .expect("untouched");
+    assert_eq!(notes, 1);
+}
+
+#[test]
+fn newer_schema_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("state.db");
+    drop(SqliteStore::open(&path).expect("create"));
+    {
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION as i64 + 1)
+            .expect("bump");
+    }
+    let message = corrupt_at(SqliteStore::open(&path), &path);
+    assert!(message.contains("newer Baton"), "{message}");
+}
+
+#[test]
+fn directory_instead_of_file_is_an_io_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    match SqliteStore::open(dir.path()) {
+        Err(StateError::Io { path, .. }) => assert_eq!(path, dir.path().display().to_string()),
+        Err(other) => panic!("expected Io, got {other:?}"),
+        Ok(_) => panic!("a directory was accepted as a database"),
+    }
+}
+
+#[test]
+fn handles_on_different_threads_see_each_others_writes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("state.db");
+    let first = SqliteStore::open(&path).expect("open");
+    let serial = first.begin_version("run-1", "apply").expect("begin");
+    let writer = {
+        let path = path.clone();
+        std::thread::spawn(move || {
+            let second = SqliteStore::open(&path).expect("open on the thread");
+            second
+                .put_object(serial, &key("terraform_data.from_thread"), Some(&object(1)))
+                .expect("put from the thread");
+            second.current().expect("current on the thread")
+        })
+    };
+    first
+        .put_object(serial, &key("terraform_data.from_main"), Some(&object(2)))
+        .expect("put from main");
+    let seen_by_thread = writer.join().expect("thread");
+    assert!(seen_by_thread
+        .current(&key("terraform_data.from_thread").addr)
+        .is_some());
+    let seen_by_main = first.current().expect("current");
+    assert_eq!(seen_by_main.objects.len(), 2);
+    assert_eq!(
+        seen_by_main.current(&key("terraform_data.from_thread").addr),
+        Some(&object(1))
+    );
+}
+
+#[test]
+fn handles_opened_at_once_on_a_new_file_share_one_database() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(".baton").join("state.db");
+    let lineages: Vec<String> = std::thread::scope(|scope| {
+        let openers: Vec<_> = (0..6)
+            .map(|_| {
+                scope.spawn(|| {
+                    let store = SqliteStore::open(&path).expect("open concurrently");
+                    store.current().expect("current").lineage
+                })
+            })
+            .collect();
+        openers
+            .into_iter()
+            .map(|h| h.join().expect("opener thread"))
+            .collect()
+    });
+    assert!(lineages.iter().all(|l| l == &lineages[0]), "{lineages:?}");
+}
+
+#[test]
+fn with_transaction_writes_state_atomically_with_other_tables() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(&dir.path().join("state.db")).expect("open");
+    store
+        .with_transaction(|tx| {
+            tx.execute("CREATE TABLE journal (entry TEXT NOT NULL)", [])
+                .map_err(|e| store.sql_error(e))?;
+            Ok(())
+        })
+        .expect("create a table");
+    let serial = store.begin_version("run-1", "apply").expect("begin");
+
+    let failed: Result<(), StateError> = store.with_transaction(|tx| {
+        store.put_object_in(tx, serial, &key("terraform_data.a"), Some(&object(1)))?;
+        tx.execute("INSERT INTO journal VALUES ('created a')", [])
+            .map_err(|e| store.sql_error(e))?;
+        Err(StateError::VersionNotOpen(99))
+    });
+    assert!(matches!(failed, Err(StateError::VersionNotOpen(99))));
+    assert!(store.current().expect("current").is_empty(), "rolled back");
+
+    store
+        .with_transaction(|tx| {
+            store.put_object_in(tx, serial, &key("terraform_data.a"), Some(&object(1)))?;
+            store.put_outputs_in(tx, serial, &Default::default())?;
+            tx.execute("INSERT INTO journal VALUES ('created a')", [])
+                .map_err(|e| store.sql_error(e))?;
+            Ok(())
+        })
+        .expect("commit");
+    let entries: i64 = store
+        .with_transaction(|tx| {
+            tx.query_row("SELECT count(*) FROM journal", [], |r| r.get(0))
+                .map_err(|e| store.sql_error(e))
+        })
+        .expect("count");
+    assert_eq!(entries, 1);
+    assert_eq!(store.current().expect("current").objects.len(), 1);
+}
+
+#[test]
+fn releasing_a_lock_after_the_database_is_gone_does_not_panic() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("state.db");
+    let store = SqliteStore::open(&path).expect("open");
+    let guard = store
+        .lock(current_lock_info("apply"), Duration::ZERO)
+        .expect("lock");
+    drop(store);
+    std::fs::remove_dir_all(dir.path()).expect("remove the database");
+    drop(guard);
+}
+
+#[test]
+fn lock_guard_is_send() {
+    fn send<T: Send>() {}
+    send::<baton_state::LockGuard>();
+    fn shared<T: Send + Sync>() {}
+    shared::<SqliteStore>();
+}

@@ -1,0 +1,217 @@
+//! The command line surface: raw flags as clap parses them. Resolution into engine options
+//! happens in the command modules; this file only declares.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "baton",
+    version,
+    about = "Baton: declarative infrastructure, configuration, processes and workflows in one dependency-aware graph.",
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    /// Run as if started in DIR.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub chdir: Option<PathBuf>,
+    /// The state database (default: .baton/state.db, or .baton/envs/NAME/state.db with --env).
+    #[arg(long, global = true, value_name = "PATH", env = "BATON_STATE")]
+    pub state: Option<PathBuf>,
+    /// The environment: its own state, and `terraform.workspace` in the configuration.
+    #[arg(long = "env", global = true, value_name = "NAME", env = "BATON_ENV")]
+    pub env: Option<String>,
+    /// Disable colour in output (Baton prints without colour by default).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check the configuration: syntax, references, types and attributes.
+    Validate(ValidateArgs),
+    /// Show what apply would change.
+    Plan(PlanArgs),
+    /// Make the changes (from a fresh plan, or exactly those of a saved plan file).
+    Apply(ApplyArgs),
+    /// Destroy every object the state manages.
+    Destroy(DestroyArgs),
+    /// Show root module outputs.
+    Output(OutputArgs),
+    /// Show the state, or a saved plan.
+    Show(ShowArgs),
+    /// Inspect and edit the state.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Print the dependency graph in DOT format.
+    Graph(GraphArgs),
+    /// Rewrite configuration files in the canonical format.
+    Fmt(FmtArgs),
+    /// Remove a lock left behind (only when you know its holder is gone).
+    ForceUnlock(ForceUnlockArgs),
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct VarArgs {
+    /// Set an input variable: NAME=VALUE (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Read input variables from a .tfvars or .tfvars.json file (repeatable).
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PlanFlags {
+    #[command(flatten)]
+    pub vars: VarArgs,
+    /// Limit the operation to these resources or modules and what they depend on (repeatable).
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+    /// Plan these resource instances as replaced (repeatable).
+    #[arg(long = "replace", value_name = "ADDR")]
+    pub replace: Vec<String>,
+    /// Refresh objects through their providers before planning.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub refresh: bool,
+    /// Only accept the real objects' current values into state.
+    #[arg(long)]
+    pub refresh_only: bool,
+    /// At most N actions at once.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub parallelism: usize,
+    /// Wait up to this long for the state lock (e.g. 30s, 2m).
+    #[arg(long, default_value = "0s", value_name = "DURATION")]
+    pub lock_timeout: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    /// Machine-readable output (the shape of `terraform validate -json`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub flags: PlanFlags,
+    /// Plan the destruction of every managed object.
+    #[arg(long)]
+    pub destroy: bool,
+    /// Save the plan to FILE for `baton apply FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print the plan as JSON (the shape of `terraform show -json`).
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 2 when the plan has changes, 0 when it has none.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ApplyArgs {
+    /// A saved plan file to apply exactly.
+    pub plan_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub flags: PlanFlags,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Plan the destruction of every managed object (same as `baton destroy`).
+    #[arg(long)]
+    pub destroy: bool,
+    /// Print the plan and the result as JSON (no prompt: requires --auto-approve or a plan file).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub flags: PlanFlags,
+    #[arg(long)]
+    pub auto_approve: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct OutputArgs {
+    /// One output's name.
+    pub name: Option<String>,
+    /// JSON, as `terraform output -json`.
+    #[arg(long)]
+    pub json: bool,
+    /// A string output's raw value, without quotes.
+    #[arg(long)]
+    pub raw: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// A saved plan file (otherwise the current state).
+    pub file: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StateCommand {
+    /// List resource instances in state.
+    List {
+        /// Only addresses under these (module, resource or instance addresses).
+        addrs: Vec<String>,
+    },
+    /// Show one resource instance's attributes.
+    Show { addr: String },
+    /// Forget objects without destroying them.
+    Rm {
+        #[arg(required = true)]
+        addrs: Vec<String>,
+        #[arg(long, default_value = "0s")]
+        lock_timeout: String,
+    },
+    /// Rename an object (or a whole resource) in state.
+    Mv {
+        from: String,
+        to: String,
+        #[arg(long, default_value = "0s")]
+        lock_timeout: String,
+    },
+    /// List the state's versions.
+    History {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct GraphArgs {
+    /// Include variables, locals, outputs and module calls, not just resources.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct FmtArgs {
+    /// Files or directories (default: the current directory).
+    pub paths: Vec<PathBuf>,
+    /// Exit non-zero (3) if any file is not formatted; change nothing.
+    #[arg(long)]
+    pub check: bool,
+    /// Print the differences.
+    #[arg(long)]
+    pub diff: bool,
+    /// Also process subdirectories.
+    #[arg(long)]
+    pub recursive: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ForceUnlockArgs {
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub force: bool,
+}

@@ -1,0 +1,184 @@
+//! `baton apply` and `baton destroy`: plan (or read a saved plan), confirm, apply with
+//! progress lines, report.
+
+use super::{lock, plan_opts, print_diags, Env};
+use crate::cli::{ApplyArgs, DestroyArgs, PlanFlags};
+use crate::render::{render_plan, render_value};
+use anyhow::anyhow;
+use baton_engine::apply::{ApplyOpts, ApplyReport};
+use baton_engine::{Plan, PlanMode};
+use baton_state::StateStore as _;
+use std::process::ExitCode;
+
+pub fn apply(env: &Env, a: ApplyArgs) -> anyhow::Result<ExitCode> {
+    if let Some(f) = &a.plan_file {
+        return apply_saved(env, f, &a.flags);
+    }
+    let mode = if a.destroy { PlanMode::Destroy } else { PlanMode::Normal };
+    run(env, &a.flags, mode, a.auto_approve, "apply")
+}
+
+pub fn destroy(env: &Env, a: DestroyArgs) -> anyhow::Result<ExitCode> {
+    run(env, &a.flags, PlanMode::Destroy, a.auto_approve, "destroy")
+}
+
+fn run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("run-{:x}-{:x}", nanos, std::process::id())
+}
+
+fn run(env: &Env, flags: &PlanFlags, mode: PlanMode, auto: bool, command: &str) -> anyhow::Result<ExitCode> {
+    let opts = plan_opts(flags, mode)?;
+    let Some(ctx) = env.load() else {
+        return Ok(ExitCode::from(1));
+    };
+    let store = env.open_store()?;
+    let _guard = lock(&store, command, &flags.lock_timeout)?;
+    let prior = store.current()?;
+    let progress = crate::ui::Progress::new();
+    let (plan, diags) = baton_engine::plan::plan(&ctx, &prior, &opts, &progress);
+    if print_diags(&diags, &env.sources) {
+        return Ok(ExitCode::from(1));
+    }
+    let Some(plan) = plan else {
+        return Ok(ExitCode::from(1));
+    };
+    print!("{}", render_plan(&plan));
+    if !plan.has_changes() {
+        if mode == PlanMode::Destroy {
+            println!("\nDestroy complete! Resources: 0 destroyed.");
+        } else {
+            println!("\nApply complete! Resources: 0 added, 0 changed, 0 destroyed.");
+            print_outputs_from_plan(&plan);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !auto {
+        let (q, d) = if mode == PlanMode::Destroy {
+            (
+                "Do you really want to destroy all resources?",
+                "Baton will destroy all your managed infrastructure, as shown above.\n  There is no undo.",
+            )
+        } else {
+            ("Do you want to perform these actions?", "Baton will perform the actions described above.")
+        };
+        if !crate::ui::confirm(q, d) {
+            eprintln!("\nError: {} cancelled.", if mode == PlanMode::Destroy { "Destroy" } else { "Apply" });
+            return Ok(ExitCode::from(1));
+        }
+    } else {
+        println!();
+    }
+    let report = do_apply(env, &ctx, &plan, &store, flags.parallelism, command, &progress)?;
+    finish(env, &plan, &report)
+}
+
+fn do_apply(
+    _env: &Env,
+    ctx: &baton_engine::Context,
+    plan: &Plan,
+    store: &baton_state::SqliteStore,
+    parallelism: usize,
+    command: &str,
+    progress: &crate::ui::Progress,
+) -> anyhow::Result<ApplyReport> {
+    let opts = ApplyOpts {
+        parallelism,
+        run_id: run_id(),
+        command: command.to_string(),
+        ..ApplyOpts::default()
+    };
+    let stop = baton_graph::StopHandle::new();
+    baton_engine::apply::apply(ctx, plan, store, &opts, progress, &stop).map_err(|e| anyhow!(e))
+}
+
+fn finish(env: &Env, plan: &Plan, r: &ApplyReport) -> anyhow::Result<ExitCode> {
+    let failed = print_diags(&r.diags, &env.sources);
+    if failed {
+        eprintln!(
+            "Apply failed. Resources: {} added, {} changed, {} destroyed. Everything that completed is saved in the state (version {}).",
+            r.added, r.changed, r.destroyed, r.serial
+        );
+        return Ok(ExitCode::from(1));
+    }
+    if plan.mode == PlanMode::Destroy {
+        println!("\nDestroy complete! Resources: {} destroyed.", r.destroyed);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "\nApply complete! Resources: {} added, {} changed, {} destroyed.",
+        r.added, r.changed, r.destroyed
+    );
+    if !r.outputs.is_empty() {
+        println!("\nOutputs:\n");
+        for (k, (v, s)) in &r.outputs {
+            if *s || v.contains_sensitive() {
+                println!("{k} = <sensitive>");
+            } else {
+                println!("{k} = {}", render_value(v));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_outputs_from_plan(plan: &Plan) {
+    if plan.planned_outputs.is_empty() {
+        return;
+    }
+    println!("\nOutputs:\n");
+    for (k, (v, s)) in &plan.planned_outputs {
+        if *s || v.contains_sensitive() {
+            println!("{k} = <sensitive>");
+        } else {
+            println!("{k} = {}", render_value(v));
+        }
+    }
+}
+
+fn apply_saved(env: &Env, file: &std::path::Path, flags: &PlanFlags) -> anyhow::Result<ExitCode> {
+    if !flags.vars.vars.is_empty() || !flags.vars.var_files.is_empty() || !flags.targets.is_empty() {
+        return Err(anyhow!("A saved plan already contains its variables and targets: --var, --var-file and --target cannot be used with a plan file."));
+    }
+    let plan = baton_engine::planfile::read(file).map_err(|e| anyhow!(e))?;
+    if plan.errored {
+        return Err(anyhow!("The plan in {} was saved with errors and cannot be applied.", file.display()));
+    }
+    if plan.workspace != env.workspace {
+        return Err(anyhow!(
+            "The plan in {} was made for environment {:?}, not {:?}.",
+            file.display(),
+            plan.workspace,
+            env.workspace
+        ));
+    }
+    let fs = baton_config::MemFs::new(&env.dir, &plan.config_files);
+    let (ctx, d) = baton_engine::load_with(&env.dir, &plan.workspace, &env.sources, &fs);
+    if print_diags(&d, &env.sources) {
+        return Ok(ExitCode::from(1));
+    }
+    let Some(ctx) = ctx else {
+        return Ok(ExitCode::from(1));
+    };
+    let store = env.open_store()?;
+    let command = if plan.mode == PlanMode::Destroy { "destroy" } else { "apply" };
+    let _guard = lock(&store, command, &flags.lock_timeout)?;
+    let current = store.current()?;
+    if current.lineage != plan.lineage || current.serial != plan.serial {
+        return Err(anyhow!(
+            "Saved plan is stale: the state changed after the plan in {} was created (the plan was made against state version {} of lineage {}, and the state is now at version {} of lineage {}). Nothing was changed. Create a new plan with `baton plan --out {}` and apply that.",
+            file.display(),
+            plan.serial,
+            plan.lineage,
+            current.serial,
+            current.lineage,
+            file.display()
+        ));
+    }
+    let progress = crate::ui::Progress::new();
+    let report = do_apply(env, &ctx, &plan, &store, flags.parallelism, command, &progress)?;
+    finish(env, &plan, &report)
+}

@@ -1,0 +1,225 @@
+//! Command implementations: each resolves its flags into engine options, runs the engine, and
+//! renders the result. Shared setup (working directory, state location, environment) is here.
+
+mod apply;
+mod fmt;
+mod misc;
+mod plan;
+mod state;
+
+use crate::cli::{Cli, Command, PlanFlags, VarArgs};
+use anyhow::{anyhow, bail, Context as _};
+use baton_core::{Diagnostics, InstanceAddr, Sources, Target};
+use baton_engine::vars::CliVar;
+use baton_engine::Context;
+use baton_state::{LockGuard, SqliteStore, StateStore};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Where a command runs.
+pub struct Env {
+    /// The root module directory (after `--chdir`).
+    pub dir: PathBuf,
+    pub state_path: PathBuf,
+    pub workspace: String,
+    pub sources: Sources,
+}
+
+impl Env {
+    fn new(cli: &Cli) -> anyhow::Result<Env> {
+        let cwd = std::env::current_dir().context("cannot determine the working directory")?;
+        let dir = match &cli.chdir {
+            Some(d) => {
+                let d = if d.is_absolute() { d.clone() } else { cwd.join(d) };
+                if !d.is_dir() {
+                    bail!("--chdir: {} is not a directory", d.display());
+                }
+                std::env::set_current_dir(&d)
+                    .with_context(|| format!("cannot change to {}", d.display()))?;
+                d
+            }
+            None => cwd.clone(),
+        };
+        let workspace = cli.env.clone().unwrap_or_else(|| "default".to_string());
+        if !baton_config::model::is_valid_name(&workspace) {
+            bail!("--env {workspace:?}: an environment name must start with a letter and contain only letters, digits, '-' and '_'");
+        }
+        let state_path = match &cli.state {
+            Some(p) if p.is_absolute() => p.clone(),
+            Some(p) => cwd.join(p),
+            None if workspace == "default" => dir.join(".baton").join("state.db"),
+            None => dir.join(".baton").join("envs").join(&workspace).join("state.db"),
+        };
+        Ok(Env {
+            dir,
+            state_path,
+            workspace,
+            sources: Sources::new(),
+        })
+    }
+
+    fn open_store(&self) -> anyhow::Result<SqliteStore> {
+        SqliteStore::open(&self.state_path).map_err(|e| anyhow!(e))
+    }
+
+    /// Opens the store only if it exists (read-only commands must not create one).
+    fn existing_store(&self) -> anyhow::Result<Option<SqliteStore>> {
+        if !self.state_path.exists() {
+            return Ok(None);
+        }
+        self.open_store().map(Some)
+    }
+
+    /// Loads the configuration, printing diagnostics. `None` when there were errors.
+    fn load(&self) -> Option<Context> {
+        let (ctx, d) = baton_engine::load(&self.dir, &self.workspace, &self.sources);
+        crate::ui::print_diags(&d, &self.sources);
+        ctx
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let env = Env::new(&cli)?;
+    match cli.command {
+        Command::Validate(a) => misc::validate(&env, &a),
+        Command::Plan(a) => plan::plan(&env, &a),
+        Command::Apply(a) => apply::apply(&env, a),
+        Command::Destroy(a) => apply::destroy(&env, a),
+        Command::Output(a) => misc::output(&env, &a),
+        Command::Show(a) => misc::show(&env, &a),
+        Command::State(s) => state::run(&env, s),
+        Command::Graph(a) => misc::graph(&env, &a),
+        Command::Fmt(a) => fmt::run(&env, &a),
+        Command::ForceUnlock(a) => state::force_unlock(&env, &a),
+    }
+}
+
+/// Parses `30s`, `2m`, `1h`, `500ms`, `0`.
+pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
+    let s = s.trim();
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map(|i| s.split_at(i))
+        .ok_or_else(|| anyhow!("invalid duration {s:?}: expected a number and a unit, such as 30s"))?;
+    let n: f64 = num
+        .parse()
+        .map_err(|_| anyhow!("invalid duration {s:?}: expected a number and a unit, such as 30s"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => bail!("invalid duration {s:?}: the unit must be ms, s, m or h"),
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+pub fn cli_vars(v: &VarArgs) -> anyhow::Result<Vec<CliVar>> {
+    // Keep the command line's order between --var and --var-file as clap gives them: clap
+    // collects each flag separately, so re-interleave by position in argv.
+    let argv: Vec<String> = std::env::args().collect();
+    let mut out = Vec::new();
+    let mut vi = v.vars.iter();
+    let mut fi = v.var_files.iter();
+    let mut i = 0;
+    while i < argv.len() {
+        let a = &argv[i];
+        if a == "--var" || a.starts_with("--var=") {
+            if let Some(x) = vi.next() {
+                out.push(parse_var(x)?);
+            }
+        } else if a == "--var-file" || a.starts_with("--var-file=") {
+            if let Some(f) = fi.next() {
+                out.push(CliVar::File(f.clone()));
+            }
+        }
+        i += 1;
+    }
+    for x in vi {
+        out.push(parse_var(x)?);
+    }
+    for f in fi {
+        out.push(CliVar::File(f.clone()));
+    }
+    Ok(out)
+}
+
+fn parse_var(s: &str) -> anyhow::Result<CliVar> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| anyhow!("invalid --var {s:?}: expected NAME=VALUE"))?;
+    let k = k.trim();
+    if !baton_config::model::is_valid_name(k) {
+        bail!("invalid --var {s:?}: {k:?} is not a valid variable name");
+    }
+    Ok(CliVar::Assign(k.to_string(), v.to_string()))
+}
+
+pub fn plan_opts(
+    f: &PlanFlags,
+    mode: baton_engine::PlanMode,
+) -> anyhow::Result<baton_engine::plan::PlanOpts> {
+    let targets = f
+        .targets
+        .iter()
+        .map(|t| Target::parse(t).map_err(|e| anyhow!("--target: {e}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let replace = f
+        .replace
+        .iter()
+        .map(|t| InstanceAddr::parse(t).map_err(|e| anyhow!("--replace: {e}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mode = if f.refresh_only {
+        baton_engine::PlanMode::RefreshOnly
+    } else {
+        mode
+    };
+    if f.parallelism == 0 {
+        bail!("--parallelism must be at least 1");
+    }
+    Ok(baton_engine::plan::PlanOpts {
+        mode,
+        refresh: f.refresh,
+        targets,
+        replace,
+        vars: cli_vars(&f.vars)?,
+        env: std::env::vars().collect(),
+        parallelism: f.parallelism,
+        validate_only: false,
+    })
+}
+
+/// Takes the state lock for `operation`, printing who holds it when that fails.
+pub fn lock(store: &dyn StateStore, operation: &str, timeout: &str) -> anyhow::Result<LockGuard> {
+    let t = parse_duration(timeout)?;
+    let info = baton_state::lock::current_lock_info(operation);
+    match store.lock(info, t) {
+        Ok(g) => {
+            if let Some(stale) = &g.cleared_stale {
+                eprintln!(
+                    "Cleared a stale lock left by {} (pid {} on {}, since {}, running {}): that process no longer exists.",
+                    stale.who, stale.pid, stale.host, stale.since, stale.operation
+                );
+            }
+            Ok(g)
+        }
+        Err(baton_state::StateError::Locked(h)) => Err(anyhow!(
+            "Error acquiring the state lock: the state at {} is locked by {} (pid {} on host {}, since {}, running {}).\n\nWait for that operation to finish, or retry with --lock-timeout 30s to wait for it. If that process is gone from another host, `baton force-unlock` removes the lock.",
+            store.describe(),
+            h.who,
+            h.pid,
+            h.host,
+            h.since,
+            h.operation
+        )),
+        Err(e) => Err(anyhow!(e)),
+    }
+}
+
+pub fn print_diags(d: &Diagnostics, sources: &Sources) -> bool {
+    crate::ui::print_diags(d, sources)
+}

@@ -1,0 +1,57 @@
+//! `baton plan`: refresh, plan, print (human or JSON), optionally save.
+
+use super::{lock, plan_opts, print_diags, Env};
+use crate::cli::PlanArgs;
+use crate::render::render_plan;
+use anyhow::Context as _;
+use baton_engine::planjson::{plan_json, JsonOpts};
+use baton_engine::PlanMode;
+use baton_state::StateStore as _;
+use std::process::ExitCode;
+
+pub fn plan(env: &Env, a: &PlanArgs) -> anyhow::Result<ExitCode> {
+    let mode = if a.destroy { PlanMode::Destroy } else { PlanMode::Normal };
+    let opts = plan_opts(&a.flags, mode)?;
+    let Some(ctx) = env.load() else {
+        return Ok(ExitCode::from(1));
+    };
+    let store = env.open_store()?;
+    let _guard = lock(&store, "plan", &a.flags.lock_timeout)?;
+    let prior = store.current()?;
+    let observer: Box<dyn baton_engine::Observer> = if a.json {
+        Box::new(baton_engine::NoObserver)
+    } else {
+        Box::new(crate::ui::Progress::new())
+    };
+    let (plan, diags) = baton_engine::plan::plan(&ctx, &prior, &opts, observer.as_ref());
+    let errors = print_diags(&diags, &env.sources);
+    let Some(plan) = plan else {
+        return Ok(ExitCode::from(1));
+    };
+    if a.json {
+        let j = plan_json(Some(&ctx), &plan, &prior, JsonOpts::default());
+        println!("{}", serde_json::to_string(&j)?);
+    } else if !errors {
+        print!("{}", render_plan(&plan));
+    }
+    if errors {
+        return Ok(ExitCode::from(1));
+    }
+    if let Some(out) = &a.out {
+        baton_engine::planfile::write(out, &plan)
+            .with_context(|| format!("cannot write the plan to {}", out.display()))?;
+        if !a.json {
+            println!(
+                "\n─────────────────────────────────────────────────────────────────────────────\n\nSaved the plan to: {}\n\nTo perform exactly these actions, run the following command to apply:\n    baton apply {}",
+                out.display(),
+                out.display()
+            );
+        }
+    } else if !a.json && plan.has_changes() {
+        println!("\n─────────────────────────────────────────────────────────────────────────────\n\nNote: You didn't use the --out option to save this plan, so Baton can't guarantee to take exactly these actions if you run \"baton apply\" now.");
+    }
+    if a.detailed_exitcode && plan.has_changes() {
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,21 @@
+//! The `baton` binary: parses the command line, wires the engine, state store and providers
+//! together, and renders results. It holds no orchestration logic of its own.
+
+mod cli;
+mod cmd;
+mod render;
+mod ui;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cmd::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
