@@ -18,7 +18,7 @@ use crate::values::{EvalState, NamedValue, Repetition};
 use crate::{Event, Observer};
 use baton_config::{OnFailure, ProvisionerWhen, Resource};
 use baton_core::{Diagnostic, Diagnostics, InstanceAddr, InstanceKey, ModuleInstance, ResourceAddr, ResourceMode};
-use baton_eval::{Value};
+use baton_eval::Value;
 use baton_graph::{Graph, NodeId, StopHandle, WalkOpts};
 use baton_provider::exec::{run, CommandSpec};
 use baton_provider::plan::{mark_schema_sensitive, proposed_new};
@@ -381,6 +381,11 @@ fn build_graph(ctx: &Context, plan: &Plan) -> (Graph<ANode>, Diagnostics) {
     (g, diags)
 }
 
+/// `count.index` and `each.key`/`each.value` of one instance.
+type InstanceKeys = (Option<i64>, Option<(Value, Value)>);
+/// Cached `for_each` expansions per resource in a module instance.
+type ExpansionCache = Mutex<HashMap<(ModuleInstance, ResourceAddr), Arc<Option<Expansion>>>>;
+
 struct Runner<'a> {
     ctx: &'a Context,
     plan: &'a Plan,
@@ -391,7 +396,7 @@ struct Runner<'a> {
     state: &'a EvalState,
     pctx: ProviderCtx,
     /// `for_each` values per resource in a module instance, evaluated once.
-    expansions: Mutex<HashMap<(ModuleInstance, ResourceAddr), Arc<Option<Expansion>>>>,
+    expansions: ExpansionCache,
     counts: Mutex<(usize, usize, usize)>,
     stop: StopHandle,
 }
@@ -447,7 +452,7 @@ impl Runner<'_> {
     }
 
     /// count.index and each.* of an instance (for_each evaluated once per resource).
-    fn instance_keys(&self, addr: &InstanceAddr, r: &Resource) -> Result<(Option<i64>, Option<(Value, Value)>), Diagnostics> {
+    fn instance_keys(&self, addr: &InstanceAddr, r: &Resource) -> Result<InstanceKeys, Diagnostics> {
         let count = count_index(&addr.key);
         if r.for_each.is_none() {
             return Ok((count, None));
@@ -476,7 +481,7 @@ impl Runner<'_> {
         Ok((count, each_values(&addr.key, &each_value)))
     }
 
-    fn eval_instance_config(&self, c: &ResourceChange, r: &Resource, schema: &baton_provider::Schema) -> Result<(Value, Option<i64>, Option<(Value, Value)>), Diagnostics> {
+    fn eval_instance_config(&self, c: &ResourceChange, r: &Resource, schema: &baton_provider::Schema) -> Result<(Value, InstanceKeys), Diagnostics> {
         let (count, each) = self.instance_keys(&c.addr, r)?;
         let nodes = self.nodes();
         let mut scope = nodes.scope(&c.addr.module);
@@ -487,7 +492,7 @@ impl Runner<'_> {
         if d.has_errors() {
             return Err(d);
         }
-        Ok((v, count, each))
+        Ok((v, (count, each)))
     }
 
     fn bump(&self, action: Action) {
@@ -532,7 +537,7 @@ impl Runner<'_> {
             return Err(Diagnostic::error("Missing configuration", format!("The configuration for {} is gone.", c.addr)).into());
         };
         let schema = rt.schema();
-        let (config, count, each) = self.eval_instance_config(c, r, schema)?;
+        let (config, (count, each)) = self.eval_instance_config(c, r, schema)?;
         let creating = matches!(c.action, Action::Create | Action::DeleteThenCreate | Action::CreateThenDelete);
         let prior = if creating { None } else { Some(&c.before) };
         // Apply-time ignore_changes keeps what the plan decided.
@@ -631,7 +636,7 @@ impl Runner<'_> {
         let Some(r) = self.resource_config(&c.addr) else {
             return Ok(());
         };
-        let (config, _, _) = self.eval_instance_config(c, r, dt.schema())?;
+        let (config, _) = self.eval_instance_config(c, r, dt.schema())?;
         self.observer.event(Event::ApplyStart { addr: c.addr.clone(), deposed: None, action: Action::Read, id: None });
         let started = Instant::now();
         let ro = config.clone().unmark_deep().0;

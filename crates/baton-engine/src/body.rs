@@ -21,7 +21,6 @@ pub fn eval_body(
 ) -> (Value, Diagnostics) {
     let mut diags = Diagnostics::new();
     let mut out: BTreeMap<String, Value> = BTreeMap::new();
-    let mut unknown = false;
     for a in &body.attrs {
         let Some(sa) = schema.attrs.get(&a.name) else {
             let hint = if schema.blocks.contains_key(&a.name) {
@@ -179,7 +178,6 @@ pub fn eval_body(
             );
         }
         let v = if block_unknown {
-            unknown = unknown || false;
             match nb.nesting {
                 Nesting::Single => Value::unknown(inner_ty.clone()),
                 Nesting::List => Value::unknown(Type::list(inner_ty.clone())),
@@ -206,7 +204,6 @@ pub fn eval_body(
         };
         out.insert(name.clone(), v);
     }
-    let _ = unknown;
     (Value::object(out), diags)
 }
 

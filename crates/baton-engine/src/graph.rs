@@ -217,7 +217,7 @@ fn targets_of(b: &mut Builder<'_>, cfg: &Config, r: &RefAt, context: &str) -> Ve
     let m = &cfg.module;
     let p = &m.path;
     let mut out = Vec::new();
-    let mut undeclared = |what: &str, detail: String| {
+    let undeclared = |what: &str, detail: String| {
         Diagnostic::error(format!("Reference to undeclared {what}"), detail)
             .at(r.span)
             .in_context(context.to_string())

@@ -13,7 +13,7 @@ use crate::graph::NodeKey;
 use crate::nodes::NodeEval;
 use crate::model::{Action, ActionReason, Drift, OutputChange, Plan, PlanMode, ResourceChange};
 use crate::statecodec::{decode_object, decode_output};
-use crate::values::{CallExpansion, EvalState, InstanceScope, NamedValue, Repetition};
+use crate::values::{EvalState, InstanceScope, NamedValue, Repetition};
 use crate::vars::{gather, parse_text, CliVar, RawValue};
 use crate::{Event, Observer};
 use baton_config::{CheckRule, Config, Expr, ExprKind, IgnoreChanges, Module, Resource};
@@ -21,9 +21,7 @@ use baton_core::{
     Diagnostic, Diagnostics, InstanceAddr, InstanceKey, ModuleInstance, ModulePath,
     ResourceAddr, ResourceMode, Sources, Target,
 };
-use baton_eval::convert::convert_constraint;
-use baton_eval::typeexpr::type_constraint;
-use baton_eval::{Evaluator, FnCtx, PathStep, Type, TypeConstraint, Value};
+use baton_eval::{Evaluator, FnCtx, PathStep, Type, Value};
 use baton_graph::NodeId;
 use baton_provider::plan::{mark_schema_sensitive, proposed_new};
 use baton_provider::{AttrDiag, PlanRequest, ProviderCtx, ProviderInfo};
@@ -99,6 +97,7 @@ pub fn plan(
         pctx,
         variables: BTreeMap::new(),
         targeted: None,
+        deps_cache: HashMap::new(),
     };
     p.compute_targets();
     p.walk();
@@ -165,7 +164,7 @@ fn config_files(ctx: &Context) -> Vec<(String, String)> {
 type Refreshed = HashMap<ObjKey, Option<Value>>;
 
 fn refresh(
-    ctx: &Context,
+    _ctx: &Context,
     prior: &Snapshot,
     opts: &PlanOpts,
     pctx: &ProviderCtx,
@@ -206,8 +205,8 @@ fn refresh(
         todo.push((key, v));
     }
     let reg = baton_provider::registry();
-    let results: Mutex<Vec<(ObjKey, Value, Result<Option<Value>, String>)>> =
-        Mutex::new(Vec::new());
+    type ReadResult = (ObjKey, Value, Result<Option<Value>, String>);
+    let results: Mutex<Vec<ReadResult>> = Mutex::new(Vec::new());
     let mut g: baton_graph::Graph<usize> = baton_graph::Graph::new();
     for i in 0..todo.len() {
         g.add_node(i);
@@ -298,6 +297,8 @@ struct Planner<'a> {
     variables: BTreeMap<String, Value>,
     /// With `--target`, the nodes to plan; others keep their state values.
     targeted: Option<HashSet<NodeId>>,
+    /// Resource-level dependencies per graph node (computed once per resource).
+    deps_cache: HashMap<NodeId, Vec<String>>,
 }
 
 fn module_of<'c>(config: &'c Config, p: &ModulePath) -> Option<&'c Module> {
@@ -412,6 +413,7 @@ impl<'a> Planner<'a> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn check_rules_with(
         &mut self,
         mi: &ModuleInstance,
@@ -699,7 +701,10 @@ impl<'a> Planner<'a> {
     }
 
     /// Resource-level dependencies as state records them.
-    fn dependencies_of(&self, id: NodeId) -> Vec<String> {
+    fn dependencies_of(&mut self, id: NodeId) -> Vec<String> {
+        if let Some(v) = self.deps_cache.get(&id) {
+            return v.clone();
+        }
         let mut v: Vec<String> = self
             .ctx
             .graph
@@ -713,6 +718,7 @@ impl<'a> Planner<'a> {
             .collect();
         v.sort();
         v.dedup();
+        self.deps_cache.insert(id, v.clone());
         v
     }
 
@@ -871,6 +877,7 @@ impl<'a> Planner<'a> {
             }
         }
         let planned = mark_schema_sensitive(schema, proposed_new(schema, None, &config));
+        let dependencies = self.dependencies_of(id);
         self.changes.push(ResourceChange {
             addr: iaddr.clone(),
             deposed: None,
@@ -885,7 +892,7 @@ impl<'a> Planner<'a> {
             before: Value::null(schema.object_type()),
             after: planned.clone(),
             replace_paths: Vec::new(),
-            dependencies: self.dependencies_of(id),
+            dependencies,
             create_before_destroy: false,
         });
         Some(planned)

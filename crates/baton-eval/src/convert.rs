@@ -89,7 +89,7 @@ fn convert_at(v: &Value, t: &Type, path: &str) -> Result<Value, ConvertError> {
             if *vt == Type::Dynamic || convertible(vt, t) {
                 Value::unknown(t.clone())
             } else {
-                return Err(err(path, format!("{} required", article(t))));
+                return Err(err(path, format!("{} required", describe(t))));
             }
         }
         _ => convert_known(v, t, path)?,
@@ -97,13 +97,6 @@ fn convert_at(v: &Value, t: &Type, path: &str) -> Result<Value, ConvertError> {
     Ok(out.with_sensitive(sensitive))
 }
 
-fn article(t: &Type) -> String {
-    let d = describe(t);
-    match d.chars().next() {
-        Some('a' | 'e' | 'i' | 'o' | 'u') => format!("an {d}"),
-        _ => format!("a {d}"),
-    }
-}
 
 /// Whether values of type `from` can in general convert to `to` (used for unknowns).
 pub fn convertible(from: &Type, to: &Type) -> bool {
@@ -221,7 +214,7 @@ fn convert_known(v: &Value, t: &Type, path: &str) -> Result<Value, ConvertError>
             }
             Ok(Value::object(out))
         }
-        (_, t) => Err(err(path, format!("{} required", article(t)))),
+        (_, t) => Err(err(path, format!("{} required", describe(t)))),
     }
 }
 

@@ -90,7 +90,7 @@ impl<'a> Evaluator<'a> {
                     .at(e.span)
             }),
             ExprKind::String(s) => Ok(Value::string(s.as_str())),
-            ExprKind::Template(parts) => self.template(parts, e.span),
+            ExprKind::Template(parts) => self.template(parts),
             ExprKind::Tuple(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for x in items {
@@ -323,12 +323,15 @@ impl<'a> Evaluator<'a> {
         }
         functions::call(f, &self.fn_ctx, values).map_err(|e| {
             let at = e.arg.and_then(|i| arg_spans.get(i).copied()).unwrap_or(span);
-            let summary = if e.arg.is_some() {
-                "Invalid function argument"
+            if e.arg.is_some() {
+                Diagnostic::error("Invalid function argument", e.message).at(at)
             } else {
-                "Error in function call"
-            };
-            Diagnostic::error(summary, format!("Call to function \"{name}\" failed: {}", e.message)).at(at)
+                Diagnostic::error(
+                    "Error in function call",
+                    format!("Call to function \"{name}\" failed: {}", e.message),
+                )
+                .at(at)
+            }
         })
     }
 
@@ -440,7 +443,7 @@ impl<'a> Evaluator<'a> {
         Ok(out.with_sensitive(cs))
     }
 
-    fn template(&mut self, parts: &[TemplatePart], span: Span) -> R {
+    fn template(&mut self, parts: &[TemplatePart]) -> R {
         // A template that is exactly one interpolation returns the value unchanged.
         if let [TemplatePart::Interp(e)] = parts {
             return self.eval(e);
@@ -448,7 +451,7 @@ impl<'a> Evaluator<'a> {
         let mut out = String::new();
         let mut unknown = false;
         let mut sensitive = false;
-        self.render_parts(parts, &mut out, &mut unknown, &mut sensitive, span)?;
+        self.render_parts(parts, &mut out, &mut unknown, &mut sensitive)?;
         if unknown {
             return Ok(sens(Value::unknown(Type::String), sensitive));
         }
@@ -461,7 +464,6 @@ impl<'a> Evaluator<'a> {
         out: &mut String,
         unknown: &mut bool,
         sensitive: &mut bool,
-        span: Span,
     ) -> Result<(), Diagnostic> {
         for p in parts {
             match p {
@@ -521,7 +523,7 @@ impl<'a> Evaluator<'a> {
                         .at(cond.span)
                     })?;
                     let branch = if b { then } else { otherwise };
-                    self.render_parts(branch, out, unknown, sensitive, span)?;
+                    self.render_parts(branch, out, unknown, sensitive)?;
                 }
                 TemplatePart::For {
                     key_var,
@@ -556,7 +558,7 @@ impl<'a> Evaluator<'a> {
                             self.symbols.push((kv.clone(), k));
                         }
                         self.symbols.push((value_var.clone(), v));
-                        let r = self.render_parts(body, out, unknown, sensitive, span);
+                        let r = self.render_parts(body, out, unknown, sensitive);
                         self.symbols.truncate(n);
                         r?;
                     }
@@ -683,14 +685,19 @@ impl<'a> Evaluator<'a> {
                 let val = self.eval(&f.value_expr)?;
                 if f.grouping {
                     groups.entry(key).or_default().push(val);
-                } else if object.contains_key(&key) {
-                    return Err(Diagnostic::error(
-                        "Duplicate object key",
-                        format!("Two different items produced the key {key:?} in this 'for' expression. If duplicates are expected, use the ellipsis (...) after the value expression to enable grouping by key."),
-                    )
-                    .at(ke.span));
                 } else {
-                    object.insert(key, val);
+                    match object.entry(key) {
+                        std::collections::btree_map::Entry::Occupied(o) => {
+                            return Err(Diagnostic::error(
+                                "Duplicate object key",
+                                format!("Two different items produced the key {:?} in this 'for' expression. If duplicates are expected, use the ellipsis (...) after the value expression to enable grouping by key.", o.key()),
+                            )
+                            .at(ke.span));
+                        }
+                        std::collections::btree_map::Entry::Vacant(v) => {
+                            v.insert(val);
+                        }
+                    }
                 }
             }
         }

@@ -110,14 +110,10 @@ pub fn binary(op: BinaryOp, l: &Value, r: &Value) -> Result<Value, OpError> {
                         })
                     }
                 },
+                // Terraform (go-cty) returns the dividend for a modulo by zero.
                 BinaryOp::Mod => match a.rem(b) {
                     Some(n) => Value::number(n),
-                    None => {
-                        return Err(OpError {
-                            message: "Can't use modulo by zero.".into(),
-                            side: Side::Whole,
-                        })
-                    }
+                    None => Value::number(a.clone()),
                 },
                 BinaryOp::Less => Value::bool(a < b),
                 BinaryOp::LessEq => Value::bool(a <= b),

@@ -728,7 +728,8 @@ fn unmark_map(items: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
 
 /// A number as a JSON number with its full decimal expansion.
 pub fn number_to_json(n: &Number) -> serde_json::Value {
-    let s = n.to_string();
+    // JSON (state, outputs) has no negative zero, as in Terraform.
+    let s = n.without_negative_zero().to_string();
     match serde_json::from_str::<serde_json::Number>(&s) {
         Ok(num) => serde_json::Value::Number(num),
         Err(_) => serde_json::Value::String(s),

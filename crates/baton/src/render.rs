@@ -197,7 +197,7 @@ fn render_diff(
             let mut hidden = 0;
             for op in ops {
                 match op {
-                    ListOp::Same(_) => hidden += 1,
+                    ListOp::Same => hidden += 1,
                     ListOp::Removed(x) => {
                         if hidden > 0 {
                             o.close(level + 1, &format!("# ({hidden} unchanged {} hidden)", plural(hidden, "element")));
@@ -245,7 +245,7 @@ fn plural(n: usize, word: &str) -> String {
 }
 
 enum ListOp<'a> {
-    Same(&'a Value),
+    Same,
     Removed(&'a Value),
     Added(&'a Value),
 }
@@ -271,7 +271,7 @@ fn lcs_diff<'a>(b: &'a [Value], a: &'a [Value]) -> Vec<ListOp<'a>> {
     let mut out = Vec::new();
     while i < n && j < m {
         if b[i].raw_equal(&a[j]) && a[j].is_wholly_known() {
-            out.push(ListOp::Same(&a[j]));
+            out.push(ListOp::Same);
             i += 1;
             j += 1;
         } else if t[i + 1][j] >= t[i][j + 1] {
@@ -530,16 +530,68 @@ pub fn render_object(addr: &baton_core::InstanceAddr, v: &Value) -> String {
     o.s
 }
 
-/// A value as `baton output NAME` prints it (HCL-like, multi-line for collections).
+/// A value as `baton output` prints it (Terraform's console format: `tolist([...])`,
+/// `tomap({...})`, quoted object keys, heredocs for multi-line strings).
 pub fn render_value(v: &Value) -> String {
-    if !is_compound(v) {
-        return primitive(v);
+    let mut out = String::new();
+    format_value(v, 0, &mut out);
+    out
+}
+
+fn format_value(v: &Value, indent: usize, out: &mut String) {
+    if v.is_sensitive() {
+        out.push_str(SENSITIVE);
+        return;
     }
-    let mut o = Out { s: String::new() };
-    render_all(&mut o, 0, "", "", v, "");
-    // Strip the renderer's left margin.
-    o.s.lines()
-        .map(|l| l.strip_prefix("    ").unwrap_or(l.trim_start()))
-        .collect::<Vec<_>>()
-        .join("\n")
+    if !v.is_known() {
+        out.push_str(KNOWN_AFTER);
+        return;
+    }
+    let pad = "  ".repeat(indent + 1);
+    let end = "  ".repeat(indent);
+    match v.kind() {
+        Kind::String(s) if s.contains('\n') => {
+            out.push_str("<<EOT\n");
+            out.push_str(s);
+            out.push_str("\nEOT");
+        }
+        Kind::List(_, items) | Kind::Set(_, items) | Kind::Tuple(items) => {
+            let (open, close) = match v.kind() {
+                Kind::List(..) => ("tolist([", "])"),
+                Kind::Set(..) => ("toset([", "])"),
+                _ => ("[", "]"),
+            };
+            out.push_str(open);
+            if !items.is_empty() {
+                out.push('\n');
+                for x in items.iter() {
+                    out.push_str(&pad);
+                    format_value(x, indent + 1, out);
+                    out.push_str(",\n");
+                }
+                out.push_str(&end);
+            }
+            out.push_str(close);
+        }
+        Kind::Map(_, items) | Kind::Object(items) => {
+            let (open, close) = match v.kind() {
+                Kind::Map(..) => ("tomap({", "})"),
+                _ => ("{", "}"),
+            };
+            out.push_str(open);
+            if !items.is_empty() {
+                out.push('\n');
+                for (k, x) in items.iter() {
+                    out.push_str(&pad);
+                    out.push_str(&quote(k));
+                    out.push_str(" = ");
+                    format_value(x, indent + 1, out);
+                    out.push('\n');
+                }
+                out.push_str(&end);
+            }
+            out.push_str(close);
+        }
+        _ => out.push_str(&primitive(v)),
+    }
 }

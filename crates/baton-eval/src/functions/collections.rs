@@ -28,8 +28,18 @@ pub(super) fn register(r: &mut Registry) {
     let pm = |name: &'static str, t: Type| Param::new(name, t).unknowns().marked();
     let fixed = Ret::Fixed;
 
-    r.add(Function::new("alltrue", vec![p("list", Type::list(Type::Bool))], fixed(Type::Bool), alltrue));
-    r.add(Function::new("anytrue", vec![p("list", Type::list(Type::Bool))], fixed(Type::Bool), anytrue));
+    r.add(Function::new(
+        "alltrue",
+        vec![p("list", Type::list(Type::Bool))],
+        fixed(Type::Bool),
+        alltrue,
+    ));
+    r.add(Function::new(
+        "anytrue",
+        vec![p("list", Type::list(Type::Bool))],
+        fixed(Type::Bool),
+        anytrue,
+    ));
     r.add(Function::new(
         "chunklist",
         vec![pm("list", list_any()), pm("size", Type::Number)],
@@ -57,22 +67,42 @@ pub(super) fn register(r: &mut Registry) {
         fixed(Type::Bool),
         contains,
     ));
-    r.add(Function::new("distinct", vec![p("list", list_any())], Ret::SameAsArg(0), distinct));
+    r.add(Function::new(
+        "distinct",
+        vec![p("list", list_any())],
+        Ret::SameAsArg(0),
+        distinct,
+    ));
     r.add(Function::new(
         "element",
         vec![pm("list", any()), p("index", Type::Number)],
         Ret::Dynamic,
         element,
     ));
-    r.add(Function::new("flatten", vec![pm("list", any())], Ret::Dynamic, flatten));
+    r.add(Function::new(
+        "flatten",
+        vec![pm("list", any())],
+        Ret::Dynamic,
+        flatten,
+    ));
     r.add(Function::new(
         "index",
         vec![p("list", any()), p("value", any())],
         fixed(Type::Number),
         index,
     ));
-    r.add(Function::new("keys", vec![pm("inputMap", any())], Ret::Dynamic, keys));
-    r.add(Function::new("length", vec![pm("value", any())], fixed(Type::Number), length));
+    r.add(Function::new(
+        "keys",
+        vec![pm("inputMap", any())],
+        Ret::Dynamic,
+        keys,
+    ));
+    r.add(Function::new(
+        "length",
+        vec![pm("value", any())],
+        fixed(Type::Number),
+        length,
+    ));
     r.add(
         Function::new(
             "lookup",
@@ -84,25 +114,45 @@ pub(super) fn register(r: &mut Registry) {
     );
     r.add(Function::new(
         "matchkeys",
-        vec![p("values", list_any()), p("keys", list_any()), p("searchset", list_any())],
+        vec![
+            p("values", list_any()),
+            p("keys", list_any()),
+            p("searchset", list_any()),
+        ],
         Ret::SameAsArg(0),
         matchkeys,
     ));
     r.add(
-        Function::new("merge", vec![], Ret::Dynamic, merge)
-            .variadic(pm("maps", any()).nullable()),
+        Function::new("merge", vec![], Ret::Dynamic, merge).variadic(pm("maps", any()).nullable()),
     );
-    r.add(Function::new("one", vec![p("list", any())], Ret::Dynamic, one));
+    r.add(Function::new(
+        "one",
+        vec![p("list", any())],
+        Ret::Dynamic,
+        one,
+    ));
     r.add(
         Function::new("range", vec![], fixed(Type::list(Type::Number)), range)
             .variadic(p("params", Type::Number)),
     );
-    r.add(Function::new("reverse", vec![pm("list", any())], Ret::Dynamic, reverse));
+    r.add(Function::new(
+        "reverse",
+        vec![pm("list", any())],
+        Ret::Dynamic,
+        reverse,
+    ));
     r.add(
-        Function::new("setintersection", vec![p("first_set", set_any())], Ret::Dynamic, setintersection)
-            .variadic(p("other_sets", set_any())),
+        Function::new(
+            "setintersection",
+            vec![p("first_set", set_any())],
+            Ret::Dynamic,
+            setintersection,
+        )
+        .variadic(p("other_sets", set_any())),
     );
-    r.add(Function::new("setproduct", vec![], Ret::Dynamic, setproduct).variadic(pm("sets", any())));
+    r.add(
+        Function::new("setproduct", vec![], Ret::Dynamic, setproduct).variadic(pm("sets", any())),
+    );
     r.add(Function::new(
         "setsubtract",
         vec![p("a", set_any()), p("b", set_any())],
@@ -110,12 +160,21 @@ pub(super) fn register(r: &mut Registry) {
         setsubtract,
     ));
     r.add(
-        Function::new("setunion", vec![p("first_set", set_any())], Ret::Dynamic, setunion)
-            .variadic(p("other_sets", set_any())),
+        Function::new(
+            "setunion",
+            vec![p("first_set", set_any())],
+            Ret::Dynamic,
+            setunion,
+        )
+        .variadic(p("other_sets", set_any())),
     );
     r.add(Function::new(
         "slice",
-        vec![pm("list", any()), p("start_index", Type::Number), p("end_index", Type::Number)],
+        vec![
+            pm("list", any()),
+            p("start_index", Type::Number),
+            p("end_index", Type::Number),
+        ],
         Ret::Dynamic,
         slice,
     ));
@@ -125,14 +184,24 @@ pub(super) fn register(r: &mut Registry) {
         fixed(Type::list(Type::String)),
         sort,
     ));
-    r.add(Function::new("sum", vec![p("list", any())], fixed(Type::Number), sum));
+    r.add(Function::new(
+        "sum",
+        vec![p("list", any())],
+        fixed(Type::Number),
+        sum,
+    ));
     r.add(Function::new(
         "transpose",
         vec![p("values", Type::map(Type::list(Type::String)))],
         fixed(Type::map(Type::list(Type::String))),
         transpose,
     ));
-    r.add(Function::new("values", vec![pm("mapping", any())], Ret::Dynamic, values));
+    r.add(Function::new(
+        "values",
+        vec![pm("mapping", any())],
+        Ret::Dynamic,
+        values,
+    ));
     r.add(Function::new(
         "zipmap",
         vec![pm("keys", Type::list(Type::String)), pm("values", any())],
@@ -140,8 +209,14 @@ pub(super) fn register(r: &mut Registry) {
         zipmap,
     ));
     // Removed in Terraform 0.12 but still registered there, so that calls get this message.
-    r.add(Function::new("list", vec![], Ret::Dynamic, list_removed).variadic(p("vals", any()).nullable()));
-    r.add(Function::new("map", vec![], Ret::Dynamic, map_removed).variadic(p("vals", any()).nullable()));
+    r.add(
+        Function::new("list", vec![], Ret::Dynamic, list_removed)
+            .variadic(p("vals", any()).nullable()),
+    );
+    r.add(
+        Function::new("map", vec![], Ret::Dynamic, map_removed)
+            .variadic(p("vals", any()).nullable()),
+    );
 }
 
 // ----- errors -----
@@ -153,7 +228,10 @@ fn fail(msg: impl std::fmt::Display) -> FnError {
 
 /// A failure blamed on argument `i` (go-cty's `NewArgError`), in Terraform's wording.
 fn arg_fail(i: usize, param: &str, msg: impl std::fmt::Display) -> FnError {
-    FnError::arg(i, format!("Invalid value for \"{param}\" parameter: {msg}."))
+    FnError::arg(
+        i,
+        format!("Invalid value for \"{param}\" parameter: {msg}."),
+    )
 }
 
 fn arity() -> FnError {
@@ -213,9 +291,7 @@ fn known_len(v: &Value) -> Option<usize> {
         Kind::Tuple(items) => Some(items.len()),
         Kind::Unknown(Type::Tuple(ts)) => Some(ts.len()),
         Kind::Unknown(_) => None,
-        Kind::Set(_, items) => {
-            (items.len() == 1 || v.is_wholly_known()).then_some(items.len())
-        }
+        Kind::Set(_, items) => (items.len() == 1 || v.is_wholly_known()).then_some(items.len()),
         _ => v.length(),
     }
 }
@@ -227,7 +303,11 @@ fn unify_unsafe(types: &[Type]) -> Option<Type> {
     if types.is_empty() {
         return None;
     }
-    let concrete: Vec<Type> = types.iter().filter(|t| **t != Type::Dynamic).cloned().collect();
+    let concrete: Vec<Type> = types
+        .iter()
+        .filter(|t| **t != Type::Dynamic)
+        .cloned()
+        .collect();
     let has_dynamic = concrete.len() != types.len();
     if has_dynamic && !concrete.is_empty() {
         let same_kind = |f: fn(&Type) -> bool| concrete.iter().all(f);
@@ -329,7 +409,9 @@ fn anytrue(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
 // ----- chunklist -----
 
 fn chunklist(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
-    let [list, size] = args else { return Err(arity()) };
+    let [list, size] = args else {
+        return Err(arity());
+    };
     let (list, ls) = list.clone().unmark();
     let (size, ss) = size.clone().unmark();
     let s = ls || ss;
@@ -450,7 +532,10 @@ fn concat_type(args: &[Value]) -> Result<Type, FnError> {
                 return Err(arg_fail(
                     i,
                     "seqs",
-                    format!("all arguments must be lists or tuples; got {}", other.friendly_name()),
+                    format!(
+                        "all arguments must be lists or tuples; got {}",
+                        other.friendly_name()
+                    ),
                 ))
             }
         }
@@ -485,7 +570,9 @@ fn concat(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
 // ----- contains, distinct, index -----
 
 fn contains(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
-    let [list, value] = args else { return Err(arity()) };
+    let [list, value] = args else {
+        return Err(arity());
+    };
     if dynamic_unknown(list) || dynamic_unknown(value) {
         return dyn_unknown_result(false);
     }
@@ -525,7 +612,9 @@ fn distinct(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
 }
 
 fn index(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
-    let [list, value] = args else { return Err(arity()) };
+    let [list, value] = args else {
+        return Err(arity());
+    };
     if dynamic_unknown(list) || dynamic_unknown(value) {
         return dyn_unknown_result(false);
     }
@@ -552,7 +641,9 @@ fn index(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
 // ----- element -----
 
 fn element(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
-    let [list, idx] = args else { return Err(arity()) };
+    let [list, idx] = args else {
+        return Err(arity());
+    };
     if dynamic_unknown(list) {
         return dyn_unknown_result(list.is_sensitive());
     }
@@ -576,7 +667,10 @@ fn element(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
             }
         }
         other => {
-            return Err(fail(format!("cannot read elements from {}", other.friendly_name())))
+            return Err(fail(format!(
+                "cannot read elements from {}",
+                other.friendly_name()
+            )))
         }
     };
     let (list, s) = list.clone().unmark();
@@ -777,7 +871,11 @@ fn lookup(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
                 *et
             }
             _ => {
-                return Err(arg_fail(0, "inputMap", "lookup() requires a map as the first argument"))
+                return Err(arg_fail(
+                    0,
+                    "inputMap",
+                    "lookup() requires a map as the first argument",
+                ))
             }
         }
     };
@@ -793,14 +891,20 @@ fn lookup(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
         let d = convert(d, &ret).map_err(fail)?;
         return Ok(d.with_sensitive(s));
     }
-    let shown = if ks { "(sensitive value)".to_string() } else { go_quote(k) };
+    let shown = if ks {
+        "(sensitive value)".to_string()
+    } else {
+        go_quote(k)
+    };
     Err(fail(format!("lookup failed to find key {shown}")))
 }
 
 // ----- matchkeys -----
 
 fn matchkeys(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
-    let [vals, keys, search] = args else { return Err(arity()) };
+    let [vals, keys, search] = args else {
+        return Err(arity());
+    };
     let kty = unify_unsafe(&[keys.ty(), search.ty()])
         .ok_or_else(|| fail("keys and searchset must be of the same type"))?;
     let ret = vals.ty();
@@ -880,7 +984,10 @@ fn merge_type(args: &[Value]) -> Result<Type, FnError> {
 }
 
 fn merge_arg_error(t: &Type) -> FnError {
-    fail(format!("arguments must be maps or objects, got {}", go_quote(&t.friendly_name())))
+    fail(format!(
+        "arguments must be maps or objects, got {}",
+        go_quote(&t.friendly_name())
+    ))
 }
 
 fn merge(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
@@ -937,7 +1044,10 @@ fn one(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
     match known_len(list) {
         None => unknown(ret, false),
         Some(0) => Ok(Value::null(ret)),
-        Some(1) => Ok(seq(list).first().cloned().unwrap_or_else(|| Value::null(ret))),
+        Some(1) => Ok(seq(list)
+            .first()
+            .cloned()
+            .unwrap_or_else(|| Value::null(ret))),
         Some(_) => Err(bad()),
     }
 }
@@ -964,10 +1074,18 @@ fn range(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
     // number from the configuration: a zero step runs into the element limit instead.
     let descending = step < zero;
     if descending && end > start {
-        return Err(arg_fail(1, "params", "end must be less than start when step is negative"));
+        return Err(arg_fail(
+            1,
+            "params",
+            "end must be less than start when step is negative",
+        ));
     }
     if !descending && end < start {
-        return Err(arg_fail(1, "params", "end must be greater than start when step is positive"));
+        return Err(arg_fail(
+            1,
+            "params",
+            "end must be greater than start when step is positive",
+        ));
     }
     let mut vals = Vec::new();
     let mut num = start;
@@ -1000,7 +1118,10 @@ fn reverse(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
             return Err(arg_fail(
                 0,
                 "list",
-                format!("can only reverse list or tuple values, not {}", other.friendly_name()),
+                format!(
+                    "can only reverse list or tuple values, not {}",
+                    other.friendly_name()
+                ),
             ))
         }
     };
@@ -1017,7 +1138,9 @@ fn reverse(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
 }
 
 fn slice(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
-    let [list, start, end] = args else { return Err(arity()) };
+    let [list, start, end] = args else {
+        return Err(arity());
+    };
     if dynamic_unknown(list) {
         return dyn_unknown_result(list.is_sensitive());
     }
@@ -1034,9 +1157,8 @@ fn slice(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
             return Ok(None);
         }
         let n = go_int(v).map_err(|e| arg_fail(i, param, format!("invalid {what} index: {e}")))?;
-        let n = usize::try_from(n).map_err(|_| {
-            arg_fail(i, param, format!("{what} index must not be less than zero"))
-        })?;
+        let n = usize::try_from(n)
+            .map_err(|_| arg_fail(i, param, format!("{what} index must not be less than zero")))?;
         if len.is_some_and(|l| n > l) {
             return Err(arg_fail(
                 i,
@@ -1050,7 +1172,11 @@ fn slice(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
     let to = index(end, 2, "end_index", "end")?;
     let bounds = match (from, to) {
         (Some(f), Some(t)) if f > t => {
-            return Err(arg_fail(1, "start_index", "start index must not be greater than end index"))
+            return Err(arg_fail(
+                1,
+                "start_index",
+                "start index must not be greater than end index",
+            ))
         }
         (Some(f), Some(t)) => Some((f, t)),
         _ => None,
@@ -1110,7 +1236,11 @@ fn set_op(
         if !allow_unknowns && !a.is_wholly_known() {
             return unknown(ret, false);
         }
-        acc = if i == 0 { seq(&a).to_vec() } else { op(acc, seq(&a)) };
+        acc = if i == 0 {
+            seq(&a).to_vec()
+        } else {
+            op(acc, seq(&a))
+        };
     }
     Ok(Value::set(elem_type(&ret), acc))
 }
@@ -1134,7 +1264,9 @@ fn setintersection(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
 
 fn setsubtract(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
     set_op(args, ("a", "b"), false, |acc, other| {
-        acc.into_iter().filter(|v| !contains_raw(other, v)).collect()
+        acc.into_iter()
+            .filter(|v| !contains_raw(other, v))
+            .collect()
     })
 }
 
@@ -1162,8 +1294,9 @@ fn setproduct(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
                 let ety = if ts.is_empty() {
                     Type::Dynamic
                 } else {
-                    unify_unsafe(&ts)
-                        .ok_or_else(|| arg_fail(i, "sets", "all elements must be of the same type"))?
+                    unify_unsafe(&ts).ok_or_else(|| {
+                        arg_fail(i, "sets", "all elements must be of the same type")
+                    })?
                 };
                 etys.push(ety);
                 lists += 1;
@@ -1196,7 +1329,11 @@ fn setproduct(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
         }
     }
     if unknown_len {
-        let t = if all_lists { Type::list(ety) } else { Type::set(ety) };
+        let t = if all_lists {
+            Type::list(ety)
+        } else {
+            Type::set(ety)
+        };
         return unknown(t, s);
     }
     if total == 0 {
@@ -1212,8 +1349,15 @@ fn setproduct(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
     for _ in 0..total {
         let mut tuple = Vec::with_capacity(seqs.len());
         for ((items, &p), t) in seqs.iter().zip(&pos).zip(&etys) {
-            let v = items.get(p).cloned().unwrap_or_else(|| Value::null(t.clone()));
-            let v = if v.ty() == *t { v } else { convert(&v, t).map_err(fail)? };
+            let v = items
+                .get(p)
+                .cloned()
+                .unwrap_or_else(|| Value::null(t.clone()));
+            let v = if v.ty() == *t {
+                v
+            } else {
+                convert(&v, t).map_err(fail)?
+            };
             tuple.push(v);
         }
         product.push(Value::tuple(tuple));
@@ -1249,7 +1393,10 @@ fn sort(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
         }
     }
     strs.sort_unstable();
-    Ok(Value::list(Type::String, strs.into_iter().map(Value::string).collect()))
+    Ok(Value::list(
+        Type::String,
+        strs.into_iter().map(Value::string).collect(),
+    ))
 }
 
 fn sum(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
@@ -1271,20 +1418,31 @@ fn sum(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
         return Err(arg_fail(
             0,
             "list",
-            format!("argument must be list, set, or tuple. Received {}", ty.friendly_name()),
+            format!(
+                "argument must be list, set, or tuple. Received {}",
+                ty.friendly_name()
+            ),
         ));
     }
     if !list.is_wholly_known() {
         return unknown(Type::Number, false);
     }
-    let not_numbers = || arg_fail(0, "list", "argument must be list, set, or tuple of number values");
+    let not_numbers = || {
+        arg_fail(
+            0,
+            "list",
+            "argument must be list, set, or tuple of number values",
+        )
+    };
     let mut total: Option<Number> = None;
     for v in seq(list) {
         if v.is_null() {
             return Err(not_numbers());
         }
         let v = convert(v, &Type::Number).map_err(|_| not_numbers())?;
-        let Some(x) = v.as_number() else { return Err(not_numbers()) };
+        let Some(x) = v.as_number() else {
+            return Err(not_numbers());
+        };
         total = Some(match total {
             None => x.clone(),
             Some(t) => t.add(x),
@@ -1308,14 +1466,13 @@ fn transpose(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
             let Some(s) = v.as_str() else {
                 return Err(fail("input list must not contain null string"));
             };
-            let keys = out.entry(s.to_string()).or_default();
-            keys.push(k.clone());
-            keys.sort();
+            out.entry(s.to_string()).or_default().push(k.clone());
         }
     }
     let out = out
         .into_iter()
-        .map(|(k, ks)| {
+        .map(|(k, mut ks)| {
+            ks.sort();
             let ks = ks.into_iter().map(Value::string).collect();
             (k, Value::list(Type::String, ks))
         })
@@ -1326,14 +1483,18 @@ fn transpose(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
 // ----- zipmap -----
 
 fn zipmap(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
-    let [keys, vals] = args else { return Err(arity()) };
+    let [keys, vals] = args else {
+        return Err(arity());
+    };
     if dynamic_unknown(vals) {
         return dyn_unknown_result(keys.is_sensitive() || vals.is_sensitive());
     }
     let (keys, ks) = keys.clone().unmark();
     let (vals, vs) = vals.clone().unmark();
     let mismatch = |k: usize, v: usize| {
-        fail(format!("number of keys ({k}) does not match number of values ({v})"))
+        fail(format!(
+            "number of keys ({k}) does not match number of values ({v})"
+        ))
     };
     let null_key = |i: usize| fail(format!("keys list has null value at index {i}"));
     let ret = match vals.ty() {
@@ -1386,4 +1547,1076 @@ fn list_removed(_: &FnCtx<'_>, _: &[Value]) -> FnResult {
 
 fn map_removed(_: &FnCtx<'_>, _: &[Value]) -> FnResult {
     Err(fail("the \"map\" function was deprecated in Terraform v0.12 and is no longer available; use tomap({ ... }) syntax to write a literal map"))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Expected results are those of Terraform 1.11 (`terraform output -json` for known
+    //! values, `terraform console` for unknown and sensitive ones).
+
+    use crate::convert::convert;
+    use crate::eval::{EmptyScope, Evaluator};
+    use crate::types::Type;
+    use crate::value::Value;
+    use crate::FnCtx;
+    use baton_core::{FileId, Sources};
+
+    fn eval_in(src: &str, symbols: Vec<(&str, Value)>) -> Result<Value, String> {
+        let sources = Sources::new();
+        let dir = std::env::temp_dir();
+        let expr = baton_config::syntax::parse_expr(FileId(0), src).map_err(|d| d.detail)?;
+        let ctx = FnCtx {
+            base_dir: &dir,
+            sources: &sources,
+            planning: false,
+        };
+        let symbols = symbols
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), v))
+            .collect();
+        Evaluator::new(&EmptyScope, ctx)
+            .with_symbols(symbols)
+            .eval(&expr)
+            .map_err(|d| d.detail)
+    }
+
+    fn lit(src: &str) -> Value {
+        eval_in(src, Vec::new()).expect("literal evaluates")
+    }
+
+    /// `tolist`, `tomap` and `toset` of a literal, without depending on those functions.
+    fn to(t: Type, src: &str) -> Value {
+        convert(&lit(src), &t).expect("literal converts")
+    }
+    fn list(src: &str) -> Value {
+        to(Type::list(Type::Dynamic), src)
+    }
+    fn map(src: &str) -> Value {
+        to(Type::map(Type::Dynamic), src)
+    }
+    fn set(src: &str) -> Value {
+        to(Type::set(Type::Dynamic), src)
+    }
+
+    /// Names every test may use: `u` an unknown string, `d` an unknown value of unknown type,
+    /// `ul` an unknown list of strings, `s` a sensitive string.
+    fn env() -> Vec<(&'static str, Value)> {
+        vec![
+            ("u", Value::unknown(Type::String)),
+            ("d", Value::dynamic_unknown()),
+            ("ul", Value::unknown(Type::list(Type::String))),
+            ("s", Value::string("sec").mark_sensitive()),
+        ]
+    }
+
+    fn show(v: &Value) -> String {
+        let mut out = format!("{} {}", v.ty().to_json(), v.to_json());
+        if !v.is_known() {
+            out.push_str(" (unknown)");
+        } else if !v.is_wholly_known() {
+            out.push_str(" (partly unknown)");
+        }
+        if v.is_sensitive() {
+            out.push_str(" (sensitive)");
+        } else if v.contains_sensitive() {
+            out.push_str(" (sensitive inside)");
+        }
+        out
+    }
+
+    fn run(src: &str, symbols: Vec<(&'static str, Value)>) -> Result<Value, String> {
+        let mut all = env();
+        all.extend(symbols);
+        eval_in(src, all)
+    }
+
+    #[track_caller]
+    fn check_with(src: &str, symbols: Vec<(&'static str, Value)>, want: &str) {
+        let got = match run(src, symbols) {
+            Ok(v) => show(&v),
+            Err(e) => format!("error: {e}"),
+        };
+        assert_eq!(got, want, "{src}");
+    }
+
+    #[track_caller]
+    fn check(src: &str, want: &str) {
+        check_with(src, Vec::new(), want);
+    }
+
+    /// The call fails with Terraform's message `want` (Baton may prefix it).
+    #[track_caller]
+    fn check_err_with(src: &str, symbols: Vec<(&'static str, Value)>, want: &str) {
+        match run(src, symbols) {
+            Ok(v) => panic!("{src}: expected an error, got {}", show(&v)),
+            Err(e) => assert!(e.ends_with(want), "{src}: {e:?} does not end with {want:?}"),
+        }
+    }
+
+    #[track_caller]
+    fn check_err(src: &str, want: &str) {
+        check_err_with(src, Vec::new(), want);
+    }
+
+    #[test]
+    fn alltrue_anytrue() {
+        check("alltrue([])", r#""bool" true"#);
+        check(r#"alltrue([true, "true"])"#, r#""bool" true"#);
+        check("alltrue([true, null])", r#""bool" false"#);
+        check(r#"alltrue([false, u == ""])"#, r#""bool" false"#);
+        check(r#"alltrue([true, u == ""])"#, r#""bool" null (unknown)"#);
+        check_err(r#"alltrue(["x"])"#, "a bool is required.");
+        check("anytrue([])", r#""bool" false"#);
+        check("anytrue([false, null, true])", r#""bool" true"#);
+        check(r#"anytrue([true, u == ""])"#, r#""bool" true"#);
+        check(r#"anytrue([false, u == ""])"#, r#""bool" null (unknown)"#);
+        check_err(
+            "anytrue(null)",
+            r#"Invalid value for "list" parameter: argument must not be null."#,
+        );
+    }
+
+    #[test]
+    fn chunklist() {
+        check(
+            "chunklist([1,2,3,4,5],2)",
+            r#"["list",["list","number"]] [[1,2],[3,4],[5]]"#,
+        );
+        check("chunklist([],2)", r#"["list",["list","dynamic"]] []"#);
+        check(
+            "chunklist([1,2],0)",
+            r#"["list",["list","number"]] [[1,2]]"#,
+        );
+        check(
+            r#"chunklist([1,"a"],1)"#,
+            r#"["list",["list","string"]] [["1"],["a"]]"#,
+        );
+        check(
+            r#"chunklist(["a", u], 1)"#,
+            r#"["list",["list","string"]] [["a"],[null]] (partly unknown)"#,
+        );
+        check(r#"chunklist([s, "b"], 1)[1]"#, r#"["list","string"] ["b"]"#);
+        check("length(chunklist(ul, 1))", r#""number" null (unknown)"#);
+        check_err(
+            "chunklist([1,2],-1)",
+            "failed: the size argument must be positive.",
+        );
+        check_err(
+            "chunklist([1,2],1.5)",
+            "invalid size: value must be a whole number, between -9223372036854775808 and 9223372036854775807.",
+        );
+        check_err(
+            "chunklist([1,true],1)",
+            "all list elements must have the same type.",
+        );
+    }
+
+    #[test]
+    fn coalesce() {
+        check(r#"coalesce("", "a")"#, r#""string" "a""#);
+        check(r#"coalesce(null, 1, "x")"#, r#""string" "1""#);
+        check("coalesce(null, null, 0)", r#""number" 0"#);
+        check("coalesce([], [1])", r#"["list","number"] []"#);
+        check("coalesce({}, {a=1})", r#"["map","number"] {}"#);
+        check("coalesce(null, [1], [1,2])", r#"["tuple",["number"]] [1]"#);
+        check(
+            "coalesce(null, {a=1}, {b=2})",
+            r#"["object",{"a":"number"}] {"a":1}"#,
+        );
+        check("coalesce(null, 1, true)", r#""number" 1"#);
+        check(r#"coalesce("a", u)"#, r#""string" "a""#);
+        check(r#"coalesce(u, "a")"#, r#""string" null (unknown)"#);
+        check(r#"coalesce("a", s)"#, r#""string" "a" (sensitive)"#);
+        check_with(
+            "coalesce(null, a, b)",
+            vec![("a", list("[1]")), ("b", list(r#"["a"]"#))],
+            r#"["list","number"] [1]"#,
+        );
+        check_err(
+            r#"coalesce("", null)"#,
+            "failed: no non-null, non-empty-string arguments.",
+        );
+        check_err(
+            "coalesce()",
+            "failed: all arguments must have the same type.",
+        );
+        check_err(
+            "coalesce(true, 1)",
+            "failed: all arguments must have the same type.",
+        );
+    }
+
+    #[test]
+    fn coalescelist() {
+        check("coalescelist([], [1])", r#"["tuple",["number"]] [1]"#);
+        check(
+            r#"coalescelist(["a"], [1])"#,
+            r#"["tuple",["string"]] ["a"]"#,
+        );
+        check(
+            r#"coalescelist(["a"], [u])"#,
+            r#"["tuple",["string"]] ["a"]"#,
+        );
+        check(r#"coalescelist(ul, ["a"])"#, r#""dynamic" null (unknown)"#);
+        check_with(
+            r#"coalescelist(a, ["x", 1])"#,
+            vec![("a", list("[]"))],
+            r#"["tuple",["string","number"]] ["x",1]"#,
+        );
+        check_err("coalescelist([], [])", "failed: no non-null arguments.");
+        check_err(
+            "coalescelist()",
+            "failed: at least one argument is required.",
+        );
+        check_err(
+            r#"coalescelist(null, ["a"])"#,
+            "failed: coalescelist arguments must be lists or tuples.",
+        );
+        check_with(
+            "coalescelist(n, [1])",
+            vec![("n", Value::null(Type::list(Type::String)))],
+            r#"["tuple",["number"]] [1]"#,
+        );
+    }
+
+    #[test]
+    fn compact() {
+        check(
+            r#"compact(["a","",null,"b"])"#,
+            r#"["list","string"] ["a","b"]"#,
+        );
+        check("compact([])", r#"["list","string"] []"#);
+        check(r#"compact([1,"",2])"#, r#"["list","string"] ["1","2"]"#);
+        check(
+            r#"compact(["a", u])"#,
+            r#"["list","string"] null (unknown)"#,
+        );
+        check_err(
+            "compact(null)",
+            r#"Invalid value for "list" parameter: argument must not be null."#,
+        );
+    }
+
+    #[test]
+    fn concat() {
+        check(
+            r#"concat([1],["a"])"#,
+            r#"["tuple",["number","string"]] [1,"a"]"#,
+        );
+        check("concat([], [])", r#"["tuple",[]] []"#);
+        check(
+            r#"concat(["a"], [u])"#,
+            r#"["tuple",["string","string"]] ["a",null] (partly unknown)"#,
+        );
+        check(
+            r#"concat([s], ["b"])"#,
+            r#"["tuple",["string","string"]] ["sec","b"] (sensitive inside)"#,
+        );
+        let lists = || {
+            vec![
+                ("n", list("[1]")),
+                ("t", list(r#"["a"]"#)),
+                ("b", list("[true]")),
+                ("e", list("[]")),
+            ]
+        };
+        check_with("concat(n, t)", lists(), r#"["list","string"] ["1","a"]"#);
+        check_with(
+            "concat(n, b)",
+            lists(),
+            r#"["tuple",["number","bool"]] [1,true]"#,
+        );
+        check_with(
+            "concat(n, [true])",
+            lists(),
+            r#"["tuple",["number","bool"]] [1,true]"#,
+        );
+        check_with("concat(e, e)", lists(), r#"["list","dynamic"] []"#);
+        check(r#"concat(ul, ["a"])"#, r#""dynamic" null (unknown)"#);
+        check_err("concat()", "failed: at least one argument is required.");
+        check_err(
+            r#"concat("a")"#,
+            r#"Invalid value for "seqs" parameter: all arguments must be lists or tuples; got string."#,
+        );
+        check_with(
+            "concat([1], x)",
+            vec![("x", set("[2]"))],
+            r#"error: Call to function "concat" failed: Invalid value for "seqs" parameter: all arguments must be lists or tuples; got set of number."#,
+        );
+    }
+
+    #[test]
+    fn contains_and_index() {
+        check("contains([1,2],1)", r#""bool" true"#);
+        check(r#"contains([1,2],"1")"#, r#""bool" false"#);
+        check("contains([[1]], [1])", r#""bool" true"#);
+        check_with("contains(x, 1)", vec![("x", set("[1]"))], r#""bool" true"#);
+        check(r#"contains(["a", u], "a")"#, r#""bool" true"#);
+        check(r#"contains(["a", u], "b")"#, r#""bool" null (unknown)"#);
+        check("contains([], u)", r#""bool" null (unknown)"#);
+        check_err(
+            r#"contains("a","a")"#,
+            "failed: argument must be list, tuple, or set.",
+        );
+        check_err(
+            "contains([null], null)",
+            r#"Invalid value for "value" parameter: argument must not be null."#,
+        );
+
+        check(r#"index(["a","b"],"b")"#, r#""number" 1"#);
+        check("index([[1]],[1])", r#""number" 0"#);
+        check(r#"index(["a", u, "b"], "a")"#, r#""number" 0"#);
+        check(r#"index([u, "a"], "a")"#, r#""number" null (unknown)"#);
+        check_err("index([],1)", "failed: cannot search an empty list.");
+        check_err(r#"index([1,2],"2")"#, "failed: item not found.");
+        check_with(
+            r#"index(x, "a")"#,
+            vec![("x", set(r#"["a"]"#))],
+            r#"error: Call to function "index" failed: argument must be a list or tuple."#,
+        );
+    }
+
+    #[test]
+    fn distinct() {
+        check(r#"distinct([1,2,1,"1"])"#, r#"["list","string"] ["1","2"]"#);
+        check("distinct([])", r#"["list","dynamic"] []"#);
+        check(
+            r#"distinct(["b","a","b"])"#,
+            r#"["list","string"] ["b","a"]"#,
+        );
+        check(
+            "distinct([[1],[1]])",
+            r#"["list",["tuple",["number"]]] [[1]]"#,
+        );
+        check("distinct([null, null])", r#"["list","dynamic"] [null]"#);
+        check(
+            r#"distinct(["a", u])"#,
+            r#"["list","string"] null (unknown)"#,
+        );
+        check(
+            r#"distinct([s, "b"])"#,
+            r#"["list","string"] ["sec","b"] (sensitive)"#,
+        );
+        check_err(
+            "distinct([1,true])",
+            "all list elements must have the same type.",
+        );
+    }
+
+    #[test]
+    fn element() {
+        check("element([1,2],3)", r#""number" 2"#);
+        check(r#"element([1,"b"], 3)"#, r#""string" "b""#);
+        check("element([1,2,3],-3)", r#""number" 1"#);
+        let l = || vec![("l", list("[1,2,3]"))];
+        check_with("element(l, -1)", l(), r#""number" 3"#);
+        check_with("element(l, -4)", l(), r#""number" 3"#);
+        check_with("element(l, -7)", l(), r#""number" 3"#);
+        check(r#"element(["a", u], 0)"#, r#""string" "a""#);
+        check("element([s, 2], 1)", r#""number" 2"#);
+        check("element(ul, 0)", r#""string" null (unknown)"#);
+        check("element(d, 0)", r#""dynamic" null (unknown)"#);
+        check_err(
+            "element([],0)",
+            "failed: cannot use element function with an empty list.",
+        );
+        check_err(
+            r#"element([1,"a"],1.5)"#,
+            "failed: invalid index: value must be a whole number, between -9223372036854775808 and 9223372036854775807.",
+        );
+        check_err(
+            r#"element("abc",1)"#,
+            "failed: cannot read elements from string.",
+        );
+        check_err_with(
+            "element(x, 0)",
+            vec![("x", set("[1]"))],
+            "failed: cannot read elements from set of number.",
+        );
+        check_err(
+            "element([1,2,3],-1)",
+            "failed: cannot use element function with a negative index on a tuple.",
+        );
+    }
+
+    #[test]
+    fn flatten() {
+        check(
+            r#"flatten([[1,2],[3,[4,["a"]]]])"#,
+            r#"["tuple",["number","number","number","number","string"]] [1,2,3,4,"a"]"#,
+        );
+        check("flatten([])", r#"["tuple",[]] []"#);
+        check(
+            "flatten([null, [1]])",
+            r#"["tuple",["dynamic","number"]] [null,1]"#,
+        );
+        check("flatten([[], [[]]])", r#"["tuple",[]] []"#);
+        check(
+            r#"flatten([{a=[1]}])"#,
+            r#"["tuple",[["object",{"a":["tuple",["number"]]}]]] [{"a":[1]}]"#,
+        );
+        check_with(
+            "flatten([x, [3]])",
+            vec![("x", set("[2,1]"))],
+            r#"["tuple",["number","number","number"]] [1,2,3]"#,
+        );
+        check(
+            r#"flatten([["a"], [u]])"#,
+            r#"["tuple",["string","string"]] ["a",null] (partly unknown)"#,
+        );
+        check(r#"flatten([["a"], ul])"#, r#""dynamic" null (unknown)"#);
+        check(r#"flatten(["a", d])"#, r#""dynamic" null (unknown)"#);
+        check(
+            "flatten([[s], [2]])",
+            r#"["tuple",["string","number"]] ["sec",2] (sensitive inside)"#,
+        );
+        check_with(
+            "flatten([x, [2]])",
+            vec![("x", Value::tuple(vec![Value::int(1)]).mark_sensitive())],
+            r#"["tuple",["number","number"]] [1,2] (sensitive)"#,
+        );
+        check_err(
+            r#"flatten("a")"#,
+            "failed: can only flatten lists, sets and tuples.",
+        );
+        check_err(
+            "flatten({a=1})",
+            "failed: can only flatten lists, sets and tuples.",
+        );
+    }
+
+    #[test]
+    fn keys_and_values() {
+        check(
+            r#"keys({b=1,a="x"})"#,
+            r#"["tuple",["string","string"]] ["a","b"]"#,
+        );
+        check("keys({})", r#"["tuple",[]] []"#);
+        check_with(
+            "keys(m)",
+            vec![("m", map("{b=1,a=2}"))],
+            r#"["list","string"] ["a","b"]"#,
+        );
+        check_with("keys(m)", vec![("m", map("{}"))], r#"["list","string"] []"#);
+        check("keys({a = u})", r#"["tuple",["string"]] ["a"]"#);
+        check("keys({a = s})", r#"["tuple",["string"]] ["a"]"#);
+        check_with(
+            "keys(m)",
+            vec![("m", map("{a=1}").mark_sensitive())],
+            r#"["list","string"] ["a"] (sensitive)"#,
+        );
+        check_with(
+            "keys(m)",
+            vec![("m", Value::unknown(Type::map(Type::Number)))],
+            r#"["list","string"] null (unknown)"#,
+        );
+        check_err(
+            "keys([1])",
+            r#"Invalid value for "inputMap" parameter: must have map or object type."#,
+        );
+
+        check(
+            r#"values({b=1,a="x"})"#,
+            r#"["tuple",["string","number"]] ["x",1]"#,
+        );
+        check("values({})", r#"["tuple",[]] []"#);
+        check_with(
+            "values(m)",
+            vec![("m", map("{b=1,a=2}"))],
+            r#"["list","number"] [2,1]"#,
+        );
+        check_with(
+            "values(m)",
+            vec![("m", map("{}"))],
+            r#"["list","dynamic"] []"#,
+        );
+        check(
+            "values({a = u})",
+            r#"["tuple",["string"]] [null] (partly unknown)"#,
+        );
+        check(r#"values({a = s, b = 2})[1]"#, r#""number" 2"#);
+        check_err(
+            "values([1])",
+            "failed: values() requires a map as the first argument.",
+        );
+        check_err(
+            "values(null)",
+            r#"Invalid value for "mapping" parameter: argument must not be null."#,
+        );
+    }
+
+    #[test]
+    fn length() {
+        check(r#"length("héllo👍🏽")"#, r#""number" 6"#);
+        check(r#"length("e\u0301")"#, r#""number" 1"#);
+        check(r#"length("🇫🇷🇩🇪")"#, r#""number" 2"#);
+        check("length([1,2])", r#""number" 2"#);
+        check("length({a=1})", r#""number" 1"#);
+        check_with("length(x)", vec![("x", set("[1,1]"))], r#""number" 1"#);
+        check("length([u])", r#""number" 1"#);
+        check("length(ul)", r#""number" null (unknown)"#);
+        check("length(d)", r#""number" null (unknown)"#);
+        let unknown_set = |items: Vec<Value>| Value::set(Type::String, items);
+        check_with(
+            "length(x)",
+            vec![("x", unknown_set(vec![Value::unknown(Type::String)]))],
+            r#""number" 1"#,
+        );
+        check_with(
+            "length(x)",
+            vec![(
+                "x",
+                unknown_set(vec![Value::string("a"), Value::unknown(Type::String)]),
+            )],
+            r#""number" null (unknown)"#,
+        );
+        check("length(s)", r#""number" 3 (sensitive)"#);
+        check("length([s])", r#""number" 1"#);
+        check_err(
+            "length(1)",
+            "failed: argument must be a string, a collection type, or a structural type.",
+        );
+        check_err(
+            "length(null)",
+            r#"Invalid value for "value" parameter: argument must not be null."#,
+        );
+    }
+
+    #[test]
+    fn lookup() {
+        check(r#"lookup({a=1},"a")"#, r#""number" 1"#);
+        check(r#"lookup({a=1},"b","x")"#, r#""string" "x""#);
+        check(
+            r#"lookup({a={x=1}},"a",{y=2})"#,
+            r#"["object",{"x":"number"}] {"x":1}"#,
+        );
+        check(r#"lookup({a=1},"z",null)"#, r#""dynamic" null"#);
+        let m = || vec![("m", map(r#"{a="1"}"#))];
+        check_with(r#"lookup(m,"a", 2)"#, m(), r#""string" "1""#);
+        check_with(r#"lookup(m,"b", 2)"#, m(), r#""string" "2""#);
+        check(r#"lookup({a=u, b="x"}, "b")"#, r#""string" "x""#);
+        check(r#"lookup({a="x"}, u, "d")"#, r#""dynamic" null (unknown)"#);
+        check(r#"lookup({a=s, b=2}, "b")"#, r#""number" 2"#);
+        check(r#"lookup({a=s}, "a")"#, r#""string" "sec" (sensitive)"#);
+        check_err(
+            r#"lookup({a=1},"b")"#,
+            r#"Invalid value for "inputMap" parameter: the given object has no attribute "b"."#,
+        );
+        check_err_with(
+            r#"lookup(m,"b", true)"#,
+            vec![("m", map("{a=1}"))],
+            r#"Invalid value for "default" parameter: the default value must have the same type as the map elements."#,
+        );
+        check_err_with(
+            r#"lookup(m,"b")"#,
+            m(),
+            r#"failed: lookup failed to find key "b"."#,
+        );
+        check_err_with(
+            "lookup(m, s)",
+            m(),
+            "failed: lookup failed to find key (sensitive value).",
+        );
+        check_err(
+            r#"lookup({a=1},"a","b","c")"#,
+            "failed: lookup() takes two or three arguments, got 4.",
+        );
+        check_err(
+            r#"lookup([1],"0")"#,
+            r#"Invalid value for "inputMap" parameter: lookup() requires a map as the first argument."#,
+        );
+    }
+
+    #[test]
+    fn matchkeys() {
+        check(
+            r#"matchkeys(["a","b","c"],["x","y","z"],["y"])"#,
+            r#"["list","string"] ["b"]"#,
+        );
+        check(
+            r#"matchkeys(["a","b"],["x","y"],[])"#,
+            r#"["list","string"] []"#,
+        );
+        check(
+            r#"matchkeys([1,2],[1,2],["1"])"#,
+            r#"["list","number"] [1]"#,
+        );
+        check(r#"matchkeys([],[],["a"])"#, r#"["list","dynamic"] []"#);
+        check(
+            r#"matchkeys(["a","b","c"],[1,2,3],[3,1])"#,
+            r#"["list","string"] ["a","c"]"#,
+        );
+        check(
+            r#"matchkeys(["a","b"], ["x", u], ["x"])"#,
+            r#"["list","string"] null (unknown)"#,
+        );
+        check(
+            r#"matchkeys(["a","b"], ["x", "y"], [u])"#,
+            r#"["list","string"] []"#,
+        );
+        check_err(
+            r#"matchkeys(["a"],["x","y"],["x"])"#,
+            "failed: length of keys and values should be equal.",
+        );
+        check_err(
+            "matchkeys([1,2],[1,2],[true])",
+            "failed: keys and searchset must be of the same type.",
+        );
+    }
+
+    #[test]
+    fn merge() {
+        check("merge()", r#"["object",{}] {}"#);
+        check(
+            r#"merge({a=1},{b="x"})"#,
+            r#"["object",{"a":"number","b":"string"}] {"a":1,"b":"x"}"#,
+        );
+        check(
+            "merge({a=1},null,{a=2})",
+            r#"["object",{"a":"number"}] {"a":2}"#,
+        );
+        check("merge(null)", r#"["object",{}] {}"#);
+        check(
+            r#"merge({a=1},{a="s"})"#,
+            r#"["object",{"a":"string"}] {"a":"s"}"#,
+        );
+        let maps = || {
+            vec![
+                ("n", map("{a=1}")),
+                ("n2", map("{b=2}")),
+                ("t", map(r#"{b="x"}"#)),
+                ("t2", map(r#"{a="x"}"#)),
+                ("e", map("{}")),
+            ]
+        };
+        check_with("merge(n, n2)", maps(), r#"["map","number"] {"a":1,"b":2}"#);
+        check_with(
+            "merge(n, t)",
+            maps(),
+            r#"["object",{"a":"number","b":"string"}] {"a":1,"b":"x"}"#,
+        );
+        check_with(
+            r#"merge(n, {b="x"})"#,
+            maps(),
+            r#"["object",{"a":"number","b":"string"}] {"a":1,"b":"x"}"#,
+        );
+        check_with(
+            "merge(n, t2)",
+            maps(),
+            r#"["object",{"a":"string"}] {"a":"x"}"#,
+        );
+        check_with("merge(e, e)", maps(), r#"["map","dynamic"] {}"#);
+        check_with(
+            "merge(n, null)",
+            maps(),
+            r#"["object",{"a":"number"}] {"a":1}"#,
+        );
+        check(
+            "merge({a=u}, {b=1})",
+            r#"["object",{"a":"string","b":"number"}] {"a":null,"b":1} (partly unknown)"#,
+        );
+        check("merge({a=s}, {b=2}).b", r#""number" 2"#);
+        check_err(
+            "merge([1])",
+            r#"failed: arguments must be maps or objects, got "tuple"."#,
+        );
+    }
+
+    #[test]
+    fn one() {
+        check("one([])", r#""dynamic" null"#);
+        check("one([1])", r#""number" 1"#);
+        check_with("one(x)", vec![("x", set(r#"["a"]"#))], r#""string" "a""#);
+        check_with("one(x)", vec![("x", list("[]"))], r#""dynamic" null"#);
+        check("one([u])", r#""string" null (unknown)"#);
+        check("one([s])", r#""string" "sec" (sensitive)"#);
+        check_err(
+            "one([1,2])",
+            r#"Invalid value for "list" parameter: must be a list, set, or tuple value with either zero or one elements."#,
+        );
+        check_err_with(
+            "one(x)",
+            vec![("x", list(r#"["a","b"]"#))],
+            r#"Invalid value for "list" parameter: must be a list, set, or tuple value with either zero or one elements."#,
+        );
+        check_err(r#"one("a")"#, "with either zero or one elements.");
+    }
+
+    #[test]
+    fn range() {
+        check("range(3)", r#"["list","number"] [0,1,2]"#);
+        check("range(-3)", r#"["list","number"] [0,-1,-2]"#);
+        check("range(0)", r#"["list","number"] []"#);
+        check("range(4,1)", r#"["list","number"] [4,3,2]"#);
+        check("range(1.5)", r#"["list","number"] [0,1]"#);
+        check("range(10, 0, -3)", r#"["list","number"] [10,7,4,1]"#);
+        check(
+            "range(0.1, 0.35, 0.05)",
+            r#"["list","number"] [0.1,0.15,0.2,0.25,0.3]"#,
+        );
+        check(
+            "range(1e30, 1e30+3)",
+            r#"["list","number"] [1000000000000000000000000000000,1000000000000000000000000000001,1000000000000000000000000000002]"#,
+        );
+        check("range(5,5,0)", r#"["list","number"] []"#);
+        check("length(range(1024))", r#""number" 1024"#);
+        let limit = "failed: more than 1024 values were generated; either decrease the difference between start and end or use a smaller step.";
+        check_err("range(1025)", limit);
+        check_err("range(0,5,0)", limit);
+        check_err("range(0, 1e300, 1e-300)", limit);
+        check_err(
+            "range(0,-3,1)",
+            r#"Invalid value for "params" parameter: end must be greater than start when step is positive."#,
+        );
+        check_err(
+            "range(0,3,-1)",
+            r#"Invalid value for "params" parameter: end must be less than start when step is negative."#,
+        );
+        check_err("range()", "failed: must have one, two, or three arguments.");
+        check_err(
+            "range(1,2,3,4)",
+            "failed: must have one, two, or three arguments.",
+        );
+    }
+
+    #[test]
+    fn reverse() {
+        check(
+            r#"reverse([1,"a"])"#,
+            r#"["tuple",["string","number"]] ["a",1]"#,
+        );
+        check("reverse([])", r#"["tuple",[]] []"#);
+        check_with(
+            "reverse(x)",
+            vec![("x", list("[1,2]"))],
+            r#"["list","number"] [2,1]"#,
+        );
+        check_with(
+            "reverse(x)",
+            vec![("x", set("[2,1]"))],
+            r#"["list","number"] [2,1]"#,
+        );
+        check_with(
+            "reverse(x)",
+            vec![("x", list("[]"))],
+            r#"["list","dynamic"] []"#,
+        );
+        check(
+            r#"reverse(["a", u])"#,
+            r#"["tuple",["string","string"]] [null,"a"] (partly unknown)"#,
+        );
+        check("reverse([s, 2])[0]", r#""number" 2"#);
+        check_err(
+            r#"reverse("abc")"#,
+            r#"Invalid value for "list" parameter: can only reverse list or tuple values, not string."#,
+        );
+    }
+
+    #[test]
+    fn set_functions() {
+        check("setintersection([1])", r#"["set","number"] [1]"#);
+        check(r#"setintersection(["a"],[1])"#, r#"["set","string"] []"#);
+        check("setintersection([], [1])", r#"["set","number"] []"#);
+        check("setintersection([],[])", r#"["set","dynamic"] []"#);
+        check(
+            r#"setintersection(["a"], [u])"#,
+            r#"["set","string"] null (unknown)"#,
+        );
+        check_err(
+            "setintersection([true],[1])",
+            "failed: given sets must all have compatible element types.",
+        );
+        check(r#"setunion([1],["a"])"#, r#"["set","string"] ["1","a"]"#);
+        check(
+            "setunion([[1]],[[2]])",
+            r#"["set",["tuple",["number"]]] [[1],[2]]"#,
+        );
+        check(r#"setunion([], ["a"])"#, r#"["set","string"] ["a"]"#);
+        check(
+            r#"setunion(["b","a"],["c"])"#,
+            r#"["set","string"] ["a","b","c"]"#,
+        );
+        check("setunion([10, 9, 1])", r#"["set","number"] [1,9,10]"#);
+        check(
+            r#"setunion(["a"], [u])"#,
+            r#"["set","string"] ["a",null] (partly unknown)"#,
+        );
+        check(
+            r#"setunion(["a"], [s])"#,
+            r#"["set","string"] ["a","sec"] (sensitive)"#,
+        );
+        check_err(
+            "setunion([true],[1])",
+            "failed: given sets must all have compatible element types.",
+        );
+        check("setsubtract([1,2,3],[2])", r#"["set","number"] [1,3]"#);
+        check("setsubtract([1],[])", r#"["set","number"] [1]"#);
+        check("setsubtract([],[1])", r#"["set","number"] []"#);
+        check_err(
+            "setsubtract([], null)",
+            r#"Invalid value for "b" parameter: argument must not be null."#,
+        );
+    }
+
+    #[test]
+    fn setproduct() {
+        check(
+            r#"setproduct(["a","b"],[1,2])"#,
+            r#"["list",["tuple",["string","number"]]] [["a",1],["a",2],["b",1],["b",2]]"#,
+        );
+        check_with(
+            "setproduct(x, [1])",
+            vec![("x", set(r#"["a"]"#))],
+            r#"["set",["tuple",["string","number"]]] [["a",1]]"#,
+        );
+        check(
+            "setproduct([], [1])",
+            r#"["list",["tuple",["dynamic","number"]]] []"#,
+        );
+        check(
+            r#"setproduct([1,"x"],[true])"#,
+            r#"["list",["tuple",["string","bool"]]] [["1",true],["x",true]]"#,
+        );
+        check(
+            "setproduct([], [])",
+            r#"["list",["tuple",["dynamic","dynamic"]]] []"#,
+        );
+        check(
+            r#"setproduct(["a"], [u])"#,
+            r#"["list",["tuple",["string","string"]]] [["a",null]] (partly unknown)"#,
+        );
+        check(
+            r#"setproduct(["a"], ul)"#,
+            r#"["list",["tuple",["string","string"]]] null (unknown)"#,
+        );
+        check(
+            r#"setproduct([s,"b"],[1])[1]"#,
+            r#"["tuple",["string","number"]] ["b",1]"#,
+        );
+        check_err(
+            "setproduct([1])",
+            "failed: at least two arguments are required.",
+        );
+        check_err(
+            "setproduct([1,true],[1])",
+            r#"Invalid value for "sets" parameter: all elements must be of the same type."#,
+        );
+        check_err(
+            r#"setproduct("a",[1])"#,
+            r#"Invalid value for "sets" parameter: a set or a list is required."#,
+        );
+        check_err(
+            "setproduct(range(1024), range(1024), range(1024))",
+            "more than Baton builds.",
+        );
+    }
+
+    #[test]
+    fn slice() {
+        check("slice([1,2,3],1,2)", r#"["tuple",["number"]] [2]"#);
+        check(r#"slice([1,"a"],0,0)"#, r#"["tuple",[]] []"#);
+        let l = || vec![("l", list("[1,2,3]"))];
+        check_with("slice(l,0,3)", l(), r#"["list","number"] [1,2,3]"#);
+        check_with("slice(l,1,1)", l(), r#"["list","number"] []"#);
+        check(r#"slice(["a", u], 0, 1)"#, r#"["tuple",["string"]] ["a"]"#);
+        check("slice(ul, 0, 1)", r#"["list","string"] null (unknown)"#);
+        check("slice([s, 2], 1, 2)", r#"["tuple",["number"]] [2]"#);
+        check_err(
+            "slice([1,2,3],2,1)",
+            r#"Invalid value for "start_index" parameter: start index must not be greater than end index."#,
+        );
+        check_err(
+            "slice([1,2,3],-1,1)",
+            r#"Invalid value for "start_index" parameter: start index must not be less than zero."#,
+        );
+        check_err(
+            "slice([1,2,3],0,4)",
+            r#"Invalid value for "end_index" parameter: end index must not be greater than the length of the list."#,
+        );
+        check_err(
+            "slice([1,2,3],4,4)",
+            r#"Invalid value for "start_index" parameter: start index must not be greater than the length of the list."#,
+        );
+        check_err(
+            "slice([1,2],0,-1)",
+            r#"Invalid value for "end_index" parameter: end index must not be less than zero."#,
+        );
+        check_err(
+            "slice([1,2],1.5,2)",
+            r#"Invalid value for "start_index" parameter: invalid start index: value must be a whole number, between -9223372036854775808 and 9223372036854775807."#,
+        );
+        check_err(
+            r#"slice("abc",0,1)"#,
+            r#"Invalid value for "list" parameter: must be a list or tuple value."#,
+        );
+        check_err_with(
+            "slice(x,0,1)",
+            vec![("x", set("[1]"))],
+            r#"Invalid value for "list" parameter: cannot slice a set, because its elements do not have indices; explicitly convert to a list if the ordering of the result is not important."#,
+        );
+    }
+
+    #[test]
+    fn sort() {
+        check(
+            r#"sort(["b","a","B","10","9"])"#,
+            r#"["list","string"] ["10","9","B","a","b"]"#,
+        );
+        check("sort([3,20,1])", r#"["list","string"] ["1","20","3"]"#);
+        check("sort([])", r#"["list","string"] []"#);
+        check(
+            r#"sort(["é","e","z"])"#,
+            r#"["list","string"] ["e","z","é"]"#,
+        );
+        check(r#"sort(["b", u])"#, r#"["list","string"] null (unknown)"#);
+        check(
+            r#"sort([s, "a"])"#,
+            r#"["list","string"] ["a","sec"] (sensitive)"#,
+        );
+        check_err(
+            r#"sort(["a",null])"#,
+            "failed: given list element 1 is null; a null string cannot be sorted.",
+        );
+    }
+
+    #[test]
+    fn sum() {
+        check("sum([1,2.5])", r#""number" 3.5"#);
+        check(
+            "sum([12345678901234567890123, 1])",
+            r#""number" 12345678901234567890124"#,
+        );
+        check(r#"sum(["1", 2])"#, r#""number" 3"#);
+        check_with("sum(x)", vec![("x", set("[1,1,2]"))], r#""number" 3"#);
+        check("sum([1, length(ul)])", r#""number" null (unknown)"#);
+        check_err(
+            "sum([])",
+            r#"Invalid value for "list" parameter: cannot sum an empty list."#,
+        );
+        check_err(
+            "sum([1, null])",
+            r#"Invalid value for "list" parameter: argument must be list, set, or tuple of number values."#,
+        );
+        check_err(
+            r#"sum(["a"])"#,
+            r#"Invalid value for "list" parameter: argument must be list, set, or tuple of number values."#,
+        );
+        check_err(
+            "sum({a=1})",
+            r#"Invalid value for "list" parameter: argument must be list, set, or tuple. Received object."#,
+        );
+        check_err(
+            r#"sum("abc")"#,
+            r#"Invalid value for "list" parameter: cannot sum noniterable."#,
+        );
+    }
+
+    #[test]
+    fn transpose() {
+        check(
+            r#"transpose({a=["1","2"], b=["2","3"]})"#,
+            r#"["map",["list","string"]] {"1":["a"],"2":["a","b"],"3":["b"]}"#,
+        );
+        check("transpose({})", r#"["map",["list","string"]] {}"#);
+        check("transpose({a=[]})", r#"["map",["list","string"]] {}"#);
+        check(
+            r#"transpose({a=["x","x"]})"#,
+            r#"["map",["list","string"]] {"x":["a","a"]}"#,
+        );
+        check(
+            "transpose({a=[u]})",
+            r#"["map",["list","string"]] null (unknown)"#,
+        );
+        check_err(
+            r#"transpose({a=["x"], b=null})"#,
+            "failed: input must not contain null list.",
+        );
+        check_err(
+            r#"transpose({a=["x", null]})"#,
+            "failed: input list must not contain null string.",
+        );
+    }
+
+    #[test]
+    fn zipmap() {
+        check(
+            r#"zipmap(["a","b"],[1,2])"#,
+            r#"["object",{"a":"number","b":"number"}] {"a":1,"b":2}"#,
+        );
+        check(
+            r#"zipmap(["a","b"],[1,"x"])"#,
+            r#"["object",{"a":"number","b":"string"}] {"a":1,"b":"x"}"#,
+        );
+        check("zipmap([],[])", r#"["object",{}] {}"#);
+        check(
+            r#"zipmap(["a","a"],[1,2])"#,
+            r#"["object",{"a":"number"}] {"a":2}"#,
+        );
+        check("zipmap([1], [2])", r#"["object",{"1":"number"}] {"1":2}"#);
+        let v = || vec![("v", list("[1,2]")), ("e", list("[]"))];
+        check_with(
+            r#"zipmap(["a","b"], v)"#,
+            v(),
+            r#"["map","number"] {"a":1,"b":2}"#,
+        );
+        check_with(
+            r#"zipmap(["a","a"], v)"#,
+            v(),
+            r#"["map","number"] {"a":2}"#,
+        );
+        check_with("zipmap([], e)", v(), r#"["map","dynamic"] {}"#);
+        check(
+            r#"zipmap(["a"], [u])"#,
+            r#"["object",{"a":"string"}] {"a":null} (partly unknown)"#,
+        );
+        check(r#"zipmap([u], ["a"])"#, r#""dynamic" null (unknown)"#);
+        check(r#"zipmap(["a","b"],[s, 2]).b"#, r#""number" 2"#);
+        check(
+            r#"zipmap([s],[2])"#,
+            r#"["object",{"sec":"number"}] {"sec":2} (sensitive)"#,
+        );
+        check_err(
+            r#"zipmap(["a"],[1,2])"#,
+            "failed: number of keys (1) does not match number of values (2).",
+        );
+        check_err_with(
+            r#"zipmap(["a"], v)"#,
+            v(),
+            "failed: number of keys (1) does not match number of values (2).",
+        );
+        check_err(
+            r#"zipmap(["a"], "x")"#,
+            "failed: values argument must be a list or tuple value.",
+        );
+        check_err(
+            r#"zipmap(["a", null],[1,2])"#,
+            "failed: keys list has null value at index 1.",
+        );
+        check_err_with(
+            r#"zipmap(["a", null], v)"#,
+            v(),
+            "failed: keys list has null value at index 1.",
+        );
+    }
+
+    #[test]
+    fn removed_functions() {
+        check_err(
+            "list(1,2)",
+            r#"failed: the "list" function was deprecated in Terraform v0.12 and is no longer available; use tolist([ ... ]) syntax to write a literal list."#,
+        );
+        check_err(
+            r#"map("a",1)"#,
+            r#"failed: the "map" function was deprecated in Terraform v0.12 and is no longer available; use tomap({ ... }) syntax to write a literal map."#,
+        );
+        check_err("list()", "syntax to write a literal list.");
+    }
+
+    #[test]
+    fn go_quote_escapes_like_go() {
+        assert_eq!(
+            super::go_quote("a\"b\\c\n\u{1}é\u{a0}"),
+            r#""a\"b\\c\n\x01é\u00a0""#
+        );
+    }
 }

@@ -100,7 +100,11 @@ mod tests {
 
     #[test]
     fn tostring_cases() {
-        let v = call_fn("tostring", vec![Value::number(Number::parse("1.50").expect("n"))]).expect("ok");
+        let v = call_fn(
+            "tostring",
+            vec![Value::number(Number::parse("1.50").expect("n"))],
+        )
+        .expect("ok");
         assert_eq!(v.as_str(), Some("1.5"));
         let v = call_fn("tostring", vec![Value::dynamic_null()]).expect("ok");
         assert!(v.is_null());
@@ -136,7 +140,10 @@ mod tests {
             err("tobool", s("yes")),
             "Invalid value for \"v\" parameter: cannot convert \"yes\" to bool; only the strings \"true\" or \"false\" are allowed."
         );
-        assert_eq!(call_fn("tobool", vec![s("true")]).expect("ok").as_bool(), Some(true));
+        assert_eq!(
+            call_fn("tobool", vec![s("true")]).expect("ok").as_bool(),
+            Some(true)
+        );
         assert_eq!(
             err("tobool", Value::int(1)),
             "Invalid value for \"v\" parameter: cannot convert number to bool."
@@ -148,14 +155,21 @@ mod tests {
         let v = call_fn("tolist", vec![Value::tuple(vec![Value::int(1), s("a")])]).expect("ok");
         assert_eq!(v.ty(), Type::list(Type::String));
         assert_eq!(
-            err("tolist", Value::tuple(vec![Value::int(1), Value::bool(true)])),
+            err(
+                "tolist",
+                Value::tuple(vec![Value::int(1), Value::bool(true)])
+            ),
             "Invalid value for \"v\" parameter: cannot convert tuple to list of any single type."
         );
         assert_eq!(
             err("tolist", Value::int(1)),
             "Invalid value for \"v\" parameter: cannot convert number to list of any single type."
         );
-        let v = call_fn("toset", vec![Value::tuple(vec![Value::int(1), s("a"), Value::int(1)])]).expect("ok");
+        let v = call_fn(
+            "toset",
+            vec![Value::tuple(vec![Value::int(1), s("a"), Value::int(1)])],
+        )
+        .expect("ok");
         assert_eq!(v.ty(), Type::set(Type::String));
         assert_eq!(v.length(), Some(2));
         let mut m = BTreeMap::new();

@@ -23,9 +23,8 @@ use std::collections::BTreeMap;
 
 pub(super) fn register(r: &mut Registry) {
     let s = |n: &'static str| Param::new(n, Type::String);
-    let str_fn = |name, p: &'static str, imp| {
-        Function::new(name, vec![s(p)], Ret::Fixed(Type::String), imp)
-    };
+    let str_fn =
+        |name, p: &'static str, imp| Function::new(name, vec![s(p)], Ret::Fixed(Type::String), imp);
     r.add(Function::new(
         "base64decode",
         vec![s("str").marked().unknowns()],
@@ -35,15 +34,30 @@ pub(super) fn register(r: &mut Registry) {
     r.add(str_fn("base64encode", "str", base64encode));
     r.add(str_fn("base64gzip", "str", base64gzip));
     r.add(str_fn("urlencode", "str", urlencode));
-    r.add(Function::new("csvdecode", vec![s("str")], Ret::Dynamic, csvdecode));
-    r.add(Function::new("jsondecode", vec![s("str")], Ret::Dynamic, jsondecode));
+    r.add(Function::new(
+        "csvdecode",
+        vec![s("str")],
+        Ret::Dynamic,
+        csvdecode,
+    ));
+    r.add(Function::new(
+        "jsondecode",
+        vec![s("str")],
+        Ret::Dynamic,
+        jsondecode,
+    ));
     r.add(Function::new(
         "jsonencode",
         vec![Param::new("val", Type::Dynamic).nullable()],
         Ret::Fixed(Type::String),
         jsonencode,
     ));
-    r.add(Function::new("yamldecode", vec![s("src")], Ret::Dynamic, yamldecode));
+    r.add(Function::new(
+        "yamldecode",
+        vec![s("src")],
+        Ret::Dynamic,
+        yamldecode,
+    ));
     r.add(Function::new(
         "yamlencode",
         vec![Param::new("value", Type::Dynamic).nullable()],
@@ -151,7 +165,10 @@ fn go_b64_decode(src: &[u8]) -> Result<Vec<u8>, usize> {
 }
 
 fn base64decode(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
-    let arg = args.first().cloned().ok_or_else(|| FnError::new("missing argument"))?;
+    let arg = args
+        .first()
+        .cloned()
+        .ok_or_else(|| FnError::new("missing argument"))?;
     let (v, sensitive) = arg.unmark();
     if !v.is_known() {
         return Ok(Value::unknown(Type::String).with_sensitive(sensitive));
@@ -282,7 +299,9 @@ fn encode_text(s: &str, enc: Enc) -> Option<Vec<u8>> {
                     Enc::Latin1 if u < 0x100 => u as u8,
                     Enc::Windows1252 if u < 0x80 || (0xA0..0x100).contains(&u) => u as u8,
                     Enc::Windows1252 => {
-                        let i = CP1252_HIGH.iter().position(|&x| x != 0 && u32::from(x) == u)?;
+                        let i = CP1252_HIGH
+                            .iter()
+                            .position(|&x| x != 0 && u32::from(x) == u)?;
                         0x80 + i as u8
                     }
                     _ => return None,
@@ -547,7 +566,10 @@ fn csvdecode(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
     let mut seen = std::collections::BTreeSet::new();
     for h in &headers {
         if !seen.insert(h.clone()) {
-            return Err(FnError::new(format!("duplicate column name {}.", go_quote(h))));
+            return Err(FnError::new(format!(
+                "duplicate column name {}.",
+                go_quote(h)
+            )));
         }
     }
     let ety = Type::object(headers.iter().map(|h| (h.clone(), Type::String)).collect());
@@ -566,7 +588,9 @@ fn csvdecode(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
 // ----- JSON -----
 
 fn jsonencode(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
-    let v = args.first().ok_or_else(|| FnError::new("missing argument"))?;
+    let v = args
+        .first()
+        .ok_or_else(|| FnError::new("missing argument"))?;
     let mut out = String::new();
     json_marshal(&mut out, v).map_err(|e| FnError::new(format!("{e}.")))?;
     string(out)
@@ -579,7 +603,9 @@ fn jsondecode(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
 // ----- YAML -----
 
 fn yamlencode(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
-    let v = args.first().ok_or_else(|| FnError::new("missing argument"))?;
+    let v = args
+        .first()
+        .ok_or_else(|| FnError::new("missing argument"))?;
     yaml_emit::encode(v)
         .map(Value::string)
         .map_err(|e| FnError::new(format!("{e}.")))
@@ -591,7 +617,9 @@ fn yamldecode(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
         .lines()
         .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'));
     if empty {
-        return Err(FnError::new("on line 1, column 1: missing start of document."));
+        return Err(FnError::new(
+            "on line 1, column 1: missing start of document.",
+        ));
     }
     let mut doc: serde_yaml::Value = serde_yaml::from_str(src).map_err(yaml_error)?;
     doc.apply_merge().map_err(yaml_error)?;
@@ -691,14 +719,22 @@ mod tests {
         call_fn(name, args).expect_err("call fails").message
     }
     fn obj(pairs: &[(&str, Value)]) -> Value {
-        Value::object(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+        Value::object(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
     }
 
     #[test]
     fn base64_functions() {
         assert_eq!(ok_str("base64encode", vec![s("hé")]), "aMOp");
         assert_eq!(ok_str("base64decode", vec![s("aGk=\n")]), "hi");
-        assert_eq!(err("base64decode", vec![s("aGk")]), "failed to decode base64 data \"aGk\".");
+        assert_eq!(
+            err("base64decode", vec![s("aGk")]),
+            "failed to decode base64 data \"aGk\"."
+        );
         assert_eq!(
             err("base64decode", vec![s("x").mark_sensitive()]),
             "failed to decode base64 data (sensitive value)."
@@ -734,7 +770,10 @@ mod tests {
 
     #[test]
     fn urlencode_cases() {
-        assert_eq!(ok_str("urlencode", vec![s("a b&c=d/é~*!")]), "a+b%26c%3Dd%2F%C3%A9~%2A%21");
+        assert_eq!(
+            ok_str("urlencode", vec![s("a b&c=d/é~*!")]),
+            "a+b%26c%3Dd%2F%C3%A9~%2A%21"
+        );
         assert_eq!(ok_str("urlencode", vec![s("")]), "");
         assert_eq!(ok_str("urlencode", vec![s("A-z_0.9")]), "A-z_0.9");
     }
@@ -776,12 +815,16 @@ mod tests {
         let v = call_fn("csvdecode", vec![s("a,b\n1,2\n3,4")]).expect("ok");
         assert_eq!(v.length(), Some(2));
         assert_eq!(
-            v.as_seq().expect("seq")[1].get_attr("b").and_then(Value::as_str),
+            v.as_seq().expect("seq")[1]
+                .get_attr("b")
+                .and_then(Value::as_str),
             Some("4")
         );
         let v = call_fn("csvdecode", vec![s("a,\"b\nc\"\n1,\"x\"\"y\"\n")]).expect("ok");
         assert_eq!(
-            v.as_seq().expect("seq")[0].get_attr("b\nc").and_then(Value::as_str),
+            v.as_seq().expect("seq")[0]
+                .get_attr("b\nc")
+                .and_then(Value::as_str),
             Some("x\"y")
         );
         let v = call_fn("csvdecode", vec![s("a,b")]).expect("ok");
@@ -789,9 +832,12 @@ mod tests {
         assert_eq!(
             v.ty(),
             Type::list(Type::object(
-                [("a".to_string(), Type::String), ("b".to_string(), Type::String)]
-                    .into_iter()
-                    .collect()
+                [
+                    ("a".to_string(), Type::String),
+                    ("b".to_string(), Type::String)
+                ]
+                .into_iter()
+                .collect()
             ))
         );
         let v = call_fn("csvdecode", vec![s("a,b\r\n1,2\r\n\n3,4")]).expect("ok");
@@ -801,7 +847,10 @@ mod tests {
             "CSV parse error on line 2: wrong number of fields."
         );
         assert_eq!(err("csvdecode", vec![s("")]), "missing header line.");
-        assert_eq!(err("csvdecode", vec![s("a,a\n1,2")]), "duplicate column name \"a\".");
+        assert_eq!(
+            err("csvdecode", vec![s("a,a\n1,2")]),
+            "duplicate column name \"a\"."
+        );
         assert_eq!(
             err("csvdecode", vec![s("a\n\"x")]),
             "CSV parse error on line 2: extraneous or missing \" in quoted-field."
@@ -816,7 +865,10 @@ mod tests {
     fn jsonencode_cases() {
         let v = obj(&[
             ("b", Value::int(2)),
-            ("a", Value::tuple(vec![Value::bool(true), Value::null(Type::String)])),
+            (
+                "a",
+                Value::tuple(vec![Value::bool(true), Value::null(Type::String)]),
+            ),
             ("s", s("<>&\u{2028}\u{8}\u{c}\u{1}é")),
         ]);
         assert_eq!(
@@ -825,9 +877,15 @@ mod tests {
         );
         assert_eq!(ok_str("jsonencode", vec![Value::dynamic_null()]), "null");
         let n = Value::number(Number::parse("1e30").expect("n"));
-        assert_eq!(ok_str("jsonencode", vec![n]), "1000000000000000000000000000000");
-        let v = call_fn("jsonencode", vec![Value::tuple(vec![Value::unknown(Type::String)])])
-            .expect("ok");
+        assert_eq!(
+            ok_str("jsonencode", vec![n]),
+            "1000000000000000000000000000000"
+        );
+        let v = call_fn(
+            "jsonencode",
+            vec![Value::tuple(vec![Value::unknown(Type::String)])],
+        )
+        .expect("ok");
         assert!(!v.is_known());
     }
 
@@ -839,18 +897,33 @@ mod tests {
         assert!(matches!(a.ty(), Type::Tuple(_)));
         let e = |x: &str| err("jsondecode", vec![s(x)]);
         assert_eq!(e(""), "EOF.");
-        assert_eq!(e("x"), "invalid character 'x' looking for beginning of value.");
+        assert_eq!(
+            e("x"),
+            "invalid character 'x' looking for beginning of value."
+        );
         assert_eq!(e("{"), "EOF.");
-        assert_eq!(e("[1,]"), "invalid character ']' looking for beginning of value.");
+        assert_eq!(
+            e("[1,]"),
+            "invalid character ']' looking for beginning of value."
+        );
         assert_eq!(e("1 2"), "extraneous data after JSON object.");
-        assert_eq!(e("é"), "invalid character 'Ã' looking for beginning of value.");
+        assert_eq!(
+            e("é"),
+            "invalid character 'Ã' looking for beginning of value."
+        );
         assert_eq!(e("tru"), "unexpected EOF.");
-        assert_eq!(e("trux"), "invalid character 'x' in literal true (expecting 'e').");
+        assert_eq!(
+            e("trux"),
+            "invalid character 'x' in literal true (expecting 'e')."
+        );
         assert_eq!(e("\"\\q\""), "invalid character 'q' in string escape code.");
         assert_eq!(e("{1:2}"), "invalid character '1'.");
         assert_eq!(e("[1 2]"), "invalid character '2' after array element.");
         assert_eq!(e("{\"a\" 1}"), "invalid character '1' after object key.");
-        assert_eq!(e("{\"a\":1 \"b\":2}"), "invalid character '\"' after object key:value pair.");
+        assert_eq!(
+            e("{\"a\":1 \"b\":2}"),
+            "invalid character '\"' after object key:value pair."
+        );
         assert_eq!(e("01"), "extraneous data after JSON object.");
         assert_eq!(e("-"), "unexpected EOF.");
         assert_eq!(e("[01]"), "invalid character '1' after array element.");
@@ -866,7 +939,10 @@ mod tests {
     fn yamlencode_cases() {
         let y = |v: Value| ok_str("yamlencode", vec![v]);
         assert_eq!(
-            y(obj(&[("a", Value::int(1)), ("b", Value::tuple(vec![s("x")]))])),
+            y(obj(&[
+                ("a", Value::int(1)),
+                ("b", Value::tuple(vec![s("x")]))
+            ])),
             "\"a\": 1\n\"b\":\n- \"x\"\n"
         );
         assert_eq!(y(s("a\nb")), "|-\n  a\n  b\n");
@@ -906,22 +982,118 @@ mod tests {
     }
 
     #[test]
+    fn yamlencode_terraform_fixtures() {
+        let y = |v: Value| ok_str("yamlencode", vec![v]);
+        let key = "k".repeat(130);
+        assert_eq!(
+            y(obj(&[(key.as_str(), Value::int(1))])),
+            format!("? \"{key}\"\n: 1\n")
+        );
+        let items = [
+            "a \nb",
+            "x\ty\nz",
+            "line1\n  indented\n",
+            "\nlead",
+            "trail\n\n\n",
+            "c:\\\\path",
+            "-1",
+            "",
+            " ",
+            "#x",
+            "🙂",
+            "a\u{85}b\nc",
+        ];
+        assert_eq!(
+            y(Value::tuple(items.iter().map(|x| s(x)).collect())),
+            "- \"a \\nb\"\n- \"x\\ty\\nz\"\n- |\n  line1\n    indented\n- |2-\n\n  lead\n- |+\n  trail\n\n\n- \"c:\\\\\\\\path\"\n- \"-1\"\n- \"\"\n- \" \"\n- \"#x\"\n- \"\\U0001F642\"\n- \"a\\Nb\\nc\"\n"
+        );
+        let n = |x: &str| Value::number(Number::parse(x).expect("n"));
+        assert_eq!(
+            y(Value::tuple(vec![
+                n("1e30"),
+                n("-1.5"),
+                n("0.1"),
+                obj(&[("a b", Value::empty_object())]),
+                Value::tuple(vec![Value::empty_tuple()]),
+                Value::tuple(vec![Value::empty_object()]),
+            ])),
+            "- 1000000000000000000000000000000\n- -1.5\n- 0.1\n- \"a b\": {}\n- - []\n- - {}\n"
+        );
+        let ab = vec!["ab"; 40].join(" ");
+        assert_eq!(
+            y(obj(&[("a", s(&ab))])),
+            "\"a\": \"ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab\n  ab ab ab ab ab ab ab ab ab ab ab ab ab ab\"\n"
+        );
+        assert_eq!(
+            y(Value::tuple(vec![s(&ab)])),
+            "- \"ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab\n  ab ab ab ab ab ab ab ab ab ab ab ab ab\"\n"
+        );
+        let ab2 = format!("long {}", vec!["ab"; 40].join("  "));
+        assert_eq!(
+            y(s(&ab2)),
+            "\"long ab  ab  ab  ab  ab  ab  ab  ab  ab  ab  ab  ab  ab  ab  ab  ab  ab  ab  ab  ab\n  \\ ab  ab  ab  ab  ab  ab  ab  ab  ab  ab  ab  ab  ab  ab  ab  ab  ab  ab  ab  ab\"\n"
+        );
+        assert_eq!(
+            y(obj(&[(
+                "a",
+                obj(&[(
+                    "b",
+                    Value::tuple(vec![obj(&[
+                        ("c", Value::int(1)),
+                        ("d", Value::tuple(vec![Value::int(2)]))
+                    ])])
+                )])
+            )])),
+            "\"a\":\n  \"b\":\n  - \"c\": 1\n    \"d\":\n    - 2\n"
+        );
+    }
+
+    #[test]
     fn yamldecode_cases() {
         let v = call_fn(
             "yamldecode",
             vec![s("a: 1\nb: [x, \"y\"]\ng: ~\nh: 0x1F\ni: 1.10\nk:\n")],
         )
         .expect("ok");
-        assert_eq!(v.get_attr("a").and_then(Value::as_number).map(ToString::to_string), Some("1".into()));
-        assert_eq!(v.get_attr("b").map(Value::ty), Some(Type::tuple(vec![Type::String, Type::String])));
+        assert_eq!(
+            v.get_attr("a")
+                .and_then(Value::as_number)
+                .map(ToString::to_string),
+            Some("1".into())
+        );
+        assert_eq!(
+            v.get_attr("b").map(Value::ty),
+            Some(Type::tuple(vec![Type::String, Type::String]))
+        );
         assert!(v.get_attr("g").expect("g").is_null());
-        assert_eq!(v.get_attr("h").and_then(Value::as_number).map(ToString::to_string), Some("31".into()));
-        assert_eq!(v.get_attr("i").and_then(Value::as_number).map(ToString::to_string), Some("1.1".into()));
+        assert_eq!(
+            v.get_attr("h")
+                .and_then(Value::as_number)
+                .map(ToString::to_string),
+            Some("31".into())
+        );
+        assert_eq!(
+            v.get_attr("i")
+                .and_then(Value::as_number)
+                .map(ToString::to_string),
+            Some("1.1".into())
+        );
         let v = call_fn("yamldecode", vec![s("a: &x 1\nb: *x\n<<: {c: 2}")]).expect("ok");
         assert_eq!(v.length(), Some(3));
-        assert!(err("yamldecode", vec![s("---\na: 1\n---\nb: 2")]).contains("unexpected extra content"));
-        assert_eq!(err("yamldecode", vec![s("")]), "on line 1, column 1: missing start of document.");
-        assert_eq!(err("yamldecode", vec![s("a: .nan")]), "floating point NaN is not supported.");
-        assert_eq!(err("yamldecode", vec![s("!foo 1")]), "unsupported tag \"!foo\".");
+        assert!(
+            err("yamldecode", vec![s("---\na: 1\n---\nb: 2")]).contains("unexpected extra content")
+        );
+        assert_eq!(
+            err("yamldecode", vec![s("")]),
+            "on line 1, column 1: missing start of document."
+        );
+        assert_eq!(
+            err("yamldecode", vec![s("a: .nan")]),
+            "floating point NaN is not supported."
+        );
+        assert_eq!(
+            err("yamldecode", vec![s("!foo 1")]),
+            "unsupported tag \"!foo\"."
+        );
     }
 }

@@ -22,7 +22,12 @@ pub(super) fn register(r: &mut Registry) {
     r.add(Function::new("abs", vec![num("num")], ret(), abs));
     r.add(Function::new("ceil", vec![num("num")], ret(), ceil));
     r.add(Function::new("floor", vec![num("num")], ret(), floor));
-    r.add(Function::new("log", vec![num("num"), num("base")], ret(), log));
+    r.add(Function::new(
+        "log",
+        vec![num("num"), num("base")],
+        ret(),
+        log,
+    ));
     r.add(Function::new("max", vec![], ret(), max).variadic(num("numbers")));
     r.add(Function::new("min", vec![], ret(), min).variadic(num("numbers")));
     r.add(Function::new(
@@ -34,7 +39,12 @@ pub(super) fn register(r: &mut Registry) {
         ret(),
         parseint,
     ));
-    r.add(Function::new("pow", vec![num("num"), num("power")], ret(), pow));
+    r.add(Function::new(
+        "pow",
+        vec![num("num"), num("power")],
+        ret(),
+        pow,
+    ));
     r.add(Function::new("signum", vec![num("num")], ret(), signum));
 }
 
@@ -47,7 +57,10 @@ fn fail(msg: impl std::fmt::Display) -> FnError {
 
 /// A failure blamed on argument `i`, in Terraform's wording.
 fn arg_fail(i: usize, param: &str, msg: impl std::fmt::Display) -> FnError {
-    FnError::arg(i, format!("Invalid value for \"{param}\" parameter: {msg}."))
+    FnError::arg(
+        i,
+        format!("Invalid value for \"{param}\" parameter: {msg}."),
+    )
 }
 
 fn arity() -> FnError {
@@ -72,8 +85,12 @@ fn go_int(v: &Value) -> Result<i64, FnError> {
 fn go_f64(v: &Value) -> Result<f64, FnError> {
     let f = number(v)?.to_f64();
     if f.is_infinite() {
-        let max = Number::from_f64(f64::MAX).map(|m| m.text('f', 6)).unwrap_or_default();
-        return Err(fail(format!("value must be between -{max} and {max} inclusive")));
+        let max = Number::from_f64(f64::MAX)
+            .map(|m| m.text('f', 6))
+            .unwrap_or_default();
+        return Err(fail(format!(
+            "value must be between -{max} and {max} inclusive"
+        )));
     }
     Ok(f)
 }
@@ -137,14 +154,18 @@ fn extreme(args: &[Value], beats: fn(&Number, &Number) -> bool) -> FnResult {
 // ----- log, pow -----
 
 fn log(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
-    let [num, base] = args else { return Err(arity()) };
+    let [num, base] = args else {
+        return Err(arity());
+    };
     let num = go_f64(num)?;
     let base = go_f64(base)?;
     from_go_f64(go_log(num) / go_log(base))
 }
 
 fn pow(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
-    let [num, power] = args else { return Err(arity()) };
+    let [num, power] = args else {
+        return Err(arity());
+    };
     let num = go_f64(num)?;
     let power = go_f64(power)?;
     from_go_f64(go_pow(num, power))
@@ -153,7 +174,9 @@ fn pow(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
 // ----- parseint -----
 
 fn parseint(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
-    let [num, base] = args else { return Err(arity()) };
+    let [num, base] = args else {
+        return Err(arity());
+    };
     let (num, ns) = num.clone().unmark_deep();
     let (base, bs) = base.clone().unmark_deep();
     let s = ns || bs;
@@ -165,7 +188,10 @@ fn parseint(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
         return Err(arg_fail(
             0,
             "number",
-            format!("first argument must be a string, not {}", ty.friendly_name()),
+            format!(
+                "first argument must be a string, not {}",
+                ty.friendly_name()
+            ),
         ));
     }
     if !num.is_known() || !base.is_known() {
@@ -178,11 +204,29 @@ fn parseint(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
     let radix = u32::try_from(radix)
         .ok()
         .filter(|r| (2..=62).contains(r))
-        .ok_or_else(|| arg_fail(1, "base", "base must be a whole number between 2 and 62 inclusive"))?;
+        .ok_or_else(|| {
+            arg_fail(
+                1,
+                "base",
+                "base must be a whole number between 2 and 62 inclusive",
+            )
+        })?;
     let parsed = parse_go_int(text, radix).ok_or_else(|| {
-        let shown = if ns { "(sensitive value)".to_string() } else { go_quote(text) };
-        let radix = if bs { "(sensitive value)".to_string() } else { radix.to_string() };
-        arg_fail(0, "number", format!("cannot parse {shown} as a base {radix} integer"))
+        let shown = if ns {
+            "(sensitive value)".to_string()
+        } else {
+            go_quote(text)
+        };
+        let radix = if bs {
+            "(sensitive value)".to_string()
+        } else {
+            radix.to_string()
+        };
+        arg_fail(
+            0,
+            "number",
+            format!("cannot parse {shown} as a base {radix} integer"),
+        )
     })?;
     Ok(Value::number(Number::from_bigint(&parsed)).with_sensitive(s))
 }
@@ -290,16 +334,17 @@ fn ldexp(frac: f64, exp: i64) -> f64 {
 /// Go's `math.Log` as its amd64 assembly computes it (the FreeBSD algorithm, with a simpler
 /// split of the argument than `Frexp`).
 fn go_log(x: f64) -> f64 {
-    const HSQRT2: f64 = 7.071_067_811_865_475_244_01e-01;
-    const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-01;
-    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
-    const L1: f64 = 6.666_666_666_666_735_130e-01;
-    const L2: f64 = 3.999_999_999_940_941_908e-01;
-    const L3: f64 = 2.857_142_874_366_239_149e-01;
-    const L4: f64 = 2.222_219_843_214_978_396e-01;
-    const L5: f64 = 1.818_357_216_161_805_012e-01;
-    const L6: f64 = 1.531_383_769_920_937_332e-01;
-    const L7: f64 = 1.479_819_860_511_658_591e-01;
+    // Go's constants, by their bits (as the assembly comments give them).
+    let hsqrt2 = f64::from_bits(0x3fe6_a09e_667f_3bcd);
+    let ln2_hi = f64::from_bits(0x3fe6_2e42_fee0_0000);
+    let ln2_lo = f64::from_bits(0x3dea_39ef_3579_3c76);
+    let l1 = f64::from_bits(0x3fe5_5555_5555_5593);
+    let l2 = f64::from_bits(0x3fd9_9999_9997_fa04);
+    let l3 = f64::from_bits(0x3fd2_4924_9422_9359);
+    let l4 = f64::from_bits(0x3fcc_71c5_1d8e_78af);
+    let l5 = f64::from_bits(0x3fc7_4664_96cb_03de);
+    let l6 = f64::from_bits(0x3fc3_9a09_d078_c69f);
+    let l7 = f64::from_bits(0x3fc2_f112_df3e_5244);
     let bits = x.to_bits();
     if bits & !(1 << 63) == 0 {
         return f64::NEG_INFINITY;
@@ -312,7 +357,7 @@ fn go_log(x: f64) -> f64 {
     }
     let mut f1 = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3fe0_0000_0000_0000);
     let mut k = (((bits >> 52) & 0x7ff) as i64 - 0x3fe) as f64;
-    if f1 <= HSQRT2 {
+    if f1 <= hsqrt2 {
         k -= 1.0;
         f1 *= 2.0;
     }
@@ -320,26 +365,28 @@ fn go_log(x: f64) -> f64 {
     let s = f / (2.0 + f);
     let s2 = s * s;
     let s4 = s2 * s2;
-    let t1 = s2 * (L1 + s4 * (L3 + s4 * (L5 + s4 * L7)));
-    let t2 = s4 * (L2 + s4 * (L4 + s4 * L6));
+    let t1 = s2 * (l1 + s4 * (l3 + s4 * (l5 + s4 * l7)));
+    let t2 = s4 * (l2 + s4 * (l4 + s4 * l6));
     let r = t1 + t2;
     let hfsq = 0.5 * f * f;
-    k * LN2_HI - ((hfsq - (s * (hfsq + r) + k * LN2_LO)) - f)
+    k * ln2_hi - ((hfsq - (s * (hfsq + r) + k * ln2_lo)) - f)
 }
 
 /// Go's `math.Exp` as its amd64 assembly computes it on CPUs with FMA (Shibata's method).
 fn go_exp(x: f64) -> f64 {
-    const LOG2E: f64 = 1.442_695_040_888_963_407_359_924_681_001_892_0;
-    const LN2U: f64 = 0.693_147_180_559_662_956_511_601_805_686_950_683_593_75;
-    const LN2L: f64 = 0.282_352_905_630_315_771_225_884_481_750_134_360_255_254_120_68e-12;
-    const OVERFLOW: f64 = 7.097_827_128_933_84e+02;
-    const C: [f64; 7] = [
-        2.480_158_730_158_730_158_7e-5,
-        1.984_126_984_126_984_127_0e-4,
-        1.388_888_888_888_888_888_9e-3,
-        8.333_333_333_333_333_333_3e-3,
-        4.166_666_666_666_666_666_7e-2,
-        1.666_666_666_666_666_666_7e-1,
+    // Go's constants, by their bits.
+    let log2e = f64::from_bits(0x3ff7_1547_652b_82fe);
+    let ln2u = f64::from_bits(0x3fe6_2e42_fefa_3000);
+    let ln2l = f64::from_bits(0x3d53_de6a_f278_ece6);
+    let overflow = f64::from_bits(0x4086_2e42_fefa_39ef);
+    // The Taylor coefficients 1/8! .. 1/3!, then 1/2.
+    let c: [f64; 7] = [
+        f64::from_bits(0x3efa_01a0_1a01_a01a),
+        f64::from_bits(0x3f2a_01a0_1a01_a01a),
+        f64::from_bits(0x3f56_c16c_16c1_6c17),
+        f64::from_bits(0x3f81_1111_1111_1111),
+        f64::from_bits(0x3fa5_5555_5555_5555),
+        f64::from_bits(0x3fc5_5555_5555_5555),
         0.5,
     ];
     if x.is_nan() || x == f64::INFINITY {
@@ -348,10 +395,10 @@ fn go_exp(x: f64) -> f64 {
     if x == f64::NEG_INFINITY {
         return 0.0;
     }
-    if x > OVERFLOW {
+    if x > overflow {
         return f64::INFINITY;
     }
-    let t = LOG2E * x;
+    let t = log2e * x;
     // CVTSD2SL: round to nearest even; out of range gives the "integer indefinite" value.
     let e = if t.is_finite() && t.abs() < 2_147_483_647.0 {
         t.round_ties_even() as i32
@@ -359,12 +406,12 @@ fn go_exp(x: f64) -> f64 {
         i32::MIN
     };
     let ef = f64::from(e);
-    let mut r = (-ef).mul_add(LN2U, x);
-    r = (-ef).mul_add(LN2L, r);
+    let mut r = (-ef).mul_add(ln2u, x);
+    r = (-ef).mul_add(ln2l, r);
     r *= 0.0625;
-    let mut p: f64 = C[0];
-    for c in C.iter().skip(1) {
-        p = p.mul_add(r, *c);
+    let mut p = c[0];
+    for k in c.iter().skip(1) {
+        p = p.mul_add(r, *k);
     }
     p = p.mul_add(r, 1.0);
     let mut y = r * p;
@@ -438,7 +485,7 @@ fn go_pow(x: f64, y: f64) -> f64 {
     if yf != 0.0 && x < 0.0 {
         return f64::NAN;
     }
-    if yi >= 9.223_372_036_854_775_808e18 {
+    if yi >= 2f64.powi(63) {
         if x == -1.0 {
             return 1.0;
         }
@@ -480,4 +527,238 @@ fn go_pow(x: f64, y: f64) -> f64 {
         ae = -ae;
     }
     ldexp(a1, ae)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Expected results are those of Terraform 1.11 (`terraform output -json`).
+
+    use crate::eval::{EmptyScope, Evaluator};
+    use crate::types::Type;
+    use crate::value::Value;
+    use crate::FnCtx;
+    use baton_core::{FileId, Sources};
+
+    fn run(src: &str) -> Result<Value, String> {
+        let sources = Sources::new();
+        let dir = std::env::temp_dir();
+        let expr = baton_config::syntax::parse_expr(FileId(0), src).map_err(|d| d.detail)?;
+        let ctx = FnCtx {
+            base_dir: &dir,
+            sources: &sources,
+            planning: false,
+        };
+        let symbols = vec![
+            ("u".to_string(), Value::unknown(Type::String)),
+            ("d".to_string(), Value::dynamic_unknown()),
+            ("s".to_string(), Value::string("ff").mark_sensitive()),
+            ("sn".to_string(), Value::int(-3).mark_sensitive()),
+        ];
+        Evaluator::new(&EmptyScope, ctx)
+            .with_symbols(symbols)
+            .eval(&expr)
+            .map_err(|d| d.detail)
+    }
+
+    /// The result's type and value as JSON, with its marks.
+    #[track_caller]
+    fn check(src: &str, want: &str) {
+        let got = match run(src) {
+            Ok(v) => {
+                let mut out = format!("{} {}", v.ty().to_json(), v.to_json());
+                if !v.is_known() {
+                    out.push_str(" (unknown)");
+                }
+                if v.is_sensitive() {
+                    out.push_str(" (sensitive)");
+                }
+                out
+            }
+            Err(e) => format!("error: {e}"),
+        };
+        assert_eq!(got, want, "{src}");
+    }
+
+    /// The call fails with Terraform's message `want` (Baton may prefix it).
+    #[track_caller]
+    fn check_err(src: &str, want: &str) {
+        match run(src) {
+            Ok(v) => panic!("{src}: expected an error, got {v:?}"),
+            Err(e) => assert!(e.ends_with(want), "{src}: {e:?} does not end with {want:?}"),
+        }
+    }
+
+    const WHOLE: &str =
+        "value must be a whole number, between -9223372036854775808 and 9223372036854775807.";
+    const FLOAT_RANGE: &str = "value must be between -179769313486231570814527423731704356798070567525844996598917476803157260780028538760589558632766878171540458953514382464234321326889464182768467546703537516986049910576551282076245490090389328944075868508455133942304583236903222948165808559332123348274797826204144723168738177180919299881250404026184124858368.000000 and 179769313486231570814527423731704356798070567525844996598917476803157260780028538760589558632766878171540458953514382464234321326889464182768467546703537516986049910576551282076245490090389328944075868508455133942304583236903222948165808559332123348274797826204144723168738177180919299881250404026184124858368.000000 inclusive.";
+
+    #[test]
+    fn abs() {
+        check("abs(-1.5)", r#""number" 1.5"#);
+        check(
+            "abs(-12345678901234567890123)",
+            r#""number" 12345678901234567890123"#,
+        );
+        check("abs(0)", r#""number" 0"#);
+        check("abs(sn)", r#""number" 3 (sensitive)"#);
+        check_err(
+            "abs(null)",
+            r#"Invalid value for "num" parameter: argument must not be null."#,
+        );
+    }
+
+    #[test]
+    fn ceil_and_floor() {
+        check("ceil(1.2)", r#""number" 2"#);
+        check("ceil(-1.2)", r#""number" -1"#);
+        check("ceil(-0.5)", r#""number" 0"#);
+        check("ceil(1e30)", r#""number" 1000000000000000000000000000000"#);
+        check("ceil(1.0000000000000000000001)", r#""number" 2"#);
+        check("floor(-1.5)", r#""number" -2"#);
+        check("floor(0.1)", r#""number" 0"#);
+        check("floor(1e30)", r#""number" 1000000000000000000000000000000"#);
+        check("floor(1.0000000000000000000001)", r#""number" 1"#);
+        check(
+            "floor(12345678901234567890123.5)",
+            r#""number" 12345678901234567890123"#,
+        );
+        check_err(
+            "ceil(null)",
+            r#"Invalid value for "num" parameter: argument must not be null."#,
+        );
+        check_err(
+            r#"floor("x")"#,
+            r#"Invalid value for "num" parameter: a number is required."#,
+        );
+    }
+
+    #[test]
+    fn log() {
+        check("log(8,2)", r#""number" 3"#);
+        check("log(100,10)", r#""number" 2"#);
+        check("log(2,10)", r#""number" 0.30102999566398114"#);
+        check("log(7,3)", r#""number" 1.7712437491614224"#);
+        check("log(1000,10)", r#""number" 2.9999999999999996"#);
+        check("log(123456789,7)", r#""number" 9.57464648365859"#);
+        check_err("log(1e300*1e300,10)", FLOAT_RANGE);
+        check_err("log(-1,10)", "the result is not a number (NaN).");
+        check_err(
+            "log(0,10)",
+            "the result is infinite, which Baton cannot represent.",
+        );
+    }
+
+    #[test]
+    fn max_and_min() {
+        check("max(1,2,3.5)", r#""number" 3.5"#);
+        check(
+            "max(12345678901234567890123, 1)",
+            r#""number" 12345678901234567890123"#,
+        );
+        check("max([1,2]...)", r#""number" 2"#);
+        check(r#"max("3", 2)"#, r#""number" 3"#);
+        check("min(-5, 1e40)", r#""number" -5"#);
+        check("min(1)", r#""number" 1"#);
+        check("min(0.1, 0.10000000000000000001)", r#""number" 0.1"#);
+        check_err("max()", "failed: must pass at least one number.");
+        check_err("min()", "failed: must pass at least one number.");
+        check_err(
+            "max(1,null)",
+            r#"Invalid value for "numbers" parameter: argument must not be null."#,
+        );
+    }
+
+    #[test]
+    fn parseint() {
+        check(r#"parseint("ff",16)"#, r#""number" 255"#);
+        check(r#"parseint("-101",2)"#, r#""number" -5"#);
+        check(r#"parseint("+12",10)"#, r#""number" 12"#);
+        check(r#"parseint("zz",36)"#, r#""number" 1295"#);
+        check(r#"parseint("ZZ",62)"#, r#""number" 3843"#);
+        check(r#"parseint("zz",62)"#, r#""number" 2205"#);
+        check(r#"parseint("FF",16)"#, r#""number" 255"#);
+        check(
+            r#"parseint("123456789012345678901234567890",10)"#,
+            r#""number" 123456789012345678901234567890"#,
+        );
+        check("parseint(u, 10)", r#""number" null (unknown)"#);
+        check("parseint(d, 10)", r#""dynamic" null (unknown)"#);
+        check("parseint(s, 16)", r#""number" 255 (sensitive)"#);
+        check_err(
+            r#"parseint("12",1)"#,
+            r#"Invalid value for "base" parameter: base must be a whole number between 2 and 62 inclusive."#,
+        );
+        check_err(
+            r#"parseint("12",63)"#,
+            r#"Invalid value for "base" parameter: base must be a whole number between 2 and 62 inclusive."#,
+        );
+        check_err(
+            r#"parseint("12",10.5)"#,
+            &format!(r#"Invalid value for "base" parameter: {WHOLE}"#),
+        );
+        check_err(
+            r#"parseint("1g",16)"#,
+            r#"Invalid value for "number" parameter: cannot parse "1g" as a base 16 integer."#,
+        );
+        check_err(
+            r#"parseint("0x1f",16)"#,
+            r#"Invalid value for "number" parameter: cannot parse "0x1f" as a base 16 integer."#,
+        );
+        check_err(
+            r#"parseint("",10)"#,
+            r#"Invalid value for "number" parameter: cannot parse "" as a base 10 integer."#,
+        );
+        check_err(
+            r#"parseint("1_000",10)"#,
+            r#"Invalid value for "number" parameter: cannot parse "1_000" as a base 10 integer."#,
+        );
+        check_err(
+            r#"parseint("-",10)"#,
+            r#"Invalid value for "number" parameter: cannot parse "-" as a base 10 integer."#,
+        );
+        check_err(
+            "parseint(s, 10)",
+            r#"Invalid value for "number" parameter: cannot parse (sensitive value) as a base 10 integer."#,
+        );
+        check_err(
+            "parseint(12,10)",
+            r#"Invalid value for "number" parameter: first argument must be a string, not number."#,
+        );
+        check_err(
+            "parseint(true,10)",
+            r#"Invalid value for "number" parameter: first argument must be a string, not bool."#,
+        );
+    }
+
+    #[test]
+    fn pow() {
+        check("pow(2,100)", r#""number" 1267650600228229400000000000000"#);
+        check("pow(2,0.5)", r#""number" 1.4142135623730951"#);
+        check("pow(3,2)", r#""number" 9"#);
+        check("pow(10,20)", r#""number" 100000000000000000000"#);
+        check("pow(1.1,2)", r#""number" 1.2100000000000002"#);
+        check("pow(1.1,10)", r#""number" 2.593742460100002"#);
+        check("pow(2,0.3)", r#""number" 1.2311444133449163"#);
+        check("pow(10,-2)", r#""number" 0.01"#);
+        check("pow(2.5,3.7)", r#""number" 29.67413253642086"#);
+        check("pow(-2,-3)", r#""number" -0.125"#);
+        check("pow(1.0001, 10000)", r#""number" 2.718145926824356"#);
+        check("pow(3, 40)", r#""number" 12157665459056929000"#);
+        check_err("pow(-8, 1/3)", "the result is not a number (NaN).");
+        check_err(
+            "pow(0,-1)",
+            "the result is infinite, which Baton cannot represent.",
+        );
+        check_err("pow(2, 1e300*1e300)", FLOAT_RANGE);
+    }
+
+    #[test]
+    fn signum() {
+        check("signum(-3)", r#""number" -1"#);
+        check("signum(0)", r#""number" 0"#);
+        check("signum(5)", r#""number" 1"#);
+        check("signum(sn)", r#""number" -1 (sensitive)"#);
+        check_err("signum(0.5)", &format!("failed: {WHOLE}"));
+        check_err("signum(1e30)", &format!("failed: {WHOLE}"));
+    }
 }

@@ -17,10 +17,30 @@ pub(super) fn register(r: &mut Registry) {
             .unknowns()
             .marked()]
     };
-    r.add(Function::new("sensitive", p(), Ret::SameAsArg(0), sensitive));
-    r.add(Function::new("nonsensitive", p(), Ret::SameAsArg(0), nonsensitive));
-    r.add(Function::new("issensitive", p(), Ret::Fixed(Type::Bool), issensitive));
-    r.add(Function::new("ephemeralasnull", p(), Ret::SameAsArg(0), ephemeralasnull));
+    r.add(Function::new(
+        "sensitive",
+        p(),
+        Ret::SameAsArg(0),
+        sensitive,
+    ));
+    r.add(Function::new(
+        "nonsensitive",
+        p(),
+        Ret::SameAsArg(0),
+        nonsensitive,
+    ));
+    r.add(Function::new(
+        "issensitive",
+        p(),
+        Ret::Fixed(Type::Bool),
+        issensitive,
+    ));
+    r.add(Function::new(
+        "ephemeralasnull",
+        p(),
+        Ret::SameAsArg(0),
+        ephemeralasnull,
+    ));
 }
 
 fn first(args: &[Value]) -> Result<&Value, FnError> {
@@ -81,9 +101,15 @@ mod tests {
         let t = |v: Value| call_fn("issensitive", vec![v]).expect("ok");
         assert_eq!(t(Value::int(1).mark_sensitive()).as_bool(), Some(true));
         assert_eq!(t(Value::int(1)).as_bool(), Some(false));
-        assert_eq!(t(Value::tuple(vec![Value::int(1).mark_sensitive()])).as_bool(), Some(false));
+        assert_eq!(
+            t(Value::tuple(vec![Value::int(1).mark_sensitive()])).as_bool(),
+            Some(false)
+        );
         assert!(!t(Value::unknown(Type::String)).is_known());
-        assert_eq!(t(Value::unknown(Type::String).mark_sensitive()).as_bool(), Some(true));
+        assert_eq!(
+            t(Value::unknown(Type::String).mark_sensitive()).as_bool(),
+            Some(true)
+        );
     }
 
     #[test]
@@ -91,6 +117,8 @@ mod tests {
         let v = call_fn("ephemeralasnull", vec![Value::int(1).mark_sensitive()]).expect("ok");
         assert!(v.is_sensitive());
         assert_eq!(v.as_number().map(ToString::to_string), Some("1".into()));
-        assert!(call_fn("ephemeralasnull", vec![Value::dynamic_null()]).expect("ok").is_null());
+        assert!(call_fn("ephemeralasnull", vec![Value::dynamic_null()])
+            .expect("ok")
+            .is_null());
     }
 }

@@ -43,8 +43,13 @@ pub(super) fn register(r: &mut Registry) {
         strcontains,
     ));
     r.add(
-        Function::new("format", vec![s("format")], Ret::Fixed(Type::String), format)
-            .variadic(Param::new("args", Type::Dynamic).nullable()),
+        Function::new(
+            "format",
+            vec![s("format")],
+            Ret::Fixed(Type::String),
+            format,
+        )
+        .variadic(Param::new("args", Type::Dynamic).nullable()),
     );
     r.add(
         Function::new(
@@ -283,7 +288,9 @@ fn endswith(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
 }
 
 fn startswith(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
-    Ok(Value::bool(str_arg(args, 0)?.starts_with(str_arg(args, 1)?)))
+    Ok(Value::bool(
+        str_arg(args, 0)?.starts_with(str_arg(args, 1)?),
+    ))
 }
 
 fn strcontains(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
@@ -325,7 +332,10 @@ fn indent(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
     let n = usize::try_from(spaces).unwrap_or(usize::MAX);
     let lines = s.matches('\n').count();
     if n > MAX_PAD || n.saturating_mul(lines) > 64 * MAX_PAD {
-        return Err(FnError::arg(0, "Invalid value for \"spaces\" parameter: too many spaces."));
+        return Err(FnError::arg(
+            0,
+            "Invalid value for \"spaces\" parameter: too many spaces.",
+        ));
     }
     let pad = format!("\n{}", " ".repeat(n));
     string(s.replace('\n', &pad))
@@ -456,12 +466,9 @@ fn shape_type(sh: &Shape) -> Type {
     match sh {
         Shape::Whole => Type::String,
         Shape::Tuple(n) => Type::tuple(vec![Type::String; *n]),
-        Shape::Object(names) => Type::object(
-            names
-                .iter()
-                .map(|n| (n.clone(), Type::String))
-                .collect(),
-        ),
+        Shape::Object(names) => {
+            Type::object(names.iter().map(|n| (n.clone(), Type::String)).collect())
+        }
     }
 }
 
@@ -514,10 +521,7 @@ fn replace(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
     if sub.len() > 1 && sub.starts_with('/') && sub.ends_with('/') {
         let pattern = &sub[1..sub.len() - 1];
         let re = goregex::compile(pattern).map_err(|e| {
-            FnError::new(format!(
-                "error parsing regexp: {}: `{}`.",
-                e.code, e.expr
-            ))
+            FnError::new(format!("error parsing regexp: {}: `{}`.", e.code, e.expr))
         })?;
         let mut out = String::with_capacity(s.len());
         let mut last = 0usize;
@@ -604,7 +608,9 @@ fn go_group_number(name: &str) -> Option<usize> {
 
 fn format(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
     let f = str_arg(args, 0)?;
-    format_fsm(f, &args[1..]).map(Value::string).map_err(|e| e.into_fn_error())
+    format_fsm(f, &args[1..])
+        .map(Value::string)
+        .map_err(|e| e.into_fn_error())
 }
 
 /// A failure of one formatting run: plain, or about one of the arguments.
@@ -692,10 +698,7 @@ fn formatlist(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
             fargs.push(v);
         }
         let s = format_fsm(fmt, &fargs).map_err(|e| {
-            FnError::new(format!(
-                "error on format iteration {idx}: {}.",
-                e.message()
-            ))
+            FnError::new(format!("error on format iteration {idx}: {}.", e.message()))
         })?;
         out.push(Value::string(s));
     }
@@ -1199,21 +1202,41 @@ mod tests {
             "00001.50|-0001.50|+1.235e+04| 5|+5|ff|FF|0xff|10|010|101|0b101"
         );
         assert_eq!(
-            f("%5d|%-5d|%05d|%.3d|%8.3d|%.0d", vec![n(42), n(42), n(-42), n(7), n(7), n(0)]),
+            f(
+                "%5d|%-5d|%05d|%.3d|%8.3d|%.0d",
+                vec![n(42), n(42), n(-42), n(7), n(7), n(0)]
+            ),
             "   42|42   |-0042|007|     007|"
         );
         assert_eq!(
             f(
                 "%g|%G|%e|%E|%.2g|%10.4f|%-10.1e|",
-                vec![num("1e21"), num("1e-7"), n(0), n(1), n(123456), num("3.14159"), num("31415.9")]
+                vec![
+                    num("1e21"),
+                    num("1e-7"),
+                    n(0),
+                    n(1),
+                    n(123456),
+                    num("3.14159"),
+                    num("31415.9")
+                ]
             ),
             "1e+21|1E-07|0.000000e+00|1.000000E+00|1.2e+05|    3.1416|3.1e+04   |"
         );
         assert_eq!(f("%v", vec![n(123456789)]), "1.23456789e+08");
-        assert_eq!(f("%d", vec![num("1e30")]), "1000000000000000000000000000000");
+        assert_eq!(
+            f("%d", vec![num("1e30")]),
+            "1000000000000000000000000000000"
+        );
         assert_eq!(f("%x", vec![n(-255)]), "-ff");
-        assert_eq!(f("%08.3e|%+08d|% 08d", vec![num("-1.5"), n(5), n(5)]), "-1.500e+00|+0000005| 0000005");
-        assert_eq!(f("%.d|%.f|%.e", vec![n(5), num("2.5"), num("2.5")]), "5|2|2e+00");
+        assert_eq!(
+            f("%08.3e|%+08d|% 08d", vec![num("-1.5"), n(5), n(5)]),
+            "-1.500e+00|+0000005| 0000005"
+        );
+        assert_eq!(
+            f("%.d|%.f|%.e", vec![n(5), num("2.5"), num("2.5")]),
+            "5|2|2e+00"
+        );
         assert_eq!(f("%d", vec![s("12")]), "12");
     }
 
@@ -1225,13 +1248,22 @@ mod tests {
             ok_str("format", a)
         };
         assert_eq!(
-            f("%v|%#v|%5v|%-5v|%05v", vec![s("a"), s("a"), n(1), Value::bool(true), n(-1)]),
+            f(
+                "%v|%#v|%5v|%-5v|%05v",
+                vec![s("a"), s("a"), n(1), Value::bool(true), n(-1)]
+            ),
             "a|\"a\"|    1|true |000-1"
         );
         assert_eq!(
             f(
                 "%q|%s|%.2s|%5.1s|%-4s|",
-                vec![s("a\"<>&\u{2028}"), Value::bool(true), s("héllo"), s("xyz"), s("🇬🇧")]
+                vec![
+                    s("a\"<>&\u{2028}"),
+                    Value::bool(true),
+                    s("héllo"),
+                    s("xyz"),
+                    s("🇬🇧")
+                ]
             ),
             "\"a\\\"\\u003c\\u003e\\u0026\\u2028\"|true|hé|    x|🇬🇧   |"
         );
@@ -1240,8 +1272,61 @@ mod tests {
         assert_eq!(f("%%%d%%", vec![n(3)]), "%3%");
         assert_eq!(f("%[1]d %[1]d", vec![n(5)]), "5 5");
         assert_eq!(f("%5[1]d", vec![n(5)]), "    5");
-        assert_eq!(f("%05s|%-05d|%+s", vec![s("ab"), n(3), s("x")]), "000ab|3    |x");
+        assert_eq!(
+            f("%05s|%-05d|%+s", vec![s("ab"), n(3), s("x")]),
+            "000ab|3    |x"
+        );
         assert_eq!(f("%v", vec![Value::null(Type::String)]), "null");
+    }
+
+    #[test]
+    fn format_terraform_fixtures() {
+        let f = |fmt: &str, args: Vec<Value>| {
+            let mut a = vec![s(fmt)];
+            a.extend(args);
+            ok_str("format", a)
+        };
+        assert_eq!(
+            f(
+                "%.0s|%-6q|%6.2q|%.1q",
+                vec![s("abc"), s("a"), s("héllo"), s("<x")]
+            ),
+            "abc|\"a\"   |  \"hé\"|\"\\u003c\""
+        );
+        assert_eq!(
+            f(
+                "%010.3f|%+.2e|% 5d|%b|%5t|%x",
+                vec![
+                    num("-3.14159"),
+                    n(12345),
+                    n(42),
+                    n(0),
+                    Value::bool(true),
+                    num("1e20")
+                ]
+            ),
+            "-00003.142|+1.23e+04|   42|0|true|56bc75e2d63100000"
+        );
+        assert_eq!(
+            f(
+                "%.3g|%g|%G|%.1f",
+                vec![num("0.00001234"), num("1e-5"), num("1e100"), num("0.05")]
+            ),
+            "1.23e-05|1e-05|1E+100|0.1"
+        );
+        assert_eq!(
+            f("%X|%#X|%#o|%o", vec![n(3054), n(3054), n(0), n(-8)]),
+            "BEE|0XBEE|00|-10"
+        );
+        assert_eq!(
+            f("%e", vec![num("123456789012345678901234567890")]),
+            "1.234568e+29"
+        );
+        assert_eq!(f("%f", vec![s("1e3")]), "1000.000000");
+        assert_eq!(
+            f("%s %v", vec![num("1.50"), num("100000000000000000000")]),
+            "1.5 1e+20"
+        );
     }
 
     #[test]
@@ -1251,12 +1336,30 @@ mod tests {
             a.extend(args);
             err("format", a)
         };
-        assert_eq!(e("%t", vec![n(1)]), "unsupported value for \"%t\" at 0: bool required.");
-        assert_eq!(e("%d", vec![s("x")]), "unsupported value for \"%d\" at 0: a number is required.");
-        assert_eq!(e("%d", vec![num("1.5")]), "unsupported value for \"%d\" at 0: an integer is required.");
-        assert_eq!(e("%z", vec![n(1)]), "unsupported format verb 'z' in \"%z\" at offset 0.");
-        assert_eq!(e("%", vec![n(1)]), "invalid format string starting at offset 1.");
-        assert_eq!(e("%s", vec![]), "not enough arguments for \"%s\" at 0: need index 1 but have 0 total.");
+        assert_eq!(
+            e("%t", vec![n(1)]),
+            "unsupported value for \"%t\" at 0: bool required."
+        );
+        assert_eq!(
+            e("%d", vec![s("x")]),
+            "unsupported value for \"%d\" at 0: a number is required."
+        );
+        assert_eq!(
+            e("%d", vec![num("1.5")]),
+            "unsupported value for \"%d\" at 0: an integer is required."
+        );
+        assert_eq!(
+            e("%z", vec![n(1)]),
+            "unsupported format verb 'z' in \"%z\" at offset 0."
+        );
+        assert_eq!(
+            e("%", vec![n(1)]),
+            "invalid format string starting at offset 1."
+        );
+        assert_eq!(
+            e("%s", vec![]),
+            "not enough arguments for \"%s\" at 0: need index 1 but have 0 total."
+        );
         assert_eq!(
             e("a", vec![n(1)]),
             "Invalid value for \"args\" parameter: too many arguments; no verbs in format string."
@@ -1265,15 +1368,30 @@ mod tests {
             e("%s %s", vec![n(1), n(2), n(3)]),
             "Invalid value for \"args\" parameter: too many arguments; only 2 used by format string."
         );
-        assert_eq!(e("%5%", vec![]), "unrecognized format character '%' at offset 2.");
-        assert_eq!(e("%[0]d", vec![n(1)]), "unrecognized format character '0' at offset 2.");
-        assert_eq!(e("%ä", vec![n(1)]), "unrecognized format character 'ä' at offset 1.");
-        assert_eq!(e("%[1]5d", vec![n(5)]), "unrecognized format character '5' at offset 4.");
+        assert_eq!(
+            e("%5%", vec![]),
+            "unrecognized format character '%' at offset 2."
+        );
+        assert_eq!(
+            e("%[0]d", vec![n(1)]),
+            "unrecognized format character '0' at offset 2."
+        );
+        assert_eq!(
+            e("%ä", vec![n(1)]),
+            "unrecognized format character 'ä' at offset 1."
+        );
+        assert_eq!(
+            e("%[1]5d", vec![n(5)]),
+            "unrecognized format character '5' at offset 4."
+        );
         assert_eq!(
             e("%s", vec![Value::null(Type::String)]),
             "unsupported value for \"%s\" at 0: null value cannot be formatted."
         );
-        assert_eq!(e("%s", vec![Value::tuple(vec![n(1)])]), "unsupported value for \"%s\" at 0: string required.");
+        assert_eq!(
+            e("%s", vec![Value::tuple(vec![n(1)])]),
+            "unsupported value for \"%s\" at 0: string required."
+        );
     }
 
     #[test]
@@ -1298,7 +1416,10 @@ mod tests {
         );
         let v = ok(
             "formatlist",
-            vec![s("%s"), Value::tuple(vec![s("a"), Value::unknown(Type::String)])],
+            vec![
+                s("%s"),
+                Value::tuple(vec![s("a"), Value::unknown(Type::String)]),
+            ],
         );
         assert!(!v.as_seq().expect("seq")[1].is_known());
     }
@@ -1339,9 +1460,18 @@ mod tests {
         assert_eq!(ok_str("trimspace", vec![s("\u{a0} a \u{3000}")]), "a");
         assert_eq!(ok_str("trimprefix", vec![s("abc"), s("ab")]), "c");
         assert_eq!(ok_str("trimsuffix", vec![s("abc"), s("x")]), "abc");
-        assert_eq!(ok("startswith", vec![s("abc"), s("")]).as_bool(), Some(true));
-        assert_eq!(ok("endswith", vec![s("abc"), s("bc")]).as_bool(), Some(true));
-        assert_eq!(ok("strcontains", vec![s("abc"), s("d")]).as_bool(), Some(false));
+        assert_eq!(
+            ok("startswith", vec![s("abc"), s("")]).as_bool(),
+            Some(true)
+        );
+        assert_eq!(
+            ok("endswith", vec![s("abc"), s("bc")]).as_bool(),
+            Some(true)
+        );
+        assert_eq!(
+            ok("strcontains", vec![s("abc"), s("d")]).as_bool(),
+            Some(false)
+        );
         assert_eq!(ok_str("indent", vec![n(2), s("a\nb\n")]), "a\n  b\n  ");
         assert!(err("indent", vec![n(-1), s("a\nb")]).contains("negative Repeat count"));
         assert!(err("indent", vec![num("1.5"), s("a")]).starts_with("value must be a whole number"));
@@ -1350,7 +1480,10 @@ mod tests {
     #[test]
     fn join_and_split() {
         let l = |xs: &[&str]| Value::list(Type::String, xs.iter().map(|x| s(x)).collect());
-        assert_eq!(ok_str("join", vec![s(","), l(&[]), l(&["a", "b"]), l(&["c"])]), "a,b,c");
+        assert_eq!(
+            ok_str("join", vec![s(","), l(&[]), l(&["a", "b"]), l(&["c"])]),
+            "a,b,c"
+        );
         assert_eq!(err("join", vec![s(",")]), "at least one list is required.");
         let with_null = Value::list(Type::String, vec![s("a"), Value::null(Type::String)]);
         assert_eq!(
@@ -1361,7 +1494,10 @@ mod tests {
             err("join", vec![s(","), l(&["a"]), with_null]),
             "Invalid value for \"lists\" parameter: element 1 of list 2 is null; cannot concatenate null values."
         );
-        assert_eq!(strs(&ok("split", vec![s(""), s("abc")])), vec!["a", "b", "c"]);
+        assert_eq!(
+            strs(&ok("split", vec![s(""), s("abc")])),
+            vec!["a", "b", "c"]
+        );
         assert_eq!(ok("split", vec![s(""), s("")]).length(), Some(0));
         assert_eq!(strs(&ok("split", vec![s(","), s("")])), vec![""]);
     }
@@ -1399,7 +1535,14 @@ mod tests {
     fn replace_cases() {
         let f = |a: &str, b: &str, c: &str| ok_str("replace", vec![s(a), s(b), s(c)]);
         assert_eq!(f("baaac", "/a*/", "X"), "XbXcX");
-        assert_eq!(f("hello world", "/(?P<w>o)(\\w)/", "[$w$2${1}$$ $1x]"), "hello w[o$ ]ld");
+        assert_eq!(
+            f("hello world", "/(?P<w>o)(\\w)/", "[$w$21$$ $1x]"),
+            "hello w[o$ ]ld"
+        );
+        assert_eq!(
+            f("hello world", "/(?P<w>o)(\\w)/", "[$w$2${1}$$ $1x]"),
+            "hello w[oro$ ]ld"
+        );
         assert_eq!(f("abc", "", "-"), "-a-b-c-");
         assert_eq!(f("a/b/", "/", "x"), "axbx");
         assert_eq!(f("abc", "//", "x"), "xaxbxcx");

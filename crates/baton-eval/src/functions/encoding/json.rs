@@ -358,8 +358,7 @@ impl<'a> Decoder<'a> {
                                 if b.get(i) == Some(&b'\\') && b.get(i + 1) == Some(&b'u') {
                                     if let Ok(r2) = self.hex4(i + 2) {
                                         if (0xDC00..0xE000).contains(&r2) {
-                                            let c =
-                                                0x10000 + ((r - 0xD800) << 10) + (r2 - 0xDC00);
+                                            let c = 0x10000 + ((r - 0xD800) << 10) + (r2 - 0xDC00);
                                             ch = char::from_u32(c);
                                             i += 6;
                                         }

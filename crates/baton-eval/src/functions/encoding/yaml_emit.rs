@@ -70,7 +70,11 @@ fn push_events(v: &Value, out: &mut Vec<Event>) -> Result<(), String> {
         Kind::Null(_) => out.push(Event::Scalar(b"null".to_vec(), Style::Plain)),
         Kind::Unknown(_) => return Err("cannot serialize unknown value as YAML".into()),
         Kind::Bool(b) => out.push(Event::Scalar(
-            if *b { b"true".to_vec() } else { b"false".to_vec() },
+            if *b {
+                b"true".to_vec()
+            } else {
+                b"false".to_vec()
+            },
             Style::Plain,
         )),
         Kind::Number(n) => out.push(Event::Scalar(n.to_string().into_bytes(), Style::Plain)),
@@ -311,7 +315,8 @@ impl Emitter {
             sd.block_allowed = false;
             return;
         }
-        let (mut block_ind, mut flow_ind, mut line_breaks, mut special) = (false, false, false, false);
+        let (mut block_ind, mut flow_ind, mut line_breaks, mut special) =
+            (false, false, false, false);
         let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
             (false, false, false, false);
         let (mut break_space, mut space_break) = (false, false);
@@ -338,11 +343,9 @@ impl Emitter {
                             block_ind = true;
                         }
                     }
-                    b'-' => {
-                        if followed_by_ws {
-                            flow_ind = true;
-                            block_ind = true;
-                        }
+                    b'-' if followed_by_ws => {
+                        flow_ind = true;
+                        block_ind = true;
                     }
                     _ => {}
                 }
@@ -355,11 +358,9 @@ impl Emitter {
                             block_ind = true;
                         }
                     }
-                    b'#' => {
-                        if preceded_by_ws {
-                            flow_ind = true;
-                            block_ind = true;
-                        }
+                    b'#' if preceded_by_ws => {
+                        flow_ind = true;
+                        block_ind = true;
                     }
                     _ => {}
                 }
@@ -694,7 +695,10 @@ impl Emitter {
         let mut i = 0;
         while i < value.len() {
             if is_space(value, i) {
-                if allow_breaks && !spaces && self.column > self.best_width && !is_space(value, i + 1)
+                if allow_breaks
+                    && !spaces
+                    && self.column > self.best_width
+                    && !is_space(value, i + 1)
                 {
                     self.write_indent();
                     i += 1;

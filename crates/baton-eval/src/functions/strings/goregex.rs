@@ -64,10 +64,7 @@ pub(crate) fn compile(pattern: &str) -> Result<GoRegex, SyntaxError> {
         .size_limit(256 << 20)
         .build()
         .map_err(|_| err(ERR_LARGE, pattern))?;
-    Ok(GoRegex {
-        re,
-        names: p.names,
-    })
+    Ok(GoRegex { re, names: p.names })
 }
 
 #[derive(Debug)]
@@ -116,8 +113,7 @@ impl<'a> Parser<'a> {
         let mut cur: Vec<Node> = Vec::new();
         // The text of the last repetition operator, for Go's "invalid nested repetition".
         let mut last_repeat: Option<&'a str> = None;
-        loop {
-            let Some(c0) = t.chars().next() else { break };
+        while let Some(c0) = t.chars().next() {
             let mut repeat: Option<&'a str> = None;
             match c0 {
                 ')' => break,
@@ -179,7 +175,7 @@ impl<'a> Parser<'a> {
                             *t = &t[1..];
                         }
                         Some((min, max, after)) => {
-                            if min < 0 || min > 1000 || max > 1000 || (max >= 0 && min > max) {
+                            if !(0..=1000).contains(&min) || max > 1000 || (max >= 0 && min > max) {
                                 return Err(err(
                                     ERR_INVALID_REPEAT_SIZE,
                                     &before[..before.len() - after.len()],
@@ -225,7 +221,10 @@ impl<'a> Parser<'a> {
         }
         *after = op_end;
         if let Some(last) = last_repeat {
-            return Err(err(ERR_INVALID_REPEAT_OP, &last[..last.len() - after.len()]));
+            return Err(err(
+                ERR_INVALID_REPEAT_OP,
+                &last[..last.len() - after.len()],
+            ));
         }
         let op_text = &before[..before.len() - after.len()];
         // The operand: the last node that is not an inline flag change.
@@ -523,7 +522,10 @@ fn parse_int(s: &str) -> Option<(i64, &str)> {
     if b.len() >= 2 && b[0] == b'0' && b[1].is_ascii_digit() {
         return None;
     }
-    let end = b.iter().position(|c| !c.is_ascii_digit()).unwrap_or(b.len());
+    let end = b
+        .iter()
+        .position(|c| !c.is_ascii_digit())
+        .unwrap_or(b.len());
     let mut n: i64 = 0;
     for &d in &b[..end] {
         if n >= 100_000_000 {
@@ -662,31 +664,206 @@ fn parse_named_class(s: &str) -> Result<Option<(String, &str)>, SyntaxError> {
 
 /// Go's Unicode general categories and scripts (Unicode 15), the only names `\p{}` accepts.
 const UNICODE_NAMES: &[&str] = &[
-    "Any", "C", "Cc", "Cf", "Co", "Cs", "L", "Ll", "Lm", "Lo", "Lt", "Lu", "M", "Mc", "Me", "Mn",
-    "N", "Nd", "Nl", "No", "P", "Pc", "Pd", "Pe", "Pf", "Pi", "Po", "Ps", "S", "Sc", "Sk", "Sm",
-    "So", "Z", "Zl", "Zp", "Zs", "Adlam", "Ahom", "Anatolian_Hieroglyphs", "Arabic", "Armenian",
-    "Avestan", "Balinese", "Bamum", "Bassa_Vah", "Batak", "Bengali", "Bhaiksuki", "Bopomofo",
-    "Brahmi", "Braille", "Buginese", "Buhid", "Canadian_Aboriginal", "Carian", "Caucasian_Albanian",
-    "Chakma", "Cham", "Cherokee", "Chorasmian", "Common", "Coptic", "Cuneiform", "Cypriot",
-    "Cypro_Minoan", "Cyrillic", "Deseret", "Devanagari", "Dives_Akuru", "Dogra", "Duployan",
-    "Egyptian_Hieroglyphs", "Elbasan", "Elymaic", "Ethiopic", "Georgian", "Glagolitic", "Gothic",
-    "Grantha", "Greek", "Gujarati", "Gunjala_Gondi", "Gurmukhi", "Han", "Hangul", "Hanifi_Rohingya",
-    "Hanunoo", "Hatran", "Hebrew", "Hiragana", "Imperial_Aramaic", "Inherited",
-    "Inscriptional_Pahlavi", "Inscriptional_Parthian", "Javanese", "Kaithi", "Kannada", "Katakana",
-    "Kawi", "Kayah_Li", "Kharoshthi", "Khitan_Small_Script", "Khmer", "Khojki", "Khudawadi", "Lao",
-    "Latin", "Lepcha", "Limbu", "Linear_A", "Linear_B", "Lisu", "Lycian", "Lydian", "Mahajani",
-    "Makasar", "Malayalam", "Mandaic", "Manichaean", "Marchen", "Masaram_Gondi", "Medefaidrin",
-    "Meetei_Mayek", "Mende_Kikakui", "Meroitic_Cursive", "Meroitic_Hieroglyphs", "Miao", "Modi",
-    "Mongolian", "Mro", "Multani", "Myanmar", "Nabataean", "Nag_Mundari", "Nandinagari",
-    "New_Tai_Lue", "Newa", "Nko", "Nushu", "Nyiakeng_Puachue_Hmong", "Ogham", "Ol_Chiki",
-    "Old_Hungarian", "Old_Italic", "Old_North_Arabian", "Old_Permic", "Old_Persian", "Old_Sogdian",
-    "Old_South_Arabian", "Old_Turkic", "Old_Uyghur", "Oriya", "Osage", "Osmanya", "Pahawh_Hmong",
-    "Palmyrene", "Pau_Cin_Hau", "Phags_Pa", "Phoenician", "Psalter_Pahlavi", "Rejang", "Runic",
-    "Samaritan", "Saurashtra", "Sharada", "Shavian", "Siddham", "SignWriting", "Sinhala",
-    "Sogdian", "Sora_Sompeng", "Soyombo", "Sundanese", "Syloti_Nagri", "Syriac", "Tagalog",
-    "Tagbanwa", "Tai_Le", "Tai_Tham", "Tai_Viet", "Takri", "Tamil", "Tangsa", "Tangut", "Telugu",
-    "Thaana", "Thai", "Tibetan", "Tifinagh", "Tirhuta", "Toto", "Ugaritic", "Vai", "Vithkuqi",
-    "Wancho", "Warang_Citi", "Yezidi", "Yi", "Zanabazar_Square",
+    "Any",
+    "C",
+    "Cc",
+    "Cf",
+    "Co",
+    "Cs",
+    "L",
+    "Ll",
+    "Lm",
+    "Lo",
+    "Lt",
+    "Lu",
+    "M",
+    "Mc",
+    "Me",
+    "Mn",
+    "N",
+    "Nd",
+    "Nl",
+    "No",
+    "P",
+    "Pc",
+    "Pd",
+    "Pe",
+    "Pf",
+    "Pi",
+    "Po",
+    "Ps",
+    "S",
+    "Sc",
+    "Sk",
+    "Sm",
+    "So",
+    "Z",
+    "Zl",
+    "Zp",
+    "Zs",
+    "Adlam",
+    "Ahom",
+    "Anatolian_Hieroglyphs",
+    "Arabic",
+    "Armenian",
+    "Avestan",
+    "Balinese",
+    "Bamum",
+    "Bassa_Vah",
+    "Batak",
+    "Bengali",
+    "Bhaiksuki",
+    "Bopomofo",
+    "Brahmi",
+    "Braille",
+    "Buginese",
+    "Buhid",
+    "Canadian_Aboriginal",
+    "Carian",
+    "Caucasian_Albanian",
+    "Chakma",
+    "Cham",
+    "Cherokee",
+    "Chorasmian",
+    "Common",
+    "Coptic",
+    "Cuneiform",
+    "Cypriot",
+    "Cypro_Minoan",
+    "Cyrillic",
+    "Deseret",
+    "Devanagari",
+    "Dives_Akuru",
+    "Dogra",
+    "Duployan",
+    "Egyptian_Hieroglyphs",
+    "Elbasan",
+    "Elymaic",
+    "Ethiopic",
+    "Georgian",
+    "Glagolitic",
+    "Gothic",
+    "Grantha",
+    "Greek",
+    "Gujarati",
+    "Gunjala_Gondi",
+    "Gurmukhi",
+    "Han",
+    "Hangul",
+    "Hanifi_Rohingya",
+    "Hanunoo",
+    "Hatran",
+    "Hebrew",
+    "Hiragana",
+    "Imperial_Aramaic",
+    "Inherited",
+    "Inscriptional_Pahlavi",
+    "Inscriptional_Parthian",
+    "Javanese",
+    "Kaithi",
+    "Kannada",
+    "Katakana",
+    "Kawi",
+    "Kayah_Li",
+    "Kharoshthi",
+    "Khitan_Small_Script",
+    "Khmer",
+    "Khojki",
+    "Khudawadi",
+    "Lao",
+    "Latin",
+    "Lepcha",
+    "Limbu",
+    "Linear_A",
+    "Linear_B",
+    "Lisu",
+    "Lycian",
+    "Lydian",
+    "Mahajani",
+    "Makasar",
+    "Malayalam",
+    "Mandaic",
+    "Manichaean",
+    "Marchen",
+    "Masaram_Gondi",
+    "Medefaidrin",
+    "Meetei_Mayek",
+    "Mende_Kikakui",
+    "Meroitic_Cursive",
+    "Meroitic_Hieroglyphs",
+    "Miao",
+    "Modi",
+    "Mongolian",
+    "Mro",
+    "Multani",
+    "Myanmar",
+    "Nabataean",
+    "Nag_Mundari",
+    "Nandinagari",
+    "New_Tai_Lue",
+    "Newa",
+    "Nko",
+    "Nushu",
+    "Nyiakeng_Puachue_Hmong",
+    "Ogham",
+    "Ol_Chiki",
+    "Old_Hungarian",
+    "Old_Italic",
+    "Old_North_Arabian",
+    "Old_Permic",
+    "Old_Persian",
+    "Old_Sogdian",
+    "Old_South_Arabian",
+    "Old_Turkic",
+    "Old_Uyghur",
+    "Oriya",
+    "Osage",
+    "Osmanya",
+    "Pahawh_Hmong",
+    "Palmyrene",
+    "Pau_Cin_Hau",
+    "Phags_Pa",
+    "Phoenician",
+    "Psalter_Pahlavi",
+    "Rejang",
+    "Runic",
+    "Samaritan",
+    "Saurashtra",
+    "Sharada",
+    "Shavian",
+    "Siddham",
+    "SignWriting",
+    "Sinhala",
+    "Sogdian",
+    "Sora_Sompeng",
+    "Soyombo",
+    "Sundanese",
+    "Syloti_Nagri",
+    "Syriac",
+    "Tagalog",
+    "Tagbanwa",
+    "Tai_Le",
+    "Tai_Tham",
+    "Tai_Viet",
+    "Takri",
+    "Tamil",
+    "Tangsa",
+    "Tangut",
+    "Telugu",
+    "Thaana",
+    "Thai",
+    "Tibetan",
+    "Tifinagh",
+    "Tirhuta",
+    "Toto",
+    "Ugaritic",
+    "Vai",
+    "Vithkuqi",
+    "Wancho",
+    "Warang_Citi",
+    "Yezidi",
+    "Yi",
+    "Zanabazar_Square",
 ];
 
 /// Go's `parseUnicodeClass`: `\pL`, `\p{Greek}`, `\P{^Greek}`... as a Rust class item.
@@ -804,17 +981,35 @@ mod tests {
         assert_eq!(e("[a"), (ERR_MISSING_BRACKET.into(), "[a".into()));
         assert_eq!(e("*a"), (ERR_MISSING_REPEAT_ARG.into(), "*".into()));
         assert_eq!(e("a**"), (ERR_INVALID_REPEAT_OP.into(), "**".into()));
-        assert_eq!(e("a{1001}"), (ERR_INVALID_REPEAT_SIZE.into(), "{1001}".into()));
+        assert_eq!(
+            e("a{1001}"),
+            (ERR_INVALID_REPEAT_SIZE.into(), "{1001}".into())
+        );
         assert_eq!(e("[z-a]"), (ERR_INVALID_CHAR_RANGE.into(), "z-a".into()));
         assert_eq!(e("\\q"), (ERR_INVALID_ESCAPE.into(), "\\q".into()));
         assert_eq!(e("\\"), (ERR_TRAILING_BACKSLASH.into(), "".into()));
         assert_eq!(e("(?x) a"), (ERR_INVALID_PERL_OP.into(), "(?x".into()));
-        assert_eq!(e("(?P<>a)"), (ERR_INVALID_NAMED_CAPTURE.into(), "(?P<>".into()));
-        assert_eq!(e("\\x{110000}"), (ERR_INVALID_ESCAPE.into(), "\\x{110000".into()));
-        assert_eq!(e("\\p{Foo}"), (ERR_INVALID_CHAR_RANGE.into(), "\\p{Foo}".into()));
-        assert_eq!(e("[[:foo:]]"), (ERR_INVALID_CHAR_RANGE.into(), "[:foo:]".into()));
+        assert_eq!(
+            e("(?P<>a)"),
+            (ERR_INVALID_NAMED_CAPTURE.into(), "(?P<>".into())
+        );
+        assert_eq!(
+            e("\\x{110000}"),
+            (ERR_INVALID_ESCAPE.into(), "\\x{110000".into())
+        );
+        assert_eq!(
+            e("\\p{Foo}"),
+            (ERR_INVALID_CHAR_RANGE.into(), "\\p{Foo}".into())
+        );
+        assert_eq!(
+            e("[[:foo:]]"),
+            (ERR_INVALID_CHAR_RANGE.into(), "[:foo:]".into())
+        );
         assert_eq!(e("a|*"), (ERR_MISSING_REPEAT_ARG.into(), "*".into()));
-        assert_eq!(e("(a{100}){100}"), (ERR_INVALID_REPEAT_SIZE.into(), "{100}".into()));
+        assert_eq!(
+            e("(a{100}){100}"),
+            (ERR_INVALID_REPEAT_SIZE.into(), "{100}".into())
+        );
     }
 
     #[test]
