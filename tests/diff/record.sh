@@ -39,8 +39,14 @@ read_args() {
 # first_error LOG: the summary line of terraform's first error, as a JSON string.
 first_error() {
     local msg
-    msg="$(grep -m1 -E '^(│ )?Error: ' "$1" | sed -E 's/^(│ )?Error: //' || true)"
+    # (init's own summary line comes first when the configuration cannot be loaded)
+    msg="$(grep -E '^(│ )?Error: ' "$1" | grep -v 'Terraform encountered problems during initiali' |
+        head -n 1 | sed -E 's/^(│ )?Error: //' || true)"
     [[ -n "$msg" ]] || msg="$(tail -n 3 "$1" | tr '\n' ' ')"
+    # Terraform names a cycle's members in a random order: keep the recording stable.
+    if [[ "$msg" == Cycle:* ]]; then
+        msg="Cycle: $(sed 's/^Cycle: //; s/, /\n/g' <<<"$msg" | LC_ALL=C sort | paste -sd, - | sed 's/,/, /g')"
+    fi
     jq -Rn --arg m "$msg" '$m'
 }
 

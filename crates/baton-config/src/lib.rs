@@ -5,6 +5,7 @@
 //! expression; a file with a syntax error is reported and skipped, the rest still load.
 
 pub mod ast;
+pub mod fmt;
 pub mod model;
 pub mod syntax;
 

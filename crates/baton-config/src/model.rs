@@ -891,7 +891,27 @@ impl Builder {
             ExprKind::Tuple(items) => {
                 let mut out = Vec::new();
                 for e in items {
-                    if e.as_traversal().is_some() {
+                    if let Some((root, steps)) = e.as_traversal() {
+                        // A whole object only: `type.name`, `type.name[key]`, `data.type.name`,
+                        // `module.name`; not an attribute of one.
+                        let names = match root {
+                            "module" => 1,
+                            "data" => 2,
+                            _ => 1,
+                        };
+                        let attrs_after = steps
+                            .iter()
+                            .skip(names)
+                            .filter(|s| matches!(s, crate::ast::TraversalStep::Attr(..)))
+                            .count();
+                        if attrs_after > 0 || steps.len() < names {
+                            self.err(
+                                "Invalid depends_on reference",
+                                "References in depends_on must be to a whole object (resource, etc), not to an attribute of an object.".into(),
+                                e.span,
+                            );
+                            continue;
+                        }
                         out.push(e.clone());
                     } else {
                         self.err(

@@ -55,14 +55,14 @@ impl Body {
 /// recover, so a file with a syntax error contributes nothing else).
 pub fn parse_file(file: FileId, text: &str) -> Result<Body, Diagnostic> {
     let body = hcl_edit::parser::parse_body(text).map_err(|e| syntax_error(file, text, &e))?;
-    let cx = Cx { file, text };
+    let cx = Cx { file, text, offset: 0 };
     Ok(cx.body(&body, None))
 }
 
 /// Parses a standalone expression (e.g. a `-var` value or a variable default given as text).
 pub fn parse_expr(file: FileId, text: &str) -> Result<Expr, Diagnostic> {
     let expr = hcl_edit::parser::parse_expr(text).map_err(|e| syntax_error(file, text, &e))?;
-    let cx = Cx { file, text };
+    let cx = Cx { file, text, offset: 0 };
     Ok(cx.expr(&expr, Span::new(file, 0, text.len())))
 }
 
@@ -70,7 +70,7 @@ pub fn parse_expr(file: FileId, text: &str) -> Result<Expr, Diagnostic> {
 pub fn parse_template(file: FileId, text: &str) -> Result<Expr, Diagnostic> {
     let tpl =
         hcl_edit::parser::parse_template(text).map_err(|e| syntax_error(file, text, &e))?;
-    let cx = Cx { file, text };
+    let cx = Cx { file, text, offset: 0 };
     let span = Span::new(file, 0, text.len());
     Ok(cx.template(&tpl, span))
 }
@@ -92,13 +92,16 @@ fn syntax_error(file: FileId, text: &str, e: &hcl_edit::parser::Error) -> Diagno
 
 struct Cx<'a> {
     file: FileId,
+    /// The whole file's text; spans are absolute offsets into it.
     text: &'a str,
+    /// Added to the parser's offsets (non-zero when re-parsing a heredoc body).
+    offset: usize,
 }
 
 impl Cx<'_> {
     fn span_of(&self, r: Option<std::ops::Range<usize>>, fallback: Span) -> Span {
         match r {
-            Some(r) => Span::new(self.file, r.start, r.end),
+            Some(r) => Span::new(self.file, r.start + self.offset, r.end + self.offset),
             None => fallback,
         }
     }
@@ -186,7 +189,7 @@ impl Cx<'_> {
                 ExprKind::Object(items)
             }
             hx::Expression::StringTemplate(t) => return self.template(t, span),
-            hx::Expression::HeredocTemplate(h) => return self.template(&h.template, span),
+            hx::Expression::HeredocTemplate(h) => return self.heredoc(h, span),
             hx::Expression::Parenthesis(p) => {
                 ExprKind::Parens(Box::new(self.expr(p.inner(), span)))
             }
@@ -344,25 +347,65 @@ impl Cx<'_> {
         cur
     }
 
+    /// A heredoc, processed as HCL does: its body is tokenized line by line, strip markers
+    /// act on those line tokens, and `<<-` removes the smallest indentation of the lines.
+    fn heredoc(&self, h: &ht::HeredocTemplate, span: Span) -> Expr {
+        let (start, end) = (span.start as usize, span.end as usize);
+        let Some(src) = self.text.get(start..end) else {
+            return self.template(&h.template, span);
+        };
+        let flush = src.starts_with("<<-");
+        let Some(nl) = src.find('\n') else {
+            return self.template(&h.template, span);
+        };
+        let body_start = start + nl + 1;
+        let rest = self.text.get(body_start..end).unwrap_or("");
+        let last_line = rest
+            .trim_end_matches(['\n', '\r'])
+            .rfind('\n')
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        let body = &rest[..last_line];
+        let Ok(tpl) = hcl_edit::parser::parse_template(body) else {
+            return self.template(&h.template, span);
+        };
+        let cx = Cx {
+            file: self.file,
+            text: self.text,
+            offset: body_start,
+        };
+        let mut flat = Vec::new();
+        cx.flatten_lines(&tpl, span, &mut flat, true);
+        apply_strips(&mut flat);
+        if flush {
+            flush_dedent(&mut flat);
+        }
+        finish_template(flat, span)
+    }
+
     fn template(&self, t: &ht::Template, span: Span) -> Expr {
         let mut flat = Vec::new();
         self.flatten(t, span, &mut flat);
         apply_strips(&mut flat);
-        let mut it = flat.into_iter().peekable();
-        let parts = build_parts(&mut it);
-        // A template that is a single literal is a plain string.
-        let kind = match parts.as_slice() {
-            [] => ExprKind::String(String::new()),
-            [TemplatePart::Literal(s)] => ExprKind::String(s.clone()),
-            _ => ExprKind::Template(parts),
-        };
-        Expr { kind, span }
+        finish_template(flat, span)
     }
 
     fn flatten(&self, t: &ht::Template, span: Span, out: &mut Vec<Flat>) {
+        self.flatten_lines(t, span, out, false)
+    }
+
+    fn flatten_lines(&self, t: &ht::Template, span: Span, out: &mut Vec<Flat>, lines: bool) {
         for el in t.iter() {
             match el {
-                ht::Element::Literal(l) => out.push(Flat::Lit(l.value().to_string())),
+                ht::Element::Literal(l) => {
+                    if lines {
+                        for piece in l.value().split_inclusive('\n') {
+                            out.push(Flat::Lit(piece.to_string()));
+                        }
+                    } else {
+                        out.push(Flat::Lit(l.value().to_string()))
+                    }
+                }
                 ht::Element::Interpolation(i) => {
                     out.push(Flat::Interp(self.expr(&i.expr, span), i.strip.into()))
                 }
@@ -372,10 +415,10 @@ impl Cx<'_> {
                             self.expr(&d.if_expr.cond_expr, span),
                             d.if_expr.strip.into(),
                         ));
-                        self.flatten(&d.if_expr.template, span, out);
+                        self.flatten_lines(&d.if_expr.template, span, out, lines);
                         if let Some(e) = &d.else_expr {
                             out.push(Flat::Else(e.strip.into()));
-                            self.flatten(&e.template, span, out);
+                            self.flatten_lines(&e.template, span, out, lines);
                         }
                         out.push(Flat::EndIf(d.endif_expr.strip.into()));
                     }
@@ -386,7 +429,7 @@ impl Cx<'_> {
                             self.expr(&d.for_expr.collection_expr, span),
                             d.for_expr.strip.into(),
                         ));
-                        self.flatten(&d.for_expr.template, span, out);
+                        self.flatten_lines(&d.for_expr.template, span, out, lines);
                         out.push(Flat::EndFor(d.endfor_expr.strip.into()));
                     }
                 },
@@ -431,6 +474,59 @@ impl Flat {
             | Flat::EndIf(s)
             | Flat::For(_, _, _, s)
             | Flat::EndFor(s) => Some(*s),
+        }
+    }
+}
+
+fn finish_template(flat: Vec<Flat>, span: Span) -> Expr {
+    let mut it = flat.into_iter().peekable();
+    let parts = build_parts(&mut it);
+    // A template that is a single literal is a plain string.
+    let kind = match parts.as_slice() {
+        [] => ExprKind::String(String::new()),
+        [TemplatePart::Literal(s)] => ExprKind::String(s.clone()),
+        _ => ExprKind::Template(parts),
+    };
+    Expr { kind, span }
+}
+
+/// HCL's `flushHeredocTemplateParts`: the smallest indentation of the tokens that begin a
+/// line (a directive or interpolation there counts as zero; blank lines do not count) is removed
+/// from every counted literal.
+fn flush_dedent(flat: &mut [Flat]) {
+    let mut min = usize::MAX;
+    let mut newline = true;
+    let mut adjust: Vec<usize> = Vec::new();
+    for (i, tok) in flat.iter().enumerate() {
+        if newline {
+            newline = false;
+            let spaces = match tok {
+                Flat::Lit(l) => {
+                    let trimmed = l.trim_start();
+                    if trimmed.is_empty() && l.ends_with('\n') {
+                        usize::MAX
+                    } else {
+                        adjust.push(i);
+                        l[..l.len() - trimmed.len()].chars().count()
+                    }
+                }
+                _ => 0,
+            };
+            min = min.min(spaces);
+        }
+        if let Flat::Lit(l) = tok {
+            if l.ends_with('\n') {
+                newline = true;
+            }
+        }
+    }
+    if min == usize::MAX || min == 0 {
+        return;
+    }
+    for i in adjust {
+        if let Some(Flat::Lit(l)) = flat.get_mut(i) {
+            let cut: usize = l.chars().take(min).map(char::len_utf8).sum();
+            *l = l[cut..].to_string();
         }
     }
 }

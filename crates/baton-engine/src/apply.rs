@@ -38,6 +38,8 @@ pub struct ApplyOpts {
     pub attempts: u32,
     pub backoff_base: Duration,
     pub backoff_cap: Duration,
+    /// Set to kill in-flight actions (a second interrupt); they are reported as failed.
+    pub cancel: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Default for ApplyOpts {
@@ -49,6 +51,7 @@ impl Default for ApplyOpts {
             attempts: 3,
             backoff_base: Duration::from_secs(1),
             backoff_cap: Duration::from_secs(30),
+            cancel: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
     }
 }
@@ -143,7 +146,10 @@ pub fn apply(
         opts,
         observer,
         state: &eval_state,
-        pctx: ProviderCtx::new(ctx.dir.clone()),
+        pctx: ProviderCtx {
+            cancel: opts.cancel.clone(),
+            ..ProviderCtx::new(ctx.dir.clone())
+        },
         expansions: Mutex::new(HashMap::new()),
         counts: Mutex::new((0, 0, 0)),
         stop: stop.clone(),
@@ -438,7 +444,24 @@ impl Runner<'_> {
             NodeKey::Local(p, n) => self.nodes().local(p, n),
             NodeKey::Output(p, n) => self.nodes().output(p, n),
             NodeKey::ModuleCall(p, n) => self.nodes().module_call(p, n),
-            NodeKey::Resource(..) => Diagnostics::new(),
+            NodeKey::Resource(p, r) => {
+                // A resource with no instances is still an (empty) collection to references.
+                if let Some(res) = module_of(&self.ctx.config, p).and_then(|m| m.resources.get(r)) {
+                    for mi in self.state.module_instances(p) {
+                        if self.state.resource(&mi, r).is_none() {
+                            self.state.set_resource(
+                                &mi,
+                                r,
+                                crate::values::ResourceValues {
+                                    repetition: rep_of(res),
+                                    instances: BTreeMap::new(),
+                                },
+                            );
+                        }
+                    }
+                }
+                Diagnostics::new()
+            }
         };
         if d.has_errors() {
             Err(d)
@@ -538,6 +561,10 @@ impl Runner<'_> {
         };
         let schema = rt.schema();
         let (config, (count, each)) = self.eval_instance_config(c, r, schema)?;
+        let pre = self.nodes().check_rules(&c.addr.module, &r.lifecycle.preconditions, "Resource precondition failed", &c.addr.to_string(), None, count, each.clone());
+        if pre.has_errors() {
+            return Err(pre);
+        }
         let creating = matches!(c.action, Action::Create | Action::DeleteThenCreate | Action::CreateThenDelete);
         let prior = if creating { None } else { Some(&c.before) };
         // Apply-time ignore_changes keeps what the plan decided.

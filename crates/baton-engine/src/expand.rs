@@ -32,14 +32,8 @@ pub fn expand(
     allow_unknown: bool,
 ) -> Result<Option<Expansion>, Diagnostic> {
     if let Some(c) = count {
-        let v = ev.eval(c)?;
-        if v.is_sensitive() {
-            return Err(Diagnostic::error(
-                "Invalid count argument",
-                "Sensitive values, or values derived from sensitive values, cannot be used as count arguments. If used, the sensitive value could be exposed as a resource instance key.",
-            )
-            .at(c.span));
-        }
+        // Terraform accepts a sensitive count: the number of instances is not secret.
+        let v = ev.eval(c)?.unmark_deep().0;
         if v.is_null() {
             return Err(Diagnostic::error(
                 "Invalid count argument",

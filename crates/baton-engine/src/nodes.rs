@@ -249,7 +249,9 @@ impl<'a> NodeEval<'a> {
                         diags.push(crate::plan::sensitive_output_error(o));
                         continue;
                     }
-                    let v = if o.sensitive { v.mark_sensitive() } else { v };
+                    // Terraform marks a value sensitive by declaration only in the root
+                    // module; a child module's output carries the marks its value has.
+                    let v = if o.sensitive && p.is_root() { v.mark_sensitive() } else { v };
                     self.state.set(&mi, NamedValue::Output(name.to_string()), v);
                 }
                 Err(d) => diags.push(d.in_context(format!("output \"{name}\""))),

@@ -98,6 +98,7 @@ pub fn plan(
         variables: BTreeMap::new(),
         targeted: None,
         deps_cache: HashMap::new(),
+        prior_by_resource: None,
     };
     p.compute_targets();
     p.walk();
@@ -299,6 +300,8 @@ struct Planner<'a> {
     targeted: Option<HashSet<NodeId>>,
     /// Resource-level dependencies per graph node (computed once per resource).
     deps_cache: HashMap<NodeId, Vec<String>>,
+    /// Current objects in state, by resource (built on first use).
+    prior_by_resource: Option<HashMap<(ModuleInstance, ResourceAddr), Vec<InstanceAddr>>>,
 }
 
 fn module_of<'c>(config: &'c Config, p: &ModulePath) -> Option<&'c Module> {
@@ -522,13 +525,26 @@ impl<'a> Planner<'a> {
                 instances: BTreeMap::new(),
             },
         );
-        for (k, _) in self.prior.objects.iter() {
-            if k.deposed.is_empty() && k.addr.module == *mi && k.addr.resource == r.addr {
-                if let Some(Some(v)) = self.refreshed.get(&(k.addr.clone(), None)) {
-                    self.state
-                        .set_instance(mi, &r.addr, rep, k.addr.key.clone(), v.clone());
-                    self.planned.insert(k.addr.clone());
+        if self.prior_by_resource.is_none() {
+            let mut idx: HashMap<(ModuleInstance, ResourceAddr), Vec<InstanceAddr>> = HashMap::new();
+            for k in self.prior.objects.keys() {
+                if k.deposed.is_empty() {
+                    idx.entry((k.addr.module.clone(), k.addr.resource.clone()))
+                        .or_default()
+                        .push(k.addr.clone());
                 }
+            }
+            self.prior_by_resource = Some(idx);
+        }
+        let addrs = self
+            .prior_by_resource
+            .as_ref()
+            .and_then(|idx| idx.get(&(mi.clone(), r.addr.clone())).cloned())
+            .unwrap_or_default();
+        for a in addrs {
+            if let Some(Some(v)) = self.refreshed.get(&(a.clone(), None)) {
+                self.state.set_instance(mi, &r.addr, rep, a.key.clone(), v.clone());
+                self.planned.insert(a);
             }
         }
     }

@@ -84,10 +84,10 @@ fn convert_at(v: &Value, t: &Type, path: &str) -> Result<Value, ConvertError> {
     }
     let sensitive = v.is_sensitive();
     let out = match v.kind() {
-        Kind::Null(_) => Value::null(t.clone()),
+        Kind::Null(_) => Value::null(t.concrete()),
         Kind::Unknown(vt) => {
             if *vt == Type::Dynamic || convertible(vt, t) {
-                Value::unknown(t.clone())
+                Value::unknown(t.concrete())
             } else {
                 return Err(err(path, format!("{} required", describe(t))));
             }
@@ -162,6 +162,7 @@ fn convert_known(v: &Value, t: &Type, path: &str) -> Result<Value, ConvertError>
             for (i, x) in items.iter().enumerate() {
                 out.push(convert_at(x, &et, &child(path, &format!("[{i}]")))?);
             }
+            let et = et.concrete();
             Ok(if matches!(t, Type::List(_)) {
                 Value::list(et, out)
             } else {
@@ -182,7 +183,7 @@ fn convert_known(v: &Value, t: &Type, path: &str) -> Result<Value, ConvertError>
             for (k, x) in items.iter() {
                 out.insert(k.clone(), convert_at(x, &et, &child(path, &key_step(k)))?);
             }
-            Ok(Value::map(et, out))
+            Ok(Value::map(et.concrete(), out))
         }
         (Kind::Tuple(items) | Kind::List(_, items), Type::Tuple(ts)) => {
             if items.len() != ts.len() {
@@ -205,7 +206,7 @@ fn convert_known(v: &Value, t: &Type, path: &str) -> Result<Value, ConvertError>
                         out.insert(k.clone(), convert_at(x, at, &child(path, &key_step(k)))?);
                     }
                     None if ot.optional.contains(k) => {
-                        out.insert(k.clone(), Value::null(at.clone()));
+                        out.insert(k.clone(), Value::null(at.concrete()));
                     }
                     None => {
                         return Err(err(path, format!("attribute \"{k}\" is required")));

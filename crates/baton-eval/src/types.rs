@@ -67,6 +67,20 @@ impl Type {
         }
     }
 
+    /// The type without `optional()` markers (values never carry them).
+    pub fn concrete(&self) -> Type {
+        match self {
+            Type::List(t) => Type::list(t.concrete()),
+            Type::Set(t) => Type::set(t.concrete()),
+            Type::Map(t) => Type::map(t.concrete()),
+            Type::Tuple(ts) => Type::tuple(ts.iter().map(Type::concrete).collect()),
+            Type::Object(o) => {
+                Type::object(o.attrs.iter().map(|(k, t)| (k.clone(), t.concrete())).collect())
+            }
+            other => other.clone(),
+        }
+    }
+
     /// Does this type contain `any` anywhere?
     pub fn has_dynamic(&self) -> bool {
         match self {

@@ -61,8 +61,18 @@ impl Value {
     pub fn int(i: i64) -> Value {
         Value::number(Number::from_i64(i))
     }
+    /// A string, normalized to Unicode NFC as Terraform (go-cty) normalizes every string.
     pub fn string(s: impl Into<Arc<str>>) -> Value {
-        Value::from_kind(Kind::String(s.into()))
+        let s: Arc<str> = s.into();
+        if !s.is_ascii()
+            && unicode_normalization::is_nfc_quick(s.chars())
+                != unicode_normalization::IsNormalized::Yes
+        {
+            use unicode_normalization::UnicodeNormalization;
+            let n: String = s.nfc().collect();
+            return Value::from_kind(Kind::String(n.into()));
+        }
+        Value::from_kind(Kind::String(s))
     }
     /// A list of the given element type. The caller guarantees every element has that type.
     pub fn list(elem: Type, items: Vec<Value>) -> Value {

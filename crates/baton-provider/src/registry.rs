@@ -55,14 +55,20 @@ impl Registry {
         r.resource(LOCAL, Box::new(builtin::local::LocalFile::new(true)));
         r.data(LOCAL, Box::new(builtin::local::LocalFileData::new(false)));
         r.data(LOCAL, Box::new(builtin::local::LocalFileData::new(true)));
+        builtin::random::register(&mut r);
+        builtin::time::register(&mut r);
+        builtin::shell::register(&mut r);
+        builtin::external::register(&mut r);
         r
     }
 
-    fn resource(&mut self, p: ProviderInfo, t: Box<dyn ResourceType>) {
+    /// Registers a managed resource type of provider `p`.
+    pub(crate) fn resource(&mut self, p: ProviderInfo, t: Box<dyn ResourceType>) {
         self.resources.insert(t.type_name(), (p, t));
     }
 
-    fn data(&mut self, p: ProviderInfo, t: Box<dyn DataSourceType>) {
+    /// Registers a data source type of provider `p`.
+    pub(crate) fn data(&mut self, p: ProviderInfo, t: Box<dyn DataSourceType>) {
         self.data_sources.insert(t.type_name(), (p, t));
     }
 

@@ -4,7 +4,10 @@
 use baton_core::{Diagnostics, Sources};
 use baton_engine::{Action, Event, Observer};
 use std::io::{BufRead, Write};
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Prints diagnostics to stderr (warnings too). Returns whether there were errors.
 pub fn print_diags(d: &Diagnostics, sources: &Sources) -> bool {
@@ -56,9 +59,10 @@ fn elapsed(d: std::time::Duration) -> String {
     }
 }
 
-impl Observer for Progress {
-    fn event(&self, e: Event) {
-        let _g = self.lock.lock();
+impl Progress {
+    fn print(e: Event) {
+        static LOCK: Mutex<()> = Mutex::new(());
+        let _g = LOCK.lock();
         let line = match e {
             Event::RefreshStart { .. } => return,
             Event::RefreshDone { addr, id } => match id {
@@ -122,5 +126,92 @@ impl Observer for Progress {
             Event::ProvisionerOutput { addr, kind, line } => format!("{addr} ({kind}): {line}"),
         };
         println!("{line}");
+    }
+}
+
+impl Observer for Progress {
+    fn event(&self, e: Event) {
+        let _ = &self.lock;
+        Progress::print(e);
+    }
+}
+
+/// Ctrl-C once: stop scheduling new actions, let running ones finish, save, exit.
+/// Twice: also kill running actions.
+pub fn on_interrupt(stop: baton_graph::StopHandle, cancel: Arc<AtomicBool>) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let _ = ctrlc::set_handler(move || {
+        let n = count.fetch_add(1, Ordering::SeqCst);
+        if n == 0 {
+            eprintln!("\nInterrupt received.\nPlease wait for Baton to exit or data loss may occur.\nGracefully shutting down: no new actions start; running ones finish and are saved...");
+            stop.stop();
+        } else {
+            eprintln!("\nTwo interrupts received. Stopping running actions now; they are recorded as failed.");
+            cancel.store(true, Ordering::SeqCst);
+        }
+    });
+}
+
+/// Forwards events to a [`Progress`] and prints "Still creating..." every 10 seconds for
+/// actions that are still running.
+pub struct Ticker<'a> {
+    inner: &'a Progress,
+    running: Arc<Mutex<HashMap<String, (baton_core::InstanceAddr, Action, Instant)>>>,
+    done: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl<'a> Ticker<'a> {
+    pub fn start(inner: &'a Progress) -> Ticker<'a> {
+        let running: Arc<Mutex<HashMap<String, (baton_core::InstanceAddr, Action, Instant)>>> =
+            Arc::new(Mutex::new(HashMap::new()));
+        let done = Arc::new(AtomicBool::new(false));
+        let (r, d) = (running.clone(), done.clone());
+        let thread = std::thread::spawn(move || {
+            let mut last = Instant::now();
+            while !d.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(200));
+                if last.elapsed() < Duration::from_secs(1) {
+                    continue;
+                }
+                last = Instant::now();
+                let now = Instant::now();
+                let items: Vec<(baton_core::InstanceAddr, Action, Duration)> = match r.lock() {
+                    Ok(m) => m.values().map(|(a, act, t)| (a.clone(), *act, now - *t)).collect(),
+                    Err(_) => Vec::new(),
+                };
+                for (addr, action, elapsed) in items {
+                    let secs = elapsed.as_secs();
+                    if secs >= 10 && secs % 10 == 0 {
+                        Progress::print(Event::StillRunning { addr, action, elapsed: Duration::from_secs(secs) });
+                    }
+                }
+            }
+        });
+        Ticker { inner, running, done, thread: Some(thread) }
+    }
+
+    pub fn finish(mut self) {
+        self.done.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Observer for Ticker<'_> {
+    fn event(&self, e: Event) {
+        if let Ok(mut m) = self.running.lock() {
+            match &e {
+                Event::ApplyStart { addr, deposed, action, .. } => {
+                    m.insert(format!("{addr}{deposed:?}"), (addr.clone(), *action, Instant::now()));
+                }
+                Event::ApplyDone { addr, deposed, .. } | Event::ApplyFailed { addr, deposed, .. } => {
+                    m.remove(&format!("{addr}{deposed:?}"));
+                }
+                _ => {}
+            }
+        }
+        self.inner.event(e);
     }
 }

@@ -12,7 +12,7 @@
 //! never log argument values, nor put a sensitive value into an error message.
 
 use super::{FnCtx, FnError, FnResult, Function, Param, Registry, Ret};
-use crate::convert::{convert, unify};
+use crate::convert::{convert, convertible, unify};
 use crate::number::Number;
 use crate::ops::equals;
 use crate::types::Type;
@@ -319,6 +319,23 @@ fn unify_unsafe(types: &[Type]) -> Option<Type> {
         {
             return Some(Type::Dynamic);
         }
+        // Maps mixed with objects take go-cty's general path: the most general of the given
+        // types that all of them convert to, else the unknown type.
+        if same_kind(|t| matches!(t, Type::Map(_) | Type::Object(_))) {
+            let generality = |t: &Type| match t {
+                Type::Map(e) if **e == Type::String => 2,
+                Type::Map(_) => 1,
+                _ => 0,
+            };
+            let mut best: Option<&Type> = None;
+            for c in &concrete {
+                let fits = concrete.iter().all(|t| t == c || convertible(t, c));
+                if fits && best.is_none_or(|b| generality(c) > generality(b)) {
+                    best = Some(c);
+                }
+            }
+            return Some(best.cloned().unwrap_or(Type::Dynamic));
+        }
     }
     match unify(&concrete) {
         Some(t) => Some(t),
@@ -544,8 +561,11 @@ fn concat_type(args: &[Value]) -> Result<Type, FnError> {
 }
 
 fn concat(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
-    let ret = concat_type(args)?;
     let s = args.iter().any(Value::is_sensitive);
+    if args.iter().any(dynamic_unknown) {
+        return dyn_unknown_result(s);
+    }
+    let ret = concat_type(args)?;
     if args.iter().any(|a| !a.is_known()) {
         return unknown(ret, s);
     }
@@ -810,10 +830,8 @@ fn length(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
         Type::Dynamic => None,
         Type::Tuple(ts) => Some(ts.len()),
         Type::Object(o) => Some(o.attrs.len()),
-        Type::String => {
-            let (v, _) = v.unmark_deep();
-            v.as_str().map(|t| t.graphemes(true).count())
-        }
+        // Grapheme clusters, as go-cty's `strlen` counts them.
+        Type::String => v.as_str().map(|t| t.graphemes(true).count()),
         Type::List(_) | Type::Set(_) | Type::Map(_) => known_len(&v),
         Type::Bool | Type::Number => {
             return Err(fail(
@@ -1724,6 +1742,27 @@ mod tests {
             r#"["object",{"a":"number"}] {"a":1}"#,
         );
         check("coalesce(null, 1, true)", r#""number" 1"#);
+        let maps = || vec![("n", map("{a=1}")), ("t", map(r#"{b="x"}"#))];
+        check_with(
+            r#"coalesce(null, {b="x"}, n)"#,
+            maps(),
+            r#"["map","number"] {"a":1}"#,
+        );
+        check_with(
+            "coalesce(null, {c=2}, n, t)",
+            maps(),
+            r#"["map","string"] {"c":"2"}"#,
+        );
+        check_with(
+            "coalesce(null, {b=true}, n)",
+            maps(),
+            r#"["object",{"b":"bool"}] {"b":true}"#,
+        );
+        check_with(
+            r#"coalesce(n, {b="x"})"#,
+            maps(),
+            r#"["map","string"] {"a":"1"}"#,
+        );
         check(r#"coalesce("a", u)"#, r#""string" "a""#);
         check(r#"coalesce(u, "a")"#, r#""string" null (unknown)"#);
         check(r#"coalesce("a", s)"#, r#""string" "a" (sensitive)"#);
@@ -1838,10 +1877,10 @@ mod tests {
             r#"concat("a")"#,
             r#"Invalid value for "seqs" parameter: all arguments must be lists or tuples; got string."#,
         );
-        check_with(
+        check_err_with(
             "concat([1], x)",
             vec![("x", set("[2]"))],
-            r#"error: Call to function "concat" failed: Invalid value for "seqs" parameter: all arguments must be lists or tuples; got set of number."#,
+            r#"Invalid value for "seqs" parameter: all arguments must be lists or tuples; got set of number."#,
         );
     }
 
@@ -1869,10 +1908,10 @@ mod tests {
         check(r#"index([u, "a"], "a")"#, r#""number" null (unknown)"#);
         check_err("index([],1)", "failed: cannot search an empty list.");
         check_err(r#"index([1,2],"2")"#, "failed: item not found.");
-        check_with(
+        check_err_with(
             r#"index(x, "a")"#,
             vec![("x", set(r#"["a"]"#))],
-            r#"error: Call to function "index" failed: argument must be a list or tuple."#,
+            "failed: argument must be a list or tuple.",
         );
     }
 
@@ -2597,6 +2636,34 @@ mod tests {
             v(),
             "failed: keys list has null value at index 1.",
         );
+    }
+
+    #[test]
+    fn arguments_of_unknown_type_give_unknown_results() {
+        for src in [
+            "coalescelist(d, [1])",
+            "concat(d, [1])",
+            "contains(d, 1)",
+            "element(d, 0)",
+            "flatten(d)",
+            "index(d, 1)",
+            "keys(d)",
+            "length(d)",
+            r#"lookup(d, "a")"#,
+            r#"lookup(d, "a", "x")"#,
+            "merge(d, {a=1})",
+            "one(d)",
+            "reverse(d)",
+            "setproduct(d, [1])",
+            "slice(d, 0, 1)",
+            "sum(d)",
+            "values(d)",
+            r#"zipmap(["a"], d)"#,
+        ] {
+            let v = run(src, Vec::new()).unwrap_or_else(|e| panic!("{src}: {e}"));
+            assert!(!v.is_known(), "{src}: {}", show(&v));
+        }
+        check(r#"coalesce(d, "a")"#, r#""string" null (unknown)"#);
     }
 
     #[test]

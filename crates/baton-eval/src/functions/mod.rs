@@ -276,11 +276,6 @@ pub(crate) mod util {
             .ok_or_else(|| FnError::arg(i, "a number is required"))
     }
 
-    pub fn bool_arg(args: &[Value], i: usize) -> Result<bool, FnError> {
-        args.get(i)
-            .and_then(Value::as_bool)
-            .ok_or_else(|| FnError::arg(i, "a bool is required"))
-    }
 
     /// A whole number argument that fits an i64.
     pub fn int_arg(args: &[Value], i: usize) -> Result<i64, FnError> {
@@ -289,11 +284,6 @@ pub(crate) mod util {
             .ok_or_else(|| FnError::arg(i, "a whole number is required"))
     }
 
-    pub fn seq_arg(args: &[Value], i: usize) -> Result<&[Value], FnError> {
-        args.get(i)
-            .and_then(Value::as_seq)
-            .ok_or_else(|| FnError::arg(i, "a list, set or tuple is required"))
-    }
 
     pub fn string(s: impl Into<std::sync::Arc<str>>) -> Result<Value, FnError> {
         Ok(Value::string(s))

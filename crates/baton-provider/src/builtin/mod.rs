@@ -1,9 +1,13 @@
 //! Built-in providers, one module each. Each module implements [`crate::ResourceType`] or
 //! [`crate::DataSourceType`] for its types and is registered in [`crate::registry`].
 
+pub mod external;
 pub mod local;
 pub mod null;
+pub mod random;
+pub mod shell;
 pub mod terraform_data;
+pub mod time;
 
 use crate::ProviderError;
 use baton_eval::Value;

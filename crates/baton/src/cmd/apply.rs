@@ -92,7 +92,11 @@ fn do_apply(
         ..ApplyOpts::default()
     };
     let stop = baton_graph::StopHandle::new();
-    baton_engine::apply::apply(ctx, plan, store, &opts, progress, &stop).map_err(|e| anyhow!(e))
+    crate::ui::on_interrupt(stop.clone(), opts.cancel.clone());
+    let ticker = crate::ui::Ticker::start(progress);
+    let r = baton_engine::apply::apply(ctx, plan, store, &opts, &ticker, &stop).map_err(|e| anyhow!(e));
+    ticker.finish();
+    r
 }
 
 fn finish(env: &Env, plan: &Plan, r: &ApplyReport) -> anyhow::Result<ExitCode> {
