@@ -114,7 +114,12 @@ printf 'n\tshape\top\ttool\twall_s\ttime_e_s\tmaxrss_kb\trc\tlog\n' >"$results"
 
 rev=$(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo '?')
 dirty=$(cd "$root" && git status --porcelain --untracked-files=no 2>/dev/null | grep -c . || true)
-echo "==> baton:     $("$baton" --version 2>/dev/null || echo '?'), commit $rev$( (( ${dirty:-0} > 0 )) && echo " + $dirty modified tracked file(s)"), snapshot $baton"
+if [[ -n ${baton_bin:-} ]]; then
+  origin="given with --baton: $baton_bin"
+else
+  origin="built from commit $rev$( (( ${dirty:-0} > 0 )) && echo " + $dirty modified tracked file(s)")"
+fi
+echo "==> baton:     $("$baton" --version 2>/dev/null || echo '?'), $origin, snapshot $baton"
 if (( have_tf )); then
   echo "==> terraform: $(command -v terraform) ($(terraform version 2>/dev/null | head -1))"
 fi

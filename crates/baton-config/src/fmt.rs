@@ -1493,6 +1493,34 @@ mod tests {
         assert_eq!(graphemes("🇫🇷🇩🇪"), 2);
     }
 
+    /// Deep nesting is an error, not a stack overflow.
+    #[test]
+    fn deep_nesting_is_an_error() {
+        for (open, close) in [
+            ("[", "]"),
+            ("(", ")"),
+            ("{", "}"),
+            ("f(", ")"),
+            ("\"${", "}\""),
+            ("-", ""),
+        ] {
+            let text = format!("a = {}1{}\n", open.repeat(20_000), close.repeat(20_000));
+            let e = format(&text).expect_err("too deep");
+            assert!(e.message.contains("Nesting too deep"), "{}", e.message);
+        }
+        let blocks = format!("{}{}", "b {\n".repeat(20_000), "}\n".repeat(20_000));
+        assert!(format(&blocks).is_err());
+        let directives = format!(
+            "a = \"{}{}\"\n",
+            "%{if x}".repeat(20_000),
+            "%{endif}".repeat(20_000)
+        );
+        assert!(format(&directives).is_err());
+        // Reasonable nesting is fine.
+        let text = format!("a = {}1{}\n", "[".repeat(50), "]".repeat(50));
+        assert!(format(&text).is_ok());
+    }
+
     /// Random and truncated inputs never panic, and whatever formats is stable.
     #[test]
     fn fuzz_never_panics() {

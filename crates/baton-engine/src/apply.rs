@@ -630,7 +630,12 @@ impl Runner<'_> {
                 return Err(provider_diag(&c.addr, r, e));
             }
         };
-        let obj = encode_object(&new, &info.state_string(), c.dependencies.clone(), r.lifecycle.create_before_destroy, InstanceStatus::Ready);
+        // With create-time provisioners to run, the object is recorded tainted until they all
+        // succeed, so a crash in between leaves it to be replaced, not taken as complete.
+        let has_provisioners = creating
+            && r.provisioners.iter().any(|p| p.when == ProvisionerWhen::Create);
+        let status = if has_provisioners { InstanceStatus::Tainted } else { InstanceStatus::Ready };
+        let obj = encode_object(&new, &info.state_string(), c.dependencies.clone(), r.lifecycle.create_before_destroy, status);
         self.store.put_object(self.serial, &key, Some(&obj)).map_err(state_err)?;
         self.state.set_instance(&c.addr.module, &c.addr.resource, rep_of(r), c.addr.key.clone(), new.clone());
         self.observer.event(Event::ApplyDone {
@@ -641,12 +646,10 @@ impl Runner<'_> {
             id: new.get_attr("id").and_then(|v| v.clone().unmark().0.as_str().map(str::to_string)),
         });
         self.bump(display_action);
-        if creating {
-            if let Err(d) = self.provisioners(c, r, &new, ProvisionerWhen::Create, count, each.clone()) {
-                let tainted = encode_object(&new, &info.state_string(), c.dependencies.clone(), r.lifecycle.create_before_destroy, InstanceStatus::Tainted);
-                self.store.put_object(self.serial, &key, Some(&tainted)).map_err(state_err)?;
-                return Err(d);
-            }
+        if has_provisioners {
+            self.provisioners(c, r, &new, ProvisionerWhen::Create, count, each.clone())?;
+            let ready = encode_object(&new, &info.state_string(), c.dependencies.clone(), r.lifecycle.create_before_destroy, InstanceStatus::Ready);
+            self.store.put_object(self.serial, &key, Some(&ready)).map_err(state_err)?;
         }
         let post = self.nodes().check_rules(&c.addr.module, &r.lifecycle.postconditions, "Resource postcondition failed", &c.addr.to_string(), Some(&new), count, each);
         if post.has_errors() {

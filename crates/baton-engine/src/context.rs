@@ -51,6 +51,7 @@ pub fn load_with(
     }
     for m in config.all_modules() {
         check_types(m, &mut diags);
+        check_schemas(m, &mut diags);
     }
     let (graph, d) = build(&config, sources);
     diags.extend(d);
@@ -103,5 +104,107 @@ fn check_types(m: &Module, diags: &mut Diagnostics) {
             .at(r.type_span)
             .in_context(r.describe()),
         );
+    }
+}
+
+/// Static checks of resource bodies against their schemas, before any evaluation: unknown
+/// arguments and block types, read-only attributes, missing required arguments. (Types and
+/// values are checked when bodies are evaluated.)
+fn check_schemas(m: &Module, diags: &mut Diagnostics) {
+    let reg = baton_provider::registry();
+    for r in m.resources.values() {
+        let schema = match r.addr.mode {
+            ResourceMode::Managed => reg.resource_type(&r.addr.type_).map(|(_, t)| t.schema()),
+            ResourceMode::Data => reg.data_source(&r.addr.type_).map(|(_, t)| t.schema()),
+        };
+        if let Some(schema) = schema {
+            check_body(&r.config, schema, r.def_span, &r.describe(), diags);
+        }
+    }
+}
+
+fn check_body(
+    body: &baton_config::Body,
+    schema: &baton_provider::Schema,
+    def_span: baton_core::Span,
+    context: &str,
+    diags: &mut Diagnostics,
+) {
+    for a in &body.attrs {
+        match schema.attrs.get(&a.name) {
+            None => {
+                let hint = if schema.blocks.contains_key(&a.name) {
+                    format!(" Did you mean to define a block of type \"{}\"?", a.name)
+                } else {
+                    let names = schema.settable_names();
+                    match baton_config::model::suggest(&a.name, &names) {
+                        Some(s) => format!(" Did you mean \"{s}\"?"),
+                        None if !names.is_empty() => {
+                            format!(" Valid arguments are: {}.", names.join(", "))
+                        }
+                        None => String::new(),
+                    }
+                };
+                diags.push(
+                    Diagnostic::error(
+                        "Unsupported argument",
+                        format!("An argument named \"{}\" is not expected here.{hint}", a.name),
+                    )
+                    .at(a.name_span)
+                    .in_context(context.to_string()),
+                );
+            }
+            Some(sa) if !sa.required && !sa.optional => diags.push(
+                Diagnostic::error(
+                    "Invalid Configuration for Read-Only Attribute",
+                    format!("Cannot set value for the attribute \"{}\": the provider computes it.", a.name),
+                )
+                .at(a.name_span)
+                .in_context(context.to_string()),
+            ),
+            Some(_) => {}
+        }
+    }
+    for (name, sa) in &schema.attrs {
+        if sa.required && body.attr(name).is_none() {
+            diags.push(
+                Diagnostic::error(
+                    "Missing required argument",
+                    format!("The argument \"{name}\" is required, but no definition was found."),
+                )
+                .at(def_span)
+                .in_context(context.to_string()),
+            );
+        }
+    }
+    for b in &body.blocks {
+        let (name, inner) = if b.type_ == "dynamic" {
+            let Some((label, _)) = b.labels.first() else { continue };
+            (label.as_str(), b.body.blocks_of("content").next().map(|c| &c.body))
+        } else {
+            (b.type_.as_str(), Some(&b.body))
+        };
+        match schema.blocks.get(name) {
+            None => {
+                let hint = if schema.attrs.contains_key(name) {
+                    format!(" Did you mean to define argument \"{name}\"? If so, use the equals sign to assign it a value.")
+                } else {
+                    String::new()
+                };
+                diags.push(
+                    Diagnostic::error(
+                        "Unsupported block type",
+                        format!("Blocks of type \"{name}\" are not expected here.{hint}"),
+                    )
+                    .at(b.def_span)
+                    .in_context(context.to_string()),
+                );
+            }
+            Some(nb) => {
+                if let Some(inner) = inner {
+                    check_body(inner, &nb.schema, b.def_span, context, diags);
+                }
+            }
+        }
     }
 }

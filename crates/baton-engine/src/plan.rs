@@ -70,6 +70,12 @@ pub fn plan(
     observer: &dyn Observer,
 ) -> (Option<Plan>, Diagnostics) {
     let mut diags = Diagnostics::new();
+    if !opts.targets.is_empty() && !opts.validate_only {
+        diags.push(Diagnostic::warning(
+            "Resource targeting is in effect",
+            "You are creating a plan with the --target option, which means that the result of this plan may not represent all of the changes requested by the current configuration.\n\nThe --target option is not for routine use, and is provided only for exceptional situations such as recovering from errors or mistakes, or when Baton specifically suggests to use it as part of an error message.",
+        ));
+    }
     let (raw_vars, d) = gather(&ctx.config.module, &ctx.dir, &opts.vars, &opts.env, &ctx.sources);
     diags.extend(d);
     if diags.has_errors() {

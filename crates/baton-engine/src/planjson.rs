@@ -256,10 +256,13 @@ pub fn state_values(s: &Snapshot, o: JsonOpts) -> J {
             .trim_start_matches("provider[\"")
             .trim_end_matches("\"]")
             .to_string();
-        entries.push((
-            k.addr.module.clone(),
-            resource_values(&k.addr, &provider, &v, &obj.dependencies, o),
-        ));
+        let mut j = resource_values(&k.addr, &provider, &v, &obj.dependencies, o);
+        if obj.status == baton_state::InstanceStatus::Tainted {
+            if let J::Object(m) = &mut j {
+                m.insert("tainted".into(), json!(true));
+            }
+        }
+        entries.push((k.addr.module.clone(), j));
     }
     json!({"outputs": outputs, "root_module": module_tree(entries)})
 }

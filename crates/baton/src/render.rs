@@ -72,6 +72,22 @@ impl Out {
 
 /// Renders a whole value after `prefix` (e.g. `+ name = `) with every part marked `sym`.
 fn render_all(o: &mut Out, level: usize, sym: &str, head: &str, v: &Value, tail: &str) {
+    if let (Some(text), false, true) = (v.as_str(), v.is_sensitive(), v.is_known()) {
+        if text.contains('\n') {
+            // Multi-line strings as a trimmed heredoc, as Terraform shows them.
+            o.line(level, sym, &format!("{head}<<-EOT"));
+            let indent = " ".repeat(2 + 4 * level + 2 + 4);
+            for l in text.strip_suffix('\n').unwrap_or(text).split('\n') {
+                if l.is_empty() {
+                    o.s.push('\n');
+                } else {
+                    let _ = writeln!(o.s, "{indent}{l}");
+                }
+            }
+            o.close(level, &format!("EOT{tail}"));
+            return;
+        }
+    }
     if !is_compound(v) {
         o.line(level, sym, &format!("{head}{}{tail}", primitive(v)));
         return;
@@ -357,13 +373,8 @@ pub fn render_change(c: &ResourceChange) -> String {
                     .collect();
                 let w = shown.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
                 for (k, x) in shown {
-                    let tail = if sym == "-" && !is_compound(x) { " -> null" } else { "" };
-                    let tail2 = if sym == "-" && is_compound(x) { " -> null" } else { "" };
-                    if is_compound(x) {
-                        render_all(&mut o, 1, sym, &format!("{k:w$} = "), x, tail2);
-                    } else {
-                        o.line(1, sym, &format!("{k:w$} = {}{tail}", primitive(x)));
-                    }
+                    let tail = if sym == "-" { " -> null" } else { "" };
+                    render_all(&mut o, 1, sym, &format!("{k:w$} = "), x, tail);
                 }
             }
         }
@@ -460,6 +471,10 @@ pub fn render_plan(plan: &Plan) -> String {
     let changes: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
     let output_changes: Vec<&OutputChange> = plan.outputs.iter().filter(|o| o.action != Action::NoOp).collect();
     if changes.is_empty() {
+        if plan.mode == PlanMode::Destroy && output_changes.is_empty() {
+            s.push_str("\nNo changes. No objects need to be destroyed.\n\nEither you have not created any objects yet or the existing objects were already deleted outside of Baton.\n");
+            return s;
+        }
         if plan.mode == PlanMode::RefreshOnly {
             if plan.drift.is_empty() {
                 s.push_str("\nNo changes. Your infrastructure still matches the configuration.\n\nBaton has checked that the real remote objects still match the result of your most recent changes, and found no differences.\n");
@@ -469,7 +484,7 @@ pub fn render_plan(plan: &Plan) -> String {
             return s;
         } else {
             s.push_str("\nChanges to Outputs:\n");
-            let w = output_changes.iter().map(|o| o.name.len()).max().unwrap_or(0);
+            let w = plan.outputs.iter().map(|o| o.name.len()).max().unwrap_or(0);
             for o in &output_changes {
                 s.push_str(&output_line(o, w));
                 s.push('\n');
@@ -505,7 +520,7 @@ pub fn render_plan(plan: &Plan) -> String {
     let _ = writeln!(s, "Plan: {add} to add, {change} to change, {destroy} to destroy.");
     if !output_changes.is_empty() {
         s.push_str("\nChanges to Outputs:\n");
-        let w = output_changes.iter().map(|o| o.name.len()).max().unwrap_or(0);
+        let w = plan.outputs.iter().map(|o| o.name.len()).max().unwrap_or(0);
         for o in &output_changes {
             s.push_str(&output_line(o, w));
             s.push('\n');
@@ -515,15 +530,19 @@ pub fn render_plan(plan: &Plan) -> String {
 }
 
 /// A state object as `state show` prints it.
-pub fn render_object(addr: &baton_core::InstanceAddr, v: &Value) -> String {
+pub fn render_object(addr: &baton_core::InstanceAddr, v: &Value, tainted: bool) -> String {
     let mut o = Out { s: String::new() };
-    let _ = writeln!(o.s, "# {addr}:");
+    if tainted {
+        let _ = writeln!(o.s, "# {addr}: (tainted)");
+    } else {
+        let _ = writeln!(o.s, "# {addr}:");
+    }
     let _ = writeln!(o.s, "{} {{", block_header(addr));
     if let Some(items) = v.as_entries() {
         let shown: Vec<(&String, &Value)> = items.iter().filter(|(_, x)| !x.is_null()).collect();
         let w = shown.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         for (k, x) in shown {
-            render_all(&mut o, 0, "", &format!("  {k:w$} = "), x, "");
+            render_all(&mut o, 0, "", &format!("{k:w$} = "), x, "");
         }
     }
     o.s.push_str("}\n");

@@ -912,13 +912,7 @@ fn apply_killed_during_provisioner_is_not_taken_as_complete() {
     );
 }
 
-/// Ctrl-C during apply stops it as Terraform does: the running provisioner is stopped, the
-/// state is saved, the lock released and the exit code is an error; nothing keeps running.
-#[test]
-fn interrupted_apply_stops_gracefully_and_releases_the_lock() {
-    let p = Project::new(&[(
-        "main.tf",
-        r#"resource "terraform_data" "slow" {
+const INTERRUPT_CONFIG: &str = r#"resource "terraform_data" "slow" {
   input = "x"
 
   provisioner "local-exec" {
@@ -929,22 +923,22 @@ fn interrupted_apply_stops_gracefully_and_releases_the_lock() {
 resource "terraform_data" "after" {
   input = terraform_data.slow.output
 }
-"#,
-    )]);
+"#;
+
+/// Ctrl-C once: no new action starts, the running one finishes and is saved, the state
+/// version is closed, the lock released, and the exit code is an error.
+#[test]
+fn interrupt_once_stops_scheduling_and_lets_running_actions_finish() {
+    let p = Project::new(&[("main.tf", INTERRUPT_CONFIG)]);
     let run = p.baton(["apply", "--auto-approve"]).spawn();
     wait_until("the provisioner to start", Duration::from_secs(60), || {
         p.exists("started") && p.exists("prov.pid") && !p.read("prov.pid").trim().is_empty()
     });
     run.interrupt();
+    // Give Baton a moment to take the interrupt, then let the running provisioner finish.
+    std::thread::sleep(Duration::from_millis(300));
+    p.write("release", "");
     let out = run.wait();
-    let prov: u32 = p.read("prov.pid").trim().parse().expect("provisioner pid");
-    let orphan = common::process_running(prov, "touch started");
-    common::kill_if_running(prov, "touch started");
-
-    assert!(
-        !orphan,
-        "the interrupted apply left its provisioner (pid {prov}) running"
-    );
     assert!(
         matches!(out.code, Some(c) if c != 0),
         "an interrupted apply must exit with an error code (not die from the signal)\n`{}` exited with {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
@@ -953,7 +947,12 @@ resource "terraform_data" "after" {
         out.stdout,
         out.stderr
     );
+    out.assert_stderr_contains("interrupted");
     out.assert_not_contains("terraform_data.after: Creating...");
+    // The running action finished and was saved.
+    let list = p.baton(["state", "list"]).ok();
+    assert!(list.stdout.contains("terraform_data.slow"), "{}", list.stdout);
+    assert!(!list.stdout.contains("terraform_data.after"), "{}", list.stdout);
     let next = p.baton(["plan"]).ok();
     next.assert_not_contains("stale lock");
     let h = history(&p);
@@ -962,6 +961,33 @@ resource "terraform_data" "after" {
             .is_some_and(|v| v.iter().all(|m| m["status"] != "in_progress")),
         "the interrupted run must close its state version: {h:#}"
     );
+}
+
+/// Ctrl-C twice: the running action is killed with its whole process group (nothing keeps
+/// running), the run exits with an error and releases the lock.
+#[test]
+fn interrupt_twice_kills_running_actions() {
+    let p = Project::new(&[("main.tf", INTERRUPT_CONFIG)]);
+    let run = p.baton(["apply", "--auto-approve"]).spawn();
+    wait_until("the provisioner to start", Duration::from_secs(60), || {
+        p.exists("started") && p.exists("prov.pid") && !p.read("prov.pid").trim().is_empty()
+    });
+    run.interrupt();
+    std::thread::sleep(Duration::from_millis(300));
+    run.interrupt();
+    let out = run.wait();
+    let prov: u32 = p.read("prov.pid").trim().parse().expect("provisioner pid");
+    let orphan = common::process_running(prov, "touch started");
+    common::kill_if_running(prov, "touch started");
+    assert!(!orphan, "the interrupted apply left its provisioner (pid {prov}) running");
+    assert!(
+        matches!(out.code, Some(c) if c != 0),
+        "an interrupted apply must exit with an error code\n--- stderr ---\n{}",
+        out.stderr
+    );
+    out.assert_not_contains("terraform_data.after: Creating...");
+    let next = p.baton(["plan"]).ok();
+    next.assert_not_contains("stale lock");
 }
 
 // ---------------------------------------------------------------------------------------------

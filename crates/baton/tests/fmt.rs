@@ -323,6 +323,18 @@ fn diff_prints_a_unified_diff() {
         "main.tf\n--- old/main.tf\n+++ new/main.tf\n@@ -1 +1 @@\n-a=1\n+a = 1\n"
     );
     assert_eq!(read(p.path(), "main.tf"), "a=1\n");
+
+    // Where several shortest diffs exist, the one GNU diff (which terraform runs) prints.
+    fs::write(
+        p.path().join("main.tf"),
+        "a = [\n1,\n[\n2\n]\n]\n\n\nb = {\nc=1\n}\n",
+    )
+    .expect("write");
+    let out = baton(p.path(), &["--check", "--diff"]);
+    assert_eq!(
+        stdout(&out),
+        "main.tf\n--- old/main.tf\n+++ new/main.tf\n@@ -1,11 +1,11 @@\n a = [\n-1,\n-[\n-2\n-]\n+  1,\n+  [\n+    2\n+  ]\n ]\n \n \n b = {\n-c=1\n+  c = 1\n }\n"
+    );
 }
 
 #[test]

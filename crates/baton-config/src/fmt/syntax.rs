@@ -25,6 +25,7 @@ pub(super) fn check(tokens: &[Token]) -> R<Vec<Range<usize>>> {
         newlines: vec![true],
         scopes: Vec::new(),
         drops: Vec::new(),
+        depth: 0,
     };
     p.body(Kind::Eof)?;
     Ok(p.drops)
@@ -51,7 +52,13 @@ struct P<'a> {
     /// (not a `for` variable). `hclwrite` reads such a step back without its key (it only
     /// keeps number and string keys), so `terraform fmt` writes `x[null]` as `x[]`.
     drops: Vec<Range<usize>>,
+    /// How many bodies and expressions are open (see [`MAX_DEPTH`]).
+    depth: usize,
 }
+
+/// Nesting deeper than this is reported as an error rather than risking the stack (HCL has no
+/// such limit; no real configuration comes near it).
+const MAX_DEPTH: usize = 200;
 
 /// A template's structure, once its parts are read (`templateToken`).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -170,6 +177,24 @@ impl P<'_> {
     // Bodies
 
     fn body(&mut self, end: Kind) -> R {
+        self.nest(|p| p.body_items(end))
+    }
+
+    /// Runs `f` one nesting level deeper, failing when that is too deep.
+    fn nest(&mut self, f: impl FnOnce(&mut Self) -> R) -> R {
+        if self.depth >= MAX_DEPTH {
+            return self.fail_next(
+                "Nesting too deep",
+                &format!("Blocks and expressions may be nested at most {MAX_DEPTH} levels deep."),
+            );
+        }
+        self.depth += 1;
+        let r = f(self);
+        self.depth -= 1;
+        r
+    }
+
+    fn body_items(&mut self, end: Kind) -> R {
         let t = self.t;
         let mut names: HashSet<&str> = HashSet::new();
         loop {
@@ -615,6 +640,19 @@ impl P<'_> {
 
     /// One term; returns whether it is the name of a variable (see [`P::traversals`]).
     fn term(&mut self) -> R<bool> {
+        if self.depth >= MAX_DEPTH {
+            return self.fail_next(
+                "Nesting too deep",
+                &format!("Blocks and expressions may be nested at most {MAX_DEPTH} levels deep."),
+            );
+        }
+        self.depth += 1;
+        let r = self.term_inner();
+        self.depth -= 1;
+        r
+    }
+
+    fn term_inner(&mut self) -> R<bool> {
         let start = self.peek_token();
         match start.kind {
             Kind::OParen => {
@@ -946,6 +984,7 @@ impl P<'_> {
         TemplateStructure {
             parts: &parts,
             pos: 0,
+            depth: 0,
             p: &*self,
         }
         .root()
@@ -1151,6 +1190,7 @@ impl P<'_> {
 struct TemplateStructure<'a, 'b> {
     parts: &'a [(Part, usize)],
     pos: usize,
+    depth: usize,
     p: &'a P<'b>,
 }
 
@@ -1206,6 +1246,20 @@ impl TemplateStructure<'_, '_> {
     /// The body of an `if` (with at most one `else`) or a `for`, through its end directive.
     fn nested(&mut self, is_if: bool) -> R {
         let (_, open) = self.read();
+        if self.depth >= MAX_DEPTH {
+            return self.p.fail(
+                open,
+                "Nesting too deep",
+                &format!("Template directives may be nested at most {MAX_DEPTH} levels deep."),
+            );
+        }
+        self.depth += 1;
+        let r = self.nested_body(is_if, open);
+        self.depth -= 1;
+        r
+    }
+
+    fn nested_body(&mut self, is_if: bool, open: usize) -> R {
         let mut in_else = false;
         loop {
             let (part, idx) = self.peek();

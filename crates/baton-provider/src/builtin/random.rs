@@ -169,8 +169,8 @@ fn plan_random(
     }
 }
 
-/// The planned object of an apply, or a permanent error naming the attribute that is not
-/// known yet (the engine resolves every unknown input before apply).
+/// A planned value needed at apply, or a permanent error naming the attribute when it is
+/// still unknown (the engine resolves every unknown input before apply, so this is a bug).
 fn need_known<T>(v: Option<T>, name: &str) -> Result<T, ProviderError> {
     v.ok_or_else(|| {
         ProviderError::permanent(

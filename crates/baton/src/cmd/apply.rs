@@ -36,7 +36,7 @@ fn run(env: &Env, flags: &PlanFlags, mode: PlanMode, auto: bool, command: &str) 
         return Ok(ExitCode::from(1));
     };
     let store = env.open_store()?;
-    let _guard = lock(&store, command, &flags.lock_timeout)?;
+    let _guard = lock(&store.store, command, &flags.lock_timeout)?;
     let prior = store.current()?;
     let progress = crate::ui::Progress::new();
     let (plan, diags) = baton_engine::plan::plan(&ctx, &prior, &opts, &progress);
@@ -101,6 +101,14 @@ fn do_apply(
 
 fn finish(env: &Env, plan: &Plan, r: &ApplyReport) -> anyhow::Result<ExitCode> {
     let failed = print_diags(&r.diags, &env.sources);
+    if r.stopped {
+        eprintln!(
+            "\nError: {} interrupted\n\nThe run was interrupted before it finished. Resources: {} added, {} changed, {} destroyed; everything that completed is saved in the state (version {}). Run the command again to finish the remaining changes.",
+            if plan.mode == PlanMode::Destroy { "Destroy" } else { "Apply" },
+            r.added, r.changed, r.destroyed, r.serial
+        );
+        return Ok(ExitCode::from(1));
+    }
     if failed {
         eprintln!(
             "Apply failed. Resources: {} added, {} changed, {} destroyed. Everything that completed is saved in the state (version {}).",
@@ -169,9 +177,11 @@ fn apply_saved(env: &Env, file: &std::path::Path, flags: &PlanFlags) -> anyhow::
     };
     let store = env.open_store()?;
     let command = if plan.mode == PlanMode::Destroy { "destroy" } else { "apply" };
-    let _guard = lock(&store, command, &flags.lock_timeout)?;
+    let _guard = lock(&store.store, command, &flags.lock_timeout)?;
     let current = store.current()?;
-    if current.lineage != plan.lineage || current.serial != plan.serial {
+    // A plan made against a state never written applies to any never-written state.
+    let both_empty = current.serial == 0 && plan.serial == 0;
+    if !both_empty && (current.lineage != plan.lineage || current.serial != plan.serial) {
         return Err(anyhow!(
             "Saved plan is stale: the state changed after the plan in {} was created (the plan was made against state version {} of lineage {}, and the state is now at version {} of lineage {}). Nothing was changed. Create a new plan with `baton plan --out {}` and apply that.",
             file.display(),

@@ -346,7 +346,140 @@ fn diff_lines(a: &[&str], b: &[&str]) -> Vec<Op> {
         }
     }
     ops.extend(std::iter::repeat_n(Op::Same, suffix));
+
+    // Slide the changes as GNU diff does, then read the script back.
+    let mut changed_a = vec![false; a.len() + 2];
+    let mut changed_b = vec![false; b.len() + 2];
+    let (mut i, mut j) = (0, 0);
+    for op in &ops {
+        match op {
+            Op::Same => {
+                i += 1;
+                j += 1;
+            }
+            Op::Del => {
+                changed_a[i + 1] = true;
+                i += 1;
+            }
+            Op::Add => {
+                changed_b[j + 1] = true;
+                j += 1;
+            }
+        }
+    }
+    shift_boundaries(a, &mut changed_a, &changed_b);
+    shift_boundaries(b, &mut changed_b, &changed_a);
+    let mut ops = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        if i < a.len() && changed_a[i + 1] {
+            ops.push(Op::Del);
+            i += 1;
+        } else if j < b.len() && changed_b[j + 1] {
+            ops.push(Op::Add);
+            j += 1;
+        } else {
+            ops.push(Op::Same);
+            i += 1;
+            j += 1;
+        }
+    }
     ops
+}
+
+/// GNU diff's `shift_boundaries`: moves each run of changed lines back to merge with the
+/// previous run when the lines allow, else as far forward as possible, so that the hunks are
+/// the ones `diff -u` prints. `changed[k + 1]` is line `k`'s flag; both ends are sentinels.
+fn shift_boundaries(lines: &[&str], changed: &mut [bool], other: &[bool]) {
+    let ch = |c: &[bool], x: isize| c.get((x + 1) as usize).copied().unwrap_or(false);
+    let set = |c: &mut [bool], x: isize, v: bool| {
+        if let Some(slot) = c.get_mut((x + 1) as usize) {
+            *slot = v;
+        }
+    };
+    let line = |x: isize| lines.get(x as usize).copied();
+    let end = lines.len() as isize;
+    let (mut i, mut j): (isize, isize) = (0, 0);
+    loop {
+        // The start of the next run of changes, and the matching point in the other file.
+        while i < end && !ch(changed, i) {
+            loop {
+                let was = ch(other, j);
+                j += 1;
+                if !was {
+                    break;
+                }
+            }
+            i += 1;
+        }
+        if i >= end {
+            break;
+        }
+        let mut start = i;
+        loop {
+            i += 1;
+            if !ch(changed, i) {
+                break;
+            }
+        }
+        while ch(other, j) {
+            j += 1;
+        }
+        let mut corresponding;
+        loop {
+            let run = i - start;
+            // Back, while the line before the run equals its last line (merging runs).
+            while start > 0 && line(start - 1) == line(i - 1) {
+                start -= 1;
+                set(changed, start, true);
+                i -= 1;
+                set(changed, i, false);
+                while ch(changed, start - 1) {
+                    start -= 1;
+                }
+                loop {
+                    j -= 1;
+                    if !ch(other, j) {
+                        break;
+                    }
+                }
+            }
+            corresponding = if ch(other, j - 1) { i } else { end };
+            // Forward, while the run's first line equals the line after it.
+            while i != end && line(start) == line(i) {
+                set(changed, start, false);
+                start += 1;
+                set(changed, i, true);
+                i += 1;
+                while ch(changed, i) {
+                    i += 1;
+                }
+                loop {
+                    j += 1;
+                    if !ch(other, j) {
+                        break;
+                    }
+                    corresponding = i;
+                }
+            }
+            if run == i - start {
+                break;
+            }
+        }
+        // Back again to line up with a run of changes in the other file, if there is one.
+        while corresponding < i {
+            start -= 1;
+            set(changed, start, true);
+            i -= 1;
+            set(changed, i, false);
+            loop {
+                j -= 1;
+                if !ch(other, j) {
+                    break;
+                }
+            }
+        }
+    }
 }
 
 fn myers(a: &[&str], b: &[&str], max_d: usize) -> Option<Vec<Op>> {

@@ -148,7 +148,7 @@ pub fn show(env: &Env, a: &ShowArgs) -> anyhow::Result<ExitCode> {
             continue;
         }
         let v = decode_object(o).map_err(|e| anyhow!("{} in state is unreadable: {e}", k.addr))?;
-        println!("{}", render_object(&k.addr, &v));
+        println!("{}", render_object(&k.addr, &v, o.status == baton_state::InstanceStatus::Tainted));
     }
     if !snap.outputs.is_empty() {
         println!("\nOutputs:\n");

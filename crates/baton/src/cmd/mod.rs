@@ -47,7 +47,8 @@ impl Env {
         }
         let state_path = match &cli.state {
             Some(p) if p.is_absolute() => p.clone(),
-            Some(p) => cwd.join(p),
+            // Like every relative path, relative to the directory after --chdir.
+            Some(p) => dir.join(p),
             None if workspace == "default" => dir.join(".baton").join("state.db"),
             None => dir.join(".baton").join("envs").join(&workspace).join("state.db"),
         };
@@ -59,8 +60,14 @@ impl Env {
         })
     }
 
-    fn open_store(&self) -> anyhow::Result<SqliteStore> {
-        SqliteStore::open(&self.state_path).map_err(|e| anyhow!(e))
+    fn open_store(&self) -> anyhow::Result<StoreHandle> {
+        let created = !self.state_path.exists();
+        let store = SqliteStore::open(&self.state_path).map_err(|e| anyhow!(e))?;
+        Ok(StoreHandle {
+            store,
+            created,
+            path: self.state_path.clone(),
+        })
     }
 
     /// Opens the store only if it exists (read-only commands must not create one).
@@ -68,7 +75,9 @@ impl Env {
         if !self.state_path.exists() {
             return Ok(None);
         }
-        self.open_store().map(Some)
+        SqliteStore::open(&self.state_path)
+            .map(Some)
+            .map_err(|e| anyhow!(e))
     }
 
     /// Loads the configuration, printing diagnostics. `None` when there were errors.
@@ -76,6 +85,43 @@ impl Env {
         let (ctx, d) = baton_engine::load(&self.dir, &self.workspace, &self.sources);
         crate::ui::print_diags(&d, &self.sources);
         ctx
+    }
+}
+
+/// A store opened for a command that may write. If the command created the database and
+/// never wrote a version (a plan, or a failed apply), the database is removed again, so a
+/// failed command leaves nothing behind.
+pub struct StoreHandle {
+    pub store: SqliteStore,
+    created: bool,
+    path: PathBuf,
+}
+
+impl std::ops::Deref for StoreHandle {
+    type Target = SqliteStore;
+    fn deref(&self) -> &SqliteStore {
+        &self.store
+    }
+}
+
+impl Drop for StoreHandle {
+    fn drop(&mut self) {
+        if !self.created {
+            return;
+        }
+        let unused = self.store.history().map(|h| h.is_empty()).unwrap_or(false)
+            && self.store.lock_holder().map(|l| l.is_none()).unwrap_or(false);
+        if unused {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let mut p = self.path.clone().into_os_string();
+                p.push(suffix);
+                let _ = std::fs::remove_file(PathBuf::from(p));
+            }
+            if let Some(parent) = self.path.parent() {
+                // Only removes the directory if it is now empty.
+                let _ = std::fs::remove_dir(parent);
+            }
+        }
     }
 }
 

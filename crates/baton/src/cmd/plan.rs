@@ -16,7 +16,7 @@ pub fn plan(env: &Env, a: &PlanArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     };
     let store = env.open_store()?;
-    let _guard = lock(&store, "plan", &a.flags.lock_timeout)?;
+    let _guard = lock(&store.store, "plan", &a.flags.lock_timeout)?;
     let prior = store.current()?;
     let observer: Box<dyn baton_engine::Observer> = if a.json {
         Box::new(baton_engine::NoObserver)

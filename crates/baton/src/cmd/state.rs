@@ -40,12 +40,12 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
                 bail!("No instance found for the given address: {addr} is not in the state.");
             };
             let v = decode_object(o).map_err(|e| anyhow!("{addr} in state is unreadable: {e}"))?;
-            print!("{}", render_object(&a, &v));
+            print!("{}", render_object(&a, &v, o.status == baton_state::InstanceStatus::Tainted));
             Ok(ExitCode::SUCCESS)
         }
         StateCommand::Rm { addrs, lock_timeout } => {
             let store = env.open_store()?;
-            let _g = lock(&store, "state rm", &lock_timeout)?;
+            let _g = lock(&store.store, "state rm", &lock_timeout)?;
             let snap = store.current()?;
             let targets = addrs
                 .iter()
@@ -71,7 +71,7 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
         }
         StateCommand::Mv { from, to, lock_timeout } => {
             let store = env.open_store()?;
-            let _g = lock(&store, "state mv", &lock_timeout)?;
+            let _g = lock(&store.store, "state mv", &lock_timeout)?;
             let snap = store.current()?;
             let src = Target::parse(&from).map_err(|e| anyhow!(e))?;
             let dst = Target::parse(&to).map_err(|e| anyhow!(e))?;

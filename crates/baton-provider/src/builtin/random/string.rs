@@ -257,8 +257,7 @@ impl ResourceType for RandomString {
                 let sum: i64 = MIN_ATTRS
                     .iter()
                     .filter_map(|m| int_attr(config, m))
-                    .map(|n| n.max(0))
-                    .sum();
+                    .fold(0i64, |acc, n| acc.saturating_add(n.max(0)));
                 if len < sum {
                     out.push(AttrDiag::error(
                         Some("length"),
