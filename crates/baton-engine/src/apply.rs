@@ -76,16 +76,17 @@ enum ANode {
     Destroy(usize),
 }
 
-/// Applies `plan` to `store`. The caller holds the state lock.
+/// Applies `plan` to `store`, whose current state is `prior` (the caller read it while holding
+/// the state lock, which it keeps until this returns).
 pub fn apply(
     ctx: &Context,
     plan: &Plan,
     store: &dyn StateStore,
+    prior: &baton_state::Snapshot,
     opts: &ApplyOpts,
     observer: &dyn Observer,
     stop: &StopHandle,
 ) -> Result<ApplyReport, StateError> {
-    let prior = store.current()?;
     let serial = store.begin_version(&opts.run_id, &opts.command)?;
     let mut report = ApplyReport {
         serial,
@@ -114,7 +115,7 @@ pub fn apply(
                 if let Ok(old) = decode_object(obj) {
                     if !old.raw_equal(v) || old.sensitive_paths() != v.sensitive_paths() {
                         let mut o = obj.clone();
-                        o.value = v.to_typed_json();
+                        o.value = baton_state::RawJson::from_value(&v.to_typed_json());
                         store.put_object(serial, k, Some(&o))?;
                     }
                 }

@@ -4,7 +4,7 @@
 //! The only place that knows how values are encoded in state.
 
 use baton_eval::Value;
-use baton_state::{InstanceState, InstanceStatus, OutputState};
+use baton_state::{InstanceState, InstanceStatus, OutputState, RawJson};
 
 pub fn encode_object(
     v: &Value,
@@ -16,7 +16,7 @@ pub fn encode_object(
     InstanceState {
         provider: provider.to_string(),
         schema_version: 0,
-        value: v.to_typed_json(),
+        value: RawJson::from_value(&v.to_typed_json()),
         status,
         dependencies,
         create_before_destroy,
@@ -24,16 +24,16 @@ pub fn encode_object(
 }
 
 pub fn decode_object(s: &InstanceState) -> Result<Value, String> {
-    Value::from_typed_json(&s.value)
+    Value::from_typed_json(&s.value.parse()?)
 }
 
 pub fn encode_output(v: &Value, sensitive: bool) -> OutputState {
     OutputState {
-        value: v.to_typed_json(),
+        value: RawJson::from_value(&v.to_typed_json()),
         sensitive,
     }
 }
 
 pub fn decode_output(o: &OutputState) -> Result<Value, String> {
-    Value::from_typed_json(&o.value)
+    Value::from_typed_json(&o.value.parse()?)
 }

@@ -89,13 +89,13 @@ fn object(i: i64, round: i64) -> InstanceState {
     InstanceState {
         provider: "provider[\"terraform.io/builtin/terraform\"]".to_string(),
         schema_version: 0,
-        value: serde_json::json!({
+        value: baton_state::RawJson::from_value(&serde_json::json!({
             "id": format!("{i:08x}-0000-4000-8000-{round:012x}"),
             "input": { "name": format!("resource-{i}"), "size": i * 3, "tags": ["a", "b", "c"] },
             "output": { "name": format!("resource-{i}"), "size": i * 3, "tags": ["a", "b", "c"] },
             "triggers_replace": null,
             "round": round,
-        }),
+        })),
         status: InstanceStatus::Ready,
         dependencies: vec![
             "terraform_data.network".to_string(),

@@ -607,7 +607,7 @@ fn object(n: i64) -> InstanceState {
     InstanceState {
         provider: "provider[\"terraform.io/builtin/terraform\"]".to_string(),
         schema_version: 0,
-        value: serde_json::json!({ "id": format!("id-{n}"), "n": n, "nested": { "list": [n, null, "x"] } }),
+        value: crate::RawJson::from_value(&serde_json::json!({ "id": format!("id-{n}"), "n": n, "nested": { "list": [n, null, "x"] } })),
         status: if n % 2 == 0 {
             InstanceStatus::Ready
         } else {
@@ -632,7 +632,7 @@ fn outputs(entries: &[(&str, i64)]) -> BTreeMap<String, OutputState> {
             (
                 name.to_string(),
                 OutputState {
-                    value: serde_json::json!(n),
+                    value: crate::RawJson::from_value(&serde_json::json!(n)),
                     sensitive: n % 2 == 0,
                 },
             )

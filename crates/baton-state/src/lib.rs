@@ -14,7 +14,7 @@ mod stamp;
 pub mod store;
 
 pub use model::{
-    InstanceState, InstanceStatus, LockInfo, ObjectKey, OutputState, Snapshot, VersionMeta,
+    InstanceState, InstanceStatus, LockInfo, ObjectKey, OutputState, RawJson, Snapshot, VersionMeta,
 };
 pub use sqlite::SqliteStore;
 pub use store::{LockGuard, StateError, StateStore};

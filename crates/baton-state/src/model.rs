@@ -34,6 +34,43 @@ impl ObjectKey {
     }
 }
 
+/// An opaque JSON document kept as its text: one allocation per object, so holding the
+/// state of many thousands of objects stays cheap. Parsed only by whoever interprets it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RawJson(Box<serde_json::value::RawValue>);
+
+impl RawJson {
+    pub fn from_value(v: &serde_json::Value) -> RawJson {
+        match serde_json::value::to_raw_value(v) {
+            Ok(r) => RawJson(r),
+            Err(_) => RawJson::null(),
+        }
+    }
+
+    pub fn null() -> RawJson {
+        match serde_json::value::RawValue::from_string("null".to_string()) {
+            Ok(r) => RawJson(r),
+            // "null" is always valid JSON; keep a total function anyway.
+            Err(_) => RawJson::from_value(&serde_json::Value::Null),
+        }
+    }
+
+    pub fn parse(&self) -> Result<serde_json::Value, String> {
+        serde_json::from_str(self.0.get()).map_err(|e| e.to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl PartialEq for RawJson {
+    fn eq(&self, other: &RawJson) -> bool {
+        self.0.get() == other.0.get()
+    }
+}
+
 /// One object as recorded in state.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InstanceState {
@@ -41,7 +78,7 @@ pub struct InstanceState {
     pub provider: String,
     pub schema_version: u32,
     /// The object's attributes, encoded by the engine.
-    pub value: serde_json::Value,
+    pub value: RawJson,
     pub status: InstanceStatus,
     /// Resources (addresses without keys) this object depended on when it was last applied, so
     /// that it can be destroyed in the right order after its configuration is gone.
@@ -55,7 +92,7 @@ pub struct InstanceState {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OutputState {
     /// The value, encoded by the engine.
-    pub value: serde_json::Value,
+    pub value: RawJson,
     pub sensitive: bool,
 }
 

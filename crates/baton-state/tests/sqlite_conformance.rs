@@ -39,7 +39,7 @@ fn object(n: i64) -> InstanceState {
     InstanceState {
         provider: "provider[\"terraform.io/builtin/terraform\"]".to_string(),
         schema_version: 0,
-        value: serde_json::json!({ "n": n }),
+        value: baton_state::RawJson::from_value(&serde_json::json!({ "n": n })),
         status: InstanceStatus::Ready,
         dependencies: vec![],
         create_before_destroy: false,

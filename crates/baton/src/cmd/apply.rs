@@ -72,15 +72,17 @@ fn run(env: &Env, flags: &PlanFlags, mode: PlanMode, auto: bool, command: &str) 
     } else {
         println!();
     }
-    let report = do_apply(env, &ctx, &plan, &store, flags.parallelism, command, &progress)?;
+    let report = do_apply(env, &ctx, &plan, &store, &prior, flags.parallelism, command, &progress)?;
     finish(env, &plan, &report)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn do_apply(
     _env: &Env,
     ctx: &baton_engine::Context,
     plan: &Plan,
     store: &baton_state::SqliteStore,
+    prior: &baton_state::Snapshot,
     parallelism: usize,
     command: &str,
     progress: &crate::ui::Progress,
@@ -94,7 +96,7 @@ fn do_apply(
     let stop = baton_graph::StopHandle::new();
     crate::ui::on_interrupt(stop.clone(), opts.cancel.clone());
     let ticker = crate::ui::Ticker::start(progress);
-    let r = baton_engine::apply::apply(ctx, plan, store, &opts, &ticker, &stop).map_err(|e| anyhow!(e));
+    let r = baton_engine::apply::apply(ctx, plan, store, prior, &opts, &ticker, &stop).map_err(|e| anyhow!(e));
     ticker.finish();
     r
 }
@@ -193,6 +195,6 @@ fn apply_saved(env: &Env, file: &std::path::Path, flags: &PlanFlags) -> anyhow::
         ));
     }
     let progress = crate::ui::Progress::new();
-    let report = do_apply(env, &ctx, &plan, &store, flags.parallelism, command, &progress)?;
+    let report = do_apply(env, &ctx, &plan, &store, &current, flags.parallelism, command, &progress)?;
     finish(env, &plan, &report)
 }
