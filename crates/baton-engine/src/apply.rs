@@ -62,6 +62,7 @@ pub struct ApplyReport {
     pub added: usize,
     pub changed: usize,
     pub destroyed: usize,
+    pub imported: usize,
     pub serial: u64,
     /// Root outputs after the apply: value and sensitivity.
     pub outputs: BTreeMap<String, (Value, bool)>,
@@ -91,6 +92,33 @@ pub fn apply(
     let mut report = ApplyReport {
         serial,
         ..ApplyReport::default()
+    };
+    // Renames (`moved` blocks) first, so every later write uses the new addresses.
+    let moved_prior;
+    let prior = if plan.moves.is_empty() {
+        prior
+    } else {
+        let renames: HashMap<&InstanceAddr, &InstanceAddr> = plan.moves.iter().map(|(f, t)| (f, t)).collect();
+        let mut next = prior.clone();
+        next.objects.clear();
+        for (k, obj) in &prior.objects {
+            match renames.get(&k.addr) {
+                Some(to) => {
+                    let nk = ObjectKey {
+                        addr: (*to).clone(),
+                        deposed: k.deposed.clone(),
+                    };
+                    store.put_object(serial, k, None)?;
+                    store.put_object(serial, &nk, Some(obj))?;
+                    next.objects.insert(nk, obj.clone());
+                }
+                None => {
+                    next.objects.insert(k.clone(), obj.clone());
+                }
+            }
+        }
+        moved_prior = next;
+        &moved_prior
     };
     // Refresh results: objects found gone are forgotten, changed ones recorded; data source
     // results read while planning are saved.
@@ -152,7 +180,7 @@ pub fn apply(
             ..ProviderCtx::new(ctx.dir.clone())
         },
         expansions: Mutex::new(HashMap::new()),
-        counts: Mutex::new((0, 0, 0)),
+        counts: Mutex::new((0, 0, 0, 0)),
         stop: stop.clone(),
     };
     let wopts = WalkOpts {
@@ -177,14 +205,18 @@ pub fn apply(
             )),
         }
     }
-    let (a, c, d) = runner
+    let (a, c, d, imp) = runner
         .counts
         .lock()
         .map(|g| *g)
-        .unwrap_or((0, 0, 0));
+        .unwrap_or((0, 0, 0, 0));
     report.added = a;
     report.changed = c;
     report.destroyed = d;
+    report.imported = imp;
+    if plan.mode == PlanMode::Normal && !report.diags.has_errors() && !report.stopped {
+        report.diags.extend(crate::checks::run(ctx, &eval_state, false, &runner.pctx));
+    }
     // Root outputs.
     let mut outputs: BTreeMap<String, OutputState> = BTreeMap::new();
     if plan.mode != PlanMode::Destroy {
@@ -292,7 +324,13 @@ fn build_graph(ctx: &Context, plan: &Plan) -> (Graph<ANode>, Diagnostics) {
     let mut destroy_nodes: HashMap<usize, NodeId> = HashMap::new();
     for (i, c) in plan.changes.iter().enumerate() {
         match c.action {
+            Action::NoOp if c.importing.is_some() => {
+                apply_nodes.insert(i, g.add_node(ANode::Apply(i)));
+            }
             Action::NoOp => {}
+            Action::Forget => {
+                destroy_nodes.insert(i, g.add_node(ANode::Destroy(i)));
+            }
             Action::Create | Action::Update | Action::Read => {
                 apply_nodes.insert(i, g.add_node(ANode::Apply(i)));
             }
@@ -404,7 +442,7 @@ struct Runner<'a> {
     pctx: ProviderCtx,
     /// `for_each` values per resource in a module instance, evaluated once.
     expansions: ExpansionCache,
-    counts: Mutex<(usize, usize, usize)>,
+    counts: Mutex<(usize, usize, usize, usize)>,
     stop: StopHandle,
 }
 
@@ -561,6 +599,21 @@ impl Runner<'_> {
             return Err(Diagnostic::error("Missing configuration", format!("The configuration for {} is gone.", c.addr)).into());
         };
         let schema = rt.schema();
+        if let Some(id) = &c.importing {
+            // Adopt the imported object first: it is in state even if the change fails.
+            self.observer.event(Event::ApplyStart { addr: c.addr.clone(), deposed: None, action: Action::NoOp, id: Some(id.clone()) });
+            let obj = encode_object(&c.before, &info.state_string(), c.dependencies.clone(), r.lifecycle.create_before_destroy, InstanceStatus::Ready);
+            self.store
+                .put_object(self.serial, &ObjectKey::current(c.addr.clone()), Some(&obj))
+                .map_err(state_err)?;
+            self.observer.event(Event::ApplyDone { addr: c.addr.clone(), deposed: None, action: Action::NoOp, elapsed: Duration::ZERO, id: Some(id.clone()) });
+            if let Ok(mut n) = self.counts.lock() {
+                n.3 += 1;
+            }
+            if c.action == Action::NoOp {
+                return Ok(());
+            }
+        }
         let (config, (count, each)) = self.eval_instance_config(c, r, schema)?;
         let pre = self.nodes().check_rules(&c.addr.module, &r.lifecycle.preconditions, "Resource precondition failed", &c.addr.to_string(), None, count, each.clone());
         if pre.has_errors() {
@@ -689,6 +742,12 @@ impl Runner<'_> {
 
     fn destroy_change(&self, i: usize) -> VisitResult {
         let c = &self.plan.changes[i];
+        if c.action == Action::Forget {
+            self.store
+                .put_object(self.serial, &ObjectKey::current(c.addr.clone()), None)
+                .map_err(state_err)?;
+            return Ok(());
+        }
         let reg = baton_provider::registry();
         let Some((_, rt)) = reg.resource_type(&c.addr.resource.type_) else {
             return Err(Diagnostic::error("Unknown resource type", format!("{} has no provider.", c.addr)).into());

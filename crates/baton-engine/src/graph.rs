@@ -436,7 +436,40 @@ fn add_edges(b: &mut Builder<'_>, cfg: &Config, parent: Option<(&Config, &str)>)
             b.g.add_edge(n, call);
         }
     }
+    // An import block's id (and for_each) must be known when its target is planned.
+    if parent.is_none() {
+        for imp in &m.imports {
+            let Some(target) = import_resource(&imp.to) else { continue };
+            let Some(id) = b.index.get(&target).copied() else { continue };
+            let mut exprs: Vec<&Expr> = vec![&imp.id];
+            exprs.extend(imp.for_each.iter());
+            edges_from(b, cfg, id, &exprs, "import");
+        }
+    }
     for (name, child) in &cfg.children {
         add_edges(b, child, Some((cfg, name)));
     }
+}
+
+/// The resource an import block's `to` names (its instance key may be an expression).
+fn import_resource(e: &Expr) -> Option<NodeKey> {
+    use baton_config::TraversalStep;
+    let (root, steps) = e.as_traversal()?;
+    let mut module = ModulePath::root();
+    let mut names = std::iter::once(root.to_string()).chain(steps.iter().filter_map(|s| match s {
+        TraversalStep::Attr(a, _) => Some(a.to_string()),
+        TraversalStep::Index(..) => None,
+    }));
+    let mut cur = names.next()?;
+    while cur == "module" {
+        module = module.child(&names.next()?);
+        cur = names.next()?;
+    }
+    let addr = if cur == "data" {
+        let t = names.next()?;
+        ResourceAddr::data(&t, &names.next()?)
+    } else {
+        ResourceAddr::managed(&cur, &names.next()?)
+    };
+    Some(NodeKey::Resource(module, addr))
 }

@@ -8,10 +8,12 @@
 
 pub mod apply;
 pub mod body;
+pub mod checks;
 pub mod context;
 pub mod expand;
 pub mod graph;
 pub mod model;
+pub mod moves;
 pub mod nodes;
 pub mod plan;
 pub mod planfile;

@@ -17,6 +17,8 @@ pub enum Action {
     DeleteThenCreate,
     CreateThenDelete,
     Delete,
+    /// Remove from state without destroying (a `removed` block with `destroy = false`).
+    Forget,
 }
 
 impl Action {
@@ -30,6 +32,7 @@ impl Action {
             Action::DeleteThenCreate => &["delete", "create"],
             Action::CreateThenDelete => &["create", "delete"],
             Action::Delete => &["delete"],
+            Action::Forget => &["forget"],
         }
     }
 
@@ -43,6 +46,7 @@ impl Action {
             ["delete", "create"] => Action::DeleteThenCreate,
             ["create", "delete"] => Action::CreateThenDelete,
             ["delete"] => Action::Delete,
+            ["forget"] => Action::Forget,
             _ => return None,
         })
     }
@@ -121,6 +125,17 @@ pub struct ResourceChange {
     /// Resources this object depends on (recorded into state for later destroy ordering).
     pub dependencies: Vec<String>,
     pub create_before_destroy: bool,
+    /// The address the object had before a `moved` block (or an implicit move) renamed it.
+    pub previous_addr: Option<InstanceAddr>,
+    /// The id of an object being adopted by an `import` block.
+    pub importing: Option<String>,
+}
+
+impl ResourceChange {
+    /// Whether applying this change does anything (an action, a move or an import).
+    pub fn is_effective(&self) -> bool {
+        !matches!(self.action, Action::NoOp) || self.previous_addr.is_some() || self.importing.is_some()
+    }
 }
 
 /// The planned change of one root output.
@@ -186,10 +201,12 @@ pub struct Plan {
     pub planned_outputs: BTreeMap<String, (Value, bool)>,
     pub terraform_version: String,
     pub timestamp: String,
+    /// Objects renamed in state before planning: (from, to), deposed objects included.
+    pub moves: Vec<(InstanceAddr, InstanceAddr)>,
 }
 
 impl Plan {
-    /// Counts of (add, change, destroy, import) as the summary line prints them.
+    /// Counts of (add, change, destroy) as the summary line prints them.
     pub fn summary(&self) -> (usize, usize, usize) {
         let mut add = 0;
         let mut change = 0;
@@ -203,17 +220,23 @@ impl Plan {
                     add += 1;
                     destroy += 1;
                 }
-                Action::NoOp | Action::Read => {}
+                Action::NoOp | Action::Read | Action::Forget => {}
             }
         }
         (add, change, destroy)
     }
 
+    /// Counts of (import, forget) for the summary line.
+    pub fn summary_extra(&self) -> (usize, usize) {
+        let import = self.changes.iter().filter(|c| c.importing.is_some()).count();
+        let forget = self.changes.iter().filter(|c| c.action == Action::Forget).count();
+        (import, forget)
+    }
+
     /// Does applying this plan change anything (resources, outputs or drift acceptance)?
     pub fn has_changes(&self) -> bool {
-        self.changes
-            .iter()
-            .any(|c| !matches!(c.action, Action::NoOp))
+        self.changes.iter().any(ResourceChange::is_effective)
+            || !self.moves.is_empty()
             || self.outputs.iter().any(|o| o.action != Action::NoOp)
             || (self.mode == PlanMode::RefreshOnly && !self.drift.is_empty())
     }

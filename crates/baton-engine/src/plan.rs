@@ -83,6 +83,16 @@ pub fn plan(
     }
     let pctx = ProviderCtx::new(ctx.dir.clone());
     // Refresh.
+    // Moves (`moved` blocks, implicit count moves) rename objects before anything else.
+    let original = prior;
+    let (stmts, d) = crate::moves::statements(&ctx.config);
+    diags.extend(d);
+    if diags.has_errors() {
+        return (None, diags);
+    }
+    let (moved_prior, moves, d) = crate::moves::apply_moves(prior, &stmts, &ctx.config);
+    diags.extend(d);
+    let prior = &moved_prior;
     let (refreshed, drift, d) = refresh(ctx, prior, opts, &pctx, observer);
     diags.extend(d);
     if diags.has_errors() {
@@ -105,6 +115,7 @@ pub fn plan(
         targeted: None,
         deps_cache: HashMap::new(),
         prior_by_resource: None,
+        imports_matched: HashSet::new(),
     };
     p.compute_targets();
     p.walk();
@@ -113,7 +124,12 @@ pub fn plan(
         return (None, p.diags);
     }
     if p.opts.mode == PlanMode::Normal {
+        p.check_imports();
         p.orphans();
+        if !p.diags.has_errors() {
+            let w = crate::checks::run(ctx, &p.state, true, &p.pctx);
+            p.diags.extend(w);
+        }
     }
     if p.opts.mode == PlanMode::Destroy {
         p.destroy_changes();
@@ -124,6 +140,12 @@ pub fn plan(
     let errored = p.diags.has_errors();
     let mut changes = std::mem::take(&mut p.changes);
     changes.sort_by(|a, b| a.addr.cmp(&b.addr).then_with(|| a.deposed.cmp(&b.deposed)));
+    let moved_from: HashMap<&InstanceAddr, &InstanceAddr> = moves.iter().map(|(f, t)| (t, f)).collect();
+    for c in &mut changes {
+        if let Some(from) = moved_from.get(&c.addr) {
+            c.previous_addr = Some((*from).clone());
+        }
+    }
     let mut refreshed: BTreeMap<ObjKey, Value> = BTreeMap::new();
     for (k, v) in &p.refreshed {
         if let Some(v) = v {
@@ -135,8 +157,8 @@ pub fn plan(
     }
     let plan = Plan {
         mode: opts.mode,
-        lineage: prior.lineage.clone(),
-        serial: prior.serial,
+        lineage: original.lineage.clone(),
+        serial: original.serial,
         changes,
         outputs,
         drift: drift_list,
@@ -149,6 +171,7 @@ pub fn plan(
         planned_outputs,
         terraform_version: crate::TERRAFORM_COMPAT_VERSION.to_string(),
         timestamp: crate::now_rfc3339(),
+        moves: moves.clone(),
     };
     (Some(plan), p.diags)
 }
@@ -308,6 +331,8 @@ struct Planner<'a> {
     deps_cache: HashMap<NodeId, Vec<String>>,
     /// Current objects in state, by resource (built on first use).
     prior_by_resource: Option<HashMap<(ModuleInstance, ResourceAddr), Vec<InstanceAddr>>>,
+    /// Import blocks (by index) that found their target instance.
+    imports_matched: HashSet<usize>,
 }
 
 fn module_of<'c>(config: &'c Config, p: &ModulePath) -> Option<&'c Module> {
@@ -624,11 +649,43 @@ impl<'a> Planner<'a> {
         }
         self.planned.insert(iaddr.clone());
         let prior_obj = self.prior.current(iaddr);
-        let prior_val = self
+        let mut prior_val = self
             .refreshed
             .get(&(iaddr.clone(), None))
             .cloned()
             .flatten();
+        // An `import` block adopts an existing object as this instance's prior state.
+        let mut importing = None;
+        if prior_val.is_none() && self.opts.mode == PlanMode::Normal {
+            match self.find_import(iaddr) {
+                Ok(Some(id)) => {
+                    let imported = rt.import(&self.pctx, &id).and_then(|v| {
+                        rt.read(&self.pctx, &v).map(|o| o.unwrap_or(v))
+                    });
+                    match imported {
+                        Ok(v) => {
+                            prior_val = Some(mark_schema_sensitive(schema, v));
+                            importing = Some(id);
+                        }
+                        Err(e) => {
+                            self.diags.push(
+                                Diagnostic::error(
+                                    format!("Cannot import {iaddr}"),
+                                    format!("{}: {}", e.summary, e.detail),
+                                )
+                                .at(r.def_span),
+                            );
+                            return None;
+                        }
+                    }
+                }
+                Ok(None) => {}
+                Err(d) => {
+                    self.diags.push(d);
+                    return None;
+                }
+            }
+        }
         if self.opts.mode == PlanMode::RefreshOnly {
             return prior_val;
         }
@@ -718,6 +775,8 @@ impl<'a> Planner<'a> {
             replace_paths,
             dependencies: deps,
             create_before_destroy: r.lifecycle.create_before_destroy,
+            previous_addr: None,
+            importing,
         });
         Some(planned)
     }
@@ -916,8 +975,100 @@ impl<'a> Planner<'a> {
             replace_paths: Vec::new(),
             dependencies,
             create_before_destroy: false,
+            previous_addr: None,
+            importing: None,
         });
         Some(planned)
+    }
+
+    // ----- imports -----
+
+    /// The id an `import` block gives for `iaddr`, if one targets it.
+    fn find_import(&mut self, iaddr: &InstanceAddr) -> Result<Option<String>, Diagnostic> {
+        let imports = self.ctx.config.module.imports.clone();
+        let root = ModuleInstance::root();
+        for (i, imp) in imports.iter().enumerate() {
+            let pairs: Vec<Option<(Value, Value)>> = match &imp.for_each {
+                None => vec![None],
+                Some(fe) => {
+                    let exp = {
+                        let scope = self.scope(&root);
+                        let mut ev = self.evaluator(&scope);
+                        expand(&mut ev, None, Some(fe), false)?
+                    };
+                    exp.map(|e| {
+                        e.keys
+                            .iter()
+                            .map(|(k, v)| each_values(k, v))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+                }
+            };
+            for each in pairs {
+                let (to, id) = {
+                    let mut scope = self.scope(&root);
+                    scope.each = each.clone();
+                    let mut ev = self.evaluator(&scope);
+                    let to = import_target(&mut ev, &imp.to)?;
+                    if &to != iaddr {
+                        continue;
+                    }
+                    let id = ev.eval(&imp.id)?;
+                    (to, id)
+                };
+                let _ = to;
+                self.imports_matched.insert(i);
+                let id = id.unmark_deep().0;
+                return match id.as_str() {
+                    Some(s) if !s.is_empty() => Ok(Some(s.to_string())),
+                    _ => Err(Diagnostic::error(
+                        "Invalid import id argument",
+                        "The import ID must be a known, non-empty string.",
+                    )
+                    .at(imp.id.span)),
+                };
+            }
+        }
+        Ok(None)
+    }
+
+    /// Every `import` block must target an instance the configuration declares.
+    fn check_imports(&mut self) {
+        if self.opts.mode != PlanMode::Normal || self.opts.validate_only {
+            return;
+        }
+        let imports = self.ctx.config.module.imports.clone();
+        for (i, imp) in imports.iter().enumerate() {
+            if self.imports_matched.contains(&i) {
+                continue;
+            }
+            // Targets already in state are no-ops.
+            let root = ModuleInstance::root();
+            let to = {
+                let scope = self.scope(&root);
+                let mut ev = self.evaluator(&scope);
+                import_target(&mut ev, &imp.to).ok()
+            };
+            if imp.for_each.is_none() {
+                if let Some(to) = &to {
+                    if self.prior.current(to).is_some() {
+                        continue;
+                    }
+                }
+            } else if to.is_none() {
+                // Keys came from for_each; every generated target was either matched or is in state.
+                continue;
+            }
+            let shown = to.map(|t| t.to_string()).unwrap_or_else(|| "this address".into());
+            self.diags.push(
+                Diagnostic::error(
+                    "Configuration for import target does not exist",
+                    format!("The configuration for the given import target {shown} does not exist. All target instances must have an associated configuration to be imported."),
+                )
+                .at(imp.span),
+            );
+        }
     }
 
     // ----- deletions -----
@@ -965,6 +1116,8 @@ impl<'a> Planner<'a> {
             replace_paths: Vec::new(),
             dependencies: deps,
             create_before_destroy: false,
+            previous_addr: None,
+            importing: None,
         });
     }
 
@@ -981,8 +1134,69 @@ impl<'a> Planner<'a> {
                 continue;
             }
             let reason = self.orphan_reason(&k.addr);
+            if self.forgotten(&k.addr) {
+                self.forget_change(&k.addr);
+                continue;
+            }
             self.delete_change(&k.addr, None, Some(reason));
         }
+    }
+
+    /// Whether a `removed` block with `destroy = false` covers this object.
+    fn forgotten(&self, a: &InstanceAddr) -> bool {
+        for m in self.ctx.config.all_modules() {
+            for rm in &m.removed {
+                if rm.destroy {
+                    continue;
+                }
+                let Some(text) = crate::moves::address_text(&rm.from) else { continue };
+                let Ok(t) = Target::parse(&text) else { continue };
+                // Relative to the declaring module: prefix every instance of that module.
+                let depth = m.path.0.len();
+                if a.module.0.len() < depth || a.module.0[..depth].iter().zip(&m.path.0).any(|((n, _), p)| n != p) {
+                    continue;
+                }
+                let rel = InstanceAddr::new(
+                    ModuleInstance(a.module.0[depth..].to_vec()),
+                    a.resource.clone(),
+                    a.key.clone(),
+                );
+                let hit = match &t {
+                    Target::Resource(tm, tr) => rel.module.path() == tm.path() && &rel.resource == tr,
+                    Target::Module(tm) => {
+                        rel.module.0.len() >= tm.0.len()
+                            && rel.module.0.iter().zip(&tm.0).all(|(x, y)| x.0 == y.0)
+                    }
+                    Target::Instance(i) => i.module.path() == rel.module.path() && i.resource == rel.resource,
+                };
+                if hit {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    fn forget_change(&mut self, addr: &InstanceAddr) {
+        let Some(Some(before)) = self.refreshed.get(&(addr.clone(), None)).cloned() else {
+            return;
+        };
+        let (pn, ps) = self.provider_of(&addr.resource.type_);
+        self.changes.push(ResourceChange {
+            addr: addr.clone(),
+            deposed: None,
+            provider_name: pn,
+            provider_source: ps,
+            action: Action::Forget,
+            reason: None,
+            after: Value::null(before.ty()),
+            before,
+            replace_paths: Vec::new(),
+            dependencies: Vec::new(),
+            create_before_destroy: false,
+            previous_addr: None,
+            importing: None,
+        });
     }
 
     fn orphan_reason(&self, a: &InstanceAddr) -> ActionReason {
@@ -1223,4 +1437,74 @@ fn value_at(v: &Value, path: &[PathStep]) -> Option<Value> {
         };
     }
     Some(cur)
+}
+
+/// Evaluates an import block's `to` address (its index may use `each`).
+fn import_target(ev: &mut Evaluator<'_>, e: &Expr) -> Result<InstanceAddr, Diagnostic> {
+    let bad = || {
+        Diagnostic::error(
+            "Invalid import address",
+            "The import target must be a resource instance address, such as terraform_data.a or module.m.terraform_data.a[\"key\"].",
+        )
+        .at(e.span)
+    };
+    let (root, steps) = e.as_traversal().ok_or_else(bad)?;
+    let mut names: Vec<(String, Option<InstanceKey>)> = Vec::new();
+    let mut cur_root = Some(root.to_string());
+    let mut module = ModuleInstance::root();
+    let mut resource: Option<ResourceAddr> = None;
+    let mut key: Option<InstanceKey> = None;
+    let mut i = 0;
+    let eval_key = |ev: &mut Evaluator<'_>, k: &Expr| -> Result<InstanceKey, Diagnostic> {
+        let v = ev.eval(k)?.unmark_deep().0;
+        if let Some(n) = v.as_number() {
+            return n.to_i64().map(InstanceKey::Int).ok_or_else(bad);
+        }
+        v.as_str().map(|s| InstanceKey::Str(s.to_string())).ok_or_else(bad)
+    };
+    let attr = |i: usize| match steps.get(i) {
+        Some(baton_config::TraversalStep::Attr(a, _)) => Some(a.to_string()),
+        _ => None,
+    };
+    // module.NAME[KEY]... segments
+    while cur_root.as_deref() == Some("module") {
+        let name = attr(i).ok_or_else(bad)?;
+        i += 1;
+        let mut k = None;
+        if let Some(baton_config::TraversalStep::Index(ke, _)) = steps.get(i) {
+            k = Some(eval_key(ev, ke)?);
+            i += 1;
+        }
+        names.push((name, k));
+        cur_root = attr(i);
+        if cur_root.is_some() {
+            i += 1;
+        }
+    }
+    module.0 = names;
+    if let Some(type_) = cur_root {
+        let (mode, type_, name) = if type_ == "data" {
+            let t = attr(i).ok_or_else(bad)?;
+            let n = attr(i + 1).ok_or_else(bad)?;
+            i += 2;
+            (ResourceMode::Data, t, n)
+        } else {
+            let n = attr(i).ok_or_else(bad)?;
+            i += 1;
+            (ResourceMode::Managed, type_, n)
+        };
+        resource = Some(ResourceAddr { mode, type_, name });
+        if let Some(baton_config::TraversalStep::Index(ke, _)) = steps.get(i) {
+            key = Some(eval_key(ev, ke)?);
+            i += 1;
+        }
+    }
+    if i != steps.len() {
+        return Err(bad());
+    }
+    let resource = resource.ok_or_else(bad)?;
+    if resource.mode == ResourceMode::Data {
+        return Err(Diagnostic::error("Invalid import address", "Only managed resources can be imported.").at(e.span));
+    }
+    Ok(InstanceAddr::new(module, resource, key))
 }

@@ -48,6 +48,8 @@ fn change_json(c: &ResourceChange) -> J {
         "replace_paths": c.replace_paths.iter().map(|p| path_json(p)).collect::<Vec<_>>(),
         "dependencies": c.dependencies,
         "create_before_destroy": c.create_before_destroy,
+        "previous_addr": c.previous_addr.as_ref().map(ToString::to_string),
+        "importing": c.importing,
     })
 }
 
@@ -85,6 +87,7 @@ pub fn to_json(plan: &Plan) -> J {
         "refreshed": plan.refreshed.iter().map(|((a, d), v)| json!({
             "addr": a.to_string(), "deposed": d, "value": v.to_typed_json(),
         })).collect::<Vec<_>>(),
+        "moves": plan.moves.iter().map(|(f, t)| json!([f.to_string(), t.to_string()])).collect::<Vec<_>>(),
         "planned_outputs": plan.planned_outputs.iter().map(|(k, (v, s))| (k.clone(), json!({"value": v.to_typed_json(), "sensitive": s}))).collect::<serde_json::Map<_, _>>(),
     })
 }
@@ -198,6 +201,11 @@ pub fn from_json(j: &J) -> Result<Plan, String> {
                 .get("create_before_destroy")
                 .and_then(J::as_bool)
                 .unwrap_or(false),
+            previous_addr: match opt_str(&c, "previous_addr") {
+                Some(a) => Some(InstanceAddr::parse(&a).map_err(|e| e.to_string())?),
+                None => None,
+            },
+            importing: opt_str(&c, "importing"),
         });
     }
     let mut outputs = Vec::new();
@@ -240,6 +248,15 @@ pub fn from_json(j: &J) -> Result<Plan, String> {
             );
         }
     }
+    let mut moves = Vec::new();
+    for m in arr("moves") {
+        let pair = m.as_array().ok_or("invalid move")?;
+        let get = |i: usize| -> Result<InstanceAddr, String> {
+            let t = pair.get(i).and_then(J::as_str).ok_or("invalid move")?;
+            InstanceAddr::parse(t).map_err(|e| e.to_string())
+        };
+        moves.push((get(0)?, get(1)?));
+    }
     let config_files = arr("config_files")
         .iter()
         .map(|f| Ok((s(f, "path")?, s(f, "text")?)))
@@ -264,5 +281,6 @@ pub fn from_json(j: &J) -> Result<Plan, String> {
         planned_outputs,
         terraform_version: s(j, "terraform_version")?,
         timestamp: s(j, "timestamp")?,
+        moves,
     })
 }

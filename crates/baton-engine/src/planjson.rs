@@ -140,6 +140,9 @@ fn change_json(c: &ResourceChange, o: JsonOpts) -> J {
     if let Some(d) = &c.deposed {
         m.insert("deposed".into(), json!(d));
     }
+    if let Some(p) = &c.previous_addr {
+        m.insert("previous_address".into(), json!(p.to_string()));
+    }
     m.insert("provider_name".into(), json!(c.provider_source));
     let mut ch = Map::new();
     ch.insert("actions".into(), json!(c.action.json_actions()));
@@ -166,6 +169,9 @@ fn change_json(c: &ResourceChange, o: JsonOpts) -> J {
             })
             .collect();
         ch.insert("replace_paths".into(), J::Array(paths));
+    }
+    if let Some(id) = &c.importing {
+        ch.insert("importing".into(), json!({"id": id}));
     }
     m.insert("change".into(), J::Object(ch));
     if let Some(r) = c.reason {
@@ -284,7 +290,7 @@ pub fn plan_json(ctx: Option<&Context>, plan: &Plan, prior: &Snapshot, o: JsonOp
     }
     let mut entries = Vec::new();
     for c in &plan.changes {
-        if c.action == Action::Delete || c.deposed.is_some() {
+        if matches!(c.action, Action::Delete | Action::Forget) || c.deposed.is_some() {
             continue;
         }
         let mut j = resource_values(&c.addr, &c.provider_source, &c.after, &[], o);
@@ -314,6 +320,8 @@ pub fn plan_json(ctx: Option<&Context>, plan: &Plan, prior: &Snapshot, o: JsonOp
                     replace_paths: Vec::new(),
                     dependencies: Vec::new(),
                     create_before_destroy: false,
+                    previous_addr: None,
+                    importing: None,
                 };
                 change_json(&c, o)
             })

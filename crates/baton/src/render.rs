@@ -311,6 +311,7 @@ fn symbol(a: Action) -> &'static str {
         Action::DeleteThenCreate => "-/+",
         Action::CreateThenDelete => "+/-",
         Action::Read => " <=",
+        Action::Forget => "  .",
         Action::NoOp => "   ",
     }
 }
@@ -329,6 +330,12 @@ fn headline(c: &ResourceChange) -> String {
         None => c.addr.to_string(),
     };
     let mut s = match (c.action, c.reason) {
+        (Action::NoOp, _) if c.importing.is_some() => format!("# {a} will be imported"),
+        (Action::NoOp, _) if c.previous_addr.is_some() => format!(
+            "# {} has moved to {a}",
+            c.previous_addr.as_ref().map(ToString::to_string).unwrap_or_default()
+        ),
+        (Action::Forget, _) => format!("# {a} will no longer be managed by Baton"),
         (Action::Create, _) => format!("# {a} will be created"),
         (Action::Update, _) => format!("# {a} will be updated in-place"),
         (Action::Delete, _) => format!("# {a} will be destroyed"),
@@ -351,6 +358,14 @@ fn headline(c: &ResourceChange) -> String {
     if let Some(b) = because {
         let _ = write!(s, "\n  # {b}");
     }
+    if c.action != Action::NoOp {
+        if let Some(prev) = &c.previous_addr {
+            let _ = write!(s, "\n  # (moved from {prev})");
+        }
+        if let Some(id) = &c.importing {
+            let _ = write!(s, "\n  # (imported from {})", quote(id));
+        }
+    }
     s
 }
 
@@ -362,6 +377,7 @@ pub fn render_change(c: &ResourceChange) -> String {
     let (sym_all, val) = match c.action {
         Action::Create | Action::Read => (Some("+"), &c.after),
         Action::Delete => (Some("-"), &c.before),
+        Action::Forget => (Some(" "), &c.before),
         _ => (None, &c.after),
     };
     match sym_all {
@@ -374,6 +390,7 @@ pub fn render_change(c: &ResourceChange) -> String {
                 let w = shown.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
                 for (k, x) in shown {
                     let tail = if sym == "-" { " -> null" } else { "" };
+                    let sym = if sym == " " { "" } else { sym };
                     render_all(&mut o, 1, sym, &format!("{k:w$} = "), x, tail);
                 }
             }
@@ -423,6 +440,8 @@ pub fn render_drift(d: &Drift) -> String {
         replace_paths: Vec::new(),
         dependencies: Vec::new(),
         create_before_destroy: false,
+        previous_addr: None,
+        importing: None,
     };
     let body = render_change(&c);
     let first = body.lines().next().unwrap_or_default().to_string();
@@ -468,7 +487,7 @@ pub fn render_plan(plan: &Plan) -> String {
         }
         s.push_str("\n─────────────────────────────────────────────────────────────────────────────\n");
     }
-    let changes: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
+    let changes: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.is_effective()).collect();
     let output_changes: Vec<&OutputChange> = plan.outputs.iter().filter(|o| o.action != Action::NoOp).collect();
     if changes.is_empty() {
         if plan.mode == PlanMode::Destroy && output_changes.is_empty() {
@@ -506,6 +525,7 @@ pub fn render_plan(plan: &Plan) -> String {
             Action::DeleteThenCreate => "-/+ destroy and then create replacement",
             Action::CreateThenDelete => "+/- create replacement and then destroy",
             Action::Read => " <= read (data resources)",
+            Action::Forget => "  . forget",
             Action::NoOp => continue,
         };
         s.push_str(line);
@@ -517,7 +537,10 @@ pub fn render_plan(plan: &Plan) -> String {
         s.push('\n');
     }
     let (add, change, destroy) = plan.summary();
-    let _ = writeln!(s, "Plan: {add} to add, {change} to change, {destroy} to destroy.");
+    let (import, forget) = plan.summary_extra();
+    let imports = if import > 0 { format!("{import} to import, ") } else { String::new() };
+    let forgets = if forget > 0 { format!(", {forget} to forget") } else { String::new() };
+    let _ = writeln!(s, "Plan: {imports}{add} to add, {change} to change, {destroy} to destroy{forgets}.");
     if !output_changes.is_empty() {
         s.push_str("\nChanges to Outputs:\n");
         let w = plan.outputs.iter().map(|o| o.name.len()).max().unwrap_or(0);

@@ -79,6 +79,7 @@ impl Progress {
                     Action::Update => "Modifying...",
                     Action::Delete => "Destroying...",
                     Action::Read => "Reading...",
+                    Action::NoOp => "Importing...",
                     _ => "Working...",
                 };
                 match id {
@@ -96,6 +97,7 @@ impl Progress {
                     Action::Update => "Modifications complete",
                     Action::Delete => "Destruction complete",
                     Action::Read => "Read complete",
+                    Action::NoOp => "Import complete",
                     _ => "Complete",
                 };
                 match id {

@@ -122,8 +122,13 @@ fn finish(env: &Env, plan: &Plan, r: &ApplyReport) -> anyhow::Result<ExitCode> {
         println!("\nDestroy complete! Resources: {} destroyed.", r.destroyed);
         return Ok(ExitCode::SUCCESS);
     }
+    let imported = if r.imported > 0 {
+        format!("{} imported, ", r.imported)
+    } else {
+        String::new()
+    };
     println!(
-        "\nApply complete! Resources: {} added, {} changed, {} destroyed.",
+        "\nApply complete! Resources: {imported}{} added, {} changed, {} destroyed.",
         r.added, r.changed, r.destroyed
     );
     if !r.outputs.is_empty() {

@@ -1,0 +1,93 @@
+//! `check` blocks: assertions (and the data sources scoped to them) evaluated after planning
+//! and again after applying. A failed assertion is a warning, never an error — it reports a
+//! problem without blocking the run, as in Terraform.
+
+use crate::body::eval_body;
+use crate::context::Context;
+use crate::nodes::NodeEval;
+use crate::values::{EvalState, Repetition};
+use baton_core::{Diagnostic, Diagnostics, Severity};
+use baton_provider::plan::mark_schema_sensitive;
+use baton_provider::ProviderCtx;
+
+/// Evaluates every check block in every module instance. Returns warnings only.
+pub fn run(ctx: &Context, state: &EvalState, planning: bool, pctx: &ProviderCtx) -> Diagnostics {
+    let mut out = Diagnostics::new();
+    let nodes = NodeEval {
+        ctx,
+        state,
+        planning,
+        validate_only: false,
+    };
+    for m in ctx.config.all_modules() {
+        if m.checks.is_empty() {
+            continue;
+        }
+        for mi in state.module_instances(&m.path) {
+            for check in &m.checks {
+                let context = format!("check \"{}\"", check.name);
+                let mut data_ok = true;
+                for d in &check.data {
+                    let reg = baton_provider::registry();
+                    let Some((_, dt)) = reg.data_source(&d.addr.type_) else { continue };
+                    let (config, diags) = {
+                        let scope = nodes.scope(&mi);
+                        let mut ev = nodes.evaluator(&scope);
+                        eval_body(&mut ev, &d.config, dt.schema(), d.def_span, &context)
+                    };
+                    if diags.has_errors() {
+                        data_ok = false;
+                        out.extend(as_warnings(diags));
+                        continue;
+                    }
+                    if !config.is_wholly_known() {
+                        data_ok = false;
+                        continue;
+                    }
+                    match dt.read(pctx, &config.clone().unmark_deep().0) {
+                        Ok(v) => {
+                            let v = mark_schema_sensitive(dt.schema(), v);
+                            state.set_instance(&mi, &d.addr, Repetition::Single, None, v);
+                        }
+                        Err(e) => {
+                            data_ok = false;
+                            out.push(
+                                Diagnostic::warning(
+                                    format!("{} (in check block)", e.summary),
+                                    e.detail,
+                                )
+                                .at(d.def_span)
+                                .in_context(context.clone()),
+                            );
+                        }
+                    }
+                }
+                if !data_ok {
+                    continue;
+                }
+                let d = nodes.check_rules(
+                    &mi,
+                    &check.asserts,
+                    "Check block assertion failed",
+                    &format!("check \"{}\"", check.name),
+                    None,
+                    None,
+                    None,
+                );
+                out.extend(as_warnings(d));
+            }
+        }
+    }
+    out
+}
+
+fn as_warnings(d: Diagnostics) -> Diagnostics {
+    Diagnostics(
+        d.into_iter()
+            .map(|mut x| {
+                x.severity = Severity::Warning;
+                x
+            })
+            .collect(),
+    )
+}
