@@ -11,8 +11,9 @@ pub mod syntax;
 
 pub use ast::{BinaryOp, Expr, ExprKind, ForExpr, ObjectKey, TemplatePart, TraversalStep, UnaryOp};
 pub use model::{
-    load_config, load_config_with, load_module, Check, ConfigFs, MemFs, RealFs, CheckRule, Config, IgnoreChanges, Import, Lifecycle, Local,
-    Module, ModuleCall, Moved, OnFailure, Output, ProviderBlock, ProviderRef, Provisioner,
-    ProvisionerWhen, Removed, Resource, TerraformSettings, Variable,
+    load_config, load_config_with, load_module, Check, CheckRule, Config, ConfigFs, IgnoreChanges,
+    Import, Lifecycle, Local, MemFs, Module, ModuleCall, Moved, OnFailure, Output, ProviderBlock,
+    ProviderRef, Provisioner, ProvisionerWhen, RealFs, Removed, Resource, TerraformSettings,
+    Variable,
 };
 pub use syntax::{Attribute, Block, Body};

@@ -501,8 +501,18 @@ struct Builder {
 }
 
 const TOP_LEVEL: &[&str] = &[
-    "terraform", "variable", "locals", "output", "resource", "data", "module", "provider",
-    "moved", "removed", "import", "check",
+    "terraform",
+    "variable",
+    "locals",
+    "output",
+    "resource",
+    "data",
+    "module",
+    "provider",
+    "moved",
+    "removed",
+    "import",
+    "check",
 ];
 
 impl Builder {
@@ -515,10 +525,7 @@ impl Builder {
             let detail = if n == 0 {
                 format!("A {} block takes no labels.", blk.type_)
             } else {
-                format!(
-                    "A {} block needs {n} label(s): {names}.",
-                    blk.type_
-                )
+                format!("A {} block needs {n} label(s): {names}.", blk.type_)
             };
             self.err(
                 if blk.labels.len() < n {
@@ -591,9 +598,7 @@ impl Builder {
                     .unwrap_or_default();
                 self.err(
                     "Unsupported block type",
-                    format!(
-                        "Blocks of type \"{other}\" are not expected here.{suggestion}"
-                    ),
+                    format!("Blocks of type \"{other}\" are not expected here.{suggestion}"),
                     blk.def_span,
                 );
             }
@@ -612,7 +617,10 @@ impl Builder {
                 self.diags.push(
                     Diagnostic::error(
                         "Unsupported argument",
-                        format!("An argument named \"{}\" is not expected here.{hint}", a.name),
+                        format!(
+                            "An argument named \"{}\" is not expected here.{hint}",
+                            a.name
+                        ),
                     )
                     .at(a.name_span)
                     .in_context(context.to_string()),
@@ -679,7 +687,10 @@ impl Builder {
                 "experiments" | "language" => {}
                 _ => self.err(
                     "Unsupported argument",
-                    format!("An argument named \"{}\" is not expected in a terraform block.", a.name),
+                    format!(
+                        "An argument named \"{}\" is not expected in a terraform block.",
+                        a.name
+                    ),
                     a.name_span,
                 ),
             }
@@ -758,7 +769,14 @@ impl Builder {
         let name = l[0].clone();
         if matches!(
             name.as_str(),
-            "source" | "version" | "providers" | "count" | "for_each" | "lifecycle" | "depends_on" | "locals"
+            "source"
+                | "version"
+                | "providers"
+                | "count"
+                | "for_each"
+                | "lifecycle"
+                | "depends_on"
+                | "locals"
         ) {
             self.err(
                 "Invalid variable name",
@@ -766,13 +784,24 @@ impl Builder {
                 blk.labels[0].1,
             );
         }
-        if self.dup(format!("variable.{name}"), "variable declaration", blk.def_span) {
+        if self.dup(
+            format!("variable.{name}"),
+            "variable declaration",
+            blk.def_span,
+        ) {
             return;
         }
         let ctx = format!("variable \"{name}\"");
         self.only(
             &blk.body,
-            &["type", "default", "description", "sensitive", "nullable", "ephemeral"],
+            &[
+                "type",
+                "default",
+                "description",
+                "sensitive",
+                "nullable",
+                "ephemeral",
+            ],
             &["validation"],
             &ctx,
         );
@@ -844,7 +873,13 @@ impl Builder {
         let ctx = format!("output \"{name}\"");
         self.only(
             &blk.body,
-            &["value", "description", "sensitive", "depends_on", "ephemeral"],
+            &[
+                "value",
+                "description",
+                "sensitive",
+                "depends_on",
+                "ephemeral",
+            ],
             &["precondition"],
             &ctx,
         );
@@ -1158,7 +1193,13 @@ impl Builder {
         body.blocks.retain(|blk| blk.type_ != "connection");
         self.only(
             &body,
-            &["command", "interpreter", "environment", "working_dir", "quiet"],
+            &[
+                "command",
+                "interpreter",
+                "environment",
+                "working_dir",
+                "quiet",
+            ],
             &[],
             ctx,
         );
@@ -1192,7 +1233,10 @@ impl Builder {
             self.diags.push(
                 Diagnostic::error(
                     "Unsupported block type",
-                    format!("Blocks of type \"{}\" are not expected in a module block.", b.type_),
+                    format!(
+                        "Blocks of type \"{}\" are not expected in a module block.",
+                        b.type_
+                    ),
                 )
                 .at(b.def_span)
                 .in_context(ctx.clone()),
@@ -1272,10 +1316,7 @@ impl Builder {
         let Some(l) = self.labels(blk, 1, "the provider name") else {
             return;
         };
-        let alias = blk
-            .body
-            .attr("alias")
-            .and_then(|a| self.static_string(a));
+        let alias = blk.body.attr("alias").and_then(|a| self.static_string(a));
         let key = match &alias {
             Some(a) => format!("provider.{}.{a}", l[0]),
             None => format!("provider.{}", l[0]),
@@ -1284,7 +1325,9 @@ impl Builder {
             return;
         }
         let mut config = blk.body.clone();
-        config.attrs.retain(|a| a.name != "alias" && a.name != "version");
+        config
+            .attrs
+            .retain(|a| a.name != "alias" && a.name != "version");
         self.m.providers.push(ProviderBlock {
             name: l[0].clone(),
             alias,
@@ -1316,7 +1359,12 @@ impl Builder {
         if self.labels(blk, 0, "").is_none() {
             return;
         }
-        self.only(&blk.body, &["from"], &["lifecycle", "provisioner", "connection"], "removed");
+        self.only(
+            &blk.body,
+            &["from"],
+            &["lifecycle", "provisioner", "connection"],
+            "removed",
+        );
         let Some(f) = blk.body.attr("from") else {
             self.err(
                 "Missing required argument",
@@ -1349,7 +1397,12 @@ impl Builder {
         if self.labels(blk, 0, "").is_none() {
             return;
         }
-        self.only(&blk.body, &["to", "id", "for_each", "provider", "identity"], &[], "import");
+        self.only(
+            &blk.body,
+            &["to", "id", "for_each", "provider", "identity"],
+            &[],
+            "import",
+        );
         match (blk.body.attr("to"), blk.body.attr("id")) {
             (Some(t), Some(i)) => {
                 let provider = blk.body.attr("provider").and_then(|a| self.provider_ref(a));
@@ -1377,7 +1430,12 @@ impl Builder {
         if self.dup(format!("check.{name}"), "check block", blk.def_span) {
             return;
         }
-        self.only(&blk.body, &[], &["data", "assert"], &format!("check \"{name}\""));
+        self.only(
+            &blk.body,
+            &[],
+            &["data", "assert"],
+            &format!("check \"{name}\""),
+        );
         let mut data = Vec::new();
         for d in blk.body.blocks_of("data") {
             if let Some(r) = self.resource(d, ResourceMode::Data) {

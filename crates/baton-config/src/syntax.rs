@@ -55,22 +55,33 @@ impl Body {
 /// recover, so a file with a syntax error contributes nothing else).
 pub fn parse_file(file: FileId, text: &str) -> Result<Body, Diagnostic> {
     let body = hcl_edit::parser::parse_body(text).map_err(|e| syntax_error(file, text, &e))?;
-    let cx = Cx { file, text, offset: 0 };
+    let cx = Cx {
+        file,
+        text,
+        offset: 0,
+    };
     Ok(cx.body(&body, None))
 }
 
 /// Parses a standalone expression (e.g. a `-var` value or a variable default given as text).
 pub fn parse_expr(file: FileId, text: &str) -> Result<Expr, Diagnostic> {
     let expr = hcl_edit::parser::parse_expr(text).map_err(|e| syntax_error(file, text, &e))?;
-    let cx = Cx { file, text, offset: 0 };
+    let cx = Cx {
+        file,
+        text,
+        offset: 0,
+    };
     Ok(cx.expr(&expr, Span::new(file, 0, text.len())))
 }
 
 /// Parses a standalone template (the contents of a file read by `templatefile`).
 pub fn parse_template(file: FileId, text: &str) -> Result<Expr, Diagnostic> {
-    let tpl =
-        hcl_edit::parser::parse_template(text).map_err(|e| syntax_error(file, text, &e))?;
-    let cx = Cx { file, text, offset: 0 };
+    let tpl = hcl_edit::parser::parse_template(text).map_err(|e| syntax_error(file, text, &e))?;
+    let cx = Cx {
+        file,
+        text,
+        offset: 0,
+    };
     let span = Span::new(file, 0, text.len());
     Ok(cx.template(&tpl, span))
 }
@@ -168,7 +179,11 @@ impl Cx<'_> {
                     .text
                     .get(span.start as usize..span.end as usize)
                     .map(str::trim)
-                    .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-')))
+                    .filter(|s| {
+                        !s.is_empty()
+                            && s.chars()
+                                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-'))
+                    })
                     .map(str::to_string)
                     .unwrap_or_else(|| n.value().to_string());
                 ExprKind::Number(raw)

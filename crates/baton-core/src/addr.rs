@@ -237,9 +237,12 @@ impl InstanceAddr {
         match target {
             Target::Module(m) => {
                 self.module.0.len() >= m.0.len()
-                    && self.module.0.iter().zip(&m.0).all(|(a, b)| {
-                        a.0 == b.0 && (b.1.is_none() || a.1 == b.1)
-                    })
+                    && self
+                        .module
+                        .0
+                        .iter()
+                        .zip(&m.0)
+                        .all(|(a, b)| a.0 == b.0 && (b.1.is_none() || a.1 == b.1))
             }
             Target::Resource(module, r) => &self.module == module && &self.resource == r,
             Target::Instance(i) => i == self,
@@ -350,9 +353,7 @@ impl Parser<'_> {
         let rest = self.rest();
         let len = rest
             .char_indices()
-            .find(|(i, c)| {
-                !(c.is_alphanumeric() || *c == '_' || (*i > 0 && *c == '-'))
-            })
+            .find(|(i, c)| !(c.is_alphanumeric() || *c == '_' || (*i > 0 && *c == '-')))
             .map(|(i, _)| i)
             .unwrap_or(rest.len());
         if len == 0 || rest.starts_with(|c: char| c.is_ascii_digit()) {

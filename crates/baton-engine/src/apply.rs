@@ -17,7 +17,9 @@ use crate::statecodec::{decode_object, encode_object, encode_output};
 use crate::values::{EvalState, NamedValue, Repetition};
 use crate::{Event, Observer};
 use baton_config::{OnFailure, ProvisionerWhen, Resource};
-use baton_core::{Diagnostic, Diagnostics, InstanceAddr, InstanceKey, ModuleInstance, ResourceAddr, ResourceMode};
+use baton_core::{
+    Diagnostic, Diagnostics, InstanceAddr, InstanceKey, ModuleInstance, ResourceAddr, ResourceMode,
+};
 use baton_eval::Value;
 use baton_graph::{Graph, NodeId, StopHandle, WalkOpts};
 use baton_provider::exec::{run, CommandSpec};
@@ -98,7 +100,8 @@ pub fn apply(
     let prior = if plan.moves.is_empty() {
         prior
     } else {
-        let renames: HashMap<&InstanceAddr, &InstanceAddr> = plan.moves.iter().map(|(f, t)| (f, t)).collect();
+        let renames: HashMap<&InstanceAddr, &InstanceAddr> =
+            plan.moves.iter().map(|(f, t)| (f, t)).collect();
         let mut next = prior.clone();
         next.objects.clear();
         for (k, obj) in &prior.objects {
@@ -133,7 +136,8 @@ pub fn apply(
         );
         match plan.refreshed.get(&key) {
             None => {
-                let in_scope = plan.targets.is_empty() || plan.changes.iter().any(|c| c.addr == k.addr);
+                let in_scope =
+                    plan.targets.is_empty() || plan.changes.iter().any(|c| c.addr == k.addr);
                 let is_data = k.addr.resource.mode == ResourceMode::Data;
                 if is_data || in_scope {
                     store.put_object(serial, k, None)?;
@@ -186,13 +190,7 @@ pub fn apply(
     let wopts = WalkOpts {
         parallelism: opts.parallelism.max(1),
     };
-    let walk = baton_graph::walk(
-        &graph,
-        &wopts,
-        stop,
-        |_, node| runner.visit(*node),
-        |_| {},
-    );
+    let walk = baton_graph::walk(&graph, &wopts, stop, |_, node| runner.visit(*node), |_| {});
     report.stopped = walk.stopped;
     let mut failures = walk.failures;
     failures.sort_by_key(|(id, _)| *id);
@@ -205,17 +203,15 @@ pub fn apply(
             )),
         }
     }
-    let (a, c, d, imp) = runner
-        .counts
-        .lock()
-        .map(|g| *g)
-        .unwrap_or((0, 0, 0, 0));
+    let (a, c, d, imp) = runner.counts.lock().map(|g| *g).unwrap_or((0, 0, 0, 0));
     report.added = a;
     report.changed = c;
     report.destroyed = d;
     report.imported = imp;
     if plan.mode == PlanMode::Normal && !report.diags.has_errors() && !report.stopped {
-        report.diags.extend(crate::checks::run(ctx, &eval_state, false, &runner.pctx));
+        report
+            .diags
+            .extend(crate::checks::run(ctx, &eval_state, false, &runner.pctx));
     }
     // Root outputs.
     let mut outputs: BTreeMap<String, OutputState> = BTreeMap::new();
@@ -276,20 +272,39 @@ fn seed_values(ctx: &Context, plan: &Plan, state: &EvalState) {
             continue;
         }
         let rep = rep_of(&c.addr.module, &c.addr.resource);
-        state.set_instance(&c.addr.module, &c.addr.resource, rep, c.addr.key.clone(), c.after.clone());
+        state.set_instance(
+            &c.addr.module,
+            &c.addr.resource,
+            rep,
+            c.addr.key.clone(),
+            c.after.clone(),
+        );
     }
     for ((addr, deposed), v) in &plan.refreshed {
         if deposed.is_some() {
             continue;
         }
-        if state.instance(&addr.module, &addr.resource, &addr.key).is_some() {
+        if state
+            .instance(&addr.module, &addr.resource, &addr.key)
+            .is_some()
+        {
             continue;
         }
-        if plan.changes.iter().any(|c| &c.addr == addr && c.action == Action::Delete) {
+        if plan
+            .changes
+            .iter()
+            .any(|c| &c.addr == addr && c.action == Action::Delete)
+        {
             continue;
         }
         let rep = rep_of(&addr.module, &addr.resource);
-        state.set_instance(&addr.module, &addr.resource, rep, addr.key.clone(), v.clone());
+        state.set_instance(
+            &addr.module,
+            &addr.resource,
+            rep,
+            addr.key.clone(),
+            v.clone(),
+        );
     }
 }
 
@@ -510,11 +525,16 @@ impl Runner<'_> {
     }
 
     fn resource_config(&self, addr: &InstanceAddr) -> Option<&Resource> {
-        module_of(&self.ctx.config, &addr.module.path()).and_then(|m| m.resources.get(&addr.resource))
+        module_of(&self.ctx.config, &addr.module.path())
+            .and_then(|m| m.resources.get(&addr.resource))
     }
 
     /// count.index and each.* of an instance (for_each evaluated once per resource).
-    fn instance_keys(&self, addr: &InstanceAddr, r: &Resource) -> Result<InstanceKeys, Diagnostics> {
+    fn instance_keys(
+        &self,
+        addr: &InstanceAddr,
+        r: &Resource,
+    ) -> Result<InstanceKeys, Diagnostics> {
         let count = count_index(&addr.key);
         if r.for_each.is_none() {
             return Ok((count, None));
@@ -536,14 +556,21 @@ impl Runner<'_> {
                 e
             }
         };
-        let each_value = exp
-            .as_ref()
-            .as_ref()
-            .and_then(|e| e.keys.iter().find(|(key, _)| *key == addr.key).and_then(|(_, v)| v.clone()));
+        let each_value = exp.as_ref().as_ref().and_then(|e| {
+            e.keys
+                .iter()
+                .find(|(key, _)| *key == addr.key)
+                .and_then(|(_, v)| v.clone())
+        });
         Ok((count, each_values(&addr.key, &each_value)))
     }
 
-    fn eval_instance_config(&self, c: &ResourceChange, r: &Resource, schema: &baton_provider::Schema) -> Result<(Value, InstanceKeys), Diagnostics> {
+    fn eval_instance_config(
+        &self,
+        c: &ResourceChange,
+        r: &Resource,
+        schema: &baton_provider::Schema,
+    ) -> Result<(Value, InstanceKeys), Diagnostics> {
         let (count, each) = self.instance_keys(&c.addr, r)?;
         let nodes = self.nodes();
         let mut scope = nodes.scope(&c.addr.module);
@@ -569,13 +596,23 @@ impl Runner<'_> {
     }
 
     /// Calls `f`, retrying retryable failures with exponential backoff and jitter.
-    fn with_retries<T>(&self, mut f: impl FnMut() -> Result<T, ProviderError>) -> Result<T, ProviderError> {
+    fn with_retries<T>(
+        &self,
+        mut f: impl FnMut() -> Result<T, ProviderError>,
+    ) -> Result<T, ProviderError> {
         let mut attempt = 1;
         loop {
             match f() {
                 Ok(v) => return Ok(v),
-                Err(e) if e.kind == ErrorKind::Retryable && attempt < self.opts.attempts && !self.stop.is_stopped() => {
-                    let exp = self.opts.backoff_base.saturating_mul(1 << (attempt - 1).min(16));
+                Err(e)
+                    if e.kind == ErrorKind::Retryable
+                        && attempt < self.opts.attempts
+                        && !self.stop.is_stopped() =>
+                {
+                    let exp = self
+                        .opts
+                        .backoff_base
+                        .saturating_mul(1 << (attempt - 1).min(16));
                     let capped = exp.min(self.opts.backoff_cap);
                     let jitter = capped.mul_f64(rand_fraction() * 0.5);
                     std::thread::sleep(capped.saturating_sub(jitter / 2) + jitter / 2);
@@ -593,20 +630,45 @@ impl Runner<'_> {
         }
         let reg = baton_provider::registry();
         let Some((info, rt)) = reg.resource_type(&c.addr.resource.type_) else {
-            return Err(Diagnostic::error("Unknown resource type", format!("{} has no provider.", c.addr)).into());
+            return Err(Diagnostic::error(
+                "Unknown resource type",
+                format!("{} has no provider.", c.addr),
+            )
+            .into());
         };
         let Some(r) = self.resource_config(&c.addr) else {
-            return Err(Diagnostic::error("Missing configuration", format!("The configuration for {} is gone.", c.addr)).into());
+            return Err(Diagnostic::error(
+                "Missing configuration",
+                format!("The configuration for {} is gone.", c.addr),
+            )
+            .into());
         };
         let schema = rt.schema();
         if let Some(id) = &c.importing {
             // Adopt the imported object first: it is in state even if the change fails.
-            self.observer.event(Event::ApplyStart { addr: c.addr.clone(), deposed: None, action: Action::NoOp, id: Some(id.clone()) });
-            let obj = encode_object(&c.before, &info.state_string(), c.dependencies.clone(), r.lifecycle.create_before_destroy, InstanceStatus::Ready);
+            self.observer.event(Event::ApplyStart {
+                addr: c.addr.clone(),
+                deposed: None,
+                action: Action::NoOp,
+                id: Some(id.clone()),
+            });
+            let obj = encode_object(
+                &c.before,
+                &info.state_string(),
+                c.dependencies.clone(),
+                r.lifecycle.create_before_destroy,
+                InstanceStatus::Ready,
+            );
             self.store
                 .put_object(self.serial, &ObjectKey::current(c.addr.clone()), Some(&obj))
                 .map_err(state_err)?;
-            self.observer.event(Event::ApplyDone { addr: c.addr.clone(), deposed: None, action: Action::NoOp, elapsed: Duration::ZERO, id: Some(id.clone()) });
+            self.observer.event(Event::ApplyDone {
+                addr: c.addr.clone(),
+                deposed: None,
+                action: Action::NoOp,
+                elapsed: Duration::ZERO,
+                id: Some(id.clone()),
+            });
             if let Ok(mut n) = self.counts.lock() {
                 n.3 += 1;
             }
@@ -615,14 +677,29 @@ impl Runner<'_> {
             }
         }
         let (config, (count, each)) = self.eval_instance_config(c, r, schema)?;
-        let pre = self.nodes().check_rules(&c.addr.module, &r.lifecycle.preconditions, "Resource precondition failed", &c.addr.to_string(), None, count, each.clone());
+        let pre = self.nodes().check_rules(
+            &c.addr.module,
+            &r.lifecycle.preconditions,
+            "Resource precondition failed",
+            &c.addr.to_string(),
+            None,
+            count,
+            each.clone(),
+        );
         if pre.has_errors() {
             return Err(pre);
         }
-        let creating = matches!(c.action, Action::Create | Action::DeleteThenCreate | Action::CreateThenDelete);
+        let creating = matches!(
+            c.action,
+            Action::Create | Action::DeleteThenCreate | Action::CreateThenDelete
+        );
         let prior = if creating { None } else { Some(&c.before) };
         // Apply-time ignore_changes keeps what the plan decided.
-        let config = if creating { config } else { keep_ignored(&config, &c.after, r, schema) };
+        let config = if creating {
+            config
+        } else {
+            keep_ignored(&config, &c.after, r, schema)
+        };
         let proposed = proposed_new(schema, prior, &config);
         let final_plan = rt
             .plan(PlanRequest {
@@ -631,7 +708,10 @@ impl Runner<'_> {
                 proposed,
             })
             .map_err(|e| provider_diag(&c.addr, r, e))?;
-        let planned = mark_schema_sensitive(schema, final_plan.planned.mark_paths(&config.sensitive_paths()));
+        let planned = mark_schema_sensitive(
+            schema,
+            final_plan.planned.mark_paths(&config.sensitive_paths()),
+        );
         if let Some(path) = inconsistent(&c.after, &planned) {
             return Err(Diagnostic::error(
                 "Provider produced inconsistent final plan",
@@ -647,22 +727,41 @@ impl Runner<'_> {
         let key = ObjectKey::current(c.addr.clone());
         if c.action == Action::CreateThenDelete {
             // The old object becomes deposed until the new one exists.
-            if let Some(obj) = self.store.current().ok().and_then(|s| s.objects.get(&key).cloned()) {
+            if let Some(obj) = self
+                .store
+                .current()
+                .ok()
+                .and_then(|s| s.objects.get(&key).cloned())
+            {
                 let dk = ObjectKey {
                     addr: c.addr.clone(),
                     deposed: deposed_key(&c.addr),
                 };
-                self.store.put_object(self.serial, &dk, Some(&obj)).map_err(state_err)?;
-                self.store.put_object(self.serial, &key, None).map_err(state_err)?;
-                DEPOSED.lock().map(|mut m| m.insert(c.addr.to_string(), dk.deposed.clone())).ok();
+                self.store
+                    .put_object(self.serial, &dk, Some(&obj))
+                    .map_err(state_err)?;
+                self.store
+                    .put_object(self.serial, &key, None)
+                    .map_err(state_err)?;
+                DEPOSED
+                    .lock()
+                    .map(|mut m| m.insert(c.addr.to_string(), dk.deposed.clone()))
+                    .ok();
             }
         }
-        let old_id = c.before.get_attr("id").and_then(|v| v.as_str().map(str::to_string));
+        let old_id = c
+            .before
+            .get_attr("id")
+            .and_then(|v| v.as_str().map(str::to_string));
         self.observer.event(Event::ApplyStart {
             addr: c.addr.clone(),
             deposed: None,
             action: display_action,
-            id: if display_action == Action::Update { old_id } else { None },
+            id: if display_action == Action::Update {
+                old_id
+            } else {
+                None
+            },
         });
         let started = Instant::now();
         let result = self.with_retries(|| {
@@ -676,36 +775,88 @@ impl Runner<'_> {
         let new = match result {
             Ok(Some(v)) => mark_schema_sensitive(schema, v.mark_paths(&planned.sensitive_paths())),
             Ok(None) => {
-                self.observer.event(Event::ApplyFailed { addr: c.addr.clone(), deposed: None, action: display_action, elapsed: started.elapsed() });
-                return Err(Diagnostic::error("Provider returned no object", format!("The provider returned no object after applying {}.", c.addr)).into());
+                self.observer.event(Event::ApplyFailed {
+                    addr: c.addr.clone(),
+                    deposed: None,
+                    action: display_action,
+                    elapsed: started.elapsed(),
+                });
+                return Err(Diagnostic::error(
+                    "Provider returned no object",
+                    format!("The provider returned no object after applying {}.", c.addr),
+                )
+                .into());
             }
             Err(e) => {
-                self.observer.event(Event::ApplyFailed { addr: c.addr.clone(), deposed: None, action: display_action, elapsed: started.elapsed() });
+                self.observer.event(Event::ApplyFailed {
+                    addr: c.addr.clone(),
+                    deposed: None,
+                    action: display_action,
+                    elapsed: started.elapsed(),
+                });
                 return Err(provider_diag(&c.addr, r, e));
             }
         };
         // With create-time provisioners to run, the object is recorded tainted until they all
         // succeed, so a crash in between leaves it to be replaced, not taken as complete.
         let has_provisioners = creating
-            && r.provisioners.iter().any(|p| p.when == ProvisionerWhen::Create);
-        let status = if has_provisioners { InstanceStatus::Tainted } else { InstanceStatus::Ready };
-        let obj = encode_object(&new, &info.state_string(), c.dependencies.clone(), r.lifecycle.create_before_destroy, status);
-        self.store.put_object(self.serial, &key, Some(&obj)).map_err(state_err)?;
-        self.state.set_instance(&c.addr.module, &c.addr.resource, rep_of(r), c.addr.key.clone(), new.clone());
+            && r.provisioners
+                .iter()
+                .any(|p| p.when == ProvisionerWhen::Create);
+        let status = if has_provisioners {
+            InstanceStatus::Tainted
+        } else {
+            InstanceStatus::Ready
+        };
+        let obj = encode_object(
+            &new,
+            &info.state_string(),
+            c.dependencies.clone(),
+            r.lifecycle.create_before_destroy,
+            status,
+        );
+        self.store
+            .put_object(self.serial, &key, Some(&obj))
+            .map_err(state_err)?;
+        self.state.set_instance(
+            &c.addr.module,
+            &c.addr.resource,
+            rep_of(r),
+            c.addr.key.clone(),
+            new.clone(),
+        );
         self.observer.event(Event::ApplyDone {
             addr: c.addr.clone(),
             deposed: None,
             action: display_action,
             elapsed: started.elapsed(),
-            id: new.get_attr("id").and_then(|v| v.clone().unmark().0.as_str().map(str::to_string)),
+            id: new
+                .get_attr("id")
+                .and_then(|v| v.clone().unmark().0.as_str().map(str::to_string)),
         });
         self.bump(display_action);
         if has_provisioners {
             self.provisioners(c, r, &new, ProvisionerWhen::Create, count, each.clone())?;
-            let ready = encode_object(&new, &info.state_string(), c.dependencies.clone(), r.lifecycle.create_before_destroy, InstanceStatus::Ready);
-            self.store.put_object(self.serial, &key, Some(&ready)).map_err(state_err)?;
+            let ready = encode_object(
+                &new,
+                &info.state_string(),
+                c.dependencies.clone(),
+                r.lifecycle.create_before_destroy,
+                InstanceStatus::Ready,
+            );
+            self.store
+                .put_object(self.serial, &key, Some(&ready))
+                .map_err(state_err)?;
         }
-        let post = self.nodes().check_rules(&c.addr.module, &r.lifecycle.postconditions, "Resource postcondition failed", &c.addr.to_string(), Some(&new), count, each);
+        let post = self.nodes().check_rules(
+            &c.addr.module,
+            &r.lifecycle.postconditions,
+            "Resource postcondition failed",
+            &c.addr.to_string(),
+            Some(&new),
+            count,
+            each,
+        );
         if post.has_errors() {
             return Err(post);
         }
@@ -715,28 +866,60 @@ impl Runner<'_> {
     fn read_data(&self, c: &ResourceChange) -> VisitResult {
         let reg = baton_provider::registry();
         let Some((info, dt)) = reg.data_source(&c.addr.resource.type_) else {
-            return Err(Diagnostic::error("Unknown data source", format!("{} has no provider.", c.addr)).into());
+            return Err(Diagnostic::error(
+                "Unknown data source",
+                format!("{} has no provider.", c.addr),
+            )
+            .into());
         };
         let Some(r) = self.resource_config(&c.addr) else {
             return Ok(());
         };
         let (config, _) = self.eval_instance_config(c, r, dt.schema())?;
-        self.observer.event(Event::ApplyStart { addr: c.addr.clone(), deposed: None, action: Action::Read, id: None });
+        self.observer.event(Event::ApplyStart {
+            addr: c.addr.clone(),
+            deposed: None,
+            action: Action::Read,
+            id: None,
+        });
         let started = Instant::now();
         let ro = config.clone().unmark_deep().0;
         let v = match self.with_retries(|| dt.read(&self.pctx, &ro)) {
             Ok(v) => mark_schema_sensitive(dt.schema(), v.mark_paths(&config.sensitive_paths())),
             Err(e) => {
-                self.observer.event(Event::ApplyFailed { addr: c.addr.clone(), deposed: None, action: Action::Read, elapsed: started.elapsed() });
+                self.observer.event(Event::ApplyFailed {
+                    addr: c.addr.clone(),
+                    deposed: None,
+                    action: Action::Read,
+                    elapsed: started.elapsed(),
+                });
                 return Err(provider_diag(&c.addr, r, e));
             }
         };
-        let obj = encode_object(&v, &info.state_string(), c.dependencies.clone(), false, InstanceStatus::Ready);
+        let obj = encode_object(
+            &v,
+            &info.state_string(),
+            c.dependencies.clone(),
+            false,
+            InstanceStatus::Ready,
+        );
         self.store
             .put_object(self.serial, &ObjectKey::current(c.addr.clone()), Some(&obj))
             .map_err(state_err)?;
-        self.state.set_instance(&c.addr.module, &c.addr.resource, rep_of(r), c.addr.key.clone(), v);
-        self.observer.event(Event::ApplyDone { addr: c.addr.clone(), deposed: None, action: Action::Read, elapsed: started.elapsed(), id: None });
+        self.state.set_instance(
+            &c.addr.module,
+            &c.addr.resource,
+            rep_of(r),
+            c.addr.key.clone(),
+            v,
+        );
+        self.observer.event(Event::ApplyDone {
+            addr: c.addr.clone(),
+            deposed: None,
+            action: Action::Read,
+            elapsed: started.elapsed(),
+            id: None,
+        });
         Ok(())
     }
 
@@ -750,7 +933,11 @@ impl Runner<'_> {
         }
         let reg = baton_provider::registry();
         let Some((_, rt)) = reg.resource_type(&c.addr.resource.type_) else {
-            return Err(Diagnostic::error("Unknown resource type", format!("{} has no provider.", c.addr)).into());
+            return Err(Diagnostic::error(
+                "Unknown resource type",
+                format!("{} has no provider.", c.addr),
+            )
+            .into());
         };
         // The object to destroy: for a create-before-destroy replacement, the deposed one.
         let deposed = match (&c.deposed, c.action) {
@@ -775,8 +962,16 @@ impl Runner<'_> {
                 self.provisioners(c, r, &c.before, ProvisionerWhen::Destroy, count, each)?;
             }
         }
-        let id = c.before.get_attr("id").and_then(|v| v.clone().unmark().0.as_str().map(str::to_string));
-        self.observer.event(Event::ApplyStart { addr: c.addr.clone(), deposed: deposed.clone(), action: Action::Delete, id });
+        let id = c
+            .before
+            .get_attr("id")
+            .and_then(|v| v.clone().unmark().0.as_str().map(str::to_string));
+        self.observer.event(Event::ApplyStart {
+            addr: c.addr.clone(),
+            deposed: deposed.clone(),
+            action: Action::Delete,
+            id,
+        });
         let started = Instant::now();
         let res = self.with_retries(|| {
             rt.apply(ApplyRequest {
@@ -787,12 +982,25 @@ impl Runner<'_> {
             })
         });
         if let Err(e) = res {
-            self.observer.event(Event::ApplyFailed { addr: c.addr.clone(), deposed: deposed.clone(), action: Action::Delete, elapsed: started.elapsed() });
+            self.observer.event(Event::ApplyFailed {
+                addr: c.addr.clone(),
+                deposed: deposed.clone(),
+                action: Action::Delete,
+                elapsed: started.elapsed(),
+            });
             let d = Diagnostic::error(e.summary, e.detail).in_context(format!("{}", c.addr));
             return Err(d.into());
         }
-        self.store.put_object(self.serial, &key, None).map_err(state_err)?;
-        self.observer.event(Event::ApplyDone { addr: c.addr.clone(), deposed, action: Action::Delete, elapsed: started.elapsed(), id: None });
+        self.store
+            .put_object(self.serial, &key, None)
+            .map_err(state_err)?;
+        self.observer.event(Event::ApplyDone {
+            addr: c.addr.clone(),
+            deposed,
+            action: Action::Delete,
+            elapsed: started.elapsed(),
+            id: None,
+        });
         self.bump(Action::Delete);
         Ok(())
     }
@@ -815,42 +1023,81 @@ impl Runner<'_> {
             scope.each = each.clone();
             let mut ev = nodes.evaluator(&scope);
             let schema = local_exec_schema();
-            let (cfg, d) = eval_body(&mut ev, &p.body, &schema, p.def_span, &format!("provisioner \"{}\"", p.kind));
+            let (cfg, d) = eval_body(
+                &mut ev,
+                &p.body,
+                &schema,
+                p.def_span,
+                &format!("provisioner \"{}\"", p.kind),
+            );
             if d.has_errors() {
                 return Err(d);
             }
             let sensitive = cfg.contains_sensitive();
             let cfg = cfg.unmark_deep().0;
-            let command = cfg.get_attr("command").and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-            let interpreter = cfg.get_attr("interpreter").and_then(|v| v.as_seq().map(|s| s.iter().filter_map(|x| x.as_str().map(str::to_string)).collect::<Vec<_>>())).filter(|v| !v.is_empty());
-            let quiet = cfg.get_attr("quiet").and_then(Value::as_bool).unwrap_or(false);
+            let command = cfg
+                .get_attr("command")
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let interpreter = cfg
+                .get_attr("interpreter")
+                .and_then(|v| {
+                    v.as_seq().map(|s| {
+                        s.iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .filter(|v| !v.is_empty());
+            let quiet = cfg
+                .get_attr("quiet")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
             let cwd = cfg
                 .get_attr("working_dir")
                 .and_then(|v| v.as_str().map(|s| self.pctx.resolve(s)))
                 .unwrap_or_else(|| self.ctx.dir.clone());
             let mut spec = CommandSpec::shell(&command, interpreter, cwd);
             spec.cancel = self.pctx.cancel.clone();
-            if let Some(env) = cfg.get_attr("environment").and_then(|v| v.as_entries().cloned()) {
+            if let Some(env) = cfg
+                .get_attr("environment")
+                .and_then(|v| v.as_entries().cloned())
+            {
                 for (k, v) in env {
                     if let Some(s) = v.as_str() {
                         spec.env.push((k, s.to_string()));
                     }
                 }
             }
-            self.observer.event(Event::ProvisionerStart { addr: c.addr.clone(), kind: p.kind.clone() });
+            self.observer.event(Event::ProvisionerStart {
+                addr: c.addr.clone(),
+                kind: p.kind.clone(),
+            });
             if !quiet && !sensitive {
-                self.observer.event(Event::ProvisionerOutput { addr: c.addr.clone(), kind: p.kind.clone(), line: format!("Executing: {:?}", spec.argv) });
+                self.observer.event(Event::ProvisionerOutput {
+                    addr: c.addr.clone(),
+                    kind: p.kind.clone(),
+                    line: format!("Executing: {:?}", spec.argv),
+                });
             }
             let observer = self.observer;
             let addr = c.addr.clone();
             let kind = p.kind.clone();
             let out = run(&spec, |_, line| {
                 if !sensitive {
-                    observer.event(Event::ProvisionerOutput { addr: addr.clone(), kind: kind.clone(), line: line.to_string() });
+                    observer.event(Event::ProvisionerOutput {
+                        addr: addr.clone(),
+                        kind: kind.clone(),
+                        line: line.to_string(),
+                    });
                 }
             });
             if sensitive {
-                self.observer.event(Event::ProvisionerOutput { addr: c.addr.clone(), kind: p.kind.clone(), line: "(output suppressed due to sensitive value in config)".into() });
+                self.observer.event(Event::ProvisionerOutput {
+                    addr: c.addr.clone(),
+                    kind: p.kind.clone(),
+                    line: "(output suppressed due to sensitive value in config)".into(),
+                });
             }
             let failed = match &out {
                 Ok(o) if o.success() => None,
@@ -864,7 +1111,11 @@ impl Runner<'_> {
                 if p.on_failure == OnFailure::Continue {
                     continue;
                 }
-                let shown = if sensitive { "(sensitive value)".to_string() } else { format!("{command:?}") };
+                let shown = if sensitive {
+                    "(sensitive value)".to_string()
+                } else {
+                    format!("{command:?}")
+                };
                 return Err(Diagnostic::error(
                     "local-exec provisioner error",
                     format!("Error running command {shown}: {why}."),
@@ -934,7 +1185,9 @@ fn inconsistent(reviewed: &Value, final_: &Value) -> Option<String> {
     match (reviewed.as_entries(), final_.as_entries()) {
         (Some(a), Some(b)) if reviewed.get_attr("id").is_some() || !a.is_empty() => {
             for (k, av) in a {
-                let Some(bv) = b.get(k) else { return Some(k.clone()) };
+                let Some(bv) = b.get(k) else {
+                    return Some(k.clone());
+                };
                 if !av.is_wholly_known() {
                     if av.is_known() {
                         if let Some(p) = inconsistent(av, bv) {
@@ -960,7 +1213,12 @@ fn inconsistent(reviewed: &Value, final_: &Value) -> Option<String> {
 }
 
 /// At apply, attributes under `ignore_changes` keep the values the plan decided.
-fn keep_ignored(config: &Value, planned: &Value, r: &Resource, schema: &baton_provider::Schema) -> Value {
+fn keep_ignored(
+    config: &Value,
+    planned: &Value,
+    r: &Resource,
+    schema: &baton_provider::Schema,
+) -> Value {
     match &r.lifecycle.ignore_changes {
         baton_config::IgnoreChanges::None => config.clone(),
         _ => {
@@ -975,7 +1233,11 @@ fn keep_ignored(config: &Value, planned: &Value, r: &Resource, schema: &baton_pr
             };
             for n in names {
                 if let (Some(pv), true) = (planned.get_attr(&n), m.contains_key(&n)) {
-                    if schema.attrs.get(&n).is_some_and(|a| a.required || a.optional) {
+                    if schema
+                        .attrs
+                        .get(&n)
+                        .is_some_and(|a| a.required || a.optional)
+                    {
                         m.insert(n.clone(), pv.clone());
                     }
                 }

@@ -38,7 +38,10 @@ pub fn eval_body(
             diags.push(
                 Diagnostic::error(
                     "Unsupported argument",
-                    format!("An argument named \"{}\" is not expected here.{hint}", a.name),
+                    format!(
+                        "An argument named \"{}\" is not expected here.{hint}",
+                        a.name
+                    ),
                 )
                 .at(a.name_span)
                 .in_context(context.to_string()),
@@ -49,7 +52,10 @@ pub fn eval_body(
             diags.push(
                 Diagnostic::error(
                     "Invalid Configuration for Read-Only Attribute",
-                    format!("Cannot set value for the attribute \"{}\": the provider computes it.", a.name),
+                    format!(
+                        "Cannot set value for the attribute \"{}\": the provider computes it.",
+                        a.name
+                    ),
                 )
                 .at(a.name_span)
                 .in_context(context.to_string()),
@@ -89,7 +95,9 @@ pub fn eval_body(
                 diags.push(
                     Diagnostic::error(
                         "Missing required argument",
-                        format!("The argument \"{name}\" is required, but no definition was found."),
+                        format!(
+                            "The argument \"{name}\" is required, but no definition was found."
+                        ),
                     )
                     .at(def_span)
                     .in_context(context.to_string()),
@@ -113,9 +121,12 @@ pub fn eval_body(
         if blk.type_ == "dynamic" {
             let Some((label, _)) = blk.labels.first() else {
                 diags.push(
-                    Diagnostic::error("Missing name for block", "A dynamic block needs the name of the block type it generates.")
-                        .at(blk.def_span)
-                        .in_context(context.to_string()),
+                    Diagnostic::error(
+                        "Missing name for block",
+                        "A dynamic block needs the name of the block type it generates.",
+                    )
+                    .at(blk.def_span)
+                    .in_context(context.to_string()),
                 );
                 continue;
             };
@@ -161,7 +172,10 @@ pub fn eval_body(
             diags.push(
                 Diagnostic::error(
                     "Too many blocks",
-                    format!("No more than {} \"{name}\" blocks are allowed.", nb.max_items),
+                    format!(
+                        "No more than {} \"{name}\" blocks are allowed.",
+                        nb.max_items
+                    ),
                 )
                 .at(def_span)
                 .in_context(context.to_string()),
@@ -191,8 +205,14 @@ pub fn eval_body(
                     .next()
                     .map(|(_, v)| v)
                     .unwrap_or_else(|| Value::null(inner_ty.clone())),
-                Nesting::List => Value::list(inner_ty.clone(), items.into_iter().map(|(_, v)| v).collect()),
-                Nesting::Set => Value::set(inner_ty.clone(), items.into_iter().map(|(_, v)| v).collect()),
+                Nesting::List => Value::list(
+                    inner_ty.clone(),
+                    items.into_iter().map(|(_, v)| v).collect(),
+                ),
+                Nesting::Set => Value::set(
+                    inner_ty.clone(),
+                    items.into_iter().map(|(_, v)| v).collect(),
+                ),
                 Nesting::Map => Value::map(
                     inner_ty.clone(),
                     items
@@ -288,7 +308,10 @@ fn expand_dynamic(
         diags.push(
             Diagnostic::error(
                 "Invalid dynamic for_each value",
-                format!("Cannot use a {} value in for_each. An iterable collection is required.", coll.ty().friendly_name()),
+                format!(
+                    "Cannot use a {} value in for_each. An iterable collection is required.",
+                    coll.ty().friendly_name()
+                ),
             )
             .at(fe.expr.span)
             .in_context(context.to_string()),

@@ -29,7 +29,9 @@ pub fn run(ctx: &Context, state: &EvalState, planning: bool, pctx: &ProviderCtx)
                 let mut data_ok = true;
                 for d in &check.data {
                     let reg = baton_provider::registry();
-                    let Some((_, dt)) = reg.data_source(&d.addr.type_) else { continue };
+                    let Some((_, dt)) = reg.data_source(&d.addr.type_) else {
+                        continue;
+                    };
                     let (config, diags) = {
                         let scope = nodes.scope(&mi);
                         let mut ev = nodes.evaluator(&scope);

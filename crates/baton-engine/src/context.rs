@@ -148,7 +148,10 @@ fn check_body(
                 diags.push(
                     Diagnostic::error(
                         "Unsupported argument",
-                        format!("An argument named \"{}\" is not expected here.{hint}", a.name),
+                        format!(
+                            "An argument named \"{}\" is not expected here.{hint}",
+                            a.name
+                        ),
                     )
                     .at(a.name_span)
                     .in_context(context.to_string()),
@@ -157,7 +160,10 @@ fn check_body(
             Some(sa) if !sa.required && !sa.optional => diags.push(
                 Diagnostic::error(
                     "Invalid Configuration for Read-Only Attribute",
-                    format!("Cannot set value for the attribute \"{}\": the provider computes it.", a.name),
+                    format!(
+                        "Cannot set value for the attribute \"{}\": the provider computes it.",
+                        a.name
+                    ),
                 )
                 .at(a.name_span)
                 .in_context(context.to_string()),
@@ -179,8 +185,13 @@ fn check_body(
     }
     for b in &body.blocks {
         let (name, inner) = if b.type_ == "dynamic" {
-            let Some((label, _)) = b.labels.first() else { continue };
-            (label.as_str(), b.body.blocks_of("content").next().map(|c| &c.body))
+            let Some((label, _)) = b.labels.first() else {
+                continue;
+            };
+            (
+                label.as_str(),
+                b.body.blocks_of("content").next().map(|c| &c.body),
+            )
         } else {
             (b.type_.as_str(), Some(&b.body))
         };

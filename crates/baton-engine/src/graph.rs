@@ -308,13 +308,7 @@ fn module_name(p: &ModulePath) -> String {
     }
 }
 
-fn edges_from(
-    b: &mut Builder<'_>,
-    cfg: &Config,
-    from: NodeId,
-    exprs: &[&Expr],
-    context: &str,
-) {
+fn edges_from(b: &mut Builder<'_>, cfg: &Config, from: NodeId, exprs: &[&Expr], context: &str) {
     for e in exprs {
         let (refs, diags) = references(e);
         for d in diags {
@@ -326,7 +320,10 @@ fn edges_from(
                     b.diags.push(
                         Diagnostic::error(
                             "Self-referential block",
-                            format!("Configuration for {} may not refer to itself.", b.g.node(from)),
+                            format!(
+                                "Configuration for {} may not refer to itself.",
+                                b.g.node(from)
+                            ),
                         )
                         .at(r.span)
                         .in_context(context.to_string()),
@@ -345,13 +342,20 @@ fn add_edges(b: &mut Builder<'_>, cfg: &Config, parent: Option<(&Config, &str)>)
     // Everything in a child module waits for the module call to be expanded.
     let call_id = parent.and_then(|(pc, name)| {
         b.index
-            .get(&NodeKey::ModuleCall(pc.module.path.clone(), name.to_string()))
+            .get(&NodeKey::ModuleCall(
+                pc.module.path.clone(),
+                name.to_string(),
+            ))
             .copied()
     });
     let mut module_nodes = Vec::new();
 
     for v in m.variables.values() {
-        let Some(id) = b.index.get(&NodeKey::Var(p.clone(), v.name.clone())).copied() else {
+        let Some(id) = b
+            .index
+            .get(&NodeKey::Var(p.clone(), v.name.clone()))
+            .copied()
+        else {
             continue;
         };
         module_nodes.push(id);
@@ -385,14 +389,22 @@ fn add_edges(b: &mut Builder<'_>, cfg: &Config, parent: Option<(&Config, &str)>)
         }
     }
     for l in m.locals.values() {
-        let Some(id) = b.index.get(&NodeKey::Local(p.clone(), l.name.clone())).copied() else {
+        let Some(id) = b
+            .index
+            .get(&NodeKey::Local(p.clone(), l.name.clone()))
+            .copied()
+        else {
             continue;
         };
         module_nodes.push(id);
         edges_from(b, cfg, id, &[&l.expr], "locals");
     }
     for o in m.outputs.values() {
-        let Some(id) = b.index.get(&NodeKey::Output(p.clone(), o.name.clone())).copied() else {
+        let Some(id) = b
+            .index
+            .get(&NodeKey::Output(p.clone(), o.name.clone()))
+            .copied()
+        else {
             continue;
         };
         module_nodes.push(id);
@@ -439,8 +451,12 @@ fn add_edges(b: &mut Builder<'_>, cfg: &Config, parent: Option<(&Config, &str)>)
     // An import block's id (and for_each) must be known when its target is planned.
     if parent.is_none() {
         for imp in &m.imports {
-            let Some(target) = import_resource(&imp.to) else { continue };
-            let Some(id) = b.index.get(&target).copied() else { continue };
+            let Some(target) = import_resource(&imp.to) else {
+                continue;
+            };
+            let Some(id) = b.index.get(&target).copied() else {
+                continue;
+            };
             let mut exprs: Vec<&Expr> = vec![&imp.id];
             exprs.extend(imp.for_each.iter());
             edges_from(b, cfg, id, &exprs, "import");

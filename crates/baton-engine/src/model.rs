@@ -134,7 +134,9 @@ pub struct ResourceChange {
 impl ResourceChange {
     /// Whether applying this change does anything (an action, a move or an import).
     pub fn is_effective(&self) -> bool {
-        !matches!(self.action, Action::NoOp) || self.previous_addr.is_some() || self.importing.is_some()
+        !matches!(self.action, Action::NoOp)
+            || self.previous_addr.is_some()
+            || self.importing.is_some()
     }
 }
 
@@ -228,8 +230,16 @@ impl Plan {
 
     /// Counts of (import, forget) for the summary line.
     pub fn summary_extra(&self) -> (usize, usize) {
-        let import = self.changes.iter().filter(|c| c.importing.is_some()).count();
-        let forget = self.changes.iter().filter(|c| c.action == Action::Forget).count();
+        let import = self
+            .changes
+            .iter()
+            .filter(|c| c.importing.is_some())
+            .count();
+        let forget = self
+            .changes
+            .iter()
+            .filter(|c| c.action == Action::Forget)
+            .count();
         (import, forget)
     }
 

@@ -52,7 +52,8 @@ fn parse_target(e: &Expr, what: &str) -> Result<Target, Diagnostic> {
         )
         .at(e.span)
     })?;
-    Target::parse(&text).map_err(|err| Diagnostic::error("Invalid address", err.to_string()).at(e.span))
+    Target::parse(&text)
+        .map_err(|err| Diagnostic::error("Invalid address", err.to_string()).at(e.span))
 }
 
 /// Every `moved` block of the configuration, validated.
@@ -102,9 +103,17 @@ pub fn statements(config: &Config) -> (Vec<MoveStmt>, Diagnostics) {
                 continue;
             }
             // The old address must not still be declared.
-            if let Target::Resource(fm, fr) | Target::Instance(InstanceAddr { module: fm, resource: fr, .. }) = &from {
+            if let Target::Resource(fm, fr)
+            | Target::Instance(InstanceAddr {
+                module: fm,
+                resource: fr,
+                ..
+            }) = &from
+            {
                 let still = config
-                    .descendant(&ModulePath(m.path.0.iter().cloned().chain(fm.path().0).collect()))
+                    .descendant(&ModulePath(
+                        m.path.0.iter().cloned().chain(fm.path().0).collect(),
+                    ))
                     .is_some_and(|c| c.module.resources.contains_key(fr));
                 if still && matches!(from, Target::Resource(..)) {
                     diags.push(
@@ -129,42 +138,56 @@ pub fn statements(config: &Config) -> (Vec<MoveStmt>, Diagnostics) {
 }
 
 /// The prefix of `addr`'s module instance that is an instance of `module`, and the rest.
-fn split_module(addr: &ModuleInstance, module: &ModulePath) -> Option<(Vec<(String, Option<InstanceKey>)>, Vec<(String, Option<InstanceKey>)>)> {
+fn split_module(
+    addr: &ModuleInstance,
+    module: &ModulePath,
+) -> Option<(
+    Vec<(String, Option<InstanceKey>)>,
+    Vec<(String, Option<InstanceKey>)>,
+)> {
     let depth = module.0.len();
     if addr.0.len() < depth {
         return None;
     }
-    if addr.0[..depth].iter().zip(&module.0).any(|((n, _), m)| n != m) {
+    if addr.0[..depth]
+        .iter()
+        .zip(&module.0)
+        .any(|((n, _), m)| n != m)
+    {
         return None;
     }
     Some((addr.0[..depth].to_vec(), addr.0[depth..].to_vec()))
 }
 
-fn steps_match(actual: &[(String, Option<InstanceKey>)], pattern: &[(String, Option<InstanceKey>)]) -> bool {
+fn steps_match(
+    actual: &[(String, Option<InstanceKey>)],
+    pattern: &[(String, Option<InstanceKey>)],
+) -> bool {
     actual.len() == pattern.len() && actual.iter().zip(pattern).all(|(a, p)| a == p)
 }
 
 /// The new address of `addr` under one statement, if it applies.
 fn rewrite(addr: &InstanceAddr, st: &MoveStmt) -> Option<InstanceAddr> {
     let (prefix, rel) = split_module(&addr.module, &st.module)?;
-    let join = |to: &ModuleInstance| ModuleInstance(prefix.iter().cloned().chain(to.0.iter().cloned()).collect());
+    let join = |to: &ModuleInstance| {
+        ModuleInstance(prefix.iter().cloned().chain(to.0.iter().cloned()).collect())
+    };
     match (&st.from, &st.to) {
-        (Target::Resource(fm, fr), Target::Resource(tm, tr)) => {
-            (steps_match(&rel, &fm.0) && &addr.resource == fr)
-                .then(|| InstanceAddr::new(join(tm), tr.clone(), addr.key.clone()))
+        (Target::Resource(fm, fr), Target::Resource(tm, tr)) => (steps_match(&rel, &fm.0)
+            && &addr.resource == fr)
+            .then(|| InstanceAddr::new(join(tm), tr.clone(), addr.key.clone())),
+        (Target::Resource(fm, fr), Target::Instance(ti)) => {
+            (steps_match(&rel, &fm.0) && &addr.resource == fr && addr.key.is_none())
+                .then(|| InstanceAddr::new(join(&ti.module), ti.resource.clone(), ti.key.clone()))
         }
-        (Target::Resource(fm, fr), Target::Instance(ti)) => (steps_match(&rel, &fm.0)
-            && &addr.resource == fr
-            && addr.key.is_none())
-        .then(|| InstanceAddr::new(join(&ti.module), ti.resource.clone(), ti.key.clone())),
-        (Target::Instance(fi), Target::Resource(tm, tr)) => (steps_match(&rel, &fi.module.0)
-            && addr.resource == fi.resource
-            && addr.key == fi.key)
-            .then(|| InstanceAddr::new(join(tm), tr.clone(), None)),
-        (Target::Instance(fi), Target::Instance(ti)) => (steps_match(&rel, &fi.module.0)
-            && addr.resource == fi.resource
-            && addr.key == fi.key)
-            .then(|| InstanceAddr::new(join(&ti.module), ti.resource.clone(), ti.key.clone())),
+        (Target::Instance(fi), Target::Resource(tm, tr)) => {
+            (steps_match(&rel, &fi.module.0) && addr.resource == fi.resource && addr.key == fi.key)
+                .then(|| InstanceAddr::new(join(tm), tr.clone(), None))
+        }
+        (Target::Instance(fi), Target::Instance(ti)) => {
+            (steps_match(&rel, &fi.module.0) && addr.resource == fi.resource && addr.key == fi.key)
+                .then(|| InstanceAddr::new(join(&ti.module), ti.resource.clone(), ti.key.clone()))
+        }
         (Target::Module(fm), Target::Module(tm)) => {
             let n = fm.0.len();
             if rel.len() < n {
@@ -173,9 +196,11 @@ fn rewrite(addr: &InstanceAddr, st: &MoveStmt) -> Option<InstanceAddr> {
             // The last step of a whole-call move (no key on either side) keeps the keys.
             let whole_call = fm.0.last().is_some_and(|s| s.1.is_none())
                 && tm.0.last().is_some_and(|s| s.1.is_none());
-            let head_ok = rel[..n].iter().zip(&fm.0).enumerate().all(|(i, (a, p))| {
-                a.0 == p.0 && (a.1 == p.1 || (whole_call && i == n - 1))
-            });
+            let head_ok = rel[..n]
+                .iter()
+                .zip(&fm.0)
+                .enumerate()
+                .all(|(i, (a, p))| a.0 == p.0 && (a.1 == p.1 || (whole_call && i == n - 1)));
             if !head_ok {
                 return None;
             }
@@ -225,12 +250,16 @@ pub fn apply_moves(
         }
     }
     // A move onto an address that still has its own object does not happen.
-    let occupied: std::collections::HashSet<&InstanceAddr> = addrs.iter().filter(|a| !renames.contains_key(*a)).collect();
+    let occupied: std::collections::HashSet<&InstanceAddr> =
+        addrs.iter().filter(|a| !renames.contains_key(*a)).collect();
     let mut targets: std::collections::HashSet<InstanceAddr> = std::collections::HashSet::new();
     let mut effective = Vec::new();
     for (from, to) in &renames {
         if occupied.contains(to) || !targets.insert(to.clone()) {
-            let span = stmts.iter().find(|s| rewrite(from, s).is_some()).map(|s| s.span);
+            let span = stmts
+                .iter()
+                .find(|s| rewrite(from, s).is_some())
+                .map(|s| s.span);
             diags.push(
                 Diagnostic::warning(
                     "Unresolved resource instance address changes",
@@ -246,7 +275,8 @@ pub fn apply_moves(
     if effective.is_empty() {
         return (out, effective, diags);
     }
-    let moved: BTreeMap<&InstanceAddr, &InstanceAddr> = effective.iter().map(|(f, t)| (f, t)).collect();
+    let moved: BTreeMap<&InstanceAddr, &InstanceAddr> =
+        effective.iter().map(|(f, t)| (f, t)).collect();
     out.objects = prior
         .objects
         .iter()
@@ -277,7 +307,11 @@ fn implicit_move(addr: &InstanceAddr, prior: &Snapshot, config: &Config) -> Opti
     let exists = |key: Option<InstanceKey>| {
         prior
             .objects
-            .contains_key(&ObjectKey::current(InstanceAddr::new(addr.module.clone(), addr.resource.clone(), key)))
+            .contains_key(&ObjectKey::current(InstanceAddr::new(
+                addr.module.clone(),
+                addr.resource.clone(),
+                key,
+            )))
     };
     match (&addr.key, r.count.is_some(), r.for_each.is_some()) {
         (None, true, _) if !exists(Some(InstanceKey::Int(0))) => Some(InstanceAddr::new(
@@ -285,9 +319,11 @@ fn implicit_move(addr: &InstanceAddr, prior: &Snapshot, config: &Config) -> Opti
             addr.resource.clone(),
             Some(InstanceKey::Int(0)),
         )),
-        (Some(InstanceKey::Int(0)), false, false) if !exists(None) => {
-            Some(InstanceAddr::new(addr.module.clone(), addr.resource.clone(), None))
-        }
+        (Some(InstanceKey::Int(0)), false, false) if !exists(None) => Some(InstanceAddr::new(
+            addr.module.clone(),
+            addr.resource.clone(),
+            None,
+        )),
         _ => None,
     }
 }

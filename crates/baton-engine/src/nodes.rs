@@ -32,7 +32,13 @@ pub fn module_of<'c>(config: &'c Config, p: &ModulePath) -> Option<&'c Module> {
 
 impl<'a> NodeEval<'a> {
     pub fn scope<'s>(&'s self, mi: &'s ModuleInstance) -> InstanceScope<'s> {
-        InstanceScope::new(self.state, &self.ctx.config, mi, &self.ctx.dir, &self.ctx.workspace)
+        InstanceScope::new(
+            self.state,
+            &self.ctx.config,
+            mi,
+            &self.ctx.dir,
+            &self.ctx.workspace,
+        )
     }
 
     pub fn evaluator<'s>(&'s self, scope: &'s InstanceScope<'s>) -> Evaluator<'s> {
@@ -48,7 +54,12 @@ impl<'a> NodeEval<'a> {
 
     /// Evaluates variable `name` of the module at `p` in each of its instances. Returns the
     /// root instance's value (for recording in the plan) and diagnostics.
-    pub fn var(&self, p: &ModulePath, name: &str, root: &RootValue<'_>) -> (Option<Value>, Diagnostics) {
+    pub fn var(
+        &self,
+        p: &ModulePath,
+        name: &str,
+        root: &RootValue<'_>,
+    ) -> (Option<Value>, Diagnostics) {
         let mut diags = Diagnostics::new();
         let mut root_value = None;
         let Some(m) = module_of(&self.ctx.config, p) else {
@@ -91,7 +102,8 @@ impl<'a> NodeEval<'a> {
                     continue;
                 }
             };
-            self.state.set(&mi, NamedValue::Var(name.to_string()), value.clone());
+            self.state
+                .set(&mi, NamedValue::Var(name.to_string()), value.clone());
             if p.is_root() {
                 root_value = Some(value);
             }
@@ -110,17 +122,29 @@ impl<'a> NodeEval<'a> {
 
     /// A child module's input: the call's argument evaluated in the parent instance.
     fn module_input(&self, mi: &ModuleInstance, name: &str) -> Result<Option<Value>, Diagnostic> {
-        let Some(parent) = mi.parent() else { return Ok(None) };
-        let Some((call_name, key)) = mi.0.last().cloned() else { return Ok(None) };
-        let Some(pm) = module_of(&self.ctx.config, &parent.path()) else { return Ok(None) };
-        let Some(call) = pm.module_calls.get(&call_name) else { return Ok(None) };
+        let Some(parent) = mi.parent() else {
+            return Ok(None);
+        };
+        let Some((call_name, key)) = mi.0.last().cloned() else {
+            return Ok(None);
+        };
+        let Some(pm) = module_of(&self.ctx.config, &parent.path()) else {
+            return Ok(None);
+        };
+        let Some(call) = pm.module_calls.get(&call_name) else {
+            return Ok(None);
+        };
         let Some(input) = call.inputs.iter().find(|a| a.name == name) else {
             return Ok(None);
         };
         let mut scope = self.scope(&parent);
         scope.count_index = count_index(&key);
         if let Some(exp) = self.state.call(&parent, &call_name) {
-            let ev = exp.keys.iter().find(|(k, _)| *k == key).and_then(|(_, v)| v.clone());
+            let ev = exp
+                .keys
+                .iter()
+                .find(|(k, _)| *k == key)
+                .and_then(|(_, v)| v.clone());
             scope.each = each_values(&key, &ev);
         }
         let mut ev = self.evaluator(&scope);
@@ -168,7 +192,10 @@ impl<'a> NodeEval<'a> {
             let loc = self.ctx.sources.location(v.def_span).unwrap_or_default();
             Diagnostic::error(
                 "Invalid value for input variable",
-                format!("The given value is not suitable for var.{} declared at {loc}: {e}.", v.name),
+                format!(
+                    "The given value is not suitable for var.{} declared at {loc}: {e}.",
+                    v.name
+                ),
             )
             .at(v.def_span)
         })?;
@@ -201,7 +228,8 @@ impl<'a> NodeEval<'a> {
         scope.each = each;
         let mut ev = self.evaluator(&scope);
         for r in rules {
-            if let Err(d) = crate::plan::check_rule(&mut ev, r, summary, subject, &self.ctx.sources) {
+            if let Err(d) = crate::plan::check_rule(&mut ev, r, summary, subject, &self.ctx.sources)
+            {
                 diags.push(d);
             }
         }
@@ -210,8 +238,12 @@ impl<'a> NodeEval<'a> {
 
     pub fn local(&self, p: &ModulePath, name: &str) -> Diagnostics {
         let mut diags = Diagnostics::new();
-        let Some(m) = module_of(&self.ctx.config, p) else { return diags };
-        let Some(l) = m.locals.get(name) else { return diags };
+        let Some(m) = module_of(&self.ctx.config, p) else {
+            return diags;
+        };
+        let Some(l) = m.locals.get(name) else {
+            return diags;
+        };
         for mi in self.state.module_instances(p) {
             let scope = self.scope(&mi);
             let mut ev = self.evaluator(&scope);
@@ -225,8 +257,12 @@ impl<'a> NodeEval<'a> {
 
     pub fn output(&self, p: &ModulePath, name: &str) -> Diagnostics {
         let mut diags = Diagnostics::new();
-        let Some(m) = module_of(&self.ctx.config, p) else { return diags };
-        let Some(o) = m.outputs.get(name) else { return diags };
+        let Some(m) = module_of(&self.ctx.config, p) else {
+            return diags;
+        };
+        let Some(o) = m.outputs.get(name) else {
+            return diags;
+        };
         for mi in self.state.module_instances(p) {
             let d = self.check_rules(
                 &mi,
@@ -251,7 +287,11 @@ impl<'a> NodeEval<'a> {
                     }
                     // Terraform marks a value sensitive by declaration only in the root
                     // module; a child module's output carries the marks its value has.
-                    let v = if o.sensitive && p.is_root() { v.mark_sensitive() } else { v };
+                    let v = if o.sensitive && p.is_root() {
+                        v.mark_sensitive()
+                    } else {
+                        v
+                    };
                     self.state.set(&mi, NamedValue::Output(name.to_string()), v);
                 }
                 Err(d) => diags.push(d.in_context(format!("output \"{name}\""))),
@@ -262,8 +302,12 @@ impl<'a> NodeEval<'a> {
 
     pub fn module_call(&self, p: &ModulePath, name: &str) -> Diagnostics {
         let mut diags = Diagnostics::new();
-        let Some(m) = module_of(&self.ctx.config, p) else { return diags };
-        let Some(call) = m.module_calls.get(name) else { return diags };
+        let Some(m) = module_of(&self.ctx.config, p) else {
+            return diags;
+        };
+        let Some(call) = m.module_calls.get(name) else {
+            return diags;
+        };
         if let Some(child) = module_of(&self.ctx.config, &p.child(name)) {
             for a in &call.inputs {
                 if !child.variables.contains_key(&a.name) {
@@ -282,7 +326,10 @@ impl<'a> NodeEval<'a> {
                     diags.push(
                         Diagnostic::error(
                             "Missing required argument",
-                            format!("The argument \"{}\" is required, but no definition was found.", v.name),
+                            format!(
+                                "The argument \"{}\" is required, but no definition was found.",
+                                v.name
+                            ),
                         )
                         .at(call.def_span)
                         .in_context(format!("module \"{name}\"")),
@@ -293,7 +340,12 @@ impl<'a> NodeEval<'a> {
         for mi in self.state.module_instances(p) {
             let scope = self.scope(&mi);
             let mut ev = self.evaluator(&scope);
-            match expand(&mut ev, call.count.as_ref(), call.for_each.as_ref(), self.validate_only) {
+            match expand(
+                &mut ev,
+                call.count.as_ref(),
+                call.for_each.as_ref(),
+                self.validate_only,
+            ) {
                 Ok(exp) => {
                     let exp = exp.unwrap_or_else(Expansion::single);
                     self.state.set_call(

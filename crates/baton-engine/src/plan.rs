@@ -10,16 +10,16 @@ use crate::body::eval_body;
 use crate::context::Context;
 use crate::expand::{count_index, each_values, expand, Expansion};
 use crate::graph::NodeKey;
-use crate::nodes::NodeEval;
 use crate::model::{Action, ActionReason, Drift, OutputChange, Plan, PlanMode, ResourceChange};
+use crate::nodes::NodeEval;
 use crate::statecodec::{decode_object, decode_output};
 use crate::values::{EvalState, InstanceScope, NamedValue, Repetition};
 use crate::vars::{gather, parse_text, CliVar, RawValue};
 use crate::{Event, Observer};
 use baton_config::{CheckRule, Config, Expr, ExprKind, IgnoreChanges, Module, Resource};
 use baton_core::{
-    Diagnostic, Diagnostics, InstanceAddr, InstanceKey, ModuleInstance, ModulePath,
-    ResourceAddr, ResourceMode, Sources, Target,
+    Diagnostic, Diagnostics, InstanceAddr, InstanceKey, ModuleInstance, ModulePath, ResourceAddr,
+    ResourceMode, Sources, Target,
 };
 use baton_eval::{Evaluator, FnCtx, PathStep, Type, Value};
 use baton_graph::NodeId;
@@ -76,7 +76,13 @@ pub fn plan(
             "You are creating a plan with the --target option, which means that the result of this plan may not represent all of the changes requested by the current configuration.\n\nThe --target option is not for routine use, and is provided only for exceptional situations such as recovering from errors or mistakes, or when Baton specifically suggests to use it as part of an error message.",
         ));
     }
-    let (raw_vars, d) = gather(&ctx.config.module, &ctx.dir, &opts.vars, &opts.env, &ctx.sources);
+    let (raw_vars, d) = gather(
+        &ctx.config.module,
+        &ctx.dir,
+        &opts.vars,
+        &opts.env,
+        &ctx.sources,
+    );
     diags.extend(d);
     if diags.has_errors() {
         return (None, diags);
@@ -140,7 +146,8 @@ pub fn plan(
     let errored = p.diags.has_errors();
     let mut changes = std::mem::take(&mut p.changes);
     changes.sort_by(|a, b| a.addr.cmp(&b.addr).then_with(|| a.deposed.cmp(&b.deposed)));
-    let moved_from: HashMap<&InstanceAddr, &InstanceAddr> = moves.iter().map(|(f, t)| (t, f)).collect();
+    let moved_from: HashMap<&InstanceAddr, &InstanceAddr> =
+        moves.iter().map(|(f, t)| (t, f)).collect();
     for c in &mut changes {
         if let Some(from) = moved_from.get(&c.addr) {
             c.previous_addr = Some((*from).clone());
@@ -253,14 +260,25 @@ fn refresh(
             let (key, v) = &todo[*i];
             let res = match reg.resource_type(&key.0.resource.type_) {
                 Some((_, rt)) => {
-                    observer.event(Event::RefreshStart { addr: key.0.clone() });
+                    observer.event(Event::RefreshStart {
+                        addr: key.0.clone(),
+                    });
                     let r = rt
                         .read(pctx, v)
-                        .map(|o| o.map(|x| mark_schema_sensitive(rt.schema(), x.mark_paths(&v.sensitive_paths()))))
+                        .map(|o| {
+                            o.map(|x| {
+                                mark_schema_sensitive(
+                                    rt.schema(),
+                                    x.mark_paths(&v.sensitive_paths()),
+                                )
+                            })
+                        })
                         .map_err(|e| e.to_string());
                     observer.event(Event::RefreshDone {
                         addr: key.0.clone(),
-                        id: v.get_attr("id").and_then(|x| x.as_str().map(str::to_string)),
+                        id: v
+                            .get_attr("id")
+                            .and_then(|x| x.as_str().map(str::to_string)),
                     });
                     r
                 }
@@ -301,10 +319,7 @@ fn refresh(
                 }
                 out.insert(key, after);
             }
-            Err(e) => diags.push(Diagnostic::error(
-                format!("Failed to refresh {}", key.0),
-                e,
-            )),
+            Err(e) => diags.push(Diagnostic::error(format!("Failed to refresh {}", key.0), e)),
         }
     }
     drift.sort_by(|a, b| a.addr.cmp(&b.addr));
@@ -352,9 +367,12 @@ impl<'a> Planner<'a> {
                     Target::Module(m) => {
                         p.0.len() >= m.0.len() && p.0.iter().zip(&m.0).all(|(a, b)| *a == b.0)
                     }
-                    Target::Resource(m, tr) | Target::Instance(baton_core::InstanceAddr { module: m, resource: tr, .. }) => {
-                        m.path() == *p && tr == r
-                    }
+                    Target::Resource(m, tr)
+                    | Target::Instance(baton_core::InstanceAddr {
+                        module: m,
+                        resource: tr,
+                        ..
+                    }) => m.path() == *p && tr == r,
                 });
                 if hit {
                     roots.push(id);
@@ -411,7 +429,13 @@ impl<'a> Planner<'a> {
     }
 
     fn scope<'s>(&'s self, mi: &'s ModuleInstance) -> InstanceScope<'s> {
-        InstanceScope::new(&self.state, &self.ctx.config, mi, &self.ctx.dir, &self.ctx.workspace)
+        InstanceScope::new(
+            &self.state,
+            &self.ctx.config,
+            mi,
+            &self.ctx.dir,
+            &self.ctx.workspace,
+        )
     }
 
     fn nodes(&self) -> NodeEval<'_> {
@@ -482,8 +506,12 @@ impl<'a> Planner<'a> {
     // ----- resources -----
 
     fn resource(&mut self, id: NodeId, p: &ModulePath, addr: &ResourceAddr) {
-        let Some(m) = module_of(&self.ctx.config, p) else { return };
-        let Some(r) = m.resources.get(addr) else { return };
+        let Some(m) = module_of(&self.ctx.config, p) else {
+            return;
+        };
+        let Some(r) = m.resources.get(addr) else {
+            return;
+        };
         let targeted = self.targeted.as_ref().is_none_or(|t| t.contains(&id));
         for mi in self.state.module_instances(p) {
             if !targeted || self.opts.mode == PlanMode::Destroy {
@@ -493,7 +521,12 @@ impl<'a> Planner<'a> {
             let exp = {
                 let scope = self.scope(&mi);
                 let mut ev = self.evaluator(&scope);
-                expand(&mut ev, r.count.as_ref(), r.for_each.as_ref(), self.opts.validate_only)
+                expand(
+                    &mut ev,
+                    r.count.as_ref(),
+                    r.for_each.as_ref(),
+                    self.opts.validate_only,
+                )
             };
             let exp = match exp {
                 Ok(Some(e)) => e,
@@ -511,7 +544,9 @@ impl<'a> Planner<'a> {
                 }
             };
             // With an unknown expansion (validate only), check the body once as a placeholder.
-            let placeholder = exp.keys.is_empty() && self.opts.validate_only && (r.count.is_some() || r.for_each.is_some());
+            let placeholder = exp.keys.is_empty()
+                && self.opts.validate_only
+                && (r.count.is_some() || r.for_each.is_some());
             self.state.set_resource(
                 &mi,
                 addr,
@@ -527,10 +562,16 @@ impl<'a> Planner<'a> {
             };
             for (key, each_val) in keys {
                 let iaddr = InstanceAddr::new(mi.clone(), addr.clone(), key.clone());
-                let count = if placeholder && r.count.is_some() { None } else { count_index(&key) };
+                let count = if placeholder && r.count.is_some() {
+                    None
+                } else {
+                    count_index(&key)
+                };
                 let each = each_values(&key, &each_val);
                 let v = match addr.mode {
-                    ResourceMode::Managed => self.plan_managed(id, &iaddr, r, count, each, placeholder),
+                    ResourceMode::Managed => {
+                        self.plan_managed(id, &iaddr, r, count, each, placeholder)
+                    }
                     ResourceMode::Data => self.plan_data(id, &iaddr, r, count, each),
                 };
                 let v = v.unwrap_or_else(|| Value::unknown(resource_type(r)));
@@ -557,7 +598,8 @@ impl<'a> Planner<'a> {
             },
         );
         if self.prior_by_resource.is_none() {
-            let mut idx: HashMap<(ModuleInstance, ResourceAddr), Vec<InstanceAddr>> = HashMap::new();
+            let mut idx: HashMap<(ModuleInstance, ResourceAddr), Vec<InstanceAddr>> =
+                HashMap::new();
             for k in self.prior.objects.keys() {
                 if k.deposed.is_empty() {
                     idx.entry((k.addr.module.clone(), k.addr.resource.clone()))
@@ -574,7 +616,8 @@ impl<'a> Planner<'a> {
             .unwrap_or_default();
         for a in addrs {
             if let Some(Some(v)) = self.refreshed.get(&(a.clone(), None)) {
-                self.state.set_instance(mi, &r.addr, rep, a.key.clone(), v.clone());
+                self.state
+                    .set_instance(mi, &r.addr, rep, a.key.clone(), v.clone());
                 self.planned.insert(a);
             }
         }
@@ -636,7 +679,15 @@ impl<'a> Planner<'a> {
         let (info, rt) = reg.resource_type(&r.addr.type_)?;
         let schema = rt.schema();
         let before_errs = self.diags.errors().count();
-        self.check_rules_with(&iaddr.module, &r.lifecycle.preconditions, "Resource precondition failed", &iaddr.to_string(), None, count, each.clone());
+        self.check_rules_with(
+            &iaddr.module,
+            &r.lifecycle.preconditions,
+            "Resource precondition failed",
+            &iaddr.to_string(),
+            None,
+            count,
+            each.clone(),
+        );
         if self.diags.errors().count() > before_errs {
             return None;
         }
@@ -645,7 +696,10 @@ impl<'a> Planner<'a> {
             return None;
         }
         if placeholder || self.opts.validate_only {
-            return Some(mark_schema_sensitive(schema, proposed_new(schema, None, &config)));
+            return Some(mark_schema_sensitive(
+                schema,
+                proposed_new(schema, None, &config),
+            ));
         }
         self.planned.insert(iaddr.clone());
         let prior_obj = self.prior.current(iaddr);
@@ -659,9 +713,9 @@ impl<'a> Planner<'a> {
         if prior_val.is_none() && self.opts.mode == PlanMode::Normal {
             match self.find_import(iaddr) {
                 Ok(Some(id)) => {
-                    let imported = rt.import(&self.pctx, &id).and_then(|v| {
-                        rt.read(&self.pctx, &v).map(|o| o.unwrap_or(v))
-                    });
+                    let imported = rt
+                        .import(&self.pctx, &id)
+                        .and_then(|v| rt.read(&self.pctx, &v).map(|o| o.unwrap_or(v)));
                     match imported {
                         Ok(v) => {
                             prior_val = Some(mark_schema_sensitive(schema, v));
@@ -689,7 +743,8 @@ impl<'a> Planner<'a> {
         if self.opts.mode == PlanMode::RefreshOnly {
             return prior_val;
         }
-        let tainted = prior_obj.is_some_and(|o| o.status == InstanceStatus::Tainted) && prior_val.is_some();
+        let tainted =
+            prior_obj.is_some_and(|o| o.status == InstanceStatus::Tainted) && prior_val.is_some();
         // ignore_changes: keep prior values for ignored attributes.
         let config_eff = match (&r.lifecycle.ignore_changes, &prior_val) {
             (IgnoreChanges::None, _) | (_, None) => config.clone(),
@@ -704,7 +759,11 @@ impl<'a> Planner<'a> {
         }) {
             Ok(r) => r,
             Err(e) => {
-                self.diags.push(Diagnostic::error(e.summary, e.detail).at(r.def_span).in_context(r.describe()));
+                self.diags.push(
+                    Diagnostic::error(e.summary, e.detail)
+                        .at(r.def_span)
+                        .in_context(r.describe()),
+                );
                 return None;
             }
         };
@@ -713,8 +772,10 @@ impl<'a> Planner<'a> {
         let mut replace_paths = resp.requires_replace.clone();
         let mut reason = None;
         let by_request = self.opts.replace.iter().any(|a| a == iaddr);
-        let triggered = prior_val.is_some() && self.replace_triggered(iaddr, r, count, each.clone());
-        let mut replace = prior_val.is_some() && (!replace_paths.is_empty() || tainted || by_request || triggered);
+        let triggered =
+            prior_val.is_some() && self.replace_triggered(iaddr, r, count, each.clone());
+        let mut replace = prior_val.is_some()
+            && (!replace_paths.is_empty() || tainted || by_request || triggered);
         if replace {
             reason = Some(if tainted {
                 ActionReason::ReplaceBecauseTainted
@@ -732,9 +793,15 @@ impl<'a> Planner<'a> {
                 config: &config_eff,
                 proposed,
             }) {
-                Ok(r2) => planned = mark_schema_sensitive(schema, r2.planned.mark_paths(&config_marks)),
+                Ok(r2) => {
+                    planned = mark_schema_sensitive(schema, r2.planned.mark_paths(&config_marks))
+                }
                 Err(e) => {
-                    self.diags.push(Diagnostic::error(e.summary, e.detail).at(r.def_span).in_context(r.describe()));
+                    self.diags.push(
+                        Diagnostic::error(e.summary, e.detail)
+                            .at(r.def_span)
+                            .in_context(r.describe()),
+                    );
                     return None;
                 }
             }
@@ -760,7 +827,15 @@ impl<'a> Planner<'a> {
         }
         // Postconditions can be checked now if everything they see is known.
         if planned.is_wholly_known() && !r.lifecycle.postconditions.is_empty() {
-            self.check_rules_with(&iaddr.module, &r.lifecycle.postconditions, "Resource postcondition failed", &iaddr.to_string(), Some(&planned), count, each);
+            self.check_rules_with(
+                &iaddr.module,
+                &r.lifecycle.postconditions,
+                "Resource postcondition failed",
+                &iaddr.to_string(),
+                Some(&planned),
+                count,
+                each,
+            );
         }
         let deps = self.dependencies_of(id);
         self.changes.push(ResourceChange {
@@ -770,7 +845,9 @@ impl<'a> Planner<'a> {
             provider_source: info.source.to_string(),
             action,
             reason,
-            before: prior_val.clone().unwrap_or_else(|| Value::null(schema.object_type())),
+            before: prior_val
+                .clone()
+                .unwrap_or_else(|| Value::null(schema.object_type())),
             after: planned.clone(),
             replace_paths,
             dependencies: deps,
@@ -912,7 +989,15 @@ impl<'a> Planner<'a> {
         let (info, dt) = reg.data_source(&r.addr.type_)?;
         let schema = dt.schema();
         let before_errs = self.diags.errors().count();
-        self.check_rules_with(&iaddr.module, &r.lifecycle.preconditions, "Resource precondition failed", &iaddr.to_string(), None, count, each.clone());
+        self.check_rules_with(
+            &iaddr.module,
+            &r.lifecycle.preconditions,
+            "Resource precondition failed",
+            &iaddr.to_string(),
+            None,
+            count,
+            each.clone(),
+        );
         if self.diags.errors().count() > before_errs {
             return None;
         }
@@ -941,7 +1026,15 @@ impl<'a> Planner<'a> {
                 Ok(v) => {
                     let v = mark_schema_sensitive(schema, v.mark_paths(&config.sensitive_paths()));
                     if !r.lifecycle.postconditions.is_empty() {
-                        self.check_rules_with(&iaddr.module, &r.lifecycle.postconditions, "Resource postcondition failed", &iaddr.to_string(), Some(&v), count, each);
+                        self.check_rules_with(
+                            &iaddr.module,
+                            &r.lifecycle.postconditions,
+                            "Resource postcondition failed",
+                            &iaddr.to_string(),
+                            Some(&v),
+                            count,
+                            each,
+                        );
                     }
                     self.data_reads.insert(iaddr.clone(), v.clone());
                     return Some(v);
@@ -952,7 +1045,11 @@ impl<'a> Planner<'a> {
                         .as_ref()
                         .and_then(|n| r.config.attr(n).map(|a| a.expr.span))
                         .unwrap_or(r.def_span);
-                    self.diags.push(Diagnostic::error(e.summary, e.detail).at(span).in_context(r.describe()));
+                    self.diags.push(
+                        Diagnostic::error(e.summary, e.detail)
+                            .at(span)
+                            .in_context(r.describe()),
+                    );
                     return None;
                 }
             }
@@ -996,13 +1093,8 @@ impl<'a> Planner<'a> {
                         let mut ev = self.evaluator(&scope);
                         expand(&mut ev, None, Some(fe), false)?
                     };
-                    exp.map(|e| {
-                        e.keys
-                            .iter()
-                            .map(|(k, v)| each_values(k, v))
-                            .collect()
-                    })
-                    .unwrap_or_default()
+                    exp.map(|e| e.keys.iter().map(|(k, v)| each_values(k, v)).collect())
+                        .unwrap_or_default()
                 }
             };
             for each in pairs {
@@ -1060,7 +1152,9 @@ impl<'a> Planner<'a> {
                 // Keys came from for_each; every generated target was either matched or is in state.
                 continue;
             }
-            let shown = to.map(|t| t.to_string()).unwrap_or_else(|| "this address".into());
+            let shown = to
+                .map(|t| t.to_string())
+                .unwrap_or_else(|| "this address".into());
             self.diags.push(
                 Diagnostic::error(
                     "Configuration for import target does not exist",
@@ -1081,8 +1175,17 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn delete_change(&mut self, addr: &InstanceAddr, deposed: Option<String>, reason: Option<ActionReason>) {
-        let Some(Some(before)) = self.refreshed.get(&(addr.clone(), deposed.clone())).cloned() else {
+    fn delete_change(
+        &mut self,
+        addr: &InstanceAddr,
+        deposed: Option<String>,
+        reason: Option<ActionReason>,
+    ) {
+        let Some(Some(before)) = self
+            .refreshed
+            .get(&(addr.clone(), deposed.clone()))
+            .cloned()
+        else {
             return; // already gone
         };
         let obj_key = baton_state::ObjectKey {
@@ -1097,7 +1200,9 @@ impl<'a> Planner<'a> {
             .unwrap_or_default();
         // prevent_destroy still applies while the configuration exists.
         if deposed.is_none() {
-            if let Some(r) = module_of(&self.ctx.config, &addr.module.path()).and_then(|m| m.resources.get(&addr.resource)) {
+            if let Some(r) = module_of(&self.ctx.config, &addr.module.path())
+                .and_then(|m| m.resources.get(&addr.resource))
+            {
                 if r.lifecycle.prevent_destroy {
                     self.diags.push(prevent_destroy_error(addr, r));
                 }
@@ -1130,7 +1235,9 @@ impl<'a> Planner<'a> {
             if self.planned.contains(&k.addr) {
                 continue;
             }
-            if !self.opts.targets.is_empty() && !self.opts.targets.iter().any(|t| k.addr.is_under(t)) {
+            if !self.opts.targets.is_empty()
+                && !self.opts.targets.iter().any(|t| k.addr.is_under(t))
+            {
                 continue;
             }
             let reason = self.orphan_reason(&k.addr);
@@ -1149,11 +1256,20 @@ impl<'a> Planner<'a> {
                 if rm.destroy {
                     continue;
                 }
-                let Some(text) = crate::moves::address_text(&rm.from) else { continue };
-                let Ok(t) = Target::parse(&text) else { continue };
+                let Some(text) = crate::moves::address_text(&rm.from) else {
+                    continue;
+                };
+                let Ok(t) = Target::parse(&text) else {
+                    continue;
+                };
                 // Relative to the declaring module: prefix every instance of that module.
                 let depth = m.path.0.len();
-                if a.module.0.len() < depth || a.module.0[..depth].iter().zip(&m.path.0).any(|((n, _), p)| n != p) {
+                if a.module.0.len() < depth
+                    || a.module.0[..depth]
+                        .iter()
+                        .zip(&m.path.0)
+                        .any(|((n, _), p)| n != p)
+                {
                     continue;
                 }
                 let rel = InstanceAddr::new(
@@ -1162,12 +1278,16 @@ impl<'a> Planner<'a> {
                     a.key.clone(),
                 );
                 let hit = match &t {
-                    Target::Resource(tm, tr) => rel.module.path() == tm.path() && &rel.resource == tr,
+                    Target::Resource(tm, tr) => {
+                        rel.module.path() == tm.path() && &rel.resource == tr
+                    }
                     Target::Module(tm) => {
                         rel.module.0.len() >= tm.0.len()
                             && rel.module.0.iter().zip(&tm.0).all(|(x, y)| x.0 == y.0)
                     }
-                    Target::Instance(i) => i.module.path() == rel.module.path() && i.resource == rel.resource,
+                    Target::Instance(i) => {
+                        i.module.path() == rel.module.path() && i.resource == rel.resource
+                    }
                 };
                 if hit {
                     return true;
@@ -1203,7 +1323,11 @@ impl<'a> Planner<'a> {
         let Some(m) = module_of(&self.ctx.config, &a.module.path()) else {
             return ActionReason::DeleteBecauseNoModule;
         };
-        if !self.state.module_instances(&a.module.path()).contains(&a.module) {
+        if !self
+            .state
+            .module_instances(&a.module.path())
+            .contains(&a.module)
+        {
             return ActionReason::DeleteBecauseNoModule;
         }
         match m.resources.get(&a.resource) {
@@ -1222,7 +1346,9 @@ impl<'a> Planner<'a> {
             if !k.deposed.is_empty() || k.addr.resource.mode == ResourceMode::Data {
                 continue;
             }
-            if !self.opts.targets.is_empty() && !self.opts.targets.iter().any(|t| k.addr.is_under(t)) {
+            if !self.opts.targets.is_empty()
+                && !self.opts.targets.iter().any(|t| k.addr.is_under(t))
+            {
                 continue;
             }
             self.delete_change(&k.addr, None, None);
@@ -1307,8 +1433,12 @@ impl<'a> Planner<'a> {
 fn resource_type(r: &Resource) -> Type {
     let reg = baton_provider::registry();
     match r.addr.mode {
-        ResourceMode::Managed => reg.resource_type(&r.addr.type_).map(|(_, t)| t.schema().object_type()),
-        ResourceMode::Data => reg.data_source(&r.addr.type_).map(|(_, t)| t.schema().object_type()),
+        ResourceMode::Managed => reg
+            .resource_type(&r.addr.type_)
+            .map(|(_, t)| t.schema().object_type()),
+        ResourceMode::Data => reg
+            .data_source(&r.addr.type_)
+            .map(|(_, t)| t.schema().object_type()),
     }
     .unwrap_or(Type::Dynamic)
 }
@@ -1367,7 +1497,8 @@ pub(crate) fn check_rule(
     let msg = match &r.error_message {
         Some(m) => match ev.eval(m) {
             Ok(v) if v.contains_sensitive() => {
-                "The error message included a sensitive value, so it will not be displayed.".to_string()
+                "The error message included a sensitive value, so it will not be displayed."
+                    .to_string()
             }
             Ok(v) => baton_eval::convert::convert(&v, &Type::String)
                 .ok()
@@ -1407,7 +1538,9 @@ fn ignore_all(config: &Value, prior: &Value, schema: &baton_provider::Schema) ->
 fn ignore_paths(config: &Value, prior: &Value, paths: &[Expr]) -> Value {
     let mut out = config.clone();
     for p in paths {
-        let Some((root, steps)) = p.as_traversal() else { continue };
+        let Some((root, steps)) = p.as_traversal() else {
+            continue;
+        };
         let mut path = vec![PathStep::Key(root.to_string())];
         for s in steps {
             match s {
@@ -1423,7 +1556,9 @@ fn ignore_paths(config: &Value, prior: &Value, paths: &[Expr]) -> Value {
             }
         }
         let prior_at = value_at(prior, &path);
-        out = baton_eval::value::set_path(out, &path, &|_old| prior_at.clone().unwrap_or_else(Value::dynamic_null));
+        out = baton_eval::value::set_path(out, &path, &|_old| {
+            prior_at.clone().unwrap_or_else(Value::dynamic_null)
+        });
     }
     out
 }
@@ -1460,7 +1595,9 @@ fn import_target(ev: &mut Evaluator<'_>, e: &Expr) -> Result<InstanceAddr, Diagn
         if let Some(n) = v.as_number() {
             return n.to_i64().map(InstanceKey::Int).ok_or_else(bad);
         }
-        v.as_str().map(|s| InstanceKey::Str(s.to_string())).ok_or_else(bad)
+        v.as_str()
+            .map(|s| InstanceKey::Str(s.to_string()))
+            .ok_or_else(bad)
     };
     let attr = |i: usize| match steps.get(i) {
         Some(baton_config::TraversalStep::Attr(a, _)) => Some(a.to_string()),
@@ -1504,7 +1641,11 @@ fn import_target(ev: &mut Evaluator<'_>, e: &Expr) -> Result<InstanceAddr, Diagn
     }
     let resource = resource.ok_or_else(bad)?;
     if resource.mode == ResourceMode::Data {
-        return Err(Diagnostic::error("Invalid import address", "Only managed resources can be imported.").at(e.span));
+        return Err(Diagnostic::error(
+            "Invalid import address",
+            "Only managed resources can be imported.",
+        )
+        .at(e.span));
     }
     Ok(InstanceAddr::new(module, resource, key))
 }

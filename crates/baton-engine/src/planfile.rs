@@ -136,7 +136,11 @@ fn actions(j: &J) -> Result<Action, String> {
     let a: Vec<String> = j
         .get("actions")
         .and_then(J::as_array)
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     Action::from_json_actions(&a).ok_or_else(|| "invalid actions".to_string())
 }
@@ -170,7 +174,9 @@ pub fn from_json(j: &J) -> Result<Plan, String> {
     }
     let ver = j.get("format_version").and_then(J::as_u64).unwrap_or(0);
     if ver != VERSION {
-        return Err(format!("format version {ver} is not supported (expected {VERSION})"));
+        return Err(format!(
+            "format version {ver} is not supported (expected {VERSION})"
+        ));
     }
     let mode = match s(j, "mode")?.as_str() {
         "normal" => PlanMode::Normal,
@@ -195,7 +201,11 @@ pub fn from_json(j: &J) -> Result<Plan, String> {
             dependencies: c
                 .get("dependencies")
                 .and_then(J::as_array)
-                .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default(),
             create_before_destroy: c
                 .get("create_before_destroy")
@@ -244,7 +254,10 @@ pub fn from_json(j: &J) -> Result<Plan, String> {
         for (k, x) in m {
             planned_outputs.insert(
                 k.clone(),
-                (v(x, "value")?, x.get("sensitive").and_then(J::as_bool).unwrap_or(false)),
+                (
+                    v(x, "value")?,
+                    x.get("sensitive").and_then(J::as_bool).unwrap_or(false),
+                ),
             );
         }
     }
@@ -273,7 +286,11 @@ pub fn from_json(j: &J) -> Result<Plan, String> {
         targets: j
             .get("targets")
             .and_then(J::as_array)
-            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default(),
         workspace: s(j, "workspace")?,
         errored: j.get("errored").and_then(J::as_bool).unwrap_or(false),

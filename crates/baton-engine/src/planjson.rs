@@ -60,10 +60,13 @@ pub fn sensitive_as_bool(v: &Value) -> J {
         return J::Bool(false);
     }
     match (v.kind(), v.ty()) {
-        (Kind::Unknown(_), baton_eval::Type::List(_) | baton_eval::Type::Set(_) | baton_eval::Type::Tuple(_)) => {
-            J::Array(Vec::new())
+        (
+            Kind::Unknown(_),
+            baton_eval::Type::List(_) | baton_eval::Type::Set(_) | baton_eval::Type::Tuple(_),
+        ) => J::Array(Vec::new()),
+        (Kind::Unknown(_), baton_eval::Type::Map(_) | baton_eval::Type::Object(_)) => {
+            J::Object(Map::new())
         }
-        (Kind::Unknown(_), baton_eval::Type::Map(_) | baton_eval::Type::Object(_)) => J::Object(Map::new()),
         (Kind::List(_, items) | Kind::Set(_, items) | Kind::Tuple(items), _) => {
             J::Array(items.iter().map(sensitive_as_bool).collect())
         }
@@ -180,7 +183,13 @@ fn change_json(c: &ResourceChange, o: JsonOpts) -> J {
     J::Object(m)
 }
 
-fn resource_values(addr: &InstanceAddr, provider: &str, v: &Value, deps: &[String], o: JsonOpts) -> J {
+fn resource_values(
+    addr: &InstanceAddr,
+    provider: &str,
+    v: &Value,
+    deps: &[String],
+    o: JsonOpts,
+) -> J {
     let mut m = Map::new();
     resource_header(addr, &mut m);
     m.insert("provider_name".into(), json!(provider));
@@ -280,7 +289,10 @@ pub fn plan_json(ctx: Option<&Context>, plan: &Plan, prior: &Snapshot, o: JsonOp
     doc.insert("terraform_version".into(), json!(plan.terraform_version));
     let mut vars = Map::new();
     for (k, v) in &plan.variables {
-        vars.insert(k.clone(), json!({"value": value_json(v, o).unwrap_or(J::Null)}));
+        vars.insert(
+            k.clone(),
+            json!({"value": value_json(v, o).unwrap_or(J::Null)}),
+        );
     }
     doc.insert("variables".into(), J::Object(vars));
     // planned_values
@@ -313,7 +325,11 @@ pub fn plan_json(ctx: Option<&Context>, plan: &Plan, prior: &Snapshot, o: JsonOp
                     deposed: d.deposed.clone(),
                     provider_name: d.provider_name.clone(),
                     provider_source: d.provider_source.clone(),
-                    action: if d.after.is_null() { Action::Delete } else { Action::Update },
+                    action: if d.after.is_null() {
+                        Action::Delete
+                    } else {
+                        Action::Update
+                    },
                     reason: None,
                     before: d.before.clone(),
                     after: d.after.clone(),
@@ -369,7 +385,10 @@ pub fn plan_json(ctx: Option<&Context>, plan: &Plan, prior: &Snapshot, o: JsonOp
         doc.insert("configuration".into(), configuration_json(ctx));
     }
     doc.insert("timestamp".into(), json!(plan.timestamp));
-    doc.insert("applyable".into(), json!(!plan.errored && plan.has_changes()));
+    doc.insert(
+        "applyable".into(),
+        json!(!plan.errored && plan.has_changes()),
+    );
     doc.insert("complete".into(), json!(!plan.errored));
     doc.insert("errored".into(), json!(plan.errored));
     if plan.mode != PlanMode::Normal {
@@ -405,7 +424,11 @@ fn constant(e: &Expr) -> Result<J, ()> {
             .map(|x| baton_eval::value::number_to_json(&x))
             .ok_or(()),
         ExprKind::String(s) => Ok(json!(s)),
-        ExprKind::Tuple(items) => items.iter().map(constant).collect::<Result<Vec<_>, _>>().map(J::Array),
+        ExprKind::Tuple(items) => items
+            .iter()
+            .map(constant)
+            .collect::<Result<Vec<_>, _>>()
+            .map(J::Array),
         ExprKind::Object(items) => {
             let mut m = Map::new();
             for (k, v) in items {
@@ -449,7 +472,10 @@ fn resource_config_json(r: &Resource, module_prefix: &str) -> J {
     }
     .unwrap_or("unknown");
     let mut m = Map::new();
-    m.insert("address".into(), json!(format!("{module_prefix}{}", r.addr)));
+    m.insert(
+        "address".into(),
+        json!(format!("{module_prefix}{}", r.addr)),
+    );
     m.insert("mode".into(), json!(r.addr.mode.as_str()));
     m.insert("type".into(), json!(r.addr.type_));
     m.insert("name".into(), json!(r.addr.name));

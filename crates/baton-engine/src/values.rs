@@ -309,7 +309,10 @@ fn not_ready(r: &RefAt) -> Diagnostic {
     // The graph orders evaluation, so this happens only for values that failed to evaluate.
     Diagnostic::error(
         "Reference to a value that is not available",
-        format!("{} could not be evaluated (see the errors above).", r.reference),
+        format!(
+            "{} could not be evaluated (see the errors above).",
+            r.reference
+        ),
     )
     .at(r.span)
 }

@@ -116,7 +116,10 @@ fn read_var_file(
         Err(e) => {
             diags.push(Diagnostic::error(
                 "Failed to read variables file",
-                format!("Given variables file {} does not exist or cannot be read: {e}.", path.display()),
+                format!(
+                    "Given variables file {} does not exist or cannot be read: {e}.",
+                    path.display()
+                ),
             ));
             return;
         }
@@ -232,7 +235,10 @@ pub fn parse_text(
     let e = parse_expr(id, text).map_err(|d| {
         Diagnostic::error(
             "Invalid value for variable",
-            format!("The value given by {origin} is not a valid expression: {}", d.detail),
+            format!(
+                "The value given by {origin} is not a valid expression: {}",
+                d.detail
+            ),
         )
         .at_opt(d.subject)
     })?;

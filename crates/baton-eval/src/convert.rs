@@ -97,7 +97,6 @@ fn convert_at(v: &Value, t: &Type, path: &str) -> Result<Value, ConvertError> {
     Ok(out.with_sensitive(sensitive))
 }
 
-
 /// Whether values of type `from` can in general convert to `to` (used for unknowns).
 pub fn convertible(from: &Type, to: &Type) -> bool {
     if from == to || *to == Type::Dynamic || *from == Type::Dynamic {
@@ -148,7 +147,11 @@ fn convert_known(v: &Value, t: &Type, path: &str) -> Result<Value, ConvertError>
                 match unify_with(&tys, et) {
                     Some(u) => u,
                     None => {
-                        let what = if matches!(t, Type::Set(_)) { "set" } else { "list" };
+                        let what = if matches!(t, Type::Set(_)) {
+                            "set"
+                        } else {
+                            "list"
+                        };
                         return Err(err(
                             path,
                             format!("all {what} elements must have the same type"),
@@ -230,7 +233,11 @@ pub fn unify(types: &[Type]) -> Option<Type> {
         return Some(first.clone());
     }
     // Dynamic types (from nulls or unknowns of unknown type) do not constrain the result.
-    let concrete: Vec<Type> = types.iter().filter(|t| **t != Type::Dynamic).cloned().collect();
+    let concrete: Vec<Type> = types
+        .iter()
+        .filter(|t| **t != Type::Dynamic)
+        .cloned()
+        .collect();
     if concrete.len() != types.len() {
         return unify(&concrete);
     }
@@ -249,7 +256,10 @@ pub fn unify(types: &[Type]) -> Option<Type> {
             })
             .collect();
         let names: Vec<&String> = objs[0].attrs.keys().collect();
-        if objs.iter().all(|o| o.attrs.keys().collect::<Vec<_>>() == names) {
+        if objs
+            .iter()
+            .all(|o| o.attrs.keys().collect::<Vec<_>>() == names)
+        {
             let mut attrs = BTreeMap::new();
             for n in names {
                 let ts: Vec<Type> = objs.iter().map(|o| o.attrs[n].clone()).collect();
@@ -257,7 +267,10 @@ pub fn unify(types: &[Type]) -> Option<Type> {
             }
             return Some(Type::object(attrs));
         }
-        let all: Vec<Type> = objs.iter().flat_map(|o| o.attrs.values().cloned()).collect();
+        let all: Vec<Type> = objs
+            .iter()
+            .flat_map(|o| o.attrs.values().cloned())
+            .collect();
         return Some(Type::map(unify(&all)?));
     }
     if types
@@ -309,7 +322,10 @@ pub fn unify(types: &[Type]) -> Option<Type> {
         return Some(Type::list(unify(&elems)?));
     }
     if types.iter().all(|t| matches!(t, Type::Set(_))) {
-        let elems: Vec<Type> = types.iter().filter_map(|t| t.element_type().cloned()).collect();
+        let elems: Vec<Type> = types
+            .iter()
+            .filter_map(|t| t.element_type().cloned())
+            .collect();
         return Some(Type::set(unify(&elems)?));
     }
     None
@@ -349,15 +365,22 @@ fn fill_dynamic(constraint: &Type, actual: &Type) -> Type {
         (Type::List(c), Type::List(a) | Type::Set(a)) => Type::list(fill_dynamic(c, a)),
         (Type::Set(c), Type::List(a) | Type::Set(a)) => Type::set(fill_dynamic(c, a)),
         (Type::Map(c), Type::Map(a)) => Type::map(fill_dynamic(c, a)),
-        (Type::List(c), Type::Tuple(ts)) => {
-            Type::list(unify(&ts.iter().map(|t| fill_dynamic(c, t)).collect::<Vec<_>>()).unwrap_or_else(|| (**c).clone()))
-        }
-        (Type::Set(c), Type::Tuple(ts)) => {
-            Type::set(unify(&ts.iter().map(|t| fill_dynamic(c, t)).collect::<Vec<_>>()).unwrap_or_else(|| (**c).clone()))
-        }
-        (Type::Map(c), Type::Object(o)) => Type::map(
-            unify(&o.attrs.values().map(|t| fill_dynamic(c, t)).collect::<Vec<_>>())
+        (Type::List(c), Type::Tuple(ts)) => Type::list(
+            unify(&ts.iter().map(|t| fill_dynamic(c, t)).collect::<Vec<_>>())
                 .unwrap_or_else(|| (**c).clone()),
+        ),
+        (Type::Set(c), Type::Tuple(ts)) => Type::set(
+            unify(&ts.iter().map(|t| fill_dynamic(c, t)).collect::<Vec<_>>())
+                .unwrap_or_else(|| (**c).clone()),
+        ),
+        (Type::Map(c), Type::Object(o)) => Type::map(
+            unify(
+                &o.attrs
+                    .values()
+                    .map(|t| fill_dynamic(c, t))
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap_or_else(|| (**c).clone()),
         ),
         (Type::Object(c), Type::Object(a)) => Type::object(
             c.attrs
@@ -378,7 +401,10 @@ fn fill_dynamic(constraint: &Type, actual: &Type) -> Type {
                 .collect(),
         ),
         (Type::Tuple(c), Type::Tuple(a)) if c.len() == a.len() => Type::tuple(
-            c.iter().zip(a.iter()).map(|(c, a)| fill_dynamic(c, a)).collect(),
+            c.iter()
+                .zip(a.iter())
+                .map(|(c, a)| fill_dynamic(c, a))
+                .collect(),
         ),
         (c, _) => c.clone(),
     }

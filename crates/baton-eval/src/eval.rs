@@ -30,7 +30,10 @@ impl Scope for EmptyScope {
     fn get(&self, r: &RefAt) -> Result<Value, Diagnostic> {
         Err(Diagnostic::error(
             "Invalid reference",
-            format!("{} cannot be used here: references are not allowed in this context.", r.reference),
+            format!(
+                "{} cannot be used here: references are not allowed in this context.",
+                r.reference
+            ),
         )
         .at(r.span))
     }
@@ -86,8 +89,11 @@ impl<'a> Evaluator<'a> {
             ExprKind::Null => Ok(Value::dynamic_null()),
             ExprKind::Bool(b) => Ok(Value::bool(*b)),
             ExprKind::Number(text) => Number::parse(text).map(Value::number).ok_or_else(|| {
-                Diagnostic::error("Invalid number literal", format!("{text:?} is not a valid number."))
-                    .at(e.span)
+                Diagnostic::error(
+                    "Invalid number literal",
+                    format!("{text:?} is not a valid number."),
+                )
+                .at(e.span)
             }),
             ExprKind::String(s) => Ok(Value::string(s.as_str())),
             ExprKind::Template(parts) => self.template(parts),
@@ -102,8 +108,11 @@ impl<'a> Evaluator<'a> {
             ExprKind::Var(_) | ExprKind::GetAttr(..) | ExprKind::Index(..) => self.traversal(e),
             ExprKind::Parens(x) => self.eval(x),
             ExprKind::SplatItem => self.splat.last().cloned().ok_or_else(|| {
-                Diagnostic::error("Invalid splat", "A splat item is only valid inside a splat expression.")
-                    .at(e.span)
+                Diagnostic::error(
+                    "Invalid splat",
+                    "A splat item is only valid inside a splat expression.",
+                )
+                .at(e.span)
             }),
             ExprKind::Splat { source, each } => self.splat_expr(source, each, e.span),
             ExprKind::Call {
@@ -130,11 +139,15 @@ impl<'a> Evaluator<'a> {
                         ops::Side::Whole => (e.span, "operands"),
                     };
                     if matches!(side, ops::Side::Whole) {
-                        Diagnostic::error(if *op == BinaryOp::Div || *op == BinaryOp::Mod {
-                            "Division by zero"
-                        } else {
-                            "Invalid operation"
-                        }, message).at(span)
+                        Diagnostic::error(
+                            if *op == BinaryOp::Div || *op == BinaryOp::Mod {
+                                "Division by zero"
+                            } else {
+                                "Invalid operation"
+                            },
+                            message,
+                        )
+                        .at(span)
                     } else {
                         operand_error(&message, span, which)
                     }
@@ -189,7 +202,11 @@ impl<'a> Evaluator<'a> {
     }
 
     fn lookup_symbol(&self, name: &str) -> Option<&Value> {
-        self.symbols.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
+        self.symbols
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
     }
 
     fn traversal(&mut self, e: &Expr) -> R {
@@ -205,7 +222,11 @@ impl<'a> Evaluator<'a> {
                     let k = self.eval(key)?;
                     index(&v, &k, e.span, key.span)
                 }
-                _ => Err(Diagnostic::error("Invalid expression", "This expression is not valid here.").at(e.span)),
+                _ => Err(Diagnostic::error(
+                    "Invalid expression",
+                    "This expression is not valid here.",
+                )
+                .at(e.span)),
             };
         };
         let (mut v, consumed) = if let Some(v) = self.lookup_symbol(root) {
@@ -273,7 +294,9 @@ impl<'a> Evaluator<'a> {
             } else {
                 let names = reg.names();
                 match baton_config::model::suggest(name, &names) {
-                    Some(s) => format!("There is no function named \"{name}\". Did you mean \"{s}\"?"),
+                    Some(s) => {
+                        format!("There is no function named \"{name}\". Did you mean \"{s}\"?")
+                    }
                     None => format!("There is no function named \"{name}\"."),
                 }
             };
@@ -322,7 +345,10 @@ impl<'a> Evaluator<'a> {
             return crate::functions::templatestring(self, &values, &arg_spans, span);
         }
         functions::call(f, &self.fn_ctx, values).map_err(|e| {
-            let at = e.arg.and_then(|i| arg_spans.get(i).copied()).unwrap_or(span);
+            let at = e
+                .arg
+                .and_then(|i| arg_spans.get(i).copied())
+                .unwrap_or(span);
             if e.arg.is_some() {
                 Diagnostic::error("Invalid function argument", e.message).at(at)
             } else {
@@ -362,12 +388,15 @@ impl<'a> Evaluator<'a> {
         let mut errors = Vec::new();
         for a in args {
             match self.eval(a) {
-                Ok(v) if !v.is_wholly_known() => return Ok(Value::dynamic_unknown().with_sensitive(v.contains_sensitive())),
+                Ok(v) if !v.is_wholly_known() => {
+                    return Ok(Value::dynamic_unknown().with_sensitive(v.contains_sensitive()))
+                }
                 Ok(v) => return Ok(v),
                 Err(d) => errors.push(d),
             }
         }
-        let mut detail = String::from("Call to function \"try\" failed: no expression succeeded:\n");
+        let mut detail =
+            String::from("Call to function \"try\" failed: no expression succeeded:\n");
         for d in &errors {
             detail.push_str(&format!("- {}\n  {}\n", d.summary, d.detail));
         }
@@ -388,7 +417,10 @@ impl<'a> Evaluator<'a> {
         let cv = convert(&cv, &Type::Bool).map_err(|_| {
             Diagnostic::error(
                 "Incorrect condition type",
-                format!("The condition expression must be of type bool, not {}.", cv.ty().friendly_name()),
+                format!(
+                    "The condition expression must be of type bool, not {}.",
+                    cv.ty().friendly_name()
+                ),
             )
             .at(c.span)
         })?;
@@ -416,7 +448,11 @@ impl<'a> Evaluator<'a> {
                     match unify(&[ct.clone(), ot.clone()]) {
                         Some(u) => Some(u),
                         None => {
-                            let (tt, ft) = if chosen_true == Some(false) { (ot, ct) } else { (ct, ot) };
+                            let (tt, ft) = if chosen_true == Some(false) {
+                                (ot, ct)
+                            } else {
+                                (ct, ot)
+                            };
                             return Err(Diagnostic::error(
                                 "Inconsistent conditional result types",
                                 format!(
@@ -433,7 +469,8 @@ impl<'a> Evaluator<'a> {
         };
         if chosen_true.is_none() {
             let t = result_ty.unwrap_or(Type::Dynamic);
-            let s = cval.contains_sensitive() || oval.as_ref().is_some_and(Value::contains_sensitive);
+            let s =
+                cval.contains_sensitive() || oval.as_ref().is_some_and(Value::contains_sensitive);
             return Ok(Value::unknown(t).with_sensitive(cs || s));
         }
         let out = match result_ty {
@@ -515,13 +552,16 @@ impl<'a> Evaluator<'a> {
                         *unknown = true;
                         continue;
                     }
-                    let b = convert(&c, &Type::Bool).ok().and_then(|b| b.as_bool()).ok_or_else(|| {
-                        Diagnostic::error(
-                            "Invalid template if directive",
-                            "The condition must be of type bool.",
-                        )
-                        .at(cond.span)
-                    })?;
+                    let b = convert(&c, &Type::Bool)
+                        .ok()
+                        .and_then(|b| b.as_bool())
+                        .ok_or_else(|| {
+                            Diagnostic::error(
+                                "Invalid template if directive",
+                                "The condition must be of type bool.",
+                            )
+                            .at(cond.span)
+                        })?;
                     let branch = if b { then } else { otherwise };
                     self.render_parts(branch, out, unknown, sensitive)?;
                 }
@@ -548,7 +588,10 @@ impl<'a> Evaluator<'a> {
                     let pairs = iter_pairs(&c).ok_or_else(|| {
                         Diagnostic::error(
                             "Invalid template for directive",
-                            format!("A for directive can only iterate over a collection, not {}.", c.ty().friendly_name()),
+                            format!(
+                                "A for directive can only iterate over a collection, not {}.",
+                                c.ty().friendly_name()
+                            ),
                         )
                         .at(collection.span)
                     })?;
@@ -644,13 +687,16 @@ impl<'a> Evaluator<'a> {
                 *unknown = true;
                 return Ok(());
             }
-            let b = convert(&cv, &Type::Bool).ok().and_then(|b| b.as_bool()).ok_or_else(|| {
-                Diagnostic::error(
-                    "Invalid 'for' condition",
-                    "The 'if' clause value must be a bool.",
-                )
-                .at(c.span)
-            })?;
+            let b = convert(&cv, &Type::Bool)
+                .ok()
+                .and_then(|b| b.as_bool())
+                .ok_or_else(|| {
+                    Diagnostic::error(
+                        "Invalid 'for' condition",
+                        "The 'if' clause value must be a bool.",
+                    )
+                    .at(c.span)
+                })?;
             if !b {
                 return Ok(());
             }
@@ -796,7 +842,10 @@ fn no_attrs(t: &Type, span: Span) -> Diagnostic {
     };
     Diagnostic::error(
         "Unsupported attribute",
-        format!("Can't access attributes on a value of type {}.{hint}", t.friendly_name()),
+        format!(
+            "Can't access attributes on a value of type {}.{hint}",
+            t.friendly_name()
+        ),
     )
     .at(span)
 }
@@ -812,10 +861,15 @@ pub fn index(v: &Value, k: &Value, span: Span, key_span: Span) -> R {
         .at(span));
     }
     if k.is_null() {
-        return Err(Diagnostic::error("Invalid index", "Can't use a null value as an indexing key.").at(key_span));
+        return Err(Diagnostic::error(
+            "Invalid index",
+            "Can't use a null value as an indexing key.",
+        )
+        .at(key_span));
     }
     let k = k.clone().unmark().0;
-    let invalid = |detail: &str| Diagnostic::error("Invalid index", detail.to_string()).at(key_span);
+    let invalid =
+        |detail: &str| Diagnostic::error("Invalid index", detail.to_string()).at(key_span);
     match v.kind() {
         Kind::Unknown(t) => {
             let et = match t {

@@ -72,9 +72,7 @@ pub fn parse_reference(
     };
     let span_to = |i: usize| -> Span {
         match steps.get(i) {
-            Some(TraversalStep::Attr(_, s)) | Some(TraversalStep::Index(_, s)) => {
-                root_span.to(*s)
-            }
+            Some(TraversalStep::Attr(_, s)) | Some(TraversalStep::Index(_, s)) => root_span.to(*s),
             None => root_span,
         }
     };

@@ -74,9 +74,12 @@ impl Type {
             Type::Set(t) => Type::set(t.concrete()),
             Type::Map(t) => Type::map(t.concrete()),
             Type::Tuple(ts) => Type::tuple(ts.iter().map(Type::concrete).collect()),
-            Type::Object(o) => {
-                Type::object(o.attrs.iter().map(|(k, t)| (k.clone(), t.concrete())).collect())
-            }
+            Type::Object(o) => Type::object(
+                o.attrs
+                    .iter()
+                    .map(|(k, t)| (k.clone(), t.concrete()))
+                    .collect(),
+            ),
             other => other.clone(),
         }
     }
@@ -119,8 +122,11 @@ impl Type {
             Type::Map(t) => json!(["map", t.to_json()]),
             Type::Tuple(ts) => json!(["tuple", ts.iter().map(Type::to_json).collect::<Vec<_>>()]),
             Type::Object(o) => {
-                let attrs: serde_json::Map<String, serde_json::Value> =
-                    o.attrs.iter().map(|(k, t)| (k.clone(), t.to_json())).collect();
+                let attrs: serde_json::Map<String, serde_json::Value> = o
+                    .attrs
+                    .iter()
+                    .map(|(k, t)| (k.clone(), t.to_json()))
+                    .collect();
                 if o.optional.is_empty() {
                     json!(["object", attrs])
                 } else {
@@ -250,7 +256,10 @@ mod tests {
     fn json_round_trip() {
         let mut attrs = BTreeMap::new();
         attrs.insert("a".to_string(), Type::list(Type::Number));
-        attrs.insert("b".to_string(), Type::tuple(vec![Type::Bool, Type::Dynamic]));
+        attrs.insert(
+            "b".to_string(),
+            Type::tuple(vec![Type::Bool, Type::Dynamic]),
+        );
         let t = Type::map(Type::object(attrs));
         let j = t.to_json();
         assert_eq!(
@@ -258,6 +267,9 @@ mod tests {
             r#"["map",["object",{"a":["list","number"],"b":["tuple",["bool","dynamic"]]}]]"#
         );
         assert_eq!(Type::from_json(&j), Some(t.clone()));
-        assert_eq!(t.to_string(), "map(object({a=list(number), b=tuple([bool, any])}))");
+        assert_eq!(
+            t.to_string(),
+            "map(object({a=list(number), b=tuple([bool, any])}))"
+        );
     }
 }

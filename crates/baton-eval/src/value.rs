@@ -137,9 +137,7 @@ impl Value {
             Kind::List(_, items) | Kind::Set(_, items) | Kind::Tuple(items) => {
                 items.iter().all(Value::is_wholly_known)
             }
-            Kind::Map(_, items) | Kind::Object(items) => {
-                items.values().all(Value::is_wholly_known)
-            }
+            Kind::Map(_, items) | Kind::Object(items) => items.values().all(Value::is_wholly_known),
             _ => true,
         }
     }
@@ -340,7 +338,9 @@ impl Value {
                 }
                 x.len().cmp(&y.len())
             }
-            (Kind::Unknown(_), Kind::Unknown(_)) | (Kind::Null(_), Kind::Null(_)) => Ordering::Equal,
+            (Kind::Unknown(_), Kind::Unknown(_)) | (Kind::Null(_), Kind::Null(_)) => {
+                Ordering::Equal
+            }
             (x, y) => rank(x).cmp(&rank(y)),
         }
     }
@@ -359,7 +359,10 @@ impl Value {
                 serde_json::Value::Array(items.iter().map(Value::to_json).collect())
             }
             Kind::Map(_, items) | Kind::Object(items) => serde_json::Value::Object(
-                items.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
+                items
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
             ),
         }
     }
@@ -699,11 +702,22 @@ pub fn set_path(v: Value, path: &[PathStep], f: &dyn Fn(Value) -> Value) -> Valu
     Value { kind, sensitive }
 }
 
-fn set_in_vec(items: &[Value], i: usize, rest: &[PathStep], f: &dyn Fn(Value) -> Value) -> Vec<Value> {
+fn set_in_vec(
+    items: &[Value],
+    i: usize,
+    rest: &[PathStep],
+    f: &dyn Fn(Value) -> Value,
+) -> Vec<Value> {
     items
         .iter()
         .enumerate()
-        .map(|(j, x)| if j == i { set_path(x.clone(), rest, f) } else { x.clone() })
+        .map(|(j, x)| {
+            if j == i {
+                set_path(x.clone(), rest, f)
+            } else {
+                x.clone()
+            }
+        })
         .collect()
 }
 

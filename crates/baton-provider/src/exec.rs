@@ -243,16 +243,16 @@ mod tests {
     fn timeout_kills_the_process_group() {
         let dir = tempfile::tempdir().expect("tempdir");
         let marker = dir.path().join("late");
-        let mut s = spec(&format!(
-            "(sleep 2; touch {}) & sleep 30",
-            marker.display()
-        ));
+        let mut s = spec(&format!("(sleep 2; touch {}) & sleep 30", marker.display()));
         s.timeout = Some(Duration::from_millis(200));
         let out = run(&s, |_, _| {}).expect("runs");
         assert!(out.timed_out);
         assert!(!out.success());
         std::thread::sleep(Duration::from_millis(2500));
-        assert!(!marker.exists(), "the background child must have been killed too");
+        assert!(
+            !marker.exists(),
+            "the background child must have been killed too"
+        );
     }
 
     #[test]

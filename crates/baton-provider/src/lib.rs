@@ -96,7 +96,11 @@ pub struct AttrDiag {
 }
 
 impl AttrDiag {
-    pub fn error(attr: Option<&str>, summary: impl Into<String>, detail: impl Into<String>) -> AttrDiag {
+    pub fn error(
+        attr: Option<&str>,
+        summary: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> AttrDiag {
         AttrDiag {
             attr: attr.map(str::to_string),
             error: true,
@@ -104,7 +108,11 @@ impl AttrDiag {
             detail: detail.into(),
         }
     }
-    pub fn warning(attr: Option<&str>, summary: impl Into<String>, detail: impl Into<String>) -> AttrDiag {
+    pub fn warning(
+        attr: Option<&str>,
+        summary: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> AttrDiag {
         AttrDiag {
             error: false,
             ..AttrDiag::error(attr, summary, detail)

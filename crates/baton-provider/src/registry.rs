@@ -48,7 +48,10 @@ impl Registry {
             resources: BTreeMap::new(),
             data_sources: BTreeMap::new(),
         };
-        r.resource(TERRAFORM, Box::new(builtin::terraform_data::TerraformData::new()));
+        r.resource(
+            TERRAFORM,
+            Box::new(builtin::terraform_data::TerraformData::new()),
+        );
         r.resource(NULL, Box::new(builtin::null::NullResource::new()));
         r.data(NULL, Box::new(builtin::null::NullDataSource::new()));
         r.resource(LOCAL, Box::new(builtin::local::LocalFile::new(false)));

@@ -107,6 +107,9 @@ pub struct Schema {
     pub attrs: BTreeMap<String, Attr>,
     pub blocks: BTreeMap<String, NestedBlock>,
     pub description: &'static str,
+    /// The object type, computed once (types are shared, so every value of this schema
+    /// points at the same type).
+    cached_type: std::sync::OnceLock<Type>,
 }
 
 impl Schema {
@@ -115,17 +118,28 @@ impl Schema {
     }
     pub fn attr(mut self, name: &str, a: Attr) -> Schema {
         self.attrs.insert(name.to_string(), a);
+        self.cached_type = std::sync::OnceLock::new();
         self
     }
     pub fn block(mut self, name: &str, b: NestedBlock) -> Schema {
         self.blocks.insert(name.to_string(), b);
+        self.cached_type = std::sync::OnceLock::new();
         self
     }
 
     /// The object type of a value conforming to this schema.
     pub fn object_type(&self) -> Type {
-        let mut attrs: BTreeMap<String, Type> =
-            self.attrs.iter().map(|(k, a)| (k.clone(), a.ty.clone())).collect();
+        self.cached_type
+            .get_or_init(|| self.compute_object_type())
+            .clone()
+    }
+
+    fn compute_object_type(&self) -> Type {
+        let mut attrs: BTreeMap<String, Type> = self
+            .attrs
+            .iter()
+            .map(|(k, a)| (k.clone(), a.ty.clone()))
+            .collect();
         for (k, b) in &self.blocks {
             let inner = b.schema.object_type();
             let t = match b.nesting {

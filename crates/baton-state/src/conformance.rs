@@ -607,7 +607,9 @@ fn object(n: i64) -> InstanceState {
     InstanceState {
         provider: "provider[\"terraform.io/builtin/terraform\"]".to_string(),
         schema_version: 0,
-        value: crate::RawJson::from_value(&serde_json::json!({ "id": format!("id-{n}"), "n": n, "nested": { "list": [n, null, "x"] } })),
+        value: crate::RawJson::from_value(
+            &serde_json::json!({ "id": format!("id-{n}"), "n": n, "nested": { "list": [n, null, "x"] } }),
+        ),
         status: if n % 2 == 0 {
             InstanceStatus::Ready
         } else {

@@ -4,7 +4,9 @@
 //! Sensitive values are always shown as `(sensitive value)` and unknown ones as
 //! `(known after apply)`; nothing here may print a sensitive value.
 
-use baton_engine::model::{Action, ActionReason, Drift, OutputChange, Plan, PlanMode, ResourceChange};
+use baton_engine::model::{
+    Action, ActionReason, Drift, OutputChange, Plan, PlanMode, ResourceChange,
+};
 use baton_eval::{Kind, PathStep, Value};
 use std::fmt::Write as _;
 
@@ -106,13 +108,18 @@ fn render_all(o: &mut Out, level: usize, sym: &str, head: &str, v: &Value, tail:
         }
         Kind::Map(_, items) | Kind::Object(items) => {
             let is_map = matches!(v.kind(), Kind::Map(..));
-            let shown: Vec<(&String, &Value)> = items.iter().filter(|(_, x)| !x.is_null()).collect();
+            let shown: Vec<(&String, &Value)> =
+                items.iter().filter(|(_, x)| !x.is_null()).collect();
             if shown.is_empty() {
                 o.line(level, sym, &format!("{head}{{}}{tail}"));
                 return;
             }
             o.line(level, sym, &format!("{head}{{"));
-            let w = shown.iter().map(|(k, _)| key_name(k, is_map).len()).max().unwrap_or(0);
+            let w = shown
+                .iter()
+                .map(|(k, _)| key_name(k, is_map).len())
+                .max()
+                .unwrap_or(0);
             for (k, x) in shown {
                 let name = format!("{:w$} = ", key_name(k, is_map));
                 render_all(o, level + 1, sym, &name, x, "");
@@ -161,7 +168,11 @@ fn render_diff(
         if is_compound(before) {
             render_all(o, level, "-", &head, before, &format!(" -> null{note}"));
         } else {
-            o.line(level, "-", &format!("{head}{} -> null{note}", primitive(before)));
+            o.line(
+                level,
+                "-",
+                &format!("{head}{} -> null{note}", primitive(before)),
+            );
         }
         return true;
     }
@@ -171,10 +182,21 @@ fn render_diff(
     }
     if !after.is_known() {
         if is_compound(before) {
-            render_all(o, level, "-", &head, before, &format!(" -> {KNOWN_AFTER}{note}"));
+            render_all(
+                o,
+                level,
+                "-",
+                &head,
+                before,
+                &format!(" -> {KNOWN_AFTER}{note}"),
+            );
             // Terraform prints the old value with `~` on the opening line; keep it simple.
         } else {
-            o.line(level, "~", &format!("{head}{} -> {KNOWN_AFTER}{note}", primitive(before)));
+            o.line(
+                level,
+                "~",
+                &format!("{head}{} -> {KNOWN_AFTER}{note}", primitive(before)),
+            );
         }
         return true;
     }
@@ -185,7 +207,11 @@ fn render_diff(
             let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
             keys.sort();
             keys.dedup();
-            let w = keys.iter().map(|k| key_name(k, is_map).len()).max().unwrap_or(0);
+            let w = keys
+                .iter()
+                .map(|k| key_name(k, is_map).len())
+                .max()
+                .unwrap_or(0);
             let mut hidden = 0;
             for k in keys {
                 let null = Value::dynamic_null();
@@ -199,7 +225,17 @@ fn render_diff(
                 }
             }
             if hidden > 0 {
-                o.close(level + 1, &format!("# ({hidden} unchanged {} hidden)", if is_map { plural(hidden, "element") } else { plural(hidden, "attribute") }));
+                o.close(
+                    level + 1,
+                    &format!(
+                        "# ({hidden} unchanged {} hidden)",
+                        if is_map {
+                            plural(hidden, "element")
+                        } else {
+                            plural(hidden, "attribute")
+                        }
+                    ),
+                );
             }
             o.close(level, "}");
             true
@@ -216,14 +252,26 @@ fn render_diff(
                     ListOp::Same => hidden += 1,
                     ListOp::Removed(x) => {
                         if hidden > 0 {
-                            o.close(level + 1, &format!("# ({hidden} unchanged {} hidden)", plural(hidden, "element")));
+                            o.close(
+                                level + 1,
+                                &format!(
+                                    "# ({hidden} unchanged {} hidden)",
+                                    plural(hidden, "element")
+                                ),
+                            );
                             hidden = 0;
                         }
                         render_all(o, level + 1, "-", "", x, ",");
                     }
                     ListOp::Added(x) => {
                         if hidden > 0 {
-                            o.close(level + 1, &format!("# ({hidden} unchanged {} hidden)", plural(hidden, "element")));
+                            o.close(
+                                level + 1,
+                                &format!(
+                                    "# ({hidden} unchanged {} hidden)",
+                                    plural(hidden, "element")
+                                ),
+                            );
                             hidden = 0;
                         }
                         render_all(o, level + 1, "+", "", x, ",");
@@ -231,7 +279,13 @@ fn render_diff(
                 }
             }
             if hidden > 0 {
-                o.close(level + 1, &format!("# ({hidden} unchanged {} hidden)", plural(hidden, "element")));
+                o.close(
+                    level + 1,
+                    &format!(
+                        "# ({hidden} unchanged {} hidden)",
+                        plural(hidden, "element")
+                    ),
+                );
             }
             o.close(level, "]");
             true
@@ -319,7 +373,9 @@ fn symbol(a: Action) -> &'static str {
 fn block_header(c_addr: &baton_core::InstanceAddr) -> String {
     let r = &c_addr.resource;
     match r.mode {
-        baton_core::ResourceMode::Managed => format!("resource {} {}", quote(&r.type_), quote(&r.name)),
+        baton_core::ResourceMode::Managed => {
+            format!("resource {} {}", quote(&r.type_), quote(&r.name))
+        }
         baton_core::ResourceMode::Data => format!("data {} {}", quote(&r.type_), quote(&r.name)),
     }
 }
@@ -333,26 +389,61 @@ fn headline(c: &ResourceChange) -> String {
         (Action::NoOp, _) if c.importing.is_some() => format!("# {a} will be imported"),
         (Action::NoOp, _) if c.previous_addr.is_some() => format!(
             "# {} has moved to {a}",
-            c.previous_addr.as_ref().map(ToString::to_string).unwrap_or_default()
+            c.previous_addr
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default()
         ),
         (Action::Forget, _) => format!("# {a} will no longer be managed by Baton"),
         (Action::Create, _) => format!("# {a} will be created"),
         (Action::Update, _) => format!("# {a} will be updated in-place"),
         (Action::Delete, _) => format!("# {a} will be destroyed"),
         (Action::Read, _) => format!("# {a} will be read during apply"),
-        (_, Some(ActionReason::ReplaceBecauseTainted)) => format!("# {a} is tainted, so must be replaced"),
-        (_, Some(ActionReason::ReplaceByRequest)) => format!("# {a} will be replaced, as requested"),
-        (_, Some(ActionReason::ReplaceByTriggers)) => format!("# {a} will be replaced due to changes in replace_triggered_by"),
-        (Action::DeleteThenCreate | Action::CreateThenDelete, _) => format!("# {a} must be replaced"),
+        (_, Some(ActionReason::ReplaceBecauseTainted)) => {
+            format!("# {a} is tainted, so must be replaced")
+        }
+        (_, Some(ActionReason::ReplaceByRequest)) => {
+            format!("# {a} will be replaced, as requested")
+        }
+        (_, Some(ActionReason::ReplaceByTriggers)) => {
+            format!("# {a} will be replaced due to changes in replace_triggered_by")
+        }
+        (Action::DeleteThenCreate | Action::CreateThenDelete, _) => {
+            format!("# {a} must be replaced")
+        }
         (Action::NoOp, _) => format!("# {a} is unchanged"),
     };
     let because = match c.reason {
-        Some(ActionReason::DeleteBecauseNoResourceConfig) => Some(format!("(because {} is not in configuration)", c.addr.resource_string())),
-        Some(ActionReason::DeleteBecauseCountIndex) => Some(format!("(because index {} is out of range for count)", c.addr.key.as_ref().map(ToString::to_string).unwrap_or_default())),
-        Some(ActionReason::DeleteBecauseEachKey) => Some(format!("(because key {} is not in for_each map)", c.addr.key.as_ref().map(ToString::to_string).unwrap_or_default())),
-        Some(ActionReason::DeleteBecauseNoModule) => Some(format!("(because {} is not in configuration)", c.addr.module)),
-        Some(ActionReason::ReadBecauseConfigUnknown) => Some("(config refers to values not yet known)".to_string()),
-        Some(ActionReason::ReadBecauseDependencyPending) => Some("(depends on a resource or a module with changes pending)".to_string()),
+        Some(ActionReason::DeleteBecauseNoResourceConfig) => Some(format!(
+            "(because {} is not in configuration)",
+            c.addr.resource_string()
+        )),
+        Some(ActionReason::DeleteBecauseCountIndex) => Some(format!(
+            "(because index {} is out of range for count)",
+            c.addr
+                .key
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        )),
+        Some(ActionReason::DeleteBecauseEachKey) => Some(format!(
+            "(because key {} is not in for_each map)",
+            c.addr
+                .key
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        )),
+        Some(ActionReason::DeleteBecauseNoModule) => Some(format!(
+            "(because {} is not in configuration)",
+            c.addr.module
+        )),
+        Some(ActionReason::ReadBecauseConfigUnknown) => {
+            Some("(config refers to values not yet known)".to_string())
+        }
+        Some(ActionReason::ReadBecauseDependencyPending) => {
+            Some("(depends on a resource or a module with changes pending)".to_string())
+        }
         _ => None,
     };
     if let Some(b) = because {
@@ -408,7 +499,15 @@ pub fn render_change(c: &ResourceChange) -> String {
                 let b = before.get(k).unwrap_or(&null);
                 let a = after.get(k).unwrap_or(&null);
                 let name = format!("{k:w$}");
-                let changed = render_diff(&mut o, 1, &name, b, a, &[PathStep::Key(k.clone())], &c.replace_paths);
+                let changed = render_diff(
+                    &mut o,
+                    1,
+                    &name,
+                    b,
+                    a,
+                    &[PathStep::Key(k.clone())],
+                    &c.replace_paths,
+                );
                 if !changed {
                     // Identifying attributes are always shown.
                     if (k == "id" || k == "name") && !b.is_null() {
@@ -419,7 +518,13 @@ pub fn render_change(c: &ResourceChange) -> String {
                 }
             }
             if hidden > 0 {
-                o.close(1, &format!("# ({hidden} unchanged {} hidden)", plural(hidden, "attribute")));
+                o.close(
+                    1,
+                    &format!(
+                        "# ({hidden} unchanged {} hidden)",
+                        plural(hidden, "attribute")
+                    ),
+                );
             }
         }
     }
@@ -433,7 +538,11 @@ pub fn render_drift(d: &Drift) -> String {
         deposed: d.deposed.clone(),
         provider_name: d.provider_name.clone(),
         provider_source: d.provider_source.clone(),
-        action: if d.after.is_null() { Action::Delete } else { Action::Update },
+        action: if d.after.is_null() {
+            Action::Delete
+        } else {
+            Action::Update
+        },
         reason: None,
         before: d.before.clone(),
         after: d.after.clone(),
@@ -445,7 +554,11 @@ pub fn render_drift(d: &Drift) -> String {
     };
     let body = render_change(&c);
     let first = body.lines().next().unwrap_or_default().to_string();
-    let what = if d.after.is_null() { "has been deleted" } else { "has changed" };
+    let what = if d.after.is_null() {
+        "has been deleted"
+    } else {
+        "has changed"
+    };
     let new_first = format!("  # {} {what}", d.addr);
     body.replacen(&first, &new_first, 1)
 }
@@ -485,10 +598,16 @@ pub fn render_plan(plan: &Plan) -> String {
         } else {
             s.push_str("Unless you have made equivalent changes to your configuration, or ignored the relevant attributes using ignore_changes, the following plan may include actions to undo or respond to these changes.\n");
         }
-        s.push_str("\n─────────────────────────────────────────────────────────────────────────────\n");
+        s.push_str(
+            "\n─────────────────────────────────────────────────────────────────────────────\n",
+        );
     }
     let changes: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.is_effective()).collect();
-    let output_changes: Vec<&OutputChange> = plan.outputs.iter().filter(|o| o.action != Action::NoOp).collect();
+    let output_changes: Vec<&OutputChange> = plan
+        .outputs
+        .iter()
+        .filter(|o| o.action != Action::NoOp)
+        .collect();
     if changes.is_empty() {
         if plan.mode == PlanMode::Destroy && output_changes.is_empty() {
             s.push_str("\nNo changes. No objects need to be destroyed.\n\nEither you have not created any objects yet or the existing objects were already deleted outside of Baton.\n");
@@ -538,9 +657,20 @@ pub fn render_plan(plan: &Plan) -> String {
     }
     let (add, change, destroy) = plan.summary();
     let (import, forget) = plan.summary_extra();
-    let imports = if import > 0 { format!("{import} to import, ") } else { String::new() };
-    let forgets = if forget > 0 { format!(", {forget} to forget") } else { String::new() };
-    let _ = writeln!(s, "Plan: {imports}{add} to add, {change} to change, {destroy} to destroy{forgets}.");
+    let imports = if import > 0 {
+        format!("{import} to import, ")
+    } else {
+        String::new()
+    };
+    let forgets = if forget > 0 {
+        format!(", {forget} to forget")
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        s,
+        "Plan: {imports}{add} to add, {change} to change, {destroy} to destroy{forgets}."
+    );
     if !output_changes.is_empty() {
         s.push_str("\nChanges to Outputs:\n");
         let w = plan.outputs.iter().map(|o| o.name.len()).max().unwrap_or(0);

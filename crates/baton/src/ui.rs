@@ -3,8 +3,8 @@
 
 use baton_core::{Diagnostics, Sources};
 use baton_engine::{Action, Event, Observer};
-use std::io::{BufRead, Write};
 use std::collections::HashMap;
+use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -46,7 +46,9 @@ pub struct Progress {
 
 impl Progress {
     pub fn new() -> Progress {
-        Progress { lock: Mutex::new(()) }
+        Progress {
+            lock: Mutex::new(()),
+        }
     }
 }
 
@@ -69,7 +71,12 @@ impl Progress {
                 Some(id) => format!("{addr}: Refreshing state... [id={id}]"),
                 None => format!("{addr}: Refreshing state..."),
             },
-            Event::ApplyStart { addr, deposed, action, id } => {
+            Event::ApplyStart {
+                addr,
+                deposed,
+                action,
+                id,
+            } => {
                 let who = match deposed {
                     Some(d) => format!("{addr} (deposed object {d})"),
                     None => addr.to_string(),
@@ -87,7 +94,13 @@ impl Progress {
                     None => format!("{who}: {verb}"),
                 }
             }
-            Event::ApplyDone { addr, deposed, action, elapsed: t, id } => {
+            Event::ApplyDone {
+                addr,
+                deposed,
+                action,
+                elapsed: t,
+                id,
+            } => {
                 let who = match deposed {
                     Some(d) => format!("{addr} (deposed object {d})"),
                     None => addr.to_string(),
@@ -105,7 +118,12 @@ impl Progress {
                     None => format!("{who}: {what} after {}", elapsed(t)),
                 }
             }
-            Event::ApplyFailed { addr, action, elapsed: t, .. } => {
+            Event::ApplyFailed {
+                addr,
+                action,
+                elapsed: t,
+                ..
+            } => {
                 let what = match action {
                     Action::Create => "Creation",
                     Action::Update => "Modification",
@@ -115,7 +133,11 @@ impl Progress {
                 };
                 format!("{addr}: {what} errored after {}", elapsed(t))
             }
-            Event::StillRunning { addr, action, elapsed: t } => {
+            Event::StillRunning {
+                addr,
+                action,
+                elapsed: t,
+            } => {
                 let verb = match action {
                     Action::Create => "creating",
                     Action::Update => "modifying",
@@ -124,7 +146,9 @@ impl Progress {
                 };
                 format!("{addr}: Still {verb}... [{} elapsed]", elapsed(t))
             }
-            Event::ProvisionerStart { addr, kind } => format!("{addr}: Provisioning with '{kind}'..."),
+            Event::ProvisionerStart { addr, kind } => {
+                format!("{addr}: Provisioning with '{kind}'...")
+            }
             Event::ProvisionerOutput { addr, kind, line } => format!("{addr} ({kind}): {line}"),
         };
         println!("{line}");
@@ -179,18 +203,30 @@ impl<'a> Ticker<'a> {
                 last = Instant::now();
                 let now = Instant::now();
                 let items: Vec<(baton_core::InstanceAddr, Action, Duration)> = match r.lock() {
-                    Ok(m) => m.values().map(|(a, act, t)| (a.clone(), *act, now - *t)).collect(),
+                    Ok(m) => m
+                        .values()
+                        .map(|(a, act, t)| (a.clone(), *act, now - *t))
+                        .collect(),
                     Err(_) => Vec::new(),
                 };
                 for (addr, action, elapsed) in items {
                     let secs = elapsed.as_secs();
                     if secs >= 10 && secs % 10 == 0 {
-                        Progress::print(Event::StillRunning { addr, action, elapsed: Duration::from_secs(secs) });
+                        Progress::print(Event::StillRunning {
+                            addr,
+                            action,
+                            elapsed: Duration::from_secs(secs),
+                        });
                     }
                 }
             }
         });
-        Ticker { inner, running, done, thread: Some(thread) }
+        Ticker {
+            inner,
+            running,
+            done,
+            thread: Some(thread),
+        }
     }
 
     pub fn finish(mut self) {
@@ -205,10 +241,19 @@ impl Observer for Ticker<'_> {
     fn event(&self, e: Event) {
         if let Ok(mut m) = self.running.lock() {
             match &e {
-                Event::ApplyStart { addr, deposed, action, .. } => {
-                    m.insert(format!("{addr}{deposed:?}"), (addr.clone(), *action, Instant::now()));
+                Event::ApplyStart {
+                    addr,
+                    deposed,
+                    action,
+                    ..
+                } => {
+                    m.insert(
+                        format!("{addr}{deposed:?}"),
+                        (addr.clone(), *action, Instant::now()),
+                    );
                 }
-                Event::ApplyDone { addr, deposed, .. } | Event::ApplyFailed { addr, deposed, .. } => {
+                Event::ApplyDone { addr, deposed, .. }
+                | Event::ApplyFailed { addr, deposed, .. } => {
                     m.remove(&format!("{addr}{deposed:?}"));
                 }
                 _ => {}

@@ -951,8 +951,16 @@ fn interrupt_once_stops_scheduling_and_lets_running_actions_finish() {
     out.assert_not_contains("terraform_data.after: Creating...");
     // The running action finished and was saved.
     let list = p.baton(["state", "list"]).ok();
-    assert!(list.stdout.contains("terraform_data.slow"), "{}", list.stdout);
-    assert!(!list.stdout.contains("terraform_data.after"), "{}", list.stdout);
+    assert!(
+        list.stdout.contains("terraform_data.slow"),
+        "{}",
+        list.stdout
+    );
+    assert!(
+        !list.stdout.contains("terraform_data.after"),
+        "{}",
+        list.stdout
+    );
     let next = p.baton(["plan"]).ok();
     next.assert_not_contains("stale lock");
     let h = history(&p);
@@ -979,7 +987,10 @@ fn interrupt_twice_kills_running_actions() {
     let prov: u32 = p.read("prov.pid").trim().parse().expect("provisioner pid");
     let orphan = common::process_running(prov, "touch started");
     common::kill_if_running(prov, "touch started");
-    assert!(!orphan, "the interrupted apply left its provisioner (pid {prov}) running");
+    assert!(
+        !orphan,
+        "the interrupted apply left its provisioner (pid {prov}) running"
+    );
     assert!(
         matches!(out.code, Some(c) if c != 0),
         "an interrupted apply must exit with an error code\n--- stderr ---\n{}",

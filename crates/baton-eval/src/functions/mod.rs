@@ -158,9 +158,16 @@ impl Registry {
         sensitivity::register(&mut r);
         r.add(Function::new(
             "templatestring",
-            vec![Param::new("template", Type::String), Param::new("vars", Type::Dynamic)],
+            vec![
+                Param::new("template", Type::String),
+                Param::new("vars", Type::Dynamic),
+            ],
             Ret::Dynamic,
-            |_, _| Err(FnError::new("templatestring must be called through the evaluator")),
+            |_, _| {
+                Err(FnError::new(
+                    "templatestring must be called through the evaluator",
+                ))
+            },
         ));
         r
     }
@@ -222,7 +229,10 @@ pub fn call(f: &Function, ctx: &FnCtx<'_>, args: Vec<Value>) -> FnResult {
             a
         } else {
             convert(&a, &p.ty).map_err(|e| {
-                FnError::arg(i, format!("Invalid value for \"{}\" parameter: {e}.", p.name))
+                FnError::arg(
+                    i,
+                    format!("Invalid value for \"{}\" parameter: {e}.", p.name),
+                )
             })?
         };
         if a.is_null() && !p.allow_null {
@@ -276,14 +286,12 @@ pub(crate) mod util {
             .ok_or_else(|| FnError::arg(i, "a number is required"))
     }
 
-
     /// A whole number argument that fits an i64.
     pub fn int_arg(args: &[Value], i: usize) -> Result<i64, FnError> {
         let n = num_arg(args, i)?;
         n.to_i64()
             .ok_or_else(|| FnError::arg(i, "a whole number is required"))
     }
-
 
     pub fn string(s: impl Into<std::sync::Arc<str>>) -> Result<Value, FnError> {
         Ok(Value::string(s))
@@ -321,8 +329,11 @@ pub(crate) fn templatefile(
 ) -> Result<Value, baton_core::Diagnostic> {
     use baton_core::Diagnostic;
     let bad = |i: usize, msg: String| {
-        Diagnostic::error("Invalid function argument", format!("Call to function \"templatefile\" failed: {msg}"))
-            .at(arg_spans.get(i).copied().unwrap_or(span))
+        Diagnostic::error(
+            "Invalid function argument",
+            format!("Call to function \"templatefile\" failed: {msg}"),
+        )
+        .at(arg_spans.get(i).copied().unwrap_or(span))
     };
     if args.len() != 2 {
         return Err(Diagnostic::error(
@@ -343,7 +354,12 @@ pub(crate) fn templatefile(
     let vars = match vars_v.as_entries() {
         Some(m) => m.clone(),
         None if vars_v.is_null() => Default::default(),
-        None => return Err(bad(1, "the vars argument must be a map or an object.".into())),
+        None => {
+            return Err(bad(
+                1,
+                "the vars argument must be a map or an object.".into(),
+            ))
+        }
     };
     for k in vars.keys() {
         if !crate::is_identifier(k) {
@@ -351,8 +367,12 @@ pub(crate) fn templatefile(
         }
     }
     let full = ev.fn_ctx().base_dir.join(&path);
-    let text = std::fs::read_to_string(&full)
-        .map_err(|e| bad(0, format!("no file exists at {path:?}, or it cannot be read: {e}.")))?;
+    let text = std::fs::read_to_string(&full).map_err(|e| {
+        bad(
+            0,
+            format!("no file exists at {path:?}, or it cannot be read: {e}."),
+        )
+    })?;
     let sources = ev.fn_ctx().sources.clone();
     let id = sources.add(path.clone(), &full, text.clone());
     let tpl = baton_config::syntax::parse_template(id, &text)?;
@@ -362,7 +382,8 @@ pub(crate) fn templatefile(
         sources: &sources,
         planning: ev.fn_ctx().planning,
     };
-    let mut inner = crate::eval::Evaluator::new(&crate::eval::EmptyScope, ctx).with_symbols(symbols);
+    let mut inner =
+        crate::eval::Evaluator::new(&crate::eval::EmptyScope, ctx).with_symbols(symbols);
     let out = inner.eval(&tpl)?;
     Ok(out.with_sensitive(ps || vs))
 }
@@ -376,11 +397,17 @@ pub(crate) fn templatestring(
 ) -> Result<Value, baton_core::Diagnostic> {
     use baton_core::Diagnostic;
     let bad = |i: usize, msg: String| {
-        Diagnostic::error("Invalid function argument", format!("Call to function \"templatestring\" failed: {msg}"))
-            .at(arg_spans.get(i).copied().unwrap_or(span))
+        Diagnostic::error(
+            "Invalid function argument",
+            format!("Call to function \"templatestring\" failed: {msg}"),
+        )
+        .at(arg_spans.get(i).copied().unwrap_or(span))
     };
     if args.len() != 2 {
-        return Err(bad(0, "it takes exactly two arguments, a template string and an object of variables.".into()));
+        return Err(bad(
+            0,
+            "it takes exactly two arguments, a template string and an object of variables.".into(),
+        ));
     }
     let (tpl_v, ts) = args[0].clone().unmark();
     let (vars_v, vs) = args[1].clone().unmark();
@@ -393,10 +420,19 @@ pub(crate) fn templatestring(
         .ok_or_else(|| bad(0, "the template must be a string.".into()))?;
     let vars = match vars_v.as_entries() {
         Some(m) => m.clone(),
-        None => return Err(bad(1, "the vars argument must be a map or an object.".into())),
+        None => {
+            return Err(bad(
+                1,
+                "the vars argument must be a map or an object.".into(),
+            ))
+        }
     };
     let sources = ev.fn_ctx().sources.clone();
-    let id = sources.add("<templatestring>", std::path::Path::new("<templatestring>"), text.clone());
+    let id = sources.add(
+        "<templatestring>",
+        std::path::Path::new("<templatestring>"),
+        text.clone(),
+    );
     let tpl = baton_config::syntax::parse_template(id, &text)?;
     let ctx = FnCtx {
         base_dir: ev.fn_ctx().base_dir,

@@ -6,8 +6,8 @@
 use super::str_attr;
 use crate::schema::{Attr, Schema};
 use crate::{
-    ApplyRequest, AttrDiag, DataSourceType, PlanRequest, PlanResponse, ProviderCtx,
-    ProviderError, ResourceType,
+    ApplyRequest, AttrDiag, DataSourceType, PlanRequest, PlanResponse, ProviderCtx, ProviderError,
+    ResourceType,
 };
 use base64::Engine as _;
 use baton_eval::{Type, Value};
@@ -57,7 +57,10 @@ impl LocalFile {
             .attr("id", Attr::computed(Type::String));
         if sensitive {
             s = s
-                .attr("content", Attr::optional(Type::String).sensitive().force_new())
+                .attr(
+                    "content",
+                    Attr::optional(Type::String).sensitive().force_new(),
+                )
                 .attr(
                     "content_base64",
                     Attr::optional(Type::String).sensitive().force_new(),
@@ -106,10 +109,16 @@ fn checksums(content: &[u8]) -> BTreeMap<String, Value> {
     );
     let s256 = sha2::Sha256::digest(content);
     m.insert("content_sha256".into(), Value::string(hex::encode(s256)));
-    m.insert("content_base64sha256".into(), Value::string(b64.encode(s256)));
+    m.insert(
+        "content_base64sha256".into(),
+        Value::string(b64.encode(s256)),
+    );
     let s512 = sha2::Sha512::digest(content);
     m.insert("content_sha512".into(), Value::string(hex::encode(s512)));
-    m.insert("content_base64sha512".into(), Value::string(b64.encode(s512)));
+    m.insert(
+        "content_base64sha512".into(),
+        Value::string(b64.encode(s512)),
+    );
     m
 }
 
@@ -151,9 +160,8 @@ fn desired_content(ctx: &ProviderCtx, v: &Value) -> Result<Vec<u8>, ProviderErro
     }
     if let Some(src) = str_attr(v, "source") {
         let p = ctx.resolve(&src);
-        return std::fs::read(&p).map_err(|e| {
-            ProviderError::from_io("Cannot read source file", &e).on_attr("source")
-        });
+        return std::fs::read(&p)
+            .map_err(|e| ProviderError::from_io("Cannot read source file", &e).on_attr("source"));
     }
     Err(ProviderError::permanent(
         "No content",
@@ -193,9 +201,7 @@ fn write_file(ctx: &ProviderCtx, v: &Value) -> Result<Vec<u8>, ProviderError> {
     // Write to a temporary sibling and rename, so a kill never leaves a half-written file.
     let tmp = path.with_file_name(format!(
         ".{}.baton-tmp-{}",
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("file"),
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
         std::process::id()
     ));
     std::fs::write(&tmp, &content)
@@ -279,7 +285,11 @@ impl ResourceType for LocalFile {
                 ),
             ));
         }
-        validate_mode("file_permission", config.get_attr("file_permission"), &mut out);
+        validate_mode(
+            "file_permission",
+            config.get_attr("file_permission"),
+            &mut out,
+        );
         validate_mode(
             "directory_permission",
             config.get_attr("directory_permission"),
@@ -376,7 +386,9 @@ impl LocalFileData {
                 .attr("content", content.sensitive())
                 .attr("content_base64", content_b64.sensitive());
         } else {
-            s = s.attr("content", content).attr("content_base64", content_b64);
+            s = s
+                .attr("content", content)
+                .attr("content_base64", content_b64);
         }
         for c in CHECKSUMS {
             s = s.attr(c, Attr::computed(Type::String));

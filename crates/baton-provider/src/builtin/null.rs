@@ -16,14 +16,12 @@ pub struct NullResource {
 impl NullResource {
     pub fn new() -> NullResource {
         NullResource {
-            schema: Schema::new()
-                .attr("id", Attr::computed(Type::String))
-                .attr(
-                    "triggers",
-                    Attr::optional(Type::map(Type::String))
-                        .force_new()
-                        .describe("A map of values whose change replaces the resource."),
-                ),
+            schema: Schema::new().attr("id", Attr::computed(Type::String)).attr(
+                "triggers",
+                Attr::optional(Type::map(Type::String))
+                    .force_new()
+                    .describe("A map of values whose change replaces the resource."),
+            ),
         }
     }
 }
@@ -89,7 +87,10 @@ impl NullDataSource {
                 .attr("inputs", Attr::optional(Type::map(Type::String)))
                 .attr("outputs", Attr::computed(Type::map(Type::String)))
                 .attr("random", Attr::computed(Type::String))
-                .attr("has_computed_default", Attr::optional_computed(Type::String))
+                .attr(
+                    "has_computed_default",
+                    Attr::optional_computed(Type::String),
+                )
                 .attr("id", Attr::computed(Type::String)),
         }
     }

@@ -15,9 +15,20 @@ impl TerraformData {
     pub fn new() -> TerraformData {
         TerraformData {
             schema: Schema::new()
-                .attr("input", Attr::optional(Type::Dynamic).describe("A value to store in the object; changes are planned in place."))
-                .attr("output", Attr::computed(Type::Dynamic).describe("The value of input after apply."))
-                .attr("triggers_replace", Attr::optional(Type::Dynamic).describe("A value whose change replaces the object."))
+                .attr(
+                    "input",
+                    Attr::optional(Type::Dynamic)
+                        .describe("A value to store in the object; changes are planned in place."),
+                )
+                .attr(
+                    "output",
+                    Attr::computed(Type::Dynamic).describe("The value of input after apply."),
+                )
+                .attr(
+                    "triggers_replace",
+                    Attr::optional(Type::Dynamic)
+                        .describe("A value whose change replaces the object."),
+                )
                 .attr("id", Attr::computed(Type::String)),
         }
     }

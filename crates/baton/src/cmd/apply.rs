@@ -14,7 +14,11 @@ pub fn apply(env: &Env, a: ApplyArgs) -> anyhow::Result<ExitCode> {
     if let Some(f) = &a.plan_file {
         return apply_saved(env, f, &a.flags);
     }
-    let mode = if a.destroy { PlanMode::Destroy } else { PlanMode::Normal };
+    let mode = if a.destroy {
+        PlanMode::Destroy
+    } else {
+        PlanMode::Normal
+    };
     run(env, &a.flags, mode, a.auto_approve, "apply")
 }
 
@@ -30,7 +34,13 @@ fn run_id() -> String {
     format!("run-{:x}-{:x}", nanos, std::process::id())
 }
 
-fn run(env: &Env, flags: &PlanFlags, mode: PlanMode, auto: bool, command: &str) -> anyhow::Result<ExitCode> {
+fn run(
+    env: &Env,
+    flags: &PlanFlags,
+    mode: PlanMode,
+    auto: bool,
+    command: &str,
+) -> anyhow::Result<ExitCode> {
     let opts = plan_opts(flags, mode)?;
     let Some(ctx) = env.load() else {
         return Ok(ExitCode::from(1));
@@ -63,16 +73,35 @@ fn run(env: &Env, flags: &PlanFlags, mode: PlanMode, auto: bool, command: &str) 
                 "Baton will destroy all your managed infrastructure, as shown above.\n  There is no undo.",
             )
         } else {
-            ("Do you want to perform these actions?", "Baton will perform the actions described above.")
+            (
+                "Do you want to perform these actions?",
+                "Baton will perform the actions described above.",
+            )
         };
         if !crate::ui::confirm(q, d) {
-            eprintln!("\nError: {} cancelled.", if mode == PlanMode::Destroy { "Destroy" } else { "Apply" });
+            eprintln!(
+                "\nError: {} cancelled.",
+                if mode == PlanMode::Destroy {
+                    "Destroy"
+                } else {
+                    "Apply"
+                }
+            );
             return Ok(ExitCode::from(1));
         }
     } else {
         println!();
     }
-    let report = do_apply(env, &ctx, &plan, &store, &prior, flags.parallelism, command, &progress)?;
+    let report = do_apply(
+        env,
+        &ctx,
+        &plan,
+        &store,
+        &prior,
+        flags.parallelism,
+        command,
+        &progress,
+    )?;
     finish(env, &plan, &report)
 }
 
@@ -96,7 +125,8 @@ fn do_apply(
     let stop = baton_graph::StopHandle::new();
     crate::ui::on_interrupt(stop.clone(), opts.cancel.clone());
     let ticker = crate::ui::Ticker::start(progress);
-    let r = baton_engine::apply::apply(ctx, plan, store, prior, &opts, &ticker, &stop).map_err(|e| anyhow!(e));
+    let r = baton_engine::apply::apply(ctx, plan, store, prior, &opts, &ticker, &stop)
+        .map_err(|e| anyhow!(e));
     ticker.finish();
     r
 }
@@ -159,12 +189,16 @@ fn print_outputs_from_plan(plan: &Plan) {
 }
 
 fn apply_saved(env: &Env, file: &std::path::Path, flags: &PlanFlags) -> anyhow::Result<ExitCode> {
-    if !flags.vars.vars.is_empty() || !flags.vars.var_files.is_empty() || !flags.targets.is_empty() {
+    if !flags.vars.vars.is_empty() || !flags.vars.var_files.is_empty() || !flags.targets.is_empty()
+    {
         return Err(anyhow!("A saved plan already contains its variables and targets: --var, --var-file and --target cannot be used with a plan file."));
     }
     let plan = baton_engine::planfile::read(file).map_err(|e| anyhow!(e))?;
     if plan.errored {
-        return Err(anyhow!("The plan in {} was saved with errors and cannot be applied.", file.display()));
+        return Err(anyhow!(
+            "The plan in {} was saved with errors and cannot be applied.",
+            file.display()
+        ));
     }
     if plan.workspace != env.workspace {
         return Err(anyhow!(
@@ -183,7 +217,11 @@ fn apply_saved(env: &Env, file: &std::path::Path, flags: &PlanFlags) -> anyhow::
         return Ok(ExitCode::from(1));
     };
     let store = env.open_store()?;
-    let command = if plan.mode == PlanMode::Destroy { "destroy" } else { "apply" };
+    let command = if plan.mode == PlanMode::Destroy {
+        "destroy"
+    } else {
+        "apply"
+    };
     let _guard = lock(&store.store, command, &flags.lock_timeout)?;
     let current = store.current()?;
     // A plan made against a state never written applies to any never-written state.
@@ -200,6 +238,15 @@ fn apply_saved(env: &Env, file: &std::path::Path, flags: &PlanFlags) -> anyhow::
         ));
     }
     let progress = crate::ui::Progress::new();
-    let report = do_apply(env, &ctx, &plan, &store, &current, flags.parallelism, command, &progress)?;
+    let report = do_apply(
+        env,
+        &ctx,
+        &plan,
+        &store,
+        &current,
+        flags.parallelism,
+        command,
+        &progress,
+    )?;
     finish(env, &plan, &report)
 }

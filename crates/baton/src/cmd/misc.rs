@@ -42,7 +42,11 @@ pub fn validate(env: &Env, a: &ValidateArgs) -> anyhow::Result<ExitCode> {
             println!("Success! The configuration is valid.");
         }
     }
-    Ok(if valid { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 pub fn output(env: &Env, a: &OutputArgs) -> anyhow::Result<ExitCode> {
@@ -90,7 +94,10 @@ pub fn output(env: &Env, a: &OutputArgs) -> anyhow::Result<ExitCode> {
                 json!({"sensitive": s, "type": plain.ty().to_json(), "value": plain.to_json()}),
             );
         }
-        println!("{}", serde_json::to_string_pretty(&serde_json::Value::Object(m))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::Value::Object(m))?
+        );
         return Ok(ExitCode::SUCCESS);
     }
     if outs.is_empty() {
@@ -148,7 +155,14 @@ pub fn show(env: &Env, a: &ShowArgs) -> anyhow::Result<ExitCode> {
             continue;
         }
         let v = decode_object(o).map_err(|e| anyhow!("{} in state is unreadable: {e}", k.addr))?;
-        println!("{}", render_object(&k.addr, &v, o.status == baton_state::InstanceStatus::Tainted));
+        println!(
+            "{}",
+            render_object(
+                &k.addr,
+                &v,
+                o.status == baton_state::InstanceStatus::Tainted
+            )
+        );
     }
     if !snap.outputs.is_empty() {
         println!("\nOutputs:\n");

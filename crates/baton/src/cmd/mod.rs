@@ -31,7 +31,11 @@ impl Env {
         let cwd = std::env::current_dir().context("cannot determine the working directory")?;
         let dir = match &cli.chdir {
             Some(d) => {
-                let d = if d.is_absolute() { d.clone() } else { cwd.join(d) };
+                let d = if d.is_absolute() {
+                    d.clone()
+                } else {
+                    cwd.join(d)
+                };
                 if !d.is_dir() {
                     bail!("--chdir: {} is not a directory", d.display());
                 }
@@ -50,7 +54,11 @@ impl Env {
             // Like every relative path, relative to the directory after --chdir.
             Some(p) => dir.join(p),
             None if workspace == "default" => dir.join(".baton").join("state.db"),
-            None => dir.join(".baton").join("envs").join(&workspace).join("state.db"),
+            None => dir
+                .join(".baton")
+                .join("envs")
+                .join(&workspace)
+                .join("state.db"),
         };
         Ok(Env {
             dir,
@@ -110,7 +118,11 @@ impl Drop for StoreHandle {
             return;
         }
         let unused = self.store.history().map(|h| h.is_empty()).unwrap_or(false)
-            && self.store.lock_holder().map(|l| l.is_none()).unwrap_or(false);
+            && self
+                .store
+                .lock_holder()
+                .map(|l| l.is_none())
+                .unwrap_or(false);
         if unused {
             for suffix in ["", "-wal", "-shm", "-journal"] {
                 let mut p = self.path.clone().into_os_string();
@@ -150,10 +162,12 @@ pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
     let (num, unit) = s
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .map(|i| s.split_at(i))
-        .ok_or_else(|| anyhow!("invalid duration {s:?}: expected a number and a unit, such as 30s"))?;
-    let n: f64 = num
-        .parse()
-        .map_err(|_| anyhow!("invalid duration {s:?}: expected a number and a unit, such as 30s"))?;
+        .ok_or_else(|| {
+            anyhow!("invalid duration {s:?}: expected a number and a unit, such as 30s")
+        })?;
+    let n: f64 = num.parse().map_err(|_| {
+        anyhow!("invalid duration {s:?}: expected a number and a unit, such as 30s")
+    })?;
     let secs = match unit {
         "ms" => n / 1000.0,
         "s" => n,

@@ -10,7 +10,11 @@ use baton_state::StateStore as _;
 use std::process::ExitCode;
 
 pub fn plan(env: &Env, a: &PlanArgs) -> anyhow::Result<ExitCode> {
-    let mode = if a.destroy { PlanMode::Destroy } else { PlanMode::Normal };
+    let mode = if a.destroy {
+        PlanMode::Destroy
+    } else {
+        PlanMode::Normal
+    };
     let opts = plan_opts(&a.flags, mode)?;
     let Some(ctx) = env.load() else {
         return Ok(ExitCode::from(1));

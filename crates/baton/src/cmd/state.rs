@@ -40,10 +40,16 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
                 bail!("No instance found for the given address: {addr} is not in the state.");
             };
             let v = decode_object(o).map_err(|e| anyhow!("{addr} in state is unreadable: {e}"))?;
-            print!("{}", render_object(&a, &v, o.status == baton_state::InstanceStatus::Tainted));
+            print!(
+                "{}",
+                render_object(&a, &v, o.status == baton_state::InstanceStatus::Tainted)
+            );
             Ok(ExitCode::SUCCESS)
         }
-        StateCommand::Rm { addrs, lock_timeout } => {
+        StateCommand::Rm {
+            addrs,
+            lock_timeout,
+        } => {
             let store = env.open_store()?;
             let _g = lock(&store.store, "state rm", &lock_timeout)?;
             let snap = store.current()?;
@@ -69,7 +75,11 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
             println!("Successfully removed {} resource instance(s).", keys.len());
             Ok(ExitCode::SUCCESS)
         }
-        StateCommand::Mv { from, to, lock_timeout } => {
+        StateCommand::Mv {
+            from,
+            to,
+            lock_timeout,
+        } => {
             let store = env.open_store()?;
             let _g = lock(&store.store, "state mv", &lock_timeout)?;
             let snap = store.current()?;
@@ -149,17 +159,25 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
             if json {
                 let v: Vec<serde_json::Value> = h
                     .iter()
-                    .map(|m| serde_json::json!({
-                        "serial": m.serial, "lineage": m.lineage, "run_id": m.run_id,
-                        "command": m.command, "created_at": m.created_at, "status": m.status,
-                        "changes": m.changes,
-                    }))
+                    .map(|m| {
+                        serde_json::json!({
+                            "serial": m.serial, "lineage": m.lineage, "run_id": m.run_id,
+                            "command": m.command, "created_at": m.created_at, "status": m.status,
+                            "changes": m.changes,
+                        })
+                    })
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                println!("{:<7} {:<21} {:<10} {:<12} {:>7}  RUN", "SERIAL", "CREATED", "COMMAND", "STATUS", "CHANGES");
+                println!(
+                    "{:<7} {:<21} {:<10} {:<12} {:>7}  RUN",
+                    "SERIAL", "CREATED", "COMMAND", "STATUS", "CHANGES"
+                );
                 for m in h.iter().rev() {
-                    println!("{:<7} {:<21} {:<10} {:<12} {:>7}  {}", m.serial, m.created_at, m.command, m.status, m.changes, m.run_id);
+                    println!(
+                        "{:<7} {:<21} {:<10} {:<12} {:>7}  {}",
+                        m.serial, m.created_at, m.command, m.status, m.changes, m.run_id
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)
