@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Baton vs Terraform benchmark. See bench/README.md.
 #
-#   bench/run.sh [--sizes 100,1000,10000] [--quick] [--shapes independent,count,layered]
+#   bench/run.sh [--sizes 100,1000,10000] [--quick] [--shapes independent,count,layered,modules,functions]
 #                [--terraform-max N] [--parallelism N] [--workdir DIR] [--no-build] [--baton PATH]
 #                [--clean] [--strict]
 set -euo pipefail
@@ -11,7 +11,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 
 sizes="100,1000,10000"
-shapes="independent,count,layered"
+all_shapes="independent,count,layered,modules,functions"
+shapes=$all_shapes
 tf_max=1000
 parallelism=10
 workdir=""
@@ -25,7 +26,7 @@ usage() {
 
   --sizes LIST         comma-separated resource counts (default 100,1000,10000)
   --quick              smoke test: only N=100 (overrides --sizes)
-  --shapes LIST        subset of independent,count,layered (default: all three)
+  --shapes LIST        subset of independent,count,layered,modules,functions (default: all five)
   --terraform-max N    run terraform only for sizes <= N (default 1000)
   --parallelism N      -parallelism for both tools (default 10, both tools' default)
   --workdir DIR        where configurations, state and logs go (default: mktemp -d)
@@ -66,7 +67,7 @@ for n in "${size_list[@]}"; do
   [[ $n =~ ^[0-9]+$ ]] && (( n > 0 )) || { echo "run.sh: bad size '$n'" >&2; exit 64; }
 done
 for s in "${shape_list[@]}"; do
-  case "$s" in independent|count|layered) ;; *) echo "run.sh: unknown shape '$s'" >&2; exit 64 ;; esac
+  case "$s" in independent|count|layered|modules|functions) ;; *) echo "run.sh: unknown shape '$s' (known: $all_shapes)" >&2; exit 64 ;; esac
 done
 
 # ---------------------------------------------------------------- prerequisites
@@ -226,15 +227,41 @@ state_count() {
   fi
 }
 
+# expected_instances SHAPE N -> resource instances gen.sh writes (layered and modules round
+# N down to a multiple of 10)
+expected_instances() {
+  case $1 in
+    layered|modules) echo $(( $2 / 10 * 10 )) ;;
+    *) echo "$2" ;;
+  esac
+}
+
 check_sanity() { # N SHAPE TOOL DIR PHASE
   local n=$1 shape=$2 tool=$3 dir=$4 phase=$5 want got
   case $phase in
-    after_apply) want=$n ;;
+    after_apply) want=$(expected_instances "$shape" "$n") ;;
     after_destroy) want=0 ;;
   esac
   got=$(state_count "$tool" "$dir"); got=${got:-0}
   if [[ $got != "$want" ]]; then
     anomalies+=("$tool $shape N=$n: $got instances in state $phase (expected $want)")
+  fi
+}
+
+# check_outputs N SHAPE DIR_BATON DIR_TF: after apply, `baton output --json` must equal
+# `terraform output -json` (compared after `jq -S .` when jq is installed, else byte for byte)
+check_outputs() {
+  local n=$1 shape=$2 bdir=$3 tdir=$4 out=$workdir/logs/$2-$1-outputs
+  (cd "$bdir" && "$baton" output --json) >"$out.baton.json" 2>&1 || true
+  (cd "$tdir" && terraform output -json) >"$out.terraform.json" 2>&1 || true
+  if command -v jq >/dev/null 2>&1; then
+    jq -S . "$out.baton.json" >"$out.baton.norm" 2>&1 || true
+    jq -S . "$out.terraform.json" >"$out.terraform.norm" 2>&1 || true
+  else
+    cp "$out.baton.json" "$out.baton.norm"; cp "$out.terraform.json" "$out.terraform.norm"
+  fi
+  if ! cmp -s "$out.baton.norm" "$out.terraform.norm"; then
+    anomalies+=("$shape N=$n: 'baton output --json' differs from 'terraform output -json' after apply (diff $out.baton.norm $out.terraform.norm)")
   fi
 }
 
@@ -269,7 +296,10 @@ for n in "${size_list[@]}"; do
       if (( run_tf )); then measure "$n" "$shape" terraform "$op" "$case_dir/terraform"; fi
       if [[ $op == apply ]]; then
         check_sanity "$n" "$shape" baton "$case_dir/baton" after_apply
-        if (( run_tf )); then check_sanity "$n" "$shape" terraform "$case_dir/terraform" after_apply; fi
+        if (( run_tf )); then
+          check_sanity "$n" "$shape" terraform "$case_dir/terraform" after_apply
+          check_outputs "$n" "$shape" "$case_dir/baton" "$case_dir/terraform"
+        fi
       fi
       if [[ $op == destroy ]]; then
         check_sanity "$n" "$shape" baton "$case_dir/baton" after_destroy
@@ -356,15 +386,29 @@ mem_target() { # N SHAPE: every operation's peak RSS <= 1/10 of terraform's; rep
       printf "memory <= 1/10 of terraform [%s N=%s]: worst op \"%s\" %.1fx (baton %.1f MB, terraform %.1f MB)", s, n, o, r, b / 1024, t / 1024 }')"
 }
 
+# Which targets apply to which shape: apply = apply speed-up >= 20x at N=1000; plan = both
+# plans >= 10x at N=1000; memory = every operation's RSS <= 1/10 of terraform's at N=1000;
+# big = baton apply at N=10000 faster than terraform apply at N=1000.
+declare -A shape_targets=(
+  [independent]="apply plan memory big"
+  [count]="apply plan memory big"
+  [layered]="apply plan memory big"
+  [modules]="plan"
+  [functions]="plan"
+)
+has_target() { [[ " ${shape_targets[$1]} " == *" $2 "* ]]; }
+
 target_n=1000
 have_target_n=0
 for n in "${size_list[@]}"; do [[ $n == "$target_n" ]] && have_target_n=1; done
 if (( have_target_n )); then
   for s in "${shape_list[@]}"; do
-    ratio_target $target_n "$s" apply wall 20 "apply ratio >= 20x"
-    ratio_target $target_n "$s" plan_norefresh wall 10 "plan (-refresh=false, from empty) ratio >= 10x"
-    ratio_target $target_n "$s" plan_noop wall 10 "plan (no-op, refresh) ratio >= 10x"
-    mem_target $target_n "$s"
+    if has_target "$s" apply; then ratio_target $target_n "$s" apply wall 20 "apply ratio >= 20x"; fi
+    if has_target "$s" plan; then
+      ratio_target $target_n "$s" plan_norefresh wall 10 "plan (-refresh=false, from empty) ratio >= 10x"
+      ratio_target $target_n "$s" plan_noop wall 10 "plan (no-op, refresh) ratio >= 10x"
+    fi
+    if has_target "$s" memory; then mem_target $target_n "$s"; fi
   done
 else
   target_line SKIP "N=$target_n targets: N=$target_n not in --sizes"
@@ -373,6 +417,7 @@ have_10k=0
 for n in "${size_list[@]}"; do [[ $n == 10000 ]] && have_10k=1; done
 if (( have_10k )); then
   for s in "${shape_list[@]}"; do
+    has_target "$s" big || continue
     b=$(lookup 10000 "$s" apply baton wall); brc=$(lookup 10000 "$s" apply baton rc)
     t=$(lookup 1000 "$s" apply terraform wall); trc=$(lookup 1000 "$s" apply terraform rc)
     if [[ -z $b || -z $t ]]; then

@@ -168,6 +168,8 @@ pub struct Resource {
     pub lifecycle: Lifecycle,
     pub provisioners: Vec<Provisioner>,
     pub timeouts: Option<Body>,
+    /// Baton's `retry { attempts, backoff, max_backoff }` for retryable provider failures.
+    pub retry: Option<Body>,
     /// Everything that is not a meta-argument: the provider schema's arguments and blocks.
     pub config: Body,
 }
@@ -1026,6 +1028,7 @@ impl Builder {
         let mut lifecycle = Lifecycle::default();
         let mut provisioners = Vec::new();
         let mut timeouts = None;
+        let mut retry = None;
         let mut config = Body {
             span: body.span,
             ..Body::default()
@@ -1058,6 +1061,10 @@ impl Builder {
                 }
                 "connection" if mode == ResourceMode::Managed => {}
                 "timeouts" => timeouts = Some(b.body.clone()),
+                "retry" if mode == ResourceMode::Managed => {
+                    self.only(&b.body, &["attempts", "backoff", "max_backoff"], &[], &ctx);
+                    retry = Some(b.body.clone());
+                }
                 _ => config.blocks.push(b.clone()),
             }
         }
@@ -1073,6 +1080,7 @@ impl Builder {
             lifecycle,
             provisioners,
             timeouts,
+            retry,
             config,
         })
     }

@@ -4,14 +4,18 @@
 //! provider's final plan against the reviewed one, applies it, and saves the object to state
 //! before anything that depends on it starts. Deletions run after their dependents are gone.
 //!
-//! A failed action stops its dependents only; independent work finishes and every error is
-//! reported. This module prints nothing: progress goes to the [`Observer`].
+//! Every apply is a *run*: before an action starts its intent is journaled, and its outcome is
+//! journaled in the same transaction as the state write it implies, so a crash at any point
+//! leaves a journal that says exactly what is done, what is not, and what is unknown. A failed
+//! action stops its dependents; independent work finishes; then, with the rollback policy, every
+//! change the run completed is undone (see [`crate::rollback`]). This module prints nothing:
+//! progress goes to the [`Observer`].
 
 use crate::body::eval_body;
 use crate::context::Context;
 use crate::expand::{count_index, each_values, expand, Expansion};
 use crate::graph::NodeKey;
-use crate::model::{Action, Plan, PlanMode, ResourceChange};
+use crate::model::{Action, ActionReason, Plan, PlanMode, ResourceChange};
 use crate::nodes::{module_of, NodeEval};
 use crate::statecodec::{decode_object, encode_object, encode_output};
 use crate::values::{EvalState, NamedValue, Repetition};
@@ -25,21 +29,85 @@ use baton_graph::{Graph, NodeId, StopHandle, WalkOpts};
 use baton_provider::exec::{run, CommandSpec};
 use baton_provider::plan::{mark_schema_sensitive, proposed_new};
 use baton_provider::{ApplyRequest, ErrorKind, PlanRequest, ProviderCtx, ProviderError};
-use baton_state::{InstanceStatus, ObjectKey, OutputState, StateError, StateStore};
-use std::collections::{BTreeMap, HashMap};
+use baton_state::{
+    EntryOutcome, EntryStatus, InstanceStatus, JournalEntry, ObjectKey, OutputState, RawJson,
+    RunRecord, RunStatus, StateError, StateStore, StateWrite,
+};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Retries of retryable provider failures: `attempts` in all, exponential backoff from `base`
+/// capped at `cap`, with jitter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub base: Duration,
+    pub cap: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 3,
+            base: Duration::from_secs(1),
+            cap: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What a failed run does with the changes it completed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailurePolicy {
+    /// Undo them (the default).
+    Rollback,
+    /// Keep them (Terraform's behaviour).
+    Halt,
+}
+
+impl FailurePolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailurePolicy::Rollback => "rollback",
+            FailurePolicy::Halt => "halt",
+        }
+    }
+    pub fn parse(s: &str) -> Option<FailurePolicy> {
+        match s {
+            "rollback" => Some(FailurePolicy::Rollback),
+            "halt" => Some(FailurePolicy::Halt),
+            _ => None,
+        }
+    }
+}
+
+/// What a resumed run already knows from the interrupted one.
+#[derive(Clone, Debug, Default)]
+pub struct ResumeInfo {
+    /// Create/update/read parts of changes (by index in the plan) already done, with the
+    /// object they produced.
+    pub done_apply: HashMap<usize, Option<Value>>,
+    /// Delete parts already done.
+    pub done_destroy: HashSet<usize>,
+    /// Parts whose outcome is unknown (the process died while they ran): the real object is
+    /// checked before acting, so nothing is created twice.
+    pub probe_apply: HashSet<usize>,
+    pub probe_destroy: HashSet<usize>,
+    /// Deposed keys made by the interrupted run's create-before-destroy replacements.
+    pub deposed: HashMap<InstanceAddr, String>,
+}
 
 #[derive(Clone, Debug)]
 pub struct ApplyOpts {
     pub parallelism: usize,
     pub run_id: String,
-    /// `apply` or `destroy`, recorded with the state version.
+    /// `apply`, `destroy`, `resume` or `rollback`: the run's kind and the version's command.
     pub command: String,
-    /// Attempts for retryable provider failures (1 = no retry).
-    pub attempts: u32,
-    pub backoff_base: Duration,
-    pub backoff_cap: Duration,
+    pub retry: RetryPolicy,
+    pub on_failure: FailurePolicy,
+    /// The run this one resumes or rolls back.
+    pub parent: Option<String>,
+    pub resume: Option<ResumeInfo>,
     /// Set to kill in-flight actions (a second interrupt); they are reported as failed.
     pub cancel: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -50,12 +118,21 @@ impl Default for ApplyOpts {
             parallelism: 10,
             run_id: String::new(),
             command: "apply".into(),
-            attempts: 3,
-            backoff_base: Duration::from_secs(1),
-            backoff_cap: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+            on_failure: FailurePolicy::Rollback,
+            parent: None,
+            resume: None,
             cancel: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
     }
+}
+
+/// What an automatic rollback did.
+#[derive(Debug, Default)]
+pub struct RollbackReport {
+    pub ok: bool,
+    pub undone: usize,
+    pub diags: Diagnostics,
 }
 
 #[derive(Debug, Default)]
@@ -70,6 +147,9 @@ pub struct ApplyReport {
     pub outputs: BTreeMap<String, (Value, bool)>,
     /// The walk was stopped (interrupt) before finishing.
     pub stopped: bool,
+    /// Set when the run failed and was rolled back automatically.
+    pub rollback: Option<RollbackReport>,
+    pub status: Option<RunStatus>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -79,8 +159,22 @@ enum ANode {
     Destroy(usize),
 }
 
+/// A short summary of a plan for the run record.
+pub fn plan_summary(plan: &Plan) -> String {
+    let (a, c, d) = plan.summary();
+    let (i, f) = plan.summary_extra();
+    let mut s = format!("{a} to add, {c} to change, {d} to destroy");
+    if i > 0 {
+        s = format!("{i} to import, {s}");
+    }
+    if f > 0 {
+        s.push_str(&format!(", {f} to forget"));
+    }
+    s
+}
+
 /// Applies `plan` to `store`, whose current state is `prior` (the caller read it while holding
-/// the state lock, which it keeps until this returns).
+/// the state lock, which it keeps until this returns). Records the run and its journal.
 pub fn apply(
     ctx: &Context,
     plan: &Plan,
@@ -91,13 +185,140 @@ pub fn apply(
     stop: &StopHandle,
 ) -> Result<ApplyReport, StateError> {
     let serial = store.begin_version(&opts.run_id, &opts.command)?;
+    let info = baton_state::lock::current_lock_info(&opts.command);
+    store.begin_run(&RunRecord {
+        id: opts.run_id.clone(),
+        kind: opts.command.clone(),
+        status: RunStatus::Running,
+        who: info.who.clone(),
+        host: info.host.clone(),
+        pid: info.pid,
+        process_start: info.process_start.clone(),
+        started_at: crate::now_rfc3339(),
+        finished_at: None,
+        serial,
+        summary: plan_summary(plan),
+        plan: RawJson::from_value(&crate::planfile::to_json(plan)),
+        parent: opts.parent.clone(),
+        on_failure: opts.on_failure.as_str().to_string(),
+    })?;
+    let exec = execute(ctx, plan, store, prior, serial, opts, "apply", observer, stop)?;
     let mut report = ApplyReport {
         serial,
+        diags: exec.diags,
+        added: exec.counts.0,
+        changed: exec.counts.1,
+        destroyed: exec.counts.2,
+        imported: exec.counts.3,
+        stopped: exec.stopped,
         ..ApplyReport::default()
     };
-    // Renames (`moved` blocks) first, so every later write uses the new addresses.
+    let failed = report.diags.has_errors();
+    let mut status = if report.stopped {
+        RunStatus::Stopped
+    } else if failed {
+        RunStatus::Failed
+    } else {
+        RunStatus::Completed
+    };
+    // Automatic rollback of a failed run (never of a restore, which is itself an undo).
+    if failed
+        && !report.stopped
+        && opts.on_failure == FailurePolicy::Rollback
+        && plan.mode != PlanMode::Restore
+    {
+        observer.event(Event::RollbackStart {
+            run_id: opts.run_id.clone(),
+        });
+        let current = store.current()?;
+        let (rb_plan, d) = crate::rollback::plan_for_run(store, &opts.run_id, &current)?;
+        let mut rb = RollbackReport {
+            diags: d,
+            ..RollbackReport::default()
+        };
+        if !rb.diags.has_errors() {
+            let exec = execute(ctx, &rb_plan, store, &current, serial, opts, "rollback", observer, stop)?;
+            rb.undone = exec.counts.0 + exec.counts.1 + exec.counts.2 + exec.counts.4;
+            rb.diags.extend(exec.diags);
+            rb.ok = !rb.diags.has_errors() && !exec.stopped;
+        }
+        status = if rb.ok {
+            RunStatus::RolledBack
+        } else {
+            RunStatus::RollbackFailed
+        };
+        report.rollback = Some(rb);
+    }
+    // Root outputs: evaluated by the walk, or (after a rollback) as they were.
+    let mut outputs: BTreeMap<String, OutputState> = BTreeMap::new();
+    let rolled_back = status == RunStatus::RolledBack;
+    if plan.mode == PlanMode::Restore || rolled_back {
+        outputs = prior.outputs.clone();
+        for (name, prev) in &prior.outputs {
+            if let Ok(v) = crate::statecodec::decode_output(prev) {
+                report.outputs.insert(name.clone(), (v, prev.sensitive));
+            }
+        }
+    } else if plan.mode != PlanMode::Destroy {
+        let root = ModuleInstance::root();
+        for (name, o) in &ctx.config.module.outputs {
+            match exec.state.get(&root, &NamedValue::Output(name.clone())) {
+                Some(v) if v.is_wholly_known() && !v.is_null() => {
+                    outputs.insert(name.clone(), encode_output(&v, o.sensitive));
+                    report.outputs.insert(name.clone(), (v, o.sensitive));
+                }
+                Some(v) if v.is_null() => {}
+                _ => {
+                    if let Some(prev) = prior.outputs.get(name) {
+                        outputs.insert(name.clone(), prev.clone());
+                        if let Ok(v) = crate::statecodec::decode_output(prev) {
+                            report.outputs.insert(name.clone(), (v, prev.sensitive));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    store.put_outputs(serial, &outputs)?;
+    store.finish_version(
+        serial,
+        if status == RunStatus::Completed {
+            "complete"
+        } else {
+            "failed"
+        },
+    )?;
+    store.finish_run(&opts.run_id, status)?;
+    report.status = Some(status);
+    Ok(report)
+}
+
+/// The outcome of walking one plan.
+struct Exec {
+    diags: Diagnostics,
+    /// (created, updated, destroyed, imported, restored)
+    counts: (usize, usize, usize, usize, usize),
+    stopped: bool,
+    state: EvalState,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn execute(
+    ctx: &Context,
+    plan: &Plan,
+    store: &dyn StateStore,
+    prior: &baton_state::Snapshot,
+    serial: u64,
+    opts: &ApplyOpts,
+    phase: &'static str,
+    observer: &dyn Observer,
+    stop: &StopHandle,
+) -> Result<Exec, StateError> {
+    let resuming = opts.resume.is_some();
+    // Renames (`moved` blocks) first, so every later write uses the new addresses. A resumed
+    // run repeats only the renames that did not happen yet.
     let moved_prior;
-    let prior = if plan.moves.is_empty() {
+    let prior = if plan.moves.is_empty() || phase != "apply" {
         prior
     } else {
         let renames: HashMap<&InstanceAddr, &InstanceAddr> =
@@ -124,52 +345,59 @@ pub fn apply(
         &moved_prior
     };
     // Refresh results: objects found gone are forgotten, changed ones recorded; data source
-    // results read while planning are saved.
-    for (k, obj) in &prior.objects {
-        let key = (
-            k.addr.clone(),
-            if k.deposed.is_empty() {
-                None
-            } else {
-                Some(k.deposed.clone())
-            },
-        );
-        match plan.refreshed.get(&key) {
-            None => {
-                let in_scope =
-                    plan.targets.is_empty() || plan.changes.iter().any(|c| c.addr == k.addr);
-                let is_data = k.addr.resource.mode == ResourceMode::Data;
-                if is_data || in_scope {
-                    store.put_object(serial, k, None)?;
+    // results read while planning are saved. (A resumed run's interrupted predecessor did this.)
+    if phase == "apply" && !resuming {
+        for (k, obj) in &prior.objects {
+            let key = (
+                k.addr.clone(),
+                if k.deposed.is_empty() {
+                    None
+                } else {
+                    Some(k.deposed.clone())
+                },
+            );
+            match plan.refreshed.get(&key) {
+                None => {
+                    let in_scope =
+                        plan.targets.is_empty() || plan.changes.iter().any(|c| c.addr == k.addr);
+                    let is_data = k.addr.resource.mode == ResourceMode::Data;
+                    if (is_data || in_scope) && plan.mode != PlanMode::Restore {
+                        store.put_object(serial, k, None)?;
+                    }
                 }
-            }
-            Some(v) => {
-                if let Ok(old) = decode_object(obj) {
-                    if !old.raw_equal(v) || old.sensitive_paths() != v.sensitive_paths() {
-                        let mut o = obj.clone();
-                        o.value = baton_state::RawJson::from_value(&v.to_typed_json());
-                        store.put_object(serial, k, Some(&o))?;
+                Some(v) => {
+                    if let Ok(old) = decode_object(obj) {
+                        if !old.raw_equal(v) || old.sensitive_paths() != v.sensitive_paths() {
+                            let mut o = obj.clone();
+                            o.value = RawJson::from_value(&v.to_typed_json());
+                            store.put_object(serial, k, Some(&o))?;
+                        }
                     }
                 }
             }
         }
-    }
-    for ((addr, deposed), v) in &plan.refreshed {
-        if addr.resource.mode == ResourceMode::Data && deposed.is_none() {
-            let info = baton_provider::registry().data_source(&addr.resource.type_);
-            let provider = info.map(|(p, _)| p.state_string()).unwrap_or_default();
-            let o = encode_object(v, &provider, Vec::new(), false, InstanceStatus::Ready);
-            store.put_object(serial, &ObjectKey::current(addr.clone()), Some(&o))?;
+        for ((addr, deposed), v) in &plan.refreshed {
+            if addr.resource.mode == ResourceMode::Data && deposed.is_none() {
+                let info = baton_provider::registry().data_source(&addr.resource.type_);
+                let provider = info.map(|(p, _)| p.state_string()).unwrap_or_default();
+                let o = encode_object(v, &provider, Vec::new(), false, InstanceStatus::Ready);
+                store.put_object(serial, &ObjectKey::current(addr.clone()), Some(&o))?;
+            }
         }
     }
 
     let eval_state = EvalState::new();
-    seed_values(ctx, plan, &eval_state);
+    if plan.mode != PlanMode::Restore {
+        seed_values(ctx, plan, &eval_state);
+    }
     let (graph, diags) = build_graph(ctx, plan);
-    report.diags.extend(diags);
-    if report.diags.has_errors() {
-        store.finish_version(serial, "failed")?;
-        return Ok(report);
+    if diags.has_errors() {
+        return Ok(Exec {
+            diags,
+            counts: (0, 0, 0, 0, 0),
+            stopped: false,
+            state: eval_state,
+        });
     }
     let runner = Runner {
         ctx,
@@ -177,6 +405,7 @@ pub fn apply(
         store,
         serial,
         opts,
+        phase,
         observer,
         state: &eval_state,
         pctx: ProviderCtx {
@@ -184,65 +413,37 @@ pub fn apply(
             ..ProviderCtx::new(ctx.dir.clone())
         },
         expansions: Mutex::new(HashMap::new()),
-        counts: Mutex::new((0, 0, 0, 0)),
+        counts: Mutex::new((0, 0, 0, 0, 0)),
         stop: stop.clone(),
+        deposed: Mutex::new(opts.resume.as_ref().map(|r| r.deposed.clone()).unwrap_or_default()),
     };
     let wopts = WalkOpts {
         parallelism: opts.parallelism.max(1),
     };
     let walk = baton_graph::walk(&graph, &wopts, stop, |_, node| runner.visit(*node), |_| {});
-    report.stopped = walk.stopped;
+    let mut out = diags;
     let mut failures = walk.failures;
     failures.sort_by_key(|(id, _)| *id);
     for (_, f) in failures {
         match f {
-            baton_graph::Failure::Returned(d) => report.diags.extend(d),
-            baton_graph::Failure::Panicked { message } => report.diags.push(Diagnostic::error(
+            baton_graph::Failure::Returned(d) => out.extend(d),
+            baton_graph::Failure::Panicked { message } => out.push(Diagnostic::error(
                 "Internal error",
                 format!("An action failed unexpectedly: {message}"),
             )),
         }
     }
-    let (a, c, d, imp) = runner.counts.lock().map(|g| *g).unwrap_or((0, 0, 0, 0));
-    report.added = a;
-    report.changed = c;
-    report.destroyed = d;
-    report.imported = imp;
-    if plan.mode == PlanMode::Normal && !report.diags.has_errors() && !report.stopped {
-        report
-            .diags
-            .extend(crate::checks::run(ctx, &eval_state, false, &runner.pctx));
+    let counts = runner.counts.lock().map(|g| *g).unwrap_or((0, 0, 0, 0, 0));
+    if plan.mode == PlanMode::Normal && !out.has_errors() && !walk.stopped && phase == "apply" {
+        out.extend(crate::checks::run(ctx, &eval_state, false, &runner.pctx));
     }
-    // Root outputs.
-    let mut outputs: BTreeMap<String, OutputState> = BTreeMap::new();
-    if plan.mode != PlanMode::Destroy {
-        let root = ModuleInstance::root();
-        for (name, o) in &ctx.config.module.outputs {
-            match eval_state.get(&root, &NamedValue::Output(name.clone())) {
-                Some(v) if v.is_wholly_known() && !v.is_null() => {
-                    outputs.insert(name.clone(), encode_output(&v, o.sensitive));
-                    report.outputs.insert(name.clone(), (v, o.sensitive));
-                }
-                Some(v) if v.is_null() => {}
-                _ => {
-                    if let Some(prev) = prior.outputs.get(name) {
-                        outputs.insert(name.clone(), prev.clone());
-                        if let Ok(v) = crate::statecodec::decode_output(prev) {
-                            report.outputs.insert(name.clone(), (v, prev.sensitive));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    store.put_outputs(serial, &outputs)?;
-    let status = if report.diags.has_errors() || report.stopped {
-        "failed"
-    } else {
-        "complete"
-    };
-    store.finish_version(serial, status)?;
-    Ok(report)
+    drop(runner);
+    Ok(Exec {
+        diags: out,
+        counts,
+        stopped: walk.stopped,
+        state: eval_state,
+    })
 }
 
 /// Values known before the walk starts: root variables, and every instance's planned value.
@@ -322,7 +523,7 @@ fn build_graph(ctx: &Context, plan: &Plan) -> (Graph<ANode>, Diagnostics) {
     let mut diags = Diagnostics::new();
     let mut g: Graph<ANode> = Graph::new();
     let cg = &ctx.graph.graph;
-    let destroy_mode = plan.mode == PlanMode::Destroy;
+    let destroy_mode = matches!(plan.mode, PlanMode::Destroy | PlanMode::Restore);
     // Config nodes mirror the configuration graph (same ids).
     let mut cfg_ids: Vec<NodeId> = Vec::new();
     if !destroy_mode {
@@ -339,7 +540,7 @@ fn build_graph(ctx: &Context, plan: &Plan) -> (Graph<ANode>, Diagnostics) {
     let mut destroy_nodes: HashMap<usize, NodeId> = HashMap::new();
     for (i, c) in plan.changes.iter().enumerate() {
         match c.action {
-            Action::NoOp if c.importing.is_some() => {
+            Action::NoOp if c.importing.is_some() && plan.mode != PlanMode::Restore => {
                 apply_nodes.insert(i, g.add_node(ANode::Apply(i)));
             }
             Action::NoOp => {}
@@ -410,6 +611,18 @@ fn build_graph(ctx: &Context, plan: &Plan) -> (Graph<ANode>, Diagnostics) {
             }
         }
     }
+    // Restoring: objects are (re)created in dependency order, from their recorded dependencies.
+    if plan.mode == PlanMode::Restore {
+        for (&i, &an) in &apply_nodes {
+            for dep in &plan.changes[i].dependencies {
+                for &j in apply_by_res.get(dep).map(Vec::as_slice).unwrap_or(&[]) {
+                    if j != i {
+                        g.add_edge(an, apply_nodes[&j]);
+                    }
+                }
+            }
+        }
+    }
     for (&i, &an) in &apply_nodes {
         let b = &plan.changes[i];
         for dep in &b.dependencies {
@@ -452,19 +665,30 @@ struct Runner<'a> {
     store: &'a dyn StateStore,
     serial: u64,
     opts: &'a ApplyOpts,
+    /// `apply` or `rollback`, recorded on journal entries.
+    phase: &'static str,
     observer: &'a dyn Observer,
     state: &'a EvalState,
     pctx: ProviderCtx,
     /// `for_each` values per resource in a module instance, evaluated once.
     expansions: ExpansionCache,
-    counts: Mutex<(usize, usize, usize, usize)>,
+    /// (created, updated, destroyed, imported, restored without a provider call)
+    counts: Mutex<(usize, usize, usize, usize, usize)>,
     stop: StopHandle,
+    /// Deposed keys of create-before-destroy replacements made by this walk, by address.
+    deposed: Mutex<HashMap<InstanceAddr, String>>,
 }
 
 type VisitResult = Result<(), Diagnostics>;
 
 fn state_err(e: StateError) -> Diagnostics {
     Diagnostic::error("Failed to save state", e.to_string()).into()
+}
+
+/// A journaled action in progress.
+struct Journaled {
+    seq: u64,
+    started: Instant,
 }
 
 impl Runner<'_> {
@@ -483,6 +707,104 @@ impl Runner<'_> {
             ANode::Apply(i) => self.apply_change(i),
             ANode::Destroy(i) => self.destroy_change(i),
         }
+    }
+
+    // ----- the journal -----
+
+    /// Records the intent of an action before it starts.
+    fn begin(
+        &self,
+        addr: &InstanceAddr,
+        deposed: &str,
+        action: &str,
+        prior: Option<&Value>,
+        planned: Option<&Value>,
+    ) -> Result<Journaled, Diagnostics> {
+        let enc = |v: Option<&Value>| match v {
+            Some(v) if !v.is_null() => RawJson::from_value(&v.to_typed_json()),
+            _ => RawJson::null(),
+        };
+        fault_injection(self.phase, addr)?;
+        let seq = self
+            .store
+            .journal_start(&JournalEntry {
+                run_id: self.opts.run_id.clone(),
+                seq: 0,
+                addr: addr.to_string(),
+                deposed: deposed.to_string(),
+                action: action.to_string(),
+                prior: enc(prior),
+                planned: enc(planned),
+                status: EntryStatus::Started,
+                new_value: None,
+                error: None,
+                attempts: 0,
+                started_at: crate::now_rfc3339(),
+                duration_ms: None,
+                phase: self.phase.to_string(),
+            })
+            .map_err(state_err)?;
+        maybe_kill_self();
+        Ok(Journaled {
+            seq,
+            started: Instant::now(),
+        })
+    }
+
+    /// Records a successful outcome together with the state writes it implies.
+    fn done(
+        &self,
+        j: &Journaled,
+        attempts: u32,
+        new: Option<&Value>,
+        writes: &[(ObjectKey, Option<baton_state::InstanceState>)],
+    ) -> VisitResult {
+        let w: Vec<StateWrite<'_>> = writes
+            .iter()
+            .map(|(k, o)| StateWrite {
+                serial: self.serial,
+                key: k,
+                object: o.as_ref(),
+            })
+            .collect();
+        self.store
+            .journal_finish(
+                &self.opts.run_id,
+                j.seq,
+                &EntryOutcome {
+                    status: EntryStatus::Done,
+                    new_value: Some(match new {
+                        Some(v) => RawJson::from_value(&v.to_typed_json()),
+                        None => RawJson::null(),
+                    }),
+                    error: None,
+                    attempts,
+                    duration_ms: j.started.elapsed().as_millis() as u64,
+                },
+                &w,
+            )
+            .map_err(state_err)
+    }
+
+    /// Records a failed outcome. The error text must not contain sensitive values (provider
+    /// errors never do).
+    fn failed(&self, j: &Journaled, attempts: u32, error: &Diagnostics) {
+        let text: Vec<String> = error
+            .errors()
+            .map(|d| format!("{}: {}", d.summary, d.detail))
+            .collect();
+        let _ = self.store.journal_finish(
+            &self.opts.run_id,
+            j.seq,
+            &EntryOutcome {
+                status: EntryStatus::Failed,
+                new_value: None,
+                error: Some(text.join("; ")),
+                attempts,
+                duration_ms: j.started.elapsed().as_millis() as u64,
+            },
+            &[],
+        );
     }
 
     fn config_node(&self, id: NodeId) -> VisitResult {
@@ -530,11 +852,7 @@ impl Runner<'_> {
     }
 
     /// count.index and each.* of an instance (for_each evaluated once per resource).
-    fn instance_keys(
-        &self,
-        addr: &InstanceAddr,
-        r: &Resource,
-    ) -> Result<InstanceKeys, Diagnostics> {
+    fn instance_keys(&self, addr: &InstanceAddr, r: &Resource) -> Result<InstanceKeys, Diagnostics> {
         let count = count_index(&addr.key);
         if r.for_each.is_none() {
             return Ok((count, None));
@@ -590,128 +908,151 @@ impl Runner<'_> {
                 Action::Create => c.0 += 1,
                 Action::Update => c.1 += 1,
                 Action::Delete => c.2 += 1,
-                _ => {}
+                Action::NoOp => c.3 += 1,
+                _ => c.4 += 1,
             }
         }
     }
 
-    /// Calls `f`, retrying retryable failures with exponential backoff and jitter.
+    /// The retry policy of a resource: its `retry` block over the run's policy.
+    fn retry_policy(&self, r: Option<&Resource>) -> RetryPolicy {
+        let mut p = self.opts.retry;
+        let Some(body) = r.and_then(|r| r.retry.as_ref()) else {
+            return p;
+        };
+        for a in &body.attrs {
+            let v = crate::vars::eval_const(&a.expr).ok().map(|v| v.unmark_deep().0);
+            match a.name.as_str() {
+                "attempts" => {
+                    if let Some(n) = v.as_ref().and_then(|v| v.as_number()).and_then(|n| n.to_i64()) {
+                        p.attempts = u32::try_from(n.max(1)).unwrap_or(1);
+                    }
+                }
+                "backoff" => {
+                    if let Some(d) = v.as_ref().and_then(|v| v.as_str()).and_then(parse_go_duration) {
+                        p.base = d;
+                    }
+                }
+                "max_backoff" => {
+                    if let Some(d) = v.as_ref().and_then(|v| v.as_str()).and_then(parse_go_duration) {
+                        p.cap = d;
+                    }
+                }
+                _ => {}
+            }
+        }
+        p
+    }
+
+    /// The provider context for one action: the resource's `timeouts` entry applies.
+    fn action_ctx(&self, r: Option<&Resource>, which: &str) -> ProviderCtx {
+        let mut ctx = self.pctx.clone();
+        ctx.timeout = r
+            .and_then(|r| r.timeouts.as_ref())
+            .and_then(|t| t.attr(which))
+            .and_then(|a| crate::vars::eval_const(&a.expr).ok())
+            .and_then(|v| v.as_str().and_then(parse_go_duration));
+        ctx
+    }
+
+    /// Calls `f`, retrying retryable failures with exponential backoff and jitter. Returns the
+    /// result and the number of attempts made.
     fn with_retries<T>(
         &self,
+        policy: RetryPolicy,
         mut f: impl FnMut() -> Result<T, ProviderError>,
-    ) -> Result<T, ProviderError> {
+    ) -> (Result<T, ProviderError>, u32) {
         let mut attempt = 1;
         loop {
             match f() {
-                Ok(v) => return Ok(v),
+                Ok(v) => return (Ok(v), attempt),
                 Err(e)
                     if e.kind == ErrorKind::Retryable
-                        && attempt < self.opts.attempts
-                        && !self.stop.is_stopped() =>
+                        && attempt < policy.attempts
+                        && !self.stop.is_stopped()
+                        && !self.pctx.is_cancelled() =>
                 {
-                    let exp = self
-                        .opts
-                        .backoff_base
-                        .saturating_mul(1 << (attempt - 1).min(16));
-                    let capped = exp.min(self.opts.backoff_cap);
-                    let jitter = capped.mul_f64(rand_fraction() * 0.5);
-                    std::thread::sleep(capped.saturating_sub(jitter / 2) + jitter / 2);
+                    let exp = policy.base.saturating_mul(1 << (attempt - 1).min(16));
+                    let capped = exp.min(policy.cap);
+                    // Full jitter on half of the delay: between 50% and 100% of it.
+                    let delay = capped.mul_f64(0.5 + rand_fraction() * 0.5);
+                    let until = Instant::now() + delay;
+                    while Instant::now() < until && !self.pctx.is_cancelled() {
+                        std::thread::sleep(Duration::from_millis(20).min(until - Instant::now()));
+                    }
                     attempt += 1;
                 }
-                Err(e) => return Err(e),
+                Err(e) => return (Err(e), attempt),
             }
         }
+    }
+
+    fn resumed(&self, i: usize) -> Option<&Option<Value>> {
+        self.opts.resume.as_ref().and_then(|r| r.done_apply.get(&i))
+    }
+
+    fn probing(&self, i: usize) -> bool {
+        self.opts.resume.as_ref().is_some_and(|r| r.probe_apply.contains(&i))
+    }
+
+    fn resumed_destroy(&self, i: usize) -> bool {
+        self.opts.resume.as_ref().is_some_and(|r| r.done_destroy.contains(&i))
+    }
+
+    fn probing_destroy(&self, i: usize) -> bool {
+        self.opts.resume.as_ref().is_some_and(|r| r.probe_destroy.contains(&i))
     }
 
     fn apply_change(&self, i: usize) -> VisitResult {
         let c = &self.plan.changes[i];
+        if let Some(done) = self.resumed(i) {
+            // Done by the interrupted run: only its result is needed here.
+            if let (Some(v), Some(r)) = (done, self.resource_config(&c.addr)) {
+                self.state.set_instance(&c.addr.module, &c.addr.resource, rep_of(r), c.addr.key.clone(), v.clone());
+            }
+            return Ok(());
+        }
         if c.action == Action::Read {
             return self.read_data(c);
         }
+        if self.plan.mode == PlanMode::Restore {
+            return self.restore_change(c);
+        }
         let reg = baton_provider::registry();
         let Some((info, rt)) = reg.resource_type(&c.addr.resource.type_) else {
-            return Err(Diagnostic::error(
-                "Unknown resource type",
-                format!("{} has no provider.", c.addr),
-            )
-            .into());
+            return Err(Diagnostic::error("Unknown resource type", format!("{} has no provider.", c.addr)).into());
         };
         let Some(r) = self.resource_config(&c.addr) else {
-            return Err(Diagnostic::error(
-                "Missing configuration",
-                format!("The configuration for {} is gone.", c.addr),
-            )
-            .into());
+            return Err(Diagnostic::error("Missing configuration", format!("The configuration for {} is gone.", c.addr)).into());
         };
         let schema = rt.schema();
+        let key = ObjectKey::current(c.addr.clone());
         if let Some(id) = &c.importing {
             // Adopt the imported object first: it is in state even if the change fails.
-            self.observer.event(Event::ApplyStart {
-                addr: c.addr.clone(),
-                deposed: None,
-                action: Action::NoOp,
-                id: Some(id.clone()),
-            });
-            let obj = encode_object(
-                &c.before,
-                &info.state_string(),
-                c.dependencies.clone(),
-                r.lifecycle.create_before_destroy,
-                InstanceStatus::Ready,
-            );
-            self.store
-                .put_object(self.serial, &ObjectKey::current(c.addr.clone()), Some(&obj))
-                .map_err(state_err)?;
-            self.observer.event(Event::ApplyDone {
-                addr: c.addr.clone(),
-                deposed: None,
-                action: Action::NoOp,
-                elapsed: Duration::ZERO,
-                id: Some(id.clone()),
-            });
-            if let Ok(mut n) = self.counts.lock() {
-                n.3 += 1;
-            }
+            self.observer.event(Event::ApplyStart { addr: c.addr.clone(), deposed: None, action: Action::NoOp, id: Some(id.clone()) });
+            let j = self.begin(&c.addr, "", "import", None, Some(&c.before))?;
+            let obj = encode_object(&c.before, &info.state_string(), c.dependencies.clone(), r.lifecycle.create_before_destroy, InstanceStatus::Ready);
+            self.done(&j, 1, Some(&c.before), &[(key.clone(), Some(obj))])?;
+            self.observer.event(Event::ApplyDone { addr: c.addr.clone(), deposed: None, action: Action::NoOp, elapsed: j.started.elapsed(), id: Some(id.clone()) });
+            self.bump(Action::NoOp);
             if c.action == Action::NoOp {
                 return Ok(());
             }
         }
         let (config, (count, each)) = self.eval_instance_config(c, r, schema)?;
-        let pre = self.nodes().check_rules(
-            &c.addr.module,
-            &r.lifecycle.preconditions,
-            "Resource precondition failed",
-            &c.addr.to_string(),
-            None,
-            count,
-            each.clone(),
-        );
+        let pre = self.nodes().check_rules(&c.addr.module, &r.lifecycle.preconditions, "Resource precondition failed", &c.addr.to_string(), None, count, each.clone());
         if pre.has_errors() {
             return Err(pre);
         }
-        let creating = matches!(
-            c.action,
-            Action::Create | Action::DeleteThenCreate | Action::CreateThenDelete
-        );
+        let creating = matches!(c.action, Action::Create | Action::DeleteThenCreate | Action::CreateThenDelete);
         let prior = if creating { None } else { Some(&c.before) };
         // Apply-time ignore_changes keeps what the plan decided.
-        let config = if creating {
-            config
-        } else {
-            keep_ignored(&config, &c.after, r, schema)
-        };
+        let config = if creating { config } else { keep_ignored(&config, &c.after, r, schema) };
         let proposed = proposed_new(schema, prior, &config);
         let final_plan = rt
-            .plan(PlanRequest {
-                prior,
-                config: &config,
-                proposed,
-            })
-            .map_err(|e| provider_diag(&c.addr, r, e))?;
-        let planned = mark_schema_sensitive(
-            schema,
-            final_plan.planned.mark_paths(&config.sensitive_paths()),
-        );
+            .plan(PlanRequest { prior, config: &config, proposed })
+            .map_err(|e| provider_diag(&c.addr, r, e, 1))?;
+        let planned = mark_schema_sensitive(schema, final_plan.planned.mark_paths(&config.sensitive_paths()));
         if let Some(path) = inconsistent(&c.after, &planned) {
             return Err(Diagnostic::error(
                 "Provider produced inconsistent final plan",
@@ -724,288 +1065,234 @@ impl Runner<'_> {
             Action::DeleteThenCreate | Action::CreateThenDelete => Action::Create,
             a => a,
         };
-        let key = ObjectKey::current(c.addr.clone());
-        if c.action == Action::CreateThenDelete {
-            // The old object becomes deposed until the new one exists.
-            if let Some(obj) = self
-                .store
-                .current()
-                .ok()
-                .and_then(|s| s.objects.get(&key).cloned())
-            {
-                let dk = ObjectKey {
-                    addr: c.addr.clone(),
-                    deposed: deposed_key(&c.addr),
-                };
-                self.store
-                    .put_object(self.serial, &dk, Some(&obj))
-                    .map_err(state_err)?;
-                self.store
-                    .put_object(self.serial, &key, None)
-                    .map_err(state_err)?;
-                DEPOSED
-                    .lock()
-                    .map(|mut m| m.insert(c.addr.to_string(), dk.deposed.clone()))
-                    .ok();
+        let which = if creating { "create" } else { "update" };
+        let pctx = self.action_ctx(Some(r), which);
+        // A resumed create whose outcome was lost: look for the object before creating again.
+        if creating && self.probing(i) {
+            let filled = nullify_unknowns(&planned);
+            if let Ok(Some(found)) = rt.read(&pctx, &filled) {
+                let j = self.begin(&c.addr, "", which, prior, Some(&planned))?;
+                let new = mark_schema_sensitive(schema, found.mark_paths(&planned.sensitive_paths()));
+                let obj = encode_object(&new, &info.state_string(), c.dependencies.clone(), r.lifecycle.create_before_destroy, InstanceStatus::Ready);
+                self.done(&j, 0, Some(&new), &[(key.clone(), Some(obj))])?;
+                self.state.set_instance(&c.addr.module, &c.addr.resource, rep_of(r), c.addr.key.clone(), new);
+                return Ok(());
             }
         }
-        let old_id = c
-            .before
-            .get_attr("id")
-            .and_then(|v| v.as_str().map(str::to_string));
+        if c.action == Action::CreateThenDelete {
+            // The old object becomes deposed until the new one exists.
+            if let Some(obj) = self.store.current().ok().and_then(|s| s.objects.get(&key).cloned()) {
+                let dk = ObjectKey { addr: c.addr.clone(), deposed: deposed_key(&c.addr) };
+                let j = self.begin(&c.addr, &dk.deposed, "depose", Some(&c.before), Some(&c.before))?;
+                self.done(&j, 0, Some(&c.before), &[(dk.clone(), Some(obj)), (key.clone(), None)])?;
+                if let Ok(mut m) = self.deposed.lock() {
+                    m.insert(c.addr.clone(), dk.deposed.clone());
+                }
+            }
+        }
+        let old_id = c.before.get_attr("id").and_then(|v| v.as_str().map(str::to_string));
         self.observer.event(Event::ApplyStart {
             addr: c.addr.clone(),
             deposed: None,
             action: display_action,
-            id: if display_action == Action::Update {
-                old_id
-            } else {
-                None
-            },
+            id: if display_action == Action::Update { old_id } else { None },
         });
-        let started = Instant::now();
-        let result = self.with_retries(|| {
-            rt.apply(ApplyRequest {
-                prior,
-                planned: Some(&planned),
-                config: &config,
-                ctx: &self.pctx,
-            })
+        let j = self.begin(&c.addr, "", which, prior, Some(&planned))?;
+        let (result, attempts) = self.with_retries(self.retry_policy(Some(r)), || {
+            rt.apply(ApplyRequest { prior, planned: Some(&planned), config: &config, ctx: &pctx })
         });
         let new = match result {
             Ok(Some(v)) => mark_schema_sensitive(schema, v.mark_paths(&planned.sensitive_paths())),
             Ok(None) => {
-                self.observer.event(Event::ApplyFailed {
-                    addr: c.addr.clone(),
-                    deposed: None,
-                    action: display_action,
-                    elapsed: started.elapsed(),
-                });
-                return Err(Diagnostic::error(
-                    "Provider returned no object",
-                    format!("The provider returned no object after applying {}.", c.addr),
-                )
-                .into());
+                let d: Diagnostics = Diagnostic::error("Provider returned no object", format!("The provider returned no object after applying {}.", c.addr)).into();
+                self.failed(&j, attempts, &d);
+                self.observer.event(Event::ApplyFailed { addr: c.addr.clone(), deposed: None, action: display_action, elapsed: j.started.elapsed() });
+                return Err(d);
             }
             Err(e) => {
-                self.observer.event(Event::ApplyFailed {
-                    addr: c.addr.clone(),
-                    deposed: None,
-                    action: display_action,
-                    elapsed: started.elapsed(),
-                });
-                return Err(provider_diag(&c.addr, r, e));
+                let d = provider_diag(&c.addr, r, e, attempts);
+                self.failed(&j, attempts, &d);
+                self.observer.event(Event::ApplyFailed { addr: c.addr.clone(), deposed: None, action: display_action, elapsed: j.started.elapsed() });
+                return Err(d);
             }
         };
         // With create-time provisioners to run, the object is recorded tainted until they all
         // succeed, so a crash in between leaves it to be replaced, not taken as complete.
-        let has_provisioners = creating
-            && r.provisioners
-                .iter()
-                .any(|p| p.when == ProvisionerWhen::Create);
-        let status = if has_provisioners {
-            InstanceStatus::Tainted
-        } else {
-            InstanceStatus::Ready
-        };
-        let obj = encode_object(
-            &new,
-            &info.state_string(),
-            c.dependencies.clone(),
-            r.lifecycle.create_before_destroy,
-            status,
-        );
-        self.store
-            .put_object(self.serial, &key, Some(&obj))
-            .map_err(state_err)?;
-        self.state.set_instance(
-            &c.addr.module,
-            &c.addr.resource,
-            rep_of(r),
-            c.addr.key.clone(),
-            new.clone(),
-        );
+        let has_provisioners = creating && r.provisioners.iter().any(|p| p.when == ProvisionerWhen::Create);
+        let status = if has_provisioners { InstanceStatus::Tainted } else { InstanceStatus::Ready };
+        let obj = encode_object(&new, &info.state_string(), c.dependencies.clone(), r.lifecycle.create_before_destroy, status);
+        self.done(&j, attempts, Some(&new), &[(key.clone(), Some(obj))])?;
+        self.state.set_instance(&c.addr.module, &c.addr.resource, rep_of(r), c.addr.key.clone(), new.clone());
         self.observer.event(Event::ApplyDone {
             addr: c.addr.clone(),
             deposed: None,
             action: display_action,
-            elapsed: started.elapsed(),
-            id: new
-                .get_attr("id")
-                .and_then(|v| v.clone().unmark().0.as_str().map(str::to_string)),
+            elapsed: j.started.elapsed(),
+            id: new.get_attr("id").and_then(|v| v.clone().unmark().0.as_str().map(str::to_string)),
         });
         self.bump(display_action);
         if has_provisioners {
-            self.provisioners(c, r, &new, ProvisionerWhen::Create, count, each.clone())?;
-            let ready = encode_object(
-                &new,
-                &info.state_string(),
-                c.dependencies.clone(),
-                r.lifecycle.create_before_destroy,
-                InstanceStatus::Ready,
-            );
-            self.store
-                .put_object(self.serial, &key, Some(&ready))
-                .map_err(state_err)?;
+            self.provisioners(c, r, &new, ProvisionerWhen::Create, count, each.clone(), &pctx)?;
+            let ready = encode_object(&new, &info.state_string(), c.dependencies.clone(), r.lifecycle.create_before_destroy, InstanceStatus::Ready);
+            self.store.put_object(self.serial, &key, Some(&ready)).map_err(state_err)?;
         }
-        let post = self.nodes().check_rules(
-            &c.addr.module,
-            &r.lifecycle.postconditions,
-            "Resource postcondition failed",
-            &c.addr.to_string(),
-            Some(&new),
-            count,
-            each,
-        );
+        let post = self.nodes().check_rules(&c.addr.module, &r.lifecycle.postconditions, "Resource postcondition failed", &c.addr.to_string(), Some(&new), count, each);
         if post.has_errors() {
             return Err(post);
         }
         Ok(())
     }
 
+    /// Restore mode: write recorded objects back (recreate, update back, or restore a deposed
+    /// object), without evaluating configuration.
+    fn restore_change(&self, c: &ResourceChange) -> VisitResult {
+        let reg = baton_provider::registry();
+        let Some((info, rt)) = reg.resource_type(&c.addr.resource.type_) else {
+            return Err(Diagnostic::error("Unknown resource type", format!("{} has no provider.", c.addr)).into());
+        };
+        let key = ObjectKey::current(c.addr.clone());
+        let encode = |v: &Value| encode_object(v, &info.state_string(), c.dependencies.clone(), c.create_before_destroy, InstanceStatus::Ready);
+        match c.reason {
+            Some(ActionReason::RestoreDeposed) => {
+                let dk = ObjectKey { addr: c.addr.clone(), deposed: c.deposed.clone().unwrap_or_default() };
+                let obj = self.store.current().ok().and_then(|s| s.objects.get(&dk).cloned());
+                let j = self.begin(&c.addr, &dk.deposed, "restore", None, Some(&c.after))?;
+                self.done(&j, 0, Some(&c.after), &[(key, obj), (dk, None)])?;
+                self.bump(Action::Forget);
+                return Ok(());
+            }
+            Some(ActionReason::Readopt) => {
+                let j = self.begin(&c.addr, "", "adopt", None, Some(&c.after))?;
+                self.done(&j, 0, Some(&c.after), &[(key, Some(encode(&c.after)))])?;
+                self.bump(Action::Forget);
+                return Ok(());
+            }
+            _ => {}
+        }
+        let creating = c.action != Action::Update;
+        let prior = if creating { None } else { Some(&c.before) };
+        let r = self.resource_config(&c.addr);
+        let which = if creating { "create" } else { "update" };
+        let pctx = self.action_ctx(r, which);
+        let display = if creating { Action::Create } else { Action::Update };
+        self.observer.event(Event::ApplyStart { addr: c.addr.clone(), deposed: None, action: display, id: None });
+        let j = self.begin(&c.addr, "", which, prior, Some(&c.after))?;
+        let (result, attempts) = self.with_retries(self.retry_policy(r), || {
+            rt.apply(ApplyRequest { prior, planned: Some(&c.after), config: &c.after, ctx: &pctx })
+        });
+        match result {
+            Ok(Some(v)) => {
+                let v = mark_schema_sensitive(rt.schema(), v.mark_paths(&c.after.sensitive_paths()));
+                self.done(&j, attempts, Some(&v), &[(key, Some(encode(&v)))])?;
+                self.observer.event(Event::ApplyDone { addr: c.addr.clone(), deposed: None, action: display, elapsed: j.started.elapsed(), id: v.get_attr("id").and_then(|x| x.clone().unmark().0.as_str().map(str::to_string)) });
+                self.bump(display);
+                Ok(())
+            }
+            Ok(None) | Err(_) => {
+                let detail = match result {
+                    Err(e) => format!("{}: {}", e.summary, e.detail),
+                    _ => "the provider returned no object".to_string(),
+                };
+                let d: Diagnostics = Diagnostic::error(format!("Cannot restore {}", c.addr), detail).into();
+                self.failed(&j, attempts, &d);
+                self.observer.event(Event::ApplyFailed { addr: c.addr.clone(), deposed: None, action: display, elapsed: j.started.elapsed() });
+                Err(d)
+            }
+        }
+    }
+
     fn read_data(&self, c: &ResourceChange) -> VisitResult {
         let reg = baton_provider::registry();
         let Some((info, dt)) = reg.data_source(&c.addr.resource.type_) else {
-            return Err(Diagnostic::error(
-                "Unknown data source",
-                format!("{} has no provider.", c.addr),
-            )
-            .into());
+            return Err(Diagnostic::error("Unknown data source", format!("{} has no provider.", c.addr)).into());
         };
         let Some(r) = self.resource_config(&c.addr) else {
             return Ok(());
         };
         let (config, _) = self.eval_instance_config(c, r, dt.schema())?;
-        self.observer.event(Event::ApplyStart {
-            addr: c.addr.clone(),
-            deposed: None,
-            action: Action::Read,
-            id: None,
-        });
-        let started = Instant::now();
+        self.observer.event(Event::ApplyStart { addr: c.addr.clone(), deposed: None, action: Action::Read, id: None });
+        let j = self.begin(&c.addr, "", "read", None, Some(&config))?;
         let ro = config.clone().unmark_deep().0;
-        let v = match self.with_retries(|| dt.read(&self.pctx, &ro)) {
+        let pctx = self.action_ctx(Some(r), "read");
+        let (res, attempts) = self.with_retries(self.retry_policy(Some(r)), || dt.read(&pctx, &ro));
+        let v = match res {
             Ok(v) => mark_schema_sensitive(dt.schema(), v.mark_paths(&config.sensitive_paths())),
             Err(e) => {
-                self.observer.event(Event::ApplyFailed {
-                    addr: c.addr.clone(),
-                    deposed: None,
-                    action: Action::Read,
-                    elapsed: started.elapsed(),
-                });
-                return Err(provider_diag(&c.addr, r, e));
+                let d = provider_diag(&c.addr, r, e, attempts);
+                self.failed(&j, attempts, &d);
+                self.observer.event(Event::ApplyFailed { addr: c.addr.clone(), deposed: None, action: Action::Read, elapsed: j.started.elapsed() });
+                return Err(d);
             }
         };
-        let obj = encode_object(
-            &v,
-            &info.state_string(),
-            c.dependencies.clone(),
-            false,
-            InstanceStatus::Ready,
-        );
-        self.store
-            .put_object(self.serial, &ObjectKey::current(c.addr.clone()), Some(&obj))
-            .map_err(state_err)?;
-        self.state.set_instance(
-            &c.addr.module,
-            &c.addr.resource,
-            rep_of(r),
-            c.addr.key.clone(),
-            v,
-        );
-        self.observer.event(Event::ApplyDone {
-            addr: c.addr.clone(),
-            deposed: None,
-            action: Action::Read,
-            elapsed: started.elapsed(),
-            id: None,
-        });
+        let obj = encode_object(&v, &info.state_string(), c.dependencies.clone(), false, InstanceStatus::Ready);
+        self.done(&j, attempts, Some(&v), &[(ObjectKey::current(c.addr.clone()), Some(obj))])?;
+        self.state.set_instance(&c.addr.module, &c.addr.resource, rep_of(r), c.addr.key.clone(), v);
+        self.observer.event(Event::ApplyDone { addr: c.addr.clone(), deposed: None, action: Action::Read, elapsed: j.started.elapsed(), id: None });
         Ok(())
     }
 
     fn destroy_change(&self, i: usize) -> VisitResult {
         let c = &self.plan.changes[i];
-        if c.action == Action::Forget {
-            self.store
-                .put_object(self.serial, &ObjectKey::current(c.addr.clone()), None)
-                .map_err(state_err)?;
+        if self.resumed_destroy(i) {
+            return Ok(());
+        }
+        if c.action == Action::Forget || c.reason == Some(ActionReason::UndoImport) {
+            let key = ObjectKey { addr: c.addr.clone(), deposed: c.deposed.clone().unwrap_or_default() };
+            let j = self.begin(&c.addr, &key.deposed, "forget", Some(&c.before), None)?;
+            self.done(&j, 0, None, &[(key, None)])?;
+            self.bump(Action::Forget);
             return Ok(());
         }
         let reg = baton_provider::registry();
         let Some((_, rt)) = reg.resource_type(&c.addr.resource.type_) else {
-            return Err(Diagnostic::error(
-                "Unknown resource type",
-                format!("{} has no provider.", c.addr),
-            )
-            .into());
+            return Err(Diagnostic::error("Unknown resource type", format!("{} has no provider.", c.addr)).into());
         };
         // The object to destroy: for a create-before-destroy replacement, the deposed one.
         let deposed = match (&c.deposed, c.action) {
             (Some(d), _) => Some(d.clone()),
-            (None, Action::CreateThenDelete) => DEPOSED
-                .lock()
-                .ok()
-                .and_then(|m| m.get(&c.addr.to_string()).cloned()),
+            (None, Action::CreateThenDelete) => self.deposed.lock().ok().and_then(|m| m.get(&c.addr).cloned()),
             _ => None,
         };
-        let key = ObjectKey {
-            addr: c.addr.clone(),
-            deposed: deposed.clone().unwrap_or_default(),
-        };
+        let key = ObjectKey { addr: c.addr.clone(), deposed: deposed.clone().unwrap_or_default() };
         let r = self.resource_config(&c.addr);
+        let pctx = self.action_ctx(r, "delete");
+        if self.probing_destroy(i) {
+            // A delete whose outcome was lost: the object may already be gone.
+            if let Ok(None) = rt.read(&pctx, &c.before) {
+                let j = self.begin(&c.addr, &key.deposed, "delete", Some(&c.before), None)?;
+                self.done(&j, 0, None, &[(key, None)])?;
+                return Ok(());
+            }
+        }
         if deposed.is_none() {
             if let Some(r) = r {
                 let (count, each) = match self.instance_keys(&c.addr, r) {
                     Ok(x) => x,
                     Err(_) => (count_index(&c.addr.key), string_each(&c.addr.key)),
                 };
-                self.provisioners(c, r, &c.before, ProvisionerWhen::Destroy, count, each)?;
+                self.provisioners(c, r, &c.before, ProvisionerWhen::Destroy, count, each, &pctx)?;
             }
         }
-        let id = c
-            .before
-            .get_attr("id")
-            .and_then(|v| v.clone().unmark().0.as_str().map(str::to_string));
-        self.observer.event(Event::ApplyStart {
-            addr: c.addr.clone(),
-            deposed: deposed.clone(),
-            action: Action::Delete,
-            id,
-        });
-        let started = Instant::now();
-        let res = self.with_retries(|| {
-            rt.apply(ApplyRequest {
-                prior: Some(&c.before),
-                planned: None,
-                config: &Value::dynamic_null(),
-                ctx: &self.pctx,
-            })
+        let id = c.before.get_attr("id").and_then(|v| v.clone().unmark().0.as_str().map(str::to_string));
+        self.observer.event(Event::ApplyStart { addr: c.addr.clone(), deposed: deposed.clone(), action: Action::Delete, id });
+        let j = self.begin(&c.addr, &key.deposed, "delete", Some(&c.before), None)?;
+        let (res, attempts) = self.with_retries(self.retry_policy(r), || {
+            rt.apply(ApplyRequest { prior: Some(&c.before), planned: None, config: &Value::dynamic_null(), ctx: &pctx })
         });
         if let Err(e) = res {
-            self.observer.event(Event::ApplyFailed {
-                addr: c.addr.clone(),
-                deposed: deposed.clone(),
-                action: Action::Delete,
-                elapsed: started.elapsed(),
-            });
-            let d = Diagnostic::error(e.summary, e.detail).in_context(format!("{}", c.addr));
-            return Err(d.into());
+            self.observer.event(Event::ApplyFailed { addr: c.addr.clone(), deposed: deposed.clone(), action: Action::Delete, elapsed: j.started.elapsed() });
+            let d: Diagnostics = Diagnostic::error(e.summary, attempts_note(e.detail, attempts)).in_context(format!("{}", c.addr)).into();
+            self.failed(&j, attempts, &d);
+            return Err(d);
         }
-        self.store
-            .put_object(self.serial, &key, None)
-            .map_err(state_err)?;
-        self.observer.event(Event::ApplyDone {
-            addr: c.addr.clone(),
-            deposed,
-            action: Action::Delete,
-            elapsed: started.elapsed(),
-            id: None,
-        });
+        self.done(&j, attempts, None, &[(key, None)])?;
+        self.observer.event(Event::ApplyDone { addr: c.addr.clone(), deposed, action: Action::Delete, elapsed: j.started.elapsed(), id: None });
         self.bump(Action::Delete);
         Ok(())
     }
 
     /// Runs the `local-exec` provisioners of `when` for an object.
+    #[allow(clippy::too_many_arguments)]
     fn provisioners(
         &self,
         c: &ResourceChange,
@@ -1014,6 +1301,7 @@ impl Runner<'_> {
         when: ProvisionerWhen,
         count: Option<i64>,
         each: Option<(Value, Value)>,
+        pctx: &ProviderCtx,
     ) -> VisitResult {
         for p in r.provisioners.iter().filter(|p| p.when == when) {
             let nodes = self.nodes();
@@ -1059,6 +1347,7 @@ impl Runner<'_> {
                 .unwrap_or_else(|| self.ctx.dir.clone());
             let mut spec = CommandSpec::shell(&command, interpreter, cwd);
             spec.cancel = self.pctx.cancel.clone();
+            spec.timeout = pctx.timeout;
             if let Some(env) = cfg
                 .get_attr("environment")
                 .and_then(|v| v.as_entries().cloned())
@@ -1101,6 +1390,7 @@ impl Runner<'_> {
             }
             let failed = match &out {
                 Ok(o) if o.success() => None,
+                Ok(o) if o.timed_out => Some("timed out (the command and everything it started were killed)".to_string()),
                 Ok(o) => Some(match o.code {
                     Some(code) => format!("exit status {code}"),
                     None => "killed".to_string(),
@@ -1128,10 +1418,6 @@ impl Runner<'_> {
         Ok(())
     }
 }
-
-/// Deposed keys of create-before-destroy replacements in this process, by instance address.
-static DEPOSED: std::sync::LazyLock<Mutex<HashMap<String, String>>> =
-    std::sync::LazyLock::new(|| Mutex::new(HashMap::new()));
 
 fn deposed_key(addr: &InstanceAddr) -> String {
     let h = sha2_hex(&format!("{addr}{}", crate::now_rfc3339()));
@@ -1165,13 +1451,21 @@ fn rand_fraction() -> f64 {
     f64::from(n % 1000) / 1000.0
 }
 
-fn provider_diag(addr: &InstanceAddr, r: &Resource, e: ProviderError) -> Diagnostics {
+fn attempts_note(detail: String, attempts: u32) -> String {
+    if attempts > 1 {
+        format!("{detail} (after {attempts} attempts)")
+    } else {
+        detail
+    }
+}
+
+fn provider_diag(addr: &InstanceAddr, r: &Resource, e: ProviderError, attempts: u32) -> Diagnostics {
     let span = e
         .attr
         .as_ref()
         .and_then(|n| r.config.attr(n).map(|a| a.expr.span))
         .unwrap_or(r.def_span);
-    Diagnostic::error(e.summary, e.detail)
+    Diagnostic::error(e.summary, attempts_note(e.detail, attempts))
         .at(span)
         .in_context(format!("{} ({addr})", r.describe()))
         .into()
@@ -1256,4 +1550,115 @@ fn local_exec_schema() -> baton_provider::Schema {
         .attr("environment", Attr::optional(Type::map(Type::String)))
         .attr("working_dir", Attr::optional(Type::String))
         .attr("quiet", Attr::optional(Type::Bool))
+}
+
+/// The object with every unknown part null (to look for an object whose creation was lost).
+fn nullify_unknowns(v: &Value) -> Value {
+    if !v.is_known() {
+        return Value::null(v.ty());
+    }
+    match v.as_entries() {
+        Some(m) if matches!(v.kind(), baton_eval::Kind::Object(_)) => Value::object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), nullify_unknowns(x)))
+                .collect(),
+        )
+        .with_sensitive(v.is_sensitive()),
+        _ => v.clone(),
+    }
+}
+
+/// Test and chaos hook: `BATON_FAULT_INJECT=fail:K` makes the K-th action of a run's apply
+/// phase fail before it starts; `kill:K` makes the process kill itself (SIGKILL) right after
+/// the K-th action's intent is journaled, before the provider is called — the worst moment for
+/// a crash. Counted across the process, 1-based.
+fn fault_injection(phase: &str, addr: &InstanceAddr) -> Result<(), Diagnostics> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    if phase != "apply" {
+        return Ok(());
+    }
+    let Ok(spec) = std::env::var("BATON_FAULT_INJECT") else {
+        return Ok(());
+    };
+    let Some((what, k)) = spec.split_once(':') else {
+        return Ok(());
+    };
+    let Ok(k) = k.trim().parse::<u64>() else {
+        return Ok(());
+    };
+    let n = COUNT.fetch_add(1, Ordering::SeqCst) + 1;
+    if n != k {
+        return Ok(());
+    }
+    match what {
+        "fail" => Err(Diagnostic::error(
+            "Injected failure",
+            format!("BATON_FAULT_INJECT failed action {k} ({addr})."),
+        )
+        .into()),
+        "kill" => {
+            // Let the intent be journaled first: the kill happens after this action's record.
+            KILL_AFTER_INTENT.store(true, Ordering::SeqCst);
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+static KILL_AFTER_INTENT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn maybe_kill_self() {
+    if KILL_AFTER_INTENT.load(std::sync::atomic::Ordering::SeqCst) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+/// Go's duration syntax, as `timeouts` and `retry` blocks use it: `30s`, `5m`, `1h30m`, `500ms`.
+pub fn parse_go_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    if s == "0" {
+        return Some(Duration::ZERO);
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        if num_len == 0 {
+            return None;
+        }
+        let n: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let mult = match unit {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += n * mult;
+    }
+    Some(Duration::from_secs_f64(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_go_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_go_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_go_duration("5x"), None);
+        assert_eq!(parse_go_duration(""), None);
+    }
 }

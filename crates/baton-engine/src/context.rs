@@ -19,6 +19,37 @@ pub struct Context {
     pub workspace: String,
 }
 
+impl Context {
+    /// A context with no configuration, for undoing changes when no configuration is usable
+    /// (a restore never evaluates configuration; destroy-time provisioners are then skipped).
+    pub fn empty(dir: &Path, workspace: &str, sources: &Sources) -> Context {
+        let (graph, _) = build(
+            &Config {
+                module: Module::default(),
+                children: Default::default(),
+            },
+            sources,
+        );
+        Context {
+            dir: dir.to_path_buf(),
+            sources: sources.clone(),
+            config: Config {
+                module: Module::default(),
+                children: Default::default(),
+            },
+            graph,
+            workspace: workspace.to_string(),
+        }
+    }
+
+    /// The failure policy the root module sets (`terraform { baton { on_failure = "halt" } }`).
+    pub fn on_failure(&self) -> Option<String> {
+        let body = self.config.module.terraform.baton.as_ref()?;
+        body.attr("on_failure")
+            .and_then(|a| a.expr.as_static_str().map(str::to_string))
+    }
+}
+
 /// Loads the configuration in `dir`. Returns the context, or every diagnostic found.
 pub fn load(dir: &Path, workspace: &str, sources: &Sources) -> (Option<Context>, Diagnostics) {
     load_with(dir, workspace, sources, &RealFs)

@@ -18,6 +18,8 @@ pub mod nodes;
 pub mod plan;
 pub mod planfile;
 pub mod planjson;
+pub mod resume;
+pub mod rollback;
 pub mod statecodec;
 pub mod values;
 pub mod vars;
@@ -76,6 +78,10 @@ pub enum Event {
         addr: InstanceAddr,
         kind: String,
         line: String,
+    },
+    /// An action failed; the run now undoes what it completed.
+    RollbackStart {
+        run_id: String,
     },
 }
 

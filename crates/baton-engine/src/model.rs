@@ -69,6 +69,13 @@ pub enum ActionReason {
     DeleteBecauseNoModule,
     ReadBecauseConfigUnknown,
     ReadBecauseDependencyPending,
+    /// Rollback: the object replaced by create-before-destroy still exists (deposed) and
+    /// becomes current again instead of being recreated.
+    RestoreDeposed,
+    /// Rollback of a `forget`: the object is recorded in state again (no provider call).
+    Readopt,
+    /// Rollback of an import: the object is forgotten, not destroyed.
+    UndoImport,
 }
 
 impl ActionReason {
@@ -84,6 +91,9 @@ impl ActionReason {
             ActionReason::DeleteBecauseNoModule => "delete_because_no_module",
             ActionReason::ReadBecauseConfigUnknown => "read_because_config_unknown",
             ActionReason::ReadBecauseDependencyPending => "read_because_dependency_pending",
+            ActionReason::RestoreDeposed => "restore_deposed",
+            ActionReason::Readopt => "readopt",
+            ActionReason::UndoImport => "undo_import",
         }
     }
 
@@ -100,6 +110,9 @@ impl ActionReason {
             DeleteBecauseNoModule,
             ReadBecauseConfigUnknown,
             ReadBecauseDependencyPending,
+            RestoreDeposed,
+            Readopt,
+            UndoImport,
         ]
         .into_iter()
         .find(|r| r.as_json() == s)
@@ -155,6 +168,9 @@ pub enum PlanMode {
     Normal,
     Destroy,
     RefreshOnly,
+    /// Returning objects to recorded values (rollback, rollback to a version): changes carry
+    /// the exact objects to write; configuration is not evaluated.
+    Restore,
 }
 
 impl PlanMode {
@@ -163,6 +179,7 @@ impl PlanMode {
             PlanMode::Normal => "normal",
             PlanMode::Destroy => "destroy",
             PlanMode::RefreshOnly => "refresh-only",
+            PlanMode::Restore => "restore",
         }
     }
 }

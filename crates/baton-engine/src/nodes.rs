@@ -285,6 +285,13 @@ impl<'a> NodeEval<'a> {
                         diags.push(crate::plan::sensitive_output_error(o));
                         continue;
                     }
+                    // Root outputs are saved (in the plan's state snapshot, then the state),
+                    // and their encoding has no infinity: Terraform fails there, after
+                    // evaluating. `validate` saves nothing.
+                    if p.is_root() && !self.validate_only && v.contains_infinity() {
+                        diags.push(infinite_output_error(o, self.planning));
+                        continue;
+                    }
                     // Terraform marks a value sensitive by declaration only in the root
                     // module; a child module's output carries the marks its value has.
                     let v = if o.sensitive && p.is_root() {
@@ -362,4 +369,28 @@ impl<'a> NodeEval<'a> {
         }
         diags
     }
+}
+
+/// Terraform's error for a root output holding an infinite number (`1 / 0`), which it cannot
+/// serialize: when writing the plan file, or the state after an apply. The text is
+/// Terraform's, its spelling ("occured") included.
+fn infinite_output_error(o: &baton_config::Output, planning: bool) -> Diagnostic {
+    let cause = format!(
+        "Failed to serialize output value in state: An error occured while serializing output value \"{}\": cannot serialize infinity as JSON.",
+        o.name
+    );
+    let (summary, detail) = if planning {
+        (
+            "Failed to write plan file",
+            format!("The plan file could not be written: failed to write state snapshot: {cause}"),
+        )
+    } else {
+        (
+            "Failed to save state",
+            format!("Error saving state: {cause}"),
+        )
+    };
+    Diagnostic::error(summary, detail)
+        .at(o.def_span)
+        .in_context(format!("output \"{}\"", o.name))
 }

@@ -182,6 +182,7 @@ pub fn from_json(j: &J) -> Result<Plan, String> {
         "normal" => PlanMode::Normal,
         "destroy" => PlanMode::Destroy,
         "refresh-only" => PlanMode::RefreshOnly,
+        "restore" => PlanMode::Restore,
         m => return Err(format!("unknown plan mode {m}")),
     };
     let empty = Vec::new();

@@ -17,10 +17,15 @@
 //! any input, and must not allocate for small integers: every number of an
 //! evaluation, such as `count.index`, goes through it.
 //!
-//! Known differences from Go: infinities are not representable (`parse("Inf")`
-//! and division or modulo by zero give `None`), and results whose binary
-//! exponent leaves Go's `int32` range are only clamped when parsing; arithmetic
-//! keeps them finite where Go would produce ±Inf or ±0.
+//! Infinities are numbers too, as in Go: `1 / 0` is `+Inf`, results beyond
+//! Go's exponent range overflow to ±Inf (and underflow to ±0), `"Inf"` parses,
+//! and infinities print as `+Inf` / `-Inf`. The operations that Go cannot
+//! answer (NaN: `Inf - Inf`, `0 × Inf`, `0 / 0`, `Inf / Inf`), where Go panics
+//! and Terraform reports an error, give [`ArithError`] from the `checked_*`
+//! operations, [`Number::div`] and [`Number::rem`]. go-cty's `Modulo` compares
+//! its operands with its own `cty.PositiveInfinity` / `cty.NegativeInfinity`
+//! *by identity*; [`Number::cty_infinity`] stands for those two values (only
+//! `max` and `min` return them) so that `%` can follow it.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -53,6 +58,36 @@ const EXACT: u32 = u32::MAX;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("a number is required")]
 pub struct ParseNumberError;
+
+/// Why an operation on numbers has no result: the cases where Go's
+/// `math/big` (or go-cty around it) panics, which Terraform reports as errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ArithError {
+    /// The result would be NaN (Go's `big.ErrNaN`): the sum of opposite
+    /// infinities, zero times infinity, `0 / 0`, `Inf / Inf`, and go-cty's
+    /// `Modulo` when it runs into one of those.
+    #[error("the result is not a number (NaN)")]
+    NaN,
+    /// go-cty's `Modulo` of an infinite quotient: `big.Float.Int` of the
+    /// infinity is a nil `*big.Int`, which `SetInt` then dereferences (the Go
+    /// runtime's message).
+    #[error("runtime error: invalid memory address or nil pointer dereference")]
+    NilInt,
+}
+
+/// Whether a number is finite or infinite (Go's `Float.form`, zero being
+/// finite here).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Form {
+    /// Zero or a finite nonzero value.
+    Finite,
+    /// An infinity; the sign is `neg`, the mantissa zero.
+    Inf,
+    /// go-cty's own `cty.PositiveInfinity` / `cty.NegativeInfinity` value:
+    /// numerically an infinity like [`Form::Inf`], but go-cty's `Modulo`
+    /// recognizes it by identity.
+    CtyInf,
+}
 
 /// An odd mantissa (or zero), stored inline while it fits 64 bits.
 ///
@@ -232,9 +267,29 @@ fn exact_addsub(x: Wide, sx: u64, y: Wide, sy: u64, sub: bool) -> Wide {
     Wide::B(if sub { a - b } else { a + b })
 }
 
-/// `|a| + |b|`, or `|a| - |b|` when `sub` (then `|a| > |b|`), rounded to
-/// `prec` bits. Both are nonzero and canonical.
-fn addsub_mag(a: &Number, b: &Number, sub: bool, prec: u32) -> (Mant, i64) {
+/// Go's `setExpAndRound` (with the exponent check of `round`): the nonzero
+/// `w × 2^exp` rounded to `prec` bits, a zero of the same sign when its
+/// exponent is below Go's range and an infinity when it is (or, rounded,
+/// becomes) above it. `sticky` as for [`round_wide`].
+fn finish(neg: bool, w: Wide, exp: i64, sticky: bool, prec: u32) -> Number {
+    let e = exp.saturating_add(w.bits() as i64);
+    if w.is_zero() || e < MIN_EXP {
+        return Number::zero_with(neg, prec);
+    }
+    if e > MAX_EXP {
+        return Number::inf_with(neg, prec);
+    }
+    let r = Number::from_parts(neg, round_wide(w, exp, sticky, prec), prec);
+    if !r.is_zero() && r.go_exp() > MAX_EXP {
+        return Number::inf_with(neg, prec);
+    }
+    r
+}
+
+/// `|a| + |b|`, or `|a| - |b|` when `sub` (then `|a| > |b|`), before
+/// rounding to `prec` bits: `(w, e)` with the result `w × 2^e` (exact, or
+/// rounding exactly like it). Both are finite, nonzero and canonical.
+fn addsub_mag(a: &Number, b: &Number, sub: bool, prec: u32) -> (Wide, i64) {
     let (big, small) = if sub || a.go_exp() >= b.go_exp() {
         (a, b)
     } else {
@@ -249,7 +304,8 @@ fn addsub_mag(a: &Number, b: &Number, sub: bool, prec: u32) -> (Mant, i64) {
     // a half unit so that huge exponent gaps cost nothing; this never changes
     // the rounded result (both values lie strictly inside the same interval
     // between neighbouring multiples of 2^q, and every rounding boundary is
-    // such a multiple).
+    // such a multiple), nor the exponent Go checks before rounding (every
+    // power of two above 2^q is such a multiple too).
     if hs <= hb - 2 {
         let q = big.exp.min(hb - 2 - i64::from(prec));
         if small.exp < q - 1 {
@@ -266,10 +322,10 @@ fn addsub_mag(a: &Number, b: &Number, sub: bool, prec: u32) -> (Mant, i64) {
         (small_e - e) as u64,
         sub,
     );
-    round_wide(w, e, false, prec)
+    (w, e)
 }
 
-/// Compares `|a|` and `|b|`; both nonzero.
+/// Compares `|a|` and `|b|`; both finite and nonzero.
 fn cmp_mag(a: &Number, b: &Number) -> Ordering {
     let (ga, gb) = (a.go_exp(), b.go_exp());
     if ga != gb {
@@ -285,8 +341,20 @@ fn cmp_mag(a: &Number, b: &Number) -> Ordering {
     (a.mant.to_big() << sa).cmp(&(b.mant.to_big() << sb))
 }
 
-/// Go's `z.Add(x, y)` (or `z.Sub(x, y)` when `negate_y`) with `z.prec = prec`.
-fn add_prec(x: &Number, y: &Number, negate_y: bool, prec: u32) -> Number {
+/// Go's `z.Add(x, y)` (or `z.Sub(x, y)` when `negate_y`) with `z.prec =
+/// prec`; `NaN` for the sum of opposite infinities.
+fn add_prec(x: &Number, y: &Number, negate_y: bool, prec: u32) -> Result<Number, ArithError> {
+    let yneg = y.neg != negate_y;
+    match (x.is_infinite(), y.is_infinite()) {
+        (true, true) if x.neg != yneg => Err(ArithError::NaN),
+        (true, _) => Ok(Number::inf_with(x.neg, prec)),
+        (false, true) => Ok(Number::inf_with(yneg, prec)),
+        (false, false) => Ok(add_finite(x, y, negate_y, prec)),
+    }
+}
+
+/// [`add_prec`] of two finite numbers.
+fn add_finite(x: &Number, y: &Number, negate_y: bool, prec: u32) -> Number {
     let yneg = y.neg != negate_y;
     match (x.is_zero(), y.is_zero()) {
         (true, true) => Number::zero_with(x.neg && yneg, prec),
@@ -298,13 +366,18 @@ fn add_prec(x: &Number, y: &Number, negate_y: bool, prec: u32) -> Number {
         }
         (false, false) => {
             if x.neg == yneg {
-                Number::from_parts(x.neg, addsub_mag(x, y, false, prec), prec)
+                let (w, e) = addsub_mag(x, y, false, prec);
+                finish(x.neg, w, e, false, prec)
             } else {
                 match cmp_mag(x, y) {
                     Ordering::Greater => {
-                        Number::from_parts(x.neg, addsub_mag(x, y, true, prec), prec)
+                        let (w, e) = addsub_mag(x, y, true, prec);
+                        finish(x.neg, w, e, false, prec)
                     }
-                    Ordering::Less => Number::from_parts(yneg, addsub_mag(y, x, true, prec), prec),
+                    Ordering::Less => {
+                        let (w, e) = addsub_mag(y, x, true, prec);
+                        finish(yneg, w, e, false, prec)
+                    }
                     Ordering::Equal => Number::zero_with(false, prec),
                 }
             }
@@ -312,7 +385,17 @@ fn add_prec(x: &Number, y: &Number, negate_y: bool, prec: u32) -> Number {
     }
 }
 
-/// Go's `z.Mul(x, y)` with `z.prec = prec`.
+/// Go's `z.Mul(x, y)` with `z.prec = prec`; `NaN` for zero times infinity.
+fn mul_any(x: &Number, y: &Number, prec: u32) -> Result<Number, ArithError> {
+    let neg = x.neg != y.neg;
+    match (x.is_infinite(), y.is_infinite()) {
+        (false, false) => Ok(mul_prec(x, y, prec)),
+        _ if x.is_zero() || y.is_zero() => Err(ArithError::NaN),
+        _ => Ok(Number::inf_with(neg, prec)),
+    }
+}
+
+/// Go's `z.Mul(x, y)` with `z.prec = prec` for finite operands.
 fn mul_prec(x: &Number, y: &Number, prec: u32) -> Number {
     let neg = x.neg != y.neg;
     if x.is_zero() || y.is_zero() {
@@ -323,17 +406,33 @@ fn mul_prec(x: &Number, y: &Number, prec: u32) -> Number {
         (Mant::Small(a), Mant::Small(b)) => Wide::U(u128::from(*a) * u128::from(*b)),
         _ => Wide::B(x.mant.to_big() * y.mant.to_big()),
     };
-    Number::from_parts(neg, round_wide(w, exp, false, prec), prec)
+    finish(neg, w, exp, false, prec)
 }
 
-/// Go's `z.Quo(x, y)` with `z.prec = prec`; `None` when `y` is zero.
-fn quo_prec(x: &Number, y: &Number, prec: u32) -> Option<Number> {
-    if y.is_zero() {
-        return None;
-    }
+/// Go's `z.Quo(x, y)` with `z.prec = prec`: an infinity when dividing a
+/// nonzero number by zero, `NaN` for `0 / 0` and `Inf / Inf`.
+fn quo_any(x: &Number, y: &Number, prec: u32) -> Result<Number, ArithError> {
     let neg = x.neg != y.neg;
-    if x.is_zero() {
-        return Some(Number::zero_with(neg, prec));
+    let (xz, yz) = (x.is_zero(), y.is_zero());
+    let (xi, yi) = (x.is_infinite(), y.is_infinite());
+    if (xz && yz) || (xi && yi) {
+        return Err(ArithError::NaN);
+    }
+    if xz || yi {
+        return Ok(Number::zero_with(neg, prec));
+    }
+    if xi || yz {
+        return Ok(Number::inf_with(neg, prec));
+    }
+    Ok(quo_prec(x, y, prec))
+}
+
+/// Go's `z.Quo(x, y)` with `z.prec = prec` for finite operands and a nonzero
+/// divisor.
+fn quo_prec(x: &Number, y: &Number, prec: u32) -> Number {
+    let neg = x.neg != y.neg;
+    if x.is_zero() || y.is_zero() {
+        return Number::zero_with(neg, prec);
     }
     let (bx, by) = (x.mant.bits(), y.mant.bits());
     // Scale the dividend so that the quotient has at least prec + 2 bits; the
@@ -352,11 +451,7 @@ fn quo_prec(x: &Number, y: &Number, prec: u32) -> Option<Number> {
             (Wide::B(q), !r.is_zero())
         }
     };
-    Some(Number::from_parts(
-        neg,
-        round_wide(q, exp, sticky, prec),
-        prec,
-    ))
+    finish(neg, q, exp, sticky, prec)
 }
 
 /// Result of Go's `Float.pow5` at the precisions `ParseFloat` uses.
@@ -367,7 +462,8 @@ enum Pow5 {
 
 /// `5^n` exactly as `math/big`'s `(*Float).pow5` computes it for
 /// `ParseFloat` with precision 512: the result at 576 bits, the running
-/// power of five at 640 bits, rounding after every multiplication.
+/// power of five at 640 bits, rounding after every multiplication (and
+/// overflowing to infinity like Go's).
 fn pow5_go(mut n: u64) -> Pow5 {
     const TAB_MAX: u64 = 27; // 5^27 is the largest power of five in a u64
     const Z_PREC: u32 = PARSE_PREC + 64;
@@ -377,6 +473,7 @@ fn pow5_go(mut n: u64) -> Pow5 {
     }
     let mut z = Number::from_u64(5u64.pow(TAB_MAX as u32));
     n -= TAB_MAX;
+    // `None` once the running power has overflowed to infinity.
     let mut f = Some(Number::from_u64(5));
     let mut z_inf = false;
     while n > 0 {
@@ -384,14 +481,14 @@ fn pow5_go(mut n: u64) -> Pow5 {
             match &f {
                 Some(fv) => {
                     z = mul_prec(&z, fv, Z_PREC);
-                    z_inf = z.go_exp() > MAX_EXP;
+                    z_inf = z.is_infinite();
                 }
                 None => z_inf = true,
             }
         }
         if let Some(fv) = &f {
             let sq = mul_prec(fv, fv, F_PREC);
-            f = (sq.go_exp() <= MAX_EXP).then_some(sq);
+            f = (!sq.is_infinite()).then_some(sq);
         }
         n >>= 1;
     }
@@ -402,17 +499,19 @@ fn pow5_go(mut n: u64) -> Pow5 {
     }
 }
 
-/// A number: `(-1)^neg × mant × 2^exp` carrying a precision in bits, like
-/// Go's `big.Float` (without infinities).
+/// A number: `(-1)^neg × mant × 2^exp`, or `±Inf`, carrying a precision in
+/// bits, like Go's `big.Float`.
 ///
 /// Equality, ordering and hashing look at the numeric value only: precision
-/// is ignored and `-0 == 0`.
+/// is ignored, `-0 == 0`, and the two infinities are equal to themselves
+/// (whether or not they are go-cty's own infinity values).
 #[derive(Clone)]
 pub struct Number {
     mant: Mant,
     exp: i64,
     prec: u32,
     neg: bool,
+    form: Form,
 }
 
 impl Number {
@@ -422,6 +521,7 @@ impl Number {
             exp,
             prec,
             neg,
+            form: Form::Finite,
         }
     }
 
@@ -431,28 +531,84 @@ impl Number {
             exp: 0,
             prec,
             neg,
+            form: Form::Finite,
+        }
+    }
+
+    /// An infinity of precision `prec` (Go's `SetInf` into a `prec`-bit
+    /// receiver).
+    fn inf_with(neg: bool, prec: u32) -> Number {
+        Number {
+            mant: Mant::Small(0),
+            exp: 0,
+            prec,
+            neg,
+            form: Form::Inf,
         }
     }
 
     /// The exponent `e` of the value written as `0.mantissa × 2^e` (Go's
-    /// `Float.exp`); only meaningful for nonzero numbers.
+    /// `Float.exp`); only meaningful for finite nonzero numbers.
     fn go_exp(&self) -> i64 {
         self.exp + self.mant.bits() as i64
     }
 
     /// The value rounded to `prec` bits (Go's `Set` into a `prec`-bit
-    /// receiver); `prec` becomes the precision.
+    /// receiver, overflowing to infinity when rounding up leaves Go's
+    /// exponent range); `prec` becomes the precision. The result is a new
+    /// value: never go-cty's own infinity.
     fn rounded(&self, prec: u32) -> Number {
+        if self.is_infinite() {
+            return Number::inf_with(self.neg, prec);
+        }
         if self.is_zero() || self.mant.bits() <= u64::from(prec) {
             let mut r = self.clone();
             r.prec = prec;
             return r;
         }
-        Number::from_parts(
+        let r = Number::from_parts(
             self.neg,
             round_wide(self.mant.wide(), self.exp, false, prec),
             prec,
-        )
+        );
+        if !r.is_zero() && r.go_exp() > MAX_EXP {
+            return Number::inf_with(self.neg, prec);
+        }
+        r
+    }
+
+    /// A new infinity, like `new(big.Float).SetInf(negative)`: precision 0.
+    /// (`1 / 0` gives an infinity with the operands' precision instead.)
+    pub fn infinity(negative: bool) -> Number {
+        Number::inf_with(negative, 0)
+    }
+
+    /// go-cty's `cty.NegativeInfinity` (`negative`) or `cty.PositiveInfinity`
+    /// itself: an infinity of precision 0 that go-cty's `Modulo` recognizes
+    /// by identity (see [`Number::rem`]). go-cty's `max` and `min` return
+    /// these when every argument is that infinity. Operations on it give new
+    /// values; clones stay the same value, as copies of a `cty.Value` do.
+    pub fn cty_infinity(negative: bool) -> Number {
+        Number {
+            form: Form::CtyInf,
+            ..Number::inf_with(negative, 0)
+        }
+    }
+
+    /// Whether the value is `+Inf` or `-Inf` (Go's `Float.IsInf`).
+    pub fn is_infinite(&self) -> bool {
+        self.form != Form::Finite
+    }
+
+    /// Whether the value is neither `+Inf` nor `-Inf`.
+    pub fn is_finite(&self) -> bool {
+        self.form == Form::Finite
+    }
+
+    /// Whether this is go-cty's own `cty.PositiveInfinity` or
+    /// `cty.NegativeInfinity` value (see [`Number::cty_infinity`]).
+    pub fn is_cty_infinity(&self) -> bool {
+        self.form == Form::CtyInf
     }
 
     /// Positive zero with precision 64, like `cty.NumberIntVal(0)`.
@@ -473,10 +629,14 @@ impl Number {
     }
 
     /// Like `new(big.Float).SetFloat64(v)` (go-cty's `NumberFloatVal`):
-    /// precision 53. `None` for NaN and the infinities.
+    /// precision 53; the infinities give infinities. `None` for NaN (where
+    /// Go panics).
     pub fn from_f64(v: f64) -> Option<Number> {
-        if !v.is_finite() {
+        if v.is_nan() {
             return None;
+        }
+        if v.is_infinite() {
+            return Some(Number::inf_with(v < 0.0, FLOAT_PREC));
         }
         let bits = v.to_bits();
         let neg = bits >> 63 == 1;
@@ -505,9 +665,18 @@ impl Number {
     /// Accepted: an optional sign, digits with at most one `.` (`1`, `1.`,
     /// `.5`), then optionally `e`/`E` (power of ten) or `p`/`P` (power of
     /// two), an optional sign and digits. Nothing else, not even surrounding
-    /// spaces or `_` separators. Go's `Inf` forms give `None`, as do exponents
-    /// beyond Go's range. The result has precision 512.
+    /// spaces or `_` separators. Also Go's infinity words, exactly `Inf` or
+    /// `inf` with an optional sign. Values beyond Go's exponent range become
+    /// ±Inf (or ±0 when tiny), as in Go, except that a binary exponent
+    /// itself out of range (`1p2147483647`) is an error there and `None`
+    /// here. The result has precision 512.
     pub fn parse(s: &str) -> Option<Number> {
+        // Go's Float.Parse checks for these before scanning.
+        match s {
+            "Inf" | "inf" | "+Inf" | "+inf" => return Some(Number::inf_with(false, PARSE_PREC)),
+            "-Inf" | "-inf" => return Some(Number::inf_with(true, PARSE_PREC)),
+            _ => {}
+        }
         let b = s.as_bytes();
         let mut i = 0usize;
         let mut neg = false;
@@ -620,43 +789,31 @@ impl Number {
         let exp5 = exp5 as i64;
 
         let r = if exp5 == 0 {
-            Number::from_parts(neg, round_wide(m, lsb, false, PARSE_PREC), PARSE_PREC)
+            finish(neg, m, lsb, false, PARSE_PREC)
         } else {
             // Fast exact case: the mantissa is a multiple of 5^-exp5.
             if let Wide::U(v) = m {
                 if (-27..0).contains(&exp5) {
                     let p = u128::from(5u64.pow((-exp5) as u32));
                     if v % p == 0 {
-                        return Some(Number::from_parts(
-                            neg,
-                            round_wide(Wide::U(v / p), lsb, false, PARSE_PREC),
-                            PARSE_PREC,
-                        ));
+                        return Some(finish(neg, Wide::U(v / p), lsb, false, PARSE_PREC));
                     }
                 }
             }
             let x = Number::from_parts(neg, canon_wide(m, lsb), PARSE_PREC);
+            // x × Inf is an infinity and x / Inf a zero, as in Go.
             if exp5 > 0 {
                 match pow5_go(exp5 as u64) {
-                    Pow5::Inf => return None,
+                    Pow5::Inf => Number::inf_with(neg, PARSE_PREC),
                     Pow5::Finite(p) => mul_prec(&x, &p, PARSE_PREC),
                 }
             } else {
                 match pow5_go(exp5.unsigned_abs()) {
                     Pow5::Inf => Number::zero_with(neg, PARSE_PREC),
-                    Pow5::Finite(p) => quo_prec(&x, &p, PARSE_PREC)?,
+                    Pow5::Finite(p) => quo_prec(&x, &p, PARSE_PREC),
                 }
             }
         };
-        if !r.is_zero() {
-            let g = r.go_exp();
-            if g > MAX_EXP {
-                return None;
-            }
-            if g < MIN_EXP {
-                return Some(Number::zero_with(neg, PARSE_PREC));
-            }
-        }
         Some(r)
     }
 
@@ -666,16 +823,19 @@ impl Number {
     }
 
     /// The fewest bits that represent the value exactly (Go's
-    /// `Float.MinPrec`); 0 for zero.
+    /// `Float.MinPrec`); 0 for zero and the infinities.
     pub fn min_prec(&self) -> u32 {
+        if self.is_infinite() {
+            return 0;
+        }
         u32::try_from(self.mant.bits()).unwrap_or(u32::MAX)
     }
 
     /// The value rounded half to even to `prec` bits, with that precision
-    /// (Go's `SetPrec`; precision 0 turns every value into a zero of the same
-    /// sign).
+    /// (Go's `SetPrec`; precision 0 turns every finite value into a zero of
+    /// the same sign and leaves infinities infinite).
     pub fn with_prec(&self, prec: u32) -> Number {
-        if prec == 0 {
+        if prec == 0 && self.is_finite() {
             return Number::zero_with(self.neg, 0);
         }
         self.rounded(prec)
@@ -683,15 +843,17 @@ impl Number {
 
     /// Whether the value is zero (either sign).
     pub fn is_zero(&self) -> bool {
-        self.mant.is_zero()
+        self.is_finite() && self.mant.is_zero()
     }
 
-    /// Whether the value is a whole number (Go's `Float.IsInt`).
+    /// Whether the value is a whole number (Go's `Float.IsInt`: not for the
+    /// infinities).
     pub fn is_integer(&self) -> bool {
-        self.is_zero() || self.exp >= 0
+        self.is_finite() && (self.is_zero() || self.exp >= 0)
     }
 
-    /// -1, 0 or 1 by the sign of the value (0 for both zeros).
+    /// -1, 0 or 1 by the sign of the value (0 for both zeros, ±1 for the
+    /// infinities), like Go's `Float.Sign`.
     pub fn signum(&self) -> i32 {
         if self.is_zero() {
             0
@@ -720,40 +882,94 @@ impl Number {
     }
 
     /// Sum, like go-cty's `Add`: precision is the larger operand precision,
-    /// the exact sum rounded half to even to it.
-    pub fn add(&self, other: &Number) -> Number {
+    /// the exact sum rounded half to even to it (±Inf when it overflows Go's
+    /// exponent range; an infinity plus anything finite is that infinity).
+    /// `NaN` for `+Inf + -Inf`, where Go panics and Terraform fails with
+    /// "can't compute sum of opposing infinities".
+    pub fn checked_add(&self, other: &Number) -> Result<Number, ArithError> {
         add_prec(self, other, false, self.prec.max(other.prec))
     }
 
-    /// Difference, like go-cty's `Subtract`.
-    pub fn sub(&self, other: &Number) -> Number {
+    /// Difference, like go-cty's `Subtract` (which adds the negation). `NaN`
+    /// for the difference of equal infinities (Terraform: "can't subtract
+    /// infinity from itself").
+    pub fn checked_sub(&self, other: &Number) -> Result<Number, ArithError> {
         add_prec(self, other, true, self.prec.max(other.prec))
     }
 
     /// Product, like go-cty's `Multiply`: computed at 512 bits, then given
     /// the larger of the operand precisions and the bits the product needs.
-    pub fn mul(&self, other: &Number) -> Number {
-        let mut r = mul_prec(self, other, PARSE_PREC);
+    /// `NaN` for zero times an infinity (Terraform: "can't multiply zero by
+    /// infinity").
+    pub fn checked_mul(&self, other: &Number) -> Result<Number, ArithError> {
+        let mut r = mul_any(self, other, PARSE_PREC)?;
         r.prec = self.prec.max(other.prec).max(r.min_prec());
-        r
+        Ok(r)
+    }
+
+    /// [`Number::checked_add`] for callers that know the sum is defined; for
+    /// opposite infinities it gives `+0`, the value Go leaves in the receiver
+    /// before panicking.
+    pub fn add(&self, other: &Number) -> Number {
+        self.checked_add(other)
+            .unwrap_or_else(|_| Number::zero_with(false, self.prec.max(other.prec)))
+    }
+
+    /// [`Number::checked_sub`], giving `+0` for equal infinities (as
+    /// [`Number::add`] does).
+    pub fn sub(&self, other: &Number) -> Number {
+        self.checked_sub(other)
+            .unwrap_or_else(|_| Number::zero_with(false, self.prec.max(other.prec)))
+    }
+
+    /// [`Number::checked_mul`], giving `+0` for zero times an infinity (as
+    /// [`Number::add`] does).
+    pub fn mul(&self, other: &Number) -> Number {
+        self.checked_mul(other)
+            .unwrap_or_else(|_| Number::zero_with(false, self.prec.max(other.prec)))
     }
 
     /// Quotient, like go-cty's `Divide` (`big.Float.Quo` at the larger
-    /// operand precision). `None` when dividing by zero, where Go would give
-    /// an infinity.
-    pub fn div(&self, other: &Number) -> Option<Number> {
-        quo_prec(self, other, self.prec.max(other.prec))
+    /// operand precision): a nonzero number divided by zero is an infinity
+    /// with the sign of the operands (`-1 / 0` is `-Inf`, `1 / -0` too), a
+    /// finite number divided by an infinity a zero. `NaN` for `0 / 0` and
+    /// `Inf / Inf` (Terraform: "can't divide zero by zero or infinity by
+    /// infinity").
+    pub fn div(&self, other: &Number) -> Result<Number, ArithError> {
+        quo_any(self, other, self.prec.max(other.prec))
     }
 
     /// Remainder of Terraform's `%`, exactly like go-cty's `Value.Modulo`:
     /// the quotient truncated toward zero, then `self - other × quotient`
     /// rounded to `self`'s precision; the sign follows `self` (`-7 % 3 ==
-    /// -1`). `None` when `other` is zero (go-cty would return `self`).
-    pub fn rem(&self, other: &Number) -> Option<Number> {
-        if other.is_zero() {
-            return None;
+    /// -1`). Its special cases, in go-cty's order:
+    ///
+    /// - when either operand is go-cty's own infinity value
+    ///   ([`Number::cty_infinity`], e.g. from `max(-1/0)`), the *product*
+    ///   (`NaN` for a zero operand);
+    /// - a zero divisor gives `self` unchanged (`5 % 0 == 5`, `(1/0) % 0` is
+    ///   `+Inf`);
+    /// - any other infinite divisor, or an infinite dividend divided by an
+    ///   infinite divisor, is `NaN` (Go's `Inf × 0` or `Inf / Inf`; Terraform:
+    ///   "can't use modulo with zero and infinity");
+    /// - an infinite quotient otherwise (an infinite dividend, or a finite
+    ///   one whose quotient overflows) is [`ArithError::NilInt`]: go-cty
+    ///   dereferences the nil integer part of the infinity.
+    pub fn rem(&self, other: &Number) -> Result<Number, ArithError> {
+        if self.is_cty_infinity() || other.is_cty_infinity() {
+            return self.checked_mul(other);
         }
-        let rat = quo_prec(self, other, self.prec.max(other.prec))?;
+        if other.is_zero() {
+            return Ok(self.clone());
+        }
+        let rat = self.div(other)?;
+        if rat.is_infinite() {
+            return Err(ArithError::NilInt);
+        }
+        if other.is_infinite() {
+            // The quotient is zero, and work.Mul(other, 0) is Inf × 0.
+            return Err(ArithError::NaN);
+        }
         let i = rat.trunc_exact();
         // new(big.Float).Copy(v).SetInt(i): v's precision, or SetInt's own
         // choice when that is 0.
@@ -764,20 +980,31 @@ impl Number {
         };
         let work = i.rounded(wprec);
         let work = mul_prec(other, &work, wprec);
-        Some(add_prec(self, &work, true, wprec))
+        Ok(add_finite(self, &work, true, wprec))
     }
 
-    /// The negated value, same precision (go-cty's `Negate`; `-0` from `0`).
+    /// The negated value, same precision (go-cty's `Negate`; `-0` from `0`,
+    /// `-Inf` from `+Inf`).
     pub fn neg(&self) -> Number {
-        let mut r = self.clone();
+        let mut r = self.unshared();
         r.neg = !r.neg;
         r
     }
 
     /// The absolute value, same precision (go-cty's `Absolute`).
     pub fn abs(&self) -> Number {
-        let mut r = self.clone();
+        let mut r = self.unshared();
         r.neg = false;
+        r
+    }
+
+    /// A copy that is a new value: go-cty's own infinity becomes an ordinary
+    /// one.
+    fn unshared(&self) -> Number {
+        let mut r = self.clone();
+        if r.form == Form::CtyInf {
+            r.form = Form::Inf;
+        }
         r
     }
 
@@ -812,10 +1039,14 @@ impl Number {
 
     /// Like go-cty's `floor` function: the greatest integer not above the
     /// value, rounded to the value's own precision (which is kept).
+    /// An infinity is returned as it is (go-cty checks for it).
     pub fn floor(&self) -> Number {
+        if self.is_infinite() {
+            return self.unshared();
+        }
         let t = self.trunc_exact();
         let i = if !self.is_integer() && self.neg {
-            add_prec(&t, &Number::from_i64(1), true, EXACT)
+            add_finite(&t, &Number::from_i64(1), true, EXACT)
         } else {
             t
         };
@@ -824,10 +1055,14 @@ impl Number {
 
     /// Like go-cty's `ceil` function: the least integer not below the value,
     /// rounded to the value's own precision (which is kept).
+    /// An infinity is returned as it is (go-cty checks for it).
     pub fn ceil(&self) -> Number {
+        if self.is_infinite() {
+            return self.unshared();
+        }
         let t = self.trunc_exact();
         let i = if !self.is_integer() && !self.neg {
-            add_prec(&t, &Number::from_i64(1), false, EXACT)
+            add_finite(&t, &Number::from_i64(1), false, EXACT)
         } else {
             t
         };
@@ -836,16 +1071,21 @@ impl Number {
 
     /// The value without its fractional part, like go-cty's `IntFunc`:
     /// unchanged when already an integer, otherwise a new number of precision
-    /// `max(64, bit length)`.
+    /// `max(64, bit length)`. An infinity is returned unchanged (go-cty's
+    /// `IntFunc` would fail on the nil integer part).
     pub fn trunc(&self) -> Number {
-        if self.is_integer() {
+        if self.is_integer() || self.is_infinite() {
             return self.clone();
         }
         Number::set_int(&self.trunc_exact(), 0)
     }
 
-    /// The value as an `i64` when it is an integer in range.
+    /// The value as an `i64` when it is an integer in range (never for the
+    /// infinities).
     pub fn to_i64(&self) -> Option<i64> {
+        if self.is_infinite() {
+            return None;
+        }
         if self.is_zero() {
             return Some(0);
         }
@@ -863,6 +1103,9 @@ impl Number {
 
     /// The value as a `u64` when it is a non-negative integer in range.
     pub fn to_u64(&self) -> Option<u64> {
+        if self.is_infinite() {
+            return None;
+        }
         if self.is_zero() {
             return Some(0);
         }
@@ -874,7 +1117,7 @@ impl Number {
 
     /// `|value|` as an integer when it is one below 2^64.
     fn small_int_magnitude(&self) -> Option<u128> {
-        if self.exp < 0 || self.go_exp() > 64 {
+        if self.is_infinite() || self.exp < 0 || self.go_exp() > 64 {
             return None;
         }
         match self.mant {
@@ -899,9 +1142,10 @@ impl Number {
     }
 
     /// The exact value as `(m, e)` with `value == m × 2^e` and `m` odd, or
-    /// `(0, 0)` for zero.
+    /// `(0, 0)` for zero. Only for finite values: the infinities have no such
+    /// form and also give `(0, 0)`, so check [`Number::is_finite`] first.
     pub fn to_parts(&self) -> (BigInt, i64) {
-        if self.is_zero() {
+        if self.is_zero() || self.is_infinite() {
             return (BigInt::zero(), 0);
         }
         let sign = if self.neg { Sign::Minus } else { Sign::Plus };
@@ -909,9 +1153,12 @@ impl Number {
     }
 
     /// The nearest `f64` (ties to even, with subnormals; ±infinity beyond
-    /// range), like Go's `Float.Float64`.
+    /// range and for the infinities), like Go's `Float.Float64`.
     pub fn to_f64(&self) -> f64 {
         let sign = |f: f64| if self.neg { -f } else { f };
+        if self.is_infinite() {
+            return sign(f64::INFINITY);
+        }
         if self.is_zero() {
             return sign(0.0);
         }
@@ -938,7 +1185,7 @@ impl Number {
         sign(ldexp_exact(m, ex))
     }
 
-    /// The value as an `f64` when that is exact.
+    /// The value as an `f64` when that is exact (the infinities are).
     pub fn to_f64_exact(&self) -> Option<f64> {
         let f = self.to_f64();
         (Number::from_f64(f)? == *self).then_some(f)
@@ -949,7 +1196,8 @@ impl Number {
     /// significant digits (`'g'`), and a negative `prec` for the fewest digits
     /// that read back to the same value at the number's own precision. Other
     /// formats give `%` and the format character, as Go does for unknown
-    /// ones (Go's binary formats `'b'`, `'p'`, `'x'` are not supported).
+    /// ones (Go's binary formats `'b'`, `'p'`, `'x'` are not supported). The
+    /// infinities are `+Inf` and `-Inf` in every format, as in Go.
     pub fn text(&self, format: char, prec: i32) -> String {
         let mut buf = String::new();
         self.append_text(&mut buf, format, prec);
@@ -957,6 +1205,10 @@ impl Number {
     }
 
     fn append_text(&self, buf: &mut String, fmt: char, prec: i32) {
+        if self.is_infinite() {
+            buf.push_str(if self.neg { "-Inf" } else { "+Inf" });
+            return;
+        }
         if !matches!(fmt, 'e' | 'E' | 'f' | 'g' | 'G') {
             buf.push('%');
             buf.push(fmt);
@@ -1020,6 +1272,9 @@ impl Number {
     /// The integer value when it needs no rounding in shortest `'f'` form and
     /// fits a `u64` (the allocation-free path of `Display`).
     fn display_fast(&self) -> Option<u64> {
+        if self.is_infinite() {
+            return None;
+        }
         if let Mant::Small(m) = self.mant {
             if self.exp >= 0 {
                 let g = self.exp + i64::from(64 - m.leading_zeros());
@@ -1325,6 +1580,9 @@ impl fmt::Debug for Number {
 
 impl PartialEq for Number {
     fn eq(&self, other: &Number) -> bool {
+        if self.is_infinite() || other.is_infinite() {
+            return self.is_infinite() && other.is_infinite() && self.neg == other.neg;
+        }
         if self.is_zero() || other.is_zero() {
             return self.is_zero() && other.is_zero();
         }
@@ -1346,6 +1604,11 @@ impl Hash for Number {
             0u8.hash(state);
             return;
         }
+        if self.is_infinite() {
+            3u8.hash(state);
+            self.neg.hash(state);
+            return;
+        }
         self.neg.hash(state);
         self.exp.hash(state);
         match &self.mant {
@@ -1362,9 +1625,17 @@ impl Hash for Number {
 }
 
 impl Ord for Number {
+    /// Go's `Float.Cmp`: `-Inf` below every finite number, `+Inf` above.
     fn cmp(&self, other: &Number) -> Ordering {
-        let (a, b) = (self.signum(), other.signum());
-        if a != b || a == 0 {
+        let rank = |n: &Number| {
+            if n.is_infinite() {
+                2 * n.signum()
+            } else {
+                n.signum()
+            }
+        };
+        let (a, b) = (rank(self), rank(other));
+        if a != b || a == 0 || a.abs() == 2 {
             return a.cmp(&b);
         }
         let m = cmp_mag(self, other);
@@ -1452,6 +1723,9 @@ impl ops::Neg for Number {
     type Output = Number;
     fn neg(mut self) -> Number {
         self.neg = !self.neg;
+        if self.form == Form::CtyInf {
+            self.form = Form::Inf;
+        }
         self
     }
 }

@@ -5,6 +5,7 @@
 //! knows about spans or configuration.
 
 use crate::convert::convert;
+use crate::number::{ArithError, Number};
 use crate::types::Type;
 use crate::value::{Kind, Value};
 use baton_config::BinaryOp;
@@ -98,32 +99,51 @@ pub fn binary(op: BinaryOp, l: &Value, r: &Value) -> Result<Value, OpError> {
                 return Ok(Value::unknown(t).with_sensitive(s));
             };
             let out = match op {
-                BinaryOp::Add => Value::number(a.add(b)),
-                BinaryOp::Sub => Value::number(a.sub(b)),
-                BinaryOp::Mul => Value::number(a.mul(b)),
-                BinaryOp::Div => match a.div(b) {
-                    Some(n) => Value::number(n),
-                    None => {
-                        return Err(OpError {
-                            message: "Can't divide by zero.".into(),
-                            side: Side::Whole,
-                        })
-                    }
-                },
-                // Terraform (go-cty) returns the dividend for a modulo by zero.
-                BinaryOp::Mod => match a.rem(b) {
-                    Some(n) => Value::number(n),
-                    None => Value::number(a.clone()),
-                },
                 BinaryOp::Less => Value::bool(a < b),
                 BinaryOp::LessEq => Value::bool(a <= b),
                 BinaryOp::Greater => Value::bool(a > b),
                 BinaryOp::GreaterEq => Value::bool(a >= b),
+                BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => {
+                    Value::number(arithmetic(op, a, b)?)
+                }
                 _ => Value::unknown(Type::Dynamic),
             };
             Ok(out.with_sensitive(s))
         }
     }
+}
+
+/// `a op b` for `+ - * / %` (`op` is one of them), as HCL's operator functions compute it:
+/// infinities included (`1 / 0` is `+Inf`), and the operations without a result, where Go
+/// panics, as HCL reports them ("Error during operation: ..."): each operator has its own
+/// message for a NaN (HCL recovers Go's `big.ErrNaN` into it); any other panic is reported by
+/// go-cty's function machinery (Terraform follows it with a Go stack trace, which Baton has
+/// none of).
+fn arithmetic(op: BinaryOp, a: &Number, b: &Number) -> Result<Number, OpError> {
+    let (result, nan) = match op {
+        BinaryOp::Add => (a.checked_add(b), "can't compute sum of opposing infinities"),
+        BinaryOp::Sub => (a.checked_sub(b), "can't subtract infinity from itself"),
+        BinaryOp::Mul => (a.checked_mul(b), "can't multiply zero by infinity"),
+        BinaryOp::Div => (
+            a.div(b),
+            "can't divide zero by zero or infinity by infinity",
+        ),
+        // `%`: go-cty returns the dividend for a modulo by zero, and has special cases for
+        // infinities (see `Number::rem`).
+        _ => (a.rem(b), "can't use modulo with zero and infinity"),
+    };
+    result.map_err(|e| {
+        let message = match e {
+            ArithError::NaN => format!("Error during operation: {nan}."),
+            ArithError::NilInt => {
+                format!("Error during operation: panic in function implementation: {e}.")
+            }
+        };
+        OpError {
+            message,
+            side: Side::Whole,
+        }
+    })
 }
 
 /// go-cty's `Equals`: `None` when unknowns make the answer unknown. Values of different types

@@ -161,6 +161,22 @@ impl Value {
                 _ => false,
             }
     }
+    /// Whether the value is, or contains anywhere, a known infinite number (`1 / 0`).
+    /// Terraform cannot save such a value: its JSON encodings (state, plan) have no
+    /// infinity, so an output or resource attribute holding one fails the run; callers that
+    /// store values check this first (see [`number_to_json`]).
+    pub fn contains_infinity(&self) -> bool {
+        match &self.kind {
+            Kind::Number(n) => n.is_infinite(),
+            Kind::List(_, items) | Kind::Set(_, items) | Kind::Tuple(items) => {
+                items.iter().any(Value::contains_infinity)
+            }
+            Kind::Map(_, items) | Kind::Object(items) => {
+                items.values().any(Value::contains_infinity)
+            }
+            _ => false,
+        }
+    }
     pub fn mark_sensitive(mut self) -> Value {
         self.sensitive = true;
         self
@@ -751,7 +767,16 @@ fn unmark_map(items: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
 }
 
 /// A number as a JSON number with its full decimal expansion.
+///
+/// JSON has no infinity, and Terraform refuses to encode one ("cannot serialize infinity as
+/// JSON"): the engine must not store a value for which [`Value::contains_infinity`] holds.
+/// So that this function stays total, an infinity becomes the JSON *string* `"+Inf"` or
+/// `"-Inf"` (Go's text for it), which [`Value::from_json`] reads back as the same infinity
+/// for a number type; it is never turned into a finite number or null.
 pub fn number_to_json(n: &Number) -> serde_json::Value {
+    if n.is_infinite() {
+        return serde_json::Value::String(n.to_string());
+    }
     // JSON (state, outputs) has no negative zero, as in Terraform.
     let s = n.without_negative_zero().to_string();
     match serde_json::from_str::<serde_json::Number>(&s) {

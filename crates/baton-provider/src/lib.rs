@@ -193,6 +193,12 @@ pub trait ResourceType: Send + Sync {
     fn apply(&self, req: ApplyRequest<'_>) -> Result<Option<Value>, ProviderError>;
     /// Reads the real object. `None` means it no longer exists.
     fn read(&self, ctx: &ProviderCtx, state: &Value) -> Result<Option<Value>, ProviderError>;
+    /// Whether recreating a deleted object from its recorded attributes restores it fully (a
+    /// rollback warns before deleting objects of types where it does not).
+    fn restorable(&self) -> bool {
+        true
+    }
+
     /// Reads an existing object by its id so it can be adopted into state.
     fn import(&self, _ctx: &ProviderCtx, id: &str) -> Result<Value, ProviderError> {
         Err(ProviderError::permanent(

@@ -1,7 +1,9 @@
 //! The conformance suite every [`StateStore`] must pass: versions, per-object writes, history,
 //! crash safety, the lock (exclusivity across handles, waiting, stale and foreign holders,
-//! force-unlock) and concurrent writers. It is ordinary code, not `cfg(test)`, so that each
-//! store's crate runs the same checks (see [`state_store_conformance!`]).
+//! force-unlock), concurrent writers, and the audit log (appends, hash chaining, verification,
+//! concurrent appenders, appending under someone else's lock). It is ordinary code, not
+//! `cfg(test)`, so that each store's crate runs the same checks (see
+//! [`state_store_conformance!`]).
 //!
 //! This is test support: a failed check panics with a message naming what was expected. It
 //! must only use the [`StateStore`] trait, never a particular store's internals.
@@ -9,6 +11,7 @@
 //! Every check receives `open`, a function returning a new handle on one fresh, empty database
 //! each time it is called — as another process opening the same state would.
 
+use crate::audit::{AuditChange, AuditEntry, AuditRecord};
 use crate::lock::current_lock_info;
 use crate::model::{InstanceState, InstanceStatus, ObjectKey, OutputState, Snapshot};
 use crate::store::{StateError, StateStore};
@@ -44,6 +47,11 @@ pub const CHECKS: &[(&str, Check)] = named![
     lock_from_another_host_is_kept,
     force_unlock_removes_any_holder,
     concurrent_puts_all_land,
+    audit_records_are_appended_and_read_back,
+    audit_chain_links,
+    audit_verify_passes_on_an_untouched_log,
+    audit_concurrent_appends_form_one_chain,
+    audit_appends_while_the_state_is_locked,
 ];
 
 /// Runs every check, each on a database of its own from `new_database` (which returns an
@@ -81,6 +89,11 @@ macro_rules! state_store_conformance {
             lock_from_another_host_is_kept,
             force_unlock_removes_any_holder,
             concurrent_puts_all_land,
+            audit_records_are_appended_and_read_back,
+            audit_chain_links,
+            audit_verify_passes_on_an_untouched_log,
+            audit_concurrent_appends_form_one_chain,
+            audit_appends_while_the_state_is_locked,
         );
     };
     (@each $new_database:expr; $($check:ident),* $(,)?) => {
@@ -582,6 +595,161 @@ pub fn concurrent_puts_all_land(open: Open<'_>) {
     must(handles[1].finish_version(v, "complete"), "finish");
 }
 
+/// Audit records are appended with ids from 1, read back exactly (from another handle too),
+/// one at a time by id, and an empty time is stamped by the store.
+pub fn audit_records_are_appended_and_read_back(open: Open<'_>) {
+    let store = open();
+    assert_eq!(must(store.audit_records(), "audit_records"), vec![]);
+    assert_eq!(must(store.audit_record(1), "audit_record(1)"), None);
+
+    let first = audit_entry(1, "plan");
+    let mut second = audit_entry(2, "apply");
+    second.run_id = None;
+    second.plan_digest = None;
+    second.policy = serde_json::Value::Null;
+    second.changes.clear();
+    let mut third = audit_entry(3, "state rm");
+    third.time = String::new();
+
+    let mut appended = Vec::new();
+    for entry in [first.clone(), second.clone(), third] {
+        appended.push(must(store.audit_append(entry), "audit_append"));
+    }
+    let ids: Vec<u64> = appended.iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec![1, 2, 3], "ids count up from 1");
+    assert_eq!(entry_of(&appended[0]), first);
+    assert_eq!(entry_of(&appended[1]), second);
+    let stamped = &appended[2].time;
+    assert!(
+        stamped.len() >= 20 && stamped.as_bytes()[10] == b'T' && stamped.ends_with('Z'),
+        "an empty time is stamped as RFC 3339 UTC: {stamped:?}"
+    );
+    for r in &appended {
+        assert!(
+            r.hash.len() == 64 && r.hash.bytes().all(|b| b.is_ascii_hexdigit()),
+            "hash is hex SHA-256: {:?}",
+            r.hash
+        );
+    }
+
+    let reader = open();
+    assert_eq!(must(reader.audit_records(), "audit_records"), appended);
+    assert_eq!(
+        must(reader.audit_record(2), "audit_record(2)").as_ref(),
+        Some(&appended[1])
+    );
+    assert_eq!(must(reader.audit_record(0), "audit_record(0)"), None);
+    assert_eq!(must(reader.audit_record(4), "audit_record(4)"), None);
+    assert_eq!(
+        must(reader.audit_record(u64::MAX), "audit_record(max)"),
+        None
+    );
+}
+
+/// Each record holds the previous record's hash (zeros for the first), and its hash is the
+/// SHA-256 of its canonical form.
+pub fn audit_chain_links(open: Open<'_>) {
+    let store = open();
+    for n in 0..5 {
+        must(store.audit_append(audit_entry(n, "apply")), "audit_append");
+    }
+    let records = must(open().audit_records(), "audit_records");
+    assert_eq!(records.len(), 5);
+    let mut prev = crate::audit::GENESIS_HASH.to_string();
+    for r in &records {
+        assert_eq!(
+            r.prev_hash, prev,
+            "record {} links to its predecessor",
+            r.id
+        );
+        assert_eq!(
+            r.hash,
+            crate::audit::hash_of(&r.canonical()),
+            "record {} hashes its canonical form",
+            r.id
+        );
+        prev = r.hash.clone();
+    }
+    let hashes: std::collections::BTreeSet<&str> =
+        records.iter().map(|r| r.hash.as_str()).collect();
+    assert_eq!(hashes.len(), 5, "every record has its own hash");
+}
+
+/// An empty log and an untouched log verify, counting every record; so does the log read
+/// back as an export.
+pub fn audit_verify_passes_on_an_untouched_log(open: Open<'_>) {
+    let store = open();
+    let clean = |checked: u64| crate::audit::VerifyReport {
+        ok: true,
+        checked,
+        first_bad: None,
+    };
+    assert_eq!(must(store.audit_verify(), "audit_verify"), clean(0));
+    for n in 0..7 {
+        must(store.audit_append(audit_entry(n, "plan")), "audit_append");
+    }
+    assert_eq!(must(store.audit_verify(), "audit_verify"), clean(7));
+    assert_eq!(must(open().audit_verify(), "audit_verify"), clean(7));
+    let records = must(store.audit_records(), "audit_records");
+    assert_eq!(crate::audit::verify_records(&records), clean(7));
+}
+
+/// Four threads, each with its own handle, append 25 records each at once: one chain with
+/// consecutive ids holding every record exactly once.
+pub fn audit_concurrent_appends_form_one_chain(open: Open<'_>) {
+    let workers: Vec<_> = (0..4)
+        .map(|t| {
+            let store: Arc<dyn StateStore> = Arc::from(open());
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    let mut entry = audit_entry(i, "plan");
+                    entry.actor = format!("thread-{t}@host");
+                    must(store.audit_append(entry), "audit_append");
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        if w.join().is_err() {
+            panic!("an appending thread panicked");
+        }
+    }
+    let store = open();
+    let records = must(store.audit_records(), "audit_records");
+    let ids: Vec<u64> = records.iter().map(|r| r.id).collect();
+    assert_eq!(ids, (1..=100).collect::<Vec<u64>>(), "consecutive ids");
+    let mut seen: Vec<(String, String)> = records
+        .iter()
+        .map(|r| (r.actor.clone(), r.environment.clone()))
+        .collect();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 100, "every record landed exactly once");
+    let report = must(store.audit_verify(), "audit_verify");
+    assert!(report.ok, "concurrent appends keep the chain: {report:?}");
+    assert_eq!(report.checked, 100);
+}
+
+/// Appending does not take the state lock: it works while another handle holds it.
+pub fn audit_appends_while_the_state_is_locked(open: Open<'_>) {
+    let holder = open();
+    let other = open();
+    let guard = must(
+        holder.lock(current_lock_info("apply"), Duration::ZERO),
+        "lock",
+    );
+    let started = Instant::now();
+    let record = must(other.audit_append(audit_entry(1, "plan")), "audit_append");
+    assert_eq!(record.id, 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "appending does not wait for the lock"
+    );
+    must(holder.audit_append(audit_entry(2, "apply")), "audit_append");
+    drop(guard);
+    assert!(must(other.audit_verify(), "audit_verify").ok);
+}
+
 #[track_caller]
 fn must<T>(result: Result<T, StateError>, what: &str) -> T {
     match result {
@@ -657,5 +825,53 @@ fn finished_pid() -> u32 {
         }
         // No way to run a process: pids are below 2^22 on Linux, so this one is free.
         Err(_) => u32::MAX - 1,
+    }
+}
+
+fn audit_entry(n: u64, command: &str) -> AuditEntry {
+    AuditEntry {
+        time: format!("2024-05-01T12:{:02}:{:02}Z", (n / 60) % 60, n % 60),
+        actor: "ana@ci-7".to_string(),
+        command: command.to_string(),
+        args: vec![
+            command.to_string(),
+            format!("-var=n={n}"),
+            "-var=token=(redacted)".to_string(),
+            "quote \" backslash \\ newline \n nul \u{0} é 日本".to_string(),
+        ],
+        environment: format!("env-{n}"),
+        run_id: Some(format!("run-{n}")),
+        plan_digest: Some(format!("{n:064x}")),
+        policy: serde_json::json!({
+            "decisions": [{ "policy": "tags", "allow": n != 3, "score": 1.5 }],
+            "a": { "z": null, "b": [n, "x"] },
+        }),
+        outcome: "succeeded".to_string(),
+        changes: vec![
+            AuditChange {
+                address: format!("terraform_data.t[{n}]"),
+                actions: vec!["delete".to_string(), "create".to_string()],
+            },
+            AuditChange {
+                address: "module.m[\"k\"].null_resource.n".to_string(),
+                actions: vec!["update".to_string()],
+            },
+        ],
+    }
+}
+
+/// The entry a record was appended from.
+fn entry_of(r: &AuditRecord) -> AuditEntry {
+    AuditEntry {
+        time: r.time.clone(),
+        actor: r.actor.clone(),
+        command: r.command.clone(),
+        args: r.args.clone(),
+        environment: r.environment.clone(),
+        run_id: r.run_id.clone(),
+        plan_digest: r.plan_digest.clone(),
+        policy: r.policy.clone(),
+        outcome: r.outcome.clone(),
+        changes: r.changes.clone(),
     }
 }

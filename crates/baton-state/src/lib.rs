@@ -6,7 +6,9 @@
 //! change — they persist exactly what the engine hands them, one object at a time, so that a
 //! crash between two actions loses nothing already done.
 
+pub mod audit;
 pub mod conformance;
+pub mod journal;
 pub mod lock;
 pub mod model;
 pub mod sqlite;
@@ -14,7 +16,9 @@ mod stamp;
 pub mod store;
 
 pub use model::{
-    InstanceState, InstanceStatus, LockInfo, ObjectKey, OutputState, RawJson, Snapshot, VersionMeta,
+    EntryOutcome, EntryStatus, InstanceState, InstanceStatus, JournalEntry, LockInfo, ObjectKey,
+    OutputState, RawJson, RunRecord, RunStatus, Snapshot, VersionMeta,
 };
+pub use audit::{AuditChange, AuditEntry, AuditRecord, VerifyReport};
 pub use sqlite::SqliteStore;
-pub use store::{LockGuard, StateError, StateStore};
+pub use store::{LockGuard, StateError, StateStore, StateWrite};

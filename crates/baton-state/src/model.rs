@@ -48,6 +48,10 @@ impl RawJson {
         }
     }
 
+    pub fn from_raw(r: Box<serde_json::value::RawValue>) -> RawJson {
+        RawJson(r)
+    }
+
     pub fn null() -> RawJson {
         match serde_json::value::RawValue::from_string("null".to_string()) {
             Ok(r) => RawJson(r),
@@ -151,4 +155,144 @@ pub struct LockInfo {
     /// reused pid. Empty when unknown.
     #[serde(default)]
     pub process_start: String,
+}
+
+/// Where a run stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Its process is working on it (or died without saying so: see `interrupted`).
+    Running,
+    Completed,
+    /// Stopped by a failed action; what it did is still applied (halt on failure).
+    Failed,
+    /// Its process was killed or lost; detected by a later command.
+    Interrupted,
+    /// Failed, and everything it did was undone.
+    RolledBack,
+    /// A rollback of it did not finish; `baton rollback RUN` again finishes it.
+    RollbackFailed,
+    /// Stopped by an interrupt (Ctrl-C) after its running actions finished.
+    Stopped,
+    /// Finished by a later `baton resume`.
+    Resumed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::RolledBack => "rolled_back",
+            RunStatus::RollbackFailed => "rollback_failed",
+            RunStatus::Stopped => "stopped",
+            RunStatus::Resumed => "resumed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RunStatus> {
+        use RunStatus::*;
+        [Running, Completed, Failed, Interrupted, RolledBack, RollbackFailed, Stopped, Resumed]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
+
+    /// Whether the run left work that must be resumed or rolled back before new work starts.
+    pub fn needs_resolution(self) -> bool {
+        matches!(self, RunStatus::Interrupted | RunStatus::RollbackFailed)
+    }
+}
+
+/// One execution of a plan (apply, destroy, resume or rollback).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub id: String,
+    /// `apply`, `destroy`, `resume` or `rollback`.
+    pub kind: String,
+    pub status: RunStatus,
+    /// user@host
+    pub who: String,
+    pub host: String,
+    pub pid: u32,
+    /// The process's start time as the OS reports it (to tell a live run from a reused pid).
+    pub process_start: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    /// The state version the run writes.
+    pub serial: u64,
+    /// Human summary of the plan, e.g. `2 to add, 1 to change, 0 to destroy`.
+    pub summary: String,
+    /// The plan it executes (the engine's plan document), so the run can be resumed.
+    pub plan: RawJson,
+    /// The run this one resumes or rolls back.
+    pub parent: Option<String>,
+    /// `rollback` or `halt`.
+    pub on_failure: String,
+}
+
+/// Where one action of a run stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryStatus {
+    /// Intent recorded; the outcome is unknown until recorded (a crash leaves it so).
+    Started,
+    Done,
+    Failed,
+}
+
+impl EntryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryStatus::Started => "started",
+            EntryStatus::Done => "done",
+            EntryStatus::Failed => "failed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<EntryStatus> {
+        match s {
+            "started" => Some(EntryStatus::Started),
+            "done" => Some(EntryStatus::Done),
+            "failed" => Some(EntryStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// One action of a run: its intent and, once known, its outcome.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    pub run_id: String,
+    /// Order within the run (assigned by the store).
+    pub seq: u64,
+    /// The instance address.
+    pub addr: String,
+    /// The deposed key, empty for the current object.
+    pub deposed: String,
+    /// `create`, `update`, `delete`, `read`, `import`, `forget`, `move`.
+    pub action: String,
+    /// The object before the action (engine-encoded; null when none).
+    pub prior: RawJson,
+    /// The object the action aims at (engine-encoded; null for a delete).
+    pub planned: RawJson,
+    pub status: EntryStatus,
+    /// The object after the action, once done (engine-encoded; null after a delete).
+    pub new_value: Option<RawJson>,
+    pub error: Option<String>,
+    pub attempts: u32,
+    pub started_at: String,
+    pub duration_ms: Option<u64>,
+    /// `apply` for the run's own actions, `rollback` for actions undoing them.
+    pub phase: String,
+}
+
+/// The outcome of an action, recorded together with the state write it implies.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EntryOutcome {
+    pub status: EntryStatus,
+    pub new_value: Option<RawJson>,
+    pub error: Option<String>,
+    pub attempts: u32,
+    pub duration_ms: u64,
 }

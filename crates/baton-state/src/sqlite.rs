@@ -23,10 +23,15 @@
 //! `PRAGMA user_version` is the schema version and `PRAGMA application_id` marks the file as
 //! Baton's, so that another program's database is refused instead of being written into.
 
+use crate::audit::{self, AuditEntry, AuditRecord, VerifyReport};
 use crate::lock;
-use crate::model::{InstanceState, LockInfo, ObjectKey, OutputState, Snapshot, VersionMeta};
+use crate::journal;
+use crate::model::{
+    EntryOutcome, InstanceState, JournalEntry, LockInfo, ObjectKey, OutputState, RunRecord,
+    RunStatus, Snapshot, VersionMeta,
+};
 use crate::stamp;
-use crate::store::{LockGuard, StateError, StateStore};
+use crate::store::{LockGuard, StateError, StateStore, StateWrite};
 use baton_core::InstanceAddr;
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior};
@@ -48,7 +53,7 @@ pub struct SqliteStore {
 pub type Migration = fn(&Transaction<'_>) -> rusqlite::Result<()>;
 
 /// Every schema step, in order.
-pub const MIGRATIONS: &[Migration] = &[schema_v1];
+pub const MIGRATIONS: &[Migration] = &[schema_v1, journal::schema_v2, audit::schema_v3];
 
 /// The schema version this build writes (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
@@ -366,6 +371,82 @@ impl StateStore for SqliteStore {
                 )?,
             })
         })
+    }
+
+    fn begin_run(&self, run: &RunRecord) -> Result<(), StateError> {
+        self.write(|tx| Ok(journal::insert_run(tx, run)?))
+    }
+
+    fn finish_run(&self, id: &str, status: RunStatus) -> Result<(), StateError> {
+        let now = stamp::now_rfc3339();
+        self.write(|tx| {
+            journal::set_status(tx, id, status, &now)?;
+            Ok(())
+        })
+    }
+
+    fn journal_start(&self, entry: &JournalEntry) -> Result<u64, StateError> {
+        self.write(|tx| Ok(journal::insert_entry(tx, entry)?))
+    }
+
+    fn journal_finish(
+        &self,
+        run_id: &str,
+        seq: u64,
+        outcome: &EntryOutcome,
+        writes: &[StateWrite<'_>],
+    ) -> Result<(), StateError> {
+        let bodies = writes
+            .iter()
+            .map(|w| encode(w.object))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.at(&self.path))?;
+        self.write(|tx| {
+            journal::set_outcome(tx, run_id, seq, outcome)?;
+            for (w, body) in writes.iter().zip(&bodies) {
+                put_object_tx(tx, w.serial, w.key, body.as_deref())?;
+            }
+            Ok(())
+        })
+    }
+
+    fn runs(&self) -> Result<Vec<RunRecord>, StateError> {
+        let now = stamp::now_rfc3339();
+        self.write(|tx| {
+            let mut runs = journal::all_runs(tx)?;
+            for r in &mut runs {
+                if journal::is_orphaned(r) {
+                    journal::set_status(tx, &r.id, RunStatus::Interrupted, &now)?;
+                    r.status = RunStatus::Interrupted;
+                }
+            }
+            Ok(runs)
+        })
+    }
+
+    fn run(&self, id: &str) -> Result<Option<RunRecord>, StateError> {
+        let id = id.to_string();
+        Ok(self.runs()?.into_iter().find(|r| r.id == id))
+    }
+
+    fn journal(&self, run_id: &str) -> Result<Vec<JournalEntry>, StateError> {
+        self.read(|tx| Ok(journal::entries(tx, run_id)?))
+    }
+
+    fn audit_append(&self, entry: AuditEntry) -> Result<AuditRecord, StateError> {
+        self.write(|tx| Ok(audit::append(tx, entry).map_err(|e| e.at(self))?))
+    }
+
+    fn audit_records(&self) -> Result<Vec<AuditRecord>, StateError> {
+        self.read(|tx| Ok(audit::records(tx).map_err(|e| e.at(self))?))
+    }
+
+    fn audit_record(&self, id: u64) -> Result<Option<AuditRecord>, StateError> {
+        self.read(|tx| Ok(audit::record(tx, id).map_err(|e| e.at(self))?))
+    }
+
+    fn audit_verify(&self) -> Result<VerifyReport, StateError> {
+        self.read(|tx| Ok(audit::verify_stored(tx).map_err(|e| e.at(self))?))
     }
 }
 

@@ -3,7 +3,11 @@
 //!
 //! Every method is safe to call from several threads. Nothing here knows about SQLite.
 
-use crate::model::{InstanceState, LockInfo, ObjectKey, OutputState, Snapshot, VersionMeta};
+use crate::audit::{AuditEntry, AuditRecord, VerifyReport};
+use crate::model::{
+    EntryOutcome, InstanceState, JournalEntry, LockInfo, ObjectKey, OutputState, RunRecord,
+    RunStatus, Snapshot, VersionMeta,
+};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -119,4 +123,61 @@ pub trait StateStore: Send + Sync {
     /// The state exactly as of a past version (serial 0: the empty state before the first
     /// version). Fails with [`StateError::NoSuchVersion`] for a serial never opened.
     fn at_version(&self, serial: u64) -> Result<Snapshot, StateError>;
+
+    // ----- the run journal -----
+
+    /// Records a new run (status `running`).
+    fn begin_run(&self, run: &RunRecord) -> Result<(), StateError>;
+
+    /// Sets a run's status (and its finish time, for final statuses).
+    fn finish_run(&self, id: &str, status: RunStatus) -> Result<(), StateError>;
+
+    /// Records an action's intent before it starts; returns its sequence number.
+    fn journal_start(&self, entry: &JournalEntry) -> Result<u64, StateError>;
+
+    /// Records an action's outcome and, in the same transaction, the state writes it implies
+    /// (so journal and state always agree).
+    fn journal_finish(
+        &self,
+        run_id: &str,
+        seq: u64,
+        outcome: &EntryOutcome,
+        writes: &[StateWrite<'_>],
+    ) -> Result<(), StateError>;
+
+    /// Every run, newest first. A `running` run whose process no longer exists on this host
+    /// is reported (and recorded) as `interrupted`.
+    fn runs(&self) -> Result<Vec<RunRecord>, StateError>;
+
+    /// One run.
+    fn run(&self, id: &str) -> Result<Option<RunRecord>, StateError>;
+
+    /// A run's actions in order.
+    fn journal(&self, run_id: &str) -> Result<Vec<JournalEntry>, StateError>;
+
+    // ----- the audit log -----
+
+    /// Appends a record to the hash-chained audit log and returns it with its id, previous
+    /// hash and hash (an empty `time` is stamped with the current time). Atomic, and chained
+    /// correctly when several processes append at once. Never takes the state lock: read-only
+    /// commands append while another process holds it.
+    fn audit_append(&self, entry: AuditEntry) -> Result<AuditRecord, StateError>;
+
+    /// Every audit record, oldest first, as stored (even if tampered with: see
+    /// [`StateStore::audit_verify`]).
+    fn audit_records(&self) -> Result<Vec<AuditRecord>, StateError>;
+
+    /// One audit record by id.
+    fn audit_record(&self, id: u64) -> Result<Option<AuditRecord>, StateError>;
+
+    /// Checks the whole log (see [`crate::audit::verify`]); tampering is a report, not an error.
+    fn audit_verify(&self) -> Result<VerifyReport, StateError>;
+}
+
+/// A state write that accompanies a journal outcome.
+#[derive(Clone, Copy, Debug)]
+pub struct StateWrite<'a> {
+    pub serial: u64,
+    pub key: &'a ObjectKey,
+    pub object: Option<&'a InstanceState>,
 }

@@ -85,7 +85,7 @@ fn open_creates_directories_and_keeps_the_lineage() {
 fn pragmas_and_schema_version_are_set() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = SqliteStore::open(&dir.path().join("state.db")).expect("open");
-    let (journal, sync, fks, version, app) = store
+    let (side_table, sync, fks, version, app) = store
         .with_transaction(|tx| {
             let q = |sql: &str| -> Result<String, StateError> {
                 tx.query_row(sql, [], |r| r.get::<_, rusqlite::types::Value>(0))
@@ -101,7 +101,7 @@ fn pragmas_and_schema_version_are_set() {
             ))
         })
         .expect("pragmas");
-    assert_eq!(journal, "Text(\"wal\")");
+    assert_eq!(side_table, "Text(\"wal\")");
     assert_eq!(sync, "Integer(1)", "synchronous = NORMAL");
     assert_eq!(fks, "Integer(1)");
     assert_eq!(version, format!("Integer({SCHEMA_VERSION})"));
@@ -226,7 +226,7 @@ fn with_transaction_writes_state_atomically_with_other_tables() {
     let store = SqliteStore::open(&dir.path().join("state.db")).expect("open");
     store
         .with_transaction(|tx| {
-            tx.execute("CREATE TABLE journal (entry TEXT NOT NULL)", [])
+            tx.execute("CREATE TABLE side_table (entry TEXT NOT NULL)", [])
                 .map_err(|e| store.sql_error(e))?;
             Ok(())
         })
@@ -235,7 +235,7 @@ fn with_transaction_writes_state_atomically_with_other_tables() {
 
     let failed: Result<(), StateError> = store.with_transaction(|tx| {
         store.put_object_in(tx, serial, &key("terraform_data.a"), Some(&object(1)))?;
-        tx.execute("INSERT INTO journal VALUES ('created a')", [])
+        tx.execute("INSERT INTO side_table VALUES ('created a')", [])
             .map_err(|e| store.sql_error(e))?;
         Err(StateError::VersionNotOpen(99))
     });
@@ -246,14 +246,14 @@ fn with_transaction_writes_state_atomically_with_other_tables() {
         .with_transaction(|tx| {
             store.put_object_in(tx, serial, &key("terraform_data.a"), Some(&object(1)))?;
             store.put_outputs_in(tx, serial, &Default::default())?;
-            tx.execute("INSERT INTO journal VALUES ('created a')", [])
+            tx.execute("INSERT INTO side_table VALUES ('created a')", [])
                 .map_err(|e| store.sql_error(e))?;
             Ok(())
         })
         .expect("commit");
     let entries: i64 = store
         .with_transaction(|tx| {
-            tx.query_row("SELECT count(*) FROM journal", [], |r| r.get(0))
+            tx.query_row("SELECT count(*) FROM side_table", [], |r| r.get(0))
                 .map_err(|e| store.sql_error(e))
         })
         .expect("count");

@@ -51,6 +51,83 @@ pub enum Command {
     Fmt(FmtArgs),
     /// Remove a lock left behind (only when you know its holder is gone).
     ForceUnlock(ForceUnlockArgs),
+    /// List runs (applies, destroys, resumes, rollbacks), newest first; `runs show RUN`.
+    Runs(RunsArgs),
+    /// Finish an interrupted run: actions with a lost outcome are checked first.
+    Resume(ResumeArgs),
+    /// Undo what a run did, or return managed objects to an earlier state version.
+    Rollback(RollbackArgs),
+    /// Show what changed outside Baton since the last apply (a refresh-only plan).
+    Drift(DriftArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunFlags {
+    /// On a failed action: undo every change the run made (`rollback`, the default unless the
+    /// configuration says otherwise) or keep them (`halt`, Terraform's behaviour).
+    #[arg(long, value_name = "POLICY")]
+    pub on_failure: Option<String>,
+    /// Attempts for retryable provider failures (default 3).
+    #[arg(long, value_name = "N")]
+    pub retry_attempts: Option<u32>,
+    /// First retry delay; doubles each time (default 1s).
+    #[arg(long, value_name = "DURATION")]
+    pub retry_backoff: Option<String>,
+    /// Longest retry delay (default 30s).
+    #[arg(long, value_name = "DURATION")]
+    pub retry_max_backoff: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunsArgs {
+    /// `show RUN` for one run's details.
+    #[arg(value_name = "show RUN", num_args = 0..=2)]
+    pub args: Vec<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ResumeArgs {
+    /// The run to finish (see `baton runs`).
+    pub run: String,
+    #[arg(long)]
+    pub auto_approve: bool,
+    #[command(flatten)]
+    pub run_flags: RunFlags,
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub parallelism: usize,
+    #[arg(long, default_value = "0s", value_name = "DURATION")]
+    pub lock_timeout: String,
+}
+
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    /// The run to undo (see `baton runs`).
+    pub run: Option<String>,
+    /// Instead of a run: return every managed object to this state version.
+    #[arg(long, value_name = "N", conflicts_with = "run")]
+    pub to_version: Option<u64>,
+    #[arg(long)]
+    pub auto_approve: bool,
+    #[command(flatten)]
+    pub run_flags: RunFlags,
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub parallelism: usize,
+    #[arg(long, default_value = "0s", value_name = "DURATION")]
+    pub lock_timeout: String,
+}
+
+#[derive(Args, Debug)]
+pub struct DriftArgs {
+    #[command(flatten)]
+    pub vars: VarArgs,
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub parallelism: usize,
+    #[arg(long, default_value = "0s", value_name = "DURATION")]
+    pub lock_timeout: String,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -118,6 +195,8 @@ pub struct ApplyArgs {
     pub plan_file: Option<PathBuf>,
     #[command(flatten)]
     pub flags: PlanFlags,
+    #[command(flatten)]
+    pub run_flags: RunFlags,
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
@@ -133,6 +212,8 @@ pub struct ApplyArgs {
 pub struct DestroyArgs {
     #[command(flatten)]
     pub flags: PlanFlags,
+    #[command(flatten)]
+    pub run_flags: RunFlags,
     #[arg(long)]
     pub auto_approve: bool,
 }

@@ -150,6 +150,9 @@ impl Progress {
                 format!("{addr}: Provisioning with '{kind}'...")
             }
             Event::ProvisionerOutput { addr, kind, line } => format!("{addr} ({kind}): {line}"),
+            Event::RollbackStart { run_id } => format!(
+                "\nAn action failed: rolling back run {run_id} (undoing every change it made)..."
+            ),
         };
         println!("{line}");
     }

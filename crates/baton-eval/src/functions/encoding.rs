@@ -1,22 +1,24 @@
 //! The encoding functions of Terraform's library: base64 (with Go's decoder, its newline
 //! skipping and error offsets), `base64gzip`, `csvdecode` (Go's `encoding/csv` rules),
 //! `jsonencode`/`jsondecode` (see `json`), `textencodebase64`/`textdecodebase64` for the
-//! encodings Baton knows, `urlencode` (Go's `url.QueryEscape`) and `yamlencode`/`yamldecode`
-//! (see `yaml_emit`).
+//! encodings Baton knows, `urlencode` (Go's `url.QueryEscape`) and `yamlencode` (see
+//! `yaml_emit`) / `yamldecode` (go-cty-yaml's rules in `yaml_decode`, over libyaml's scanner
+//! and parser in `yaml_parse`).
 //!
 //! Implementations receive known, unmarked, already-converted arguments (see the call
 //! machinery in `functions/mod.rs`), except `base64decode`, which sees marks so that its
 //! error message can hide a sensitive input. They must never log argument values.
 
 mod json;
+mod yaml_decode;
 mod yaml_emit;
+mod yaml_parse;
 
 pub(crate) use json::{json_marshal, json_string};
 
 use super::strings::go_quote;
 use super::util::{str_arg, string};
 use super::{FnCtx, FnError, FnResult, Function, Param, Registry, Ret};
-use crate::number::Number;
 use crate::types::Type;
 use crate::value::Value;
 use std::collections::BTreeMap;
@@ -612,98 +614,14 @@ fn yamlencode(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
 }
 
 fn yamldecode(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
-    let src = str_arg(args, 0)?;
-    let empty = src
-        .lines()
-        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'));
-    if empty {
-        return Err(FnError::new(
-            "on line 1, column 1: missing start of document.",
-        ));
-    }
-    let mut doc: serde_yaml::Value = serde_yaml::from_str(src).map_err(yaml_error)?;
-    doc.apply_merge().map_err(yaml_error)?;
-    yaml_to_value(&doc, 0).map_err(|e| FnError::new(format!("{e}.")))
-}
-
-fn yaml_error(e: serde_yaml::Error) -> FnError {
-    let msg = e.to_string();
-    if msg.contains("more than one document") {
-        return FnError::new("unexpected extra content after value.");
-    }
-    match e.location() {
-        Some(loc) => {
-            let bare = msg
-                .split(" at line ")
-                .next()
-                .unwrap_or(&msg)
-                .trim_end_matches(',')
-                .to_string();
-            FnError::new(format!(
-                "on line {}, column {}: {bare}.",
-                loc.line(),
-                loc.column()
-            ))
-        }
-        None => FnError::new(format!("{msg}.")),
-    }
-}
-
-fn yaml_to_value(v: &serde_yaml::Value, depth: usize) -> Result<Value, String> {
-    use serde_yaml::Value as Y;
-    if depth > 1000 {
-        return Err("exceeded max depth".into());
-    }
-    Ok(match v {
-        Y::Null => Value::dynamic_null(),
-        Y::Bool(b) => Value::bool(*b),
-        Y::Number(n) => {
-            let num = if let Some(i) = n.as_i64() {
-                Number::from_i64(i)
-            } else if let Some(u) = n.as_u64() {
-                Number::from_u64(u)
-            } else {
-                let f = n.as_f64().unwrap_or(f64::NAN);
-                if f.is_nan() {
-                    return Err("floating point NaN is not supported".into());
-                }
-                if !f.is_finite() {
-                    return Err("floating point infinity is not supported".into());
-                }
-                Number::parse(&format!("{f}"))
-                    .or_else(|| Number::from_f64(f))
-                    .ok_or_else(|| "invalid number".to_string())?
-            };
-            Value::number(num)
-        }
-        Y::String(s) => Value::string(s.as_str()),
-        Y::Sequence(items) => Value::tuple(
-            items
-                .iter()
-                .map(|x| yaml_to_value(x, depth + 1))
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
-        Y::Mapping(m) => {
-            let mut attrs = BTreeMap::new();
-            for (k, x) in m {
-                let key = match k {
-                    Y::String(s) => s.clone(),
-                    Y::Number(n) => n.to_string(),
-                    Y::Bool(b) => b.to_string(),
-                    _ => return Err("only strings are allowed as mapping keys".into()),
-                };
-                attrs.insert(key, yaml_to_value(x, depth + 1)?);
-            }
-            Value::object(attrs)
-        }
-        Y::Tagged(t) => return Err(format!("unsupported tag {}", go_quote(&t.tag.to_string()))),
-    })
+    yaml_decode::decode(str_arg(args, 0)?).map_err(|e| FnError::new(format!("{e}.")))
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::testutil::call_fn;
     use super::*;
+    use crate::number::Number;
 
     fn s(x: &str) -> Value {
         Value::string(x)

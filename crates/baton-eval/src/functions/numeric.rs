@@ -81,10 +81,12 @@ fn go_int(v: &Value) -> Result<i64, FnError> {
 }
 
 /// A number as a Go `float64`, as `gocty.FromCtyValue` converts it: rounded to nearest, and
-/// an error only when it is beyond the `float64` range.
+/// an error only when a finite number is beyond the `float64` range (the infinities convert
+/// exactly to the `float64` infinities).
 fn go_f64(v: &Value) -> Result<f64, FnError> {
-    let f = number(v)?.to_f64();
-    if f.is_infinite() {
+    let n = number(v)?;
+    let f = n.to_f64();
+    if f.is_infinite() && n.is_finite() {
         let max = Number::from_f64(f64::MAX)
             .map(|m| m.text('f', 6))
             .unwrap_or_default();
@@ -95,15 +97,13 @@ fn go_f64(v: &Value) -> Result<f64, FnError> {
     Ok(f)
 }
 
-/// go-cty's `NumberFloatVal`: a number of precision 53. Go panics on NaN and Terraform keeps
-/// infinities (until it fails to save them); Baton has neither, so both are errors.
+/// go-cty's `NumberFloatVal`: a number of precision 53, infinite for the `float64`
+/// infinities (Terraform keeps them, until it fails to save them). Go panics on NaN, which
+/// go-cty's function machinery reports (followed by a Go stack trace, which Baton has none of).
 fn from_go_f64(f: f64) -> FnResult {
-    if f.is_nan() {
-        return Err(fail("the result is not a number (NaN)"));
-    }
     Number::from_f64(f)
         .map(Value::number)
-        .ok_or_else(|| fail("the result is infinite, which Baton cannot represent"))
+        .ok_or_else(|| fail("panic in function implementation: Float.SetFloat64(NaN)"))
 }
 
 // ----- abs, ceil, floor, signum -----
@@ -131,15 +131,19 @@ fn signum(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
 // ----- max, min -----
 
 fn max(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
-    extreme(args, |candidate, best| candidate > best)
+    extreme(args, true, |candidate, best| candidate > best)
 }
 
 fn min(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
-    extreme(args, |candidate, best| candidate < best)
+    extreme(args, false, |candidate, best| candidate < best)
 }
 
-/// The first of the numbers that no later one beats, keeping its precision.
-fn extreme(args: &[Value], beats: fn(&Number, &Number) -> bool) -> FnResult {
+/// The first of the numbers that no later one beats, keeping its precision. go-cty starts
+/// from its own infinity value (`cty.NegativeInfinity` for `max`, `cty.PositiveInfinity` for
+/// `min`) and replaces it only by a number that beats it: when every argument is that infinity
+/// the result is go-cty's value itself, which `%` treats specially (see `Number::rem`).
+/// `from_negative` picks the starting infinity.
+fn extreme(args: &[Value], from_negative: bool, beats: fn(&Number, &Number) -> bool) -> FnResult {
     let mut best: Option<&Number> = None;
     for a in args {
         let n = number(a)?;
@@ -147,8 +151,12 @@ fn extreme(args: &[Value], beats: fn(&Number, &Number) -> bool) -> FnResult {
             best = Some(n);
         }
     }
-    best.map(|n| Value::number(n.clone()))
-        .ok_or_else(|| fail("must pass at least one number"))
+    let best = best.ok_or_else(|| fail("must pass at least one number"))?;
+    let start = Number::cty_infinity(from_negative);
+    if !beats(best, &start) {
+        return Ok(Value::number(start));
+    }
+    Ok(Value::number(best.clone()))
 }
 
 // ----- log, pow -----

@@ -409,6 +409,11 @@ impl ResourceType for ShellScript {
         "shell_script"
     }
 
+    /// A recreated script object reruns `create`; whatever data the old one held is gone.
+    fn restorable(&self) -> bool {
+        false
+    }
+
     fn schema(&self) -> &Schema {
         &self.schema
     }

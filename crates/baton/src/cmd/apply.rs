@@ -1,42 +1,35 @@
 //! `baton apply` and `baton destroy`: plan (or read a saved plan), confirm, apply with
-//! progress lines, report.
+//! progress lines (and, after a failure, the automatic rollback), report.
 
-use super::{lock, plan_opts, print_diags, Env};
-use crate::cli::{ApplyArgs, DestroyArgs, PlanFlags};
+use super::{apply_opts, check_unresolved, lock, plan_opts, print_diags, Env};
+use crate::cli::{ApplyArgs, DestroyArgs, PlanFlags, RunFlags};
 use crate::render::{render_plan, render_value};
 use anyhow::anyhow;
 use baton_engine::apply::{ApplyOpts, ApplyReport};
 use baton_engine::{Plan, PlanMode};
-use baton_state::StateStore as _;
+use baton_state::{RunStatus, StateStore as _};
 use std::process::ExitCode;
 
 pub fn apply(env: &Env, a: ApplyArgs) -> anyhow::Result<ExitCode> {
     if let Some(f) = &a.plan_file {
-        return apply_saved(env, f, &a.flags);
+        return apply_saved(env, f, &a.flags, &a.run_flags);
     }
     let mode = if a.destroy {
         PlanMode::Destroy
     } else {
         PlanMode::Normal
     };
-    run(env, &a.flags, mode, a.auto_approve, "apply")
+    run(env, &a.flags, &a.run_flags, mode, a.auto_approve, "apply")
 }
 
 pub fn destroy(env: &Env, a: DestroyArgs) -> anyhow::Result<ExitCode> {
-    run(env, &a.flags, PlanMode::Destroy, a.auto_approve, "destroy")
-}
-
-fn run_id() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("run-{:x}-{:x}", nanos, std::process::id())
+    run(env, &a.flags, &a.run_flags, PlanMode::Destroy, a.auto_approve, "destroy")
 }
 
 fn run(
     env: &Env,
     flags: &PlanFlags,
+    run_flags: &RunFlags,
     mode: PlanMode,
     auto: bool,
     command: &str,
@@ -45,8 +38,11 @@ fn run(
     let Some(ctx) = env.load() else {
         return Ok(ExitCode::from(1));
     };
+    let command = if mode == PlanMode::Destroy { "destroy" } else { command };
+    let aopts = apply_opts(run_flags, ctx.on_failure(), flags.parallelism, command)?;
     let store = env.open_store()?;
     let _guard = lock(&store.store, command, &flags.lock_timeout)?;
+    check_unresolved(&store.store)?;
     let prior = store.current()?;
     let progress = crate::ui::Progress::new();
     let (plan, diags) = baton_engine::plan::plan(&ctx, &prior, &opts, &progress);
@@ -81,76 +77,85 @@ fn run(
         if !crate::ui::confirm(q, d) {
             eprintln!(
                 "\nError: {} cancelled.",
-                if mode == PlanMode::Destroy {
-                    "Destroy"
-                } else {
-                    "Apply"
-                }
+                if mode == PlanMode::Destroy { "Destroy" } else { "Apply" }
             );
             return Ok(ExitCode::from(1));
         }
     } else {
         println!();
     }
-    let report = do_apply(
-        env,
-        &ctx,
-        &plan,
-        &store,
-        &prior,
-        flags.parallelism,
-        command,
-        &progress,
-    )?;
-    finish(env, &plan, &report)
+    let report = do_apply(&ctx, &plan, &store, &prior, &aopts, &progress)?;
+    finish(env, &plan, &report, &aopts)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn do_apply(
-    _env: &Env,
+/// Runs the engine's apply with interrupt handling and "still running" lines.
+pub fn do_apply(
     ctx: &baton_engine::Context,
     plan: &Plan,
     store: &baton_state::SqliteStore,
     prior: &baton_state::Snapshot,
-    parallelism: usize,
-    command: &str,
+    opts: &ApplyOpts,
     progress: &crate::ui::Progress,
 ) -> anyhow::Result<ApplyReport> {
-    let opts = ApplyOpts {
-        parallelism,
-        run_id: run_id(),
-        command: command.to_string(),
-        ..ApplyOpts::default()
-    };
     let stop = baton_graph::StopHandle::new();
     crate::ui::on_interrupt(stop.clone(), opts.cancel.clone());
     let ticker = crate::ui::Ticker::start(progress);
-    let r = baton_engine::apply::apply(ctx, plan, store, prior, &opts, &ticker, &stop)
+    let r = baton_engine::apply::apply(ctx, plan, store, prior, opts, &ticker, &stop)
         .map_err(|e| anyhow!(e));
     ticker.finish();
     r
 }
 
-fn finish(env: &Env, plan: &Plan, r: &ApplyReport) -> anyhow::Result<ExitCode> {
+/// Prints the result of an apply and picks the exit code.
+pub fn finish(env: &super::Env, plan: &Plan, r: &ApplyReport, opts: &ApplyOpts) -> anyhow::Result<ExitCode> {
     let failed = print_diags(&r.diags, &env.sources);
+    let what = match plan.mode {
+        PlanMode::Destroy => "Destroy",
+        PlanMode::Restore => "Rollback",
+        _ => "Apply",
+    };
     if r.stopped {
         eprintln!(
-            "\nError: {} interrupted\n\nThe run was interrupted before it finished. Resources: {} added, {} changed, {} destroyed; everything that completed is saved in the state (version {}). Run the command again to finish the remaining changes.",
-            if plan.mode == PlanMode::Destroy { "Destroy" } else { "Apply" },
-            r.added, r.changed, r.destroyed, r.serial
+            "\nError: {what} interrupted\n\nThe run was interrupted before it finished. Resources: {} added, {} changed, {} destroyed; everything that completed is saved in the state (version {}). Run the command again, or `baton rollback {}` to undo what this run did.",
+            r.added, r.changed, r.destroyed, r.serial, opts.run_id
         );
+        return Ok(ExitCode::from(1));
+    }
+    if let Some(rb) = &r.rollback {
+        print_diags(&rb.diags, &env.sources);
+        if rb.ok {
+            eprintln!(
+                "{what} failed and was rolled back: every change run {} made was undone ({} action(s)). The state is as it was before the run.",
+                opts.run_id, rb.undone
+            );
+        } else {
+            eprintln!(
+                "{what} failed, and rolling it back did not finish (see the errors above). Run {} is recorded as rollback_failed; `baton runs show {}` lists what is done and what is left, and `baton rollback {}` finishes the rollback.",
+                opts.run_id, opts.run_id, opts.run_id
+            );
+        }
         return Ok(ExitCode::from(1));
     }
     if failed {
         eprintln!(
-            "Apply failed. Resources: {} added, {} changed, {} destroyed. Everything that completed is saved in the state (version {}).",
-            r.added, r.changed, r.destroyed, r.serial
+            "{what} failed. Resources: {} added, {} changed, {} destroyed. Everything that completed is saved in the state (version {}); `baton rollback {}` undoes it.",
+            r.added, r.changed, r.destroyed, r.serial, opts.run_id
         );
         return Ok(ExitCode::from(1));
     }
-    if plan.mode == PlanMode::Destroy {
-        println!("\nDestroy complete! Resources: {} destroyed.", r.destroyed);
-        return Ok(ExitCode::SUCCESS);
+    match plan.mode {
+        PlanMode::Destroy => {
+            println!("\nDestroy complete! Resources: {} destroyed.", r.destroyed);
+            return Ok(ExitCode::SUCCESS);
+        }
+        PlanMode::Restore => {
+            println!(
+                "\nRollback complete! Resources: {} created, {} changed, {} destroyed.",
+                r.added, r.changed, r.destroyed
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
     }
     let imported = if r.imported > 0 {
         format!("{} imported, ", r.imported)
@@ -188,17 +193,18 @@ fn print_outputs_from_plan(plan: &Plan) {
     }
 }
 
-fn apply_saved(env: &Env, file: &std::path::Path, flags: &PlanFlags) -> anyhow::Result<ExitCode> {
-    if !flags.vars.vars.is_empty() || !flags.vars.var_files.is_empty() || !flags.targets.is_empty()
-    {
+fn apply_saved(
+    env: &Env,
+    file: &std::path::Path,
+    flags: &PlanFlags,
+    run_flags: &RunFlags,
+) -> anyhow::Result<ExitCode> {
+    if !flags.vars.vars.is_empty() || !flags.vars.var_files.is_empty() || !flags.targets.is_empty() {
         return Err(anyhow!("A saved plan already contains its variables and targets: --var, --var-file and --target cannot be used with a plan file."));
     }
     let plan = baton_engine::planfile::read(file).map_err(|e| anyhow!(e))?;
     if plan.errored {
-        return Err(anyhow!(
-            "The plan in {} was saved with errors and cannot be applied.",
-            file.display()
-        ));
+        return Err(anyhow!("The plan in {} was saved with errors and cannot be applied.", file.display()));
     }
     if plan.workspace != env.workspace {
         return Err(anyhow!(
@@ -216,13 +222,11 @@ fn apply_saved(env: &Env, file: &std::path::Path, flags: &PlanFlags) -> anyhow::
     let Some(ctx) = ctx else {
         return Ok(ExitCode::from(1));
     };
+    let command = if plan.mode == PlanMode::Destroy { "destroy" } else { "apply" };
+    let aopts = apply_opts(run_flags, ctx.on_failure(), flags.parallelism, command)?;
     let store = env.open_store()?;
-    let command = if plan.mode == PlanMode::Destroy {
-        "destroy"
-    } else {
-        "apply"
-    };
     let _guard = lock(&store.store, command, &flags.lock_timeout)?;
+    check_unresolved(&store.store)?;
     let current = store.current()?;
     // A plan made against a state never written applies to any never-written state.
     let both_empty = current.serial == 0 && plan.serial == 0;
@@ -238,15 +242,11 @@ fn apply_saved(env: &Env, file: &std::path::Path, flags: &PlanFlags) -> anyhow::
         ));
     }
     let progress = crate::ui::Progress::new();
-    let report = do_apply(
-        env,
-        &ctx,
-        &plan,
-        &store,
-        &current,
-        flags.parallelism,
-        command,
-        &progress,
-    )?;
-    finish(env, &plan, &report)
+    let report = do_apply(&ctx, &plan, &store, &current, &aopts, &progress)?;
+    finish(env, &plan, &report, &aopts)
+}
+
+/// Whether a run's final status means it needs no more attention.
+pub fn settled(s: RunStatus) -> bool {
+    !s.needs_resolution()
 }

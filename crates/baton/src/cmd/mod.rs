@@ -5,6 +5,7 @@ mod apply;
 mod fmt;
 mod misc;
 mod plan;
+mod runs;
 mod state;
 
 use crate::cli::{Cli, Command, PlanFlags, VarArgs};
@@ -150,6 +151,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Graph(a) => misc::graph(&env, &a),
         Command::Fmt(a) => fmt::run(&env, &a),
         Command::ForceUnlock(a) => state::force_unlock(&env, &a),
+        Command::Runs(a) => runs::runs(&env, &a),
+        Command::Resume(a) => runs::resume(&env, &a),
+        Command::Rollback(a) => runs::rollback(&env, &a),
+        Command::Drift(a) => plan::drift(&env, &a),
     }
 }
 
@@ -282,4 +287,71 @@ pub fn lock(store: &dyn StateStore, operation: &str, timeout: &str) -> anyhow::R
 
 pub fn print_diags(d: &Diagnostics, sources: &Sources) -> bool {
     crate::ui::print_diags(d, sources)
+}
+
+/// Apply options from the run flags (and the configuration's default failure policy).
+pub fn apply_opts(
+    flags: &crate::cli::RunFlags,
+    config_default: Option<String>,
+    parallelism: usize,
+    command: &str,
+) -> anyhow::Result<baton_engine::apply::ApplyOpts> {
+    use baton_engine::apply::{ApplyOpts, FailurePolicy, RetryPolicy};
+    let policy_text = flags.on_failure.clone().or(config_default).unwrap_or_else(|| "rollback".into());
+    let on_failure = FailurePolicy::parse(&policy_text).ok_or_else(|| {
+        anyhow!("--on-failure {policy_text:?}: expected rollback or halt")
+    })?;
+    let mut retry = RetryPolicy::default();
+    if let Some(n) = flags.retry_attempts {
+        if n == 0 {
+            bail!("--retry-attempts must be at least 1");
+        }
+        retry.attempts = n;
+    }
+    if let Some(d) = &flags.retry_backoff {
+        retry.base = parse_duration(d)?;
+    }
+    if let Some(d) = &flags.retry_max_backoff {
+        retry.cap = parse_duration(d)?;
+    }
+    Ok(ApplyOpts {
+        parallelism,
+        run_id: new_run_id(),
+        command: command.to_string(),
+        retry,
+        on_failure,
+        ..ApplyOpts::default()
+    })
+}
+
+pub fn new_run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    // Short, sortable, unique enough: time in base 36 plus the pid.
+    let mut n = nanos / 1000;
+    let mut s = String::new();
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    while n > 0 {
+        s.insert(0, DIGITS[(n % 36) as usize] as char);
+        n /= 36;
+    }
+    format!("r{s}{:x}", std::process::id() % 4096)
+}
+
+/// Refuses new work while an earlier run is unresolved (interrupted, or its rollback failed).
+pub fn check_unresolved(store: &dyn StateStore) -> anyhow::Result<()> {
+    let runs = store.runs()?;
+    if let Some(r) = runs.iter().find(|r| r.status.needs_resolution()) {
+        let what = match r.status {
+            baton_state::RunStatus::RollbackFailed => "its rollback did not finish",
+            _ => "it was interrupted before it finished",
+        };
+        bail!(
+            "Run {} ({}, started {} by {}) needs attention first: {what}.\n\nResolve it before starting new work:\n  baton resume {}     finish the interrupted plan (actions with a lost outcome are checked first)\n  baton rollback {}   undo what the run did\n\n`baton runs show {}` shows every action it recorded.",
+            r.id, r.kind, r.started_at, r.who, r.id, r.id, r.id
+        );
+    }
+    Ok(())
 }

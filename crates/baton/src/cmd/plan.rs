@@ -59,3 +59,40 @@ pub fn plan(env: &Env, a: &PlanArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `baton drift`: what changed outside Baton (a refresh-only plan, drift only).
+pub fn drift(env: &Env, a: &crate::cli::DriftArgs) -> anyhow::Result<ExitCode> {
+    let Some(ctx) = env.load() else {
+        return Ok(ExitCode::from(1));
+    };
+    let opts = baton_engine::plan::PlanOpts {
+        mode: PlanMode::RefreshOnly,
+        vars: super::cli_vars(&a.vars)?,
+        env: std::env::vars().collect(),
+        parallelism: a.parallelism,
+        ..Default::default()
+    };
+    let store = env.open_store()?;
+    let _guard = lock(&store.store, "drift", &a.lock_timeout)?;
+    let prior = store.current()?;
+    let (plan, diags) = baton_engine::plan::plan(&ctx, &prior, &opts, &baton_engine::NoObserver);
+    if print_diags(&diags, &env.sources) {
+        return Ok(ExitCode::from(1));
+    }
+    let Some(plan) = plan else {
+        return Ok(ExitCode::from(1));
+    };
+    if a.json {
+        let j = baton_engine::planjson::plan_json(Some(&ctx), &plan, &prior, JsonOpts::default());
+        let drift = j.get("resource_drift").cloned().unwrap_or(serde_json::json!([]));
+        println!("{}", serde_json::to_string(&serde_json::json!({"resource_drift": drift}))?);
+    } else if plan.drift.is_empty() {
+        println!("No drift: every object matches the state.");
+    } else {
+        for d in &plan.drift {
+            println!("{}", crate::render::render_drift(d));
+        }
+        println!("{} object(s) changed outside Baton. `baton apply --refresh-only` accepts these values into the state; `baton apply` repairs them.", plan.drift.len());
+    }
+    Ok(if plan.drift.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}

@@ -1,0 +1,268 @@
+//! Undoing changes: the plan that returns every object a run touched to the value it had
+//! before the run (from the run's journal), or every managed object to an earlier state
+//! version. Both are computed against the *current* state, so they are idempotent: running a
+//! rollback again after it failed halfway finishes what is left.
+//!
+//! Plans here are in [`PlanMode::Restore`]: each change carries the exact object to write, and
+//! applying it never evaluates configuration.
+
+use crate::model::{Action, ActionReason, Plan, PlanMode, ResourceChange};
+use crate::statecodec::decode_object;
+use baton_core::{Diagnostic, Diagnostics, InstanceAddr, ResourceMode};
+use baton_eval::Value;
+use baton_state::{ObjectKey, Snapshot, StateError, StateStore};
+use std::collections::{BTreeMap, HashMap};
+
+/// What a key should return to.
+struct Target {
+    value: Option<Value>,
+    /// The first action the run took on this key (`import`, `forget`, `create`...).
+    first_action: String,
+    /// The run deleted and then created this key (a replacement).
+    replaced: bool,
+}
+
+fn decode(raw: &baton_state::RawJson) -> Option<Value> {
+    let j = raw.parse().ok()?;
+    if j.is_null() {
+        return None;
+    }
+    Value::from_typed_json(&j).ok()
+}
+
+fn empty_plan(current: &Snapshot) -> Plan {
+    Plan {
+        mode: PlanMode::Restore,
+        lineage: current.lineage.clone(),
+        serial: current.serial,
+        changes: Vec::new(),
+        outputs: Vec::new(),
+        drift: Vec::new(),
+        variables: BTreeMap::new(),
+        config_files: Vec::new(),
+        targets: Vec::new(),
+        workspace: String::new(),
+        errored: false,
+        refreshed: BTreeMap::new(),
+        planned_outputs: BTreeMap::new(),
+        terraform_version: crate::TERRAFORM_COMPAT_VERSION.to_string(),
+        timestamp: crate::now_rfc3339(),
+        moves: Vec::new(),
+    }
+}
+
+fn provider_of(type_: &str) -> (String, String) {
+    match baton_provider::registry().resource_type(type_) {
+        Some((p, _)) => (p.name.to_string(), p.source.to_string()),
+        None => ("unknown".into(), "unknown".into()),
+    }
+}
+
+/// Builds the restore change for one key, or `None` when nothing needs to happen.
+fn change_for(
+    key: &ObjectKey,
+    target: Option<&Value>,
+    current: &Snapshot,
+    first_action: &str,
+    replaced: bool,
+    deps: Vec<String>,
+    used_deposed: &mut Vec<ObjectKey>,
+) -> Option<ResourceChange> {
+    let cur = current.objects.get(key).and_then(|o| decode_object(o).ok());
+    let (pn, ps) = provider_of(&key.addr.resource.type_);
+    let deposed = if key.deposed.is_empty() {
+        None
+    } else {
+        Some(key.deposed.clone())
+    };
+    let mk = |action: Action, reason: Option<ActionReason>, before: Value, after: Value, deposed: Option<String>| ResourceChange {
+        addr: key.addr.clone(),
+        deposed,
+        provider_name: pn.clone(),
+        provider_source: ps.clone(),
+        action,
+        reason,
+        before,
+        after,
+        replace_paths: Vec::new(),
+        dependencies: deps.clone(),
+        create_before_destroy: false,
+        previous_addr: None,
+        importing: None,
+    };
+    match (target, cur) {
+        (None, None) => None,
+        (None, Some(c)) => {
+            if first_action == "import" {
+                // An imported object existed before: forget it, never destroy it.
+                Some(mk(Action::Forget, Some(ActionReason::UndoImport), c.clone(), Value::null(c.ty()), deposed))
+            } else {
+                Some(mk(Action::Delete, None, c.clone(), Value::null(c.ty()), deposed))
+            }
+        }
+        (Some(t), cur) => {
+            if let Some(c) = &cur {
+                if c.raw_equal(t) {
+                    return None;
+                }
+            }
+            // A create-before-destroy replacement whose old object still exists (deposed):
+            // that object becomes current again.
+            if key.deposed.is_empty() {
+                let old = current.objects.iter().find(|(k, o)| {
+                    k.addr == key.addr
+                        && !k.deposed.is_empty()
+                        && !used_deposed.contains(k)
+                        && decode_object(o).is_ok_and(|v| v.raw_equal(t))
+                });
+                if let Some((dk, _)) = old {
+                    used_deposed.push(dk.clone());
+                    let before = cur.clone().unwrap_or_else(|| Value::null(t.ty()));
+                    let action = if cur.is_some() { Action::DeleteThenCreate } else { Action::Create };
+                    return Some(mk(action, Some(ActionReason::RestoreDeposed), before, t.clone(), Some(dk.deposed.clone())));
+                }
+            }
+            match cur {
+                None if first_action == "forget" => Some(mk(Action::Create, Some(ActionReason::Readopt), Value::null(t.ty()), t.clone(), deposed)),
+                None => Some(mk(Action::Create, None, Value::null(t.ty()), t.clone(), deposed)),
+                Some(c) if replaced => Some(mk(Action::DeleteThenCreate, None, c, t.clone(), deposed)),
+                Some(c) => Some(mk(Action::Update, None, c, t.clone(), deposed)),
+            }
+        }
+    }
+}
+
+/// Dependencies recorded for each instance in a plan document (a run's plan).
+fn plan_dependencies(plan_doc: &baton_state::RawJson) -> HashMap<String, Vec<String>> {
+    let mut out = HashMap::new();
+    let Ok(j) = plan_doc.parse() else { return out };
+    if let Some(changes) = j.get("changes").and_then(|c| c.as_array()) {
+        for c in changes {
+            let (Some(addr), Some(deps)) = (c.get("addr").and_then(|a| a.as_str()), c.get("dependencies").and_then(|d| d.as_array())) else {
+                continue;
+            };
+            out.insert(
+                addr.to_string(),
+                deps.iter().filter_map(|d| d.as_str().map(str::to_string)).collect(),
+            );
+        }
+    }
+    out
+}
+
+/// The plan that undoes run `run_id`: every object it touched returns to its value before the
+/// run. Warnings name objects whose data a recreation cannot bring back.
+pub fn plan_for_run(
+    store: &dyn StateStore,
+    run_id: &str,
+    current: &Snapshot,
+) -> Result<(Plan, Diagnostics), StateError> {
+    let mut diags = Diagnostics::new();
+    let Some(run) = store.run(run_id)? else {
+        diags.push(Diagnostic::error("No such run", format!("There is no run with id {run_id}.")));
+        return Ok((empty_plan(current), diags));
+    };
+    let deps_by_addr = plan_dependencies(&run.plan);
+    let entries = store.journal(run_id)?;
+    let mut targets: BTreeMap<ObjectKey, Target> = BTreeMap::new();
+    for e in entries.iter().filter(|e| e.phase == "apply") {
+        if e.action == "read" {
+            continue;
+        }
+        let Ok(addr) = InstanceAddr::parse(&e.addr) else { continue };
+        if e.action == "depose" {
+            // Current key: its value before was the object now deposed; the deposed key did not
+            // exist before the run.
+            let cur = ObjectKey::current(addr.clone());
+            targets.entry(cur).or_insert(Target {
+                value: decode(&e.prior),
+                first_action: "depose".into(),
+                replaced: false,
+            });
+            targets
+                .entry(ObjectKey { addr, deposed: e.deposed.clone() })
+                .or_insert(Target {
+                    value: None,
+                    first_action: "depose".into(),
+                    replaced: false,
+                });
+            continue;
+        }
+        let key = ObjectKey { addr, deposed: e.deposed.clone() };
+        let t = targets.entry(key).or_insert(Target {
+            value: decode(&e.prior),
+            first_action: e.action.clone(),
+            replaced: false,
+        });
+        if e.action == "create" && t.first_action == "delete" {
+            t.replaced = true;
+        }
+    }
+    let mut plan = empty_plan(current);
+    let mut used_deposed = Vec::new();
+    for (key, t) in &targets {
+        let deps = deps_by_addr
+            .get(&key.addr.to_string())
+            .cloned()
+            .or_else(|| current.objects.get(key).map(|o| o.dependencies.clone()))
+            .unwrap_or_default();
+        if let Some(c) = change_for(key, t.value.as_ref(), current, &t.first_action, t.replaced, deps, &mut used_deposed) {
+            plan.changes.push(c);
+        }
+    }
+    // Deposed objects a restore made current are no longer deposed: nothing else to do.
+    plan.changes.retain(|c| {
+        !(c.action == Action::Delete
+            && c.deposed.as_ref().is_some_and(|d| used_deposed.iter().any(|k| k.addr == c.addr && &k.deposed == d)))
+    });
+    warn_unrestorable(&plan, &mut diags);
+    Ok((plan, diags))
+}
+
+/// The plan that returns every managed object to its value in state version `serial`.
+pub fn plan_to_version(
+    store: &dyn StateStore,
+    serial: u64,
+    current: &Snapshot,
+) -> Result<(Plan, Diagnostics), StateError> {
+    let mut diags = Diagnostics::new();
+    let target = store.at_version(serial)?;
+    let mut keys: Vec<&ObjectKey> = current.objects.keys().chain(target.objects.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let mut plan = empty_plan(current);
+    let mut used_deposed = Vec::new();
+    for key in keys {
+        if key.addr.resource.mode == ResourceMode::Data {
+            continue;
+        }
+        let t = target.objects.get(key).and_then(|o| decode_object(o).ok());
+        let deps = target
+            .objects
+            .get(key)
+            .or_else(|| current.objects.get(key))
+            .map(|o| o.dependencies.clone())
+            .unwrap_or_default();
+        if let Some(c) = change_for(key, t.as_ref(), current, "", false, deps, &mut used_deposed) {
+            plan.changes.push(c);
+        }
+    }
+    warn_unrestorable(&plan, &mut diags);
+    Ok((plan, diags))
+}
+
+/// Objects the restore recreates whose provider cannot bring their data back.
+fn warn_unrestorable(plan: &Plan, diags: &mut Diagnostics) {
+    for c in &plan.changes {
+        if c.action.is_replace() || c.action == Action::Create {
+            if let Some((_, rt)) = baton_provider::registry().resource_type(&c.addr.resource.type_) {
+                if !rt.restorable() {
+                    diags.push(Diagnostic::warning(
+                        "Recreated object may not have its data",
+                        format!("{} is recreated from its recorded attributes, but a {} cannot restore the data the deleted object held.", c.addr, c.addr.resource.type_),
+                    ));
+                }
+            }
+        }
+    }
+}

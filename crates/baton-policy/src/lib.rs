@@ -1,0 +1,2 @@
+//! tmp
+pub fn f() -> regorus::Engine { regorus::Engine::new() }

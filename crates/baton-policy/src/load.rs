@@ -1,0 +1,460 @@
+//! Loading policy directories into a prepared Rego engine: finding `.rego` and data files,
+//! parsing each policy as Rego v1 and, failing that, as the older syntax, merging data
+//! documents, and reporting every problem with its file, line and column.
+//!
+//! Loading never stops at the first bad file: every file is read and every error collected.
+//! Loading never evaluates a policy against input.
+
+use crate::rego_error::{span_at, RegoError};
+use crate::rules::{modules_from_ast, ModuleInfo};
+use crate::set::PolicySet;
+use baton_core::{Diagnostic, Diagnostics, FileId, Sources};
+use serde::Deserialize as _;
+use std::collections::{BTreeMap, HashMap};
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long one rule (or query, or test) may evaluate before it fails with an error. Policies
+/// over a plan take milliseconds; this only stops a runaway policy from hanging a run.
+pub const EVAL_TIME_LIMIT: Duration = Duration::from_secs(60);
+
+/// The policy sets, parsed and prepared: ready for [`crate::evaluate`] any number of times,
+/// from any thread.
+#[derive(Clone, Debug)]
+pub struct LoadedPolicies {
+    pub(crate) sets: Vec<LoadedSet>,
+    /// Problems that do not stop the gate, e.g. a set with no `deny`/`warn`/`violation` rule.
+    pub warnings: Diagnostics,
+}
+
+impl LoadedPolicies {
+    /// The sets, in the order given to [`load`].
+    pub fn sets(&self) -> impl Iterator<Item = &PolicySet> {
+        self.sets.iter().map(|s| &s.set)
+    }
+
+    /// Every gate rule found, as `(set, data.<package>.<rule>)`.
+    pub fn rules(&self) -> Vec<(String, String)> {
+        self.sets
+            .iter()
+            .flat_map(|s| {
+                s.rules
+                    .iter()
+                    .map(|r| (s.set.name.clone(), crate::rules::rule_ref(&r.package, &r.name)))
+            })
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct LoadedSet {
+    pub set: PolicySet,
+    pub corpus: Corpus,
+    pub rules: Vec<GateRule>,
+}
+
+/// A `deny`, `warn` or `violation` rule (or a `deny_*`, `warn_*`, `violation_*` one) of one
+/// package.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct GateRule {
+    pub package: Vec<String>,
+    pub name: String,
+    /// The files that define it (a package may span files).
+    pub files: Vec<String>,
+}
+
+/// Loads and prepares every set. Any error (a missing directory, a syntax error, a bad data
+/// file, a compile error such as an unsafe variable) fails the whole load: the caller must
+/// treat that as a denial (see [`crate::Decision::from_load_errors`]).
+pub fn load(sets: &[PolicySet], sources: &Sources) -> Result<LoadedPolicies, Diagnostics> {
+    let mut diags = Diagnostics::new();
+    let mut loaded = Vec::with_capacity(sets.len());
+    for set in sets {
+        let (corpus, d) = build_corpus(&set.dirs, false, sources);
+        diags.extend(d);
+        let rules = gate_rules(&corpus.modules);
+        if corpus.modules.is_empty() {
+            diags.push(Diagnostic::warning(
+                "No policies found",
+                format!(
+                    "Policy set \"{}\" has no .rego files in {}.",
+                    set.name,
+                    display_dirs(&set.dirs)
+                ),
+            ));
+        } else if rules.is_empty() {
+            diags.push(Diagnostic::warning(
+                "No policy rules to enforce",
+                format!(
+                    "Policy set \"{}\" defines no rule named deny, warn or violation (or deny_*, warn_*, violation_*), so it can never stop a run.",
+                    set.name
+                ),
+            ));
+        }
+        loaded.push(LoadedSet {
+            set: set.clone(),
+            corpus,
+            rules,
+        });
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    Ok(LoadedPolicies {
+        sets: loaded,
+        warnings: diags,
+    })
+}
+
+fn display_dirs(dirs: &[PathBuf]) -> String {
+    dirs.iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The gate rules of all modules, grouped by package and name, in a stable order.
+fn gate_rules(modules: &[ModuleInfo]) -> Vec<GateRule> {
+    let mut by_key: BTreeMap<(Vec<String>, String), Vec<String>> = BTreeMap::new();
+    for m in modules {
+        for r in &m.rules {
+            if r.function || crate::eval::rule_kind(&r.name).is_none() {
+                continue;
+            }
+            let files = by_key
+                .entry((m.package.clone(), r.name.clone()))
+                .or_default();
+            if !files.contains(&m.file) {
+                files.push(m.file.clone());
+            }
+        }
+    }
+    by_key
+        .into_iter()
+        .map(|((package, name), files)| GateRule {
+            package,
+            name,
+            files,
+        })
+        .collect()
+}
+
+/// One prepared engine over a group of directories, with what it was built from.
+#[derive(Clone, Debug)]
+pub(crate) struct Corpus {
+    pub engine: regorus::Engine,
+    pub modules: Vec<ModuleInfo>,
+    /// Registered name → id, to point diagnostics into the files.
+    pub files: HashMap<String, FileId>,
+}
+
+impl Corpus {
+    /// A diagnostic for an error regorus reported while evaluating or compiling.
+    pub(crate) fn diagnostic(
+        &self,
+        err: &impl std::fmt::Display,
+        summary: &str,
+        extra: &str,
+        sources: &Sources,
+    ) -> Diagnostic {
+        RegoError::parse(err).to_diagnostic(summary, extra, &self.files, sources)
+    }
+}
+
+/// Reads the directories into one engine. `include_tests` also loads `*_test.rego` files.
+/// The corpus is usable only when the diagnostics hold no error.
+pub(crate) fn build_corpus(
+    dirs: &[PathBuf],
+    include_tests: bool,
+    sources: &Sources,
+) -> (Corpus, Diagnostics) {
+    let mut diags = Diagnostics::new();
+    let mut engine = regorus::Engine::new();
+    engine.set_gather_prints(true);
+    engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
+        limit: EVAL_TIME_LIMIT,
+        check_interval: NonZeroU32::new(1000).unwrap_or(NonZeroU32::MIN),
+    });
+    let mut corpus_files = HashMap::new();
+
+    let mut policies = Vec::new();
+    let mut data = Vec::new();
+    for dir in dirs {
+        collect_files(dir, include_tests, &mut policies, &mut data, &mut diags);
+    }
+
+    for path in &policies {
+        let Some((name, id, text)) = read_file(path, sources, &mut diags) else {
+            continue;
+        };
+        corpus_files.insert(name.clone(), id);
+        if let Err(err) = add_policy(&mut engine, &name, &text) {
+            diags.push(err.to_diagnostic(
+                "Invalid policy",
+                "",
+                &corpus_files,
+                sources,
+            ));
+        }
+    }
+
+    let mut owners: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for path in &data {
+        let Some((name, id, text)) = read_file(path, sources, &mut diags) else {
+            continue;
+        };
+        corpus_files.insert(name.clone(), id);
+        add_data_file(&mut engine, &name, id, &text, &mut owners, sources, &mut diags);
+    }
+
+    let mut corpus = Corpus {
+        engine,
+        modules: Vec::new(),
+        files: corpus_files,
+    };
+    if diags.has_errors() || policies.is_empty() {
+        return (corpus, diags);
+    }
+    // Compile now (scheduling, unsafe variables, rule conflicts, imports) so that such errors
+    // are load errors with a location rather than surprises during the run.
+    if let Err(err) = corpus.engine.eval_query("true".into(), false) {
+        let d = corpus.diagnostic(&err, "Invalid policy", "", sources);
+        diags.push(d);
+        return (corpus, diags);
+    }
+    match corpus
+        .engine
+        .get_ast_as_json()
+        .map_err(|e| format!("{e:#}"))
+        .and_then(|json| modules_from_ast(&json))
+    {
+        Ok(modules) => corpus.modules = modules,
+        Err(e) => diags.push(Diagnostic::error(
+            "Cannot read the policies' rules",
+            format!("Internal error while listing rules: {e}"),
+        )),
+    }
+    (corpus, diags)
+}
+
+/// Parses as Rego v1 (what OPA 1.x writes); when that fails, as the older syntax
+/// (`deny[msg] { … }`). When both fail, the error that got further into the file is the
+/// one to show: it is the one in the syntax the author was writing.
+fn add_policy(engine: &mut regorus::Engine, name: &str, text: &str) -> Result<(), RegoError> {
+    engine.set_rego_v0(false);
+    let v1 = match engine.add_policy(name.to_string(), text.to_string()) {
+        Ok(_) => return Ok(()),
+        Err(e) => RegoError::parse(&e),
+    };
+    engine.set_rego_v0(true);
+    let v0 = engine.add_policy(name.to_string(), text.to_string());
+    engine.set_rego_v0(false);
+    match v0 {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let v0 = RegoError::parse(&e);
+            Err(if v0.position() > v1.position() { v0 } else { v1 })
+        }
+    }
+}
+
+/// Data files are merged at the root of `data`, as conftest does: a file's directory does not
+/// prefix its path, so top-level keys name the document (`{"blast_radius": {...}}` is
+/// `data.blast_radius`). Two files giving different values to one path is an error.
+fn add_data_file(
+    engine: &mut regorus::Engine,
+    name: &str,
+    id: FileId,
+    text: &str,
+    owners: &mut BTreeMap<String, Vec<String>>,
+    sources: &Sources,
+    diags: &mut Diagnostics,
+) {
+    let is_json = name.ends_with(".json");
+    let parsed: Result<serde_json::Value, (String, usize, usize)> = if is_json {
+        serde_json::from_str(text).map_err(|e| (e.to_string(), e.line(), e.column()))
+    } else {
+        serde_yaml::from_str::<Option<serde_json::Value>>(text)
+            .map(|v| v.unwrap_or_else(|| serde_json::Value::Object(Default::default())))
+            .map_err(|e| {
+                let (line, col) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+                (e.to_string(), line, col)
+            })
+    };
+    let doc = match parsed {
+        Ok(doc) => doc,
+        Err((msg, line, col)) => {
+            let span = span_at(
+                sources,
+                id,
+                u32::try_from(line).unwrap_or(0),
+                u32::try_from(col).unwrap_or(0),
+            );
+            diags.push(
+                Diagnostic::error(
+                    "Invalid policy data file",
+                    format!(
+                        "{name} is not valid {}: {msg}",
+                        if is_json { "JSON" } else { "YAML" }
+                    ),
+                )
+                .at_opt(span),
+            );
+            return;
+        }
+    };
+    let Some(obj) = doc.as_object() else {
+        diags.push(Diagnostic::error(
+            "Invalid policy data file",
+            format!(
+                "{name} must hold an object at its top level: its keys become paths under data (e.g. {{\"limits\": {{...}}}} is data.limits)."
+            ),
+        ));
+        return;
+    };
+    let keys: Vec<String> = obj.keys().cloned().collect();
+    let value = match regorus::Value::deserialize(&doc) {
+        Ok(v) => v,
+        Err(e) => {
+            diags.push(Diagnostic::error(
+                "Invalid policy data file",
+                format!("{name} cannot be used as Rego data: {e}"),
+            ));
+            return;
+        }
+    };
+    if let Err(e) = engine.add_data(value) {
+        let others: Vec<String> = keys
+            .iter()
+            .filter_map(|k| owners.get(k).map(|files| (k, files)))
+            .map(|(k, files)| format!("data.{k} is also set by {}", files.join(", ")))
+            .collect();
+        diags.push(Diagnostic::error(
+            "Conflicting policy data",
+            format!(
+                "{name} conflicts with data loaded before it ({}){}.",
+                RegoError::parse(&e).message,
+                if others.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", others.join("; "))
+                }
+            ),
+        ));
+        return;
+    }
+    for k in keys {
+        owners.entry(k).or_default().push(name.to_string());
+    }
+}
+
+fn read_file(path: &Path, sources: &Sources, diags: &mut Diagnostics) -> Option<(String, FileId, String)> {
+    let name = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let id = sources.add(name.clone(), path, text.clone());
+            Some((name, id, text))
+        }
+        Err(e) => {
+            diags.push(Diagnostic::error(
+                "Cannot read policy file",
+                format!("{name}: {e}"),
+            ));
+            None
+        }
+    }
+}
+
+/// Policies and data files under `root` (or `root` itself when it is a file), sorted, hidden
+/// entries skipped.
+fn collect_files(
+    root: &Path,
+    include_tests: bool,
+    policies: &mut Vec<PathBuf>,
+    data: &mut Vec<PathBuf>,
+    diags: &mut Diagnostics,
+) {
+    match std::fs::metadata(root) {
+        Ok(m) if m.is_file() => {
+            if is_rego(root) {
+                policies.push(root.to_path_buf());
+            } else if is_data(root) {
+                data.push(root.to_path_buf());
+            } else {
+                diags.push(Diagnostic::error(
+                    "Not a policy file",
+                    format!(
+                        "{} is neither a .rego policy nor a .json/.yaml data file.",
+                        root.display()
+                    ),
+                ));
+            }
+        }
+        Ok(_) => walk(root, include_tests, policies, data, diags, 0),
+        Err(e) => diags.push(Diagnostic::error(
+            "Cannot read policy directory",
+            format!("{}: {e}", root.display()),
+        )),
+    }
+}
+
+const MAX_DEPTH: usize = 32;
+
+fn walk(
+    dir: &Path,
+    include_tests: bool,
+    policies: &mut Vec<PathBuf>,
+    data: &mut Vec<PathBuf>,
+    diags: &mut Diagnostics,
+    depth: usize,
+) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => {
+            diags.push(Diagnostic::error(
+                "Cannot read policy directory",
+                format!("{}: {e}", dir.display()),
+            ));
+            return;
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for path in paths {
+        let hidden = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if path.is_dir() {
+            if depth < MAX_DEPTH {
+                walk(&path, include_tests, policies, data, diags, depth + 1);
+            }
+        } else if is_rego(&path) {
+            if include_tests || !is_test_file(&path) {
+                policies.push(path);
+            }
+        } else if is_data(&path) {
+            data.push(path);
+        }
+    }
+}
+
+fn is_rego(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e == "rego")
+}
+
+fn is_test_file(p: &Path) -> bool {
+    p.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with("_test.rego"))
+}
+
+fn is_data(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e, "json" | "yaml" | "yml"))
+}
