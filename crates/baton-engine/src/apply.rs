@@ -1033,7 +1033,7 @@ impl Runner<'_> {
             let j = self.begin(&c.addr, "", "import", None, Some(&c.before))?;
             let obj = encode_object(&c.before, &info.state_string(), c.dependencies.clone(), r.lifecycle.create_before_destroy, InstanceStatus::Ready);
             self.done(&j, 1, Some(&c.before), &[(key.clone(), Some(obj))])?;
-            self.observer.event(Event::ApplyDone { addr: c.addr.clone(), deposed: None, action: Action::NoOp, elapsed: j.started.elapsed(), id: Some(id.clone()) });
+            self.observer.event(Event::ApplyDone { addr: c.addr.clone(), deposed: None, action: Action::NoOp, elapsed: j.started.elapsed(), id: Some(id.clone()), attempts: 1 });
             self.bump(Action::NoOp);
             if c.action == Action::NoOp {
                 return Ok(());
@@ -1106,13 +1106,13 @@ impl Runner<'_> {
             Ok(None) => {
                 let d: Diagnostics = Diagnostic::error("Provider returned no object", format!("The provider returned no object after applying {}.", c.addr)).into();
                 self.failed(&j, attempts, &d);
-                self.observer.event(Event::ApplyFailed { addr: c.addr.clone(), deposed: None, action: display_action, elapsed: j.started.elapsed() });
+                self.observer.event(Event::ApplyFailed { addr: c.addr.clone(), deposed: None, action: display_action, elapsed: j.started.elapsed(), attempts: attempts });
                 return Err(d);
             }
             Err(e) => {
                 let d = provider_diag(&c.addr, r, e, attempts);
                 self.failed(&j, attempts, &d);
-                self.observer.event(Event::ApplyFailed { addr: c.addr.clone(), deposed: None, action: display_action, elapsed: j.started.elapsed() });
+                self.observer.event(Event::ApplyFailed { addr: c.addr.clone(), deposed: None, action: display_action, elapsed: j.started.elapsed(), attempts: attempts });
                 return Err(d);
             }
         };
@@ -1128,8 +1128,7 @@ impl Runner<'_> {
             deposed: None,
             action: display_action,
             elapsed: j.started.elapsed(),
-            id: new.get_attr("id").and_then(|v| v.clone().unmark().0.as_str().map(str::to_string)),
-        });
+            id: new.get_attr("id").and_then(|v| v.clone().unmark().0.as_str().map(str::to_string)), attempts: attempts });
         self.bump(display_action);
         if has_provisioners {
             self.provisioners(c, r, &new, ProvisionerWhen::Create, count, each.clone(), &pctx)?;
@@ -1184,7 +1183,7 @@ impl Runner<'_> {
             Ok(Some(v)) => {
                 let v = mark_schema_sensitive(rt.schema(), v.mark_paths(&c.after.sensitive_paths()));
                 self.done(&j, attempts, Some(&v), &[(key, Some(encode(&v)))])?;
-                self.observer.event(Event::ApplyDone { addr: c.addr.clone(), deposed: None, action: display, elapsed: j.started.elapsed(), id: v.get_attr("id").and_then(|x| x.clone().unmark().0.as_str().map(str::to_string)) });
+                self.observer.event(Event::ApplyDone { addr: c.addr.clone(), deposed: None, action: display, elapsed: j.started.elapsed(), id: v.get_attr("id").and_then(|x| x.clone().unmark().0.as_str().map(str::to_string)), attempts: attempts });
                 self.bump(display);
                 Ok(())
             }
@@ -1195,7 +1194,7 @@ impl Runner<'_> {
                 };
                 let d: Diagnostics = Diagnostic::error(format!("Cannot restore {}", c.addr), detail).into();
                 self.failed(&j, attempts, &d);
-                self.observer.event(Event::ApplyFailed { addr: c.addr.clone(), deposed: None, action: display, elapsed: j.started.elapsed() });
+                self.observer.event(Event::ApplyFailed { addr: c.addr.clone(), deposed: None, action: display, elapsed: j.started.elapsed(), attempts: attempts });
                 Err(d)
             }
         }
@@ -1220,14 +1219,14 @@ impl Runner<'_> {
             Err(e) => {
                 let d = provider_diag(&c.addr, r, e, attempts);
                 self.failed(&j, attempts, &d);
-                self.observer.event(Event::ApplyFailed { addr: c.addr.clone(), deposed: None, action: Action::Read, elapsed: j.started.elapsed() });
+                self.observer.event(Event::ApplyFailed { addr: c.addr.clone(), deposed: None, action: Action::Read, elapsed: j.started.elapsed(), attempts: attempts });
                 return Err(d);
             }
         };
         let obj = encode_object(&v, &info.state_string(), c.dependencies.clone(), false, InstanceStatus::Ready);
         self.done(&j, attempts, Some(&v), &[(ObjectKey::current(c.addr.clone()), Some(obj))])?;
         self.state.set_instance(&c.addr.module, &c.addr.resource, rep_of(r), c.addr.key.clone(), v);
-        self.observer.event(Event::ApplyDone { addr: c.addr.clone(), deposed: None, action: Action::Read, elapsed: j.started.elapsed(), id: None });
+        self.observer.event(Event::ApplyDone { addr: c.addr.clone(), deposed: None, action: Action::Read, elapsed: j.started.elapsed(), id: None, attempts: attempts });
         Ok(())
     }
 
@@ -1280,13 +1279,13 @@ impl Runner<'_> {
             rt.apply(ApplyRequest { prior: Some(&c.before), planned: None, config: &Value::dynamic_null(), ctx: &pctx })
         });
         if let Err(e) = res {
-            self.observer.event(Event::ApplyFailed { addr: c.addr.clone(), deposed: deposed.clone(), action: Action::Delete, elapsed: j.started.elapsed() });
+            self.observer.event(Event::ApplyFailed { addr: c.addr.clone(), deposed: deposed.clone(), action: Action::Delete, elapsed: j.started.elapsed(), attempts: attempts });
             let d: Diagnostics = Diagnostic::error(e.summary, attempts_note(e.detail, attempts)).in_context(format!("{}", c.addr)).into();
             self.failed(&j, attempts, &d);
             return Err(d);
         }
         self.done(&j, attempts, None, &[(key, None)])?;
-        self.observer.event(Event::ApplyDone { addr: c.addr.clone(), deposed, action: Action::Delete, elapsed: j.started.elapsed(), id: None });
+        self.observer.event(Event::ApplyDone { addr: c.addr.clone(), deposed, action: Action::Delete, elapsed: j.started.elapsed(), id: None, attempts: attempts });
         self.bump(Action::Delete);
         Ok(())
     }

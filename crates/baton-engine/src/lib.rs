@@ -56,12 +56,15 @@ pub enum Event {
         action: Action,
         elapsed: Duration,
         id: Option<String>,
+        /// Provider calls made (retries included).
+        attempts: u32,
     },
     ApplyFailed {
         addr: InstanceAddr,
         deposed: Option<String>,
         action: Action,
         elapsed: Duration,
+        attempts: u32,
     },
     /// Still working on a long action (emitted every 10 seconds).
     StillRunning {

@@ -141,6 +141,19 @@ pub fn plan(
         p.destroy_changes();
     }
     p.deposed_changes();
+    // Before anything changes, say which deletions a rollback could not undo with data.
+    for c in &p.changes {
+        if matches!(c.action, Action::Delete) || c.action.is_replace() {
+            if let Some((_, rt)) = baton_provider::registry().resource_type(&c.addr.resource.type_) {
+                if !rt.restorable() {
+                    p.diags.push(Diagnostic::warning(
+                        "Deletion cannot be fully undone",
+                        format!("This plan destroys {}. If the run is rolled back, the object is recreated from its recorded attributes, but the data it holds cannot be restored.", c.addr),
+                    ));
+                }
+            }
+        }
+    }
     let outputs = p.output_changes();
     let planned_outputs = p.planned_outputs();
     let errored = p.diags.has_errors();

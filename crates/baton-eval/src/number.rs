@@ -1864,8 +1864,9 @@ mod tests {
         // -1 % 1 is +0 (x - x), -0.5 % 3 keeps the sign of zero rules
         let r = p("1").neg().rem(&p("1")).unwrap();
         assert!(r.is_zero() && !r.is_sign_negative());
-        assert!(p("5").rem(&p("0")).is_none());
-        assert!(p("5").rem(&p("0").neg()).is_none());
+        // go-cty returns the dividend for a modulo by zero (either sign)
+        assert_eq!(p("5").rem(&p("0")).unwrap().to_string(), "5");
+        assert_eq!(p("5").rem(&p("0").neg()).unwrap().to_string(), "5");
     }
 
     #[test]
@@ -1918,8 +1919,10 @@ mod tests {
         );
         assert_eq!(f(-0.0).to_string(), "-0");
         assert!(Number::from_f64(f64::NAN).is_none());
-        assert!(Number::from_f64(f64::INFINITY).is_none());
-        assert!(Number::from_f64(f64::NEG_INFINITY).is_none());
+        // SetFloat64(±Inf) is an infinity of precision 53
+        let inf = Number::from_f64(f64::INFINITY).unwrap();
+        assert!(inf.is_infinite() && !inf.is_sign_negative() && inf.prec() == 53);
+        assert_eq!(f(f64::NEG_INFINITY).to_string(), "-Inf");
     }
 
     #[test]
@@ -2119,7 +2122,9 @@ mod tests {
         assert!(!tiny.is_zero() && tiny > Number::zero());
         assert!(tiny < p("1e-399999999"));
         assert!(p("1e-700000000").is_zero()); // Go underflows to zero
-        assert!(Number::parse("1e700000000").is_none()); // Go overflows to +Inf
+                                              // Go overflows to +Inf: tostring(1e700000000) is "+Inf" in Terraform
+        assert_eq!(p("1e700000000").to_string(), "+Inf");
+        assert_eq!(p("-1e700000000").to_string(), "-Inf");
         assert!(Number::parse("1p2147483647").is_none()); // exponent overflow
         assert_eq!(p("1p2147483646").to_f64(), f64::INFINITY);
         assert_eq!(p("1p-100000").to_f64(), 0.0);
@@ -2155,8 +2160,8 @@ mod tests {
         }
         for bad in [
             "", "+", "-", ".", "1..2", "1e", "1e+", "1e-", "1e5x", " 1", "1 ", "1_000", "0x10",
-            "0b1", "inf", "Inf", "-Inf", "+inf", "NaN", "１", "1,5", "1.5.", "e5", "1ee5", "1e5.5",
-            "--1", "+-1",
+            "0b1", "NaN", "１", "1,5", "1.5.", "e5", "1ee5", "1e5.5", "--1", "+-1", "infinity",
+            "INF", "+INF", "Infinity", "iNF", " Inf", "Inf ", "--Inf", "+-inf", "1Inf",
         ] {
             assert!(Number::parse(bad).is_none(), "{bad:?} should not parse");
         }
@@ -2349,8 +2354,9 @@ mod tests {
         assert!(!p("-3").sub(&p("-3")).is_sign_negative());
         assert!(p("0").mul(&p("-3")).is_sign_negative());
         assert!(p("-0").div(&p("3")).unwrap().is_sign_negative());
-        assert!(p("1").div(&p("0")).is_none());
-        assert!(p("0").div(&p("-0")).is_none());
+        assert_eq!(p("1").div(&p("0")).unwrap().to_string(), "+Inf");
+        assert_eq!(p("1").div(&p("-0")).unwrap().to_string(), "-Inf");
+        assert_eq!(p("0").div(&p("-0")), Err(ArithError::NaN));
         assert_eq!((&p("1") + &p("2")).to_string(), "3");
         assert_eq!((&p("1") - &p("2")).to_string(), "-1");
         assert_eq!((&p("1.5") * &p("2")).to_string(), "3");
@@ -2364,6 +2370,214 @@ mod tests {
         assert_eq!(p("3").with_prec(1000).prec(), 1000);
         assert_eq!(p("3").with_prec(1000), p("3"));
         assert_eq!(z.add(&i(2)).prec(), 64);
+    }
+
+    // ---- infinities ----
+
+    fn inf() -> Number {
+        p("1").div(&p("0")).unwrap()
+    }
+
+    fn ninf() -> Number {
+        p("-1").div(&p("0")).unwrap()
+    }
+
+    #[test]
+    fn infinities_parse_and_print() {
+        // Go's Float.Parse takes exactly these words (tonumber("Inf") is +Inf in Terraform,
+        // tonumber("infinity") an error).
+        for (s, neg) in [
+            ("Inf", false),
+            ("inf", false),
+            ("+Inf", false),
+            ("+inf", false),
+            ("-Inf", true),
+            ("-inf", true),
+        ] {
+            let n = p(s);
+            assert!(n.is_infinite() && n.is_sign_negative() == neg, "{s}");
+            assert_eq!(n.prec(), 512);
+        }
+        assert_eq!(inf().to_string(), "+Inf");
+        assert_eq!(ninf().to_string(), "-Inf");
+        // every format, even unknown ones, prints Go's +Inf / -Inf
+        assert_eq!(inf().text('f', -1), "+Inf");
+        assert_eq!(ninf().text('e', 3), "-Inf");
+        assert_eq!(inf().text('g', 10), "+Inf");
+        assert_eq!(ninf().text('b', -1), "-Inf");
+        assert_eq!(format!("{:>6}", inf()), "  +Inf");
+        assert_eq!(format!("{:?}", inf()), "Number(+Inf, prec 512)");
+        assert_eq!(inf().display_fast(), None);
+    }
+
+    #[test]
+    fn division_by_zero_and_by_infinity() {
+        // Quo: the sign is the exclusive or of the signs, the precision the larger one
+        assert_eq!(inf().prec(), 512);
+        assert_eq!(i(1).div(&i(0)).unwrap().prec(), 64);
+        assert_eq!(p("1").div(&p("-0")).unwrap().to_string(), "-Inf");
+        assert_eq!(p("-2.5").div(&p("-0")).unwrap().to_string(), "+Inf");
+        assert_eq!(p("1").div(&inf()).unwrap().to_string(), "0");
+        assert_eq!(p("-0").div(&inf()).unwrap().to_string(), "-0");
+        assert_eq!(p("1").div(&ninf()).unwrap().to_string(), "-0");
+        assert_eq!(inf().div(&p("-2")).unwrap().to_string(), "-Inf");
+        assert_eq!(inf().div(&p("0")).unwrap().to_string(), "+Inf");
+        assert_eq!(p("0").div(&p("0")), Err(ArithError::NaN));
+        assert_eq!(inf().div(&ninf()), Err(ArithError::NaN));
+    }
+
+    #[test]
+    fn infinite_sums_and_products() {
+        assert_eq!(inf().add(&p("5")).to_string(), "+Inf");
+        assert_eq!(p("5").sub(&inf()).to_string(), "-Inf");
+        assert_eq!(inf().add(&p("-0")).to_string(), "+Inf");
+        assert_eq!(inf().add(&inf()).to_string(), "+Inf");
+        assert_eq!(ninf().sub(&inf()).to_string(), "-Inf");
+        assert_eq!(i(1).div(&i(0)).unwrap().add(&p("1")).prec(), 512);
+        assert_eq!(inf().checked_add(&ninf()), Err(ArithError::NaN));
+        assert_eq!(inf().checked_sub(&inf()), Err(ArithError::NaN));
+        assert_eq!(ninf().checked_sub(&ninf()), Err(ArithError::NaN));
+        // the total forms give Go's placeholder, +0
+        let z = inf().add(&ninf());
+        assert!(z.is_zero() && !z.is_sign_negative());
+        assert_eq!(inf().mul(&p("-2")).to_string(), "-Inf");
+        assert_eq!(ninf().mul(&ninf()).to_string(), "+Inf");
+        assert_eq!(i(1).div(&i(0)).unwrap().mul(&i(3)).prec(), 64);
+        assert_eq!(inf().checked_mul(&p("0")), Err(ArithError::NaN));
+        assert_eq!(p("-0").checked_mul(&ninf()), Err(ArithError::NaN));
+        assert!(inf().mul(&p("0")).is_zero());
+    }
+
+    #[test]
+    fn infinite_modulo() {
+        // go-cty's Modulo: a zero divisor returns the dividend, infinite
+        // divisors run into Inf × 0, infinite quotients into a nil big.Int
+        assert_eq!(inf().rem(&p("0")).unwrap().to_string(), "+Inf");
+        assert_eq!(ninf().rem(&p("-0")).unwrap().to_string(), "-Inf");
+        assert_eq!(p("5").rem(&inf()), Err(ArithError::NaN));
+        assert_eq!(p("0").rem(&ninf()), Err(ArithError::NaN));
+        assert_eq!(inf().rem(&inf()), Err(ArithError::NaN));
+        assert_eq!(inf().rem(&p("2")), Err(ArithError::NilInt));
+        // a finite quotient that overflows is an infinity too
+        assert_eq!(
+            p("1e600000000").rem(&p("1e-600000000")),
+            Err(ArithError::NilInt)
+        );
+        // go-cty's own infinities give the product instead
+        let cpos = Number::cty_infinity(false);
+        let cneg = Number::cty_infinity(true);
+        assert_eq!(cneg.rem(&p("2")).unwrap().to_string(), "-Inf");
+        assert_eq!(cpos.rem(&p("-2")).unwrap().to_string(), "-Inf");
+        assert_eq!(p("5").rem(&cpos).unwrap().to_string(), "+Inf");
+        assert_eq!(p("-5").rem(&cneg).unwrap().to_string(), "+Inf");
+        assert_eq!(cpos.rem(&cpos).unwrap().to_string(), "+Inf");
+        assert_eq!(cpos.rem(&i(3)).unwrap().prec(), 64);
+        assert_eq!(p("0").rem(&cpos), Err(ArithError::NaN));
+        assert_eq!(cneg.rem(&p("0")), Err(ArithError::NaN));
+    }
+
+    #[test]
+    fn cty_infinity_identity() {
+        let c = Number::cty_infinity(true);
+        assert!(c.is_cty_infinity() && c.is_infinite() && c.is_sign_negative());
+        assert_eq!(c.prec(), 0);
+        assert!(c.clone().is_cty_infinity());
+        // numerically an ordinary infinity
+        assert_eq!(c, ninf());
+        assert_eq!(hash(&c), hash(&ninf()));
+        assert!(!Number::infinity(true).is_cty_infinity());
+        // operations give new values
+        for n in [
+            c.neg(),
+            -c.clone(),
+            c.abs(),
+            c.floor(),
+            c.ceil(),
+            c.add(&p("1")),
+            c.mul(&p("2")),
+            c.with_prec(10),
+        ] {
+            assert!(n.is_infinite() && !n.is_cty_infinity(), "{n:?}");
+        }
+        assert!(!inf().is_cty_infinity());
+    }
+
+    #[test]
+    fn infinities_compare_and_hash() {
+        assert_eq!(inf(), p("Inf"));
+        assert_eq!(i(1).div(&i(0)).unwrap(), inf()); // precision is ignored
+        assert_eq!(hash(&i(1).div(&i(0)).unwrap()), hash(&inf()));
+        assert_ne!(inf(), ninf());
+        assert_ne!(hash(&inf()), hash(&ninf()));
+        assert_ne!(inf(), p("0"));
+        assert_ne!(hash(&inf()), hash(&p("0")));
+        assert!(inf() > p("1e5000") && ninf() < p("-1e5000"));
+        assert!(ninf() < inf() && inf() >= inf() && !(inf() > inf()));
+        let mut v = vec![inf(), p("0"), ninf(), p("-1"), p("1e300"), ninf()];
+        v.sort();
+        let s: Vec<String> = v.iter().map(|n| n.text('g', 3)).collect();
+        assert_eq!(s, ["-Inf", "-Inf", "-1", "0", "1e+300", "+Inf"]);
+    }
+
+    #[test]
+    fn infinities_are_not_integers() {
+        for n in [inf(), ninf()] {
+            assert!(!n.is_zero() && !n.is_integer() && !n.is_finite());
+            assert_eq!(n.to_i64(), None);
+            assert_eq!(n.to_u64(), None);
+            assert_eq!(n.to_bigint(), None);
+            assert_eq!(n.to_parts(), (BigInt::zero(), 0));
+            assert_eq!(n.min_prec(), 0);
+            assert_eq!(n.floor(), n);
+            assert_eq!(n.ceil(), n);
+            assert_eq!(n.trunc(), n);
+            assert_eq!(n.floor().prec(), 512);
+            assert_eq!(n.without_negative_zero(), n);
+        }
+        assert_eq!(inf().signum(), 1);
+        assert_eq!(ninf().signum(), -1);
+        assert_eq!(ninf().abs().to_string(), "+Inf");
+        assert_eq!(inf().neg().to_string(), "-Inf");
+        // SetPrec keeps an infinity, even at precision 0
+        let z = inf().with_prec(0);
+        assert!(z.is_infinite() && z.prec() == 0);
+        assert_eq!(inf().with_prec(8).prec(), 8);
+    }
+
+    #[test]
+    fn infinities_and_f64() {
+        assert_eq!(inf().to_f64(), f64::INFINITY);
+        assert_eq!(ninf().to_f64(), f64::NEG_INFINITY);
+        assert_eq!(inf().to_f64_exact(), Some(f64::INFINITY));
+        assert_eq!(f(f64::INFINITY), inf());
+        assert_eq!(f(f64::NEG_INFINITY).prec(), 53);
+    }
+
+    #[test]
+    fn exponent_overflow_and_underflow() {
+        // Go's exponent range ends at 2^2147483647: beyond it, results are
+        // ±Inf (also when rounding carries past it), below 2^-2147483648 ±0.
+        let top = p("7p2147483644"); // 0.111 × 2^MaxExp, the largest 3-bit value
+        assert!(top.is_finite());
+        assert_eq!(top.add(&p("1p2147483644")).to_string(), "+Inf");
+        assert_eq!(top.neg().sub(&p("1p2147483644")).to_string(), "-Inf");
+        assert_eq!(top.with_prec(2).to_string(), "+Inf"); // rounds up to 2^(MaxExp+1)
+        assert!(top.with_prec(3).is_finite());
+        assert_eq!(top.mul(&p("2")).to_string(), "+Inf");
+        assert_eq!(top.div(&p("0.5")).unwrap().to_string(), "+Inf");
+        let bottom = p("1p-2147483640");
+        let u = bottom.div(&p("1p100")).unwrap();
+        assert!(u.is_zero() && !u.is_sign_negative());
+        let u = bottom.neg().mul(&p("1p-100"));
+        assert!(u.is_zero() && u.is_sign_negative());
+        // Terraform: 1e600000000 * 1e600000000 is +Inf, 1e-600000000 squared 0
+        let (huge, tiny) = (p("1e600000000"), p("1e-600000000"));
+        assert_eq!(huge.mul(&huge).to_string(), "+Inf");
+        assert_eq!(huge.neg().mul(&huge).to_string(), "-Inf");
+        assert!(tiny.mul(&tiny).is_zero());
+        assert_eq!(tiny.neg().mul(&tiny).to_string(), "-0");
+        assert_eq!(huge.div(&tiny).unwrap().to_string(), "+Inf");
+        assert!(tiny.div(&huge).unwrap().is_zero());
     }
 
     // ---- the allocation-free path ----

@@ -224,3 +224,151 @@ fn map_equals(
         Some(true)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Expected results are those of Terraform 1.11 (infinities shown through `tostring`,
+    //! since Terraform cannot output them).
+
+    use crate::eval::{EmptyScope, Evaluator};
+    use crate::FnCtx;
+    use baton_core::{FileId, Sources};
+
+    fn run(src: &str) -> Result<String, String> {
+        let sources = Sources::new();
+        let dir = std::env::temp_dir();
+        let expr = baton_config::syntax::parse_expr(FileId(0), src).map_err(|d| d.detail)?;
+        let ctx = FnCtx {
+            base_dir: &dir,
+            sources: &sources,
+            planning: false,
+        };
+        let v = Evaluator::new(&EmptyScope, ctx)
+            .eval(&expr)
+            .map_err(|d| d.detail)?;
+        Ok(format!("{} {}", v.ty().to_json(), v.to_json()))
+    }
+
+    #[track_caller]
+    fn check(src: &str, want: &str) {
+        assert_eq!(run(src), Ok(want.to_string()), "{src}");
+    }
+
+    #[track_caller]
+    fn check_err(src: &str, want: &str) {
+        match run(src) {
+            Ok(v) => panic!("{src}: expected an error, got {v}"),
+            Err(e) => assert_eq!(e, want, "{src}"),
+        }
+    }
+
+    const MOD_NAN: &str = "Error during operation: can't use modulo with zero and infinity.";
+    const NIL_INT: &str = "Error during operation: panic in function implementation: runtime error: invalid memory address or nil pointer dereference.";
+
+    #[test]
+    fn division_by_zero_is_infinite() {
+        check("tostring(1/0)", r#""string" "+Inf""#);
+        check("tostring(-1/0)", r#""string" "-Inf""#);
+        check("tostring(1 / -0)", r#""string" "-Inf""#);
+        check("tostring(-(1/0))", r#""string" "-Inf""#);
+        check("tostring(1/0 * -1)", r#""string" "-Inf""#);
+        check("tostring(1/0 + 5)", r#""string" "+Inf""#);
+        check("tostring(1/0 + -0)", r#""string" "+Inf""#);
+        check("tostring(1/(1/0))", r#""string" "0""#);
+        check("tostring(0/(1/0))", r#""string" "0""#);
+        check("tostring(-0/(1/0))", r#""string" "-0""#);
+    }
+
+    #[test]
+    fn infinities_compare() {
+        check("1 / 0 > 1e308", r#""bool" true"#);
+        check("-1 / 0 < -1e308", r#""bool" true"#);
+        check("1 / 0 == 2 / 0", r#""bool" true"#);
+        check("1/0 == 1/0", r#""bool" true"#);
+        check("1/0 != -1/0", r#""bool" true"#);
+        check("-1/0 < 1/0", r#""bool" true"#);
+        check("1/0 >= 1/0", r#""bool" true"#);
+        check("1/0 > 1/0", r#""bool" false"#);
+    }
+
+    #[test]
+    fn nan_is_an_error() {
+        check_err(
+            "0/0",
+            "Error during operation: can't divide zero by zero or infinity by infinity.",
+        );
+        check_err(
+            "(1/0)/(1/0)",
+            "Error during operation: can't divide zero by zero or infinity by infinity.",
+        );
+        check_err(
+            "-0 / -1/0",
+            "Error during operation: can't divide zero by zero or infinity by infinity.",
+        );
+        check_err(
+            "1/0 - 1/0",
+            "Error during operation: can't subtract infinity from itself.",
+        );
+        check_err(
+            "-1/0 + 1/0",
+            "Error during operation: can't compute sum of opposing infinities.",
+        );
+        check_err(
+            "1/0 * 0",
+            "Error during operation: can't multiply zero by infinity.",
+        );
+        check_err(
+            "0 * (1/0)",
+            "Error during operation: can't multiply zero by infinity.",
+        );
+    }
+
+    #[test]
+    fn modulo_with_zero_and_infinities() {
+        check("tostring(5 % 0)", r#""string" "5""#);
+        check("tostring((1/0) % 0)", r#""string" "+Inf""#);
+        check("tostring((-1/0) % 0)", r#""string" "-Inf""#);
+        check("tostring(tonumber(\"-Inf\") % 0)", r#""string" "-Inf""#);
+        check_err("5 % (1/0)", MOD_NAN);
+        check_err("-5 % (1/0)", MOD_NAN);
+        check_err("0 % (1/0)", MOD_NAN);
+        check_err("(1/0) % (1/0)", MOD_NAN);
+        // go-cty takes the integer part of the infinite quotient: a nil pointer.
+        check_err("1/0 % 2", NIL_INT);
+    }
+
+    #[test]
+    fn exponent_overflow_and_underflow() {
+        // Beyond Go's exponent range (2^±2147483647) results are ±Inf or ±0. (The literals
+        // go through tonumber: Baton's HCL parser takes no literal beyond the f64 range.)
+        let n = |s: &str| format!("tonumber(\"{s}\")");
+        let (huge, tiny) = (n("1e600000000"), n("1e-600000000"));
+        check(
+            &format!("tostring({})", n("1e-700000000")),
+            r#""string" "0""#,
+        );
+        check(&format!("tostring({huge} * {huge})"), r#""string" "+Inf""#);
+        check(&format!("tostring(-{huge} * {huge})"), r#""string" "-Inf""#);
+        check(&format!("tostring({tiny} * {tiny})"), r#""string" "0""#);
+        check(&format!("tostring(-{tiny} * {tiny})"), r#""string" "-0""#);
+        check(&format!("tostring({huge} / {tiny})"), r#""string" "+Inf""#);
+        check(&format!("tostring({tiny} / {huge})"), r#""string" "0""#);
+        // the quotient overflows, and go-cty takes its integer part
+        check_err(&format!("{huge} % {tiny}"), NIL_INT);
+    }
+
+    #[test]
+    fn strings_convert_to_infinities() {
+        check(r#"tostring(tonumber("Inf"))"#, r#""string" "+Inf""#);
+        check(r#"tostring(tonumber("+Inf"))"#, r#""string" "+Inf""#);
+        check(r#"tostring(tonumber("-inf"))"#, r#""string" "-Inf""#);
+        check(r#"tostring(tonumber("1e700000000"))"#, r#""string" "+Inf""#);
+        check(
+            r#"tostring(tonumber("-1e700000000"))"#,
+            r#""string" "-Inf""#,
+        );
+        assert!(run(r#"tonumber("infinity")"#).is_err());
+        assert!(run(r#"tonumber("+INF")"#).is_err());
+        assert!(run(r#"tonumber("1p2147483647")"#).is_err());
+    }
+}

@@ -822,6 +822,31 @@ mod tests {
     }
 
     #[test]
+    fn infinities_are_found_and_kept_apart_in_json() {
+        let inf = Number::parse("1")
+            .and_then(|one| one.div(&Number::zero()).ok())
+            .expect("1/0");
+        assert!(Value::number(inf.clone()).contains_infinity());
+        assert!(!Value::int(1).contains_infinity());
+        assert!(!Value::unknown(Type::Number).contains_infinity());
+        let mut m = BTreeMap::new();
+        m.insert(
+            "a".to_string(),
+            Value::list(Type::Number, vec![Value::int(1), Value::number(inf.neg())]),
+        );
+        m.insert("b".to_string(), Value::string("x"));
+        let v = Value::object(m);
+        assert!(v.contains_infinity());
+        assert!(Value::tuple(vec![v.clone().mark_sensitive()]).contains_infinity());
+        // never a finite number or null: Go's text, as a string, read back exactly
+        assert_eq!(number_to_json(&inf), serde_json::json!("+Inf"));
+        assert_eq!(v.to_json().to_string(), r#"{"a":[1,"-Inf"],"b":"x"}"#);
+        let back = Value::from_typed_json(&v.to_typed_json()).expect("decodes");
+        assert!(back.raw_equal(&v));
+        assert!(back.contains_infinity());
+    }
+
+    #[test]
     fn after_unknown_shape() {
         let mut m = BTreeMap::new();
         m.insert("id".to_string(), Value::unknown(Type::String));

@@ -24,6 +24,13 @@ pub struct Cli {
     /// Disable colour in output (Baton prints without colour by default).
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// Logs on stderr: `human` (default; warnings unless BATON_LOG=info) or `json` (one event
+    /// per action). Also BATON_LOG_FORMAT.
+    #[arg(long, global = true, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// Write a trace of the run (Chrome trace-event JSON, opens in Perfetto) to FILE.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub trace_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }

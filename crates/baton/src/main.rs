@@ -4,6 +4,7 @@
 mod cli;
 mod cmd;
 mod render;
+mod telemetry;
 mod ui;
 
 use clap::Parser;

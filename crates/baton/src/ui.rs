@@ -100,6 +100,7 @@ impl Progress {
                 action,
                 elapsed: t,
                 id,
+                ..
             } => {
                 let who = match deposed {
                     Some(d) => format!("{addr} (deposed object {d})"),

@@ -84,12 +84,13 @@ fn run(
     } else {
         println!();
     }
-    let report = do_apply(&ctx, &plan, &store, &prior, &aopts, &progress)?;
+    let report = do_apply(env, &ctx, &plan, &store, &prior, &aopts, &progress)?;
     finish(env, &plan, &report, &aopts)
 }
 
 /// Runs the engine's apply with interrupt handling and "still running" lines.
 pub fn do_apply(
+    env: &Env,
     ctx: &baton_engine::Context,
     plan: &Plan,
     store: &baton_state::SqliteStore,
@@ -100,8 +101,13 @@ pub fn do_apply(
     let stop = baton_graph::StopHandle::new();
     crate::ui::on_interrupt(stop.clone(), opts.cancel.clone());
     let ticker = crate::ui::Ticker::start(progress);
-    let r = baton_engine::apply::apply(ctx, plan, store, prior, opts, &ticker, &stop)
+    let telemetry = crate::telemetry::Telemetry::new(&ticker, &opts.run_id);
+    let r = baton_engine::apply::apply(ctx, plan, store, prior, opts, &telemetry, &stop)
         .map_err(|e| anyhow!(e));
+    if let Some(path) = &env.trace_file {
+        telemetry.write_trace(path)?;
+    }
+    drop(telemetry);
     ticker.finish();
     r
 }
@@ -242,7 +248,7 @@ fn apply_saved(
         ));
     }
     let progress = crate::ui::Progress::new();
-    let report = do_apply(&ctx, &plan, &store, &current, &aopts, &progress)?;
+    let report = do_apply(env, &ctx, &plan, &store, &current, &aopts, &progress)?;
     finish(env, &plan, &report, &aopts)
 }
 

@@ -25,6 +25,8 @@ pub struct Env {
     pub state_path: PathBuf,
     pub workspace: String,
     pub sources: Sources,
+    /// `--trace-file`: where to write the run's trace.
+    pub trace_file: Option<PathBuf>,
 }
 
 impl Env {
@@ -66,6 +68,7 @@ impl Env {
             state_path,
             workspace,
             sources: Sources::new(),
+            trace_file: cli.trace_file.as_ref().map(|p| if p.is_absolute() { p.clone() } else { cwd.join(p) }),
         })
     }
 
@@ -139,6 +142,7 @@ impl Drop for StoreHandle {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    crate::telemetry::init_logging(cli.log_format.as_deref())?;
     let env = Env::new(&cli)?;
     match cli.command {
         Command::Validate(a) => misc::validate(&env, &a),
