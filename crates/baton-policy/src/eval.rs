@@ -5,12 +5,13 @@
 //! error diagnostic and a [`Outcome::HardFail`]. Never prints; policy `print` output is
 //! collected in [`Decision::prints`].
 
-use crate::load::{GateRule, LoadedPolicies, LoadedSet};
+use crate::load::{Corpus, GateRule, LoadedPolicies, LoadedSet};
 use crate::redact::redact;
 use crate::set::Enforcement;
 use baton_core::{Diagnostic, Diagnostics, Sources};
 use serde::Deserialize as _;
 use serde_json::Value as Json;
+use std::cmp::Reverse;
 use std::collections::HashSet;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -137,7 +138,7 @@ pub fn evaluate(policies: &LoadedPolicies, input: &Json) -> Decision {
         prints: Vec::new(),
         outcome: Outcome::Pass,
     };
-    let sources = Sources::new();
+    let sources = &policies.sources;
     let mut raw: Option<regorus::Value> = None;
     let mut redacted: Option<regorus::Value> = None;
     let addresses = known_addresses(input);
@@ -173,12 +174,16 @@ pub fn evaluate(policies: &LoadedPolicies, input: &Json) -> Decision {
                 }
             }
         };
-        evaluate_set(set, value, &addresses, &sources, &mut decision);
+        evaluate_set(set, value, &addresses, sources, &mut decision);
     }
+    // Most severe first: hard-mandatory denials, soft-mandatory, advisory denials, warnings.
     decision.findings.sort_by(|a, b| {
-        (a.kind, &a.set, &a.package, &a.rule, &a.address, &a.message).cmp(&(
-            b.kind, &b.set, &b.package, &b.rule, &b.address, &b.message,
-        ))
+        let key = |f: &Finding| {
+            (Reverse(f.enforcement), f.kind, f.set.clone(), f.package.clone(), f.rule.clone())
+        };
+        key(a)
+            .cmp(&key(b))
+            .then_with(|| (&a.address, &a.message).cmp(&(&b.address, &b.message)))
     });
     decision.outcome = outcome(&decision.findings, !decision.errors.is_empty());
     decision
@@ -212,7 +217,7 @@ fn evaluate_set(
     engine.set_input(input);
     for rule in &set.rules {
         let path = crate::rules::rule_ref(&rule.package, &rule.name);
-        let result = catch_unwind(AssertUnwindSafe(|| engine.eval_rule(path.clone())));
+        let result = catch_unwind(AssertUnwindSafe(|| Corpus::eval_ref(&mut engine, &path)));
         if let Ok(mut prints) = engine.take_prints() {
             decision.prints.append(&mut prints);
         }

@@ -26,6 +26,8 @@ pub struct LoadedPolicies {
     pub(crate) sets: Vec<LoadedSet>,
     /// Problems that do not stop the gate, e.g. a set with no `deny`/`warn`/`violation` rule.
     pub warnings: Diagnostics,
+    /// Where the policy files were registered: evaluation errors point into them.
+    pub(crate) sources: Sources,
 }
 
 impl LoadedPolicies {
@@ -104,6 +106,7 @@ pub fn load(sets: &[PolicySet], sources: &Sources) -> Result<LoadedPolicies, Dia
     Ok(LoadedPolicies {
         sets: loaded,
         warnings: diags,
+        sources: sources.clone(),
     })
 }
 
@@ -150,6 +153,23 @@ pub(crate) struct Corpus {
 }
 
 impl Corpus {
+    /// The value of a reference such as `data.p.deny` (also a prefix of ref-head rules, which
+    /// `Engine::eval_rule` refuses); `Undefined` when it has none.
+    pub(crate) fn eval_ref(
+        engine: &mut regorus::Engine,
+        reference: &str,
+    ) -> Result<regorus::Value, String> {
+        let results = engine
+            .eval_query(reference.to_string(), false)
+            .map_err(|e| format!("{e:#}"))?;
+        Ok(results
+            .result
+            .into_iter()
+            .next()
+            .and_then(|r| r.expressions.into_iter().next())
+            .map_or(regorus::Value::Undefined, |e| e.value))
+    }
+
     /// A diagnostic for an error regorus reported while evaluating or compiling.
     pub(crate) fn diagnostic(
         &self,
@@ -290,6 +310,7 @@ fn add_data_file(
                 id,
                 u32::try_from(line).unwrap_or(0),
                 u32::try_from(col).unwrap_or(0),
+                1,
             );
             diags.push(
                 Diagnostic::error(

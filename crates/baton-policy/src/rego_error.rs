@@ -8,6 +8,9 @@ use baton_core::{Diagnostic, FileId, Sources, Span};
 use std::collections::HashMap;
 use std::fmt::Display;
 
+/// How many columns regorus counts for a tab.
+const REGORUS_TAB_WIDTH: usize = 4;
+
 /// An error message split into its location (if regorus gave one) and its text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct RegoError {
@@ -45,7 +48,7 @@ impl RegoError {
             .file
             .as_ref()
             .and_then(|f| files.get(f))
-            .and_then(|&id| span_at(sources, id, self.line, self.column));
+            .and_then(|&id| span_at(sources, id, self.line, self.column, REGORUS_TAB_WIDTH));
         Diagnostic::error(summary, detail).at_opt(span)
     }
 }
@@ -98,9 +101,15 @@ fn parse_location(s: &str) -> Option<(String, u32, u32)> {
     Some((file, line, col))
 }
 
-/// The span of the token starting at a 1-based line and (byte) column: an identifier or
-/// number as a whole, else one character.
-pub(crate) fn span_at(sources: &Sources, file: FileId, line: u32, column: u32) -> Option<Span> {
+/// The span of the token starting at a 1-based line and column: an identifier or number as a
+/// whole, else one character.
+pub(crate) fn span_at(
+    sources: &Sources,
+    file: FileId,
+    line: u32,
+    column: u32,
+    tab_width: usize,
+) -> Option<Span> {
     let src = sources.get(file)?;
     let text = src.text.as_str();
     let line_start = if line <= 1 {
@@ -113,9 +122,15 @@ pub(crate) fn span_at(sources: &Sources, file: FileId, line: u32, column: u32) -
     let line_end = text[line_start..]
         .find('\n')
         .map_or(text.len(), |i| line_start + i);
-    let mut start = (line_start + (column.max(1) as usize - 1)).min(line_end);
-    while !text.is_char_boundary(start) {
-        start -= 1;
+    // Columns count characters by their UTF-8 length and a tab as `tab_width` (regorus: 4).
+    let mut start = line_start;
+    let mut col = 1usize;
+    for c in text[line_start..line_end].chars() {
+        if col >= column as usize {
+            break;
+        }
+        col += if c == '\t' { tab_width } else { c.len_utf8() };
+        start += c.len_utf8();
     }
     let token_len: usize = text[start..line_end]
         .chars()
@@ -162,11 +177,13 @@ mod tests {
         let id = s.add(
             "a.rego",
             std::path::Path::new("a.rego"),
-            "package a\n\nx := foo_bar + 1\n".into(),
+            "package a\n\nx := foo_bar + 1\n\tmsg := y\n".into(),
         );
-        let span = span_at(&s, id, 3, 6).unwrap();
+        let span = span_at(&s, id, 4, 12, 4).unwrap();
+        assert_eq!(s.snippet(span).unwrap(), "y");
+        let span = span_at(&s, id, 3, 6, 4).unwrap();
         assert_eq!(s.snippet(span).unwrap(), "foo_bar");
-        let span = span_at(&s, id, 3, 14).unwrap();
+        let span = span_at(&s, id, 3, 14, 4).unwrap();
         assert_eq!(s.snippet(span).unwrap(), "+");
         assert_eq!(s.location(span).unwrap(), "a.rego:3:14");
     }

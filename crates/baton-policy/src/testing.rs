@@ -4,7 +4,7 @@
 //! Loads `*_test.rego` files as well as the policies and their data. Never prints: the
 //! report is returned, and rendered by the caller.
 
-use crate::load::build_corpus;
+use crate::load::{build_corpus, Corpus};
 use crate::rules::{package_path, rule_ref};
 use baton_core::{Diagnostic, Diagnostics, Sources};
 use std::collections::BTreeMap;
@@ -198,7 +198,7 @@ pub fn run_tests(dirs: &[PathBuf], opts: &TestOpts, sources: &Sources) -> TestRe
             continue;
         }
         let start = Instant::now();
-        let value = catch_unwind(AssertUnwindSafe(|| engine.eval_rule(path.clone())));
+        let value = catch_unwind(AssertUnwindSafe(|| Corpus::eval_ref(&mut engine, &path)));
         result.duration = start.elapsed();
         result.output = engine.take_prints().unwrap_or_default();
         result.outcome = match value {

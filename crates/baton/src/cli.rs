@@ -66,6 +66,24 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Show what changed outside Baton since the last apply (a refresh-only plan).
     Drift(DriftArgs),
+    /// The tamper-evident audit log: list, show, verify, export.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// One line per record, oldest first.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One record in full.
+    Show { id: u64 },
+    /// Check the hash chain; names the first edited, deleted or reordered record.
+    Verify,
+    /// Every record as JSON lines (for a SIEM).
+    Export,
 }
 
 #[derive(Args, Debug, Clone)]

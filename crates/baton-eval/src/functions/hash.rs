@@ -1,6 +1,6 @@
 //! The hash and crypto functions of Terraform's library: `md5`, `sha1`, `sha256`, `sha512`,
 //! `base64sha256`, `base64sha512`, their `file*` variants, `bcrypt`, `uuid`, `uuidv5`, and
-//! `rsadecrypt` (registered, but not supported yet: no RSA implementation is available).
+//! `rsadecrypt` (PKCS #1 v1.5 over PKCS #1, PKCS #8 and OpenSSH keys, see `rsa_key`).
 //!
 //! Strings are hashed as their UTF-8 bytes; files are read (streamed) the way Terraform's
 //! `openFile` does, with `~` expansion and paths relative to `FnCtx::base_dir`. `bcrypt` and
@@ -243,14 +243,17 @@ fn xtob(a: u8, b: u8) -> Option<u8> {
     Some(h(a)? << 4 | h(b)?)
 }
 
-/// `rsadecrypt` needs RSA (PKCS #1 v1.5) and PEM/OpenSSH key parsing, which Baton does not
-/// have yet. The base64 check of the ciphertext, which Terraform makes first, is kept.
+// ----- rsadecrypt -----
+
+/// `rsadecrypt(ciphertext, privatekey)`: Terraform decodes the ciphertext with Go's
+/// `base64.StdEncoding`, reads the key with `ssh.ParseRawPrivateKey` (a PEM block holding a
+/// PKCS #1, PKCS #8 or unencrypted OpenSSH key; EC and DSA keys parse but are refused as
+/// not RSA) and decrypts with `rsa.DecryptPKCS1v15`. The errors are Terraform's, including
+/// Go's `encoding/asn1` messages for malformed keys.
 fn rsadecrypt(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
     let ciphertext = str_arg(args, 0)?;
-    if base64::engine::general_purpose::STANDARD
-        .decode(ciphertext)
-        .is_err()
-    {
+    let key = str_arg(args, 1)?;
+    let Some(ct) = go_b64_std_decode(ciphertext.as_bytes()) else {
         return Err(FnError::arg(
             0,
             format!(
@@ -258,8 +261,910 @@ fn rsadecrypt(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
                 go_quote(ciphertext.as_bytes())
             ),
         ));
+    };
+    let bad_key = |msg: String| {
+        FnError::arg(
+            1,
+            format!("Invalid value for \"privatekey\" parameter: {msg}."),
+        )
+    };
+    let rsa = match rsa_key::parse_raw_private_key(key.as_bytes()) {
+        Ok(rsa_key::RawKey::Rsa(k)) => k,
+        Ok(rsa_key::RawKey::Other(desc)) => {
+            return Err(bad_key(format!("invalid private key type {desc}")))
+        }
+        Err(e) => return Err(bad_key(e.terraform_text())),
+    };
+    let out = rsa
+        .decrypt_pkcs1v15(&ct)
+        .ok_or_else(|| fail("failed to decrypt: crypto/rsa: decryption error"))?;
+    Ok(Value::string(String::from_utf8_lossy(&out).into_owned()))
+}
+
+/// Go's `base64.StdEncoding.DecodeString`: padding required, `\r` and `\n` skipped,
+/// non-zero trailing bits tolerated.
+fn go_b64_std_decode(src: &[u8]) -> Option<Vec<u8>> {
+    fn val(c: u8) -> Option<u32> {
+        Some(u32::from(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        }))
     }
-    Err(fail("rsadecrypt is not supported by Baton yet"))
+    let skip_nl = |si: &mut usize| {
+        while *si < src.len() && (src[*si] == b'\n' || src[*si] == b'\r') {
+            *si += 1;
+        }
+    };
+    let mut out = Vec::with_capacity(src.len() / 4 * 3);
+    let mut si = 0usize;
+    loop {
+        let mut q = [0u32; 4];
+        let mut j = 0usize;
+        while j < 4 {
+            skip_nl(&mut si);
+            let Some(&c) = src.get(si) else {
+                return if j == 0 { Some(out) } else { None };
+            };
+            si += 1;
+            if let Some(v) = val(c) {
+                q[j] = v;
+                j += 1;
+                continue;
+            }
+            if c != b'=' || j < 2 {
+                return None;
+            }
+            if j == 2 {
+                skip_nl(&mut si);
+                if src.get(si) != Some(&b'=') {
+                    return None;
+                }
+                si += 1;
+            }
+            skip_nl(&mut si);
+            if si < src.len() {
+                return None;
+            }
+            let n = (q[0] << 18) | (q[1] << 12) | (q[2] << 6) | q[3];
+            let bytes = n.to_be_bytes();
+            out.extend_from_slice(&bytes[1..j]);
+            return Some(out);
+        }
+        let n = (q[0] << 18) | (q[1] << 12) | (q[2] << 6) | q[3];
+        out.extend_from_slice(&n.to_be_bytes()[1..]);
+    }
+}
+
+/// Private keys as Go's `ssh.ParseRawPrivateKey` reads them, with Go's error texts.
+mod rsa_key {
+    use num_bigint::{BigInt, BigUint, Sign};
+    use num_traits::{One, Signed, ToPrimitive, Zero};
+
+    /// An RSA private key, validated as Go's `rsa.PrivateKey.Validate` does.
+    pub(super) struct RsaKey {
+        n: BigUint,
+        d: BigUint,
+    }
+
+    pub(super) enum RawKey {
+        Rsa(RsaKey),
+        /// A key of another kind, described for the error message.
+        Other(String),
+    }
+
+    /// How Terraform reports a key that does not parse.
+    pub(super) enum KeyError {
+        Asn1Syntax(String),
+        Asn1Structural(String),
+        Other(String),
+    }
+
+    impl KeyError {
+        pub(super) fn terraform_text(&self) -> String {
+            match self {
+                KeyError::Asn1Syntax(m) => format!(
+                    "invalid ASN1 data in the given private key: {m}"
+                ),
+                // Terraform means to rewrite these too, but misspells the text it replaces.
+                KeyError::Asn1Structural(m) => format!("asn1: structure error: {m}"),
+                KeyError::Other(m) => format!("invalid private key: {m}"),
+            }
+        }
+    }
+
+    fn other(m: impl Into<String>) -> KeyError {
+        KeyError::Other(m.into())
+    }
+
+    /// An `encoding/asn1` error turned into the plain error text another package wraps.
+    fn asn1_text(e: &KeyError) -> String {
+        match e {
+            KeyError::Asn1Syntax(m) => format!("asn1: syntax error: {m}"),
+            KeyError::Asn1Structural(m) => format!("asn1: structure error: {m}"),
+            KeyError::Other(m) => m.clone(),
+        }
+    }
+
+    impl RsaKey {
+        /// `rsa.DecryptPKCS1v15`; `None` is Go's `ErrDecryption`.
+        pub(super) fn decrypt_pkcs1v15(&self, ct: &[u8]) -> Option<Vec<u8>> {
+            let k = usize::try_from(self.n.bits().div_ceil(8)).ok()?;
+            if k < 11 {
+                return None;
+            }
+            // bigmod refuses more bytes than the modulus' 64-bit limbs hold, then c ≥ N.
+            let limb_bytes = usize::try_from(self.n.bits().div_ceil(64)).ok()? * 8;
+            if ct.len() > limb_bytes {
+                return None;
+            }
+            let c = BigUint::from_bytes_be(ct);
+            if c >= self.n {
+                return None;
+            }
+            let m = c.modpow(&self.d, &self.n).to_bytes_be();
+            if m.len() > k {
+                return None;
+            }
+            let mut em = vec![0u8; k - m.len()];
+            em.extend_from_slice(&m);
+            if em[0] != 0 || em[1] != 2 {
+                return None;
+            }
+            let index = em.iter().skip(2).position(|&b| b == 0)? + 2;
+            if index < 10 {
+                return None;
+            }
+            Some(em[index + 1..].to_vec())
+        }
+    }
+
+    // ----- PEM -----
+
+    struct Block {
+        typ: String,
+        headers: Vec<(String, String)>,
+        bytes: Vec<u8>,
+    }
+
+    impl Block {
+        fn header(&self, key: &str) -> Option<&str> {
+            self.headers
+                .iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        }
+    }
+
+    /// Go's `getLine`: up to the next `\n`, right-trimmed of spaces, tabs and `\r`.
+    fn get_line(data: &[u8]) -> (&[u8], &[u8]) {
+        let (line, rest) = match data.iter().position(|&b| b == b'\n') {
+            Some(i) => (&data[..i], &data[i + 1..]),
+            None => (data, &data[data.len()..]),
+        };
+        let mut end = line.len();
+        while end > 0 && matches!(line[end - 1], b' ' | b'\t' | b'\r') {
+            end -= 1;
+        }
+        (&line[..end], rest)
+    }
+
+    fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+        hay.windows(needle.len()).position(|w| w == needle)
+    }
+
+    /// Go's `pem.Decode`: the first well-formed block, or `None`.
+    fn pem_decode(data: &[u8]) -> Option<Block> {
+        const START: &[u8] = b"\n-----BEGIN ";
+        const END: &[u8] = b"\n-----END ";
+        const EOL: &[u8] = b"-----";
+        let mut rest = data;
+        loop {
+            if rest.starts_with(&START[1..]) {
+                rest = &rest[START.len() - 1..];
+            } else if let Some(i) = find(rest, START) {
+                rest = &rest[i + START.len()..];
+            } else {
+                return None;
+            }
+            let (type_line, r) = get_line(rest);
+            rest = r;
+            let Some(typ) = type_line.strip_suffix(EOL) else {
+                continue;
+            };
+            let mut headers = Vec::new();
+            loop {
+                if rest.is_empty() {
+                    return None;
+                }
+                let (line, next) = get_line(rest);
+                let Some(colon) = line.iter().position(|&b| b == b':') else {
+                    break;
+                };
+                let key = String::from_utf8_lossy(line[..colon].trim_ascii()).into_owned();
+                let val = String::from_utf8_lossy(line[colon + 1..].trim_ascii()).into_owned();
+                headers.push((key, val));
+                rest = next;
+            }
+            let (end_index, trailer_index) = if headers.is_empty() && rest.starts_with(&END[1..]) {
+                (0, END.len() - 1)
+            } else {
+                match find(rest, END) {
+                    Some(i) => (i, i + END.len()),
+                    None => continue,
+                }
+            };
+            let trailer = &rest[trailer_index..];
+            let trailer_len = typ.len() + EOL.len();
+            if trailer.len() < trailer_len {
+                continue;
+            }
+            let (end_trailer, rest_of_line) = trailer.split_at(trailer_len);
+            if !end_trailer.starts_with(typ) || !end_trailer.ends_with(EOL) {
+                continue;
+            }
+            if !get_line(rest_of_line).0.is_empty() {
+                continue;
+            }
+            let b64: Vec<u8> = rest[..end_index]
+                .iter()
+                .copied()
+                .filter(|&b| b != b' ' && b != b'\t')
+                .collect();
+            let Some(bytes) = super::go_b64_std_decode(&b64) else {
+                continue;
+            };
+            return Some(Block {
+                typ: String::from_utf8_lossy(typ).into_owned(),
+                headers,
+                bytes,
+            });
+        }
+    }
+
+    /// `ssh.ParseRawPrivateKey`.
+    pub(super) fn parse_raw_private_key(pem: &[u8]) -> Result<RawKey, KeyError> {
+        let block = pem_decode(pem).ok_or_else(|| other("ssh: no key found"))?;
+        if block.header("Proc-Type").is_some_and(|v| v.contains("ENCRYPTED")) {
+            return Err(other("ssh: this private key is passphrase protected"));
+        }
+        match block.typ.as_str() {
+            "RSA PRIVATE KEY" => parse_pkcs1(&block.bytes).map(RawKey::Rsa),
+            "PRIVATE KEY" => parse_pkcs8(&block.bytes),
+            "EC PRIVATE KEY" => parse_ec(&block.bytes).map(|()| ec_key()),
+            "DSA PRIVATE KEY" => parse_dsa(&block.bytes),
+            "OPENSSH PRIVATE KEY" => parse_openssh(&block.bytes),
+            t => Err(other(format!(
+                "ssh: unsupported key type {}",
+                super::go_quote(t.as_bytes())
+            ))),
+        }
+    }
+
+    fn ec_key() -> RawKey {
+        RawKey::Other("*ecdsa.PrivateKey".into())
+    }
+
+    // ----- DER, as Go's encoding/asn1 reads it -----
+
+    const SEQUENCE: u32 = 16;
+    const INTEGER: u32 = 2;
+    const OCTET_STRING: u32 = 4;
+    const OID: u32 = 6;
+    const BIT_STRING: u32 = 3;
+    /// `%+v` of the default `fieldParameters`, which Go prints in "tags don't match".
+    const PARAMS: &str = "{optional:false explicit:false application:false private:false defaultValue:<nil> tag:<nil> stringType:0 timeType:0 set:false omitEmpty:false}";
+
+    fn syntax(m: &str) -> KeyError {
+        KeyError::Asn1Syntax(m.into())
+    }
+    fn structural(m: impl Into<String>) -> KeyError {
+        KeyError::Asn1Structural(m.into())
+    }
+
+    struct TagLen {
+        class: u8,
+        tag: u32,
+        length: usize,
+        compound: bool,
+    }
+
+    fn parse_tag_len(b: &[u8], mut off: usize) -> Result<(TagLen, usize), KeyError> {
+        let first = *b
+            .get(off)
+            .ok_or_else(|| other("asn1: internal error in parseTagAndLength"))?;
+        off += 1;
+        let mut t = TagLen {
+            class: first >> 6,
+            tag: u32::from(first & 0x1f),
+            length: 0,
+            compound: first & 0x20 != 0,
+        };
+        if t.tag == 0x1f {
+            let mut v: u64 = 0;
+            let mut shifted = 0;
+            loop {
+                let c = *b.get(off).ok_or_else(|| syntax("truncated base 128 integer"))?;
+                off += 1;
+                if shifted == 0 && c == 0x80 {
+                    return Err(syntax("integer is not minimally encoded"));
+                }
+                shifted += 1;
+                if shifted == 5 {
+                    return Err(structural("base 128 integer too large"));
+                }
+                v = (v << 7) | u64::from(c & 0x7f);
+                if c & 0x80 == 0 {
+                    break;
+                }
+            }
+            if v > u64::from(i32::MAX as u32) {
+                return Err(structural("base 128 integer too large"));
+            }
+            t.tag = u32::try_from(v).unwrap_or(u32::MAX);
+            if t.tag < 0x1f {
+                return Err(syntax("non-minimal tag"));
+            }
+        }
+        let l = *b.get(off).ok_or_else(|| syntax("truncated tag or length"))?;
+        off += 1;
+        if l & 0x80 == 0 {
+            t.length = usize::from(l & 0x7f);
+        } else {
+            let n = l & 0x7f;
+            if n == 0 {
+                return Err(syntax("indefinite length found (not DER)"));
+            }
+            for _ in 0..n {
+                let c = *b.get(off).ok_or_else(|| syntax("truncated tag or length"))?;
+                off += 1;
+                if t.length >= 1 << 23 {
+                    return Err(structural("length too large"));
+                }
+                t.length = (t.length << 8) | usize::from(c);
+                if t.length == 0 {
+                    return Err(structural("superfluous leading zeros in length"));
+                }
+            }
+            if t.length < 0x80 {
+                return Err(structural("non-minimal length"));
+            }
+        }
+        Ok((t, off))
+    }
+
+    /// One element of the expected universal `tag`: its content and the next offset, or
+    /// `None` for an absent optional element. `name` is the Go type name in messages.
+    fn element<'a>(
+        b: &'a [u8],
+        off: usize,
+        tag: u32,
+        optional: bool,
+        name: &str,
+    ) -> Result<Option<(&'a [u8], usize)>, KeyError> {
+        if off == b.len() {
+            return if optional { Ok(None) } else { Err(syntax("sequence truncated")) };
+        }
+        let (t, start) = parse_tag_len(b, off)?;
+        let compound = tag == SEQUENCE;
+        if t.class != 0 || t.tag != tag || t.compound != compound {
+            if optional {
+                return Ok(None);
+            }
+            return Err(structural(format!(
+                "tags don't match ({tag} vs {{class:{} tag:{} length:{} isCompound:{}}}) {PARAMS} {name} @{start}",
+                t.class, t.tag, t.length, t.compound
+            )));
+        }
+        let end = start
+            .checked_add(t.length)
+            .filter(|&e| e <= b.len())
+            .ok_or_else(|| syntax("data truncated"))?;
+        Ok(Some((&b[start..end], end)))
+    }
+
+    fn check_integer(c: &[u8]) -> Result<(), KeyError> {
+        if c.is_empty() {
+            return Err(structural("empty integer"));
+        }
+        if c.len() > 1 && ((c[0] == 0 && c[1] & 0x80 == 0) || (c[0] == 0xff && c[1] & 0x80 == 0x80))
+        {
+            return Err(structural("integer not minimally-encoded"));
+        }
+        Ok(())
+    }
+
+    fn int64_of(c: &[u8]) -> Result<i64, KeyError> {
+        check_integer(c)?;
+        if c.len() > 8 {
+            return Err(structural("integer too large"));
+        }
+        let mut v: i64 = 0;
+        for &b in c {
+            v = (v << 8) | i64::from(b);
+        }
+        // Sign-extend.
+        let shift = 64 - 8 * c.len() as u32;
+        Ok(if shift == 64 { 0 } else { (v << shift) >> shift })
+    }
+
+    fn bigint_of(c: &[u8]) -> Result<BigInt, KeyError> {
+        check_integer(c)?;
+        Ok(BigInt::from_signed_bytes_be(c))
+    }
+
+    /// Reads consecutive fields of a SEQUENCE's content.
+    struct Fields<'a> {
+        b: &'a [u8],
+        off: usize,
+    }
+
+    impl<'a> Fields<'a> {
+        fn next(&mut self, tag: u32, optional: bool, name: &str) -> Result<Option<&'a [u8]>, KeyError> {
+            match element(self.b, self.off, tag, optional, name)? {
+                Some((c, end)) => {
+                    self.off = end;
+                    Ok(Some(c))
+                }
+                None => Ok(None),
+            }
+        }
+        fn req(&mut self, tag: u32, name: &str) -> Result<&'a [u8], KeyError> {
+            self.next(tag, false, name)?
+                .ok_or_else(|| syntax("sequence truncated"))
+        }
+        fn int(&mut self) -> Result<i64, KeyError> {
+            int64_of(self.req(INTEGER, "int")?)
+        }
+        fn big(&mut self) -> Result<BigInt, KeyError> {
+            bigint_of(self.req(INTEGER, "")?)
+        }
+    }
+
+    /// The top-level SEQUENCE of a structure named `name`, and what follows it.
+    fn top<'a>(der: &'a [u8], name: &str) -> Result<(Fields<'a>, &'a [u8]), KeyError> {
+        let (content, end) = element(der, 0, SEQUENCE, false, name)?
+            .ok_or_else(|| syntax("sequence truncated"))?;
+        Ok((Fields { b: content, off: 0 }, &der[end..]))
+    }
+
+    struct Pkcs1 {
+        version: i64,
+        n: BigInt,
+        e: i64,
+        d: BigInt,
+        primes: Vec<BigInt>,
+    }
+
+    fn unmarshal_pkcs1(der: &[u8]) -> Result<(Pkcs1, &[u8]), KeyError> {
+        let (mut f, rest) = top(der, "pkcs1PrivateKey")?;
+        let version = f.int()?;
+        let n = f.big()?;
+        let e = f.int()?;
+        let d = f.big()?;
+        let p = f.big()?;
+        let q = f.big()?;
+        for _ in 0..3 {
+            if let Some(c) = f.next(INTEGER, true, "")? {
+                bigint_of(c)?;
+            }
+        }
+        let mut primes = vec![p, q];
+        if let Some(seq) = f.next(SEQUENCE, true, "")? {
+            let mut items = Fields { b: seq, off: 0 };
+            while items.off < seq.len() {
+                let c = items.req(SEQUENCE, "pkcs1AdditionalRSAPrime")?;
+                let mut g = Fields { b: c, off: 0 };
+                let prime = g.big()?;
+                g.big()?;
+                g.big()?;
+                primes.push(prime);
+            }
+        }
+        Ok((Pkcs1 { version, n, e, d, primes }, rest))
+    }
+
+    fn unmarshal_ec(der: &[u8]) -> Result<(i64, Option<Vec<u64>>), KeyError> {
+        let (mut f, _) = top(der, "ecPrivateKey")?;
+        let version = f.int()?;
+        f.req(OCTET_STRING, "")?;
+        let mut curve = None;
+        // [0] EXPLICIT OBJECT IDENTIFIER, [1] EXPLICIT BIT STRING, both optional.
+        for (ctx_tag, inner) in [(0u32, OID), (1, BIT_STRING)] {
+            if f.off == f.b.len() {
+                break;
+            }
+            let (t, start) = parse_tag_len(f.b, f.off)?;
+            if t.class != 2 || t.tag != ctx_tag || !t.compound {
+                continue;
+            }
+            let end = start
+                .checked_add(t.length)
+                .filter(|&e| e <= f.b.len())
+                .ok_or_else(|| syntax("data truncated"))?;
+            let (c, _) = element(&f.b[start..end], 0, inner, false, "")?
+                .ok_or_else(|| syntax("sequence truncated"))?;
+            if inner == OID {
+                curve = Some(oid_of(c)?);
+            }
+            f.off = end;
+        }
+        Ok((version, curve))
+    }
+
+    fn oid_of(c: &[u8]) -> Result<Vec<u64>, KeyError> {
+        if c.is_empty() {
+            return Err(syntax("zero length OBJECT IDENTIFIER"));
+        }
+        let mut parts = Vec::new();
+        let mut v: u64 = 0;
+        let mut len = 0;
+        for &b in c {
+            if len == 0 && b == 0x80 {
+                return Err(syntax("integer is not minimally encoded"));
+            }
+            len += 1;
+            if len > 9 {
+                return Err(structural("base 128 integer too large"));
+            }
+            v = (v << 7) | u64::from(b & 0x7f);
+            if b & 0x80 == 0 {
+                if parts.is_empty() {
+                    if v < 80 {
+                        parts.push(v / 40);
+                        parts.push(v % 40);
+                    } else {
+                        parts.push(2);
+                        parts.push(v - 80);
+                    }
+                } else {
+                    parts.push(v);
+                }
+                v = 0;
+                len = 0;
+            }
+        }
+        if len != 0 {
+            return Err(syntax("truncated base 128 integer"));
+        }
+        Ok(parts)
+    }
+
+    struct Pkcs8<'a> {
+        algorithm: Vec<u64>,
+        params_len: usize,
+        key: &'a [u8],
+    }
+
+    fn unmarshal_pkcs8(der: &[u8]) -> Result<Pkcs8<'_>, KeyError> {
+        let (mut f, _) = top(der, "pkcs8")?;
+        f.int()?;
+        let algo = f.req(SEQUENCE, "AlgorithmIdentifier")?;
+        let mut a = Fields { b: algo, off: 0 };
+        let algorithm = oid_of(a.req(OID, "ObjectIdentifier")?)?;
+        let params_len = algo.len() - a.off;
+        let key = f.req(OCTET_STRING, "")?;
+        Ok(Pkcs8 {
+            algorithm,
+            params_len,
+            key,
+        })
+    }
+
+    /// `x509.ParsePKCS1PrivateKey`.
+    fn parse_pkcs1(der: &[u8]) -> Result<RsaKey, KeyError> {
+        let key = match unmarshal_pkcs1(der) {
+            Ok((_, rest)) if !rest.is_empty() => return Err(syntax("trailing data")),
+            Ok((k, _)) => k,
+            Err(e) => {
+                if unmarshal_ec(der).is_ok() {
+                    return Err(other("x509: failed to parse private key (use ParseECPrivateKey instead for this key format)"));
+                }
+                if unmarshal_pkcs8(der).is_ok() {
+                    return Err(other("x509: failed to parse private key (use ParsePKCS8PrivateKey instead for this key format)"));
+                }
+                return Err(e);
+            }
+        };
+        if key.version > 1 {
+            return Err(other("x509: unsupported private key version"));
+        }
+        let positive = |x: &BigInt| x.sign() == Sign::Plus;
+        if !positive(&key.n) || !positive(&key.d) || !key.primes[..2].iter().all(positive) {
+            return Err(other("x509: private key contains zero or negative value"));
+        }
+        if !key.primes.iter().all(positive) {
+            return Err(other("x509: private key contains zero or negative prime"));
+        }
+        validate(&key.n, key.e, &key.d, &key.primes)
+    }
+
+    /// `rsa.PrivateKey.Validate`.
+    fn validate(n: &BigInt, e: i64, d: &BigInt, primes: &[BigInt]) -> Result<RsaKey, KeyError> {
+        if e < 2 {
+            return Err(other("crypto/rsa: public exponent too small"));
+        }
+        if e > i64::from(i32::MAX) {
+            return Err(other("crypto/rsa: public exponent too large"));
+        }
+        let mut modulus = BigInt::one();
+        for p in primes {
+            if *p <= BigInt::one() {
+                return Err(other("crypto/rsa: invalid prime value"));
+            }
+            modulus *= p;
+        }
+        if modulus != *n {
+            return Err(other("crypto/rsa: invalid modulus"));
+        }
+        let de = BigInt::from(e) * d;
+        for p in primes {
+            let pm1 = p - BigInt::one();
+            // Go's Mod is Euclidean (never negative).
+            let mut c = &de % &pm1;
+            if c.is_negative() {
+                c += &pm1;
+            }
+            if !c.is_one() {
+                return Err(other("crypto/rsa: invalid exponents"));
+            }
+        }
+        match (n.to_biguint(), d.to_biguint()) {
+            (Some(n), Some(d)) if !n.is_zero() => Ok(RsaKey { n, d }),
+            _ => Err(other("crypto/rsa: invalid modulus")),
+        }
+    }
+
+    fn dotted(oid: &[u64]) -> String {
+        oid.iter().map(u64::to_string).collect::<Vec<_>>().join(".")
+    }
+
+    /// `x509.ParsePKCS8PrivateKey`.
+    fn parse_pkcs8(der: &[u8]) -> Result<RawKey, KeyError> {
+        let p = match unmarshal_pkcs8(der) {
+            Ok(p) => p,
+            Err(e) => {
+                if unmarshal_ec(der).is_ok() {
+                    return Err(other("x509: failed to parse private key (use ParseECPrivateKey instead for this key format)"));
+                }
+                if unmarshal_pkcs1(der).is_ok() {
+                    return Err(other("x509: failed to parse private key (use ParsePKCS1PrivateKey instead for this key format)"));
+                }
+                return Err(e);
+            }
+        };
+        match p.algorithm.as_slice() {
+            [1, 2, 840, 113549, 1, 1, 1] => parse_pkcs1(p.key).map(RawKey::Rsa).map_err(|e| {
+                other(format!(
+                    "x509: failed to parse RSA private key embedded in PKCS#8: {}",
+                    asn1_text(&e)
+                ))
+            }),
+            [1, 2, 840, 10045, 2, 1] => parse_ec(p.key)
+                .map(|()| ec_key())
+                .map_err(|e| {
+                    other(format!(
+                        "x509: failed to parse EC private key embedded in PKCS#8: {}",
+                        asn1_text(&e)
+                    ))
+                }),
+            [1, 3, 101, 112] => {
+                if p.params_len != 0 {
+                    return Err(other("x509: invalid Ed25519 private key parameters"));
+                }
+                let (seed, _) = element(p.key, 0, OCTET_STRING, false, "")
+                    .and_then(|x| x.ok_or_else(|| syntax("sequence truncated")))
+                    .map_err(|e| {
+                        other(format!("x509: invalid Ed25519 private key: {}", asn1_text(&e)))
+                    })?;
+                if seed.len() != 32 {
+                    return Err(other(format!(
+                        "x509: invalid Ed25519 private key length: {}",
+                        seed.len()
+                    )));
+                }
+                Ok(RawKey::Other("ed25519.PrivateKey".into()))
+            }
+            [1, 3, 101, 110] => Ok(RawKey::Other("*ecdh.PrivateKey".into())),
+            oid => Err(other(format!(
+                "x509: PKCS#8 wrapping contained private key with unknown algorithm: {}",
+                dotted(oid)
+            ))),
+        }
+    }
+
+    /// `x509.ParseECPrivateKey`, as far as it can fail.
+    fn parse_ec(der: &[u8]) -> Result<(), KeyError> {
+        let (version, curve) = match unmarshal_ec(der) {
+            Ok(x) => x,
+            Err(e) => {
+                if unmarshal_pkcs8(der).is_ok() {
+                    return Err(other("x509: failed to parse private key (use ParsePKCS8PrivateKey instead for this key format)"));
+                }
+                if unmarshal_pkcs1(der).is_ok() {
+                    return Err(other("x509: failed to parse private key (use ParsePKCS1PrivateKey instead for this key format)"));
+                }
+                return Err(other(format!(
+                    "x509: failed to parse EC private key: {}",
+                    asn1_text(&e)
+                )));
+            }
+        };
+        if version != 1 {
+            return Err(other(format!(
+                "x509: unknown EC private key version {version}"
+            )));
+        }
+        match curve.as_deref() {
+            Some(
+                [1, 3, 132, 0, 33] | [1, 2, 840, 10045, 3, 1, 7] | [1, 3, 132, 0, 34]
+                | [1, 3, 132, 0, 35],
+            ) => Ok(()),
+            _ => Err(other("x509: unknown elliptic curve")),
+        }
+    }
+
+    /// `ssh.ParseDSAPrivateKey`.
+    fn parse_dsa(der: &[u8]) -> Result<RawKey, KeyError> {
+        let parsed = top(der, "").and_then(|(mut f, rest)| {
+            f.int()?;
+            for _ in 0..5 {
+                f.big()?;
+            }
+            Ok(rest)
+        });
+        match parsed {
+            Err(e) => Err(other(format!(
+                "ssh: failed to parse DSA key: {}",
+                asn1_text(&e)
+            ))),
+            Ok(rest) if !rest.is_empty() => Err(other("ssh: garbage after DSA key")),
+            Ok(_) => Ok(RawKey::Other("*dsa.PrivateKey".into())),
+        }
+    }
+
+    // ----- OpenSSH -----
+
+    const SHORT_READ: &str = "ssh: short read";
+    const PARSE_ERROR: &str = "ssh: parse error in message type 0";
+
+    /// The SSH wire format of `ssh.Unmarshal`.
+    struct Wire<'a>(&'a [u8]);
+
+    impl<'a> Wire<'a> {
+        fn start(data: &'a [u8]) -> Result<Wire<'a>, KeyError> {
+            if data.is_empty() {
+                return Err(other(PARSE_ERROR));
+            }
+            Ok(Wire(data))
+        }
+        fn u32(&mut self) -> Result<u32, KeyError> {
+            if self.0.len() < 4 {
+                return Err(other(SHORT_READ));
+            }
+            let (h, t) = self.0.split_at(4);
+            self.0 = t;
+            Ok(u32::from_be_bytes([h[0], h[1], h[2], h[3]]))
+        }
+        fn string(&mut self) -> Result<&'a [u8], KeyError> {
+            let n = usize::try_from(self.u32()?).unwrap_or(usize::MAX);
+            if self.0.len() < n {
+                return Err(other(SHORT_READ));
+            }
+            let (h, t) = self.0.split_at(n);
+            self.0 = t;
+            Ok(h)
+        }
+        fn mpint(&mut self) -> Result<BigInt, KeyError> {
+            let b = self.string()?;
+            Ok(BigInt::from_signed_bytes_be(b))
+        }
+        fn rest(&mut self) -> &'a [u8] {
+            std::mem::take(&mut self.0)
+        }
+        fn end(&self) -> Result<(), KeyError> {
+            if self.0.is_empty() {
+                Ok(())
+            } else {
+                Err(other(PARSE_ERROR))
+            }
+        }
+    }
+
+    fn check_padding(pad: &[u8]) -> Result<(), KeyError> {
+        for (i, &b) in pad.iter().enumerate() {
+            if usize::from(b) != i + 1 {
+                return Err(other("ssh: padding not as expected"));
+            }
+        }
+        Ok(())
+    }
+
+    /// `parseOpenSSHPrivateKey` with `unencryptedOpenSSHKey`.
+    fn parse_openssh(key: &[u8]) -> Result<RawKey, KeyError> {
+        const MAGIC: &[u8] = b"openssh-key-v1\0";
+        let Some(rest) = key.strip_prefix(MAGIC) else {
+            return Err(other("ssh: invalid openssh private key format"));
+        };
+        let mut w = Wire::start(rest)?;
+        let cipher = w.string()?;
+        let kdf = w.string()?;
+        let kdf_opts = w.string()?;
+        let num_keys = w.u32()?;
+        w.string()?;
+        let block = w.string()?;
+        w.end()?;
+        if num_keys != 1 {
+            return Err(other("ssh: multi-key files are not supported"));
+        }
+        if kdf != b"none" || cipher != b"none" {
+            return Err(other("ssh: this private key is passphrase protected"));
+        }
+        if !kdf_opts.is_empty() {
+            return Err(other("ssh: invalid openssh private key"));
+        }
+        let malformed = || other("ssh: malformed OpenSSH key");
+        let mut pk = Wire::start(block).map_err(|_| malformed())?;
+        let check1 = pk.u32().map_err(|_| malformed())?;
+        let check2 = pk.u32().map_err(|_| malformed())?;
+        let keytype = pk.string().map_err(|_| malformed())?;
+        let body = pk.rest();
+        if check1 != check2 {
+            return Err(malformed());
+        }
+        match keytype {
+            b"ssh-rsa" => {
+                let mut k = Wire::start(body)?;
+                let n = k.mpint()?;
+                let e = k.mpint()?;
+                let d = k.mpint()?;
+                k.mpint()?;
+                let p = k.mpint()?;
+                let q = k.mpint()?;
+                k.string()?;
+                check_padding(k.rest())?;
+                // Go takes `int(E.Int64())`: the low 64 bits, two's complement.
+                let e = {
+                    let (sign, digits) = e.to_u64_digits();
+                    let low = digits.first().copied().unwrap_or(0);
+                    let v = low as i64;
+                    if sign == Sign::Minus { v.wrapping_neg() } else { v }
+                };
+                validate(&n, e, &d, &[p, q]).map(RawKey::Rsa)
+            }
+            b"ssh-ed25519" => {
+                let mut k = Wire::start(body)?;
+                k.string()?;
+                let private = k.string()?;
+                k.string()?;
+                if private.len() != 64 {
+                    return Err(other("ssh: private key unexpected length"));
+                }
+                check_padding(k.rest())?;
+                let bytes: Vec<String> =
+                    private.iter().map(|b| format!("%!t(uint8={b})")).collect();
+                Ok(RawKey::Other(format!("&[{}]", bytes.join(" "))))
+            }
+            b"ecdsa-sha2-nistp256" | b"ecdsa-sha2-nistp384" | b"ecdsa-sha2-nistp521" => {
+                Ok(ec_key())
+            }
+            _ => Err(other("ssh: unhandled key type")),
+        }
+    }
+
+    #[cfg(test)]
+    pub(super) fn n_bits(k: &RsaKey) -> u64 {
+        k.n.bits()
+    }
+
+    #[allow(dead_code)]
+    fn _uses(x: &BigInt) -> Option<i64> {
+        x.to_i64()
+    }
 }
 
 #[cfg(test)]

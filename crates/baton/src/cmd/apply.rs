@@ -41,7 +41,7 @@ fn run(
     let command = if mode == PlanMode::Destroy { "destroy" } else { command };
     let aopts = apply_opts(run_flags, ctx.on_failure(), flags.parallelism, command)?;
     let store = env.open_store()?;
-    let _guard = lock(&store.store, command, &flags.lock_timeout)?;
+    let _guard = lock(env, &store.store, command, &flags.lock_timeout)?;
     check_unresolved(&store.store)?;
     let prior = store.current()?;
     let progress = crate::ui::Progress::new();
@@ -104,6 +104,25 @@ pub fn do_apply(
     let telemetry = crate::telemetry::Telemetry::new(&ticker, &opts.run_id);
     let r = baton_engine::apply::apply(ctx, plan, store, prior, opts, &telemetry, &stop)
         .map_err(|e| anyhow!(e));
+    let outcome = match &r {
+        Ok(rep) => rep
+            .status
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_else(|| "unknown".into()),
+        Err(e) => format!("error: {e}"),
+    };
+    super::audit::record(
+        env,
+        store,
+        super::audit::Record {
+            command: &opts.command,
+            run_id: Some(opts.run_id.clone()),
+            plan: Some(plan),
+            policy: serde_json::Value::Null,
+            outcome,
+            changes: Vec::new(),
+        },
+    );
     if let Some(path) = &env.trace_file {
         telemetry.write_trace(path)?;
     }
@@ -231,7 +250,7 @@ fn apply_saved(
     let command = if plan.mode == PlanMode::Destroy { "destroy" } else { "apply" };
     let aopts = apply_opts(run_flags, ctx.on_failure(), flags.parallelism, command)?;
     let store = env.open_store()?;
-    let _guard = lock(&store.store, command, &flags.lock_timeout)?;
+    let _guard = lock(env, &store.store, command, &flags.lock_timeout)?;
     check_unresolved(&store.store)?;
     let current = store.current()?;
     // A plan made against a state never written applies to any never-written state.

@@ -2,6 +2,7 @@
 //! renders the result. Shared setup (working directory, state location, environment) is here.
 
 mod apply;
+pub mod audit;
 mod fmt;
 mod misc;
 mod plan;
@@ -159,6 +160,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Resume(a) => runs::resume(&env, &a),
         Command::Rollback(a) => runs::rollback(&env, &a),
         Command::Drift(a) => plan::drift(&env, &a),
+        Command::Audit(c) => audit::run(&env, &c),
     }
 }
 
@@ -263,7 +265,7 @@ pub fn plan_opts(
 }
 
 /// Takes the state lock for `operation`, printing who holds it when that fails.
-pub fn lock(store: &dyn StateStore, operation: &str, timeout: &str) -> anyhow::Result<LockGuard> {
+pub fn lock(env: &Env, store: &dyn StateStore, operation: &str, timeout: &str) -> anyhow::Result<LockGuard> {
     let t = parse_duration(timeout)?;
     let info = baton_state::lock::current_lock_info(operation);
     match store.lock(info, t) {
@@ -272,6 +274,21 @@ pub fn lock(store: &dyn StateStore, operation: &str, timeout: &str) -> anyhow::R
                 eprintln!(
                     "Cleared a stale lock left by {} (pid {} on {}, since {}, running {}): that process no longer exists.",
                     stale.who, stale.pid, stale.host, stale.since, stale.operation
+                );
+                audit::record(
+                    env,
+                    store,
+                    audit::Record {
+                        command: "lock clear",
+                        run_id: None,
+                        plan: None,
+                        policy: serde_json::Value::Null,
+                        outcome: format!(
+                            "cleared the stale lock of pid {} on {} (held since {} for {})",
+                            stale.pid, stale.host, stale.since, stale.operation
+                        ),
+                        changes: Vec::new(),
+                    },
                 );
             }
             Ok(g)

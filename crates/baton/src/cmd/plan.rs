@@ -20,7 +20,7 @@ pub fn plan(env: &Env, a: &PlanArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     };
     let store = env.open_store()?;
-    let _guard = lock(&store.store, "plan", &a.flags.lock_timeout)?;
+    let _guard = lock(env, &store.store, "plan", &a.flags.lock_timeout)?;
     let prior = store.current()?;
     let observer: Box<dyn baton_engine::Observer> = if a.json {
         Box::new(baton_engine::NoObserver)
@@ -29,6 +29,21 @@ pub fn plan(env: &Env, a: &PlanArgs) -> anyhow::Result<ExitCode> {
     };
     let (plan, diags) = baton_engine::plan::plan(&ctx, &prior, &opts, observer.as_ref());
     let errors = print_diags(&diags, &env.sources);
+    super::audit::record(
+        env,
+        &store.store,
+        super::audit::Record {
+            command: "plan",
+            run_id: None,
+            plan: plan.as_ref(),
+            policy: serde_json::Value::Null,
+            outcome: match &plan {
+                Some(p) if !errors => format!("planned: {}", baton_engine::apply::plan_summary(p)),
+                _ => "error".into(),
+            },
+            changes: Vec::new(),
+        },
+    );
     let Some(plan) = plan else {
         return Ok(ExitCode::from(1));
     };
@@ -73,7 +88,7 @@ pub fn drift(env: &Env, a: &crate::cli::DriftArgs) -> anyhow::Result<ExitCode> {
         ..Default::default()
     };
     let store = env.open_store()?;
-    let _guard = lock(&store.store, "drift", &a.lock_timeout)?;
+    let _guard = lock(env, &store.store, "drift", &a.lock_timeout)?;
     let prior = store.current()?;
     let (plan, diags) = baton_engine::plan::plan(&ctx, &prior, &opts, &baton_engine::NoObserver);
     if print_diags(&diags, &env.sources) {

@@ -123,7 +123,7 @@ fn show(store: &baton_state::SqliteStore, id: &str, as_json: bool) -> anyhow::Re
 
 pub fn resume(env: &Env, a: &ResumeArgs) -> anyhow::Result<ExitCode> {
     let store = env.open_store()?;
-    let _guard = lock(&store.store, "resume", &a.lock_timeout)?;
+    let _guard = lock(env, &store.store, "resume", &a.lock_timeout)?;
     let prep = match baton_engine::resume::prepare(&store.store, &a.run)? {
         Ok(p) => p,
         Err(d) => {
@@ -172,7 +172,7 @@ pub fn resume(env: &Env, a: &ResumeArgs) -> anyhow::Result<ExitCode> {
 
 pub fn rollback(env: &Env, a: &RollbackArgs) -> anyhow::Result<ExitCode> {
     let store = env.open_store()?;
-    let _guard = lock(&store.store, "rollback", &a.lock_timeout)?;
+    let _guard = lock(env, &store.store, "rollback", &a.lock_timeout)?;
     let current = store.current()?;
     let (plan, diags, parent, config_files) = match (&a.run, a.to_version) {
         (Some(run), None) => {

@@ -51,7 +51,7 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
             lock_timeout,
         } => {
             let store = env.open_store()?;
-            let _g = lock(&store.store, "state rm", &lock_timeout)?;
+            let _g = lock(env, &store.store, "state rm", &lock_timeout)?;
             let snap = store.current()?;
             let targets = addrs
                 .iter()
@@ -72,6 +72,21 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
                 println!("Removed {}", k.addr);
             }
             store.finish_version(serial, "complete")?;
+            super::audit::record(
+                env,
+                &store.store,
+                super::audit::Record {
+                    command: "state rm",
+                    run_id: None,
+                    plan: None,
+                    policy: serde_json::Value::Null,
+                    outcome: format!("removed {} object(s)", keys.len()),
+                    changes: keys
+                        .iter()
+                        .map(|k| baton_state::AuditChange { address: k.addr.to_string(), actions: vec!["forget".into()] })
+                        .collect(),
+                },
+            );
             println!("Successfully removed {} resource instance(s).", keys.len());
             Ok(ExitCode::SUCCESS)
         }
@@ -81,7 +96,7 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
             lock_timeout,
         } => {
             let store = env.open_store()?;
-            let _g = lock(&store.store, "state mv", &lock_timeout)?;
+            let _g = lock(env, &store.store, "state mv", &lock_timeout)?;
             let snap = store.current()?;
             let src = Target::parse(&from).map_err(|e| anyhow!(e))?;
             let dst = Target::parse(&to).map_err(|e| anyhow!(e))?;
@@ -143,6 +158,21 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
                 println!("Move \"{}\" to \"{}\"", a.addr, b.addr);
             }
             store.finish_version(serial, "complete")?;
+            super::audit::record(
+                env,
+                &store.store,
+                super::audit::Record {
+                    command: "state mv",
+                    run_id: None,
+                    plan: None,
+                    policy: serde_json::Value::Null,
+                    outcome: format!("moved {} object(s)", moves.len()),
+                    changes: moves
+                        .iter()
+                        .map(|(a, b)| baton_state::AuditChange { address: format!("{} -> {}", a.addr, b.addr), actions: vec!["move".into()] })
+                        .collect(),
+                },
+            );
             println!("Successfully moved {} object(s).", moves.len());
             Ok(ExitCode::SUCCESS)
         }
@@ -207,6 +237,21 @@ pub fn force_unlock(env: &Env, a: &ForceUnlockArgs) -> anyhow::Result<ExitCode> 
         return Ok(ExitCode::from(1));
     }
     store.force_unlock()?;
+    super::audit::record(
+        env,
+        &store,
+        super::audit::Record {
+            command: "force-unlock",
+            run_id: None,
+            plan: None,
+            policy: serde_json::Value::Null,
+            outcome: format!(
+                "removed the lock of {} (pid {} on {}, since {}, running {})",
+                holder.who, holder.pid, holder.host, holder.since, holder.operation
+            ),
+            changes: Vec::new(),
+        },
+    );
     println!("Baton state has been successfully unlocked!");
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,173 @@
+//! `baton audit list | show ID | verify | export`, and the recording of audit records by the
+//! commands that read or change state.
+
+use super::Env;
+use crate::cli::AuditCommand;
+use anyhow::bail;
+use baton_engine::model::{Action, Plan};
+use baton_state::{AuditChange, AuditEntry, AuditRecord, StateStore};
+use serde_json::json;
+use std::process::ExitCode;
+
+/// The command line with values that could be secret redacted (`--var k=v` → `--var k=***`).
+pub fn redacted_args() -> Vec<String> {
+    let mut out = Vec::new();
+    let mut redact_next = false;
+    for a in std::env::args().skip(1) {
+        if redact_next {
+            redact_next = false;
+            out.push(match a.split_once('=') {
+                Some((k, _)) => format!("{k}=***"),
+                None => "***".into(),
+            });
+            continue;
+        }
+        if a == "--var" {
+            redact_next = true;
+            out.push(a);
+        } else if let Some(v) = a.strip_prefix("--var=") {
+            out.push(match v.split_once('=') {
+                Some((k, _)) => format!("--var={k}=***"),
+                None => "--var=***".into(),
+            });
+        } else {
+            out.push(a);
+        }
+    }
+    out
+}
+
+/// The addresses a plan changes, with their actions.
+pub fn plan_changes(plan: &Plan) -> Vec<AuditChange> {
+    plan.changes
+        .iter()
+        .filter(|c| c.is_effective())
+        .map(|c| {
+            let mut actions: Vec<String> =
+                c.action.json_actions().iter().map(|s| s.to_string()).collect();
+            if c.action == Action::NoOp {
+                actions.clear();
+            }
+            if c.importing.is_some() {
+                actions.insert(0, "import".into());
+            }
+            if c.previous_addr.is_some() {
+                actions.insert(0, "move".into());
+            }
+            AuditChange {
+                address: match &c.deposed {
+                    Some(d) => format!("{} (deposed {d})", c.addr),
+                    None => c.addr.to_string(),
+                },
+                actions,
+            }
+        })
+        .collect()
+}
+
+/// SHA-256 of the plan's file form.
+pub fn plan_digest(plan: &Plan) -> String {
+    use sha2::Digest;
+    let text = serde_json::to_string(&baton_engine::planfile::to_json(plan)).unwrap_or_default();
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+/// What one command did, for its audit record.
+pub struct Record<'a> {
+    pub command: &'a str,
+    pub run_id: Option<String>,
+    pub plan: Option<&'a Plan>,
+    pub policy: serde_json::Value,
+    pub outcome: String,
+    pub changes: Vec<AuditChange>,
+}
+
+/// Appends an audit record; a failure to append is reported but does not fail the command.
+pub fn record(env: &Env, store: &dyn StateStore, r: Record<'_>) {
+    let info = baton_state::lock::current_lock_info(r.command);
+    let entry = AuditEntry {
+        time: String::new(),
+        actor: info.who,
+        command: r.command.to_string(),
+        args: redacted_args(),
+        environment: env.workspace.clone(),
+        run_id: r.run_id,
+        plan_digest: r.plan.map(plan_digest),
+        policy: r.policy,
+        outcome: r.outcome,
+        changes: if r.changes.is_empty() {
+            r.plan.map(plan_changes).unwrap_or_default()
+        } else {
+            r.changes
+        },
+    };
+    if let Err(e) = store.audit_append(entry) {
+        eprintln!("Warning: could not append to the audit log: {e}");
+    }
+}
+
+fn record_json(r: &AuditRecord) -> serde_json::Value {
+    serde_json::to_value(r).unwrap_or_else(|_| json!({"id": r.id}))
+}
+
+pub fn run(env: &Env, c: &AuditCommand) -> anyhow::Result<ExitCode> {
+    let Some(store) = env.existing_store()? else {
+        match c {
+            AuditCommand::Verify => println!("The audit log is empty (there is no state yet)."),
+            AuditCommand::List { json: true } => println!("[]"),
+            AuditCommand::Show { id } => bail!("There is no audit record {id}: the audit log is empty."),
+            _ => {}
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    match c {
+        AuditCommand::List { json } => {
+            let recs = store.audit_records()?;
+            if *json {
+                let v: Vec<_> = recs.iter().map(record_json).collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                for r in &recs {
+                    println!(
+                        "{:>5}  {}  {:<14} {:<22} {:<10} {}  {}",
+                        r.id,
+                        r.time,
+                        r.command,
+                        r.actor,
+                        if r.environment.is_empty() { "-" } else { &r.environment },
+                        r.outcome,
+                        r.run_id.as_deref().unwrap_or("")
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Show { id } => {
+            let Some(r) = store.audit_record(*id)? else {
+                bail!("There is no audit record {id}.");
+            };
+            println!("{}", serde_json::to_string_pretty(&record_json(&r))?);
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Export => {
+            for r in store.audit_records()? {
+                println!("{}", serde_json::to_string(&record_json(&r))?);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Verify => {
+            let v = store.audit_verify()?;
+            if v.ok {
+                println!("The audit log is intact: {} record(s) verified.", v.checked);
+                Ok(ExitCode::SUCCESS)
+            } else {
+                let (id, why) = v.first_bad.unwrap_or((0, "unknown problem".into()));
+                eprintln!(
+                    "Error: the audit log has been tampered with.\n\nThe first bad record is {id}: {why}.\n{} record(s) before it verified.",
+                    v.checked
+                );
+                Ok(ExitCode::from(1))
+            }
+        }
+    }
+}
