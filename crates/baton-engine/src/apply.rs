@@ -133,6 +133,8 @@ pub struct RollbackReport {
     pub ok: bool,
     pub undone: usize,
     pub diags: Diagnostics,
+    /// After a rollback that did not finish: what is left to undo, one line per object.
+    pub left: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -245,6 +247,7 @@ pub fn apply(
         status = if rb.ok {
             RunStatus::RolledBack
         } else {
+            rb.left = crate::rollback::remaining(store, &opts.run_id)?;
             RunStatus::RollbackFailed
         };
         report.rollback = Some(rb);
@@ -420,7 +423,27 @@ fn execute(
     let wopts = WalkOpts {
         parallelism: opts.parallelism.max(1),
     };
-    let walk = baton_graph::walk(&graph, &wopts, stop, |_, node| runner.visit(*node), |_| {});
+    // Under the rollback policy a failure stops new actions from starting (the run is going to
+    // be undone, so starting more work only lengthens the undo); running ones finish. A user
+    // interrupt still stops the walk through the parent handle.
+    let walk_stop = stop.child();
+    let stop_on_failure = opts.on_failure == FailurePolicy::Rollback
+        && phase == "apply"
+        && plan.mode != PlanMode::Restore;
+    let walk = baton_graph::walk(
+        &graph,
+        &wopts,
+        &walk_stop,
+        |_, node| {
+            let r = runner.visit(*node);
+            if r.is_err() && stop_on_failure {
+                walk_stop.stop();
+            }
+            r
+        },
+        |_| {},
+    );
+    let interrupted = walk.stopped && stop.is_stopped();
     let mut out = diags;
     let mut failures = walk.failures;
     failures.sort_by_key(|(id, _)| *id);
@@ -441,7 +464,7 @@ fn execute(
     Ok(Exec {
         diags: out,
         counts,
-        stopped: walk.stopped,
+        stopped: interrupted,
         state: eval_state,
     })
 }
@@ -1069,8 +1092,8 @@ impl Runner<'_> {
         let pctx = self.action_ctx(Some(r), which);
         // A resumed create whose outcome was lost: look for the object before creating again.
         if creating && self.probing(i) {
-            let filled = nullify_unknowns(&planned);
-            if let Ok(Some(found)) = rt.read(&pctx, &filled) {
+            let found = rt.find(&pctx, &planned).map_err(|e| provider_diag(&c.addr, r, e, 1))?;
+            if let Some(found) = found.filter(|v| v.is_wholly_known()) {
                 let j = self.begin(&c.addr, "", which, prior, Some(&planned))?;
                 let new = mark_schema_sensitive(schema, found.mark_paths(&planned.sensitive_paths()));
                 let obj = encode_object(&new, &info.state_string(), c.dependencies.clone(), r.lifecycle.create_before_destroy, InstanceStatus::Ready);
@@ -1549,22 +1572,6 @@ fn local_exec_schema() -> baton_provider::Schema {
         .attr("environment", Attr::optional(Type::map(Type::String)))
         .attr("working_dir", Attr::optional(Type::String))
         .attr("quiet", Attr::optional(Type::Bool))
-}
-
-/// The object with every unknown part null (to look for an object whose creation was lost).
-fn nullify_unknowns(v: &Value) -> Value {
-    if !v.is_known() {
-        return Value::null(v.ty());
-    }
-    match v.as_entries() {
-        Some(m) if matches!(v.kind(), baton_eval::Kind::Object(_)) => Value::object(
-            m.iter()
-                .map(|(k, x)| (k.clone(), nullify_unknowns(x)))
-                .collect(),
-        )
-        .with_sensitive(v.is_sensitive()),
-        _ => v.clone(),
-    }
 }
 
 /// Test and chaos hook: `BATON_FAULT_INJECT=fail:K` makes the K-th action of a run's apply

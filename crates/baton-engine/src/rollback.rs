@@ -266,3 +266,38 @@ fn warn_unrestorable(plan: &Plan, diags: &mut Diagnostics) {
         }
     }
 }
+
+/// What undoing `run_id` still has to do against the current state, one line per object
+/// (e.g. `shell_script.s: delete (the run created it)`), for the report of a rollback that did
+/// not finish.
+pub fn remaining(store: &dyn StateStore, run_id: &str) -> Result<Vec<String>, StateError> {
+    let current = store.current()?;
+    let (plan, diags) = plan_for_run(store, run_id, &current)?;
+    if diags.has_errors() {
+        return Ok(Vec::new());
+    }
+    Ok(plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .map(describe_remaining)
+        .collect())
+}
+
+fn describe_remaining(c: &ResourceChange) -> String {
+    let addr = match &c.deposed {
+        Some(d) if c.reason != Some(ActionReason::RestoreDeposed) => format!("{} (deposed object {d})", c.addr),
+        _ => c.addr.to_string(),
+    };
+    let what = match (c.action, c.reason) {
+        (_, Some(ActionReason::RestoreDeposed)) => "make the object it replaced current again",
+        (Action::Forget, _) => "forget it (the run imported it; it is not destroyed)",
+        (Action::Create, Some(ActionReason::Readopt)) => "record it in the state again (the run forgot it)",
+        (Action::Create, _) => "recreate it (the run deleted it)",
+        (Action::Delete, _) => "delete it (the run created it)",
+        (Action::Update, _) => "return it to its earlier value",
+        (Action::DeleteThenCreate | Action::CreateThenDelete, _) => "replace it with its earlier value",
+        (Action::NoOp | Action::Read, _) => "nothing",
+    };
+    format!("{addr}: {what}")
+}

@@ -113,19 +113,34 @@ impl<E> WalkReport<E> {
 /// usable from any thread (e.g. a Ctrl-C handler) or from inside a visit. Once stopped, it stays
 /// stopped: use a new handle for the next walk.
 #[derive(Clone, Debug, Default)]
-pub struct StopHandle(Arc<AtomicBool>);
+pub struct StopHandle {
+    flag: Arc<AtomicBool>,
+    /// Every ancestor's flag (see [`StopHandle::child`]).
+    parents: Vec<Arc<AtomicBool>>,
+}
 
 impl StopHandle {
     pub fn new() -> Self {
         StopHandle::default()
     }
 
+    /// A handle that reads as stopped once either it or `self` is stopped; stopping it leaves
+    /// `self` running (e.g. a walk that stops itself on a failure, under a Ctrl-C handle).
+    pub fn child(&self) -> StopHandle {
+        let mut parents = self.parents.clone();
+        parents.push(self.flag.clone());
+        StopHandle {
+            flag: Arc::new(AtomicBool::new(false)),
+            parents,
+        }
+    }
+
     pub fn stop(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.flag.store(true, Ordering::SeqCst);
     }
 
     pub fn is_stopped(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.flag.load(Ordering::SeqCst) || self.parents.iter().any(|p| p.load(Ordering::SeqCst))
     }
 }
 

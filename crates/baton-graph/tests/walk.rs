@@ -486,3 +486,20 @@ fn hundred_thousand_nodes_with_one_edge_each_complete() {
         assert!(report.all_done());
     }
 }
+
+#[test]
+fn child_stop_handle_follows_its_parents_but_not_the_other_way() {
+    let root = StopHandle::new();
+    let child = root.child();
+    let grandchild = child.child();
+    child.stop();
+    assert!(child.is_stopped());
+    assert!(grandchild.is_stopped());
+    assert!(!root.is_stopped());
+
+    let root = StopHandle::new();
+    let grandchild = root.child().child();
+    assert!(!grandchild.is_stopped());
+    root.stop();
+    assert!(grandchild.is_stopped());
+}

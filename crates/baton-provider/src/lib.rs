@@ -193,6 +193,14 @@ pub trait ResourceType: Send + Sync {
     fn apply(&self, req: ApplyRequest<'_>) -> Result<Option<Value>, ProviderError>;
     /// Reads the real object. `None` means it no longer exists.
     fn read(&self, ctx: &ProviderCtx, state: &Value) -> Result<Option<Value>, ProviderError>;
+    /// Looks for the object a create whose outcome was lost may have made (the process died
+    /// while the create ran), so a resumed run adopts it instead of creating it twice.
+    /// `planned` is the planned new object. Returns the object as the create would have
+    /// returned it, or `None` when there is none, or when creating again is harmless (the
+    /// default: the create runs again).
+    fn find(&self, _ctx: &ProviderCtx, _planned: &Value) -> Result<Option<Value>, ProviderError> {
+        Ok(None)
+    }
     /// Whether recreating a deleted object from its recorded attributes restores it fully (a
     /// rollback warns before deleting objects of types where it does not).
     fn restorable(&self) -> bool {

@@ -297,7 +297,8 @@ fn run_step(dir: &Path, args: &[String], env: &[(String, String)]) -> Result<Out
 
     let apply = baton(
         dir,
-        &[&["apply", "--auto-approve"][..], &strs(args)].concat(),
+        // Terraform keeps what a failed apply completed: compare under the same policy.
+        &[&["apply", "--auto-approve", "--on-failure", "halt"][..], &strs(args)].concat(),
         env,
     )?;
     if !apply.success {

@@ -543,6 +543,23 @@ impl ResourceType for ShellScript {
         Ok(Some(Value::object(m)))
     }
 
+    /// Runs the read command with no previous output: a JSON object on stdout means the object
+    /// exists (the create ran before the crash), and it is adopted with that output. Without a
+    /// read command there is no way to tell, and the create runs again.
+    fn find(&self, ctx: &ProviderCtx, planned: &Value) -> Result<Option<Value>, ProviderError> {
+        let Some(read) = commands(planned).read else {
+            return Ok(None);
+        };
+        let runner = Runner::new(ctx, planned);
+        let Some(out) = runner.run(ctx, "read", &read, Some(&BTreeMap::new()))? else {
+            return Ok(None);
+        };
+        let mut m = attrs(planned);
+        m.insert("output".into(), output_value(out, &runner.secrets));
+        m.insert("id".into(), Value::string(new_xid()));
+        Ok(Some(Value::object(m)))
+    }
+
     fn import(&self, _ctx: &ProviderCtx, id: &str) -> Result<Value, ProviderError> {
         let obj_ty = self
             .schema

@@ -7,7 +7,7 @@ use crate::render::{render_plan, render_value};
 use anyhow::anyhow;
 use baton_engine::apply::{ApplyOpts, ApplyReport};
 use baton_engine::{Plan, PlanMode};
-use baton_state::{RunStatus, StateStore as _};
+use baton_state::StateStore as _;
 use std::process::ExitCode;
 
 pub fn apply(env: &Env, a: ApplyArgs) -> anyhow::Result<ExitCode> {
@@ -155,8 +155,13 @@ pub fn finish(env: &super::Env, plan: &Plan, r: &ApplyReport, opts: &ApplyOpts) 
             );
         } else {
             eprintln!(
-                "{what} failed, and rolling it back did not finish (see the errors above). Run {} is recorded as rollback_failed; `baton runs show {}` lists what is done and what is left, and `baton rollback {}` finishes the rollback.",
-                opts.run_id, opts.run_id, opts.run_id
+                "{what} failed, and rolling it back did not finish (see the errors above). Run {} is recorded as rollback_failed.",
+                opts.run_id
+            );
+            print_left(&rb.left);
+            eprintln!(
+                "`baton rollback {}` finishes the rollback once the cause is fixed; `baton runs show {}` lists every action.",
+                opts.run_id, opts.run_id
             );
         }
         return Ok(ExitCode::from(1));
@@ -271,7 +276,13 @@ fn apply_saved(
     finish(env, &plan, &report, &aopts)
 }
 
-/// Whether a run's final status means it needs no more attention.
-pub fn settled(s: RunStatus) -> bool {
-    !s.needs_resolution()
+/// Prints what a rollback that did not finish left to undo.
+pub fn print_left(left: &[String]) {
+    if left.is_empty() {
+        return;
+    }
+    eprintln!("Left to undo:");
+    for l in left {
+        eprintln!("  - {l}");
+    }
 }

@@ -62,8 +62,17 @@ fn show(store: &baton_state::SqliteStore, id: &str, as_json: bool) -> anyhow::Re
         bail!("There is no run with id {id}. `baton runs` lists them.");
     };
     let entries = store.journal(id)?;
+    // A run whose rollback did not finish: what is left to undo against the current state.
+    let left = if r.status == RunStatus::RollbackFailed {
+        baton_engine::rollback::remaining(store, id)?
+    } else {
+        Vec::new()
+    };
     if as_json {
         let mut v = run_json(&r);
+        if r.status == RunStatus::RollbackFailed {
+            v["left_to_undo"] = json!(left);
+        }
         v["actions"] = serde_json::Value::Array(
             entries
                 .iter()
@@ -116,6 +125,12 @@ fn show(store: &baton_state::SqliteStore, id: &str, as_json: bool) -> anyhow::Re
         );
         if let Some(err) = &e.error {
             println!("       error: {err}");
+        }
+    }
+    if !left.is_empty() {
+        println!("\nLeft to undo (`baton rollback {id}` finishes it):");
+        for l in &left {
+            println!("  - {l}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -240,9 +255,9 @@ pub fn rollback(env: &Env, a: &RollbackArgs) -> anyhow::Result<ExitCode> {
         let ok = !report.diags.has_errors() && !report.stopped;
         store.finish_run(p, if ok { RunStatus::RolledBack } else { RunStatus::RollbackFailed })?;
         if !ok {
-            eprintln!(
-                "The rollback of run {p} did not finish; run `baton rollback {p}` again to finish what is left."
-            );
+            eprintln!("The rollback of run {p} did not finish.");
+            crate::cmd::apply::print_left(&baton_engine::rollback::remaining(&store.store, p)?);
+            eprintln!("Run `baton rollback {p}` again to finish what is left.");
         }
     }
     finish(env, &plan, &report, &opts).map_err(|e| anyhow!(e))
