@@ -141,7 +141,7 @@ impl Observer for Telemetry<'_> {
                 if ok {
                     tracing::info!(run_id = %self.run_id, address = %addr, action = name, attempts = *attempts, duration_ms = elapsed.as_millis() as u64, outcome, "action finished");
                 } else {
-                    tracing::warn!(run_id = %self.run_id, address = %addr, action = name, attempts = *attempts, duration_ms = elapsed.as_millis() as u64, outcome, "action failed");
+                    tracing::info!(run_id = %self.run_id, address = %addr, action = name, attempts = *attempts, duration_ms = elapsed.as_millis() as u64, outcome, "action failed");
                 }
                 let key = format!("{addr}{deposed:?}");
                 let start = self
@@ -160,7 +160,7 @@ impl Observer for Telemetry<'_> {
                 }
             }
             Event::RollbackStart { run_id } => {
-                tracing::warn!(run_id = %run_id, "rolling back the run");
+                tracing::info!(run_id = %run_id, "rolling back the run");
             }
             _ => {}
         }

@@ -187,7 +187,8 @@ pub fn on_interrupt(stop: baton_graph::StopHandle, cancel: Arc<AtomicBool>) {
 pub struct Ticker<'a> {
     inner: &'a Progress,
     running: Arc<Mutex<HashMap<String, (baton_core::InstanceAddr, Action, Instant)>>>,
-    done: Arc<AtomicBool>,
+    /// Dropped (or sent to) when the run ends, which wakes the ticking thread at once.
+    done: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -195,16 +196,12 @@ impl<'a> Ticker<'a> {
     pub fn start(inner: &'a Progress) -> Ticker<'a> {
         let running: Arc<Mutex<HashMap<String, (baton_core::InstanceAddr, Action, Instant)>>> =
             Arc::new(Mutex::new(HashMap::new()));
-        let done = Arc::new(AtomicBool::new(false));
-        let (r, d) = (running.clone(), done.clone());
+        let (done, rx) = std::sync::mpsc::channel::<()>();
+        let r = running.clone();
         let thread = std::thread::spawn(move || {
-            let mut last = Instant::now();
-            while !d.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(200));
-                if last.elapsed() < Duration::from_secs(1) {
-                    continue;
-                }
-                last = Instant::now();
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                rx.recv_timeout(Duration::from_secs(1))
+            {
                 let now = Instant::now();
                 let items: Vec<(baton_core::InstanceAddr, Action, Duration)> = match r.lock() {
                     Ok(m) => m
@@ -228,13 +225,13 @@ impl<'a> Ticker<'a> {
         Ticker {
             inner,
             running,
-            done,
+            done: Some(done),
             thread: Some(thread),
         }
     }
 
     pub fn finish(mut self) {
-        self.done.store(true, Ordering::SeqCst);
+        drop(self.done.take());
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
