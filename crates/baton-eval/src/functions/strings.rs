@@ -428,7 +428,7 @@ fn substr(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
 
 // ----- regular expressions -----
 
-fn compile_pattern(pattern: &str) -> Result<goregex::GoRegex, FnError> {
+fn compile_pattern(pattern: &str) -> Result<std::sync::Arc<goregex::GoRegex>, FnError> {
     goregex::compile(pattern).map_err(|e| {
         FnError::arg(
             0,

@@ -7,6 +7,7 @@
 //! (code and offending text). It must not accept patterns Go rejects.
 
 use regex::Regex;
+use std::sync::{Arc, Mutex};
 
 /// A compiled pattern with Go's capture group names (`""` for unnamed groups), by group
 /// number minus one.
@@ -45,8 +46,33 @@ fn err(code: &'static str, expr: &str) -> SyntaxError {
     }
 }
 
+/// Compiled patterns by source text: a configuration typically calls `replace` or `regex` with
+/// the same few patterns once per resource, and compiling dominates the call.
+type Cache = std::collections::HashMap<String, Result<Arc<GoRegex>, SyntaxError>>;
+static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
+/// Beyond this many distinct patterns the cache starts over (bounded memory).
+const CACHE_MAX: usize = 512;
+
+/// [`compile_uncached`], remembering the result for the next call with the same pattern.
+pub(crate) fn compile(pattern: &str) -> Result<Arc<GoRegex>, SyntaxError> {
+    if let Ok(guard) = CACHE.lock() {
+        if let Some(hit) = guard.as_ref().and_then(|c| c.get(pattern)) {
+            return hit.clone();
+        }
+    }
+    let result = compile_uncached(pattern).map(Arc::new);
+    if let Ok(mut guard) = CACHE.lock() {
+        let cache = guard.get_or_insert_with(Default::default);
+        if cache.len() >= CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(pattern.to_string(), result.clone());
+    }
+    result
+}
+
 /// Parses `pattern` with Go's rules and compiles the equivalent Rust pattern.
-pub(crate) fn compile(pattern: &str) -> Result<GoRegex, SyntaxError> {
+pub(crate) fn compile_uncached(pattern: &str) -> Result<GoRegex, SyntaxError> {
     let mut p = Parser {
         whole: pattern,
         names: Vec::new(),
