@@ -394,3 +394,47 @@ fn infinite_output_error(o: &baton_config::Output, planning: bool) -> Diagnostic
         .at(o.def_span)
         .in_context(format!("output \"{}\"", o.name))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::infinite_output_error;
+    use baton_config::{Expr, ExprKind, Output};
+    use baton_core::{FileId, Span};
+
+    fn output(name: &str) -> Output {
+        let span = Span {
+            file: FileId(0),
+            start: 0,
+            end: 1,
+        };
+        Output {
+            name: name.to_string(),
+            def_span: span,
+            value: Expr::new(ExprKind::Null, span),
+            description: None,
+            sensitive: false,
+            ephemeral: false,
+            depends_on: Vec::new(),
+            preconditions: Vec::new(),
+        }
+    }
+
+    /// Terraform 1.11's texts (differential case 144 for the plan; an output unknown until
+    /// the apply, e.g. `1 / terraform_data.a.output` with `input = 0`, for the apply).
+    #[test]
+    fn infinite_output_errors_read_like_terraform() {
+        let d = infinite_output_error(&output("x"), true);
+        assert_eq!(d.summary, "Failed to write plan file");
+        assert_eq!(
+            d.detail,
+            "The plan file could not be written: failed to write state snapshot: Failed to serialize output value in state: An error occured while serializing output value \"x\": cannot serialize infinity as JSON."
+        );
+        assert_eq!(d.context.as_deref(), Some("output \"x\""));
+        let d = infinite_output_error(&output("y"), false);
+        assert_eq!(d.summary, "Failed to save state");
+        assert_eq!(
+            d.detail,
+            "Error saving state: Failed to serialize output value in state: An error occured while serializing output value \"y\": cannot serialize infinity as JSON."
+        );
+    }
+}

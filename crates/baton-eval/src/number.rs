@@ -428,7 +428,8 @@ fn quo_any(x: &Number, y: &Number, prec: u32) -> Result<Number, ArithError> {
 }
 
 /// Go's `z.Quo(x, y)` with `z.prec = prec` for finite operands and a nonzero
-/// divisor.
+/// divisor (a zero one, which callers exclude, gives zero rather than a
+/// panic).
 fn quo_prec(x: &Number, y: &Number, prec: u32) -> Number {
     let neg = x.neg != y.neg;
     if x.is_zero() || y.is_zero() {
