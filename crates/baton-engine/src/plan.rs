@@ -850,6 +850,17 @@ impl<'a> Planner<'a> {
                 each,
             );
         }
+        if planned.contains_infinity() {
+            // The state (JSON) cannot hold it; Terraform fails the same way.
+            self.diags.push(
+                Diagnostic::error(
+                    "Failed to encode resource in state",
+                    format!("failed to encode {iaddr} in state: failed to serialize value: cannot serialize infinity as JSON"),
+                )
+                .at(r.def_span),
+            );
+            return None;
+        }
         let deps = self.dependencies_of(id);
         self.changes.push(ResourceChange {
             addr: iaddr.clone(),

@@ -593,6 +593,9 @@ fn jsonencode(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
     let v = args
         .first()
         .ok_or_else(|| FnError::new("missing argument"))?;
+    if v.contains_infinity() {
+        return Err(FnError::new("cannot serialize infinity as JSON."));
+    }
     let mut out = String::new();
     json_marshal(&mut out, v).map_err(|e| FnError::new(format!("{e}.")))?;
     string(out)
