@@ -19,6 +19,7 @@ pub mod plan;
 pub mod planfile;
 pub mod planjson;
 pub mod resume;
+pub mod policy;
 pub mod rollback;
 pub mod statecodec;
 pub mod values;

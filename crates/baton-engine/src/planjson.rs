@@ -87,14 +87,14 @@ pub fn sensitive_as_bool(v: &Value) -> J {
 /// Terraform's `omitUnknowns` then JSON: unknown attributes dropped, unknown elements null.
 /// Sensitive parts become null unless `show_sensitive`.
 pub fn value_json(v: &Value, o: JsonOpts) -> Option<J> {
+    if !v.is_known() {
+        return None;
+    }
     if v.is_sensitive() && !o.show_sensitive {
         return Some(J::Null);
     }
     if v.is_null() {
         return Some(J::Null);
-    }
-    if !v.is_known() {
-        return None;
     }
     Some(match v.kind() {
         Kind::List(_, items) | Kind::Set(_, items) | Kind::Tuple(items) => J::Array(

@@ -18,6 +18,7 @@ pub fn current_lock_info(operation: &str) -> LockInfo {
     let user = ["USER", "LOGNAME", "USERNAME"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .or_else(account_name)
         .unwrap_or_else(|| "unknown".to_string());
     LockInfo {
         id: stamp::random_id(),
@@ -39,6 +40,25 @@ pub fn hostname() -> Option<String> {
         .chain(std::env::var("HOSTNAME").ok())
         .map(|s| s.trim().to_string())
         .find(|s| !s.is_empty())
+}
+
+/// The account name of this process's user (from `/etc/passwd`), or `uid N` when it has none
+/// there (e.g. a container running under an arbitrary uid). `None` off Linux.
+fn account_name() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|rest| rest.split_whitespace().next())?
+        .to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let name = passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        let _password = f.next()?;
+        (f.next()? == uid).then(|| name.to_string())
+    });
+    Some(name.unwrap_or_else(|| format!("uid {uid}")))
 }
 
 /// The start time of process `pid` as the OS reports it (on Linux, field 22 of

@@ -69,6 +69,39 @@ pub enum Command {
     /// The tamper-evident audit log: list, show, verify, export.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Rego policies: run their tests, or evaluate a query for debugging.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Run the `test_*` rules of the policies (like `opa test`): pass or fail per test.
+    Test {
+        /// Policy directories or files (default: `policies/`).
+        dirs: Vec<PathBuf>,
+        /// Only the tests whose `data.<package>.<rule>` matches this regular expression.
+        #[arg(long = "run", value_name = "REGEX")]
+        run: Option<String>,
+        /// Also list passing tests and what each test printed.
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// Evaluate one Rego query (like `opa eval`): prints the result as JSON.
+    Eval {
+        /// The query, e.g. `data.terraform.tags.deny` (or give it with --query).
+        #[arg(value_name = "QUERY")]
+        query_arg: Option<String>,
+        /// The query, e.g. `data.terraform.tags.deny`.
+        #[arg(long, short, value_name = "QUERY", conflicts_with = "query_arg")]
+        query: Option<String>,
+        /// The input document (a JSON file, e.g. `baton plan --json` output).
+        #[arg(long, short, value_name = "FILE")]
+        input: Option<PathBuf>,
+        /// Policy and data directories or files (repeatable; default: `policies/`).
+        #[arg(long = "data", short = 'd', value_name = "DIR")]
+        data: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -101,6 +134,10 @@ pub struct RunFlags {
     /// Longest retry delay (default 30s).
     #[arg(long, value_name = "DURATION")]
     pub retry_max_backoff: Option<String>,
+    /// Go ahead despite soft-mandatory policy denials, for this REASON (recorded with your
+    /// name in the audit log). Hard-mandatory denials cannot be overridden.
+    #[arg(long, value_name = "REASON")]
+    pub override_policy: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -187,6 +224,10 @@ pub struct PlanFlags {
     /// Wait up to this long for the state lock (e.g. 30s, 2m).
     #[arg(long, default_value = "0s", value_name = "DURATION")]
     pub lock_timeout: String,
+    /// Also evaluate the Rego policies in DIR (hard-mandatory; repeatable). `policies/` beside
+    /// the configuration and the configuration's policy sets always apply.
+    #[arg(long = "policy", value_name = "DIR")]
+    pub policy_dirs: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]

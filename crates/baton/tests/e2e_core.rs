@@ -888,6 +888,13 @@ fn lock_left_by_killed_process_is_cleared_by_next_command() {
     let again = p.baton(["plan"]).ok();
     again.assert_not_contains("stale lock");
     p.write("release", "");
+    // The killed run is unresolved: new work waits until it is resumed (or rolled back).
+    p.baton(["apply", "--auto-approve"])
+        .fails()
+        .assert_stderr_contains("needs attention first");
+    let runs = p.baton(["runs", "--json"]).ok().json();
+    let id = runs[0]["id"].as_str().expect("the killed run").to_string();
+    p.baton(["resume", &id, "--auto-approve"]).ok();
     p.baton(["apply", "--auto-approve"]).ok();
 }
 
@@ -1087,7 +1094,10 @@ fn parallelism_one_runs_one_at_a_time() {
 #[test]
 fn failed_action_stops_dependents_but_independent_work_finishes() {
     let p = Project::from_fixture("failures");
-    let apply = p.baton(["apply", "--auto-approve"]).run();
+    // Terraform's behaviour: what completed stays (the default, rollback, would undo it).
+    let apply = p
+        .baton(["apply", "--auto-approve", "--on-failure", "halt"])
+        .run();
     apply.assert_failure();
     assert!(
         apply.stderr.contains("terraform_data.a")
@@ -1141,7 +1151,8 @@ fn independent_failures_are_all_reported() {
 #[test]
 fn tainted_object_is_marked_in_show_and_state_show() {
     let p = Project::from_fixture("two_failures");
-    p.baton(["apply", "--auto-approve"]).fails();
+    p.baton(["apply", "--auto-approve", "--on-failure", "halt"])
+        .fails();
     let show = p.baton(["state", "show", "terraform_data.first"]).ok();
     assert!(
         show.stdout

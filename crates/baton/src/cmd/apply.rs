@@ -53,6 +53,21 @@ fn run(
         return Ok(ExitCode::from(1));
     };
     print!("{}", render_plan(&plan));
+    let gate = super::policy::gate(
+        env,
+        &ctx,
+        &plan,
+        &prior,
+        &flags.policy_dirs,
+        command,
+        Some(aopts.run_id.clone()),
+        run_flags.override_policy.as_deref(),
+    )?;
+    super::policy::print(env, &gate);
+    if gate.blocked {
+        record_denial(env, &store.store, &gate, command, &aopts.run_id, &plan);
+        return Ok(super::policy::denied(&gate, command, run_flags.override_policy.is_some()));
+    }
     if !plan.has_changes() {
         if mode == PlanMode::Destroy {
             println!("\nDestroy complete! Resources: 0 destroyed.");
@@ -84,11 +99,29 @@ fn run(
     } else {
         println!();
     }
-    let report = do_apply(env, &ctx, &plan, &store, &prior, &aopts, &progress)?;
+    super::policy::record_override(env, &store.store, &gate, command, &aopts.run_id, &plan);
+    let report = do_apply(env, &ctx, &plan, &store, &prior, &aopts, &progress, gate.audit_json())?;
     finish(env, &plan, &report, &aopts)
 }
 
+/// The audit record of a run the policies stopped.
+fn record_denial(env: &Env, store: &dyn baton_state::StateStore, gate: &super::policy::Gate, command: &str, run_id: &str, plan: &Plan) {
+    super::audit::record(
+        env,
+        store,
+        super::audit::Record {
+            command,
+            run_id: Some(run_id.to_string()),
+            plan: Some(plan),
+            policy: gate.audit_json(),
+            outcome: "denied by policy: nothing was changed".into(),
+            changes: Vec::new(),
+        },
+    );
+}
+
 /// Runs the engine's apply with interrupt handling and "still running" lines.
+#[allow(clippy::too_many_arguments)]
 pub fn do_apply(
     env: &Env,
     ctx: &baton_engine::Context,
@@ -97,6 +130,7 @@ pub fn do_apply(
     prior: &baton_state::Snapshot,
     opts: &ApplyOpts,
     progress: &crate::ui::Progress,
+    policy: serde_json::Value,
 ) -> anyhow::Result<ApplyReport> {
     let stop = baton_graph::StopHandle::new();
     crate::ui::on_interrupt(stop.clone(), opts.cancel.clone());
@@ -118,7 +152,7 @@ pub fn do_apply(
             command: &opts.command,
             run_id: Some(opts.run_id.clone()),
             plan: Some(plan),
-            policy: serde_json::Value::Null,
+            policy,
             outcome,
             changes: Vec::new(),
         },
@@ -271,8 +305,25 @@ fn apply_saved(
             file.display()
         ));
     }
+    // Policies may have changed since the plan was made: the gate runs again, now.
+    let gate = super::policy::gate(
+        env,
+        &ctx,
+        &plan,
+        &current,
+        &flags.policy_dirs,
+        command,
+        Some(aopts.run_id.clone()),
+        run_flags.override_policy.as_deref(),
+    )?;
+    super::policy::print(env, &gate);
+    if gate.blocked {
+        record_denial(env, &store.store, &gate, command, &aopts.run_id, &plan);
+        return Ok(super::policy::denied(&gate, command, run_flags.override_policy.is_some()));
+    }
+    super::policy::record_override(env, &store.store, &gate, command, &aopts.run_id, &plan);
     let progress = crate::ui::Progress::new();
-    let report = do_apply(env, &ctx, &plan, &store, &current, &aopts, &progress)?;
+    let report = do_apply(env, &ctx, &plan, &store, &current, &aopts, &progress, gate.audit_json())?;
     finish(env, &plan, &report, &aopts)
 }
 

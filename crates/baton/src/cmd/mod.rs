@@ -6,6 +6,7 @@ pub mod audit;
 mod fmt;
 mod misc;
 mod plan;
+pub mod policy;
 mod runs;
 mod state;
 
@@ -122,7 +123,15 @@ impl Drop for StoreHandle {
         if !self.created {
             return;
         }
+        // A record of an apply or destroy the policies denied is kept: the attempt is part of
+        // the audit trail even though the state was never written.
+        let audited = self
+            .store
+            .audit_records()
+            .map(|r| r.iter().any(|r| r.command != "plan"))
+            .unwrap_or(false);
         let unused = self.store.history().map(|h| h.is_empty()).unwrap_or(false)
+            && !audited
             && self
                 .store
                 .lock_holder()
@@ -161,6 +170,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rollback(a) => runs::rollback(&env, &a),
         Command::Drift(a) => plan::drift(&env, &a),
         Command::Audit(c) => audit::run(&env, &c),
+        Command::Policy(c) => policy::run(&env, &c),
     }
 }
 

@@ -29,6 +29,21 @@ pub fn plan(env: &Env, a: &PlanArgs) -> anyhow::Result<ExitCode> {
     };
     let (plan, diags) = baton_engine::plan::plan(&ctx, &prior, &opts, observer.as_ref());
     let errors = print_diags(&diags, &env.sources);
+    // The policy gate, after every plan that succeeded.
+    let gate = match &plan {
+        Some(p) if !errors => Some(super::policy::gate(
+            env,
+            &ctx,
+            p,
+            &prior,
+            &a.flags.policy_dirs,
+            "plan",
+            None,
+            None,
+        )?),
+        _ => None,
+    };
+    let denied = gate.as_ref().is_some_and(|g| g.blocked);
     super::audit::record(
         env,
         &store.store,
@@ -36,8 +51,9 @@ pub fn plan(env: &Env, a: &PlanArgs) -> anyhow::Result<ExitCode> {
             command: "plan",
             run_id: None,
             plan: plan.as_ref(),
-            policy: serde_json::Value::Null,
+            policy: gate.as_ref().map(|g| g.audit_json()).unwrap_or_default(),
             outcome: match &plan {
+                Some(_) if denied => "denied by policy".into(),
                 Some(p) if !errors => format!("planned: {}", baton_engine::apply::plan_summary(p)),
                 _ => "error".into(),
             },
@@ -48,13 +64,39 @@ pub fn plan(env: &Env, a: &PlanArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     };
     if a.json {
-        let j = plan_json(Some(&ctx), &plan, &prior, JsonOpts::default());
+        let mut j = plan_json(Some(&ctx), &plan, &prior, JsonOpts::default());
+        if let (Some(g), Some(m)) = (&gate, j.as_object_mut()) {
+            if !g.sets.is_empty() {
+                m.insert("policy".into(), g.json.clone());
+            }
+        }
         println!("{}", serde_json::to_string(&j)?);
     } else if !errors {
         print!("{}", render_plan(&plan));
     }
     if errors {
         return Ok(ExitCode::from(1));
+    }
+    if let Some(g) = &gate {
+        if a.json {
+            // Errors still go to stderr; findings are in the JSON.
+            if g.blocked {
+                let mut d = baton_core::Diagnostics::new();
+                for e in &g.decision.errors {
+                    d.push(e.clone());
+                }
+                print_diags(&d, &env.sources);
+            }
+        } else {
+            super::policy::print(env, g);
+        }
+        if g.blocked {
+            if a.out.is_some() {
+                eprintln!("
+The plan was not saved.");
+            }
+            return Ok(super::policy::denied(g, "plan", false));
+        }
     }
     if let Some(out) = &a.out {
         baton_engine::planfile::write(out, &plan)

@@ -172,7 +172,7 @@ pub fn resume(env: &Env, a: &ResumeArgs) -> anyhow::Result<ExitCode> {
     opts.resume = Some(prep.info);
     let current = store.current()?;
     let progress = crate::ui::Progress::new();
-    let report = do_apply(env, &ctx, &prep.plan, &store, &current, &opts, &progress)?;
+    let report = do_apply(env, &ctx, &prep.plan, &store, &current, &opts, &progress, serde_json::Value::Null)?;
     let ok = !report.diags.has_errors() && !report.stopped && report.rollback.is_none();
     if ok {
         store.finish_run(&prep.run.id, RunStatus::Resumed)?;
@@ -250,7 +250,7 @@ pub fn rollback(env: &Env, a: &RollbackArgs) -> anyhow::Result<ExitCode> {
     let mut opts = apply_opts(&a.run_flags, None, a.parallelism, "rollback")?;
     opts.parent = parent.clone();
     let progress = crate::ui::Progress::new();
-    let report = do_apply(env, &ctx, &plan, &store, &current, &opts, &progress)?;
+    let report = do_apply(env, &ctx, &plan, &store, &current, &opts, &progress, serde_json::Value::Null)?;
     if let Some(p) = &parent {
         let ok = !report.diags.has_errors() && !report.stopped;
         store.finish_run(p, if ok { RunStatus::RolledBack } else { RunStatus::RollbackFailed })?;

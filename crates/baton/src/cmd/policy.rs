@@ -1,0 +1,222 @@
+//! The policy gate as commands see it (evaluate after a plan and before an apply or destroy,
+//! print the findings, decide whether the run may go on, record overrides), and
+//! `baton policy test | eval`.
+
+use super::{print_diags, Env};
+use crate::cli::PolicyCommand;
+use anyhow::{anyhow, bail, Context as _};
+use baton_engine::planjson::{plan_json, JsonOpts};
+use baton_engine::policy::{self, RunContext};
+use baton_engine::{Context, Plan};
+use baton_policy::{Decision, FindingKind, Outcome, PolicySet};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The exit code of a run that policies denied (nothing was changed).
+pub const DENIED_EXIT: u8 = 4;
+
+/// What the gate decided for one plan.
+pub struct Gate {
+    pub sets: Vec<PolicySet>,
+    pub decision: Decision,
+    /// The decision as recorded in plan JSON and the audit log.
+    pub json: serde_json::Value,
+    /// The run must stop.
+    pub blocked: bool,
+    /// The reason a soft-mandatory denial was overridden with.
+    pub overridden: Option<String>,
+}
+
+impl Gate {
+    /// The audit log's `policy` field: the decision, or null when no policy applies.
+    pub fn audit_json(&self) -> serde_json::Value {
+        if self.sets.is_empty() {
+            serde_json::Value::Null
+        } else {
+            self.json.clone()
+        }
+    }
+}
+
+/// Evaluates the policies that apply to `plan` (made against `prior`). Configuration errors in
+/// the policy sets and Rego errors are printed; both deny (the gate fails closed).
+#[allow(clippy::too_many_arguments)]
+pub fn gate(
+    env: &Env,
+    ctx: &Context,
+    plan: &Plan,
+    prior: &baton_state::Snapshot,
+    extra_dirs: &[PathBuf],
+    command: &str,
+    run_id: Option<String>,
+    override_reason: Option<&str>,
+) -> anyhow::Result<Gate> {
+    if let Some(r) = override_reason {
+        if r.trim().is_empty() {
+            bail!("--override-policy needs a reason, e.g. --override-policy \"approved in CHG-1234\"");
+        }
+    }
+    // Paths relative to the configuration directory (the working directory by now), so that
+    // findings and errors name policy files as the user knows them.
+    let (sets, diags) = policy::policy_sets(std::path::Path::new(""), Some(ctx), extra_dirs);
+    let rc = RunContext::current(&env.workspace, command, run_id);
+    let mut decision = if diags.has_errors() {
+        Decision::from_load_errors(diags)
+    } else {
+        // The document `terraform show -json` would give, sensitive values included: the
+        // sets that do not opt in see them redacted.
+        let doc = plan_json(Some(ctx), plan, prior, JsonOpts { show_sensitive: true });
+        let input = policy::input(&doc, &rc);
+        let mut d = policy::evaluate(&sets, &input, &env.sources);
+        policy::scrub_sensitive(&mut d, &input);
+        d
+    };
+    decision.prints.clear();
+    let overridden = match (decision.outcome, override_reason) {
+        (Outcome::SoftFail, Some(r)) => Some(r.to_string()),
+        _ => None,
+    };
+    let blocked = decision.blocks(overridden.is_some());
+    let json = policy::decision_json(&decision, &sets, &env.sources, overridden.as_deref());
+    Ok(Gate {
+        sets,
+        decision,
+        json,
+        blocked,
+        overridden,
+    })
+}
+
+/// Prints the gate's findings under the plan (stdout) and its errors (stderr). Says nothing
+/// when no policy applies.
+pub fn print(env: &Env, g: &Gate) {
+    if g.sets.is_empty() {
+        return;
+    }
+    let mut errors = baton_core::Diagnostics::new();
+    for e in &g.decision.errors {
+        errors.push(e.clone());
+    }
+    print_diags(&errors, &env.sources);
+    let names: Vec<String> = g
+        .sets
+        .iter()
+        .map(|s| format!("{} ({})", s.name, s.enforcement))
+        .collect();
+    println!("\nPolicy checks: {}", names.join(", "));
+    for f in &g.decision.findings {
+        let label = match (f.kind, f.enforcement) {
+            (FindingKind::Warn, _) | (_, baton_policy::Enforcement::Advisory) => "Warning",
+            _ => "Denied ",
+        };
+        // The address is shown once: as a prefix unless the message already names it.
+        let addr = match &f.address {
+            Some(a) if !f.message.contains(a.as_str()) => format!("{a}: "),
+            _ => String::new(),
+        };
+        let kind = match f.kind {
+            FindingKind::Deny => "deny",
+            FindingKind::Warn => "warn",
+        };
+        println!(
+            "  {label} [{}] {kind}: {addr}{} (data.{}.{} in {}, set \"{}\")",
+            f.enforcement,
+            f.message,
+            f.package,
+            f.rule,
+            f.policy_files.join(", "),
+            f.set
+        );
+    }
+    let verdict = match g.decision.outcome {
+        Outcome::Pass => "passed".to_string(),
+        Outcome::Warn => "passed with warnings".to_string(),
+        Outcome::SoftFail if g.overridden.is_some() => format!(
+            "soft-mandatory denial overridden: {}",
+            g.overridden.as_deref().unwrap_or_default()
+        ),
+        Outcome::SoftFail => "denied (soft-mandatory: `--override-policy \"REASON\"` overrides)".to_string(),
+        Outcome::HardFail if !g.decision.errors.is_empty() => {
+            "denied: the policies could not be evaluated (see the errors above)".to_string()
+        }
+        Outcome::HardFail => "denied (hard-mandatory)".to_string(),
+    };
+    println!("Policy result: {verdict}");
+}
+
+/// Reports a denial on stderr and returns the exit code.
+pub fn denied(g: &Gate, what: &str, override_given: bool) -> ExitCode {
+    let hint = if g.decision.outcome == Outcome::HardFail && override_given {
+        " A hard-mandatory denial cannot be overridden."
+    } else {
+        ""
+    };
+    eprintln!("\nError: Policy check failed\n\nThe policies denied this {what}; nothing was changed.{hint}");
+    ExitCode::from(DENIED_EXIT)
+}
+
+/// Records a soft-mandatory override in the audit log, with the operator and the reason.
+pub fn record_override(env: &Env, store: &dyn baton_state::StateStore, g: &Gate, command: &str, run_id: &str, plan: &Plan) {
+    let Some(reason) = &g.overridden else { return };
+    super::audit::record(
+        env,
+        store,
+        super::audit::Record {
+            command: "policy override",
+            run_id: Some(run_id.to_string()),
+            plan: Some(plan),
+            policy: g.audit_json(),
+            outcome: format!("overrode the soft-mandatory policy denial of {command}: {reason}"),
+            changes: Vec::new(),
+        },
+    );
+}
+
+pub fn run(env: &Env, c: &PolicyCommand) -> anyhow::Result<ExitCode> {
+    match c {
+        PolicyCommand::Test { dirs, run, verbose } => {
+            let dirs = default_dirs(env, dirs)?;
+            let opts = baton_policy::TestOpts { filter: run.clone() };
+            let report = baton_policy::run_tests(&dirs, &opts, &env.sources);
+            print!("{}", report.render(&env.sources, *verbose));
+            Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        PolicyCommand::Eval { query_arg, query, input, data } => {
+            let Some(q) = query.as_ref().or(query_arg.as_ref()) else {
+                bail!("Give the query: `baton policy eval --query data.x.deny [--input FILE]`.");
+            };
+            let dirs = default_dirs(env, data)?;
+            let input = match input {
+                Some(f) => {
+                    let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+                    let v: serde_json::Value = serde_json::from_str(&text)
+                        .map_err(|e| anyhow!("{}:{}:{}: the input is not JSON: {e}", f.display(), e.line(), e.column()))?;
+                    Some(v)
+                }
+                None => None,
+            };
+            match baton_policy::eval_query(&dirs, input.as_ref(), q, &env.sources) {
+                Ok(v) => {
+                    println!("{}", serde_json::to_string_pretty(&v)?);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(d) => {
+                    print_diags(&d, &env.sources);
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+    }
+}
+
+/// The directories given, or `policies/` beside the configuration.
+fn default_dirs(env: &Env, dirs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    if !dirs.is_empty() {
+        return Ok(dirs.iter().map(|d| if d.is_absolute() { d.clone() } else { env.dir.join(d) }).collect());
+    }
+    let d = env.dir.join(policy::DEFAULT_DIR);
+    if !d.is_dir() {
+        bail!("There is no {}/ directory here: name the policy directories, e.g. `baton policy test examples/policies`.", policy::DEFAULT_DIR);
+    }
+    Ok(vec![d])
+}
