@@ -7,9 +7,11 @@
 //! Durations follow Go's `time.ParseDuration`. Arithmetic goes through `chrono` on a UTC
 //! instant plus the fixed offset the timestamp was written with, which is kept for output.
 //!
-//! `timestamp` and `plantimestamp` are impure: unknown while planning (the call machinery
-//! does that), the current UTC time otherwise. Implementations receive known, unmarked,
-//! already-converted arguments and must never log argument values.
+//! `timestamp` is impure: unknown while planning (the call machinery does that), the current
+//! UTC time otherwise. `plantimestamp` is known while planning and keeps its value through
+//! the apply: the time of its first call in this process (see `plan_timestamp`).
+//! Implementations receive known, unmarked, already-converted arguments and must never log
+//! argument values.
 
 use super::filesystem::gocompat::go_quote;
 use super::util::str_arg;
@@ -47,7 +49,13 @@ pub(super) fn register(r: &mut Registry) {
         timecmp,
     ));
     r.add(Function::new("timestamp", vec![], Ret::Fixed(Type::String), now).impure());
-    r.add(Function::new("plantimestamp", vec![], Ret::Fixed(Type::String), now).impure());
+    // Not impure: Terraform knows the plan's timestamp while planning.
+    r.add(Function::new(
+        "plantimestamp",
+        vec![],
+        Ret::Fixed(Type::String),
+        plan_timestamp,
+    ));
 }
 
 /// A failure that Terraform reports as "Call to function ... failed: {msg}."
@@ -98,6 +106,22 @@ fn now(_: &FnCtx<'_>, _: &[Value]) -> FnResult {
         offset: 0,
     };
     Ok(Value::string(format_rfc3339(&t)))
+}
+
+/// `plantimestamp()`: Terraform records the plan's start time (UTC, whole seconds) in the
+/// plan and returns it, during planning and again while applying that plan. Baton captures
+/// the time once per process, at the first call, so a `plan` followed by an `apply` in one
+/// run (the usual `apply`) sees one value.
+///
+/// Known difference: a plan saved to a file and applied by a later process gets the
+/// applying process's time here, where Terraform would return the saved plan's timestamp.
+fn plan_timestamp(ctx: &FnCtx<'_>, args: &[Value]) -> FnResult {
+    static PLAN_TIME: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    if let Some(v) = PLAN_TIME.get() {
+        return Ok(v.clone());
+    }
+    let v = now(ctx, args)?;
+    Ok(PLAN_TIME.get_or_init(|| v).clone())
 }
 
 /// An instant (Unix seconds and nanoseconds) with the UTC offset it was written with.
@@ -1273,8 +1297,6 @@ mod tests {
         assert_eq!(t.len(), 20, "{t}");
         assert!(t.ends_with('Z'));
         assert!(parse_strict(&t).is_ok());
-        let p = ok("plantimestamp", vec![]);
-        assert!(parse_strict(&p).is_ok());
         let sources = baton_core::Sources::new();
         let dir = std::env::temp_dir();
         let ctx = FnCtx {
@@ -1282,11 +1304,36 @@ mod tests {
             sources: &sources,
             planning: true,
         };
-        for name in ["timestamp", "plantimestamp"] {
-            let f = super::super::registry().get(name).expect("registered");
-            let v = super::super::call(f, &ctx, vec![]).expect("unknown");
-            assert!(!v.is_known());
-            assert_eq!(v.ty(), Type::String);
-        }
+        let f = super::super::registry()
+            .get("timestamp")
+            .expect("registered");
+        let v = super::super::call(f, &ctx, vec![]).expect("unknown");
+        assert!(!v.is_known());
+        assert_eq!(v.ty(), Type::String);
+    }
+
+    #[test]
+    fn plantimestamp_is_known_while_planning_and_stable() {
+        let sources = baton_core::Sources::new();
+        let dir = std::env::temp_dir();
+        let f = super::super::registry()
+            .get("plantimestamp")
+            .expect("registered");
+        let at = |planning: bool| {
+            let ctx = FnCtx {
+                base_dir: &dir,
+                sources: &sources,
+                planning,
+            };
+            super::super::call(f, &ctx, vec![]).expect("known")
+        };
+        let planned = at(true);
+        let p = planned.as_str().expect("a known string").to_string();
+        assert_eq!(p.len(), 20, "{p}");
+        assert!(p.ends_with('Z'));
+        assert!(parse_strict(&p).is_ok());
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        assert_eq!(at(false).as_str(), Some(p.as_str()));
+        assert_eq!(ok("plantimestamp", vec![]), p);
     }
 }

@@ -1017,4 +1017,122 @@ mod tests {
             "unsupported tag \"!foo\"."
         );
     }
+
+    /// Expectations recorded from Terraform 1.11 (`yamldecode` then `jsonencode`, or the
+    /// error message).
+    #[test]
+    fn yamldecode_matches_terraform() {
+        let json = |src: &str| {
+            let v = call_fn("yamldecode", vec![s(src)]).expect("decodes");
+            let mut out = String::new();
+            json_marshal(&mut out, &v).expect("json");
+            out
+        };
+        assert_eq!(
+            json("[y, Y, yes, Yes, YES, n, NO, on, On, ON, off, OFF, true, True, TRUE, yEs, tRUE, oN]"),
+            "[true,true,true,true,true,false,false,true,true,true,false,false,true,true,true,\"yEs\",\"tRUE\",\"oN\"]"
+        );
+        assert_eq!(
+            json("[\"yes\", 'no', !!str yes, !!bool yes, ~, null, Null, NULL, nUll, \"\"]"),
+            "[\"yes\",\"no\",\"yes\",true,null,null,null,null,\"nUll\",\"\"]"
+        );
+        assert_eq!(
+            json("[.5, -.5, +12, -0, 0x1F, 0o17, 017, 0b101, 1_000, 0x_1F, 1., 02472256, -0x1F, 1e, 0.]"),
+            "[0.5,-0.5,12,-0,31,15,17,\"0b101\",\"1_000\",\"0x_1F\",1,2472256,\"-0x1F\",\"1e\",0]"
+        );
+        assert_eq!(
+            json("[2001-12-14t21:59:43.10-05:00, 2001-12-14 21:59:43.10 -5, 2002-12-14, \"2024-01-02\", 2024-02-30]"),
+            "[\"2001-12-14T21:59:43-05:00\",\"2001-12-14 21:59:43.10 -5\",\"2002-12-14T00:00:00Z\",\"2024-01-02\",\"2024-02-30\"]"
+        );
+        assert_eq!(
+            json("[!!int 0b101, !!int 1_000, !!int -0x1F, !!int \"12\", !!null x, !!int 0xFFFFFFFFFFFFFFFF]"),
+            "[5,1000,-31,\"12\",null,18446744073709551615]"
+        );
+        assert_eq!(
+            json("base: &b {a: 1, b: 2}\nx:\n  b: 0\n  <<: *b\n  c: 4\ny:\n  \"<<\": {q: 1}\n"),
+            // The key `y` is the boolean true, as a string.
+            "{\"base\":{\"a\":1,\"b\":2},\"true\":{\"q\":1},\"x\":{\"a\":1,\"b\":2,\"c\":4}}"
+        );
+        assert_eq!(
+            json("{1: a, true: b, 1.50: c, 0x10: d, 2024-01-02: e, yes: f}"),
+            "{\"1\":\"a\",\"1.5\":\"c\",\"16\":\"d\",\"2024-01-02T00:00:00Z\":\"e\",\"true\":\"f\"}"
+        );
+        assert_eq!(
+            json("a: |-\n  yes\nb: >-\n  123\nc: |-\n  .inf\n"),
+            "{\"a\":\"true\",\"b\":\"123\",\"c\":\"+Inf\"}"
+        );
+        let inf = call_fn("yamldecode", vec![s("[.inf, -.Inf]")]).expect("decodes");
+        let nums: Vec<String> = inf
+            .as_seq()
+            .expect("tuple")
+            .iter()
+            .filter_map(Value::as_number)
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(nums, ["+Inf", "-Inf"]);
+        let e = |src: &str| err("yamldecode", vec![s(src)]);
+        assert_eq!(
+            e("a: 1\nb: [1"),
+            "on line 2, column 1: did not find expected ',' or ']'."
+        );
+        assert_eq!(
+            e("a: b: c"),
+            "mapping values are not allowed in this context."
+        );
+        assert_eq!(
+            e("a: 1\n  b: 2"),
+            "on line 2, column 1: mapping values are not allowed in this context."
+        );
+        assert_eq!(
+            e("a: 1\nb: .nan"),
+            "on line 1, column 4: floating point NaN is not supported."
+        );
+        assert_eq!(
+            e("a: 1\nb"),
+            "on line 3, column 1: could not find expected ':'."
+        );
+        assert_eq!(
+            e("a: 1\n\tb: 2"),
+            "on line 2, column 1: found a tab character that violates indentation."
+        );
+        assert_eq!(
+            e("a: &x [*x]"),
+            "cannot refer to anchor \"x\" from inside its own definition."
+        );
+        assert_eq!(
+            e("a: 1\nb: *x"),
+            "on line 1, column 4: reference to undefined anchor \"x\"."
+        );
+        assert_eq!(
+            e("a: 1\n<<: [1]"),
+            "on line 1, column 1: cannot merge tuple into mapping."
+        );
+        assert_eq!(
+            e("a: 1\n~: 1"),
+            "on line 1, column 1: mapping key cannot be null."
+        );
+        assert_eq!(
+            e("a: 1\n[1]: 2"),
+            "on line 1, column 1: only strings are allowed as mapping keys."
+        );
+        assert_eq!(e("!!int x"), "cannot parse \"x\" as tag:yaml.org,2002:int.");
+        assert_eq!(
+            e("!!seq {a: 1}"),
+            "can't interpret mapping as tag:yaml.org,2002:seq."
+        );
+        assert_eq!(
+            e("x\n---\ny"),
+            "on line 1, column 1: unexpected extra content after value."
+        );
+        assert_eq!(
+            e("%YAML 1.2\n---\na: 1"),
+            "found incompatible YAML document."
+        );
+        assert_eq!(e("a: \"\\/\""), "found unknown escape character.");
+        assert_eq!(e("a: \u{1}"), "control characters are not allowed.");
+        assert_eq!(
+            e("- ? \na\n  : b"),
+            "on line 3, column 1: could not find expected ':'."
+        );
+    }
 }

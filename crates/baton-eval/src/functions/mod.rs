@@ -17,6 +17,7 @@ mod ipnet;
 mod numeric;
 mod sensitivity;
 mod strings;
+mod tfprovider;
 
 use crate::convert::convert;
 use crate::types::Type;
@@ -156,6 +157,7 @@ impl Registry {
         datetime::register(&mut r);
         ipnet::register(&mut r);
         sensitivity::register(&mut r);
+        tfprovider::register(&mut r);
         r.add(Function::new(
             "templatestring",
             vec![
@@ -298,27 +300,6 @@ pub(crate) mod util {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod testutil {
-    use super::*;
-
-    /// Calls a function by name on values, in a planning-free context rooted at the cwd.
-    pub fn call_fn(name: &str, args: Vec<Value>) -> FnResult {
-        use std::path::PathBuf;
-        let f = registry()
-            .get(name)
-            .ok_or_else(|| FnError::new(format!("no function {name}")))?;
-        let sources = Sources::new();
-        let dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-        let ctx = FnCtx {
-            base_dir: &dir,
-            sources: &sources,
-            planning: false,
-        };
-        call(f, &ctx, args)
-    }
-}
-
 /// `templatefile(path, vars)`: needs the evaluator, so it is dispatched here rather than
 /// through the registry's plain implementations (the registry entry declares its signature).
 pub(crate) fn templatefile(
@@ -443,4 +424,25 @@ pub(crate) fn templatestring(
         .with_symbols(vars.into_iter().collect());
     let out = inner.eval(&tpl)?;
     Ok(out.with_sensitive(ts || vs))
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use super::*;
+
+    /// Calls a function by name on values, in a planning-free context rooted at the cwd.
+    pub fn call_fn(name: &str, args: Vec<Value>) -> FnResult {
+        use std::path::PathBuf;
+        let f = registry()
+            .get(name)
+            .ok_or_else(|| FnError::new(format!("no function {name}")))?;
+        let sources = Sources::new();
+        let dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        let ctx = FnCtx {
+            base_dir: &dir,
+            sources: &sources,
+            planning: false,
+        };
+        call(f, &ctx, args)
+    }
 }

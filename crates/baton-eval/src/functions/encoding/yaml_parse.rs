@@ -2,16 +2,21 @@
 //! v2 implements it (the copy go-cty-yaml vendors, which Terraform uses), producing the same
 //! events, with the same marks, and failing with the same problems at the same places.
 //!
-//! The tokens are fetched lazily exactly as the original does (a token that may be a simple
-//! key is held back until the scanner knows), because the caller acts on each event as it
-//! arrives: which error wins (a bad scalar before a syntax error further on, or the reverse)
-//! depends on that timing. Marks count characters, lines and columns from 0, as libyaml's do.
+//! The tokens are fetched lazily exactly as that version does (a token that may be a
+//! simple key is held back until the scanner knows, stale keys are checked on every fetch),
+//! because the caller acts on each event as it arrives: which error wins (a bad scalar
+//! before a syntax error further on, or the reverse) depends on that timing. Marks count
+//! characters, lines and columns from 0, as libyaml's do.
+//!
+//! Known difference: libyaml's reader refuses control characters as it decodes the input,
+//! 512 bytes at a time; here the whole input is checked first, so in a long document a
+//! syntax error before a control character can be reported as the control character.
 //!
 //! This module knows nothing about values or types: it must not resolve scalars (see
 //! `yaml_decode`). It must not panic on any input and must not recurse: nesting is kept in
 //! explicit stacks.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// A position in the input: characters from the start, 0-based line and column.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -250,7 +255,6 @@ struct Scanner {
     indents: Vec<i64>,
     simple_key_allowed: bool,
     simple_keys: Vec<SimpleKey>,
-    simple_keys_by_tok: HashMap<usize, usize>,
     error: Option<SyntaxError>,
 }
 
@@ -283,7 +287,6 @@ impl Scanner {
             indents: Vec::new(),
             simple_key_allowed: false,
             simple_keys: Vec::new(),
-            simple_keys_by_tok: HashMap::new(),
             error,
         }
     }
@@ -392,17 +395,20 @@ impl Scanner {
         self.tokens.pop_front();
     }
 
+    /// Fetches until the head of the queue cannot be a simple key any more.
     fn fetch_more_tokens(&mut self) -> SResult<()> {
         loop {
-            if !self.tokens.is_empty() {
-                match self.simple_keys_by_tok.get(&self.tokens_parsed).copied() {
-                    None => break,
-                    Some(i) => {
-                        if !self.simple_key_is_valid(i)? {
-                            break;
-                        }
-                    }
-                }
+            let need_more = if self.tokens.is_empty() {
+                true
+            } else {
+                self.stale_simple_keys()?;
+                let head = self.tokens_parsed;
+                self.simple_keys
+                    .iter()
+                    .any(|k| k.possible && k.token_number == head)
+            };
+            if !need_more {
+                break;
             }
             self.fetch_next_token()?;
         }
@@ -421,6 +427,7 @@ impl Scanner {
             return Ok(());
         }
         self.scan_to_next_token();
+        self.stale_simple_keys()?;
         self.unroll_indent(self.column());
         let c = self.at(0);
         if is_z(c) {
@@ -476,23 +483,20 @@ impl Scanner {
         Err(self.error(self.mark, "found character that cannot start any token"))
     }
 
-    fn simple_key_is_valid(&mut self, i: usize) -> SResult<bool> {
+    /// Drops the potential simple keys that can no longer be keys (a key is limited to one
+    /// line and 1024 characters); a required one is an error.
+    fn stale_simple_keys(&mut self) -> SResult<()> {
         let (line, index) = (self.mark.line, self.mark.index);
-        let Some(k) = self.simple_keys.get_mut(i) else {
-            return Ok(false);
-        };
-        if !k.possible {
-            return Ok(false);
-        }
-        if k.mark.line < line || k.mark.index + 1024 < index {
-            if k.required {
-                let m = k.mark;
-                return Err(self.error(m, "could not find expected ':'"));
+        for i in 0..self.simple_keys.len() {
+            let k = self.simple_keys[i];
+            if k.possible && (k.mark.line < line || k.mark.index + 1024 < index) {
+                if k.required {
+                    return Err(self.error(k.mark, "could not find expected ':'"));
+                }
+                self.simple_keys[i].possible = false;
             }
-            k.possible = false;
-            return Ok(false);
         }
-        Ok(true)
+        Ok(())
     }
 
     fn save_simple_key(&mut self) -> SResult<()> {
@@ -508,8 +512,6 @@ impl Scanner {
             if let Some(last) = self.simple_keys.last_mut() {
                 *last = key;
             }
-            let idx = self.simple_keys.len().saturating_sub(1);
-            self.simple_keys_by_tok.insert(key.token_number, idx);
         }
         Ok(())
     }
@@ -518,34 +520,24 @@ impl Scanner {
         let Some(k) = self.simple_keys.last().copied() else {
             return Ok(());
         };
-        if k.possible {
-            if k.required {
-                return Err(self.error(k.mark, "could not find expected ':'"));
-            }
-            if let Some(last) = self.simple_keys.last_mut() {
-                last.possible = false;
-            }
-            self.simple_keys_by_tok.remove(&k.token_number);
+        if k.possible && k.required {
+            return Err(self.error(k.mark, "could not find expected ':'"));
+        }
+        if let Some(last) = self.simple_keys.last_mut() {
+            last.possible = false;
         }
         Ok(())
     }
 
     fn increase_flow_level(&mut self) {
-        self.simple_keys.push(SimpleKey {
-            possible: false,
-            required: false,
-            token_number: self.tokens_parsed + self.tokens.len(),
-            mark: self.mark,
-        });
+        self.simple_keys.push(SimpleKey::default());
         self.flow_level += 1;
     }
 
     fn decrease_flow_level(&mut self) {
         if self.flow_level > 0 {
             self.flow_level -= 1;
-            if let Some(k) = self.simple_keys.pop() {
-                self.simple_keys_by_tok.remove(&k.token_number);
-            }
+            self.simple_keys.pop();
         }
     }
 
@@ -687,17 +679,15 @@ impl Scanner {
     }
 
     fn fetch_value(&mut self) -> SResult<()> {
-        let i = self.simple_keys.len().saturating_sub(1);
-        if self.simple_key_is_valid(i)? {
-            let k = self.simple_keys.get(i).copied().unwrap_or_default();
+        let k = self.simple_keys.last().copied().unwrap_or_default();
+        if k.possible {
             let at = k.token_number.saturating_sub(self.tokens_parsed);
             self.insert(at, Tok::Key, k.mark);
             let col = i64::try_from(k.mark.column).unwrap_or(i64::MAX);
             self.roll_indent(col, Some(k.token_number), Tok::BlockMappingStart, k.mark);
-            if let Some(key) = self.simple_keys.get_mut(i) {
+            if let Some(key) = self.simple_keys.last_mut() {
                 key.possible = false;
             }
-            self.simple_keys_by_tok.remove(&k.token_number);
             self.simple_key_allowed = false;
         } else {
             if self.flow_level == 0 {
@@ -730,7 +720,10 @@ impl Scanner {
         let end = self.mark;
         let c = self.at(0);
         if s.is_empty() || !(is_blankz(c) || "?:,]}%@`".contains(c)) {
-            return Err(self.error(start, "did not find expected alphabetic or numeric character"));
+            return Err(self.error(
+                start,
+                "did not find expected alphabetic or numeric character",
+            ));
         }
         let tok = if alias { Tok::Alias(s) } else { Tok::Anchor(s) };
         self.push(tok, start, end);
@@ -1018,7 +1011,11 @@ impl Scanner {
         let mut end = self.mark;
         let mut indent = 0i64;
         if increment > 0 {
-            indent = if self.indent >= 0 { self.indent + increment } else { increment };
+            indent = if self.indent >= 0 {
+                self.indent + increment
+            } else {
+                increment
+            };
         }
         let mut s = String::new();
         let mut leading_break = String::new();
@@ -1050,7 +1047,11 @@ impl Scanner {
         if chomping == 1 {
             s.push_str(&trailing_breaks);
         }
-        let style = if literal { ScalarStyle::Literal } else { ScalarStyle::Folded };
+        let style = if literal {
+            ScalarStyle::Literal
+        } else {
+            ScalarStyle::Folded
+        };
         Ok(Token {
             tok: Tok::Scalar(s, style),
             start,
@@ -1117,9 +1118,8 @@ impl Scanner {
                     s.push('\'');
                     self.skip();
                     self.skip();
-                } else if single && c == '\'' {
-                    break;
-                } else if !single && c == '"' {
+                } else if (single && c == '\'') || (!single && c == '"') {
+                    // The closing quote.
                     break;
                 } else if !single && c == '\\' && is_break(self.at(1)) {
                     // An escaped line break.
@@ -1217,7 +1217,11 @@ impl Scanner {
         }
         self.skip();
         let end = self.mark;
-        let style = if single { ScalarStyle::SingleQuoted } else { ScalarStyle::DoubleQuoted };
+        let style = if single {
+            ScalarStyle::SingleQuoted
+        } else {
+            ScalarStyle::DoubleQuoted
+        };
         Ok(Token {
             tok: Tok::Scalar(s, style),
             start,
@@ -1402,9 +1406,7 @@ impl Parser {
             State::FlowSequenceFirstEntry => self.parse_flow_sequence_entry(true),
             State::FlowSequenceEntry => self.parse_flow_sequence_entry(false),
             State::FlowSequenceEntryMappingKey => self.parse_flow_sequence_entry_mapping_key(),
-            State::FlowSequenceEntryMappingValue => {
-                self.parse_flow_sequence_entry_mapping_value()
-            }
+            State::FlowSequenceEntryMappingValue => self.parse_flow_sequence_entry_mapping_value(),
             State::FlowSequenceEntryMappingEnd => self.parse_flow_sequence_entry_mapping_end(),
             State::FlowMappingFirstKey => self.parse_flow_mapping_key(true),
             State::FlowMappingKey => self.parse_flow_mapping_key(false),
@@ -1420,7 +1422,10 @@ impl Parser {
     fn parse_stream_start(&mut self) -> SResult<Event> {
         let t = self.peek()?;
         if t.tok != Tok::StreamStart {
-            return Err(parser_error("did not find expected <stream-start>", t.start));
+            return Err(parser_error(
+                "did not find expected <stream-start>",
+                t.start,
+            ));
         }
         self.state = State::ImplicitDocumentStart;
         self.sc.skip_token();
@@ -1450,7 +1455,10 @@ impl Parser {
             self.process_directives()?;
             let t = self.peek()?;
             if t.tok != Tok::DocumentStart {
-                return Err(parser_error("did not find expected <document start>", t.start));
+                return Err(parser_error(
+                    "did not find expected <document start>",
+                    t.start,
+                ));
             }
             self.states.push(State::DocumentEnd);
             self.state = State::DocumentContent;
@@ -1537,7 +1545,11 @@ impl Parser {
                     tag = format!("{prefix}{suffix}");
                 }
                 if tag.is_empty() {
-                    return Err(parser_error_context(start, "found undefined tag handle", tag_mark));
+                    return Err(parser_error_context(
+                        start,
+                        "found undefined tag handle",
+                        tag_mark,
+                    ));
                 }
             }
         }
@@ -1636,7 +1648,10 @@ impl Parser {
             let mark = t.end;
             self.sc.skip_token();
             let t = self.peek()?;
-            if !matches!(t.tok, Tok::BlockEntry | Tok::Key | Tok::Value | Tok::BlockEnd) {
+            if !matches!(
+                t.tok,
+                Tok::BlockEntry | Tok::Key | Tok::Value | Tok::BlockEnd
+            ) {
                 self.states.push(State::IndentlessSequenceEntry);
                 return self.parse_node(true, false);
             }
@@ -1878,8 +1893,13 @@ mod tests {
             let s = match &e.kind {
                 EventKind::Scalar {
                     value, tag, style, ..
-                } => format!("S({value:?},{tag},{style:?})@{}:{}", e.start.line, e.start.column),
-                EventKind::Alias { anchor } => format!("*{anchor}@{}:{}", e.start.line, e.start.column),
+                } => format!(
+                    "S({value:?},{tag},{style:?})@{}:{}",
+                    e.start.line, e.start.column
+                ),
+                EventKind::Alias { anchor } => {
+                    format!("*{anchor}@{}:{}", e.start.line, e.start.column)
+                }
                 k => format!("{}@{}:{}", k.go_name(), e.start.line, e.start.column),
             };
             out.push(s);
@@ -1914,11 +1934,22 @@ mod tests {
 
     #[test]
     fn scalars_fold_like_libyaml() {
-        let ev = events("a: |\n  x\n  y\nb: >-\n  p\n  q\n\n  r\nc: \"e\\x41\\u00e9\\\n  z\"\nd: x\n  y\n")
-            .expect("parses");
-        assert!(ev.contains(&"S(\"x\\ny\\n\",,Literal)@0:3".to_string()), "{ev:?}");
-        assert!(ev.contains(&"S(\"p q\\nr\",,Folded)@3:3".to_string()), "{ev:?}");
-        assert!(ev.contains(&"S(\"eAéz\",,DoubleQuoted)@8:3".to_string()), "{ev:?}");
+        let ev = events(
+            "a: |\n  x\n  y\nb: >-\n  p\n  q\n\n  r\nc: \"e\\x41\\u00e9\\\n  z\"\nd: x\n  y\n",
+        )
+        .expect("parses");
+        assert!(
+            ev.contains(&"S(\"x\\ny\\n\",,Literal)@0:3".to_string()),
+            "{ev:?}"
+        );
+        assert!(
+            ev.contains(&"S(\"p q\\nr\",,Folded)@3:3".to_string()),
+            "{ev:?}"
+        );
+        assert!(
+            ev.contains(&"S(\"eAéz\",,DoubleQuoted)@8:3".to_string()),
+            "{ev:?}"
+        );
         assert!(ev.contains(&"S(\"x y\",,Plain)@10:3".to_string()), "{ev:?}");
     }
 
@@ -1929,7 +1960,10 @@ mod tests {
         assert_eq!((e.stage, e.problem_mark.line), (ErrorStage::Scanner, 2));
         let e = events("a: 1\nb: [1").expect_err("fails");
         assert_eq!(e.problem, "did not find expected ',' or ']'");
-        assert_eq!((e.stage, e.problem_mark.line, e.problem_mark.column), (ErrorStage::Parser, 2, 0));
+        assert_eq!(
+            (e.stage, e.problem_mark.line, e.problem_mark.column),
+            (ErrorStage::Parser, 2, 0)
+        );
         let e = events("a: \u{1}").expect_err("fails");
         assert_eq!(e.stage, ErrorStage::Reader);
     }
