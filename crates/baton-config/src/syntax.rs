@@ -54,7 +54,8 @@ impl Body {
 /// Parses one file's text. On a syntax error returns the diagnostic (HCL parsing cannot
 /// recover, so a file with a syntax error contributes nothing else).
 pub fn parse_file(file: FileId, text: &str) -> Result<Body, Diagnostic> {
-    let body = hcl_edit::parser::parse_body(text).map_err(|e| syntax_error(file, text, &e))?;
+    let body = parse_with_big_numbers(text, hcl_edit::parser::parse_body)
+        .map_err(|e| syntax_error(file, text, &e))?;
     let cx = Cx {
         file,
         text,
@@ -65,7 +66,8 @@ pub fn parse_file(file: FileId, text: &str) -> Result<Body, Diagnostic> {
 
 /// Parses a standalone expression (e.g. a `-var` value or a variable default given as text).
 pub fn parse_expr(file: FileId, text: &str) -> Result<Expr, Diagnostic> {
-    let expr = hcl_edit::parser::parse_expr(text).map_err(|e| syntax_error(file, text, &e))?;
+    let expr = parse_with_big_numbers(text, hcl_edit::parser::parse_expr)
+        .map_err(|e| syntax_error(file, text, &e))?;
     let cx = Cx {
         file,
         text,
@@ -84,6 +86,92 @@ pub fn parse_template(file: FileId, text: &str) -> Result<Expr, Diagnostic> {
     };
     let span = Span::new(file, 0, text.len());
     Ok(cx.template(&tpl, span))
+}
+
+/// Runs `parse`, and when it fails inside a decimal literal beyond the range of an `f64`
+/// (`1e400`, which `hcl-edit` rejects but HCL accepts: its numbers are arbitrary-precision),
+/// parses again with that literal replaced by zeros of the same length. Spans are unchanged,
+/// and number literals keep their text from the original (see `Cx::expr`), so the value is
+/// exact. Errors are the original text's.
+fn parse_with_big_numbers<T>(
+    text: &str,
+    parse: impl Fn(&str) -> Result<T, hcl_edit::parser::Error>,
+) -> Result<T, hcl_edit::parser::Error> {
+    let first = match parse(text) {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
+    let mut patched = text.to_string();
+    // Each round fixes one literal; a file rarely has more than a few.
+    for _ in 0..64 {
+        let err = match parse(&patched) {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        let Some((start, end)) = huge_literal_at(&patched, err.location().offset()) else {
+            return Err(first);
+        };
+        patched.replace_range(start..end, &"0".repeat(end - start));
+    }
+    Err(first)
+}
+
+/// The byte range of a decimal literal around `offset` whose value overflows an `f64`.
+fn huge_literal_at(text: &str, offset: usize) -> Option<(usize, usize)> {
+    let b = text.as_bytes();
+    let is_num = |c: u8| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-');
+    let offset = offset.min(b.len());
+    let mut start = offset;
+    while start > 0 && is_num(b[start - 1]) {
+        start -= 1;
+    }
+    // A sign before the literal belongs to an operator, not to it.
+    while start < b.len() && matches!(b[start], b'+' | b'-') {
+        start += 1;
+    }
+    let mut end = offset;
+    while end < b.len() && is_num(b[end]) {
+        end += 1;
+    }
+    // The literal is the longest prefix of digits, `.`, `e`/`E` and a sign right after the
+    // `e`; anything after it (`1e400-x`) is an operator.
+    let lit = text.get(start..end)?;
+    let mut lit_end = 0;
+    let mut prev = ' ';
+    for (i, c) in lit.char_indices() {
+        let ok = c.is_ascii_digit()
+            || matches!(c, '.' | 'e' | 'E')
+            || (matches!(c, '+' | '-') && matches!(prev, 'e' | 'E'));
+        if !ok {
+            break;
+        }
+        lit_end = i + 1;
+        prev = c;
+    }
+    let lit = &lit[..lit_end];
+    if start > 0 && (b[start - 1].is_ascii_alphanumeric() || b[start - 1] == b'_') {
+        return None; // part of an identifier
+    }
+    let valid = {
+        let (mantissa, exp) = match lit.find(['e', 'E']) {
+            Some(i) => (&lit[..i], Some(&lit[i + 1..])),
+            None => (lit, None),
+        };
+        let mantissa_ok = !mantissa.is_empty()
+            && mantissa.starts_with(|c: char| c.is_ascii_digit())
+            && mantissa.chars().filter(|&c| c == '.').count() <= 1
+            && mantissa.chars().all(|c| c.is_ascii_digit() || c == '.')
+            && !mantissa.ends_with('.');
+        let exp_ok = exp.is_none_or(|e| {
+            let digits = e.strip_prefix(['+', '-']).unwrap_or(e);
+            !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
+        });
+        mantissa_ok && exp_ok
+    };
+    if !valid || !lit.parse::<f64>().is_ok_and(f64::is_infinite) {
+        return None;
+    }
+    Some((start, start + lit.len()))
 }
 
 fn syntax_error(file: FileId, text: &str, e: &hcl_edit::parser::Error) -> Diagnostic {
@@ -662,6 +750,34 @@ mod tests {
         assert!(matches!(each.kind, ExprKind::Index(..)));
         // The attribute-only splat stops before the index.
         assert!(matches!(b.attrs[1].expr.kind, ExprKind::Index(..)));
+    }
+
+    #[test]
+    fn literals_beyond_f64_keep_their_text() {
+        let b =
+            parse_file(FileId(0), "a = 1e400\nb = 2.5E+999 * x\nc = 1e400-y\n").expect("parses");
+        let nums: Vec<ExprKind> = ["a", "b", "c"]
+            .iter()
+            .map(|n| {
+                let e = &b.attr(n).expect("attr").expr;
+                match &e.kind {
+                    ExprKind::Binary(_, l, _) => l.kind.clone(),
+                    k => k.clone(),
+                }
+            })
+            .collect();
+        assert_eq!(
+            nums,
+            [
+                ExprKind::Number("1e400".into()),
+                ExprKind::Number("2.5E+999".into()),
+                ExprKind::Number("1e400".into())
+            ]
+        );
+        // Other syntax errors are still reported as they were.
+        let d = parse_file(FileId(0), "a = 1e400 +\n").expect_err("error");
+        assert_eq!(d.summary, "Invalid syntax");
+        assert!(huge_literal_at("x = abc1e400", 9).is_none());
     }
 
     #[test]
