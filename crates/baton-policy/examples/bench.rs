@@ -11,6 +11,11 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+const TRIVIAL: (&str, &str) = (
+    "trivial.rego",
+    "package bench.trivial\n\nimport rego.v1\n\ndeny contains \"x\" if false\n",
+);
+
 const POLICIES: &[(&str, &str)] = &[
     (
         "naming.rego",
@@ -174,10 +179,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (name, text) in POLICIES {
         std::fs::write(tmp.path().join(name), text)?;
     }
-    let mut dirs: Vec<_> = ["blast_radius", "deny_types", "required_tags", "no_prod_deletes"]
-        .iter()
-        .map(|d| examples.join(d))
-        .collect();
+    let trivial_dir = tempfile::tempdir()?;
+    std::fs::write(trivial_dir.path().join(TRIVIAL.0), TRIVIAL.1)?;
+    let mut dirs: Vec<_> = [
+        "blast_radius",
+        "deny_types",
+        "required_tags",
+        "no_prod_deletes",
+    ]
+    .iter()
+    .map(|d| examples.join(d))
+    .collect();
     dirs.push(tmp.path().to_path_buf());
     let sets = vec![PolicySet {
         name: "bench".into(),
@@ -188,17 +200,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let plan = synthetic_plan(n);
     let text = serde_json::to_string(&plan)?;
-    println!("plan: {n} resource_changes, {} KiB of JSON", text.len() / 1024);
+    println!(
+        "plan: {n} resource_changes, {} KiB of JSON",
+        text.len() / 1024
+    );
 
     let sources = Sources::new();
     let start = Instant::now();
     let policies = load(&sets, &sources).map_err(|d| d.render(&sources))?;
-    println!("load: {:.1?} ({} rules)", start.elapsed(), policies.rules().len());
+    println!(
+        "load: {:.1?} ({} rules)",
+        start.elapsed(),
+        policies.rules().len()
+    );
 
     let start = Instant::now();
     let redacted = redact(&plan);
     println!("redact: {:.1?}", start.elapsed());
     drop(redacted);
+    let start = Instant::now();
+    let converted = <regorus::Value as serde::Deserialize>::deserialize(&plan)?;
+    println!("input to regorus: {:.1?}", start.elapsed());
+    let start = Instant::now();
+    drop(converted);
+    println!("drop of regorus input: {:.1?}", start.elapsed());
 
     let mut times: Vec<Duration> = Vec::new();
     let mut last = None;
@@ -218,10 +243,48 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut per_rule: std::collections::BTreeMap<String, usize> = Default::default();
     for f in &decision.findings {
-        *per_rule.entry(format!("{}.{}", f.package, f.rule)).or_default() += 1;
+        *per_rule
+            .entry(format!("{}.{}", f.package, f.rule))
+            .or_default() += 1;
     }
     for (rule, count) in &per_rule {
         println!("  {rule}: {count} findings");
+    }
+    // Each policy alone, to see where the time goes.
+    let mut singles: Vec<(String, std::path::PathBuf)> = sets[0]
+        .dirs
+        .iter()
+        .take(4)
+        .map(|d| {
+            (
+                d.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                d.clone(),
+            )
+        })
+        .collect();
+    for (name, _) in POLICIES {
+        singles.push((name.to_string(), tmp.path().join(name)));
+    }
+    singles.push((
+        "(a policy that reads nothing)".into(),
+        trivial_dir.path().join(TRIVIAL.0),
+    ));
+    for (name, path) in singles {
+        let one = [PolicySet {
+            name: name.clone(),
+            dirs: vec![path],
+            ..sets[0].clone()
+        }];
+        let p = load(&one, &sources).map_err(|d| d.render(&sources))?;
+        let mut best = Duration::MAX;
+        for _ in 0..3 {
+            let start = Instant::now();
+            let _ = evaluate(&p, &plan);
+            best = best.min(start.elapsed());
+        }
+        println!("  alone: {name}: {best:.1?}");
     }
     println!(
         "evaluate (10 policies, {n} resource_changes, {} findings, outcome {:?}): min {:.1?}, median {:.1?}, max {:.1?}",

@@ -6,7 +6,7 @@
 //! collected in [`Decision::prints`].
 
 use crate::load::{Corpus, GateRule, LoadedPolicies, LoadedSet};
-use crate::redact::redact;
+use crate::redact::redacted;
 use crate::set::Enforcement;
 use baton_core::{Diagnostic, Diagnostics, Sources};
 use serde::Deserialize as _;
@@ -49,10 +49,15 @@ impl fmt::Display for Finding {
     /// `[hard-mandatory] deny: aws_s3_bucket.b: bucket must not be public (data.s3.deny in
     /// policies/s3.rego, set "default")`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[{}] {}: ", self.enforcement, match self.kind {
-            FindingKind::Deny => "deny",
-            FindingKind::Warn => "warn",
-        })?;
+        write!(
+            f,
+            "[{}] {}: ",
+            self.enforcement,
+            match self.kind {
+                FindingKind::Deny => "deny",
+                FindingKind::Warn => "warn",
+            }
+        )?;
         if let Some(a) = &self.address {
             write!(f, "{a}: ")?;
         }
@@ -130,7 +135,7 @@ impl Decision {
 }
 
 /// Evaluates every set against `input` (the plan JSON with its `baton` object). Sets that do
-/// not opt in to sensitive values see the input through [`redact`].
+/// not opt in to sensitive values see the input through [`crate::redact`].
 pub fn evaluate(policies: &LoadedPolicies, input: &Json) -> Decision {
     let mut decision = Decision {
         findings: Vec::new(),
@@ -140,7 +145,7 @@ pub fn evaluate(policies: &LoadedPolicies, input: &Json) -> Decision {
     };
     let sources = &policies.sources;
     let mut raw: Option<regorus::Value> = None;
-    let mut redacted: Option<regorus::Value> = None;
+    let mut hidden: Option<regorus::Value> = None;
     let addresses = known_addresses(input);
     for set in &policies.sets {
         if set.rules.is_empty() {
@@ -149,7 +154,7 @@ pub fn evaluate(policies: &LoadedPolicies, input: &Json) -> Decision {
         let slot = if set.set.include_sensitive {
             &mut raw
         } else {
-            &mut redacted
+            &mut hidden
         };
         let value = match slot {
             Some(v) => v.clone(),
@@ -157,7 +162,7 @@ pub fn evaluate(policies: &LoadedPolicies, input: &Json) -> Decision {
                 let converted = if set.set.include_sensitive {
                     to_rego(input)
                 } else {
-                    to_rego(&redact(input))
+                    to_rego(&redacted(input))
                 };
                 match converted {
                     Ok(v) => {
@@ -177,16 +182,33 @@ pub fn evaluate(policies: &LoadedPolicies, input: &Json) -> Decision {
         evaluate_set(set, value, &addresses, sources, &mut decision);
     }
     // Most severe first: hard-mandatory denials, soft-mandatory, advisory denials, warnings.
-    decision.findings.sort_by(|a, b| {
-        let key = |f: &Finding| {
-            (Reverse(f.enforcement), f.kind, f.set.clone(), f.package.clone(), f.rule.clone())
-        };
-        key(a)
-            .cmp(&key(b))
-            .then_with(|| (&a.address, &a.message).cmp(&(&b.address, &b.message)))
-    });
+    decision
+        .findings
+        .sort_by(|a, b| severity_key(a).cmp(&severity_key(b)));
     decision.outcome = outcome(&decision.findings, !decision.errors.is_empty());
     decision
+}
+
+type SortKey<'a> = (
+    Reverse<Enforcement>,
+    FindingKind,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a Option<String>,
+    &'a str,
+);
+
+fn severity_key(f: &Finding) -> SortKey<'_> {
+    (
+        Reverse(f.enforcement),
+        f.kind,
+        &f.set,
+        &f.package,
+        &f.rule,
+        &f.address,
+        &f.message,
+    )
 }
 
 fn outcome(findings: &[Finding], errors: bool) -> Outcome {
@@ -215,6 +237,40 @@ fn evaluate_set(
 ) {
     let mut engine = set.corpus.engine.clone();
     engine.set_input(input);
+    // Fast path: every rule of the set in one query, so that the rules they share (a score,
+    // a filtered list of resources) are computed once. `[v | v := r]` is `[]` when `r` is
+    // undefined, so one undefined rule does not hide the others.
+    let query = format!(
+        "[{}]",
+        set.rules
+            .iter()
+            .map(|r| format!("[v | v := {}]", crate::rules::rule_ref(&r.package, &r.name)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let combined = catch_unwind(AssertUnwindSafe(|| Corpus::eval_ref(&mut engine, &query)));
+    if let Ok(Ok(regorus::Value::Array(values))) = &combined {
+        if values.len() == set.rules.len() {
+            if let Ok(mut prints) = engine.take_prints() {
+                decision.prints.append(&mut prints);
+            }
+            for (rule, value) in set.rules.iter().zip(values.iter()) {
+                let value = match value {
+                    regorus::Value::Array(v) => v.iter().next().cloned(),
+                    _ => None,
+                };
+                if let Some(value) = value {
+                    collect_findings(set, rule, &value, addresses, decision);
+                }
+            }
+            return;
+        }
+    }
+    if combined.is_err() {
+        engine = set.corpus.engine.clone();
+    }
+    let _ = engine.take_prints();
+    // Slow path, after an error: rule by rule, so that each error names its rule.
     for rule in &set.rules {
         let path = crate::rules::rule_ref(&rule.package, &rule.name);
         let result = catch_unwind(AssertUnwindSafe(|| Corpus::eval_ref(&mut engine, &path)));
@@ -235,7 +291,9 @@ fn evaluate_set(
                 decision.errors.push(
                     Diagnostic::error(
                         "Policy evaluation failed",
-                        format!("The Rego engine panicked while evaluating {path}.\n\n{FAIL_CLOSED}"),
+                        format!(
+                            "The Rego engine panicked while evaluating {path}.\n\n{FAIL_CLOSED}"
+                        ),
                     )
                     .in_context(context),
                 );
@@ -333,7 +391,10 @@ fn is_violation_object(map: &serde_json::Map<String, Json>) -> bool {
 /// the item was found under (a partial object rule `deny[addr] := msg` keys by address).
 fn message_of_item(item: &Json, key: Option<&str>) -> (String, Option<String>) {
     match item {
-        Json::String(s) => (s.clone(), key.map(str::to_string).filter(|k| looks_like_address(k))),
+        Json::String(s) => (
+            s.clone(),
+            key.map(str::to_string).filter(|k| looks_like_address(k)),
+        ),
         Json::Object(map) => {
             let message = ["msg", "message"]
                 .iter()
@@ -341,7 +402,11 @@ fn message_of_item(item: &Json, key: Option<&str>) -> (String, Option<String>) {
                 .map(str::to_string)
                 .unwrap_or_else(|| item.to_string());
             let address = address_in(map)
-                .or_else(|| map.get("details").and_then(Json::as_object).and_then(address_in))
+                .or_else(|| {
+                    map.get("details")
+                        .and_then(Json::as_object)
+                        .and_then(address_in)
+                })
                 .or_else(|| key.map(str::to_string).filter(|k| looks_like_address(k)));
             (message, address)
         }
@@ -447,7 +512,10 @@ mod tests {
                 ("m1".to_string(), Some("aws_instance.a".to_string())),
                 ("m2".to_string(), Some("aws_instance.b".to_string())),
                 ("m3".to_string(), Some("aws_instance.c".to_string())),
-                ("m4".to_string(), Some("module.x.aws_instance.d[\"k\"]".to_string())),
+                (
+                    "m4".to_string(),
+                    Some("module.x.aws_instance.d[\"k\"]".to_string())
+                ),
                 ("{\"no_msg\":1}".to_string(), None),
                 ("7".to_string(), None),
             ]
@@ -461,7 +529,10 @@ mod tests {
         assert_eq!(
             out,
             vec![
-                ("keyed by address".to_string(), Some("aws_instance.a".to_string())),
+                (
+                    "keyed by address".to_string(),
+                    Some("aws_instance.a".to_string())
+                ),
                 ("m".to_string(), None),
                 ("nested".to_string(), None),
             ]

@@ -41,9 +41,12 @@ impl LoadedPolicies {
         self.sets
             .iter()
             .flat_map(|s| {
-                s.rules
-                    .iter()
-                    .map(|r| (s.set.name.clone(), crate::rules::rule_ref(&r.package, &r.name)))
+                s.rules.iter().map(|r| {
+                    (
+                        s.set.name.clone(),
+                        crate::rules::rule_ref(&r.package, &r.name),
+                    )
+                })
             })
             .collect()
     }
@@ -210,12 +213,7 @@ pub(crate) fn build_corpus(
         };
         corpus_files.insert(name.clone(), id);
         if let Err(err) = add_policy(&mut engine, &name, &text) {
-            diags.push(err.to_diagnostic(
-                "Invalid policy",
-                "",
-                &corpus_files,
-                sources,
-            ));
+            diags.push(err.to_diagnostic("Invalid policy", "", &corpus_files, sources));
         }
     }
 
@@ -225,7 +223,15 @@ pub(crate) fn build_corpus(
             continue;
         };
         corpus_files.insert(name.clone(), id);
-        add_data_file(&mut engine, &name, id, &text, &mut owners, sources, &mut diags);
+        add_data_file(
+            &mut engine,
+            &name,
+            id,
+            &text,
+            &mut owners,
+            sources,
+            &mut diags,
+        );
     }
 
     let mut corpus = Corpus {
@@ -274,7 +280,11 @@ fn add_policy(engine: &mut regorus::Engine, name: &str, text: &str) -> Result<()
         Ok(_) => Ok(()),
         Err(e) => {
             let v0 = RegoError::parse(&e);
-            Err(if v0.position() > v1.position() { v0 } else { v1 })
+            Err(if v0.position() > v1.position() {
+                v0
+            } else {
+                v1
+            })
         }
     }
 }
@@ -370,7 +380,11 @@ fn add_data_file(
     }
 }
 
-fn read_file(path: &Path, sources: &Sources, diags: &mut Diagnostics) -> Option<(String, FileId, String)> {
+fn read_file(
+    path: &Path,
+    sources: &Sources,
+    diags: &mut Diagnostics,
+) -> Option<(String, FileId, String)> {
     let name = path.display().to_string();
     match std::fs::read_to_string(path) {
         Ok(text) => {

@@ -26,7 +26,9 @@ pub fn eval_query(
         return Err(diags);
     }
     let query_id = sources.add("<query>", Path::new("<query>"), query.to_string());
-    corpus.files.insert(REGORUS_QUERY_FILE.to_string(), query_id);
+    corpus
+        .files
+        .insert(REGORUS_QUERY_FILE.to_string(), query_id);
     if let Some(input) = input {
         match to_rego(input) {
             Ok(v) => corpus.engine.set_input(v),
@@ -51,9 +53,7 @@ pub fn eval_query(
             )
             .into()
         }),
-        Ok(Err(err)) => Err(corpus
-            .diagnostic(&err, "Query failed", "", sources)
-            .into()),
+        Ok(Err(err)) => Err(corpus.diagnostic(&err, "Query failed", "", sources).into()),
         Err(_) => Err(Diagnostic::error(
             "Query failed",
             "The Rego engine panicked while evaluating the query.",

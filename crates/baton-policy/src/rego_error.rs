@@ -179,12 +179,12 @@ mod tests {
             std::path::Path::new("a.rego"),
             "package a\n\nx := foo_bar + 1\n\tmsg := y\n".into(),
         );
-        let span = span_at(&s, id, 4, 12, 4).unwrap();
-        assert_eq!(s.snippet(span).unwrap(), "y");
-        let span = span_at(&s, id, 3, 6, 4).unwrap();
-        assert_eq!(s.snippet(span).unwrap(), "foo_bar");
-        let span = span_at(&s, id, 3, 14, 4).unwrap();
-        assert_eq!(s.snippet(span).unwrap(), "+");
-        assert_eq!(s.location(span).unwrap(), "a.rego:3:14");
+        let span = span_at(&s, id, 4, 12, 4).expect("span");
+        assert_eq!(s.snippet(span).expect("snippet"), "y");
+        let span = span_at(&s, id, 3, 6, 4).expect("span");
+        assert_eq!(s.snippet(span).expect("snippet"), "foo_bar");
+        let span = span_at(&s, id, 3, 14, 4).expect("span");
+        assert_eq!(s.snippet(span).expect("snippet"), "+");
+        assert_eq!(s.location(span).expect("location"), "a.rego:3:14");
     }
 }

@@ -35,7 +35,10 @@ pub(crate) fn modules_from_ast(ast_json: &str) -> Result<Vec<ModuleInfo>, String
     };
     let mut out = Vec::with_capacity(items.len());
     for item in items {
-        let file = item["source"]["file"].as_str().unwrap_or_default().to_string();
+        let file = item["source"]["file"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let ast = &item["ast"];
         let mut package = Vec::new();
         ref_components(&ast["package"]["refr"], &mut package);
@@ -102,7 +105,10 @@ fn ref_components(expr: &Json, out: &mut Vec<String>) {
         }
         "RefBrack" => {
             ref_components(&inner["refr"], out);
-            if let Some(s) = inner["index"].get("String").and_then(|s| s["value"].as_str()) {
+            if let Some(s) = inner["index"]
+                .get("String")
+                .and_then(|s| s["value"].as_str())
+            {
                 out.push(s.to_string());
             }
         }
@@ -161,8 +167,8 @@ mod tests {
             "p.rego".into(),
             "package a.b[\"c.d\"]\n\ndefault allow := false\ndeny contains msg if { msg := \"x\" }\ndeny_x[msg] if { msg := \"x\" }\nf(x) := 1\nwarn.y contains 1 if true\ntest_a if { true }\n".into(),
         )
-        .unwrap();
-        let modules = modules_from_ast(&e.get_ast_as_json().unwrap()).unwrap();
+        .expect("policy parses");
+        let modules = modules_from_ast(&e.get_ast_as_json().expect("ast")).expect("modules");
         assert_eq!(modules.len(), 1);
         let m = &modules[0];
         assert_eq!(m.file, "p.rego");

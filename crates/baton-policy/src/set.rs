@@ -90,7 +90,7 @@ mod tests {
         ] {
             assert_eq!(e.as_str().parse::<Enforcement>(), Ok(e));
         }
-        let err = "mandatory".parse::<Enforcement>().unwrap_err();
+        let err = "mandatory".parse::<Enforcement>().expect_err("not a level");
         assert_eq!(
             err.to_string(),
             "invalid enforcement level \"mandatory\": expected \"advisory\", \"soft-mandatory\" or \"hard-mandatory\""

@@ -14,11 +14,10 @@ action(change) := "replace" if {
 
 # The weight of a change: its type's weight for the action, else the default ("*") weight,
 # else 0.
-weight(rc) := w if {
-	w := data.blast_radius.weights[rc.type][action(rc.change)]
-} else := w if {
-	w := data.blast_radius.weights["*"][action(rc.change)]
-} else := 0
+weight(rc) := object.get(weights, [rc.type, a], object.get(weights, ["*", a], 0)) if {
+	weights := data.blast_radius.weights
+	a := action(rc.change)
+}
 
 score := sum([weight(rc) | some rc in input.resource_changes])
 

@@ -6,7 +6,12 @@ use baton_policy::Enforcement::{Advisory, HardMandatory, SoftMandatory};
 use baton_policy::{evaluate, run_tests, Outcome, TestOpts};
 use serde_json::json;
 
-const EXAMPLES: [&str; 4] = ["blast_radius", "deny_types", "required_tags", "no_prod_deletes"];
+const EXAMPLES: [&str; 4] = [
+    "blast_radius",
+    "deny_types",
+    "required_tags",
+    "no_prod_deletes",
+];
 
 #[test]
 fn every_example_passes_its_own_tests() {
@@ -41,9 +46,7 @@ fn the_examples_gate_a_plan() {
         .collect();
     let (p, _) = load_ok(&sets);
     assert!(p.warnings.is_empty());
-    let change = |addr: &str, actions: &[&str], after: serde_json::Value| {
-        json!({"address": addr, "type": addr.split('.').next(), "change": {"actions": actions, "after": after, "after_unknown": {}}})
-    };
+    let change = |addr: &str, actions: &[&str], after: serde_json::Value| json!({"address": addr, "type": addr.split('.').next(), "change": {"actions": actions, "after": after, "after_unknown": {}}});
     let plan = json!({
         "format_version": "1.2",
         "baton": {"environment": "prod", "user": "alice", "host": "ci", "run_id": "r-1", "command": "apply", "time": "2026-05-04T10:00:00Z"},
@@ -59,7 +62,12 @@ fn the_examples_gate_a_plan() {
     let got: Vec<String> = d
         .findings
         .iter()
-        .map(|f| format!("{} {} {} {:?}: {}", f.set, f.enforcement, f.rule, f.address, f.message))
+        .map(|f| {
+            format!(
+                "{} {} {} {:?}: {}",
+                f.set, f.enforcement, f.rule, f.address, f.message
+            )
+        })
         .collect();
     assert_eq!(
         got,

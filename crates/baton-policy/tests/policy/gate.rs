@@ -20,7 +20,11 @@ fn plan(changes: &[(&str, &[&str])]) -> Value {
     })
 }
 
-fn decide(files: &[(&str, &str)], enforcement: Enforcement, input: &Value) -> (Decision, Sources, TempDir) {
+fn decide(
+    files: &[(&str, &str)],
+    enforcement: Enforcement,
+    input: &Value,
+) -> (Decision, Sources, TempDir) {
     let dir = fixture(files);
     let (p, sources) = load_ok(&[set("main", dir.path(), enforcement)]);
     (evaluate(&p, input), sources, dir)
@@ -28,7 +32,11 @@ fn decide(files: &[(&str, &str)], enforcement: Enforcement, input: &Value) -> (D
 
 #[test]
 fn no_findings_pass() {
-    let (d, _, _) = decide(&[("p.rego", DENY_DELETES)], HardMandatory, &plan(&[("a_b.c", &["create"])]));
+    let (d, _, _) = decide(
+        &[("p.rego", DENY_DELETES)],
+        HardMandatory,
+        &plan(&[("a_b.c", &["create"])]),
+    );
     assert_eq!(d.outcome, Outcome::Pass);
     assert!(d.findings.is_empty() && d.errors.is_empty());
     assert!(!d.blocks(false));
@@ -36,7 +44,11 @@ fn no_findings_pass() {
 
 #[test]
 fn hard_mandatory_denials_stop_without_override() {
-    let (d, _, dir) = decide(&[("p.rego", DENY_DELETES)], HardMandatory, &plan(&[("a_b.c", &["delete"])]));
+    let (d, _, dir) = decide(
+        &[("p.rego", DENY_DELETES)],
+        HardMandatory,
+        &plan(&[("a_b.c", &["delete"])]),
+    );
     assert_eq!(d.outcome, Outcome::HardFail);
     assert!(d.blocks(false) && d.blocks(true));
     let f = &d.findings[0];
@@ -47,7 +59,10 @@ fn hard_mandatory_denials_stop_without_override() {
     assert_eq!(f.rule, "deny");
     assert_eq!(f.message, "a_b.c would be deleted");
     assert_eq!(f.address.as_deref(), Some("a_b.c"));
-    assert_eq!(f.policy_files, vec![dir.path().join("p.rego").display().to_string()]);
+    assert_eq!(
+        f.policy_files,
+        vec![dir.path().join("p.rego").display().to_string()]
+    );
     assert_eq!(
         f.to_string().replace(&dir.path().display().to_string(), "DIR"),
         "[hard-mandatory] deny: a_b.c: a_b.c would be deleted (data.gate.deny in DIR/p.rego, set \"main\")"
@@ -56,7 +71,11 @@ fn hard_mandatory_denials_stop_without_override() {
 
 #[test]
 fn soft_mandatory_denials_stop_unless_overridden() {
-    let (d, _, _) = decide(&[("p.rego", DENY_DELETES)], SoftMandatory, &plan(&[("a_b.c", &["delete"])]));
+    let (d, _, _) = decide(
+        &[("p.rego", DENY_DELETES)],
+        SoftMandatory,
+        &plan(&[("a_b.c", &["delete"])]),
+    );
     assert_eq!(d.outcome, Outcome::SoftFail);
     assert!(d.blocks(false));
     assert!(!d.blocks(true));
@@ -64,7 +83,11 @@ fn soft_mandatory_denials_stop_unless_overridden() {
 
 #[test]
 fn advisory_denials_only_warn() {
-    let (d, _, _) = decide(&[("p.rego", DENY_DELETES)], Advisory, &plan(&[("a_b.c", &["delete"])]));
+    let (d, _, _) = decide(
+        &[("p.rego", DENY_DELETES)],
+        Advisory,
+        &plan(&[("a_b.c", &["delete"])]),
+    );
     assert_eq!(d.outcome, Outcome::Warn);
     assert!(!d.blocks(false));
     assert_eq!(d.findings[0].enforcement, Advisory);
@@ -72,7 +95,11 @@ fn advisory_denials_only_warn() {
 
 #[test]
 fn warn_rules_are_advisory_even_in_a_hard_mandatory_set() {
-    let (d, _, _) = decide(&[("w.rego", WARN_CREATES)], HardMandatory, &plan(&[("a_b.c", &["create"])]));
+    let (d, _, _) = decide(
+        &[("w.rego", WARN_CREATES)],
+        HardMandatory,
+        &plan(&[("a_b.c", &["create"])]),
+    );
     assert_eq!(d.outcome, Outcome::Warn);
     assert_eq!(d.findings[0].kind, FindingKind::Warn);
     assert_eq!(d.findings[0].enforcement, Advisory);
@@ -105,26 +132,47 @@ fn runtime_errors_fail_closed_with_file_line_and_column() {
         ("conflict.rego", "package conflict\n\nlevel := 1 if input.a\nlevel := 2 if input.b\n\ndeny contains \"high\" if level > 1\n"),
         ("math.rego", "package math\n\nwarn contains msg if {\n\tn := count(input.resource_changes)\n\tmsg := sprintf(\"%v\", [10 % (n - n)])\n}\n"),
     ];
-    let (d, sources, dir) = decide(&files, Advisory, &json!({"a": true, "b": true, "resource_changes": []}));
-    assert_eq!(d.outcome, Outcome::HardFail, "an advisory set that errors still fails closed");
+    let (d, sources, dir) = decide(
+        &files,
+        Advisory,
+        &json!({"a": true, "b": true, "resource_changes": []}),
+    );
+    assert_eq!(
+        d.outcome,
+        Outcome::HardFail,
+        "an advisory set that errors still fails closed"
+    );
     assert!(d.blocks(true));
     assert_eq!(d.errors.len(), 2);
-    let text = d.render(&sources).replace(&dir.path().display().to_string(), "DIR");
+    let text = d
+        .render(&sources)
+        .replace(&dir.path().display().to_string(), "DIR");
     assert!(text.contains("Error: Policy evaluation failed"), "{text}");
     assert!(text.contains("on DIR/conflict.rego:"), "{text}");
     assert!(text.contains("on DIR/math.rego:5:"), "{text}");
-    assert!(text.contains("policy set \"main\", rule data.math.warn"), "{text}");
-    assert!(text.contains("A policy that cannot be evaluated denies"), "{text}");
+    assert!(
+        text.contains("policy set \"main\", rule data.math.warn"),
+        "{text}"
+    );
+    assert!(
+        text.contains("A policy that cannot be evaluated denies"),
+        "{text}"
+    );
 }
 
 #[test]
 fn an_unknown_function_fails_closed() {
     let (d, sources, dir) = decide(
-        &[("p.rego", "package p\n\ndeny contains msg if {\n\tmsg := no_such_function(input.x)\n}\n")],
+        &[(
+            "p.rego",
+            "package p\n\ndeny contains msg if {\n\tmsg := no_such_function(input.x)\n}\n",
+        )],
         Advisory,
         &json!({"x": 1}),
     );
-    let text = d.render(&sources).replace(&dir.path().display().to_string(), "DIR");
+    let text = d
+        .render(&sources)
+        .replace(&dir.path().display().to_string(), "DIR");
     if d.errors.is_empty() {
         panic!("expected an error, got {d:?}");
     }
@@ -139,7 +187,9 @@ fn unsafe_variables_fail_closed_when_evaluated() {
     let policy = "package p\n\ndeny contains msg if {\n\tinput.x == 1\n\tmsg := y\n}\n";
     let (d, sources, dir) = decide(&[("p.rego", policy)], Advisory, &json!({"x": 1}));
     assert_eq!(d.outcome, Outcome::HardFail);
-    let text = d.render(&sources).replace(&dir.path().display().to_string(), "DIR");
+    let text = d
+        .render(&sources)
+        .replace(&dir.path().display().to_string(), "DIR");
     assert!(text.contains("on DIR/p.rego:5:9"), "{text}");
     assert!(text.contains("var y is unsafe"), "{text}");
 }
@@ -148,7 +198,8 @@ fn unsafe_variables_fail_closed_when_evaluated() {
 fn load_errors_become_a_hard_failure() {
     let dir = fixture(&[("p.rego", "package p\n\ndeny contains")]);
     let sources = Sources::new();
-    let diags = baton_policy::load(&[set("s", dir.path(), Advisory)], &sources).unwrap_err();
+    let diags =
+        baton_policy::load(&[set("s", dir.path(), Advisory)], &sources).expect_err("load fails");
     let d = Decision::from_load_errors(diags);
     assert_eq!(d.outcome, Outcome::HardFail);
     assert_eq!(d.errors.len(), 1);
@@ -163,17 +214,31 @@ fn set_and_contains_forms_in_both_syntaxes_produce_findings() {
         ("prefixed.rego", "package pre\n\ndeny_public_bucket contains \"prefixed\" if true\nwarn_old[\"old warn\"] if true\n"),
         ("bool.rego", "package boolean\n\ndefault deny := false\n\ndeny if input.x\n"),
     ];
-    let (d, _, _) = decide(&files, HardMandatory, &json!({"x": true, "resource_changes": [{"address": "a_b.c", "change": {"actions": ["create"]}}]}));
+    let (d, _, _) = decide(
+        &files,
+        HardMandatory,
+        &json!({"x": true, "resource_changes": [{"address": "a_b.c", "change": {"actions": ["create"]}}]}),
+    );
     let got: Vec<(String, String, Option<String>)> = d
         .findings
         .iter()
-        .map(|f| (format!("{}.{}", f.package, f.rule), f.message.clone(), f.address.clone()))
+        .map(|f| {
+            (
+                format!("{}.{}", f.package, f.rule),
+                f.message.clone(),
+                f.address.clone(),
+            )
+        })
         .collect();
     let a = Some("a_b.c".to_string());
     assert_eq!(
         got,
         vec![
-            ("boolean.deny".into(), "denied (the rule is true)".into(), None),
+            (
+                "boolean.deny".into(),
+                "denied (the rule is true)".into(),
+                None
+            ),
             ("pre.deny_public_bucket".into(), "prefixed".into(), None),
             ("v0.deny".into(), "v0 a_b.c".into(), a.clone()),
             ("v0obj.violation".into(), "v0 object".into(), a.clone()),
@@ -181,6 +246,37 @@ fn set_and_contains_forms_in_both_syntaxes_produce_findings() {
             ("pre.warn_old".into(), "old warn".into(), None),
         ]
     );
+}
+
+#[test]
+fn an_undefined_rule_does_not_hide_the_others() {
+    let files = [
+        ("a.rego", "package a\n\ndeny if input.never\n\nwarn contains \"a warns\" if true\n"),
+        ("b.rego", "package b\n\ndeny := msg if {\n\tinput.never\n\tmsg := \"x\"\n}\n\ndeny_other contains \"b denies\" if true\n"),
+    ];
+    let (d, _, _) = decide(&files, SoftMandatory, &json!({}));
+    let msgs: Vec<&str> = d.findings.iter().map(|f| f.message.as_str()).collect();
+    assert_eq!(msgs, vec!["b denies", "a warns"]);
+    assert_eq!(d.outcome, Outcome::SoftFail);
+}
+
+#[test]
+fn one_failing_rule_does_not_hide_the_findings_of_the_others() {
+    let files = [
+        (
+            "bad.rego",
+            "package bad\n\ndeny contains x if {\n\tx := 1 / 0\n}\n",
+        ),
+        (
+            "good.rego",
+            "package good\n\nwarn contains \"still reported\" if true\n",
+        ),
+    ];
+    let (d, _, _) = decide(&files, Advisory, &json!({}));
+    assert_eq!(d.errors.len(), 1);
+    assert_eq!(d.findings.len(), 1);
+    assert_eq!(d.findings[0].message, "still reported");
+    assert_eq!(d.outcome, Outcome::HardFail);
 }
 
 #[test]
@@ -210,10 +306,16 @@ violation contains {"msg": "gatekeeper", "details": {"address": "aws_s3_bucket.d
         vec![
             ("no address here", None),
             ("resource field", Some("aws_s3_bucket.data")),
-            ("aws_s3_bucket.logs: named in the text", Some("aws_s3_bucket.logs")),
+            (
+                "aws_s3_bucket.logs: named in the text",
+                Some("aws_s3_bucket.logs")
+            ),
             ("conftest style", Some("aws_s3_bucket.logs")),
             ("resource object", Some("aws_s3_bucket.logs")),
-            ("resource_address field", Some("module.m.aws_s3_bucket.x[\"k\"]")),
+            (
+                "resource_address field",
+                Some("module.m.aws_s3_bucket.x[\"k\"]")
+            ),
             ("gatekeeper", Some("aws_s3_bucket.data")),
         ]
     );
@@ -222,7 +324,11 @@ violation contains {"msg": "gatekeeper", "details": {"address": "aws_s3_bucket.d
 #[test]
 fn partial_object_rules_keyed_by_address() {
     let policy = "package keyed\n\ndeny[rc.address] := msg if {\n\tsome rc in input.resource_changes\n\tmsg := \"keyed\"\n}\n";
-    let (d, _, _) = decide(&[("p.rego", policy)], HardMandatory, &plan(&[("a_b.c", &["create"])]));
+    let (d, _, _) = decide(
+        &[("p.rego", policy)],
+        HardMandatory,
+        &plan(&[("a_b.c", &["create"])]),
+    );
     assert_eq!(d.findings.len(), 1);
     assert_eq!(d.findings[0].message, "keyed");
     assert_eq!(d.findings[0].address.as_deref(), Some("a_b.c"));
@@ -232,7 +338,8 @@ fn partial_object_rules_keyed_by_address() {
 fn numbers_compare_as_numbers() {
     // The engine's JSON uses arbitrary precision; policies must still see plain numbers.
     let policy = "package n\n\ndeny contains msg if {\n\tinput.size > 1.5\n\tinput.count + 1 == 10000000000000000001\n\tmsg := sprintf(\"%v %v\", [input.size, input.count])\n}\n";
-    let input: Value = serde_json::from_str("{\"size\": 2.25, \"count\": 10000000000000000000}").unwrap();
+    let input: Value =
+        serde_json::from_str("{\"size\": 2.25, \"count\": 10000000000000000000}").expect("json");
     let (d, _, _) = decide(&[("p.rego", policy)], HardMandatory, &input);
     assert_eq!(d.findings.len(), 1, "{d:?}");
     assert_eq!(d.findings[0].message, "2.25 10000000000000000000");
@@ -243,7 +350,11 @@ fn prints_are_collected_not_written() {
     let policy = "package p\n\nwarn contains \"w\" if {\n\tprint(\"checking\", input.x)\n}\n";
     let (d, _, _) = decide(&[("p.rego", policy)], HardMandatory, &json!({"x": 5}));
     assert_eq!(d.prints.len(), 1);
-    assert!(d.prints[0].ends_with("p.rego:4: checking 5"), "{:?}", d.prints);
+    assert!(
+        d.prints[0].ends_with("p.rego:4: checking 5"),
+        "{:?}",
+        d.prints
+    );
 }
 
 #[test]
@@ -269,7 +380,11 @@ fn sensitive_plan() -> Value {
 
 #[test]
 fn sensitive_values_reach_policies_redacted() {
-    let (d, _, _) = decide(&[("p.rego", SENSITIVE_POLICY)], HardMandatory, &sensitive_plan());
+    let (d, _, _) = decide(
+        &[("p.rego", SENSITIVE_POLICY)],
+        HardMandatory,
+        &sensitive_plan(),
+    );
     assert_eq!(d.findings[0].message, "password=(sensitive value)");
 }
 
@@ -280,8 +395,18 @@ fn a_set_that_opts_in_sees_sensitive_values() {
     opted.include_sensitive = true;
     let (p, _) = load_ok(&[opted, set("plain", dir.path(), Advisory)]);
     let d = evaluate(&p, &sensitive_plan());
-    let got: Vec<(&str, &str)> = d.findings.iter().map(|f| (f.set.as_str(), f.message.as_str())).collect();
-    assert_eq!(got, vec![("opted", "password=hunter2"), ("plain", "password=(sensitive value)")]);
+    let got: Vec<(&str, &str)> = d
+        .findings
+        .iter()
+        .map(|f| (f.set.as_str(), f.message.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("opted", "password=hunter2"),
+            ("plain", "password=(sensitive value)")
+        ]
+    );
 }
 
 #[test]

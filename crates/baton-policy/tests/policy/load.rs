@@ -11,7 +11,10 @@ fn a_v1_syntax_error_names_file_line_and_column() {
         "package p\n\ndeny contains msg if {\n\tmsg := \"x\"\n\tcount(input.a) > \n}\n",
     )]);
     let out = load_err(&[set("s", dir.path(), HardMandatory)], dir.path());
-    assert!(out.starts_with("Error: Invalid policy\n\n  on DIR/p.rego:6:1:\n   6: }\n"), "{out}");
+    assert!(
+        out.starts_with("Error: Invalid policy\n\n  on DIR/p.rego:6:1:\n   6: }\n"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -47,7 +50,10 @@ fn compile_errors_are_load_errors_with_a_location() {
     ]);
     let out = load_err(&[set("s", dir.path(), HardMandatory)], dir.path());
     assert!(out.contains("on DIR/lib2.rego:3:1:"), "{out}");
-    assert!(out.contains("data.lib.f was previously defined with 1 arguments"), "{out}");
+    assert!(
+        out.contains("data.lib.f was previously defined with 1 arguments"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -64,7 +70,10 @@ fn an_empty_directory_loads_with_a_warning() {
     let dir = fixture(&[("README.md", "nothing")]);
     let (p, _) = load_ok(&[set("s", dir.path(), HardMandatory)]);
     assert_eq!(p.warnings.len(), 1);
-    assert_eq!(p.warnings.iter().next().map(|d| d.summary.as_str()), Some("No policies found"));
+    assert_eq!(
+        p.warnings.iter().next().map(|d| d.summary.as_str()),
+        Some("No policies found")
+    );
 }
 
 #[test]
@@ -93,7 +102,13 @@ fn both_syntaxes_and_both_set_forms_load_in_one_set() {
     let rules: Vec<String> = p.rules().into_iter().map(|(_, r)| r).collect();
     assert_eq!(
         rules,
-        vec!["data.a.b.c.warn", "data.fk.deny", "data.v0.deny", "data.v1.deny", "data.v1i.deny"]
+        vec![
+            "data.a.b.c.warn",
+            "data.fk.deny",
+            "data.v0.deny",
+            "data.v1.deny",
+            "data.v1i.deny"
+        ]
     );
 }
 
@@ -101,7 +116,10 @@ fn both_syntaxes_and_both_set_forms_load_in_one_set() {
 fn test_files_are_not_part_of_the_gate() {
     let dir = fixture(&[
         ("p.rego", "package p\n\ndeny contains \"x\" if input.x\n"),
-        ("p_test.rego", "package p\n\ndeny contains \"from test\" if true\n"),
+        (
+            "p_test.rego",
+            "package p\n\ndeny contains \"from test\" if true\n",
+        ),
     ]);
     let (p, _) = load_ok(&[set("s", dir.path(), HardMandatory)]);
     let d = baton_policy::evaluate(&p, &serde_json::json!({}));
@@ -133,7 +151,10 @@ fn bad_data_files_are_reported_with_their_location() {
     let out = load_err(&[set("s", dir.path(), HardMandatory)], dir.path());
     assert!(out.contains("on DIR/a.json:3:1:"), "{out}");
     assert!(out.contains("on DIR/b.yaml:3:"), "{out}");
-    assert!(out.contains("c.json must hold an object at its top level"), "{out}");
+    assert!(
+        out.contains("c.json must hold an object at its top level"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -146,14 +167,20 @@ fn conflicting_data_names_both_files() {
     let out = load_err(&[set("s", dir.path(), HardMandatory)], dir.path());
     assert!(out.contains("Conflicting policy data"), "{out}");
     assert!(out.contains("DIR/b.json conflicts"), "{out}");
-    assert!(out.contains("data.limits is also set by DIR/a.json"), "{out}");
+    assert!(
+        out.contains("data.limits is also set by DIR/a.json"),
+        "{out}"
+    );
 }
 
 #[test]
 fn a_single_file_can_be_a_policy_directory() {
     let dir = fixture(&[("one.rego", "package one\n\ndeny contains \"x\" if true\n")]);
     let (p, _) = load_ok(&[set("s", &dir.path().join("one.rego"), HardMandatory)]);
-    assert_eq!(p.rules(), vec![("s".to_string(), "data.one.deny".to_string())]);
+    assert_eq!(
+        p.rules(),
+        vec![("s".to_string(), "data.one.deny".to_string())]
+    );
 }
 
 #[test]

@@ -7,9 +7,10 @@ mod gate;
 mod load;
 mod redact;
 mod runner;
+mod tidy;
 
-use baton_policy::{Enforcement, LoadedPolicies, PolicySet};
 use baton_core::Sources;
+use baton_policy::{Enforcement, LoadedPolicies, PolicySet};
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 
@@ -50,7 +51,9 @@ pub fn load_err(sets: &[PolicySet], dir: &Path) -> String {
     let sources = Sources::new();
     match baton_policy::load(sets, &sources) {
         Ok(_) => panic!("load unexpectedly succeeded"),
-        Err(d) => d.render(&sources).replace(&dir.display().to_string(), "DIR"),
+        Err(d) => d
+            .render(&sources)
+            .replace(&dir.display().to_string(), "DIR"),
     }
 }
 

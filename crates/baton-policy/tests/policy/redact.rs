@@ -46,24 +46,45 @@ fn redacts_every_place_a_plan_marks_sensitive() {
     });
     let r = redact(&plan);
     let s = REDACTED;
-    assert_eq!(r["variables"], json!({"db_password": {"value": s}, "region": {"value": "eu"}}));
+    assert_eq!(
+        r["variables"],
+        json!({"db_password": {"value": s}, "region": {"value": "eu"}})
+    );
     let change = &r["resource_changes"][0]["change"];
-    assert_eq!(change["before"], json!({"password": s, "name": "db", "nested": [{"k": "a"}, {"k": s}]}));
-    assert_eq!(change["after"], json!({"password": s, "name": "db", "nested": [{"k": "a"}, {"k": s}], "unset": null}));
-    assert_eq!(change["after_sensitive"], plan["resource_changes"][0]["change"]["after_sensitive"]);
+    assert_eq!(
+        change["before"],
+        json!({"password": s, "name": "db", "nested": [{"k": "a"}, {"k": s}]})
+    );
+    assert_eq!(
+        change["after"],
+        json!({"password": s, "name": "db", "nested": [{"k": "a"}, {"k": s}], "unset": null})
+    );
+    assert_eq!(
+        change["after_sensitive"],
+        plan["resource_changes"][0]["change"]["after_sensitive"]
+    );
     assert_eq!(r["resource_drift"][0]["change"]["before"], json!(s));
     assert_eq!(r["resource_drift"][0]["change"]["after"], json!("whole2"));
     assert_eq!(r["output_changes"]["secret"]["after"], json!(s));
     assert_eq!(r["output_changes"]["plain"]["after"], json!("p"));
     assert_eq!(r["planned_values"]["outputs"]["secret"]["value"], json!(s));
     assert_eq!(r["planned_values"]["outputs"]["plain"]["value"], json!("p"));
-    assert_eq!(r["planned_values"]["root_module"]["resources"][0]["values"], json!({"password": s, "name": "db"}));
+    assert_eq!(
+        r["planned_values"]["root_module"]["resources"][0]["values"],
+        json!({"password": s, "name": "db"})
+    );
     assert_eq!(
         r["planned_values"]["root_module"]["child_modules"][0]["resources"][0]["values"],
         json!({"token": [s, "b"]})
     );
-    assert_eq!(r["prior_state"]["values"]["outputs"]["secret"]["value"], json!(s));
-    assert_eq!(r["prior_state"]["values"]["root_module"]["resources"][0]["values"]["password"], json!(s));
+    assert_eq!(
+        r["prior_state"]["values"]["outputs"]["secret"]["value"],
+        json!(s)
+    );
+    assert_eq!(
+        r["prior_state"]["values"]["root_module"]["resources"][0]["values"]["password"],
+        json!(s)
+    );
     // Nothing else changed.
     let mut again = redact(&r);
     assert_eq!(again, r, "redaction is idempotent");
