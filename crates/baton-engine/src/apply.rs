@@ -200,11 +200,15 @@ pub fn apply(
         finished_at: None,
         serial,
         summary: plan_summary(plan),
-        plan: RawJson::from_value(&crate::planfile::to_json(plan)),
+        plan: serde_json::value::RawValue::from_string(crate::planfile::to_string(plan))
+            .map(RawJson::from_raw)
+            .unwrap_or_else(|_| RawJson::null()),
         parent: opts.parent.clone(),
         on_failure: opts.on_failure.as_str().to_string(),
     })?;
-    let exec = execute(ctx, plan, store, prior, serial, opts, "apply", observer, stop)?;
+    let exec = execute(
+        ctx, plan, store, prior, serial, opts, "apply", observer, stop,
+    )?;
     let mut report = ApplyReport {
         serial,
         diags: exec.diags,
@@ -239,7 +243,9 @@ pub fn apply(
             ..RollbackReport::default()
         };
         if !rb.diags.has_errors() {
-            let exec = execute(ctx, &rb_plan, store, &current, serial, opts, "rollback", observer, stop)?;
+            let exec = execute(
+                ctx, &rb_plan, store, &current, serial, opts, "rollback", observer, stop,
+            )?;
             rb.undone = exec.counts.0 + exec.counts.1 + exec.counts.2 + exec.counts.4;
             rb.diags.extend(exec.diags);
             rb.ok = !rb.diags.has_errors() && !exec.stopped;
@@ -418,7 +424,12 @@ fn execute(
         expansions: Mutex::new(HashMap::new()),
         counts: Mutex::new((0, 0, 0, 0, 0)),
         stop: stop.clone(),
-        deposed: Mutex::new(opts.resume.as_ref().map(|r| r.deposed.clone()).unwrap_or_default()),
+        deposed: Mutex::new(
+            opts.resume
+                .as_ref()
+                .map(|r| r.deposed.clone())
+                .unwrap_or_default(),
+        ),
     };
     let wopts = WalkOpts {
         parallelism: opts.parallelism.max(1),
@@ -875,7 +886,11 @@ impl Runner<'_> {
     }
 
     /// count.index and each.* of an instance (for_each evaluated once per resource).
-    fn instance_keys(&self, addr: &InstanceAddr, r: &Resource) -> Result<InstanceKeys, Diagnostics> {
+    fn instance_keys(
+        &self,
+        addr: &InstanceAddr,
+        r: &Resource,
+    ) -> Result<InstanceKeys, Diagnostics> {
         let count = count_index(&addr.key);
         if r.for_each.is_none() {
             return Ok((count, None));
@@ -944,20 +959,34 @@ impl Runner<'_> {
             return p;
         };
         for a in &body.attrs {
-            let v = crate::vars::eval_const(&a.expr).ok().map(|v| v.unmark_deep().0);
+            let v = crate::vars::eval_const(&a.expr)
+                .ok()
+                .map(|v| v.unmark_deep().0);
             match a.name.as_str() {
                 "attempts" => {
-                    if let Some(n) = v.as_ref().and_then(|v| v.as_number()).and_then(|n| n.to_i64()) {
+                    if let Some(n) = v
+                        .as_ref()
+                        .and_then(|v| v.as_number())
+                        .and_then(|n| n.to_i64())
+                    {
                         p.attempts = u32::try_from(n.max(1)).unwrap_or(1);
                     }
                 }
                 "backoff" => {
-                    if let Some(d) = v.as_ref().and_then(|v| v.as_str()).and_then(parse_go_duration) {
+                    if let Some(d) = v
+                        .as_ref()
+                        .and_then(|v| v.as_str())
+                        .and_then(parse_go_duration)
+                    {
                         p.base = d;
                     }
                 }
                 "max_backoff" => {
-                    if let Some(d) = v.as_ref().and_then(|v| v.as_str()).and_then(parse_go_duration) {
+                    if let Some(d) = v
+                        .as_ref()
+                        .and_then(|v| v.as_str())
+                        .and_then(parse_go_duration)
+                    {
                         p.cap = d;
                     }
                 }
@@ -1015,15 +1044,24 @@ impl Runner<'_> {
     }
 
     fn probing(&self, i: usize) -> bool {
-        self.opts.resume.as_ref().is_some_and(|r| r.probe_apply.contains(&i))
+        self.opts
+            .resume
+            .as_ref()
+            .is_some_and(|r| r.probe_apply.contains(&i))
     }
 
     fn resumed_destroy(&self, i: usize) -> bool {
-        self.opts.resume.as_ref().is_some_and(|r| r.done_destroy.contains(&i))
+        self.opts
+            .resume
+            .as_ref()
+            .is_some_and(|r| r.done_destroy.contains(&i))
     }
 
     fn probing_destroy(&self, i: usize) -> bool {
-        self.opts.resume.as_ref().is_some_and(|r| r.probe_destroy.contains(&i))
+        self.opts
+            .resume
+            .as_ref()
+            .is_some_and(|r| r.probe_destroy.contains(&i))
     }
 
     fn apply_change(&self, i: usize) -> VisitResult {
@@ -1031,7 +1069,13 @@ impl Runner<'_> {
         if let Some(done) = self.resumed(i) {
             // Done by the interrupted run: only its result is needed here.
             if let (Some(v), Some(r)) = (done, self.resource_config(&c.addr)) {
-                self.state.set_instance(&c.addr.module, &c.addr.resource, rep_of(r), c.addr.key.clone(), v.clone());
+                self.state.set_instance(
+                    &c.addr.module,
+                    &c.addr.resource,
+                    rep_of(r),
+                    c.addr.key.clone(),
+                    v.clone(),
+                );
             }
             return Ok(());
         }
@@ -1043,39 +1087,87 @@ impl Runner<'_> {
         }
         let reg = baton_provider::registry();
         let Some((info, rt)) = reg.resource_type(&c.addr.resource.type_) else {
-            return Err(Diagnostic::error("Unknown resource type", format!("{} has no provider.", c.addr)).into());
+            return Err(Diagnostic::error(
+                "Unknown resource type",
+                format!("{} has no provider.", c.addr),
+            )
+            .into());
         };
         let Some(r) = self.resource_config(&c.addr) else {
-            return Err(Diagnostic::error("Missing configuration", format!("The configuration for {} is gone.", c.addr)).into());
+            return Err(Diagnostic::error(
+                "Missing configuration",
+                format!("The configuration for {} is gone.", c.addr),
+            )
+            .into());
         };
         let schema = rt.schema();
         let key = ObjectKey::current(c.addr.clone());
         if let Some(id) = &c.importing {
             // Adopt the imported object first: it is in state even if the change fails.
-            self.observer.event(Event::ApplyStart { addr: c.addr.clone(), deposed: None, action: Action::NoOp, id: Some(id.clone()) });
+            self.observer.event(Event::ApplyStart {
+                addr: c.addr.clone(),
+                deposed: None,
+                action: Action::NoOp,
+                id: Some(id.clone()),
+            });
             let j = self.begin(&c.addr, "", "import", None, Some(&c.before))?;
-            let obj = encode_object(&c.before, &info.state_string(), c.dependencies.clone(), r.lifecycle.create_before_destroy, InstanceStatus::Ready);
+            let obj = encode_object(
+                &c.before,
+                &info.state_string(),
+                c.dependencies.clone(),
+                r.lifecycle.create_before_destroy,
+                InstanceStatus::Ready,
+            );
             self.done(&j, 1, Some(&c.before), &[(key.clone(), Some(obj))])?;
-            self.observer.event(Event::ApplyDone { addr: c.addr.clone(), deposed: None, action: Action::NoOp, elapsed: j.started.elapsed(), id: Some(id.clone()), attempts: 1 });
+            self.observer.event(Event::ApplyDone {
+                addr: c.addr.clone(),
+                deposed: None,
+                action: Action::NoOp,
+                elapsed: j.started.elapsed(),
+                id: Some(id.clone()),
+                attempts: 1,
+            });
             self.bump(Action::NoOp);
             if c.action == Action::NoOp {
                 return Ok(());
             }
         }
         let (config, (count, each)) = self.eval_instance_config(c, r, schema)?;
-        let pre = self.nodes().check_rules(&c.addr.module, &r.lifecycle.preconditions, "Resource precondition failed", &c.addr.to_string(), None, count, each.clone());
+        let pre = self.nodes().check_rules(
+            &c.addr.module,
+            &r.lifecycle.preconditions,
+            "Resource precondition failed",
+            &c.addr.to_string(),
+            None,
+            count,
+            each.clone(),
+        );
         if pre.has_errors() {
             return Err(pre);
         }
-        let creating = matches!(c.action, Action::Create | Action::DeleteThenCreate | Action::CreateThenDelete);
+        let creating = matches!(
+            c.action,
+            Action::Create | Action::DeleteThenCreate | Action::CreateThenDelete
+        );
         let prior = if creating { None } else { Some(&c.before) };
         // Apply-time ignore_changes keeps what the plan decided.
-        let config = if creating { config } else { keep_ignored(&config, &c.after, r, schema) };
+        let config = if creating {
+            config
+        } else {
+            keep_ignored(&config, &c.after, r, schema)
+        };
         let proposed = proposed_new(schema, prior, &config);
         let final_plan = rt
-            .plan(PlanRequest { prior, config: &config, proposed })
+            .plan(PlanRequest {
+                prior,
+                config: &config,
+                proposed,
+            })
             .map_err(|e| provider_diag(&c.addr, r, e, 1))?;
-        let planned = mark_schema_sensitive(schema, final_plan.planned.mark_paths(&config.sensitive_paths()));
+        let planned = mark_schema_sensitive(
+            schema,
+            final_plan.planned.mark_paths(&config.sensitive_paths()),
+        );
         if let Some(path) = inconsistent(&c.after, &planned) {
             return Err(Diagnostic::error(
                 "Provider produced inconsistent final plan",
@@ -1092,73 +1184,182 @@ impl Runner<'_> {
         let pctx = self.action_ctx(Some(r), which);
         // A resumed create whose outcome was lost: look for the object before creating again.
         if creating && self.probing(i) {
-            let found = rt.find(&pctx, &planned).map_err(|e| provider_diag(&c.addr, r, e, 1))?;
+            let found = rt
+                .find(&pctx, &planned)
+                .map_err(|e| provider_diag(&c.addr, r, e, 1))?;
             if let Some(found) = found.filter(|v| v.is_wholly_known()) {
                 let j = self.begin(&c.addr, "", which, prior, Some(&planned))?;
-                let new = mark_schema_sensitive(schema, found.mark_paths(&planned.sensitive_paths()));
-                let obj = encode_object(&new, &info.state_string(), c.dependencies.clone(), r.lifecycle.create_before_destroy, InstanceStatus::Ready);
+                let new =
+                    mark_schema_sensitive(schema, found.mark_paths(&planned.sensitive_paths()));
+                let obj = encode_object(
+                    &new,
+                    &info.state_string(),
+                    c.dependencies.clone(),
+                    r.lifecycle.create_before_destroy,
+                    InstanceStatus::Ready,
+                );
                 self.done(&j, 0, Some(&new), &[(key.clone(), Some(obj))])?;
-                self.state.set_instance(&c.addr.module, &c.addr.resource, rep_of(r), c.addr.key.clone(), new);
+                self.state.set_instance(
+                    &c.addr.module,
+                    &c.addr.resource,
+                    rep_of(r),
+                    c.addr.key.clone(),
+                    new,
+                );
                 return Ok(());
             }
         }
         if c.action == Action::CreateThenDelete {
             // The old object becomes deposed until the new one exists.
-            if let Some(obj) = self.store.current().ok().and_then(|s| s.objects.get(&key).cloned()) {
-                let dk = ObjectKey { addr: c.addr.clone(), deposed: deposed_key(&c.addr) };
-                let j = self.begin(&c.addr, &dk.deposed, "depose", Some(&c.before), Some(&c.before))?;
-                self.done(&j, 0, Some(&c.before), &[(dk.clone(), Some(obj)), (key.clone(), None)])?;
+            if let Some(obj) = self
+                .store
+                .current()
+                .ok()
+                .and_then(|s| s.objects.get(&key).cloned())
+            {
+                let dk = ObjectKey {
+                    addr: c.addr.clone(),
+                    deposed: deposed_key(&c.addr),
+                };
+                let j = self.begin(
+                    &c.addr,
+                    &dk.deposed,
+                    "depose",
+                    Some(&c.before),
+                    Some(&c.before),
+                )?;
+                self.done(
+                    &j,
+                    0,
+                    Some(&c.before),
+                    &[(dk.clone(), Some(obj)), (key.clone(), None)],
+                )?;
                 if let Ok(mut m) = self.deposed.lock() {
                     m.insert(c.addr.clone(), dk.deposed.clone());
                 }
             }
         }
-        let old_id = c.before.get_attr("id").and_then(|v| v.as_str().map(str::to_string));
+        let old_id = c
+            .before
+            .get_attr("id")
+            .and_then(|v| v.as_str().map(str::to_string));
         self.observer.event(Event::ApplyStart {
             addr: c.addr.clone(),
             deposed: None,
             action: display_action,
-            id: if display_action == Action::Update { old_id } else { None },
+            id: if display_action == Action::Update {
+                old_id
+            } else {
+                None
+            },
         });
         let j = self.begin(&c.addr, "", which, prior, Some(&planned))?;
         let (result, attempts) = self.with_retries(self.retry_policy(Some(r)), || {
-            rt.apply(ApplyRequest { prior, planned: Some(&planned), config: &config, ctx: &pctx })
+            rt.apply(ApplyRequest {
+                prior,
+                planned: Some(&planned),
+                config: &config,
+                ctx: &pctx,
+            })
         });
         let new = match result {
             Ok(Some(v)) => mark_schema_sensitive(schema, v.mark_paths(&planned.sensitive_paths())),
             Ok(None) => {
-                let d: Diagnostics = Diagnostic::error("Provider returned no object", format!("The provider returned no object after applying {}.", c.addr)).into();
+                let d: Diagnostics = Diagnostic::error(
+                    "Provider returned no object",
+                    format!("The provider returned no object after applying {}.", c.addr),
+                )
+                .into();
                 self.failed(&j, attempts, &d);
-                self.observer.event(Event::ApplyFailed { addr: c.addr.clone(), deposed: None, action: display_action, elapsed: j.started.elapsed(), attempts: attempts });
+                self.observer.event(Event::ApplyFailed {
+                    addr: c.addr.clone(),
+                    deposed: None,
+                    action: display_action,
+                    elapsed: j.started.elapsed(),
+                    attempts,
+                });
                 return Err(d);
             }
             Err(e) => {
                 let d = provider_diag(&c.addr, r, e, attempts);
                 self.failed(&j, attempts, &d);
-                self.observer.event(Event::ApplyFailed { addr: c.addr.clone(), deposed: None, action: display_action, elapsed: j.started.elapsed(), attempts: attempts });
+                self.observer.event(Event::ApplyFailed {
+                    addr: c.addr.clone(),
+                    deposed: None,
+                    action: display_action,
+                    elapsed: j.started.elapsed(),
+                    attempts,
+                });
                 return Err(d);
             }
         };
         // With create-time provisioners to run, the object is recorded tainted until they all
         // succeed, so a crash in between leaves it to be replaced, not taken as complete.
-        let has_provisioners = creating && r.provisioners.iter().any(|p| p.when == ProvisionerWhen::Create);
-        let status = if has_provisioners { InstanceStatus::Tainted } else { InstanceStatus::Ready };
-        let obj = encode_object(&new, &info.state_string(), c.dependencies.clone(), r.lifecycle.create_before_destroy, status);
+        let has_provisioners = creating
+            && r.provisioners
+                .iter()
+                .any(|p| p.when == ProvisionerWhen::Create);
+        let status = if has_provisioners {
+            InstanceStatus::Tainted
+        } else {
+            InstanceStatus::Ready
+        };
+        let obj = encode_object(
+            &new,
+            &info.state_string(),
+            c.dependencies.clone(),
+            r.lifecycle.create_before_destroy,
+            status,
+        );
         self.done(&j, attempts, Some(&new), &[(key.clone(), Some(obj))])?;
-        self.state.set_instance(&c.addr.module, &c.addr.resource, rep_of(r), c.addr.key.clone(), new.clone());
+        self.state.set_instance(
+            &c.addr.module,
+            &c.addr.resource,
+            rep_of(r),
+            c.addr.key.clone(),
+            new.clone(),
+        );
         self.observer.event(Event::ApplyDone {
             addr: c.addr.clone(),
             deposed: None,
             action: display_action,
             elapsed: j.started.elapsed(),
-            id: new.get_attr("id").and_then(|v| v.clone().unmark().0.as_str().map(str::to_string)), attempts: attempts });
+            id: new
+                .get_attr("id")
+                .and_then(|v| v.clone().unmark().0.as_str().map(str::to_string)),
+            attempts,
+        });
         self.bump(display_action);
         if has_provisioners {
-            self.provisioners(c, r, &new, ProvisionerWhen::Create, count, each.clone(), &pctx)?;
-            let ready = encode_object(&new, &info.state_string(), c.dependencies.clone(), r.lifecycle.create_before_destroy, InstanceStatus::Ready);
-            self.store.put_object(self.serial, &key, Some(&ready)).map_err(state_err)?;
+            self.provisioners(
+                c,
+                r,
+                &new,
+                ProvisionerWhen::Create,
+                count,
+                each.clone(),
+                &pctx,
+            )?;
+            let ready = encode_object(
+                &new,
+                &info.state_string(),
+                c.dependencies.clone(),
+                r.lifecycle.create_before_destroy,
+                InstanceStatus::Ready,
+            );
+            self.store
+                .put_object(self.serial, &key, Some(&ready))
+                .map_err(state_err)?;
         }
-        let post = self.nodes().check_rules(&c.addr.module, &r.lifecycle.postconditions, "Resource postcondition failed", &c.addr.to_string(), Some(&new), count, each);
+        let post = self.nodes().check_rules(
+            &c.addr.module,
+            &r.lifecycle.postconditions,
+            "Resource postcondition failed",
+            &c.addr.to_string(),
+            Some(&new),
+            count,
+            each,
+        );
         if post.has_errors() {
             return Err(post);
         }
@@ -1170,14 +1371,33 @@ impl Runner<'_> {
     fn restore_change(&self, c: &ResourceChange) -> VisitResult {
         let reg = baton_provider::registry();
         let Some((info, rt)) = reg.resource_type(&c.addr.resource.type_) else {
-            return Err(Diagnostic::error("Unknown resource type", format!("{} has no provider.", c.addr)).into());
+            return Err(Diagnostic::error(
+                "Unknown resource type",
+                format!("{} has no provider.", c.addr),
+            )
+            .into());
         };
         let key = ObjectKey::current(c.addr.clone());
-        let encode = |v: &Value| encode_object(v, &info.state_string(), c.dependencies.clone(), c.create_before_destroy, InstanceStatus::Ready);
+        let encode = |v: &Value| {
+            encode_object(
+                v,
+                &info.state_string(),
+                c.dependencies.clone(),
+                c.create_before_destroy,
+                InstanceStatus::Ready,
+            )
+        };
         match c.reason {
             Some(ActionReason::RestoreDeposed) => {
-                let dk = ObjectKey { addr: c.addr.clone(), deposed: c.deposed.clone().unwrap_or_default() };
-                let obj = self.store.current().ok().and_then(|s| s.objects.get(&dk).cloned());
+                let dk = ObjectKey {
+                    addr: c.addr.clone(),
+                    deposed: c.deposed.clone().unwrap_or_default(),
+                };
+                let obj = self
+                    .store
+                    .current()
+                    .ok()
+                    .and_then(|s| s.objects.get(&dk).cloned());
                 let j = self.begin(&c.addr, &dk.deposed, "restore", None, Some(&c.after))?;
                 self.done(&j, 0, Some(&c.after), &[(key, obj), (dk, None)])?;
                 self.bump(Action::Forget);
@@ -1196,17 +1416,41 @@ impl Runner<'_> {
         let r = self.resource_config(&c.addr);
         let which = if creating { "create" } else { "update" };
         let pctx = self.action_ctx(r, which);
-        let display = if creating { Action::Create } else { Action::Update };
-        self.observer.event(Event::ApplyStart { addr: c.addr.clone(), deposed: None, action: display, id: None });
+        let display = if creating {
+            Action::Create
+        } else {
+            Action::Update
+        };
+        self.observer.event(Event::ApplyStart {
+            addr: c.addr.clone(),
+            deposed: None,
+            action: display,
+            id: None,
+        });
         let j = self.begin(&c.addr, "", which, prior, Some(&c.after))?;
         let (result, attempts) = self.with_retries(self.retry_policy(r), || {
-            rt.apply(ApplyRequest { prior, planned: Some(&c.after), config: &c.after, ctx: &pctx })
+            rt.apply(ApplyRequest {
+                prior,
+                planned: Some(&c.after),
+                config: &c.after,
+                ctx: &pctx,
+            })
         });
         match result {
             Ok(Some(v)) => {
-                let v = mark_schema_sensitive(rt.schema(), v.mark_paths(&c.after.sensitive_paths()));
+                let v =
+                    mark_schema_sensitive(rt.schema(), v.mark_paths(&c.after.sensitive_paths()));
                 self.done(&j, attempts, Some(&v), &[(key, Some(encode(&v)))])?;
-                self.observer.event(Event::ApplyDone { addr: c.addr.clone(), deposed: None, action: display, elapsed: j.started.elapsed(), id: v.get_attr("id").and_then(|x| x.clone().unmark().0.as_str().map(str::to_string)), attempts: attempts });
+                self.observer.event(Event::ApplyDone {
+                    addr: c.addr.clone(),
+                    deposed: None,
+                    action: display,
+                    elapsed: j.started.elapsed(),
+                    id: v
+                        .get_attr("id")
+                        .and_then(|x| x.clone().unmark().0.as_str().map(str::to_string)),
+                    attempts,
+                });
                 self.bump(display);
                 Ok(())
             }
@@ -1215,9 +1459,16 @@ impl Runner<'_> {
                     Err(e) => format!("{}: {}", e.summary, e.detail),
                     _ => "the provider returned no object".to_string(),
                 };
-                let d: Diagnostics = Diagnostic::error(format!("Cannot restore {}", c.addr), detail).into();
+                let d: Diagnostics =
+                    Diagnostic::error(format!("Cannot restore {}", c.addr), detail).into();
                 self.failed(&j, attempts, &d);
-                self.observer.event(Event::ApplyFailed { addr: c.addr.clone(), deposed: None, action: display, elapsed: j.started.elapsed(), attempts: attempts });
+                self.observer.event(Event::ApplyFailed {
+                    addr: c.addr.clone(),
+                    deposed: None,
+                    action: display,
+                    elapsed: j.started.elapsed(),
+                    attempts,
+                });
                 Err(d)
             }
         }
@@ -1226,13 +1477,22 @@ impl Runner<'_> {
     fn read_data(&self, c: &ResourceChange) -> VisitResult {
         let reg = baton_provider::registry();
         let Some((info, dt)) = reg.data_source(&c.addr.resource.type_) else {
-            return Err(Diagnostic::error("Unknown data source", format!("{} has no provider.", c.addr)).into());
+            return Err(Diagnostic::error(
+                "Unknown data source",
+                format!("{} has no provider.", c.addr),
+            )
+            .into());
         };
         let Some(r) = self.resource_config(&c.addr) else {
             return Ok(());
         };
         let (config, _) = self.eval_instance_config(c, r, dt.schema())?;
-        self.observer.event(Event::ApplyStart { addr: c.addr.clone(), deposed: None, action: Action::Read, id: None });
+        self.observer.event(Event::ApplyStart {
+            addr: c.addr.clone(),
+            deposed: None,
+            action: Action::Read,
+            id: None,
+        });
         let j = self.begin(&c.addr, "", "read", None, Some(&config))?;
         let ro = config.clone().unmark_deep().0;
         let pctx = self.action_ctx(Some(r), "read");
@@ -1242,14 +1502,44 @@ impl Runner<'_> {
             Err(e) => {
                 let d = provider_diag(&c.addr, r, e, attempts);
                 self.failed(&j, attempts, &d);
-                self.observer.event(Event::ApplyFailed { addr: c.addr.clone(), deposed: None, action: Action::Read, elapsed: j.started.elapsed(), attempts: attempts });
+                self.observer.event(Event::ApplyFailed {
+                    addr: c.addr.clone(),
+                    deposed: None,
+                    action: Action::Read,
+                    elapsed: j.started.elapsed(),
+                    attempts,
+                });
                 return Err(d);
             }
         };
-        let obj = encode_object(&v, &info.state_string(), c.dependencies.clone(), false, InstanceStatus::Ready);
-        self.done(&j, attempts, Some(&v), &[(ObjectKey::current(c.addr.clone()), Some(obj))])?;
-        self.state.set_instance(&c.addr.module, &c.addr.resource, rep_of(r), c.addr.key.clone(), v);
-        self.observer.event(Event::ApplyDone { addr: c.addr.clone(), deposed: None, action: Action::Read, elapsed: j.started.elapsed(), id: None, attempts: attempts });
+        let obj = encode_object(
+            &v,
+            &info.state_string(),
+            c.dependencies.clone(),
+            false,
+            InstanceStatus::Ready,
+        );
+        self.done(
+            &j,
+            attempts,
+            Some(&v),
+            &[(ObjectKey::current(c.addr.clone()), Some(obj))],
+        )?;
+        self.state.set_instance(
+            &c.addr.module,
+            &c.addr.resource,
+            rep_of(r),
+            c.addr.key.clone(),
+            v,
+        );
+        self.observer.event(Event::ApplyDone {
+            addr: c.addr.clone(),
+            deposed: None,
+            action: Action::Read,
+            elapsed: j.started.elapsed(),
+            id: None,
+            attempts,
+        });
         Ok(())
     }
 
@@ -1259,7 +1549,10 @@ impl Runner<'_> {
             return Ok(());
         }
         if c.action == Action::Forget || c.reason == Some(ActionReason::UndoImport) {
-            let key = ObjectKey { addr: c.addr.clone(), deposed: c.deposed.clone().unwrap_or_default() };
+            let key = ObjectKey {
+                addr: c.addr.clone(),
+                deposed: c.deposed.clone().unwrap_or_default(),
+            };
             let j = self.begin(&c.addr, &key.deposed, "forget", Some(&c.before), None)?;
             self.done(&j, 0, None, &[(key, None)])?;
             self.bump(Action::Forget);
@@ -1267,15 +1560,26 @@ impl Runner<'_> {
         }
         let reg = baton_provider::registry();
         let Some((_, rt)) = reg.resource_type(&c.addr.resource.type_) else {
-            return Err(Diagnostic::error("Unknown resource type", format!("{} has no provider.", c.addr)).into());
+            return Err(Diagnostic::error(
+                "Unknown resource type",
+                format!("{} has no provider.", c.addr),
+            )
+            .into());
         };
         // The object to destroy: for a create-before-destroy replacement, the deposed one.
         let deposed = match (&c.deposed, c.action) {
             (Some(d), _) => Some(d.clone()),
-            (None, Action::CreateThenDelete) => self.deposed.lock().ok().and_then(|m| m.get(&c.addr).cloned()),
+            (None, Action::CreateThenDelete) => self
+                .deposed
+                .lock()
+                .ok()
+                .and_then(|m| m.get(&c.addr).cloned()),
             _ => None,
         };
-        let key = ObjectKey { addr: c.addr.clone(), deposed: deposed.clone().unwrap_or_default() };
+        let key = ObjectKey {
+            addr: c.addr.clone(),
+            deposed: deposed.clone().unwrap_or_default(),
+        };
         let r = self.resource_config(&c.addr);
         let pctx = self.action_ctx(r, "delete");
         if self.probing_destroy(i) {
@@ -1292,23 +1596,59 @@ impl Runner<'_> {
                     Ok(x) => x,
                     Err(_) => (count_index(&c.addr.key), string_each(&c.addr.key)),
                 };
-                self.provisioners(c, r, &c.before, ProvisionerWhen::Destroy, count, each, &pctx)?;
+                self.provisioners(
+                    c,
+                    r,
+                    &c.before,
+                    ProvisionerWhen::Destroy,
+                    count,
+                    each,
+                    &pctx,
+                )?;
             }
         }
-        let id = c.before.get_attr("id").and_then(|v| v.clone().unmark().0.as_str().map(str::to_string));
-        self.observer.event(Event::ApplyStart { addr: c.addr.clone(), deposed: deposed.clone(), action: Action::Delete, id });
+        let id = c
+            .before
+            .get_attr("id")
+            .and_then(|v| v.clone().unmark().0.as_str().map(str::to_string));
+        self.observer.event(Event::ApplyStart {
+            addr: c.addr.clone(),
+            deposed: deposed.clone(),
+            action: Action::Delete,
+            id,
+        });
         let j = self.begin(&c.addr, &key.deposed, "delete", Some(&c.before), None)?;
         let (res, attempts) = self.with_retries(self.retry_policy(r), || {
-            rt.apply(ApplyRequest { prior: Some(&c.before), planned: None, config: &Value::dynamic_null(), ctx: &pctx })
+            rt.apply(ApplyRequest {
+                prior: Some(&c.before),
+                planned: None,
+                config: &Value::dynamic_null(),
+                ctx: &pctx,
+            })
         });
         if let Err(e) = res {
-            self.observer.event(Event::ApplyFailed { addr: c.addr.clone(), deposed: deposed.clone(), action: Action::Delete, elapsed: j.started.elapsed(), attempts: attempts });
-            let d: Diagnostics = Diagnostic::error(e.summary, attempts_note(e.detail, attempts)).in_context(format!("{}", c.addr)).into();
+            self.observer.event(Event::ApplyFailed {
+                addr: c.addr.clone(),
+                deposed: deposed.clone(),
+                action: Action::Delete,
+                elapsed: j.started.elapsed(),
+                attempts,
+            });
+            let d: Diagnostics = Diagnostic::error(e.summary, attempts_note(e.detail, attempts))
+                .in_context(format!("{}", c.addr))
+                .into();
             self.failed(&j, attempts, &d);
             return Err(d);
         }
         self.done(&j, attempts, None, &[(key, None)])?;
-        self.observer.event(Event::ApplyDone { addr: c.addr.clone(), deposed, action: Action::Delete, elapsed: j.started.elapsed(), id: None, attempts: attempts });
+        self.observer.event(Event::ApplyDone {
+            addr: c.addr.clone(),
+            deposed,
+            action: Action::Delete,
+            elapsed: j.started.elapsed(),
+            id: None,
+            attempts,
+        });
         self.bump(Action::Delete);
         Ok(())
     }
@@ -1412,7 +1752,9 @@ impl Runner<'_> {
             }
             let failed = match &out {
                 Ok(o) if o.success() => None,
-                Ok(o) if o.timed_out => Some("timed out (the command and everything it started were killed)".to_string()),
+                Ok(o) if o.timed_out => Some(
+                    "timed out (the command and everything it started were killed)".to_string(),
+                ),
                 Ok(o) => Some(match o.code {
                     Some(code) => format!("exit status {code}"),
                     None => "killed".to_string(),
@@ -1481,7 +1823,12 @@ fn attempts_note(detail: String, attempts: u32) -> String {
     }
 }
 
-fn provider_diag(addr: &InstanceAddr, r: &Resource, e: ProviderError, attempts: u32) -> Diagnostics {
+fn provider_diag(
+    addr: &InstanceAddr,
+    r: &Resource,
+    e: ProviderError,
+    attempts: u32,
+) -> Diagnostics {
     let span = e
         .attr
         .as_ref()
@@ -1632,13 +1979,17 @@ pub fn parse_go_duration(s: &str) -> Option<Duration> {
         return None;
     }
     while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if num_len == 0 {
             return None;
         }
         let n: f64 = rest[..num_len].parse().ok()?;
         rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let mult = match unit {

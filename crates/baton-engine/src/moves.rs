@@ -137,14 +137,11 @@ pub fn statements(config: &Config) -> (Vec<MoveStmt>, Diagnostics) {
     (out, diags)
 }
 
+/// Module call steps of a module instance path: (call name, instance key).
+type Steps = Vec<(String, Option<InstanceKey>)>;
+
 /// The prefix of `addr`'s module instance that is an instance of `module`, and the rest.
-fn split_module(
-    addr: &ModuleInstance,
-    module: &ModulePath,
-) -> Option<(
-    Vec<(String, Option<InstanceKey>)>,
-    Vec<(String, Option<InstanceKey>)>,
-)> {
+fn split_module(addr: &ModuleInstance, module: &ModulePath) -> Option<(Steps, Steps)> {
     let depth = module.0.len();
     if addr.0.len() < depth {
         return None;

@@ -144,7 +144,8 @@ pub fn plan(
     // Before anything changes, say which deletions a rollback could not undo with data.
     for c in &p.changes {
         if matches!(c.action, Action::Delete) || c.action.is_replace() {
-            if let Some((_, rt)) = baton_provider::registry().resource_type(&c.addr.resource.type_) {
+            if let Some((_, rt)) = baton_provider::registry().resource_type(&c.addr.resource.type_)
+            {
                 if !rt.restorable() {
                     p.diags.push(Diagnostic::warning(
                         "Deletion cannot be fully undone",

@@ -55,6 +55,35 @@ fn change_json(c: &ResourceChange) -> J {
 
 /// The plan as its file document.
 pub fn to_json(plan: &Plan) -> J {
+    let mut j = head_json(plan);
+    if let Some(m) = j.as_object_mut() {
+        m.insert(
+            "changes".into(),
+            J::Array(plan.changes.iter().map(change_json).collect()),
+        );
+        m.insert(
+            "outputs".into(),
+            J::Array(plan.outputs.iter().map(output_json).collect()),
+        );
+        m.insert(
+            "drift".into(),
+            J::Array(plan.drift.iter().map(drift_json).collect()),
+        );
+        m.insert(
+            "refreshed".into(),
+            J::Array(
+                plan.refreshed
+                    .iter()
+                    .map(|((a, d), v)| refreshed_json(a, d, v))
+                    .collect(),
+            ),
+        );
+    }
+    j
+}
+
+/// Everything but the arrays that grow with the number of objects (those are empty).
+fn head_json(plan: &Plan) -> J {
     json!({
         "format": FORMAT,
         "format_version": VERSION,
@@ -68,34 +97,131 @@ pub fn to_json(plan: &Plan) -> J {
         "timestamp": plan.timestamp,
         "variables": plan.variables.iter().map(|(k, v)| (k.clone(), v.to_typed_json())).collect::<serde_json::Map<_, _>>(),
         "config_files": plan.config_files.iter().map(|(p, t)| json!({"path": p, "text": t})).collect::<Vec<_>>(),
-        "changes": plan.changes.iter().map(change_json).collect::<Vec<_>>(),
-        "outputs": plan.outputs.iter().map(|o| json!({
-            "name": o.name,
-            "actions": o.action.json_actions(),
-            "before": o.before.to_typed_json(),
-            "after": o.after.to_typed_json(),
-            "sensitive": o.sensitive,
-        })).collect::<Vec<_>>(),
-        "drift": plan.drift.iter().map(|d| json!({
-            "addr": d.addr.to_string(),
-            "deposed": d.deposed,
-            "provider_name": d.provider_name,
-            "provider_source": d.provider_source,
-            "before": d.before.to_typed_json(),
-            "after": d.after.to_typed_json(),
-        })).collect::<Vec<_>>(),
-        "refreshed": plan.refreshed.iter().map(|((a, d), v)| json!({
-            "addr": a.to_string(), "deposed": d, "value": v.to_typed_json(),
-        })).collect::<Vec<_>>(),
+        "changes": [],
+        "outputs": [],
+        "drift": [],
+        "refreshed": [],
         "moves": plan.moves.iter().map(|(f, t)| json!([f.to_string(), t.to_string()])).collect::<Vec<_>>(),
         "planned_outputs": plan.planned_outputs.iter().map(|(k, (v, s))| (k.clone(), json!({"value": v.to_typed_json(), "sensitive": s}))).collect::<serde_json::Map<_, _>>(),
     })
 }
 
+fn output_json(o: &crate::model::OutputChange) -> J {
+    json!({
+        "name": o.name,
+        "actions": o.action.json_actions(),
+        "before": o.before.to_typed_json(),
+        "after": o.after.to_typed_json(),
+        "sensitive": o.sensitive,
+    })
+}
+
+fn drift_json(d: &crate::model::Drift) -> J {
+    json!({
+        "addr": d.addr.to_string(),
+        "deposed": d.deposed,
+        "provider_name": d.provider_name,
+        "provider_source": d.provider_source,
+        "before": d.before.to_typed_json(),
+        "after": d.after.to_typed_json(),
+    })
+}
+
+fn refreshed_json(a: &InstanceAddr, d: &Option<String>, v: &Value) -> J {
+    json!({"addr": a.to_string(), "deposed": d, "value": v.to_typed_json()})
+}
+
+/// The parts of [`to_json`] that grow with the number of objects: written element by element
+/// by [`write_json`], so that the whole document never exists as a `serde_json::Value`.
+const STREAMED: [&str; 4] = ["changes", "drift", "outputs", "refreshed"];
+
+/// Writes exactly the bytes of `serde_json::to_string(&to_json(plan))`, building one element
+/// of the large arrays at a time (a plan of 10,000 changes would otherwise need its whole JSON
+/// tree in memory to be saved, recorded with its run, or digested).
+pub fn write_json<W: std::io::Write>(plan: &Plan, w: &mut W) -> std::io::Result<()> {
+    let head = head_json(plan);
+    // The head serialized with empty arrays; each `"name":[]` at the top level is where the
+    // elements go. Keys are sorted (serde_json's map), and a key's text cannot occur unescaped
+    // inside a string value, so each marker is found exactly once.
+    let text = serde_json::to_string(&head).map_err(std::io::Error::other)?;
+    let mut rest = text.as_str();
+    let mut marks: Vec<(usize, &str)> = STREAMED
+        .iter()
+        .filter_map(|k| text.find(&format!("\"{k}\":[]")).map(|i| (i, *k)))
+        .collect();
+    marks.sort();
+    let mut consumed = 0;
+    for (at, k) in marks {
+        let open = at + k.len() + 4; // `"k":[` — the elements go before `]`
+        w.write_all(&text.as_bytes()[consumed..open])?;
+        let one = |w: &mut W, first: &mut bool, j: J| -> std::io::Result<()> {
+            if !std::mem::take(first) {
+                w.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut *w, &j).map_err(std::io::Error::other)
+        };
+        let mut first = true;
+        match k {
+            "changes" => {
+                for c in &plan.changes {
+                    one(w, &mut first, change_json(c))?;
+                }
+            }
+            "drift" => {
+                for d in &plan.drift {
+                    one(w, &mut first, drift_json(d))?;
+                }
+            }
+            "outputs" => {
+                for o in &plan.outputs {
+                    one(w, &mut first, output_json(o))?;
+                }
+            }
+            _ => {
+                for ((a, d), v) in &plan.refreshed {
+                    one(w, &mut first, refreshed_json(a, d, v))?;
+                }
+            }
+        }
+        consumed = open;
+        rest = &text[consumed..];
+    }
+    w.write_all(rest.as_bytes())
+}
+
+/// [`write_json`] into a string.
+pub fn to_string(plan: &Plan) -> String {
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail; serializing our own values cannot either.
+    let _ = write_json(plan, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// SHA-256 (hex) of the plan's file form: equal to the digest of a file `write` saved.
+pub fn digest(plan: &Plan) -> String {
+    use sha2::Digest as _;
+    struct Hasher(sha2::Sha256);
+    impl std::io::Write for Hasher {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut h = Hasher(sha2::Sha256::new());
+    let _ = write_json(plan, &mut h);
+    hex::encode(h.0.finalize())
+}
+
 pub fn write(path: &Path, plan: &Plan) -> std::io::Result<()> {
-    let text = serde_json::to_string(&to_json(plan)).map_err(std::io::Error::other)?;
     let tmp = path.with_extension("baton-tmp");
-    std::fs::write(&tmp, text)?;
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        write_json(plan, &mut f)?;
+        std::io::Write::flush(&mut f)?;
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -74,14 +74,21 @@ pub fn input(plan_json: &J, rc: &RunContext) -> J {
 /// hard-mandatory), each `--policy` directory (set named after it, hard-mandatory), and the
 /// sets the root module names. Errors in the configured sets (unknown argument, bad
 /// enforcement level) are reported with their location.
-pub fn policy_sets(dir: &Path, ctx: Option<&Context>, extra: &[PathBuf]) -> (Vec<PolicySet>, Diagnostics) {
+pub fn policy_sets(
+    dir: &Path,
+    ctx: Option<&Context>,
+    extra: &[PathBuf],
+) -> (Vec<PolicySet>, Diagnostics) {
     let mut sets = Vec::new();
     let (configured, diags) = configured_sets(dir, ctx);
     let default_dir = dir.join(DEFAULT_DIR);
     if default_dir.is_dir() {
         // A configured set whose source is inside `policies/` is evaluated with its own
         // enforcement level only, not a second time as part of the default set.
-        let claimed: Vec<PathBuf> = configured.iter().flat_map(|s| s.dirs.iter().map(|d| normalize(d))).collect();
+        let claimed: Vec<PathBuf> = configured
+            .iter()
+            .flat_map(|s| s.dirs.iter().map(|d| normalize(d)))
+            .collect();
         let dirs = unclaimed(&default_dir, &claimed);
         if !dirs.is_empty() {
             sets.push(PolicySet {
@@ -93,7 +100,11 @@ pub fn policy_sets(dir: &Path, ctx: Option<&Context>, extra: &[PathBuf]) -> (Vec
         }
     }
     for d in extra {
-        let path = if d.is_absolute() { d.clone() } else { dir.join(d) };
+        let path = if d.is_absolute() {
+            d.clone()
+        } else {
+            dir.join(d)
+        };
         sets.push(PolicySet {
             name: d.display().to_string(),
             dirs: vec![path],
@@ -139,7 +150,10 @@ fn unclaimed(root: &Path, claimed: &[PathBuf]) -> Vec<PathBuf> {
     entries.sort();
     let mut out = Vec::new();
     for e in entries {
-        let name = e.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name = e
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         if name.starts_with('.') || claimed.iter().any(|c| normalize(&e).starts_with(c)) {
             continue;
         }
@@ -164,8 +178,11 @@ fn configured_sets(dir: &Path, ctx: Option<&Context>) -> (Vec<PolicySet>, Diagno
         for b in body.blocks_of("policy_set") {
             let Some((name, _)) = b.labels.first() else {
                 diags.push(
-                    Diagnostic::error("Missing name for policy_set", "A policy_set block needs a name: policy_set \"NAME\" { ... }.")
-                        .at(b.def_span),
+                    Diagnostic::error(
+                        "Missing name for policy_set",
+                        "A policy_set block needs a name: policy_set \"NAME\" { ... }.",
+                    )
+                    .at(b.def_span),
                 );
                 continue;
             };
@@ -187,7 +204,11 @@ fn configured_sets(dir: &Path, ctx: Option<&Context>) -> (Vec<PolicySet>, Diagno
                             match x.as_static_str() {
                                 Some(s) => {
                                     let p = Path::new(s);
-                                    set.dirs.push(if p.is_absolute() { p.to_path_buf() } else { dir.join(p) });
+                                    set.dirs.push(if p.is_absolute() {
+                                        p.to_path_buf()
+                                    } else {
+                                        dir.join(p)
+                                    });
                                 }
                                 None => {
                                     diags.push(
@@ -202,29 +223,37 @@ fn configured_sets(dir: &Path, ctx: Option<&Context>) -> (Vec<PolicySet>, Diagno
                             }
                         }
                     }
-                    "enforcement" | "enforcement_level" => match a.expr.as_static_str().map(str::parse::<Enforcement>) {
-                        Some(Ok(e)) => set.enforcement = e,
-                        Some(Err(e)) => {
-                            diags.push(Diagnostic::error("Invalid enforcement level", format!("{e}.")).at(a.expr.span));
-                            ok = false;
-                        }
-                        None => {
-                            diags.push(
+                    "enforcement" | "enforcement_level" => {
+                        match a.expr.as_static_str().map(str::parse::<Enforcement>) {
+                            Some(Ok(e)) => set.enforcement = e,
+                            Some(Err(e)) => {
+                                diags.push(
+                                    Diagnostic::error("Invalid enforcement level", format!("{e}."))
+                                        .at(a.expr.span),
+                                );
+                                ok = false;
+                            }
+                            None => {
+                                diags.push(
                                 Diagnostic::error(
                                     "Invalid enforcement level",
                                     "The enforcement level must be a literal string: \"advisory\", \"soft-mandatory\" or \"hard-mandatory\".",
                                 )
                                 .at(a.expr.span),
                             );
-                            ok = false;
+                                ok = false;
+                            }
                         }
-                    },
+                    }
                     "include_sensitive" => match &a.expr.kind {
                         ExprKind::Bool(v) => set.include_sensitive = *v,
                         _ => {
                             diags.push(
-                                Diagnostic::error("Invalid include_sensitive", "include_sensitive must be true or false.")
-                                    .at(a.expr.span),
+                                Diagnostic::error(
+                                    "Invalid include_sensitive",
+                                    "include_sensitive must be true or false.",
+                                )
+                                .at(a.expr.span),
                             );
                             ok = false;
                         }
@@ -243,8 +272,13 @@ fn configured_sets(dir: &Path, ctx: Option<&Context>) -> (Vec<PolicySet>, Diagno
             }
             if set.dirs.is_empty() && ok {
                 diags.push(
-                    Diagnostic::error("Missing policy source", format!("Policy set {name:?} needs a source: the directory of its .rego files."))
-                        .at(b.def_span),
+                    Diagnostic::error(
+                        "Missing policy source",
+                        format!(
+                            "Policy set {name:?} needs a source: the directory of its .rego files."
+                        ),
+                    )
+                    .at(b.def_span),
                 );
                 ok = false;
             }
@@ -285,7 +319,12 @@ pub fn outcome_str(o: Outcome) -> &'static str {
 /// The decision as JSON (in plan JSON under `policy`, and in the audit record): the outcome,
 /// every finding, and every error's summary and location. `overridden` is the reason a
 /// soft-mandatory denial was overridden with, if it was.
-pub fn decision_json(d: &Decision, sets: &[PolicySet], sources: &Sources, overridden: Option<&str>) -> J {
+pub fn decision_json(
+    d: &Decision,
+    sets: &[PolicySet],
+    sources: &Sources,
+    overridden: Option<&str>,
+) -> J {
     let findings: Vec<J> = d
         .findings
         .iter()

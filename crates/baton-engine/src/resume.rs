@@ -28,33 +28,58 @@ fn decode(raw: &baton_state::RawJson) -> Option<Value> {
 }
 
 /// Prepares `run_id` for resuming. `Ok(Err(d))` when it cannot be resumed (and why).
-pub fn prepare(store: &dyn StateStore, run_id: &str) -> Result<Result<Resumable, Diagnostic>, StateError> {
+pub fn prepare(
+    store: &dyn StateStore,
+    run_id: &str,
+) -> Result<Result<Resumable, Diagnostic>, StateError> {
     let Some(run) = store.run(run_id)? else {
-        return Ok(Err(Diagnostic::error("No such run", format!("There is no run with id {run_id}. `baton runs` lists them."))));
+        return Ok(Err(Diagnostic::error(
+            "No such run",
+            format!("There is no run with id {run_id}. `baton runs` lists them."),
+        )));
     };
-    if !matches!(run.status, RunStatus::Interrupted | RunStatus::Stopped | RunStatus::Failed) {
+    if !matches!(
+        run.status,
+        RunStatus::Interrupted | RunStatus::Stopped | RunStatus::Failed
+    ) {
         return Ok(Err(Diagnostic::error(
             "Run cannot be resumed",
-            format!("Run {run_id} is {}; only interrupted, stopped or failed runs can be resumed.", run.status.as_str()),
+            format!(
+                "Run {run_id} is {}; only interrupted, stopped or failed runs can be resumed.",
+                run.status.as_str()
+            ),
         )));
     }
     if run.kind == "rollback" {
         return Ok(Err(Diagnostic::error(
             "Run cannot be resumed",
-            format!("Run {run_id} is a rollback; finish it with `baton rollback {}` instead.", run.parent.clone().unwrap_or_default()),
+            format!(
+                "Run {run_id} is a rollback; finish it with `baton rollback {}` instead.",
+                run.parent.clone().unwrap_or_default()
+            ),
         )));
     }
-    let plan = match run.plan.parse().map_err(|e| e.to_string()).and_then(|j| crate::planfile::from_json(&j)) {
+    let plan = match run
+        .plan
+        .parse()
+        .map_err(|e| e.to_string())
+        .and_then(|j| crate::planfile::from_json(&j))
+    {
         Ok(p) => p,
         Err(e) => {
-            return Ok(Err(Diagnostic::error("Run cannot be resumed", format!("The plan recorded with run {run_id} cannot be read: {e}."))));
+            return Ok(Err(Diagnostic::error(
+                "Run cannot be resumed",
+                format!("The plan recorded with run {run_id} cannot be read: {e}."),
+            )));
         }
     };
     let entries = store.journal(run_id)?;
     let mut info = ResumeInfo::default();
     let (mut unknown, mut done) = (0, 0);
     for e in entries.iter().filter(|e| e.phase == "apply") {
-        let Ok(addr) = InstanceAddr::parse(&e.addr) else { continue };
+        let Ok(addr) = InstanceAddr::parse(&e.addr) else {
+            continue;
+        };
         if e.action == "depose" && e.status == EntryStatus::Done {
             info.deposed.insert(addr.clone(), e.deposed.clone());
             continue;
@@ -65,8 +90,14 @@ pub fn prepare(store: &dyn StateStore, run_id: &str) -> Result<Result<Resumable,
                 continue;
             }
             let part_matches = if is_destroy {
-                matches!(c.action, Action::Delete | Action::Forget | Action::DeleteThenCreate | Action::CreateThenDelete)
-                    && (c.deposed.as_deref().unwrap_or("") == e.deposed || c.action == Action::CreateThenDelete)
+                matches!(
+                    c.action,
+                    Action::Delete
+                        | Action::Forget
+                        | Action::DeleteThenCreate
+                        | Action::CreateThenDelete
+                ) && (c.deposed.as_deref().unwrap_or("") == e.deposed
+                    || c.action == Action::CreateThenDelete)
             } else {
                 !matches!(c.action, Action::Delete | Action::Forget)
             };
@@ -83,7 +114,8 @@ pub fn prepare(store: &dyn StateStore, run_id: &str) -> Result<Result<Resumable,
                     if e.action == "import" && c.action != Action::NoOp {
                         continue;
                     }
-                    info.done_apply.insert(i, e.new_value.as_ref().and_then(decode));
+                    info.done_apply
+                        .insert(i, e.new_value.as_ref().and_then(decode));
                     done += 1;
                 }
                 (EntryStatus::Started, true) => {

@@ -75,7 +75,11 @@ fn change_for(
     } else {
         Some(key.deposed.clone())
     };
-    let mk = |action: Action, reason: Option<ActionReason>, before: Value, after: Value, deposed: Option<String>| ResourceChange {
+    let mk = |action: Action,
+              reason: Option<ActionReason>,
+              before: Value,
+              after: Value,
+              deposed: Option<String>| ResourceChange {
         addr: key.addr.clone(),
         deposed,
         provider_name: pn.clone(),
@@ -95,9 +99,21 @@ fn change_for(
         (None, Some(c)) => {
             if first_action == "import" {
                 // An imported object existed before: forget it, never destroy it.
-                Some(mk(Action::Forget, Some(ActionReason::UndoImport), c.clone(), Value::null(c.ty()), deposed))
+                Some(mk(
+                    Action::Forget,
+                    Some(ActionReason::UndoImport),
+                    c.clone(),
+                    Value::null(c.ty()),
+                    deposed,
+                ))
             } else {
-                Some(mk(Action::Delete, None, c.clone(), Value::null(c.ty()), deposed))
+                Some(mk(
+                    Action::Delete,
+                    None,
+                    c.clone(),
+                    Value::null(c.ty()),
+                    deposed,
+                ))
             }
         }
         (Some(t), cur) => {
@@ -118,14 +134,38 @@ fn change_for(
                 if let Some((dk, _)) = old {
                     used_deposed.push(dk.clone());
                     let before = cur.clone().unwrap_or_else(|| Value::null(t.ty()));
-                    let action = if cur.is_some() { Action::DeleteThenCreate } else { Action::Create };
-                    return Some(mk(action, Some(ActionReason::RestoreDeposed), before, t.clone(), Some(dk.deposed.clone())));
+                    let action = if cur.is_some() {
+                        Action::DeleteThenCreate
+                    } else {
+                        Action::Create
+                    };
+                    return Some(mk(
+                        action,
+                        Some(ActionReason::RestoreDeposed),
+                        before,
+                        t.clone(),
+                        Some(dk.deposed.clone()),
+                    ));
                 }
             }
             match cur {
-                None if first_action == "forget" => Some(mk(Action::Create, Some(ActionReason::Readopt), Value::null(t.ty()), t.clone(), deposed)),
-                None => Some(mk(Action::Create, None, Value::null(t.ty()), t.clone(), deposed)),
-                Some(c) if replaced => Some(mk(Action::DeleteThenCreate, None, c, t.clone(), deposed)),
+                None if first_action == "forget" => Some(mk(
+                    Action::Create,
+                    Some(ActionReason::Readopt),
+                    Value::null(t.ty()),
+                    t.clone(),
+                    deposed,
+                )),
+                None => Some(mk(
+                    Action::Create,
+                    None,
+                    Value::null(t.ty()),
+                    t.clone(),
+                    deposed,
+                )),
+                Some(c) if replaced => {
+                    Some(mk(Action::DeleteThenCreate, None, c, t.clone(), deposed))
+                }
                 Some(c) => Some(mk(Action::Update, None, c, t.clone(), deposed)),
             }
         }
@@ -138,12 +178,17 @@ fn plan_dependencies(plan_doc: &baton_state::RawJson) -> HashMap<String, Vec<Str
     let Ok(j) = plan_doc.parse() else { return out };
     if let Some(changes) = j.get("changes").and_then(|c| c.as_array()) {
         for c in changes {
-            let (Some(addr), Some(deps)) = (c.get("addr").and_then(|a| a.as_str()), c.get("dependencies").and_then(|d| d.as_array())) else {
+            let (Some(addr), Some(deps)) = (
+                c.get("addr").and_then(|a| a.as_str()),
+                c.get("dependencies").and_then(|d| d.as_array()),
+            ) else {
                 continue;
             };
             out.insert(
                 addr.to_string(),
-                deps.iter().filter_map(|d| d.as_str().map(str::to_string)).collect(),
+                deps.iter()
+                    .filter_map(|d| d.as_str().map(str::to_string))
+                    .collect(),
             );
         }
     }
@@ -159,7 +204,10 @@ pub fn plan_for_run(
 ) -> Result<(Plan, Diagnostics), StateError> {
     let mut diags = Diagnostics::new();
     let Some(run) = store.run(run_id)? else {
-        diags.push(Diagnostic::error("No such run", format!("There is no run with id {run_id}.")));
+        diags.push(Diagnostic::error(
+            "No such run",
+            format!("There is no run with id {run_id}."),
+        ));
         return Ok((empty_plan(current), diags));
     };
     let deps_by_addr = plan_dependencies(&run.plan);
@@ -169,7 +217,9 @@ pub fn plan_for_run(
         if e.action == "read" {
             continue;
         }
-        let Ok(addr) = InstanceAddr::parse(&e.addr) else { continue };
+        let Ok(addr) = InstanceAddr::parse(&e.addr) else {
+            continue;
+        };
         if e.action == "depose" {
             // Current key: its value before was the object now deposed; the deposed key did not
             // exist before the run.
@@ -180,7 +230,10 @@ pub fn plan_for_run(
                 replaced: false,
             });
             targets
-                .entry(ObjectKey { addr, deposed: e.deposed.clone() })
+                .entry(ObjectKey {
+                    addr,
+                    deposed: e.deposed.clone(),
+                })
                 .or_insert(Target {
                     value: None,
                     first_action: "depose".into(),
@@ -188,7 +241,10 @@ pub fn plan_for_run(
                 });
             continue;
         }
-        let key = ObjectKey { addr, deposed: e.deposed.clone() };
+        let key = ObjectKey {
+            addr,
+            deposed: e.deposed.clone(),
+        };
         let t = targets.entry(key).or_insert(Target {
             value: decode(&e.prior),
             first_action: e.action.clone(),
@@ -206,14 +262,26 @@ pub fn plan_for_run(
             .cloned()
             .or_else(|| current.objects.get(key).map(|o| o.dependencies.clone()))
             .unwrap_or_default();
-        if let Some(c) = change_for(key, t.value.as_ref(), current, &t.first_action, t.replaced, deps, &mut used_deposed) {
+        if let Some(c) = change_for(
+            key,
+            t.value.as_ref(),
+            current,
+            &t.first_action,
+            t.replaced,
+            deps,
+            &mut used_deposed,
+        ) {
             plan.changes.push(c);
         }
     }
     // Deposed objects a restore made current are no longer deposed: nothing else to do.
     plan.changes.retain(|c| {
         !(c.action == Action::Delete
-            && c.deposed.as_ref().is_some_and(|d| used_deposed.iter().any(|k| k.addr == c.addr && &k.deposed == d)))
+            && c.deposed.as_ref().is_some_and(|d| {
+                used_deposed
+                    .iter()
+                    .any(|k| k.addr == c.addr && &k.deposed == d)
+            }))
     });
     warn_unrestorable(&plan, &mut diags);
     Ok((plan, diags))
@@ -227,7 +295,11 @@ pub fn plan_to_version(
 ) -> Result<(Plan, Diagnostics), StateError> {
     let mut diags = Diagnostics::new();
     let target = store.at_version(serial)?;
-    let mut keys: Vec<&ObjectKey> = current.objects.keys().chain(target.objects.keys()).collect();
+    let mut keys: Vec<&ObjectKey> = current
+        .objects
+        .keys()
+        .chain(target.objects.keys())
+        .collect();
     keys.sort();
     keys.dedup();
     let mut plan = empty_plan(current);
@@ -255,7 +327,8 @@ pub fn plan_to_version(
 fn warn_unrestorable(plan: &Plan, diags: &mut Diagnostics) {
     for c in &plan.changes {
         if c.action.is_replace() || c.action == Action::Create {
-            if let Some((_, rt)) = baton_provider::registry().resource_type(&c.addr.resource.type_) {
+            if let Some((_, rt)) = baton_provider::registry().resource_type(&c.addr.resource.type_)
+            {
                 if !rt.restorable() {
                     diags.push(Diagnostic::warning(
                         "Recreated object may not have its data",
@@ -286,17 +359,23 @@ pub fn remaining(store: &dyn StateStore, run_id: &str) -> Result<Vec<String>, St
 
 fn describe_remaining(c: &ResourceChange) -> String {
     let addr = match &c.deposed {
-        Some(d) if c.reason != Some(ActionReason::RestoreDeposed) => format!("{} (deposed object {d})", c.addr),
+        Some(d) if c.reason != Some(ActionReason::RestoreDeposed) => {
+            format!("{} (deposed object {d})", c.addr)
+        }
         _ => c.addr.to_string(),
     };
     let what = match (c.action, c.reason) {
         (_, Some(ActionReason::RestoreDeposed)) => "make the object it replaced current again",
         (Action::Forget, _) => "forget it (the run imported it; it is not destroyed)",
-        (Action::Create, Some(ActionReason::Readopt)) => "record it in the state again (the run forgot it)",
+        (Action::Create, Some(ActionReason::Readopt)) => {
+            "record it in the state again (the run forgot it)"
+        }
         (Action::Create, _) => "recreate it (the run deleted it)",
         (Action::Delete, _) => "delete it (the run created it)",
         (Action::Update, _) => "return it to its earlier value",
-        (Action::DeleteThenCreate | Action::CreateThenDelete, _) => "replace it with its earlier value",
+        (Action::DeleteThenCreate | Action::CreateThenDelete, _) => {
+            "replace it with its earlier value"
+        }
         (Action::NoOp | Action::Read, _) => "nothing",
     };
     format!("{addr}: {what}")

@@ -49,7 +49,11 @@ pub fn schema_v2(tx: &Transaction<'_>) -> rusqlite::Result<()> {
 }
 
 pub fn insert_run(tx: &Transaction<'_>, r: &RunRecord) -> rusqlite::Result<()> {
-    let ordinal: i64 = tx.query_row("SELECT COALESCE(MAX(ordinal), 0) + 1 FROM runs", [], |row| row.get(0))?;
+    let ordinal: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(ordinal), 0) + 1 FROM runs",
+        [],
+        |row| row.get(0),
+    )?;
     tx.prepare_cached(
         "INSERT INTO runs (id, kind, status, who, host, pid, process_start, started_at,
              finished_at, serial, summary, plan, parent, on_failure, ordinal)
@@ -75,7 +79,12 @@ pub fn insert_run(tx: &Transaction<'_>, r: &RunRecord) -> rusqlite::Result<()> {
     Ok(())
 }
 
-pub fn set_status(tx: &Transaction<'_>, id: &str, status: RunStatus, now: &str) -> rusqlite::Result<usize> {
+pub fn set_status(
+    tx: &Transaction<'_>,
+    id: &str,
+    status: RunStatus,
+    now: &str,
+) -> rusqlite::Result<usize> {
     let finished = !matches!(status, RunStatus::Running);
     tx.prepare_cached(
         "UPDATE runs SET status = ?2, finished_at = CASE WHEN ?3 THEN ?4 ELSE finished_at END
@@ -112,7 +121,12 @@ pub fn insert_entry(tx: &Transaction<'_>, e: &JournalEntry) -> rusqlite::Result<
     Ok(seq as u64)
 }
 
-pub fn set_outcome(tx: &Transaction<'_>, run_id: &str, seq: u64, o: &EntryOutcome) -> rusqlite::Result<usize> {
+pub fn set_outcome(
+    tx: &Transaction<'_>,
+    run_id: &str,
+    seq: u64,
+    o: &EntryOutcome,
+) -> rusqlite::Result<usize> {
     tx.prepare_cached(
         "UPDATE journal SET status = ?3, new_value = ?4, error = ?5, attempts = ?6, duration_ms = ?7
          WHERE run_id = ?1 AND seq = ?2",
@@ -159,7 +173,9 @@ fn row_to_run(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
 const RUN_COLUMNS: &str = "id, kind, status, who, host, pid, process_start, started_at, finished_at, serial, summary, plan, parent, on_failure";
 
 pub fn all_runs(tx: &Transaction<'_>) -> rusqlite::Result<Vec<RunRecord>> {
-    let mut st = tx.prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY ordinal DESC"))?;
+    let mut st = tx.prepare_cached(&format!(
+        "SELECT {RUN_COLUMNS} FROM runs ORDER BY ordinal DESC"
+    ))?;
     let rows = st.query_map([], row_to_run)?;
     rows.collect()
 }

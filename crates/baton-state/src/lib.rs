@@ -15,10 +15,10 @@ pub mod sqlite;
 mod stamp;
 pub mod store;
 
+pub use audit::{AuditChange, AuditEntry, AuditRecord, VerifyReport};
 pub use model::{
     EntryOutcome, EntryStatus, InstanceState, InstanceStatus, JournalEntry, LockInfo, ObjectKey,
     OutputState, RawJson, RunRecord, RunStatus, Snapshot, VersionMeta,
 };
-pub use audit::{AuditChange, AuditEntry, AuditRecord, VerifyReport};
 pub use sqlite::SqliteStore;
 pub use store::{LockGuard, StateError, StateStore, StateWrite};

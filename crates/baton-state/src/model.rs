@@ -194,9 +194,18 @@ impl RunStatus {
 
     pub fn parse(s: &str) -> Option<RunStatus> {
         use RunStatus::*;
-        [Running, Completed, Failed, Interrupted, RolledBack, RollbackFailed, Stopped, Resumed]
-            .into_iter()
-            .find(|r| r.as_str() == s)
+        [
+            Running,
+            Completed,
+            Failed,
+            Interrupted,
+            RolledBack,
+            RollbackFailed,
+            Stopped,
+            Resumed,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
     }
 
     /// Whether the run left work that must be resumed or rolled back before new work starts.

@@ -31,7 +31,11 @@ pub fn init_logging(format: Option<&str>) -> anyhow::Result<()> {
                 .try_init();
         }
         Some("json") => {
-            let level = if level > tracing::Level::INFO { level } else { tracing::Level::INFO };
+            let level = if level > tracing::Level::INFO {
+                level
+            } else {
+                tracing::Level::INFO
+            };
             let _ = tracing_subscriber::fmt()
                 .json()
                 .with_writer(std::io::stderr)
@@ -96,7 +100,12 @@ impl<'a> Telemetry<'a> {
             Err(_) => Vec::new(),
         };
         spans.sort_by_key(|s| s.start_us);
-        let end = spans.iter().map(|s| s.start_us + s.dur_us).max().unwrap_or(0).max(self.us(Instant::now()));
+        let end = spans
+            .iter()
+            .map(|s| s.start_us + s.dur_us)
+            .max()
+            .unwrap_or(0)
+            .max(self.us(Instant::now()));
         let mut events = vec![
             serde_json::json!({"ph": "M", "name": "process_name", "pid": 1, "tid": 0, "args": {"name": format!("baton run {}", self.run_id)}}),
             serde_json::json!({"ph": "M", "name": "thread_name", "pid": 1, "tid": 0, "args": {"name": "run"}}),
@@ -133,8 +142,21 @@ impl Observer for Telemetry<'_> {
                     m.insert(key, Instant::now());
                 }
             }
-            Event::ApplyDone { addr, deposed, action, elapsed, attempts, .. }
-            | Event::ApplyFailed { addr, deposed, action, elapsed, attempts } => {
+            Event::ApplyDone {
+                addr,
+                deposed,
+                action,
+                elapsed,
+                attempts,
+                ..
+            }
+            | Event::ApplyFailed {
+                addr,
+                deposed,
+                action,
+                elapsed,
+                attempts,
+            } => {
                 let ok = matches!(e, Event::ApplyDone { .. });
                 let outcome = if ok { "ok" } else { "failed" };
                 let name = action_name(*action);

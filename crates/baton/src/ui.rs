@@ -182,11 +182,14 @@ pub fn on_interrupt(stop: baton_graph::StopHandle, cancel: Arc<AtomicBool>) {
     });
 }
 
+/// The actions running now, by key: address, action, start.
+type Running = Arc<Mutex<HashMap<String, (baton_core::InstanceAddr, Action, Instant)>>>;
+
 /// Forwards events to a [`Progress`] and prints "Still creating..." every 10 seconds for
 /// actions that are still running.
 pub struct Ticker<'a> {
     inner: &'a Progress,
-    running: Arc<Mutex<HashMap<String, (baton_core::InstanceAddr, Action, Instant)>>>,
+    running: Running,
     /// Dropped (or sent to) when the run ends, which wakes the ticking thread at once.
     done: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -194,8 +197,7 @@ pub struct Ticker<'a> {
 
 impl<'a> Ticker<'a> {
     pub fn start(inner: &'a Progress) -> Ticker<'a> {
-        let running: Arc<Mutex<HashMap<String, (baton_core::InstanceAddr, Action, Instant)>>> =
-            Arc::new(Mutex::new(HashMap::new()));
+        let running: Running = Arc::new(Mutex::new(HashMap::new()));
         let (done, rx) = std::sync::mpsc::channel::<()>();
         let r = running.clone();
         let thread = std::thread::spawn(move || {

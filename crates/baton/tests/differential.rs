@@ -298,7 +298,11 @@ fn run_step(dir: &Path, args: &[String], env: &[(String, String)]) -> Result<Out
     let apply = baton(
         dir,
         // Terraform keeps what a failed apply completed: compare under the same policy.
-        &[&["apply", "--auto-approve", "--on-failure", "halt"][..], &strs(args)].concat(),
+        &[
+            &["apply", "--auto-approve", "--on-failure", "halt"][..],
+            &strs(args),
+        ]
+        .concat(),
         env,
     )?;
     if !apply.success {

@@ -78,9 +78,15 @@ fn hard_mandatory_deny_stops_apply_with_nothing_changed() {
     let recs = audit(&p);
     let last = recs.last().expect("an audit record");
     assert_eq!(last["command"], "apply");
-    assert!(last["outcome"].as_str().unwrap_or("").contains("denied by policy"));
+    assert!(last["outcome"]
+        .as_str()
+        .unwrap_or("")
+        .contains("denied by policy"));
     assert_eq!(last["policy"]["outcome"], "hard_fail");
-    assert_eq!(last["policy"]["findings"][0]["address"], "terraform_data.bucket");
+    assert_eq!(
+        last["policy"]["findings"][0]["address"],
+        "terraform_data.bucket"
+    );
 
     // `--override-policy` cannot override a hard-mandatory denial.
     let out = p
@@ -98,7 +104,10 @@ fn hard_mandatory_deny_stops_apply_with_nothing_changed() {
     assert!(!p.exists("p.plan"));
 
     // Fixing the configuration lets the run through.
-    p.write("main.tf", &CONFIG.replace("public = true", "public = false"));
+    p.write(
+        "main.tf",
+        &CONFIG.replace("public = true", "public = false"),
+    );
     p.baton(["apply", "--auto-approve"]).ok();
     assert!(p.exists("made.txt"));
 }
@@ -118,9 +127,17 @@ fn policy_flag_adds_a_directory_and_plan_json_carries_the_decision() {
     assert_eq!(f["rule"], "deny");
     assert_eq!(f["package"], "buckets");
     assert_eq!(f["kind"], "deny");
-    assert!(f["policy"][0].as_str().unwrap_or("").ends_with("extra/buckets.rego"), "{f}");
+    assert!(
+        f["policy"][0]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("extra/buckets.rego"),
+        "{f}"
+    );
     // The rest of the document is the plan.
-    assert!(j["resource_changes"].as_array().is_some_and(|a| a.len() == 2));
+    assert!(j["resource_changes"]
+        .as_array()
+        .is_some_and(|a| a.len() == 2));
 }
 
 #[test]
@@ -141,7 +158,10 @@ fn advisory_set_warns_and_the_run_continues() {
     let p = Project::new(&[
         ("main.tf", &config),
         ("notes/notes.rego", WARN_CREATES),
-        ("notes/buckets.rego", &DENY_PUBLIC.replace("== true", "== false")),
+        (
+            "notes/buckets.rego",
+            &DENY_PUBLIC.replace("== true", "== false"),
+        ),
     ]);
     let out = p.baton(["apply", "--auto-approve"]).ok();
     out.assert_stdout_contains("Policy checks: notes (advisory)");
@@ -177,7 +197,9 @@ fn soft_mandatory_denial_is_overridden_with_a_reason_that_is_audited() {
     ]);
     let out = p.baton(["apply", "--auto-approve"]).run();
     assert_denied(&out);
-    out.assert_stdout_contains("Denied  [soft-mandatory] deny: terraform_data.bucket must not be public");
+    out.assert_stdout_contains(
+        "Denied  [soft-mandatory] deny: terraform_data.bucket must not be public",
+    );
     out.assert_stdout_contains("--override-policy");
     // The file inside policies/ that the configured set claims is not also part of the
     // default (hard-mandatory) set; the rest of policies/ is.
@@ -186,7 +208,12 @@ fn soft_mandatory_denial_is_overridden_with_a_reason_that_is_audited() {
     assert!(!p.exists("made.txt"));
 
     let out = p
-        .baton(["apply", "--auto-approve", "--override-policy", "CHG-42 approved by security"])
+        .baton([
+            "apply",
+            "--auto-approve",
+            "--override-policy",
+            "CHG-42 approved by security",
+        ])
         .ok();
     out.assert_stdout_contains("overridden: CHG-42 approved by security");
     assert!(p.exists("made.txt"));
@@ -196,9 +223,18 @@ fn soft_mandatory_denial_is_overridden_with_a_reason_that_is_audited() {
         .iter()
         .find(|r| r["command"] == "policy override")
         .unwrap_or_else(|| panic!("an override record: {recs:#?}"));
-    assert!(ov["outcome"].as_str().unwrap_or("").contains("CHG-42 approved by security"));
-    assert!(ov["actor"].as_str().is_some_and(|a| a.contains('@')), "{ov}");
-    assert_eq!(ov["policy"]["override"]["reason"], "CHG-42 approved by security");
+    assert!(ov["outcome"]
+        .as_str()
+        .unwrap_or("")
+        .contains("CHG-42 approved by security"));
+    assert!(
+        ov["actor"].as_str().is_some_and(|a| a.contains('@')),
+        "{ov}"
+    );
+    assert_eq!(
+        ov["policy"]["override"]["reason"],
+        "CHG-42 approved by security"
+    );
     let applied = recs.last().expect("the apply record");
     assert_eq!(applied["command"], "apply");
     assert_eq!(applied["run_id"], ov["run_id"]);
@@ -207,7 +243,9 @@ fn soft_mandatory_denial_is_overridden_with_a_reason_that_is_audited() {
 
     // An empty reason is refused.
     p.write("main.tf", &config.replace("\"logs\"", "\"logs2\""));
-    let out = p.baton(["apply", "--auto-approve", "--override-policy", " "]).fails();
+    let out = p
+        .baton(["apply", "--auto-approve", "--override-policy", " "])
+        .fails();
     out.assert_stderr_contains("needs a reason");
 }
 
@@ -237,11 +275,19 @@ fn destroy_is_gated_using_the_run_context() {
     let p = Project::new(&[("main.tf", CONFIG)]);
     p.baton(["--env", "prod", "apply", "--auto-approve"]).ok();
     p.write("policies/no_prod_deletes.rego", &policy);
-    let out = p.baton(["--env", "prod", "destroy", "--auto-approve"]).run();
+    let out = p
+        .baton(["--env", "prod", "destroy", "--auto-approve"])
+        .run();
     assert_denied(&out);
     out.assert_stdout_contains("local_file.f would be deleted: deletes are not allowed in prod");
     assert!(p.exists("made.txt"));
-    assert_eq!(p.baton(["--env", "prod", "state", "list"]).run().lines().len(), 2);
+    assert_eq!(
+        p.baton(["--env", "prod", "state", "list"])
+            .run()
+            .lines()
+            .len(),
+        2
+    );
     // The same destroy in another environment is not denied.
     p.baton(["--env", "dev", "apply", "--auto-approve"]).ok();
     p.baton(["--env", "dev", "destroy", "--auto-approve"]).ok();
@@ -251,7 +297,10 @@ fn destroy_is_gated_using_the_run_context() {
 fn a_rego_syntax_error_fails_closed_with_its_location() {
     let bad = "package broken\n\ndeny[msg] {\n  msg := \"x\n}\n";
     let p = Project::new(&[
-        ("main.tf", &CONFIG.replace("public = true", "public = false")),
+        (
+            "main.tf",
+            &CONFIG.replace("public = true", "public = false"),
+        ),
         ("policies/ok.rego", DENY_PUBLIC),
         ("policies/broken.rego", bad),
     ]);
@@ -271,7 +320,10 @@ fn a_runtime_error_fails_closed() {
     // Two values for one complete rule: a conflict at evaluation time.
     let conflict = "package conflict\n\nimport rego.v1\n\nmode := \"a\" if { true }\nmode := \"b\" if { true }\n\ndeny contains \"never\" if { mode == \"c\" }\n";
     let p = Project::new(&[
-        ("main.tf", &CONFIG.replace("public = true", "public = false")),
+        (
+            "main.tf",
+            &CONFIG.replace("public = true", "public = false"),
+        ),
         ("policies/conflict.rego", conflict),
     ]);
     let out = p.baton(["apply", "--auto-approve"]).run();
@@ -312,7 +364,14 @@ resource "terraform_data" "t" {
     let p = Project::new(&[("main.tf", config), ("policies/snoop.rego", SEES_SECRET)]);
     let var = format!("token={SECRET}");
     let out = p
-        .baton(["apply", "--auto-approve", "--var", &var, "--log-format", "json"])
+        .baton([
+            "apply",
+            "--auto-approve",
+            "--var",
+            &var,
+            "--log-format",
+            "json",
+        ])
         .env("BATON_LOG", "debug")
         .ok();
     out.assert_not_contains(SECRET);
@@ -339,7 +398,14 @@ resource "terraform_data" "t" {
     );
     p.write("main.tf", &opt_in.replace("\"svc\"", "\"svc2\""));
     let out = p
-        .baton(["apply", "--auto-approve", "--var", &var, "--log-format", "json"])
+        .baton([
+            "apply",
+            "--auto-approve",
+            "--var",
+            &var,
+            "--log-format",
+            "json",
+        ])
         .env("BATON_LOG", "debug")
         .run();
     assert_denied(&out);
@@ -378,27 +444,54 @@ fn policy_eval_answers_a_query_over_a_plan_document() {
     plan.assert_code(DENIED);
     p.write("plan.json", &plan.stdout);
     let out = p
-        .baton(["policy", "eval", "--input", "plan.json", "--query", "data.buckets.deny"])
+        .baton([
+            "policy",
+            "eval",
+            "--input",
+            "plan.json",
+            "--query",
+            "data.buckets.deny",
+        ])
         .ok();
     let j = out.json();
     let value = &j["result"][0]["expressions"][0]["value"];
-    assert_eq!(value, &serde_json::json!(["terraform_data.bucket must not be public"]));
-    let out = p.baton(["policy", "eval", "--input", "plan.json", "--query", "data.buckets.nothing"]).ok();
+    assert_eq!(
+        value,
+        &serde_json::json!(["terraform_data.bucket must not be public"])
+    );
+    let out = p
+        .baton([
+            "policy",
+            "eval",
+            "--input",
+            "plan.json",
+            "--query",
+            "data.buckets.nothing",
+        ])
+        .ok();
     assert_eq!(out.json(), serde_json::json!({}));
 }
 
 /// Opens the state database directly, as an attacker with write access would.
 fn db(p: &Project) -> rusqlite::Connection {
     let c = rusqlite::Connection::open(p.join(".baton/state.db")).expect("open the state database");
-    c.execute_batch("DROP TRIGGER IF EXISTS audit_no_update; DROP TRIGGER IF EXISTS audit_no_delete;")
-        .expect("drop the append-only triggers");
+    c.execute_batch(
+        "DROP TRIGGER IF EXISTS audit_no_update; DROP TRIGGER IF EXISTS audit_no_delete;",
+    )
+    .expect("drop the append-only triggers");
     c
 }
 
 fn audited_project() -> Project {
-    let p = Project::new(&[("main.tf", "resource \"terraform_data\" \"a\" {\n  input = 1\n}\n")]);
+    let p = Project::new(&[(
+        "main.tf",
+        "resource \"terraform_data\" \"a\" {\n  input = 1\n}\n",
+    )]);
     p.baton(["apply", "--auto-approve"]).ok();
-    p.write("main.tf", "resource \"terraform_data\" \"a\" {\n  input = 2\n}\n");
+    p.write(
+        "main.tf",
+        "resource \"terraform_data\" \"a\" {\n  input = 2\n}\n",
+    );
     p.baton(["plan"]).ok();
     p.baton(["apply", "--auto-approve"]).ok();
     p.baton(["destroy", "--auto-approve"]).ok();
@@ -411,7 +504,10 @@ fn audited_project() -> Project {
 fn audit_verify_catches_an_edited_record() {
     let p = audited_project();
     db(&p)
-        .execute("UPDATE audit SET canonical = replace(canonical, 'completed', 'failed') WHERE id = 3", [])
+        .execute(
+            "UPDATE audit SET canonical = replace(canonical, 'completed', 'failed') WHERE id = 3",
+            [],
+        )
         .expect("edit");
     let out = p.baton(["audit", "verify"]).run();
     out.assert_failure();
@@ -421,7 +517,9 @@ fn audit_verify_catches_an_edited_record() {
 #[test]
 fn audit_verify_catches_a_deleted_record() {
     let p = audited_project();
-    db(&p).execute("DELETE FROM audit WHERE id = 2", []).expect("delete");
+    db(&p)
+        .execute("DELETE FROM audit WHERE id = 2", [])
+        .expect("delete");
     let out = p.baton(["audit", "verify"]).run();
     out.assert_failure();
     out.assert_contains("3");
@@ -441,7 +539,9 @@ fn audit_verify_catches_reordered_records() {
 #[test]
 fn audit_verify_catches_a_removed_last_record() {
     let p = audited_project();
-    db(&p).execute("DELETE FROM audit WHERE id = 4", []).expect("delete");
+    db(&p)
+        .execute("DELETE FROM audit WHERE id = 4", [])
+        .expect("delete");
     let out = p.baton(["audit", "verify"]).run();
     out.assert_failure();
 }

@@ -23,7 +23,14 @@ pub fn apply(env: &Env, a: ApplyArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn destroy(env: &Env, a: DestroyArgs) -> anyhow::Result<ExitCode> {
-    run(env, &a.flags, &a.run_flags, PlanMode::Destroy, a.auto_approve, "destroy")
+    run(
+        env,
+        &a.flags,
+        &a.run_flags,
+        PlanMode::Destroy,
+        a.auto_approve,
+        "destroy",
+    )
 }
 
 fn run(
@@ -38,7 +45,11 @@ fn run(
     let Some(ctx) = env.load() else {
         return Ok(ExitCode::from(1));
     };
-    let command = if mode == PlanMode::Destroy { "destroy" } else { command };
+    let command = if mode == PlanMode::Destroy {
+        "destroy"
+    } else {
+        command
+    };
     let aopts = apply_opts(run_flags, ctx.on_failure(), flags.parallelism, command)?;
     let store = env.open_store()?;
     let _guard = lock(env, &store.store, command, &flags.lock_timeout)?;
@@ -66,7 +77,11 @@ fn run(
     super::policy::print(env, &gate);
     if gate.blocked {
         record_denial(env, &store.store, &gate, command, &aopts.run_id, &plan);
-        return Ok(super::policy::denied(&gate, command, run_flags.override_policy.is_some()));
+        return Ok(super::policy::denied(
+            &gate,
+            command,
+            run_flags.override_policy.is_some(),
+        ));
     }
     if !plan.has_changes() {
         if mode == PlanMode::Destroy {
@@ -92,7 +107,11 @@ fn run(
         if !crate::ui::confirm(q, d) {
             eprintln!(
                 "\nError: {} cancelled.",
-                if mode == PlanMode::Destroy { "Destroy" } else { "Apply" }
+                if mode == PlanMode::Destroy {
+                    "Destroy"
+                } else {
+                    "Apply"
+                }
             );
             return Ok(ExitCode::from(1));
         }
@@ -100,12 +119,28 @@ fn run(
         println!();
     }
     super::policy::record_override(env, &store.store, &gate, command, &aopts.run_id, &plan);
-    let report = do_apply(env, &ctx, &plan, &store, &prior, &aopts, &progress, gate.audit_json())?;
+    let report = do_apply(
+        env,
+        &ctx,
+        &plan,
+        &store,
+        &prior,
+        &aopts,
+        &progress,
+        gate.audit_json(),
+    )?;
     finish(env, &plan, &report, &aopts)
 }
 
 /// The audit record of a run the policies stopped.
-fn record_denial(env: &Env, store: &dyn baton_state::StateStore, gate: &super::policy::Gate, command: &str, run_id: &str, plan: &Plan) {
+fn record_denial(
+    env: &Env,
+    store: &dyn baton_state::StateStore,
+    gate: &super::policy::Gate,
+    command: &str,
+    run_id: &str,
+    plan: &Plan,
+) {
     super::audit::record(
         env,
         store,
@@ -166,7 +201,12 @@ pub fn do_apply(
 }
 
 /// Prints the result of an apply and picks the exit code.
-pub fn finish(env: &super::Env, plan: &Plan, r: &ApplyReport, opts: &ApplyOpts) -> anyhow::Result<ExitCode> {
+pub fn finish(
+    env: &super::Env,
+    plan: &Plan,
+    r: &ApplyReport,
+    opts: &ApplyOpts,
+) -> anyhow::Result<ExitCode> {
     let failed = print_diags(&r.diags, &env.sources);
     let what = match plan.mode {
         PlanMode::Destroy => "Destroy",
@@ -263,12 +303,16 @@ fn apply_saved(
     flags: &PlanFlags,
     run_flags: &RunFlags,
 ) -> anyhow::Result<ExitCode> {
-    if !flags.vars.vars.is_empty() || !flags.vars.var_files.is_empty() || !flags.targets.is_empty() {
+    if !flags.vars.vars.is_empty() || !flags.vars.var_files.is_empty() || !flags.targets.is_empty()
+    {
         return Err(anyhow!("A saved plan already contains its variables and targets: --var, --var-file and --target cannot be used with a plan file."));
     }
     let plan = baton_engine::planfile::read(file).map_err(|e| anyhow!(e))?;
     if plan.errored {
-        return Err(anyhow!("The plan in {} was saved with errors and cannot be applied.", file.display()));
+        return Err(anyhow!(
+            "The plan in {} was saved with errors and cannot be applied.",
+            file.display()
+        ));
     }
     if plan.workspace != env.workspace {
         return Err(anyhow!(
@@ -286,7 +330,11 @@ fn apply_saved(
     let Some(ctx) = ctx else {
         return Ok(ExitCode::from(1));
     };
-    let command = if plan.mode == PlanMode::Destroy { "destroy" } else { "apply" };
+    let command = if plan.mode == PlanMode::Destroy {
+        "destroy"
+    } else {
+        "apply"
+    };
     let aopts = apply_opts(run_flags, ctx.on_failure(), flags.parallelism, command)?;
     let store = env.open_store()?;
     let _guard = lock(env, &store.store, command, &flags.lock_timeout)?;
@@ -319,11 +367,24 @@ fn apply_saved(
     super::policy::print(env, &gate);
     if gate.blocked {
         record_denial(env, &store.store, &gate, command, &aopts.run_id, &plan);
-        return Ok(super::policy::denied(&gate, command, run_flags.override_policy.is_some()));
+        return Ok(super::policy::denied(
+            &gate,
+            command,
+            run_flags.override_policy.is_some(),
+        ));
     }
     super::policy::record_override(env, &store.store, &gate, command, &aopts.run_id, &plan);
     let progress = crate::ui::Progress::new();
-    let report = do_apply(env, &ctx, &plan, &store, &current, &aopts, &progress, gate.audit_json())?;
+    let report = do_apply(
+        env,
+        &ctx,
+        &plan,
+        &store,
+        &current,
+        &aopts,
+        &progress,
+        gate.audit_json(),
+    )?;
     finish(env, &plan, &report, &aopts)
 }
 

@@ -43,8 +43,12 @@ pub fn plan_changes(plan: &Plan) -> Vec<AuditChange> {
         .iter()
         .filter(|c| c.is_effective())
         .map(|c| {
-            let mut actions: Vec<String> =
-                c.action.json_actions().iter().map(|s| s.to_string()).collect();
+            let mut actions: Vec<String> = c
+                .action
+                .json_actions()
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
             if c.action == Action::NoOp {
                 actions.clear();
             }
@@ -67,9 +71,7 @@ pub fn plan_changes(plan: &Plan) -> Vec<AuditChange> {
 
 /// SHA-256 of the plan's file form.
 pub fn plan_digest(plan: &Plan) -> String {
-    use sha2::Digest;
-    let text = serde_json::to_string(&baton_engine::planfile::to_json(plan)).unwrap_or_default();
-    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+    baton_engine::planfile::digest(plan)
 }
 
 /// What one command did, for its audit record.
@@ -115,7 +117,9 @@ pub fn run(env: &Env, c: &AuditCommand) -> anyhow::Result<ExitCode> {
         match c {
             AuditCommand::Verify => println!("The audit log is empty (there is no state yet)."),
             AuditCommand::List { json: true } => println!("[]"),
-            AuditCommand::Show { id } => bail!("There is no audit record {id}: the audit log is empty."),
+            AuditCommand::Show { id } => {
+                bail!("There is no audit record {id}: the audit log is empty.")
+            }
             _ => {}
         }
         return Ok(ExitCode::SUCCESS);
@@ -134,7 +138,11 @@ pub fn run(env: &Env, c: &AuditCommand) -> anyhow::Result<ExitCode> {
                         r.time,
                         r.command,
                         r.actor,
-                        if r.environment.is_empty() { "-" } else { &r.environment },
+                        if r.environment.is_empty() {
+                            "-"
+                        } else {
+                            &r.environment
+                        },
                         r.outcome,
                         r.run_id.as_deref().unwrap_or("")
                     );

@@ -70,7 +70,13 @@ impl Env {
             state_path,
             workspace,
             sources: Sources::new(),
-            trace_file: cli.trace_file.as_ref().map(|p| if p.is_absolute() { p.clone() } else { cwd.join(p) }),
+            trace_file: cli.trace_file.as_ref().map(|p| {
+                if p.is_absolute() {
+                    p.clone()
+                } else {
+                    cwd.join(p)
+                }
+            }),
         })
     }
 
@@ -275,7 +281,12 @@ pub fn plan_opts(
 }
 
 /// Takes the state lock for `operation`, printing who holds it when that fails.
-pub fn lock(env: &Env, store: &dyn StateStore, operation: &str, timeout: &str) -> anyhow::Result<LockGuard> {
+pub fn lock(
+    env: &Env,
+    store: &dyn StateStore,
+    operation: &str,
+    timeout: &str,
+) -> anyhow::Result<LockGuard> {
     let t = parse_duration(timeout)?;
     let info = baton_state::lock::current_lock_info(operation);
     match store.lock(info, t) {
@@ -328,10 +339,13 @@ pub fn apply_opts(
     command: &str,
 ) -> anyhow::Result<baton_engine::apply::ApplyOpts> {
     use baton_engine::apply::{ApplyOpts, FailurePolicy, RetryPolicy};
-    let policy_text = flags.on_failure.clone().or(config_default).unwrap_or_else(|| "rollback".into());
-    let on_failure = FailurePolicy::parse(&policy_text).ok_or_else(|| {
-        anyhow!("--on-failure {policy_text:?}: expected rollback or halt")
-    })?;
+    let policy_text = flags
+        .on_failure
+        .clone()
+        .or(config_default)
+        .unwrap_or_else(|| "rollback".into());
+    let on_failure = FailurePolicy::parse(&policy_text)
+        .ok_or_else(|| anyhow!("--on-failure {policy_text:?}: expected rollback or halt"))?;
     let mut retry = RetryPolicy::default();
     if let Some(n) = flags.retry_attempts {
         if n == 0 {

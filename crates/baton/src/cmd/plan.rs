@@ -92,8 +92,10 @@ pub fn plan(env: &Env, a: &PlanArgs) -> anyhow::Result<ExitCode> {
         }
         if g.blocked {
             if a.out.is_some() {
-                eprintln!("
-The plan was not saved.");
+                eprintln!(
+                    "
+The plan was not saved."
+                );
             }
             return Ok(super::policy::denied(g, "plan", false));
         }
@@ -141,8 +143,14 @@ pub fn drift(env: &Env, a: &crate::cli::DriftArgs) -> anyhow::Result<ExitCode> {
     };
     if a.json {
         let j = baton_engine::planjson::plan_json(Some(&ctx), &plan, &prior, JsonOpts::default());
-        let drift = j.get("resource_drift").cloned().unwrap_or(serde_json::json!([]));
-        println!("{}", serde_json::to_string(&serde_json::json!({"resource_drift": drift}))?);
+        let drift = j
+            .get("resource_drift")
+            .cloned()
+            .unwrap_or(serde_json::json!([]));
+        println!(
+            "{}",
+            serde_json::to_string(&serde_json::json!({"resource_drift": drift}))?
+        );
     } else if plan.drift.is_empty() {
         println!("No drift: every object matches the state.");
     } else {
@@ -151,5 +159,9 @@ pub fn drift(env: &Env, a: &crate::cli::DriftArgs) -> anyhow::Result<ExitCode> {
         }
         println!("{} object(s) changed outside Baton. `baton apply --refresh-only` accepts these values into the state; `baton apply` repairs them.", plan.drift.len());
     }
-    Ok(if plan.drift.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    Ok(if plan.drift.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }

@@ -53,7 +53,9 @@ pub fn gate(
 ) -> anyhow::Result<Gate> {
     if let Some(r) = override_reason {
         if r.trim().is_empty() {
-            bail!("--override-policy needs a reason, e.g. --override-policy \"approved in CHG-1234\"");
+            bail!(
+                "--override-policy needs a reason, e.g. --override-policy \"approved in CHG-1234\""
+            );
         }
     }
     // Paths relative to the configuration directory (the working directory by now), so that
@@ -62,10 +64,20 @@ pub fn gate(
     let rc = RunContext::current(&env.workspace, command, run_id);
     let mut decision = if diags.has_errors() {
         Decision::from_load_errors(diags)
+    } else if sets.is_empty() {
+        // No policy applies: do not even build the input.
+        policy::evaluate(&[], &serde_json::Value::Null, &env.sources)
     } else {
         // The document `terraform show -json` would give, sensitive values included: the
         // sets that do not opt in see them redacted.
-        let doc = plan_json(Some(ctx), plan, prior, JsonOpts { show_sensitive: true });
+        let doc = plan_json(
+            Some(ctx),
+            plan,
+            prior,
+            JsonOpts {
+                show_sensitive: true,
+            },
+        );
         let input = policy::input(&doc, &rc);
         let mut d = policy::evaluate(&sets, &input, &env.sources);
         policy::scrub_sensitive(&mut d, &input);
@@ -135,7 +147,9 @@ pub fn print(env: &Env, g: &Gate) {
             "soft-mandatory denial overridden: {}",
             g.overridden.as_deref().unwrap_or_default()
         ),
-        Outcome::SoftFail => "denied (soft-mandatory: `--override-policy \"REASON\"` overrides)".to_string(),
+        Outcome::SoftFail => {
+            "denied (soft-mandatory: `--override-policy \"REASON\"` overrides)".to_string()
+        }
         Outcome::HardFail if !g.decision.errors.is_empty() => {
             "denied: the policies could not be evaluated (see the errors above)".to_string()
         }
@@ -156,7 +170,14 @@ pub fn denied(g: &Gate, what: &str, override_given: bool) -> ExitCode {
 }
 
 /// Records a soft-mandatory override in the audit log, with the operator and the reason.
-pub fn record_override(env: &Env, store: &dyn baton_state::StateStore, g: &Gate, command: &str, run_id: &str, plan: &Plan) {
+pub fn record_override(
+    env: &Env,
+    store: &dyn baton_state::StateStore,
+    g: &Gate,
+    command: &str,
+    run_id: &str,
+    plan: &Plan,
+) {
     let Some(reason) = &g.overridden else { return };
     super::audit::record(
         env,
@@ -176,21 +197,39 @@ pub fn run(env: &Env, c: &PolicyCommand) -> anyhow::Result<ExitCode> {
     match c {
         PolicyCommand::Test { dirs, run, verbose } => {
             let dirs = default_dirs(env, dirs)?;
-            let opts = baton_policy::TestOpts { filter: run.clone() };
+            let opts = baton_policy::TestOpts {
+                filter: run.clone(),
+            };
             let report = baton_policy::run_tests(&dirs, &opts, &env.sources);
             print!("{}", report.render(&env.sources, *verbose));
-            Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if report.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
-        PolicyCommand::Eval { query_arg, query, input, data } => {
+        PolicyCommand::Eval {
+            query_arg,
+            query,
+            input,
+            data,
+        } => {
             let Some(q) = query.as_ref().or(query_arg.as_ref()) else {
                 bail!("Give the query: `baton policy eval --query data.x.deny [--input FILE]`.");
             };
             let dirs = default_dirs(env, data)?;
             let input = match input {
                 Some(f) => {
-                    let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
-                    let v: serde_json::Value = serde_json::from_str(&text)
-                        .map_err(|e| anyhow!("{}:{}:{}: the input is not JSON: {e}", f.display(), e.line(), e.column()))?;
+                    let text = std::fs::read_to_string(f)
+                        .with_context(|| format!("cannot read {}", f.display()))?;
+                    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                        anyhow!(
+                            "{}:{}:{}: the input is not JSON: {e}",
+                            f.display(),
+                            e.line(),
+                            e.column()
+                        )
+                    })?;
                     Some(v)
                 }
                 None => None,
@@ -212,7 +251,16 @@ pub fn run(env: &Env, c: &PolicyCommand) -> anyhow::Result<ExitCode> {
 /// The directories given, or `policies/` beside the configuration.
 fn default_dirs(env: &Env, dirs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     if !dirs.is_empty() {
-        return Ok(dirs.iter().map(|d| if d.is_absolute() { d.clone() } else { env.dir.join(d) }).collect());
+        return Ok(dirs
+            .iter()
+            .map(|d| {
+                if d.is_absolute() {
+                    d.clone()
+                } else {
+                    env.dir.join(d)
+                }
+            })
+            .collect());
     }
     let d = env.dir.join(policy::DEFAULT_DIR);
     if !d.is_dir() {

@@ -172,7 +172,16 @@ pub fn resume(env: &Env, a: &ResumeArgs) -> anyhow::Result<ExitCode> {
     opts.resume = Some(prep.info);
     let current = store.current()?;
     let progress = crate::ui::Progress::new();
-    let report = do_apply(env, &ctx, &prep.plan, &store, &current, &opts, &progress, serde_json::Value::Null)?;
+    let report = do_apply(
+        env,
+        &ctx,
+        &prep.plan,
+        &store,
+        &current,
+        &opts,
+        &progress,
+        serde_json::Value::Null,
+    )?;
     let ok = !report.diags.has_errors() && !report.stopped && report.rollback.is_none();
     if ok {
         store.finish_run(&prep.run.id, RunStatus::Resumed)?;
@@ -195,7 +204,10 @@ pub fn rollback(env: &Env, a: &RollbackArgs) -> anyhow::Result<ExitCode> {
                 bail!("There is no run with id {run}. `baton runs` lists them.");
             };
             if r.kind == "rollback" {
-                bail!("Run {run} is itself a rollback; roll back its parent {} instead.", r.parent.unwrap_or_default());
+                bail!(
+                    "Run {run} is itself a rollback; roll back its parent {} instead.",
+                    r.parent.unwrap_or_default()
+                );
             }
             let files = r
                 .plan
@@ -214,7 +226,9 @@ pub fn rollback(env: &Env, a: &RollbackArgs) -> anyhow::Result<ExitCode> {
             let (p, d) = baton_engine::rollback::plan_to_version(&store.store, v, &current)?;
             (p, d, None, (Vec::new(), env.workspace.clone()))
         }
-        _ => bail!("Say what to roll back: `baton rollback RUN` or `baton rollback --to-version N`."),
+        _ => {
+            bail!("Say what to roll back: `baton rollback RUN` or `baton rollback --to-version N`.")
+        }
     };
     if print_diags(&diags, &env.sources) {
         return Ok(ExitCode::from(1));
@@ -250,10 +264,26 @@ pub fn rollback(env: &Env, a: &RollbackArgs) -> anyhow::Result<ExitCode> {
     let mut opts = apply_opts(&a.run_flags, None, a.parallelism, "rollback")?;
     opts.parent = parent.clone();
     let progress = crate::ui::Progress::new();
-    let report = do_apply(env, &ctx, &plan, &store, &current, &opts, &progress, serde_json::Value::Null)?;
+    let report = do_apply(
+        env,
+        &ctx,
+        &plan,
+        &store,
+        &current,
+        &opts,
+        &progress,
+        serde_json::Value::Null,
+    )?;
     if let Some(p) = &parent {
         let ok = !report.diags.has_errors() && !report.stopped;
-        store.finish_run(p, if ok { RunStatus::RolledBack } else { RunStatus::RollbackFailed })?;
+        store.finish_run(
+            p,
+            if ok {
+                RunStatus::RolledBack
+            } else {
+                RunStatus::RollbackFailed
+            },
+        )?;
         if !ok {
             eprintln!("The rollback of run {p} did not finish.");
             crate::cmd::apply::print_left(&baton_engine::rollback::remaining(&store.store, p)?);

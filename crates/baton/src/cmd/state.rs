@@ -83,7 +83,10 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
                     outcome: format!("removed {} object(s)", keys.len()),
                     changes: keys
                         .iter()
-                        .map(|k| baton_state::AuditChange { address: k.addr.to_string(), actions: vec!["forget".into()] })
+                        .map(|k| baton_state::AuditChange {
+                            address: k.addr.to_string(),
+                            actions: vec!["forget".into()],
+                        })
                         .collect(),
                 },
             );
@@ -169,7 +172,10 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
                     outcome: format!("moved {} object(s)", moves.len()),
                     changes: moves
                         .iter()
-                        .map(|(a, b)| baton_state::AuditChange { address: format!("{} -> {}", a.addr, b.addr), actions: vec!["move".into()] })
+                        .map(|(a, b)| baton_state::AuditChange {
+                            address: format!("{} -> {}", a.addr, b.addr),
+                            actions: vec!["move".into()],
+                        })
                         .collect(),
                 },
             );
