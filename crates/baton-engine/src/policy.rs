@@ -62,8 +62,8 @@ impl RunContext {
 }
 
 /// The policy input: the plan JSON (`terraform show -json`'s shape) with a `baton` object.
-pub fn input(plan_json: &J, rc: &RunContext) -> J {
-    let mut doc = plan_json.clone();
+pub fn input(plan_json: J, rc: &RunContext) -> J {
+    let mut doc = plan_json;
     if let Some(m) = doc.as_object_mut() {
         m.insert("baton".into(), rc.to_json());
     }
@@ -369,6 +369,9 @@ pub fn decision_json(
 /// values could echo one in a message, and messages reach the terminal, the plan JSON and the
 /// audit log. Every string (or number) the redacted input hides is replaced in the messages.
 pub fn scrub_sensitive(d: &mut Decision, input: &J) {
+    if d.findings.is_empty() {
+        return;
+    }
     let redacted = baton_policy::redact(input);
     let mut secrets = Vec::new();
     hidden_values(input, &redacted, &mut secrets);

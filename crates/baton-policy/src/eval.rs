@@ -228,7 +228,69 @@ fn outcome(findings: &[Finding], errors: bool) -> Outcome {
     }
 }
 
+/// Evaluates one set, its packages split across threads (one engine each; rules of one
+/// package stay together so that what they share is computed once).
 fn evaluate_set(
+    set: &LoadedSet,
+    input: regorus::Value,
+    addresses: &HashSet<String>,
+    sources: &Sources,
+    decision: &mut Decision,
+) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let mut packages: Vec<&Vec<String>> = set.rules.iter().map(|r| &r.package).collect();
+    packages.sort();
+    packages.dedup();
+    if threads < 2 || packages.len() < 2 {
+        return evaluate_rules(set, input, addresses, sources, decision);
+    }
+    let groups = threads.min(packages.len());
+    let mut parts: Vec<LoadedSet> = (0..groups)
+        .map(|_| LoadedSet {
+            set: set.set.clone(),
+            corpus: set.corpus.clone(),
+            rules: Vec::new(),
+        })
+        .collect();
+    for r in &set.rules {
+        let i = packages.iter().position(|p| *p == &r.package).unwrap_or(0) % groups;
+        parts[i].rules.push(r.clone());
+    }
+    let results: Vec<Option<Decision>> = std::thread::scope(|s| {
+        let handles: Vec<_> = parts
+            .iter()
+            .map(|part| {
+                let input = input.clone();
+                s.spawn(move || {
+                    let mut d = Decision {
+                        findings: Vec::new(),
+                        errors: Vec::new(),
+                        prints: Vec::new(),
+                        outcome: Outcome::Pass,
+                    };
+                    evaluate_rules(part, input, addresses, sources, &mut d);
+                    d
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().ok()).collect()
+    });
+    for r in results {
+        match r {
+            Some(mut d) => {
+                decision.findings.append(&mut d.findings);
+                decision.errors.append(&mut d.errors);
+                decision.prints.append(&mut d.prints);
+            }
+            None => decision.errors.push(Diagnostic::error(
+                "Policy evaluation failed",
+                format!("A policy evaluation thread panicked.\n\n{FAIL_CLOSED}"),
+            )),
+        }
+    }
+}
+
+fn evaluate_rules(
     set: &LoadedSet,
     input: regorus::Value,
     addresses: &HashSet<String>,
