@@ -106,6 +106,7 @@ if [[ $peer_ran -eq 0 ]]; then
   echo "  (opa and conftest are not installed here; the gate is compared with the plan time only)"
 fi
 
+export TF_CLI_CONFIG_FILE=/dev/null CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1
 if [[ $with_tf -eq 1 ]]; then
   if command -v terraform >/dev/null 2>&1; then
     terraform init -input=false >/dev/null
