@@ -54,6 +54,9 @@ impl Body {
 /// Parses one file's text. On a syntax error returns the diagnostic (HCL parsing cannot
 /// recover, so a file with a syntax error contributes nothing else).
 pub fn parse_file(file: FileId, text: &str) -> Result<Body, Diagnostic> {
+    if let Some(body) = parse_in_chunks(file, text) {
+        return Ok(body);
+    }
     let body = parse_with_big_numbers(text, hcl_edit::parser::parse_body)
         .map_err(|e| syntax_error(file, text, &e))?;
     let cx = Cx {
@@ -86,6 +89,72 @@ pub fn parse_template(file: FileId, text: &str) -> Result<Expr, Diagnostic> {
     };
     let span = Span::new(file, 0, text.len());
     Ok(cx.template(&tpl, span))
+}
+
+/// Files larger than this are parsed one top-level block at a time.
+const CHUNKED_ABOVE: usize = 64 * 1024;
+
+/// Parses a large file one top-level block at a time, so that `hcl-edit`'s lossless tree (many
+/// times the size of the text) exists for one block at a time rather than for the whole file.
+/// A chunk starts at a line that begins, in column 0, with a top-level block keyword. A line
+/// like that inside a heredoc, a comment or a block leaves the chunk before it unterminated, so
+/// that chunk fails to parse; then (as on any error) this returns `None` and the caller parses
+/// the whole file, which reports errors exactly as before.
+fn parse_in_chunks(file: FileId, text: &str) -> Option<Body> {
+    if text.len() <= CHUNKED_ABOVE {
+        return None;
+    }
+    const KEYWORDS: [&str; 12] = [
+        "resource",
+        "data",
+        "variable",
+        "output",
+        "locals",
+        "module",
+        "provider",
+        "terraform",
+        "moved",
+        "import",
+        "removed",
+        "check",
+    ];
+    let mut starts = vec![0];
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        if at > 0 {
+            let word_end = line
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(line.len());
+            let next = line[word_end..].chars().next();
+            if KEYWORDS.contains(&&line[..word_end]) && matches!(next, Some(' ' | '\t' | '"' | '{'))
+            {
+                starts.push(at);
+            }
+        }
+        at += line.len();
+    }
+    if starts.len() < 2 {
+        return None;
+    }
+    starts.push(text.len());
+    let mut out = Body {
+        span: None,
+        ..Body::default()
+    };
+    for w in starts.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let chunk = text.get(a..b)?;
+        let parsed = parse_with_big_numbers(chunk, hcl_edit::parser::parse_body).ok()?;
+        let cx = Cx {
+            file,
+            text,
+            offset: a,
+        };
+        let part = cx.body(&parsed, None);
+        out.attrs.extend(part.attrs);
+        out.blocks.extend(part.blocks);
+    }
+    Some(out)
 }
 
 /// Runs `parse`, and when it fails inside a decimal literal beyond the range of an `f64`
@@ -778,6 +847,48 @@ mod tests {
         let d = parse_file(FileId(0), "a = 1e400 +\n").expect_err("error");
         assert_eq!(d.summary, "Invalid syntax");
         assert!(huge_literal_at("x = abc1e400", 9).is_none());
+    }
+
+    /// The whole-file parse, for comparison.
+    fn parse_whole(text: &str) -> Body {
+        let parsed = hcl_edit::parser::parse_body(text).expect("parses");
+        Cx {
+            file: FileId(0),
+            text,
+            offset: 0,
+        }
+        .body(&parsed, None)
+    }
+
+    #[test]
+    fn large_files_parse_in_chunks_to_the_same_body() {
+        let mut text = String::from("# header\nterraform {\n  required_version = \">= 1.0\"\n}\n");
+        for i in 0..1200 {
+            text.push_str(&format!(
+                "resource \"terraform_data\" \"r{i}\" {{\n  input = {{ n = {i}, s = \"${{upper(\"x{i}\")}}\" }}\n}}\n\n"
+            ));
+        }
+        // A heredoc whose body has a line that looks like a block start: chunking must not
+        // split there (the chunk before would be unterminated, so the whole file is parsed).
+        let mut tricky = text.clone();
+        tricky.push_str("output \"doc\" {\n  value = <<EOT\nresource \"x\" \"y\" {\nEOT\n}\n");
+        tricky.push_str("/*\nvariable \"hidden\" {\n*/\nlocals {\n  a = 1\n}\n");
+        for t in [&text, &tricky] {
+            assert!(t.len() > CHUNKED_ABOVE);
+            let whole = parse_whole(t);
+            let file = parse_file(FileId(0), t).expect("parses");
+            assert_eq!(file, whole);
+        }
+        assert!(parse_in_chunks(FileId(0), &text).is_some());
+        assert!(parse_in_chunks(FileId(0), &tricky).is_none());
+        // A syntax error is reported exactly as by the whole-file parse.
+        let bad = format!("{text}resource \"a\" \"b\" {{\n  x = \n}}\n");
+        let d = parse_file(FileId(0), &bad).expect_err("error");
+        let e = hcl_edit::parser::parse_body(&bad).expect_err("error");
+        assert_eq!(
+            d.subject.map(|s| s.start as usize),
+            Some(e.location().offset())
+        );
     }
 
     #[test]

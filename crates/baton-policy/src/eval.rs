@@ -237,7 +237,9 @@ fn evaluate_set(
     sources: &Sources,
     decision: &mut Decision,
 ) {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
     let mut packages: Vec<&Vec<String>> = set.rules.iter().map(|r| &r.package).collect();
     packages.sort();
     packages.dedup();

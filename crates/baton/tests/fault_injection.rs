@@ -555,7 +555,11 @@ fn fault_matrix_every_k_fail_and_kill_leave_no_orphans() {
     let mut failed = 0;
     for (i, slot) in rows.iter().enumerate() {
         let k = i + 1;
-        let r = slot.lock().expect("row lock").take().expect("every row ran");
+        let r = slot
+            .lock()
+            .expect("row lock")
+            .take()
+            .expect("every row ran");
         table.push_str(&format!(
             " {:>3}  {:<width$}  {:<20}  {:<12}  {}\n",
             k,
