@@ -204,11 +204,22 @@ fn configured_sets(dir: &Path, ctx: Option<&Context>) -> (Vec<PolicySet>, Diagno
                             match x.as_static_str() {
                                 Some(s) => {
                                     let p = Path::new(s);
-                                    set.dirs.push(if p.is_absolute() {
+                                    let path = if p.is_absolute() {
                                         p.to_path_buf()
                                     } else {
                                         dir.join(p)
-                                    });
+                                    };
+                                    if !path.exists() {
+                                        diags.push(
+                                            Diagnostic::error(
+                                                "Policy source not found",
+                                                format!("Policy set {name:?}: there is no file or directory {s:?} (paths are relative to the configuration directory)."),
+                                            )
+                                            .at(x.span),
+                                        );
+                                        ok = false;
+                                    }
+                                    set.dirs.push(path);
                                 }
                                 None => {
                                     diags.push(

@@ -545,3 +545,31 @@ fn audit_verify_catches_a_removed_last_record() {
     let out = p.baton(["audit", "verify"]).run();
     out.assert_failure();
 }
+
+#[test]
+fn a_bad_policy_set_in_the_configuration_fails_closed_with_its_location() {
+    let config = |source: &str, level: &str| {
+        format!(
+            "terraform {{\n  baton {{\n    policy_set \"sec\" {{\n      source      = \"{source}\"\n      enforcement = \"{level}\"\n    }}\n  }}\n}}\n\n{CONFIG}"
+        )
+    };
+    let p = Project::new(&[
+        ("main.tf", &config("nope", "advisory")),
+        ("sec/notes.rego", WARN_CREATES),
+    ]);
+    let out = p.baton(["apply", "--auto-approve"]).run();
+    assert_denied(&out);
+    out.assert_stderr_contains("Policy source not found");
+    out.assert_stderr_contains("main.tf:4:21");
+    assert!(!p.exists("made.txt"));
+
+    p.write("main.tf", &config("sec", "mandatory"));
+    let out = p.baton(["plan"]).run();
+    assert_denied(&out);
+    out.assert_stderr_contains("Invalid enforcement level");
+    out.assert_stderr_contains("main.tf:5:21");
+
+    p.write("main.tf", &config("sec", "advisory"));
+    p.baton(["apply", "--auto-approve"]).ok();
+    assert!(p.exists("made.txt"));
+}

@@ -66,7 +66,7 @@ pub fn plan(env: &Env, a: &PlanArgs) -> anyhow::Result<ExitCode> {
     if a.json {
         let mut j = plan_json(Some(&ctx), &plan, &prior, JsonOpts::default());
         if let (Some(g), Some(m)) = (&gate, j.as_object_mut()) {
-            if !g.sets.is_empty() {
+            if !g.sets.is_empty() || !g.decision.errors.is_empty() {
                 m.insert("policy".into(), g.json.clone());
             }
         }

@@ -30,7 +30,7 @@ pub struct Gate {
 impl Gate {
     /// The audit log's `policy` field: the decision, or null when no policy applies.
     pub fn audit_json(&self) -> serde_json::Value {
-        if self.sets.is_empty() {
+        if self.sets.is_empty() && self.decision.errors.is_empty() {
             serde_json::Value::Null
         } else {
             self.json.clone()
@@ -108,7 +108,7 @@ pub fn gate(
 /// Prints the gate's findings under the plan (stdout) and its errors (stderr). Says nothing
 /// when no policy applies.
 pub fn print(env: &Env, g: &Gate) {
-    if g.sets.is_empty() {
+    if g.sets.is_empty() && g.decision.errors.is_empty() {
         return;
     }
     let mut errors = baton_core::Diagnostics::new();
@@ -121,7 +121,12 @@ pub fn print(env: &Env, g: &Gate) {
         .iter()
         .map(|s| format!("{} ({})", s.name, s.enforcement))
         .collect();
-    println!("\nPolicy checks: {}", names.join(", "));
+    let names = if names.is_empty() {
+        "(none could be loaded)".to_string()
+    } else {
+        names.join(", ")
+    };
+    println!("\nPolicy checks: {names}");
     for f in &g.decision.findings {
         let label = match (f.kind, f.enforcement) {
             (FindingKind::Warn, _) | (_, baton_policy::Enforcement::Advisory) => "Warning",
