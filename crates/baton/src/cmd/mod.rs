@@ -134,7 +134,10 @@ impl Drop for StoreHandle {
         let audited = self
             .store
             .audit_records()
-            .map(|r| r.iter().any(|r| r.command != "plan"))
+            .map(|r| {
+                r.iter()
+                    .any(|r| r.command != "plan" && r.command != "drift")
+            })
             .unwrap_or(false);
         let unused = self.store.history().map(|h| h.is_empty()).unwrap_or(false)
             && !audited

@@ -141,6 +141,30 @@ pub fn drift(env: &Env, a: &crate::cli::DriftArgs) -> anyhow::Result<ExitCode> {
     let Some(plan) = plan else {
         return Ok(ExitCode::from(1));
     };
+    super::audit::record(
+        env,
+        &store.store,
+        super::audit::Record {
+            command: "drift",
+            run_id: None,
+            plan: None,
+            policy: serde_json::Value::Null,
+            outcome: format!("{} object(s) changed outside Baton", plan.drift.len()),
+            changes: plan
+                .drift
+                .iter()
+                .map(|d| baton_state::AuditChange {
+                    address: d.addr.to_string(),
+                    actions: vec![if d.after.is_null() {
+                        "deleted outside"
+                    } else {
+                        "changed outside"
+                    }
+                    .to_string()],
+                })
+                .collect(),
+        },
+    );
     if a.json {
         let j = baton_engine::planjson::plan_json(Some(&ctx), &plan, &prior, JsonOpts::default());
         let drift = j
