@@ -232,6 +232,11 @@ impl<'a> InstanceScope<'a> {
 }
 
 impl Scope for InstanceScope<'_> {
+    fn provider_declared(&self, local_name: &str) -> bool {
+        crate::nodes::module_of(self.config, &self.module.path())
+            .is_some_and(|m| m.terraform.required_providers.contains_key(local_name))
+    }
+
     fn get(&self, r: &RefAt) -> Result<Value, Diagnostic> {
         match &r.reference {
             Reference::Var(n) => self

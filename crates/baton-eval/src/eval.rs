@@ -21,6 +21,11 @@ use std::collections::BTreeMap;
 /// Resolves references to values. Implemented by the engine for each evaluation site.
 pub trait Scope {
     fn get(&self, r: &RefAt) -> Result<Value, Diagnostic>;
+    /// Whether the module declares the provider `local_name` in `required_providers` (its
+    /// functions, `provider::NAME::f`, are available only then).
+    fn provider_declared(&self, _local_name: &str) -> bool {
+        true
+    }
 }
 
 /// A scope in which no reference is valid (constants, `templatefile` bodies).
@@ -287,6 +292,16 @@ impl<'a> Evaluator<'a> {
         let short = name.strip_prefix("core::").unwrap_or(name);
         if short == "try" || short == "can" {
             return self.try_or_can(short, args, span);
+        }
+        if let Some(rest) = name.strip_prefix("provider::") {
+            let (provider, func) = rest.split_once("::").unwrap_or((rest, ""));
+            if !self.scope.provider_declared(provider) {
+                return Err(Diagnostic::error(
+                    "Unknown provider function",
+                    format!("There is no function named \"{name}\". Ensure that provider name \"{provider}\" is declared in this module's required_providers block, and that this provider offers a function named \"{func}\"."),
+                )
+                .at(span));
+            }
         }
         let Some(f) = reg.get(name) else {
             let detail = if name.contains("::") {
