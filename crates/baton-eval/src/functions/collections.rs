@@ -1115,7 +1115,9 @@ fn range(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
         if vals.len() >= 1024 {
             return Err(fail("more than 1024 values were generated; either decrease the difference between start and end or use a smaller step"));
         }
-        let next = num.add(&step);
+        let next = num.checked_add(&step).map_err(|_| {
+            fail("panic in function implementation: addition of infinities with opposite signs")
+        })?;
         vals.push(Value::number(num));
         num = next;
     }
@@ -1463,7 +1465,9 @@ fn sum(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
         };
         total = Some(match total {
             None => x.clone(),
-            Some(t) => t.add(x),
+            Some(t) => t
+                .checked_add(x)
+                .map_err(|_| fail("can't compute sum of opposing infinities"))?,
         });
     }
     total.map(Value::number).ok_or_else(not_numbers)
@@ -2531,6 +2535,14 @@ mod tests {
         check_err(
             "sum([])",
             r#"Invalid value for "list" parameter: cannot sum an empty list."#,
+        );
+        check_err(
+            "sum([1/0, -1/0])",
+            "can't compute sum of opposing infinities.",
+        );
+        check_err(
+            "range(1/0, 0, -1/0)",
+            "addition of infinities with opposite signs.",
         );
         check_err(
             "sum([1, null])",
