@@ -853,6 +853,24 @@ impl Number {
         self.is_finite() && (self.is_zero() || self.exp >= 0)
     }
 
+    /// go-cty's number equality (`==`, `Equals`, `RawEquals`): two whole numbers are equal when
+    /// their values are; otherwise two numbers are equal when they print the same with
+    /// `Text('f', -1)` (the JSON form), `-0` and `0` alike. So `pow(0.1, 1) == 0.1` although
+    /// the two differ in their last binary digits.
+    pub fn cty_equal(&self, other: &Number) -> bool {
+        if self.signum() != other.signum() {
+            return false;
+        }
+        match (self.is_integer(), other.is_integer()) {
+            (true, true) => self == other,
+            (false, false) => {
+                let norm = |s: String| if s == "-0" { "0".to_string() } else { s };
+                norm(self.text('f', -1)) == norm(other.text('f', -1))
+            }
+            _ => false,
+        }
+    }
+
     /// -1, 0 or 1 by the sign of the value (0 for both zeros, ±1 for the
     /// infinities), like Go's `Float.Sign`.
     pub fn signum(&self) -> i32 {

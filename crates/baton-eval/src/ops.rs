@@ -159,7 +159,7 @@ pub fn equals(a: &Value, b: &Value) -> Option<bool> {
     }
     match (a.kind(), b.kind()) {
         (Kind::Bool(x), Kind::Bool(y)) => Some(x == y),
-        (Kind::Number(x), Kind::Number(y)) => Some(x == y),
+        (Kind::Number(x), Kind::Number(y)) => Some(x.cty_equal(y)),
         (Kind::String(x), Kind::String(y)) => Some(x == y),
         (Kind::List(ta, x), Kind::List(tb, y)) | (Kind::Set(ta, x), Kind::Set(tb, y)) => {
             if ta != tb && !x.is_empty() && !y.is_empty() {
