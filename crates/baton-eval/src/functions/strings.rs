@@ -1061,11 +1061,18 @@ fn go_format_float(verb: &Verb<'_>, n: &Number) -> String {
         6
     };
     let text = n.text(verb.mode, prec);
-    let (sign, body) = match text.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None if verb.plus => ("+", text.as_str()),
-        None if verb.space => (" ", text.as_str()),
-        None => ("", text.as_str()),
+    // As `(*big.Float).Format`: an infinity's own `+` is its sign (a space flag replaces it),
+    // and zero padding does not apply to it.
+    let (sign, body) = if let Some(rest) = text.strip_prefix('-') {
+        ("-", rest)
+    } else if let Some(rest) = text.strip_prefix('+') {
+        (if verb.space { " " } else { "+" }, rest)
+    } else if verb.plus {
+        ("+", text.as_str())
+    } else if verb.space {
+        (" ", text.as_str())
+    } else {
+        ("", text.as_str())
     };
     let len = sign.len() + body.len();
     let padding = if verb.has_width && verb.width > len {
@@ -1073,7 +1080,7 @@ fn go_format_float(verb: &Verb<'_>, n: &Number) -> String {
     } else {
         0
     };
-    if verb.zero {
+    if verb.zero && !n.is_infinite() {
         format!("{sign}{}{body}", "0".repeat(padding))
     } else if verb.minus {
         format!("{sign}{body}{}", " ".repeat(padding))
