@@ -153,7 +153,13 @@ fn change_json(c: &ResourceChange, o: JsonOpts) -> J {
     if let Some(a) = value_json(&c.after, o) {
         ch.insert("after".into(), a);
     }
-    ch.insert("after_unknown".into(), unknown_as_bool(&c.after));
+    // Terraform writes `{}` (not `false`) for a change with no new object.
+    let after_unknown = if c.after.is_null() {
+        json!({})
+    } else {
+        unknown_as_bool(&c.after)
+    };
+    ch.insert("after_unknown".into(), after_unknown);
     ch.insert("before_sensitive".into(), sensitive_as_bool(&c.before));
     ch.insert("after_sensitive".into(), sensitive_as_bool(&c.after));
     if !c.replace_paths.is_empty() {
@@ -192,6 +198,9 @@ fn resource_values(
 ) -> J {
     let mut m = Map::new();
     resource_header(addr, &mut m);
+    // The values representation (planned_values, prior_state, `show --json`) places a
+    // resource by nesting it in its module; only resource_changes name the module.
+    m.remove("module_address");
     m.insert("provider_name".into(), json!(provider));
     m.insert("schema_version".into(), json!(0));
     m.insert("values".into(), value_json(v, o).unwrap_or(J::Null));
@@ -363,7 +372,13 @@ pub fn plan_json(ctx: Option<&Context>, plan: &Plan, prior: &Snapshot, o: JsonOp
                 m.insert("after".into(), a);
             }
         }
-        m.insert("after_unknown".into(), unknown_as_bool(&oc.after));
+        // Terraform: `false` for a wholly known value, else where the unknowns are.
+        let after_unknown = if oc.after.is_wholly_known() {
+            J::Bool(false)
+        } else {
+            unknown_as_bool(&oc.after)
+        };
+        m.insert("after_unknown".into(), after_unknown);
         let bs = oc.sensitive || oc.before.contains_sensitive();
         let as_ = oc.sensitive || oc.after.contains_sensitive();
         m.insert("before_sensitive".into(), json!(bs));
@@ -371,13 +386,25 @@ pub fn plan_json(ctx: Option<&Context>, plan: &Plan, prior: &Snapshot, o: JsonOp
         ocs.insert(oc.name.clone(), J::Object(m));
     }
     doc.insert("output_changes".into(), J::Object(ocs));
-    if !prior.is_empty() {
+    // The prior state is the refreshed state, into which Terraform's plan walk has already
+    // written the root outputs it could evaluate: so they show their new known values.
+    let mut prior_values = state_values(prior, o);
+    let mut planned_known = false;
+    if let Some(J::Object(outs)) = prior_values.get_mut("outputs") {
+        for (name, (v, sens)) in &plan.planned_outputs {
+            if v.is_wholly_known() && !v.is_null() {
+                outs.insert(name.clone(), output_json(v, *sens || v.is_sensitive(), o));
+                planned_known = true;
+            }
+        }
+    }
+    if !prior.is_empty() || planned_known {
         doc.insert(
             "prior_state".into(),
             json!({
                 "format_version": "1.0",
                 "terraform_version": plan.terraform_version,
-                "values": state_values(prior, o),
+                "values": prior_values,
             }),
         );
     }
