@@ -758,7 +758,7 @@ impl Runner<'_> {
             Some(v) if !v.is_null() => RawJson::from_value(&v.to_typed_json()),
             _ => RawJson::null(),
         };
-        fault_injection(self.phase, addr)?;
+        let injected = fault_injection(self.phase, addr);
         let seq = self
             .store
             .journal_start(&JournalEntry {
@@ -779,10 +779,16 @@ impl Runner<'_> {
             })
             .map_err(state_err)?;
         maybe_kill_self();
-        Ok(Journaled {
+        let j = Journaled {
             seq,
             started: Instant::now(),
-        })
+        };
+        if let Err(d) = injected {
+            // An injected failure is journaled like a real one.
+            self.failed(&j, 1, &d);
+            return Err(d);
+        }
+        Ok(j)
     }
 
     /// Records a successful outcome together with the state writes it implies.

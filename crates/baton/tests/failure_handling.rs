@@ -541,16 +541,22 @@ resource "terraform_data" "n" {
         .env("BATON_FAULT_INJECT", "fail:2")
         .fails();
     let id = newest_run(&p);
-    let applied: Vec<String> = run_json(&p, &id)["actions"]
+    let applied: Vec<(String, String)> = run_json(&p, &id)["actions"]
         .as_array()
         .expect("actions")
         .iter()
         .filter(|a| a["phase"] == "apply")
-        .map(|a| a["address"].as_str().unwrap_or_default().to_string())
+        .map(|a| {
+            (
+                a["address"].as_str().unwrap_or_default().to_string(),
+                a["status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
         .collect();
+    // The 1st action done, the 2nd (injected) failure journaled, nothing after it.
     assert_eq!(
-        applied.len(),
-        1,
+        applied.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>(),
+        ["done", "failed"],
         "after the 2nd action failed, no new action may start; the run went on with {applied:?}\n{}",
         out.stdout
     );
