@@ -83,8 +83,24 @@ impl SqliteStore {
         }
         create_private(path).map_err(io)?;
         let mut conn = Connection::open(path).map_err(|e| Failure::from(e).at(path))?;
-        configure(&conn).map_err(|e| Failure::from(e).at(path))?;
-        migrate(&mut conn).map_err(|e| e.at(path))?;
+        // Several processes (or threads) opening a new file at once race to switch it to WAL
+        // and create the schema; SQLite reports some of those conflicts as busy at once,
+        // without waiting in the busy handler. Try again for a while.
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        let mut pause = std::time::Duration::from_millis(5);
+        loop {
+            let attempt = configure(&conn)
+                .map_err(Failure::from)
+                .and_then(|()| migrate(&mut conn));
+            match attempt {
+                Ok(()) => break,
+                Err(e) if e.is_busy() && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(200));
+                }
+                Err(e) => return Err(e.at(path)),
+            }
+        }
         Ok(SqliteStore {
             path: path.to_path_buf(),
             conn: Arc::new(Mutex::new(conn)),
@@ -455,6 +471,17 @@ enum Failure {
     Sql(rusqlite::Error),
     Corrupt(String),
     State(StateError),
+}
+
+impl Failure {
+    /// The database was busy or locked by another connection.
+    fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            Failure::Sql(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    }
 }
 
 impl From<rusqlite::Error> for Failure {
