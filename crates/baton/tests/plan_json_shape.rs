@@ -122,16 +122,7 @@ fn plan_json_has_the_shape_of_terraform_show_json() {
     // view: `baton plan --json` itself prints them as null.
     let ours = p.baton(["plan", "--json"]).ok().json();
 
-    let mut a = BTreeSet::new();
-    let mut b = BTreeSet::new();
-    paths(&theirs, String::new(), &mut a);
-    paths(&ours, String::new(), &mut b);
-    let only_tf: Vec<_> = a.difference(&b).filter(|p| !known_difference(p)).collect();
-    let only_baton: Vec<_> = b.difference(&a).filter(|p| !known_difference(p)).collect();
-    assert!(
-        only_tf.is_empty() && only_baton.is_empty(),
-        "key paths only in terraform's: {only_tf:#?}\nonly in baton's: {only_baton:#?}"
-    );
+    assert_same_paths(&theirs, &ours, "fresh plan");
 
     compare_changes(&by_addr(&theirs), &by_addr(&ours));
 
@@ -148,16 +139,7 @@ fn plan_json_has_the_shape_of_terraform_show_json() {
     tf(&["plan", "-input=false", "-no-color", "-out", "tf.plan"]);
     let theirs: Json = serde_json::from_slice(&tf(&["show", "-json", "tf.plan"])).expect("JSON");
     let ours = p.baton(["plan", "--json"]).ok().json();
-    let mut a = BTreeSet::new();
-    let mut b = BTreeSet::new();
-    paths(&theirs, String::new(), &mut a);
-    paths(&ours, String::new(), &mut b);
-    let only_tf: Vec<_> = a.difference(&b).filter(|p| !known_difference(p)).collect();
-    let only_baton: Vec<_> = b.difference(&a).filter(|p| !known_difference(p)).collect();
-    assert!(
-        only_tf.is_empty() && only_baton.is_empty(),
-        "after apply: key paths only in terraform's: {only_tf:#?}\nonly in baton's: {only_baton:#?}"
-    );
+    assert_same_paths(&theirs, &ours, "after apply");
     let actions = |j: &Json| -> Vec<(String, Json)> {
         by_addr(j)
             .into_iter()
@@ -165,6 +147,21 @@ fn plan_json_has_the_shape_of_terraform_show_json() {
             .collect()
     };
     assert_eq!(actions(&theirs), actions(&ours));
+}
+
+/// The two documents have the same key paths, known differences aside.
+#[track_caller]
+fn assert_same_paths(theirs: &Json, ours: &Json, when: &str) {
+    let mut a = BTreeSet::new();
+    let mut b = BTreeSet::new();
+    paths(theirs, String::new(), &mut a);
+    paths(ours, String::new(), &mut b);
+    let only_tf: Vec<_> = a.difference(&b).filter(|p| !known_difference(p)).collect();
+    let only_baton: Vec<_> = b.difference(&a).filter(|p| !known_difference(p)).collect();
+    assert!(
+        only_tf.is_empty() && only_baton.is_empty(),
+        "{when}: key paths only in terraform's: {only_tf:#?}\nonly in baton's: {only_baton:#?}"
+    );
 }
 
 /// Per address: the same actions, after_unknown and before/after (sensitive ones aside).

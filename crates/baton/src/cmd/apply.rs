@@ -64,25 +64,10 @@ fn run(
         return Ok(ExitCode::from(1));
     };
     print!("{}", render_plan(&plan));
-    let gate = super::policy::gate(
-        env,
-        &ctx,
-        &plan,
-        &prior,
-        &flags.policy_dirs,
-        command,
-        Some(aopts.run_id.clone()),
-        run_flags.override_policy.as_deref(),
-    )?;
-    super::policy::print(env, &gate);
-    if gate.blocked {
-        record_denial(env, &store.store, &gate, command, &aopts.run_id, &plan);
-        return Ok(super::policy::denied(
-            &gate,
-            command,
-            run_flags.override_policy.is_some(),
-        ));
-    }
+    let gate = match check_policies(env, &ctx, &plan, &prior, &store, flags, run_flags, &aopts)? {
+        Ok(g) => g,
+        Err(code) => return Ok(code),
+    };
     if !plan.has_changes() {
         if mode == PlanMode::Destroy {
             println!("\nDestroy complete! Resources: 0 destroyed.");
@@ -130,6 +115,42 @@ fn run(
         gate.audit_json(),
     )?;
     finish(env, &plan, &report, &aopts)
+}
+
+/// The policy gate before a run changes anything: prints the findings, and on a denial records
+/// it and returns the exit code.
+#[allow(clippy::too_many_arguments)]
+fn check_policies(
+    env: &Env,
+    ctx: &baton_engine::Context,
+    plan: &Plan,
+    prior: &baton_state::Snapshot,
+    store: &baton_state::SqliteStore,
+    flags: &PlanFlags,
+    run_flags: &RunFlags,
+    aopts: &ApplyOpts,
+) -> anyhow::Result<Result<super::policy::Gate, ExitCode>> {
+    let command = aopts.command.as_str();
+    let gate = super::policy::gate(
+        env,
+        ctx,
+        plan,
+        prior,
+        &flags.policy_dirs,
+        command,
+        Some(aopts.run_id.clone()),
+        run_flags.override_policy.as_deref(),
+    )?;
+    super::policy::print(env, &gate);
+    if gate.blocked {
+        record_denial(env, store, &gate, command, &aopts.run_id, plan);
+        return Ok(Err(super::policy::denied(
+            &gate,
+            command,
+            run_flags.override_policy.is_some(),
+        )));
+    }
+    Ok(Ok(gate))
 }
 
 /// The audit record of a run the policies stopped.
@@ -354,25 +375,10 @@ fn apply_saved(
         ));
     }
     // Policies may have changed since the plan was made: the gate runs again, now.
-    let gate = super::policy::gate(
-        env,
-        &ctx,
-        &plan,
-        &current,
-        &flags.policy_dirs,
-        command,
-        Some(aopts.run_id.clone()),
-        run_flags.override_policy.as_deref(),
-    )?;
-    super::policy::print(env, &gate);
-    if gate.blocked {
-        record_denial(env, &store.store, &gate, command, &aopts.run_id, &plan);
-        return Ok(super::policy::denied(
-            &gate,
-            command,
-            run_flags.override_policy.is_some(),
-        ));
-    }
+    let gate = match check_policies(env, &ctx, &plan, &current, &store, flags, run_flags, &aopts)? {
+        Ok(g) => g,
+        Err(code) => return Ok(code),
+    };
     super::policy::record_override(env, &store.store, &gate, command, &aopts.run_id, &plan);
     let progress = crate::ui::Progress::new();
     let report = do_apply(
