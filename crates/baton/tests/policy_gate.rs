@@ -495,55 +495,43 @@ fn audited_project() -> Project {
     p.baton(["plan"]).ok();
     p.baton(["apply", "--auto-approve"]).ok();
     p.baton(["destroy", "--auto-approve"]).ok();
-    let out = p.baton(["audit", "verify"]).ok();
-    out.assert_stdout_contains("4");
+    p.baton(["audit", "verify"])
+        .ok()
+        .assert_stdout_contains("4 record(s) verified");
     p
 }
 
+/// Each tampering, done directly in the SQLite file, and the record `audit verify` must name
+/// as the first bad one.
 #[test]
-fn audit_verify_catches_an_edited_record() {
-    let p = audited_project();
-    db(&p)
-        .execute(
+fn audit_verify_catches_edited_deleted_reordered_and_truncated_records() {
+    let cases: [(&str, &str, &str); 4] = [
+        (
+            "edit",
             "UPDATE audit SET canonical = replace(canonical, 'completed', 'failed') WHERE id = 3",
-            [],
-        )
-        .expect("edit");
-    let out = p.baton(["audit", "verify"]).run();
-    out.assert_failure();
-    out.assert_contains("3");
-}
-
-#[test]
-fn audit_verify_catches_a_deleted_record() {
-    let p = audited_project();
-    db(&p)
-        .execute("DELETE FROM audit WHERE id = 2", [])
-        .expect("delete");
-    let out = p.baton(["audit", "verify"]).run();
-    out.assert_failure();
-    out.assert_contains("3");
-}
-
-#[test]
-fn audit_verify_catches_reordered_records() {
-    let p = audited_project();
-    db(&p)
-        .execute_batch("UPDATE audit SET id = 100 WHERE id = 2; UPDATE audit SET id = 2 WHERE id = 3; UPDATE audit SET id = 3 WHERE id = 100;")
-        .expect("swap");
-    let out = p.baton(["audit", "verify"]).run();
-    out.assert_failure();
-    out.assert_contains("2");
-}
-
-#[test]
-fn audit_verify_catches_a_removed_last_record() {
-    let p = audited_project();
-    db(&p)
-        .execute("DELETE FROM audit WHERE id = 4", [])
-        .expect("delete");
-    let out = p.baton(["audit", "verify"]).run();
-    out.assert_failure();
+            "The first bad record is 3",
+        ),
+        ("delete", "DELETE FROM audit WHERE id = 2", "The first bad record is 2"),
+        (
+            "reorder",
+            "UPDATE audit SET id = 100 WHERE id = 2; UPDATE audit SET id = 2 WHERE id = 3; UPDATE audit SET id = 3 WHERE id = 100;",
+            "The first bad record is 2",
+        ),
+        ("truncate", "DELETE FROM audit WHERE id = 4", "tampered"),
+    ];
+    for (what, sql, expected) in cases {
+        let p = audited_project();
+        db(&p)
+            .execute_batch(sql)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let out = p.baton(["audit", "verify"]).run();
+        out.assert_failure();
+        assert!(
+            out.all().contains(expected),
+            "{what}: `audit verify` must say {expected:?}\n{}",
+            out.all()
+        );
+    }
 }
 
 #[test]
