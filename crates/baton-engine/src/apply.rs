@@ -186,6 +186,9 @@ pub fn apply(
     observer: &dyn Observer,
     stop: &StopHandle,
 ) -> Result<ApplyReport, StateError> {
+    // Commands started for this run carry its id, so that a later resume or rollback can
+    // find the ones a crash left running.
+    baton_provider::exec::tag_commands(&opts.run_id);
     let serial = store.begin_version(&opts.run_id, &opts.command)?;
     let info = baton_state::lock::current_lock_info(&opts.command);
     store.begin_run(&RunRecord {
@@ -237,7 +240,8 @@ pub fn apply(
             run_id: opts.run_id.clone(),
         });
         let current = store.current()?;
-        let (rb_plan, d) = crate::rollback::plan_for_run(store, &opts.run_id, &current)?;
+        let (rb_plan, d) =
+            crate::rollback::plan_for_run(store, &opts.run_id, &current, Some(&ctx.dir))?;
         let mut rb = RollbackReport {
             diags: d,
             ..RollbackReport::default()

@@ -172,6 +172,23 @@ fn change_for(
     }
 }
 
+/// The current state with `found` recorded at `key` (to plan its deletion).
+fn with_object(current: &Snapshot, key: &ObjectKey, found: &Value) -> Snapshot {
+    let mut s = current.clone();
+    let (_, ps) = provider_of(&key.addr.resource.type_);
+    s.objects.insert(
+        key.clone(),
+        crate::statecodec::encode_object(
+            found,
+            &ps,
+            Vec::new(),
+            false,
+            baton_state::InstanceStatus::Ready,
+        ),
+    );
+    s
+}
+
 /// Dependencies recorded for each instance in a plan document (a run's plan).
 fn plan_dependencies(plan_doc: &baton_state::RawJson) -> HashMap<String, Vec<String>> {
     let mut out = HashMap::new();
@@ -197,10 +214,15 @@ fn plan_dependencies(plan_doc: &baton_state::RawJson) -> HashMap<String, Vec<Str
 
 /// The plan that undoes run `run_id`: every object it touched returns to its value before the
 /// run. Warnings name objects whose data a recreation cannot bring back.
+///
+/// With `probe` (the configuration directory), a create whose outcome was lost (the process
+/// died while it ran) is looked for with the provider's `find`: an object it made after all is
+/// deleted too.
 pub fn plan_for_run(
     store: &dyn StateStore,
     run_id: &str,
     current: &Snapshot,
+    probe: Option<&std::path::Path>,
 ) -> Result<(Plan, Diagnostics), StateError> {
     let mut diags = Diagnostics::new();
     let Some(run) = store.run(run_id)? else {
@@ -213,6 +235,8 @@ pub fn plan_for_run(
     let deps_by_addr = plan_dependencies(&run.plan);
     let entries = store.journal(run_id)?;
     let mut targets: BTreeMap<ObjectKey, Target> = BTreeMap::new();
+    // Creates whose outcome is unknown, with their planned object.
+    let mut lost_creates: Vec<(ObjectKey, Value)> = Vec::new();
     for e in entries.iter().filter(|e| e.phase == "apply") {
         if e.action == "read" {
             continue;
@@ -245,13 +269,21 @@ pub fn plan_for_run(
             addr,
             deposed: e.deposed.clone(),
         };
-        let t = targets.entry(key).or_insert(Target {
+        let t = targets.entry(key.clone()).or_insert(Target {
             value: decode(&e.prior),
             first_action: e.action.clone(),
             replaced: false,
         });
         if e.action == "create" && t.first_action == "delete" {
             t.replaced = true;
+        }
+        if e.action == "create"
+            && t.first_action == "create"
+            && e.status == baton_state::EntryStatus::Started
+        {
+            if let Some(planned) = decode(&e.planned) {
+                lost_creates.push((key, planned));
+            }
         }
     }
     let mut plan = empty_plan(current);
@@ -272,6 +304,35 @@ pub fn plan_for_run(
             &mut used_deposed,
         ) {
             plan.changes.push(c);
+        }
+    }
+    if let Some(dir) = probe {
+        for (key, planned) in &lost_creates {
+            if current.objects.contains_key(key) || plan.changes.iter().any(|c| c.addr == key.addr)
+            {
+                continue;
+            }
+            let Some((_, rt)) = baton_provider::registry().resource_type(&key.addr.resource.type_)
+            else {
+                continue;
+            };
+            let ctx = baton_provider::ProviderCtx::new(dir.to_path_buf());
+            match rt.find(&ctx, planned) {
+                Ok(Some(found)) if found.is_wholly_known() => {
+                    let deps = deps_by_addr.get(&key.addr.to_string()).cloned().unwrap_or_default();
+                    if let Some(c) = change_for(key, None, &with_object(current, key, &found), "create", false, deps, &mut Vec::new()) {
+                        plan.changes.push(c);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => diags.push(Diagnostic::warning(
+                    "Could not check for an object",
+                    format!(
+                        "{}'s create was interrupted; looking for the object it may have made failed: {}. If it exists, delete it by hand.",
+                        key.addr, e.detail
+                    ),
+                )),
+            }
         }
     }
     // Deposed objects a restore made current are no longer deposed: nothing else to do.
@@ -345,7 +406,7 @@ fn warn_unrestorable(plan: &Plan, diags: &mut Diagnostics) {
 /// not finish.
 pub fn remaining(store: &dyn StateStore, run_id: &str) -> Result<Vec<String>, StateError> {
     let current = store.current()?;
-    let (plan, diags) = plan_for_run(store, run_id, &current)?;
+    let (plan, diags) = plan_for_run(store, run_id, &current, None)?;
     if diags.has_errors() {
         return Ok(Vec::new());
     }

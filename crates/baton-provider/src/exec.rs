@@ -99,6 +99,9 @@ pub fn run(
     for (k, v) in &spec.env {
         cmd.env(k, v);
     }
+    if let Some(run) = RUN_TAG.get() {
+        cmd.env(RUN_ENV, run);
+    }
     let mut child = cmd.spawn()?;
     let pgid = child.id();
     if let (Some(input), Some(mut stdin)) = (spec.stdin.clone(), child.stdin.take()) {
@@ -206,6 +209,74 @@ fn spawn_reader(
             }
         }
     })
+}
+
+/// The environment variable that marks every command with the run that started it, so that
+/// commands a killed Baton left running can be found by the run that resumes or undoes it.
+pub const RUN_ENV: &str = "BATON_RUN_ID";
+
+static RUN_TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Marks every command this process starts from now on with `run_id` (the first call wins:
+/// one process runs one run, plus its own automatic rollback).
+pub fn tag_commands(run_id: &str) {
+    let _ = RUN_TAG.set(run_id.to_string());
+}
+
+/// Process ids of the commands still running that were started for `run_id` (found through
+/// `/proc/*/environ`, for processes of this user; empty where there is no `/proc`).
+pub fn commands_of_run(run_id: &str) -> Vec<u32> {
+    let needle = format!("{RUN_ENV}={run_id}");
+    let me = std::process::id();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(env) = std::fs::read(e.path().join("environ")) else {
+            continue;
+        };
+        if env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Waits up to `patience` for the commands of `run_id` to end, then kills what is left (with
+/// their process groups). Returns how many were found at first.
+pub fn settle_commands_of_run(run_id: &str, patience: Duration) -> usize {
+    let first = commands_of_run(run_id);
+    if first.is_empty() {
+        return 0;
+    }
+    let until = Instant::now() + patience;
+    loop {
+        let left = commands_of_run(run_id);
+        if left.is_empty() {
+            break;
+        }
+        if Instant::now() >= until {
+            for pid in left {
+                if let Ok(p) = i32::try_from(pid) {
+                    let pid = nix::unistd::Pid::from_raw(p);
+                    if let Ok(pgid) = nix::unistd::getpgid(Some(pid)) {
+                        let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+                    }
+                    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+                }
+            }
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    first.len()
 }
 
 /// Kills a whole process group (the command and everything it started).

@@ -1077,3 +1077,51 @@ fn resume_after_crash_during_create_adopts_the_object_without_creating_it_twice(
         .assert_code(0)
         .assert_stdout_contains("No changes.");
 }
+
+/// Baton is killed while a create command runs; the command goes on and makes its object after
+/// the kill. An immediate `baton rollback` waits for the commands the dead run left running,
+/// then finds the object the lost create made (the provider's `find`) and deletes it: nothing
+/// is orphaned.
+#[test]
+fn rollback_after_a_crash_finds_and_deletes_what_a_lost_create_made() {
+    let config = r#"resource "shell_script" "obj" {
+  lifecycle_commands {
+    create = <<-EOT
+      touch started
+      sleep 1
+      echo made > obj.marker
+      echo '{"v":"made"}'
+    EOT
+    read   = <<-EOT
+      [ -f obj.marker ] || exit 0
+      echo '{"v":"made"}'
+    EOT
+    delete = "rm -f obj.marker"
+  }
+}
+"#;
+    let p = Project::new(&[("main.tf", config)]);
+    let mut run = p.baton(["apply", "--auto-approve"]).spawn();
+    wait_until(
+        "the create command to start",
+        Duration::from_secs(60),
+        || p.exists("started"),
+    );
+    run.crash();
+    drop(run);
+    assert!(
+        !p.exists("obj.marker"),
+        "the command is still running when the rollback starts"
+    );
+    let id = newest_run(&p);
+    let out = p.baton(["rollback", &id, "--auto-approve"]).ok();
+    out.assert_stderr_contains("running when it was interrupted; waiting");
+    assert!(
+        !p.exists("obj.marker"),
+        "the object the lost create made must be deleted\n{}",
+        out.all()
+    );
+    assert!(state_list(&p).is_empty());
+    assert_refresh_only_plan_empty(&p);
+    assert_runs_line(&p, &id, "rolled_back");
+}

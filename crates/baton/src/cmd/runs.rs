@@ -139,6 +139,7 @@ fn show(store: &baton_state::SqliteStore, id: &str, as_json: bool) -> anyhow::Re
 pub fn resume(env: &Env, a: &ResumeArgs) -> anyhow::Result<ExitCode> {
     let store = env.open_store()?;
     let _guard = lock(env, &store.store, "resume", &a.lock_timeout)?;
+    settle_orphans(&store.store, &a.run)?;
     let prep = match baton_engine::resume::prepare(&store.store, &a.run)? {
         Ok(p) => p,
         Err(d) => {
@@ -209,6 +210,7 @@ pub fn rollback(env: &Env, a: &RollbackArgs) -> anyhow::Result<ExitCode> {
                     r.parent.unwrap_or_default()
                 );
             }
+            settle_orphans(&store.store, run)?;
             let files = r
                 .plan
                 .parse()
@@ -216,7 +218,8 @@ pub fn rollback(env: &Env, a: &RollbackArgs) -> anyhow::Result<ExitCode> {
                 .and_then(|j| baton_engine::planfile::from_json(&j).ok())
                 .map(|p| (p.config_files, p.workspace))
                 .unwrap_or_default();
-            let (p, d) = baton_engine::rollback::plan_for_run(&store.store, run, &current)?;
+            let (p, d) =
+                baton_engine::rollback::plan_for_run(&store.store, run, &current, Some(&env.dir))?;
             (p, d, Some(r.id), files)
         }
         (None, Some(v)) => {
@@ -291,4 +294,26 @@ pub fn rollback(env: &Env, a: &RollbackArgs) -> anyhow::Result<ExitCode> {
         }
     }
     finish(env, &plan, &report, &opts).map_err(|e| anyhow!(e))
+}
+
+/// Before finishing or undoing a run whose process died: waits for the commands it left
+/// running (a killed Baton's shell commands go on) to end, killing them after a while, so that
+/// what they do is seen when objects are looked for.
+fn settle_orphans(store: &baton_state::SqliteStore, run: &str) -> anyhow::Result<()> {
+    let interrupted = store
+        .run(run)?
+        .is_some_and(|r| r.status == RunStatus::Interrupted);
+    if !interrupted {
+        return Ok(());
+    }
+    let left = baton_provider::exec::commands_of_run(run);
+    if left.is_empty() {
+        return Ok(());
+    }
+    eprintln!(
+        "Run {run} left {} process(es) running when it was interrupted; waiting up to 30s for them to end (then they are stopped)...",
+        left.len()
+    );
+    baton_provider::exec::settle_commands_of_run(run, std::time::Duration::from_secs(30));
+    Ok(())
 }
