@@ -24,6 +24,7 @@ use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// Actions of a full apply of the layered configuration: 6 + 6 + 6 + 4.
 const ACTIONS: usize = 22;
@@ -594,4 +595,59 @@ fn fault_matrix_every_k_fail_and_kill_leave_no_orphans() {
         failed == 0,
         "{failed} cell(s) of the fault matrix failed:{table}"
     );
+}
+
+/// SIGKILL at arbitrary moments (not at a journal hook): during commands, between a command
+/// and its state write, during state writes. The layered configuration's scripts are slowed
+/// down so that the kills land mid-run; after each, `resume` (even cases) or `rollback` (odd
+/// cases) runs at once, while the commands the dead process left may still be running, and
+/// must leave everything complete, or nothing, on disk and in state.
+#[test]
+fn kills_at_arbitrary_moments_then_resume_or_rollback_leave_no_orphans() {
+    let slowed = config().replace("create = <<-EOT\n", "create = <<-EOT\n      sleep 0.15\n");
+    assert_ne!(slowed, config(), "the scripts' creates are slowed down");
+    let delays_ms = [40u64, 180, 330, 470, 620, 800, 950, 1100];
+    let mut failures = Vec::new();
+    for (i, ms) in delays_ms.iter().enumerate() {
+        let p = Project::new(&[("main.tf", &slowed)]);
+        let mut apply = p.baton(["apply", "--auto-approve"]).spawn();
+        std::thread::sleep(Duration::from_millis(*ms));
+        apply.crash();
+        drop(apply);
+        let resume = i % 2 == 0;
+        let cell = guarded(|| {
+            let Some(run) = runs(&p)?.into_iter().find(|r| r["kind"] == "apply") else {
+                // Killed before the run was recorded: nothing may exist.
+                return check_nothing_left(&p).map(|()| "no run yet".to_string());
+            };
+            let id = run["id"].as_str().unwrap_or_default().to_string();
+            if run["status"] == "completed" {
+                return check_complete(&p).map(|()| "completed before the kill".to_string());
+            }
+            let done = journal(&p, &id)?
+                .iter()
+                .filter(|e| e["status"] == "done")
+                .count();
+            if resume {
+                run_ok(&p, &["resume", &id, "--auto-approve"])?;
+                check_complete(&p)?;
+            } else {
+                run_ok(&p, &["rollback", &id, "--auto-approve"])?;
+                check_nothing_left(&p)?;
+            }
+            Ok(format!("killed with {done} action(s) done"))
+        });
+        let what = if resume { "resume" } else { "rollback" };
+        println!(
+            "kill after {ms} ms → {what}: {}",
+            match &cell {
+                Ok(s) => format!("ok ({s})"),
+                Err(e) => e.clone(),
+            }
+        );
+        if let Err(e) = cell {
+            failures.push(format!("kill after {ms} ms, then {what}: {e}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }
