@@ -170,17 +170,18 @@ fn parse_with_big_numbers<T>(
         Ok(v) => return Ok(v),
         Err(e) => e,
     };
+    let mut at = first.location().offset();
     let mut patched = text.to_string();
     // Each round fixes one literal; a file rarely has more than a few.
     for _ in 0..64 {
-        let err = match parse(&patched) {
-            Ok(v) => return Ok(v),
-            Err(e) => e,
-        };
-        let Some((start, end)) = huge_literal_at(&patched, err.location().offset()) else {
+        let Some((start, end)) = huge_literal_at(&patched, at) else {
             return Err(first);
         };
         patched.replace_range(start..end, &"0".repeat(end - start));
+        match parse(&patched) {
+            Ok(v) => return Ok(v),
+            Err(e) => at = e.location().offset(),
+        }
     }
     Err(first)
 }

@@ -305,12 +305,7 @@ fn configured_sets(dir: &Path, ctx: Option<&Context>) -> (Vec<PolicySet>, Diagno
 /// denial carrying the errors). With no sets, the gate passes.
 pub fn evaluate(sets: &[PolicySet], input: &J, sources: &Sources) -> Decision {
     if sets.is_empty() {
-        return Decision {
-            findings: Vec::new(),
-            errors: Vec::new(),
-            prints: Vec::new(),
-            outcome: Outcome::Pass,
-        };
+        return Decision::pass();
     }
     match baton_policy::load(sets, sources) {
         Ok(loaded) => baton_policy::evaluate(&loaded, input),

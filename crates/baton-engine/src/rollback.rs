@@ -69,6 +69,31 @@ fn change_for(
     used_deposed: &mut Vec<ObjectKey>,
 ) -> Option<ResourceChange> {
     let cur = current.objects.get(key).and_then(|o| decode_object(o).ok());
+    change_against(
+        key,
+        target,
+        cur,
+        current,
+        first_action,
+        replaced,
+        deps,
+        used_deposed,
+    )
+}
+
+/// [`change_for`] with the key's current object `cur` given (e.g. one found by the provider
+/// that the state does not record).
+#[allow(clippy::too_many_arguments)]
+fn change_against(
+    key: &ObjectKey,
+    target: Option<&Value>,
+    cur: Option<Value>,
+    current: &Snapshot,
+    first_action: &str,
+    replaced: bool,
+    deps: Vec<String>,
+    used_deposed: &mut Vec<ObjectKey>,
+) -> Option<ResourceChange> {
     let (pn, ps) = provider_of(&key.addr.resource.type_);
     let deposed = if key.deposed.is_empty() {
         None
@@ -170,23 +195,6 @@ fn change_for(
             }
         }
     }
-}
-
-/// The current state with `found` recorded at `key` (to plan its deletion).
-fn with_object(current: &Snapshot, key: &ObjectKey, found: &Value) -> Snapshot {
-    let mut s = current.clone();
-    let (_, ps) = provider_of(&key.addr.resource.type_);
-    s.objects.insert(
-        key.clone(),
-        crate::statecodec::encode_object(
-            found,
-            &ps,
-            Vec::new(),
-            false,
-            baton_state::InstanceStatus::Ready,
-        ),
-    );
-    s
 }
 
 /// Dependencies recorded for each instance in a plan document (a run's plan).
@@ -320,7 +328,7 @@ pub fn plan_for_run(
             match rt.find(&ctx, planned) {
                 Ok(Some(found)) if found.is_wholly_known() => {
                     let deps = deps_by_addr.get(&key.addr.to_string()).cloned().unwrap_or_default();
-                    if let Some(c) = change_for(key, None, &with_object(current, key, &found), "create", false, deps, &mut Vec::new()) {
+                    if let Some(c) = change_against(key, None, Some(found), current, "create", false, deps, &mut Vec::new()) {
                         plan.changes.push(c);
                     }
                 }

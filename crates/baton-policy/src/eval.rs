@@ -99,6 +99,16 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// Nothing to report (also: no policy applies).
+    pub fn pass() -> Decision {
+        Decision {
+            findings: Vec::new(),
+            errors: Vec::new(),
+            prints: Vec::new(),
+            outcome: Outcome::Pass,
+        }
+    }
+
     /// The decision when policies could not even be loaded: fail closed.
     pub fn from_load_errors(diags: Diagnostics) -> Decision {
         Decision {
@@ -137,12 +147,7 @@ impl Decision {
 /// Evaluates every set against `input` (the plan JSON with its `baton` object). Sets that do
 /// not opt in to sensitive values see the input through [`crate::redact`].
 pub fn evaluate(policies: &LoadedPolicies, input: &Json) -> Decision {
-    let mut decision = Decision {
-        findings: Vec::new(),
-        errors: Vec::new(),
-        prints: Vec::new(),
-        outcome: Outcome::Pass,
-    };
+    let mut decision = Decision::pass();
     let sources = &policies.sources;
     let mut raw: Option<regorus::Value> = None;
     let mut hidden: Option<regorus::Value> = None;
@@ -264,12 +269,7 @@ fn evaluate_set(
             .map(|part| {
                 let input = input.clone();
                 s.spawn(move || {
-                    let mut d = Decision {
-                        findings: Vec::new(),
-                        errors: Vec::new(),
-                        prints: Vec::new(),
-                        outcome: Outcome::Pass,
-                    };
+                    let mut d = Decision::pass();
                     evaluate_rules(part, input, addresses, sources, &mut d);
                     d
                 })

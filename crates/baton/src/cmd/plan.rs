@@ -81,11 +81,7 @@ pub fn plan(env: &Env, a: &PlanArgs) -> anyhow::Result<ExitCode> {
         if a.json {
             // Errors still go to stderr; findings are in the JSON.
             if g.blocked {
-                let mut d = baton_core::Diagnostics::new();
-                for e in &g.decision.errors {
-                    d.push(e.clone());
-                }
-                print_diags(&d, &env.sources);
+                super::policy::print_errors(env, g);
             }
         } else {
             super::policy::print(env, g);

@@ -66,7 +66,7 @@ pub fn gate(
         Decision::from_load_errors(diags)
     } else if sets.is_empty() {
         // No policy applies: do not even build the input.
-        policy::evaluate(&[], &serde_json::Value::Null, &env.sources)
+        Decision::pass()
     } else {
         // The document `terraform show -json` would give, sensitive values included: the
         // sets that do not opt in see them redacted.
@@ -111,11 +111,7 @@ pub fn print(env: &Env, g: &Gate) {
     if g.sets.is_empty() && g.decision.errors.is_empty() {
         return;
     }
-    let mut errors = baton_core::Diagnostics::new();
-    for e in &g.decision.errors {
-        errors.push(e.clone());
-    }
-    print_diags(&errors, &env.sources);
+    print_errors(env, g);
     let names: Vec<String> = g
         .sets
         .iter()
@@ -167,6 +163,15 @@ pub fn print(env: &Env, g: &Gate) {
         Outcome::HardFail => "denied (hard-mandatory)".to_string(),
     };
     println!("Policy result: {verdict}");
+}
+
+/// Prints the gate's errors (failed loads and evaluations) on stderr.
+pub fn print_errors(env: &Env, g: &Gate) {
+    let mut errors = baton_core::Diagnostics::new();
+    for e in &g.decision.errors {
+        errors.push(e.clone());
+    }
+    print_diags(&errors, &env.sources);
 }
 
 /// Reports a denial on stderr and returns the exit code.
