@@ -13,7 +13,9 @@
 
 use crate::audit::{AuditChange, AuditEntry, AuditRecord};
 use crate::lock::current_lock_info;
-use crate::model::{InstanceState, InstanceStatus, ObjectKey, OutputState, Snapshot};
+use crate::model::{
+    InstanceState, InstanceStatus, ObjectKey, OutputState, RunRecord, RunStatus, Snapshot,
+};
 use crate::store::{StateError, StateStore};
 use baton_core::InstanceAddr;
 use std::collections::BTreeMap;
@@ -52,6 +54,7 @@ pub const CHECKS: &[(&str, Check)] = named![
     audit_verify_passes_on_an_untouched_log,
     audit_concurrent_appends_form_one_chain,
     audit_appends_while_the_state_is_locked,
+    runs_are_listed_without_plans_and_read_one_with_its_plan,
 ];
 
 /// Runs every check, each on a database of its own from `new_database` (which returns an
@@ -94,6 +97,7 @@ macro_rules! state_store_conformance {
             audit_verify_passes_on_an_untouched_log,
             audit_concurrent_appends_form_one_chain,
             audit_appends_while_the_state_is_locked,
+            runs_are_listed_without_plans_and_read_one_with_its_plan,
         );
     };
     (@each $new_database:expr; $($check:ident),* $(,)?) => {
@@ -808,6 +812,81 @@ fn outputs(entries: &[(&str, i64)]) -> BTreeMap<String, OutputState> {
             )
         })
         .collect()
+}
+
+/// Runs are listed newest first without their plans; one run is read with its plan; a final
+/// status stamps the finish time; a `running` run whose process is gone reads as
+/// `interrupted`, listed or read alone.
+pub fn runs_are_listed_without_plans_and_read_one_with_its_plan(open: Open<'_>) {
+    let store = open();
+    assert_eq!(must(store.runs(), "runs"), vec![]);
+    assert_eq!(must(store.run("nope"), "run(nope)"), None);
+    let me = current_lock_info("apply");
+    let run = |id: &str, pid: u32, plan: serde_json::Value| RunRecord {
+        id: id.to_string(),
+        kind: "apply".to_string(),
+        status: RunStatus::Running,
+        who: me.who.clone(),
+        host: me.host.clone(),
+        pid,
+        process_start: if pid == me.pid {
+            me.process_start.clone()
+        } else {
+            String::new()
+        },
+        started_at: "2024-05-01T12:00:00Z".to_string(),
+        finished_at: None,
+        serial: 1,
+        summary: "1 to add, 0 to change, 0 to destroy".to_string(),
+        plan: crate::RawJson::from_value(&plan),
+        parent: None,
+        on_failure: "rollback".to_string(),
+    };
+    let big: Vec<String> = (0..2000).map(|i| format!("value {i}")).collect();
+    let first = run("run-1", me.pid, serde_json::json!({ "changes": big }));
+    let second = run(
+        "run-2",
+        finished_pid(),
+        serde_json::json!({ "changes": [] }),
+    );
+    must(store.begin_run(&first), "begin_run 1");
+    must(store.begin_run(&second), "begin_run 2");
+    must(
+        store.finish_run("run-1", RunStatus::Completed),
+        "finish_run",
+    );
+
+    let reader = open();
+    let listed = must(reader.runs(), "runs");
+    let ids: Vec<&str> = listed.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, vec!["run-2", "run-1"], "newest first");
+    for r in &listed {
+        assert_eq!(r.plan, crate::RawJson::null(), "runs() leaves plans out");
+    }
+    assert_eq!(
+        listed[0].status,
+        RunStatus::Interrupted,
+        "its process is gone"
+    );
+    assert_eq!(listed[1].status, RunStatus::Completed);
+    assert!(
+        listed[1].finished_at.is_some(),
+        "a final status stamps the time"
+    );
+
+    let one = must(reader.run("run-1"), "run(run-1)").expect("run-1 exists");
+    assert_eq!(one.plan, first.plan, "run(id) carries the plan");
+    assert_eq!(
+        RunRecord {
+            status: RunStatus::Running,
+            finished_at: None,
+            ..one
+        },
+        first
+    );
+    let two = must(reader.run("run-2"), "run(run-2)").expect("run-2 exists");
+    assert_eq!(two.status, RunStatus::Interrupted);
+    assert_eq!(two.plan, second.plan);
 }
 
 /// The pid of a process that has exited and been reaped.

@@ -48,6 +48,19 @@ pub fn schema_v2(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     )
 }
 
+/// Migration 4: a run's plan moves to its own table, so that updating a run's status (or
+/// listing runs) does not read and rewrite a row as large as the plan.
+pub fn schema_v4(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE run_plans (
+             run_id TEXT PRIMARY KEY REFERENCES runs (id),
+             plan TEXT NOT NULL
+         );
+         INSERT INTO run_plans (run_id, plan) SELECT id, plan FROM runs;
+         ALTER TABLE runs DROP COLUMN plan;",
+    )
+}
+
 pub fn insert_run(tx: &Transaction<'_>, r: &RunRecord) -> rusqlite::Result<()> {
     let ordinal: i64 = tx.query_row(
         "SELECT COALESCE(MAX(ordinal), 0) + 1 FROM runs",
@@ -56,8 +69,8 @@ pub fn insert_run(tx: &Transaction<'_>, r: &RunRecord) -> rusqlite::Result<()> {
     )?;
     tx.prepare_cached(
         "INSERT INTO runs (id, kind, status, who, host, pid, process_start, started_at,
-             finished_at, serial, summary, plan, parent, on_failure, ordinal)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+             finished_at, serial, summary, parent, on_failure, ordinal)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(rusqlite::params![
         r.id,
@@ -71,11 +84,12 @@ pub fn insert_run(tx: &Transaction<'_>, r: &RunRecord) -> rusqlite::Result<()> {
         r.finished_at,
         r.serial as i64,
         r.summary,
-        r.plan.as_str(),
         r.parent,
         r.on_failure,
         ordinal,
     ])?;
+    tx.prepare_cached("INSERT INTO run_plans (run_id, plan) VALUES (?1, ?2)")?
+        .execute(rusqlite::params![r.id, r.plan.as_str()])?;
     Ok(())
 }
 
@@ -164,14 +178,15 @@ fn row_to_run(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
         finished_at: row.get("finished_at")?,
         serial: serial.max(0) as u64,
         summary: row.get("summary")?,
-        plan: raw(row.get("plan")?),
+        plan: RawJson::null(),
         parent: row.get("parent")?,
         on_failure: row.get("on_failure")?,
     })
 }
 
-const RUN_COLUMNS: &str = "id, kind, status, who, host, pid, process_start, started_at, finished_at, serial, summary, plan, parent, on_failure";
+const RUN_COLUMNS: &str = "id, kind, status, who, host, pid, process_start, started_at, finished_at, serial, summary, parent, on_failure";
 
+/// Every run, newest first, without their plans (see [`one_run`]).
 pub fn all_runs(tx: &Transaction<'_>) -> rusqlite::Result<Vec<RunRecord>> {
     let mut st = tx.prepare_cached(&format!(
         "SELECT {RUN_COLUMNS} FROM runs ORDER BY ordinal DESC"
@@ -180,10 +195,23 @@ pub fn all_runs(tx: &Transaction<'_>) -> rusqlite::Result<Vec<RunRecord>> {
     rows.collect()
 }
 
+/// One run, with its plan.
 pub fn one_run(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<RunRecord>> {
-    tx.prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))?
+    let Some(mut run) = tx
+        .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))?
         .query_row([id], row_to_run)
-        .optional()
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let plan: Option<String> = tx
+        .prepare_cached("SELECT plan FROM run_plans WHERE run_id = ?1")?
+        .query_row([id], |row| row.get(0))
+        .optional()?;
+    if let Some(plan) = plan {
+        run.plan = raw(plan);
+    }
+    Ok(Some(run))
 }
 
 pub fn entries(tx: &Transaction<'_>, run_id: &str) -> rusqlite::Result<Vec<JournalEntry>> {

@@ -233,7 +233,8 @@ pub struct RunRecord {
     pub serial: u64,
     /// Human summary of the plan, e.g. `2 to add, 1 to change, 0 to destroy`.
     pub summary: String,
-    /// The plan it executes (the engine's plan document), so the run can be resumed.
+    /// The plan it executes (the engine's plan document), so the run can be resumed. Only
+    /// [`crate::StateStore::run`] loads it; in [`crate::StateStore::runs`] it is null.
     pub plan: RawJson,
     /// The run this one resumes or rolls back.
     pub parent: Option<String>,

@@ -53,7 +53,12 @@ pub struct SqliteStore {
 pub type Migration = fn(&Transaction<'_>) -> rusqlite::Result<()>;
 
 /// Every schema step, in order.
-pub const MIGRATIONS: &[Migration] = &[schema_v1, journal::schema_v2, audit::schema_v3];
+pub const MIGRATIONS: &[Migration] = &[
+    schema_v1,
+    journal::schema_v2,
+    audit::schema_v3,
+    journal::schema_v4,
+];
 
 /// The schema version this build writes (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
@@ -441,8 +446,15 @@ impl StateStore for SqliteStore {
     }
 
     fn run(&self, id: &str) -> Result<Option<RunRecord>, StateError> {
-        let id = id.to_string();
-        Ok(self.runs()?.into_iter().find(|r| r.id == id))
+        let now = stamp::now_rfc3339();
+        self.write(|tx| {
+            let mut run = journal::one_run(tx, id)?;
+            if let Some(r) = run.as_mut().filter(|r| journal::is_orphaned(r)) {
+                journal::set_status(tx, &r.id, RunStatus::Interrupted, &now)?;
+                r.status = RunStatus::Interrupted;
+            }
+            Ok(run)
+        })
     }
 
     fn journal(&self, run_id: &str) -> Result<Vec<JournalEntry>, StateError> {

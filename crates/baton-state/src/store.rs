@@ -145,11 +145,15 @@ pub trait StateStore: Send + Sync {
         writes: &[StateWrite<'_>],
     ) -> Result<(), StateError>;
 
-    /// Every run, newest first. A `running` run whose process no longer exists on this host
-    /// is reported (and recorded) as `interrupted`.
+    /// Every run, newest first, without its plan (`plan` is null: plans can be large; [`run`]
+    /// loads one). A `running` run whose process no longer exists on this host is reported
+    /// (and recorded) as `interrupted`.
+    ///
+    /// [`run`]: StateStore::run
     fn runs(&self) -> Result<Vec<RunRecord>, StateError>;
 
-    /// One run.
+    /// One run, with its plan; as in [`StateStore::runs`], an orphaned `running` run is
+    /// reported and recorded as `interrupted`.
     fn run(&self, id: &str) -> Result<Option<RunRecord>, StateError>;
 
     /// A run's actions in order.

@@ -108,6 +108,51 @@ fn pragmas_and_schema_version_are_set() {
     assert_eq!(app, format!("Integer({APPLICATION_ID})"));
 }
 
+/// A database written before run plans had a table of their own (schema 3) opens with its
+/// runs and their plans intact, and the plans are no longer in `runs`.
+#[test]
+fn a_schema_3_database_keeps_its_run_plans() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("state.db");
+    {
+        let mut conn = rusqlite::Connection::open(&path).expect("create");
+        let tx = conn.transaction().expect("transaction");
+        for step in &baton_state::sqlite::MIGRATIONS[..3] {
+            step(&tx).expect("older schema");
+        }
+        tx.execute(
+            "INSERT INTO runs (id, kind, status, who, host, pid, process_start, started_at,
+                 finished_at, serial, summary, plan, parent, on_failure, ordinal)
+             VALUES ('r1', 'apply', 'completed', 'ana@h', 'h', 1, '', '2024-05-01T12:00:00Z',
+                 '2024-05-01T12:00:01Z', 1, '1 to add', '{\"changes\":[1,2]}', NULL,
+                 'rollback', 1)",
+            [],
+        )
+        .expect("old run");
+        tx.pragma_update(None, "user_version", 3).expect("version");
+        tx.pragma_update(None, "application_id", APPLICATION_ID)
+            .expect("application id");
+        tx.commit().expect("commit");
+    }
+    let store = SqliteStore::open(&path).expect("open and migrate");
+    let run = store.run("r1").expect("run").expect("r1 is kept");
+    assert_eq!(run.plan.as_str(), r#"{"changes":[1,2]}"#);
+    assert_eq!(run.summary, "1 to add");
+    let columns = store
+        .with_transaction(|tx| {
+            let mut st = tx
+                .prepare("SELECT name FROM pragma_table_info('runs')")
+                .map_err(|e| store.sql_error(e))?;
+            let names = st
+                .query_map([], |r| r.get::<_, String>(0))
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| store.sql_error(e))?;
+            Ok(names)
+        })
+        .expect("columns");
+    assert!(!columns.iter().any(|c| c == "plan"), "{columns:?}");
+}
+
 #[test]
 fn garbage_file_is_corrupt() {
     let dir = tempfile::tempdir().expect("temp dir");

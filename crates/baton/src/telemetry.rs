@@ -73,16 +73,20 @@ pub struct Telemetry<'a> {
     inner: &'a dyn Observer,
     run_id: String,
     t0: Instant,
+    /// Spans are kept only when a trace file will be written.
+    record_spans: bool,
     started: Mutex<HashMap<String, Instant>>,
     spans: Mutex<Vec<Span>>,
 }
 
 impl<'a> Telemetry<'a> {
-    pub fn new(inner: &'a dyn Observer, run_id: &str) -> Telemetry<'a> {
+    /// `record_spans`: keep one span per action for [`Telemetry::write_trace`].
+    pub fn new(inner: &'a dyn Observer, run_id: &str, record_spans: bool) -> Telemetry<'a> {
         Telemetry {
             inner,
             run_id: run_id.to_string(),
             t0: Instant::now(),
+            record_spans,
             started: Mutex::new(HashMap::new()),
             spans: Mutex::new(Vec::new()),
         }
@@ -136,7 +140,7 @@ impl<'a> Telemetry<'a> {
 impl Observer for Telemetry<'_> {
     fn event(&self, e: Event) {
         match &e {
-            Event::ApplyStart { addr, deposed, .. } => {
+            Event::ApplyStart { addr, deposed, .. } if self.record_spans => {
                 let key = format!("{addr}{deposed:?}");
                 if let Ok(mut m) = self.started.lock() {
                     m.insert(key, Instant::now());
@@ -165,20 +169,22 @@ impl Observer for Telemetry<'_> {
                 } else {
                     tracing::info!(run_id = %self.run_id, address = %addr, action = name, attempts = *attempts, duration_ms = elapsed.as_millis() as u64, outcome, "action failed");
                 }
-                let key = format!("{addr}{deposed:?}");
-                let start = self
-                    .started
-                    .lock()
-                    .ok()
-                    .and_then(|mut m| m.remove(&key))
-                    .unwrap_or_else(|| Instant::now() - *elapsed);
-                if let Ok(mut s) = self.spans.lock() {
-                    s.push(Span {
-                        name: format!("{name} {addr}"),
-                        start_us: self.us(start),
-                        dur_us: elapsed.as_micros() as u64,
-                        args: serde_json::json!({"address": addr.to_string(), "action": name, "attempts": attempts, "outcome": outcome}),
-                    });
+                if self.record_spans {
+                    let key = format!("{addr}{deposed:?}");
+                    let start = self
+                        .started
+                        .lock()
+                        .ok()
+                        .and_then(|mut m| m.remove(&key))
+                        .unwrap_or_else(|| Instant::now() - *elapsed);
+                    if let Ok(mut s) = self.spans.lock() {
+                        s.push(Span {
+                            name: format!("{name} {addr}"),
+                            start_us: self.us(start),
+                            dur_us: elapsed.as_micros() as u64,
+                            args: serde_json::json!({"address": addr.to_string(), "action": name, "attempts": attempts, "outcome": outcome}),
+                        });
+                    }
                 }
             }
             Event::RollbackStart { run_id } => {

@@ -191,7 +191,8 @@ pub fn do_apply(
     let stop = baton_graph::StopHandle::new();
     crate::ui::on_interrupt(stop.clone(), opts.cancel.clone());
     let ticker = crate::ui::Ticker::start(progress);
-    let telemetry = crate::telemetry::Telemetry::new(&ticker, &opts.run_id);
+    let telemetry =
+        crate::telemetry::Telemetry::new(&ticker, &opts.run_id, env.trace_file.is_some());
     let r = baton_engine::apply::apply(ctx, plan, store, prior, opts, &telemetry, &stop)
         .map_err(|e| anyhow!(e));
     let outcome = match &r {
