@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Regenerate crates/baton/link/hot-text.ld: the functions Baton runs, laid out together.
+#
+#   bench/hot-text.sh [--baton PATH] [--out FILE] [--check]
+#
+# Why: the kernel maps a program's code into memory 64 KiB at a time around each page it
+# runs, so code that runs scattered over the whole 8 MB .text makes most of .text resident.
+# The release build places the functions listed in hot-text.ld first, in one block
+# (crates/baton/build.rs passes it to the linker), so a command touches about the size of
+# the code it runs, not the whole binary.
+#
+# How: runs a release build under valgrind's callgrind on typical commands (validate, plan,
+# apply, a no-op plan with refresh, output, show, state list, a saved plan, destroy) over the
+# benchmark's five shapes and the examples, collects every function that ran, and writes
+# them for the linker, grouped by the first configuration and operation that runs them. Each
+# name is listed as it is, then once more with its hash as a wildcard, so the list survives
+# most code changes: a function whose name changed still lands in the block, only less
+# tightly packed. Rerun after large changes; `--check` prints how many of the functions that
+# run are listed by name, without writing anything.
+#
+# Needs: valgrind, a release build (built if --baton is not given), bash, awk, nm.
+set -euo pipefail
+export LC_ALL=C
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+out=$root/crates/baton/link/hot-text.ld
+baton=""
+check=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --baton) baton=${2:?--baton needs a path}; shift 2 ;;
+    --out) out=${2:?--out needs a file}; shift 2 ;;
+    --check) check=1; shift ;;
+    -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "hot-text.sh: unknown argument '$1'" >&2; exit 64 ;;
+  esac
+done
+command -v valgrind >/dev/null || { echo "hot-text.sh: valgrind is needed (apt-get install valgrind)" >&2; exit 69; }
+if [[ -z $baton ]]; then
+  (cd "$root" && cargo build --release -p baton)
+  baton=$root/target/release/baton
+fi
+baton=$(cd "$(dirname "$baton")" && pwd)/$(basename "$baton")
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/profiles"
+
+# profile OP NAME DIR ARGS...: one callgrind run of `baton ARGS` in DIR, as operation OP of
+# configuration NAME.
+profile() {
+  local op=$1 name=$2 dir=$3
+  shift 3
+  (cd "$dir" && valgrind --tool=callgrind --demangle=no --dump-instr=no \
+      --callgrind-out-file="$work/profiles/$op@$name.cg" "$baton" "$@" >/dev/null 2>"$work/profiles/$op@$name.err") || true
+}
+
+# The configurations and operations, in the order their code is laid out: a function goes
+# with the first (configuration, operation) that runs it, so each of the benchmark's
+# operations (validate, plan, apply, no-op plan, destroy) on the simplest shapes runs a
+# prefix of the block, and what only larger configurations need (modules, the function
+# library) comes after.
+configs="independent layered count modules functions ex-quickstart ex-shell-git change"
+ops="version validate plan-norefresh apply plan-noop destroy plan-json output show state-list plan-out show-plan change-plan change-apply fmt"
+
+cycle() { # cycle NAME DIR: the commands the benchmark and the quick start run
+  local name=$1 dir=$2
+  profile validate "$name" "$dir" validate
+  profile plan-norefresh "$name" "$dir" plan --refresh=false
+  profile plan-json "$name" "$dir" plan --json --refresh=false
+  profile apply "$name" "$dir" apply --auto-approve
+  profile plan-noop "$name" "$dir" plan
+  profile output "$name" "$dir" output --json
+  profile show "$name" "$dir" show
+  profile state-list "$name" "$dir" state list
+  profile plan-out "$name" "$dir" plan --out plan.bin
+  profile show-plan "$name" "$dir" show --json plan.bin
+  profile destroy "$name" "$dir" destroy --auto-approve
+}
+
+for shape in independent count layered modules functions; do
+  "$here/gen.sh" "$shape" 40 "$work/$shape" >/dev/null
+  cycle "$shape" "$work/$shape"
+done
+for ex in quickstart shell-git; do
+  if [[ -d $root/examples/$ex ]]; then
+    mkdir -p "$work/ex-$ex"
+    cp -R "$root/examples/$ex/." "$work/ex-$ex/"
+    cycle "ex-$ex" "$work/ex-$ex"
+  fi
+done
+# A changed configuration: an update and a replace.
+"$here/gen.sh" layered 40 "$work/change" >/dev/null
+(cd "$work/change" && "$baton" apply --auto-approve >/dev/null 2>&1) || true
+sed -i 's/input = "l0_/input = "changed-l0_/' "$work/change"/*.tf
+profile change-plan change "$work/change" plan
+profile change-apply change "$work/change" apply --auto-approve
+profile fmt change "$work/change" fmt -check
+profile version change "$work/change" --version
+
+# Every function of the baton binary that ran: the first (configuration, operation) that ran
+# it, the number of profiles it ran in, its name.
+awk -v bin="$(basename "$baton")" -v ops="$ops" -v configs="$configs" '
+  # "ob=(3) /path" or "ob=(3)": an id, and the name on its first use (the same for fn=).
+  function id_of(line) { sub(/^c?[a-z]+=\(/, "", line); sub(/\).*$/, "", line); return line }
+  function name_of(line,   p) { p = index(line, ") "); return p ? substr(line, p + 2) : "" }
+  BEGIN {
+    n_ops = split(ops, list, " "); for (i = 1; i <= n_ops; i++) op_rank[list[i]] = i
+    n_configs = split(configs, list, " "); for (i = 1; i <= n_configs; i++) config_rank[list[i]] = i
+  }
+  FNR == 1 {
+    split("", obn); split("", fnn); cur = ""; file++
+    op = FILENAME; sub(/^.*\//, "", op); config = op; sub(/@.*$/, "", op)
+    sub(/^[^@]*@/, "", config); sub(/\.cg$/, "", config)
+    r = ((config in config_rank) ? config_rank[config] : n_configs + 1) * (n_ops + 1) \
+      + ((op in op_rank) ? op_rank[op] : n_ops + 1)
+  }
+  /^c?ob=/ {
+    id = id_of($0); n = name_of($0)
+    if (n != "") obn[id] = n
+    if ($0 ~ /^ob=/) cur = obn[id]
+    next
+  }
+  /^c?fn=/ {
+    id = id_of($0); n = name_of($0)
+    if (n != "") fnn[id] = n
+    # Valgrind names the object "???" for code outside .text (the hot block itself).
+    if ($0 ~ /^fn=/ && (cur == "???" || substr(cur, length(cur) - length(bin)) == "/" bin)) {
+      name = fnn[id]
+      sub(/'"'"'[0-9]+$/, "", name)
+      if (name ~ /^0x/ || name ~ /^\(/) next
+      if (!((name SUBSEP file) in seen)) {
+        seen[name, file] = 1; count[name]++
+        if (!(name in first) || r < first[name]) first[name] = r
+      }
+    }
+    next
+  }
+  END { for (n in count) printf "%d\t%d\t%s\n", first[n], count[n], n }
+' "$work"/profiles/*.cg | sort -t $'\t' -k1,1n -k2,2nr -k3,3 >"$work/hot.tsv"
+[[ -s $work/hot.tsv ]] || { echo "hot-text.sh: no profile recorded a function; see $work/profiles/*.err" >&2; exit 1; }
+
+cut -f3 "$work/hot.tsv" >"$work/names"
+# The same names as patterns that survive a rebuild: legacy hashes, v0 crate disambiguators
+# and LLVM's promoted-local suffixes become wildcards. They follow the exact names, so a
+# function whose name changed still lands in the block (after the exact ones, with other
+# instances of the same generic function).
+sed -E \
+    -e 's/17h[0-9a-f]{16}E$/17h*E/' \
+    -e '/^_R/ s/Cs[0-9A-Za-z]+_/Cs*_/g' \
+    -e 's/\.llvm\.[0-9]+$/.llvm.*/' \
+    "$work/names" | grep -F '*' | awk '!seen[$0]++' >"$work/patterns" || true
+
+if (( check )); then
+  listed=$(grep -o '^    \*(\.text\.[^ )]*' "$out" 2>/dev/null | sed 's/^    \*(\.text\.\*\{0,1\}//' | sort -u || true)
+  covered=$(comm -12 <(echo "$listed") <(sort -u "$work/names") | grep -c . || true)
+  echo "hot-text.sh: $covered of $(wc -l <"$work/names") functions that ran are listed by name in $out"
+  exit 0
+fi
+
+mkdir -p "$(dirname "$out")"
+{
+  echo "/* Generated by bench/hot-text.sh from profiles of typical commands: the functions Baton"
+  echo "   runs, grouped by the first configuration and operation that runs them, placed in one"
+  echo "   block at the start of the code; then the same names with their hashes as wildcards."
+  echo "   See crates/baton/build.rs. Regenerate with bench/hot-text.sh; do not edit. */"
+  echo "SECTIONS"
+  echo "{"
+  echo "  .text.hot :"
+  echo "  {"
+  # Cold functions are in .text.unlikely.NAME. A mangled Rust name cannot end another name,
+  # so `.text.*NAME` takes both; a C name is spelled out twice.
+  cat "$work/names" "$work/patterns" | while IFS= read -r p; do
+    case "$p" in
+      _ZN*|_R*) printf '    *(.text.*%s)\n' "$p" ;;
+      *) printf '    *(.text.%s .text.unlikely.%s)\n' "$p" "$p" ;;
+    esac
+  done
+  echo "  }"
+  echo "}"
+  echo "INSERT BEFORE .text;"
+} >"$out"
+echo "hot-text.sh: wrote $(wc -l <"$work/names") names and $(wc -l <"$work/patterns") patterns to $out"
