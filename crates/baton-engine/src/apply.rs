@@ -191,24 +191,25 @@ pub fn apply(
     baton_provider::exec::tag_commands(&opts.run_id);
     let serial = store.begin_version(&opts.run_id, &opts.command)?;
     let info = baton_state::lock::current_lock_info(&opts.command);
-    store.begin_run(&RunRecord {
-        id: opts.run_id.clone(),
-        kind: opts.command.clone(),
-        status: RunStatus::Running,
-        who: info.who.clone(),
-        host: info.host.clone(),
-        pid: info.pid,
-        process_start: info.process_start.clone(),
-        started_at: crate::now_rfc3339(),
-        finished_at: None,
-        serial,
-        summary: plan_summary(plan),
-        plan: serde_json::value::RawValue::from_string(crate::planfile::to_string(plan))
-            .map(RawJson::from_raw)
-            .unwrap_or_else(|_| RawJson::null()),
-        parent: opts.parent.clone(),
-        on_failure: opts.on_failure.as_str().to_string(),
-    })?;
+    store.begin_run(
+        &RunRecord {
+            id: opts.run_id.clone(),
+            kind: opts.command.clone(),
+            status: RunStatus::Running,
+            who: info.who.clone(),
+            host: info.host.clone(),
+            pid: info.pid,
+            process_start: info.process_start.clone(),
+            started_at: crate::now_rfc3339(),
+            finished_at: None,
+            serial,
+            summary: plan_summary(plan),
+            plan: RawJson::null(),
+            parent: opts.parent.clone(),
+            on_failure: opts.on_failure.as_str().to_string(),
+        },
+        &|w| crate::planfile::write_json(plan, w),
+    )?;
     let exec = execute(
         ctx, plan, store, prior, serial, opts, "apply", observer, stop,
     )?;

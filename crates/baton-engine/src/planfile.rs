@@ -138,7 +138,7 @@ const STREAMED: [&str; 4] = ["changes", "drift", "outputs", "refreshed"];
 /// Writes exactly the bytes of `serde_json::to_string(&to_json(plan))`, building one element
 /// of the large arrays at a time (a plan of 10,000 changes would otherwise need its whole JSON
 /// tree in memory to be saved, recorded with its run, or digested).
-pub fn write_json<W: std::io::Write>(plan: &Plan, w: &mut W) -> std::io::Result<()> {
+pub fn write_json<W: std::io::Write + ?Sized>(plan: &Plan, w: &mut W) -> std::io::Result<()> {
     let head = head_json(plan);
     // The head serialized with empty arrays; each `"name":[]` at the top level is where the
     // elements go. Keys are sorted (serde_json's map), and a key's text cannot occur unescaped

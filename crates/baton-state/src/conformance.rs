@@ -849,8 +849,15 @@ pub fn runs_are_listed_without_plans_and_read_one_with_its_plan(open: Open<'_>) 
         finished_pid(),
         serde_json::json!({ "changes": [] }),
     );
-    must(store.begin_run(&first), "begin_run 1");
-    must(store.begin_run(&second), "begin_run 2");
+    let write = |plan: &crate::RawJson| {
+        let text = plan.as_str().to_string();
+        move |w: &mut dyn std::io::Write| w.write_all(text.as_bytes())
+    };
+    must(store.begin_run(&first, &write(&first.plan)), "begin_run 1");
+    must(
+        store.begin_run(&second, &write(&second.plan)),
+        "begin_run 2",
+    );
     must(
         store.finish_run("run-1", RunStatus::Completed),
         "finish_run",

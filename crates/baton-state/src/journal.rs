@@ -6,6 +6,7 @@
 
 use crate::lock;
 use crate::model::{EntryOutcome, EntryStatus, JournalEntry, RawJson, RunRecord, RunStatus};
+use crate::store::PlanWriter;
 use rusqlite::{OptionalExtension, Transaction};
 
 /// The journal's schema (migration 2).
@@ -61,7 +62,14 @@ pub fn schema_v4(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     )
 }
 
-pub fn insert_run(tx: &Transaction<'_>, r: &RunRecord) -> rusqlite::Result<()> {
+/// Records a run and its plan. The plan is streamed into the database (its length measured
+/// first, then written into a blob of that size), so a large plan is never held in memory as
+/// one string, by Baton or by SQLite.
+pub fn insert_run(
+    tx: &Transaction<'_>,
+    r: &RunRecord,
+    plan: PlanWriter<'_>,
+) -> Result<(), PlanWriteError> {
     let ordinal: i64 = tx.query_row(
         "SELECT COALESCE(MAX(ordinal), 0) + 1 FROM runs",
         [],
@@ -88,9 +96,54 @@ pub fn insert_run(tx: &Transaction<'_>, r: &RunRecord) -> rusqlite::Result<()> {
         r.on_failure,
         ordinal,
     ])?;
-    tx.prepare_cached("INSERT INTO run_plans (run_id, plan) VALUES (?1, ?2)")?
-        .execute(rusqlite::params![r.id, r.plan.as_str()])?;
+    let mut counter = Counter(0);
+    plan(&mut counter).map_err(PlanWriteError::Plan)?;
+    let len = i64::try_from(counter.0)
+        .map_err(|_| PlanWriteError::Plan(std::io::Error::other("the plan is too large")))?;
+    tx.prepare_cached("INSERT INTO run_plans (run_id, plan) VALUES (?1, zeroblob(?2))")?
+        .execute(rusqlite::params![r.id, len])?;
+    let row = tx.last_insert_rowid();
+    let blob = tx.blob_open(rusqlite::MAIN_DB, "run_plans", "plan", row, false)?;
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, blob);
+    plan(&mut out).map_err(PlanWriteError::Plan)?;
+    let mut blob = out
+        .into_inner()
+        .map_err(|e| PlanWriteError::Plan(e.into_error()))?;
+    let written = std::io::Seek::stream_position(&mut blob).map_err(PlanWriteError::Plan)?;
+    if written != counter.0 {
+        return Err(PlanWriteError::Plan(std::io::Error::other(format!(
+            "the plan was {} bytes, then {written}",
+            counter.0
+        ))));
+    }
     Ok(())
+}
+
+/// Why [`insert_run`] failed.
+#[derive(Debug)]
+pub enum PlanWriteError {
+    Sql(rusqlite::Error),
+    /// The plan writer failed, or wrote more than it did the first time.
+    Plan(std::io::Error),
+}
+
+impl From<rusqlite::Error> for PlanWriteError {
+    fn from(e: rusqlite::Error) -> PlanWriteError {
+        PlanWriteError::Sql(e)
+    }
+}
+
+/// Counts the bytes written to it.
+struct Counter(u64);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 pub fn set_status(
@@ -204,11 +257,12 @@ pub fn one_run(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<RunRec
     else {
         return Ok(None);
     };
-    let plan: Option<String> = tx
-        .prepare_cached("SELECT plan FROM run_plans WHERE run_id = ?1")?
+    // Text when migrated from schema 3, a blob of UTF-8 JSON since.
+    let plan: Option<Vec<u8>> = tx
+        .prepare_cached("SELECT CAST(plan AS BLOB) FROM run_plans WHERE run_id = ?1")?
         .query_row([id], |row| row.get(0))
         .optional()?;
-    if let Some(plan) = plan {
+    if let Some(plan) = plan.and_then(|p| String::from_utf8(p).ok()) {
         run.plan = raw(plan);
     }
     Ok(Some(run))

@@ -21,4 +21,4 @@ pub use model::{
     OutputState, RawJson, RunRecord, RunStatus, Snapshot, VersionMeta,
 };
 pub use sqlite::SqliteStore;
-pub use store::{LockGuard, StateError, StateStore, StateWrite};
+pub use store::{LockGuard, PlanWriter, StateError, StateStore, StateWrite};

@@ -31,7 +31,7 @@ use crate::model::{
     RunStatus, Snapshot, VersionMeta,
 };
 use crate::stamp;
-use crate::store::{LockGuard, StateError, StateStore, StateWrite};
+use crate::store::{LockGuard, PlanWriter, StateError, StateStore, StateWrite};
 use baton_core::InstanceAddr;
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior};
@@ -394,8 +394,16 @@ impl StateStore for SqliteStore {
         })
     }
 
-    fn begin_run(&self, run: &RunRecord) -> Result<(), StateError> {
-        self.write(|tx| Ok(journal::insert_run(tx, run)?))
+    fn begin_run(&self, run: &RunRecord, plan: PlanWriter<'_>) -> Result<(), StateError> {
+        self.write(|tx| {
+            journal::insert_run(tx, run, plan).map_err(|e| match e {
+                journal::PlanWriteError::Sql(e) => Failure::Sql(e),
+                journal::PlanWriteError::Plan(e) => Failure::State(StateError::Io {
+                    path: self.path.display().to_string(),
+                    message: format!("cannot record the plan of run {}: {e}", run.id),
+                }),
+            })
+        })
     }
 
     fn finish_run(&self, id: &str, status: RunStatus) -> Result<(), StateError> {
@@ -561,9 +569,10 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", true)?;
-    // A small page cache (1 MiB): state access is one scan to read and single-row writes; the
-    // default 2 MiB only adds to the resident size of every command.
-    conn.pragma_update(None, "cache_size", -1024)?;
+    // A small page cache (512 KiB): state access is one scan to read and single-row writes,
+    // and the file is in the OS's cache anyway; the default 2 MiB only adds to the resident
+    // size of every command.
+    conn.pragma_update(None, "cache_size", -512)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }

@@ -10,6 +10,10 @@ use crate::model::{
 };
 use std::time::Duration;
 
+/// Writes a run's plan (see [`StateStore::begin_run`]): it may be called more than once and
+/// must write the same bytes each time.
+pub type PlanWriter<'a> = &'a dyn Fn(&mut dyn std::io::Write) -> std::io::Result<()>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("the state is locked by {} (pid {} on {}, since {}, running {})", .0.who, .0.pid, .0.host, .0.since, .0.operation)]
@@ -126,8 +130,10 @@ pub trait StateStore: Send + Sync {
 
     // ----- the run journal -----
 
-    /// Records a new run (status `running`).
-    fn begin_run(&self, run: &RunRecord) -> Result<(), StateError>;
+    /// Records a new run (status `running`) and its plan, which `plan` writes (it may be
+    /// called more than once and must write the same bytes each time); `run.plan` is not read.
+    /// Streaming keeps a large plan from being held in memory as one string.
+    fn begin_run(&self, run: &RunRecord, plan: PlanWriter<'_>) -> Result<(), StateError>;
 
     /// Sets a run's status (and its finish time, for final statuses).
     fn finish_run(&self, id: &str, status: RunStatus) -> Result<(), StateError>;
