@@ -47,7 +47,9 @@ pub struct Module {
     pub variables: BTreeMap<String, Variable>,
     pub locals: BTreeMap<String, Local>,
     pub outputs: BTreeMap<String, Output>,
-    pub resources: BTreeMap<ResourceAddr, Resource>,
+    /// Boxed: a `Resource` is large, and B-tree nodes hold their values inline (half empty
+    /// when filled in order).
+    pub resources: BTreeMap<ResourceAddr, Box<Resource>>,
     pub module_calls: BTreeMap<String, ModuleCall>,
     pub providers: Vec<ProviderBlock>,
     pub moved: Vec<Moved>,
@@ -580,12 +582,12 @@ impl Builder {
             "output" => self.output(blk),
             "resource" => {
                 if let Some(r) = self.resource(blk, ResourceMode::Managed) {
-                    self.m.resources.insert(r.addr.clone(), r);
+                    self.m.resources.insert(r.addr.clone(), Box::new(r));
                 }
             }
             "data" => {
                 if let Some(r) = self.resource(blk, ResourceMode::Data) {
-                    self.m.resources.insert(r.addr.clone(), r);
+                    self.m.resources.insert(r.addr.clone(), Box::new(r));
                 }
             }
             "module" => self.module_call(blk),
@@ -1031,7 +1033,8 @@ impl Builder {
         let mut retry = None;
         let mut config = Body {
             span: body.span,
-            ..Body::default()
+            attrs: Vec::with_capacity(body.attrs.len()),
+            blocks: Vec::new(),
         };
         for a in &body.attrs {
             match a.name.as_str() {
@@ -1068,6 +1071,9 @@ impl Builder {
                 _ => config.blocks.push(b.clone()),
             }
         }
+        // Kept for the whole run, once per resource block: no spare capacity.
+        config.attrs.shrink_to_fit();
+        config.blocks.shrink_to_fit();
         Some(Resource {
             addr,
             def_span: blk.def_span,

@@ -893,7 +893,7 @@ impl Runner<'_> {
 
     fn resource_config(&self, addr: &InstanceAddr) -> Option<&Resource> {
         module_of(&self.ctx.config, &addr.module.path())
-            .and_then(|m| m.resources.get(&addr.resource))
+            .and_then(|m| m.resources.get(&addr.resource).map(|r| &**r))
     }
 
     /// count.index and each.* of an instance (for_each evaluated once per resource).
@@ -1896,7 +1896,10 @@ fn keep_ignored(
     match &r.lifecycle.ignore_changes {
         baton_config::IgnoreChanges::None => config.clone(),
         _ => {
-            let mut m = config.as_entries().cloned().unwrap_or_default();
+            let mut m = config
+                .as_entries()
+                .map(baton_eval::Entries::to_map)
+                .unwrap_or_default();
             let names: Vec<String> = match &r.lifecycle.ignore_changes {
                 baton_config::IgnoreChanges::All => schema.attrs.keys().cloned().collect(),
                 baton_config::IgnoreChanges::Paths(ps) => ps

@@ -1543,7 +1543,10 @@ pub(crate) fn check_rule(
 
 /// `ignore_changes = all`: every configurable attribute keeps its prior value.
 fn ignore_all(config: &Value, prior: &Value, schema: &baton_provider::Schema) -> Value {
-    let mut m = config.as_entries().cloned().unwrap_or_default();
+    let mut m = config
+        .as_entries()
+        .map(baton_eval::Entries::to_map)
+        .unwrap_or_default();
     for (name, a) in &schema.attrs {
         if a.required || a.optional {
             if let Some(pv) = prior.get_attr(name) {

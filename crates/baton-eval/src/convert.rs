@@ -419,7 +419,7 @@ pub fn apply_defaults(v: &Value, t: &Type, d: &Defaults) -> Value {
     let sensitive = v.is_sensitive();
     let out = match (v.kind(), t) {
         (Kind::Object(items) | Kind::Map(_, items), Type::Object(ot)) => {
-            let mut out: BTreeMap<String, Value> = (**items).clone();
+            let mut out: BTreeMap<String, Value> = items.to_map();
             for (k, dv) in &d.values {
                 let missing = out.get(k).is_none_or(Value::is_null);
                 if missing && ot.attrs.contains_key(k) {

@@ -7,6 +7,7 @@
 //! I/O except in filesystem functions (`file`, `templatefile`, ...), which read files only.
 
 pub mod convert;
+pub mod entries;
 pub mod eval;
 pub mod functions;
 pub mod number;
@@ -16,6 +17,7 @@ pub mod typeexpr;
 pub mod types;
 pub mod value;
 
+pub use entries::Entries;
 pub use eval::{EmptyScope, Evaluator, Scope};
 pub use functions::FnCtx;
 pub use number::Number;

@@ -203,10 +203,7 @@ fn seq_equals(x: &[Value], y: &[Value]) -> Option<bool> {
     }
 }
 
-fn map_equals(
-    x: &std::collections::BTreeMap<String, Value>,
-    y: &std::collections::BTreeMap<String, Value>,
-) -> Option<bool> {
+fn map_equals(x: &crate::Entries, y: &crate::Entries) -> Option<bool> {
     if x.len() != y.len() || x.keys().ne(y.keys()) {
         return Some(false);
     }

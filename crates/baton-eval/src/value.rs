@@ -6,6 +6,7 @@
 //! holds construction, inspection, equality, ordering and JSON forms; it must not hold
 //! conversion rules (`convert`) or operators (`ops`).
 
+use crate::entries::Entries;
 use crate::number::Number;
 use crate::types::Type;
 use std::cmp::Ordering;
@@ -28,9 +29,9 @@ pub enum Kind {
     List(Type, Arc<Vec<Value>>),
     /// Elements are distinct and sorted by [`Value::total_cmp`].
     Set(Type, Arc<Vec<Value>>),
-    Map(Type, Arc<BTreeMap<String, Value>>),
+    Map(Type, Arc<Entries>),
     Tuple(Arc<Vec<Value>>),
-    Object(Arc<BTreeMap<String, Value>>),
+    Object(Arc<Entries>),
 }
 
 impl Value {
@@ -85,13 +86,13 @@ impl Value {
         Value::from_kind(Kind::Set(elem, Arc::new(items)))
     }
     pub fn map(elem: Type, items: BTreeMap<String, Value>) -> Value {
-        Value::from_kind(Kind::Map(elem, Arc::new(items)))
+        Value::from_kind(Kind::Map(elem, Arc::new(items.into())))
     }
     pub fn tuple(items: Vec<Value>) -> Value {
         Value::from_kind(Kind::Tuple(Arc::new(items)))
     }
     pub fn object(attrs: BTreeMap<String, Value>) -> Value {
-        Value::from_kind(Kind::Object(Arc::new(attrs)))
+        Value::from_kind(Kind::Object(Arc::new(attrs.into())))
     }
     pub fn empty_object() -> Value {
         Value::object(BTreeMap::new())
@@ -257,7 +258,7 @@ impl Value {
         }
     }
     /// The entries of a map or object.
-    pub fn as_entries(&self) -> Option<&BTreeMap<String, Value>> {
+    pub fn as_entries(&self) -> Option<&Entries> {
         match &self.kind {
             Kind::Map(_, items) | Kind::Object(items) => Some(items),
             _ => None,
@@ -738,11 +739,11 @@ fn set_in_vec(
 }
 
 fn set_in_map(
-    items: &BTreeMap<String, Value>,
+    items: &Entries,
     key: &str,
     rest: &[PathStep],
     f: &dyn Fn(Value) -> Value,
-) -> BTreeMap<String, Value> {
+) -> Entries {
     items
         .iter()
         .map(|(k, x)| {
@@ -759,7 +760,7 @@ fn unmark_vec(items: &[Value]) -> Vec<Value> {
     items.iter().map(|v| v.clone().unmark_deep().0).collect()
 }
 
-fn unmark_map(items: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+fn unmark_map(items: &Entries) -> Entries {
     items
         .iter()
         .map(|(k, v)| (k.clone(), v.clone().unmark_deep().0))

@@ -108,7 +108,7 @@ pub fn mark_schema_sensitive(schema: &Schema, v: Value) -> Value {
     if !schema.attrs.values().any(|a| a.sensitive) {
         return v;
     }
-    let mut out = entries.clone();
+    let mut out = entries.to_map();
     for (name, a) in &schema.attrs {
         if a.sensitive {
             if let Some(x) = out.get(name).cloned() {

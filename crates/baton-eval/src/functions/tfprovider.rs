@@ -738,7 +738,7 @@ mod tests {
     fn encode_expr_formats_like_hclwrite() {
         let mut v = sample();
         if let Kind::Object(m) = v.clone().into_kind() {
-            let mut m = (*m).clone();
+            let mut m = m.to_map();
             m.insert("1x".into(), Value::empty_tuple());
             m.insert("ab".into(), s("q\"u\\o\nte ${x} %{y} \té"));
             v = Value::object(m);

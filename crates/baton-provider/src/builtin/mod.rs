@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 /// Attributes of an object value (empty for null/unknown).
 pub(crate) fn attrs(v: &Value) -> BTreeMap<String, Value> {
-    v.as_entries().cloned().unwrap_or_default()
+    v.as_entries().map(|e| e.to_map()).unwrap_or_default()
 }
 
 /// A string attribute, if set and known.

@@ -124,7 +124,7 @@ fn keepers_require_replace(prior: Option<&Value>, config: Option<&Value>) -> boo
     if config.is_wholly_known() && config.raw_equal(&state) {
         return false;
     }
-    let empty = BTreeMap::new();
+    let empty = baton_eval::Entries::new();
     let config_elems = config.as_entries().unwrap_or(&empty);
     if state.is_null() {
         return config_elems.values().any(|v| !v.is_null());
@@ -137,7 +137,8 @@ fn keepers_require_replace(prior: Option<&Value>, config: Option<&Value>) -> boo
             _ => return true,
         }
     }
-    state_elems.keys().any(|k| !config_elems.contains_key(k))
+    let removed = state_elems.keys().any(|k| !config_elems.contains_key(k));
+    removed
 }
 
 /// The plan shared by every random resource: the proposed object, adjusted by `adjust` (which
