@@ -869,13 +869,13 @@ impl Runner<'_> {
                 // A resource with no instances is still an (empty) collection to references.
                 if let Some(res) = module_of(&self.ctx.config, p).and_then(|m| m.resources.get(r)) {
                     for mi in self.state.module_instances(p) {
-                        if self.state.resource(&mi, r).is_none() {
+                        if !self.state.has_resource(&mi, r) {
                             self.state.set_resource(
                                 &mi,
                                 r,
                                 crate::values::ResourceValues {
                                     repetition: rep_of(res),
-                                    instances: BTreeMap::new(),
+                                    instances: crate::values::Instances::Empty,
                                 },
                             );
                         }

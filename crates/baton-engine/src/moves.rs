@@ -218,13 +218,18 @@ fn rewrite(addr: &InstanceAddr, st: &MoveStmt) -> Option<InstanceAddr> {
     }
 }
 
-/// Applies moves to a snapshot. Returns the renamed snapshot, the renames (old → new), and
+/// Applies moves to a snapshot. Returns the renamed snapshot (the same one, borrowed, when
+/// nothing moves), the renames (old → new), and
 /// warnings for moves that could not happen.
-pub fn apply_moves(
-    prior: &Snapshot,
+pub fn apply_moves<'a>(
+    prior: &'a Snapshot,
     stmts: &[MoveStmt],
     config: &Config,
-) -> (Snapshot, Vec<(InstanceAddr, InstanceAddr)>, Diagnostics) {
+) -> (
+    std::borrow::Cow<'a, Snapshot>,
+    Vec<(InstanceAddr, InstanceAddr)>,
+    Diagnostics,
+) {
     let mut diags = Diagnostics::new();
     let mut renames: BTreeMap<InstanceAddr, InstanceAddr> = BTreeMap::new();
     let addrs: Vec<InstanceAddr> = {
@@ -268,10 +273,10 @@ pub fn apply_moves(
         }
         effective.push((from.clone(), to.clone()));
     }
-    let mut out = prior.clone();
     if effective.is_empty() {
-        return (out, effective, diags);
+        return (std::borrow::Cow::Borrowed(prior), effective, diags);
     }
+    let mut out = prior.clone();
     let moved: BTreeMap<&InstanceAddr, &InstanceAddr> =
         effective.iter().map(|(f, t)| (f, t)).collect();
     out.objects = prior
@@ -288,7 +293,7 @@ pub fn apply_moves(
             (key, v.clone())
         })
         .collect();
-    (out, effective, diags)
+    (std::borrow::Cow::Owned(out), effective, diags)
 }
 
 /// Terraform's implicit move when `count` is added to or removed from a resource.

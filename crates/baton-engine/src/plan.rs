@@ -566,7 +566,7 @@ impl<'a> Planner<'a> {
                 addr,
                 crate::values::ResourceValues {
                     repetition: exp.repetition,
-                    instances: BTreeMap::new(),
+                    instances: crate::values::Instances::Empty,
                 },
             );
             let keys = if placeholder {
@@ -608,7 +608,7 @@ impl<'a> Planner<'a> {
             &r.addr,
             crate::values::ResourceValues {
                 repetition: rep,
-                instances: BTreeMap::new(),
+                instances: crate::values::Instances::Empty,
             },
         );
         if self.prior_by_resource.is_none() {

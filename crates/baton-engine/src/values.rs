@@ -24,7 +24,54 @@ pub enum Repetition {
 #[derive(Clone, Debug)]
 pub struct ResourceValues {
     pub repetition: Repetition,
-    pub instances: BTreeMap<Option<InstanceKey>, Value>,
+    pub instances: Instances,
+}
+
+/// A resource's instance values by key. Most resources have one instance: it is held
+/// without a map (a B-tree allocates eleven slots for a single entry).
+#[derive(Clone, Debug, Default)]
+pub enum Instances {
+    #[default]
+    Empty,
+    One(Option<InstanceKey>, Value),
+    Many(BTreeMap<Option<InstanceKey>, Value>),
+}
+
+impl Instances {
+    pub fn insert(&mut self, key: Option<InstanceKey>, v: Value) {
+        match std::mem::take(self) {
+            Instances::Empty => *self = Instances::One(key, v),
+            Instances::One(k, _) if k == key => *self = Instances::One(key, v),
+            Instances::One(k, old) => {
+                *self = Instances::Many(BTreeMap::from([(k, old), (key, v)]));
+            }
+            Instances::Many(mut m) => {
+                m.insert(key, v);
+                *self = Instances::Many(m);
+            }
+        }
+    }
+
+    pub fn get(&self, key: &Option<InstanceKey>) -> Option<&Value> {
+        match self {
+            Instances::Empty => None,
+            Instances::One(k, v) => (k == key).then_some(v),
+            Instances::Many(m) => m.get(key),
+        }
+    }
+
+    /// In key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Option<InstanceKey>, &Value)> {
+        let one = match self {
+            Instances::One(k, v) => Some((k, v)),
+            _ => None,
+        };
+        let many = match self {
+            Instances::Many(m) => Some(m.iter()),
+            _ => None,
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -138,13 +185,21 @@ impl EvalState {
             .entry((m.clone(), r.clone()))
             .or_insert_with(|| ResourceValues {
                 repetition: rep,
-                instances: BTreeMap::new(),
+                instances: Instances::Empty,
             });
         e.instances.insert(key, v);
     }
 
-    pub fn resource(&self, m: &ModuleInstance, r: &ResourceAddr) -> Option<ResourceValues> {
-        self.read().resources.get(&(m.clone(), r.clone())).cloned()
+    pub fn has_resource(&self, m: &ModuleInstance, r: &ResourceAddr) -> bool {
+        self.read().resources.contains_key(&(m.clone(), r.clone()))
+    }
+
+    /// A resource's value as references see it (see [`aggregate`]).
+    pub fn resource_value(&self, m: &ModuleInstance, r: &ResourceAddr) -> Option<Value> {
+        self.read()
+            .resources
+            .get(&(m.clone(), r.clone()))
+            .map(|rv| aggregate(rv.repetition, rv.instances.iter()))
     }
 
     pub fn instance(
@@ -162,16 +217,19 @@ impl EvalState {
 
 /// The value of a repeated object, as references see it: the object itself, a tuple by
 /// index (`count`) or an object by key (`for_each`).
-pub fn aggregate(rep: Repetition, instances: &BTreeMap<Option<InstanceKey>, Value>) -> Value {
+pub fn aggregate<'a>(
+    rep: Repetition,
+    instances: impl Iterator<Item = (&'a Option<InstanceKey>, &'a Value)>,
+) -> Value {
+    let mut instances = instances;
     match rep {
         Repetition::Single => instances
-            .get(&None)
-            .cloned()
+            .find(|(k, _)| k.is_none())
+            .map(|(_, v)| v.clone())
             .unwrap_or_else(Value::dynamic_unknown),
-        Repetition::Count => Value::tuple(instances.values().cloned().collect()),
+        Repetition::Count => Value::tuple(instances.map(|(_, v)| v.clone()).collect()),
         Repetition::ForEach => Value::object(
             instances
-                .iter()
                 .map(|(k, v)| {
                     let key = match k {
                         Some(InstanceKey::Str(s)) => s.clone(),
@@ -269,12 +327,12 @@ impl Scope for InstanceScope<'_> {
                     }
                     instances.insert(k.clone(), Value::object(outs));
                 }
-                Ok(aggregate(exp.repetition, &instances))
+                Ok(aggregate(exp.repetition, instances.iter()))
             }
-            Reference::Resource(addr) => match self.state.resource(self.module, addr) {
-                Some(rv) => Ok(aggregate(rv.repetition, &rv.instances)),
-                None => Ok(Value::dynamic_unknown()),
-            },
+            Reference::Resource(addr) => Ok(self
+                .state
+                .resource_value(self.module, addr)
+                .unwrap_or_else(Value::dynamic_unknown)),
             Reference::CountIndex => match self.count_index {
                 Some(i) => Ok(Value::int(i)),
                 None => Err(Diagnostic::error(
