@@ -569,10 +569,10 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", true)?;
-    // A small page cache (512 KiB): state access is one scan to read and single-row writes,
+    // A small page cache (256 KiB): state access is one scan to read and single-row writes,
     // and the file is in the OS's cache anyway; the default 2 MiB only adds to the resident
     // size of every command.
-    conn.pragma_update(None, "cache_size", -512)?;
+    conn.pragma_update(None, "cache_size", -256)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
