@@ -57,11 +57,12 @@ profile() {
 }
 
 # The configurations and operations, in the order their code is laid out: a function goes
-# with the first (configuration, operation) that runs it, so each of the benchmark's
-# operations (validate, plan, apply, no-op plan, destroy) on the simplest shapes runs a
-# prefix of the block, and what only larger configurations need (modules, the function
-# library) comes after.
-configs="independent layered count modules functions ex-quickstart ex-shell-git change"
+# with the first (tier, operation, configuration) that runs it. The first tier holds the
+# benchmark's simple shapes, so each of its operations (validate, plan, apply, no-op plan,
+# destroy) on any of them runs a prefix of the block; what only larger configurations need
+# (modules, the function library, provisioners) comes after.
+tier1="independent layered count"
+configs="$tier1 modules functions ex-quickstart ex-shell-git change"
 ops="version validate plan-norefresh apply plan-noop destroy plan-json output show state-list plan-out show-plan change-plan change-apply fmt"
 
 cycle() { # cycle NAME DIR: the commands the benchmark and the quick start run
@@ -101,20 +102,24 @@ profile version change "$work/change" --version
 
 # Every function of the baton binary that ran: the first (configuration, operation) that ran
 # it, the number of profiles it ran in, its name.
-awk -v bin="$(basename "$baton")" -v ops="$ops" -v configs="$configs" '
+awk -v bin="$(basename "$baton")" -v ops="$ops" -v configs="$configs" -v tier1="$tier1" '
   # "ob=(3) /path" or "ob=(3)": an id, and the name on its first use (the same for fn=).
   function id_of(line) { sub(/^c?[a-z]+=\(/, "", line); sub(/\).*$/, "", line); return line }
   function name_of(line,   p) { p = index(line, ") "); return p ? substr(line, p + 2) : "" }
   BEGIN {
     n_ops = split(ops, list, " "); for (i = 1; i <= n_ops; i++) op_rank[list[i]] = i
     n_configs = split(configs, list, " "); for (i = 1; i <= n_configs; i++) config_rank[list[i]] = i
+    n_tier1 = split(tier1, list, " "); for (i = 1; i <= n_tier1; i++) in_tier1[list[i]] = 1
   }
   FNR == 1 {
     split("", obn); split("", fnn); cur = ""; file++
     op = FILENAME; sub(/^.*\//, "", op); config = op; sub(/@.*$/, "", op)
     sub(/^[^@]*@/, "", config); sub(/\.cg$/, "", config)
-    r = ((config in config_rank) ? config_rank[config] : n_configs + 1) * (n_ops + 1) \
-      + ((op in op_rank) ? op_rank[op] : n_ops + 1)
+    c = (config in config_rank) ? config_rank[config] : n_configs + 1
+    o = (op in op_rank) ? op_rank[op] : n_ops + 1
+    # tier 1: operation, then configuration; later: configuration, then operation.
+    r = (config in in_tier1) ? o * (n_configs + 1) + c \
+                             : (n_ops + 2) * (n_configs + 1) + c * (n_ops + 1) + o
   }
   /^c?ob=/ {
     id = id_of($0); n = name_of($0)
