@@ -1,6 +1,7 @@
 //! The `baton` binary: parses the command line, wires the engine, state store and providers
 //! together, and renders results. It holds no orchestration logic of its own.
 
+mod alloc;
 mod cli;
 mod cmd;
 mod render;
@@ -11,6 +12,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    alloc::one_arena();
     let cli = cli::Cli::parse();
     match cmd::run(cli) {
         Ok(code) => code,
