@@ -164,14 +164,16 @@ pub struct Resource {
     pub type_span: Span,
     pub span: Span,
     pub provider: Option<ProviderRef>,
-    pub count: Option<Expr>,
-    pub for_each: Option<Expr>,
+    // The optional parts are boxed: the model holds one `Resource` per block for the whole
+    // run, and most blocks have none of them.
+    pub count: Option<Box<Expr>>,
+    pub for_each: Option<Box<Expr>>,
     pub depends_on: Vec<Expr>,
     pub lifecycle: Lifecycle,
     pub provisioners: Vec<Provisioner>,
-    pub timeouts: Option<Body>,
+    pub timeouts: Option<Box<Body>>,
     /// Baton's `retry { attempts, backoff, max_backoff }` for retryable provider failures.
-    pub retry: Option<Body>,
+    pub retry: Option<Box<Body>>,
     /// Everything that is not a meta-argument: the provider schema's arguments and blocks.
     pub config: Body,
 }
@@ -1080,13 +1082,13 @@ impl Builder {
             type_span: blk.labels[0].1,
             span: blk.span,
             provider,
-            count,
-            for_each,
+            count: count.map(Box::new),
+            for_each: for_each.map(Box::new),
             depends_on,
             lifecycle,
             provisioners,
-            timeouts,
-            retry,
+            timeouts: timeouts.map(Box::new),
+            retry: retry.map(Box::new),
             config,
         })
     }

@@ -914,7 +914,7 @@ impl Runner<'_> {
                 let nodes = self.nodes();
                 let scope = nodes.scope(&addr.module);
                 let mut ev = nodes.evaluator(&scope);
-                let e = expand(&mut ev, None, r.for_each.as_ref(), false)
+                let e = expand(&mut ev, None, r.for_each.as_deref(), false)
                     .map_err(|d| Diagnostics::from(d.in_context(r.describe())))?;
                 let e = Arc::new(e);
                 if let Ok(mut m) = self.expansions.lock() {

@@ -87,8 +87,8 @@ impl ConfigGraph {
 /// Every expression of a resource block whose references create dependencies.
 pub fn resource_exprs(r: &Resource) -> Vec<&Expr> {
     let mut v: Vec<&Expr> = Vec::new();
-    v.extend(r.count.iter());
-    v.extend(r.for_each.iter());
+    v.extend(r.count.as_deref());
+    v.extend(r.for_each.as_deref());
     collect_body(&r.config, &mut v);
     for p in &r.provisioners {
         if p.when == baton_config::ProvisionerWhen::Create {

@@ -139,7 +139,8 @@ pub struct ResourceChange {
     pub dependencies: Vec<String>,
     pub create_before_destroy: bool,
     /// The address the object had before a `moved` block (or an implicit move) renamed it.
-    pub previous_addr: Option<InstanceAddr>,
+    /// Boxed: rare, and an address is large.
+    pub previous_addr: Option<Box<InstanceAddr>>,
     /// The id of an object being adopted by an `import` block.
     pub importing: Option<String>,
 }

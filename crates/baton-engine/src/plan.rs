@@ -164,7 +164,7 @@ pub fn plan(
         moves.iter().map(|(f, t)| (t, f)).collect();
     for c in &mut changes {
         if let Some(from) = moved_from.get(&c.addr) {
-            c.previous_addr = Some((*from).clone());
+            c.previous_addr = Some(Box::new((*from).clone()));
         }
     }
     let mut refreshed: BTreeMap<ObjKey, Value> = BTreeMap::new();
@@ -537,8 +537,8 @@ impl<'a> Planner<'a> {
                 let mut ev = self.evaluator(&scope);
                 expand(
                     &mut ev,
-                    r.count.as_ref(),
-                    r.for_each.as_ref(),
+                    r.count.as_deref(),
+                    r.for_each.as_deref(),
                     self.opts.validate_only,
                 )
             };

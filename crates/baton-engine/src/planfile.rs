@@ -339,7 +339,9 @@ pub fn from_json(j: &J) -> Result<Plan, String> {
                 .and_then(J::as_bool)
                 .unwrap_or(false),
             previous_addr: match opt_str(&c, "previous_addr") {
-                Some(a) => Some(InstanceAddr::parse(&a).map_err(|e| e.to_string())?),
+                Some(a) => Some(Box::new(
+                    InstanceAddr::parse(&a).map_err(|e| e.to_string())?,
+                )),
                 None => None,
             },
             importing: opt_str(&c, "importing"),
