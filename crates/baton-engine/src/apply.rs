@@ -152,6 +152,9 @@ pub struct ApplyReport {
     /// Set when the run failed and was rolled back automatically.
     pub rollback: Option<RollbackReport>,
     pub status: Option<RunStatus>,
+    /// SHA-256 of the plan's file form (see [`crate::planfile::digest`]), computed while the
+    /// run was recorded.
+    pub plan_digest: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -191,6 +194,7 @@ pub fn apply(
     baton_provider::exec::tag_commands(&opts.run_id);
     let serial = store.begin_version(&opts.run_id, &opts.command)?;
     let info = baton_state::lock::current_lock_info(&opts.command);
+    let plan_digest: std::cell::RefCell<Option<String>> = std::cell::RefCell::new(None);
     store.begin_run(
         &RunRecord {
             id: opts.run_id.clone(),
@@ -208,7 +212,17 @@ pub fn apply(
             parent: opts.parent.clone(),
             on_failure: opts.on_failure.as_str().to_string(),
         },
-        &|w| crate::planfile::write_json(plan, w),
+        // The first pass (which measures the plan) also digests it, for the audit record.
+        &|w| {
+            let digested = plan_digest.borrow().is_some();
+            if digested {
+                return crate::planfile::write_json(plan, w);
+            }
+            let mut d = crate::planfile::DigestWriter::new(w);
+            crate::planfile::write_json(plan, &mut d)?;
+            plan_digest.replace(Some(d.finish()));
+            Ok(())
+        },
     )?;
     let exec = execute(
         ctx, plan, store, prior, serial, opts, "apply", observer, stop,
@@ -221,6 +235,7 @@ pub fn apply(
         destroyed: exec.counts.2,
         imported: exec.counts.3,
         stopped: exec.stopped,
+        plan_digest: plan_digest.into_inner(),
         ..ApplyReport::default()
     };
     let failed = report.diags.has_errors();

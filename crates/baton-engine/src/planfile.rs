@@ -199,20 +199,45 @@ pub fn to_string(plan: &Plan) -> String {
 
 /// SHA-256 (hex) of the plan's file form: equal to the digest of a file `write` saved.
 pub fn digest(plan: &Plan) -> String {
-    use sha2::Digest as _;
-    struct Hasher(sha2::Sha256);
-    impl std::io::Write for Hasher {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.update(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
+    let mut sink = std::io::sink();
+    let mut w = DigestWriter::new(&mut sink);
+    let _ = write_json(plan, &mut w);
+    w.finish()
+}
+
+/// Passes what is written on to another writer and computes its SHA-256 on the way, so the
+/// plan's digest comes from the same pass that writes it.
+pub struct DigestWriter<'a, W: std::io::Write + ?Sized> {
+    inner: &'a mut W,
+    hash: sha2::Sha256,
+}
+
+impl<'a, W: std::io::Write + ?Sized> DigestWriter<'a, W> {
+    pub fn new(inner: &'a mut W) -> Self {
+        use sha2::Digest as _;
+        DigestWriter {
+            inner,
+            hash: sha2::Sha256::new(),
         }
     }
-    let mut h = Hasher(sha2::Sha256::new());
-    let _ = write_json(plan, &mut h);
-    hex::encode(h.0.finalize())
+
+    /// The hex SHA-256 of everything written.
+    pub fn finish(self) -> String {
+        use sha2::Digest as _;
+        hex::encode(self.hash.finalize())
+    }
+}
+
+impl<W: std::io::Write + ?Sized> std::io::Write for DigestWriter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use sha2::Digest as _;
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 pub fn write(path: &Path, plan: &Plan) -> std::io::Result<()> {

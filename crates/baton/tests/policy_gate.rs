@@ -252,6 +252,9 @@ fn soft_mandatory_denial_is_overridden_with_a_reason_that_is_audited() {
 #[test]
 fn a_policy_added_after_the_plan_is_enforced_when_the_saved_plan_is_applied() {
     let p = Project::new(&[("main.tf", CONFIG)]);
+    // A plan is audited once the state database exists.
+    p.baton(["apply", "--auto-approve"]).ok();
+    p.write("main.tf", &CONFIG.replace("hello", "hello again"));
     p.baton(["plan", "--out", "p.plan"]).ok();
     p.write("policies/buckets.rego", DENY_PUBLIC);
     let out = p.baton(["apply", "p.plan"]).run();
@@ -560,4 +563,30 @@ fn a_bad_policy_set_in_the_configuration_fails_closed_with_its_location() {
     p.write("main.tf", &config("sec", "advisory"));
     p.baton(["apply", "--auto-approve"]).ok();
     assert!(p.exists("made.txt"));
+}
+
+/// The audit records of `plan --out FILE` and of `apply FILE` carry the same digest: the
+/// SHA-256 of the plan file (apply computes it while recording the run).
+#[test]
+fn saved_plan_and_its_apply_are_audited_with_the_plan_files_digest() {
+    let p = Project::new(&[("main.tf", CONFIG)]);
+    // A plan is audited once the state database exists.
+    p.baton(["apply", "--auto-approve"]).ok();
+    p.write("main.tf", &CONFIG.replace("hello", "hello again"));
+    p.baton(["plan", "--out", "p.plan"]).ok();
+    let bytes = std::fs::read(p.path().join("p.plan")).expect("read the plan file");
+    use sha2::Digest as _;
+    let want = hex::encode(sha2::Sha256::digest(&bytes));
+    p.baton(["apply", "p.plan"]).ok();
+    let records = audit(&p);
+    let digest_of = |command: &str| {
+        records
+            .iter()
+            .rev()
+            .find(|r| r["command"] == command)
+            .and_then(|r| r["plan_digest"].as_str().map(str::to_string))
+            .unwrap_or_else(|| panic!("no {command} record with a digest in {records:?}"))
+    };
+    assert_eq!(digest_of("plan"), want);
+    assert_eq!(digest_of("apply"), want);
 }

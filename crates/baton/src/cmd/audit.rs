@@ -79,6 +79,8 @@ pub struct Record<'a> {
     pub command: &'a str,
     pub run_id: Option<String>,
     pub plan: Option<&'a Plan>,
+    /// The plan's digest when it is already known; otherwise computed from `plan`.
+    pub plan_digest: Option<String>,
     pub policy: serde_json::Value,
     pub outcome: String,
     pub changes: Vec<AuditChange>,
@@ -94,7 +96,7 @@ pub fn record(env: &Env, store: &dyn StateStore, r: Record<'_>) {
         args: redacted_args(),
         environment: env.workspace.clone(),
         run_id: r.run_id,
-        plan_digest: r.plan.map(plan_digest),
+        plan_digest: r.plan_digest.or_else(|| r.plan.map(plan_digest)),
         policy: r.policy,
         outcome: r.outcome,
         changes: if r.changes.is_empty() {

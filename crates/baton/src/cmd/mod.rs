@@ -306,6 +306,7 @@ pub fn lock(
                         command: "lock clear",
                         run_id: None,
                         plan: None,
+                        plan_digest: None,
                         policy: serde_json::Value::Null,
                         outcome: format!(
                             "cleared the stale lock of pid {} on {} (held since {} for {})",

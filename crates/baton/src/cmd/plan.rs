@@ -51,6 +51,7 @@ pub fn plan(env: &Env, a: &PlanArgs) -> anyhow::Result<ExitCode> {
             command: "plan",
             run_id: None,
             plan: plan.as_ref(),
+            plan_digest: None,
             policy: gate.as_ref().map(|g| g.audit_json()).unwrap_or_default(),
             outcome: match &plan {
                 Some(_) if denied => "denied by policy".into(),
@@ -144,6 +145,7 @@ pub fn drift(env: &Env, a: &crate::cli::DriftArgs) -> anyhow::Result<ExitCode> {
             command: "drift",
             run_id: None,
             plan: None,
+            plan_digest: None,
             policy: serde_json::Value::Null,
             outcome: format!("{} object(s) changed outside Baton", plan.drift.len()),
             changes: plan

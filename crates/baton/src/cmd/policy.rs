@@ -202,6 +202,7 @@ pub fn record_override(
             command: "policy override",
             run_id: Some(run_id.to_string()),
             plan: Some(plan),
+            plan_digest: None,
             policy: g.audit_json(),
             outcome: format!("overrode the soft-mandatory policy denial of {command}: {reason}"),
             changes: Vec::new(),

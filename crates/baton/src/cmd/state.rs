@@ -79,6 +79,7 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
                     command: "state rm",
                     run_id: None,
                     plan: None,
+                    plan_digest: None,
                     policy: serde_json::Value::Null,
                     outcome: format!("removed {} object(s)", keys.len()),
                     changes: keys
@@ -168,6 +169,7 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
                     command: "state mv",
                     run_id: None,
                     plan: None,
+                    plan_digest: None,
                     policy: serde_json::Value::Null,
                     outcome: format!("moved {} object(s)", moves.len()),
                     changes: moves
@@ -250,6 +252,7 @@ pub fn force_unlock(env: &Env, a: &ForceUnlockArgs) -> anyhow::Result<ExitCode> 
             command: "force-unlock",
             run_id: None,
             plan: None,
+            plan_digest: None,
             policy: serde_json::Value::Null,
             outcome: format!(
                 "removed the lock of {} (pid {} on {}, since {}, running {})",
