@@ -252,9 +252,6 @@ fn soft_mandatory_denial_is_overridden_with_a_reason_that_is_audited() {
 #[test]
 fn a_policy_added_after_the_plan_is_enforced_when_the_saved_plan_is_applied() {
     let p = Project::new(&[("main.tf", CONFIG)]);
-    // A plan is audited once the state database exists.
-    p.baton(["apply", "--auto-approve"]).ok();
-    p.write("main.tf", &CONFIG.replace("hello", "hello again"));
     p.baton(["plan", "--out", "p.plan"]).ok();
     p.write("policies/buckets.rego", DENY_PUBLIC);
     let out = p.baton(["apply", "p.plan"]).run();
