@@ -20,6 +20,10 @@
 # changes; `--check` prints how many of the functions that run are listed by name, without
 # writing anything. The layout changes no behaviour, only which pages a command touches.
 #
+# --legacy PATH adds the names of a release build made with RUSTFLAGS set in the environment
+# (for instance RUSTFLAGS="-C debuginfo=0"): those flags replace .cargo/config.toml's, so such
+# a build has the compiler's default (legacy) mangling, and gets the layout too.
+#
 # Needs: valgrind, a release build (built if --baton is not given), bash, awk.
 set -euo pipefail
 export LC_ALL=C
@@ -28,13 +32,15 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 out=$root/crates/baton/link/hot-text.ld
 baton=""
+legacy=""
 check=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --baton) baton=${2:?--baton needs a path}; shift 2 ;;
     --out) out=${2:?--out needs a file}; shift 2 ;;
+    --legacy) legacy=${2:?--legacy needs a path}; shift 2 ;;
     --check) check=1; shift ;;
-    -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "hot-text.sh: unknown argument '$1'" >&2; exit 64 ;;
   esac
 done
@@ -44,18 +50,20 @@ if [[ -z $baton ]]; then
   baton=$root/target/release/baton
 fi
 baton=$(cd "$(dirname "$baton")" && pwd)/$(basename "$baton")
+if [[ -n $legacy ]]; then
+  legacy=$(cd "$(dirname "$legacy")" && pwd)/$(basename "$legacy")
+fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/profiles"
 
-# profile OP NAME DIR ARGS...: one callgrind run of `baton ARGS` in DIR, as operation OP of
-# configuration NAME.
+# profile OP NAME DIR ARGS...: one callgrind run of `$bin ARGS` in DIR, as operation OP of
+# configuration NAME, into $profiles.
 profile() {
   local op=$1 name=$2 dir=$3
   shift 3
   (cd "$dir" && valgrind --tool=callgrind --demangle=no --dump-instr=no \
-      --callgrind-out-file="$work/profiles/$op@$name.cg" "$baton" "$@" >/dev/null 2>"$work/profiles/$op@$name.err") || true
+      --callgrind-out-file="$profiles/$op@$name.cg" "$bin" "$@" >/dev/null 2>"$profiles/$op@$name.err") || true
 }
 
 # The configurations and operations, in the order their code is laid out: a function goes
@@ -82,29 +90,38 @@ cycle() { # cycle NAME DIR: the commands the benchmark and the quick start run
   profile destroy "$name" "$dir" destroy --auto-approve
 }
 
-for shape in independent count layered modules functions; do
-  "$here/gen.sh" "$shape" 40 "$work/$shape" >/dev/null
-  cycle "$shape" "$work/$shape"
-done
-for ex in quickstart shell-git; do
-  if [[ -d $root/examples/$ex ]]; then
-    mkdir -p "$work/ex-$ex"
-    cp -R "$root/examples/$ex/." "$work/ex-$ex/"
-    cycle "ex-$ex" "$work/ex-$ex"
-  fi
-done
-# A changed configuration: an update and a replace.
-"$here/gen.sh" layered 40 "$work/change" >/dev/null
-(cd "$work/change" && "$baton" apply --auto-approve >/dev/null 2>&1) || true
-sed -i 's/input = "l0_/input = "changed-l0_/' "$work/change"/*.tf
-profile change-plan change "$work/change" plan
-profile change-apply change "$work/change" apply --auto-approve
-profile fmt change "$work/change" fmt -check
-profile version change "$work/change" --version
+# run_profiles BIN DIR: every profile of BIN, into DIR/profiles (configurations in DIR).
+run_profiles() {
+  bin=$1
+  cfgs=$2
+  profiles=$2/profiles
+  mkdir -p "$profiles"
+  for shape in independent count layered modules functions; do
+    "$here/gen.sh" "$shape" 40 "$cfgs/$shape" >/dev/null
+    cycle "$shape" "$cfgs/$shape"
+  done
+  for ex in quickstart shell-git; do
+    if [[ -d $root/examples/$ex ]]; then
+      mkdir -p "$cfgs/ex-$ex"
+      cp -R "$root/examples/$ex/." "$cfgs/ex-$ex/"
+      cycle "ex-$ex" "$cfgs/ex-$ex"
+    fi
+  done
+  # A changed configuration: an update and a replace.
+  "$here/gen.sh" layered 40 "$cfgs/change" >/dev/null
+  (cd "$cfgs/change" && "$bin" apply --auto-approve >/dev/null 2>&1) || true
+  sed -i 's/input = "l0_/input = "changed-l0_/' "$cfgs/change"/*.tf
+  profile change-plan change "$cfgs/change" plan
+  profile change-apply change "$cfgs/change" apply --auto-approve
+  profile fmt change "$cfgs/change" fmt -check
+  profile version change "$cfgs/change" --version
 
-# Every function of the baton binary that ran: the first (configuration, operation) that ran
-# it, the number of profiles it ran in, its name.
-awk -v bin="$(basename "$baton")" -v ops="$ops" -v configs="$configs" -v tier1="$tier1" '
+}
+
+# ranked_names BIN DIR: every function of BIN that ran in the profiles of DIR, ordered by the
+# first (configuration, operation) that ran it, then by the number of profiles it ran in.
+ranked_names() {
+  awk -v bin="$(basename "$1")" -v ops="$ops" -v configs="$configs" -v tier1="$tier1" '
   # "ob=(3) /path" or "ob=(3)": an id, and the name on its first use (the same for fn=).
   function id_of(line) { sub(/^c?[a-z]+=\(/, "", line); sub(/\).*$/, "", line); return line }
   function name_of(line,   p) { p = index(line, ") "); return p ? substr(line, p + 2) : "" }
@@ -145,10 +162,13 @@ awk -v bin="$(basename "$baton")" -v ops="$ops" -v configs="$configs" -v tier1="
     next
   }
   END { for (n in count) printf "%d\t%d\t%s\n", first[n], count[n], n }
-' "$work"/profiles/*.cg | sort -t $'\t' -k1,1n -k2,2nr -k3,3 >"$work/hot.tsv"
-[[ -s $work/hot.tsv ]] || { echo "hot-text.sh: no profile recorded a function; see $work/profiles/*.err" >&2; exit 1; }
+' "$2"/profiles/*.cg | sort -t $'\t' -k1,1n -k2,2nr -k3,3 | cut -f3
+}
 
-cut -f3 "$work/hot.tsv" >"$work/names"
+mkdir -p "$work/v0"
+run_profiles "$baton" "$work/v0"
+ranked_names "$baton" "$work/v0" >"$work/names"
+[[ -s $work/names ]] || { echo "hot-text.sh: no profile recorded a function; see $work/v0/profiles/*.err" >&2; exit 1; }
 # The same names as patterns that survive a rebuild: legacy hashes, v0 crate disambiguators
 # and LLVM's promoted-local suffixes become wildcards. They follow the exact names, so a
 # function whose name changed still lands in the block (after the exact ones, with other
@@ -158,6 +178,16 @@ sed -E \
     -e '/^_R/ s/Cs[0-9A-Za-z]+_/Cs*_/g' \
     -e 's/\.llvm\.[0-9]+$/.llvm.*/' \
     "$work/names" | grep -F '*' | awk '!seen[$0]++' >"$work/patterns" || true
+
+# A build with the default (legacy) mangling, as RUSTFLAGS in the environment gives, names
+# functions differently: its names, hashes as wildcards, go last.
+if [[ -n $legacy ]]; then
+  mkdir -p "$work/legacy"
+  run_profiles "$legacy" "$work/legacy"
+  ranked_names "$legacy" "$work/legacy" | grep '^_ZN' \
+    | sed -E -e 's/17h[0-9a-f]{16}E$/17h*E/' -e 's/\.llvm\.[0-9]+$/.llvm.*/' \
+    | awk '!seen[$0]++' >>"$work/patterns"
+fi
 
 if (( check )); then
   listed=$(grep -o '^    \*(\.text\.[^ )]*' "$out" 2>/dev/null | sed 's/^    \*(\.text\.\*\{0,1\}//' | sort -u || true)
