@@ -535,6 +535,12 @@ fn seed_values(ctx: &Context, plan: &Plan, state: &EvalState) {
             c.after.clone(),
         );
     }
+    let deleted: std::collections::HashSet<&InstanceAddr> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .map(|c| &c.addr)
+        .collect();
     for ((addr, deposed), v) in &plan.refreshed {
         if deposed.is_some() {
             continue;
@@ -545,11 +551,7 @@ fn seed_values(ctx: &Context, plan: &Plan, state: &EvalState) {
         {
             continue;
         }
-        if plan
-            .changes
-            .iter()
-            .any(|c| &c.addr == addr && c.action == Action::Delete)
-        {
+        if deleted.contains(addr) {
             continue;
         }
         let rep = rep_of(&addr.module, &addr.resource);

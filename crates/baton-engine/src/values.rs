@@ -219,9 +219,8 @@ impl EvalState {
 /// index (`count`) or an object by key (`for_each`).
 pub fn aggregate<'a>(
     rep: Repetition,
-    instances: impl Iterator<Item = (&'a Option<InstanceKey>, &'a Value)>,
+    mut instances: impl Iterator<Item = (&'a Option<InstanceKey>, &'a Value)>,
 ) -> Value {
-    let mut instances = instances;
     match rep {
         Repetition::Single => instances
             .find(|(k, _)| k.is_none())
