@@ -711,7 +711,7 @@ fn build_graph(ctx: &Context, plan: &Plan) -> (Graph<ANode>, Diagnostics) {
 }
 
 /// `count.index` and `each.key`/`each.value` of one instance.
-type InstanceKeys = (Option<i64>, Option<(Value, Value)>);
+type InstanceKeys = (Option<Value>, Option<(Value, Value)>);
 /// Cached `for_each` expansions per resource in a module instance.
 type ExpansionCache = Mutex<HashMap<(ModuleInstance, ResourceAddr), Arc<Option<Expansion>>>>;
 
@@ -958,7 +958,7 @@ impl Runner<'_> {
         let (count, each) = self.instance_keys(&c.addr, r)?;
         let nodes = self.nodes();
         let mut scope = nodes.scope(&c.addr.module);
-        scope.count_index = count;
+        scope.count_index = count.clone();
         scope.each = each.clone();
         let mut ev = nodes.evaluator(&scope);
         let (v, d) = eval_body(&mut ev, &r.config, schema, r.def_span, &r.describe());
@@ -1167,7 +1167,7 @@ impl Runner<'_> {
             "Resource precondition failed",
             &c.addr.to_string(),
             None,
-            count,
+            count.clone(),
             each.clone(),
         );
         if pre.has_errors() {
@@ -1364,7 +1364,7 @@ impl Runner<'_> {
                 r,
                 &new,
                 ProvisionerWhen::Create,
-                count,
+                count.clone(),
                 each.clone(),
                 &pctx,
             )?;
@@ -1689,7 +1689,7 @@ impl Runner<'_> {
         r: &Resource,
         self_value: &Value,
         when: ProvisionerWhen,
-        count: Option<i64>,
+        count: Option<Value>,
         each: Option<(Value, Value)>,
         pctx: &ProviderCtx,
     ) -> VisitResult {
@@ -1697,7 +1697,7 @@ impl Runner<'_> {
             let nodes = self.nodes();
             let mut scope = nodes.scope(&c.addr.module);
             scope.self_value = Some(self_value.clone());
-            scope.count_index = count;
+            scope.count_index = count.clone();
             scope.each = each.clone();
             let mut ev = nodes.evaluator(&scope);
             let schema = local_exec_schema();

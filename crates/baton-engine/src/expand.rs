@@ -150,9 +150,21 @@ pub fn each_values(key: &Option<InstanceKey>, value: &Option<Value>) -> Option<(
 }
 
 /// `count.index` for an instance key.
-pub fn count_index(key: &Option<InstanceKey>) -> Option<i64> {
+pub fn count_index(key: &Option<InstanceKey>) -> Option<Value> {
     match key {
-        Some(InstanceKey::Int(i)) => Some(*i),
+        Some(InstanceKey::Int(i)) => Some(Value::int(*i)),
         _ => None,
     }
+}
+
+/// `count.index` and `each.*` of the one placeholder instance that `validate` checks for a
+/// block whose `count` or `for_each` is not known: unknown values of the types Terraform's
+/// validate walk gives them, so the body is checked rather than rejected.
+pub fn placeholder_repeat(
+    counted: bool,
+    for_each: bool,
+) -> (Option<Value>, Option<(Value, Value)>) {
+    let count = counted.then(|| Value::unknown(Type::Number));
+    let each = for_each.then(|| (Value::unknown(Type::String), Value::unknown(Type::Dynamic)));
+    (count, each)
 }

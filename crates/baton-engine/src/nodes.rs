@@ -5,8 +5,8 @@
 //! Results go into the walk's [`EvalState`]; problems come back as diagnostics.
 
 use crate::context::Context;
-use crate::expand::{count_index, each_values, expand, Expansion};
-use crate::values::{CallExpansion, EvalState, InstanceScope, NamedValue};
+use crate::expand::{count_index, each_values, expand, placeholder_repeat, Expansion};
+use crate::values::{CallExpansion, EvalState, InstanceScope, NamedValue, Repetition};
 use baton_config::{CheckRule, Config, ExprKind, Module};
 use baton_core::{Diagnostic, Diagnostics, ModuleInstance, ModulePath};
 use baton_eval::convert::convert_constraint;
@@ -138,14 +138,20 @@ impl<'a> NodeEval<'a> {
             return Ok(None);
         };
         let mut scope = self.scope(&parent);
-        scope.count_index = count_index(&key);
-        if let Some(exp) = self.state.call(&parent, &call_name) {
-            let ev = exp
-                .keys
-                .iter()
-                .find(|(k, _)| *k == key)
-                .and_then(|(_, v)| v.clone());
-            scope.each = each_values(&key, &ev);
+        if key.is_none() && (call.count.is_some() || call.for_each.is_some()) {
+            // `validate`: the expansion is unknown and one placeholder instance stands for it.
+            (scope.count_index, scope.each) =
+                placeholder_repeat(call.count.is_some(), call.for_each.is_some());
+        } else {
+            scope.count_index = count_index(&key);
+            if let Some(exp) = self.state.call(&parent, &call_name) {
+                let ev = exp
+                    .keys
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .and_then(|(_, v)| v.clone());
+                scope.each = each_values(&key, &ev);
+            }
         }
         let mut ev = self.evaluator(&scope);
         ev.eval(&input.expr)
@@ -215,7 +221,7 @@ impl<'a> NodeEval<'a> {
         summary: &str,
         subject: &str,
         self_value: Option<&Value>,
-        count: Option<i64>,
+        count: Option<Value>,
         each: Option<(Value, Value)>,
     ) -> Diagnostics {
         let mut diags = Diagnostics::new();
@@ -354,7 +360,18 @@ impl<'a> NodeEval<'a> {
                 self.validate_only,
             ) {
                 Ok(exp) => {
-                    let exp = exp.unwrap_or_else(Expansion::single);
+                    // `validate` with an unknown expansion: one placeholder instance, without
+                    // a key, under the call's repetition (see `values::aggregate`).
+                    let exp = exp.unwrap_or_else(|| Expansion {
+                        repetition: if call.count.is_some() {
+                            Repetition::Count
+                        } else if call.for_each.is_some() {
+                            Repetition::ForEach
+                        } else {
+                            Repetition::Single
+                        },
+                        keys: vec![(None, None)],
+                    });
                     self.state.set_call(
                         &mi,
                         name,

@@ -8,7 +8,7 @@
 
 use crate::body::eval_body;
 use crate::context::Context;
-use crate::expand::{count_index, each_values, expand, Expansion};
+use crate::expand::{count_index, each_values, expand, placeholder_repeat, Expansion};
 use crate::graph::NodeKey;
 use crate::model::{Action, ActionReason, Drift, OutputChange, Plan, PlanMode, ResourceChange};
 use crate::nodes::NodeEval;
@@ -493,7 +493,7 @@ impl<'a> Planner<'a> {
         summary: &str,
         subject: &str,
         self_value: Option<&Value>,
-        count: Option<i64>,
+        count: Option<Value>,
         each: Option<(Value, Value)>,
     ) {
         let d = self
@@ -576,12 +576,11 @@ impl<'a> Planner<'a> {
             };
             for (key, each_val) in keys {
                 let iaddr = InstanceAddr::new(mi.clone(), addr.clone(), key.clone());
-                let count = if placeholder && r.count.is_some() {
-                    None
+                let (count, each) = if placeholder {
+                    placeholder_repeat(r.count.is_some(), r.for_each.is_some())
                 } else {
-                    count_index(&key)
+                    (count_index(&key), each_values(&key, &each_val))
                 };
-                let each = each_values(&key, &each_val);
                 let v = match addr.mode {
                     ResourceMode::Managed => {
                         self.plan_managed(id, &iaddr, r, count, each, placeholder)
@@ -641,7 +640,7 @@ impl<'a> Planner<'a> {
         &mut self,
         iaddr: &InstanceAddr,
         r: &Resource,
-        count: Option<i64>,
+        count: Option<Value>,
         each: Option<(Value, Value)>,
         schema: &baton_provider::Schema,
     ) -> Option<Value> {
@@ -685,7 +684,7 @@ impl<'a> Planner<'a> {
         id: NodeId,
         iaddr: &InstanceAddr,
         r: &Resource,
-        count: Option<i64>,
+        count: Option<Value>,
         each: Option<(Value, Value)>,
         placeholder: bool,
     ) -> Option<Value> {
@@ -699,13 +698,13 @@ impl<'a> Planner<'a> {
             "Resource precondition failed",
             &iaddr.to_string(),
             None,
-            count,
+            count.clone(),
             each.clone(),
         );
         if self.diags.errors().count() > before_errs {
             return None;
         }
-        let config = self.eval_config(iaddr, r, count, each.clone(), schema)?;
+        let config = self.eval_config(iaddr, r, count.clone(), each.clone(), schema)?;
         if self.provider_diags(r, rt.validate(&config)) {
             return None;
         }
@@ -787,7 +786,7 @@ impl<'a> Planner<'a> {
         let mut reason = None;
         let by_request = self.opts.replace.iter().any(|a| a == iaddr);
         let triggered =
-            prior_val.is_some() && self.replace_triggered(iaddr, r, count, each.clone());
+            prior_val.is_some() && self.replace_triggered(iaddr, r, count.clone(), each.clone());
         let mut replace = prior_val.is_some()
             && (!replace_paths.is_empty() || tainted || by_request || triggered);
         if replace {
@@ -910,7 +909,7 @@ impl<'a> Planner<'a> {
         &mut self,
         iaddr: &InstanceAddr,
         r: &Resource,
-        count: Option<i64>,
+        count: Option<Value>,
         each: Option<(Value, Value)>,
     ) -> bool {
         for e in &r.lifecycle.replace_triggered_by {
@@ -951,7 +950,7 @@ impl<'a> Planner<'a> {
                     baton_config::TraversalStep::Index(k, _) if i == 0 => {
                         let kv = {
                             let mut scope = self.scope(&iaddr.module);
-                            scope.count_index = count;
+                            scope.count_index = count.clone();
                             scope.each = each.clone();
                             let mut ev = self.evaluator(&scope);
                             ev.eval(k)
@@ -1007,7 +1006,7 @@ impl<'a> Planner<'a> {
         id: NodeId,
         iaddr: &InstanceAddr,
         r: &Resource,
-        count: Option<i64>,
+        count: Option<Value>,
         each: Option<(Value, Value)>,
     ) -> Option<Value> {
         let reg = baton_provider::registry();
@@ -1020,13 +1019,13 @@ impl<'a> Planner<'a> {
             "Resource precondition failed",
             &iaddr.to_string(),
             None,
-            count,
+            count.clone(),
             each.clone(),
         );
         if self.diags.errors().count() > before_errs {
             return None;
         }
-        let config = self.eval_config(iaddr, r, count, each.clone(), schema)?;
+        let config = self.eval_config(iaddr, r, count.clone(), each.clone(), schema)?;
         if self.provider_diags(r, dt.validate(&config)) {
             return None;
         }

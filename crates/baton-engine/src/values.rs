@@ -216,11 +216,17 @@ impl EvalState {
 }
 
 /// The value of a repeated object, as references see it: the object itself, a tuple by
-/// index (`count`) or an object by key (`for_each`).
+/// index (`count`) or an object by key (`for_each`). A repeated object whose only instance
+/// has no key is `validate`'s placeholder for instances not known yet: its value is unknown,
+/// of unknown type, as Terraform's validate sees it.
 pub fn aggregate<'a>(
     rep: Repetition,
-    mut instances: impl Iterator<Item = (&'a Option<InstanceKey>, &'a Value)>,
+    instances: impl Iterator<Item = (&'a Option<InstanceKey>, &'a Value)>,
 ) -> Value {
+    let mut instances = instances.peekable();
+    if rep != Repetition::Single && instances.peek().is_some_and(|(k, _)| k.is_none()) {
+        return Value::dynamic_unknown();
+    }
     match rep {
         Repetition::Single => instances
             .find(|(k, _)| k.is_none())
@@ -247,7 +253,7 @@ pub struct InstanceScope<'a> {
     pub state: &'a EvalState,
     pub config: &'a Config,
     pub module: &'a ModuleInstance,
-    pub count_index: Option<i64>,
+    pub count_index: Option<Value>,
     pub each: Option<(Value, Value)>,
     pub self_value: Option<Value>,
     pub cwd: &'a PathBuf,
@@ -332,8 +338,8 @@ impl Scope for InstanceScope<'_> {
                 .state
                 .resource_value(self.module, addr)
                 .unwrap_or_else(Value::dynamic_unknown)),
-            Reference::CountIndex => match self.count_index {
-                Some(i) => Ok(Value::int(i)),
+            Reference::CountIndex => match &self.count_index {
+                Some(i) => Ok(i.clone()),
                 None => Err(Diagnostic::error(
                     "Reference to \"count\" in non-counted context",
                     "The \"count\" object can only be used in \"module\", \"resource\", and \"data\" blocks, and only when the \"count\" argument is set.",

@@ -1429,6 +1429,71 @@ fn validate_reports_every_error_at_once() {
     human.assert_stderr_contains("main.tf:13:11");
 }
 
+/// `validate` checks a counted or `for_each` block's body with `count.index` and `each.*`
+/// unknown (the expansion depends on variables, unknown to validate), as Terraform does;
+/// references to such blocks are unknown rather than a one-instance placeholder. A misuse
+/// (`count.index` without `count`) is still an error.
+#[test]
+fn validate_accepts_count_and_each_in_repeated_blocks() {
+    let p = Project::new(&[
+        (
+            "main.tf",
+            r#"variable "names" {
+  type    = map(string)
+  default = { a = "x" }
+}
+variable "n" {
+  type    = number
+  default = 1
+}
+resource "terraform_data" "each" {
+  for_each = var.names
+  input    = "${each.key}=${each.value}"
+  lifecycle {
+    precondition {
+      condition     = each.value != ""
+      error_message = "Empty ${each.key}."
+    }
+  }
+}
+resource "terraform_data" "counted" {
+  count = var.n
+  input = count.index + 1
+}
+module "each" {
+  source   = "./m"
+  for_each = var.names
+  value    = each.value
+}
+module "counted" {
+  source = "./m"
+  count  = var.n
+  value  = tostring(count.index)
+}
+output "refs" {
+  value = [terraform_data.each["a"].output, terraform_data.counted[0].output,
+  [for m in module.each : m.value], module.counted[*].value]
+}
+"#,
+        ),
+        (
+            "m/main.tf",
+            "variable \"value\" {}\noutput \"value\" { value = var.value }\n",
+        ),
+    ]);
+    p.baton(["validate"])
+        .ok()
+        .assert_stdout_contains("Success! The configuration is valid.");
+    p.write(
+        "extra.tf",
+        "resource \"terraform_data\" \"plain\" {\n  input = count.index\n}\n",
+    );
+    p.baton(["validate"])
+        .fails()
+        .assert_stderr_contains("Reference to \"count\" in non-counted context")
+        .assert_stderr_contains("extra.tf:2:11");
+}
+
 // ---------------------------------------------------------------------------------------------
 // 10. Variables.
 // ---------------------------------------------------------------------------------------------
