@@ -12,6 +12,8 @@ use hcl_edit::structure as hs;
 use hcl_edit::template as ht;
 use hcl_edit::Span as _;
 
+mod for_newlines;
+
 /// A body: attributes and nested blocks in source order.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Body {
@@ -157,7 +159,8 @@ fn parse_in_chunks(file: FileId, text: &str) -> Option<Body> {
     Some(out)
 }
 
-/// Runs `parse`, and when it fails inside a decimal literal beyond the range of an `f64`
+/// Runs `parse`; when it fails, parses again with newlines inside object `for` expressions
+/// blanked (see [`for_newlines`]), and when it fails inside a decimal literal beyond the range of an `f64`
 /// (`1e400`, which `hcl-edit` rejects but HCL accepts: its numbers are arbitrary-precision),
 /// parses again with that literal replaced by zeros of the same length. Spans are unchanged,
 /// and number literals keep their text from the original (see `Cx::expr`), so the value is
@@ -172,6 +175,14 @@ fn parse_with_big_numbers<T>(
     };
     let mut at = first.location().offset();
     let mut patched = text.to_string();
+    // Newlines inside object `for` expressions, which hcl-edit rejects (see `for_newlines`).
+    if let Some(joined) = for_newlines::blank_for_newlines(text) {
+        match parse(&joined) {
+            Ok(v) => return Ok(v),
+            Err(e) => at = e.location().offset(),
+        }
+        patched = joined;
+    }
     // Each round fixes one literal; a file rarely has more than a few.
     for _ in 0..64 {
         let Some((start, end)) = huge_literal_at(&patched, at) else {
