@@ -222,113 +222,288 @@ fn convert_known(v: &Value, t: &Type, path: &str) -> Result<Value, ConvertError>
     }
 }
 
-/// The common type of several types, as Terraform unifies them (e.g. for the two results of a
-/// conditional), or `None` if there is none.
+/// The common type of several types, as Terraform unifies them (go-cty's `UnifyUnsafe`, which
+/// HCL uses for the two results of a conditional), or `None` if there is none.
+///
+/// First, types of one structural kind build a new type: collections of one kind unify their
+/// element types; objects with the same attribute names unify attribute by attribute (else
+/// all attribute types into a map); tuples of one length element by element (else into a
+/// list); tuples beside lists are tried as lists, objects beside maps as maps. A `Dynamic`
+/// among structural types makes the result `Dynamic`: what it becomes decides the path.
+/// Otherwise each input type is tried as the target, most general first (strings before
+/// other primitives, collections before their structural counterparts, sequences before
+/// sets, `Dynamic` last): the first that every input converts to wins.
 pub fn unify(types: &[Type]) -> Option<Type> {
     if types.is_empty() {
         return Some(Type::Dynamic);
     }
-    let first = &types[0];
+    unify_types(types)
+}
+
+fn unify_types(types: &[Type]) -> Option<Type> {
+    let first = types.first()?;
     if types.iter().all(|t| t == first) {
         return Some(first.clone());
     }
-    // Dynamic types (from nulls or unknowns of unknown type) do not constrain the result.
-    let concrete: Vec<Type> = types
-        .iter()
-        .filter(|t| **t != Type::Dynamic)
-        .cloned()
-        .collect();
-    if concrete.len() != types.len() {
-        return unify(&concrete);
+    let n = types.len();
+    let count = |f: fn(&Type) -> bool| types.iter().filter(|t| f(t)).count();
+    let maps = count(|t| matches!(t, Type::Map(_)));
+    let lists = count(|t| matches!(t, Type::List(_)));
+    let sets = count(|t| matches!(t, Type::Set(_)));
+    let objects = count(|t| matches!(t, Type::Object(_)));
+    let tuples = count(|t| matches!(t, Type::Tuple(_)));
+    let dynamics = count(|t| *t == Type::Dynamic);
+    let has_dynamic = dynamics > 0;
+    if maps > 0 && maps + dynamics == n {
+        return unify_collections(types, has_dynamic, Type::map);
     }
-    if types.iter().all(Type::is_primitive) {
-        if types.contains(&Type::String) {
-            return Some(Type::String);
+    if maps > 0 && maps + objects + dynamics == n {
+        if let Some(t @ Type::Map(_)) = unify_as(types, Structural::Object, unify_objects_to_map) {
+            return Some(t);
         }
+    } else if lists > 0 && lists + dynamics == n {
+        return unify_collections(types, has_dynamic, Type::list);
+    } else if lists > 0 && lists + tuples + dynamics == n {
+        if let Some(t @ Type::List(_)) = unify_as(types, Structural::Tuple, unify_tuples_to_list) {
+            return Some(t);
+        }
+    } else if sets > 0 && sets + dynamics == n {
+        return unify_collections(types, has_dynamic, Type::set);
+    } else if objects > 0 && objects + dynamics == n {
+        return if has_dynamic {
+            Some(Type::Dynamic)
+        } else {
+            unify_objects(types)
+        };
+    } else if tuples > 0 && tuples + dynamics == n {
+        return if has_dynamic {
+            Some(Type::Dynamic)
+        } else {
+            unify_tuples(types)
+        };
+    } else if objects > 0 && tuples > 0 {
         return None;
     }
-    if types.iter().all(|t| matches!(t, Type::Object(_))) {
-        let objs: Vec<_> = types
-            .iter()
-            .filter_map(|t| match t {
-                Type::Object(o) => Some(o.clone()),
-                _ => None,
-            })
-            .collect();
-        let names: Vec<&String> = objs[0].attrs.keys().collect();
-        if objs
-            .iter()
-            .all(|o| o.attrs.keys().collect::<Vec<_>>() == names)
-        {
-            let mut attrs = BTreeMap::new();
-            for n in names {
-                let ts: Vec<Type> = objs.iter().map(|o| o.attrs[n].clone()).collect();
-                attrs.insert(n.clone(), unify(&ts)?);
-            }
-            return Some(Type::object(attrs));
-        }
-        let all: Vec<Type> = objs
-            .iter()
-            .flat_map(|o| o.attrs.values().cloned())
-            .collect();
-        return Some(Type::map(unify(&all)?));
-    }
-    if types
+    // Try each input type as the target, most general first.
+    preference_order(types)
+        .into_iter()
+        .map(|i| &types[i])
+        .find(|want| types.iter().all(|t| t == *want || convertible(t, want)))
+        .cloned()
+}
+
+/// The structural kind `unify_as` folds into a collection.
+#[derive(Clone, Copy)]
+enum Structural {
+    Object,
+    Tuple,
+}
+
+/// Objects beside maps (or tuples beside lists): unify the objects into a map (the tuples
+/// into a list) with `to_collection`, then unify that with the rest.
+fn unify_as(
+    types: &[Type],
+    kind: Structural,
+    to_collection: fn(&[Type]) -> Option<Type>,
+) -> Option<Type> {
+    let is_kind = |t: &Type| match kind {
+        Structural::Object => matches!(t, Type::Object(_)),
+        Structural::Tuple => matches!(t, Type::Tuple(_)),
+    };
+    let of_kind: Vec<Type> = types.iter().filter(|t| is_kind(t)).cloned().collect();
+    let collection = to_collection(&of_kind)?;
+    let replaced: Vec<Type> = types
         .iter()
-        .all(|t| matches!(t, Type::Object(_) | Type::Map(_)))
-    {
-        let mut elems = Vec::new();
-        for t in types {
-            match t {
-                Type::Object(o) => elems.extend(o.attrs.values().cloned()),
-                Type::Map(e) => elems.push((**e).clone()),
-                _ => {}
+        .map(|t| {
+            if is_kind(t) {
+                collection.clone()
+            } else {
+                t.clone()
             }
-        }
-        return Some(Type::map(unify(&elems)?));
+        })
+        .collect();
+    unify_types(&replaced)
+}
+
+fn unify_collections(types: &[Type], has_dynamic: bool, make: fn(Type) -> Type) -> Option<Type> {
+    if has_dynamic {
+        return Some(Type::Dynamic);
     }
-    if types.iter().all(|t| matches!(t, Type::Tuple(_))) {
-        let tuples: Vec<_> = types
-            .iter()
-            .filter_map(|t| match t {
-                Type::Tuple(ts) => Some(ts.clone()),
-                _ => None,
-            })
-            .collect();
-        let n = tuples[0].len();
-        if tuples.iter().all(|t| t.len() == n) {
-            let mut out = Vec::new();
-            for i in 0..n {
-                let ts: Vec<Type> = tuples.iter().map(|t| t[i].clone()).collect();
-                out.push(unify(&ts)?);
-            }
-            return Some(Type::tuple(out));
-        }
-        let all: Vec<Type> = tuples.iter().flat_map(|t| t.iter().cloned()).collect();
-        return Some(Type::list(unify(&all)?));
-    }
-    if types
+    let elems: Vec<Type> = types
         .iter()
-        .all(|t| matches!(t, Type::Tuple(_) | Type::List(_)))
+        .filter_map(|t| t.element_type().cloned())
+        .collect();
+    let out = make(unify_types(&elems)?);
+    types
+        .iter()
+        .all(|t| *t == out || convertible(t, &out))
+        .then_some(out)
+}
+
+fn object_attrs(t: &Type) -> Option<&BTreeMap<String, Type>> {
+    match t {
+        Type::Object(o) => Some(&o.attrs),
+        _ => None,
+    }
+}
+
+fn tuple_elems(t: &Type) -> Option<&[Type]> {
+    match t {
+        Type::Tuple(ts) => Some(ts),
+        _ => None,
+    }
+}
+
+/// Objects with the same attribute names unify attribute by attribute; otherwise all their
+/// attribute types unify into a map's element type.
+fn unify_objects(types: &[Type]) -> Option<Type> {
+    let all: Vec<&BTreeMap<String, Type>> = types.iter().filter_map(object_attrs).collect();
+    let first = all.first()?;
+    if all
+        .iter()
+        .any(|a| a.len() != first.len() || a.keys().any(|k| !first.contains_key(k)))
     {
-        let mut elems = Vec::new();
-        for t in types {
-            match t {
-                Type::Tuple(ts) => elems.extend(ts.iter().cloned()),
-                Type::List(e) => elems.push((**e).clone()),
-                _ => {}
+        return unify_objects_to_map(types);
+    }
+    let mut attrs = BTreeMap::new();
+    for name in first.keys() {
+        let across: Vec<Type> = all.iter().filter_map(|a| a.get(name).cloned()).collect();
+        attrs.insert(name.clone(), unify_types(&across)?);
+    }
+    Some(Type::object(attrs))
+}
+
+fn unify_objects_to_map(types: &[Type]) -> Option<Type> {
+    let attrs: Vec<Type> = types
+        .iter()
+        .filter_map(object_attrs)
+        .flat_map(|a| a.values().cloned())
+        .collect();
+    let out = Type::map(unify_types(&attrs)?);
+    types.iter().all(|t| convertible(t, &out)).then_some(out)
+}
+
+/// Tuples of one length unify element by element; otherwise all their element types unify
+/// into a list's element type.
+fn unify_tuples(types: &[Type]) -> Option<Type> {
+    let all: Vec<&[Type]> = types.iter().filter_map(tuple_elems).collect();
+    let first = all.first()?;
+    if all.iter().any(|t| t.len() != first.len()) {
+        return unify_tuples_to_list(types);
+    }
+    let mut out = Vec::with_capacity(first.len());
+    for i in 0..first.len() {
+        let across: Vec<Type> = all.iter().map(|t| t[i].clone()).collect();
+        out.push(unify_types(&across)?);
+    }
+    Some(Type::tuple(out))
+}
+
+fn unify_tuples_to_list(types: &[Type]) -> Option<Type> {
+    let elems: Vec<Type> = types
+        .iter()
+        .filter_map(tuple_elems)
+        .flat_map(|t| t.iter().cloned())
+        .collect();
+    let out = Type::list(unify_types(&elems)?);
+    types.iter().all(|t| convertible(t, &out)).then_some(out)
+}
+
+/// Indices of `types`, most general first: a stable topological order of "more general than"
+/// (go-cty's `sortTypes`).
+fn preference_order(types: &[Type]) -> Vec<usize> {
+    let n = types.len();
+    let mut edges: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for i in 0..n {
+        for j in i + 1..n {
+            match compare_generality(&types[i], &types[j]) {
+                std::cmp::Ordering::Less => edges[i].push(j),
+                std::cmp::Ordering::Greater => edges[j].push(i),
+                std::cmp::Ordering::Equal => {}
             }
         }
-        return Some(Type::list(unify(&elems)?));
     }
-    if types.iter().all(|t| matches!(t, Type::Set(_))) {
-        let elems: Vec<Type> = types
-            .iter()
-            .filter_map(|t| t.element_type().cloned())
-            .collect();
-        return Some(Type::set(unify(&elems)?));
+    let mut in_degree = vec![0usize; n];
+    for outs in &edges {
+        for &j in outs {
+            in_degree[j] += 1;
+        }
     }
-    None
+    let mut order: Vec<usize> = (0..n).filter(|&i| in_degree[i] == 0).collect();
+    let mut at = 0;
+    while at < order.len() {
+        let i = order[at];
+        at += 1;
+        for &j in &edges[i] {
+            in_degree[j] -= 1;
+            if in_degree[j] == 0 {
+                order.push(j);
+            }
+        }
+    }
+    order
+}
+
+/// `Less` when `a` is more general than `b` (should be preferred as the unified type),
+/// `Greater` when `b` is, `Equal` when neither or unclear (go-cty's `compareTypes`).
+fn compare_generality(a: &Type, b: &Type) -> std::cmp::Ordering {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    match (a, b) {
+        (Type::Dynamic, Type::Dynamic) => Equal,
+        (Type::Dynamic, _) => Greater,
+        (_, Type::Dynamic) => Less,
+        (Type::String, Type::String) => Equal,
+        (Type::String, b) if b.is_primitive() => Less,
+        (a, Type::String) if a.is_primitive() => Greater,
+        (Type::List(x), Type::List(y))
+        | (Type::Set(x), Type::Set(y))
+        | (Type::Map(x), Type::Map(y)) => compare_generality(x, y),
+        // Collections come before their structural counterparts, and sequences before sets
+        // (a set converts to neither a tuple nor, ordered, back; the conversion check
+        // decides); element types are left to the conversion check.
+        (Type::List(_) | Type::Tuple(_), Type::Set(_))
+        | (Type::List(_), Type::Tuple(_))
+        | (Type::Map(_), Type::Object(_)) => Less,
+        (Type::Set(_), Type::List(_) | Type::Tuple(_))
+        | (Type::Tuple(_), Type::List(_))
+        | (Type::Object(_), Type::Map(_)) => Greater,
+        (Type::Object(x), Type::Object(y)) => {
+            if x.attrs.len() != y.attrs.len() {
+                return Equal;
+            }
+            let mut pairs = Vec::with_capacity(x.attrs.len());
+            for (k, xt) in &x.attrs {
+                let Some(yt) = y.attrs.get(k) else {
+                    return Equal;
+                };
+                pairs.push((xt, yt));
+            }
+            compare_members(pairs.into_iter())
+        }
+        (Type::Tuple(x), Type::Tuple(y)) if x.len() == y.len() => {
+            compare_members(x.iter().zip(y.iter()))
+        }
+        _ => Equal,
+    }
+}
+
+/// Members compared pairwise: one side is more general only if some member is and none of
+/// the other side's is.
+fn compare_members<'a>(pairs: impl Iterator<Item = (&'a Type, &'a Type)>) -> std::cmp::Ordering {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    let (mut a_super, mut b_super) = (false, false);
+    for (x, y) in pairs {
+        match compare_generality(x, y) {
+            Less => a_super = true,
+            Greater => b_super = true,
+            Equal => {}
+        }
+    }
+    match (a_super, b_super) {
+        (true, false) => Less,
+        (false, true) => Greater,
+        _ => Equal,
+    }
 }
 
 /// Unifies element types for conversion to a collection whose element type contains `any`:

@@ -452,13 +452,19 @@ impl<'a> Evaluator<'a> {
             Err(d) if chosen_true.is_none() => return Err(d),
             Err(_) => None,
         };
+        // HCL's rules: a literal `null` (untyped) takes the other result's type; a result of
+        // unknown type leaves the type open; otherwise the two types unify. A typed null
+        // (`var.l` declared `list(string)`, unset) takes part in unification like any value.
+        let untyped_null = |v: &Value| v.is_null() && v.ty() == Type::Dynamic;
         let result_ty = match &oval {
             Some(o) => {
                 let (ct, ot) = (cval.ty(), o.ty());
-                if cval.is_null() && !o.is_null() {
+                if untyped_null(&cval) {
                     Some(ot)
-                } else if o.is_null() && !cval.is_null() {
+                } else if untyped_null(o) {
                     Some(ct)
+                } else if ct == Type::Dynamic || ot == Type::Dynamic {
+                    Some(Type::Dynamic)
                 } else {
                     match unify(&[ct.clone(), ot.clone()]) {
                         Some(u) => Some(u),
