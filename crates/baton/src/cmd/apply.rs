@@ -68,16 +68,10 @@ fn run(
         Ok(g) => g,
         Err(code) => return Ok(code),
     };
-    if !plan.has_changes() {
-        if mode == PlanMode::Destroy {
-            println!("\nDestroy complete! Resources: 0 destroyed.");
-        } else {
-            println!("\nApply complete! Resources: 0 added, 0 changed, 0 destroyed.");
-            print_outputs_from_plan(&plan);
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    if !auto {
+    // With no changes there is nothing to approve, but the apply walk still runs: checks
+    // whose values were unknown at plan (a module input from `uuid()` under a validation
+    // rule, a precondition on `timestamp()`) are decided only there, as in Terraform.
+    if !auto && plan.has_changes() {
         let (q, d) = if mode == PlanMode::Destroy {
             (
                 "Do you really want to destroy all resources?",
@@ -305,20 +299,6 @@ pub fn finish(
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn print_outputs_from_plan(plan: &Plan) {
-    if plan.planned_outputs.is_empty() {
-        return;
-    }
-    println!("\nOutputs:\n");
-    for (k, (v, s)) in &plan.planned_outputs {
-        if *s || v.contains_sensitive() {
-            println!("{k} = <sensitive>");
-        } else {
-            println!("{k} = {}", render_value(v));
-        }
-    }
 }
 
 fn apply_saved(
