@@ -83,6 +83,7 @@ pub fn load_with(
     for m in config.all_modules() {
         check_types(m, &mut diags);
         check_schemas(m, &mut diags);
+        check_conditions(m, &mut diags);
     }
     let (graph, d) = build(&config, sources);
     diags.extend(d);
@@ -99,6 +100,71 @@ pub fn load_with(
         }),
         diags,
     )
+}
+
+/// Every condition (validation, precondition, postcondition, assert) must refer to something,
+/// or it checks nothing; a variable's validation must refer to the variable itself. Terraform
+/// rejects both at load time.
+fn check_conditions(m: &Module, diags: &mut Diagnostics) {
+    let mut check = |rules: &[baton_config::CheckRule], kind: &str, context: String| {
+        for r in rules {
+            let (refs, _) = baton_eval::refs::references(&r.condition);
+            if refs.is_empty() {
+                diags.push(
+                    Diagnostic::error(
+                        format!("Invalid {kind} expression"),
+                        "The condition expression must refer to at least one object from elsewhere in the configuration, or else its result would not be checking anything.",
+                    )
+                    .at(r.condition.span)
+                    .in_context(context.clone()),
+                );
+            }
+        }
+    };
+    for v in m.variables.values() {
+        check(
+            &v.validations,
+            "validation",
+            format!("variable \"{}\"", v.name),
+        );
+    }
+    for o in m.outputs.values() {
+        check(
+            &o.preconditions,
+            "precondition",
+            format!("output \"{}\"", o.name),
+        );
+    }
+    for r in m.resources.values() {
+        check(&r.lifecycle.preconditions, "precondition", r.describe());
+        check(&r.lifecycle.postconditions, "postcondition", r.describe());
+    }
+    for c in &m.checks {
+        check(&c.asserts, "assert", format!("check \"{}\"", c.name));
+        for r in &c.data {
+            check(&r.lifecycle.preconditions, "precondition", r.describe());
+            check(&r.lifecycle.postconditions, "postcondition", r.describe());
+        }
+    }
+    for v in m.variables.values() {
+        for r in &v.validations {
+            let (refs, _) = baton_eval::refs::references(&r.condition);
+            let own = baton_eval::refs::Reference::Var(v.name.clone());
+            if !refs.iter().any(|x| x.reference == own) {
+                diags.push(
+                    Diagnostic::error(
+                        "Invalid variable validation condition",
+                        format!(
+                            "The condition for variable \"{}\" must refer to var.{} in order to test incoming values.",
+                            v.name, v.name
+                        ),
+                    )
+                    .at(r.condition.span)
+                    .in_context(format!("variable \"{}\"", v.name)),
+                );
+            }
+        }
+    }
 }
 
 /// Every resource and data source type must be one Baton provides.
