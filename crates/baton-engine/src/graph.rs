@@ -56,6 +56,9 @@ pub struct ConfigGraph {
     pub graph: Graph<NodeKey>,
     pub index: HashMap<NodeKey, NodeId>,
     pub spans: HashMap<NodeKey, Span>,
+    /// Errors that planning reports but `validate` does not (a block referring to itself),
+    /// as Terraform's validate walk does not find them.
+    pub plan_errors: Diagnostics,
 }
 
 impl ConfigGraph {
@@ -123,6 +126,7 @@ struct Builder<'a> {
     index: HashMap<NodeKey, NodeId>,
     spans: HashMap<NodeKey, Span>,
     diags: Diagnostics,
+    plan_errors: Diagnostics,
     sources: &'a Sources,
 }
 
@@ -145,6 +149,7 @@ pub fn build(config: &Config, sources: &Sources) -> (ConfigGraph, Diagnostics) {
         index: HashMap::new(),
         spans: HashMap::new(),
         diags: Diagnostics::new(),
+        plan_errors: Diagnostics::new(),
         sources,
     };
     // Nodes first, so references can find them.
@@ -184,6 +189,7 @@ pub fn build(config: &Config, sources: &Sources) -> (ConfigGraph, Diagnostics) {
             graph: b.g,
             index: b.index,
             spans: b.spans,
+            plan_errors: b.plan_errors,
         },
         b.diags,
     )
@@ -317,7 +323,7 @@ fn edges_from(b: &mut Builder<'_>, cfg: &Config, from: NodeId, exprs: &[&Expr], 
         for r in refs {
             for t in targets_of(b, cfg, &r, context) {
                 if t == from && matches!(r.reference, Reference::Resource(_)) {
-                    b.diags.push(
+                    b.plan_errors.push(
                         Diagnostic::error(
                             "Self-referential block",
                             format!(

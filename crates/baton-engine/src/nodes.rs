@@ -78,6 +78,23 @@ impl<'a> NodeEval<'a> {
             },
             None => TypeConstraint::any(),
         };
+        // A default that does not fit the type is a configuration error, whatever value the
+        // variable is given (Terraform reports it when loading, so `validate` does too).
+        if let (Some(d), Some(_)) = (&v.default, &v.type_expr) {
+            let fits = crate::vars::eval_const(d).and_then(|dv| {
+                convert_constraint(&dv, &tc).map(|_| ()).map_err(|e| {
+                    Diagnostic::error(
+                        "Invalid default value for variable",
+                        format!("This default value is not compatible with the variable's type constraint: {e}."),
+                    )
+                    .at(d.span)
+                })
+            });
+            if let Err(d) = fits {
+                diags.push(d.in_context(format!("variable \"{name}\"")));
+                return (None, diags);
+            }
+        }
         let literal = match &v.type_expr {
             None => true,
             Some(e) => matches!(&e.kind, ExprKind::Var(k) if k == "string"),
@@ -270,15 +287,20 @@ impl<'a> NodeEval<'a> {
             return diags;
         };
         for mi in self.state.module_instances(p) {
-            let d = self.check_rules(
-                &mi,
-                &o.preconditions,
-                "Module output value precondition failed",
-                &format!("output \"{name}\""),
-                None,
-                None,
-                None,
-            );
+            // `validate` checks variable validations only, as Terraform's validate walk does.
+            let d = if self.validate_only {
+                Diagnostics::new()
+            } else {
+                self.check_rules(
+                    &mi,
+                    &o.preconditions,
+                    "Module output value precondition failed",
+                    &format!("output \"{name}\""),
+                    None,
+                    None,
+                    None,
+                )
+            };
             if d.has_errors() {
                 diags.extend(d);
                 continue;
@@ -302,6 +324,10 @@ impl<'a> NodeEval<'a> {
                     // module; a child module's output carries the marks its value has.
                     let v = if o.sensitive && p.is_root() {
                         v.mark_sensitive()
+                    } else if self.validate_only && !p.is_root() {
+                        // `validate` checks each module on its own: its callers see its
+                        // outputs as unknown (and unmarked), as in Terraform.
+                        Value::dynamic_unknown()
                     } else {
                         v
                     };

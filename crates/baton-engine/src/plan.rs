@@ -70,6 +70,10 @@ pub fn plan(
     observer: &dyn Observer,
 ) -> (Option<Plan>, Diagnostics) {
     let mut diags = Diagnostics::new();
+    if !opts.validate_only && ctx.graph.plan_errors.has_errors() {
+        diags.extend(ctx.graph.plan_errors.clone());
+        return (None, diags);
+    }
     if !opts.targets.is_empty() && !opts.validate_only {
         diags.push(Diagnostic::warning(
             "Resource targeting is in effect",
@@ -496,6 +500,11 @@ impl<'a> Planner<'a> {
         count: Option<Value>,
         each: Option<(Value, Value)>,
     ) {
+        // `validate` checks variable validations only, as Terraform's validate walk does:
+        // resource conditions are decided by plan and apply.
+        if self.opts.validate_only {
+            return;
+        }
         let d = self
             .nodes()
             .check_rules(mi, rules, summary, subject, self_value, count, each);
