@@ -469,15 +469,7 @@ fn constant(e: &Expr) -> Option<J> {
     if calls {
         return None;
     }
-    let sources = baton_core::Sources::new();
-    let fn_ctx = baton_eval::FnCtx {
-        base_dir: std::path::Path::new("."),
-        sources: &sources,
-        planning: true,
-    };
-    let v = baton_eval::Evaluator::new(&baton_eval::EmptyScope, fn_ctx)
-        .eval(e)
-        .ok()?;
+    let v = crate::vars::eval_const(e).ok()?;
     if !v.is_wholly_known() {
         return None;
     }
@@ -530,6 +522,16 @@ struct ProviderKeys {
 
 impl ProviderKeys {
     fn collect(&mut self, cfg: &baton_config::Config, module: &str, parent: Option<&str>) {
+        for (name, source) in &cfg.module.terraform.required_providers {
+            let key = provider_key(name, module);
+            if self.entries.contains_key(&key) {
+                continue;
+            }
+            let source = full_provider_source(name, source);
+            let inherits = parent.and_then(|pm| self.source_key(&provider_key(name, pm), &source));
+            self.entries
+                .insert(key, (name.clone(), source, module.into(), inherits));
+        }
         for r in cfg.module.resources.values() {
             let Some(p) = resource_provider(r) else {
                 continue;
@@ -589,6 +591,17 @@ impl ProviderKeys {
     }
 }
 
+/// A `required_providers` source as a fully qualified address (`hashicorp/local` →
+/// `registry.terraform.io/hashicorp/local`; none: the `hashicorp` provider of that name).
+fn full_provider_source(name: &str, source: &str) -> String {
+    match source.split('/').count() {
+        _ if source.is_empty() => format!("registry.terraform.io/hashicorp/{name}"),
+        1 => format!("registry.terraform.io/hashicorp/{source}"),
+        2 => format!("registry.terraform.io/{source}"),
+        _ => source.to_string(),
+    }
+}
+
 /// `depends_on` entries as Terraform prints them: each reference's traversal, attributes only.
 fn depends_on_json(deps: &[Expr]) -> J {
     let deps: Vec<String> = deps
@@ -613,6 +626,16 @@ fn depends_on_json(deps: &[Expr]) -> J {
 fn insert_nonempty(m: &mut Map<String, J>, key: &str, v: J) {
     if !matches!(&v, J::Object(o) if o.is_empty()) {
         m.insert(key.into(), v);
+    }
+}
+
+/// `count_expression`, else `for_each_expression`, each only when not `{}` (as Terraform).
+fn repetition_json(m: &mut Map<String, J>, count: Option<&Expr>, for_each: Option<&Expr>) {
+    let count = count.map(expression_json);
+    if let Some(c) = count.filter(|c| c.as_object().is_some_and(|o| !o.is_empty())) {
+        m.insert("count_expression".into(), c);
+    } else if let Some(f) = for_each.map(expression_json) {
+        insert_nonempty(m, "for_each_expression", f);
     }
 }
 
@@ -641,12 +664,7 @@ fn resource_config_json(r: &Resource, provider_key: String) -> J {
     }
     insert_nonempty(&mut m, "expressions", body_expressions(&r.config));
     m.insert("schema_version".into(), json!(0));
-    if let Some(c) = &r.count {
-        m.insert("count_expression".into(), expression_json(c));
-    }
-    if let Some(f) = &r.for_each {
-        m.insert("for_each_expression".into(), expression_json(f));
-    }
+    repetition_json(&mut m, r.count.as_deref(), r.for_each.as_deref());
     if !r.depends_on.is_empty() {
         m.insert("depends_on".into(), depends_on_json(&r.depends_on));
     }
@@ -667,16 +685,24 @@ fn module_config_json(cfg: &baton_config::Config, module: &str, keys: &ProviderK
         if let Some(d) = &o.description {
             om.insert("description".into(), json!(d));
         }
+        if !o.depends_on.is_empty() {
+            om.insert("depends_on".into(), depends_on_json(&o.depends_on));
+        }
         outputs.insert(n.clone(), J::Object(om));
     }
     if !outputs.is_empty() {
         out.insert("outputs".into(), J::Object(outputs));
     }
-    let resources: Vec<J> = m
+    let mut resources: Vec<(String, J)> = m
         .resources
         .values()
-        .map(|r| resource_config_json(r, keys.resource_key(r, module)))
+        .map(|r| {
+            let key = keys.resource_key(r, module);
+            (r.addr.to_string(), resource_config_json(r, key))
+        })
         .collect();
+    resources.sort_by(|a, b| a.0.cmp(&b.0));
+    let resources: Vec<J> = resources.into_iter().map(|(_, j)| j).collect();
     if !resources.is_empty() {
         out.insert("resources".into(), J::Array(resources));
     }
@@ -689,12 +715,7 @@ fn module_config_json(cfg: &baton_config::Config, module: &str, keys: &ProviderK
             exprs.insert(a.name.clone(), expression_json(&a.expr));
         }
         insert_nonempty(&mut cm, "expressions", J::Object(exprs));
-        if let Some(e) = &c.count {
-            cm.insert("count_expression".into(), expression_json(e));
-        }
-        if let Some(e) = &c.for_each {
-            cm.insert("for_each_expression".into(), expression_json(e));
-        }
+        repetition_json(&mut cm, c.count.as_ref(), c.for_each.as_ref());
         if let Some(child) = cfg.children.get(n) {
             let path = if module.is_empty() {
                 format!("module.{n}")
@@ -714,8 +735,17 @@ fn module_config_json(cfg: &baton_config::Config, module: &str, keys: &ProviderK
     let mut vars = Map::new();
     for (n, v) in &m.variables {
         let mut vm = Map::new();
+        // The default converted to the variable's type (optional attributes filled in).
         if let Some(d) = &v.default {
-            if let Some(c) = constant(d) {
+            let tc = match &v.type_expr {
+                Some(t) => baton_eval::typeexpr::type_constraint(t).ok(),
+                None => Some(baton_eval::TypeConstraint::any()),
+            };
+            let converted = crate::vars::eval_const(d)
+                .ok()
+                .zip(tc)
+                .and_then(|(d, tc)| baton_eval::convert::convert_constraint(&d, &tc).ok());
+            if let Some(c) = converted.and_then(|c| value_json(&c, JsonOpts::default())) {
                 vm.insert("default".into(), c);
             }
         }
@@ -724,9 +754,6 @@ fn module_config_json(cfg: &baton_config::Config, module: &str, keys: &ProviderK
         }
         if v.sensitive {
             vm.insert("sensitive".into(), json!(true));
-        }
-        if !v.nullable {
-            vm.insert("nullable".into(), json!(false));
         }
         vars.insert(n.clone(), J::Object(vm));
     }
