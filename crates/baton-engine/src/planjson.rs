@@ -2,6 +2,9 @@
 //! `resource_changes`, `output_changes`, `resource_drift`, `prior_state`, `configuration`,
 //! so tools and policies written for Terraform plans read it unchanged.
 //!
+//! Like Terraform's Go structs, empty maps and lists are left out (`omitempty`). Not yet
+//! produced: `checks` (check results) and `relevant_attributes`.
+//!
 //! Difference by design: sensitive values are redacted to `null` (their `*_sensitive` flags
 //! still say where they were) unless the caller asks for them; Baton never prints a sensitive
 //! value by default.
@@ -263,6 +266,12 @@ fn output_json(v: &Value, sensitive: bool, o: JsonOpts) -> J {
 
 /// The state as `terraform show -json` prints it (`values` part).
 pub fn state_values(s: &Snapshot, o: JsonOpts) -> J {
+    state_values_with(s, Vec::new(), o)
+}
+
+/// `state_values` with more resource entries (module instance, JSON), placed after the
+/// state's own.
+fn state_values_with(s: &Snapshot, extra: Vec<(ModuleInstance, J)>, o: JsonOpts) -> J {
     let mut outputs = Map::new();
     for (name, out) in &s.outputs {
         if let Ok(v) = decode_output(out) {
@@ -288,6 +297,7 @@ pub fn state_values(s: &Snapshot, o: JsonOpts) -> J {
         }
         entries.push((k.addr.module.clone(), j));
     }
+    entries.extend(extra);
     let mut values = Map::new();
     insert_nonempty(&mut values, "outputs", J::Object(outputs));
     values.insert("root_module".into(), module_tree(entries));
@@ -394,7 +404,29 @@ pub fn plan_json(ctx: Option<&Context>, plan: &Plan, prior: &Snapshot, o: JsonOp
     insert_nonempty(&mut doc, "output_changes", J::Object(ocs));
     // The prior state is the refreshed state, into which Terraform's plan walk has already
     // written the root outputs it could evaluate: so they show their new known values.
-    let mut prior_values = state_values(prior, o);
+    // Data sources read while planning are part of Terraform's prior state (its refresh
+    // state), even on a first plan.
+    let data_reads: Vec<(ModuleInstance, J)> = plan
+        .refreshed
+        .iter()
+        .filter(|((a, d), _)| {
+            a.resource.mode == ResourceMode::Data
+                && d.is_none()
+                && !prior
+                    .objects
+                    .keys()
+                    .any(|k| &k.addr == a && k.deposed.is_empty())
+        })
+        .map(|((a, _), v)| {
+            let provider = baton_provider::registry()
+                .data_source(&a.resource.type_)
+                .map(|(p, _)| p.source)
+                .unwrap_or("unknown");
+            (a.module.clone(), resource_values(a, provider, v, &[], o))
+        })
+        .collect();
+    let has_data_reads = !data_reads.is_empty();
+    let mut prior_values = state_values_with(prior, data_reads, o);
     let mut planned_known = false;
     if let J::Object(pv) = &mut prior_values {
         let mut outs = match pv.remove("outputs") {
@@ -409,7 +441,7 @@ pub fn plan_json(ctx: Option<&Context>, plan: &Plan, prior: &Snapshot, o: JsonOp
         }
         insert_nonempty(pv, "outputs", J::Object(outs));
     }
-    if !prior.is_empty() || planned_known {
+    if !prior.is_empty() || planned_known || has_data_reads {
         doc.insert(
             "prior_state".into(),
             json!({

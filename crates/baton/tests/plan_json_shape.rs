@@ -30,6 +30,16 @@ resource "terraform_data" "extra" {
   count            = 2
   input            = { name = "x${count.index}", tags = { owner = "me" }, s = var.secret }
   triggers_replace = [1, 2]
+
+  provisioner "local-exec" {
+    command = "echo ${self.id}"
+  }
+  provisioner "local-exec" {
+    when        = destroy
+    on_failure  = continue
+    command     = "echo bye"
+    environment = { A = "1" }
+  }
 }
 
 output "ids" {
@@ -104,6 +114,11 @@ fn plan_json_has_the_shape_of_terraform_show_json() {
     let ours = p.baton(["plan", "--json"]).ok().json();
 
     assert_same_paths(&theirs, &ours, "fresh plan");
+    // The version of the terraform installed here, which Baton follows.
+    assert_eq!(theirs["terraform_version"], ours["terraform_version"]);
+    let provisioners =
+        |j: &Json| j["configuration"]["root_module"]["resources"][0]["provisioners"].clone();
+    assert_eq!(provisioners(&theirs), provisioners(&ours));
 
     compare_changes(&by_addr(&theirs), &by_addr(&ours));
 
@@ -169,4 +184,47 @@ fn compare_changes(t: &[(String, Json)], o: &[(String, Json)]) {
         }
         assert_eq!(after, y["change"]["after"], "{addr}: change.after");
     }
+}
+
+/// Terraform writes the data sources it reads while planning into the refresh state, so its
+/// `prior_state` holds them even on a first plan (with no state at all); they are neither in
+/// `planned_values` nor in `resource_changes`.
+#[test]
+fn data_sources_read_at_plan_time_are_in_prior_state() {
+    let p = Project::new(&[
+        ("hello.txt", "hi"),
+        (
+            "main.tf",
+            r#"data "local_file" "hello" {
+  filename = "hello.txt"
+}
+
+resource "terraform_data" "a" {
+  input = data.local_file.hello.content
+}
+"#,
+        ),
+    ]);
+    let doc = p.baton(["plan", "--json"]).ok().json();
+    let prior = &doc["prior_state"]["values"]["root_module"]["resources"];
+    let data: Vec<&Json> = prior
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["address"] == "data.local_file.hello")
+        .collect();
+    assert_eq!(data.len(), 1, "prior_state: {:#}", doc["prior_state"]);
+    assert_eq!(data[0]["mode"], "data");
+    assert_eq!(data[0]["values"]["content"], "hi");
+    assert_eq!(
+        data[0]["provider_name"],
+        "registry.terraform.io/hashicorp/local"
+    );
+    let changes: Vec<&str> = doc["resource_changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|rc| rc["address"].as_str())
+        .collect();
+    assert_eq!(changes, ["terraform_data.a"]);
 }
