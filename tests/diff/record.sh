@@ -53,24 +53,28 @@ first_error() {
 # nest: indents JSON text by one level (for embedding at depth 1), keeping it byte-for-byte.
 nest() { sed '2,$s/^/  /'; }
 
-# step DIR ARGSFILE N: plan + show + apply + output in DIR; prints the step's JSON object.
+# step DIR ARGSFILE N: plan + show + apply + output in DIR; prints the step's JSON object,
+# with the key paths of the plan's `show -json` (keypaths.jq) once the plan succeeded.
 # Numbers in outputs are copied as terraform printed them (jq 1.6 would round them).
 step() {
-    local dir="$1" argsfile="$2" n="$3" args=() actions outputs state
+    local dir="$1" argsfile="$2" n="$3" args=() actions keypaths outputs state
     mapfile -t args < <(read_args "$argsfile")
     if ! (cd "$dir" && terraform plan -input=false -no-color -out="plan$n" ${args[@]+"${args[@]}"}) >"$dir/log.plan$n" 2>&1; then
         printf '{\n  "outcome": "error",\n  "phase": "plan",\n  "error": %s,\n  "state": %s\n}' \
             "$(first_error "$dir/log.plan$n")" "$(state_list "$dir" | nest)"
         return
     fi
-    actions="$(cd "$dir" && terraform show -json "plan$n" | jq -S '[(.resource_changes // [])[] | select(.change.actions != ["no-op"]) | {key: .address, value: .change.actions}] | from_entries')"
+    (cd "$dir" && terraform show -json "plan$n") >"$dir/show$n.json"
+    actions="$(jq -S '[(.resource_changes // [])[] | select(.change.actions != ["no-op"]) | {key: .address, value: .change.actions}] | from_entries' "$dir/show$n.json")"
+    keypaths="$(jq -f "$here/keypaths.jq" "$dir/show$n.json")"
     if ! (cd "$dir" && terraform apply -input=false -no-color -auto-approve "plan$n") >"$dir/log.apply$n" 2>&1; then
-        printf '{\n  "outcome": "error",\n  "phase": "apply",\n  "error": %s,\n  "actions": %s,\n  "state": %s\n}' \
-            "$(first_error "$dir/log.apply$n")" "$(nest <<<"$actions")" "$(state_list "$dir" | nest)"
+        printf '{\n  "outcome": "error",\n  "phase": "apply",\n  "error": %s,\n  "actions": %s,\n  "state": %s,\n  "key_paths": %s\n}' \
+            "$(first_error "$dir/log.apply$n")" "$(nest <<<"$actions")" "$(state_list "$dir" | nest)" "$(nest <<<"$keypaths")"
         return
     fi
     outputs="$(cd "$dir" && terraform output -no-color -json)"
-    printf '{\n  "outcome": "ok",\n  "actions": %s,\n  "outputs": %s\n}' "$(nest <<<"$actions")" "$(nest <<<"$outputs")"
+    printf '{\n  "outcome": "ok",\n  "actions": %s,\n  "outputs": %s,\n  "key_paths": %s\n}' \
+        "$(nest <<<"$actions")" "$(nest <<<"$outputs")" "$(nest <<<"$keypaths")"
 }
 
 # state_list DIR: the resource instances in the state, as a JSON array.

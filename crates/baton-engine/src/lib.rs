@@ -32,7 +32,7 @@ pub use context::{load, load_with, Context};
 pub use model::{Action, Plan, PlanMode};
 
 /// The Terraform version whose language and JSON formats Baton follows.
-pub const TERRAFORM_COMPAT_VERSION: &str = "1.11.0";
+pub const TERRAFORM_COMPAT_VERSION: &str = "1.11.4";
 
 /// Progress of a command, for the CLI to render. Never carries attribute values.
 #[derive(Clone, Debug)]

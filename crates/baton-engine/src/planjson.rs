@@ -2,6 +2,9 @@
 //! `resource_changes`, `output_changes`, `resource_drift`, `prior_state`, `configuration`,
 //! so tools and policies written for Terraform plans read it unchanged.
 //!
+//! Like Terraform's Go structs, empty maps and lists are left out (`omitempty`). Not yet
+//! produced: `checks` (check results) and `relevant_attributes`.
+//!
 //! Difference by design: sensitive values are redacted to `null` (their `*_sensitive` flags
 //! still say where they were) unless the caller asks for them; Baton never prints a sensitive
 //! value by default.
@@ -263,6 +266,12 @@ fn output_json(v: &Value, sensitive: bool, o: JsonOpts) -> J {
 
 /// The state as `terraform show -json` prints it (`values` part).
 pub fn state_values(s: &Snapshot, o: JsonOpts) -> J {
+    state_values_with(s, Vec::new(), o)
+}
+
+/// `state_values` with more resource entries (module instance, JSON), placed after the
+/// state's own.
+fn state_values_with(s: &Snapshot, extra: Vec<(ModuleInstance, J)>, o: JsonOpts) -> J {
     let mut outputs = Map::new();
     for (name, out) in &s.outputs {
         if let Ok(v) = decode_output(out) {
@@ -288,7 +297,11 @@ pub fn state_values(s: &Snapshot, o: JsonOpts) -> J {
         }
         entries.push((k.addr.module.clone(), j));
     }
-    json!({"outputs": outputs, "root_module": module_tree(entries)})
+    entries.extend(extra);
+    let mut values = Map::new();
+    insert_nonempty(&mut values, "outputs", J::Object(outputs));
+    values.insert("root_module".into(), module_tree(entries));
+    J::Object(values)
 }
 
 /// The whole plan document.
@@ -303,7 +316,8 @@ pub fn plan_json(ctx: Option<&Context>, plan: &Plan, prior: &Snapshot, o: JsonOp
             json!({"value": value_json(v, o).unwrap_or(J::Null)}),
         );
     }
-    doc.insert("variables".into(), J::Object(vars));
+    // Like Terraform (Go's `omitempty`), empty maps and lists are left out of the document.
+    insert_nonempty(&mut doc, "variables", J::Object(vars));
     // planned_values
     let mut outputs = Map::new();
     for (name, (v, s)) in &plan.planned_outputs {
@@ -320,10 +334,10 @@ pub fn plan_json(ctx: Option<&Context>, plan: &Plan, prior: &Snapshot, o: JsonOp
         }
         entries.push((c.addr.module.clone(), j));
     }
-    doc.insert(
-        "planned_values".into(),
-        json!({"outputs": outputs, "root_module": module_tree(entries)}),
-    );
+    let mut planned = Map::new();
+    insert_nonempty(&mut planned, "outputs", J::Object(outputs));
+    planned.insert("root_module".into(), module_tree(entries));
+    doc.insert("planned_values".into(), J::Object(planned));
     if !plan.drift.is_empty() {
         let drift: Vec<J> = plan
             .drift
@@ -354,7 +368,9 @@ pub fn plan_json(ctx: Option<&Context>, plan: &Plan, prior: &Snapshot, o: JsonOp
         doc.insert("resource_drift".into(), J::Array(drift));
     }
     let changes: Vec<J> = plan.changes.iter().map(|c| change_json(c, o)).collect();
-    doc.insert("resource_changes".into(), J::Array(changes));
+    if !changes.is_empty() {
+        doc.insert("resource_changes".into(), J::Array(changes));
+    }
     let mut ocs = Map::new();
     for oc in &plan.outputs {
         let mut m = Map::new();
@@ -385,20 +401,47 @@ pub fn plan_json(ctx: Option<&Context>, plan: &Plan, prior: &Snapshot, o: JsonOp
         m.insert("after_sensitive".into(), json!(as_));
         ocs.insert(oc.name.clone(), J::Object(m));
     }
-    doc.insert("output_changes".into(), J::Object(ocs));
+    insert_nonempty(&mut doc, "output_changes", J::Object(ocs));
     // The prior state is the refreshed state, into which Terraform's plan walk has already
     // written the root outputs it could evaluate: so they show their new known values.
-    let mut prior_values = state_values(prior, o);
+    // Data sources read while planning are part of Terraform's prior state (its refresh
+    // state), even on a first plan.
+    let data_reads: Vec<(ModuleInstance, J)> = plan
+        .refreshed
+        .iter()
+        .filter(|((a, d), _)| {
+            a.resource.mode == ResourceMode::Data
+                && d.is_none()
+                && !prior
+                    .objects
+                    .keys()
+                    .any(|k| &k.addr == a && k.deposed.is_empty())
+        })
+        .map(|((a, _), v)| {
+            let provider = baton_provider::registry()
+                .data_source(&a.resource.type_)
+                .map(|(p, _)| p.source)
+                .unwrap_or("unknown");
+            (a.module.clone(), resource_values(a, provider, v, &[], o))
+        })
+        .collect();
+    let has_data_reads = !data_reads.is_empty();
+    let mut prior_values = state_values_with(prior, data_reads, o);
     let mut planned_known = false;
-    if let Some(J::Object(outs)) = prior_values.get_mut("outputs") {
+    if let J::Object(pv) = &mut prior_values {
+        let mut outs = match pv.remove("outputs") {
+            Some(J::Object(outs)) => outs,
+            _ => Map::new(),
+        };
         for (name, (v, sens)) in &plan.planned_outputs {
             if v.is_wholly_known() && !v.is_null() {
                 outs.insert(name.clone(), output_json(v, *sens || v.is_sensitive(), o));
                 planned_known = true;
             }
         }
+        insert_nonempty(pv, "outputs", J::Object(outs));
     }
-    if !prior.is_empty() || planned_known {
+    if !prior.is_empty() || planned_known || has_data_reads {
         doc.insert(
             "prior_state".into(),
             json!({
@@ -424,55 +467,45 @@ pub fn plan_json(ctx: Option<&Context>, plan: &Plan, prior: &Snapshot, o: JsonOp
     J::Object(doc)
 }
 
+/// Terraform's `marshalExpression`: `constant_value` when the expression evaluates without
+/// any variables or functions (HCL's nil context), and the references it makes, each also
+/// without its last attribute; `{}` when neither applies (e.g. `upper("a")`).
 fn expression_json(e: &Expr) -> J {
-    if let Ok(v) = constant(e) {
-        return json!({"constant_value": v});
-    }
+    let mut m = Map::new();
     let (refs, _) = baton_eval::references(e);
-    let mut names: Vec<String> = Vec::new();
-    for r in refs {
-        let base = r.reference.to_string();
-        if let Some(a) = &r.next_attr {
-            names.push(format!("{base}.{a}"));
+    if refs.is_empty() {
+        if let Some(v) = constant(e) {
+            m.insert("constant_value".into(), v);
         }
-        names.push(base);
+    } else {
+        let mut names: Vec<String> = Vec::new();
+        for r in refs {
+            let base = r.reference.to_string();
+            if let Some(a) = &r.next_attr {
+                names.push(format!("{base}.{a}"));
+            }
+            names.push(base);
+        }
+        let mut seen = std::collections::HashSet::new();
+        names.retain(|n| seen.insert(n.clone()));
+        m.insert("references".into(), json!(names));
     }
-    let mut seen = std::collections::HashSet::new();
-    names.retain(|n| seen.insert(n.clone()));
-    json!({"references": names})
+    J::Object(m)
 }
 
-/// A literal expression's JSON value (no references, no function calls).
-fn constant(e: &Expr) -> Result<J, ()> {
-    match &e.kind {
-        ExprKind::Null => Ok(J::Null),
-        ExprKind::Bool(b) => Ok(json!(b)),
-        ExprKind::Number(n) => baton_eval::Number::parse(n)
-            .map(|x| baton_eval::value::number_to_json(&x))
-            .ok_or(()),
-        ExprKind::String(s) => Ok(json!(s)),
-        ExprKind::Tuple(items) => items
-            .iter()
-            .map(constant)
-            .collect::<Result<Vec<_>, _>>()
-            .map(J::Array),
-        ExprKind::Object(items) => {
-            let mut m = Map::new();
-            for (k, v) in items {
-                let key = match k {
-                    baton_config::ObjectKey::Ident(s) => s.clone(),
-                    baton_config::ObjectKey::Expr(ke) => match &ke.kind {
-                        ExprKind::String(s) => s.clone(),
-                        _ => return Err(()),
-                    },
-                };
-                m.insert(key, constant(v)?);
-            }
-            Ok(J::Object(m))
-        }
-        ExprKind::Parens(x) => constant(x),
-        _ => Err(()),
+/// The value of an expression that needs no reference and calls no function, if it is
+/// wholly known.
+fn constant(e: &Expr) -> Option<J> {
+    let mut calls = false;
+    e.walk(&mut |x| calls |= matches!(x.kind, ExprKind::Call { .. }));
+    if calls {
+        return None;
     }
+    let v = crate::vars::eval_const(e).ok()?;
+    if !v.is_wholly_known() {
+        return None;
+    }
+    value_json(&v, JsonOpts::default())
 }
 
 fn body_expressions(b: &Body) -> J {
@@ -491,53 +524,187 @@ fn body_expressions(b: &Body) -> J {
     J::Object(m)
 }
 
-fn resource_config_json(r: &Resource, module_prefix: &str) -> J {
+/// The provider a resource's type belongs to.
+fn resource_provider(r: &Resource) -> Option<baton_provider::ProviderInfo> {
     let reg = baton_provider::registry();
-    let pname = match r.addr.mode {
-        ResourceMode::Managed => reg.resource_type(&r.addr.type_).map(|(p, _)| p.name),
-        ResourceMode::Data => reg.data_source(&r.addr.type_).map(|(p, _)| p.name),
+    match r.addr.mode {
+        ResourceMode::Managed => reg.resource_type(&r.addr.type_).map(|(p, _)| p),
+        ResourceMode::Data => reg.data_source(&r.addr.type_).map(|(p, _)| p),
     }
-    .unwrap_or("unknown");
+}
+
+/// Terraform's `opaqueProviderKey`: `name` in the root module, `module.a.module.b:name` below.
+fn provider_key(name: &str, module: &str) -> String {
+    if module.is_empty() {
+        name.to_string()
+    } else {
+        format!("{module}:{name}")
+    }
+}
+
+/// The provider configurations of `configuration.provider_config`, as Terraform's
+/// `marshalProviderConfigs` finds them: one per provider a module's resources use, keyed per
+/// module; a module's entry that inherits its parent's configuration points at it (`parent`)
+/// and is left out of the document, its resources naming the parent's key instead.
+#[derive(Default)]
+struct ProviderKeys {
+    /// key → (local name, source address, module address, the key it inherits from).
+    entries: BTreeMap<String, (String, String, String, Option<String>)>,
+}
+
+impl ProviderKeys {
+    fn collect(&mut self, cfg: &baton_config::Config, module: &str, parent: Option<&str>) {
+        for (name, source) in &cfg.module.terraform.required_providers {
+            let key = provider_key(name, module);
+            if self.entries.contains_key(&key) {
+                continue;
+            }
+            let source = full_provider_source(name, source);
+            let inherits = parent.and_then(|pm| self.source_key(&provider_key(name, pm), &source));
+            self.entries
+                .insert(key, (name.clone(), source, module.into(), inherits));
+        }
+        for r in cfg.module.resources.values() {
+            let Some(p) = resource_provider(r) else {
+                continue;
+            };
+            let key = provider_key(p.name, module);
+            if self.entries.contains_key(&key) {
+                continue;
+            }
+            let inherits =
+                parent.and_then(|pm| self.source_key(&provider_key(p.name, pm), p.source));
+            self.entries.insert(
+                key,
+                (p.name.into(), p.source.into(), module.into(), inherits),
+            );
+        }
+        for (name, child) in &cfg.children {
+            let path = if module.is_empty() {
+                format!("module.{name}")
+            } else {
+                format!("{module}.module.{name}")
+            };
+            self.collect(child, &path, Some(module));
+        }
+    }
+
+    /// Terraform's `findSourceProviderKey`: the configuration `key` stands for, if it exists.
+    fn source_key(&self, key: &str, source: &str) -> Option<String> {
+        let (_, s, _, parent) = self.entries.get(key)?;
+        (s == source).then(|| parent.clone().unwrap_or_else(|| key.to_string()))
+    }
+
+    /// The key a resource of `module` names.
+    fn resource_key(&self, r: &Resource, module: &str) -> String {
+        let name = resource_provider(r).map(|p| p.name).unwrap_or("unknown");
+        let key = provider_key(name, module);
+        match self.entries.get(&key) {
+            Some((_, _, _, Some(parent))) => parent.clone(),
+            _ => key,
+        }
+    }
+
+    fn json(&self) -> Map<String, J> {
+        let mut out = Map::new();
+        for (key, (name, source, module, parent)) in &self.entries {
+            if parent.is_some() {
+                continue;
+            }
+            let mut m = Map::new();
+            m.insert("name".into(), json!(name));
+            m.insert("full_name".into(), json!(source));
+            if !module.is_empty() {
+                m.insert("module_address".into(), json!(module));
+            }
+            out.insert(key.clone(), J::Object(m));
+        }
+        out
+    }
+}
+
+/// A `required_providers` source as a fully qualified address (`hashicorp/local` →
+/// `registry.terraform.io/hashicorp/local`; none: the `hashicorp` provider of that name).
+fn full_provider_source(name: &str, source: &str) -> String {
+    match source.split('/').count() {
+        _ if source.is_empty() => format!("registry.terraform.io/hashicorp/{name}"),
+        1 => format!("registry.terraform.io/hashicorp/{source}"),
+        2 => format!("registry.terraform.io/{source}"),
+        _ => source.to_string(),
+    }
+}
+
+/// `depends_on` entries as Terraform prints them: each reference's traversal, attributes only.
+fn depends_on_json(deps: &[Expr]) -> J {
+    let deps: Vec<String> = deps
+        .iter()
+        .filter_map(|e| {
+            e.as_traversal().map(|(root, steps)| {
+                let mut s = root.to_string();
+                for st in steps {
+                    if let baton_config::TraversalStep::Attr(a, _) = st {
+                        s.push('.');
+                        s.push_str(a);
+                    }
+                }
+                s
+            })
+        })
+        .collect();
+    json!(deps)
+}
+
+/// Inserts `key` unless `v` is an empty object (Go's `omitempty`).
+fn insert_nonempty(m: &mut Map<String, J>, key: &str, v: J) {
+    if !matches!(&v, J::Object(o) if o.is_empty()) {
+        m.insert(key.into(), v);
+    }
+}
+
+/// `count_expression`, else `for_each_expression`, each only when not `{}` (as Terraform).
+fn repetition_json(m: &mut Map<String, J>, count: Option<&Expr>, for_each: Option<&Expr>) {
+    let count = count.map(expression_json);
+    if let Some(c) = count.filter(|c| c.as_object().is_some_and(|o| !o.is_empty())) {
+        m.insert("count_expression".into(), c);
+    } else if let Some(f) = for_each.map(expression_json) {
+        insert_nonempty(m, "for_each_expression", f);
+    }
+}
+
+/// A resource block; its `address` is relative to its module, as in Terraform.
+fn resource_config_json(r: &Resource, provider_key: String) -> J {
     let mut m = Map::new();
-    m.insert(
-        "address".into(),
-        json!(format!("{module_prefix}{}", r.addr)),
-    );
+    m.insert("address".into(), json!(r.addr.to_string()));
     m.insert("mode".into(), json!(r.addr.mode.as_str()));
     m.insert("type".into(), json!(r.addr.type_));
     m.insert("name".into(), json!(r.addr.name));
-    m.insert("provider_config_key".into(), json!(pname));
-    m.insert("expressions".into(), body_expressions(&r.config));
-    m.insert("schema_version".into(), json!(0));
-    if let Some(c) = &r.count {
-        m.insert("count_expression".into(), expression_json(c));
-    }
-    if let Some(f) = &r.for_each {
-        m.insert("for_each_expression".into(), expression_json(f));
-    }
-    if !r.depends_on.is_empty() {
-        let deps: Vec<String> = r
-            .depends_on
+    m.insert("provider_config_key".into(), json!(provider_key));
+    if !r.provisioners.is_empty() {
+        // Terraform shows each provisioner's type and arguments; `when`, `on_failure` and
+        // `connection` are not part of its JSON configuration.
+        let ps: Vec<J> = r
+            .provisioners
             .iter()
-            .filter_map(|e| {
-                e.as_traversal().map(|(root, steps)| {
-                    let mut s = root.to_string();
-                    for st in steps {
-                        if let baton_config::TraversalStep::Attr(a, _) = st {
-                            s.push('.');
-                            s.push_str(a);
-                        }
-                    }
-                    s
-                })
+            .map(|p| {
+                let mut pm = Map::new();
+                pm.insert("type".into(), json!(p.kind));
+                insert_nonempty(&mut pm, "expressions", body_expressions(&p.body));
+                J::Object(pm)
             })
             .collect();
-        m.insert("depends_on".into(), json!(deps));
+        m.insert("provisioners".into(), J::Array(ps));
+    }
+    insert_nonempty(&mut m, "expressions", body_expressions(&r.config));
+    m.insert("schema_version".into(), json!(0));
+    repetition_json(&mut m, r.count.as_deref(), r.for_each.as_deref());
+    if !r.depends_on.is_empty() {
+        m.insert("depends_on".into(), depends_on_json(&r.depends_on));
     }
     J::Object(m)
 }
 
-fn module_config_json(cfg: &baton_config::Config, prefix: &str) -> J {
+/// A module's configuration; `module` is its path (`module.a.module.b`, empty for the root).
+fn module_config_json(cfg: &baton_config::Config, module: &str, keys: &ProviderKeys) -> J {
     let m = &cfg.module;
     let mut out = Map::new();
     let mut outputs = Map::new();
@@ -550,16 +717,24 @@ fn module_config_json(cfg: &baton_config::Config, prefix: &str) -> J {
         if let Some(d) = &o.description {
             om.insert("description".into(), json!(d));
         }
+        if !o.depends_on.is_empty() {
+            om.insert("depends_on".into(), depends_on_json(&o.depends_on));
+        }
         outputs.insert(n.clone(), J::Object(om));
     }
     if !outputs.is_empty() {
         out.insert("outputs".into(), J::Object(outputs));
     }
-    let resources: Vec<J> = m
+    let mut resources: Vec<(String, J)> = m
         .resources
         .values()
-        .map(|r| resource_config_json(r, prefix))
+        .map(|r| {
+            let key = keys.resource_key(r, module);
+            (r.addr.to_string(), resource_config_json(r, key))
+        })
         .collect();
+    resources.sort_by(|a, b| a.0.cmp(&b.0));
+    let resources: Vec<J> = resources.into_iter().map(|(_, j)| j).collect();
     if !resources.is_empty() {
         out.insert("resources".into(), J::Array(resources));
     }
@@ -571,18 +746,18 @@ fn module_config_json(cfg: &baton_config::Config, prefix: &str) -> J {
         for a in &c.inputs {
             exprs.insert(a.name.clone(), expression_json(&a.expr));
         }
-        cm.insert("expressions".into(), J::Object(exprs));
-        if let Some(e) = &c.count {
-            cm.insert("count_expression".into(), expression_json(e));
-        }
-        if let Some(e) = &c.for_each {
-            cm.insert("for_each_expression".into(), expression_json(e));
-        }
+        insert_nonempty(&mut cm, "expressions", J::Object(exprs));
+        repetition_json(&mut cm, c.count.as_ref(), c.for_each.as_ref());
         if let Some(child) = cfg.children.get(n) {
-            cm.insert(
-                "module".into(),
-                module_config_json(child, &format!("{prefix}module.{n}.")),
-            );
+            let path = if module.is_empty() {
+                format!("module.{n}")
+            } else {
+                format!("{module}.module.{n}")
+            };
+            cm.insert("module".into(), module_config_json(child, &path, keys));
+        }
+        if !c.depends_on.is_empty() {
+            cm.insert("depends_on".into(), depends_on_json(&c.depends_on));
         }
         calls.insert(n.clone(), J::Object(cm));
     }
@@ -592,8 +767,17 @@ fn module_config_json(cfg: &baton_config::Config, prefix: &str) -> J {
     let mut vars = Map::new();
     for (n, v) in &m.variables {
         let mut vm = Map::new();
+        // The default converted to the variable's type (optional attributes filled in).
         if let Some(d) = &v.default {
-            if let Ok(c) = constant(d) {
+            let tc = match &v.type_expr {
+                Some(t) => baton_eval::typeexpr::type_constraint(t).ok(),
+                None => Some(baton_eval::TypeConstraint::any()),
+            };
+            let converted = crate::vars::eval_const(d)
+                .ok()
+                .zip(tc)
+                .and_then(|(d, tc)| baton_eval::convert::convert_constraint(&d, &tc).ok());
+            if let Some(c) = converted.and_then(|c| value_json(&c, JsonOpts::default())) {
                 vm.insert("default".into(), c);
             }
         }
@@ -602,9 +786,6 @@ fn module_config_json(cfg: &baton_config::Config, prefix: &str) -> J {
         }
         if v.sensitive {
             vm.insert("sensitive".into(), json!(true));
-        }
-        if !v.nullable {
-            vm.insert("nullable".into(), json!(false));
         }
         vars.insert(n.clone(), J::Object(vm));
     }
@@ -615,24 +796,13 @@ fn module_config_json(cfg: &baton_config::Config, prefix: &str) -> J {
 }
 
 fn configuration_json(ctx: &Context) -> J {
-    let reg = baton_provider::registry();
-    let mut providers = Map::new();
-    for m in ctx.config.all_modules() {
-        for r in m.resources.values() {
-            let info = match r.addr.mode {
-                ResourceMode::Managed => reg.resource_type(&r.addr.type_).map(|(p, _)| p),
-                ResourceMode::Data => reg.data_source(&r.addr.type_).map(|(p, _)| p),
-            };
-            if let Some(p) = info {
-                providers.insert(
-                    p.name.to_string(),
-                    json!({"name": p.name, "full_name": p.source}),
-                );
-            }
-        }
-    }
-    json!({
-        "provider_config": providers,
-        "root_module": module_config_json(&ctx.config, ""),
-    })
+    let mut keys = ProviderKeys::default();
+    keys.collect(&ctx.config, "", None);
+    let mut out = Map::new();
+    insert_nonempty(&mut out, "provider_config", J::Object(keys.json()));
+    out.insert(
+        "root_module".into(),
+        module_config_json(&ctx.config, "", &keys),
+    );
+    J::Object(out)
 }

@@ -3,13 +3,18 @@
 //! Every case under `tests/fixtures/diff/<NNN-name>/` is a small configuration with an
 //! `expected.json` recorded from the real `terraform` by `tests/diff/record.sh`. This test runs
 //! each case through the `baton` binary, in a temporary copy, and compares outcomes, planned
-//! actions per address and `output --json` (values, types, sensitive flags; numbers by their
-//! exact decimal text). `DIFF_CASE=<substring>` runs only the matching cases.
+//! actions per address, `output --json` (values, types, sensitive flags; numbers by their
+//! exact decimal text) and the key paths of `plan --json` against those of Terraform's
+//! `show -json` (normalised by `common::keypaths`; the few documented exceptions are
+//! `KEY_PATH_EXCEPTIONS`). Every case Terraform could plan must also pass `baton validate`.
+//! `DIFF_CASE=<substring>` runs only the matching cases.
 //!
 //! It must not: call terraform, write into the fixture directories, or let one hanging or
 //! crashing case stop the others (every command has a timeout and is killed after it).
 
-use std::collections::{BTreeMap, VecDeque};
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -26,6 +31,19 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 const PARALLEL_CASES: usize = 4;
 /// How much of an expected or actual value a report line shows.
 const SHOW_CHARS: usize = 300;
+
+/// Key paths where Baton's `plan --json` legitimately differs from Terraform's `show -json`
+/// (tests/diff/README.md, "Key paths" says why): a path is excused when it starts with one of
+/// these prefixes. Keep it short; every entry needs its reason.
+const KEY_PATH_EXCEPTIONS: &[(&str, &str)] = &[
+    // Baton prints a sensitive output value as `null` unless asked (Terraform prints it), so
+    // the inside of a sensitive collection has no key paths (case 093).
+    (".output_changes.*.after.", SENSITIVE_NULL),
+    (".output_changes.*.before.", SENSITIVE_NULL),
+    (".planned_values.outputs.*.value.", SENSITIVE_NULL),
+    (".prior_state.values.outputs.*.value.", SENSITIVE_NULL),
+];
+const SENSITIVE_NULL: &str = "sensitive values are null in `plan --json`";
 
 #[test]
 fn differential_against_terraform() {
@@ -107,6 +125,8 @@ enum Outcome {
     Ok {
         actions: BTreeMap<String, Vec<String>>,
         outputs: Value,
+        /// The plan document's key paths (`common::keypaths`).
+        key_paths: Option<BTreeSet<String>>,
     },
     Error {
         phase: String,
@@ -116,6 +136,8 @@ enum Outcome {
         message: String,
         /// The actions of a plan that succeeded before the apply failed (Baton only).
         actions: Option<BTreeMap<String, Vec<String>>>,
+        /// The key paths of a plan that succeeded before the apply failed.
+        key_paths: Option<BTreeSet<String>>,
     },
 }
 
@@ -167,6 +189,23 @@ fn run_case(case: &Path) -> Vec<String> {
     }
     let env = read_env(&case.join("env"));
 
+    // Whatever Terraform could plan is a valid configuration.
+    let plannable = match expected.get("outcome").and_then(Value::as_str) {
+        Some("ok") => true,
+        Some("error") => expected.get("phase").and_then(Value::as_str) == Some("apply"),
+        _ => false,
+    };
+    if plannable {
+        match baton(work.path(), &["validate"], &env) {
+            Ok(run) if run.success => {}
+            Ok(run) => problems.push(format!(
+                "`baton validate` failed on a configuration terraform planned: {}",
+                run.stderr_head()
+            )),
+            Err(e) => problems.push(e),
+        }
+    }
+
     let steps: [(&str, &str, Option<&Value>); 2] = [
         ("", "args", Some(&expected)),
         ("step2: ", "args2", expected.get("step2")),
@@ -208,6 +247,7 @@ fn parse_expected(v: &Value) -> Result<Outcome, String> {
                 .get("outputs")
                 .cloned()
                 .unwrap_or_else(|| Value::Object(Default::default())),
+            key_paths: key_paths_from_list(v.get("key_paths"))?,
         }),
         Some("error") => Ok(Outcome::Error {
             phase: v
@@ -230,9 +270,24 @@ fn parse_expected(v: &Value) -> Result<Outcome, String> {
                 .unwrap_or("")
                 .to_string(),
             actions: None,
+            key_paths: key_paths_from_list(v.get("key_paths"))?,
         }),
         other => Err(format!("unknown outcome {other:?}")),
     }
+}
+
+/// The recorded `key_paths` list, if the step has one.
+fn key_paths_from_list(v: Option<&Value>) -> Result<Option<BTreeSet<String>>, String> {
+    let Some(v) = v else { return Ok(None) };
+    let list = v.as_array().ok_or("key_paths is not a list")?;
+    list.iter()
+        .map(|p| {
+            p.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("key path {p} is not a string"))
+        })
+        .collect::<Result<BTreeSet<_>, _>>()
+        .map(Some)
 }
 
 fn actions_from_map(v: &Value) -> Result<BTreeMap<String, Vec<String>>, String> {
@@ -263,6 +318,7 @@ fn run_step(dir: &Path, args: &[String], env: &[(String, String)]) -> Result<Out
             state: state_list(dir, env)?,
             message: plan.stderr_head(),
             actions: None,
+            key_paths: None,
         });
     }
     let plan_json: Value = serde_json::from_str(&plan.stdout).map_err(|e| {
@@ -271,6 +327,7 @@ fn run_step(dir: &Path, args: &[String], env: &[(String, String)]) -> Result<Out
             show(&plan.stdout)
         )
     })?;
+    let key_paths = Some(common::keypaths::key_paths(&plan_json));
     let mut actions = BTreeMap::new();
     for rc in plan_json
         .get("resource_changes")
@@ -311,6 +368,7 @@ fn run_step(dir: &Path, args: &[String], env: &[(String, String)]) -> Result<Out
             state: state_list(dir, env)?,
             message: apply.stderr_head(),
             actions: Some(actions),
+            key_paths,
         });
     }
     let output = baton(dir, &["output", "--json"], env)?;
@@ -326,7 +384,11 @@ fn run_step(dir: &Path, args: &[String], env: &[(String, String)]) -> Result<Out
             show(&output.stdout)
         )
     })?;
-    Ok(Outcome::Ok { actions, outputs })
+    Ok(Outcome::Ok {
+        actions,
+        outputs,
+        key_paths,
+    })
 }
 
 /// The resource instances in Baton's state (none when there is no state at all).
@@ -355,14 +417,17 @@ fn compare(label: &str, want: &Outcome, got: &Outcome, problems: &mut Vec<String
             Outcome::Ok {
                 actions: wa,
                 outputs: wo,
+                key_paths: wk,
             },
             Outcome::Ok {
                 actions: ga,
                 outputs: go,
+                key_paths: gk,
             },
         ) => {
             compare_actions(label, wa, ga, problems);
             compare_outputs(label, wo, go, problems);
+            compare_key_paths(label, wk, gk, problems);
         }
         (Outcome::Ok { .. }, Outcome::Error { phase, message, .. }) => {
             problems.push(format!(
@@ -381,6 +446,7 @@ fn compare(label: &str, want: &Outcome, got: &Outcome, problems: &mut Vec<String
                 phase: wp,
                 state: ws,
                 message: wm,
+                key_paths: wk,
                 ..
             },
             Outcome::Error {
@@ -388,8 +454,12 @@ fn compare(label: &str, want: &Outcome, got: &Outcome, problems: &mut Vec<String
                 state: gs,
                 message: gm,
                 actions,
+                key_paths: gk,
             },
         ) => {
+            if wp == gp {
+                compare_key_paths(label, wk, gk, problems);
+            }
             if wp != gp {
                 let planned = actions
                     .as_ref()
@@ -431,6 +501,37 @@ fn compare_actions(
             )),
         }
     }
+}
+
+/// Terraform's recorded key paths against Baton's, the documented exceptions aside: one
+/// problem listing what only one side has.
+fn compare_key_paths(
+    label: &str,
+    want: &Option<BTreeSet<String>>,
+    got: &Option<BTreeSet<String>>,
+    problems: &mut Vec<String>,
+) {
+    let (Some(want), Some(got)) = (want, got) else {
+        return;
+    };
+    let unexcused = |p: &&String| {
+        !KEY_PATH_EXCEPTIONS
+            .iter()
+            .any(|(prefix, _)| p.starts_with(prefix))
+    };
+    let only_tf: Vec<&String> = want.difference(got).filter(unexcused).collect();
+    let only_baton: Vec<&String> = got.difference(want).filter(unexcused).collect();
+    if only_tf.is_empty() && only_baton.is_empty() {
+        return;
+    }
+    let mut msg = format!("{label}`plan --json` key paths differ from terraform's `show -json`:");
+    for p in only_tf {
+        msg.push_str(&format!("\n        - {p}   (only terraform)"));
+    }
+    for p in only_baton {
+        msg.push_str(&format!("\n        + {p}   (only baton)"));
+    }
+    problems.push(msg);
 }
 
 fn compare_outputs(label: &str, want: &Value, got: &Value, problems: &mut Vec<String>) {

@@ -5,9 +5,9 @@
 
 mod common;
 
+use common::keypaths::key_paths;
 use common::Project;
 use serde_json::Value as Json;
-use std::collections::BTreeSet;
 use std::process::Command;
 
 const CONFIG: &str = r#"variable "names" {
@@ -30,6 +30,16 @@ resource "terraform_data" "extra" {
   count            = 2
   input            = { name = "x${count.index}", tags = { owner = "me" }, s = var.secret }
   triggers_replace = [1, 2]
+
+  provisioner "local-exec" {
+    command = "echo ${self.id}"
+  }
+  provisioner "local-exec" {
+    when        = destroy
+    on_failure  = continue
+    command     = "echo bye"
+    environment = { A = "1" }
+  }
 }
 
 output "ids" {
@@ -59,33 +69,14 @@ fn by_addr(j: &Json) -> Vec<(String, Json)> {
         .collect()
 }
 
-/// Every key path (arrays collapsed), e.g. `.resource_changes[].change.after.input.name`.
-fn paths(j: &Json, prefix: String, out: &mut BTreeSet<String>) {
-    match j {
-        Json::Object(m) => {
-            for (k, v) in m {
-                paths(v, format!("{prefix}.{k}"), out);
-            }
-        }
-        Json::Array(a) => {
-            for v in a {
-                paths(v, format!("{prefix}[]"), out);
-            }
-        }
-        _ => {
-            out.insert(prefix);
-        }
-    }
-}
-
 /// Documented differences: Terraform's `relevant_attributes` (drift hints) is not produced;
 /// Baton marks `terraform_data`'s whole `output` sensitive when its input has a sensitive
 /// part (differential case 011).
 fn known_difference(p: &str) -> bool {
     p.starts_with(".relevant_attributes")
-        || p.ends_with("after_sensitive.output")
-        || p.ends_with("before_sensitive.output")
-        || p.ends_with("sensitive_values.output")
+        || p.contains("after_sensitive.output")
+        || p.contains("before_sensitive.output")
+        || p.contains("sensitive_values.output")
         // ... and so `output` itself is null in `baton plan --json`, which hides sensitive
         // values.
         || p.contains("values.output")
@@ -123,6 +114,11 @@ fn plan_json_has_the_shape_of_terraform_show_json() {
     let ours = p.baton(["plan", "--json"]).ok().json();
 
     assert_same_paths(&theirs, &ours, "fresh plan");
+    // The version of the terraform installed here, which Baton follows.
+    assert_eq!(theirs["terraform_version"], ours["terraform_version"]);
+    let provisioners =
+        |j: &Json| j["configuration"]["root_module"]["resources"][0]["provisioners"].clone();
+    assert_eq!(provisioners(&theirs), provisioners(&ours));
 
     compare_changes(&by_addr(&theirs), &by_addr(&ours));
 
@@ -152,10 +148,8 @@ fn plan_json_has_the_shape_of_terraform_show_json() {
 /// The two documents have the same key paths, known differences aside.
 #[track_caller]
 fn assert_same_paths(theirs: &Json, ours: &Json, when: &str) {
-    let mut a = BTreeSet::new();
-    let mut b = BTreeSet::new();
-    paths(theirs, String::new(), &mut a);
-    paths(ours, String::new(), &mut b);
+    let a = key_paths(theirs);
+    let b = key_paths(ours);
     let only_tf: Vec<_> = a.difference(&b).filter(|p| !known_difference(p)).collect();
     let only_baton: Vec<_> = b.difference(&a).filter(|p| !known_difference(p)).collect();
     assert!(
@@ -190,4 +184,47 @@ fn compare_changes(t: &[(String, Json)], o: &[(String, Json)]) {
         }
         assert_eq!(after, y["change"]["after"], "{addr}: change.after");
     }
+}
+
+/// Terraform writes the data sources it reads while planning into the refresh state, so its
+/// `prior_state` holds them even on a first plan (with no state at all); they are neither in
+/// `planned_values` nor in `resource_changes`.
+#[test]
+fn data_sources_read_at_plan_time_are_in_prior_state() {
+    let p = Project::new(&[
+        ("hello.txt", "hi"),
+        (
+            "main.tf",
+            r#"data "local_file" "hello" {
+  filename = "hello.txt"
+}
+
+resource "terraform_data" "a" {
+  input = data.local_file.hello.content
+}
+"#,
+        ),
+    ]);
+    let doc = p.baton(["plan", "--json"]).ok().json();
+    let prior = &doc["prior_state"]["values"]["root_module"]["resources"];
+    let data: Vec<&Json> = prior
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["address"] == "data.local_file.hello")
+        .collect();
+    assert_eq!(data.len(), 1, "prior_state: {:#}", doc["prior_state"]);
+    assert_eq!(data[0]["mode"], "data");
+    assert_eq!(data[0]["values"]["content"], "hi");
+    assert_eq!(
+        data[0]["provider_name"],
+        "registry.terraform.io/hashicorp/local"
+    );
+    let changes: Vec<&str> = doc["resource_changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|rc| rc["address"].as_str())
+        .collect();
+    assert_eq!(changes, ["terraform_data.a"]);
 }

@@ -9,6 +9,8 @@
 
 #![allow(dead_code)]
 
+pub mod keypaths;
+
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
