@@ -16,7 +16,8 @@ use crate::context::Context;
 use crate::expand::{count_index, each_values, expand, Expansion};
 use crate::graph::NodeKey;
 use crate::model::{Action, ActionReason, Plan, PlanMode, ResourceChange};
-use crate::nodes::{module_of, NodeEval};
+use crate::model::Checkable;
+use crate::nodes::{module_of, CheckSite, NodeEval};
 use crate::statecodec::{decode_object, encode_object, encode_output};
 use crate::values::{EvalState, NamedValue, Repetition};
 use crate::{Event, Observer};
@@ -1161,15 +1162,17 @@ impl Runner<'_> {
             }
         }
         let (config, (count, each)) = self.eval_instance_config(c, r, schema)?;
-        let pre = self.nodes().check_rules(
-            &c.addr.module,
-            &r.lifecycle.preconditions,
-            "Resource precondition failed",
-            &c.addr.to_string(),
-            None,
-            count.clone(),
-            each.clone(),
-        );
+        let pre = self.nodes().check_rules(CheckSite {
+            module: &c.addr.module,
+            object: Checkable::Resource(c.addr.resource.clone()),
+            key: c.addr.key.clone(),
+            rules: &r.lifecycle.preconditions,
+            summary: "Resource precondition failed",
+            subject: &c.addr.to_string(),
+            self_value: None,
+            count: count.clone(),
+            each: each.clone(),
+        });
         if pre.has_errors() {
             return Err(pre);
         }
@@ -1379,15 +1382,17 @@ impl Runner<'_> {
                 .put_object(self.serial, &key, Some(&ready))
                 .map_err(state_err)?;
         }
-        let post = self.nodes().check_rules(
-            &c.addr.module,
-            &r.lifecycle.postconditions,
-            "Resource postcondition failed",
-            &c.addr.to_string(),
-            Some(&new),
-            count,
-            each,
-        );
+        let post = self.nodes().check_rules(CheckSite {
+            module: &c.addr.module,
+            object: Checkable::Resource(c.addr.resource.clone()),
+            key: c.addr.key.clone(),
+            rules: &r.lifecycle.postconditions,
+            summary: "Resource postcondition failed",
+            subject: &c.addr.to_string(),
+            self_value: Some(&new),
+            count: count,
+            each: each,
+        });
         if post.has_errors() {
             return Err(post);
         }

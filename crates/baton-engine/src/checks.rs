@@ -4,7 +4,8 @@
 
 use crate::body::eval_body;
 use crate::context::Context;
-use crate::nodes::NodeEval;
+use crate::model::{CheckStatus, Checkable};
+use crate::nodes::{CheckSite, NodeEval};
 use crate::values::{EvalState, Repetition};
 use baton_core::{Diagnostic, Diagnostics, Severity};
 use baton_provider::plan::mark_schema_sensitive;
@@ -65,17 +66,27 @@ pub fn run(ctx: &Context, state: &EvalState, planning: bool, pctx: &ProviderCtx)
                     }
                 }
                 if !data_ok {
+                    // Its assertions cannot be decided without the data they read.
+                    state.record_check(
+                        &mi,
+                        Checkable::Check(check.name.clone()),
+                        None,
+                        CheckStatus::Unknown,
+                        Vec::new(),
+                    );
                     continue;
                 }
-                let d = nodes.check_rules(
-                    &mi,
-                    &check.asserts,
-                    "Check block assertion failed",
-                    &format!("check \"{}\"", check.name),
-                    None,
-                    None,
-                    None,
-                );
+                let d = nodes.check_rules(CheckSite {
+                    module: &mi,
+                    object: Checkable::Check(check.name.clone()),
+                    key: None,
+                    rules: &check.asserts,
+                    summary: "Check block assertion failed",
+                    subject: &format!("check \"{}\"", check.name),
+                    self_value: None,
+                    count: None,
+                    each: None,
+                });
                 out.extend(as_warnings(d));
             }
         }

@@ -4,7 +4,7 @@
 //!
 //! Plain data. Wire formats (plan file, plan JSON) live in their own modules.
 
-use baton_core::InstanceAddr;
+use baton_core::{InstanceAddr, InstanceKey, ModuleInstance, ResourceAddr};
 use baton_eval::{PathStep, Value};
 use std::collections::BTreeMap;
 
@@ -223,6 +223,67 @@ pub struct Plan {
     pub timestamp: String,
     /// Objects renamed in state before planning: (from, to), deposed objects included.
     pub moves: Vec<(InstanceAddr, InstanceAddr)>,
+    /// The outcome of every condition evaluated while planning, per object instance (plan
+    /// JSON's `checks`).
+    pub checks: Vec<CheckResult>,
+}
+
+/// An object that has conditions, named within its module (Terraform's "checkable object").
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Checkable {
+    /// A managed resource or data source with preconditions or postconditions.
+    Resource(ResourceAddr),
+    /// An output value with preconditions.
+    Output(String),
+    /// A `check` block.
+    Check(String),
+    /// An input variable with validation rules.
+    Var(String),
+}
+
+/// Where a set of conditions stands; ordered from best to worst, so the worst of several is
+/// their aggregate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CheckStatus {
+    Pass,
+    /// A condition depends on a value known only after apply.
+    Unknown,
+    Fail,
+    /// A condition could not be evaluated.
+    Error,
+}
+
+impl CheckStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::Pass => "pass",
+            CheckStatus::Unknown => "unknown",
+            CheckStatus::Fail => "fail",
+            CheckStatus::Error => "error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CheckStatus> {
+        Some(match s {
+            "pass" => CheckStatus::Pass,
+            "unknown" => CheckStatus::Unknown,
+            "fail" => CheckStatus::Fail,
+            "error" => CheckStatus::Error,
+            _ => return None,
+        })
+    }
+}
+
+/// The conditions of one instance of a checkable object: their aggregate status and the
+/// error messages of those that failed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckResult {
+    pub module: ModuleInstance,
+    pub object: Checkable,
+    /// The resource instance key (`None` for everything else).
+    pub key: Option<InstanceKey>,
+    pub status: CheckStatus,
+    pub problems: Vec<String>,
 }
 
 impl Plan {

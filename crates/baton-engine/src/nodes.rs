@@ -6,12 +6,31 @@
 
 use crate::context::Context;
 use crate::expand::{count_index, each_values, expand, placeholder_repeat, Expansion};
+use crate::model::{CheckStatus, Checkable};
 use crate::values::{CallExpansion, EvalState, InstanceScope, NamedValue, Repetition};
 use baton_config::{CheckRule, Config, ExprKind, Module};
-use baton_core::{Diagnostic, Diagnostics, ModuleInstance, ModulePath};
+use baton_core::{Diagnostic, Diagnostics, InstanceKey, ModuleInstance, ModulePath};
 use baton_eval::convert::convert_constraint;
 use baton_eval::typeexpr::type_constraint;
 use baton_eval::{Evaluator, FnCtx, Type, TypeConstraint, Value};
+
+/// The conditions of one object instance to evaluate, and where they belong.
+pub struct CheckSite<'a> {
+    pub module: &'a ModuleInstance,
+    /// What the conditions belong to (plan JSON's `checks` reports by object).
+    pub object: Checkable,
+    /// The resource instance key (`None` for everything else).
+    pub key: Option<InstanceKey>,
+    pub rules: &'a [CheckRule],
+    /// The diagnostic summary of a failed condition ("Resource precondition failed").
+    pub summary: &'a str,
+    /// What the message names as checked ("terraform_data.a[0]", "var.x").
+    pub subject: &'a str,
+    /// `self` (postconditions).
+    pub self_value: Option<&'a Value>,
+    pub count: Option<Value>,
+    pub each: Option<(Value, Value)>,
+}
 
 pub struct NodeEval<'a> {
     pub ctx: &'a Context,
@@ -124,15 +143,17 @@ impl<'a> NodeEval<'a> {
             if p.is_root() {
                 root_value = Some(value);
             }
-            diags.extend(self.check_rules(
-                &mi,
-                &v.validations,
-                "Invalid value for variable",
-                &format!("var.{name}"),
-                None,
-                None,
-                None,
-            ));
+            diags.extend(self.check_rules(CheckSite {
+                module: &mi,
+                object: Checkable::Var(name.to_string()),
+                key: None,
+                rules: &v.validations,
+                summary: "Invalid value for variable",
+                subject: &format!("var.{name}"),
+                self_value: None,
+                count: None,
+                each: None,
+            }));
         }
         (root_value, diags)
     }
@@ -229,33 +250,33 @@ impl<'a> NodeEval<'a> {
         })
     }
 
-    /// Evaluates condition rules in a module instance; each false condition is an error.
-    #[allow(clippy::too_many_arguments)]
-    pub fn check_rules(
-        &self,
-        mi: &ModuleInstance,
-        rules: &[CheckRule],
-        summary: &str,
-        subject: &str,
-        self_value: Option<&Value>,
-        count: Option<Value>,
-        each: Option<(Value, Value)>,
-    ) -> Diagnostics {
+    /// Evaluates the conditions of one object instance: each false condition is an error,
+    /// and the outcome is recorded for plan JSON's `checks`.
+    pub fn check_rules(&self, site: CheckSite<'_>) -> Diagnostics {
         let mut diags = Diagnostics::new();
-        if rules.is_empty() {
+        if site.rules.is_empty() {
             return diags;
         }
-        let mut scope = self.scope(mi);
-        scope.self_value = self_value.cloned();
-        scope.count_index = count;
-        scope.each = each;
+        let mut scope = self.scope(site.module);
+        scope.self_value = site.self_value.cloned();
+        scope.count_index = site.count;
+        scope.each = site.each;
         let mut ev = self.evaluator(&scope);
-        for r in rules {
-            if let Err(d) = crate::plan::check_rule(&mut ev, r, summary, subject, &self.ctx.sources)
+        let mut status = CheckStatus::Pass;
+        let mut problems = Vec::new();
+        for r in site.rules {
+            match crate::plan::check_rule(&mut ev, r, site.summary, site.subject, &self.ctx.sources)
             {
-                diags.push(d);
+                Ok(s) => status = status.max(s),
+                Err(f) => {
+                    status = status.max(f.status);
+                    problems.push(f.problem);
+                    diags.push(f.diag);
+                }
             }
         }
+        self.state
+            .record_check(site.module, site.object, site.key, status, problems);
         diags
     }
 
@@ -291,15 +312,17 @@ impl<'a> NodeEval<'a> {
             let d = if self.validate_only {
                 Diagnostics::new()
             } else {
-                self.check_rules(
-                    &mi,
-                    &o.preconditions,
-                    "Module output value precondition failed",
-                    &format!("output \"{name}\""),
-                    None,
-                    None,
-                    None,
-                )
+                self.check_rules(CheckSite {
+                    module: &mi,
+                    object: Checkable::Output(name.to_string()),
+                    key: None,
+                    rules: &o.preconditions,
+                    summary: "Module output value precondition failed",
+                    subject: &format!("output \"{name}\""),
+                    self_value: None,
+                    count: None,
+                    each: None,
+                })
             };
             if d.has_errors() {
                 diags.extend(d);

@@ -10,7 +10,11 @@ use crate::body::eval_body;
 use crate::context::Context;
 use crate::expand::{count_index, each_values, expand, placeholder_repeat, Expansion};
 use crate::graph::NodeKey;
-use crate::model::{Action, ActionReason, Drift, OutputChange, Plan, PlanMode, ResourceChange};
+use crate::model::{
+    Action, ActionReason, CheckStatus, Checkable, Drift, OutputChange, Plan, PlanMode,
+    ResourceChange,
+};
+use crate::nodes::CheckSite;
 use crate::nodes::NodeEval;
 use crate::statecodec::{decode_object, decode_output};
 use crate::values::{EvalState, InstanceScope, NamedValue, Repetition};
@@ -197,6 +201,7 @@ pub fn plan(
         terraform_version: crate::TERRAFORM_COMPAT_VERSION.to_string(),
         timestamp: crate::now_rfc3339(),
         moves: moves.clone(),
+        checks: p.state.check_results(),
     };
     (Some(plan), p.diags)
 }
@@ -489,25 +494,13 @@ impl<'a> Planner<'a> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn check_rules_with(
-        &mut self,
-        mi: &ModuleInstance,
-        rules: &[CheckRule],
-        summary: &str,
-        subject: &str,
-        self_value: Option<&Value>,
-        count: Option<Value>,
-        each: Option<(Value, Value)>,
-    ) {
+    fn check_rules_with(&mut self, site: CheckSite<'_>) {
         // `validate` checks variable validations only, as Terraform's validate walk does:
         // resource conditions are decided by plan and apply.
         if self.opts.validate_only {
             return;
         }
-        let d = self
-            .nodes()
-            .check_rules(mi, rules, summary, subject, self_value, count, each);
+        let d = self.nodes().check_rules(site);
         self.diags.extend(d);
     }
 
@@ -701,15 +694,17 @@ impl<'a> Planner<'a> {
         let (info, rt) = reg.resource_type(&r.addr.type_)?;
         let schema = rt.schema();
         let before_errs = self.diags.errors().count();
-        self.check_rules_with(
-            &iaddr.module,
-            &r.lifecycle.preconditions,
-            "Resource precondition failed",
-            &iaddr.to_string(),
-            None,
-            count.clone(),
-            each.clone(),
-        );
+        self.check_rules_with(CheckSite {
+            module: &iaddr.module,
+            object: Checkable::Resource(iaddr.resource.clone()),
+            key: iaddr.key.clone(),
+            rules: &r.lifecycle.preconditions,
+            summary: "Resource precondition failed",
+            subject: &iaddr.to_string(),
+            self_value: None,
+            count: count.clone(),
+            each: each.clone(),
+        });
         if self.diags.errors().count() > before_errs {
             return None;
         }
@@ -847,17 +842,20 @@ impl<'a> Planner<'a> {
             replace = false;
             let _ = replace;
         }
-        // Postconditions can be checked now if everything they see is known.
-        if planned.is_wholly_known() && !r.lifecycle.postconditions.is_empty() {
-            self.check_rules_with(
-                &iaddr.module,
-                &r.lifecycle.postconditions,
-                "Resource postcondition failed",
-                &iaddr.to_string(),
-                Some(&planned),
-                count,
-                each,
-            );
+        // Postconditions are checked against the planned object: a condition that depends on
+        // a value known only after apply is `unknown` now and decided by apply.
+        if !r.lifecycle.postconditions.is_empty() {
+            self.check_rules_with(CheckSite {
+                module: &iaddr.module,
+                object: Checkable::Resource(iaddr.resource.clone()),
+                key: iaddr.key.clone(),
+                rules: &r.lifecycle.postconditions,
+                summary: "Resource postcondition failed",
+                subject: &iaddr.to_string(),
+                self_value: Some(&planned),
+                count: count,
+                each: each,
+            });
         }
         if planned.contains_infinity() {
             // The state (JSON) cannot hold it; Terraform fails the same way.
@@ -1022,15 +1020,17 @@ impl<'a> Planner<'a> {
         let (info, dt) = reg.data_source(&r.addr.type_)?;
         let schema = dt.schema();
         let before_errs = self.diags.errors().count();
-        self.check_rules_with(
-            &iaddr.module,
-            &r.lifecycle.preconditions,
-            "Resource precondition failed",
-            &iaddr.to_string(),
-            None,
-            count.clone(),
-            each.clone(),
-        );
+        self.check_rules_with(CheckSite {
+            module: &iaddr.module,
+            object: Checkable::Resource(iaddr.resource.clone()),
+            key: iaddr.key.clone(),
+            rules: &r.lifecycle.preconditions,
+            summary: "Resource precondition failed",
+            subject: &iaddr.to_string(),
+            self_value: None,
+            count: count.clone(),
+            each: each.clone(),
+        });
         if self.diags.errors().count() > before_errs {
             return None;
         }
@@ -1059,15 +1059,17 @@ impl<'a> Planner<'a> {
                 Ok(v) => {
                     let v = mark_schema_sensitive(schema, v.mark_paths(&config.sensitive_paths()));
                     if !r.lifecycle.postconditions.is_empty() {
-                        self.check_rules_with(
-                            &iaddr.module,
-                            &r.lifecycle.postconditions,
-                            "Resource postcondition failed",
-                            &iaddr.to_string(),
-                            Some(&v),
-                            count,
-                            each,
-                        );
+                        self.check_rules_with(CheckSite {
+                            module: &iaddr.module,
+                            object: Checkable::Resource(iaddr.resource.clone()),
+                            key: iaddr.key.clone(),
+                            rules: &r.lifecycle.postconditions,
+                            summary: "Resource postcondition failed",
+                            subject: &iaddr.to_string(),
+                            self_value: Some(&v),
+                            count: count,
+                            each: each,
+                        });
                     }
                     self.data_reads.insert(iaddr.clone(), v.clone());
                     return Some(v);
@@ -1494,38 +1496,58 @@ pub(crate) fn sensitive_output_error(o: &baton_config::Output) -> Diagnostic {
     .in_context(format!("output \"{}\"", o.name))
 }
 
-/// Evaluates one condition; `Err` with the rule's message when it is false.
+/// A condition that did not pass: its status (`Fail` or `Error`), the message for `checks`
+/// and the diagnostic to report.
+pub(crate) struct RuleFailure {
+    pub status: CheckStatus,
+    pub problem: String,
+    pub diag: Diagnostic,
+}
+
+/// Evaluates one condition: `Pass` or `Unknown` (it depends on a value known only after
+/// apply), or the failure with the rule's message.
 pub(crate) fn check_rule(
     ev: &mut Evaluator<'_>,
     r: &CheckRule,
     summary: &str,
     subject: &str,
     sources: &Sources,
-) -> Result<(), Diagnostic> {
-    let c = ev.eval(&r.condition)?;
+) -> Result<CheckStatus, Box<RuleFailure>> {
+    let error = |diag: Diagnostic| {
+        Box::new(RuleFailure {
+            status: CheckStatus::Error,
+            problem: diag.summary.clone(),
+            diag,
+        })
+    };
+    let c = ev.eval(&r.condition).map_err(error)?;
     if c.is_null() {
-        return Err(Diagnostic::error(
-            "Invalid condition result",
-            "Condition expression must return either true or false, not null.",
-        )
-        .at(r.condition.span));
+        return Err(error(
+            Diagnostic::error(
+                "Invalid condition result",
+                "Condition expression must return either true or false, not null.",
+            )
+            .at(r.condition.span),
+        ));
     }
     let (c, _) = c.unmark();
     if !c.is_known() {
-        return Ok(());
+        return Ok(CheckStatus::Unknown);
     }
     let ok = baton_eval::convert::convert(&c, &Type::Bool)
         .ok()
         .and_then(|b| b.as_bool())
         .ok_or_else(|| {
-            Diagnostic::error(
-                "Invalid condition result",
-                "Condition expression must return either true or false.",
+            error(
+                Diagnostic::error(
+                    "Invalid condition result",
+                    "Condition expression must return either true or false.",
+                )
+                .at(r.condition.span),
             )
-            .at(r.condition.span)
         })?;
     if ok {
-        return Ok(());
+        return Ok(CheckStatus::Pass);
     }
     let msg = match &r.error_message {
         Some(m) => match ev.eval(m) {
@@ -1542,11 +1564,15 @@ pub(crate) fn check_rule(
         None => String::new(),
     };
     let loc = sources.location(r.span).unwrap_or_default();
-    Err(Diagnostic::error(
-        summary,
-        format!("{msg}\n\nThis was checked by the condition for {subject} at {loc}."),
-    )
-    .at(r.condition.span))
+    Err(Box::new(RuleFailure {
+        status: CheckStatus::Fail,
+        problem: msg.clone(),
+        diag: Diagnostic::error(
+            summary,
+            format!("{msg}\n\nThis was checked by the condition for {subject} at {loc}."),
+        )
+        .at(r.condition.span),
+    }))
 }
 
 /// `ignore_changes = all`: every configurable attribute keeps its prior value.

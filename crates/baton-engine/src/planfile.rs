@@ -6,8 +6,11 @@
 //! Like Terraform's plan files, it contains sensitive values: treat it as a secret. Reading a
 //! file that is not a Baton plan, or of another version, is an error, never a panic.
 
-use crate::model::{Action, ActionReason, Drift, OutputChange, Plan, PlanMode, ResourceChange};
-use baton_core::InstanceAddr;
+use crate::model::{
+    Action, ActionReason, CheckResult, CheckStatus, Checkable, Drift, OutputChange, Plan, PlanMode,
+    ResourceChange,
+};
+use baton_core::{InstanceAddr, InstanceKey, ModuleInstance, Target};
 use baton_eval::{PathStep, Value};
 use serde_json::{json, Value as J};
 use std::collections::BTreeMap;
@@ -102,7 +105,70 @@ fn head_json(plan: &Plan) -> J {
         "drift": [],
         "refreshed": [],
         "moves": plan.moves.iter().map(|(f, t)| json!([f.to_string(), t.to_string()])).collect::<Vec<_>>(),
+        "checks": plan.checks.iter().map(check_json).collect::<Vec<_>>(),
         "planned_outputs": plan.planned_outputs.iter().map(|(k, (v, s))| (k.clone(), json!({"value": v.to_typed_json(), "sensitive": s}))).collect::<serde_json::Map<_, _>>(),
+    })
+}
+
+fn check_json(c: &CheckResult) -> J {
+    let (kind, name) = match &c.object {
+        Checkable::Resource(r) => ("resource", r.to_string()),
+        Checkable::Output(n) => ("output", n.clone()),
+        Checkable::Check(n) => ("check", n.clone()),
+        Checkable::Var(n) => ("var", n.clone()),
+    };
+    let key = match &c.key {
+        Some(InstanceKey::Int(i)) => json!(i),
+        Some(InstanceKey::Str(s)) => json!(s),
+        None => J::Null,
+    };
+    json!({
+        "module": c.module.to_string(),
+        "kind": kind,
+        "name": name,
+        "key": key,
+        "status": c.status.as_str(),
+        "problems": c.problems,
+    })
+}
+
+fn check_from_json(c: &J) -> Result<CheckResult, String> {
+    let module = match s(c, "module")?.as_str() {
+        "" => ModuleInstance::root(),
+        m => match Target::parse(m).map_err(|e| e.to_string())? {
+            Target::Module(mi) => mi,
+            _ => return Err(format!("invalid module address {m}")),
+        },
+    };
+    let name = s(c, "name")?;
+    let object = match s(c, "kind")?.as_str() {
+        "resource" => Checkable::Resource(
+            InstanceAddr::parse(&name)
+                .map_err(|e| e.to_string())?
+                .resource,
+        ),
+        "output" => Checkable::Output(name),
+        "check" => Checkable::Check(name),
+        "var" => Checkable::Var(name),
+        k => return Err(format!("unknown checkable object kind {k}")),
+    };
+    let key = match c.get("key") {
+        Some(J::Number(n)) => Some(InstanceKey::Int(n.as_i64().ok_or("invalid instance key")?)),
+        Some(J::String(k)) => Some(InstanceKey::Str(k.clone())),
+        _ => None,
+    };
+    let status = CheckStatus::parse(&s(c, "status")?).ok_or("invalid check status")?;
+    let problems = c
+        .get("problems")
+        .and_then(J::as_array)
+        .map(|a| a.iter().filter_map(|p| p.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    Ok(CheckResult {
+        module,
+        object,
+        key,
+        status,
+        problems,
     })
 }
 
@@ -424,6 +490,10 @@ pub fn from_json(j: &J) -> Result<Plan, String> {
         };
         moves.push((get(0)?, get(1)?));
     }
+    let checks = arr("checks")
+        .iter()
+        .map(check_from_json)
+        .collect::<Result<Vec<_>, String>>()?;
     let config_files = arr("config_files")
         .iter()
         .map(|f| Ok((s(f, "path")?, s(f, "text")?)))
@@ -453,5 +523,6 @@ pub fn from_json(j: &J) -> Result<Plan, String> {
         terraform_version: s(j, "terraform_version")?,
         timestamp: s(j, "timestamp")?,
         moves,
+        checks,
     })
 }

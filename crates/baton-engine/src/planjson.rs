@@ -10,7 +10,7 @@
 //! value by default.
 
 use crate::context::Context;
-use crate::model::{Action, Plan, PlanMode, ResourceChange};
+use crate::model::{Action, CheckStatus, Checkable, Plan, PlanMode, ResourceChange};
 use crate::statecodec::{decode_object, decode_output};
 use baton_config::{Body, Expr, ExprKind, Resource};
 use baton_core::{InstanceAddr, InstanceKey, ModuleInstance, ResourceMode};
@@ -453,6 +453,10 @@ pub fn plan_json(ctx: Option<&Context>, plan: &Plan, prior: &Snapshot, o: JsonOp
     }
     if let Some(ctx) = ctx {
         doc.insert("configuration".into(), configuration_json(ctx));
+        let checks = checks_json(ctx, plan);
+        if !checks.is_empty() {
+            doc.insert("checks".into(), J::Array(checks));
+        }
     }
     doc.insert("timestamp".into(), json!(plan.timestamp));
     doc.insert(
@@ -465,6 +469,122 @@ pub fn plan_json(ctx: Option<&Context>, plan: &Plan, prior: &Snapshot, o: JsonOp
         doc.insert("plan_mode".into(), json!(plan.mode.as_str()));
     }
     J::Object(doc)
+}
+
+/// Terraform's `checks`: every object in the configuration that has conditions (resources
+/// with preconditions or postconditions, outputs with preconditions, `check` blocks, variables
+/// with validations), with the status of each of its instances as the plan found it and the
+/// worst of them as the object's (`pass` for an object with no instances).
+fn checks_json(ctx: &Context, plan: &Plan) -> Vec<J> {
+    let mut objects: Vec<(String, J, Vec<J>, CheckStatus)> = Vec::new();
+    for m in ctx.config.all_modules() {
+        let path = &m.path;
+        let mut checkables: Vec<Checkable> = Vec::new();
+        for r in m.resources.values() {
+            if !r.lifecycle.preconditions.is_empty() || !r.lifecycle.postconditions.is_empty() {
+                checkables.push(Checkable::Resource(r.addr.clone()));
+            }
+        }
+        for o in m.outputs.values() {
+            if !o.preconditions.is_empty() {
+                checkables.push(Checkable::Output(o.name.clone()));
+            }
+        }
+        for c in &m.checks {
+            checkables.push(Checkable::Check(c.name.clone()));
+        }
+        for v in m.variables.values() {
+            if !v.validations.is_empty() {
+                checkables.push(Checkable::Var(v.name.clone()));
+            }
+        }
+        for object in checkables {
+            let (mut addr, local) = match &object {
+                Checkable::Resource(r) => (
+                    json!({
+                        "kind": "resource",
+                        "mode": if r.mode == ResourceMode::Data { "data" } else { "managed" },
+                        "type": r.type_,
+                        "name": r.name,
+                    }),
+                    r.to_string(),
+                ),
+                Checkable::Output(n) => (
+                    json!({"kind": "output_value", "name": n}),
+                    format!("output.{n}"),
+                ),
+                Checkable::Check(n) => (json!({"kind": "check", "name": n}), format!("check.{n}")),
+                Checkable::Var(n) => (json!({"kind": "var", "name": n}), format!("var.{n}")),
+            };
+            let display = prefixed(&path.to_string(), &local);
+            if let J::Object(a) = &mut addr {
+                if !path.is_root() {
+                    a.insert("module".into(), json!(path.to_string()));
+                }
+                a.insert("to_display".into(), json!(display));
+            }
+            let mut status = CheckStatus::Pass;
+            let mut instances = Vec::new();
+            for c in plan
+                .checks
+                .iter()
+                .filter(|c| c.object == object && c.module.path() == *path)
+            {
+                status = status.max(c.status);
+                let module = c.module.to_string();
+                let mut ia = Map::new();
+                if !c.module.is_root() {
+                    ia.insert("module".into(), json!(module));
+                }
+                let instance_local = match &object {
+                    Checkable::Resource(r) => {
+                        if let Some(k) = key_json(&c.key) {
+                            ia.insert("instance_key".into(), k);
+                        }
+                        InstanceAddr::new(ModuleInstance::root(), r.clone(), c.key.clone())
+                            .to_string()
+                    }
+                    _ => local.clone(),
+                };
+                ia.insert(
+                    "to_display".into(),
+                    json!(prefixed(&module, &instance_local)),
+                );
+                let mut inst = Map::new();
+                inst.insert("address".into(), J::Object(ia));
+                inst.insert("status".into(), json!(c.status.as_str()));
+                if !c.problems.is_empty() {
+                    let problems: Vec<J> =
+                        c.problems.iter().map(|p| json!({"message": p})).collect();
+                    inst.insert("problems".into(), J::Array(problems));
+                }
+                instances.push(J::Object(inst));
+            }
+            objects.push((display, addr, instances, status));
+        }
+    }
+    objects.sort_by(|a, b| a.0.cmp(&b.0));
+    objects
+        .into_iter()
+        .map(|(_, address, instances, status)| {
+            let mut m = Map::new();
+            m.insert("address".into(), address);
+            m.insert("status".into(), json!(status.as_str()));
+            if !instances.is_empty() {
+                m.insert("instances".into(), J::Array(instances));
+            }
+            J::Object(m)
+        })
+        .collect()
+}
+
+/// `module.a.x` from a module address (possibly empty, the root) and a local address.
+fn prefixed(module: &str, local: &str) -> String {
+    if module.is_empty() {
+        local.to_string()
+    } else {
+        format!("{module}.{local}")
+    }
 }
 
 /// Terraform's `marshalExpression`: `constant_value` when the expression evaluates without

@@ -48,6 +48,7 @@ fn empty_plan(current: &Snapshot) -> Plan {
         terraform_version: crate::TERRAFORM_COMPAT_VERSION.to_string(),
         timestamp: crate::now_rfc3339(),
         moves: Vec::new(),
+        checks: Vec::new(),
     }
 }
 

@@ -5,6 +5,7 @@
 //! Shared between the walker's threads behind a lock. It holds values only; deciding what to
 //! evaluate, and when, is the walkers' job.
 
+use crate::model::{CheckResult, CheckStatus, Checkable};
 use baton_config::Config;
 use baton_core::{Diagnostic, InstanceKey, ModuleInstance, ModulePath, ResourceAddr};
 use baton_eval::refs::{RefAt, Reference};
@@ -88,8 +89,12 @@ pub enum NamedValue {
     Output(String),
 }
 
+/// What conditions were evaluated for one object instance: (module, object, key).
+type CheckKey = (ModuleInstance, Checkable, Option<InstanceKey>);
+
 #[derive(Default)]
 struct Inner {
+    checks: BTreeMap<CheckKey, (CheckStatus, Vec<String>)>,
     named: HashMap<(ModuleInstance, NamedValue), Value>,
     resources: HashMap<(ModuleInstance, ResourceAddr), ResourceValues>,
     calls: HashMap<(ModuleInstance, String), CallExpansion>,
@@ -129,6 +134,40 @@ impl EvalState {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         }
+    }
+
+    /// Records the outcome of conditions of one object instance; outcomes recorded for the
+    /// same instance (its preconditions, then its postconditions) aggregate to the worst.
+    pub fn record_check(
+        &self,
+        module: &ModuleInstance,
+        object: Checkable,
+        key: Option<InstanceKey>,
+        status: CheckStatus,
+        problems: Vec<String>,
+    ) {
+        let mut w = self.write();
+        let e = w
+            .checks
+            .entry((module.clone(), object, key))
+            .or_insert((CheckStatus::Pass, Vec::new()));
+        e.0 = e.0.max(status);
+        e.1.extend(problems);
+    }
+
+    /// Every recorded condition outcome, in address order.
+    pub fn check_results(&self) -> Vec<CheckResult> {
+        self.read()
+            .checks
+            .iter()
+            .map(|((module, object, key), (status, problems))| CheckResult {
+                module: module.clone(),
+                object: object.clone(),
+                key: key.clone(),
+                status: *status,
+                problems: problems.clone(),
+            })
+            .collect()
     }
 
     pub fn set(&self, m: &ModuleInstance, k: NamedValue, v: Value) {
