@@ -161,7 +161,11 @@ fn check_from_json(c: &J) -> Result<CheckResult, String> {
     let problems = c
         .get("problems")
         .and_then(J::as_array)
-        .map(|a| a.iter().filter_map(|p| p.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     Ok(CheckResult {
         module,

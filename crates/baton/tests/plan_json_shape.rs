@@ -228,3 +228,116 @@ resource "terraform_data" "a" {
         .collect();
     assert_eq!(changes, ["terraform_data.a"]);
 }
+
+/// `checks` reports every object with conditions and each instance's status, as Terraform
+/// does: failed check assertions with their messages, conditions unknown until apply,
+/// validations of module inputs, objects with no instances (`pass`). Also from a saved plan.
+#[test]
+fn checks_report_every_condition_as_terraform_does() {
+    if Command::new("terraform").arg("version").output().is_err() {
+        eprintln!("SKIPPED: terraform is not installed, so there is nothing to compare with");
+        return;
+    }
+    let root = r#"variable "v" {
+  default = "abc"
+  validation {
+    condition     = length(var.v) > 1
+    error_message = "short"
+  }
+}
+resource "terraform_data" "a" {
+  count = 2
+  input = "${var.v}-${count.index}"
+  lifecycle {
+    precondition {
+      condition     = var.v != ""
+      error_message = "empty"
+    }
+    postcondition {
+      condition     = self.output != "x"
+      error_message = "post"
+    }
+  }
+}
+resource "terraform_data" "known" {
+  input = "x"
+  lifecycle {
+    postcondition {
+      condition     = self.input == "x"
+      error_message = "known at plan"
+    }
+  }
+}
+resource "terraform_data" "none" {
+  count = 0
+  lifecycle {
+    precondition {
+      condition     = var.v != ""
+      error_message = "never evaluated"
+    }
+  }
+}
+output "o" {
+  value = terraform_data.known.id
+  precondition {
+    condition     = var.v != "z"
+    error_message = "zz"
+  }
+}
+check "c" {
+  assert {
+    condition     = var.v == "nope"
+    error_message = "check failed for ${var.v}"
+  }
+}
+module "m" {
+  source = "./m"
+  count  = 2
+  x      = terraform_data.a[count.index].output
+}
+"#;
+    let child = r#"variable "x" {
+  validation {
+    condition     = var.x != null
+    error_message = "x"
+  }
+}
+output "y" {
+  value = var.x
+  precondition {
+    condition     = path.module != ""
+    error_message = "m"
+  }
+}
+"#;
+    let p = Project::new(&[("main.tf", root), ("m/main.tf", child)]);
+    let tf = |args: &[&str]| {
+        let out = Command::new("terraform")
+            .args(args)
+            .current_dir(p.path())
+            .env("TF_CLI_CONFIG_FILE", "/dev/null")
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("TF_IN_AUTOMATION", "1")
+            .output()
+            .expect("run terraform");
+        assert!(
+            out.status.success(),
+            "terraform {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    tf(&["init", "-input=false", "-no-color"]);
+    tf(&["plan", "-input=false", "-no-color", "-out", "tf.plan"]);
+    let theirs: Json = serde_json::from_slice(&tf(&["show", "-json", "tf.plan"])).expect("JSON");
+    let ours = p.baton(["plan", "--json"]).ok().json();
+    assert_eq!(
+        serde_json::to_string_pretty(&ours["checks"]).unwrap_or_default(),
+        serde_json::to_string_pretty(&theirs["checks"]).unwrap_or_default()
+    );
+    assert!(theirs["checks"].as_array().is_some_and(|a| a.len() == 8));
+    // A saved plan carries them.
+    p.baton(["plan", "--out", "saved.plan"]).ok();
+    let saved = p.baton(["show", "--json", "saved.plan"]).ok().json();
+    assert_eq!(saved["checks"], theirs["checks"]);
+}
