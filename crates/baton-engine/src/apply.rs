@@ -1390,8 +1390,8 @@ impl Runner<'_> {
             summary: "Resource postcondition failed",
             subject: &c.addr.to_string(),
             self_value: Some(&new),
-            count: count,
-            each: each,
+            count,
+            each,
         });
         if post.has_errors() {
             return Err(post);

@@ -19,6 +19,7 @@ pub mod plan;
 pub mod planfile;
 pub mod planjson;
 pub mod policy;
+pub mod relevance;
 pub mod resume;
 pub mod rollback;
 pub mod statecodec;

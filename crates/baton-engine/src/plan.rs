@@ -853,8 +853,8 @@ impl<'a> Planner<'a> {
                 summary: "Resource postcondition failed",
                 subject: &iaddr.to_string(),
                 self_value: Some(&planned),
-                count: count,
-                each: each,
+                count,
+                each,
             });
         }
         if planned.contains_infinity() {
@@ -1067,8 +1067,8 @@ impl<'a> Planner<'a> {
                             summary: "Resource postcondition failed",
                             subject: &iaddr.to_string(),
                             self_value: Some(&v),
-                            count: count,
-                            each: each,
+                            count,
+                            each,
                         });
                     }
                     self.data_reads.insert(iaddr.clone(), v.clone());

@@ -453,6 +453,16 @@ pub fn plan_json(ctx: Option<&Context>, plan: &Plan, prior: &Snapshot, o: JsonOp
     }
     if let Some(ctx) = ctx {
         doc.insert("configuration".into(), configuration_json(ctx));
+        let relevant: Vec<J> = crate::relevance::relevant_attributes(ctx, plan)
+            .into_iter()
+            .map(|r| {
+                let steps: Vec<J> = r.attribute.iter().map(step_json).collect();
+                json!({"resource": r.resource, "attribute": steps})
+            })
+            .collect();
+        if !relevant.is_empty() {
+            doc.insert("relevant_attributes".into(), J::Array(relevant));
+        }
         let checks = checks_json(ctx, plan);
         if !checks.is_empty() {
             doc.insert("checks".into(), J::Array(checks));
@@ -576,6 +586,18 @@ fn checks_json(ctx: &Context, plan: &Plan) -> Vec<J> {
             J::Object(m)
         })
         .collect()
+}
+
+/// A step of an attribute path as Terraform's JSON writes it: names and string keys as
+/// strings, numeric indexes as numbers.
+fn step_json(s: &baton_eval::refs::StaticStep) -> J {
+    use baton_eval::refs::StaticStep;
+    match s {
+        StaticStep::Attr(n) | StaticStep::Key(n) => json!(n),
+        StaticStep::Number(n) => serde_json::from_str::<serde_json::Number>(n)
+            .map(J::Number)
+            .unwrap_or_else(|_| json!(n)),
+    }
 }
 
 /// `module.a.x` from a module address (possibly empty, the root) and a local address.

@@ -186,24 +186,68 @@ pub fn references(expr: &Expr) -> (Vec<RefAt>, Vec<Diagnostic>) {
     let mut out = Vec::new();
     let mut diags = Vec::new();
     let mut bound: Vec<String> = Vec::new();
-    collect(expr, &mut bound, &mut out, &mut diags);
+    collect(expr, &mut bound, &mut |r, _| match r {
+        Ok(r) => out.push(r),
+        Err(d) => diags.push(d),
+    });
     (out, diags)
 }
 
-fn collect(e: &Expr, bound: &mut Vec<String>, out: &mut Vec<RefAt>, diags: &mut Vec<Diagnostic>) {
+/// One step of the static part of a traversal after a reference: an attribute, or an index
+/// written as a literal. (HCL's static traversal stops at the first other index.)
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StaticStep {
+    Attr(String),
+    /// A literal number index, as written.
+    Number(String),
+    /// A literal string key.
+    Key(String),
+}
+
+/// Every well-formed reference in `expr` with the static steps that follow it
+/// (`terraform_data.a[0].output.x` → `terraform_data.a`, `[0, output, x]`), as Terraform's
+/// reference analysis sees them.
+pub fn references_with_steps(expr: &Expr) -> Vec<(RefAt, Vec<StaticStep>)> {
+    let mut out = Vec::new();
+    let mut bound: Vec<String> = Vec::new();
+    collect(expr, &mut bound, &mut |r, steps| {
+        if let Ok(r) = r {
+            let rest = steps.get(r.consumed..).unwrap_or_default();
+            let mut st = Vec::new();
+            for s in rest {
+                match s {
+                    TraversalStep::Attr(n, _) => st.push(StaticStep::Attr(n.to_string())),
+                    TraversalStep::Index(k, _) => match &k.kind {
+                        ExprKind::Number(n) => st.push(StaticStep::Number(n.clone())),
+                        ExprKind::String(s) => st.push(StaticStep::Key(s.clone())),
+                        ExprKind::Template(parts) => match parts.as_slice() {
+                            [TemplatePart::Literal(s)] => st.push(StaticStep::Key(s.clone())),
+                            _ => break,
+                        },
+                        _ => break,
+                    },
+                }
+            }
+            out.push((r, st));
+        }
+    });
+    out
+}
+
+/// Receives each reference found (or why a traversal is not one) with the traversal's steps.
+type Sink<'s> = dyn FnMut(Result<RefAt, Diagnostic>, &[TraversalStep<'_>]) + 's;
+
+fn collect(e: &Expr, bound: &mut Vec<String>, sink: &mut Sink<'_>) {
     // A traversal rooted at a name: a reference (unless the name is bound), then any index
     // expressions inside it.
     if let Some((root, steps)) = e.as_traversal() {
         if !bound.iter().any(|b| b == root) {
             let root_span = root_span(e);
-            match parse_reference(root, root_span, &steps) {
-                Ok(r) => out.push(r),
-                Err(d) => diags.push(d),
-            }
+            sink(parse_reference(root, root_span, &steps), &steps);
         }
         for s in &steps {
             if let TraversalStep::Index(k, _) = s {
-                collect(k, bound, out, diags);
+                collect(k, bound, sink);
             }
         }
         return;
@@ -215,72 +259,67 @@ fn collect(e: &Expr, bound: &mut Vec<String>, out: &mut Vec<RefAt>, diags: &mut 
         | ExprKind::String(_)
         | ExprKind::SplatItem
         | ExprKind::Var(_) => {}
-        ExprKind::Template(parts) => collect_parts(parts, bound, out, diags),
-        ExprKind::Tuple(items) => items.iter().for_each(|x| collect(x, bound, out, diags)),
+        ExprKind::Template(parts) => collect_parts(parts, bound, sink),
+        ExprKind::Tuple(items) => items.iter().for_each(|x| collect(x, bound, sink)),
         ExprKind::Object(items) => {
             for (k, v) in items {
                 if let ObjectKey::Expr(k) = k {
                     // A bare traversal used as a key is a reference only when parenthesised;
                     // quoted strings and other expressions are collected normally.
-                    collect(k, bound, out, diags);
+                    collect(k, bound, sink);
                 }
-                collect(v, bound, out, diags);
+                collect(v, bound, sink);
             }
         }
         ExprKind::GetAttr(x, _) | ExprKind::Unary(_, x) | ExprKind::Parens(x) => {
-            collect(x, bound, out, diags)
+            collect(x, bound, sink)
         }
         ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => {
-            collect(a, bound, out, diags);
-            collect(b, bound, out, diags);
+            collect(a, bound, sink);
+            collect(b, bound, sink);
         }
         ExprKind::Splat { source, each } => {
-            collect(source, bound, out, diags);
-            collect(each, bound, out, diags);
+            collect(source, bound, sink);
+            collect(each, bound, sink);
         }
-        ExprKind::Call { args, .. } => args.iter().for_each(|x| collect(x, bound, out, diags)),
+        ExprKind::Call { args, .. } => args.iter().for_each(|x| collect(x, bound, sink)),
         ExprKind::Conditional(a, b, c) => {
-            collect(a, bound, out, diags);
-            collect(b, bound, out, diags);
-            collect(c, bound, out, diags);
+            collect(a, bound, sink);
+            collect(b, bound, sink);
+            collect(c, bound, sink);
         }
         ExprKind::For(f) => {
-            collect(&f.collection, bound, out, diags);
+            collect(&f.collection, bound, sink);
             let n = bound.len();
             if let Some(k) = &f.key_var {
                 bound.push(k.clone());
             }
             bound.push(f.value_var.clone());
             if let Some(k) = &f.key_expr {
-                collect(k, bound, out, diags);
+                collect(k, bound, sink);
             }
-            collect(&f.value_expr, bound, out, diags);
+            collect(&f.value_expr, bound, sink);
             if let Some(c) = &f.cond {
-                collect(c, bound, out, diags);
+                collect(c, bound, sink);
             }
             bound.truncate(n);
         }
     }
 }
 
-fn collect_parts(
-    parts: &[TemplatePart],
-    bound: &mut Vec<String>,
-    out: &mut Vec<RefAt>,
-    diags: &mut Vec<Diagnostic>,
-) {
+fn collect_parts(parts: &[TemplatePart], bound: &mut Vec<String>, sink: &mut Sink<'_>) {
     for p in parts {
         match p {
             TemplatePart::Literal(_) => {}
-            TemplatePart::Interp(e) => collect(e, bound, out, diags),
+            TemplatePart::Interp(e) => collect(e, bound, sink),
             TemplatePart::If {
                 cond,
                 then,
                 otherwise,
             } => {
-                collect(cond, bound, out, diags);
-                collect_parts(then, bound, out, diags);
-                collect_parts(otherwise, bound, out, diags);
+                collect(cond, bound, sink);
+                collect_parts(then, bound, sink);
+                collect_parts(otherwise, bound, sink);
             }
             TemplatePart::For {
                 key_var,
@@ -288,13 +327,13 @@ fn collect_parts(
                 collection,
                 body,
             } => {
-                collect(collection, bound, out, diags);
+                collect(collection, bound, sink);
                 let n = bound.len();
                 if let Some(k) = key_var {
                     bound.push(k.clone());
                 }
                 bound.push(value_var.clone());
-                collect_parts(body, bound, out, diags);
+                collect_parts(body, bound, sink);
                 bound.truncate(n);
             }
         }

@@ -69,12 +69,10 @@ fn by_addr(j: &Json) -> Vec<(String, Json)> {
         .collect()
 }
 
-/// Documented differences: Terraform's `relevant_attributes` (drift hints) is not produced;
-/// Baton marks `terraform_data`'s whole `output` sensitive when its input has a sensitive
+/// Documented differences: Baton marks `terraform_data`'s whole `output` sensitive when its input has a sensitive
 /// part (differential case 011).
 fn known_difference(p: &str) -> bool {
-    p.starts_with(".relevant_attributes")
-        || p.contains("after_sensitive.output")
+    p.contains("after_sensitive.output")
         || p.contains("before_sensitive.output")
         || p.contains("sensitive_values.output")
         // ... and so `output` itself is null in `baton plan --json`, which hides sensitive
@@ -232,8 +230,10 @@ resource "terraform_data" "a" {
 /// `checks` reports every object with conditions and each instance's status, as Terraform
 /// does: failed check assertions with their messages, conditions unknown until apply,
 /// validations of module inputs, objects with no instances (`pass`). Also from a saved plan.
+/// `relevant_attributes` names the same resource attributes as Terraform's (through locals,
+/// module inputs and outputs, literal and dynamic indexes, splats).
 #[test]
-fn checks_report_every_condition_as_terraform_does() {
+fn checks_and_relevant_attributes_match_terraform() {
     if Command::new("terraform").arg("version").output().is_err() {
         eprintln!("SKIPPED: terraform is not installed, so there is nothing to compare with");
         return;
@@ -277,6 +277,18 @@ resource "terraform_data" "none" {
     }
   }
 }
+resource "terraform_data" "e" {
+  for_each = toset(["k"])
+  input    = each.key
+}
+resource "terraform_data" "uses" {
+  count = 2
+  input = [terraform_data.a[count.index].output, terraform_data.e["k"].output, terraform_data.known[*].id]
+}
+locals {
+  l = { for k, v in terraform_data.e : k => v.input }
+}
+output "l" { value = local.l }
 output "o" {
   value = terraform_data.known.id
   precondition {
@@ -336,6 +348,18 @@ output "y" {
         serde_json::to_string_pretty(&theirs["checks"]).unwrap_or_default()
     );
     assert!(theirs["checks"].as_array().is_some_and(|a| a.len() == 8));
+    let relevant = |j: &Json| -> Vec<String> {
+        let mut v: Vec<String> = j["relevant_attributes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| r.to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(relevant(&ours), relevant(&theirs));
+    assert!(relevant(&theirs).len() >= 5, "{:#?}", relevant(&theirs));
     // A saved plan carries them.
     p.baton(["plan", "--out", "saved.plan"]).ok();
     let saved = p.baton(["show", "--json", "saved.plan"]).ok().json();
