@@ -1398,8 +1398,17 @@ fn setproduct(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
 
 fn sort(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
     let [list] = args else { return Err(arity()) };
-    if !list.is_wholly_known() {
+    if !list.is_known() {
         return unknown(Type::list(Type::String), false);
+    }
+    if !list.is_wholly_known() {
+        // The order is not known yet, but the length is (cty refines the unknown result
+        // with it, and Terraform's plan shows a list of that many unknown strings).
+        let n = seq(list).len();
+        return Ok(Value::list(
+            Type::String,
+            vec![Value::unknown(Type::String); n],
+        ));
     }
     let mut strs = Vec::with_capacity(seq(list).len());
     for (i, v) in seq(list).iter().enumerate() {
@@ -2511,7 +2520,11 @@ mod tests {
             r#"sort(["é","e","z"])"#,
             r#"["list","string"] ["e","z","é"]"#,
         );
-        check(r#"sort(["b", u])"#, r#"["list","string"] null (unknown)"#);
+        // Unknown elements: the length is known, the order is not.
+        check(
+            r#"sort(["b", u])"#,
+            r#"["list","string"] [null,null] (partly unknown)"#,
+        );
         check(
             r#"sort([s, "a"])"#,
             r#"["list","string"] ["a","sec"] (sensitive)"#,
