@@ -86,15 +86,7 @@ impl Walker<'_> {
         for stmt in query["stmts"].as_array().into_iter().flatten() {
             let lit = &stmt["literal"];
             if let Some(s) = lit.get("SomeIn") {
-                for part in [&s["key"], &s["value"]] {
-                    let mut vars = Vec::new();
-                    vars_of(part, &mut vars);
-                    out.extend(
-                        vars.into_iter()
-                            .map(|(_, _, n)| n)
-                            .filter(|n| self.globals.contains(n)),
-                    );
-                }
+                out.extend(self.some_in_names(s));
             } else if let Some(s) = lit.get("SomeVars") {
                 for span in s["vars"].as_array().into_iter().flatten() {
                     if let Some((_, _, n)) = self.span_name(span) {
@@ -104,6 +96,17 @@ impl Walker<'_> {
             }
         }
         out
+    }
+
+    /// The shadowing names `some k, v in xs` declares.
+    fn some_in_names(&self, some_in: &Json) -> Vec<String> {
+        let mut vars = Vec::new();
+        vars_of(&some_in["key"], &mut vars);
+        vars_of(&some_in["value"], &mut vars);
+        vars.into_iter()
+            .map(|(_, _, n)| n)
+            .filter(|n| self.globals.contains(n))
+            .collect()
     }
 
     /// A declaration's name from its span, when it shadows a global.
@@ -121,15 +124,7 @@ impl Walker<'_> {
             let lit = &stmt["literal"];
             if let Some(s) = lit.get("SomeIn") {
                 self.expr(&s["collection"], &active);
-                for part in [&s["key"], &s["value"]] {
-                    let mut vars = Vec::new();
-                    vars_of(part, &mut vars);
-                    active.extend(
-                        vars.into_iter()
-                            .map(|(_, _, n)| n)
-                            .filter(|n| self.globals.contains(n)),
-                    );
-                }
+                active.extend(self.some_in_names(s));
                 self.expr(&s["key"], &active);
                 self.expr(&s["value"], &active);
             } else if let Some(s) = lit.get("SomeVars") {
