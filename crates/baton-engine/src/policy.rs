@@ -9,7 +9,9 @@
 use crate::context::Context;
 use baton_config::ast::ExprKind;
 use baton_core::{Diagnostic, Diagnostics, Sources};
-use baton_policy::{Decision, Enforcement, FindingKind, Outcome, PolicySet};
+use baton_policy::{
+    Decision, Enforcement, FindingKind, InputShape, Namespaces, Outcome, PolicySet,
+};
 use serde_json::{json, Value as J};
 use std::path::{Path, PathBuf};
 
@@ -91,12 +93,7 @@ pub fn policy_sets(
             .collect();
         let dirs = unclaimed(&default_dir, &claimed);
         if !dirs.is_empty() {
-            sets.push(PolicySet {
-                name: "default".into(),
-                dirs,
-                enforcement: Enforcement::HardMandatory,
-                include_sensitive: false,
-            });
+            sets.push(PolicySet::new("default", dirs));
         }
     }
     for d in extra {
@@ -105,12 +102,7 @@ pub fn policy_sets(
         } else {
             dir.join(d)
         };
-        sets.push(PolicySet {
-            name: d.display().to_string(),
-            dirs: vec![path],
-            enforcement: Enforcement::HardMandatory,
-            include_sensitive: false,
-        });
+        sets.push(PolicySet::new(d.display().to_string(), vec![path]));
     }
     sets.extend(configured);
     (sets, diags)
@@ -186,12 +178,7 @@ fn configured_sets(dir: &Path, ctx: Option<&Context>) -> (Vec<PolicySet>, Diagno
                 );
                 continue;
             };
-            let mut set = PolicySet {
-                name: name.clone(),
-                dirs: Vec::new(),
-                enforcement: Enforcement::HardMandatory,
-                include_sensitive: false,
-            };
+            let mut set = PolicySet::new(name.clone(), Vec::new());
             let mut ok = true;
             for a in &b.body.attrs {
                 match a.name.as_str() {
@@ -269,11 +256,47 @@ fn configured_sets(dir: &Path, ctx: Option<&Context>) -> (Vec<PolicySet>, Diagno
                             ok = false;
                         }
                     },
+                    "input_shape" => match a.expr.as_static_str().map(str::parse::<InputShape>) {
+                        Some(Ok(s)) => set.input_shape = s,
+                        Some(Err(e)) => {
+                            diags.push(
+                                Diagnostic::error(
+                                    "Invalid input shape",
+                                    format!("Policy set {name:?}: {e}."),
+                                )
+                                .at(a.expr.span),
+                            );
+                            ok = false;
+                        }
+                        None => {
+                            diags.push(
+                                    Diagnostic::error(
+                                        "Invalid input shape",
+                                        format!("Policy set {name:?}: input_shape must be a literal string: \"plan\", \"spacelift\", \"hcp-terraform\" (also \"terraform-enterprise\", \"env0\") or \"scalr\"."),
+                                    )
+                                    .at(a.expr.span),
+                                );
+                            ok = false;
+                        }
+                    },
+                    "namespaces" => match namespaces(&a.expr) {
+                        Some(n) => set.namespaces = n,
+                        None => {
+                            diags.push(
+                                Diagnostic::error(
+                                    "Invalid namespaces",
+                                    format!("Policy set {name:?}: namespaces must be \"all\" or a non-empty list of package names, e.g. [\"main\"] (conftest's default)."),
+                                )
+                                .at(a.expr.span),
+                            );
+                            ok = false;
+                        }
+                    },
                     other => {
                         diags.push(
                             Diagnostic::error(
                                 "Unsupported argument",
-                                format!("An argument named {other:?} is not expected in a policy_set block; expected source, enforcement or include_sensitive."),
+                                format!("An argument named {other:?} is not expected in a policy_set block; expected source, enforcement, include_sensitive, input_shape or namespaces."),
                             )
                             .at(a.name_span),
                         );
@@ -299,6 +322,24 @@ fn configured_sets(dir: &Path, ctx: Option<&Context>) -> (Vec<PolicySet>, Diagno
         }
     }
     (sets, diags)
+}
+
+/// `namespaces = "all"` or `namespaces = ["main", "terraform.aws"]`.
+fn namespaces(expr: &baton_config::ast::Expr) -> Option<Namespaces> {
+    if expr.as_static_str() == Some("all") {
+        return Some(Namespaces::All);
+    }
+    let ExprKind::Tuple(items) = &expr.kind else {
+        return None;
+    };
+    let names: Vec<String> = items
+        .iter()
+        .map(|x| x.as_static_str().map(str::to_string))
+        .collect::<Option<_>>()?;
+    if names.is_empty() || names.iter().any(String::is_empty) {
+        return None;
+    }
+    Some(Namespaces::Only(names))
 }
 
 /// Loads `sets` and evaluates them over `input`. Failing to load fails closed (a hard

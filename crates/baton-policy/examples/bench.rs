@@ -192,10 +192,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     .collect();
     dirs.push(tmp.path().to_path_buf());
     let sets = vec![PolicySet {
-        name: "bench".into(),
-        dirs,
         enforcement: Enforcement::HardMandatory,
-        include_sensitive: false,
+        ..PolicySet::new("bench", dirs)
     }];
 
     let plan = synthetic_plan(n);

@@ -7,7 +7,7 @@
 
 use crate::load::{Corpus, GateRule, LoadedPolicies, LoadedSet};
 use crate::redact::redacted;
-use crate::set::Enforcement;
+use crate::set::{Enforcement, InputShape};
 use baton_core::{Diagnostic, Diagnostics, Sources};
 use serde::Deserialize as _;
 use serde_json::Value as Json;
@@ -184,6 +184,7 @@ pub fn evaluate(policies: &LoadedPolicies, input: &Json) -> Decision {
                 }
             }
         };
+        let value = shaped(value, set.set.input_shape);
         evaluate_set(set, value, &addresses, sources, &mut decision);
     }
     // Most severe first: hard-mandatory denials, soft-mandatory, advisory denials, warnings.
@@ -192,6 +193,27 @@ pub fn evaluate(policies: &LoadedPolicies, input: &Json) -> Decision {
         .sort_by(|a, b| severity_key(a).cmp(&severity_key(b)));
     decision.outcome = outcome(&decision.findings, !decision.errors.is_empty());
     decision
+}
+
+/// The input as the set's policies expect it: the plan itself, or the plan under the key
+/// their platform uses, with the `baton` run context beside it.
+fn shaped(input: regorus::Value, shape: InputShape) -> regorus::Value {
+    let Some(key) = shape.plan_key() else {
+        return input;
+    };
+    let mut plan = input;
+    let baton = plan
+        .as_object_mut()
+        .ok()
+        .and_then(|o| o.remove(&regorus::Value::from("baton")));
+    let mut out = regorus::Value::new_object();
+    if let Ok(o) = out.as_object_mut() {
+        o.insert(regorus::Value::from(key), plan);
+        if let Some(b) = baton {
+            o.insert(regorus::Value::from("baton"), b);
+        }
+    }
+    out
 }
 
 type SortKey<'a> = (

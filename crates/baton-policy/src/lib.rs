@@ -17,18 +17,23 @@
 //!
 //! API boundary: the items re-exported here.
 
+mod builtins;
 mod eval;
+mod gofmt;
 mod load;
 mod query;
 mod redact;
 mod rego_error;
 mod rules;
 mod set;
+mod shadow;
 mod testing;
 
 pub use eval::{evaluate, Decision, Finding, FindingKind, Outcome};
 pub use load::{load, LoadedPolicies, EVAL_TIME_LIMIT};
 pub use query::eval_query;
 pub use redact::{redact, REDACTED};
-pub use set::{Enforcement, ParseEnforcementError, PolicySet};
+pub use set::{
+    Enforcement, InputShape, Namespaces, ParseEnforcementError, ParseInputShapeError, PolicySet,
+};
 pub use testing::{run_tests, TestOpts, TestOutcome, TestReport, TestResult};

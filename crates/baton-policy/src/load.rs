@@ -7,10 +7,10 @@
 
 use crate::rego_error::{span_at, RegoError};
 use crate::rules::{modules_from_ast, ModuleInfo};
-use crate::set::PolicySet;
+use crate::set::{InputShape, Namespaces, PolicySet};
 use baton_core::{Diagnostic, Diagnostics, FileId, Sources};
 use serde::Deserialize as _;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -78,7 +78,15 @@ pub fn load(sets: &[PolicySet], sources: &Sources) -> Result<LoadedPolicies, Dia
     for set in sets {
         let (corpus, d) = build_corpus(&set.dirs, false, sources);
         diags.extend(d);
-        let rules = gate_rules(&corpus.modules);
+        check_namespaces(set, &corpus.modules, &mut diags);
+        check_input_shape(set, &corpus, sources, &mut diags);
+        let rules: Vec<GateRule> = gate_rules(&corpus.modules)
+            .into_iter()
+            .filter(|r| {
+                set.namespaces
+                    .includes(&crate::rules::package_path(&r.package))
+            })
+            .collect();
         if corpus.modules.is_empty() {
             diags.push(Diagnostic::warning(
                 "No policies found",
@@ -111,6 +119,124 @@ pub fn load(sets: &[PolicySet], sources: &Sources) -> Result<LoadedPolicies, Dia
         warnings: diags,
         sources: sources.clone(),
     })
+}
+
+/// A namespace that names no package is a typo that would silently enforce nothing.
+fn check_namespaces(set: &PolicySet, modules: &[ModuleInfo], diags: &mut Diagnostics) {
+    let Namespaces::Only(names) = &set.namespaces else {
+        return;
+    };
+    if modules.is_empty() {
+        return;
+    }
+    for n in names {
+        if !modules
+            .iter()
+            .any(|m| crate::rules::package_path(&m.package) == *n)
+        {
+            let mut packages: Vec<String> = modules
+                .iter()
+                .map(|m| crate::rules::package_path(&m.package))
+                .collect();
+            packages.sort();
+            packages.dedup();
+            diags.push(Diagnostic::error(
+                "Unknown policy namespace",
+                format!(
+                    "Policy set \"{}\" names the namespace {n:?}, but no policy in {} declares package {n}. The packages are: {}.",
+                    set.name,
+                    display_dirs(&set.dirs),
+                    packages.join(", ")
+                ),
+            ));
+        }
+    }
+}
+
+/// Top-level keys of the plan JSON (and of Baton's input) that a policy may read.
+const PLAN_KEYS: &[&str] = &[
+    "format_version",
+    "terraform_version",
+    "variables",
+    "planned_values",
+    "resource_changes",
+    "resource_drift",
+    "output_changes",
+    "prior_state",
+    "configuration",
+    "relevant_attributes",
+    "checks",
+    "timestamp",
+    "applyable",
+    "complete",
+    "errored",
+];
+
+/// Run metadata of the platforms, which Baton does not provide (their policies find nothing
+/// there).
+const PLATFORM_METADATA: &[(&str, &str)] = &[
+    ("spacelift", "Spacelift's run metadata"),
+    ("tfrun", "Scalr's run metadata"),
+    ("run", "HCP Terraform's run metadata"),
+];
+
+/// A policy written for another input shape finds nothing and allows everything: reading
+/// `input.tfplan` when the set gives the bare plan (or `input.resource_changes` when it gives
+/// `input.tfplan`) is an error naming the shape the policy expects.
+fn check_input_shape(set: &PolicySet, corpus: &Corpus, sources: &Sources, diags: &mut Diagnostics) {
+    let shape = set.input_shape;
+    for m in &corpus.modules {
+        for (key, line, col) in &m.input_roots {
+            let key = key.as_str();
+            let expected = match shape.plan_key() {
+                None => PLAN_KEYS.contains(&key),
+                Some(k) => k == key,
+            };
+            if expected || key == "baton" {
+                continue;
+            }
+            let span = corpus
+                .files
+                .get(&m.file)
+                .and_then(|id| span_at(sources, *id, *line, *col, 5));
+            if let Some((_, what)) = PLATFORM_METADATA.iter().find(|(k, _)| *k == key) {
+                diags.push(
+                    Diagnostic::warning(
+                        "Policy reads run metadata Baton does not provide",
+                        format!(
+                            "{} reads input.{key} ({what}); Baton gives the plan and input.baton (environment, user, command, ...), so input.{key} is undefined and rules that need it do not fire.",
+                            m.file
+                        ),
+                    )
+                    .at_opt(span),
+                );
+                continue;
+            }
+            let wants = InputShape::ALL.into_iter().find(|s| match s.plan_key() {
+                None => PLAN_KEYS.contains(&key),
+                Some(k) => k == key,
+            });
+            let Some(wants) = wants else {
+                continue;
+            };
+            diags.push(
+                Diagnostic::error(
+                    "Policy written for another input shape",
+                    format!(
+                        "{} reads input.{key}, but policy set \"{}\" gives the plan {}: this policy would find nothing and allow every run. Set input_shape = \"{}\" on the policy set (or move the policy to a set that has it).",
+                        m.file,
+                        set.name,
+                        match shape.plan_key() {
+                            None => "as the input itself (input_shape = \"plan\")".to_string(),
+                            Some(k) => format!("under input.{k} (input_shape = \"{shape}\")"),
+                        },
+                        wants
+                    ),
+                )
+                .at_opt(span),
+            );
+        }
+    }
 }
 
 fn display_dirs(dirs: &[PathBuf]) -> String {
@@ -185,6 +311,22 @@ impl Corpus {
     }
 }
 
+/// A Rego engine as Baton configures it: prints gathered, a time limit per evaluation,
+/// built-in errors making the expression undefined (OPA's default) and Baton's built-ins.
+pub(crate) fn new_engine() -> Result<regorus::Engine, String> {
+    let mut engine = regorus::Engine::new();
+    engine.set_gather_prints(true);
+    engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
+        limit: EVAL_TIME_LIMIT,
+        check_interval: NonZeroU32::new(1000).unwrap_or(NonZeroU32::MIN),
+    });
+    // OPA's default: an error inside a built-in (`count(null)`) makes the expression
+    // undefined, so the rule does not fire; it does not fail the whole evaluation.
+    engine.set_strict_builtin_errors(false);
+    crate::builtins::register(&mut engine)?;
+    Ok(engine)
+}
+
 /// Reads the directories into one engine. `include_tests` also loads `*_test.rego` files.
 /// The corpus is usable only when the diagnostics hold no error.
 pub(crate) fn build_corpus(
@@ -193,12 +335,16 @@ pub(crate) fn build_corpus(
     sources: &Sources,
 ) -> (Corpus, Diagnostics) {
     let mut diags = Diagnostics::new();
-    let mut engine = regorus::Engine::new();
-    engine.set_gather_prints(true);
-    engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
-        limit: EVAL_TIME_LIMIT,
-        check_interval: NonZeroU32::new(1000).unwrap_or(NonZeroU32::MIN),
-    });
+    let mut engine = match new_engine() {
+        Ok(e) => e,
+        Err(e) => {
+            diags.push(Diagnostic::error(
+                "Cannot prepare the Rego engine",
+                format!("Internal error: {e}"),
+            ));
+            regorus::Engine::new()
+        }
+    };
     let mut corpus_files = HashMap::new();
 
     let mut policies = Vec::new();
@@ -207,13 +353,21 @@ pub(crate) fn build_corpus(
         collect_files(dir, include_tests, &mut policies, &mut data, &mut diags);
     }
 
+    // (registered name, text, parsed as the older syntax)
+    let mut added: Vec<(String, String, bool)> = Vec::new();
     for path in &policies {
         let Some((name, id, text)) = read_file(path, sources, &mut diags) else {
             continue;
         };
         corpus_files.insert(name.clone(), id);
-        if let Err(err) = add_policy(&mut engine, &name, &text) {
-            diags.push(err.to_diagnostic("Invalid policy", "", &corpus_files, sources));
+        match add_policy(&mut engine, &name, &text) {
+            Ok(v0) => added.push((name, text, v0)),
+            Err(err) => diags.push(err.to_diagnostic("Invalid policy", "", &corpus_files, sources)),
+        }
+    }
+    if !diags.has_errors() && !added.is_empty() {
+        if let Some(e) = unshadowed(&engine, &added) {
+            engine = e;
         }
     }
 
@@ -264,20 +418,62 @@ pub(crate) fn build_corpus(
     (corpus, diags)
 }
 
+/// A new engine holding the policies with the locals that shadow a rule renamed (see
+/// [`crate::shadow`]), or `None` when no policy has one (or the AST cannot be read: the
+/// compile step then reports what regorus finds).
+fn unshadowed(
+    engine: &regorus::Engine,
+    added: &[(String, String, bool)],
+) -> Option<regorus::Engine> {
+    let ast: serde_json::Value = serde_json::from_str(&engine.get_ast_as_json().ok()?).ok()?;
+    let modules = crate::rules::modules_from_json(&ast).ok()?;
+    let mut globals: HashMap<&[String], HashSet<String>> = HashMap::new();
+    for m in &modules {
+        globals
+            .entry(&m.package)
+            .or_default()
+            .extend(m.rules.iter().map(|r| r.name.clone()));
+    }
+    let mut texts: Vec<(String, String, bool)> = added.to_vec();
+    let mut changed = false;
+    for (item, m) in ast.as_array()?.iter().zip(&modules) {
+        let file = item["source"]["file"].as_str()?;
+        let Some(entry) = texts.iter_mut().find(|(n, _, _)| n == file) else {
+            continue;
+        };
+        let empty = HashSet::new();
+        let g = globals.get(m.package.as_slice()).unwrap_or(&empty);
+        if let Some(new_text) = crate::shadow::rewrite(&entry.1, &item["ast"], g) {
+            entry.1 = new_text;
+            changed = true;
+        }
+    }
+    if !changed {
+        return None;
+    }
+    let mut fresh = new_engine().ok()?;
+    for (name, text, v0) in texts {
+        fresh.set_rego_v0(v0);
+        fresh.add_policy(name, text).ok()?;
+    }
+    fresh.set_rego_v0(false);
+    Some(fresh)
+}
+
 /// Parses as Rego v1 (what OPA 1.x writes); when that fails, as the older syntax
-/// (`deny[msg] { … }`). When both fail, the error that got further into the file is the
+/// (`deny[msg] { … }`); returns whether it is the older syntax. When both fail, the error that got further into the file is the
 /// one to show: it is the one in the syntax the author was writing.
-fn add_policy(engine: &mut regorus::Engine, name: &str, text: &str) -> Result<(), RegoError> {
+fn add_policy(engine: &mut regorus::Engine, name: &str, text: &str) -> Result<bool, RegoError> {
     engine.set_rego_v0(false);
     let v1 = match engine.add_policy(name.to_string(), text.to_string()) {
-        Ok(_) => return Ok(()),
+        Ok(_) => return Ok(false),
         Err(e) => RegoError::parse(&e),
     };
     engine.set_rego_v0(true);
     let v0 = engine.add_policy(name.to_string(), text.to_string());
     engine.set_rego_v0(false);
     match v0 {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(true),
         Err(e) => {
             let v0 = RegoError::parse(&e);
             Err(if v0.position() > v1.position() {

@@ -13,6 +13,9 @@ pub(crate) struct ModuleInfo {
     /// Package path components, e.g. `["terraform", "tags"]`.
     pub package: Vec<String>,
     pub rules: Vec<RuleDecl>,
+    /// The first key of every static reference into `input` (`input.tfplan.x`, `import
+    /// input.tfplan`, `input["plan"]`), with its line and column, in source order.
+    pub input_roots: Vec<(String, u32, u32)>,
 }
 
 /// One rule definition (a rule may be defined several times, in several files).
@@ -30,6 +33,11 @@ pub(crate) struct RuleDecl {
 /// Reads every module out of `Engine::get_ast_as_json`.
 pub(crate) fn modules_from_ast(ast_json: &str) -> Result<Vec<ModuleInfo>, String> {
     let doc: Json = serde_json::from_str(ast_json).map_err(|e| e.to_string())?;
+    modules_from_json(&doc)
+}
+
+/// [`modules_from_ast`] of the AST already parsed.
+pub(crate) fn modules_from_json(doc: &Json) -> Result<Vec<ModuleInfo>, String> {
     let Some(items) = doc.as_array() else {
         return Err("the policy AST is not an array".into());
     };
@@ -48,10 +56,14 @@ pub(crate) fn modules_from_ast(ast_json: &str) -> Result<Vec<ModuleInfo>, String
                 rules.push(decl);
             }
         }
+        let mut input_roots = Vec::new();
+        collect_input_roots(ast, &mut input_roots);
+        input_roots.sort_by_key(|(_, line, col)| (*line, *col));
         out.push(ModuleInfo {
             file,
             package,
             rules,
+            input_roots,
         });
     }
     Ok(out)
@@ -83,6 +95,35 @@ fn json_u32(v: &Json) -> u32 {
         .or_else(|| v.to_string().parse().ok())
         .and_then(|n| u32::try_from(n).ok())
         .unwrap_or(0)
+}
+
+/// References whose base is `input`, anywhere in a module's AST.
+fn collect_input_roots(node: &Json, out: &mut Vec<(String, u32, u32)>) {
+    match node {
+        Json::Object(map) => {
+            for (kind, inner) in map {
+                let refr = &inner["refr"]["Var"];
+                if refr["value"] == "input" {
+                    let key = match kind.as_str() {
+                        "RefDot" => inner["field"].get(1).and_then(Json::as_str),
+                        "RefBrack" => inner["index"]["String"]["value"].as_str(),
+                        _ => None,
+                    };
+                    if let Some(key) = key {
+                        let span = &refr["span"];
+                        out.push((
+                            key.to_string(),
+                            json_u32(&span["line"]),
+                            json_u32(&span["col"]),
+                        ));
+                    }
+                }
+                collect_input_roots(inner, out);
+            }
+        }
+        Json::Array(items) => items.iter().for_each(|i| collect_input_roots(i, out)),
+        _ => {}
+    }
 }
 
 /// The static components of a reference expression: `a.b["c"]` → `a`, `b`, `c`. A dynamic

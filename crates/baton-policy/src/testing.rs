@@ -93,6 +93,10 @@ impl TestReport {
         if !self.diagnostics.is_empty() {
             out.push_str(&self.diagnostics.render(sources));
             out.push('\n');
+            // Nothing ran: totals of zero would read as a result.
+            if self.diagnostics.has_errors() {
+                return out;
+            }
         }
         for r in &self.results {
             let status = match &r.outcome {

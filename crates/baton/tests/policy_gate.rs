@@ -587,3 +587,89 @@ fn saved_plan_and_its_apply_are_audited_with_the_plan_files_digest() {
     assert_eq!(digest_of("plan"), want);
     assert_eq!(digest_of("apply"), want);
 }
+
+/// Issue 9: a policy library written for Scalr (`input.tfplan`), configured with its shape,
+/// denies; without the shape it fails to load (a denial naming the shape), never a silent
+/// pass. Its message uses Go's `fmt` widths, and a built-in error in another rule is only
+/// undefined.
+#[test]
+fn a_policy_set_declares_the_input_shape_its_policies_expect() {
+    const SCALR: &str = r#"package terraform
+
+import input.tfplan as tfplan
+
+deny[reason] {
+  resource := tfplan.resource_changes[_]
+  resource.change.after.input.public == true
+  reason := sprintf("%-24s|%6s|", [resource.address, "public"])
+}
+
+deny["never"] {
+  count(tfplan.no_such_list) > 0
+}
+"#;
+    let configured = |shape: &str| {
+        format!(
+            "terraform {{\n  baton {{\n    policy_set \"scalr\" {{\n      source = \"scalr\"\n{shape}    }}\n  }}\n}}\n\n{CONFIG}"
+        )
+    };
+    let p = Project::new(&[
+        ("main.tf", &configured("      input_shape = \"scalr\"\n")),
+        ("scalr/terraform.rego", SCALR),
+    ]);
+    let out = p.baton(["plan"]).run();
+    assert_denied(&out);
+    out.assert_stdout_contains("deny: terraform_data.bucket   |public| (data.terraform.deny");
+
+    // Without the shape, the policy would find nothing: the gate refuses to load it.
+    p.write("main.tf", &configured(""));
+    let out = p.baton(["plan"]).run();
+    assert_denied(&out);
+    out.assert_stderr_contains("Policy written for another input shape");
+    out.assert_stderr_contains("Set input_shape = \"scalr\"");
+
+    // A bad value is an error at the attribute, naming the file.
+    p.write("main.tf", &configured("      input_shape = \"tfplan\"\n"));
+    let out = p.baton(["plan"]).run();
+    assert_denied(&out);
+    out.assert_stderr_contains("Invalid input shape");
+    out.assert_stderr_contains("main.tf:5");
+    out.assert_stderr_contains("invalid input shape \"tfplan\"");
+}
+
+/// Issue 9: conftest evaluates only package `main` by default; `namespaces` runs a conftest
+/// directory as conftest does.
+#[test]
+fn a_policy_set_can_select_namespaces_like_conftest() {
+    let config = format!(
+        "terraform {{\n  baton {{\n    policy_set \"conftest\" {{\n      source     = \"conftest\"\n      namespaces = [\"main\"]\n    }}\n  }}\n}}\n\n{CONFIG}"
+    );
+    let p = Project::new(&[
+        ("main.tf", &config),
+        (
+            "conftest/main.rego",
+            "package main\n\nwarn contains \"main warns\" if true\n",
+        ),
+        (
+            "conftest/other.rego",
+            "package other\n\ndeny contains \"other denies\" if true\n",
+        ),
+    ]);
+    let out = p.baton(["plan"]).ok();
+    out.assert_stdout_contains("main warns");
+    out.assert_not_contains("other denies");
+}
+
+/// Issue 9: `baton policy test` on a policy that does not compile prints the error only,
+/// and `baton policy eval` runs a query that needs no policy.
+#[test]
+fn policy_test_of_a_broken_file_prints_only_the_error_and_eval_needs_no_policies() {
+    let p = Project::new(&[("t_test.rego", "package t\n\ntest_x if {\n")]);
+    let out = p.baton(["policy", "test", "t_test.rego"]).run();
+    out.assert_code(1);
+    out.assert_contains("t_test.rego");
+    out.assert_not_contains("PASS: 0/0");
+
+    let out = p.baton(["policy", "eval", "x := 1 + 2"]).ok();
+    assert_eq!(out.json()["result"][0]["bindings"]["x"], 3);
+}

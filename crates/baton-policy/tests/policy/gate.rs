@@ -127,10 +127,11 @@ fn the_most_severe_set_decides() {
 
 #[test]
 fn runtime_errors_fail_closed_with_file_line_and_column() {
-    // A complete rule with two values is an evaluation error; so is a division by zero.
+    // A complete rule with two values is an evaluation error; so is a function with two.
+    // (An error inside a built-in, such as a division by zero, is not: see below.)
     let files = [
         ("conflict.rego", "package conflict\n\nlevel := 1 if input.a\nlevel := 2 if input.b\n\ndeny contains \"high\" if level > 1\n"),
-        ("math.rego", "package math\n\nwarn contains msg if {\n\tn := count(input.resource_changes)\n\tmsg := sprintf(\"%v\", [10 % (n - n)])\n}\n"),
+        ("math.rego", "package math\n\nf(_) := 1\nf(_) := 2\nwarn contains msg if {\n\tmsg := sprintf(\"%v\", [f(1)])\n}\n"),
     ];
     let (d, sources, dir) = decide(
         &files,
@@ -149,7 +150,7 @@ fn runtime_errors_fail_closed_with_file_line_and_column() {
         .replace(&dir.path().display().to_string(), "DIR");
     assert!(text.contains("Error: Policy evaluation failed"), "{text}");
     assert!(text.contains("on DIR/conflict.rego:"), "{text}");
-    assert!(text.contains("on DIR/math.rego:5:"), "{text}");
+    assert!(text.contains("on DIR/math.rego:6:"), "{text}");
     assert!(
         text.contains("policy set \"main\", rule data.math.warn"),
         "{text}"
@@ -265,7 +266,7 @@ fn one_failing_rule_does_not_hide_the_findings_of_the_others() {
     let files = [
         (
             "bad.rego",
-            "package bad\n\ndeny contains x if {\n\tx := 1 / 0\n}\n",
+            "package bad\n\nlevel := 1 if true\nlevel := 2 if true\n\ndeny contains x if {\n\tx := level\n}\n",
         ),
         (
             "good.rego",
@@ -418,4 +419,23 @@ fn evaluation_is_repeatable_with_the_same_loaded_policies() {
     let third = evaluate(&p, &plan(&[("a_b.c", &["delete"])]));
     assert_eq!(first, third);
     assert_eq!(second.outcome, Outcome::Pass);
+}
+
+#[test]
+fn an_error_inside_a_builtin_makes_its_rule_undefined_as_in_opa() {
+    // OPA's default (not `--strict-builtin-errors`): `count(null)` and `1 / 0` make the
+    // expression undefined; the rule does not fire, and the other rules still decide.
+    let files = [(
+        "p.rego",
+        "package p\n\ndeny contains \"counted\" if count(input.tags) > 0\n\ndeny contains \"divided\" if 1 / input.n > 0\n\ndeny contains msg if {\n\tsome rc in input.resource_changes\n\tmsg := sprintf(\"%-12s|%5s|\", [rc.address, \"x\"])\n}\n",
+    )];
+    let (d, sources, _) = decide(
+        &files,
+        HardMandatory,
+        &json!({"tags": null, "n": 0, "resource_changes": [{"address": "a_b.c"}]}),
+    );
+    assert!(d.errors.is_empty(), "{}", d.render(&sources));
+    let msgs: Vec<&str> = d.findings.iter().map(|f| f.message.as_str()).collect();
+    assert_eq!(msgs, vec!["a_b.c       |    x|"]);
+    assert_eq!(d.outcome, Outcome::HardFail);
 }

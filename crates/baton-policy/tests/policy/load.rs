@@ -188,3 +188,42 @@ fn loaded_policies_can_be_shared_between_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<LoadedPolicies>();
 }
+
+#[test]
+fn some_may_shadow_a_rule_of_the_package_as_in_opa() {
+    // Azure's policy library declares locals named like rules of the package
+    // (`some resource in resources` beside a rule `resource`). regorus refuses that; the
+    // loader renames the local within its scope, so the policy loads and means what OPA says.
+    let policy = "package azure\n\nimport rego.v1\n\nresources contains r if {\n\tsome r in input.resource_changes\n}\n\nresource(x) := x\n\ndeny contains msg if {\n\tsome resource in resources\n\tresource.type == \"azurerm_storage_account\"\n\tmsg := sprintf(\"%s: no public access\", [resource.address])\n}\n\nwarn contains msg if {\n\tcount(resources) > 0\n\tsome resources in [[\"x\"]]\n\tmsg := sprintf(\"%d\", [count(resources)])\n}\n";
+    let dir = fixture(&[("azure.rego", policy)]);
+    let (p, sources) = load_ok(&[set("azure", dir.path(), Enforcement::HardMandatory)]);
+    let d = baton_policy::evaluate(
+        &p,
+        &serde_json::json!({"resource_changes": [
+            {"address": "azurerm_storage_account.a", "type": "azurerm_storage_account"},
+            {"address": "azurerm_key_vault.k", "type": "azurerm_key_vault"},
+        ]}),
+    );
+    assert!(d.errors.is_empty(), "{}", d.render(&sources));
+    let msgs: Vec<&str> = d.findings.iter().map(|f| f.message.as_str()).collect();
+    assert_eq!(
+        msgs,
+        vec!["azurerm_storage_account.a: no public access", "1"]
+    );
+
+    // Errors in a rewritten file still point at what the user wrote.
+    let bad = policy.replace(
+        "msg := sprintf(\"%d\"",
+        "msg := sprintf(\"%d\", undefined_var) + sprintf(\"%d\"",
+    );
+    let dir = fixture(&[("azure.rego", &bad)]);
+    let text = load_err(
+        &[set("azure", dir.path(), Enforcement::HardMandatory)],
+        dir.path(),
+    );
+    assert!(text.contains("on DIR/azure.rego:20:"), "{text}");
+    assert!(
+        text.contains("msg := sprintf(\"%d\", undefined_var)"),
+        "{text}"
+    );
+}

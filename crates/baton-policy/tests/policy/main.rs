@@ -2,11 +2,13 @@
 //! examples under `examples/policies/`. One test binary (link time matters); one module per
 //! area; fixtures are written to temporary directories.
 
+mod builtins;
 mod examples;
 mod gate;
 mod load;
 mod redact;
 mod runner;
+mod shapes;
 mod tidy;
 
 use baton_core::Sources;
@@ -29,10 +31,8 @@ pub fn fixture(files: &[(&str, &str)]) -> TempDir {
 
 pub fn set(name: &str, dir: &Path, enforcement: Enforcement) -> PolicySet {
     PolicySet {
-        name: name.to_string(),
-        dirs: vec![dir.to_path_buf()],
         enforcement,
-        include_sensitive: false,
+        ..PolicySet::new(name, vec![dir.to_path_buf()])
     }
 }
 

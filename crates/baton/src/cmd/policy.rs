@@ -234,7 +234,12 @@ pub fn run(env: &Env, c: &PolicyCommand) -> anyhow::Result<ExitCode> {
             let Some(q) = query.as_ref().or(query_arg.as_ref()) else {
                 bail!("Give the query: `baton policy eval --query data.x.deny [--input FILE]`.");
             };
-            let dirs = default_dirs(env, data)?;
+            // A query may need no policy at all (`x := 1 + 2`), as with `opa eval`.
+            let dirs = if data.is_empty() && !env.dir.join(policy::DEFAULT_DIR).is_dir() {
+                Vec::new()
+            } else {
+                default_dirs(env, data)?
+            };
             let input = match input {
                 Some(f) => {
                     let text = std::fs::read_to_string(f)

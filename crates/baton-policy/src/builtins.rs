@@ -1,0 +1,278 @@
+//! Built-in functions Baton adds to regorus (as engine extensions) so that policies written
+//! for OPA run unchanged: `sprintf` with Go's `fmt` (regorus's own ignores flags and widths),
+//! `crypto.md5`/`sha1`/`sha256` and `crypto.hmac.*`, `io.jwt.decode`, and `urlquery.*`
+//! (regorus's need a URL library far larger than these four functions).
+//!
+//! Each follows OPA's semantics, including its default for errors: a call whose arguments are
+//! of the wrong type or cannot be decoded is *undefined*, never a failure of the evaluation.
+//! Nothing here reads the network, the clock, the environment or files.
+
+use crate::gofmt::{sprintf, Arg};
+use regorus::Value;
+use std::collections::BTreeMap;
+
+/// A built-in of one argument; `None` is undefined.
+type Unary = fn(&Value) -> Option<Value>;
+/// A built-in of two arguments; `None` is undefined.
+type Binary = fn(&Value, &Value) -> Option<Value>;
+
+/// Registers every extension on a fresh engine.
+pub(crate) fn register(engine: &mut regorus::Engine) -> Result<(), String> {
+    let unary: [(&str, Unary); 8] = [
+        ("crypto.md5", |v| hash_hex(v, md5)),
+        ("crypto.sha1", |v| hash_hex(v, sha1)),
+        ("crypto.sha256", |v| hash_hex(v, sha256)),
+        ("io.jwt.decode", jwt_decode),
+        ("urlquery.encode", |v| {
+            Some(Value::from(query_escape(v.as_string().ok()?)))
+        }),
+        ("urlquery.decode", |v| {
+            query_unescape(v.as_string().ok()?).map(Value::from)
+        }),
+        ("urlquery.encode_object", urlquery_encode_object),
+        ("urlquery.decode_object", urlquery_decode_object),
+    ];
+    for (name, f) in unary {
+        add(engine, name, 1, move |args| f(&args[0]))?;
+    }
+    let binary: [(&str, Binary); 6] = [
+        ("sprintf", sprintf_value),
+        ("crypto.hmac.md5", |x, k| hmac_hex(x, k, 64, md5)),
+        ("crypto.hmac.sha1", |x, k| hmac_hex(x, k, 64, sha1)),
+        ("crypto.hmac.sha256", |x, k| hmac_hex(x, k, 64, sha256)),
+        ("crypto.hmac.sha512", |x, k| hmac_hex(x, k, 128, sha512)),
+        ("crypto.hmac.equal", hmac_equal),
+    ];
+    for (name, f) in binary {
+        add(engine, name, 2, move |args| f(&args[0], &args[1]))?;
+    }
+    Ok(())
+}
+
+/// Adds one extension; `None` from `f` is an undefined result.
+fn add(
+    engine: &mut regorus::Engine,
+    name: &str,
+    nargs: u8,
+    f: impl Fn(&[Value]) -> Option<Value> + Clone + Send + Sync + 'static,
+) -> Result<(), String> {
+    engine
+        .add_extension(
+            name.to_string(),
+            nargs,
+            Box::new(move |args: Vec<Value>| Ok(f(&args).unwrap_or(Value::Undefined))),
+        )
+        .map_err(|e| format!("cannot add the built-in {name}: {e}"))
+}
+
+/// OPA's `sprintf(format, values)`.
+fn sprintf_value(format: &Value, values: &Value) -> Option<Value> {
+    let format = format.as_string().ok()?;
+    let args: Vec<Arg> = values
+        .as_array()
+        .ok()?
+        .iter()
+        .map(Arg::from_value)
+        .collect();
+    Some(Value::from(sprintf(format, &args)))
+}
+
+fn md5(data: &[u8]) -> Vec<u8> {
+    use md5::Digest as _;
+    md5::Md5::digest(data).to_vec()
+}
+
+fn sha1(data: &[u8]) -> Vec<u8> {
+    use sha1::Digest as _;
+    sha1::Sha1::digest(data).to_vec()
+}
+
+fn sha256(data: &[u8]) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(data).to_vec()
+}
+
+fn sha512(data: &[u8]) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha512::digest(data).to_vec()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hash_hex(v: &Value, h: fn(&[u8]) -> Vec<u8>) -> Option<Value> {
+    Some(Value::from(hex(&h(v.as_string().ok()?.as_bytes()))))
+}
+
+/// HMAC (RFC 2104) over a hash with the given block size.
+fn hmac(key: &[u8], msg: &[u8], block: usize, h: fn(&[u8]) -> Vec<u8>) -> Vec<u8> {
+    let mut k = if key.len() > block {
+        h(key)
+    } else {
+        key.to_vec()
+    };
+    k.resize(block, 0);
+    let mut inner: Vec<u8> = k.iter().map(|b| b ^ 0x36).collect();
+    inner.extend_from_slice(msg);
+    let mut outer: Vec<u8> = k.iter().map(|b| b ^ 0x5c).collect();
+    outer.extend_from_slice(&h(&inner));
+    h(&outer)
+}
+
+fn hmac_hex(x: &Value, key: &Value, block: usize, h: fn(&[u8]) -> Vec<u8>) -> Option<Value> {
+    let x = x.as_string().ok()?;
+    let key = key.as_string().ok()?;
+    Some(Value::from(hex(&hmac(
+        key.as_bytes(),
+        x.as_bytes(),
+        block,
+        h,
+    ))))
+}
+
+/// `crypto.hmac.equal`: compares in time independent of where the MACs differ.
+fn hmac_equal(a: &Value, b: &Value) -> Option<Value> {
+    let (a, b) = (
+        a.as_string().ok()?.as_bytes(),
+        b.as_string().ok()?.as_bytes(),
+    );
+    let same = a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
+    Some(Value::from(same))
+}
+
+/// `io.jwt.decode(token)`: `[header, payload, signature]` — the header and payload decoded
+/// from base64url JSON, the signature as hex. Signatures are not verified (as in OPA).
+fn jwt_decode(token: &Value) -> Option<Value> {
+    use base64::Engine as _;
+    let token = token.as_string().ok()?;
+    let mut parts = token.split('.');
+    let (header, payload, signature) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let decode =
+        |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s.trim_end_matches('='));
+    let object = |s: &str| -> Option<Value> {
+        let bytes = decode(s).ok()?;
+        let v = Value::from_json_str(std::str::from_utf8(&bytes).ok()?).ok()?;
+        matches!(v, Value::Object(_)).then_some(v)
+    };
+    let header = object(header)?;
+    let payload = object(payload)?;
+    let signature = hex(&decode(signature).ok()?);
+    Some(Value::from(vec![header, payload, Value::from(signature)]))
+}
+
+/// Go's `url.QueryEscape`.
+fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(b));
+            }
+            b' ' => out.push('+'),
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Go's `url.QueryUnescape`; `None` for a bad `%` escape (or bytes that are not UTF-8).
+fn query_unescape(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hi = char::from(*b.get(i + 1)?).to_digit(16)?;
+                let lo = char::from(*b.get(i + 2)?).to_digit(16)?;
+                out.push(u8::try_from(hi * 16 + lo).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// `urlquery.encode_object({"a": "1", "b": ["2", "3"]})` is `a=1&b=2&b=3`: keys sorted,
+/// values strings or arrays or sets of strings.
+fn urlquery_encode_object(obj: &Value) -> Option<Value> {
+    let Value::Object(map) = obj else {
+        return None;
+    };
+    let mut pairs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, v) in map.iter() {
+        let key = k.as_string().ok()?.to_string();
+        let values: Vec<String> = match v {
+            Value::String(s) => vec![s.to_string()],
+            Value::Array(items) => items
+                .iter()
+                .map(|i| i.as_string().ok().map(|s| s.to_string()))
+                .collect::<Option<_>>()?,
+            Value::Set(items) => items
+                .iter()
+                .map(|i| i.as_string().ok().map(|s| s.to_string()))
+                .collect::<Option<_>>()?,
+            _ => return None,
+        };
+        pairs.entry(key).or_default().extend(values);
+    }
+    let mut out = Vec::new();
+    for (k, vs) in &pairs {
+        for v in vs {
+            out.push(format!("{}={}", query_escape(k), query_escape(v)));
+        }
+    }
+    Some(Value::from(out.join("&")))
+}
+
+/// Go's `url.ParseQuery` as an object of arrays: `a=1&b=2&b=3` is
+/// `{"a": ["1"], "b": ["2", "3"]}`. A `;` or a bad escape makes it undefined.
+fn urlquery_decode_object(s: &Value) -> Option<Value> {
+    let s = s.as_string().ok()?;
+    let mut map: BTreeMap<Value, Vec<Value>> = BTreeMap::new();
+    for part in s.split('&').filter(|p| !p.is_empty()) {
+        if part.contains(';') {
+            return None;
+        }
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        map.entry(Value::from(query_unescape(k)?))
+            .or_default()
+            .push(Value::from(query_unescape(v)?));
+    }
+    let obj: BTreeMap<Value, Value> = map.into_iter().map(|(k, v)| (k, Value::from(v))).collect();
+    Some(Value::from(obj))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hmac_matches_rfc_4231_test_case_2() {
+        let mac = hmac(b"Jefe", b"what do ya want for nothing?", 64, sha256);
+        assert_eq!(
+            hex(&mac),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn query_escaping_follows_go() {
+        assert_eq!(query_escape("a b&c=d/é~"), "a+b%26c%3Dd%2F%C3%A9~");
+        assert_eq!(query_unescape("a+b%26c%3d").as_deref(), Some("a b&c="));
+        assert_eq!(query_unescape("%zz"), None);
+        assert_eq!(query_unescape("%4"), None);
+    }
+}

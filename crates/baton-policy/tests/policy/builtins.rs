@@ -1,0 +1,197 @@
+//! Built-in functions as OPA defines them: `sprintf` with Go's `fmt`, errors inside built-ins
+//! making an expression undefined, and the built-ins real policy libraries call
+//! (`json.patch`, `yaml.*`, `crypto.*`, `io.jwt.decode`, `urlquery.*`, `uuid.rfc4122`, ...).
+//! Data-driven: one table of (expression, expected value) per area.
+
+use baton_core::Sources;
+use serde_json::{json, Value};
+
+/// The value of `expr` with no policy loaded; `None` when it is undefined.
+fn value(expr: &str) -> Option<Value> {
+    let sources = Sources::new();
+    let out = baton_policy::eval_query(&[], None, &format!("x := {expr}"), &sources)
+        .unwrap_or_else(|d| panic!("{expr}: {}", d.render(&sources)));
+    out["result"][0]["bindings"].get("x").cloned()
+}
+
+fn check(cases: &[(&str, Value)]) {
+    let mut failures = Vec::new();
+    for (expr, want) in cases {
+        let got = value(expr);
+        if got.as_ref() != Some(want) {
+            failures.push(format!("{expr}\n    got:  {got:?}\n    want: {want}"));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn sprintf_follows_go_fmt() {
+    check(&[
+        (r#"sprintf("%-10s|", ["ab"])"#, json!("ab        |")),
+        (r#"sprintf("%10s|", ["ab"])"#, json!("        ab|")),
+        (
+            r#"sprintf("%-40s%s", ["name", "x"])"#,
+            json!(format!("{:<40}x", "name")),
+        ),
+        (r#"sprintf("%+d", [5])"#, json!("+5")),
+        (r#"sprintf("% d", [5])"#, json!(" 5")),
+        (r#"sprintf("%05d", [-42])"#, json!("-0042")),
+        (r#"sprintf("%05.2f", [3.14159])"#, json!("03.14")),
+        (r#"sprintf("%08.3f", [-3.14159])"#, json!("-003.142")),
+        (r#"sprintf("%6.1f|", [99.5])"#, json!("  99.5|")),
+        (r#"sprintf("%.2f", [2])"#, json!("%!f(int=02)")),
+        (r#"sprintf("%s", ["a", "b"])"#, json!("a%!(EXTRA string=b)")),
+        (
+            r#"sprintf("%s", ["a", 1, 1.5])"#,
+            json!("a%!(EXTRA int=1, float64=1.5)"),
+        ),
+        (r#"sprintf("%s %s", ["a"])"#, json!("a %!s(MISSING)")),
+        (r#"sprintf("%d", ["5"])"#, json!("%!d(string=5)")),
+        (r#"sprintf("%s", [5])"#, json!("%!s(int=5)")),
+        (r#"sprintf("%d", [1.5])"#, json!("%!d(float64=1.5)")),
+        (r#"sprintf("%z", ["a"])"#, json!("%!z(string=a)")),
+        (r#"sprintf("%t", [true])"#, json!("%!t(string=true)")),
+        (r#"sprintf("abc%", [])"#, json!("abc%!(NOVERB)")),
+        (r#"sprintf("100%%", [])"#, json!("100%")),
+        (r#"sprintf("%v", [{"b", "a"}])"#, json!(r#"{"a", "b"}"#)),
+        (r#"sprintf("%v", [set()])"#, json!("set()")),
+        (
+            r#"sprintf("%v", [{"k": [1, "x", null, true]}])"#,
+            json!(r#"{"k": [1, "x", null, true]}"#),
+        ),
+        (r#"sprintf("%s", [["a"]])"#, json!(r#"["a"]"#)),
+        (r#"sprintf("%v", [[]])"#, json!("[]")),
+        (
+            r#"sprintf("%v|%v|%v", [null, true, 1.5])"#,
+            json!("null|true|1.5"),
+        ),
+        (r#"sprintf("%q", ["a\"b\n"])"#, json!(r#""a\"b\n""#)),
+        (r#"sprintf("%q", [65])"#, json!("'A'")),
+        (r#"sprintf("%c|%U", [65, 128512])"#, json!("A|U+1F600")),
+        (
+            r#"sprintf("%x|%X|%#x|%x", [255, 255, 255, -255])"#,
+            json!("ff|FF|0xff|-ff"),
+        ),
+        (
+            r#"sprintf("%x|% x|%#X", ["hi", "hi", "hi"])"#,
+            json!("6869|68 69|0X6869"),
+        ),
+        (
+            r#"sprintf("%o|%#o|%b|%O", [8, 8, 5, 8])"#,
+            json!("10|010|101|0o10"),
+        ),
+        (
+            r#"sprintf("%e|%E", [1234.5678, 0.5])"#,
+            json!("1.234568e+03|5.000000E-01"),
+        ),
+        (
+            r#"sprintf("%g|%g|%.3g|%G", [1234.5678, 0.00001234, 1234.5678, 1e-7])"#,
+            json!("1234.5678|1.234e-05|1.23e+03|1E-07"),
+        ),
+        (
+            r#"sprintf("%v|%v", [0.1, 123456789.5])"#,
+            json!("0.1|1.234567895e+08"),
+        ),
+        (r#"sprintf("%[2]s %[1]s", ["a", "b"])"#, json!("b a")),
+        (r#"sprintf("%[3]s", ["a"])"#, json!("%!s(BADINDEX)")),
+        (
+            r#"sprintf("%*d|%-*d|", [5, 42, 4, 7])"#,
+            json!("   42|7   |"),
+        ),
+        (
+            r#"sprintf("%.2s|%10.3v|", ["abcdef", "abcdef"])"#,
+            json!("ab|       abc|"),
+        ),
+        (
+            r#"sprintf("%d", [12345678901234567890123])"#,
+            json!("12345678901234567890123"),
+        ),
+        (
+            r#"sprintf("%T %T %T", ["a", 1, 1.5])"#,
+            json!("string int float64"),
+        ),
+        (
+            r#"sprintf("%s is %d%% full", ["disk", 90])"#,
+            json!("disk is 90% full"),
+        ),
+    ]);
+}
+
+#[test]
+fn builtin_errors_are_undefined_not_fatal() {
+    // OPA makes a built-in's error undefined (so `x` is unbound).
+    assert_eq!(value(r#"sprintf("%s", "not an array")"#), None);
+    assert_eq!(value("count(null)"), None);
+    assert_eq!(value(r#"to_number("x")"#), None);
+    assert_eq!(value("[count(null)]"), None);
+    assert_eq!(value("count([1])"), Some(json!(1)));
+}
+
+#[test]
+fn builtins_real_policy_libraries_call() {
+    let jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
+    check(&[
+        (
+            r#"crypto.md5("abc")"#,
+            json!("900150983cd24fb0d6963f7d28e17f72"),
+        ),
+        (
+            r#"crypto.sha1("abc")"#,
+            json!("a9993e364706816aba3e25717850c26c9cd0d89d"),
+        ),
+        (
+            r#"crypto.sha256("abc")"#,
+            json!("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+        ),
+        (
+            r#"crypto.hmac.sha256("what do ya want for nothing?", "Jefe")"#,
+            json!("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
+        ),
+        (
+            r#"crypto.hmac.md5("what do ya want for nothing?", "Jefe")"#,
+            json!("750c783e6ab0b503eaa86e310a5db738"),
+        ),
+        (r#"crypto.hmac.equal("ab", "ab")"#, json!(true)),
+        (r#"crypto.hmac.equal("ab", "ac")"#, json!(false)),
+        (
+            &format!(r#"io.jwt.decode("{jwt}")[1]"#),
+            json!({"sub": "1234567890", "name": "John Doe", "iat": 1516239022}),
+        ),
+        (
+            &format!(r#"io.jwt.decode("{jwt}")[0]"#),
+            json!({"alg": "HS256", "typ": "JWT"}),
+        ),
+        (r#"urlquery.encode("a b&c")"#, json!("a+b%26c")),
+        (r#"urlquery.decode("a+b%26c")"#, json!("a b&c")),
+        (
+            r#"urlquery.encode_object({"b": ["2", "3"], "a": "x y"})"#,
+            json!("a=x+y&b=2&b=3"),
+        ),
+        (
+            r#"urlquery.decode_object("a=1&b=2&b=3&c")"#,
+            json!({"a": ["1"], "b": ["2", "3"], "c": [""]}),
+        ),
+        (
+            r#"json.patch({"a": 1}, [{"op": "add", "path": "/b", "value": 2}])"#,
+            json!({"a": 1, "b": 2}),
+        ),
+        (
+            r#"json.match_schema({"a": 1}, {"type": "object", "required": ["b"]})[0]"#,
+            json!(false),
+        ),
+        (
+            r#"json.match_schema({"b": 1}, {"type": "object", "required": ["b"]})[0]"#,
+            json!(true),
+        ),
+        (r#"yaml.unmarshal("a: [1, x]")"#, json!({"a": [1, "x"]})),
+        (
+            r#"yaml.unmarshal(yaml.marshal({"k": ["v"]}))"#,
+            json!({"k": ["v"]}),
+        ),
+        (r#"yaml.is_valid("a: [")"#, json!(false)),
+        (r#"count(uuid.rfc4122("seed"))"#, json!(36)),
+    ]);
+    assert_eq!(value(r#"urlquery.decode("%zz")"#), None);
+    assert_eq!(value(r#"io.jwt.decode("not.a.jwt")"#), None);
+}
