@@ -1,7 +1,9 @@
 //! Built-in functions Baton adds to regorus (as engine extensions) so that policies written
 //! for OPA run unchanged: `sprintf` with Go's `fmt` (regorus's own ignores flags and widths),
-//! `crypto.md5`/`sha1`/`sha256` and `crypto.hmac.*`, `io.jwt.decode`, and `urlquery.*`
-//! (regorus's need a URL library far larger than these four functions).
+//! `crypto.md5`/`sha1`/`sha256` and `crypto.hmac.*`, `io.jwt.decode`, `urlquery.*`
+//! (regorus's need a URL library far larger than these four functions), and `yaml.marshal`
+//! (regorus's serializes numbers through `serde_json`, whose `arbitrary_precision` feature —
+//! enabled in this workspace — turns each into a `$serde_json::private::Number` map).
 //!
 //! Each follows OPA's semantics, including its default for errors: a call whose arguments are
 //! of the wrong type or cannot be decoded is *undefined*, never a failure of the evaluation.
@@ -18,7 +20,8 @@ type Binary = fn(&Value, &Value) -> Option<Value>;
 
 /// Registers every extension on a fresh engine.
 pub(crate) fn register(engine: &mut regorus::Engine) -> Result<(), String> {
-    let unary: [(&str, Unary); 8] = [
+    let unary: [(&str, Unary); 9] = [
+        ("yaml.marshal", yaml_marshal),
         ("crypto.md5", |v| hash_hex(v, md5)),
         ("crypto.sha1", |v| hash_hex(v, sha1)),
         ("crypto.sha256", |v| hash_hex(v, sha256)),
@@ -63,6 +66,40 @@ fn add(
             Box::new(move |args: Vec<Value>| Ok(f(&args).unwrap_or(Value::Undefined))),
         )
         .map_err(|e| format!("cannot add the built-in {name}: {e}"))
+}
+
+/// OPA's `yaml.marshal(x)`: the value as a YAML document.
+fn yaml_marshal(v: &Value) -> Option<Value> {
+    serde_yaml::to_string(&to_yaml(v)?).ok().map(Value::from)
+}
+
+fn to_yaml(v: &Value) -> Option<serde_yaml::Value> {
+    use serde_yaml::Value as Y;
+    Some(match v {
+        Value::Null => Y::Null,
+        Value::Bool(b) => Y::Bool(*b),
+        Value::Number(n) => {
+            let text = n.format_decimal();
+            if let Ok(i) = text.parse::<i64>() {
+                Y::Number(i.into())
+            } else if let Ok(u) = text.parse::<u64>() {
+                Y::Number(u.into())
+            } else {
+                Y::Number(text.parse::<f64>().ok()?.into())
+            }
+        }
+        Value::String(s) => Y::String(s.to_string()),
+        Value::Array(items) => Y::Sequence(items.iter().map(to_yaml).collect::<Option<_>>()?),
+        Value::Set(items) => Y::Sequence(items.iter().map(to_yaml).collect::<Option<_>>()?),
+        Value::Object(fields) => {
+            let mut m = serde_yaml::Mapping::new();
+            for (k, x) in fields.iter() {
+                m.insert(to_yaml(k)?, to_yaml(x)?);
+            }
+            Y::Mapping(m)
+        }
+        Value::Undefined => return None,
+    })
 }
 
 /// OPA's `sprintf(format, values)`.

@@ -189,6 +189,14 @@ fn builtins_real_policy_libraries_call() {
             r#"yaml.unmarshal(yaml.marshal({"k": ["v"]}))"#,
             json!({"k": ["v"]}),
         ),
+        (
+            r#"yaml.marshal({"a": 1, "b": [1.5, true, null], "c": "x", "d": {"e": 10000000000}})"#,
+            json!("a: 1\nb:\n- 1.5\n- true\n- null\nc: x\nd:\n  e: 10000000000\n"),
+        ),
+        (
+            r#"yaml.unmarshal(yaml.marshal({"n": [1, 2.5]}))"#,
+            json!({"n": [1, 2.5]}),
+        ),
         (r#"yaml.is_valid("a: [")"#, json!(false)),
         (r#"count(uuid.rfc4122("seed"))"#, json!(36)),
     ]);
