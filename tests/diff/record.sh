@@ -84,7 +84,7 @@ state_list() {
 
 # record_one CASE_DIR OUT_FILE
 record_one() {
-    local case="$1" out="$2" tmp first second
+    local case="$1" out="$2" tmp first second valid
     tmp="$(mktemp -d "${TMPDIR:-/tmp}/baton-diff-record.XXXXXX")"
     trap 'rm -rf "$tmp"' RETURN
     cp -R "$case/." "$tmp/"
@@ -100,10 +100,18 @@ record_one() {
         set +a
         if ! (cd "$tmp" && terraform init -input=false -no-color) >"$tmp/log.init" 2>&1; then
             # Baton has no init step: a configuration terraform cannot even load fails Baton's plan.
-            printf '{\n  "outcome": "error",\n  "phase": "plan",\n  "error": %s,\n  "state": []\n}\n' "$(first_error "$tmp/log.init")" >"$out"
+            printf '{\n  "validate": false,\n  "outcome": "error",\n  "phase": "plan",\n  "error": %s,\n  "state": []\n}\n' "$(first_error "$tmp/log.init")" >"$out"
             return
         fi
+        # Whether `terraform validate` accepts the configuration (Baton's must agree).
+        if (cd "$tmp" && terraform validate -no-color) >"$tmp/log.validate" 2>&1; then
+            valid=true
+        else
+            valid=false
+        fi
         first="$(step "$tmp" "$case/args" 1)"
+        # Spliced in as the first key, keeping the rest byte for byte.
+        first="$(printf '{\n  "validate": %s,\n%s' "$valid" "${first#$'{\n'}")"
         if [[ -f "$case/args2" ]] && jq -e '.outcome == "ok"' >/dev/null <<<"$first"; then
             second="$(step "$tmp" "$case/args2" 2)"
             # Splice the second step in as a nested object.

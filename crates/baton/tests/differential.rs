@@ -6,7 +6,7 @@
 //! actions per address, `output --json` (values, types, sensitive flags; numbers by their
 //! exact decimal text) and the key paths of `plan --json` against those of Terraform's
 //! `show -json` (normalised by `common::keypaths`; the few documented exceptions are
-//! `KEY_PATH_EXCEPTIONS`). Every case Terraform could plan must also pass `baton validate`.
+//! `KEY_PATH_EXCEPTIONS`). `baton validate` must agree with `terraform validate` on every case.
 //! `DIFF_CASE=<substring>` runs only the matching cases.
 //!
 //! It must not: call terraform, write into the fixture directories, or let one hanging or
@@ -189,21 +189,27 @@ fn run_case(case: &Path) -> Vec<String> {
     }
     let env = read_env(&case.join("env"));
 
-    // Whatever Terraform could plan is a valid configuration.
+    // `baton validate` agrees with `terraform validate` (recorded as `validate`); whatever
+    // Terraform could plan is valid in any case.
     let plannable = match expected.get("outcome").and_then(Value::as_str) {
         Some("ok") => true,
         Some("error") => expected.get("phase").and_then(Value::as_str) == Some("apply"),
         _ => false,
     };
-    if plannable {
-        match baton(work.path(), &["validate"], &env) {
-            Ok(run) if run.success => {}
-            Ok(run) => problems.push(format!(
-                "`baton validate` failed on a configuration terraform planned: {}",
-                run.stderr_head()
-            )),
-            Err(e) => problems.push(e),
-        }
+    let valid = expected
+        .get("validate")
+        .and_then(Value::as_bool)
+        .unwrap_or(plannable);
+    match baton(work.path(), &["validate"], &env) {
+        Ok(run) if run.success == valid => {}
+        Ok(run) if valid => problems.push(format!(
+            "`baton validate` failed on a configuration terraform validate accepts: {}",
+            run.stderr_head()
+        )),
+        Ok(_) => problems.push(
+            "`baton validate` accepted a configuration terraform validate rejects".to_string(),
+        ),
+        Err(e) => problems.push(e),
     }
 
     let steps: [(&str, &str, Option<&Value>); 2] = [
