@@ -3,7 +3,11 @@
 //! `crypto.md5`/`sha1`/`sha256` and `crypto.hmac.*`, `io.jwt.decode`, `urlquery.*`
 //! (regorus's need a URL library far larger than these four functions), and `yaml.marshal`
 //! (regorus's serializes numbers through `serde_json`, whose `arbitrary_precision` feature —
-//! enabled in this workspace — turns each into a `$serde_json::private::Number` map).
+//! enabled in this workspace — turns each into a `$serde_json::private::Number` map),
+//! `net.cidr_intersects` (regorus lacks it), `json.match_schema` (regorus returns `null`
+//! instead of OPA's empty error list on a match, and a string instead of error objects), and
+//! the built-ins OPA deprecated but still runs for policies in the older syntax (`any`, `all`,
+//! `re_match`, `set_diff`, `net.cidr_overlap`, `cast_*`), which older libraries call.
 //!
 //! Each follows OPA's semantics, including its default for errors: a call whose arguments are
 //! of the wrong type or cannot be decoded is *undefined*, never a failure of the evaluation.
@@ -11,7 +15,8 @@
 
 use crate::gofmt::{sprintf, Arg};
 use regorus::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 
 /// A built-in of one argument; `None` is undefined.
 type Unary = fn(&Value) -> Option<Value>;
@@ -20,7 +25,7 @@ type Binary = fn(&Value, &Value) -> Option<Value>;
 
 /// Registers every extension on a fresh engine.
 pub(crate) fn register(engine: &mut regorus::Engine) -> Result<(), String> {
-    let unary: [(&str, Unary); 9] = [
+    let unary: [(&str, Unary); 17] = [
         ("yaml.marshal", yaml_marshal),
         ("crypto.md5", |v| hash_hex(v, md5)),
         ("crypto.sha1", |v| hash_hex(v, sha1)),
@@ -34,17 +39,48 @@ pub(crate) fn register(engine: &mut regorus::Engine) -> Result<(), String> {
         }),
         ("urlquery.encode_object", urlquery_encode_object),
         ("urlquery.decode_object", urlquery_decode_object),
+        ("any", |v| all_or_any(v, false)),
+        ("all", |v| all_or_any(v, true)),
+        ("cast_array", cast_array),
+        ("cast_set", cast_set),
+        ("cast_string", |v| {
+            matches!(v, Value::String(_)).then(|| v.clone())
+        }),
+        ("cast_boolean", |v| {
+            matches!(v, Value::Bool(_)).then(|| v.clone())
+        }),
+        ("cast_null", |v| matches!(v, Value::Null).then(|| v.clone())),
+        ("cast_object", |v| {
+            matches!(v, Value::Object(_)).then(|| v.clone())
+        }),
     ];
     for (name, f) in unary {
         add(engine, name, 1, move |args| f(&args[0]))?;
     }
-    let binary: [(&str, Binary); 6] = [
+    let binary: [(&str, Binary); 11] = [
         ("sprintf", sprintf_value),
         ("crypto.hmac.md5", |x, k| hmac_hex(x, k, 64, md5)),
         ("crypto.hmac.sha1", |x, k| hmac_hex(x, k, 64, sha1)),
         ("crypto.hmac.sha256", |x, k| hmac_hex(x, k, 64, sha256)),
         ("crypto.hmac.sha512", |x, k| hmac_hex(x, k, 128, sha512)),
         ("crypto.hmac.equal", hmac_equal),
+        ("net.cidr_intersects", |a, b| {
+            let (a, b) = (cidr(a.as_string().ok()?)?, cidr(b.as_string().ok()?)?);
+            Some(Value::from(a.intersects(&b)))
+        }),
+        ("net.cidr_overlap", |a, b| {
+            let (a, b) = (cidr(a.as_string().ok()?)?, cidr_or_ip(b.as_string().ok()?)?);
+            Some(Value::from(a.contains(&b)))
+        }),
+        ("re_match", |p, v| {
+            let re = regex::Regex::new(p.as_string().ok()?).ok()?;
+            Some(Value::from(re.is_match(v.as_string().ok()?)))
+        }),
+        ("set_diff", |a, b| {
+            let (a, b) = (a.as_set().ok()?, b.as_set().ok()?);
+            Some(a.difference(b).into_value())
+        }),
+        ("json.match_schema", json_match_schema),
     ];
     for (name, f) in binary {
         add(engine, name, 2, move |args| f(&args[0], &args[1]))?;
@@ -290,6 +326,158 @@ fn urlquery_decode_object(s: &Value) -> Option<Value> {
     }
     let obj: BTreeMap<Value, Value> = map.into_iter().map(|(k, v)| (k, Value::from(v))).collect();
     Some(Value::from(obj))
+}
+
+/// OPA's deprecated `any(collection)`/`all(collection)`: whether any (or every) element of an
+/// array or set is `true`.
+fn all_or_any(v: &Value, all: bool) -> Option<Value> {
+    let is_true = |x: &Value| matches!(x, Value::Bool(true));
+    Some(Value::from(match v {
+        Value::Array(items) if all => items.iter().all(is_true),
+        Value::Array(items) => items.iter().any(is_true),
+        Value::Set(items) if all => items.iter().all(is_true),
+        Value::Set(items) => items.iter().any(is_true),
+        _ => return None,
+    }))
+}
+
+fn cast_array(v: &Value) -> Option<Value> {
+    match v {
+        Value::Array(_) => Some(v.clone()),
+        Value::Set(items) => Some(Value::from(
+            items.iter_sorted().cloned().collect::<Vec<_>>(),
+        )),
+        _ => None,
+    }
+}
+
+fn cast_set(v: &Value) -> Option<Value> {
+    match v {
+        Value::Set(_) => Some(v.clone()),
+        Value::Array(items) => Some(Value::from(items.iter().cloned().collect::<BTreeSet<_>>())),
+        _ => None,
+    }
+}
+
+/// An IP network: its address as a 128-bit number (IPv4 kept apart from IPv6) and prefix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Cidr {
+    v6: bool,
+    addr: u128,
+    prefix: u32,
+}
+
+impl Cidr {
+    fn bits(&self) -> u32 {
+        if self.v6 {
+            128
+        } else {
+            32
+        }
+    }
+
+    /// The network address with the host bits cleared to `prefix` bits.
+    fn masked(&self, prefix: u32) -> u128 {
+        let host = self.bits() - prefix;
+        if host >= 128 {
+            0
+        } else {
+            (self.addr >> host) << host
+        }
+    }
+
+    /// Whether `other` (a network or an address) lies within this network.
+    fn contains(&self, other: &Cidr) -> bool {
+        self.v6 == other.v6
+            && other.prefix >= self.prefix
+            && other.masked(self.prefix) == self.masked(self.prefix)
+    }
+
+    /// Whether the two networks share an address: one contains the other.
+    fn intersects(&self, other: &Cidr) -> bool {
+        self.contains(other) || other.contains(self)
+    }
+}
+
+fn ip(s: &str) -> Option<(bool, u128)> {
+    match s.parse::<IpAddr>().ok()? {
+        IpAddr::V4(a) => Some((false, u128::from(u32::from(a)))),
+        IpAddr::V6(a) => Some((true, u128::from(a))),
+    }
+}
+
+/// `10.0.0.0/8` or `2001:db8::/32` (as Go's `net.ParseCIDR`: the address need not be the
+/// network's first).
+fn cidr(s: &str) -> Option<Cidr> {
+    let (addr, prefix) = s.split_once('/')?;
+    if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_digit()) || prefix.len() > 3 {
+        return None;
+    }
+    let (v6, addr) = ip(addr)?;
+    let prefix: u32 = prefix.parse().ok()?;
+    let c = Cidr { v6, addr, prefix };
+    (prefix <= c.bits()).then_some(c)
+}
+
+/// A network, or one address as the network of just that address.
+fn cidr_or_ip(s: &str) -> Option<Cidr> {
+    if s.contains('/') {
+        return cidr(s);
+    }
+    let (v6, addr) = ip(s)?;
+    Some(Cidr {
+        v6,
+        addr,
+        prefix: if v6 { 128 } else { 32 },
+    })
+}
+
+/// OPA's `json.match_schema(document, schema)`: `[true, []]` on a match, `[false, errors]`
+/// otherwise, each error an object with `error`, `type`, `field` and `desc` (the field as
+/// gojsonschema names it: `(root)` or dotted; the type is the failing keyword, where
+/// gojsonschema has its own names). The document and schema may be JSON strings or values;
+/// a schema that does not compile is undefined.
+fn json_match_schema(document: &Value, schema: &Value) -> Option<Value> {
+    let as_json = |v: &Value| -> Option<serde_json::Value> {
+        match v {
+            Value::String(s) => serde_json::from_str(s).ok(),
+            v => serde_json::from_str(&v.to_json_str().ok()?).ok(),
+        }
+    };
+    let (document, schema) = (as_json(document)?, as_json(schema)?);
+    let validator = jsonschema::validator_for(&schema).ok()?;
+    let errors: Vec<Value> = validator
+        .iter_errors(&document)
+        .map(|e| {
+            let pointer = e.instance_path().to_string();
+            let field = if pointer.is_empty() {
+                "(root)".to_string()
+            } else {
+                pointer.trim_start_matches('/').replace('/', ".")
+            };
+            let keyword = e
+                .schema_path()
+                .to_string()
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let desc = e.to_string();
+            let mut o = BTreeMap::new();
+            o.insert(
+                Value::from("error"),
+                Value::from(format!("{field}: {desc}")),
+            );
+            o.insert(Value::from("type"), Value::from(keyword));
+            o.insert(Value::from("field"), Value::from(field));
+            o.insert(Value::from("desc"), Value::from(desc));
+            Value::from(o)
+        })
+        .collect();
+    Some(Value::from(vec![
+        Value::from(errors.is_empty()),
+        Value::from(errors),
+    ]))
 }
 
 #[cfg(test)]

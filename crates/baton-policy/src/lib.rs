@@ -17,6 +17,7 @@
 //!
 //! API boundary: the items re-exported here.
 
+mod bodies;
 mod builtins;
 mod eval;
 mod gofmt;

@@ -366,7 +366,7 @@ pub(crate) fn build_corpus(
         }
     }
     if !diags.has_errors() && !added.is_empty() {
-        if let Some(e) = unshadowed(&engine, &added) {
+        if let Some(e) = rewritten(&engine, &added) {
             engine = e;
         }
     }
@@ -418,10 +418,11 @@ pub(crate) fn build_corpus(
     (corpus, diags)
 }
 
-/// A new engine holding the policies with the locals that shadow a rule renamed (see
-/// [`crate::shadow`]), or `None` when no policy has one (or the AST cannot be read: the
-/// compile step then reports what regorus finds).
-fn unshadowed(
+/// A new engine holding the policies rewritten around regorus bugs — the locals that shadow a
+/// rule renamed (see [`crate::shadow`]), extra bodies of functions and complete rules moved
+/// into rules of their own (see [`crate::bodies`]) — or `None` when no policy needs either (or
+/// the AST cannot be read: the compile step then reports what regorus finds).
+fn rewritten(
     engine: &regorus::Engine,
     added: &[(String, String, bool)],
 ) -> Option<regorus::Engine> {
@@ -444,6 +445,11 @@ fn unshadowed(
         let empty = HashSet::new();
         let g = globals.get(m.package.as_slice()).unwrap_or(&empty);
         if let Some(new_text) = crate::shadow::rewrite(&entry.1, &item["ast"], g) {
+            entry.1 = new_text;
+            changed = true;
+        }
+        // The shadow rewrite keeps every offset, so the AST's spans still fit the text.
+        if let Some(new_text) = crate::bodies::rewrite(&entry.1, &item["ast"]) {
             entry.1 = new_text;
             changed = true;
         }

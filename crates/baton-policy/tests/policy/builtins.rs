@@ -203,3 +203,106 @@ fn builtins_real_policy_libraries_call() {
     assert_eq!(value(r#"urlquery.decode("%zz")"#), None);
     assert_eq!(value(r#"io.jwt.decode("not.a.jwt")"#), None);
 }
+
+#[test]
+fn network_builtins_follow_opa() {
+    check(&[
+        (
+            r#"net.cidr_intersects("10.0.0.0/8", "10.1.0.0/16")"#,
+            json!(true),
+        ),
+        (
+            r#"net.cidr_intersects("10.1.0.0/16", "10.0.0.0/8")"#,
+            json!(true),
+        ),
+        (
+            r#"net.cidr_intersects("0.0.0.0/0", "192.168.1.0/24")"#,
+            json!(true),
+        ),
+        (
+            r#"net.cidr_intersects("10.0.0.0/24", "10.0.1.0/24")"#,
+            json!(false),
+        ),
+        (
+            r#"net.cidr_intersects("10.0.0.7/24", "10.0.0.200/32")"#,
+            json!(true),
+        ),
+        (
+            r#"net.cidr_intersects("2001:db8::/32", "2001:db8:1::/48")"#,
+            json!(true),
+        ),
+        (r#"net.cidr_intersects("::/0", "10.0.0.0/8")"#, json!(false)),
+        (r#"net.cidr_overlap("10.0.0.0/8", "10.1.2.3")"#, json!(true)),
+        (
+            r#"net.cidr_overlap("10.0.0.0/8", "11.1.2.3")"#,
+            json!(false),
+        ),
+    ]);
+    assert_eq!(
+        value(r#"net.cidr_intersects("10.0.0.0", "10.0.0.0/8")"#),
+        None
+    );
+    assert_eq!(
+        value(r#"net.cidr_intersects("10.0.0.0/33", "10.0.0.0/8")"#),
+        None
+    );
+}
+
+/// Built-ins OPA deprecated; it still runs them for policies in the older syntax, and older
+/// libraries (regula's `all([...])`) call them.
+#[test]
+fn deprecated_builtins_older_policies_call() {
+    check(&[
+        ("any([false, true])", json!(true)),
+        ("any({false})", json!(false)),
+        ("any([])", json!(false)),
+        ("all([true, true])", json!(true)),
+        ("all([true, 1])", json!(false)),
+        ("all([])", json!(true)),
+        (r#"re_match("^a+$", "aaa")"#, json!(true)),
+        (r#"re_match("^a+$", "ab")"#, json!(false)),
+        ("set_diff({1, 2, 3}, {2})", json!([1, 3])),
+        ("cast_array({2, 1})", json!([1, 2])),
+        ("cast_set([2, 1, 2])", json!([1, 2])),
+        (r#"cast_string("s")"#, json!("s")),
+        ("cast_boolean(false)", json!(false)),
+        ("cast_null(null)", json!(null)),
+        (r#"cast_object({"a": 1})"#, json!({"a": 1})),
+    ]);
+    assert_eq!(value(r#"any("x")"#), None);
+    assert_eq!(value("cast_string(1)"), None);
+}
+
+/// OPA returns `[true, []]` on a match and error objects (`error`, `type`, `field`, `desc`)
+/// otherwise; policies test `count(errors) == 0` or read `errors[_].field`.
+#[test]
+fn json_match_schema_returns_opa_shapes() {
+    let schema =
+        r#"{"type": "object", "required": ["b"], "properties": {"a": {"type": "string"}}}"#;
+    check(&[
+        (
+            &format!(r#"json.match_schema({{"b": 1}}, {schema})"#),
+            json!([true, []]),
+        ),
+        (
+            &format!(r#"json.match_schema(`{{"b": 1}}`, json.marshal({schema}))"#),
+            json!([true, []]),
+        ),
+        (
+            &format!(r#"json.match_schema({{"a": 1, "b": 1}}, {schema})[1][0].field"#),
+            json!("a"),
+        ),
+        (
+            &format!(r#"json.match_schema({{"a": 1, "b": 1}}, {schema})[1][0].type"#),
+            json!("type"),
+        ),
+        (
+            &format!(r#"json.match_schema({{}}, {schema})[1][0].field"#),
+            json!("(root)"),
+        ),
+        (
+            &format!(r#"count(json.match_schema({{"a": 1}}, {schema})[1])"#),
+            json!(2),
+        ),
+    ]);
+}

@@ -227,3 +227,55 @@ fn some_may_shadow_a_rule_of_the_package_as_in_opa() {
         "{text}"
     );
 }
+
+#[test]
+fn functions_and_complete_rules_with_several_bodies_as_in_opa() {
+    // Regula's library writes `f(xs) = ret { ... } { ... }`: each body is a definition of its
+    // own. regorus gives later bodies no value (`c` was `true`, `f([1, 2])` undefined); the
+    // loader moves them into rules of their own, keeping every line and column.
+    let policy = "package lib\n\nsingleton_or_array(xs) = ret {\n  count(xs) == 1\n  ret = xs[0]\n} {\n  count(xs) > 1\n  ret = xs\n}\n\nc = 5 { false } { true }\n\nlevel(x) = \"high\" { x > 5 } { x == 5 }\n\ndeny[msg] {\n  r := input.resource_changes[_]\n  v := singleton_or_array(r.tags)\n  msg := sprintf(\"%s: %v (%s)\", [r.address, v, level(count(r.tags) + 4)])\n}\n";
+    let tests = "package lib\n\ntest_first_body { singleton_or_array([1]) == 1 }\ntest_second_body { singleton_or_array([1, 2]) == [1, 2] }\ntest_neither { not singleton_or_array([]) }\ntest_complete { c == 5 }\ntest_value_of_a_later_body { level(5) == \"high\"; level(6) == \"high\"; not level(1) }\n";
+    let dir = fixture(&[("lib.rego", policy), ("lib_test.rego", tests)]);
+    let sources = Sources::new();
+    let report = baton_policy::run_tests(
+        &[dir.path().to_path_buf()],
+        &baton_policy::TestOpts::default(),
+        &sources,
+    );
+    let failed: Vec<String> = report
+        .results
+        .iter()
+        .filter(|r| r.outcome != baton_policy::TestOutcome::Pass)
+        .map(|r| format!("{}: {:?}", r.name, r.outcome))
+        .collect();
+    assert!(
+        report.diagnostics.is_empty() && failed.is_empty() && report.results.len() == 5,
+        "{}\n{failed:?}\n{} results",
+        report.diagnostics.render(&sources),
+        report.results.len()
+    );
+
+    let (p, sources) = load_ok(&[set("lib", dir.path(), Enforcement::HardMandatory)]);
+    let d = baton_policy::evaluate(
+        &p,
+        &serde_json::json!({"resource_changes": [
+            {"address": "a.one", "tags": ["x"]},
+            {"address": "a.two", "tags": ["x", "y"]},
+        ]}),
+    );
+    assert!(d.errors.is_empty(), "{}", d.render(&sources));
+    let msgs: Vec<&str> = d.findings.iter().map(|f| f.message.as_str()).collect();
+    assert_eq!(
+        msgs,
+        vec!["a.one: x (high)", "a.two: [\"x\", \"y\"] (high)"]
+    );
+
+    // An error in the first body still points at what the user wrote.
+    let bad = policy.replace("ret = xs[0]", "ret = xs[0] + nope");
+    let dir = fixture(&[("lib.rego", &bad)]);
+    let text = load_err(
+        &[set("lib", dir.path(), Enforcement::HardMandatory)],
+        dir.path(),
+    );
+    assert!(text.contains("on DIR/lib.rego:5:"), "{text}");
+}
