@@ -580,6 +580,12 @@ impl Cx<'_> {
     }
 
     fn flatten(&self, t: &ht::Template, span: Span, out: &mut Vec<Flat>, lits: Literals) {
+        // `hcl-edit` parses the body of a directive in a quoted string as a bare template, so its
+        // literals keep their escapes (`\n`, `\"`): they are decoded here from the source.
+        let inner = match lits {
+            Literals::Quoted | Literals::QuotedDirective => Literals::QuotedDirective,
+            Literals::Lines => Literals::Lines,
+        };
         for el in t.iter() {
             match el {
                 ht::Element::Literal(l) => match lits {
@@ -589,6 +595,13 @@ impl Cx<'_> {
                         }
                     }
                     Literals::Quoted => out.push(Flat::Lit(l.value().to_string())),
+                    Literals::QuotedDirective => {
+                        let decoded = l
+                            .span()
+                            .and_then(|r| self.text.get(r.start + self.offset..r.end + self.offset))
+                            .and_then(crate::fmt::unescape_quoted);
+                        out.push(Flat::Lit(decoded.unwrap_or_else(|| l.value().to_string())))
+                    }
                 },
                 ht::Element::Interpolation(i) => {
                     out.push(Flat::Interp(self.expr(&i.expr, span), i.strip.into()))
@@ -599,10 +612,10 @@ impl Cx<'_> {
                             self.expr(&d.if_expr.cond_expr, span),
                             d.if_expr.strip.into(),
                         ));
-                        self.flatten(&d.if_expr.template, span, out, lits);
+                        self.flatten(&d.if_expr.template, span, out, inner);
                         if let Some(e) = &d.else_expr {
                             out.push(Flat::Else(e.strip.into()));
-                            self.flatten(&e.template, span, out, lits);
+                            self.flatten(&e.template, span, out, inner);
                         }
                         out.push(Flat::EndIf(d.endif_expr.strip.into()));
                     }
@@ -613,7 +626,7 @@ impl Cx<'_> {
                             self.expr(&d.for_expr.collection_expr, span),
                             d.for_expr.strip.into(),
                         ));
-                        self.flatten(&d.for_expr.template, span, out, lits);
+                        self.flatten(&d.for_expr.template, span, out, inner);
                         out.push(Flat::EndFor(d.endfor_expr.strip.into()));
                     }
                 },
@@ -627,6 +640,8 @@ impl Cx<'_> {
 enum Literals {
     /// A quoted string: each literal is one token, its escapes decoded by the parser.
     Quoted,
+    /// The body of a directive inside a quoted string: one token each, escapes still encoded.
+    QuotedDirective,
     /// A heredoc or a template file: HCL's scanner ends a literal token at every newline.
     Lines,
 }
