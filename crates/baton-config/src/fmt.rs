@@ -938,7 +938,7 @@ fn format_type_expr(toks: &[Token]) -> Option<Vec<Token>> {
 }
 
 /// Decodes the escapes of a quoted literal (`\n`, `\"`, `\u00e9`, `$${`, ...).
-fn unescape_quoted(s: &str) -> Option<String> {
+pub(crate) fn unescape_quoted(s: &str) -> Option<String> {
     let mut out = String::with_capacity(s.len());
     let mut it = s.char_indices().peekable();
     while let Some((i, c)) = it.next() {

@@ -90,7 +90,12 @@ pub fn parse_template(file: FileId, text: &str) -> Result<Expr, Diagnostic> {
         offset: 0,
     };
     let span = Span::new(file, 0, text.len());
-    Ok(cx.template(&tpl, span))
+    // HCL scans a template file like a heredoc body: literals end at each newline, so a strip
+    // marker reaches only the line next to it.
+    let mut flat = Vec::new();
+    cx.flatten(&tpl, span, &mut flat, Literals::Lines);
+    apply_strips(&mut flat);
+    Ok(finish_template(flat, span))
 }
 
 /// Files larger than this are parsed one top-level block at a time.
@@ -559,7 +564,7 @@ impl Cx<'_> {
             offset: body_start,
         };
         let mut flat = Vec::new();
-        cx.flatten_lines(&tpl, span, &mut flat, true);
+        cx.flatten(&tpl, span, &mut flat, Literals::Lines);
         apply_strips(&mut flat);
         if flush {
             flush_dedent(&mut flat);
@@ -569,27 +574,35 @@ impl Cx<'_> {
 
     fn template(&self, t: &ht::Template, span: Span) -> Expr {
         let mut flat = Vec::new();
-        self.flatten(t, span, &mut flat);
+        self.flatten(t, span, &mut flat, Literals::Quoted);
         apply_strips(&mut flat);
         finish_template(flat, span)
     }
 
-    fn flatten(&self, t: &ht::Template, span: Span, out: &mut Vec<Flat>) {
-        self.flatten_lines(t, span, out, false)
-    }
-
-    fn flatten_lines(&self, t: &ht::Template, span: Span, out: &mut Vec<Flat>, lines: bool) {
+    fn flatten(&self, t: &ht::Template, span: Span, out: &mut Vec<Flat>, lits: Literals) {
+        // `hcl-edit` parses the body of a directive in a quoted string as a bare template, so its
+        // literals keep their escapes (`\n`, `\"`): they are decoded here from the source.
+        let inner = match lits {
+            Literals::Quoted | Literals::QuotedDirective => Literals::QuotedDirective,
+            Literals::Lines => Literals::Lines,
+        };
         for el in t.iter() {
             match el {
-                ht::Element::Literal(l) => {
-                    if lines {
+                ht::Element::Literal(l) => match lits {
+                    Literals::Lines => {
                         for piece in l.value().split_inclusive('\n') {
                             out.push(Flat::Lit(piece.to_string()));
                         }
-                    } else {
-                        out.push(Flat::Lit(l.value().to_string()))
                     }
-                }
+                    Literals::Quoted => out.push(Flat::Lit(l.value().to_string())),
+                    Literals::QuotedDirective => {
+                        let decoded = l
+                            .span()
+                            .and_then(|r| self.text.get(r.start + self.offset..r.end + self.offset))
+                            .and_then(crate::fmt::unescape_quoted);
+                        out.push(Flat::Lit(decoded.unwrap_or_else(|| l.value().to_string())))
+                    }
+                },
                 ht::Element::Interpolation(i) => {
                     out.push(Flat::Interp(self.expr(&i.expr, span), i.strip.into()))
                 }
@@ -599,10 +612,10 @@ impl Cx<'_> {
                             self.expr(&d.if_expr.cond_expr, span),
                             d.if_expr.strip.into(),
                         ));
-                        self.flatten_lines(&d.if_expr.template, span, out, lines);
+                        self.flatten(&d.if_expr.template, span, out, inner);
                         if let Some(e) = &d.else_expr {
                             out.push(Flat::Else(e.strip.into()));
-                            self.flatten_lines(&e.template, span, out, lines);
+                            self.flatten(&e.template, span, out, inner);
                         }
                         out.push(Flat::EndIf(d.endif_expr.strip.into()));
                     }
@@ -613,13 +626,24 @@ impl Cx<'_> {
                             self.expr(&d.for_expr.collection_expr, span),
                             d.for_expr.strip.into(),
                         ));
-                        self.flatten_lines(&d.for_expr.template, span, out, lines);
+                        self.flatten(&d.for_expr.template, span, out, inner);
                         out.push(Flat::EndFor(d.endfor_expr.strip.into()));
                     }
                 },
             }
         }
     }
+}
+
+/// Where a template's literals come from, which decides how they are tokenized.
+#[derive(Clone, Copy, Debug)]
+enum Literals {
+    /// A quoted string: each literal is one token, its escapes decoded by the parser.
+    Quoted,
+    /// The body of a directive inside a quoted string: one token each, escapes still encoded.
+    QuotedDirective,
+    /// A heredoc or a template file: HCL's scanner ends a literal token at every newline.
+    Lines,
 }
 
 #[derive(Clone, Copy, Debug)]

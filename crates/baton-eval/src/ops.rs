@@ -75,13 +75,8 @@ pub fn binary(op: BinaryOp, l: &Value, r: &Value) -> Result<Value, OpError> {
             let out = match (lv.as_bool(), rv.as_bool(), op) {
                 (Some(a), Some(b), BinaryOp::And) => Value::bool(a && b),
                 (Some(a), Some(b), _) => Value::bool(a || b),
-                // An unknown operand still decides the result when the other one does.
-                (Some(false), None, BinaryOp::And) | (None, Some(false), BinaryOp::And) => {
-                    Value::bool(false)
-                }
-                (Some(true), None, BinaryOp::Or) | (None, Some(true), BinaryOp::Or) => {
-                    Value::bool(true)
-                }
+                // go-cty's `And`/`Or` are unknown when either operand is, even when the other
+                // one alone would decide (`false && x`, `true || x`), as in Terraform 1.11.
                 _ => Value::unknown(Type::Bool),
             };
             Ok(out.with_sensitive(s))
