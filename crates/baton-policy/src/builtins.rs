@@ -18,74 +18,90 @@ use regorus::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-/// A built-in of one argument; `None` is undefined.
-type Unary = fn(&Value) -> Option<Value>;
-/// A built-in of two arguments; `None` is undefined.
-type Binary = fn(&Value, &Value) -> Option<Value>;
+/// A built-in over its arguments (as many as its table entry says); `None` is undefined.
+type Builtin = fn(&[Value]) -> Option<Value>;
+
+/// Every extension: its name, its number of arguments and what it computes.
+const EXTENSIONS: &[(&str, u8, Builtin)] = &[
+    ("yaml.marshal", 1, |a| yaml_marshal(&a[0])),
+    ("crypto.md5", 1, |a| hash_hex(&a[0], md5)),
+    ("crypto.sha1", 1, |a| hash_hex(&a[0], sha1)),
+    ("crypto.sha256", 1, |a| hash_hex(&a[0], sha256)),
+    ("io.jwt.decode", 1, |a| jwt_decode(&a[0])),
+    ("urlquery.encode", 1, |a| {
+        Some(Value::from(query_escape(a[0].as_string().ok()?)))
+    }),
+    ("urlquery.decode", 1, |a| {
+        query_unescape(a[0].as_string().ok()?).map(Value::from)
+    }),
+    ("urlquery.encode_object", 1, |a| {
+        urlquery_encode_object(&a[0])
+    }),
+    ("urlquery.decode_object", 1, |a| {
+        urlquery_decode_object(&a[0])
+    }),
+    ("any", 1, |a| all_or_any(&a[0], false)),
+    ("all", 1, |a| all_or_any(&a[0], true)),
+    ("cast_array", 1, |a| cast_array(&a[0])),
+    ("cast_set", 1, |a| cast_set(&a[0])),
+    ("cast_string", 1, |a| {
+        matches!(a[0], Value::String(_)).then(|| a[0].clone())
+    }),
+    ("cast_boolean", 1, |a| {
+        matches!(a[0], Value::Bool(_)).then(|| a[0].clone())
+    }),
+    ("cast_null", 1, |a| {
+        matches!(a[0], Value::Null).then(|| a[0].clone())
+    }),
+    ("cast_object", 1, |a| {
+        matches!(a[0], Value::Object(_)).then(|| a[0].clone())
+    }),
+    ("sprintf", 2, |a| sprintf_value(&a[0], &a[1])),
+    ("crypto.hmac.md5", 2, |a| hmac_hex(&a[0], &a[1], 64, md5)),
+    ("crypto.hmac.sha1", 2, |a| hmac_hex(&a[0], &a[1], 64, sha1)),
+    ("crypto.hmac.sha256", 2, |a| {
+        hmac_hex(&a[0], &a[1], 64, sha256)
+    }),
+    ("crypto.hmac.sha512", 2, |a| {
+        hmac_hex(&a[0], &a[1], 128, sha512)
+    }),
+    ("crypto.hmac.equal", 2, |a| hmac_equal(&a[0], &a[1])),
+    ("net.cidr_intersects", 2, |a| {
+        let (x, y) = (cidr(a[0].as_string().ok()?)?, cidr(a[1].as_string().ok()?)?);
+        Some(Value::from(x.intersects(&y)))
+    }),
+    ("net.cidr_overlap", 2, |a| {
+        let (x, y) = (
+            cidr(a[0].as_string().ok()?)?,
+            cidr_or_ip(a[1].as_string().ok()?)?,
+        );
+        Some(Value::from(x.contains(&y)))
+    }),
+    ("re_match", 2, |a| {
+        let re = regex::Regex::new(a[0].as_string().ok()?).ok()?;
+        Some(Value::from(re.is_match(a[1].as_string().ok()?)))
+    }),
+    ("set_diff", 2, |a| {
+        let (x, y) = (a[0].as_set().ok()?, a[1].as_set().ok()?);
+        Some(x.difference(y).into_value())
+    }),
+    ("json.match_schema", 2, |a| json_match_schema(&a[0], &a[1])),
+];
 
 /// Registers every extension on a fresh engine.
 pub(crate) fn register(engine: &mut regorus::Engine) -> Result<(), String> {
-    let unary: [(&str, Unary); 17] = [
-        ("yaml.marshal", yaml_marshal),
-        ("crypto.md5", |v| hash_hex(v, md5)),
-        ("crypto.sha1", |v| hash_hex(v, sha1)),
-        ("crypto.sha256", |v| hash_hex(v, sha256)),
-        ("io.jwt.decode", jwt_decode),
-        ("urlquery.encode", |v| {
-            Some(Value::from(query_escape(v.as_string().ok()?)))
-        }),
-        ("urlquery.decode", |v| {
-            query_unescape(v.as_string().ok()?).map(Value::from)
-        }),
-        ("urlquery.encode_object", urlquery_encode_object),
-        ("urlquery.decode_object", urlquery_decode_object),
-        ("any", |v| all_or_any(v, false)),
-        ("all", |v| all_or_any(v, true)),
-        ("cast_array", cast_array),
-        ("cast_set", cast_set),
-        ("cast_string", |v| {
-            matches!(v, Value::String(_)).then(|| v.clone())
-        }),
-        ("cast_boolean", |v| {
-            matches!(v, Value::Bool(_)).then(|| v.clone())
-        }),
-        ("cast_null", |v| matches!(v, Value::Null).then(|| v.clone())),
-        ("cast_object", |v| {
-            matches!(v, Value::Object(_)).then(|| v.clone())
-        }),
-    ];
-    for (name, f) in unary {
-        add(engine, name, 1, move |args| f(&args[0]))?;
-    }
-    let binary: [(&str, Binary); 11] = [
-        ("sprintf", sprintf_value),
-        ("crypto.hmac.md5", |x, k| hmac_hex(x, k, 64, md5)),
-        ("crypto.hmac.sha1", |x, k| hmac_hex(x, k, 64, sha1)),
-        ("crypto.hmac.sha256", |x, k| hmac_hex(x, k, 64, sha256)),
-        ("crypto.hmac.sha512", |x, k| hmac_hex(x, k, 128, sha512)),
-        ("crypto.hmac.equal", hmac_equal),
-        ("net.cidr_intersects", |a, b| {
-            let (a, b) = (cidr(a.as_string().ok()?)?, cidr(b.as_string().ok()?)?);
-            Some(Value::from(a.intersects(&b)))
-        }),
-        ("net.cidr_overlap", |a, b| {
-            let (a, b) = (cidr(a.as_string().ok()?)?, cidr_or_ip(b.as_string().ok()?)?);
-            Some(Value::from(a.contains(&b)))
-        }),
-        ("re_match", |p, v| {
-            let re = regex::Regex::new(p.as_string().ok()?).ok()?;
-            Some(Value::from(re.is_match(v.as_string().ok()?)))
-        }),
-        ("set_diff", |a, b| {
-            let (a, b) = (a.as_set().ok()?, b.as_set().ok()?);
-            Some(a.difference(b).into_value())
-        }),
-        ("json.match_schema", json_match_schema),
-    ];
-    for (name, f) in binary {
-        add(engine, name, 2, move |args| f(&args[0], &args[1]))?;
+    for &(name, nargs, f) in EXTENSIONS {
+        add(engine, name, nargs, f)?;
     }
     Ok(())
+}
+
+/// The number of arguments of a Baton extension (`None` for any other name).
+pub(crate) fn arity(name: &str) -> Option<usize> {
+    EXTENSIONS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, nargs, _)| usize::from(*nargs))
 }
 
 /// Adds one extension; `None` from `f` is an undefined result.

@@ -19,6 +19,7 @@
 
 mod bodies;
 mod builtins;
+mod calls;
 mod eval;
 mod gofmt;
 mod load;

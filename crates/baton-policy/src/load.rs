@@ -420,12 +420,46 @@ pub(crate) fn build_corpus(
 
 /// A new engine holding the policies rewritten around regorus bugs — the locals that shadow a
 /// rule renamed (see [`crate::shadow`]), extra bodies of functions and complete rules moved
-/// into rules of their own (see [`crate::bodies`]) — or `None` when no policy needs either (or
-/// the AST cannot be read: the compile step then reports what regorus finds).
+/// into rules of their own (see [`crate::bodies`]), calls with their output as an argument
+/// made into forms regorus evaluates as OPA does (see [`crate::calls`]) — or `None` when no
+/// policy needs any (or the AST cannot be read: the compile step then reports what regorus
+/// finds).
 fn rewritten(
     engine: &regorus::Engine,
     added: &[(String, String, bool)],
 ) -> Option<regorus::Engine> {
+    let mut texts: Vec<(String, String, bool)> = added.to_vec();
+    // The first two rewrites keep every byte offset, so one AST serves both; the calls
+    // rewrite may lengthen a line, so it works on the AST of their result.
+    let first = rewrite_texts(engine, &mut texts, |text, ast, globals| {
+        let shadowed = crate::shadow::rewrite(text, ast, globals);
+        let text = shadowed.as_deref().unwrap_or(text);
+        crate::bodies::rewrite(text, ast).or(shadowed)
+    })?;
+    let after_first = if first {
+        Some(engine_of(&texts)?)
+    } else {
+        None
+    };
+    let second = rewrite_texts(
+        after_first.as_ref().unwrap_or(engine),
+        &mut texts,
+        |text, ast, globals| crate::calls::rewrite(text, ast, &|name| globals.contains(name)),
+    )?;
+    if second {
+        engine_of(&texts)
+    } else {
+        after_first
+    }
+}
+
+/// Applies `rewrite` (text, the module's AST, the names of its package's rules) to every
+/// policy `engine` holds; returns whether any text changed.
+fn rewrite_texts(
+    engine: &regorus::Engine,
+    texts: &mut [(String, String, bool)],
+    rewrite: impl Fn(&str, &serde_json::Value, &HashSet<String>) -> Option<String>,
+) -> Option<bool> {
     let ast: serde_json::Value = serde_json::from_str(&engine.get_ast_as_json().ok()?).ok()?;
     let modules = crate::rules::modules_from_json(&ast).ok()?;
     let mut globals: HashMap<&[String], HashSet<String>> = HashMap::new();
@@ -435,32 +469,28 @@ fn rewritten(
             .or_default()
             .extend(m.rules.iter().map(|r| r.name.clone()));
     }
-    let mut texts: Vec<(String, String, bool)> = added.to_vec();
     let mut changed = false;
+    let empty = HashSet::new();
     for (item, m) in ast.as_array()?.iter().zip(&modules) {
         let file = item["source"]["file"].as_str()?;
         let Some(entry) = texts.iter_mut().find(|(n, _, _)| n == file) else {
             continue;
         };
-        let empty = HashSet::new();
         let g = globals.get(m.package.as_slice()).unwrap_or(&empty);
-        if let Some(new_text) = crate::shadow::rewrite(&entry.1, &item["ast"], g) {
-            entry.1 = new_text;
-            changed = true;
-        }
-        // The shadow rewrite keeps every offset, so the AST's spans still fit the text.
-        if let Some(new_text) = crate::bodies::rewrite(&entry.1, &item["ast"]) {
+        if let Some(new_text) = rewrite(&entry.1, &item["ast"], g) {
             entry.1 = new_text;
             changed = true;
         }
     }
-    if !changed {
-        return None;
-    }
+    Some(changed)
+}
+
+/// A new engine holding the policies (name, text, in the older syntax).
+fn engine_of(texts: &[(String, String, bool)]) -> Option<regorus::Engine> {
     let mut fresh = new_engine().ok()?;
     for (name, text, v0) in texts {
-        fresh.set_rego_v0(v0);
-        fresh.add_policy(name, text).ok()?;
+        fresh.set_rego_v0(*v0);
+        fresh.add_policy(name.clone(), text.clone()).ok()?;
     }
     fresh.set_rego_v0(false);
     Some(fresh)

@@ -6,6 +6,7 @@ mod builtins;
 mod examples;
 mod gate;
 mod load;
+mod outputs;
 mod redact;
 mod runner;
 mod shapes;
