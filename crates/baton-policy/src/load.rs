@@ -361,7 +361,7 @@ pub(crate) fn build_corpus(
         };
         corpus_files.insert(name.clone(), id);
         match add_policy(&mut engine, &name, &text) {
-            Ok(v0) => added.push((name, text, v0)),
+            Ok((v0, split)) => added.push((name, split.unwrap_or(text), v0)),
             Err(err) => diags.push(err.to_diagnostic("Invalid policy", "", &corpus_files, sources)),
         }
     }
@@ -497,9 +497,41 @@ fn engine_of(texts: &[(String, String, bool)]) -> Option<regorus::Engine> {
 }
 
 /// Parses as Rego v1 (what OPA 1.x writes); when that fails, as the older syntax
-/// (`deny[msg] { … }`); returns whether it is the older syntax. When both fail, the error that got further into the file is the
-/// one to show: it is the one in the syntax the author was writing.
-fn add_policy(engine: &mut regorus::Engine, name: &str, text: &str) -> Result<bool, RegoError> {
+/// (`deny[msg] { … }`); when both fail, both again with the rules of several bodies split (a
+/// partial set's do not parse in regorus, see [`crate::bodies::split_unparsed`]). Returns
+/// whether it is the older syntax, and the split text when that is what parsed. When all
+/// fail, the error that got further into the file is the one to show: it is the one in the
+/// syntax the author was writing.
+fn add_policy(
+    engine: &mut regorus::Engine,
+    name: &str,
+    text: &str,
+) -> Result<(bool, Option<String>), RegoError> {
+    let err = match add_either_syntax(engine, name, text) {
+        Ok(v0) => return Ok((v0, None)),
+        Err(e) => e,
+    };
+    let Some(split) = crate::bodies::split_unparsed(text) else {
+        return Err(err);
+    };
+    match add_either_syntax(engine, name, &split) {
+        Ok(v0) => Ok((v0, Some(split))),
+        // Past the bodies regorus stopped at, another mistake of the user's text.
+        Err(later)
+            if later.position() > err.position()
+                && usize::try_from(later.line).is_ok_and(|l| l <= text.lines().count()) =>
+        {
+            Err(later)
+        }
+        Err(_) => Err(err),
+    }
+}
+
+fn add_either_syntax(
+    engine: &mut regorus::Engine,
+    name: &str,
+    text: &str,
+) -> Result<bool, RegoError> {
     engine.set_rego_v0(false);
     let v1 = match engine.add_policy(name.to_string(), text.to_string()) {
         Ok(_) => return Ok(false),
