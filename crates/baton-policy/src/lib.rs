@@ -23,6 +23,7 @@ mod calls;
 mod eval;
 mod gofmt;
 mod load;
+mod metadata;
 mod query;
 mod redact;
 mod rego_error;

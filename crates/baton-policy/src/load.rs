@@ -420,7 +420,8 @@ pub(crate) fn build_corpus(
 
 /// A new engine holding the policies rewritten around regorus bugs — the locals that shadow a
 /// rule renamed (see [`crate::shadow`]), extra bodies of functions and complete rules moved
-/// into rules of their own (see [`crate::bodies`]), calls with their output as an argument
+/// into rules of their own (see [`crate::bodies`]), `rego.metadata.*()` calls answered from
+/// METADATA comments (see [`crate::metadata`]), calls with their output as an argument
 /// made into forms regorus evaluates as OPA does (see [`crate::calls`]) — or `None` when no
 /// policy needs any (or the AST cannot be read: the compile step then reports what regorus
 /// finds).
@@ -429,12 +430,26 @@ fn rewritten(
     added: &[(String, String, bool)],
 ) -> Option<regorus::Engine> {
     let mut texts: Vec<(String, String, bool)> = added.to_vec();
-    // The first two rewrites keep every byte offset, so one AST serves both; the calls
+    let ast: serde_json::Value = serde_json::from_str(&engine.get_ast_as_json().ok()?).ok()?;
+    let modules = crate::rules::modules_from_json(&ast).ok()?;
+    let packages = crate::metadata::PackageAnnotations::read(modules.iter().filter_map(|m| {
+        let (_, text, _) = texts.iter().find(|(n, _, _)| *n == m.file)?;
+        Some((text.as_str(), m))
+    }));
+    // The first three rewrites keep every byte offset, so one AST serves them all; the calls
     // rewrite may lengthen a line, so it works on the AST of their result.
-    let first = rewrite_texts(engine, &mut texts, |text, ast, globals| {
-        let shadowed = crate::shadow::rewrite(text, ast, globals);
-        let text = shadowed.as_deref().unwrap_or(text);
-        crate::bodies::rewrite(text, ast).or(shadowed)
+    let mut counter = 0;
+    let first = rewrite_texts(engine, &mut texts, |text, ast, module, globals| {
+        let mut out = crate::shadow::rewrite(text, ast, globals);
+        let md = crate::metadata::rewrite(
+            out.as_deref().unwrap_or(text),
+            ast,
+            module,
+            &packages,
+            &mut counter,
+        );
+        out = md.or(out);
+        crate::bodies::rewrite(out.as_deref().unwrap_or(text), ast).or(out)
     })?;
     let after_first = if first {
         Some(engine_of(&texts)?)
@@ -444,7 +459,7 @@ fn rewritten(
     let second = rewrite_texts(
         after_first.as_ref().unwrap_or(engine),
         &mut texts,
-        |text, ast, globals| crate::calls::rewrite(text, ast, &|name| globals.contains(name)),
+        |text, ast, _, globals| crate::calls::rewrite(text, ast, &|name| globals.contains(name)),
     )?;
     if second {
         engine_of(&texts)
@@ -453,12 +468,12 @@ fn rewritten(
     }
 }
 
-/// Applies `rewrite` (text, the module's AST, the names of its package's rules) to every
-/// policy `engine` holds; returns whether any text changed.
+/// Applies `rewrite` (text, the module's AST, what it declares, the names of its package's
+/// rules) to every policy `engine` holds; returns whether any text changed.
 fn rewrite_texts(
     engine: &regorus::Engine,
     texts: &mut [(String, String, bool)],
-    rewrite: impl Fn(&str, &serde_json::Value, &HashSet<String>) -> Option<String>,
+    mut rewrite: impl FnMut(&str, &serde_json::Value, &ModuleInfo, &HashSet<String>) -> Option<String>,
 ) -> Option<bool> {
     let ast: serde_json::Value = serde_json::from_str(&engine.get_ast_as_json().ok()?).ok()?;
     let modules = crate::rules::modules_from_json(&ast).ok()?;
@@ -477,7 +492,7 @@ fn rewrite_texts(
             continue;
         };
         let g = globals.get(m.package.as_slice()).unwrap_or(&empty);
-        if let Some(new_text) = rewrite(&entry.1, &item["ast"], g) {
+        if let Some(new_text) = rewrite(&entry.1, &item["ast"], m, g) {
             entry.1 = new_text;
             changed = true;
         }
