@@ -63,8 +63,13 @@ pub(crate) fn rewrite(
     let mut out = text.as_bytes().to_vec();
     let mut appended = String::new();
     for rule in module_ast["rules"].as_array().into_iter().flatten() {
-        let spec = rule.get("Spec")?;
-        let line = spec["span"]["line"].as_u64()?;
+        // `default` rules have no body to call anything from.
+        let Some(spec) = rule.get("Spec") else {
+            continue;
+        };
+        let Some(line) = spec["span"]["line"].as_u64() else {
+            continue;
+        };
         let mut calls = Vec::new();
         find_calls(&spec["bodies"], &mut calls);
         find_calls(&spec["head"], &mut calls);

@@ -5,7 +5,7 @@ use super::*;
 use baton_core::Sources;
 use serde_json::json;
 
-const POLICY: &str = "# METADATA\n# title: S3 checks\n# custom:\n#   provider: aws\npackage builtin.aws.s3\n\nimport rego.v1\n\n# METADATA\n# title: Bucket must be private\n# custom:\n#   id: AVD-AWS-0086\n#   severity: HIGH\ndeny contains res if {\n\tsome r in input.resource_changes\n\tr.type == \"aws_s3_bucket\"\n\tmeta := rego.metadata.rule()\n\tres := sprintf(\"%s %s: %s\", [meta.custom.id, meta.custom.severity, r.address])\n}\n\nchain := rego.metadata.chain()\n\nbare := rego.metadata.rule()\n";
+const POLICY: &str = "# METADATA\n# title: S3 checks\n# custom:\n#   provider: aws\npackage builtin.aws.s3\n\nimport rego.v1\n\ndefault allow := false\n\n# METADATA\n# title: Bucket must be private\n# custom:\n#   id: AVD-AWS-0086\n#   severity: HIGH\ndeny contains res if {\n\tsome r in input.resource_changes\n\tr.type == \"aws_s3_bucket\"\n\tmeta := rego.metadata.rule()\n\tres := sprintf(\"%s %s: %s\", [meta.custom.id, meta.custom.severity, r.address])\n}\n\nchain := rego.metadata.chain()\n\nbare := rego.metadata.rule()\n";
 
 #[test]
 fn metadata_built_ins_read_the_annotations() {
