@@ -9,83 +9,124 @@
 //! the built-ins OPA deprecated but still runs for policies in the older syntax (`any`, `all`,
 //! `re_match`, `set_diff`, `net.cidr_overlap`, `cast_*`), which older libraries call.
 //!
+//! Also `net.cidr_merge`, `net.cidr_contains_matches`, `regex.globs_match`,
+//! `strings.render_template` (field references only) and `io.jwt.decode_verify` (HMAC
+//! algorithms only), which regorus lacks.
+//!
 //! Each follows OPA's semantics, including its default for errors: a call whose arguments are
 //! of the wrong type or cannot be decoded is *undefined*, never a failure of the evaluation.
-//! Nothing here reads the network, the clock, the environment or files.
+//! Nothing here reads the network, the environment or files; only `io.jwt.decode_verify`
+//! reads the clock (for `exp`/`nbf` when the constraints give no `time`), as OPA's does.
 
 use crate::gofmt::{sprintf, Arg};
 use regorus::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-/// A built-in of one argument; `None` is undefined.
-type Unary = fn(&Value) -> Option<Value>;
-/// A built-in of two arguments; `None` is undefined.
-type Binary = fn(&Value, &Value) -> Option<Value>;
+/// A hash function: its digest of some bytes.
+type Hash = fn(&[u8]) -> Vec<u8>;
+
+/// A built-in over its arguments (as many as its table entry says); `None` is undefined.
+type Builtin = fn(&[Value]) -> Option<Value>;
+
+/// Every extension: its name, its number of arguments and what it computes.
+const EXTENSIONS: &[(&str, u8, Builtin)] = &[
+    ("yaml.marshal", 1, |a| yaml_marshal(&a[0])),
+    ("crypto.md5", 1, |a| hash_hex(&a[0], md5)),
+    ("crypto.sha1", 1, |a| hash_hex(&a[0], sha1)),
+    ("crypto.sha256", 1, |a| hash_hex(&a[0], sha256)),
+    ("io.jwt.decode", 1, |a| jwt_decode(&a[0])),
+    ("urlquery.encode", 1, |a| {
+        Some(Value::from(query_escape(a[0].as_string().ok()?)))
+    }),
+    ("urlquery.decode", 1, |a| {
+        query_unescape(a[0].as_string().ok()?).map(Value::from)
+    }),
+    ("urlquery.encode_object", 1, |a| {
+        urlquery_encode_object(&a[0])
+    }),
+    ("urlquery.decode_object", 1, |a| {
+        urlquery_decode_object(&a[0])
+    }),
+    ("any", 1, |a| all_or_any(&a[0], false)),
+    ("all", 1, |a| all_or_any(&a[0], true)),
+    ("cast_array", 1, |a| cast_array(&a[0])),
+    ("cast_set", 1, |a| cast_set(&a[0])),
+    ("cast_string", 1, |a| {
+        matches!(a[0], Value::String(_)).then(|| a[0].clone())
+    }),
+    ("cast_boolean", 1, |a| {
+        matches!(a[0], Value::Bool(_)).then(|| a[0].clone())
+    }),
+    ("cast_null", 1, |a| {
+        matches!(a[0], Value::Null).then(|| a[0].clone())
+    }),
+    ("cast_object", 1, |a| {
+        matches!(a[0], Value::Object(_)).then(|| a[0].clone())
+    }),
+    ("sprintf", 2, |a| sprintf_value(&a[0], &a[1])),
+    ("crypto.hmac.md5", 2, |a| hmac_hex(&a[0], &a[1], 64, md5)),
+    ("crypto.hmac.sha1", 2, |a| hmac_hex(&a[0], &a[1], 64, sha1)),
+    ("crypto.hmac.sha256", 2, |a| {
+        hmac_hex(&a[0], &a[1], 64, sha256)
+    }),
+    ("crypto.hmac.sha512", 2, |a| {
+        hmac_hex(&a[0], &a[1], 128, sha512)
+    }),
+    ("crypto.hmac.equal", 2, |a| hmac_equal(&a[0], &a[1])),
+    ("net.cidr_intersects", 2, |a| {
+        let (x, y) = (cidr(a[0].as_string().ok()?)?, cidr(a[1].as_string().ok()?)?);
+        Some(Value::from(x.intersects(&y)))
+    }),
+    ("net.cidr_overlap", 2, |a| {
+        let (x, y) = (
+            cidr(a[0].as_string().ok()?)?,
+            cidr_or_ip(a[1].as_string().ok()?)?,
+        );
+        Some(Value::from(x.contains(&y)))
+    }),
+    ("re_match", 2, |a| {
+        let re = regex::Regex::new(a[0].as_string().ok()?).ok()?;
+        Some(Value::from(re.is_match(a[1].as_string().ok()?)))
+    }),
+    ("set_diff", 2, |a| {
+        let (x, y) = (a[0].as_set().ok()?, a[1].as_set().ok()?);
+        Some(x.difference(y).into_value())
+    }),
+    ("json.match_schema", 2, |a| json_match_schema(&a[0], &a[1])),
+    ("net.cidr_merge", 1, |a| cidr_merge(&a[0])),
+    ("net.cidr_contains_matches", 2, |a| {
+        cidr_contains_matches(&a[0], &a[1])
+    }),
+    ("regex.globs_match", 2, |a| {
+        let (x, y) = (
+            glob_tokens(a[0].as_string().ok()?)?,
+            glob_tokens(a[1].as_string().ok()?)?,
+        );
+        Some(Value::from(globs_intersect(&x, &y)))
+    }),
+    ("strings.render_template", 2, |a| {
+        render_template(&a[0], &a[1])
+    }),
+    ("io.jwt.decode_verify", 2, |a| {
+        jwt_decode_verify(&a[0], &a[1])
+    }),
+];
 
 /// Registers every extension on a fresh engine.
 pub(crate) fn register(engine: &mut regorus::Engine) -> Result<(), String> {
-    let unary: [(&str, Unary); 17] = [
-        ("yaml.marshal", yaml_marshal),
-        ("crypto.md5", |v| hash_hex(v, md5)),
-        ("crypto.sha1", |v| hash_hex(v, sha1)),
-        ("crypto.sha256", |v| hash_hex(v, sha256)),
-        ("io.jwt.decode", jwt_decode),
-        ("urlquery.encode", |v| {
-            Some(Value::from(query_escape(v.as_string().ok()?)))
-        }),
-        ("urlquery.decode", |v| {
-            query_unescape(v.as_string().ok()?).map(Value::from)
-        }),
-        ("urlquery.encode_object", urlquery_encode_object),
-        ("urlquery.decode_object", urlquery_decode_object),
-        ("any", |v| all_or_any(v, false)),
-        ("all", |v| all_or_any(v, true)),
-        ("cast_array", cast_array),
-        ("cast_set", cast_set),
-        ("cast_string", |v| {
-            matches!(v, Value::String(_)).then(|| v.clone())
-        }),
-        ("cast_boolean", |v| {
-            matches!(v, Value::Bool(_)).then(|| v.clone())
-        }),
-        ("cast_null", |v| matches!(v, Value::Null).then(|| v.clone())),
-        ("cast_object", |v| {
-            matches!(v, Value::Object(_)).then(|| v.clone())
-        }),
-    ];
-    for (name, f) in unary {
-        add(engine, name, 1, move |args| f(&args[0]))?;
-    }
-    let binary: [(&str, Binary); 11] = [
-        ("sprintf", sprintf_value),
-        ("crypto.hmac.md5", |x, k| hmac_hex(x, k, 64, md5)),
-        ("crypto.hmac.sha1", |x, k| hmac_hex(x, k, 64, sha1)),
-        ("crypto.hmac.sha256", |x, k| hmac_hex(x, k, 64, sha256)),
-        ("crypto.hmac.sha512", |x, k| hmac_hex(x, k, 128, sha512)),
-        ("crypto.hmac.equal", hmac_equal),
-        ("net.cidr_intersects", |a, b| {
-            let (a, b) = (cidr(a.as_string().ok()?)?, cidr(b.as_string().ok()?)?);
-            Some(Value::from(a.intersects(&b)))
-        }),
-        ("net.cidr_overlap", |a, b| {
-            let (a, b) = (cidr(a.as_string().ok()?)?, cidr_or_ip(b.as_string().ok()?)?);
-            Some(Value::from(a.contains(&b)))
-        }),
-        ("re_match", |p, v| {
-            let re = regex::Regex::new(p.as_string().ok()?).ok()?;
-            Some(Value::from(re.is_match(v.as_string().ok()?)))
-        }),
-        ("set_diff", |a, b| {
-            let (a, b) = (a.as_set().ok()?, b.as_set().ok()?);
-            Some(a.difference(b).into_value())
-        }),
-        ("json.match_schema", json_match_schema),
-    ];
-    for (name, f) in binary {
-        add(engine, name, 2, move |args| f(&args[0], &args[1]))?;
+    for &(name, nargs, f) in EXTENSIONS {
+        add(engine, name, nargs, f)?;
     }
     Ok(())
+}
+
+/// The number of arguments of a Baton extension (`None` for any other name).
+pub(crate) fn arity(name: &str) -> Option<usize> {
+    EXTENSIONS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, nargs, _)| usize::from(*nargs))
 }
 
 /// Adds one extension; `None` from `f` is an undefined result.
@@ -163,6 +204,11 @@ fn sha1(data: &[u8]) -> Vec<u8> {
 fn sha256(data: &[u8]) -> Vec<u8> {
     use sha2::Digest as _;
     sha2::Sha256::digest(data).to_vec()
+}
+
+fn sha384(data: &[u8]) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha384::digest(data).to_vec()
 }
 
 fn sha512(data: &[u8]) -> Vec<u8> {
@@ -478,6 +524,430 @@ fn json_match_schema(document: &Value, schema: &Value) -> Option<Value> {
         Value::from(errors.is_empty()),
         Value::from(errors),
     ]))
+}
+
+/// The first and last address of a network, as numbers.
+fn cidr_range(c: &Cidr) -> (u128, u128) {
+    let start = c.masked(c.prefix);
+    let host = c.bits() - c.prefix;
+    let span = if host >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << host) - 1
+    };
+    (start, start | span)
+}
+
+fn format_ip(v6: bool, addr: u128) -> Option<String> {
+    Some(if v6 {
+        std::net::Ipv6Addr::from(addr).to_string()
+    } else {
+        std::net::Ipv4Addr::from(u32::try_from(addr).ok()?).to_string()
+    })
+}
+
+/// OPA's `net.cidr_merge(addrs)`: the smallest set of networks covering the given networks
+/// and addresses (an array or set of strings).
+fn cidr_merge(addrs: &Value) -> Option<Value> {
+    let items: Vec<&Value> = match addrs {
+        Value::Array(a) => a.iter().collect(),
+        Value::Set(s) => s.iter().collect(),
+        _ => return None,
+    };
+    let mut ranges: BTreeMap<bool, Vec<(u128, u128)>> = BTreeMap::new();
+    for item in items {
+        let c = cidr_or_ip(item.as_string().ok()?)?;
+        ranges.entry(c.v6).or_default().push(cidr_range(&c));
+    }
+    let mut out = BTreeSet::new();
+    for (v6, mut rs) in ranges {
+        rs.sort_unstable();
+        let mut merged: Vec<(u128, u128)> = Vec::new();
+        for (start, end) in rs {
+            match merged.last_mut() {
+                Some(last) if start <= last.1.saturating_add(1) => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        let bits: u32 = if v6 { 128 } else { 32 };
+        for (mut start, end) in merged {
+            loop {
+                // The largest network that starts at `start` and ends by `end`.
+                let mut host = start.trailing_zeros().min(bits);
+                while host > 0 {
+                    let last = if host >= 128 {
+                        u128::MAX
+                    } else {
+                        start | ((1u128 << host) - 1)
+                    };
+                    if last <= end {
+                        break;
+                    }
+                    host -= 1;
+                }
+                out.insert(Value::from(format!(
+                    "{}/{}",
+                    format_ip(v6, start)?,
+                    bits - host
+                )));
+                let last = if host >= 128 {
+                    u128::MAX
+                } else {
+                    start | ((1u128 << host) - 1)
+                };
+                if last >= end {
+                    break;
+                }
+                start = last + 1;
+            }
+        }
+    }
+    Some(Value::from(out))
+}
+
+/// The networks of one operand of `net.cidr_contains_matches`, each with its key: a string is
+/// its own key; an array's elements are keyed by index, a set's by themselves, an object's
+/// by their key; an element is a string or an array whose first element is one.
+fn cidr_operand(v: &Value) -> Option<Vec<(Value, String)>> {
+    fn cidr_of(v: &Value) -> Option<String> {
+        match v {
+            Value::String(s) => Some(s.to_string()),
+            Value::Array(a) => Some(a.first()?.as_string().ok()?.to_string()),
+            _ => None,
+        }
+    }
+    Some(match v {
+        Value::String(s) => vec![(v.clone(), s.to_string())],
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, x)| Some((Value::from(u64::try_from(i).ok()?), cidr_of(x)?)))
+            .collect::<Option<_>>()?,
+        Value::Set(s) => s
+            .iter()
+            .map(|x| Some((x.clone(), cidr_of(x)?)))
+            .collect::<Option<_>>()?,
+        Value::Object(o) => o
+            .iter()
+            .map(|(k, x)| Some((k.clone(), cidr_of(x)?)))
+            .collect::<Option<_>>()?,
+        _ => return None,
+    })
+}
+
+/// OPA's `net.cidr_contains_matches(cidrs, cidrs_or_ips)`: the set of `[key1, key2]` pairs
+/// where the network keyed `key1` contains the network or address keyed `key2`.
+fn cidr_contains_matches(a: &Value, b: &Value) -> Option<Value> {
+    let nets: Vec<(Value, Cidr)> = cidr_operand(a)?
+        .into_iter()
+        .map(|(k, s)| Some((k, cidr(&s)?)))
+        .collect::<Option<_>>()?;
+    let others: Vec<(Value, Cidr)> = cidr_operand(b)?
+        .into_iter()
+        .map(|(k, s)| Some((k, cidr_or_ip(&s)?)))
+        .collect::<Option<_>>()?;
+    let mut out = BTreeSet::new();
+    for (k1, n) in &nets {
+        for (k2, o) in &others {
+            if n.contains(o) {
+                out.insert(Value::from(vec![k1.clone(), k2.clone()]));
+            }
+        }
+    }
+    Some(Value::from(out))
+}
+
+/// One element of a `regex.globs_match` pattern: a set of characters (ranges, maybe
+/// negated; `None` is `.`) and whether it repeats (`*`: any number, `+`: at least one).
+#[derive(Clone, Debug)]
+struct GlobToken {
+    class: Option<(bool, Vec<(char, char)>)>,
+    star: bool,
+}
+
+/// The restricted regex of `regex.globs_match`: only `.`, `*`, `+`, `[`, `-`, `]` and `\` are
+/// special (as in OPA). `x+` becomes `x` then `x*`. `None` for a malformed pattern.
+fn glob_tokens(pattern: &str) -> Option<Vec<GlobToken>> {
+    let mut out: Vec<GlobToken> = Vec::new();
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        let class = match c {
+            '.' => None,
+            '\\' => {
+                let l = chars.next()?;
+                Some((false, vec![(l, l)]))
+            }
+            '[' => {
+                let negated = chars.peek() == Some(&'^');
+                if negated {
+                    chars.next();
+                }
+                let mut ranges = Vec::new();
+                loop {
+                    let mut lo = chars.next()?;
+                    if lo == ']' && !ranges.is_empty() {
+                        break;
+                    }
+                    if lo == '\\' {
+                        lo = chars.next()?;
+                    }
+                    let mut hi = lo;
+                    if chars.peek() == Some(&'-') {
+                        chars.next();
+                        match chars.next()? {
+                            ']' => {
+                                ranges.push((lo, lo));
+                                ranges.push(('-', '-'));
+                                break;
+                            }
+                            '\\' => hi = chars.next()?,
+                            h => hi = h,
+                        }
+                    }
+                    if hi < lo {
+                        return None;
+                    }
+                    ranges.push((lo, hi));
+                }
+                Some((negated, ranges))
+            }
+            '*' | '+' => {
+                let last = out.last_mut()?;
+                if last.star {
+                    return None;
+                }
+                if c == '*' {
+                    last.star = true;
+                } else {
+                    let mut again = last.clone();
+                    again.star = true;
+                    out.push(again);
+                }
+                continue;
+            }
+            l => Some((false, vec![(l, l)])),
+        };
+        out.push(GlobToken { class, star: false });
+    }
+    Some(out)
+}
+
+/// Whether two character sets share a character.
+fn classes_intersect(
+    a: &Option<(bool, Vec<(char, char)>)>,
+    b: &Option<(bool, Vec<(char, char)>)>,
+) -> bool {
+    let (Some((na, ra)), Some((nb, rb))) = (a, b) else {
+        return true;
+    };
+    let overlap = |x: &(char, char), y: &(char, char)| x.0 <= y.1 && y.0 <= x.1;
+    match (na, nb) {
+        (false, false) => ra.iter().any(|x| rb.iter().any(|y| overlap(x, y))),
+        (true, true) => true,
+        (false, true) | (true, false) => {
+            let (pos, neg) = if *na { (rb, ra) } else { (ra, rb) };
+            // Some character of a positive range that no negated range excludes.
+            pos.iter().any(|&(lo, hi)| {
+                let mut c = lo;
+                loop {
+                    match neg.iter().find(|n| n.0 <= c && c <= n.1) {
+                        None => return true,
+                        Some(n) => match char::from_u32(u32::from(n.1) + 1) {
+                            Some(next) if next <= hi => c = next,
+                            _ => return false,
+                        },
+                    }
+                }
+            })
+        }
+    }
+}
+
+/// Whether some string matches both patterns.
+fn globs_intersect(a: &[GlobToken], b: &[GlobToken]) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![(0usize, 0usize)];
+    while let Some((i, j)) = stack.pop() {
+        if !seen.insert((i, j)) {
+            continue;
+        }
+        if i == a.len() && j == b.len() {
+            return true;
+        }
+        if i < a.len() && a[i].star {
+            stack.push((i + 1, j));
+        }
+        if j < b.len() && b[j].star {
+            stack.push((i, j + 1));
+        }
+        if i < a.len() && j < b.len() && classes_intersect(&a[i].class, &b[j].class) {
+            let ni = if a[i].star { i } else { i + 1 };
+            let nj = if b[j].star { j } else { j + 1 };
+            stack.push((ni, nj));
+        }
+    }
+    false
+}
+
+/// OPA's `strings.render_template(template, vars)` for the templates policies write: text
+/// with `{{.name}}` or `{{ .a.b }}` (and `{{-`/`-}}` trimming) replaced by the value (a
+/// missing key prints `<no value>`, as Go does). Any other action (`if`, `range`, pipes,
+/// functions), or an array or object to print, is undefined rather than a guess.
+fn render_template(template: &Value, vars: &Value) -> Option<Value> {
+    let mut rest = template.as_string().ok()?.to_string();
+    if !matches!(vars, Value::Object(_)) {
+        return None;
+    }
+    let mut out = String::new();
+    while let Some(open) = rest.find("{{") {
+        let mut text = rest[..open].to_string();
+        let after = &rest[open + 2..];
+        let close = after.find("}}")?;
+        let mut action = &after[..close];
+        let mut next = after[close + 2..].to_string();
+        if let Some(a) = action.strip_prefix('-') {
+            text = text.trim_end().to_string();
+            action = a;
+        }
+        if let Some(a) = action.strip_suffix('-') {
+            next = next.trim_start().to_string();
+            action = a;
+        }
+        out.push_str(&text);
+        let action = action.trim();
+        if action.starts_with("/*") && action.ends_with("*/") {
+            rest = next;
+            continue;
+        }
+        let path = action.strip_prefix('.')?;
+        let mut v = vars;
+        let mut missing = false;
+        for part in path.split('.').filter(|p| !p.is_empty()) {
+            if !part.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                return None;
+            }
+            match v {
+                Value::Object(o) => match o.get(&Value::from(part)) {
+                    Some(x) => v = x,
+                    None => {
+                        missing = true;
+                        break;
+                    }
+                },
+                _ => return None,
+            }
+        }
+        match v {
+            _ if missing => out.push_str("<no value>"),
+            Value::String(s) => out.push_str(s),
+            Value::Number(n) => out.push_str(&n.format_decimal()),
+            Value::Bool(b) => out.push_str(&b.to_string()),
+            Value::Null => out.push_str("<nil>"),
+            _ => return None,
+        }
+        rest = next;
+    }
+    out.push_str(&rest);
+    Some(Value::from(out))
+}
+
+/// OPA's `io.jwt.decode_verify(token, constraints)`: `[true, header, payload]` when the
+/// signature verifies with the constraints' `secret` (HS256, HS384, HS512) and the `alg`,
+/// `iss`, `aud`, `exp` and `nbf` checks pass (at `time`, in nanoseconds, or now), otherwise
+/// `[false, {}, {}]`. Tokens signed with public-key algorithms (RS*, PS*, ES*, EdDSA: the
+/// `cert` constraint) are undefined: Baton does not verify them.
+fn jwt_decode_verify(token: &Value, constraints: &Value) -> Option<Value> {
+    use base64::Engine as _;
+    let Value::Object(c) = constraints else {
+        return None;
+    };
+    for k in c.keys() {
+        if !matches!(
+            k.as_string().ok()?.as_ref(),
+            "secret" | "cert" | "alg" | "iss" | "aud" | "time"
+        ) {
+            return None;
+        }
+    }
+    let get = |k: &str| c.get(&Value::from(k));
+    let decoded = jwt_decode(token)?;
+    let (header, payload) = (decoded[0].clone(), decoded[1].clone());
+    let token = token.as_string().ok()?;
+    let (signed, signature) = token.rsplit_once('.')?;
+    let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(signature.trim_end_matches('='))
+        .ok()?;
+    let alg = header[&Value::from("alg")].as_string().ok()?.to_string();
+    let unverified = || {
+        Some(Value::from(vec![
+            Value::from(false),
+            Value::new_object(),
+            Value::new_object(),
+        ]))
+    };
+    let (block, hash): (usize, Hash) = match alg.as_str() {
+        "HS256" => (64, sha256),
+        "HS384" => (128, sha384),
+        "HS512" => (128, sha512),
+        _ => return None,
+    };
+    if get("alg").is_some_and(|a| a.as_string().ok().map(|s| s.as_ref()) != Some(alg.as_str())) {
+        return unverified();
+    }
+    let Some(secret) = get("secret") else {
+        return unverified();
+    };
+    let mac = hmac(
+        secret.as_string().ok()?.as_bytes(),
+        signed.as_bytes(),
+        block,
+        hash,
+    );
+    let same = mac.len() == signature.len()
+        && mac
+            .iter()
+            .zip(&signature)
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0;
+    if !same {
+        return unverified();
+    }
+    let now_ns: f64 = match get("time") {
+        Some(t) => t.as_f64().ok()?,
+        None => {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?
+                .as_secs_f64()
+                * 1e9
+        }
+    };
+    let claim = |k: &str| match &payload[&Value::from(k)] {
+        Value::Undefined => None,
+        v => Some(v.clone()),
+    };
+    if let Some(exp) = claim("exp") {
+        if now_ns >= exp.as_f64().ok()? * 1e9 {
+            return unverified();
+        }
+    }
+    if let Some(nbf) = claim("nbf") {
+        if now_ns < nbf.as_f64().ok()? * 1e9 {
+            return unverified();
+        }
+    }
+    if let Some(iss) = get("iss") {
+        if claim("iss").as_ref() != Some(iss) {
+            return unverified();
+        }
+    }
+    match (claim("aud"), get("aud")) {
+        (None, None) => {}
+        (Some(Value::String(a)), Some(Value::String(want))) if a == *want => {}
+        (Some(Value::Array(a)), Some(want)) if a.contains(want) => {}
+        _ => return unverified(),
+    }
+    Some(Value::from(vec![Value::from(true), header, payload]))
 }
 
 #[cfg(test)]

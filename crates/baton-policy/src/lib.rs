@@ -19,9 +19,11 @@
 
 mod bodies;
 mod builtins;
+mod calls;
 mod eval;
 mod gofmt;
 mod load;
+mod metadata;
 mod query;
 mod redact;
 mod rego_error;

@@ -361,7 +361,7 @@ pub(crate) fn build_corpus(
         };
         corpus_files.insert(name.clone(), id);
         match add_policy(&mut engine, &name, &text) {
-            Ok(v0) => added.push((name, text, v0)),
+            Ok((v0, split)) => added.push((name, split.unwrap_or(text), v0)),
             Err(err) => diags.push(err.to_diagnostic("Invalid policy", "", &corpus_files, sources)),
         }
     }
@@ -420,12 +420,61 @@ pub(crate) fn build_corpus(
 
 /// A new engine holding the policies rewritten around regorus bugs — the locals that shadow a
 /// rule renamed (see [`crate::shadow`]), extra bodies of functions and complete rules moved
-/// into rules of their own (see [`crate::bodies`]) — or `None` when no policy needs either (or
-/// the AST cannot be read: the compile step then reports what regorus finds).
+/// into rules of their own (see [`crate::bodies`]), `rego.metadata.*()` calls answered from
+/// METADATA comments (see [`crate::metadata`]), calls with their output as an argument
+/// made into forms regorus evaluates as OPA does (see [`crate::calls`]) — or `None` when no
+/// policy needs any (or the AST cannot be read: the compile step then reports what regorus
+/// finds).
 fn rewritten(
     engine: &regorus::Engine,
     added: &[(String, String, bool)],
 ) -> Option<regorus::Engine> {
+    let mut texts: Vec<(String, String, bool)> = added.to_vec();
+    let ast: serde_json::Value = serde_json::from_str(&engine.get_ast_as_json().ok()?).ok()?;
+    let modules = crate::rules::modules_from_json(&ast).ok()?;
+    let packages = crate::metadata::PackageAnnotations::read(modules.iter().filter_map(|m| {
+        let (_, text, _) = texts.iter().find(|(n, _, _)| *n == m.file)?;
+        Some((text.as_str(), m))
+    }));
+    // The first three rewrites keep every byte offset, so one AST serves them all; the calls
+    // rewrite may lengthen a line, so it works on the AST of their result.
+    let mut counter = 0;
+    let first = rewrite_texts(engine, &mut texts, |text, ast, module, globals| {
+        let mut out = crate::shadow::rewrite(text, ast, globals);
+        let md = crate::metadata::rewrite(
+            out.as_deref().unwrap_or(text),
+            ast,
+            module,
+            &packages,
+            &mut counter,
+        );
+        out = md.or(out);
+        crate::bodies::rewrite(out.as_deref().unwrap_or(text), ast).or(out)
+    })?;
+    let after_first = if first {
+        Some(engine_of(&texts)?)
+    } else {
+        None
+    };
+    let second = rewrite_texts(
+        after_first.as_ref().unwrap_or(engine),
+        &mut texts,
+        |text, ast, _, globals| crate::calls::rewrite(text, ast, &|name| globals.contains(name)),
+    )?;
+    if second {
+        engine_of(&texts)
+    } else {
+        after_first
+    }
+}
+
+/// Applies `rewrite` (text, the module's AST, what it declares, the names of its package's
+/// rules) to every policy `engine` holds; returns whether any text changed.
+fn rewrite_texts(
+    engine: &regorus::Engine,
+    texts: &mut [(String, String, bool)],
+    mut rewrite: impl FnMut(&str, &serde_json::Value, &ModuleInfo, &HashSet<String>) -> Option<String>,
+) -> Option<bool> {
     let ast: serde_json::Value = serde_json::from_str(&engine.get_ast_as_json().ok()?).ok()?;
     let modules = crate::rules::modules_from_json(&ast).ok()?;
     let mut globals: HashMap<&[String], HashSet<String>> = HashMap::new();
@@ -435,41 +484,69 @@ fn rewritten(
             .or_default()
             .extend(m.rules.iter().map(|r| r.name.clone()));
     }
-    let mut texts: Vec<(String, String, bool)> = added.to_vec();
     let mut changed = false;
+    let empty = HashSet::new();
     for (item, m) in ast.as_array()?.iter().zip(&modules) {
         let file = item["source"]["file"].as_str()?;
         let Some(entry) = texts.iter_mut().find(|(n, _, _)| n == file) else {
             continue;
         };
-        let empty = HashSet::new();
         let g = globals.get(m.package.as_slice()).unwrap_or(&empty);
-        if let Some(new_text) = crate::shadow::rewrite(&entry.1, &item["ast"], g) {
-            entry.1 = new_text;
-            changed = true;
-        }
-        // The shadow rewrite keeps every offset, so the AST's spans still fit the text.
-        if let Some(new_text) = crate::bodies::rewrite(&entry.1, &item["ast"]) {
+        if let Some(new_text) = rewrite(&entry.1, &item["ast"], m, g) {
             entry.1 = new_text;
             changed = true;
         }
     }
-    if !changed {
-        return None;
-    }
+    Some(changed)
+}
+
+/// A new engine holding the policies (name, text, in the older syntax).
+fn engine_of(texts: &[(String, String, bool)]) -> Option<regorus::Engine> {
     let mut fresh = new_engine().ok()?;
     for (name, text, v0) in texts {
-        fresh.set_rego_v0(v0);
-        fresh.add_policy(name, text).ok()?;
+        fresh.set_rego_v0(*v0);
+        fresh.add_policy(name.clone(), text.clone()).ok()?;
     }
     fresh.set_rego_v0(false);
     Some(fresh)
 }
 
 /// Parses as Rego v1 (what OPA 1.x writes); when that fails, as the older syntax
-/// (`deny[msg] { … }`); returns whether it is the older syntax. When both fail, the error that got further into the file is the
-/// one to show: it is the one in the syntax the author was writing.
-fn add_policy(engine: &mut regorus::Engine, name: &str, text: &str) -> Result<bool, RegoError> {
+/// (`deny[msg] { … }`); when both fail, both again with the rules of several bodies split (a
+/// partial set's do not parse in regorus, see [`crate::bodies::split_unparsed`]). Returns
+/// whether it is the older syntax, and the split text when that is what parsed. When all
+/// fail, the error that got further into the file is the one to show: it is the one in the
+/// syntax the author was writing.
+fn add_policy(
+    engine: &mut regorus::Engine,
+    name: &str,
+    text: &str,
+) -> Result<(bool, Option<String>), RegoError> {
+    let err = match add_either_syntax(engine, name, text) {
+        Ok(v0) => return Ok((v0, None)),
+        Err(e) => e,
+    };
+    let Some(split) = crate::bodies::split_unparsed(text) else {
+        return Err(err);
+    };
+    match add_either_syntax(engine, name, &split) {
+        Ok(v0) => Ok((v0, Some(split))),
+        // Past the bodies regorus stopped at, another mistake of the user's text.
+        Err(later)
+            if later.position() > err.position()
+                && usize::try_from(later.line).is_ok_and(|l| l <= text.lines().count()) =>
+        {
+            Err(later)
+        }
+        Err(_) => Err(err),
+    }
+}
+
+fn add_either_syntax(
+    engine: &mut regorus::Engine,
+    name: &str,
+    text: &str,
+) -> Result<bool, RegoError> {
     engine.set_rego_v0(false);
     let v1 = match engine.add_policy(name.to_string(), text.to_string()) {
         Ok(_) => return Ok(false),

@@ -42,9 +42,9 @@ pub fn eval_query(
         }
     }
     let mut engine = corpus.engine.clone();
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        engine.eval_query(query.to_string(), false)
-    }));
+    // `[path, value] := walk(x)` and extensions' output arguments, as in policies.
+    let query = crate::calls::rewrite_query(query).unwrap_or_else(|| query.to_string());
+    let result = catch_unwind(AssertUnwindSafe(|| engine.eval_query(query, false)));
     match result {
         Ok(Ok(results)) => serde_json::to_value(&results).map_err(|e| {
             Diagnostic::error(

@@ -1,6 +1,9 @@
 //! The `baton` binary: parses the command line, wires the engine, state store and providers
 //! together, and renders results. It holds no orchestration logic of its own.
 
+#[macro_use]
+mod out;
+
 mod alloc;
 mod cli;
 mod cmd;

@@ -35,7 +35,7 @@ pub fn confirm(question: &str, detail: &str) -> bool {
     if stdin.lock().read_line(&mut line).is_err() {
         return false;
     }
-    println!();
+    outln!();
     line.trim() == "yes"
 }
 
@@ -155,7 +155,7 @@ impl Progress {
                 "\nAn action failed: rolling back run {run_id} (undoing every change it made)..."
             ),
         };
-        println!("{line}");
+        outln!("{line}");
     }
 }
 

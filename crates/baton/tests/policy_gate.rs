@@ -673,3 +673,32 @@ fn policy_test_of_a_broken_file_prints_only_the_error_and_eval_needs_no_policies
     let out = p.baton(["policy", "eval", "x := 1 + 2"]).ok();
     assert_eq!(out.json()["result"][0]["bindings"]["x"], 3);
 }
+
+/// Issue 9: `baton policy eval … | head` — a reader that closes the pipe early ends the output
+/// quietly (no panic, no "Broken pipe" message), and the command keeps its exit code.
+#[test]
+fn a_closed_stdout_pipe_ends_the_output_quietly() {
+    use std::io::Read as _;
+    let p = Project::new(&[("main.tf", CONFIG)]);
+    let mut child = std::process::Command::new(common::baton_bin())
+        .current_dir(p.path())
+        .args(["policy", "eval", "x := numbers.range(1, 200000)"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn baton");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 16];
+    stdout
+        .read_exact(&mut first)
+        .expect("the start of the output");
+    drop(stdout);
+    let out = child.wait_with_output().expect("wait for baton");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+        "{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

@@ -306,3 +306,109 @@ fn json_match_schema_returns_opa_shapes() {
         ),
     ]);
 }
+
+/// Built-ins regorus lacks that real policies call: network lists, glob intersection, simple
+/// templates, verified JWTs.
+#[test]
+fn builtins_baton_adds_follow_opa() {
+    let jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
+    let unverified = json!([false, {}, {}]);
+    check(&[
+        (
+            r#"net.cidr_merge(["192.0.128.0/24", "192.0.129.0/24"])"#,
+            json!(["192.0.128.0/23"]),
+        ),
+        (
+            r#"net.cidr_merge({"10.0.0.1", "10.0.0.0/32", "10.0.0.2"})"#,
+            json!(["10.0.0.0/31", "10.0.0.2/32"]),
+        ),
+        (
+            r#"net.cidr_merge(["10.0.0.0/8", "10.1.0.0/16", "2001:db8::/33", "2001:db8:8000::/33"])"#,
+            json!(["10.0.0.0/8", "2001:db8::/32"]),
+        ),
+        (
+            r#"net.cidr_merge(["0.0.0.0/0", "1.2.3.4", "::/0"])"#,
+            json!(["0.0.0.0/0", "::/0"]),
+        ),
+        (
+            r#"net.cidr_merge(["10.0.0.0/30", "10.0.0.4/31", "10.0.0.6"])"#,
+            json!(["10.0.0.0/30", "10.0.0.4/31", "10.0.0.6/32"]),
+        ),
+        (
+            r#"net.cidr_contains_matches("10.0.0.0/8", "10.1.2.3")"#,
+            json!([["10.0.0.0/8", "10.1.2.3"]]),
+        ),
+        (
+            r#"net.cidr_contains_matches(["1.0.0.0/8", "10.0.0.0/8"], ["10.1.2.3", "1.1.1.1", "9.0.0.0/24"])"#,
+            json!([[0, 1], [1, 0]]),
+        ),
+        (
+            r#"net.cidr_contains_matches({"a": ["10.0.0.0/8", "x"]}, {"10.1.1.1"})"#,
+            json!([["a", "10.1.1.1"]]),
+        ),
+        (
+            r#"regex.globs_match("a.a.[0-9]+z", ".b.b2359825792*906z")"#,
+            json!(true),
+        ),
+        (r#"regex.globs_match("[a-c]+", "[d-f]+")"#, json!(false)),
+        (r#"regex.globs_match("a*", "b+")"#, json!(false)),
+        (r#"regex.globs_match("a*", "b*")"#, json!(true)),
+        (r#"regex.globs_match("[^a]", "a")"#, json!(false)),
+        (r#"regex.globs_match("[^a]", "[a-b]")"#, json!(true)),
+        (r#"regex.globs_match("a\\.b", "a.b")"#, json!(true)),
+        (r#"regex.globs_match("a\\.b", "axb")"#, json!(false)),
+        (
+            r#"strings.render_template("Hello {{.name}}!", {"name": "x"})"#,
+            json!("Hello x!"),
+        ),
+        (
+            r#"strings.render_template("{{ .a.b }} - {{- .n -}} .", {"a": {"b": "y"}, "n": 5})"#,
+            json!("y -5."),
+        ),
+        (
+            r#"strings.render_template("{{.missing}}", {})"#,
+            json!("<no value>"),
+        ),
+        (
+            &format!(r#"io.jwt.decode_verify("{jwt}", {{"secret": "your-256-bit-secret"}})"#),
+            json!([true, {"alg": "HS256", "typ": "JWT"}, {"sub": "1234567890", "name": "John Doe", "iat": 1516239022}]),
+        ),
+        (
+            &format!(r#"io.jwt.decode_verify("{jwt}", {{"secret": "wrong"}})"#),
+            unverified.clone(),
+        ),
+        (
+            &format!(
+                r#"io.jwt.decode_verify("{jwt}", {{"secret": "your-256-bit-secret", "alg": "HS512"}})"#
+            ),
+            unverified.clone(),
+        ),
+        (
+            &format!(
+                r#"io.jwt.decode_verify("{jwt}", {{"secret": "your-256-bit-secret", "iss": "x"}})"#
+            ),
+            unverified.clone(),
+        ),
+        (
+            &format!(
+                r#"io.jwt.decode_verify("{jwt}", {{"secret": "your-256-bit-secret", "aud": "x"}})"#
+            ),
+            unverified.clone(),
+        ),
+        (
+            &format!(r#"io.jwt.decode_verify("{jwt}", {{"cert": "-----BEGIN CERTIFICATE-----"}})"#),
+            unverified,
+        ),
+    ]);
+    assert_eq!(
+        value(r#"strings.render_template("{{range .xs}}{{end}}", {"xs": [1]})"#),
+        None
+    );
+    assert_eq!(value(r#"net.cidr_merge(["not a network"])"#), None);
+    assert_eq!(
+        value(&format!(
+            r#"io.jwt.decode_verify("{jwt}", {{"secret": "s", "bogus": 1}})"#
+        )),
+        None
+    );
+}

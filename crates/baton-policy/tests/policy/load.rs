@@ -279,3 +279,55 @@ fn functions_and_complete_rules_with_several_bodies_as_in_opa() {
     );
     assert!(text.contains("on DIR/lib.rego:5:"), "{text}");
 }
+
+#[test]
+fn partial_sets_with_several_bodies_as_in_opa() {
+    // OPA takes each body as a definition of its own; regorus did not parse the file ("else
+    // cannot be used with set rules"), so the gate denied every run.
+    let policy = "package multi\n\ndeny[msg] {\n  r := input.resource_changes[_]\n  r.type == \"aws_s3_bucket\"\n  msg := sprintf(\"%s: bucket\", [r.address])\n}\n# a comment with { braces }\n{\n  r := input.resource_changes[_]\n  r.change.actions[_] == \"delete\"\n  msg := sprintf(\"%s: \\\"delete\\\" }\", [r.address])\n}\n\nnames[n] { n := \"a\" } { n := `}{` } {\n  n := {\"k\": \"c\"}.k\n}\n\no[k] = v { k := \"x\"; v := 1 } { k := \"y\"; v := 2 }\n";
+    let tests = "package multi\n\ntest_names { names == {\"a\", \"}{\", \"c\"} }\ntest_object { o == {\"x\": 1, \"y\": 2} }\n";
+    let dir = fixture(&[("multi.rego", policy), ("multi_test.rego", tests)]);
+    let sources = Sources::new();
+    let report = baton_policy::run_tests(
+        &[dir.path().to_path_buf()],
+        &baton_policy::TestOpts::default(),
+        &sources,
+    );
+    let failed: Vec<String> = report
+        .results
+        .iter()
+        .filter(|r| r.outcome != baton_policy::TestOutcome::Pass)
+        .map(|r| format!("{}: {:?}", r.name, r.outcome))
+        .collect();
+    assert!(
+        report.diagnostics.is_empty() && failed.is_empty() && report.results.len() == 2,
+        "{}\n{failed:?}",
+        report.diagnostics.render(&sources),
+    );
+
+    let (p, sources) = load_ok(&[set("multi", dir.path(), Enforcement::HardMandatory)]);
+    let d = baton_policy::evaluate(
+        &p,
+        &serde_json::json!({"resource_changes": [
+            {"address": "aws_s3_bucket.a", "type": "aws_s3_bucket", "change": {"actions": ["create"]}},
+            {"address": "aws_vpc.v", "type": "aws_vpc", "change": {"actions": ["delete"]}},
+        ]}),
+    );
+    assert!(d.errors.is_empty(), "{}", d.render(&sources));
+    let msgs: Vec<&str> = d.findings.iter().map(|f| f.message.as_str()).collect();
+    assert_eq!(
+        msgs,
+        vec!["aws_s3_bucket.a: bucket", "aws_vpc.v: \"delete\" }"]
+    );
+
+    // Errors still point at what the user wrote: in the first body...
+    let bad = policy.replace("r.type == \"aws_s3_bucket\"", "r.type == nope");
+    let dir = fixture(&[("multi.rego", &bad)]);
+    let text = load_err(&[set("multi", dir.path(), HardMandatory)], dir.path());
+    assert!(text.contains("on DIR/multi.rego:5:"), "{text}");
+    // ...and a syntax error after the bodies is the one reported.
+    let bad = policy.replace("o[k] = v {", "o[k] = v {{");
+    let dir = fixture(&[("multi.rego", &bad)]);
+    let text = load_err(&[set("multi", dir.path(), HardMandatory)], dir.path());
+    assert!(text.contains("on DIR/multi.rego:19:"), "{text}");
+}

@@ -6,6 +6,8 @@ mod builtins;
 mod examples;
 mod gate;
 mod load;
+mod metadata;
+mod outputs;
 mod redact;
 mod runner;
 mod shapes;

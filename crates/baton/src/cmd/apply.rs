@@ -63,7 +63,7 @@ fn run(
     let Some(plan) = plan else {
         return Ok(ExitCode::from(1));
     };
-    print!("{}", render_plan(&plan));
+    out!("{}", render_plan(&plan));
     let gate = match check_policies(env, &ctx, &plan, &prior, &store, flags, run_flags, &aopts)? {
         Ok(g) => g,
         Err(code) => return Ok(code),
@@ -95,7 +95,7 @@ fn run(
             return Ok(ExitCode::from(1));
         }
     } else {
-        println!();
+        outln!();
     }
     super::policy::record_override(env, &store.store, &gate, command, &aopts.run_id, &plan);
     let report = do_apply(
@@ -267,13 +267,15 @@ pub fn finish(
     }
     match plan.mode {
         PlanMode::Destroy => {
-            println!("\nDestroy complete! Resources: {} destroyed.", r.destroyed);
+            outln!("\nDestroy complete! Resources: {} destroyed.", r.destroyed);
             return Ok(ExitCode::SUCCESS);
         }
         PlanMode::Restore => {
-            println!(
+            outln!(
                 "\nRollback complete! Resources: {} created, {} changed, {} destroyed.",
-                r.added, r.changed, r.destroyed
+                r.added,
+                r.changed,
+                r.destroyed
             );
             return Ok(ExitCode::SUCCESS);
         }
@@ -284,17 +286,19 @@ pub fn finish(
     } else {
         String::new()
     };
-    println!(
+    outln!(
         "\nApply complete! Resources: {imported}{} added, {} changed, {} destroyed.",
-        r.added, r.changed, r.destroyed
+        r.added,
+        r.changed,
+        r.destroyed
     );
     if !r.outputs.is_empty() {
-        println!("\nOutputs:\n");
+        outln!("\nOutputs:\n");
         for (k, (v, s)) in &r.outputs {
             if *s || v.contains_sensitive() {
-                println!("{k} = <sensitive>");
+                outln!("{k} = <sensitive>");
             } else {
-                println!("{k} = {}", render_value(v));
+                outln!("{k} = {}", render_value(v));
             }
         }
     }

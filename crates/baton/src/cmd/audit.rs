@@ -117,8 +117,8 @@ fn record_json(r: &AuditRecord) -> serde_json::Value {
 pub fn run(env: &Env, c: &AuditCommand) -> anyhow::Result<ExitCode> {
     let Some(store) = env.existing_store()? else {
         match c {
-            AuditCommand::Verify => println!("The audit log is empty (there is no state yet)."),
-            AuditCommand::List { json: true } => println!("[]"),
+            AuditCommand::Verify => outln!("The audit log is empty (there is no state yet)."),
+            AuditCommand::List { json: true } => outln!("[]"),
             AuditCommand::Show { id } => {
                 bail!("There is no audit record {id}: the audit log is empty.")
             }
@@ -131,10 +131,10 @@ pub fn run(env: &Env, c: &AuditCommand) -> anyhow::Result<ExitCode> {
             let recs = store.audit_records()?;
             if *json {
                 let v: Vec<_> = recs.iter().map(record_json).collect();
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 for r in &recs {
-                    println!(
+                    outln!(
                         "{:>5}  {}  {:<14} {:<22} {:<10} {}  {}",
                         r.id,
                         r.time,
@@ -156,19 +156,19 @@ pub fn run(env: &Env, c: &AuditCommand) -> anyhow::Result<ExitCode> {
             let Some(r) = store.audit_record(*id)? else {
                 bail!("There is no audit record {id}.");
             };
-            println!("{}", serde_json::to_string_pretty(&record_json(&r))?);
+            outln!("{}", serde_json::to_string_pretty(&record_json(&r))?);
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Export => {
             for r in store.audit_records()? {
-                println!("{}", serde_json::to_string(&record_json(&r))?);
+                outln!("{}", serde_json::to_string(&record_json(&r))?);
             }
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Verify => {
             let v = store.audit_verify()?;
             if v.ok {
-                println!("The audit log is intact: {} record(s) verified.", v.checked);
+                outln!("The audit log is intact: {} record(s) verified.", v.checked);
                 Ok(ExitCode::SUCCESS)
             } else {
                 let (id, why) = v.first_bad.unwrap_or((0, "unknown problem".into()));

@@ -49,7 +49,13 @@ pub fn run(_env: &Env, a: &FmtArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    run.out.flush().context("cannot write to standard output")?;
+    // A reader that closed the pipe (`baton fmt - | head`) is no failure (see `crate::out`).
+    match run.out.flush() {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            return Err(e).context("cannot write to standard output");
+        }
+        _ => {}
+    }
     Ok(if run.failed {
         ExitCode::from(1)
     } else if a.check && run.changed {
@@ -208,8 +214,9 @@ impl Run<'_> {
     }
 
     fn print(&mut self, s: &str) {
-        if self.out.write_all(s.as_bytes()).is_err() {
-            self.failed = true;
+        match self.out.write_all(s.as_bytes()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => self.failed = true,
+            _ => {}
         }
     }
 }

@@ -35,11 +35,11 @@ pub fn validate(env: &Env, a: &ValidateArgs) -> anyhow::Result<ExitCode> {
             "warning_count": diags.warnings().count(),
             "diagnostics": diags.iter().map(|d| d.to_json(&env.sources)).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&j)?);
+        outln!("{}", serde_json::to_string_pretty(&j)?);
     } else {
         print_diags(&diags, &env.sources);
         if valid {
-            println!("Success! The configuration is valid.");
+            outln!("Success! The configuration is valid.");
         }
     }
     Ok(if valid {
@@ -67,12 +67,12 @@ pub fn output(env: &Env, a: &OutputArgs) -> anyhow::Result<ExitCode> {
         // An explicitly requested output is printed even when sensitive, as Terraform does.
         let plain = v.clone().unmark_deep().0;
         if a.json {
-            println!("{}", serde_json::to_string(&plain.to_json())?);
+            outln!("{}", serde_json::to_string(&plain.to_json())?);
         } else if a.raw {
             match plain.as_str() {
-                Some(s) => print!("{s}"),
+                Some(s) => out!("{s}"),
                 None if plain.as_number().is_some() || plain.as_bool().is_some() => {
-                    print!("{}", render_value(&plain))
+                    out!("{}", render_value(&plain))
                 }
                 None => {
                     eprintln!("\nError: Unsupported value for raw output\n\nThe --raw option only supports strings, numbers, and boolean values, but output value \"{name}\" is {}.\n\nUse the --json option for machine-readable representations of output values that have complex types.", plain.ty().friendly_name());
@@ -81,7 +81,7 @@ pub fn output(env: &Env, a: &OutputArgs) -> anyhow::Result<ExitCode> {
             }
         } else {
             let _ = s;
-            println!("{}", render_value(&plain));
+            outln!("{}", render_value(&plain));
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -94,7 +94,7 @@ pub fn output(env: &Env, a: &OutputArgs) -> anyhow::Result<ExitCode> {
                 json!({"sensitive": s, "type": plain.ty().to_json(), "value": plain.to_json()}),
             );
         }
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::Value::Object(m))?
         );
@@ -106,9 +106,9 @@ pub fn output(env: &Env, a: &OutputArgs) -> anyhow::Result<ExitCode> {
     }
     for (k, v, s) in &outs {
         if *s || v.contains_sensitive() {
-            println!("{k} = <sensitive>");
+            outln!("{k} = <sensitive>");
         } else {
-            println!("{k} = {}", render_value(v));
+            outln!("{k} = {}", render_value(v));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -128,9 +128,9 @@ pub fn show(env: &Env, a: &ShowArgs) -> anyhow::Result<ExitCode> {
         };
         if a.json {
             let j = plan_json(ctx.as_ref(), &plan, &prior, JsonOpts::default());
-            println!("{}", serde_json::to_string(&j)?);
+            outln!("{}", serde_json::to_string(&j)?);
         } else {
-            print!("{}", render_plan(&plan));
+            out!("{}", render_plan(&plan));
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -143,11 +143,11 @@ pub fn show(env: &Env, a: &ShowArgs) -> anyhow::Result<ExitCode> {
         if !snap.is_empty() {
             j["values"] = state_values(&snap, JsonOpts::default());
         }
-        println!("{}", serde_json::to_string(&j)?);
+        outln!("{}", serde_json::to_string(&j)?);
         return Ok(ExitCode::SUCCESS);
     }
     if snap.is_empty() {
-        println!("The state is empty. No resources are represented.");
+        outln!("The state is empty. No resources are represented.");
         return Ok(ExitCode::SUCCESS);
     }
     for (k, o) in &snap.objects {
@@ -155,7 +155,7 @@ pub fn show(env: &Env, a: &ShowArgs) -> anyhow::Result<ExitCode> {
             continue;
         }
         let v = decode_object(o).map_err(|e| anyhow!("{} in state is unreadable: {e}", k.addr))?;
-        println!(
+        outln!(
             "{}",
             render_object(
                 &k.addr,
@@ -165,13 +165,13 @@ pub fn show(env: &Env, a: &ShowArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if !snap.outputs.is_empty() {
-        println!("\nOutputs:\n");
+        outln!("\nOutputs:\n");
         for (k, o) in &snap.outputs {
             let v = decode_output(o).map_err(|e| anyhow!("output {k} is unreadable: {e}"))?;
             if o.sensitive || v.contains_sensitive() {
-                println!("{k} = (sensitive value)");
+                outln!("{k} = (sensitive value)");
             } else {
-                println!("{k} = {}", render_value(&v));
+                outln!("{k} = {}", render_value(&v));
             }
         }
     }
@@ -185,7 +185,7 @@ pub fn graph(env: &Env, a: &GraphArgs) -> anyhow::Result<ExitCode> {
     let g = &ctx.graph.graph;
     if a.all {
         let dot = g.transitive_reduction().to_dot(|_, k| k.to_string());
-        print!("{dot}");
+        out!("{dot}");
         return Ok(ExitCode::SUCCESS);
     }
     // Resources only, with edges through values collapsed.
@@ -203,6 +203,6 @@ pub fn graph(env: &Env, a: &GraphArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    print!("{}", rg.transitive_reduction().to_dot(|_, s| s.clone()));
+    out!("{}", rg.transitive_reduction().to_dot(|_, s| s.clone()));
     Ok(ExitCode::SUCCESS)
 }

@@ -71,9 +71,9 @@ pub fn plan(env: &Env, a: &PlanArgs) -> anyhow::Result<ExitCode> {
                 m.insert("policy".into(), g.json.clone());
             }
         }
-        println!("{}", serde_json::to_string(&j)?);
+        outln!("{}", serde_json::to_string(&j)?);
     } else if !errors {
-        print!("{}", render_plan(&plan));
+        out!("{}", render_plan(&plan));
     }
     if errors {
         return Ok(ExitCode::from(1));
@@ -101,14 +101,14 @@ The plan was not saved."
         baton_engine::planfile::write(out, &plan)
             .with_context(|| format!("cannot write the plan to {}", out.display()))?;
         if !a.json {
-            println!(
+            outln!(
                 "\n─────────────────────────────────────────────────────────────────────────────\n\nSaved the plan to: {}\n\nTo perform exactly these actions, run the following command to apply:\n    baton apply {}",
                 out.display(),
                 out.display()
             );
         }
     } else if !a.json && plan.has_changes() {
-        println!("\n─────────────────────────────────────────────────────────────────────────────\n\nNote: You didn't use the --out option to save this plan, so Baton can't guarantee to take exactly these actions if you run \"baton apply\" now.");
+        outln!("\n─────────────────────────────────────────────────────────────────────────────\n\nNote: You didn't use the --out option to save this plan, so Baton can't guarantee to take exactly these actions if you run \"baton apply\" now.");
     }
     if a.detailed_exitcode && plan.has_changes() {
         return Ok(ExitCode::from(2));
@@ -169,17 +169,17 @@ pub fn drift(env: &Env, a: &crate::cli::DriftArgs) -> anyhow::Result<ExitCode> {
             .get("resource_drift")
             .cloned()
             .unwrap_or(serde_json::json!([]));
-        println!(
+        outln!(
             "{}",
             serde_json::to_string(&serde_json::json!({"resource_drift": drift}))?
         );
     } else if plan.drift.is_empty() {
-        println!("No drift: every object matches the state.");
+        outln!("No drift: every object matches the state.");
     } else {
         for d in &plan.drift {
-            println!("{}", crate::render::render_drift(d));
+            outln!("{}", crate::render::render_drift(d));
         }
-        println!("{} object(s) changed outside Baton. `baton apply --refresh-only` accepts these values into the state; `baton apply` repairs them.", plan.drift.len());
+        outln!("{} object(s) changed outside Baton. `baton apply --refresh-only` accepts these values into the state; `baton apply` repairs them.", plan.drift.len());
     }
     Ok(if plan.drift.is_empty() {
         ExitCode::SUCCESS

@@ -122,7 +122,7 @@ pub fn print(env: &Env, g: &Gate) {
     } else {
         names.join(", ")
     };
-    println!("\nPolicy checks: {names}");
+    outln!("\nPolicy checks: {names}");
     for f in &g.decision.findings {
         let label = match (f.kind, f.enforcement) {
             (FindingKind::Warn, _) | (_, baton_policy::Enforcement::Advisory) => "Warning",
@@ -137,7 +137,7 @@ pub fn print(env: &Env, g: &Gate) {
             FindingKind::Deny => "deny",
             FindingKind::Warn => "warn",
         };
-        println!(
+        outln!(
             "  {label} [{}] {kind}: {addr}{} (data.{}.{} in {}, set \"{}\")",
             f.enforcement,
             f.message,
@@ -162,7 +162,7 @@ pub fn print(env: &Env, g: &Gate) {
         }
         Outcome::HardFail => "denied (hard-mandatory)".to_string(),
     };
-    println!("Policy result: {verdict}");
+    outln!("Policy result: {verdict}");
 }
 
 /// Prints the gate's errors (failed loads and evaluations) on stderr.
@@ -218,7 +218,7 @@ pub fn run(env: &Env, c: &PolicyCommand) -> anyhow::Result<ExitCode> {
                 filter: run.clone(),
             };
             let report = baton_policy::run_tests(&dirs, &opts, &env.sources);
-            print!("{}", report.render(&env.sources, *verbose));
+            out!("{}", report.render(&env.sources, *verbose));
             Ok(if report.ok() {
                 ExitCode::SUCCESS
             } else {
@@ -258,7 +258,7 @@ pub fn run(env: &Env, c: &PolicyCommand) -> anyhow::Result<ExitCode> {
             };
             match baton_policy::eval_query(&dirs, input.as_ref(), q, &env.sources) {
                 Ok(v) => {
-                    println!("{}", serde_json::to_string_pretty(&v)?);
+                    outln!("{}", serde_json::to_string_pretty(&v)?);
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(d) => {

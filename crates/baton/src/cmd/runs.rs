@@ -21,9 +21,9 @@ fn run_json(r: &RunRecord) -> serde_json::Value {
 pub fn runs(env: &Env, a: &RunsArgs) -> anyhow::Result<ExitCode> {
     let Some(store) = env.existing_store()? else {
         if a.json {
-            println!("[]");
+            outln!("[]");
         } else {
-            println!("No runs yet.");
+            outln!("No runs yet.");
         }
         return Ok(ExitCode::SUCCESS);
     };
@@ -32,15 +32,15 @@ pub fn runs(env: &Env, a: &RunsArgs) -> anyhow::Result<ExitCode> {
             let runs = store.runs()?;
             if a.json {
                 let v: Vec<_> = runs.iter().map(run_json).collect();
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                outln!("{}", serde_json::to_string_pretty(&v)?);
                 return Ok(ExitCode::SUCCESS);
             }
             if runs.is_empty() {
-                println!("No runs yet.");
+                outln!("No runs yet.");
                 return Ok(ExitCode::SUCCESS);
             }
             for r in runs {
-                println!(
+                outln!(
                     "{}  {:<8} {:<15} {}  {}  {}",
                     r.id,
                     r.kind,
@@ -86,24 +86,24 @@ fn show(store: &baton_state::SqliteStore, id: &str, as_json: bool) -> anyhow::Re
                 })
                 .collect(),
         );
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("Run:        {}", r.id);
-    println!("Kind:       {}", r.kind);
-    println!("Status:     {}", r.status.as_str());
-    println!("Who:        {} (pid {})", r.who, r.pid);
-    println!("Started:    {}", r.started_at);
-    println!("Finished:   {}", r.finished_at.as_deref().unwrap_or("-"));
-    println!("Plan:       {}", r.summary);
-    println!("On failure: {}", r.on_failure);
-    println!("State:      version {}", r.serial);
+    outln!("Run:        {}", r.id);
+    outln!("Kind:       {}", r.kind);
+    outln!("Status:     {}", r.status.as_str());
+    outln!("Who:        {} (pid {})", r.who, r.pid);
+    outln!("Started:    {}", r.started_at);
+    outln!("Finished:   {}", r.finished_at.as_deref().unwrap_or("-"));
+    outln!("Plan:       {}", r.summary);
+    outln!("On failure: {}", r.on_failure);
+    outln!("State:      version {}", r.serial);
     if let Some(p) = &r.parent {
-        println!("Parent run: {p}");
+        outln!("Parent run: {p}");
     }
-    println!("\nActions:");
+    outln!("\nActions:");
     if entries.is_empty() {
-        println!("  (none)");
+        outln!("  (none)");
     }
     for e in &entries {
         let dep = if e.deposed.is_empty() {
@@ -119,18 +119,25 @@ fn show(store: &baton_state::SqliteStore, id: &str, as_json: bool) -> anyhow::Re
             baton_state::EntryStatus::Started => "unknown (never finished)",
             s => s.as_str(),
         };
-        println!(
+        outln!(
             "  {:>3}. [{}] {:<7} {}{}  {}  attempts {}  {}",
-            e.seq, e.phase, e.action, e.addr, dep, status, e.attempts, dur
+            e.seq,
+            e.phase,
+            e.action,
+            e.addr,
+            dep,
+            status,
+            e.attempts,
+            dur
         );
         if let Some(err) = &e.error {
-            println!("       error: {err}");
+            outln!("       error: {err}");
         }
     }
     if !left.is_empty() {
-        println!("\nLeft to undo (`baton rollback {id}` finishes it):");
+        outln!("\nLeft to undo (`baton rollback {id}` finishes it):");
         for l in &left {
-            println!("  - {l}");
+            outln!("  - {l}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -155,9 +162,12 @@ pub fn resume(env: &Env, a: &ResumeArgs) -> anyhow::Result<ExitCode> {
     let Some(ctx) = ctx else {
         return Ok(ExitCode::from(1));
     };
-    println!(
+    outln!(
         "Resuming run {} ({}): {} action(s) already done, {} with a lost outcome to check first.",
-        prep.run.id, prep.run.summary, prep.done, prep.unknown
+        prep.run.id,
+        prep.run.summary,
+        prep.done,
+        prep.unknown
     );
     if !a.auto_approve
         && !crate::ui::confirm(
@@ -248,13 +258,13 @@ pub fn rollback(env: &Env, a: &RollbackArgs) -> anyhow::Result<ExitCode> {
         loaded.unwrap_or_else(|| baton_engine::Context::empty(&env.dir, workspace, &env.sources))
     };
     if !plan.has_changes() {
-        println!("Nothing to roll back: every object is already as it was.");
+        outln!("Nothing to roll back: every object is already as it was.");
         if let Some(p) = &parent {
             store.finish_run(p, RunStatus::RolledBack)?;
         }
         return Ok(ExitCode::SUCCESS);
     }
-    print!("{}", render_plan(&plan));
+    out!("{}", render_plan(&plan));
     if !a.auto_approve
         && !crate::ui::confirm(
             "Do you want to roll back?",

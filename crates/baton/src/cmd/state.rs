@@ -28,7 +28,7 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
                     continue;
                 }
                 if targets.is_empty() || targets.iter().any(|t| k.addr.is_under(t)) {
-                    println!("{}", k.addr);
+                    outln!("{}", k.addr);
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -40,7 +40,7 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
                 bail!("No instance found for the given address: {addr} is not in the state.");
             };
             let v = decode_object(o).map_err(|e| anyhow!("{addr} in state is unreadable: {e}"))?;
-            print!(
+            out!(
                 "{}",
                 render_object(&a, &v, o.status == baton_state::InstanceStatus::Tainted)
             );
@@ -69,7 +69,7 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
             let serial = store.begin_version("", "state rm")?;
             for k in &keys {
                 store.put_object(serial, k, None)?;
-                println!("Removed {}", k.addr);
+                outln!("Removed {}", k.addr);
             }
             store.finish_version(serial, "complete")?;
             super::audit::record(
@@ -91,7 +91,7 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
                         .collect(),
                 },
             );
-            println!("Successfully removed {} resource instance(s).", keys.len());
+            outln!("Successfully removed {} resource instance(s).", keys.len());
             Ok(ExitCode::SUCCESS)
         }
         StateCommand::Mv {
@@ -159,7 +159,7 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
                 let obj = snap.objects.get(a).cloned();
                 store.put_object(serial, a, None)?;
                 store.put_object(serial, b, obj.as_ref())?;
-                println!("Move \"{}\" to \"{}\"", a.addr, b.addr);
+                outln!("Move \"{}\" to \"{}\"", a.addr, b.addr);
             }
             store.finish_version(serial, "complete")?;
             super::audit::record(
@@ -181,15 +181,15 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
                         .collect(),
                 },
             );
-            println!("Successfully moved {} object(s).", moves.len());
+            outln!("Successfully moved {} object(s).", moves.len());
             Ok(ExitCode::SUCCESS)
         }
         StateCommand::History { json } => {
             let Some(store) = env.existing_store()? else {
                 if json {
-                    println!("[]");
+                    outln!("[]");
                 } else {
-                    println!("The state has no history yet.");
+                    outln!("The state has no history yet.");
                 }
                 return Ok(ExitCode::SUCCESS);
             };
@@ -205,16 +205,25 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
                         })
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                println!(
+                outln!(
                     "{:<7} {:<21} {:<10} {:<12} {:>7}  RUN",
-                    "SERIAL", "CREATED", "COMMAND", "STATUS", "CHANGES"
+                    "SERIAL",
+                    "CREATED",
+                    "COMMAND",
+                    "STATUS",
+                    "CHANGES"
                 );
                 for m in h.iter().rev() {
-                    println!(
+                    outln!(
                         "{:<7} {:<21} {:<10} {:<12} {:>7}  {}",
-                        m.serial, m.created_at, m.command, m.status, m.changes, m.run_id
+                        m.serial,
+                        m.created_at,
+                        m.command,
+                        m.status,
+                        m.changes,
+                        m.run_id
                     );
                 }
             }
@@ -225,11 +234,11 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
 
 pub fn force_unlock(env: &Env, a: &ForceUnlockArgs) -> anyhow::Result<ExitCode> {
     let Some(store) = env.existing_store()? else {
-        println!("There is no state, so there is no lock.");
+        outln!("There is no state, so there is no lock.");
         return Ok(ExitCode::SUCCESS);
     };
     let Some(holder) = store.lock_holder()? else {
-        println!("The state is not locked.");
+        outln!("The state is not locked.");
         return Ok(ExitCode::SUCCESS);
     };
     if !a.force
@@ -261,6 +270,6 @@ pub fn force_unlock(env: &Env, a: &ForceUnlockArgs) -> anyhow::Result<ExitCode> 
             changes: Vec::new(),
         },
     );
-    println!("Baton state has been successfully unlocked!");
+    outln!("Baton state has been successfully unlocked!");
     Ok(ExitCode::SUCCESS)
 }
