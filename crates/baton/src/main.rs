@@ -4,6 +4,7 @@
 mod alloc;
 mod cli;
 mod cmd;
+mod diff;
 mod render;
 mod telemetry;
 mod ui;

@@ -208,7 +208,7 @@ fn full_cycle_validate_plan_apply_update_replace_remove_destroy() {
         -/+ resource "terraform_data" "app" {
               ~ id               = "<UUID>" -> (known after apply)
               ~ output           = "two" -> (known after apply)
-              ~ triggers_replace = "t1" -> "t2" # forces replacement
+              ~ triggers_replace = "t1" -> "t2"
                 # (1 unchanged attribute hidden)
             }
 
