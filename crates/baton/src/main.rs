@@ -7,6 +7,7 @@ mod out;
 mod alloc;
 mod cli;
 mod cmd;
+mod diff;
 mod render;
 mod telemetry;
 mod ui;

@@ -4,6 +4,7 @@
 //! Sensitive values are always shown as `(sensitive value)` and unknown ones as
 //! `(known after apply)`; nothing here may print a sensitive value.
 
+use crate::diff;
 use baton_engine::model::{
     Action, ActionReason, Drift, OutputChange, Plan, PlanMode, ResourceChange,
 };
@@ -130,231 +131,12 @@ fn render_all(o: &mut Out, level: usize, sym: &str, head: &str, v: &Value, tail:
     }
 }
 
-fn forces(path: &[PathStep], replace: &[Vec<PathStep>]) -> bool {
-    replace.iter().any(|p| p.as_slice() == path)
-}
-
-/// Renders the difference of one named value. Returns false if it is unchanged (not printed).
-fn render_diff(
-    o: &mut Out,
-    level: usize,
-    name: &str,
-    before: &Value,
-    after: &Value,
-    path: &[PathStep],
-    replace: &[Vec<PathStep>],
-) -> bool {
-    let same = before.raw_equal(after)
-        && before.sensitive_paths() == after.sensitive_paths()
-        && after.is_wholly_known();
-    if same {
-        return false;
-    }
-    let note = if forces(path, replace) {
-        " # forces replacement"
-    } else {
-        ""
-    };
-    let head = if name.is_empty() {
-        String::new()
-    } else {
-        format!("{name} = ")
-    };
-    if before.is_null() {
-        render_all(o, level, "+", &head, after, note);
-        return true;
-    }
-    if after.is_null() && after.is_known() {
-        if is_compound(before) {
-            render_all(o, level, "-", &head, before, &format!(" -> null{note}"));
-        } else {
-            o.line(
-                level,
-                "-",
-                &format!("{head}{} -> null{note}", primitive(before)),
-            );
-        }
-        return true;
-    }
-    if before.is_sensitive() || after.is_sensitive() {
-        o.line(level, "~", &format!("{head}{SENSITIVE}{note}"));
-        return true;
-    }
-    if !after.is_known() {
-        if is_compound(before) {
-            render_all(
-                o,
-                level,
-                "-",
-                &head,
-                before,
-                &format!(" -> {KNOWN_AFTER}{note}"),
-            );
-            // Terraform prints the old value with `~` on the opening line; keep it simple.
-        } else {
-            o.line(
-                level,
-                "~",
-                &format!("{head}{} -> {KNOWN_AFTER}{note}", primitive(before)),
-            );
-        }
-        return true;
-    }
-    match (before.kind(), after.kind()) {
-        (Kind::Map(_, b) | Kind::Object(b), Kind::Map(_, a) | Kind::Object(a)) => {
-            let is_map = matches!(after.kind(), Kind::Map(..));
-            o.line(level, "~", &format!("{head}{{{note}"));
-            let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
-            keys.sort();
-            keys.dedup();
-            let w = keys
-                .iter()
-                .map(|k| key_name(k, is_map).len())
-                .max()
-                .unwrap_or(0);
-            let mut hidden = 0;
-            for k in keys {
-                let null = Value::dynamic_null();
-                let bv = b.get(k).unwrap_or(&null);
-                let av = a.get(k).unwrap_or(&null);
-                let mut p = path.to_vec();
-                p.push(PathStep::Key(k.clone()));
-                let name = format!("{:w$}", key_name(k, is_map));
-                if !render_diff(o, level + 1, &name, bv, av, &p, replace) {
-                    hidden += 1;
-                }
-            }
-            if hidden > 0 {
-                o.close(
-                    level + 1,
-                    &format!(
-                        "# ({hidden} unchanged {} hidden)",
-                        if is_map {
-                            plural(hidden, "element")
-                        } else {
-                            plural(hidden, "attribute")
-                        }
-                    ),
-                );
-            }
-            o.close(level, "}");
-            true
-        }
-        (
-            Kind::List(_, b) | Kind::Set(_, b) | Kind::Tuple(b),
-            Kind::List(_, a) | Kind::Set(_, a) | Kind::Tuple(a),
-        ) => {
-            o.line(level, "~", &format!("{head}[{note}"));
-            let ops = lcs_diff(b, a);
-            let mut hidden = 0;
-            for op in ops {
-                match op {
-                    ListOp::Same => hidden += 1,
-                    ListOp::Removed(x) => {
-                        if hidden > 0 {
-                            o.close(
-                                level + 1,
-                                &format!(
-                                    "# ({hidden} unchanged {} hidden)",
-                                    plural(hidden, "element")
-                                ),
-                            );
-                            hidden = 0;
-                        }
-                        render_all(o, level + 1, "-", "", x, ",");
-                    }
-                    ListOp::Added(x) => {
-                        if hidden > 0 {
-                            o.close(
-                                level + 1,
-                                &format!(
-                                    "# ({hidden} unchanged {} hidden)",
-                                    plural(hidden, "element")
-                                ),
-                            );
-                            hidden = 0;
-                        }
-                        render_all(o, level + 1, "+", "", x, ",");
-                    }
-                }
-            }
-            if hidden > 0 {
-                o.close(
-                    level + 1,
-                    &format!(
-                        "# ({hidden} unchanged {} hidden)",
-                        plural(hidden, "element")
-                    ),
-                );
-            }
-            o.close(level, "]");
-            true
-        }
-        _ => {
-            if is_compound(before) || is_compound(after) {
-                render_all(o, level, "-", &head, before, "");
-                render_all(o, level, "+", &head, after, note);
-            } else {
-                o.line(
-                    level,
-                    "~",
-                    &format!("{head}{} -> {}{note}", primitive(before), primitive(after)),
-                );
-            }
-            true
-        }
-    }
-}
-
 fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         word.to_string()
     } else {
         format!("{word}s")
     }
-}
-
-enum ListOp<'a> {
-    Same,
-    Removed(&'a Value),
-    Added(&'a Value),
-}
-
-fn lcs_diff<'a>(b: &'a [Value], a: &'a [Value]) -> Vec<ListOp<'a>> {
-    let (n, m) = (b.len(), a.len());
-    if n * m > 1_000_000 {
-        let mut v: Vec<ListOp<'a>> = b.iter().map(ListOp::Removed).collect();
-        v.extend(a.iter().map(ListOp::Added));
-        return v;
-    }
-    let mut t = vec![vec![0u32; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            t[i][j] = if b[i].raw_equal(&a[j]) && a[j].is_wholly_known() {
-                t[i + 1][j + 1] + 1
-            } else {
-                t[i + 1][j].max(t[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j) = (0, 0);
-    let mut out = Vec::new();
-    while i < n && j < m {
-        if b[i].raw_equal(&a[j]) && a[j].is_wholly_known() {
-            out.push(ListOp::Same);
-            i += 1;
-            j += 1;
-        } else if t[i + 1][j] >= t[i][j + 1] {
-            out.push(ListOp::Removed(&b[i]));
-            i += 1;
-        } else {
-            out.push(ListOp::Added(&a[j]));
-            j += 1;
-        }
-    }
-    out.extend(b[i..].iter().map(ListOp::Removed));
-    out.extend(a[j..].iter().map(ListOp::Added));
-    out
 }
 
 fn symbol(a: Action) -> &'static str {
@@ -460,76 +242,104 @@ fn headline(c: &ResourceChange) -> String {
     s
 }
 
-/// One resource change, Terraform style.
-pub fn render_change(c: &ResourceChange) -> String {
-    let mut o = Out { s: String::new() };
-    let _ = writeln!(o.s, "  {}", headline(c));
-    let _ = writeln!(o.s, "{} {} {{", symbol(c.action), block_header(&c.addr));
-    let (sym_all, val) = match c.action {
-        Action::Create | Action::Read => (Some("+"), &c.after),
-        Action::Delete => (Some("-"), &c.before),
-        Action::Forget => (Some(" "), &c.before),
-        _ => (None, &c.after),
+/// The attributes of a resource type whose schema type is `any`: Terraform reads their values
+/// as JSON (maps as objects, every sequence as a list).
+fn dynamic_attrs(addr: &baton_core::InstanceAddr) -> Vec<String> {
+    let r = &addr.resource;
+    let reg = baton_provider::registry();
+    let schema = match r.mode {
+        baton_core::ResourceMode::Managed => reg.resource_type(&r.type_).map(|(_, t)| t.schema()),
+        baton_core::ResourceMode::Data => reg.data_source(&r.type_).map(|(_, t)| t.schema()),
     };
-    match sym_all {
-        Some(sym) => {
-            if let Some(items) = val.as_entries() {
-                let shown: Vec<(&String, &Value)> = items
-                    .iter()
-                    .filter(|(_, x)| !(x.is_null() && x.is_known()))
-                    .collect();
-                let w = shown.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-                for (k, x) in shown {
-                    let tail = if sym == "-" { " -> null" } else { "" };
-                    let sym = if sym == " " { "" } else { sym };
-                    render_all(&mut o, 1, sym, &format!("{k:w$} = "), x, tail);
-                }
-            }
+    schema
+        .map(|s| {
+            s.attrs
+                .iter()
+                .filter(|(_, a)| a.ty == baton_eval::Type::Dynamic)
+                .map(|(k, _)| k.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One resource change, Terraform style: every attribute through the one value differ.
+pub fn render_change(c: &ResourceChange) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "  {}", headline(c));
+    let _ = writeln!(s, "{} {} {{", symbol(c.action), block_header(&c.addr));
+    let (before, after) = match c.action {
+        Action::Create | Action::Read => (None, Some(&c.after)),
+        Action::Delete => (Some(&c.before), None),
+        Action::Forget => (Some(&c.before), Some(&c.before)),
+        _ => (Some(&c.before), Some(&c.after)),
+    };
+    let show_all = c.action == Action::Forget;
+    let be = before.and_then(Value::as_entries);
+    let ae = after.and_then(Value::as_entries);
+    let mut keys: Vec<&String> = be
+        .into_iter()
+        .flat_map(|e| e.keys())
+        .chain(ae.into_iter().flat_map(|e| e.keys()))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let dynamic = dynamic_attrs(&c.addr);
+    let absent = |v: Option<&Value>| v.is_none_or(|v| v.is_null() && v.is_known());
+    let mut attrs = Vec::new();
+    for k in keys {
+        // A null attribute of a block is absent: Terraform records none, and one becoming
+        // null is deleted (`- x = ... -> null`).
+        let b = be.and_then(|e| e.get(k)).filter(|v| !absent(Some(v)));
+        let a = ae.and_then(|e| e.get(k)).filter(|v| !absent(Some(v)));
+        if b.is_none() && a.is_none() {
+            continue;
         }
-        None => {
-            let before = c.before.as_entries().cloned().unwrap_or_default();
-            let after = c.after.as_entries().cloned().unwrap_or_default();
-            let mut keys: Vec<&String> = before.keys().chain(after.keys()).collect();
-            keys.sort();
-            keys.dedup();
-            let w = keys.iter().map(|k| k.len()).max().unwrap_or(0);
-            let mut hidden = 0;
-            for k in keys {
-                let null = Value::dynamic_null();
-                let b = before.get(k).unwrap_or(&null);
-                let a = after.get(k).unwrap_or(&null);
-                let name = format!("{k:w$}");
-                let changed = render_diff(
-                    &mut o,
-                    1,
-                    &name,
-                    b,
-                    a,
-                    &[PathStep::Key(k.clone())],
-                    &c.replace_paths,
-                );
-                if !changed {
-                    // Identifying attributes are always shown.
-                    if (k == "id" || k == "name") && !b.is_null() {
-                        o.line(1, "", &format!("{name} = {}", primitive(b)));
-                    } else {
-                        hidden += 1;
-                    }
-                }
-            }
-            if hidden > 0 {
-                o.close(
-                    1,
-                    &format!(
-                        "# ({hidden} unchanged {} hidden)",
-                        plural(hidden, "attribute")
-                    ),
-                );
-            }
-        }
+        let ctx = diff::Ctx {
+            mode: if dynamic.contains(k) {
+                diff::Mode::Dynamic
+            } else {
+                diff::Mode::Typed
+            },
+            replace: &c.replace_paths,
+        };
+        let d = diff::build(b, a, &ctx, &mut vec![PathStep::Key(k.clone())]);
+        attrs.push((k, d));
     }
-    let _ = writeln!(o.s, "    }}");
-    o.s
+    let w = attrs
+        .iter()
+        .map(|(k, _)| diff::attr_name(k).len())
+        .max()
+        .unwrap_or(0);
+    let mut hidden = 0;
+    for (k, d) in &attrs {
+        let opts = diff::Opts {
+            show_unchanged: show_all || diff::important(k),
+            ..Default::default()
+        };
+        if d.act == diff::Act::NoOp && !opts.show_unchanged {
+            hidden += 1;
+            continue;
+        }
+        for warning in d.warnings(1) {
+            let _ = writeln!(s, "    {warning}");
+        }
+        let _ = writeln!(
+            s,
+            "    {} {:w$} = {}",
+            diff::symbol(d.act),
+            diff::attr_name(k),
+            d.render(1, opts)
+        );
+    }
+    if hidden > 0 {
+        let _ = writeln!(
+            s,
+            "        # ({hidden} unchanged {} hidden)",
+            plural(hidden, "attribute")
+        );
+    }
+    s.push_str("    }\n");
+    s
 }
 
 pub fn render_drift(d: &Drift) -> String {
@@ -563,24 +373,40 @@ pub fn render_drift(d: &Drift) -> String {
     body.replacen(&first, &new_first, 1)
 }
 
-fn output_line(o: &OutputChange, w: usize) -> String {
-    let name = format!("{:w$}", o.name);
-    let show = |v: &Value| {
-        if o.sensitive || v.contains_sensitive() {
-            SENSITIVE.to_string()
-        } else if is_compound(v) {
-            let mut out = Out { s: String::new() };
-            render_all(&mut out, 0, "", "", v, "");
-            out.s.trim().to_string()
+/// An output's change as Terraform draws it (outputs are read as JSON), or `None` when nothing
+/// visible changes (an output that stays null).
+fn output_line(o: &OutputChange, w: usize) -> Option<String> {
+    if o.action == Action::NoOp {
+        return None;
+    }
+    let mark = |v: &Value| {
+        if o.sensitive && !v.is_null() {
+            v.clone().mark_sensitive()
         } else {
-            primitive(v)
+            v.clone()
         }
     };
-    match o.action {
-        Action::Create => format!("  + {name} = {}", show(&o.after)),
-        Action::Delete => format!("  - {name} = {} -> null", show(&o.before)),
-        _ => format!("  ~ {name} = {} -> {}", show(&o.before), show(&o.after)),
+    let (before, after) = (mark(&o.before), mark(&o.after));
+    let present = |v: &Value| !(v.is_null() && v.is_known());
+    let ctx = diff::Ctx {
+        mode: diff::Mode::Dynamic,
+        replace: &[],
+    };
+    let d = diff::build(
+        Some(&before).filter(|v| present(v)),
+        Some(&after).filter(|v| present(v)),
+        &ctx,
+        &mut Vec::new(),
+    );
+    if d.act == diff::Act::NoOp {
+        return None;
     }
+    Some(format!(
+        "{} {:w$} = {}",
+        diff::symbol(d.act),
+        diff::attr_name(&o.name),
+        d.render(0, diff::Opts::default())
+    ))
 }
 
 /// The whole plan for humans.
@@ -603,10 +429,11 @@ pub fn render_plan(plan: &Plan) -> String {
         );
     }
     let changes: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.is_effective()).collect();
-    let output_changes: Vec<&OutputChange> = plan
+    let w = plan.outputs.iter().map(|o| o.name.len()).max().unwrap_or(0);
+    let output_changes: Vec<String> = plan
         .outputs
         .iter()
-        .filter(|o| o.action != Action::NoOp)
+        .filter_map(|o| output_line(o, w))
         .collect();
     if changes.is_empty() {
         if plan.mode == PlanMode::Destroy && output_changes.is_empty() {
@@ -622,9 +449,8 @@ pub fn render_plan(plan: &Plan) -> String {
             return s;
         } else {
             s.push_str("\nChanges to Outputs:\n");
-            let w = plan.outputs.iter().map(|o| o.name.len()).max().unwrap_or(0);
-            for o in &output_changes {
-                s.push_str(&output_line(o, w));
+            for line in &output_changes {
+                s.push_str(line);
                 s.push('\n');
             }
             s.push_str("\nYou can apply this plan to save these new output values to the Baton state, without changing any real infrastructure.\n");
@@ -673,9 +499,8 @@ pub fn render_plan(plan: &Plan) -> String {
     );
     if !output_changes.is_empty() {
         s.push_str("\nChanges to Outputs:\n");
-        let w = plan.outputs.iter().map(|o| o.name.len()).max().unwrap_or(0);
-        for o in &output_changes {
-            s.push_str(&output_line(o, w));
+        for line in &output_changes {
+            s.push_str(line);
             s.push('\n');
         }
     }

@@ -208,7 +208,7 @@ fn full_cycle_validate_plan_apply_update_replace_remove_destroy() {
         -/+ resource "terraform_data" "app" {
               ~ id               = "<UUID>" -> (known after apply)
               ~ output           = "two" -> (known after apply)
-              ~ triggers_replace = "t1" -> "t2" # forces replacement
+              ~ triggers_replace = "t1" -> "t2"
                 # (1 unchanged attribute hidden)
             }
 
@@ -1761,4 +1761,54 @@ fn apply_prompt_answered_yes_applies() {
     p.baton(["destroy"]).stdin("yes\n").ok();
     assert!(!p.exists("approved.txt"));
     assert!(state_list(&p).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// 13. Plan text against Terraform's.
+// ---------------------------------------------------------------------------------------------
+
+/// The part of a plan's text that draws the changes: from the line announcing the actions (or
+/// the output changes) up to the separator or the closing advice, whose wording and line
+/// wrapping are each tool's own. Product names in the fixed sentences, UUIDs and trailing
+/// spaces are normalised; refresh lines are dropped.
+fn plan_body(text: &str, dir: &std::path::Path) -> String {
+    let text = normalize(&without_refresh_lines(text), dir);
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| {
+            l.ends_with("will perform the following actions:") || *l == "Changes to Outputs:"
+        })
+        .unwrap_or(0);
+    let mut out: Vec<String> = Vec::new();
+    for l in &lines[start..] {
+        if l.starts_with('─') || l.starts_with("You can apply this plan") {
+            break;
+        }
+        out.push(l.replace("Terraform will perform", "Baton will perform"));
+    }
+    while out.last().is_some_and(|l| l.is_empty()) {
+        out.pop();
+    }
+    out.join("\n") + "\n"
+}
+
+/// Outputs and `any`-typed attributes (nested markers, partial updates, nulls, bare map keys,
+/// heredocs, JSON strings, unknowns, type changes): a first plan, then a changed plan after
+/// apply, each compared line by line with Terraform 1.11's recorded text.
+#[test]
+fn plan_text_of_outputs_and_dynamic_values_matches_terraform() {
+    let p = Project::from_fixture("plan_render");
+    let check = |args: &[&str], expected: &str| {
+        let got = plan_body(&p.baton(args).ok().stdout, p.path());
+        let want = plan_body(&fixture_file("plan_render", expected), p.path());
+        assert!(
+            got == want,
+            "`baton {}` differs from Terraform's {expected}\n--- terraform ---\n{want}\n--- baton ---\n{got}",
+            args.join(" ")
+        );
+    };
+    check(&["plan", "--var", "v=1"], "expected1.txt");
+    p.baton(["apply", "--auto-approve", "--var", "v=1"]).ok();
+    check(&["plan", "--var", "v=2"], "expected2.txt");
 }

@@ -19,6 +19,8 @@ mod sensitivity;
 mod strings;
 mod tfprovider;
 
+pub use strings::go_quote;
+
 use crate::convert::convert;
 use crate::types::Type;
 use crate::value::Value;

@@ -129,8 +129,8 @@ const MAX_PAD: usize = 1_000_000;
 
 // ----- helpers shared with the other function files -----
 
-/// Go's `strconv.Quote`.
-pub(super) fn go_quote(s: &str) -> String {
+/// Go's `strconv.Quote` (what `%q` prints for a string).
+pub fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
