@@ -978,8 +978,8 @@ pub(crate) fn unescape_quoted(s: &str) -> Option<String> {
     Some(out)
 }
 
-/// hclwrite's `escapeQuotedStringLit`.
-fn escape_quoted(s: &str) -> String {
+/// hclwrite's `escapeQuotedStringLit`: a string as the text of a quoted HCL literal.
+pub fn escape_quoted(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for (i, c) in s.char_indices() {
         match c {
@@ -1008,42 +1008,7 @@ fn escape_quoted(s: &str) -> String {
     out
 }
 
-/// An approximation of Go's `unicode.IsPrint`: graphic characters and the ASCII space.
-fn is_print(c: char) -> bool {
-    if c == ' ' {
-        return true;
-    }
-    if c.is_control() || c.is_whitespace() {
-        return false;
-    }
-    let n = u32::from(c);
-    let format_chars: &[(u32, u32)] = &[
-        (0x00AD, 0x00AD),
-        (0x0600, 0x0605),
-        (0x061C, 0x061C),
-        (0x06DD, 0x06DD),
-        (0x070F, 0x070F),
-        (0x08E2, 0x08E2),
-        (0x180E, 0x180E),
-        (0x200B, 0x200F),
-        (0x202A, 0x202E),
-        (0x2060, 0x2064),
-        (0x2066, 0x206F),
-        (0xD800, 0xF8FF),
-        (0xFEFF, 0xFEFF),
-        (0xFFF9, 0xFFFB),
-        (0xFFFE, 0xFFFF),
-        (0x110BD, 0x110BD),
-        (0x110CD, 0x110CD),
-        (0x13430, 0x1343F),
-        (0x1BCA0, 0x1BCA3),
-        (0x1D173, 0x1D17A),
-        (0xE0001, 0xE0001),
-        (0xE0020, 0xE007F),
-        (0xF0000, 0x10FFFF),
-    ];
-    !format_chars.iter().any(|&(lo, hi)| (lo..=hi).contains(&n))
-}
+use baton_core::gotext::is_print;
 
 // ---------------------------------------------------------------------------------------------
 // hclwrite's formatter (`format.go`): indentation, spacing, alignment.

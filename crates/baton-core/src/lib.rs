@@ -6,6 +6,7 @@
 
 pub mod addr;
 pub mod diag;
+pub mod gotext;
 pub mod source;
 
 pub use addr::{

@@ -778,56 +778,17 @@ fn fmt_f(d: &[u8], dp: i64, prec: usize) -> String {
 
 /// Go's `strconv.Quote` (or `QuoteToASCII` when `ascii`).
 pub(crate) fn go_quote(s: &str, ascii: bool) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        push_escaped(&mut out, c, '"', ascii);
+    if ascii {
+        baton_core::gotext::quote_ascii(s)
+    } else {
+        baton_core::gotext::quote(s)
     }
-    out.push('"');
-    out
 }
 
-fn push_escaped(out: &mut String, c: char, quote: char, ascii: bool) {
-    match c {
-        '\u{7}' => out.push_str("\\a"),
-        '\u{8}' => out.push_str("\\b"),
-        '\u{c}' => out.push_str("\\f"),
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        '\u{b}' => out.push_str("\\v"),
-        '\\' => out.push_str("\\\\"),
-        c if c == quote => {
-            out.push('\\');
-            out.push(c);
-        }
-        c if (c.is_ascii() || !ascii) && is_print(c) => out.push(c),
-        c if u32::from(c) < 0x20 || c == '\u{7f}' => {
-            out.push_str(&format!("\\x{:02x}", u32::from(c)));
-        }
-        c if u32::from(c) < 0x10000 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-        c => out.push_str(&format!("\\U{:08x}", u32::from(c))),
-    }
-}
+use baton_core::gotext::{is_print, push_escaped};
 
 /// Go's `strconv.CanBackquote`.
 fn can_backquote(s: &str) -> bool {
     s.chars()
         .all(|c| c == '\t' || (c != '`' && c != '\u{FEFF}' && !c.is_control()))
-}
-
-/// An approximation of Go's `unicode.IsPrint`: graphic characters and the ASCII space, not
-/// other spaces, controls, format characters or private use.
-fn is_print(c: char) -> bool {
-    if c == ' ' {
-        return true;
-    }
-    if c.is_control() || c.is_whitespace() {
-        return false;
-    }
-    !matches!(u32::from(c),
-        0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E | 0x200B..=0x200F
-        | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB
-        | 0xE000..=0xF8FF | 0xF0000..=0x10FFFF | 0xE0001 | 0xE0020..=0xE007F
-        | 0xFFFE | 0xFFFF | 0xD800..=0xDFFF)
 }

@@ -442,71 +442,7 @@ pub(super) mod gocompat {
     use std::path::PathBuf;
 
     /// Go's `strconv.Quote` of a byte string (`%q`): invalid UTF-8 bytes become `\xNN`.
-    pub fn go_quote(s: &[u8]) -> String {
-        let mut out = String::with_capacity(s.len() + 2);
-        out.push('"');
-        let mut rest = s;
-        while !rest.is_empty() {
-            match std::str::from_utf8(rest) {
-                Ok(valid) => {
-                    push_quoted(&mut out, valid);
-                    rest = &[];
-                }
-                Err(e) => {
-                    let (good, bad) = rest.split_at(e.valid_up_to());
-                    push_quoted(&mut out, std::str::from_utf8(good).unwrap_or_default());
-                    let n = e.error_len().unwrap_or(bad.len()).max(1);
-                    for b in bad.iter().take(n) {
-                        out.push_str(&format!("\\x{b:02x}"));
-                    }
-                    rest = bad.get(n..).unwrap_or_default();
-                }
-            }
-        }
-        out.push('"');
-        out
-    }
-
-    fn push_quoted(out: &mut String, s: &str) {
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\u{7}' => out.push_str("\\a"),
-                '\u{8}' => out.push_str("\\b"),
-                '\u{c}' => out.push_str("\\f"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\u{b}' => out.push_str("\\v"),
-                c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                    out.push_str(&format!("\\x{:02x}", c as u32));
-                }
-                c if !is_print(c) => {
-                    if (c as u32) < 0x10000 {
-                        out.push_str(&format!("\\u{:04x}", c as u32));
-                    } else {
-                        out.push_str(&format!("\\U{:08x}", c as u32));
-                    }
-                }
-                c => out.push(c),
-            }
-        }
-    }
-
-    /// An approximation of Go's `unicode.IsPrint` (std has no general categories): control,
-    /// format, private-use, non-character and non-space separator code points are not
-    /// printable.
-    fn is_print(c: char) -> bool {
-        let u = c as u32;
-        !(c.is_control()
-            || (c.is_whitespace() && c != ' ')
-            || matches!(u, 0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E)
-            || matches!(u, 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F)
-            || matches!(u, 0xE000..=0xF8FF | 0xFEFF | 0xFFF9..=0xFFFB | 0xFFFE | 0xFFFF)
-            || matches!(u, 0xF0000..=0x10FFFF)
-            || (u & 0xFFFE) == 0xFFFE)
-    }
+    pub use baton_core::gotext::quote_bytes as go_quote;
 
     /// The text Go gives an OS error (`syscall.Errno.Error()`): "no such file or directory".
     pub fn io_error_text(e: &std::io::Error) -> String {

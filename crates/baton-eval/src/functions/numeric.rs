@@ -268,30 +268,7 @@ fn parse_go_int(s: &str, base: u32) -> Option<BigInt> {
     Some(BigInt::from_biguint(sign, magnitude))
 }
 
-/// Go's `%q` quoting of a string (`strconv.Quote`), for messages.
-fn go_quote(s: &str) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if c.is_control() || (c.is_whitespace() && c != ' ') => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+use baton_core::gotext::quote as go_quote;
 
 // ----- ports of Go's math package (amd64) -----
 

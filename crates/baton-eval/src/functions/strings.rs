@@ -130,60 +130,9 @@ const MAX_PAD: usize = 1_000_000;
 // ----- helpers shared with the other function files -----
 
 /// Go's `strconv.Quote` (what `%q` prints for a string).
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        push_go_escaped(&mut out, c, '"');
-    }
-    out.push('"');
-    out
-}
-
+pub use baton_core::gotext::quote as go_quote;
 /// Go's `strconv.QuoteRune` (what `%q` prints for a rune).
-pub(super) fn go_quote_rune(c: char) -> String {
-    let mut out = String::from("'");
-    push_go_escaped(&mut out, c, '\'');
-    out.push('\'');
-    out
-}
-
-fn push_go_escaped(out: &mut String, c: char, quote: char) {
-    match c {
-        '\u{7}' => out.push_str("\\a"),
-        '\u{8}' => out.push_str("\\b"),
-        '\u{c}' => out.push_str("\\f"),
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        '\u{b}' => out.push_str("\\v"),
-        '\\' => out.push_str("\\\\"),
-        c if c == quote => {
-            out.push('\\');
-            out.push(c);
-        }
-        c if go_is_print(c) => out.push(c),
-        c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
-        c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-        c => out.push_str(&format!("\\U{:08x}", c as u32)),
-    }
-}
-
-/// An approximation of Go's `unicode.IsPrint`: graphic characters and the ASCII space.
-fn go_is_print(c: char) -> bool {
-    if c == ' ' {
-        return true;
-    }
-    if c.is_control() || c.is_whitespace() {
-        return false;
-    }
-    let u = c as u32;
-    !matches!(u,
-        0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E | 0x200B..=0x200F
-        | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB
-        | 0xE000..=0xF8FF | 0xF0000..=0x10FFFF | 0xE0001 | 0xE0020..=0xE007F
-        | 0xFFFE | 0xFFFF)
-}
+pub(super) use baton_core::gotext::quote_rune as go_quote_rune;
 
 fn graphemes(s: &str) -> unicode_segmentation::Graphemes<'_> {
     s.graphemes(true)

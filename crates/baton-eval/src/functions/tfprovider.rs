@@ -171,50 +171,7 @@ fn tokens_for_value(v: &Value, out: &mut Vec<Tok>) {
     }
 }
 
-/// hclwrite's `escapeQuotedStringLit`: escapes, doubled `${`/`%{` introducers, and `\u`
-/// escapes for what Go's `unicode.IsPrint` refuses.
-fn escape_quoted(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '$' | '%' => {
-                out.push(c);
-                if chars.peek() == Some(&'{') {
-                    out.push(c);
-                }
-            }
-            c if !go_is_print(c) => {
-                let v = c as u32;
-                if v < 0x10000 {
-                    out.push_str(&format!("\\u{v:04x}"));
-                } else {
-                    out.push_str(&format!("\\U{v:08x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Go's `unicode.IsPrint`: letters, marks, numbers, punctuation, symbols and the ASCII
-/// space.
-fn go_is_print(c: char) -> bool {
-    if c.is_ascii() {
-        return c == ' ' || c.is_ascii_graphic();
-    }
-    static PRINT: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
-    let re = PRINT.get_or_init(|| regex::Regex::new(r"^[\p{L}\p{M}\p{N}\p{P}\p{S}]$").ok());
-    let mut buf = [0u8; 4];
-    re.as_ref()
-        .is_some_and(|re| re.is_match(c.encode_utf8(&mut buf)))
-}
+use baton_config::fmt::escape_quoted;
 
 fn bracket_change(t: T) -> i64 {
     match t {
