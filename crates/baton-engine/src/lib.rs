@@ -22,6 +22,7 @@ pub mod policy;
 pub mod relevance;
 pub mod resume;
 pub mod rollback;
+pub mod runid;
 pub mod statecodec;
 pub mod values;
 pub mod vars;
@@ -31,6 +32,7 @@ use std::time::Duration;
 
 pub use context::{load, load_with, Context};
 pub use model::{Action, Plan, PlanMode};
+pub use runid::new_run_id;
 
 /// The Terraform version whose language and JSON formats Baton follows.
 pub const TERRAFORM_COMPAT_VERSION: &str = "1.11.4";

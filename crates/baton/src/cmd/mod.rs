@@ -365,28 +365,12 @@ pub fn apply_opts(
     }
     Ok(ApplyOpts {
         parallelism,
-        run_id: new_run_id(),
+        run_id: baton_engine::new_run_id(),
         command: command.to_string(),
         retry,
         on_failure,
         ..ApplyOpts::default()
     })
-}
-
-pub fn new_run_id() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    // Short, sortable, unique enough: time in base 36 plus the pid.
-    let mut n = nanos / 1000;
-    let mut s = String::new();
-    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    while n > 0 {
-        s.insert(0, DIGITS[(n % 36) as usize] as char);
-        n /= 36;
-    }
-    format!("r{s}{:x}", std::process::id() % 4096)
 }
 
 /// Refuses new work while an earlier run is unresolved (interrupted, or its rollback failed).
