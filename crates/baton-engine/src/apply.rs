@@ -111,6 +111,63 @@ pub struct ApplyOpts {
     pub resume: Option<ResumeInfo>,
     /// Set to kill in-flight actions (a second interrupt); they are reported as failed.
     pub cancel: Arc<std::sync::atomic::AtomicBool>,
+    /// A fault to inject (tests and chaos drills; the binary reads `BATON_FAULT_INJECT`).
+    pub fault: Option<FaultInjection>,
+}
+
+/// A fault injected into the apply phase of a run: `fail:K` makes the K-th action fail before
+/// it starts; `kill:K` makes the process kill itself (SIGKILL) right after the K-th action's
+/// intent is journaled, before the provider is called — the worst moment for a crash.
+/// Actions are counted from 1 across the run's apply phase; clones share the count.
+#[derive(Clone, Debug)]
+pub struct FaultInjection {
+    pub fault: Fault,
+    /// The action (1-based) it hits.
+    pub at: u64,
+    seen: Arc<std::sync::atomic::AtomicU64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    Fail,
+    Kill,
+}
+
+/// A fault injection spec that is not `fail:K` or `kill:K`.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid fault injection {spec:?}: expected fail:K or kill:K with K at least 1")]
+pub struct FaultSpecError {
+    pub spec: String,
+}
+
+impl FaultInjection {
+    pub fn new(fault: Fault, at: u64) -> FaultInjection {
+        FaultInjection {
+            fault,
+            at,
+            seen: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        }
+    }
+}
+
+impl std::str::FromStr for FaultInjection {
+    type Err = FaultSpecError;
+
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        let err = || FaultSpecError {
+            spec: spec.to_string(),
+        };
+        let (what, k) = spec.split_once(':').ok_or_else(err)?;
+        let fault = match what.trim() {
+            "fail" => Fault::Fail,
+            "kill" => Fault::Kill,
+            _ => return Err(err()),
+        };
+        match k.trim().parse::<u64>() {
+            Ok(at) if at >= 1 => Ok(FaultInjection::new(fault, at)),
+            _ => Err(err()),
+        }
+    }
 }
 
 impl Default for ApplyOpts {
@@ -124,6 +181,7 @@ impl Default for ApplyOpts {
             parent: None,
             resume: None,
             cancel: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            fault: None,
         }
     }
 }
@@ -190,9 +248,6 @@ pub fn apply(
     observer: &dyn Observer,
     stop: &StopHandle,
 ) -> Result<ApplyReport, StateError> {
-    // Commands started for this run carry its id, so that a later resume or rollback can
-    // find the ones a crash left running.
-    baton_provider::exec::tag_commands(&opts.run_id);
     let serial = store.begin_version(&opts.run_id, &opts.command)?;
     let info = baton_state::lock::current_lock_info(&opts.command);
     let plan_digest: std::cell::RefCell<Option<String>> = std::cell::RefCell::new(None);
@@ -438,8 +493,11 @@ fn execute(
         phase,
         observer,
         state: &eval_state,
+        // Commands started for this run carry its id, so that a later resume or rollback can
+        // find the ones a crash left running.
         pctx: ProviderCtx {
             cancel: opts.cancel.clone(),
+            run_id: Some(opts.run_id.clone()),
             ..ProviderCtx::new(ctx.dir.clone())
         },
         expansions: Mutex::new(HashMap::new()),
@@ -490,7 +548,13 @@ fn execute(
     }
     let counts = runner.counts.lock().map(|g| *g).unwrap_or((0, 0, 0, 0, 0));
     if plan.mode == PlanMode::Normal && !out.has_errors() && !walk.stopped && phase == "apply" {
-        out.extend(crate::checks::run(ctx, &eval_state, false, &runner.pctx));
+        out.extend(crate::checks::run(
+            ctx,
+            &eval_state,
+            false,
+            &plan.timestamp,
+            &runner.pctx,
+        ));
     }
     drop(runner);
     Ok(Exec {
@@ -755,6 +819,8 @@ impl Runner<'_> {
             state: self.state,
             planning: false,
             validate_only: false,
+            // A saved plan applied later still sees the time it was made.
+            plan_timestamp: Some(&self.plan.timestamp),
         }
     }
 
@@ -781,7 +847,7 @@ impl Runner<'_> {
             Some(v) if !v.is_null() => RawJson::from_value(&v.to_typed_json()),
             _ => RawJson::null(),
         };
-        let injected = fault_injection(self.phase, addr);
+        let injected = fault_injection(self.opts.fault.as_ref(), self.phase, addr);
         let seq = self
             .store
             .journal_start(&JournalEntry {
@@ -801,7 +867,10 @@ impl Runner<'_> {
                 phase: self.phase.to_string(),
             })
             .map_err(state_err)?;
-        maybe_kill_self();
+        if injected == Ok(Injected::KillAfterIntent) {
+            let _ =
+                nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
+        }
         let j = Journaled {
             seq,
             started: Instant::now(),
@@ -1742,6 +1811,7 @@ impl Runner<'_> {
                 .unwrap_or_else(|| self.ctx.dir.clone());
             let mut spec = CommandSpec::shell(&command, interpreter, cwd);
             spec.cancel = self.pctx.cancel.clone();
+            spec.run_tag = pctx.run_id.clone();
             spec.timeout = pctx.timeout;
             if let Some(env) = cfg
                 .get_attr("environment")
@@ -1957,49 +2027,38 @@ fn local_exec_schema() -> baton_provider::Schema {
         .attr("quiet", Attr::optional(Type::Bool))
 }
 
-/// Test and chaos hook: `BATON_FAULT_INJECT=fail:K` makes the K-th action of a run's apply
-/// phase fail before it starts; `kill:K` makes the process kill itself (SIGKILL) right after
-/// the K-th action's intent is journaled, before the provider is called — the worst moment for
-/// a crash. Counted across the process, 1-based.
-fn fault_injection(phase: &str, addr: &InstanceAddr) -> Result<(), Diagnostics> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNT: AtomicU64 = AtomicU64::new(0);
-    if phase != "apply" {
-        return Ok(());
-    }
-    let Ok(spec) = std::env::var("BATON_FAULT_INJECT") else {
-        return Ok(());
-    };
-    let Some((what, k)) = spec.split_once(':') else {
-        return Ok(());
-    };
-    let Ok(k) = k.trim().parse::<u64>() else {
-        return Ok(());
-    };
-    let n = COUNT.fetch_add(1, Ordering::SeqCst) + 1;
-    if n != k {
-        return Ok(());
-    }
-    match what {
-        "fail" => Err(Diagnostic::error(
-            "Injected failure",
-            format!("BATON_FAULT_INJECT failed action {k} ({addr})."),
-        )
-        .into()),
-        "kill" => {
-            // Let the intent be journaled first: the kill happens after this action's record.
-            KILL_AFTER_INTENT.store(true, Ordering::SeqCst);
-            Ok(())
-        }
-        _ => Ok(()),
-    }
+/// What an injected fault does to one action.
+#[derive(Debug, PartialEq)]
+enum Injected {
+    Nothing,
+    /// Kill the process once this action's intent is journaled.
+    KillAfterIntent,
 }
 
-static KILL_AFTER_INTENT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-fn maybe_kill_self() {
-    if KILL_AFTER_INTENT.load(std::sync::atomic::Ordering::SeqCst) {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
+/// Counts an action of the apply phase against `fault` ([`FaultInjection`]).
+fn fault_injection(
+    fault: Option<&FaultInjection>,
+    phase: &str,
+    addr: &InstanceAddr,
+) -> Result<Injected, Diagnostics> {
+    use std::sync::atomic::Ordering;
+    let Some(f) = fault else {
+        return Ok(Injected::Nothing);
+    };
+    if phase != "apply" {
+        return Ok(Injected::Nothing);
+    }
+    let n = f.seen.fetch_add(1, Ordering::SeqCst) + 1;
+    if n != f.at {
+        return Ok(Injected::Nothing);
+    }
+    match f.fault {
+        Fault::Fail => Err(Diagnostic::error(
+            "Injected failure",
+            format!("Fault injection failed action {n} ({addr})."),
+        )
+        .into()),
+        Fault::Kill => Ok(Injected::KillAfterIntent),
     }
 }
 

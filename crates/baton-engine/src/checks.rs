@@ -11,14 +11,22 @@ use baton_core::{Diagnostic, Diagnostics, Severity};
 use baton_provider::plan::mark_schema_sensitive;
 use baton_provider::ProviderCtx;
 
-/// Evaluates every check block in every module instance. Returns warnings only.
-pub fn run(ctx: &Context, state: &EvalState, planning: bool, pctx: &ProviderCtx) -> Diagnostics {
+/// Evaluates every check block in every module instance, with `plantimestamp()` returning
+/// `plan_timestamp`. Returns warnings only.
+pub fn run(
+    ctx: &Context,
+    state: &EvalState,
+    planning: bool,
+    plan_timestamp: &str,
+    pctx: &ProviderCtx,
+) -> Diagnostics {
     let mut out = Diagnostics::new();
     let nodes = NodeEval {
         ctx,
         state,
         planning,
         validate_only: false,
+        plan_timestamp: Some(plan_timestamp),
     };
     for m in ctx.config.all_modules() {
         if m.checks.is_empty() {

@@ -39,6 +39,8 @@ pub struct NodeEval<'a> {
     pub planning: bool,
     /// `validate`: unknown expansions become placeholders instead of errors.
     pub validate_only: bool,
+    /// What `plantimestamp()` returns: the plan's timestamp (see `FnCtx::plan_timestamp`).
+    pub plan_timestamp: Option<&'a str>,
 }
 
 /// How a root variable's raw value is found: given its type and whether command-line text is
@@ -67,6 +69,7 @@ impl<'a> NodeEval<'a> {
                 base_dir: &self.ctx.dir,
                 sources: &self.ctx.sources,
                 planning: self.planning,
+                plan_timestamp: self.plan_timestamp,
             },
         )
     }

@@ -95,6 +95,9 @@ pub fn plan(
     if diags.has_errors() {
         return (None, diags);
     }
+    // The plan's time (Terraform: when planning started): what `plantimestamp()` returns
+    // while planning and while applying this plan.
+    let timestamp = crate::now_rfc3339();
     let pctx = ProviderCtx::new(ctx.dir.clone());
     // Refresh.
     // Moves (`moved` blocks, implicit count moves) rename objects before anything else.
@@ -130,6 +133,7 @@ pub fn plan(
         deps_cache: HashMap::new(),
         prior_by_resource: None,
         imports_matched: HashSet::new(),
+        timestamp,
     };
     p.compute_targets();
     p.walk();
@@ -141,7 +145,7 @@ pub fn plan(
         p.check_imports();
         p.orphans();
         if !p.diags.has_errors() {
-            let w = crate::checks::run(ctx, &p.state, true, &p.pctx);
+            let w = crate::checks::run(ctx, &p.state, true, &p.timestamp, &p.pctx);
             p.diags.extend(w);
         }
     }
@@ -199,7 +203,7 @@ pub fn plan(
         refreshed,
         planned_outputs,
         terraform_version: crate::TERRAFORM_COMPAT_VERSION.to_string(),
-        timestamp: crate::now_rfc3339(),
+        timestamp: p.timestamp.clone(),
         moves: moves.clone(),
         checks: p.state.check_results(),
     };
@@ -371,6 +375,8 @@ struct Planner<'a> {
     prior_by_resource: Option<HashMap<(ModuleInstance, ResourceAddr), Vec<InstanceAddr>>>,
     /// Import blocks (by index) that found their target instance.
     imports_matched: HashSet<usize>,
+    /// When planning started (RFC 3339): the plan's timestamp.
+    timestamp: String,
 }
 
 fn module_of<'c>(config: &'c Config, p: &ModulePath) -> Option<&'c Module> {
@@ -405,7 +411,7 @@ impl<'a> Planner<'a> {
         self.targeted = Some(g.graph.dependencies_closure(&roots));
     }
 
-    fn evaluator<'s>(&self, scope: &'s InstanceScope<'s>) -> Evaluator<'s>
+    fn evaluator<'s>(&'s self, scope: &'s InstanceScope<'s>) -> Evaluator<'s>
     where
         'a: 's,
     {
@@ -415,6 +421,7 @@ impl<'a> Planner<'a> {
                 base_dir: &self.ctx.dir,
                 sources: &self.ctx.sources,
                 planning: true,
+                plan_timestamp: self.plan_timestamp(),
             },
         )
     }
@@ -461,12 +468,19 @@ impl<'a> Planner<'a> {
         )
     }
 
+    /// What `plantimestamp()` returns: the plan's time, unknown while validating (as in
+    /// Terraform's validate walk, which has no plan).
+    fn plan_timestamp(&self) -> Option<&str> {
+        (!self.opts.validate_only).then_some(self.timestamp.as_str())
+    }
+
     fn nodes(&self) -> NodeEval<'_> {
         NodeEval {
             ctx: self.ctx,
             state: &self.state,
             planning: true,
             validate_only: self.opts.validate_only,
+            plan_timestamp: self.plan_timestamp(),
         }
     }
 

@@ -215,6 +215,7 @@ pub fn eval_const(e: &Expr) -> Result<Value, Diagnostic> {
             base_dir: &dir,
             sources: &sources,
             planning: false,
+            plan_timestamp: None,
         },
     );
     ev.eval(e)

@@ -234,6 +234,7 @@ mod tests {
             base_dir: &dir,
             sources: &sources,
             planning: false,
+            plan_timestamp: None,
         };
         let v = Evaluator::new(&EmptyScope, ctx)
             .eval(&expr)

@@ -124,7 +124,7 @@ fn parse(e: &Expr, defaults: &mut Defaults, top: bool) -> Result<Type, Diagnosti
                             let dir = std::path::PathBuf::from(".");
                             let mut ev = Evaluator::new(
                                 &EmptyScope,
-                                FnCtx { base_dir: &dir, sources: &sources, planning: false },
+                                FnCtx { base_dir: &dir, sources: &sources, planning: false, plan_timestamp: None },
                             );
                             let dv = ev.eval(d)?;
                             let dv = crate::convert::convert(&dv, &vt).map_err(|err| {

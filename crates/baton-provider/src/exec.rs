@@ -26,6 +26,8 @@ pub struct CommandSpec {
     /// At most this many bytes of each of stdout and stderr are kept.
     pub max_output: usize,
     pub cancel: Arc<AtomicBool>,
+    /// The run the command is started for, set as [`RUN_ENV`] in its environment.
+    pub run_tag: Option<String>,
 }
 
 impl CommandSpec {
@@ -41,6 +43,7 @@ impl CommandSpec {
             timeout: None,
             max_output: 4 * 1024 * 1024,
             cancel: Arc::new(AtomicBool::new(false)),
+            run_tag: None,
         }
     }
 }
@@ -99,7 +102,7 @@ pub fn run(
     for (k, v) in &spec.env {
         cmd.env(k, v);
     }
-    if let Some(run) = RUN_TAG.get() {
+    if let Some(run) = &spec.run_tag {
         cmd.env(RUN_ENV, run);
     }
     let mut child = cmd.spawn()?;
@@ -214,14 +217,6 @@ fn spawn_reader(
 /// The environment variable that marks every command with the run that started it, so that
 /// commands a killed Baton left running can be found by the run that resumes or undoes it.
 pub const RUN_ENV: &str = "BATON_RUN_ID";
-
-static RUN_TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
-/// Marks every command this process starts from now on with `run_id` (the first call wins:
-/// one process runs one run, plus its own automatic rollback).
-pub fn tag_commands(run_id: &str) {
-    let _ = RUN_TAG.set(run_id.to_string());
-}
 
 /// Process ids of the commands still running that were started for `run_id` (found through
 /// `/proc/*/environ`, for processes of this user; empty where there is no `/proc`).

@@ -18,7 +18,7 @@ pub mod schema;
 use baton_eval::{PathStep, Value};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use registry::{registry, ProviderInfo, Registry};
@@ -129,6 +129,14 @@ pub struct ProviderCtx {
     pub cancel: Arc<AtomicBool>,
     /// The time limit for this operation, from a `timeouts` block or the provider default.
     pub timeout: Option<Duration>,
+    /// The run this operation belongs to: every command started for it carries the id in
+    /// [`exec::RUN_ENV`], so a later resume or rollback can find the ones a crash left running.
+    /// `None` outside a run (plan, refresh).
+    pub run_id: Option<String>,
+    /// Held while a provider that runs one command at a time (the shell provider, like the
+    /// community provider without `enable_parallelism`) runs one. One per run: clones share
+    /// it, two runs in one process do not wait for each other.
+    pub one_at_a_time: Arc<Mutex<()>>,
 }
 
 impl ProviderCtx {
@@ -137,6 +145,8 @@ impl ProviderCtx {
             cwd,
             cancel: Arc::new(AtomicBool::new(false)),
             timeout: None,
+            run_id: None,
+            one_at_a_time: Arc::new(Mutex::new(())),
         }
     }
     pub fn is_cancelled(&self) -> bool {

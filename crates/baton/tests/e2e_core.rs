@@ -374,6 +374,36 @@ resource "local_file" "f" {
 }
 "#;
 
+/// `plantimestamp()` is the time the plan was made, also when the saved plan is applied by a
+/// later process (Terraform records it in the plan).
+#[test]
+fn saved_plan_applied_later_sees_the_plans_timestamp() {
+    let p = Project::new(&[(
+        "main.tf",
+        r#"resource "terraform_data" "t" {
+  input = plantimestamp()
+}
+
+output "planned_at" {
+  value = plantimestamp()
+}
+
+output "recorded" {
+  value = terraform_data.t.output
+}
+"#,
+    )]);
+    p.baton(["plan", "--out", "t.plan"]).ok();
+    let made_at = p.baton(["show", "--json", "t.plan"]).ok().json()["timestamp"].clone();
+    assert!(made_at.is_string(), "the plan records its timestamp");
+    // The apply process starts in a later second than the plan was made.
+    std::thread::sleep(Duration::from_millis(1100));
+    p.baton(["apply", "t.plan"]).ok();
+    let out = p.baton(["output", "--json"]).ok().json();
+    assert_eq!(out["planned_at"]["value"], made_at);
+    assert_eq!(out["recorded"]["value"], made_at);
+}
+
 #[test]
 fn saved_plan_is_applied_exactly_and_without_prompt() {
     let p = Project::new(&[("main.tf", SAVED_PLAN_CONFIG)]);

@@ -1560,6 +1560,7 @@ mod tests {
             base_dir: &dir,
             sources: &sources,
             planning: false,
+            plan_timestamp: None,
         };
         let symbols = symbols
             .into_iter()

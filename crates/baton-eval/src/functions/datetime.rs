@@ -9,7 +9,7 @@
 //!
 //! `timestamp` is impure: unknown while planning (the call machinery does that), the current
 //! UTC time otherwise. `plantimestamp` is known while planning and keeps its value through
-//! the apply: the time of its first call in this process (see `plan_timestamp`).
+//! the apply: the plan's timestamp, which the caller passes in `FnCtx::plan_timestamp`.
 //! Implementations receive known, unmarked, already-converted arguments and must never log
 //! argument values.
 
@@ -109,19 +109,15 @@ fn now(_: &FnCtx<'_>, _: &[Value]) -> FnResult {
 }
 
 /// `plantimestamp()`: Terraform records the plan's start time (UTC, whole seconds) in the
-/// plan and returns it, during planning and again while applying that plan. Baton captures
-/// the time once per process, at the first call, so a `plan` followed by an `apply` in one
-/// run (the usual `apply`) sees one value.
-///
-/// Known difference: a plan saved to a file and applied by a later process gets the
-/// applying process's time here, where Terraform would return the saved plan's timestamp.
-fn plan_timestamp(ctx: &FnCtx<'_>, args: &[Value]) -> FnResult {
-    static PLAN_TIME: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
-    if let Some(v) = PLAN_TIME.get() {
-        return Ok(v.clone());
-    }
-    let v = now(ctx, args)?;
-    Ok(PLAN_TIME.get_or_init(|| v).clone())
+/// plan and returns it, during planning and again while applying that plan — also when the
+/// plan was saved to a file and is applied by a later process. The engine passes the plan's
+/// timestamp in the context; without one (validate, constants) the value is unknown, as
+/// Terraform's validate walk has no plan time.
+fn plan_timestamp(ctx: &FnCtx<'_>, _: &[Value]) -> FnResult {
+    Ok(match ctx.plan_timestamp {
+        Some(t) => Value::string(t),
+        None => Value::unknown(Type::String),
+    })
 }
 
 /// An instant (Unix seconds and nanoseconds) with the UTC offset it was written with.
@@ -1303,6 +1299,7 @@ mod tests {
             base_dir: &dir,
             sources: &sources,
             planning: true,
+            plan_timestamp: None,
         };
         let f = super::super::registry()
             .get("timestamp")
@@ -1313,27 +1310,32 @@ mod tests {
     }
 
     #[test]
-    fn plantimestamp_is_known_while_planning_and_stable() {
+    fn plantimestamp_is_the_plans_timestamp_while_planning_and_applying() {
         let sources = baton_core::Sources::new();
         let dir = std::env::temp_dir();
         let f = super::super::registry()
             .get("plantimestamp")
             .expect("registered");
-        let at = |planning: bool| {
+        let at = |planning: bool, plan_timestamp: Option<&str>| {
             let ctx = FnCtx {
                 base_dir: &dir,
                 sources: &sources,
                 planning,
+                plan_timestamp,
             };
-            super::super::call(f, &ctx, vec![]).expect("known")
+            super::super::call(f, &ctx, vec![]).expect("a value")
         };
-        let planned = at(true);
-        let p = planned.as_str().expect("a known string").to_string();
-        assert_eq!(p.len(), 20, "{p}");
-        assert!(p.ends_with('Z'));
-        assert!(parse_strict(&p).is_ok());
-        std::thread::sleep(std::time::Duration::from_millis(1100));
-        assert_eq!(at(false).as_str(), Some(p.as_str()));
-        assert_eq!(ok("plantimestamp", vec![]), p);
+        let t = "2021-02-03T04:05:06Z";
+        assert_eq!(at(true, Some(t)).as_str(), Some(t));
+        assert_eq!(at(false, Some(t)).as_str(), Some(t));
+        let other = "2030-01-01T00:00:00Z";
+        assert_eq!(at(false, Some(other)).as_str(), Some(other));
+        let none = at(true, None);
+        assert!(!none.is_known());
+        assert_eq!(none.ty(), Type::String);
+        assert_eq!(
+            ok("plantimestamp", vec![]),
+            super::super::testutil::TEST_PLAN_TIMESTAMP
+        );
     }
 }

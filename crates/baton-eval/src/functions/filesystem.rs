@@ -1080,6 +1080,7 @@ mod tests {
             base_dir: &d.0,
             sources: &sources,
             planning: false,
+            plan_timestamp: None,
         };
         let f = super::super::registry().get("file").expect("file");
         let v = super::super::call(f, &ctx, vec![s("sub/../sub/x.txt")]).expect("reads");

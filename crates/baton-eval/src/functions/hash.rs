@@ -1399,6 +1399,7 @@ mod tests {
             base_dir: &dir,
             sources: &sources,
             planning: true,
+            plan_timestamp: None,
         };
         for name in ["bcrypt", "uuid"] {
             let f = super::super::registry().get(name).expect("registered");

@@ -37,6 +37,10 @@ pub struct FnCtx<'a> {
     pub sources: &'a Sources,
     /// During planning, impure functions (`timestamp`, `uuid`) return unknown values.
     pub planning: bool,
+    /// What `plantimestamp()` returns: the RFC 3339 time the run's plan was made, the same
+    /// while planning and while applying that plan. `None` outside a plan (validate,
+    /// constants), where it is unknown.
+    pub plan_timestamp: Option<&'a str>,
 }
 
 /// A function failure: a message for the user, and which argument caused it, if one did.
@@ -364,6 +368,7 @@ pub(crate) fn templatefile(
         base_dir: ev.fn_ctx().base_dir,
         sources: &sources,
         planning: ev.fn_ctx().planning,
+        plan_timestamp: ev.fn_ctx().plan_timestamp,
     };
     let mut inner =
         crate::eval::Evaluator::new(&crate::eval::EmptyScope, ctx).with_symbols(symbols);
@@ -421,6 +426,7 @@ pub(crate) fn templatestring(
         base_dir: ev.fn_ctx().base_dir,
         sources: &sources,
         planning: ev.fn_ctx().planning,
+        plan_timestamp: ev.fn_ctx().plan_timestamp,
     };
     let mut inner = crate::eval::Evaluator::new(&crate::eval::EmptyScope, ctx)
         .with_symbols(vars.into_iter().collect());
@@ -431,6 +437,9 @@ pub(crate) fn templatestring(
 #[cfg(test)]
 pub(crate) mod testutil {
     use super::*;
+
+    /// What `plantimestamp()` returns in [`call_fn`].
+    pub const TEST_PLAN_TIMESTAMP: &str = "2024-05-06T07:08:09Z";
 
     /// Calls a function by name on values, in a planning-free context rooted at the cwd.
     pub fn call_fn(name: &str, args: Vec<Value>) -> FnResult {
@@ -444,6 +453,7 @@ pub(crate) mod testutil {
             base_dir: &dir,
             sources: &sources,
             planning: false,
+            plan_timestamp: Some(TEST_PLAN_TIMESTAMP),
         };
         call(f, &ctx, args)
     }

@@ -532,6 +532,7 @@ mod tests {
             base_dir: &dir,
             sources: &sources,
             planning: false,
+            plan_timestamp: None,
         };
         let symbols = vec![
             ("u".to_string(), Value::unknown(Type::String)),

@@ -393,6 +393,7 @@ fn decode_tfvars(ctx: &FnCtx<'_>, args: &[Value]) -> FnResult {
             base_dir: ctx.base_dir,
             sources: ctx.sources,
             planning: ctx.planning,
+            plan_timestamp: ctx.plan_timestamp,
         };
         let mut ev = crate::eval::Evaluator::new(&crate::eval::EmptyScope, fctx);
         let v = ev

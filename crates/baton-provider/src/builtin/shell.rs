@@ -51,7 +51,6 @@ use baton_eval::{PathStep, Type, Value};
 use command::{classify, execute, exit_description, new_xid, quote_tail, Secrets};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 /// The provider these types belong to.
 pub const PROVIDER: ProviderInfo = ProviderInfo {
@@ -67,9 +66,6 @@ pub fn register(r: &mut Registry) {
 
 /// The summary of every command failure, as the provider words it.
 const SUMMARY: &str = "Error occurred during shell execution";
-
-/// Commands run one at a time, like the provider without `enable_parallelism`.
-static RUN_LOCK: Mutex<()> = Mutex::new(());
 
 /// The `shell_script` resource.
 pub struct ShellScript {
@@ -327,7 +323,8 @@ impl Runner {
         }
         let what = format!("the {action} command");
         let out = {
-            let _one_at_a_time = RUN_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+            // One at a time within the run, like the provider without `enable_parallelism`.
+            let _one_at_a_time = ctx.one_at_a_time.lock().unwrap_or_else(|p| p.into_inner());
             execute(ctx, spec, SUMMARY, &what)
         }
         .map_err(|mut e| {

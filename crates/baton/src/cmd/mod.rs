@@ -335,6 +335,9 @@ pub fn print_diags(d: &Diagnostics, sources: &Sources) -> bool {
     crate::ui::print_diags(d, sources)
 }
 
+/// The environment variable that injects a fault into runs (`fail:K` or `kill:K`).
+const FAULT_INJECT_ENV: &str = "BATON_FAULT_INJECT";
+
 /// Apply options from the run flags (and the configuration's default failure policy).
 pub fn apply_opts(
     flags: &crate::cli::RunFlags,
@@ -363,9 +366,18 @@ pub fn apply_opts(
     if let Some(d) = &flags.retry_max_backoff {
         retry.cap = parse_duration(d)?;
     }
+    // The test and chaos hook (docs/failure-handling.md); the engine reads no environment.
+    let fault = match std::env::var(FAULT_INJECT_ENV) {
+        Ok(spec) => Some(
+            spec.parse::<baton_engine::apply::FaultInjection>()
+                .with_context(|| format!("{FAULT_INJECT_ENV}={spec:?}"))?,
+        ),
+        Err(_) => None,
+    };
     Ok(ApplyOpts {
         parallelism,
         run_id: baton_engine::new_run_id(),
+        fault,
         command: command.to_string(),
         retry,
         on_failure,

@@ -183,6 +183,7 @@ fn bcrypt_hash(password: &str) -> Result<String, ProviderError> {
         base_dir: std::path::Path::new("."),
         sources: &sources,
         planning: false,
+        plan_timestamp: None,
     };
     let v = baton_eval::functions::call(f, &ctx, vec![Value::string(&password[..end])])
         .map_err(|e| fail(e.message))?;

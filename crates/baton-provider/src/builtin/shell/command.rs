@@ -65,6 +65,7 @@ pub(crate) fn execute(
 ) -> Result<CommandOutput, ProviderError> {
     spec.timeout = ctx.timeout;
     spec.cancel = ctx.cancel.clone();
+    spec.run_tag = ctx.run_id.clone();
     spec.max_output = MAX_OUTPUT;
     if ctx.is_cancelled() {
         return Err(ProviderError::permanent(
