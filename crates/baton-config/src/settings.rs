@@ -311,3 +311,86 @@ fn no_blocks(body: &Body, block: &str, diags: &mut Diagnostics) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::parse_file;
+    use baton_core::FileId;
+
+    /// The `retry` block holding `attrs`: the decoded value, and each diagnostic's summary.
+    fn check_retry(attrs: &str) -> (Retry, Vec<String>) {
+        let text = format!("retry {{\n{attrs}\n}}\n");
+        let body = parse_file(FileId(0), &text).expect("parses");
+        let mut diags = Diagnostics::new();
+        let r = retry(&body.blocks[0].body, "ctx", &mut diags);
+        (r, diags.iter().map(|d| d.summary.clone()).collect())
+    }
+
+    #[test]
+    fn retry_values() {
+        let secs = Duration::from_secs;
+        let ok: &[(&str, Retry)] = &[
+            (
+                "attempts = 5",
+                Retry {
+                    attempts: Some(5),
+                    ..Retry::default()
+                },
+            ),
+            (
+                "attempts = \"3\"",
+                Retry {
+                    attempts: Some(3),
+                    ..Retry::default()
+                },
+            ),
+            (
+                "attempts = 2.0",
+                Retry {
+                    attempts: Some(2),
+                    ..Retry::default()
+                },
+            ),
+            (
+                "backoff = \"1.5s\"\nmax_backoff = \"1h30m\"",
+                Retry {
+                    backoff: Some(Duration::from_millis(1500)),
+                    max_backoff: Some(secs(5400)),
+                    ..Retry::default()
+                },
+            ),
+            ("", Retry::default()),
+        ];
+        for (attrs, want) in ok {
+            assert_eq!(check_retry(attrs), (*want, Vec::new()), "{attrs}");
+        }
+        for (attrs, summary) in [
+            ("attempts = 0", "Invalid retry attempts"),
+            ("attempts = -1", "Invalid retry attempts"),
+            ("attempts = 2.5", "Invalid retry attempts"),
+            ("attempts = \"three\"", "Invalid retry attempts"),
+            ("attempts = var.n", "Invalid retry attempts"),
+            ("backoff = 5", "Invalid retry duration"),
+            ("backoff = \"5\"", "Invalid retry duration"),
+            ("backoff = \"5d\"", "Invalid retry duration"),
+            ("max_backoff = \"-5s\"", "Invalid retry duration"),
+            ("max_backoff = \"${var.x}s\"", "Invalid retry duration"),
+            ("tries = 3", "Unsupported argument"),
+        ] {
+            let (r, diags) = check_retry(attrs);
+            assert_eq!(r, Retry::default(), "{attrs}");
+            assert_eq!(diags, [summary], "{attrs}");
+        }
+    }
+
+    #[test]
+    fn failure_policy_keywords() {
+        assert_eq!("halt".parse(), Ok(FailurePolicy::Halt));
+        assert_eq!("rollback".parse(), Ok(FailurePolicy::Rollback));
+        assert!("Halt".parse::<FailurePolicy>().is_err());
+        for p in [FailurePolicy::Halt, FailurePolicy::Rollback] {
+            assert_eq!(p.as_str().parse(), Ok(p));
+        }
+    }
+}
