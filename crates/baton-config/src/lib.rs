@@ -7,6 +7,7 @@
 pub mod ast;
 pub mod fmt;
 pub mod model;
+pub mod settings;
 pub mod syntax;
 
 pub use ast::{BinaryOp, Expr, ExprKind, ForExpr, ObjectKey, TemplatePart, TraversalStep, UnaryOp};
@@ -16,4 +17,5 @@ pub use model::{
     ProviderRef, Provisioner, ProvisionerWhen, RealFs, Removed, Resource, TerraformSettings,
     Variable,
 };
+pub use settings::{BatonSettings, FailurePolicy, Retry, Timeouts, UnknownFailurePolicy};
 pub use syntax::{Attribute, Block, Body};

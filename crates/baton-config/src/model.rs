@@ -7,6 +7,7 @@
 //! rather than stopping at the first.
 
 use crate::ast::{Expr, ExprKind};
+use crate::settings::{BatonSettings, Retry, Timeouts};
 use crate::syntax::{parse_file, Attribute, Block, Body};
 use baton_core::{Diagnostic, Diagnostics, ModulePath, ResourceAddr, ResourceMode, Sources, Span};
 use std::collections::BTreeMap;
@@ -64,8 +65,8 @@ pub struct TerraformSettings {
     pub required_version: Option<String>,
     pub required_providers: BTreeMap<String, String>,
     pub backend: Option<(String, Span)>,
-    /// `baton { on_failure = "rollback" }` inside `terraform`, for later issues.
-    pub baton: Option<Body>,
+    /// `baton { on_failure = "rollback" … }` inside `terraform`, decoded.
+    pub baton: BatonSettings,
 }
 
 #[derive(Clone, Debug)]
@@ -171,9 +172,11 @@ pub struct Resource {
     pub depends_on: Vec<Expr>,
     pub lifecycle: Lifecycle,
     pub provisioners: Vec<Provisioner>,
-    pub timeouts: Option<Box<Body>>,
-    /// Baton's `retry { attempts, backoff, max_backoff }` for retryable provider failures.
-    pub retry: Option<Box<Body>>,
+    /// `timeouts { create, read, update, delete }`, decoded.
+    pub timeouts: Option<Box<Timeouts>>,
+    /// Baton's `retry { attempts, backoff, max_backoff }` for retryable provider failures,
+    /// decoded.
+    pub retry: Option<Box<Retry>>,
     /// Everything that is not a meta-argument: the provider schema's arguments and blocks.
     pub config: Body,
 }
@@ -730,7 +733,10 @@ impl Builder {
                     let name = b.labels.first().map(|l| l.0.clone()).unwrap_or_default();
                     self.m.terraform.backend = Some((name, b.def_span));
                 }
-                "baton" => self.m.terraform.baton = Some(b.body.clone()),
+                "baton" => {
+                    self.m.terraform.baton =
+                        crate::settings::baton_settings(&b.body, &mut self.diags)
+                }
                 "provider_meta" => {}
                 other => self.err(
                     "Unsupported block type",
@@ -1031,8 +1037,8 @@ impl Builder {
         let depends_on = self.depends_on(body);
         let mut lifecycle = Lifecycle::default();
         let mut provisioners = Vec::new();
-        let mut timeouts = None;
-        let mut retry = None;
+        let mut timeouts: Option<Timeouts> = None;
+        let mut retry: Option<Retry> = None;
         let mut config = Body {
             span: body.span,
             attrs: Vec::with_capacity(body.attrs.len()),
@@ -1065,10 +1071,25 @@ impl Builder {
                     }
                 }
                 "connection" if mode == ResourceMode::Managed => {}
-                "timeouts" => timeouts = Some(b.body.clone()),
-                "retry" if mode == ResourceMode::Managed => {
-                    self.only(&b.body, &["attempts", "backoff", "max_backoff"], &[], &ctx);
-                    retry = Some(b.body.clone());
+                "timeouts" | "retry" => {
+                    let seen = if b.type_ == "timeouts" {
+                        timeouts.is_some()
+                    } else {
+                        retry.is_some()
+                    };
+                    if seen {
+                        self.err(
+                            &format!("Duplicate {} block", b.type_),
+                            format!("Only one {} block is allowed per resource.", b.type_),
+                            b.def_span,
+                        );
+                    } else if b.type_ == "timeouts" {
+                        timeouts = Some(crate::settings::timeouts(&b.body, &ctx, &mut self.diags));
+                    } else if mode == ResourceMode::Managed {
+                        retry = Some(crate::settings::retry(&b.body, &ctx, &mut self.diags));
+                    } else {
+                        config.blocks.push(b.clone());
+                    }
                 }
                 _ => config.blocks.push(b.clone()),
             }

@@ -6,6 +6,7 @@
 
 pub mod addr;
 pub mod diag;
+pub mod duration;
 pub mod gotext;
 pub mod source;
 
@@ -14,4 +15,5 @@ pub use addr::{
     ResourceMode, Target,
 };
 pub use diag::{Diagnostic, Diagnostics, Severity};
+pub use duration::DurationError;
 pub use source::{FileId, Sources, Span};

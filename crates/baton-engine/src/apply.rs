@@ -57,30 +57,7 @@ impl Default for RetryPolicy {
     }
 }
 
-/// What a failed run does with the changes it completed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FailurePolicy {
-    /// Undo them (the default).
-    Rollback,
-    /// Keep them (Terraform's behaviour).
-    Halt,
-}
-
-impl FailurePolicy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailurePolicy::Rollback => "rollback",
-            FailurePolicy::Halt => "halt",
-        }
-    }
-    pub fn parse(s: &str) -> Option<FailurePolicy> {
-        match s {
-            "rollback" => Some(FailurePolicy::Rollback),
-            "halt" => Some(FailurePolicy::Halt),
-            _ => None,
-        }
-    }
-}
+pub use baton_config::FailurePolicy;
 
 /// What a resumed run already knows from the interrupted one.
 #[derive(Clone, Debug, Default)]
@@ -1053,43 +1030,10 @@ impl Runner<'_> {
     /// The retry policy of a resource: its `retry` block over the run's policy.
     fn retry_policy(&self, r: Option<&Resource>) -> RetryPolicy {
         let mut p = self.opts.retry;
-        let Some(body) = r.and_then(|r| r.retry.as_ref()) else {
-            return p;
-        };
-        for a in &body.attrs {
-            let v = crate::vars::eval_const(&a.expr)
-                .ok()
-                .map(|v| v.unmark_deep().0);
-            match a.name.as_str() {
-                "attempts" => {
-                    if let Some(n) = v
-                        .as_ref()
-                        .and_then(|v| v.as_number())
-                        .and_then(|n| n.to_i64())
-                    {
-                        p.attempts = u32::try_from(n.max(1)).unwrap_or(1);
-                    }
-                }
-                "backoff" => {
-                    if let Some(d) = v
-                        .as_ref()
-                        .and_then(|v| v.as_str())
-                        .and_then(parse_go_duration)
-                    {
-                        p.base = d;
-                    }
-                }
-                "max_backoff" => {
-                    if let Some(d) = v
-                        .as_ref()
-                        .and_then(|v| v.as_str())
-                        .and_then(parse_go_duration)
-                    {
-                        p.cap = d;
-                    }
-                }
-                _ => {}
-            }
+        if let Some(retry) = r.and_then(|r| r.retry.as_deref()) {
+            p.attempts = retry.attempts.unwrap_or(p.attempts);
+            p.base = retry.backoff.unwrap_or(p.base);
+            p.cap = retry.max_backoff.unwrap_or(p.cap);
         }
         p
     }
@@ -1098,10 +1042,8 @@ impl Runner<'_> {
     fn action_ctx(&self, r: Option<&Resource>, which: &str) -> ProviderCtx {
         let mut ctx = self.pctx.clone();
         ctx.timeout = r
-            .and_then(|r| r.timeouts.as_ref())
-            .and_then(|t| t.attr(which))
-            .and_then(|a| crate::vars::eval_const(&a.expr).ok())
-            .and_then(|v| v.as_str().and_then(parse_go_duration));
+            .and_then(|r| r.timeouts.as_deref())
+            .and_then(|t| t.get(which));
         ctx
     }
 
@@ -2059,58 +2001,5 @@ fn fault_injection(
         )
         .into()),
         Fault::Kill => Ok(Injected::KillAfterIntent),
-    }
-}
-
-/// Go's duration syntax, as `timeouts` and `retry` blocks use it: `30s`, `5m`, `1h30m`, `500ms`.
-pub fn parse_go_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    if s == "0" {
-        return Some(Duration::ZERO);
-    }
-    let mut total = 0f64;
-    let mut rest = s;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if num_len == 0 {
-            return None;
-        }
-        let n: f64 = rest[..num_len].parse().ok()?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        let mult = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        total += n * mult;
-    }
-    Some(Duration::from_secs_f64(total))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(parse_go_duration("30s"), Some(Duration::from_secs(30)));
-        assert_eq!(parse_go_duration("1h30m"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_go_duration("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_go_duration("5x"), None);
-        assert_eq!(parse_go_duration(""), None);
     }
 }

@@ -43,10 +43,8 @@ impl Context {
     }
 
     /// The failure policy the root module sets (`terraform { baton { on_failure = "halt" } }`).
-    pub fn on_failure(&self) -> Option<String> {
-        let body = self.config.module.terraform.baton.as_ref()?;
-        body.attr("on_failure")
-            .and_then(|a| a.expr.as_static_str().map(str::to_string))
+    pub fn on_failure(&self) -> Option<baton_config::FailurePolicy> {
+        self.config.module.terraform.baton.on_failure
     }
 }
 

@@ -166,8 +166,8 @@ fn unclaimed(root: &Path, claimed: &[PathBuf]) -> Vec<PathBuf> {
 fn configured_sets(dir: &Path, ctx: Option<&Context>) -> (Vec<PolicySet>, Diagnostics) {
     let mut sets = Vec::new();
     let mut diags = Diagnostics::new();
-    if let Some(body) = ctx.and_then(|c| c.config.module.terraform.baton.as_ref()) {
-        for b in body.blocks_of("policy_set") {
+    if let Some(c) = ctx {
+        for b in &c.config.module.terraform.baton.policy_sets {
             let Some((name, _)) = b.labels.first() else {
                 diags.push(
                     Diagnostic::error(

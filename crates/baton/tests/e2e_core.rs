@@ -894,6 +894,37 @@ fn lock_timeout_waits_for_the_holder_then_succeeds() {
     assert_eq!(state_list(&p), ["terraform_data.slow"]);
 }
 
+/// Issue 10: the duration flags take the grammar of `timeouts` blocks (Go's), `1h30m` included,
+/// and a bad one is an error naming the flag, not a silent default.
+#[test]
+fn duration_flags_take_go_durations() {
+    let p = Project::new(&[(
+        "main.tf",
+        "resource \"terraform_data\" \"a\" {\n  input = 1\n}\n",
+    )]);
+    p.baton(["apply", "--auto-approve", "--lock-timeout", "1h30m"])
+        .ok();
+    p.baton(["plan", "--lock-timeout", "1.5h"]).ok();
+    p.baton([
+        "apply",
+        "--auto-approve",
+        "--retry-backoff",
+        "300ms",
+        "--retry-max-backoff",
+        "1m30s",
+    ])
+    .ok();
+    let out = p.baton(["plan", "--lock-timeout", "5 minutes"]).fails();
+    out.assert_stderr_contains("invalid --lock-timeout \"5 minutes\"");
+    out.assert_stderr_contains("unknown unit");
+    p.baton(["plan", "--lock-timeout=-1s"])
+        .fails()
+        .assert_stderr_contains("negative duration");
+    p.baton(["plan", "--lock-timeout", "30"])
+        .fails()
+        .assert_stderr_contains("missing unit");
+}
+
 #[test]
 fn lock_left_by_killed_process_is_cleared_by_next_command() {
     let p = Project::new(&[("main.tf", BLOCKING_CONFIG)]);

@@ -730,6 +730,101 @@ fn configuration_sets_the_on_failure_default_and_the_flag_overrides_it() {
     assert_eq!(run_json(&q, &id)["on_failure"], "rollback");
 }
 
+/// Issue 10: Baton's settings are decoded when the configuration loads. A bad value is an
+/// error at its `file:line:col` from `baton validate` (and stops `apply` before any action),
+/// never a silent default.
+#[test]
+fn validate_reports_bad_settings_at_their_location() {
+    let config = r#"terraform {
+  baton {
+    on_failure = "explode"
+  }
+}
+
+resource "terraform_data" "a" {
+  input = "a"
+
+  retry {
+    attempts = "three"
+  }
+
+  timeouts {
+    create = "5 minutes"
+  }
+}
+"#;
+    let p = Project::new(&[("main.tf", config)]);
+    let out = p.baton(["validate"]).fails();
+    for (loc, summary) in [
+        ("main.tf:3:18", "Invalid on_failure policy"),
+        ("main.tf:11:16", "Invalid retry attempts"),
+        ("main.tf:15:14", "Invalid timeouts duration"),
+    ] {
+        out.assert_contains(loc);
+        out.assert_contains(summary);
+    }
+    out.assert_contains("unknown unit \" minutes\"");
+    out.assert_contains("not \"explode\"");
+
+    // Each mistake alone is enough.
+    for (settings, loc) in [
+        ("  retry {\n    attempts = -2\n  }\n", "main.tf:4:16"),
+        ("  retry {\n    backoff = 5\n  }\n", "main.tf:4:15"),
+        ("  retry {\n    tries = 5\n  }\n", "main.tf:4:5"),
+        ("  timeouts {\n    delete = \"-1m\"\n  }\n", "main.tf:4:14"),
+        ("  timeouts {\n    create = \"10\"\n  }\n", "main.tf:4:14"),
+        ("  timeouts {\n    create = var.t\n  }\n", "main.tf:4:14"),
+    ] {
+        let config = format!("resource \"terraform_data\" \"a\" {{\n\n{settings}}}\n");
+        let p = Project::new(&[("main.tf", &config)]);
+        let out = p.baton(["validate"]).fails();
+        out.assert_contains(loc);
+        let out = p.baton(["apply", "--auto-approve"]).fails();
+        out.assert_contains(loc);
+        assert!(state_list(&p).is_empty(), "{config}");
+    }
+
+    // Go's grammar is accepted: fractions, several units, micro signs.
+    let good = "resource \"terraform_data\" \"a\" {\n  retry {\n    attempts    = 2\n    backoff     = \"1.5s\"\n    max_backoff = \"1h30m\"\n  }\n\n  timeouts {\n    create = \"90s\"\n    delete = \"300ms\"\n    update = \"1500µs\"\n  }\n}\n";
+    Project::new(&[("main.tf", good)]).baton(["validate"]).ok();
+}
+
+/// Issue 10: `baton resume` finishes a run with the failure policy recorded for it. The run was
+/// started with `--on-failure=halt` (the configuration says nothing, so its default would be
+/// rollback): when the resumed run fails, what completed is kept.
+#[test]
+fn resume_uses_the_failure_policy_recorded_with_the_run() {
+    let config = format!(
+        "{MID_ACTION_CONFIG}\nresource \"shell_script\" \"fail\" {{\n  lifecycle_commands {{\n    create = <<-EOT\n      echo \"permanent failure\" >&2\n      exit 1\n    EOT\n    delete = \"true\"\n  }}\n\n  environment = {{\n    V = shell_script.obj.output[\"v\"]\n  }}\n}}\n"
+    );
+    let p = Project::new(&[("main.tf", &config)]);
+    let mut run = p
+        .baton(["apply", "--auto-approve", "--on-failure=halt"])
+        .spawn();
+    wait_until(
+        "the create command to start",
+        Duration::from_secs(60),
+        || p.exists("started"),
+    );
+    run.crash();
+    drop(run);
+    p.write("release", "");
+    let id = newest_run(&p);
+    assert_eq!(run_status(&p, &id), "interrupted");
+    assert_eq!(run_json(&p, &id)["on_failure"], "halt");
+
+    let out = p.baton(["resume", &id, "--auto-approve"]).fails();
+    out.assert_contains("permanent failure");
+    assert!(
+        p.exists("obj.marker"),
+        "the run's halt policy keeps what completed:\n{}",
+        out.all()
+    );
+    let list = state_list(&p);
+    assert!(list.contains(&"shell_script.obj".to_string()), "{list:?}");
+    assert!(!list.contains(&"shell_script.fail".to_string()), "{list:?}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // 5. baton rollback --to-version N.
 // ---------------------------------------------------------------------------------------------

@@ -556,8 +556,13 @@ fn a_bad_policy_set_in_the_configuration_fails_closed_with_its_location() {
     assert_denied(&out);
     out.assert_stderr_contains("Invalid enforcement level");
     out.assert_stderr_contains("main.tf:5:21");
+    // Issue 10: `baton validate` reports it too.
+    let out = p.baton(["validate"]).fails();
+    out.assert_stderr_contains("Invalid enforcement level");
+    out.assert_stderr_contains("main.tf:5:21");
 
     p.write("main.tf", &config("sec", "advisory"));
+    p.baton(["validate"]).ok();
     p.baton(["apply", "--auto-approve"]).ok();
     assert!(p.exists("made.txt"));
 }

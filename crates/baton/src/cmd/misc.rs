@@ -25,6 +25,10 @@ pub fn validate(env: &Env, a: &ValidateArgs) -> anyhow::Result<ExitCode> {
             &baton_engine::NoObserver,
         );
         diags.extend(d);
+        // The `policy_set` blocks of `terraform { baton { … } }` are decoded by the policy
+        // gate (their sources are paths); validate reports their mistakes too.
+        let (_, d) = baton_engine::policy::policy_sets(std::path::Path::new(""), Some(ctx), &[]);
+        diags.extend(d);
     }
     let valid = !diags.has_errors();
     if a.json {

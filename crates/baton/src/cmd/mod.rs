@@ -183,29 +183,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Parses `30s`, `2m`, `1h`, `500ms`, `0`.
-pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
-    let s = s.trim();
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map(|i| s.split_at(i))
-        .ok_or_else(|| {
-            anyhow!("invalid duration {s:?}: expected a number and a unit, such as 30s")
-        })?;
-    let n: f64 = num.parse().map_err(|_| {
-        anyhow!("invalid duration {s:?}: expected a number and a unit, such as 30s")
-    })?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => bail!("invalid duration {s:?}: the unit must be ms, s, m or h"),
-    };
-    Ok(Duration::from_secs_f64(secs))
+/// A duration flag (`--lock-timeout`, `--retry-backoff`, ...), in the one grammar of Baton:
+/// Go's, as `timeouts` blocks use it (`30s`, `1h30m`, `1.5h`, `300ms`, `0`).
+pub fn parse_duration(flag: &str, s: &str) -> anyhow::Result<Duration> {
+    baton_core::duration::parse(s).map_err(|e| {
+        anyhow!("invalid {flag} {s:?}: {e}; expected a number and a unit (ns, us, ms, s, m, h), such as 30s or 1h30m")
+    })
 }
 
 pub fn cli_vars(v: &VarArgs) -> anyhow::Result<Vec<CliVar>> {
@@ -290,7 +273,7 @@ pub fn lock(
     operation: &str,
     timeout: &str,
 ) -> anyhow::Result<LockGuard> {
-    let t = parse_duration(timeout)?;
+    let t = parse_duration("--lock-timeout", timeout)?;
     let info = baton_state::lock::current_lock_info(operation);
     match store.lock(info, t) {
         Ok(g) => {
@@ -338,21 +321,21 @@ pub fn print_diags(d: &Diagnostics, sources: &Sources) -> bool {
 /// The environment variable that injects a fault into runs (`fail:K` or `kill:K`).
 const FAULT_INJECT_ENV: &str = "BATON_FAULT_INJECT";
 
-/// Apply options from the run flags (and the configuration's default failure policy).
+/// Apply options from the run flags; `default_policy` is the failure policy when
+/// `--on-failure` is not given (the configuration's, or the resumed run's), else rollback.
 pub fn apply_opts(
     flags: &crate::cli::RunFlags,
-    config_default: Option<String>,
+    default_policy: Option<baton_engine::apply::FailurePolicy>,
     parallelism: usize,
     command: &str,
 ) -> anyhow::Result<baton_engine::apply::ApplyOpts> {
     use baton_engine::apply::{ApplyOpts, FailurePolicy, RetryPolicy};
-    let policy_text = flags
-        .on_failure
-        .clone()
-        .or(config_default)
-        .unwrap_or_else(|| "rollback".into());
-    let on_failure = FailurePolicy::parse(&policy_text)
-        .ok_or_else(|| anyhow!("--on-failure {policy_text:?}: expected rollback or halt"))?;
+    let on_failure = match &flags.on_failure {
+        Some(text) => text
+            .parse::<FailurePolicy>()
+            .map_err(|e| anyhow!("--on-failure: {e}"))?,
+        None => default_policy.unwrap_or(FailurePolicy::Rollback),
+    };
     let mut retry = RetryPolicy::default();
     if let Some(n) = flags.retry_attempts {
         if n == 0 {
@@ -361,10 +344,10 @@ pub fn apply_opts(
         retry.attempts = n;
     }
     if let Some(d) = &flags.retry_backoff {
-        retry.base = parse_duration(d)?;
+        retry.base = parse_duration("--retry-backoff", d)?;
     }
     if let Some(d) = &flags.retry_max_backoff {
-        retry.cap = parse_duration(d)?;
+        retry.cap = parse_duration("--retry-max-backoff", d)?;
     }
     // The test and chaos hook (docs/failure-handling.md); the engine reads no environment.
     let fault = match std::env::var(FAULT_INJECT_ENV) {

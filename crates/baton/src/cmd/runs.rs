@@ -178,7 +178,14 @@ pub fn resume(env: &Env, a: &ResumeArgs) -> anyhow::Result<ExitCode> {
         eprintln!("\nError: Resume cancelled.");
         return Ok(ExitCode::from(1));
     }
-    let mut opts = apply_opts(&a.run_flags, ctx.on_failure(), a.parallelism, "resume")?;
+    // The policy recorded with the run, not today's configuration: the run finishes as it
+    // was started (an explicit --on-failure still wins).
+    let recorded = prep
+        .run
+        .on_failure
+        .parse::<baton_engine::apply::FailurePolicy>()
+        .map_err(|e| anyhow::anyhow!("run {}: the recorded failure policy: {e}", prep.run.id))?;
+    let mut opts = apply_opts(&a.run_flags, Some(recorded), a.parallelism, "resume")?;
     opts.parent = Some(prep.run.id.clone());
     opts.resume = Some(prep.info);
     let current = store.current()?;

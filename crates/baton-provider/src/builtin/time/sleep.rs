@@ -6,13 +6,14 @@
 //! A sleep stops promptly — and the operation fails — when the run is cancelled or its time
 //! limit passes; it never blocks longer than a fraction of a second past either.
 
-use super::clock::{parse_duration, Timestamp};
+use super::clock::Timestamp;
 use super::{at_least_one_of, str_attr, triggers_attr};
 use crate::plan::default_plan;
 use crate::schema::{Attr, Schema};
 use crate::{
     ApplyRequest, AttrDiag, PlanRequest, PlanResponse, ProviderCtx, ProviderError, ResourceType,
 };
+use baton_core::duration::parse_nanos as parse_duration;
 use baton_eval::{Type, Value};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
