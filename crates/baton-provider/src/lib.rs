@@ -14,6 +14,8 @@ pub mod exec;
 pub mod plan;
 pub mod registry;
 pub mod schema;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 
 use baton_eval::{PathStep, Value};
 use std::path::PathBuf;

@@ -1,6 +1,8 @@
 //! Built-in providers, one module each. Each module implements [`crate::ResourceType`] or
 //! [`crate::DataSourceType`] for its types and is registered in [`crate::registry`].
 
+#[cfg(test)]
+mod conformance_tests;
 pub mod external;
 pub mod local;
 pub mod null;

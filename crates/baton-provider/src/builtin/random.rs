@@ -65,7 +65,7 @@ fn known(v: &Value, name: &str) -> Option<Value> {
 }
 
 /// A known whole-number attribute (`None` when absent, null, unknown or not whole).
-fn int_attr(v: &Value, name: &str) -> Option<i64> {
+pub(crate) fn int_attr(v: &Value, name: &str) -> Option<i64> {
     known(v, name).and_then(|x| x.as_number().and_then(|n| n.to_i64()))
 }
 
