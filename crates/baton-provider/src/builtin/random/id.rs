@@ -197,7 +197,7 @@ impl ResourceType for RandomId {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::proposed_new;
+    use crate::testkit::{apply, create, plan, scratch_ctx};
 
     fn config(byte_length: i64, prefix: Option<&str>, keepers: Option<&[(&str, &str)]>) -> Value {
         let mut m = BTreeMap::new();
@@ -221,29 +221,6 @@ mod tests {
             ),
         );
         Value::object(m)
-    }
-
-    fn plan(r: &RandomId, prior: Option<&Value>, cfg: &Value) -> PlanResponse {
-        let proposed = proposed_new(r.schema(), prior, cfg);
-        r.plan(PlanRequest {
-            prior,
-            config: cfg,
-            proposed,
-        })
-        .expect("plan")
-    }
-
-    fn create(r: &RandomId, cfg: &Value) -> Value {
-        let p = plan(r, None, cfg);
-        let ctx = ProviderCtx::new(std::env::temp_dir());
-        r.apply(ApplyRequest {
-            prior: None,
-            planned: Some(&p.planned),
-            config: cfg,
-            ctx: &ctx,
-        })
-        .expect("apply")
-        .expect("object")
     }
 
     fn s(v: &Value, k: &str) -> String {
@@ -271,11 +248,7 @@ mod tests {
         let p2 = plan(&r, Some(&v), &cfg);
         assert!(p2.requires_replace.is_empty());
         assert!(p2.planned.raw_equal(&v));
-        assert_eq!(
-            r.read(&ProviderCtx::new(std::env::temp_dir()), &v)
-                .expect("read"),
-            Some(v)
-        );
+        assert_eq!(r.read(&scratch_ctx(), &v).expect("read"), Some(v));
     }
 
     #[test]
@@ -296,16 +269,13 @@ mod tests {
         let p = plan(&r, Some(&v0), &config(4, None, None));
         assert!(p.requires_replace.is_empty());
         // The in-place update keeps the generated id.
-        let ctx = ProviderCtx::new(std::env::temp_dir());
-        let after = r
-            .apply(ApplyRequest {
-                prior: Some(&v0),
-                planned: Some(&p.planned),
-                config: &config(4, None, None),
-                ctx: &ctx,
-            })
-            .expect("apply")
-            .expect("object");
+        let after = apply(
+            &r,
+            &scratch_ctx(),
+            Some(&v0),
+            &p.planned,
+            &config(4, None, None),
+        );
         assert_eq!(s(&after, "id"), s(&v0, "id"));
     }
 
@@ -325,7 +295,7 @@ mod tests {
     #[test]
     fn import_with_and_without_prefix() {
         let r = RandomId::new();
-        let ctx = ProviderCtx::new(std::env::temp_dir());
+        let ctx = scratch_ctx();
         let v = r.import(&ctx, "p-,AAECAw").expect("import");
         assert_eq!(s(&v, "id"), "AAECAw");
         assert_eq!(s(&v, "b64_url"), "p-AAECAw");

@@ -163,7 +163,7 @@ impl ResourceType for RandomInteger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::proposed_new;
+    use crate::testkit::{create, plan, scratch_ctx};
 
     fn cfg(min: i64, max: i64, seed: Option<&str>) -> Value {
         let mut m = BTreeMap::new();
@@ -175,29 +175,6 @@ mod tests {
         );
         m.insert("keepers".to_string(), Value::null(Type::map(Type::String)));
         Value::object(m)
-    }
-
-    fn plan(r: &RandomInteger, prior: Option<&Value>, config: &Value) -> PlanResponse {
-        let proposed = proposed_new(r.schema(), prior, config);
-        r.plan(PlanRequest {
-            prior,
-            config,
-            proposed,
-        })
-        .expect("plan")
-    }
-
-    fn create(r: &RandomInteger, config: &Value) -> Value {
-        let p = plan(r, None, config);
-        let ctx = ProviderCtx::new(std::env::temp_dir());
-        r.apply(ApplyRequest {
-            prior: None,
-            planned: Some(&p.planned),
-            config,
-            ctx: &ctx,
-        })
-        .expect("apply")
-        .expect("object")
     }
 
     #[test]
@@ -263,7 +240,7 @@ mod tests {
     #[test]
     fn import_forms() {
         let r = RandomInteger::new();
-        let ctx = ProviderCtx::new(std::env::temp_dir());
+        let ctx = scratch_ctx();
         let v = r.import(&ctx, "3,1,3,12345").expect("import");
         assert_eq!(int_attr(&v, "result"), Some(3));
         assert_eq!(str_attr(&v, "seed").as_deref(), Some("12345"));

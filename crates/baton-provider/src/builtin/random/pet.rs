@@ -122,7 +122,7 @@ impl ResourceType for RandomPet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::proposed_new;
+    use crate::testkit::{create, plan, scratch_ctx, str_of, try_apply};
     use std::collections::BTreeMap;
 
     fn cfg(length: Option<i64>, prefix: Option<&str>, separator: Option<&str>) -> Value {
@@ -143,32 +143,9 @@ mod tests {
         Value::object(m)
     }
 
-    fn plan(r: &RandomPet, prior: Option<&Value>, config: &Value) -> PlanResponse {
-        let proposed = proposed_new(r.schema(), prior, config);
-        r.plan(PlanRequest {
-            prior,
-            config,
-            proposed,
-        })
-        .expect("plan")
-    }
-
-    fn create(r: &RandomPet, config: &Value) -> String {
-        let p = plan(r, None, config);
-        let ctx = ProviderCtx::new(std::env::temp_dir());
-        let v = r
-            .apply(ApplyRequest {
-                prior: None,
-                planned: Some(&p.planned),
-                config,
-                ctx: &ctx,
-            })
-            .expect("apply")
-            .expect("object");
-        v.get_attr("id")
-            .and_then(Value::as_str)
-            .expect("id")
-            .to_string()
+    /// Creates a pet and returns its name.
+    fn pet_id(r: &RandomPet, config: &Value) -> String {
+        str_of(&create(r, config), "id")
     }
 
     #[test]
@@ -185,7 +162,7 @@ mod tests {
             .get_attr("separator")
             .expect("s")
             .raw_equal(&Value::string("-")));
-        let id = create(&r, &cfg(None, None, None));
+        let id = pet_id(&r, &cfg(None, None, None));
         let words: Vec<&str> = id.split('-').collect();
         assert_eq!(words.len(), 2, "{id}");
         assert!(ADJECTIVES.contains(&words[0]));
@@ -195,16 +172,16 @@ mod tests {
     #[test]
     fn lengths_prefix_and_separator() {
         let r = RandomPet::new();
-        let id = create(&r, &cfg(Some(1), None, None));
+        let id = pet_id(&r, &cfg(Some(1), None, None));
         assert!(NAMES.contains(&id.as_str()), "{id}");
-        let id = create(&r, &cfg(Some(4), Some("app"), Some("_")));
+        let id = pet_id(&r, &cfg(Some(4), Some("app"), Some("_")));
         let words: Vec<&str> = id.split('_').collect();
         assert_eq!(words.len(), 5, "{id}");
         assert_eq!(words[0], "app");
         assert!(ADVERBS.contains(&words[1]) && ADVERBS.contains(&words[2]));
         // Zero or negative lengths give an adjective and a name, as golang-petname does.
-        assert_eq!(create(&r, &cfg(Some(0), None, None)).split('-').count(), 2);
-        assert_eq!(create(&r, &cfg(Some(-3), None, None)).split('-').count(), 2);
+        assert_eq!(pet_id(&r, &cfg(Some(0), None, None)).split('-').count(), 2);
+        assert_eq!(pet_id(&r, &cfg(Some(-3), None, None)).split('-').count(), 2);
     }
 
     #[test]
@@ -212,14 +189,8 @@ mod tests {
         let r = RandomPet::new();
         let config = cfg(None, None, None);
         let p = plan(&r, None, &config);
-        let ctx = ProviderCtx::new(std::env::temp_dir());
-        let v = r
-            .apply(ApplyRequest {
-                prior: None,
-                planned: Some(&p.planned),
-                config: &config,
-                ctx: &ctx,
-            })
+        let ctx = scratch_ctx();
+        let v = try_apply(&r, &ctx, None, Some(&p.planned), &config)
             .expect("apply")
             .expect("object");
         assert!(plan(&r, Some(&v), &config).planned.raw_equal(&v));

@@ -136,7 +136,7 @@ impl ResourceType for RandomShuffle {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::proposed_new;
+    use crate::testkit::{create, plan};
     use std::collections::BTreeMap;
 
     fn cfg(input: &[&str], seed: Option<&str>, count: Option<i64>) -> Value {
@@ -158,29 +158,6 @@ mod tests {
         );
         m.insert("keepers".to_string(), Value::null(Type::map(Type::String)));
         Value::object(m)
-    }
-
-    fn plan(r: &RandomShuffle, prior: Option<&Value>, config: &Value) -> PlanResponse {
-        let proposed = proposed_new(r.schema(), prior, config);
-        r.plan(PlanRequest {
-            prior,
-            config,
-            proposed,
-        })
-        .expect("plan")
-    }
-
-    fn create(r: &RandomShuffle, config: &Value) -> Value {
-        let p = plan(r, None, config);
-        let ctx = ProviderCtx::new(std::env::temp_dir());
-        r.apply(ApplyRequest {
-            prior: None,
-            planned: Some(&p.planned),
-            config,
-            ctx: &ctx,
-        })
-        .expect("apply")
-        .expect("object")
     }
 
     fn result(v: &Value) -> String {

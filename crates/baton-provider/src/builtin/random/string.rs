@@ -365,49 +365,10 @@ fn override_special_requires_replace(prior: &Value, config: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::proposed_new;
+    use crate::testkit::{create, plan, scratch_ctx, try_apply};
 
     fn cfg(pairs: &[(&str, Value)]) -> Value {
-        let r = RandomString::new(true);
-        let mut m: BTreeMap<String, Value> = r
-            .schema()
-            .attrs
-            .iter()
-            .map(|(k, a)| (k.clone(), Value::null(a.ty.clone())))
-            .collect();
-        for (k, v) in pairs {
-            m.insert(k.to_string(), v.clone());
-        }
-        Value::object(m)
-    }
-
-    fn plan(r: &RandomString, prior: Option<&Value>, config: &Value) -> PlanResponse {
-        let mut config = config.clone();
-        if !r.password {
-            let mut m = super::super::super::attrs(&config);
-            m.remove("bcrypt_hash");
-            config = Value::object(m);
-        }
-        let proposed = proposed_new(r.schema(), prior, &config);
-        r.plan(PlanRequest {
-            prior,
-            config: &config,
-            proposed,
-        })
-        .expect("plan")
-    }
-
-    fn create(r: &RandomString, config: &Value) -> Value {
-        let p = plan(r, None, config);
-        let ctx = ProviderCtx::new(std::env::temp_dir());
-        r.apply(ApplyRequest {
-            prior: None,
-            planned: Some(&p.planned),
-            config,
-            ctx: &ctx,
-        })
-        .expect("apply")
-        .expect("object")
+        crate::testkit::config(RandomString::new(true).schema(), pairs)
     }
 
     fn result(v: &Value) -> String {
@@ -481,15 +442,8 @@ mod tests {
             ("special", Value::bool(false)),
         ]);
         let p = plan(&r, None, &config);
-        let ctx = ProviderCtx::new(std::env::temp_dir());
-        let e = r
-            .apply(ApplyRequest {
-                prior: None,
-                planned: Some(&p.planned),
-                config: &config,
-                ctx: &ctx,
-            })
-            .expect_err("no characters");
+        let ctx = scratch_ctx();
+        let e = try_apply(&r, &ctx, None, Some(&p.planned), &config).expect_err("no characters");
         assert!(e.detail.contains("enable at least one"));
     }
 
@@ -614,7 +568,7 @@ mod tests {
 
     #[test]
     fn import_round_trip() {
-        let ctx = ProviderCtx::new(std::env::temp_dir());
+        let ctx = scratch_ctx();
         let r = RandomString::new(false);
         let v = r.import(&ctx, "abc-123").expect("import");
         assert_eq!(result(&v), "abc-123");

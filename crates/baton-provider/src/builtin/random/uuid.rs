@@ -113,7 +113,7 @@ impl ResourceType for RandomUuid {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::proposed_new;
+    use crate::testkit::{plan, scratch_ctx, try_apply};
 
     fn cfg(keeper: Option<&str>) -> Value {
         let mut m = BTreeMap::new();
@@ -132,30 +132,14 @@ mod tests {
         Value::object(m)
     }
 
-    fn plan(r: &RandomUuid, prior: Option<&Value>, config: &Value) -> PlanResponse {
-        let proposed = proposed_new(r.schema(), prior, config);
-        r.plan(PlanRequest {
-            prior,
-            config,
-            proposed,
-        })
-        .expect("plan")
-    }
-
     #[test]
     fn create_keep_and_replace() {
         let r = RandomUuid::new();
-        let ctx = ProviderCtx::new(std::env::temp_dir());
+        let ctx = scratch_ctx();
         let config = cfg(Some("a"));
         let p = plan(&r, None, &config);
         assert!(!p.planned.get_attr("result").expect("result").is_known());
-        let v = r
-            .apply(ApplyRequest {
-                prior: None,
-                planned: Some(&p.planned),
-                config: &config,
-                ctx: &ctx,
-            })
+        let v = try_apply(&r, &ctx, None, Some(&p.planned), &config)
             .expect("apply")
             .expect("object");
         let u = v.get_attr("result").and_then(Value::as_str).expect("uuid");
@@ -168,21 +152,14 @@ mod tests {
             1
         );
         // Deleting returns nothing.
-        let gone = r
-            .apply(ApplyRequest {
-                prior: Some(&v),
-                planned: None,
-                config: &config,
-                ctx: &ctx,
-            })
-            .expect("delete");
+        let gone = try_apply(&r, &ctx, Some(&v), None, &config).expect("delete");
         assert!(gone.is_none());
     }
 
     #[test]
     fn import_normalises_case() {
         let r = RandomUuid::new();
-        let ctx = ProviderCtx::new(std::env::temp_dir());
+        let ctx = scratch_ctx();
         let v = r
             .import(&ctx, "6B0B9D47-1B3C-4F4E-8A3E-6C1D2E3F4A5B")
             .expect("import");

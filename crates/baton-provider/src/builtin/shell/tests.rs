@@ -3,9 +3,8 @@
 //! rules, failure classification and redaction.
 
 use super::*;
-use crate::plan::proposed_new;
+use crate::testkit::{self, ctx_in, try_apply, try_plan};
 use crate::ErrorKind;
-use std::path::Path;
 use std::time::Duration;
 
 const SECRET: &str = "s3cr3t-Value-42";
@@ -25,63 +24,21 @@ fn smap(pairs: &[(&str, &str)]) -> Value {
 fn config(cmds: &[(&str, &str)], extra: &[(&str, Value)]) -> Value {
     let rt = ShellScript::new();
     let block_schema = &rt.schema.blocks["lifecycle_commands"].schema;
-    let mut block = BTreeMap::new();
-    for (name, a) in &block_schema.attrs {
-        block.insert(name.clone(), Value::null(a.ty.clone()));
-    }
-    for (k, v) in cmds {
-        block.insert(k.to_string(), s(v));
-    }
-    let mut m = BTreeMap::new();
-    for (name, a) in &rt.schema.attrs {
-        m.insert(name.clone(), Value::null(a.ty.clone()));
-    }
-    m.insert(
-        "lifecycle_commands".into(),
-        Value::list(block_schema.object_type(), vec![Value::object(block)]),
-    );
-    for (k, v) in extra {
-        m.insert(k.to_string(), v.clone());
-    }
-    Value::object(m)
-}
-
-fn ctx(dir: &Path) -> ProviderCtx {
-    ProviderCtx::new(dir.to_path_buf())
-}
-
-fn plan(
-    rt: &ShellScript,
-    prior: Option<&Value>,
-    config: &Value,
-) -> Result<PlanResponse, ProviderError> {
-    rt.plan(PlanRequest {
-        prior,
-        config,
-        proposed: proposed_new(rt.schema(), prior, config),
-    })
-}
-
-fn apply(
-    rt: &ShellScript,
-    ctx: &ProviderCtx,
-    prior: Option<&Value>,
-    planned: Option<&Value>,
-    config: &Value,
-) -> Result<Option<Value>, ProviderError> {
-    rt.apply(ApplyRequest {
-        prior,
-        planned,
-        config,
-        ctx,
-    })
+    let cmds: Vec<(&str, Value)> = cmds.iter().map(|(k, v)| (*k, s(v))).collect();
+    let block = testkit::config(block_schema, &cmds);
+    let mut pairs = vec![(
+        "lifecycle_commands",
+        Value::list(block_schema.object_type(), vec![block]),
+    )];
+    pairs.extend(extra.iter().cloned());
+    testkit::config(&rt.schema, &pairs)
 }
 
 /// Plans and applies a create.
 fn create_obj(rt: &ShellScript, ctx: &ProviderCtx, config: &Value) -> Value {
-    let p = plan(rt, None, config).expect("plan create");
+    let p = try_plan(rt, None, config).expect("plan create");
     assert!(!p.planned.get_attr("output").expect("output").is_known());
-    apply(rt, ctx, None, Some(&p.planned), config)
+    try_apply(rt, ctx, None, Some(&p.planned), config)
         .expect("apply create")
         .expect("an object")
 }
@@ -106,7 +63,7 @@ fn create_records_the_json_object_from_stdout_and_gets_no_stdin() {
         ],
         &[],
     );
-    let state = create_obj(&rt, &ctx(dir.path()), &c);
+    let state = create_obj(&rt, &ctx_in(dir.path()), &c);
     assert_eq!(out(&state, "a").as_deref(), Some("1"));
     assert_eq!(out(&state, "n").as_deref(), Some("2"));
     let id = str_of(&state, "id").expect("id");
@@ -134,11 +91,11 @@ fn create_without_json_runs_read_and_without_read_records_an_empty_output() {
         ],
         &[],
     );
-    let state = create_obj(&rt, &ctx(dir.path()), &c);
+    let state = create_obj(&rt, &ctx_in(dir.path()), &c);
     assert_eq!(out(&state, "content").as_deref(), Some("hello"));
 
     let c = config(&[("create", "echo not json"), ("delete", "true")], &[]);
-    let state = create_obj(&rt, &ctx(dir.path()), &c);
+    let state = create_obj(&rt, &ctx_in(dir.path()), &c);
     assert_eq!(state.get_attr("output").and_then(Value::length), Some(0));
 }
 
@@ -162,7 +119,7 @@ fn environment_sensitive_environment_and_batons_own_reach_the_command() {
             ),
         ],
     );
-    let state = create_obj(&rt, &ctx(dir.path()), &c);
+    let state = create_obj(&rt, &ctx_in(dir.path()), &c);
     assert_eq!(out(&state, "foo").as_deref(), Some("bar"));
     // sensitive_environment wins over environment, as in the provider.
     assert_eq!(out(&state, "both").as_deref(), Some("hidden"));
@@ -184,7 +141,7 @@ fn environment_sensitive_environment_and_batons_own_reach_the_command() {
 fn read_update_and_delete_get_the_previous_output_on_stdin() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rt = ShellScript::new();
-    let cx = ctx(dir.path());
+    let cx = ctx_in(dir.path());
     let cmds = [
         ("create", "echo '{\"v\":\"1\"}'"),
         ("read", "cat > read-stdin.json; echo '{\"v\":\"1\"}'"),
@@ -206,10 +163,10 @@ fn read_update_and_delete_get_the_previous_output_on_stdin() {
     assert_eq!(stdin, serde_json::json!({"v": "1"}));
 
     let c2 = config(&cmds, &[("environment", smap(&[("X", "2")]))]);
-    let p = plan(&rt, Some(&state), &c2).expect("plan");
+    let p = try_plan(&rt, Some(&state), &c2).expect("plan");
     assert!(p.requires_replace.is_empty(), "update present: in place");
     assert!(!p.planned.get_attr("output").expect("output").is_known());
-    let updated = apply(&rt, &cx, Some(&state), Some(&p.planned), &c2)
+    let updated = try_apply(&rt, &cx, Some(&state), Some(&p.planned), &c2)
         .expect("update")
         .expect("object");
     assert_eq!(out(&updated, "v").as_deref(), Some("2"));
@@ -222,7 +179,7 @@ fn read_update_and_delete_get_the_previous_output_on_stdin() {
     );
 
     assert!(
-        apply(&rt, &cx, Some(&updated), None, &Value::dynamic_null())
+        try_apply(&rt, &cx, Some(&updated), None, &Value::dynamic_null())
             .expect("delete")
             .is_none()
     );
@@ -245,8 +202,8 @@ fn a_second_plan_with_the_same_configuration_changes_nothing() {
             ("triggers", smap(&[("t", "1")])),
         ],
     );
-    let state = create_obj(&rt, &ctx(dir.path()), &c);
-    let p = plan(&rt, Some(&state), &c).expect("plan");
+    let state = create_obj(&rt, &ctx_in(dir.path()), &c);
+    let p = try_plan(&rt, Some(&state), &c).expect("plan");
     assert!(p.requires_replace.is_empty());
     assert!(p.planned.raw_equal(&state));
 }
@@ -256,7 +213,7 @@ fn null_and_empty_collections_are_the_same() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rt = ShellScript::new();
     let cmds = [("create", "echo '{}'"), ("delete", "true")];
-    let state = create_obj(&rt, &ctx(dir.path()), &config(&cmds, &[]));
+    let state = create_obj(&rt, &ctx_in(dir.path()), &config(&cmds, &[]));
     let c = config(
         &cmds,
         &[
@@ -265,7 +222,7 @@ fn null_and_empty_collections_are_the_same() {
             ("interpreter", Value::list(Type::String, Vec::new())),
         ],
     );
-    let p = plan(&rt, Some(&state), &c).expect("plan");
+    let p = try_plan(&rt, Some(&state), &c).expect("plan");
     assert!(p.requires_replace.is_empty());
     assert!(p.planned.raw_equal(&state));
 }
@@ -281,17 +238,17 @@ fn changed_triggers_replace_the_object() {
     ];
     let state = create_obj(
         &rt,
-        &ctx(dir.path()),
+        &ctx_in(dir.path()),
         &config(&cmds, &[("triggers", smap(&[("k", "1")]))]),
     );
-    let p = plan(
+    let p = try_plan(
         &rt,
         Some(&state),
         &config(&cmds, &[("triggers", smap(&[("k", "2")]))]),
     )
     .expect("plan");
     assert_eq!(p.requires_replace, vec![key("triggers")]);
-    let p = plan(
+    let p = try_plan(
         &rt,
         Some(&state),
         &config(
@@ -320,7 +277,7 @@ fn without_update_argument_changes_replace_the_object() {
     let cmds = [("create", "echo '{}'"), ("delete", "true")];
     let state = create_obj(
         &rt,
-        &ctx(dir.path()),
+        &ctx_in(dir.path()),
         &config(&cmds, &[("environment", smap(&[("A", "1")]))]),
     );
     let c = config(
@@ -330,7 +287,7 @@ fn without_update_argument_changes_replace_the_object() {
             ("working_directory", s("sub")),
         ],
     );
-    let p = plan(&rt, Some(&state), &c).expect("plan");
+    let p = try_plan(&rt, Some(&state), &c).expect("plan");
     assert_eq!(
         p.requires_replace,
         vec![key("environment"), key("working_directory")]
@@ -341,7 +298,7 @@ fn without_update_argument_changes_replace_the_object() {
 fn changed_commands_are_recorded_without_running_anything() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rt = ShellScript::new();
-    let cx = ctx(dir.path());
+    let cx = ctx_in(dir.path());
     let state = create_obj(
         &rt,
         &cx,
@@ -357,14 +314,14 @@ fn changed_commands_are_recorded_without_running_anything() {
         ],
         &[],
     );
-    let p = plan(&rt, Some(&state), &c).expect("plan");
+    let p = try_plan(&rt, Some(&state), &c).expect("plan");
     assert!(p.requires_replace.is_empty());
     assert_eq!(
         out(&p.planned, "a").as_deref(),
         Some("1"),
         "output stays known"
     );
-    let new = apply(&rt, &cx, Some(&state), Some(&p.planned), &c)
+    let new = try_apply(&rt, &cx, Some(&state), Some(&p.planned), &c)
         .expect("apply")
         .expect("object");
     assert!(!dir.path().join("created-again").exists());
@@ -382,9 +339,9 @@ fn changed_commands_are_recorded_without_running_anything() {
         ],
         &[],
     );
-    let p = plan(&rt, Some(&new), &c2).expect("plan");
+    let p = try_plan(&rt, Some(&new), &c2).expect("plan");
     assert!(!p.planned.get_attr("output").expect("output").is_known());
-    let newer = apply(&rt, &cx, Some(&new), Some(&p.planned), &c2)
+    let newer = try_apply(&rt, &cx, Some(&new), Some(&p.planned), &c2)
         .expect("apply")
         .expect("object");
     assert_eq!(out(&newer, "a").as_deref(), Some("from-read"));
@@ -396,14 +353,14 @@ fn changing_commands_and_environment_together_is_an_error() {
     let rt = ShellScript::new();
     let state = create_obj(
         &rt,
-        &ctx(dir.path()),
+        &ctx_in(dir.path()),
         &config(&[("create", "echo '{}'"), ("delete", "true")], &[]),
     );
     let c = config(
         &[("create", "echo '{ }'"), ("delete", "true")],
         &[("environment", smap(&[("A", "1")]))],
     );
-    let Err(e) = plan(&rt, Some(&state), &c) else {
+    let Err(e) = try_plan(&rt, Some(&state), &c) else {
         panic!("expected an error");
     };
     assert!(e.detail.contains("should not be followed"), "{}", e.detail);
@@ -413,7 +370,7 @@ fn changing_commands_and_environment_together_is_an_error() {
 fn drift_marks_the_object_dirty_and_the_next_plan_repairs_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rt = ShellScript::new();
-    let cx = ctx(dir.path());
+    let cx = ctx_in(dir.path());
     let with_update = [
         ("create", "echo v1 > f; echo '{\"v\":\"v1\"}'"),
         ("read", "printf '{\"v\":\"%s\"}' \"$(cat f)\""),
@@ -434,10 +391,10 @@ fn drift_marks_the_object_dirty_and_the_next_plan_repairs_it() {
         "recorded output kept"
     );
 
-    let p = plan(&rt, Some(&refreshed), &c).expect("plan");
+    let p = try_plan(&rt, Some(&refreshed), &c).expect("plan");
     assert!(p.requires_replace.is_empty());
     assert!(!p.planned.get_attr("output").expect("output").is_known());
-    let repaired = apply(&rt, &cx, Some(&refreshed), Some(&p.planned), &c)
+    let repaired = try_apply(&rt, &cx, Some(&refreshed), Some(&p.planned), &c)
         .expect("apply")
         .expect("object");
     assert_eq!(
@@ -454,7 +411,7 @@ fn drift_marks_the_object_dirty_and_the_next_plan_repairs_it() {
     let state = create_obj(&rt, &cx, &no_update);
     std::fs::write(dir.path().join("f"), "edited again\n").expect("edit");
     let refreshed = rt.read(&cx, &state).expect("read").expect("exists");
-    let p = plan(&rt, Some(&refreshed), &no_update).expect("plan");
+    let p = try_plan(&rt, Some(&refreshed), &no_update).expect("plan");
     assert_eq!(p.requires_replace, vec![key("dirty")]);
 }
 
@@ -462,7 +419,7 @@ fn drift_marks_the_object_dirty_and_the_next_plan_repairs_it() {
 fn read_without_json_means_the_object_is_gone() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rt = ShellScript::new();
-    let cx = ctx(dir.path());
+    let cx = ctx_in(dir.path());
     let c = config(
         &[
             (
@@ -484,7 +441,7 @@ fn read_without_json_means_the_object_is_gone() {
 fn a_resource_without_read_is_not_refreshed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rt = ShellScript::new();
-    let cx = ctx(dir.path());
+    let cx = ctx_in(dir.path());
     let state = create_obj(
         &rt,
         &cx,
@@ -517,8 +474,8 @@ fn a_failing_command_reports_its_exit_code_and_output_without_secrets() {
             ("sensitive_environment", smap(&[("TOKEN", SECRET)])),
         ],
     );
-    let p = plan(&rt, None, &c).expect("plan");
-    let e = apply(&rt, &ctx(dir.path()), None, Some(&p.planned), &c).expect_err("fails");
+    let p = try_plan(&rt, None, &c).expect("plan");
+    let e = try_apply(&rt, &ctx_in(dir.path()), None, Some(&p.planned), &c).expect_err("fails");
     assert_eq!(e.kind, ErrorKind::Permanent);
     assert_eq!(e.summary, SUMMARY);
     let text = e.to_string();
@@ -546,8 +503,8 @@ fn sensitive_marked_environment_values_are_redacted_too() {
         ],
         &[("environment", env)],
     );
-    let p = plan(&rt, None, &c).expect("plan");
-    let e = apply(&rt, &ctx(dir.path()), None, Some(&p.planned), &c).expect_err("fails");
+    let p = try_plan(&rt, None, &c).expect("plan");
+    let e = try_apply(&rt, &ctx_in(dir.path()), None, Some(&p.planned), &c).expect_err("fails");
     assert!(!e.to_string().contains(SECRET));
     assert!(e.detail.contains("bad ******"), "{}", e.detail);
 }
@@ -556,7 +513,7 @@ fn sensitive_marked_environment_values_are_redacted_too() {
 fn transient_looking_failures_are_retryable() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rt = ShellScript::new();
-    let cx = ctx(dir.path());
+    let cx = ctx_in(dir.path());
     let c = config(
         &[
             ("create", "echo '{}'"),
@@ -592,11 +549,11 @@ fn transient_looking_failures_are_retryable() {
 fn a_timeout_kills_the_command_and_is_retryable() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rt = ShellScript::new();
-    let mut cx = ctx(dir.path());
+    let mut cx = ctx_in(dir.path());
     cx.timeout = Some(Duration::from_millis(300));
     let c = config(&[("create", "sleep 30"), ("delete", "true")], &[]);
-    let p = plan(&rt, None, &c).expect("plan");
-    let e = apply(&rt, &cx, None, Some(&p.planned), &c).expect_err("times out");
+    let p = try_plan(&rt, None, &c).expect("plan");
+    let e = try_apply(&rt, &cx, None, Some(&p.planned), &c).expect_err("times out");
     assert_eq!(e.kind, ErrorKind::Retryable);
     assert!(e.detail.contains("timed out after 300ms"), "{}", e.detail);
 }
@@ -606,7 +563,7 @@ fn interpreter_and_working_directory_are_used() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
     let rt = ShellScript::new();
-    let cx = ctx(dir.path());
+    let cx = ctx_in(dir.path());
     let c = config(
         &[
             ("create", "printf '{\"dir\":\"%s\"}' \"$(pwd)\""),
@@ -625,15 +582,15 @@ fn interpreter_and_working_directory_are_used() {
             Value::list(Type::String, vec![s("/bin/sh"), s("-e"), s("-c")]),
         )],
     );
-    let p = plan(&rt, None, &c).expect("plan");
-    assert!(apply(&rt, &cx, None, Some(&p.planned), &c).is_err());
+    let p = try_plan(&rt, None, &c).expect("plan");
+    assert!(try_apply(&rt, &cx, None, Some(&p.planned), &c).is_err());
 
     let c = config(
         &[("create", "echo '{}'"), ("delete", "true")],
         &[("working_directory", s("missing"))],
     );
-    let p = plan(&rt, None, &c).expect("plan");
-    let e = apply(&rt, &cx, None, Some(&p.planned), &c).expect_err("no dir");
+    let p = try_plan(&rt, None, &c).expect("plan");
+    let e = try_apply(&rt, &cx, None, Some(&p.planned), &c).expect_err("no dir");
     assert!(e.detail.contains("does not exist"), "{}", e.detail);
 }
 
@@ -641,7 +598,7 @@ fn interpreter_and_working_directory_are_used() {
 fn update_printing_nothing_keeps_the_previous_output() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rt = ShellScript::new();
-    let cx = ctx(dir.path());
+    let cx = ctx_in(dir.path());
     let cmds = [
         ("create", "echo '{\"a\":\"1\"}'"),
         ("update", "echo updated > updated.txt"),
@@ -653,8 +610,8 @@ fn update_printing_nothing_keeps_the_previous_output() {
         &config(&cmds, &[("environment", smap(&[("A", "1")]))]),
     );
     let c = config(&cmds, &[("environment", smap(&[("A", "2")]))]);
-    let p = plan(&rt, Some(&state), &c).expect("plan");
-    let new = apply(&rt, &cx, Some(&state), Some(&p.planned), &c)
+    let p = try_plan(&rt, Some(&state), &c).expect("plan");
+    let new = try_apply(&rt, &cx, Some(&state), Some(&p.planned), &c)
         .expect("apply")
         .expect("object");
     assert!(dir.path().join("updated.txt").exists());
@@ -689,17 +646,19 @@ fn validation_rejects_read_error_and_bad_variable_names() {
 fn read_error_from_an_imported_state_forces_replacement_and_skips_delete() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rt = ShellScript::new();
-    let cx = ctx(dir.path());
+    let cx = ctx_in(dir.path());
     let c = config(&[("create", "echo '{}'"), ("delete", "touch deleted")], &[]);
     let state = create_obj(&rt, &cx, &c);
     let mut m = attrs(&state);
     m.insert("read_error".into(), s("the read command failed"));
     let broken = Value::object(m);
-    let p = plan(&rt, Some(&broken), &c).expect("plan");
+    let p = try_plan(&rt, Some(&broken), &c).expect("plan");
     assert_eq!(p.requires_replace, vec![key("read_error")]);
-    assert!(apply(&rt, &cx, Some(&broken), None, &Value::dynamic_null())
-        .expect("delete")
-        .is_none());
+    assert!(
+        try_apply(&rt, &cx, Some(&broken), None, &Value::dynamic_null())
+            .expect("delete")
+            .is_none()
+    );
     assert!(!dir.path().join("deleted").exists());
 }
 
@@ -707,7 +666,7 @@ fn read_error_from_an_imported_state_forces_replacement_and_skips_delete() {
 fn import_then_plan_adopts_the_object_by_reading_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rt = ShellScript::new();
-    let cx = ctx(dir.path());
+    let cx = ctx_in(dir.path());
     let imported = rt.import(&cx, "abc").expect("import");
     assert_eq!(str_of(&imported, "id").as_deref(), Some("abc"));
     let c = config(
@@ -718,9 +677,9 @@ fn import_then_plan_adopts_the_object_by_reading_it() {
         ],
         &[("environment", smap(&[("A", "1")]))],
     );
-    let p = plan(&rt, Some(&imported), &c).expect("plan");
+    let p = try_plan(&rt, Some(&imported), &c).expect("plan");
     assert!(p.requires_replace.is_empty());
-    let adopted = apply(&rt, &cx, Some(&imported), Some(&p.planned), &c)
+    let adopted = try_apply(&rt, &cx, Some(&imported), Some(&p.planned), &c)
         .expect("apply")
         .expect("object");
     assert_eq!(out(&adopted, "found").as_deref(), Some("yes"));
@@ -732,7 +691,7 @@ fn import_then_plan_adopts_the_object_by_reading_it() {
 fn data_source_reads_with_an_empty_object_on_stdin() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ds = ShellScriptData::new();
-    let cx = ctx(dir.path());
+    let cx = ctx_in(dir.path());
     let block_ty = ds.schema.blocks["lifecycle_commands"].schema.object_type();
     let mk = |cmd: &str| {
         let mut m = BTreeMap::new();

@@ -244,7 +244,7 @@ impl ResourceType for TimeOffset {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::proposed_new;
+    use crate::testkit::{apply, plan, scratch_ctx, try_apply};
 
     fn cfg(base: Option<&str>, offsets: &[(&str, i64)]) -> Value {
         let mut m: BTreeMap<String, Value> = OFFSETS
@@ -262,35 +262,6 @@ mod tests {
         Value::object(m)
     }
 
-    fn plan(r: &TimeOffset, prior: Option<&Value>, config: &Value) -> PlanResponse {
-        let proposed = proposed_new(r.schema(), prior, config);
-        r.plan(PlanRequest {
-            prior,
-            config,
-            proposed,
-        })
-        .expect("plan")
-    }
-
-    fn apply(r: &TimeOffset, prior: Option<&Value>, planned: &Value, config: &Value) -> Value {
-        let ctx = ProviderCtx::new(std::env::temp_dir());
-        let v = r
-            .apply(ApplyRequest {
-                prior,
-                planned: Some(planned),
-                config,
-                ctx: &ctx,
-            })
-            .expect("apply")
-            .expect("object");
-        for (k, pv) in super::super::super::attrs(planned) {
-            if pv.is_known() {
-                assert!(pv.raw_equal(&v.get_attr(&k).cloned().expect("attr")), "{k}");
-            }
-        }
-        v
-    }
-
     fn s(v: &Value, k: &str) -> String {
         v.get_attr(k).and_then(Value::as_str).expect(k).to_string()
     }
@@ -301,7 +272,7 @@ mod tests {
         let config = cfg(Some("2021-01-31T10:00:00Z"), &[("offset_months", 1)]);
         let p = plan(&r, None, &config);
         assert!(!p.planned.get_attr("rfc3339").expect("r").is_known());
-        let v = apply(&r, None, &p.planned, &config);
+        let v = apply(&r, &scratch_ctx(), None, &p.planned, &config);
         assert_eq!(s(&v, "rfc3339"), "2021-03-03T10:00:00Z");
         assert_eq!(s(&v, "id"), "2021-01-31T10:00:00Z");
         assert_eq!(s(&v, "base_rfc3339"), "2021-01-31T10:00:00Z");
@@ -319,17 +290,35 @@ mod tests {
             Some("2020-01-01T00:00:00Z"),
             &[("offset_days", 1), ("offset_hours", 2), ("offset_years", 3)],
         );
-        let v = apply(&r, None, &plan(&r, None, &config).planned, &config);
+        let v = apply(
+            &r,
+            &scratch_ctx(),
+            None,
+            &plan(&r, None, &config).planned,
+            &config,
+        );
         assert_eq!(s(&v, "rfc3339"), "2023-01-01T00:00:00Z");
         let config = cfg(
             Some("2020-01-01T00:00:00Z"),
             &[("offset_days", 1), ("offset_hours", 2)],
         );
-        let v = apply(&r, None, &plan(&r, None, &config).planned, &config);
+        let v = apply(
+            &r,
+            &scratch_ctx(),
+            None,
+            &plan(&r, None, &config).planned,
+            &config,
+        );
         assert_eq!(s(&v, "rfc3339"), "2020-01-01T02:00:00Z");
         // Only zero offsets: Go's zero time.
         let config = cfg(Some("2020-01-01T00:00:00Z"), &[("offset_days", 0)]);
-        let v = apply(&r, None, &plan(&r, None, &config).planned, &config);
+        let v = apply(
+            &r,
+            &scratch_ctx(),
+            None,
+            &plan(&r, None, &config).planned,
+            &config,
+        );
         assert_eq!(s(&v, "rfc3339"), "0001-01-01T00:00:00Z");
     }
 
@@ -337,7 +326,13 @@ mod tests {
     fn updates_in_place_and_replacement() {
         let r = TimeOffset::new();
         let config = cfg(None, &[("offset_minutes", 10)]);
-        let v = apply(&r, None, &plan(&r, None, &config).planned, &config);
+        let v = apply(
+            &r,
+            &scratch_ctx(),
+            None,
+            &plan(&r, None, &config).planned,
+            &config,
+        );
         let base = Timestamp::parse_rfc3339(&s(&v, "base_rfc3339")).expect("base");
         assert_eq!(
             s(&v, "rfc3339"),
@@ -351,14 +346,14 @@ mod tests {
             s(&p.planned, "rfc3339"),
             base.add_nanos(1200 * NANOS_PER_SEC).expect("ok").rfc3339()
         );
-        let v2 = apply(&r, Some(&v), &p.planned, &config2);
+        let v2 = apply(&r, &scratch_ctx(), Some(&v), &p.planned, &config2);
         assert_eq!(s(&v2, "base_rfc3339"), s(&v, "base_rfc3339"));
         // A new base: in place, values known after apply.
         let config3 = cfg(Some("2000-01-01T00:00:00Z"), &[("offset_minutes", 20)]);
         let p = plan(&r, Some(&v2), &config3);
         assert!(p.requires_replace.is_empty());
         assert!(!p.planned.get_attr("rfc3339").expect("r").is_known());
-        let v3 = apply(&r, Some(&v2), &p.planned, &config3);
+        let v3 = apply(&r, &scratch_ctx(), Some(&v2), &p.planned, &config3);
         assert_eq!(s(&v3, "rfc3339"), "2000-01-01T00:20:00Z");
         // Triggers replace.
         let mut m = super::super::super::attrs(&config3);
@@ -387,7 +382,7 @@ mod tests {
             r.validate(&cfg(Some("bad"), &[("offset_days", 1)])).len(),
             1
         );
-        let ctx = ProviderCtx::new(std::env::temp_dir());
+        let ctx = scratch_ctx();
         let v = r
             .import(&ctx, "2020-01-01T00:00:00Z,,,5,,,")
             .expect("import");
@@ -415,15 +410,8 @@ mod tests {
         let r = TimeOffset::new();
         let config = cfg(Some("2020-01-01T00:00:00Z"), &[("offset_years", i64::MAX)]);
         let p = plan(&r, None, &config);
-        let ctx = ProviderCtx::new(std::env::temp_dir());
-        let e = r
-            .apply(ApplyRequest {
-                prior: None,
-                planned: Some(&p.planned),
-                config: &config,
-                ctx: &ctx,
-            })
-            .expect_err("out of range");
+        let ctx = scratch_ctx();
+        let e = try_apply(&r, &ctx, None, Some(&p.planned), &config).expect_err("out of range");
         assert_eq!(e.summary, "Time out of range");
     }
 }

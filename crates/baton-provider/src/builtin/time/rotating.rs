@@ -347,7 +347,7 @@ impl ResourceType for TimeRotating {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::proposed_new;
+    use crate::testkit::{apply, plan, scratch_ctx};
 
     fn cfg(base: Option<&str>, rotation: Option<&str>, ints: &[(&str, i64)]) -> Value {
         let mut m: BTreeMap<String, Value> = ROTATIONS
@@ -369,35 +369,6 @@ mod tests {
         Value::object(m)
     }
 
-    fn plan(r: &TimeRotating, prior: Option<&Value>, config: &Value) -> PlanResponse {
-        let proposed = proposed_new(r.schema(), prior, config);
-        r.plan(PlanRequest {
-            prior,
-            config,
-            proposed,
-        })
-        .expect("plan")
-    }
-
-    fn apply(r: &TimeRotating, prior: Option<&Value>, planned: &Value, config: &Value) -> Value {
-        let ctx = ProviderCtx::new(std::env::temp_dir());
-        let v = r
-            .apply(ApplyRequest {
-                prior,
-                planned: Some(planned),
-                config,
-                ctx: &ctx,
-            })
-            .expect("apply")
-            .expect("object");
-        for (k, pv) in super::super::super::attrs(planned) {
-            if pv.is_known() {
-                assert!(pv.raw_equal(&v.get_attr(&k).cloned().expect("attr")), "{k}");
-            }
-        }
-        v
-    }
-
     fn s(v: &Value, k: &str) -> String {
         v.get_attr(k).and_then(Value::as_str).expect(k).to_string()
     }
@@ -416,13 +387,13 @@ mod tests {
             .get_attr("rotation_rfc3339")
             .expect("r")
             .is_known());
-        let v = apply(&r, None, &p.planned, &config);
+        let v = apply(&r, &scratch_ctx(), None, &p.planned, &config);
         assert_eq!(s(&v, "rotation_rfc3339"), "2020-03-02T00:00:00Z");
         assert_eq!(s(&v, "rfc3339"), "2020-01-31T00:00:00Z");
         assert_eq!(s(&v, "id"), "2020-01-31T00:00:00Z");
         assert!(v.get_attr("month").expect("m").raw_equal(&Value::int(3)));
         // The rotation time is in the past: read reports the object gone.
-        let ctx = ProviderCtx::new(std::env::temp_dir());
+        let ctx = scratch_ctx();
         assert_eq!(r.read(&ctx, &v).expect("read"), None);
     }
 
@@ -430,13 +401,19 @@ mod tests {
     fn current_base_is_kept_until_rotation() {
         let r = TimeRotating::new();
         let config = cfg(None, None, &[("rotation_days", 1)]);
-        let v = apply(&r, None, &plan(&r, None, &config).planned, &config);
+        let v = apply(
+            &r,
+            &scratch_ctx(),
+            None,
+            &plan(&r, None, &config).planned,
+            &config,
+        );
         let base = Timestamp::parse_rfc3339(&s(&v, "rfc3339")).expect("base");
         assert_eq!(
             s(&v, "rotation_rfc3339"),
             base.add_date(0, 0, 1).expect("ok").rfc3339()
         );
-        let ctx = ProviderCtx::new(std::env::temp_dir());
+        let ctx = scratch_ctx();
         let read = r.read(&ctx, &v).expect("read").expect("still there");
         let p = plan(&r, Some(&read), &config);
         assert!(p.requires_replace.is_empty());
@@ -449,13 +426,13 @@ mod tests {
             s(&p.planned, "rotation_rfc3339"),
             base.add_date(0, 0, 2).expect("ok").rfc3339()
         );
-        let v2 = apply(&r, Some(&v), &p.planned, &config2);
+        let v2 = apply(&r, &scratch_ctx(), Some(&v), &p.planned, &config2);
         assert_eq!(s(&v2, "rfc3339"), s(&v, "rfc3339"));
         // An explicit rotation timestamp in the future.
         let config3 = cfg(None, Some("2999-01-01T00:00:00Z"), &[]);
         let p = plan(&r, Some(&v2), &config3);
         assert!(p.requires_replace.is_empty());
-        let v3 = apply(&r, Some(&v2), &p.planned, &config3);
+        let v3 = apply(&r, &scratch_ctx(), Some(&v2), &p.planned, &config3);
         assert_eq!(s(&v3, "rotation_rfc3339"), "2999-01-01T00:00:00Z");
         assert!(v3.get_attr("year").expect("y").raw_equal(&Value::int(2999)));
     }
@@ -464,7 +441,13 @@ mod tests {
     fn outdated_objects_are_replaced_not_updated() {
         let r = TimeRotating::new();
         let config = cfg(Some("2000-01-01T00:00:00Z"), None, &[("rotation_days", 1)]);
-        let v = apply(&r, None, &plan(&r, None, &config).planned, &config);
+        let v = apply(
+            &r,
+            &scratch_ctx(),
+            None,
+            &plan(&r, None, &config).planned,
+            &config,
+        );
         let p = plan(
             &r,
             Some(&v),
@@ -503,7 +486,7 @@ mod tests {
     #[test]
     fn import_forms() {
         let r = TimeRotating::new();
-        let ctx = ProviderCtx::new(std::env::temp_dir());
+        let ctx = scratch_ctx();
         let v = r
             .import(&ctx, "2020-01-01T00:00:00Z,2030-01-01T00:00:00Z")
             .expect("import");

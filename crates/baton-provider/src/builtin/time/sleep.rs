@@ -205,7 +205,7 @@ impl ResourceType for TimeSleep {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::proposed_new;
+    use crate::testkit::{plan, scratch_ctx, try_apply};
     use std::sync::atomic::Ordering;
     use std::sync::Arc;
 
@@ -223,35 +223,15 @@ mod tests {
         Value::object(m)
     }
 
-    fn plan(r: &TimeSleep, prior: Option<&Value>, config: &Value) -> PlanResponse {
-        let proposed = proposed_new(r.schema(), prior, config);
-        r.plan(PlanRequest {
-            prior,
-            config,
-            proposed,
-        })
-        .expect("plan")
-    }
-
-    fn ctx() -> ProviderCtx {
-        ProviderCtx::new(std::env::temp_dir())
-    }
-
     #[test]
     fn sleeps_on_create_and_destroy() {
         let r = TimeSleep::new();
         let config = cfg(Some("200ms"), Some("150ms"));
         let p = plan(&r, None, &config);
         assert!(!p.planned.get_attr("id").expect("id").is_known());
-        let c = ctx();
+        let c = scratch_ctx();
         let start = Instant::now();
-        let v = r
-            .apply(ApplyRequest {
-                prior: None,
-                planned: Some(&p.planned),
-                config: &config,
-                ctx: &c,
-            })
+        let v = try_apply(&r, &c, None, Some(&p.planned), &config)
             .expect("apply")
             .expect("object");
         assert!(start.elapsed() >= Duration::from_millis(200));
@@ -265,25 +245,12 @@ mod tests {
         let p3 = plan(&r, Some(&v), &config2);
         assert!(p3.requires_replace.is_empty());
         let start = Instant::now();
-        let v2 = r
-            .apply(ApplyRequest {
-                prior: Some(&v),
-                planned: Some(&p3.planned),
-                config: &config2,
-                ctx: &c,
-            })
+        let v2 = try_apply(&r, &c, Some(&v), Some(&p3.planned), &config2)
             .expect("update")
             .expect("object");
         assert!(start.elapsed() < Duration::from_secs(5));
         let start = Instant::now();
-        let gone = r
-            .apply(ApplyRequest {
-                prior: Some(&v2),
-                planned: None,
-                config: &config2,
-                ctx: &c,
-            })
-            .expect("delete");
+        let gone = try_apply(&r, &c, Some(&v2), None, &config2).expect("delete");
         assert!(gone.is_none());
         assert!(start.elapsed() >= Duration::from_millis(150));
     }
@@ -293,35 +260,21 @@ mod tests {
         let r = TimeSleep::new();
         let config = cfg(Some("1h"), None);
         let p = plan(&r, None, &config);
-        let mut c = ctx();
+        let mut c = scratch_ctx();
         c.timeout = Some(Duration::from_millis(100));
         let start = Instant::now();
-        let e = r
-            .apply(ApplyRequest {
-                prior: None,
-                planned: Some(&p.planned),
-                config: &config,
-                ctx: &c,
-            })
-            .expect_err("timeout");
+        let e = try_apply(&r, &c, None, Some(&p.planned), &config).expect_err("timeout");
         assert!(e.detail.contains("deadline exceeded"));
         assert!(start.elapsed() < Duration::from_secs(5));
 
-        let c = ctx();
+        let c = scratch_ctx();
         let flag = Arc::clone(&c.cancel);
         let t = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(100));
             flag.store(true, Ordering::SeqCst);
         });
         let start = Instant::now();
-        let e = r
-            .apply(ApplyRequest {
-                prior: None,
-                planned: Some(&p.planned),
-                config: &config,
-                ctx: &c,
-            })
-            .expect_err("cancelled");
+        let e = try_apply(&r, &c, None, Some(&p.planned), &config).expect_err("cancelled");
         t.join().expect("join");
         assert!(e.detail.contains("canceled"));
         assert!(start.elapsed() < Duration::from_secs(5));
@@ -343,7 +296,7 @@ mod tests {
     #[test]
     fn triggers_replace_and_import() {
         let r = TimeSleep::new();
-        let ctx = ctx();
+        let ctx = scratch_ctx();
         let v = r.import(&ctx, "1s,2s,a=b,c=d").expect("import");
         assert_eq!(
             v.get_attr("create_duration").and_then(Value::as_str),

@@ -121,7 +121,7 @@ impl ResourceType for TimeStatic {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::proposed_new;
+    use crate::testkit::{create, plan, scratch_ctx};
     use std::collections::BTreeMap;
 
     fn cfg(rfc: Option<&str>, trigger: Option<&str>) -> Value {
@@ -143,37 +143,6 @@ mod tests {
             ),
         );
         Value::object(m)
-    }
-
-    fn plan(r: &TimeStatic, prior: Option<&Value>, config: &Value) -> PlanResponse {
-        let proposed = proposed_new(r.schema(), prior, config);
-        r.plan(PlanRequest {
-            prior,
-            config,
-            proposed,
-        })
-        .expect("plan")
-    }
-
-    fn create(r: &TimeStatic, config: &Value) -> Value {
-        let p = plan(r, None, config);
-        let ctx = ProviderCtx::new(std::env::temp_dir());
-        let v = r
-            .apply(ApplyRequest {
-                prior: None,
-                planned: Some(&p.planned),
-                config,
-                ctx: &ctx,
-            })
-            .expect("apply")
-            .expect("object");
-        // Every value known at plan is the value applied.
-        for (k, pv) in super::super::super::attrs(&p.planned) {
-            if pv.is_known() {
-                assert!(pv.raw_equal(&v.get_attr(&k).cloned().expect("attr")), "{k}");
-            }
-        }
-        v
     }
 
     #[test]
@@ -227,11 +196,7 @@ mod tests {
         let p = plan(&r, Some(&v), &config);
         assert!(p.planned.raw_equal(&v));
         assert!(p.requires_replace.is_empty());
-        assert_eq!(
-            r.read(&ProviderCtx::new(std::env::temp_dir()), &v)
-                .expect("read"),
-            Some(v)
-        );
+        assert_eq!(r.read(&scratch_ctx(), &v).expect("read"), Some(v));
     }
 
     #[test]
@@ -241,7 +206,7 @@ mod tests {
         assert!(r
             .validate(&cfg(Some("2020-01-01T00:00:00+01:00"), None))
             .is_empty());
-        let ctx = ProviderCtx::new(std::env::temp_dir());
+        let ctx = scratch_ctx();
         let v = r.import(&ctx, "2020-02-12T06:36:13+01:00").expect("import");
         assert_eq!(
             v.get_attr("id").and_then(Value::as_str),
