@@ -1,6 +1,7 @@
 //! The conformance suite every [`StateStore`] must pass: versions, per-object writes, history,
 //! crash safety, the lock (exclusivity across handles, waiting, stale and foreign holders,
-//! force-unlock), concurrent writers, and the audit log (appends, hash chaining, verification,
+//! force-unlock, leases taken over after expiry and never while renewed, fencing tokens that
+//! refuse a displaced holder's writes), concurrent writers, and the audit log (appends, hash chaining, verification,
 //! concurrent appenders, appending under someone else's lock). It is ordinary code, not
 //! `cfg(test)`, so that each store's crate runs the same checks (see
 //! [`state_store_conformance!`]).
