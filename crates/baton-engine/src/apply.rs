@@ -31,8 +31,8 @@ use baton_provider::exec::{run, CommandSpec};
 use baton_provider::plan::{mark_schema_sensitive, proposed_new};
 use baton_provider::{ApplyRequest, ErrorKind, PlanRequest, ProviderCtx, ProviderError};
 use baton_state::{
-    EntryOutcome, EntryStatus, InstanceStatus, JournalEntry, ObjectKey, OutputState, RawJson,
-    RunRecord, RunStatus, StateError, StateStore, StateWrite,
+    EntryOutcome, EntryStatus, Fence, InstanceStatus, JournalEntry, ObjectKey, OutputState,
+    RawJson, RunRecord, RunStatus, StateError, StateStore, StateWrite,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -90,6 +90,9 @@ pub struct ApplyOpts {
     pub cancel: Arc<std::sync::atomic::AtomicBool>,
     /// A fault to inject (tests and chaos drills; the binary reads `BATON_FAULT_INJECT`).
     pub fault: Option<FaultInjection>,
+    /// The fencing token of the state lock the caller holds ([`baton_state::LockGuard::fence`]);
+    /// every write of the run carries it, and fails once another holder took the lock over.
+    pub fence: Fence,
 }
 
 /// A fault injected into the apply phase of a run: `fail:K` makes the K-th action fail before
@@ -159,6 +162,8 @@ impl Default for ApplyOpts {
             resume: None,
             cancel: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             fault: None,
+            // No lock: matches no acquisition (tokens start at 1), so writes are refused.
+            fence: Fence::default(),
         }
     }
 }
@@ -225,10 +230,11 @@ pub fn apply(
     observer: &dyn Observer,
     stop: &StopHandle,
 ) -> Result<ApplyReport, StateError> {
-    let serial = store.begin_version(&opts.run_id, &opts.command)?;
+    let serial = store.begin_version(opts.fence, &opts.run_id, &opts.command)?;
     let info = baton_state::lock::current_lock_info(&opts.command);
     let plan_digest: std::cell::RefCell<Option<String>> = std::cell::RefCell::new(None);
     store.begin_run(
+        opts.fence,
         &RunRecord {
             id: opts.run_id.clone(),
             kind: opts.command.clone(),
@@ -341,8 +347,9 @@ pub fn apply(
             }
         }
     }
-    store.put_outputs(serial, &outputs)?;
+    store.put_outputs(opts.fence, serial, &outputs)?;
     store.finish_version(
+        opts.fence,
         serial,
         if status == RunStatus::Completed {
             "complete"
@@ -350,7 +357,7 @@ pub fn apply(
             "failed"
         },
     )?;
-    store.finish_run(&opts.run_id, status)?;
+    store.finish_run(opts.fence, &opts.run_id, status)?;
     report.status = Some(status);
     Ok(report)
 }
@@ -394,8 +401,8 @@ fn execute(
                         addr: (*to).clone(),
                         deposed: k.deposed.clone(),
                     };
-                    store.put_object(serial, k, None)?;
-                    store.put_object(serial, &nk, Some(obj))?;
+                    store.put_object(opts.fence, serial, k, None)?;
+                    store.put_object(opts.fence, serial, &nk, Some(obj))?;
                     next.objects.insert(nk, obj.clone());
                 }
                 None => {
@@ -424,7 +431,7 @@ fn execute(
                         plan.targets.is_empty() || plan.changes.iter().any(|c| c.addr == k.addr);
                     let is_data = k.addr.resource.mode == ResourceMode::Data;
                     if (is_data || in_scope) && plan.mode != PlanMode::Restore {
-                        store.put_object(serial, k, None)?;
+                        store.put_object(opts.fence, serial, k, None)?;
                     }
                 }
                 Some(v) => {
@@ -432,7 +439,7 @@ fn execute(
                         if !old.raw_equal(v) || old.sensitive_paths() != v.sensitive_paths() {
                             let mut o = obj.clone();
                             o.value = RawJson::from_value(&v.to_typed_json());
-                            store.put_object(serial, k, Some(&o))?;
+                            store.put_object(opts.fence, serial, k, Some(&o))?;
                         }
                     }
                 }
@@ -443,7 +450,12 @@ fn execute(
                 let info = baton_provider::registry().data_source(&addr.resource.type_);
                 let provider = info.map(|(p, _)| p.state_string()).unwrap_or_default();
                 let o = encode_object(v, &provider, Vec::new(), false, InstanceStatus::Ready);
-                store.put_object(serial, &ObjectKey::current(addr.clone()), Some(&o))?;
+                store.put_object(
+                    opts.fence,
+                    serial,
+                    &ObjectKey::current(addr.clone()),
+                    Some(&o),
+                )?;
             }
         }
     }
@@ -827,22 +839,25 @@ impl Runner<'_> {
         let injected = fault_injection(self.opts.fault.as_ref(), self.phase, addr);
         let seq = self
             .store
-            .journal_start(&JournalEntry {
-                run_id: self.opts.run_id.clone(),
-                seq: 0,
-                addr: addr.to_string(),
-                deposed: deposed.to_string(),
-                action: action.to_string(),
-                prior: enc(prior),
-                planned: enc(planned),
-                status: EntryStatus::Started,
-                new_value: None,
-                error: None,
-                attempts: 0,
-                started_at: crate::now_rfc3339(),
-                duration_ms: None,
-                phase: self.phase.to_string(),
-            })
+            .journal_start(
+                self.opts.fence,
+                &JournalEntry {
+                    run_id: self.opts.run_id.clone(),
+                    seq: 0,
+                    addr: addr.to_string(),
+                    deposed: deposed.to_string(),
+                    action: action.to_string(),
+                    prior: enc(prior),
+                    planned: enc(planned),
+                    status: EntryStatus::Started,
+                    new_value: None,
+                    error: None,
+                    attempts: 0,
+                    started_at: crate::now_rfc3339(),
+                    duration_ms: None,
+                    phase: self.phase.to_string(),
+                },
+            )
             .map_err(state_err)?;
         if injected == Ok(Injected::KillAfterIntent) {
             let _ =
@@ -878,6 +893,7 @@ impl Runner<'_> {
             .collect();
         self.store
             .journal_finish(
+                self.opts.fence,
                 &self.opts.run_id,
                 j.seq,
                 &EntryOutcome {
@@ -903,6 +919,7 @@ impl Runner<'_> {
             .map(|d| format!("{}: {}", d.summary, d.detail))
             .collect();
         let _ = self.store.journal_finish(
+            self.opts.fence,
             &self.opts.run_id,
             j.seq,
             &EntryOutcome {
@@ -1390,7 +1407,7 @@ impl Runner<'_> {
                 InstanceStatus::Ready,
             );
             self.store
-                .put_object(self.serial, &key, Some(&ready))
+                .put_object(self.opts.fence, self.serial, &key, Some(&ready))
                 .map_err(state_err)?;
         }
         let post = self.nodes().check_rules(CheckSite {

@@ -40,6 +40,12 @@ fn plan_and_apply(dir: &Path, made_at: &str) -> Seen {
     let (ctx, d) = baton_engine::load(dir, "default", &sources);
     let ctx = ctx.unwrap_or_else(|| panic!("{d:?}"));
     let store = SqliteStore::open(&dir.join(".baton").join("state.db")).expect("open store");
+    let lock = store
+        .lock(
+            baton_state::lock::current_lock_info("apply"),
+            std::time::Duration::from_secs(30),
+        )
+        .expect("lock");
     let prior = store.current().expect("current state");
     let opts = PlanOpts {
         env: Vec::new(),
@@ -52,6 +58,7 @@ fn plan_and_apply(dir: &Path, made_at: &str) -> Seen {
     let aopts = ApplyOpts {
         run_id: baton_engine::new_run_id(),
         parallelism: 2,
+        fence: lock.fence(),
         ..ApplyOpts::default()
     };
     let report = apply(

@@ -7,7 +7,10 @@
 //! real state.
 
 use baton_core::InstanceAddr;
-use baton_state::{InstanceState, InstanceStatus, ObjectKey, SqliteStore, StateError, StateStore};
+use baton_state::lock::current_lock_info;
+use baton_state::{
+    Fence, InstanceState, InstanceStatus, ObjectKey, SqliteStore, StateError, StateStore,
+};
 use std::time::{Duration, Instant};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,11 +26,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|a| a.map(ObjectKey::current))
         .collect::<Result<_, _>>()?;
 
+    let lock = store.lock(current_lock_info("bench"), Duration::ZERO)?;
+    let fence = lock.fence();
     for round in 0..versions {
         let command = if round == 0 { "create" } else { "update" };
-        let serial = store.begin_version("bench", command)?;
-        let elapsed = put_all(&store, serial, &keys, threads, round as i64)?;
-        store.finish_version(serial, "complete")?;
+        let serial = store.begin_version(fence, "bench", command)?;
+        let elapsed = put_all(&store, fence, serial, &keys, threads, round as i64)?;
+        store.finish_version(fence, serial, "complete")?;
         if round < 2 || round + 1 == versions {
             report(
                 &format!("version {serial}: put_object ({command})"),
@@ -49,6 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 fn put_all(
     store: &SqliteStore,
+    fence: Fence,
     serial: u64,
     keys: &[ObjectKey],
     threads: usize,
@@ -62,7 +68,7 @@ fn put_all(
             .map(|part| {
                 scope.spawn(move || {
                     part.iter().enumerate().try_for_each(|(i, key)| {
-                        store.put_object(serial, key, Some(&object(i as i64, round)))
+                        store.put_object(fence, serial, key, Some(&object(i as i64, round)))
                     })
                 })
             })

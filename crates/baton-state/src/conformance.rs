@@ -1,6 +1,7 @@
 //! The conformance suite every [`StateStore`] must pass: versions, per-object writes, history,
 //! crash safety, the lock (exclusivity across handles, waiting, stale and foreign holders,
-//! force-unlock), concurrent writers, and the audit log (appends, hash chaining, verification,
+//! force-unlock, leases taken over after expiry and never while renewed, fencing tokens that
+//! refuse a displaced holder's writes), concurrent writers, and the audit log (appends, hash chaining, verification,
 //! concurrent appenders, appending under someone else's lock). It is ordinary code, not
 //! `cfg(test)`, so that each store's crate runs the same checks (see
 //! [`state_store_conformance!`]).
@@ -13,10 +14,11 @@
 
 use crate::audit::{AuditChange, AuditEntry, AuditRecord};
 use crate::lock::current_lock_info;
+use crate::model::{EntryStatus, Fence, JournalEntry, LockInfo};
 use crate::model::{
     InstanceState, InstanceStatus, ObjectKey, OutputState, RunRecord, RunStatus, Snapshot,
 };
-use crate::store::{StateError, StateStore};
+use crate::store::{LockGuard, StaleLock, Staleness, StateError, StateStore, Unlock};
 use baton_core::InstanceAddr;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -48,6 +50,9 @@ pub const CHECKS: &[(&str, Check)] = named![
     stale_lock_is_cleared,
     lock_from_another_host_is_kept,
     force_unlock_removes_any_holder,
+    expired_lease_is_taken_over_and_the_old_holder_fenced,
+    live_lease_is_never_displaced,
+    remote_live_lease_is_never_displaced,
     concurrent_puts_all_land,
     audit_records_are_appended_and_read_back,
     audit_chain_links,
@@ -91,6 +96,9 @@ macro_rules! state_store_conformance {
             stale_lock_is_cleared,
             lock_from_another_host_is_kept,
             force_unlock_removes_any_holder,
+            expired_lease_is_taken_over_and_the_old_holder_fenced,
+            live_lease_is_never_displaced,
+            remote_live_lease_is_never_displaced,
             concurrent_puts_all_land,
             audit_records_are_appended_and_read_back,
             audit_chain_links,
@@ -130,7 +138,10 @@ pub fn fresh_store_is_empty(open: Open<'_>) {
     );
     assert_eq!(must(store.history(), "history"), vec![]);
     assert_eq!(must(store.lock_holder(), "lock_holder"), None);
-    assert_eq!(must(store.force_unlock(), "force_unlock"), None);
+    assert_eq!(
+        must(store.force_unlock(Unlock::IfExpired), "force_unlock"),
+        None
+    );
     assert_eq!(must(store.at_version(0), "at_version(0)"), snap);
     assert!(matches!(
         store.at_version(1),
@@ -147,16 +158,21 @@ pub fn fresh_store_is_empty(open: Open<'_>) {
 /// version left open is marked `interrupted` when the next one begins.
 pub fn versions_increase(open: Open<'_>) {
     let store = open();
+    let lease = hold(&*store);
+    let f = lease.fence();
     let lineage = must(store.current(), "current").lineage;
-    assert_eq!(must(store.begin_version("run-1", "apply"), "begin 1"), 1);
+    assert_eq!(must(store.begin_version(f, "run-1", "apply"), "begin 1"), 1);
     assert_eq!(must(store.current(), "current").serial, 1);
-    must(store.finish_version(1, "complete"), "finish 1");
-    assert_eq!(must(store.begin_version("run-2", "destroy"), "begin 2"), 2);
-    must(store.finish_version(2, "failed"), "finish 2");
-    assert_eq!(must(store.begin_version("run-3", "apply"), "begin 3"), 3);
-    assert_eq!(must(store.begin_version("", "state rm"), "begin 4"), 4);
+    must(store.finish_version(f, 1, "complete"), "finish 1");
+    assert_eq!(
+        must(store.begin_version(f, "run-2", "destroy"), "begin 2"),
+        2
+    );
+    must(store.finish_version(f, 2, "failed"), "finish 2");
+    assert_eq!(must(store.begin_version(f, "run-3", "apply"), "begin 3"), 3);
+    assert_eq!(must(store.begin_version(f, "", "state rm"), "begin 4"), 4);
     assert!(matches!(
-        store.finish_version(3, "complete"),
+        store.finish_version(f, 3, "complete"),
         Err(StateError::VersionNotOpen(3))
     ));
 
@@ -197,18 +213,20 @@ pub fn versions_increase(open: Open<'_>) {
 /// Objects (current and deposed) and outputs are written, replaced and removed.
 pub fn objects_and_outputs_are_put_and_removed(open: Open<'_>) {
     let store = open();
-    let v = must(store.begin_version("run-1", "apply"), "begin");
+    let lease = hold(&*store);
+    let f = lease.fence();
+    let v = must(store.begin_version(f, "run-1", "apply"), "begin");
     let a = key("terraform_data.a");
     let odd = key("module.m[\"k \\\"q\\\"\"].null_resource.n[3]");
     let deposed = ObjectKey {
         addr: a.addr.clone(),
         deposed: "00000001".to_string(),
     };
-    put(&*store, v, &a, Some(&object(1)));
-    put(&*store, v, &odd, Some(&object(2)));
-    put(&*store, v, &deposed, Some(&object(3)));
+    put(&*store, f, v, &a, Some(&object(1)));
+    put(&*store, f, v, &odd, Some(&object(2)));
+    put(&*store, f, v, &deposed, Some(&object(3)));
     must(
-        store.put_outputs(v, &outputs(&[("x", 1), ("y", 2)])),
+        store.put_outputs(f, v, &outputs(&[("x", 1), ("y", 2)])),
         "put_outputs",
     );
 
@@ -221,10 +239,13 @@ pub fn objects_and_outputs_are_put_and_removed(open: Open<'_>) {
     assert_eq!(snap.current(&a.addr), Some(&object(1)));
     assert_eq!(snap.outputs, outputs(&[("x", 1), ("y", 2)]));
 
-    put(&*store, v, &a, None);
-    put(&*store, v, &key("terraform_data.never_there"), None);
-    must(store.put_outputs(v, &outputs(&[("y", 3)])), "put_outputs");
-    must(store.finish_version(v, "complete"), "finish");
+    put(&*store, f, v, &a, None);
+    put(&*store, f, v, &key("terraform_data.never_there"), None);
+    must(
+        store.put_outputs(f, v, &outputs(&[("y", 3)])),
+        "put_outputs",
+    );
+    must(store.finish_version(f, v, "complete"), "finish");
 
     let snap = must(open().current(), "current from another handle");
     assert_eq!(snap.objects, objects(&[(&odd, 2), (&deposed, 3)]));
@@ -234,9 +255,9 @@ pub fn objects_and_outputs_are_put_and_removed(open: Open<'_>) {
         "outputs are replaced as a whole"
     );
 
-    let v = must(store.begin_version("run-2", "apply"), "begin");
-    must(store.put_outputs(v, &BTreeMap::new()), "put_outputs");
-    put(&*store, v, &odd, Some(&object(4)));
+    let v = must(store.begin_version(f, "run-2", "apply"), "begin");
+    must(store.put_outputs(f, v, &BTreeMap::new()), "put_outputs");
+    put(&*store, f, v, &odd, Some(&object(4)));
     assert_eq!(
         must(store.current(), "current"),
         Snapshot {
@@ -252,6 +273,8 @@ pub fn objects_and_outputs_are_put_and_removed(open: Open<'_>) {
 /// written several times in one version.
 pub fn history_is_kept(open: Open<'_>) {
     let store = open();
+    let lease = hold(&*store);
+    let f = lease.fence();
     let (a, b, c, d) = (
         key("terraform_data.a"),
         key("terraform_data.b"),
@@ -259,32 +282,32 @@ pub fn history_is_kept(open: Open<'_>) {
         key("terraform_data.d"),
     );
 
-    let v1 = must(store.begin_version("run-1", "apply"), "begin 1");
-    put(&*store, v1, &a, Some(&object(1)));
-    put(&*store, v1, &b, Some(&object(1)));
-    must(store.put_outputs(v1, &outputs(&[("o", 1)])), "outputs 1");
-    must(store.finish_version(v1, "complete"), "finish 1");
+    let v1 = must(store.begin_version(f, "run-1", "apply"), "begin 1");
+    put(&*store, f, v1, &a, Some(&object(1)));
+    put(&*store, f, v1, &b, Some(&object(1)));
+    must(store.put_outputs(f, v1, &outputs(&[("o", 1)])), "outputs 1");
+    must(store.finish_version(f, v1, "complete"), "finish 1");
 
-    let v2 = must(store.begin_version("run-2", "apply"), "begin 2");
-    put(&*store, v2, &a, Some(&object(2)));
-    put(&*store, v2, &b, None);
-    put(&*store, v2, &c, Some(&object(1)));
-    put(&*store, v2, &c, Some(&object(2)));
-    must(store.put_outputs(v2, &outputs(&[("o", 2)])), "outputs 2");
-    must(store.finish_version(v2, "complete"), "finish 2");
+    let v2 = must(store.begin_version(f, "run-2", "apply"), "begin 2");
+    put(&*store, f, v2, &a, Some(&object(2)));
+    put(&*store, f, v2, &b, None);
+    put(&*store, f, v2, &c, Some(&object(1)));
+    put(&*store, f, v2, &c, Some(&object(2)));
+    must(store.put_outputs(f, v2, &outputs(&[("o", 2)])), "outputs 2");
+    must(store.finish_version(f, v2, "complete"), "finish 2");
 
-    let v3 = must(store.begin_version("run-3", "apply"), "begin 3");
-    put(&*store, v3, &b, Some(&object(3)));
-    put(&*store, v3, &a, Some(&object(3)));
-    put(&*store, v3, &a, None);
-    put(&*store, v3, &d, Some(&object(1)));
-    put(&*store, v3, &d, None);
-    put(&*store, v3, &c, Some(&object(2)));
-    must(store.put_outputs(v3, &BTreeMap::new()), "outputs 3");
-    must(store.finish_version(v3, "failed"), "finish 3");
+    let v3 = must(store.begin_version(f, "run-3", "apply"), "begin 3");
+    put(&*store, f, v3, &b, Some(&object(3)));
+    put(&*store, f, v3, &a, Some(&object(3)));
+    put(&*store, f, v3, &a, None);
+    put(&*store, f, v3, &d, Some(&object(1)));
+    put(&*store, f, v3, &d, None);
+    put(&*store, f, v3, &c, Some(&object(2)));
+    must(store.put_outputs(f, v3, &BTreeMap::new()), "outputs 3");
+    must(store.finish_version(f, v3, "failed"), "finish 3");
 
-    let v4 = must(store.begin_version("run-4", "apply"), "begin 4");
-    put(&*store, v4, &a, Some(&object(4)));
+    let v4 = must(store.begin_version(f, "run-4", "apply"), "begin 4");
+    put(&*store, f, v4, &a, Some(&object(4)));
 
     let expected = [
         (objects(&[(&a, 1), (&b, 1)]), outputs(&[("o", 1)])),
@@ -329,32 +352,46 @@ pub fn history_is_kept(open: Open<'_>) {
 /// Writes go to the open version only: not to a finished one, an older one, or one not begun.
 pub fn writes_outside_the_open_version_are_refused(open: Open<'_>) {
     let store = open();
+    let lease = hold(&*store);
+    let f = lease.fence();
     let a = key("terraform_data.a");
     let not_open = |r: Result<(), StateError>, serial: u64, what: &str| match r {
         Err(StateError::VersionNotOpen(s)) if s == serial => {}
         other => panic!("{what}: expected VersionNotOpen({serial}), got {other:?}"),
     };
-    not_open(store.put_object(0, &a, Some(&object(1))), 0, "serial 0");
-    not_open(store.put_object(1, &a, Some(&object(1))), 1, "not begun");
-    not_open(store.put_outputs(1, &outputs(&[("o", 1)])), 1, "not begun");
-
-    let v1 = must(store.begin_version("run-1", "apply"), "begin 1");
-    put(&*store, v1, &a, Some(&object(1)));
-    must(store.finish_version(v1, "complete"), "finish 1");
-    not_open(store.put_object(v1, &a, Some(&object(9))), v1, "finished");
-    not_open(store.put_object(v1, &a, None), v1, "finished");
-    not_open(store.put_outputs(v1, &outputs(&[("o", 9)])), v1, "finished");
-    not_open(store.finish_version(v1, "failed"), v1, "finished twice");
-
-    let v2 = must(store.begin_version("run-2", "apply"), "begin 2");
-    let other = open();
-    not_open(other.put_object(v1, &a, Some(&object(9))), v1, "older");
+    not_open(store.put_object(f, 0, &a, Some(&object(1))), 0, "serial 0");
+    not_open(store.put_object(f, 1, &a, Some(&object(1))), 1, "not begun");
     not_open(
-        other.put_object(v2 + 1, &a, Some(&object(9))),
+        store.put_outputs(f, 1, &outputs(&[("o", 1)])),
+        1,
+        "not begun",
+    );
+
+    let v1 = must(store.begin_version(f, "run-1", "apply"), "begin 1");
+    put(&*store, f, v1, &a, Some(&object(1)));
+    must(store.finish_version(f, v1, "complete"), "finish 1");
+    not_open(
+        store.put_object(f, v1, &a, Some(&object(9))),
+        v1,
+        "finished",
+    );
+    not_open(store.put_object(f, v1, &a, None), v1, "finished");
+    not_open(
+        store.put_outputs(f, v1, &outputs(&[("o", 9)])),
+        v1,
+        "finished",
+    );
+    not_open(store.finish_version(f, v1, "failed"), v1, "finished twice");
+
+    let v2 = must(store.begin_version(f, "run-2", "apply"), "begin 2");
+    let other = open();
+    not_open(other.put_object(f, v1, &a, Some(&object(9))), v1, "older");
+    not_open(
+        other.put_object(f, v2 + 1, &a, Some(&object(9))),
         v2 + 1,
         "newer",
     );
-    put(&*other, v2, &a, Some(&object(2)));
+    put(&*other, f, v2, &a, Some(&object(2)));
 
     let first = must(store.at_version(v1), "at_version(1)");
     assert_eq!(first.objects, objects(&[(&a, 1)]));
@@ -371,12 +408,20 @@ pub fn open_version_writes_survive_a_crash(open: Open<'_>) {
     let a = key("terraform_data.a");
     let b = key("terraform_data.b");
     let crashed = open();
-    let v = must(crashed.begin_version("run-1", "apply"), "begin");
-    put(&*crashed, v, &a, Some(&object(1)));
-    must(crashed.put_outputs(v, &outputs(&[("o", 1)])), "put_outputs");
+    let lease = hold(&*crashed);
+    let f = lease.fence();
+    let v = must(crashed.begin_version(f, "run-1", "apply"), "begin");
+    put(&*crashed, f, v, &a, Some(&object(1)));
+    must(
+        crashed.put_outputs(f, v, &outputs(&[("o", 1)])),
+        "put_outputs",
+    );
+    drop(lease);
     drop(crashed);
 
     let next = open();
+    let lease = hold(&*next);
+    let f = lease.fence();
     let snap = must(next.current(), "current after the crash");
     assert_eq!(snap.serial, v);
     assert_eq!(snap.objects, objects(&[(&a, 1)]));
@@ -386,8 +431,8 @@ pub fn open_version_writes_survive_a_crash(open: Open<'_>) {
     assert_eq!(history[0].status, "in_progress");
     assert_eq!(history[0].changes, 1);
 
-    put(&*next, v, &b, Some(&object(2)));
-    must(next.finish_version(v, "failed"), "finish");
+    put(&*next, f, v, &b, Some(&object(2)));
+    must(next.finish_version(f, v, "failed"), "finish");
     assert_eq!(
         must(next.at_version(v), "at_version").objects,
         objects(&[(&a, 1), (&b, 2)])
@@ -489,34 +534,41 @@ pub fn stale_lock_is_cleared(open: Open<'_>) {
     dead.pid = finished_pid();
     dead.process_start = String::new();
     // A process that dies holding the lock never releases it.
-    std::mem::forget(must(
-        crashed.lock(dead.clone(), Duration::ZERO),
-        "dead lock",
-    ));
+    must(crashed.lock(dead.clone(), Duration::ZERO), "dead lock").abandon();
 
     let mine = current_lock_info("plan");
     let guard = must(
         next.lock(mine.clone(), Duration::ZERO),
         "lock over a dead holder",
     );
-    assert_eq!(guard.cleared_stale, Some(dead));
+    assert_eq!(
+        guard.cleared_stale,
+        Some(StaleLock {
+            holder: dead,
+            why: Staleness::ProcessGone
+        })
+    );
     assert_eq!(must(crashed.lock_holder(), "lock_holder"), Some(mine));
     drop(guard);
 
     let mut reused = current_lock_info("apply");
     reused.process_start = "1".to_string(); // our pid, but not our start: the pid was reused
-    std::mem::forget(must(
-        crashed.lock(reused.clone(), Duration::ZERO),
-        "reused lock",
-    ));
+    must(crashed.lock(reused.clone(), Duration::ZERO), "reused lock").abandon();
     let guard = must(
         next.lock(current_lock_info("plan"), Duration::ZERO),
         "lock over a reused pid",
     );
-    assert_eq!(guard.cleared_stale, Some(reused));
+    assert_eq!(
+        guard.cleared_stale,
+        Some(StaleLock {
+            holder: reused,
+            why: Staleness::ProcessGone
+        })
+    );
 }
 
-/// A holder on another host is never judged stale, even with a pid that does not exist here.
+/// A holder on another host is never judged stale by its process, even with a pid that does not
+/// exist here; `force_unlock` removes its live lease only with the override.
 pub fn lock_from_another_host_is_kept(open: Open<'_>) {
     let remote = open();
     let local = open();
@@ -524,33 +576,69 @@ pub fn lock_from_another_host_is_kept(open: Open<'_>) {
     elsewhere.host = "elsewhere.invalid".to_string();
     elsewhere.who = "someone@elsewhere.invalid".to_string();
     elsewhere.pid = finished_pid();
-    std::mem::forget(must(
+    // It stopped renewing, but its lease (the default, 30 s) is far from over.
+    must(
         remote.lock(elsewhere.clone(), Duration::ZERO),
         "remote lock",
-    ));
+    )
+    .abandon();
 
     match local.lock(current_lock_info("plan"), Duration::from_millis(150)) {
         Err(StateError::Locked(holder)) => assert_eq!(*holder, elsewhere),
         other => panic!("expected Locked by the other host, got {other:?}"),
     }
-    assert_eq!(must(local.force_unlock(), "force_unlock"), Some(elsewhere));
+    match local.force_unlock(Unlock::IfExpired) {
+        Err(StateError::LeaseLive(lease)) => {
+            assert_eq!(lease.holder, elsewhere);
+            assert!(!lease.expired);
+        }
+        other => panic!("expected LeaseLive, got {other:?}"),
+    }
+    assert_eq!(
+        must(local.force_unlock(Unlock::EvenIfLive), "force_unlock"),
+        Some(elsewhere)
+    );
     must(
         local.lock(current_lock_info("plan"), Duration::ZERO),
         "lock after force_unlock",
     );
 }
 
-/// `force_unlock` removes whoever holds the lock and returns it; the old holder's guard, when
-/// dropped later, does not release the new holder's lock.
+/// `force_unlock` refuses a live lease unless overridden; with the override it removes
+/// whoever holds the lock and returns it. The old holder's renewer notices it lost the lock,
+/// its writes are refused, and its guard, when dropped later, does not release the new
+/// holder's lock.
 pub fn force_unlock_removes_any_holder(open: Open<'_>) {
     let first = open();
     let second = open();
-    let mine = current_lock_info("apply");
+    let mine = leased("apply", 150);
     let old_guard = must(first.lock(mine.clone(), Duration::ZERO), "first lock");
+    let old = old_guard.fence();
 
-    assert_eq!(must(second.force_unlock(), "force_unlock"), Some(mine));
-    assert_eq!(must(second.force_unlock(), "force_unlock again"), None);
+    assert!(matches!(
+        second.force_unlock(Unlock::IfExpired),
+        Err(StateError::LeaseLive(_))
+    ));
+    assert_eq!(must(first.lock_holder(), "lock_holder"), Some(mine.clone()));
+    assert_eq!(
+        must(second.force_unlock(Unlock::EvenIfLive), "force_unlock"),
+        Some(mine)
+    );
+    assert_eq!(
+        must(second.force_unlock(Unlock::IfExpired), "force_unlock again"),
+        None
+    );
     assert_eq!(must(first.lock_holder(), "lock_holder"), None);
+    eventually("the old holder's renewer to notice", || {
+        old_guard.lost().then_some(())
+    });
+    match first.begin_version(old, "run-1", "apply") {
+        Err(StateError::Fenced { fence, holder }) => {
+            assert_eq!(fence, old);
+            assert_eq!(holder, None);
+        }
+        other => panic!("expected Fenced after force-unlock, got {other:?}"),
+    }
 
     let theirs = current_lock_info("apply");
     let guard = must(
@@ -567,17 +655,149 @@ pub fn force_unlock_removes_any_holder(open: Open<'_>) {
     assert_eq!(must(first.lock_holder(), "lock_holder"), None);
 }
 
+/// A holder that stopped renewing (crashed, hung, cut off) loses the lock once its lease runs
+/// out: another handle takes it over with a greater fencing token, every write of the old
+/// holder is then refused with `Fenced` naming the new holder — nothing of it lands — while the
+/// new holder writes on. An expired lease is removed by `force_unlock` without the override.
+pub fn expired_lease_is_taken_over_and_the_old_holder_fenced(open: Open<'_>) {
+    let first = open();
+    let second = open();
+    let a = key("terraform_data.a");
+    let stalled = leased("apply", 200);
+    let old_guard = must(first.lock(stalled.clone(), Duration::ZERO), "first lock");
+    let old = old_guard.fence();
+    let v = must(first.begin_version(old, "run-1", "apply"), "begin");
+    put(&*first, old, v, &a, Some(&object(1)));
+    old_guard.abandon();
+
+    let theirs = leased("apply", 200);
+    let guard = eventually("the expired lease to be taken over", || {
+        match second.lock(theirs.clone(), Duration::ZERO) {
+            Ok(g) => Some(g),
+            Err(StateError::Locked(_)) => None,
+            Err(e) => panic!("lock failed: {e} ({e:?})"),
+        }
+    });
+    assert_eq!(
+        guard.cleared_stale,
+        Some(StaleLock {
+            holder: stalled,
+            why: Staleness::LeaseExpired
+        })
+    );
+    let new = guard.fence();
+    assert!(
+        new > old,
+        "a takeover increments the token: {old} then {new}"
+    );
+    assert_eq!(
+        must(first.lock_holder(), "lock_holder"),
+        Some(theirs.clone())
+    );
+
+    let fenced = |r: Result<(), StateError>, what: &str| match r {
+        Err(StateError::Fenced { fence, holder }) => {
+            assert_eq!(fence, old, "{what}");
+            assert_eq!(holder.as_deref(), Some(&theirs), "{what}");
+        }
+        other => panic!("{what}: expected Fenced, got {other:?}"),
+    };
+    fenced(first.put_object(old, v, &a, Some(&object(2))), "put_object");
+    fenced(
+        first.put_outputs(old, v, &outputs(&[("o", 2)])),
+        "put_outputs",
+    );
+    fenced(first.finish_version(old, v, "complete"), "finish_version");
+    fenced(
+        first.begin_version(old, "run-1", "apply").map(|_| ()),
+        "begin_version",
+    );
+    fenced(
+        first.finish_run(old, "run-1", RunStatus::Completed),
+        "finish_run",
+    );
+    fenced(
+        first
+            .journal_start(old, &intent("run-1", "terraform_data.a"))
+            .map(|_| ()),
+        "journal_start",
+    );
+    let snap = must(first.current(), "current");
+    assert_eq!(snap.objects, objects(&[(&a, 1)]), "no refused write landed");
+    assert!(snap.outputs.is_empty());
+
+    put(&*second, new, v, &a, Some(&object(3)));
+    must(
+        second.finish_version(new, v, "complete"),
+        "finish by the new holder",
+    );
+
+    guard.abandon();
+    eventually("the new lease to expire", || {
+        let lease = must(first.lease(), "lease")?;
+        lease.expired.then_some(())
+    });
+    assert_eq!(
+        must(first.force_unlock(Unlock::IfExpired), "force_unlock"),
+        Some(theirs)
+    );
+}
+
+/// A holder that keeps renewing is never displaced: another handle waiting several lease
+/// durations fails with `Locked`, `force_unlock` without the override refuses it, and the
+/// holder's writes go on landing.
+pub fn live_lease_is_never_displaced(open: Open<'_>) {
+    live_lease_kept(open, leased("apply", 200));
+}
+
+/// The same, for a holder that claims another host (whose process this host cannot see).
+pub fn remote_live_lease_is_never_displaced(open: Open<'_>) {
+    let mut elsewhere = leased("apply", 200);
+    elsewhere.host = "elsewhere.invalid".to_string();
+    elsewhere.who = "someone@elsewhere.invalid".to_string();
+    elsewhere.pid = finished_pid();
+    live_lease_kept(open, elsewhere);
+}
+
+fn live_lease_kept(open: Open<'_>, holder: LockInfo) {
+    let owner = open();
+    let other = open();
+    let guard = must(owner.lock(holder.clone(), Duration::ZERO), "lock");
+    let f = guard.fence();
+    let v = must(owner.begin_version(f, "run-1", "apply"), "begin");
+    // Four times the lease: the holder renews (every third of it) meanwhile.
+    match other.lock(leased("plan", 200), Duration::from_millis(800)) {
+        Err(StateError::Locked(h)) => assert_eq!(*h, holder),
+        other => panic!("expected Locked by the renewing holder, got {other:?}"),
+    }
+    match other.force_unlock(Unlock::IfExpired) {
+        Err(StateError::LeaseLive(lease)) => {
+            assert_eq!(lease.holder, holder);
+            assert_eq!(lease.fence, f);
+            assert!(!lease.expired);
+        }
+        other => panic!("expected LeaseLive, got {other:?}"),
+    }
+    assert!(!guard.lost());
+    put(&*owner, f, v, &key("terraform_data.a"), Some(&object(1)));
+    must(owner.finish_version(f, v, "complete"), "finish");
+    drop(guard);
+    assert_eq!(must(other.lock_holder(), "lock_holder"), None);
+}
+
 /// Eight threads on two handles write 50 objects each into the open version: all land.
 pub fn concurrent_puts_all_land(open: Open<'_>) {
     let handles: [Arc<dyn StateStore>; 2] = [Arc::from(open()), Arc::from(open())];
-    let v = must(handles[0].begin_version("run-1", "apply"), "begin");
+    let lease = hold(&*handles[0]);
+    let f = lease.fence();
+    let v = must(handles[0].begin_version(f, "run-1", "apply"), "begin");
     let workers: Vec<_> = (0..8)
         .map(|t| {
             let store = Arc::clone(&handles[t % 2]);
             std::thread::spawn(move || {
                 for i in 0..50 {
                     let k = key(&format!("terraform_data.t{t}[{i}]"));
-                    put(&*store, v, &k, Some(&object(t as i64 * 1000 + i)));
+                    put(&*store, f, v, &k, Some(&object(t as i64 * 1000 + i)));
                 }
             })
         })
@@ -596,7 +816,7 @@ pub fn concurrent_puts_all_land(open: Open<'_>) {
         }
     }
     assert_eq!(must(handles[1].history(), "history")[0].changes, 400);
-    must(handles[1].finish_version(v, "complete"), "finish");
+    must(handles[1].finish_version(f, v, "complete"), "finish");
 }
 
 /// Audit records are appended with ids from 1, read back exactly (from another handle too),
@@ -754,6 +974,48 @@ pub fn audit_appends_while_the_state_is_locked(open: Open<'_>) {
     assert!(must(other.audit_verify(), "audit_verify").ok);
 }
 
+/// A journal intent for `addr` in run `run_id`.
+fn intent(run_id: &str, addr: &str) -> JournalEntry {
+    JournalEntry {
+        run_id: run_id.to_string(),
+        seq: 0,
+        addr: addr.to_string(),
+        deposed: String::new(),
+        action: "create".to_string(),
+        prior: crate::RawJson::null(),
+        planned: crate::RawJson::null(),
+        status: EntryStatus::Started,
+        new_value: None,
+        error: None,
+        attempts: 1,
+        started_at: "2024-05-01T12:00:00Z".to_string(),
+        duration_ms: None,
+        phase: "apply".to_string(),
+    }
+}
+
+/// Lock information for this process with a lease of `ms` milliseconds.
+fn leased(operation: &str, ms: u64) -> LockInfo {
+    LockInfo {
+        lease_ms: ms,
+        ..current_lock_info(operation)
+    }
+}
+
+/// Polls `f` every 20 ms until it returns a value; panics after 20 s (a bound for a stuck
+/// store, not a timing assertion).
+#[track_caller]
+fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[track_caller]
 fn must<T>(result: Result<T, StateError>, what: &str) -> T {
     match result {
@@ -763,8 +1025,23 @@ fn must<T>(result: Result<T, StateError>, what: &str) -> T {
 }
 
 #[track_caller]
-fn put(store: &dyn StateStore, serial: u64, key: &ObjectKey, object: Option<&InstanceState>) {
-    must(store.put_object(serial, key, object), "put_object");
+fn put(
+    store: &dyn StateStore,
+    f: Fence,
+    serial: u64,
+    key: &ObjectKey,
+    object: Option<&InstanceState>,
+) {
+    must(store.put_object(f, serial, key, object), "put_object");
+}
+
+/// Takes the lock on `store` for a test that writes (every write carries its fencing token).
+#[track_caller]
+fn hold(store: &dyn StateStore) -> LockGuard {
+    must(
+        store.lock(current_lock_info("apply"), Duration::ZERO),
+        "take the lock to write",
+    )
 }
 
 #[track_caller]
@@ -819,6 +1096,8 @@ fn outputs(entries: &[(&str, i64)]) -> BTreeMap<String, OutputState> {
 /// `interrupted`, listed or read alone.
 pub fn runs_are_listed_without_plans_and_read_one_with_its_plan(open: Open<'_>) {
     let store = open();
+    let lease = hold(&*store);
+    let f = lease.fence();
     assert_eq!(must(store.runs(), "runs"), vec![]);
     assert_eq!(must(store.run("nope"), "run(nope)"), None);
     let me = current_lock_info("apply");
@@ -853,13 +1132,16 @@ pub fn runs_are_listed_without_plans_and_read_one_with_its_plan(open: Open<'_>) 
         let text = plan.as_str().to_string();
         move |w: &mut dyn std::io::Write| w.write_all(text.as_bytes())
     };
-    must(store.begin_run(&first, &write(&first.plan)), "begin_run 1");
     must(
-        store.begin_run(&second, &write(&second.plan)),
+        store.begin_run(f, &first, &write(&first.plan)),
+        "begin_run 1",
+    );
+    must(
+        store.begin_run(f, &second, &write(&second.plan)),
         "begin_run 2",
     );
     must(
-        store.finish_run("run-1", RunStatus::Completed),
+        store.finish_run(f, "run-1", RunStatus::Completed),
         "finish_run",
     );
 

@@ -309,5 +309,6 @@ pub fn is_orphaned(r: &RunRecord) -> bool {
             operation: r.kind.clone(),
             since: r.started_at.clone(),
             process_start: r.process_start.clone(),
+            lease_ms: 0,
         })
 }

@@ -17,8 +17,11 @@ pub mod store;
 
 pub use audit::{AuditChange, AuditEntry, AuditRecord, VerifyReport};
 pub use model::{
-    EntryOutcome, EntryStatus, InstanceState, InstanceStatus, JournalEntry, LockInfo, ObjectKey,
-    OutputState, RawJson, RunRecord, RunStatus, Snapshot, VersionMeta,
+    EntryOutcome, EntryStatus, Fence, InstanceState, InstanceStatus, JournalEntry, Lease, LockInfo,
+    ObjectKey, OutputState, RawJson, RunRecord, RunStatus, Snapshot, VersionMeta,
 };
 pub use sqlite::SqliteStore;
-pub use store::{LockGuard, PlanWriter, StateError, StateStore, StateWrite};
+pub use store::{
+    LockGuard, PlanWriter, Renewal, StaleLock, Staleness, StateError, StateStore, StateWrite,
+    Unlock, DEFAULT_LEASE,
+};

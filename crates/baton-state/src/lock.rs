@@ -8,10 +8,12 @@
 
 use crate::model::LockInfo;
 use crate::stamp;
+use crate::store::DEFAULT_LEASE;
 use std::path::Path;
 
 /// The lock information for this process, about to run `operation` (e.g. `apply`): a fresh
-/// random id, our pid, host, `user@host`, the time now and our process start time.
+/// random id, our pid, host, `user@host`, the time now, our process start time and the
+/// default lease ([`DEFAULT_LEASE`]; set `lease_ms` for another).
 pub fn current_lock_info(operation: &str) -> LockInfo {
     let pid = std::process::id();
     let host = hostname().unwrap_or_else(|| "unknown".to_string());
@@ -28,6 +30,7 @@ pub fn current_lock_info(operation: &str) -> LockInfo {
         operation: operation.to_string(),
         since: stamp::now_rfc3339(),
         process_start: process_start(pid).unwrap_or_default(),
+        lease_ms: u64::try_from(DEFAULT_LEASE.as_millis()).unwrap_or(u64::MAX),
     }
 }
 

@@ -155,6 +155,43 @@ pub struct LockInfo {
     /// reused pid. Empty when unknown.
     #[serde(default)]
     pub process_start: String,
+    /// How long the lock stays held without a renewal, in milliseconds: the holder's guard
+    /// renews it well before then (see [`crate::store::LockGuard`]); once it has passed, another
+    /// holder may take the lock over. 0 only in locks written before leases existed, which
+    /// never expire (they are judged by their process alone).
+    #[serde(default)]
+    pub lease_ms: u64,
+}
+
+/// The fencing token of one acquisition of the lock: a number that grows with every
+/// acquisition (takeovers included) and is stored with the lock. Every state and journal write
+/// carries the token of the lock it was made under and is refused ([`StateError::Fenced`])
+/// when the lock now belongs to a later acquisition, so a holder that lost its lease (paused,
+/// partitioned) cannot write over its successor.
+///
+/// [`StateError::Fenced`]: crate::store::StateError::Fenced
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct Fence(pub u64);
+
+impl std::fmt::Display for Fence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The lock as a store holds it: who, under which fencing token, until when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    pub holder: LockInfo,
+    pub fence: Fence,
+    /// When the lease runs out unless renewed, in milliseconds since the Unix epoch by the
+    /// store's clock; `None` for a lock without a lease (see [`LockInfo::lease_ms`]).
+    pub expires_at_ms: Option<u64>,
+    /// Whether the lease has run out, or its holder is a process of this host that no longer
+    /// exists: another holder may take the lock, and `force-unlock` may remove it.
+    pub expired: bool,
 }
 
 /// Where a run stands.

@@ -17,8 +17,12 @@
 //!   the first version where it no longer had it, `NULL` while it still does. Indexed by
 //!   `(addr, deposed, valid_to)`, plus a unique partial index: one current row per object.
 //! - `outputs(id, name, valid_from, valid_to, body)`: the same for root outputs.
-//! - `lock(singleton = 1, id, pid, host, since, info)`: the holder, at most one row; `info` is
-//!   the whole [`LockInfo`] as JSON.
+//! - `lock(singleton = 1, id, pid, host, since, info, token, expires_ms)`: the holder, at most
+//!   one row; `info` is the whole [`LockInfo`] as JSON, `token` its fencing token, `expires_ms`
+//!   when its lease runs out unless renewed (Unix milliseconds by the local clock; `NULL`: a
+//!   lock taken before leases, which never expires). Since migration 5.
+//! - `fence(singleton = 1, last)`: the last fencing token handed out; it survives releases, so
+//!   tokens only grow. Since migration 5.
 //!
 //! `PRAGMA user_version` is the schema version and `PRAGMA application_id` marks the file as
 //! Baton's, so that another program's database is refused instead of being written into.
@@ -30,8 +34,12 @@ use crate::model::{
     EntryOutcome, InstanceState, JournalEntry, LockInfo, ObjectKey, OutputState, RunRecord,
     RunStatus, Snapshot, VersionMeta,
 };
+use crate::model::{Fence, Lease};
 use crate::stamp;
-use crate::store::{LockGuard, PlanWriter, StateError, StateStore, StateWrite};
+use crate::store::{
+    LockGuard, PlanWriter, Renewal, StaleLock, Staleness, StateError, StateStore, StateWrite,
+    Unlock,
+};
 use baton_core::InstanceAddr;
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior};
@@ -58,6 +66,7 @@ pub const MIGRATIONS: &[Migration] = &[
     journal::schema_v2,
     audit::schema_v3,
     journal::schema_v4,
+    lease_v5,
 ];
 
 /// The schema version this build writes (`PRAGMA user_version`).
@@ -134,23 +143,29 @@ impl SqliteStore {
     pub fn put_object_in(
         &self,
         tx: &Transaction<'_>,
+        fence: Fence,
         serial: u64,
         key: &ObjectKey,
         object: Option<&InstanceState>,
     ) -> Result<(), StateError> {
         let body = encode(object).map_err(|e| e.at(&self.path))?;
-        put_object_tx(tx, serial, key, body.as_deref()).map_err(|e| e.at(&self.path))
+        check_fence(tx, fence)
+            .and_then(|()| put_object_tx(tx, serial, key, body.as_deref()))
+            .map_err(|e| e.at(&self.path))
     }
 
     /// [`StateStore::put_outputs`] inside a transaction of [`SqliteStore::with_transaction`].
     pub fn put_outputs_in(
         &self,
         tx: &Transaction<'_>,
+        fence: Fence,
         serial: u64,
         outputs: &BTreeMap<String, OutputState>,
     ) -> Result<(), StateError> {
         let bodies = encode_outputs(outputs).map_err(|e| e.at(&self.path))?;
-        put_outputs_tx(tx, serial, &bodies).map_err(|e| e.at(&self.path))
+        check_fence(tx, fence)
+            .and_then(|()| put_outputs_tx(tx, serial, &bodies))
+            .map_err(|e| e.at(&self.path))
     }
 
     /// Converts an SQLite error met inside [`SqliteStore::with_transaction`] into a
@@ -202,17 +217,28 @@ impl StateStore for SqliteStore {
         let deadline = Instant::now().checked_add(timeout);
         let info_json =
             serde_json::to_string(&info).map_err(|e| Failure::from(e).at(&self.path))?;
+        let lease_ms = i64::try_from(info.lease_ms).unwrap_or(i64::MAX);
         loop {
             let attempt = self.write(|tx| {
-                let holder = read_lock(tx)?;
-                let cleared = match holder {
+                let now = stamp::now_unix_ms();
+                let cleared = match read_held(tx)? {
                     None => None,
-                    Some(h) if lock::holder_is_gone(&h) => Some(h),
-                    Some(h) => return Ok(Err(h)),
+                    Some(h) => match staleness(&h, now) {
+                        Some(why) => Some(StaleLock {
+                            holder: h.info,
+                            why,
+                        }),
+                        None => return Ok(Err(h.info)),
+                    },
                 };
+                let token: i64 = tx
+                    .prepare_cached("UPDATE fence SET last = last + 1 RETURNING last")?
+                    .query_row([], |r| r.get(0))?;
+                let expires = (lease_ms > 0).then(|| now.saturating_add(lease_ms));
                 tx.prepare_cached(
-                    "INSERT OR REPLACE INTO lock (singleton, id, pid, host, since, info)
-                     VALUES (1, ?1, ?2, ?3, ?4, ?5)",
+                    "INSERT OR REPLACE INTO lock
+                         (singleton, id, pid, host, since, info, token, expires_ms)
+                     VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?
                 .execute((
                     &info.id,
@@ -220,15 +246,23 @@ impl StateStore for SqliteStore {
                     &info.host,
                     &info.since,
                     &info_json,
+                    token,
+                    expires,
                 ))?;
-                Ok(Ok(cleared))
+                Ok(Ok((to_fence(token)?, cleared)))
             })?;
             match attempt {
-                Ok(cleared) => {
-                    let conn = Arc::clone(&self.conn);
-                    let id = info.id.clone();
-                    let release = Box::new(move || release_lock(&conn, &id));
-                    return Ok(LockGuard::after_clearing(info, cleared, release));
+                Ok((fence, cleared)) => {
+                    let renew_conn = Arc::clone(&self.conn);
+                    let release_conn = Arc::clone(&self.conn);
+                    let renew = Box::new(move || renew_lease(&renew_conn, fence, lease_ms));
+                    let release = Box::new(move || release_lock(&release_conn, fence));
+                    return LockGuard::leased(info, fence, cleared, renew, release).map_err(|e| {
+                        StateError::Io {
+                            path: self.describe(),
+                            message: format!("cannot start the lease renewer: {e}"),
+                        }
+                    });
                 }
                 Err(holder) => {
                     let now = Instant::now();
@@ -247,11 +281,24 @@ impl StateStore for SqliteStore {
         self.read(read_lock)
     }
 
-    fn force_unlock(&self) -> Result<Option<LockInfo>, StateError> {
+    fn lease(&self) -> Result<Option<Lease>, StateError> {
+        self.read(|tx| {
+            let now = stamp::now_unix_ms();
+            Ok(read_held(tx)?.map(|h| h.lease(now)))
+        })
+    }
+
+    fn force_unlock(&self, how: Unlock) -> Result<Option<LockInfo>, StateError> {
         self.write(|tx| {
-            let holder = read_lock(tx)?;
+            let Some(held) = read_held(tx)? else {
+                return Ok(None);
+            };
+            let lease = held.lease(stamp::now_unix_ms());
+            if how == Unlock::IfExpired && !lease.expired {
+                return Err(StateError::LeaseLive(Box::new(lease)).into());
+            }
             tx.execute("DELETE FROM lock", [])?;
-            Ok(holder)
+            Ok(Some(lease.holder))
         })
     }
 
@@ -276,8 +323,9 @@ impl StateStore for SqliteStore {
         })
     }
 
-    fn begin_version(&self, run_id: &str, command: &str) -> Result<u64, StateError> {
+    fn begin_version(&self, fence: Fence, run_id: &str, command: &str) -> Result<u64, StateError> {
         self.write(|tx| {
+            check_fence(tx, fence)?;
             let latest: Option<i64> =
                 tx.query_row("SELECT max(serial) FROM versions", [], |r| r.get(0))?;
             let serial = latest.unwrap_or(0) + 1;
@@ -303,25 +351,34 @@ impl StateStore for SqliteStore {
 
     fn put_object(
         &self,
+        fence: Fence,
         serial: u64,
         key: &ObjectKey,
         object: Option<&InstanceState>,
     ) -> Result<(), StateError> {
         let body = encode(object).map_err(|e| e.at(&self.path))?;
-        self.write(|tx| put_object_tx(tx, serial, key, body.as_deref()))
+        self.write(|tx| {
+            check_fence(tx, fence)?;
+            put_object_tx(tx, serial, key, body.as_deref())
+        })
     }
 
     fn put_outputs(
         &self,
+        fence: Fence,
         serial: u64,
         outputs: &BTreeMap<String, OutputState>,
     ) -> Result<(), StateError> {
         let bodies = encode_outputs(outputs).map_err(|e| e.at(&self.path))?;
-        self.write(|tx| put_outputs_tx(tx, serial, &bodies))
+        self.write(|tx| {
+            check_fence(tx, fence)?;
+            put_outputs_tx(tx, serial, &bodies)
+        })
     }
 
-    fn finish_version(&self, serial: u64, status: &str) -> Result<(), StateError> {
+    fn finish_version(&self, fence: Fence, serial: u64, status: &str) -> Result<(), StateError> {
         self.write(|tx| {
+            check_fence(tx, fence)?;
             let s = open_version(tx, serial)?;
             tx.execute(
                 "UPDATE versions SET status = ?2 WHERE serial = ?1",
@@ -394,8 +451,14 @@ impl StateStore for SqliteStore {
         })
     }
 
-    fn begin_run(&self, run: &RunRecord, plan: PlanWriter<'_>) -> Result<(), StateError> {
+    fn begin_run(
+        &self,
+        fence: Fence,
+        run: &RunRecord,
+        plan: PlanWriter<'_>,
+    ) -> Result<(), StateError> {
         self.write(|tx| {
+            check_fence(tx, fence)?;
             journal::insert_run(tx, run, plan).map_err(|e| match e {
                 journal::PlanWriteError::Sql(e) => Failure::Sql(e),
                 journal::PlanWriteError::Plan(e) => Failure::State(StateError::Io {
@@ -406,20 +469,25 @@ impl StateStore for SqliteStore {
         })
     }
 
-    fn finish_run(&self, id: &str, status: RunStatus) -> Result<(), StateError> {
+    fn finish_run(&self, fence: Fence, id: &str, status: RunStatus) -> Result<(), StateError> {
         let now = stamp::now_rfc3339();
         self.write(|tx| {
+            check_fence(tx, fence)?;
             journal::set_status(tx, id, status, &now)?;
             Ok(())
         })
     }
 
-    fn journal_start(&self, entry: &JournalEntry) -> Result<u64, StateError> {
-        self.write(|tx| Ok(journal::insert_entry(tx, entry)?))
+    fn journal_start(&self, fence: Fence, entry: &JournalEntry) -> Result<u64, StateError> {
+        self.write(|tx| {
+            check_fence(tx, fence)?;
+            Ok(journal::insert_entry(tx, entry)?)
+        })
     }
 
     fn journal_finish(
         &self,
+        fence: Fence,
         run_id: &str,
         seq: u64,
         outcome: &EntryOutcome,
@@ -431,6 +499,7 @@ impl StateStore for SqliteStore {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| e.at(&self.path))?;
         self.write(|tx| {
+            check_fence(tx, fence)?;
             journal::set_outcome(tx, run_id, seq, outcome)?;
             for (w, body) in writes.iter().zip(&bodies) {
                 put_object_tx(tx, w.serial, w.key, body.as_deref())?;
@@ -669,37 +738,136 @@ fn lock_conn(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     conn.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Migration 5: leases and fencing tokens. A lock row left by an older Baton keeps token 0
+/// and no expiry (judged by its process, as before); tokens handed out from now on start at 1.
+fn lease_v5(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "ALTER TABLE lock ADD COLUMN token INTEGER NOT NULL DEFAULT 0;
+         ALTER TABLE lock ADD COLUMN expires_ms INTEGER;
+         CREATE TABLE fence (
+             singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+             last INTEGER NOT NULL
+         );
+         INSERT INTO fence (singleton, last) VALUES (1, 0);",
+    )
+}
+
 /// Deletes the lock row if it is still ours; errors are ignored (the database may be gone, in
-/// which case so is the lock; if it is only unwritable, the row is cleared as stale later).
-fn release_lock(conn: &Mutex<Connection>, id: &str) {
+/// which case so is the lock; if it is only unwritable, the lease runs out).
+fn release_lock(conn: &Mutex<Connection>, fence: Fence) {
     let conn = lock_conn(conn);
-    let _ = conn.execute("DELETE FROM lock WHERE id = ?1", [id]);
+    let _ = conn.execute("DELETE FROM lock WHERE token = ?1", [fence_sql(fence)]);
+}
+
+/// Pushes the lease of acquisition `fence` to `lease_ms` from now, if it still holds the lock.
+fn renew_lease(conn: &Mutex<Connection>, fence: Fence, lease_ms: i64) -> Renewal {
+    let conn = lock_conn(conn);
+    let expires = stamp::now_unix_ms().saturating_add(lease_ms);
+    match conn.execute(
+        "UPDATE lock SET expires_ms = ?2 WHERE token = ?1",
+        (fence_sql(fence), expires),
+    ) {
+        Ok(1) => Renewal::Renewed,
+        Ok(_) => Renewal::Lost,
+        Err(_) => Renewal::Failed,
+    }
+}
+
+/// Refuses a write whose token is not the current holder's.
+fn check_fence(tx: &Transaction<'_>, fence: Fence) -> Result<(), Failure> {
+    let token: Option<i64> = tx
+        .prepare_cached("SELECT token FROM lock WHERE singleton = 1")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    if token == Some(fence_sql(fence)) {
+        return Ok(());
+    }
+    let holder = read_lock(tx)?.map(Box::new);
+    Err(StateError::Fenced { fence, holder }.into())
+}
+
+/// A fencing token as stored; one beyond SQLite's integers matches no row.
+fn fence_sql(fence: Fence) -> i64 {
+    i64::try_from(fence.0).unwrap_or(-1)
+}
+
+fn to_fence(token: i64) -> Result<Fence, Failure> {
+    u64::try_from(token)
+        .map(Fence)
+        .map_err(|_| Failure::Corrupt(format!("invalid fencing token {token}")))
+}
+
+/// The lock row.
+struct Held {
+    info: LockInfo,
+    fence: Fence,
+    expires_ms: Option<i64>,
+}
+
+impl Held {
+    fn lease(self, now: i64) -> Lease {
+        let expired = staleness(&self, now).is_some();
+        Lease {
+            holder: self.info,
+            fence: self.fence,
+            expires_at_ms: self.expires_ms.and_then(|e| u64::try_from(e).ok()),
+            expired,
+        }
+    }
+}
+
+/// Why `held` may be taken over at time `now`, if it may.
+fn staleness(held: &Held, now: i64) -> Option<Staleness> {
+    if held.expires_ms.is_some_and(|e| e <= now) {
+        Some(Staleness::LeaseExpired)
+    } else if lock::holder_is_gone(&held.info) {
+        Some(Staleness::ProcessGone)
+    } else {
+        None
+    }
 }
 
 fn read_lock(tx: &Transaction<'_>) -> Result<Option<LockInfo>, Failure> {
+    Ok(read_held(tx)?.map(|h| h.info))
+}
+
+fn read_held(tx: &Transaction<'_>) -> Result<Option<Held>, Failure> {
     let row = tx
-        .prepare_cached("SELECT id, pid, host, since, info FROM lock WHERE singleton = 1")?
+        .prepare_cached(
+            "SELECT id, pid, host, since, info, token, expires_ms FROM lock WHERE singleton = 1",
+        )?
         .query_row([], |r| {
             Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
+                (
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                ),
+                r.get::<_, i64>(5)?,
+                r.get::<_, Option<i64>>(6)?,
             ))
         })
         .optional()?;
-    Ok(row.map(|(id, pid, host, since, info)| {
-        // The columns are enough to identify and judge a holder whose JSON is unreadable.
-        serde_json::from_str(&info).unwrap_or_else(|_| LockInfo {
-            id,
-            pid: u32::try_from(pid).unwrap_or(0),
-            who: host.clone(),
-            host,
-            operation: String::new(),
-            since,
-            process_start: String::new(),
-        })
+    let Some(((id, pid, host, since, info), token, expires_ms)) = row else {
+        return Ok(None);
+    };
+    // The columns are enough to identify and judge a holder whose JSON is unreadable.
+    let info = serde_json::from_str(&info).unwrap_or_else(|_| LockInfo {
+        id,
+        pid: u32::try_from(pid).unwrap_or(0),
+        who: host.clone(),
+        host,
+        operation: String::new(),
+        since,
+        process_start: String::new(),
+        lease_ms: 0,
+    });
+    Ok(Some(Held {
+        info,
+        fence: to_fence(token)?,
+        expires_ms,
     }))
 }
 

@@ -31,6 +31,14 @@ pub fn now_rfc3339() -> String {
     rfc3339_utc(SystemTime::now())
 }
 
+/// The current time in milliseconds since the Unix epoch (0 before it): the clock leases are
+/// measured with.
+pub fn now_unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// Formats a time as RFC 3339 UTC with whole seconds. Times before 1970 are clamped to the
 /// epoch.
 pub fn rfc3339_utc(t: SystemTime) -> String {

@@ -1,23 +1,43 @@
 //! The state store contract. A store persists versioned snapshots, accepts writes one object
-//! at a time inside an open version, and provides an exclusive lock with holder information.
+//! at a time inside an open version, and provides an exclusive lock with holder information:
+//! a lease its guard renews, and a fencing token every write carries.
 //!
 //! Every method is safe to call from several threads. Nothing here knows about SQLite.
 
 use crate::audit::{AuditEntry, AuditRecord, VerifyReport};
 use crate::model::{
-    EntryOutcome, InstanceState, JournalEntry, LockInfo, ObjectKey, OutputState, RunRecord,
-    RunStatus, Snapshot, VersionMeta,
+    EntryOutcome, Fence, InstanceState, JournalEntry, Lease, LockInfo, ObjectKey, OutputState,
+    RunRecord, RunStatus, Snapshot, VersionMeta,
 };
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 /// Writes a run's plan (see [`StateStore::begin_run`]): it may be called more than once and
 /// must write the same bytes each time.
 pub type PlanWriter<'a> = &'a dyn Fn(&mut dyn std::io::Write) -> std::io::Result<()>;
 
+/// The lease of a lock taken with [`crate::lock::current_lock_info`] unless its `lease_ms`
+/// says otherwise: long enough that a busy machine renews in time (every third of it), short
+/// enough that a holder that vanished from another host blocks others for half a minute.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("the state is locked by {} (pid {} on {}, since {}, running {})", .0.who, .0.pid, .0.host, .0.since, .0.operation)]
     Locked(Box<LockInfo>),
+    /// A write carried the fencing token of a lock that has since been taken over (after its
+    /// lease expired) or removed (`force-unlock`): the writer no longer holds the lock.
+    #[error("{}", fenced_message(*.fence, .holder.as_deref()))]
+    Fenced {
+        /// The token the write carried.
+        fence: Fence,
+        /// Who holds the lock now (`None`: nobody).
+        holder: Option<Box<LockInfo>>,
+    },
+    /// `force-unlock` without the override found a live lease.
+    #[error("the lock held by {} (pid {} on {}, since {}, running {}) is live: its lease has not expired", .0.holder.who, .0.holder.pid, .0.holder.host, .0.holder.since, .0.holder.operation)]
+    LeaseLive(Box<Lease>),
     #[error("state version {0} does not exist")]
     NoSuchVersion(u64),
     #[error("no version is open for writing (serial {0})")]
@@ -28,31 +48,149 @@ pub enum StateError {
     Io { path: String, message: String },
 }
 
-/// Returned by [`StateStore::lock`]; the lock is released when it is dropped. Releasing never
-/// fails loudly: if the store is gone, the lock row goes with it or is found stale later.
+fn fenced_message(fence: Fence, holder: Option<&LockInfo>) -> String {
+    match holder {
+        Some(h) => format!(
+            "the state lock was lost: this write carries fencing token {fence}, but the lock now belongs to {} (pid {} on {}, since {}, running {})",
+            h.who, h.pid, h.host, h.since, h.operation
+        ),
+        None => format!(
+            "the state lock was lost: this write carries fencing token {fence}, but the lock was removed"
+        ),
+    }
+}
+
+/// What `force_unlock` may remove.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unlock {
+    /// Only a lock whose lease expired (or whose holder is a process of this host that no
+    /// longer exists); a live lease is refused with [`StateError::LeaseLive`].
+    IfExpired,
+    /// Any lock, even a live lease: the caller records the override (the CLI audits it).
+    EvenIfLive,
+}
+
+/// A lock that was cleared to take the lock (see [`StateStore::lock`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaleLock {
+    pub holder: LockInfo,
+    pub why: Staleness,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Staleness {
+    /// The holder was a process of this host that no longer exists (or whose pid was reused).
+    ProcessGone,
+    /// The holder stopped renewing its lease and the lease ran out.
+    LeaseExpired,
+}
+
+/// The outcome of one renewal of a lease (see [`LockGuard::leased`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Renewal {
+    Renewed,
+    /// The lock belongs to another acquisition now: renewing stops for good.
+    Lost,
+    /// The store could not be reached this time (busy, I/O); the next renewal tries again.
+    Failed,
+}
+
+/// Renews a lease once; called by the guard's renewer thread.
+pub type Renew = Box<dyn FnMut() -> Renewal + Send>;
+
+/// Returned by [`StateStore::lock`]; the lock is released when it is dropped. While it lives, a
+/// background thread it owns renews the lease every third of its duration; the thread is
+/// stopped (and joined) before the lock is released. Releasing never fails loudly: if the store
+/// is gone, the lock row goes with it or is found expired later.
+///
+/// Must not be dropped while the thread dropping it holds the store (e.g. inside
+/// `SqliteStore::with_transaction`): the renewer may be waiting for it.
 pub struct LockGuard {
     pub info: LockInfo,
-    /// The holder whose lock was cleared to take this one because its process no longer exists
-    /// on this host (see [`StateStore::lock`]); the CLI reports it. `None` in the usual case.
-    pub cleared_stale: Option<LockInfo>,
+    /// The holder whose lock was cleared to take this one, and why (see
+    /// [`StateStore::lock`]); the CLI reports it. `None` in the usual case.
+    pub cleared_stale: Option<StaleLock>,
+    fence: Fence,
+    lost: Arc<AtomicBool>,
+    renewer: Option<Renewer>,
     release: Option<Box<dyn FnOnce() + Send>>,
 }
 
-impl LockGuard {
-    pub fn new(info: LockInfo, release: Box<dyn FnOnce() + Send>) -> LockGuard {
-        LockGuard::after_clearing(info, None, release)
-    }
+struct Renewer {
+    stop: mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
 
-    /// A guard for a lock taken after clearing `cleared_stale`, a dead holder's lock.
-    pub fn after_clearing(
+impl LockGuard {
+    /// A guard for the lock `info` acquired with token `fence`, after clearing `cleared_stale`
+    /// (if any). When `info.lease_ms` is not 0, a renewer thread calls `renew` every third of
+    /// the lease until the guard is dropped or `renew` reports [`Renewal::Lost`]. If the thread
+    /// cannot be started, `release` runs and the error is returned.
+    pub fn leased(
         info: LockInfo,
-        cleared_stale: Option<LockInfo>,
+        fence: Fence,
+        cleared_stale: Option<StaleLock>,
+        mut renew: Renew,
         release: Box<dyn FnOnce() + Send>,
-    ) -> LockGuard {
-        LockGuard {
+    ) -> std::io::Result<LockGuard> {
+        let lost = Arc::new(AtomicBool::new(false));
+        let renewer = if info.lease_ms == 0 {
+            None
+        } else {
+            let every = Duration::from_millis((info.lease_ms / 3).max(1));
+            let (stop, stopped) = mpsc::channel::<()>();
+            let flag = Arc::clone(&lost);
+            let spawned = std::thread::Builder::new()
+                .name("baton-lease".to_string())
+                .spawn(move || {
+                    while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                        if renew() == Renewal::Lost {
+                            flag.store(true, Ordering::SeqCst);
+                            break;
+                        }
+                    }
+                });
+            match spawned {
+                Ok(thread) => Some(Renewer { stop, thread }),
+                Err(e) => {
+                    release();
+                    return Err(e);
+                }
+            }
+        };
+        Ok(LockGuard {
             info,
             cleared_stale,
+            fence,
+            lost,
+            renewer,
             release: Some(release),
+        })
+    }
+
+    /// The fencing token every write under this lock carries.
+    pub fn fence(&self) -> Fence {
+        self.fence
+    }
+
+    /// Whether a renewal found the lock taken over or removed: writes under it are refused.
+    pub fn lost(&self) -> bool {
+        self.lost.load(Ordering::SeqCst)
+    }
+
+    /// Stops renewing and forgets the lock without releasing it, as a holder that crashed, hung
+    /// or was cut off from the store would: the lease runs out and another holder may take the
+    /// lock over. For tests and fault drills.
+    pub fn abandon(mut self) {
+        self.stop_renewer();
+        self.release = None;
+    }
+
+    fn stop_renewer(&mut self) {
+        if let Some(r) = self.renewer.take() {
+            drop(r.stop);
+            // A renewer that panicked has nothing left to stop.
+            let _ = r.thread.join();
         }
     }
 }
@@ -62,12 +200,15 @@ impl std::fmt::Debug for LockGuard {
         f.debug_struct("LockGuard")
             .field("info", &self.info)
             .field("cleared_stale", &self.cleared_stale)
+            .field("fence", &self.fence)
+            .field("lost", &self.lost())
             .finish_non_exhaustive()
     }
 }
 
 impl Drop for LockGuard {
     fn drop(&mut self) {
+        self.stop_renewer();
         if let Some(r) = self.release.take() {
             r();
         }
@@ -78,33 +219,43 @@ pub trait StateStore: Send + Sync {
     /// A description for messages, e.g. the database path.
     fn describe(&self) -> String;
 
-    /// Takes the exclusive lock, waiting up to `timeout` for a live holder to release it
-    /// (`Duration::ZERO`: fail at once). A lock whose holder is a process that no longer exists
-    /// on this host (or whose pid now belongs to another process) is cleared and returned in
-    /// [`LockGuard::cleared_stale`]; a holder on another host is never cleared.
-    /// Fails with [`StateError::Locked`] naming the holder.
+    /// Takes the exclusive lock for a lease of `info.lease_ms`, waiting up to `timeout` for a
+    /// live holder to release it (`Duration::ZERO`: fail at once). The acquisition gets the next
+    /// fencing token ([`LockGuard::fence`]). A lock whose lease expired, or whose holder is a
+    /// process that no longer exists on this host (or whose pid now belongs to another
+    /// process), is taken over and returned in [`LockGuard::cleared_stale`]; a live lease is
+    /// never displaced, whatever host it names. Fails with [`StateError::Locked`] naming the
+    /// holder.
     fn lock(&self, info: LockInfo, timeout: Duration) -> Result<LockGuard, StateError>;
 
     /// The current holder of the lock, if any (without taking it).
     fn lock_holder(&self) -> Result<Option<LockInfo>, StateError>;
 
-    /// Removes the lock whatever its holder (for `force-unlock`); returns what was removed.
-    fn force_unlock(&self) -> Result<Option<LockInfo>, StateError>;
+    /// The current lease, if any: holder, fencing token, expiry, and whether it has expired.
+    fn lease(&self) -> Result<Option<Lease>, StateError>;
+
+    /// Removes the lock (for `force-unlock`); returns what was removed. With
+    /// [`Unlock::IfExpired`] a live lease is refused with [`StateError::LeaseLive`].
+    fn force_unlock(&self, how: Unlock) -> Result<Option<LockInfo>, StateError>;
 
     /// The latest state: every object and output as last written, including writes of a
     /// version that is still open or was interrupted.
     fn current(&self) -> Result<Snapshot, StateError>;
 
-    /// Opens a new version (serial = latest + 1) for writing; returns its serial. The
-    /// caller should hold the lock. A version still open (its run was interrupted) is closed
+    /// Opens a new version (serial = latest + 1) for writing; returns its serial.
+    ///
+    /// Every write below carries `fence`, the token of the lock it is made under
+    /// ([`LockGuard::fence`]), and fails with [`StateError::Fenced`], writing nothing, unless
+    /// that acquisition still holds the lock — checked in the write's own transaction. A version still open (its run was interrupted) is closed
     /// with status `interrupted`; its writes stay in the state.
-    fn begin_version(&self, run_id: &str, command: &str) -> Result<u64, StateError>;
+    fn begin_version(&self, fence: Fence, run_id: &str, command: &str) -> Result<u64, StateError>;
 
     /// Records one object in the open version `serial` (`None` removes it). Durable when it
     /// returns. Fails with [`StateError::VersionNotOpen`] unless `serial` is the open version
     /// (the latest, still in progress).
     fn put_object(
         &self,
+        fence: Fence,
         serial: u64,
         key: &ObjectKey,
         object: Option<&InstanceState>,
@@ -113,13 +264,14 @@ pub trait StateStore: Send + Sync {
     /// Replaces all root outputs in the open version `serial`.
     fn put_outputs(
         &self,
+        fence: Fence,
         serial: u64,
         outputs: &std::collections::BTreeMap<String, OutputState>,
     ) -> Result<(), StateError>;
 
     /// Closes version `serial` with a status (`complete` or `failed`). Fails with
     /// [`StateError::VersionNotOpen`] if it is not the open version.
-    fn finish_version(&self, serial: u64, status: &str) -> Result<(), StateError>;
+    fn finish_version(&self, fence: Fence, serial: u64, status: &str) -> Result<(), StateError>;
 
     /// Every version, oldest first.
     fn history(&self) -> Result<Vec<VersionMeta>, StateError>;
@@ -133,18 +285,24 @@ pub trait StateStore: Send + Sync {
     /// Records a new run (status `running`) and its plan, which `plan` writes (it may be
     /// called more than once and must write the same bytes each time); `run.plan` is not read.
     /// Streaming keeps a large plan from being held in memory as one string.
-    fn begin_run(&self, run: &RunRecord, plan: PlanWriter<'_>) -> Result<(), StateError>;
+    fn begin_run(
+        &self,
+        fence: Fence,
+        run: &RunRecord,
+        plan: PlanWriter<'_>,
+    ) -> Result<(), StateError>;
 
     /// Sets a run's status (and its finish time, for final statuses).
-    fn finish_run(&self, id: &str, status: RunStatus) -> Result<(), StateError>;
+    fn finish_run(&self, fence: Fence, id: &str, status: RunStatus) -> Result<(), StateError>;
 
     /// Records an action's intent before it starts; returns its sequence number.
-    fn journal_start(&self, entry: &JournalEntry) -> Result<u64, StateError>;
+    fn journal_start(&self, fence: Fence, entry: &JournalEntry) -> Result<u64, StateError>;
 
     /// Records an action's outcome and, in the same transaction, the state writes it implies
     /// (so journal and state always agree).
     fn journal_finish(
         &self,
+        fence: Fence,
         run_id: &str,
         seq: u64,
         outcome: &EntryOutcome,

@@ -7,7 +7,9 @@
 use baton_core::InstanceAddr;
 use baton_state::lock::current_lock_info;
 use baton_state::sqlite::{APPLICATION_ID, SCHEMA_VERSION};
-use baton_state::{InstanceState, InstanceStatus, ObjectKey, SqliteStore, StateError, StateStore};
+use baton_state::{
+    Fence, InstanceState, InstanceStatus, ObjectKey, SqliteStore, StateError, StateStore, Unlock,
+};
 use std::path::Path;
 use std::time::Duration;
 
@@ -153,6 +155,62 @@ fn a_schema_3_database_keeps_its_run_plans() {
     assert!(!columns.iter().any(|c| c == "plan"), "{columns:?}");
 }
 
+/// A database written before leases (schema 4) while a process held the lock opens with that
+/// lock kept: it has fencing token 0 and no lease, so it never expires by time and only its
+/// process (or `force-unlock` with the override) ends it; the first new acquisition gets
+/// token 1.
+#[test]
+fn a_schema_4_lock_is_kept_without_a_lease() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("state.db");
+    let mut old = current_lock_info("apply");
+    old.host = "elsewhere.invalid".to_string();
+    old.lease_ms = 0;
+    {
+        let mut conn = rusqlite::Connection::open(&path).expect("create");
+        let tx = conn.transaction().expect("transaction");
+        for step in &baton_state::sqlite::MIGRATIONS[..4] {
+            step(&tx).expect("older schema");
+        }
+        // As Baton wrote it before leases: `lease_ms` absent from the JSON.
+        let mut json = serde_json::to_value(&old).expect("json");
+        if let Some(o) = json.as_object_mut() {
+            o.remove("lease_ms");
+        }
+        tx.execute(
+            "INSERT INTO lock (singleton, id, pid, host, since, info) VALUES (1, ?1, ?2, ?3, ?4, ?5)",
+            rusqlite::params![old.id, old.pid, old.host, old.since, json.to_string()],
+        )
+        .expect("old lock");
+        tx.pragma_update(None, "user_version", 4).expect("version");
+        tx.pragma_update(None, "application_id", APPLICATION_ID)
+            .expect("application id");
+        tx.commit().expect("commit");
+    }
+    let store = SqliteStore::open(&path).expect("open and migrate");
+    let lease = store.lease().expect("lease").expect("the old lock is kept");
+    assert_eq!(lease.holder, old);
+    assert_eq!(lease.fence, Fence(0));
+    assert_eq!(lease.expires_at_ms, None);
+    assert!(!lease.expired);
+    assert!(matches!(
+        store.lock(current_lock_info("plan"), Duration::ZERO),
+        Err(StateError::Locked(_))
+    ));
+    assert!(matches!(
+        store.force_unlock(Unlock::IfExpired),
+        Err(StateError::LeaseLive(_))
+    ));
+    assert_eq!(
+        store.force_unlock(Unlock::EvenIfLive).expect("override"),
+        Some(old)
+    );
+    let guard = store
+        .lock(current_lock_info("plan"), Duration::ZERO)
+        .expect("lock");
+    assert_eq!(guard.fence(), Fence(1));
+}
+
 #[test]
 fn garbage_file_is_corrupt() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -218,19 +276,33 @@ fn handles_on_different_threads_see_each_others_writes() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("state.db");
     let first = SqliteStore::open(&path).expect("open");
-    let serial = first.begin_version("run-1", "apply").expect("begin");
+    let lock = first
+        .lock(current_lock_info("apply"), Duration::ZERO)
+        .expect("lock");
+    let fence = lock.fence();
+    let serial = first.begin_version(fence, "run-1", "apply").expect("begin");
     let writer = {
         let path = path.clone();
         std::thread::spawn(move || {
             let second = SqliteStore::open(&path).expect("open on the thread");
             second
-                .put_object(serial, &key("terraform_data.from_thread"), Some(&object(1)))
+                .put_object(
+                    fence,
+                    serial,
+                    &key("terraform_data.from_thread"),
+                    Some(&object(1)),
+                )
                 .expect("put from the thread");
             second.current().expect("current on the thread")
         })
     };
     first
-        .put_object(serial, &key("terraform_data.from_main"), Some(&object(2)))
+        .put_object(
+            fence,
+            serial,
+            &key("terraform_data.from_main"),
+            Some(&object(2)),
+        )
         .expect("put from main");
     let seen_by_thread = writer.join().expect("thread");
     assert!(seen_by_thread
@@ -276,10 +348,20 @@ fn with_transaction_writes_state_atomically_with_other_tables() {
             Ok(())
         })
         .expect("create a table");
-    let serial = store.begin_version("run-1", "apply").expect("begin");
+    let lock = store
+        .lock(current_lock_info("apply"), Duration::ZERO)
+        .expect("lock");
+    let fence = lock.fence();
+    let serial = store.begin_version(fence, "run-1", "apply").expect("begin");
 
     let failed: Result<(), StateError> = store.with_transaction(|tx| {
-        store.put_object_in(tx, serial, &key("terraform_data.a"), Some(&object(1)))?;
+        store.put_object_in(
+            tx,
+            fence,
+            serial,
+            &key("terraform_data.a"),
+            Some(&object(1)),
+        )?;
         tx.execute("INSERT INTO side_table VALUES ('created a')", [])
             .map_err(|e| store.sql_error(e))?;
         Err(StateError::VersionNotOpen(99))
@@ -289,8 +371,14 @@ fn with_transaction_writes_state_atomically_with_other_tables() {
 
     store
         .with_transaction(|tx| {
-            store.put_object_in(tx, serial, &key("terraform_data.a"), Some(&object(1)))?;
-            store.put_outputs_in(tx, serial, &Default::default())?;
+            store.put_object_in(
+                tx,
+                fence,
+                serial,
+                &key("terraform_data.a"),
+                Some(&object(1)),
+            )?;
+            store.put_outputs_in(tx, fence, serial, &Default::default())?;
             tx.execute("INSERT INTO side_table VALUES ('created a')", [])
                 .map_err(|e| store.sql_error(e))?;
             Ok(())

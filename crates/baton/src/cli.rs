@@ -361,4 +361,8 @@ pub struct ForceUnlockArgs {
     /// Do not ask for confirmation.
     #[arg(long)]
     pub force: bool,
+    /// Remove the lock even though its lease is live (its holder renewed it recently). Only
+    /// for a holder known to be gone; recorded in the audit log.
+    #[arg(long)]
+    pub override_live_lease: bool,
 }

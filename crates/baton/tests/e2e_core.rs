@@ -867,6 +867,55 @@ fn concurrent_apply_fails_at_once_naming_the_lock_holder() {
     );
 }
 
+/// `force-unlock` refuses a live lease (a running apply renews it) and leaves it in place; with
+/// `--override-live-lease` it removes it and says so in the audit log. The displaced apply's
+/// next write carries a stale fencing token and is refused, down to closing its version.
+#[test]
+fn force_unlock_refuses_a_live_lease_unless_overridden() {
+    let p = Project::new(&[("main.tf", BLOCKING_CONFIG)]);
+    let first = p.baton(["apply", "--auto-approve"]).spawn();
+    wait_until(
+        "the first apply's provisioner to start",
+        Duration::from_secs(60),
+        || p.exists("started"),
+    );
+
+    let refused = p.baton(["force-unlock", "--force"]).run();
+    refused.assert_code(1);
+    refused.assert_stderr_contains("is live");
+    refused.assert_stderr_contains("--override-live-lease");
+    refused.assert_stderr_contains(&format!("pid {}", first.pid()));
+    let blocked = p.baton(["apply", "--auto-approve"]).run();
+    blocked.assert_failure();
+    blocked.assert_stderr_contains(&format!("pid {}", first.pid()));
+
+    let forced = p
+        .baton(["force-unlock", "--force", "--override-live-lease"])
+        .run();
+    forced.assert_success();
+    forced.assert_stdout_contains("successfully unlocked");
+    let audit = p.baton(["audit", "list", "--json"]).ok();
+    let text = audit.stdout.clone();
+    assert!(
+        text.contains("force-unlock") && text.contains("overriding its live lease"),
+        "the override is audited:\n{text}"
+    );
+
+    p.write("release", "");
+    let first = first.wait();
+    first.assert_failure();
+    first.assert_contains("lock was lost");
+    // The version it opened was never finished by it: its closing write was refused too.
+    let versions = history(&p);
+    let status = versions
+        .as_array()
+        .and_then(|v| v.last())
+        .and_then(|v| v.get("status"))
+        .and_then(|s| s.as_str())
+        .map(str::to_string);
+    assert_eq!(status.as_deref(), Some("in_progress"), "{versions}");
+}
+
 #[test]
 fn lock_timeout_waits_for_the_holder_then_succeeds() {
     let p = Project::new(&[("main.tf", BLOCKING_CONFIG)]);

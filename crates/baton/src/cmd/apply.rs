@@ -52,7 +52,12 @@ fn run(
     };
     let aopts = apply_opts(run_flags, ctx.on_failure(), flags.parallelism, command)?;
     let store = env.open_store()?;
-    let _guard = lock(env, &store.store, command, &flags.lock_timeout)?;
+    let guard = lock(env, &store.store, command, &flags.lock_timeout)?;
+    // Every write of the run carries the lock's fencing token.
+    let aopts = ApplyOpts {
+        fence: guard.fence(),
+        ..aopts
+    };
     check_unresolved(&store.store)?;
     let prior = store.current()?;
     let progress = crate::ui::Progress::new();
@@ -345,7 +350,12 @@ fn apply_saved(
     };
     let aopts = apply_opts(run_flags, ctx.on_failure(), flags.parallelism, command)?;
     let store = env.open_store()?;
-    let _guard = lock(env, &store.store, command, &flags.lock_timeout)?;
+    let guard = lock(env, &store.store, command, &flags.lock_timeout)?;
+    // Every write of the run carries the lock's fencing token.
+    let aopts = ApplyOpts {
+        fence: guard.fence(),
+        ..aopts
+    };
     check_unresolved(&store.store)?;
     let current = store.current()?;
     // A plan made against a state never written applies to any never-written state.

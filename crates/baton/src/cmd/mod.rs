@@ -278,9 +278,20 @@ pub fn lock(
     match store.lock(info, t) {
         Ok(g) => {
             if let Some(stale) = &g.cleared_stale {
+                let h = &stale.holder;
+                let (said, outcome) = match stale.why {
+                    baton_state::Staleness::ProcessGone => (
+                        "that process no longer exists",
+                        "cleared the stale lock",
+                    ),
+                    baton_state::Staleness::LeaseExpired => (
+                        "its lease expired without being renewed",
+                        "took over the expired lock",
+                    ),
+                };
                 eprintln!(
-                    "Cleared a stale lock left by {} (pid {} on {}, since {}, running {}): that process no longer exists.",
-                    stale.who, stale.pid, stale.host, stale.since, stale.operation
+                    "Cleared a stale lock left by {} (pid {} on {}, since {}, running {}): {said}.",
+                    h.who, h.pid, h.host, h.since, h.operation
                 );
                 audit::record(
                     env,
@@ -292,8 +303,8 @@ pub fn lock(
                         plan_digest: None,
                         policy: serde_json::Value::Null,
                         outcome: format!(
-                            "cleared the stale lock of pid {} on {} (held since {} for {})",
-                            stale.pid, stale.host, stale.since, stale.operation
+                            "{outcome} of pid {} on {} (held since {} for {})",
+                            h.pid, h.host, h.since, h.operation
                         ),
                         changes: Vec::new(),
                     },
@@ -302,7 +313,7 @@ pub fn lock(
             Ok(g)
         }
         Err(baton_state::StateError::Locked(h)) => Err(anyhow!(
-            "Error acquiring the state lock: the state at {} is locked by {} (pid {} on host {}, since {}, running {}).\n\nWait for that operation to finish, or retry with --lock-timeout 30s to wait for it. If that process is gone from another host, `baton force-unlock` removes the lock.",
+            "Error acquiring the state lock: the state at {} is locked by {} (pid {} on host {}, since {}, running {}).\n\nWait for that operation to finish, or retry with --lock-timeout 30s to wait for it. If that process is gone from another host, its lease expires unless renewed and the lock can then be taken or removed with `baton force-unlock`.",
             store.describe(),
             h.who,
             h.pid,

@@ -145,7 +145,7 @@ fn show(store: &baton_state::SqliteStore, id: &str, as_json: bool) -> anyhow::Re
 
 pub fn resume(env: &Env, a: &ResumeArgs) -> anyhow::Result<ExitCode> {
     let store = env.open_store()?;
-    let _guard = lock(env, &store.store, "resume", &a.lock_timeout)?;
+    let guard = lock(env, &store.store, "resume", &a.lock_timeout)?;
     settle_orphans(&store.store, &a.run)?;
     let prep = match baton_engine::resume::prepare(&store.store, &a.run)? {
         Ok(p) => p,
@@ -186,6 +186,7 @@ pub fn resume(env: &Env, a: &ResumeArgs) -> anyhow::Result<ExitCode> {
         .parse::<baton_engine::apply::FailurePolicy>()
         .map_err(|e| anyhow::anyhow!("run {}: the recorded failure policy: {e}", prep.run.id))?;
     let mut opts = apply_opts(&a.run_flags, Some(recorded), a.parallelism, "resume")?;
+    opts.fence = guard.fence();
     opts.parent = Some(prep.run.id.clone());
     opts.resume = Some(prep.info);
     let current = store.current()?;
@@ -202,19 +203,19 @@ pub fn resume(env: &Env, a: &ResumeArgs) -> anyhow::Result<ExitCode> {
     )?;
     let ok = !report.diags.has_errors() && !report.stopped && report.rollback.is_none();
     if ok {
-        store.finish_run(&prep.run.id, RunStatus::Resumed)?;
+        store.finish_run(guard.fence(), &prep.run.id, RunStatus::Resumed)?;
     } else if report.status == Some(RunStatus::RolledBack) {
         // The resume failed and undid its own changes; the original run's changes remain.
-        store.finish_run(&prep.run.id, RunStatus::Failed)?;
+        store.finish_run(guard.fence(), &prep.run.id, RunStatus::Failed)?;
     } else {
-        store.finish_run(&prep.run.id, RunStatus::Failed)?;
+        store.finish_run(guard.fence(), &prep.run.id, RunStatus::Failed)?;
     }
     finish(env, &prep.plan, &report, &opts)
 }
 
 pub fn rollback(env: &Env, a: &RollbackArgs) -> anyhow::Result<ExitCode> {
     let store = env.open_store()?;
-    let _guard = lock(env, &store.store, "rollback", &a.lock_timeout)?;
+    let guard = lock(env, &store.store, "rollback", &a.lock_timeout)?;
     let current = store.current()?;
     let (plan, diags, parent, config_files) = match (&a.run, a.to_version) {
         (Some(run), None) => {
@@ -267,7 +268,7 @@ pub fn rollback(env: &Env, a: &RollbackArgs) -> anyhow::Result<ExitCode> {
     if !plan.has_changes() {
         outln!("Nothing to roll back: every object is already as it was.");
         if let Some(p) = &parent {
-            store.finish_run(p, RunStatus::RolledBack)?;
+            store.finish_run(guard.fence(), p, RunStatus::RolledBack)?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -282,6 +283,7 @@ pub fn rollback(env: &Env, a: &RollbackArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     let mut opts = apply_opts(&a.run_flags, None, a.parallelism, "rollback")?;
+    opts.fence = guard.fence();
     opts.parent = parent.clone();
     let progress = crate::ui::Progress::new();
     let report = do_apply(
@@ -297,6 +299,7 @@ pub fn rollback(env: &Env, a: &RollbackArgs) -> anyhow::Result<ExitCode> {
     if let Some(p) = &parent {
         let ok = !report.diags.has_errors() && !report.stopped;
         store.finish_run(
+            guard.fence(),
             p,
             if ok {
                 RunStatus::RolledBack

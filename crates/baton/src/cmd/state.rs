@@ -6,7 +6,7 @@ use crate::render::render_object;
 use anyhow::{anyhow, bail};
 use baton_core::{InstanceAddr, Target};
 use baton_engine::statecodec::decode_object;
-use baton_state::{ObjectKey, Snapshot, StateStore};
+use baton_state::{ObjectKey, Snapshot, StateError, StateStore, Unlock};
 use std::process::ExitCode;
 
 fn snapshot(env: &Env) -> anyhow::Result<Snapshot> {
@@ -51,7 +51,7 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
             lock_timeout,
         } => {
             let store = env.open_store()?;
-            let _g = lock(env, &store.store, "state rm", &lock_timeout)?;
+            let guard = lock(env, &store.store, "state rm", &lock_timeout)?;
             let snap = store.current()?;
             let targets = addrs
                 .iter()
@@ -66,12 +66,12 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
             if keys.is_empty() {
                 bail!("Invalid target address: no matching objects found. To view the available instances, use \"baton state list\". Please modify the address to reference a specific instance.");
             }
-            let serial = store.begin_version("", "state rm")?;
+            let serial = store.begin_version(guard.fence(), "", "state rm")?;
             for k in &keys {
-                store.put_object(serial, k, None)?;
+                store.put_object(guard.fence(), serial, k, None)?;
                 outln!("Removed {}", k.addr);
             }
-            store.finish_version(serial, "complete")?;
+            store.finish_version(guard.fence(), serial, "complete")?;
             super::audit::record(
                 env,
                 &store.store,
@@ -100,7 +100,7 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
             lock_timeout,
         } => {
             let store = env.open_store()?;
-            let _g = lock(env, &store.store, "state mv", &lock_timeout)?;
+            let guard = lock(env, &store.store, "state mv", &lock_timeout)?;
             let snap = store.current()?;
             let src = Target::parse(&from).map_err(|e| anyhow!(e))?;
             let dst = Target::parse(&to).map_err(|e| anyhow!(e))?;
@@ -154,14 +154,14 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
                     bail!("Invalid target address: cannot move to {}: there is already a resource instance at that address in the current state.", b.addr);
                 }
             }
-            let serial = store.begin_version("", "state mv")?;
+            let serial = store.begin_version(guard.fence(), "", "state mv")?;
             for (a, b) in &moves {
                 let obj = snap.objects.get(a).cloned();
-                store.put_object(serial, a, None)?;
-                store.put_object(serial, b, obj.as_ref())?;
+                store.put_object(guard.fence(), serial, a, None)?;
+                store.put_object(guard.fence(), serial, b, obj.as_ref())?;
                 outln!("Move \"{}\" to \"{}\"", a.addr, b.addr);
             }
-            store.finish_version(serial, "complete")?;
+            store.finish_version(guard.fence(), serial, "complete")?;
             super::audit::record(
                 env,
                 &store.store,
@@ -237,23 +237,61 @@ pub fn force_unlock(env: &Env, a: &ForceUnlockArgs) -> anyhow::Result<ExitCode> 
         outln!("There is no state, so there is no lock.");
         return Ok(ExitCode::SUCCESS);
     };
-    let Some(holder) = store.lock_holder()? else {
+    let Some(lease) = store.lease()? else {
         outln!("The state is not locked.");
         return Ok(ExitCode::SUCCESS);
     };
+    let holder = lease.holder.clone();
+    let describe = format!(
+        "{} (pid {} on {}, since {}, running {})",
+        holder.who, holder.pid, holder.host, holder.since, holder.operation
+    );
+    if !lease.expired && !a.override_live_lease {
+        eprintln!(
+            "Error: the lock held by {describe} is live: {}.
+
+Baton removes only a lock whose lease expired. Wait for it, or, if you are certain its holder is gone, retry with --override-live-lease (recorded in the audit log).",
+            live_lease_detail(&lease)
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let overriding = !lease.expired;
     if !a.force
         && !crate::ui::confirm(
             "Do you really want to force-unlock?",
             &format!(
-                "The lock is held by {} (pid {} on {}, since {}, running {}).\n  Removing it while that process still runs can corrupt the state.",
-                holder.who, holder.pid, holder.host, holder.since, holder.operation
+                "The lock is held by {describe}.\n  Removing it while that process still runs can corrupt the state."
             ),
         )
     {
         eprintln!("force-unlock cancelled.");
         return Ok(ExitCode::from(1));
     }
-    store.force_unlock()?;
+    let how = if overriding {
+        Unlock::EvenIfLive
+    } else {
+        Unlock::IfExpired
+    };
+    let removed = match store.force_unlock(how) {
+        Ok(removed) => removed,
+        Err(StateError::LeaseLive(l)) => {
+            eprintln!(
+                "Error: the lock held by {describe} was renewed meanwhile: {}. Its holder is alive; nothing was removed.",
+                live_lease_detail(&l)
+            );
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let Some(holder) = removed else {
+        outln!("The state is not locked.");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let how = if overriding {
+        "overriding its live lease"
+    } else {
+        "its lease had expired"
+    };
     super::audit::record(
         env,
         &store,
@@ -264,12 +302,29 @@ pub fn force_unlock(env: &Env, a: &ForceUnlockArgs) -> anyhow::Result<ExitCode> 
             plan_digest: None,
             policy: serde_json::Value::Null,
             outcome: format!(
-                "removed the lock of {} (pid {} on {}, since {}, running {})",
-                holder.who, holder.pid, holder.host, holder.since, holder.operation
+                "removed the lock of {} (pid {} on {}, since {}, running {}; fencing token {}), {how}",
+                holder.who, holder.pid, holder.host, holder.since, holder.operation, lease.fence
             ),
             changes: Vec::new(),
         },
     );
     outln!("Baton state has been successfully unlocked!");
     Ok(ExitCode::SUCCESS)
+}
+
+/// How long a live lease still runs, for messages.
+fn live_lease_detail(lease: &baton_state::Lease) -> String {
+    match lease.expires_at_ms {
+        None => "it was taken by a Baton without leases and does not expire by itself".to_string(),
+        Some(at) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            let left = std::time::Duration::from_millis(at.saturating_sub(now));
+            format!(
+                "its lease runs for another {:.1}s unless renewed",
+                left.as_secs_f64()
+            )
+        }
+    }
 }
