@@ -15,7 +15,7 @@
 # benchmark's five shapes and the examples, collects every function that ran, and writes
 # them for the linker, grouped by the first configuration and operation that runs them. Names
 # have the compiler's default (legacy) mangling, which ends each name with a hash of its
-# generic arguments and crate. Each is listed as it is, then once more with the hash as a
+# generic arguments and crate (the standard library's own instances are v0-mangled). Each is listed as it is, then once more with the hash as a
 # wildcard, so a function whose hash changed (after a change to its crate, a dependency or
 # the toolchain) still lands in the block, with the other instances of the same function.
 # Rerun after large changes; `--check` prints how many of the functions that run are listed
@@ -162,11 +162,14 @@ mkdir -p "$work/run"
 run_profiles "$baton" "$work/run"
 ranked_names "$baton" "$work/run" >"$work/names"
 [[ -s $work/names ]] || { echo "hot-text.sh: no profile recorded a function; see $work/run/profiles/*.err" >&2; exit 1; }
-# The same names as patterns that survive a rebuild: hashes and LLVM's promoted-local suffixes
-# become wildcards. They follow the exact names, so a function whose name changed still lands
-# in the block (after the exact ones, with other instances of the same generic function).
+# The same names as patterns that survive a rebuild: hashes, the crate disambiguators of v0
+# names (the standard library's own instances are v0-mangled) and LLVM's promoted-local
+# suffixes become wildcards. They follow the exact names, so a function whose name changed
+# still lands in the block (after the exact ones, with other instances of the same generic
+# function).
 sed -E \
     -e 's/17h[0-9a-f]{16}E$/17h*E/' \
+    -e '/^_R/ s/Cs[0-9A-Za-z]+_/Cs*_/g' \
     -e 's/\.llvm\.[0-9]+$/.llvm.*/' \
     "$work/names" | grep -F '*' | awk '!seen[$0]++' >"$work/patterns" || true
 
