@@ -5,26 +5,24 @@
 #
 # Why: the kernel maps a program's code into memory 64 KiB at a time around each page it
 # runs, so code that runs scattered over the whole 8 MB .text makes most of .text resident.
-# The release build places the functions listed in hot-text.ld first, in one block
-# (crates/baton/build.rs passes it to the linker), so a command touches about the size of
-# the code it runs, not the whole binary.
+# The `release-small` build (`cargo build --profile release-small -p baton --features small`;
+# the default release build has no layout) places the functions listed in hot-text.ld first,
+# in one block (crates/baton/build.rs passes it to the linker), so a command touches about the
+# size of the code it runs, not the whole binary.
 #
-# How: runs a release build under valgrind's callgrind on typical commands (validate, plan,
+# How: runs a release-small build under valgrind's callgrind on typical commands (validate, plan,
 # apply, a no-op plan with refresh, output, show, state list, a saved plan, destroy) over the
 # benchmark's five shapes and the examples, collects every function that ran, and writes
 # them for the linker, grouped by the first configuration and operation that runs them. Names
-# are v0-mangled (.cargo/config.toml): paths and generic arguments spelled out, so they stay
-# valid when unrelated code changes. Each is listed as it is, then once more with its crate
-# hashes (which change with a dependency or toolchain update) as wildcards, so a function
-# whose crate hash changed still lands in the block in the same order. Rerun after large
-# changes; `--check` prints how many of the functions that run are listed by name, without
-# writing anything. The layout changes no behaviour, only which pages a command touches.
+# have the compiler's default (legacy) mangling, which ends each name with a hash of its
+# generic arguments and crate (the standard library's own instances are v0-mangled). Each is listed as it is, then once more with the hash as a
+# wildcard, so a function whose hash changed (after a change to its crate, a dependency or
+# the toolchain) still lands in the block, with the other instances of the same function.
+# Rerun after large changes; `--check` prints how many of the functions that run are listed
+# by name, without writing anything. The layout changes no behaviour, only which pages a
+# command touches.
 #
-# --legacy PATH adds the names of a release build made with RUSTFLAGS set in the environment
-# (for instance RUSTFLAGS="-C debuginfo=0"): those flags replace .cargo/config.toml's, so such
-# a build has the compiler's default (legacy) mangling, and gets the layout too.
-#
-# Needs: valgrind, a release build (built if --baton is not given), bash, awk.
+# Needs: valgrind, a release-small build (built if --baton is not given), bash, awk.
 set -euo pipefail
 export LC_ALL=C
 
@@ -32,27 +30,22 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 out=$root/crates/baton/link/hot-text.ld
 baton=""
-legacy=""
 check=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --baton) baton=${2:?--baton needs a path}; shift 2 ;;
     --out) out=${2:?--out needs a file}; shift 2 ;;
-    --legacy) legacy=${2:?--legacy needs a path}; shift 2 ;;
     --check) check=1; shift ;;
-    -h|--help) sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "hot-text.sh: unknown argument '$1'" >&2; exit 64 ;;
   esac
 done
 command -v valgrind >/dev/null || { echo "hot-text.sh: valgrind is needed (apt-get install valgrind)" >&2; exit 69; }
 if [[ -z $baton ]]; then
-  (cd "$root" && cargo build --release -p baton)
-  baton=$root/target/release/baton
+  (cd "$root" && cargo build --profile release-small -p baton --features small)
+  baton=$root/target/release-small/baton
 fi
 baton=$(cd "$(dirname "$baton")" && pwd)/$(basename "$baton")
-if [[ -n $legacy ]]; then
-  legacy=$(cd "$(dirname "$legacy")" && pwd)/$(basename "$legacy")
-fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -165,29 +158,20 @@ ranked_names() {
 ' "$2"/profiles/*.cg | sort -t $'\t' -k1,1n -k2,2nr -k3,3 | cut -f3
 }
 
-mkdir -p "$work/v0"
-run_profiles "$baton" "$work/v0"
-ranked_names "$baton" "$work/v0" >"$work/names"
-[[ -s $work/names ]] || { echo "hot-text.sh: no profile recorded a function; see $work/v0/profiles/*.err" >&2; exit 1; }
-# The same names as patterns that survive a rebuild: legacy hashes, v0 crate disambiguators
-# and LLVM's promoted-local suffixes become wildcards. They follow the exact names, so a
-# function whose name changed still lands in the block (after the exact ones, with other
-# instances of the same generic function).
+mkdir -p "$work/run"
+run_profiles "$baton" "$work/run"
+ranked_names "$baton" "$work/run" >"$work/names"
+[[ -s $work/names ]] || { echo "hot-text.sh: no profile recorded a function; see $work/run/profiles/*.err" >&2; exit 1; }
+# The same names as patterns that survive a rebuild: hashes, the crate disambiguators of v0
+# names (the standard library's own instances are v0-mangled) and LLVM's promoted-local
+# suffixes become wildcards. They follow the exact names, so a function whose name changed
+# still lands in the block (after the exact ones, with other instances of the same generic
+# function).
 sed -E \
     -e 's/17h[0-9a-f]{16}E$/17h*E/' \
     -e '/^_R/ s/Cs[0-9A-Za-z]+_/Cs*_/g' \
     -e 's/\.llvm\.[0-9]+$/.llvm.*/' \
     "$work/names" | grep -F '*' | awk '!seen[$0]++' >"$work/patterns" || true
-
-# A build with the default (legacy) mangling, as RUSTFLAGS in the environment gives, names
-# functions differently: its names, hashes as wildcards, go last.
-if [[ -n $legacy ]]; then
-  mkdir -p "$work/legacy"
-  run_profiles "$legacy" "$work/legacy"
-  ranked_names "$legacy" "$work/legacy" | grep '^_ZN' \
-    | sed -E -e 's/17h[0-9a-f]{16}E$/17h*E/' -e 's/\.llvm\.[0-9]+$/.llvm.*/' \
-    | awk '!seen[$0]++' >>"$work/patterns"
-fi
 
 if (( check )); then
   listed=$(grep -o '^    \*(\.text\.[^ )]*' "$out" 2>/dev/null | sed 's/^    \*(\.text\.\*\{0,1\}//' | sort -u || true)
@@ -200,8 +184,8 @@ mkdir -p "$(dirname "$out")"
 {
   echo "/* Generated by bench/hot-text.sh from profiles of typical commands: the functions Baton"
   echo "   runs, grouped by the first configuration and operation that runs them, placed in one"
-  echo "   block at the start of the code; then the same names with crate hashes as wildcards."
-  echo "   See crates/baton/build.rs. Regenerate with bench/hot-text.sh; do not edit. */"
+  echo "   block at the start of the code; then the same names with hashes as wildcards. Used by"
+  echo "   the release-small build only; see crates/baton/build.rs. Regenerate with bench/hot-text.sh; do not edit. */"
   echo "SECTIONS"
   echo "{"
   echo "  .text.hot :"
