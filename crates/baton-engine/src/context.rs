@@ -82,6 +82,7 @@ pub fn load_with(
         check_types(m, &mut diags);
         check_schemas(m, &mut diags);
         check_conditions(m, &mut diags);
+        check_repetition_refs(m, &mut diags);
     }
     let (graph, d) = build(&config, sources);
     diags.extend(d);
@@ -98,6 +99,115 @@ pub fn load_with(
         }),
         diags,
     )
+}
+
+/// `count.index` only where `count` is set and `each.*` only where `for_each` is set, checked
+/// before anything is evaluated so that every misuse is reported together with the other load
+/// errors, as Terraform does.
+fn check_repetition_refs(m: &Module, diags: &mut Diagnostics) {
+    use baton_eval::refs::Reference;
+    let count_err = |span, context: &str| {
+        Diagnostic::error(
+            "Reference to \"count\" in non-counted context",
+            "The \"count\" object can only be used in \"module\", \"resource\", and \"data\" blocks, and only when the \"count\" argument is set.",
+        )
+        .at(span)
+        .in_context(context.to_string())
+    };
+    let mut check = |exprs: &[&baton_config::Expr],
+                     counted: bool,
+                     for_each: bool,
+                     in_block: bool,
+                     context: &str| {
+        for e in exprs {
+            for r in baton_eval::refs::references(e).0 {
+                match r.reference {
+                    Reference::CountIndex if !counted => diags.push(count_err(r.span, context)),
+                    Reference::EachKey | Reference::EachValue if !for_each => {
+                        let d = if in_block {
+                            Diagnostic::error(
+                                "each.value cannot be used in this context",
+                                "A reference to \"each.key\" or \"each.value\" has been used in a context in which it is unavailable, such as when the configuration no longer contains the value in its \"for_each\" expression.",
+                            )
+                        } else {
+                            Diagnostic::error(
+                                "Reference to \"each\" in context without for_each",
+                                "The \"each\" object can be used only in \"module\" or \"resource\" blocks, and only when the \"for_each\" argument is set.",
+                            )
+                        };
+                        diags.push(d.at(r.span).in_context(context.to_string()));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    };
+    for r in m.resources.values() {
+        // `count` and `for_each` themselves are evaluated before any instance exists.
+        let repetition: Vec<&baton_config::Expr> = r
+            .count
+            .iter()
+            .chain(r.for_each.iter())
+            .map(|e| &**e)
+            .collect();
+        check(&repetition, false, false, true, &r.describe());
+        let exprs: Vec<&baton_config::Expr> = crate::graph::resource_exprs(r)
+            .into_iter()
+            .filter(|e| !repetition.iter().any(|x| std::ptr::eq(*x, *e)))
+            .collect();
+        check(
+            &exprs,
+            r.count.is_some(),
+            r.for_each.is_some(),
+            true,
+            &r.describe(),
+        );
+    }
+    for c in m.module_calls.values() {
+        let context = format!("module \"{}\"", c.name);
+        let repetition: Vec<&baton_config::Expr> =
+            c.count.iter().chain(c.for_each.iter()).collect();
+        check(&repetition, false, false, true, &context);
+        let inputs: Vec<&baton_config::Expr> = c.inputs.iter().map(|a| &a.expr).collect();
+        check(
+            &inputs,
+            c.count.is_some(),
+            c.for_each.is_some(),
+            true,
+            &context,
+        );
+    }
+    for l in m.locals.values() {
+        check(&[&l.expr], false, false, false, "locals");
+    }
+    for o in m.outputs.values() {
+        let mut exprs: Vec<&baton_config::Expr> = vec![&o.value];
+        for c in &o.preconditions {
+            exprs.push(&c.condition);
+            exprs.extend(c.error_message.iter());
+        }
+        check(
+            &exprs,
+            false,
+            false,
+            false,
+            &format!("output \"{}\"", o.name),
+        );
+    }
+    for c in &m.checks {
+        let exprs: Vec<&baton_config::Expr> = c
+            .asserts
+            .iter()
+            .flat_map(|a| std::iter::once(&a.condition).chain(a.error_message.iter()))
+            .collect();
+        check(
+            &exprs,
+            false,
+            false,
+            false,
+            &format!("check \"{}\"", c.name),
+        );
+    }
 }
 
 /// Every condition (validation, precondition, postcondition, assert) must refer to something,

@@ -1210,7 +1210,6 @@ resource "terraform_data" "c" {
 }
 "#,
         expect![[r#"
-            (errored)
             error: Reference to "count" in non-counted context @ main.tf:2:11
         "#]],
     );
@@ -1337,9 +1336,8 @@ output "o" {
     );
 }
 
-/// KNOWN DIVERGENCE (engine bug, recorded as it is): `terraform validate` also reports
-/// `Reference to "count" in non-counted context @ main.tf:6:11` (Baton does, alone: see
-/// `validate_only_count_index_outside_counted_block`).
+/// Both mistakes are reported, as `terraform validate` does: `count.index` and `each.*` are
+/// checked when the configuration loads, with the other reference errors.
 #[test]
 fn validate_only_still_reports_undeclared_references() {
     check_validate(
@@ -1354,6 +1352,7 @@ resource "terraform_data" "c" {
 }
 "#,
         expect![[r#"
+            error: Reference to "count" in non-counted context @ main.tf:6:11
             error: Invalid "each" attribute @ main.tf:3:14
         "#]],
     );
@@ -1369,15 +1368,12 @@ resource "terraform_data" "c" {
 }
 "#,
         expect![[r#"
-            (no plan)
             error: Reference to "count" in non-counted context @ main.tf:2:11
         "#]],
     );
 }
 
-/// KNOWN DIVERGENCE (engine bug, recorded as it is): Terraform 1.11 reports both mistakes
-/// (`validate` and `plan`); Baton stops at the first and misses
-/// `Reference to "count" in non-counted context @ main.tf:6:11`.
+/// Terraform 1.11 reports both mistakes (`validate` and `plan`), and so does Baton.
 #[test]
 fn each_and_count_misuse_in_two_resources_are_both_reported() {
     check(
@@ -1392,6 +1388,7 @@ resource "terraform_data" "c" {
 }
 "#,
         expect![[r#"
+            error: Reference to "count" in non-counted context @ main.tf:6:11
             error: Invalid "each" attribute @ main.tf:3:14
         "#]],
     );
