@@ -6,7 +6,7 @@
 
 use crate::graph::{build, ConfigGraph};
 use baton_config::{load_config_with, Config, ConfigFs, Module, RealFs};
-use baton_core::{Diagnostic, Diagnostics, ResourceMode, Sources};
+use baton_core::{Diagnostic, Diagnostics, ModulePath, ResourceMode, Sources};
 use std::path::{Path, PathBuf};
 
 pub struct Context {
@@ -423,4 +423,9 @@ fn check_body(
             }
         }
     }
+}
+
+/// The module at path `p` of the configuration tree, if there is one.
+pub fn module_of<'c>(config: &'c Config, p: &ModulePath) -> Option<&'c Module> {
+    config.descendant(p).map(|c| &c.module)
 }

@@ -8,8 +8,8 @@ use crate::context::Context;
 use crate::expand::{count_index, each_values, expand, placeholder_repeat, Expansion};
 use crate::model::{CheckStatus, Checkable};
 use crate::values::{CallExpansion, EvalState, InstanceScope, NamedValue, Repetition};
-use baton_config::{CheckRule, Config, ExprKind, Module};
-use baton_core::{Diagnostic, Diagnostics, InstanceKey, ModuleInstance, ModulePath};
+use baton_config::{CheckRule, ExprKind};
+use baton_core::{Diagnostic, Diagnostics, InstanceKey, ModuleInstance, ModulePath, Sources};
 use baton_eval::convert::convert_constraint;
 use baton_eval::typeexpr::type_constraint;
 use baton_eval::{Evaluator, FnCtx, Type, TypeConstraint, Value};
@@ -47,9 +47,7 @@ pub struct NodeEval<'a> {
 /// taken literally, the value if one was given.
 pub type RootValue<'f> = dyn Fn(&Type, bool) -> Result<Option<Value>, Diagnostic> + 'f;
 
-pub fn module_of<'c>(config: &'c Config, p: &ModulePath) -> Option<&'c Module> {
-    config.descendant(p).map(|c| &c.module)
-}
+pub use crate::context::module_of;
 
 impl<'a> NodeEval<'a> {
     pub fn scope<'s>(&'s self, mi: &'s ModuleInstance) -> InstanceScope<'s> {
@@ -268,8 +266,7 @@ impl<'a> NodeEval<'a> {
         let mut status = CheckStatus::Pass;
         let mut problems = Vec::new();
         for r in site.rules {
-            match crate::plan::check_rule(&mut ev, r, site.summary, site.subject, &self.ctx.sources)
-            {
+            match check_rule(&mut ev, r, site.summary, site.subject, &self.ctx.sources) {
                 Ok(s) => status = status.max(s),
                 Err(f) => {
                     status = status.max(f.status);
@@ -336,7 +333,7 @@ impl<'a> NodeEval<'a> {
             match ev.eval(&o.value) {
                 Ok(v) => {
                     if v.contains_sensitive() && !o.sensitive && p.is_root() {
-                        diags.push(crate::plan::sensitive_output_error(o));
+                        diags.push(sensitive_output_error(o));
                         continue;
                     }
                     // Root outputs are saved (in the plan's state snapshot, then the state),
@@ -462,6 +459,94 @@ fn infinite_output_error(o: &baton_config::Output, planning: bool) -> Diagnostic
     Diagnostic::error(summary, detail)
         .at(o.def_span)
         .in_context(format!("output \"{}\"", o.name))
+}
+
+pub(crate) fn sensitive_output_error(o: &baton_config::Output) -> Diagnostic {
+    Diagnostic::error(
+        "Output refers to sensitive values",
+        "To reduce the risk of accidentally exporting sensitive data that was intended to be only internal, Baton requires that any root module output containing sensitive data be explicitly marked as sensitive, to confirm your intent.\n\nIf you do intend to export this data, annotate the output value as sensitive by adding the following argument:\n    sensitive = true",
+    )
+    .at(o.def_span)
+    .in_context(format!("output \"{}\"", o.name))
+}
+
+/// A condition that did not pass: its status (`Fail` or `Error`), the message for `checks`
+/// and the diagnostic to report.
+pub(crate) struct RuleFailure {
+    pub status: CheckStatus,
+    pub problem: String,
+    pub diag: Diagnostic,
+}
+
+/// Evaluates one condition: `Pass` or `Unknown` (it depends on a value known only after
+/// apply), or the failure with the rule's message.
+pub(crate) fn check_rule(
+    ev: &mut Evaluator<'_>,
+    r: &CheckRule,
+    summary: &str,
+    subject: &str,
+    sources: &Sources,
+) -> Result<CheckStatus, Box<RuleFailure>> {
+    let error = |diag: Diagnostic| {
+        Box::new(RuleFailure {
+            status: CheckStatus::Error,
+            problem: diag.summary.clone(),
+            diag,
+        })
+    };
+    let c = ev.eval(&r.condition).map_err(error)?;
+    if c.is_null() {
+        return Err(error(
+            Diagnostic::error(
+                "Invalid condition result",
+                "Condition expression must return either true or false, not null.",
+            )
+            .at(r.condition.span),
+        ));
+    }
+    let (c, _) = c.unmark();
+    if !c.is_known() {
+        return Ok(CheckStatus::Unknown);
+    }
+    let ok = baton_eval::convert::convert(&c, &Type::Bool)
+        .ok()
+        .and_then(|b| b.as_bool())
+        .ok_or_else(|| {
+            error(
+                Diagnostic::error(
+                    "Invalid condition result",
+                    "Condition expression must return either true or false.",
+                )
+                .at(r.condition.span),
+            )
+        })?;
+    if ok {
+        return Ok(CheckStatus::Pass);
+    }
+    let msg = match &r.error_message {
+        Some(m) => match ev.eval(m) {
+            Ok(v) if v.contains_sensitive() => {
+                "The error message included a sensitive value, so it will not be displayed."
+                    .to_string()
+            }
+            Ok(v) => baton_eval::convert::convert(&v, &Type::String)
+                .ok()
+                .and_then(|s| s.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            Err(d) => format!("(the error message could not be evaluated: {})", d.summary),
+        },
+        None => String::new(),
+    };
+    let loc = sources.location(r.span).unwrap_or_default();
+    Err(Box::new(RuleFailure {
+        status: CheckStatus::Fail,
+        problem: msg.clone(),
+        diag: Diagnostic::error(
+            summary,
+            format!("{msg}\n\nThis was checked by the condition for {subject} at {loc}."),
+        )
+        .at(r.condition.span),
+    }))
 }
 
 #[cfg(test)]

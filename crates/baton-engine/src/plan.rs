@@ -7,12 +7,11 @@
 //! plan reports every independent error.
 
 use crate::body::eval_body;
-use crate::context::Context;
+use crate::context::{module_of, Context};
 use crate::expand::{count_index, each_values, expand, placeholder_repeat, Expansion};
 use crate::graph::NodeKey;
 use crate::model::{
-    Action, ActionReason, CheckStatus, Checkable, Drift, OutputChange, Plan, PlanMode,
-    ResourceChange,
+    Action, ActionReason, Checkable, Drift, OutputChange, Plan, PlanMode, ResourceChange,
 };
 use crate::nodes::CheckSite;
 use crate::nodes::NodeEval;
@@ -20,10 +19,10 @@ use crate::statecodec::{decode_object, decode_output};
 use crate::values::{EvalState, InstanceScope, NamedValue, Repetition};
 use crate::vars::{gather, parse_text, CliVar, RawValue};
 use crate::{Event, Observer};
-use baton_config::{CheckRule, Config, Expr, ExprKind, IgnoreChanges, Module, Resource};
+use baton_config::{Expr, ExprKind, IgnoreChanges, Resource};
 use baton_core::{
     Diagnostic, Diagnostics, InstanceAddr, InstanceKey, ModuleInstance, ModulePath, ResourceAddr,
-    ResourceMode, Sources, Target,
+    ResourceMode, Target,
 };
 use baton_eval::{Evaluator, FnCtx, PathStep, Type, Value};
 use baton_graph::NodeId;
@@ -377,10 +376,6 @@ struct Planner<'a> {
     imports_matched: HashSet<usize>,
     /// When planning started (RFC 3339): the plan's timestamp.
     timestamp: String,
-}
-
-fn module_of<'c>(config: &'c Config, p: &ModulePath) -> Option<&'c Module> {
-    config.descendant(p).map(|c| &c.module)
 }
 
 impl<'a> Planner<'a> {
@@ -1499,94 +1494,6 @@ pub(crate) fn prevent_destroy_error(addr: &InstanceAddr, r: &Resource) -> Diagno
     )
     .at(r.def_span)
     .in_context(r.describe())
-}
-
-pub(crate) fn sensitive_output_error(o: &baton_config::Output) -> Diagnostic {
-    Diagnostic::error(
-        "Output refers to sensitive values",
-        "To reduce the risk of accidentally exporting sensitive data that was intended to be only internal, Baton requires that any root module output containing sensitive data be explicitly marked as sensitive, to confirm your intent.\n\nIf you do intend to export this data, annotate the output value as sensitive by adding the following argument:\n    sensitive = true",
-    )
-    .at(o.def_span)
-    .in_context(format!("output \"{}\"", o.name))
-}
-
-/// A condition that did not pass: its status (`Fail` or `Error`), the message for `checks`
-/// and the diagnostic to report.
-pub(crate) struct RuleFailure {
-    pub status: CheckStatus,
-    pub problem: String,
-    pub diag: Diagnostic,
-}
-
-/// Evaluates one condition: `Pass` or `Unknown` (it depends on a value known only after
-/// apply), or the failure with the rule's message.
-pub(crate) fn check_rule(
-    ev: &mut Evaluator<'_>,
-    r: &CheckRule,
-    summary: &str,
-    subject: &str,
-    sources: &Sources,
-) -> Result<CheckStatus, Box<RuleFailure>> {
-    let error = |diag: Diagnostic| {
-        Box::new(RuleFailure {
-            status: CheckStatus::Error,
-            problem: diag.summary.clone(),
-            diag,
-        })
-    };
-    let c = ev.eval(&r.condition).map_err(error)?;
-    if c.is_null() {
-        return Err(error(
-            Diagnostic::error(
-                "Invalid condition result",
-                "Condition expression must return either true or false, not null.",
-            )
-            .at(r.condition.span),
-        ));
-    }
-    let (c, _) = c.unmark();
-    if !c.is_known() {
-        return Ok(CheckStatus::Unknown);
-    }
-    let ok = baton_eval::convert::convert(&c, &Type::Bool)
-        .ok()
-        .and_then(|b| b.as_bool())
-        .ok_or_else(|| {
-            error(
-                Diagnostic::error(
-                    "Invalid condition result",
-                    "Condition expression must return either true or false.",
-                )
-                .at(r.condition.span),
-            )
-        })?;
-    if ok {
-        return Ok(CheckStatus::Pass);
-    }
-    let msg = match &r.error_message {
-        Some(m) => match ev.eval(m) {
-            Ok(v) if v.contains_sensitive() => {
-                "The error message included a sensitive value, so it will not be displayed."
-                    .to_string()
-            }
-            Ok(v) => baton_eval::convert::convert(&v, &Type::String)
-                .ok()
-                .and_then(|s| s.as_str().map(str::to_string))
-                .unwrap_or_default(),
-            Err(d) => format!("(the error message could not be evaluated: {})", d.summary),
-        },
-        None => String::new(),
-    };
-    let loc = sources.location(r.span).unwrap_or_default();
-    Err(Box::new(RuleFailure {
-        status: CheckStatus::Fail,
-        problem: msg.clone(),
-        diag: Diagnostic::error(
-            summary,
-            format!("{msg}\n\nThis was checked by the condition for {subject} at {loc}."),
-        )
-        .at(r.condition.span),
-    }))
 }
 
 /// `ignore_changes = all`: every configurable attribute keeps its prior value.

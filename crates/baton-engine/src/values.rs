@@ -335,7 +335,7 @@ impl<'a> InstanceScope<'a> {
 
 impl Scope for InstanceScope<'_> {
     fn provider_declared(&self, local_name: &str) -> bool {
-        crate::nodes::module_of(self.config, &self.module.path())
+        crate::context::module_of(self.config, &self.module.path())
             .is_some_and(|m| m.terraform.required_providers.contains_key(local_name))
     }
 

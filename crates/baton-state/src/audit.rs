@@ -2,8 +2,8 @@
 //! holding the SHA-256 of the record before it, so that an edited, deleted, inserted or
 //! reordered record breaks the chain and [`verify`] names the first bad one.
 //!
-//! This module holds the model, the canonical form, verification (pure functions, usable on an
-//! export as well as on a database) and the SQL of the `audit` table, which lives in the state
+//! This module holds the records' canonical form (their types are in [`crate::model`]),
+//! verification (pure functions, usable on an export as well as on a database) and the SQL of the `audit` table, which lives in the state
 //! database next to the state (migration 3, [`schema_v3`]). Only the SQLite store calls the SQL
 //! functions, each inside one of its transactions.
 //!
@@ -45,12 +45,11 @@
 //! file rewrote every record after the one they changed *and* the head. Against that, exported
 //! copies (`baton audit export` to a SIEM) are the anchor: a later log must extend them.
 
-use crate::sqlite::SqliteStore;
+pub use crate::model::{AuditChange, AuditEntry, AuditRecord, VerifyReport};
 use crate::stamp;
-use crate::store::StateError;
 use rusqlite::types::ValueRef;
 use rusqlite::{OptionalExtension, Transaction};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 
@@ -59,65 +58,6 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 
 /// The `meta` key of the log's head.
 pub const HEAD_KEY: &str = "audit_head";
-
-/// One address a command changed, with its actions (e.g. `["delete", "create"]`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditChange {
-    pub address: String,
-    pub actions: Vec<String>,
-}
-
-/// What a command hands to [`crate::StateStore::audit_append`]: a record without the fields
-/// the store assigns (id, previous hash, hash).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    /// RFC 3339 UTC; empty: the store stamps the time of the append.
-    pub time: String,
-    /// `user@host`.
-    pub actor: String,
-    pub command: String,
-    /// Already redacted by the caller.
-    pub args: Vec<String>,
-    pub environment: String,
-    pub run_id: Option<String>,
-    pub plan_digest: Option<String>,
-    /// Policy decisions; opaque here.
-    pub policy: serde_json::Value,
-    pub outcome: String,
-    pub changes: Vec<AuditChange>,
-}
-
-/// One record of the log, as stored.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AuditRecord {
-    /// 1 for the first record, then consecutive.
-    pub id: u64,
-    pub time: String,
-    pub actor: String,
-    pub command: String,
-    pub args: Vec<String>,
-    pub environment: String,
-    pub run_id: Option<String>,
-    pub plan_digest: Option<String>,
-    pub policy: serde_json::Value,
-    pub outcome: String,
-    pub changes: Vec<AuditChange>,
-    /// The previous record's `hash`; [`GENESIS_HASH`] for the first.
-    pub prev_hash: String,
-    /// Hex SHA-256 of [`AuditRecord::canonical`].
-    pub hash: String,
-}
-
-/// The outcome of [`verify`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VerifyReport {
-    pub ok: bool,
-    /// Records that passed every check (all of them when `ok`).
-    pub checked: u64,
-    /// The first bad record's id (for a missing record, the id it should have had) and what is
-    /// wrong with it.
-    pub first_bad: Option<(u64, String)>,
-}
 
 /// One row of the `audit` table exactly as stored (what [`verify`] checks). Columns that do
 /// not hold text are rendered as text, so a retyped column is reported, not an error.
@@ -253,19 +193,6 @@ pub enum AuditFailure {
 impl From<rusqlite::Error> for AuditFailure {
     fn from(e: rusqlite::Error) -> AuditFailure {
         AuditFailure::Sql(e)
-    }
-}
-
-impl AuditFailure {
-    /// The [`StateError`] naming `store`'s database.
-    pub fn at(self, store: &SqliteStore) -> StateError {
-        match self {
-            AuditFailure::Sql(e) => store.sql_error(e),
-            AuditFailure::Corrupt(message) => StateError::Corrupt {
-                path: store.path().display().to_string(),
-                message,
-            },
-        }
     }
 }
 

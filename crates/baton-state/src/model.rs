@@ -1,5 +1,6 @@
 //! The state model: what Baton last knew about every resource instance and root output, and
-//! the metadata of each state version.
+//! the metadata of each state version; and the records of the audit log (their canonical form
+//! and verification are in [`crate::audit`]).
 //!
 //! Attribute values are opaque JSON here (the engine encodes them with their types, unknown
 //! and sensitive marks); this crate never interprets them. Plain data, no I/O.
@@ -342,4 +343,63 @@ pub struct EntryOutcome {
     pub error: Option<String>,
     pub attempts: u32,
     pub duration_ms: u64,
+}
+
+/// One address a command changed, with its actions (e.g. `["delete", "create"]`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditChange {
+    pub address: String,
+    pub actions: Vec<String>,
+}
+
+/// What a command hands to [`crate::StateStore::audit_append`]: a record without the fields
+/// the store assigns (id, previous hash, hash).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// RFC 3339 UTC; empty: the store stamps the time of the append.
+    pub time: String,
+    /// `user@host`.
+    pub actor: String,
+    pub command: String,
+    /// Already redacted by the caller.
+    pub args: Vec<String>,
+    pub environment: String,
+    pub run_id: Option<String>,
+    pub plan_digest: Option<String>,
+    /// Policy decisions; opaque here.
+    pub policy: serde_json::Value,
+    pub outcome: String,
+    pub changes: Vec<AuditChange>,
+}
+
+/// One record of the log, as stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// 1 for the first record, then consecutive.
+    pub id: u64,
+    pub time: String,
+    pub actor: String,
+    pub command: String,
+    pub args: Vec<String>,
+    pub environment: String,
+    pub run_id: Option<String>,
+    pub plan_digest: Option<String>,
+    pub policy: serde_json::Value,
+    pub outcome: String,
+    pub changes: Vec<AuditChange>,
+    /// The previous record's `hash`; [`crate::audit::GENESIS_HASH`] for the first.
+    pub prev_hash: String,
+    /// Hex SHA-256 of [`AuditRecord::canonical`].
+    pub hash: String,
+}
+
+/// The outcome of [`crate::audit::verify`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    pub ok: bool,
+    /// Records that passed every check (all of them when `ok`).
+    pub checked: u64,
+    /// The first bad record's id (for a missing record, the id it should have had) and what is
+    /// wrong with it.
+    pub first_bad: Option<(u64, String)>,
 }

@@ -174,6 +174,17 @@ impl SqliteStore {
         Failure::from(e).at(&self.path)
     }
 
+    /// The [`StateError`] naming this database for a failed audit operation.
+    fn audit_error(&self, e: audit::AuditFailure) -> StateError {
+        match e {
+            audit::AuditFailure::Sql(e) => self.sql_error(e),
+            audit::AuditFailure::Corrupt(message) => StateError::Corrupt {
+                path: self.path().display().to_string(),
+                message,
+            },
+        }
+    }
+
     fn conn(&self) -> MutexGuard<'_, Connection> {
         lock_conn(&self.conn)
     }
@@ -539,19 +550,19 @@ impl StateStore for SqliteStore {
     }
 
     fn audit_append(&self, entry: AuditEntry) -> Result<AuditRecord, StateError> {
-        self.write(|tx| Ok(audit::append(tx, entry).map_err(|e| e.at(self))?))
+        self.write(|tx| Ok(audit::append(tx, entry).map_err(|e| self.audit_error(e))?))
     }
 
     fn audit_records(&self) -> Result<Vec<AuditRecord>, StateError> {
-        self.read(|tx| Ok(audit::records(tx).map_err(|e| e.at(self))?))
+        self.read(|tx| Ok(audit::records(tx).map_err(|e| self.audit_error(e))?))
     }
 
     fn audit_record(&self, id: u64) -> Result<Option<AuditRecord>, StateError> {
-        self.read(|tx| Ok(audit::record(tx, id).map_err(|e| e.at(self))?))
+        self.read(|tx| Ok(audit::record(tx, id).map_err(|e| self.audit_error(e))?))
     }
 
     fn audit_verify(&self) -> Result<VerifyReport, StateError> {
-        self.read(|tx| Ok(audit::verify_stored(tx).map_err(|e| e.at(self))?))
+        self.read(|tx| Ok(audit::verify_stored(tx).map_err(|e| self.audit_error(e))?))
     }
 }
 

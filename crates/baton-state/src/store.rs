@@ -4,10 +4,9 @@
 //!
 //! Every method is safe to call from several threads. Nothing here knows about SQLite.
 
-use crate::audit::{AuditEntry, AuditRecord, VerifyReport};
 use crate::model::{
-    EntryOutcome, Fence, InstanceState, JournalEntry, Lease, LockInfo, ObjectKey, OutputState,
-    RunRecord, RunStatus, Snapshot, VersionMeta,
+    AuditEntry, AuditRecord, EntryOutcome, Fence, InstanceState, JournalEntry, Lease, LockInfo,
+    ObjectKey, OutputState, RunRecord, RunStatus, Snapshot, VerifyReport, VersionMeta,
 };
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};

@@ -1,0 +1,23 @@
+//! Applying a plan: a graph of actions built from the plan (not from the configuration),
+//! walked in dependency order with at most `parallelism` actions at once. Each action
+//! re-evaluates its configuration with the now-known values of its dependencies, checks the
+//! provider's final plan against the reviewed one, applies it, and saves the object to state
+//! before anything that depends on it starts. Deletions run after their dependents are gone.
+//!
+//! Every apply is a *run*: before an action starts its intent is journaled, and its outcome is
+//! journaled in the same transaction as the state write it implies, so a crash at any point
+//! leaves a journal that says exactly what is done, what is not, and what is unknown. A failed
+//! action stops its dependents; independent work finishes; then, with the rollback policy, every
+//! change the run completed is undone (see [`crate::rollback`]). This module prints nothing:
+//! progress goes to the [`Observer`].
+
+mod actions;
+mod fault;
+mod opts;
+mod provisioners;
+mod run;
+mod runner;
+
+pub use fault::{Fault, FaultInjection, FaultSpecError};
+pub use opts::{ApplyOpts, FailurePolicy, ResumeInfo, RetryPolicy};
+pub use run::{apply, plan_summary, ApplyReport, RollbackReport};
