@@ -6,11 +6,11 @@
 //! `terraform console`, so none of them is registered here. Implementations must never log
 //! argument values, and must not reveal a sensitive value in an error message.
 
-use super::strings::go_quote;
 use super::{FnError, FnResult, Function, Param, Registry, Ret};
 use crate::convert::convert;
 use crate::types::Type;
 use crate::value::Value;
+use baton_core::gotext::quote as go_quote;
 
 pub(super) fn register(r: &mut Registry) {
     let to = |name: &'static str, imp| {

@@ -16,11 +16,11 @@ mod yaml_parse;
 
 pub(crate) use json::{json_marshal, json_string};
 
-use super::strings::go_quote;
 use super::util::{str_arg, string};
 use super::{FnCtx, FnError, FnResult, Function, Param, Registry, Ret};
 use crate::types::Type;
 use crate::value::Value;
+use baton_core::gotext::quote as go_quote;
 use std::collections::BTreeMap;
 
 pub(super) fn register(r: &mut Registry) {

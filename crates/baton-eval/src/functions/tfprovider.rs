@@ -67,7 +67,7 @@ fn encode_tfvars(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
         if !valid_identifier(name) {
             return Err(fail(format!(
                 "invalid variable name {}: must be a valid identifier, per Terraform's rules for input variable declarations",
-                super::strings::go_quote(name)
+                baton_core::gotext::quote(name)
             )));
         }
         toks.push(Tok::new(T::Ident, name.clone()));
@@ -358,7 +358,7 @@ fn decode_tfvars(ctx: &FnCtx<'_>, args: &[Value]) -> FnResult {
             return Err(fail(format!(
                 "invalid tfvars syntax: {}: Attribute redefined; The argument {} was already set at {}. Each argument may be set only once.",
                 range(a.name_span),
-                super::strings::go_quote(&a.name),
+                baton_core::gotext::quote(&a.name),
                 range(*first)
             )));
         }
@@ -369,7 +369,7 @@ fn decode_tfvars(ctx: &FnCtx<'_>, args: &[Value]) -> FnResult {
         let type_span = hcl_range(src, start, start + b.type_.len());
         return Err(fail(format!(
             "invalid tfvars content: {type_span}: Unexpected {} block; Blocks are not allowed here.",
-            super::strings::go_quote(&b.type_)
+            baton_core::gotext::quote(&b.type_)
         )));
     }
     let mut attrs = BTreeMap::new();
@@ -377,7 +377,7 @@ fn decode_tfvars(ctx: &FnCtx<'_>, args: &[Value]) -> FnResult {
         let bad = |text: String| {
             fail(format!(
                 "invalid expression for variable {}: {text}",
-                super::strings::go_quote(&a.name)
+                baton_core::gotext::quote(&a.name)
             ))
         };
         let mut found = Vec::new();
@@ -432,7 +432,7 @@ fn redefined(src: &str, at: usize) -> Option<String> {
                 return Some(format!(
                     "{}: Attribute redefined; The argument {} was already set at {}. Each argument may be set only once.",
                     hcl_range(src, at, at + len),
-                    super::strings::go_quote(name),
+                    baton_core::gotext::quote(name),
                     hcl_range(src, start, start + len)
                 ));
             }
@@ -506,7 +506,7 @@ fn forbidden(e: &Expr, bound: &mut Vec<String>, out: &mut Vec<Problem>) {
                     "Unknown variable",
                     format!(
                         "There is no variable named {}.",
-                        super::strings::go_quote(name)
+                        baton_core::gotext::quote(name)
                     ),
                 ));
             }

@@ -100,7 +100,7 @@ fn quote_char(c: u8) -> String {
         b'\'' => "'\\''".into(),
         b'"' => "'\"'".into(),
         c => {
-            let q = super::super::strings::go_quote(&char::from(c).to_string());
+            let q = baton_core::gotext::quote(&char::from(c).to_string());
             format!("'{}'", &q[1..q.len() - 1])
         }
     }
