@@ -619,7 +619,7 @@ impl Diff<'_> {
         if is_str(before) || is_str(after) {
             return self.render_string(before, after, ind, opts);
         }
-        let text = |v: Option<&Value>| v.map(crate::render::primitive).unwrap_or("null".into());
+        let text = |v: Option<&Value>| v.map(crate::inline::primitive).unwrap_or("null".into());
         let f = self.forces(opts);
         match self.act {
             Act::Create => format!("{}{f}", text(after)),

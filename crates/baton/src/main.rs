@@ -8,6 +8,7 @@ mod alloc;
 mod cli;
 mod cmd;
 mod diff;
+mod inline;
 mod render;
 mod telemetry;
 mod ui;

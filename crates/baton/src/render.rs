@@ -11,31 +11,7 @@ use baton_engine::model::{
 use baton_eval::{Kind, PathStep, Value};
 use std::fmt::Write as _;
 
-const KNOWN_AFTER: &str = "(known after apply)";
-const SENSITIVE: &str = "(sensitive value)";
-
-/// A primitive value inline.
-pub fn primitive(v: &Value) -> String {
-    if v.is_sensitive() {
-        return SENSITIVE.into();
-    }
-    if !v.is_known() {
-        return KNOWN_AFTER.into();
-    }
-    match v.kind() {
-        Kind::Null(_) => "null".into(),
-        Kind::Bool(b) => b.to_string(),
-        Kind::Number(n) => n.to_string(),
-        Kind::String(s) => quote(s),
-        _ => String::new(),
-    }
-}
-
-/// A string quoted the way HCL writes it.
-pub fn quote(s: &str) -> String {
-    let q = serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""));
-    q.replace("${", "$${").replace("%{", "%%{")
-}
+use crate::inline::{primitive, quote, KNOWN_AFTER, SENSITIVE};
 
 fn is_compound(v: &Value) -> bool {
     v.is_known()
