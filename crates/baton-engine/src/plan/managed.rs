@@ -17,7 +17,6 @@ use baton_provider::PlanRequest;
 use baton_state::InstanceStatus;
 
 impl Planner<'_> {
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn plan_managed(
         &mut self,
         id: NodeId,
