@@ -1,0 +1,146 @@
+//! Refresh: every object in (moved) prior state is read back through its provider, in
+//! parallel, and the differences are recorded as drift. Data sources and untargeted objects
+//! keep their state values.
+//!
+//! Refresh reads; it must not plan, evaluate configuration or write state.
+
+use super::opts::{ObjKey, PlanOpts};
+use crate::context::Context;
+use crate::model::Drift;
+use crate::statecodec::decode_object;
+use crate::{Event, Observer};
+use baton_core::{Diagnostic, Diagnostics, ResourceMode};
+use baton_eval::Value;
+use baton_provider::plan::mark_schema_sensitive;
+use baton_provider::{ProviderCtx, ProviderInfo};
+use baton_state::Snapshot;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+pub(super) type Refreshed = HashMap<ObjKey, Option<Value>>;
+
+pub(super) fn refresh(
+    _ctx: &Context,
+    prior: &Snapshot,
+    opts: &PlanOpts,
+    pctx: &ProviderCtx,
+    observer: &dyn Observer,
+) -> (Refreshed, Vec<Drift>, Diagnostics) {
+    let mut out: Refreshed = HashMap::new();
+    let mut diags = Diagnostics::new();
+    let mut todo = Vec::new();
+    for (k, obj) in &prior.objects {
+        let key: ObjKey = (
+            k.addr.clone(),
+            if k.deposed.is_empty() {
+                None
+            } else {
+                Some(k.deposed.clone())
+            },
+        );
+        let v = match decode_object(obj) {
+            Ok(v) => v,
+            Err(e) => {
+                diags.push(Diagnostic::error(
+                    "Invalid object in state",
+                    format!("The state entry for {} cannot be decoded: {e}.", k.addr),
+                ));
+                continue;
+            }
+        };
+        if k.addr.resource.mode == ResourceMode::Data {
+            out.insert(key, Some(v));
+            continue;
+        }
+        let refresh_this = opts.refresh
+            && (opts.targets.is_empty() || opts.targets.iter().any(|t| k.addr.is_under(t)));
+        if !refresh_this {
+            out.insert(key, Some(v));
+            continue;
+        }
+        todo.push((key, v));
+    }
+    let reg = baton_provider::registry();
+    type ReadResult = (ObjKey, Value, Result<Option<Value>, String>);
+    let results: Mutex<Vec<ReadResult>> = Mutex::new(Vec::new());
+    let mut g: baton_graph::Graph<usize> = baton_graph::Graph::new();
+    for i in 0..todo.len() {
+        g.add_node(i);
+    }
+    let stop = baton_graph::StopHandle::new();
+    let wopts = baton_graph::WalkOpts {
+        parallelism: opts.parallelism.max(1),
+    };
+    let _ = baton_graph::walk(
+        &g,
+        &wopts,
+        &stop,
+        |_, i| -> Result<(), ()> {
+            let (key, v) = &todo[*i];
+            let res = match reg.resource_type(&key.0.resource.type_) {
+                Some((_, rt)) => {
+                    observer.event(Event::RefreshStart {
+                        addr: key.0.clone(),
+                    });
+                    let r = rt
+                        .read(pctx, v)
+                        .map(|o| {
+                            o.map(|x| {
+                                mark_schema_sensitive(
+                                    rt.schema(),
+                                    x.mark_paths(&v.sensitive_paths()),
+                                )
+                            })
+                        })
+                        .map_err(|e| e.to_string());
+                    observer.event(Event::RefreshDone {
+                        addr: key.0.clone(),
+                        id: v
+                            .get_attr("id")
+                            .and_then(|x| x.as_str().map(str::to_string)),
+                    });
+                    r
+                }
+                None => Ok(Some(v.clone())),
+            };
+            if let Ok(mut r) = results.lock() {
+                r.push((key.clone(), v.clone(), res));
+            }
+            Ok(())
+        },
+        |_| {},
+    );
+    let mut drift = Vec::new();
+    let results = results.into_inner().unwrap_or_default();
+    for (key, before, res) in results {
+        match res {
+            Ok(after) => {
+                let changed = match &after {
+                    None => true,
+                    Some(a) => !a.raw_equal(&before),
+                };
+                if changed {
+                    let info = reg
+                        .resource_type(&key.0.resource.type_)
+                        .map(|(p, _)| p)
+                        .unwrap_or(ProviderInfo {
+                            name: "unknown",
+                            source: "unknown",
+                        });
+                    drift.push(Drift {
+                        addr: key.0.clone(),
+                        deposed: key.1.clone(),
+                        provider_name: info.name.to_string(),
+                        provider_source: info.source.to_string(),
+                        before: before.clone(),
+                        after: after.clone().unwrap_or_else(|| Value::null(before.ty())),
+                    });
+                }
+                out.insert(key, after);
+            }
+            Err(e) => diags.push(Diagnostic::error(format!("Failed to refresh {}", key.0), e)),
+        }
+    }
+    drift.sort_by(|a, b| a.addr.cmp(&b.addr));
+    (out, drift, diags)
+}
