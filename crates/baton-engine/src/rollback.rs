@@ -70,31 +70,37 @@ fn change_for(
     used_deposed: &mut Vec<ObjectKey>,
 ) -> Option<ResourceChange> {
     let cur = current.objects.get(key).and_then(|o| decode_object(o).ok());
-    change_against(
-        key,
-        target,
-        cur,
-        current,
+    let done = Done {
         first_action,
         replaced,
         deps,
-        used_deposed,
-    )
+    };
+    change_against(key, target, cur, current, done, used_deposed)
+}
+
+/// What the run being undone did to a key: its first action, whether it replaced the object,
+/// and the dependencies the restored object keeps.
+struct Done<'a> {
+    first_action: &'a str,
+    replaced: bool,
+    deps: Vec<String>,
 }
 
 /// [`change_for`] with the key's current object `cur` given (e.g. one found by the provider
 /// that the state does not record).
-#[allow(clippy::too_many_arguments)]
 fn change_against(
     key: &ObjectKey,
     target: Option<&Value>,
     cur: Option<Value>,
     current: &Snapshot,
-    first_action: &str,
-    replaced: bool,
-    deps: Vec<String>,
+    done: Done<'_>,
     used_deposed: &mut Vec<ObjectKey>,
 ) -> Option<ResourceChange> {
+    let Done {
+        first_action,
+        replaced,
+        deps,
+    } = done;
     let (pn, ps) = provider_of(&key.addr.resource.type_);
     let deposed = if key.deposed.is_empty() {
         None
@@ -329,7 +335,12 @@ pub fn plan_for_run(
             match rt.find(&ctx, planned) {
                 Ok(Some(found)) if found.is_wholly_known() => {
                     let deps = deps_by_addr.get(&key.addr.to_string()).cloned().unwrap_or_default();
-                    if let Some(c) = change_against(key, None, Some(found), current, "create", false, deps, &mut Vec::new()) {
+                    let done = Done {
+                        first_action: "create",
+                        replaced: false,
+                        deps,
+                    };
+                    if let Some(c) = change_against(key, None, Some(found), current, done, &mut Vec::new()) {
                         plan.changes.push(c);
                     }
                 }

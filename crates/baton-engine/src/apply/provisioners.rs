@@ -2,7 +2,7 @@
 //!
 //! Must not print: provisioner output goes to the [`Observer`].
 
-use super::runner::{Runner, VisitResult};
+use super::runner::{InstanceKeys, Runner, VisitResult};
 use crate::body::eval_body;
 use crate::model::ResourceChange;
 use crate::Event;
@@ -14,17 +14,18 @@ use baton_provider::ProviderCtx;
 
 impl Runner<'_> {
     /// Runs the `local-exec` provisioners of `when` for an object.
-    #[allow(clippy::too_many_arguments)]
+    /// Runs the resource's provisioners of kind `when`, with `self` and the instance's
+    /// `count.index`/`each.*` (`keys`).
     pub(super) fn provisioners(
         &self,
         c: &ResourceChange,
         r: &Resource,
         self_value: &Value,
         when: ProvisionerWhen,
-        count: Option<Value>,
-        each: Option<(Value, Value)>,
+        keys: &InstanceKeys,
         pctx: &ProviderCtx,
     ) -> VisitResult {
+        let (count, each) = keys;
         for p in r.provisioners.iter().filter(|p| p.when == when) {
             let nodes = self.nodes();
             let mut scope = nodes.scope(&c.addr.module);

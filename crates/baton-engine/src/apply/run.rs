@@ -113,9 +113,14 @@ pub fn apply(
             Ok(())
         },
     )?;
-    let exec = execute(
-        ctx, plan, store, prior, serial, opts, "apply", observer, stop,
-    )?;
+    let env = RunEnv {
+        ctx,
+        store,
+        opts,
+        observer,
+        stop,
+    };
+    let exec = execute(env, plan, prior, serial, "apply")?;
     let mut report = ApplyReport {
         serial,
         diags: exec.diags,
@@ -152,9 +157,7 @@ pub fn apply(
             ..RollbackReport::default()
         };
         if !rb.diags.has_errors() {
-            let exec = execute(
-                ctx, &rb_plan, store, &current, serial, opts, "rollback", observer, stop,
-            )?;
+            let exec = execute(env, &rb_plan, &current, serial, "rollback")?;
             rb.undone = exec.counts.0 + exec.counts.1 + exec.counts.2 + exec.counts.4;
             rb.diags.extend(exec.diags);
             rb.ok = !rb.diags.has_errors() && !exec.stopped;
@@ -221,18 +224,33 @@ pub(super) struct Exec {
     pub(super) state: EvalState,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What every walk of one run shares: the configuration, the store, the run's options, where
+/// progress goes and the stop handle.
+#[derive(Clone, Copy)]
+pub(super) struct RunEnv<'a> {
+    pub ctx: &'a Context,
+    pub store: &'a dyn StateStore,
+    pub opts: &'a ApplyOpts,
+    pub observer: &'a dyn Observer,
+    pub stop: &'a StopHandle,
+}
+
+/// Walks `plan` (the run's plan in the phase "apply", or the plan that undoes it in the phase
+/// "rollback") against `prior`, writing into state version `serial`.
 pub(super) fn execute(
-    ctx: &Context,
+    env: RunEnv<'_>,
     plan: &Plan,
-    store: &dyn StateStore,
     prior: &baton_state::Snapshot,
     serial: u64,
-    opts: &ApplyOpts,
     phase: &'static str,
-    observer: &dyn Observer,
-    stop: &StopHandle,
 ) -> Result<Exec, StateError> {
+    let RunEnv {
+        ctx,
+        store,
+        opts,
+        observer,
+        stop,
+    } = env;
     let resuming = opts.resume.is_some();
     // Renames (`moved` blocks) first, so every later write uses the new addresses. A resumed
     // run repeats only the renames that did not happen yet.

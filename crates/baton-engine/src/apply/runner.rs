@@ -665,8 +665,7 @@ impl Runner<'_> {
                 r,
                 &new,
                 ProvisionerWhen::Create,
-                count.clone(),
-                each.clone(),
+                &(count.clone(), each.clone()),
                 &pctx,
             )?;
             let ready = encode_object(
@@ -923,19 +922,11 @@ impl Runner<'_> {
         }
         if deposed.is_none() {
             if let Some(r) = r {
-                let (count, each) = match self.instance_keys(&c.addr, r) {
+                let keys = match self.instance_keys(&c.addr, r) {
                     Ok(x) => x,
                     Err(_) => (count_index(&c.addr.key), string_each(&c.addr.key)),
                 };
-                self.provisioners(
-                    c,
-                    r,
-                    &c.before,
-                    ProvisionerWhen::Destroy,
-                    count,
-                    each,
-                    &pctx,
-                )?;
+                self.provisioners(c, r, &c.before, ProvisionerWhen::Destroy, &keys, &pctx)?;
             }
         }
         let id = c
