@@ -508,6 +508,18 @@ fn null_suffix(opts: Opts, act: Act) -> &'static str {
     }
 }
 
+/// The `# (n unchanged … hidden)` line inside a block, when `n` is not zero.
+fn push_hidden(s: &mut String, ind: usize, word: &str, n: usize) {
+    if n > 0 {
+        s.push_str(&format!(
+            "{}{} {}\n",
+            indent(ind + 1),
+            symbol(Act::NoOp),
+            unchanged(word, n)
+        ));
+    }
+}
+
 fn unchanged(word: &str, n: usize) -> String {
     if n == 1 {
         format!("# (1 unchanged {word} hidden)")
@@ -531,6 +543,16 @@ pub fn important(k: &str) -> bool {
 }
 
 impl Diff<'_> {
+    /// The closing line of a block (`}` or `]`), with the null suffix of a deletion.
+    fn close(&self, s: &mut String, ind: usize, bracket: char, opts: Opts) {
+        s.push_str(&format!(
+            "{}{} {bracket}{}",
+            indent(ind),
+            symbol(Act::NoOp),
+            null_suffix(opts, self.act)
+        ));
+    }
+
     fn forces(&self, opts: Opts) -> &'static str {
         if self.replace && !opts.forbid_replace {
             " # forces replacement"
@@ -766,20 +788,8 @@ impl Diff<'_> {
                 d.render(ind + 1, o)
             ));
         }
-        if hidden > 0 {
-            s.push_str(&format!(
-                "{}{} {}\n",
-                indent(ind + 1),
-                symbol(Act::NoOp),
-                unchanged("attribute", hidden)
-            ));
-        }
-        s.push_str(&format!(
-            "{}{} }}{}",
-            indent(ind),
-            symbol(Act::NoOp),
-            null_suffix(opts, self.act)
-        ));
+        push_hidden(&mut s, ind, "attribute", hidden);
+        self.close(&mut s, ind, '}', opts);
         s
     }
 
@@ -817,20 +827,8 @@ impl Diff<'_> {
                 d.render(ind + 1, child_opts)
             ));
         }
-        if hidden > 0 {
-            s.push_str(&format!(
-                "{}{} {}\n",
-                indent(ind + 1),
-                symbol(Act::NoOp),
-                unchanged("element", hidden)
-            ));
-        }
-        s.push_str(&format!(
-            "{}{} }}{}",
-            indent(ind),
-            symbol(Act::NoOp),
-            null_suffix(opts, self.act)
-        ));
+        push_hidden(&mut s, ind, "element", hidden);
+        self.close(&mut s, ind, '}', opts);
         s
     }
 
@@ -858,14 +856,7 @@ impl Diff<'_> {
             }
             render_next = false;
             let mut o = elem_opts;
-            if pending.len() > 1 {
-                s.push_str(&format!(
-                    "{}{} {}\n",
-                    indent(ind + 1),
-                    symbol(Act::NoOp),
-                    unchanged("element", pending.len() - 1)
-                ));
-            }
+            push_hidden(&mut s, ind, "element", pending.len().saturating_sub(1));
             if let Some(last) = pending.last() {
                 s.push_str(&format!(
                     "{}{} {},\n",
@@ -890,20 +881,8 @@ impl Diff<'_> {
                 e.render(ind + 1, o)
             ));
         }
-        if !pending.is_empty() {
-            s.push_str(&format!(
-                "{}{} {}\n",
-                indent(ind + 1),
-                symbol(Act::NoOp),
-                unchanged("element", pending.len())
-            ));
-        }
-        s.push_str(&format!(
-            "{}{} ]{}",
-            indent(ind),
-            symbol(Act::NoOp),
-            null_suffix(opts, self.act)
-        ));
+        push_hidden(&mut s, ind, "element", pending.len());
+        self.close(&mut s, ind, ']', opts);
         s
     }
 
@@ -933,20 +912,8 @@ impl Diff<'_> {
                 e.render(ind + 1, elem_opts)
             ));
         }
-        if hidden > 0 {
-            s.push_str(&format!(
-                "{}{} {}\n",
-                indent(ind + 1),
-                symbol(Act::NoOp),
-                unchanged("element", hidden)
-            ));
-        }
-        s.push_str(&format!(
-            "{}{} ]{}",
-            indent(ind),
-            symbol(Act::NoOp),
-            null_suffix(opts, self.act)
-        ));
+        push_hidden(&mut s, ind, "element", hidden);
+        self.close(&mut s, ind, ']', opts);
         s
     }
 }
