@@ -59,22 +59,7 @@ pub(crate) fn rewrite(text: &str, module_ast: &Json) -> Option<String> {
             appended.push_str(body_text);
         }
     }
-    if blanked.is_empty() {
-        return None;
-    }
-    let mut out: Vec<u8> = text.as_bytes().to_vec();
-    for (start, end) in blanked {
-        for b in &mut out[start..end] {
-            if *b != b'\n' && *b != b'\r' {
-                *b = b' ';
-            }
-        }
-    }
-    let mut out = String::from_utf8(out).ok()?;
-    out.push('\n');
-    out.push_str(&appended);
-    out.push('\n');
-    Some(out)
+    blank_and_append(text, &blanked, &appended)
 }
 
 /// The source of a file that failed to parse with every rule of several bodies split as
@@ -101,12 +86,18 @@ pub(crate) fn split_unparsed(text: &str) -> Option<String> {
             appended.push_str(text.get(start..end)?);
         }
     }
+    blank_and_append(text, &blanked, &appended)
+}
+
+/// `text` with the `blanked` byte ranges turned into spaces (line breaks kept, so every line
+/// and column stays) and `appended` after its end; `None` when nothing is blanked.
+fn blank_and_append(text: &str, blanked: &[(usize, usize)], appended: &str) -> Option<String> {
     if blanked.is_empty() {
         return None;
     }
     let mut out: Vec<u8> = text.as_bytes().to_vec();
-    for (start, end) in blanked {
-        for b in &mut out[start..end] {
+    for &(start, end) in blanked {
+        for b in out.get_mut(start..end)? {
             if *b != b'\n' && *b != b'\r' {
                 *b = b' ';
             }
@@ -114,7 +105,7 @@ pub(crate) fn split_unparsed(text: &str) -> Option<String> {
     }
     let mut out = String::from_utf8(out).ok()?;
     out.push('\n');
-    out.push_str(&appended);
+    out.push_str(appended);
     out.push('\n');
     Some(out)
 }
