@@ -60,6 +60,24 @@ output "label" {
 }
 "#;
 
+/// Runs `terraform` in the project's directory (offline, no CLI configuration); its stdout.
+fn terraform(p: &Project, args: &[&str]) -> Vec<u8> {
+    let out = Command::new("terraform")
+        .args(args)
+        .current_dir(p.path())
+        .env("TF_CLI_CONFIG_FILE", "/dev/null")
+        .env("CHECKPOINT_DISABLE", "1")
+        .env("TF_IN_AUTOMATION", "1")
+        .output()
+        .expect("run terraform");
+    assert!(
+        out.status.success(),
+        "terraform {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 fn by_addr(j: &Json) -> Vec<(String, Json)> {
     j["resource_changes"]
         .as_array()
@@ -88,22 +106,7 @@ fn plan_json_has_the_shape_of_terraform_show_json() {
         return;
     }
     let p = Project::new(&[("main.tf", CONFIG), ("modules/svc/main.tf", MODULE)]);
-    let tf = |args: &[&str]| {
-        let out = Command::new("terraform")
-            .args(args)
-            .current_dir(p.path())
-            .env("TF_CLI_CONFIG_FILE", "/dev/null")
-            .env("CHECKPOINT_DISABLE", "1")
-            .env("TF_IN_AUTOMATION", "1")
-            .output()
-            .expect("run terraform");
-        assert!(
-            out.status.success(),
-            "terraform {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
-    };
+    let tf = |args: &[&str]| terraform(&p, args);
     tf(&["init", "-input=false", "-no-color"]);
     tf(&["plan", "-input=false", "-no-color", "-out", "tf.plan"]);
     let theirs: Json = serde_json::from_slice(&tf(&["show", "-json", "tf.plan"])).expect("JSON");
@@ -323,22 +326,7 @@ output "y" {
 }
 "#;
     let p = Project::new(&[("main.tf", root), ("m/main.tf", child)]);
-    let tf = |args: &[&str]| {
-        let out = Command::new("terraform")
-            .args(args)
-            .current_dir(p.path())
-            .env("TF_CLI_CONFIG_FILE", "/dev/null")
-            .env("CHECKPOINT_DISABLE", "1")
-            .env("TF_IN_AUTOMATION", "1")
-            .output()
-            .expect("run terraform");
-        assert!(
-            out.status.success(),
-            "terraform {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
-    };
+    let tf = |args: &[&str]| terraform(&p, args);
     tf(&["init", "-input=false", "-no-color"]);
     tf(&["plan", "-input=false", "-no-color", "-out", "tf.plan"]);
     let theirs: Json = serde_json::from_slice(&tf(&["show", "-json", "tf.plan"])).expect("JSON");
