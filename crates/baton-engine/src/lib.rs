@@ -7,11 +7,13 @@
 //! and it prints nothing — progress goes to an [`Observer`], results are returned.
 
 pub mod apply;
+pub mod audit;
 pub mod body;
 pub mod checks;
 pub mod context;
 pub mod expand;
 pub mod graph;
+pub mod lifecycle;
 pub mod model;
 pub mod moves;
 pub mod nodes;

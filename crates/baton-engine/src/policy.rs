@@ -6,6 +6,7 @@
 //! Evaluation itself is `baton_policy`'s. This module never prints and never touches state;
 //! the decision's JSON carries finding messages, never input values.
 
+use crate::audit::Actor;
 use crate::context::Context;
 use baton_config::ast::ExprKind;
 use baton_core::{Diagnostic, Diagnostics, Sources};
@@ -17,6 +18,93 @@ use std::path::{Path, PathBuf};
 
 /// The directory searched by default, beside the configuration.
 pub const DEFAULT_DIR: &str = "policies";
+
+/// What the gate decided for one plan.
+pub struct Gate {
+    pub sets: Vec<PolicySet>,
+    pub decision: Decision,
+    /// The decision as recorded in plan JSON and the audit log.
+    pub json: J,
+    /// The run must stop.
+    pub blocked: bool,
+    /// The reason a soft-mandatory denial was overridden with.
+    pub overridden: Option<String>,
+}
+
+impl Gate {
+    /// The audit log's `policy` field: the decision, or null when no policy applies.
+    pub fn audit_json(&self) -> J {
+        if self.applies() {
+            self.json.clone()
+        } else {
+            J::Null
+        }
+    }
+
+    /// Whether any policy applied (or failed to load): a gate that does not has nothing to say.
+    pub fn applies(&self) -> bool {
+        !(self.sets.is_empty() && self.decision.errors.is_empty())
+    }
+}
+
+/// What the gate looks at: a plan of a loaded configuration, the state it was made against,
+/// the run it belongs to.
+pub struct GateInput<'a> {
+    pub ctx: &'a Context,
+    pub plan: &'a crate::Plan,
+    pub prior: &'a baton_state::Snapshot,
+    /// `--policy` directories (relative ones against the configuration directory).
+    pub extra_dirs: &'a [PathBuf],
+    pub run: RunContext,
+    /// The reason given to override a soft-mandatory denial.
+    pub override_reason: Option<&'a str>,
+}
+
+/// Evaluates the policies that apply to a plan. Configuration errors in the policy sets and
+/// Rego errors are in the decision; both deny (the gate fails closed). Paths are resolved
+/// against the configuration's directory, never the process's.
+pub fn gate(g: GateInput<'_>) -> Gate {
+    let dir = g.ctx.dir.as_path();
+    let (sets, diags) = policy_sets(dir, Some(g.ctx), g.extra_dirs);
+    let mut decision = if diags.has_errors() {
+        Decision::from_load_errors(diags)
+    } else if sets.is_empty() {
+        // No policy applies: do not even build the input.
+        Decision::pass()
+    } else {
+        // The document `terraform show -json` would give, sensitive values included: the
+        // sets that do not opt in see them redacted.
+        let doc = crate::planjson::plan_json(
+            Some(g.ctx),
+            g.plan,
+            g.prior,
+            crate::planjson::JsonOpts {
+                show_sensitive: true,
+            },
+        );
+        let input = input(doc, &g.run);
+        let mut d = evaluate(&sets, dir, &input, &g.ctx.sources);
+        // Only a set that sees sensitive values could echo one.
+        if sets.iter().any(|s| s.include_sensitive) {
+            scrub_sensitive(&mut d, &input);
+        }
+        d
+    };
+    decision.prints.clear();
+    let overridden = match (decision.outcome, g.override_reason) {
+        (Outcome::SoftFail, Some(r)) => Some(r.to_string()),
+        _ => None,
+    };
+    let blocked = decision.blocks(overridden.is_some());
+    let json = decision_json(&decision, &sets, &g.ctx.sources, overridden.as_deref());
+    Gate {
+        sets,
+        decision,
+        json,
+        blocked,
+        overridden,
+    }
+}
 
 /// Who runs what, where: the `baton` object of the policy input.
 #[derive(Clone, Debug, Default)]
@@ -36,15 +124,29 @@ pub struct RunContext {
 impl RunContext {
     /// The context of the current process: user and host from the system, time now.
     pub fn current(environment: &str, command: &str, run_id: Option<String>) -> RunContext {
-        let info = baton_state::lock::current_lock_info(command);
-        let (user, host) = match info.who.split_once('@') {
+        Self::for_actor(environment, &Actor::current(Vec::new()), command, run_id)
+    }
+
+    /// The context of a run `actor` asked for (`user@host`), time now.
+    pub fn for_actor(
+        environment: &str,
+        actor: &Actor,
+        command: &str,
+        run_id: Option<String>,
+    ) -> RunContext {
+        let (user, host) = match actor.who.split_once('@') {
             Some((u, h)) => (u.to_string(), h.to_string()),
-            None => (info.who.clone(), info.host.clone()),
+            None => (actor.who.clone(), String::new()),
+        };
+        let host = if host.is_empty() {
+            baton_state::lock::current_lock_info(command).host
+        } else {
+            host
         };
         RunContext {
             environment: environment.to_string(),
             user,
-            host: if host.is_empty() { info.host } else { host },
+            host,
             run_id,
             command: command.to_string(),
             time: crate::now_rfc3339(),
@@ -342,13 +444,14 @@ fn namespaces(expr: &baton_config::ast::Expr) -> Option<Namespaces> {
     Some(Namespaces::Only(names))
 }
 
-/// Loads `sets` and evaluates them over `input`. Failing to load fails closed (a hard
-/// denial carrying the errors). With no sets, the gate passes.
-pub fn evaluate(sets: &[PolicySet], input: &J, sources: &Sources) -> Decision {
+/// Loads `sets` and evaluates them over `input`; files inside `base` (the configuration
+/// directory) are named relative to it. Failing to load fails closed (a hard denial carrying
+/// the errors). With no sets, the gate passes.
+pub fn evaluate(sets: &[PolicySet], base: &Path, input: &J, sources: &Sources) -> Decision {
     if sets.is_empty() {
         return Decision::pass();
     }
-    match baton_policy::load(sets, sources) {
+    match baton_policy::load_in(sets, base, sources) {
         Ok(loaded) => baton_policy::evaluate(&loaded, input),
         Err(d) => Decision::from_load_errors(d),
     }

@@ -33,7 +33,7 @@ mod shadow;
 mod testing;
 
 pub use eval::{evaluate, Decision, Finding, FindingKind, Outcome};
-pub use load::{load, LoadedPolicies, EVAL_TIME_LIMIT};
+pub use load::{load, load_in, LoadedPolicies, EVAL_TIME_LIMIT};
 pub use query::eval_query;
 pub use redact::{redact, REDACTED};
 pub use set::{

@@ -73,12 +73,22 @@ pub(crate) struct GateRule {
 /// file, a compile error such as an unsafe variable) fails the whole load: the caller must
 /// treat that as a denial (see [`crate::Decision::from_load_errors`]).
 pub fn load(sets: &[PolicySet], sources: &Sources) -> Result<LoadedPolicies, Diagnostics> {
+    load_in(sets, Path::new(""), sources)
+}
+
+/// [`load`], naming files and directories relative to `base` (the configuration directory
+/// of a run) when they are inside it, as the user knows them; the paths read are the sets'.
+pub fn load_in(
+    sets: &[PolicySet],
+    base: &Path,
+    sources: &Sources,
+) -> Result<LoadedPolicies, Diagnostics> {
     let mut diags = Diagnostics::new();
     let mut loaded = Vec::with_capacity(sets.len());
     for set in sets {
-        let (corpus, d) = build_corpus(&set.dirs, false, sources);
+        let (corpus, d) = build_corpus(&set.dirs, base, false, sources);
         diags.extend(d);
-        check_namespaces(set, &corpus.modules, &mut diags);
+        check_namespaces(set, base, &corpus.modules, &mut diags);
         check_input_shape(set, &corpus, sources, &mut diags);
         let rules: Vec<GateRule> = gate_rules(&corpus.modules)
             .into_iter()
@@ -93,7 +103,7 @@ pub fn load(sets: &[PolicySet], sources: &Sources) -> Result<LoadedPolicies, Dia
                 format!(
                     "Policy set \"{}\" has no .rego files in {}.",
                     set.name,
-                    display_dirs(&set.dirs)
+                    display_dirs(&set.dirs, base)
                 ),
             ));
         } else if rules.is_empty() {
@@ -122,7 +132,7 @@ pub fn load(sets: &[PolicySet], sources: &Sources) -> Result<LoadedPolicies, Dia
 }
 
 /// A namespace that names no package is a typo that would silently enforce nothing.
-fn check_namespaces(set: &PolicySet, modules: &[ModuleInfo], diags: &mut Diagnostics) {
+fn check_namespaces(set: &PolicySet, base: &Path, modules: &[ModuleInfo], diags: &mut Diagnostics) {
     let Namespaces::Only(names) = &set.namespaces else {
         return;
     };
@@ -145,7 +155,7 @@ fn check_namespaces(set: &PolicySet, modules: &[ModuleInfo], diags: &mut Diagnos
                 format!(
                     "Policy set \"{}\" names the namespace {n:?}, but no policy in {} declares package {n}. The packages are: {}.",
                     set.name,
-                    display_dirs(&set.dirs),
+                    display_dirs(&set.dirs, base),
                     packages.join(", ")
                 ),
             ));
@@ -239,9 +249,9 @@ fn check_input_shape(set: &PolicySet, corpus: &Corpus, sources: &Sources, diags:
     }
 }
 
-fn display_dirs(dirs: &[PathBuf]) -> String {
+fn display_dirs(dirs: &[PathBuf], base: &Path) -> String {
     dirs.iter()
-        .map(|d| d.display().to_string())
+        .map(|d| shown(d, base))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -331,6 +341,7 @@ pub(crate) fn new_engine() -> Result<regorus::Engine, String> {
 /// The corpus is usable only when the diagnostics hold no error.
 pub(crate) fn build_corpus(
     dirs: &[PathBuf],
+    base: &Path,
     include_tests: bool,
     sources: &Sources,
 ) -> (Corpus, Diagnostics) {
@@ -356,7 +367,7 @@ pub(crate) fn build_corpus(
     // (registered name, text, parsed as the older syntax)
     let mut added: Vec<(String, String, bool)> = Vec::new();
     for path in &policies {
-        let Some((name, id, text)) = read_file(path, sources, &mut diags) else {
+        let Some((name, id, text)) = read_file(path, base, sources, &mut diags) else {
             continue;
         };
         corpus_files.insert(name.clone(), id);
@@ -373,7 +384,7 @@ pub(crate) fn build_corpus(
 
     let mut owners: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for path in &data {
-        let Some((name, id, text)) = read_file(path, sources, &mut diags) else {
+        let Some((name, id, text)) = read_file(path, base, sources, &mut diags) else {
             continue;
         };
         corpus_files.insert(name.clone(), id);
@@ -659,12 +670,24 @@ fn add_data_file(
     }
 }
 
+/// `path` as shown to the user: relative to `base` when inside it.
+fn shown(path: &Path, base: &Path) -> String {
+    if base.as_os_str().is_empty() {
+        return path.display().to_string();
+    }
+    path.strip_prefix(base)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
 fn read_file(
     path: &Path,
+    base: &Path,
     sources: &Sources,
     diags: &mut Diagnostics,
 ) -> Option<(String, FileId, String)> {
-    let name = path.display().to_string();
+    let name = shown(path, base);
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let id = sources.add(name.clone(), path, text.clone());

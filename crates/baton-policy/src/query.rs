@@ -21,7 +21,7 @@ pub fn eval_query(
     query: &str,
     sources: &Sources,
 ) -> Result<Json, Diagnostics> {
-    let (mut corpus, diags) = build_corpus(dirs, true, sources);
+    let (mut corpus, diags) = build_corpus(dirs, std::path::Path::new(""), true, sources);
     if diags.has_errors() {
         return Err(diags);
     }

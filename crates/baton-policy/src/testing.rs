@@ -158,7 +158,7 @@ pub fn run_tests(dirs: &[PathBuf], opts: &TestOpts, sources: &Sources) -> TestRe
             return report;
         }
     };
-    let (corpus, diags) = build_corpus(dirs, true, sources);
+    let (corpus, diags) = build_corpus(dirs, std::path::Path::new(""), true, sources);
     report.diagnostics = diags;
     if report.diagnostics.has_errors() {
         return report;

@@ -4,8 +4,7 @@
 use super::Env;
 use crate::cli::AuditCommand;
 use anyhow::bail;
-use baton_engine::model::{Action, Plan};
-use baton_state::{AuditChange, AuditEntry, AuditRecord, StateStore};
+use baton_state::{AuditRecord, StateStore};
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -37,75 +36,13 @@ pub fn redacted_args() -> Vec<String> {
     out
 }
 
-/// The addresses a plan changes, with their actions.
-pub fn plan_changes(plan: &Plan) -> Vec<AuditChange> {
-    plan.changes
-        .iter()
-        .filter(|c| c.is_effective())
-        .map(|c| {
-            let mut actions: Vec<String> = c
-                .action
-                .json_actions()
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-            if c.action == Action::NoOp {
-                actions.clear();
-            }
-            if c.importing.is_some() {
-                actions.insert(0, "import".into());
-            }
-            if c.previous_addr.is_some() {
-                actions.insert(0, "move".into());
-            }
-            AuditChange {
-                address: match &c.deposed {
-                    Some(d) => format!("{} (deposed {d})", c.addr),
-                    None => c.addr.to_string(),
-                },
-                actions,
-            }
-        })
-        .collect()
-}
+pub use baton_engine::audit::Record;
 
-/// SHA-256 of the plan's file form.
-pub fn plan_digest(plan: &Plan) -> String {
-    baton_engine::planfile::digest(plan)
-}
-
-/// What one command did, for its audit record.
-pub struct Record<'a> {
-    pub command: &'a str,
-    pub run_id: Option<String>,
-    pub plan: Option<&'a Plan>,
-    /// The plan's digest when it is already known; otherwise computed from `plan`.
-    pub plan_digest: Option<String>,
-    pub policy: serde_json::Value,
-    pub outcome: String,
-    pub changes: Vec<AuditChange>,
-}
-
-/// Appends an audit record; a failure to append is reported but does not fail the command.
+/// Appends an audit record for the user of this process and its command line; a failure to
+/// append is reported but does not fail the command.
 pub fn record(env: &Env, store: &dyn StateStore, r: Record<'_>) {
-    let info = baton_state::lock::current_lock_info(r.command);
-    let entry = AuditEntry {
-        time: String::new(),
-        actor: info.who,
-        command: r.command.to_string(),
-        args: redacted_args(),
-        environment: env.workspace.clone(),
-        run_id: r.run_id,
-        plan_digest: r.plan_digest.or_else(|| r.plan.map(plan_digest)),
-        policy: r.policy,
-        outcome: r.outcome,
-        changes: if r.changes.is_empty() {
-            r.plan.map(plan_changes).unwrap_or_default()
-        } else {
-            r.changes
-        },
-    };
-    if let Err(e) = store.audit_append(entry) {
+    let actor = baton_engine::audit::Actor::current(redacted_args());
+    if let Err(e) = baton_engine::audit::append(store, &actor, &env.workspace, r) {
         eprintln!("Warning: could not append to the audit log: {e}");
     }
 }

@@ -7,6 +7,7 @@ mod fmt;
 mod misc;
 mod plan;
 pub mod policy;
+mod run;
 mod runs;
 mod state;
 
@@ -266,7 +267,7 @@ pub fn plan_opts(
     })
 }
 
-/// Takes the state lock for `operation`, printing who holds it when that fails.
+/// Takes the state lock for `operation` (a stale holder's removal is audited and reported).
 pub fn lock(
     env: &Env,
     store: &dyn StateStore,
@@ -274,123 +275,27 @@ pub fn lock(
     timeout: &str,
 ) -> anyhow::Result<LockGuard> {
     let t = parse_duration("--lock-timeout", timeout)?;
-    let info = baton_state::lock::current_lock_info(operation);
-    match store.lock(info, t) {
-        Ok(g) => {
-            if let Some(stale) = &g.cleared_stale {
-                let h = &stale.holder;
-                let (said, outcome) = match stale.why {
-                    baton_state::Staleness::ProcessGone => (
-                        "that process no longer exists",
-                        "cleared the stale lock",
-                    ),
-                    baton_state::Staleness::LeaseExpired => (
-                        "its lease expired without being renewed",
-                        "took over the expired lock",
-                    ),
-                };
-                eprintln!(
-                    "Cleared a stale lock left by {} (pid {} on {}, since {}, running {}): {said}.",
-                    h.who, h.pid, h.host, h.since, h.operation
-                );
-                audit::record(
-                    env,
-                    store,
-                    audit::Record {
-                        command: "lock clear",
-                        run_id: None,
-                        plan: None,
-                        plan_digest: None,
-                        policy: serde_json::Value::Null,
-                        outcome: format!(
-                            "{outcome} of pid {} on {} (held since {} for {})",
-                            h.pid, h.host, h.since, h.operation
-                        ),
-                        changes: Vec::new(),
-                    },
-                );
-            }
-            Ok(g)
-        }
-        Err(baton_state::StateError::Locked(h)) => Err(anyhow!(
-            "Error acquiring the state lock: the state at {} is locked by {} (pid {} on host {}, since {}, running {}).\n\nWait for that operation to finish, or retry with --lock-timeout 30s to wait for it. If that process is gone from another host, its lease expires unless renewed and the lock can then be taken or removed with `baton force-unlock`.",
-            store.describe(),
-            h.who,
-            h.pid,
-            h.host,
-            h.since,
-            h.operation
-        )),
-        Err(e) => Err(anyhow!(e)),
+    let actor = baton_engine::audit::Actor::current(audit::redacted_args());
+    let g = baton_engine::lifecycle::take_lock(store, operation, t, &actor, &env.workspace)?;
+    if let Some(stale) = &g.cleared_stale {
+        print_stale(stale);
     }
+    Ok(g)
+}
+
+/// Says which stale lock was cleared to take the lock, and why.
+pub fn print_stale(stale: &baton_state::StaleLock) {
+    let h = &stale.holder;
+    let said = match stale.why {
+        baton_state::Staleness::ProcessGone => "that process no longer exists",
+        baton_state::Staleness::LeaseExpired => "its lease expired without being renewed",
+    };
+    eprintln!(
+        "Cleared a stale lock left by {} (pid {} on {}, since {}, running {}): {said}.",
+        h.who, h.pid, h.host, h.since, h.operation
+    );
 }
 
 pub fn print_diags(d: &Diagnostics, sources: &Sources) -> bool {
     crate::ui::print_diags(d, sources)
-}
-
-/// The environment variable that injects a fault into runs (`fail:K` or `kill:K`).
-const FAULT_INJECT_ENV: &str = "BATON_FAULT_INJECT";
-
-/// Apply options from the run flags; `default_policy` is the failure policy when
-/// `--on-failure` is not given (the configuration's, or the resumed run's), else rollback.
-pub fn apply_opts(
-    flags: &crate::cli::RunFlags,
-    default_policy: Option<baton_engine::apply::FailurePolicy>,
-    parallelism: usize,
-    command: &str,
-) -> anyhow::Result<baton_engine::apply::ApplyOpts> {
-    use baton_engine::apply::{ApplyOpts, FailurePolicy, RetryPolicy};
-    let on_failure = match &flags.on_failure {
-        Some(text) => text
-            .parse::<FailurePolicy>()
-            .map_err(|e| anyhow!("--on-failure: {e}"))?,
-        None => default_policy.unwrap_or(FailurePolicy::Rollback),
-    };
-    let mut retry = RetryPolicy::default();
-    if let Some(n) = flags.retry_attempts {
-        if n == 0 {
-            bail!("--retry-attempts must be at least 1");
-        }
-        retry.attempts = n;
-    }
-    if let Some(d) = &flags.retry_backoff {
-        retry.base = parse_duration("--retry-backoff", d)?;
-    }
-    if let Some(d) = &flags.retry_max_backoff {
-        retry.cap = parse_duration("--retry-max-backoff", d)?;
-    }
-    // The test and chaos hook (docs/failure-handling.md); the engine reads no environment.
-    let fault = match std::env::var(FAULT_INJECT_ENV) {
-        Ok(spec) => Some(
-            spec.parse::<baton_engine::apply::FaultInjection>()
-                .with_context(|| format!("{FAULT_INJECT_ENV}={spec:?}"))?,
-        ),
-        Err(_) => None,
-    };
-    Ok(ApplyOpts {
-        parallelism,
-        run_id: baton_engine::new_run_id(),
-        fault,
-        command: command.to_string(),
-        retry,
-        on_failure,
-        ..ApplyOpts::default()
-    })
-}
-
-/// Refuses new work while an earlier run is unresolved (interrupted, or its rollback failed).
-pub fn check_unresolved(store: &dyn StateStore) -> anyhow::Result<()> {
-    let runs = store.runs()?;
-    if let Some(r) = runs.iter().find(|r| r.status.needs_resolution()) {
-        let what = match r.status {
-            baton_state::RunStatus::RollbackFailed => "its rollback did not finish",
-            _ => "it was interrupted before it finished",
-        };
-        bail!(
-            "Run {} ({}, started {} by {}) needs attention first: {what}.\n\nResolve it before starting new work:\n  baton resume {}     finish the interrupted plan (actions with a lost outcome are checked first)\n  baton rollback {}   undo what the run did\n\n`baton runs show {}` shows every action it recorded.",
-            r.id, r.kind, r.started_at, r.who, r.id, r.id, r.id
-        );
-    }
-    Ok(())
 }

@@ -31,16 +31,16 @@ pub fn plan(env: &Env, a: &PlanArgs) -> anyhow::Result<ExitCode> {
     let errors = print_diags(&diags, &env.sources);
     // The policy gate, after every plan that succeeded.
     let gate = match &plan {
-        Some(p) if !errors => Some(super::policy::gate(
-            env,
-            &ctx,
-            p,
-            &prior,
-            &a.flags.policy_dirs,
-            "plan",
-            None,
-            None,
-        )?),
+        Some(p) if !errors => Some(baton_engine::policy::gate(
+            baton_engine::policy::GateInput {
+                ctx: &ctx,
+                plan: p,
+                prior: &prior,
+                extra_dirs: &a.flags.policy_dirs,
+                run: baton_engine::policy::RunContext::current(&env.workspace, "plan", None),
+                override_reason: None,
+            },
+        )),
         _ => None,
     };
     let denied = gate.as_ref().is_some_and(|g| g.blocked);

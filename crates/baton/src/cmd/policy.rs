@@ -1,114 +1,22 @@
-//! The policy gate as commands see it (evaluate after a plan and before an apply or destroy,
-//! print the findings, decide whether the run may go on, record overrides), and
-//! `baton policy test | eval`.
+//! The policy gate as the terminal shows it (the findings under the plan, the errors, the
+//! denial's exit code), and `baton policy test | eval`. The gate itself is the engine's
+//! ([`baton_engine::policy::gate`]).
 
 use super::{print_diags, Env};
 use crate::cli::PolicyCommand;
 use anyhow::{anyhow, bail, Context as _};
-use baton_engine::planjson::{plan_json, JsonOpts};
-use baton_engine::policy::{self, RunContext};
-use baton_engine::{Context, Plan};
-use baton_policy::{Decision, FindingKind, Outcome, PolicySet};
+use baton_engine::policy::{self, Gate};
+use baton_policy::{FindingKind, Outcome};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// The exit code of a run that policies denied (nothing was changed).
 pub const DENIED_EXIT: u8 = 4;
 
-/// What the gate decided for one plan.
-pub struct Gate {
-    pub sets: Vec<PolicySet>,
-    pub decision: Decision,
-    /// The decision as recorded in plan JSON and the audit log.
-    pub json: serde_json::Value,
-    /// The run must stop.
-    pub blocked: bool,
-    /// The reason a soft-mandatory denial was overridden with.
-    pub overridden: Option<String>,
-}
-
-impl Gate {
-    /// The audit log's `policy` field: the decision, or null when no policy applies.
-    pub fn audit_json(&self) -> serde_json::Value {
-        if self.sets.is_empty() && self.decision.errors.is_empty() {
-            serde_json::Value::Null
-        } else {
-            self.json.clone()
-        }
-    }
-}
-
-/// Evaluates the policies that apply to `plan` (made against `prior`). Configuration errors in
-/// the policy sets and Rego errors are printed; both deny (the gate fails closed).
-#[allow(clippy::too_many_arguments)]
-pub fn gate(
-    env: &Env,
-    ctx: &Context,
-    plan: &Plan,
-    prior: &baton_state::Snapshot,
-    extra_dirs: &[PathBuf],
-    command: &str,
-    run_id: Option<String>,
-    override_reason: Option<&str>,
-) -> anyhow::Result<Gate> {
-    if let Some(r) = override_reason {
-        if r.trim().is_empty() {
-            bail!(
-                "--override-policy needs a reason, e.g. --override-policy \"approved in CHG-1234\""
-            );
-        }
-    }
-    // Paths relative to the configuration directory (the working directory by now), so that
-    // findings and errors name policy files as the user knows them.
-    let (sets, diags) = policy::policy_sets(std::path::Path::new(""), Some(ctx), extra_dirs);
-    let rc = RunContext::current(&env.workspace, command, run_id);
-    let mut decision = if diags.has_errors() {
-        Decision::from_load_errors(diags)
-    } else if sets.is_empty() {
-        // No policy applies: do not even build the input.
-        Decision::pass()
-    } else {
-        // The document `terraform show -json` would give, sensitive values included: the
-        // sets that do not opt in see them redacted.
-        let doc = plan_json(
-            Some(ctx),
-            plan,
-            prior,
-            JsonOpts {
-                show_sensitive: true,
-            },
-        );
-        let input = policy::input(doc, &rc);
-        let mut d = policy::evaluate(&sets, &input, &env.sources);
-        // Only a set that sees sensitive values could echo one.
-        if sets.iter().any(|s| s.include_sensitive) {
-            policy::scrub_sensitive(&mut d, &input);
-        }
-        // The input (the whole plan as JSON) is not needed again and the process ends soon:
-        // freeing a 10,000-resource document node by node costs more than the policies do.
-        std::mem::forget(input);
-        d
-    };
-    decision.prints.clear();
-    let overridden = match (decision.outcome, override_reason) {
-        (Outcome::SoftFail, Some(r)) => Some(r.to_string()),
-        _ => None,
-    };
-    let blocked = decision.blocks(overridden.is_some());
-    let json = policy::decision_json(&decision, &sets, &env.sources, overridden.as_deref());
-    Ok(Gate {
-        sets,
-        decision,
-        json,
-        blocked,
-        overridden,
-    })
-}
-
 /// Prints the gate's findings under the plan (stdout) and its errors (stderr). Says nothing
 /// when no policy applies.
 pub fn print(env: &Env, g: &Gate) {
-    if g.sets.is_empty() && g.decision.errors.is_empty() {
+    if !g.applies() {
         return;
     }
     print_errors(env, g);
@@ -183,31 +91,6 @@ pub fn denied(g: &Gate, what: &str, override_given: bool) -> ExitCode {
     };
     eprintln!("\nError: Policy check failed\n\nThe policies denied this {what}; nothing was changed.{hint}");
     ExitCode::from(DENIED_EXIT)
-}
-
-/// Records a soft-mandatory override in the audit log, with the operator and the reason.
-pub fn record_override(
-    env: &Env,
-    store: &dyn baton_state::StateStore,
-    g: &Gate,
-    command: &str,
-    run_id: &str,
-    plan: &Plan,
-) {
-    let Some(reason) = &g.overridden else { return };
-    super::audit::record(
-        env,
-        store,
-        super::audit::Record {
-            command: "policy override",
-            run_id: Some(run_id.to_string()),
-            plan: Some(plan),
-            plan_digest: None,
-            policy: g.audit_json(),
-            outcome: format!("overrode the soft-mandatory policy denial of {command}: {reason}"),
-            changes: Vec::new(),
-        },
-    );
 }
 
 pub fn run(env: &Env, c: &PolicyCommand) -> anyhow::Result<ExitCode> {

@@ -1,11 +1,11 @@
 //! `baton runs [show RUN]`, `baton resume RUN` and `baton rollback RUN | --to-version N`:
-//! the journal of runs, finishing an interrupted run, and undoing one.
+//! the journal of runs, and the run requests that finish an interrupted run or undo one.
 
-use super::apply::{do_apply, finish};
-use super::{apply_opts, lock, print_diags, Env};
+use super::run::{execute, request};
+use super::Env;
 use crate::cli::{ResumeArgs, RollbackArgs, RunsArgs};
-use crate::render::render_plan;
-use anyhow::{anyhow, bail};
+use anyhow::bail;
+use baton_engine::lifecycle::{RollbackTarget, RunKind};
 use baton_state::{RunRecord, RunStatus, StateStore};
 use serde_json::json;
 use std::process::ExitCode;
@@ -144,196 +144,25 @@ fn show(store: &baton_state::SqliteStore, id: &str, as_json: bool) -> anyhow::Re
 }
 
 pub fn resume(env: &Env, a: &ResumeArgs) -> anyhow::Result<ExitCode> {
-    let store = env.open_store()?;
-    let guard = lock(env, &store.store, "resume", &a.lock_timeout)?;
-    settle_orphans(&store.store, &a.run)?;
-    let prep = match baton_engine::resume::prepare(&store.store, &a.run)? {
-        Ok(p) => p,
-        Err(d) => {
-            print_diags(&d.into(), &env.sources);
-            return Ok(ExitCode::from(1));
-        }
-    };
-    let fs = baton_config::MemFs::new(&env.dir, &prep.plan.config_files);
-    let (ctx, d) = baton_engine::load_with(&env.dir, &prep.plan.workspace, &env.sources, &fs);
-    if print_diags(&d, &env.sources) {
-        return Ok(ExitCode::from(1));
-    }
-    let Some(ctx) = ctx else {
-        return Ok(ExitCode::from(1));
-    };
-    outln!(
-        "Resuming run {} ({}): {} action(s) already done, {} with a lost outcome to check first.",
-        prep.run.id,
-        prep.run.summary,
-        prep.done,
-        prep.unknown
-    );
-    if !a.auto_approve
-        && !crate::ui::confirm(
-            "Do you want to finish this run?",
-            "Baton will perform the remaining actions of the run's plan.",
-        )
-    {
-        eprintln!("\nError: Resume cancelled.");
-        return Ok(ExitCode::from(1));
-    }
-    // The policy recorded with the run, not today's configuration: the run finishes as it
-    // was started (an explicit --on-failure still wins).
-    let recorded = prep
-        .run
-        .on_failure
-        .parse::<baton_engine::apply::FailurePolicy>()
-        .map_err(|e| anyhow::anyhow!("run {}: the recorded failure policy: {e}", prep.run.id))?;
-    let mut opts = apply_opts(&a.run_flags, Some(recorded), a.parallelism, "resume")?;
-    opts.fence = guard.fence();
-    opts.parent = Some(prep.run.id.clone());
-    opts.resume = Some(prep.info);
-    let current = store.current()?;
-    let progress = crate::ui::Progress::new();
-    let report = do_apply(
-        env,
-        &ctx,
-        &prep.plan,
-        &store,
-        &current,
-        &opts,
-        &progress,
-        serde_json::Value::Null,
-    )?;
-    let ok = !report.diags.has_errors() && !report.stopped && report.rollback.is_none();
-    if ok {
-        store.finish_run(guard.fence(), &prep.run.id, RunStatus::Resumed)?;
-    } else if report.status == Some(RunStatus::RolledBack) {
-        // The resume failed and undid its own changes; the original run's changes remain.
-        store.finish_run(guard.fence(), &prep.run.id, RunStatus::Failed)?;
-    } else {
-        store.finish_run(guard.fence(), &prep.run.id, RunStatus::Failed)?;
-    }
-    finish(env, &prep.plan, &report, &opts)
+    let kind = RunKind::Resume { run: a.run.clone() };
+    let req = request(env, kind, &a.run_flags, a.parallelism, &a.lock_timeout)?;
+    execute(env, req, a.auto_approve)
 }
 
 pub fn rollback(env: &Env, a: &RollbackArgs) -> anyhow::Result<ExitCode> {
-    let store = env.open_store()?;
-    let guard = lock(env, &store.store, "rollback", &a.lock_timeout)?;
-    let current = store.current()?;
-    let (plan, diags, parent, config_files) = match (&a.run, a.to_version) {
-        (Some(run), None) => {
-            let Some(r) = store.run(run)? else {
-                bail!("There is no run with id {run}. `baton runs` lists them.");
-            };
-            if r.kind == "rollback" {
-                bail!(
-                    "Run {run} is itself a rollback; roll back its parent {} instead.",
-                    r.parent.unwrap_or_default()
-                );
-            }
-            settle_orphans(&store.store, run)?;
-            let files = r
-                .plan
-                .parse()
-                .ok()
-                .and_then(|j| baton_engine::planfile::from_json(&j).ok())
-                .map(|p| (p.config_files, p.workspace))
-                .unwrap_or_default();
-            let (p, d) =
-                baton_engine::rollback::plan_for_run(&store.store, run, &current, Some(&env.dir))?;
-            (p, d, Some(r.id), files)
-        }
-        (None, Some(v)) => {
-            if v > current.serial {
-                bail!("State version {v} does not exist (the latest is {}); `baton state history` lists them.", current.serial);
-            }
-            let (p, d) = baton_engine::rollback::plan_to_version(&store.store, v, &current)?;
-            (p, d, None, (Vec::new(), env.workspace.clone()))
-        }
+    let target = match (&a.run, a.to_version) {
+        (Some(run), None) => RollbackTarget::Run(run.clone()),
+        (None, Some(v)) => RollbackTarget::Version(v),
         _ => {
             bail!("Say what to roll back: `baton rollback RUN` or `baton rollback --to-version N`.")
         }
     };
-    if print_diags(&diags, &env.sources) {
-        return Ok(ExitCode::from(1));
-    }
-    // Destroy-time provisioners need the configuration the objects were made with.
-    let ctx = {
-        let (files, workspace) = &config_files;
-        let fs = baton_config::MemFs::new(&env.dir, files);
-        let loaded = if files.is_empty() {
-            baton_engine::load(&env.dir, workspace, &env.sources).0
-        } else {
-            baton_engine::load_with(&env.dir, workspace, &env.sources, &fs).0
-        };
-        loaded.unwrap_or_else(|| baton_engine::Context::empty(&env.dir, workspace, &env.sources))
-    };
-    if !plan.has_changes() {
-        outln!("Nothing to roll back: every object is already as it was.");
-        if let Some(p) = &parent {
-            store.finish_run(guard.fence(), p, RunStatus::RolledBack)?;
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    out!("{}", render_plan(&plan));
-    if !a.auto_approve
-        && !crate::ui::confirm(
-            "Do you want to roll back?",
-            "Baton will return the objects shown above to their earlier values.",
-        )
-    {
-        eprintln!("\nError: Rollback cancelled.");
-        return Ok(ExitCode::from(1));
-    }
-    let mut opts = apply_opts(&a.run_flags, None, a.parallelism, "rollback")?;
-    opts.fence = guard.fence();
-    opts.parent = parent.clone();
-    let progress = crate::ui::Progress::new();
-    let report = do_apply(
+    let req = request(
         env,
-        &ctx,
-        &plan,
-        &store,
-        &current,
-        &opts,
-        &progress,
-        serde_json::Value::Null,
+        RunKind::Rollback(target),
+        &a.run_flags,
+        a.parallelism,
+        &a.lock_timeout,
     )?;
-    if let Some(p) = &parent {
-        let ok = !report.diags.has_errors() && !report.stopped;
-        store.finish_run(
-            guard.fence(),
-            p,
-            if ok {
-                RunStatus::RolledBack
-            } else {
-                RunStatus::RollbackFailed
-            },
-        )?;
-        if !ok {
-            eprintln!("The rollback of run {p} did not finish.");
-            crate::cmd::apply::print_left(&baton_engine::rollback::remaining(&store.store, p)?);
-            eprintln!("Run `baton rollback {p}` again to finish what is left.");
-        }
-    }
-    finish(env, &plan, &report, &opts).map_err(|e| anyhow!(e))
-}
-
-/// Before finishing or undoing a run whose process died: waits for the commands it left
-/// running (a killed Baton's shell commands go on) to end, killing them after a while, so that
-/// what they do is seen when objects are looked for.
-fn settle_orphans(store: &baton_state::SqliteStore, run: &str) -> anyhow::Result<()> {
-    let interrupted = store
-        .run(run)?
-        .is_some_and(|r| r.status == RunStatus::Interrupted);
-    if !interrupted {
-        return Ok(());
-    }
-    let left = baton_provider::exec::commands_of_run(run);
-    if left.is_empty() {
-        return Ok(());
-    }
-    eprintln!(
-        "Run {run} left {} process(es) running when it was interrupted; waiting up to 30s for them to end (then they are stopped)...",
-        left.len()
-    );
-    baton_provider::exec::settle_commands_of_run(run, std::time::Duration::from_secs(30));
-    Ok(())
+    execute(env, req, a.auto_approve)
 }
