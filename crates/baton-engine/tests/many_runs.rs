@@ -120,13 +120,17 @@ impl Stack {
             std::fs::write(dir.join("policies").join("deny.rego"), DENY_ALL).expect("policy");
         }
         // Half the stores live beside their configuration, half in a directory of their own.
-        let store = if i % 2 == 0 {
+        let store = if i.is_multiple_of(2) {
             dir.join(".baton").join("state.db")
         } else {
             root.join("stores").join(format!("{name}.db"))
         };
         Stack {
-            workspace: if i % 3 == 0 { "staging" } else { "default" },
+            workspace: if i.is_multiple_of(3) {
+                "staging"
+            } else {
+                "default"
+            },
             name,
             dir,
             store,
