@@ -88,6 +88,12 @@ pub fn gate(g: GateInput<'_>) -> Gate {
         if sets.iter().any(|s| s.include_sensitive) {
             scrub_sensitive(&mut d, &input);
         }
+        // The input (the whole plan as JSON) is not needed again: freeing a 10,000-resource
+        // document node by node costs more than the policies do, so another thread does it
+        // while the run goes on.
+        let _ = std::thread::Builder::new()
+            .name("policy-input-drop".into())
+            .spawn(move || drop(input));
         d
     };
     decision.prints.clear();

@@ -7,6 +7,30 @@
 //! choices, flags, who asks); nothing is read from the process (working directory,
 //! environment variables, command line), so one process can carry many runs at once. What a
 //! caller shows or asks goes through [`RunHooks`]. Must not print.
+//!
+//! ```no_run
+//! use baton_engine::lifecycle::{self, Approval, RunHooks, RunKind, RunOutcome, RunRequest};
+//! use baton_engine::{plan::PlanOpts, NoObserver, Observer, Plan};
+//!
+//! struct Unattended;
+//! impl RunHooks for Unattended {
+//!     fn observer(&self) -> &dyn Observer {
+//!         &NoObserver
+//!     }
+//!     fn approve(&self, _what: Approval, _plan: &Plan) -> bool {
+//!         true
+//!     }
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let req = RunRequest::new("/srv/web", "production", RunKind::Apply(PlanOpts::default()));
+//! let store = baton_state::sqlite::SqliteStore::open("/srv/web/.baton/state.db".as_ref())?;
+//! if let RunOutcome::Ran(ran) = lifecycle::run(&store, &req, &Unattended)? {
+//!     assert!(ran.succeeded(), "{:?}", ran.report.diags);
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 mod apply;
 mod resolve;
