@@ -27,7 +27,7 @@ pub fn validate(env: &Env, a: &ValidateArgs) -> anyhow::Result<ExitCode> {
         diags.extend(d);
         // The `policy_set` blocks of `terraform { baton { … } }` are decoded by the policy
         // gate (their sources are paths); validate reports their mistakes too.
-        let (_, d) = baton_engine::policy::policy_sets(std::path::Path::new(""), Some(ctx), &[]);
+        let (_, d) = baton_engine::policy::policy_sets(&ctx.dir, Some(ctx), &[]);
         diags.extend(d);
     }
     let valid = !diags.has_errors();
