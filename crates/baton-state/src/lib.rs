@@ -14,6 +14,7 @@ pub mod model;
 pub mod sqlite;
 mod stamp;
 pub mod store;
+pub mod workflow;
 
 pub use audit::{AuditChange, AuditEntry, AuditRecord, VerifyReport};
 pub use model::{
@@ -24,4 +25,7 @@ pub use sqlite::SqliteStore;
 pub use store::{
     LockGuard, PlanWriter, Renewal, StaleLock, Staleness, StateError, StateStore, StateWrite,
     Unlock, DEFAULT_LEASE,
+};
+pub use workflow::{
+    WfCacheEntry, WfClaim, WfClaimHolder, WfRun, WfRunStatus, WfStep, WfStepStatus, WorkflowStore,
 };

@@ -39,6 +39,20 @@ pub enum StateError {
     LeaseLive(Box<Lease>),
     #[error("state version {0} does not exist")]
     NoSuchVersion(u64),
+    /// A workflow run's claim is held, live, by someone else.
+    #[error("workflow run {run} is being advanced by {} (its claim expires at {})", .holder.holder, .holder.expires_at)]
+    Claimed {
+        run: String,
+        holder: Box<crate::workflow::WfClaimHolder>,
+    },
+    /// A write for a workflow run carried a claim token that a newer claim replaced.
+    #[error("the claim on workflow run {run} was lost: this write carries token {token}, and another process has claimed the run since")]
+    ClaimLost { run: String, token: u64 },
+    #[error("there is no workflow run {0}")]
+    NoSuchRun(String),
+    /// An approval for a step that is not waiting for one.
+    #[error("step {key} of run {run} is not waiting for an approval")]
+    NotWaiting { run: String, key: String },
     #[error("no version is open for writing (serial {0})")]
     VersionNotOpen(u64),
     #[error("the state store at {path} is not usable: {message}")]
