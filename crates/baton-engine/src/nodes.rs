@@ -55,7 +55,7 @@ impl<'a> NodeEval<'a> {
             self.state,
             &self.ctx.config,
             mi,
-            &self.ctx.dir,
+            &self.ctx.cwd,
             &self.ctx.workspace,
         )
     }

@@ -290,7 +290,7 @@ impl<'a> Planner<'a> {
             &self.state,
             &self.ctx.config,
             mi,
-            &self.ctx.dir,
+            &self.ctx.cwd,
             &self.ctx.workspace,
         )
     }
