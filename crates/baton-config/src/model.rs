@@ -341,12 +341,16 @@ pub fn normalize(p: &Path) -> PathBuf {
     out
 }
 
-/// Reads every `*.tf` file of `dir` (sorted by name) and builds the module.
+/// Reads every `*.tf` file of `dir` (sorted by name) and builds the module. Its files are
+/// named relative to `dir` in diagnostics.
 pub fn load_module(dir: &Path, path: ModulePath, sources: &Sources) -> (Module, Diagnostics) {
-    load_module_with(dir, path, sources, &RealFs)
+    load_module_with(dir, dir, path, sources, &RealFs)
 }
 
+/// Reads the module in `dir`; `root` is the root module's directory, relative to which its
+/// files are named in diagnostics.
 fn load_module_with(
+    root: &Path,
     dir: &Path,
     path: ModulePath,
     sources: &Sources,
@@ -375,7 +379,7 @@ fn load_module_with(
                 continue;
             }
         };
-        let id = sources.add(display_name(f), f, text.clone());
+        let id = sources.add(display_name(root, f), f, text.clone());
         match parse_file(id, &text) {
             Ok(b) => bodies.push(b),
             Err(d) => diags.push(d),
@@ -387,23 +391,26 @@ fn load_module_with(
 }
 
 /// Loads the root module in `dir` and, recursively, every module it calls from a local path.
+/// Files are named relative to `dir` in diagnostics (as Terraform names them after `-chdir`).
 pub fn load_config(dir: &Path, sources: &Sources) -> (Config, Diagnostics) {
-    load_tree(dir, ModulePath::root(), sources, &mut Vec::new(), &RealFs)
+    load_config_with(dir, sources, &RealFs)
 }
 
 /// Like [`load_config`], reading files from `fs`.
 pub fn load_config_with(dir: &Path, sources: &Sources, fs: &dyn ConfigFs) -> (Config, Diagnostics) {
-    load_tree(dir, ModulePath::root(), sources, &mut Vec::new(), fs)
+    load_tree(dir, dir, ModulePath::root(), sources, &mut Vec::new(), fs)
 }
 
+/// Loads the module in `dir` and its children; `root` is the root module's directory.
 fn load_tree(
+    root: &Path,
     dir: &Path,
     path: ModulePath,
     sources: &Sources,
     stack: &mut Vec<PathBuf>,
     fs: &dyn ConfigFs,
 ) -> (Config, Diagnostics) {
-    let (mut module, mut diags) = load_module_with(dir, path.clone(), sources, fs);
+    let (mut module, mut diags) = load_module_with(root, dir, path.clone(), sources, fs);
     let canonical = normalize(dir);
     stack.push(canonical);
     let mut children = BTreeMap::new();
@@ -454,7 +461,7 @@ fn load_tree(
             continue;
         }
         call.dir = Some(child_dir.clone());
-        let (child, d) = load_tree(&child_dir, path.child(&call.name), sources, stack, fs);
+        let (child, d) = load_tree(root, &child_dir, path.child(&call.name), sources, stack, fs);
         diags.extend(d);
         children.insert(call.name.clone(), child);
     }
@@ -462,13 +469,13 @@ fn load_tree(
     (Config { module, children }, diags)
 }
 
-fn display_name(p: &Path) -> String {
-    if let Ok(cwd) = std::env::current_dir() {
-        if let Ok(rel) = p.strip_prefix(&cwd) {
-            return rel.display().to_string();
-        }
+/// How diagnostics name the file at `p`: relative to the root module's directory `root` when
+/// it is inside it, else in full (never relative to the process's working directory).
+fn display_name(root: &Path, p: &Path) -> String {
+    match p.strip_prefix(root) {
+        Ok(rel) => rel.display().to_string(),
+        Err(_) => p.display().to_string(),
     }
-    p.display().to_string()
 }
 
 /// Builds a module from already-parsed file bodies.

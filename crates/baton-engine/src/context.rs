@@ -10,8 +10,14 @@ use baton_core::{Diagnostic, Diagnostics, ModulePath, ResourceMode, Sources};
 use std::path::{Path, PathBuf};
 
 pub struct Context {
-    /// The root module directory (absolute).
+    /// The root module directory (absolute): the run's working directory. Every relative
+    /// path (filesystem functions, `abspath`, `--var-file`, commands, `local_file`) resolves
+    /// against it; the engine never reads the process's working directory.
     pub dir: PathBuf,
+    /// What `path.cwd` returns: `dir`, unless the caller says otherwise. Terraform's
+    /// `path.cwd` is the directory Terraform was started in, before `-chdir`; a front end
+    /// emulating `-chdir` sets this to the directory it was started in.
+    pub cwd: PathBuf,
     pub sources: Sources,
     pub config: Config,
     pub graph: ConfigGraph,
@@ -32,6 +38,7 @@ impl Context {
         );
         Context {
             dir: dir.to_path_buf(),
+            cwd: dir.to_path_buf(),
             sources: sources.clone(),
             config: Config {
                 module: Module::default(),
@@ -91,6 +98,7 @@ pub fn load_with(
     }
     (
         Some(Context {
+            cwd: dir.clone(),
             dir,
             sources: sources.clone(),
             config,

@@ -55,7 +55,7 @@ impl<'a> NodeEval<'a> {
             self.state,
             &self.ctx.config,
             mi,
-            &self.ctx.dir,
+            &self.ctx.cwd,
             &self.ctx.workspace,
         )
     }
@@ -89,7 +89,7 @@ impl<'a> NodeEval<'a> {
             return (None, diags);
         };
         let tc = match &v.type_expr {
-            Some(e) => match type_constraint(e) {
+            Some(e) => match type_constraint(e, &self.ctx.dir) {
                 Ok(tc) => tc,
                 Err(d) => {
                     diags.push(d.in_context(format!("variable \"{name}\"")));
@@ -101,7 +101,7 @@ impl<'a> NodeEval<'a> {
         // A default that does not fit the type is a configuration error, whatever value the
         // variable is given (Terraform reports it when loading, so `validate` does too).
         if let (Some(d), Some(_)) = (&v.default, &v.type_expr) {
-            let fits = crate::vars::eval_const(d).and_then(|dv| {
+            let fits = crate::vars::eval_const(d, &self.ctx.dir).and_then(|dv| {
                 convert_constraint(&dv, &tc).map(|_| ()).map_err(|e| {
                     Diagnostic::error(
                         "Invalid default value for variable",
@@ -206,7 +206,7 @@ impl<'a> NodeEval<'a> {
         p: &ModulePath,
     ) -> Result<Value, Diagnostic> {
         let default = match &v.default {
-            Some(e) => Some(crate::vars::eval_const(e)?),
+            Some(e) => Some(crate::vars::eval_const(e, &self.ctx.dir)?),
             None => None,
         };
         let value = match raw {

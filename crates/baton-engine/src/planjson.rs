@@ -18,6 +18,7 @@ use baton_eval::{Kind, Value};
 use baton_state::Snapshot;
 use serde_json::{json, Map, Value as J};
 use std::collections::BTreeMap;
+use std::path::Path;
 
 pub const FORMAT_VERSION: &str = "1.2";
 
@@ -643,7 +644,8 @@ fn constant(e: &Expr) -> Option<J> {
     if calls {
         return None;
     }
-    let v = crate::vars::eval_const(e).ok()?;
+    // No function is called, so no path is resolved: the directory is never consulted.
+    let v = crate::vars::eval_const(e, Path::new("")).ok()?;
     if !v.is_wholly_known() {
         return None;
     }
@@ -845,8 +847,14 @@ fn resource_config_json(r: &Resource, provider_key: String) -> J {
     J::Object(m)
 }
 
-/// A module's configuration; `module` is its path (`module.a.module.b`, empty for the root).
-fn module_config_json(cfg: &baton_config::Config, module: &str, keys: &ProviderKeys) -> J {
+/// A module's configuration; `module` is its path (`module.a.module.b`, empty for the root);
+/// `dir` is the run's configuration directory (where variable defaults are evaluated).
+fn module_config_json(
+    cfg: &baton_config::Config,
+    module: &str,
+    keys: &ProviderKeys,
+    dir: &Path,
+) -> J {
     let m = &cfg.module;
     let mut out = Map::new();
     let mut outputs = Map::new();
@@ -896,7 +904,7 @@ fn module_config_json(cfg: &baton_config::Config, module: &str, keys: &ProviderK
             } else {
                 format!("{module}.module.{n}")
             };
-            cm.insert("module".into(), module_config_json(child, &path, keys));
+            cm.insert("module".into(), module_config_json(child, &path, keys, dir));
         }
         if !c.depends_on.is_empty() {
             cm.insert("depends_on".into(), depends_on_json(&c.depends_on));
@@ -912,10 +920,10 @@ fn module_config_json(cfg: &baton_config::Config, module: &str, keys: &ProviderK
         // The default converted to the variable's type (optional attributes filled in).
         if let Some(d) = &v.default {
             let tc = match &v.type_expr {
-                Some(t) => baton_eval::typeexpr::type_constraint(t).ok(),
+                Some(t) => baton_eval::typeexpr::type_constraint(t, dir).ok(),
                 None => Some(baton_eval::TypeConstraint::any()),
             };
-            let converted = crate::vars::eval_const(d)
+            let converted = crate::vars::eval_const(d, dir)
                 .ok()
                 .zip(tc)
                 .and_then(|(d, tc)| baton_eval::convert::convert_constraint(&d, &tc).ok());
@@ -944,7 +952,7 @@ fn configuration_json(ctx: &Context) -> J {
     insert_nonempty(&mut out, "provider_config", J::Object(keys.json()));
     out.insert(
         "root_module".into(),
-        module_config_json(&ctx.config, "", &keys),
+        module_config_json(&ctx.config, "", &keys, &ctx.dir),
     );
     J::Object(out)
 }

@@ -295,6 +295,7 @@ pub struct InstanceScope<'a> {
     pub count_index: Option<Value>,
     pub each: Option<(Value, Value)>,
     pub self_value: Option<Value>,
+    /// What `path.cwd` returns (`Context::cwd`).
     pub cwd: &'a PathBuf,
     pub workspace: &'a str,
 }

@@ -4,6 +4,10 @@
 //!
 //! Values are raw here (text or expressions); typing, defaults and sensitivity are applied when
 //! the variable is evaluated. Reading a var file registers it in `Sources` for diagnostics.
+//!
+//! Every relative path (a `--var-file`, a filesystem function in a constant) resolves against
+//! the run's configuration directory, never the process's working directory: as in Terraform
+//! after `-chdir`, and so that one process can run many configurations at once.
 
 use baton_config::syntax::{parse_expr, parse_file};
 use baton_config::{Expr, Module};
@@ -17,7 +21,7 @@ use std::path::{Path, PathBuf};
 pub enum CliVar {
     /// `--var name=value`
     Assign(String, String),
-    /// `--var-file PATH`
+    /// `--var-file PATH` (a relative path is relative to the configuration directory)
     File(PathBuf),
 }
 
@@ -77,7 +81,13 @@ pub fn gather(
     autos.sort();
     files.extend(autos);
     for f in files {
-        read_var_file(root, &f, sources, &mut out, &mut diags, false);
+        // Shown relative to the configuration directory, as Terraform names them.
+        let file = VarFile {
+            path: &f,
+            shown: f.strip_prefix(dir).unwrap_or(&f),
+            explicit: false,
+        };
+        read_var_file(root, dir, file, sources, &mut out, &mut diags);
     }
     for c in cli {
         match c {
@@ -97,20 +107,45 @@ pub fn gather(
                     },
                 );
             }
-            CliVar::File(p) => read_var_file(root, p, sources, &mut out, &mut diags, true),
+            CliVar::File(p) => {
+                // (`join` keeps an absolute path as it is.)
+                let path = dir.join(p);
+                let file = VarFile {
+                    path: &path,
+                    shown: p,
+                    explicit: true,
+                };
+                read_var_file(root, dir, file, sources, &mut out, &mut diags);
+            }
         }
     }
     (out, diags)
 }
 
+/// A variables file to read.
+struct VarFile<'p> {
+    /// Where it is (absolute when the configuration directory is).
+    path: &'p Path,
+    /// How messages name it: as given on the command line, or relative to the configuration
+    /// directory.
+    shown: &'p Path,
+    /// Given with `--var-file` (undeclared names are then errors, not warnings).
+    explicit: bool,
+}
+
 fn read_var_file(
     root: &Module,
-    path: &Path,
+    dir: &Path,
+    file: VarFile<'_>,
     sources: &Sources,
     out: &mut BTreeMap<String, RawValue>,
     diags: &mut Diagnostics,
-    explicit: bool,
 ) {
+    let VarFile {
+        path,
+        shown,
+        explicit,
+    } = file;
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
@@ -118,13 +153,13 @@ fn read_var_file(
                 "Failed to read variables file",
                 format!(
                     "Given variables file {} does not exist or cannot be read: {e}.",
-                    path.display()
+                    shown.display()
                 ),
             ));
             return;
         }
     };
-    let name = path.display().to_string();
+    let name = shown.display().to_string();
     let id = sources.add(name.clone(), path, text.clone());
     let is_json = name.ends_with(".json");
     let entries: Vec<(String, Option<Span>, Result<Value, Diagnostic>)> = if is_json {
@@ -177,7 +212,7 @@ fn read_var_file(
         }
         body.attrs
             .iter()
-            .map(|a| (a.name.clone(), Some(a.name_span), eval_const(&a.expr)))
+            .map(|a| (a.name.clone(), Some(a.name_span), eval_const(&a.expr, dir)))
             .collect()
     };
     for (k, span, v) in entries {
@@ -205,14 +240,15 @@ fn read_var_file(
     }
 }
 
-/// Evaluates a constant expression (var files: no references allowed).
-pub fn eval_const(e: &Expr) -> Result<Value, Diagnostic> {
+/// Evaluates a constant expression (var files, variable defaults: no references allowed).
+/// `dir` is the run's configuration directory, against which a filesystem function resolves
+/// a relative path.
+pub fn eval_const(e: &Expr, dir: &Path) -> Result<Value, Diagnostic> {
     let sources = Sources::new();
-    let dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let mut ev = Evaluator::new(
         &EmptyScope,
         FnCtx {
-            base_dir: &dir,
+            base_dir: dir,
             sources: &sources,
             planning: false,
             plan_timestamp: None,
@@ -222,12 +258,13 @@ pub fn eval_const(e: &Expr) -> Result<Value, Diagnostic> {
 }
 
 /// Turns a raw text value into a value: literal for untyped/string variables, an expression
-/// otherwise.
+/// otherwise (evaluated as [`eval_const`] does, in the configuration directory `dir`).
 pub fn parse_text(
     text: &str,
     origin: &str,
     literal: bool,
     sources: &Sources,
+    dir: &Path,
 ) -> Result<Value, Diagnostic> {
     if literal {
         return Ok(Value::string(text));
@@ -243,5 +280,5 @@ pub fn parse_text(
         )
         .at_opt(d.subject)
     })?;
-    eval_const(&e)
+    eval_const(&e, dir)
 }

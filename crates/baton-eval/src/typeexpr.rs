@@ -1,7 +1,9 @@
 //! Type constraint expressions (`list(object({a = optional(string, "x")}))`) → [`TypeConstraint`].
 //!
 //! Type expressions are a tiny language of their own: keywords and type constructors, plus
-//! `optional()` defaults, which are constant expressions evaluated here without any scope.
+//! `optional()` defaults, which are constant expressions evaluated here without any scope
+//! (a filesystem function there resolves a relative path against the configuration directory
+//! it is given, never the process's working directory).
 
 use crate::eval::{EmptyScope, Evaluator};
 use crate::functions::FnCtx;
@@ -9,12 +11,14 @@ use crate::types::{Defaults, ObjectType, Type, TypeConstraint};
 use baton_config::{Expr, ExprKind, ObjectKey};
 use baton_core::{Diagnostic, Sources};
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::sync::Arc;
 
-/// Reads a type constraint expression.
-pub fn type_constraint(e: &Expr) -> Result<TypeConstraint, Diagnostic> {
+/// Reads a type constraint expression; `dir` is the configuration directory, where
+/// `optional()` defaults are evaluated.
+pub fn type_constraint(e: &Expr, dir: &Path) -> Result<TypeConstraint, Diagnostic> {
     let mut defaults = Defaults::default();
-    let ty = parse(e, &mut defaults, true)?;
+    let ty = parse(e, &mut defaults, true, dir)?;
     let defaults = if defaults == Defaults::default() {
         None
     } else {
@@ -27,7 +31,7 @@ fn invalid(e: &Expr, detail: &str) -> Diagnostic {
     Diagnostic::error("Invalid type specification", detail.to_string()).at(e.span)
 }
 
-fn parse(e: &Expr, defaults: &mut Defaults, top: bool) -> Result<Type, Diagnostic> {
+fn parse(e: &Expr, defaults: &mut Defaults, top: bool, dir: &Path) -> Result<Type, Diagnostic> {
     let _ = top;
     match &e.kind {
         ExprKind::Var(k) => match k.as_str() {
@@ -45,7 +49,7 @@ fn parse(e: &Expr, defaults: &mut Defaults, top: bool) -> Result<Type, Diagnosti
             )),
             other => Err(invalid(e, &format!("The keyword \"{other}\" is not a valid type specification."))),
         },
-        ExprKind::Parens(x) => parse(x, defaults, top),
+        ExprKind::Parens(x) => parse(x, defaults, top, dir),
         ExprKind::Call { name, args, .. } => {
             fn one<'x>(e: &Expr, name: &str, args: &'x [Expr]) -> Result<&'x Expr, Diagnostic> {
                 match args {
@@ -56,7 +60,7 @@ fn parse(e: &Expr, defaults: &mut Defaults, top: bool) -> Result<Type, Diagnosti
             match name.as_str() {
                 "list" | "set" | "map" => {
                     let mut child = Defaults::default();
-                    let et = parse(one(e, name, args)?, &mut child, false)?;
+                    let et = parse(one(e, name, args)?, &mut child, false, dir)?;
                     if child != Defaults::default() {
                         defaults.children.insert(String::new(), child);
                     }
@@ -74,7 +78,7 @@ fn parse(e: &Expr, defaults: &mut Defaults, top: bool) -> Result<Type, Diagnosti
                     let mut ts = Vec::new();
                     for (i, it) in items.iter().enumerate() {
                         let mut child = Defaults::default();
-                        ts.push(parse(it, &mut child, false)?);
+                        ts.push(parse(it, &mut child, false, dir)?);
                         if child != Defaults::default() {
                             defaults.children.insert(i.to_string(), child);
                         }
@@ -104,7 +108,7 @@ fn parse(e: &Expr, defaults: &mut Defaults, top: bool) -> Result<Type, Diagnosti
                                 }
                                 optional.insert(key.clone());
                                 let mut child = Defaults::default();
-                                let t = parse(&args[0], &mut child, false)?;
+                                let t = parse(&args[0], &mut child, false, dir)?;
                                 if child != Defaults::default() {
                                     defaults.children.insert(key.clone(), child);
                                 }
@@ -112,7 +116,7 @@ fn parse(e: &Expr, defaults: &mut Defaults, top: bool) -> Result<Type, Diagnosti
                             }
                             _ => {
                                 let mut child = Defaults::default();
-                                let t = parse(v, &mut child, false)?;
+                                let t = parse(v, &mut child, false, dir)?;
                                 if child != Defaults::default() {
                                     defaults.children.insert(key.clone(), child);
                                 }
@@ -121,10 +125,9 @@ fn parse(e: &Expr, defaults: &mut Defaults, top: bool) -> Result<Type, Diagnosti
                         };
                         if let Some(d) = opt_default {
                             let sources = Sources::new();
-                            let dir = std::path::PathBuf::from(".");
                             let mut ev = Evaluator::new(
                                 &EmptyScope,
-                                FnCtx { base_dir: &dir, sources: &sources, planning: false, plan_timestamp: None },
+                                FnCtx { base_dir: dir, sources: &sources, planning: false, plan_timestamp: None },
                             );
                             let dv = ev.eval(d)?;
                             let dv = crate::convert::convert(&dv, &vt).map_err(|err| {

@@ -290,7 +290,7 @@ impl<'a> Planner<'a> {
             &self.state,
             &self.ctx.config,
             mi,
-            &self.ctx.dir,
+            &self.ctx.cwd,
             &self.ctx.workspace,
         )
     }
@@ -315,13 +315,14 @@ impl<'a> Planner<'a> {
         let raw_vars = &self.raw_vars;
         let validate_only = self.opts.validate_only;
         let sources = &self.ctx.sources;
+        let dir = &self.ctx.dir;
         let (vals, d) = self.nodes().var(p, name, &|ty: &Type, literal: bool| {
             if validate_only {
                 return Ok(Some(Value::unknown(ty.clone())));
             }
             match raw_vars.get(name) {
                 Some(RawValue::Text { text, origin }) => {
-                    parse_text(text, origin, literal, sources).map(Some)
+                    parse_text(text, origin, literal, sources, dir).map(Some)
                 }
                 Some(RawValue::Value { value, .. }) => Ok(Some(value.clone())),
                 None => Ok(None),

@@ -18,7 +18,6 @@ use super::{FnCtx, FnError, FnResult, Function, Param, Registry, Ret};
 use crate::types::Type;
 use crate::value::Value;
 use gocompat::{go_quote, io_error_text, resolve};
-use std::path::PathBuf;
 
 pub(super) fn register(r: &mut Registry) {
     let path = || Param::new("path", Type::String);
@@ -124,8 +123,8 @@ fn abspath(ctx: &FnCtx<'_>, args: &[Value]) -> FnResult {
     if p.starts_with('/') {
         return Ok(Value::string(clean(p)));
     }
-    let cwd = absolute_base(ctx);
-    Ok(Value::string(join(&[&cwd.to_string_lossy(), p])))
+    // Go's `filepath.Abs` joins to `os.Getwd`: here the run's working directory.
+    Ok(Value::string(join(&[&ctx.base_dir.to_string_lossy(), p])))
 }
 
 fn basename(_: &FnCtx<'_>, args: &[Value]) -> FnResult {
@@ -289,17 +288,6 @@ fn templatefile(_: &FnCtx<'_>, _: &[Value]) -> FnResult {
     Err(FnError::new(
         "templatefile must be called through the evaluator",
     ))
-}
-
-/// The base directory as an absolute path (Go's `os.Getwd` for `abspath`).
-fn absolute_base(ctx: &FnCtx<'_>) -> PathBuf {
-    if ctx.base_dir.is_absolute() {
-        ctx.base_dir.to_path_buf()
-    } else {
-        std::env::current_dir()
-            .map(|d| d.join(ctx.base_dir))
-            .unwrap_or_else(|_| ctx.base_dir.to_path_buf())
-    }
 }
 
 /// go-homedir's `Expand`: a leading `~` (alone or before a separator) becomes `$HOME`.
@@ -938,7 +926,7 @@ mod tests {
     }
 
     /// A scratch directory under the system temp dir, removed on drop.
-    struct Scratch(PathBuf);
+    struct Scratch(std::path::PathBuf);
 
     impl Scratch {
         fn new(tag: &str) -> Scratch {
@@ -1013,12 +1001,13 @@ mod tests {
     fn abspath_like_terraform() {
         assert_eq!(call_str("abspath", vec![s("/a/../b/")]), "/b");
         assert_eq!(call_str("abspath", vec![s("//x")]), "/x");
-        let cwd = std::env::current_dir().expect("cwd");
+        // Relative to the context's base directory, not the process's working directory.
+        let base = std::path::Path::new(super::super::testutil::TEST_BASE_DIR);
         assert_eq!(
             call_str("abspath", vec![s("a/./b/..")]),
-            cwd.join("a").to_string_lossy()
+            base.join("a").to_string_lossy()
         );
-        assert_eq!(call_str("abspath", vec![s("")]), cwd.to_string_lossy());
+        assert_eq!(call_str("abspath", vec![s("")]), base.to_string_lossy());
     }
 
     #[test]
@@ -1090,6 +1079,10 @@ mod tests {
             e.message,
             "Invalid value for \"path\" parameter: failed to read file: read sub: is a directory."
         );
+        // `abspath` joins to the base directory too, not to the process's working directory.
+        let abspath = super::super::registry().get("abspath").expect("abspath");
+        let v = super::super::call(abspath, &ctx, vec![s("sub/./x.txt")]).expect("abspath");
+        assert_eq!(v.as_str(), Some(d.path("sub/x.txt").as_str()));
     }
 
     #[test]

@@ -30,8 +30,10 @@ use std::sync::OnceLock;
 
 /// What an implementation may know about where it runs.
 pub struct FnCtx<'a> {
-    /// Relative paths given to filesystem functions resolve against this directory (the
-    /// working directory, as in Terraform).
+    /// The run's working directory, absolute: relative paths given to filesystem functions
+    /// resolve against it and `abspath` joins to it. The engine passes the configuration
+    /// directory (Terraform's working directory after `-chdir`); nothing reads the process's
+    /// working directory, so runs in different directories can share a process.
     pub base_dir: &'a std::path::Path,
     /// Where `templatefile` registers the files it reads, for diagnostics.
     pub sources: &'a Sources,
@@ -441,16 +443,19 @@ pub(crate) mod testutil {
     /// What `plantimestamp()` returns in [`call_fn`].
     pub const TEST_PLAN_TIMESTAMP: &str = "2024-05-06T07:08:09Z";
 
-    /// Calls a function by name on values, in a planning-free context rooted at the cwd.
+    /// The base directory of [`call_fn`]'s context: this crate's directory, fixed at build
+    /// time (not the process's working directory).
+    pub const TEST_BASE_DIR: &str = env!("CARGO_MANIFEST_DIR");
+
+    /// Calls a function by name on values, in a planning-free context rooted at
+    /// [`TEST_BASE_DIR`].
     pub fn call_fn(name: &str, args: Vec<Value>) -> FnResult {
-        use std::path::PathBuf;
         let f = registry()
             .get(name)
             .ok_or_else(|| FnError::new(format!("no function {name}")))?;
         let sources = Sources::new();
-        let dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
         let ctx = FnCtx {
-            base_dir: &dir,
+            base_dir: std::path::Path::new(TEST_BASE_DIR),
             sources: &sources,
             planning: false,
             plan_timestamp: Some(TEST_PLAN_TIMESTAMP),

@@ -168,8 +168,9 @@ fn generate(p: &Params) -> Result<String, ProviderError> {
 }
 
 /// bcrypt (cost 10, `$2a$`) of the first 72 bytes, like the provider's `generateHash`, through
-/// the function library's `bcrypt`.
-fn bcrypt_hash(password: &str) -> Result<String, ProviderError> {
+/// the function library's `bcrypt`, called in the run's directory `dir` (it reads no file,
+/// but a function context is never rooted at the process's working directory).
+fn bcrypt_hash(password: &str, dir: &std::path::Path) -> Result<String, ProviderError> {
     let mut end = password.len().min(72);
     while !password.is_char_boundary(end) {
         end -= 1;
@@ -180,7 +181,7 @@ fn bcrypt_hash(password: &str) -> Result<String, ProviderError> {
         .ok_or_else(|| fail("the bcrypt function is not available".into()))?;
     let sources = baton_core::Sources::new();
     let ctx = baton_eval::FnCtx {
-        base_dir: std::path::Path::new("."),
+        base_dir: dir,
         sources: &sources,
         planning: false,
         plan_timestamp: None,
@@ -312,7 +313,10 @@ impl ResourceType for RandomString {
         }
         let result = generate(&params(planned)?)?;
         if self.password {
-            state.insert("bcrypt_hash".into(), Value::string(bcrypt_hash(&result)?));
+            state.insert(
+                "bcrypt_hash".into(),
+                Value::string(bcrypt_hash(&result, &req.ctx.cwd)?),
+            );
             state.insert("id".into(), Value::string("none"));
         } else {
             state.insert("id".into(), Value::string(result.as_str()));
@@ -325,7 +329,7 @@ impl ResourceType for RandomString {
         Ok(Some(state.clone()))
     }
 
-    fn import(&self, _ctx: &ProviderCtx, id: &str) -> Result<Value, ProviderError> {
+    fn import(&self, ctx: &ProviderCtx, id: &str) -> Result<Value, ProviderError> {
         let mut m = BTreeMap::new();
         m.insert("result".to_string(), Value::string(id));
         m.insert("length".to_string(), Value::int(id.chars().count() as i64));
@@ -339,7 +343,10 @@ impl ResourceType for RandomString {
         m.insert("keepers".to_string(), Value::null(Type::map(Type::String)));
         if self.password {
             m.insert("id".to_string(), Value::string("none"));
-            m.insert("bcrypt_hash".to_string(), Value::string(bcrypt_hash(id)?));
+            m.insert(
+                "bcrypt_hash".to_string(),
+                Value::string(bcrypt_hash(id, &ctx.cwd)?),
+            );
         } else {
             m.insert("id".to_string(), Value::string(id));
         }
