@@ -1753,6 +1753,84 @@ fn chdir_runs_in_the_given_directory() {
     p.baton(["--chdir", "does-not-exist", "plan"]).fails();
 }
 
+/// With `--chdir`, every relative path on the command line is relative to that directory
+/// (plan files, var files, policy directories, `fmt` paths, `policy eval --input`), while
+/// `path.cwd` stays the directory Baton was started in — as Terraform's `-chdir`. The
+/// process's working directory is never changed.
+#[test]
+fn chdir_resolves_relative_paths_against_the_new_directory() {
+    let p = Project::new(&[
+        (
+            "infra/main.tf",
+            r#"variable "name" {
+  type = string
+}
+
+resource "terraform_data" "r" {
+  input = var.name
+}
+
+output "name" {
+  value = var.name
+}
+
+output "cwd_is_start" {
+  value = path.cwd != abspath(".")
+}
+"#,
+        ),
+        ("infra/vars/prod.tfvars", "name = \"prod\"\n"),
+        (
+            "infra/extra-policies/names.rego",
+            "package names\n\nimport rego.v1\n\ndeny contains \"no tests\" if {\n  some rc in input.resource_changes\n  rc.change.after.input == \"test\"\n}\n",
+        ),
+        ("infra/input.json", "{\"a\": 2}"),
+        ("infra/fmt/ugly.tf", "x   =  1\n"),
+    ]);
+    let chdir = ["--chdir", "infra"];
+    let with = |args: &[&str]| {
+        let mut all: Vec<&str> = chdir.to_vec();
+        all.extend_from_slice(args);
+        p.baton(all)
+    };
+    with(&[
+        "plan",
+        "--var-file",
+        "vars/prod.tfvars",
+        "--out",
+        "saved.plan",
+    ])
+    .ok();
+    assert!(
+        p.exists("infra/saved.plan"),
+        "the plan file is written in --chdir"
+    );
+    assert!(!p.exists("saved.plan"));
+    with(&["show", "saved.plan"]).ok();
+    with(&["apply", "saved.plan"]).ok();
+    assert_eq!(with(&["output", "--raw", "name"]).ok().stdout, "prod");
+    assert_eq!(
+        with(&["output", "--raw", "cwd_is_start"]).ok().stdout,
+        "true",
+        "path.cwd is the starting directory, as in Terraform"
+    );
+    // A policy directory given relative to --chdir is found (and denies).
+    let denied = with(&["plan", "--var", "name=test", "--policy", "extra-policies"]).run();
+    assert_eq!(denied.code, Some(4), "{}", denied.stderr);
+    let eval = with(&[
+        "policy",
+        "eval",
+        "--query",
+        "input.a",
+        "--input",
+        "input.json",
+    ])
+    .ok();
+    assert!(eval.stdout.contains("\"value\": 2"), "{}", eval.stdout);
+    with(&["fmt", "fmt"]).ok();
+    assert_eq!(p.read("infra/fmt/ugly.tf"), "x = 1\n");
+}
+
 #[test]
 fn state_flag_writes_state_at_the_given_path() {
     let p = Project::new(&[("main.tf", WORKSPACE_CONFIG)]);

@@ -13,7 +13,7 @@ use crate::{Context, PlanMode};
 /// Plans the configuration in the request's directory and applies the plan.
 pub(super) fn plan_and_apply(run: &Run<'_>, opts: &PlanOpts) -> Result<RunOutcome, RunError> {
     let req = run.req;
-    let (ctx, d) = crate::load(&req.dir, &req.workspace, &req.sources);
+    let (ctx, d) = run.load(None, &req.workspace);
     if run.diagnose(&d) {
         return Ok(RunOutcome::Invalid(d));
     }
@@ -73,8 +73,7 @@ pub(super) fn apply_saved(
         });
     }
     // The configuration as it was when the plan was made, from the plan itself.
-    let fs = baton_config::MemFs::new(&req.dir, &plan.config_files);
-    let (ctx, d) = crate::load_with(&req.dir, &plan.workspace, &req.sources, &fs);
+    let (ctx, d) = run.load(Some(&plan.config_files), &plan.workspace);
     if run.diagnose(&d) {
         return Ok(RunOutcome::Invalid(d));
     }

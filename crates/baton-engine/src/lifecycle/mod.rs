@@ -75,6 +75,9 @@ pub enum RollbackTarget {
 pub struct RunRequest {
     /// The root module's directory.
     pub dir: PathBuf,
+    /// What `path.cwd` returns; `None`: `dir`. (Terraform's is the directory it was started
+    /// in, before `-chdir`.)
+    pub cwd: Option<PathBuf>,
     /// The environment (`terraform.workspace`).
     pub workspace: String,
     /// Where the configuration's source text is kept for diagnostics.
@@ -109,6 +112,7 @@ impl RunRequest {
     pub fn new(dir: impl Into<PathBuf>, workspace: impl Into<String>, kind: RunKind) -> Self {
         RunRequest {
             dir: dir.into(),
+            cwd: None,
             workspace: workspace.into(),
             sources: Sources::new(),
             kind,
@@ -378,6 +382,30 @@ impl Run<'_> {
         if let Err(e) = crate::audit::append(self.store, &self.req.actor, &self.req.workspace, r) {
             self.hooks.notice(Notice::AuditFailed(&e));
         }
+    }
+
+    /// Loads the configuration in the request's directory: its files on disk, or `files` (the
+    /// copy a plan recorded) when given.
+    fn load(
+        &self,
+        files: Option<&[(String, String)]>,
+        workspace: &str,
+    ) -> (Option<crate::Context>, Diagnostics) {
+        let req = self.req;
+        let (ctx, d) = match files {
+            Some(files) => {
+                let fs = baton_config::MemFs::new(&req.dir, files);
+                crate::load_with(&req.dir, workspace, &req.sources, &fs)
+            }
+            None => crate::load(&req.dir, workspace, &req.sources),
+        };
+        let ctx = ctx.map(|mut c| {
+            if let Some(cwd) = &req.cwd {
+                c.cwd = cwd.clone();
+            }
+            c
+        });
+        (ctx, d)
     }
 
     /// Hands diagnostics to the caller; true when they hold errors.

@@ -10,7 +10,6 @@ use baton_state::RunStatus;
 
 /// Finishes the interrupted, stopped or failed run `id`.
 pub(super) fn resume(run: &Run<'_>, id: &str) -> Result<RunOutcome, RunError> {
-    let req = run.req;
     let guard = run.lock()?;
     settle_orphans(run, id)?;
     let prep = match crate::resume::prepare(run.store, id)? {
@@ -22,8 +21,7 @@ pub(super) fn resume(run: &Run<'_>, id: &str) -> Result<RunOutcome, RunError> {
         }
     };
     // The configuration the run was planned with, from its recorded plan.
-    let fs = baton_config::MemFs::new(&req.dir, &prep.plan.config_files);
-    let (ctx, d) = crate::load_with(&req.dir, &prep.plan.workspace, &req.sources, &fs);
+    let (ctx, d) = run.load(Some(&prep.plan.config_files), &prep.plan.workspace);
     if run.diagnose(&d) {
         return Ok(RunOutcome::Invalid(d));
     }
@@ -151,10 +149,9 @@ pub(super) fn rollback(run: &Run<'_>, target: &RollbackTarget) -> Result<RunOutc
 fn undo_context(run: &Run<'_>, (files, workspace): &(Vec<(String, String)>, String)) -> Context {
     let req = run.req;
     let loaded = if files.is_empty() {
-        crate::load(&req.dir, workspace, &req.sources).0
+        run.load(None, workspace).0
     } else {
-        let fs = baton_config::MemFs::new(&req.dir, files);
-        crate::load_with(&req.dir, workspace, &req.sources, &fs).0
+        run.load(Some(files), workspace).0
     };
     loaded.unwrap_or_else(|| Context::empty(&req.dir, workspace, &req.sources))
 }

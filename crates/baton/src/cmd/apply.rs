@@ -60,7 +60,7 @@ fn apply_saved(
     {
         return Err(anyhow!("A saved plan already contains its variables and targets: --var, --var-file and --target cannot be used with a plan file."));
     }
-    let plan = baton_engine::planfile::read(file).map_err(|e| anyhow!(e))?;
+    let plan = baton_engine::planfile::read(&env.path(file)).map_err(|e| anyhow!(e))?;
     let kind = RunKind::Saved {
         plan: Box::new(plan),
         origin: file.display().to_string(),

@@ -17,9 +17,10 @@ use std::process::ExitCode;
 /// The file name endings `fmt` processes (Terraform's list).
 const EXTENSIONS: &[&str] = &[".tf", ".tfvars", ".tftest.hcl", ".tfmock.hcl"];
 
-pub fn run(_env: &Env, a: &FmtArgs) -> anyhow::Result<ExitCode> {
+pub fn run(env: &Env, a: &FmtArgs) -> anyhow::Result<ExitCode> {
     let mut run = Run {
         opts: a,
+        base: &env.dir,
         changed: false,
         failed: false,
         out: std::io::stdout().lock(),
@@ -33,7 +34,7 @@ pub fn run(_env: &Env, a: &FmtArgs) -> anyhow::Result<ExitCode> {
             a.paths.clone()
         };
         for path in &paths {
-            let meta = std::fs::metadata(path).map_err(|_| {
+            let meta = std::fs::metadata(env.dir.join(path)).map_err(|_| {
                 anyhow::anyhow!("No file or directory at {}", clean(path).display())
             })?;
             if meta.is_dir() {
@@ -67,6 +68,9 @@ pub fn run(_env: &Env, a: &FmtArgs) -> anyhow::Result<ExitCode> {
 
 struct Run<'a> {
     opts: &'a FmtArgs,
+    /// Relative paths are relative to the configuration directory (`--chdir`); they are
+    /// shown as given.
+    base: &'a Path,
     /// Some file was (or, with `--check`, would be) changed.
     changed: bool,
     /// Some file could not be read, parsed or written.
@@ -107,7 +111,7 @@ impl Run<'_> {
     /// The supported files of a directory in name order; subdirectories too with
     /// `--recursive`. Names Terraform ignores (hidden, editor backups) are skipped.
     fn dir(&mut self, dir: &Path) {
-        let mut entries: Vec<(String, bool)> = match std::fs::read_dir(dir) {
+        let mut entries: Vec<(String, bool)> = match std::fs::read_dir(self.base.join(dir)) {
             Ok(rd) => rd
                 .filter_map(Result::ok)
                 .map(|e| {
@@ -139,7 +143,7 @@ impl Run<'_> {
 
     fn file(&mut self, path: &Path) {
         let shown = clean(path).display().to_string();
-        let bytes = match std::fs::read(path) {
+        let bytes = match std::fs::read(self.base.join(path)) {
             Ok(b) => b,
             Err(_) => {
                 eprintln!("Error: Failed to read file {shown}");
@@ -162,7 +166,7 @@ impl Run<'_> {
         }
         self.changed = true;
         self.print(&format!("{shown}\n"));
-        if !self.opts.check && std::fs::write(path, &result).is_err() {
+        if !self.opts.check && std::fs::write(self.base.join(path), &result).is_err() {
             eprintln!("Error: Failed to write {shown}");
             self.failed = true;
             return;

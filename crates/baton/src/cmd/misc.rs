@@ -120,7 +120,7 @@ pub fn output(env: &Env, a: &OutputArgs) -> anyhow::Result<ExitCode> {
 
 pub fn show(env: &Env, a: &ShowArgs) -> anyhow::Result<ExitCode> {
     if let Some(f) = &a.file {
-        let plan = baton_engine::planfile::read(f).map_err(|e| anyhow!(e))?;
+        let plan = baton_engine::planfile::read(&env.path(f)).map_err(|e| anyhow!(e))?;
         let fs = baton_config::MemFs::new(&env.dir, &plan.config_files);
         let (ctx, _) = baton_engine::load_with(&env.dir, &plan.workspace, &env.sources, &fs);
         let prior = match env.existing_store()? {

@@ -25,6 +25,8 @@ use std::time::Duration;
 pub struct Env {
     /// The root module directory (after `--chdir`).
     pub dir: PathBuf,
+    /// The directory Baton was started in: `path.cwd`, as Terraform's (before `-chdir`).
+    pub cwd: PathBuf,
     pub state_path: PathBuf,
     pub workspace: String,
     pub sources: Sources,
@@ -45,8 +47,8 @@ impl Env {
                 if !d.is_dir() {
                     bail!("--chdir: {} is not a directory", d.display());
                 }
-                std::env::set_current_dir(&d)
-                    .with_context(|| format!("cannot change to {}", d.display()))?;
+                // Every path is resolved against `dir` explicitly; the process's working
+                // directory is never changed.
                 d
             }
             None => cwd.clone(),
@@ -67,6 +69,7 @@ impl Env {
                 .join("state.db"),
         };
         Ok(Env {
+            cwd: cwd.clone(),
             dir,
             state_path,
             workspace,
@@ -79,6 +82,12 @@ impl Env {
                 }
             }),
         })
+    }
+
+    /// A path given on the command line: relative ones are relative to the configuration
+    /// directory (after `--chdir`), as in Terraform.
+    pub fn path(&self, p: &std::path::Path) -> PathBuf {
+        self.dir.join(p)
     }
 
     fn open_store(&self) -> anyhow::Result<StoreHandle> {
@@ -105,7 +114,10 @@ impl Env {
     fn load(&self) -> Option<Context> {
         let (ctx, d) = baton_engine::load(&self.dir, &self.workspace, &self.sources);
         crate::ui::print_diags(&d, &self.sources);
-        ctx
+        ctx.map(|mut c| {
+            c.cwd = self.cwd.clone();
+            c
+        })
     }
 }
 

@@ -98,7 +98,7 @@ The plan was not saved."
         }
     }
     if let Some(out) = &a.out {
-        baton_engine::planfile::write(out, &plan)
+        baton_engine::planfile::write(&env.path(out), &plan)
             .with_context(|| format!("cannot write the plan to {}", out.display()))?;
         if !a.json {
             outln!(

@@ -125,7 +125,7 @@ pub fn run(env: &Env, c: &PolicyCommand) -> anyhow::Result<ExitCode> {
             };
             let input = match input {
                 Some(f) => {
-                    let text = std::fs::read_to_string(f)
+                    let text = std::fs::read_to_string(env.path(f))
                         .with_context(|| format!("cannot read {}", f.display()))?;
                     let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
                         anyhow!(

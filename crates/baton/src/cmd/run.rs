@@ -62,6 +62,7 @@ pub fn request(
     };
     let mut req = RunRequest::new(&env.dir, &env.workspace, kind);
     req.sources = env.sources.clone();
+    req.cwd = Some(env.cwd.clone());
     req.actor = Actor::current(super::audit::redacted_args());
     req.override_policy = flags.override_policy.clone();
     req.on_failure = on_failure;
