@@ -226,7 +226,9 @@ fn attempts(a: &Attribute, context: &str, diags: &mut Diagnostics) -> Option<u32
     }
 }
 
-fn duration_attr(
+/// A literal duration argument (`"30s"`, `"1h30m"`) of a `block` block, in Baton's one grammar;
+/// a diagnostic at the value when it is not one.
+pub fn duration_attr(
     a: &Attribute,
     block: &str,
     context: &str,
@@ -283,7 +285,8 @@ fn keyword<'a>(a: &'a Attribute, diags: &mut Diagnostics) -> Option<&'a str> {
     }
 }
 
-fn unsupported(a: &Attribute, place: &str, expected: &[&str], diags: &mut Diagnostics) {
+/// An argument not expected in `place`, listing what is.
+pub fn unsupported(a: &Attribute, place: &str, expected: &[&str], diags: &mut Diagnostics) {
     diags.push(
         Diagnostic::error(
             "Unsupported argument",

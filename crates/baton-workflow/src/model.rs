@@ -1,0 +1,143 @@
+//! Workflows as written in `*.baton.hcl` files: inputs, steps (apply, destroy, command,
+//! approval, child workflow) with their dependencies, fan-out, retries, timeouts, cache and
+//! limits; compensations; schedules; and the file-level `limit` blocks.
+//!
+//! Plain data decoded at load time: settings are typed (durations, attempts, failure policy),
+//! expressions stay unevaluated (`Expr`) until a run evaluates them. Must not evaluate or run.
+
+use baton_config::{Expr, FailurePolicy, Retry};
+use baton_core::Span;
+use baton_eval::types::TypeConstraint;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Every workflow of a directory's `*.baton.hcl` files, and their limits.
+#[derive(Clone, Debug, Default)]
+pub struct Workflows {
+    pub workflows: Vec<Workflow>,
+    pub limits: Vec<Limit>,
+}
+
+impl Workflows {
+    pub fn get(&self, name: &str) -> Option<&Workflow> {
+        self.workflows.iter().find(|w| w.name == name)
+    }
+
+    pub fn limit(&self, name: &str) -> Option<&Limit> {
+        self.limits.iter().find(|l| l.name == name)
+    }
+}
+
+/// `limit "db" { max = 1 }`: at most `max` steps naming it run at once, across workflows and
+/// runs.
+#[derive(Clone, Debug)]
+pub struct Limit {
+    pub name: String,
+    pub max: u32,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Workflow {
+    pub name: String,
+    /// The directory of the file that declares it: relative paths resolve against it.
+    pub dir: PathBuf,
+    pub def_span: Span,
+    pub inputs: Vec<Input>,
+    /// Runs of this workflow at once; others queue. `None`: unlimited.
+    pub concurrency: Option<u32>,
+    pub on_failure: FailurePolicy,
+    pub steps: Vec<Step>,
+    /// Run, in order, after a failed run was rolled back.
+    pub compensate: Vec<Step>,
+    pub schedules: Vec<Schedule>,
+}
+
+impl Workflow {
+    pub fn step(&self, name: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.name == name)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Input {
+    pub name: String,
+    pub type_: Option<TypeConstraint>,
+    /// A constant expression.
+    pub default: Option<Expr>,
+    pub description: Option<String>,
+    pub sensitive: bool,
+    pub span: Span,
+}
+
+/// What a step does.
+#[derive(Clone, Debug)]
+pub enum StepKind {
+    /// Plan and apply the root module in a directory (relative to the workflow's file).
+    Apply { dir: Expr },
+    /// Destroy every object of the root module in a directory.
+    Destroy { dir: Expr },
+    /// Run a shell command (`/bin/sh -c`) in the workflow's directory.
+    Command { command: Expr },
+    /// Wait for a person: `baton approve RUN STEP` (or `--reject`).
+    Approval {
+        message: Option<Expr>,
+        timeout: Option<Duration>,
+    },
+    /// Run another workflow of the same directory as a child run.
+    Workflow { name: String, name_span: Span },
+}
+
+impl StepKind {
+    /// `apply`, `destroy`, `command`, `approval` or `workflow`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            StepKind::Apply { .. } => "apply",
+            StepKind::Destroy { .. } => "destroy",
+            StepKind::Command { .. } => "command",
+            StepKind::Approval { .. } => "approval",
+            StepKind::Workflow { .. } => "workflow",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub name: String,
+    pub def_span: Span,
+    pub kind: StepKind,
+    /// An apply or destroy step's environment (its own state): an expression for a string.
+    pub env: Option<Expr>,
+    /// An apply or destroy step's variables: an expression for an object.
+    pub vars: Option<Expr>,
+    /// A workflow step's inputs: an expression for an object.
+    pub inputs: Option<Expr>,
+    /// A command step's extra environment variables: an expression for a map of strings.
+    pub environment: Option<Expr>,
+    /// Steps named in `depends_on`, with the span of each name.
+    pub depends_on: Vec<(String, Span)>,
+    pub for_each: Option<Expr>,
+    pub count: Option<Expr>,
+    pub retry: Retry,
+    /// How long one attempt may take (a command is killed; an apply is stopped).
+    pub timeout: Option<Duration>,
+    /// Skip the step when a successful run produced the same key within `cache_ttl`.
+    pub cache_key: Option<Expr>,
+    pub cache_ttl: Option<Duration>,
+    /// Limits (`limit` blocks of the files) the step holds a slot of while it runs.
+    pub limits: Vec<(String, Span)>,
+}
+
+/// `schedule "nightly" { cron = "0 3 * * *", timezone = "Europe/Paris", inputs = { … } }`.
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    pub name: String,
+    /// Five fields (minute hour day-of-month month day-of-week), or six with seconds first.
+    pub cron: String,
+    pub cron_span: Span,
+    /// An IANA zone name; `None`: UTC.
+    pub timezone: Option<String>,
+    /// A constant expression for the run's inputs.
+    pub inputs: Option<Expr>,
+    pub span: Span,
+}
