@@ -61,12 +61,7 @@ impl Env {
             Some(p) if p.is_absolute() => p.clone(),
             // Like every relative path, relative to the directory after --chdir.
             Some(p) => dir.join(p),
-            None if workspace == "default" => dir.join(".baton").join("state.db"),
-            None => dir
-                .join(".baton")
-                .join("envs")
-                .join(&workspace)
-                .join("state.db"),
+            None => baton_engine::lifecycle::default_state_path(&dir, &workspace),
         };
         Ok(Env {
             cwd: cwd.clone(),

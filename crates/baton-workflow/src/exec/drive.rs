@@ -1,0 +1,734 @@
+//! Driving a claimed run: find the step instances whose dependencies are done, prepare each
+//! (evaluate its arguments against the finished steps), record its start, hand it to a worker
+//! thread, and record each outcome as it arrives before scheduling more. After a failure, no
+//! new step starts; running ones finish and are recorded; then the failure policy applies.
+//!
+//! Must not call providers, commands or stacks itself (`perform` does) and must not print.
+
+use super::perform::{perform, Performed, Prepared, Work};
+use super::{Advance, Runner, WfError};
+use crate::graph;
+use crate::model::{Step, StepKind, Workflow, Workflows};
+use crate::scope::WfScope;
+use baton_core::InstanceKey;
+use baton_eval::{Evaluator, FnCtx, Value};
+use baton_state::{WfClaim, WfRun, WfStep, WfStepStatus};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+
+/// One instance of a step: its key in the record (`smoke["a"]`), and `each`/`count`.
+#[derive(Clone, Debug)]
+struct Instance {
+    key: String,
+    ikey: Option<InstanceKey>,
+    each: Option<(Value, Value)>,
+    count: Option<Value>,
+}
+
+/// The run's record and what follows from it, kept current while driving.
+struct Book<'a> {
+    runner: &'a Runner<'a>,
+    run: &'a WfRun,
+    claim: &'a WfClaim,
+    wf: &'a Workflow,
+    inputs: BTreeMap<String, Value>,
+    records: BTreeMap<String, WfStep>,
+    expansions: BTreeMap<String, Vec<Instance>>,
+    /// Steps whose every instance succeeded, as `step.NAME` evaluates.
+    finished: BTreeMap<String, Value>,
+    failure: Option<String>,
+    rejected: bool,
+}
+
+pub(super) fn drive(
+    runner: &Runner<'_>,
+    run: &WfRun,
+    claim: &WfClaim,
+    wf: &Workflow,
+    _all: &Workflows,
+) -> Result<Advance, WfError> {
+    let inputs = decode_object(&run.inputs).map_err(|message| WfError::Definition {
+        run: run.id.clone(),
+        message: format!("inputs: {message}"),
+    })?;
+    let records: BTreeMap<String, WfStep> = runner
+        .store
+        .steps(&run.id)?
+        .into_iter()
+        .map(|s| (s.key.clone(), s))
+        .collect();
+    let order = graph::order(wf).map_err(|cycle| WfError::Definition {
+        run: run.id.clone(),
+        message: format!("cycle {}", cycle.join(" → ")),
+    })?;
+    let mut book = Book {
+        runner,
+        run,
+        claim,
+        wf,
+        inputs,
+        records,
+        expansions: BTreeMap::new(),
+        finished: BTreeMap::new(),
+        failure: None,
+        rejected: false,
+    };
+    // A failure recorded by an earlier drive (an approval rejected meanwhile is seen below).
+    if let Some(f) = book
+        .records
+        .values()
+        .find(|s| s.status == WfStepStatus::Failed && !s.key.contains(':'))
+    {
+        book.failure = Some(format!(
+            "step {} failed: {}",
+            f.key,
+            f.error.clone().unwrap_or_default()
+        ));
+    }
+    let (tx, rx) = mpsc::channel::<(Prepared, Performed)>();
+    let mut running: BTreeSet<String> = BTreeSet::new();
+    let mut waiting: Vec<String> = Vec::new();
+    let stopped = std::thread::scope(|s| -> Result<bool, WfError> {
+        loop {
+            let stopping = book.failure.is_some() || runner.stop.load(Ordering::SeqCst);
+            waiting.clear();
+            if !stopping {
+                for name in &order {
+                    let Some(step) = wf.step(name) else { continue };
+                    if book.finished.contains_key(name) {
+                        continue;
+                    }
+                    let deps = graph::dependencies(step);
+                    if !deps.iter().all(|(d, _)| book.finished.contains_key(d)) {
+                        continue;
+                    }
+                    let instances = match book.expand(step) {
+                        Ok(i) => i,
+                        Err(e) => {
+                            book.fail_unstarted(step, &step.name, e)?;
+                            break;
+                        }
+                    };
+                    let mut all_done = true;
+                    for inst in &instances {
+                        if running.contains(&inst.key) {
+                            all_done = false;
+                            continue;
+                        }
+                        let status = book.records.get(&inst.key).map(|r| r.status);
+                        match status {
+                            Some(WfStepStatus::Succeeded) => continue,
+                            Some(WfStepStatus::Failed) => {
+                                all_done = false;
+                                if book.failure.is_none() {
+                                    book.failure = Some(format!("step {} failed", inst.key));
+                                }
+                                continue;
+                            }
+                            Some(WfStepStatus::Waiting) => {
+                                all_done = false;
+                                if book.settle_waiting(step, inst)? {
+                                    // Decided: look again on the next pass.
+                                    continue;
+                                }
+                                waiting.push(inst.key.clone());
+                                continue;
+                            }
+                            _ => {}
+                        }
+                        all_done = false;
+                        if running.len() >= runner.parallelism.max(1) {
+                            continue;
+                        }
+                        if let StepKind::Approval { .. } = step.kind {
+                            book.start_approval(step, inst)?;
+                            waiting.push(inst.key.clone());
+                            continue;
+                        }
+                        let prepared = match book.prepare(step, inst) {
+                            Ok(p) => p,
+                            Err(e) => {
+                                book.fail_unstarted(step, &inst.key, e)?;
+                                break;
+                            }
+                        };
+                        book.record_start(step, &prepared)?;
+                        running.insert(inst.key.clone());
+                        runner
+                            .hooks
+                            .step_started(&run.id, &inst.key, step.kind.as_str());
+                        let tx = tx.clone();
+                        s.spawn(move || {
+                            let performed = perform(runner, &prepared);
+                            let _ = tx.send((prepared, performed));
+                        });
+                    }
+                    if all_done && book.all_succeeded(&instances) {
+                        let v = book.step_value(step, &instances);
+                        book.finished.insert(name.clone(), v);
+                    }
+                    if book.failure.is_some() {
+                        break;
+                    }
+                }
+            }
+            if running.is_empty() {
+                // Something finished without any worker (a step value, an approval decided):
+                // go round again until nothing changes.
+                if !stopping && book.progressed_without_workers(&order) {
+                    continue;
+                }
+                return Ok(stopping && book.failure.is_none());
+            }
+            let Ok((prepared, performed)) = rx.recv() else {
+                return Ok(true);
+            };
+            running.remove(&prepared.key);
+            book.record_outcome(&prepared, performed)?;
+        }
+    })?;
+    if let Some(why) = book.failure.clone() {
+        return match (wf.on_failure, book.rejected) {
+            (baton_config::FailurePolicy::Halt, true) => Ok(Advance::Cancelled(why)),
+            (baton_config::FailurePolicy::Halt, false) => Ok(Advance::Failed(why)),
+            (baton_config::FailurePolicy::Rollback, rejected) => {
+                let advance = super::undo::roll_back(runner, run, claim, wf, &why)?;
+                Ok(match advance {
+                    Advance::RolledBack(w) if rejected => Advance::Cancelled(w),
+                    other => other,
+                })
+            }
+        };
+    }
+    if !waiting.is_empty() {
+        waiting.sort();
+        waiting.dedup();
+        return Ok(Advance::Waiting(waiting));
+    }
+    if stopped {
+        return Ok(Advance::Stopped);
+    }
+    Ok(Advance::Succeeded)
+}
+
+impl Book<'_> {
+    fn scope<'s>(&'s self, inst: Option<&Instance>) -> WfScope<'s> {
+        WfScope {
+            dir: &self.wf.dir,
+            run_id: &self.run.id,
+            workflow: &self.wf.name,
+            inputs: &self.inputs,
+            steps: &self.finished,
+            each: inst.and_then(|i| i.each.clone()),
+            count: inst.and_then(|i| i.count.clone()),
+        }
+    }
+
+    fn eval(&self, e: &baton_config::Expr, inst: Option<&Instance>) -> Result<Value, String> {
+        let scope = self.scope(inst);
+        let sources = &self.runner.sources;
+        let mut ev = Evaluator::new(
+            &scope,
+            FnCtx {
+                base_dir: &self.wf.dir,
+                sources,
+                planning: false,
+                plan_timestamp: None,
+            },
+        );
+        ev.eval(e).map_err(|d| {
+            let at = d
+                .subject
+                .and_then(|s| sources.location(s))
+                .map(|l| format!("{l}: "))
+                .unwrap_or_default();
+            format!("{at}{}: {}", d.summary, d.detail)
+        })
+    }
+
+    /// The instances of a step whose dependencies are done.
+    fn expand(&mut self, step: &Step) -> Result<Vec<Instance>, String> {
+        if let Some(i) = self.expansions.get(&step.name) {
+            return Ok(i.clone());
+        }
+        let scope = self.scope(None);
+        let mut ev = Evaluator::new(
+            &scope,
+            FnCtx {
+                base_dir: &self.wf.dir,
+                sources: &self.runner.sources,
+                planning: false,
+                plan_timestamp: None,
+            },
+        );
+        let expansion = baton_engine::expand::expand(
+            &mut ev,
+            step.count.as_ref(),
+            step.for_each.as_ref(),
+            false,
+        )
+        .map_err(|d| format!("{}: {}", d.summary, d.detail))?;
+        let instances: Vec<Instance> = match expansion {
+            None => vec![Instance {
+                key: step.name.clone(),
+                ikey: None,
+                each: None,
+                count: None,
+            }],
+            Some(x) => x
+                .keys
+                .into_iter()
+                .map(|(k, v)| Instance {
+                    key: match &k {
+                        Some(k) => format!("{}{k}", step.name),
+                        None => step.name.clone(),
+                    },
+                    each: baton_engine::expand::each_values(&k, &v),
+                    count: baton_engine::expand::count_index(&k),
+                    ikey: k,
+                })
+                .collect(),
+        };
+        self.expansions
+            .insert(step.name.clone(), instances.clone());
+        Ok(instances)
+    }
+
+    fn all_succeeded(&self, instances: &[Instance]) -> bool {
+        instances.iter().all(|i| {
+            self.records
+                .get(&i.key)
+                .is_some_and(|r| r.status == WfStepStatus::Succeeded)
+        })
+    }
+
+    /// Whether another pass would find something new: a step whose instances all succeeded
+    /// but that is not yet among the finished ones.
+    fn progressed_without_workers(&mut self, order: &[String]) -> bool {
+        for name in order {
+            if self.finished.contains_key(name) {
+                continue;
+            }
+            let Some(step) = self.wf.step(name) else {
+                continue;
+            };
+            if let Some(instances) = self.expansions.get(name).cloned() {
+                if self.all_succeeded(&instances) {
+                    let v = self.step_value(step, &instances);
+                    self.finished.insert(name.clone(), v);
+                    return true;
+                }
+            } else if graph::dependencies(step)
+                .iter()
+                .all(|(d, _)| self.finished.contains_key(d))
+            {
+                // Ready but not yet expanded: the next pass will.
+                return true;
+            }
+        }
+        false
+    }
+
+    /// `step.NAME`: an object with `outputs` and `status`, or those by instance key.
+    fn step_value(&self, step: &Step, instances: &[Instance]) -> Value {
+        let one = |i: &Instance| -> Value {
+            let r = self.records.get(&i.key);
+            let outputs = r
+                .and_then(|r| r.outputs.as_deref())
+                .and_then(|o| serde_json::from_str::<serde_json::Value>(o).ok())
+                .and_then(|j| Value::from_typed_json(&j).ok())
+                .unwrap_or_else(Value::empty_object);
+            let mut m = BTreeMap::new();
+            m.insert("outputs".to_string(), outputs);
+            m.insert("status".to_string(), Value::string("succeeded"));
+            if let Some(c) = r.and_then(|r| r.exit_code) {
+                m.insert("exit_code".to_string(), Value::int(i64::from(c)));
+            }
+            Value::object(m)
+        };
+        if step.for_each.is_some() {
+            Value::object(
+                instances
+                    .iter()
+                    .map(|i| {
+                        let k = match &i.ikey {
+                            Some(InstanceKey::Str(s)) => s.clone(),
+                            Some(InstanceKey::Int(n)) => n.to_string(),
+                            None => String::new(),
+                        };
+                        (k, one(i))
+                    })
+                    .collect(),
+            )
+        } else if step.count.is_some() {
+            Value::tuple(instances.iter().map(one).collect())
+        } else {
+            instances.first().map(one).unwrap_or_else(Value::empty_object)
+        }
+    }
+
+    /// Evaluates what an instance needs to run.
+    fn prepare(&self, step: &Step, inst: &Instance) -> Result<Prepared, String> {
+        let dir = &self.wf.dir;
+        let str_of = |e: &baton_config::Expr, what: &str| -> Result<String, String> {
+            let v = self.eval(e, Some(inst))?.unmark_deep().0;
+            v.as_str().map(str::to_string).ok_or_else(|| {
+                format!("{what} must be a string, not {}", v.ty().friendly_name())
+            })
+        };
+        let object_of = |e: &Option<baton_config::Expr>,
+                         what: &str|
+         -> Result<Vec<(String, Value)>, String> {
+            let Some(e) = e else {
+                return Ok(Vec::new());
+            };
+            let v = self.eval(e, Some(inst))?;
+            match v.as_entries() {
+                Some(entries) => Ok(entries
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect()),
+                None if v.is_null() => Ok(Vec::new()),
+                None => Err(format!(
+                    "{what} must be an object, not {}",
+                    v.ty().friendly_name()
+                )),
+            }
+        };
+        let earlier: Vec<String> = self
+            .records
+            .get(&inst.key)
+            .and_then(|r| r.child_run.clone())
+            .map(|c| c.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default();
+        let work = match &step.kind {
+            StepKind::Command { command } => {
+                let environment = object_of(&step.environment, "environment")?
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let v = v.unmark_deep().0;
+                        match v.as_str() {
+                            Some(s) => Ok((k, s.to_string())),
+                            None => Err(format!(
+                                "environment.{k} must be a string, not {}",
+                                v.ty().friendly_name()
+                            )),
+                        }
+                    })
+                    .collect::<Result<Vec<_>, String>>()?;
+                let mut environment = environment;
+                environment.push(("BATON_STEP".into(), inst.key.clone()));
+                environment.push(("BATON_WORKFLOW".into(), self.wf.name.clone()));
+                Work::Command {
+                    command: str_of(command, "command")?,
+                    environment,
+                    outputs_file: dir
+                        .join(".baton")
+                        .join("workflow-outputs")
+                        .join(&self.run.id)
+                        .join(format!("{}.out", file_safe(&inst.key))),
+                    cwd: dir.clone(),
+                    run_id: self.run.id.clone(),
+                }
+            }
+            StepKind::Apply { dir: d } | StepKind::Destroy { dir: d } => {
+                let rel = str_of(d, "the stack directory")?;
+                let stack = dir.join(&rel);
+                if !stack.is_dir() {
+                    return Err(format!(
+                        "there is no stack directory {rel:?} (relative to {})",
+                        dir.display()
+                    ));
+                }
+                let env = match &step.env {
+                    Some(e) => str_of(e, "env")?,
+                    None => "default".to_string(),
+                };
+                if !baton_config::model::is_valid_name(&env) {
+                    return Err(format!(
+                        "env {env:?} is not a valid environment name"
+                    ));
+                }
+                Work::Stack {
+                    dir: stack,
+                    env,
+                    vars: object_of(&step.vars, "vars")?,
+                    destroy: matches!(step.kind, StepKind::Destroy { .. }),
+                    run_id: baton_engine::new_run_id(),
+                    earlier,
+                }
+            }
+            StepKind::Workflow { name, .. } => Work::Workflow {
+                name: name.clone(),
+                inputs: object_of(&step.inputs, "inputs")?.into_iter().collect(),
+                parent_run: self.run.id.clone(),
+            },
+            StepKind::Approval { .. } => {
+                return Err("an approval is not performed by a worker".into())
+            }
+        };
+        Ok(Prepared {
+            key: inst.key.clone(),
+            work,
+            retry: step.retry,
+            timeout: step.timeout,
+        })
+    }
+
+    fn put(&mut self, rec: WfStep) -> Result<(), WfError> {
+        self.runner.store.put_step(self.claim, &rec)?;
+        self.records.insert(rec.key.clone(), rec);
+        Ok(())
+    }
+
+    fn base_record(&self, step: &Step, key: &str) -> WfStep {
+        let mut rec = self
+            .records
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| WfStep::new(&self.run.id, key, &step.name, step.kind.as_str()));
+        rec.error = None;
+        rec
+    }
+
+    /// Records that an instance starts (durably, before it does).
+    fn record_start(&mut self, step: &Step, p: &Prepared) -> Result<(), WfError> {
+        let mut rec = self.base_record(step, &p.key);
+        rec.status = WfStepStatus::Started;
+        rec.started_at = Some(baton_engine::now_rfc3339());
+        rec.finished_at = None;
+        rec.inputs = Some(describe(&p.work).to_string());
+        if let Work::Stack { run_id, earlier, .. } = &p.work {
+            let mut all = earlier.clone();
+            all.push(run_id.clone());
+            rec.child_run = Some(all.join(" "));
+            if let Work::Stack { dir, env, .. } = &p.work {
+                rec.child_store = Some(
+                    baton_engine::lifecycle::default_state_path(dir, env)
+                        .to_string_lossy()
+                        .to_string(),
+                );
+            }
+        }
+        self.put(rec)
+    }
+
+    fn record_outcome(&mut self, p: &Prepared, done: Performed) -> Result<(), WfError> {
+        let Some(step) = self.wf.step(p.key.split('[').next().unwrap_or(&p.key)) else {
+            return Ok(());
+        };
+        let mut rec = self.base_record(step, &p.key);
+        rec.status = if done.ok {
+            WfStepStatus::Succeeded
+        } else if done.waiting {
+            WfStepStatus::Waiting
+        } else {
+            WfStepStatus::Failed
+        };
+        rec.attempts = rec.attempts.saturating_sub(0).max(done.attempts);
+        rec.finished_at = Some(baton_engine::now_rfc3339());
+        rec.duration_ms = Some(u64::try_from(done.duration.as_millis()).unwrap_or(u64::MAX));
+        rec.outputs = done.outputs.map(|v| v.to_typed_json().to_string());
+        rec.exit_code = done.exit_code;
+        rec.stdout = done.stdout;
+        rec.stderr = done.stderr;
+        rec.error = done.error.clone();
+        if !done.child_runs.is_empty() {
+            rec.child_run = Some(done.child_runs.join(" "));
+        }
+        if rec.status == WfStepStatus::Failed && self.failure.is_none() {
+            self.failure = Some(format!(
+                "step {} failed: {}",
+                p.key,
+                done.error.unwrap_or_default()
+            ));
+        }
+        let key = rec.key.clone();
+        self.put(rec)?;
+        if let Some(r) = self.records.get(&key) {
+            self.runner.hooks.step_finished(&self.run.id, r);
+        }
+        Ok(())
+    }
+
+    /// A step that could not even be prepared (its arguments did not evaluate).
+    fn fail_unstarted(&mut self, step: &Step, key: &str, why: String) -> Result<(), WfError> {
+        let mut rec = self.base_record(step, key);
+        rec.status = WfStepStatus::Failed;
+        rec.finished_at = Some(baton_engine::now_rfc3339());
+        rec.error = Some(why.clone());
+        self.failure = Some(format!("step {key} failed: {why}"));
+        self.put(rec)?;
+        if let Some(r) = self.records.get(key) {
+            self.runner.hooks.step_finished(&self.run.id, r);
+        }
+        Ok(())
+    }
+
+    /// An approval step reached: it waits.
+    fn start_approval(&mut self, step: &Step, inst: &Instance) -> Result<(), WfError> {
+        let StepKind::Approval { message, .. } = &step.kind else {
+            return Ok(());
+        };
+        let text = match message {
+            Some(m) => match self.eval(m, Some(inst)) {
+                Ok(v) => v
+                    .unmark_deep()
+                    .0
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_default(),
+                Err(e) => return self.fail_unstarted(step, &inst.key, e),
+            },
+            None => format!("Approve step {}?", inst.key),
+        };
+        let mut rec = self.base_record(step, &inst.key);
+        rec.status = WfStepStatus::Waiting;
+        rec.started_at = Some(baton_engine::now_rfc3339());
+        rec.inputs = Some(serde_json::json!({ "message": text }).to_string());
+        self.put(rec)?;
+        self.runner.hooks.waiting(&self.run.id, &inst.key, &text);
+        Ok(())
+    }
+
+    /// A waiting instance: decided since (approved, rejected, timed out, child finished)?
+    /// True when its record changed.
+    fn settle_waiting(&mut self, step: &Step, inst: &Instance) -> Result<bool, WfError> {
+        let Some(rec) = self.records.get(&inst.key).cloned() else {
+            return Ok(false);
+        };
+        match &step.kind {
+            StepKind::Approval { timeout, .. } => {
+                if let Some(decision) = rec
+                    .approval
+                    .as_deref()
+                    .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
+                {
+                    let approved = decision.get("approved").and_then(|a| a.as_bool()) == Some(true);
+                    let by = decision
+                        .get("by")
+                        .and_then(|b| b.as_str())
+                        .unwrap_or("someone")
+                        .to_string();
+                    let reason = decision
+                        .get("reason")
+                        .and_then(|r| r.as_str())
+                        .map(str::to_string);
+                    let mut rec = rec;
+                    rec.finished_at = Some(baton_engine::now_rfc3339());
+                    rec.attempts = 1;
+                    let mut outs = BTreeMap::new();
+                    outs.insert("approved_by".to_string(), Value::string(by.clone()));
+                    if let Some(r) = &reason {
+                        outs.insert("reason".to_string(), Value::string(r.clone()));
+                    }
+                    rec.outputs = Some(Value::object(outs).to_typed_json().to_string());
+                    if approved {
+                        rec.status = WfStepStatus::Succeeded;
+                    } else {
+                        rec.status = WfStepStatus::Failed;
+                        let why = format!(
+                            "rejected by {by}{}",
+                            reason.map(|r| format!(": {r}")).unwrap_or_default()
+                        );
+                        rec.error = Some(why.clone());
+                        self.failure = Some(format!("step {} was {why}", inst.key));
+                        self.rejected = true;
+                    }
+                    self.put(rec)?;
+                    if let Some(r) = self.records.get(&inst.key) {
+                        self.runner.hooks.step_finished(&self.run.id, r);
+                    }
+                    return Ok(true);
+                }
+                if let (Some(t), Some(started)) = (timeout, rec.started_at.as_deref()) {
+                    if elapsed_since(started).is_some_and(|e| e >= *t) {
+                        let why = format!("no decision within {}", humantime(*t));
+                        return self.fail_unstarted(step, &inst.key, why).map(|_| true);
+                    }
+                }
+                Ok(false)
+            }
+            StepKind::Workflow { .. } => {
+                let Some(child) = rec
+                    .child_run
+                    .as_deref()
+                    .and_then(|c| c.split_whitespace().last())
+                else {
+                    return Ok(false);
+                };
+                let Some(c) = self.runner.store.run(child)? else {
+                    return Ok(false);
+                };
+                if !c.status.is_final() {
+                    return Ok(false);
+                }
+                let mut rec = rec;
+                rec.finished_at = Some(baton_engine::now_rfc3339());
+                if c.status == baton_state::WfRunStatus::Succeeded {
+                    rec.status = WfStepStatus::Succeeded;
+                } else {
+                    rec.status = WfStepStatus::Failed;
+                    let why = format!("child run {child} ended {}", c.status.as_str());
+                    rec.error = Some(why.clone());
+                    self.failure = Some(format!("step {} failed: {why}", inst.key));
+                }
+                self.put(rec)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+/// What a prepared step does, for its record (no secret values: variables are listed by
+/// name only, sensitive ones never shown).
+fn describe(w: &Work) -> serde_json::Value {
+    match w {
+        Work::Command { command, .. } => serde_json::json!({ "command": command }),
+        Work::Stack {
+            dir,
+            env,
+            vars,
+            destroy,
+            ..
+        } => serde_json::json!({
+            "dir": dir.to_string_lossy(),
+            "env": env,
+            "destroy": destroy,
+            "vars": vars.iter().map(|(k, v)| {
+                let shown = if v.contains_sensitive() { serde_json::json!("(sensitive)") } else { v.to_json() };
+                (k.clone(), shown)
+            }).collect::<serde_json::Map<_, _>>(),
+        }),
+        Work::Workflow { name, .. } => serde_json::json!({ "workflow": name }),
+    }
+}
+
+/// `smoke["a/b"]` → a file name.
+fn file_safe(key: &str) -> String {
+    key.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect()
+}
+
+fn decode_object(text: &str) -> Result<BTreeMap<String, Value>, String> {
+    let j: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let v = Value::from_typed_json(&j)?;
+    Ok(v.as_entries()
+        .map(|e| e.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+        .unwrap_or_default())
+}
+
+/// Time since an RFC 3339 UTC instant, if it parses.
+fn elapsed_since(rfc3339: &str) -> Option<std::time::Duration> {
+    let t: jiff::Timestamp = rfc3339.parse().ok()?;
+    let now = jiff::Timestamp::now();
+    let d = now.duration_since(t);
+    std::time::Duration::try_from(d).ok()
+}
+
+fn humantime(d: std::time::Duration) -> String {
+    format!("{}s", d.as_secs())
+}

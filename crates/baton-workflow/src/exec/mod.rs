@@ -1,0 +1,488 @@
+//! Workflow runs: start one, advance it (after an approval, after its process died, after a
+//! backoff), approve or reject a waiting step, roll a run back. A run is advanced by whoever
+//! holds its claim in the [`WorkflowStore`]; every step's start is recorded before it runs and
+//! its outcome before the next step is scheduled, so a run killed at any moment is continued
+//! by `advance` without repeating a completed step.
+//!
+//! Steps are prepared (their expressions evaluated against finished steps) on the driving
+//! thread, performed on worker threads (`perform`), and recorded on the driving thread
+//! (`drive`). Must not print: the caller sees progress through [`WfHooks`].
+
+mod drive;
+mod perform;
+mod undo;
+
+use crate::model::{Workflow, Workflows};
+use baton_core::{Diagnostics, Sources};
+use baton_engine::audit::Actor;
+use baton_eval::Value;
+use baton_state::{
+    StateError, WfClaim, WfRun, WfRunStatus, WfStep, WfStepStatus, WorkflowStore,
+};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where a directory's workflow runs are recorded.
+pub fn store_path(dir: &Path) -> PathBuf {
+    dir.join(".baton").join("workflows.db")
+}
+
+/// How a run stands after it was advanced as far as it could go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Advance {
+    Succeeded,
+    /// Waiting for approvals (the step keys); nothing holds a process.
+    Waiting(Vec<String>),
+    /// A step failed and the failure policy is `halt`.
+    Failed(String),
+    /// A step failed; every stack it applied was rolled back and the compensations ran.
+    RolledBack(String),
+    /// A step failed and rolling back did not finish.
+    RollbackFailed(String),
+    /// Rejected at an approval.
+    Cancelled(String),
+}
+
+impl Advance {
+    pub fn status(&self) -> WfRunStatus {
+        match self {
+            Advance::Succeeded => WfRunStatus::Succeeded,
+            Advance::Waiting(_) => WfRunStatus::Waiting,
+            Advance::Failed(_) => WfRunStatus::Failed,
+            Advance::RolledBack(_) => WfRunStatus::RolledBack,
+            Advance::RollbackFailed(_) => WfRunStatus::RollbackFailed,
+            Advance::Cancelled(_) => WfRunStatus::Cancelled,
+        }
+    }
+}
+
+/// What a caller is told while a run goes on. Called from the driving thread.
+pub trait WfHooks: Sync {
+    fn step_started(&self, _run: &str, _key: &str, _kind: &str) {}
+    fn step_finished(&self, _run: &str, _step: &WfStep) {}
+    /// A step waits for an approval: `baton approve RUN KEY`.
+    fn waiting(&self, _run: &str, _key: &str, _message: &str) {}
+    /// Rollback and compensation progress, queueing, takeovers.
+    fn notice(&self, _text: &str) {}
+}
+
+/// Hooks that say nothing.
+pub struct Quiet;
+impl WfHooks for Quiet {}
+
+/// Why a workflow run could not start or go on.
+#[derive(Debug, thiserror::Error)]
+pub enum WfError {
+    #[error("the workflow files have errors")]
+    Invalid(Diagnostics),
+    #[error("there is no workflow {0:?} in this directory's *.baton.hcl files")]
+    NoSuchWorkflow(String),
+    #[error("there is no workflow run {0}; `baton runs` lists them")]
+    NoSuchRun(String),
+    #[error("input {name:?}: {message}")]
+    BadInput { name: String, message: String },
+    #[error("workflow run {run} is {status}: there is nothing left to do")]
+    Finished { run: String, status: &'static str },
+    #[error("step {key:?} of run {run} {why}")]
+    NotApprovable {
+        run: String,
+        key: String,
+        why: String,
+    },
+    #[error("the recorded definition of run {run} cannot be read: {message}")]
+    Definition { run: String, message: String },
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// Runs workflows of one directory against one store.
+pub struct Runner<'a> {
+    pub store: &'a dyn WorkflowStore,
+    /// The directory of the `*.baton.hcl` files.
+    pub dir: PathBuf,
+    pub sources: Sources,
+    pub hooks: &'a dyn WfHooks,
+    /// Steps at once.
+    pub parallelism: usize,
+    pub actor: Actor,
+    /// The claim's lease: a run whose process stopped renewing is taken over after it.
+    pub lease: Duration,
+    /// Set to stop scheduling new steps (running ones finish and are recorded).
+    pub stop: Arc<AtomicBool>,
+}
+
+impl<'a> Runner<'a> {
+    pub fn new(store: &'a dyn WorkflowStore, dir: impl Into<PathBuf>, hooks: &'a dyn WfHooks) -> Self {
+        Runner {
+            store,
+            dir: dir.into(),
+            sources: Sources::new(),
+            hooks,
+            parallelism: 10,
+            actor: Actor::current(Vec::new()),
+            lease: baton_state::DEFAULT_LEASE,
+            stop: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    fn holder(&self) -> String {
+        format!("{} pid {}", self.actor.who, std::process::id())
+    }
+
+    /// Loads the workflow files of the directory.
+    pub fn load(&self) -> Result<Workflows, WfError> {
+        let (w, d) = crate::load_dir(&self.dir, &self.sources);
+        if d.has_errors() {
+            return Err(WfError::Invalid(d));
+        }
+        Ok(w)
+    }
+
+    /// Starts a run of `name` with `inputs` (given as text, as on a command line, or as
+    /// values) and advances it as far as it goes. Returns the run id and how it stands.
+    pub fn start(
+        &self,
+        name: &str,
+        inputs: &[(String, InputValue)],
+        parent: Option<(&str, &str)>,
+    ) -> Result<(String, Advance), WfError> {
+        let files = definition_files(&self.dir)?;
+        let (wfs, d) = crate::load_texts(&self.dir, &files, &self.sources);
+        if d.has_errors() {
+            return Err(WfError::Invalid(d));
+        }
+        let wf = wfs
+            .get(name)
+            .ok_or_else(|| WfError::NoSuchWorkflow(name.to_string()))?;
+        let values = resolve_inputs(wf, inputs)?;
+        let run_id = baton_engine::new_run_id();
+        let run = WfRun {
+            id: run_id.clone(),
+            workflow: name.to_string(),
+            inputs: inputs_json(&values).to_string(),
+            definition: json!({
+                "dir": self.dir.to_string_lossy(),
+                "files": files,
+            })
+            .to_string(),
+            status: WfRunStatus::Running,
+            who: self.actor.who.clone(),
+            started_at: baton_engine::now_rfc3339(),
+            finished_at: None,
+            on_failure: wf.on_failure.as_str().to_string(),
+            parent: parent.map(|(r, _)| r.to_string()),
+            parent_step: parent.map(|(_, s)| s.to_string()),
+            note: None,
+        };
+        let claim = self.store.create_run(&run, &self.holder(), self.lease)?;
+        let advance = self.drive_claimed(&run, &claim, &wfs)?;
+        Ok((run_id, advance))
+    }
+
+    /// Advances an existing run: after an approval, or after the process driving it died
+    /// (steps already done are not repeated; a command in flight runs again, a stack run in
+    /// flight is resumed).
+    pub fn advance(&self, run_id: &str) -> Result<Advance, WfError> {
+        let run = self
+            .store
+            .run(run_id)?
+            .ok_or_else(|| WfError::NoSuchRun(run_id.to_string()))?;
+        if run.status.is_final() {
+            return Err(WfError::Finished {
+                run: run_id.to_string(),
+                status: run.status.as_str(),
+            });
+        }
+        let claim = self.store.claim(run_id, &self.holder(), self.lease)?;
+        let wfs = self.recorded(&run)?;
+        // Claiming turned a run left `running` by a dead process into `interrupted`.
+        let run = self.store.run(run_id)?.unwrap_or(run);
+        if run.status == WfRunStatus::Interrupted {
+            self.hooks.notice(&format!(
+                "Run {run_id} was interrupted; continuing it without repeating finished steps."
+            ));
+        }
+        self.drive_claimed(&run, &claim, &wfs)
+    }
+
+    /// Records an approval decision for a waiting step and advances the run (unless another
+    /// process holds it, which then sees the decision).
+    pub fn decide(
+        &self,
+        run_id: &str,
+        key: &str,
+        approved: bool,
+        reason: Option<&str>,
+    ) -> Result<Option<Advance>, WfError> {
+        let run = self
+            .store
+            .run(run_id)?
+            .ok_or_else(|| WfError::NoSuchRun(run_id.to_string()))?;
+        let steps = self.store.steps(run_id)?;
+        let Some(step) = steps.iter().find(|s| s.key == key) else {
+            let waiting: Vec<&str> = steps
+                .iter()
+                .filter(|s| s.status == WfStepStatus::Waiting)
+                .map(|s| s.key.as_str())
+                .collect();
+            return Err(WfError::NotApprovable {
+                run: run_id.to_string(),
+                key: key.to_string(),
+                why: if waiting.is_empty() {
+                    "does not exist, and no step of the run is waiting".to_string()
+                } else {
+                    format!("does not exist; waiting: {}", waiting.join(", "))
+                },
+            });
+        };
+        if step.kind != "approval" || step.status != WfStepStatus::Waiting {
+            return Err(WfError::NotApprovable {
+                run: run_id.to_string(),
+                key: key.to_string(),
+                why: format!("is a {} step that is {}, not waiting for an approval", step.kind, step.status.as_str()),
+            });
+        }
+        let decision = json!({
+            "approved": approved,
+            "by": self.actor.who,
+            "reason": reason,
+            "at": baton_engine::now_rfc3339(),
+        });
+        self.store
+            .decide_approval(run_id, key, &decision.to_string())?;
+        match self.store.claim(run_id, &self.holder(), self.lease) {
+            Ok(claim) => {
+                let wfs = self.recorded(&run)?;
+                self.drive_claimed(&run, &claim, &wfs).map(Some)
+            }
+            Err(StateError::Claimed { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Rolls back every stack a run applied (newest first), then runs its compensations.
+    pub fn rollback(&self, run_id: &str) -> Result<Advance, WfError> {
+        let run = self
+            .store
+            .run(run_id)?
+            .ok_or_else(|| WfError::NoSuchRun(run_id.to_string()))?;
+        let claim = self.store.claim(run_id, &self.holder(), self.lease)?;
+        let wfs = self.recorded(&run)?;
+        let wf = wfs
+            .get(&run.workflow)
+            .ok_or_else(|| WfError::NoSuchWorkflow(run.workflow.clone()))?;
+        let why = run
+            .note
+            .clone()
+            .unwrap_or_else(|| "rolled back on request".to_string());
+        let advance = self.with_renewal(&claim, || {
+            let advance = undo::roll_back(self, &run, &claim, wf, &why)?;
+            self.finish(&claim, &advance)?;
+            Ok::<_, WfError>(advance)
+        })?;
+        self.store.release(&claim)?;
+        Ok(advance)
+    }
+
+    /// The workflows a run recorded when it started.
+    fn recorded(&self, run: &WfRun) -> Result<Workflows, WfError> {
+        let bad = |message: String| WfError::Definition {
+            run: run.id.clone(),
+            message,
+        };
+        let j: serde_json::Value =
+            serde_json::from_str(&run.definition).map_err(|e| bad(e.to_string()))?;
+        let dir = j
+            .get("dir")
+            .and_then(|d| d.as_str())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| self.dir.clone());
+        let files: Vec<(String, String)> = j
+            .get("files")
+            .and_then(|f| serde_json::from_value(f.clone()).ok())
+            .ok_or_else(|| bad("no files".into()))?;
+        let (wfs, d) = crate::load_texts(&dir, &files, &self.sources);
+        if d.has_errors() {
+            return Err(WfError::Invalid(d));
+        }
+        Ok(wfs)
+    }
+
+    /// Drives a claimed run, renewing its claim meanwhile, then records how it stands and
+    /// gives the claim up.
+    fn drive_claimed(
+        &self,
+        run: &WfRun,
+        claim: &WfClaim,
+        wfs: &Workflows,
+    ) -> Result<Advance, WfError> {
+        let wf = wfs
+            .get(&run.workflow)
+            .ok_or_else(|| WfError::NoSuchWorkflow(run.workflow.clone()))?;
+        if run.status != WfRunStatus::Running {
+            self.store
+                .set_run_status(claim, WfRunStatus::Running, None)?;
+        }
+        let advance = self.with_renewal(claim, || {
+            let advance = drive::drive(self, run, claim, wf, wfs)?;
+            self.finish(claim, &advance)?;
+            Ok::<_, WfError>(advance)
+        })?;
+        self.store.release(claim)?;
+        // A finished child run hands control back to its parent.
+        if !matches!(advance, Advance::Waiting(_)) {
+            if let Some(parent) = &run.parent {
+                if let Ok(Some(p)) = self.store.run(parent) {
+                    if p.status == WfRunStatus::Waiting {
+                        let _ = self.advance(parent);
+                    }
+                }
+            }
+        }
+        Ok(advance)
+    }
+
+    fn finish(&self, claim: &WfClaim, advance: &Advance) -> Result<(), WfError> {
+        let note = match advance {
+            Advance::Succeeded => None,
+            Advance::Waiting(keys) => Some(format!("waiting for {}", keys.join(", "))),
+            Advance::Failed(w)
+            | Advance::RolledBack(w)
+            | Advance::RollbackFailed(w)
+            | Advance::Cancelled(w) => Some(w.clone()),
+        };
+        self.store
+            .set_run_status(claim, advance.status(), note.as_deref())?;
+        Ok(())
+    }
+}
+
+/// An input value as given: text from a command line (parsed by the input's type), or a
+/// value (a schedule's or a parent step's).
+#[derive(Clone, Debug)]
+pub enum InputValue {
+    Text(String),
+    Value(Value),
+}
+
+/// The workflow files of `dir` as (name, text), for the run's record.
+fn definition_files(dir: &Path) -> Result<Vec<(String, String)>, WfError> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| StateError::Io {
+            path: dir.display().to_string(),
+            message: e.to_string(),
+        })?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with(crate::SUFFIX) && !n.starts_with('.'))
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for n in names {
+        let text = std::fs::read_to_string(dir.join(&n)).map_err(|e| StateError::Io {
+            path: dir.join(&n).display().to_string(),
+            message: e.to_string(),
+        })?;
+        out.push((n, text));
+    }
+    Ok(out)
+}
+
+/// The run's input values: given ones converted to their types, the others from defaults.
+fn resolve_inputs(
+    wf: &Workflow,
+    given: &[(String, InputValue)],
+) -> Result<BTreeMap<String, Value>, WfError> {
+    let mut out = BTreeMap::new();
+    for (name, _) in given {
+        if !wf.inputs.iter().any(|i| &i.name == name) {
+            let known: Vec<&str> = wf.inputs.iter().map(|i| i.name.as_str()).collect();
+            return Err(WfError::BadInput {
+                name: name.clone(),
+                message: format!(
+                    "workflow {:?} has no such input{}",
+                    wf.name,
+                    if known.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; its inputs are {}", known.join(", "))
+                    }
+                ),
+            });
+        }
+    }
+    for i in &wf.inputs {
+        let bad = |message: String| WfError::BadInput {
+            name: i.name.clone(),
+            message,
+        };
+        let given = given.iter().rev().find(|(n, _)| n == &i.name).map(|(_, v)| v);
+        let v = match given {
+            Some(InputValue::Value(v)) => v.clone(),
+            Some(InputValue::Text(t)) => {
+                let literal = i
+                    .type_
+                    .as_ref()
+                    .is_none_or(|t| t.ty == baton_eval::Type::String);
+                let sources = Sources::new();
+                baton_engine::vars::parse_text(t, &format!("--input {}", i.name), literal, &sources, &wf.dir)
+                    .map_err(|d| bad(d.detail))?
+            }
+            None => match &i.default {
+                Some(e) => baton_engine::vars::eval_const(e, &wf.dir).map_err(|d| bad(d.detail))?,
+                None => {
+                    return Err(bad(format!(
+                        "workflow {:?} needs a value: --input {}=VALUE",
+                        wf.name, i.name
+                    )))
+                }
+            },
+        };
+        let v = match &i.type_ {
+            Some(tc) => baton_eval::convert::convert_constraint(&v, tc)
+                .map_err(|e| bad(format!("the value does not fit the input's type: {e}")))?,
+            None => v,
+        };
+        out.insert(i.name.clone(), if i.sensitive { v.mark_sensitive() } else { v });
+    }
+    Ok(out)
+}
+
+fn inputs_json(values: &BTreeMap<String, Value>) -> serde_json::Value {
+    let obj = Value::object(values.clone());
+    obj.to_typed_json()
+}
+
+impl Runner<'_> {
+    /// Runs `f` while a thread of its own keeps `claim` alive (renewing it every third of the
+    /// lease). A claim that cannot be renewed (taken over) stops the run's scheduling; its
+    /// next write fails with `ClaimLost`.
+    fn with_renewal<T>(&self, claim: &WfClaim, f: impl FnOnce() -> T) -> T {
+        let done = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let every = (self.lease / 3).max(Duration::from_millis(10));
+                let tick = Duration::from_millis(20).min(every);
+                let mut since = Duration::ZERO;
+                while !done.load(Ordering::SeqCst) {
+                    std::thread::sleep(tick);
+                    since += tick;
+                    if since >= every {
+                        since = Duration::ZERO;
+                        if self.store.renew(claim, self.lease).is_err() {
+                            self.stop.store(true, Ordering::SeqCst);
+                            return;
+                        }
+                    }
+                }
+            });
+            let out = f();
+            done.store(true, Ordering::SeqCst);
+            out
+        })
+    }
+}
