@@ -1,6 +1,8 @@
 //! State: the model of what Baton last knew about real objects, versioned; the [`StateStore`]
 //! trait every backend implements; the embedded SQLite store; and the conformance suite each
-//! store must pass.
+//! store must pass. Likewise for workflow runs: the [`WorkflowStore`] trait, its SQLite store
+//! ([`SqliteWorkflowStore`], a database file of its own) and its conformance suite
+//! ([`workflow_conformance`]).
 //!
 //! Architecture invariant: stores never interpret attribute values and never decide what to
 //! change — they persist exactly what the engine hands them, one object at a time, so that a
@@ -15,6 +17,8 @@ pub mod sqlite;
 mod stamp;
 pub mod store;
 pub mod workflow;
+pub mod workflow_conformance;
+pub mod workflow_sqlite;
 
 pub use audit::{AuditChange, AuditEntry, AuditRecord, VerifyReport};
 pub use model::{
@@ -29,3 +33,4 @@ pub use store::{
 pub use workflow::{
     WfCacheEntry, WfClaim, WfClaimHolder, WfRun, WfRunStatus, WfStep, WfStepStatus, WorkflowStore,
 };
+pub use workflow_sqlite::SqliteWorkflowStore;

@@ -88,33 +88,7 @@ impl SqliteStore {
     /// brings its schema up to date. A file that is not a Baton state database, or one written
     /// by a newer Baton, is [`StateError::Corrupt`].
     pub fn open(path: &Path) -> Result<SqliteStore, StateError> {
-        let io = |e: std::io::Error| StateError::Io {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        };
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(io)?;
-        }
-        create_private(path).map_err(io)?;
-        let mut conn = Connection::open(path).map_err(|e| Failure::from(e).at(path))?;
-        // Several processes (or threads) opening a new file at once race to switch it to WAL
-        // and create the schema; SQLite reports some of those conflicts as busy at once,
-        // without waiting in the busy handler. Try again for a while.
-        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
-        let mut pause = std::time::Duration::from_millis(5);
-        loop {
-            let attempt = configure(&conn)
-                .map_err(Failure::from)
-                .and_then(|()| migrate(&mut conn));
-            match attempt {
-                Ok(()) => break,
-                Err(e) if e.is_busy() && std::time::Instant::now() < deadline => {
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(std::time::Duration::from_millis(200));
-                }
-                Err(e) => return Err(e.at(path)),
-            }
-        }
+        let conn = open_database(path, &STATE_SCHEMA)?;
         Ok(SqliteStore {
             path: path.to_path_buf(),
             conn: Arc::new(Mutex::new(conn)),
@@ -567,7 +541,7 @@ impl StateStore for SqliteStore {
 }
 
 /// Why an internal step failed, before the database path is attached.
-enum Failure {
+pub(crate) enum Failure {
     Sql(rusqlite::Error),
     Corrupt(String),
     State(StateError),
@@ -575,7 +549,7 @@ enum Failure {
 
 impl Failure {
     /// The database was busy or locked by another connection.
-    fn is_busy(&self) -> bool {
+    pub(crate) fn is_busy(&self) -> bool {
         matches!(
             self,
             Failure::Sql(rusqlite::Error::SqliteFailure(e, _))
@@ -603,7 +577,7 @@ impl From<serde_json::Error> for Failure {
 }
 
 impl Failure {
-    fn at(self, path: &Path) -> StateError {
+    pub(crate) fn at(self, path: &Path) -> StateError {
         let path = path.display().to_string();
         match self {
             Failure::State(e) => e,
@@ -625,6 +599,56 @@ impl Failure {
                     StateError::Io { path, message }
                 }
             }
+        }
+    }
+}
+
+/// What kind of Baton database a file is: the schema steps that build it and the
+/// `application_id` that marks it. The state store and the workflow store keep separate files.
+pub(crate) struct Schema {
+    pub(crate) migrations: &'static [Migration],
+    pub(crate) application_id: i64,
+    /// For messages: "not a Baton {what} database".
+    pub(crate) what: &'static str,
+}
+
+/// The state database's schema.
+const STATE_SCHEMA: Schema = Schema {
+    migrations: MIGRATIONS,
+    application_id: APPLICATION_ID,
+    what: "state",
+};
+
+/// Opens the database at `path` as a database of `schema`, creating it (and its parent
+/// directories) if needed, configuring the connection (WAL, busy timeout) and bringing the
+/// schema up to date. A file of another kind, or written by a newer Baton, is
+/// [`StateError::Corrupt`].
+pub(crate) fn open_database(path: &Path, schema: &Schema) -> Result<Connection, StateError> {
+    let io = |e: std::io::Error| StateError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    create_private(path).map_err(io)?;
+    let mut conn = Connection::open(path).map_err(|e| Failure::from(e).at(path))?;
+    // Several processes (or threads) opening a new file at once race to switch it to WAL
+    // and create the schema; SQLite reports some of those conflicts as busy at once,
+    // without waiting in the busy handler. Try again for a while.
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        let attempt = configure(&conn)
+            .map_err(Failure::from)
+            .and_then(|()| migrate(&mut conn, schema));
+        match attempt {
+            Ok(()) => return Ok(conn),
+            Err(e) if e.is_busy() && Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            Err(e) => return Err(e.at(path)),
         }
     }
 }
@@ -657,35 +681,37 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn migrate(conn: &mut Connection) -> Result<(), Failure> {
+fn migrate(conn: &mut Connection, schema: &Schema) -> Result<(), Failure> {
+    let what = schema.what;
+    let latest = schema.migrations.len();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let application: i64 = tx.pragma_query_value(None, "application_id", |r| r.get(0))?;
     if version == 0 {
         let tables: i64 = tx.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
         if tables > 0 {
-            return Err(Failure::Corrupt(
-                "not a Baton state database: it holds other tables".to_string(),
-            ));
+            return Err(Failure::Corrupt(format!(
+                "not a Baton {what} database: it holds other tables"
+            )));
         }
-    } else if application != APPLICATION_ID {
+    } else if application != schema.application_id {
         return Err(Failure::Corrupt(format!(
-            "not a Baton state database (application_id {application})"
+            "not a Baton {what} database (application_id {application})"
         )));
     }
     let from = usize::try_from(version)
         .map_err(|_| Failure::Corrupt(format!("invalid schema version {version}")))?;
-    if from > SCHEMA_VERSION {
+    if from > latest {
         return Err(Failure::Corrupt(format!(
-            "written by a newer Baton (schema version {from}; this one knows up to {SCHEMA_VERSION})"
+            "written by a newer Baton (schema version {from}; this one knows up to {latest})"
         )));
     }
-    if from < SCHEMA_VERSION {
-        for step in &MIGRATIONS[from..] {
+    if from < latest {
+        for step in &schema.migrations[from..] {
             step(&tx)?;
         }
-        tx.pragma_update(None, "application_id", APPLICATION_ID)?;
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION as i64)?;
+        tx.pragma_update(None, "application_id", schema.application_id)?;
+        tx.pragma_update(None, "user_version", latest as i64)?;
     }
     tx.commit()?;
     Ok(())
@@ -743,7 +769,7 @@ fn schema_v1(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn lock_conn(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+pub(crate) fn lock_conn(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     // A panic while the connection was held rolled its transaction back (Transaction's drop):
     // the connection itself is still usable.
     conn.lock().unwrap_or_else(PoisonError::into_inner)

@@ -241,23 +241,30 @@ pub struct WfCacheEntry {
 /// with [`StateError::ClaimLost`] if a newer claim on the run exists.
 pub trait WorkflowStore: Send + Sync {
     /// Records a new run (status as given, normally `Queued` or `Running`) and claims it for
-    /// `holder` with a lease of `lease`. The run id must be new.
+    /// `holder` with a lease of `lease`. The run id must be new: a duplicate is refused and
+    /// the existing run left as it is.
     fn create_run(&self, run: &WfRun, holder: &str, lease: Duration)
         -> Result<WfClaim, StateError>;
 
     /// Claims an existing run for `holder`: succeeds if nobody holds it or the holder's lease
-    /// expired (a run left `Running` by an expired holder becomes `Interrupted` first, so
-    /// the new holder sees it was interrupted). `Err(StateError::Claimed { .. })` when a live
-    /// claim exists; `NoSuchRun` when there is no such run.
+    /// expired (a run left `Running` by a holder whose lease expired, or who released it,
+    /// becomes `Interrupted` first, so the new holder sees it was interrupted; a run in any
+    /// other status keeps it). The
+    /// claim always gets a bigger token than any before it, so the previous claim's writes
+    /// are refused from then on. `Err(StateError::Claimed { .. })` when another holder has a
+    /// live claim (the same holder may claim again); `NoSuchRun` when there is no such run.
     fn claim(&self, run_id: &str, holder: &str, lease: Duration) -> Result<WfClaim, StateError>;
 
-    /// Pushes the claim's expiry `lease` into the future. Fails with `Fenced` if it was lost.
+    /// Pushes the claim's expiry `lease` into the future. Fails with `ClaimLost` if it was lost
+    /// (a newer claim exists) or released.
     fn renew(&self, claim: &WfClaim, lease: Duration) -> Result<(), StateError>;
 
-    /// Gives the claim up (the run stays as it is, for the next claim).
+    /// Gives the claim up (the run stays as it is, for the next claim, which may be taken at
+    /// once). `ClaimLost` if a newer claim exists; releasing twice is harmless.
     fn release(&self, claim: &WfClaim) -> Result<(), StateError>;
 
-    /// Sets the run's status (and `finished_at` when final, `note` when given).
+    /// Sets the run's status (and `finished_at` when final — cleared when not —, `note` when
+    /// given; without a note the last one stays).
     fn set_run_status(
         &self,
         claim: &WfClaim,
@@ -274,18 +281,21 @@ pub trait WorkflowStore: Send + Sync {
     /// Every run, oldest first.
     fn runs(&self) -> Result<Vec<WfRun>, StateError>;
 
-    /// The runs of `workflow` with one of `statuses`.
+    /// The runs of `workflow` with one of `statuses` (none if it is empty), oldest first.
     fn runs_of(&self, workflow: &str, statuses: &[WfRunStatus]) -> Result<Vec<WfRun>, StateError>;
 
     /// A run's step instances, in `seq` order.
     fn steps(&self, run_id: &str) -> Result<Vec<WfStep>, StateError>;
 
     /// Records an approval decision for a waiting approval step without a claim (an approver
-    /// is not advancing the run). `NotWaiting` if the step is not waiting.
+    /// is not advancing the run). `NotWaiting` unless the step is a `Waiting` approval step
+    /// without a decision yet (so one decision counts when approvers race); `NoSuchRun` if
+    /// there is no such run. The step's status is left as it is, for the workflow layer.
     fn decide_approval(&self, run_id: &str, key: &str, decision: &str) -> Result<(), StateError>;
 
     /// The newest cache entry of (`workflow`, `step`, `key`) stored at or after `since`
-    /// (RFC 3339 UTC).
+    /// (RFC 3339 UTC with whole seconds, as the store writes `stored_at`: the times compare as
+    /// text).
     fn cache_get(
         &self,
         workflow: &str,
@@ -304,7 +314,9 @@ pub trait WorkflowStore: Send + Sync {
     ) -> Result<(), StateError>;
 
     /// Takes one of `max` slots of the named limit for (`run_id`, `key`); false when all are
-    /// taken. Slots held by runs whose claim expired are freed first.
+    /// taken. Slots held by runs whose claim expired or was released, or that are final, are
+    /// freed first (never the caller's own). Taking a slot already held for (`run_id`, `key`)
+    /// is true without taking another.
     fn limit_acquire(
         &self,
         claim: &WfClaim,
