@@ -7,9 +7,11 @@
 //! in a `WorkflowStore` before the next step is scheduled. Nothing here prints.
 
 pub mod cron;
+pub mod exec;
 pub mod graph;
 pub mod load;
 pub mod model;
+mod scope;
 
 pub use load::{load_dir, load_texts, SUFFIX};
 pub use model::{Input, Limit, Schedule, Step, StepKind, Workflow, Workflows};

@@ -64,9 +64,7 @@ impl Scope for WfScope<'_> {
             Reference::PathModule | Reference::PathRoot | Reference::PathCwd => {
                 Ok(Value::string(self.dir.to_string_lossy().to_string()))
             }
-            other => Err(missing(format!(
-                "{other} cannot be used in a workflow."
-            ))),
+            other => Err(missing(format!("{other} cannot be used in a workflow."))),
         }
     }
 }

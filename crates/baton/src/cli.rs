@@ -72,6 +72,61 @@ pub enum Command {
     /// Rego policies: run their tests, or evaluate a query for debugging.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Workflows of this directory's *.baton.hcl files: list, plan, run.
+    #[command(subcommand)]
+    Workflow(WorkflowCommand),
+    /// Approve (or reject) a workflow step that waits for a person.
+    Approve(ApproveArgs),
+    /// The recorded output of a workflow run's command steps.
+    Logs(LogsArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WorkflowCommand {
+    /// List the workflows: inputs, steps, schedules.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a workflow's steps in order, with what each depends on, changing nothing.
+    Plan {
+        name: String,
+        /// An input: NAME=VALUE (repeatable).
+        #[arg(long = "input", value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
+    },
+    /// Start a run of a workflow and follow it until it ends or waits.
+    Run {
+        name: String,
+        /// An input: NAME=VALUE (repeatable).
+        #[arg(long = "input", value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
+        /// Steps at once.
+        #[arg(long, default_value_t = 10, value_name = "N")]
+        parallelism: usize,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ApproveArgs {
+    /// The workflow run.
+    pub run: String,
+    /// The waiting step (its key, e.g. promote or smoke["a"]).
+    pub step: String,
+    /// Reject instead: the step fails and the run rolls back (or halts).
+    #[arg(long)]
+    pub reject: bool,
+    /// Why, recorded with the decision.
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// The workflow run.
+    pub run: String,
+    /// Only this step (its key).
+    pub step: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

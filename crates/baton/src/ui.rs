@@ -182,6 +182,17 @@ pub fn on_interrupt(stop: baton_graph::StopHandle, cancel: Arc<AtomicBool>) {
     });
 }
 
+/// Ctrl-C during a workflow run: no new step starts; running ones finish and are recorded,
+/// and `baton resume RUN` goes on later.
+pub fn on_interrupt_flag(stop: Arc<AtomicBool>) {
+    let _ = ctrlc::set_handler(move || {
+        eprintln!(
+            "\nInterrupt received: no new step starts; running ones finish and are recorded..."
+        );
+        stop.store(true, Ordering::SeqCst);
+    });
+}
+
 /// The actions running now, by key: address, action, start.
 type Running = Arc<Mutex<HashMap<String, (baton_core::InstanceAddr, Action, Instant)>>>;
 

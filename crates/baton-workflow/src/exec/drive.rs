@@ -290,8 +290,7 @@ impl Book<'_> {
                 })
                 .collect(),
         };
-        self.expansions
-            .insert(step.name.clone(), instances.clone());
+        self.expansions.insert(step.name.clone(), instances.clone());
         Ok(instances)
     }
 
@@ -364,7 +363,10 @@ impl Book<'_> {
         } else if step.count.is_some() {
             Value::tuple(instances.iter().map(one).collect())
         } else {
-            instances.first().map(one).unwrap_or_else(Value::empty_object)
+            instances
+                .first()
+                .map(one)
+                .unwrap_or_else(Value::empty_object)
         }
     }
 
@@ -373,29 +375,28 @@ impl Book<'_> {
         let dir = &self.wf.dir;
         let str_of = |e: &baton_config::Expr, what: &str| -> Result<String, String> {
             let v = self.eval(e, Some(inst))?.unmark_deep().0;
-            v.as_str().map(str::to_string).ok_or_else(|| {
-                format!("{what} must be a string, not {}", v.ty().friendly_name())
-            })
+            v.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("{what} must be a string, not {}", v.ty().friendly_name()))
         };
-        let object_of = |e: &Option<baton_config::Expr>,
-                         what: &str|
-         -> Result<Vec<(String, Value)>, String> {
-            let Some(e) = e else {
-                return Ok(Vec::new());
+        let object_of =
+            |e: &Option<baton_config::Expr>, what: &str| -> Result<Vec<(String, Value)>, String> {
+                let Some(e) = e else {
+                    return Ok(Vec::new());
+                };
+                let v = self.eval(e, Some(inst))?;
+                match v.as_entries() {
+                    Some(entries) => Ok(entries
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.clone()))
+                        .collect()),
+                    None if v.is_null() => Ok(Vec::new()),
+                    None => Err(format!(
+                        "{what} must be an object, not {}",
+                        v.ty().friendly_name()
+                    )),
+                }
             };
-            let v = self.eval(e, Some(inst))?;
-            match v.as_entries() {
-                Some(entries) => Ok(entries
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.clone()))
-                    .collect()),
-                None if v.is_null() => Ok(Vec::new()),
-                None => Err(format!(
-                    "{what} must be an object, not {}",
-                    v.ty().friendly_name()
-                )),
-            }
-        };
         let earlier: Vec<String> = self
             .records
             .get(&inst.key)
@@ -446,9 +447,7 @@ impl Book<'_> {
                     None => "default".to_string(),
                 };
                 if !baton_config::model::is_valid_name(&env) {
-                    return Err(format!(
-                        "env {env:?} is not a valid environment name"
-                    ));
+                    return Err(format!("env {env:?} is not a valid environment name"));
                 }
                 Work::Stack {
                     dir: stack,
@@ -499,7 +498,10 @@ impl Book<'_> {
         rec.started_at = Some(baton_engine::now_rfc3339());
         rec.finished_at = None;
         rec.inputs = Some(describe(&p.work).to_string());
-        if let Work::Stack { run_id, earlier, .. } = &p.work {
+        if let Work::Stack {
+            run_id, earlier, ..
+        } = &p.work
+        {
             let mut all = earlier.clone();
             all.push(run_id.clone());
             rec.child_run = Some(all.join(" "));
@@ -595,9 +597,18 @@ impl Book<'_> {
     /// A waiting instance: decided since (approved, rejected, timed out, child finished)?
     /// True when its record changed.
     fn settle_waiting(&mut self, step: &Step, inst: &Instance) -> Result<bool, WfError> {
-        let Some(rec) = self.records.get(&inst.key).cloned() else {
+        // A decision may have been recorded since the record was read (an approver does not
+        // need the run's claim): read it again.
+        let fresh = self
+            .runner
+            .store
+            .steps(&self.run.id)?
+            .into_iter()
+            .find(|r| r.key == inst.key);
+        let Some(rec) = fresh.or_else(|| self.records.get(&inst.key).cloned()) else {
             return Ok(false);
         };
+        self.records.insert(rec.key.clone(), rec.clone());
         match &step.kind {
             StepKind::Approval { timeout, .. } => {
                 if let Some(decision) = rec
@@ -655,10 +666,11 @@ impl Book<'_> {
                     .child_run
                     .as_deref()
                     .and_then(|c| c.split_whitespace().last())
+                    .map(str::to_string)
                 else {
                     return Ok(false);
                 };
-                let Some(c) = self.runner.store.run(child)? else {
+                let Some(c) = self.runner.store.run(&child)? else {
                     return Ok(false);
                 };
                 if !c.status.is_final() {
@@ -709,7 +721,13 @@ fn describe(w: &Work) -> serde_json::Value {
 /// `smoke["a/b"]` → a file name.
 fn file_safe(key: &str) -> String {
     key.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -731,4 +749,66 @@ fn elapsed_since(rfc3339: &str) -> Option<std::time::Duration> {
 
 fn humantime(d: std::time::Duration) -> String {
     format!("{}s", d.as_secs())
+}
+
+/// Evaluates an expression of a compensation to a string, against the run's inputs and the
+/// steps that succeeded.
+pub(super) fn const_string(
+    runner: &Runner<'_>,
+    run: &WfRun,
+    wf: &Workflow,
+    e: &baton_config::Expr,
+) -> Result<String, String> {
+    let inputs = decode_object(&run.inputs)?;
+    let records: BTreeMap<String, WfStep> = runner
+        .store
+        .steps(&run.id)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|s| (s.key.clone(), s))
+        .collect();
+    let mut finished = BTreeMap::new();
+    for (k, r) in &records {
+        if r.status == WfStepStatus::Succeeded && wf.step(k).is_some() {
+            let outputs = r
+                .outputs
+                .as_deref()
+                .and_then(|o| serde_json::from_str::<serde_json::Value>(o).ok())
+                .and_then(|j| Value::from_typed_json(&j).ok())
+                .unwrap_or_else(Value::empty_object);
+            let mut m = BTreeMap::new();
+            m.insert("outputs".to_string(), outputs);
+            m.insert("status".to_string(), Value::string("succeeded"));
+            finished.insert(k.clone(), Value::object(m));
+        }
+    }
+    let scope = WfScope {
+        dir: &wf.dir,
+        run_id: &run.id,
+        workflow: &wf.name,
+        inputs: &inputs,
+        steps: &finished,
+        each: None,
+        count: None,
+    };
+    let mut ev = Evaluator::new(
+        &scope,
+        FnCtx {
+            base_dir: &wf.dir,
+            sources: &runner.sources,
+            planning: false,
+            plan_timestamp: None,
+        },
+    );
+    let v = ev
+        .eval(e)
+        .map_err(|d| format!("{}: {}", d.summary, d.detail))?
+        .unmark_deep()
+        .0;
+    v.as_str().map(str::to_string).ok_or_else(|| {
+        format!(
+            "the command must be a string, not {}",
+            v.ty().friendly_name()
+        )
+    })
 }

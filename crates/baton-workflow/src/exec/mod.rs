@@ -16,9 +16,7 @@ use crate::model::{Workflow, Workflows};
 use baton_core::{Diagnostics, Sources};
 use baton_engine::audit::Actor;
 use baton_eval::Value;
-use baton_state::{
-    StateError, WfClaim, WfRun, WfRunStatus, WfStep, WfStepStatus, WorkflowStore,
-};
+use baton_state::{StateError, WfClaim, WfRun, WfRunStatus, WfStep, WfStepStatus, WorkflowStore};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -45,6 +43,8 @@ pub enum Advance {
     RollbackFailed(String),
     /// Rejected at an approval.
     Cancelled(String),
+    /// Stopped on request (an interrupt) after its running steps finished: `resume` goes on.
+    Stopped,
 }
 
 impl Advance {
@@ -56,6 +56,7 @@ impl Advance {
             Advance::RolledBack(_) => WfRunStatus::RolledBack,
             Advance::RollbackFailed(_) => WfRunStatus::RollbackFailed,
             Advance::Cancelled(_) => WfRunStatus::Cancelled,
+            Advance::Stopped => WfRunStatus::Interrupted,
         }
     }
 }
@@ -116,7 +117,11 @@ pub struct Runner<'a> {
 }
 
 impl<'a> Runner<'a> {
-    pub fn new(store: &'a dyn WorkflowStore, dir: impl Into<PathBuf>, hooks: &'a dyn WfHooks) -> Self {
+    pub fn new(
+        store: &'a dyn WorkflowStore,
+        dir: impl Into<PathBuf>,
+        hooks: &'a dyn WfHooks,
+    ) -> Self {
         Runner {
             store,
             dir: dir.into(),
@@ -243,7 +248,11 @@ impl<'a> Runner<'a> {
             return Err(WfError::NotApprovable {
                 run: run_id.to_string(),
                 key: key.to_string(),
-                why: format!("is a {} step that is {}, not waiting for an approval", step.kind, step.status.as_str()),
+                why: format!(
+                    "is a {} step that is {}, not waiting for an approval",
+                    step.kind,
+                    step.status.as_str()
+                ),
             });
         }
         let decision = json!({
@@ -348,12 +357,13 @@ impl<'a> Runner<'a> {
 
     fn finish(&self, claim: &WfClaim, advance: &Advance) -> Result<(), WfError> {
         let note = match advance {
-            Advance::Succeeded => None,
+            Advance::Succeeded => Some("every step succeeded".to_string()),
             Advance::Waiting(keys) => Some(format!("waiting for {}", keys.join(", "))),
             Advance::Failed(w)
             | Advance::RolledBack(w)
             | Advance::RollbackFailed(w)
             | Advance::Cancelled(w) => Some(w.clone()),
+            Advance::Stopped => Some("stopped before it finished".to_string()),
         };
         self.store
             .set_run_status(claim, advance.status(), note.as_deref())?;
@@ -420,7 +430,11 @@ fn resolve_inputs(
             name: i.name.clone(),
             message,
         };
-        let given = given.iter().rev().find(|(n, _)| n == &i.name).map(|(_, v)| v);
+        let given = given
+            .iter()
+            .rev()
+            .find(|(n, _)| n == &i.name)
+            .map(|(_, v)| v);
         let v = match given {
             Some(InputValue::Value(v)) => v.clone(),
             Some(InputValue::Text(t)) => {
@@ -429,8 +443,14 @@ fn resolve_inputs(
                     .as_ref()
                     .is_none_or(|t| t.ty == baton_eval::Type::String);
                 let sources = Sources::new();
-                baton_engine::vars::parse_text(t, &format!("--input {}", i.name), literal, &sources, &wf.dir)
-                    .map_err(|d| bad(d.detail))?
+                baton_engine::vars::parse_text(
+                    t,
+                    &format!("--input {}", i.name),
+                    literal,
+                    &sources,
+                    &wf.dir,
+                )
+                .map_err(|d| bad(d.detail))?
             }
             None => match &i.default {
                 Some(e) => baton_engine::vars::eval_const(e, &wf.dir).map_err(|d| bad(d.detail))?,
@@ -447,7 +467,10 @@ fn resolve_inputs(
                 .map_err(|e| bad(format!("the value does not fit the input's type: {e}")))?,
             None => v,
         };
-        out.insert(i.name.clone(), if i.sensitive { v.mark_sensitive() } else { v });
+        out.insert(
+            i.name.clone(),
+            if i.sensitive { v.mark_sensitive() } else { v },
+        );
     }
     Ok(out)
 }

@@ -159,8 +159,10 @@ fn command_step(
     let _ = std::fs::remove_file(outputs_file);
     let mut spec = baton_provider::exec::CommandSpec::shell(command, None, cwd.to_path_buf());
     spec.env = environment.to_vec();
-    spec.env
-        .push(("BATON_OUTPUTS".into(), outputs_file.to_string_lossy().to_string()));
+    spec.env.push((
+        "BATON_OUTPUTS".into(),
+        outputs_file.to_string_lossy().to_string(),
+    ));
     spec.timeout = timeout;
     spec.run_tag = Some(run_id.to_string());
     let result = baton_provider::exec::run(&spec, |_, _| {});
@@ -357,7 +359,11 @@ fn stack_step(r: &Runner<'_>, p: &Prepared) -> Performed {
         sources: req.sources.clone(),
     };
     let outcome = with_timeout(&req, p.timeout, || lifecycle::run(&store, &req, &hooks));
-    let errors = hooks.errors.lock().map(|e| e.join("; ")).unwrap_or_default();
+    let errors = hooks
+        .errors
+        .lock()
+        .map(|e| e.join("; "))
+        .unwrap_or_default();
     let fail = |msg: String| Performed {
         error: Some(msg),
         child_runs: runs.clone(),

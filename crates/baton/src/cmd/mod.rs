@@ -10,6 +10,7 @@ pub mod policy;
 mod run;
 mod runs;
 mod state;
+mod workflow;
 
 use crate::cli::{Cli, Command, PlanFlags, VarArgs};
 use anyhow::{anyhow, bail, Context as _};
@@ -188,6 +189,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Drift(a) => plan::drift(&env, &a),
         Command::Audit(c) => audit::run(&env, &c),
         Command::Policy(c) => policy::run(&env, &c),
+        Command::Workflow(c) => workflow::run(&env, &c),
+        Command::Approve(a) => workflow::approve(&env, &a),
+        Command::Logs(a) => workflow::logs(&env, &a),
     }
 }
 

@@ -6,7 +6,7 @@ use super::Env;
 use crate::cli::{ResumeArgs, RollbackArgs, RunsArgs};
 use anyhow::bail;
 use baton_engine::lifecycle::{RollbackTarget, RunKind};
-use baton_state::{RunRecord, RunStatus, StateStore};
+use baton_state::{RunRecord, RunStatus, StateStore, WorkflowStore as _};
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -19,40 +19,69 @@ fn run_json(r: &RunRecord) -> serde_json::Value {
 }
 
 pub fn runs(env: &Env, a: &RunsArgs) -> anyhow::Result<ExitCode> {
-    let Some(store) = env.existing_store()? else {
-        if a.json {
-            outln!("[]");
-        } else {
-            outln!("No runs yet.");
-        }
-        return Ok(ExitCode::SUCCESS);
-    };
+    let store = env.existing_store()?;
+    let wf_store = super::workflow::existing(env)?;
     match a.args.as_slice() {
         [] => {
-            let runs = store.runs()?;
+            // Stack runs and workflow runs, by when they started.
+            let mut rows: Vec<(String, serde_json::Value, String)> = Vec::new();
+            if let Some(store) = &store {
+                for r in store.runs()? {
+                    let line = format!(
+                        "{}  {:<8} {:<15} {}  {}  {}",
+                        r.id,
+                        r.kind,
+                        r.status.as_str(),
+                        r.started_at,
+                        r.who,
+                        r.summary
+                    );
+                    rows.push((r.started_at.clone(), run_json(&r), line));
+                }
+            }
+            if let Some(wf) = &wf_store {
+                for r in wf.runs()? {
+                    let line = format!(
+                        "{}  {:<8} {:<15} {}  {}  workflow {}{}",
+                        r.id,
+                        "workflow",
+                        r.status.as_str(),
+                        r.started_at,
+                        r.who,
+                        r.workflow,
+                        r.note
+                            .as_deref()
+                            .map(|n| format!(": {n}"))
+                            .unwrap_or_default()
+                    );
+                    rows.push((r.started_at.clone(), super::workflow::run_json(&r), line));
+                }
+            }
+            rows.sort_by(|a, b| a.0.cmp(&b.0));
             if a.json {
-                let v: Vec<_> = runs.iter().map(run_json).collect();
+                let v: Vec<_> = rows.into_iter().map(|(_, j, _)| j).collect();
                 outln!("{}", serde_json::to_string_pretty(&v)?);
                 return Ok(ExitCode::SUCCESS);
             }
-            if runs.is_empty() {
+            if rows.is_empty() {
                 outln!("No runs yet.");
-                return Ok(ExitCode::SUCCESS);
             }
-            for r in runs {
-                outln!(
-                    "{}  {:<8} {:<15} {}  {}  {}",
-                    r.id,
-                    r.kind,
-                    r.status.as_str(),
-                    r.started_at,
-                    r.who,
-                    r.summary
-                );
+            for (_, _, line) in rows {
+                outln!("{line}");
             }
             Ok(ExitCode::SUCCESS)
         }
-        [cmd, id] if cmd == "show" => show(&store, id, a.json),
+        [cmd, id] if cmd == "show" => {
+            if let Some(wf) = &wf_store {
+                if let Some(r) = wf.run(id)? {
+                    return super::workflow::show(wf, &r, a.json);
+                }
+            }
+            match &store {
+                Some(store) => show(store, id, a.json),
+                None => bail!("There is no run with id {id}. `baton runs` lists them."),
+            }
+        }
         _ => bail!("usage: baton runs [--json] | baton runs show RUN [--json]"),
     }
 }
@@ -144,12 +173,20 @@ fn show(store: &baton_state::SqliteStore, id: &str, as_json: bool) -> anyhow::Re
 }
 
 pub fn resume(env: &Env, a: &ResumeArgs) -> anyhow::Result<ExitCode> {
+    if let Some((store, _)) = super::workflow::find_run(env, &a.run)? {
+        return super::workflow::resume(env, &store, &a.run, a.parallelism);
+    }
     let kind = RunKind::Resume { run: a.run.clone() };
     let req = request(env, kind, &a.run_flags, a.parallelism, &a.lock_timeout)?;
     execute(env, req, a.auto_approve)
 }
 
 pub fn rollback(env: &Env, a: &RollbackArgs) -> anyhow::Result<ExitCode> {
+    if let Some(run) = &a.run {
+        if let Some((store, _)) = super::workflow::find_run(env, run)? {
+            return super::workflow::rollback(env, &store, run);
+        }
+    }
     let target = match (&a.run, a.to_version) {
         (Some(run), None) => RollbackTarget::Run(run.clone()),
         (None, Some(v)) => RollbackTarget::Version(v),

@@ -1,0 +1,442 @@
+//! `baton workflow list | plan | run`, `baton approve`, `baton logs`, and the workflow side
+//! of `runs`, `resume` and `rollback`: flags in, the workflow runner called, progress and
+//! results printed.
+//!
+//! Must not decide what runs: that is `baton-workflow`'s.
+
+use super::Env;
+use crate::cli::{ApproveArgs, LogsArgs, WorkflowCommand};
+use anyhow::{anyhow, bail};
+use baton_state::{SqliteWorkflowStore, WfRun, WfStep, WfStepStatus, WorkflowStore};
+use baton_workflow::exec::{store_path, Advance, InputValue, Runner, WfError, WfHooks};
+use baton_workflow::graph;
+use serde_json::json;
+use std::process::ExitCode;
+
+/// Progress lines on the terminal.
+struct Terminal;
+
+impl WfHooks for Terminal {
+    fn step_started(&self, _run: &str, key: &str, kind: &str) {
+        outln!("step.{key}: started ({kind})");
+    }
+    fn step_finished(&self, _run: &str, s: &WfStep) {
+        let took = s
+            .duration_ms
+            .map(|d| format!(" in {:.1}s", d as f64 / 1000.0))
+            .unwrap_or_default();
+        let attempts = if s.attempts > 1 {
+            format!(" after {} attempts", s.attempts)
+        } else {
+            String::new()
+        };
+        match s.status {
+            WfStepStatus::Succeeded => outln!("step.{}: succeeded{took}{attempts}", s.key),
+            _ => outln!(
+                "step.{}: {}{took}{attempts}: {}",
+                s.key,
+                s.status.as_str(),
+                s.error.as_deref().unwrap_or("")
+            ),
+        }
+    }
+    fn waiting(&self, run: &str, key: &str, message: &str) {
+        outln!("step.{key}: waiting for approval: {message}\n  baton approve {run} {key}    (or --reject --reason \"...\")");
+    }
+    fn notice(&self, text: &str) {
+        eprintln!("{text}");
+    }
+}
+
+fn open(env: &Env) -> anyhow::Result<SqliteWorkflowStore> {
+    SqliteWorkflowStore::open(&store_path(&env.dir)).map_err(|e| anyhow!(e))
+}
+
+/// The workflow store of the directory, if it has one.
+pub fn existing(env: &Env) -> anyhow::Result<Option<SqliteWorkflowStore>> {
+    let p = store_path(&env.dir);
+    if !p.exists() {
+        return Ok(None);
+    }
+    SqliteWorkflowStore::open(&p)
+        .map(Some)
+        .map_err(|e| anyhow!(e))
+}
+
+/// The workflow run `id`, if the directory's workflow store has it.
+pub fn find_run(env: &Env, id: &str) -> anyhow::Result<Option<(SqliteWorkflowStore, WfRun)>> {
+    let Some(store) = existing(env)? else {
+        return Ok(None);
+    };
+    Ok(store.run(id)?.map(|r| (store, r)))
+}
+
+fn runner<'a>(env: &Env, store: &'a SqliteWorkflowStore, parallelism: usize) -> Runner<'a> {
+    let mut r = Runner::new(store, &env.dir, &Terminal);
+    r.sources = env.sources.clone();
+    r.parallelism = parallelism;
+    r.actor = baton_engine::audit::Actor::current(super::audit::redacted_args());
+    r
+}
+
+/// Prints a workflow error (with the files' diagnostics) and gives the exit code.
+fn failed(env: &Env, e: WfError) -> anyhow::Result<ExitCode> {
+    match e {
+        WfError::Invalid(d) => {
+            super::print_diags(&d, &env.sources);
+            Ok(ExitCode::from(1))
+        }
+        other => Err(anyhow!(other)),
+    }
+}
+
+/// Prints how a run stands and picks the exit code.
+fn report(run_id: &str, a: &Advance) -> ExitCode {
+    match a {
+        Advance::Succeeded => {
+            outln!("\nWorkflow run {run_id} succeeded.");
+            ExitCode::SUCCESS
+        }
+        Advance::Waiting(keys) => {
+            outln!(
+                "\nWorkflow run {run_id} is waiting for approval of {}. Nothing runs meanwhile; `baton approve {run_id} STEP` continues it.",
+                keys.join(", ")
+            );
+            ExitCode::SUCCESS
+        }
+        Advance::Failed(why) => {
+            eprintln!("\nError: workflow run {run_id} failed: {why}\n\nWhat completed is kept (on_failure = \"halt\"); `baton rollback {run_id}` undoes it.");
+            ExitCode::from(1)
+        }
+        Advance::RolledBack(why) => {
+            eprintln!("\nError: workflow run {run_id} failed and was rolled back: {why}");
+            ExitCode::from(1)
+        }
+        Advance::RollbackFailed(why) => {
+            eprintln!(
+                "\nError: workflow run {run_id} failed, and rolling it back did not finish: {why}"
+            );
+            ExitCode::from(1)
+        }
+        Advance::Cancelled(why) => {
+            eprintln!("\nError: workflow run {run_id} was cancelled: {why}");
+            ExitCode::from(1)
+        }
+        Advance::Stopped => {
+            eprintln!("\nError: workflow run {run_id} was stopped before it finished; `baton resume {run_id}` goes on.");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn parse_inputs(given: &[String]) -> anyhow::Result<Vec<(String, InputValue)>> {
+    given
+        .iter()
+        .map(|g| {
+            let (k, v) = g
+                .split_once('=')
+                .ok_or_else(|| anyhow!("invalid --input {g:?}: expected NAME=VALUE"))?;
+            Ok((k.trim().to_string(), InputValue::Text(v.to_string())))
+        })
+        .collect()
+}
+
+pub fn run(env: &Env, c: &WorkflowCommand) -> anyhow::Result<ExitCode> {
+    match c {
+        WorkflowCommand::List { json } => list(env, *json),
+        WorkflowCommand::Plan { name, inputs } => plan(env, name, inputs),
+        WorkflowCommand::Run {
+            name,
+            inputs,
+            parallelism,
+        } => {
+            if *parallelism == 0 {
+                bail!("--parallelism must be at least 1");
+            }
+            let inputs = parse_inputs(inputs)?;
+            let store = open(env)?;
+            let r = runner(env, &store, *parallelism);
+            crate::ui::on_interrupt_flag(r.stop.clone());
+            match r.start(name, &inputs, None) {
+                Ok((id, advance)) => {
+                    outln!("Workflow run {id}.");
+                    Ok(report(&id, &advance))
+                }
+                Err(e) => failed(env, e),
+            }
+        }
+    }
+}
+
+fn list(env: &Env, as_json: bool) -> anyhow::Result<ExitCode> {
+    let (wfs, d) = baton_workflow::load_dir(&env.dir, &env.sources);
+    if super::print_diags(&d, &env.sources) {
+        return Ok(ExitCode::from(1));
+    }
+    if as_json {
+        let v: Vec<_> = wfs
+            .workflows
+            .iter()
+            .map(|w| {
+                json!({
+                    "name": w.name,
+                    "inputs": w.inputs.iter().map(|i| &i.name).collect::<Vec<_>>(),
+                    "steps": w.steps.iter().map(|s| json!({"name": s.name, "kind": s.kind.as_str()})).collect::<Vec<_>>(),
+                    "schedules": w.schedules.iter().map(|s| json!({"name": s.name, "cron": s.cron, "timezone": s.timezone})).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        outln!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if wfs.workflows.is_empty() {
+        outln!("No workflows: this directory has no *.baton.hcl file declaring one.");
+    }
+    for w in &wfs.workflows {
+        let inputs: Vec<&str> = w.inputs.iter().map(|i| i.name.as_str()).collect();
+        outln!(
+            "{}  {} step(s){}{}",
+            w.name,
+            w.steps.len(),
+            if inputs.is_empty() {
+                String::new()
+            } else {
+                format!(", inputs: {}", inputs.join(", "))
+            },
+            if w.schedules.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", schedules: {}",
+                    w.schedules
+                        .iter()
+                        .map(|s| format!("{} ({})", s.name, s.cron))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn plan(env: &Env, name: &str, _inputs: &[String]) -> anyhow::Result<ExitCode> {
+    let (wfs, d) = baton_workflow::load_dir(&env.dir, &env.sources);
+    if super::print_diags(&d, &env.sources) {
+        return Ok(ExitCode::from(1));
+    }
+    let w = wfs
+        .get(name)
+        .ok_or_else(|| anyhow!(WfError::NoSuchWorkflow(name.to_string())))?;
+    let order = graph::order(w).map_err(|c| anyhow!("cycle: {}", c.join(" → ")))?;
+    outln!("Workflow {name}: {} step(s), in order:", order.len());
+    for n in &order {
+        let Some(s) = w.step(n) else { continue };
+        let deps: Vec<String> = graph::dependencies(s).into_iter().map(|(d, _)| d).collect();
+        let fan = if s.for_each.is_some() {
+            " (for_each)"
+        } else if s.count.is_some() {
+            " (count)"
+        } else {
+            ""
+        };
+        outln!(
+            "  step.{n}: {}{fan}{}",
+            s.kind.as_str(),
+            if deps.is_empty() {
+                String::new()
+            } else {
+                format!(", after {}", deps.join(", "))
+            }
+        );
+    }
+    if !w.compensate.is_empty() {
+        outln!(
+            "On failure ({}): {}",
+            w.on_failure,
+            w.compensate
+                .iter()
+                .map(|c| format!("compensate.{}", c.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn approve(env: &Env, a: &ApproveArgs) -> anyhow::Result<ExitCode> {
+    let Some((store, _)) = find_run(env, &a.run)? else {
+        bail!(
+            "There is no workflow run {} here; `baton runs` lists them.",
+            a.run
+        );
+    };
+    let r = runner(env, &store, 10);
+    match r.decide(&a.run, &a.step, !a.reject, a.reason.as_deref()) {
+        Ok(Some(advance)) => Ok(report(&a.run, &advance)),
+        Ok(None) => {
+            outln!("Recorded. The process running {} continues it.", a.run);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => failed(env, e),
+    }
+}
+
+/// `baton resume RUN` for a workflow run.
+pub fn resume(
+    env: &Env,
+    store: &SqliteWorkflowStore,
+    id: &str,
+    parallelism: usize,
+) -> anyhow::Result<ExitCode> {
+    let r = runner(env, store, parallelism);
+    crate::ui::on_interrupt_flag(r.stop.clone());
+    match r.advance(id) {
+        Ok(a) => Ok(report(id, &a)),
+        Err(e) => failed(env, e),
+    }
+}
+
+/// `baton rollback RUN` for a workflow run.
+pub fn rollback(env: &Env, store: &SqliteWorkflowStore, id: &str) -> anyhow::Result<ExitCode> {
+    let r = runner(env, store, 1);
+    match r.rollback(id) {
+        Ok(a) => Ok(report(id, &a)),
+        Err(e) => failed(env, e),
+    }
+}
+
+pub fn logs(env: &Env, a: &LogsArgs) -> anyhow::Result<ExitCode> {
+    let Some((store, _)) = find_run(env, &a.run)? else {
+        bail!(
+            "There is no workflow run {} here; `baton runs` lists them.",
+            a.run
+        );
+    };
+    let steps = store.steps(&a.run)?;
+    let mut shown = 0;
+    for s in &steps {
+        if a.step.as_deref().is_some_and(|k| k != s.key) {
+            continue;
+        }
+        shown += 1;
+        let (out, err) = (
+            s.stdout.as_deref().unwrap_or(""),
+            s.stderr.as_deref().unwrap_or(""),
+        );
+        if a.step.is_none() {
+            outln!("== step.{} ({}, {})", s.key, s.kind, s.status.as_str());
+        }
+        out!("{out}");
+        if !err.is_empty() {
+            eprint!("{err}");
+        }
+    }
+    if shown == 0 {
+        if let Some(k) = &a.step {
+            bail!("Run {} has no step {k:?}.", a.run);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn run_json(r: &WfRun) -> serde_json::Value {
+    json!({
+        "id": r.id, "kind": "workflow", "workflow": r.workflow, "status": r.status.as_str(),
+        "who": r.who, "started_at": r.started_at, "finished_at": r.finished_at,
+        "parent": r.parent, "note": r.note, "on_failure": r.on_failure,
+    })
+}
+
+/// `baton runs show RUN` for a workflow run.
+pub fn show(store: &SqliteWorkflowStore, r: &WfRun, as_json: bool) -> anyhow::Result<ExitCode> {
+    let steps = store.steps(&r.id)?;
+    if as_json {
+        let mut v = run_json(r);
+        v["steps"] = steps
+            .iter()
+            .map(|s| {
+                json!({
+                    "key": s.key, "step": s.step, "kind": s.kind, "status": s.status.as_str(),
+                    "attempts": s.attempts, "started_at": s.started_at, "finished_at": s.finished_at,
+                    "duration_ms": s.duration_ms, "exit_code": s.exit_code, "error": s.error,
+                    "child_run": s.child_run, "outputs": shown_outputs(s),
+                    "approval": s.approval.as_deref().and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok()),
+                })
+            })
+            .collect();
+        outln!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    outln!("Run:        {}", r.id);
+    outln!("Kind:       workflow {}", r.workflow);
+    outln!("Status:     {}", r.status.as_str());
+    outln!("Who:        {}", r.who);
+    outln!("Started:    {}", r.started_at);
+    outln!("Finished:   {}", r.finished_at.as_deref().unwrap_or("-"));
+    outln!("On failure: {}", r.on_failure);
+    if let Some(n) = &r.note {
+        outln!("Note:       {n}");
+    }
+    if let Some(p) = &r.parent {
+        outln!("Parent run: {p}");
+    }
+    outln!("\nSteps:");
+    if steps.is_empty() {
+        outln!("  (none)");
+    }
+    for s in &steps {
+        let dur = s
+            .duration_ms
+            .map(|d| format!("{:.1}s", d as f64 / 1000.0))
+            .unwrap_or_else(|| "-".into());
+        outln!(
+            "  {:>3}. {:<24} {:<10} {:<15} attempts {}  {}",
+            s.seq,
+            s.key,
+            s.kind,
+            s.status.as_str(),
+            s.attempts,
+            dur
+        );
+        if let Some(c) = &s.child_run {
+            outln!("       run: {c}");
+        }
+        let outs = shown_outputs(s);
+        if outs.as_object().is_some_and(|o| !o.is_empty()) {
+            outln!("       outputs: {outs}");
+        }
+        if let Some(e) = &s.error {
+            outln!("       error: {e}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A step's outputs for display, sensitive ones hidden.
+fn shown_outputs(s: &WfStep) -> serde_json::Value {
+    let Some(v) = s
+        .outputs
+        .as_deref()
+        .and_then(|o| serde_json::from_str::<serde_json::Value>(o).ok())
+        .and_then(|j| baton_eval::Value::from_typed_json(&j).ok())
+    else {
+        return json!({});
+    };
+    match v.as_entries() {
+        Some(entries) => serde_json::Value::Object(
+            entries
+                .iter()
+                .map(|(k, v)| {
+                    let shown = if v.contains_sensitive() {
+                        json!("(sensitive)")
+                    } else {
+                        v.to_json()
+                    };
+                    (k.to_string(), shown)
+                })
+                .collect(),
+        ),
+        None => json!({}),
+    }
+}
