@@ -95,3 +95,21 @@ pub(super) fn fault_injection(
         Fault::Kill => Ok(Injected::KillAfterIntent),
     }
 }
+
+impl FaultInjection {
+    /// Counts one event (a workflow step's recorded outcome) and says whether the fault fires
+    /// on it.
+    pub fn hit(&self) -> Option<Fault> {
+        use std::sync::atomic::Ordering;
+        let n = self.seen.fetch_add(1, Ordering::SeqCst) + 1;
+        (n == self.at).then_some(self.fault)
+    }
+}
+
+/// Ends this process at once with SIGKILL, as a crash would: nothing is flushed or cleaned up.
+/// For fault injection only.
+pub fn kill_this_process() {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
+    // SIGKILL cannot be caught; if sending it failed, abort is the next best crash.
+    std::process::abort();
+}

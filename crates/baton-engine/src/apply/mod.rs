@@ -18,6 +18,6 @@ mod provisioners;
 mod run;
 mod runner;
 
-pub use fault::{Fault, FaultInjection, FaultSpecError};
+pub use fault::{kill_this_process, Fault, FaultInjection, FaultSpecError};
 pub use opts::{ApplyOpts, FailurePolicy, ResumeInfo, RetryPolicy};
 pub use run::{apply, plan_summary, ApplyReport, RollbackReport};

@@ -11,6 +11,7 @@ use crate::graph;
 use crate::model::{Step, StepKind, Workflow, Workflows};
 use crate::scope::WfScope;
 use baton_core::InstanceKey;
+use baton_engine::apply::{kill_this_process, Fault};
 use baton_eval::{Evaluator, FnCtx, Value};
 use baton_state::{WfClaim, WfRun, WfStep, WfStepStatus};
 use std::collections::{BTreeMap, BTreeSet};
@@ -516,10 +517,16 @@ impl Book<'_> {
         self.put(rec)
     }
 
-    fn record_outcome(&mut self, p: &Prepared, done: Performed) -> Result<(), WfError> {
+    fn record_outcome(&mut self, p: &Prepared, mut done: Performed) -> Result<(), WfError> {
         let Some(step) = self.wf.step(p.key.split('[').next().unwrap_or(&p.key)) else {
             return Ok(());
         };
+        let injected = self.runner.fault.as_ref().and_then(|f| f.hit());
+        if injected == Some(Fault::Fail) {
+            done.ok = false;
+            done.waiting = false;
+            done.error = Some("injected failure (BATON_FAULT_INJECT)".into());
+        }
         let mut rec = self.base_record(step, &p.key);
         rec.status = if done.ok {
             WfStepStatus::Succeeded
@@ -548,6 +555,9 @@ impl Book<'_> {
         }
         let key = rec.key.clone();
         self.put(rec)?;
+        if injected == Some(Fault::Kill) {
+            kill_this_process();
+        }
         if let Some(r) = self.records.get(&key) {
             self.runner.hooks.step_finished(&self.run.id, r);
         }

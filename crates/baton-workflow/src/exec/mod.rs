@@ -114,6 +114,9 @@ pub struct Runner<'a> {
     pub lease: Duration,
     /// Set to stop scheduling new steps (running ones finish and are recorded).
     pub stop: Arc<AtomicBool>,
+    /// Tests and chaos drills: `fail:K` fails the K-th step to finish, `kill:K` kills the
+    /// process right after the K-th step's outcome is recorded (a crash at a step boundary).
+    pub fault: Option<baton_engine::apply::FaultInjection>,
 }
 
 impl<'a> Runner<'a> {
@@ -131,6 +134,7 @@ impl<'a> Runner<'a> {
             actor: Actor::current(Vec::new()),
             lease: baton_state::DEFAULT_LEASE,
             stop: Arc::new(AtomicBool::new(false)),
+            fault: None,
         }
     }
 
@@ -202,7 +206,7 @@ impl<'a> Runner<'a> {
                 status: run.status.as_str(),
             });
         }
-        let claim = self.store.claim(run_id, &self.holder(), self.lease)?;
+        let claim = self.claim_when_free(run_id)?;
         let wfs = self.recorded(&run)?;
         // Claiming turned a run left `running` by a dead process into `interrupted`.
         let run = self.store.run(run_id)?.unwrap_or(run);
@@ -212,6 +216,43 @@ impl<'a> Runner<'a> {
             ));
         }
         self.drive_claimed(&run, &claim, &wfs)
+    }
+
+    /// Claims a run, waiting for a claim left by a process that stopped renewing it to
+    /// expire (at most two minutes); a live holder that keeps renewing is not displaced.
+    fn claim_when_free(&self, run_id: &str) -> Result<WfClaim, WfError> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        let mut told = false;
+        loop {
+            match self.store.claim(run_id, &self.holder(), self.lease) {
+                Err(StateError::Claimed { holder, .. }) if std::time::Instant::now() < deadline => {
+                    let expires: Option<jiff::Timestamp> = holder.expires_at.parse().ok();
+                    let wait = expires
+                        .map(|t| t.duration_since(jiff::Timestamp::now()))
+                        .and_then(|d| Duration::try_from(d).ok())
+                        .unwrap_or(Duration::from_millis(100));
+                    if wait > Duration::from_secs(120) {
+                        // Renewed far ahead: someone is driving it.
+                        return Err(StateError::Claimed {
+                            run: run_id.to_string(),
+                            holder,
+                        }
+                        .into());
+                    }
+                    if !told {
+                        self.hooks.notice(&format!(
+                            "Run {run_id} is claimed by {} until {}; waiting for the claim to be released or to expire...",
+                            holder.holder, holder.expires_at
+                        ));
+                        told = true;
+                    }
+                    std::thread::sleep(
+                        wait.clamp(Duration::from_millis(50), Duration::from_secs(1)),
+                    );
+                }
+                other => return other.map_err(WfError::from),
+            }
+        }
     }
 
     /// Records an approval decision for a waiting step and advances the run (unless another
@@ -279,7 +320,7 @@ impl<'a> Runner<'a> {
             .store
             .run(run_id)?
             .ok_or_else(|| WfError::NoSuchRun(run_id.to_string()))?;
-        let claim = self.store.claim(run_id, &self.holder(), self.lease)?;
+        let claim = self.claim_when_free(run_id)?;
         let wfs = self.recorded(&run)?;
         let wf = wfs
             .get(&run.workflow)

@@ -21,6 +21,18 @@ use std::sync::Mutex;
 /// The environment variable that injects a fault into runs (`fail:K` or `kill:K`).
 const FAULT_INJECT_ENV: &str = "BATON_FAULT_INJECT";
 
+/// The test and chaos hook (docs/failure-handling.md): the engine and the workflow runner
+/// read no environment, the binary gives them this.
+pub fn fault_from_env() -> anyhow::Result<Option<baton_engine::apply::FaultInjection>> {
+    match std::env::var(FAULT_INJECT_ENV) {
+        Ok(spec) => Ok(Some(
+            spec.parse::<baton_engine::apply::FaultInjection>()
+                .with_context(|| format!("{FAULT_INJECT_ENV}={spec:?}"))?,
+        )),
+        Err(_) => Ok(None),
+    }
+}
+
 /// The run request of a command: where and what, with the run flags decoded.
 pub fn request(
     env: &Env,
@@ -52,14 +64,7 @@ pub fn request(
     if let Some(d) = &flags.retry_max_backoff {
         retry.cap = parse_duration("--retry-max-backoff", d)?;
     }
-    // The test and chaos hook (docs/failure-handling.md); the engine reads no environment.
-    let fault = match std::env::var(FAULT_INJECT_ENV) {
-        Ok(spec) => Some(
-            spec.parse::<baton_engine::apply::FaultInjection>()
-                .with_context(|| format!("{FAULT_INJECT_ENV}={spec:?}"))?,
-        ),
-        Err(_) => None,
-    };
+    let fault = fault_from_env()?;
     let mut req = RunRequest::new(&env.dir, &env.workspace, kind);
     req.sources = env.sources.clone();
     req.cwd = Some(env.cwd.clone());

@@ -71,12 +71,21 @@ pub fn find_run(env: &Env, id: &str) -> anyhow::Result<Option<(SqliteWorkflowSto
     Ok(store.run(id)?.map(|r| (store, r)))
 }
 
-fn runner<'a>(env: &Env, store: &'a SqliteWorkflowStore, parallelism: usize) -> Runner<'a> {
+fn runner<'a>(
+    env: &Env,
+    store: &'a SqliteWorkflowStore,
+    parallelism: usize,
+) -> anyhow::Result<Runner<'a>> {
     let mut r = Runner::new(store, &env.dir, &Terminal);
     r.sources = env.sources.clone();
     r.parallelism = parallelism;
     r.actor = baton_engine::audit::Actor::current(super::audit::redacted_args());
-    r
+    r.fault = super::run::fault_from_env()?;
+    // How long a run's claim lasts unless renewed (tests shorten it; default 30s).
+    if let Ok(l) = std::env::var("BATON_WORKFLOW_LEASE") {
+        r.lease = super::parse_duration("BATON_WORKFLOW_LEASE", &l)?;
+    }
+    Ok(r)
 }
 
 /// Prints a workflow error (with the files' diagnostics) and gives the exit code.
@@ -154,8 +163,16 @@ pub fn run(env: &Env, c: &WorkflowCommand) -> anyhow::Result<ExitCode> {
                 bail!("--parallelism must be at least 1");
             }
             let inputs = parse_inputs(inputs)?;
+            // Check the files before anything is created.
+            let (wfs, d) = baton_workflow::load_dir(&env.dir, &env.sources);
+            if super::print_diags(&d, &env.sources) {
+                return Ok(ExitCode::from(1));
+            }
+            if wfs.get(name).is_none() {
+                return Err(anyhow!(WfError::NoSuchWorkflow(name.clone())));
+            }
             let store = open(env)?;
-            let r = runner(env, &store, *parallelism);
+            let r = runner(env, &store, *parallelism)?;
             crate::ui::on_interrupt_flag(r.stop.clone());
             match r.start(name, &inputs, None) {
                 Ok((id, advance)) => {
@@ -271,7 +288,7 @@ pub fn approve(env: &Env, a: &ApproveArgs) -> anyhow::Result<ExitCode> {
             a.run
         );
     };
-    let r = runner(env, &store, 10);
+    let r = runner(env, &store, 10)?;
     match r.decide(&a.run, &a.step, !a.reject, a.reason.as_deref()) {
         Ok(Some(advance)) => Ok(report(&a.run, &advance)),
         Ok(None) => {
@@ -289,7 +306,7 @@ pub fn resume(
     id: &str,
     parallelism: usize,
 ) -> anyhow::Result<ExitCode> {
-    let r = runner(env, store, parallelism);
+    let r = runner(env, store, parallelism)?;
     crate::ui::on_interrupt_flag(r.stop.clone());
     match r.advance(id) {
         Ok(a) => Ok(report(id, &a)),
@@ -299,7 +316,7 @@ pub fn resume(
 
 /// `baton rollback RUN` for a workflow run.
 pub fn rollback(env: &Env, store: &SqliteWorkflowStore, id: &str) -> anyhow::Result<ExitCode> {
-    let r = runner(env, store, 1);
+    let r = runner(env, store, 1)?;
     match r.rollback(id) {
         Ok(a) => Ok(report(id, &a)),
         Err(e) => failed(env, e),

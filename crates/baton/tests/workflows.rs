@@ -1,0 +1,460 @@
+//! Workflows end to end through the binary: a workflow of two stacks with a command step that
+//! fails twice and then succeeds, an approval and a fan-out; a failure that rolls both stacks
+//! back and runs the compensation; a crash (SIGKILL) at every step boundary of a 10-step
+//! workflow, each followed by `resume`, repeating no completed step; a child workflow; and
+//! mistakes in a workflow file reported with file:line:col.
+
+mod common;
+
+use common::Project;
+use serde_json::Value as Json;
+
+const NET: &str = r#"variable "cidr" {
+  type = string
+}
+
+resource "terraform_data" "net" {
+  input = var.cidr
+}
+
+output "subnet_id" {
+  value = "subnet-${var.cidr}"
+}
+"#;
+
+const APP: &str = r#"variable "subnet_id" {
+  type = string
+}
+
+variable "fail" {
+  type    = bool
+  default = false
+}
+
+resource "terraform_data" "app" {
+  input = var.subnet_id
+}
+
+output "urls" {
+  value = ["alpha", "beta"]
+}
+
+output "db_url" {
+  value = "db://${var.subnet_id}"
+}
+
+output "password" {
+  value     = "hunter2"
+  sensitive = true
+}
+"#;
+
+const RELEASE: &str = r#"workflow "release" {
+  input "env" {
+    type    = string
+    default = "dev"
+  }
+
+  step "network" {
+    apply = "stacks/net"
+    env   = input.env
+    vars  = { cidr = "10.0.0.0/16" }
+  }
+
+  step "app" {
+    apply = "stacks/app"
+    env   = input.env
+    vars  = { subnet_id = step.network.outputs.subnet_id }
+  }
+
+  # Fails twice, then succeeds; its outputs come from $BATON_OUTPUTS.
+  step "migrate" {
+    command = "n=$(cat tries 2>/dev/null || echo 0); n=$((n+1)); echo $n > tries; echo \"migrating ${step.app.outputs.db_url} (try $n)\"; [ $n -ge 3 ] && echo schema=42 > \"$BATON_OUTPUTS\""
+    retry {
+      attempts = 5
+      backoff  = "10ms"
+    }
+    timeout = "30s"
+  }
+
+  step "promote" {
+    depends_on = [step.migrate]
+    approval {
+      message = "Promote ${input.env} to schema ${step.migrate.outputs.schema}?"
+    }
+  }
+
+  step "smoke" {
+    depends_on = [step.promote]
+    for_each   = toset(step.app.outputs.urls)
+    command    = "echo ${each.value} >> smoked.txt"
+  }
+
+  compensate "page" {
+    command = "echo paged > paged.txt"
+  }
+}
+"#;
+
+fn release_project() -> Project {
+    Project::new(&[
+        ("stacks/net/main.tf", NET),
+        ("stacks/app/main.tf", APP),
+        ("release.baton.hcl", RELEASE),
+    ])
+}
+
+/// The id of the newest workflow run.
+fn last_run(p: &Project) -> String {
+    let runs: Json =
+        serde_json::from_str(&p.baton(["runs", "--json"]).ok().stdout).expect("runs JSON");
+    runs.as_array()
+        .and_then(|a| a.iter().rev().find(|r| r["kind"] == "workflow"))
+        .and_then(|r| r["id"].as_str())
+        .map(str::to_string)
+        .expect("a workflow run")
+}
+
+fn show(p: &Project, run: &str) -> Json {
+    serde_json::from_str(&p.baton(["runs", "show", run, "--json"]).ok().stdout).expect("run JSON")
+}
+
+fn step<'a>(run: &'a Json, key: &str) -> &'a Json {
+    run["steps"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["key"] == key))
+        .unwrap_or_else(|| panic!("no step {key} in {run:#}"))
+}
+
+fn state_list(p: &Project, dir: &str, env: &str) -> Vec<String> {
+    p.baton(["--chdir", dir, "--env", env, "state", "list"])
+        .ok()
+        .stdout
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn two_stacks_retries_an_approval_and_a_fan_out() {
+    let p = release_project();
+    let listed = p.baton(["workflow", "list"]).ok();
+    assert!(
+        listed.stdout.contains("release  5 step(s), inputs: env"),
+        "{}",
+        listed.stdout
+    );
+
+    let started = p
+        .baton(["workflow", "run", "release", "--input", "env=staging"])
+        .ok();
+    assert!(
+        started
+            .stdout
+            .contains("waiting for approval: Promote staging to schema 42?"),
+        "{}",
+        started.stdout
+    );
+    let run = last_run(&p);
+    let waiting = show(&p, &run);
+    assert_eq!(waiting["status"], "waiting");
+    assert_eq!(
+        step(&waiting, "migrate")["attempts"],
+        3,
+        "failed twice, then succeeded"
+    );
+    assert_eq!(step(&waiting, "migrate")["outputs"]["schema"], "42");
+    assert_eq!(step(&waiting, "promote")["status"], "waiting");
+    // The stacks were applied in their own environment, with the first one's output.
+    assert_eq!(
+        state_list(&p, "stacks/net", "staging"),
+        ["terraform_data.net"]
+    );
+    assert_eq!(
+        state_list(&p, "stacks/app", "staging"),
+        ["terraform_data.app"]
+    );
+    assert!(!p.exists("smoked.txt"), "nothing after the approval ran");
+    // A sensitive stack output stays hidden in what the run shows.
+    assert_eq!(step(&waiting, "app")["outputs"]["password"], "(sensitive)");
+    assert!(!p
+        .baton(["runs", "show", &run])
+        .ok()
+        .stdout
+        .contains("hunter2"));
+
+    let approved = p
+        .baton(["approve", &run, "promote", "--reason", "looks good"])
+        .ok();
+    assert!(approved.stdout.contains("succeeded"), "{}", approved.stdout);
+    let done = show(&p, &run);
+    assert_eq!(done["status"], "succeeded");
+    assert_eq!(step(&done, "promote")["outputs"]["reason"], "looks good");
+    assert_eq!(step(&done, "smoke[\"alpha\"]")["status"], "succeeded");
+    assert_eq!(step(&done, "smoke[\"beta\"]")["status"], "succeeded");
+    let mut smoked: Vec<String> = p.read("smoked.txt").lines().map(str::to_string).collect();
+    smoked.sort();
+    assert_eq!(smoked, ["alpha", "beta"]);
+    // The command's output is recorded.
+    let logs = p.baton(["logs", &run, "migrate"]).ok();
+    assert!(
+        logs.stdout
+            .contains("migrating db://subnet-10.0.0.0/16 (try 3)"),
+        "{}",
+        logs.stdout
+    );
+    // Approving again is refused: the step no longer waits.
+    p.baton(["approve", &run, "promote"]).fails();
+}
+
+#[test]
+fn a_failure_rolls_back_both_stacks_and_runs_the_compensation() {
+    let p = release_project();
+    // The migration now always fails.
+    let failing = RELEASE.replace("[ $n -ge 3 ] &&", "false &&");
+    p.write("release.baton.hcl", &failing);
+    let out = p.baton(["workflow", "run", "release"]).fails();
+    assert!(
+        out.stderr.contains("failed and was rolled back"),
+        "{}",
+        out.stderr
+    );
+    let run = last_run(&p);
+    let r = show(&p, &run);
+    assert_eq!(r["status"], "rolled_back");
+    assert_eq!(step(&r, "migrate")["status"], "failed");
+    assert_eq!(step(&r, "migrate")["attempts"], 5);
+    // Both stacks were rolled back, the newer first, then the compensation ran.
+    let keys: Vec<&str> = r["steps"]
+        .as_array()
+        .map(|s| s.iter().filter_map(|s| s["key"].as_str()).collect())
+        .unwrap_or_default();
+    let pos = |k: &str| {
+        keys.iter()
+            .position(|x| *x == k)
+            .unwrap_or_else(|| panic!("{k} in {keys:?}"))
+    };
+    assert!(pos("rollback:app") < pos("rollback:network"));
+    assert!(pos("rollback:network") < pos("compensate:page"));
+    assert_eq!(step(&r, "app")["status"], "rolled_back");
+    assert_eq!(step(&r, "network")["status"], "rolled_back");
+    assert!(state_list(&p, "stacks/net", "dev").is_empty());
+    assert!(state_list(&p, "stacks/app", "dev").is_empty());
+    assert_eq!(p.read("paged.txt"), "paged\n");
+    assert!(!p.exists("smoked.txt"));
+}
+
+#[test]
+fn rejecting_an_approval_cancels_the_run_and_rolls_back() {
+    let p = release_project();
+    p.baton(["workflow", "run", "release"]).ok();
+    let run = last_run(&p);
+    let out = p
+        .baton([
+            "approve",
+            &run,
+            "promote",
+            "--reject",
+            "--reason",
+            "not today",
+        ])
+        .fails();
+    assert!(out.stderr.contains("not today"), "{}", out.stderr);
+    let r = show(&p, &run);
+    assert_eq!(r["status"], "cancelled");
+    assert!(state_list(&p, "stacks/app", "dev").is_empty());
+    assert_eq!(p.read("paged.txt"), "paged\n");
+}
+
+/// Ten steps in a chain: stacks and commands, every one leaving a mark on disk.
+fn chain() -> String {
+    let mut s = String::from("workflow \"chain\" {\n");
+    for i in 1..=10 {
+        let after = if i == 1 {
+            String::new()
+        } else {
+            format!("  depends_on = [step.s{}]\n", i - 1)
+        };
+        if i % 3 == 0 {
+            s.push_str(&format!(
+                "  step \"s{i}\" {{\n    apply = \"stacks/s{i}\"\n    vars = {{ n = \"{i}\" }}\n  {after}  }}\n"
+            ));
+        } else {
+            s.push_str(&format!(
+                "  step \"s{i}\" {{\n    command = \"echo s{i} >> marks.txt; echo n={i} > $BATON_OUTPUTS\"\n  {after}  }}\n"
+            ));
+        }
+    }
+    s.push_str("}\n");
+    s
+}
+
+fn chain_project() -> Project {
+    let mut files: Vec<(String, String)> = vec![("chain.baton.hcl".into(), chain())];
+    for i in [3, 6, 9] {
+        files.push((
+            format!("stacks/s{i}/main.tf"),
+            format!(
+                "variable \"n\" {{\n  type = string\n}}\n\nresource \"terraform_data\" \"r\" {{\n  input = var.n\n  provisioner \"local-exec\" {{\n    command = \"echo s{i} >> ../../stack-marks.txt\"\n  }}\n}}\n\noutput \"n\" {{\n  value = var.n\n}}\n"
+            ),
+        ));
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    Project::new(&refs)
+}
+
+#[test]
+fn a_crash_at_every_step_boundary_then_resume_repeats_no_completed_step() {
+    // The uninterrupted run, for comparison.
+    let reference = chain_project();
+    reference.baton(["workflow", "run", "chain"]).ok();
+    let want_marks = reference.read("marks.txt");
+    let want_stack_marks = reference.read("stack-marks.txt");
+
+    for k in 1..=9 {
+        let p = chain_project();
+        let crashed = p
+            .baton(["workflow", "run", "chain"])
+            .env("BATON_FAULT_INJECT", &format!("kill:{k}"))
+            .env("BATON_WORKFLOW_LEASE", "300ms")
+            .run();
+        assert_eq!(
+            crashed.code, None,
+            "kill:{k} should kill the process\n{}",
+            crashed.stderr
+        );
+        let run = last_run(&p);
+        let before = show(&p, &run);
+        assert_eq!(
+            before["status"], "running",
+            "a crashed run still says running"
+        );
+        // The claim of the dead process has to expire before another may continue the run:
+        // resume waits for it (the lease is short in tests).
+        let resumed = p
+            .baton(["resume", &run])
+            .env("BATON_WORKFLOW_LEASE", "300ms")
+            .run();
+        assert!(
+            resumed.success(),
+            "resume after kill:{k}\n{}\n{}",
+            resumed.stdout,
+            resumed.stderr
+        );
+        assert_eq!(
+            p.read("marks.txt"),
+            want_marks,
+            "kill:{k}: each command ran once"
+        );
+        assert_eq!(
+            p.read("stack-marks.txt"),
+            want_stack_marks,
+            "kill:{k}: each stack was applied once"
+        );
+        let after = show(&p, &run);
+        assert_eq!(after["status"], "succeeded");
+        for i in [3, 6, 9] {
+            assert_eq!(
+                state_list(&p, &format!("stacks/s{i}"), "default"),
+                ["terraform_data.r"],
+                "kill:{k}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_child_workflow_runs_as_a_child_run() {
+    let p = Project::new(&[(
+        "w.baton.hcl",
+        r#"workflow "notify" {
+  input "text" {
+    type = string
+  }
+  step "send" {
+    command = "echo '${input.text}' > notified.txt"
+  }
+}
+
+workflow "main" {
+  step "first" {
+    command = "echo v=1 > $BATON_OUTPUTS"
+  }
+  step "report" {
+    workflow = "notify"
+    inputs   = { text = "released ${step.first.outputs.v}" }
+  }
+}
+"#,
+    )]);
+    p.baton(["workflow", "run", "main"]).ok();
+    assert_eq!(p.read("notified.txt"), "released 1\n");
+    let runs: Json = serde_json::from_str(&p.baton(["runs", "--json"]).ok().stdout).expect("JSON");
+    let runs = runs.as_array().cloned().unwrap_or_default();
+    let parent = runs
+        .iter()
+        .find(|r| r["workflow"] == "main")
+        .expect("main run");
+    let child = runs
+        .iter()
+        .find(|r| r["workflow"] == "notify")
+        .expect("child run");
+    assert_eq!(child["parent"], parent["id"]);
+    assert_eq!(child["status"], "succeeded");
+    assert_eq!(parent["status"], "succeeded");
+}
+
+#[test]
+fn mistakes_in_a_workflow_file_are_reported_where_they_are() {
+    let p = Project::new(&[(
+        "bad.baton.hcl",
+        r#"workflow "w" {
+  step "a" {
+    command = "echo ${step.missing.outputs.x}"
+  }
+  step "b" {
+    command = "true"
+    retry {
+      attempts = "three"
+    }
+  }
+  step "c" {
+    command = "true"
+    timeout = "soon"
+  }
+  step "d" {
+    apply   = "x"
+    command = "y"
+  }
+  schedule "s" {
+    cron = "61 * * * *"
+  }
+}
+"#,
+    )]);
+    let out = p.baton(["workflow", "list"]).fails();
+    for want in [
+        "bad.baton.hcl:3",
+        "Reference to undeclared step",
+        "bad.baton.hcl:8",
+        "Invalid retry attempts",
+        "bad.baton.hcl:13",
+        "Invalid step duration",
+        "Ambiguous step",
+        "bad.baton.hcl:20",
+        "\"61\" is not a valid minute",
+    ] {
+        assert!(
+            out.stderr.contains(want),
+            "missing {want:?} in\n{}",
+            out.stderr
+        );
+    }
+    // Nothing was started or created.
+    assert!(!p.exists(".baton"));
+    p.baton(["workflow", "run", "w"]).fails();
+    assert!(!p.exists(".baton/workflows.db"));
+}
