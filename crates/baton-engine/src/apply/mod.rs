@@ -14,6 +14,7 @@
 mod actions;
 mod fault;
 mod opts;
+mod perform;
 mod provisioners;
 mod run;
 mod runner;

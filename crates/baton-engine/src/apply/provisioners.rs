@@ -66,10 +66,10 @@ impl Runner<'_> {
                 .unwrap_or(false);
             let cwd = cfg
                 .get_attr("working_dir")
-                .and_then(|v| v.as_str().map(|s| self.pctx.resolve(s)))
+                .and_then(|v| v.as_str().map(|s| self.worker.ctx.resolve(s)))
                 .unwrap_or_else(|| self.ctx.dir.clone());
             let mut spec = CommandSpec::shell(&command, interpreter, cwd);
-            spec.cancel = self.pctx.cancel.clone();
+            spec.cancel = self.worker.ctx.cancel.clone();
             spec.run_tag = pctx.run_id.clone();
             spec.timeout = pctx.timeout;
             if let Some(env) = cfg

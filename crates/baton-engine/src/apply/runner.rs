@@ -7,6 +7,7 @@
 use super::actions::ANode;
 use super::fault::{fault_injection, Injected};
 use super::opts::{ApplyOpts, RetryPolicy};
+use super::perform::Worker;
 use crate::body::eval_body;
 use crate::context::Context;
 use crate::expand::{count_index, each_values, expand, Expansion};
@@ -22,16 +23,16 @@ use baton_core::{
     Diagnostic, Diagnostics, InstanceAddr, InstanceKey, ModuleInstance, ResourceAddr,
 };
 use baton_eval::Value;
-use baton_graph::{NodeId, StopHandle};
+use baton_graph::NodeId;
 use baton_provider::plan::{mark_schema_sensitive, proposed_new};
-use baton_provider::{ApplyRequest, ErrorKind, PlanRequest, ProviderCtx, ProviderError};
+use baton_provider::{ApplyRequest, PlanRequest, ProviderCtx, ProviderError};
 use baton_state::{
     EntryOutcome, EntryStatus, InstanceStatus, JournalEntry, ObjectKey, RawJson, StateError,
     StateStore, StateWrite,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// `count.index` and `each.key`/`each.value` of one instance.
 pub(super) type InstanceKeys = (Option<Value>, Option<(Value, Value)>);
@@ -49,12 +50,12 @@ pub(super) struct Runner<'a> {
     pub(super) phase: &'static str,
     pub(super) observer: &'a dyn Observer,
     pub(super) state: &'a EvalState,
-    pub(super) pctx: ProviderCtx,
+    /// What the provider calls run with.
+    pub(super) worker: Worker,
     /// `for_each` values per resource in a module instance, evaluated once.
     pub(super) expansions: ExpansionCache,
     /// (created, updated, destroyed, imported, restored without a provider call)
     pub(super) counts: Mutex<(usize, usize, usize, usize, usize)>,
-    pub(super) stop: StopHandle,
     /// Deposed keys of create-before-destroy replacements made by this walk, by address.
     pub(super) deposed: Mutex<HashMap<InstanceAddr, String>>,
 }
@@ -327,43 +328,10 @@ impl Runner<'_> {
 
     /// The provider context for one action: the resource's `timeouts` entry applies.
     pub(super) fn action_ctx(&self, r: Option<&Resource>, which: &str) -> ProviderCtx {
-        let mut ctx = self.pctx.clone();
-        ctx.timeout = r
-            .and_then(|r| r.timeouts.as_deref())
-            .and_then(|t| t.get(which));
-        ctx
-    }
-
-    /// Calls `f`, retrying retryable failures with exponential backoff and jitter. Returns the
-    /// result and the number of attempts made.
-    pub(super) fn with_retries<T>(
-        &self,
-        policy: RetryPolicy,
-        mut f: impl FnMut() -> Result<T, ProviderError>,
-    ) -> (Result<T, ProviderError>, u32) {
-        let mut attempt = 1;
-        loop {
-            match f() {
-                Ok(v) => return (Ok(v), attempt),
-                Err(e)
-                    if e.kind == ErrorKind::Retryable
-                        && attempt < policy.attempts
-                        && !self.stop.is_stopped()
-                        && !self.pctx.is_cancelled() =>
-                {
-                    let exp = policy.base.saturating_mul(1 << (attempt - 1).min(16));
-                    let capped = exp.min(policy.cap);
-                    // Full jitter on half of the delay: between 50% and 100% of it.
-                    let delay = capped.mul_f64(0.5 + rand_fraction() * 0.5);
-                    let until = Instant::now() + delay;
-                    while Instant::now() < until && !self.pctx.is_cancelled() {
-                        std::thread::sleep(Duration::from_millis(20).min(until - Instant::now()));
-                    }
-                    attempt += 1;
-                }
-                Err(e) => return (Err(e), attempt),
-            }
-        }
+        self.worker.call_ctx(
+            r.and_then(|r| r.timeouts.as_deref())
+                .and_then(|t| t.get(which)),
+        )
     }
 
     pub(super) fn resumed(&self, i: usize) -> Option<&Option<Value>> {
@@ -583,7 +551,7 @@ impl Runner<'_> {
             },
         });
         let j = self.begin(&c.addr, "", which, prior, Some(&planned))?;
-        let (result, attempts) = self.with_retries(self.retry_policy(Some(r)), || {
+        let (result, attempts) = self.worker.with_retries(self.retry_policy(Some(r)), || {
             rt.apply(ApplyRequest {
                 prior,
                 planned: Some(&planned),
@@ -758,7 +726,7 @@ impl Runner<'_> {
             id: None,
         });
         let j = self.begin(&c.addr, "", which, prior, Some(&c.after))?;
-        let (result, attempts) = self.with_retries(self.retry_policy(r), || {
+        let (result, attempts) = self.worker.with_retries(self.retry_policy(r), || {
             rt.apply(ApplyRequest {
                 prior,
                 planned: Some(&c.after),
@@ -826,7 +794,9 @@ impl Runner<'_> {
         let j = self.begin(&c.addr, "", "read", None, Some(&config))?;
         let ro = config.clone().unmark_deep().0;
         let pctx = self.action_ctx(Some(r), "read");
-        let (res, attempts) = self.with_retries(self.retry_policy(Some(r)), || dt.read(&pctx, &ro));
+        let (res, attempts) = self
+            .worker
+            .with_retries(self.retry_policy(Some(r)), || dt.read(&pctx, &ro));
         let v = match res {
             Ok(v) => mark_schema_sensitive(dt.schema(), v.mark_paths(&config.sensitive_paths())),
             Err(e) => {
@@ -940,7 +910,7 @@ impl Runner<'_> {
             id,
         });
         let j = self.begin(&c.addr, &key.deposed, "delete", Some(&c.before), None)?;
-        let (res, attempts) = self.with_retries(self.retry_policy(r), || {
+        let (res, attempts) = self.worker.with_retries(self.retry_policy(r), || {
             rt.apply(ApplyRequest {
                 prior: Some(&c.before),
                 planned: None,
@@ -998,14 +968,6 @@ pub(super) fn rep_of(r: &Resource) -> Repetition {
     } else {
         Repetition::Single
     }
-}
-
-pub(super) fn rand_fraction() -> f64 {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    f64::from(n % 1000) / 1000.0
 }
 
 pub(super) fn attempts_note(detail: String, attempts: u32) -> String {

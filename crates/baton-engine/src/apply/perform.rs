@@ -1,0 +1,67 @@
+//! The perform step of an action: the provider call itself, with retries, timeouts and
+//! cancellation, run with nothing but a [`Worker`] (the run's provider context and stop handle).
+//!
+//! Must not touch the state store, the journal, the evaluation state or the configuration:
+//! whatever it needs comes in as values, whatever it learns goes out as values.
+
+use super::opts::RetryPolicy;
+use baton_graph::StopHandle;
+use baton_provider::{ErrorKind, ProviderCtx, ProviderError};
+use std::time::{Duration, Instant};
+
+/// What the perform step runs with: the run's provider context (working directory, cancel
+/// flag, run id, one-at-a-time lock) and the run's stop handle.
+pub(super) struct Worker {
+    pub(super) ctx: ProviderCtx,
+    pub(super) stop: StopHandle,
+}
+
+impl Worker {
+    /// The provider context of one call: the run's, with the call's time limit.
+    pub(super) fn call_ctx(&self, timeout: Option<Duration>) -> ProviderCtx {
+        let mut ctx = self.ctx.clone();
+        ctx.timeout = timeout;
+        ctx
+    }
+
+    /// Calls `f`, retrying retryable failures with exponential backoff and jitter until the
+    /// policy's attempts are used up or the run is stopped or cancelled. Returns the result and
+    /// the number of attempts made.
+    pub(super) fn with_retries<T>(
+        &self,
+        policy: RetryPolicy,
+        mut f: impl FnMut() -> Result<T, ProviderError>,
+    ) -> (Result<T, ProviderError>, u32) {
+        let mut attempt = 1;
+        loop {
+            match f() {
+                Ok(v) => return (Ok(v), attempt),
+                Err(e)
+                    if e.kind == ErrorKind::Retryable
+                        && attempt < policy.attempts
+                        && !self.stop.is_stopped()
+                        && !self.ctx.is_cancelled() =>
+                {
+                    let exp = policy.base.saturating_mul(1 << (attempt - 1).min(16));
+                    let capped = exp.min(policy.cap);
+                    // Full jitter on half of the delay: between 50% and 100% of it.
+                    let delay = capped.mul_f64(0.5 + rand_fraction() * 0.5);
+                    let until = Instant::now() + delay;
+                    while Instant::now() < until && !self.ctx.is_cancelled() {
+                        std::thread::sleep(Duration::from_millis(20).min(until - Instant::now()));
+                    }
+                    attempt += 1;
+                }
+                Err(e) => return (Err(e), attempt),
+            }
+        }
+    }
+}
+
+fn rand_fraction() -> f64 {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    f64::from(n % 1000) / 1000.0
+}
