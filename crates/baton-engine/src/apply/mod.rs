@@ -15,6 +15,7 @@ mod actions;
 mod fault;
 mod opts;
 mod perform;
+mod prepare;
 mod provisioners;
 mod run;
 mod runner;

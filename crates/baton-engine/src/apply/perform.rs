@@ -5,13 +5,20 @@
 //! whatever it needs comes in as values, whatever it learns goes out as values.
 
 use super::opts::RetryPolicy;
+use super::prepare::{Call, Prepared};
+use baton_eval::Value;
 use baton_graph::StopHandle;
-use baton_provider::{ErrorKind, ProviderCtx, ProviderError};
+use baton_provider::plan::mark_schema_sensitive;
+use baton_provider::{
+    ApplyRequest, DataSourceType, ErrorKind, ProviderCtx, ProviderError, Registry, ResourceType,
+    Schema,
+};
 use std::time::{Duration, Instant};
 
-/// What the perform step runs with: the run's provider context (working directory, cancel
-/// flag, run id, one-at-a-time lock) and the run's stop handle.
+/// What the perform step runs with: the providers, the run's provider context (working
+/// directory, cancel flag, run id, one-at-a-time lock) and the run's stop handle.
 pub(super) struct Worker {
+    pub(super) registry: &'static Registry,
     pub(super) ctx: ProviderCtx,
     pub(super) stop: StopHandle,
 }
@@ -56,6 +63,108 @@ impl Worker {
             }
         }
     }
+}
+
+/// What a provider call came to.
+#[derive(Debug)]
+pub(super) struct Performed {
+    /// The object after the call (marked sensitive where the plan and the schema say; `None`
+    /// when the provider returned none), or the last attempt's failure.
+    pub(super) result: Result<Option<Value>, ProviderError>,
+    /// Attempts made (0 when the provider could not be found).
+    pub(super) attempts: u32,
+}
+
+/// Makes the provider call of `p`, retrying retryable failures as its policy says.
+pub(super) fn perform(p: &Prepared, w: &Worker) -> Performed {
+    let ctx = w.call_ctx(p.timeout);
+    let (result, attempts) = match &p.call {
+        Call::Apply {
+            prior,
+            planned,
+            config,
+        } => match managed(p, w) {
+            Ok(rt) => {
+                let (res, attempts) = w.with_retries(p.retry, || {
+                    rt.apply(ApplyRequest {
+                        prior: prior.as_ref(),
+                        planned: Some(planned),
+                        config,
+                        ctx: &ctx,
+                    })
+                });
+                let marked = res.map(|v| v.map(|v| mark(rt.schema(), v, planned)));
+                (marked, attempts)
+            }
+            Err(e) => (Err(e), 0),
+        },
+        Call::Delete { prior } => match managed(p, w) {
+            Ok(rt) => w.with_retries(p.retry, || {
+                rt.apply(ApplyRequest {
+                    prior: Some(prior),
+                    planned: None,
+                    config: &Value::dynamic_null(),
+                    ctx: &ctx,
+                })
+            }),
+            Err(e) => (Err(e), 0),
+        },
+        Call::Read { config } => match data_source(p, w) {
+            Ok(dt) => {
+                let unmarked = config.clone().unmark_deep().0;
+                let (res, attempts) = w.with_retries(p.retry, || dt.read(&ctx, &unmarked));
+                (res.map(|v| Some(mark(dt.schema(), v, config))), attempts)
+            }
+            Err(e) => (Err(e), 0),
+        },
+    };
+    Performed { result, attempts }
+}
+
+/// For a resumed run, looks for what a lost attempt of `p` (one whose outcome the interrupted
+/// run never learned) left behind, with one call and no retries: for a create, the object it
+/// may have made ([`ResourceType::find`], marked like a created one); for a delete, the
+/// object if it is still there. A read changes nothing, so there is nothing to look for.
+pub(super) fn probe(p: &Prepared, w: &Worker) -> Result<Option<Value>, ProviderError> {
+    let ctx = w.call_ctx(p.timeout);
+    match &p.call {
+        Call::Apply { planned, .. } => {
+            let rt = managed(p, w)?;
+            let found = rt.find(&ctx, planned)?;
+            Ok(found.map(|v| mark(rt.schema(), v, planned)))
+        }
+        Call::Delete { prior } => managed(p, w)?.read(&ctx, prior),
+        Call::Read { .. } => Ok(None),
+    }
+}
+
+/// A provider's object marked sensitive where the planned one is and where the schema says.
+fn mark(schema: &Schema, v: Value, planned: &Value) -> Value {
+    mark_schema_sensitive(schema, v.mark_paths(&planned.sensitive_paths()))
+}
+
+fn managed(p: &Prepared, w: &Worker) -> Result<&'static dyn ResourceType, ProviderError> {
+    w.registry
+        .resource_type(&p.addr.resource.type_)
+        .map(|(_, rt)| rt)
+        .ok_or_else(|| {
+            ProviderError::permanent(
+                "Unknown resource type",
+                format!("{} has no provider.", p.addr),
+            )
+        })
+}
+
+fn data_source(p: &Prepared, w: &Worker) -> Result<&'static dyn DataSourceType, ProviderError> {
+    w.registry
+        .data_source(&p.addr.resource.type_)
+        .map(|(_, dt)| dt)
+        .ok_or_else(|| {
+            ProviderError::permanent(
+                "Unknown data source",
+                format!("{} has no provider.", p.addr),
+            )
+        })
 }
 
 fn rand_fraction() -> f64 {

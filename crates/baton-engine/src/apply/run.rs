@@ -352,6 +352,7 @@ pub(super) fn execute(
         observer,
         state: &eval_state,
         worker: Worker {
+            registry: baton_provider::registry(),
             // Commands started for this run carry its id, so that a later resume or rollback
             // can find the ones a crash left running.
             ctx: ProviderCtx {

@@ -6,11 +6,11 @@
 
 use super::actions::ANode;
 use super::fault::{fault_injection, Injected};
-use super::opts::{ApplyOpts, RetryPolicy};
-use super::perform::Worker;
-use crate::body::eval_body;
+use super::opts::ApplyOpts;
+use super::perform::{perform, probe, Performed, Worker};
+use super::prepare::{restored_object, Prepared};
 use crate::context::Context;
-use crate::expand::{count_index, each_values, expand, Expansion};
+use crate::expand::{count_index, each_values, Expansion};
 use crate::graph::NodeKey;
 use crate::model::Checkable;
 use crate::model::{Action, ActionReason, Plan, PlanMode, ResourceChange};
@@ -24,8 +24,7 @@ use baton_core::{
 };
 use baton_eval::Value;
 use baton_graph::NodeId;
-use baton_provider::plan::{mark_schema_sensitive, proposed_new};
-use baton_provider::{ApplyRequest, PlanRequest, ProviderCtx, ProviderError};
+use baton_provider::ProviderError;
 use baton_state::{
     EntryOutcome, EntryStatus, InstanceStatus, JournalEntry, ObjectKey, RawJson, StateError,
     StateStore, StateWrite,
@@ -248,59 +247,12 @@ impl Runner<'_> {
             .and_then(|m| m.resources.get(&addr.resource).map(|r| &**r))
     }
 
-    /// count.index and each.* of an instance (for_each evaluated once per resource).
-    pub(super) fn instance_keys(
-        &self,
-        addr: &InstanceAddr,
-        r: &Resource,
-    ) -> Result<InstanceKeys, Diagnostics> {
-        let count = count_index(&addr.key);
-        if r.for_each.is_none() {
-            return Ok((count, None));
+    /// The object an action produced joins the evaluation state, if the action says where.
+    pub(super) fn remember(&self, p: &Prepared, v: Value) {
+        if let Some(rep) = p.repetition {
+            self.state
+                .set_instance(&p.addr.module, &p.addr.resource, rep, p.addr.key.clone(), v);
         }
-        let k = (addr.module.clone(), addr.resource.clone());
-        let cached = self.expansions.lock().ok().and_then(|m| m.get(&k).cloned());
-        let exp = match cached {
-            Some(e) => e,
-            None => {
-                let nodes = self.nodes();
-                let scope = nodes.scope(&addr.module);
-                let mut ev = nodes.evaluator(&scope);
-                let e = expand(&mut ev, None, r.for_each.as_deref(), false)
-                    .map_err(|d| Diagnostics::from(d.in_context(r.describe())))?;
-                let e = Arc::new(e);
-                if let Ok(mut m) = self.expansions.lock() {
-                    m.insert(k, e.clone());
-                }
-                e
-            }
-        };
-        let each_value = exp.as_ref().as_ref().and_then(|e| {
-            e.keys
-                .iter()
-                .find(|(key, _)| *key == addr.key)
-                .and_then(|(_, v)| v.clone())
-        });
-        Ok((count, each_values(&addr.key, &each_value)))
-    }
-
-    pub(super) fn eval_instance_config(
-        &self,
-        c: &ResourceChange,
-        r: &Resource,
-        schema: &baton_provider::Schema,
-    ) -> Result<(Value, InstanceKeys), Diagnostics> {
-        let (count, each) = self.instance_keys(&c.addr, r)?;
-        let nodes = self.nodes();
-        let mut scope = nodes.scope(&c.addr.module);
-        scope.count_index = count.clone();
-        scope.each = each.clone();
-        let mut ev = nodes.evaluator(&scope);
-        let (v, d) = eval_body(&mut ev, &r.config, schema, r.def_span, &r.describe());
-        if d.has_errors() {
-            return Err(d);
-        }
-        Ok((v, (count, each)))
     }
 
     pub(super) fn bump(&self, action: Action) {
@@ -313,25 +265,6 @@ impl Runner<'_> {
                 _ => c.4 += 1,
             }
         }
-    }
-
-    /// The retry policy of a resource: its `retry` block over the run's policy.
-    pub(super) fn retry_policy(&self, r: Option<&Resource>) -> RetryPolicy {
-        let mut p = self.opts.retry;
-        if let Some(retry) = r.and_then(|r| r.retry.as_deref()) {
-            p.attempts = retry.attempts.unwrap_or(p.attempts);
-            p.base = retry.backoff.unwrap_or(p.base);
-            p.cap = retry.max_backoff.unwrap_or(p.cap);
-        }
-        p
-    }
-
-    /// The provider context for one action: the resource's `timeouts` entry applies.
-    pub(super) fn action_ctx(&self, r: Option<&Resource>, which: &str) -> ProviderCtx {
-        self.worker.call_ctx(
-            r.and_then(|r| r.timeouts.as_deref())
-                .and_then(|t| t.get(which)),
-        )
     }
 
     pub(super) fn resumed(&self, i: usize) -> Option<&Option<Value>> {
@@ -380,7 +313,7 @@ impl Runner<'_> {
         if self.plan.mode == PlanMode::Restore {
             return self.restore_change(c);
         }
-        let reg = baton_provider::registry();
+        let reg = self.worker.registry;
         let Some((info, rt)) = reg.resource_type(&c.addr.resource.type_) else {
             return Err(Diagnostic::error(
                 "Unknown resource type",
@@ -395,7 +328,6 @@ impl Runner<'_> {
             )
             .into());
         };
-        let schema = rt.schema();
         let key = ObjectKey::current(c.addr.clone());
         if let Some(id) = &c.importing {
             // Adopt the imported object first: it is in state even if the change fails.
@@ -427,82 +359,16 @@ impl Runner<'_> {
                 return Ok(());
             }
         }
-        let (config, (count, each)) = self.eval_instance_config(c, r, schema)?;
-        let pre = self.nodes().check_rules(CheckSite {
-            module: &c.addr.module,
-            object: Checkable::Resource(c.addr.resource.clone()),
-            key: c.addr.key.clone(),
-            rules: &r.lifecycle.preconditions,
-            summary: "Resource precondition failed",
-            subject: &c.addr.to_string(),
-            self_value: None,
-            count: count.clone(),
-            each: each.clone(),
-        });
-        if pre.has_errors() {
-            return Err(pre);
-        }
-        let creating = matches!(
-            c.action,
-            Action::Create | Action::DeleteThenCreate | Action::CreateThenDelete
-        );
-        let prior = if creating { None } else { Some(&c.before) };
-        // Apply-time ignore_changes keeps what the plan decided.
-        let config = if creating {
-            config
-        } else {
-            keep_ignored(&config, &c.after, r, schema)
-        };
-        let proposed = proposed_new(schema, prior, &config);
-        let final_plan = rt
-            .plan(PlanRequest {
-                prior,
-                config: &config,
-                proposed,
-            })
-            .map_err(|e| provider_diag(&c.addr, r, e, 1))?;
-        let planned = mark_schema_sensitive(
-            schema,
-            final_plan.planned.mark_paths(&config.sensitive_paths()),
-        );
-        if let Some(path) = inconsistent(&c.after, &planned) {
-            return Err(Diagnostic::error(
-                "Provider produced inconsistent final plan",
-                format!("When expanding the plan for {} to include new values learned so far during apply, the provider produced a value for .{path} that differs from the reviewed plan. This is a bug in the provider, or the configuration changed between plan and apply.", c.addr),
-            )
-            .at(r.def_span)
-            .into());
-        }
-        let display_action = match c.action {
-            Action::DeleteThenCreate | Action::CreateThenDelete => Action::Create,
-            a => a,
-        };
-        let which = if creating { "create" } else { "update" };
-        let pctx = self.action_ctx(Some(r), which);
+        let (p, keys) = self.prepare_apply(c, r, info, rt)?;
+        let object = &p.object;
         // A resumed create whose outcome was lost: look for the object before creating again.
-        if creating && self.probing(i) {
-            let found = rt
-                .find(&pctx, &planned)
-                .map_err(|e| provider_diag(&c.addr, r, e, 1))?;
-            if let Some(found) = found.filter(|v| v.is_wholly_known()) {
-                let j = self.begin(&c.addr, "", which, prior, Some(&planned))?;
-                let new =
-                    mark_schema_sensitive(schema, found.mark_paths(&planned.sensitive_paths()));
-                let obj = encode_object(
-                    &new,
-                    &info.state_string(),
-                    c.dependencies.clone(),
-                    r.lifecycle.create_before_destroy,
-                    InstanceStatus::Ready,
-                );
+        if p.creating() && self.probing(i) {
+            let found = probe(&p, &self.worker).map_err(|e| provider_diag(&c.addr, r, e, 1))?;
+            if let Some(new) = found.filter(|v| v.is_wholly_known()) {
+                let j = self.begin(&c.addr, "", p.verb, p.prior(), p.planned())?;
+                let obj = object.encode_as(&new, InstanceStatus::Ready);
                 self.done(&j, 0, Some(&new), &[(key.clone(), Some(obj))])?;
-                self.state.set_instance(
-                    &c.addr.module,
-                    &c.addr.resource,
-                    rep_of(r),
-                    c.addr.key.clone(),
-                    new,
-                );
+                self.remember(&p, new);
                 return Ok(());
             }
         }
@@ -543,24 +409,17 @@ impl Runner<'_> {
         self.observer.event(Event::ApplyStart {
             addr: c.addr.clone(),
             deposed: None,
-            action: display_action,
-            id: if display_action == Action::Update {
+            action: p.shown,
+            id: if p.shown == Action::Update {
                 old_id
             } else {
                 None
             },
         });
-        let j = self.begin(&c.addr, "", which, prior, Some(&planned))?;
-        let (result, attempts) = self.worker.with_retries(self.retry_policy(Some(r)), || {
-            rt.apply(ApplyRequest {
-                prior,
-                planned: Some(&planned),
-                config: &config,
-                ctx: &pctx,
-            })
-        });
+        let j = self.begin(&c.addr, "", p.verb, p.prior(), p.planned())?;
+        let Performed { result, attempts } = perform(&p, &self.worker);
         let new = match result {
-            Ok(Some(v)) => mark_schema_sensitive(schema, v.mark_paths(&planned.sensitive_paths())),
+            Ok(Some(v)) => v,
             Ok(None) => {
                 let d: Diagnostics = Diagnostic::error(
                     "Provider returned no object",
@@ -571,7 +430,7 @@ impl Runner<'_> {
                 self.observer.event(Event::ApplyFailed {
                     addr: c.addr.clone(),
                     deposed: None,
-                    action: display_action,
+                    action: p.shown,
                     elapsed: j.started.elapsed(),
                     attempts,
                 });
@@ -583,70 +442,42 @@ impl Runner<'_> {
                 self.observer.event(Event::ApplyFailed {
                     addr: c.addr.clone(),
                     deposed: None,
-                    action: display_action,
+                    action: p.shown,
                     elapsed: j.started.elapsed(),
                     attempts,
                 });
                 return Err(d);
             }
         };
-        // With create-time provisioners to run, the object is recorded tainted until they all
-        // succeed, so a crash in between leaves it to be replaced, not taken as complete.
-        let has_provisioners = creating
-            && r.provisioners
-                .iter()
-                .any(|p| p.when == ProvisionerWhen::Create);
-        let status = if has_provisioners {
-            InstanceStatus::Tainted
-        } else {
-            InstanceStatus::Ready
-        };
-        let obj = encode_object(
-            &new,
-            &info.state_string(),
-            c.dependencies.clone(),
-            r.lifecycle.create_before_destroy,
-            status,
-        );
-        self.done(&j, attempts, Some(&new), &[(key.clone(), Some(obj))])?;
-        self.state.set_instance(
-            &c.addr.module,
-            &c.addr.resource,
-            rep_of(r),
-            c.addr.key.clone(),
-            new.clone(),
-        );
+        self.done(
+            &j,
+            attempts,
+            Some(&new),
+            &[(key.clone(), Some(object.encode(&new)))],
+        )?;
+        self.remember(&p, new.clone());
         self.observer.event(Event::ApplyDone {
             addr: c.addr.clone(),
             deposed: None,
-            action: display_action,
+            action: p.shown,
             elapsed: j.started.elapsed(),
             id: new
                 .get_attr("id")
                 .and_then(|v| v.clone().unmark().0.as_str().map(str::to_string)),
             attempts,
         });
-        self.bump(display_action);
-        if has_provisioners {
-            self.provisioners(
-                c,
-                r,
-                &new,
-                ProvisionerWhen::Create,
-                &(count.clone(), each.clone()),
-                &pctx,
-            )?;
-            let ready = encode_object(
-                &new,
-                &info.state_string(),
-                c.dependencies.clone(),
-                r.lifecycle.create_before_destroy,
-                InstanceStatus::Ready,
-            );
+        self.bump(p.shown);
+        // With create-time provisioners to run, the object was recorded tainted until they all
+        // succeed, so a crash in between leaves it to be replaced, not taken as complete.
+        if object.status == InstanceStatus::Tainted {
+            let pctx = self.worker.call_ctx(p.timeout);
+            self.provisioners(c, r, &new, ProvisionerWhen::Create, &keys, &pctx)?;
+            let ready = object.encode_as(&new, InstanceStatus::Ready);
             self.store
                 .put_object(self.opts.fence, self.serial, &key, Some(&ready))
                 .map_err(state_err)?;
         }
+        let (count, each) = keys;
         let post = self.nodes().check_rules(CheckSite {
             module: &c.addr.module,
             object: Checkable::Resource(c.addr.resource.clone()),
@@ -667,8 +498,8 @@ impl Runner<'_> {
     /// Restore mode: write recorded objects back (recreate, update back, or restore a deposed
     /// object), without evaluating configuration.
     pub(super) fn restore_change(&self, c: &ResourceChange) -> VisitResult {
-        let reg = baton_provider::registry();
-        let Some((info, rt)) = reg.resource_type(&c.addr.resource.type_) else {
+        let reg = self.worker.registry;
+        let Some((info, _)) = reg.resource_type(&c.addr.resource.type_) else {
             return Err(Diagnostic::error(
                 "Unknown resource type",
                 format!("{} has no provider.", c.addr),
@@ -676,15 +507,6 @@ impl Runner<'_> {
             .into());
         };
         let key = ObjectKey::current(c.addr.clone());
-        let encode = |v: &Value| {
-            encode_object(
-                v,
-                &info.state_string(),
-                c.dependencies.clone(),
-                c.create_before_destroy,
-                InstanceStatus::Ready,
-            )
-        };
         match c.reason {
             Some(ActionReason::RestoreDeposed) => {
                 let dk = ObjectKey {
@@ -702,54 +524,38 @@ impl Runner<'_> {
                 return Ok(());
             }
             Some(ActionReason::Readopt) => {
+                let obj = restored_object(c, info).encode(&c.after);
                 let j = self.begin(&c.addr, "", "adopt", None, Some(&c.after))?;
-                self.done(&j, 0, Some(&c.after), &[(key, Some(encode(&c.after)))])?;
+                self.done(&j, 0, Some(&c.after), &[(key, Some(obj))])?;
                 self.bump(Action::Forget);
                 return Ok(());
             }
             _ => {}
         }
-        let creating = c.action != Action::Update;
-        let prior = if creating { None } else { Some(&c.before) };
-        let r = self.resource_config(&c.addr);
-        let which = if creating { "create" } else { "update" };
-        let pctx = self.action_ctx(r, which);
-        let display = if creating {
-            Action::Create
-        } else {
-            Action::Update
-        };
+        let p = self.prepare_restore(c, self.resource_config(&c.addr), info);
+        let object = &p.object;
         self.observer.event(Event::ApplyStart {
             addr: c.addr.clone(),
             deposed: None,
-            action: display,
+            action: p.shown,
             id: None,
         });
-        let j = self.begin(&c.addr, "", which, prior, Some(&c.after))?;
-        let (result, attempts) = self.worker.with_retries(self.retry_policy(r), || {
-            rt.apply(ApplyRequest {
-                prior,
-                planned: Some(&c.after),
-                config: &c.after,
-                ctx: &pctx,
-            })
-        });
+        let j = self.begin(&c.addr, "", p.verb, p.prior(), p.planned())?;
+        let Performed { result, attempts } = perform(&p, &self.worker);
         match result {
             Ok(Some(v)) => {
-                let v =
-                    mark_schema_sensitive(rt.schema(), v.mark_paths(&c.after.sensitive_paths()));
-                self.done(&j, attempts, Some(&v), &[(key, Some(encode(&v)))])?;
+                self.done(&j, attempts, Some(&v), &[(key, Some(object.encode(&v)))])?;
                 self.observer.event(Event::ApplyDone {
                     addr: c.addr.clone(),
                     deposed: None,
-                    action: display,
+                    action: p.shown,
                     elapsed: j.started.elapsed(),
                     id: v
                         .get_attr("id")
                         .and_then(|x| x.clone().unmark().0.as_str().map(str::to_string)),
                     attempts,
                 });
-                self.bump(display);
+                self.bump(p.shown);
                 Ok(())
             }
             Ok(None) | Err(_) => {
@@ -763,7 +569,7 @@ impl Runner<'_> {
                 self.observer.event(Event::ApplyFailed {
                     addr: c.addr.clone(),
                     deposed: None,
-                    action: display,
+                    action: p.shown,
                     elapsed: j.started.elapsed(),
                     attempts,
                 });
@@ -773,7 +579,7 @@ impl Runner<'_> {
     }
 
     pub(super) fn read_data(&self, c: &ResourceChange) -> VisitResult {
-        let reg = baton_provider::registry();
+        let reg = self.worker.registry;
         let Some((info, dt)) = reg.data_source(&c.addr.resource.type_) else {
             return Err(Diagnostic::error(
                 "Unknown data source",
@@ -784,21 +590,18 @@ impl Runner<'_> {
         let Some(r) = self.resource_config(&c.addr) else {
             return Ok(());
         };
-        let (config, _) = self.eval_instance_config(c, r, dt.schema())?;
+        let p = self.prepare_read(c, r, info, dt)?;
+        let object = &p.object;
         self.observer.event(Event::ApplyStart {
             addr: c.addr.clone(),
             deposed: None,
             action: Action::Read,
             id: None,
         });
-        let j = self.begin(&c.addr, "", "read", None, Some(&config))?;
-        let ro = config.clone().unmark_deep().0;
-        let pctx = self.action_ctx(Some(r), "read");
-        let (res, attempts) = self
-            .worker
-            .with_retries(self.retry_policy(Some(r)), || dt.read(&pctx, &ro));
-        let v = match res {
-            Ok(v) => mark_schema_sensitive(dt.schema(), v.mark_paths(&config.sensitive_paths())),
+        let j = self.begin(&c.addr, "", p.verb, p.prior(), p.planned())?;
+        let Performed { result, attempts } = perform(&p, &self.worker);
+        let v = match result {
+            Ok(v) => v,
             Err(e) => {
                 let d = provider_diag(&c.addr, r, e, attempts);
                 self.failed(&j, attempts, &d);
@@ -812,26 +615,15 @@ impl Runner<'_> {
                 return Err(d);
             }
         };
-        let obj = encode_object(
-            &v,
-            &info.state_string(),
-            c.dependencies.clone(),
-            false,
-            InstanceStatus::Ready,
-        );
         self.done(
             &j,
             attempts,
-            Some(&v),
-            &[(ObjectKey::current(c.addr.clone()), Some(obj))],
+            v.as_ref(),
+            &[(p.key(), v.as_ref().map(|v| object.encode(v)))],
         )?;
-        self.state.set_instance(
-            &c.addr.module,
-            &c.addr.resource,
-            rep_of(r),
-            c.addr.key.clone(),
-            v,
-        );
+        if let Some(v) = v {
+            self.remember(&p, v);
+        }
         self.observer.event(Event::ApplyDone {
             addr: c.addr.clone(),
             deposed: None,
@@ -858,44 +650,32 @@ impl Runner<'_> {
             self.bump(Action::Forget);
             return Ok(());
         }
-        let reg = baton_provider::registry();
-        let Some((_, rt)) = reg.resource_type(&c.addr.resource.type_) else {
+        let reg = self.worker.registry;
+        let Some((info, _)) = reg.resource_type(&c.addr.resource.type_) else {
             return Err(Diagnostic::error(
                 "Unknown resource type",
                 format!("{} has no provider.", c.addr),
             )
             .into());
         };
-        // The object to destroy: for a create-before-destroy replacement, the deposed one.
-        let deposed = match (&c.deposed, c.action) {
-            (Some(d), _) => Some(d.clone()),
-            (None, Action::CreateThenDelete) => self
-                .deposed
-                .lock()
-                .ok()
-                .and_then(|m| m.get(&c.addr).cloned()),
-            _ => None,
-        };
-        let key = ObjectKey {
-            addr: c.addr.clone(),
-            deposed: deposed.clone().unwrap_or_default(),
-        };
         let r = self.resource_config(&c.addr);
-        let pctx = self.action_ctx(r, "delete");
+        let p = self.prepare_delete(c, r, info);
+        let key = p.key();
         if self.probing_destroy(i) {
             // A delete whose outcome was lost: the object may already be gone.
-            if let Ok(None) = rt.read(&pctx, &c.before) {
-                let j = self.begin(&c.addr, &key.deposed, "delete", Some(&c.before), None)?;
+            if let Ok(None) = probe(&p, &self.worker) {
+                let j = self.begin(&c.addr, &key.deposed, p.verb, p.prior(), p.planned())?;
                 self.done(&j, 0, None, &[(key, None)])?;
                 return Ok(());
             }
         }
-        if deposed.is_none() {
+        if p.deposed.is_none() {
             if let Some(r) = r {
                 let keys = match self.instance_keys(&c.addr, r) {
                     Ok(x) => x,
                     Err(_) => (count_index(&c.addr.key), string_each(&c.addr.key)),
                 };
+                let pctx = self.worker.call_ctx(p.timeout);
                 self.provisioners(c, r, &c.before, ProvisionerWhen::Destroy, &keys, &pctx)?;
             }
         }
@@ -905,23 +685,16 @@ impl Runner<'_> {
             .and_then(|v| v.clone().unmark().0.as_str().map(str::to_string));
         self.observer.event(Event::ApplyStart {
             addr: c.addr.clone(),
-            deposed: deposed.clone(),
+            deposed: p.deposed.clone(),
             action: Action::Delete,
             id,
         });
-        let j = self.begin(&c.addr, &key.deposed, "delete", Some(&c.before), None)?;
-        let (res, attempts) = self.worker.with_retries(self.retry_policy(r), || {
-            rt.apply(ApplyRequest {
-                prior: Some(&c.before),
-                planned: None,
-                config: &Value::dynamic_null(),
-                ctx: &pctx,
-            })
-        });
-        if let Err(e) = res {
+        let j = self.begin(&c.addr, &key.deposed, p.verb, p.prior(), p.planned())?;
+        let Performed { result, attempts } = perform(&p, &self.worker);
+        if let Err(e) = result {
             self.observer.event(Event::ApplyFailed {
                 addr: c.addr.clone(),
-                deposed: deposed.clone(),
+                deposed: p.deposed.clone(),
                 action: Action::Delete,
                 elapsed: j.started.elapsed(),
                 attempts,
@@ -935,7 +708,7 @@ impl Runner<'_> {
         self.done(&j, attempts, None, &[(key, None)])?;
         self.observer.event(Event::ApplyDone {
             addr: c.addr.clone(),
-            deposed,
+            deposed: p.deposed,
             action: Action::Delete,
             elapsed: j.started.elapsed(),
             id: None,
@@ -993,77 +766,4 @@ pub(super) fn provider_diag(
         .at(span)
         .in_context(format!("{} ({addr})", r.describe()))
         .into()
-}
-
-/// Where a final plan contradicts a known value of the reviewed one, if anywhere.
-pub(super) fn inconsistent(reviewed: &Value, final_: &Value) -> Option<String> {
-    if !reviewed.is_known() {
-        return None;
-    }
-    match (reviewed.as_entries(), final_.as_entries()) {
-        (Some(a), Some(b)) if reviewed.get_attr("id").is_some() || !a.is_empty() => {
-            for (k, av) in a {
-                let Some(bv) = b.get(k) else {
-                    return Some(k.clone());
-                };
-                if !av.is_wholly_known() {
-                    if av.is_known() {
-                        if let Some(p) = inconsistent(av, bv) {
-                            return Some(format!("{k}.{p}"));
-                        }
-                    }
-                    continue;
-                }
-                if !av.raw_equal(bv) {
-                    return Some(k.clone());
-                }
-            }
-            None
-        }
-        _ => {
-            if reviewed.is_wholly_known() && !reviewed.raw_equal(final_) {
-                Some(String::new())
-            } else {
-                None
-            }
-        }
-    }
-}
-
-/// At apply, attributes under `ignore_changes` keep the values the plan decided.
-pub(super) fn keep_ignored(
-    config: &Value,
-    planned: &Value,
-    r: &Resource,
-    schema: &baton_provider::Schema,
-) -> Value {
-    match &r.lifecycle.ignore_changes {
-        baton_config::IgnoreChanges::None => config.clone(),
-        _ => {
-            let mut m = config
-                .as_entries()
-                .map(baton_eval::Entries::to_map)
-                .unwrap_or_default();
-            let names: Vec<String> = match &r.lifecycle.ignore_changes {
-                baton_config::IgnoreChanges::All => schema.attrs.keys().cloned().collect(),
-                baton_config::IgnoreChanges::Paths(ps) => ps
-                    .iter()
-                    .filter_map(|p| p.as_traversal().map(|(root, _)| root.to_string()))
-                    .collect(),
-                baton_config::IgnoreChanges::None => Vec::new(),
-            };
-            for n in names {
-                if let (Some(pv), true) = (planned.get_attr(&n), m.contains_key(&n)) {
-                    if schema
-                        .attrs
-                        .get(&n)
-                        .is_some_and(|a| a.required || a.optional)
-                    {
-                        m.insert(n.clone(), pv.clone());
-                    }
-                }
-            }
-            Value::object(m)
-        }
-    }
 }
