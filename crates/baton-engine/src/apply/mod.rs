@@ -17,6 +17,7 @@ mod opts;
 mod perform;
 mod prepare;
 mod provisioners;
+mod record;
 mod run;
 mod runner;
 

@@ -5,19 +5,17 @@
 //! Must not decide the order of work (the graph does) or write state in batches.
 
 use super::actions::ANode;
-use super::fault::{fault_injection, Injected};
 use super::opts::ApplyOpts;
 use super::perform::{perform, probe, Performed, Worker};
-use super::prepare::{restored_object, Prepared};
+use super::record::object_id;
 use crate::context::Context;
 use crate::expand::{count_index, each_values, Expansion};
 use crate::graph::NodeKey;
 use crate::model::Checkable;
 use crate::model::{Action, ActionReason, Plan, PlanMode, ResourceChange};
 use crate::nodes::{module_of, CheckSite, NodeEval};
-use crate::statecodec::encode_object;
 use crate::values::{EvalState, Repetition};
-use crate::{Event, Observer};
+use crate::Observer;
 use baton_config::{ProvisionerWhen, Resource};
 use baton_core::{
     Diagnostic, Diagnostics, InstanceAddr, InstanceKey, ModuleInstance, ResourceAddr,
@@ -25,13 +23,9 @@ use baton_core::{
 use baton_eval::Value;
 use baton_graph::NodeId;
 use baton_provider::ProviderError;
-use baton_state::{
-    EntryOutcome, EntryStatus, InstanceStatus, JournalEntry, ObjectKey, RawJson, StateError,
-    StateStore, StateWrite,
-};
+use baton_state::{InstanceStatus, StateStore};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 /// `count.index` and `each.key`/`each.value` of one instance.
 pub(super) type InstanceKeys = (Option<Value>, Option<(Value, Value)>);
@@ -61,16 +55,6 @@ pub(super) struct Runner<'a> {
 
 pub(super) type VisitResult = Result<(), Diagnostics>;
 
-pub(super) fn state_err(e: StateError) -> Diagnostics {
-    Diagnostic::error("Failed to save state", e.to_string()).into()
-}
-
-/// A journaled action in progress.
-pub(super) struct Journaled {
-    pub(super) seq: u64,
-    pub(super) started: Instant,
-}
-
 impl Runner<'_> {
     pub(super) fn nodes(&self) -> NodeEval<'_> {
         NodeEval {
@@ -89,118 +73,6 @@ impl Runner<'_> {
             ANode::Apply(i) => self.apply_change(i),
             ANode::Destroy(i) => self.destroy_change(i),
         }
-    }
-
-    // ----- the journal -----
-
-    /// Records the intent of an action before it starts.
-    pub(super) fn begin(
-        &self,
-        addr: &InstanceAddr,
-        deposed: &str,
-        action: &str,
-        prior: Option<&Value>,
-        planned: Option<&Value>,
-    ) -> Result<Journaled, Diagnostics> {
-        let enc = |v: Option<&Value>| match v {
-            Some(v) if !v.is_null() => RawJson::from_value(&v.to_typed_json()),
-            _ => RawJson::null(),
-        };
-        let injected = fault_injection(self.opts.fault.as_ref(), self.phase, addr);
-        let seq = self
-            .store
-            .journal_start(
-                self.opts.fence,
-                &JournalEntry {
-                    run_id: self.opts.run_id.clone(),
-                    seq: 0,
-                    addr: addr.to_string(),
-                    deposed: deposed.to_string(),
-                    action: action.to_string(),
-                    prior: enc(prior),
-                    planned: enc(planned),
-                    status: EntryStatus::Started,
-                    new_value: None,
-                    error: None,
-                    attempts: 0,
-                    started_at: crate::now_rfc3339(),
-                    duration_ms: None,
-                    phase: self.phase.to_string(),
-                },
-            )
-            .map_err(state_err)?;
-        if injected == Ok(Injected::KillAfterIntent) {
-            let _ =
-                nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
-        }
-        let j = Journaled {
-            seq,
-            started: Instant::now(),
-        };
-        if let Err(d) = injected {
-            // An injected failure is journaled like a real one.
-            self.failed(&j, 1, &d);
-            return Err(d);
-        }
-        Ok(j)
-    }
-
-    /// Records a successful outcome together with the state writes it implies.
-    pub(super) fn done(
-        &self,
-        j: &Journaled,
-        attempts: u32,
-        new: Option<&Value>,
-        writes: &[(ObjectKey, Option<baton_state::InstanceState>)],
-    ) -> VisitResult {
-        let w: Vec<StateWrite<'_>> = writes
-            .iter()
-            .map(|(k, o)| StateWrite {
-                serial: self.serial,
-                key: k,
-                object: o.as_ref(),
-            })
-            .collect();
-        self.store
-            .journal_finish(
-                self.opts.fence,
-                &self.opts.run_id,
-                j.seq,
-                &EntryOutcome {
-                    status: EntryStatus::Done,
-                    new_value: Some(match new {
-                        Some(v) => RawJson::from_value(&v.to_typed_json()),
-                        None => RawJson::null(),
-                    }),
-                    error: None,
-                    attempts,
-                    duration_ms: j.started.elapsed().as_millis() as u64,
-                },
-                &w,
-            )
-            .map_err(state_err)
-    }
-
-    /// Records a failed outcome. The error text must not contain sensitive values (provider
-    /// errors never do).
-    pub(super) fn failed(&self, j: &Journaled, attempts: u32, error: &Diagnostics) {
-        let text: Vec<String> = error
-            .errors()
-            .map(|d| format!("{}: {}", d.summary, d.detail))
-            .collect();
-        let _ = self.store.journal_finish(
-            self.opts.fence,
-            &self.opts.run_id,
-            j.seq,
-            &EntryOutcome {
-                status: EntryStatus::Failed,
-                new_value: None,
-                error: Some(text.join("; ")),
-                attempts,
-                duration_ms: j.started.elapsed().as_millis() as u64,
-            },
-            &[],
-        );
     }
 
     pub(super) fn config_node(&self, id: NodeId) -> VisitResult {
@@ -245,26 +117,6 @@ impl Runner<'_> {
     pub(super) fn resource_config(&self, addr: &InstanceAddr) -> Option<&Resource> {
         module_of(&self.ctx.config, &addr.module.path())
             .and_then(|m| m.resources.get(&addr.resource).map(|r| &**r))
-    }
-
-    /// The object an action produced joins the evaluation state, if the action says where.
-    pub(super) fn remember(&self, p: &Prepared, v: Value) {
-        if let Some(rep) = p.repetition {
-            self.state
-                .set_instance(&p.addr.module, &p.addr.resource, rep, p.addr.key.clone(), v);
-        }
-    }
-
-    pub(super) fn bump(&self, action: Action) {
-        if let Ok(mut c) = self.counts.lock() {
-            match action {
-                Action::Create => c.0 += 1,
-                Action::Update => c.1 += 1,
-                Action::Delete => c.2 += 1,
-                Action::NoOp => c.3 += 1,
-                _ => c.4 += 1,
-            }
-        }
     }
 
     pub(super) fn resumed(&self, i: usize) -> Option<&Option<Value>> {
@@ -328,156 +180,54 @@ impl Runner<'_> {
             )
             .into());
         };
-        let key = ObjectKey::current(c.addr.clone());
         if let Some(id) = &c.importing {
             // Adopt the imported object first: it is in state even if the change fails.
-            self.observer.event(Event::ApplyStart {
-                addr: c.addr.clone(),
-                deposed: None,
-                action: Action::NoOp,
-                id: Some(id.clone()),
-            });
-            let j = self.begin(&c.addr, "", "import", None, Some(&c.before))?;
-            let obj = encode_object(
-                &c.before,
-                &info.state_string(),
-                c.dependencies.clone(),
-                r.lifecycle.create_before_destroy,
-                InstanceStatus::Ready,
-            );
-            self.done(&j, 1, Some(&c.before), &[(key.clone(), Some(obj))])?;
-            self.observer.event(Event::ApplyDone {
-                addr: c.addr.clone(),
-                deposed: None,
-                action: Action::NoOp,
-                elapsed: j.started.elapsed(),
-                id: Some(id.clone()),
-                attempts: 1,
-            });
-            self.bump(Action::NoOp);
+            self.adopt_import(c, r, info, id)?;
             if c.action == Action::NoOp {
                 return Ok(());
             }
         }
-        let (p, keys) = self.prepare_apply(c, r, info, rt)?;
-        let object = &p.object;
+        let (p, (count, each)) = self.prepare_apply(c, r, info, rt)?;
         // A resumed create whose outcome was lost: look for the object before creating again.
         if p.creating() && self.probing(i) {
             let found = probe(&p, &self.worker).map_err(|e| provider_diag(&c.addr, r, e, 1))?;
-            if let Some(new) = found.filter(|v| v.is_wholly_known()) {
-                let j = self.begin(&c.addr, "", p.verb, p.prior(), p.planned())?;
-                let obj = object.encode_as(&new, InstanceStatus::Ready);
-                self.done(&j, 0, Some(&new), &[(key.clone(), Some(obj))])?;
-                self.remember(&p, new);
-                return Ok(());
+            if let Some(found) = found.filter(|v| v.is_wholly_known()) {
+                return self.adopt_found(&p, found);
             }
         }
         if c.action == Action::CreateThenDelete {
-            // The old object becomes deposed until the new one exists.
-            if let Some(obj) = self
-                .store
-                .current()
-                .ok()
-                .and_then(|s| s.objects.get(&key).cloned())
-            {
-                let dk = ObjectKey {
-                    addr: c.addr.clone(),
-                    deposed: deposed_key(&c.addr),
-                };
-                let j = self.begin(
-                    &c.addr,
-                    &dk.deposed,
-                    "depose",
-                    Some(&c.before),
-                    Some(&c.before),
-                )?;
-                self.done(
-                    &j,
-                    0,
-                    Some(&c.before),
-                    &[(dk.clone(), Some(obj)), (key.clone(), None)],
-                )?;
-                if let Ok(mut m) = self.deposed.lock() {
-                    m.insert(c.addr.clone(), dk.deposed.clone());
-                }
-            }
+            self.depose(c)?;
         }
-        let old_id = c
-            .before
-            .get_attr("id")
-            .and_then(|v| v.as_str().map(str::to_string));
-        self.observer.event(Event::ApplyStart {
-            addr: c.addr.clone(),
-            deposed: None,
-            action: p.shown,
-            id: if p.shown == Action::Update {
-                old_id
-            } else {
-                None
-            },
-        });
-        let j = self.begin(&c.addr, "", p.verb, p.prior(), p.planned())?;
+        let old_id = if p.shown == Action::Update {
+            object_id(&c.before)
+        } else {
+            None
+        };
+        let j = self.start(&p, old_id)?;
         let Performed { result, attempts } = perform(&p, &self.worker);
         let new = match result {
             Ok(Some(v)) => v,
             Ok(None) => {
-                let d: Diagnostics = Diagnostic::error(
+                let d = Diagnostic::error(
                     "Provider returned no object",
                     format!("The provider returned no object after applying {}.", c.addr),
-                )
-                .into();
-                self.failed(&j, attempts, &d);
-                self.observer.event(Event::ApplyFailed {
-                    addr: c.addr.clone(),
-                    deposed: None,
-                    action: p.shown,
-                    elapsed: j.started.elapsed(),
-                    attempts,
-                });
-                return Err(d);
+                );
+                return Err(self.record_failed(&p, &j, attempts, d.into()));
             }
             Err(e) => {
                 let d = provider_diag(&c.addr, r, e, attempts);
-                self.failed(&j, attempts, &d);
-                self.observer.event(Event::ApplyFailed {
-                    addr: c.addr.clone(),
-                    deposed: None,
-                    action: p.shown,
-                    elapsed: j.started.elapsed(),
-                    attempts,
-                });
-                return Err(d);
+                return Err(self.record_failed(&p, &j, attempts, d));
             }
         };
-        self.done(
-            &j,
-            attempts,
-            Some(&new),
-            &[(key.clone(), Some(object.encode(&new)))],
-        )?;
-        self.remember(&p, new.clone());
-        self.observer.event(Event::ApplyDone {
-            addr: c.addr.clone(),
-            deposed: None,
-            action: p.shown,
-            elapsed: j.started.elapsed(),
-            id: new
-                .get_attr("id")
-                .and_then(|v| v.clone().unmark().0.as_str().map(str::to_string)),
-            attempts,
-        });
-        self.bump(p.shown);
-        // With create-time provisioners to run, the object was recorded tainted until they all
-        // succeed, so a crash in between leaves it to be replaced, not taken as complete.
-        if object.status == InstanceStatus::Tainted {
+        self.record_done(&p, &j, attempts, Some(&new))?;
+        // The object was recorded tainted if create-time provisioners are to run, and stays so
+        // until they all succeed.
+        if p.object.status == InstanceStatus::Tainted {
+            let keys = (count.clone(), each.clone());
             let pctx = self.worker.call_ctx(p.timeout);
             self.provisioners(c, r, &new, ProvisionerWhen::Create, &keys, &pctx)?;
-            let ready = object.encode_as(&new, InstanceStatus::Ready);
-            self.store
-                .put_object(self.opts.fence, self.serial, &key, Some(&ready))
-                .map_err(state_err)?;
+            self.record_provisioned(&p, &new)?;
         }
-        let (count, each) = keys;
         let post = self.nodes().check_rules(CheckSite {
             module: &c.addr.module,
             object: Checkable::Resource(c.addr.resource.clone()),
@@ -506,76 +256,21 @@ impl Runner<'_> {
             )
             .into());
         };
-        let key = ObjectKey::current(c.addr.clone());
         match c.reason {
-            Some(ActionReason::RestoreDeposed) => {
-                let dk = ObjectKey {
-                    addr: c.addr.clone(),
-                    deposed: c.deposed.clone().unwrap_or_default(),
-                };
-                let obj = self
-                    .store
-                    .current()
-                    .ok()
-                    .and_then(|s| s.objects.get(&dk).cloned());
-                let j = self.begin(&c.addr, &dk.deposed, "restore", None, Some(&c.after))?;
-                self.done(&j, 0, Some(&c.after), &[(key, obj), (dk, None)])?;
-                self.bump(Action::Forget);
-                return Ok(());
-            }
-            Some(ActionReason::Readopt) => {
-                let obj = restored_object(c, info).encode(&c.after);
-                let j = self.begin(&c.addr, "", "adopt", None, Some(&c.after))?;
-                self.done(&j, 0, Some(&c.after), &[(key, Some(obj))])?;
-                self.bump(Action::Forget);
-                return Ok(());
-            }
+            Some(ActionReason::RestoreDeposed) => return self.restore_deposed(c),
+            Some(ActionReason::Readopt) => return self.readopt(c, info),
             _ => {}
         }
         let p = self.prepare_restore(c, self.resource_config(&c.addr), info);
-        let object = &p.object;
-        self.observer.event(Event::ApplyStart {
-            addr: c.addr.clone(),
-            deposed: None,
-            action: p.shown,
-            id: None,
-        });
-        let j = self.begin(&c.addr, "", p.verb, p.prior(), p.planned())?;
+        let j = self.start(&p, None)?;
         let Performed { result, attempts } = perform(&p, &self.worker);
-        match result {
-            Ok(Some(v)) => {
-                self.done(&j, attempts, Some(&v), &[(key, Some(object.encode(&v)))])?;
-                self.observer.event(Event::ApplyDone {
-                    addr: c.addr.clone(),
-                    deposed: None,
-                    action: p.shown,
-                    elapsed: j.started.elapsed(),
-                    id: v
-                        .get_attr("id")
-                        .and_then(|x| x.clone().unmark().0.as_str().map(str::to_string)),
-                    attempts,
-                });
-                self.bump(p.shown);
-                Ok(())
-            }
-            Ok(None) | Err(_) => {
-                let detail = match result {
-                    Err(e) => format!("{}: {}", e.summary, e.detail),
-                    _ => "the provider returned no object".to_string(),
-                };
-                let d: Diagnostics =
-                    Diagnostic::error(format!("Cannot restore {}", c.addr), detail).into();
-                self.failed(&j, attempts, &d);
-                self.observer.event(Event::ApplyFailed {
-                    addr: c.addr.clone(),
-                    deposed: None,
-                    action: p.shown,
-                    elapsed: j.started.elapsed(),
-                    attempts,
-                });
-                Err(d)
-            }
-        }
+        let detail = match result {
+            Ok(Some(v)) => return self.record_done(&p, &j, attempts, Some(&v)),
+            Ok(None) => "the provider returned no object".to_string(),
+            Err(e) => format!("{}: {}", e.summary, e.detail),
+        };
+        let d = Diagnostic::error(format!("Cannot restore {}", c.addr), detail);
+        Err(self.record_failed(&p, &j, attempts, d.into()))
     }
 
     pub(super) fn read_data(&self, c: &ResourceChange) -> VisitResult {
@@ -591,48 +286,15 @@ impl Runner<'_> {
             return Ok(());
         };
         let p = self.prepare_read(c, r, info, dt)?;
-        let object = &p.object;
-        self.observer.event(Event::ApplyStart {
-            addr: c.addr.clone(),
-            deposed: None,
-            action: Action::Read,
-            id: None,
-        });
-        let j = self.begin(&c.addr, "", p.verb, p.prior(), p.planned())?;
+        let j = self.start(&p, None)?;
         let Performed { result, attempts } = perform(&p, &self.worker);
-        let v = match result {
-            Ok(v) => v,
+        match result {
+            Ok(v) => self.record_done(&p, &j, attempts, v.as_ref()),
             Err(e) => {
                 let d = provider_diag(&c.addr, r, e, attempts);
-                self.failed(&j, attempts, &d);
-                self.observer.event(Event::ApplyFailed {
-                    addr: c.addr.clone(),
-                    deposed: None,
-                    action: Action::Read,
-                    elapsed: j.started.elapsed(),
-                    attempts,
-                });
-                return Err(d);
+                Err(self.record_failed(&p, &j, attempts, d))
             }
-        };
-        self.done(
-            &j,
-            attempts,
-            v.as_ref(),
-            &[(p.key(), v.as_ref().map(|v| object.encode(v)))],
-        )?;
-        if let Some(v) = v {
-            self.remember(&p, v);
         }
-        self.observer.event(Event::ApplyDone {
-            addr: c.addr.clone(),
-            deposed: None,
-            action: Action::Read,
-            elapsed: j.started.elapsed(),
-            id: None,
-            attempts,
-        });
-        Ok(())
     }
 
     pub(super) fn destroy_change(&self, i: usize) -> VisitResult {
@@ -641,14 +303,7 @@ impl Runner<'_> {
             return Ok(());
         }
         if c.action == Action::Forget || c.reason == Some(ActionReason::UndoImport) {
-            let key = ObjectKey {
-                addr: c.addr.clone(),
-                deposed: c.deposed.clone().unwrap_or_default(),
-            };
-            let j = self.begin(&c.addr, &key.deposed, "forget", Some(&c.before), None)?;
-            self.done(&j, 0, None, &[(key, None)])?;
-            self.bump(Action::Forget);
-            return Ok(());
+            return self.forget(c);
         }
         let reg = self.worker.registry;
         let Some((info, _)) = reg.resource_type(&c.addr.resource.type_) else {
@@ -660,13 +315,10 @@ impl Runner<'_> {
         };
         let r = self.resource_config(&c.addr);
         let p = self.prepare_delete(c, r, info);
-        let key = p.key();
         if self.probing_destroy(i) {
             // A delete whose outcome was lost: the object may already be gone.
             if let Ok(None) = probe(&p, &self.worker) {
-                let j = self.begin(&c.addr, &key.deposed, p.verb, p.prior(), p.planned())?;
-                self.done(&j, 0, None, &[(key, None)])?;
-                return Ok(());
+                return self.record_gone(&p);
             }
         }
         if p.deposed.is_none() {
@@ -679,54 +331,18 @@ impl Runner<'_> {
                 self.provisioners(c, r, &c.before, ProvisionerWhen::Destroy, &keys, &pctx)?;
             }
         }
-        let id = c
-            .before
-            .get_attr("id")
-            .and_then(|v| v.clone().unmark().0.as_str().map(str::to_string));
-        self.observer.event(Event::ApplyStart {
-            addr: c.addr.clone(),
-            deposed: p.deposed.clone(),
-            action: Action::Delete,
-            id,
-        });
-        let j = self.begin(&c.addr, &key.deposed, p.verb, p.prior(), p.planned())?;
+        let j = self.start(&p, object_id(&c.before))?;
         let Performed { result, attempts } = perform(&p, &self.worker);
-        if let Err(e) = result {
-            self.observer.event(Event::ApplyFailed {
-                addr: c.addr.clone(),
-                deposed: p.deposed.clone(),
-                action: Action::Delete,
-                elapsed: j.started.elapsed(),
-                attempts,
-            });
-            let d: Diagnostics = Diagnostic::error(e.summary, attempts_note(e.detail, attempts))
-                .in_context(format!("{}", c.addr))
-                .into();
-            self.failed(&j, attempts, &d);
-            return Err(d);
+        match result {
+            // A delete leaves no object, whatever the provider returned.
+            Ok(_) => self.record_done(&p, &j, attempts, None),
+            Err(e) => {
+                let d = Diagnostic::error(e.summary, attempts_note(e.detail, attempts))
+                    .in_context(format!("{}", c.addr));
+                Err(self.record_failed(&p, &j, attempts, d.into()))
+            }
         }
-        self.done(&j, attempts, None, &[(key, None)])?;
-        self.observer.event(Event::ApplyDone {
-            addr: c.addr.clone(),
-            deposed: p.deposed,
-            action: Action::Delete,
-            elapsed: j.started.elapsed(),
-            id: None,
-            attempts,
-        });
-        self.bump(Action::Delete);
-        Ok(())
     }
-}
-
-pub(super) fn deposed_key(addr: &InstanceAddr) -> String {
-    let h = sha2_hex(&format!("{addr}{}", crate::now_rfc3339()));
-    h[..8].to_string()
-}
-
-pub(super) fn sha2_hex(s: &str) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(s.as_bytes()))
 }
 
 pub(super) fn string_each(key: &Option<InstanceKey>) -> Option<(Value, Value)> {
