@@ -224,8 +224,7 @@ impl Runner<'_> {
         // until they all succeed.
         if p.object.status == InstanceStatus::Tainted {
             let keys = (count.clone(), each.clone());
-            let pctx = self.worker.call_ctx(p.timeout);
-            self.provisioners(c, r, &new, ProvisionerWhen::Create, &keys, &pctx)?;
+            self.provisioners(c, r, &new, ProvisionerWhen::Create, &keys, p.timeout)?;
             self.record_provisioned(&p, &new)?;
         }
         let post = self.nodes().check_rules(CheckSite {
@@ -327,8 +326,7 @@ impl Runner<'_> {
                     Ok(x) => x,
                     Err(_) => (count_index(&c.addr.key), string_each(&c.addr.key)),
                 };
-                let pctx = self.worker.call_ctx(p.timeout);
-                self.provisioners(c, r, &c.before, ProvisionerWhen::Destroy, &keys, &pctx)?;
+                self.provisioners(c, r, &c.before, ProvisionerWhen::Destroy, &keys, p.timeout)?;
             }
         }
         let j = self.start(&p, object_id(&c.before))?;
