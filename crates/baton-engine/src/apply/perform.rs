@@ -174,3 +174,134 @@ fn rand_fraction() -> f64 {
         .unwrap_or(0);
     f64::from(n % 1000) / 1000.0
 }
+
+#[cfg(test)]
+mod tests {
+    //! The perform step needs nothing but a prepared value and a worker: no configuration,
+    //! state store or evaluation state is built here.
+
+    use super::{perform, Worker};
+    use crate::apply::opts::RetryPolicy;
+    use crate::apply::prepare::{Call, ObjectRecord, Prepared};
+    use crate::model::Action;
+    use baton_core::InstanceAddr;
+    use baton_eval::{Type, Value};
+    use baton_graph::StopHandle;
+    use baton_provider::{ProviderCtx, ProviderError};
+    use baton_state::InstanceStatus;
+    use std::cell::Cell;
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    fn worker() -> Worker {
+        Worker {
+            registry: baton_provider::registry(),
+            ctx: ProviderCtx::new(std::env::temp_dir()),
+            stop: StopHandle::new(),
+        }
+    }
+
+    fn quick(attempts: u32) -> RetryPolicy {
+        RetryPolicy {
+            attempts,
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(1),
+        }
+    }
+
+    fn create(addr: &str, planned: Value) -> Prepared {
+        Prepared {
+            addr: InstanceAddr::parse(addr).expect("a valid test address"),
+            deposed: None,
+            verb: "create",
+            shown: Action::Create,
+            call: Call::Apply {
+                prior: None,
+                config: planned.clone(),
+                planned,
+            },
+            timeout: None,
+            retry: quick(3),
+            object: ObjectRecord {
+                provider: String::new(),
+                dependencies: Vec::new(),
+                create_before_destroy: false,
+                status: InstanceStatus::Ready,
+            },
+            repetition: None,
+        }
+    }
+
+    fn null_resource_planned() -> Value {
+        let mut triggers = BTreeMap::new();
+        triggers.insert("k".to_string(), Value::string("v"));
+        let mut m = BTreeMap::new();
+        m.insert("id".to_string(), Value::unknown(Type::String));
+        m.insert(
+            "triggers".to_string(),
+            Value::map(Type::String, triggers).mark_sensitive(),
+        );
+        Value::object(m)
+    }
+
+    #[test]
+    fn a_create_is_performed_from_the_prepared_value_alone() {
+        let p = create("null_resource.a", null_resource_planned());
+        let done = perform(&p, &worker());
+        assert_eq!(done.attempts, 1);
+        let new = done
+            .result
+            .expect("null_resource creates")
+            .expect("a created object");
+        assert!(new.get_attr("id").is_some_and(Value::is_wholly_known));
+        // The planned object's marks carry over to the new one.
+        assert!(new.get_attr("triggers").is_some_and(Value::is_sensitive));
+    }
+
+    #[test]
+    fn a_type_no_provider_has_fails_without_an_attempt() {
+        let p = create("nothing_here.a", null_resource_planned());
+        let done = perform(&p, &worker());
+        assert_eq!(done.attempts, 0);
+        let err = done.result.expect_err("no provider for the type");
+        assert_eq!(err.summary, "Unknown resource type");
+    }
+
+    #[test]
+    fn retryable_failures_are_retried_as_the_policy_says() {
+        let calls = Cell::new(0);
+        let (res, attempts) = worker().with_retries(quick(3), || -> Result<(), _> {
+            calls.set(calls.get() + 1);
+            Err(ProviderError::retryable("Busy", "try again"))
+        });
+        assert!(res.is_err());
+        assert_eq!((attempts, calls.get()), (3, 3));
+
+        let calls = Cell::new(0);
+        let (res, attempts) = worker().with_retries(quick(3), || {
+            calls.set(calls.get() + 1);
+            if calls.get() < 2 {
+                Err(ProviderError::retryable("Busy", "try again"))
+            } else {
+                Ok(calls.get())
+            }
+        });
+        assert_eq!(res, Ok(2));
+        assert_eq!(attempts, 2);
+    }
+
+    #[test]
+    fn permanent_failures_and_stopped_runs_are_not_retried() {
+        let (_, attempts) = worker().with_retries(quick(3), || -> Result<(), _> {
+            Err(ProviderError::permanent("Broken", "no use retrying"))
+        });
+        assert_eq!(attempts, 1);
+
+        let w = worker();
+        w.stop.stop();
+        let (_, attempts) = w.with_retries(quick(3), || -> Result<(), _> {
+            Err(ProviderError::retryable("Busy", "try again"))
+        });
+        assert_eq!(attempts, 1);
+    }
+}
