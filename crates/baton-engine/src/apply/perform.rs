@@ -1,5 +1,7 @@
 //! The perform step of an action: the provider call itself, with retries, timeouts and
-//! cancellation, run with nothing but a [`Worker`] (the run's provider context and stop handle).
+//! cancellation, made from a [`Prepared`] value and a [`Worker`] (the providers, the run's
+//! provider context and stop handle) and returning a [`Performed`] value. The provider is
+//! found by the type the prepared value names, so the step could run in another process.
 //!
 //! Must not touch the state store, the journal, the evaluation state or the configuration:
 //! whatever it needs comes in as values, whatever it learns goes out as values.

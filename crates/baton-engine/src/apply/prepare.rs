@@ -5,7 +5,7 @@
 //!
 //! Must not call anything that acts on or reads real objects (the only provider call is the
 //! final plan, a function of values), and must not write state, the journal or the evaluation
-//! state.
+//! state (it only fills the walk's cache of `for_each` expansions).
 
 use super::opts::RetryPolicy;
 use super::runner::{provider_diag, rep_of, InstanceKeys, Runner};

@@ -1,8 +1,12 @@
-//! The runner: executes one node of the action graph — evaluates the instance's configuration,
-//! calls the provider (with retries and timeouts), checks its result against the reviewed plan,
-//! and writes state and journal in one transaction.
+//! The runner: executes one node of the action graph. A change goes through three steps:
+//! prepare (evaluated against the walk's state into an owned
+//! [`Prepared`](super::prepare::Prepared) value, see [`super::prepare`]), perform (the provider
+//! call, from that value alone, see [`super::perform`]) and record (intent journaled before,
+//! outcome and state writes after in one transaction, see [`super::record`]). The runner puts
+//! them in order and judges the provider's answer.
 //!
-//! Must not decide the order of work (the graph does) or write state in batches.
+//! Must not decide the order of work (the graph does), call providers itself (prepare and
+//! perform do), or write state in batches.
 
 use super::actions::ANode;
 use super::opts::ApplyOpts;
