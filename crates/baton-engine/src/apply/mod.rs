@@ -3,6 +3,8 @@
 //! re-evaluates its configuration with the now-known values of its dependencies, checks the
 //! provider's final plan against the reviewed one, applies it, and saves the object to state
 //! before anything that depends on it starts. Deletions run after their dependents are gone.
+//! An action is prepared (evaluated into owned values), performed (the provider call, which
+//! needs nothing else) and recorded (journal, state, evaluation state), in that order.
 //!
 //! Every apply is a *run*: before an action starts its intent is journaled, and its outcome is
 //! journaled in the same transaction as the state write it implies, so a crash at any point
@@ -14,7 +16,10 @@
 mod actions;
 mod fault;
 mod opts;
+mod perform;
+mod prepare;
 mod provisioners;
+mod record;
 mod run;
 mod runner;
 

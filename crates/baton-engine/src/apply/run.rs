@@ -6,6 +6,7 @@
 
 use super::actions::build_graph;
 use super::opts::{ApplyOpts, FailurePolicy};
+use super::perform::Worker;
 use super::runner::Runner;
 use crate::context::Context;
 use crate::model::{Action, Plan, PlanMode};
@@ -350,16 +351,19 @@ pub(super) fn execute(
         phase,
         observer,
         state: &eval_state,
-        // Commands started for this run carry its id, so that a later resume or rollback can
-        // find the ones a crash left running.
-        pctx: ProviderCtx {
-            cancel: opts.cancel.clone(),
-            run_id: Some(opts.run_id.clone()),
-            ..ProviderCtx::new(ctx.dir.clone())
+        worker: Worker {
+            registry: baton_provider::registry(),
+            // Commands started for this run carry its id, so that a later resume or rollback
+            // can find the ones a crash left running.
+            ctx: ProviderCtx {
+                cancel: opts.cancel.clone(),
+                run_id: Some(opts.run_id.clone()),
+                ..ProviderCtx::new(ctx.dir.clone())
+            },
+            stop: stop.clone(),
         },
         expansions: Mutex::new(HashMap::new()),
         counts: Mutex::new((0, 0, 0, 0, 0)),
-        stop: stop.clone(),
         deposed: Mutex::new(
             opts.resume
                 .as_ref()
@@ -410,7 +414,7 @@ pub(super) fn execute(
             &eval_state,
             false,
             &plan.timestamp,
-            &runner.pctx,
+            &runner.worker.ctx,
         ));
     }
     drop(runner);
