@@ -109,7 +109,7 @@ fn last_run(p: &Project) -> String {
     let runs: Json =
         serde_json::from_str(&p.baton(["runs", "--json"]).ok().stdout).expect("runs JSON");
     runs.as_array()
-        .and_then(|a| a.iter().rev().find(|r| r["kind"] == "workflow"))
+        .and_then(|a| a.iter().find(|r| r["kind"] == "workflow"))
         .and_then(|r| r["id"].as_str())
         .map(str::to_string)
         .expect("a workflow run")
@@ -457,4 +457,92 @@ fn mistakes_in_a_workflow_file_are_reported_where_they_are() {
     assert!(!p.exists(".baton"));
     p.baton(["workflow", "run", "w"]).fails();
     assert!(!p.exists(".baton/workflows.db"));
+}
+
+#[test]
+fn a_cached_step_is_skipped_while_its_key_is_fresh() {
+    let p = Project::new(&[(
+        "c.baton.hcl",
+        r#"workflow "build" {
+  input "version" {
+    type = string
+  }
+  step "compile" {
+    command   = "echo ${input.version} >> compiled.txt; echo artifact=app-${input.version} > $BATON_OUTPUTS"
+    cache_key = "compile-${input.version}"
+    cache_ttl = "1h"
+  }
+  step "use" {
+    command = "echo ${step.compile.outputs.artifact} >> used.txt"
+  }
+}
+"#,
+    )]);
+    p.baton(["workflow", "run", "build", "--input", "version=1"])
+        .ok();
+    p.baton(["workflow", "run", "build", "--input", "version=1"])
+        .ok();
+    p.baton(["workflow", "run", "build", "--input", "version=2"])
+        .ok();
+    assert_eq!(p.read("compiled.txt"), "1\n2\n", "the same key ran once");
+    // The cached step's outputs are the cached run's.
+    assert_eq!(p.read("used.txt"), "app-1\napp-1\napp-2\n");
+}
+
+/// Start and end marks of two runs that must not overlap.
+fn assert_one_at_a_time(log: &str) {
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 4, "{log}");
+    for pair in lines.chunks(2) {
+        assert_eq!(pair, ["start", "end"], "the runs overlapped:\n{log}");
+    }
+}
+
+#[test]
+fn concurrency_queues_runs_of_a_workflow() {
+    let p = Project::new(&[(
+        "q.baton.hcl",
+        r#"workflow "deploy" {
+  concurrency = 1
+  step "s" {
+    command = "echo start >> log.txt; sleep 0.4; echo end >> log.txt"
+  }
+}
+"#,
+    )]);
+    let a = p.baton(["workflow", "run", "deploy"]).spawn();
+    let b = p.baton(["workflow", "run", "deploy"]).spawn();
+    a.wait().assert_success();
+    b.wait().assert_success();
+    assert_one_at_a_time(&p.read("log.txt"));
+}
+
+#[test]
+fn a_limit_is_shared_across_workflows() {
+    let p = Project::new(&[(
+        "l.baton.hcl",
+        r#"limit "db" {
+  max = 1
+}
+
+workflow "migrate" {
+  step "m" {
+    command = "echo start >> log.txt; sleep 0.4; echo end >> log.txt"
+    limits  = ["db"]
+  }
+}
+
+workflow "backup" {
+  step "b" {
+    command = "echo start >> log.txt; sleep 0.4; echo end >> log.txt"
+    limits  = ["db"]
+  }
+}
+"#,
+    )]);
+    let a = p.baton(["workflow", "run", "migrate"]).spawn();
+    let b = p.baton(["workflow", "run", "backup"]).spawn();
+    a.wait().assert_success();
+    b.wait().assert_success();
+    assert_one_at_a_time(&p.read("log.txt"));
 }

@@ -18,6 +18,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 
+/// How often a step waiting for a limit slot looks again.
+const LIMIT_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// One instance of a step: its key in the record (`smoke["a"]`), and `each`/`count`.
 #[derive(Clone, Debug)]
 struct Instance {
@@ -47,7 +50,7 @@ pub(super) fn drive(
     run: &WfRun,
     claim: &WfClaim,
     wf: &Workflow,
-    _all: &Workflows,
+    all: &Workflows,
 ) -> Result<Advance, WfError> {
     let inputs = decode_object(&run.inputs).map_err(|message| WfError::Definition {
         run: run.id.clone(),
@@ -90,6 +93,10 @@ pub(super) fn drive(
     let (tx, rx) = mpsc::channel::<(Prepared, Performed)>();
     let mut running: BTreeSet<String> = BTreeSet::new();
     let mut waiting: Vec<String> = Vec::new();
+    // Some step could not start because a limit was full: look again soon.
+    let mut limited = false;
+    // The cache key of each running step that has one.
+    let mut caches: BTreeMap<String, Option<String>> = BTreeMap::new();
     let stopped = std::thread::scope(|s| -> Result<bool, WfError> {
         loop {
             let stopping = book.failure.is_some() || runner.stop.load(Ordering::SeqCst);
@@ -154,8 +161,25 @@ pub(super) fn drive(
                                 break;
                             }
                         };
+                        let cache = match book.cache_key(step, inst) {
+                            Ok(c) => c,
+                            Err(e) => {
+                                book.fail_unstarted(step, &inst.key, e)?;
+                                break;
+                            }
+                        };
+                        if let Some(key) = &cache {
+                            if book.from_cache(step, &inst.key, key)? {
+                                continue;
+                            }
+                        }
+                        if !book.take_limits(step, &inst.key, all)? {
+                            limited = true;
+                            continue;
+                        }
                         book.record_start(step, &prepared)?;
                         running.insert(inst.key.clone());
+                        caches.insert(inst.key.clone(), cache);
                         runner
                             .hooks
                             .step_started(&run.id, &inst.key, step.kind.as_str());
@@ -180,13 +204,45 @@ pub(super) fn drive(
                 if !stopping && book.progressed_without_workers(&order) {
                     continue;
                 }
+                if !stopping && limited {
+                    // Steps wait for a limit another run holds.
+                    std::thread::sleep(LIMIT_POLL);
+                    limited = false;
+                    continue;
+                }
                 return Ok(stopping && book.failure.is_none());
             }
-            let Ok((prepared, performed)) = rx.recv() else {
-                return Ok(true);
+            let got = if limited {
+                limited = false;
+                match rx.recv_timeout(LIMIT_POLL) {
+                    Ok(x) => Some(x),
+                    Err(mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(true),
+                }
+            } else {
+                match rx.recv() {
+                    Ok(x) => Some(x),
+                    Err(_) => return Ok(true),
+                }
+            };
+            let Some((prepared, performed)) = got else {
+                continue;
             };
             running.remove(&prepared.key);
+            let ok = performed.ok;
+            let outputs = performed.outputs.clone();
             book.record_outcome(&prepared, performed)?;
+            book.release_limits(&prepared.key, all)?;
+            if let (true, Some(Some(key))) = (ok, caches.remove(&prepared.key)) {
+                let text = outputs
+                    .unwrap_or_else(Value::empty_object)
+                    .to_typed_json()
+                    .to_string();
+                let step_name = prepared.key.split('[').next().unwrap_or(&prepared.key);
+                runner
+                    .store
+                    .cache_put(claim, &wf.name, step_name, &key, &text)?;
+            }
         }
     })?;
     if let Some(why) = book.failure.clone() {
@@ -474,6 +530,87 @@ impl Book<'_> {
             retry: step.retry,
             timeout: step.timeout,
         })
+    }
+
+    /// The instance's cache key, if its step has one.
+    fn cache_key(&self, step: &Step, inst: &Instance) -> Result<Option<String>, String> {
+        let Some(e) = &step.cache_key else {
+            return Ok(None);
+        };
+        let v = self.eval(e, Some(inst))?.unmark_deep().0;
+        match v.as_str() {
+            Some(s) => Ok(Some(s.to_string())),
+            None => Ok(Some(v.to_json().to_string())),
+        }
+    }
+
+    /// A successful run produced `key` within the step's `cache_ttl`: the instance succeeds
+    /// with those outputs, without running. True when it did.
+    fn from_cache(&mut self, step: &Step, key: &str, cache: &str) -> Result<bool, WfError> {
+        let since = match step.cache_ttl {
+            Some(ttl) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                baton_engine::rfc3339(now.saturating_sub(ttl.as_secs()))
+            }
+            None => String::new(),
+        };
+        let Some(hit) = self
+            .runner
+            .store
+            .cache_get(&self.wf.name, &step.name, cache, &since)?
+        else {
+            return Ok(false);
+        };
+        let mut rec = self.base_record(step, key);
+        rec.status = WfStepStatus::Succeeded;
+        rec.started_at = Some(baton_engine::now_rfc3339());
+        rec.finished_at = rec.started_at.clone();
+        rec.outputs = Some(hit.outputs);
+        rec.inputs = Some(
+            serde_json::json!({ "cache_key": cache, "cached_from": hit.run_id, "stored_at": hit.stored_at })
+                .to_string(),
+        );
+        self.put(rec)?;
+        if let Some(r) = self.records.get(key) {
+            self.runner.hooks.step_finished(&self.run.id, r);
+        }
+        Ok(true)
+    }
+
+    /// Takes a slot of every limit the step names; false (holding none) when one is full.
+    fn take_limits(&self, step: &Step, key: &str, all: &Workflows) -> Result<bool, WfError> {
+        let mut taken: Vec<&str> = Vec::new();
+        for (name, _) in &step.limits {
+            let max = all.limit(name).map(|l| l.max).unwrap_or(1);
+            if self
+                .runner
+                .store
+                .limit_acquire(self.claim, name, max, key)?
+            {
+                taken.push(name);
+            } else {
+                for t in taken {
+                    self.runner.store.limit_release(self.claim, t, key)?;
+                }
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn release_limits(&self, key: &str, all: &Workflows) -> Result<(), WfError> {
+        let name = key.split('[').next().unwrap_or(key);
+        if let Some(step) = self.wf.step(name) {
+            for (l, _) in &step.limits {
+                if all.limit(l).is_some() {
+                    self.runner.store.limit_release(self.claim, l, key)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn put(&mut self, rec: WfStep) -> Result<(), WfError> {

@@ -378,7 +378,12 @@ impl<'a> Runner<'a> {
                 .set_run_status(claim, WfRunStatus::Running, None)?;
         }
         let advance = self.with_renewal(claim, || {
-            let advance = drive::drive(self, run, claim, wf, wfs)?;
+            let slot = self.take_concurrency_slot(run, claim, wf)?;
+            let advance = drive::drive(self, run, claim, wf, wfs);
+            if let Some(slot) = slot {
+                self.store.limit_release(claim, &slot, "run")?;
+            }
+            let advance = advance?;
             self.finish(claim, &advance)?;
             Ok::<_, WfError>(advance)
         })?;
@@ -394,6 +399,52 @@ impl<'a> Runner<'a> {
             }
         }
         Ok(advance)
+    }
+
+    /// With `concurrency = N`, waits (queued) until fewer than N runs of the workflow are
+    /// being driven, and takes a slot. Returns the slot's name.
+    fn take_concurrency_slot(
+        &self,
+        run: &WfRun,
+        claim: &WfClaim,
+        wf: &Workflow,
+    ) -> Result<Option<String>, WfError> {
+        let Some(max) = wf.concurrency else {
+            return Ok(None);
+        };
+        let slot = format!("workflow:{}", wf.name);
+        let mut queued = false;
+        loop {
+            if self.store.limit_acquire(claim, &slot, max, "run")? {
+                if queued {
+                    self.store
+                        .set_run_status(claim, WfRunStatus::Running, Some("dequeued"))?;
+                }
+                return Ok(Some(slot));
+            }
+            if !queued {
+                self.store.set_run_status(
+                    claim,
+                    WfRunStatus::Queued,
+                    Some(&format!(
+                        "waiting: {max} run(s) of {} already running",
+                        wf.name
+                    )),
+                )?;
+                self.hooks.notice(&format!(
+                    "Run {} is queued: workflow {} allows {max} run(s) at once.",
+                    run.id, wf.name
+                ));
+                queued = true;
+            }
+            if self.stop.load(Ordering::SeqCst) {
+                return Err(WfError::Finished {
+                    run: run.id.clone(),
+                    status: "queued",
+                });
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     fn finish(&self, claim: &WfClaim, advance: &Advance) -> Result<(), WfError> {

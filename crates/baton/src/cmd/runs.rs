@@ -23,7 +23,7 @@ pub fn runs(env: &Env, a: &RunsArgs) -> anyhow::Result<ExitCode> {
     let wf_store = super::workflow::existing(env)?;
     match a.args.as_slice() {
         [] => {
-            // Stack runs and workflow runs, by when they started.
+            // Stack runs and workflow runs, newest first (ids sort by creation).
             let mut rows: Vec<(String, serde_json::Value, String)> = Vec::new();
             if let Some(store) = &store {
                 for r in store.runs()? {
@@ -36,7 +36,7 @@ pub fn runs(env: &Env, a: &RunsArgs) -> anyhow::Result<ExitCode> {
                         r.who,
                         r.summary
                     );
-                    rows.push((r.started_at.clone(), run_json(&r), line));
+                    rows.push((r.id.clone(), run_json(&r), line));
                 }
             }
             if let Some(wf) = &wf_store {
@@ -54,10 +54,10 @@ pub fn runs(env: &Env, a: &RunsArgs) -> anyhow::Result<ExitCode> {
                             .map(|n| format!(": {n}"))
                             .unwrap_or_default()
                     );
-                    rows.push((r.started_at.clone(), super::workflow::run_json(&r), line));
+                    rows.push((r.id.clone(), super::workflow::run_json(&r), line));
                 }
             }
-            rows.sort_by(|a, b| a.0.cmp(&b.0));
+            rows.sort_by(|a, b| b.0.cmp(&a.0));
             if a.json {
                 let v: Vec<_> = rows.into_iter().map(|(_, j, _)| j).collect();
                 outln!("{}", serde_json::to_string_pretty(&v)?);
