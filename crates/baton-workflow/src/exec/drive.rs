@@ -169,7 +169,7 @@ pub(super) fn drive(
                             }
                         };
                         if let Some(key) = &cache {
-                            if book.from_cache(step, &inst.key, key)? {
+                            if book.reuse_cached(step, &inst.key, key)? {
                                 continue;
                             }
                         }
@@ -546,7 +546,7 @@ impl Book<'_> {
 
     /// A successful run produced `key` within the step's `cache_ttl`: the instance succeeds
     /// with those outputs, without running. True when it did.
-    fn from_cache(&mut self, step: &Step, key: &str, cache: &str) -> Result<bool, WfError> {
+    fn reuse_cached(&mut self, step: &Step, key: &str, cache: &str) -> Result<bool, WfError> {
         let since = match step.cache_ttl {
             Some(ttl) => {
                 let now = std::time::SystemTime::now()
