@@ -6,6 +6,7 @@
 //! (`baton_engine::lifecycle`), never around it, and a workflow run's progress is recorded
 //! in a `WorkflowStore` before the next step is scheduled. Nothing here prints.
 
+pub mod agent;
 pub mod cron;
 pub mod exec;
 pub mod graph;

@@ -79,6 +79,22 @@ pub enum Command {
     Approve(ApproveArgs),
     /// The recorded output of a workflow run's command steps.
     Logs(LogsArgs),
+    /// The agent: fires the workflows' schedules and continues runs whose approval was
+    /// decided or timed out, until stopped (Ctrl-C) or for a while (`--for`).
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Stop after this long (e.g. 10s, 1h); without it, run until interrupted.
+    #[arg(long = "for", value_name = "DURATION")]
+    pub for_: Option<String>,
+    /// How often to look for due schedules and runs.
+    #[arg(long, default_value = "1s", value_name = "DURATION")]
+    pub tick: String,
+    /// Steps at once, per run.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub parallelism: usize,
 }
 
 #[derive(Subcommand, Debug)]

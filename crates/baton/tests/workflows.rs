@@ -546,3 +546,58 @@ workflow "backup" {
     b.wait().assert_success();
     assert_one_at_a_time(&p.read("log.txt"));
 }
+
+#[test]
+fn serve_fires_schedules_once_per_slot_and_times_out_approvals() {
+    let p = Project::new(&[(
+        "s.baton.hcl",
+        r#"workflow "tick" {
+  input "who" {
+    type = string
+  }
+  step "mark" {
+    command = "echo ${input.who} >> ticks.txt"
+  }
+  schedule "every-second" {
+    cron   = "* * * * * *"
+    inputs = { who = "agent" }
+  }
+}
+
+workflow "gate" {
+  step "ask" {
+    approval {
+      timeout = "1s"
+    }
+  }
+}
+"#,
+    )]);
+    // A run waiting for an approval that nobody gives.
+    p.baton(["workflow", "run", "gate"]).ok();
+    let gate = last_run(&p);
+    // Two agents on the same directory at once: each slot still fires once.
+    let started = std::time::Instant::now();
+    let a = p.baton(["serve", "--for", "3s", "--tick", "100ms"]).spawn();
+    let b = p.baton(["serve", "--for", "3s", "--tick", "100ms"]).spawn();
+    a.wait().assert_success();
+    b.wait().assert_success();
+    let seconds = started.elapsed().as_secs() + 1;
+    let ticks = p.read("ticks.txt");
+    let n = ticks.lines().count() as u64;
+    assert!(n >= 2, "the schedule fired: {ticks:?}");
+    assert!(n <= seconds, "{n} runs in {seconds}s: a slot fired twice");
+    assert!(
+        ticks.lines().all(|l| l == "agent"),
+        "the schedule's inputs: {ticks:?}"
+    );
+    // The approval timed out while the agent ran: the run failed (nothing to roll back).
+    let r = show(&p, &gate);
+    assert_eq!(r["status"], "rolled_back", "{r:#}");
+    assert!(
+        step(&r, "ask")["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no decision within")),
+        "{r:#}"
+    );
+}

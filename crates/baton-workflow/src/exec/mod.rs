@@ -339,6 +339,10 @@ impl<'a> Runner<'a> {
     }
 
     /// The workflows a run recorded when it started.
+    pub fn recorded_workflows(&self, run: &WfRun) -> Result<Workflows, WfError> {
+        self.recorded(run)
+    }
+
     fn recorded(&self, run: &WfRun) -> Result<Workflows, WfError> {
         let bad = |message: String| WfError::Definition {
             run: run.id.clone(),

@@ -192,6 +192,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Workflow(c) => workflow::run(&env, &c),
         Command::Approve(a) => workflow::approve(&env, &a),
         Command::Logs(a) => workflow::logs(&env, &a),
+        Command::Serve(a) => workflow::serve(&env, &a),
     }
 }
 

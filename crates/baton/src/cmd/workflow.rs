@@ -5,7 +5,7 @@
 //! Must not decide what runs: that is `baton-workflow`'s.
 
 use super::Env;
-use crate::cli::{ApproveArgs, LogsArgs, WorkflowCommand};
+use crate::cli::{ApproveArgs, LogsArgs, ServeArgs, WorkflowCommand};
 use anyhow::{anyhow, bail};
 use baton_state::{SqliteWorkflowStore, WfRun, WfStep, WfStepStatus, WorkflowStore};
 use baton_workflow::exec::{store_path, Advance, InputValue, Runner, WfError, WfHooks};
@@ -456,4 +456,91 @@ fn shown_outputs(s: &WfStep) -> serde_json::Value {
         ),
         None => json!({}),
     }
+}
+
+/// `baton serve`: fires due schedules and continues runs that can go on, each in a thread of
+/// its own, until interrupted or `--for` has passed (then waits for the runs it started).
+pub fn serve(env: &Env, a: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let tick = super::parse_duration("--tick", &a.tick)?;
+    let until = match &a.for_ {
+        Some(d) => Some(std::time::Instant::now() + super::parse_duration("--for", d)?),
+        None => None,
+    };
+    let store = open(env)?;
+    let r = runner(env, &store, a.parallelism)?;
+    crate::ui::on_interrupt_flag(r.stop.clone());
+    let agent = baton_workflow::agent::Agent {
+        store: &store,
+        started: jiff::Timestamp::now(),
+    };
+    eprintln!(
+        "Serving the workflows of {}: schedules fire, decided approvals go on.",
+        env.dir.display()
+    );
+    let busy = std::sync::Mutex::new(std::collections::BTreeSet::<String>::new());
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        loop {
+            if r.stop.load(std::sync::atomic::Ordering::SeqCst)
+                || until.is_some_and(|u| std::time::Instant::now() >= u)
+            {
+                break;
+            }
+            let (wfs, d) = baton_workflow::load_dir(&env.dir, &env.sources);
+            if d.has_errors() {
+                super::print_diags(&d, &env.sources);
+            } else {
+                let now = jiff::Timestamp::now();
+                let (fired, errors) = agent.fire_due(&wfs, now)?;
+                for e in errors {
+                    eprintln!(
+                        "Error: schedule {} of workflow {}: {}",
+                        e.schedule, e.workflow, e.message
+                    );
+                }
+                for f in fired {
+                    if f.missed > 0 {
+                        eprintln!(
+                            "Schedule {} of workflow {} missed {} run(s) while no agent was running; firing the latest ({}).",
+                            f.schedule, f.workflow, f.missed, f.slot
+                        );
+                    }
+                    outln!(
+                        "Schedule {} fires workflow {} for {}.",
+                        f.schedule,
+                        f.workflow,
+                        f.slot
+                    );
+                    let r = &r;
+                    s.spawn(move || match r.start(&f.workflow, &f.inputs, None) {
+                        Ok((id, advance)) => {
+                            report(&id, &advance);
+                        }
+                        Err(e) => eprintln!("Error: workflow {}: {e}", f.workflow),
+                    });
+                }
+                for id in agent.due_runs(&r, now)? {
+                    let Ok(mut b) = busy.lock() else { continue };
+                    if !b.insert(id.clone()) {
+                        continue;
+                    }
+                    drop(b);
+                    let (r, busy) = (&r, &busy);
+                    s.spawn(move || {
+                        match r.advance(&id) {
+                            Ok(advance) => {
+                                report(&id, &advance);
+                            }
+                            Err(e) => eprintln!("Error: run {id}: {e}"),
+                        }
+                        if let Ok(mut b) = busy.lock() {
+                            b.remove(&id);
+                        }
+                    });
+                }
+            }
+            std::thread::sleep(tick);
+        }
+        Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
