@@ -205,6 +205,34 @@ fn two_stacks_retries_an_approval_and_a_fan_out() {
     );
     // Approving again is refused: the step no longer waits.
     p.baton(["approve", &run, "promote"]).fails();
+    // The audit log has who started the run with which inputs, the approval with the
+    // approver, and the outcome; the chain verifies.
+    let audit: Json =
+        serde_json::from_str(&p.baton(["audit", "list", "--json"]).ok().stdout).expect("JSON");
+    let mine: Vec<&Json> = audit
+        .as_array()
+        .map(|a| a.iter().filter(|r| r["run_id"] == run.as_str()).collect())
+        .unwrap_or_default();
+    let outcomes: Vec<&str> = mine.iter().filter_map(|r| r["outcome"].as_str()).collect();
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| o.starts_with("started workflow release with inputs {\"env\":\"staging\"}")),
+        "{outcomes:?}"
+    );
+    assert!(
+        mine.iter().any(|r| r["command"] == "workflow approve"
+            && r["outcome"].as_str().is_some_and(
+                |o| o.contains("approved step promote of workflow release: looks good")
+            )
+            && r["actor"].as_str().is_some_and(|a| a.contains('@'))),
+        "{mine:#?}"
+    );
+    assert!(
+        outcomes.iter().any(|o| o.starts_with("succeeded")),
+        "{outcomes:?}"
+    );
+    p.baton(["audit", "verify"]).ok();
 }
 
 #[test]

@@ -117,6 +117,9 @@ pub struct Runner<'a> {
     /// Tests and chaos drills: `fail:K` fails the K-th step to finish, `kill:K` kills the
     /// process right after the K-th step's outcome is recorded (a crash at a step boundary).
     pub fault: Option<baton_engine::apply::FaultInjection>,
+    /// Where runs, outcomes and approvals are recorded in the audit log (the directory's
+    /// state store), and the environment named there.
+    pub audit: Option<(&'a dyn baton_state::StateStore, String)>,
 }
 
 impl<'a> Runner<'a> {
@@ -135,6 +138,7 @@ impl<'a> Runner<'a> {
             lease: baton_state::DEFAULT_LEASE,
             stop: Arc::new(AtomicBool::new(false)),
             fault: None,
+            audit: None,
         }
     }
 
@@ -188,6 +192,25 @@ impl<'a> Runner<'a> {
             note: None,
         };
         let claim = self.store.create_run(&run, &self.holder(), self.lease)?;
+        let shown: serde_json::Map<String, serde_json::Value> = values
+            .iter()
+            .map(|(k, v)| {
+                let j = if v.contains_sensitive() {
+                    json!("(sensitive)")
+                } else {
+                    v.to_json()
+                };
+                (k.clone(), j)
+            })
+            .collect();
+        self.audit(
+            "workflow run",
+            &run_id,
+            format!(
+                "started workflow {name} with inputs {}",
+                serde_json::Value::Object(shown)
+            ),
+        );
         let advance = self.drive_claimed(&run, &claim, &wfs)?;
         Ok((run_id, advance))
     }
@@ -304,6 +327,20 @@ impl<'a> Runner<'a> {
         });
         self.store
             .decide_approval(run_id, key, &decision.to_string())?;
+        self.audit(
+            if approved {
+                "workflow approve"
+            } else {
+                "workflow reject"
+            },
+            run_id,
+            format!(
+                "{} step {key} of workflow {}{}",
+                if approved { "approved" } else { "rejected" },
+                run.workflow,
+                reason.map(|r| format!(": {r}")).unwrap_or_default()
+            ),
+        );
         match self.store.claim(run_id, &self.holder(), self.lease) {
             Ok(claim) => {
                 let wfs = self.recorded(&run)?;
@@ -463,7 +500,40 @@ impl<'a> Runner<'a> {
         };
         self.store
             .set_run_status(claim, advance.status(), note.as_deref())?;
+        self.audit(
+            "workflow run",
+            &claim.run_id,
+            match &note {
+                Some(n) => format!("{}: {n}", advance.status().as_str()),
+                None => advance.status().as_str().to_string(),
+            },
+        );
         Ok(())
+    }
+
+    /// Appends an audit record, if there is an audit log; a failure is told, not fatal.
+    fn audit(&self, command: &str, run_id: &str, outcome: String) {
+        let Some((store, environment)) = &self.audit else {
+            return;
+        };
+        let r = baton_engine::audit::append(
+            *store,
+            &self.actor,
+            environment,
+            baton_engine::audit::Record {
+                command,
+                run_id: Some(run_id.to_string()),
+                plan: None,
+                plan_digest: None,
+                policy: serde_json::Value::Null,
+                outcome,
+                changes: Vec::new(),
+            },
+        );
+        if let Err(e) = r {
+            self.hooks
+                .notice(&format!("Warning: could not append to the audit log: {e}"));
+        }
     }
 }
 

@@ -74,9 +74,12 @@ pub fn find_run(env: &Env, id: &str) -> anyhow::Result<Option<(SqliteWorkflowSto
 fn runner<'a>(
     env: &Env,
     store: &'a SqliteWorkflowStore,
+    log: &'a super::StoreHandle,
     parallelism: usize,
 ) -> anyhow::Result<Runner<'a>> {
     let mut r = Runner::new(store, &env.dir, &Terminal);
+    // The audit log of the directory (its default state database).
+    r.audit = Some((&log.store, env.workspace.clone()));
     r.sources = env.sources.clone();
     r.parallelism = parallelism;
     r.actor = baton_engine::audit::Actor::current(super::audit::redacted_args());
@@ -172,7 +175,8 @@ pub fn run(env: &Env, c: &WorkflowCommand) -> anyhow::Result<ExitCode> {
                 return Err(anyhow!(WfError::NoSuchWorkflow(name.clone())));
             }
             let store = open(env)?;
-            let r = runner(env, &store, *parallelism)?;
+            let log = env.open_store()?;
+            let r = runner(env, &store, &log, *parallelism)?;
             crate::ui::on_interrupt_flag(r.stop.clone());
             match r.start(name, &inputs, None) {
                 Ok((id, advance)) => {
@@ -288,7 +292,8 @@ pub fn approve(env: &Env, a: &ApproveArgs) -> anyhow::Result<ExitCode> {
             a.run
         );
     };
-    let r = runner(env, &store, 10)?;
+    let log = env.open_store()?;
+    let r = runner(env, &store, &log, 10)?;
     match r.decide(&a.run, &a.step, !a.reject, a.reason.as_deref()) {
         Ok(Some(advance)) => Ok(report(&a.run, &advance)),
         Ok(None) => {
@@ -306,7 +311,8 @@ pub fn resume(
     id: &str,
     parallelism: usize,
 ) -> anyhow::Result<ExitCode> {
-    let r = runner(env, store, parallelism)?;
+    let log = env.open_store()?;
+    let r = runner(env, store, &log, parallelism)?;
     crate::ui::on_interrupt_flag(r.stop.clone());
     match r.advance(id) {
         Ok(a) => Ok(report(id, &a)),
@@ -316,7 +322,8 @@ pub fn resume(
 
 /// `baton rollback RUN` for a workflow run.
 pub fn rollback(env: &Env, store: &SqliteWorkflowStore, id: &str) -> anyhow::Result<ExitCode> {
-    let r = runner(env, store, 1)?;
+    let log = env.open_store()?;
+    let r = runner(env, store, &log, 1)?;
     match r.rollback(id) {
         Ok(a) => Ok(report(id, &a)),
         Err(e) => failed(env, e),
@@ -467,7 +474,8 @@ pub fn serve(env: &Env, a: &ServeArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let store = open(env)?;
-    let r = runner(env, &store, a.parallelism)?;
+    let log = env.open_store()?;
+    let r = runner(env, &store, &log, a.parallelism)?;
     crate::ui::on_interrupt_flag(r.stop.clone());
     let agent = baton_workflow::agent::Agent {
         store: &store,
