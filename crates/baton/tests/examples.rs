@@ -155,3 +155,32 @@ fn shell_git_wraps_a_real_tool() {
     p.baton(["destroy", "--auto-approve"]).ok();
     assert!(!p.exists("repos/app.git"));
 }
+
+#[test]
+fn workflow_example_deploys_and_the_release_waits_for_its_approval() {
+    let p = example("workflow");
+    let deploy = p.baton(["workflow", "run", "deploy"]).ok();
+    assert!(deploy.stdout.contains("succeeded"), "{}", deploy.stdout);
+    assert_eq!(
+        p.read("stacks/app/out/dev.conf"),
+        format!("subnet = subnet-{}\n", &sha256_hex("10.1.0.0/16")[..8])
+    );
+    let release = p
+        .baton(["workflow", "run", "release", "--input", "env=staging"])
+        .ok();
+    assert!(
+        release.stdout.contains("Promote staging (schema 42)?"),
+        "{}",
+        release.stdout
+    );
+    let runs = p.baton(["runs", "--json"]).ok().stdout;
+    let runs: serde_json::Value = serde_json::from_str(&runs).expect("JSON");
+    let id = runs[0]["id"].as_str().expect("newest run").to_string();
+    p.baton(["approve", &id, "promote"]).ok();
+    assert!(p.exists("stacks/app/out/staging.conf"));
+}
+
+fn sha256_hex(s: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(s.as_bytes()))
+}
