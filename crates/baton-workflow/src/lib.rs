@@ -12,6 +12,7 @@ pub mod exec;
 pub mod graph;
 pub mod load;
 pub mod model;
+pub mod preview;
 mod scope;
 
 pub use load::{load_dir, load_texts, SUFFIX};

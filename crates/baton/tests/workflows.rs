@@ -629,3 +629,77 @@ workflow "gate" {
         "{r:#}"
     );
 }
+
+#[test]
+fn workflow_plan_shows_stack_plans_and_changes_nothing() {
+    let p = release_project();
+    let out = p
+        .baton(["workflow", "plan", "release", "--input", "env=qa"])
+        .ok();
+    assert!(
+        out.stdout
+            .contains("stacks/net (qa): 1 to add, 0 to change, 0 to destroy; policy: pass"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("planned when it runs: its arguments use the outputs of step.network"),
+        "{}",
+        out.stdout
+    );
+    assert!(out
+        .stdout
+        .contains("step.smoke: command (for_each), after app, promote"));
+    assert!(!p.exists("stacks/net/.baton"), "planning created no state");
+    assert!(!p.exists(".baton/workflows.db"), "and started no run");
+}
+
+const WORKFLOW_POLICY: &str = r#"package workflow.release
+
+import rego.v1
+
+deny contains msg if {
+  input.workflow.inputs.env == "prod"
+  some rc in input.plan.resource_changes
+  "create" in rc.change.actions
+  msg := sprintf("no creates in prod: %s", [rc.address])
+}
+
+require_approval contains "migrations need a DBA" if {
+  input.step.name == "migrate"
+}
+"#;
+
+#[test]
+fn workflow_policies_deny_a_step_or_require_an_approval() {
+    let p = release_project();
+    p.write("policies/release.rego", WORKFLOW_POLICY);
+    // In prod, the network stack's plan creates something: denied before it starts.
+    let out = p
+        .baton(["workflow", "run", "release", "--input", "env=prod"])
+        .fails();
+    assert!(
+        out.stderr
+            .contains("no creates in prod: terraform_data.net"),
+        "{}",
+        out.stderr
+    );
+    assert!(state_list(&p, "stacks/net", "prod").is_empty());
+    // Elsewhere the stacks go ahead, and the migration waits for the approval the policy
+    // asks for.
+    let out = p.baton(["workflow", "run", "release"]).ok();
+    assert!(
+        out.stdout.contains("migrations need a DBA"),
+        "{}",
+        out.stdout
+    );
+    let run = last_run(&p);
+    let r = show(&p, &run);
+    assert_eq!(step(&r, "approve:migrate")["status"], "waiting");
+    assert!(!p.exists("tries"), "the migration did not start");
+    p.baton(["approve", &run, "approve:migrate"]).ok();
+    let r = show(&p, &run);
+    assert_eq!(step(&r, "migrate")["status"], "succeeded");
+    assert_eq!(step(&r, "promote")["status"], "waiting");
+}

@@ -55,6 +55,51 @@ pub(super) fn plan_and_apply(run: &Run<'_>, opts: &PlanOpts) -> Result<RunOutcom
     })))
 }
 
+/// Plans and gates, changing nothing.
+pub(super) fn preview(run: &Run<'_>, opts: &PlanOpts) -> Result<super::Preview, RunError> {
+    let req = run.req;
+    let (ctx, mut diags) = run.load(None, &req.workspace);
+    let Some(ctx) = ctx else {
+        return Ok(super::Preview {
+            plan: None,
+            gate: None,
+            json: None,
+            diags,
+        });
+    };
+    let guard = crate::lifecycle::take_lock(
+        run.store,
+        "plan",
+        req.lock_timeout,
+        &req.actor,
+        &req.workspace,
+    )?;
+    let prior = run.store.current()?;
+    let (plan, d) = crate::plan::plan(&ctx, &prior, opts, run.hooks.observer());
+    diags.extend(d);
+    drop(guard);
+    let plan = plan.filter(|_| !diags.has_errors());
+    let gate = plan.as_ref().map(|p| {
+        crate::policy::gate(GateInput {
+            ctx: &ctx,
+            plan: p,
+            prior: &prior,
+            extra_dirs: &req.policy_dirs,
+            run: RunContext::for_actor(&req.workspace, &req.actor, "plan", None),
+            override_reason: req.override_policy.as_deref(),
+        })
+    });
+    let json = plan.as_ref().map(|p| {
+        crate::planjson::plan_json(Some(&ctx), p, &prior, crate::planjson::JsonOpts::default())
+    });
+    Ok(super::Preview {
+        plan,
+        gate,
+        json,
+        diags,
+    })
+}
+
 /// Applies a plan saved earlier, if the state is still the one it was made against.
 pub(super) fn apply_saved(
     run: &Run<'_>,

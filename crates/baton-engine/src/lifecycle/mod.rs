@@ -291,6 +291,49 @@ pub fn run(
     }
 }
 
+/// What a run would do, changing nothing (the state is only read, under the lock).
+pub struct Preview {
+    /// `None` when the configuration or the plan has errors (see `diags`).
+    pub plan: Option<Plan>,
+    /// The policy gate's decision on the plan.
+    pub gate: Option<Gate>,
+    /// The plan as `terraform show -json` gives it (sensitive values hidden).
+    pub json: Option<serde_json::Value>,
+    pub diags: Diagnostics,
+}
+
+/// Plans `req` (a `RunKind::Apply`) and runs the policy gate on the plan, changing nothing
+/// and recording nothing: what `workflow plan` shows of a stack step.
+pub fn preview(store: &dyn StateStore, req: &RunRequest) -> Result<Preview, RunError> {
+    let RunKind::Apply(opts) = &req.kind else {
+        return Ok(Preview {
+            plan: None,
+            gate: None,
+            json: None,
+            diags: Diagnostics::new(),
+        });
+    };
+    let hooks = Silent;
+    let run = Run {
+        store,
+        req,
+        hooks: &hooks,
+    };
+    apply::preview(&run, opts)
+}
+
+/// Hooks that approve nothing and say nothing.
+struct Silent;
+
+impl RunHooks for Silent {
+    fn observer(&self) -> &dyn Observer {
+        &crate::NoObserver
+    }
+    fn approve(&self, _what: Approval, _plan: &Plan) -> bool {
+        false
+    }
+}
+
 /// Takes the state lock for `operation`, recording a stale holder's removal in the audit log
 /// (the guard's `cleared_stale` says whom, for the caller to report).
 pub fn take_lock(

@@ -43,6 +43,17 @@ struct Book<'a> {
     finished: BTreeMap<String, Value>,
     failure: Option<String>,
     rejected: bool,
+    /// The workflow's policy directory, when it has one.
+    policies: Option<std::path::PathBuf>,
+}
+
+/// What the workflow's policies said about a step about to start.
+enum Gated {
+    Go,
+    /// The step waits for the approval the policies asked for (its key).
+    Wait(String),
+    /// Denied (the failure is recorded).
+    Denied,
 }
 
 pub(super) fn drive(
@@ -77,6 +88,7 @@ pub(super) fn drive(
         finished: BTreeMap::new(),
         failure: None,
         rejected: false,
+        policies: super::gate::policy_dir(wf),
     };
     // A failure recorded by an earlier drive (an approval rejected meanwhile is seen below).
     if let Some(f) = book
@@ -171,6 +183,16 @@ pub(super) fn drive(
                         if let Some(key) = &cache {
                             if book.reuse_cached(step, &inst.key, key)? {
                                 continue;
+                            }
+                        }
+                        if book.policies.is_some() {
+                            match book.policy_gate(step, inst, &prepared)? {
+                                Gated::Go => {}
+                                Gated::Wait(key) => {
+                                    waiting.push(key);
+                                    continue;
+                                }
+                                Gated::Denied => break,
                             }
                         }
                         if !book.take_limits(step, &inst.key, all)? {
@@ -530,6 +552,118 @@ impl Book<'_> {
             retry: step.retry,
             timeout: step.timeout,
         })
+    }
+
+    /// The workflow's policies on an instance about to start (see [`super::gate`]).
+    fn policy_gate(
+        &mut self,
+        step: &Step,
+        inst: &Instance,
+        p: &Prepared,
+    ) -> Result<Gated, WfError> {
+        let Some(dir) = self.policies.clone() else {
+            return Ok(Gated::Go);
+        };
+        let gate_key = format!("approve:{}", inst.key);
+        let fresh = self
+            .runner
+            .store
+            .steps(&self.run.id)?
+            .into_iter()
+            .find(|r| r.key == gate_key);
+        let mut approved = false;
+        if let Some(mut rec) = fresh {
+            if rec.status == WfStepStatus::Waiting {
+                let decision = rec
+                    .approval
+                    .as_deref()
+                    .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok());
+                match decision {
+                    None => return Ok(Gated::Wait(gate_key)),
+                    Some(d) => {
+                        let yes = d.get("approved").and_then(|a| a.as_bool()) == Some(true);
+                        let by = d
+                            .get("by")
+                            .and_then(|b| b.as_str())
+                            .unwrap_or("someone")
+                            .to_string();
+                        let reason = d.get("reason").and_then(|r| r.as_str()).map(str::to_string);
+                        rec.finished_at = Some(baton_engine::now_rfc3339());
+                        rec.status = if yes {
+                            WfStepStatus::Succeeded
+                        } else {
+                            WfStepStatus::Failed
+                        };
+                        if !yes {
+                            rec.error = Some(format!(
+                                "rejected by {by}{}",
+                                reason.map(|r| format!(": {r}")).unwrap_or_default()
+                            ));
+                        }
+                        self.put(rec.clone())?;
+                        self.runner.hooks.step_finished(&self.run.id, &rec);
+                    }
+                }
+            }
+            match rec.status {
+                WfStepStatus::Succeeded => approved = true,
+                WfStepStatus::Failed => {
+                    self.failure = Some(format!(
+                        "step {} was {}",
+                        inst.key,
+                        rec.error.unwrap_or_else(|| "rejected".into())
+                    ));
+                    self.rejected = true;
+                    return Ok(Gated::Denied);
+                }
+                _ => {}
+            }
+        }
+        let plan = match &p.work {
+            Work::Stack {
+                dir: stack,
+                env,
+                vars,
+                destroy,
+                ..
+            } => Some(stack_plan_json(stack, env, vars, *destroy)),
+            _ => None,
+        };
+        let step_doc = serde_json::json!({
+            "name": step.name,
+            "key": inst.key,
+            "kind": step.kind.as_str(),
+            "args": describe(&p.work),
+        });
+        let input = super::gate::input(
+            self.wf,
+            &self.run.id,
+            &self.runner.actor.who,
+            &self.inputs,
+            step_doc,
+            plan,
+        );
+        let verdict = super::gate::evaluate(&dir, &input, &self.runner.sources);
+        if !verdict.deny.is_empty() {
+            let why = format!(
+                "denied by the workflow policies: {}",
+                verdict.deny.join("; ")
+            );
+            self.fail_unstarted(step, &inst.key, why)?;
+            return Ok(Gated::Denied);
+        }
+        if !verdict.require_approval.is_empty() && !approved {
+            let mut rec = WfStep::new(&self.run.id, &gate_key, &step.name, "approval");
+            rec.status = WfStepStatus::Waiting;
+            rec.started_at = Some(baton_engine::now_rfc3339());
+            let text = verdict.require_approval.join("; ");
+            rec.inputs =
+                Some(serde_json::json!({ "message": text, "required_by": "policy" }).to_string());
+            self.put(rec)?;
+            self.runner.hooks.waiting(&self.run.id, &gate_key, &text);
+            return Ok(Gated::Wait(gate_key));
+        }
+        Ok(Gated::Go)
     }
 
     /// The instance's cache key, if its step has one.
@@ -958,4 +1092,41 @@ pub(super) fn const_string(
             v.ty().friendly_name()
         )
     })
+}
+
+/// The plan JSON of a stack step about to run (null when it cannot be planned: the stack run
+/// itself will report why).
+fn stack_plan_json(
+    dir: &std::path::Path,
+    env: &str,
+    vars: &[(String, Value)],
+    destroy: bool,
+) -> serde_json::Value {
+    use baton_engine::lifecycle::{self, RunKind, RunRequest};
+    let opts = baton_engine::plan::PlanOpts {
+        mode: if destroy {
+            baton_engine::PlanMode::Destroy
+        } else {
+            baton_engine::PlanMode::Normal
+        },
+        vars: vars
+            .iter()
+            .map(|(k, v)| match v.as_str() {
+                Some(s) => baton_engine::vars::CliVar::Assign(k.clone(), s.to_string()),
+                None => baton_engine::vars::CliVar::Assign(k.clone(), v.to_json().to_string()),
+            })
+            .collect(),
+        env: Vec::new(),
+        ..baton_engine::plan::PlanOpts::default()
+    };
+    let mut req = RunRequest::new(dir, env, RunKind::Apply(opts));
+    req.lock_timeout = std::time::Duration::from_secs(60);
+    let path = lifecycle::default_state_path(dir, env);
+    let Ok(store) = baton_state::sqlite::SqliteStore::open(&path) else {
+        return serde_json::Value::Null;
+    };
+    lifecycle::preview(&store, &req)
+        .ok()
+        .and_then(|p| p.json)
+        .unwrap_or(serde_json::Value::Null)
 }

@@ -9,6 +9,7 @@
 //! (`drive`). Must not print: the caller sees progress through [`WfHooks`].
 
 mod drive;
+mod gate;
 mod perform;
 mod undo;
 
@@ -569,7 +570,7 @@ fn definition_files(dir: &Path) -> Result<Vec<(String, String)>, WfError> {
 }
 
 /// The run's input values: given ones converted to their types, the others from defaults.
-fn resolve_inputs(
+pub(crate) fn resolve_inputs(
     wf: &Workflow,
     given: &[(String, InputValue)],
 ) -> Result<BTreeMap<String, Value>, WfError> {

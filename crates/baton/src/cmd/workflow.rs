@@ -9,7 +9,6 @@ use crate::cli::{ApproveArgs, LogsArgs, ServeArgs, WorkflowCommand};
 use anyhow::{anyhow, bail};
 use baton_state::{SqliteWorkflowStore, WfRun, WfStep, WfStepStatus, WorkflowStore};
 use baton_workflow::exec::{store_path, Advance, InputValue, Runner, WfError, WfHooks};
-use baton_workflow::graph;
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -241,7 +240,8 @@ fn list(env: &Env, as_json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn plan(env: &Env, name: &str, _inputs: &[String]) -> anyhow::Result<ExitCode> {
+fn plan(env: &Env, name: &str, inputs: &[String]) -> anyhow::Result<ExitCode> {
+    use baton_workflow::preview::StackPreview;
     let (wfs, d) = baton_workflow::load_dir(&env.dir, &env.sources);
     if super::print_diags(&d, &env.sources) {
         return Ok(ExitCode::from(1));
@@ -249,40 +249,78 @@ fn plan(env: &Env, name: &str, _inputs: &[String]) -> anyhow::Result<ExitCode> {
     let w = wfs
         .get(name)
         .ok_or_else(|| anyhow!(WfError::NoSuchWorkflow(name.to_string())))?;
-    let order = graph::order(w).map_err(|c| anyhow!("cycle: {}", c.join(" → ")))?;
-    outln!("Workflow {name}: {} step(s), in order:", order.len());
-    for n in &order {
-        let Some(s) = w.step(n) else { continue };
-        let deps: Vec<String> = graph::dependencies(s).into_iter().map(|(d, _)| d).collect();
-        let fan = if s.for_each.is_some() {
-            " (for_each)"
-        } else if s.count.is_some() {
-            " (count)"
-        } else {
-            ""
-        };
+    let inputs = parse_inputs(inputs)?;
+    let steps = match baton_workflow::preview::preview(w, &inputs, &env.sources) {
+        Ok(s) => s,
+        Err(e) => return failed(env, e),
+    };
+    outln!("Workflow {name}: {} step(s), in order:", steps.len());
+    let mut denied = false;
+    let mut errors = false;
+    for s in &steps {
         outln!(
-            "  step.{n}: {}{fan}{}",
-            s.kind.as_str(),
-            if deps.is_empty() {
+            "  step.{}: {}{}{}",
+            s.name,
+            s.kind,
+            s.fan_out.map(|f| format!(" ({f})")).unwrap_or_default(),
+            if s.after.is_empty() {
                 String::new()
             } else {
-                format!(", after {}", deps.join(", "))
+                format!(", after {}", s.after.join(", "))
             }
         );
+        match &s.stack {
+            None => {}
+            Some(StackPreview::Later { depends_on }) if depends_on.is_empty() => {
+                outln!("      planned when it runs (fanned out)");
+            }
+            Some(StackPreview::Later { depends_on }) => outln!(
+                "      planned when it runs: its arguments use the outputs of {}",
+                depends_on
+                    .iter()
+                    .map(|d| format!("step.{d}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Some(StackPreview::Planned {
+                dir,
+                env: e,
+                summary,
+                policy,
+                denied: d,
+                findings,
+            }) => {
+                outln!("      {dir} ({e}): {summary}; policy: {policy}");
+                for f in findings {
+                    outln!("        - {f}");
+                }
+                denied |= *d;
+            }
+            Some(StackPreview::Error(e)) => {
+                outln!("      error: {e}");
+                errors = true;
+            }
+        }
     }
-    if !w.compensate.is_empty() {
+    let w_comp = &w.compensate;
+    if !w_comp.is_empty() {
         outln!(
             "On failure ({}): {}",
             w.on_failure,
-            w.compensate
+            w_comp
                 .iter()
                 .map(|c| format!("compensate.{}", c.name))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if errors {
+        ExitCode::from(1)
+    } else if denied {
+        ExitCode::from(super::policy::DENIED_EXIT)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 pub fn approve(env: &Env, a: &ApproveArgs) -> anyhow::Result<ExitCode> {
