@@ -703,3 +703,92 @@ fn workflow_policies_deny_a_step_or_require_an_approval() {
     assert_eq!(step(&r, "migrate")["status"], "succeeded");
     assert_eq!(step(&r, "promote")["status"], "waiting");
 }
+
+#[test]
+fn a_crash_during_a_stack_step_resumes_that_stack_run() {
+    let p = Project::new(&[
+        (
+            "w.baton.hcl",
+            r#"workflow "w" {
+  step "slow" {
+    apply = "stacks/slow"
+  }
+  step "after" {
+    command = "echo ${step.slow.outputs.id} >> after.txt"
+  }
+}
+"#,
+        ),
+        (
+            "stacks/slow/main.tf",
+            r#"resource "terraform_data" "a" {
+  input = "a"
+}
+
+resource "terraform_data" "b" {
+  input      = "b"
+  depends_on = [terraform_data.a]
+  provisioner "local-exec" {
+    command = "if [ -f ../../slow.log ]; then echo again >> ../../slow.log; else echo started >> ../../slow.log; sleep 31.7; fi"
+  }
+}
+
+output "id" {
+  value = terraform_data.a.id
+}
+"#,
+        ),
+    ]);
+    let mut running = p
+        .baton(["workflow", "run", "w"])
+        .env("BATON_WORKFLOW_LEASE", "300ms")
+        .spawn();
+    common::wait_until(
+        "the stack step to be in flight",
+        std::time::Duration::from_secs(60),
+        || p.exists("slow.log"),
+    );
+    running.crash();
+    // What the crash left running (the provisioner's sleep, in a process group of its own)
+    // would be waited for by resume for up to 30s: end it now.
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        common::kill_if_running(pid, "sleep 31.7");
+    }
+    let run = last_run(&p);
+    let r = show(&p, &run);
+    assert_eq!(step(&r, "slow")["status"], "started");
+    let first_stack_run = step(&r, "slow")["child_run"]
+        .as_str()
+        .expect("the stack run is recorded before it starts")
+        .to_string();
+    // The first provisioner sleeps; the resumed one finds the mark and is quick.
+    let resumed = p
+        .baton(["resume", &run])
+        .env("BATON_WORKFLOW_LEASE", "300ms")
+        .run();
+    assert!(resumed.success(), "{}\n{}", resumed.stdout, resumed.stderr);
+    let r = show(&p, &run);
+    assert_eq!(r["status"], "succeeded", "{r:#}");
+    assert!(p.exists("after.txt"));
+    let stack_runs = step(&r, "slow")["child_run"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        stack_runs.starts_with(&first_stack_run) && stack_runs.split_whitespace().count() == 2,
+        "the interrupted stack run is resumed by a second one: {stack_runs}"
+    );
+    // `a` was created once: the resume did not create it again.
+    let state = p
+        .baton(["--chdir", "stacks/slow", "state", "list"])
+        .ok()
+        .stdout;
+    assert_eq!(
+        state.lines().filter(|l| *l == "terraform_data.a").count(),
+        1,
+        "{state}"
+    );
+}
