@@ -137,6 +137,18 @@ impl Agent<'_> {
                 continue;
             }
             let steps = self.store.steps(&run.id)?;
+            // A retry whose backoff has ended.
+            let retry_due = steps.iter().any(|s| {
+                s.status == WfStepStatus::Waiting
+                    && s.next_attempt_at
+                        .as_deref()
+                        .and_then(|t| t.parse::<Timestamp>().ok())
+                        .is_some_and(|t| t <= now)
+            });
+            if retry_due {
+                out.push(run.id.clone());
+                continue;
+            }
             let waiting: Vec<_> = steps
                 .iter()
                 .filter(|s| s.status == WfStepStatus::Waiting && s.kind == "approval")

@@ -729,7 +729,7 @@ resource "terraform_data" "b" {
   input      = "b"
   depends_on = [terraform_data.a]
   provisioner "local-exec" {
-    command = "if [ -f ../../slow.log ]; then echo again >> ../../slow.log; else echo started >> ../../slow.log; sleep 31.7; fi"
+    command = "if [ -f ../../slow.log ]; then echo again >> ../../slow.log; else echo started >> ../../slow.log; sleep 31.737; fi"
   }
 }
 
@@ -743,19 +743,26 @@ output "id" {
         .baton(["workflow", "run", "w"])
         .env("BATON_WORKFLOW_LEASE", "300ms")
         .spawn();
+    // The provisioner's sleep, in a process group of its own.
+    let sleepers = || -> Vec<u32> {
+        std::fs::read_dir("/proc")
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+                    .filter(|pid| common::process_running(*pid, "31.737"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     common::wait_until(
         "the stack step to be in flight",
         std::time::Duration::from_secs(60),
-        || p.exists("slow.log"),
+        || p.exists("slow.log") && !sleepers().is_empty(),
     );
     running.crash();
-    // What the crash left running (the provisioner's sleep, in a process group of its own)
-    // would be waited for by resume for up to 30s: end it now.
-    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        common::kill_if_running(pid, "sleep 31.7");
+    // What the crash left running would be waited for by resume for up to 30s: end it now.
+    for pid in sleepers() {
+        common::kill_if_running(pid, "31.737");
     }
     let run = last_run(&p);
     let r = show(&p, &run);
@@ -791,4 +798,45 @@ output "id" {
         1,
         "{state}"
     );
+}
+
+#[test]
+fn a_long_backoff_waits_without_a_process_and_the_agent_continues_it() {
+    let p = Project::new(&[(
+        "r.baton.hcl",
+        r#"workflow "flaky" {
+  step "call" {
+    command = "n=$(cat tries 2>/dev/null || echo 0); n=$((n+1)); echo $n > tries; [ $n -ge 2 ]"
+    retry {
+      attempts = 3
+      backoff  = "1s"
+    }
+  }
+  step "next" {
+    depends_on = [step.call]
+    command    = "echo done > done.txt"
+  }
+}
+"#,
+    )]);
+    // Backoffs longer than 0s are not slept: the first failure leaves the run waiting.
+    let out = p
+        .baton(["workflow", "run", "flaky"])
+        .env("BATON_WORKFLOW_MAX_SLEEP", "0s")
+        .ok();
+    assert!(out.stdout.contains("is waiting for call"), "{}", out.stdout);
+    let run = last_run(&p);
+    let r = show(&p, &run);
+    assert_eq!(r["status"], "waiting");
+    assert_eq!(step(&r, "call")["status"], "waiting");
+    assert_eq!(step(&r, "call")["attempts"], 1);
+    assert!(!p.exists("done.txt"));
+    // The agent runs the second attempt once the backoff is over, and the run goes on.
+    p.baton(["serve", "--for", "3s", "--tick", "100ms"])
+        .env("BATON_WORKFLOW_MAX_SLEEP", "0s")
+        .ok();
+    let r = show(&p, &run);
+    assert_eq!(r["status"], "succeeded", "{r:#}");
+    assert_eq!(step(&r, "call")["attempts"], 2);
+    assert_eq!(p.read("done.txt"), "done\n");
 }

@@ -148,12 +148,22 @@ pub(super) fn drive(
                             }
                             Some(WfStepStatus::Waiting) => {
                                 all_done = false;
-                                if book.settle_waiting(step, inst)? {
-                                    // Decided: look again on the next pass.
-                                    continue;
+                                match book.retry_wait(&inst.key) {
+                                    // A retry whose backoff ended: run it again below.
+                                    Some(true) => {}
+                                    Some(false) => {
+                                        waiting.push(inst.key.clone());
+                                        continue;
+                                    }
+                                    None => {
+                                        if book.settle_waiting(step, inst)? {
+                                            // Decided: look again on the next pass.
+                                            continue;
+                                        }
+                                        waiting.push(inst.key.clone());
+                                        continue;
+                                    }
                                 }
-                                waiting.push(inst.key.clone());
-                                continue;
                             }
                             _ => {}
                         }
@@ -546,12 +556,31 @@ impl Book<'_> {
                 return Err("an approval is not performed by a worker".into())
             }
         };
+        // Attempts made before a backoff that was waited out without a process.
+        let attempts_done = match self.records.get(&inst.key) {
+            Some(r) if r.status == WfStepStatus::Waiting && r.next_attempt_at.is_some() => {
+                r.attempts
+            }
+            _ => 0,
+        };
         Ok(Prepared {
             key: inst.key.clone(),
             work,
             retry: step.retry,
             timeout: step.timeout,
+            attempts_done,
         })
+    }
+
+    /// For a step waiting for a retry: whether its backoff has ended. `None` when the step
+    /// waits for something else.
+    fn retry_wait(&self, key: &str) -> Option<bool> {
+        let at = self.records.get(key)?.next_attempt_at.as_deref()?;
+        let due = at
+            .parse::<jiff::Timestamp>()
+            .map(|t| t <= jiff::Timestamp::now())
+            .unwrap_or(true);
+        Some(due)
     }
 
     /// The workflow's policies on an instance about to start (see [`super::gate`]).
@@ -769,6 +798,7 @@ impl Book<'_> {
         rec.status = WfStepStatus::Started;
         rec.started_at = Some(baton_engine::now_rfc3339());
         rec.finished_at = None;
+        rec.next_attempt_at = None;
         rec.inputs = Some(describe(&p.work).to_string());
         if let Work::Stack {
             run_id, earlier, ..
@@ -801,11 +831,21 @@ impl Book<'_> {
         let mut rec = self.base_record(step, &p.key);
         rec.status = if done.ok {
             WfStepStatus::Succeeded
-        } else if done.waiting {
+        } else if done.waiting || done.retry_in.is_some() {
             WfStepStatus::Waiting
         } else {
             WfStepStatus::Failed
         };
+        rec.next_attempt_at = done.retry_in.map(|d| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|t| t.as_secs_f64())
+                .unwrap_or(0.0);
+            // Whole seconds, rounded up: never earlier than the backoff.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let at = (now + d.as_secs_f64()).ceil() as u64;
+            baton_engine::rfc3339(at)
+        });
         rec.attempts = rec.attempts.saturating_sub(0).max(done.attempts);
         rec.finished_at = Some(baton_engine::now_rfc3339());
         rec.duration_ms = Some(u64::try_from(done.duration.as_millis()).unwrap_or(u64::MAX));

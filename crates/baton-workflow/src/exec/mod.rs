@@ -118,6 +118,9 @@ pub struct Runner<'a> {
     /// Tests and chaos drills: `fail:K` fails the K-th step to finish, `kill:K` kills the
     /// process right after the K-th step's outcome is recorded (a crash at a step boundary).
     pub fault: Option<baton_engine::apply::FaultInjection>,
+    /// A retry backoff longer than this is not slept: the step waits, recorded, and the run
+    /// holds no process until `baton serve` (or `resume`) continues it when it is due.
+    pub max_inline_backoff: Duration,
     /// Where runs, outcomes and approvals are recorded in the audit log (the directory's
     /// state store), and the environment named there.
     pub audit: Option<(&'a dyn baton_state::StateStore, String)>,
@@ -139,6 +142,7 @@ impl<'a> Runner<'a> {
             lease: baton_state::DEFAULT_LEASE,
             stop: Arc::new(AtomicBool::new(false)),
             fault: None,
+            max_inline_backoff: Duration::from_secs(5),
             audit: None,
         }
     }

@@ -31,6 +31,8 @@ pub(super) struct Prepared {
     pub work: Work,
     pub retry: Retry,
     pub timeout: Option<Duration>,
+    /// Attempts made earlier (before a backoff the run waited out without a process).
+    pub attempts_done: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -75,23 +77,35 @@ pub(super) struct Performed {
     pub error: Option<String>,
     /// A stack step's runs (the first and any resumes), or a workflow step's child run.
     pub child_runs: Vec<String>,
+    /// The step failed and will be retried after this backoff, which is too long to hold a
+    /// process for: the run waits without one.
+    pub retry_in: Option<Duration>,
 }
 
 /// Performs `p`, retrying a failure as its `retry` says.
 pub(super) fn perform(r: &Runner<'_>, p: &Prepared) -> Performed {
     let start = Instant::now();
     let attempts = p.retry.attempts.unwrap_or(1).max(1);
-    let mut delay = p.retry.backoff.unwrap_or(Duration::from_secs(1));
     let cap = p.retry.max_backoff.unwrap_or(Duration::from_secs(30));
+    let base = p.retry.backoff.unwrap_or(Duration::from_secs(1));
+    // The backoff before attempt n+1 is base·2^(n-1), capped.
+    let backoff = |n: u32| -> Duration {
+        let factor = 2u32.saturating_pow(n.saturating_sub(1).min(30));
+        base.saturating_mul(factor).min(cap)
+    };
     let mut out = Performed::default();
-    for attempt in 1..=attempts {
+    for attempt in (p.attempts_done + 1)..=attempts.max(p.attempts_done + 1) {
         out = once(r, p);
         out.attempts = attempt;
-        if out.ok || out.waiting || attempt == attempts || r.stop.load(Ordering::SeqCst) {
+        if out.ok || out.waiting || attempt >= attempts || r.stop.load(Ordering::SeqCst) {
             break;
         }
-        std::thread::sleep(delay.min(cap));
-        delay = (delay * 2).min(cap);
+        let delay = backoff(attempt);
+        if delay > r.max_inline_backoff {
+            out.retry_in = Some(delay);
+            break;
+        }
+        std::thread::sleep(delay);
     }
     out.duration = start.elapsed();
     out

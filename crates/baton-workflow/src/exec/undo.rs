@@ -155,6 +155,7 @@ pub(super) fn roll_back(
                 work,
                 retry: c.retry,
                 timeout: c.timeout,
+                attempts_done: 0,
             },
         );
         rec.attempts = done.attempts;

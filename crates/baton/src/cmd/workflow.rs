@@ -87,6 +87,10 @@ fn runner<'a>(
     if let Ok(l) = std::env::var("BATON_WORKFLOW_LEASE") {
         r.lease = super::parse_duration("BATON_WORKFLOW_LEASE", &l)?;
     }
+    // The longest retry backoff slept in-process (longer ones wait without a process).
+    if let Ok(l) = std::env::var("BATON_WORKFLOW_MAX_SLEEP") {
+        r.max_inline_backoff = super::parse_duration("BATON_WORKFLOW_MAX_SLEEP", &l)?;
+    }
     Ok(r)
 }
 
@@ -110,7 +114,7 @@ fn report(run_id: &str, a: &Advance) -> ExitCode {
         }
         Advance::Waiting(keys) => {
             outln!(
-                "\nWorkflow run {run_id} is waiting for approval of {}. Nothing runs meanwhile; `baton approve {run_id} STEP` continues it.",
+                "\nWorkflow run {run_id} is waiting for {}. Nothing runs meanwhile: `baton approve {run_id} STEP` continues it after an approval, `baton serve` after a retry's backoff.",
                 keys.join(", ")
             );
             ExitCode::SUCCESS
