@@ -120,6 +120,10 @@ pub enum WorkflowCommand {
         /// Steps at once.
         #[arg(long, default_value_t = 10, value_name = "N")]
         parallelism: usize,
+        /// Record the run and return at once; a background process runs it (its output goes
+        /// to .baton/workflow-logs/RUN.log).
+        #[arg(long)]
+        detach: bool,
     },
 }
 

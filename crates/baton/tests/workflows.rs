@@ -840,3 +840,34 @@ fn a_long_backoff_waits_without_a_process_and_the_agent_continues_it() {
     assert_eq!(step(&r, "call")["attempts"], 2);
     assert_eq!(p.read("done.txt"), "done\n");
 }
+
+#[test]
+fn a_detached_run_goes_on_in_the_background() {
+    let p = Project::new(&[(
+        "d.baton.hcl",
+        r#"workflow "bg" {
+  step "one" {
+    command = "sleep 0.3; echo one >> marks.txt"
+  }
+  step "two" {
+    depends_on = [step.one]
+    command    = "echo two >> marks.txt"
+  }
+}
+"#,
+    )]);
+    let out = p.baton(["workflow", "run", "bg", "--detach"]).ok();
+    assert!(
+        out.stdout.contains("started in the background"),
+        "{}",
+        out.stdout
+    );
+    let run = last_run(&p);
+    common::wait_until(
+        "the background run to finish",
+        std::time::Duration::from_secs(60),
+        || show(&p, &run)["status"] == "succeeded",
+    );
+    assert_eq!(p.read("marks.txt"), "one\ntwo\n");
+    assert!(p.exists(&format!(".baton/workflow-logs/{run}.log")));
+}

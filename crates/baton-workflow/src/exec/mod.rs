@@ -168,6 +168,26 @@ impl<'a> Runner<'a> {
         inputs: &[(String, InputValue)],
         parent: Option<(&str, &str)>,
     ) -> Result<(String, Advance), WfError> {
+        let (run, claim, wfs) = self.create_run(name, inputs, parent, WfRunStatus::Running)?;
+        let advance = self.drive_claimed(&run, &claim, &wfs)?;
+        Ok((run.id, advance))
+    }
+
+    /// Records a new run of `name` without advancing it (`--detach`: another process
+    /// continues it with [`Runner::advance`]). Returns its id.
+    pub fn create(&self, name: &str, inputs: &[(String, InputValue)]) -> Result<String, WfError> {
+        let (run, claim, _) = self.create_run(name, inputs, None, WfRunStatus::Queued)?;
+        self.store.release(&claim)?;
+        Ok(run.id)
+    }
+
+    fn create_run(
+        &self,
+        name: &str,
+        inputs: &[(String, InputValue)],
+        parent: Option<(&str, &str)>,
+        status: WfRunStatus,
+    ) -> Result<(WfRun, WfClaim, Workflows), WfError> {
         let files = definition_files(&self.dir)?;
         let (wfs, d) = crate::load_texts(&self.dir, &files, &self.sources);
         if d.has_errors() {
@@ -187,7 +207,7 @@ impl<'a> Runner<'a> {
                 "files": files,
             })
             .to_string(),
-            status: WfRunStatus::Running,
+            status,
             who: self.actor.who.clone(),
             started_at: baton_engine::now_rfc3339(),
             finished_at: None,
@@ -216,8 +236,7 @@ impl<'a> Runner<'a> {
                 serde_json::Value::Object(shown)
             ),
         );
-        let advance = self.drive_claimed(&run, &claim, &wfs)?;
-        Ok((run_id, advance))
+        Ok((run, claim, wfs))
     }
 
     /// Advances an existing run: after an approval, or after the process driving it died

@@ -164,6 +164,7 @@ pub fn run(env: &Env, c: &WorkflowCommand) -> anyhow::Result<ExitCode> {
             name,
             inputs,
             parallelism,
+            detach,
         } => {
             if *parallelism == 0 {
                 bail!("--parallelism must be at least 1");
@@ -180,6 +181,12 @@ pub fn run(env: &Env, c: &WorkflowCommand) -> anyhow::Result<ExitCode> {
             let store = open(env)?;
             let log = env.open_store()?;
             let r = runner(env, &store, &log, *parallelism)?;
+            if *detach {
+                return match r.create(name, &inputs) {
+                    Ok(id) => detached(env, &id, *parallelism),
+                    Err(e) => failed(env, e),
+                };
+            }
             crate::ui::on_interrupt_flag(r.stop.clone());
             match r.start(name, &inputs, None) {
                 Ok((id, advance)) => {
@@ -592,5 +599,41 @@ pub fn serve(env: &Env, a: &ServeArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(())
     })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Starts `baton resume RUN` in the background, in a session of its own, its output in
+/// `.baton/workflow-logs/RUN.log`.
+fn detached(env: &Env, id: &str, parallelism: usize) -> anyhow::Result<ExitCode> {
+    use std::os::unix::process::CommandExt as _;
+    let logs = env.dir.join(".baton").join("workflow-logs");
+    std::fs::create_dir_all(&logs).map_err(|e| anyhow!("cannot create {}: {e}", logs.display()))?;
+    let log_path = logs.join(format!("{id}.log"));
+    let log = std::fs::File::create(&log_path)
+        .map_err(|e| anyhow!("cannot create {}: {e}", log_path.display()))?;
+    let err = log
+        .try_clone()
+        .map_err(|e| anyhow!("cannot write {}: {e}", log_path.display()))?;
+    let exe = std::env::current_exe().map_err(|e| anyhow!("cannot find this program: {e}"))?;
+    let child = std::process::Command::new(exe)
+        .arg("--chdir")
+        .arg(&env.dir)
+        .arg("--env")
+        .arg(&env.workspace)
+        .arg("resume")
+        .arg(id)
+        .arg("--parallelism")
+        .arg(parallelism.to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(log)
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| anyhow!("cannot start the background run: {e}"))?;
+    outln!(
+        "Workflow run {id} started in the background (pid {}).\n`baton runs show {id}` follows it; its output goes to {}.",
+        child.id(),
+        log_path.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
