@@ -300,7 +300,8 @@ pub fn unsupported(a: &Attribute, place: &str, expected: &[&str], diags: &mut Di
     );
 }
 
-fn no_blocks(body: &Body, block: &str, diags: &mut Diagnostics) {
+/// Every block of `body` is unexpected in a `block` block.
+pub fn no_blocks(body: &Body, block: &str, diags: &mut Diagnostics) {
     for b in &body.blocks {
         diags.push(
             Diagnostic::error(

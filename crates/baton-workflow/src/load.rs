@@ -5,8 +5,8 @@
 //! Must not evaluate anything but constant type constraints, and must not run anything.
 
 use crate::model::{Input, Limit, Schedule, Step, StepKind, Workflow, Workflows};
-use baton_config::settings::{duration_attr, retry, unsupported};
-use baton_config::syntax::{parse_file, Attribute, Block, Body};
+use baton_config::settings::{duration_attr, no_blocks, retry, unsupported};
+use baton_config::syntax::{parse_file, Attribute, Block};
 use baton_config::{Expr, ExprKind, FailurePolicy};
 use baton_core::{Diagnostic, Diagnostics, Sources, Span};
 use std::path::Path;
@@ -695,20 +695,5 @@ fn whole_number(a: &Attribute, min: u32, diags: &mut Diagnostics) -> Option<u32>
             );
             None
         }
-    }
-}
-
-fn no_blocks(body: &Body, block: &str, diags: &mut Diagnostics) {
-    for b in &body.blocks {
-        diags.push(
-            Diagnostic::error(
-                "Unsupported block type",
-                format!(
-                    "Blocks of type \"{}\" are not expected in a {block} block.",
-                    b.type_
-                ),
-            )
-            .at(b.def_span),
-        );
     }
 }

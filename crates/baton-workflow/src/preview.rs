@@ -155,13 +155,7 @@ fn stack(
             Ok(v) => v
                 .as_entries()
                 .map(|entries| {
-                    entries
-                        .iter()
-                        .map(|(k, v)| match v.as_str() {
-                            Some(s) => CliVar::Assign(k.to_string(), s.to_string()),
-                            None => CliVar::Assign(k.to_string(), v.to_json().to_string()),
-                        })
-                        .collect()
+                    crate::exec::perform::cli_vars(entries.iter().map(|(k, v)| (&**k, v)))
                 })
                 .unwrap_or_default(),
             Err(d) => return StackPreview::Error(format!("vars: {}", d.detail)),

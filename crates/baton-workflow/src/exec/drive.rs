@@ -421,19 +421,10 @@ impl Book<'_> {
     /// `step.NAME`: an object with `outputs` and `status`, or those by instance key.
     fn step_value(&self, step: &Step, instances: &[Instance]) -> Value {
         let one = |i: &Instance| -> Value {
-            let r = self.records.get(&i.key);
-            let outputs = r
-                .and_then(|r| r.outputs.as_deref())
-                .and_then(|o| serde_json::from_str::<serde_json::Value>(o).ok())
-                .and_then(|j| Value::from_typed_json(&j).ok())
-                .unwrap_or_else(Value::empty_object);
-            let mut m = BTreeMap::new();
-            m.insert("outputs".to_string(), outputs);
-            m.insert("status".to_string(), Value::string("succeeded"));
-            if let Some(c) = r.and_then(|r| r.exit_code) {
-                m.insert("exit_code".to_string(), Value::int(i64::from(c)));
-            }
-            Value::object(m)
+            self.records
+                .get(&i.key)
+                .map(finished_value)
+                .unwrap_or_else(Value::empty_object)
         };
         if step.for_each.is_some() {
             Value::object(
@@ -603,20 +594,9 @@ impl Book<'_> {
         let mut approved = false;
         if let Some(mut rec) = fresh {
             if rec.status == WfStepStatus::Waiting {
-                let decision = rec
-                    .approval
-                    .as_deref()
-                    .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok());
-                match decision {
+                match decision(&rec) {
                     None => return Ok(Gated::Wait(gate_key)),
-                    Some(d) => {
-                        let yes = d.get("approved").and_then(|a| a.as_bool()) == Some(true);
-                        let by = d
-                            .get("by")
-                            .and_then(|b| b.as_str())
-                            .unwrap_or("someone")
-                            .to_string();
-                        let reason = d.get("reason").and_then(|r| r.as_str()).map(str::to_string);
+                    Some((yes, by, reason)) => {
                         rec.finished_at = Some(baton_engine::now_rfc3339());
                         rec.status = if yes {
                             WfStepStatus::Succeeded
@@ -624,10 +604,7 @@ impl Book<'_> {
                             WfStepStatus::Failed
                         };
                         if !yes {
-                            rec.error = Some(format!(
-                                "rejected by {by}{}",
-                                reason.map(|r| format!(": {r}")).unwrap_or_default()
-                            ));
+                            rec.error = Some(rejection(&by, reason.as_deref()));
                         }
                         self.put(rec.clone())?;
                         self.runner.hooks.step_finished(&self.run.id, &rec);
@@ -932,21 +909,7 @@ impl Book<'_> {
         self.records.insert(rec.key.clone(), rec.clone());
         match &step.kind {
             StepKind::Approval { timeout, .. } => {
-                if let Some(decision) = rec
-                    .approval
-                    .as_deref()
-                    .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
-                {
-                    let approved = decision.get("approved").and_then(|a| a.as_bool()) == Some(true);
-                    let by = decision
-                        .get("by")
-                        .and_then(|b| b.as_str())
-                        .unwrap_or("someone")
-                        .to_string();
-                    let reason = decision
-                        .get("reason")
-                        .and_then(|r| r.as_str())
-                        .map(str::to_string);
+                if let Some((approved, by, reason)) = decision(&rec) {
                     let mut rec = rec;
                     rec.finished_at = Some(baton_engine::now_rfc3339());
                     rec.attempts = 1;
@@ -960,10 +923,7 @@ impl Book<'_> {
                         rec.status = WfStepStatus::Succeeded;
                     } else {
                         rec.status = WfStepStatus::Failed;
-                        let why = format!(
-                            "rejected by {by}{}",
-                            reason.map(|r| format!(": {r}")).unwrap_or_default()
-                        );
+                        let why = rejection(&by, reason.as_deref());
                         rec.error = Some(why.clone());
                         self.failure = Some(format!("step {} was {why}", inst.key));
                         self.rejected = true;
@@ -1091,16 +1051,7 @@ pub(super) fn const_string(
     let mut finished = BTreeMap::new();
     for (k, r) in &records {
         if r.status == WfStepStatus::Succeeded && wf.step(k).is_some() {
-            let outputs = r
-                .outputs
-                .as_deref()
-                .and_then(|o| serde_json::from_str::<serde_json::Value>(o).ok())
-                .and_then(|j| Value::from_typed_json(&j).ok())
-                .unwrap_or_else(Value::empty_object);
-            let mut m = BTreeMap::new();
-            m.insert("outputs".to_string(), outputs);
-            m.insert("status".to_string(), Value::string("succeeded"));
-            finished.insert(k.clone(), Value::object(m));
+            finished.insert(k.clone(), finished_value(r));
         }
     }
     let scope = WfScope {
@@ -1149,13 +1100,7 @@ fn stack_plan_json(
         } else {
             baton_engine::PlanMode::Normal
         },
-        vars: vars
-            .iter()
-            .map(|(k, v)| match v.as_str() {
-                Some(s) => baton_engine::vars::CliVar::Assign(k.clone(), s.to_string()),
-                None => baton_engine::vars::CliVar::Assign(k.clone(), v.to_json().to_string()),
-            })
-            .collect(),
+        vars: super::perform::cli_vars(vars.iter().map(|(k, v)| (k.as_str(), v))),
         env: Vec::new(),
         ..baton_engine::plan::PlanOpts::default()
     };
@@ -1169,4 +1114,43 @@ fn stack_plan_json(
         .ok()
         .and_then(|p| p.json)
         .unwrap_or(serde_json::Value::Null)
+}
+
+/// A finished step instance as `step.NAME` shows it: its `outputs`, `status` and, for a
+/// command, `exit_code`.
+fn finished_value(r: &WfStep) -> Value {
+    let outputs = r
+        .outputs
+        .as_deref()
+        .and_then(|o| serde_json::from_str::<serde_json::Value>(o).ok())
+        .and_then(|j| Value::from_typed_json(&j).ok())
+        .unwrap_or_else(Value::empty_object);
+    let mut m = BTreeMap::new();
+    m.insert("outputs".to_string(), outputs);
+    m.insert("status".to_string(), Value::string(r.status.as_str()));
+    if let Some(c) = r.exit_code {
+        m.insert("exit_code".to_string(), Value::int(i64::from(c)));
+    }
+    Value::object(m)
+}
+
+/// An approval step's recorded decision: approved, by whom, why.
+fn decision(rec: &WfStep) -> Option<(bool, String, Option<String>)> {
+    let d: serde_json::Value = serde_json::from_str(rec.approval.as_deref()?).ok()?;
+    let approved = d.get("approved").and_then(|a| a.as_bool()) == Some(true);
+    let by = d
+        .get("by")
+        .and_then(|b| b.as_str())
+        .unwrap_or("someone")
+        .to_string();
+    let reason = d.get("reason").and_then(|r| r.as_str()).map(str::to_string);
+    Some((approved, by, reason))
+}
+
+/// `rejected by X: reason`.
+fn rejection(by: &str, reason: Option<&str>) -> String {
+    format!(
+        "rejected by {by}{}",
+        reason.map(|r| format!(": {r}")).unwrap_or_default()
+    )
 }

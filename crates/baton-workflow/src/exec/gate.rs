@@ -39,17 +39,7 @@ pub(super) fn input(
     step: J,
     plan: Option<J>,
 ) -> J {
-    let shown: serde_json::Map<String, J> = inputs
-        .iter()
-        .map(|(k, v)| {
-            let j = if v.contains_sensitive() {
-                json!("(sensitive)")
-            } else {
-                v.to_json()
-            };
-            (k.clone(), j)
-        })
-        .collect();
+    let shown = super::shown_values(inputs);
     let steps: Vec<J> = wf
         .steps
         .iter()

@@ -10,7 +10,7 @@
 
 mod drive;
 mod gate;
-mod perform;
+pub(crate) mod perform;
 mod undo;
 
 use crate::model::{Workflow, Workflows};
@@ -217,17 +217,7 @@ impl<'a> Runner<'a> {
             note: None,
         };
         let claim = self.store.create_run(&run, &self.holder(), self.lease)?;
-        let shown: serde_json::Map<String, serde_json::Value> = values
-            .iter()
-            .map(|(k, v)| {
-                let j = if v.contains_sensitive() {
-                    json!("(sensitive)")
-                } else {
-                    v.to_json()
-                };
-                (k.clone(), j)
-            })
-            .collect();
+        let shown = shown_values(&values);
         self.audit(
             "workflow run",
             &run_id,
@@ -663,6 +653,23 @@ pub(crate) fn resolve_inputs(
         );
     }
     Ok(out)
+}
+
+/// Values as JSON for people and policies: sensitive ones as `"(sensitive)"`.
+pub(crate) fn shown_values(
+    values: &BTreeMap<String, Value>,
+) -> serde_json::Map<String, serde_json::Value> {
+    values
+        .iter()
+        .map(|(k, v)| {
+            let j = if v.contains_sensitive() {
+                json!("(sensitive)")
+            } else {
+                v.to_json()
+            };
+            (k.clone(), j)
+        })
+        .collect()
 }
 
 fn inputs_json(values: &BTreeMap<String, Value>) -> serde_json::Value {

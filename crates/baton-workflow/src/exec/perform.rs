@@ -357,7 +357,7 @@ fn stack_step(r: &Runner<'_>, p: &Prepared) -> Performed {
                 } else {
                     PlanMode::Normal
                 },
-                vars: vars.iter().map(|(k, v)| cli_var(k, v)).collect(),
+                vars: cli_vars(vars.iter().map(|(k, v)| (k.as_str(), v))),
                 env: Vec::new(),
                 ..PlanOpts::default()
             })
@@ -429,13 +429,15 @@ fn stack_step(r: &Runner<'_>, p: &Prepared) -> Performed {
     }
 }
 
-/// A workflow value as a `--var` would give it: strings as they are, anything else as its
+/// Workflow values as `--var`s would give them: strings as they are, anything else as its
 /// JSON text (which the language reads as the same value).
-fn cli_var(name: &str, v: &Value) -> CliVar {
-    match v.as_str() {
-        Some(s) => CliVar::Assign(name.to_string(), s.to_string()),
-        None => CliVar::Assign(name.to_string(), v.to_json().to_string()),
-    }
+pub(crate) fn cli_vars<'v>(vars: impl IntoIterator<Item = (&'v str, &'v Value)>) -> Vec<CliVar> {
+    vars.into_iter()
+        .map(|(name, v)| match v.as_str() {
+            Some(s) => CliVar::Assign(name.to_string(), s.to_string()),
+            None => CliVar::Assign(name.to_string(), v.to_json().to_string()),
+        })
+        .collect()
 }
 
 /// A stack's root outputs as one object, sensitive ones marked.
