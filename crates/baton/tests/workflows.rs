@@ -342,7 +342,7 @@ fn a_crash_at_every_step_boundary_then_resume_repeats_no_completed_step() {
     let want_marks = reference.read("marks.txt");
     let want_stack_marks = reference.read("stack-marks.txt");
 
-    for k in 1..=9 {
+    for k in 1..=10 {
         let p = chain_project();
         let crashed = p
             .baton(["workflow", "run", "chain"])
@@ -870,4 +870,43 @@ fn a_detached_run_goes_on_in_the_background() {
     );
     assert_eq!(p.read("marks.txt"), "one\ntwo\n");
     assert!(p.exists(&format!(".baton/workflow-logs/{run}.log")));
+}
+
+#[test]
+fn a_command_holding_a_secret_is_not_recorded() {
+    let p = Project::new(&[
+        ("stacks/app/main.tf", APP),
+        (
+            "s.baton.hcl",
+            r#"workflow "s" {
+  step "app" {
+    apply = "stacks/app"
+    vars  = { subnet_id = "x" }
+  }
+  step "use" {
+    command = "echo using ${step.app.outputs.password}; echo ok > used.txt"
+  }
+}
+"#,
+        ),
+    ]);
+    p.baton(["workflow", "run", "s"]).ok();
+    assert_eq!(
+        p.read("used.txt"),
+        "ok\n",
+        "the command ran with the secret"
+    );
+    let run = last_run(&p);
+    let shown = p.baton(["runs", "show", &run, "--json"]).ok().stdout;
+    let logs = p.baton(["logs", &run]).ok().all();
+    for text in [&shown, &logs] {
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+    assert!(logs.contains("output suppressed"), "{logs}");
+    // Nor is it anywhere in the workflow store's file.
+    let db = std::fs::read(p.join(".baton/workflows.db")).expect("store");
+    let wal = std::fs::read(p.join(".baton/workflows.db-wal")).unwrap_or_default();
+    for bytes in [&db, &wal] {
+        assert!(!String::from_utf8_lossy(bytes).contains("using hunter2"));
+    }
 }

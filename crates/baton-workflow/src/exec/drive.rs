@@ -485,9 +485,13 @@ impl Book<'_> {
             .unwrap_or_default();
         let work = match &step.kind {
             StepKind::Command { command } => {
+                // A command or environment holding a secret is never recorded, nor is what it
+                // prints (as Terraform suppresses a sensitive local-exec's output).
+                let mut sensitive = self.eval(command, Some(inst))?.contains_sensitive();
                 let environment = object_of(&step.environment, "environment")?
                     .into_iter()
                     .map(|(k, v)| {
+                        sensitive |= v.contains_sensitive();
                         let v = v.unmark_deep().0;
                         match v.as_str() {
                             Some(s) => Ok((k, s.to_string())),
@@ -511,6 +515,7 @@ impl Book<'_> {
                         .join(format!("{}.out", file_safe(&inst.key))),
                     cwd: dir.clone(),
                     run_id: self.run.id.clone(),
+                    sensitive,
                 }
             }
             StepKind::Apply { dir: d } | StepKind::Destroy { dir: d } => {
@@ -979,6 +984,9 @@ impl Book<'_> {
 /// name only, sensitive ones never shown).
 fn describe(w: &Work) -> serde_json::Value {
     match w {
+        Work::Command {
+            sensitive: true, ..
+        } => serde_json::json!({ "command": "(sensitive)" }),
         Work::Command { command, .. } => serde_json::json!({ "command": command }),
         Work::Stack {
             dir,

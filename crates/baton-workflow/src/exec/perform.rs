@@ -44,6 +44,9 @@ pub(super) enum Work {
         outputs_file: PathBuf,
         cwd: PathBuf,
         run_id: String,
+        /// The command or its environment holds a secret: neither it nor its output is
+        /// recorded.
+        sensitive: bool,
     },
     Stack {
         dir: PathBuf,
@@ -119,7 +122,16 @@ fn once(r: &Runner<'_>, p: &Prepared) -> Performed {
             outputs_file,
             cwd,
             run_id,
-        } => command_step(command, environment, outputs_file, cwd, run_id, p.timeout),
+            sensitive,
+        } => {
+            let mut out = command_step(command, environment, outputs_file, cwd, run_id, p.timeout);
+            if *sensitive {
+                let hidden = "(output suppressed: the command is sensitive)".to_string();
+                out.stdout = out.stdout.map(|_| hidden.clone());
+                out.stderr = out.stderr.map(|_| hidden);
+            }
+            out
+        }
         Work::Stack { .. } => stack_step(r, p),
         Work::Workflow {
             name,

@@ -121,6 +121,7 @@ pub(super) fn roll_back(
                         .join(format!("compensate-{}.out", c.name)),
                     cwd: wf.dir.clone(),
                     run_id: run.id.clone(),
+                    sensitive: false,
                 }
             }
             StepKind::Workflow { name, .. } => Work::Workflow {
