@@ -4,7 +4,6 @@
 //!
 //! Must not evaluate or run anything.
 
-use crate::load::is_step_ref;
 use crate::model::{Step, StepKind, Workflow, Workflows};
 use baton_config::Expr;
 use baton_core::{Diagnostic, Diagnostics, Span};
@@ -275,4 +274,10 @@ pub fn order(w: &Workflow) -> Result<Vec<String>, Vec<String>> {
                 .collect()
         })
         .map(|order| order.into_iter().map(|id| g.node(id).clone()).collect())
+}
+
+/// Whether a reference is `step.NAME`.
+pub(crate) fn is_step_ref(r: &baton_eval::refs::Reference) -> bool {
+    matches!(r, baton_eval::refs::Reference::Resource(a)
+        if a.type_ == "step" && a.mode == baton_core::ResourceMode::Managed)
 }

@@ -622,7 +622,7 @@ fn step_refs(a: &Attribute, diags: &mut Diagnostics) -> Vec<(String, Span)> {
     for x in items {
         let (refs, _) = baton_eval::refs::references(x);
         match refs.as_slice() {
-            [r] if is_step_ref(&r.reference) => {
+            [r] if crate::graph::is_step_ref(&r.reference) => {
                 if let baton_eval::refs::Reference::Resource(addr) = &r.reference {
                     out.push((addr.name.clone(), x.span));
                 }
@@ -637,12 +637,6 @@ fn step_refs(a: &Attribute, diags: &mut Diagnostics) -> Vec<(String, Span)> {
         }
     }
     out
-}
-
-/// Whether a reference is `step.NAME`.
-pub(crate) fn is_step_ref(r: &baton_eval::refs::Reference) -> bool {
-    matches!(r, baton_eval::refs::Reference::Resource(a)
-        if a.type_ == "step" && a.mode == baton_core::ResourceMode::Managed)
 }
 
 /// `limits = ["db", "api"]`.

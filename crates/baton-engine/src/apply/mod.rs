@@ -22,6 +22,8 @@ mod provisioners;
 mod record;
 mod run;
 mod runner;
+mod walk;
+mod worker;
 
 pub use fault::{kill_this_process, Fault, FaultInjection, FaultSpecError};
 pub use opts::{ApplyOpts, FailurePolicy, ResumeInfo, RetryPolicy};

@@ -6,66 +6,11 @@
 //! Must not touch the state store, the journal, the evaluation state or the configuration:
 //! whatever it needs comes in as values, whatever it learns goes out as values.
 
-use super::opts::RetryPolicy;
 use super::prepare::{Call, Prepared};
+pub(super) use super::worker::Worker;
 use baton_eval::Value;
-use baton_graph::StopHandle;
 use baton_provider::plan::mark_schema_sensitive;
-use baton_provider::{
-    ApplyRequest, DataSourceType, ErrorKind, ProviderCtx, ProviderError, Registry, ResourceType,
-    Schema,
-};
-use std::time::{Duration, Instant};
-
-/// What the perform step runs with: the providers, the run's provider context (working
-/// directory, cancel flag, run id, one-at-a-time lock) and the run's stop handle.
-pub(super) struct Worker {
-    pub(super) registry: &'static Registry,
-    pub(super) ctx: ProviderCtx,
-    pub(super) stop: StopHandle,
-}
-
-impl Worker {
-    /// The provider context of one call: the run's, with the call's time limit.
-    pub(super) fn call_ctx(&self, timeout: Option<Duration>) -> ProviderCtx {
-        let mut ctx = self.ctx.clone();
-        ctx.timeout = timeout;
-        ctx
-    }
-
-    /// Calls `f`, retrying retryable failures with exponential backoff and jitter until the
-    /// policy's attempts are used up or the run is stopped or cancelled. Returns the result and
-    /// the number of attempts made.
-    pub(super) fn with_retries<T>(
-        &self,
-        policy: RetryPolicy,
-        mut f: impl FnMut() -> Result<T, ProviderError>,
-    ) -> (Result<T, ProviderError>, u32) {
-        let mut attempt = 1;
-        loop {
-            match f() {
-                Ok(v) => return (Ok(v), attempt),
-                Err(e)
-                    if e.kind == ErrorKind::Retryable
-                        && attempt < policy.attempts
-                        && !self.stop.is_stopped()
-                        && !self.ctx.is_cancelled() =>
-                {
-                    let exp = policy.base.saturating_mul(1 << (attempt - 1).min(16));
-                    let capped = exp.min(policy.cap);
-                    // Full jitter on half of the delay: between 50% and 100% of it.
-                    let delay = capped.mul_f64(0.5 + rand_fraction() * 0.5);
-                    let until = Instant::now() + delay;
-                    while Instant::now() < until && !self.ctx.is_cancelled() {
-                        std::thread::sleep(Duration::from_millis(20).min(until - Instant::now()));
-                    }
-                    attempt += 1;
-                }
-                Err(e) => return (Err(e), attempt),
-            }
-        }
-    }
-}
+use baton_provider::{ApplyRequest, DataSourceType, ProviderError, ResourceType, Schema};
 
 /// What a provider call came to.
 #[derive(Debug)]
@@ -169,14 +114,6 @@ fn data_source(p: &Prepared, w: &Worker) -> Result<&'static dyn DataSourceType, 
         })
 }
 
-fn rand_fraction() -> f64 {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    f64::from(n % 1000) / 1000.0
-}
-
 #[cfg(test)]
 mod tests {
     //! The perform step needs nothing but a prepared value and a worker: no configuration,
@@ -188,7 +125,6 @@ mod tests {
     use crate::model::Action;
     use baton_core::InstanceAddr;
     use baton_eval::{Type, Value};
-    use baton_graph::StopHandle;
     use baton_provider::{ProviderCtx, ProviderError};
     use baton_state::InstanceStatus;
     use std::cell::Cell;
@@ -199,7 +135,7 @@ mod tests {
         Worker {
             registry: baton_provider::registry(),
             ctx: ProviderCtx::new(std::env::temp_dir()),
-            stop: StopHandle::new(),
+            stop: baton_graph::StopHandle::new(),
         }
     }
 

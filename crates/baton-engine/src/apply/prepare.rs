@@ -8,7 +8,7 @@
 //! state (it only fills the walk's cache of `for_each` expansions).
 
 use super::opts::RetryPolicy;
-use super::runner::{provider_diag, rep_of, InstanceKeys, Runner};
+use super::walk::{provider_diag, rep_of, InstanceKeys, Runner};
 use crate::body::eval_body;
 use crate::expand::{count_index, each_values, expand};
 use crate::model::{Action, Checkable, ResourceChange};

@@ -8,7 +8,7 @@
 //! touch the evaluation state or the configuration.
 
 use super::perform::Worker;
-use super::runner::{InstanceKeys, Runner, VisitResult};
+use super::walk::{InstanceKeys, Runner, VisitResult};
 use crate::body::eval_body;
 use crate::model::ResourceChange;
 use crate::{Event, Observer};

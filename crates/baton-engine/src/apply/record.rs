@@ -8,7 +8,7 @@
 
 use super::fault::{fault_injection, Injected};
 use super::prepare::{restored_object, Call, Prepared};
-use super::runner::{Runner, VisitResult};
+use super::walk::{Runner, VisitResult};
 use crate::model::{Action, ResourceChange};
 use crate::statecodec::encode_object;
 use crate::Event;

@@ -7,7 +7,7 @@
 use super::actions::build_graph;
 use super::opts::{ApplyOpts, FailurePolicy};
 use super::perform::Worker;
-use super::runner::Runner;
+use super::walk::Runner;
 use crate::context::Context;
 use crate::model::{Action, Plan, PlanMode};
 use crate::nodes::module_of;

@@ -9,55 +9,19 @@
 //! perform do), or write state in batches.
 
 use super::actions::ANode;
-use super::opts::ApplyOpts;
-use super::perform::{perform, probe, Performed, Worker};
+use super::perform::{perform, probe, Performed};
 use super::record::object_id;
-use crate::context::Context;
-use crate::expand::{count_index, each_values, Expansion};
+use super::walk::{attempts_note, provider_diag, rep_of, string_each, Runner, VisitResult};
+use crate::expand::count_index;
 use crate::graph::NodeKey;
 use crate::model::Checkable;
-use crate::model::{Action, ActionReason, Plan, PlanMode, ResourceChange};
+use crate::model::{Action, ActionReason, PlanMode, ResourceChange};
 use crate::nodes::{module_of, CheckSite, NodeEval};
-use crate::values::{EvalState, Repetition};
-use crate::Observer;
 use baton_config::{ProvisionerWhen, Resource};
-use baton_core::{
-    Diagnostic, Diagnostics, InstanceAddr, InstanceKey, ModuleInstance, ResourceAddr,
-};
+use baton_core::{Diagnostic, Diagnostics, InstanceAddr};
 use baton_eval::Value;
 use baton_graph::NodeId;
-use baton_provider::ProviderError;
-use baton_state::{InstanceStatus, StateStore};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
-/// `count.index` and `each.key`/`each.value` of one instance.
-pub(super) type InstanceKeys = (Option<Value>, Option<(Value, Value)>);
-/// Cached `for_each` expansions per resource in a module instance.
-pub(super) type ExpansionCache =
-    Mutex<HashMap<(ModuleInstance, ResourceAddr), Arc<Option<Expansion>>>>;
-
-pub(super) struct Runner<'a> {
-    pub(super) ctx: &'a Context,
-    pub(super) plan: &'a Plan,
-    pub(super) store: &'a dyn StateStore,
-    pub(super) serial: u64,
-    pub(super) opts: &'a ApplyOpts,
-    /// `apply` or `rollback`, recorded on journal entries.
-    pub(super) phase: &'static str,
-    pub(super) observer: &'a dyn Observer,
-    pub(super) state: &'a EvalState,
-    /// What the provider calls run with.
-    pub(super) worker: Worker,
-    /// `for_each` values per resource in a module instance, evaluated once.
-    pub(super) expansions: ExpansionCache,
-    /// (created, updated, destroyed, imported, restored without a provider call)
-    pub(super) counts: Mutex<(usize, usize, usize, usize, usize)>,
-    /// Deposed keys of create-before-destroy replacements made by this walk, by address.
-    pub(super) deposed: Mutex<HashMap<InstanceAddr, String>>,
-}
-
-pub(super) type VisitResult = Result<(), Diagnostics>;
+use baton_state::InstanceStatus;
 
 impl Runner<'_> {
     pub(super) fn nodes(&self) -> NodeEval<'_> {
@@ -345,43 +309,4 @@ impl Runner<'_> {
             }
         }
     }
-}
-
-pub(super) fn string_each(key: &Option<InstanceKey>) -> Option<(Value, Value)> {
-    each_values(key, &None)
-}
-
-pub(super) fn rep_of(r: &Resource) -> Repetition {
-    if r.count.is_some() {
-        Repetition::Count
-    } else if r.for_each.is_some() {
-        Repetition::ForEach
-    } else {
-        Repetition::Single
-    }
-}
-
-pub(super) fn attempts_note(detail: String, attempts: u32) -> String {
-    if attempts > 1 {
-        format!("{detail} (after {attempts} attempts)")
-    } else {
-        detail
-    }
-}
-
-pub(super) fn provider_diag(
-    addr: &InstanceAddr,
-    r: &Resource,
-    e: ProviderError,
-    attempts: u32,
-) -> Diagnostics {
-    let span = e
-        .attr
-        .as_ref()
-        .and_then(|n| r.config.attr(n).map(|a| a.expr.span))
-        .unwrap_or(r.def_span);
-    Diagnostic::error(e.summary, attempts_note(e.detail, attempts))
-        .at(span)
-        .in_context(format!("{} ({addr})", r.describe()))
-        .into()
 }

@@ -6,6 +6,7 @@
 //! Must not call providers, commands or stacks itself (`perform` does) and must not print.
 
 use super::perform::{perform, Performed, Prepared, Work};
+use super::values::{decode_object, finished_value};
 use super::{Advance, Runner, WfError};
 use crate::graph;
 use crate::model::{Step, StepKind, Workflow, Workflows};
@@ -1020,14 +1021,6 @@ fn file_safe(key: &str) -> String {
         .collect()
 }
 
-fn decode_object(text: &str) -> Result<BTreeMap<String, Value>, String> {
-    let j: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let v = Value::from_typed_json(&j)?;
-    Ok(v.as_entries()
-        .map(|e| e.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
-        .unwrap_or_default())
-}
-
 /// Time since an RFC 3339 UTC instant, if it parses.
 fn elapsed_since(rfc3339: &str) -> Option<std::time::Duration> {
     let t: jiff::Timestamp = rfc3339.parse().ok()?;
@@ -1038,59 +1031,6 @@ fn elapsed_since(rfc3339: &str) -> Option<std::time::Duration> {
 
 fn humantime(d: std::time::Duration) -> String {
     format!("{}s", d.as_secs())
-}
-
-/// Evaluates an expression of a compensation to a string, against the run's inputs and the
-/// steps that succeeded.
-pub(super) fn const_string(
-    runner: &Runner<'_>,
-    run: &WfRun,
-    wf: &Workflow,
-    e: &baton_config::Expr,
-) -> Result<String, String> {
-    let inputs = decode_object(&run.inputs)?;
-    let records: BTreeMap<String, WfStep> = runner
-        .store
-        .steps(&run.id)
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .map(|s| (s.key.clone(), s))
-        .collect();
-    let mut finished = BTreeMap::new();
-    for (k, r) in &records {
-        if r.status == WfStepStatus::Succeeded && wf.step(k).is_some() {
-            finished.insert(k.clone(), finished_value(r));
-        }
-    }
-    let scope = WfScope {
-        dir: &wf.dir,
-        run_id: &run.id,
-        workflow: &wf.name,
-        inputs: &inputs,
-        steps: &finished,
-        each: None,
-        count: None,
-    };
-    let mut ev = Evaluator::new(
-        &scope,
-        FnCtx {
-            base_dir: &wf.dir,
-            sources: &runner.sources,
-            planning: false,
-            plan_timestamp: None,
-        },
-    );
-    let v = ev
-        .eval(e)
-        .map_err(|d| format!("{}: {}", d.summary, d.detail))?
-        .unmark_deep()
-        .0;
-    v.as_str().map(str::to_string).ok_or_else(|| {
-        format!(
-            "the command must be a string, not {}",
-            v.ty().friendly_name()
-        )
-    })
 }
 
 /// The plan JSON of a stack step about to run (null when it cannot be planned: the stack run
@@ -1122,24 +1062,6 @@ fn stack_plan_json(
         .ok()
         .and_then(|p| p.json)
         .unwrap_or(serde_json::Value::Null)
-}
-
-/// A finished step instance as `step.NAME` shows it: its `outputs`, `status` and, for a
-/// command, `exit_code`.
-fn finished_value(r: &WfStep) -> Value {
-    let outputs = r
-        .outputs
-        .as_deref()
-        .and_then(|o| serde_json::from_str::<serde_json::Value>(o).ok())
-        .and_then(|j| Value::from_typed_json(&j).ok())
-        .unwrap_or_else(Value::empty_object);
-    let mut m = BTreeMap::new();
-    m.insert("outputs".to_string(), outputs);
-    m.insert("status".to_string(), Value::string(r.status.as_str()));
-    if let Some(c) = r.exit_code {
-        m.insert("exit_code".to_string(), Value::int(i64::from(c)));
-    }
-    Value::object(m)
 }
 
 /// An approval step's recorded decision: approved, by whom, why.

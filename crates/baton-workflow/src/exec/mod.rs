@@ -12,6 +12,7 @@ mod drive;
 mod gate;
 pub(crate) mod perform;
 mod undo;
+mod values;
 
 use crate::model::{Workflow, Workflows};
 use baton_core::{Diagnostics, Sources};

@@ -98,7 +98,13 @@ pub(super) fn roll_back(
         }
         let work = match &c.kind {
             StepKind::Command { command } => {
-                let text = match crate::exec::drive::const_string(runner, run, wf, command) {
+                let text = match super::values::const_string(
+                    runner.store,
+                    &runner.sources,
+                    run,
+                    wf,
+                    command,
+                ) {
                     Ok(t) => t,
                     Err(e) => {
                         record_compensation(runner, claim, run, &key, &c.name, Err(e))?;
