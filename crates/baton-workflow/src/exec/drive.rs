@@ -103,6 +103,16 @@ pub(super) fn drive(
             f.error.clone().unwrap_or_default()
         ));
     }
+    // The steps each step waits for, worked out once.
+    let deps: BTreeMap<&str, Vec<String>> = wf
+        .steps
+        .iter()
+        .map(|s| {
+            let d = graph::dependencies(s).into_iter().map(|(n, _)| n).collect();
+            (s.name.as_str(), d)
+        })
+        .collect();
+    let mut pending: Vec<&str> = order.iter().map(String::as_str).collect();
     let (tx, rx) = mpsc::channel::<(Prepared, Performed)>();
     let mut running: BTreeSet<String> = BTreeSet::new();
     let mut waiting: Vec<String> = Vec::new();
@@ -115,13 +125,15 @@ pub(super) fn drive(
             let stopping = book.failure.is_some() || runner.stop.load(Ordering::SeqCst);
             waiting.clear();
             if !stopping {
-                for name in &order {
-                    let Some(step) = wf.step(name) else { continue };
-                    if book.finished.contains_key(name) {
-                        continue;
+                // Finished steps are out of the way for good.
+                pending.retain(|n| !book.finished.contains_key(*n));
+                for &name in &pending {
+                    if running.len() >= runner.parallelism.max(1) {
+                        // Full: what else is ready starts when a slot frees.
+                        break;
                     }
-                    let deps = graph::dependencies(step);
-                    if !deps.iter().all(|(d, _)| book.finished.contains_key(d)) {
+                    let Some(step) = wf.step(name) else { continue };
+                    if !deps[name].iter().all(|d| book.finished.contains_key(d)) {
                         continue;
                     }
                     let instances = match book.expand(step) {
@@ -224,7 +236,7 @@ pub(super) fn drive(
                     }
                     if all_done && book.all_succeeded(&instances) {
                         let v = book.step_value(step, &instances);
-                        book.finished.insert(name.clone(), v);
+                        book.finished.insert(name.to_string(), v);
                     }
                     if book.failure.is_some() {
                         break;
@@ -234,7 +246,7 @@ pub(super) fn drive(
             if running.is_empty() {
                 // Something finished without any worker (a step value, an approval decided):
                 // go round again until nothing changes.
-                if !stopping && book.progressed_without_workers(&order) {
+                if !stopping && book.progressed_without_workers(&pending, &deps) {
                     continue;
                 }
                 if !stopping && limited {
@@ -394,8 +406,12 @@ impl Book<'_> {
 
     /// Whether another pass would find something new: a step whose instances all succeeded
     /// but that is not yet among the finished ones.
-    fn progressed_without_workers(&mut self, order: &[String]) -> bool {
-        for name in order {
+    fn progressed_without_workers(
+        &mut self,
+        order: &[&str],
+        deps: &BTreeMap<&str, Vec<String>>,
+    ) -> bool {
+        for &name in order {
             if self.finished.contains_key(name) {
                 continue;
             }
@@ -405,12 +421,12 @@ impl Book<'_> {
             if let Some(instances) = self.expansions.get(name).cloned() {
                 if self.all_succeeded(&instances) {
                     let v = self.step_value(step, &instances);
-                    self.finished.insert(name.clone(), v);
+                    self.finished.insert(name.to_string(), v);
                     return true;
                 }
-            } else if graph::dependencies(step)
-                .iter()
-                .all(|(d, _)| self.finished.contains_key(d))
+            } else if deps
+                .get(name)
+                .is_some_and(|ds| ds.iter().all(|d| self.finished.contains_key(d)))
             {
                 // Ready but not yet expanded: the next pass will.
                 return true;
