@@ -444,6 +444,13 @@ impl<'a> Runner<'a> {
             Ok::<_, WfError>(advance)
         })?;
         self.store.release(claim)?;
+        // The files the run's commands wrote their outputs to are read by now.
+        let _ = std::fs::remove_dir_all(
+            wf.dir
+                .join(".baton")
+                .join("workflow-outputs")
+                .join(&run.id),
+        );
         // A finished child run hands control back to its parent.
         if !matches!(advance, Advance::Waiting(_)) {
             if let Some(parent) = &run.parent {
