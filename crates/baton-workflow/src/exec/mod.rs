@@ -690,26 +690,25 @@ impl Runner<'_> {
     /// lease). A claim that cannot be renewed (taken over) stops the run's scheduling; its
     /// next write fails with `ClaimLost`.
     fn with_renewal<T>(&self, claim: &WfClaim, f: impl FnOnce() -> T) -> T {
-        let done = AtomicBool::new(false);
+        // Dropping the sender wakes the renewer at once when the run stops driving.
+        let (done, wake) = std::sync::mpsc::channel::<()>();
         std::thread::scope(|s| {
-            s.spawn(|| {
+            s.spawn(move || {
                 let every = (self.lease / 3).max(Duration::from_millis(10));
-                let tick = Duration::from_millis(20).min(every);
-                let mut since = Duration::ZERO;
-                while !done.load(Ordering::SeqCst) {
-                    std::thread::sleep(tick);
-                    since += tick;
-                    if since >= every {
-                        since = Duration::ZERO;
-                        if self.store.renew(claim, self.lease).is_err() {
-                            self.stop.store(true, Ordering::SeqCst);
-                            return;
+                loop {
+                    match wake.recv_timeout(every) {
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                            if self.store.renew(claim, self.lease).is_err() {
+                                self.stop.store(true, Ordering::SeqCst);
+                                return;
+                            }
                         }
+                        _ => return,
                     }
                 }
             });
             let out = f();
-            done.store(true, Ordering::SeqCst);
+            drop(done);
             out
         })
     }
