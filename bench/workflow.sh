@@ -184,13 +184,14 @@ EOF
   # its SQLite database in PREFECT_HOME), no API key, no analytics. PREFECT_API_URL must be
   # unset, not empty: an empty URL makes Prefect send its events nowhere.
   unset PREFECT_API_URL PREFECT_API_KEY PREFECT_PROFILE
-  export PREFECT_HOME=$workdir/prefect-home
+  export PREFECT_HOME=$workdir/prefect-template
   export PREFECT_SERVER_EPHEMERAL_ENABLED=true
   export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=300
   export PREFECT_SERVER_ANALYTICS_ENABLED=false
   export DO_NOT_TRACK=1
   mkdir -p "$PREFECT_HOME"
-  # Untimed warm-up: creates and migrates the database, compiles the modules' bytecode.
+  # Untimed warm-up: creates and migrates the database (a template, copied for each measured
+  # run), compiles the modules' bytecode.
   echo "==> Prefect warm-up (creates its database; untimed)"
   if ! timeout -k 10 "$cmd_timeout" "$py" "$here/workflow_prefect.py" chain-noop 2 \
       >"$workdir/logs/prefect-warmup.log" 2>&1; then
@@ -198,6 +199,9 @@ EOF
     echo "workflow.sh: the Prefect warm-up run failed (log above)" >&2
     exit 1
   fi
+  # Each measured run gets a copy of this database (see prefect_run), as each Baton run gets
+  # a fresh directory: a database that grew with the earlier runs would slow the later ones.
+  export PREFECT_HOME=$workdir/prefect-home
 }
 
 # ---------------------------------------------------------------- workflows
@@ -287,6 +291,8 @@ shell_loop() {
 # prefect_run CASE REP N: one Python process running one flow.
 prefect_run() {
   local c=$1 rep=$2 n=$3 log=$workdir/logs/$1-prefect-$2.log
+  rm -rf "$PREFECT_HOME"
+  cp -a "$workdir/prefect-template" "$PREFECT_HOME"
   measure "$c" prefect "$rep" "$log" "$py" "$here/workflow_prefect.py" "$c" "$n" "${par_list[0]}"
   local line; line=$(grep '^RESULT ' "$log" | tail -n 1 || true)
   if [[ -z $line ]]; then
@@ -348,7 +354,7 @@ targets=()
 # ---------------------------------------------------------------- header
 rev=$(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo '?')
 echo "==> baton:   $("$bin" --version 2>/dev/null || echo '?') ($baton; this checkout at $rev)"
-if (( with_prefect )); then setup_prefect; echo "==> prefect: $prefect_version ($py; PREFECT_HOME=$PREFECT_HOME, temporary local server, SQLite)"; fi
+if (( with_prefect )); then setup_prefect; echo "==> prefect: $prefect_version ($py; temporary local server, SQLite in PREFECT_HOME=$PREFECT_HOME, a fresh copy of a migrated database for each run)"; fi
 echo "==> host:    $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, $(uname -sr)"
 echo "==> load:    $(cut -d' ' -f1-3 /proc/loadavg) (timings are noisy when this exceeds the CPU count)"
 echo "==> cases=${case_list[*]} reps=$reps prefect-reps=$prefect_reps parallelism=$parallelism_list timeout=${cmd_timeout}s max-time=${max_time}s"
