@@ -208,6 +208,7 @@ fn workflow(dir: &Path, b: &Block, diags: &mut Diagnostics) -> Option<Workflow> 
         steps: Vec::new(),
         compensate: Vec::new(),
         schedules: Vec::new(),
+        index: Default::default(),
     };
     for a in &b.body.attrs {
         match a.name.as_str() {

@@ -51,11 +51,20 @@ pub struct Workflow {
     /// Run, in order, after a failed run was rolled back.
     pub compensate: Vec<Step>,
     pub schedules: Vec<Schedule>,
+    /// Steps by name, built on first lookup (a workflow is not changed once loaded).
+    pub index: std::sync::OnceLock<std::collections::HashMap<String, usize>>,
 }
 
 impl Workflow {
     pub fn step(&self, name: &str) -> Option<&Step> {
-        self.steps.iter().find(|s| s.name == name)
+        let index = self.index.get_or_init(|| {
+            self.steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.name.clone(), i))
+                .collect()
+        });
+        index.get(name).and_then(|&i| self.steps.get(i))
     }
 }
 

@@ -445,12 +445,8 @@ impl<'a> Runner<'a> {
         })?;
         self.store.release(claim)?;
         // The files the run's commands wrote their outputs to are read by now.
-        let _ = std::fs::remove_dir_all(
-            wf.dir
-                .join(".baton")
-                .join("workflow-outputs")
-                .join(&run.id),
-        );
+        let _ =
+            std::fs::remove_dir_all(wf.dir.join(".baton").join("workflow-outputs").join(&run.id));
         // A finished child run hands control back to its parent.
         if !matches!(advance, Advance::Waiting(_)) {
             if let Some(parent) = &run.parent {
