@@ -111,7 +111,7 @@ fn stack(
     if !later.is_empty() || step.for_each.is_some() || step.count.is_some() {
         return StackPreview::Later { depends_on: later };
     }
-    let steps = BTreeMap::new();
+    let steps = std::collections::HashMap::new();
     let scope = WfScope {
         dir: &wf.dir,
         run_id: "",

@@ -7,7 +7,7 @@
 use baton_core::Diagnostic;
 use baton_eval::refs::{RefAt, Reference};
 use baton_eval::{Scope, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 /// The values a workflow's expressions refer to.
@@ -17,7 +17,7 @@ pub struct WfScope<'a> {
     pub workflow: &'a str,
     pub inputs: &'a BTreeMap<String, Value>,
     /// Finished steps by name (see [`crate::exec`]).
-    pub steps: &'a BTreeMap<String, Value>,
+    pub steps: &'a HashMap<String, Value>,
     /// `each.key`, `each.value` of a `for_each` instance.
     pub each: Option<(Value, Value)>,
     /// `count.index` of a `count` instance.

@@ -15,7 +15,7 @@ use baton_core::InstanceKey;
 use baton_engine::apply::{kill_this_process, Fault};
 use baton_eval::{Evaluator, FnCtx, Value};
 use baton_state::{WfClaim, WfRun, WfStep, WfStepStatus};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 
@@ -41,7 +41,7 @@ struct Book<'a> {
     records: BTreeMap<String, WfStep>,
     expansions: BTreeMap<String, Vec<Instance>>,
     /// Steps whose every instance succeeded, as `step.NAME` evaluates.
-    finished: BTreeMap<String, Value>,
+    finished: HashMap<String, Value>,
     failure: Option<String>,
     rejected: bool,
     /// The workflow's policy directory, when it has one.
@@ -86,7 +86,7 @@ pub(super) fn drive(
         inputs,
         records,
         expansions: BTreeMap::new(),
-        finished: BTreeMap::new(),
+        finished: HashMap::new(),
         failure: None,
         rejected: false,
         policies: super::gate::policy_dir(wf),
@@ -113,6 +113,7 @@ pub(super) fn drive(
         })
         .collect();
     let mut pending: Vec<&str> = order.iter().map(String::as_str).collect();
+    let mut finished_seen = usize::MAX;
     let (tx, rx) = mpsc::channel::<(Prepared, Performed)>();
     let mut running: BTreeSet<String> = BTreeSet::new();
     let mut waiting: Vec<String> = Vec::new();
@@ -126,7 +127,10 @@ pub(super) fn drive(
             waiting.clear();
             if !stopping {
                 // Finished steps are out of the way for good.
-                pending.retain(|n| !book.finished.contains_key(*n));
+                if book.finished.len() != finished_seen {
+                    pending.retain(|n| !book.finished.contains_key(*n));
+                    finished_seen = book.finished.len();
+                }
                 for &name in &pending {
                     if running.len() >= runner.parallelism.max(1) {
                         // Full: what else is ready starts when a slot frees.

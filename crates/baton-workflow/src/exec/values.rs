@@ -52,7 +52,7 @@ pub(super) fn const_string(
         .into_iter()
         .map(|s| (s.key.clone(), s))
         .collect();
-    let mut finished = BTreeMap::new();
+    let mut finished = std::collections::HashMap::new();
     for (k, r) in &records {
         if r.status == WfStepStatus::Succeeded && wf.step(k).is_some() {
             finished.insert(k.clone(), finished_value(r));
