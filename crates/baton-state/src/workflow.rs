@@ -276,6 +276,15 @@ pub trait WorkflowStore: Send + Sync {
     /// the first insert). One durable transaction.
     fn put_step(&self, claim: &WfClaim, step: &WfStep) -> Result<(), StateError>;
 
+    /// Writes several step instances in one durable transaction (steps that start or finish
+    /// together); each as [`WorkflowStore::put_step`] would.
+    fn put_steps(&self, claim: &WfClaim, steps: &[WfStep]) -> Result<(), StateError> {
+        for s in steps {
+            self.put_step(claim, s)?;
+        }
+        Ok(())
+    }
+
     fn run(&self, run_id: &str) -> Result<Option<WfRun>, StateError>;
 
     /// Every run, oldest first.

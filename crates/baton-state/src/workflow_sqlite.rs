@@ -280,62 +280,17 @@ impl WorkflowStore for SqliteWorkflowStore {
     }
 
     fn put_step(&self, claim: &WfClaim, step: &WfStep) -> Result<(), StateError> {
+        self.write(|tx| put_step_in(tx, claim, step))
+    }
+
+    fn put_steps(&self, claim: &WfClaim, steps: &[WfStep]) -> Result<(), StateError> {
+        if steps.is_empty() {
+            return Ok(());
+        }
         self.write(|tx| {
-            check_claim(tx, &step.run_id, claim)?;
-            let existing: Option<i64> = tx
-                .prepare_cached("SELECT seq FROM steps WHERE run_id = ?1 AND key = ?2")?
-                .query_row((&step.run_id, &step.key), |r| r.get(0))
-                .optional()?;
-            let seq = match existing {
-                Some(seq) => seq,
-                None => tx
-                    .prepare_cached(
-                        "UPDATE runs SET next_seq = next_seq + 1 WHERE id = ?1
-                         RETURNING next_seq - 1",
-                    )?
-                    .query_row([&step.run_id], |r| r.get(0))?,
-            };
-            tx.prepare_cached(
-                "INSERT INTO steps (run_id, key, seq, step, kind, status, attempts, started_at,
-                                    finished_at, duration_ms, inputs, outputs, exit_code,
-                                    stdout, stderr, error, child_run, child_store,
-                                    next_attempt_at, approval)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                         ?17, ?18, ?19, ?20)
-                 ON CONFLICT (run_id, key) DO UPDATE SET
-                     step = excluded.step, kind = excluded.kind, status = excluded.status,
-                     attempts = excluded.attempts, started_at = excluded.started_at,
-                     finished_at = excluded.finished_at, duration_ms = excluded.duration_ms,
-                     inputs = excluded.inputs, outputs = excluded.outputs,
-                     exit_code = excluded.exit_code, stdout = excluded.stdout,
-                     stderr = excluded.stderr, error = excluded.error,
-                     child_run = excluded.child_run, child_store = excluded.child_store,
-                     next_attempt_at = excluded.next_attempt_at, approval = excluded.approval",
-            )?
-            .execute(rusqlite::params![
-                step.run_id,
-                step.key,
-                seq,
-                step.step,
-                step.kind,
-                step.status.as_str(),
-                step.attempts,
-                step.started_at,
-                step.finished_at,
-                // Beyond SQLite's integers (some 292 million years): the longest it can keep.
-                step.duration_ms
-                    .map(|d| i64::try_from(d).unwrap_or(i64::MAX)),
-                step.inputs,
-                step.outputs,
-                step.exit_code,
-                step.stdout,
-                step.stderr,
-                step.error,
-                step.child_run,
-                step.child_store,
-                step.next_attempt_at,
-                step.approval,
-            ])?;
+            for step in steps {
+                put_step_in(tx, claim, step)?;
+            }
             Ok(())
         })
     }
@@ -767,4 +722,64 @@ fn row_to_step(r: &Row<'_>) -> rusqlite::Result<WfStep> {
         next_attempt_at: r.get(18)?,
         approval: r.get(19)?,
     })
+}
+
+/// Inserts or replaces one step instance inside a write transaction (keeping its `seq`).
+fn put_step_in(tx: &Transaction<'_>, claim: &WfClaim, step: &WfStep) -> Result<(), Failure> {
+    check_claim(tx, &step.run_id, claim)?;
+    let existing: Option<i64> = tx
+        .prepare_cached("SELECT seq FROM steps WHERE run_id = ?1 AND key = ?2")?
+        .query_row((&step.run_id, &step.key), |r| r.get(0))
+        .optional()?;
+    let seq = match existing {
+        Some(seq) => seq,
+        None => tx
+            .prepare_cached(
+                "UPDATE runs SET next_seq = next_seq + 1 WHERE id = ?1
+                 RETURNING next_seq - 1",
+            )?
+            .query_row([&step.run_id], |r| r.get(0))?,
+    };
+    tx.prepare_cached(
+        "INSERT INTO steps (run_id, key, seq, step, kind, status, attempts, started_at,
+                            finished_at, duration_ms, inputs, outputs, exit_code,
+                            stdout, stderr, error, child_run, child_store,
+                            next_attempt_at, approval)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                 ?17, ?18, ?19, ?20)
+         ON CONFLICT (run_id, key) DO UPDATE SET
+             step = excluded.step, kind = excluded.kind, status = excluded.status,
+             attempts = excluded.attempts, started_at = excluded.started_at,
+             finished_at = excluded.finished_at, duration_ms = excluded.duration_ms,
+             inputs = excluded.inputs, outputs = excluded.outputs,
+             exit_code = excluded.exit_code, stdout = excluded.stdout,
+             stderr = excluded.stderr, error = excluded.error,
+             child_run = excluded.child_run, child_store = excluded.child_store,
+             next_attempt_at = excluded.next_attempt_at, approval = excluded.approval",
+    )?
+    .execute(rusqlite::params![
+        step.run_id,
+        step.key,
+        seq,
+        step.step,
+        step.kind,
+        step.status.as_str(),
+        step.attempts,
+        step.started_at,
+        step.finished_at,
+        // Beyond SQLite's integers (some 292 million years): the longest it can keep.
+        step.duration_ms
+            .map(|d| i64::try_from(d).unwrap_or(i64::MAX)),
+        step.inputs,
+        step.outputs,
+        step.exit_code,
+        step.stdout,
+        step.stderr,
+        step.error,
+        step.child_run,
+        step.child_store,
+        step.next_attempt_at,
+        step.approval,
+    ])?;
+    Ok(())
 }

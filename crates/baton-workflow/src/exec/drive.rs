@@ -121,6 +121,8 @@ pub(super) fn drive(
     let mut limited = false;
     // The cache key of each running step that has one.
     let mut caches: BTreeMap<String, Option<String>> = BTreeMap::new();
+    // Instances of this pass about to start, recorded together.
+    let mut starting: Vec<(&Step, Prepared)> = Vec::new();
     let stopped = std::thread::scope(|s| -> Result<bool, WfError> {
         loop {
             let stopping = book.failure.is_some() || runner.stop.load(Ordering::SeqCst);
@@ -226,17 +228,9 @@ pub(super) fn drive(
                             limited = true;
                             continue;
                         }
-                        book.record_start(step, &prepared)?;
                         running.insert(inst.key.clone());
                         caches.insert(inst.key.clone(), cache);
-                        runner
-                            .hooks
-                            .step_started(&run.id, &inst.key, step.kind.as_str());
-                        let tx = tx.clone();
-                        s.spawn(move || {
-                            let performed = perform(runner, &prepared);
-                            let _ = tx.send((prepared, performed));
-                        });
+                        starting.push((step, prepared));
                     }
                     if all_done && book.all_succeeded(&instances) {
                         let v = book.step_value(step, &instances);
@@ -245,6 +239,20 @@ pub(super) fn drive(
                     if book.failure.is_some() {
                         break;
                     }
+                }
+            }
+            if !starting.is_empty() {
+                // Every start of the pass recorded at once, then the instances go.
+                book.record_starts(&starting)?;
+                for (step, prepared) in starting.drain(..) {
+                    runner
+                        .hooks
+                        .step_started(&run.id, &prepared.key, step.kind.as_str());
+                    let tx = tx.clone();
+                    s.spawn(move || {
+                        let performed = perform(runner, &prepared);
+                        let _ = tx.send((prepared, performed));
+                    });
                 }
             }
             if running.is_empty() {
@@ -274,23 +282,39 @@ pub(super) fn drive(
                     Err(_) => return Ok(true),
                 }
             };
-            let Some((prepared, performed)) = got else {
+            let Some(first) = got else {
                 continue;
             };
-            running.remove(&prepared.key);
-            let ok = performed.ok;
-            let outputs = performed.outputs.clone();
-            book.record_outcome(&prepared, performed)?;
-            book.release_limits(&prepared.key, all)?;
-            if let (true, Some(Some(key))) = (ok, caches.remove(&prepared.key)) {
-                let text = outputs
-                    .unwrap_or_else(Value::empty_object)
-                    .to_typed_json()
-                    .to_string();
-                let step_name = prepared.key.split('[').next().unwrap_or(&prepared.key);
-                runner
-                    .store
-                    .cache_put(claim, &wf.name, step_name, &key, &text)?;
+            // What else finished meanwhile is recorded with it, in one transaction.
+            let mut finished_now = vec![first];
+            while let Ok(more) = rx.try_recv() {
+                finished_now.push(more);
+            }
+            let mut follow_up = Vec::new();
+            for (prepared, performed) in &finished_now {
+                running.remove(&prepared.key);
+                let cache = caches.remove(&prepared.key).flatten();
+                if let (true, Some(key)) = (performed.ok, cache) {
+                    let text = performed
+                        .outputs
+                        .clone()
+                        .unwrap_or_else(Value::empty_object)
+                        .to_typed_json()
+                        .to_string();
+                    follow_up.push((prepared.key.clone(), Some((key, text))));
+                } else {
+                    follow_up.push((prepared.key.clone(), None));
+                }
+            }
+            book.record_outcomes(finished_now)?;
+            for (key, cache) in follow_up {
+                book.release_limits(&key, all)?;
+                if let Some((cache_key, text)) = cache {
+                    let step_name = key.split('[').next().unwrap_or(&key);
+                    runner
+                        .store
+                        .cache_put(claim, &wf.name, step_name, &cache_key, &text)?;
+                }
             }
         }
     })?;
@@ -796,7 +820,16 @@ impl Book<'_> {
     }
 
     /// Records that an instance starts (durably, before it does).
-    fn record_start(&mut self, step: &Step, p: &Prepared) -> Result<(), WfError> {
+    /// Records that instances start (durably, in one transaction, before any does).
+    fn record_starts(&mut self, starting: &[(&Step, Prepared)]) -> Result<(), WfError> {
+        let recs: Vec<WfStep> = starting
+            .iter()
+            .map(|(step, p)| self.start_record(step, p))
+            .collect();
+        self.put_all(recs)
+    }
+
+    fn start_record(&self, step: &Step, p: &Prepared) -> WfStep {
         let mut rec = self.base_record(step, &p.key);
         rec.status = WfStepStatus::Started;
         rec.started_at = Some(baton_engine::now_rfc3339());
@@ -818,13 +851,49 @@ impl Book<'_> {
                 );
             }
         }
-        self.put(rec)
+        rec
     }
 
-    fn record_outcome(&mut self, p: &Prepared, mut done: Performed) -> Result<(), WfError> {
-        let Some(step) = self.wf.step(p.key.split('[').next().unwrap_or(&p.key)) else {
-            return Ok(());
-        };
+    /// Writes records in one transaction and keeps them.
+    fn put_all(&mut self, recs: Vec<WfStep>) -> Result<(), WfError> {
+        self.runner.store.put_steps(self.claim, &recs)?;
+        for r in recs {
+            self.records.insert(r.key.clone(), r);
+        }
+        Ok(())
+    }
+
+    /// Records the outcomes of instances that finished together, in one transaction, then
+    /// tells the caller.
+    fn record_outcomes(&mut self, done: Vec<(Prepared, Performed)>) -> Result<(), WfError> {
+        let mut recs = Vec::new();
+        let mut kill = false;
+        for (p, d) in done {
+            if let Some((rec, injected)) = self.outcome_record(&p, d) {
+                kill |= injected == Some(Fault::Kill);
+                recs.push(rec);
+            }
+        }
+        let keys: Vec<String> = recs.iter().map(|r| r.key.clone()).collect();
+        self.put_all(recs)?;
+        if kill {
+            kill_this_process();
+        }
+        for k in keys {
+            if let Some(r) = self.records.get(&k) {
+                self.runner.hooks.step_finished(&self.run.id, r);
+            }
+        }
+        Ok(())
+    }
+
+    /// The record of a finished instance (and the fault injected into it, if any).
+    fn outcome_record(
+        &mut self,
+        p: &Prepared,
+        mut done: Performed,
+    ) -> Option<(WfStep, Option<Fault>)> {
+        let step = self.wf.step(p.key.split('[').next().unwrap_or(&p.key))?;
         let injected = self.runner.fault.as_ref().and_then(|f| f.hit());
         if injected == Some(Fault::Fail) {
             done.ok = false;
@@ -867,15 +936,7 @@ impl Book<'_> {
                 done.error.unwrap_or_default()
             ));
         }
-        let key = rec.key.clone();
-        self.put(rec)?;
-        if injected == Some(Fault::Kill) {
-            kill_this_process();
-        }
-        if let Some(r) = self.records.get(&key) {
-            self.runner.hooks.step_finished(&self.run.id, r);
-        }
-        Ok(())
+        Some((rec, injected))
     }
 
     /// A step that could not even be prepared (its arguments did not evaluate).

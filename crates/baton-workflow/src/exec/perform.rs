@@ -191,7 +191,12 @@ fn command_step(
     ));
     spec.timeout = timeout;
     spec.run_tag = Some(run_id.to_string());
-    let result = baton_provider::exec::run(&spec, |_, _| {});
+    // Without a time limit nothing needs watching: the command writes to files and this
+    // thread waits for it (no reader or waiter threads, the common case).
+    let result = match timeout {
+        None => run_plain(&spec, outputs_file),
+        Some(_) => baton_provider::exec::run(&spec, |_, _| {}),
+    };
     let out = match result {
         Ok(o) => o,
         Err(e) => {
@@ -237,6 +242,59 @@ fn command_step(
         outputs: Some(outputs),
         ..Performed::default()
     }
+}
+
+/// Runs `spec` (no stdin, no time limit) with its stdout and stderr in files beside `base`,
+/// waiting on this thread, and keeps the end of each.
+fn run_plain(
+    spec: &baton_provider::exec::CommandSpec,
+    base: &std::path::Path,
+) -> std::io::Result<baton_provider::exec::CommandOutput> {
+    let Some((program, args)) = spec.argv.split_first() else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "no command given",
+        ));
+    };
+    let out_path = base.with_extension("stdout");
+    let err_path = base.with_extension("stderr");
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(args)
+        .current_dir(&spec.cwd)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out_path)?)
+        .stderr(std::fs::File::create(&err_path)?);
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    for (k, v) in &spec.env {
+        cmd.env(k, v);
+    }
+    if let Some(run) = &spec.run_tag {
+        cmd.env(baton_provider::exec::RUN_ENV, run);
+    }
+    let status = cmd.spawn()?.wait()?;
+    let out = baton_provider::exec::CommandOutput {
+        code: status.code(),
+        stdout: read_tail(&out_path)?,
+        stderr: read_tail(&err_path)?,
+        ..Default::default()
+    };
+    let _ = std::fs::remove_file(&out_path);
+    let _ = std::fs::remove_file(&err_path);
+    Ok(out)
+}
+
+/// The last [`KEPT_OUTPUT`] bytes of a file.
+fn read_tail(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    let mut f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    let keep = u64::try_from(KEPT_OUTPUT).unwrap_or(u64::MAX);
+    if len > keep {
+        f.seek(SeekFrom::Start(len - keep))?;
+    }
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf)?;
+    Ok(buf)
 }
 
 /// The end of a command's output, as text.
