@@ -5,7 +5,7 @@
 //! [`ProviderCtx::config`].
 //!
 //! Provider blocks are evaluated before any provider is called — refresh comes before the
-//! plan walk — by [`evaluate`]: each block of the root module without `alias`, against its
+//! plan walk — by `evaluate`: each block of the root module without `alias`, against its
 //! provider's schema, in a scope holding the input variables and local values it needs
 //! (evaluated here as the walk evaluates them). A block may refer to input variables, local
 //! values, `path.*`, `terraform.workspace` and functions; one that depends on a resource, data
