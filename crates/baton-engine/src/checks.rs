@@ -6,19 +6,22 @@ use crate::body::eval_body;
 use crate::context::Context;
 use crate::model::{CheckStatus, Checkable};
 use crate::nodes::{CheckSite, NodeEval};
+use crate::providers::ProviderConfigs;
 use crate::values::{EvalState, Repetition};
 use baton_core::{Diagnostic, Diagnostics, Severity};
 use baton_provider::plan::mark_schema_sensitive;
 use baton_provider::ProviderCtx;
 
 /// Evaluates every check block in every module instance, with `plantimestamp()` returning
-/// `plan_timestamp`. Returns warnings only.
+/// `plan_timestamp`; data sources are read in `pctx` with their provider's settings from
+/// `configs`. Returns warnings only.
 pub fn run(
     ctx: &Context,
     state: &EvalState,
     planning: bool,
     plan_timestamp: &str,
     pctx: &ProviderCtx,
+    configs: &ProviderConfigs,
 ) -> Diagnostics {
     let mut out = Diagnostics::new();
     let nodes = NodeEval {
@@ -37,8 +40,7 @@ pub fn run(
                 let context = format!("check \"{}\"", check.name);
                 let mut data_ok = true;
                 for d in &check.data {
-                    let reg = baton_provider::registry();
-                    let Some((_, dt)) = reg.data_source(&d.addr.type_) else {
+                    let Some((info, dt)) = ctx.providers.data_source(&d.addr.type_) else {
                         continue;
                     };
                     let (config, diags) = {
@@ -55,7 +57,7 @@ pub fn run(
                         data_ok = false;
                         continue;
                     }
-                    match dt.read(pctx, &config.clone().unmark_deep().0) {
+                    match dt.read(&configs.ctx(pctx, info), &config.clone().unmark_deep().0) {
                         Ok(v) => {
                             let v = mark_schema_sensitive(dt.schema(), v);
                             state.set_instance(&mi, &d.addr, Repetition::Single, None, v);

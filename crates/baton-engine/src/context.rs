@@ -1,13 +1,17 @@
 //! A loaded configuration ready to plan: the module tree, its source files, the dependency
-//! graph, and the place it runs (working directory, workspace name).
+//! graph, the place it runs (working directory, workspace name) and the providers it runs
+//! with.
 //!
-//! Loading collects every diagnostic (syntax, structure, references, cycles, unknown resource
-//! types) before anything else happens; a context with errors is never returned.
+//! Loading collects every diagnostic (syntax, structure, references, cycles, resource types
+//! the provider set lacks, arguments a schema lacks) before anything else happens; a context
+//! with errors is never returned.
 
 use crate::graph::{build, ConfigGraph};
 use baton_config::{load_config_with, Config, ConfigFs, Module, RealFs};
 use baton_core::{Diagnostic, Diagnostics, ModulePath, ResourceMode, Sources};
+use baton_provider::Registry;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub struct Context {
     /// The root module directory (absolute): the run's working directory. Every relative
@@ -23,12 +27,22 @@ pub struct Context {
     pub graph: ConfigGraph,
     /// `terraform.workspace` (the environment name; "default" without `--env`).
     pub workspace: String,
+    /// The providers this configuration's runs use: every provider call of the engine finds
+    /// its type here, and loading checked the configuration against it. The built-in set
+    /// ([`crate::providers::builtin`]) unless the caller loaded with another
+    /// ([`load_with_providers`]).
+    pub providers: Arc<Registry>,
 }
 
 impl Context {
     /// A context with no configuration, for undoing changes when no configuration is usable
     /// (a restore never evaluates configuration; destroy-time provisioners are then skipped).
-    pub fn empty(dir: &Path, workspace: &str, sources: &Sources) -> Context {
+    pub fn empty(
+        dir: &Path,
+        workspace: &str,
+        sources: &Sources,
+        providers: Arc<Registry>,
+    ) -> Context {
         let (graph, _) = build(
             &Config {
                 module: Module::default(),
@@ -46,6 +60,7 @@ impl Context {
             },
             graph,
             workspace: workspace.to_string(),
+            providers,
         }
     }
 
@@ -55,7 +70,8 @@ impl Context {
     }
 }
 
-/// Loads the configuration in `dir`. Returns the context, or every diagnostic found.
+/// Loads the configuration in `dir`, to run with the built-in providers. Returns the
+/// context, or every diagnostic found.
 pub fn load(dir: &Path, workspace: &str, sources: &Sources) -> (Option<Context>, Diagnostics) {
     load_with(dir, workspace, sources, &RealFs)
 }
@@ -66,6 +82,19 @@ pub fn load_with(
     workspace: &str,
     sources: &Sources,
     fs: &dyn ConfigFs,
+) -> (Option<Context>, Diagnostics) {
+    load_with_providers(dir, workspace, sources, fs, crate::providers::builtin())
+}
+
+/// Like [`load_with`], for runs with the provider set `providers` (the built-in set with more
+/// types, or another set altogether): the configuration's types are looked up there, and so
+/// are the types of every provider call its runs make.
+pub fn load_with_providers(
+    dir: &Path,
+    workspace: &str,
+    sources: &Sources,
+    fs: &dyn ConfigFs,
+    providers: Arc<Registry>,
 ) -> (Option<Context>, Diagnostics) {
     let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     let (config, mut diags) = load_config_with(&dir, sources, fs);
@@ -86,8 +115,8 @@ pub fn load_with(
         return (None, diags);
     }
     for m in config.all_modules() {
-        check_types(m, &mut diags);
-        check_schemas(m, &mut diags);
+        check_types(m, &providers, &mut diags);
+        check_schemas(m, &providers, &mut diags);
         check_conditions(m, &mut diags);
         check_repetition_refs(m, &mut diags);
     }
@@ -104,6 +133,7 @@ pub fn load_with(
             config,
             graph,
             workspace: workspace.to_string(),
+            providers,
         }),
         diags,
     )
@@ -283,9 +313,8 @@ fn check_conditions(m: &Module, diags: &mut Diagnostics) {
     }
 }
 
-/// Every resource and data source type must be one Baton provides.
-fn check_types(m: &Module, diags: &mut Diagnostics) {
-    let reg = baton_provider::registry();
+/// Every resource and data source type must be one the provider set has.
+fn check_types(m: &Module, reg: &Registry, diags: &mut Diagnostics) {
     for r in m.resources.values() {
         let known = match r.addr.mode {
             ResourceMode::Managed => reg.resource_type(&r.addr.type_).is_some(),
@@ -320,11 +349,11 @@ fn check_types(m: &Module, diags: &mut Diagnostics) {
     }
 }
 
-/// Static checks of resource bodies against their schemas, before any evaluation: unknown
-/// arguments and block types, read-only attributes, missing required arguments. (Types and
-/// values are checked when bodies are evaluated.)
-fn check_schemas(m: &Module, diags: &mut Diagnostics) {
-    let reg = baton_provider::registry();
+/// Static checks of resource and provider blocks against their schemas, before any
+/// evaluation: unknown arguments and block types, read-only attributes, missing required
+/// arguments. (Types and values are checked when bodies are evaluated.) A provider block of a
+/// provider the set does not have is not checked: no type of it can be used either.
+fn check_schemas(m: &Module, reg: &Registry, diags: &mut Diagnostics) {
     for r in m.resources.values() {
         let schema = match r.addr.mode {
             ResourceMode::Managed => reg.resource_type(&r.addr.type_).map(|(_, t)| t.schema()),
@@ -332,6 +361,12 @@ fn check_schemas(m: &Module, diags: &mut Diagnostics) {
         };
         if let Some(schema) = schema {
             check_body(&r.config, schema, r.def_span, &r.describe(), diags);
+        }
+    }
+    for p in &m.providers {
+        if let Some((_, schema)) = reg.provider(&p.name) {
+            let context = format!("provider \"{}\"", p.name);
+            check_body(&p.config, schema, p.def_span, &context, diags);
         }
     }
 }

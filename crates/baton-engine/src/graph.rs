@@ -4,6 +4,10 @@
 //!
 //! Building the graph validates every reference (undeclared names are diagnostics with their
 //! location) and reports cycles naming every member with its location. It evaluates nothing.
+//!
+//! Provider blocks are not nodes: they are evaluated before the walk (see [`crate::providers`]).
+//! Their references are checked here all the same, and what the root module's blocks refer to
+//! is recorded in [`ConfigGraph::providers`].
 
 use baton_config::{Config, Expr, Module, Resource};
 use baton_core::{Diagnostic, Diagnostics, ModulePath, ResourceAddr, ResourceMode, Sources, Span};
@@ -59,6 +63,9 @@ pub struct ConfigGraph {
     /// Errors that planning reports but `validate` does not (a block referring to itself),
     /// as Terraform's validate walk does not find them.
     pub plan_errors: Diagnostics,
+    /// The nodes each `provider` block of the root module without `alias` refers to directly,
+    /// by provider local name.
+    pub providers: HashMap<String, Vec<NodeId>>,
 }
 
 impl ConfigGraph {
@@ -127,6 +134,7 @@ struct Builder<'a> {
     spans: HashMap<NodeKey, Span>,
     diags: Diagnostics,
     plan_errors: Diagnostics,
+    providers: HashMap<String, Vec<NodeId>>,
     sources: &'a Sources,
 }
 
@@ -150,6 +158,7 @@ pub fn build(config: &Config, sources: &Sources) -> (ConfigGraph, Diagnostics) {
         spans: HashMap::new(),
         diags: Diagnostics::new(),
         plan_errors: Diagnostics::new(),
+        providers: HashMap::new(),
         sources,
     };
     // Nodes first, so references can find them.
@@ -190,6 +199,7 @@ pub fn build(config: &Config, sources: &Sources) -> (ConfigGraph, Diagnostics) {
             index: b.index,
             spans: b.spans,
             plan_errors: b.plan_errors,
+            providers: b.providers,
         },
         b.diags,
     )
@@ -466,6 +476,24 @@ fn add_edges(b: &mut Builder<'_>, cfg: &Config, parent: Option<(&Config, &str)>)
             let mut exprs: Vec<&Expr> = vec![&imp.id];
             exprs.extend(imp.for_each.iter());
             edges_from(b, cfg, id, &exprs, "import");
+        }
+    }
+    for pb in &m.providers {
+        let mut exprs = Vec::new();
+        collect_body(&pb.config, &mut exprs);
+        let context = format!("provider \"{}\"", pb.name);
+        let mut deps = Vec::new();
+        for e in exprs {
+            let (refs, diags) = references(e);
+            for d in diags {
+                b.diags.push(d.in_context(context.clone()));
+            }
+            for r in refs {
+                deps.extend(targets_of(b, cfg, &r, &context));
+            }
+        }
+        if parent.is_none() && pb.alias.is_none() {
+            b.providers.insert(pb.name.clone(), deps);
         }
     }
     for (name, child) in &cfg.children {

@@ -21,6 +21,7 @@ pub mod plan;
 pub mod planfile;
 pub mod planjson;
 pub mod policy;
+pub mod providers;
 pub mod relevance;
 pub mod resume;
 pub mod rollback;
@@ -32,7 +33,7 @@ pub mod vars;
 use baton_core::InstanceAddr;
 use std::time::Duration;
 
-pub use context::{load, load_with, Context};
+pub use context::{load, load_with, load_with_providers, Context};
 pub use model::{Action, Plan, PlanMode};
 pub use runid::new_run_id;
 

@@ -43,9 +43,9 @@ pub struct NodeEval<'a> {
     pub plan_timestamp: Option<&'a str>,
 }
 
-/// How a root variable's raw value is found: given its type and whether command-line text is
-/// taken literally, the value if one was given.
-pub type RootValue<'f> = dyn Fn(&Type, bool) -> Result<Option<Value>, Diagnostic> + 'f;
+/// How a root variable's raw value is found: given its name, its type and whether
+/// command-line text is taken literally, the value if one was given.
+pub type RootValue<'f> = dyn Fn(&str, &Type, bool) -> Result<Option<Value>, Diagnostic> + 'f;
 
 pub use crate::context::module_of;
 
@@ -121,7 +121,7 @@ impl<'a> NodeEval<'a> {
         };
         for mi in self.state.module_instances(p) {
             let raw = if p.is_root() {
-                root(&tc.ty, literal)
+                root(name, &tc.ty, literal)
             } else {
                 self.module_input(&mi, name)
             };

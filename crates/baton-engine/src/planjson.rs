@@ -15,6 +15,7 @@ use crate::statecodec::{decode_object, decode_output};
 use baton_config::{Body, Expr, ExprKind, Resource};
 use baton_core::{InstanceAddr, InstanceKey, ModuleInstance, ResourceMode};
 use baton_eval::{Kind, Value};
+use baton_provider::Registry;
 use baton_state::Snapshot;
 use serde_json::{json, Map, Value as J};
 use std::collections::BTreeMap;
@@ -305,8 +306,13 @@ fn state_values_with(s: &Snapshot, extra: Vec<(ModuleInstance, J)>, o: JsonOpts)
     J::Object(values)
 }
 
-/// The whole plan document.
+/// The whole plan document. Without the configuration (`ctx`), the built-in providers name
+/// the providers of data sources read while planning.
 pub fn plan_json(ctx: Option<&Context>, plan: &Plan, prior: &Snapshot, o: JsonOpts) -> J {
+    let providers = match ctx {
+        Some(c) => c.providers.clone(),
+        None => crate::providers::builtin(),
+    };
     let mut doc = Map::new();
     doc.insert("format_version".into(), json!(FORMAT_VERSION));
     doc.insert("terraform_version".into(), json!(plan.terraform_version));
@@ -419,7 +425,7 @@ pub fn plan_json(ctx: Option<&Context>, plan: &Plan, prior: &Snapshot, o: JsonOp
                     .any(|k| &k.addr == a && k.deposed.is_empty())
         })
         .map(|((a, _), v)| {
-            let provider = baton_provider::registry()
+            let provider = providers
                 .data_source(&a.resource.type_)
                 .map(|(p, _)| p.source)
                 .unwrap_or("unknown");
@@ -669,8 +675,7 @@ fn body_expressions(b: &Body) -> J {
 }
 
 /// The provider a resource's type belongs to.
-fn resource_provider(r: &Resource) -> Option<baton_provider::ProviderInfo> {
-    let reg = baton_provider::registry();
+fn resource_provider(reg: &Registry, r: &Resource) -> Option<baton_provider::ProviderInfo> {
     match r.addr.mode {
         ResourceMode::Managed => reg.resource_type(&r.addr.type_).map(|(p, _)| p),
         ResourceMode::Data => reg.data_source(&r.addr.type_).map(|(p, _)| p),
@@ -690,13 +695,14 @@ fn provider_key(name: &str, module: &str) -> String {
 /// `marshalProviderConfigs` finds them: one per provider a module's resources use, keyed per
 /// module; a module's entry that inherits its parent's configuration points at it (`parent`)
 /// and is left out of the document, its resources naming the parent's key instead.
-#[derive(Default)]
-struct ProviderKeys {
+struct ProviderKeys<'r> {
+    /// The providers of the configuration's types.
+    providers: &'r Registry,
     /// key → (local name, source address, module address, the key it inherits from).
     entries: BTreeMap<String, (String, String, String, Option<String>)>,
 }
 
-impl ProviderKeys {
+impl ProviderKeys<'_> {
     fn collect(&mut self, cfg: &baton_config::Config, module: &str, parent: Option<&str>) {
         for (name, source) in &cfg.module.terraform.required_providers {
             let key = provider_key(name, module);
@@ -709,7 +715,7 @@ impl ProviderKeys {
                 .insert(key, (name.clone(), source, module.into(), inherits));
         }
         for r in cfg.module.resources.values() {
-            let Some(p) = resource_provider(r) else {
+            let Some(p) = resource_provider(self.providers, r) else {
                 continue;
             };
             let key = provider_key(p.name, module);
@@ -741,7 +747,9 @@ impl ProviderKeys {
 
     /// The key a resource of `module` names.
     fn resource_key(&self, r: &Resource, module: &str) -> String {
-        let name = resource_provider(r).map(|p| p.name).unwrap_or("unknown");
+        let name = resource_provider(self.providers, r)
+            .map(|p| p.name)
+            .unwrap_or("unknown");
         let key = provider_key(name, module);
         match self.entries.get(&key) {
             Some((_, _, _, Some(parent))) => parent.clone(),
@@ -852,7 +860,7 @@ fn resource_config_json(r: &Resource, provider_key: String) -> J {
 fn module_config_json(
     cfg: &baton_config::Config,
     module: &str,
-    keys: &ProviderKeys,
+    keys: &ProviderKeys<'_>,
     dir: &Path,
 ) -> J {
     let m = &cfg.module;
@@ -946,7 +954,10 @@ fn module_config_json(
 }
 
 fn configuration_json(ctx: &Context) -> J {
-    let mut keys = ProviderKeys::default();
+    let mut keys = ProviderKeys {
+        providers: &ctx.providers,
+        entries: BTreeMap::new(),
+    };
     keys.collect(&ctx.config, "", None);
     let mut out = Map::new();
     insert_nonempty(&mut out, "provider_config", J::Object(keys.json()));

@@ -7,11 +7,14 @@
 //! applying it never evaluates configuration.
 
 use crate::model::{Action, ActionReason, Plan, PlanMode, ResourceChange};
+use crate::providers::ProviderConfigs;
 use crate::statecodec::decode_object;
 use baton_core::{Diagnostic, Diagnostics, InstanceAddr, ResourceMode};
 use baton_eval::Value;
+use baton_provider::{ProviderCtx, Registry};
 use baton_state::{ObjectKey, Snapshot, StateError, StateStore};
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 
 /// What a key should return to.
 struct Target {
@@ -52,8 +55,8 @@ fn empty_plan(current: &Snapshot) -> Plan {
     }
 }
 
-fn provider_of(type_: &str) -> (String, String) {
-    match baton_provider::registry().resource_type(type_) {
+fn provider_of(providers: &Registry, type_: &str) -> (String, String) {
+    match providers.resource_type(type_) {
         Some((p, _)) => (p.name.to_string(), p.source.to_string()),
         None => ("unknown".into(), "unknown".into()),
     }
@@ -64,26 +67,30 @@ fn change_for(
     key: &ObjectKey,
     target: Option<&Value>,
     current: &Snapshot,
-    first_action: &str,
-    replaced: bool,
-    deps: Vec<String>,
+    done: Done<'_>,
     used_deposed: &mut Vec<ObjectKey>,
 ) -> Option<ResourceChange> {
     let cur = current.objects.get(key).and_then(|o| decode_object(o).ok());
-    let done = Done {
-        first_action,
-        replaced,
-        deps,
-    };
     change_against(key, target, cur, current, done, used_deposed)
 }
 
 /// What the run being undone did to a key: its first action, whether it replaced the object,
-/// and the dependencies the restored object keeps.
+/// and the dependencies the restored object keeps; and the providers that name its provider.
 struct Done<'a> {
     first_action: &'a str,
     replaced: bool,
     deps: Vec<String>,
+    providers: &'a Registry,
+}
+
+/// How a rollback looks for objects whose create outcome was lost: with the providers'
+/// [`ResourceType::find`](baton_provider::ResourceType::find), working in `dir` with the
+/// providers' settings.
+#[derive(Clone, Copy)]
+pub struct Probe<'a> {
+    /// The configuration directory.
+    pub dir: &'a Path,
+    pub configs: &'a ProviderConfigs,
 }
 
 /// [`change_for`] with the key's current object `cur` given (e.g. one found by the provider
@@ -100,8 +107,9 @@ fn change_against(
         first_action,
         replaced,
         deps,
+        providers,
     } = done;
-    let (pn, ps) = provider_of(&key.addr.resource.type_);
+    let (pn, ps) = provider_of(providers, &key.addr.resource.type_);
     let deposed = if key.deposed.is_empty() {
         None
     } else {
@@ -230,14 +238,15 @@ fn plan_dependencies(plan_doc: &baton_state::RawJson) -> HashMap<String, Vec<Str
 /// The plan that undoes run `run_id`: every object it touched returns to its value before the
 /// run. Warnings name objects whose data a recreation cannot bring back.
 ///
-/// With `probe` (the configuration directory), a create whose outcome was lost (the process
-/// died while it ran) is looked for with the provider's `find`: an object it made after all is
-/// deleted too.
+/// `providers` are the types' providers (the changes name them). With `probe`, a create whose
+/// outcome was lost (the process died while it ran) is looked for with the provider's `find`:
+/// an object it made after all is deleted too.
 pub fn plan_for_run(
     store: &dyn StateStore,
     run_id: &str,
     current: &Snapshot,
-    probe: Option<&std::path::Path>,
+    providers: &Registry,
+    probe: Option<Probe<'_>>,
 ) -> Result<(Plan, Diagnostics), StateError> {
     let mut diags = Diagnostics::new();
     let Some(run) = store.run(run_id)? else {
@@ -309,29 +318,28 @@ pub fn plan_for_run(
             .cloned()
             .or_else(|| current.objects.get(key).map(|o| o.dependencies.clone()))
             .unwrap_or_default();
-        if let Some(c) = change_for(
-            key,
-            t.value.as_ref(),
-            current,
-            &t.first_action,
-            t.replaced,
+        let done = Done {
+            first_action: &t.first_action,
+            replaced: t.replaced,
             deps,
-            &mut used_deposed,
-        ) {
+            providers,
+        };
+        if let Some(c) = change_for(key, t.value.as_ref(), current, done, &mut used_deposed) {
             plan.changes.push(c);
         }
     }
-    if let Some(dir) = probe {
+    if let Some(probe) = probe {
         for (key, planned) in &lost_creates {
             if current.objects.contains_key(key) || plan.changes.iter().any(|c| c.addr == key.addr)
             {
                 continue;
             }
-            let Some((_, rt)) = baton_provider::registry().resource_type(&key.addr.resource.type_)
-            else {
+            let Some((info, rt)) = providers.resource_type(&key.addr.resource.type_) else {
                 continue;
             };
-            let ctx = baton_provider::ProviderCtx::new(dir.to_path_buf());
+            let ctx = probe
+                .configs
+                .ctx(&ProviderCtx::new(probe.dir.to_path_buf()), info);
             match rt.find(&ctx, planned) {
                 Ok(Some(found)) if found.is_wholly_known() => {
                     let deps = deps_by_addr.get(&key.addr.to_string()).cloned().unwrap_or_default();
@@ -339,6 +347,7 @@ pub fn plan_for_run(
                         first_action: "create",
                         replaced: false,
                         deps,
+                        providers,
                     };
                     if let Some(c) = change_against(key, None, Some(found), current, done, &mut Vec::new()) {
                         plan.changes.push(c);
@@ -364,15 +373,17 @@ pub fn plan_for_run(
                     .any(|k| k.addr == c.addr && &k.deposed == d)
             }))
     });
-    warn_unrestorable(&plan, &mut diags);
+    warn_unrestorable(&plan, providers, &mut diags);
     Ok((plan, diags))
 }
 
-/// The plan that returns every managed object to its value in state version `serial`.
+/// The plan that returns every managed object to its value in state version `serial`, with
+/// `providers` naming the types' providers.
 pub fn plan_to_version(
     store: &dyn StateStore,
     serial: u64,
     current: &Snapshot,
+    providers: &Registry,
 ) -> Result<(Plan, Diagnostics), StateError> {
     let mut diags = Diagnostics::new();
     let target = store.at_version(serial)?;
@@ -396,20 +407,25 @@ pub fn plan_to_version(
             .or_else(|| current.objects.get(key))
             .map(|o| o.dependencies.clone())
             .unwrap_or_default();
-        if let Some(c) = change_for(key, t.as_ref(), current, "", false, deps, &mut used_deposed) {
+        let done = Done {
+            first_action: "",
+            replaced: false,
+            deps,
+            providers,
+        };
+        if let Some(c) = change_for(key, t.as_ref(), current, done, &mut used_deposed) {
             plan.changes.push(c);
         }
     }
-    warn_unrestorable(&plan, &mut diags);
+    warn_unrestorable(&plan, providers, &mut diags);
     Ok((plan, diags))
 }
 
 /// Objects the restore recreates whose provider cannot bring their data back.
-fn warn_unrestorable(plan: &Plan, diags: &mut Diagnostics) {
+fn warn_unrestorable(plan: &Plan, providers: &Registry, diags: &mut Diagnostics) {
     for c in &plan.changes {
         if c.action.is_replace() || c.action == Action::Create {
-            if let Some((_, rt)) = baton_provider::registry().resource_type(&c.addr.resource.type_)
-            {
+            if let Some((_, rt)) = providers.resource_type(&c.addr.resource.type_) {
                 if !rt.restorable() {
                     diags.push(Diagnostic::warning(
                         "Recreated object may not have its data",
@@ -426,7 +442,8 @@ fn warn_unrestorable(plan: &Plan, diags: &mut Diagnostics) {
 /// not finish.
 pub fn remaining(store: &dyn StateStore, run_id: &str) -> Result<Vec<String>, StateError> {
     let current = store.current()?;
-    let (plan, diags) = plan_for_run(store, run_id, &current, None)?;
+    // The lines name no provider, and nothing is looked for: no provider set is needed.
+    let (plan, diags) = plan_for_run(store, run_id, &current, &Registry::new(), None)?;
     if diags.has_errors() {
         return Ok(Vec::new());
     }

@@ -6,6 +6,13 @@
 //! drift) and imports existing objects. The contract mirrors Terraform's provider protocol so
 //! that an adapter for real Terraform providers fits behind it later.
 //!
+//! Which providers exist is a value, a [`Registry`]: the built-in set ([`Registry::builtin`])
+//! or any other a caller builds. A provider's own settings — the configuration's
+//! `provider "NAME" { ... }` block, checked against the schema its registry declares and
+//! evaluated by the engine — reach every call but `validate` in [`ProviderCtx::config`]
+//! (Terraform configures a provider before every call but validation). The built-in
+//! providers take no settings.
+//!
 //! Architecture invariant: providers never see configuration syntax, state storage or the
 //! graph; they receive values and return values or typed failures (retryable or permanent).
 
@@ -139,6 +146,11 @@ pub struct ProviderCtx {
     /// community provider without `enable_parallelism`) runs one. One per run: clones share
     /// it, two runs in one process do not wait for each other.
     pub one_at_a_time: Arc<Mutex<()>>,
+    /// The provider's settings: the configuration's `provider "NAME" { ... }` block of the
+    /// provider this call is for, evaluated against the provider's schema
+    /// ([`Registry::provider`]; unset arguments null, no sensitive marks). `None` when the
+    /// configuration has no such block (or the call is made without a configuration).
+    pub config: Option<Value>,
 }
 
 impl ProviderCtx {
@@ -149,6 +161,7 @@ impl ProviderCtx {
             timeout: None,
             run_id: None,
             one_at_a_time: Arc::new(Mutex::new(())),
+            config: None,
         }
     }
     pub fn is_cancelled(&self) -> bool {
@@ -172,6 +185,8 @@ pub struct PlanRequest<'a> {
     pub config: &'a Value,
     /// Configuration merged with prior computed values and schema defaults (see [`plan::proposed_new`]).
     pub proposed: Value,
+    /// Where and how the provider runs, with its settings ([`ProviderCtx::config`]).
+    pub ctx: &'a ProviderCtx,
 }
 
 pub struct PlanResponse {

@@ -1,12 +1,18 @@
-//! The one place built-in resource and data source types are registered, with the provider
-//! each belongs to (its local name and source address, as plan JSON reports them).
+//! Sets of providers: which resource and data source types exist, the provider each belongs to
+//! (its local name and source address, as plan JSON reports them) and the schema of each
+//! provider's own `provider "NAME" { ... }` block.
 //!
-//! Adding a type means adding one line here; nothing else in Baton lists types.
+//! [`Registry::builtin`] is the set Baton ships, listed once here (adding a built-in type means adding
+//! one line); nothing else in Baton lists types. A [`Registry`] is plain data: a caller (a
+//! test, a plugin layer) builds its own — the built-in set plus more, or any other — and hands
+//! it to the engine, which keeps it with the loaded configuration. Types are shared (`Arc`),
+//! so copying a set to extend it is cheap.
 
 use crate::builtin;
+use crate::schema::Schema;
 use crate::{DataSourceType, ResourceType};
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// The provider a type belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,27 +43,55 @@ const LOCAL: ProviderInfo = ProviderInfo {
     source: "registry.terraform.io/hashicorp/local",
 };
 
+/// A set of providers and their types.
+#[derive(Clone, Default)]
 pub struct Registry {
-    resources: BTreeMap<&'static str, (ProviderInfo, Box<dyn ResourceType>)>,
-    data_sources: BTreeMap<&'static str, (ProviderInfo, Box<dyn DataSourceType>)>,
+    resources: BTreeMap<&'static str, (ProviderInfo, Arc<dyn ResourceType>)>,
+    data_sources: BTreeMap<&'static str, (ProviderInfo, Arc<dyn DataSourceType>)>,
+    /// Every provider with a type here, by local name, with the schema of its `provider`
+    /// block (empty unless [`Registry::add_provider`] said otherwise).
+    providers: BTreeMap<&'static str, (ProviderInfo, Schema)>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("providers", &self.providers.keys().collect::<Vec<_>>())
+            .field("resources", &self.resources.keys().collect::<Vec<_>>())
+            .field(
+                "data_sources",
+                &self.data_sources.keys().collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 impl Registry {
-    fn new() -> Registry {
-        let mut r = Registry {
-            resources: BTreeMap::new(),
-            data_sources: BTreeMap::new(),
-        };
-        r.resource(
+    /// An empty set.
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    /// The built-in set, built once and shared by every context that does not bring its own.
+    /// Immutable: extending it means cloning it (`(*Registry::builtin()).clone()`), which
+    /// copies pointers.
+    pub fn builtin() -> Arc<Registry> {
+        shared().clone()
+    }
+
+    /// A new copy of the built-in set (see [`Registry::builtin`] for the shared one).
+    fn with_builtins() -> Registry {
+        let mut r = Registry::new();
+        r.add_resource(
             TERRAFORM,
-            Box::new(builtin::terraform_data::TerraformData::new()),
+            Arc::new(builtin::terraform_data::TerraformData::new()),
         );
-        r.resource(NULL, Box::new(builtin::null::NullResource::new()));
-        r.data(NULL, Box::new(builtin::null::NullDataSource::new()));
-        r.resource(LOCAL, Box::new(builtin::local::LocalFile::new(false)));
-        r.resource(LOCAL, Box::new(builtin::local::LocalFile::new(true)));
-        r.data(LOCAL, Box::new(builtin::local::LocalFileData::new(false)));
-        r.data(LOCAL, Box::new(builtin::local::LocalFileData::new(true)));
+        r.add_resource(NULL, Arc::new(builtin::null::NullResource::new()));
+        r.add_data_source(NULL, Arc::new(builtin::null::NullDataSource::new()));
+        r.add_resource(LOCAL, Arc::new(builtin::local::LocalFile::new(false)));
+        r.add_resource(LOCAL, Arc::new(builtin::local::LocalFile::new(true)));
+        r.add_data_source(LOCAL, Arc::new(builtin::local::LocalFileData::new(false)));
+        r.add_data_source(LOCAL, Arc::new(builtin::local::LocalFileData::new(true)));
         builtin::random::register(&mut r);
         builtin::time::register(&mut r);
         builtin::shell::register(&mut r);
@@ -65,14 +99,30 @@ impl Registry {
         r
     }
 
-    /// Registers a managed resource type of provider `p`.
-    pub(crate) fn resource(&mut self, p: ProviderInfo, t: Box<dyn ResourceType>) {
+    /// Declares provider `p` and the schema of its `provider` block, replacing an earlier
+    /// declaration. A provider whose types are added without one has an empty schema: its
+    /// block takes no arguments (as Terraform's `null`, `random`, `time`, `local` and
+    /// `terraform` providers).
+    pub fn add_provider(&mut self, p: ProviderInfo, config: Schema) {
+        self.providers.insert(p.name, (p, config));
+    }
+
+    /// Adds (or replaces) a managed resource type of provider `p`.
+    pub fn add_resource(&mut self, p: ProviderInfo, t: Arc<dyn ResourceType>) {
+        self.declare(p);
         self.resources.insert(t.type_name(), (p, t));
     }
 
-    /// Registers a data source type of provider `p`.
-    pub(crate) fn data(&mut self, p: ProviderInfo, t: Box<dyn DataSourceType>) {
+    /// Adds (or replaces) a data source type of provider `p`.
+    pub fn add_data_source(&mut self, p: ProviderInfo, t: Arc<dyn DataSourceType>) {
+        self.declare(p);
         self.data_sources.insert(t.type_name(), (p, t));
+    }
+
+    fn declare(&mut self, p: ProviderInfo) {
+        self.providers
+            .entry(p.name)
+            .or_insert_with(|| (p, Schema::new()));
     }
 
     pub fn resource_type(&self, name: &str) -> Option<(ProviderInfo, &dyn ResourceType)> {
@@ -91,19 +141,88 @@ impl Registry {
         self.data_sources.keys().copied().collect()
     }
 
-    /// The provider that a type name prefix implies (`local_file` → `local`), if built in.
+    /// The provider with local name `name` and the schema of its `provider` block, if the set
+    /// has it.
+    pub fn provider(&self, name: &str) -> Option<(ProviderInfo, &Schema)> {
+        self.providers.get(name).map(|(p, s)| (*p, s))
+    }
+
+    /// The provider that a type name prefix implies (`local_file` → `local`), if in the set.
     pub fn provider_for_prefix(&self, type_name: &str) -> Option<ProviderInfo> {
         let prefix = type_name.split('_').next().unwrap_or(type_name);
-        self.resources
-            .values()
-            .map(|(p, _)| *p)
-            .chain(self.data_sources.values().map(|(p, _)| *p))
-            .find(|p| p.name == prefix)
+        self.provider(prefix).map(|(p, _)| p)
     }
 }
 
-/// The built-in registry.
+/// The built-in set, borrowed (see [`Registry::builtin`]).
 pub fn registry() -> &'static Registry {
-    static R: OnceLock<Registry> = OnceLock::new();
-    R.get_or_init(Registry::new)
+    shared()
+}
+
+fn shared() -> &'static Arc<Registry> {
+    static R: OnceLock<Arc<Registry>> = OnceLock::new();
+    R.get_or_init(|| Arc::new(Registry::with_builtins()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ProviderInfo, Registry};
+    use crate::builtin::null::NullResource;
+    use crate::schema::{Attr, Schema};
+    use baton_eval::Type;
+    use std::sync::Arc;
+
+    const TEST: ProviderInfo = ProviderInfo {
+        name: "test",
+        source: "example.com/test/test",
+    };
+
+    #[test]
+    fn a_set_extended_from_the_builtin_one_leaves_it_alone() {
+        let mut set = (*Registry::builtin()).clone();
+        set.add_provider(
+            TEST,
+            Schema::new().attr("token", Attr::optional(Type::String)),
+        );
+        // Any type will do: registered under another provider, it belongs to that one.
+        set.add_resource(TEST, Arc::new(NullResource::new()));
+        assert_eq!(
+            set.resource_type("null_resource").map(|(p, _)| p),
+            Some(TEST)
+        );
+        let builtin = Registry::builtin();
+        assert_eq!(
+            builtin.resource_type("null_resource").map(|(p, _)| p.name),
+            Some("null")
+        );
+        assert!(builtin.provider("test").is_none());
+        let (_, schema) = set.provider("test").expect("declared");
+        assert!(schema.attrs.contains_key("token"));
+    }
+
+    #[test]
+    fn every_builtin_provider_takes_no_settings() {
+        let set = Registry::builtin();
+        for name in [
+            "terraform",
+            "null",
+            "local",
+            "random",
+            "time",
+            "shell",
+            "external",
+        ] {
+            let (p, schema) = set.provider(name).unwrap_or_else(|| panic!("{name}"));
+            assert_eq!(p.name, name);
+            assert!(
+                schema.attrs.is_empty() && schema.blocks.is_empty(),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            set.provider_for_prefix("random_pet").map(|p| p.name),
+            Some("random")
+        );
+        assert!(set.provider_for_prefix("aws_instance").is_none());
+    }
 }

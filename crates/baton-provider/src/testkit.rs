@@ -77,9 +77,20 @@ pub fn config(schema: &Schema, pairs: &[(&str, Value)]) -> Value {
     Value::object(m)
 }
 
-/// Plans a change from `prior` (`None`: a create) to `config`, proposing as the engine does.
+/// Plans a change from `prior` (`None`: a create) to `config`, proposing as the engine does,
+/// in [`scratch_ctx`].
 pub fn try_plan(
     rt: &dyn ResourceType,
+    prior: Option<&Value>,
+    config: &Value,
+) -> Result<PlanResponse, ProviderError> {
+    try_plan_in(rt, &scratch_ctx(), prior, config)
+}
+
+/// [`try_plan`] in `ctx` (e.g. one carrying provider settings in [`ProviderCtx::config`]).
+pub fn try_plan_in(
+    rt: &dyn ResourceType,
+    ctx: &ProviderCtx,
     prior: Option<&Value>,
     config: &Value,
 ) -> Result<PlanResponse, ProviderError> {
@@ -87,6 +98,7 @@ pub fn try_plan(
         prior,
         config,
         proposed: proposed_new(rt.schema(), prior, config),
+        ctx,
     })
 }
 

@@ -1,6 +1,6 @@
 //! The perform step of an action: the provider call itself, with retries, timeouts and
-//! cancellation, made from a [`Prepared`] value and a [`Worker`] (the providers, the run's
-//! provider context and stop handle) and returning a [`Performed`] value. The provider is
+//! cancellation, made from a [`Prepared`] value and a [`Worker`] (the providers and their
+//! settings, the run's provider context and stop handle) and returning a [`Performed`] value. The provider is
 //! found by the type the prepared value names, so the step could run in another process.
 //!
 //! Must not touch the state store, the journal, the evaluation state or the configuration:
@@ -10,7 +10,9 @@ use super::prepare::{Call, Prepared};
 pub(super) use super::worker::Worker;
 use baton_eval::Value;
 use baton_provider::plan::mark_schema_sensitive;
-use baton_provider::{ApplyRequest, DataSourceType, ProviderError, ResourceType, Schema};
+use baton_provider::{
+    ApplyRequest, DataSourceType, ProviderError, ProviderInfo, ResourceType, Schema,
+};
 
 /// What a provider call came to.
 #[derive(Debug)]
@@ -24,14 +26,14 @@ pub(super) struct Performed {
 
 /// Makes the provider call of `p`, retrying retryable failures as its policy says.
 pub(super) fn perform(p: &Prepared, w: &Worker) -> Performed {
-    let ctx = w.call_ctx(p.timeout);
     let (result, attempts) = match &p.call {
         Call::Apply {
             prior,
             planned,
             config,
         } => match managed(p, w) {
-            Ok(rt) => {
+            Ok((info, rt)) => {
+                let ctx = w.call_ctx(info, p.timeout);
                 let (res, attempts) = w.with_retries(p.retry, || {
                     rt.apply(ApplyRequest {
                         prior: prior.as_ref(),
@@ -46,18 +48,22 @@ pub(super) fn perform(p: &Prepared, w: &Worker) -> Performed {
             Err(e) => (Err(e), 0),
         },
         Call::Delete { prior } => match managed(p, w) {
-            Ok(rt) => w.with_retries(p.retry, || {
-                rt.apply(ApplyRequest {
-                    prior: Some(prior),
-                    planned: None,
-                    config: &Value::dynamic_null(),
-                    ctx: &ctx,
+            Ok((info, rt)) => {
+                let ctx = w.call_ctx(info, p.timeout);
+                w.with_retries(p.retry, || {
+                    rt.apply(ApplyRequest {
+                        prior: Some(prior),
+                        planned: None,
+                        config: &Value::dynamic_null(),
+                        ctx: &ctx,
+                    })
                 })
-            }),
+            }
             Err(e) => (Err(e), 0),
         },
         Call::Read { config } => match data_source(p, w) {
-            Ok(dt) => {
+            Ok((info, dt)) => {
+                let ctx = w.call_ctx(info, p.timeout);
                 let unmarked = config.clone().unmark_deep().0;
                 let (res, attempts) = w.with_retries(p.retry, || dt.read(&ctx, &unmarked));
                 (res.map(|v| Some(mark(dt.schema(), v, config))), attempts)
@@ -73,14 +79,16 @@ pub(super) fn perform(p: &Prepared, w: &Worker) -> Performed {
 /// may have made ([`ResourceType::find`], marked like a created one); for a delete, the
 /// object if it is still there. A read changes nothing, so there is nothing to look for.
 pub(super) fn probe(p: &Prepared, w: &Worker) -> Result<Option<Value>, ProviderError> {
-    let ctx = w.call_ctx(p.timeout);
     match &p.call {
         Call::Apply { planned, .. } => {
-            let rt = managed(p, w)?;
-            let found = rt.find(&ctx, planned)?;
+            let (info, rt) = managed(p, w)?;
+            let found = rt.find(&w.call_ctx(info, p.timeout), planned)?;
             Ok(found.map(|v| mark(rt.schema(), v, planned)))
         }
-        Call::Delete { prior } => managed(p, w)?.read(&ctx, prior),
+        Call::Delete { prior } => {
+            let (info, rt) = managed(p, w)?;
+            rt.read(&w.call_ctx(info, p.timeout), prior)
+        }
         Call::Read { .. } => Ok(None),
     }
 }
@@ -90,10 +98,12 @@ fn mark(schema: &Schema, v: Value, planned: &Value) -> Value {
     mark_schema_sensitive(schema, v.mark_paths(&planned.sensitive_paths()))
 }
 
-fn managed(p: &Prepared, w: &Worker) -> Result<&'static dyn ResourceType, ProviderError> {
+fn managed<'w>(
+    p: &Prepared,
+    w: &'w Worker,
+) -> Result<(ProviderInfo, &'w dyn ResourceType), ProviderError> {
     w.registry
         .resource_type(&p.addr.resource.type_)
-        .map(|(_, rt)| rt)
         .ok_or_else(|| {
             ProviderError::permanent(
                 "Unknown resource type",
@@ -102,10 +112,12 @@ fn managed(p: &Prepared, w: &Worker) -> Result<&'static dyn ResourceType, Provid
         })
 }
 
-fn data_source(p: &Prepared, w: &Worker) -> Result<&'static dyn DataSourceType, ProviderError> {
+fn data_source<'w>(
+    p: &Prepared,
+    w: &'w Worker,
+) -> Result<(ProviderInfo, &'w dyn DataSourceType), ProviderError> {
     w.registry
         .data_source(&p.addr.resource.type_)
-        .map(|(_, dt)| dt)
         .ok_or_else(|| {
             ProviderError::permanent(
                 "Unknown data source",
@@ -133,7 +145,8 @@ mod tests {
 
     fn worker() -> Worker {
         Worker {
-            registry: baton_provider::registry(),
+            registry: crate::providers::builtin(),
+            configs: Default::default(),
             ctx: ProviderCtx::new(std::env::temp_dir()),
             stop: baton_graph::StopHandle::new(),
         }

@@ -176,6 +176,7 @@ impl Runner<'_> {
                 prior: prior.as_ref(),
                 config: &config,
                 proposed,
+                ctx: &self.worker.call_ctx(info, None),
             })
             .map_err(|e| provider_diag(&c.addr, r, e, 1))?;
         let planned = mark_schema_sensitive(

@@ -11,6 +11,7 @@ use super::walk::Runner;
 use crate::context::Context;
 use crate::model::{Action, Plan, PlanMode};
 use crate::nodes::module_of;
+use crate::providers::ProviderConfigs;
 use crate::statecodec::{decode_object, encode_object, encode_output};
 use crate::values::{EvalState, NamedValue, Repetition};
 use crate::{Event, Observer};
@@ -114,14 +115,35 @@ pub fn apply(
             Ok(())
         },
     )?;
+    // The providers' settings, for this walk and for the rollback that may follow it.
+    let (configs, config_diags) = crate::providers::for_apply(
+        ctx,
+        &plan.variables,
+        &plan.timestamp,
+        plan.mode == PlanMode::Restore,
+    );
     let env = RunEnv {
         ctx,
         store,
         opts,
         observer,
         stop,
+        configs: &configs,
     };
-    let exec = execute(env, plan, prior, serial, "apply")?;
+    let exec = if config_diags.has_errors() {
+        Exec {
+            diags: config_diags,
+            counts: (0, 0, 0, 0, 0),
+            stopped: false,
+            state: EvalState::new(),
+        }
+    } else {
+        let mut exec = execute(env, plan, prior, serial, "apply")?;
+        let mut diags = config_diags;
+        diags.extend(exec.diags);
+        exec.diags = diags;
+        exec
+    };
     let mut report = ApplyReport {
         serial,
         diags: exec.diags,
@@ -151,8 +173,17 @@ pub fn apply(
             run_id: opts.run_id.clone(),
         });
         let current = store.current()?;
-        let (rb_plan, d) =
-            crate::rollback::plan_for_run(store, &opts.run_id, &current, Some(&ctx.dir))?;
+        let probe = crate::rollback::Probe {
+            dir: &ctx.dir,
+            configs: &configs,
+        };
+        let (rb_plan, d) = crate::rollback::plan_for_run(
+            store,
+            &opts.run_id,
+            &current,
+            &ctx.providers,
+            Some(probe),
+        )?;
         let mut rb = RollbackReport {
             diags: d,
             ..RollbackReport::default()
@@ -226,7 +257,7 @@ pub(super) struct Exec {
 }
 
 /// What every walk of one run shares: the configuration, the store, the run's options, where
-/// progress goes and the stop handle.
+/// progress goes, the stop handle and the providers' settings.
 #[derive(Clone, Copy)]
 pub(super) struct RunEnv<'a> {
     pub ctx: &'a Context,
@@ -234,6 +265,7 @@ pub(super) struct RunEnv<'a> {
     pub opts: &'a ApplyOpts,
     pub observer: &'a dyn Observer,
     pub stop: &'a StopHandle,
+    pub configs: &'a ProviderConfigs,
 }
 
 /// Walks `plan` (the run's plan in the phase "apply", or the plan that undoes it in the phase
@@ -251,6 +283,7 @@ pub(super) fn execute(
         opts,
         observer,
         stop,
+        configs,
     } = env;
     let resuming = opts.resume.is_some();
     // Renames (`moved` blocks) first, so every later write uses the new addresses. A resumed
@@ -316,7 +349,7 @@ pub(super) fn execute(
         }
         for ((addr, deposed), v) in &plan.refreshed {
             if addr.resource.mode == ResourceMode::Data && deposed.is_none() {
-                let info = baton_provider::registry().data_source(&addr.resource.type_);
+                let info = ctx.providers.data_source(&addr.resource.type_);
                 let provider = info.map(|(p, _)| p.state_string()).unwrap_or_default();
                 let o = encode_object(v, &provider, Vec::new(), false, InstanceStatus::Ready);
                 store.put_object(
@@ -352,7 +385,8 @@ pub(super) fn execute(
         observer,
         state: &eval_state,
         worker: Worker {
-            registry: baton_provider::registry(),
+            registry: ctx.providers.clone(),
+            configs: configs.clone(),
             // Commands started for this run carry its id, so that a later resume or rollback
             // can find the ones a crash left running.
             ctx: ProviderCtx {
@@ -415,6 +449,7 @@ pub(super) fn execute(
             false,
             &plan.timestamp,
             &runner.worker.ctx,
+            configs,
         ));
     }
     drop(runner);

@@ -50,7 +50,7 @@ impl Runner<'_> {
                 if p.is_root() {
                     Diagnostics::new()
                 } else {
-                    self.nodes().var(p, n, &|_, _| Ok(None)).1
+                    self.nodes().var(p, n, &|_, _, _| Ok(None)).1
                 }
             }
             NodeKey::Local(p, n) => self.nodes().local(p, n),
@@ -133,7 +133,7 @@ impl Runner<'_> {
         if self.plan.mode == PlanMode::Restore {
             return self.restore_change(c);
         }
-        let reg = self.worker.registry;
+        let reg = &*self.worker.registry;
         let Some((info, rt)) = reg.resource_type(&c.addr.resource.type_) else {
             return Err(Diagnostic::error(
                 "Unknown resource type",
@@ -215,7 +215,7 @@ impl Runner<'_> {
     /// Restore mode: write recorded objects back (recreate, update back, or restore a deposed
     /// object), without evaluating configuration.
     pub(super) fn restore_change(&self, c: &ResourceChange) -> VisitResult {
-        let reg = self.worker.registry;
+        let reg = &*self.worker.registry;
         let Some((info, _)) = reg.resource_type(&c.addr.resource.type_) else {
             return Err(Diagnostic::error(
                 "Unknown resource type",
@@ -241,7 +241,7 @@ impl Runner<'_> {
     }
 
     pub(super) fn read_data(&self, c: &ResourceChange) -> VisitResult {
-        let reg = self.worker.registry;
+        let reg = &*self.worker.registry;
         let Some((info, dt)) = reg.data_source(&c.addr.resource.type_) else {
             return Err(Diagnostic::error(
                 "Unknown data source",
@@ -272,7 +272,7 @@ impl Runner<'_> {
         if c.action == Action::Forget || c.reason == Some(ActionReason::UndoImport) {
             return self.forget(c);
         }
-        let reg = self.worker.registry;
+        let reg = &*self.worker.registry;
         let Some((info, _)) = reg.resource_type(&c.addr.resource.type_) else {
             return Err(Diagnostic::error(
                 "Unknown resource type",

@@ -1,25 +1,31 @@
-//! What an apply walk's provider calls run with: the [`Worker`] (the providers, the run's
-//! provider context and stop handle), its per-call context and its retry loop.
+//! What an apply walk's provider calls run with: the [`Worker`] (the providers and their
+//! settings, the run's provider context and stop handle), its per-call context and its retry
+//! loop.
 //!
 //! Must not know about plans, state or the journal: it only calls what it is given.
 
 use super::opts::RetryPolicy;
+use crate::providers::ProviderConfigs;
 use baton_graph::StopHandle;
-use baton_provider::{ErrorKind, ProviderCtx, ProviderError, Registry};
+use baton_provider::{ErrorKind, ProviderCtx, ProviderError, ProviderInfo, Registry};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// What the perform step runs with: the providers, the run's provider context (working
-/// directory, cancel flag, run id, one-at-a-time lock) and the run's stop handle.
+/// What the perform step runs with: the providers (the context's set) and their settings, the
+/// run's provider context (working directory, cancel flag, run id, one-at-a-time lock) and the
+/// run's stop handle.
 pub(super) struct Worker {
-    pub(super) registry: &'static Registry,
+    pub(super) registry: Arc<Registry>,
+    pub(super) configs: ProviderConfigs,
     pub(super) ctx: ProviderCtx,
     pub(super) stop: StopHandle,
 }
 
 impl Worker {
-    /// The provider context of one call: the run's, with the call's time limit.
-    pub(super) fn call_ctx(&self, timeout: Option<Duration>) -> ProviderCtx {
-        let mut ctx = self.ctx.clone();
+    /// The provider context of one call to a type of provider `p`: the run's, with `p`'s
+    /// settings and the call's time limit.
+    pub(super) fn call_ctx(&self, p: ProviderInfo, timeout: Option<Duration>) -> ProviderCtx {
+        let mut ctx = self.configs.ctx(&self.ctx, p);
         ctx.timeout = timeout;
         ctx
     }

@@ -104,6 +104,8 @@ pub struct RunRequest {
     pub stop: StopHandle,
     /// Also kills running actions.
     pub cancel: Arc<AtomicBool>,
+    /// The providers the run uses (the built-in set unless the caller brings another).
+    pub providers: Arc<baton_provider::Registry>,
 }
 
 impl RunRequest {
@@ -127,6 +129,7 @@ impl RunRequest {
             fault: None,
             stop: StopHandle::new(),
             cancel: Arc::new(AtomicBool::new(false)),
+            providers: crate::providers::builtin(),
         }
     }
 
@@ -448,12 +451,19 @@ impl Run<'_> {
         workspace: &str,
     ) -> (Option<crate::Context>, Diagnostics) {
         let req = self.req;
+        let providers = req.providers.clone();
         let (ctx, d) = match files {
             Some(files) => {
                 let fs = baton_config::MemFs::new(&req.dir, files);
-                crate::load_with(&req.dir, workspace, &req.sources, &fs)
+                crate::load_with_providers(&req.dir, workspace, &req.sources, &fs, providers)
             }
-            None => crate::load(&req.dir, workspace, &req.sources),
+            None => crate::load_with_providers(
+                &req.dir,
+                workspace,
+                &req.sources,
+                &baton_config::RealFs,
+                providers,
+            ),
         };
         let ctx = ctx.map(|mut c| {
             if let Some(cwd) = &req.cwd {

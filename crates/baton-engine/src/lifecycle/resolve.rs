@@ -70,7 +70,7 @@ pub(super) fn rollback(run: &Run<'_>, target: &RollbackTarget) -> Result<RunOutc
     let req = run.req;
     let guard = run.lock()?;
     let current = run.store.current()?;
-    let (plan, diags, parent, config) = match target {
+    let (plan, diags, parent, ctx) = match target {
         RollbackTarget::Run(id) => {
             let Some(r) = run.store.run(id)? else {
                 return Err(RunError::NoSuchRun(id.clone()));
@@ -82,15 +82,32 @@ pub(super) fn rollback(run: &Run<'_>, target: &RollbackTarget) -> Result<RunOutc
                 });
             }
             settle_orphans(run, id)?;
-            let config = r
+            let recorded = r
                 .plan
                 .parse()
                 .ok()
-                .and_then(|j| crate::planfile::from_json(&j).ok())
-                .map(|p| (p.config_files, p.workspace))
+                .and_then(|j| crate::planfile::from_json(&j).ok());
+            let (config, variables) = recorded
+                .map(|p| ((p.config_files, p.workspace), p.variables))
                 .unwrap_or_default();
-            let (p, d) = crate::rollback::plan_for_run(run.store, id, &current, Some(&req.dir))?;
-            (p, d, Some(r.id), config)
+            let ctx = undo_context(run, &config);
+            // The run's variables: its providers' settings are evaluated with them, to look
+            // for what it may have made and for the walk that undoes it.
+            let now = crate::now_rfc3339();
+            let (configs, _) = crate::providers::for_apply(&ctx, &variables, &now, true);
+            let probe = crate::rollback::Probe {
+                dir: &req.dir,
+                configs: &configs,
+            };
+            let (mut p, d) = crate::rollback::plan_for_run(
+                run.store,
+                id,
+                &current,
+                &ctx.providers,
+                Some(probe),
+            )?;
+            p.variables = variables;
+            (p, d, Some(r.id), ctx)
         }
         RollbackTarget::Version(v) => {
             if *v > current.serial {
@@ -99,8 +116,9 @@ pub(super) fn rollback(run: &Run<'_>, target: &RollbackTarget) -> Result<RunOutc
                     latest: current.serial,
                 });
             }
-            let (p, d) = crate::rollback::plan_to_version(run.store, *v, &current)?;
-            (p, d, None, (Vec::new(), req.workspace.clone()))
+            let ctx = undo_context(run, &(Vec::new(), req.workspace.clone()));
+            let (p, d) = crate::rollback::plan_to_version(run.store, *v, &current, &ctx.providers)?;
+            (p, d, None, ctx)
         }
     };
     if run.diagnose(&diags) {
@@ -113,7 +131,6 @@ pub(super) fn rollback(run: &Run<'_>, target: &RollbackTarget) -> Result<RunOutc
         }
         return Ok(RunOutcome::NothingToDo);
     }
-    let ctx = undo_context(run, &config);
     run.hooks.planned(&plan);
     if !run.hooks.approve(Approval::Rollback, &plan) {
         return Ok(RunOutcome::Declined);
@@ -153,7 +170,8 @@ fn undo_context(run: &Run<'_>, (files, workspace): &(Vec<(String, String)>, Stri
     } else {
         run.load(Some(files), workspace).0
     };
-    loaded.unwrap_or_else(|| Context::empty(&req.dir, workspace, &req.sources))
+    loaded
+        .unwrap_or_else(|| Context::empty(&req.dir, workspace, &req.sources, req.providers.clone()))
 }
 
 /// Before finishing or undoing a run whose process died: waits for the commands it left

@@ -22,8 +22,8 @@ impl Planner<'_> {
         count: Option<Value>,
         each: Option<(Value, Value)>,
     ) -> Option<Value> {
-        let reg = baton_provider::registry();
-        let (info, dt) = reg.data_source(&r.addr.type_)?;
+        let ctx = self.ctx;
+        let (info, dt) = ctx.providers.data_source(&r.addr.type_)?;
         let schema = dt.schema();
         let before_errs = self.diags.errors().count();
         self.check_rules_with(CheckSite {
@@ -61,7 +61,7 @@ impl Planner<'_> {
             });
         if config.is_wholly_known() && !pending && self.opts.mode != PlanMode::Destroy {
             let ro = config.clone().unmark_deep().0;
-            match dt.read(&self.pctx, &ro) {
+            match dt.read(&self.call_ctx(info), &ro) {
                 Ok(v) => {
                     let v = mark_schema_sensitive(schema, v.mark_paths(&config.sensitive_paths()));
                     if !r.lifecycle.postconditions.is_empty() {

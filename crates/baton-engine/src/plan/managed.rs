@@ -26,8 +26,9 @@ impl Planner<'_> {
         each: Option<(Value, Value)>,
         placeholder: bool,
     ) -> Option<Value> {
-        let reg = baton_provider::registry();
-        let (info, rt) = reg.resource_type(&r.addr.type_)?;
+        let ctx = self.ctx;
+        let (info, rt) = ctx.providers.resource_type(&r.addr.type_)?;
+        let pctx = self.call_ctx(info);
         let schema = rt.schema();
         let before_errs = self.diags.errors().count();
         self.check_rules_with(CheckSite {
@@ -67,8 +68,8 @@ impl Planner<'_> {
             match self.find_import(iaddr) {
                 Ok(Some(id)) => {
                     let imported = rt
-                        .import(&self.pctx, &id)
-                        .and_then(|v| rt.read(&self.pctx, &v).map(|o| o.unwrap_or(v)));
+                        .import(&pctx, &id)
+                        .and_then(|v| rt.read(&pctx, &v).map(|o| o.unwrap_or(v)));
                     match imported {
                         Ok(v) => {
                             prior_val = Some(mark_schema_sensitive(schema, v));
@@ -109,6 +110,7 @@ impl Planner<'_> {
             prior: prior_val.as_ref(),
             config: &config_eff,
             proposed,
+            ctx: &pctx,
         }) {
             Ok(r) => r,
             Err(e) => {
@@ -145,6 +147,7 @@ impl Planner<'_> {
                 prior: None,
                 config: &config_eff,
                 proposed,
+                ctx: &pctx,
             }) {
                 Ok(r2) => {
                     planned = mark_schema_sensitive(schema, r2.planned.mark_paths(&config_marks))

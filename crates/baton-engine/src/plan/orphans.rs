@@ -14,8 +14,7 @@ use baton_eval::Value;
 
 impl Planner<'_> {
     fn provider_of(&self, type_: &str) -> (String, String) {
-        let reg = baton_provider::registry();
-        match reg.resource_type(type_) {
+        match self.ctx.providers.resource_type(type_) {
             Some((p, _)) => (p.name.to_string(), p.source.to_string()),
             None => ("unknown".into(), "unknown".into()),
         }

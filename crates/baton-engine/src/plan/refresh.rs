@@ -7,6 +7,7 @@
 use super::opts::{ObjKey, PlanOpts};
 use crate::context::Context;
 use crate::model::Drift;
+use crate::providers::ProviderConfigs;
 use crate::statecodec::decode_object;
 use crate::{Event, Observer};
 use baton_core::{Diagnostic, Diagnostics, ResourceMode};
@@ -20,10 +21,11 @@ use std::sync::Mutex;
 pub(super) type Refreshed = HashMap<ObjKey, Option<Value>>;
 
 pub(super) fn refresh(
-    _ctx: &Context,
+    ctx: &Context,
     prior: &Snapshot,
     opts: &PlanOpts,
     pctx: &ProviderCtx,
+    configs: &ProviderConfigs,
     observer: &dyn Observer,
 ) -> (Refreshed, Vec<Drift>, Diagnostics) {
     let mut out: Refreshed = HashMap::new();
@@ -60,7 +62,7 @@ pub(super) fn refresh(
         }
         todo.push((key, v));
     }
-    let reg = baton_provider::registry();
+    let reg = &*ctx.providers;
     type ReadResult = (ObjKey, Value, Result<Option<Value>, String>);
     let results: Mutex<Vec<ReadResult>> = Mutex::new(Vec::new());
     let mut g: baton_graph::Graph<usize> = baton_graph::Graph::new();
@@ -78,12 +80,12 @@ pub(super) fn refresh(
         |_, i| -> Result<(), ()> {
             let (key, v) = &todo[*i];
             let res = match reg.resource_type(&key.0.resource.type_) {
-                Some((_, rt)) => {
+                Some((info, rt)) => {
                     observer.event(Event::RefreshStart {
                         addr: key.0.clone(),
                     });
                     let r = rt
-                        .read(pctx, v)
+                        .read(&configs.ctx(pctx, info), v)
                         .map(|o| {
                             o.map(|x| {
                                 mark_schema_sensitive(

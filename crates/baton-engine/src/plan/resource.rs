@@ -90,7 +90,7 @@ impl Planner<'_> {
                     }
                     ResourceMode::Data => self.plan_data(id, &iaddr, r, count, each),
                 };
-                let v = v.unwrap_or_else(|| Value::unknown(resource_type(r)));
+                let v = v.unwrap_or_else(|| Value::unknown(resource_type(&self.ctx.providers, r)));
                 self.state.set_instance(&mi, addr, exp.repetition, key, v);
             }
         }
@@ -205,8 +205,7 @@ impl Planner<'_> {
 }
 
 /// The object type of a resource's schema.
-fn resource_type(r: &Resource) -> Type {
-    let reg = baton_provider::registry();
+fn resource_type(reg: &baton_provider::Registry, r: &Resource) -> Type {
     match r.addr.mode {
         ResourceMode::Managed => reg
             .resource_type(&r.addr.type_)

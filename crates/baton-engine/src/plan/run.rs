@@ -12,6 +12,7 @@ use crate::context::Context;
 use crate::graph::NodeKey;
 use crate::model::{Action, Plan, PlanMode, ResourceChange};
 use crate::nodes::{CheckSite, NodeEval};
+use crate::providers::{Mode as ProviderMode, ProviderConfigs};
 use crate::values::{EvalState, InstanceScope};
 use crate::vars::{gather, parse_text, RawValue};
 use crate::Observer;
@@ -20,7 +21,7 @@ use baton_core::{
 };
 use baton_eval::{Evaluator, FnCtx, Type, Value};
 use baton_graph::NodeId;
-use baton_provider::ProviderCtx;
+use baton_provider::{ProviderCtx, ProviderInfo};
 use baton_state::Snapshot;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -57,6 +58,29 @@ pub fn plan(
     // while planning and while applying this plan.
     let timestamp = crate::now_rfc3339();
     let pctx = ProviderCtx::new(ctx.dir.clone());
+    // The providers' settings, before anything calls a provider.
+    let configs = {
+        let scratch = EvalState::new();
+        let nodes = NodeEval {
+            ctx,
+            state: &scratch,
+            planning: true,
+            validate_only: opts.validate_only,
+            plan_timestamp: (!opts.validate_only).then_some(timestamp.as_str()),
+        };
+        let root = root_value(&raw_vars, opts.validate_only, &ctx.sources, &ctx.dir);
+        let mode = if opts.validate_only {
+            ProviderMode::Validate
+        } else {
+            ProviderMode::Run
+        };
+        let (configs, d) = crate::providers::evaluate(&nodes, Some(&root), mode);
+        diags.extend(d);
+        if diags.has_errors() && !opts.validate_only {
+            return (None, diags);
+        }
+        configs
+    };
     // Refresh.
     // Moves (`moved` blocks, implicit count moves) rename objects before anything else.
     let original = prior;
@@ -68,7 +92,7 @@ pub fn plan(
     let (moved_prior, moves, d) = crate::moves::apply_moves(prior, &stmts, &ctx.config);
     diags.extend(d);
     let prior = &moved_prior;
-    let (refreshed, drift, d) = refresh(ctx, prior, opts, &pctx, observer);
+    let (refreshed, drift, d) = refresh(ctx, prior, opts, &pctx, &configs, observer);
     diags.extend(d);
     if diags.has_errors() {
         return (None, diags);
@@ -86,6 +110,7 @@ pub fn plan(
         planned: HashSet::new(),
         data_reads: BTreeMap::new(),
         pctx,
+        configs,
         variables: BTreeMap::new(),
         targeted: None,
         deps_cache: HashMap::new(),
@@ -103,7 +128,7 @@ pub fn plan(
         p.check_imports();
         p.orphans();
         if !p.diags.has_errors() {
-            let w = crate::checks::run(ctx, &p.state, true, &p.timestamp, &p.pctx);
+            let w = crate::checks::run(ctx, &p.state, true, &p.timestamp, &p.pctx, &p.configs);
             p.diags.extend(w);
         }
     }
@@ -114,8 +139,7 @@ pub fn plan(
     // Before anything changes, say which deletions a rollback could not undo with data.
     for c in &p.changes {
         if matches!(c.action, Action::Delete) || c.action.is_replace() {
-            if let Some((_, rt)) = baton_provider::registry().resource_type(&c.addr.resource.type_)
-            {
+            if let Some((_, rt)) = ctx.providers.resource_type(&c.addr.resource.type_) {
                 if !rt.restorable() {
                     p.diags.push(Diagnostic::warning(
                         "Deletion cannot be fully undone",
@@ -183,6 +207,27 @@ fn config_files(ctx: &Context) -> Vec<(String, String)> {
     out
 }
 
+/// How the plan finds a root variable's value: from its raw value (unknown while validating).
+fn root_value<'f>(
+    raw_vars: &'f BTreeMap<String, RawValue>,
+    validate_only: bool,
+    sources: &'f baton_core::Sources,
+    dir: &'f std::path::Path,
+) -> impl Fn(&str, &Type, bool) -> Result<Option<Value>, Diagnostic> + 'f {
+    move |name: &str, ty: &Type, literal: bool| {
+        if validate_only {
+            return Ok(Some(Value::unknown(ty.clone())));
+        }
+        match raw_vars.get(name) {
+            Some(RawValue::Text { text, origin }) => {
+                parse_text(text, origin, literal, sources, dir).map(Some)
+            }
+            Some(RawValue::Value { value, .. }) => Ok(Some(value.clone())),
+            None => Ok(None),
+        }
+    }
+}
+
 pub(super) struct Planner<'a> {
     pub(super) ctx: &'a Context,
     pub(super) prior: &'a Snapshot,
@@ -195,7 +240,10 @@ pub(super) struct Planner<'a> {
     pub(super) failed: HashSet<NodeId>,
     pub(super) planned: HashSet<InstanceAddr>,
     pub(super) data_reads: BTreeMap<InstanceAddr, Value>,
+    /// The provider context of the plan's calls (see [`Planner::call_ctx`]).
     pub(super) pctx: ProviderCtx,
+    /// The providers' settings, from the root module's provider blocks.
+    pub(super) configs: ProviderConfigs,
     pub(super) variables: BTreeMap<String, Value>,
     /// With `--target`, the nodes to plan; others keep their state values.
     pub(super) targeted: Option<HashSet<NodeId>>,
@@ -311,23 +359,19 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// The context of a call to a type of provider `p`: the plan's, with `p`'s settings.
+    pub(super) fn call_ctx(&self, p: ProviderInfo) -> ProviderCtx {
+        self.configs.ctx(&self.pctx, p)
+    }
+
     fn var(&mut self, p: &ModulePath, name: &str) {
-        let raw_vars = &self.raw_vars;
-        let validate_only = self.opts.validate_only;
-        let sources = &self.ctx.sources;
-        let dir = &self.ctx.dir;
-        let (vals, d) = self.nodes().var(p, name, &|ty: &Type, literal: bool| {
-            if validate_only {
-                return Ok(Some(Value::unknown(ty.clone())));
-            }
-            match raw_vars.get(name) {
-                Some(RawValue::Text { text, origin }) => {
-                    parse_text(text, origin, literal, sources, dir).map(Some)
-                }
-                Some(RawValue::Value { value, .. }) => Ok(Some(value.clone())),
-                None => Ok(None),
-            }
-        });
+        let root = root_value(
+            &self.raw_vars,
+            self.opts.validate_only,
+            &self.ctx.sources,
+            &self.ctx.dir,
+        );
+        let (vals, d) = self.nodes().var(p, name, &root);
         self.diags.extend(d);
         if p.is_root() {
             if let Some(v) = vals {

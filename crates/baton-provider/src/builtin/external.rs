@@ -24,6 +24,7 @@ use crate::{AttrDiag, DataSourceType, ProviderCtx, ProviderError};
 use baton_eval::{Type, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The provider these types belong to.
 pub const PROVIDER: ProviderInfo = ProviderInfo {
@@ -33,7 +34,7 @@ pub const PROVIDER: ProviderInfo = ProviderInfo {
 
 /// Registers this provider's types.
 pub fn register(r: &mut Registry) {
-    r.data(PROVIDER, Box::new(External::new()));
+    r.add_data_source(PROVIDER, Arc::new(External::new()));
 }
 
 const EXEC_FAILED: &str = "External Program Execution Failed";

@@ -28,6 +28,7 @@ use crate::schema::{Attr, Schema};
 use crate::{AttrDiag, PlanRequest, PlanResponse, ProviderError};
 use baton_eval::{PathStep, Type, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The provider these types belong to.
 pub const PROVIDER: ProviderInfo = ProviderInfo {
@@ -37,13 +38,13 @@ pub const PROVIDER: ProviderInfo = ProviderInfo {
 
 /// Registers this provider's types.
 pub fn register(r: &mut Registry) {
-    r.resource(PROVIDER, Box::new(id::RandomId::new()));
-    r.resource(PROVIDER, Box::new(string::RandomString::new(false)));
-    r.resource(PROVIDER, Box::new(string::RandomString::new(true)));
-    r.resource(PROVIDER, Box::new(integer::RandomInteger::new()));
-    r.resource(PROVIDER, Box::new(uuid::RandomUuid::new()));
-    r.resource(PROVIDER, Box::new(pet::RandomPet::new()));
-    r.resource(PROVIDER, Box::new(shuffle::RandomShuffle::new()));
+    r.add_resource(PROVIDER, Arc::new(id::RandomId::new()));
+    r.add_resource(PROVIDER, Arc::new(string::RandomString::new(false)));
+    r.add_resource(PROVIDER, Arc::new(string::RandomString::new(true)));
+    r.add_resource(PROVIDER, Arc::new(integer::RandomInteger::new()));
+    r.add_resource(PROVIDER, Arc::new(uuid::RandomUuid::new()));
+    r.add_resource(PROVIDER, Arc::new(pet::RandomPet::new()));
+    r.add_resource(PROVIDER, Arc::new(shuffle::RandomShuffle::new()));
 }
 
 /// The largest length, byte count or result count Baton generates. The public provider has

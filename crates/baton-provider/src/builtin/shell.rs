@@ -26,8 +26,9 @@
 //! from an imported state still forces replacement and skips `delete`); an `update` whose
 //! command and follow-up `read` print no JSON object keeps the previous `output` instead of
 //! dropping the object; `enable_parallelism` and provider-level `environment`,
-//! `sensitive_environment` and `interpreter` are not configurable yet (Baton has no provider
-//! configuration blocks); the sensitive-output variant `shell_sensitive_script` of some
+//! `sensitive_environment` and `interpreter` are not configurable yet: the provider's schema
+//! for its `provider "shell"` block is empty, so a block setting them is rejected when the
+//! configuration is loaded rather than silently ignored; the sensitive-output variant `shell_sensitive_script` of some
 //! provider forks is not offered. Output values that contain a `sensitive_environment` value
 //! of at least 4 characters are marked sensitive (shorter values, like `"1"`, would mark
 //! unrelated outputs).
@@ -51,6 +52,7 @@ use baton_eval::{PathStep, Type, Value};
 use command::{classify, execute, exit_description, new_xid, quote_tail, Secrets};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// The provider these types belong to.
 pub const PROVIDER: ProviderInfo = ProviderInfo {
@@ -60,8 +62,8 @@ pub const PROVIDER: ProviderInfo = ProviderInfo {
 
 /// Registers this provider's types.
 pub fn register(r: &mut Registry) {
-    r.resource(PROVIDER, Box::new(ShellScript::new()));
-    r.data(PROVIDER, Box::new(ShellScriptData::new()));
+    r.add_resource(PROVIDER, Arc::new(ShellScript::new()));
+    r.add_data_source(PROVIDER, Arc::new(ShellScriptData::new()));
 }
 
 /// The summary of every command failure, as the provider words it.

@@ -23,6 +23,7 @@ use crate::{AttrDiag, ProviderError};
 use baton_eval::{Type, Value};
 use clock::Timestamp;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The provider these types belong to.
 pub const PROVIDER: ProviderInfo = ProviderInfo {
@@ -32,10 +33,10 @@ pub const PROVIDER: ProviderInfo = ProviderInfo {
 
 /// Registers this provider's types.
 pub fn register(r: &mut Registry) {
-    r.resource(PROVIDER, Box::new(static_time::TimeStatic::new()));
-    r.resource(PROVIDER, Box::new(offset::TimeOffset::new()));
-    r.resource(PROVIDER, Box::new(rotating::TimeRotating::new()));
-    r.resource(PROVIDER, Box::new(sleep::TimeSleep::new()));
+    r.add_resource(PROVIDER, Arc::new(static_time::TimeStatic::new()));
+    r.add_resource(PROVIDER, Arc::new(offset::TimeOffset::new()));
+    r.add_resource(PROVIDER, Arc::new(rotating::TimeRotating::new()));
+    r.add_resource(PROVIDER, Arc::new(sleep::TimeSleep::new()));
 }
 
 /// The computed calendar attributes of a timestamp, with `unix`.
