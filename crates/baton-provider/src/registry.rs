@@ -201,17 +201,9 @@ mod tests {
     }
 
     #[test]
-    fn every_builtin_provider_takes_no_settings() {
+    fn builtin_providers_take_no_settings_but_shell_defaults() {
         let set = Registry::builtin();
-        for name in [
-            "terraform",
-            "null",
-            "local",
-            "random",
-            "time",
-            "shell",
-            "external",
-        ] {
+        for name in ["terraform", "null", "local", "random", "time", "external"] {
             let (p, schema) = set.provider(name).unwrap_or_else(|| panic!("{name}"));
             assert_eq!(p.name, name);
             assert!(
@@ -219,6 +211,19 @@ mod tests {
                 "{name}"
             );
         }
+        // The shell provider's block takes the community provider's defaults.
+        let (_, shell) = set.provider("shell").unwrap_or_else(|| panic!("shell"));
+        let mut names: Vec<&str> = shell.attrs.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "enable_parallelism",
+                "environment",
+                "interpreter",
+                "sensitive_environment"
+            ]
+        );
         assert_eq!(
             set.provider_for_prefix("random_pet").map(|p| p.name),
             Some("random")

@@ -323,3 +323,39 @@ fn external_program_failures_are_reported_with_stderr() {
         .fails()
         .assert_contains("Unexpected External Program Results");
 }
+
+/// The `provider "shell"` block gives every object its defaults: environment (an object's own
+/// win), the interpreter; a block with an argument the provider does not take is an error.
+#[test]
+fn shell_provider_block_sets_defaults_for_every_object() {
+    let p = Project::new(&[(
+        "main.tf",
+        r#"provider "shell" {
+  environment = {
+    GREETING = "hello"
+    WHO      = "provider"
+  }
+  interpreter = ["/bin/sh", "-c"]
+}
+
+resource "shell_script" "a" {
+  lifecycle_commands {
+    create = "echo \"$GREETING $WHO\" > a.txt; echo '{}'"
+    delete = "rm -f a.txt"
+  }
+  environment = {
+    WHO = "object"
+  }
+}
+"#,
+    )]);
+    p.baton(["apply", "--auto-approve"]).ok();
+    assert_eq!(p.read("a.txt"), "hello object\n");
+    p.write("main.tf", "provider \"shell\" {\n  colour = \"blue\"\n}\n");
+    let out = p.baton(["validate"]).fails();
+    assert!(
+        out.stderr.contains("Unsupported argument"),
+        "{}",
+        out.stderr
+    );
+}

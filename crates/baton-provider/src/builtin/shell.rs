@@ -18,17 +18,17 @@
 //!   and replaces the object otherwise; a change of `lifecycle_commands` or `interpreter` is
 //!   recorded in place without running anything, except that a changed `read` command runs
 //!   the new `read`; changing both kinds at once is a plan error, as in the provider;
-//! - commands run one at a time (the provider's default, `enable_parallelism = false`).
+//! - commands run one at a time (the provider's default, `enable_parallelism = false`); the
+//!   `provider "shell"` block's `environment`, `sensitive_environment` and `interpreter` are
+//!   every object's defaults (an object's own win), and `enable_parallelism = true` lets
+//!   commands of different objects run at once.
 //!
 //! Deviations, deliberate: a `read` that fails is a refresh error (retryable or permanent by
 //! [`command::classify`]) instead of the provider's `read_error` bookkeeping (the attribute
 //! exists for compatibility, is always `""` in objects Baton creates, and a non-empty value
 //! from an imported state still forces replacement and skips `delete`); an `update` whose
 //! command and follow-up `read` print no JSON object keeps the previous `output` instead of
-//! dropping the object; `enable_parallelism` and provider-level `environment`,
-//! `sensitive_environment` and `interpreter` are not configurable yet: the provider's schema
-//! for its `provider "shell"` block is empty, so a block setting them is rejected when the
-//! configuration is loaded rather than silently ignored; the sensitive-output variant `shell_sensitive_script` of some
+//! dropping the object; the sensitive-output variant `shell_sensitive_script` of some
 //! provider forks is not offered. Output values that contain a `sensitive_environment` value
 //! of at least 4 characters are marked sensitive (shorter values, like `"1"`, would mark
 //! unrelated outputs).
@@ -62,6 +62,33 @@ pub const PROVIDER: ProviderInfo = ProviderInfo {
 
 /// Registers this provider's types.
 pub fn register(r: &mut Registry) {
+    // The `provider "shell"` block: defaults for every object's commands.
+    r.add_provider(
+        PROVIDER,
+        Schema::new()
+            .attr(
+                "environment",
+                Attr::optional(Type::map(Type::String))
+                    .describe("Environment variables for every command (an object's own win)."),
+            )
+            .attr(
+                "sensitive_environment",
+                Attr::optional(Type::map(Type::String))
+                    .sensitive()
+                    .describe("Like environment, but never shown."),
+            )
+            .attr(
+                "interpreter",
+                Attr::optional(Type::list(Type::String))
+                    .describe("The interpreter of objects that name none (default /bin/sh -c)."),
+            )
+            .attr(
+                "enable_parallelism",
+                Attr::optional(Type::Bool).describe(
+                    "Run commands of different objects at once (default: one at a time).",
+                ),
+            ),
+    );
     r.add_resource(PROVIDER, Arc::new(ShellScript::new()));
     r.add_data_source(PROVIDER, Arc::new(ShellScriptData::new()));
 }
@@ -267,44 +294,60 @@ struct Runner {
     env: Vec<(String, String)>,
     cwd: PathBuf,
     secrets: Secrets,
+    /// `enable_parallelism` of the provider block: commands of different objects at once.
+    parallel: bool,
 }
 
 impl Runner {
     fn new(ctx: &ProviderCtx, v: &Value) -> Runner {
-        let interpreter: Vec<String> = v
-            .get_attr("interpreter")
-            .map(|i| i.clone().unmark_deep().0)
-            .and_then(|i| {
-                i.as_seq().map(|s| {
-                    s.iter()
-                        .filter_map(|x| x.as_str().map(str::to_string))
-                        .collect()
+        let words = |from: &Value| -> Vec<String> {
+            from.get_attr("interpreter")
+                .map(|i| i.clone().unmark_deep().0)
+                .and_then(|i| {
+                    i.as_seq().map(|s| {
+                        s.iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect()
+                    })
                 })
-            })
-            .unwrap_or_default();
-        let interpreter = if interpreter.is_empty() {
-            vec!["/bin/sh".to_string(), "-c".to_string()]
-        } else {
-            interpreter
+                .unwrap_or_default()
         };
-        let mut env = Vec::new();
+        // The provider block's settings are the defaults of every object.
+        let provider = ctx.config.clone().unwrap_or_else(Value::empty_object);
+        let mut interpreter = words(v);
+        if interpreter.is_empty() {
+            interpreter = words(&provider);
+        }
+        if interpreter.is_empty() {
+            interpreter = vec!["/bin/sh".to_string(), "-c".to_string()];
+        }
+        let mut env: Vec<(String, String)> = Vec::new();
         let mut secrets = Vec::new();
-        for (k, x, sensitive) in string_entries(v, "environment") {
-            if sensitive {
-                secrets.push(x.clone());
+        for from in [&provider, v] {
+            for (k, x, sensitive) in string_entries(from, "environment") {
+                if sensitive {
+                    secrets.push(x.clone());
+                }
+                env.retain(|(e, _)| *e != k);
+                env.push((k, x));
             }
-            env.push((k, x));
+            for (k, x, _) in string_entries(from, "sensitive_environment") {
+                secrets.push(x.clone());
+                env.retain(|(e, _)| *e != k);
+                env.push((k, x));
+            }
         }
-        for (k, x, _) in string_entries(v, "sensitive_environment") {
-            secrets.push(x.clone());
-            env.push((k, x));
-        }
+        let parallel = provider
+            .get_attr("enable_parallelism")
+            .and_then(|p| p.as_bool())
+            .unwrap_or(false);
         let wd = str_of(v, "working_directory").unwrap_or_else(|| ".".to_string());
         Runner {
             interpreter,
             env,
             cwd: ctx.resolve(&wd),
             secrets: Secrets::new(secrets),
+            parallel,
         }
     }
 
@@ -325,8 +368,10 @@ impl Runner {
         }
         let what = format!("the {action} command");
         let out = {
-            // One at a time within the run, like the provider without `enable_parallelism`.
-            let _one_at_a_time = ctx.one_at_a_time.lock().unwrap_or_else(|p| p.into_inner());
+            // One at a time within the run, unless the provider block sets
+            // `enable_parallelism`, as the provider does.
+            let _one_at_a_time = (!self.parallel)
+                .then(|| ctx.one_at_a_time.lock().unwrap_or_else(|p| p.into_inner()));
             execute(ctx, spec, SUMMARY, &what)
         }
         .map_err(|mut e| {
