@@ -14,9 +14,10 @@
 //!
 //! # Schema (version 1)
 //! - `runs(id, workflow, inputs, definition, status, who, started_at, finished_at, on_failure,
-//!   parent, parent_step, note, next_seq)`: one row per run ([`WfRun`]); `next_seq` is the
-//!   `seq` its next new step instance gets. Indexed by `(started_at, id)` and
-//!   `(workflow, status)`.
+//!   parent, parent_step, note, next_seq)`: one row per run ([`WfRun`]); `next_seq` is no
+//!   longer used (a new step instance's `seq` is one more than the run's largest, found
+//!   through the `(run_id, seq)` index, so that adding a step never rewrites the run's row and
+//!   its definition). Indexed by `(started_at, id)` and `(workflow, status)`.
 //! - `claims(run_id, holder, token, expires_ms)`: one row per run, apart from the run's row so
 //!   that renewing a lease does not rewrite a row as large as the definition. `holder` is
 //!   `NULL` once released; `token` is the current claim's fencing token (it stays after a
@@ -733,11 +734,10 @@ fn put_step_in(tx: &Transaction<'_>, claim: &WfClaim, step: &WfStep) -> Result<(
         .optional()?;
     let seq = match existing {
         Some(seq) => seq,
+        // The next after the run's last, found through the (run_id, seq) index: updating a
+        // counter in the run's row would rewrite that row, definition and all, per step.
         None => tx
-            .prepare_cached(
-                "UPDATE runs SET next_seq = next_seq + 1 WHERE id = ?1
-                 RETURNING next_seq - 1",
-            )?
+            .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM steps WHERE run_id = ?1")?
             .query_row([&step.run_id], |r| r.get(0))?,
     };
     tx.prepare_cached(
