@@ -8,6 +8,8 @@
 # Cases (each Baton run in a fresh directory, so a fresh .baton/workflows.db; every step
 # journaled, which is Baton's default and cannot be turned off):
 #   independent (a)  1,000 no-op steps with no dependencies. Target: Baton >= 50x faster than Prefect.
+#                    Measured twice for Baton: value steps (`outputs = {}`, nothing runs, as in
+#                    Prefect's no-op task) and command steps (`true`, a /bin/sh process each).
 #   chain-sleep (b)  a chain of 40 steps each running `sleep 0.01`, vs the same 40 commands in
 #                    a shell loop. Target: Baton within 1.5x of the shell loop.
 #   chain-noop  (c)  a chain of 100 no-op (`true`) steps. Target: under 1 ms of orchestration
@@ -205,16 +207,18 @@ EOF
 }
 
 # ---------------------------------------------------------------- workflows
-# gen_workflow CASE N DIR: writes DIR/bench.baton.hcl with workflow "bench".
+# gen_workflow CASE N DIR [value]: writes DIR/bench.baton.hcl with workflow "bench"; with
+# `value`, each step is a value step (`outputs = {}`: it runs nothing) instead of a command.
 gen_workflow() {
-  local kind=$1 n=$2 dir=$3
+  local kind=$1 n=$2 dir=$3 body=${4:-command}
   mkdir -p "$dir"
-  awk -v kind="$kind" -v n="$n" 'BEGIN {
+  awk -v kind="$kind" -v n="$n" -v body="$body" 'BEGIN {
     print "workflow \"bench\" {"
     for (i = 0; i < n; i++) {
       printf "  step \"s%d\" {\n", i
       if (kind != "independent" && i > 0) printf "    depends_on = [step.s%d]\n", i - 1
-      printf "    command = \"%s\"\n  }\n", (kind == "chain-sleep") ? "sleep 0.01" : "true"
+      if (body == "value") printf "    outputs = {}\n  }\n"
+      else printf "    command = \"%s\"\n  }\n", (kind == "chain-sleep") ? "sleep 0.01" : "true"
     }
     print "}"
   }' >"$dir/bench.baton.hcl"
@@ -263,7 +267,11 @@ baton_run() {
   shift 4
   local dir=$workdir/runs/$c-$v-$rep
   rm -rf "$dir"; mkdir -p "$dir"
-  cp "$workdir/workflows/$c/bench.baton.hcl" "$dir/"
+  if [[ $v == *-value ]]; then
+    cp "$workdir/workflows/$c-value/bench.baton.hcl" "$dir/"
+  else
+    cp "$workdir/workflows/$c/bench.baton.hcl" "$dir/"
+  fi
   if [[ $v == baton-1step ]]; then gen_workflow "$c" 1 "$dir"; fi
   local log=$workdir/logs/$c-$v-$rep.log
   cd "$dir"
@@ -369,20 +377,24 @@ mkdir -p "$workdir/workflows"
 case_independent() {
   local c=independent n=$n_independent p rep
   gen_workflow "$c" "$n" "$workdir/workflows/$c"
+  gen_workflow "$c" "$n" "$workdir/workflows/$c-value" value
   echo
   echo "(a) $n no-op steps, no dependencies between them"
   echo "    baton:   $n steps 'command = \"true\"': each spawns /bin/sh -c true and is journaled (start and outcome)"
+  echo "    baton (value): $n value steps 'outputs = {}': each runs nothing and is journaled (like Prefect's task, it does nothing)"
   echo "    prefect: $n @task functions that return None, submitted at once to a ThreadPoolTaskRunner of ${par_list[0]}"
   echo "    shell:   the same $n '/bin/sh -c true' one after another, for reference"
   for rep in $(seq "$reps"); do
     out_of_time && break
     for p in "${par_list[@]}"; do baton_run "$c" "baton-p$p" "$rep" "$n" --parallelism "$p"; done
+    baton_run "$c" baton-value "$rep" "$n"
     shell_loop "$c" "$rep" "$n" true
   done
   if (( with_prefect )); then
     for rep in $(seq "$prefect_reps"); do out_of_time && break; prefect_run "$c" "$rep" "$n"; done
   fi
   for p in "${par_list[@]}"; do row "$c" "baton-p$p" "baton --parallelism $p"; done
+  row "$c" baton-value "baton, value steps (run nothing)"
   row "$c" shell "shell loop, sequential"
   if (( with_prefect )); then
     row "$c" prefect "prefect, whole process (python start to exit)"
@@ -400,8 +412,15 @@ case_independent() {
       echo "    prefect/baton (--parallelism $p): $(ratio "$rec" "$bp")x against prefect's flow-until-recorded," \
            "$(ratio "$whole" "$bp")x against its whole process, $(ratio "$flw" "$bp")x against its flow call alone"
     done
+    local bv; bv=$(st "$c" baton-value wall median)
+    if [[ -n $bv ]]; then
+      echo "    prefect/baton (value steps): $(ratio "$rec" "$bv")x against prefect's flow-until-recorded," \
+           "$(ratio "$whole" "$bv")x against its whole process, $(ratio "$flw" "$bv")x against its flow call alone"
+      local rv; rv=$(ratio "$rec" "$bv")
+      targets+=("$(awk -v r="$rv" 'BEGIN { print (r >= 50) ? "PASS" : "FAIL" }')|(a) $n independent no-op steps (value steps: nothing runs, as in Prefect's no-op task): Baton ${rv}x faster than Prefect's flow until its task runs are recorded (need >= 50x; baton $(printf '%.3f' "$bv") s, prefect $(printf '%.3f' "$rec") s; whole process $(ratio "$whole" "$bv")x)")
+    fi
     local r; r=$(ratio "$rec" "$b")
-    targets+=("$(awk -v r="$r" 'BEGIN { print (r >= 50) ? "PASS" : "FAIL" }')|(a) $n independent no-op steps: Baton (--parallelism ${par_list[0]}) ${r}x faster than Prefect's flow until its task runs are recorded (need >= 50x; baton $(printf '%.3f' "$b") s, prefect $(printf '%.3f' "$rec") s; whole process $(ratio "$whole" "$b")x)")
+    targets+=("$(awk -v r="$r" 'BEGIN { print (r >= 50) ? "PASS" : "FAIL" }')|(a) $n independent no-op command steps (each a /bin/sh process): Baton (--parallelism ${par_list[0]}) ${r}x faster than Prefect's flow until its task runs are recorded (need >= 50x; baton $(printf '%.3f' "$b") s, prefect $(printf '%.3f' "$rec") s; whole process $(ratio "$whole" "$b")x)")
   else
     targets+=("SKIP|(a) Baton >= 50x faster than Prefect: not measured")
   fi

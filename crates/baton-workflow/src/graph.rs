@@ -18,6 +18,7 @@ pub fn exprs(s: &Step) -> Vec<&Expr> {
         StepKind::Command { command } => out.push(command),
         StepKind::Approval { message, .. } => out.extend(message.iter()),
         StepKind::Workflow { .. } => {}
+        StepKind::Value { outputs } => out.push(outputs),
     }
     for e in [
         &s.env,

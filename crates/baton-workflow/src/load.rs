@@ -332,6 +332,7 @@ const STEP_ARGS: &[&str] = &[
     "destroy",
     "command",
     "workflow",
+    "outputs",
     "env",
     "vars",
     "inputs",
@@ -408,6 +409,12 @@ fn step(b: &Block, is_step: bool, diags: &mut Diagnostics) -> Option<Step> {
                     .at(a.expr.span),
                 ),
             },
+            "outputs" => kinds.push((
+                StepKind::Value {
+                    outputs: a.expr.clone(),
+                },
+                a.span,
+            )),
             "env" => s.env = e(),
             "vars" => s.vars = e(),
             "inputs" => s.inputs = e(),
@@ -461,7 +468,7 @@ fn step(b: &Block, is_step: bool, diags: &mut Diagnostics) -> Option<Step> {
                 Diagnostic::error(
                     format!("Empty {what}"),
                     format!(
-                        "{} says what it does with one of: apply = \"DIR\", destroy = \"DIR\", command = \"...\", workflow = \"NAME\"{}.",
+                        "{} says what it does with one of: apply = \"DIR\", destroy = \"DIR\", command = \"...\", workflow = \"NAME\", outputs = {{ ... }}{}.",
                         context,
                         if is_step { ", or an approval block" } else { "" }
                     ),
@@ -475,7 +482,7 @@ fn step(b: &Block, is_step: bool, diags: &mut Diagnostics) -> Option<Step> {
                 Diagnostic::error(
                     format!("Ambiguous {what}"),
                     format!(
-                        "{context} does more than one thing; a step is one of apply, destroy, command, workflow or approval."
+                        "{context} does more than one thing; a step is one of apply, destroy, command, workflow, outputs or approval."
                     ),
                 )
                 .at(kinds[1].1),

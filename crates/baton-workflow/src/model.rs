@@ -95,6 +95,9 @@ pub enum StepKind {
     },
     /// Run another workflow of the same directory as a child run.
     Workflow { name: String, name_span: Span },
+    /// Compute outputs from expressions, running nothing: derive a value for later steps,
+    /// or gather a fan-out's outputs into one.
+    Value { outputs: Expr },
 }
 
 impl StepKind {
@@ -106,6 +109,7 @@ impl StepKind {
             StepKind::Command { .. } => "command",
             StepKind::Approval { .. } => "approval",
             StepKind::Workflow { .. } => "workflow",
+            StepKind::Value { .. } => "value",
         }
     }
 }

@@ -910,3 +910,36 @@ fn a_command_holding_a_secret_is_not_recorded() {
         assert!(!String::from_utf8_lossy(bytes).contains("using hunter2"));
     }
 }
+
+#[test]
+fn a_value_step_computes_outputs_without_running_anything() {
+    let p = Project::new(&[(
+        "v.baton.hcl",
+        r#"workflow "v" {
+  step "pick" {
+    for_each = toset(["a", "b"])
+    command  = "echo n=${each.key} > $BATON_OUTPUTS"
+  }
+  step "all" {
+    outputs = { names = sort([for k, s in step.pick : s.outputs.n]) }
+  }
+  step "use" {
+    command = "echo ${join(",", step.all.outputs.names)} > names.txt"
+  }
+  step "bad" {
+    depends_on = [step.use]
+    outputs    = "not an object"
+  }
+}
+"#,
+    )]);
+    let out = p.baton(["workflow", "run", "v"]).fails();
+    assert!(out.stderr.contains("outputs must be an object"), "{}", out.stderr);
+    assert_eq!(p.read("names.txt"), "a,b\n");
+    let run = last_run(&p);
+    let r = show(&p, &run);
+    assert_eq!(step(&r, "all")["kind"], "value");
+    assert_eq!(step(&r, "all")["status"], "succeeded");
+    assert_eq!(step(&r, "all")["outputs"]["names"], serde_json::json!(["a", "b"]));
+    assert_eq!(step(&r, "bad")["status"], "failed");
+}

@@ -123,6 +123,8 @@ pub(super) fn drive(
     let mut caches: BTreeMap<String, Option<String>> = BTreeMap::new();
     // Instances of this pass about to start, recorded together.
     let mut starting: Vec<(&Step, Prepared)> = Vec::new();
+    // Value steps of this pass, computed, recorded together.
+    let mut computed: Vec<WfStep> = Vec::new();
     let stopped = std::thread::scope(|s| -> Result<bool, WfError> {
         loop {
             let stopping = book.failure.is_some() || runner.stop.load(Ordering::SeqCst);
@@ -195,6 +197,18 @@ pub(super) fn drive(
                             waiting.push(inst.key.clone());
                             continue;
                         }
+                        if let StepKind::Value { outputs } = &step.kind {
+                            // Nothing runs: the outputs are evaluated here and recorded with
+                            // the others of this pass.
+                            match book.value_record(step, inst, outputs) {
+                                Ok(rec) => computed.push(rec),
+                                Err(e) => {
+                                    book.fail_unstarted(step, &inst.key, e)?;
+                                    break;
+                                }
+                            }
+                            continue;
+                        }
                         let prepared = match book.prepare(step, inst) {
                             Ok(p) => p,
                             Err(e) => {
@@ -239,6 +253,19 @@ pub(super) fn drive(
                     if book.failure.is_some() {
                         break;
                     }
+                }
+            }
+            if !computed.is_empty() {
+                let keys: Vec<String> = computed.iter().map(|r| r.key.clone()).collect();
+                book.put_all(std::mem::take(&mut computed))?;
+                for k in keys {
+                    if let Some(r) = book.records.get(&k) {
+                        runner.hooks.step_finished(&run.id, r);
+                    }
+                }
+                // What depends on them is ready now.
+                if running.is_empty() && starting.is_empty() {
+                    continue;
                 }
             }
             if !starting.is_empty() {
@@ -593,8 +620,8 @@ impl Book<'_> {
                 inputs: object_of(&step.inputs, "inputs")?.into_iter().collect(),
                 parent_run: self.run.id.clone(),
             },
-            StepKind::Approval { .. } => {
-                return Err("an approval is not performed by a worker".into())
+            StepKind::Approval { .. } | StepKind::Value { .. } => {
+                return Err(format!("a {} step is not performed by a worker", step.kind.as_str()))
             }
         };
         // Attempts made before a backoff that was waited out without a process.
@@ -951,6 +978,31 @@ impl Book<'_> {
             self.runner.hooks.step_finished(&self.run.id, r);
         }
         Ok(())
+    }
+
+    /// A value step's record: its outputs evaluated, succeeded at once.
+    fn value_record(
+        &self,
+        step: &Step,
+        inst: &Instance,
+        outputs: &baton_config::Expr,
+    ) -> Result<WfStep, String> {
+        let v = self.eval(outputs, Some(inst))?;
+        if v.as_entries().is_none() || v.is_null() {
+            return Err(format!(
+                "outputs must be an object, not {}",
+                v.ty().friendly_name()
+            ));
+        }
+        let now = baton_engine::now_rfc3339();
+        let mut rec = self.base_record(step, &inst.key);
+        rec.status = WfStepStatus::Succeeded;
+        rec.attempts = 1;
+        rec.started_at = Some(now.clone());
+        rec.finished_at = Some(now);
+        rec.duration_ms = Some(0);
+        rec.outputs = Some(v.to_typed_json().to_string());
+        Ok(rec)
     }
 
     /// An approval step reached: it waits.
