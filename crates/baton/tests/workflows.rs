@@ -934,12 +934,19 @@ fn a_value_step_computes_outputs_without_running_anything() {
 "#,
     )]);
     let out = p.baton(["workflow", "run", "v"]).fails();
-    assert!(out.stderr.contains("outputs must be an object"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("outputs must be an object"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(p.read("names.txt"), "a,b\n");
     let run = last_run(&p);
     let r = show(&p, &run);
     assert_eq!(step(&r, "all")["kind"], "value");
     assert_eq!(step(&r, "all")["status"], "succeeded");
-    assert_eq!(step(&r, "all")["outputs"]["names"], serde_json::json!(["a", "b"]));
+    assert_eq!(
+        step(&r, "all")["outputs"]["names"],
+        serde_json::json!(["a", "b"])
+    );
     assert_eq!(step(&r, "bad")["status"], "failed");
 }

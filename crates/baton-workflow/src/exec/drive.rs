@@ -621,7 +621,10 @@ impl Book<'_> {
                 parent_run: self.run.id.clone(),
             },
             StepKind::Approval { .. } | StepKind::Value { .. } => {
-                return Err(format!("a {} step is not performed by a worker", step.kind.as_str()))
+                return Err(format!(
+                    "a {} step is not performed by a worker",
+                    step.kind.as_str()
+                ))
             }
         };
         // Attempts made before a backoff that was waited out without a process.
