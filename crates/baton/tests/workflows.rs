@@ -488,6 +488,20 @@ fn mistakes_in_a_workflow_file_are_reported_where_they_are() {
 }
 
 #[test]
+fn bad_inputs_are_refused_before_anything_is_created() {
+    let p = release_project();
+    let out = p
+        .baton(["workflow", "run", "release", "--input", "colour=blue"])
+        .fails();
+    assert!(out.stderr.contains("has no such input"), "{}", out.stderr);
+    let out = p
+        .baton(["workflow", "run", "release", "--input", "env"])
+        .fails();
+    assert!(out.stderr.contains("expected NAME=VALUE"), "{}", out.stderr);
+    assert!(!p.exists(".baton"), "nothing was created");
+}
+
+#[test]
 fn a_cached_step_is_skipped_while_its_key_is_fresh() {
     let p = Project::new(&[(
         "c.baton.hcl",

@@ -586,6 +586,11 @@ fn definition_files(dir: &Path) -> Result<Vec<(String, String)>, WfError> {
     Ok(out)
 }
 
+/// Checks inputs for `wf` as [`Runner::start`] would take them, without starting anything.
+pub fn check_inputs(wf: &Workflow, given: &[(String, InputValue)]) -> Result<(), WfError> {
+    resolve_inputs(wf, given).map(|_| ())
+}
+
 /// The run's input values: given ones converted to their types, the others from defaults.
 pub(crate) fn resolve_inputs(
     wf: &Workflow,

@@ -175,8 +175,12 @@ pub fn run(env: &Env, c: &WorkflowCommand) -> anyhow::Result<ExitCode> {
             if super::print_diags(&d, &env.sources) {
                 return Ok(ExitCode::from(1));
             }
-            if wfs.get(name).is_none() {
+            let Some(wf) = wfs.get(name) else {
                 return Err(anyhow!(WfError::NoSuchWorkflow(name.clone())));
+            };
+            // Bad inputs are refused before anything is created.
+            if let Err(e) = baton_workflow::exec::check_inputs(wf, &inputs) {
+                return failed(env, e);
             }
             let store = open(env)?;
             let log = env.open_store()?;
