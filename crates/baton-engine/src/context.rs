@@ -29,7 +29,7 @@ pub struct Context {
     pub workspace: String,
     /// The providers this configuration's runs use: every provider call of the engine finds
     /// its type here, and loading checked the configuration against it. The built-in set
-    /// ([`crate::providers::builtin`]) unless the caller loaded with another
+    /// ([`builtin_providers`]) unless the caller loaded with another
     /// ([`load_with_providers`]).
     pub providers: Arc<Registry>,
 }
@@ -83,7 +83,7 @@ pub fn load_with(
     sources: &Sources,
     fs: &dyn ConfigFs,
 ) -> (Option<Context>, Diagnostics) {
-    load_with_providers(dir, workspace, sources, fs, crate::providers::builtin())
+    load_with_providers(dir, workspace, sources, fs, builtin_providers())
 }
 
 /// Like [`load_with`], for runs with the provider set `providers` (the built-in set with more
@@ -471,4 +471,10 @@ fn check_body(
 /// The module at path `p` of the configuration tree, if there is one.
 pub fn module_of<'c>(config: &'c Config, p: &ModulePath) -> Option<&'c Module> {
     config.descendant(p).map(|c| &c.module)
+}
+
+/// The provider set of a context whose caller brings none: Baton's built-in providers. The one
+/// place the engine reaches for them (also `crate::providers::builtin`).
+pub fn builtin_providers() -> std::sync::Arc<baton_provider::Registry> {
+    baton_provider::Registry::builtin()
 }

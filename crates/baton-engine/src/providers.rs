@@ -25,15 +25,10 @@ use crate::values::EvalState;
 use baton_core::{Diagnostic, Diagnostics, ModuleInstance};
 use baton_eval::{Type, Value};
 use baton_graph::NodeId;
-use baton_provider::{ProviderCtx, ProviderInfo, Registry};
+use baton_provider::{ProviderCtx, ProviderInfo};
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
 
-/// The provider set of a context whose caller brings none: Baton's built-in providers. The one
-/// place the engine reaches for them.
-pub fn builtin() -> Arc<Registry> {
-    Registry::builtin()
-}
+pub use crate::context::builtin_providers as builtin;
 
 /// The evaluated settings of a run's providers, by provider local name: the root module's
 /// `provider` blocks, each an object of its provider's schema (unset arguments null, without
