@@ -13,12 +13,9 @@ use crate::{Context, PlanMode};
 /// Plans the configuration in the request's directory and applies the plan.
 pub(super) fn plan_and_apply(run: &Run<'_>, opts: &PlanOpts) -> Result<RunOutcome, RunError> {
     let req = run.req;
-    let (ctx, d) = run.load(None, &req.workspace);
-    if run.diagnose(&d) {
-        return Ok(RunOutcome::Invalid(d));
-    }
-    let Some(ctx) = ctx else {
-        return Ok(RunOutcome::Invalid(d));
+    let ctx = match run.load_checked(None, &req.workspace) {
+        Ok(c) => c,
+        Err(outcome) => return Ok(outcome),
     };
     let guard = run.lock()?;
     super::check_unresolved(run.store)?;
@@ -118,12 +115,9 @@ pub(super) fn apply_saved(
         });
     }
     // The configuration as it was when the plan was made, from the plan itself.
-    let (ctx, d) = run.load(Some(&plan.config_files), &plan.workspace);
-    if run.diagnose(&d) {
-        return Ok(RunOutcome::Invalid(d));
-    }
-    let Some(ctx) = ctx else {
-        return Ok(RunOutcome::Invalid(d));
+    let ctx = match run.load_checked(Some(&plan.config_files), &plan.workspace) {
+        Ok(c) => c,
+        Err(outcome) => return Ok(outcome),
     };
     let guard = run.lock()?;
     super::check_unresolved(run.store)?;

@@ -474,6 +474,19 @@ impl Run<'_> {
         (ctx, d)
     }
 
+    /// [`Run::load`], handing its diagnostics to the caller; with errors, the run's outcome.
+    fn load_checked(
+        &self,
+        files: Option<&[(String, String)]>,
+        workspace: &str,
+    ) -> Result<crate::Context, RunOutcome> {
+        let (ctx, d) = self.load(files, workspace);
+        if self.diagnose(&d) {
+            return Err(RunOutcome::Invalid(d));
+        }
+        ctx.ok_or(RunOutcome::Invalid(d))
+    }
+
     /// Hands diagnostics to the caller; true when they hold errors.
     fn diagnose(&self, d: &Diagnostics) -> bool {
         if !d.is_empty() {

@@ -21,12 +21,9 @@ pub(super) fn resume(run: &Run<'_>, id: &str) -> Result<RunOutcome, RunError> {
         }
     };
     // The configuration the run was planned with, from its recorded plan.
-    let (ctx, d) = run.load(Some(&prep.plan.config_files), &prep.plan.workspace);
-    if run.diagnose(&d) {
-        return Ok(RunOutcome::Invalid(d));
-    }
-    let Some(ctx) = ctx else {
-        return Ok(RunOutcome::Invalid(d));
+    let ctx = match run.load_checked(Some(&prep.plan.config_files), &prep.plan.workspace) {
+        Ok(c) => c,
+        Err(outcome) => return Ok(outcome),
     };
     run.hooks.notice(Notice::Resuming(&prep));
     if !run.hooks.approve(Approval::Resume, &prep.plan) {
