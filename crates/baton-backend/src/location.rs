@@ -1,0 +1,340 @@
+//! Where a stack's records live: the embedded SQLite file (the default) or a schema of a
+//! PostgreSQL database, parsed from what users write — `--store URL`, `BATON_STORE`, or
+//! Terraform's `backend "pg" { conn_str = "…" schema_name = "…" }` (with `PG_CONN_STR` and
+//! `PG_SCHEMA_NAME` as Terraform reads them).
+//!
+//! Must never show a password: [`Location::describe`] is the only way a location reaches a
+//! message, and it leaves credentials out.
+
+use baton_state::{SqliteStore, SqliteWorkflowStore, StateError, StateStore, WorkflowStore};
+use std::path::{Path, PathBuf};
+
+/// The schema Baton uses in a PostgreSQL database when none is named.
+pub const DEFAULT_SCHEMA: &str = "baton";
+
+/// A store's location.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Location {
+    /// An SQLite database file.
+    Sqlite(PathBuf),
+    /// A schema in a PostgreSQL database.
+    Postgres(PgTarget),
+}
+
+/// A PostgreSQL database and the schema Baton's tables live in.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PgTarget {
+    /// The connection string as the user wrote it, without Baton's own parameters
+    /// (`schema_name`). Holds credentials: never print it.
+    conn: String,
+    /// The schema (created on first use).
+    pub schema: String,
+}
+
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl std::fmt::Debug for PgTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LocationError {
+    #[error("the store location is empty")]
+    Empty,
+    #[error("schema name {0:?} is not usable: use letters, digits and underscores, starting with a letter or underscore, at most 63 bytes")]
+    BadSchema(String),
+}
+
+impl Location {
+    /// Parses a `--store` / `BATON_STORE` value: a `postgres://` or `postgresql://` URL (with
+    /// an optional `schema_name` query parameter), a libpq keyword string (`host=… dbname=…`,
+    /// optionally with `schema_name=…`), `sqlite://PATH`, `sqlite:PATH`, or a plain path to an
+    /// SQLite file. Relative paths are relative to `base`.
+    pub fn parse(s: &str, base: &Path) -> Result<Location, LocationError> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err(LocationError::Empty);
+        }
+        if let Some(rest) = s
+            .strip_prefix("sqlite://")
+            .or_else(|| s.strip_prefix("sqlite:"))
+        {
+            return Ok(Location::Sqlite(base.join(rest)));
+        }
+        if is_postgres(s) {
+            return PgTarget::parse(s, None).map(Location::Postgres);
+        }
+        Ok(Location::Sqlite(base.join(s)))
+    }
+
+    /// The location for a `backend "pg"` block's settings: `conn_str` (else `PG_CONN_STR`)
+    /// and `schema_name` (else `PG_SCHEMA_NAME`, else [`DEFAULT_SCHEMA`]). `None` when no
+    /// connection string is given either way.
+    pub fn pg_backend(
+        conn_str: Option<&str>,
+        schema_name: Option<&str>,
+    ) -> Option<Result<Location, LocationError>> {
+        let env_conn = std::env::var("PG_CONN_STR").ok();
+        let conn = conn_str.or(env_conn.as_deref())?;
+        let env_schema = std::env::var("PG_SCHEMA_NAME").ok();
+        let schema = schema_name.or(env_schema.as_deref());
+        Some(PgTarget::parse(conn, schema).map(Location::Postgres))
+    }
+
+    /// The location of environment `env`'s state, given this location for the `default`
+    /// environment: for PostgreSQL, the schema `SCHEMA_env_ENV` (environments never share
+    /// tables); for SQLite, the caller decides (the path is returned unchanged).
+    pub fn for_environment(&self, env: &str) -> Result<Location, LocationError> {
+        match self {
+            Location::Sqlite(_) => Ok(self.clone()),
+            Location::Postgres(t) if env == "default" => Ok(Location::Postgres(t.clone())),
+            Location::Postgres(t) => {
+                let schema = format!("{}_env_{}", t.schema, env.replace('-', "_"));
+                check_schema(&schema)?;
+                Ok(Location::Postgres(PgTarget {
+                    conn: t.conn.clone(),
+                    schema,
+                }))
+            }
+        }
+    }
+
+    /// The location for messages: a path, or `postgresql://USER@HOST:PORT/DB (schema S)`
+    /// with any password left out.
+    pub fn describe(&self) -> String {
+        match self {
+            Location::Sqlite(p) => p.display().to_string(),
+            Location::Postgres(t) => t.describe(),
+        }
+    }
+}
+
+impl Location {
+    /// Opens the state store here (an SQLite file is created if missing).
+    pub fn open_state(&self) -> Result<Box<dyn StateStore>, StateError> {
+        match self {
+            Location::Sqlite(p) => Ok(Box::new(SqliteStore::open(p)?)),
+            Location::Postgres(t) => crate::pg::state::open(t),
+        }
+    }
+
+    /// Opens the workflow run store here: for SQLite, `workflows.db` beside the state file;
+    /// for PostgreSQL, the same schema as the state.
+    pub fn open_workflows(&self) -> Result<Box<dyn WorkflowStore>, StateError> {
+        match self {
+            Location::Sqlite(p) => {
+                let path = p.with_file_name("workflows.db");
+                Ok(Box::new(SqliteWorkflowStore::open(&path)?))
+            }
+            Location::Postgres(t) => crate::pg::workflow::open(t),
+        }
+    }
+}
+
+/// Whether `s` is a PostgreSQL connection string (URL or keyword form).
+pub fn is_postgres(s: &str) -> bool {
+    let s = s.trim();
+    s.starts_with("postgres://")
+        || s.starts_with("postgresql://")
+        || (s.contains('=') && !s.contains('/') && s.split_whitespace().all(|w| w.contains('=')))
+}
+
+impl PgTarget {
+    /// Parses a connection string, taking `schema_name` out of it (a URL query parameter or
+    /// a keyword); an explicit `schema` wins over it.
+    pub fn parse(conn: &str, schema: Option<&str>) -> Result<PgTarget, LocationError> {
+        let conn = conn.trim();
+        if conn.is_empty() {
+            return Err(LocationError::Empty);
+        }
+        let (conn, from_conn) = take_param(conn, "schema_name");
+        let schema = schema
+            .map(str::to_string)
+            .or(from_conn)
+            .unwrap_or_else(|| DEFAULT_SCHEMA.to_string());
+        check_schema(&schema)?;
+        Ok(PgTarget { conn, schema })
+    }
+
+    /// The connection string to hand to the client library. Holds credentials.
+    pub fn conn_str(&self) -> &str {
+        &self.conn
+    }
+
+    /// `postgresql://USER@HOST:PORT/DB (schema S)`, or the keyword form without `password`.
+    pub fn describe(&self) -> String {
+        format!("{} (schema {})", redact(&self.conn), self.schema)
+    }
+}
+
+fn check_schema(s: &str) -> Result<(), LocationError> {
+    let ok = !s.is_empty()
+        && s.len() <= 63
+        && s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(LocationError::BadSchema(s.to_string()))
+    }
+}
+
+/// `conn` without the parameter `name`, and its value if it was there.
+fn take_param(conn: &str, name: &str) -> (String, Option<String>) {
+    if conn.starts_with("postgres://") || conn.starts_with("postgresql://") {
+        let Some((head, query)) = conn.split_once('?') else {
+            return (conn.to_string(), None);
+        };
+        let mut found = None;
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|kv| match kv.split_once('=') {
+                Some((k, v)) if k == name => {
+                    found = Some(v.to_string());
+                    false
+                }
+                _ => !kv.is_empty(),
+            })
+            .collect();
+        let conn = if kept.is_empty() {
+            head.to_string()
+        } else {
+            format!("{head}?{}", kept.join("&"))
+        };
+        (conn, found)
+    } else {
+        let mut found = None;
+        let kept: Vec<&str> = conn
+            .split_whitespace()
+            .filter(|kv| match kv.split_once('=') {
+                Some((k, v)) if k == name => {
+                    found = Some(v.trim_matches('\'').to_string());
+                    false
+                }
+                _ => true,
+            })
+            .collect();
+        (kept.join(" "), found)
+    }
+}
+
+/// A connection string without its password.
+pub fn redact(conn: &str) -> String {
+    if let Some(rest) = conn
+        .strip_prefix("postgresql://")
+        .map(|r| ("postgresql://", r))
+        .or_else(|| conn.strip_prefix("postgres://").map(|r| ("postgres://", r)))
+    {
+        let (scheme, rest) = rest;
+        let (authority, tail) = match rest.find(['/', '?']) {
+            Some(i) => rest.split_at(i),
+            None => (rest, ""),
+        };
+        let authority = match authority.rsplit_once('@') {
+            Some((userinfo, host)) => {
+                let user = userinfo.split(':').next().unwrap_or("");
+                format!("{user}@{host}")
+            }
+            None => authority.to_string(),
+        };
+        let tail = match tail.split_once('?') {
+            Some((path, query)) => {
+                let kept: Vec<&str> = query
+                    .split('&')
+                    .filter(|kv| !kv.to_ascii_lowercase().starts_with("password="))
+                    .collect();
+                if kept.is_empty() {
+                    path.to_string()
+                } else {
+                    format!("{path}?{}", kept.join("&"))
+                }
+            }
+            None => tail.to_string(),
+        };
+        format!("{scheme}{authority}{tail}")
+    } else {
+        conn.split_whitespace()
+            .filter(|kv| !kv.to_ascii_lowercase().starts_with("password="))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_paths_are_told_apart() {
+        let base = Path::new("/srv/stack");
+        assert_eq!(
+            Location::parse("state.db", base),
+            Ok(Location::Sqlite(PathBuf::from("/srv/stack/state.db")))
+        );
+        assert_eq!(
+            Location::parse("sqlite:///tmp/x.db", base),
+            Ok(Location::Sqlite(PathBuf::from("/tmp/x.db")))
+        );
+        let Ok(Location::Postgres(t)) = Location::parse(
+            "postgres://u:secret@db:5432/infra?sslmode=disable&schema_name=web",
+            base,
+        ) else {
+            panic!("not postgres")
+        };
+        assert_eq!(t.schema, "web");
+        assert_eq!(
+            t.conn_str(),
+            "postgres://u:secret@db:5432/infra?sslmode=disable"
+        );
+        let Ok(Location::Postgres(k)) = Location::parse("host=db user=u password=secret", base)
+        else {
+            panic!("keyword form is postgres")
+        };
+        assert_eq!(k.schema, DEFAULT_SCHEMA);
+    }
+
+    #[test]
+    fn descriptions_never_show_a_password() {
+        for conn in [
+            "postgres://u:hunter2@db:5432/infra?sslmode=disable",
+            "postgresql://u:hunter2@db/infra?password=hunter2",
+            "host=db user=u password=hunter2 dbname=infra",
+        ] {
+            let Ok(t) = PgTarget::parse(conn, None) else {
+                panic!("{conn} parses")
+            };
+            let d = t.describe();
+            assert!(!d.contains("hunter2"), "{d}");
+            assert!(d.contains("db"), "{d}");
+            assert!(!format!("{:?}", Location::Postgres(t)).contains("hunter2"));
+        }
+    }
+
+    #[test]
+    fn environments_get_schemas_of_their_own() {
+        let Ok(l) = Location::parse("postgres://u@db/infra?schema_name=web", Path::new("/")) else {
+            panic!("parses")
+        };
+        let Ok(Location::Postgres(s)) = l.for_environment("staging") else {
+            panic!("postgres")
+        };
+        assert_eq!(s.schema, "web_env_staging");
+        assert_eq!(l.for_environment("default"), Ok(l.clone()));
+    }
+
+    #[test]
+    fn bad_schemas_are_refused() {
+        assert!(matches!(
+            PgTarget::parse("postgres://db/x", Some("a;drop")),
+            Err(LocationError::BadSchema(_))
+        ));
+    }
+}

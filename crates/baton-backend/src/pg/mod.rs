@@ -1,0 +1,93 @@
+//! The PostgreSQL stores and what they share: opening a connection with retries and backoff,
+//! putting it in the target's schema, and turning client errors into [`StateError`]s that
+//! name the database without its password.
+//!
+//! Must not hold SQL of a particular store: each store's tables and queries are in its own
+//! module.
+
+use crate::location::PgTarget;
+use baton_state::StateError;
+use std::time::Duration;
+
+pub mod state;
+pub mod workflow;
+
+/// How many times, and how long apart at first, a connection is tried before giving up; the
+/// delay doubles each time (0.1 s, 0.2 s, … about 6 s in all).
+const CONNECT_ATTEMPTS: u32 = 6;
+const CONNECT_FIRST_DELAY: Duration = Duration::from_millis(100);
+
+/// Opens a connection to `target`'s database, retrying with backoff while the server cannot
+/// be reached, creates the schema if it does not exist and makes it the search path.
+pub fn connect(target: &PgTarget) -> Result<postgres::Client, StateError> {
+    let mut delay = CONNECT_FIRST_DELAY;
+    let mut attempt = 1;
+    loop {
+        match try_connect(target) {
+            Ok(c) => return Ok(c),
+            Err(e) if attempt < CONNECT_ATTEMPTS && is_transient(&e) => {
+                std::thread::sleep(delay);
+                delay *= 2;
+                attempt += 1;
+            }
+            Err(e) => return Err(error(target, &e)),
+        }
+    }
+}
+
+fn try_connect(target: &PgTarget) -> Result<postgres::Client, postgres::Error> {
+    let mut client = postgres::Client::connect(target.conn_str(), postgres::NoTls)?;
+    client.batch_execute(&format!(
+        "CREATE SCHEMA IF NOT EXISTS \"{s}\"; SET search_path TO \"{s}\"",
+        s = target.schema
+    ))?;
+    Ok(client)
+}
+
+/// Whether an error may go away by trying again: the connection was refused, dropped or
+/// timed out, the server is starting or shutting down, or a transaction lost a serialization
+/// or deadlock race.
+pub fn is_transient(e: &postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        Some(code) => {
+            let c = code.code();
+            // 08: connection exception; 57P0x: admin shutdown / cannot connect now;
+            // 40001 serialization failure; 40P01 deadlock; 53300 too many connections.
+            c.starts_with("08")
+                || c.starts_with("57P0")
+                || c == "40001"
+                || c == "40P01"
+                || c == "53300"
+        }
+        // No SQLSTATE: an I/O error before or outside the protocol (refused, reset).
+        None => true,
+    }
+}
+
+/// A client error as a [`StateError`] naming the database (without its password).
+pub fn error(target: &PgTarget, e: &postgres::Error) -> StateError {
+    StateError::Io {
+        path: target.describe(),
+        message: describe_error(e),
+    }
+}
+
+/// The error's message with the server's detail, never the connection string.
+pub fn describe_error(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(d) => format!("{} ({})", db.message(), d),
+            None => db.message().to_string(),
+        },
+        None => {
+            let s = e.to_string();
+            match std::error::Error::source(e) {
+                Some(src) => format!("{s}: {src}"),
+                None => s,
+            }
+        }
+    }
+}
