@@ -13,6 +13,7 @@ pub mod conformance;
 pub mod journal;
 pub mod lock;
 pub mod model;
+pub mod queue;
 pub mod sqlite;
 mod stamp;
 pub mod store;
@@ -24,6 +25,9 @@ pub use audit::{AuditChange, AuditEntry, AuditRecord, VerifyReport};
 pub use model::{
     EntryOutcome, EntryStatus, Fence, InstanceState, InstanceStatus, JournalEntry, Lease, LockInfo,
     ObjectKey, OutputState, RawJson, RunRecord, RunStatus, Snapshot, VersionMeta,
+};
+pub use queue::{
+    ClaimedTask, NewTask, TaskOutcome, TaskRow, TaskState, WorkQueue, WorkerInfo, WorkerRow,
 };
 pub use sqlite::SqliteStore;
 pub use store::{

@@ -9,6 +9,8 @@ use crate::location::PgTarget;
 use baton_state::StateError;
 use std::time::Duration;
 
+pub mod pool;
+pub mod queue;
 pub mod state;
 pub mod workflow;
 

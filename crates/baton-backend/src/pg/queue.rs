@@ -1,0 +1,433 @@
+//! The work queue on PostgreSQL ([`baton_state::WorkQueue`]): task rows claimed with
+//! `SELECT … FOR UPDATE SKIP LOCKED` (no worker ever waits on another's claim), leases with
+//! tokens, and LISTEN/NOTIFY so that an idle worker wakes within milliseconds of a submit and
+//! a waiting run within milliseconds of a completion, without polling the database in a loop.
+//! Tables `q_tasks`, `q_claims` and `q_workers`, in the target's schema.
+//!
+//! Must not interpret payloads or results, and must not run anything.
+
+use super::pool::Pool;
+use super::{connect, error};
+use crate::location::PgTarget;
+use baton_state::queue::{
+    ClaimedTask, NewTask, TaskOutcome, TaskRow, TaskState, WorkQueue, WorkerInfo, WorkerRow,
+};
+use baton_state::StateError;
+use postgres::fallible_iterator::FallibleIterator;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS q_tasks (
+    id BIGSERIAL PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    payload TEXT,
+    run_on JSONB NOT NULL DEFAULT '{}',
+    state TEXT NOT NULL DEFAULT 'queued',
+    max_claims INT NOT NULL,
+    claims INT NOT NULL DEFAULT 0,
+    token BIGINT NOT NULL DEFAULT 0,
+    worker TEXT,
+    lease_until TIMESTAMPTZ,
+    result TEXT,
+    submitted_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    finished_at TIMESTAMPTZ
+);
+CREATE INDEX IF NOT EXISTS q_tasks_open ON q_tasks (id) WHERE state IN ('queued', 'running');
+CREATE INDEX IF NOT EXISTS q_tasks_run ON q_tasks (run_id, id);
+CREATE TABLE IF NOT EXISTS q_claims (
+    task BIGINT NOT NULL,
+    token BIGINT NOT NULL,
+    worker TEXT NOT NULL,
+    at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (task, token)
+);
+CREATE TABLE IF NOT EXISTS q_workers (
+    id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid BIGINT NOT NULL,
+    labels JSONB NOT NULL,
+    concurrency INT NOT NULL,
+    started_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    heartbeat_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+";
+
+/// The advisory lock that serializes creating the tables in a fresh schema.
+const MIGRATION_LOCK: i64 = 0x6261_746f_6e51; // "batonQ"
+
+const TIME: &str = "YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"";
+
+pub struct PgQueue {
+    pool: Pool,
+    /// The connection that LISTENs, opened on the first [`WorkQueue::wait`].
+    listener: Mutex<Option<postgres::Client>>,
+    /// NOTIFY channels, per schema so that queues in one database stay apart.
+    tasks_channel: String,
+    done_channel: String,
+}
+
+impl PgQueue {
+    /// Opens the queue in `target`'s schema, creating its tables if they are missing.
+    pub fn open(target: &PgTarget) -> Result<PgQueue, StateError> {
+        let pool = Pool::open(target)?;
+        pool.with(|c| {
+            let mut tx = c.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+            tx.batch_execute(SCHEMA)?;
+            tx.commit()
+        })?;
+        Ok(PgQueue {
+            tasks_channel: format!("baton_tasks_{}", target.schema),
+            done_channel: format!("baton_done_{}", target.schema),
+            pool,
+            listener: Mutex::new(None),
+        })
+    }
+
+    fn time(col: &str) -> String {
+        format!("to_char({col} AT TIME ZONE 'UTC', '{TIME}')")
+    }
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn id_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn labels_json(l: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(l).unwrap_or_else(|_| "{}".to_string())
+}
+
+impl WorkQueue for PgQueue {
+    fn describe(&self) -> String {
+        self.pool.target().describe()
+    }
+
+    fn submit(&self, tasks: &[NewTask]) -> Result<Vec<u64>, StateError> {
+        if tasks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let notify = format!("NOTIFY {}", self.tasks_channel);
+        self.pool.with(|c| {
+            let mut tx = c.transaction()?;
+            let st = tx.prepare(
+                "INSERT INTO q_tasks (run_id, key, kind, payload, run_on, max_claims)
+                 VALUES ($1, $2, $3, $4, $5::text::jsonb, $6) RETURNING id",
+            )?;
+            let mut ids = Vec::with_capacity(tasks.len());
+            for t in tasks {
+                let max = i32::try_from(t.max_claims.max(1)).unwrap_or(i32::MAX);
+                let row = tx.query_one(
+                    &st,
+                    &[
+                        &t.run_id,
+                        &t.key,
+                        &t.kind,
+                        &t.payload,
+                        &labels_json(&t.run_on),
+                        &max,
+                    ],
+                )?;
+                ids.push(id_u64(row.get(0)));
+            }
+            tx.batch_execute(&notify)?;
+            tx.commit()?;
+            Ok(ids)
+        })
+    }
+
+    fn claim(
+        &self,
+        worker: &WorkerInfo,
+        lease: Duration,
+    ) -> Result<Option<ClaimedTask>, StateError> {
+        let labels = labels_json(&worker.labels);
+        let notify = format!("NOTIFY {}", self.done_channel);
+        self.pool.with(|c| {
+            let mut tx = c.transaction()?;
+            // Tasks whose every claim was lost are given up (their runs are told).
+            let given_up = tx.execute(
+                "UPDATE q_tasks SET state = 'abandoned', finished_at = now(), worker = NULL
+                 WHERE id IN (SELECT id FROM q_tasks
+                              WHERE state = 'running' AND lease_until < now()
+                                AND claims >= max_claims
+                              FOR UPDATE SKIP LOCKED)",
+                &[],
+            )?;
+            if given_up > 0 {
+                tx.batch_execute(&notify)?;
+            }
+            let row = tx.query_opt(
+                "UPDATE q_tasks t
+                 SET state = 'running', claims = t.claims + 1, token = t.token + 1,
+                     worker = $2, lease_until = now() + $3::bigint * interval '1 millisecond'
+                 FROM (SELECT id FROM q_tasks
+                       WHERE (state = 'queued' OR (state = 'running' AND lease_until < now()))
+                         AND run_on <@ $1::text::jsonb
+                       ORDER BY id
+                       FOR UPDATE SKIP LOCKED
+                       LIMIT 1) c
+                 WHERE t.id = c.id
+                 RETURNING t.id, t.run_id, t.key, t.kind, t.payload, t.token, t.claims",
+                &[&labels, &worker.id, &ms(lease)],
+            )?;
+            let Some(row) = row else {
+                tx.commit()?;
+                return Ok(None);
+            };
+            let id: i64 = row.get(0);
+            let token: i64 = row.get(5);
+            tx.execute(
+                "INSERT INTO q_claims (task, token, worker) VALUES ($1, $2, $3)",
+                &[&id, &token, &worker.id],
+            )?;
+            tx.commit()?;
+            let claims: i32 = row.get(6);
+            Ok(Some(ClaimedTask {
+                id: id_u64(id),
+                run_id: row.get(1),
+                key: row.get(2),
+                kind: row.get(3),
+                payload: row.get::<_, Option<String>>(4).unwrap_or_default(),
+                token: id_u64(token),
+                claims: u32::try_from(claims).unwrap_or(0),
+            }))
+        })
+    }
+
+    fn renew(&self, id: u64, token: u64, lease: Duration) -> Result<bool, StateError> {
+        self.pool.with(|c| {
+            let n = c.execute(
+                "UPDATE q_tasks SET lease_until = now() + $3::bigint * interval '1 millisecond'
+                 WHERE id = $1 AND token = $2 AND state = 'running'",
+                &[&to_i64(id), &to_i64(token), &ms(lease)],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn complete(
+        &self,
+        id: u64,
+        token: u64,
+        worker: &str,
+        result: &str,
+    ) -> Result<bool, StateError> {
+        let notify = format!("NOTIFY {}, '{id}'", self.done_channel);
+        self.pool.with(|c| {
+            let mut tx = c.transaction()?;
+            let row = tx.query_opt(
+                "SELECT state, token FROM q_tasks WHERE id = $1 FOR UPDATE",
+                &[&to_i64(id)],
+            )?;
+            let Some(row) = row else {
+                return Ok(false);
+            };
+            let state: String = row.get(0);
+            let current: i64 = row.get(1);
+            if current != to_i64(token) {
+                return Ok(false);
+            }
+            if state == "done" {
+                // A retried completion whose first attempt committed.
+                return Ok(true);
+            }
+            if state != "running" {
+                return Ok(false);
+            }
+            tx.execute(
+                "UPDATE q_tasks SET state = 'done', result = $2, worker = $3,
+                        finished_at = now(), lease_until = NULL, payload = NULL
+                 WHERE id = $1",
+                &[&to_i64(id), &result, &worker],
+            )?;
+            tx.batch_execute(&notify)?;
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    fn outcomes(&self, ids: &[u64]) -> Result<Vec<(u64, TaskOutcome)>, StateError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = ids.iter().map(|i| to_i64(*i)).collect();
+        self.pool.with(|c| {
+            let rows = c.query(
+                "SELECT id, state, worker, result, claims FROM q_tasks
+                 WHERE id = ANY($1) AND state IN ('done', 'abandoned')",
+                &[&ids],
+            )?;
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    let id: i64 = r.get(0);
+                    let state: String = r.get(1);
+                    let outcome = if state == "done" {
+                        TaskOutcome::Done {
+                            worker: r.get::<_, Option<String>>(2).unwrap_or_default(),
+                            result: r.get::<_, Option<String>>(3).unwrap_or_default(),
+                        }
+                    } else {
+                        TaskOutcome::Abandoned {
+                            claims: u32::try_from(r.get::<_, i32>(4)).unwrap_or(0),
+                        }
+                    };
+                    (id_u64(id), outcome)
+                })
+                .collect())
+        })
+    }
+
+    fn wait(&self, timeout: Duration) -> Result<(), StateError> {
+        let mut guard = self.listener.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.as_ref().is_none_or(|c| c.is_closed()) {
+            let mut c = connect(self.pool.target())?;
+            c.batch_execute(&format!(
+                "LISTEN {}; LISTEN {}",
+                self.tasks_channel, self.done_channel
+            ))
+            .map_err(|e| error(self.pool.target(), &e))?;
+            *guard = Some(c);
+            // Something may have happened before we listened: let the caller look once.
+            return Ok(());
+        }
+        let Some(c) = guard.as_mut() else {
+            return Ok(());
+        };
+        let got = {
+            let mut n = c.notifications();
+            let first = n.timeout_iter(timeout).next();
+            if let Ok(Some(_)) = first {
+                // Take whatever else arrived with it, without waiting.
+                let mut rest = n.iter();
+                while let Ok(Some(_)) = rest.next() {}
+            }
+            first.map(|_| ())
+        };
+        got.map_err(|e| {
+            let err = error(self.pool.target(), &e);
+            *guard = None;
+            err
+        })
+    }
+
+    fn heartbeat(&self, w: &WorkerInfo) -> Result<(), StateError> {
+        let labels = labels_json(&w.labels);
+        let pid = i64::from(w.pid);
+        let conc = i32::try_from(w.concurrency).unwrap_or(i32::MAX);
+        self.pool.with(|c| {
+            c.execute(
+                "INSERT INTO q_workers (id, host, pid, labels, concurrency)
+                 VALUES ($1, $2, $3, $4::text::jsonb, $5)
+                 ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()",
+                &[&w.id, &w.host, &pid, &labels, &conc],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn deregister(&self, worker_id: &str) -> Result<(), StateError> {
+        self.pool.with(|c| {
+            c.execute("DELETE FROM q_workers WHERE id = $1", &[&worker_id])?;
+            Ok(())
+        })
+    }
+
+    fn workers(&self, liveness: Duration) -> Result<Vec<WorkerRow>, StateError> {
+        let sql = format!(
+            "SELECT w.id, w.host, w.pid, w.labels::text, w.concurrency, {}, {},
+                    w.heartbeat_at < now() - $1::bigint * interval '1 millisecond'
+             FROM q_workers w ORDER BY w.started_at, w.id",
+            Self::time("w.started_at"),
+            Self::time("w.heartbeat_at")
+        );
+        self.pool.with(|c| {
+            let rows = c.query(&sql, &[&ms(liveness)])?;
+            let running = c.query(
+                "SELECT worker, id, run_id, key FROM q_tasks
+                 WHERE state = 'running' AND worker IS NOT NULL ORDER BY id",
+                &[],
+            )?;
+            let mut current: BTreeMap<String, Vec<(u64, String, String)>> = BTreeMap::new();
+            for r in &running {
+                current
+                    .entry(r.get(0))
+                    .or_default()
+                    .push((id_u64(r.get(1)), r.get(2), r.get(3)));
+            }
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    let id: String = r.get(0);
+                    let labels: String = r.get(3);
+                    WorkerRow {
+                        info: WorkerInfo {
+                            host: r.get(1),
+                            pid: u32::try_from(r.get::<_, i64>(2)).unwrap_or(0),
+                            labels: serde_json::from_str(&labels).unwrap_or_default(),
+                            concurrency: u32::try_from(r.get::<_, i32>(4)).unwrap_or(0),
+                            id: id.clone(),
+                        },
+                        started_at: r.get(5),
+                        heartbeat_at: r.get(6),
+                        stale: r.get(7),
+                        current: current.remove(&id).unwrap_or_default(),
+                    }
+                })
+                .collect())
+        })
+    }
+
+    fn tasks(&self, run_id: &str) -> Result<Vec<TaskRow>, StateError> {
+        let sql = format!(
+            "SELECT id, run_id, key, kind, state, worker, claims, {}, {}
+             FROM q_tasks WHERE run_id = $1 ORDER BY id",
+            Self::time("submitted_at"),
+            Self::time("finished_at")
+        );
+        let claims_sql = format!(
+            "SELECT c.task, c.worker, {} FROM q_claims c JOIN q_tasks t ON t.id = c.task
+             WHERE t.run_id = $1 ORDER BY c.task, c.token",
+            Self::time("c.at")
+        );
+        self.pool.with(|c| {
+            let rows = c.query(&sql, &[&run_id])?;
+            let claim_rows = c.query(&claims_sql, &[&run_id])?;
+            let mut log: BTreeMap<i64, Vec<(String, String)>> = BTreeMap::new();
+            for r in &claim_rows {
+                log.entry(r.get(0)).or_default().push((r.get(1), r.get(2)));
+            }
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    let id: i64 = r.get(0);
+                    let state: String = r.get(4);
+                    TaskRow {
+                        id: id_u64(id),
+                        run_id: r.get(1),
+                        key: r.get(2),
+                        kind: r.get(3),
+                        state: TaskState::parse(&state).unwrap_or(TaskState::Queued),
+                        worker: r.get(5),
+                        claims: u32::try_from(r.get::<_, i32>(6)).unwrap_or(0),
+                        submitted_at: r.get(7),
+                        finished_at: r.get(8),
+                        claim_log: log.remove(&id).unwrap_or_default(),
+                    }
+                })
+                .collect())
+        })
+    }
+}

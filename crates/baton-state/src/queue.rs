@@ -1,0 +1,203 @@
+//! The work queue contract: a run's ready actions become task rows that worker processes, on
+//! any number of machines, claim (each task by one worker at a time, under a lease with a
+//! token), keep alive while they work, and complete with a result; the submitting run waits
+//! for the results. A task whose worker stopped renewing is claimed again after its lease
+//! expires, and the expired holder's completion is refused. Workers register themselves
+//! (labels, heartbeat, current task) so `baton workers` can list them, and every claim and
+//! completion is kept, so a run's tasks name who did what.
+//!
+//! Must not interpret payloads or results (opaque JSON here) and must not run anything: the
+//! submitting engine builds payloads, the worker loop performs them.
+
+use crate::StateError;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A task to submit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewTask {
+    /// The run it belongs to (a workflow run or a stack run id).
+    pub run_id: String,
+    /// What it is within the run (a step instance key or a resource address and action).
+    pub key: String,
+    /// What performs it (`command`, …): the worker dispatches on it.
+    pub kind: String,
+    /// The task's inputs as JSON (opaque here).
+    pub payload: String,
+    /// Labels a worker must carry (each `k = v` must be among the worker's), as Nomad
+    /// constraints.
+    pub run_on: BTreeMap<String, String>,
+    /// How many times the task may be claimed before it fails for good (a task that kills
+    /// every worker that takes it must not go round forever).
+    pub max_claims: u32,
+}
+
+/// A task a worker has claimed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimedTask {
+    pub id: u64,
+    pub run_id: String,
+    pub key: String,
+    pub kind: String,
+    pub payload: String,
+    /// The claim's token: renewals and the completion must carry it.
+    pub token: u64,
+    /// How many times the task has been claimed, this claim included.
+    pub claims: u32,
+}
+
+/// A task's state as listed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskState {
+    Queued,
+    Running,
+    Done,
+    /// Claimed `max_claims` times without a completion.
+    Abandoned,
+}
+
+impl TaskState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Queued => "queued",
+            TaskState::Running => "running",
+            TaskState::Done => "done",
+            TaskState::Abandoned => "abandoned",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TaskState> {
+        Some(match s {
+            "queued" => TaskState::Queued,
+            "running" => TaskState::Running,
+            "done" => TaskState::Done,
+            "abandoned" => TaskState::Abandoned,
+            _ => return None,
+        })
+    }
+}
+
+/// A task as listed (for `baton runs show` and tests).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskRow {
+    pub id: u64,
+    pub run_id: String,
+    pub key: String,
+    pub kind: String,
+    pub state: TaskState,
+    /// The worker holding it, or that completed it.
+    pub worker: Option<String>,
+    pub claims: u32,
+    pub submitted_at: String,
+    pub finished_at: Option<String>,
+    /// Every claim in order: (worker, time).
+    pub claim_log: Vec<(String, String)>,
+}
+
+/// What a finished task came to: the worker's result (JSON), or why it was abandoned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TaskOutcome {
+    Done { worker: String, result: String },
+    Abandoned { claims: u32 },
+}
+
+/// A worker process as it registers itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkerInfo {
+    /// Unique per process: `HOST:PID:RANDOM`.
+    pub id: String,
+    pub host: String,
+    pub pid: u32,
+    pub labels: BTreeMap<String, String>,
+    pub concurrency: u32,
+}
+
+/// A worker as listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkerRow {
+    pub info: WorkerInfo,
+    pub started_at: String,
+    pub heartbeat_at: String,
+    /// Whether its heartbeat is older than the liveness window it registered with.
+    pub stale: bool,
+    /// Tasks it holds now: (task id, run, key).
+    pub current: Vec<(u64, String, String)>,
+}
+
+pub trait WorkQueue: Send + Sync {
+    /// For messages: where the queue is (never with a password).
+    fn describe(&self) -> String;
+
+    /// Queues tasks (in one transaction) and wakes idle workers; returns their ids in order.
+    fn submit(&self, tasks: &[NewTask]) -> Result<Vec<u64>, StateError>;
+
+    /// Claims the oldest task this worker may take (its `run_on` labels among the worker's):
+    /// a queued one, or a running one whose lease expired. Never blocks on tasks other
+    /// workers are claiming at the same moment. `None` when there is nothing to take.
+    fn claim(
+        &self,
+        worker: &WorkerInfo,
+        lease: Duration,
+    ) -> Result<Option<ClaimedTask>, StateError>;
+
+    /// Pushes a claimed task's lease; `false` when the claim was lost (the lease expired and
+    /// another worker claimed the task).
+    fn renew(&self, id: u64, token: u64, lease: Duration) -> Result<bool, StateError>;
+
+    /// Records a claimed task's result; `false` (recording nothing) when the claim was lost.
+    fn complete(&self, id: u64, token: u64, worker: &str, result: &str)
+        -> Result<bool, StateError>;
+
+    /// The outcomes of those of `ids` that are finished (done or abandoned).
+    fn outcomes(&self, ids: &[u64]) -> Result<Vec<(u64, TaskOutcome)>, StateError>;
+
+    /// Waits until a task may have been queued or finished, or `timeout` passes (LISTEN/NOTIFY
+    /// where the store has it, a short sleep otherwise). Spurious wake-ups are allowed.
+    fn wait(&self, timeout: Duration) -> Result<(), StateError>;
+
+    /// Registers the worker or refreshes its heartbeat.
+    fn heartbeat(&self, worker: &WorkerInfo) -> Result<(), StateError>;
+
+    /// Removes a worker that stops cleanly.
+    fn deregister(&self, worker_id: &str) -> Result<(), StateError>;
+
+    /// Every registered worker; `stale` after `liveness` without a heartbeat.
+    fn workers(&self, liveness: Duration) -> Result<Vec<WorkerRow>, StateError>;
+
+    /// A run's tasks, in submission order.
+    fn tasks(&self, run_id: &str) -> Result<Vec<TaskRow>, StateError>;
+}
+
+/// Whether a worker with `labels` may take a task that requires `run_on`.
+pub fn labels_match(run_on: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+    run_on.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+/// Parses `k=v,k2=v2` (worker `--labels`); an entry without `=` is an error naming it.
+pub fn parse_labels(s: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => {
+                out.insert(k.trim().to_string(), v.trim().to_string());
+            }
+            _ => return Err(format!("label {part:?} is not of the form key=value")),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_parsed_and_matched() {
+        let l = parse_labels("zone=eu, gpu=yes").expect("labels");
+        assert!(labels_match(&BTreeMap::new(), &l));
+        assert!(labels_match(&parse_labels("zone=eu").expect("l"), &l));
+        assert!(!labels_match(&parse_labels("zone=us").expect("l"), &l));
+        assert!(!labels_match(&parse_labels("arch=arm").expect("l"), &l));
+        assert!(parse_labels("zone").is_err());
+    }
+}
