@@ -4,7 +4,7 @@
 //!
 //! Must not evaluate anything but constant type constraints, and must not run anything.
 
-use crate::model::{Input, Limit, Schedule, Step, StepKind, Workflow, Workflows};
+use crate::model::{Executor, Input, Limit, Schedule, Step, StepKind, Workflow, Workflows};
 use baton_config::settings::{duration_attr, no_blocks, retry, unsupported};
 use baton_config::syntax::{parse_file, Attribute, Block};
 use baton_config::{Expr, ExprKind, FailurePolicy};
@@ -205,6 +205,7 @@ fn workflow(dir: &Path, b: &Block, diags: &mut Diagnostics) -> Option<Workflow> 
         inputs: Vec::new(),
         concurrency: None,
         on_failure: FailurePolicy::Rollback,
+        executor: Executor::Local,
         steps: Vec::new(),
         compensate: Vec::new(),
         schedules: Vec::new(),
@@ -223,11 +224,21 @@ fn workflow(dir: &Path, b: &Block, diags: &mut Diagnostics) -> Option<Workflow> 
                     .at(a.expr.span),
                 ),
             },
+            "executor" => match a.expr.as_static_str().map(str::parse::<Executor>) {
+                Some(Ok(e)) => w.executor = e,
+                _ => diags.push(
+                    Diagnostic::error(
+                        "Invalid executor",
+                        "executor must be the literal string \"local\" (command steps run in the process advancing the run) or \"workers\" (they run on `baton worker` processes sharing the PostgreSQL store).",
+                    )
+                    .at(a.expr.span),
+                ),
+            },
             "description" => {}
             _ => unsupported(
                 a,
                 "a workflow block",
-                &["concurrency", "on_failure", "description"],
+                &["concurrency", "on_failure", "executor", "description"],
                 diags,
             ),
         }
@@ -344,6 +355,7 @@ const STEP_ARGS: &[&str] = &[
     "cache_key",
     "cache_ttl",
     "limits",
+    "run_on",
 ];
 
 fn step(b: &Block, is_step: bool, diags: &mut Diagnostics) -> Option<Step> {
@@ -371,6 +383,7 @@ fn step(b: &Block, is_step: bool, diags: &mut Diagnostics) -> Option<Step> {
         cache_key: None,
         cache_ttl: None,
         limits: Vec::new(),
+        run_on: None,
     };
     for a in &body.attrs {
         let e = || Some(a.expr.clone());
@@ -426,6 +439,7 @@ fn step(b: &Block, is_step: bool, diags: &mut Diagnostics) -> Option<Step> {
             "cache_ttl" => s.cache_ttl = duration_attr(a, "step", &context, diags),
             "depends_on" => s.depends_on = step_refs(a, diags),
             "limits" => s.limits = names(a, "limits", diags),
+            "run_on" => s.run_on = e(),
             _ => unsupported(a, &format!("a {what} block"), STEP_ARGS, diags),
         }
     }

@@ -47,6 +47,8 @@ pub struct Workflow {
     /// Runs of this workflow at once; others queue. `None`: unlimited.
     pub concurrency: Option<u32>,
     pub on_failure: FailurePolicy,
+    /// Where command steps run: in the process advancing the run, or on workers.
+    pub executor: Executor,
     pub steps: Vec<Step>,
     /// Run, in order, after a failed run was rolled back.
     pub compensate: Vec<Step>,
@@ -139,6 +141,30 @@ pub struct Step {
     pub cache_ttl: Option<Duration>,
     /// Limits (`limit` blocks of the files) the step holds a slot of while it runs.
     pub limits: Vec<(String, Span)>,
+    /// Worker labels a command step requires when it runs on workers (`run_on = { zone =
+    /// "eu" }`): an expression for a map of strings.
+    pub run_on: Option<Expr>,
+}
+
+/// Where a workflow's command steps run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Executor {
+    /// In the process advancing the run (the default).
+    #[default]
+    Local,
+    /// On `baton worker` processes that claim them from the store's queue.
+    Workers,
+}
+
+impl std::str::FromStr for Executor {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Executor, ()> {
+        match s {
+            "local" => Ok(Executor::Local),
+            "workers" => Ok(Executor::Workers),
+            _ => Err(()),
+        }
+    }
 }
 
 /// `schedule "nightly" { cron = "0 3 * * *", timezone = "Europe/Paris", inputs = { … } }`.

@@ -82,6 +82,34 @@ pub enum Command {
     /// The agent: fires the workflows' schedules and continues runs whose approval was
     /// decided or timed out, until stopped (Ctrl-C) or for a while (`--for`).
     Serve(ServeArgs),
+    /// A worker: claims actions and workflow steps from the PostgreSQL store's queue and
+    /// performs them, until stopped (Ctrl-C, SIGTERM) or for a while (`--for`).
+    Worker(WorkerArgs),
+    /// The workers registered in the store: labels, heartbeat, what each is doing.
+    Workers(WorkersArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct WorkerArgs {
+    /// Tasks at once.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub concurrency: u32,
+    /// Labels that tasks may require with `run_on` (k=v,k2=v2).
+    #[arg(long, default_value = "", value_name = "K=V,...")]
+    pub labels: String,
+    /// How long a claimed task stays this worker's without a renewal (renewed every third):
+    /// a worker that dies loses its tasks to others after this long.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub lease: String,
+    /// Stop after this long (e.g. 10s, 1h); without it, run until interrupted.
+    #[arg(long = "for", value_name = "DURATION")]
+    pub for_: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct WorkersArgs {
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -124,6 +152,10 @@ pub enum WorkflowCommand {
         /// to .baton/workflow-logs/RUN.log).
         #[arg(long)]
         detach: bool,
+        /// Where command steps run: `local` (this process) or `workers` (`baton worker`
+        /// processes sharing the PostgreSQL store). Default: the workflow's `executor`.
+        #[arg(long, value_name = "local|workers")]
+        executor: Option<String>,
     },
 }
 

@@ -9,7 +9,7 @@ use super::perform::{perform, Performed, Prepared, Work};
 use super::values::{decode_object, finished_value};
 use super::{Advance, Runner, WfError};
 use crate::graph;
-use crate::model::{Step, StepKind, Workflow, Workflows};
+use crate::model::{Executor, Step, StepKind, Workflow, Workflows};
 use crate::scope::WfScope;
 use baton_core::InstanceKey;
 use baton_engine::apply::{kill_this_process, Fault};
@@ -577,6 +577,18 @@ impl Book<'_> {
                 let mut environment = environment;
                 environment.push(("BATON_STEP".into(), inst.key.clone()));
                 environment.push(("BATON_WORKFLOW".into(), self.wf.name.clone()));
+                let on_workers = if self.runner.executor_of(self.wf) == Executor::Workers {
+                    let labels = object_of(&step.run_on, "run_on")?
+                        .into_iter()
+                        .map(|(k, v)| match v.unmark_deep().0.as_str() {
+                            Some(s) => Ok((k, s.to_string())),
+                            None => Err(format!("run_on.{k} must be a string")),
+                        })
+                        .collect::<Result<Vec<_>, String>>()?;
+                    Some(labels)
+                } else {
+                    None
+                };
                 Work::Command {
                     command: str_of(command, "command")?,
                     environment,
@@ -588,6 +600,7 @@ impl Book<'_> {
                     cwd: dir.clone(),
                     run_id: self.run.id.clone(),
                     sensitive,
+                    on_workers,
                 }
             }
             StepKind::Apply { dir: d } | StepKind::Destroy { dir: d } => {
@@ -1145,7 +1158,7 @@ fn describe(w: &Work) -> serde_json::Value {
 }
 
 /// `smoke["a/b"]` → a file name.
-fn file_safe(key: &str) -> String {
+pub(super) fn file_safe(key: &str) -> String {
     key.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {

@@ -11,6 +11,7 @@
 mod drive;
 mod gate;
 pub(crate) mod perform;
+pub mod remote;
 mod undo;
 mod values;
 
@@ -125,6 +126,13 @@ pub struct Runner<'a> {
     /// Where runs, outcomes and approvals are recorded in the audit log (the directory's
     /// state store), and the environment named there.
     pub audit: Option<(&'a dyn baton_state::StateStore, String)>,
+    /// The work queue command steps go to when they run on workers (`None`: this store has
+    /// no queue; a workflow that asks for workers is refused).
+    pub queue: Option<&'a dyn baton_state::WorkQueue>,
+    /// Overrides the workflows' own `executor` setting (`--executor`).
+    pub executor: Option<crate::model::Executor>,
+    /// Submits command steps to the queue and waits for them, made on first use.
+    remote: remote::Remote,
 }
 
 impl<'a> Runner<'a> {
@@ -145,7 +153,20 @@ impl<'a> Runner<'a> {
             fault: None,
             max_inline_backoff: Duration::from_secs(5),
             audit: None,
+            queue: None,
+            executor: None,
+            remote: remote::Remote::default(),
         }
+    }
+
+    /// Where `wf`'s command steps run: the `--executor` override, else its own setting.
+    pub fn executor_of(&self, wf: &crate::model::Workflow) -> crate::model::Executor {
+        self.executor.unwrap_or(wf.executor)
+    }
+
+    /// The queue's submitter, when this runner has a queue.
+    fn remote(&self) -> Option<(&remote::Remote, &'a dyn baton_state::WorkQueue)> {
+        Some((&self.remote, self.queue?))
     }
 
     fn holder(&self) -> String {

@@ -47,6 +47,9 @@ pub(super) enum Work {
         /// The command or its environment holds a secret: neither it nor its output is
         /// recorded.
         sensitive: bool,
+        /// It runs on a worker (the workflow's executor is `workers`), which must carry
+        /// these labels.
+        on_workers: Option<Vec<(String, String)>>,
     },
     Stack {
         dir: PathBuf,
@@ -119,10 +122,39 @@ fn once(r: &Runner<'_>, p: &Prepared) -> Performed {
         Work::Command {
             command,
             environment,
+            cwd,
+            run_id,
+            sensitive,
+            on_workers: Some(run_on),
+            ..
+        } => {
+            let Some((remote, queue)) = r.remote() else {
+                return Performed {
+                    error: Some("this step runs on workers, but the store has no work queue: workers need a PostgreSQL store (--store postgres://…)".to_string()),
+                    ..Performed::default()
+                };
+            };
+            let task = super::remote::CommandTask {
+                command: command.clone(),
+                environment: environment.clone(),
+                cwd: cwd.clone(),
+                run_id: run_id.clone(),
+                step: p.key.clone(),
+                timeout_ms: p
+                    .timeout
+                    .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
+                sensitive: *sensitive,
+            };
+            remote.run_command(queue, task, run_on, &r.stop)
+        }
+        Work::Command {
+            command,
+            environment,
             outputs_file,
             cwd,
             run_id,
             sensitive,
+            on_workers: None,
         } => {
             let mut out = command_step(command, environment, outputs_file, cwd, run_id, p.timeout);
             if *sensitive {
@@ -166,7 +198,7 @@ fn once(r: &Runner<'_>, p: &Prepared) -> Performed {
     }
 }
 
-fn command_step(
+pub(super) fn command_step(
     command: &str,
     environment: &[(String, String)],
     outputs_file: &std::path::Path,

@@ -128,6 +128,7 @@ pub(super) fn roll_back(
                     cwd: wf.dir.clone(),
                     run_id: run.id.clone(),
                     sensitive: false,
+                    on_workers: None,
                 }
             }
             StepKind::Workflow { name, .. } => Work::Workflow {

@@ -10,6 +10,7 @@ pub mod policy;
 mod run;
 mod runs;
 mod state;
+mod worker;
 mod workflow;
 
 use crate::cli::{Cli, Command, PlanFlags, VarArgs};
@@ -84,6 +85,15 @@ impl Env {
     /// directory (after `--chdir`), as in Terraform.
     pub fn path(&self, p: &std::path::Path) -> PathBuf {
         self.dir.join(p)
+    }
+
+    /// Where this command's store is. (Interim: `BATON_STORE`, else the SQLite file.)
+    pub fn location(&self) -> baton_backend::Location {
+        match std::env::var("BATON_STORE") {
+            Ok(s) if !s.trim().is_empty() => baton_backend::Location::parse(&s, &self.dir)
+                .unwrap_or_else(|_| baton_backend::Location::Sqlite(self.state_path.clone())),
+            _ => baton_backend::Location::Sqlite(self.state_path.clone()),
+        }
     }
 
     fn open_store(&self) -> anyhow::Result<StoreHandle> {
@@ -193,6 +203,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Approve(a) => workflow::approve(&env, &a),
         Command::Logs(a) => workflow::logs(&env, &a),
         Command::Serve(a) => workflow::serve(&env, &a),
+        Command::Worker(a) => worker::worker(&env, &a),
+        Command::Workers(a) => worker::workers(&env, &a),
     }
 }
 

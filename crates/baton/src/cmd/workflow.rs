@@ -9,6 +9,7 @@ use crate::cli::{ApproveArgs, LogsArgs, ServeArgs, WorkflowCommand};
 use anyhow::{anyhow, bail};
 use baton_state::{SqliteWorkflowStore, WfRun, WfStep, WfStepStatus, WorkflowStore};
 use baton_workflow::exec::{store_path, Advance, InputValue, Runner, WfError, WfHooks};
+use baton_workflow::model::Executor;
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -75,8 +76,11 @@ fn runner<'a>(
     store: &'a SqliteWorkflowStore,
     log: &'a super::StoreHandle,
     parallelism: usize,
+    queue: Option<&'a baton_backend::pg::queue::PgQueue>,
 ) -> anyhow::Result<Runner<'a>> {
     let mut r = Runner::new(store, &env.dir, &Terminal);
+    r.queue = queue.map(|q| q as &dyn baton_state::WorkQueue);
+    r.executor = executor_override(None)?;
     // The audit log of the directory (its default state database).
     r.audit = Some((&log.store, env.workspace.clone()));
     r.sources = env.sources.clone();
@@ -92,6 +96,40 @@ fn runner<'a>(
         r.max_inline_backoff = super::parse_duration("BATON_WORKFLOW_MAX_SLEEP", &l)?;
     }
     Ok(r)
+}
+
+/// Where command steps run, when the command line says: `--executor`, else `BATON_EXECUTOR`
+/// (which a detached run's process inherits). `None`: each workflow's own `executor`.
+fn executor_override(flag: Option<&str>) -> anyhow::Result<Option<Executor>> {
+    let from_env = std::env::var("BATON_EXECUTOR").ok();
+    match flag.or(from_env.as_deref()).map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => s
+            .parse::<Executor>()
+            .map(Some)
+            .map_err(|()| anyhow!("invalid executor {s:?}: expected \"local\" or \"workers\"")),
+    }
+}
+
+/// The store's work queue, when a run may need it: the executor override is `workers`, or a
+/// workflow of the directory sets `executor = "workers"`. Workers need a PostgreSQL store.
+fn queue_if_needed(
+    env: &Env,
+    over: Option<Executor>,
+) -> anyhow::Result<Option<baton_backend::pg::queue::PgQueue>> {
+    let wanted = match over {
+        Some(e) => e == Executor::Workers,
+        None => {
+            let (wfs, _) = baton_workflow::load_dir(&env.dir, &env.sources);
+            wfs.workflows
+                .iter()
+                .any(|w| w.executor == Executor::Workers)
+        }
+    };
+    if !wanted {
+        return Ok(None);
+    }
+    super::worker::open_queue(env).map(Some)
 }
 
 /// Prints a workflow error (with the files' diagnostics) and gives the exit code.
@@ -165,7 +203,9 @@ pub fn run(env: &Env, c: &WorkflowCommand) -> anyhow::Result<ExitCode> {
             inputs,
             parallelism,
             detach,
+            executor,
         } => {
+            let over = executor_override(executor.as_deref())?;
             if *parallelism == 0 {
                 bail!("--parallelism must be at least 1");
             }
@@ -184,10 +224,12 @@ pub fn run(env: &Env, c: &WorkflowCommand) -> anyhow::Result<ExitCode> {
             }
             let store = open(env)?;
             let log = env.open_store()?;
-            let r = runner(env, &store, &log, *parallelism)?;
+            let queue = queue_if_needed(env, over)?;
+            let mut r = runner(env, &store, &log, *parallelism, queue.as_ref())?;
+            r.executor = over;
             if *detach {
                 return match r.create(name, &inputs) {
-                    Ok(id) => detached(env, &id, *parallelism),
+                    Ok(id) => detached(env, &id, *parallelism, over),
                     Err(e) => failed(env, e),
                 };
             }
@@ -346,7 +388,8 @@ pub fn approve(env: &Env, a: &ApproveArgs) -> anyhow::Result<ExitCode> {
         );
     };
     let log = env.open_store()?;
-    let r = runner(env, &store, &log, 10)?;
+    let queue = queue_if_needed(env, executor_override(None)?)?;
+    let r = runner(env, &store, &log, 10, queue.as_ref())?;
     match r.decide(&a.run, &a.step, !a.reject, a.reason.as_deref()) {
         Ok(Some(advance)) => Ok(report(&a.run, &advance)),
         Ok(None) => {
@@ -365,7 +408,8 @@ pub fn resume(
     parallelism: usize,
 ) -> anyhow::Result<ExitCode> {
     let log = env.open_store()?;
-    let r = runner(env, store, &log, parallelism)?;
+    let queue = queue_if_needed(env, executor_override(None)?)?;
+    let r = runner(env, store, &log, parallelism, queue.as_ref())?;
     crate::ui::on_interrupt_flag(r.stop.clone());
     match r.advance(id) {
         Ok(a) => Ok(report(id, &a)),
@@ -376,7 +420,8 @@ pub fn resume(
 /// `baton rollback RUN` for a workflow run.
 pub fn rollback(env: &Env, store: &SqliteWorkflowStore, id: &str) -> anyhow::Result<ExitCode> {
     let log = env.open_store()?;
-    let r = runner(env, store, &log, 1)?;
+    let queue = queue_if_needed(env, executor_override(None)?)?;
+    let r = runner(env, store, &log, 1, queue.as_ref())?;
     match r.rollback(id) {
         Ok(a) => Ok(report(id, &a)),
         Err(e) => failed(env, e),
@@ -528,7 +573,8 @@ pub fn serve(env: &Env, a: &ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let store = open(env)?;
     let log = env.open_store()?;
-    let r = runner(env, &store, &log, a.parallelism)?;
+    let queue = queue_if_needed(env, executor_override(None)?)?;
+    let r = runner(env, &store, &log, a.parallelism, queue.as_ref())?;
     crate::ui::on_interrupt_flag(r.stop.clone());
     let agent = baton_workflow::agent::Agent {
         store: &store,
@@ -608,7 +654,12 @@ pub fn serve(env: &Env, a: &ServeArgs) -> anyhow::Result<ExitCode> {
 
 /// Starts `baton resume RUN` in the background, in a session of its own, its output in
 /// `.baton/workflow-logs/RUN.log`.
-fn detached(env: &Env, id: &str, parallelism: usize) -> anyhow::Result<ExitCode> {
+fn detached(
+    env: &Env,
+    id: &str,
+    parallelism: usize,
+    executor: Option<Executor>,
+) -> anyhow::Result<ExitCode> {
     use std::os::unix::process::CommandExt as _;
     let logs = env.dir.join(".baton").join("workflow-logs");
     std::fs::create_dir_all(&logs).map_err(|e| anyhow!("cannot create {}: {e}", logs.display()))?;
@@ -619,7 +670,17 @@ fn detached(env: &Env, id: &str, parallelism: usize) -> anyhow::Result<ExitCode>
         .try_clone()
         .map_err(|e| anyhow!("cannot write {}: {e}", log_path.display()))?;
     let exe = std::env::current_exe().map_err(|e| anyhow!("cannot find this program: {e}"))?;
-    let child = std::process::Command::new(exe)
+    let mut cmd = std::process::Command::new(exe);
+    if let Some(e) = executor {
+        cmd.env(
+            "BATON_EXECUTOR",
+            match e {
+                Executor::Local => "local",
+                Executor::Workers => "workers",
+            },
+        );
+    }
+    let child = cmd
         .arg("--chdir")
         .arg(&env.dir)
         .arg("--env")

@@ -1,0 +1,236 @@
+//! Command steps on workers: what a command task carries through the queue
+//! ([`CommandTask`], [`CommandResult`]), how a worker performs one ([`run_command_task`]),
+//! and how a run's step threads submit tasks and wait for their results ([`Remote`]: one
+//! waiting thread at a time listens for completions and wakes the others, so a hundred steps
+//! in flight cost one listener, not a hundred pollers).
+//!
+//! Must not write the workflow store: the driving thread records outcomes, as for local
+//! steps.
+
+use super::perform::{command_step, Performed};
+use baton_eval::Value;
+use baton_state::queue::{NewTask, TaskOutcome, WorkQueue};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
+
+/// The queue task kind of a command step.
+pub const COMMAND_TASK: &str = "command";
+
+/// How many times a command task is claimed (a worker killed mid-command loses its claim;
+/// the command runs again on another) before the step fails.
+const MAX_CLAIMS: u32 = 5;
+
+/// A command step as a worker receives it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CommandTask {
+    pub command: String,
+    pub environment: Vec<(String, String)>,
+    /// The working directory (the workflow's directory: workers see the same files).
+    pub cwd: PathBuf,
+    pub run_id: String,
+    pub step: String,
+    pub timeout_ms: Option<u64>,
+    pub sensitive: bool,
+}
+
+/// What a worker reports back.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct CommandResult {
+    pub ok: bool,
+    pub exit_code: Option<i32>,
+    pub stdout: Option<String>,
+    pub stderr: Option<String>,
+    pub error: Option<String>,
+    /// The outputs the command wrote to `$BATON_OUTPUTS`, as JSON.
+    pub outputs: Option<serde_json::Value>,
+}
+
+/// Performs a command task on a worker and returns its result as JSON. A payload that cannot
+/// be read is a failed result saying so (the step fails; the worker goes on).
+pub fn run_command_task(payload: &str, worker: &str) -> String {
+    let result = match serde_json::from_str::<CommandTask>(payload) {
+        Ok(t) => {
+            let outputs_file = std::env::temp_dir().join(format!(
+                "baton-worker-{}-{}.out",
+                std::process::id(),
+                super::drive::file_safe(&format!("{}-{}", t.run_id, t.step))
+            ));
+            let mut env = t.environment.clone();
+            env.push(("BATON_WORKER".into(), worker.to_string()));
+            let p = command_step(
+                &t.command,
+                &env,
+                &outputs_file,
+                &t.cwd,
+                &t.run_id,
+                t.timeout_ms.map(Duration::from_millis),
+            );
+            let hidden = "(output suppressed: the command is sensitive)".to_string();
+            CommandResult {
+                ok: p.ok,
+                exit_code: p.exit_code,
+                stdout: p
+                    .stdout
+                    .map(|s| if t.sensitive { hidden.clone() } else { s }),
+                stderr: p
+                    .stderr
+                    .map(|s| if t.sensitive { hidden.clone() } else { s }),
+                error: p.error,
+                outputs: p.outputs.map(|v| v.to_json()),
+            }
+        }
+        Err(e) => CommandResult {
+            error: Some(format!("the worker could not read the task: {e}")),
+            ..CommandResult::default()
+        },
+    };
+    serde_json::to_string(&result).unwrap_or_else(|_| "{}".to_string())
+}
+
+/// Submits tasks for a run's step threads and waits for their outcomes.
+#[derive(Default)]
+pub(super) struct Remote {
+    state: Mutex<Waiting>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct Waiting {
+    /// Tasks submitted and not yet taken back by their thread, with their outcome once known.
+    pending: BTreeMap<u64, Option<TaskOutcome>>,
+    /// Whether a thread is listening for completions now.
+    listening: bool,
+}
+
+impl Remote {
+    /// Runs a command step on a worker: submits it and waits for its outcome (or for `stop`
+    /// to be set, which leaves the task to run and reports the step unfinished).
+    pub(super) fn run_command(
+        &self,
+        queue: &dyn WorkQueue,
+        task: CommandTask,
+        run_on: &[(String, String)],
+        stop: &std::sync::atomic::AtomicBool,
+    ) -> Performed {
+        let payload = match serde_json::to_string(&task) {
+            Ok(p) => p,
+            Err(e) => return failed(format!("cannot encode the task: {e}")),
+        };
+        let new = NewTask {
+            run_id: task.run_id.clone(),
+            key: task.step.clone(),
+            kind: COMMAND_TASK.to_string(),
+            payload,
+            run_on: run_on.iter().cloned().collect(),
+            max_claims: MAX_CLAIMS,
+        };
+        let id = match queue.submit(std::slice::from_ref(&new)) {
+            Ok(ids) => match ids.first() {
+                Some(id) => *id,
+                None => return failed("the queue returned no task id".to_string()),
+            },
+            Err(e) => return failed(format!("cannot queue the step: {e}")),
+        };
+        match self.wait_for(queue, id, stop) {
+            Ok(TaskOutcome::Done { worker, result }) => {
+                match serde_json::from_str::<CommandResult>(&result) {
+                    Ok(r) => Performed {
+                        ok: r.ok,
+                        exit_code: r.exit_code,
+                        stdout: r.stdout,
+                        stderr: r.stderr,
+                        error: r.error.map(|e| format!("{e} (on worker {worker})")),
+                        outputs: r.outputs.map(|j| Value::from_json_implied(&j)),
+                        ..Performed::default()
+                    },
+                    Err(e) => failed(format!("worker {worker} returned an unreadable result: {e}")),
+                }
+            }
+            Ok(TaskOutcome::Abandoned { claims }) => failed(format!(
+                "the step was claimed by workers {claims} times and never finished (each worker stopped before completing it)"
+            )),
+            Err(e) => failed(e),
+        }
+    }
+
+    /// Waits until task `id` is finished: the first waiter listens and reads outcomes for
+    /// everyone; the others sleep until it wakes them.
+    fn wait_for(
+        &self,
+        queue: &dyn WorkQueue,
+        id: u64,
+        stop: &std::sync::atomic::AtomicBool,
+    ) -> Result<TaskOutcome, String> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.pending.insert(id, None);
+        loop {
+            if let Some(Some(_)) = st.pending.get(&id) {
+                if let Some(Some(outcome)) = st.pending.remove(&id) {
+                    return Ok(outcome);
+                }
+            }
+            if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                st.pending.remove(&id);
+                return Err("the run was stopped while the step was on a worker".to_string());
+            }
+            if st.listening {
+                st = self
+                    .changed
+                    .wait_timeout(st, Duration::from_millis(500))
+                    .map(|(g, _)| g)
+                    .unwrap_or_else(|p| p.into_inner().0);
+                continue;
+            }
+            st.listening = true;
+            let ids: Vec<u64> = st
+                .pending
+                .iter()
+                .filter(|(_, o)| o.is_none())
+                .map(|(k, _)| *k)
+                .collect();
+            drop(st);
+            let found = queue.outcomes(&ids);
+            let waited = match &found {
+                Ok(f) if f.is_empty() => queue.wait(Duration::from_millis(500)),
+                _ => Ok(()),
+            };
+            st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            st.listening = false;
+            match found {
+                Ok(found) => {
+                    let mut any = false;
+                    for (k, o) in found {
+                        if let Some(slot) = st.pending.get_mut(&k) {
+                            *slot = Some(o);
+                            any = true;
+                        }
+                    }
+                    if any {
+                        self.changed.notify_all();
+                    }
+                }
+                Err(_) => {
+                    // The store is unreachable for now: try again shortly (the pool
+                    // reconnects with backoff).
+                    drop(st);
+                    std::thread::sleep(Duration::from_millis(200));
+                    st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                }
+            }
+            // A failed wait reopens its listener next time; outcomes are read again anyway.
+            let _ = waited;
+            // Let a sleeping waiter take over listening if this one's task is done.
+            self.changed.notify_one();
+        }
+    }
+}
+
+fn failed(error: String) -> Performed {
+    Performed {
+        error: Some(error),
+        ..Performed::default()
+    }
+}
