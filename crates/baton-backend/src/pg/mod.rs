@@ -39,10 +39,19 @@ pub fn connect(target: &PgTarget) -> Result<postgres::Client, StateError> {
 
 fn try_connect(target: &PgTarget) -> Result<postgres::Client, postgres::Error> {
     let mut client = postgres::Client::connect(target.conn_str(), postgres::NoTls)?;
-    client.batch_execute(&format!(
-        "CREATE SCHEMA IF NOT EXISTS \"{s}\"; SET search_path TO \"{s}\"",
-        s = target.schema
-    ))?;
+    let s = &target.schema;
+    if let Err(e) = client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{s}\"")) {
+        // Connections creating the same schema at once: all but one lose the race on the
+        // catalog's unique index, even with IF NOT EXISTS. The schema exists now.
+        let lost_race = e.code().is_some_and(|c| {
+            *c == postgres::error::SqlState::UNIQUE_VIOLATION
+                || *c == postgres::error::SqlState::DUPLICATE_SCHEMA
+        });
+        if !lost_race {
+            return Err(e);
+        }
+    }
+    client.batch_execute(&format!("SET search_path TO \"{s}\""))?;
     Ok(client)
 }
 
