@@ -148,6 +148,19 @@ pub trait WorkQueue: Send + Sync {
     fn complete(&self, id: u64, token: u64, worker: &str, result: &str)
         -> Result<bool, StateError>;
 
+    /// Records a claimed task's result (`done`: id, token, result) and claims the next task
+    /// this worker may take, in one step where the store can (one transaction, one commit).
+    /// Returns whether the result was recorded, and the next task.
+    fn complete_and_claim(
+        &self,
+        done: (u64, u64, &str),
+        worker: &WorkerInfo,
+        lease: Duration,
+    ) -> Result<(bool, Option<ClaimedTask>), StateError> {
+        let recorded = self.complete(done.0, done.1, &worker.id, done.2)?;
+        Ok((recorded, self.claim(worker, lease)?))
+    }
+
     /// The outcomes of those of `ids` that are finished (done or abandoned).
     fn outcomes(&self, ids: &[u64]) -> Result<Vec<(u64, TaskOutcome)>, StateError>;
 

@@ -153,6 +153,7 @@ pub fn run(
 }
 
 /// One slot: claims and performs tasks until there is none to take (or the worker stops).
+/// Recording a result and claiming the next task are one transaction.
 fn slot(
     queue: &dyn WorkQueue,
     me: &WorkerInfo,
@@ -161,19 +162,33 @@ fn slot(
     stop: &AtomicBool,
     events: &(dyn Fn(Event<'_>) + Sync),
 ) {
-    while !stop.load(Ordering::SeqCst) {
-        let task = match queue.claim(me, opts.lease) {
-            Ok(Some(t)) => t,
-            Ok(None) => return,
-            Err(e) => {
-                events(Event::StoreError(e.to_string()));
-                return;
-            }
-        };
+    let mut next = match queue.claim(me, opts.lease) {
+        Ok(t) => t,
+        Err(e) => {
+            events(Event::StoreError(e.to_string()));
+            None
+        }
+    };
+    while let Some(task) = next.take() {
         lock(held).insert(task.id, task.token);
         events(Event::Claimed(&task));
         let result = perform(&task, &me.id);
-        let recorded = complete(queue, &task, &me.id, &result, events);
+        let recorded = if stop.load(Ordering::SeqCst) {
+            complete(queue, &task, &me.id, &result, events)
+        } else {
+            match queue.complete_and_claim((task.id, task.token, &result), me, opts.lease) {
+                Ok((recorded, claimed)) => {
+                    next = claimed;
+                    recorded
+                }
+                Err(e) => {
+                    events(Event::StoreError(e.to_string()));
+                    let recorded = complete(queue, &task, &me.id, &result, events);
+                    next = queue.claim(me, opts.lease).unwrap_or(None);
+                    recorded
+                }
+            }
+        };
         lock(held).remove(&task.id);
         events(Event::Finished {
             task: &task,

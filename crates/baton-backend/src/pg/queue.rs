@@ -109,6 +109,93 @@ fn labels_json(l: &BTreeMap<String, String>) -> String {
     serde_json::to_string(l).unwrap_or_else(|_| "{}".to_string())
 }
 
+impl PgQueue {
+    /// Claims the oldest task `worker` may take, inside `tx`: one statement that takes the row
+    /// (skipping rows others are claiming), bumps its token and logs the claim. Tasks whose
+    /// claims all ran out are given up first, when there is nothing else to take.
+    fn claim_in(
+        &self,
+        tx: &mut postgres::Transaction<'_>,
+        worker: &WorkerInfo,
+        lease: Duration,
+    ) -> Result<Option<ClaimedTask>, postgres::Error> {
+        let labels = labels_json(&worker.labels);
+        let row = tx.query_opt(
+            "WITH c AS (
+                 UPDATE q_tasks t
+                 SET state = 'running', claims = t.claims + 1, token = t.token + 1,
+                     worker = $2, lease_until = now() + $3::bigint * interval '1 millisecond'
+                 FROM (SELECT id FROM q_tasks
+                       WHERE (state = 'queued'
+                              OR (state = 'running' AND lease_until < now()
+                                  AND claims < max_claims))
+                         AND run_on <@ $1::text::jsonb
+                       ORDER BY id
+                       FOR UPDATE SKIP LOCKED
+                       LIMIT 1) pick
+                 WHERE t.id = pick.id
+                 RETURNING t.id, t.run_id, t.key, t.kind, t.payload, t.token, t.claims),
+             log AS (INSERT INTO q_claims (task, token, worker) SELECT id, token, $2 FROM c)
+             SELECT id, run_id, key, kind, payload, token, claims FROM c",
+            &[&labels, &worker.id, &ms(lease)],
+        )?;
+        let Some(row) = row else {
+            // Nothing to take: give up tasks whose every claim was lost, and tell their runs.
+            let given_up = tx.execute(
+                "UPDATE q_tasks SET state = 'abandoned', finished_at = now(), worker = NULL
+                 WHERE id IN (SELECT id FROM q_tasks
+                              WHERE state = 'running' AND lease_until < now()
+                                AND claims >= max_claims
+                              FOR UPDATE SKIP LOCKED)",
+                &[],
+            )?;
+            if given_up > 0 {
+                tx.batch_execute(&format!("NOTIFY {}", self.done_channel))?;
+            }
+            return Ok(None);
+        };
+        let id: i64 = row.get(0);
+        let token: i64 = row.get(5);
+        let claims: i32 = row.get(6);
+        Ok(Some(ClaimedTask {
+            id: id_u64(id),
+            run_id: row.get(1),
+            key: row.get(2),
+            kind: row.get(3),
+            payload: row.get::<_, Option<String>>(4).unwrap_or_default(),
+            token: id_u64(token),
+            claims: u32::try_from(claims).unwrap_or(0),
+        }))
+    }
+
+    /// Records a result inside `tx` if the claim `token` still holds the task; `true` also
+    /// when this very completion was already recorded (a retry after a lost reply).
+    fn complete_in(
+        &self,
+        tx: &mut postgres::Transaction<'_>,
+        id: u64,
+        token: u64,
+        worker: &str,
+        result: &str,
+    ) -> Result<bool, postgres::Error> {
+        let n = tx.execute(
+            "UPDATE q_tasks SET state = 'done', result = $3, worker = $4,
+                    finished_at = now(), lease_until = NULL, payload = NULL
+             WHERE id = $1 AND token = $2 AND state = 'running'",
+            &[&to_i64(id), &to_i64(token), &result, &worker],
+        )?;
+        if n == 1 {
+            tx.batch_execute(&format!("NOTIFY {}, '{id}'", self.done_channel))?;
+            return Ok(true);
+        }
+        let again = tx.query_opt(
+            "SELECT 1 FROM q_tasks WHERE id = $1 AND token = $2 AND state = 'done' AND worker = $3",
+            &[&to_i64(id), &to_i64(token), &worker],
+        )?;
+        Ok(again.is_some())
+    }
+}
+
 impl WorkQueue for PgQueue {
     fn describe(&self) -> String {
         self.pool.target().describe()
@@ -152,57 +239,27 @@ impl WorkQueue for PgQueue {
         worker: &WorkerInfo,
         lease: Duration,
     ) -> Result<Option<ClaimedTask>, StateError> {
-        let labels = labels_json(&worker.labels);
-        let notify = format!("NOTIFY {}", self.done_channel);
         self.pool.with(|c| {
             let mut tx = c.transaction()?;
-            // Tasks whose every claim was lost are given up (their runs are told).
-            let given_up = tx.execute(
-                "UPDATE q_tasks SET state = 'abandoned', finished_at = now(), worker = NULL
-                 WHERE id IN (SELECT id FROM q_tasks
-                              WHERE state = 'running' AND lease_until < now()
-                                AND claims >= max_claims
-                              FOR UPDATE SKIP LOCKED)",
-                &[],
-            )?;
-            if given_up > 0 {
-                tx.batch_execute(&notify)?;
-            }
-            let row = tx.query_opt(
-                "UPDATE q_tasks t
-                 SET state = 'running', claims = t.claims + 1, token = t.token + 1,
-                     worker = $2, lease_until = now() + $3::bigint * interval '1 millisecond'
-                 FROM (SELECT id FROM q_tasks
-                       WHERE (state = 'queued' OR (state = 'running' AND lease_until < now()))
-                         AND run_on <@ $1::text::jsonb
-                       ORDER BY id
-                       FOR UPDATE SKIP LOCKED
-                       LIMIT 1) c
-                 WHERE t.id = c.id
-                 RETURNING t.id, t.run_id, t.key, t.kind, t.payload, t.token, t.claims",
-                &[&labels, &worker.id, &ms(lease)],
-            )?;
-            let Some(row) = row else {
-                tx.commit()?;
-                return Ok(None);
-            };
-            let id: i64 = row.get(0);
-            let token: i64 = row.get(5);
-            tx.execute(
-                "INSERT INTO q_claims (task, token, worker) VALUES ($1, $2, $3)",
-                &[&id, &token, &worker.id],
-            )?;
+            let got = self.claim_in(&mut tx, worker, lease)?;
             tx.commit()?;
-            let claims: i32 = row.get(6);
-            Ok(Some(ClaimedTask {
-                id: id_u64(id),
-                run_id: row.get(1),
-                key: row.get(2),
-                kind: row.get(3),
-                payload: row.get::<_, Option<String>>(4).unwrap_or_default(),
-                token: id_u64(token),
-                claims: u32::try_from(claims).unwrap_or(0),
-            }))
+            Ok(got)
+        })
+    }
+
+    fn complete_and_claim(
+        &self,
+        done: (u64, u64, &str),
+        worker: &WorkerInfo,
+        lease: Duration,
+    ) -> Result<(bool, Option<ClaimedTask>), StateError> {
+        let (id, token, result) = done;
+        self.pool.with(|c| {
+            let mut tx = c.transaction()?;
+            let recorded = self.complete_in(&mut tx, id, token, &worker.id, result)?;
+            let next = self.claim_in(&mut tx, worker, lease)?;
+            tx.commit()?;
+            Ok((recorded, next))
         })
     }
 
@@ -224,37 +281,11 @@ impl WorkQueue for PgQueue {
         worker: &str,
         result: &str,
     ) -> Result<bool, StateError> {
-        let notify = format!("NOTIFY {}, '{id}'", self.done_channel);
         self.pool.with(|c| {
             let mut tx = c.transaction()?;
-            let row = tx.query_opt(
-                "SELECT state, token FROM q_tasks WHERE id = $1 FOR UPDATE",
-                &[&to_i64(id)],
-            )?;
-            let Some(row) = row else {
-                return Ok(false);
-            };
-            let state: String = row.get(0);
-            let current: i64 = row.get(1);
-            if current != to_i64(token) {
-                return Ok(false);
-            }
-            if state == "done" {
-                // A retried completion whose first attempt committed.
-                return Ok(true);
-            }
-            if state != "running" {
-                return Ok(false);
-            }
-            tx.execute(
-                "UPDATE q_tasks SET state = 'done', result = $2, worker = $3,
-                        finished_at = now(), lease_until = NULL, payload = NULL
-                 WHERE id = $1",
-                &[&to_i64(id), &result, &worker],
-            )?;
-            tx.batch_execute(&notify)?;
+            let recorded = self.complete_in(&mut tx, id, token, worker, result)?;
             tx.commit()?;
-            Ok(true)
+            Ok(recorded)
         })
     }
 
