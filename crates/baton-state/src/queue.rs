@@ -18,7 +18,8 @@ use std::time::Duration;
 pub struct NewTask {
     /// The run it belongs to (a workflow run or a stack run id).
     pub run_id: String,
-    /// What it is within the run (a step instance key or a resource address and action).
+    /// What it is within the run (a step instance key and attempt, or a resource address and
+    /// action): unique within the run.
     pub key: String,
     /// What performs it (`command`, …): the worker dispatches on it.
     pub kind: String,
@@ -129,6 +130,9 @@ pub trait WorkQueue: Send + Sync {
     fn describe(&self) -> String;
 
     /// Queues tasks (in one transaction) and wakes idle workers; returns their ids in order.
+    /// A task with the run and key of one submitted before is not queued again: the earlier
+    /// one's id is returned, so a coordinator that takes a run over waits for the work its
+    /// predecessor handed out instead of doing it twice.
     fn submit(&self, tasks: &[NewTask]) -> Result<Vec<u64>, StateError>;
 
     /// Claims the oldest task this worker may take (its `run_on` labels among the worker's):

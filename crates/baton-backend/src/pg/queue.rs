@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS q_tasks (
     finished_at TIMESTAMPTZ
 );
 CREATE INDEX IF NOT EXISTS q_tasks_open ON q_tasks (id) WHERE state IN ('queued', 'running');
+CREATE UNIQUE INDEX IF NOT EXISTS q_tasks_run_key ON q_tasks (run_id, key);
 CREATE INDEX IF NOT EXISTS q_tasks_run ON q_tasks (run_id, id);
 CREATE TABLE IF NOT EXISTS q_claims (
     task BIGINT NOT NULL,
@@ -210,7 +211,9 @@ impl WorkQueue for PgQueue {
             let mut tx = c.transaction()?;
             let st = tx.prepare(
                 "INSERT INTO q_tasks (run_id, key, kind, payload, run_on, max_claims)
-                 VALUES ($1, $2, $3, $4, $5::text::jsonb, $6) RETURNING id",
+                 VALUES ($1, $2, $3, $4, $5::text::jsonb, $6)
+                 ON CONFLICT (run_id, key) DO UPDATE SET key = EXCLUDED.key
+                 RETURNING id",
             )?;
             let mut ids = Vec::with_capacity(tasks.len());
             for t in tasks {

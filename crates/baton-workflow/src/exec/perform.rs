@@ -101,7 +101,7 @@ pub(super) fn perform(r: &Runner<'_>, p: &Prepared) -> Performed {
     };
     let mut out = Performed::default();
     for attempt in (p.attempts_done + 1)..=attempts.max(p.attempts_done + 1) {
-        out = once(r, p);
+        out = once(r, p, attempt);
         out.attempts = attempt;
         if out.ok || out.waiting || attempt >= attempts || r.stop.load(Ordering::SeqCst) {
             break;
@@ -117,7 +117,7 @@ pub(super) fn perform(r: &Runner<'_>, p: &Prepared) -> Performed {
     out
 }
 
-fn once(r: &Runner<'_>, p: &Prepared) -> Performed {
+fn once(r: &Runner<'_>, p: &Prepared, attempt: u32) -> Performed {
     match &p.work {
         Work::Command {
             command,
@@ -140,6 +140,7 @@ fn once(r: &Runner<'_>, p: &Prepared) -> Performed {
                 cwd: cwd.clone(),
                 run_id: run_id.clone(),
                 step: p.key.clone(),
+                attempt,
                 timeout_ms: p
                     .timeout
                     .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),

@@ -32,6 +32,8 @@ pub struct CommandTask {
     pub cwd: PathBuf,
     pub run_id: String,
     pub step: String,
+    /// The step's attempt (1 for the first): a retry is a task of its own.
+    pub attempt: u32,
     pub timeout_ms: Option<u64>,
     pub sensitive: bool,
 }
@@ -121,7 +123,7 @@ impl Remote {
         };
         let new = NewTask {
             run_id: task.run_id.clone(),
-            key: task.step.clone(),
+            key: format!("{} attempt {}", task.step, task.attempt),
             kind: COMMAND_TASK.to_string(),
             payload,
             run_on: run_on.iter().cloned().collect(),

@@ -74,7 +74,12 @@ pub fn runs(env: &Env, a: &RunsArgs) -> anyhow::Result<ExitCode> {
         [cmd, id] if cmd == "show" => {
             if let Some(wf) = &wf_store {
                 if let Some(r) = wf.run(id)? {
-                    return super::workflow::show(wf, &r, a.json);
+                    return super::workflow::show(
+                        wf,
+                        &r,
+                        &super::worker::run_tasks(&env, &r.id),
+                        a.json,
+                    );
                 }
             }
             match &store {

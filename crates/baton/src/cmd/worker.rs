@@ -26,6 +26,17 @@ pub(super) fn open_queue(env: &Env) -> anyhow::Result<PgQueue> {
     }
 }
 
+/// A run's tasks on workers, for `runs show` (none when the store has no queue or cannot
+/// be reached: showing the run does not depend on it).
+pub(super) fn run_tasks(env: &Env, run_id: &str) -> Vec<baton_state::TaskRow> {
+    match env.location() {
+        Location::Postgres(t) => PgQueue::open(&t)
+            .and_then(|q| q.tasks(run_id))
+            .unwrap_or_default(),
+        Location::Sqlite(_) => Vec::new(),
+    }
+}
+
 pub fn worker(env: &Env, a: &WorkerArgs) -> anyhow::Result<ExitCode> {
     if a.concurrency == 0 {
         bail!("--concurrency must be at least 1");

@@ -222,9 +222,10 @@ pub fn run(env: &Env, c: &WorkflowCommand) -> anyhow::Result<ExitCode> {
             if let Err(e) = baton_workflow::exec::check_inputs(wf, &inputs) {
                 return failed(env, e);
             }
+            // Workers need a PostgreSQL store: refused before anything is created.
+            let queue = queue_if_needed(env, over)?;
             let store = open(env)?;
             let log = env.open_store()?;
-            let queue = queue_if_needed(env, over)?;
             let mut r = runner(env, &store, &log, *parallelism, queue.as_ref())?;
             r.executor = over;
             if *detach {
@@ -471,8 +472,21 @@ pub fn run_json(r: &WfRun) -> serde_json::Value {
 }
 
 /// `baton runs show RUN` for a workflow run.
-pub fn show(store: &SqliteWorkflowStore, r: &WfRun, as_json: bool) -> anyhow::Result<ExitCode> {
+pub fn show(
+    store: &SqliteWorkflowStore,
+    r: &WfRun,
+    tasks: &[baton_state::TaskRow],
+    as_json: bool,
+) -> anyhow::Result<ExitCode> {
     let steps = store.steps(&r.id)?;
+    // Who ran each step that went to workers: every claim in order (the last completed it).
+    let workers_of = |key: &str| -> Vec<String> {
+        tasks
+            .iter()
+            .filter(|t| t.key == key)
+            .flat_map(|t| t.claim_log.iter().map(|(w, _)| w.clone()))
+            .collect()
+    };
     if as_json {
         let mut v = run_json(r);
         v["steps"] = steps
@@ -483,6 +497,7 @@ pub fn show(store: &SqliteWorkflowStore, r: &WfRun, as_json: bool) -> anyhow::Re
                     "attempts": s.attempts, "started_at": s.started_at, "finished_at": s.finished_at,
                     "duration_ms": s.duration_ms, "exit_code": s.exit_code, "error": s.error,
                     "child_run": s.child_run, "outputs": shown_outputs(s),
+                    "workers": workers_of(&s.key),
                     "approval": s.approval.as_deref().and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok()),
                 })
             })
@@ -523,6 +538,10 @@ pub fn show(store: &SqliteWorkflowStore, r: &WfRun, as_json: bool) -> anyhow::Re
         );
         if let Some(c) = &s.child_run {
             outln!("       run: {c}");
+        }
+        let ran_on = workers_of(&s.key);
+        if !ran_on.is_empty() {
+            outln!("       worker: {}", ran_on.join(" (lost), then "));
         }
         let outs = shown_outputs(s);
         if outs.as_object().is_some_and(|o| !o.is_empty()) {
