@@ -209,7 +209,8 @@ pub fn set_outcome(
     ])
 }
 
-fn raw(s: String) -> RawJson {
+/// A stored JSON text as [`RawJson`] (null when it is not JSON).
+pub fn raw(s: String) -> RawJson {
     match serde_json::value::RawValue::from_string(s) {
         Ok(r) => RawJson::from_raw(r),
         Err(_) => RawJson::null(),
