@@ -1,5 +1,6 @@
 //! Who is taking a state lock, and whether a recorded holder still exists: lock-info
-//! construction for this process, host name, process start times and liveness through `/proc`.
+//! construction for this process, host name, process start times and liveness through `/proc`,
+//! and the judgement of a stored lease every store shares ([`staleness`], [`lease`]).
 //!
 //! Must not signal or otherwise touch other processes (no `kill`, no `unsafe`), and must never
 //! call a holder dead when unsure: where liveness cannot be known (no `/proc`, not Linux, an

@@ -1,13 +1,19 @@
 //! The PostgreSQL state store: [`StateStore`] over one schema of a database, with the same
 //! semantics and errors as the SQLite store (`baton_state::sqlite`, the reference), so that both
 //! pass the same conformance suite. Its tables and server-side functions are in
-//! [`super::state_schema`].
+//! `state_schema.rs` beside this file.
 //!
 //! A [`PgStore`] keeps a small pool of connections and is shared by threads (`&self` methods).
 //! A call that meets a connection the server closed or cut off retries on a new connection,
 //! with backoff, when that is safe: reads, idempotent writes, and writes whose transaction did
-//! not reach its commit. A write whose commit could not be confirmed fails (the engine's
-//! journal resolves it on the next command) rather than risk landing twice.
+//! not reach its commit (an error the server reports means its transaction did not commit).
+//! A write whose commit could not be confirmed fails (the engine's journal resolves it on the
+//! next command) rather than risk landing twice; the idempotent ones (`put_object`,
+//! `put_outputs`, `journal_finish`, `finish_run`, marking orphaned runs) are tried again
+//! instead, since a second run finds them done.
+//!
+//! PostgreSQL text cannot hold the NUL character: a write of a string holding one (an address,
+//! a journal error message) fails. JSON documents are unaffected (JSON escapes it).
 //!
 //! Must not interpret attribute values (bodies, plans and journal values are stored exactly as
 //! handed over), judge a lock other than through `baton_state::lock`, chain audit records other
