@@ -15,7 +15,7 @@ pub mod lock;
 pub mod model;
 pub mod queue;
 pub mod sqlite;
-mod stamp;
+pub mod stamp;
 pub mod store;
 pub mod workflow;
 pub mod workflow_conformance;
