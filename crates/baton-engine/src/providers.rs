@@ -37,6 +37,11 @@ pub use crate::context::builtin_providers as builtin;
 pub struct ProviderConfigs(BTreeMap<String, Value>);
 
 impl ProviderConfigs {
+    /// Settings by provider name, as a worker receives them with a task.
+    pub(crate) fn from_map(m: BTreeMap<String, Value>) -> ProviderConfigs {
+        ProviderConfigs(m)
+    }
+
     /// The settings of provider `name`, if the configuration has a block for it.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.0.get(name)

@@ -185,6 +185,115 @@ pub trait WorkQueue: Send + Sync {
     fn tasks(&self, run_id: &str) -> Result<Vec<TaskRow>, StateError>;
 }
 
+/// Submits tasks and waits for their outcomes on behalf of many threads of one run: the first
+/// waiting thread listens to the queue ([`WorkQueue::wait`]) and reads the outcomes of every
+/// pending task; the others sleep until it wakes them. So a hundred actions in flight cost one
+/// listener, not a hundred pollers.
+#[derive(Default)]
+pub struct Waiter {
+    state: std::sync::Mutex<Waiting>,
+    changed: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct Waiting {
+    /// Tasks submitted and not yet taken back by their thread, with their outcome once known.
+    pending: BTreeMap<u64, Option<TaskOutcome>>,
+    /// Whether a thread is listening for completions now.
+    listening: bool,
+}
+
+impl Waiter {
+    /// Submits `task` and waits for its outcome, or until `stop` is set (an error: the task
+    /// stays queued or running, and a later run submitting the same run and key waits for it).
+    pub fn run(
+        &self,
+        queue: &dyn WorkQueue,
+        task: &NewTask,
+        stop: &std::sync::atomic::AtomicBool,
+    ) -> Result<TaskOutcome, String> {
+        let id = match queue.submit(std::slice::from_ref(task)) {
+            Ok(ids) => match ids.first() {
+                Some(id) => *id,
+                None => return Err("the queue returned no task id".to_string()),
+            },
+            Err(e) => return Err(format!("cannot queue {}: {e}", task.key)),
+        };
+        self.wait_for(queue, id, stop)
+    }
+
+    /// Waits until task `id` is finished: the first waiter listens and reads outcomes for
+    /// everyone; the others sleep until it wakes them.
+    fn wait_for(
+        &self,
+        queue: &dyn WorkQueue,
+        id: u64,
+        stop: &std::sync::atomic::AtomicBool,
+    ) -> Result<TaskOutcome, String> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.pending.insert(id, None);
+        loop {
+            if let Some(Some(_)) = st.pending.get(&id) {
+                if let Some(Some(outcome)) = st.pending.remove(&id) {
+                    return Ok(outcome);
+                }
+            }
+            if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                st.pending.remove(&id);
+                return Err("the run was stopped while the step was on a worker".to_string());
+            }
+            if st.listening {
+                st = self
+                    .changed
+                    .wait_timeout(st, Duration::from_millis(500))
+                    .map(|(g, _)| g)
+                    .unwrap_or_else(|p| p.into_inner().0);
+                continue;
+            }
+            st.listening = true;
+            let ids: Vec<u64> = st
+                .pending
+                .iter()
+                .filter(|(_, o)| o.is_none())
+                .map(|(k, _)| *k)
+                .collect();
+            drop(st);
+            let found = queue.outcomes(&ids);
+            let waited = match &found {
+                Ok(f) if f.is_empty() => queue.wait(Duration::from_millis(500)),
+                _ => Ok(()),
+            };
+            st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            st.listening = false;
+            match found {
+                Ok(found) => {
+                    let mut any = false;
+                    for (k, o) in found {
+                        if let Some(slot) = st.pending.get_mut(&k) {
+                            *slot = Some(o);
+                            any = true;
+                        }
+                    }
+                    if any {
+                        self.changed.notify_all();
+                    }
+                }
+                Err(_) => {
+                    // The store is unreachable for now: try again shortly (the pool
+                    // reconnects with backoff).
+                    drop(st);
+                    std::thread::sleep(Duration::from_millis(200));
+                    st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                }
+            }
+            // A failed wait reopens its listener next time; outcomes are read again anyway.
+            let _ = waited;
+            // Let a sleeping waiter take over listening if this one's task is done.
+            self.changed.notify_one();
+        }
+    }
+}
+
 /// Whether a worker with `labels` may take a task that requires `run_on`.
 pub fn labels_match(run_on: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
     run_on.iter().all(|(k, v)| labels.get(k) == Some(v))

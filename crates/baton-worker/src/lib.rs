@@ -6,7 +6,7 @@
 //! connection.
 //!
 //! Must not know how a kind of task is performed beyond dispatching it: commands are
-//! `baton-workflow`'s. Must not decide what a run does next: the run's coordinator does.
+//! `baton-workflow`'s, provider calls `baton-engine`'s. Must not decide what a run does next: the run's coordinator does.
 
 use baton_state::queue::{ClaimedTask, WorkQueue, WorkerInfo};
 use baton_state::StateError;
@@ -56,6 +56,10 @@ pub fn perform(task: &ClaimedTask, worker: &str) -> String {
         baton_workflow::exec::remote::COMMAND_TASK => {
             baton_workflow::exec::remote::run_command_task(&task.payload, worker)
         }
+        baton_engine::apply::RESOURCE_TASK => baton_engine::apply::run_resource_task(
+            &task.payload,
+            baton_engine::providers::builtin(),
+        ),
         other => format!(
             "{{\"ok\":false,\"error\":{}}}",
             quote(&format!(

@@ -245,6 +245,13 @@ pub struct RunFlags {
     /// name in the audit log). Hard-mandatory denials cannot be overridden.
     #[arg(long, value_name = "REASON")]
     pub override_policy: Option<String>,
+    /// Where provider calls run: `local` (this process, the default) or `workers` (`baton
+    /// worker` processes sharing the PostgreSQL store). Also BATON_EXECUTOR.
+    #[arg(long, value_name = "local|workers")]
+    pub executor: Option<String>,
+    /// Labels the workers performing this run's actions must carry (k=v,k2=v2).
+    #[arg(long, value_name = "K=V,...")]
+    pub run_on: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -4,7 +4,8 @@
 //! provider's final plan against the reviewed one, applies it, and saves the object to state
 //! before anything that depends on it starts. Deletions run after their dependents are gone.
 //! An action is prepared (evaluated into owned values), performed (the provider call, which
-//! needs nothing else) and recorded (journal, state, evaluation state), in that order.
+//! needs nothing else, so it may run on a worker process: see [`remote`]) and recorded
+//! (journal, state, evaluation state), in that order.
 //!
 //! Every apply is a *run*: before an action starts its intent is journaled, and its outcome is
 //! journaled in the same transaction as the state write it implies, so a crash at any point
@@ -20,6 +21,7 @@ mod perform;
 mod prepare;
 mod provisioners;
 mod record;
+pub mod remote;
 mod run;
 mod runner;
 mod walk;
@@ -27,4 +29,5 @@ mod worker;
 
 pub use fault::{kill_this_process, Fault, FaultInjection, FaultSpecError};
 pub use opts::{ApplyOpts, FailurePolicy, ResumeInfo, RetryPolicy};
+pub use remote::{run_resource_task, Workers, RESOURCE_TASK};
 pub use run::{apply, plan_summary, ApplyReport, RollbackReport};

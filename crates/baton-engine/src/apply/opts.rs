@@ -67,6 +67,9 @@ pub struct ApplyOpts {
     /// The fencing token of the state lock the caller holds ([`baton_state::LockGuard::fence`]);
     /// every write of the run carries it, and fails once another holder took the lock over.
     pub fence: Fence,
+    /// Perform the run's provider calls on workers claiming them from this queue (`None`: in
+    /// this process).
+    pub workers: Option<super::remote::Workers>,
 }
 
 impl Default for ApplyOpts {
@@ -83,6 +86,7 @@ impl Default for ApplyOpts {
             fault: None,
             // No lock: matches no acquisition (tokens start at 1), so writes are refused.
             fence: Fence::default(),
+            workers: None,
         }
     }
 }

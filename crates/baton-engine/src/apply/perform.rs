@@ -8,6 +8,7 @@
 
 use super::prepare::{Call, Prepared};
 pub(super) use super::worker::Worker;
+use baton_core::InstanceAddr;
 use baton_eval::Value;
 use baton_provider::plan::mark_schema_sensitive;
 use baton_provider::{
@@ -26,15 +27,27 @@ pub(super) struct Performed {
 
 /// Makes the provider call of `p`, retrying retryable failures as its policy says.
 pub(super) fn perform(p: &Prepared, w: &Worker) -> Performed {
-    let (result, attempts) = match &p.call {
+    perform_call(&p.addr, &p.call, p.timeout, p.retry, w)
+}
+
+/// Makes the provider call `call` for the object at `addr` (its type picks the provider),
+/// with time limit `timeout` and retry policy `retry`. What a worker process runs.
+pub(super) fn perform_call(
+    addr: &InstanceAddr,
+    call: &Call,
+    timeout: Option<std::time::Duration>,
+    retry: super::opts::RetryPolicy,
+    w: &Worker,
+) -> Performed {
+    let (result, attempts) = match call {
         Call::Apply {
             prior,
             planned,
             config,
-        } => match managed(p, w) {
+        } => match managed(addr, w) {
             Ok((info, rt)) => {
-                let ctx = w.call_ctx(info, p.timeout);
-                let (res, attempts) = w.with_retries(p.retry, || {
+                let ctx = w.call_ctx(info, timeout);
+                let (res, attempts) = w.with_retries(retry, || {
                     rt.apply(ApplyRequest {
                         prior: prior.as_ref(),
                         planned: Some(planned),
@@ -47,10 +60,10 @@ pub(super) fn perform(p: &Prepared, w: &Worker) -> Performed {
             }
             Err(e) => (Err(e), 0),
         },
-        Call::Delete { prior } => match managed(p, w) {
+        Call::Delete { prior } => match managed(addr, w) {
             Ok((info, rt)) => {
-                let ctx = w.call_ctx(info, p.timeout);
-                w.with_retries(p.retry, || {
+                let ctx = w.call_ctx(info, timeout);
+                w.with_retries(retry, || {
                     rt.apply(ApplyRequest {
                         prior: Some(prior),
                         planned: None,
@@ -61,11 +74,11 @@ pub(super) fn perform(p: &Prepared, w: &Worker) -> Performed {
             }
             Err(e) => (Err(e), 0),
         },
-        Call::Read { config } => match data_source(p, w) {
+        Call::Read { config } => match data_source(addr, w) {
             Ok((info, dt)) => {
-                let ctx = w.call_ctx(info, p.timeout);
+                let ctx = w.call_ctx(info, timeout);
                 let unmarked = config.clone().unmark_deep().0;
-                let (res, attempts) = w.with_retries(p.retry, || dt.read(&ctx, &unmarked));
+                let (res, attempts) = w.with_retries(retry, || dt.read(&ctx, &unmarked));
                 (res.map(|v| Some(mark(dt.schema(), v, config))), attempts)
             }
             Err(e) => (Err(e), 0),
@@ -81,12 +94,12 @@ pub(super) fn perform(p: &Prepared, w: &Worker) -> Performed {
 pub(super) fn probe(p: &Prepared, w: &Worker) -> Result<Option<Value>, ProviderError> {
     match &p.call {
         Call::Apply { planned, .. } => {
-            let (info, rt) = managed(p, w)?;
+            let (info, rt) = managed(&p.addr, w)?;
             let found = rt.find(&w.call_ctx(info, p.timeout), planned)?;
             Ok(found.map(|v| mark(rt.schema(), v, planned)))
         }
         Call::Delete { prior } => {
-            let (info, rt) = managed(p, w)?;
+            let (info, rt) = managed(&p.addr, w)?;
             rt.read(&w.call_ctx(info, p.timeout), prior)
         }
         Call::Read { .. } => Ok(None),
@@ -99,31 +112,23 @@ fn mark(schema: &Schema, v: Value, planned: &Value) -> Value {
 }
 
 fn managed<'w>(
-    p: &Prepared,
+    addr: &InstanceAddr,
     w: &'w Worker,
 ) -> Result<(ProviderInfo, &'w dyn ResourceType), ProviderError> {
     w.registry
-        .resource_type(&p.addr.resource.type_)
+        .resource_type(&addr.resource.type_)
         .ok_or_else(|| {
-            ProviderError::permanent(
-                "Unknown resource type",
-                format!("{} has no provider.", p.addr),
-            )
+            ProviderError::permanent("Unknown resource type", format!("{addr} has no provider."))
         })
 }
 
 fn data_source<'w>(
-    p: &Prepared,
+    addr: &InstanceAddr,
     w: &'w Worker,
 ) -> Result<(ProviderInfo, &'w dyn DataSourceType), ProviderError> {
-    w.registry
-        .data_source(&p.addr.resource.type_)
-        .ok_or_else(|| {
-            ProviderError::permanent(
-                "Unknown data source",
-                format!("{} has no provider.", p.addr),
-            )
-        })
+    w.registry.data_source(&addr.resource.type_).ok_or_else(|| {
+        ProviderError::permanent("Unknown data source", format!("{addr} has no provider."))
+    })
 }
 
 #[cfg(test)]

@@ -397,6 +397,7 @@ pub(super) fn execute(
             stop: stop.clone(),
         },
         expansions: Mutex::new(HashMap::new()),
+        waiter: Default::default(),
         counts: Mutex::new((0, 0, 0, 0, 0)),
         deposed: Mutex::new(
             opts.resume

@@ -9,7 +9,7 @@
 //! perform do), or write state in batches.
 
 use super::actions::ANode;
-use super::perform::{perform, probe, Performed};
+use super::perform::{probe, Performed};
 use super::record::object_id;
 use super::walk::{attempts_note, provider_diag, rep_of, string_each, Runner, VisitResult};
 use crate::expand::count_index;
@@ -172,7 +172,7 @@ impl Runner<'_> {
             None
         };
         let j = self.start(&p, old_id)?;
-        let Performed { result, attempts } = perform(&p, &self.worker);
+        let Performed { result, attempts } = self.perform(&p);
         let new = match result {
             Ok(Some(v)) => v,
             Ok(None) => {
@@ -230,7 +230,7 @@ impl Runner<'_> {
         }
         let p = self.prepare_restore(c, self.resource_config(&c.addr), info);
         let j = self.start(&p, None)?;
-        let Performed { result, attempts } = perform(&p, &self.worker);
+        let Performed { result, attempts } = self.perform(&p);
         let detail = match result {
             Ok(Some(v)) => return self.record_done(&p, &j, attempts, Some(&v)),
             Ok(None) => "the provider returned no object".to_string(),
@@ -254,7 +254,7 @@ impl Runner<'_> {
         };
         let p = self.prepare_read(c, r, info, dt)?;
         let j = self.start(&p, None)?;
-        let Performed { result, attempts } = perform(&p, &self.worker);
+        let Performed { result, attempts } = self.perform(&p);
         match result {
             Ok(v) => self.record_done(&p, &j, attempts, v.as_ref()),
             Err(e) => {
@@ -298,7 +298,7 @@ impl Runner<'_> {
             }
         }
         let j = self.start(&p, object_id(&c.before))?;
-        let Performed { result, attempts } = perform(&p, &self.worker);
+        let Performed { result, attempts } = self.perform(&p);
         match result {
             // A delete leaves no object, whatever the provider returned.
             Ok(_) => self.record_done(&p, &j, attempts, None),

@@ -46,6 +46,8 @@ pub(super) struct Runner<'a> {
     pub(super) counts: Mutex<(usize, usize, usize, usize, usize)>,
     /// Deposed keys of create-before-destroy replacements made by this walk, by address.
     pub(super) deposed: Mutex<HashMap<InstanceAddr, String>>,
+    /// Waits for the outcomes of actions handed to workers.
+    pub(super) waiter: baton_state::queue::Waiter,
 }
 
 pub(super) type VisitResult = Result<(), Diagnostics>;

@@ -106,6 +106,9 @@ pub struct RunRequest {
     pub cancel: Arc<AtomicBool>,
     /// The providers the run uses (the built-in set unless the caller brings another).
     pub providers: Arc<baton_provider::Registry>,
+    /// Perform the run's provider calls on workers claiming them from this queue (`None`: in
+    /// this process).
+    pub workers: Option<crate::apply::Workers>,
 }
 
 impl RunRequest {
@@ -130,6 +133,7 @@ impl RunRequest {
             stop: StopHandle::new(),
             cancel: Arc::new(AtomicBool::new(false)),
             providers: crate::providers::builtin(),
+            workers: None,
         }
     }
 
@@ -512,6 +516,7 @@ impl Run<'_> {
             cancel: self.req.cancel.clone(),
             fault: self.req.fault.clone(),
             fence,
+            workers: self.req.workers.clone(),
         }
     }
 

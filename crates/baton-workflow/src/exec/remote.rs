@@ -1,19 +1,16 @@
 //! Command steps on workers: what a command task carries through the queue
 //! ([`CommandTask`], [`CommandResult`]), how a worker performs one ([`run_command_task`]),
-//! and how a run's step threads submit tasks and wait for their results ([`Remote`]: one
-//! waiting thread at a time listens for completions and wakes the others, so a hundred steps
-//! in flight cost one listener, not a hundred pollers).
+//! and how a run's step threads submit tasks and wait for their results ([`Remote`], over
+//! the queue's shared [`Waiter`]).
 //!
 //! Must not write the workflow store: the driving thread records outcomes, as for local
 //! steps.
 
 use super::perform::{command_step, Performed};
 use baton_eval::Value;
-use baton_state::queue::{NewTask, TaskOutcome, WorkQueue};
+use baton_state::queue::{NewTask, TaskOutcome, Waiter, WorkQueue};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 /// The queue task kind of a command step.
@@ -95,16 +92,7 @@ pub fn run_command_task(payload: &str, worker: &str) -> String {
 /// Submits tasks for a run's step threads and waits for their outcomes.
 #[derive(Default)]
 pub(super) struct Remote {
-    state: Mutex<Waiting>,
-    changed: Condvar,
-}
-
-#[derive(Default)]
-struct Waiting {
-    /// Tasks submitted and not yet taken back by their thread, with their outcome once known.
-    pending: BTreeMap<u64, Option<TaskOutcome>>,
-    /// Whether a thread is listening for completions now.
-    listening: bool,
+    waiter: Waiter,
 }
 
 impl Remote {
@@ -129,14 +117,7 @@ impl Remote {
             run_on: run_on.iter().cloned().collect(),
             max_claims: MAX_CLAIMS,
         };
-        let id = match queue.submit(std::slice::from_ref(&new)) {
-            Ok(ids) => match ids.first() {
-                Some(id) => *id,
-                None => return failed("the queue returned no task id".to_string()),
-            },
-            Err(e) => return failed(format!("cannot queue the step: {e}")),
-        };
-        match self.wait_for(queue, id, stop) {
+        match self.waiter.run(queue, &new, stop) {
             Ok(TaskOutcome::Done { worker, result }) => {
                 match serde_json::from_str::<CommandResult>(&result) {
                     Ok(r) => Performed {
@@ -155,77 +136,6 @@ impl Remote {
                 "the step was claimed by workers {claims} times and never finished (each worker stopped before completing it)"
             )),
             Err(e) => failed(e),
-        }
-    }
-
-    /// Waits until task `id` is finished: the first waiter listens and reads outcomes for
-    /// everyone; the others sleep until it wakes them.
-    fn wait_for(
-        &self,
-        queue: &dyn WorkQueue,
-        id: u64,
-        stop: &std::sync::atomic::AtomicBool,
-    ) -> Result<TaskOutcome, String> {
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        st.pending.insert(id, None);
-        loop {
-            if let Some(Some(_)) = st.pending.get(&id) {
-                if let Some(Some(outcome)) = st.pending.remove(&id) {
-                    return Ok(outcome);
-                }
-            }
-            if stop.load(std::sync::atomic::Ordering::SeqCst) {
-                st.pending.remove(&id);
-                return Err("the run was stopped while the step was on a worker".to_string());
-            }
-            if st.listening {
-                st = self
-                    .changed
-                    .wait_timeout(st, Duration::from_millis(500))
-                    .map(|(g, _)| g)
-                    .unwrap_or_else(|p| p.into_inner().0);
-                continue;
-            }
-            st.listening = true;
-            let ids: Vec<u64> = st
-                .pending
-                .iter()
-                .filter(|(_, o)| o.is_none())
-                .map(|(k, _)| *k)
-                .collect();
-            drop(st);
-            let found = queue.outcomes(&ids);
-            let waited = match &found {
-                Ok(f) if f.is_empty() => queue.wait(Duration::from_millis(500)),
-                _ => Ok(()),
-            };
-            st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            st.listening = false;
-            match found {
-                Ok(found) => {
-                    let mut any = false;
-                    for (k, o) in found {
-                        if let Some(slot) = st.pending.get_mut(&k) {
-                            *slot = Some(o);
-                            any = true;
-                        }
-                    }
-                    if any {
-                        self.changed.notify_all();
-                    }
-                }
-                Err(_) => {
-                    // The store is unreachable for now: try again shortly (the pool
-                    // reconnects with backoff).
-                    drop(st);
-                    std::thread::sleep(Duration::from_millis(200));
-                    st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-                }
-            }
-            // A failed wait reopens its listener next time; outcomes are read again anyway.
-            let _ = waited;
-            // Let a sleeping waiter take over listening if this one's task is done.
-            self.changed.notify_one();
         }
     }
 }

@@ -75,7 +75,40 @@ pub fn request(
     req.parallelism = parallelism;
     req.lock_timeout = parse_duration("--lock-timeout", lock_timeout)?;
     req.fault = fault;
+    req.workers = workers(env, flags)?;
     Ok(req)
+}
+
+/// The run's workers: `--executor workers` (or `BATON_EXECUTOR=workers`) hands its provider
+/// calls to the store's queue, for workers carrying the `--run-on` labels.
+fn workers(env: &Env, flags: &RunFlags) -> anyhow::Result<Option<baton_engine::apply::Workers>> {
+    let from_env = std::env::var("BATON_EXECUTOR").ok();
+    match flags
+        .executor
+        .as_deref()
+        .or(from_env.as_deref())
+        .map(str::trim)
+    {
+        None | Some("") | Some("local") => {
+            if flags.run_on.is_some() {
+                bail!("--run-on needs --executor workers");
+            }
+            Ok(None)
+        }
+        Some("workers") => {
+            let run_on = match &flags.run_on {
+                Some(l) => baton_state::queue::parse_labels(l)
+                    .map_err(|e| anyhow!("invalid --run-on: {e}"))?,
+                None => Default::default(),
+            };
+            let queue = super::worker::open_queue(env)?;
+            Ok(Some(baton_engine::apply::Workers {
+                queue: std::sync::Arc::new(queue),
+                run_on,
+            }))
+        }
+        Some(other) => bail!("invalid executor {other:?}: expected \"local\" or \"workers\""),
+    }
 }
 
 /// Runs `req` against the command's store and renders the outcome.
