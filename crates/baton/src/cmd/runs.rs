@@ -83,7 +83,7 @@ pub fn runs(env: &Env, a: &RunsArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             match &store {
-                Some(store) => show(store, id, a.json),
+                Some(store) => show(store, id, &super::worker::run_tasks(&env, id), a.json),
                 None => bail!("There is no run with id {id}. `baton runs` lists them."),
             }
         }
@@ -91,11 +91,29 @@ pub fn runs(env: &Env, a: &RunsArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn show(store: &baton_state::SqliteStore, id: &str, as_json: bool) -> anyhow::Result<ExitCode> {
+fn show(
+    store: &baton_state::SqliteStore,
+    id: &str,
+    tasks: &[baton_state::TaskRow],
+    as_json: bool,
+) -> anyhow::Result<ExitCode> {
     let Some(r) = store.run(id)? else {
         bail!("There is no run with id {id}. `baton runs` lists them.");
     };
     let entries = store.journal(id)?;
+    // The workers that performed each action handed to them (every claim, in order).
+    let workers_of = |e: &baton_state::JournalEntry| -> Vec<String> {
+        let key = if e.deposed.is_empty() {
+            format!("{} {} {}", e.phase, e.addr, e.action)
+        } else {
+            format!("{} {} {} deposed {}", e.phase, e.addr, e.action, e.deposed)
+        };
+        tasks
+            .iter()
+            .filter(|t| t.key == key)
+            .flat_map(|t| t.claim_log.iter().map(|(w, _)| w.clone()))
+            .collect()
+    };
     // A run whose rollback did not finish: what is left to undo against the current state.
     let left = if r.status == RunStatus::RollbackFailed {
         baton_engine::rollback::remaining(store, id)?
@@ -116,6 +134,7 @@ fn show(store: &baton_state::SqliteStore, id: &str, as_json: bool) -> anyhow::Re
                         "deposed": if e.deposed.is_empty() { None } else { Some(&e.deposed) },
                         "status": e.status.as_str(), "attempts": e.attempts,
                         "started_at": e.started_at, "duration_ms": e.duration_ms, "error": e.error,
+                        "workers": workers_of(e),
                     })
                 })
                 .collect(),
@@ -164,6 +183,10 @@ fn show(store: &baton_state::SqliteStore, id: &str, as_json: bool) -> anyhow::Re
             e.attempts,
             dur
         );
+        let ran_on = workers_of(e);
+        if !ran_on.is_empty() {
+            outln!("       worker: {}", ran_on.join(" (lost), then "));
+        }
         if let Some(err) = &e.error {
             outln!("       error: {err}");
         }
