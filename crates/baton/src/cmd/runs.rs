@@ -77,13 +77,13 @@ pub fn runs(env: &Env, a: &RunsArgs) -> anyhow::Result<ExitCode> {
                     return super::workflow::show(
                         wf,
                         &r,
-                        &super::worker::run_tasks(&env, &r.id),
+                        &super::worker::run_tasks(env, &r.id),
                         a.json,
                     );
                 }
             }
             match &store {
-                Some(store) => show(store, id, &super::worker::run_tasks(&env, id), a.json),
+                Some(store) => show(store, id, &super::worker::run_tasks(env, id), a.json),
                 None => bail!("There is no run with id {id}. `baton runs` lists them."),
             }
         }
