@@ -27,7 +27,8 @@ pub use model::{
     ObjectKey, OutputState, RawJson, RunRecord, RunStatus, Snapshot, VersionMeta,
 };
 pub use queue::{
-    ClaimedTask, NewTask, TaskOutcome, TaskRow, TaskState, WorkQueue, WorkerInfo, WorkerRow,
+    Beacon, ClaimedTask, Coordinator, NewTask, TaskOutcome, TaskRow, TaskState, WorkQueue,
+    WorkerInfo, WorkerRow,
 };
 pub use sqlite::SqliteStore;
 pub use store::{

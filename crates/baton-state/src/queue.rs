@@ -183,6 +183,35 @@ pub trait WorkQueue: Send + Sync {
 
     /// A run's tasks, in submission order.
     fn tasks(&self, run_id: &str) -> Result<Vec<TaskRow>, StateError>;
+
+    /// Records that `c.holder` coordinates run `c.run_id` (walks its graph and hands its
+    /// actions out) for a lease, replacing any earlier coordinator's record. Renewed by
+    /// calling it again; removed with [`WorkQueue::end_coordination`]. Two coordinators of one
+    /// run never both act: the run's state lock (or workflow claim) decides; this record only
+    /// lets others find a run whose coordinator died.
+    fn coordinate(&self, c: &Coordinator, lease: Duration) -> Result<(), StateError>;
+
+    /// Removes the coordination record of a run that ended (or was handed over).
+    fn end_coordination(&self, run_id: &str) -> Result<(), StateError>;
+
+    /// Takes over the coordination of one run whose coordinator's lease expired, if any:
+    /// the record names `holder` now, leased for `lease`, and is returned.
+    fn take_orphan(&self, holder: &str, lease: Duration)
+        -> Result<Option<Coordinator>, StateError>;
+}
+
+/// Who coordinates a run handed to workers, and what a successor needs to continue it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Coordinator {
+    pub run_id: String,
+    /// `stack` (an apply, destroy, resume or rollback) or `workflow`.
+    pub kind: String,
+    /// The stack's or workflows' directory.
+    pub dir: String,
+    /// The environment.
+    pub env: String,
+    /// The process coordinating it now (`host pid N`).
+    pub holder: String,
 }
 
 /// Submits tasks and waits for their outcomes on behalf of many threads of one run: the first
@@ -290,6 +319,55 @@ impl Waiter {
             let _ = waited;
             // Let a sleeping waiter take over listening if this one's task is done.
             self.changed.notify_one();
+        }
+    }
+}
+
+/// Keeps a run's coordination record alive while the run is coordinated here (renewed every
+/// third of the lease from a thread of its own) and removes it when dropped, so that workers
+/// take the run over only if this process dies.
+pub struct Beacon {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Beacon {
+    /// Records `c` and keeps it alive. Failing to record it is not an error for the run (it
+    /// only loses the takeover); the first failure is returned for the caller to report.
+    pub fn start(
+        queue: std::sync::Arc<dyn WorkQueue>,
+        c: Coordinator,
+        lease: Duration,
+    ) -> (Beacon, Option<StateError>) {
+        let first = queue.coordinate(&c, lease).err();
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let every = (lease / 3).max(Duration::from_millis(10));
+        let thread = std::thread::Builder::new()
+            .name("baton-coordinator".to_string())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(every)
+                {
+                    let _ = queue.coordinate(&c, lease);
+                }
+                let _ = queue.end_coordination(&c.run_id);
+            })
+            .ok();
+        (
+            Beacon {
+                stop: Some(stop),
+                thread,
+            },
+            first,
+        )
+    }
+}
+
+impl Drop for Beacon {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }

@@ -8,7 +8,7 @@
 //! Must not know how a kind of task is performed beyond dispatching it: commands are
 //! `baton-workflow`'s, provider calls `baton-engine`'s. Must not decide what a run does next: the run's coordinator does.
 
-use baton_state::queue::{ClaimedTask, WorkQueue, WorkerInfo};
+use baton_state::queue::{ClaimedTask, Coordinator, WorkQueue, WorkerInfo};
 use baton_state::StateError;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -48,6 +48,8 @@ pub enum Event<'a> {
     },
     /// The store could not be reached; the worker keeps trying.
     StoreError(String),
+    /// The coordinator of a run died (its lease ran out): this worker takes the run over.
+    TakingOver(&'a Coordinator),
 }
 
 /// The task kinds this worker performs, and how.
@@ -103,11 +105,15 @@ pub fn identity(opts: &Options) -> WorkerInfo {
 
 /// Runs the worker until `stop` is set: then it takes no new task, finishes those it holds,
 /// deregisters and returns. Fails only if the worker cannot register at all.
+///
+/// Between tasks it also looks for runs whose coordinator died (its record's lease ran out)
+/// and hands each to `take_over`, which continues the run (the CLI starts `baton resume`).
 pub fn run(
     queue: &dyn WorkQueue,
     opts: &Options,
     stop: &AtomicBool,
     events: &(dyn Fn(Event<'_>) + Sync),
+    take_over: &(dyn Fn(&Coordinator) + Sync),
 ) -> Result<(), StateError> {
     let me = identity(opts);
     queue.heartbeat(&me)?;
@@ -132,6 +138,16 @@ pub fn run(
                 for (id, token) in now {
                     if let Err(e) = queue.renew(id, token, opts.lease) {
                         events(Event::StoreError(e.to_string()));
+                    }
+                }
+                if !stop.load(Ordering::SeqCst) {
+                    match queue.take_orphan(&me.id, opts.lease) {
+                        Ok(Some(c)) => {
+                            events(Event::TakingOver(&c));
+                            take_over(&c);
+                        }
+                        Ok(None) => {}
+                        Err(e) => events(Event::StoreError(e.to_string())),
                     }
                 }
             }

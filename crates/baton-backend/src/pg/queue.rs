@@ -10,7 +10,8 @@ use super::pool::Pool;
 use super::{connect, error};
 use crate::location::PgTarget;
 use baton_state::queue::{
-    ClaimedTask, NewTask, TaskOutcome, TaskRow, TaskState, WorkQueue, WorkerInfo, WorkerRow,
+    ClaimedTask, Coordinator, NewTask, TaskOutcome, TaskRow, TaskState, WorkQueue, WorkerInfo,
+    WorkerRow,
 };
 use baton_state::StateError;
 use postgres::fallible_iterator::FallibleIterator;
@@ -45,6 +46,14 @@ CREATE TABLE IF NOT EXISTS q_claims (
     worker TEXT NOT NULL,
     at TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (task, token)
+);
+CREATE TABLE IF NOT EXISTS q_coordinators (
+    run_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    dir TEXT NOT NULL,
+    env TEXT NOT NULL,
+    holder TEXT NOT NULL,
+    lease_until TIMESTAMPTZ NOT NULL
 );
 CREATE TABLE IF NOT EXISTS q_workers (
     id TEXT PRIMARY KEY,
@@ -462,6 +471,52 @@ impl WorkQueue for PgQueue {
                     }
                 })
                 .collect())
+        })
+    }
+
+    fn coordinate(&self, c: &Coordinator, lease: Duration) -> Result<(), StateError> {
+        self.pool.with(|cl| {
+            cl.execute(
+                "INSERT INTO q_coordinators (run_id, kind, dir, env, holder, lease_until)
+                 VALUES ($1, $2, $3, $4, $5, now() + $6::bigint * interval '1 millisecond')
+                 ON CONFLICT (run_id) DO UPDATE SET kind = EXCLUDED.kind, dir = EXCLUDED.dir,
+                     env = EXCLUDED.env, holder = EXCLUDED.holder,
+                     lease_until = EXCLUDED.lease_until",
+                &[&c.run_id, &c.kind, &c.dir, &c.env, &c.holder, &ms(lease)],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn end_coordination(&self, run_id: &str) -> Result<(), StateError> {
+        self.pool.with(|c| {
+            c.execute("DELETE FROM q_coordinators WHERE run_id = $1", &[&run_id])?;
+            Ok(())
+        })
+    }
+
+    fn take_orphan(
+        &self,
+        holder: &str,
+        lease: Duration,
+    ) -> Result<Option<Coordinator>, StateError> {
+        self.pool.with(|c| {
+            let row = c.query_opt(
+                "UPDATE q_coordinators t
+                 SET holder = $1, lease_until = now() + $2::bigint * interval '1 millisecond'
+                 FROM (SELECT run_id FROM q_coordinators WHERE lease_until < now()
+                       ORDER BY lease_until FOR UPDATE SKIP LOCKED LIMIT 1) pick
+                 WHERE t.run_id = pick.run_id
+                 RETURNING t.run_id, t.kind, t.dir, t.env, t.holder",
+                &[&holder, &ms(lease)],
+            )?;
+            Ok(row.map(|r| Coordinator {
+                run_id: r.get(0),
+                kind: r.get(1),
+                dir: r.get(2),
+                env: r.get(3),
+                holder: r.get(4),
+            }))
         })
     }
 }

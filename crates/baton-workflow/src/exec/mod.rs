@@ -128,7 +128,7 @@ pub struct Runner<'a> {
     pub audit: Option<(&'a dyn baton_state::StateStore, String)>,
     /// The work queue command steps go to when they run on workers (`None`: this store has
     /// no queue; a workflow that asks for workers is refused).
-    pub queue: Option<&'a dyn baton_state::WorkQueue>,
+    pub queue: Option<Arc<dyn baton_state::WorkQueue>>,
     /// Overrides the workflows' own `executor` setting (`--executor`).
     pub executor: Option<crate::model::Executor>,
     /// Submits command steps to the queue and waits for them, made on first use.
@@ -165,8 +165,8 @@ impl<'a> Runner<'a> {
     }
 
     /// The queue's submitter, when this runner has a queue.
-    fn remote(&self) -> Option<(&remote::Remote, &'a dyn baton_state::WorkQueue)> {
-        Some((&self.remote, self.queue?))
+    fn remote(&self) -> Option<(&remote::Remote, &dyn baton_state::WorkQueue)> {
+        Some((&self.remote, self.queue.as_deref()?))
     }
 
     fn holder(&self) -> String {
@@ -454,6 +454,28 @@ impl<'a> Runner<'a> {
             self.store
                 .set_run_status(claim, WfRunStatus::Running, None)?;
         }
+        // A run on workers says who coordinates it, so that a worker continues it if this
+        // process dies (its claim runs out, then `baton resume` takes it).
+        let _beacon = match &self.queue {
+            Some(q) if self.executor_of(wf) == crate::model::Executor::Workers => {
+                let (b, err) = baton_state::Beacon::start(
+                    Arc::clone(q),
+                    baton_state::Coordinator {
+                        run_id: run.id.clone(),
+                        kind: "workflow".to_string(),
+                        dir: self.dir.display().to_string(),
+                        env: String::new(),
+                        holder: self.holder(),
+                    },
+                    self.lease,
+                );
+                if let Some(e) = err {
+                    self.hooks.notice(&format!("the run's coordinator could not be recorded ({e}): if this process dies, `baton resume {}` continues it", run.id));
+                }
+                Some(b)
+            }
+            _ => None,
+        };
         let advance = self.with_renewal(claim, || {
             let slot = self.take_concurrency_slot(run, claim, wf)?;
             let advance = drive::drive(self, run, claim, wf, wfs);

@@ -79,6 +79,15 @@ pub fn request(
     Ok(req)
 }
 
+/// How long a dead coordinator's runs wait before a worker continues them:
+/// `BATON_COORDINATOR_LEASE`, else the state lock's lease.
+pub(super) fn coordinator_lease() -> anyhow::Result<std::time::Duration> {
+    match std::env::var("BATON_COORDINATOR_LEASE") {
+        Ok(l) if !l.trim().is_empty() => parse_duration("BATON_COORDINATOR_LEASE", &l),
+        _ => Ok(baton_state::DEFAULT_LEASE),
+    }
+}
+
 /// The run's workers: `--executor workers` (or `BATON_EXECUTOR=workers`) hands its provider
 /// calls to the store's queue, for workers carrying the `--run-on` labels.
 fn workers(env: &Env, flags: &RunFlags) -> anyhow::Result<Option<baton_engine::apply::Workers>> {
@@ -114,6 +123,28 @@ fn workers(env: &Env, flags: &RunFlags) -> anyhow::Result<Option<baton_engine::a
 /// Runs `req` against the command's store and renders the outcome.
 pub fn execute(env: &Env, req: RunRequest, auto_approve: bool) -> anyhow::Result<ExitCode> {
     let store = env.open_store()?;
+    // A run on workers says who coordinates it, so that a worker continues it (`baton resume`)
+    // if this process dies.
+    let _beacon = match &req.workers {
+        Some(w) => {
+            let (b, err) = baton_state::Beacon::start(
+                w.queue.clone(),
+                baton_state::Coordinator {
+                    run_id: req.run_id.clone(),
+                    kind: "stack".to_string(),
+                    dir: env.dir.display().to_string(),
+                    env: env.workspace.clone(),
+                    holder: format!("{} pid {}", req.actor.who, std::process::id()),
+                },
+                coordinator_lease()?,
+            );
+            if let Some(e) = err {
+                eprintln!("Warning: the run's coordinator could not be recorded ({e}): if this process dies, `baton resume {}` continues the run.", req.run_id);
+            }
+            Some(b)
+        }
+        None => None,
+    };
     let hooks = Terminal {
         env,
         progress: crate::ui::Progress::new(),

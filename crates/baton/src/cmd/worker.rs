@@ -9,7 +9,7 @@ use crate::cli::{WorkerArgs, WorkersArgs};
 use anyhow::{anyhow, bail};
 use baton_backend::location::Location;
 use baton_backend::pg::queue::PgQueue;
-use baton_state::queue::{parse_labels, WorkQueue};
+use baton_state::queue::{parse_labels, Coordinator, WorkQueue};
 use baton_worker::Event;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,7 +47,7 @@ pub fn worker(env: &Env, a: &WorkerArgs) -> anyhow::Result<ExitCode> {
         Some(d) => Some(std::time::Instant::now() + super::parse_duration("--for", d)?),
         None => None,
     };
-    let queue = open_queue(env)?;
+    let queue = Arc::new(open_queue(env)?);
     let opts = baton_worker::Options {
         concurrency: a.concurrency,
         labels,
@@ -96,10 +96,56 @@ pub fn worker(env: &Env, a: &WorkerArgs) -> anyhow::Result<ExitCode> {
             }
         }
         Event::StoreError(m) => eprintln!("store error (retrying): {m}"),
+        Event::TakingOver(c) => eprintln!(
+            "the coordinator of {} run {} is gone: continuing it (baton resume in {})",
+            c.kind, c.run_id, c.dir
+        ),
     };
-    baton_worker::run(&queue, &opts, &stop, &events).map_err(|e| anyhow!(e))?;
+    let take_over = |c: &Coordinator| {
+        if let Err(e) = resume_orphan(Arc::clone(&queue), c) {
+            eprintln!("cannot continue run {}: {e}", c.run_id);
+        }
+    };
+    baton_worker::run(&*queue, &opts, &stop, &events, &take_over).map_err(|e| anyhow!(e))?;
     eprintln!("Worker stopped.");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Continues a run whose coordinator died: `baton resume RUN` in its directory, on workers,
+/// in a process of its own (which records itself as the run's coordinator). When it ends,
+/// the run's coordination record goes with it.
+fn resume_orphan(queue: Arc<PgQueue>, c: &Coordinator) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().map_err(|e| anyhow!("cannot find this program: {e}"))?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("--chdir").arg(&c.dir);
+    if !c.env.is_empty() {
+        cmd.arg("--env").arg(&c.env);
+    }
+    cmd.arg("resume").arg(&c.run_id).arg("--auto-approve");
+    if c.kind == "stack" {
+        // Wait for the dead coordinator's state lock to lapse (on another host: its lease).
+        cmd.args(["--lock-timeout", "2m"]);
+    }
+    cmd.env("BATON_EXECUTOR", "workers")
+        .stdin(std::process::Stdio::null());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| anyhow!("cannot start baton resume: {e}"))?;
+    let run = c.run_id.clone();
+    let queue_desc = queue.describe();
+    std::thread::spawn(move || {
+        let status = child.wait();
+        eprintln!(
+            "continued run {run} ({queue_desc}): {}",
+            match status {
+                Ok(s) if s.success() => "done".to_string(),
+                Ok(s) => format!("baton resume ended with {s}"),
+                Err(e) => format!("cannot wait for baton resume: {e}"),
+            }
+        );
+        let _ = queue.end_coordination(&run);
+    });
+    Ok(())
 }
 
 pub fn workers(env: &Env, a: &WorkersArgs) -> anyhow::Result<ExitCode> {

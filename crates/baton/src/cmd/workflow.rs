@@ -76,10 +76,10 @@ fn runner<'a>(
     store: &'a SqliteWorkflowStore,
     log: &'a super::StoreHandle,
     parallelism: usize,
-    queue: Option<&'a baton_backend::pg::queue::PgQueue>,
+    queue: Option<std::sync::Arc<dyn baton_state::WorkQueue>>,
 ) -> anyhow::Result<Runner<'a>> {
     let mut r = Runner::new(store, &env.dir, &Terminal);
-    r.queue = queue.map(|q| q as &dyn baton_state::WorkQueue);
+    r.queue = queue;
     r.executor = executor_override(None)?;
     // The audit log of the directory (its default state database).
     r.audit = Some((&log.store, env.workspace.clone()));
@@ -116,7 +116,7 @@ fn executor_override(flag: Option<&str>) -> anyhow::Result<Option<Executor>> {
 fn queue_if_needed(
     env: &Env,
     over: Option<Executor>,
-) -> anyhow::Result<Option<baton_backend::pg::queue::PgQueue>> {
+) -> anyhow::Result<Option<std::sync::Arc<dyn baton_state::WorkQueue>>> {
     let wanted = match over {
         Some(e) => e == Executor::Workers,
         None => {
@@ -129,7 +129,8 @@ fn queue_if_needed(
     if !wanted {
         return Ok(None);
     }
-    super::worker::open_queue(env).map(Some)
+    let q = super::worker::open_queue(env)?;
+    Ok(Some(std::sync::Arc::new(q)))
 }
 
 /// Prints a workflow error (with the files' diagnostics) and gives the exit code.
@@ -226,7 +227,7 @@ pub fn run(env: &Env, c: &WorkflowCommand) -> anyhow::Result<ExitCode> {
             let queue = queue_if_needed(env, over)?;
             let store = open(env)?;
             let log = env.open_store()?;
-            let mut r = runner(env, &store, &log, *parallelism, queue.as_ref())?;
+            let mut r = runner(env, &store, &log, *parallelism, queue)?;
             r.executor = over;
             if *detach {
                 return match r.create(name, &inputs) {
@@ -390,7 +391,7 @@ pub fn approve(env: &Env, a: &ApproveArgs) -> anyhow::Result<ExitCode> {
     };
     let log = env.open_store()?;
     let queue = queue_if_needed(env, executor_override(None)?)?;
-    let r = runner(env, &store, &log, 10, queue.as_ref())?;
+    let r = runner(env, &store, &log, 10, queue)?;
     match r.decide(&a.run, &a.step, !a.reject, a.reason.as_deref()) {
         Ok(Some(advance)) => Ok(report(&a.run, &advance)),
         Ok(None) => {
@@ -410,7 +411,7 @@ pub fn resume(
 ) -> anyhow::Result<ExitCode> {
     let log = env.open_store()?;
     let queue = queue_if_needed(env, executor_override(None)?)?;
-    let r = runner(env, store, &log, parallelism, queue.as_ref())?;
+    let r = runner(env, store, &log, parallelism, queue)?;
     crate::ui::on_interrupt_flag(r.stop.clone());
     match r.advance(id) {
         Ok(a) => Ok(report(id, &a)),
@@ -422,7 +423,7 @@ pub fn resume(
 pub fn rollback(env: &Env, store: &SqliteWorkflowStore, id: &str) -> anyhow::Result<ExitCode> {
     let log = env.open_store()?;
     let queue = queue_if_needed(env, executor_override(None)?)?;
-    let r = runner(env, store, &log, 1, queue.as_ref())?;
+    let r = runner(env, store, &log, 1, queue)?;
     match r.rollback(id) {
         Ok(a) => Ok(report(id, &a)),
         Err(e) => failed(env, e),
@@ -593,7 +594,7 @@ pub fn serve(env: &Env, a: &ServeArgs) -> anyhow::Result<ExitCode> {
     let store = open(env)?;
     let log = env.open_store()?;
     let queue = queue_if_needed(env, executor_override(None)?)?;
-    let r = runner(env, &store, &log, a.parallelism, queue.as_ref())?;
+    let r = runner(env, &store, &log, a.parallelism, queue)?;
     crate::ui::on_interrupt_flag(r.stop.clone());
     let agent = baton_workflow::agent::Agent {
         store: &store,
