@@ -1,0 +1,215 @@
+//! Applies on workers, end to end against a real PostgreSQL server: an apply of 200
+//! `local_file` resources performed by 4 `baton worker` processes, two of them killed with
+//! SIGKILL at random moments, completes with every file made once, state equal to reality and
+//! every action naming the worker that did it; and an apply whose coordinating process is
+//! killed is continued by a worker (`baton resume`) to the same end.
+
+mod common;
+
+use baton_backend::testing::TestServer;
+use common::{Project, Running};
+use serde_json::Value as Json;
+use std::time::Duration;
+
+const FILES: &str = r#"variable "n" {
+  type    = number
+  default = 200
+}
+
+resource "local_file" "f" {
+  count    = var.n
+  filename = "out/f${count.index}.txt"
+  content  = "file ${count.index}"
+}
+
+output "made" {
+  value = length(local_file.f)
+}
+"#;
+
+fn store(name: &str) -> String {
+    let server = TestServer::shared().expect("a PostgreSQL server for tests");
+    format!("{}?schema_name={}", server.url(), server.fresh_schema(name))
+}
+
+fn worker(p: &Project, store: &str) -> Running {
+    p.baton(["worker", "--concurrency", "2", "--lease", "1s"])
+        .env("BATON_STORE", store)
+        .timeout(Duration::from_secs(240))
+        .spawn()
+}
+
+/// Waits until `n` workers are registered.
+fn wait_for_workers(p: &Project, store: &str, n: usize) {
+    for _ in 0..200 {
+        let out = p
+            .baton(["workers", "--json"])
+            .env("BATON_STORE", store)
+            .run();
+        if out.success() {
+            let v: Json = serde_json::from_str(&out.stdout).unwrap_or(Json::Null);
+            if v.as_array().is_some_and(|a| a.len() >= n) {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{n} workers never registered");
+}
+
+/// A pseudo-random number of milliseconds in [lo, hi), from the clock.
+fn random_ms(lo: u64, hi: u64) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::from(d.subsec_nanos()))
+        .unwrap_or(0);
+    lo + (nanos / 1000) % (hi - lo)
+}
+
+fn files_made(p: &Project) -> usize {
+    std::fs::read_dir(p.join("out"))
+        .map(|rd| rd.filter_map(Result::ok).count())
+        .unwrap_or(0)
+}
+
+/// The newest stack run's actions, as `runs show --json` gives them.
+fn actions(p: &Project, store: &str, run: &str) -> Vec<Json> {
+    let out = p
+        .baton(["runs", "show", run, "--json"])
+        .env("BATON_STORE", store)
+        .ok();
+    let v: Json = serde_json::from_str(&out.stdout).expect("runs show --json");
+    v["actions"].as_array().cloned().unwrap_or_default()
+}
+
+fn runs(p: &Project, store: &str) -> Vec<Json> {
+    let out = p.baton(["runs", "--json"]).env("BATON_STORE", store).ok();
+    serde_json::from_str::<Json>(&out.stdout)
+        .expect("runs --json")
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// State equals reality: nothing to change, every file there once with its content.
+fn assert_converged(p: &Project, store: &str) {
+    assert_eq!(files_made(p), 200);
+    for i in [0, 57, 199] {
+        assert_eq!(p.read(&format!("out/f{i}.txt")), format!("file {i}"));
+    }
+    let plan = p
+        .baton(["plan", "--detailed-exitcode"])
+        .env("BATON_STORE", store)
+        .run();
+    assert_eq!(
+        plan.code,
+        Some(0),
+        "no changes expected:\n{}\n{}",
+        plan.stdout,
+        plan.stderr
+    );
+}
+
+#[test]
+fn an_apply_on_workers_survives_two_killed_workers() {
+    let p = Project::new(&[("main.tf", FILES)]);
+    let store = store("kill_workers");
+    let mut ws: Vec<Running> = (0..4).map(|_| worker(&p, &store)).collect();
+    wait_for_workers(&p, &store, 4);
+    let apply = p
+        .baton([
+            "apply",
+            "--auto-approve",
+            "--executor",
+            "workers",
+            "--parallelism",
+            "16",
+        ])
+        .env("BATON_STORE", &store)
+        .timeout(Duration::from_secs(180))
+        .spawn();
+    let first = random_ms(50, 400);
+    std::thread::sleep(Duration::from_micros(random_ms(1, 997)));
+    let second = random_ms(50, 400);
+    eprintln!("killing worker 0 after {first} ms and worker 1 {second} ms later");
+    std::thread::sleep(Duration::from_millis(first));
+    let killed = [ws[0].pid(), ws[1].pid()];
+    ws[0].crash();
+    std::thread::sleep(Duration::from_millis(second));
+    ws[1].crash();
+    let out = apply.wait();
+    out.assert_success();
+    assert!(out.stdout.contains("made = 200"), "{}", out.stdout);
+    assert_converged(&p, &store);
+    // The journal names who did each action: a live worker finished every one.
+    let run = runs(&p, &store)[0]["id"]
+        .as_str()
+        .expect("run id")
+        .to_string();
+    let acts = actions(&p, &store, &run);
+    assert_eq!(acts.len(), 200);
+    let reclaimed = acts
+        .iter()
+        .filter(|a| a["workers"].as_array().is_some_and(|w| w.len() > 1))
+        .count();
+    eprintln!("{reclaimed} action(s) were taken over from a killed worker");
+    let alive: Vec<String> = [ws[2].pid(), ws[3].pid()]
+        .iter()
+        .map(|p| format!(":{p}:"))
+        .collect();
+    for a in &acts {
+        assert_eq!(a["status"], "done", "{a}");
+        let who = a["workers"].as_array().expect("workers");
+        let last = who.last().and_then(Json::as_str).unwrap_or_default();
+        let by_killed = killed.iter().any(|k| last.contains(&format!(":{k}:")));
+        // The last claim completed it: a killed worker can only be the last if it finished
+        // the action before it was killed.
+        assert!(
+            !last.is_empty() && (by_killed || alive.iter().any(|a| last.contains(a.as_str()))),
+            "{a}"
+        );
+    }
+    drop(ws);
+}
+
+#[test]
+fn a_worker_continues_an_apply_whose_coordinator_died() {
+    let p = Project::new(&[("main.tf", FILES)]);
+    let store = store("kill_coordinator");
+    let _ws: Vec<Running> = (0..2).map(|_| worker(&p, &store)).collect();
+    wait_for_workers(&p, &store, 2);
+    // The coordinator dies right after its 20th action is recorded.
+    let out = p
+        .baton([
+            "apply",
+            "--auto-approve",
+            "--executor",
+            "workers",
+            "--parallelism",
+            "4",
+        ])
+        .env("BATON_STORE", &store)
+        .env("BATON_COORDINATOR_LEASE", "1s")
+        .env("BATON_FAULT_INJECT", "kill:20")
+        .run();
+    assert!(!out.success(), "the coordinator was to be killed");
+    assert!(files_made(&p) < 200);
+    // A worker finds the run's coordinator gone and continues it.
+    let mut done = false;
+    for _ in 0..600 {
+        let rs = runs(&p, &store);
+        if rs
+            .iter()
+            .any(|r| r["kind"] == "resume" && r["status"] == "completed")
+        {
+            done = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(done, "no worker continued the run: {:?}", runs(&p, &store));
+    assert_converged(&p, &store);
+    let rs = runs(&p, &store);
+    let first = rs.iter().find(|r| r["kind"] == "apply").expect("the apply");
+    assert_eq!(first["status"], "resumed", "{first}");
+}
