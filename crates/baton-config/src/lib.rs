@@ -17,5 +17,5 @@ pub use model::{
     ProviderRef, Provisioner, ProvisionerWhen, RealFs, Removed, Resource, TerraformSettings,
     Variable,
 };
-pub use settings::{BatonSettings, FailurePolicy, Retry, Timeouts, UnknownFailurePolicy};
+pub use settings::{BatonSettings, Executor, FailurePolicy, Retry, Timeouts, UnknownFailurePolicy};
 pub use syntax::{Attribute, Block, Body};

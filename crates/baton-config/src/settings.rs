@@ -8,7 +8,7 @@
 //! grammar ([`baton_core::duration`]), `attempts` a literal whole number, `on_failure` a literal
 //! keyword. This module never evaluates an expression.
 
-use crate::ast::{ExprKind, UnaryOp};
+use crate::ast::{ExprKind, ObjectKey, UnaryOp};
 use crate::syntax::{Attribute, Block, Body};
 use baton_core::{duration, Diagnostic, Diagnostics};
 use std::str::FromStr;
@@ -66,6 +66,71 @@ pub struct BatonSettings {
     /// `policy_set "NAME" { … }` blocks, decoded with their diagnostics by
     /// `baton-engine::policy` (their sources are paths checked against the run's directory).
     pub policy_sets: Vec<Block>,
+    /// `executor = "local" | "workers"`: where this stack's provider calls run by default.
+    pub executor: Option<Executor>,
+    /// `run_on = { zone = "eu" }`: labels the workers performing them must carry.
+    pub run_on: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// Where a run's work is performed: in the process that runs it, or on `baton worker`
+/// processes sharing a PostgreSQL store.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Executor {
+    #[default]
+    Local,
+    Workers,
+}
+
+impl std::str::FromStr for Executor {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Executor, ()> {
+        match s {
+            "local" => Ok(Executor::Local),
+            "workers" => Ok(Executor::Workers),
+            _ => Err(()),
+        }
+    }
+}
+
+/// A literal object of literal strings (`run_on = { zone = "eu" }`), or an error at the
+/// expression saying so.
+pub fn string_map(
+    a: &Attribute,
+    diags: &mut Diagnostics,
+) -> Option<std::collections::BTreeMap<String, String>> {
+    let bad = |diags: &mut Diagnostics, at| {
+        diags.push(
+            Diagnostic::error(
+                format!("Invalid {}", a.name),
+                format!(
+                    "{} must be a literal object of strings, e.g. {{ zone = \"eu\" }}; references and expressions are not allowed here.",
+                    a.name
+                ),
+            )
+            .at(at),
+        );
+        None
+    };
+    let ExprKind::Object(items) = &a.expr.kind else {
+        return bad(diags, a.expr.span);
+    };
+    let mut out = std::collections::BTreeMap::new();
+    for (k, v) in items {
+        let key = match k {
+            ObjectKey::Ident(s) => s.clone(),
+            ObjectKey::Expr(e) => match e.as_static_str() {
+                Some(s) => s.to_string(),
+                None => return bad(diags, e.span),
+            },
+        };
+        match v.as_static_str() {
+            Some(s) => {
+                out.insert(key, s.to_string());
+            }
+            None => return bad(diags, v.span),
+        }
+    }
+    Some(out)
 }
 
 /// A resource's `retry { attempts, backoff, max_backoff }`: each one set overrides the run's.
@@ -121,7 +186,23 @@ pub fn baton_settings(body: &Body, diags: &mut Diagnostics) -> BatonSettings {
                     }
                 });
             }
-            _ => unsupported(a, "a baton block", &["on_failure"], diags),
+            "executor" => match a.expr.as_static_str().map(str::parse::<Executor>) {
+                Some(Ok(e)) => s.executor = Some(e),
+                _ => diags.push(
+                    Diagnostic::error(
+                        "Invalid executor",
+                        "executor must be the literal string \"local\" (provider calls run in the process that runs the stack) or \"workers\" (on `baton worker` processes sharing the PostgreSQL store).",
+                    )
+                    .at(a.expr.span),
+                ),
+            },
+            "run_on" => s.run_on = string_map(a, diags),
+            _ => unsupported(
+                a,
+                "a baton block",
+                &["on_failure", "executor", "run_on"],
+                diags,
+            ),
         }
     }
     for b in &body.blocks {

@@ -68,6 +68,11 @@ impl Context {
     pub fn on_failure(&self) -> Option<baton_config::FailurePolicy> {
         self.config.module.terraform.baton.on_failure
     }
+
+    /// The root module's `terraform { baton { … } }` settings.
+    pub fn baton_settings(&self) -> &baton_config::BatonSettings {
+        &self.config.module.terraform.baton
+    }
 }
 
 /// Loads the configuration in `dir`, to run with the built-in providers. Returns the

@@ -200,6 +200,12 @@ pub trait WorkQueue: Send + Sync {
         -> Result<Option<Coordinator>, StateError>;
 }
 
+impl std::fmt::Debug for dyn WorkQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WorkQueue({})", self.describe())
+    }
+}
+
 /// Who coordinates a run handed to workers, and what a successor needs to continue it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Coordinator {

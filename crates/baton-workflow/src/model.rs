@@ -146,26 +146,8 @@ pub struct Step {
     pub run_on: Option<Expr>,
 }
 
-/// Where a workflow's command steps run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Executor {
-    /// In the process advancing the run (the default).
-    #[default]
-    Local,
-    /// On `baton worker` processes that claim them from the store's queue.
-    Workers,
-}
-
-impl std::str::FromStr for Executor {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Executor, ()> {
-        match s {
-            "local" => Ok(Executor::Local),
-            "workers" => Ok(Executor::Workers),
-            _ => Err(()),
-        }
-    }
-}
+/// Where a workflow's command steps run (`local`, the default, or `workers`).
+pub use baton_config::Executor;
 
 /// `schedule "nightly" { cron = "0 3 * * *", timezone = "Europe/Paris", inputs = { … } }`.
 #[derive(Clone, Debug)]

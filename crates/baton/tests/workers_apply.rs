@@ -213,3 +213,68 @@ fn a_worker_continues_an_apply_whose_coordinator_died() {
     let first = rs.iter().find(|r| r["kind"] == "apply").expect("the apply");
     assert_eq!(first["status"], "resumed", "{first}");
 }
+
+const SETTING: &str = r#"terraform {
+  baton {
+    executor = "workers"
+    run_on   = { zone = "eu" }
+  }
+}
+
+resource "local_file" "f" {
+  count    = 6
+  filename = "out/f${count.index}.txt"
+  content  = "file ${count.index}"
+}
+"#;
+
+#[test]
+fn a_stack_setting_sends_its_actions_to_labelled_workers() {
+    let p = Project::new(&[("main.tf", SETTING)]);
+    let store = store("setting");
+    let _us = p
+        .baton(["worker", "--labels", "zone=us"])
+        .env("BATON_STORE", &store)
+        .spawn();
+    let eu = p
+        .baton(["worker", "--labels", "zone=eu"])
+        .env("BATON_STORE", &store)
+        .spawn();
+    wait_for_workers(&p, &store, 2);
+    p.baton(["apply", "--auto-approve"])
+        .env("BATON_STORE", &store)
+        .ok();
+    assert_eq!(files_made(&p), 6);
+    let run = runs(&p, &store)[0]["id"]
+        .as_str()
+        .expect("run id")
+        .to_string();
+    let eu_id = format!(":{}:", eu.pid());
+    for a in actions(&p, &store, &run) {
+        let who = a["workers"].as_array().expect("workers").clone();
+        assert!(
+            !who.is_empty()
+                && who
+                    .iter()
+                    .all(|w| w.as_str().is_some_and(|w| w.contains(&eu_id))),
+            "only the eu worker may act: {a}"
+        );
+    }
+}
+
+#[test]
+fn workers_without_a_postgresql_store_are_refused_before_anything_changes() {
+    let p = Project::new(&[("main.tf", SETTING)]);
+    let out = p.baton(["apply", "--auto-approve"]).fails();
+    assert!(
+        out.stderr.contains("PostgreSQL"),
+        "the error says why: {}",
+        out.stderr
+    );
+    assert_eq!(files_made(&p), 0);
+    let out = p
+        .baton(["apply", "--auto-approve", "--executor", "workers"])
+        .fails();
+    assert!(out.stderr.contains("PostgreSQL"), "{}", out.stderr);
+    assert!(!p.exists(".baton/state.db"), "nothing is created");
+}

@@ -41,7 +41,7 @@ pub(super) fn plan_and_apply(run: &Run<'_>, opts: &PlanOpts) -> Result<RunOutcom
         return Ok(RunOutcome::Declined);
     }
     record_override(run, &gate, &plan);
-    let aopts = run.apply_opts(ctx.on_failure(), guard.fence());
+    let aopts = run.apply_opts(ctx.on_failure(), Some(ctx.baton_settings()), guard.fence())?;
     let report = run.walk(&ctx, &plan, &prior, &aopts, gate.audit_json())?;
     drop(guard);
     Ok(RunOutcome::Ran(Box::new(Ran {
@@ -139,7 +139,7 @@ pub(super) fn apply_saved(
         Err(denied) => return Ok(denied),
     };
     record_override(run, &gate, plan);
-    let aopts = run.apply_opts(ctx.on_failure(), guard.fence());
+    let aopts = run.apply_opts(ctx.on_failure(), Some(ctx.baton_settings()), guard.fence())?;
     let report = run.walk(&ctx, plan, &current, &aopts, gate.audit_json())?;
     drop(guard);
     Ok(RunOutcome::Ran(Box::new(Ran {

@@ -106,9 +106,16 @@ pub struct RunRequest {
     pub cancel: Arc<AtomicBool>,
     /// The providers the run uses (the built-in set unless the caller brings another).
     pub providers: Arc<baton_provider::Registry>,
-    /// Perform the run's provider calls on workers claiming them from this queue (`None`: in
-    /// this process).
-    pub workers: Option<crate::apply::Workers>,
+    /// Where the run's provider calls are performed (`--executor`); `None`: as the
+    /// configuration's `executor` setting says, else in this process.
+    pub executor: Option<baton_config::Executor>,
+    /// The labels the workers must carry (`--run-on`); `None`: the configuration's `run_on`.
+    pub run_on: Option<std::collections::BTreeMap<String, String>>,
+    /// The store's work queue, when it has one (PostgreSQL): needed to run on workers.
+    pub queue: Option<Arc<dyn baton_state::WorkQueue>>,
+    /// How long a run on workers waits, after its coordinating process died, before a worker
+    /// continues it.
+    pub coordinator_lease: Duration,
 }
 
 impl RunRequest {
@@ -133,7 +140,10 @@ impl RunRequest {
             stop: StopHandle::new(),
             cancel: Arc::new(AtomicBool::new(false)),
             providers: crate::providers::builtin(),
-            workers: None,
+            executor: None,
+            run_on: None,
+            queue: None,
+            coordinator_lease: baton_state::DEFAULT_LEASE,
         }
     }
 
@@ -160,6 +170,9 @@ pub enum Notice<'a> {
     Resuming(&'a Resumable),
     /// The audit record could not be appended (the run goes on).
     AuditFailed(&'a StateError),
+    /// The run is on workers but its coordinator could not be recorded: if this process dies,
+    /// no worker continues it by itself (`baton resume` does).
+    CoordinatorUnrecorded(&'a StateError),
 }
 
 /// What the caller is asked to approve.
@@ -266,6 +279,8 @@ pub enum RunError {
     RecordedPolicy { run: String, error: String },
     #[error("the run's walk was not started by the caller's hooks")]
     WalkSkipped,
+    #[error("This run is to be performed by workers (executor = \"workers\"), but its store {store} has no work queue: workers share a PostgreSQL store. Use --store postgres://… (or a backend \"pg\" block), or --executor local.")]
+    NoQueue { store: String },
     #[error(transparent)]
     State(#[from] StateError),
 }
@@ -499,9 +514,38 @@ impl Run<'_> {
         d.has_errors()
     }
 
-    /// The apply options of this run; `default_policy` applies when the request names none.
-    fn apply_opts(&self, default_policy: Option<FailurePolicy>, fence: Fence) -> ApplyOpts {
-        ApplyOpts {
+    /// The apply options of this run; `default_policy` applies when the request names none,
+    /// and `settings` (the configuration's, when the run has one) decide the executor when
+    /// the request does not.
+    fn apply_opts(
+        &self,
+        default_policy: Option<FailurePolicy>,
+        settings: Option<&baton_config::BatonSettings>,
+        fence: Fence,
+    ) -> Result<ApplyOpts, RunError> {
+        let executor = self
+            .req
+            .executor
+            .or(settings.and_then(|s| s.executor))
+            .unwrap_or_default();
+        let workers = match (executor, &self.req.queue) {
+            (baton_config::Executor::Local, _) => None,
+            (baton_config::Executor::Workers, Some(q)) => Some(crate::apply::Workers {
+                queue: Arc::clone(q),
+                run_on: self
+                    .req
+                    .run_on
+                    .clone()
+                    .or(settings.and_then(|s| s.run_on.clone()))
+                    .unwrap_or_default(),
+            }),
+            (baton_config::Executor::Workers, None) => {
+                return Err(RunError::NoQueue {
+                    store: self.store.describe(),
+                })
+            }
+        };
+        Ok(ApplyOpts {
             parallelism: self.req.parallelism,
             run_id: self.req.run_id.clone(),
             command: self.command().to_string(),
@@ -516,8 +560,8 @@ impl Run<'_> {
             cancel: self.req.cancel.clone(),
             fault: self.req.fault.clone(),
             fence,
-            workers: self.req.workers.clone(),
-        }
+            workers,
+        })
     }
 
     /// Walks `plan` (made against `prior`) through the caller's [`RunHooks::around_walk`],
@@ -530,6 +574,25 @@ impl Run<'_> {
         opts: &ApplyOpts,
         policy: serde_json::Value,
     ) -> Result<ApplyReport, RunError> {
+        // A run on workers says who coordinates it, so that a worker continues it (`baton
+        // resume`) if this process dies.
+        let _beacon = opts.workers.as_ref().map(|w| {
+            let (b, err) = baton_state::Beacon::start(
+                Arc::clone(&w.queue),
+                baton_state::Coordinator {
+                    run_id: opts.run_id.clone(),
+                    kind: "stack".to_string(),
+                    dir: self.req.dir.display().to_string(),
+                    env: self.req.workspace.clone(),
+                    holder: format!("{} pid {}", self.req.actor.who, std::process::id()),
+                },
+                self.req.coordinator_lease,
+            );
+            if let Some(e) = &err {
+                self.hooks.notice(Notice::CoordinatorUnrecorded(e));
+            }
+            b
+        });
         let mut result = None;
         self.hooks.around_walk(&opts.run_id, &mut |observer| {
             result = Some(crate::apply::apply(

@@ -39,7 +39,7 @@ pub(super) fn resume(run: &Run<'_>, id: &str) -> Result<RunOutcome, RunError> {
             run: prep.run.id.clone(),
             error: e.to_string(),
         })?;
-    let mut opts = run.apply_opts(Some(recorded), guard.fence());
+    let mut opts = run.apply_opts(Some(recorded), None, guard.fence())?;
     opts.parent = Some(prep.run.id.clone());
     opts.resume = Some(prep.info);
     let current = run.store.current()?;
@@ -132,7 +132,7 @@ pub(super) fn rollback(run: &Run<'_>, target: &RollbackTarget) -> Result<RunOutc
     if !run.hooks.approve(Approval::Rollback, &plan) {
         return Ok(RunOutcome::Declined);
     }
-    let mut opts = run.apply_opts(None, guard.fence());
+    let mut opts = run.apply_opts(None, None, guard.fence())?;
     opts.parent = parent.clone();
     let report = run.walk(&ctx, &plan, &current, &opts, serde_json::Value::Null)?;
     let mut unfinished = None;

@@ -75,7 +75,7 @@ pub fn request(
     req.parallelism = parallelism;
     req.lock_timeout = parse_duration("--lock-timeout", lock_timeout)?;
     req.fault = fault;
-    req.workers = workers(env, flags)?;
+    executor(env, flags, &mut req)?;
     Ok(req)
 }
 
@@ -88,63 +88,42 @@ pub(super) fn coordinator_lease() -> anyhow::Result<std::time::Duration> {
     }
 }
 
-/// The run's workers: `--executor workers` (or `BATON_EXECUTOR=workers`) hands its provider
-/// calls to the store's queue, for workers carrying the `--run-on` labels.
-fn workers(env: &Env, flags: &RunFlags) -> anyhow::Result<Option<baton_engine::apply::Workers>> {
+/// Where the run's provider calls go: `--executor` (or `BATON_EXECUTOR`) and `--run-on` when
+/// given (else the configuration's `executor` and `run_on`), and the store's work queue when
+/// the store is PostgreSQL.
+fn executor(env: &Env, flags: &RunFlags, req: &mut RunRequest) -> anyhow::Result<()> {
     let from_env = std::env::var("BATON_EXECUTOR").ok();
-    match flags
-        .executor
-        .as_deref()
-        .or(from_env.as_deref())
-        .map(str::trim)
-    {
-        None | Some("") | Some("local") => {
-            if flags.run_on.is_some() {
-                bail!("--run-on needs --executor workers");
-            }
-            Ok(None)
-        }
-        Some("workers") => {
-            let run_on = match &flags.run_on {
-                Some(l) => baton_state::queue::parse_labels(l)
-                    .map_err(|e| anyhow!("invalid --run-on: {e}"))?,
-                None => Default::default(),
-            };
-            let queue = super::worker::open_queue(env)?;
-            Ok(Some(baton_engine::apply::Workers {
-                queue: std::sync::Arc::new(queue),
-                run_on,
-            }))
-        }
-        Some(other) => bail!("invalid executor {other:?}: expected \"local\" or \"workers\""),
+    req.executor =
+        match flags
+            .executor
+            .as_deref()
+            .or(from_env.as_deref())
+            .map(str::trim)
+        {
+            None | Some("") => None,
+            Some(s) => Some(s.parse::<baton_config::Executor>().map_err(|()| {
+                anyhow!("invalid executor {s:?}: expected \"local\" or \"workers\"")
+            })?),
+        };
+    if let Some(l) = &flags.run_on {
+        req.run_on = Some(
+            baton_state::queue::parse_labels(l).map_err(|e| anyhow!("invalid --run-on: {e}"))?,
+        );
     }
+    if let baton_backend::Location::Postgres(_) = env.location() {
+        req.queue = Some(std::sync::Arc::new(super::worker::open_queue(env)?));
+    } else if req.executor == Some(baton_config::Executor::Workers) {
+        // Refused before anything is created.
+        super::worker::open_queue(env)?;
+    }
+    req.coordinator_lease = coordinator_lease()?;
+    Ok(())
 }
 
 /// Runs `req` against the command's store and renders the outcome.
 pub fn execute(env: &Env, req: RunRequest, auto_approve: bool) -> anyhow::Result<ExitCode> {
     let store = env.open_store()?;
-    // A run on workers says who coordinates it, so that a worker continues it (`baton resume`)
-    // if this process dies.
-    let _beacon = match &req.workers {
-        Some(w) => {
-            let (b, err) = baton_state::Beacon::start(
-                w.queue.clone(),
-                baton_state::Coordinator {
-                    run_id: req.run_id.clone(),
-                    kind: "stack".to_string(),
-                    dir: env.dir.display().to_string(),
-                    env: env.workspace.clone(),
-                    holder: format!("{} pid {}", req.actor.who, std::process::id()),
-                },
-                coordinator_lease()?,
-            );
-            if let Some(e) = err {
-                eprintln!("Warning: the run's coordinator could not be recorded ({e}): if this process dies, `baton resume {}` continues the run.", req.run_id);
-            }
-            Some(b)
-        }
-        None => None,
-    };
+
     let hooks = Terminal {
         env,
         progress: crate::ui::Progress::new(),
@@ -220,6 +199,9 @@ impl RunHooks for Terminal<'_> {
             Notice::AuditFailed(e) => {
                 eprintln!("Warning: could not append to the audit log: {e}")
             }
+            Notice::CoordinatorUnrecorded(e) => eprintln!(
+                "Warning: the run's coordinator could not be recorded ({e}): if this process dies, no worker continues the run by itself; `baton resume` does."
+            ),
         }
     }
 
