@@ -184,6 +184,9 @@ pub trait WorkQueue: Send + Sync {
     /// A run's tasks, in submission order.
     fn tasks(&self, run_id: &str) -> Result<Vec<TaskRow>, StateError>;
 
+    /// The id of the task a run submitted under `key`, if it did.
+    fn find_task(&self, run_id: &str, key: &str) -> Result<Option<u64>, StateError>;
+
     /// Records that `c.holder` coordinates run `c.run_id` (walks its graph and hands its
     /// actions out) for a lease, replacing any earlier coordinator's record. Renewed by
     /// calling it again; removed with [`WorkQueue::end_coordination`]. Two coordinators of one
@@ -254,6 +257,16 @@ impl Waiter {
             },
             Err(e) => return Err(format!("cannot queue {}: {e}", task.key)),
         };
+        self.wait_for(queue, id, stop)
+    }
+
+    /// Waits for the outcome of a task submitted earlier (by this run or one it continues).
+    pub fn wait(
+        &self,
+        queue: &dyn WorkQueue,
+        id: u64,
+        stop: &std::sync::atomic::AtomicBool,
+    ) -> Result<TaskOutcome, String> {
         self.wait_for(queue, id, stop)
     }
 

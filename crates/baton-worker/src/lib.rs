@@ -61,6 +61,7 @@ pub fn perform(task: &ClaimedTask, worker: &str) -> String {
         baton_engine::apply::RESOURCE_TASK => baton_engine::apply::run_resource_task(
             &task.payload,
             baton_engine::providers::builtin(),
+            task.claims,
         ),
         other => format!(
             "{{\"ok\":false,\"error\":{}}}",

@@ -212,6 +212,25 @@ fn a_worker_continues_an_apply_whose_coordinator_died() {
     let rs = runs(&p, &store);
     let first = rs.iter().find(|r| r["kind"] == "apply").expect("the apply");
     assert_eq!(first["status"], "resumed", "{first}");
+    // No action was performed twice: across the interrupted run and the one that continued
+    // it, each file's creation was done by a worker exactly once (what workers finished for
+    // the dead coordinator was taken from the queue, not redone).
+    let mut by_worker: std::collections::BTreeMap<String, usize> = Default::default();
+    for r in &rs {
+        let id = r["id"].as_str().expect("id");
+        for a in actions(&p, &store, id) {
+            // Handed to a worker and claimed (in the interrupted run, an action may show as
+            // unfinished there: its outcome was taken by the run that continued it).
+            if a["workers"].as_array().is_some_and(|w| !w.is_empty()) {
+                *by_worker
+                    .entry(a["address"].as_str().unwrap_or_default().to_string())
+                    .or_default() += 1;
+            }
+        }
+    }
+    assert_eq!(by_worker.len(), 200, "every file was made by a worker");
+    let twice: Vec<_> = by_worker.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "performed more than once: {twice:?}");
 }
 
 const SETTING: &str = r#"terraform {

@@ -474,6 +474,16 @@ impl WorkQueue for PgQueue {
         })
     }
 
+    fn find_task(&self, run_id: &str, key: &str) -> Result<Option<u64>, StateError> {
+        self.pool.with(|c| {
+            let row = c.query_opt(
+                "SELECT id FROM q_tasks WHERE run_id = $1 AND key = $2",
+                &[&run_id, &key],
+            )?;
+            Ok(row.map(|r| id_u64(r.get(0))))
+        })
+    }
+
     fn coordinate(&self, c: &Coordinator, lease: Duration) -> Result<(), StateError> {
         self.pool.with(|cl| {
             cl.execute(

@@ -92,15 +92,25 @@ pub(super) fn perform_call(
 /// may have made ([`ResourceType::find`], marked like a created one); for a delete, the
 /// object if it is still there. A read changes nothing, so there is nothing to look for.
 pub(super) fn probe(p: &Prepared, w: &Worker) -> Result<Option<Value>, ProviderError> {
-    match &p.call {
+    probe_call(&p.addr, &p.call, p.timeout, w)
+}
+
+/// [`probe`] for a call given by its parts (what a worker has).
+pub(super) fn probe_call(
+    addr: &InstanceAddr,
+    call: &Call,
+    timeout: Option<std::time::Duration>,
+    w: &Worker,
+) -> Result<Option<Value>, ProviderError> {
+    match call {
         Call::Apply { planned, .. } => {
-            let (info, rt) = managed(&p.addr, w)?;
-            let found = rt.find(&w.call_ctx(info, p.timeout), planned)?;
+            let (info, rt) = managed(addr, w)?;
+            let found = rt.find(&w.call_ctx(info, timeout), planned)?;
             Ok(found.map(|v| mark(rt.schema(), v, planned)))
         }
         Call::Delete { prior } => {
-            let (info, rt) = managed(&p.addr, w)?;
-            rt.read(&w.call_ctx(info, p.timeout), prior)
+            let (info, rt) = managed(addr, w)?;
+            rt.read(&w.call_ctx(info, timeout), prior)
         }
         Call::Read { .. } => Ok(None),
     }

@@ -9,7 +9,7 @@
 //! crash stay in the coordinating process.
 
 use super::opts::RetryPolicy;
-use super::perform::{perform, perform_call, Performed, Worker};
+use super::perform::{perform, perform_call, probe_call, Performed, Worker};
 use super::prepare::{Call, Prepared};
 use super::walk::Runner;
 use crate::providers::ProviderConfigs;
@@ -94,9 +94,11 @@ fn decode(j: &Json) -> Result<Value, String> {
 }
 
 /// Performs a resource task with `providers` and returns the result as JSON. A task that
-/// cannot be read fails with a permanent error saying so.
-pub fn run_resource_task(payload: &str, providers: Arc<Registry>) -> String {
-    let result = match perform_task(payload, providers) {
+/// cannot be read fails with a permanent error saying so. A task claimed before (`claims` >
+/// 1: its earlier worker stopped mid-call) first asks the provider whether that attempt took
+/// effect — the object a create made, a delete's object gone — and acts only if not.
+pub fn run_resource_task(payload: &str, providers: Arc<Registry>, claims: u32) -> String {
+    let result = match perform_task(payload, providers, claims > 1) {
         Ok(p) => ResourceResult {
             attempts: p.attempts,
             object: match &p.result {
@@ -123,7 +125,11 @@ pub fn run_resource_task(payload: &str, providers: Arc<Registry>) -> String {
     serde_json::to_string(&result).unwrap_or_else(|_| "{}".to_string())
 }
 
-fn perform_task(payload: &str, providers: Arc<Registry>) -> Result<Performed, String> {
+fn perform_task(
+    payload: &str,
+    providers: Arc<Registry>,
+    reclaimed: bool,
+) -> Result<Performed, String> {
     let t: ResourceTask = serde_json::from_str(payload).map_err(|e| e.to_string())?;
     let addr = InstanceAddr::parse(&t.addr).map_err(|e| format!("{e:?}"))?;
     let call = match &t.call {
@@ -161,20 +167,108 @@ fn perform_task(payload: &str, providers: Arc<Registry>) -> Result<Performed, St
         base: Duration::from_millis(t.retry.1),
         cap: Duration::from_millis(t.retry.2),
     };
-    Ok(perform_call(
-        &addr,
-        &call,
-        t.timeout_ms.map(Duration::from_millis),
-        retry,
-        &w,
-    ))
+    let timeout = t.timeout_ms.map(Duration::from_millis);
+    if reclaimed {
+        match (&call, probe_call(&addr, &call, timeout, &w)) {
+            // The earlier attempt made the object: that is the outcome.
+            (Call::Apply { prior: None, .. }, Ok(Some(found))) if found.is_wholly_known() => {
+                return Ok(Performed {
+                    result: Ok(Some(found)),
+                    attempts: 1,
+                })
+            }
+            // The earlier attempt deleted it.
+            (Call::Delete { .. }, Ok(None)) => {
+                return Ok(Performed {
+                    result: Ok(None),
+                    attempts: 1,
+                })
+            }
+            _ => {}
+        }
+    }
+    Ok(perform_call(&addr, &call, timeout, retry, &w))
 }
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// What an action handed to a worker came to, as the perform step reports it.
+fn outcome(waited: Result<TaskOutcome, String>) -> Performed {
+    let failed = |detail: String| Performed {
+        result: Err(ProviderError::permanent("Worker failure", detail)),
+        attempts: 1,
+    };
+    match waited {
+        Ok(TaskOutcome::Done { worker, result }) => {
+            let r: ResourceResult = match serde_json::from_str(&result) {
+                Ok(r) => r,
+                Err(e) => {
+                    return failed(format!("worker {worker} returned an unreadable result: {e}"))
+                }
+            };
+            let result = match (r.error, r.object) {
+                (Some(e), _) => Err(ProviderError {
+                    kind: if e.retryable {
+                        ErrorKind::Retryable
+                    } else {
+                        ErrorKind::Permanent
+                    },
+                    summary: e.summary,
+                    detail: format!("{} (on worker {worker})", e.detail),
+                    attr: e.attr,
+                }),
+                (None, Some(j)) => match decode(&j) {
+                    Ok(v) => Ok(Some(v)),
+                    Err(e) => {
+                        return failed(format!("worker {worker} returned an unreadable object: {e}"))
+                    }
+                },
+                (None, None) => Ok(None),
+            };
+            Performed {
+                result,
+                attempts: r.attempts.max(1),
+            }
+        }
+        Ok(TaskOutcome::Abandoned { claims }) => failed(format!(
+            "the action was claimed by workers {claims} times and never finished (each worker stopped before completing it)"
+        )),
+        Err(e) => failed(e),
+    }
+}
+
 impl Runner<'_> {
+    /// The queue key of `p` within its run: phase, address, action (and deposed key).
+    fn task_key(&self, p: &Prepared) -> String {
+        match &p.deposed {
+            Some(d) => format!("{} {} {} deposed {d}", self.phase, p.addr, p.verb),
+            None => format!("{} {} {}", self.phase, p.addr, p.verb),
+        }
+    }
+
+    /// For a run that continues an interrupted one on workers: what a worker made of `p` for
+    /// the interrupted run, when it was handed out there (waiting for it if a worker still
+    /// has it). `None` when it was not handed out or never finished: then the provider is
+    /// asked, as after any crash.
+    pub(super) fn outcome_from_parent(&self, p: &Prepared) -> Option<Performed> {
+        let w = self.opts.workers.as_ref()?;
+        let parent = self.opts.parent.as_ref()?;
+        let id = w.queue.find_task(parent, &self.task_key(p)).ok()??;
+        let stop = self.worker.ctx.cancel.clone();
+        match w.queue.outcomes(&[id]) {
+            Ok(done)
+                if done
+                    .iter()
+                    .any(|(_, o)| matches!(o, TaskOutcome::Abandoned { .. })) =>
+            {
+                None
+            }
+            _ => Some(outcome(self.waiter.wait(&*w.queue, id, &stop))),
+        }
+    }
+
     /// Performs `p`: in this process, or on a worker when the run executes on workers.
     pub(super) fn perform(&self, p: &Prepared) -> Performed {
         match &self.opts.workers {
@@ -229,10 +323,7 @@ impl Runner<'_> {
             Ok(s) => s,
             Err(e) => return failed(format!("cannot encode the action: {e}")),
         };
-        let key = match &p.deposed {
-            Some(d) => format!("{} {} {} deposed {d}", self.phase, p.addr, p.verb),
-            None => format!("{} {} {}", self.phase, p.addr, p.verb),
-        };
+        let key = self.task_key(p);
         let new = NewTask {
             run_id: self.opts.run_id.clone(),
             key,
@@ -242,46 +333,6 @@ impl Runner<'_> {
             max_claims: MAX_CLAIMS,
         };
         let stop = self.worker.ctx.cancel.clone();
-        match self.waiter.run(&*w.queue, &new, &stop) {
-            Ok(TaskOutcome::Done { worker, result }) => {
-                let r: ResourceResult = match serde_json::from_str(&result) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        return failed(format!(
-                            "worker {worker} returned an unreadable result: {e}"
-                        ))
-                    }
-                };
-                let result = match (r.error, r.object) {
-                    (Some(e), _) => Err(ProviderError {
-                        kind: if e.retryable {
-                            ErrorKind::Retryable
-                        } else {
-                            ErrorKind::Permanent
-                        },
-                        summary: e.summary,
-                        detail: format!("{} (on worker {worker})", e.detail),
-                        attr: e.attr,
-                    }),
-                    (None, Some(j)) => match decode(&j) {
-                        Ok(v) => Ok(Some(v)),
-                        Err(e) => {
-                            return failed(format!(
-                                "worker {worker} returned an unreadable object: {e}"
-                            ))
-                        }
-                    },
-                    (None, None) => Ok(None),
-                };
-                Performed {
-                    result,
-                    attempts: r.attempts.max(1),
-                }
-            }
-            Ok(TaskOutcome::Abandoned { claims }) => failed(format!(
-                "the action was claimed by workers {claims} times and never finished (each worker stopped before completing it)"
-            )),
-            Err(e) => failed(e),
-        }
+        outcome(self.waiter.run(&*w.queue, &new, &stop))
     }
 }

@@ -158,9 +158,18 @@ impl Runner<'_> {
         let (p, (count, each)) = self.prepare_apply(c, r, info, rt)?;
         // A resumed create whose outcome was lost: look for the object before creating again.
         if p.creating() && self.probing(i) {
-            let found = probe(&p, &self.worker).map_err(|e| provider_diag(&c.addr, r, e, 1))?;
-            if let Some(found) = found.filter(|v| v.is_wholly_known()) {
-                return self.adopt_found(&p, found);
+            // On workers, what the worker made of it for the interrupted run decides first.
+            match self.outcome_from_parent(&p).map(|done| done.result) {
+                Some(Ok(Some(made))) => return self.adopt_found(&p, made),
+                // The worker's attempt failed: nothing was made; create it now.
+                Some(_) => {}
+                None => {
+                    let found =
+                        probe(&p, &self.worker).map_err(|e| provider_diag(&c.addr, r, e, 1))?;
+                    if let Some(found) = found.filter(|v| v.is_wholly_known()) {
+                        return self.adopt_found(&p, found);
+                    }
+                }
             }
         }
         if c.action == Action::CreateThenDelete {
@@ -283,7 +292,11 @@ impl Runner<'_> {
         let r = self.resource_config(&c.addr);
         let p = self.prepare_delete(c, r, info);
         if self.probing_destroy(i) {
-            // A delete whose outcome was lost: the object may already be gone.
+            // A delete whose outcome was lost: the object may already be gone (a worker's
+            // finished delete for the interrupted run says so at once).
+            if let Some(Performed { result: Ok(_), .. }) = self.outcome_from_parent(&p) {
+                return self.record_gone(&p);
+            }
             if let Ok(None) = probe(&p, &self.worker) {
                 return self.record_gone(&p);
             }
