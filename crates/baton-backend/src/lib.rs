@@ -15,4 +15,4 @@ pub mod select;
 pub mod testing;
 
 pub use location::Location;
-pub use select::{choose, locate, Chosen, Overrides};
+pub use select::{choose, locate, Chosen, Located, Overrides};

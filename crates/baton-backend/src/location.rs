@@ -124,8 +124,8 @@ impl Location {
         }
     }
 
-    /// Opens the workflow run store here: for SQLite, `workflows.db` beside the state file;
-    /// for PostgreSQL, the same schema as the state.
+    /// Opens the workflow run store here: for SQLite, `workflows.db` beside the state file
+    /// ([`Location::sqlite_workflows_path`]); for PostgreSQL, the same schema as the state.
     pub fn open_workflows(&self) -> Result<Box<dyn WorkflowStore>, StateError> {
         match self {
             Location::Sqlite(p) => {
@@ -133,6 +133,14 @@ impl Location {
                 Ok(Box::new(SqliteWorkflowStore::open(&path)?))
             }
             Location::Postgres(t) => crate::pg::workflow::open(t),
+        }
+    }
+
+    /// For SQLite, the file of the workflow run store (`workflows.db` beside the state file).
+    pub fn sqlite_workflows_path(&self) -> Option<PathBuf> {
+        match self {
+            Location::Sqlite(p) => Some(p.with_file_name("workflows.db")),
+            Location::Postgres(_) => None,
         }
     }
 }

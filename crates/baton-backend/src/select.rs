@@ -201,6 +201,17 @@ pub fn choose(
     })
 }
 
+/// Where a root module's records are: its environment's state store, and the workflow run
+/// store of its directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Located {
+    pub state: Chosen,
+    /// The location whose workflow store ([`Location::open_workflows`]) holds the directory's
+    /// workflow runs: the default environment's store, chosen without `--state` (workflow
+    /// runs are not per environment, and `--state` names a state file only).
+    pub workflows: Location,
+}
+
 /// [`choose`] for the root module in `dir`, reading its backend block first
 /// ([`baton_config::backend::read_root_backend`]). `None` when the backend block or the
 /// choice has errors; every error and the warning about a backend Baton does not implement
@@ -210,15 +221,23 @@ pub fn locate(
     environment: &str,
     o: &Overrides,
     sources: &Sources,
-) -> (Option<Chosen>, Diagnostics) {
+) -> (Option<Located>, Diagnostics) {
     let (backend, mut diags) = baton_config::backend::read_root_backend(dir, sources);
     if diags.has_errors() {
         return (None, diags);
     }
-    match choose(dir, environment, backend.as_ref(), o) {
+    let without_state = Overrides {
+        state: None,
+        ..o.clone()
+    };
+    let chosen = choose(dir, environment, backend.as_ref(), o).and_then(|state| {
+        let workflows = choose(dir, "default", backend.as_ref(), &without_state)?.location;
+        Ok(Located { state, workflows })
+    });
+    match chosen {
         Ok(c) => {
-            if let Some((kind, span)) = &c.ignored_backend {
-                diags.push(unimplemented_backend(kind, &c.location).at(*span));
+            if let Some((kind, span)) = &c.state.ignored_backend {
+                diags.push(unimplemented_backend(kind, &c.state.location).at(*span));
             }
             (Some(c), diags)
         }

@@ -18,6 +18,10 @@ pub struct Cli {
     /// The state database (default: .baton/state.db, or .baton/envs/NAME/state.db with --env).
     #[arg(long, global = true, value_name = "PATH", env = "BATON_STATE")]
     pub state: Option<PathBuf>,
+    /// Where the state is: a PostgreSQL URL (postgres://USER@HOST/DB?schema_name=S) or an
+    /// SQLite file. Also BATON_STORE. Wins over a backend block and --state.
+    #[arg(long, global = true, value_name = "URL|PATH")]
+    pub store: Option<String>,
     /// The environment: its own state, and `terraform.workspace` in the configuration.
     #[arg(long = "env", global = true, value_name = "NAME", env = "BATON_ENV")]
     pub env: Option<String>,

@@ -88,7 +88,7 @@ pub fn execute(env: &Env, req: RunRequest, auto_approve: bool) -> anyhow::Result
         req: &req,
         trace_error: Mutex::new(None),
     };
-    let outcome = lifecycle::run(&store.store, &req, &hooks)?;
+    let outcome = lifecycle::run(&*store.store, &req, &hooks)?;
     if let Some(e) = hooks.trace_error.lock().ok().and_then(|mut e| e.take()) {
         return Err(e);
     }

@@ -7,8 +7,8 @@
 use super::Env;
 use crate::cli::{ApproveArgs, LogsArgs, ServeArgs, WorkflowCommand};
 use anyhow::{anyhow, bail};
-use baton_state::{SqliteWorkflowStore, WfRun, WfStep, WfStepStatus, WorkflowStore};
-use baton_workflow::exec::{store_path, Advance, InputValue, Runner, WfError, WfHooks};
+use baton_state::{WfRun, WfStep, WfStepStatus, WorkflowStore};
+use baton_workflow::exec::{Advance, InputValue, Runner, WfError, WfHooks};
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -47,23 +47,26 @@ impl WfHooks for Terminal {
     }
 }
 
-fn open(env: &Env) -> anyhow::Result<SqliteWorkflowStore> {
-    SqliteWorkflowStore::open(&store_path(&env.dir)).map_err(|e| anyhow!(e))
-}
-
-/// The workflow store of the directory, if it has one.
-pub fn existing(env: &Env) -> anyhow::Result<Option<SqliteWorkflowStore>> {
-    let p = store_path(&env.dir);
-    if !p.exists() {
-        return Ok(None);
-    }
-    SqliteWorkflowStore::open(&p)
-        .map(Some)
+fn open(env: &Env) -> anyhow::Result<Box<dyn WorkflowStore>> {
+    env.workflow_location()?
+        .open_workflows()
         .map_err(|e| anyhow!(e))
 }
 
+/// The workflow store of the directory, if it has one (an SQLite file is not created; a
+/// PostgreSQL store is opened).
+pub fn existing(env: &Env) -> anyhow::Result<Option<Box<dyn WorkflowStore>>> {
+    let location = env.workflow_location()?;
+    if let Some(p) = location.sqlite_workflows_path() {
+        if !p.exists() {
+            return Ok(None);
+        }
+    }
+    location.open_workflows().map(Some).map_err(|e| anyhow!(e))
+}
+
 /// The workflow run `id`, if the directory's workflow store has it.
-pub fn find_run(env: &Env, id: &str) -> anyhow::Result<Option<(SqliteWorkflowStore, WfRun)>> {
+pub fn find_run(env: &Env, id: &str) -> anyhow::Result<Option<(Box<dyn WorkflowStore>, WfRun)>> {
     let Some(store) = existing(env)? else {
         return Ok(None);
     };
@@ -72,13 +75,13 @@ pub fn find_run(env: &Env, id: &str) -> anyhow::Result<Option<(SqliteWorkflowSto
 
 fn runner<'a>(
     env: &Env,
-    store: &'a SqliteWorkflowStore,
+    store: &'a dyn WorkflowStore,
     log: &'a super::StoreHandle,
     parallelism: usize,
 ) -> anyhow::Result<Runner<'a>> {
     let mut r = Runner::new(store, &env.dir, &Terminal);
     // The audit log of the directory (its default state database).
-    r.audit = Some((&log.store, env.workspace.clone()));
+    r.audit = Some((&*log.store, env.workspace.clone()));
     r.sources = env.sources.clone();
     r.parallelism = parallelism;
     r.actor = baton_engine::audit::Actor::current(super::audit::redacted_args());
@@ -184,7 +187,7 @@ pub fn run(env: &Env, c: &WorkflowCommand) -> anyhow::Result<ExitCode> {
             }
             let store = open(env)?;
             let log = env.open_store()?;
-            let r = runner(env, &store, &log, *parallelism)?;
+            let r = runner(env, store.as_ref(), &log, *parallelism)?;
             if *detach {
                 return match r.create(name, &inputs) {
                     Ok(id) => detached(env, &id, *parallelism),
@@ -346,7 +349,7 @@ pub fn approve(env: &Env, a: &ApproveArgs) -> anyhow::Result<ExitCode> {
         );
     };
     let log = env.open_store()?;
-    let r = runner(env, &store, &log, 10)?;
+    let r = runner(env, store.as_ref(), &log, 10)?;
     match r.decide(&a.run, &a.step, !a.reject, a.reason.as_deref()) {
         Ok(Some(advance)) => Ok(report(&a.run, &advance)),
         Ok(None) => {
@@ -360,7 +363,7 @@ pub fn approve(env: &Env, a: &ApproveArgs) -> anyhow::Result<ExitCode> {
 /// `baton resume RUN` for a workflow run.
 pub fn resume(
     env: &Env,
-    store: &SqliteWorkflowStore,
+    store: &dyn WorkflowStore,
     id: &str,
     parallelism: usize,
 ) -> anyhow::Result<ExitCode> {
@@ -374,7 +377,7 @@ pub fn resume(
 }
 
 /// `baton rollback RUN` for a workflow run.
-pub fn rollback(env: &Env, store: &SqliteWorkflowStore, id: &str) -> anyhow::Result<ExitCode> {
+pub fn rollback(env: &Env, store: &dyn WorkflowStore, id: &str) -> anyhow::Result<ExitCode> {
     let log = env.open_store()?;
     let r = runner(env, store, &log, 1)?;
     match r.rollback(id) {
@@ -426,7 +429,7 @@ pub fn run_json(r: &WfRun) -> serde_json::Value {
 }
 
 /// `baton runs show RUN` for a workflow run.
-pub fn show(store: &SqliteWorkflowStore, r: &WfRun, as_json: bool) -> anyhow::Result<ExitCode> {
+pub fn show(store: &dyn WorkflowStore, r: &WfRun, as_json: bool) -> anyhow::Result<ExitCode> {
     let steps = store.steps(&r.id)?;
     if as_json {
         let mut v = run_json(r);
@@ -528,10 +531,10 @@ pub fn serve(env: &Env, a: &ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let store = open(env)?;
     let log = env.open_store()?;
-    let r = runner(env, &store, &log, a.parallelism)?;
+    let r = runner(env, store.as_ref(), &log, a.parallelism)?;
     crate::ui::on_interrupt_flag(r.stop.clone());
     let agent = baton_workflow::agent::Agent {
-        store: &store,
+        store: store.as_ref(),
         started: jiff::Timestamp::now(),
     };
     eprintln!(
@@ -619,7 +622,16 @@ fn detached(env: &Env, id: &str, parallelism: usize) -> anyhow::Result<ExitCode>
         .try_clone()
         .map_err(|e| anyhow!("cannot write {}: {e}", log_path.display()))?;
     let exe = std::env::current_exe().map_err(|e| anyhow!("cannot find this program: {e}"))?;
-    let child = std::process::Command::new(exe)
+    let mut cmd = std::process::Command::new(exe);
+    // The store goes by the environment, not the command line, where others could read a
+    // connection string's password.
+    if let Some(store) = &env.store_flag() {
+        cmd.env("BATON_STORE", store);
+    }
+    if let Some(state) = env.state_flag() {
+        cmd.env("BATON_STATE", state);
+    }
+    let child = cmd
         .arg("--chdir")
         .arg(&env.dir)
         .arg("--env")
