@@ -4,6 +4,7 @@
 mod apply;
 pub mod audit;
 mod fmt;
+mod migrate;
 mod misc;
 mod plan;
 pub mod policy;
@@ -142,13 +143,7 @@ impl Env {
 
     /// Opens (creating if needed) the store of a command that may write.
     fn open_store(&self) -> anyhow::Result<StoreHandle> {
-        let location = self.location()?;
-        let created = match location {
-            Location::Sqlite(p) if !p.exists() => Some(p.clone()),
-            _ => None,
-        };
-        let store = location.open_state().map_err(|e| anyhow!(e))?;
-        Ok(StoreHandle { store, created })
+        StoreHandle::open(self.location()?)
     }
 
     /// Opens the store only if it exists: read-only commands must not create an SQLite file
@@ -181,6 +176,18 @@ pub struct StoreHandle {
     pub store: Box<dyn StateStore>,
     /// The SQLite file this command created, if it did.
     created: Option<PathBuf>,
+}
+
+impl StoreHandle {
+    /// Opens (creating if needed) the state store at `location`.
+    pub fn open(location: &Location) -> anyhow::Result<StoreHandle> {
+        let created = match location {
+            Location::Sqlite(p) if !p.exists() => Some(p.clone()),
+            _ => None,
+        };
+        let store = location.open_state().map_err(|e| anyhow!(e))?;
+        Ok(StoreHandle { store, created })
+    }
 }
 
 impl std::ops::Deref for StoreHandle {

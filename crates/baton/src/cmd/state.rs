@@ -184,6 +184,7 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
             outln!("Successfully moved {} object(s).", moves.len());
             Ok(ExitCode::SUCCESS)
         }
+        StateCommand::Migrate(a) => super::migrate::migrate(env, &a),
         StateCommand::History { json } => {
             let Some(store) = env.existing_store()? else {
                 if json {
@@ -208,7 +209,7 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
                 outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 outln!(
-                    "{:<7} {:<21} {:<10} {:<12} {:>7}  RUN",
+                    "{:<7} {:<21} {:<13} {:<12} {:>7}  RUN",
                     "SERIAL",
                     "CREATED",
                     "COMMAND",
@@ -217,7 +218,7 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
                 );
                 for m in h.iter().rev() {
                     outln!(
-                        "{:<7} {:<21} {:<10} {:<12} {:>7}  {}",
+                        "{:<7} {:<21} {:<13} {:<12} {:>7}  {}",
                         m.serial,
                         m.created_at,
                         m.command,
