@@ -3,12 +3,13 @@
 //! reordered record breaks the chain and [`verify`] names the first bad one.
 //!
 //! This module holds the records' canonical form (their types are in [`crate::model`]),
-//! verification (pure functions, usable on an export as well as on a database) and the SQL of the `audit` table, which lives in the state
-//! database next to the state (migration 3, [`schema_v3`]). Only the SQLite store calls the SQL
-//! functions, each inside one of its transactions.
+//! verification (pure functions, usable on an export as well as on a database), how an append
+//! chains the next record ([`next_record`], which every store uses) and the SQL of the `audit`
+//! table, which lives in the state database next to the state (migration 3, [`schema_v3`]).
+//! Only the SQLite store calls the SQL functions, each inside one of its transactions.
 //!
 //! Must not take the state lock (read-only commands such as `plan` append records while another
-//! process holds it: SQLite's write transaction is what serializes appenders), must not redact
+//! process holds it: the store's write transaction is what serializes appenders), must not redact
 //! (callers hand over arguments already redacted), and must not panic on any stored content:
 //! whatever is in the file, verification returns a report.
 //!
@@ -200,16 +201,62 @@ impl From<rusqlite::Error> for AuditFailure {
 /// head, inserting and moving the head are then one atomic step, serialized with every other
 /// appender on the database.
 ///
-/// The record follows the head when there is one (so records deleted from the end leave a gap
-/// that [`verify`] reports), else the last row. The head is not rewritten when it is missing,
-/// unreadable or behind the last row: evidence of tampering is never erased by an append.
+/// The record follows the head when there is one (see [`next_record`]).
 pub fn append(tx: &Transaction<'_>, entry: AuditEntry) -> Result<AuditRecord, AuditFailure> {
     let last: Option<(u64, String)> = tx
         .prepare_cached("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")?
         .query_row([], |r| Ok((r.get::<_, i64>(0)?, text(r, 1)?)))
         .optional()?
         .map(|(id, hash)| (u64::try_from(id).unwrap_or(0), hash.unwrap_or_default()));
-    let head = read_head(tx)?.map(|raw| parse_head(&raw));
+    let head = read_head(tx)?;
+    let next = next_record(last, head.as_deref(), entry).map_err(AuditFailure::Corrupt)?;
+    let record = next.record;
+    tx.prepare_cached(
+        "INSERT INTO audit (id, time, command, run_id, hash, canonical)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(rusqlite::params![
+        record.id as i64,
+        record.time,
+        record.command,
+        record.run_id,
+        record.hash,
+        next.canonical,
+    ])?;
+    if let Some(head) = next.head {
+        tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?
+            .execute([HEAD_KEY, &head])?;
+    }
+    Ok(record)
+}
+
+/// The record an append adds, as every store writes it (see [`next_record`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NextRecord {
+    /// With its id, previous hash and hash.
+    pub record: AuditRecord,
+    /// The text to store in the `canonical` column (what `hash` is the SHA-256 of).
+    pub canonical: String,
+    /// The new value of the [`HEAD_KEY`] meta entry; `None`: leave the head as it is.
+    pub head: Option<String>,
+}
+
+/// The record that appending `entry` adds to a log whose last row has `last` (id and hash; a
+/// row whose id is not a positive number counts as 0) and whose head is `head` (the raw
+/// [`HEAD_KEY`] value, `None` if absent); an empty `time` is stamped with the current time.
+/// The caller stores it in the same transaction in which it read `last` and `head`, with
+/// every other appender shut out.
+///
+/// The record follows the head when there is one (so records deleted from the end leave a gap
+/// that [`verify`] reports), else the last row. The head is not rewritten when it is missing,
+/// unreadable or behind the last row: evidence of tampering is never erased by an append.
+/// Fails (with the reason) only when the log has no ids left.
+pub fn next_record(
+    last: Option<(u64, String)>,
+    head: Option<&str>,
+    entry: AuditEntry,
+) -> Result<NextRecord, String> {
+    let head = head.map(parse_head);
     let (prev_id, prev_hash, move_head) = match (head, last) {
         (None, None) => (0, GENESIS_HASH.to_string(), true),
         (Some(Some(h)), None) => (h.id, h.hash, true),
@@ -220,7 +267,7 @@ pub fn append(tx: &Transaction<'_>, entry: AuditEntry) -> Result<AuditRecord, Au
     let id = prev_id
         .checked_add(1)
         .filter(|id| i64::try_from(*id).is_ok())
-        .ok_or_else(|| AuditFailure::Corrupt("the audit log has no ids left".to_string()))?;
+        .ok_or_else(|| "the audit log has no ids left".to_string())?;
     let AuditEntry {
         time,
         actor,
@@ -254,22 +301,24 @@ pub fn append(tx: &Transaction<'_>, entry: AuditEntry) -> Result<AuditRecord, Au
     };
     let canonical = record.canonical();
     record.hash = hash_of(&canonical);
-    tx.prepare_cached(
-        "INSERT INTO audit (id, time, command, run_id, hash, canonical)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(rusqlite::params![
-        id as i64,
-        record.time,
-        record.command,
-        record.run_id,
-        record.hash,
+    let head = move_head.then(|| head_text(id, &record.hash));
+    Ok(NextRecord {
+        record,
         canonical,
-    ])?;
-    if move_head {
-        tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?
-            .execute([HEAD_KEY, &head_text(id, &record.hash)])?;
-    }
+        head,
+    })
+}
+
+/// The record a stored row holds, as its hashed text says (the hash from its row). A row
+/// whose text is not a record fails with the reason; [`verify`] says more.
+pub fn record_of_row(row: &AuditRow) -> Result<AuditRecord, String> {
+    let mut record = parse_record(&row.canonical).map_err(|e| {
+        format!(
+            "audit record {} is unreadable ({e}); `baton audit verify` reports the damage",
+            row.id
+        )
+    })?;
+    record.hash.clone_from(&row.hash);
     Ok(record)
 }
 
@@ -555,14 +604,7 @@ fn rows(tx: &Transaction<'_>, id: Option<i64>) -> Result<Vec<AuditRow>, AuditFai
 }
 
 fn to_record(row: &AuditRow) -> Result<AuditRecord, AuditFailure> {
-    let mut record = parse_record(&row.canonical).map_err(|e| {
-        AuditFailure::Corrupt(format!(
-            "audit record {} is unreadable ({e}); `baton audit verify` reports the damage",
-            row.id
-        ))
-    })?;
-    record.hash.clone_from(&row.hash);
-    Ok(record)
+    record_of_row(row).map_err(AuditFailure::Corrupt)
 }
 
 fn read_head(tx: &Transaction<'_>) -> Result<Option<String>, AuditFailure> {

@@ -1,8 +1,9 @@
 //! The run journal's tables and SQL: runs (one per apply, destroy, resume or rollback) and
 //! their actions, each recorded as an intent before it starts and an outcome after it ends.
 //!
-//! Only the SQLite store calls these; they run inside its transactions so an outcome and the
-//! state write it implies commit together. Nothing here interprets recorded values.
+//! Only the SQLite store calls the SQL functions; they run inside its transactions so an
+//! outcome and the state write it implies commit together. [`is_orphaned`] and [`raw`] serve
+//! every store. Nothing here interprets recorded values.
 
 use crate::lock;
 use crate::model::{EntryOutcome, EntryStatus, JournalEntry, RawJson, RunRecord, RunStatus};
@@ -209,7 +210,8 @@ pub fn set_outcome(
     ])
 }
 
-fn raw(s: String) -> RawJson {
+/// A stored JSON text as [`RawJson`] (null when it is not JSON).
+pub fn raw(s: String) -> RawJson {
     match serde_json::value::RawValue::from_string(s) {
         Ok(r) => RawJson::from_raw(r),
         Err(_) => RawJson::null(),

@@ -14,7 +14,7 @@ pub mod journal;
 pub mod lock;
 pub mod model;
 pub mod sqlite;
-mod stamp;
+pub mod stamp;
 pub mod store;
 pub mod workflow;
 pub mod workflow_conformance;

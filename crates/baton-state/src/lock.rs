@@ -1,14 +1,15 @@
 //! Who is taking a state lock, and whether a recorded holder still exists: lock-info
-//! construction for this process, host name, process start times and liveness through `/proc`.
+//! construction for this process, host name, process start times and liveness through `/proc`,
+//! and the judgement of a stored lease every store shares ([`staleness`], [`lease`]).
 //!
 //! Must not signal or otherwise touch other processes (no `kill`, no `unsafe`), and must never
 //! call a holder dead when unsure: where liveness cannot be known (no `/proc`, not Linux, an
 //! unreadable entry) the holder is treated as alive, so a lock is only ever waited for, never
 //! stolen from a live process.
 
-use crate::model::LockInfo;
+use crate::model::{Fence, Lease, LockInfo};
 use crate::stamp;
-use crate::store::DEFAULT_LEASE;
+use crate::store::{Staleness, DEFAULT_LEASE};
 use std::path::Path;
 
 /// The lock information for this process, about to run `operation` (e.g. `apply`): a fresh
@@ -99,6 +100,45 @@ pub fn holder_is_gone(holder: &LockInfo) -> bool {
         Some(host) if host == holder.host => !process_alive(holder.pid, &holder.process_start),
         _ => false,
     }
+}
+
+/// Why a lock held by `holder`, whose lease runs out at `expires_ms` (`None`: a lock without a
+/// lease, see [`LockInfo::lease_ms`]), may be taken over at time `now_ms` (both by the store's
+/// clock), if it may: its lease ran out, or its holder is a process of this host that is gone.
+pub fn staleness(holder: &LockInfo, expires_ms: Option<i64>, now_ms: i64) -> Option<Staleness> {
+    if expires_ms.is_some_and(|e| e <= now_ms) {
+        Some(Staleness::LeaseExpired)
+    } else if holder_is_gone(holder) {
+        Some(Staleness::ProcessGone)
+    } else {
+        None
+    }
+}
+
+/// The lease of a stored lock as the stores report it (see [`staleness`]).
+pub fn lease(holder: LockInfo, fence: Fence, expires_ms: Option<i64>, now_ms: i64) -> Lease {
+    let expired = staleness(&holder, expires_ms, now_ms).is_some();
+    Lease {
+        holder,
+        fence,
+        expires_at_ms: expires_ms.and_then(|e| u64::try_from(e).ok()),
+        expired,
+    }
+}
+
+/// A stored holder: its JSON (`info`), or, when that is unreadable, what the columns stored
+/// beside it say — enough to identify and judge the holder.
+pub fn stored_holder(info: &str, id: String, pid: i64, host: String, since: String) -> LockInfo {
+    serde_json::from_str(info).unwrap_or_else(|_| LockInfo {
+        id,
+        pid: u32::try_from(pid).unwrap_or(0),
+        who: host.clone(),
+        host,
+        operation: String::new(),
+        since,
+        process_start: String::new(),
+        lease_ms: 0,
+    })
 }
 
 struct ProcStat {

@@ -856,25 +856,13 @@ struct Held {
 
 impl Held {
     fn lease(self, now: i64) -> Lease {
-        let expired = staleness(&self, now).is_some();
-        Lease {
-            holder: self.info,
-            fence: self.fence,
-            expires_at_ms: self.expires_ms.and_then(|e| u64::try_from(e).ok()),
-            expired,
-        }
+        lock::lease(self.info, self.fence, self.expires_ms, now)
     }
 }
 
 /// Why `held` may be taken over at time `now`, if it may.
 fn staleness(held: &Held, now: i64) -> Option<Staleness> {
-    if held.expires_ms.is_some_and(|e| e <= now) {
-        Some(Staleness::LeaseExpired)
-    } else if lock::holder_is_gone(&held.info) {
-        Some(Staleness::ProcessGone)
-    } else {
-        None
-    }
+    lock::staleness(&held.info, held.expires_ms, now)
 }
 
 fn read_lock(tx: &Transaction<'_>) -> Result<Option<LockInfo>, Failure> {
@@ -903,17 +891,7 @@ fn read_held(tx: &Transaction<'_>) -> Result<Option<Held>, Failure> {
     let Some(((id, pid, host, since, info), token, expires_ms)) = row else {
         return Ok(None);
     };
-    // The columns are enough to identify and judge a holder whose JSON is unreadable.
-    let info = serde_json::from_str(&info).unwrap_or_else(|_| LockInfo {
-        id,
-        pid: u32::try_from(pid).unwrap_or(0),
-        who: host.clone(),
-        host,
-        operation: String::new(),
-        since,
-        process_start: String::new(),
-        lease_ms: 0,
-    });
+    let info = lock::stored_holder(&info, id, pid, host, since);
     Ok(Some(Held {
         info,
         fence: to_fence(token)?,

@@ -10,6 +10,7 @@ use baton_state::StateError;
 use std::time::Duration;
 
 pub mod state;
+mod state_schema;
 pub mod workflow;
 
 /// How many times, and how long apart at first, a connection is tried before giving up; the
@@ -35,13 +36,48 @@ pub fn connect(target: &PgTarget) -> Result<postgres::Client, StateError> {
     }
 }
 
+/// One attempt of [`connect`], without retries: for callers that try again on their own
+/// schedule (a lease renewer).
+pub fn connect_once(target: &PgTarget) -> Result<postgres::Client, postgres::Error> {
+    try_connect(target)
+}
+
 fn try_connect(target: &PgTarget) -> Result<postgres::Client, postgres::Error> {
     let mut client = postgres::Client::connect(target.conn_str(), postgres::NoTls)?;
-    client.batch_execute(&format!(
+    let setup = format!(
         "CREATE SCHEMA IF NOT EXISTS \"{s}\"; SET search_path TO \"{s}\"",
         s = target.schema
-    ))?;
+    );
+    match client.batch_execute(&setup) {
+        // Sessions creating the same schema at once: `IF NOT EXISTS` does not stop the loser
+        // from failing on the catalog's unique index. The schema exists now.
+        Err(e) if is_duplicate(&e) => client.batch_execute(&setup)?,
+        other => other?,
+    }
     Ok(client)
+}
+
+/// A unique violation (23505) or an object that already exists (42P06, 42P07, 42710).
+fn is_duplicate(e: &postgres::Error) -> bool {
+    e.code()
+        .is_some_and(|c| matches!(c.code(), "23505" | "42P06" | "42P07" | "42710"))
+}
+
+/// Whether the connection an error came from is gone: closed, cut off (an I/O error) or ended
+/// by the server (57P0x, 08xxx). Such a connection must not be used again.
+pub fn is_connection_lost(e: &postgres::Error) -> bool {
+    if e.is_closed() || is_io(e) {
+        return true;
+    }
+    e.code().is_some_and(|code| {
+        let c = code.code();
+        c.starts_with("08") || c.starts_with("57P0")
+    })
+}
+
+/// Whether the error is an I/O failure of the connection (the server never answered).
+pub fn is_io(e: &postgres::Error) -> bool {
+    std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
 }
 
 /// Whether an error may go away by trying again: the connection was refused, dropped or
