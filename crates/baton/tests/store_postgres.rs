@@ -137,7 +137,10 @@ fn backend_block_and_pg_conn_str() {
         &[("PG_CONN_STR", s.url()), ("PG_SCHEMA_NAME", &schema)]
     )
     .is_empty());
-    assert_eq!(state_list(&q, &["--store", &url], &[]), ["terraform_data.a"]);
+    assert_eq!(
+        state_list(&q, &["--store", &url], &[]),
+        ["terraform_data.a"]
+    );
 }
 
 #[test]
@@ -166,9 +169,19 @@ fn environments_and_stacks_sharing_a_database_stay_apart() {
         .ok()
         .assert_stdout_contains("one");
     // Destroying one environment leaves the other.
-    p.baton(["--store", &url, "--env", "staging", "destroy", "--auto-approve"])
-        .ok();
-    assert_eq!(state_list(&p, &["--store", &url], &[]), ["terraform_data.a"]);
+    p.baton([
+        "--store",
+        &url,
+        "--env",
+        "staging",
+        "destroy",
+        "--auto-approve",
+    ])
+    .ok();
+    assert_eq!(
+        state_list(&p, &["--store", &url], &[]),
+        ["terraform_data.a"]
+    );
 
     // Two stacks in one database, each with its schema.
     let mk = |name: &str| {
@@ -282,4 +295,68 @@ fn migrate_sqlite_to_postgres_and_back() {
             audit.stdout
         );
     }
+}
+
+#[test]
+fn workflow_runs_and_their_stacks_use_the_stores_chosen_for_them() {
+    let s = server();
+    let (url, _) = fresh_url("wf");
+    let net_schema = s.fresh_schema("wfnet");
+    let p = Project::new(&[
+        (
+            "stacks/net/main.tf",
+            &format!(
+                "terraform {{\n  backend \"pg\" {{\n    conn_str    = \"{}\"\n    schema_name = \"{net_schema}\"\n  }}\n}}\nresource \"terraform_data\" \"net\" {{\n  input = \"n1\"\n}}\noutput \"id\" {{\n  value = terraform_data.net.output\n}}\n",
+                s.url()
+            ),
+        ),
+        (
+            "stacks/app/main.tf",
+            "variable \"id\" {\n  type = string\n}\nresource \"terraform_data\" \"app\" {\n  input = var.id\n}\n",
+        ),
+        (
+            "deploy.baton.hcl",
+            "workflow \"deploy\" {\n  step \"net\" {\n    apply = \"stacks/net\"\n  }\n  step \"app\" {\n    apply = \"stacks/app\"\n    vars  = { id = step.net.outputs.id }\n  }\n}\n",
+        ),
+    ]);
+    let store = [("BATON_STORE", url.as_str())];
+    let run = |args: &[&str]| {
+        let mut cmd = p.baton(args);
+        for (k, v) in store {
+            cmd = cmd.env(k, v);
+        }
+        cmd.ok()
+    };
+    run(&["workflow", "plan", "deploy"]);
+    run(&["workflow", "run", "deploy"]).assert_stdout_contains("succeeded");
+    // The workflow run is in the BATON_STORE schema, not in an SQLite file.
+    assert!(!p.exists(".baton/workflows.db"));
+    let runs = run(&["runs", "--json"]).json();
+    let id = runs
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["kind"] == "workflow"))
+        .and_then(|r| r["id"].as_str())
+        .map(str::to_string)
+        .expect("a workflow run in the PostgreSQL store");
+    // Each stack's state is where its own configuration puts it.
+    assert!(!p.exists("stacks/net/.baton/state.db"));
+    assert_eq!(
+        state_list(&p, &["--chdir", "stacks/net"], &[]),
+        ["terraform_data.net"]
+    );
+    assert_eq!(
+        state_list(&p, &["--chdir", "stacks/app"], &[]),
+        ["terraform_data.app"]
+    );
+    // Rolling the run back finds the stacks' stores again. (The command reports a rolled
+    // back run with exit code 1, whatever asked for it.)
+    let mut undo = p.baton(["rollback", &id]);
+    for (k, v) in store {
+        undo = undo.env(k, v);
+    }
+    undo.run()
+        .assert_stdout_contains("step.rollback:net: succeeded")
+        .assert_stdout_contains("step.rollback:app: succeeded");
+    assert!(state_list(&p, &["--chdir", "stacks/net"], &[]).is_empty());
+    assert!(state_list(&p, &["--chdir", "stacks/app"], &[]).is_empty());
 }
