@@ -69,13 +69,6 @@ pub enum TfStateError {
     },
 }
 
-/// Whether `text` looks like a Terraform state file (a JSON object with `version` and
-/// `lineage` or `terraform_version`), as opposed to something else given as a path.
-pub fn looks_like_tfstate(text: &str) -> bool {
-    let t = text.trim_start();
-    t.starts_with('{') && t.contains("\"version\"") && t.contains("\"terraform_version\"")
-}
-
 /// Reads the Terraform state file text `text` (named `file` in errors) with the resource types
 /// of `providers`.
 pub fn read(text: &str, file: &Path, providers: &Registry) -> Result<Imported, TfStateError> {
@@ -450,7 +443,12 @@ mod tests {
             "dependencies": ["terraform_data.a"], "create_before_destroy": true},
            {"index_key": 0, "deposed": "00aa11bb", "schema_version": 0,
             "attributes": {"id": "old", "input": null, "output": null, "triggers_replace": null}}
-         ]}
+         ]},
+        {"mode": "data", "type": "local_file", "name": "cfg",
+         "provider": "provider[\"registry.terraform.io/hashicorp/local\"]",
+         "instances": [{"schema_version": 0,
+           "attributes": {"filename": "cfg.txt", "content": "hello", "id": "aaf4c6"},
+           "sensitive_attributes": []}]}
       ],
       "check_results": null
     }"#;
@@ -471,6 +469,7 @@ mod tests {
             keys,
             [
                 "terraform_data.a ",
+                "data.local_file.cfg ",
                 "module.m[\"k\"].terraform_data.c[0] ",
                 "module.m[\"k\"].terraform_data.c[0] 00aa11bb"
             ]
@@ -488,6 +487,15 @@ mod tests {
             ]]
         );
         assert_eq!(a.provider, "provider[\"terraform.io/builtin/terraform\"]");
+        let cfg = got
+            .snapshot
+            .current(&InstanceAddr::parse("data.local_file.cfg").expect("addr"))
+            .expect("the data source");
+        let content = decode_object(cfg)
+            .expect("decodes")
+            .get_attr("content")
+            .and_then(|c| c.as_str().map(str::to_string));
+        assert_eq!(content.as_deref(), Some("hello"));
         let c = got
             .snapshot
             .current(&InstanceAddr::parse("module.m[\"k\"].terraform_data.c[0]").expect("addr"))
