@@ -29,6 +29,9 @@ pub struct PgTarget {
     conn: String,
     /// The schema (created on first use).
     pub schema: String,
+    /// The schema of the work queue: the one named by the user, shared by every environment
+    /// (whose state lives in schemas of their own), so one set of workers serves them all.
+    pub queue_schema: String,
 }
 
 impl std::fmt::Debug for Location {
@@ -100,6 +103,7 @@ impl Location {
                 Ok(Location::Postgres(PgTarget {
                     conn: t.conn.clone(),
                     schema,
+                    queue_schema: t.queue_schema.clone(),
                 }))
             }
         }
@@ -124,8 +128,8 @@ impl Location {
         }
     }
 
-    /// Opens the workflow run store here: for SQLite, `workflows.db` beside the state file;
-    /// for PostgreSQL, the same schema as the state.
+    /// Opens the workflow run store here: for SQLite, `workflows.db` beside the state file
+    /// ([`Location::sqlite_workflows_path`]); for PostgreSQL, the same schema as the state.
     pub fn open_workflows(&self) -> Result<Box<dyn WorkflowStore>, StateError> {
         match self {
             Location::Sqlite(p) => {
@@ -133,6 +137,14 @@ impl Location {
                 Ok(Box::new(SqliteWorkflowStore::open(&path)?))
             }
             Location::Postgres(t) => crate::pg::workflow::open(t),
+        }
+    }
+
+    /// For SQLite, the file of the workflow run store (`workflows.db` beside the state file).
+    pub fn sqlite_workflows_path(&self) -> Option<PathBuf> {
+        match self {
+            Location::Sqlite(p) => Some(p.with_file_name("workflows.db")),
+            Location::Postgres(_) => None,
         }
     }
 }
@@ -159,12 +171,25 @@ impl PgTarget {
             .or(from_conn)
             .unwrap_or_else(|| DEFAULT_SCHEMA.to_string());
         check_schema(&schema)?;
-        Ok(PgTarget { conn, schema })
+        Ok(PgTarget {
+            conn,
+            queue_schema: schema.clone(),
+            schema,
+        })
     }
 
     /// The connection string to hand to the client library. Holds credentials.
     pub fn conn_str(&self) -> &str {
         &self.conn
+    }
+
+    /// The same database, in the work queue's schema.
+    pub fn queue_target(&self) -> PgTarget {
+        PgTarget {
+            conn: self.conn.clone(),
+            schema: self.queue_schema.clone(),
+            queue_schema: self.queue_schema.clone(),
+        }
     }
 
     /// `postgresql://USER@HOST:PORT/DB (schema S)`, or the keyword form without `password`.

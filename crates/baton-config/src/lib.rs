@@ -5,12 +5,14 @@
 //! expression; a file with a syntax error is reported and skipped, the rest still load.
 
 pub mod ast;
+pub mod backend;
 pub mod fmt;
 pub mod model;
 pub mod settings;
 pub mod syntax;
 
 pub use ast::{BinaryOp, Expr, ExprKind, ForExpr, ObjectKey, TemplatePart, TraversalStep, UnaryOp};
+pub use backend::Backend;
 pub use model::{
     load_config, load_config_with, load_module, Check, CheckRule, Config, ConfigFs, IgnoreChanges,
     Import, Lifecycle, Local, MemFs, Module, ModuleCall, Moved, OnFailure, Output, ProviderBlock,

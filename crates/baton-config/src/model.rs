@@ -64,7 +64,8 @@ pub struct Module {
 pub struct TerraformSettings {
     pub required_version: Option<String>,
     pub required_providers: BTreeMap<String, String>,
-    pub backend: Option<(String, Span)>,
+    /// The `backend "TYPE" { … }` or `cloud { … }` block, its literal settings decoded.
+    pub backend: Option<crate::backend::Backend>,
     /// `baton { on_failure = "rollback" … }` inside `terraform`, decoded.
     pub baton: BatonSettings,
 }
@@ -695,6 +696,7 @@ impl Builder {
             return;
         }
         let body = &blk.body;
+        crate::backend::collect_from(blk, &mut self.m.terraform.backend, &mut self.diags);
         for a in &body.attrs {
             match a.name.as_str() {
                 "required_version" => {
@@ -736,10 +738,7 @@ impl Builder {
                             .insert(a.name.clone(), src);
                     }
                 }
-                "backend" | "cloud" => {
-                    let name = b.labels.first().map(|l| l.0.clone()).unwrap_or_default();
-                    self.m.terraform.backend = Some((name, b.def_span));
-                }
+                "backend" | "cloud" => {}
                 "baton" => {
                     self.m.terraform.baton =
                         crate::settings::baton_settings(&b.body, &mut self.diags)

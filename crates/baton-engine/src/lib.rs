@@ -14,6 +14,7 @@ pub mod context;
 pub mod expand;
 pub mod graph;
 pub mod lifecycle;
+pub mod migrate;
 pub mod model;
 pub mod moves;
 pub mod nodes;
@@ -27,6 +28,7 @@ pub mod resume;
 pub mod rollback;
 pub mod runid;
 pub mod statecodec;
+pub mod tfstate;
 pub mod values;
 pub mod vars;
 

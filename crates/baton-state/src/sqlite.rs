@@ -83,6 +83,19 @@ const LOCK_POLL: Duration = Duration::from_millis(100);
 const IN_PROGRESS: &str = "in_progress";
 const INTERRUPTED: &str = "interrupted";
 
+/// Where a root module keeps the state of an environment by default: `.baton/state.db` in its
+/// directory for `default`, `.baton/envs/ENV/state.db` for the others.
+pub fn default_path(dir: &Path, environment: &str) -> PathBuf {
+    if environment == "default" {
+        dir.join(".baton").join("state.db")
+    } else {
+        dir.join(".baton")
+            .join("envs")
+            .join(environment)
+            .join("state.db")
+    }
+}
+
 impl SqliteStore {
     /// Opens the database at `path`, creating it (and its parent directories) if needed, and
     /// brings its schema up to date. A file that is not a Baton state database, or one written

@@ -8,13 +8,13 @@ use crate::exec::{resolve_inputs, InputValue, WfError};
 use crate::graph;
 use crate::model::{Step, StepKind, Workflow};
 use crate::scope::WfScope;
+use baton_backend::Location;
 use baton_core::Sources;
 use baton_engine::lifecycle::{self, RunKind, RunRequest};
 use baton_engine::plan::PlanOpts;
 use baton_engine::vars::CliVar;
 use baton_engine::PlanMode;
 use baton_eval::{Evaluator, FnCtx, Value};
-use baton_state::sqlite::SqliteStore;
 use std::collections::BTreeMap;
 
 /// One step as the plan shows it.
@@ -177,15 +177,24 @@ fn stack(
         ..PlanOpts::default()
     };
     let req = RunRequest::new(&stack_dir, &env, RunKind::Apply(opts));
+    let location = match crate::exec::stack_location(&stack_dir, &env) {
+        Ok(l) => l,
+        Err(e) => return StackPreview::Error(e),
+    };
     // A stack never applied has no state yet: plan against an empty one, creating nothing.
-    let path = lifecycle::default_state_path(&stack_dir, &env);
-    let scratch = (!path.exists()).then(|| {
-        std::env::temp_dir().join(format!("baton-preview-{}.db", baton_engine::new_run_id()))
-    });
-    let opened = SqliteStore::open(scratch.as_deref().unwrap_or(&path));
+    let scratch = match &location {
+        Location::Sqlite(path) if !path.exists() => Some(
+            std::env::temp_dir().join(format!("baton-preview-{}.db", baton_engine::new_run_id())),
+        ),
+        _ => None,
+    };
+    let opened = match &scratch {
+        Some(s) => Location::Sqlite(s.clone()).open_state(),
+        None => location.open_state(),
+    };
     let result = opened
         .map_err(|e| e.to_string())
-        .and_then(|store| lifecycle::preview(&store, &req).map_err(|e| e.to_string()));
+        .and_then(|store| lifecycle::preview(store.as_ref(), &req).map_err(|e| e.to_string()));
     if let Some(s) = &scratch {
         for suffix in ["", "-wal", "-shm"] {
             let mut p = s.clone().into_os_string();

@@ -18,6 +18,10 @@ pub struct Cli {
     /// The state database (default: .baton/state.db, or .baton/envs/NAME/state.db with --env).
     #[arg(long, global = true, value_name = "PATH", env = "BATON_STATE")]
     pub state: Option<PathBuf>,
+    /// Where the state is: a PostgreSQL URL (postgres://USER@HOST/DB?schema_name=S) or an
+    /// SQLite file. Also BATON_STORE. Wins over a backend block and --state.
+    #[arg(long, global = true, value_name = "URL|PATH")]
+    pub store: Option<String>,
     /// The environment: its own state, and `terraform.workspace` in the configuration.
     #[arg(long = "env", global = true, value_name = "NAME", env = "BATON_ENV")]
     pub env: Option<String>,
@@ -446,6 +450,27 @@ pub enum StateCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Copy this stack's state into another store (--to), or import a state into this one
+    /// (--from): another Baton store or a Terraform state file.
+    Migrate(MigrateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct MigrateArgs {
+    /// Copy the current state into this store (a PostgreSQL URL or an SQLite file), as its
+    /// first version; the target must have no state unless --force.
+    #[arg(long, value_name = "URL|PATH", conflicts_with = "from")]
+    pub to: Option<String>,
+    /// Import this state into the current store as a new version: a PostgreSQL URL, an SQLite
+    /// file, or a Terraform state file (terraform.tfstate, format version 4).
+    #[arg(long, value_name = "URL|PATH")]
+    pub from: Option<String>,
+    /// With --to: write even when the target already has state (as a new version on top).
+    #[arg(long)]
+    pub force: bool,
+    /// Wait up to this long for each store's lock.
+    #[arg(long, default_value = "0s")]
+    pub lock_timeout: String,
 }
 
 #[derive(Args, Debug)]

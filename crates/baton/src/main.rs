@@ -21,6 +21,8 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match cmd::run(cli) {
         Ok(code) => code,
+        // Diagnostics already said what went wrong.
+        Err(e) if e.downcast_ref::<cmd::Reported>().is_some() => ExitCode::from(1),
         Err(e) => {
             eprintln!("Error: {e:#}");
             ExitCode::from(1)

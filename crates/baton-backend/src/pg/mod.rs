@@ -46,15 +46,16 @@ pub fn connect_once(target: &PgTarget) -> Result<postgres::Client, postgres::Err
 
 fn try_connect(target: &PgTarget) -> Result<postgres::Client, postgres::Error> {
     let mut client = postgres::Client::connect(target.conn_str(), postgres::NoTls)?;
-    let s = &target.schema;
-    if let Err(e) = client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{s}\"")) {
-        // Connections creating the same schema at once: all but one lose the race on the
-        // catalog's unique index, even with IF NOT EXISTS. The schema exists now.
-        if !is_duplicate(&e) {
-            return Err(e);
-        }
+    let setup = format!(
+        "CREATE SCHEMA IF NOT EXISTS \"{s}\"; SET search_path TO \"{s}\"",
+        s = target.schema
+    );
+    match client.batch_execute(&setup) {
+        // Sessions creating the same schema at once: `IF NOT EXISTS` does not stop the loser
+        // from failing on the catalog's unique index. The schema exists now.
+        Err(e) if is_duplicate(&e) => client.batch_execute(&setup)?,
+        other => other?,
     }
-    client.batch_execute(&format!("SET search_path TO \"{s}\""))?;
     Ok(client)
 }
 

@@ -81,8 +81,10 @@ pub struct PgQueue {
 }
 
 impl PgQueue {
-    /// Opens the queue in `target`'s schema, creating its tables if they are missing.
+    /// Opens the work queue of `target` (in its queue schema: the schema the user named,
+    /// shared by every environment), creating its tables if they are missing.
     pub fn open(target: &PgTarget) -> Result<PgQueue, StateError> {
+        let target = &target.queue_target();
         let pool = Pool::open(target)?;
         pool.with(|c| {
             let mut tx = c.transaction()?;

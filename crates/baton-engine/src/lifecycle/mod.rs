@@ -403,18 +403,9 @@ pub fn take_lock(
     Ok(guard)
 }
 
-/// Where a root module keeps the state of an environment by default: `.baton/state.db` in its
-/// directory for `default`, `.baton/envs/ENV/state.db` for the others.
-pub fn default_state_path(dir: &std::path::Path, workspace: &str) -> PathBuf {
-    if workspace == "default" {
-        dir.join(".baton").join("state.db")
-    } else {
-        dir.join(".baton")
-            .join("envs")
-            .join(workspace)
-            .join("state.db")
-    }
-}
+/// Where a root module keeps the state of an environment by default (see
+/// [`baton_state::sqlite::default_path`]).
+pub use baton_state::sqlite::default_path as default_state_path;
 
 /// Refuses new work while an earlier run is unresolved (interrupted, or its rollback failed).
 pub fn check_unresolved(store: &dyn StateStore) -> Result<(), RunError> {

@@ -29,8 +29,10 @@ impl Planner<'_> {
                 .get(name)
                 .and_then(|s| decode_output(s).ok());
             let action = match &before {
+                // Terraform keeps no null outputs in state: absent and null are the same.
+                None if after.is_wholly_known() && after.is_null() => Action::NoOp,
                 None => Action::Create,
-                Some(b) if after.is_wholly_known() && b.raw_equal(&after) => Action::NoOp,
+                Some(b) if after.is_wholly_known() && same_value(b, &after) => Action::NoOp,
                 Some(_) => Action::Update,
             };
             out.push(OutputChange {
@@ -69,4 +71,11 @@ impl Planner<'_> {
         }
         out
     }
+}
+
+/// Whether an output's value is unchanged, as Terraform decides it (cty's `Equals`): the same
+/// type, and the same value, numbers being equal when they print the same (so a number read
+/// back from its decimal form in a state file equals the one it was computed as).
+fn same_value(before: &Value, after: &Value) -> bool {
+    before.raw_equal(after) || (before.ty() == after.ty() && before.to_json() == after.to_json())
 }

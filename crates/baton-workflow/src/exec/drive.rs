@@ -887,6 +887,9 @@ impl Book<'_> {
             all.push(run_id.clone());
             rec.child_run = Some(all.join(" "));
             if let Work::Stack { dir, env, .. } = &p.work {
+                // The stack's default state path: it names the stack directory and the
+                // environment, from which an undo finds the store again (wherever the stack's
+                // backend block puts it); never a connection string.
                 rec.child_store = Some(
                     baton_engine::lifecycle::default_state_path(dir, env)
                         .to_string_lossy()
@@ -1203,11 +1206,12 @@ fn stack_plan_json(
     };
     let mut req = RunRequest::new(dir, env, RunKind::Apply(opts));
     req.lock_timeout = std::time::Duration::from_secs(60);
-    let path = lifecycle::default_state_path(dir, env);
-    let Ok(store) = baton_state::sqlite::SqliteStore::open(&path) else {
+    let Ok(store) =
+        super::stack_location(dir, env).and_then(|l| l.open_state().map_err(|e| e.to_string()))
+    else {
         return serde_json::Value::Null;
     };
-    lifecycle::preview(&store, &req)
+    lifecycle::preview(store.as_ref(), &req)
         .ok()
         .and_then(|p| p.json)
         .unwrap_or(serde_json::Value::Null)

@@ -27,9 +27,29 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Where a directory's workflow runs are recorded.
-pub fn store_path(dir: &Path) -> PathBuf {
-    dir.join(".baton").join("workflows.db")
+/// Where the stack in `dir` keeps environment `env`'s state, as the binary would choose it
+/// for a command run there without `--store`: its backend block (with `PG_CONN_STR` and
+/// `PG_SCHEMA_NAME`), else the default SQLite file. A mistake in the backend block is an error
+/// naming the directory; a backend Baton does not implement is passed over.
+pub fn stack_location(dir: &Path, env: &str) -> Result<baton_backend::Location, String> {
+    let sources = baton_core::Sources::new();
+    let (located, diags) =
+        baton_backend::locate(dir, env, &baton_backend::Overrides::pg_env(), &sources);
+    match located {
+        Some(l) => Ok(l.state.location),
+        None => Err(format!(
+            "the state store of stack {} cannot be chosen: {}",
+            dir.display(),
+            diags
+                .errors()
+                .map(|d| match d.subject.and_then(|s| sources.location(s)) {
+                    Some(at) => format!("{at}: {}: {}", d.summary, d.detail),
+                    None => format!("{}: {}", d.summary, d.detail),
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
+    }
 }
 
 /// How a run stands after it was advanced as far as it could go.

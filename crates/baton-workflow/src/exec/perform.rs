@@ -13,7 +13,6 @@ use baton_engine::plan::PlanOpts;
 use baton_engine::vars::CliVar;
 use baton_engine::{NoObserver, Observer, Plan, PlanMode};
 use baton_eval::Value;
-use baton_state::sqlite::SqliteStore;
 use baton_state::{RunStatus, StateStore};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -419,12 +418,13 @@ fn stack_step(r: &Runner<'_>, p: &Prepared) -> Performed {
     else {
         return Performed::default();
     };
-    let store_path = lifecycle::default_state_path(dir, env);
-    let store = match SqliteStore::open(&store_path) {
+    let opened =
+        super::stack_location(dir, env).and_then(|l| l.open_state().map_err(|e| e.to_string()));
+    let store = match opened {
         Ok(s) => s,
         Err(e) => {
             return Performed {
-                error: Some(e.to_string()),
+                error: Some(e),
                 ..Performed::default()
             }
         }
@@ -449,7 +449,7 @@ fn stack_step(r: &Runner<'_>, p: &Prepared) -> Performed {
                 // missing from the record.
                 return Performed {
                     ok: true,
-                    outputs: Some(stack_outputs(&store)),
+                    outputs: Some(stack_outputs(store.as_ref())),
                     child_runs: vec![done.id],
                     ..Performed::default()
                 };
@@ -475,7 +475,9 @@ fn stack_step(r: &Runner<'_>, p: &Prepared) -> Performed {
         errors: Mutex::new(Vec::new()),
         sources: req.sources.clone(),
     };
-    let outcome = with_timeout(&req, p.timeout, || lifecycle::run(&store, &req, &hooks));
+    let outcome = with_timeout(&req, p.timeout, || {
+        lifecycle::run(store.as_ref(), &req, &hooks)
+    });
     let errors = hooks
         .errors
         .lock()
@@ -525,7 +527,7 @@ fn stack_step(r: &Runner<'_>, p: &Prepared) -> Performed {
         )),
         Ok(RunOutcome::Declined) | Ok(RunOutcome::NothingToDo) => Performed {
             ok: true,
-            outputs: Some(stack_outputs(&store)),
+            outputs: Some(stack_outputs(store.as_ref())),
             child_runs: runs,
             ..Performed::default()
         },
@@ -554,7 +556,7 @@ fn outputs_value(outputs: &BTreeMap<String, (Value, bool)>) -> Value {
 }
 
 /// The root outputs in a stack's current state.
-fn stack_outputs(store: &SqliteStore) -> Value {
+fn stack_outputs(store: &dyn StateStore) -> Value {
     let Ok(snap) = store.current() else {
         return Value::empty_object();
     };

@@ -10,8 +10,7 @@ use super::perform::{perform, Prepared, Work};
 use super::{Advance, Runner, WfError};
 use crate::model::{StepKind, Workflow};
 use baton_engine::lifecycle::{self, RollbackTarget, RunKind, RunOutcome, RunRequest};
-use baton_state::sqlite::SqliteStore;
-use baton_state::{RunStatus, StateStore, WfClaim, WfRun, WfStep, WfStepStatus};
+use baton_state::{RunStatus, WfClaim, WfRun, WfStep, WfStepStatus};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -219,12 +218,8 @@ fn undo_stack(runner: &Runner<'_>, s: &WfStep) -> Result<(), String> {
     let Some(store_path) = s.child_store.as_deref().map(PathBuf::from) else {
         return Ok(());
     };
-    if !store_path.exists() {
-        // The stack run never got as far as its state: nothing to undo.
-        return Ok(());
-    }
-    let store = SqliteStore::open(&store_path).map_err(|e| e.to_string())?;
-    // The stack directory: the store is DIR/.baton/state.db or DIR/.baton/envs/ENV/state.db.
+    // The stack directory and environment: the record holds the stack's default state path,
+    // DIR/.baton/state.db or DIR/.baton/envs/ENV/state.db.
     let dir = stack_dir(&store_path).ok_or_else(|| {
         format!(
             "cannot tell the stack directory of {}",
@@ -232,6 +227,14 @@ fn undo_stack(runner: &Runner<'_>, s: &WfStep) -> Result<(), String> {
         )
     })?;
     let env = env_of(&store_path);
+    let location = super::stack_location(&dir, &env)?;
+    if let baton_backend::Location::Sqlite(p) = &location {
+        if !p.exists() {
+            // The stack run never got as far as its state: nothing to undo.
+            return Ok(());
+        }
+    }
+    let store = location.open_state().map_err(|e| e.to_string())?;
     let runs: Vec<String> = s
         .child_run
         .as_deref()
@@ -254,7 +257,7 @@ fn undo_stack(runner: &Runner<'_>, s: &WfStep) -> Result<(), String> {
         req.actor = runner.actor.clone();
         req.lock_timeout = Duration::from_secs(600);
         let hooks = Approve;
-        match lifecycle::run(&store, &req, &hooks) {
+        match lifecycle::run(store.as_ref(), &req, &hooks) {
             Ok(RunOutcome::Ran(ran)) if !ran.succeeded() => {
                 return Err(format!(
                     "the rollback of stack run {id} in {} did not finish: {}",

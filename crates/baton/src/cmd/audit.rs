@@ -8,11 +8,17 @@ use baton_state::{AuditRecord, StateStore};
 use serde_json::json;
 use std::process::ExitCode;
 
-/// The command line with values that could be secret redacted (`--var k=v` → `--var k=***`).
+/// The command line with values that could be secret redacted (`--var k=v` → `--var k=***`;
+/// a connection string's password left out).
 pub fn redacted_args() -> Vec<String> {
+    redact_args(std::env::args().skip(1))
+}
+
+/// [`redacted_args`] of the given arguments.
+fn redact_args(args: impl Iterator<Item = String>) -> Vec<String> {
     let mut out = Vec::new();
     let mut redact_next = false;
-    for a in std::env::args().skip(1) {
+    for a in args {
         if redact_next {
             redact_next = false;
             out.push(match a.split_once('=') {
@@ -29,11 +35,23 @@ pub fn redacted_args() -> Vec<String> {
                 Some((k, _)) => format!("--var={k}=***"),
                 None => "--var=***".into(),
             });
+        } else if let Some((flag, v)) = a.split_once('=').filter(|(f, _)| f.starts_with("--")) {
+            out.push(format!("{flag}={}", redact_conn(v)));
         } else {
-            out.push(a);
+            out.push(redact_conn(&a));
         }
     }
     out
+}
+
+/// An argument that is a PostgreSQL connection string, without its password (any other
+/// argument as it is).
+fn redact_conn(a: &str) -> String {
+    if baton_backend::location::is_postgres(a) {
+        baton_backend::location::redact(a)
+    } else {
+        a.to_string()
+    }
 }
 
 pub use baton_engine::audit::Record;
@@ -116,5 +134,31 @@ pub fn run(env: &Env, c: &AuditCommand) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::from(1))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_strings_lose_their_password() {
+        let args = [
+            "--store",
+            "postgres://u:hunter2@db/x",
+            "state",
+            "migrate",
+            "--to=postgresql://u:hunter2@db/y?sslmode=disable",
+            "--var",
+            "k=v",
+            "--from",
+            "host=db password=hunter2",
+        ]
+        .map(String::from);
+        let got = redact_args(args.into_iter()).join(" ");
+        assert!(!got.contains("hunter2"), "{got}");
+        assert!(got.contains("postgres://u@db/x"), "{got}");
+        assert!(got.contains("--to=postgresql://u@db/y"), "{got}");
+        assert!(got.contains("--var k=***"), "{got}");
     }
 }

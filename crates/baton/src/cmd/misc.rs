@@ -55,7 +55,7 @@ pub fn validate(env: &Env, a: &ValidateArgs) -> anyhow::Result<ExitCode> {
 
 pub fn output(env: &Env, a: &OutputArgs) -> anyhow::Result<ExitCode> {
     let snap = match env.existing_store()? {
-        Some(s) => baton_state::StateStore::current(&s)?,
+        Some(s) => s.current()?,
         None => baton_state::Snapshot::default(),
     };
     let mut outs = Vec::new();
@@ -125,7 +125,7 @@ pub fn show(env: &Env, a: &ShowArgs) -> anyhow::Result<ExitCode> {
         let (ctx, _) = baton_engine::load_with(&env.dir, &plan.workspace, &env.sources, &fs);
         let prior = match env.existing_store()? {
             Some(s) => {
-                let h = baton_state::StateStore::at_version(&s, plan.serial);
+                let h = s.at_version(plan.serial);
                 h.unwrap_or_default()
             }
             None => baton_state::Snapshot::default(),
@@ -139,7 +139,7 @@ pub fn show(env: &Env, a: &ShowArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let snap = match env.existing_store()? {
-        Some(s) => baton_state::StateStore::current(&s)?,
+        Some(s) => s.current()?,
         None => baton_state::Snapshot::default(),
     };
     if a.json {

@@ -4,6 +4,7 @@
 mod apply;
 pub mod audit;
 mod fmt;
+mod migrate;
 mod misc;
 mod plan;
 pub mod policy;
@@ -15,12 +16,14 @@ mod workflow;
 
 use crate::cli::{Cli, Command, PlanFlags, VarArgs};
 use anyhow::{anyhow, bail, Context as _};
+use baton_backend::{Located, Location, Overrides};
 use baton_core::{Diagnostics, InstanceAddr, Sources, Target};
 use baton_engine::vars::CliVar;
 use baton_engine::Context;
-use baton_state::{LockGuard, SqliteStore, StateStore};
+use baton_state::{LockGuard, StateStore};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// Where a command runs.
@@ -29,12 +32,30 @@ pub struct Env {
     pub dir: PathBuf,
     /// The directory Baton was started in: `path.cwd`, as Terraform's (before `-chdir`).
     pub cwd: PathBuf,
-    pub state_path: PathBuf,
     pub workspace: String,
     pub sources: Sources,
     /// `--trace-file`: where to write the run's trace.
     pub trace_file: Option<PathBuf>,
+    /// What the command line and the environment say about where the state is.
+    overrides: Overrides,
+    /// Where the state and the workflow runs are, chosen on first use (so that commands that
+    /// never touch them, such as `fmt`, do not read the backend block). `None`: the choice
+    /// failed, and its errors were printed.
+    located: OnceLock<Option<Located>>,
 }
+
+/// An error whose explanation was already printed (as diagnostics): `main` only sets the exit
+/// code.
+#[derive(Debug)]
+pub struct Reported;
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the errors above")
+    }
+}
+
+impl std::error::Error for Reported {}
 
 impl Env {
     fn new(cli: &Cli) -> anyhow::Result<Env> {
@@ -59,16 +80,16 @@ impl Env {
         if !baton_config::model::is_valid_name(&workspace) {
             bail!("--env {workspace:?}: an environment name must start with a letter and contain only letters, digits, '-' and '_'");
         }
-        let state_path = match &cli.state {
-            Some(p) if p.is_absolute() => p.clone(),
+        let overrides = Overrides {
+            store: cli.store.clone(),
+            store_env: baton_backend::select::non_empty_var("BATON_STORE"),
             // Like every relative path, relative to the directory after --chdir.
-            Some(p) => dir.join(p),
-            None => baton_engine::lifecycle::default_state_path(&dir, &workspace),
+            state: cli.state.clone(),
+            ..Overrides::pg_env()
         };
         Ok(Env {
             cwd: cwd.clone(),
             dir,
-            state_path,
             workspace,
             sources: Sources::new(),
             trace_file: cli.trace_file.as_ref().map(|p| {
@@ -78,6 +99,8 @@ impl Env {
                     cwd.join(p)
                 }
             }),
+            overrides,
+            located: OnceLock::new(),
         })
     }
 
@@ -87,33 +110,53 @@ impl Env {
         self.dir.join(p)
     }
 
-    /// Where this command's store is. (Interim: `BATON_STORE`, else the SQLite file.)
-    pub fn location(&self) -> baton_backend::Location {
-        match std::env::var("BATON_STORE") {
-            Ok(s) if !s.trim().is_empty() => baton_backend::Location::parse(&s, &self.dir)
-                .unwrap_or_else(|_| baton_backend::Location::Sqlite(self.state_path.clone())),
-            _ => baton_backend::Location::Sqlite(self.state_path.clone()),
-        }
+    /// Where this command's state is: `--store`, `BATON_STORE`, the backend block, `--state`
+    /// or the default, chosen once. A mistake in the backend block is printed with its place
+    /// (and is [`Reported`]); a backend Baton does not implement is a warning, printed once.
+    pub fn location(&self) -> anyhow::Result<&Location> {
+        self.located().map(|l| &l.state.location)
     }
 
+    /// Where the directory's workflow runs are (see [`Located::workflows`]).
+    pub fn workflow_location(&self) -> anyhow::Result<&Location> {
+        self.located().map(|l| &l.workflows)
+    }
+
+    /// `--store` as given (a background process started for this command gets it).
+    pub fn store_flag(&self) -> Option<&str> {
+        self.overrides.store.as_deref()
+    }
+
+    /// `--state` (or `BATON_STATE`) as given.
+    pub fn state_flag(&self) -> Option<&std::path::Path> {
+        self.overrides.state.as_deref()
+    }
+
+    fn located(&self) -> anyhow::Result<&Located> {
+        let located = self.located.get_or_init(|| {
+            let (located, diags) =
+                baton_backend::locate(&self.dir, &self.workspace, &self.overrides, &self.sources);
+            crate::ui::print_diags(&diags, &self.sources);
+            located
+        });
+        located.as_ref().ok_or_else(|| anyhow!(Reported))
+    }
+
+    /// Opens (creating if needed) the store of a command that may write.
     fn open_store(&self) -> anyhow::Result<StoreHandle> {
-        let created = !self.state_path.exists();
-        let store = SqliteStore::open(&self.state_path).map_err(|e| anyhow!(e))?;
-        Ok(StoreHandle {
-            store,
-            created,
-            path: self.state_path.clone(),
-        })
+        StoreHandle::open(self.location()?)
     }
 
-    /// Opens the store only if it exists (read-only commands must not create one).
-    fn existing_store(&self) -> anyhow::Result<Option<SqliteStore>> {
-        if !self.state_path.exists() {
-            return Ok(None);
+    /// Opens the store only if it exists: read-only commands must not create an SQLite file
+    /// (a PostgreSQL store is opened: its schema is made on first use and holds nothing).
+    fn existing_store(&self) -> anyhow::Result<Option<Box<dyn StateStore>>> {
+        let location = self.location()?;
+        if let Location::Sqlite(p) = location {
+            if !p.exists() {
+                return Ok(None);
+            }
         }
-        SqliteStore::open(&self.state_path)
-            .map(Some)
-            .map_err(|e| anyhow!(e))
+        location.open_state().map(Some).map_err(|e| anyhow!(e))
     }
 
     /// Loads the configuration, printing diagnostics. `None` when there were errors.
@@ -127,27 +170,39 @@ impl Env {
     }
 }
 
-/// A store opened for a command that may write. If the command created the database and
-/// never wrote a version (a plan, or a failed apply), the database is removed again, so a
+/// A store opened for a command that may write. If the command created an SQLite database
+/// and never wrote a version (a plan, or a failed apply), the database is removed again, so a
 /// failed command leaves nothing behind.
 pub struct StoreHandle {
-    pub store: SqliteStore,
-    created: bool,
-    path: PathBuf,
+    pub store: Box<dyn StateStore>,
+    /// The SQLite file this command created, if it did.
+    created: Option<PathBuf>,
+}
+
+impl StoreHandle {
+    /// Opens (creating if needed) the state store at `location`.
+    pub fn open(location: &Location) -> anyhow::Result<StoreHandle> {
+        let created = match location {
+            Location::Sqlite(p) if !p.exists() => Some(p.clone()),
+            _ => None,
+        };
+        let store = location.open_state().map_err(|e| anyhow!(e))?;
+        Ok(StoreHandle { store, created })
+    }
 }
 
 impl std::ops::Deref for StoreHandle {
-    type Target = SqliteStore;
-    fn deref(&self) -> &SqliteStore {
-        &self.store
+    type Target = dyn StateStore;
+    fn deref(&self) -> &(dyn StateStore + 'static) {
+        self.store.as_ref()
     }
 }
 
 impl Drop for StoreHandle {
     fn drop(&mut self) {
-        if !self.created {
+        let Some(path) = &self.created else {
             return;
-        }
+        };
         // A record of an apply or destroy the policies denied is kept: the attempt is part of
         // the audit trail even though the state was never written.
         let audited = self
@@ -167,11 +222,11 @@ impl Drop for StoreHandle {
                 .unwrap_or(false);
         if unused {
             for suffix in ["", "-wal", "-shm", "-journal"] {
-                let mut p = self.path.clone().into_os_string();
+                let mut p = path.clone().into_os_string();
                 p.push(suffix);
                 let _ = std::fs::remove_file(PathBuf::from(p));
             }
-            if let Some(parent) = self.path.parent() {
+            if let Some(parent) = path.parent() {
                 // Only removes the directory if it is now empty.
                 let _ = std::fs::remove_dir(parent);
             }

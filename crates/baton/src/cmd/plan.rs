@@ -6,7 +6,6 @@ use crate::render::render_plan;
 use anyhow::Context as _;
 use baton_engine::planjson::{plan_json, JsonOpts};
 use baton_engine::PlanMode;
-use baton_state::StateStore as _;
 use std::process::ExitCode;
 
 pub fn plan(env: &Env, a: &PlanArgs) -> anyhow::Result<ExitCode> {
@@ -20,7 +19,7 @@ pub fn plan(env: &Env, a: &PlanArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     };
     let store = env.open_store()?;
-    let _guard = lock(env, &store.store, "plan", &a.flags.lock_timeout)?;
+    let _guard = lock(env, &*store.store, "plan", &a.flags.lock_timeout)?;
     let prior = store.current()?;
     let observer: Box<dyn baton_engine::Observer> = if a.json {
         Box::new(baton_engine::NoObserver)
@@ -46,7 +45,7 @@ pub fn plan(env: &Env, a: &PlanArgs) -> anyhow::Result<ExitCode> {
     let denied = gate.as_ref().is_some_and(|g| g.blocked);
     super::audit::record(
         env,
-        &store.store,
+        &*store.store,
         super::audit::Record {
             command: "plan",
             run_id: None,
@@ -129,7 +128,7 @@ pub fn drift(env: &Env, a: &crate::cli::DriftArgs) -> anyhow::Result<ExitCode> {
         ..Default::default()
     };
     let store = env.open_store()?;
-    let _guard = lock(env, &store.store, "drift", &a.lock_timeout)?;
+    let _guard = lock(env, &*store.store, "drift", &a.lock_timeout)?;
     let prior = store.current()?;
     let (plan, diags) = baton_engine::plan::plan(&ctx, &prior, &opts, &baton_engine::NoObserver);
     if print_diags(&diags, &env.sources) {
@@ -140,7 +139,7 @@ pub fn drift(env: &Env, a: &crate::cli::DriftArgs) -> anyhow::Result<ExitCode> {
     };
     super::audit::record(
         env,
-        &store.store,
+        &*store.store,
         super::audit::Record {
             command: "drift",
             run_id: None,

@@ -110,7 +110,7 @@ fn executor(env: &Env, flags: &RunFlags, req: &mut RunRequest) -> anyhow::Result
             baton_state::queue::parse_labels(l).map_err(|e| anyhow!("invalid --run-on: {e}"))?,
         );
     }
-    if let baton_backend::Location::Postgres(_) = env.location() {
+    if let baton_backend::Location::Postgres(_) = env.location()? {
         req.queue = Some(std::sync::Arc::new(super::worker::open_queue(env)?));
     } else if req.executor == Some(baton_config::Executor::Workers) {
         // Refused before anything is created.
@@ -131,7 +131,7 @@ pub fn execute(env: &Env, req: RunRequest, auto_approve: bool) -> anyhow::Result
         req: &req,
         trace_error: Mutex::new(None),
     };
-    let outcome = lifecycle::run(&store.store, &req, &hooks)?;
+    let outcome = lifecycle::run(&*store.store, &req, &hooks)?;
     if let Some(e) = hooks.trace_error.lock().ok().and_then(|mut e| e.take()) {
         return Err(e);
     }

@@ -6,7 +6,7 @@ use super::Env;
 use crate::cli::{ResumeArgs, RollbackArgs, RunsArgs};
 use anyhow::bail;
 use baton_engine::lifecycle::{RollbackTarget, RunKind};
-use baton_state::{RunRecord, RunStatus, StateStore, WorkflowStore as _};
+use baton_state::{RunRecord, RunStatus};
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -75,7 +75,7 @@ pub fn runs(env: &Env, a: &RunsArgs) -> anyhow::Result<ExitCode> {
             if let Some(wf) = &wf_store {
                 if let Some(r) = wf.run(id)? {
                     return super::workflow::show(
-                        wf,
+                        wf.as_ref(),
                         &r,
                         &super::worker::run_tasks(env, &r.id),
                         a.json,
@@ -83,7 +83,12 @@ pub fn runs(env: &Env, a: &RunsArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             match &store {
-                Some(store) => show(store, id, &super::worker::run_tasks(env, id), a.json),
+                Some(store) => show(
+                    store.as_ref(),
+                    id,
+                    &super::worker::run_tasks(env, id),
+                    a.json,
+                ),
                 None => bail!("There is no run with id {id}. `baton runs` lists them."),
             }
         }
@@ -92,7 +97,7 @@ pub fn runs(env: &Env, a: &RunsArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn show(
-    store: &baton_state::SqliteStore,
+    store: &dyn baton_state::StateStore,
     id: &str,
     tasks: &[baton_state::TaskRow],
     as_json: bool,
@@ -202,7 +207,7 @@ fn show(
 
 pub fn resume(env: &Env, a: &ResumeArgs) -> anyhow::Result<ExitCode> {
     if let Some((store, _)) = super::workflow::find_run(env, &a.run)? {
-        return super::workflow::resume(env, &store, &a.run, a.parallelism);
+        return super::workflow::resume(env, store.as_ref(), &a.run, a.parallelism);
     }
     let kind = RunKind::Resume { run: a.run.clone() };
     let req = request(env, kind, &a.run_flags, a.parallelism, &a.lock_timeout)?;
@@ -212,7 +217,7 @@ pub fn resume(env: &Env, a: &ResumeArgs) -> anyhow::Result<ExitCode> {
 pub fn rollback(env: &Env, a: &RollbackArgs) -> anyhow::Result<ExitCode> {
     if let Some(run) = &a.run {
         if let Some((store, _)) = super::workflow::find_run(env, run)? {
-            return super::workflow::rollback(env, &store, run);
+            return super::workflow::rollback(env, store.as_ref(), run);
         }
     }
     let target = match (&a.run, a.to_version) {

@@ -6,7 +6,7 @@ use crate::render::render_object;
 use anyhow::{anyhow, bail};
 use baton_core::{InstanceAddr, Target};
 use baton_engine::statecodec::decode_object;
-use baton_state::{ObjectKey, Snapshot, StateError, StateStore, Unlock};
+use baton_state::{ObjectKey, Snapshot, StateError, Unlock};
 use std::process::ExitCode;
 
 fn snapshot(env: &Env) -> anyhow::Result<Snapshot> {
@@ -51,7 +51,7 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
             lock_timeout,
         } => {
             let store = env.open_store()?;
-            let guard = lock(env, &store.store, "state rm", &lock_timeout)?;
+            let guard = lock(env, &*store.store, "state rm", &lock_timeout)?;
             let snap = store.current()?;
             let targets = addrs
                 .iter()
@@ -74,7 +74,7 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
             store.finish_version(guard.fence(), serial, "complete")?;
             super::audit::record(
                 env,
-                &store.store,
+                &*store.store,
                 super::audit::Record {
                     command: "state rm",
                     run_id: None,
@@ -100,7 +100,7 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
             lock_timeout,
         } => {
             let store = env.open_store()?;
-            let guard = lock(env, &store.store, "state mv", &lock_timeout)?;
+            let guard = lock(env, &*store.store, "state mv", &lock_timeout)?;
             let snap = store.current()?;
             let src = Target::parse(&from).map_err(|e| anyhow!(e))?;
             let dst = Target::parse(&to).map_err(|e| anyhow!(e))?;
@@ -164,7 +164,7 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
             store.finish_version(guard.fence(), serial, "complete")?;
             super::audit::record(
                 env,
-                &store.store,
+                &*store.store,
                 super::audit::Record {
                     command: "state mv",
                     run_id: None,
@@ -184,6 +184,7 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
             outln!("Successfully moved {} object(s).", moves.len());
             Ok(ExitCode::SUCCESS)
         }
+        StateCommand::Migrate(a) => super::migrate::migrate(env, &a),
         StateCommand::History { json } => {
             let Some(store) = env.existing_store()? else {
                 if json {
@@ -208,7 +209,7 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
                 outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 outln!(
-                    "{:<7} {:<21} {:<10} {:<12} {:>7}  RUN",
+                    "{:<7} {:<21} {:<13} {:<12} {:>7}  RUN",
                     "SERIAL",
                     "CREATED",
                     "COMMAND",
@@ -217,7 +218,7 @@ pub fn run(env: &Env, c: StateCommand) -> anyhow::Result<ExitCode> {
                 );
                 for m in h.iter().rev() {
                     outln!(
-                        "{:<7} {:<21} {:<10} {:<12} {:>7}  {}",
+                        "{:<7} {:<21} {:<13} {:<12} {:>7}  {}",
                         m.serial,
                         m.created_at,
                         m.command,
@@ -294,7 +295,7 @@ Baton removes only a lock whose lease expired. Wait for it, or, if you are certa
     };
     super::audit::record(
         env,
-        &store,
+        store.as_ref(),
         super::audit::Record {
             command: "force-unlock",
             run_id: None,

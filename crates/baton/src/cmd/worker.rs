@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 /// The work queue of the store this command uses: only a PostgreSQL store has one.
 pub(super) fn open_queue(env: &Env) -> anyhow::Result<PgQueue> {
-    match env.location() {
-        Location::Postgres(t) => PgQueue::open(&t).map_err(|e| anyhow!(e)),
+    match env.location()? {
+        Location::Postgres(t) => PgQueue::open(t).map_err(|e| anyhow!(e)),
         Location::Sqlite(p) => bail!(
             "workers share a PostgreSQL store, but this command uses the SQLite file {}: give --store postgres://… (or BATON_STORE, or a backend \"pg\" block)",
             p.display()
@@ -30,10 +30,10 @@ pub(super) fn open_queue(env: &Env) -> anyhow::Result<PgQueue> {
 /// be reached: showing the run does not depend on it).
 pub(super) fn run_tasks(env: &Env, run_id: &str) -> Vec<baton_state::TaskRow> {
     match env.location() {
-        Location::Postgres(t) => PgQueue::open(&t)
+        Ok(Location::Postgres(t)) => PgQueue::open(t)
             .and_then(|q| q.tasks(run_id))
             .unwrap_or_default(),
-        Location::Sqlite(_) => Vec::new(),
+        _ => Vec::new(),
     }
 }
 
@@ -102,7 +102,7 @@ pub fn worker(env: &Env, a: &WorkerArgs) -> anyhow::Result<ExitCode> {
         ),
     };
     let take_over = |c: &Coordinator| {
-        if let Err(e) = resume_orphan(Arc::clone(&queue), c) {
+        if let Err(e) = resume_orphan(Arc::clone(&queue), env.store_flag(), c) {
             eprintln!("cannot continue run {}: {e}", c.run_id);
         }
     };
@@ -114,7 +114,7 @@ pub fn worker(env: &Env, a: &WorkerArgs) -> anyhow::Result<ExitCode> {
 /// Continues a run whose coordinator died: `baton resume RUN` in its directory, on workers,
 /// in a process of its own (which records itself as the run's coordinator). When it ends,
 /// the run's coordination record goes with it.
-fn resume_orphan(queue: Arc<PgQueue>, c: &Coordinator) -> anyhow::Result<()> {
+fn resume_orphan(queue: Arc<PgQueue>, store: Option<&str>, c: &Coordinator) -> anyhow::Result<()> {
     let exe = std::env::current_exe().map_err(|e| anyhow!("cannot find this program: {e}"))?;
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("--chdir").arg(&c.dir);
@@ -125,6 +125,11 @@ fn resume_orphan(queue: Arc<PgQueue>, c: &Coordinator) -> anyhow::Result<()> {
     if c.kind == "stack" {
         // Wait for the dead coordinator's state lock to lapse (on another host: its lease).
         cmd.args(["--lock-timeout", "2m"]);
+    }
+    // The store goes by the environment (never the command line, where others could read
+    // a password): the worker's own, which is the run's (its queue is the store's).
+    if let Some(store) = store {
+        cmd.env("BATON_STORE", store);
     }
     cmd.env("BATON_EXECUTOR", "workers")
         .stdin(std::process::Stdio::null());

@@ -7,8 +7,8 @@
 use super::Env;
 use crate::cli::{ApproveArgs, LogsArgs, ServeArgs, WorkflowCommand};
 use anyhow::{anyhow, bail};
-use baton_state::{SqliteWorkflowStore, WfRun, WfStep, WfStepStatus, WorkflowStore};
-use baton_workflow::exec::{store_path, Advance, InputValue, Runner, WfError, WfHooks};
+use baton_state::{WfRun, WfStep, WfStepStatus, WorkflowStore};
+use baton_workflow::exec::{Advance, InputValue, Runner, WfError, WfHooks};
 use baton_workflow::model::Executor;
 use serde_json::json;
 use std::process::ExitCode;
@@ -48,23 +48,26 @@ impl WfHooks for Terminal {
     }
 }
 
-fn open(env: &Env) -> anyhow::Result<SqliteWorkflowStore> {
-    SqliteWorkflowStore::open(&store_path(&env.dir)).map_err(|e| anyhow!(e))
-}
-
-/// The workflow store of the directory, if it has one.
-pub fn existing(env: &Env) -> anyhow::Result<Option<SqliteWorkflowStore>> {
-    let p = store_path(&env.dir);
-    if !p.exists() {
-        return Ok(None);
-    }
-    SqliteWorkflowStore::open(&p)
-        .map(Some)
+fn open(env: &Env) -> anyhow::Result<Box<dyn WorkflowStore>> {
+    env.workflow_location()?
+        .open_workflows()
         .map_err(|e| anyhow!(e))
 }
 
+/// The workflow store of the directory, if it has one (an SQLite file is not created; a
+/// PostgreSQL store is opened).
+pub fn existing(env: &Env) -> anyhow::Result<Option<Box<dyn WorkflowStore>>> {
+    let location = env.workflow_location()?;
+    if let Some(p) = location.sqlite_workflows_path() {
+        if !p.exists() {
+            return Ok(None);
+        }
+    }
+    location.open_workflows().map(Some).map_err(|e| anyhow!(e))
+}
+
 /// The workflow run `id`, if the directory's workflow store has it.
-pub fn find_run(env: &Env, id: &str) -> anyhow::Result<Option<(SqliteWorkflowStore, WfRun)>> {
+pub fn find_run(env: &Env, id: &str) -> anyhow::Result<Option<(Box<dyn WorkflowStore>, WfRun)>> {
     let Some(store) = existing(env)? else {
         return Ok(None);
     };
@@ -73,7 +76,7 @@ pub fn find_run(env: &Env, id: &str) -> anyhow::Result<Option<(SqliteWorkflowSto
 
 fn runner<'a>(
     env: &Env,
-    store: &'a SqliteWorkflowStore,
+    store: &'a dyn WorkflowStore,
     log: &'a super::StoreHandle,
     parallelism: usize,
     queue: Option<std::sync::Arc<dyn baton_state::WorkQueue>>,
@@ -82,7 +85,7 @@ fn runner<'a>(
     r.queue = queue;
     r.executor = executor_override(None)?;
     // The audit log of the directory (its default state database).
-    r.audit = Some((&log.store, env.workspace.clone()));
+    r.audit = Some((&*log.store, env.workspace.clone()));
     r.sources = env.sources.clone();
     r.parallelism = parallelism;
     r.actor = baton_engine::audit::Actor::current(super::audit::redacted_args());
@@ -227,7 +230,7 @@ pub fn run(env: &Env, c: &WorkflowCommand) -> anyhow::Result<ExitCode> {
             let queue = queue_if_needed(env, over)?;
             let store = open(env)?;
             let log = env.open_store()?;
-            let mut r = runner(env, &store, &log, *parallelism, queue)?;
+            let mut r = runner(env, store.as_ref(), &log, *parallelism, queue)?;
             r.executor = over;
             if *detach {
                 return match r.create(name, &inputs) {
@@ -391,7 +394,7 @@ pub fn approve(env: &Env, a: &ApproveArgs) -> anyhow::Result<ExitCode> {
     };
     let log = env.open_store()?;
     let queue = queue_if_needed(env, executor_override(None)?)?;
-    let r = runner(env, &store, &log, 10, queue)?;
+    let r = runner(env, store.as_ref(), &log, 10, queue)?;
     match r.decide(&a.run, &a.step, !a.reject, a.reason.as_deref()) {
         Ok(Some(advance)) => Ok(report(&a.run, &advance)),
         Ok(None) => {
@@ -405,7 +408,7 @@ pub fn approve(env: &Env, a: &ApproveArgs) -> anyhow::Result<ExitCode> {
 /// `baton resume RUN` for a workflow run.
 pub fn resume(
     env: &Env,
-    store: &SqliteWorkflowStore,
+    store: &dyn WorkflowStore,
     id: &str,
     parallelism: usize,
 ) -> anyhow::Result<ExitCode> {
@@ -420,7 +423,7 @@ pub fn resume(
 }
 
 /// `baton rollback RUN` for a workflow run.
-pub fn rollback(env: &Env, store: &SqliteWorkflowStore, id: &str) -> anyhow::Result<ExitCode> {
+pub fn rollback(env: &Env, store: &dyn WorkflowStore, id: &str) -> anyhow::Result<ExitCode> {
     let log = env.open_store()?;
     let queue = queue_if_needed(env, executor_override(None)?)?;
     let r = runner(env, store, &log, 1, queue)?;
@@ -474,7 +477,7 @@ pub fn run_json(r: &WfRun) -> serde_json::Value {
 
 /// `baton runs show RUN` for a workflow run.
 pub fn show(
-    store: &SqliteWorkflowStore,
+    store: &dyn WorkflowStore,
     r: &WfRun,
     tasks: &[baton_state::TaskRow],
     as_json: bool,
@@ -594,10 +597,10 @@ pub fn serve(env: &Env, a: &ServeArgs) -> anyhow::Result<ExitCode> {
     let store = open(env)?;
     let log = env.open_store()?;
     let queue = queue_if_needed(env, executor_override(None)?)?;
-    let r = runner(env, &store, &log, a.parallelism, queue)?;
+    let r = runner(env, store.as_ref(), &log, a.parallelism, queue)?;
     crate::ui::on_interrupt_flag(r.stop.clone());
     let agent = baton_workflow::agent::Agent {
-        store: &store,
+        store: store.as_ref(),
         started: jiff::Timestamp::now(),
     };
     eprintln!(
@@ -699,6 +702,14 @@ fn detached(
                 Executor::Workers => "workers",
             },
         );
+    }
+    // The store goes by the environment, not the command line, where others could read a
+    // connection string's password.
+    if let Some(store) = &env.store_flag() {
+        cmd.env("BATON_STORE", store);
+    }
+    if let Some(state) = env.state_flag() {
+        cmd.env("BATON_STATE", state);
     }
     let child = cmd
         .arg("--chdir")

@@ -202,7 +202,12 @@ impl Cmd {
         c.args(&self.args).current_dir(&self.cwd);
         // Hermetic: nothing from the developer's environment changes Baton's behaviour.
         for (k, _) in std::env::vars() {
-            if k.starts_with("TF_VAR_") || k.starts_with("BATON_") || k.starts_with("TF_") {
+            if k.starts_with("TF_VAR_")
+                || k.starts_with("BATON_")
+                || k.starts_with("TF_")
+                || k == "PG_CONN_STR"
+                || k == "PG_SCHEMA_NAME"
+            {
                 c.env_remove(&k);
             }
         }
