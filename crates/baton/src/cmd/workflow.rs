@@ -479,11 +479,12 @@ pub fn show(
     as_json: bool,
 ) -> anyhow::Result<ExitCode> {
     let steps = store.steps(&r.id)?;
-    // Who ran each step that went to workers: every claim in order (the last completed it).
+    // Who ran each step that went to workers: every claim of each of its attempts' tasks, in
+    // order (the last completed it).
     let workers_of = |key: &str| -> Vec<String> {
         tasks
             .iter()
-            .filter(|t| t.key == key)
+            .filter(|t| baton_workflow::exec::remote::task_step(&t.key) == Some(key))
             .flat_map(|t| t.claim_log.iter().map(|(w, _)| w.clone()))
             .collect()
     };
