@@ -86,6 +86,9 @@ pub(super) struct Performed {
     /// The step failed and will be retried after this backoff, which is too long to hold a
     /// process for: the run waits without one.
     pub retry_in: Option<Duration>,
+    /// The run was stopped while the step ran on a worker, and the step was left there: no
+    /// outcome is recorded, so it stays started and `resume` waits for the same task.
+    pub unfinished: bool,
 }
 
 /// Performs `p`, retrying a failure as its `retry` says.

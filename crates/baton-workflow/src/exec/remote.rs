@@ -167,12 +167,17 @@ impl Remote {
             Ok(TaskOutcome::Abandoned { claims }) => failed(format!(
                 "the step was claimed by workers {claims} times and never finished (each worker stopped before completing it)"
             )),
-            Err(e) => failed(e),
+            // Stopped: the task stays queued or running on its worker.
+            Err(e) => Performed {
+                error: Some(e),
+                unfinished: true,
+                ..Performed::default()
+            },
         }
     }
 
-    /// Waits until task `id` is finished: the first waiter listens and reads outcomes for
-    /// everyone; the others sleep until it wakes them.
+    /// Waits until task `id` is finished (`Err` only when `stop` is set first): the first
+    /// waiter listens and reads outcomes for everyone; the others sleep until it wakes them.
     fn wait_for(
         &self,
         queue: &dyn WorkQueue,
