@@ -30,10 +30,11 @@ pub fn task_key(step: &str, attempt: u32) -> String {
     format!("{step} attempt {attempt}")
 }
 
-/// The step instance key a task's queue key belongs to (`None`: not a step attempt's key).
-pub fn task_step(key: &str) -> Option<&str> {
+/// The step instance key and attempt a task's queue key names (`None`: not a step
+/// attempt's key).
+pub fn task_step(key: &str) -> Option<(&str, u32)> {
     let (step, n) = key.rsplit_once(" attempt ")?;
-    n.parse::<u32>().ok().map(|_| step)
+    n.parse::<u32>().ok().map(|n| (step, n))
 }
 
 /// A command step as a worker receives it.
@@ -261,9 +262,9 @@ mod tests {
 
     #[test]
     fn a_task_key_names_its_step() {
-        assert_eq!(task_step(&task_key("migrate", 3)), Some("migrate"));
+        assert_eq!(task_step(&task_key("migrate", 3)), Some(("migrate", 3)));
         let fanned = r#"smoke["a attempt 2"]"#;
-        assert_eq!(task_step(&task_key(fanned, 1)), Some(fanned));
+        assert_eq!(task_step(&task_key(fanned, 1)), Some((fanned, 1)));
         assert_eq!(task_step("migrate"), None);
         assert_eq!(task_step("aws_instance.web create"), None);
     }
