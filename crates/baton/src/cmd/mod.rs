@@ -87,12 +87,13 @@ impl Env {
         self.dir.join(p)
     }
 
-    /// Where this command's store is. (Interim: `BATON_STORE`, else the SQLite file.)
-    pub fn location(&self) -> baton_backend::Location {
+    /// Where this command's store is. (Interim: `BATON_STORE`, else the SQLite file.) A
+    /// `BATON_STORE` that cannot be used is an error, never a quiet fall back to the file.
+    pub fn location(&self) -> anyhow::Result<baton_backend::Location> {
         match std::env::var("BATON_STORE") {
             Ok(s) if !s.trim().is_empty() => baton_backend::Location::parse(&s, &self.dir)
-                .unwrap_or_else(|_| baton_backend::Location::Sqlite(self.state_path.clone())),
-            _ => baton_backend::Location::Sqlite(self.state_path.clone()),
+                .map_err(|e| anyhow!("BATON_STORE: {e}")),
+            _ => Ok(baton_backend::Location::Sqlite(self.state_path.clone())),
         }
     }
 

@@ -17,10 +17,10 @@ use std::sync::Arc;
 
 /// The work queue of the store this command uses: only a PostgreSQL store has one.
 pub(super) fn open_queue(env: &Env) -> anyhow::Result<PgQueue> {
-    match env.location() {
+    match env.location()? {
         Location::Postgres(t) => PgQueue::open(&t).map_err(|e| anyhow!(e)),
         Location::Sqlite(p) => bail!(
-            "workers share a PostgreSQL store, but this command uses the SQLite file {}: give --store postgres://… (or BATON_STORE, or a backend \"pg\" block)",
+            "workers share a PostgreSQL store, but this command uses the SQLite file {}: set BATON_STORE=postgresql://USER@HOST/DB?schema_name=SCHEMA for every process of the team",
             p.display()
         ),
     }
@@ -30,10 +30,10 @@ pub(super) fn open_queue(env: &Env) -> anyhow::Result<PgQueue> {
 /// be reached: showing the run does not depend on it).
 pub(super) fn run_tasks(env: &Env, run_id: &str) -> Vec<baton_state::TaskRow> {
     match env.location() {
-        Location::Postgres(t) => PgQueue::open(&t)
+        Ok(Location::Postgres(t)) => PgQueue::open(&t)
             .and_then(|q| q.tasks(run_id))
             .unwrap_or_default(),
-        Location::Sqlite(_) => Vec::new(),
+        Ok(Location::Sqlite(_)) | Err(_) => Vec::new(),
     }
 }
 
