@@ -77,7 +77,7 @@ pub fn runs(env: &Env, a: &RunsArgs) -> anyhow::Result<ExitCode> {
                     return super::workflow::show(
                         wf,
                         &r,
-                        &super::worker::run_tasks(&env, &r.id),
+                        &super::worker::run_tasks(env, &r.id),
                         a.json,
                     );
                 }
