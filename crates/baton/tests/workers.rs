@@ -238,8 +238,8 @@ workflow "bad" {
     let run = last_run(&s, &p);
     let r = show(&s, &p, &run);
     assert_eq!(r["status"], "succeeded", "{r:#}");
-    assert_eq!(workers_of(&r, "a"), [a_by.clone()]);
-    assert_eq!(workers_of(&r, "b"), [b_by.clone()]);
+    assert_eq!(workers_of(&r, "a"), [a_by.as_str()]);
+    assert_eq!(workers_of(&r, "b"), [b_by.as_str()]);
     assert_eq!(step(&r, "a")["outputs"]["greeting"], "hello from a");
     let text = s.baton(&p, ["runs", "show", &run]).ok();
     text.assert_stdout_contains(&format!("worker: {a_by}"));
