@@ -199,10 +199,22 @@ fn write_file(ctx: &ProviderCtx, v: &Value) -> Result<Vec<u8>, ProviderError> {
         }
     }
     // Write to a temporary sibling and rename, so a kill never leaves a half-written file.
+    // The sibling is named after the run (else this process): a run that repeats a write a
+    // killed process left half done (a resume, or a worker taking over) writes the same
+    // sibling and renames it away, leaving nothing behind.
+    let tag = ctx
+        .run_id
+        .as_deref()
+        .map(|r| {
+            r.chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect::<String>()
+        })
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| std::process::id().to_string());
     let tmp = path.with_file_name(format!(
-        ".{}.baton-tmp-{}",
+        ".{}.baton-tmp-{tag}",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
-        std::process::id()
     ));
     std::fs::write(&tmp, &content)
         .and_then(|()| set_mode(&tmp, file_mode & !umask()))

@@ -915,6 +915,14 @@ impl Book<'_> {
         let mut recs = Vec::new();
         let mut kill = false;
         for (p, d) in done {
+            if d.unfinished {
+                // Left on a worker by a stop: recorded by whoever resumes the run.
+                self.runner.hooks.notice(&format!(
+                    "step.{}: left to the workers (`baton resume {}` waits for it)",
+                    p.key, self.run.id
+                ));
+                continue;
+            }
             if let Some((rec, injected)) = self.outcome_record(&p, d) {
                 kill |= injected == Some(Fault::Kill);
                 recs.push(rec);

@@ -85,6 +85,9 @@ pub(super) struct Performed {
     /// The step failed and will be retried after this backoff, which is too long to hold a
     /// process for: the run waits without one.
     pub retry_in: Option<Duration>,
+    /// The run was stopped while the step ran on a worker, and the step was left there: no
+    /// outcome is recorded, so it stays started and `resume` waits for the same task.
+    pub unfinished: bool,
 }
 
 /// Performs `p`, retrying a failure as its `retry` says.
@@ -129,7 +132,7 @@ fn once(r: &Runner<'_>, p: &Prepared, attempt: u32) -> Performed {
         } => {
             let Some((remote, queue)) = r.remote() else {
                 return Performed {
-                    error: Some("this step runs on workers, but the store has no work queue: workers need a PostgreSQL store (--store postgres://…)".to_string()),
+                    error: Some("this step runs on workers, but the store has no work queue: workers need a PostgreSQL store (BATON_STORE=postgresql://…)".to_string()),
                     ..Performed::default()
                 };
             };

@@ -20,6 +20,20 @@ pub const COMMAND_TASK: &str = "command";
 /// the command runs again on another) before the step fails.
 const MAX_CLAIMS: u32 = 5;
 
+/// The queue key of a step attempt's task, unique within its run: a retry is a new task, and
+/// a coordinator that takes a run over finds the task its predecessor submitted for the same
+/// attempt.
+pub fn task_key(step: &str, attempt: u32) -> String {
+    format!("{step} attempt {attempt}")
+}
+
+/// The step instance key and attempt a task's queue key names (`None`: not a step
+/// attempt's key).
+pub fn task_step(key: &str) -> Option<(&str, u32)> {
+    let (step, n) = key.rsplit_once(" attempt ")?;
+    n.parse::<u32>().ok().map(|n| (step, n))
+}
+
 /// A command step as a worker receives it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CommandTask {
@@ -111,7 +125,7 @@ impl Remote {
         };
         let new = NewTask {
             run_id: task.run_id.clone(),
-            key: format!("{} attempt {}", task.step, task.attempt),
+            key: task_key(&task.step, task.attempt),
             kind: COMMAND_TASK.to_string(),
             payload,
             run_on: run_on.iter().cloned().collect(),
@@ -135,7 +149,12 @@ impl Remote {
             Ok(TaskOutcome::Abandoned { claims }) => failed(format!(
                 "the step was claimed by workers {claims} times and never finished (each worker stopped before completing it)"
             )),
-            Err(e) => failed(e),
+            // Stopped: the task stays queued or running on its worker.
+            Err(e) => Performed {
+                error: Some(e),
+                unfinished: true,
+                ..Performed::default()
+            },
         }
     }
 }
@@ -144,5 +163,19 @@ fn failed(error: String) -> Performed {
     Performed {
         error: Some(error),
         ..Performed::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_key_names_its_step() {
+        assert_eq!(task_step(&task_key("migrate", 3)), Some(("migrate", 3)));
+        let fanned = r#"smoke["a attempt 2"]"#;
+        assert_eq!(task_step(&task_key(fanned, 1)), Some((fanned, 1)));
+        assert_eq!(task_step("migrate"), None);
+        assert_eq!(task_step("aws_instance.web create"), None);
     }
 }

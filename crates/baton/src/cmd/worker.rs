@@ -20,7 +20,7 @@ pub(super) fn open_queue(env: &Env) -> anyhow::Result<PgQueue> {
     match env.location()? {
         Location::Postgres(t) => PgQueue::open(t).map_err(|e| anyhow!(e)),
         Location::Sqlite(p) => bail!(
-            "workers share a PostgreSQL store, but this command uses the SQLite file {}: give --store postgres://… (or BATON_STORE, or a backend \"pg\" block)",
+            "workers share a PostgreSQL store, but this command uses the SQLite file {}: set BATON_STORE=postgresql://USER@HOST/DB?schema_name=SCHEMA for every process of the team",
             p.display()
         ),
     }

@@ -483,12 +483,21 @@ pub fn show(
     as_json: bool,
 ) -> anyhow::Result<ExitCode> {
     let steps = store.steps(&r.id)?;
-    // Who ran each step that went to workers: every claim in order (the last completed it).
-    let workers_of = |key: &str| -> Vec<String> {
+    // The tasks of each step that went to workers (one per attempt), in order.
+    let tasks_of = |key: &str| -> Vec<(u32, &baton_state::TaskRow)> {
         tasks
             .iter()
-            .filter(|t| t.key == key)
-            .flat_map(|t| t.claim_log.iter().map(|(w, _)| w.clone()))
+            .filter_map(|t| match baton_workflow::exec::remote::task_step(&t.key) {
+                Some((step, attempt)) if step == key => Some((attempt, t)),
+                _ => None,
+            })
+            .collect()
+    };
+    // Who ran it: every claim of each of its tasks, in order (the last completed it).
+    let workers_of = |key: &str| -> Vec<String> {
+        tasks_of(key)
+            .iter()
+            .flat_map(|(_, t)| t.claim_log.iter().map(|(w, _)| w.clone()))
             .collect()
     };
     if as_json {
@@ -543,9 +552,23 @@ pub fn show(
         if let Some(c) = &s.child_run {
             outln!("       run: {c}");
         }
-        let ran_on = workers_of(&s.key);
+        // Per attempt: a claim that was taken over is "lost".
+        let attempts = tasks_of(&s.key);
+        let ran_on: Vec<String> = attempts
+            .iter()
+            .filter(|(_, t)| !t.claim_log.is_empty())
+            .map(|(n, t)| {
+                let claims: Vec<&str> = t.claim_log.iter().map(|(w, _)| w.as_str()).collect();
+                let claims = claims.join(" (lost), then ");
+                if attempts.len() > 1 {
+                    format!("{claims} (attempt {n})")
+                } else {
+                    claims
+                }
+            })
+            .collect();
         if !ran_on.is_empty() {
-            outln!("       worker: {}", ran_on.join(" (lost), then "));
+            outln!("       worker: {}", ran_on.join("; "));
         }
         let outs = shown_outputs(s);
         if outs.as_object().is_some_and(|o| !o.is_empty()) {
