@@ -6,7 +6,7 @@
 //!
 //! Must not interpret payloads or results, and must not run anything.
 
-use super::pool::Pool;
+use super::pool::{self, Pool, Settings};
 use super::{connect, error};
 use crate::location::PgTarget;
 use baton_state::queue::{
@@ -69,6 +69,12 @@ CREATE TABLE IF NOT EXISTS q_workers (
 /// The advisory lock that serializes creating the tables in a fresh schema.
 const MIGRATION_LOCK: i64 = 0x6261_746f_6e51; // "batonQ"
 
+/// Idle connections kept: a worker's threads claim and complete at once.
+const SETTINGS: Settings = Settings {
+    max_idle: 8,
+    unconfirmed: pool::unconfirmed,
+};
+
 const TIME: &str = "YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"";
 
 pub struct PgQueue {
@@ -85,7 +91,7 @@ impl PgQueue {
     /// shared by every environment), creating its tables if they are missing.
     pub fn open(target: &PgTarget) -> Result<PgQueue, StateError> {
         let target = &target.queue_target();
-        let pool = Pool::open(target)?;
+        let pool = Pool::open(target, SETTINGS)?;
         pool.with(|c| {
             let mut tx = c.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
