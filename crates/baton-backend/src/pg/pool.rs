@@ -351,6 +351,14 @@ impl Pool {
         self.transaction(Retry::Idempotent, Mode::Snapshot, f)
     }
 
+    /// Reads outside a transaction (each statement sees what was committed when it began).
+    pub fn read<T>(
+        &self,
+        mut f: impl FnMut(&mut Db<'_, Client>) -> Result<T, Failure>,
+    ) -> Result<T, StateError> {
+        self.with_conn(Retry::Idempotent, |conn| f(&mut conn.db()))
+    }
+
     /// One statement as its own transaction; returns its only row.
     pub fn call(
         &self,

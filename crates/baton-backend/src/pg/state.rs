@@ -4,9 +4,10 @@
 //! `state_schema.rs` beside this file.
 //!
 //! A [`PgStore`] keeps a small pool of connections (the stores' pool, `pool.rs`) and is shared
-//! by threads (`&self` methods). A call that meets a connection the server closed or cut off retries on a new connection,
-//! with backoff, when that is safe: reads, idempotent writes, and writes whose transaction did
-//! not reach its commit (an error the server reports means its transaction did not commit).
+//! by threads (`&self` methods). A call that meets a connection the server closed or cut off
+//! retries on a new connection, with backoff, when that is safe: reads, idempotent writes, and
+//! writes whose transaction did not reach its commit (an error the server reports means its
+//! transaction did not commit).
 //! A write whose commit could not be confirmed fails (the engine's journal resolves it on the
 //! next command) rather than risk landing twice; the idempotent ones (`put_object`,
 //! `put_outputs`, `journal_finish`, `finish_run`, marking orphaned runs) are tried again
