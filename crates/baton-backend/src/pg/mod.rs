@@ -1,15 +1,19 @@
 //! The PostgreSQL stores and what they share: opening a connection with retries and backoff,
-//! putting it in the target's schema, and turning client errors into [`StateError`]s that
-//! name the database without its password.
+//! putting it in the target's schema, turning client errors into [`StateError`]s that name the
+//! database without its password, converting between Rust's unsigned numbers and PostgreSQL's
+//! `BIGINT`, and bringing a store's tables up to date under an advisory lock. The pool of
+//! connections the stores call through, and when a failed call is tried again, are in
+//! `pool.rs`.
 //!
 //! Must not hold SQL of a particular store: each store's tables and queries are in its own
 //! module.
 
 use crate::location::PgTarget;
 use baton_state::StateError;
+use pool::{Failure, Params, Tx};
 use std::time::Duration;
 
-pub mod pool;
+mod pool;
 pub mod queue;
 pub mod state;
 mod state_schema;
@@ -128,4 +132,49 @@ pub fn describe_error(e: &postgres::Error) -> String {
             }
         }
     }
+}
+
+/// A `u64` key (a fencing or claim token, a serial, a sequence number) as stored; one beyond
+/// `BIGINT` matches no row.
+pub(crate) fn key_sql(key: u64) -> i64 {
+    i64::try_from(key).unwrap_or(-1)
+}
+
+/// A count or a duration as a `BIGINT`; one beyond it is the largest.
+pub(crate) fn saturating<N: TryInto<i64>>(n: N) -> i64 {
+    n.try_into().unwrap_or(i64::MAX)
+}
+
+/// A `BIGINT` this store wrote from a `u64`; a negative one is [`Failure::Corrupt`], saying
+/// `what` it is ("invalid serial -1").
+pub(crate) fn to_u64(n: i64, what: &str) -> Result<u64, Failure> {
+    u64::try_from(n).map_err(|_| Failure::Corrupt(format!("{what} {n}")))
+}
+
+/// Brings a store's tables up to date inside the open transaction `tx`, after taking the
+/// advisory lock the statement `lock` takes (so that handles opening a fresh schema at once
+/// create the tables once): `version` reads how far the schema got, a version past `steps` is
+/// refused with `newer(found, latest)` (a newer Baton wrote it), the steps after it run in
+/// order, and `record(tx, from)` records the new version.
+pub(crate) fn migrate(
+    tx: &mut Tx<'_, '_>,
+    lock: (&'static str, Params<'_>),
+    steps: &[&str],
+    version: impl FnOnce(&mut Tx<'_, '_>) -> Result<usize, Failure>,
+    newer: impl FnOnce(usize, usize) -> String,
+    record: impl FnOnce(&mut Tx<'_, '_>, usize) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    tx.execute(lock.0, lock.1)?;
+    let latest = steps.len();
+    let from = version(tx)?;
+    if from > latest {
+        return Err(Failure::Corrupt(newer(from, latest)));
+    }
+    if from == latest {
+        return Ok(());
+    }
+    for step in &steps[from..] {
+        tx.client().batch_execute(step)?;
+    }
+    record(tx, from)
 }

@@ -6,8 +6,8 @@
 //!
 //! Must not interpret payloads or results, and must not run anything.
 
-use super::pool::Pool;
-use super::{connect, error};
+use super::pool::{self, Pool, Settings};
+use super::{connect, error, saturating};
 use crate::location::PgTarget;
 use baton_state::queue::{
     ClaimedTask, Coordinator, NewTask, TaskOutcome, TaskRow, TaskState, WorkQueue, WorkerInfo,
@@ -69,6 +69,12 @@ CREATE TABLE IF NOT EXISTS q_workers (
 /// The advisory lock that serializes creating the tables in a fresh schema.
 const MIGRATION_LOCK: i64 = 0x6261_746f_6e51; // "batonQ"
 
+/// Idle connections kept: a worker's threads claim and complete at once.
+const SETTINGS: Settings = Settings {
+    max_idle: 8,
+    unconfirmed: pool::unconfirmed,
+};
+
 const TIME: &str = "YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"";
 
 pub struct PgQueue {
@@ -85,7 +91,7 @@ impl PgQueue {
     /// shared by every environment), creating its tables if they are missing.
     pub fn open(target: &PgTarget) -> Result<PgQueue, StateError> {
         let target = &target.queue_target();
-        let pool = Pool::open(target)?;
+        let pool = Pool::open(target, SETTINGS)?;
         pool.with(|c| {
             let mut tx = c.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
@@ -106,15 +112,11 @@ impl PgQueue {
 }
 
 fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+    saturating(d.as_millis())
 }
 
 fn id_u64(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
-}
-
-fn to_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 fn labels_json(l: &BTreeMap<String, String>) -> String {
@@ -194,7 +196,7 @@ impl PgQueue {
             "UPDATE q_tasks SET state = 'done', result = $3, worker = $4,
                     finished_at = now(), lease_until = NULL, payload = NULL
              WHERE id = $1 AND token = $2 AND state = 'running'",
-            &[&to_i64(id), &to_i64(token), &result, &worker],
+            &[&saturating(id), &saturating(token), &result, &worker],
         )?;
         if n == 1 {
             tx.batch_execute(&format!("NOTIFY {}, '{id}'", self.done_channel))?;
@@ -202,7 +204,7 @@ impl PgQueue {
         }
         let again = tx.query_opt(
             "SELECT 1 FROM q_tasks WHERE id = $1 AND token = $2 AND state = 'done' AND worker = $3",
-            &[&to_i64(id), &to_i64(token), &worker],
+            &[&saturating(id), &saturating(token), &worker],
         )?;
         Ok(again.is_some())
     }
@@ -282,7 +284,7 @@ impl WorkQueue for PgQueue {
             let n = c.execute(
                 "UPDATE q_tasks SET lease_until = now() + $3::bigint * interval '1 millisecond'
                  WHERE id = $1 AND token = $2 AND state = 'running'",
-                &[&to_i64(id), &to_i64(token), &ms(lease)],
+                &[&saturating(id), &saturating(token), &ms(lease)],
             )?;
             Ok(n == 1)
         })
@@ -307,7 +309,7 @@ impl WorkQueue for PgQueue {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<i64> = ids.iter().map(|i| to_i64(*i)).collect();
+        let ids: Vec<i64> = ids.iter().map(|i| saturating(*i)).collect();
         self.pool.with(|c| {
             let rows = c.query(
                 "SELECT id, state, worker, result, claims FROM q_tasks

@@ -3,10 +3,11 @@
 //! pass the same conformance suite. Its tables and server-side functions are in
 //! `state_schema.rs` beside this file.
 //!
-//! A [`PgStore`] keeps a small pool of connections and is shared by threads (`&self` methods).
-//! A call that meets a connection the server closed or cut off retries on a new connection,
-//! with backoff, when that is safe: reads, idempotent writes, and writes whose transaction did
-//! not reach its commit (an error the server reports means its transaction did not commit).
+//! A [`PgStore`] keeps a small pool of connections (the stores' pool, `pool.rs`) and is shared
+//! by threads (`&self` methods). A call that meets a connection the server closed or cut off
+//! retries on a new connection, with backoff, when that is safe: reads, idempotent writes, and
+//! writes whose transaction did not reach its commit (an error the server reports means its
+//! transaction did not commit).
 //! A write whose commit could not be confirmed fails (the engine's journal resolves it on the
 //! next command) rather than risk landing twice; the idempotent ones (`put_object`,
 //! `put_outputs`, `journal_finish`, `finish_run`, marking orphaned runs) are tried again
@@ -20,9 +21,10 @@
 //! than through `baton_state::audit`, show the connection string (only [`PgTarget::describe`]
 //! reaches messages), or panic on anything the database returns.
 
+use super::pool::{corrupt, Failure, Mode, Params, Pool, Retry, Settings, Tx};
 use super::state_schema::MIGRATIONS;
 use crate::location::PgTarget;
-use crate::pg;
+use crate::pg::{self, key_sql, saturating, to_u64};
 use baton_core::InstanceAddr;
 use baton_state::audit::{self, AuditEntry, AuditRecord, AuditRow, VerifyReport};
 use baton_state::journal;
@@ -33,11 +35,11 @@ use baton_state::{
     ObjectKey, OutputState, PlanWriter, RawJson, Renewal, RunRecord, RunStatus, Snapshot,
     StaleLock, StateError, StateStore, StateWrite, Unlock, VersionMeta,
 };
-use postgres::types::{FromSql, ToSql};
-use postgres::{Client, IsolationLevel, Row, Statement};
-use std::collections::{BTreeMap, HashMap};
+use postgres::types::FromSql;
+use postgres::{Client, Row};
+use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Opens the state store in `target`'s schema, creating or migrating its tables.
@@ -48,85 +50,28 @@ pub fn open(target: &PgTarget) -> Result<Box<dyn StateStore>, StateError> {
 /// A state store in one schema of a PostgreSQL database. Open one per process, or several on
 /// the same schema: they see each other's writes, and the lock is shared by all of them.
 pub struct PgStore {
-    shared: Arc<Shared>,
+    /// Shared with the closures of the store's lock guards.
+    pool: Arc<Pool>,
 }
 
-/// What a store and the closures of its lock guards share.
-struct Shared {
-    target: PgTarget,
-    /// Idle connections, at most [`MAX_IDLE`].
-    idle: Mutex<Vec<Conn>>,
+/// How many idle connections a store keeps, and how it reports a write whose commit could not
+/// be confirmed (the engine's journal resolves it on the next command).
+const SETTINGS: Settings = Settings {
+    max_idle: 4,
+    unconfirmed,
+};
+
+fn unconfirmed(detail: &str) -> String {
+    format!(
+        "the connection was lost while the write was being committed; whether it was recorded is unknown ({detail})"
+    )
 }
 
-/// A pooled connection and the statements prepared on it.
-struct Conn {
-    client: Client,
-    statements: HashMap<&'static str, Statement>,
-}
-
-/// How many idle connections a store keeps.
-const MAX_IDLE: usize = 4;
-/// How many times a call is tried when its connection fails (or the server reports a
-/// transient error), and the first pause between tries (doubling each time).
-const ATTEMPTS: u32 = 6;
-const FIRST_PAUSE: Duration = Duration::from_millis(20);
 /// How often `lock` looks again while a live holder keeps the lock.
 const LOCK_POLL: Duration = Duration::from_millis(100);
 
 const IN_PROGRESS: &str = "in_progress";
 const INTERRUPTED: &str = "interrupted";
-
-/// Whether a call may be tried again after its connection failed at the commit (or, for a
-/// single-statement write, at its only statement): the outcome is unknown then.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Retry {
-    /// Reads, and writes that land the same way however often they run.
-    Always,
-    /// Only while the transaction has not reached its commit.
-    BeforeCommit,
-}
-
-/// The transaction a call runs in.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// Read committed, read-write.
-    Write,
-    /// One consistent snapshot for several queries, read-only.
-    Snapshot,
-}
-
-/// Why a step failed, before the database is named.
-enum Failure {
-    /// Before the commit: nothing was written.
-    Pg(postgres::Error),
-    /// At the commit, or at a write that is its own commit.
-    Commit(postgres::Error),
-    Corrupt(String),
-    State(StateError),
-}
-
-impl From<StateError> for Failure {
-    fn from(e: StateError) -> Failure {
-        Failure::State(e)
-    }
-}
-
-impl Failure {
-    fn at(self, target: &PgTarget) -> StateError {
-        match self {
-            Failure::Pg(e) | Failure::Commit(e) => pg::error(target, &e),
-            Failure::Corrupt(message) => StateError::Corrupt {
-                path: target.describe(),
-                message,
-            },
-            Failure::State(e) => e,
-        }
-    }
-}
-
-fn corrupt(what: impl std::fmt::Display) -> Failure {
-    Failure::Corrupt(what.to_string())
-}
 
 fn json_failure(e: serde_json::Error) -> Failure {
     corrupt(format!("bad JSON: {e}"))
@@ -138,212 +83,21 @@ fn get<'a, T: FromSql<'a>>(row: &'a Row, i: usize) -> Result<T, Failure> {
         .map_err(|e| corrupt(format!("unexpected value in column {i}: {e}")))
 }
 
-type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
-
-impl Conn {
-    fn new(client: Client) -> Conn {
-        Conn {
-            client,
-            statements: HashMap::new(),
-        }
-    }
-
-    /// Runs one statement outside a transaction (it is its own) and returns its only row:
-    /// one round trip once the statement is prepared on this connection.
-    fn call(&mut self, sql: &'static str, params: Params<'_>) -> Result<Row, Failure> {
-        let statement = match self.statements.get(sql) {
-            Some(s) => s.clone(),
-            None => {
-                let s = self.client.prepare(sql).map_err(Failure::Pg)?;
-                self.statements.insert(sql, s.clone());
-                s
-            }
-        };
-        let mut rows = self
-            .client
-            .query(&statement, params)
-            .map_err(Failure::Commit)?;
-        rows.pop()
-            .ok_or_else(|| corrupt("a statement returned no row"))
-    }
-}
-
-/// An open transaction on a pooled connection.
-struct Tx<'a> {
-    tx: postgres::Transaction<'a>,
-    statements: &'a mut HashMap<&'static str, Statement>,
-}
-
-impl Tx<'_> {
-    fn prepared(&mut self, sql: &'static str) -> Result<Statement, Failure> {
-        if let Some(s) = self.statements.get(sql) {
-            return Ok(s.clone());
-        }
-        let s = self.tx.prepare(sql).map_err(Failure::Pg)?;
-        self.statements.insert(sql, s.clone());
-        Ok(s)
-    }
-
-    fn query(&mut self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>, Failure> {
-        let s = self.prepared(sql)?;
-        self.tx.query(&s, params).map_err(Failure::Pg)
-    }
-
-    fn query_opt(&mut self, sql: &'static str, params: Params<'_>) -> Result<Option<Row>, Failure> {
-        Ok(self.query(sql, params)?.into_iter().next())
-    }
-
-    /// The only row of a statement that always returns one (an aggregate, `RETURNING`).
-    fn query_one(&mut self, sql: &'static str, params: Params<'_>) -> Result<Row, Failure> {
-        self.query_opt(sql, params)?
-            .ok_or_else(|| corrupt("a statement returned no row"))
-    }
-
-    fn execute(&mut self, sql: &'static str, params: Params<'_>) -> Result<u64, Failure> {
-        let s = self.prepared(sql)?;
-        self.tx.execute(&s, params).map_err(Failure::Pg)
-    }
-}
-
-impl Shared {
-    fn idle(&self) -> MutexGuard<'_, Vec<Conn>> {
-        // A panic while the pool was held leaves a usable list of connections.
-        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// An idle connection that is not known to be closed, else a new one.
-    fn take(&self) -> Result<Conn, StateError> {
-        loop {
-            let next = self.idle().pop();
-            match next {
-                Some(c) if c.client.is_closed() => continue,
-                Some(c) => return Ok(c),
-                None => break,
-            }
-        }
-        Ok(Conn::new(pg::connect(&self.target)?))
-    }
-
-    fn give(&self, conn: Conn) {
-        let mut idle = self.idle();
-        if idle.len() < MAX_IDLE && !conn.client.is_closed() {
-            idle.push(conn);
-        }
-    }
-
-    /// Runs `f` on a connection, trying again on a new one, with backoff, when it failed in a
-    /// way that may go away and trying again is safe (see [`Retry`]).
-    fn with_conn<T>(
-        &self,
-        retry: Retry,
-        mut f: impl FnMut(&mut Conn) -> Result<T, Failure>,
-    ) -> Result<T, StateError> {
-        let mut pause = FIRST_PAUSE;
-        let mut attempt = 1;
-        loop {
-            let mut conn = self.take()?;
-            let failure = match f(&mut conn) {
-                Ok(v) => {
-                    self.give(conn);
-                    return Ok(v);
-                }
-                Err(e) => e,
-            };
-            let (e, at_commit) = match &failure {
-                Failure::Pg(e) => (e, false),
-                Failure::Commit(e) => (e, true),
-                Failure::Corrupt(_) | Failure::State(_) => {
-                    self.give(conn);
-                    return Err(failure.at(&self.target));
-                }
-            };
-            let lost = pg::is_connection_lost(e) || conn.client.is_closed();
-            if lost {
-                // The server went away or ended its sessions: the idle ones are likely gone
-                // too, and trying each of them would use up the attempts.
-                drop(conn);
-                self.idle().clear();
-            } else {
-                self.give(conn);
-            }
-            // The server answered with an error: its transaction did not commit.
-            let refused = e.as_db_error().is_some();
-            let unknown = at_commit && !refused;
-            let transient = (refused && pg::is_transient(e)) || lost;
-            if !transient || (unknown && retry == Retry::BeforeCommit) || attempt >= ATTEMPTS {
-                return Err(if unknown && retry == Retry::BeforeCommit {
-                    StateError::Io {
-                        path: self.target.describe(),
-                        message: format!(
-                            "the connection was lost while the write was being committed; whether it was recorded is unknown ({})",
-                            pg::describe_error(e)
-                        ),
-                    }
-                } else {
-                    failure.at(&self.target)
-                });
-            }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_secs(1));
-            attempt += 1;
-        }
-    }
-
-    /// Runs `f` in one transaction, committed if it succeeds (see [`Shared::with_conn`]).
-    fn transaction<T>(
-        &self,
-        retry: Retry,
-        mode: Mode,
-        mut f: impl FnMut(&mut Tx<'_>) -> Result<T, Failure>,
-    ) -> Result<T, StateError> {
-        self.with_conn(retry, |conn| {
-            let Conn { client, statements } = conn;
-            let mut builder = client.build_transaction();
-            if mode == Mode::Snapshot {
-                builder = builder
-                    .isolation_level(IsolationLevel::RepeatableRead)
-                    .read_only(true);
-            }
-            let tx = builder.start().map_err(Failure::Pg)?;
-            let mut tx = Tx { tx, statements };
-            let value = f(&mut tx)?;
-            tx.tx.commit().map_err(Failure::Commit)?;
-            Ok(value)
-        })
-    }
-
-    fn read<T>(&self, f: impl FnMut(&mut Tx<'_>) -> Result<T, Failure>) -> Result<T, StateError> {
-        self.transaction(Retry::Always, Mode::Snapshot, f)
-    }
-
-    fn write<T>(&self, f: impl FnMut(&mut Tx<'_>) -> Result<T, Failure>) -> Result<T, StateError> {
-        self.transaction(Retry::BeforeCommit, Mode::Write, f)
-    }
-
-    /// One statement as its own transaction; returns its only row.
-    fn call(&self, retry: Retry, sql: &'static str, params: Params<'_>) -> Result<Row, StateError> {
-        self.with_conn(retry, |conn| conn.call(sql, params))
-    }
-}
-
 impl PgStore {
     /// Connects to `target`'s database, creates its schema if needed and brings the state
     /// store's tables up to date. A schema whose `meta` table is not Baton's, or that a newer
     /// Baton wrote, is [`StateError::Corrupt`].
     pub fn open(target: &PgTarget) -> Result<PgStore, StateError> {
-        let mut client = pg::connect(target)?;
-        migrate(&mut client, &target.schema).map_err(|e| e.at(target))?;
+        let pool = Pool::open(target, SETTINGS)?;
+        pool.write(|tx| migrate(tx, &target.schema))?;
         Ok(PgStore {
-            shared: Arc::new(Shared {
-                target: target.clone(),
-                idle: Mutex::new(vec![Conn::new(client)]),
-            }),
+            pool: Arc::new(pool),
         })
     }
 
     /// The target this store was opened on.
     pub fn target(&self) -> &PgTarget {
-        &self.shared.target
+        self.pool.target()
     }
 
     /// [`StateError::Fenced`] for a write that carried `fence`, naming the holder now.
@@ -364,7 +118,7 @@ impl PgStore {
         fence: Fence,
         not_open: impl FnOnce(i32) -> StateError,
     ) -> Result<(), StateError> {
-        let code: i32 = get(row, 0).map_err(|e| e.at(&self.shared.target))?;
+        let code: i32 = get(row, 0).map_err(|e| e.at(self.pool.target()))?;
         match code {
             0 => Ok(()),
             -1 => Err(self.fenced(fence)),
@@ -375,18 +129,18 @@ impl PgStore {
 
 impl StateStore for PgStore {
     fn describe(&self) -> String {
-        self.shared.target.describe()
+        self.pool.target().describe()
     }
 
     fn lock(&self, info: LockInfo, timeout: Duration) -> Result<LockGuard, StateError> {
         let deadline = Instant::now().checked_add(timeout);
         let info_json =
-            serde_json::to_string(&info).map_err(|e| json_failure(e).at(&self.shared.target))?;
-        let lease_ms = i64::try_from(info.lease_ms).unwrap_or(i64::MAX);
+            serde_json::to_string(&info).map_err(|e| json_failure(e).at(self.pool.target()))?;
+        let lease_ms = saturating(info.lease_ms);
         let pid = i64::from(info.pid);
         loop {
             let attempt =
-                self.shared.write(|tx| {
+                self.pool.write(|tx| {
                     let row = tx
                         .query_opt(
                             "SELECT last, baton_now_ms() FROM fence WHERE singleton = 1 FOR UPDATE",
@@ -424,9 +178,9 @@ impl StateStore for PgStore {
                 })?;
             match attempt {
                 Ok((fence, cleared)) => {
-                    let renew = renewer(self.shared.target.clone(), fence, lease_ms);
-                    let shared = Arc::clone(&self.shared);
-                    let release = Box::new(move || release_lock(&shared, fence));
+                    let renew = renewer(self.pool.target().clone(), fence, lease_ms);
+                    let pool = Arc::clone(&self.pool);
+                    let release = Box::new(move || release_lock(&pool, fence));
                     return LockGuard::leased(info, fence, cleared, renew, release).map_err(|e| {
                         StateError::Io {
                             path: self.describe(),
@@ -448,19 +202,19 @@ impl StateStore for PgStore {
     }
 
     fn lock_holder(&self) -> Result<Option<LockInfo>, StateError> {
-        self.shared
-            .read(|tx| Ok(read_held(tx, false)?.map(|h| h.info)))
+        self.pool
+            .snapshot(|tx| Ok(read_held(tx, false)?.map(|h| h.info)))
     }
 
     fn lease(&self) -> Result<Option<Lease>, StateError> {
-        self.shared.read(|tx| {
+        self.pool.snapshot(|tx| {
             let now: i64 = get(&tx.query_one("SELECT baton_now_ms()", &[])?, 0)?;
             Ok(read_held(tx, false)?.map(|h| lock::lease(h.info, h.fence, h.expires_ms, now)))
         })
     }
 
     fn force_unlock(&self, how: Unlock) -> Result<Option<LockInfo>, StateError> {
-        self.shared.write(|tx| {
+        self.pool.write(|tx| {
             let row = tx
                 .query_opt(
                     "SELECT baton_now_ms() FROM fence WHERE singleton = 1 FOR UPDATE",
@@ -481,7 +235,7 @@ impl StateStore for PgStore {
     }
 
     fn current(&self) -> Result<Snapshot, StateError> {
-        self.shared.read(|tx| {
+        self.pool.snapshot(|tx| {
             let serial: Option<i64> =
                 get(&tx.query_one("SELECT max(serial) FROM versions", &[])?, 0)?;
             Ok(Snapshot {
@@ -502,8 +256,8 @@ impl StateStore for PgStore {
     }
 
     fn begin_version(&self, fence: Fence, run_id: &str, command: &str) -> Result<u64, StateError> {
-        let f = fence_sql(fence);
-        self.shared.write(|tx| {
+        let f = key_sql(fence.0);
+        self.pool.write(|tx| {
             // Serializes the versions begun at once before the fencing check.
             let lineage: String = get(
                 &tx.query_opt(
@@ -541,15 +295,15 @@ impl StateStore for PgStore {
         key: &ObjectKey,
         object: Option<&InstanceState>,
     ) -> Result<(), StateError> {
-        let body = encode(object).map_err(|e| e.at(&self.shared.target))?;
+        let body = encode(object).map_err(|e| e.at(self.pool.target()))?;
         let addr = key.addr.to_string();
         // Idempotent: a second run of the same write finds it done and changes nothing.
-        let row = self.shared.call(
-            Retry::Always,
+        let row = self.pool.call(
+            Retry::Idempotent,
             "SELECT baton_put_object($1, $2, $3, $4, $5)",
             &[
-                &fence_sql(fence),
-                &serial_sql(serial),
+                &key_sql(fence.0),
+                &key_sql(serial),
                 &addr,
                 &key.deposed,
                 &body.as_deref(),
@@ -569,18 +323,18 @@ impl StateStore for PgStore {
             .values()
             .map(serde_json::to_string)
             .collect::<Result<Vec<String>, _>>()
-            .map_err(|e| json_failure(e).at(&self.shared.target))?;
-        let row = self.shared.call(
-            Retry::Always,
+            .map_err(|e| json_failure(e).at(self.pool.target()))?;
+        let row = self.pool.call(
+            Retry::Idempotent,
             "SELECT baton_put_outputs($1, $2, $3, $4)",
-            &[&fence_sql(fence), &serial_sql(serial), &names, &bodies],
+            &[&key_sql(fence.0), &key_sql(serial), &names, &bodies],
         )?;
         self.written(&row, fence, |_| StateError::VersionNotOpen(serial))
     }
 
     fn finish_version(&self, fence: Fence, serial: u64, status: &str) -> Result<(), StateError> {
-        let (f, s) = (fence_sql(fence), serial_sql(serial));
-        self.shared.write(|tx| {
+        let (f, s) = (key_sql(fence.0), key_sql(serial));
+        self.pool.write(|tx| {
             let open: bool = get(&tx.query_one("SELECT baton_lock_version($1)", &[&s])?, 0)?;
             check_fence(tx, fence, f)?;
             if !open {
@@ -595,7 +349,7 @@ impl StateStore for PgStore {
     }
 
     fn history(&self) -> Result<Vec<VersionMeta>, StateError> {
-        self.shared.read(|tx| {
+        self.pool.snapshot(|tx| {
             let rows = tx.query(
                 "SELECT serial, lineage, run_id, command, created_at, status, changes
                  FROM versions ORDER BY serial",
@@ -619,7 +373,7 @@ impl StateStore for PgStore {
 
     fn at_version(&self, serial: u64) -> Result<Snapshot, StateError> {
         let s = i64::try_from(serial).map_err(|_| StateError::NoSuchVersion(serial))?;
-        self.shared.read(|tx| {
+        self.pool.snapshot(|tx| {
             let lineage = if serial == 0 {
                 lineage(tx)?
             } else {
@@ -653,10 +407,10 @@ impl StateStore for PgStore {
         run: &RunRecord,
         plan: PlanWriter<'_>,
     ) -> Result<(), StateError> {
-        let f = fence_sql(fence);
-        let serial = i64::try_from(run.serial).unwrap_or(i64::MAX);
+        let f = key_sql(fence.0);
+        let serial = saturating(run.serial);
         let pid = i64::from(run.pid);
-        self.shared.write(|tx| {
+        self.pool.write(|tx| {
             check_fence(tx, fence, f)?;
             tx.execute(
                 "INSERT INTO runs (id, kind, status, who, host, pid, process_start, started_at,
@@ -689,10 +443,10 @@ impl StateStore for PgStore {
     }
 
     fn finish_run(&self, fence: Fence, id: &str, status: RunStatus) -> Result<(), StateError> {
-        let f = fence_sql(fence);
+        let f = key_sql(fence.0);
         let now = stamp::now_rfc3339();
         // Idempotent: the same status again (with a later finish time at most).
-        self.shared.transaction(Retry::Always, Mode::Write, |tx| {
+        self.pool.transaction(Retry::Idempotent, Mode::Write, |tx| {
             tx.execute("SELECT 1 FROM runs WHERE id = $1 FOR NO KEY UPDATE", &[&id])?;
             check_fence(tx, fence, f)?;
             set_status(tx, id, status, &now, false)?;
@@ -702,14 +456,12 @@ impl StateStore for PgStore {
 
     fn journal_start(&self, fence: Fence, entry: &JournalEntry) -> Result<u64, StateError> {
         let attempts = i64::from(entry.attempts);
-        let duration = entry
-            .duration_ms
-            .map(|d| i64::try_from(d).unwrap_or(i64::MAX));
-        let row = self.shared.call(
+        let duration = entry.duration_ms.map(saturating);
+        let row = self.pool.call(
             Retry::BeforeCommit,
             "SELECT baton_journal_start($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             &[
-                &fence_sql(fence),
+                &key_sql(fence.0),
                 &entry.run_id,
                 &entry.addr,
                 &entry.deposed,
@@ -725,11 +477,11 @@ impl StateStore for PgStore {
                 &entry.phase,
             ],
         )?;
-        let seq: i64 = get(&row, 0).map_err(|e| e.at(&self.shared.target))?;
+        let seq: i64 = get(&row, 0).map_err(|e| e.at(self.pool.target()))?;
         if seq < 0 {
             return Err(self.fenced(fence));
         }
-        to_serial(seq).map_err(|e| e.at(&self.shared.target))
+        to_serial(seq).map_err(|e| e.at(self.pool.target()))
     }
 
     fn journal_finish(
@@ -740,22 +492,22 @@ impl StateStore for PgStore {
         outcome: &EntryOutcome,
         writes: &[StateWrite<'_>],
     ) -> Result<(), StateError> {
-        let serials: Vec<i64> = writes.iter().map(|w| serial_sql(w.serial)).collect();
+        let serials: Vec<i64> = writes.iter().map(|w| key_sql(w.serial)).collect();
         let addrs: Vec<String> = writes.iter().map(|w| w.key.addr.to_string()).collect();
         let deposeds: Vec<&str> = writes.iter().map(|w| w.key.deposed.as_str()).collect();
         let bodies = writes
             .iter()
             .map(|w| encode(w.object))
             .collect::<Result<Vec<Option<String>>, _>>()
-            .map_err(|e| e.at(&self.shared.target))?;
-        let seq_sql = i64::try_from(seq).unwrap_or(-1);
-        let duration = i64::try_from(outcome.duration_ms).unwrap_or(i64::MAX);
+            .map_err(|e| e.at(self.pool.target()))?;
+        let seq_sql = key_sql(seq);
+        let duration = saturating(outcome.duration_ms);
         // Idempotent: the same outcome and writes again change nothing.
-        let row = self.shared.call(
-            Retry::Always,
+        let row = self.pool.call(
+            Retry::Idempotent,
             "SELECT baton_journal_finish($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             &[
-                &fence_sql(fence),
+                &key_sql(fence.0),
                 &run_id,
                 &seq_sql,
                 &outcome.status.as_str(),
@@ -781,7 +533,7 @@ impl StateStore for PgStore {
     fn runs(&self) -> Result<Vec<RunRecord>, StateError> {
         let now = stamp::now_rfc3339();
         // Idempotent: only `running` runs whose process is gone are marked.
-        self.shared.transaction(Retry::Always, Mode::Write, |tx| {
+        self.pool.transaction(Retry::Idempotent, Mode::Write, |tx| {
             let rows = tx.query(
                 "SELECT id, kind, status, who, host, pid, process_start, started_at,
                             finished_at, serial, summary, parent, on_failure
@@ -801,7 +553,7 @@ impl StateStore for PgStore {
 
     fn run(&self, id: &str) -> Result<Option<RunRecord>, StateError> {
         let now = stamp::now_rfc3339();
-        self.shared.transaction(Retry::Always, Mode::Write, |tx| {
+        self.pool.transaction(Retry::Idempotent, Mode::Write, |tx| {
             let Some(row) = tx.query_opt(
                 "SELECT id, kind, status, who, host, pid, process_start, started_at,
                             finished_at, serial, summary, parent, on_failure
@@ -828,7 +580,7 @@ impl StateStore for PgStore {
     }
 
     fn journal(&self, run_id: &str) -> Result<Vec<JournalEntry>, StateError> {
-        self.shared.read(|tx| {
+        self.pool.snapshot(|tx| {
             let rows = tx.query(
                 "SELECT run_id, seq, addr, deposed, action, prior, planned, status, new_value,
                         error, attempts, started_at, duration_ms, phase
@@ -861,8 +613,8 @@ impl StateStore for PgStore {
     }
 
     fn audit_append(&self, entry: AuditEntry) -> Result<AuditRecord, StateError> {
-        let key = advisory_key("audit", &self.shared.target.schema);
-        self.shared.write(|tx| {
+        let key = advisory_key("audit", &self.pool.target().schema);
+        self.pool.write(|tx| {
             // Appenders from every handle and process form one chain: one at a time.
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&key])?;
             let last = tx
@@ -898,7 +650,7 @@ impl StateStore for PgStore {
     }
 
     fn audit_records(&self) -> Result<Vec<AuditRecord>, StateError> {
-        self.shared.read(|tx| {
+        self.pool.snapshot(|tx| {
             audit_rows(tx, None)?
                 .iter()
                 .map(|r| audit::record_of_row(r).map_err(Failure::Corrupt))
@@ -910,7 +662,7 @@ impl StateStore for PgStore {
         let Ok(id) = i64::try_from(id) else {
             return Ok(None);
         };
-        self.shared.read(|tx| {
+        self.pool.snapshot(|tx| {
             audit_rows(tx, Some(id))?
                 .first()
                 .map(|r| audit::record_of_row(r).map_err(Failure::Corrupt))
@@ -919,7 +671,7 @@ impl StateStore for PgStore {
     }
 
     fn audit_verify(&self) -> Result<VerifyReport, StateError> {
-        self.shared.read(|tx| {
+        self.pool.snapshot(|tx| {
             let rows = audit_rows(tx, None)?;
             let head = read_audit_head(tx)?;
             Ok(audit::verify(&rows, head.as_deref()))
@@ -929,64 +681,60 @@ impl StateStore for PgStore {
 
 // ----- schema -----
 
-/// Brings the schema up to date in one transaction, under an advisory lock so that handles
-/// opening a new schema at once create it once.
-fn migrate(client: &mut Client, schema: &str) -> Result<(), Failure> {
-    let latest = MIGRATIONS.len();
-    let mut tx = client.transaction().map_err(Failure::Pg)?;
-    tx.execute(
-        "SELECT pg_advisory_xact_lock($1)",
-        &[&advisory_key("migrate", schema)],
+/// Brings the schema up to date (see [`pg::migrate`]), recording how far it got in `meta`.
+fn migrate(tx: &mut Tx<'_, '_>, schema: &str) -> Result<(), Failure> {
+    pg::migrate(
+        tx,
+        (
+            "SELECT pg_advisory_xact_lock($1)",
+            &[&advisory_key("migrate", schema)],
+        ),
+        MIGRATIONS,
+        schema_version,
+        |from, latest| {
+            format!(
+                "written by a newer Baton (schema version {from}; this one knows up to {latest})"
+            )
+        },
+        |tx, from| {
+            if from == 0 {
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES ('lineage', $1), ('created_at', $2)",
+                    &[&stamp::random_id(), &stamp::now_rfc3339()],
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', $1)
+                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                &[&MIGRATIONS.len().to_string()],
+            )?;
+            Ok(())
+        },
     )
-    .map_err(Failure::Pg)?;
+}
+
+/// The schema version `meta` records; 0 for a schema without a `meta` table.
+fn schema_version(tx: &mut Tx<'_, '_>) -> Result<usize, Failure> {
     let has_meta: bool = get(
         &tx.query_one(
             "SELECT EXISTS (SELECT 1 FROM pg_tables
                             WHERE schemaname = current_schema() AND tablename = 'meta')",
             &[],
-        )
-        .map_err(Failure::Pg)?,
+        )?,
         0,
     )?;
-    let from = if has_meta {
-        let row = tx
-            .query_opt("SELECT value FROM meta WHERE key = 'schema_version'", &[])
-            .map_err(Failure::Pg)?
-            .ok_or_else(|| {
-                corrupt("not a Baton state schema: it has a meta table without a schema version")
-            })?;
-        let version: String = get(&row, 0)?;
-        version
-            .parse::<usize>()
-            .map_err(|_| corrupt(format!("invalid schema version {version:?}")))?
-    } else {
-        0
-    };
-    if from > latest {
-        return Err(corrupt(format!(
-            "written by a newer Baton (schema version {from}; this one knows up to {latest})"
-        )));
+    if !has_meta {
+        return Ok(0);
     }
-    if from == latest {
-        return tx.commit().map_err(Failure::Commit);
-    }
-    for step in &MIGRATIONS[from..] {
-        tx.batch_execute(step).map_err(Failure::Pg)?;
-    }
-    if from == 0 {
-        tx.execute(
-            "INSERT INTO meta (key, value) VALUES ('lineage', $1), ('created_at', $2)",
-            &[&stamp::random_id(), &stamp::now_rfc3339()],
-        )
-        .map_err(Failure::Pg)?;
-    }
-    tx.execute(
-        "INSERT INTO meta (key, value) VALUES ('schema_version', $1)
-         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-        &[&latest.to_string()],
-    )
-    .map_err(Failure::Pg)?;
-    tx.commit().map_err(Failure::Commit)
+    let row = tx
+        .query_opt("SELECT value FROM meta WHERE key = 'schema_version'", &[])?
+        .ok_or_else(|| {
+            corrupt("not a Baton state schema: it has a meta table without a schema version")
+        })?;
+    let version: String = get(&row, 0)?;
+    version
+        .parse::<usize>()
+        .map_err(|_| corrupt(format!("invalid schema version {version:?}")))
 }
 
 /// The key of the advisory lock that serializes `purpose` in `schema` (FNV-1a, so that every
@@ -1016,7 +764,7 @@ struct Held {
 
 /// The lock row, locked until the transaction ends when `for_update` (before it is taken
 /// over or removed).
-fn read_held(tx: &mut Tx<'_>, for_update: bool) -> Result<Option<Held>, Failure> {
+fn read_held(tx: &mut Tx<'_, '_>, for_update: bool) -> Result<Option<Held>, Failure> {
     let row = if for_update {
         tx.query_opt(
             "SELECT id, pid, host, since, info, token, expires_ms FROM lock
@@ -1049,7 +797,7 @@ fn read_held(tx: &mut Tx<'_>, for_update: bool) -> Result<Option<Held>, Failure>
 
 /// Refuses a write whose token `fence` (`f` as stored) is not the current holder's; otherwise
 /// keeps the lock row share-locked until the transaction ends.
-fn check_fence(tx: &mut Tx<'_>, fence: Fence, f: i64) -> Result<(), Failure> {
+fn check_fence(tx: &mut Tx<'_, '_>, fence: Fence, f: i64) -> Result<(), Failure> {
     let held: bool = get(&tx.query_one("SELECT baton_fence_held($1)", &[&f])?, 0)?;
     if held {
         return Ok(());
@@ -1080,7 +828,7 @@ fn renew_lease(
     let renewed = client.execute(
         "UPDATE lock SET expires_ms = LEAST(baton_now_ms(), 9223372036854775807 - $2) + $2
          WHERE token = $1",
-        &[&fence_sql(fence), &lease_ms],
+        &[&key_sql(fence.0), &lease_ms],
     );
     match renewed {
         Ok(1) => Renewal::Renewed,
@@ -1096,38 +844,26 @@ fn renew_lease(
 
 /// Deletes the lock row if it is still ours; errors are ignored (if the database cannot be
 /// reached, the lease runs out).
-fn release_lock(shared: &Shared, fence: Fence) {
-    let f = fence_sql(fence);
-    let _ = shared.with_conn(Retry::Always, |conn| {
-        conn.client
+fn release_lock(pool: &Pool, fence: Fence) {
+    let f = key_sql(fence.0);
+    let _ = pool.with_conn(Retry::Idempotent, |conn| {
+        conn.client()
             .execute("DELETE FROM lock WHERE token = $1", &[&f])
             .map_err(Failure::Commit)
     });
 }
 
-/// A fencing token as stored; one beyond BIGINT matches no row.
-fn fence_sql(fence: Fence) -> i64 {
-    i64::try_from(fence.0).unwrap_or(-1)
-}
-
 fn to_fence(token: i64) -> Result<Fence, Failure> {
-    u64::try_from(token)
-        .map(Fence)
-        .map_err(|_| corrupt(format!("invalid fencing token {token}")))
+    to_u64(token, "invalid fencing token").map(Fence)
 }
 
 // ----- versions and objects -----
 
-/// A serial as stored; one beyond BIGINT matches no version.
-fn serial_sql(serial: u64) -> i64 {
-    i64::try_from(serial).unwrap_or(-1)
-}
-
 fn to_serial(s: i64) -> Result<u64, Failure> {
-    u64::try_from(s).map_err(|_| corrupt(format!("invalid serial {s}")))
+    to_u64(s, "invalid serial")
 }
 
-fn lineage(tx: &mut Tx<'_>) -> Result<String, Failure> {
+fn lineage(tx: &mut Tx<'_, '_>) -> Result<String, Failure> {
     let row = tx
         .query_opt("SELECT value FROM meta WHERE key = 'lineage'", &[])?
         .ok_or_else(|| corrupt("the lineage is missing"))?;
@@ -1142,7 +878,7 @@ fn encode(object: Option<&InstanceState>) -> Result<Option<String>, Failure> {
 }
 
 fn read_objects(
-    tx: &mut Tx<'_>,
+    tx: &mut Tx<'_, '_>,
     sql: &'static str,
     params: Params<'_>,
 ) -> Result<BTreeMap<ObjectKey, InstanceState>, Failure> {
@@ -1167,7 +903,7 @@ fn read_objects(
 }
 
 fn read_outputs(
-    tx: &mut Tx<'_>,
+    tx: &mut Tx<'_, '_>,
     sql: &'static str,
     params: Params<'_>,
 ) -> Result<BTreeMap<String, OutputState>, Failure> {
@@ -1187,7 +923,7 @@ fn read_outputs(
 /// Sets a run's status, and its finish time for a final status; `only_running`: only if it
 /// is still `running` (marking an orphan must not overwrite a status set meanwhile).
 fn set_status(
-    tx: &mut Tx<'_>,
+    tx: &mut Tx<'_, '_>,
     id: &str,
     status: RunStatus,
     now: &str,
@@ -1232,7 +968,7 @@ enum PlanFailure {
 /// Streams run `run_id`'s plan into `run_plans` with a binary `COPY`: its length is measured
 /// first (one pass of `plan`), then it is written (a second pass) straight into the copy, so
 /// that a large plan is never held in memory as one string.
-fn copy_plan(tx: &mut Tx<'_>, run_id: &str, plan: PlanWriter<'_>) -> Result<(), PlanFailure> {
+fn copy_plan(tx: &mut Tx<'_, '_>, run_id: &str, plan: PlanWriter<'_>) -> Result<(), PlanFailure> {
     let mut counter = Counter(0);
     plan(&mut counter).map_err(PlanFailure::Plan)?;
     let len = i32::try_from(counter.0).map_err(|_| {
@@ -1244,16 +980,16 @@ fn copy_plan(tx: &mut Tx<'_>, run_id: &str, plan: PlanWriter<'_>) -> Result<(), 
     let id_len = i32::try_from(run_id.len())
         .map_err(|_| PlanFailure::Plan(std::io::Error::other("the run id is too long")))?;
     let writer = tx
-        .tx
+        .client()
         .copy_in("COPY run_plans (run_id, plan) FROM STDIN (FORMAT binary)")
-        .map_err(|e| PlanFailure::Db(Failure::Pg(e)))?;
+        .map_err(|e| PlanFailure::Db(Failure::Db(e)))?;
     let mut out = CopyOut {
         inner: writer,
         written: 0,
         db: None,
     };
     let db_failed = |out: &mut CopyOut<'_>, e: std::io::Error| match out.db.take() {
-        Some(db) => PlanFailure::Db(Failure::Pg(db)),
+        Some(db) => PlanFailure::Db(Failure::Db(db)),
         None => PlanFailure::Plan(e),
     };
     // The header (signature, flags, no extension), one tuple of two fields, the trailer.
@@ -1280,7 +1016,7 @@ fn copy_plan(tx: &mut Tx<'_>, run_id: &str, plan: PlanWriter<'_>) -> Result<(), 
         .map_err(|e| db_failed(&mut out, e))?;
     out.inner
         .finish()
-        .map_err(|e| PlanFailure::Db(Failure::Pg(e)))?;
+        .map_err(|e| PlanFailure::Db(Failure::Db(e)))?;
     Ok(())
 }
 
@@ -1338,7 +1074,7 @@ impl Write for CopyOut<'_> {
 
 // ----- the audit log -----
 
-fn audit_rows(tx: &mut Tx<'_>, id: Option<i64>) -> Result<Vec<AuditRow>, Failure> {
+fn audit_rows(tx: &mut Tx<'_, '_>, id: Option<i64>) -> Result<Vec<AuditRow>, Failure> {
     let rows = match id {
         None => tx.query(
             "SELECT id, time, command, run_id, hash, canonical FROM audit ORDER BY id",
@@ -1363,7 +1099,7 @@ fn audit_rows(tx: &mut Tx<'_>, id: Option<i64>) -> Result<Vec<AuditRow>, Failure
         .collect()
 }
 
-fn read_audit_head(tx: &mut Tx<'_>) -> Result<Option<String>, Failure> {
+fn read_audit_head(tx: &mut Tx<'_, '_>) -> Result<Option<String>, Failure> {
     tx.query_opt("SELECT value FROM meta WHERE key = $1", &[&audit::HEAD_KEY])?
         .map(|r| get(&r, 0))
         .transpose()

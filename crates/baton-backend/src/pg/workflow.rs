@@ -23,12 +23,13 @@
 //! whose clocks disagree still agree on when a lease runs out.
 //!
 //! # Connections
-//! A handle keeps a few idle connections (with their prepared statements) and opens new ones
-//! with [`super::connect`] when none is idle, so its `&self` methods may be called from many
-//! threads. A connection that broke is dropped (with the idle ones, which likely broke with
-//! it) and the call tried again on a new one, with backoff: reads always, writes whose
-//! transaction did not reach `COMMIT`. A write whose `COMMIT` got no answer is an error saying
-//! the write may or may not have landed.
+//! A handle calls through the stores' pool (`pool.rs`): it keeps a few idle connections (with
+//! their prepared statements) and opens new ones with [`super::connect`] when none is idle, so
+//! its `&self` methods may be called from many threads. A connection that broke is dropped
+//! (with the idle ones, which likely broke with it) and the call tried again on a new one,
+//! with backoff: reads always, writes whose transaction did not reach `COMMIT` (or whose
+//! `COMMIT` the server refused). A write whose `COMMIT` got no answer is an error saying the
+//! write may or may not have landed.
 //!
 //! # Schema (version 1)
 //! - `wf_meta(singleton, version)`: the schema version of these tables.
@@ -47,15 +48,15 @@
 //! Text that is compared or ordered (ids, keys, RFC 3339 times) is `COLLATE "C"`: byte order,
 //! as SQLite compares, whatever the database's locale.
 
+use super::pool::{self, Db, Failure, Pool, Settings, Tx};
+use super::{key_sql, saturating, to_u64};
 use crate::location::PgTarget;
 use baton_state::{
     StateError, WfCacheEntry, WfClaim, WfClaimHolder, WfRun, WfRunStatus, WfStep, WfStepStatus,
     WorkflowStore,
 };
-use postgres::types::{FromSql, ToSql};
-use postgres::{Client, GenericClient, Row, Statement, Transaction};
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use postgres::types::FromSql;
+use postgres::{GenericClient, Row};
 use std::time::Duration;
 
 /// The current time of the server's clock in Unix milliseconds (SQL).
@@ -190,14 +191,12 @@ const fn fnv1a32(bytes: &[u8]) -> u32 {
     h
 }
 
-/// How many times a call is tried when its connection breaks, and the first pause between
-/// tries (doubling: 0.05 s, 0.1 s, 0.2 s, 0.4 s); each new connection has its own backoff.
-const ATTEMPTS: u32 = 5;
-const FIRST_RETRY_DELAY: Duration = Duration::from_millis(50);
-
-/// Idle connections kept per handle; more are opened while threads need them, and closed when
-/// they are given back.
-const MAX_IDLE: usize = 4;
+/// Idle connections kept per handle; a write whose `COMMIT` got no answer is reported with
+/// [`pool::unconfirmed`]'s message.
+const SETTINGS: Settings = Settings {
+    max_idle: 4,
+    unconfirmed: pool::unconfirmed,
+};
 
 /// The longest lease recorded: a hundred years (a longer one is as good as forever, and the
 /// server's timestamps end at year 294276).
@@ -215,72 +214,7 @@ const FINAL_STATUSES: [&str; 4] = ["succeeded", "failed", "rolled_back", "cancel
 /// open several (in one process or many): they see each other's writes, and claims hold
 /// across them.
 pub struct PgWorkflowStore {
-    target: PgTarget,
-    idle: Mutex<Vec<Conn>>,
-}
-
-/// A connection and the statements prepared on it.
-struct Conn {
-    client: Client,
-    statements: HashMap<&'static str, Statement>,
-}
-
-/// A connection or transaction, with the connection's prepared statements.
-struct Db<'a, C> {
-    c: &'a mut C,
-    statements: &'a mut HashMap<&'static str, Statement>,
-}
-
-/// Why a call failed, before it becomes a [`StateError`].
-enum Failure {
-    /// The database refused or the connection failed (maybe worth another try).
-    Db(postgres::Error),
-    /// `COMMIT` got no answer: the write may or may not have landed.
-    Unconfirmed(postgres::Error),
-    /// A value the database returned that this build cannot read.
-    Corrupt(String),
-    /// The store's own answer (`ClaimLost`, `NoSuchRun`, …).
-    State(StateError),
-}
-
-impl From<postgres::Error> for Failure {
-    fn from(e: postgres::Error) -> Failure {
-        Failure::Db(e)
-    }
-}
-
-impl From<StateError> for Failure {
-    fn from(e: StateError) -> Failure {
-        Failure::State(e)
-    }
-}
-
-type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
-
-impl<C: GenericClient> Db<'_, C> {
-    fn statement(&mut self, sql: &'static str) -> Result<Statement, Failure> {
-        if let Some(s) = self.statements.get(sql) {
-            return Ok(s.clone());
-        }
-        let s = self.c.prepare(sql)?;
-        self.statements.insert(sql, s.clone());
-        Ok(s)
-    }
-
-    fn query(&mut self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>, Failure> {
-        let s = self.statement(sql)?;
-        Ok(self.c.query(&s, params)?)
-    }
-
-    /// The first row, if any.
-    fn first(&mut self, sql: &'static str, params: Params<'_>) -> Result<Option<Row>, Failure> {
-        Ok(self.query(sql, params)?.into_iter().next())
-    }
-
-    fn execute(&mut self, sql: &'static str, params: Params<'_>) -> Result<u64, Failure> {
-        let s = self.statement(sql)?;
-        Ok(self.c.execute(&s, params)?)
-    }
+    pool: Pool,
 }
 
 /// Column `i` of `row`; a value of another type is [`Failure::Corrupt`].
@@ -293,8 +227,7 @@ fn get<'a, T: FromSql<'a>>(row: &'a Row, i: usize) -> Result<T, Failure> {
 
 /// A column holding a count that cannot be negative.
 fn unsigned(row: &Row, i: usize) -> Result<u64, Failure> {
-    let n: i64 = get(row, i)?;
-    u64::try_from(n).map_err(|_| Failure::Corrupt(format!("negative count {n}")))
+    to_u64(get(row, i)?, "negative count")
 }
 
 impl PgWorkflowStore {
@@ -304,8 +237,7 @@ impl PgWorkflowStore {
     /// [`StateError::Corrupt`].
     pub fn open(target: &PgTarget) -> Result<PgWorkflowStore, StateError> {
         let store = PgWorkflowStore {
-            target: target.clone(),
-            idle: Mutex::new(Vec::new()),
+            pool: Pool::open(target, SETTINGS)?,
         };
         store.write(migrate)?;
         Ok(store)
@@ -313,210 +245,70 @@ impl PgWorkflowStore {
 
     /// The database and schema, for messages (without the password).
     pub fn describe(&self) -> String {
-        self.target.describe()
+        self.pool.target().describe()
     }
 
-    fn idle(&self) -> MutexGuard<'_, Vec<Conn>> {
-        // A thread that panicked while holding the list left it whole: a push or a pop.
-        self.idle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn take(&self) -> Result<Conn, StateError> {
-        if let Some(c) = self.idle().pop() {
-            return Ok(c);
-        }
-        Ok(Conn {
-            client: super::connect(&self.target)?,
-            statements: HashMap::new(),
-        })
-    }
-
-    fn give_back(&self, conn: Conn) {
-        if conn.client.is_closed() {
-            return;
-        }
-        let mut idle = self.idle();
-        if idle.len() < MAX_IDLE {
-            idle.push(conn);
-        }
-    }
-
-    /// Runs `body` on a connection, trying again on a new one (with backoff) when the
-    /// connection breaks or the server asks for a retry before anything was committed.
-    fn with_conn<T>(
-        &self,
-        mut body: impl FnMut(&mut Conn) -> Result<T, Failure>,
-    ) -> Result<T, StateError> {
-        let mut delay = FIRST_RETRY_DELAY;
-        let mut attempt = 1;
-        loop {
-            let mut conn = self.take()?;
-            let failure = match body(&mut conn) {
-                Ok(v) => {
-                    self.give_back(conn);
-                    return Ok(v);
-                }
-                Err(f) => f,
-            };
-            let e = match failure {
-                Failure::Db(e) => e,
-                Failure::Unconfirmed(e) => {
-                    self.drop_broken(conn, &e);
-                    return Err(StateError::Io {
-                        path: self.describe(),
-                        message: format!(
-                            "the write's commit was not confirmed, so it may or may not have been recorded: {}",
-                            super::describe_error(&e)
-                        ),
-                    });
-                }
-                Failure::Corrupt(message) => {
-                    self.give_back(conn);
-                    return Err(StateError::Corrupt {
-                        path: self.describe(),
-                        message,
-                    });
-                }
-                Failure::State(e) => {
-                    self.give_back(conn);
-                    return Err(e);
-                }
-            };
-            self.drop_broken(conn, &e);
-            if attempt >= ATTEMPTS || !retryable(&e) {
-                return Err(super::error(&self.target, &e));
-            }
-            std::thread::sleep(delay);
-            delay *= 2;
-            attempt += 1;
-        }
-    }
-
-    /// Keeps `conn` for later unless `e` broke it; a broken connection takes the idle ones
-    /// with it (a server restart or failover broke them too; a new one is cheap).
-    fn drop_broken(&self, conn: Conn, e: &postgres::Error) {
-        if broke_connection(e) || conn.client.is_closed() {
-            drop(conn);
-            self.idle().clear();
-        } else {
-            self.give_back(conn);
-        }
-    }
-
-    /// Runs `f` in one transaction and commits it (see [`PgWorkflowStore::with_conn`]).
+    /// Runs `f` in one transaction and commits it, trying again on a new connection (with
+    /// backoff) when the connection breaks or the server asks for a retry before anything was
+    /// committed; a `COMMIT` that got no answer is an error saying so.
     fn write<T>(
         &self,
-        mut f: impl FnMut(&mut Db<'_, Transaction<'_>>) -> Result<T, Failure>,
+        f: impl FnMut(&mut Tx<'_, '_>) -> Result<T, Failure>,
     ) -> Result<T, StateError> {
-        self.with_conn(|conn| {
-            let Conn { client, statements } = conn;
-            let mut tx = client.transaction()?;
-            let value = f(&mut Db {
-                c: &mut tx,
-                statements,
-            })?;
-            tx.commit().map_err(|e| {
-                if refused_commit(&e) {
-                    Failure::Db(e)
-                } else {
-                    Failure::Unconfirmed(e)
-                }
-            })?;
-            Ok(value)
-        })
+        self.pool.write(f)
     }
 
-    /// Runs `f` outside a transaction (each statement sees what was committed when it began).
+    /// Runs `f` outside a transaction (each statement sees what was committed when it began),
+    /// trying again on a new connection when the connection breaks.
     fn read<T>(
         &self,
-        mut f: impl FnMut(&mut Db<'_, Client>) -> Result<T, Failure>,
+        f: impl FnMut(&mut Db<'_, postgres::Client>) -> Result<T, Failure>,
     ) -> Result<T, StateError> {
-        self.with_conn(|conn| {
-            let Conn { client, statements } = conn;
-            f(&mut Db {
-                c: client,
-                statements,
-            })
-        })
+        self.pool.read(f)
     }
 }
 
-/// Whether another try may succeed: the connection broke, the server is restarting, or the
-/// transaction lost a serialization or deadlock race. A value that could not be converted (no
-/// SQLSTATE, no I/O error) is not.
-fn retryable(e: &postgres::Error) -> bool {
-    if e.is_closed() || e.code().is_some() {
-        return super::is_transient(e);
-    }
-    is_io(e)
-}
-
-/// Whether `e` left its connection unusable.
-fn broke_connection(e: &postgres::Error) -> bool {
-    if e.is_closed() {
-        return true;
-    }
-    match e.code() {
-        Some(code) => {
-            let c = code.code();
-            c.starts_with("08") || c.starts_with("57P")
-        }
-        None => is_io(e),
-    }
-}
-
-fn is_io(e: &postgres::Error) -> bool {
-    std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
-}
-
-/// Whether a failed `COMMIT` was answered by the server rolling the transaction back (a
-/// serialization or deadlock failure, a deferred constraint): nothing was recorded, so it may
-/// be tried again. Anything else (the connection broke, the server shut down) leaves the
-/// outcome unknown.
-fn refused_commit(e: &postgres::Error) -> bool {
-    e.code()
-        .is_some_and(|c| c.code().starts_with("40") || c.code().starts_with("23"))
-}
-
-/// Brings the tables up to date inside the open transaction, under the migration lock.
-fn migrate(db: &mut Db<'_, Transaction<'_>>) -> Result<(), Failure> {
-    db.c.execute(
-        "SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))",
-        &[&MIGRATION_LOCK],
-    )?;
-    db.c.batch_execute(
-        "CREATE TABLE IF NOT EXISTS wf_meta (
-             singleton BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
-             version INTEGER NOT NULL
-         )",
-    )?;
-    let found: i32 = match db.c.query("SELECT version FROM wf_meta", &[])?.first() {
-        Some(row) => get(row, 0)?,
-        None => 0,
-    };
-    let found = usize::try_from(found)
-        .map_err(|_| Failure::Corrupt(format!("invalid workflow schema version {found}")))?;
-    if found > MIGRATIONS.len() {
-        return Err(Failure::Corrupt(format!(
-            "its workflow tables are at schema version {found}, newer than this build of Baton knows ({}): upgrade Baton",
-            MIGRATIONS.len()
-        )));
-    }
-    for m in &MIGRATIONS[found..] {
-        db.c.batch_execute(m)?;
-    }
-    if found < MIGRATIONS.len() {
-        let version = i32::try_from(MIGRATIONS.len())
-            .map_err(|_| Failure::Corrupt("too many migrations".to_string()))?;
-        db.c.execute(
-            "INSERT INTO wf_meta (singleton, version) VALUES (TRUE, $1)
-             ON CONFLICT (singleton) DO UPDATE SET version = excluded.version",
-            &[&version],
-        )?;
-    }
-    Ok(())
+/// Brings the tables up to date inside the open transaction (see [`super::migrate`]),
+/// recording how far they got in `wf_meta`.
+fn migrate(tx: &mut Tx<'_, '_>) -> Result<(), Failure> {
+    super::migrate(
+        tx,
+        (
+            "SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))",
+            &[&MIGRATION_LOCK],
+        ),
+        MIGRATIONS,
+        |tx| {
+            tx.client().batch_execute(
+                "CREATE TABLE IF NOT EXISTS wf_meta (
+                     singleton BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
+                     version INTEGER NOT NULL
+                 )",
+            )?;
+            let found: i32 = match tx.query_opt("SELECT version FROM wf_meta", &[])? {
+                Some(row) => get(&row, 0)?,
+                None => 0,
+            };
+            usize::try_from(found)
+                .map_err(|_| Failure::Corrupt(format!("invalid workflow schema version {found}")))
+        },
+        |found, latest| {
+            format!(
+                "its workflow tables are at schema version {found}, newer than this build of \
+                 Baton knows ({latest}): upgrade Baton"
+            )
+        },
+        |tx, _| {
+            let version = i32::try_from(MIGRATIONS.len())
+                .map_err(|_| Failure::Corrupt("too many migrations".to_string()))?;
+            tx.execute(
+                "INSERT INTO wf_meta (singleton, version) VALUES (TRUE, $1)
+                 ON CONFLICT (singleton) DO UPDATE SET version = excluded.version",
+                &[&version],
+            )?;
+            Ok(())
+        },
+    )
 }
 
 impl WorkflowStore for PgWorkflowStore {
@@ -566,7 +358,7 @@ impl WorkflowStore for PgWorkflowStore {
         self.write(|db| {
             // The claim row first (every write for the run waits on it), then the run's status
             // and the time, read after the lock was granted.
-            let previous = db.first(
+            let previous = db.query_opt(
                 concat!(
                     "SELECT holder, expires_ms, ",
                     expiry_text!(),
@@ -574,7 +366,7 @@ impl WorkflowStore for PgWorkflowStore {
                 ),
                 &[&run_id],
             )?;
-            let Some(row) = db.first(
+            let Some(row) = db.query_opt(
                 concat!("SELECT status, ", now_ms!(), " FROM wf_runs WHERE id = $1"),
                 &[&run_id],
             )?
@@ -629,7 +421,7 @@ impl WorkflowStore for PgWorkflowStore {
 
     fn renew(&self, claim: &WfClaim, lease: Duration) -> Result<(), StateError> {
         let lease = lease_ms(lease);
-        let token = token_sql(claim.token);
+        let token = key_sql(claim.token);
         self.write(|db| {
             let renewed = db.execute(
                 concat!(
@@ -704,7 +496,7 @@ impl WorkflowStore for PgWorkflowStore {
 
     fn run(&self, run_id: &str) -> Result<Option<WfRun>, StateError> {
         self.read(|db| {
-            db.first(select_runs!("WHERE id = $1"), &[&run_id])?
+            db.query_opt(select_runs!("WHERE id = $1"), &[&run_id])?
                 .map(|r| row_to_run(&r))
                 .transpose()
         })
@@ -760,7 +552,7 @@ impl WorkflowStore for PgWorkflowStore {
             if decided == 1 {
                 return Ok(());
             }
-            let step = db.first(
+            let step = db.query_opt(
                 "SELECT 1 FROM wf_steps WHERE run_id = $1 AND key = $2",
                 &[&run_id, &key],
             )?;
@@ -783,7 +575,7 @@ impl WorkflowStore for PgWorkflowStore {
         since: &str,
     ) -> Result<Option<WfCacheEntry>, StateError> {
         self.read(|db| {
-            db.first(
+            db.query_opt(
                 "SELECT outputs, run_id, stored_at FROM wf_cache
                  WHERE workflow = $1 AND step = $2 AND key = $3 AND stored_at >= $4",
                 &[&workflow, &step, &key, &since],
@@ -859,7 +651,7 @@ impl WorkflowStore for PgWorkflowStore {
                 ),
                 &[&limit, &claim.run_id, &finals],
             )?;
-            let Some(row) = db.first(
+            let Some(row) = db.query_opt(
                 "SELECT count(*) FILTER (WHERE run_id = $2 AND key = $3), count(*)
                  FROM wf_limit_slots WHERE name = $1",
                 &[&limit, &claim.run_id, &key],
@@ -901,7 +693,7 @@ impl WorkflowStore for PgWorkflowStore {
 
     fn schedule_last(&self, workflow: &str, schedule: &str) -> Result<Option<String>, StateError> {
         self.read(|db| {
-            db.first(
+            db.query_opt(
                 "SELECT last_fired FROM wf_schedules WHERE workflow = $1 AND schedule = $2",
                 &[&workflow, &schedule],
             )?
@@ -933,13 +725,13 @@ pub fn open(target: &PgTarget) -> Result<Box<dyn WorkflowStore>, StateError> {
 
 /// Gives `run_id` a new claim for `holder`: the next token, `lease_ms` from now.
 fn take_claim(
-    db: &mut Db<'_, Transaction<'_>>,
+    db: &mut Tx<'_, '_>,
     run_id: &str,
     holder: &str,
     lease_ms: i64,
 ) -> Result<WfClaim, Failure> {
     let row = db
-        .first(
+        .query_opt(
             concat!(
                 "INSERT INTO wf_claims (run_id, holder, token, expires_ms)
                  VALUES ($1, $2, nextval('wf_claim_tokens'), ",
@@ -957,8 +749,7 @@ fn take_claim(
     Ok(WfClaim {
         run_id: run_id.to_string(),
         holder: holder.to_string(),
-        token: u64::try_from(token)
-            .map_err(|_| Failure::Corrupt(format!("invalid claim token {token}")))?,
+        token: to_u64(token, "invalid claim token")?,
     })
 }
 
@@ -966,12 +757,8 @@ fn take_claim(
 /// there is no such run, `ClaimLost` when a newer claim replaced it (or it is another run's).
 /// Locks the claim row until the transaction ends, so no claim comes between the check and
 /// the write.
-fn check_claim(
-    db: &mut Db<'_, Transaction<'_>>,
-    run_id: &str,
-    claim: &WfClaim,
-) -> Result<(), Failure> {
-    let token = match db.first(
+fn check_claim(db: &mut Tx<'_, '_>, run_id: &str, claim: &WfClaim) -> Result<(), Failure> {
+    let token = match db.query_opt(
         "SELECT token FROM wf_claims WHERE run_id = $1 FOR UPDATE",
         &[&run_id],
     )? {
@@ -979,7 +766,7 @@ fn check_claim(
         None => None,
     };
     match token {
-        Some(t) if t == token_sql(claim.token) && claim.run_id == run_id => Ok(()),
+        Some(t) if t == key_sql(claim.token) && claim.run_id == run_id => Ok(()),
         Some(_) => Err(lost(run_id, claim)),
         None if run_exists(db, run_id)? => Err(lost(run_id, claim)),
         None => Err(StateError::NoSuchRun(run_id.to_string()).into()),
@@ -996,19 +783,12 @@ fn lost(run_id: &str, claim: &WfClaim) -> Failure {
 
 fn run_exists<C: GenericClient>(db: &mut Db<'_, C>, run_id: &str) -> Result<bool, Failure> {
     Ok(db
-        .first("SELECT 1 FROM wf_runs WHERE id = $1", &[&run_id])?
+        .query_opt("SELECT 1 FROM wf_runs WHERE id = $1", &[&run_id])?
         .is_some())
 }
 
-/// A claim token as stored; one beyond PostgreSQL's integers matches no row.
-fn token_sql(token: u64) -> i64 {
-    i64::try_from(token).unwrap_or(-1)
-}
-
 fn lease_ms(lease: Duration) -> i64 {
-    i64::try_from(lease.as_millis())
-        .unwrap_or(MAX_LEASE_MS)
-        .min(MAX_LEASE_MS)
+    saturating(lease.as_millis()).min(MAX_LEASE_MS)
 }
 
 fn row_to_run(r: &Row) -> Result<WfRun, Failure> {
@@ -1063,18 +843,12 @@ fn row_to_step(r: &Row) -> Result<WfStep, Failure> {
 
 /// Inserts or replaces one step instance inside a write transaction (keeping its `seq`; a new
 /// one gets one more than the run's largest, which the claim row's lock keeps from racing).
-fn put_step_in(
-    db: &mut Db<'_, Transaction<'_>>,
-    claim: &WfClaim,
-    step: &WfStep,
-) -> Result<(), Failure> {
+fn put_step_in(db: &mut Tx<'_, '_>, claim: &WfClaim, step: &WfStep) -> Result<(), Failure> {
     check_claim(db, &step.run_id, claim)?;
     let status = step.status.as_str();
     let attempts = i64::from(step.attempts);
     // Beyond PostgreSQL's integers (some 292 million years): the longest it can keep.
-    let duration = step
-        .duration_ms
-        .map(|d| i64::try_from(d).unwrap_or(i64::MAX));
+    let duration = step.duration_ms.map(saturating);
     db.execute(
         "INSERT INTO wf_steps (run_id, key, seq, step, kind, status, attempts, started_at,
                                finished_at, duration_ms, inputs, outputs, exit_code,
