@@ -10,7 +10,7 @@
 //! store is used (that is `baton-backend`'s).
 
 use crate::ast::{Expr, ExprKind, TemplatePart, UnaryOp};
-use crate::model::{ConfigFs, RealFs};
+use crate::fs::{ConfigFs, RealFs};
 use crate::syntax::{parse_file, Block, Body};
 use baton_core::{Diagnostic, Diagnostics, Sources, Span};
 use std::collections::BTreeMap;

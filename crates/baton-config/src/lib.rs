@@ -7,6 +7,7 @@
 pub mod ast;
 pub mod backend;
 pub mod fmt;
+pub mod fs;
 pub mod model;
 pub mod settings;
 pub mod syntax;

@@ -8,15 +8,16 @@
 //! Must not hold SQL of a particular store: each store's tables and queries are in its own
 //! module.
 
-use crate::location::PgTarget;
 use baton_state::StateError;
 use pool::{Failure, Params, Tx};
 use std::time::Duration;
+use target::PgTarget;
 
 mod pool;
 pub mod queue;
 pub mod state;
 mod state_schema;
+pub mod target;
 pub mod workflow;
 
 /// How many times, and how long apart at first, a connection is tried before giving up; the

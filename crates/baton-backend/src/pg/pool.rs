@@ -19,8 +19,8 @@
 //! Must not hold SQL of a particular store, and must not decide whether a write is idempotent:
 //! the caller says so.
 
+use super::target::PgTarget;
 use super::{connect, describe_error, error, is_connection_lost, is_transient};
-use crate::location::PgTarget;
 use baton_state::StateError;
 use postgres::types::ToSql;
 use postgres::{Client, GenericClient, IsolationLevel, Row, Statement, Transaction};

@@ -7,8 +7,8 @@
 //! Must not interpret payloads or results, and must not run anything.
 
 use super::pool::{self, Pool, Settings};
+use super::target::PgTarget;
 use super::{connect, error, saturating};
-use crate::location::PgTarget;
 use baton_state::queue::{
     ClaimedTask, Coordinator, NewTask, TaskOutcome, TaskRow, TaskState, WorkQueue, WorkerInfo,
     WorkerRow,

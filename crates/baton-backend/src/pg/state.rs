@@ -23,7 +23,7 @@
 
 use super::pool::{corrupt, Failure, Mode, Params, Pool, Retry, Settings, Tx};
 use super::state_schema::MIGRATIONS;
-use crate::location::PgTarget;
+use super::target::PgTarget;
 use crate::pg::{self, key_sql, saturating, to_u64};
 use baton_core::InstanceAddr;
 use baton_state::audit::{self, AuditEntry, AuditRecord, AuditRow, VerifyReport};

@@ -49,8 +49,8 @@
 //! as SQLite compares, whatever the database's locale.
 
 use super::pool::{self, Db, Failure, Pool, Settings, Tx};
+use super::target::PgTarget;
 use super::{key_sql, saturating, to_u64};
-use crate::location::PgTarget;
 use baton_state::{
     StateError, WfCacheEntry, WfClaim, WfClaimHolder, WfRun, WfRunStatus, WfStep, WfStepStatus,
     WorkflowStore,

@@ -28,6 +28,6 @@ mod walk;
 mod worker;
 
 pub use fault::{kill_this_process, Fault, FaultInjection, FaultSpecError};
-pub use opts::{ApplyOpts, FailurePolicy, ResumeInfo, RetryPolicy};
-pub use remote::{run_resource_task, Workers, RESOURCE_TASK};
+pub use opts::{ApplyOpts, FailurePolicy, ResumeInfo, RetryPolicy, Workers};
+pub use remote::{run_resource_task, RESOURCE_TASK};
 pub use run::{apply, plan_summary, ApplyReport, RollbackReport};

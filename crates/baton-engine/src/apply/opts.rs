@@ -7,8 +7,9 @@
 use super::fault::FaultInjection;
 use baton_core::InstanceAddr;
 use baton_eval::Value;
+use baton_state::queue::WorkQueue;
 use baton_state::Fence;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,7 +70,7 @@ pub struct ApplyOpts {
     pub fence: Fence,
     /// Perform the run's provider calls on workers claiming them from this queue (`None`: in
     /// this process).
-    pub workers: Option<super::remote::Workers>,
+    pub workers: Option<Workers>,
 }
 
 impl Default for ApplyOpts {
@@ -88,5 +89,21 @@ impl Default for ApplyOpts {
             fence: Fence::default(),
             workers: None,
         }
+    }
+}
+
+/// The queue a run's actions go to, and the labels its workers must carry.
+#[derive(Clone)]
+pub struct Workers {
+    pub queue: Arc<dyn WorkQueue>,
+    pub run_on: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Workers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workers")
+            .field("queue", &self.queue.describe())
+            .field("run_on", &self.run_on)
+            .finish()
     }
 }

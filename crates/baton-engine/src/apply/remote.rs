@@ -8,7 +8,7 @@
 //! outcome as it does for an action performed in-process. Provisioners and probes after a
 //! crash stay in the coordinating process.
 
-use super::opts::RetryPolicy;
+use super::opts::{RetryPolicy, Workers};
 use super::perform::{perform, perform_call, probe_call, Performed, Worker};
 use super::prepare::{Call, Prepared};
 use super::walk::Runner;
@@ -16,7 +16,7 @@ use crate::providers::ProviderConfigs;
 use baton_core::InstanceAddr;
 use baton_eval::Value;
 use baton_provider::{ErrorKind, ProviderCtx, ProviderError, Registry};
-use baton_state::queue::{NewTask, TaskOutcome, WorkQueue};
+use baton_state::queue::{NewTask, TaskOutcome};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
@@ -29,22 +29,6 @@ pub const RESOURCE_TASK: &str = "resource";
 
 /// How many times a resource task is claimed before the action fails.
 const MAX_CLAIMS: u32 = 5;
-
-/// The queue a run's actions go to, and the labels its workers must carry.
-#[derive(Clone)]
-pub struct Workers {
-    pub queue: Arc<dyn WorkQueue>,
-    pub run_on: BTreeMap<String, String>,
-}
-
-impl std::fmt::Debug for Workers {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Workers")
-            .field("queue", &self.queue.describe())
-            .field("run_on", &self.run_on)
-            .finish()
-    }
-}
 
 #[derive(Serialize, Deserialize)]
 struct ResourceTask {
