@@ -3,7 +3,8 @@
 //! store must pass. Likewise for workflow runs: the [`WorkflowStore`] trait, its SQLite store
 //! ([`SqliteWorkflowStore`], a database file of its own) and its conformance suite
 //! ([`workflow_conformance`]). Likewise for the work queue workers claim from: the
-//! [`WorkQueue`] trait and its conformance suite ([`queue_conformance`]).
+//! [`WorkQueue`] trait, its SQLite queue ([`SqliteQueue`], a database file of its own, for
+//! processes on one machine) and its conformance suite ([`queue_conformance`]).
 //!
 //! Architecture invariant: stores never interpret attribute values and never decide what to
 //! change — they persist exactly what the engine hands them, one object at a time, so that a
@@ -16,6 +17,7 @@ pub mod lock;
 pub mod model;
 pub mod queue;
 pub mod queue_conformance;
+pub mod queue_sqlite;
 pub mod sqlite;
 pub mod stamp;
 pub mod store;
@@ -32,6 +34,7 @@ pub use queue::{
     Beacon, ClaimedTask, Coordinator, NewTask, TaskOutcome, TaskRow, TaskState, WorkQueue,
     WorkerInfo, WorkerRow,
 };
+pub use queue_sqlite::SqliteQueue;
 pub use sqlite::SqliteStore;
 pub use store::{
     LockGuard, PlanWriter, Renewal, StaleLock, Staleness, StateError, StateStore, StateWrite,
