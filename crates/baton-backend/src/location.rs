@@ -8,7 +8,9 @@
 
 use crate::pg::target::check_schema;
 pub use crate::pg::target::{is_postgres, redact, LocationError, PgTarget, DEFAULT_SCHEMA};
-use baton_state::{SqliteStore, SqliteWorkflowStore, StateError, StateStore, WorkflowStore};
+use baton_state::{
+    SqliteQueue, SqliteStore, SqliteWorkflowStore, StateError, StateStore, WorkQueue, WorkflowStore,
+};
 use std::path::{Path, PathBuf};
 
 /// A store's location.
@@ -112,6 +114,27 @@ impl Location {
     pub fn sqlite_workflows_path(&self) -> Option<PathBuf> {
         match self {
             Location::Sqlite(p) => Some(p.with_file_name("workflows.db")),
+            Location::Postgres(_) => None,
+        }
+    }
+
+    /// Opens the work queue workers claim from: for SQLite, `queue.db` beside the state file
+    /// ([`Location::sqlite_queue_path`]: processes on this machine only); for PostgreSQL, the
+    /// target's queue schema (shared by every environment). Give it the location of the
+    /// directory's default environment so that one set of workers serves every environment.
+    pub fn open_queue(&self) -> Result<Box<dyn WorkQueue>, StateError> {
+        match self {
+            Location::Sqlite(p) => Ok(Box::new(SqliteQueue::open(
+                &baton_state::queue_sqlite::beside(p),
+            )?)),
+            Location::Postgres(t) => Ok(Box::new(crate::pg::queue::PgQueue::open(t)?)),
+        }
+    }
+
+    /// For SQLite, the file of the work queue (`queue.db` beside the state file).
+    pub fn sqlite_queue_path(&self) -> Option<PathBuf> {
+        match self {
+            Location::Sqlite(p) => Some(baton_state::queue_sqlite::beside(p)),
             Location::Postgres(_) => None,
         }
     }

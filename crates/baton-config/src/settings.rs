@@ -73,7 +73,7 @@ pub struct BatonSettings {
 }
 
 /// Where a run's work is performed: in the process that runs it, or on `baton worker`
-/// processes sharing a PostgreSQL store.
+/// processes sharing the store's work queue (PostgreSQL, or SQLite on one machine).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Executor {
     #[default]
@@ -191,7 +191,7 @@ pub fn baton_settings(body: &Body, diags: &mut Diagnostics) -> BatonSettings {
                 _ => diags.push(
                     Diagnostic::error(
                         "Invalid executor",
-                        "executor must be the literal string \"local\" (provider calls run in the process that runs the stack) or \"workers\" (on `baton worker` processes sharing the PostgreSQL store).",
+                        "executor must be the literal string \"local\" (provider calls run in the process that runs the stack) or \"workers\" (on `baton worker` processes sharing the store's work queue).",
                     )
                     .at(a.expr.span),
                 ),

@@ -2,7 +2,9 @@
 //! trait every backend implements; the embedded SQLite store; and the conformance suite each
 //! store must pass. Likewise for workflow runs: the [`WorkflowStore`] trait, its SQLite store
 //! ([`SqliteWorkflowStore`], a database file of its own) and its conformance suite
-//! ([`workflow_conformance`]).
+//! ([`workflow_conformance`]). Likewise for the work queue workers claim from: the
+//! [`WorkQueue`] trait, its SQLite queue ([`SqliteQueue`], a database file of its own, for
+//! processes on one machine) and its conformance suite ([`queue_conformance`]).
 //!
 //! Architecture invariant: stores never interpret attribute values and never decide what to
 //! change — they persist exactly what the engine hands them, one object at a time, so that a
@@ -14,6 +16,8 @@ pub mod journal;
 pub mod lock;
 pub mod model;
 pub mod queue;
+pub mod queue_conformance;
+pub mod queue_sqlite;
 pub mod sqlite;
 pub mod stamp;
 pub mod store;
@@ -30,6 +34,7 @@ pub use queue::{
     Beacon, ClaimedTask, Coordinator, NewTask, TaskOutcome, TaskRow, TaskState, WorkQueue,
     WorkerInfo, WorkerRow,
 };
+pub use queue_sqlite::SqliteQueue;
 pub use sqlite::SqliteStore;
 pub use store::{
     LockGuard, PlanWriter, Renewal, StaleLock, Staleness, StateError, StateStore, StateWrite,

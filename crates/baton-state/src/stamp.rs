@@ -54,6 +54,16 @@ pub fn rfc3339_utc(t: SystemTime) -> String {
     )
 }
 
+/// Formats Unix milliseconds as RFC 3339 UTC with milliseconds, e.g.
+/// `2024-05-01T12:30:00.250Z` (the PostgreSQL queue's format). Times before 1970 are clamped
+/// to the epoch.
+pub fn rfc3339_ms(unix_ms: i64) -> String {
+    let ms = u64::try_from(unix_ms).unwrap_or(0);
+    let whole = rfc3339_utc(UNIX_EPOCH + std::time::Duration::from_secs(ms / 1000));
+    let date_time = whole.strip_suffix('Z').unwrap_or(&whole);
+    format!("{date_time}.{:03}Z", ms % 1000)
+}
+
 /// Year, month, day of a count of days since 1970-01-01 (Howard Hinnant's algorithm,
 /// restricted to dates after the epoch).
 fn civil_from_days(days: u64) -> (u64, u64, u64) {
@@ -107,6 +117,8 @@ mod tests {
         assert_eq!(at(1_709_251_199), "2024-02-29T23:59:59Z");
         assert_eq!(at(4_102_444_800), "2100-01-01T00:00:00Z");
         assert_eq!(at(1_234_567_890), "2009-02-13T23:31:30Z");
+        assert_eq!(rfc3339_ms(1_234_567_890_042), "2009-02-13T23:31:30.042Z");
+        assert_eq!(rfc3339_ms(-5), "1970-01-01T00:00:00.000Z");
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! [`WorkQueue`] whose labels it carries (at most `concurrency` at once), renews the leases
 //! of the tasks it holds and its own heartbeat, performs each task by its kind, and records
 //! the result under the claim's token. It sleeps on the queue's wake-ups (LISTEN/NOTIFY on
-//! PostgreSQL) when there is nothing to do, so an idle worker costs the database one idle
-//! connection.
+//! PostgreSQL, a poll of a tiny counter on SQLite) when there is nothing to do, so an idle
+//! worker costs the database one idle connection, or one small read every few milliseconds.
 //!
 //! Must not know how a kind of task is performed beyond dispatching it: commands are
 //! `baton-workflow`'s, provider calls `baton-engine`'s. Must not decide what a run does next: the run's coordinator does.

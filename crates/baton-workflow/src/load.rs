@@ -229,7 +229,7 @@ fn workflow(dir: &Path, b: &Block, diags: &mut Diagnostics) -> Option<Workflow> 
                 _ => diags.push(
                     Diagnostic::error(
                         "Invalid executor",
-                        "executor must be the literal string \"local\" (command steps run in the process advancing the run) or \"workers\" (they run on `baton worker` processes sharing the PostgreSQL store).",
+                        "executor must be the literal string \"local\" (command steps run in the process advancing the run) or \"workers\" (they run on `baton worker` processes sharing the store's work queue).",
                     )
                     .at(a.expr.span),
                 ),

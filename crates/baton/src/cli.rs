@@ -86,7 +86,8 @@ pub enum Command {
     /// The agent: fires the workflows' schedules and continues runs whose approval was
     /// decided or timed out, until stopped (Ctrl-C) or for a while (`--for`).
     Serve(ServeArgs),
-    /// A worker: claims actions and workflow steps from the PostgreSQL store's queue and
+    /// A worker: claims actions and workflow steps from the directory's work queue (the
+    /// PostgreSQL store's, or `.baton/queue.db` on this machine) and
     /// performs them, until stopped (Ctrl-C, SIGTERM) or for a while (`--for`).
     Worker(WorkerArgs),
     /// The workers registered in the store: labels, heartbeat, what each is doing.
@@ -157,7 +158,7 @@ pub enum WorkflowCommand {
         #[arg(long)]
         detach: bool,
         /// Where command steps run: `local` (this process) or `workers` (`baton worker`
-        /// processes sharing the PostgreSQL store). Default: the workflow's `executor`.
+        /// processes sharing the store's work queue). Default: the workflow's `executor`.
         #[arg(long, value_name = "local|workers")]
         executor: Option<String>,
     },
@@ -250,7 +251,7 @@ pub struct RunFlags {
     #[arg(long, value_name = "REASON")]
     pub override_policy: Option<String>,
     /// Where provider calls run: `local` (this process, the default) or `workers` (`baton
-    /// worker` processes sharing the PostgreSQL store). Also BATON_EXECUTOR.
+    /// worker` processes sharing the store's work queue). Also BATON_EXECUTOR.
     #[arg(long, value_name = "local|workers")]
     pub executor: Option<String>,
     /// Labels the workers performing this run's actions must carry (k=v,k2=v2).

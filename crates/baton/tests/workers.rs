@@ -2,9 +2,9 @@
 //! test in a schema of its own): command steps of an `executor = "workers"` workflow run on
 //! `baton worker` processes (outputs flow to dependent steps, a failing command fails its
 //! step, a retry is a new task, `runs show` names who ran what, `baton workers` lists them);
-//! `run_on` labels choose the worker; without a PostgreSQL store workers are refused before
-//! anything is created; two of four workers SIGKILLed at random moments lose no step of a
-//! 50-step run; and a coordinator SIGKILLed, or interrupted, while its steps are on workers
+//! `run_on` labels choose the worker; without PostgreSQL, workers on one machine share the
+//! directory's SQLite queue (`.baton/queue.db`) for the same; two of four workers SIGKILLed
+//! at random moments lose no step of a 50-step run; and a coordinator SIGKILLed, or interrupted, while its steps are on workers
 //! is resumed without running any step twice.
 //!
 //! Must not assert on wall-clock durations (only on what ran, where and how often), and must
@@ -325,44 +325,101 @@ fn run_on_labels_choose_the_worker() {
     assert!([eu.pid(), us.pid()].contains(&anywhere));
 }
 
-#[test]
-fn workers_without_a_postgresql_store_are_refused_before_anything_is_created() {
-    let local = r#"workflow "w" {
-  step "a" {
-    command = "echo ran > ran.txt"
-  }
+/// The pids of the workers `baton workers --json` lists in `p` (with its own store).
+fn listed_pids(p: &Project) -> BTreeSet<u32> {
+    let out = p.baton(["workers", "--json"]).run();
+    if !out.success() {
+        return BTreeSet::new();
+    }
+    serde_json::from_str::<Json>(&out.stdout)
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|w| w["pid"].as_u64().and_then(|p| u32::try_from(p).ok()))
+        .collect()
 }
-"#;
-    let p = Project::new(&[("w.baton.hcl", local)]);
-    let out = p
-        .baton(["workflow", "run", "w", "--executor", "workers"])
-        .fails();
-    out.assert_stderr_contains("PostgreSQL");
-    assert!(!p.exists(".baton"), "nothing is created");
-    assert!(!p.exists("ran.txt"), "nothing runs");
 
-    // The same when the workflow itself asks for workers.
-    let p = Project::new(&[(
-        "w.baton.hcl",
-        &local.replace(
-            "workflow \"w\" {",
-            "workflow \"w\" {\n  executor = \"workers\"",
-        ),
-    )]);
-    let out = p.baton(["workflow", "run", "w"]).fails();
-    out.assert_stderr_contains("PostgreSQL");
+#[test]
+fn a_workflow_runs_on_workers_sharing_the_directorys_sqlite_queue() {
+    let p = fan_out_project("fan.baton.hcl", &fan_out("fan", 8, "0.2", ""));
+    // Asking about workers creates nothing.
+    p.baton(["workers"])
+        .ok()
+        .assert_stdout_contains("No workers are registered");
     assert!(!p.exists(".baton"), "nothing is created");
-    assert!(!p.exists("ran.txt"), "nothing runs");
+    // One worker started in the directory, one elsewhere with --chdir: both serve the
+    // directory's .baton/queue.db.
+    let elsewhere = Project::new(&[("README", "not a stack")]);
+    let here = p
+        .baton(["worker", "--lease", "1s", "--concurrency", "2"])
+        .spawn();
+    let dir = p.path_str();
+    let there = elsewhere
+        .baton([
+            "--chdir",
+            &dir,
+            "worker",
+            "--lease",
+            "1s",
+            "--concurrency",
+            "2",
+        ])
+        .spawn();
+    let ours = [here.pid(), there.pid()];
+    common::wait_until("the workers to register", PATIENCE, || {
+        let up = listed_pids(&p);
+        ours.iter().all(|p| up.contains(p))
+    });
+    assert!(p.exists(".baton/queue.db"));
+    assert!(!elsewhere.exists(".baton"), "the queue is the directory's");
 
-    // And for a worker.
-    let out = p.baton(["worker", "--for", "1s"]).fails();
-    out.assert_stderr_contains("PostgreSQL");
-    out.assert_stderr_contains("BATON_STORE=postgresql://");
-    assert!(!p.exists(".baton"), "nothing is created");
+    p.baton(["workflow", "run", "fan"]).ok();
+    let runs: Json = serde_json::from_str(&p.baton(["runs", "--json"]).ok().stdout).expect("runs");
+    let run = runs
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["kind"] == "workflow"))
+        .and_then(|r| r["id"].as_str())
+        .expect("a workflow run")
+        .to_string();
+    let r: Json =
+        serde_json::from_str(&p.baton(["runs", "show", &run, "--json"]).ok().stdout).expect("run");
+    assert_eq!(r["status"], "succeeded", "{r:#}");
+    let mut by = BTreeSet::new();
+    for i in 0..8 {
+        // Each step ran once, on one of the workers, which the run names.
+        let ran = lines(&p, &format!("log/{i}"));
+        assert_eq!(ran.len(), 1, "step {i} ran {ran:?}");
+        let pid = pid_of(&ran[0]);
+        assert!(ours.contains(&pid), "step {i} ran on {}", ran[0]);
+        assert_eq!(lines(&p, &format!("out/{i}")), ran);
+        assert_eq!(workers_of(&r, &format!("s[\"{i}\"]")), ran);
+        by.insert(pid);
+    }
+    eprintln!("{} worker(s) took part", by.len());
+
+    // `--executor workers` for a local workflow uses the same queue.
+    p.write(
+        "local.baton.hcl",
+        "workflow \"plain\" {\n  step \"a\" {\n    command = \"echo $BATON_WORKER > a.txt\"\n  }\n}\n",
+    );
+    p.baton(["workflow", "run", "plain", "--executor", "workers"])
+        .ok();
+    assert!(ours.contains(&pid_of(&p.read("a.txt"))));
+
+    // A queue that cannot be opened is said so, before anything runs.
+    drop((here, there));
+    let q = Project::new(&[("w.baton.hcl", &fan_out("fan", 1, "0", ""))]);
+    std::fs::create_dir_all(q.join(".baton/queue.db")).expect("a directory in the way");
+    let out = q.baton(["workflow", "run", "fan"]).fails();
+    out.assert_stderr_contains("cannot open the work queue");
+    assert!(!q.exists(".baton/workflows.db"), "nothing is created");
+    let out = q.baton(["worker", "--for", "1s"]).fails();
+    out.assert_stderr_contains("cannot open the work queue");
 
     // A BATON_STORE that cannot be used is said to be wrong, not taken for the SQLite file.
     for args in [
-        &["workflow", "run", "w"][..],
+        &["workflow", "run", "fan"][..],
         &["worker", "--for", "1s"][..],
     ] {
         let out = p
@@ -373,7 +430,6 @@ fn workers_without_a_postgresql_store_are_refused_before_anything_is_created() {
             )
             .fails();
         out.assert_stderr_contains("BATON_STORE: schema name \"not-a-name\" is not usable");
-        assert!(!p.exists(".baton"), "nothing is created");
     }
 }
 

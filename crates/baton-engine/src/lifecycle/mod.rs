@@ -111,7 +111,8 @@ pub struct RunRequest {
     pub executor: Option<baton_config::Executor>,
     /// The labels the workers must carry (`--run-on`); `None`: the configuration's `run_on`.
     pub run_on: Option<std::collections::BTreeMap<String, String>>,
-    /// The store's work queue, when it has one (PostgreSQL): needed to run on workers.
+    /// The directory's work queue (the PostgreSQL store's, or an SQLite file beside the
+    /// state): needed to run on workers.
     pub queue: Option<Arc<dyn baton_state::WorkQueue>>,
     /// How long a run on workers waits, after its coordinating process died, before a worker
     /// continues it.
@@ -279,7 +280,7 @@ pub enum RunError {
     RecordedPolicy { run: String, error: String },
     #[error("the run's walk was not started by the caller's hooks")]
     WalkSkipped,
-    #[error("This run is to be performed by workers (executor = \"workers\"), but its store {store} has no work queue: workers share a PostgreSQL store. Use --store postgres://… (or a backend \"pg\" block), or --executor local.")]
+    #[error("This run is to be performed by workers (executor = \"workers\"), but no work queue was opened for its store {store}. Use --executor local to run it in this process.")]
     NoQueue { store: String },
     #[error(transparent)]
     State(#[from] StateError),

@@ -132,7 +132,10 @@ fn once(r: &Runner<'_>, p: &Prepared, attempt: u32) -> Performed {
         } => {
             let Some((remote, queue)) = r.remote() else {
                 return Performed {
-                    error: Some("this step runs on workers, but the store has no work queue: workers need a PostgreSQL store (BATON_STORE=postgresql://…)".to_string()),
+                    error: Some(
+                        "this step runs on workers, but no work queue was opened for the store"
+                            .to_string(),
+                    ),
                     ..Performed::default()
                 };
             };

@@ -89,8 +89,8 @@ pub(super) fn coordinator_lease() -> anyhow::Result<std::time::Duration> {
 }
 
 /// Where the run's provider calls go: `--executor` (or `BATON_EXECUTOR`) and `--run-on` when
-/// given (else the configuration's `executor` and `run_on`), and the store's work queue when
-/// the store is PostgreSQL.
+/// given (else the configuration's `executor` and `run_on`), and the directory's work queue
+/// (see [`super::worker::queue_for_run`]).
 fn executor(env: &Env, flags: &RunFlags, req: &mut RunRequest) -> anyhow::Result<()> {
     let from_env = std::env::var("BATON_EXECUTOR").ok();
     req.executor =
@@ -110,12 +110,11 @@ fn executor(env: &Env, flags: &RunFlags, req: &mut RunRequest) -> anyhow::Result
             baton_state::queue::parse_labels(l).map_err(|e| anyhow!("invalid --run-on: {e}"))?,
         );
     }
-    if let baton_backend::Location::Postgres(_) = env.location()? {
-        req.queue = Some(std::sync::Arc::new(super::worker::open_queue(env)?));
-    } else if req.executor == Some(baton_config::Executor::Workers) {
-        // Refused before anything is created.
-        super::worker::open_queue(env)?;
-    }
+    // The directory's queue: opened now when the command asks for workers (a queue that
+    // cannot be opened stops the run before anything changes), else when the configuration
+    // turns out to ask for them.
+    let wanted = req.executor == Some(baton_config::Executor::Workers);
+    req.queue = Some(super::worker::queue_for_run(env, wanted)?);
     req.coordinator_lease = coordinator_lease()?;
     Ok(())
 }

@@ -8,32 +8,153 @@ use super::Env;
 use crate::cli::{WorkerArgs, WorkersArgs};
 use anyhow::{anyhow, bail};
 use baton_backend::location::Location;
-use baton_backend::pg::queue::PgQueue;
-use baton_state::queue::{parse_labels, Coordinator, WorkQueue};
+use baton_state::queue::{
+    parse_labels, ClaimedTask, Coordinator, NewTask, TaskOutcome, TaskRow, WorkQueue, WorkerInfo,
+    WorkerRow,
+};
+use baton_state::StateError;
 use baton_worker::Event;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-/// The work queue of the store this command uses: only a PostgreSQL store has one.
-pub(super) fn open_queue(env: &Env) -> anyhow::Result<PgQueue> {
-    match env.location()? {
-        Location::Postgres(t) => PgQueue::open(t).map_err(|e| anyhow!(e)),
-        Location::Sqlite(p) => bail!(
-            "workers share a PostgreSQL store, but this command uses the SQLite file {}: set BATON_STORE=postgresql://USER@HOST/DB?schema_name=SCHEMA for every process of the team",
-            p.display()
-        ),
+/// The work queue of the directory: with the embedded store, `queue.db` beside the default
+/// environment's state file (`.baton/queue.db`, created if missing: processes on this machine
+/// share it); with PostgreSQL, the store's queue schema. Every environment of the directory
+/// uses the same queue, so one set of workers serves them all.
+pub(super) fn open_queue(env: &Env) -> anyhow::Result<Arc<dyn WorkQueue>> {
+    let location = env.workflow_location()?;
+    location
+        .open_queue()
+        .map(Arc::from)
+        .map_err(|e| anyhow!("cannot open the work queue: {e}"))
+}
+
+/// The queue for a stack run, which may turn out to need it only once its configuration is
+/// read (a `terraform { baton { executor = "workers" } }` setting): opened now when `wanted`
+/// (an error then stops the run before anything changes) or the store is PostgreSQL (as
+/// before: the queue is part of the store); otherwise on first use, so a run that stays local
+/// never creates `.baton/queue.db`.
+pub(super) fn queue_for_run(env: &Env, wanted: bool) -> anyhow::Result<Arc<dyn WorkQueue>> {
+    let location = env.workflow_location()?;
+    match location.sqlite_queue_path() {
+        Some(path) if !wanted => Ok(Arc::new(OnFirstUse {
+            location: location.clone(),
+            path,
+            queue: std::sync::Mutex::new(None),
+        })),
+        _ => open_queue(env),
     }
 }
 
-/// A run's tasks on workers, for `runs show` (none when the store has no queue or cannot
-/// be reached: showing the run does not depend on it).
+/// A run's tasks on workers, for `runs show` (none when the directory has no queue or it
+/// cannot be read: showing the run does not depend on it). An SQLite queue is not created.
 pub(super) fn run_tasks(env: &Env, run_id: &str) -> Vec<baton_state::TaskRow> {
-    match env.location() {
-        Ok(Location::Postgres(t)) => PgQueue::open(t)
-            .and_then(|q| q.tasks(run_id))
-            .unwrap_or_default(),
-        _ => Vec::new(),
+    let Ok(location) = env.workflow_location() else {
+        return Vec::new();
+    };
+    if location.sqlite_queue_path().is_some_and(|p| !p.exists()) {
+        return Vec::new();
+    }
+    location
+        .open_queue()
+        .and_then(|q| q.tasks(run_id))
+        .unwrap_or_default()
+}
+
+/// An SQLite queue opened when a run first uses it (see [`queue_for_run`]). A failed open is
+/// an error of that call, and is tried again on the next.
+struct OnFirstUse {
+    location: Location,
+    path: std::path::PathBuf,
+    queue: std::sync::Mutex<Option<Arc<dyn WorkQueue>>>,
+}
+
+impl OnFirstUse {
+    fn get(&self) -> Result<Arc<dyn WorkQueue>, baton_state::StateError> {
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(q) = q.as_ref() {
+            return Ok(Arc::clone(q));
+        }
+        let opened: Arc<dyn WorkQueue> = Arc::from(self.location.open_queue()?);
+        *q = Some(Arc::clone(&opened));
+        Ok(opened)
+    }
+}
+
+impl WorkQueue for OnFirstUse {
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn submit(&self, tasks: &[NewTask]) -> Result<Vec<u64>, StateError> {
+        self.get()?.submit(tasks)
+    }
+
+    fn claim(&self, w: &WorkerInfo, lease: Duration) -> Result<Option<ClaimedTask>, StateError> {
+        self.get()?.claim(w, lease)
+    }
+
+    fn renew(&self, id: u64, token: u64, lease: Duration) -> Result<bool, StateError> {
+        self.get()?.renew(id, token, lease)
+    }
+
+    fn complete(&self, id: u64, token: u64, w: &str, result: &str) -> Result<bool, StateError> {
+        self.get()?.complete(id, token, w, result)
+    }
+
+    fn complete_and_claim(
+        &self,
+        done: (u64, u64, &str),
+        w: &WorkerInfo,
+        lease: Duration,
+    ) -> Result<(bool, Option<ClaimedTask>), StateError> {
+        self.get()?.complete_and_claim(done, w, lease)
+    }
+
+    fn outcomes(&self, ids: &[u64]) -> Result<Vec<(u64, TaskOutcome)>, StateError> {
+        self.get()?.outcomes(ids)
+    }
+
+    fn wait(&self, timeout: Duration) -> Result<(), StateError> {
+        self.get()?.wait(timeout)
+    }
+
+    fn heartbeat(&self, w: &WorkerInfo) -> Result<(), StateError> {
+        self.get()?.heartbeat(w)
+    }
+
+    fn deregister(&self, worker_id: &str) -> Result<(), StateError> {
+        self.get()?.deregister(worker_id)
+    }
+
+    fn workers(&self, liveness: Duration) -> Result<Vec<WorkerRow>, StateError> {
+        self.get()?.workers(liveness)
+    }
+
+    fn tasks(&self, run_id: &str) -> Result<Vec<TaskRow>, StateError> {
+        self.get()?.tasks(run_id)
+    }
+
+    fn find_task(&self, run_id: &str, key: &str) -> Result<Option<u64>, StateError> {
+        self.get()?.find_task(run_id, key)
+    }
+
+    fn coordinate(&self, c: &Coordinator, lease: Duration) -> Result<(), StateError> {
+        self.get()?.coordinate(c, lease)
+    }
+
+    fn end_coordination(&self, run_id: &str) -> Result<(), StateError> {
+        self.get()?.end_coordination(run_id)
+    }
+
+    fn take_orphan(
+        &self,
+        holder: &str,
+        lease: Duration,
+    ) -> Result<Option<Coordinator>, StateError> {
+        self.get()?.take_orphan(holder, lease)
     }
 }
 
@@ -47,7 +168,7 @@ pub fn worker(env: &Env, a: &WorkerArgs) -> anyhow::Result<ExitCode> {
         Some(d) => Some(std::time::Instant::now() + super::parse_duration("--for", d)?),
         None => None,
     };
-    let queue = Arc::new(open_queue(env)?);
+    let queue = open_queue(env)?;
     let opts = baton_worker::Options {
         concurrency: a.concurrency,
         labels,
@@ -114,7 +235,11 @@ pub fn worker(env: &Env, a: &WorkerArgs) -> anyhow::Result<ExitCode> {
 /// Continues a run whose coordinator died: `baton resume RUN` in its directory, on workers,
 /// in a process of its own (which records itself as the run's coordinator). When it ends,
 /// the run's coordination record goes with it.
-fn resume_orphan(queue: Arc<PgQueue>, store: Option<&str>, c: &Coordinator) -> anyhow::Result<()> {
+fn resume_orphan(
+    queue: Arc<dyn WorkQueue>,
+    store: Option<&str>,
+    c: &Coordinator,
+) -> anyhow::Result<()> {
     let exe = std::env::current_exe().map_err(|e| anyhow!("cannot find this program: {e}"))?;
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("--chdir").arg(&c.dir);
@@ -154,9 +279,16 @@ fn resume_orphan(queue: Arc<PgQueue>, store: Option<&str>, c: &Coordinator) -> a
 }
 
 pub fn workers(env: &Env, a: &WorkersArgs) -> anyhow::Result<ExitCode> {
-    let queue = open_queue(env)?;
     let liveness = std::time::Duration::from_secs(90);
-    let rows = queue.workers(liveness).map_err(|e| anyhow!(e))?;
+    // An SQLite queue nobody opened yet has no workers (and is not created for asking).
+    let (rows, place) = match env.workflow_location()?.sqlite_queue_path() {
+        Some(p) if !p.exists() => (Vec::new(), p.display().to_string()),
+        _ => {
+            let queue = open_queue(env)?;
+            let rows = queue.workers(liveness).map_err(|e| anyhow!(e))?;
+            (rows, queue.describe())
+        }
+    };
     if a.json {
         let v: Vec<_> = rows
             .iter()
@@ -178,7 +310,7 @@ pub fn workers(env: &Env, a: &WorkersArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if rows.is_empty() {
-        outln!("No workers are registered in {}.", queue.describe());
+        outln!("No workers are registered in {place}.");
     }
     for w in rows {
         let labels: Vec<String> = w

@@ -115,7 +115,8 @@ fn executor_override(flag: Option<&str>) -> anyhow::Result<Option<Executor>> {
 }
 
 /// The store's work queue, when a run may need it: the executor override is `workers`, or a
-/// workflow of the directory sets `executor = "workers"`. Workers need a PostgreSQL store.
+/// workflow of the directory sets `executor = "workers"`: the directory's queue (with the
+/// embedded store, `.baton/queue.db`), opened before the run starts.
 fn queue_if_needed(
     env: &Env,
     over: Option<Executor>,
@@ -132,8 +133,7 @@ fn queue_if_needed(
     if !wanted {
         return Ok(None);
     }
-    let q = super::worker::open_queue(env)?;
-    Ok(Some(std::sync::Arc::new(q)))
+    Ok(Some(super::worker::open_queue(env)?))
 }
 
 /// Prints a workflow error (with the files' diagnostics) and gives the exit code.
@@ -226,7 +226,7 @@ pub fn run(env: &Env, c: &WorkflowCommand) -> anyhow::Result<ExitCode> {
             if let Err(e) = baton_workflow::exec::check_inputs(wf, &inputs) {
                 return failed(env, e);
             }
-            // Workers need a PostgreSQL store: refused before anything is created.
+            // A queue that cannot be opened: refused before anything is created.
             let queue = queue_if_needed(env, over)?;
             let store = open(env)?;
             let log = env.open_store()?;
