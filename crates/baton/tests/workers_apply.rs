@@ -377,3 +377,57 @@ fn a_queue_that_cannot_be_opened_stops_the_apply_before_anything_changes() {
     assert_eq!(files_made(&p), 0);
     assert!(!p.exists(".baton/state.db"), "nothing is created");
 }
+
+#[test]
+fn the_agent_continues_an_apply_whose_coordinator_died() {
+    let p = Project::new(&[("main.tf", FILES)]);
+    let store = store("agent_takeover");
+    let mut w = worker(&p, &store);
+    wait_for_workers(&p, &store, 1);
+    let out = p
+        .baton(["apply", "--auto-approve", "--executor", "workers"])
+        .env("BATON_STORE", &store)
+        .env("BATON_COORDINATOR_LEASE", "1s")
+        .env("BATON_FAULT_INJECT", "kill:10")
+        .run();
+    assert!(!out.success(), "the coordinator was to be killed");
+    // No worker is left to notice; the agent does.
+    w.crash();
+    let _agent = p
+        .baton(["serve", "--tick", "200ms", "--for", "120s"])
+        .env("BATON_STORE", &store)
+        .timeout(Duration::from_secs(150))
+        .spawn();
+    let mut resumed = false;
+    for _ in 0..300 {
+        if runs(&p, &store).iter().any(|r| r["kind"] == "resume") {
+            resumed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        resumed,
+        "the agent did not continue the run: {:?}",
+        runs(&p, &store)
+    );
+    // The continuing run hands its actions to workers: one arrives now.
+    let _w2 = worker(&p, &store);
+    let mut done = false;
+    for _ in 0..600 {
+        if runs(&p, &store)
+            .iter()
+            .any(|r| r["kind"] == "resume" && r["status"] == "completed")
+        {
+            done = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        done,
+        "the continued run did not finish: {:?}",
+        runs(&p, &store)
+    );
+    assert_converged(&p, &store);
+}

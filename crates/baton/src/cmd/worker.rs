@@ -48,6 +48,39 @@ pub(super) fn queue_for_run(env: &Env, wanted: bool) -> anyhow::Result<Arc<dyn W
     }
 }
 
+/// The directory's queue if it has one already (PostgreSQL, or an existing `queue.db`): for
+/// the agent, which continues runs whose coordinator died but never creates a queue.
+pub(super) fn existing_queue(env: &Env) -> Option<Arc<dyn WorkQueue>> {
+    let location = env.workflow_location().ok()?;
+    if location.sqlite_queue_path().is_some_and(|p| !p.exists()) {
+        return None;
+    }
+    location.open_queue().ok().map(Arc::from)
+}
+
+/// Takes over one run whose coordinator died, if any, for `holder`, and continues it (see
+/// [`resume_orphan`]); what happened goes to stderr.
+pub(super) fn take_over_orphan(
+    queue: &Arc<dyn WorkQueue>,
+    store: Option<&str>,
+    holder: &str,
+    lease: Duration,
+) {
+    match queue.take_orphan(holder, lease) {
+        Ok(Some(c)) => {
+            eprintln!(
+                "the coordinator of {} run {} is gone: continuing it (baton resume in {})",
+                c.kind, c.run_id, c.dir
+            );
+            if let Err(e) = resume_orphan(Arc::clone(queue), store, &c) {
+                eprintln!("cannot continue run {}: {e}", c.run_id);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => eprintln!("store error (retrying): {e}"),
+    }
+}
+
 /// A run's tasks on workers, for `runs show` (none when the directory has no queue or it
 /// cannot be read: showing the run does not depend on it). An SQLite queue is not created.
 pub(super) fn run_tasks(env: &Env, run_id: &str) -> Vec<baton_state::TaskRow> {

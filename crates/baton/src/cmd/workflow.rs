@@ -630,6 +630,9 @@ pub fn serve(env: &Env, a: &ServeArgs) -> anyhow::Result<ExitCode> {
         "Serving the workflows of {}: schedules fire, decided approvals go on.",
         env.dir.display()
     );
+    // Runs handed to workers whose coordinator died are continued by the agent too.
+    let orphans = super::worker::existing_queue(env);
+    let holder = format!("agent pid {}", std::process::id());
     let busy = std::sync::Mutex::new(std::collections::BTreeSet::<String>::new());
     std::thread::scope(|s| -> anyhow::Result<()> {
         loop {
@@ -690,6 +693,9 @@ pub fn serve(env: &Env, a: &ServeArgs) -> anyhow::Result<ExitCode> {
                         }
                     });
                 }
+            }
+            if let Some(q) = &orphans {
+                super::worker::take_over_orphan(q, env.store_flag(), &holder, r.lease);
             }
             std::thread::sleep(tick);
         }
