@@ -241,7 +241,7 @@ impl Session {
     /// returns its exit code and output. A non-zero exit is an `Ok`: only failing to run it
     /// is an error.
     pub fn run(&self, script: &str, stdin: Option<&[u8]>) -> Result<RemoteOutput, SshError> {
-        let (dir, _) = self.ensure_master()?;
+        let (dir, socket) = self.ensure_master()?;
         let _slot = self.slot();
         let mut cmd = Command::new("ssh");
         cmd.args(common_args(&self.conn, &dir, false))
@@ -285,6 +285,14 @@ impl Session {
         if code == 255 {
             if let Some(err) = lost_connection(&self.conn, &out.stderr) {
                 return Err(err);
+            }
+            // A mux client whose master lost the connection exits 255 and says nothing: a
+            // master gone right after is what tells it from a command's own exit 255.
+            if !self.master_alive(&dir, &socket)? {
+                return Err(SshError::Unreachable {
+                    host: self.conn.target(),
+                    message: "the connection was lost while the command ran".into(),
+                });
             }
         }
         Ok(RemoteOutput {

@@ -258,3 +258,49 @@ fn two_hosts_in_parallel() {
     assert_eq!(a.accepted_logins(), 1);
     assert_eq!(b.accepted_logins(), 1);
 }
+
+#[test]
+fn a_master_that_went_away_is_made_again() {
+    let server = sshd();
+    let s = Session::new(server.connection().expect("connection"));
+    assert_eq!(s.run("echo 1", None).expect("runs").stdout_text(), "1\n");
+    let socket = s.control_path().expect("socket");
+    let exit = Command::new("ssh")
+        .arg("-O")
+        .arg("exit")
+        .arg("-o")
+        .arg(format!("ControlPath={}", socket.display()))
+        .arg("127.0.0.1")
+        .output()
+        .expect("ssh -O exit");
+    assert!(exit.status.success(), "{exit:?}");
+    assert_eq!(s.run("echo 2", None).expect("runs").stdout_text(), "2\n");
+    assert_eq!(server.accepted_logins(), 2, "{}", server.log());
+}
+
+#[test]
+fn a_connection_lost_during_a_command_is_unreachable() {
+    let mut server = sshd();
+    let s = Arc::new(Session::new(server.connection().expect("connection")));
+    s.connect().expect("connects");
+    let running = {
+        let s = Arc::clone(&s);
+        std::thread::spawn(move || s.run("echo started; sleep 30", None))
+    };
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    server.restart_with_new_host_key().expect("restart");
+    let err = running
+        .join()
+        .expect("thread")
+        .expect_err("the connection was lost");
+    assert!(err.retryable(), "{err:?}");
+}
+
+#[test]
+fn a_command_exiting_255_is_its_own_exit_code() {
+    let server = sshd();
+    let s = Session::new(server.connection().expect("connection"));
+    let out = s.run("echo bye >&2; exit 255", None).expect("runs");
+    assert_eq!(out.code, 255);
+    assert_eq!(out.stderr_text(), "bye\n");
+}
