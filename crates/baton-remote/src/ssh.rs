@@ -421,6 +421,14 @@ impl Session {
                 host,
                 fingerprint: fingerprint_in(&text).unwrap_or_else(|| "an unknown key".into()),
             },
+            // With a pinned key, a host presenting a key of another type is not the host
+            // expected either.
+            Failure::HostKeyUnknown if self.conn.host_key.is_some() => SshError::HostKeyChanged {
+                fingerprint: fingerprint_in(&text)
+                    .or_else(|| self.probe_fingerprint(dir))
+                    .unwrap_or_else(|| "an unknown key".into()),
+                host,
+            },
             Failure::HostKeyUnknown => SshError::HostKeyUnknown {
                 fingerprint: fingerprint_in(&text)
                     .or_else(|| self.probe_fingerprint(dir))
@@ -609,7 +617,7 @@ fn common_args(conn: &Connection, dir: &Path, authenticating: bool) -> Vec<Strin
     opt(format!("ControlPath={}/%C", dir.display()));
     opt(format!("ConnectTimeout={}", conn.timeout.as_secs().max(1)));
     if authenticating {
-        if let Some(_line) = &conn.host_key {
+        if conn.host_key.is_some() {
             opt(format!(
                 "UserKnownHostsFile={}",
                 dir.join(PINNED_KNOWN_HOSTS).display()

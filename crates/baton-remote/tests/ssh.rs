@@ -304,3 +304,17 @@ fn a_command_exiting_255_is_its_own_exit_code() {
     assert_eq!(out.code, 255);
     assert_eq!(out.stderr_text(), "bye\n");
 }
+
+#[test]
+fn a_pinned_key_of_another_type_is_not_the_host_expected() {
+    let server = sshd();
+    let mut conn = server.connection().expect("connection");
+    conn.host_key = Some("ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQEezOmxkZMy7opKgwFB9nkt5YRrYMjNuG5N87uRgg6CLrbo5wAdT/y6v0mKV9U2W/aEvZmlPw0LQkSg=".into());
+    let err = Session::new(conn).run("true", None).expect_err("refused");
+    match &err {
+        SshError::HostKeyChanged { fingerprint, .. } => {
+            assert_eq!(fingerprint, &server.host_key_fingerprint().expect("fp"));
+        }
+        other => panic!("expected HostKeyChanged, got {other:?}"),
+    }
+}
