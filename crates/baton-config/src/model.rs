@@ -987,6 +987,10 @@ impl Builder {
                         provisioners.push(p);
                     }
                 }
+                // The configuration-management types (`remote_*`, `ansible_*`) act on a host:
+                // their `connection` block is an argument, decoded by their schema. For every
+                // other type it belongs to provisioners.
+                "connection" if takes_connection(&addr.type_) => config.blocks.push(b.clone()),
                 "connection" if mode == ResourceMode::Managed => {}
                 "timeouts" | "retry" => {
                     let seen = if b.type_ == "timeouts" {
@@ -1438,6 +1442,13 @@ fn levenshtein(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+/// Whether resources and data sources of `type_` take a `connection` block as an argument
+/// (the configuration-management types, which act on a host over it), rather than as the
+/// provisioners' connection.
+pub fn takes_connection(type_: &str) -> bool {
+    type_.starts_with("remote_") || type_.starts_with("ansible_")
 }
 
 #[cfg(test)]

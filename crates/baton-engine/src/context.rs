@@ -481,5 +481,14 @@ pub fn module_of<'c>(config: &'c Config, p: &ModulePath) -> Option<&'c Module> {
 /// The provider set of a context whose caller brings none: Baton's built-in providers. The one
 /// place the engine reaches for them (also `crate::providers::builtin`).
 pub fn builtin_providers() -> std::sync::Arc<baton_provider::Registry> {
-    baton_provider::Registry::builtin()
+    // The provider crate's built-in set, plus the hosts layer's types (`remote_*`), which
+    // live in `baton-remote` above it. Built once, shared.
+    static SET: std::sync::OnceLock<std::sync::Arc<baton_provider::Registry>> =
+        std::sync::OnceLock::new();
+    SET.get_or_init(|| {
+        let mut r = (*baton_provider::Registry::builtin()).clone();
+        baton_remote::resources::register(&mut r);
+        std::sync::Arc::new(r)
+    })
+    .clone()
 }

@@ -60,6 +60,18 @@ impl TestSshd {
         Err(last)
     }
 
+    /// Authorizes another server's client key here too, so one key logs in to several test
+    /// hosts (as a fleet shares a deploy key).
+    pub fn authorize(&self, other: &TestSshd) -> Result<(), String> {
+        let key = std::fs::read_to_string(other.dir.path().join("client_key.pub"))
+            .map_err(|e| format!("cannot read the other client key: {e}"))?;
+        let path = self.dir.path().join("authorized_keys");
+        let mut keys = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read authorized_keys: {e}"))?;
+        keys.push_str(&key);
+        std::fs::write(&path, keys).map_err(|e| format!("cannot write authorized_keys: {e}"))
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }

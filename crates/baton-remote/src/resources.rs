@@ -1,0 +1,500 @@
+//! The configuration-management resources that act on a host over SSH: `remote_file` (a
+//! file's content, mode, owner and group, replaced atomically; read back on refresh, so a
+//! file edited by hand shows as drift and apply restores it) and `remote_command` (a command
+//! with `creates`/`unless`/`only_if` guards for idempotency and an `undo` run on destroy).
+//! Both take Terraform's `connection` block.
+//!
+//! Must not open connections itself: sessions come from [`crate::ssh::Sessions`], one per
+//! host per process, shared by every action on that host. Never prints key material.
+
+use crate::ssh::{Bastion, Connection, HostKeyChecking, RemoteOutput, Session, SshError};
+use baton_eval::{Type, Value};
+use baton_provider::schema::{Attr, NestedBlock, Nesting, Schema};
+use baton_provider::{
+    ApplyRequest, PlanRequest, PlanResponse, ProviderCtx, ProviderError, ProviderInfo, Registry,
+    ResourceType,
+};
+use sha2::Digest as _;
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+
+/// The provider of the remote types, as state records it.
+pub const PROVIDER: ProviderInfo = ProviderInfo {
+    name: "remote",
+    source: "registry.terraform.io/baton/remote",
+};
+
+/// Adds the remote types to `r`.
+pub fn register(r: &mut Registry) {
+    r.add_resource(PROVIDER, Arc::new(RemoteFile::new()));
+    r.add_resource(PROVIDER, Arc::new(RemoteCommand::new()));
+}
+
+/// Every session of this process, by host.
+fn sessions() -> &'static crate::ssh::Sessions {
+    static S: OnceLock<crate::ssh::Sessions> = OnceLock::new();
+    S.get_or_init(crate::ssh::Sessions::new)
+}
+
+/// Terraform's `connection` block (for SSH).
+fn connection_block() -> NestedBlock {
+    NestedBlock {
+        nesting: Nesting::Single,
+        schema: Schema::new()
+            .attr(
+                "type",
+                Attr::optional(Type::String).default(Value::string("ssh")),
+            )
+            .attr("host", Attr::required(Type::String))
+            .attr("port", Attr::optional(Type::Number))
+            .attr("user", Attr::optional(Type::String))
+            .attr("private_key", Attr::optional(Type::String).sensitive())
+            .attr("private_key_file", Attr::optional(Type::String))
+            .attr("agent", Attr::optional(Type::Bool))
+            .attr("host_key", Attr::optional(Type::String))
+            .attr("known_hosts", Attr::optional(Type::String))
+            .attr("strict_host_key_checking", Attr::optional(Type::String))
+            .attr("timeout", Attr::optional(Type::String))
+            .attr("bastion_host", Attr::optional(Type::String))
+            .attr("bastion_port", Attr::optional(Type::Number))
+            .attr("bastion_user", Attr::optional(Type::String)),
+        min_items: 1,
+        max_items: 1,
+        force_new: false,
+    }
+}
+
+fn s(v: &Value, name: &str) -> Option<String> {
+    v.get_attr(name)
+        .and_then(|x| x.clone().unmark_deep().0.as_str().map(str::to_string))
+}
+
+fn n(v: &Value, name: &str) -> Option<u16> {
+    v.get_attr(name)
+        .and_then(|x| {
+            x.clone()
+                .unmark_deep()
+                .0
+                .as_number()
+                .and_then(|n| n.to_u64())
+        })
+        .and_then(|u| u16::try_from(u).ok())
+}
+
+fn b(v: &Value, name: &str) -> Option<bool> {
+    v.get_attr(name)
+        .and_then(|x| x.clone().unmark_deep().0.as_bool())
+}
+
+/// The connection an object's `connection` block describes.
+fn connection(obj: &Value) -> Result<Connection, ProviderError> {
+    let c = obj
+        .get_attr("connection")
+        .cloned()
+        .unwrap_or_else(Value::dynamic_null);
+    let host = s(&c, "host").ok_or_else(|| {
+        ProviderError::permanent("Missing connection", "connection.host is required.")
+            .on_attr("connection")
+    })?;
+    if let Some(t) = s(&c, "type") {
+        if t != "ssh" {
+            return Err(ProviderError::permanent(
+                "Unsupported connection type",
+                format!("connection.type {t:?} is not supported: use \"ssh\"."),
+            )
+            .on_attr("connection"));
+        }
+    }
+    // Terraform's default user is root.
+    let mut conn = Connection::new(host, s(&c, "user").unwrap_or_else(|| "root".into()));
+    if let Some(p) = n(&c, "port") {
+        conn.port = p;
+    }
+    conn.private_key = s(&c, "private_key");
+    conn.private_key_file = s(&c, "private_key_file").map(Into::into);
+    conn.agent = b(&c, "agent").unwrap_or(true);
+    conn.host_key = s(&c, "host_key");
+    conn.known_hosts = s(&c, "known_hosts").map(Into::into);
+    conn.strict_host_key_checking = match s(&c, "strict_host_key_checking").as_deref() {
+        None | Some("yes") | Some("true") => HostKeyChecking::Yes,
+        Some("accept-new") => HostKeyChecking::AcceptNew,
+        Some(other) => {
+            return Err(ProviderError::permanent(
+                "Invalid strict_host_key_checking",
+                format!("{other:?} is not \"yes\" or \"accept-new\"."),
+            )
+            .on_attr("connection"))
+        }
+    };
+    if let Some(t) = s(&c, "timeout") {
+        conn.timeout = baton_core::duration::parse(&t).map_err(|e| {
+            ProviderError::permanent("Invalid timeout", format!("connection.timeout: {e}"))
+                .on_attr("connection")
+        })?;
+    }
+    conn.bastion = s(&c, "bastion_host").map(|host| Bastion {
+        host,
+        port: n(&c, "bastion_port").unwrap_or(22),
+        user: s(&c, "bastion_user"),
+    });
+    Ok(conn)
+}
+
+fn ssh_error(e: SshError) -> ProviderError {
+    if e.retryable() {
+        ProviderError::retryable("Host unreachable", e.to_string())
+    } else {
+        ProviderError::permanent("SSH connection failed", e.to_string())
+    }
+}
+
+/// Runs `script` on the host of `obj`'s connection.
+fn run(
+    obj: &Value,
+    script: &str,
+    stdin: Option<&[u8]>,
+) -> Result<(Arc<Session>, RemoteOutput), ProviderError> {
+    let conn = connection(obj)?;
+    let session = sessions().get(&conn);
+    let out = session.run(script, stdin).map_err(ssh_error)?;
+    Ok((session, out))
+}
+
+/// `s` quoted for `sh`.
+pub fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+fn failed(what: &str, out: &RemoteOutput) -> ProviderError {
+    ProviderError::permanent(
+        what.to_string(),
+        format!(
+            "exit status {}: {}",
+            out.code,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+    )
+}
+
+pub struct RemoteFile {
+    schema: Schema,
+}
+
+impl RemoteFile {
+    pub fn new() -> RemoteFile {
+        RemoteFile {
+            schema: Schema::new()
+                .block("connection", connection_block())
+                .attr(
+                    "path",
+                    Attr::required(Type::String)
+                        .force_new()
+                        .describe("The file's absolute path on the host."),
+                )
+                .attr("content", Attr::optional(Type::String))
+                .attr(
+                    "mode",
+                    Attr::optional(Type::String).default(Value::string("0644")),
+                )
+                .attr("owner", Attr::optional(Type::String))
+                .attr("group", Attr::optional(Type::String))
+                .attr("id", Attr::computed(Type::String))
+                .attr("sha256", Attr::computed(Type::String)),
+        }
+    }
+}
+
+impl Default for RemoteFile {
+    fn default() -> Self {
+        RemoteFile::new()
+    }
+}
+
+impl ResourceType for RemoteFile {
+    fn type_name(&self) -> &'static str {
+        "remote_file"
+    }
+
+    fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    fn plan(&self, req: PlanRequest<'_>) -> Result<PlanResponse, ProviderError> {
+        let resp = baton_provider::plan::default_plan(&self.schema, &req);
+        let mut m: BTreeMap<String, Value> = resp
+            .planned
+            .as_entries()
+            .map(|e| e.to_map())
+            .unwrap_or_default();
+        let host = req
+            .config
+            .get_attr("connection")
+            .and_then(|c| s(c, "host"))
+            .unwrap_or_default();
+        match (s(req.config, "path"), req.config.get_attr("content")) {
+            (Some(p), _) if !host.is_empty() => {
+                m.insert("id".into(), Value::string(format!("{host}:{p}")));
+            }
+            _ => {
+                m.insert("id".into(), Value::unknown(Type::String));
+            }
+        }
+        m.insert(
+            "sha256".into(),
+            match req.config.get_attr("content") {
+                Some(c) if c.is_wholly_known() => Value::string(sha256_hex(
+                    c.clone().unmark_deep().0.as_str().unwrap_or("").as_bytes(),
+                )),
+                _ => Value::unknown(Type::String),
+            },
+        );
+        Ok(PlanResponse {
+            planned: Value::object(m),
+            requires_replace: resp.requires_replace,
+        })
+    }
+
+    fn apply(&self, req: ApplyRequest<'_>) -> Result<Option<Value>, ProviderError> {
+        let Some(planned) = req.planned else {
+            if let Some(prior) = req.prior {
+                if let Some(p) = s(prior, "path") {
+                    let (_, out) = run(prior, &format!("rm -f -- {}", sh_quote(&p)), None)?;
+                    if out.code != 0 {
+                        return Err(failed(&format!("Cannot remove {p}"), &out));
+                    }
+                }
+            }
+            return Ok(None);
+        };
+        let path = s(planned, "path").unwrap_or_default();
+        let content = s(planned, "content").unwrap_or_default();
+        let mode = s(planned, "mode").unwrap_or_else(|| "0644".into());
+        let mut script = format!(
+            "set -e\np={}\nd=$(dirname -- \"$p\")\nmkdir -p -- \"$d\"\nt=\"$d/.$(basename -- \"$p\").baton-tmp\"\ncat > \"$t\"\nchmod {} \"$t\"\n",
+            sh_quote(&path),
+            sh_quote(&mode)
+        );
+        if let Some(o) = s(planned, "owner") {
+            script.push_str(&format!("chown {} \"$t\"\n", sh_quote(&o)));
+        }
+        if let Some(g) = s(planned, "group") {
+            script.push_str(&format!("chgrp {} \"$t\"\n", sh_quote(&g)));
+        }
+        script.push_str("mv -f -- \"$t\" \"$p\"\n");
+        let (_, out) = run(planned, &script, Some(content.as_bytes()))?;
+        if out.code != 0 {
+            return Err(failed(&format!("Cannot write {path}"), &out));
+        }
+        let mut m: BTreeMap<String, Value> =
+            planned.as_entries().map(|e| e.to_map()).unwrap_or_default();
+        let host = planned
+            .get_attr("connection")
+            .and_then(|c| s(c, "host"))
+            .unwrap_or_default();
+        m.insert("id".into(), Value::string(format!("{host}:{path}")));
+        m.insert(
+            "sha256".into(),
+            Value::string(sha256_hex(content.as_bytes())),
+        );
+        Ok(Some(Value::object(m)))
+    }
+
+    fn read(&self, _ctx: &ProviderCtx, state: &Value) -> Result<Option<Value>, ProviderError> {
+        let Some(path) = s(state, "path") else {
+            return Ok(None);
+        };
+        let script = format!(
+            "p={}\n[ -f \"$p\" ] || exit 3\nstat -c '%a %U %G' -- \"$p\"\ncat -- \"$p\"\n",
+            sh_quote(&path)
+        );
+        let (_, out) = run(state, &script, None)?;
+        match out.code {
+            3 => return Ok(None),
+            0 => {}
+            _ => return Err(failed(&format!("Cannot read {path}"), &out)),
+        }
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let (head, body) = text.split_once('\n').unwrap_or((text.as_str(), ""));
+        let mut parts = head.split_whitespace();
+        let mode = parts.next().unwrap_or("");
+        let (owner, group) = (parts.next(), parts.next());
+        let mut m: BTreeMap<String, Value> =
+            state.as_entries().map(|e| e.to_map()).unwrap_or_default();
+        m.insert("content".into(), Value::string(body));
+        m.insert("sha256".into(), Value::string(sha256_hex(body.as_bytes())));
+        // Mode as recorded ("0644" or "644") compares by value.
+        let recorded = s(state, "mode").unwrap_or_default();
+        if recorded.trim_start_matches('0') != mode.trim_start_matches('0') {
+            m.insert("mode".into(), Value::string(format!("0{mode}")));
+        }
+        if s(state, "owner").is_some() {
+            if let Some(o) = owner {
+                m.insert("owner".into(), Value::string(o));
+            }
+        }
+        if s(state, "group").is_some() {
+            if let Some(g) = group {
+                m.insert("group".into(), Value::string(g));
+            }
+        }
+        Ok(Some(Value::object(m)))
+    }
+}
+
+pub struct RemoteCommand {
+    schema: Schema,
+}
+
+impl RemoteCommand {
+    pub fn new() -> RemoteCommand {
+        RemoteCommand {
+            schema: Schema::new()
+                .block("connection", connection_block())
+                .attr("command", Attr::required(Type::String).force_new())
+                .attr(
+                    "creates",
+                    Attr::optional(Type::String)
+                        .force_new()
+                        .describe("Skip the command when this path exists on the host."),
+                )
+                .attr(
+                    "unless",
+                    Attr::optional(Type::String)
+                        .force_new()
+                        .describe("Skip the command when this command succeeds."),
+                )
+                .attr(
+                    "only_if",
+                    Attr::optional(Type::String)
+                        .force_new()
+                        .describe("Run the command only when this command succeeds."),
+                )
+                .attr(
+                    "undo",
+                    Attr::optional(Type::String)
+                        .describe("Run on destroy (and rollback) to undo the command."),
+                )
+                .attr(
+                    "triggers",
+                    Attr::optional(Type::map(Type::String)).force_new(),
+                )
+                .attr("id", Attr::computed(Type::String))
+                .attr("ran", Attr::computed(Type::Bool))
+                .attr("exit_code", Attr::computed(Type::Number))
+                .attr("stdout", Attr::computed(Type::String)),
+        }
+    }
+}
+
+impl Default for RemoteCommand {
+    fn default() -> Self {
+        RemoteCommand::new()
+    }
+}
+
+impl ResourceType for RemoteCommand {
+    fn type_name(&self) -> &'static str {
+        "remote_command"
+    }
+
+    fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    fn plan(&self, req: PlanRequest<'_>) -> Result<PlanResponse, ProviderError> {
+        let resp = baton_provider::plan::default_plan(&self.schema, &req);
+        if req.prior.is_some() && resp.requires_replace.is_empty() {
+            return Ok(resp);
+        }
+        let mut m: BTreeMap<String, Value> = resp
+            .planned
+            .as_entries()
+            .map(|e| e.to_map())
+            .unwrap_or_default();
+        for (k, t) in [
+            ("id", Type::String),
+            ("ran", Type::Bool),
+            ("exit_code", Type::Number),
+            ("stdout", Type::String),
+        ] {
+            m.insert(k.into(), Value::unknown(t));
+        }
+        Ok(PlanResponse {
+            planned: Value::object(m),
+            requires_replace: resp.requires_replace,
+        })
+    }
+
+    fn apply(&self, req: ApplyRequest<'_>) -> Result<Option<Value>, ProviderError> {
+        let Some(planned) = req.planned else {
+            if let Some(prior) = req.prior {
+                if let Some(undo) = s(prior, "undo") {
+                    let (_, out) = run(prior, &undo, None)?;
+                    if out.code != 0 {
+                        return Err(failed("The undo command failed", &out));
+                    }
+                }
+            }
+            return Ok(None);
+        };
+        let command = s(planned, "command").unwrap_or_default();
+        let mut guard = String::new();
+        if let Some(c) = s(planned, "creates") {
+            guard.push_str(&format!("if [ -e {} ]; then exit 200; fi\n", sh_quote(&c)));
+        }
+        if let Some(u) = s(planned, "unless") {
+            guard.push_str(&format!(
+                "if ( {} ) >/dev/null 2>&1; then exit 200; fi\n",
+                u
+            ));
+        }
+        if let Some(o) = s(planned, "only_if") {
+            guard.push_str(&format!(
+                "if ! ( {} ) >/dev/null 2>&1; then exit 200; fi\n",
+                o
+            ));
+        }
+        let script = format!("{guard}exec sh -c {}\n", sh_quote(&command));
+        let (_, out) = run(planned, &script, None)?;
+        let ran = out.code != 200;
+        if ran && out.code != 0 {
+            return Err(failed("The command failed", &out));
+        }
+        let mut m: BTreeMap<String, Value> =
+            planned.as_entries().map(|e| e.to_map()).unwrap_or_default();
+        let host = planned
+            .get_attr("connection")
+            .and_then(|c| s(c, "host"))
+            .unwrap_or_default();
+        m.insert(
+            "id".into(),
+            Value::string(format!("{host}:{}", &sha256_hex(command.as_bytes())[..12])),
+        );
+        m.insert("ran".into(), Value::bool(ran));
+        m.insert(
+            "exit_code".into(),
+            Value::int(if ran { i64::from(out.code) } else { 0 }),
+        );
+        m.insert(
+            "stdout".into(),
+            Value::string(String::from_utf8_lossy(&out.stdout).to_string()),
+        );
+        Ok(Some(Value::object(m)))
+    }
+
+    fn read(&self, _ctx: &ProviderCtx, state: &Value) -> Result<Option<Value>, ProviderError> {
+        // What a command did cannot be read back, except the path it `creates`: gone means
+        // the command's effect is gone, so it runs again.
+        if let Some(c) = s(state, "creates") {
+            let (_, out) = run(state, &format!("[ -e {} ]", sh_quote(&c)), None)?;
+            if out.code == 1 {
+                return Ok(None);
+            }
+        }
+        Ok(Some(state.clone()))
+    }
+}
