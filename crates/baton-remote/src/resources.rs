@@ -568,3 +568,93 @@ impl ResourceType for RemoteCommand {
         Ok(Some(state.clone()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Become;
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+
+    /// Runs a wrapped script locally as `Session::run` would (`sh -c`), with a stand-in `sudo`
+    /// first on PATH that checks the password its askpass helper prints, then runs the command
+    /// after `--` (as the current user).
+    fn run_wrapped(b: &Become, script: &str, stdin: &[u8]) -> (i32, String, String) {
+        let dir = tempfile::tempdir().expect("dir");
+        let fake = dir.path().join("sudo");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\n\
+             echo \"sudo $*\" >&2\n\
+             case \" $* \" in *' -A '*) [ \"$(\"$SUDO_ASKPASS\")\" = 'pa ss' ] || { echo bad password >&2; exit 1; } ;; esac\n\
+             while [ \"$1\" != -- ]; do shift; done; shift\n\
+             exec \"$@\"\n",
+        )
+        .expect("fake sudo");
+        Command::new("chmod")
+            .args(["755"])
+            .arg(&fake)
+            .status()
+            .expect("chmod");
+        let (wrapped, input) = b.wrap(script, Some(stdin));
+        let path = format!(
+            "{}:{}",
+            dir.path().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut child = Command::new("sh")
+            .args(["-c", &wrapped])
+            .env("PATH", path)
+            .env("TMPDIR", dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sh");
+        if let (Some(mut pipe), Some(data)) = (child.stdin.take(), input) {
+            pipe.write_all(&data).expect("stdin");
+        }
+        let out = child.wait_with_output().expect("wait");
+        // The askpass helper (made in TMPDIR) is gone afterwards.
+        let left = std::fs::read_dir(dir.path()).expect("list").count();
+        assert_eq!(left, 1, "only the stand-in sudo is left");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into(),
+            String::from_utf8_lossy(&out.stderr).into(),
+        )
+    }
+
+    #[test]
+    fn become_without_a_password_uses_sudo_n() {
+        let b = Become {
+            user: "nobody".into(),
+            password: None,
+        };
+        let (script, input) = b.wrap("echo 'hi'", Some(b"in"));
+        assert!(script.starts_with("exec sudo -n -u 'nobody' -- sh -c "));
+        assert_eq!(input.as_deref(), Some(&b"in"[..]));
+        let (code, out, err) = run_wrapped(&b, "cat; echo \" it's\"", b"data");
+        assert_eq!((code, out.as_str()), (0, "data it's\n"), "{err}");
+    }
+
+    #[test]
+    fn become_password_reaches_sudo_not_the_script_nor_the_command_line() {
+        let b = Become {
+            user: "root".into(),
+            password: Some("pa ss".into()),
+        };
+        let (script, _) = b.wrap("cat", None);
+        assert!(!script.contains("pa ss"), "{script}");
+        let (code, out, err) = run_wrapped(&b, "cat; exit 3", b"own input\n");
+        assert_eq!(code, 3, "{err}");
+        assert_eq!(out, "own input\n");
+        assert!(!err.contains("pa ss"), "{err}");
+        let wrong = Become {
+            user: "root".into(),
+            password: Some("wrong".into()),
+        };
+        let (code, _, err) = run_wrapped(&wrong, "true", b"");
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("bad password"), "{err}");
+    }
+}
