@@ -28,16 +28,19 @@ pub const PROVIDER: ProviderInfo = ProviderInfo {
 pub fn register(r: &mut Registry) {
     r.add_resource(PROVIDER, Arc::new(RemoteFile::new()));
     r.add_resource(PROVIDER, Arc::new(RemoteCommand::new()));
+    r.add_resource(PROVIDER, Arc::new(crate::native::RemoteDirectory::new()));
+    r.add_resource(PROVIDER, Arc::new(crate::native::RemoteLine::new()));
+    r.add_resource(PROVIDER, Arc::new(crate::native::RemoteUser::new()));
 }
 
 /// Every session of this process, by host.
-fn sessions() -> &'static crate::ssh::Sessions {
+pub(crate) fn sessions() -> &'static crate::ssh::Sessions {
     static S: OnceLock<crate::ssh::Sessions> = OnceLock::new();
     S.get_or_init(crate::ssh::Sessions::new)
 }
 
 /// Terraform's `connection` block (for SSH).
-fn connection_block() -> NestedBlock {
+pub(crate) fn connection_block() -> NestedBlock {
     NestedBlock {
         nesting: Nesting::Single,
         schema: Schema::new()
@@ -57,19 +60,30 @@ fn connection_block() -> NestedBlock {
             .attr("timeout", Attr::optional(Type::String))
             .attr("bastion_host", Attr::optional(Type::String))
             .attr("bastion_port", Attr::optional(Type::Number))
-            .attr("bastion_user", Attr::optional(Type::String)),
+            .attr("bastion_user", Attr::optional(Type::String))
+            .attr(
+                "become",
+                Attr::optional(Type::Bool).describe(
+                    "Run every script through sudo as become_user (not in Terraform's form).",
+                ),
+            )
+            .attr(
+                "become_user",
+                Attr::optional(Type::String).default(Value::string("root")),
+            )
+            .attr("become_password", Attr::optional(Type::String).sensitive()),
         min_items: 1,
         max_items: 1,
         force_new: false,
     }
 }
 
-fn s(v: &Value, name: &str) -> Option<String> {
+pub(crate) fn s(v: &Value, name: &str) -> Option<String> {
     v.get_attr(name)
         .and_then(|x| x.clone().unmark_deep().0.as_str().map(str::to_string))
 }
 
-fn n(v: &Value, name: &str) -> Option<u16> {
+pub(crate) fn n(v: &Value, name: &str) -> Option<u16> {
     v.get_attr(name)
         .and_then(|x| {
             x.clone()
@@ -81,13 +95,13 @@ fn n(v: &Value, name: &str) -> Option<u16> {
         .and_then(|u| u16::try_from(u).ok())
 }
 
-fn b(v: &Value, name: &str) -> Option<bool> {
+pub(crate) fn b(v: &Value, name: &str) -> Option<bool> {
     v.get_attr(name)
         .and_then(|x| x.clone().unmark_deep().0.as_bool())
 }
 
 /// The connection an object's `connection` block describes.
-fn connection(obj: &Value) -> Result<Connection, ProviderError> {
+pub(crate) fn connection(obj: &Value) -> Result<Connection, ProviderError> {
     let c = obj
         .get_attr("connection")
         .cloned()
@@ -140,7 +154,7 @@ fn connection(obj: &Value) -> Result<Connection, ProviderError> {
     Ok(conn)
 }
 
-fn ssh_error(e: SshError) -> ProviderError {
+pub(crate) fn ssh_error(e: SshError) -> ProviderError {
     if e.retryable() {
         ProviderError::retryable("Host unreachable", e.to_string())
     } else {
@@ -149,15 +163,71 @@ fn ssh_error(e: SshError) -> ProviderError {
 }
 
 /// Runs `script` on the host of `obj`'s connection.
-fn run(
+pub(crate) fn run(
     obj: &Value,
     script: &str,
     stdin: Option<&[u8]>,
 ) -> Result<(Arc<Session>, RemoteOutput), ProviderError> {
     let conn = connection(obj)?;
     let session = sessions().get(&conn);
-    let out = session.run(script, stdin).map_err(ssh_error)?;
+    let out = match become_of(obj) {
+        None => session.run(script, stdin),
+        Some(sudo) => {
+            let (wrapped, input) = sudo.wrap(script, stdin);
+            session.run(&wrapped, input.as_deref())
+        }
+    }
+    .map_err(ssh_error)?;
     Ok((session, out))
+}
+
+/// The `become` settings of a connection block: every script runs through `sudo` as another
+/// user. Never printed: the password travels on the script's standard input only.
+pub(crate) struct Become {
+    user: String,
+    password: Option<String>,
+}
+
+/// `obj`'s `connection.become`, when set.
+pub(crate) fn become_of(obj: &Value) -> Option<Become> {
+    let c = obj.get_attr("connection")?;
+    if !b(c, "become").unwrap_or(false) {
+        return None;
+    }
+    Some(Become {
+        user: s(c, "become_user").unwrap_or_else(|| "root".into()),
+        password: s(c, "become_password"),
+    })
+}
+
+impl Become {
+    /// `script` and its standard input, wrapped to run as the become user. Without a password
+    /// that is `sudo -n -u USER -- sh -c SCRIPT`. With one, the password goes first on the
+    /// standard input; the outer shell reads that line (leaving the rest for the script) and
+    /// hands it to sudo through an askpass helper that prints it from the environment, so sudo
+    /// takes it only if it asks for one (a NOPASSWD rule or cached credentials leave the
+    /// script's input untouched) and it never appears in a command line or a file.
+    pub(crate) fn wrap(&self, script: &str, stdin: Option<&[u8]>) -> (String, Option<Vec<u8>>) {
+        let cmd = format!("-u {} -- sh -c {}", sh_quote(&self.user), sh_quote(script));
+        let Some(pw) = &self.password else {
+            return (format!("exec sudo -n {cmd}\n"), stdin.map(<[u8]>::to_vec));
+        };
+        let wrapped = format!(
+            r#"IFS= read -r BATON_BECOME_PASSWORD || exit 125
+export BATON_BECOME_PASSWORD
+a=$(mktemp) || exit 125
+if ! {{ printf '#!/bin/sh\nprintf "%%s\\n" "$BATON_BECOME_PASSWORD"\n' > "$a" && chmod 700 "$a"; }}; then rm -f "$a"; exit 125; fi
+SUDO_ASKPASS="$a" sudo -A -p '' {cmd}
+r=$?
+rm -f "$a"
+exit $r
+"#
+        );
+        let mut input = pw.lines().next().unwrap_or("").as_bytes().to_vec();
+        input.push(b'\n');
+        input.extend_from_slice(stdin.unwrap_or_default());
+        (wrapped, Some(input))
+    }
 }
 
 /// `s` quoted for `sh`.
@@ -165,11 +235,11 @@ pub fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-fn sha256_hex(b: &[u8]) -> String {
+pub(crate) fn sha256_hex(b: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(b))
 }
 
-fn failed(what: &str, out: &RemoteOutput) -> ProviderError {
+pub(crate) fn failed(what: &str, out: &RemoteOutput) -> ProviderError {
     ProviderError::permanent(
         what.to_string(),
         format!(
@@ -496,5 +566,95 @@ impl ResourceType for RemoteCommand {
             }
         }
         Ok(Some(state.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Become;
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+
+    /// Runs a wrapped script locally as `Session::run` would (`sh -c`), with a stand-in `sudo`
+    /// first on PATH that checks the password its askpass helper prints, then runs the command
+    /// after `--` (as the current user).
+    fn run_wrapped(b: &Become, script: &str, stdin: &[u8]) -> (i32, String, String) {
+        let dir = tempfile::tempdir().expect("dir");
+        let fake = dir.path().join("sudo");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\n\
+             echo \"sudo $*\" >&2\n\
+             case \" $* \" in *' -A '*) [ \"$(\"$SUDO_ASKPASS\")\" = 'pa ss' ] || { echo bad password >&2; exit 1; } ;; esac\n\
+             while [ \"$1\" != -- ]; do shift; done; shift\n\
+             exec \"$@\"\n",
+        )
+        .expect("fake sudo");
+        Command::new("chmod")
+            .args(["755"])
+            .arg(&fake)
+            .status()
+            .expect("chmod");
+        let (wrapped, input) = b.wrap(script, Some(stdin));
+        let path = format!(
+            "{}:{}",
+            dir.path().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut child = Command::new("sh")
+            .args(["-c", &wrapped])
+            .env("PATH", path)
+            .env("TMPDIR", dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sh");
+        if let (Some(mut pipe), Some(data)) = (child.stdin.take(), input) {
+            pipe.write_all(&data).expect("stdin");
+        }
+        let out = child.wait_with_output().expect("wait");
+        // The askpass helper (made in TMPDIR) is gone afterwards.
+        let left = std::fs::read_dir(dir.path()).expect("list").count();
+        assert_eq!(left, 1, "only the stand-in sudo is left");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into(),
+            String::from_utf8_lossy(&out.stderr).into(),
+        )
+    }
+
+    #[test]
+    fn become_without_a_password_uses_sudo_n() {
+        let b = Become {
+            user: "nobody".into(),
+            password: None,
+        };
+        let (script, input) = b.wrap("echo 'hi'", Some(b"in"));
+        assert!(script.starts_with("exec sudo -n -u 'nobody' -- sh -c "));
+        assert_eq!(input.as_deref(), Some(&b"in"[..]));
+        let (code, out, err) = run_wrapped(&b, "cat; echo \" it's\"", b"data");
+        assert_eq!((code, out.as_str()), (0, "data it's\n"), "{err}");
+    }
+
+    #[test]
+    fn become_password_reaches_sudo_not_the_script_nor_the_command_line() {
+        let b = Become {
+            user: "root".into(),
+            password: Some("pa ss".into()),
+        };
+        let (script, _) = b.wrap("cat", None);
+        assert!(!script.contains("pa ss"), "{script}");
+        let (code, out, err) = run_wrapped(&b, "cat; exit 3", b"own input\n");
+        assert_eq!(code, 3, "{err}");
+        assert_eq!(out, "own input\n");
+        assert!(!err.contains("pa ss"), "{err}");
+        let wrong = Become {
+            user: "root".into(),
+            password: Some("wrong".into()),
+        };
+        let (code, _, err) = run_wrapped(&wrong, "true", b"");
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("bad password"), "{err}");
     }
 }
