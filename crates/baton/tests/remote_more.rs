@@ -3,8 +3,7 @@
 //! machine): `remote_directory` created with its mode and restored after a hand `chmod`;
 //! `remote_line` replacing a line by regexp, appending one, drift after a hand edit restored,
 //! lines removed on destroy; `remote_user` created, a hand-changed shell found as drift and
-//! restored, deleted on destroy; and `become` running a command as `nobody` (only where
-//! `sudo` is installed).
+//! restored, deleted on destroy; and `become` running a command as `nobody` through `sudo`.
 
 mod common;
 
@@ -239,10 +238,11 @@ resource "remote_user" "u" {{
 
 #[test]
 fn become_runs_scripts_as_another_user() {
-    if !std::path::Path::new("/usr/bin/sudo").exists() {
-        eprintln!("skipped: /usr/bin/sudo is not installed");
-        return;
-    }
+    // `.ci/run` installs sudo (Debian's package) with the OpenSSH server.
+    assert!(
+        std::path::Path::new("/usr/bin/sudo").exists(),
+        "this test needs /usr/bin/sudo: apt-get install sudo (.ci/run does)"
+    );
     let h = TestSshd::start().expect("sshd");
     let dir = tempfile::tempdir().expect("dir");
     // nobody writes its name here.
