@@ -28,6 +28,10 @@ pub const PROVIDER: ProviderInfo = ProviderInfo {
 pub fn register(r: &mut Registry) {
     r.add_resource(PROVIDER, Arc::new(RemoteFile::new()));
     r.add_resource(PROVIDER, Arc::new(RemoteCommand::new()));
+    r.add_data_source(
+        PROVIDER,
+        Arc::new(crate::inventory::AnsibleInventory::new()),
+    );
 }
 
 /// Every session of this process, by host.
