@@ -9,6 +9,10 @@
 //! are strings; YAML values keep their types. Malformed input is a typed
 //! [`InventoryError`] naming the file and line.
 //!
+//! Not supported (yet): inventory directories with `group_vars/`/`host_vars/`,
+//! `ansible_group_priority`, and Ansible's literal evaluation of INI values. As in Ansible, a
+//! `#` in a `[group:vars]` value is part of the value, not a comment.
+//!
 //! Must not run anything: no dynamic inventory scripts or plugins, no Jinja templating of
 //! values, no connection to any host; it only reads the one file it is given.
 
