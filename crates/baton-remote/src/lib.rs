@@ -2,7 +2,8 @@
 //!
 //! `ssh` drives the system OpenSSH client; `resources` are the resource types that act on a
 //! host through it (`remote_file`, `remote_command`, and the connection block with its
-//! `become`), `native` more of them (`remote_directory`, `remote_line`, `remote_user`), all
+//! `become`), `native` more of them (`remote_directory`, `remote_line`, `remote_user`), `package`
+//! `remote_package` (apt and dnf), all
 //! registered into a provider set with [`resources::register`]; `inventory` reads Ansible
 //! inventories (the `ansible_inventory` data source); `testing` starts throwaway `sshd`
 //! servers for tests. This crate
@@ -12,6 +13,7 @@
 
 pub mod inventory;
 pub mod native;
+pub mod package;
 pub mod resources;
 pub mod ssh;
 pub mod testing;
