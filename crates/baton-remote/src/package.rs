@@ -383,12 +383,7 @@ impl ResourceType for RemotePackage {
             return Ok(None);
         };
         let latest = state_of(state) == "latest";
-        let script = format!(
-            "n={}\n{}{}",
-            sh_quote(&name),
-            detect(state),
-            query(latest)
-        );
+        let script = format!("n={}\n{}{}", sh_quote(&name), detect(state), query(latest));
         let (_, out) = run(state, &script, None)?;
         if out.code != 0 {
             return Err(failed(&format!("Cannot read package {name}"), &out));
@@ -530,7 +525,8 @@ mod tests {
 
     #[test]
     fn apt_candidate() {
-        let out = "openssh-server:\n  Installed: 1:9.2p1-2\n  Candidate: 1:9.2p1-3\n  Version table:\n";
+        let out =
+            "openssh-server:\n  Installed: 1:9.2p1-2\n  Candidate: 1:9.2p1-3\n  Version table:\n";
         assert_eq!(parse_apt_candidate(out), Some("1:9.2p1-3".into()));
         assert_eq!(parse_apt_candidate("x:\n  Candidate: (none)\n"), None);
         assert_eq!(parse_apt_candidate(""), None);
