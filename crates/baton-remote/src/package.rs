@@ -8,6 +8,7 @@
 //!   cache knows; refresh asks that cache, `apt-cache policy` or `dnf -C`, never the network).
 //! - `source`: a package file already on the host (a `.deb` or `.rpm`), installed with
 //!   `apt-get install ./file.deb` or `dnf install FILE`; `name` must be the package it holds.
+//! - apt waits up to five minutes for the dpkg lock held by another apt or dpkg.
 //! - The package lists are never refreshed here (no implicit `apt-get update`): run one with a
 //!   `remote_command` the package depends on.
 //! - Destroy removes the package only when Baton installed it: one already installed when the
@@ -404,7 +405,7 @@ fn remove(obj: &Value, name: &str) -> Result<(), ProviderError> {
         "n={}\n{}\
          if [ \"$m\" = apt ]; then\n\
            dpkg-query -W -f='${{Status}}' \"$n\" 2>/dev/null | grep -q 'ok installed' || exit 0\n\
-           DEBIAN_FRONTEND=noninteractive exec apt-get remove -y -q \"$n\"\n\
+           DEBIAN_FRONTEND=noninteractive exec apt-get remove -y -q -o DPkg::Lock::Timeout=300 \"$n\"\n\
          else\n\
            rpm -q \"$n\" >/dev/null 2>&1 || exit 0\n\
            exec dnf remove -y -q \"$n\"\n\
@@ -461,7 +462,7 @@ fn install(
          if [ \"$m\" = apt ]; then dpkg-query -W -f='${{Status}}' \"$n\" 2>/dev/null | grep -q 'ok installed' && was=yes\n\
          else rpm -q \"$n\" >/dev/null 2>&1 && was=yes; fi\n\
          echo \"was=${{was:-no}}\"\n\
-         {skip}if [ \"$m\" = apt ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q {apt_arg} >&2\n\
+         {skip}if [ \"$m\" = apt ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 {apt_arg} >&2\n\
          else {dnf_cmd} >&2; fi || exit $?\n\
          {}",
         sh_quote(name),

@@ -3,7 +3,8 @@
 //! the network nor the machine's real packages: the test builds a throwaway `.deb` itself
 //! (`baton-test-pkg-<pid>`, one file under `/usr/share/baton-test-<pid>/`), installs it from
 //! that file, removes it by hand to find drift, and always `dpkg -r`s it at the end; an
-//! installed package (`openssh-server`) is only read.
+//! installed package (`openssh-server`) is only read; a package apt cannot find fails with
+//! apt's error (apt-get install does not go to the network for that).
 
 mod common;
 
@@ -68,6 +69,13 @@ fn installed(name: &str) -> Option<String> {
         .map(|v| v.trim().to_string())
 }
 
+/// Held by each test: they share the machine's dpkg database (and its lock).
+static DPKG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn dpkg_lock() -> std::sync::MutexGuard<'static, ()> {
+    DPKG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Removes the test's package however the test ends.
 struct PackageGuard(String);
 
@@ -113,6 +121,7 @@ fn build_deb(dir: &Path, name: &str) -> std::path::PathBuf {
 
 #[test]
 fn a_package_from_a_file_is_installed_reinstalled_after_a_hand_removal_and_destroyed() {
+    let _serial = dpkg_lock();
     let name = format!("baton-test-pkg-{}", std::process::id());
     let _guard = PackageGuard(name.clone());
     let dir = tempfile::tempdir().expect("dir");
@@ -167,6 +176,7 @@ output "version" {{
 
 #[test]
 fn an_installed_package_is_read_without_changes() {
+    let _serial = dpkg_lock();
     let Some(version) = installed("openssh-server") else {
         eprintln!("openssh-server is not installed here: skipped");
         return;
@@ -185,12 +195,22 @@ resource "remote_package" "sshd" {
 output "version" {
   value = remote_package.sshd.installed_version
 }
+
+output "adopted" {
+  value = remote_package.sshd.adopted
+}
 "#,
     );
     // Nothing to do on the host: the apply only records the installed version.
     p.baton(["apply", "--auto-approve"]).ok();
     let v = p.baton(["output", "--raw", "version"]).ok();
     assert_eq!(v.stdout.trim(), version);
+    let a = p.baton(["output", "--raw", "adopted"]).ok();
+    assert_eq!(
+        a.stdout.trim(),
+        "true",
+        "destroy would leave it on the host"
+    );
     let plan = p.baton(["plan", "--detailed-exitcode"]).run();
     assert_eq!(plan.code, Some(0), "{}\n{}", plan.stdout, plan.stderr);
     assert_eq!(
@@ -199,4 +219,35 @@ output "version" {
     );
     // Not destroyed: the state only goes with the project's directory (an adopted package is
     // left on the host by destroy anyway).
+}
+
+#[test]
+fn a_failed_install_reports_the_managers_error() {
+    let _serial = dpkg_lock();
+    let name = format!("baton-test-missing-{}", std::process::id());
+    let _guard = PackageGuard(name.clone());
+    let h = TestSshd::start().expect("sshd");
+    let dir = tempfile::tempdir().expect("dir");
+    let resources = format!(
+        r#"
+resource "remote_package" "p" {{
+  CONNECTION
+  name    = "{name}"
+  manager = "apt"
+}}
+"#
+    );
+    let p = project(&h, dir.path(), &resources);
+    let out = p.baton(["apply", "--auto-approve"]).run();
+    assert_ne!(out.code, Some(0), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("Cannot install package") && out.stderr.contains(&name),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("Unable to locate package"),
+        "{}",
+        out.stderr
+    );
 }
