@@ -31,6 +31,7 @@ pub fn register(r: &mut Registry) {
     r.add_resource(PROVIDER, Arc::new(crate::native::RemoteDirectory::new()));
     r.add_resource(PROVIDER, Arc::new(crate::native::RemoteLine::new()));
     r.add_resource(PROVIDER, Arc::new(crate::native::RemoteUser::new()));
+    r.add_resource(PROVIDER, Arc::new(crate::package::RemotePackage::new()));
     r.add_data_source(
         PROVIDER,
         Arc::new(crate::inventory::AnsibleInventory::new()),
