@@ -7,6 +7,7 @@
 //! engine calls the resource types as it calls every provider. It must never prompt, and
 //! never print or log key material.
 
+pub mod ansible;
 pub mod resources;
 pub mod ssh;
 pub mod testing;

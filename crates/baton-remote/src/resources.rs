@@ -28,6 +28,7 @@ pub const PROVIDER: ProviderInfo = ProviderInfo {
 pub fn register(r: &mut Registry) {
     r.add_resource(PROVIDER, Arc::new(RemoteFile::new()));
     r.add_resource(PROVIDER, Arc::new(RemoteCommand::new()));
+    r.add_resource(PROVIDER, Arc::new(crate::ansible::AnsibleModule::new()));
 }
 
 /// Every session of this process, by host.
@@ -37,7 +38,7 @@ fn sessions() -> &'static crate::ssh::Sessions {
 }
 
 /// Terraform's `connection` block (for SSH).
-fn connection_block() -> NestedBlock {
+pub(crate) fn connection_block() -> NestedBlock {
     NestedBlock {
         nesting: Nesting::Single,
         schema: Schema::new()
@@ -64,7 +65,7 @@ fn connection_block() -> NestedBlock {
     }
 }
 
-fn s(v: &Value, name: &str) -> Option<String> {
+pub(crate) fn s(v: &Value, name: &str) -> Option<String> {
     v.get_attr(name)
         .and_then(|x| x.clone().unmark_deep().0.as_str().map(str::to_string))
 }
@@ -87,7 +88,7 @@ fn b(v: &Value, name: &str) -> Option<bool> {
 }
 
 /// The connection an object's `connection` block describes.
-fn connection(obj: &Value) -> Result<Connection, ProviderError> {
+pub(crate) fn connection(obj: &Value) -> Result<Connection, ProviderError> {
     let c = obj
         .get_attr("connection")
         .cloned()
