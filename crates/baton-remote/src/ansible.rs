@@ -420,10 +420,23 @@ fn entries(v: &Value) -> BTreeMap<String, Value> {
     v.as_entries().map(|e| e.to_map()).unwrap_or_default()
 }
 
+/// `HOST:MODULE:HASH`, the hash of the arguments the object was created with (kept by
+/// in-place updates), so two objects running one module on one host differ.
 fn object_id(v: &Value) -> Value {
+    use sha2::Digest as _;
+    if v.get_attr("args").is_some_and(|a| !a.is_wholly_known()) {
+        return Value::unknown(Type::String);
+    }
     let host = v.get_attr("connection").and_then(|c| s(c, "host"));
+    let args = v
+        .get_attr("args")
+        .map(|a| a.clone().unmark_deep().0.to_json().to_string())
+        .unwrap_or_default();
     match (host, s(v, "module")) {
-        (Some(h), Some(m)) => Value::string(format!("{h}:{m}")),
+        (Some(h), Some(m)) => {
+            let hash = hex::encode(sha2::Sha256::digest(args.as_bytes()));
+            Value::string(format!("{h}:{m}:{}", &hash[..12]))
+        }
         _ => Value::unknown(Type::String),
     }
 }
@@ -509,7 +522,11 @@ impl ResourceType for AnsibleModule {
             ));
         }
         let mut m = entries(planned);
-        m.insert("id".into(), object_id(planned));
+        let id = match planned.get_attr("id") {
+            Some(id) if id.is_wholly_known() && !id.is_null() => id.clone(),
+            _ => object_id(planned),
+        };
+        m.insert("id".into(), id);
         m.insert("changed".into(), Value::bool(o.changed));
         m.insert("diff".into(), Value::string(o.diff.clone()));
         m.insert("result".into(), Value::string(result_text(&o)));

@@ -4,7 +4,7 @@
 //! machine, or `BATON_ANSIBLE`): `ansible.builtin.copy`, `lineinfile`, `user` and `command`
 //! planned in check mode (the diff shown, nothing changed on the host; `command`, without
 //! check mode, known after apply), applied, then nothing to do; drift found and restored; a
-//! failing module's message reported.
+//! failing module's message reported; a changed host key refused.
 
 mod common;
 
@@ -140,7 +140,7 @@ fn user_exists(name: &str) -> bool {
 }
 
 struct Setup {
-    _sshd: TestSshd,
+    sshd: TestSshd,
     dir: tempfile::TempDir,
     user: String,
     _guard: UserGuard,
@@ -166,7 +166,7 @@ fn setup(main: &str) -> Setup {
         .to_string(),
     );
     Setup {
-        _sshd: sshd,
+        sshd,
         dir,
         _guard: UserGuard(user.clone()),
         user,
@@ -292,8 +292,8 @@ resource "ansible_module" "missing" {
 "#;
 
 #[test]
-fn a_failing_module_reports_its_message() {
-    let s = setup(FAILING);
+fn a_failing_module_reports_its_message_and_a_changed_host_key_is_refused() {
+    let mut s = setup(FAILING);
     // The check run fails too: known after apply, and apply reports the module's message.
     let plan = s.baton(&["plan"]).ok();
     assert!(plan.stdout.contains("known after apply"), "{}", plan.stdout);
@@ -304,4 +304,8 @@ fn a_failing_module_reports_its_message() {
         "{}",
         out.stderr
     );
+    // The pinned host key is checked: a host with another key is refused, not retried.
+    s.sshd.restart_with_new_host_key().expect("new host key");
+    let out = s.baton(&["plan"]).fails();
+    assert!(out.stderr.contains("host key"), "{}", out.stderr);
 }
