@@ -2,14 +2,17 @@
 //!
 //! `ssh` drives the system OpenSSH client; `resources` are the resource types that act on a
 //! host through it (`remote_file`, `remote_command`, and the connection block with its
-//! `become`), `native` more of them (`remote_directory`, `remote_line`, `remote_user`) and
-//! `package` `remote_package` (apt and dnf), all registered into a provider set with
+//! `become`), `native` more of them (`remote_directory`, `remote_line`, `remote_user`),
+//! `package` `remote_package` (apt and dnf) and `ansible` `ansible_module` (any Ansible module,
+//! run through Ansible's own `ansible` CLI), all registered into a provider set with
 //! [`resources::register`]; `inventory` reads Ansible inventories (the `ansible_inventory`
-//! data source); `testing` starts throwaway `sshd` servers for tests. This crate
+//! data source); `testing` starts throwaway `sshd` servers for tests and provides
+//! ansible-core. This crate
 //! knows nothing of plans, state or the configuration language beyond its types' schemas: the
 //! engine calls the resource types as it calls every provider. It must never prompt, and
 //! never print or log key material.
 
+pub mod ansible;
 pub mod inventory;
 pub mod native;
 pub mod package;

@@ -36,6 +36,7 @@ pub fn register(r: &mut Registry) {
         PROVIDER,
         Arc::new(crate::inventory::AnsibleInventory::new()),
     );
+    r.add_resource(PROVIDER, Arc::new(crate::ansible::AnsibleModule::new()));
 }
 
 /// Every session of this process, by host.

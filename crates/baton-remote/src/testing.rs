@@ -7,6 +7,10 @@
 //! `Err(String)` with what went wrong. It must never touch the machine's own sshd, its
 //! configuration or the user's `~/.ssh`: everything lives in its temporary directory (only the
 //! privilege separation directory `/run/sshd`, which sshd requires, is created if missing).
+//!
+//! [`ansible`] provides an ansible-core installation for `ansible_module`'s tests: a Python
+//! virtual environment made once per machine (`python3 -m venv`, `pip install ansible-core`)
+//! under `~/.cache/baton-tests/ansible-venv`, or the `ansible` that `BATON_ANSIBLE` names.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -267,4 +271,63 @@ fn watchdog(sshd_pid: u32, config: &Path) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn();
+}
+
+/// The `ansible` executable for tests: `BATON_ANSIBLE` if set, else the one in
+/// `~/.cache/baton-tests/ansible-venv`, made on first use (`python3 -m venv` and
+/// `pip install ansible-core`, which needs the package index). Made once per machine: a lock
+/// file serializes test processes, and a marker file records a finished installation.
+pub fn ansible() -> Result<PathBuf, String> {
+    static ANSIBLE: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    ANSIBLE.get_or_init(make_ansible).clone()
+}
+
+fn make_ansible() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os(crate::ansible::ANSIBLE_ENV).filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    let home = std::env::var_os("HOME").ok_or("HOME is not set")?;
+    let cache = Path::new(&home).join(".cache/baton-tests");
+    std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
+    let lock = std::fs::File::create(cache.join("ansible-venv.lock"))
+        .map_err(|e| format!("lock file: {e}"))?;
+    lock.lock().map_err(|e| format!("lock: {e}"))?;
+    let venv = cache.join("ansible-venv");
+    let exe = venv.join("bin/ansible");
+    let ready = venv.join(".baton-ready");
+    if ready.is_file() && exe.is_file() {
+        return Ok(exe);
+    }
+    if venv.exists() {
+        std::fs::remove_dir_all(&venv).map_err(|e| format!("{}: {e}", venv.display()))?;
+    }
+    let run = |cmd: &mut Command| -> Result<(), String> {
+        let out = cmd
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("{cmd:?}: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "{cmd:?} failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(())
+    };
+    run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+    run(Command::new(venv.join("bin/pip")).args([
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "ansible-core",
+    ]))?;
+    if !exe.is_file() {
+        return Err(format!(
+            "{} is missing after installing ansible-core",
+            exe.display()
+        ));
+    }
+    std::fs::write(&ready, "").map_err(|e| format!("{}: {e}", ready.display()))?;
+    Ok(exe)
 }
