@@ -197,9 +197,11 @@ fn processes_never_take_one_task_twice() {
         assert_eq!(r.claim_log.len(), 1, "{r:?}");
         assert_eq!(r.state, baton_state::TaskState::Done, "{r:?}");
     }
+    // How many of the processes took part depends on scheduling (under load one may take
+    // them all), so it is reported, not asserted.
     let by: std::collections::BTreeSet<&str> =
         rows.iter().filter_map(|r| r.worker.as_deref()).collect();
-    assert!(by.len() > 1, "the processes raced: {by:?}");
+    eprintln!("{} of {CHILDREN} processes took tasks", by.len());
 }
 
 #[test]
