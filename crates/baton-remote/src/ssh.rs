@@ -113,8 +113,19 @@ pub struct Session {
     /// The private directory (ControlPath socket, pinned host key, key file while needed);
     /// made on first use. Holding this lock is what makes the master connection one.
     state: Mutex<Option<SessionDir>>,
+    /// The master was found or made alive, and no command has found it gone since: commands
+    /// go straight through its socket without asking it first (`ssh -O check` is a process
+    /// of its own, and would be one per command).
+    master_ok: std::sync::atomic::AtomicBool,
     running: Mutex<usize>,
     freed: Condvar,
+}
+
+/// What one try of a command came to.
+enum Attempt {
+    Done(RemoteOutput),
+    /// The shared connection was gone before the command could start.
+    MasterGone,
 }
 
 /// The most commands a session runs at once over its one connection.
@@ -217,6 +228,7 @@ impl Session {
         Session {
             conn,
             state: Mutex::new(None),
+            master_ok: std::sync::atomic::AtomicBool::new(false),
             running: Mutex::new(0),
             freed: Condvar::new(),
         }
@@ -241,6 +253,21 @@ impl Session {
     /// returns its exit code and output. A non-zero exit is an `Ok`: only failing to run it
     /// is an error.
     pub fn run(&self, script: &str, stdin: Option<&[u8]>) -> Result<RemoteOutput, SshError> {
+        match self.run_once(script, stdin)? {
+            Attempt::Done(out) => Ok(out),
+            // The master went away between commands (its idle time ran out, or it died):
+            // the command never started; make a new master and run it once more.
+            Attempt::MasterGone => match self.run_once(script, stdin)? {
+                Attempt::Done(out) => Ok(out),
+                Attempt::MasterGone => Err(SshError::Unreachable {
+                    host: self.conn.target(),
+                    message: "the shared connection could not be re-established".into(),
+                }),
+            },
+        }
+    }
+
+    fn run_once(&self, script: &str, stdin: Option<&[u8]>) -> Result<Attempt, SshError> {
         let (dir, socket) = self.ensure_master()?;
         let _slot = self.slot();
         let mut cmd = Command::new("ssh");
@@ -283,23 +310,37 @@ impl Session {
             });
         };
         if code == 255 {
+            let text = String::from_utf8_lossy(&out.stderr);
+            let mux_failed = text.lines().any(|l| {
+                l.starts_with("Control socket connect")
+                    || l.starts_with("mux_client_request_session")
+            });
+            if mux_failed && !self.master_alive(&dir, &socket)? {
+                self.master_ok
+                    .store(false, std::sync::atomic::Ordering::SeqCst);
+                return Ok(Attempt::MasterGone);
+            }
             if let Some(err) = lost_connection(&self.conn, &out.stderr) {
+                self.master_ok
+                    .store(false, std::sync::atomic::Ordering::SeqCst);
                 return Err(err);
             }
             // A mux client whose master lost the connection exits 255 and says nothing: a
             // master gone right after is what tells it from a command's own exit 255.
             if !self.master_alive(&dir, &socket)? {
+                self.master_ok
+                    .store(false, std::sync::atomic::Ordering::SeqCst);
                 return Err(SshError::Unreachable {
                     host: self.conn.target(),
                     message: "the connection was lost while the command ran".into(),
                 });
             }
         }
-        Ok(RemoteOutput {
+        Ok(Attempt::Done(RemoteOutput {
             code,
             stdout: out.stdout,
             stderr: out.stderr,
-        })
+        }))
     }
 
     /// Waits for a free command slot; the guard frees it.
@@ -346,7 +387,12 @@ impl Session {
                 })
             }
         };
+        if self.master_ok.load(std::sync::atomic::Ordering::SeqCst) && socket.exists() {
+            return Ok((dir, socket));
+        }
         if self.master_alive(&dir, &socket)? {
+            self.master_ok
+                .store(true, std::sync::atomic::Ordering::SeqCst);
             return Ok((dir, socket));
         }
         // A socket left by a master that died would make the new one give up multiplexing.
@@ -389,6 +435,8 @@ impl Session {
         let stderr = std::fs::read(&log).unwrap_or_default();
         let _ = std::fs::remove_file(&log);
         if status.success() {
+            self.master_ok
+                .store(true, std::sync::atomic::Ordering::SeqCst);
             return Ok((dir, socket));
         }
         Err(self.classify_connect_failure(&dir, &stderr))
