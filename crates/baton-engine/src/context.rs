@@ -487,7 +487,7 @@ pub fn builtin_providers() -> std::sync::Arc<baton_provider::Registry> {
         std::sync::OnceLock::new();
     SET.get_or_init(|| {
         let mut r = (*baton_provider::Registry::builtin()).clone();
-        baton_remote::resources::register(&mut r);
+        baton_remote::register(&mut r);
         std::sync::Arc::new(r)
     })
     .clone()

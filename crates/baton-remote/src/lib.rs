@@ -5,7 +5,7 @@
 //! `become`), `native` more of them (`remote_directory`, `remote_line`, `remote_user`),
 //! `package` `remote_package` (apt and dnf) and `ansible` `ansible_module` (any Ansible module,
 //! run through Ansible's own `ansible` CLI), all registered into a provider set with
-//! [`resources::register`]; `inventory` reads Ansible inventories (the `ansible_inventory`
+//! [`register`]; `inventory` reads Ansible inventories (the `ansible_inventory`
 //! data source); `testing` starts throwaway `sshd` servers for tests and provides
 //! ansible-core. This crate
 //! knows nothing of plans, state or the configuration language beyond its types' schemas: the
@@ -19,3 +19,39 @@ pub mod package;
 pub mod resources;
 pub mod ssh;
 pub mod testing;
+
+/// Adds the remote types to `r`.
+pub fn register(r: &mut baton_provider::Registry) {
+    r.add_resource(
+        resources::PROVIDER,
+        std::sync::Arc::new(resources::RemoteFile::new()),
+    );
+    r.add_resource(
+        resources::PROVIDER,
+        std::sync::Arc::new(resources::RemoteCommand::new()),
+    );
+    r.add_resource(
+        resources::PROVIDER,
+        std::sync::Arc::new(native::RemoteDirectory::new()),
+    );
+    r.add_resource(
+        resources::PROVIDER,
+        std::sync::Arc::new(native::RemoteLine::new()),
+    );
+    r.add_resource(
+        resources::PROVIDER,
+        std::sync::Arc::new(native::RemoteUser::new()),
+    );
+    r.add_resource(
+        resources::PROVIDER,
+        std::sync::Arc::new(package::RemotePackage::new()),
+    );
+    r.add_data_source(
+        resources::PROVIDER,
+        std::sync::Arc::new(inventory::AnsibleInventory::new()),
+    );
+    r.add_resource(
+        resources::PROVIDER,
+        std::sync::Arc::new(ansible::AnsibleModule::new()),
+    );
+}

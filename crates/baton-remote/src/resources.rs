@@ -11,8 +11,7 @@ use crate::ssh::{Bastion, Connection, HostKeyChecking, RemoteOutput, Session, Ss
 use baton_eval::{Type, Value};
 use baton_provider::schema::{Attr, NestedBlock, Nesting, Schema};
 use baton_provider::{
-    ApplyRequest, PlanRequest, PlanResponse, ProviderCtx, ProviderError, ProviderInfo, Registry,
-    ResourceType,
+    ApplyRequest, PlanRequest, PlanResponse, ProviderCtx, ProviderError, ProviderInfo, ResourceType,
 };
 use sha2::Digest as _;
 use std::collections::BTreeMap;
@@ -23,21 +22,6 @@ pub const PROVIDER: ProviderInfo = ProviderInfo {
     name: "remote",
     source: "registry.terraform.io/baton/remote",
 };
-
-/// Adds the remote types to `r`.
-pub fn register(r: &mut Registry) {
-    r.add_resource(PROVIDER, Arc::new(RemoteFile::new()));
-    r.add_resource(PROVIDER, Arc::new(RemoteCommand::new()));
-    r.add_resource(PROVIDER, Arc::new(crate::native::RemoteDirectory::new()));
-    r.add_resource(PROVIDER, Arc::new(crate::native::RemoteLine::new()));
-    r.add_resource(PROVIDER, Arc::new(crate::native::RemoteUser::new()));
-    r.add_resource(PROVIDER, Arc::new(crate::package::RemotePackage::new()));
-    r.add_data_source(
-        PROVIDER,
-        Arc::new(crate::inventory::AnsibleInventory::new()),
-    );
-    r.add_resource(PROVIDER, Arc::new(crate::ansible::AnsibleModule::new()));
-}
 
 /// Every session of this process, by host.
 pub(crate) fn sessions() -> &'static crate::ssh::Sessions {
