@@ -13,6 +13,7 @@
 //! never print or log key material.
 
 pub mod ansible;
+mod channel;
 pub mod inventory;
 pub mod native;
 pub mod package;

@@ -3,7 +3,8 @@
 //!
 //! A [`Session`] holds one OpenSSH ControlMaster connection to a host (made on first use, with
 //! `ControlPersist`, re-made if it has gone away) and runs every command on that host through
-//! it; a [`Sessions`] pool hands out one session per [`Connection`] and closes the masters
+//! it, each command in one of a few remote shells kept open on the host (`channel.rs`); a
+//! [`Sessions`] pool hands out one session per [`Connection`] and closes the masters
 //! (`ssh -O exit`) when dropped. Failures are typed ([`SshError`]): an unknown or changed host
 //! key (named with its fingerprint), an unreachable host (retryable), refused authentication.
 //!
@@ -19,6 +20,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
+
+use crate::channel::{Channel, Outcome};
 
 /// How to reach one host: plain data, decoded from a `connection` block or built by hand.
 /// Two equal connections share one [`Session`] in a [`Sessions`] pool.
@@ -106,7 +109,8 @@ pub enum SshError {
     },
 }
 
-/// One host's multiplexed connection. Commands run concurrently, at most
+/// One host's multiplexed connection. Commands run concurrently, each in a remote shell kept
+/// open for the next ([`Channel`]), at most
 /// [`MAX_CONCURRENT_COMMANDS`] at a time (sshd's default `MaxSessions` is 10).
 pub struct Session {
     conn: Connection,
@@ -117,8 +121,15 @@ pub struct Session {
     /// go straight through its socket without asking it first (`ssh -O check` is a process
     /// of its own, and would be one per command).
     master_ok: std::sync::atomic::AtomicBool,
-    running: Mutex<usize>,
+    /// The host's remote shells ([`Channel`]): idle ones, and how many are open in all.
+    channels: Mutex<ChannelPool>,
     freed: Condvar,
+}
+
+#[derive(Default)]
+struct ChannelPool {
+    idle: Vec<Channel>,
+    open: usize,
 }
 
 /// What one try of a command came to.
@@ -128,8 +139,10 @@ enum Attempt {
     MasterGone,
 }
 
-/// The most commands a session runs at once over its one connection.
-pub const MAX_CONCURRENT_COMMANDS: usize = 8;
+/// The most commands a session runs at once over its one connection: each has a remote
+/// shell of its own ([`Channel`]), opened when needed and kept for the next command. Few:
+/// a shell costs an ssh session to start, and commands on one host share its CPUs anyway.
+pub const MAX_CONCURRENT_COMMANDS: usize = 4;
 
 /// One [`Session`] per [`Connection`]: pass one pool to everything that runs commands on
 /// hosts during a run. Dropping the pool (and the sessions handed out) closes the masters.
@@ -229,7 +242,7 @@ impl Session {
             conn,
             state: Mutex::new(None),
             master_ok: std::sync::atomic::AtomicBool::new(false),
-            running: Mutex::new(0),
+            channels: Mutex::new(ChannelPool::default()),
             freed: Condvar::new(),
         }
     }
@@ -269,88 +282,133 @@ impl Session {
 
     fn run_once(&self, script: &str, stdin: Option<&[u8]>) -> Result<Attempt, SshError> {
         let (dir, socket) = self.ensure_master()?;
-        let _slot = self.slot();
-        let mut cmd = Command::new("ssh");
-        cmd.args(common_args(&self.conn, &dir, false))
-            .args(["-o", "ControlMaster=no", "-T", "--"])
-            .arg(&self.conn.host)
-            .arg(format!("sh -c {}", shell_quote(script)));
-        cmd.stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|source| SshError::Io {
-            what: "cannot start ssh".into(),
+        let mut channel = match self.take_channel(&dir, &socket)? {
+            Ok(ch) => ch,
+            Err(gone) => return Ok(gone),
+        };
+        let outcome = channel.run(script, stdin).map_err(|source| SshError::Io {
+            what: format!("talking to the shell on {}", self.conn.target()),
             source,
-        })?;
-        let feeder = match (stdin, child.stdin.take()) {
-            (Some(data), Some(mut pipe)) => {
-                let data = data.to_vec();
-                // A command that does not read its input closes the pipe early: not an error.
-                Some(std::thread::spawn(move || {
-                    let _ = pipe.write_all(&data);
+        });
+        match outcome {
+            Ok(Outcome::Done {
+                code,
+                stdout,
+                stderr,
+            }) => {
+                self.give_back(Some(channel));
+                Ok(Attempt::Done(RemoteOutput {
+                    code,
+                    stdout,
+                    stderr,
                 }))
             }
-            _ => None,
-        };
-        let out = child.wait_with_output().map_err(|source| SshError::Io {
-            what: "waiting for ssh".into(),
-            source,
-        })?;
-        if let Some(f) = feeder {
-            let _ = f.join();
-        }
-        let Some(code) = out.status.code() else {
-            return Err(SshError::Ssh {
-                host: self.conn.target(),
-                message: "ssh was killed by a signal".into(),
-            });
-        };
-        if code == 255 {
-            let text = String::from_utf8_lossy(&out.stderr);
-            let mux_failed = text.lines().any(|l| {
-                l.starts_with("Control socket connect")
-                    || l.starts_with("mux_client_request_session")
-            });
-            if mux_failed && !self.master_alive(&dir, &socket)? {
-                self.master_ok
-                    .store(false, std::sync::atomic::Ordering::SeqCst);
-                return Ok(Attempt::MasterGone);
-            }
-            if let Some(err) = lost_connection(&self.conn, &out.stderr) {
-                self.master_ok
-                    .store(false, std::sync::atomic::Ordering::SeqCst);
-                return Err(err);
-            }
-            // A mux client whose master lost the connection exits 255 and says nothing: a
-            // master gone right after is what tells it from a command's own exit 255.
-            if !self.master_alive(&dir, &socket)? {
-                self.master_ok
-                    .store(false, std::sync::atomic::Ordering::SeqCst);
-                return Err(SshError::Unreachable {
+            Ok(Outcome::Lost { stderr, started }) => {
+                channel.close();
+                self.give_back(None);
+                let master_gone = !self.master_alive(&dir, &socket)?;
+                if master_gone {
+                    self.master_ok
+                        .store(false, std::sync::atomic::Ordering::SeqCst);
+                }
+                if !started && master_gone {
+                    // The command never started: the caller may make a new master and retry.
+                    return Ok(Attempt::MasterGone);
+                }
+                if let Some(err) = lost_connection(&self.conn, &stderr) {
+                    return Err(err);
+                }
+                Err(SshError::Unreachable {
                     host: self.conn.target(),
-                    message: "the connection was lost while the command ran".into(),
-                });
+                    message: if started {
+                        let said = summary(&String::from_utf8_lossy(&stderr));
+                        format!("the connection was lost while the command ran ({said})")
+                    } else {
+                        format!(
+                            "the remote shell ended before the command started: {}",
+                            summary(&String::from_utf8_lossy(&stderr))
+                        )
+                    },
+                })
+            }
+            Err(e) => {
+                channel.close();
+                self.give_back(None);
+                Err(e)
             }
         }
-        Ok(Attempt::Done(RemoteOutput {
-            code,
-            stdout: out.stdout,
-            stderr: out.stderr,
-        }))
     }
 
-    /// Waits for a free command slot; the guard frees it.
-    fn slot(&self) -> SlotGuard<'_> {
-        let mut n = lock(&self.running);
-        while *n >= MAX_CONCURRENT_COMMANDS {
-            n = self.freed.wait(n).unwrap_or_else(PoisonError::into_inner);
+    /// An idle channel, or a new one when fewer than [`MAX_CONCURRENT_COMMANDS`] are open;
+    /// otherwise waits for one to be given back. `Ok(Err(MasterGone))` when a new channel
+    /// could not be opened because the master is gone.
+    fn take_channel(
+        &self,
+        dir: &Path,
+        socket: &Path,
+    ) -> Result<Result<Channel, Attempt>, SshError> {
+        {
+            let mut pool = lock(&self.channels);
+            loop {
+                while let Some(mut ch) = pool.idle.pop() {
+                    if ch.alive() {
+                        return Ok(Ok(ch));
+                    }
+                    pool.open = pool.open.saturating_sub(1);
+                    ch.close();
+                }
+                if pool.open < MAX_CONCURRENT_COMMANDS {
+                    pool.open += 1;
+                    break;
+                }
+                pool = self
+                    .freed
+                    .wait(pool)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
         }
-        *n += 1;
-        SlotGuard { session: self }
+        let mut cmd = Command::new("ssh");
+        cmd.args(common_args(&self.conn, dir, false))
+            .args(["-o", "ControlMaster=no", "-T", "--"])
+            .arg(&self.conn.host);
+        let opened = Channel::open(cmd);
+        let stderr = match opened {
+            Ok(Ok(ch)) => return Ok(Ok(ch)),
+            Ok(Err(stderr)) => stderr,
+            Err(source) => {
+                self.give_back(None);
+                return Err(SshError::Io {
+                    what: "cannot start ssh".into(),
+                    source,
+                });
+            }
+        };
+        self.give_back(None);
+        if !self.master_alive(dir, socket)? {
+            self.master_ok
+                .store(false, std::sync::atomic::Ordering::SeqCst);
+            return Ok(Err(Attempt::MasterGone));
+        }
+        if let Some(err) = lost_connection(&self.conn, &stderr) {
+            return Err(err);
+        }
+        Err(SshError::Ssh {
+            host: self.conn.target(),
+            message: format!(
+                "cannot start a shell: {}",
+                summary(&String::from_utf8_lossy(&stderr))
+            ),
+        })
+    }
+
+    /// Returns a channel to the pool after a command (`None`: it was closed).
+    fn give_back(&self, channel: Option<Channel>) {
+        let mut pool = lock(&self.channels);
+        match channel {
+            Some(ch) => pool.idle.push(ch),
+            None => pool.open = pool.open.saturating_sub(1),
+        }
+        self.freed.notify_one();
     }
 
     /// The session's directory, with a live master connection in it.
@@ -535,6 +593,14 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
+        let pool = std::mem::take(
+            self.channels
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        for ch in pool.idle {
+            ch.close();
+        }
         let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
         if let Some(d) = state.as_ref() {
             if d.socket.exists() {
@@ -555,18 +621,6 @@ struct SessionDir {
     dir: tempfile::TempDir,
     /// The ControlPath socket (`<dir>/%C`, expanded).
     socket: PathBuf,
-}
-
-struct SlotGuard<'a> {
-    session: &'a Session,
-}
-
-impl Drop for SlotGuard<'_> {
-    fn drop(&mut self) {
-        let mut n = lock(&self.session.running);
-        *n = n.saturating_sub(1);
-        self.session.freed.notify_one();
-    }
 }
 
 /// The private key text in a 0600 file of the session's private directory, removed on drop.
@@ -857,11 +911,6 @@ fn summary(text: &str) -> String {
     }
 }
 
-/// `s` as one POSIX shell word.
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -873,11 +922,6 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(!shown.contains("secret"), "{shown}");
         assert!(shown.contains("(sensitive)"), "{shown}");
-    }
-
-    #[test]
-    fn quoting_survives_single_quotes() {
-        assert_eq!(shell_quote("echo 'a'"), r"'echo '\''a'\'''");
     }
 
     #[test]

@@ -161,7 +161,7 @@ impl TestSshd {
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
              AuthorizedKeysFile {d}/authorized_keys\nPermitRootLogin yes\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nStrictModes no\n\
-             UsePAM no\nMaxStartups 100\nLogLevel INFO\n",
+             UsePAM no\nMaxStartups 100\nLogLevel INFO\nSetEnv SHLVL=1\n",
             port = self.port,
             d = d.display()
         );
