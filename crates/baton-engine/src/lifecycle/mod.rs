@@ -547,6 +547,7 @@ impl Run<'_> {
                 .on_failure
                 .or(default_policy)
                 .unwrap_or(FailurePolicy::Rollback),
+            max_fail_percentage: settings.and_then(|s| s.max_fail_percentage),
             parent: None,
             resume: None,
             cancel: self.req.cancel.clone(),
