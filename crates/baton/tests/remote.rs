@@ -3,6 +3,9 @@
 //! key): `remote_file` and `remote_command` applied to two hosts, drift found and restored, a
 //! changed host key refused naming its fingerprint, a failed run rolled back to the prior file
 //! contents, an unreachable host failing only its own actions, and destroy running `undo`.
+//! Then failure domains: a host down fails alone (its files elsewhere kept, converging once it
+//! is back), `max_fail_percentage` exceeded rolls the fleet back, and a host killed mid-apply
+//! fails alone with every file whole.
 
 mod common;
 
@@ -191,6 +194,10 @@ fn a_failed_run_rolls_the_files_back() {
             "motd=v2",
             "--var",
             "fail=true",
+            // The failing command is on host a: by default a host failing alone keeps the
+            // other host's changes; with no failure tolerated the whole run is undone.
+            "--max-fail-percentage",
+            "0",
         ])
         .fails();
     assert!(out.stderr.contains("exit status 4"), "{}", out.stderr);

@@ -71,6 +71,7 @@ pub fn request(
     req.actor = Actor::current(super::audit::redacted_args());
     req.override_policy = flags.override_policy.clone();
     req.on_failure = on_failure;
+    req.max_fail_percentage = flags.max_fail_percentage;
     req.retry = retry;
     req.parallelism = parallelism;
     req.lock_timeout = parse_duration("--lock-timeout", lock_timeout)?;
