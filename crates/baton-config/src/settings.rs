@@ -356,9 +356,8 @@ pub fn duration_attr(
 /// `max_fail_percentage`: a literal whole number from 0 to 100 (or a string holding one, as
 /// Terraform converts "25" to a number).
 fn percentage(a: &Attribute, diags: &mut Diagnostics) -> Option<u8> {
-    let bad = |detail: String| {
-        Diagnostic::error("Invalid max_fail_percentage", detail).at(a.expr.span)
-    };
+    let bad =
+        |detail: String| Diagnostic::error("Invalid max_fail_percentage", detail).at(a.expr.span);
     let (text, negative) = match &a.expr.kind {
         ExprKind::Number(t) | ExprKind::String(t) => (t.trim(), false),
         ExprKind::Unary(UnaryOp::Neg, inner) => match &inner.kind {
@@ -371,7 +370,8 @@ fn percentage(a: &Attribute, diags: &mut Diagnostics) -> Option<u8> {
         }
     };
     match text.parse::<f64>().ok().filter(|n| n.is_finite()) {
-        Some(n) if !negative && n.fract() == 0.0 && (0.0..=100.0).contains(&n) => {
+        Some(n) if !negative && n.fract() == 0.0 && (0.0..=100.0).contains(&n) =>
+        {
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             Some(n as u8)
         }

@@ -402,7 +402,11 @@ fn an_unreachable_host_fails_alone_and_converges_when_back() {
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains(&format!("{c} (host unreachable")), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!("{c} (host unreachable")),
+        "{}",
+        out.stderr
+    );
     assert!(!out.stderr.contains("rolled back"), "{}", out.stderr);
     for host in ["a", "b"] {
         for i in 0..2 {
@@ -516,7 +520,11 @@ fn a_host_killed_mid_apply_fails_alone_without_torn_files() {
     f.host("k").start_again().expect("k back");
     p.baton(apply_args(&["--var", "content=v2"])).ok();
     for i in 0..MANY {
-        assert_eq!(f.content("k", i), Some(format!("v2 k-{i}\n")), "file {i} of k");
+        assert_eq!(
+            f.content("k", i),
+            Some(format!("v2 k-{i}\n")),
+            "file {i} of k"
+        );
     }
     let plan = p
         .baton(["plan", "--detailed-exitcode", "--var", "content=v2"])

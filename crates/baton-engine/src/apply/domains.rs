@@ -272,7 +272,10 @@ mod tests {
 
     #[test]
     fn domains_come_from_the_connection_block() {
-        assert_eq!(domain_of(&obj("10.0.0.5", None)), Some("10.0.0.5:22".into()));
+        assert_eq!(
+            domain_of(&obj("10.0.0.5", None)),
+            Some("10.0.0.5:22".into())
+        );
         assert_eq!(domain_of(&obj("h", Some(2222))), Some("h:2222".into()));
         assert_eq!(domain_of(&Value::dynamic_null()), None);
         let no_conn = Value::object(BTreeMap::from([("path".to_string(), Value::string("/x"))]));

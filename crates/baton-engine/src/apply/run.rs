@@ -487,9 +487,9 @@ pub(super) fn execute(
             baton_graph::Failure::Panicked { message } => {
                 tolerated = false;
                 out.push(Diagnostic::error(
-                "Internal error",
-                format!("An action failed unexpectedly: {message}"),
-            ))
+                    "Internal error",
+                    format!("An action failed unexpectedly: {message}"),
+                ))
             }
         }
     }

@@ -67,7 +67,11 @@ pub(super) fn refresh(
         todo.push((key, v));
     }
     let reg = &*ctx.providers;
-    type ReadResult = (ObjKey, Value, Result<Option<Value>, baton_provider::ProviderError>);
+    type ReadResult = (
+        ObjKey,
+        Value,
+        Result<Option<Value>, baton_provider::ProviderError>,
+    );
     let results: Mutex<Vec<ReadResult>> = Mutex::new(Vec::new());
     let mut g: baton_graph::Graph<usize> = baton_graph::Graph::new();
     for i in 0..todo.len() {
@@ -88,16 +92,11 @@ pub(super) fn refresh(
                     observer.event(Event::RefreshStart {
                         addr: key.0.clone(),
                     });
-                    let r = rt
-                        .read(&configs.ctx(pctx, info), v)
-                        .map(|o| {
-                            o.map(|x| {
-                                mark_schema_sensitive(
-                                    rt.schema(),
-                                    x.mark_paths(&v.sensitive_paths()),
-                                )
-                            })
-                        });
+                    let r = rt.read(&configs.ctx(pctx, info), v).map(|o| {
+                        o.map(|x| {
+                            mark_schema_sensitive(rt.schema(), x.mark_paths(&v.sensitive_paths()))
+                        })
+                    });
                     observer.event(Event::RefreshDone {
                         addr: key.0.clone(),
                         id: v
