@@ -92,11 +92,7 @@ impl DomainReport {
     /// One line: `2 of 10 hosts failed (20%, max_fail_percentage 25): h1:22 (why), …`.
     pub fn summary(&self) -> String {
         let n = self.failed.len();
-        let pct = if self.total == 0 {
-            0
-        } else {
-            n * 100 / self.total
-        };
+        let pct = (n * 100).checked_div(self.total).unwrap_or(0);
         let limit = match self.max_fail_percentage {
             Some(m) => format!("max_fail_percentage {m}"),
             None => "no max_fail_percentage: only all hosts failing fails the run".to_string(),
