@@ -1,6 +1,6 @@
 //! Baton's own settings in the language, decoded into typed values while the configuration
-//! loads: a resource's `retry` and `timeouts` blocks and the `on_failure` policy of
-//! `terraform { baton { … } }`. A bad value (wrong type, negative, unknown unit, unknown
+//! loads: a resource's `retry` and `timeouts` blocks and the `on_failure` policy and
+//! `max_fail_percentage` of `terraform { baton { … } }`. A bad value (wrong type, negative, unknown unit, unknown
 //! argument) is a diagnostic at its `file:line:col`, collected with every other load
 //! diagnostic, so `baton validate` reports it and nothing downstream reads these blocks' syntax.
 //!
@@ -63,6 +63,9 @@ impl std::fmt::Display for FailurePolicy {
 pub struct BatonSettings {
     /// `on_failure = "rollback" | "halt"`: the default of a run of this root module.
     pub on_failure: Option<FailurePolicy>,
+    /// `max_fail_percentage = 25`: the share of failure domains (hosts) that may fail before
+    /// the whole run fails (0..=100). Unset: the run fails only when every domain failed.
+    pub max_fail_percentage: Option<u8>,
     /// `policy_set "NAME" { … }` blocks, decoded with their diagnostics by
     /// `baton-engine::policy` (their sources are paths checked against the run's directory).
     pub policy_sets: Vec<Block>,
@@ -197,10 +200,11 @@ pub fn baton_settings(body: &Body, diags: &mut Diagnostics) -> BatonSettings {
                 ),
             },
             "run_on" => s.run_on = string_map(a, diags),
+            "max_fail_percentage" => s.max_fail_percentage = percentage(a, diags),
             _ => unsupported(
                 a,
                 "a baton block",
-                &["on_failure", "executor", "run_on"],
+                &["on_failure", "max_fail_percentage", "executor", "run_on"],
                 diags,
             ),
         }
@@ -349,6 +353,44 @@ pub fn duration_attr(
     }
 }
 
+/// `max_fail_percentage`: a literal whole number from 0 to 100 (or a string holding one, as
+/// Terraform converts "25" to a number).
+fn percentage(a: &Attribute, diags: &mut Diagnostics) -> Option<u8> {
+    let bad =
+        |detail: String| Diagnostic::error("Invalid max_fail_percentage", detail).at(a.expr.span);
+    let (text, negative) = match &a.expr.kind {
+        ExprKind::Number(t) | ExprKind::String(t) => (t.trim(), false),
+        ExprKind::Unary(UnaryOp::Neg, inner) => match &inner.kind {
+            ExprKind::Number(t) => (t.as_str(), true),
+            _ => ("", true),
+        },
+        _ => {
+            diags.push(bad("max_fail_percentage must be a literal whole number from 0 to 100, such as 25; references and expressions are not allowed here.".into()));
+            return None;
+        }
+    };
+    match text.parse::<f64>().ok().filter(|n| n.is_finite()) {
+        Some(n) if !negative && n.fract() == 0.0 && (0.0..=100.0).contains(&n) =>
+        {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            Some(n as u8)
+        }
+        Some(_) => {
+            diags.push(bad(format!(
+                "max_fail_percentage must be a whole number from 0 to 100 (a percentage of the run's hosts), not {}{text}.",
+                if negative { "-" } else { "" }
+            )));
+            None
+        }
+        None => {
+            diags.push(bad(format!(
+                "max_fail_percentage must be a whole number from 0 to 100, such as 25; {text:?} is not a number."
+            )));
+            None
+        }
+    }
+}
+
 fn keyword<'a>(a: &'a Attribute, diags: &mut Diagnostics) -> Option<&'a str> {
     match &a.expr.kind {
         ExprKind::String(s) => Some(s),
@@ -466,6 +508,45 @@ mod tests {
             let (r, diags) = check_retry(attrs);
             assert_eq!(r, Retry::default(), "{attrs}");
             assert_eq!(diags, [summary], "{attrs}");
+        }
+    }
+
+    /// The `baton` block holding `attrs`: its `max_fail_percentage`, and each diagnostic's
+    /// summary.
+    fn check_percentage(attrs: &str) -> (Option<u8>, Vec<String>) {
+        let text = format!("baton {{\n{attrs}\n}}\n");
+        let body = parse_file(FileId(0), &text).expect("parses");
+        let mut diags = Diagnostics::new();
+        let s = baton_settings(&body.blocks[0].body, &mut diags);
+        (
+            s.max_fail_percentage,
+            diags.iter().map(|d| d.summary.clone()).collect(),
+        )
+    }
+
+    #[test]
+    fn max_fail_percentage_values() {
+        for (attrs, want) in [
+            ("max_fail_percentage = 25", Some(25)),
+            ("max_fail_percentage = 0", Some(0)),
+            ("max_fail_percentage = 100", Some(100)),
+            ("max_fail_percentage = \"30\"", Some(30)),
+            ("", None),
+        ] {
+            assert_eq!(check_percentage(attrs), (want, Vec::new()), "{attrs}");
+        }
+        for attrs in [
+            "max_fail_percentage = 101",
+            "max_fail_percentage = -1",
+            "max_fail_percentage = 2.5",
+            "max_fail_percentage = \"many\"",
+            "max_fail_percentage = var.p",
+        ] {
+            assert_eq!(
+                check_percentage(attrs),
+                (None, vec!["Invalid max_fail_percentage".to_string()]),
+                "{attrs}"
+            );
         }
     }
 

@@ -154,6 +154,39 @@ impl TestSshd {
         self.launch()
     }
 
+    /// The listening sshd's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Kills the host at once, as a crash or a pulled cable would: SIGKILL to the listening
+    /// sshd and to every process it started (each connection's sshd and the commands running
+    /// in its sessions), so connections drop mid-command. Nothing listens on the port after.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let mut tree = descendants(child.id());
+            // Children first would let the listener start new ones: stop it first.
+            let _ = child.kill();
+            let _ = child.wait();
+            // Sessions forked while the tree was read are found on a second look.
+            tree.extend(tree.clone().into_iter().flat_map(descendants));
+            for pid in tree {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+    }
+
+    /// Starts a stopped or killed server again on the same port with the same keys: the
+    /// host back after an outage.
+    pub fn start_again(&mut self) -> Result<(), String> {
+        self.stop();
+        self.launch()
+    }
+
     /// Starts sshd on `self.port` and waits until it accepts connections.
     fn launch(&mut self) -> Result<(), String> {
         let d = self.dir.path();
@@ -229,6 +262,40 @@ impl Drop for TestSshd {
 }
 
 const SSHD: &str = "/usr/sbin/sshd";
+
+/// Every process below `pid` (children, their children, …), read from `/proc`.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut parent_of: Vec<(u32, u32)> = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            // `pid (comm) state ppid …`: the name may hold spaces, so read after the last ')'.
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+                continue;
+            };
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|s| s.parse::<u32>().ok());
+            if let Some(ppid) = ppid {
+                parent_of.push((p, ppid));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(p) = frontier.pop() {
+        for &(c, pp) in &parent_of {
+            if pp == p && !out.contains(&c) {
+                out.push(c);
+                frontier.push(c);
+            }
+        }
+    }
+    out
+}
 
 fn keygen(path: &Path) -> Result<(), String> {
     let out = Command::new("ssh-keygen")

@@ -237,6 +237,11 @@ pub struct RunFlags {
     /// configuration says otherwise) or keep them (`halt`, Terraform's behaviour).
     #[arg(long, value_name = "POLICY")]
     pub on_failure: Option<String>,
+    /// The share of hosts (0 to 100) whose failure is tolerated before the run fails as a
+    /// whole (default: the configuration's `max_fail_percentage`, else only all hosts failing
+    /// fails the run).
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub max_fail_percentage: Option<u8>,
     /// Attempts for retryable provider failures (default 3).
     #[arg(long, value_name = "N")]
     pub retry_attempts: Option<u32>,

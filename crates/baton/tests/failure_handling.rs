@@ -738,6 +738,7 @@ fn validate_reports_bad_settings_at_their_location() {
     let config = r#"terraform {
   baton {
     on_failure = "explode"
+    max_fail_percentage = 120
   }
 }
 
@@ -757,14 +758,16 @@ resource "terraform_data" "a" {
     let out = p.baton(["validate"]).fails();
     for (loc, summary) in [
         ("main.tf:3:18", "Invalid on_failure policy"),
-        ("main.tf:11:16", "Invalid retry attempts"),
-        ("main.tf:15:14", "Invalid timeouts duration"),
+        ("main.tf:4:27", "Invalid max_fail_percentage"),
+        ("main.tf:12:16", "Invalid retry attempts"),
+        ("main.tf:16:14", "Invalid timeouts duration"),
     ] {
         out.assert_contains(loc);
         out.assert_contains(summary);
     }
     out.assert_contains("unknown unit \" minutes\"");
     out.assert_contains("not \"explode\"");
+    out.assert_contains("from 0 to 100");
 
     // Each mistake alone is enough.
     for (settings, loc) in [

@@ -11,10 +11,12 @@
 //! journaled in the same transaction as the state write it implies, so a crash at any point
 //! leaves a journal that says exactly what is done, what is not, and what is unknown. A failed
 //! action stops its dependents; independent work finishes; then, with the rollback policy, every
-//! change the run completed is undone (see [`crate::rollback`]). This module prints nothing:
+//! change the run completed is undone (see [`crate::rollback`]). Actions on hosts form failure
+//! domains ([`domains`]): a host that fails fails alone, unless too many do. This module prints nothing:
 //! progress goes to the [`Observer`].
 
 mod actions;
+pub mod domains;
 mod fault;
 mod opts;
 mod perform;
@@ -27,6 +29,7 @@ mod runner;
 mod walk;
 mod worker;
 
+pub use domains::{domain_of, failed_domains, DomainReport};
 pub use fault::{kill_this_process, Fault, FaultInjection, FaultSpecError};
 pub use opts::{ApplyOpts, FailurePolicy, ResumeInfo, RetryPolicy, Workers};
 pub use remote::{run_resource_task, RESOURCE_TASK};

@@ -58,6 +58,10 @@ pub struct ApplyOpts {
     pub command: String,
     pub retry: RetryPolicy,
     pub on_failure: FailurePolicy,
+    /// `max_fail_percentage` of the stack's `baton` settings: the share of failure domains
+    /// (hosts, see [`super::domains`]) that may fail before the whole run fails. `None`: the
+    /// run fails only when every domain failed.
+    pub max_fail_percentage: Option<u8>,
     /// The run this one resumes or rolls back.
     pub parent: Option<String>,
     pub resume: Option<ResumeInfo>,
@@ -81,6 +85,7 @@ impl Default for ApplyOpts {
             command: "apply".into(),
             retry: RetryPolicy::default(),
             on_failure: FailurePolicy::Rollback,
+            max_fail_percentage: None,
             parent: None,
             resume: None,
             cancel: Arc::new(std::sync::atomic::AtomicBool::new(false)),

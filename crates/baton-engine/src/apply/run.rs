@@ -5,6 +5,7 @@
 //! print: progress goes to the [`Observer`].
 
 use super::actions::build_graph;
+use super::domains::{AfterFailure, DomainReport, Domains};
 use super::opts::{ApplyOpts, FailurePolicy};
 use super::perform::Worker;
 use super::walk::Runner;
@@ -52,6 +53,10 @@ pub struct ApplyReport {
     /// Set when the run failed and was rolled back automatically.
     pub rollback: Option<RollbackReport>,
     pub status: Option<RunStatus>,
+    /// The failure domains (hosts) of the run's actions and how they fared; `None` when no
+    /// action has one. A run whose only failures are tolerated domain failures is not rolled
+    /// back: it ends `failed`, keeping what completed (the next apply retries the failed hosts).
+    pub domains: Option<DomainReport>,
     /// SHA-256 of the plan's file form (see [`crate::planfile::digest`]), computed while the
     /// run was recorded.
     pub plan_digest: Option<String>,
@@ -136,6 +141,8 @@ pub fn apply(
             counts: (0, 0, 0, 0, 0),
             stopped: false,
             state: EvalState::new(),
+            domains: None,
+            tolerated: false,
         }
     } else {
         let mut exec = execute(env, plan, prior, serial, "apply")?;
@@ -152,6 +159,7 @@ pub fn apply(
         destroyed: exec.counts.2,
         imported: exec.counts.3,
         stopped: exec.stopped,
+        domains: exec.domains.clone(),
         plan_digest: plan_digest.into_inner(),
         ..ApplyReport::default()
     };
@@ -163,8 +171,10 @@ pub fn apply(
     } else {
         RunStatus::Completed
     };
-    // Automatic rollback of a failed run (never of a restore, which is itself an undo).
+    // Automatic rollback of a failed run (never of a restore, which is itself an undo, nor of
+    // a run whose only failures are hosts failing alone, within max_fail_percentage).
     if failed
+        && !exec.tolerated
         && !report.stopped
         && opts.on_failure == FailurePolicy::Rollback
         && plan.mode != PlanMode::Restore
@@ -254,6 +264,10 @@ pub(super) struct Exec {
     pub(super) counts: (usize, usize, usize, usize, usize),
     pub(super) stopped: bool,
     pub(super) state: EvalState,
+    /// How the failure domains fared (the run's own walk only).
+    pub(super) domains: Option<DomainReport>,
+    /// Every failure of the walk was a domain failing alone: the run is not rolled back.
+    pub(super) tolerated: bool,
 }
 
 /// What every walk of one run shares: the configuration, the store, the run's options, where
@@ -373,6 +387,8 @@ pub(super) fn execute(
             counts: (0, 0, 0, 0, 0),
             stopped: false,
             state: eval_state,
+            domains: None,
+            tolerated: false,
         });
     }
     let runner = Runner {
@@ -413,22 +429,54 @@ pub(super) fn execute(
     // be undone, so starting more work only lengthens the undo); running ones finish. A user
     // interrupt still stops the walk through the parent handle.
     let walk_stop = stop.child();
+    // A failure on a host (a failure domain) fails that host alone: its actions not yet
+    // started are not started (an empty error: nothing to report, dependents skipped), and the
+    // rest goes on, unless too many hosts failed.
     let stop_on_failure = opts.on_failure == FailurePolicy::Rollback
         && phase == "apply"
         && plan.mode != PlanMode::Restore;
+    let domains = if phase == "apply" {
+        Domains::of_plan(plan, opts.max_fail_percentage)
+    } else {
+        None
+    };
     let walk = baton_graph::walk(
         &graph,
         &wopts,
         &walk_stop,
         |_, node| {
+            let domain = domains.as_ref().and_then(|ds| ds.of(node));
+            if let (Some(ds), Some(d)) = (&domains, domain) {
+                if ds.has_failed(d) {
+                    return Err(Diagnostics::new());
+                }
+            }
             let r = runner.visit(*node);
-            if r.is_err() && stop_on_failure {
-                walk_stop.stop();
+            if let Err(e) = &r {
+                let after = match &domains {
+                    Some(ds) => ds.failed(domain, e),
+                    None => AfterFailure::OutsideDomains,
+                };
+                let stop_now = match after {
+                    AfterFailure::Tolerated => false,
+                    AfterFailure::OutsideDomains => stop_on_failure,
+                    AfterFailure::FleetFailed => true,
+                };
+                if stop_now {
+                    walk_stop.stop();
+                }
             }
             r
         },
         |_| {},
     );
+    let (domain_report, mut tolerated) = match &domains {
+        Some(ds) => {
+            let (r, t) = ds.finish();
+            (Some(r), t)
+        }
+        None => (None, false),
+    };
     let interrupted = walk.stopped && stop.is_stopped();
     let mut out = diags;
     let mut failures = walk.failures;
@@ -436,10 +484,13 @@ pub(super) fn execute(
     for (_, f) in failures {
         match f {
             baton_graph::Failure::Returned(d) => out.extend(d),
-            baton_graph::Failure::Panicked { message } => out.push(Diagnostic::error(
-                "Internal error",
-                format!("An action failed unexpectedly: {message}"),
-            )),
+            baton_graph::Failure::Panicked { message } => {
+                tolerated = false;
+                out.push(Diagnostic::error(
+                    "Internal error",
+                    format!("An action failed unexpectedly: {message}"),
+                ))
+            }
         }
     }
     let counts = runner.counts.lock().map(|g| *g).unwrap_or((0, 0, 0, 0, 0));
@@ -459,6 +510,8 @@ pub(super) fn execute(
         counts,
         stopped: interrupted,
         state: eval_state,
+        domains: domain_report,
+        tolerated,
     })
 }
 

@@ -94,6 +94,9 @@ pub struct RunRequest {
     /// The failure policy; without it, the configuration's (a resumed run: the run's own),
     /// else roll back.
     pub on_failure: Option<FailurePolicy>,
+    /// The share of failure domains (hosts) that may fail before the run fails as a whole;
+    /// without it, the configuration's `max_fail_percentage`.
+    pub max_fail_percentage: Option<u8>,
     pub retry: RetryPolicy,
     pub parallelism: usize,
     /// How long to wait for the state lock.
@@ -134,6 +137,7 @@ impl RunRequest {
             policy_dirs: Vec::new(),
             override_policy: None,
             on_failure: None,
+            max_fail_percentage: None,
             retry: RetryPolicy::default(),
             parallelism: 10,
             lock_timeout: Duration::ZERO,
@@ -547,6 +551,10 @@ impl Run<'_> {
                 .on_failure
                 .or(default_policy)
                 .unwrap_or(FailurePolicy::Rollback),
+            max_fail_percentage: self
+                .req
+                .max_fail_percentage
+                .or(settings.and_then(|s| s.max_fail_percentage)),
             parent: None,
             resume: None,
             cancel: self.req.cancel.clone(),

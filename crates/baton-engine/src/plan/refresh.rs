@@ -2,6 +2,10 @@
 //! parallel, and the differences are recorded as drift. Data sources and untargeted objects
 //! keep their state values.
 //!
+//! An object on a host (a failure domain, see [`crate::apply::domains`]) that cannot be
+//! reached (a retryable failure) keeps its state value with a warning, so one host down does
+//! not stop the plan of the fleet: its planned actions fail that host alone at apply.
+//!
 //! Refresh reads; it must not plan, evaluate configuration or write state.
 
 use super::opts::{ObjKey, PlanOpts};
@@ -63,7 +67,11 @@ pub(super) fn refresh(
         todo.push((key, v));
     }
     let reg = &*ctx.providers;
-    type ReadResult = (ObjKey, Value, Result<Option<Value>, String>);
+    type ReadResult = (
+        ObjKey,
+        Value,
+        Result<Option<Value>, baton_provider::ProviderError>,
+    );
     let results: Mutex<Vec<ReadResult>> = Mutex::new(Vec::new());
     let mut g: baton_graph::Graph<usize> = baton_graph::Graph::new();
     for i in 0..todo.len() {
@@ -84,17 +92,11 @@ pub(super) fn refresh(
                     observer.event(Event::RefreshStart {
                         addr: key.0.clone(),
                     });
-                    let r = rt
-                        .read(&configs.ctx(pctx, info), v)
-                        .map(|o| {
-                            o.map(|x| {
-                                mark_schema_sensitive(
-                                    rt.schema(),
-                                    x.mark_paths(&v.sensitive_paths()),
-                                )
-                            })
+                    let r = rt.read(&configs.ctx(pctx, info), v).map(|o| {
+                        o.map(|x| {
+                            mark_schema_sensitive(rt.schema(), x.mark_paths(&v.sensitive_paths()))
                         })
-                        .map_err(|e| e.to_string());
+                    });
                     observer.event(Event::RefreshDone {
                         addr: key.0.clone(),
                         id: v
@@ -140,7 +142,19 @@ pub(super) fn refresh(
                 }
                 out.insert(key, after);
             }
-            Err(e) => diags.push(Diagnostic::error(format!("Failed to refresh {}", key.0), e)),
+            Err(e) => match crate::apply::domain_of(&before) {
+                Some(host) if e.kind == baton_provider::ErrorKind::Retryable => {
+                    diags.push(Diagnostic::warning(
+                        format!("Could not refresh {} on {host}", key.0),
+                        format!("{e}. The plan uses the value in the state; an apply tries the host again, and a failure there fails that host alone."),
+                    ));
+                    out.insert(key, Some(before));
+                }
+                _ => diags.push(Diagnostic::error(
+                    format!("Failed to refresh {}", key.0),
+                    e.to_string(),
+                )),
+            },
         }
     }
     drift.sort_by(|a, b| a.addr.cmp(&b.addr));

@@ -71,6 +71,7 @@ pub fn request(
     req.actor = Actor::current(super::audit::redacted_args());
     req.override_policy = flags.override_policy.clone();
     req.on_failure = on_failure;
+    req.max_fail_percentage = flags.max_fail_percentage;
     req.retry = retry;
     req.parallelism = parallelism;
     req.lock_timeout = parse_duration("--lock-timeout", lock_timeout)?;
@@ -267,6 +268,14 @@ pub fn finish(env: &Env, plan: &Plan, r: &ApplyReport, run_id: &str) -> ExitCode
         PlanMode::Restore => "Rollback",
         _ => "Apply",
     };
+    // Hosts that failed: named whatever else happened (rolled back or not).
+    let hosts = r.domains.as_ref().filter(|d| !d.failed.is_empty());
+    if let Some(d) = hosts {
+        eprintln!("\n{}", d.summary());
+        if d.fleet_failed {
+            eprintln!("Too many hosts failed: the run failed as a whole.");
+        }
+    }
     if r.stopped {
         eprintln!(
             "\nError: {what} interrupted\n\nThe run was interrupted before it finished. Resources: {} added, {} changed, {} destroyed; everything that completed is saved in the state (version {}). Run the command again, or `baton rollback {run_id}` to undo what this run did.",
@@ -290,6 +299,13 @@ pub fn finish(env: &Env, plan: &Plan, r: &ApplyReport, run_id: &str) -> ExitCode
                 "`baton rollback {run_id}` finishes the rollback once the cause is fixed; `baton runs show {run_id}` lists every action."
             );
         }
+        return ExitCode::from(1);
+    }
+    if failed && hosts.is_some_and(|d| !d.fleet_failed) {
+        eprintln!(
+            "{what} failed on those hosts only; every other host was configured. Resources: {} added, {} changed, {} destroyed. What completed is kept (including on the failed hosts) and saved in the state (version {}); the next apply retries the failed hosts, and `baton rollback {run_id}` undoes the whole run.",
+            r.added, r.changed, r.destroyed, r.serial
+        );
         return ExitCode::from(1);
     }
     if failed {

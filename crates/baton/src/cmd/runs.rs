@@ -125,8 +125,11 @@ fn show(
     } else {
         Vec::new()
     };
+    // The hosts (failure domains) whose actions failed, each with its first error.
+    let failed_hosts = baton_engine::apply::failed_domains(&entries);
     if as_json {
         let mut v = run_json(&r);
+        v["failed_domains"] = json!(failed_hosts);
         if r.status == RunStatus::RollbackFailed {
             v["left_to_undo"] = json!(left);
         }
@@ -158,6 +161,12 @@ fn show(
     outln!("State:      version {}", r.serial);
     if let Some(p) = &r.parent {
         outln!("Parent run: {p}");
+    }
+    if !failed_hosts.is_empty() {
+        outln!("\nFailed hosts:");
+        for (host, why) in &failed_hosts {
+            outln!("  - {host}: {why}");
+        }
     }
     outln!("\nActions:");
     if entries.is_empty() {
