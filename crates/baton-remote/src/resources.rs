@@ -315,6 +315,7 @@ impl ResourceType for RemoteFile {
         Ok(PlanResponse {
             planned: Value::object(m),
             requires_replace: resp.requires_replace,
+            warnings: Vec::new(),
         })
     }
 
@@ -486,6 +487,7 @@ impl ResourceType for RemoteCommand {
         Ok(PlanResponse {
             planned: Value::object(m),
             requires_replace: resp.requires_replace,
+            warnings: Vec::new(),
         })
     }
 
