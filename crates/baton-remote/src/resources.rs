@@ -2,7 +2,10 @@
 //! file's content, mode, owner and group, replaced atomically; read back on refresh, so a
 //! file edited by hand shows as drift and apply restores it) and `remote_command` (a command
 //! with `creates`/`unless`/`only_if` guards for idempotency and an `undo` run on destroy).
-//! Both take Terraform's `connection` block.
+//! Both take Terraform's `connection` block. `remote_file` keeps the content of a file it
+//! replaces that existed before Baton first wrote it (within [`BACKUP_LIMIT`], text only) in
+//! state, writes it back on destroy and on the rollback of the creation, and makes `plan` warn
+//! when it cannot keep it; `backup = true` also keeps rotated copies on the host.
 //!
 //! Must not open connections itself: sessions come from [`crate::ssh::Sessions`], one per
 //! host per process, shared by every action on that host. Never prints key material.
@@ -815,6 +818,55 @@ mod tests {
             String::from_utf8_lossy(&out.stdout).into(),
             String::from_utf8_lossy(&out.stderr).into(),
         )
+    }
+
+    #[test]
+    fn the_original_of_a_file_is_kept_only_within_the_limit_and_as_text() {
+        use super::{parse_original, Original, BACKUP_LIMIT};
+        assert_eq!(parse_original(b"absent\n"), Original::Absent);
+        assert_eq!(
+            parse_original(b"6\nhello\n"),
+            Original::Kept("hello\n".into())
+        );
+        assert_eq!(parse_original(b"0\n"), Original::Kept(String::new()));
+        let big = format!("{}\n", BACKUP_LIMIT + 1);
+        assert_eq!(
+            parse_original(big.as_bytes()),
+            Original::TooLarge(BACKUP_LIMIT as u64 + 1)
+        );
+        assert_eq!(parse_original(b"3\na\0b"), Original::Binary);
+        assert_eq!(parse_original(b"2\n\xff\xfe"), Original::Binary);
+    }
+
+    #[test]
+    fn backups_keep_the_newest_copies() {
+        let dir = tempfile::tempdir().expect("dir");
+        let p = dir.path().join("f");
+        for (i, old) in ["a", "b", "c", "d"].iter().enumerate() {
+            std::fs::write(&p, old).expect("file");
+            let script = format!(
+                "p={}\nt=\"$p.new\"\necho {i} > \"$t\"\n{}mv -f -- \"$t\" \"$p\"\n",
+                super::sh_quote(&p.to_string_lossy()),
+                super::backup_script(2)
+            );
+            let st = Command::new("sh")
+                .args(["-c", &script])
+                .status()
+                .expect("sh");
+            assert!(st.success());
+        }
+        let mut kept: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter(|n| n.ends_with(".baton-bak"))
+            .collect();
+        kept.sort();
+        let contents: Vec<String> = kept
+            .iter()
+            .map(|n| std::fs::read_to_string(dir.path().join(n)).expect("read"))
+            .collect();
+        assert_eq!(contents, vec!["c", "d"], "the two newest of four");
     }
 
     #[test]
