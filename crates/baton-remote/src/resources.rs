@@ -260,11 +260,7 @@ pub enum Original {
 
 /// Reads what is at `path` on `obj`'s host now (its content when within [`BACKUP_LIMIT`]).
 fn original(obj: &Value, path: &str) -> Result<Original, ProviderError> {
-    let script = format!(
-        "p={}\n[ -f \"$p\" ] || {{ echo absent; exit 0; }}\nn=$(wc -c < \"$p\") || exit 1\necho $n\n\
-         if [ \"$n\" -le {BACKUP_LIMIT} ]; then cat -- \"$p\"; fi\nexit 0\n",
-        sh_quote(path)
-    );
+    let script = format!("p={}\n{}", sh_quote(path), original_script());
     let (_, out) = run(obj, &script, None)?;
     if out.code != 0 {
         return Err(failed(&format!("Cannot read {path}"), &out));
@@ -272,7 +268,16 @@ fn original(obj: &Value, path: &str) -> Result<Original, ProviderError> {
     Ok(parse_original(&out.stdout))
 }
 
-/// What [`original`]'s script printed: `absent`, or the size and then (within the limit) the
+/// Shell printing `absent`, or the size of the file `$p` and then (within [`BACKUP_LIMIT`])
+/// its content.
+fn original_script() -> String {
+    format!(
+        "if [ -f \"$p\" ]; then n=$(wc -c < \"$p\"); echo $n; if [ \"$n\" -le {BACKUP_LIMIT} ]; then cat -- \"$p\"; fi\n\
+         else echo absent; fi\n"
+    )
+}
+
+/// What [`original_script`] printed: `absent`, or the size and then (within the limit) the
 /// content.
 pub fn parse_original(out: &[u8]) -> Original {
     let (first, body) = split_line(out);
@@ -428,13 +433,15 @@ impl ResourceType for RemoteFile {
         let warnings = match (req.prior, s(req.config, "path")) {
             (_, None) => Vec::new(),
             (None, Some(path))
-                if req
-                    .config
-                    .get_attr("connection")
-                    .is_some_and(Value::is_wholly_known) =>
+                if req.ctx.run_id.is_none()
+                    && req
+                        .config
+                        .get_attr("connection")
+                        .is_some_and(Value::is_wholly_known) =>
             {
                 // Creating: a file already there is what rollback and destroy bring back. The
-                // host is asked now (a host that cannot be reached is apply's error, not plan's).
+                // host is asked when planning (a host that cannot be reached is apply's error,
+                // not plan's); not again in a run's final plan, whose warnings nobody reads.
                 match original(req.config, &path) {
                     Ok(o) => not_kept_warning(&o, &host, &path).into_iter().collect(),
                     Err(_) => Vec::new(),
@@ -496,15 +503,17 @@ impl ResourceType for RemoteFile {
         let mode = s(planned, "mode").unwrap_or_else(|| "0644".into());
         // What was there before Baton first wrote the file, kept (within the limit) for
         // rollback and destroy; an update keeps what the creation found.
-        let found = match req.prior {
-            None => Some(original(planned, &path)?),
-            Some(_) => None,
-        };
-        let mut script = format!(
-            "set -e\np={}\nd=$(dirname -- \"$p\")\nmkdir -p -- \"$d\"\nt=\"$d/.$(basename -- \"$p\").baton-tmp\"\ncat > \"$t\"\nchmod {} \"$t\"\n",
-            sh_quote(&path),
+        let creating = req.prior.is_none();
+        let mut script = format!("set -e\np={}\n", sh_quote(&path));
+        if creating {
+            // What was there before Baton first wrote the file (the output of [`original`]),
+            // printed before it is replaced; an update keeps what the creation found.
+            script.push_str(&original_script());
+        }
+        script.push_str(&format!(
+            "d=$(dirname -- \"$p\")\nmkdir -p -- \"$d\"\nt=\"$d/.$(basename -- \"$p\").baton-tmp\"\ncat > \"$t\"\nchmod {} \"$t\"\n",
             sh_quote(&mode)
-        );
+        ));
         if let Some(o) = s(planned, "owner") {
             script.push_str(&format!("chown {} \"$t\"\n", sh_quote(&o)));
         }
@@ -520,6 +529,7 @@ impl ResourceType for RemoteFile {
         if out.code != 0 {
             return Err(failed(&format!("Cannot write {path}"), &out));
         }
+        let found = creating.then(|| parse_original(&out.stdout));
         let mut m: BTreeMap<String, Value> =
             planned.as_entries().map(|e| e.to_map()).unwrap_or_default();
         let host = planned
