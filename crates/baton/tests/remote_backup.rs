@@ -1,9 +1,9 @@
 //! Backups of files `remote_file` replaces, end to end through the binary against a real
 //! `sshd` started by the test (127.0.0.1, as root, files under a temporary directory): a file
 //! already there over the size limit makes `plan` warn that rollback cannot restore it (and
-//! apply still writes it); a small one comes back on destroy; with `backup = true` the copies
-//! on the host rotate to `backups_kept`. (A failed run rolled back to the prior content is in
-//! `remote.rs`.)
+//! apply still writes it); a small one comes back on destroy and when the run that took it over
+//! fails and rolls back; with `backup = true` the copies on the host rotate to `backups_kept`.
+//! (A failed update rolled back to the prior content is in `remote.rs`.)
 
 mod common;
 
@@ -148,4 +148,38 @@ fn backups_on_the_host_rotate_and_a_file_already_there_comes_back_on_destroy() {
     // Destroy writes back what was there before Baton.
     p.baton(["destroy", "--auto-approve"]).ok();
     assert_eq!(std::fs::read_to_string(&path).expect("file"), "original\n");
+}
+
+#[test]
+fn a_failed_run_that_took_over_a_file_writes_its_original_back() {
+    let h = TestSshd::start().expect("sshd");
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("hosts");
+    std::fs::write(&path, "original\n").expect("file");
+    let main = format!(
+        "{MAIN}\n{}",
+        r#"
+resource "remote_command" "gate" {
+  connection {
+    host        = "127.0.0.1"
+    port        = var.port
+    user        = "root"
+    private_key = var.key
+    host_key    = var.host_key
+  }
+
+  command    = "echo refusing >&2; exit 4"
+  depends_on = [remote_file.f]
+}
+"#
+    );
+    let p = Project::new(&[("main.tf", &main)]);
+    set_vars(&p, &h, &path, "managed\n");
+    let out = p.baton(["apply", "--auto-approve"]).fails();
+    assert!(out.stderr.contains("exit status 4"), "{}", out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("file"),
+        "original\n",
+        "the creation rolled back: the file Baton took over has its content again"
+    );
 }
