@@ -114,6 +114,24 @@ fn a_file_over_the_limit_warns_at_plan_and_is_still_written() {
     assert_eq!(copies[0].len(), BACKUP_LIMIT + 10);
     let plan = p.baton(["plan", "--detailed-exitcode"]).run();
     assert_eq!(plan.code, Some(0), "{}\n{}", plan.stdout, plan.stderr);
+
+    // Replaced by hand with big content: drift found by its SHA-256 (the content is not kept
+    // in state), a plan that warns again, and apply restores the declared content.
+    std::fs::write(&path, "y".repeat(BACKUP_LIMIT * 2)).expect("hand edit");
+    let drift = p.baton(["drift"]).run();
+    assert_eq!(drift.code, Some(2), "{}\n{}", drift.stdout, drift.stderr);
+    let plan = p.baton(["plan", "--detailed-exitcode"]).run();
+    assert_eq!(plan.code, Some(2), "{}\n{}", plan.stdout, plan.stderr);
+    let text = format!("{}\n{}", plan.stdout, plan.stderr);
+    assert!(text.contains("was changed outside Baton"), "{text}");
+    assert!(
+        !text.contains("yyyy"),
+        "the big content is not shown: {text}"
+    );
+    p.baton(["apply", "--auto-approve"]).ok();
+    assert_eq!(std::fs::read_to_string(&path).expect("file"), "small\n");
+    let plan = p.baton(["plan", "--detailed-exitcode"]).run();
+    assert_eq!(plan.code, Some(0), "{}\n{}", plan.stdout, plan.stderr);
 }
 
 #[test]
