@@ -93,6 +93,7 @@ impl ResourceType for EchoNote {
         Ok(PlanResponse {
             planned: note(id, attr(req.config, "input"), greeting(req.ctx)),
             requires_replace: Vec::new(),
+            warnings: Vec::new(),
         })
     }
     fn apply(&self, req: ApplyRequest<'_>) -> Result<Option<Value>, ProviderError> {

@@ -194,6 +194,17 @@ pub struct PlanResponse {
     pub planned: Value,
     /// Attributes whose change requires replacing the object.
     pub requires_replace: Vec<Vec<PathStep>>,
+    /// What the user should know about this change that does not stop it (for example that
+    /// a rollback could not restore what the change replaces). Shown by `plan` as warnings
+    /// naming the resource.
+    pub warnings: Vec<PlanWarning>,
+}
+
+/// A warning about one planned change: a short summary and a detail, never a sensitive value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanWarning {
+    pub summary: String,
+    pub detail: String,
 }
 
 /// Input to applying a planned change of one managed object.

@@ -97,6 +97,7 @@ pub fn default_plan(schema: &Schema, req: &PlanRequest<'_>) -> PlanResponse {
     PlanResponse {
         planned,
         requires_replace,
+        warnings: Vec::new(),
     }
 }
 

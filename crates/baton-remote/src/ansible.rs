@@ -481,6 +481,7 @@ impl ResourceType for AnsibleModule {
             return Ok(PlanResponse {
                 planned: Value::object(m),
                 requires_replace: resp.requires_replace,
+                warnings: Vec::new(),
             });
         }
         let check = run(&resp.planned, true)?;
@@ -505,6 +506,7 @@ impl ResourceType for AnsibleModule {
         Ok(PlanResponse {
             planned: Value::object(m),
             requires_replace: resp.requires_replace,
+            warnings: Vec::new(),
         })
     }
 

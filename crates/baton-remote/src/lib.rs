@@ -3,7 +3,8 @@
 //! `ssh` drives the system OpenSSH client; `resources` are the resource types that act on a
 //! host through it (`remote_file`, `remote_command`, and the connection block with its
 //! `become`), `native` more of them (`remote_directory`, `remote_line`, `remote_user`),
-//! `package` `remote_package` (apt and dnf) and `ansible` `ansible_module` (any Ansible module,
+//! `package` `remote_package` (apt and dnf), `service` `remote_service` (systemd or SysV
+//! init, restarted when a listed value changes) and `ansible` `ansible_module` (any Ansible module,
 //! run through Ansible's own `ansible` CLI), all registered into a provider set with
 //! [`register`]; `inventory` reads Ansible inventories (the `ansible_inventory`
 //! data source); `testing` starts throwaway `sshd` servers for tests and provides
@@ -18,6 +19,7 @@ pub mod inventory;
 pub mod native;
 pub mod package;
 pub mod resources;
+pub mod service;
 pub mod ssh;
 pub mod testing;
 
@@ -46,6 +48,10 @@ pub fn register(r: &mut baton_provider::Registry) {
     r.add_resource(
         resources::PROVIDER,
         std::sync::Arc::new(package::RemotePackage::new()),
+    );
+    r.add_resource(
+        resources::PROVIDER,
+        std::sync::Arc::new(service::RemoteService::new()),
     );
     r.add_data_source(
         resources::PROVIDER,

@@ -167,6 +167,7 @@ impl ResourceType for RemoteDirectory {
         Ok(PlanResponse {
             planned: Value::object(m),
             requires_replace,
+            warnings: Vec::new(),
         })
     }
 
@@ -468,6 +469,7 @@ impl ResourceType for RemoteLine {
         Ok(PlanResponse {
             planned: Value::object(m),
             requires_replace,
+            warnings: Vec::new(),
         })
     }
 
@@ -624,6 +626,7 @@ impl ResourceType for RemoteUser {
         Ok(PlanResponse {
             planned: Value::object(m),
             requires_replace,
+            warnings: Vec::new(),
         })
     }
 

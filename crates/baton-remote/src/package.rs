@@ -327,6 +327,7 @@ impl ResourceType for RemotePackage {
         Ok(PlanResponse {
             planned: Value::object(m),
             requires_replace: resp.requires_replace,
+            warnings: Vec::new(),
         })
     }
 

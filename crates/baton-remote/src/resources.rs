@@ -2,7 +2,10 @@
 //! file's content, mode, owner and group, replaced atomically; read back on refresh, so a
 //! file edited by hand shows as drift and apply restores it) and `remote_command` (a command
 //! with `creates`/`unless`/`only_if` guards for idempotency and an `undo` run on destroy).
-//! Both take Terraform's `connection` block.
+//! Both take Terraform's `connection` block. `remote_file` keeps the content of a file it
+//! replaces that existed before Baton first wrote it (within [`BACKUP_LIMIT`], text only) in
+//! state, writes it back on destroy and on the rollback of the creation, and makes `plan` warn
+//! when it cannot keep it; `backup = true` also keeps rotated copies on the host.
 //!
 //! Must not open connections itself: sessions come from [`crate::ssh::Sessions`], one per
 //! host per process, shared by every action on that host. Never prints key material.
@@ -11,7 +14,8 @@ use crate::ssh::{Bastion, Connection, HostKeyChecking, RemoteOutput, Session, Ss
 use baton_eval::{Type, Value};
 use baton_provider::schema::{Attr, NestedBlock, Nesting, Schema};
 use baton_provider::{
-    ApplyRequest, PlanRequest, PlanResponse, ProviderCtx, ProviderError, ProviderInfo, ResourceType,
+    ApplyRequest, PlanRequest, PlanResponse, PlanWarning, ProviderCtx, ProviderError, ProviderInfo,
+    ResourceType,
 };
 use sha2::Digest as _;
 use std::collections::BTreeMap;
@@ -240,6 +244,97 @@ pub(crate) fn failed(what: &str, out: &RemoteOutput) -> ProviderError {
     )
 }
 
+/// The most content of a replaced file Baton keeps (in state) to write back on rollback or
+/// destroy: a file larger than this, or one that is not text, cannot be restored, and a plan
+/// that replaces one says so.
+pub const BACKUP_LIMIT: usize = 1024 * 1024;
+
+/// A file as it was before Baton first wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Original {
+    Absent,
+    Kept(String),
+    TooLarge(u64),
+    Binary,
+}
+
+/// Reads what is at `path` on `obj`'s host now (its content when within [`BACKUP_LIMIT`]).
+fn original(obj: &Value, path: &str) -> Result<Original, ProviderError> {
+    let script = format!("p={}\n{}", sh_quote(path), original_script());
+    let (_, out) = run(obj, &script, None)?;
+    if out.code != 0 {
+        return Err(failed(&format!("Cannot read {path}"), &out));
+    }
+    Ok(parse_original(&out.stdout))
+}
+
+/// Shell printing `absent`, or the size of the file `$p` and then (within [`BACKUP_LIMIT`])
+/// its content.
+fn original_script() -> String {
+    format!(
+        "if [ -f \"$p\" ]; then n=$(wc -c < \"$p\"); echo $n; if [ \"$n\" -le {BACKUP_LIMIT} ]; then cat -- \"$p\"; fi\n\
+         else echo absent; fi\n"
+    )
+}
+
+/// What [`original_script`] printed: `absent`, or the size and then (within the limit) the
+/// content.
+pub fn parse_original(out: &[u8]) -> Original {
+    let (first, body) = split_line(out);
+    let first = String::from_utf8_lossy(first);
+    if first.trim() == "absent" {
+        return Original::Absent;
+    }
+    let size: u64 = first.trim().parse().unwrap_or(u64::MAX);
+    if size > BACKUP_LIMIT as u64 {
+        return Original::TooLarge(size);
+    }
+    as_text(body).map_or(Original::Binary, Original::Kept)
+}
+
+/// `b` as text, when it is UTF-8 without NUL bytes.
+fn as_text(b: &[u8]) -> Option<String> {
+    if b.contains(&0) {
+        return None;
+    }
+    std::str::from_utf8(b).ok().map(str::to_string)
+}
+
+/// The first line of `b` and the rest.
+fn split_line(b: &[u8]) -> (&[u8], &[u8]) {
+    match b.iter().position(|&c| c == b'\n') {
+        Some(i) => (&b[..i], &b[i + 1..]),
+        None => (b, &[]),
+    }
+}
+
+/// The plan warning for a file that exists and whose content cannot be kept.
+fn not_kept_warning(o: &Original, host: &str, path: &str) -> Option<PlanWarning> {
+    let why = match o {
+        Original::TooLarge(n) => format!("is {n} bytes, over the {BACKUP_LIMIT} bytes kept"),
+        Original::Binary => "is not text".to_string(),
+        Original::Absent | Original::Kept(_) => return None,
+    };
+    Some(PlanWarning {
+        summary: "Rollback cannot restore this file's content".into(),
+        detail: format!(
+            "{path} already exists on {host} and {why}: if this run fails (or on destroy), Baton cannot write its prior content back. Set backup = true to keep a copy on the host."
+        ),
+    })
+}
+
+/// Shell (run after the new content is in `$t`, before it replaces `$p`) that copies the file
+/// being replaced to `$p.TIMESTAMP.baton-bak` and removes all but the newest `kept` copies.
+fn backup_script(kept: u16) -> String {
+    format!(
+        "if [ -f \"$p\" ]; then\n\
+         cp -p -- \"$p\" \"$p.$(date -u +%Y%m%dT%H%M%S%N).baton-bak\"\n\
+         ls -1d -- \"$p\".*.baton-bak 2>/dev/null | sort -r | tail -n +{} | while IFS= read -r f; do rm -f -- \"$f\"; done\n\
+         fi\n",
+        u32::from(kept) + 1
+    )
+}
+
 pub struct RemoteFile {
     schema: Schema,
 }
@@ -262,8 +357,31 @@ impl RemoteFile {
                 )
                 .attr("owner", Attr::optional(Type::String))
                 .attr("group", Attr::optional(Type::String))
+                .attr(
+                    "backup",
+                    Attr::optional(Type::Bool)
+                        .describe("Also keep a timestamped copy of a replaced file on the host."),
+                )
+                .attr(
+                    "backups_kept",
+                    Attr::optional(Type::Number)
+                        .default(Value::int(3))
+                        .describe("With backup: how many copies to keep (the oldest go)."),
+                )
                 .attr("id", Attr::computed(Type::String))
-                .attr("sha256", Attr::computed(Type::String)),
+                .attr("sha256", Attr::computed(Type::String))
+                .attr(
+                    "original_status",
+                    Attr::computed(Type::String).describe(
+                        "The file before Baton first wrote it: absent, kept, too_large or binary.",
+                    ),
+                )
+                .attr(
+                    "original_content",
+                    Attr::computed(Type::String)
+                        .sensitive()
+                        .describe("The content before Baton first wrote it, when kept."),
+                ),
         }
     }
 }
@@ -312,9 +430,46 @@ impl ResourceType for RemoteFile {
                 _ => Value::unknown(Type::String),
             },
         );
+        let warnings = match (req.prior, s(req.config, "path")) {
+            (_, None) => Vec::new(),
+            (None, Some(path))
+                if req.ctx.run_id.is_none()
+                    && req
+                        .config
+                        .get_attr("connection")
+                        .is_some_and(Value::is_wholly_known) =>
+            {
+                // Creating: a file already there is what rollback and destroy bring back. The
+                // host is asked when planning (a host that cannot be reached is apply's error,
+                // not plan's); not again in a run's final plan, whose warnings nobody reads.
+                match original(req.config, &path) {
+                    Ok(o) => not_kept_warning(&o, &host, &path).into_iter().collect(),
+                    Err(_) => Vec::new(),
+                }
+            }
+            (None, Some(_)) => Vec::new(),
+            (Some(prior), Some(path)) => {
+                // Refresh found content it did not keep (changed outside Baton, too large or
+                // binary): a change now replaces what rollback cannot write back.
+                let lost = prior.get_attr("content").is_some_and(Value::is_null)
+                    && s(prior, "sha256") != s(&Value::object(m.clone()), "sha256");
+                if lost {
+                    vec![PlanWarning {
+                        summary: "Rollback cannot restore this file's content".into(),
+                        detail: format!(
+                            "The content of {path} on {host} was changed outside Baton and is over the {} bytes kept for rollback, or is not text: if this run fails, rollback cannot write it back.",
+                            BACKUP_LIMIT
+                        ),
+                    }]
+                } else {
+                    Vec::new()
+                }
+            }
+        };
         Ok(PlanResponse {
             planned: Value::object(m),
             requires_replace: resp.requires_replace,
+            warnings,
         })
     }
 
@@ -322,9 +477,22 @@ impl ResourceType for RemoteFile {
         let Some(planned) = req.planned else {
             if let Some(prior) = req.prior {
                 if let Some(p) = s(prior, "path") {
-                    let (_, out) = run(prior, &format!("rm -f -- {}", sh_quote(&p)), None)?;
+                    // A file that was there before Baton gets its kept content back (in
+                    // place: its mode and owner stay as they are); one Baton made goes.
+                    let original = s(prior, "original_content")
+                        .filter(|_| s(prior, "original_status").as_deref() == Some("kept"));
+                    let (script, input) = match &original {
+                        Some(c) => (format!("cat > {}", sh_quote(&p)), Some(c.as_bytes())),
+                        None => (format!("rm -f -- {}", sh_quote(&p)), None),
+                    };
+                    let (_, out) = run(prior, &script, input)?;
                     if out.code != 0 {
-                        return Err(failed(&format!("Cannot remove {p}"), &out));
+                        let what = if original.is_some() {
+                            "Cannot restore"
+                        } else {
+                            "Cannot remove"
+                        };
+                        return Err(failed(&format!("{what} {p}"), &out));
                     }
                 }
             }
@@ -333,22 +501,35 @@ impl ResourceType for RemoteFile {
         let path = s(planned, "path").unwrap_or_default();
         let content = s(planned, "content").unwrap_or_default();
         let mode = s(planned, "mode").unwrap_or_else(|| "0644".into());
-        let mut script = format!(
-            "set -e\np={}\nd=$(dirname -- \"$p\")\nmkdir -p -- \"$d\"\nt=\"$d/.$(basename -- \"$p\").baton-tmp\"\ncat > \"$t\"\nchmod {} \"$t\"\n",
-            sh_quote(&path),
+        // What was there before Baton first wrote the file, kept (within the limit) for
+        // rollback and destroy; an update keeps what the creation found.
+        let creating = req.prior.is_none();
+        let mut script = format!("set -e\np={}\n", sh_quote(&path));
+        if creating {
+            // What was there before Baton first wrote the file (the output of [`original`]),
+            // printed before it is replaced; an update keeps what the creation found.
+            script.push_str(&original_script());
+        }
+        script.push_str(&format!(
+            "d=$(dirname -- \"$p\")\nmkdir -p -- \"$d\"\nt=\"$d/.$(basename -- \"$p\").baton-tmp\"\ncat > \"$t\"\nchmod {} \"$t\"\n",
             sh_quote(&mode)
-        );
+        ));
         if let Some(o) = s(planned, "owner") {
             script.push_str(&format!("chown {} \"$t\"\n", sh_quote(&o)));
         }
         if let Some(g) = s(planned, "group") {
             script.push_str(&format!("chgrp {} \"$t\"\n", sh_quote(&g)));
         }
+        if b(planned, "backup").unwrap_or(false) {
+            let kept = n(planned, "backups_kept").unwrap_or(3);
+            script.push_str(&backup_script(kept));
+        }
         script.push_str("mv -f -- \"$t\" \"$p\"\n");
         let (_, out) = run(planned, &script, Some(content.as_bytes()))?;
         if out.code != 0 {
             return Err(failed(&format!("Cannot write {path}"), &out));
         }
+        let found = creating.then(|| parse_original(&out.stdout));
         let mut m: BTreeMap<String, Value> =
             planned.as_entries().map(|e| e.to_map()).unwrap_or_default();
         let host = planned
@@ -360,6 +541,20 @@ impl ResourceType for RemoteFile {
             "sha256".into(),
             Value::string(sha256_hex(content.as_bytes())),
         );
+        if let Some(o) = found {
+            let (status, kept) = match o {
+                Original::Absent => ("absent", None),
+                Original::Kept(c) => ("kept", Some(c)),
+                Original::TooLarge(_) => ("too_large", None),
+                Original::Binary => ("binary", None),
+            };
+            m.insert("original_status".into(), Value::string(status));
+            m.insert(
+                "original_content".into(),
+                kept.map(|c| Value::string(c).mark_sensitive())
+                    .unwrap_or_else(|| Value::null(Type::String)),
+            );
+        }
         Ok(Some(Value::object(m)))
     }
 
@@ -368,7 +563,9 @@ impl ResourceType for RemoteFile {
             return Ok(None);
         };
         let script = format!(
-            "p={}\n[ -f \"$p\" ] || exit 3\nstat -c '%a %U %G' -- \"$p\"\ncat -- \"$p\"\n",
+            "p={}\n[ -f \"$p\" ] || exit 3\nstat -c '%a %U %G' -- \"$p\"\n\
+             n=$(wc -c < \"$p\") || exit 1\necho $n\n\
+             if [ \"$n\" -le {BACKUP_LIMIT} ]; then cat -- \"$p\"; else sha256sum < \"$p\" | cut -d ' ' -f 1; fi\n",
             sh_quote(&path)
         );
         let (_, out) = run(state, &script, None)?;
@@ -377,15 +574,33 @@ impl ResourceType for RemoteFile {
             0 => {}
             _ => return Err(failed(&format!("Cannot read {path}"), &out)),
         }
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        let (head, body) = text.split_once('\n').unwrap_or((text.as_str(), ""));
+        let (head, rest) = split_line(&out.stdout);
+        let head = String::from_utf8_lossy(head).to_string();
+        let (size, body) = split_line(rest);
+        let size: u64 = String::from_utf8_lossy(size).trim().parse().unwrap_or(0);
         let mut parts = head.split_whitespace();
         let mode = parts.next().unwrap_or("");
         let (owner, group) = (parts.next(), parts.next());
         let mut m: BTreeMap<String, Value> =
             state.as_entries().map(|e| e.to_map()).unwrap_or_default();
-        m.insert("content".into(), Value::string(body));
-        m.insert("sha256".into(), Value::string(sha256_hex(body.as_bytes())));
+        // Content over the limit is compared by its SHA-256 only; content that is not text
+        // cannot be a string. Either way, unchanged content keeps what state holds, and
+        // changed content is not kept (null: a plan warns that rollback cannot restore it).
+        let (text, sha) = if size > BACKUP_LIMIT as u64 {
+            (None, String::from_utf8_lossy(body).trim().to_string())
+        } else {
+            (as_text(body), sha256_hex(body))
+        };
+        match text {
+            Some(t) => {
+                m.insert("content".into(), Value::string(t));
+            }
+            None if s(state, "sha256").as_deref() == Some(sha.as_str()) => {}
+            None => {
+                m.insert("content".into(), Value::null(Type::String));
+            }
+        }
+        m.insert("sha256".into(), Value::string(sha));
         // Mode as recorded ("0644" or "644") compares by value.
         let recorded = s(state, "mode").unwrap_or_default();
         if recorded.trim_start_matches('0') != mode.trim_start_matches('0') {
@@ -486,6 +701,7 @@ impl ResourceType for RemoteCommand {
         Ok(PlanResponse {
             planned: Value::object(m),
             requires_replace: resp.requires_replace,
+            warnings: Vec::new(),
         })
     }
 
@@ -612,6 +828,55 @@ mod tests {
             String::from_utf8_lossy(&out.stdout).into(),
             String::from_utf8_lossy(&out.stderr).into(),
         )
+    }
+
+    #[test]
+    fn the_original_of_a_file_is_kept_only_within_the_limit_and_as_text() {
+        use super::{parse_original, Original, BACKUP_LIMIT};
+        assert_eq!(parse_original(b"absent\n"), Original::Absent);
+        assert_eq!(
+            parse_original(b"6\nhello\n"),
+            Original::Kept("hello\n".into())
+        );
+        assert_eq!(parse_original(b"0\n"), Original::Kept(String::new()));
+        let big = format!("{}\n", BACKUP_LIMIT + 1);
+        assert_eq!(
+            parse_original(big.as_bytes()),
+            Original::TooLarge(BACKUP_LIMIT as u64 + 1)
+        );
+        assert_eq!(parse_original(b"3\na\0b"), Original::Binary);
+        assert_eq!(parse_original(b"2\n\xff\xfe"), Original::Binary);
+    }
+
+    #[test]
+    fn backups_keep_the_newest_copies() {
+        let dir = tempfile::tempdir().expect("dir");
+        let p = dir.path().join("f");
+        for (i, old) in ["a", "b", "c", "d"].iter().enumerate() {
+            std::fs::write(&p, old).expect("file");
+            let script = format!(
+                "p={}\nt=\"$p.new\"\necho {i} > \"$t\"\n{}mv -f -- \"$t\" \"$p\"\n",
+                super::sh_quote(&p.to_string_lossy()),
+                super::backup_script(2)
+            );
+            let st = Command::new("sh")
+                .args(["-c", &script])
+                .status()
+                .expect("sh");
+            assert!(st.success());
+        }
+        let mut kept: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter(|n| n.ends_with(".baton-bak"))
+            .collect();
+        kept.sort();
+        let contents: Vec<String> = kept
+            .iter()
+            .map(|n| std::fs::read_to_string(dir.path().join(n)).expect("read"))
+            .collect();
+        assert_eq!(contents, vec!["c", "d"], "the two newest of four");
     }
 
     #[test]

@@ -122,6 +122,13 @@ impl Planner<'_> {
                 return None;
             }
         };
+        for w in &resp.warnings {
+            self.diags.push(
+                Diagnostic::warning(w.summary.clone(), w.detail.clone())
+                    .at(r.def_span)
+                    .in_context(r.describe()),
+            );
+        }
         let config_marks = config_eff.sensitive_paths();
         let mut planned = mark_schema_sensitive(schema, resp.planned.mark_paths(&config_marks));
         let mut replace_paths = resp.requires_replace.clone();

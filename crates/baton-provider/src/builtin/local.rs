@@ -324,6 +324,7 @@ impl ResourceType for LocalFile {
         Ok(PlanResponse {
             planned: Value::object(m),
             requires_replace: resp.requires_replace,
+            warnings: Vec::new(),
         })
     }
 

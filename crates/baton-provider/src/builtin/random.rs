@@ -153,6 +153,7 @@ fn plan_random(
         return PlanResponse {
             planned: req.proposed.clone(),
             requires_replace: Vec::new(),
+            warnings: Vec::new(),
         };
     }
     let mut planned = super::attrs(&req.proposed);
@@ -168,6 +169,7 @@ fn plan_random(
     PlanResponse {
         planned,
         requires_replace,
+        warnings: Vec::new(),
     }
 }
 

@@ -482,6 +482,7 @@ impl ResourceType for ShellScript {
             return Ok(PlanResponse {
                 planned: Value::object(planned),
                 requires_replace: Vec::new(),
+                warnings: Vec::new(),
             });
         };
         // What the provider sees as unchanged keeps its recorded form (null vs empty).
@@ -551,6 +552,7 @@ impl ResourceType for ShellScript {
         Ok(PlanResponse {
             planned: Value::object(planned),
             requires_replace,
+            warnings: Vec::new(),
         })
     }
 

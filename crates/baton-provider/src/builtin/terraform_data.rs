@@ -102,6 +102,7 @@ impl ResourceType for TerraformData {
         Ok(PlanResponse {
             planned: Value::object(planned),
             requires_replace,
+            warnings: Vec::new(),
         })
     }
 
