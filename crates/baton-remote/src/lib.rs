@@ -3,8 +3,9 @@
 //! `ssh` drives the system OpenSSH client; `resources` are the resource types that act on a
 //! host through it (`remote_file`, `remote_command`, and the connection block with its
 //! `become`), `native` more of them (`remote_directory`, `remote_line`, `remote_user`),
-//! `package` `remote_package` (apt and dnf) and `ansible` `ansible_module` (any Ansible module,
-//! run through Ansible's own `ansible` CLI), all registered into a provider set with
+//! `package` `remote_package` (apt and dnf), `ansible` `ansible_module` (any Ansible module,
+//! run through Ansible's own CLI; `ansible::runner` is the one `ansible-playbook` run that the
+//! workflows' playbook step uses too) and `playbook` `ansible_playbook` (an existing playbook), all registered into a provider set with
 //! [`register`]; `inventory` reads Ansible inventories (the `ansible_inventory`
 //! data source); `testing` starts throwaway `sshd` servers for tests and provides
 //! ansible-core. This crate
@@ -16,6 +17,7 @@ pub mod ansible;
 pub mod inventory;
 pub mod native;
 pub mod package;
+pub mod playbook;
 pub mod resources;
 pub mod ssh;
 pub mod testing;
@@ -53,5 +55,9 @@ pub fn register(r: &mut baton_provider::Registry) {
     r.add_resource(
         resources::PROVIDER,
         std::sync::Arc::new(ansible::AnsibleModule::new()),
+    );
+    r.add_resource(
+        resources::PROVIDER,
+        std::sync::Arc::new(playbook::AnsiblePlaybook::new()),
     );
 }
