@@ -289,6 +289,36 @@ fn recap_value(run: &PlaybookRun) -> Value {
     Value::map(Type::map(Type::Number), hosts)
 }
 
+/// The strings of `v` that are marked sensitive (or inside a sensitive value).
+fn sensitive_strings(v: &Value, inherited: bool, out: &mut Vec<String>) {
+    let marked = inherited || v.is_sensitive();
+    let plain = v.clone().unmark().0;
+    if let Some(entries) = plain.as_entries() {
+        for (_, x) in entries.iter() {
+            sensitive_strings(x, marked, out);
+        }
+    } else if let Some(items) = plain.as_seq() {
+        for x in items {
+            sensitive_strings(x, marked, out);
+        }
+    } else if marked {
+        if let Some(s) = plain.as_str().filter(|s| !s.is_empty()) {
+            out.push(s.to_string());
+        }
+    }
+}
+
+/// `text` with every one of `secrets` replaced by `(sensitive)`, longest first.
+fn redact(text: &str, secrets: &[String]) -> String {
+    let mut secrets: Vec<&String> = secrets.iter().collect();
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut out = text.to_string();
+    for s in secrets {
+        out = out.replace(s.as_str(), "(sensitive)");
+    }
+    out
+}
+
 fn string_list(items: Vec<String>) -> Value {
     Value::list(Type::String, items.into_iter().map(Value::string).collect())
 }
@@ -400,6 +430,17 @@ impl ResourceType for AnsiblePlaybook {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sensitive_extra_vars_are_redacted() {
+        let mut m = BTreeMap::new();
+        m.insert("user".to_string(), Value::string("bob"));
+        m.insert("token".to_string(), Value::string("t0k").mark_sensitive());
+        let mut out = Vec::new();
+        sensitive_strings(&Value::object(m), false, &mut out);
+        assert_eq!(out, vec!["t0k".to_string()]);
+        assert_eq!(redact("bob uses t0k", &out), "bob uses (sensitive)");
+    }
 
     #[test]
     fn the_hash_covers_roles_beside_the_playbook() {
