@@ -395,9 +395,19 @@ impl ResourceType for AnsiblePlaybook {
         let out = run(req.ctx, planned, false)?;
         if !out.failures().is_empty() {
             let playbook = s(planned, "playbook").unwrap_or_default();
+            // A task's message may hold a variable's value: sensitive ones are redacted.
+            let mut secrets = Vec::new();
+            for v in [planned, req.config] {
+                if let Some(x) = v.get_attr("extra_vars") {
+                    sensitive_strings(x, false, &mut secrets);
+                }
+            }
             return Err(ProviderError::permanent(
                 format!("Ansible playbook {playbook} failed"),
-                format!("{}\n\nRecap:\n{}", out.failure_message(), out.recap_text()),
+                redact(
+                    &format!("{}\n\nRecap:\n{}", out.failure_message(), out.recap_text()),
+                    &secrets,
+                ),
             ));
         }
         if out.no_hosts_matched && out.recap.is_empty() {

@@ -157,11 +157,14 @@ impl TestSshd {
     /// Starts sshd on `self.port` and waits until it accepts connections.
     fn launch(&mut self) -> Result<(), String> {
         let d = self.dir.path();
+        // `SetEnv PYENV_REHASH_TIMEOUT=1`: a login shell whose rc file runs `pyenv init` (as
+        // root's does on the build machines) waits at most a second on pyenv's rehash lock,
+        // which a killed session can leave behind, instead of a minute per session.
         let config = format!(
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
              AuthorizedKeysFile {d}/authorized_keys\nPermitRootLogin yes\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nStrictModes no\n\
-             UsePAM no\nMaxStartups 100\nLogLevel INFO\n",
+             UsePAM no\nMaxStartups 100\nLogLevel INFO\nSetEnv PYENV_REHASH_TIMEOUT=1\n",
             port = self.port,
             d = d.display()
         );

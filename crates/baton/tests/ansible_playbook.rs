@@ -155,7 +155,7 @@ fn a_playbook_plans_in_check_mode_applies_records_its_recap_and_replans_on_edit(
         .stdout;
     assert!(shown.contains("recap"), "{shown}");
     let out: Json =
-        serde_json::from_str(&s.baton(&["output", "-json", "recap"]).ok().stdout).expect("json");
+        serde_json::from_str(&s.baton(&["output", "--json", "recap"]).ok().stdout).expect("json");
     assert_eq!(out["web1"]["changed"], json!(2), "{out}");
     assert_eq!(out["web1"]["failed"], json!(0), "{out}");
 
