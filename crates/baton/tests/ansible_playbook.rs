@@ -4,7 +4,8 @@
 //! would change listed, nothing written on the host), applied (the host changed, the recap in
 //! state), then nothing to do until the playbook file is edited; a failing playbook's error
 //! names the host and the failed task's message and never shows a sensitive extra variable;
-//! and the workflow step, whose recap is in `runs show`.
+//! and the workflow step, checked by `workflow plan` and run (in check mode, then for real),
+//! whose recap is in `runs show`.
 
 mod common;
 
@@ -256,6 +257,18 @@ fn the_workflow_step_runs_a_playbook_and_records_its_recap() {
         ),
     );
     let dir_input = format!("dir={}", d.display());
+    // `workflow plan` runs each playbook step in check mode: nothing changes on the host.
+    let plan = s
+        .baton(&["workflow", "plan", "configure", "--input", &dir_input])
+        .ok();
+    assert!(
+        plan.stdout
+            .contains("site.yml (check mode): 2 task(s) would change"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("~ web1: motd"), "{}", plan.stdout);
+    assert!(!d.join("motd").exists(), "the plan changed nothing");
     let run = s
         .baton(&["workflow", "run", "configure", "--input", &dir_input])
         .run();

@@ -634,7 +634,12 @@ impl Book<'_> {
                 parent_run: self.run.id.clone(),
             },
             StepKind::AnsiblePlaybook(pb) => {
-                super::playbook::prepare(pb, dir, &|e| self.eval(e, Some(inst)))?
+                let (opts, sensitive) =
+                    super::playbook::prepare(pb, dir, &|e| self.eval(e, Some(inst)))?;
+                Work::Playbook {
+                    opts: Box::new(opts),
+                    sensitive,
+                }
             }
             StepKind::Approval { .. } | StepKind::Value { .. } => {
                 return Err(format!(

@@ -11,7 +11,7 @@
 mod drive;
 mod gate;
 pub(crate) mod perform;
-mod playbook;
+pub(crate) mod playbook;
 pub mod remote;
 mod undo;
 mod values;

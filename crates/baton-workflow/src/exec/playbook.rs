@@ -8,7 +8,7 @@
 //! in a private file; a step whose `extra_vars` are sensitive records no task messages), and
 //! must not write the workflow store.
 
-use super::perform::{Performed, Work};
+use super::perform::Performed;
 use crate::model::PlaybookStep;
 use baton_config::Expr;
 use baton_eval::{Type, Value};
@@ -16,12 +16,13 @@ use baton_remote::ansible::runner::{self, Hosts, Play, PlaybookRun, RunOpts};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The work of step `pb` of a workflow in `dir`, its expressions evaluated with `eval`.
-pub(super) fn prepare(
+/// The run of step `pb` of a workflow in `dir`, its expressions evaluated with `eval`, and
+/// whether its `extra_vars` hold a sensitive value.
+pub(crate) fn prepare(
     pb: &PlaybookStep,
     dir: &Path,
     eval: &dyn Fn(&Expr) -> Result<Value, String>,
-) -> Result<Work, String> {
+) -> Result<(RunOpts, bool), String> {
     let string = |e: &Expr, what: &str| -> Result<Option<String>, String> {
         let v = eval(e)?.unmark_deep().0;
         if v.is_null() {
@@ -94,19 +95,17 @@ pub(super) fn prepare(
             }
         }
     };
-    Ok(Work::Playbook {
-        opts: Box::new(RunOpts {
-            play: Play::File(dir.join(playbook)),
-            hosts: Hosts::Inventory(dir.join(inventory)),
-            extra_vars,
-            limit,
-            tags: list(&pb.tags, "tags")?,
-            skip_tags: list(&pb.skip_tags, "skip_tags")?,
-            check,
-            cwd: Some(dir.to_path_buf()),
-        }),
-        sensitive,
-    })
+    let opts = RunOpts {
+        play: Play::File(dir.join(playbook)),
+        hosts: Hosts::Inventory(dir.join(inventory)),
+        extra_vars,
+        limit,
+        tags: list(&pb.tags, "tags")?,
+        skip_tags: list(&pb.skip_tags, "skip_tags")?,
+        check,
+        cwd: Some(dir.to_path_buf()),
+    };
+    Ok((opts, sensitive))
 }
 
 /// Runs the playbook of `opts`.
