@@ -780,3 +780,56 @@ fn whole_number(a: &Attribute, min: u32, diags: &mut Diagnostics) -> Option<u32>
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> (Workflows, Vec<String>) {
+        let (w, d) = load_texts(
+            Path::new("."),
+            &[("w.baton.hcl".to_string(), text.to_string())],
+            &Sources::new(),
+        );
+        let errors = d
+            .errors()
+            .map(|e| format!("{}: {}", e.summary, e.detail))
+            .collect();
+        (w, errors)
+    }
+
+    #[test]
+    fn an_ansible_playbook_block_is_a_step_kind() {
+        let (w, errors) = load(
+            "workflow \"w\" {\n  step \"p\" {\n    ansible_playbook {\n      playbook   = \"site.yml\"\n      inventory  = \"hosts.ini\"\n      extra_vars = { a = step.q.outputs.x }\n      check      = true\n    }\n  }\n  step \"q\" {\n    outputs = { x = 1 }\n  }\n}\n",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let step = w.get("w").and_then(|w| w.step("p")).expect("step p");
+        assert_eq!(step.kind.as_str(), "ansible_playbook");
+        let deps: Vec<String> = crate::graph::dependencies(step)
+            .into_iter()
+            .map(|(d, _)| d)
+            .collect();
+        assert_eq!(deps, vec!["q".to_string()], "extra_vars' references count");
+
+        let (_, errors) = load(
+            "workflow \"w\" {\n  step \"p\" {\n    ansible_playbook {\n      playbook = \"site.yml\"\n      verbose  = true\n    }\n  }\n}\n",
+        );
+        assert!(
+            errors.iter().any(|e| e.contains("needs inventory")),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|e| e.starts_with("Unsupported argument")),
+            "{errors:?}"
+        );
+
+        let (_, errors) = load(
+            "workflow \"w\" {\n  step \"p\" {\n    command = \"true\"\n    ansible_playbook {\n      playbook  = \"site.yml\"\n      inventory = \"hosts.ini\"\n    }\n  }\n}\n",
+        );
+        assert!(
+            errors.iter().any(|e| e.starts_with("Ambiguous step")),
+            "{errors:?}"
+        );
+    }
+}
