@@ -18,11 +18,13 @@
 //!   opposite state with another `ansible_module` (e.g. `state = "absent"`) to undo one.
 //!
 //! Which Ansible: `BATON_ANSIBLE` (the `ansible` or `ansible-playbook` executable, or their
-//! directory), else `ansible-playbook` on `PATH`. The private key is written to a 0600 temporary file only while Ansible
-//! runs; a pinned `host_key` becomes a temporary known_hosts file checked strictly. Each run
-//! opens its own SSH connection (no ControlPersist master that would outlive a changed host
-//! key). Module arguments are in the generated playbook, a file of a private 0700 directory
-//! removed after the run, never on a command line; results are as Ansible reports them, with `no_log` values already hidden by Ansible. Never prints key material.
+//! directory), else `ansible-playbook` on `PATH`. The private key is written to a 0600
+//! temporary file only while Ansible runs; a pinned `host_key` becomes a temporary known_hosts
+//! file checked strictly. Each run opens its own SSH connection (no ControlPersist master that
+//! would outlive a changed host key). Module arguments are in the generated playbook, a file of
+//! a private 0700 directory removed after the run, never on a command line; results are as
+//! Ansible reports them, with `no_log` values already hidden by Ansible. Never prints key
+//! material.
 
 pub mod runner;
 
