@@ -1,10 +1,9 @@
 //! The `ansible_module` resource: any module installed with ansible-core or a collection, run on
-//! a host the way Ansible runs it. Module shipping is Ansible's own: Baton runs the `ansible`
-//! ad-hoc CLI (`ansible HOST -i 'HOST,' -m MODULE -a JSON_ARGS [--check] --diff`) with a
-//! one-host inventory built from the resource's `connection` block, and reads each result
-//! through a small stdout callback plugin of its own (`ansible/baton_json.py`: ansible-core
-//! ships no JSON callback), which prints the module's JSON result and the diff as Ansible
-//! renders it.
+//! a host the way Ansible runs it. Module shipping is Ansible's own: Baton runs a generated
+//! one-task playbook with `ansible-playbook [--check] --diff` ([`runner`]) and a one-host
+//! inventory built from the resource's `connection` block, and reads each result through a
+//! small stdout callback plugin of its own (`ansible/baton_json.py`: ansible-core ships no JSON
+//! callback), which prints the module's JSON result and the diff as Ansible renders it.
 //!
 //! - plan runs the module in check mode with diff: `changed` and `diff` are known in the plan
 //!   when the module supports check mode, unknown ("known after apply") when it does not (it
@@ -18,292 +17,58 @@
 //! - destroy does nothing on the host: Ansible modules are not reversible. Configure the
 //!   opposite state with another `ansible_module` (e.g. `state = "absent"`) to undo one.
 //!
-//! Which `ansible`: `BATON_ANSIBLE` (a path to the executable, a virtualenv's say), else the
-//! `ansible` on `PATH`. The private key is written to a 0600 temporary file only while Ansible
-//! runs; a pinned `host_key` becomes a temporary known_hosts file checked strictly. Each run
-//! opens its own SSH connection (no ControlPersist master that would outlive a changed host
-//! key). Module arguments are passed on Ansible's command line; results are as Ansible reports
-//! them, with `no_log` values already hidden by Ansible. Never prints key material.
+//! Which Ansible: `BATON_ANSIBLE` (the `ansible` or `ansible-playbook` executable, or their
+//! directory), else `ansible-playbook` on `PATH`. The private key is written to a 0600
+//! temporary file only while Ansible runs; a pinned `host_key` becomes a temporary known_hosts
+//! file checked strictly. Each run opens its own SSH connection (no ControlPersist master that
+//! would outlive a changed host key). Module arguments are in the generated playbook, a file of
+//! a private 0700 directory removed after the run, never on a command line; results are as
+//! Ansible reports them, with `no_log` values already hidden by Ansible. Never prints key
+//! material.
 
-use crate::resources::{connection, connection_block, s, sh_quote};
-use crate::ssh::{Connection, HostKeyChecking};
+pub mod runner;
+
+use crate::resources::{connection, connection_block, s};
 use baton_eval::{Type, Value};
 use baton_provider::schema::{Attr, Schema};
 use baton_provider::{
     ApplyRequest, PlanRequest, PlanResponse, ProviderCtx, ProviderError, ResourceType,
 };
+pub use runner::ANSIBLE_ENV;
+use runner::{AnsibleError, Hosts, Play, RunOpts, Status, TaskResult};
 use std::collections::BTreeMap;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
-/// The environment variable naming the `ansible` executable to run.
-pub const ANSIBLE_ENV: &str = "BATON_ANSIBLE";
-
-/// The stdout callback that prints each host's result as one JSON line.
-const CALLBACK: &str = include_str!("ansible/baton_json.py");
-const MARKER: &str = "BATON-RESULT ";
-
-/// The `ansible` executable to run: `BATON_ANSIBLE`, else `ansible` on `PATH`.
-pub fn ansible_executable() -> Result<PathBuf, ProviderError> {
-    if let Some(p) = std::env::var_os(ANSIBLE_ENV).filter(|p| !p.is_empty()) {
-        let p = PathBuf::from(p);
-        if p.is_file() {
-            return Ok(p);
-        }
-        return Err(ProviderError::permanent(
-            "Ansible not found",
-            format!("{ANSIBLE_ENV} is {}, which is not a file.", p.display()),
-        ));
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
-            let p = dir.join("ansible");
-            if p.is_file() {
-                return Ok(p);
-            }
-        }
-    }
-    Err(ProviderError::permanent(
-        "Ansible not found",
-        format!("ansible_module runs Ansible's `ansible` command, which is not on PATH: install ansible-core (e.g. `python3 -m venv V && V/bin/pip install ansible-core`) and put it on PATH or set {ANSIBLE_ENV} to the `ansible` executable."),
-    ))
-}
-
-/// How a run went, as the callback reported it.
-#[derive(Debug, PartialEq)]
-enum Status {
-    Ok,
-    /// Skipped: in check mode, the module does not support it.
-    Skipped,
-    Failed,
-    Unreachable,
-}
-
-/// One module run's outcome.
-#[derive(Debug)]
-struct Outcome {
-    status: Status,
-    changed: bool,
-    /// The module's JSON result.
-    result: serde_json::Value,
-    /// The diff as Ansible renders it (empty when the module reports none).
-    diff: String,
-}
-
-impl Outcome {
-    fn msg(&self) -> String {
-        let mut m = self
-            .result
-            .get("msg")
-            .and_then(|m| m.as_str())
-            .unwrap_or("")
-            .to_string();
-        for k in ["stderr", "module_stderr"] {
-            if let Some(e) = self.result.get(k).and_then(|e| e.as_str()) {
-                if !e.trim().is_empty() {
-                    m.push_str(&format!("\n{k}: {}", e.trim()));
-                }
-            }
-        }
-        if m.is_empty() {
-            m = self.result.to_string();
-        }
-        m
+/// The provider error for a run that could not be made.
+pub(crate) fn run_error(e: AnsibleError) -> ProviderError {
+    match e {
+        AnsibleError::NotFound { detail } => ProviderError::permanent("Ansible not found", detail),
+        AnsibleError::NoResult { .. } => ProviderError::permanent("Ansible failed", e.to_string()),
+        other => ProviderError::permanent("Cannot run Ansible", other.to_string()),
     }
 }
 
-/// Parses the callback's line out of `ansible`'s stdout.
-fn parse_output(stdout: &str) -> Option<Outcome> {
-    let line = stdout.lines().find_map(|l| l.strip_prefix(MARKER))?;
-    let j: serde_json::Value = serde_json::from_str(line).ok()?;
-    let status = match j.get("status").and_then(|s| s.as_str()) {
-        Some("ok") => Status::Ok,
-        Some("skipped") => Status::Skipped,
-        Some("unreachable") => Status::Unreachable,
-        _ => Status::Failed,
-    };
-    let result = j.get("result").cloned().unwrap_or(serde_json::Value::Null);
-    let changed = result
-        .get("changed")
-        .and_then(|c| c.as_bool())
-        .unwrap_or(false);
-    let diff = j
-        .get("diff_text")
-        .and_then(|d| d.as_str())
-        .unwrap_or("")
-        .to_string();
-    Some(Outcome {
-        status,
-        changed,
-        result,
-        diff,
-    })
-}
-
-/// The temporary files of one run, removed when it is dropped.
-struct RunFiles {
-    dir: tempfile::TempDir,
-}
-
-fn io_err(what: &str, e: std::io::Error) -> ProviderError {
-    ProviderError::permanent("Cannot run Ansible", format!("{what}: {e}"))
-}
-
-fn write_private(path: &Path, text: &str) -> Result<(), ProviderError> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| io_err("temporary file", e))?;
-    f.write_all(text.as_bytes())
-        .map_err(|e| io_err("temporary file", e))
-}
-
-/// The host's name in a known_hosts file.
-fn known_hosts_name(host: &str, port: u16) -> String {
-    if port == 22 {
-        host.to_string()
-    } else {
-        format!("[{host}]:{port}")
+/// The provider error for an unreachable host: a changed host key and a refused login are
+/// permanent, anything else retryable.
+pub(crate) fn unreachable_error(host: &str, msg: &str) -> ProviderError {
+    if msg.contains("Host key verification failed")
+        || msg.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+    {
+        return ProviderError::permanent(
+            "SSH connection failed",
+            format!("The host key of {host} does not match: {msg}"),
+        );
     }
-}
-
-/// The `ansible` command for one run of `module` with `args` on `conn`'s host.
-fn command(
-    exe: &Path,
-    conn: &Connection,
-    python: Option<&str>,
-    module: &str,
-    args: &serde_json::Value,
-    check: bool,
-    files: &RunFiles,
-) -> Result<Command, ProviderError> {
-    let dir = files.dir.path();
-    let cb = dir.join("callbacks");
-    std::fs::create_dir(&cb).map_err(|e| io_err("temporary directory", e))?;
-    std::fs::write(cb.join("baton_json.py"), CALLBACK).map_err(|e| io_err("callback", e))?;
-
-    let mut ssh: Vec<String> = vec![
-        "-o BatchMode=yes".into(),
-        format!("-o ConnectTimeout={}", conn.timeout.as_secs().max(1)),
-    ];
-    if let Some(key) = &conn.host_key {
-        let kh = dir.join("known_hosts");
-        write_private(
-            &kh,
-            &format!(
-                "{} {}\n",
-                known_hosts_name(&conn.host, conn.port),
-                key.trim()
-            ),
-        )?;
-        ssh.push(format!(
-            "-o UserKnownHostsFile={}",
-            sh_quote(&kh.to_string_lossy())
-        ));
-        ssh.push("-o GlobalKnownHostsFile=/dev/null".into());
-        ssh.push("-o StrictHostKeyChecking=yes".into());
-    } else {
-        if let Some(kh) = &conn.known_hosts {
-            ssh.push(format!(
-                "-o UserKnownHostsFile={}",
-                sh_quote(&kh.to_string_lossy())
-            ));
-        }
-        ssh.push(match conn.strict_host_key_checking {
-            HostKeyChecking::Yes => "-o StrictHostKeyChecking=yes".into(),
-            HostKeyChecking::AcceptNew => "-o StrictHostKeyChecking=accept-new".into(),
-        });
+    if msg.contains("Permission denied") {
+        return ProviderError::permanent(
+            "SSH connection failed",
+            format!("Authentication to {host} failed: {msg}"),
+        );
     }
-    if !conn.agent {
-        ssh.push("-o IdentityAgent=none".into());
-    }
-    if let Some(b) = &conn.bastion {
-        let user = b
-            .user
-            .as_deref()
-            .map(|u| format!("{u}@"))
-            .unwrap_or_default();
-        ssh.push(format!("-o ProxyJump={user}{}:{}", b.host, b.port));
-    }
-
-    let mut vars = serde_json::Map::new();
-    vars.insert("ansible_host".into(), conn.host.clone().into());
-    vars.insert("ansible_port".into(), u64::from(conn.port).into());
-    vars.insert("ansible_user".into(), conn.user.clone().into());
-    vars.insert("ansible_connection".into(), "ssh".into());
-    vars.insert("ansible_ssh_common_args".into(), ssh.join(" ").into());
-    vars.insert(
-        "ansible_python_interpreter".into(),
-        python.unwrap_or("auto_silent").into(),
-    );
-    let key_file = match (&conn.private_key, &conn.private_key_file) {
-        (Some(text), _) => {
-            let p = dir.join("id");
-            let mut text = text.clone();
-            if !text.ends_with('\n') {
-                text.push('\n');
-            }
-            write_private(&p, &text)?;
-            Some(p)
-        }
-        (None, Some(p)) => Some(p.clone()),
-        _ => None,
-    };
-    if key_file.is_some() {
-        // Only the given key: ssh would otherwise offer the agent's keys first.
-        let common = format!("{} -o IdentitiesOnly=yes", ssh.join(" "));
-        vars.insert("ansible_ssh_common_args".into(), common.into());
-    }
-    let vars_file = dir.join("vars.json");
-    std::fs::write(&vars_file, serde_json::Value::Object(vars).to_string())
-        .map_err(|e| io_err("variables file", e))?;
-
-    let mut cmd = Command::new(exe);
-    cmd.arg("target")
-        .arg("-i")
-        .arg("target,")
-        .arg("-m")
-        .arg(module)
-        .arg("-a")
-        .arg(args.to_string())
-        .arg("-e")
-        .arg(format!("@{}", vars_file.display()))
-        .arg("--diff")
-        .arg("-T")
-        .arg(conn.timeout.as_secs().max(1).to_string());
-    if check {
-        cmd.arg("--check");
-    }
-    if let Some(k) = key_file {
-        cmd.arg("--private-key").arg(k);
-    }
-    cmd.env("ANSIBLE_CALLBACK_PLUGINS", &cb)
-        .env("ANSIBLE_STDOUT_CALLBACK", "baton_json")
-        .env("ANSIBLE_LOAD_CALLBACK_PLUGINS", "1")
-        .env("ANSIBLE_NOCOLOR", "1")
-        .env("ANSIBLE_FORCE_COLOR", "0")
-        .env("ANSIBLE_DEPRECATION_WARNINGS", "0")
-        .env("ANSIBLE_HOST_KEY_CHECKING", "True")
-        .env("ANSIBLE_PIPELINING", "True")
-        .env("ANSIBLE_RETRY_FILES_ENABLED", "0")
-        .env("ANSIBLE_LOCAL_TEMP", dir.join("local-tmp"))
-        // Replaces Ansible's default ControlMaster/ControlPersist arguments: a shared master
-        // would skip the host key check of later runs.
-        .env(
-            "ANSIBLE_SSH_ARGS",
-            "-o ControlMaster=no -o ControlPath=none",
-        )
-        .env("PYTHONWARNINGS", "ignore")
-        .stdin(std::process::Stdio::null());
-    Ok(cmd)
+    ProviderError::retryable("Host unreachable", format!("{host} is unreachable: {msg}"))
 }
 
 /// Runs `obj`'s module on its host (`check`: in check mode).
-fn run(obj: &Value, check: bool) -> Result<Outcome, ProviderError> {
+fn run(obj: &Value, check: bool) -> Result<TaskResult, ProviderError> {
     let conn = connection(obj)?;
     let module = s(obj, "module").ok_or_else(|| {
         ProviderError::permanent("Missing module", "module is required.").on_attr("module")
@@ -314,61 +79,41 @@ fn run(obj: &Value, check: bool) -> Result<Outcome, ProviderError> {
         .filter(|a| !a.is_null())
         .map(|a| a.to_json())
         .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new()));
-    let exe = ansible_executable()?;
-    let files = RunFiles {
-        dir: tempfile::Builder::new()
-            .prefix("baton-ansible-")
-            .tempdir()
-            .map_err(|e| io_err("temporary directory", e))?,
-    };
-    let python = s(obj, "python_interpreter");
-    let mut cmd = command(
-        &exe,
-        &conn,
-        python.as_deref(),
-        &module,
-        &args,
+    let exe = runner::playbook_executable().map_err(run_error)?;
+    let host = format!("{}:{}", conn.host, conn.port);
+    let opts = RunOpts {
+        play: Play::Module {
+            module: module.clone(),
+            args,
+        },
+        hosts: Hosts::Connection {
+            connection: Box::new(conn),
+            name: "target".into(),
+            groups: Vec::new(),
+            python: s(obj, "python_interpreter"),
+        },
+        extra_vars: None,
+        limit: None,
+        tags: Vec::new(),
+        skip_tags: Vec::new(),
         check,
-        &files,
-    )?;
-    let out = cmd
-        .output()
-        .map_err(|e| io_err(&format!("{}", exe.display()), e))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let Some(outcome) = parse_output(&stdout) else {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(20).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        cwd: None,
+    };
+    let out = runner::run(&exe, &opts).map_err(run_error)?;
+    let Some(outcome) = out.results.into_iter().next() else {
         return Err(ProviderError::permanent(
             "Ansible failed",
             format!(
-                "`ansible -m {module}` exited with {} and reported no result:\n{}",
-                out.status,
-                tail.join("\n")
+                "`ansible-playbook` running {module} exited with {} and reported no result:\n{}",
+                out.exit_code
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "a signal".into()),
+                out.stderr
             ),
         ));
     };
     if outcome.status == Status::Unreachable {
-        let msg = outcome.msg();
-        let host = format!("{}:{}", conn.host, conn.port);
-        if msg.contains("Host key verification failed")
-            || msg.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
-        {
-            return Err(ProviderError::permanent(
-                "SSH connection failed",
-                format!("The host key of {host} does not match: {msg}"),
-            ));
-        }
-        if msg.contains("Permission denied") {
-            return Err(ProviderError::permanent(
-                "SSH connection failed",
-                format!("Authentication to {host} failed: {msg}"),
-            ));
-        }
-        return Err(ProviderError::retryable(
-            "Host unreachable",
-            format!("{host} is unreachable: {msg}"),
-        ));
+        return Err(unreachable_error(&host, &outcome.msg()));
     }
     Ok(outcome)
 }
@@ -443,7 +188,7 @@ fn object_id(v: &Value) -> Value {
 
 /// The module's result as recorded: without the diff (the `diff` attribute renders it) and
 /// Ansible's own bookkeeping (`_ansible_*`).
-fn result_text(o: &Outcome) -> String {
+fn result_text(o: &TaskResult) -> String {
     let mut r = o.result.clone();
     if let Some(m) = r.as_object_mut() {
         m.retain(|k, _| k != "diff" && !k.starts_with("_ansible"));
@@ -546,26 +291,5 @@ impl ResourceType for AnsibleModule {
             return Ok(Some(Value::object(m)));
         }
         Ok(Some(state.clone()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_the_callback_line() {
-        let out = "noise\nBATON-RESULT {\"status\": \"skipped\", \"host\": \"target\", \"result\": {\"changed\": false, \"msg\": \"Command would have run if not in check mode\"}, \"diff_text\": \"\"}\n";
-        let o = parse_output(out).expect("parsed");
-        assert_eq!(o.status, Status::Skipped);
-        assert!(!o.changed);
-        assert!(o.msg().contains("would have run"));
-        assert!(parse_output("ERROR! nothing\n").is_none());
-    }
-
-    #[test]
-    fn known_hosts_names_carry_the_port() {
-        assert_eq!(known_hosts_name("h", 22), "h");
-        assert_eq!(known_hosts_name("127.0.0.1", 2222), "[127.0.0.1]:2222");
     }
 }

@@ -4,8 +4,10 @@
 //! host through it (`remote_file`, `remote_command`, and the connection block with its
 //! `become`), `native` more of them (`remote_directory`, `remote_line`, `remote_user`),
 //! `package` `remote_package` (apt and dnf), `service` `remote_service` (systemd or SysV
-//! init, restarted when a listed value changes) and `ansible` `ansible_module` (any Ansible module,
-//! run through Ansible's own `ansible` CLI), all registered into a provider set with
+//! init, restarted when a listed value changes), `ansible` `ansible_module` (any Ansible
+//! module, run through Ansible's own CLI; `ansible::runner` is the one `ansible-playbook` run
+//! that the workflows' playbook step uses too) and `playbook` `ansible_playbook` (an existing
+//! playbook), all registered into a provider set with
 //! [`register`]; `inventory` reads Ansible inventories (the `ansible_inventory`
 //! data source); `testing` starts throwaway `sshd` servers for tests and provides
 //! ansible-core. This crate
@@ -18,6 +20,7 @@ mod channel;
 pub mod inventory;
 pub mod native;
 pub mod package;
+pub mod playbook;
 pub mod resources;
 pub mod service;
 pub mod ssh;
@@ -60,5 +63,9 @@ pub fn register(r: &mut baton_provider::Registry) {
     r.add_resource(
         resources::PROVIDER,
         std::sync::Arc::new(ansible::AnsibleModule::new()),
+    );
+    r.add_resource(
+        resources::PROVIDER,
+        std::sync::Arc::new(playbook::AnsiblePlaybook::new()),
     );
 }

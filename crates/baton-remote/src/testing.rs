@@ -190,11 +190,16 @@ impl TestSshd {
     /// Starts sshd on `self.port` and waits until it accepts connections.
     fn launch(&mut self) -> Result<(), String> {
         let d = self.dir.path();
+        // `SetEnv SHLVL=1`: Debian's bash reads `~/.bashrc` when sshd starts it as the login
+        // shell of a command, unless it is not the first shell level; the test hosts' sessions
+        // must not depend on the developer's rc files (root's runs `pyenv init` on the build
+        // machines, which takes a lock a killed session can leave behind for a minute).
+        // `PYENV_REHASH_TIMEOUT=1` bounds that wait should the rc file be read anyway.
         let config = format!(
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
              AuthorizedKeysFile {d}/authorized_keys\nPermitRootLogin yes\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nStrictModes no\n\
-             UsePAM no\nMaxStartups 100\nLogLevel INFO\nSetEnv SHLVL=1\n",
+             UsePAM no\nMaxStartups 100\nLogLevel INFO\nSetEnv SHLVL=1 PYENV_REHASH_TIMEOUT=1\n",
             port = self.port,
             d = d.display()
         );

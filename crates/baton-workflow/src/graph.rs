@@ -19,6 +19,7 @@ pub fn exprs(s: &Step) -> Vec<&Expr> {
         StepKind::Approval { message, .. } => out.extend(message.iter()),
         StepKind::Workflow { .. } => {}
         StepKind::Value { outputs } => out.push(outputs),
+        StepKind::AnsiblePlaybook(p) => out.extend(p.exprs()),
     }
     for e in [
         &s.env,

@@ -4,7 +4,9 @@
 //!
 //! Must not evaluate anything but constant type constraints, and must not run anything.
 
-use crate::model::{Executor, Input, Limit, Schedule, Step, StepKind, Workflow, Workflows};
+use crate::model::{
+    Executor, Input, Limit, PlaybookStep, Schedule, Step, StepKind, Workflow, Workflows,
+};
 use baton_config::settings::{duration_attr, no_blocks, retry, unsupported};
 use baton_config::syntax::{parse_file, Attribute, Block};
 use baton_config::{Expr, ExprKind, FailurePolicy};
@@ -459,11 +461,16 @@ fn step(b: &Block, is_step: bool, diags: &mut Diagnostics) -> Option<Step> {
                 no_blocks(&inner.body, "approval", diags);
                 kinds.push((StepKind::Approval { message, timeout }, inner.def_span));
             }
+            "ansible_playbook" => {
+                if let Some(p) = playbook_step(inner, &context, diags) {
+                    kinds.push((StepKind::AnsiblePlaybook(Box::new(p)), inner.def_span));
+                }
+            }
             other => diags.push(
                 Diagnostic::error(
                     "Unsupported block type",
                     format!(
-                        "Blocks of type \"{other}\" are not expected in a {what} block; expected retry{}.",
+                        "Blocks of type \"{other}\" are not expected in a {what} block; expected retry, ansible_playbook{}.",
                         if is_step { " or approval" } else { "" }
                     ),
                 )
@@ -482,7 +489,7 @@ fn step(b: &Block, is_step: bool, diags: &mut Diagnostics) -> Option<Step> {
                 Diagnostic::error(
                     format!("Empty {what}"),
                     format!(
-                        "{} says what it does with one of: apply = \"DIR\", destroy = \"DIR\", command = \"...\", workflow = \"NAME\", outputs = {{ ... }}{}.",
+                        "{} says what it does with one of: apply = \"DIR\", destroy = \"DIR\", command = \"...\", workflow = \"NAME\", outputs = {{ ... }}, an ansible_playbook block{}.",
                         context,
                         if is_step { ", or an approval block" } else { "" }
                     ),
@@ -496,7 +503,7 @@ fn step(b: &Block, is_step: bool, diags: &mut Diagnostics) -> Option<Step> {
                 Diagnostic::error(
                     format!("Ambiguous {what}"),
                     format!(
-                        "{context} does more than one thing; a step is one of apply, destroy, command, workflow, outputs or approval."
+                        "{context} does more than one thing; a step is one of apply, destroy, command, workflow, outputs, ansible_playbook or approval."
                     ),
                 )
                 .at(kinds[1].1),
@@ -554,6 +561,66 @@ fn step(b: &Block, is_step: bool, diags: &mut Diagnostics) -> Option<Step> {
         );
     }
     Some(s)
+}
+
+const PLAYBOOK_ARGS: &[&str] = &[
+    "playbook",
+    "inventory",
+    "limit",
+    "extra_vars",
+    "tags",
+    "skip_tags",
+    "check",
+];
+
+/// An `ansible_playbook { ... }` block of a step.
+fn playbook_step(b: &Block, context: &str, diags: &mut Diagnostics) -> Option<PlaybookStep> {
+    let mut playbook = None;
+    let mut inventory = None;
+    let (mut limit, mut extra_vars, mut tags, mut skip_tags, mut check) =
+        (None, None, None, None, None);
+    for a in &b.body.attrs {
+        let e = Some(a.expr.clone());
+        match a.name.as_str() {
+            "playbook" => playbook = e,
+            "inventory" => inventory = e,
+            "limit" => limit = e,
+            "extra_vars" => extra_vars = e,
+            "tags" => tags = e,
+            "skip_tags" => skip_tags = e,
+            "check" => check = e,
+            _ => unsupported(a, "an ansible_playbook block", PLAYBOOK_ARGS, diags),
+        }
+    }
+    no_blocks(&b.body, "ansible_playbook", diags);
+    let mut missing = |arg: &str| {
+        diags.push(
+            Diagnostic::error(
+                "Missing required argument",
+                format!("The ansible_playbook block of {context} needs {arg}."),
+            )
+            .at(b.def_span),
+        );
+    };
+    match (playbook, inventory) {
+        (Some(playbook), Some(inventory)) => Some(PlaybookStep {
+            playbook,
+            inventory,
+            limit,
+            extra_vars,
+            tags,
+            skip_tags,
+            check,
+        }),
+        (None, _) => {
+            missing("playbook");
+            None
+        }
+        (_, None) => {
+            missing("inventory");
+            None
+        }
+    }
 }
 
 fn schedule(b: &Block, diags: &mut Diagnostics) -> Option<Schedule> {
@@ -711,5 +778,58 @@ fn whole_number(a: &Attribute, min: u32, diags: &mut Diagnostics) -> Option<u32>
             );
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> (Workflows, Vec<String>) {
+        let (w, d) = load_texts(
+            Path::new("."),
+            &[("w.baton.hcl".to_string(), text.to_string())],
+            &Sources::new(),
+        );
+        let errors = d
+            .errors()
+            .map(|e| format!("{}: {}", e.summary, e.detail))
+            .collect();
+        (w, errors)
+    }
+
+    #[test]
+    fn an_ansible_playbook_block_is_a_step_kind() {
+        let (w, errors) = load(
+            "workflow \"w\" {\n  step \"p\" {\n    ansible_playbook {\n      playbook   = \"site.yml\"\n      inventory  = \"hosts.ini\"\n      extra_vars = { a = step.q.outputs.x }\n      check      = true\n    }\n  }\n  step \"q\" {\n    outputs = { x = 1 }\n  }\n}\n",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let step = w.get("w").and_then(|w| w.step("p")).expect("step p");
+        assert_eq!(step.kind.as_str(), "ansible_playbook");
+        let deps: Vec<String> = crate::graph::dependencies(step)
+            .into_iter()
+            .map(|(d, _)| d)
+            .collect();
+        assert_eq!(deps, vec!["q".to_string()], "extra_vars' references count");
+
+        let (_, errors) = load(
+            "workflow \"w\" {\n  step \"p\" {\n    ansible_playbook {\n      playbook = \"site.yml\"\n      verbose  = true\n    }\n  }\n}\n",
+        );
+        assert!(
+            errors.iter().any(|e| e.contains("needs inventory")),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|e| e.starts_with("Unsupported argument")),
+            "{errors:?}"
+        );
+
+        let (_, errors) = load(
+            "workflow \"w\" {\n  step \"p\" {\n    command = \"true\"\n    ansible_playbook {\n      playbook  = \"site.yml\"\n      inventory = \"hosts.ini\"\n    }\n  }\n}\n",
+        );
+        assert!(
+            errors.iter().any(|e| e.starts_with("Ambiguous step")),
+            "{errors:?}"
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! Workflows as written in `*.baton.hcl` files: inputs, steps (apply, destroy, command,
-//! approval, child workflow) with their dependencies, fan-out, retries, timeouts, cache and
+//! approval, child workflow, value, Ansible playbook) with their dependencies, fan-out, retries, timeouts, cache and
 //! limits; compensations; schedules; and the file-level `limit` blocks.
 //!
 //! Plain data decoded at load time: settings are typed (durations, attempts, failure policy),
@@ -100,10 +100,48 @@ pub enum StepKind {
     /// Compute outputs from expressions, running nothing: derive a value for later steps,
     /// or gather a fan-out's outputs into one.
     Value { outputs: Expr },
+    /// Run an Ansible playbook (`ansible_playbook { ... }`).
+    AnsiblePlaybook(Box<PlaybookStep>),
+}
+
+/// An `ansible_playbook` block: the playbook, where it runs and how. Each argument an
+/// expression evaluated when the step starts.
+#[derive(Clone, Debug)]
+pub struct PlaybookStep {
+    /// The playbook file, relative to the workflow's directory.
+    pub playbook: Expr,
+    /// An inventory file or directory, relative to the workflow's directory.
+    pub inventory: Expr,
+    pub limit: Option<Expr>,
+    /// An object of variables (`-e`, through a private file).
+    pub extra_vars: Option<Expr>,
+    pub tags: Option<Expr>,
+    pub skip_tags: Option<Expr>,
+    /// Run with `--check` (report what would change, change nothing).
+    pub check: Option<Expr>,
+}
+
+impl PlaybookStep {
+    /// Its expressions, in a fixed order.
+    pub fn exprs(&self) -> Vec<&Expr> {
+        let mut out = vec![&self.playbook, &self.inventory];
+        out.extend(
+            [
+                &self.limit,
+                &self.extra_vars,
+                &self.tags,
+                &self.skip_tags,
+                &self.check,
+            ]
+            .into_iter()
+            .flatten(),
+        );
+        out
+    }
 }
 
 impl StepKind {
-    /// `apply`, `destroy`, `command`, `approval` or `workflow`.
+    /// `apply`, `destroy`, `command`, `approval`, `workflow`, `value` or `ansible_playbook`.
     pub fn as_str(&self) -> &'static str {
         match self {
             StepKind::Apply { .. } => "apply",
@@ -112,6 +150,7 @@ impl StepKind {
             StepKind::Approval { .. } => "approval",
             StepKind::Workflow { .. } => "workflow",
             StepKind::Value { .. } => "value",
+            StepKind::AnsiblePlaybook(_) => "ansible_playbook",
         }
     }
 }

@@ -1,12 +1,13 @@
 //! `workflow plan`: a workflow's steps in the order they can run, and for every stack step
 //! whose arguments are known before the run (they depend on inputs only) the plan of that
-//! stack and its policy gate's verdict — changing nothing and recording nothing.
+//! stack and its policy gate's verdict, and for every `ansible_playbook` step whose arguments
+//! are known, its `ansible-playbook --check` run — changing nothing and recording nothing.
 //!
 //! Must not start a run, write a store or create a stack's state.
 
 use crate::exec::{resolve_inputs, InputValue, WfError};
 use crate::graph;
-use crate::model::{Step, StepKind, Workflow};
+use crate::model::{PlaybookStep, Step, StepKind, Workflow};
 use crate::scope::WfScope;
 use baton_backend::Location;
 use baton_core::Sources;
@@ -26,6 +27,27 @@ pub struct StepPreview {
     /// `for_each` or `count`.
     pub fan_out: Option<&'static str>,
     pub stack: Option<StackPreview>,
+    /// An `ansible_playbook` step: its check run.
+    pub playbook: Option<PlaybookPreview>,
+}
+
+/// What an `ansible_playbook` step would do, from `ansible-playbook --check`.
+#[derive(Debug)]
+pub enum PlaybookPreview {
+    /// Its arguments depend on steps that have not run (or it fans out).
+    Later {
+        depends_on: Vec<String>,
+    },
+    Checked {
+        playbook: String,
+        /// `HOST: TASK` of the tasks that would change.
+        changed_tasks: Vec<String>,
+        /// The check run's recap, one host a line.
+        recap: String,
+        /// Hosts that failed or were unreachable in the check run, with their messages.
+        failed: Option<String>,
+    },
+    Error(String),
 }
 
 /// What a stack step would do.
@@ -67,6 +89,10 @@ pub fn preview(
             }
             _ => None,
         };
+        let playbook = match &step.kind {
+            StepKind::AnsiblePlaybook(pb) => Some(playbook(wf, step, pb, &values, sources)),
+            _ => None,
+        };
         out.push(StepPreview {
             name: name.clone(),
             kind: step.kind.as_str(),
@@ -82,9 +108,98 @@ pub fn preview(
                 None
             },
             stack,
+            playbook,
         });
     }
     Ok(out)
+}
+
+/// The steps named by `exprs`' references (`step.NAME`).
+fn step_refs<'e>(exprs: impl IntoIterator<Item = &'e baton_config::Expr>) -> Vec<String> {
+    let mut later: Vec<String> = Vec::new();
+    for e in exprs {
+        for r in baton_eval::refs::references(e).0 {
+            if let baton_eval::refs::Reference::Resource(a) = &r.reference {
+                if a.type_ == "step" && !later.contains(&a.name) {
+                    later.push(a.name.clone());
+                }
+            }
+        }
+    }
+    later
+}
+
+/// The check run of an `ansible_playbook` step whose arguments depend on inputs only.
+fn playbook(
+    wf: &Workflow,
+    step: &Step,
+    pb: &PlaybookStep,
+    inputs: &BTreeMap<String, Value>,
+    sources: &Sources,
+) -> PlaybookPreview {
+    let later = step_refs(pb.exprs());
+    if !later.is_empty() || step.for_each.is_some() || step.count.is_some() {
+        return PlaybookPreview::Later { depends_on: later };
+    }
+    let steps = std::collections::HashMap::new();
+    let scope = WfScope {
+        dir: &wf.dir,
+        run_id: "",
+        workflow: &wf.name,
+        inputs,
+        steps: &steps,
+        each: None,
+        count: None,
+    };
+    let eval = |e: &baton_config::Expr| -> Result<Value, String> {
+        let mut ev = Evaluator::new(
+            &scope,
+            FnCtx {
+                base_dir: &wf.dir,
+                sources,
+                planning: true,
+                plan_timestamp: None,
+            },
+        );
+        ev.eval(e)
+            .map_err(|d| format!("{}: {}", d.summary, d.detail))
+    };
+    let (mut opts, sensitive) = match crate::exec::playbook::prepare(pb, &wf.dir, &eval) {
+        Ok(o) => o,
+        Err(e) => return PlaybookPreview::Error(e),
+    };
+    opts.check = true;
+    let playbook = match &opts.play {
+        baton_remote::ansible::runner::Play::File(p) => p
+            .strip_prefix(&wf.dir)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .to_string(),
+        baton_remote::ansible::runner::Play::Module { module, .. } => module.clone(),
+    };
+    use baton_remote::ansible::runner;
+    let run = match runner::playbook_executable().and_then(|exe| runner::run(&exe, &opts)) {
+        Ok(r) => r,
+        Err(e) => return PlaybookPreview::Error(e.to_string()),
+    };
+    let failures = run.failures();
+    let failed = if failures.is_empty() {
+        None
+    } else if sensitive {
+        let hosts: Vec<String> = failures.into_iter().map(|(h, _)| h).collect();
+        Some(format!(
+            "{} (task messages suppressed: extra_vars are sensitive)",
+            hosts.join(", ")
+        ))
+    } else {
+        Some(run.failure_message())
+    };
+    PlaybookPreview::Checked {
+        playbook,
+        changed_tasks: run.changed_tasks(),
+        recap: run.recap_text(),
+        failed,
+    }
 }
 
 fn stack(
@@ -95,19 +210,11 @@ fn stack(
     sources: &Sources,
 ) -> StackPreview {
     // Arguments that refer to other steps are known only when the run gets there.
-    let mut later: Vec<String> = Vec::new();
-    for e in [Some(dir), step.env.as_ref(), step.vars.as_ref()]
-        .into_iter()
-        .flatten()
-    {
-        for r in baton_eval::refs::references(e).0 {
-            if let baton_eval::refs::Reference::Resource(a) = &r.reference {
-                if a.type_ == "step" && !later.contains(&a.name) {
-                    later.push(a.name.clone());
-                }
-            }
-        }
-    }
+    let later = step_refs(
+        [Some(dir), step.env.as_ref(), step.vars.as_ref()]
+            .into_iter()
+            .flatten(),
+    );
     if !later.is_empty() || step.for_each.is_some() || step.count.is_some() {
         return StackPreview::Later { depends_on: later };
     }

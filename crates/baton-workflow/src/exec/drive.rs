@@ -633,6 +633,14 @@ impl Book<'_> {
                 inputs: object_of(&step.inputs, "inputs")?.into_iter().collect(),
                 parent_run: self.run.id.clone(),
             },
+            StepKind::AnsiblePlaybook(pb) => {
+                let (opts, sensitive) =
+                    super::playbook::prepare(pb, dir, &|e| self.eval(e, Some(inst)))?;
+                Work::Playbook {
+                    opts: Box::new(opts),
+                    sensitive,
+                }
+            }
             StepKind::Approval { .. } | StepKind::Value { .. } => {
                 return Err(format!(
                     "a {} step is not performed by a worker",
@@ -1165,6 +1173,20 @@ fn describe(w: &Work) -> serde_json::Value {
             }).collect::<serde_json::Map<_, _>>(),
         }),
         Work::Workflow { name, .. } => serde_json::json!({ "workflow": name }),
+        Work::Playbook { opts, .. } => {
+            use baton_remote::ansible::runner::{Hosts, Play};
+            let path = |p: &std::path::Path| serde_json::json!(p.to_string_lossy());
+            serde_json::json!({
+                "playbook": match &opts.play { Play::File(p) => path(p), Play::Module { module, .. } => serde_json::json!(module) },
+                "inventory": match &opts.hosts { Hosts::Inventory(p) => path(p), Hosts::Connection { name, .. } => serde_json::json!(name) },
+                "limit": opts.limit,
+                "tags": opts.tags,
+                "skip_tags": opts.skip_tags,
+                "check": opts.check,
+                // Names only: values may be secrets.
+                "extra_vars": opts.extra_vars.as_ref().and_then(|v| v.as_object()).map(|o| o.keys().cloned().collect::<Vec<_>>()),
+            })
+        }
     }
 }
 

@@ -11,6 +11,7 @@
 mod drive;
 mod gate;
 pub(crate) mod perform;
+pub(crate) mod playbook;
 pub mod remote;
 mod undo;
 mod values;

@@ -1,6 +1,7 @@
 //! Performing one prepared step instance on a worker thread: a command (with its outputs
 //! file, bounded output, timeout and retries), a stack apply or destroy through the engine's
-//! run lifecycle (or the resume of one that was in flight), or a child workflow run.
+//! run lifecycle (or the resume of one that was in flight), a child workflow run, or an
+//! Ansible playbook (`super::playbook`).
 //!
 //! Must not write the workflow store (the driving thread records outcomes) and must not
 //! evaluate workflow expressions (they were resolved when the step was prepared).
@@ -64,6 +65,12 @@ pub(super) enum Work {
         name: String,
         inputs: BTreeMap<String, Value>,
         parent_run: String,
+    },
+    /// An `ansible-playbook` run (always in this process, whatever the executor).
+    Playbook {
+        opts: Box<baton_remote::ansible::runner::RunOpts>,
+        /// Its `extra_vars` hold a secret: no task message or stderr is recorded.
+        sensitive: bool,
     },
 }
 
@@ -171,6 +178,7 @@ fn once(r: &Runner<'_>, p: &Prepared, attempt: u32) -> Performed {
             out
         }
         Work::Stack { .. } => stack_step(r, p),
+        Work::Playbook { opts, sensitive } => super::playbook::perform(opts, *sensitive),
         Work::Workflow {
             name,
             inputs,

@@ -303,7 +303,7 @@ fn list(env: &Env, as_json: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn plan(env: &Env, name: &str, inputs: &[String]) -> anyhow::Result<ExitCode> {
-    use baton_workflow::preview::StackPreview;
+    use baton_workflow::preview::{PlaybookPreview, StackPreview};
     let (wfs, d) = baton_workflow::load_dir(&env.dir, &env.sources);
     if super::print_diags(&d, &env.sources) {
         return Ok(ExitCode::from(1));
@@ -359,6 +359,44 @@ fn plan(env: &Env, name: &str, inputs: &[String]) -> anyhow::Result<ExitCode> {
                 denied |= *d;
             }
             Some(StackPreview::Error(e)) => {
+                outln!("      error: {e}");
+                errors = true;
+            }
+        }
+        match &s.playbook {
+            None => {}
+            Some(PlaybookPreview::Later { depends_on }) if depends_on.is_empty() => {
+                outln!("      checked when it runs (fanned out)");
+            }
+            Some(PlaybookPreview::Later { depends_on }) => outln!(
+                "      checked when it runs: its arguments use the outputs of {}",
+                depends_on
+                    .iter()
+                    .map(|d| format!("step.{d}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Some(PlaybookPreview::Checked {
+                playbook,
+                changed_tasks,
+                recap,
+                failed,
+            }) => {
+                outln!(
+                    "      {playbook} (check mode): {} task(s) would change",
+                    changed_tasks.len()
+                );
+                for t in changed_tasks {
+                    outln!("        ~ {t}");
+                }
+                for l in recap.lines() {
+                    outln!("        {l}");
+                }
+                if let Some(f) = failed {
+                    outln!("      check run failed: {f}");
+                }
+            }
+            Some(PlaybookPreview::Error(e)) => {
                 outln!("      error: {e}");
                 errors = true;
             }
