@@ -357,6 +357,7 @@ impl ResourceType for AnsiblePlaybook {
             return Ok(PlanResponse {
                 planned: Value::object(m),
                 requires_replace: resp.requires_replace,
+                warnings: Vec::new(),
             });
         }
         m.insert(
@@ -372,6 +373,7 @@ impl ResourceType for AnsiblePlaybook {
                     return Ok(PlanResponse {
                         planned: same,
                         requires_replace: resp.requires_replace,
+                        warnings: Vec::new(),
                     });
                 }
             }
@@ -384,6 +386,7 @@ impl ResourceType for AnsiblePlaybook {
         Ok(PlanResponse {
             planned: Value::object(m),
             requires_replace: resp.requires_replace,
+            warnings: Vec::new(),
         })
     }
 
