@@ -89,6 +89,8 @@ for h in $(seq 0 $((nhosts - 1))); do
   ok=""
   for _ in 1 2 3 4 5; do
     port=$(free_port)
+    # SetEnv SHLVL=1: Debian's bash skips ~/.bashrc for the sessions' login shells, so every
+    # contestant's sessions start as on a server, not with the benchmarking user's rc files.
     cat > "$d/sshd_config" <<EOF
 Port $port
 ListenAddress 127.0.0.1
@@ -103,6 +105,7 @@ UsePAM no
 MaxStartups 100
 MaxSessions 100
 LogLevel ERROR
+SetEnv SHLVL=1
 EOF
     : > "$d/sshd.log"
     "$sshd_bin" -D -e -f "$d/sshd_config" </dev/null >/dev/null 2>>"$d/sshd.log" &
