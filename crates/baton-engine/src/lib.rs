@@ -22,6 +22,7 @@ pub mod plan;
 pub mod planfile;
 pub mod planjson;
 pub mod policy;
+mod prepare;
 pub mod providers;
 pub mod relevance;
 pub mod resume;

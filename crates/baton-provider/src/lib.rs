@@ -227,6 +227,12 @@ pub trait ResourceType: Send + Sync {
     fn plan(&self, req: PlanRequest<'_>) -> Result<PlanResponse, ProviderError> {
         Ok(plan::default_plan(self.schema(), &req))
     }
+    /// Called once before a walk reads or changes `objects` of this type (the recorded
+    /// objects before a refresh, the planned ones before an apply): a chance to start slow
+    /// set-up in the background, such as connecting to every host at once rather than as the
+    /// walk reaches each. It must return at once and cannot fail: the calls that follow
+    /// report what goes wrong. Values may hold unknowns.
+    fn prepare(&self, _objects: &[&Value]) {}
     /// Creates, updates or deletes. Returns the new object (`None` after a delete).
     fn apply(&self, req: ApplyRequest<'_>) -> Result<Option<Value>, ProviderError>;
     /// Reads the real object. `None` means it no longer exists.

@@ -125,10 +125,10 @@ impl Channel {
         let t = t.as_str();
         let mut frame = format!("printf '%s B\\n' {t}; printf '%s B\\n' {t} >&2\n");
         match stdin {
-            None => frame.push_str(&format!("sh -c {} </dev/null\n", sh_quote(script))),
+            None => frame.push_str(&format!("( eval {} ) </dev/null\n", sh_quote(script))),
             Some(data) => {
                 frame.push_str(&format!(
-                    "base64 -d <<'{HEREDOC}' | sh -c {}\n",
+                    "base64 -d <<'{HEREDOC}' | ( eval {} )\n",
                     sh_quote(script)
                 ));
                 let encoded = base64::engine::general_purpose::STANDARD.encode(data);
@@ -400,8 +400,8 @@ mod tests {
     #[test]
     fn a_shell_that_exits_loses_the_frame() {
         let mut ch = local();
-        // `exit` in the script ends only its own `sh -c`; killing the channel's shell ends all.
-        match ch.run("kill -9 $PPID", None).expect("the frame is written") {
+        // `exit` in the script ends only its own subshell; killing the channel's shell (`$$`) ends all.
+        match ch.run("kill -9 $$", None).expect("the frame is written") {
             Outcome::Lost { started, .. } => assert!(started),
             Outcome::Done { .. } => panic!("the shell was killed"),
         }

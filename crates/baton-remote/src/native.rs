@@ -139,6 +139,10 @@ impl ResourceType for RemoteDirectory {
         &self.schema
     }
 
+    fn prepare(&self, objects: &[&Value]) {
+        crate::resources::prepare_hosts(objects);
+    }
+
     fn validate(&self, config: &Value) -> Vec<AttrDiag> {
         let mut d = Vec::new();
         if let Some(m) = s(config, "mode") {
@@ -425,6 +429,10 @@ impl ResourceType for RemoteLine {
         &self.schema
     }
 
+    fn prepare(&self, objects: &[&Value]) {
+        crate::resources::prepare_hosts(objects);
+    }
+
     fn validate(&self, config: &Value) -> Vec<AttrDiag> {
         let mut d = Vec::new();
         if let Some(st) = s(config, "state") {
@@ -605,6 +613,10 @@ impl ResourceType for RemoteUser {
 
     fn schema(&self) -> &Schema {
         &self.schema
+    }
+
+    fn prepare(&self, objects: &[&Value]) {
+        crate::resources::prepare_hosts(objects);
     }
 
     fn validate(&self, config: &Value) -> Vec<AttrDiag> {

@@ -222,6 +222,10 @@ impl ResourceType for RemotePackage {
         &self.schema
     }
 
+    fn prepare(&self, objects: &[&Value]) {
+        crate::resources::prepare_hosts(objects);
+    }
+
     fn validate(&self, config: &Value) -> Vec<AttrDiag> {
         let mut d = Vec::new();
         if let Some(n) = s(config, "name") {

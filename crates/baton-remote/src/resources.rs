@@ -156,6 +156,48 @@ pub(crate) fn ssh_error(e: SshError) -> ProviderError {
     }
 }
 
+/// Connects to the hosts of `objects` (their `connection` blocks) in the background, a few at
+/// a time, so a walk that reaches them one after another finds them connected: what
+/// [`baton_provider::ResourceType::prepare`] does for every type of this crate. Objects whose
+/// connection is not known yet are skipped; failures are left for the commands to report.
+pub(crate) fn prepare_hosts(objects: &[&Value]) {
+    let mut conns: Vec<Connection> = Vec::new();
+    for obj in objects {
+        let known = obj
+            .get_attr("connection")
+            .is_some_and(|c| c.is_wholly_known() && !c.is_null());
+        if !known {
+            continue;
+        }
+        if let Ok(c) = connection(obj) {
+            if !conns.contains(&c) {
+                conns.push(c);
+            }
+        }
+    }
+    // One host is connected by its first command anyway.
+    if conns.len() < 2 {
+        return;
+    }
+    let queue = Arc::new(std::sync::Mutex::new(conns));
+    for _ in 0..PREPARE_THREADS {
+        let queue = Arc::clone(&queue);
+        let spawned = std::thread::Builder::new()
+            .name("baton-ssh-warm".into())
+            .spawn(move || loop {
+                let next = queue.lock().ok().and_then(|mut q| q.pop());
+                let Some(conn) = next else { break };
+                sessions().get(&conn).warm();
+            });
+        if spawned.is_err() {
+            break;
+        }
+    }
+}
+
+/// How many hosts [`prepare_hosts`] connects to at once.
+const PREPARE_THREADS: usize = 8;
+
 /// Runs `script` on the host of `obj`'s connection.
 pub(crate) fn run(
     obj: &Value,
@@ -399,6 +441,10 @@ impl ResourceType for RemoteFile {
 
     fn schema(&self) -> &Schema {
         &self.schema
+    }
+
+    fn prepare(&self, objects: &[&Value]) {
+        prepare_hosts(objects);
     }
 
     fn plan(&self, req: PlanRequest<'_>) -> Result<PlanResponse, ProviderError> {
@@ -678,6 +724,10 @@ impl ResourceType for RemoteCommand {
 
     fn schema(&self) -> &Schema {
         &self.schema
+    }
+
+    fn prepare(&self, objects: &[&Value]) {
+        prepare_hosts(objects);
     }
 
     fn plan(&self, req: PlanRequest<'_>) -> Result<PlanResponse, ProviderError> {

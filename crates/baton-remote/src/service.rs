@@ -413,6 +413,10 @@ impl ResourceType for RemoteService {
         &self.schema
     }
 
+    fn prepare(&self, objects: &[&Value]) {
+        crate::resources::prepare_hosts(objects);
+    }
+
     fn validate(&self, config: &Value) -> Vec<AttrDiag> {
         let mut d = Vec::new();
         if let Some(n) = s(config, "name") {

@@ -142,7 +142,7 @@ enum Attempt {
 /// The most commands a session runs at once over its one connection: each has a remote
 /// shell of its own ([`Channel`]), opened when needed and kept for the next command. Few:
 /// a shell costs an ssh session to start, and commands on one host share its CPUs anyway.
-pub const MAX_CONCURRENT_COMMANDS: usize = 4;
+pub const MAX_CONCURRENT_COMMANDS: usize = 2;
 
 /// One [`Session`] per [`Connection`]: pass one pool to everything that runs commands on
 /// hosts during a run. Dropping the pool (and the sessions handed out) closes the masters.
@@ -255,6 +255,20 @@ impl Session {
     /// authenticating) if it is not. [`Session::run`] does this itself.
     pub fn connect(&self) -> Result<(), SshError> {
         self.ensure_master().map(|_| ())
+    }
+
+    /// Connects and opens one remote shell for the commands to come, when none is open yet;
+    /// errors are left for those commands to report (they try again).
+    pub fn warm(&self) {
+        let Ok((dir, socket)) = self.ensure_master() else {
+            return;
+        };
+        if lock(&self.channels).open > 0 {
+            return;
+        }
+        if let Ok(Ok(ch)) = self.take_channel(&dir, &socket) {
+            self.give_back(Some(ch));
+        }
     }
 
     /// The ControlPath socket of the master connection, once one was made.

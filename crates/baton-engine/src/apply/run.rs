@@ -435,6 +435,22 @@ pub(super) fn execute(
     let stop_on_failure = opts.on_failure == FailurePolicy::Rollback
         && phase == "apply"
         && plan.mode != PlanMode::Restore;
+    if phase == "apply" {
+        crate::prepare::objects(
+            &ctx.providers,
+            plan.changes
+                .iter()
+                .filter(|c| c.action != Action::NoOp)
+                .map(|c| {
+                    let v = if c.after.is_null() {
+                        &c.before
+                    } else {
+                        &c.after
+                    };
+                    (c.addr.resource.type_.as_str(), v)
+                }),
+        );
+    }
     let domains = if phase == "apply" {
         Domains::of_plan(plan, opts.max_fail_percentage)
     } else {

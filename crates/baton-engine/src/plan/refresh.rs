@@ -67,6 +67,11 @@ pub(super) fn refresh(
         todo.push((key, v));
     }
     let reg = &*ctx.providers;
+    crate::prepare::objects(
+        reg,
+        todo.iter()
+            .map(|(key, v)| (key.0.resource.type_.as_str(), v)),
+    );
     type ReadResult = (
         ObjKey,
         Value,

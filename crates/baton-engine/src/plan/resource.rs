@@ -14,7 +14,7 @@ use crate::model::PlanMode;
 use crate::values::Repetition;
 use baton_config::Resource;
 use baton_core::{
-    Diagnostic, InstanceAddr, ModuleInstance, ModulePath, ResourceAddr, ResourceMode,
+    Diagnostic, InstanceAddr, InstanceKey, ModuleInstance, ModulePath, ResourceAddr, ResourceMode,
 };
 use baton_eval::{Type, Value};
 use baton_graph::NodeId;
@@ -77,6 +77,9 @@ impl Planner<'_> {
             } else {
                 exp.keys.clone()
             };
+            if addr.mode == ResourceMode::Managed && !placeholder {
+                self.prepare_instances(&mi, r, &keys);
+            }
             for (key, each_val) in keys {
                 let iaddr = InstanceAddr::new(mi.clone(), addr.clone(), key.clone());
                 let (count, each) = if placeholder {
@@ -94,6 +97,37 @@ impl Planner<'_> {
                 self.state.set_instance(&mi, addr, exp.repetition, key, v);
             }
         }
+    }
+
+    /// The planner visits a resource's instances one after another; a type whose planning
+    /// talks to hosts (a `connection` block in its body) is first told of every instance's
+    /// configuration ([`baton_provider::ResourceType::prepare`]) so it can connect to all of
+    /// them at once. The configurations are evaluated for that alone: their diagnostics are
+    /// the instance's own planning's to report.
+    fn prepare_instances(
+        &mut self,
+        mi: &ModuleInstance,
+        r: &Resource,
+        keys: &[(Option<InstanceKey>, Option<Value>)],
+    ) {
+        if keys.len() < 2 || !r.config.blocks.iter().any(|b| b.type_ == "connection") {
+            return;
+        }
+        let Some((_, rt)) = self.ctx.providers.resource_type(&r.addr.type_) else {
+            return;
+        };
+        let configs: Vec<Value> = keys
+            .iter()
+            .filter_map(|(key, each_val)| {
+                let mut scope = self.scope(mi);
+                scope.count_index = count_index(key);
+                scope.each = each_values(key, each_val);
+                let mut ev = self.evaluator(&scope);
+                let (v, d) = eval_body(&mut ev, &r.config, rt.schema(), r.def_span, "");
+                (!d.has_errors()).then_some(v)
+            })
+            .collect();
+        rt.prepare(&configs.iter().collect::<Vec<_>>());
     }
 
     /// Untargeted (or destroy mode): references see the values in state.
