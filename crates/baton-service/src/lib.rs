@@ -1,0 +1,12 @@
+//! Supervised services (issue 14): the desired form of a service ([`spec`]), the drivers that
+//! start and stop its replicas ([`driver`]: processes, containers), and — built on them — the
+//! health checks, restart policy, rolling updates and the agent's reconcile loop.
+//!
+//! This crate knows nothing of the configuration language, plans or the state store: the
+//! `service` resource type and `baton serve` translate between those and a [`spec::ServiceSpec`].
+//! It must never block the caller's thread on a replica (drivers return at once; waiting is the
+//! loop's job) and never lose track of a replica it started (each is recorded by a driver-given
+//! id from which a restarted agent can adopt it).
+
+pub mod driver;
+pub mod spec;
