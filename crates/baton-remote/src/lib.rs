@@ -17,6 +17,7 @@
 
 pub mod ansible;
 mod channel;
+mod fileread;
 pub mod inventory;
 pub mod native;
 pub mod package;

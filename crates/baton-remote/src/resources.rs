@@ -334,6 +334,36 @@ pub fn parse_original(out: &[u8]) -> Original {
     as_text(body).map_or(Original::Binary, Original::Kept)
 }
 
+/// What one file read on its own command is: mode, owner, group, size, and the content (or,
+/// over [`BACKUP_LIMIT`], its SHA-256 in hex). `None`: not a regular file.
+type FileRead = (String, Option<String>, Option<String>, u64, Vec<u8>);
+
+fn read_alone(state: &Value, path: &str) -> Result<Option<FileRead>, ProviderError> {
+    let script = format!(
+        "p={}\n[ -f \"$p\" ] || exit 3\nstat -c '%a %U %G' -- \"$p\"\n\
+         n=$(wc -c < \"$p\") || exit 1\necho $n\n\
+         if [ \"$n\" -le {BACKUP_LIMIT} ]; then cat -- \"$p\"; else sha256sum < \"$p\" | cut -d ' ' -f 1; fi\n",
+        sh_quote(path)
+    );
+    let (_, out) = run(state, &script, None)?;
+    match out.code {
+        3 => return Ok(None),
+        0 => {}
+        _ => return Err(failed(&format!("Cannot read {path}"), &out)),
+    }
+    let (head, rest) = split_line(&out.stdout);
+    let head = String::from_utf8_lossy(head).to_string();
+    let (size, body) = split_line(rest);
+    let size: u64 = String::from_utf8_lossy(size).trim().parse().unwrap_or(0);
+    let mut parts = head.split_whitespace();
+    let mode = parts.next().unwrap_or("").to_string();
+    let (owner, group) = (
+        parts.next().map(str::to_string),
+        parts.next().map(str::to_string),
+    );
+    Ok(Some((mode, owner, group, size, body.to_vec())))
+}
+
 /// `b` as text, when it is UTF-8 without NUL bytes.
 fn as_text(b: &[u8]) -> Option<String> {
     if b.contains(&0) {
@@ -608,25 +638,26 @@ impl ResourceType for RemoteFile {
         let Some(path) = s(state, "path") else {
             return Ok(None);
         };
-        let script = format!(
-            "p={}\n[ -f \"$p\" ] || exit 3\nstat -c '%a %U %G' -- \"$p\"\n\
-             n=$(wc -c < \"$p\") || exit 1\necho $n\n\
-             if [ \"$n\" -le {BACKUP_LIMIT} ]; then cat -- \"$p\"; else sha256sum < \"$p\" | cut -d ' ' -f 1; fi\n",
-            sh_quote(&path)
-        );
-        let (_, out) = run(state, &script, None)?;
-        match out.code {
-            3 => return Ok(None),
-            0 => {}
-            _ => return Err(failed(&format!("Cannot read {path}"), &out)),
-        }
-        let (head, rest) = split_line(&out.stdout);
-        let head = String::from_utf8_lossy(head).to_string();
-        let (size, body) = split_line(rest);
-        let size: u64 = String::from_utf8_lossy(size).trim().parse().unwrap_or(0);
-        let mut parts = head.split_whitespace();
-        let mode = parts.next().unwrap_or("");
-        let (owner, group) = (parts.next(), parts.next());
+        // Reads of one host's files are gathered into a few commands; a batch that cannot
+        // answer (or `become`, whose reads go through sudo) reads the file alone.
+        let batched = match (become_of(state), connection(state)) {
+            (None, Ok(conn)) => {
+                crate::fileread::read(&sessions().get(&conn), &path, BACKUP_LIMIT as u64)
+            }
+            _ => crate::fileread::Read::Alone,
+        };
+        let (mode, owner, group, size, body) = match batched {
+            crate::fileread::Read::Missing => return Ok(None),
+            crate::fileread::Read::Found(f) => {
+                (f.mode, Some(f.owner), Some(f.group), f.size, f.body)
+            }
+            crate::fileread::Read::Alone => match read_alone(state, &path)? {
+                None => return Ok(None),
+                Some(found) => found,
+            },
+        };
+        let (owner, group) = (owner.as_deref(), group.as_deref());
+        let body = body.as_slice();
         let mut m: BTreeMap<String, Value> =
             state.as_entries().map(|e| e.to_map()).unwrap_or_default();
         // Content over the limit is compared by its SHA-256 only; content that is not text

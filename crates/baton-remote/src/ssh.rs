@@ -294,12 +294,57 @@ impl Session {
         }
     }
 
+    /// Runs a script made only once a shell is free: `make` is called with a shell in hand,
+    /// so whatever it gathers (requests queued by other threads meanwhile) is as much as can
+    /// go in one command. `make` returning `None` runs nothing (`Ok(None)`).
+    pub fn run_built<T>(
+        &self,
+        make: impl FnOnce() -> Option<(String, T)>,
+    ) -> Result<Option<(T, RemoteOutput)>, SshError> {
+        let mut make = Some(make);
+        let mut made: Option<(String, T)> = None;
+        for _ in 0..2 {
+            let (dir, socket) = self.ensure_master()?;
+            let channel = match self.take_channel(&dir, &socket)? {
+                Ok(ch) => ch,
+                Err(_) => continue,
+            };
+            if made.is_none() {
+                made = make.take().and_then(|f| f());
+            }
+            let Some((script, _)) = &made else {
+                self.give_back(Some(channel));
+                return Ok(None);
+            };
+            let script = script.clone();
+            if let Attempt::Done(out) = self.run_on(channel, &dir, &socket, &script, None)? {
+                return Ok(made.map(|(_, t)| (t, out)));
+            }
+        }
+        Err(SshError::Unreachable {
+            host: self.conn.target(),
+            message: "the shared connection could not be re-established".into(),
+        })
+    }
+
     fn run_once(&self, script: &str, stdin: Option<&[u8]>) -> Result<Attempt, SshError> {
         let (dir, socket) = self.ensure_master()?;
-        let mut channel = match self.take_channel(&dir, &socket)? {
+        let channel = match self.take_channel(&dir, &socket)? {
             Ok(ch) => ch,
             Err(gone) => return Ok(gone),
         };
+        self.run_on(channel, &dir, &socket, script, stdin)
+    }
+
+    /// Runs one command on `channel`, which it gives back (or closes, when in doubt).
+    fn run_on(
+        &self,
+        mut channel: Channel,
+        dir: &Path,
+        socket: &Path,
+        script: &str,
+        stdin: Option<&[u8]>,
+    ) -> Result<Attempt, SshError> {
         let outcome = channel.run(script, stdin).map_err(|source| SshError::Io {
             what: format!("talking to the shell on {}", self.conn.target()),
             source,
@@ -320,7 +365,7 @@ impl Session {
             Ok(Outcome::Lost { stderr, started }) => {
                 channel.close();
                 self.give_back(None);
-                let master_gone = !self.master_alive(&dir, &socket)?;
+                let master_gone = !self.master_alive(dir, socket)?;
                 if master_gone {
                     self.master_ok
                         .store(false, std::sync::atomic::Ordering::SeqCst);
