@@ -187,14 +187,31 @@ pub struct Last {
     pub audit_id: u64,
 }
 
-/// The newest reconciliation record of `environment`, if any.
-pub fn last(store: &dyn StateStore, environment: &str) -> Result<Option<Last>, StateError> {
-    Ok(store
-        .audit_records()?
-        .iter()
-        .rev()
-        .find(|r| r.command == COMMAND && r.environment == environment)
-        .map(from_record))
+/// The newest reconciliation of an environment, and the newest that was not clean (drift
+/// found, repaired, denied, …): a repair is followed by clean rounds, and both matter.
+#[derive(Clone, Debug, Default)]
+pub struct Recent {
+    pub last: Option<Last>,
+    pub last_not_clean: Option<Last>,
+}
+
+/// The newest reconciliation records of `environment` (a scan of the audit log, newest first).
+pub fn recent(store: &dyn StateStore, environment: &str) -> Result<Recent, StateError> {
+    let mut out = Recent::default();
+    for r in store.audit_records()?.iter().rev() {
+        if r.command != COMMAND || r.environment != environment {
+            continue;
+        }
+        let l = from_record(r);
+        if out.last.is_none() {
+            out.last = Some(l.clone());
+        }
+        if l.outcome != Outcome::Clean {
+            out.last_not_clean = Some(l);
+            break;
+        }
+    }
+    Ok(out)
 }
 
 fn from_record(r: &AuditRecord) -> Last {
