@@ -687,10 +687,22 @@ mod tests {
             assert_eq!(check_reconcile(inner), (Some(want), Vec::new()), "{inner}");
         }
         for (inner, summary) in [
-            ("reconcile {\n interval = \"500ms\"\n}", "Invalid reconcile duration"),
-            ("reconcile {\n interval = \"10\"\n}", "Invalid reconcile duration"),
-            ("reconcile {\n interval = var.i\n}", "Invalid reconcile duration"),
-            ("reconcile {\n repair = true\n}", "Missing reconcile interval"),
+            (
+                "reconcile {\n interval = \"500ms\"\n}",
+                "Invalid reconcile duration",
+            ),
+            (
+                "reconcile {\n interval = \"10\"\n}",
+                "Invalid reconcile duration",
+            ),
+            (
+                "reconcile {\n interval = var.i\n}",
+                "Invalid reconcile duration",
+            ),
+            (
+                "reconcile {\n repair = true\n}",
+                "Missing reconcile interval",
+            ),
             (
                 "reconcile {\n interval = \"1m\"\n repair = \"yes\"\n}",
                 "Invalid reconcile repair",
