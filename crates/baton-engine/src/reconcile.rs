@@ -319,8 +319,15 @@ fn round_detect(store: &dyn StateStore, req: &RunRequest) -> Reconciliation {
     }
 }
 
-/// Repair: the ordinary run, approved only when the plan has changes.
+/// Repair: a detect-only plan first, so that a stack with nothing to repair never reaches
+/// the policy gate as a run (a policy that denies the stack as it stands would otherwise
+/// record a denied apply every round); then the ordinary run, approved only when its own plan
+/// (made again under its lock) has changes.
 fn round_repair(store: &dyn StateStore, req: &RunRequest) -> Reconciliation {
+    let found = round_detect(store, req);
+    if found.outcome != Outcome::DriftFound {
+        return found;
+    }
     let hooks = Unattended::default();
     let outcome = lifecycle::run(store, req, &hooks);
     let plan = hooks.plan.lock().ok().and_then(|mut p| p.take());
@@ -446,5 +453,80 @@ impl RunHooks for Unattended {
     }
     fn approve(&self, what: Approval, plan: &Plan) -> bool {
         what == Approval::Apply && plan.has_changes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn obj(attrs: &[(&str, Value)]) -> Value {
+        Value::object(
+            attrs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect::<BTreeMap<_, _>>(),
+        )
+    }
+
+    #[test]
+    fn changed_attributes_are_names_only() {
+        let before = obj(&[
+            ("content", Value::string("a").mark_sensitive()),
+            ("mode", Value::string("0644")),
+            ("path", Value::string("/etc/motd")),
+        ]);
+        let after = obj(&[
+            ("content", Value::string("b").mark_sensitive()),
+            ("mode", Value::string("0644")),
+            ("owner", Value::string("root")),
+            ("path", Value::string("/etc/motd")),
+        ]);
+        assert_eq!(changed_attributes(&before, &after), ["content", "owner"]);
+        assert!(changed_attributes(&before, &Value::null(baton_eval::Type::Dynamic)).is_empty());
+    }
+
+    #[test]
+    fn outcomes_round_trip_and_summaries_lead_with_them() {
+        for o in [
+            Outcome::Clean,
+            Outcome::DriftFound,
+            Outcome::Repaired,
+            Outcome::RepairFailed,
+            Outcome::Denied,
+            Outcome::SkippedLocked,
+            Outcome::Error,
+        ] {
+            assert_eq!(Outcome::parse(o.as_str()), Some(o));
+        }
+        let mut r = empty(Outcome::DriftFound);
+        r.differences.push(Difference {
+            address: "remote_file.motd".into(),
+            change: "changed outside".into(),
+            attributes: vec!["content".into(), "mode".into()],
+        });
+        assert_eq!(
+            r.summary(),
+            "drift-found: remote_file.motd (changed outside: content, mode)"
+        );
+        let mut rec = baton_state::AuditRecord {
+            id: 7,
+            time: "2026-01-01T00:00:00Z".into(),
+            actor: String::new(),
+            command: COMMAND.into(),
+            args: Vec::new(),
+            environment: "default".into(),
+            run_id: None,
+            plan_digest: None,
+            policy: serde_json::Value::Null,
+            outcome: r.summary(),
+            changes: Vec::new(),
+            prev_hash: String::new(),
+            hash: String::new(),
+        };
+        assert_eq!(from_record(&rec).outcome, Outcome::DriftFound);
+        rec.outcome = "clean".into();
+        assert_eq!(from_record(&rec).outcome, Outcome::Clean);
     }
 }
