@@ -20,5 +20,7 @@ pub use model::{
     ProviderRef, Provisioner, ProvisionerWhen, RealFs, Removed, Resource, TerraformSettings,
     Variable,
 };
-pub use settings::{BatonSettings, Executor, FailurePolicy, Retry, Timeouts, UnknownFailurePolicy};
+pub use settings::{
+    BatonSettings, Executor, FailurePolicy, Reconcile, Retry, Timeouts, UnknownFailurePolicy,
+};
 pub use syntax::{Attribute, Block, Body};

@@ -1,6 +1,6 @@
 //! Baton's own settings in the language, decoded into typed values while the configuration
-//! loads: a resource's `retry` and `timeouts` blocks and the `on_failure` policy and
-//! `max_fail_percentage` of `terraform { baton { … } }`. A bad value (wrong type, negative, unknown unit, unknown
+//! loads: a resource's `retry` and `timeouts` blocks and the `on_failure` policy,
+//! `max_fail_percentage` and `reconcile { interval, repair }` block of `terraform { baton { … } }`. A bad value (wrong type, negative, unknown unit, unknown
 //! argument) is a diagnostic at its `file:line:col`, collected with every other load
 //! diagnostic, so `baton validate` reports it and nothing downstream reads these blocks' syntax.
 //!
@@ -73,6 +73,23 @@ pub struct BatonSettings {
     pub executor: Option<Executor>,
     /// `run_on = { zone = "eu" }`: labels the workers performing them must carry.
     pub run_on: Option<std::collections::BTreeMap<String, String>>,
+    /// `reconcile { interval = "10m", repair = true }`: the agent (`baton serve`) re-plans
+    /// the stack on that interval. `None`: the stack is not reconciled.
+    pub reconcile: Option<Reconcile>,
+}
+
+/// `terraform { baton { reconcile { … } } }`: how the agent keeps the stack as declared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reconcile {
+    /// How often the stack is re-planned (at least [`Reconcile::MIN_INTERVAL`]).
+    pub interval: Duration,
+    /// Apply a plan with changes (through the policy gate); false: only record the drift.
+    pub repair: bool,
+}
+
+impl Reconcile {
+    /// The shortest interval accepted (short ones are for tests and demonstrations).
+    pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
 }
 
 /// Where a run's work is performed: in the process that runs it, or on `baton worker`
@@ -201,6 +218,13 @@ pub fn baton_settings(body: &Body, diags: &mut Diagnostics) -> BatonSettings {
             },
             "run_on" => s.run_on = string_map(a, diags),
             "max_fail_percentage" => s.max_fail_percentage = percentage(a, diags),
+            "reconcile" => diags.push(
+                Diagnostic::error(
+                    "Invalid reconcile setting",
+                    "reconcile is a block: reconcile { interval = \"10m\"  repair = true }.",
+                )
+                .at(a.name_span),
+            ),
             _ => unsupported(
                 a,
                 "a baton block",
@@ -212,16 +236,84 @@ pub fn baton_settings(body: &Body, diags: &mut Diagnostics) -> BatonSettings {
     for b in &body.blocks {
         match b.type_.as_str() {
             "policy_set" => s.policy_sets.push(b.clone()),
+            "reconcile" => {
+                if s.reconcile.is_some() {
+                    diags.push(
+                        Diagnostic::error(
+                            "Duplicate reconcile block",
+                            "A baton block may hold only one reconcile block.",
+                        )
+                        .at(b.def_span),
+                    );
+                }
+                s.reconcile = reconcile(b, diags);
+            }
             other => diags.push(
                 Diagnostic::error(
                     "Unsupported block type",
-                    format!("Blocks of type \"{other}\" are not expected in a baton block; expected policy_set."),
+                    format!("Blocks of type \"{other}\" are not expected in a baton block; expected policy_set or reconcile."),
                 )
                 .at(b.def_span),
             ),
         }
     }
     s
+}
+
+/// Decodes `reconcile { interval = "10m"  repair = true }`: `interval` is required (a literal
+/// duration of at least [`Reconcile::MIN_INTERVAL`]), `repair` a literal bool (default false).
+fn reconcile(b: &Block, diags: &mut Diagnostics) -> Option<Reconcile> {
+    let context = "reconcile";
+    let mut interval = None;
+    let mut repair = false;
+    let mut ok = true;
+    for a in &b.body.attrs {
+        match a.name.as_str() {
+            "interval" => match duration_attr(a, "reconcile", context, diags) {
+                Some(d) if d < Reconcile::MIN_INTERVAL => {
+                    ok = false;
+                    diags.push(
+                        Diagnostic::error(
+                            "Invalid reconcile duration",
+                            "The reconcile interval must be at least \"1s\", such as \"10m\" or \"30m\".",
+                        )
+                        .at(a.expr.span),
+                    );
+                }
+                Some(d) => interval = Some(d),
+                None => ok = false,
+            },
+            "repair" => match &a.expr.kind {
+                ExprKind::Bool(v) => repair = *v,
+                _ => {
+                    ok = false;
+                    diags.push(
+                        Diagnostic::error(
+                            "Invalid reconcile repair",
+                            "repair must be the literal true (apply a plan with changes, through the policy gate) or false (only record the drift); references and expressions are not allowed here.",
+                        )
+                        .at(a.expr.span),
+                    );
+                }
+            },
+            _ => {
+                ok = false;
+                unsupported(a, "a reconcile block", &["interval", "repair"], diags);
+            }
+        }
+    }
+    no_blocks(&b.body, "reconcile", diags);
+    if interval.is_none() && ok {
+        diags.push(
+            Diagnostic::error(
+                "Missing reconcile interval",
+                "A reconcile block needs interval, such as interval = \"10m\".",
+            )
+            .at(b.def_span),
+        );
+    }
+    let interval = interval?;
+    ok.then_some(Reconcile { interval, repair })
 }
 
 /// Decodes a resource's `retry` block.
@@ -557,6 +649,75 @@ mod tests {
         assert!("Halt".parse::<FailurePolicy>().is_err());
         for p in [FailurePolicy::Halt, FailurePolicy::Rollback] {
             assert_eq!(p.as_str().parse(), Ok(p));
+        }
+    }
+
+    /// The `baton` block holding `inner`: its `reconcile`, and each diagnostic's summary with
+    /// its line.
+    fn check_reconcile(inner: &str) -> (Option<Reconcile>, Vec<String>) {
+        let text = format!("baton {{\n{inner}\n}}\n");
+        let body = parse_file(FileId(0), &text).expect("parses");
+        let mut diags = Diagnostics::new();
+        let s = baton_settings(&body.blocks[0].body, &mut diags);
+        (
+            s.reconcile,
+            diags.iter().map(|d| d.summary.clone()).collect(),
+        )
+    }
+
+    #[test]
+    fn reconcile_values() {
+        let secs = Duration::from_secs;
+        for (inner, want) in [
+            (
+                "reconcile {\n interval = \"10m\"\n repair = true\n}",
+                Reconcile {
+                    interval: secs(600),
+                    repair: true,
+                },
+            ),
+            (
+                "reconcile {\n interval = \"1s\"\n}",
+                Reconcile {
+                    interval: secs(1),
+                    repair: false,
+                },
+            ),
+        ] {
+            assert_eq!(check_reconcile(inner), (Some(want), Vec::new()), "{inner}");
+        }
+        for (inner, summary) in [
+            (
+                "reconcile {\n interval = \"500ms\"\n}",
+                "Invalid reconcile duration",
+            ),
+            (
+                "reconcile {\n interval = \"10\"\n}",
+                "Invalid reconcile duration",
+            ),
+            (
+                "reconcile {\n interval = var.i\n}",
+                "Invalid reconcile duration",
+            ),
+            (
+                "reconcile {\n repair = true\n}",
+                "Missing reconcile interval",
+            ),
+            (
+                "reconcile {\n interval = \"1m\"\n repair = \"yes\"\n}",
+                "Invalid reconcile repair",
+            ),
+            (
+                "reconcile {\n interval = \"1m\"\n every = \"1m\"\n}",
+                "Unsupported argument",
+            ),
+            ("reconcile = true", "Invalid reconcile setting"),
+        ] {
+            assert_eq!(
+                check_reconcile(inner),
+                (None, vec![summary.to_string()]),
+                "{inner}"
+            );
         }
     }
 }

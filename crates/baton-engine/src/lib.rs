@@ -24,6 +24,7 @@ pub mod planjson;
 pub mod policy;
 mod prepare;
 pub mod providers;
+pub mod reconcile;
 pub mod relevance;
 pub mod resume;
 pub mod rollback;

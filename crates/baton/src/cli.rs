@@ -83,8 +83,9 @@ pub enum Command {
     Approve(ApproveArgs),
     /// The recorded output of a workflow run's command steps.
     Logs(LogsArgs),
-    /// The agent: fires the workflows' schedules and continues runs whose approval was
-    /// decided or timed out, until stopped (Ctrl-C) or for a while (`--for`).
+    /// The agent: fires the workflows' schedules, continues runs whose approval was decided
+    /// or timed out, and reconciles the stack when it declares `reconcile`, until stopped
+    /// (Ctrl-C) or for a while (`--for`).
     Serve(ServeArgs),
     /// A worker: claims actions and workflow steps from the directory's work queue (the
     /// PostgreSQL store's, or `.baton/queue.db` on this machine) and
@@ -92,6 +93,15 @@ pub enum Command {
     Worker(WorkerArgs),
     /// The workers registered in the store: labels, heartbeat, what each is doing.
     Workers(WorkersArgs),
+    /// The stack at a glance: state version, lock, latest run, and its reconciliation
+    /// (settings, the last round's result, when the next is due).
+    Status(StatusArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -231,7 +241,7 @@ pub enum AuditCommand {
     Export,
 }
 
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Default)]
 pub struct RunFlags {
     /// On a failed action: undo every change the run made (`rollback`, the default unless the
     /// configuration says otherwise) or keep them (`halt`, Terraform's behaviour).

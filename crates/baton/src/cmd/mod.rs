@@ -8,6 +8,7 @@ mod migrate;
 mod misc;
 mod plan;
 pub mod policy;
+mod reconcile;
 mod run;
 mod runs;
 mod state;
@@ -260,6 +261,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(a) => workflow::serve(&env, &a),
         Command::Worker(a) => worker::worker(&env, &a),
         Command::Workers(a) => worker::workers(&env, &a),
+        Command::Status(a) => reconcile::status(&env, &a),
     }
 }
 

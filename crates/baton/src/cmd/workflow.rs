@@ -668,6 +668,9 @@ pub fn serve(env: &Env, a: &ServeArgs) -> anyhow::Result<ExitCode> {
         "Serving the workflows of {}: schedules fire, decided approvals go on.",
         env.dir.display()
     );
+    // The stack of the directory, when it declares `reconcile`: one round at a time.
+    let mut reconcile = super::reconcile::Schedule::new();
+    let reconciling = std::sync::atomic::AtomicBool::new(false);
     // Runs handed to workers whose coordinator died are continued by the agent too.
     let orphans = super::worker::existing_queue(env);
     let holder = format!("agent pid {}", std::process::id());
@@ -734,6 +737,15 @@ pub fn serve(env: &Env, a: &ServeArgs) -> anyhow::Result<ExitCode> {
             }
             if let Some(q) = &orphans {
                 super::worker::take_over_orphan(q, env.store_flag(), &holder, r.lease);
+            }
+            let in_round = reconciling.load(std::sync::atomic::Ordering::SeqCst);
+            if let Some(rc) = reconcile.due(env, in_round) {
+                reconciling.store(true, std::sync::atomic::Ordering::SeqCst);
+                let (reconciling, parallelism) = (&reconciling, a.parallelism);
+                s.spawn(move || {
+                    super::reconcile::round(env, rc, parallelism);
+                    reconciling.store(false, std::sync::atomic::Ordering::SeqCst);
+                });
             }
             std::thread::sleep(tick);
         }
