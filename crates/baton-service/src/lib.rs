@@ -11,3 +11,4 @@
 pub mod docker;
 pub mod driver;
 pub mod spec;
+pub mod testing;
