@@ -412,7 +412,7 @@ impl DockerDriver {
                 // A non-zero exit is reported as an error by the client.
                 Ok(Some(Err(ApiError::DockerContainerWaitError { .. }))) => return Ok(true),
                 Ok(Some(Err(e))) if status_of(&e) == Some(404) => return Ok(true),
-                Ok(Some(Err(e))) if matches!(e, ApiError::RequestTimeoutError) => continue,
+                Ok(Some(Err(ApiError::RequestTimeoutError))) => continue,
                 Ok(Some(Err(e))) => return Err(self.error(e)),
             }
         }
@@ -420,10 +420,8 @@ impl DockerDriver {
 
     async fn list_async(&self, stack: &str) -> Result<Vec<Replica>, DriverError> {
         let docker = self.client().await?;
-        let filters = HashMap::from([(
-            "label".to_string(),
-            vec![format!("{LABEL_STACK}={stack}")],
-        )]);
+        let filters =
+            HashMap::from([("label".to_string(), vec![format!("{LABEL_STACK}={stack}")])]);
         let found = docker
             .list_containers(Some(ListContainersOptions {
                 all: false,
@@ -472,7 +470,8 @@ impl Driver for DockerDriver {
         stop_signal: &str,
         kill_timeout: Duration,
     ) -> Result<(), DriverError> {
-        self.rt.block_on(self.stop_async(r, stop_signal, kill_timeout))
+        self.rt
+            .block_on(self.stop_async(r, stop_signal, kill_timeout))
     }
 
     /// Running containers labelled with the stack. Ended containers are not replicas: they stay

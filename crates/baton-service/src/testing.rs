@@ -11,8 +11,8 @@
 //! work in stacks named by [`TestDocker::stack`].
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -203,7 +203,9 @@ fn start_dockerd() -> Result<TestDocker, String> {
         std::thread::sleep(Duration::from_millis(100));
     }
     let log = std::fs::read_to_string(dir.join("dockerd.log")).unwrap_or_default();
-    Err(format!("dockerd did not answer within a minute ({last}):\n{log}"))
+    Err(format!(
+        "dockerd did not answer within a minute ({last}):\n{log}"
+    ))
 }
 
 /// Imports [`TEST_IMAGE`] unless the daemon has it.
@@ -292,7 +294,10 @@ fn busybox_rootfs_tar() -> Result<Vec<u8>, String> {
         .output()
         .map_err(|e| format!("tar: {e}"))?;
     if !out.status.success() {
-        return Err(format!("tar failed: {}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "tar failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     Ok(out.stdout)
 }
@@ -325,12 +330,8 @@ fn has_interpreter(elf: &[u8]) -> bool {
 }
 
 fn connect(socket: &Path) -> Result<bollard::Docker, String> {
-    bollard::Docker::connect_with_unix(
-        &socket.to_string_lossy(),
-        120,
-        bollard::API_DEFAULT_VERSION,
-    )
-    .map_err(|e| e.to_string())
+    bollard::Docker::connect_with_unix(&socket.to_string_lossy(), 120, bollard::API_DEFAULT_VERSION)
+        .map_err(|e| e.to_string())
 }
 
 /// A client for tests that check what the driver did from the outside (`docker inspect`,

@@ -167,7 +167,9 @@ fn two_httpd_replicas_serve_on_their_host_ports_and_a_new_driver_adopts_them() {
     );
 
     for r in &started {
-        driver.stop(r, &spec.stop_signal, spec.kill_timeout).expect("stop");
+        driver
+            .stop(r, &spec.stop_signal, spec.kill_timeout)
+            .expect("stop");
         assert_eq!(driver.liveness(r), Liveness::Gone);
     }
     assert_eq!(driver.list(&stack).expect("list"), vec![]);
@@ -213,7 +215,9 @@ fn a_replica_killed_with_sigkill_shows_exited_by_signal_9() {
     assert_ne!(again.id, r.id);
     assert_eq!(driver.liveness(&r), Liveness::Gone);
     assert_eq!(driver.liveness(&again), Liveness::Running);
-    driver.stop(&again, "TERM", spec.kill_timeout).expect("stop");
+    driver
+        .stop(&again, "TERM", spec.kill_timeout)
+        .expect("stop");
 }
 
 #[test]
@@ -306,8 +310,7 @@ fn limits_env_mounts_and_log_rotation_reach_the_container() {
     );
     spec.limits.memory = Some(64 * 1024 * 1024);
     spec.limits.cpu_millis = Some(500);
-    spec.env
-        .insert("GREETING".to_string(), "hello".to_string());
+    spec.env.insert("GREETING".to_string(), "hello".to_string());
     spec.mounts = vec![format!("{}:/out", out.path().display())];
     let r = start(&driver, &stack, &spec, 0);
 
@@ -326,7 +329,10 @@ fn limits_env_mounts_and_log_rotation_reach_the_container() {
     assert_eq!(log_opts.get("max-file").map(String::as_str), Some("3"));
     let labels = inspect.config.and_then(|c| c.labels).unwrap_or_default();
     assert_eq!(labels.get("baton.stack"), Some(&stack));
-    assert_eq!(labels.get("baton.service").map(String::as_str), Some("limited"));
+    assert_eq!(
+        labels.get("baton.service").map(String::as_str),
+        Some("limited")
+    );
 
     let port = r.ports["http"];
     let env = eventually("the container to write /out/env", || {
