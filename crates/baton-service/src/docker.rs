@@ -5,7 +5,7 @@
 //! (`baton-STACK-SERVICE-INDEX-VERSION`) and its labels (`baton.stack`, `baton.service`,
 //! `baton.version`, `baton.index`, `baton.ports` as JSON, `baton.started_at`), so a restarted
 //! agent's [`Driver::list`] adopts running containers. The driver holds no other state than a
-//! connection and a small tokio runtime of its own, on which the sync trait methods `block_on`:
+//! connection and a small tokio runtime of its own (one worker thread), on which the sync trait methods `block_on`:
 //! it must therefore not be called from inside an async task (use `spawn_blocking`).
 //!
 //! It must not pull images (they are expected on the daemon: pulled or imported beforehand) and
@@ -86,7 +86,11 @@ pub struct DockerDriver {
 
 impl DockerDriver {
     pub fn new(opts: DockerOpts) -> Result<DockerDriver, DriverError> {
-        let rt = tokio::runtime::Builder::new_current_thread()
+        // One worker: it keeps the client's pooled connections serviced between calls, and
+        // several threads of the agent may `block_on` at once.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("baton-docker")
             .enable_all()
             .build()
             .map_err(|e| DriverError::Other(format!("cannot make a tokio runtime: {e}")))?;

@@ -142,10 +142,12 @@ fn two_httpd_replicas_serve_on_their_host_ports_and_a_new_driver_adopts_them() {
         replicas: 2,
         ..docker_spec("web", HTTPD)
     };
-    let started = vec![
-        start(&driver, &stack, &spec, 0),
-        start(&driver, &stack, &spec, 1),
-    ];
+    // One driver, used from two threads at once (as the loop may).
+    let started: Vec<Replica> = std::thread::scope(|s| {
+        let a = s.spawn(|| start(&driver, &stack, &spec, 0));
+        let b = s.spawn(|| start(&driver, &stack, &spec, 1));
+        vec![a.join().expect("replica 0"), b.join().expect("replica 1")]
+    });
     for r in &started {
         let port = r.ports["http"];
         let body = eventually(&format!("httpd on port {port}"), || {
