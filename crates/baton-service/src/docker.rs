@@ -12,15 +12,17 @@
 //! must not wait for health: `start` returns once the container runs.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bollard::container::LogOutput;
 use bollard::errors::Error as ApiError;
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, PortBinding};
 use bollard::query_parameters::{
-    CreateContainerOptions, KillContainerOptions, ListContainersOptions, RemoveContainerOptions,
-    WaitContainerOptions,
+    CreateContainerOptions, KillContainerOptions, ListContainersOptions, LogsOptions,
+    RemoveContainerOptions, WaitContainerOptions,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -76,6 +78,20 @@ impl DockerOpts {
     }
 }
 
+/// What [`DockerDriver::logs`] reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogsOpts {
+    /// Only the last this many entries (`None`: all the daemon kept).
+    pub tail: Option<usize>,
+    pub follow: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogStream {
+    Stdout,
+    Stderr,
+}
+
 /// The `docker` driver. Cheap to keep for the agent's lifetime; the connection is made (and the
 /// API version negotiated) on first use, so a daemon that starts after the agent is found.
 pub struct DockerDriver {
@@ -114,6 +130,45 @@ impl DockerDriver {
                 Err(e) if status_of(&e) == Some(404) => Ok(Liveness::Gone),
                 Err(e) => Err(self.error(e)),
             }
+        })
+    }
+
+    /// The output the daemon kept of a replica (its `json-file` logs, rotated by size), each
+    /// entry with the stream it came from, oldest first, given to `each` until it breaks. With
+    /// `follow`, waits for new output until `each` breaks or the container ends.
+    pub fn logs(
+        &self,
+        r: &Replica,
+        opts: &LogsOpts,
+        mut each: impl FnMut(LogStream, &[u8]) -> ControlFlow<()>,
+    ) -> Result<(), DriverError> {
+        self.rt.block_on(async {
+            let docker = self.client().await?;
+            let mut entries = docker.logs(
+                &r.id,
+                Some(LogsOptions {
+                    follow: opts.follow,
+                    stdout: true,
+                    stderr: true,
+                    tail: opts
+                        .tail
+                        .map_or_else(|| "all".to_string(), |n| n.to_string()),
+                    ..Default::default()
+                }),
+            );
+            while let Some(entry) = entries.next().await {
+                let (stream, bytes) = match entry.map_err(|e| self.error(e))? {
+                    LogOutput::StdErr { message } => (LogStream::Stderr, message),
+                    LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                        (LogStream::Stdout, message)
+                    }
+                    LogOutput::StdIn { .. } => continue,
+                };
+                if each(stream, &bytes).is_break() {
+                    break;
+                }
+            }
+            Ok(())
         })
     }
 

@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use baton_service::docker::{DockerDriver, DockerOpts};
+use std::ops::ControlFlow;
+
+use baton_service::docker::{DockerDriver, DockerOpts, LogStream, LogsOpts};
 use baton_service::driver::{Driver, DriverError, Liveness, Replica, ReplicaStart};
 use baton_service::spec::ServiceSpec;
 use baton_service::testing::{client, docker_spec, free_port, TestDocker};
@@ -416,4 +418,77 @@ fn an_unreachable_daemon_is_unavailable_and_names_its_socket() {
         driver.stop(&replica, "TERM", Duration::ZERO),
         Err(DriverError::Unavailable { .. })
     ));
+}
+
+#[test]
+fn logs_come_from_the_daemon_by_stream_with_tail_and_follow() {
+    let docker = daemon();
+    let driver = docker.driver();
+    let stack = docker.stack("logs");
+    let _cleanup = Cleanup {
+        driver: &driver,
+        stack: stack.clone(),
+    };
+    let spec = docker_spec(
+        "chatty",
+        &[
+            "sh",
+            "-c",
+            "echo out-1; echo err-1 >&2; echo out-2; exec sleep 1000",
+        ],
+    );
+    let r = start(&driver, &stack, &spec, 0);
+    let read = |opts: &LogsOpts| {
+        let mut got: Vec<(LogStream, String)> = Vec::new();
+        driver
+            .logs(&r, opts, |stream, bytes| {
+                got.push((stream, String::from_utf8_lossy(bytes).into_owned()));
+                ControlFlow::Continue(())
+            })
+            .expect("logs");
+        got
+    };
+    let all = eventually("three log entries", || {
+        Some(read(&LogsOpts::default())).filter(|g| g.len() == 3)
+    });
+    let stdout: Vec<&str> = all
+        .iter()
+        .filter(|(s, _)| *s == LogStream::Stdout)
+        .map(|(_, t)| t.as_str())
+        .collect();
+    assert_eq!(stdout, vec!["out-1\n", "out-2\n"]);
+    assert!(
+        all.contains(&(LogStream::Stderr, "err-1\n".to_string())),
+        "{all:?}"
+    );
+    assert_eq!(
+        read(&LogsOpts {
+            tail: Some(1),
+            follow: false
+        })
+        .len(),
+        1
+    );
+
+    // Following a running container: returns when the reader has what it wants.
+    let mut seen = Vec::new();
+    driver
+        .logs(
+            &r,
+            &LogsOpts {
+                tail: None,
+                follow: true,
+            },
+            |_, bytes| {
+                seen.push(String::from_utf8_lossy(bytes).into_owned());
+                if bytes == b"out-2\n" {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+        )
+        .expect("follow");
+    assert_eq!(seen.last().map(String::as_str), Some("out-2\n"));
+    driver.stop(&r, "TERM", spec.kill_timeout).expect("stop");
 }
