@@ -212,6 +212,12 @@ fn start_dockerd() -> Result<TestDocker, String> {
 fn ensure_image(socket: &Path) -> Result<(), String> {
     let rt = runtime()?;
     let docker = connect(socket)?;
+    rt.block_on(docker.ping()).map_err(|e| {
+        format!(
+            "the Docker daemon at {} does not answer: {e}",
+            socket.display()
+        )
+    })?;
     if rt.block_on(docker.inspect_image(TEST_IMAGE)).is_ok() {
         return Ok(());
     }
