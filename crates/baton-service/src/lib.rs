@@ -8,5 +8,7 @@
 //! loop's job) and never lose track of a replica it started (each is recorded by a driver-given
 //! id from which a restarted agent can adopt it).
 
+pub mod docker;
 pub mod driver;
 pub mod spec;
+pub mod testing;
