@@ -60,11 +60,16 @@ pub(crate) fn read(session: &Session, path: &str, limit: u64) -> Read {
     );
     let (tx, rx) = channel();
     lock(&queue).push((path.to_string(), tx));
-    // Someone may have taken this request already; if not, take everything queued once a
-    // shell is free. Either way the answer arrives on `rx`.
-    if !lock(&queue).is_empty() {
+    flush(session, &queue, limit);
+    rx.recv().unwrap_or(Read::Alone)
+}
+
+/// Someone may have taken the queued requests already; if not, takes everything queued once a
+/// shell is free and answers it.
+fn flush(session: &Session, queue: &Arc<Mutex<Waiting>>, limit: u64) {
+    if !lock(queue).is_empty() {
         let batch = session.run_built(|| {
-            let batch: Waiting = std::mem::take(&mut *lock(&queue));
+            let batch: Waiting = std::mem::take(&mut *lock(queue));
             if batch.is_empty() {
                 return None;
             }
@@ -77,13 +82,91 @@ pub(crate) fn read(session: &Session, path: &str, limit: u64) -> Read {
             // No shell (the host cannot be reached, its key is refused): every request still
             // queued, this one among them, is read alone and reports the error itself.
             Err(_) => {
-                for (_, tx) in std::mem::take(&mut *lock(&queue)) {
+                for (_, tx) in std::mem::take(&mut *lock(queue)) {
                     let _ = tx.send(Read::Alone);
                 }
             }
         }
     }
-    rx.recv().unwrap_or(Read::Alone)
+}
+
+/// Reads of files a plan is about to ask for, started ahead ([`prefetch`]) and taken once
+/// ([`take_prefetched`]).
+/// With when it was started: a prefetch is for the plan that asked for it, never a later one.
+type Prefetched = Arc<(
+    Mutex<Option<HashMap<String, Read>>>,
+    std::sync::Condvar,
+    std::time::Instant,
+)>;
+
+/// How long a prefetch answers: a plan asks right after; an older one is another plan's.
+const PREFETCH_FRESH: std::time::Duration = std::time::Duration::from_secs(30);
+
+fn prefetches() -> &'static Mutex<HashMap<Connection, Prefetched>> {
+    static P: OnceLock<Mutex<HashMap<Connection, Prefetched>>> = OnceLock::new();
+    P.get_or_init(Default::default)
+}
+
+/// Starts reading `paths` on `conn`'s host in the background, in as few commands as
+/// [`read`] makes: the planner asks about one file at a time, and each would otherwise be a
+/// command of its own, one after another.
+pub(crate) fn prefetch(conn: Connection, paths: Vec<String>, limit: u64) {
+    let slot: Prefetched = Arc::new((
+        Mutex::new(None),
+        std::sync::Condvar::new(),
+        std::time::Instant::now(),
+    ));
+    lock(prefetches()).insert(conn.clone(), Arc::clone(&slot));
+    let key = conn.clone();
+    let spawned = std::thread::Builder::new()
+        .name("baton-ssh-prefetch".into())
+        .spawn(move || {
+            let session = crate::resources::session_of(&conn);
+            // Every path queued first, so one shell takes them all.
+            let queue = Arc::clone(lock(queues()).entry(conn.clone()).or_default());
+            let mut waiting = Vec::new();
+            {
+                let mut q = lock(&queue);
+                for p in &paths {
+                    let (tx, rx) = channel();
+                    q.push((p.clone(), tx));
+                    waiting.push((p.clone(), rx));
+                }
+            }
+            flush(&session, &queue, limit);
+            let found = waiting
+                .into_iter()
+                .map(|(p, rx)| (p, rx.recv().unwrap_or(Read::Alone)))
+                .collect();
+            *lock(&slot.0) = Some(found);
+            slot.1.notify_all();
+        });
+    if spawned.is_err() {
+        lock(prefetches()).remove(&key);
+    }
+}
+
+/// What a [`prefetch`] of `conn`'s host found at `path`, waiting for it to finish; `None`
+/// when nothing was prefetched there (or it could not answer).
+pub(crate) fn take_prefetched(conn: &Connection, path: &str) -> Option<Read> {
+    let slot = lock(prefetches()).get(conn).cloned()?;
+    if slot.2.elapsed() > PREFETCH_FRESH {
+        return None;
+    }
+    let mut done = lock(&slot.0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while done.is_none() {
+        let left = deadline.checked_duration_since(std::time::Instant::now())?;
+        done = slot
+            .1
+            .wait_timeout(done, left)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+    }
+    match done.as_mut()?.remove(path)? {
+        Read::Alone => None,
+        r => Some(r),
+    }
 }
 
 /// The first command: which paths are regular files, then `stat` of those.

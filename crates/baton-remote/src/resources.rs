@@ -198,6 +198,11 @@ pub(crate) fn prepare_hosts(objects: &[&Value]) {
 /// How many hosts [`prepare_hosts`] connects to at once.
 const PREPARE_THREADS: usize = 8;
 
+/// The pooled session for `conn`.
+pub(crate) fn session_of(conn: &Connection) -> Arc<Session> {
+    sessions().get(conn)
+}
+
 /// Runs `script` on the host of `obj`'s connection.
 pub(crate) fn run(
     obj: &Value,
@@ -302,6 +307,18 @@ pub enum Original {
 
 /// Reads what is at `path` on `obj`'s host now (its content when within [`BACKUP_LIMIT`]).
 fn original(obj: &Value, path: &str) -> Result<Original, ProviderError> {
+    if let Ok(conn) = connection(obj) {
+        match crate::fileread::take_prefetched(&conn, path) {
+            Some(crate::fileread::Read::Missing) => return Ok(Original::Absent),
+            Some(crate::fileread::Read::Found(f)) if f.size > BACKUP_LIMIT as u64 => {
+                return Ok(Original::TooLarge(f.size))
+            }
+            Some(crate::fileread::Read::Found(f)) => {
+                return Ok(as_text(&f.body).map_or(Original::Binary, Original::Kept))
+            }
+            _ => {}
+        }
+    }
     let script = format!("p={}\n{}", sh_quote(path), original_script());
     let (_, out) = run(obj, &script, None)?;
     if out.code != 0 {
@@ -475,6 +492,24 @@ impl ResourceType for RemoteFile {
 
     fn prepare(&self, objects: &[&Value]) {
         prepare_hosts(objects);
+        // Configurations about to be planned (no id yet): planning a file to create reads
+        // what is there now; read those of each host together, ahead.
+        let mut by_host: std::collections::HashMap<Connection, Vec<String>> = Default::default();
+        for obj in objects {
+            let planning = obj.get_attr("id").is_none_or(Value::is_null);
+            let known = obj
+                .get_attr("connection")
+                .is_some_and(|c| c.is_wholly_known() && !c.is_null());
+            if !planning || !known || become_of(obj).is_some() {
+                continue;
+            }
+            if let (Ok(conn), Some(path)) = (connection(obj), s(obj, "path")) {
+                by_host.entry(conn).or_default().push(path);
+            }
+        }
+        for (conn, paths) in by_host {
+            crate::fileread::prefetch(conn, paths, BACKUP_LIMIT as u64);
+        }
     }
 
     fn plan(&self, req: PlanRequest<'_>) -> Result<PlanResponse, ProviderError> {
@@ -759,6 +794,24 @@ impl ResourceType for RemoteCommand {
 
     fn prepare(&self, objects: &[&Value]) {
         prepare_hosts(objects);
+        // Configurations about to be planned (no id yet): planning a file to create reads
+        // what is there now; read those of each host together, ahead.
+        let mut by_host: std::collections::HashMap<Connection, Vec<String>> = Default::default();
+        for obj in objects {
+            let planning = obj.get_attr("id").is_none_or(Value::is_null);
+            let known = obj
+                .get_attr("connection")
+                .is_some_and(|c| c.is_wholly_known() && !c.is_null());
+            if !planning || !known || become_of(obj).is_some() {
+                continue;
+            }
+            if let (Ok(conn), Some(path)) = (connection(obj), s(obj, "path")) {
+                by_host.entry(conn).or_default().push(path);
+            }
+        }
+        for (conn, paths) in by_host {
+            crate::fileread::prefetch(conn, paths, BACKUP_LIMIT as u64);
+        }
     }
 
     fn plan(&self, req: PlanRequest<'_>) -> Result<PlanResponse, ProviderError> {

@@ -58,12 +58,25 @@ fn each_of_many_files_read_together_is_its_own() {
         })
         .to_string(),
     );
+    let file = |k: &str| dir.path().join(format!("{k} name with 'quote'"));
+    // Two files already there: planning their creation reads them (all of the host's files
+    // read together, ahead of the planner): one kept for destroy to write back, one too
+    // large to keep, which the plan warns about.
+    std::fs::write(file("f05"), "old five\n").expect("f05");
+    std::fs::write(file("f06"), "y".repeat(1024 * 1024 + 1)).expect("f06");
+    let plan = p.baton(["plan", "--no-color"]).ok();
+    let warned: Vec<&str> = plan
+        .stdout
+        .lines()
+        .chain(plan.stderr.lines())
+        .filter(|l| l.contains("Rollback cannot restore"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{}\n{}", plan.stdout, plan.stderr);
     let out = p.baton(["apply", "--auto-approve"]).ok();
     assert!(out.stdout.contains("40 added"), "{}", out.stdout);
     let plan = p.baton(["plan", "--detailed-exitcode"]).run();
     assert_eq!(plan.code, Some(0), "{}\n{}", plan.stdout, plan.stderr);
 
-    let file = |k: &str| dir.path().join(format!("{k} name with 'quote'"));
     // Edited (one to the same length, so only the content tells), deleted, a mode changed,
     // and one made much longer.
     std::fs::write(file("f03"), "CONTENT OF f03\n").expect("edit");
@@ -105,4 +118,11 @@ fn each_of_many_files_read_together_is_its_own() {
     }
     let plan = p.baton(["plan", "--detailed-exitcode"]).run();
     assert_eq!(plan.code, Some(0), "{}\n{}", plan.stdout, plan.stderr);
+    // Destroy writes back what was there before Baton: f05's old content; the rest go.
+    p.baton(["destroy", "--auto-approve"]).ok();
+    assert_eq!(
+        std::fs::read_to_string(file("f05")).expect("f05 restored"),
+        "old five\n"
+    );
+    assert!(!file("f00").exists());
 }
