@@ -10,3 +10,5 @@
 
 pub mod driver;
 pub mod spec;
+pub mod env;
+pub mod exec;
