@@ -12,3 +12,5 @@ pub mod driver;
 pub mod spec;
 pub mod env;
 pub mod exec;
+pub mod health;
+pub mod restart;
