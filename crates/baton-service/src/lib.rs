@@ -14,3 +14,4 @@ pub mod env;
 pub mod exec;
 pub mod health;
 pub mod restart;
+pub mod supervisor;
