@@ -217,6 +217,8 @@ struct CheckState {
     fail_run: u32,
     /// The judged state: `None` until a threshold is reached.
     passing: Option<bool>,
+    /// Failures count towards `failure_threshold` (see [`HealthTracker::record`]).
+    armed: bool,
 }
 
 impl HealthTracker {
@@ -225,9 +227,14 @@ impl HealthTracker {
         HealthTracker::build(checks, |c| started + c.grace)
     }
 
-    /// For a replica found running (adopted): it had its grace period, checks run at once.
+    /// For a replica found running (adopted): it had its grace period and its start, so
+    /// checks run at once and their failures count from the first.
     pub fn adopted(checks: &[HealthCheck], now: Instant) -> Self {
-        HealthTracker::build(checks, |_| now)
+        let mut t = HealthTracker::build(checks, |_| now);
+        for c in &mut t.checks {
+            c.armed = true;
+        }
+        t
     }
 
     fn build(checks: &[HealthCheck], first: impl Fn(&HealthCheck) -> Instant) -> Self {
@@ -243,6 +250,7 @@ impl HealthTracker {
                 ok_run: 0,
                 fail_run: 0,
                 passing: None,
+                armed: c.startup,
             })
             .collect();
         let (health, healthy_since) = if states.is_empty() {
@@ -319,10 +327,20 @@ impl HealthTracker {
     }
 
     /// The result of check `i`, at `now`.
+    ///
+    /// A startup check's failures always count (its threshold is the time a replica has to
+    /// start). Another check's failures count once it has passed, or once the replica's startup
+    /// checks have passed: a replica that is still starting stays `Pending` (the rollout's
+    /// healthy deadline judges it), it is not restarted for refusing connections.
     pub fn record(&mut self, i: usize, ok: bool, now: Instant) {
+        let has_startup = self.checks.iter().any(|c| c.startup);
+        let startup_done = self.startup_done();
         let Some(c) = self.checks.get_mut(i) else {
             return;
         };
+        if ok || (has_startup && startup_done) {
+            c.armed = true;
+        }
         c.in_flight = false;
         c.next_due = now + c.interval;
         if ok {
@@ -332,9 +350,11 @@ impl HealthTracker {
                 c.passing = Some(true);
             }
         } else {
-            c.fail_run += 1;
             c.ok_run = 0;
-            if c.fail_run >= c.failure_threshold {
+            if c.armed {
+                c.fail_run += 1;
+            }
+            if c.armed && c.fail_run >= c.failure_threshold {
                 c.passing = Some(false);
             }
         }
@@ -436,6 +456,24 @@ mod tests {
             ),
             [Pending, Healthy, Healthy, Healthy, Healthy, Unhealthy, Unhealthy, Healthy]
         );
+    }
+
+    #[test]
+    fn failures_before_the_first_success_do_not_count() {
+        use Health::*;
+        let c = [check(false, 1, 1, 0)];
+        assert_eq!(
+            run(&c, &[(0, 0, false), (1, 0, false), (2, 0, true), (3, 0, false)]),
+            [Pending, Pending, Healthy, Unhealthy]
+        );
+        // With a startup check, failures count as soon as it passed.
+        let c = [check(false, 1, 1, 0), check(true, 2, 1, 0)];
+        assert_eq!(
+            run(&c, &[(0, 1, false), (1, 1, true), (2, 0, false)]),
+            [Pending, Pending, Unhealthy]
+        );
+        let c = [check(true, 2, 1, 0)];
+        assert_eq!(run(&c, &[(0, 0, false), (1, 0, false)]), [Pending, Unhealthy]);
     }
 
     #[test]
