@@ -155,9 +155,12 @@ impl ExecDriver {
     }
 
     fn record_path(&self, r: &Replica) -> PathBuf {
-        self.state_dir
-            .join(file_safe(&r.stack))
-            .join(format!("{}.{}.{}.json", file_safe(&r.service), r.index, r.id))
+        self.state_dir.join(file_safe(&r.stack)).join(format!(
+            "{}.{}.{}.json",
+            file_safe(&r.service),
+            r.index,
+            r.id
+        ))
     }
 
     fn read_record(&self, r: &Replica) -> Option<Record> {
@@ -303,10 +306,9 @@ impl ExecDriver {
     }
 
     fn stop_inner(&self, r: &Replica, signal: Signal, timeout: Duration) -> Result<(), ExecError> {
-        let pid: i32 = r
-            .id
-            .parse()
-            .map_err(|_| ExecError::BadId { id: r.id.clone() })?;
+        let pid: i32 =
+            r.id.parse()
+                .map_err(|_| ExecError::BadId { id: r.id.clone() })?;
         let owned = self.children().contains_key(&pid);
         let rec = self.read_record(r);
         let ours = owned

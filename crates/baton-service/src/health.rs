@@ -463,7 +463,10 @@ mod tests {
         use Health::*;
         let c = [check(false, 1, 1, 0)];
         assert_eq!(
-            run(&c, &[(0, 0, false), (1, 0, false), (2, 0, true), (3, 0, false)]),
+            run(
+                &c,
+                &[(0, 0, false), (1, 0, false), (2, 0, true), (3, 0, false)]
+            ),
             [Pending, Pending, Healthy, Unhealthy]
         );
         // With a startup check, failures count as soon as it passed.
@@ -473,7 +476,10 @@ mod tests {
             [Pending, Pending, Unhealthy]
         );
         let c = [check(true, 2, 1, 0)];
-        assert_eq!(run(&c, &[(0, 0, false), (1, 0, false)]), [Pending, Unhealthy]);
+        assert_eq!(
+            run(&c, &[(0, 0, false), (1, 0, false)]),
+            [Pending, Unhealthy]
+        );
     }
 
     #[test]
@@ -502,7 +508,10 @@ mod tests {
         assert_eq!(t.due(t1), [0]);
         t.record(0, true, t1);
         assert_eq!(t.health(), Health::Healthy);
-        assert_eq!(t.healthy_for(t1 + Duration::from_millis(50)), Some(Duration::from_millis(50)));
+        assert_eq!(
+            t.healthy_for(t1 + Duration::from_millis(50)),
+            Some(Duration::from_millis(50))
+        );
     }
 
     #[test]

@@ -9,9 +9,9 @@
 //! id from which a restarted agent can adopt it).
 
 pub mod driver;
-pub mod spec;
 pub mod env;
 pub mod exec;
 pub mod health;
 pub mod restart;
+pub mod spec;
 pub mod supervisor;

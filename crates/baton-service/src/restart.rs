@@ -129,11 +129,7 @@ mod tests {
     fn doubles_to_the_cap() {
         let p = policy(None, OnExhausted::KeepTrying);
         let fails: Vec<Ev> = (0..8).map(Ev::Fail).collect();
-        check(
-            &p,
-            &fails,
-            &[10, 20, 40, 80, 160, 300, 300, 300].map(Some),
-        );
+        check(&p, &fails, &[10, 20, 40, 80, 160, 300, 300, 300].map(Some));
     }
 
     #[test]
@@ -142,7 +138,15 @@ mod tests {
         use Ev::*;
         check(
             &p,
-            &[Fail(0), Fail(10), Healthy(599), Fail(700), Healthy(600), Fail(1400), Fail(1410)],
+            &[
+                Fail(0),
+                Fail(10),
+                Healthy(599),
+                Fail(700),
+                Healthy(600),
+                Fail(1400),
+                Fail(1410),
+            ],
             &[Some(10), Some(20), Some(40), Some(10), Some(20)],
         );
     }

@@ -418,9 +418,11 @@ impl Supervisor {
                     continue;
                 };
                 for live in svc.replicas.drain(..) {
-                    if let Err(e) =
-                        driver.stop(&live.replica, &svc.target.stop_signal, svc.target.kill_timeout)
-                    {
+                    if let Err(e) = driver.stop(
+                        &live.replica,
+                        &svc.target.stop_signal,
+                        svc.target.kill_timeout,
+                    ) {
                         svc.last_error = Some(e.to_string());
                     }
                 }
@@ -476,7 +478,9 @@ impl ServiceState {
     fn rolling(&self) -> bool {
         matches!(
             self.deployment,
-            DeploymentState::Running | DeploymentState::RollingOut | DeploymentState::Reverting { .. }
+            DeploymentState::Running
+                | DeploymentState::RollingOut
+                | DeploymentState::Reverting { .. }
         )
     }
 
@@ -490,11 +494,15 @@ impl ServiceState {
 
     /// The spec of a running version (for its checks and stop signal).
     fn spec_of(&self, version: &str) -> &ServiceSpec {
-        [Some(&self.target), Some(&self.desired), self.last_good.as_ref()]
-            .into_iter()
-            .flatten()
-            .find(|s| s.version == version)
-            .unwrap_or(&self.target)
+        [
+            Some(&self.target),
+            Some(&self.desired),
+            self.last_good.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|s| s.version == version)
+        .unwrap_or(&self.target)
     }
 
     fn slot(&mut self, index: u32) -> &mut Slot {
@@ -745,9 +753,7 @@ fn reconcile_service(ctx: &mut Ctx<'_>, svc: &mut ServiceState, now: Instant) ->
             let rolling = svc.rolling() && spec.version == target_version;
             start(ctx, svc, &driver, &spec, index, now, &mut due);
             if rolling {
-                svc.in_flight
-                    .entry(index)
-                    .or_insert(now + healthy_deadline);
+                svc.in_flight.entry(index).or_insert(now + healthy_deadline);
             }
         } else if !new.is_empty() && !old.is_empty() {
             if let Some(&n) = new.first() {
@@ -772,9 +778,7 @@ fn reconcile_service(ctx: &mut Ctx<'_>, svc: &mut ServiceState, now: Instant) ->
             let replacing = svc.in_flight.contains_key(&index);
             if rollout && (replacing || svc.in_flight.len() < max_parallel) {
                 let spec = svc.target.clone();
-                svc.in_flight
-                    .entry(index)
-                    .or_insert(now + healthy_deadline);
+                svc.in_flight.entry(index).or_insert(now + healthy_deadline);
                 start(ctx, svc, &driver, &spec, index, now, &mut due);
             }
         } else {
@@ -798,7 +802,11 @@ fn reconcile_service(ctx: &mut Ctx<'_>, svc: &mut ServiceState, now: Instant) ->
     }
 
     // 5. Rollout deadlines.
-    let late = svc.in_flight.iter().find(|(_, &d)| d <= now).map(|(i, _)| *i);
+    let late = svc
+        .in_flight
+        .iter()
+        .find(|(_, &d)| d <= now)
+        .map(|(i, _)| *i);
     if let Some(index) = late {
         let reason = format!(
             "replica {index} of version {} was not healthy within {:?}",
@@ -840,7 +848,9 @@ fn reconcile_service(ctx: &mut Ctx<'_>, svc: &mut ServiceState, now: Instant) ->
         });
     if all_ready {
         let done = match &svc.deployment {
-            DeploymentState::Running | DeploymentState::RollingOut => Some(DeploymentState::Healthy),
+            DeploymentState::Running | DeploymentState::RollingOut => {
+                Some(DeploymentState::Healthy)
+            }
             DeploymentState::Reverting { reason } => Some(DeploymentState::Reverted {
                 reason: reason.clone(),
             }),
@@ -855,7 +865,12 @@ fn reconcile_service(ctx: &mut Ctx<'_>, svc: &mut ServiceState, now: Instant) ->
 }
 
 /// The slot's replica failed: schedule its restart per the policy, or give up.
-fn fail_slot(svc: &mut ServiceState, index: u32, policy: &crate::spec::RestartPolicy, now: Instant) {
+fn fail_slot(
+    svc: &mut ServiceState,
+    index: u32,
+    policy: &crate::spec::RestartPolicy,
+    now: Instant,
+) {
     let slot = svc.slot(index);
     match slot.backoff.on_failure(policy, now) {
         Decision::RestartAfter(delay) => {
@@ -943,7 +958,12 @@ fn start(
 
 /// The rollout of the target version failed: stop its unconfirmed replicas that have an old
 /// sibling, then revert to the last healthy version or fail.
-fn fail_rollout(ctx: &mut Ctx<'_>, svc: &mut ServiceState, driver: &Arc<dyn Driver>, reason: String) {
+fn fail_rollout(
+    ctx: &mut Ctx<'_>,
+    svc: &mut ServiceState,
+    driver: &Arc<dyn Driver>,
+    reason: String,
+) {
     let target_version = svc.target.version.clone();
     let indexes: Vec<u32> = svc.in_flight.keys().copied().collect();
     for index in indexes {
@@ -1065,7 +1085,13 @@ fn persisted_text(stack: &str, st: &StackState) -> String {
 fn stack_file(dir: &Path, stack: &str) -> PathBuf {
     let safe: String = stack
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     dir.join(format!("{safe}.json"))
 }
@@ -1114,10 +1140,11 @@ fn load(dir: &Path) -> Result<BTreeMap<String, StackState>, SupervisorError> {
             path: path.clone(),
             source,
         })?;
-        let p: Persisted = serde_json::from_str(&text).map_err(|source| SupervisorError::Decode {
-            path: path.clone(),
-            source,
-        })?;
+        let p: Persisted =
+            serde_json::from_str(&text).map_err(|source| SupervisorError::Decode {
+                path: path.clone(),
+                source,
+            })?;
         let services: BTreeMap<String, ServiceState> = p
             .services
             .into_iter()

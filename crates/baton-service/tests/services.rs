@@ -72,7 +72,10 @@ fn a_crash_looping_replica_backs_off_on_schedule() {
     for e in slot.history.iter().take(5) {
         let restarted = e.restarted_at_ms.expect("restarted");
         // Never restarted before its delay, and events in order.
-        assert!(restarted >= e.failed_at_ms + e.delay.as_millis() as u64 - 1, "{e:?}");
+        assert!(
+            restarted >= e.failed_at_ms + e.delay.as_millis() as u64 - 1,
+            "{e:?}"
+        );
         assert!(e.failed_at_ms >= previous);
         previous = restarted;
     }
@@ -80,7 +83,10 @@ fn a_crash_looping_replica_backs_off_on_schedule() {
     assert_eq!(exit.code, Some(3));
     assert!(slot.restarts >= 6);
     let log = fs::read_to_string(d.logs.join("crash.0.err.log")).expect("log");
-    assert!(log.lines().filter(|l| *l == "crashing").count() >= 6, "{log}");
+    assert!(
+        log.lines().filter(|l| *l == "crashing").count() >= 6,
+        "{log}"
+    );
 }
 
 /// Samples a service's status on a thread until stopped.
@@ -94,7 +100,12 @@ impl Sampler {
     fn start(agent: &Agent, name: &str) -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let samples = Arc::new(Mutex::new(Vec::new()));
-        let (sup, st, sa, name) = (agent.sup.clone(), stop.clone(), samples.clone(), name.to_owned());
+        let (sup, st, sa, name) = (
+            agent.sup.clone(),
+            stop.clone(),
+            samples.clone(),
+            name.to_owned(),
+        );
         let thread = std::thread::spawn(move || {
             while !st.load(Ordering::Relaxed) {
                 if let Some(s) = sup.service_status(STACK, &name) {
@@ -130,7 +141,12 @@ fn a_failing_update_is_reverted_without_a_moment_of_zero_healthy_replicas() {
 
     let sampler = Sampler::start(&agent, "web");
     // v2 never listens: its health check cannot pass.
-    let mut bad = spec("web", "v2", 4, shell("exec python3 -c 'import time; time.sleep(600)'"));
+    let mut bad = spec(
+        "web",
+        "v2",
+        4,
+        shell("exec python3 -c 'import time; time.sleep(600)'"),
+    );
     bad.update.healthy_deadline = ms(1500);
     agent.set(&d.base, vec![bad]);
     let after = agent.wait("web", "the revert", |s| {
@@ -139,11 +155,16 @@ fn a_failing_update_is_reverted_without_a_moment_of_zero_healthy_replicas() {
     let samples = sampler.finish();
 
     assert!(
-        samples.iter().any(|s| s.replicas.iter().any(|r| r.version == "v2")),
+        samples
+            .iter()
+            .any(|s| s.replicas.iter().any(|r| r.version == "v2")),
         "a v2 replica was started"
     );
     let min_healthy = samples.iter().map(|s| s.healthy_count()).min().unwrap_or(0);
-    assert!(min_healthy >= 1, "a moment with {min_healthy} healthy replicas");
+    assert!(
+        min_healthy >= 1,
+        "a moment with {min_healthy} healthy replicas"
+    );
     match &after.deployment {
         DeploymentState::Reverted { reason } => assert!(reason.contains("v2"), "{reason}"),
         other => panic!("{other:?}"),
@@ -173,9 +194,14 @@ fn a_good_update_rolls_through_one_at_a_time() {
     });
     let samples = sampler.finish();
 
-    assert!(samples.iter().any(|s| s.deployment == DeploymentState::RollingOut));
+    assert!(samples
+        .iter()
+        .any(|s| s.deployment == DeploymentState::RollingOut));
     let min_healthy = samples.iter().map(|s| s.healthy_count()).min().unwrap_or(0);
-    assert!(min_healthy >= 3, "a moment with {min_healthy} healthy replicas");
+    assert!(
+        min_healthy >= 3,
+        "a moment with {min_healthy} healthy replicas"
+    );
     // max_parallel = 1: one extra replica at a time, started before the old one is stopped.
     let most = samples.iter().map(|s| s.replicas.len()).max().unwrap_or(0);
     assert_eq!(most, 5, "replicas at once");
@@ -209,7 +235,9 @@ fn a_restarted_agent_adopts_running_replicas() {
     // A new agent: new driver, new supervisor, nothing but the state directory in common, and
     // no `set_desired`: it resumes from what it persisted.
     let agent = Agent::start(&d);
-    let after = agent.wait("web", "adopted healthy replicas", |s| all_healthy(s, 2, "v1"));
+    let after = agent.wait("web", "adopted healthy replicas", |s| {
+        all_healthy(s, 2, "v1")
+    });
     // Give it a few more reconciliations to do something wrong.
     std::thread::sleep(ms(500));
     let later = agent.status("web").expect("status");
@@ -220,14 +248,18 @@ fn a_restarted_agent_adopts_running_replicas() {
     }
     for (id, start) in &starts {
         let pid = id.parse().expect("pid");
-        assert_eq!(proc_stat(pid).map(|s| s.start_time), Some(*start), "{id} kept running");
+        assert_eq!(
+            proc_stat(pid).map(|s| s.start_time),
+            Some(*start),
+            "{id} kept running"
+        );
     }
     assert_eq!(later.deployment, DeploymentState::Healthy);
 }
 
-fn start_one<'a>(
+fn start_one(
     driver: &ExecDriver,
-    spec: &'a baton_service::spec::ServiceSpec,
+    spec: &baton_service::spec::ServiceSpec,
     d: &Dirs,
     ports: BTreeMap<String, u16>,
 ) -> baton_service::driver::Replica {
@@ -284,14 +316,23 @@ fn stop_sends_the_stop_signal_then_sigkills_the_whole_group() {
 }
 
 #[test]
-fn a_cooperative_replica_stops_on_its_signal_with_its_exit_status() {
+fn a_cooperative_replica_stops_on_its_signal() {
     let d = dirs();
     let driver = ExecDriver::new(d.state.join("exec"));
-    let s = spec("polite", "v1", 1, shell("trap 'exit 7' INT; while :; do sleep 0.05; done"));
+    let marker = d.base.join("got-int");
+    let script = format!(
+        "trap 'echo int > {}; exit 7' INT; while :; do sleep 0.05; done",
+        marker.display()
+    );
+    let s = spec("polite", "v1", 1, shell(&script));
     let r = start_one(&driver, &s, &d, BTreeMap::new());
-    assert_eq!(driver.list(STACK).expect("list"), [r.clone()]);
-    driver.stop(&r, "INT", Duration::from_secs(30)).expect("stop");
+    assert_eq!(driver.list(STACK).expect("list"), std::slice::from_ref(&r));
+    driver
+        .stop(&r, "INT", Duration::from_secs(30))
+        .expect("stop");
+    assert_eq!(fs::read_to_string(&marker).unwrap_or_default(), "int\n");
     assert_eq!(driver.liveness(&r), Liveness::Gone);
+    assert!(driver.list(STACK).expect("list").is_empty());
 }
 
 #[test]
@@ -321,11 +362,18 @@ fn logs_rotate_by_size() {
         second.exists()
     });
     driver.stop(&r, "KILL", ms(100)).expect("stop");
-    let first = fs::metadata(d.logs.join("chatty.0.out.log.1")).expect(".1").len();
-    assert!(first >= 2000, "a rotated file holds at least the limit: {first}");
+    let first = fs::metadata(d.logs.join("chatty.0.out.log.1"))
+        .expect(".1")
+        .len();
+    assert!(
+        first >= 2000,
+        "a rotated file holds at least the limit: {first}"
+    );
     assert!(!d.logs.join("chatty.0.out.log.3").exists());
     let text = fs::read_to_string(d.logs.join("chatty.0.out.log.1")).expect(".1");
-    assert!(text.lines().any(|l| l == "0123456789012345678901234567890123456789"));
+    assert!(text
+        .lines()
+        .any(|l| l == "0123456789012345678901234567890123456789"));
     assert!(log.exists());
 }
 
@@ -377,7 +425,7 @@ fn a_record_whose_pid_was_reused_is_not_listed() {
     let r = start_one(&driver, &s, &d, BTreeMap::new());
     // A restarted agent finds it.
     let fresh = ExecDriver::new(d.state.join("exec"));
-    assert_eq!(fresh.list(STACK).expect("list"), [r.clone()]);
+    assert_eq!(fresh.list(STACK).expect("list"), std::slice::from_ref(&r));
     assert_eq!(fresh.liveness(&r), Liveness::Running);
     // Pretend the PID now belongs to another process: the record's start time differs.
     let record = d
@@ -393,7 +441,11 @@ fn a_record_whose_pid_was_reused_is_not_listed() {
     assert_eq!(other.liveness(&r), Liveness::Gone);
     // Not ours any more: stop must not signal it.
     other.stop(&r, "KILL", ms(100)).expect("stop");
-    assert_eq!(driver.liveness(&r), Liveness::Running, "the process was left alone");
+    assert_eq!(
+        driver.liveness(&r),
+        Liveness::Running,
+        "the process was left alone"
+    );
     assert!(other.list(STACK).expect("list").is_empty());
     driver.stop(&r, "KILL", ms(100)).expect("stop");
 }

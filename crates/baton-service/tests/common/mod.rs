@@ -148,7 +148,12 @@ impl Agent {
     }
 
     /// Waits until `cond` holds for the service's status; panics with the last status if not.
-    pub fn wait(&self, name: &str, what: &str, cond: impl Fn(&ServiceStatus) -> bool) -> ServiceStatus {
+    pub fn wait(
+        &self,
+        name: &str,
+        what: &str,
+        cond: impl Fn(&ServiceStatus) -> bool,
+    ) -> ServiceStatus {
         let deadline = Instant::now() + PATIENCE;
         let mut last = None;
         while Instant::now() < deadline {
