@@ -38,6 +38,8 @@ use crate::spec::Limits;
 pub const LOG_ROTATE_BYTES: u64 = 10 * 1024 * 1024;
 /// Rotated files kept per stream (`.1` the newest).
 pub const LOG_KEEP: u32 = 3;
+/// A replica's log sizes are looked at no more often than this.
+pub const ROTATION_CHECK: Duration = Duration::from_millis(500);
 
 /// How replicas' log files are rotated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,6 +105,9 @@ pub struct ExecDriver {
     cgroup_root: Option<PathBuf>,
     /// Replicas this process started: reaped here, so their exit codes are known.
     children: Mutex<HashMap<i32, ChildState>>,
+    /// Records read or written, by record path, with when their logs were last looked at
+    /// (`liveness` is called on every reconciliation: it must not read files each time).
+    records: Mutex<HashMap<PathBuf, (Record, Option<Instant>)>>,
 }
 
 enum ChildState {
@@ -139,6 +144,7 @@ impl ExecDriver {
             rotation: opts.rotation,
             cgroup_root,
             children: Mutex::new(HashMap::new()),
+            records: Mutex::new(HashMap::new()),
         }
     }
 
@@ -163,9 +169,21 @@ impl ExecDriver {
         ))
     }
 
+    fn records(&self) -> MutexGuard<'_, HashMap<PathBuf, (Record, Option<Instant>)>> {
+        self.records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn read_record(&self, r: &Replica) -> Option<Record> {
-        let text = fs::read_to_string(self.record_path(r)).ok()?;
-        serde_json::from_str(&text).ok()
+        let path = self.record_path(r);
+        if let Some((rec, _)) = self.records().get(&path) {
+            return Some(rec.clone());
+        }
+        let text = fs::read_to_string(&path).ok()?;
+        let rec: Record = serde_json::from_str(&text).ok()?;
+        self.records().insert(path, (rec.clone(), None));
+        Some(rec)
     }
 
     fn write_record(&self, rec: &Record) -> Result<(), ExecError> {
@@ -191,7 +209,9 @@ impl ExecDriver {
             action: "rename",
             path: path.clone(),
             source,
-        })
+        })?;
+        self.records().insert(path, (rec.clone(), None));
+        Ok(())
     }
 
     /// Reaps an owned child if it ended; returns its liveness when it is owned.
@@ -345,6 +365,7 @@ impl ExecDriver {
             let _ = fs::remove_dir(cg);
         }
         let path = self.record_path(r);
+        self.records().remove(&path);
         match fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -356,7 +377,19 @@ impl ExecDriver {
         }
     }
 
-    fn rotate(&self, rec: &Record) {
+    /// Rotates the replica's logs when they are due to be looked at.
+    fn rotate(&self, r: &Replica, rec: &Record) {
+        let now = Instant::now();
+        {
+            let mut records = self.records();
+            let Some((_, last)) = records.get_mut(&self.record_path(r)) else {
+                return;
+            };
+            if last.is_some_and(|t| now.saturating_duration_since(t) < ROTATION_CHECK) {
+                return;
+            }
+            *last = Some(now);
+        }
         for path in [&rec.out_log, &rec.err_log] {
             // Best effort: a failed rotation leaves the log growing, never the replica stopped.
             let _ = rotate_if_needed(path, self.rotation);
@@ -405,7 +438,7 @@ impl Driver for ExecDriver {
         };
         if live == Liveness::Running {
             if let Some(rec) = &rec {
-                self.rotate(rec);
+                self.rotate(r, rec);
             }
         }
         live
@@ -457,6 +490,7 @@ impl Driver for ExecDriver {
                 found.push(rec.replica);
             } else if owned.is_none() {
                 // Gone, or its PID now belongs to another process: the record is stale.
+                self.records().remove(&path);
                 let _ = fs::remove_file(&path);
             }
         }

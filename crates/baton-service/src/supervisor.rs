@@ -25,7 +25,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::driver::{Driver, Liveness, Replica, ReplicaStart};
+use crate::driver::{Driver, DriverError, Liveness, Replica, ReplicaStart};
 use crate::health::{run_check, Health, HealthTracker};
 use crate::restart::{Backoff, Decision};
 use crate::spec::{DriverKind, ServiceSpec};
@@ -323,14 +323,17 @@ impl Supervisor {
             }
             st.services
                 .retain(|_, s| !(s.removed && s.replicas.is_empty() && s.stopping.is_empty()));
-            let text = persisted_text(stack, st);
-            if text != st.saved {
+            // Serializing the specs on every pass would cost more than the pass: a cheap
+            // fingerprint of what changes says when to write.
+            let print = fingerprint(st);
+            if print != st.saved {
+                let text = persisted_text(stack, st);
                 if let Err(e) = save(&state_dir.join("supervisor"), stack, &text) {
                     for svc in st.services.values_mut() {
                         svc.last_error = Some(e.to_string());
                     }
                 } else {
-                    st.saved = text;
+                    st.saved = print;
                 }
             }
         }
@@ -407,27 +410,31 @@ impl Supervisor {
             .find(|s| s.stack == stack && s.name == name)
     }
 
-    /// Stops every replica of every stack now, waiting for each (a stack destroyed, a test's
-    /// clean-up; an agent shutting down leaves its replicas running for the next one to adopt).
-    pub fn stop_all(&self) {
+    /// Stops every replica of every stack now, waiting for each, and forgets the stacks (their
+    /// persisted state too). For stacks destroyed and tests' clean-up: an agent shutting down
+    /// just stops calling `reconcile_once` and leaves its replicas for the next one to adopt.
+    pub fn stop_all(&self) -> Vec<DriverError> {
         let mut inner = self.inner();
         let drivers = inner.drivers.clone();
-        for st in inner.stacks.values_mut() {
+        let dir = inner.state_dir.join("supervisor");
+        let stacks = std::mem::take(&mut inner.stacks);
+        let mut errors = Vec::new();
+        for (stack, mut st) in stacks {
+            let _ = fs::remove_file(stack_file(&dir, &stack));
             for svc in st.services.values_mut() {
                 let Some(driver) = driver_for(&drivers, svc.target.driver) else {
                     continue;
                 };
-                for live in svc.replicas.drain(..) {
-                    if let Err(e) = driver.stop(
-                        &live.replica,
-                        &svc.target.stop_signal,
-                        svc.target.kill_timeout,
-                    ) {
-                        svc.last_error = Some(e.to_string());
+                for live in std::mem::take(&mut svc.replicas) {
+                    let spec = svc.spec_of(&live.replica.version);
+                    if let Err(e) = driver.stop(&live.replica, &spec.stop_signal, spec.kill_timeout)
+                    {
+                        errors.push(e);
                     }
                 }
             }
         }
+        errors
     }
 }
 
@@ -647,10 +654,14 @@ fn reconcile_service(ctx: &mut Ctx<'_>, svc: &mut ServiceState, now: Instant) ->
         let live = svc.replicas.remove(i);
         let index = live.replica.index;
         let spec = svc.spec_of(&live.replica.version).clone();
+        let version = live.replica.version.clone();
         stop_in_background(ctx, svc, &driver, live.replica, &spec);
+        // A slot is restarted on the schedule when it lost its only replica, or when the new
+        // replica a rollout is waiting for died (its old sibling stays meanwhile).
+        let replacing = svc.in_flight.contains_key(&index) && version == svc.target.version;
         let wanted = !svc.removed
             && index < svc.target.replicas
-            && !svc.replicas.iter().any(|l| l.replica.index == index);
+            && (replacing || !svc.replicas.iter().any(|l| l.replica.index == index));
         let policy = svc.target.restart.clone();
         let slot = svc.slot(index);
         slot.record.last_exit = Some(exit);
@@ -776,6 +787,14 @@ fn reconcile_service(ctx: &mut Ctx<'_>, svc: &mut ServiceState, now: Instant) ->
                 DeploymentState::RollingOut | DeploymentState::Reverting { .. }
             );
             let replacing = svc.in_flight.contains_key(&index);
+            if replacing {
+                if let Some(t) = svc.slot(index).restart_due {
+                    if t > now {
+                        due(t);
+                        continue;
+                    }
+                }
+            }
             if rollout && (replacing || svc.in_flight.len() < max_parallel) {
                 let spec = svc.target.clone();
                 svc.in_flight.entry(index).or_insert(now + healthy_deadline);
@@ -1052,6 +1071,30 @@ fn epoch_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// What of a stack's persisted state can change without its specs' versions changing.
+fn fingerprint(st: &StackState) -> String {
+    let services: Vec<_> = st
+        .services
+        .iter()
+        .map(|(name, s)| {
+            (
+                name,
+                (&s.desired.version, s.desired.replicas),
+                (&s.target.version, s.target.replicas),
+                s.last_good.as_ref().map(|g| (&g.version, g.replicas)),
+                &s.deployment,
+                &s.failed_version,
+                s.removed,
+                s.slots
+                    .iter()
+                    .map(|(i, sl)| (i, &sl.record))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    format!("{:?} {services:?}", st.base_dir)
+}
+
 fn persisted_text(stack: &str, st: &StackState) -> String {
     let p = Persisted {
         stack: stack.to_owned(),
@@ -1183,8 +1226,8 @@ fn load(dir: &Path) -> Result<BTreeMap<String, StackState>, SupervisorError> {
             StackState {
                 base_dir: p.base_dir,
                 adopted: false,
+                saved: String::new(),
                 services,
-                saved: text,
             },
         );
     }

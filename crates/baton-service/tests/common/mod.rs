@@ -186,7 +186,8 @@ impl Drop for Agent {
     fn drop(&mut self) {
         self.halt();
         if self.cleanup {
-            self.sup.stop_all();
+            let errors = self.sup.stop_all();
+            assert!(errors.is_empty() || std::thread::panicking(), "{errors:?}");
         }
     }
 }
