@@ -449,3 +449,140 @@ fn a_record_whose_pid_was_reused_is_not_listed() {
     assert!(other.list(STACK).expect("list").is_empty());
     driver.stop(&r, "KILL", ms(100)).expect("stop");
 }
+
+#[test]
+fn a_replica_that_turns_unhealthy_is_restarted() {
+    let d = dirs();
+    let agent = Agent::start(&d);
+    let marker = d.base.join("ok");
+    fs::write(&marker, "").expect("marker");
+    let mut s = spec("flaky", "v1", 1, shell("exec sleep 600"));
+    s.ports.clear();
+    s.health = vec![baton_service::spec::HealthCheck {
+        kind: baton_service::spec::CheckKind::Command,
+        command: shell("test -f \"$MARKER\""),
+        ..http_check()
+    }];
+    s.env
+        .insert("MARKER".into(), marker.to_string_lossy().into_owned());
+    agent.set(&d.base, vec![s]);
+    let first = agent.wait("flaky", "healthy", |s| all_healthy(s, 1, "v1"));
+    let old = first.replicas[0].id.clone();
+    fs::remove_file(&marker).expect("remove");
+    let st = agent.wait("flaky", "a restart", |s| {
+        s.slots.get(&0).is_some_and(|sl| sl.restarts >= 1)
+    });
+    let exit = st.slots[&0].last_exit.clone().expect("exit");
+    assert_eq!(exit.reason, "unhealthy");
+    fs::write(&marker, "").expect("marker");
+    let back = agent.wait("flaky", "a new healthy replica", |s| {
+        all_healthy(s, 1, "v1") && s.replicas[0].id != old
+    });
+    assert!(back.replicas[0].restarts >= 1);
+    let pid: i32 = old.parse().expect("pid");
+    wait_until("the unhealthy replica gone", || {
+        proc_stat(pid).is_none_or(|s| s.state == 'Z' || s.pgrp != pid)
+    });
+}
+
+#[test]
+fn replicas_that_should_not_exist_are_stopped() {
+    let d = dirs();
+    let agent = Agent::start(&d);
+    let mut a = spec("a", "v1", 3, shell("exec sleep 600"));
+    a.health.clear();
+    let mut b = a.clone();
+    b.name = "b".into();
+    agent.set(&d.base, vec![a.clone(), b]);
+    let three = agent.wait("a", "3 replicas", |s| all_healthy(s, 3, "v1"));
+    agent.wait("b", "3 replicas", |s| all_healthy(s, 3, "v1"));
+    a.replicas = 1;
+    agent.set(&d.base, vec![a]);
+    let one = agent.wait("a", "1 replica", |s| s.replicas.len() == 1);
+    assert_eq!(one.replicas[0].index, 0);
+    assert_eq!(
+        one.replicas[0].id, three.replicas[0].id,
+        "scaling is not a rollout"
+    );
+    wait_until("service b forgotten", || agent.status("b").is_none());
+    for r in &three.replicas[1..] {
+        let pid: i32 = r.id.parse().expect("pid");
+        wait_until("the extra replica gone", || {
+            proc_stat(pid).is_none_or(|s| s.state == 'Z' || s.pgrp != pid)
+        });
+    }
+}
+
+#[test]
+fn a_failing_update_without_auto_revert_fails_and_keeps_the_old_replicas() {
+    let d = dirs();
+    let agent = Agent::start(&d);
+    agent.set(&d.base, vec![spec("web", "v1", 2, web_command())]);
+    let before = agent.wait("web", "2 healthy v1 replicas", |s| {
+        all_healthy(s, 2, "v1") && s.deployment == DeploymentState::Healthy
+    });
+    let mut bad = spec("web", "v2", 2, shell("exec sleep 600"));
+    bad.update.auto_revert = false;
+    bad.update.healthy_deadline = ms(800);
+    agent.set(&d.base, vec![bad]);
+    let after = agent.wait("web", "the failure", |s| {
+        matches!(s.deployment, DeploymentState::Failed { .. }) && all_healthy(s, 2, "v1")
+    });
+    let ids = |s: &ServiceStatus| s.replicas.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&before), ids(&after));
+    // The failed version is not tried again on the next passes.
+    std::thread::sleep(ms(300));
+    let later = agent.status("web").expect("status");
+    assert!(later.replicas.iter().all(|r| r.version == "v1"));
+    assert!(matches!(later.deployment, DeploymentState::Failed { .. }));
+}
+
+#[test]
+fn used_up_restart_attempts_fail_the_deployment() {
+    let d = dirs();
+    let agent = Agent::start(&d);
+    let mut s = spec("crash", "v1", 1, shell("exit 1"));
+    s.health.clear();
+    s.restart.delay = ms(20);
+    s.restart.attempts = Some(2);
+    s.restart.on_exhausted = baton_service::spec::OnExhausted::Fail;
+    agent.set(&d.base, vec![s]);
+    let st = agent.wait("crash", "the failure", |s| {
+        matches!(s.deployment, DeploymentState::Failed { .. })
+    });
+    let slot = &st.slots[&0];
+    assert!(slot.exhausted);
+    assert_eq!(slot.restarts, 2);
+    std::thread::sleep(ms(200));
+    let later = agent.status("crash").expect("status");
+    assert!(later.replicas.is_empty());
+    assert_eq!(later.slots[&0].restarts, 2);
+}
+
+#[test]
+fn limits_are_written_to_the_replica_cgroup() {
+    // A directory standing in for a cgroup2 mount: the files the kernel would read.
+    let d = dirs();
+    let root = d.base.join("cgroup");
+    fs::create_dir_all(&root).expect("root");
+    let driver = ExecDriver::with_opts(
+        d.state.join("exec"),
+        ExecOpts {
+            rotation: LogRotation::default(),
+            cgroup_root: Some(root.clone()),
+        },
+    );
+    let mut s = spec("limited", "v1", 1, shell("exec sleep 600"));
+    s.limits.memory = Some(64 * 1024 * 1024);
+    s.limits.cpu_millis = Some(250);
+    let r = start_one(&driver, &s, &d, BTreeMap::new());
+    let group = root
+        .join("baton")
+        .join(STACK)
+        .join(format!("limited-0-{}", r.id));
+    let read = |f: &str| fs::read_to_string(group.join(f)).unwrap_or_default();
+    assert_eq!(read("memory.max"), "67108864");
+    assert_eq!(read("cpu.max"), "25000 100000");
+    assert_eq!(read("cgroup.procs"), r.id);
+    driver.stop(&r, "TERM", ms(500)).expect("stop");
+}
