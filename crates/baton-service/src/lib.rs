@@ -1,6 +1,8 @@
 //! Supervised services (issue 14): the desired form of a service ([`spec`]), the drivers that
-//! start and stop its replicas ([`driver`]: processes, containers), and — built on them — the
-//! health checks, restart policy, rolling updates and the agent's reconcile loop.
+//! start and stop its replicas ([`driver`], [`exec`] for process groups; containers behind the
+//! same trait), and — built on them — the health checks ([`health`]), the restart schedule
+//! ([`restart`]), and the agent's reconcile loop with rolling updates and automatic revert
+//! ([`supervisor`]). See `docs/services.md`.
 //!
 //! This crate knows nothing of the configuration language, plans or the state store: the
 //! `service` resource type and `baton serve` translate between those and a [`spec::ServiceSpec`].
@@ -10,5 +12,10 @@
 
 pub mod docker;
 pub mod driver;
+pub mod env;
+pub mod exec;
+pub mod health;
+pub mod restart;
 pub mod spec;
+pub mod supervisor;
 pub mod testing;
