@@ -621,8 +621,11 @@ impl ResourceType for RemoteFile {
             // printed before it is replaced; an update keeps what the creation found.
             script.push_str(&original_script());
         }
+        // The directory and the temporary sibling by the shell's own expansions: every
+        // process started here is a cost per file.
         script.push_str(&format!(
-            "d=$(dirname -- \"$p\")\nmkdir -p -- \"$d\"\nt=\"$d/.$(basename -- \"$p\").baton-tmp\"\ncat > \"$t\"\nchmod {} \"$t\"\n",
+            "case \"$p\" in */*) d=${{p%/*}}; [ -n \"$d\" ] || d=/ ;; *) d=. ;; esac\n\
+             [ -d \"$d\" ] || mkdir -p -- \"$d\"\nt=\"$d/.${{p##*/}}.baton-tmp\"\ncat > \"$t\"\nchmod {} \"$t\"\n",
             sh_quote(&mode)
         ));
         if let Some(o) = s(planned, "owner") {
