@@ -184,3 +184,56 @@ fn sha256_hex(s: &str) -> String {
     use sha2::Digest as _;
     hex::encode(sha2::Sha256::digest(s.as_bytes()))
 }
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// examples/fleet: one apply makes two hosts (sshd servers on loopback ports), configures each
+/// (a page and a web server) and checks that each serves its page; a page edited by hand is
+/// drift that apply restores; destroy stops the web servers and the hosts.
+#[test]
+fn fleet_makes_configures_and_checks_hosts() {
+    let p = example("fleet");
+    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    p.write(
+        "terraform.tfvars.json",
+        &serde_json::json!({
+            "hosts": {
+                "web1": {"ssh": ports[0], "web": ports[1]},
+                "web2": {"ssh": ports[2], "web": ports[3]},
+            }
+        })
+        .to_string(),
+    );
+    let out = p.baton(["apply", "--auto-approve"]).ok();
+    out.assert_stdout_contains("Apply complete! Resources: 7 added");
+    let o = p.baton(["output", "--json"]).ok().json();
+    assert_eq!(o["pages"]["value"]["web1"], "Hello from web1");
+    assert_eq!(o["pages"]["value"]["web2"], "Hello from web2");
+    let plan = p.baton(["plan", "--detailed-exitcode"]).run();
+    assert_eq!(plan.code, Some(0), "{}\n{}", plan.stdout, plan.stderr);
+
+    let page = p.path().join(".fleet/web2/root/srv/index.html");
+    std::fs::write(&page, "defaced\n").expect("edit");
+    let drift = p.baton(["drift"]).run();
+    assert_eq!(drift.code, Some(2), "{}\n{}", drift.stdout, drift.stderr);
+    assert!(drift.stdout.contains("remote_file.page[\"web2\"]"), "{}", drift.stdout);
+    p.baton(["apply", "--auto-approve"]).ok();
+    assert_eq!(std::fs::read_to_string(&page).expect("page"), "Hello from web2\n");
+
+    p.baton(["destroy", "--auto-approve"])
+        .ok()
+        .assert_stdout_contains("Destroy complete! Resources: 7 destroyed.");
+    assert!(!p.path().join(".fleet/web1").exists());
+    for port in [ports[1], ports[3]] {
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "the web server on {port} was stopped"
+        );
+    }
+}
