@@ -222,9 +222,16 @@ fn fleet_makes_configures_and_checks_hosts() {
     std::fs::write(&page, "defaced\n").expect("edit");
     let drift = p.baton(["drift"]).run();
     assert_eq!(drift.code, Some(2), "{}\n{}", drift.stdout, drift.stderr);
-    assert!(drift.stdout.contains("remote_file.page[\"web2\"]"), "{}", drift.stdout);
+    assert!(
+        drift.stdout.contains("remote_file.page[\"web2\"]"),
+        "{}",
+        drift.stdout
+    );
     p.baton(["apply", "--auto-approve"]).ok();
-    assert_eq!(std::fs::read_to_string(&page).expect("page"), "Hello from web2\n");
+    assert_eq!(
+        std::fs::read_to_string(&page).expect("page"),
+        "Hello from web2\n"
+    );
 
     p.baton(["destroy", "--auto-approve"])
         .ok()
