@@ -96,7 +96,8 @@ impl ServiceFiles {
     }
 
     fn desired_path(&self, service: &str) -> PathBuf {
-        self.desired_dir().join(format!("{}.json", file_safe(service)))
+        self.desired_dir()
+            .join(format!("{}.json", file_safe(service)))
     }
 
     pub fn write_desired(&self, spec: &ServiceSpec) -> Result<(), FilesError> {

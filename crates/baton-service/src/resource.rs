@@ -187,10 +187,8 @@ impl ResourceType for ServiceResource {
             };
             return Err(e);
         }
-        let mut m: BTreeMap<String, Value> = planned
-            .as_entries()
-            .map(|e| e.to_map())
-            .unwrap_or_default();
+        let mut m: BTreeMap<String, Value> =
+            planned.as_entries().map(|e| e.to_map()).unwrap_or_default();
         m.insert(
             "id".into(),
             Value::string(format!("{}/{}", files.stack(), name)),
@@ -278,7 +276,10 @@ fn wait_healthy(
     files: &ServiceFiles,
     spec: &ServiceSpec,
 ) -> Result<(), ProviderError> {
-    let rounds = spec.replicas.div_ceil(spec.update.max_parallel.max(1)).max(1);
+    let rounds = spec
+        .replicas
+        .div_ceil(spec.update.max_parallel.max(1))
+        .max(1);
     let default = spec.update.healthy_deadline * (2 * rounds + 1) + Duration::from_secs(30);
     let deadline = Instant::now() + ctx.timeout.unwrap_or(default);
     let mut last = String::from("the agent has not reported the service yet");
@@ -417,8 +418,7 @@ pub fn decode(phase: &str, config: &Value) -> Result<ServiceSpec, ProviderError>
             RestartPolicy {
                 delay: dur(r, "restart.delay", "delay")?.unwrap_or(d.delay),
                 max_delay: dur(r, "restart.max_delay", "max_delay")?.unwrap_or(d.max_delay),
-                reset_after: dur(r, "restart.reset_after", "reset_after")?
-                    .unwrap_or(d.reset_after),
+                reset_after: dur(r, "restart.reset_after", "reset_after")?.unwrap_or(d.reset_after),
                 attempts: count(r, "restart.attempts", "attempts")?,
                 interval: dur(r, "restart.interval", "interval")?.unwrap_or(d.interval),
                 on_exhausted: match str_at(r, "on_exhausted").as_deref() {
@@ -469,13 +469,20 @@ pub fn decode(phase: &str, config: &Value) -> Result<ServiceSpec, ProviderError>
     let cpu_millis = match num(config, "cpu") {
         None => None,
         Some(n) if n > 0.0 => Some((n * 1000.0).round() as u32),
-        Some(n) => return Err(bad("cpu", format!("cpu is a positive number of cores, not {n}"))),
+        Some(n) => {
+            return Err(bad(
+                "cpu",
+                format!("cpu is a positive number of cores, not {n}"),
+            ))
+        }
     };
     let stop_signal = str_at(config, "stop_signal").unwrap_or_else(|| "TERM".to_string());
     if crate::exec::parse_signal(&stop_signal).is_err() {
         return Err(bad(
             "stop_signal",
-            format!("stop_signal {stop_signal:?} is not a signal (TERM, INT, HUP, QUIT, a number...)"),
+            format!(
+                "stop_signal {stop_signal:?} is not a signal (TERM, INT, HUP, QUIT, a number...)"
+            ),
         ));
     }
     let mut spec = ServiceSpec {
@@ -572,7 +579,10 @@ fn health_check(i: usize, h: &Value, ports: &[String]) -> Result<HealthCheck, Pr
             .unwrap_or(1)
             .max(1),
         grace: dur(h, &at("grace"), "grace")?.unwrap_or(Duration::ZERO),
-        startup: h.get_attr("startup").and_then(Value::as_bool).unwrap_or(false),
+        startup: h
+            .get_attr("startup")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     })
 }
 
@@ -633,7 +643,10 @@ mod tests {
     }
 
     fn cmd() -> Value {
-        Value::list(Type::String, vec![Value::string("sleep"), Value::string("9")])
+        Value::list(
+            Type::String,
+            vec![Value::string("sleep"), Value::string("9")],
+        )
     }
 
     #[test]

@@ -25,9 +25,8 @@ const MAX_SLEEP: Duration = Duration::from_millis(200);
 pub fn supervise(env: &Env, stop: &AtomicBool, until: Option<Instant>) -> anyhow::Result<()> {
     let files = ServiceFiles::new(&env.dir);
     let exec = baton_service::exec::ExecDriver::new(files.agent_dir().join("exec"));
-    let docker = baton_service::docker::DockerDriver::new(
-        baton_service::docker::DockerOpts::from_env(),
-    )?;
+    let docker =
+        baton_service::docker::DockerDriver::new(baton_service::docker::DockerOpts::from_env())?;
     let sup = Supervisor::new(
         vec![Arc::new(exec), Arc::new(docker)],
         files.agent_dir(),
@@ -132,7 +131,10 @@ pub fn logs(env: &Env, name: &str, replica: Option<u32>, follow: bool) -> anyhow
         let outp = dir.join(format!("{base}.out.log"));
         let errp = dir.join(format!("{base}.err.log"));
         if !outp.exists() && !errp.exists() {
-            bail!("service {name} has no logs for replica {i} (in {})", dir.display());
+            bail!(
+                "service {name} has no logs for replica {i} (in {})",
+                dir.display()
+            );
         }
         if indexes.len() > 1 {
             outln!("==> replica {i} <==");
