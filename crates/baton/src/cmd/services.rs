@@ -35,7 +35,7 @@ pub fn supervise(env: &Env, stop: &AtomicBool, until: Option<Instant>) -> anyhow
     let mut desired_text = None::<String>;
     let mut status_text = String::new();
     let mut beat = Instant::now() - HEARTBEAT_EVERY;
-    while !stop.load(Ordering::SeqCst) && !until.is_some_and(|u| Instant::now() >= u) {
+    while !stop.load(Ordering::SeqCst) && until.is_none_or(|u| Instant::now() < u) {
         match files.read_desired() {
             Ok(specs) => {
                 let text = serde_json::to_string(&specs)?;
