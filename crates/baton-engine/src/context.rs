@@ -488,6 +488,7 @@ pub fn builtin_providers() -> std::sync::Arc<baton_provider::Registry> {
     SET.get_or_init(|| {
         let mut r = (*baton_provider::Registry::builtin()).clone();
         baton_remote::register(&mut r);
+        baton_service::resource::register(&mut r);
         std::sync::Arc::new(r)
     })
     .clone()

@@ -151,6 +151,10 @@ pub struct ProviderCtx {
     /// ([`Registry::provider`]; unset arguments null, no sensitive marks). `None` when the
     /// configuration has no such block (or the call is made without a configuration).
     pub config: Option<Value>,
+    /// The address of the object an apply call is for (`service.web`, `module.m.x.y[0]`),
+    /// for resource types whose real object is named after it (the `service` type). `None`
+    /// outside an apply call.
+    pub addr: Option<String>,
 }
 
 impl ProviderCtx {
@@ -162,6 +166,7 @@ impl ProviderCtx {
             run_id: None,
             one_at_a_time: Arc::new(Mutex::new(())),
             config: None,
+            addr: None,
         }
     }
     pub fn is_cancelled(&self) -> bool {

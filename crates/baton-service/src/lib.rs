@@ -4,8 +4,10 @@
 //! ([`restart`]), and the agent's reconcile loop with rolling updates and automatic revert
 //! ([`supervisor`]). See `docs/services.md`.
 //!
-//! This crate knows nothing of the configuration language, plans or the state store: the
-//! `service` resource type and `baton serve` translate between those and a [`spec::ServiceSpec`].
+//! The `service` resource type ([`resource`]) decodes a configuration into a
+//! [`spec::ServiceSpec`] and hands it to the agent (`baton serve`) through files under the
+//! stack's `.baton/services/` ([`files`]); the rest of the crate knows nothing of the
+//! configuration language, plans or the state store.
 //! It must never block the caller's thread on a replica (drivers return at once; waiting is the
 //! loop's job) and never lose track of a replica it started (each is recorded by a driver-given
 //! id from which a restarted agent can adopt it).
@@ -14,7 +16,9 @@ pub mod docker;
 pub mod driver;
 pub mod env;
 pub mod exec;
+pub mod files;
 pub mod health;
+pub mod resource;
 pub mod restart;
 pub mod spec;
 pub mod supervisor;

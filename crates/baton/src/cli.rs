@@ -81,10 +81,12 @@ pub enum Command {
     Workflow(WorkflowCommand),
     /// Approve (or reject) a workflow step that waits for a person.
     Approve(ApproveArgs),
-    /// The recorded output of a workflow run's command steps.
+    /// The recorded output of a workflow run's command steps, or of a service's replicas
+    /// (`baton logs service.NAME [--replica N] [--follow]`).
     Logs(LogsArgs),
-    /// The agent: fires the workflows' schedules, continues runs whose approval was decided
-    /// or timed out, and reconciles the stack when it declares `reconcile`, until stopped
+    /// The agent: supervises the stack's services, fires the workflows' schedules, continues
+    /// runs whose approval was decided or timed out, and reconciles the stack when it
+    /// declares `reconcile`, until stopped (the services' replicas keep running)
     /// (Ctrl-C) or for a while (`--for`).
     Serve(ServeArgs),
     /// A worker: claims actions and workflow steps from the directory's work queue (the
@@ -190,10 +192,16 @@ pub struct ApproveArgs {
 
 #[derive(Args, Debug)]
 pub struct LogsArgs {
-    /// The workflow run.
+    /// The workflow run, or `service.NAME`.
     pub run: String,
     /// Only this step (its key).
     pub step: Option<String>,
+    /// `service.NAME`: only this replica (its index).
+    #[arg(long, value_name = "N")]
+    pub replica: Option<u32>,
+    /// `service.NAME`: keep printing what the replica writes (needs --replica with several).
+    #[arg(long, short = 'f')]
+    pub follow: bool,
 }
 
 #[derive(Subcommand, Debug)]

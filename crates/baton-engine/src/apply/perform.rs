@@ -46,7 +46,8 @@ pub(super) fn perform_call(
             config,
         } => match managed(addr, w) {
             Ok((info, rt)) => {
-                let ctx = w.call_ctx(info, timeout);
+                let mut ctx = w.call_ctx(info, timeout);
+                ctx.addr = Some(addr.to_string());
                 let (res, attempts) = w.with_retries(retry, || {
                     rt.apply(ApplyRequest {
                         prior: prior.as_ref(),
@@ -62,7 +63,8 @@ pub(super) fn perform_call(
         },
         Call::Delete { prior } => match managed(addr, w) {
             Ok((info, rt)) => {
-                let ctx = w.call_ctx(info, timeout);
+                let mut ctx = w.call_ctx(info, timeout);
+                ctx.addr = Some(addr.to_string());
                 w.with_retries(retry, || {
                     rt.apply(ApplyRequest {
                         prior: Some(prior),

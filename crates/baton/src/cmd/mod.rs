@@ -11,6 +11,7 @@ pub mod policy;
 mod reconcile;
 mod run;
 mod runs;
+mod services;
 mod state;
 mod worker;
 mod workflow;

@@ -192,6 +192,7 @@ pub fn status(env: &Env, a: &StatusArgs) -> anyhow::Result<ExitCode> {
                 "last_reconciliation_not_clean": last_not_clean.as_ref().map(last_json),
                 "next_reconciliation": next_due,
             },
+            "services": super::services::status_json(env),
         });
         outln!("{}", serde_json::to_string_pretty(&j)?);
         return Ok(ExitCode::SUCCESS);
@@ -271,6 +272,7 @@ pub fn status(env: &Env, a: &StatusArgs) -> anyhow::Result<ExitCode> {
     if let Some(n) = &next_due {
         outln!("  Next reconciliation: {n}");
     }
+    super::services::print_status(env);
     Ok(ExitCode::SUCCESS)
 }
 

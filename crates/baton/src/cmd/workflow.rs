@@ -472,6 +472,10 @@ pub fn rollback(env: &Env, store: &dyn WorkflowStore, id: &str) -> anyhow::Resul
 }
 
 pub fn logs(env: &Env, a: &LogsArgs) -> anyhow::Result<ExitCode> {
+    if let Some(name) = a.run.strip_prefix("service.") {
+        super::services::logs(env, name, a.replica, a.follow)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let Some((store, _)) = find_run(env, &a.run)? else {
         bail!(
             "There is no workflow run {} here; `baton runs` lists them.",
@@ -676,6 +680,14 @@ pub fn serve(env: &Env, a: &ServeArgs) -> anyhow::Result<ExitCode> {
     let holder = format!("agent pid {}", std::process::id());
     let busy = std::sync::Mutex::new(std::collections::BTreeSet::<String>::new());
     std::thread::scope(|s| -> anyhow::Result<()> {
+        // The stack's services: their own loop, on its own thread (it ends with this one and
+        // leaves the replicas running).
+        let stop = &r.stop;
+        s.spawn(move || {
+            if let Err(e) = super::services::supervise(env, stop, until) {
+                eprintln!("Error: services: {e:#}");
+            }
+        });
         loop {
             if r.stop.load(std::sync::atomic::Ordering::SeqCst)
                 || until.is_some_and(|u| std::time::Instant::now() >= u)
