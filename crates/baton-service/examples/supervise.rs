@@ -53,7 +53,9 @@ fn parse() -> Result<Args, String> {
             "--state" => a.state = value.into(),
             "--services" => a.services = value.parse().map_err(|e| format!("--services: {e}"))?,
             "--restart-delay-ms" => {
-                let ms = value.parse().map_err(|e| format!("--restart-delay-ms: {e}"))?;
+                let ms = value
+                    .parse()
+                    .map_err(|e| format!("--restart-delay-ms: {e}"))?;
                 a.restart_delay = Duration::from_millis(ms);
             }
             "--port" => a.ports.push(value),
@@ -66,9 +68,11 @@ fn parse() -> Result<Args, String> {
         }
     }
     if a.state.as_os_str().is_empty() || a.command.is_empty() {
-        return Err("usage: supervise --state DIR [--services N] [--restart-delay-ms MS] \
+        return Err(
+            "usage: supervise --state DIR [--services N] [--restart-delay-ms MS] \
                     [--port NAME]... [--env K=V]... [--status FILE] -- COMMAND ARG..."
-            .to_owned());
+                .to_owned(),
+        );
     }
     Ok(a)
 }
