@@ -192,7 +192,7 @@ done
 
 echo
 printf '%-36s %12s %12s %10s\n' "measure" "baton" "supervisord" "ratio"
-row() { printf '%-36s %12s %12s %9.2fx\n' "$1" "$2" "$3" "$(awk -v a="$2" -v b="$3" 'BEGIN{print (a>0)? b/a : 0}')"; }
+row() { printf '%-36s %12s %12s %10s\n' "$1" "$2" "$3" "$(awk -v a="$2" -v b="$3" 'BEGIN{if (a>0 && b>0) printf "%.2fx", b/a; else print "-"}')"; }
 row "restart median (ms)" "${med[baton]}" "${med[supervisord]}"
 row "restart p90 (ms)" "${p90[baton]}" "${p90[supervisord]}"
 printf '%-36s %12s %12s\n' "restart min..max (ms)" "${lo[baton]}..${hi[baton]}" "${lo[supervisord]}..${hi[supervisord]}"
