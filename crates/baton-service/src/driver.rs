@@ -7,6 +7,7 @@
 //! restart.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -71,6 +72,10 @@ pub enum DriverError {
     Other(String),
 }
 
+/// What a driver calls when a replica it started may have ended: the loop's wake-up, so a death
+/// is handled at once instead of at the loop's next round.
+pub type Notify = Arc<dyn Fn() + Send + Sync>;
+
 pub trait Driver: Send + Sync {
     /// `exec` or `docker`.
     fn name(&self) -> &'static str;
@@ -87,4 +92,7 @@ pub trait Driver: Send + Sync {
     ) -> Result<(), DriverError>;
     /// Every replica of `stack` this driver finds running (started by any agent process).
     fn list(&self, stack: &str) -> Result<Vec<Replica>, DriverError>;
+    /// Registers what to call when a replica this driver starts from now on ends. A driver that
+    /// cannot tell keeps the default (nothing): the loop also asks `liveness` every round.
+    fn on_exit(&self, _notify: Notify) {}
 }

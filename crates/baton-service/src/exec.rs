@@ -27,10 +27,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::errno::Errno;
 use nix::sys::signal::{killpg, Signal};
+use nix::sys::wait::{waitid, Id, WaitPidFlag};
 use nix::unistd::{geteuid, Pid};
 use serde::{Deserialize, Serialize};
 
-use crate::driver::{Driver, DriverError, Liveness, Replica, ReplicaStart};
+use crate::driver::{Driver, DriverError, Liveness, Notify, Replica, ReplicaStart};
 use crate::env::replica_env;
 use crate::spec::Limits;
 
@@ -108,6 +109,8 @@ pub struct ExecDriver {
     /// Records read or written, by record path, with when their logs were last looked at
     /// (`liveness` is called on every reconciliation: it must not read files each time).
     records: Mutex<HashMap<PathBuf, (Record, Option<Instant>)>>,
+    /// Called when a child ends (see [`ExecDriver::watch`]).
+    notify: Mutex<Option<Notify>>,
 }
 
 enum ChildState {
@@ -145,7 +148,31 @@ impl ExecDriver {
             cgroup_root,
             children: Mutex::new(HashMap::new()),
             records: Mutex::new(HashMap::new()),
+            notify: Mutex::new(None),
         }
+    }
+
+    /// With a [`Notify`] registered: a small thread waits for the child `pid` to end without
+    /// reaping it (`waitid` with `WNOWAIT`: `liveness` still reaps it and reads its status)
+    /// and calls it. Without the thread a death is seen at the loop's next round (up to 1 s).
+    /// If the thread cannot be made, that is what happens.
+    fn watch(&self, pid: i32) {
+        let notify = self
+            .notify
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let Some(notify) = notify else { return };
+        let _ = std::thread::Builder::new()
+            .name(format!("exec-wait-{pid}"))
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
+                // Ends when the child is a zombie, or at once when it was already reaped
+                // (ECHILD): either way the loop looks.
+                let _ = waitid(Id::Pid(Pid::from_raw(pid)), flags);
+                notify();
+            });
     }
 
     /// The cgroup2 mount limits are applied under, when there is one.
@@ -290,6 +317,7 @@ impl ExecDriver {
         let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
         let start_time = proc_stat(pid).map(|s| s.start_time).unwrap_or(0);
         self.children().insert(pid, ChildState::Running(child));
+        self.watch(pid);
 
         let cgroup = match &self.cgroup_root {
             Some(root) if has_limits(&spec.limits) => {
@@ -452,6 +480,13 @@ impl Driver for ExecDriver {
     ) -> Result<(), DriverError> {
         let signal = parse_signal(stop_signal)?;
         Ok(self.stop_inner(r, signal, kill_timeout)?)
+    }
+
+    fn on_exit(&self, notify: Notify) {
+        *self
+            .notify
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(notify);
     }
 
     fn list(&self, stack: &str) -> Result<Vec<Replica>, DriverError> {

@@ -235,6 +235,12 @@ impl Supervisor {
         let (events_tx, events_rx) = channel();
         let (wake_tx, wake_rx) = channel();
         let stacks = load(&state_dir.join("supervisor"))?;
+        for driver in &drivers {
+            let wake: Sender<()> = wake_tx.clone();
+            driver.on_exit(Arc::new(move || {
+                let _ = wake.send(());
+            }));
+        }
         Ok(Supervisor {
             inner: Mutex::new(Inner {
                 drivers,

@@ -320,12 +320,19 @@ fn a_cooperative_replica_stops_on_its_signal() {
     let d = dirs();
     let driver = ExecDriver::new(d.state.join("exec"));
     let marker = d.base.join("got-int");
+    let ready = d.base.join("trap-set");
     let script = format!(
-        "trap 'echo int > {}; exit 7' INT; while :; do sleep 0.05; done",
-        marker.display()
+        "trap 'echo int > {}; exit 7' INT; : > {}; while :; do sleep 0.05; done",
+        marker.display(),
+        ready.display()
     );
     let s = spec("polite", "v1", 1, shell(&script));
     let r = start_one(&driver, &s, &d, BTreeMap::new());
+    // A signal that comes before the trap is set ends the shell without it (a loaded machine).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !ready.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert_eq!(driver.list(STACK).expect("list"), std::slice::from_ref(&r));
     driver
         .stop(&r, "INT", Duration::from_secs(30))
