@@ -295,7 +295,10 @@ fn stop_sends_the_stop_signal_then_sigkills_the_whole_group() {
     let s = spec("stubborn", "v1", 1, shell(&script));
     let r = start_one(&driver, &s, &d, BTreeMap::new());
     let child_file = d.base.join("got-term.child");
-    wait_until("the background child", || child_file.exists());
+    // The shell creates the file before it writes the pid: wait for the whole line.
+    wait_until("the background child", || {
+        fs::read_to_string(&child_file).is_ok_and(|t| t.ends_with('\n'))
+    });
     let child: i32 = fs::read_to_string(&child_file)
         .expect("child pid")
         .trim()
