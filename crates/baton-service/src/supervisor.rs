@@ -2,8 +2,9 @@
 //! [`Supervisor::reconcile_once`] compares them with the replicas the drivers report and acts —
 //! adopts replicas found running (after an agent restart), starts missing ones, restarts dead
 //! or unhealthy ones on the restart schedule, stops those that should not exist, and rolls a
-//! new version out `max_parallel` replicas at a time, reverting to the last healthy version
-//! when a new replica is not healthy in time. It returns how long until something is due
+//! new version out `max_parallel` replicas at a time (after `canary` replicas beside the old
+//! ones are healthy, when asked), reverting to the last healthy version when a new replica is
+//! not healthy in time or the rollout makes no progress within `progress_deadline`. It returns how long until something is due
 //! (kube-rs' "requeue after"); [`Supervisor::run`] is the loop around it.
 //!
 //! A reconciliation must not sleep or wait on a replica: health checks and graceful stops run
