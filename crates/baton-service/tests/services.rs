@@ -57,8 +57,10 @@ fn a_crash_looping_replica_backs_off_on_schedule() {
     s.restart.max_delay = ms(400);
     let policy = s.restart.clone();
     agent.set(&d.base, vec![s]);
+    // Seven failures: the first six have been restarted (a status taken right after the
+    // sixth failure would show its restart still waiting out its delay).
     let st = agent.wait("crash", "six restarts", |s| {
-        s.slots.get(&0).is_some_and(|sl| sl.history.len() >= 6)
+        s.slots.get(&0).is_some_and(|sl| sl.history.len() >= 7)
     });
     let slot = &st.slots[&0];
     let delays: Vec<Duration> = slot.history.iter().take(6).map(|e| e.delay).collect();
