@@ -2,8 +2,9 @@
 //! [`Supervisor::reconcile_once`] compares them with the replicas the drivers report and acts —
 //! adopts replicas found running (after an agent restart), starts missing ones, restarts dead
 //! or unhealthy ones on the restart schedule, stops those that should not exist, and rolls a
-//! new version out `max_parallel` replicas at a time, reverting to the last healthy version
-//! when a new replica is not healthy in time. It returns how long until something is due
+//! new version out `max_parallel` replicas at a time (after `canary` replicas beside the old
+//! ones are healthy, when asked), reverting to the last healthy version when a new replica is
+//! not healthy in time or the rollout makes no progress within `progress_deadline`. It returns how long until something is due
 //! (kube-rs' "requeue after"); [`Supervisor::run`] is the loop around it.
 //!
 //! A reconciliation must not sleep or wait on a replica: health checks and graceful stops run
@@ -173,6 +174,11 @@ struct ServiceState {
     slots: BTreeMap<u32, Slot>,
     /// Slots being replaced by the rollout, with their deadline.
     in_flight: BTreeMap<u32, Instant>,
+    /// The rollout is in its canary phase: the first `update.canary` slots run a new replica
+    /// beside their old one, and nothing else is replaced until every canary is healthy.
+    canary: bool,
+    /// When the rollout fails for want of progress (no new replica healthy since).
+    progress_due: Option<Instant>,
     last_error: Option<String>,
 }
 
@@ -221,6 +227,8 @@ struct PersistedService {
     failed_version: Option<String>,
     removed: bool,
     slots: BTreeMap<u32, SlotRecord>,
+    #[serde(default)]
+    canary: bool,
 }
 
 impl Supervisor {
@@ -457,6 +465,8 @@ impl ServiceState {
             stopping: BTreeMap::new(),
             slots: BTreeMap::new(),
             in_flight: BTreeMap::new(),
+            canary: false,
+            progress_due: None,
             last_error: None,
         }
     }
@@ -468,9 +478,16 @@ impl ServiceState {
             self.target = spec;
             self.failed_version = None;
             self.in_flight.clear();
+            self.progress_due = None;
             for slot in self.slots.values_mut() {
                 slot.record.exhausted = false;
             }
+            // Canaries only make sense beside replicas of another version.
+            self.canary = self.target.update.canary > 0
+                && self
+                    .replicas
+                    .iter()
+                    .any(|l| l.replica.version != self.target.version);
             self.deployment = if self.replicas.is_empty() {
                 DeploymentState::Running
             } else {
@@ -740,9 +757,31 @@ fn reconcile_service(ctx: &mut Ctx<'_>, svc: &mut ServiceState, now: Instant) ->
     let min_healthy = svc.target.update.min_healthy_time;
     let max_parallel = svc.target.update.max_parallel.max(1) as usize;
     let healthy_deadline = svc.target.update.healthy_deadline;
+    let ready = |l: &Live| l.tracker.healthy_for(now).is_some_and(|h| h >= min_healthy);
+    // Canary phase: the first `canaries` slots get a new replica beside their old one, all at
+    // once; the old ones stay until every canary is ready, and then the rollout is promoted
+    // (the canaries' slots are replaced, the others roll `max_parallel` at a time).
+    let mut canaries = if svc.canary && svc.deployment == DeploymentState::RollingOut {
+        svc.target.update.canary.min(svc.target.replicas)
+    } else {
+        0
+    };
+    if canaries > 0 {
+        let target_version = svc.target.version.clone();
+        let promoted = (0..canaries).all(|index| {
+            svc.replicas.iter().any(|l| {
+                l.replica.index == index && l.replica.version == target_version && ready(l)
+            })
+        });
+        if promoted {
+            canaries = 0;
+        }
+    }
+    svc.canary = canaries > 0;
+    // A new replica became ready: the rollout made progress.
+    let mut progressed = false;
     for index in 0..svc.target.replicas {
         let target_version = svc.target.version.clone();
-        let ready = |l: &Live| l.tracker.healthy_for(now).is_some_and(|h| h >= min_healthy);
         let here: Vec<usize> = (0..svc.replicas.len())
             .filter(|&i| svc.replicas[i].replica.index == index)
             .collect();
@@ -766,7 +805,11 @@ fn reconcile_service(ctx: &mut Ctx<'_>, svc: &mut ServiceState, now: Instant) ->
                     continue;
                 }
             }
-            let spec = svc.restart_spec().clone();
+            let spec = match &svc.last_good {
+                // Not a canary's slot: it is not replaced before the promotion.
+                Some(good) if index >= canaries && canaries > 0 => good.clone(),
+                _ => svc.restart_spec().clone(),
+            };
             let rolling = svc.rolling() && spec.version == target_version;
             start(ctx, svc, &driver, &spec, index, now, &mut due);
             if rolling {
@@ -775,7 +818,12 @@ fn reconcile_service(ctx: &mut Ctx<'_>, svc: &mut ServiceState, now: Instant) ->
         } else if !new.is_empty() && !old.is_empty() {
             if let Some(&n) = new.first() {
                 if ready(&svc.replicas[n]) {
-                    svc.in_flight.remove(&index);
+                    progressed |= svc.in_flight.remove(&index).is_some();
+                    if index < canaries {
+                        // A ready canary: its old sibling serves until the promotion.
+                        continue;
+                    }
+                    progressed = true;
                     let mut old = old;
                     old.sort_unstable_by(|a, b| b.cmp(a));
                     for o in old {
@@ -801,7 +849,12 @@ fn reconcile_service(ctx: &mut Ctx<'_>, svc: &mut ServiceState, now: Instant) ->
                     }
                 }
             }
-            if rollout && (replacing || svc.in_flight.len() < max_parallel) {
+            let allowed = if canaries > 0 {
+                index < canaries
+            } else {
+                replacing || svc.in_flight.len() < max_parallel
+            };
+            if rollout && allowed {
                 let spec = svc.target.clone();
                 svc.in_flight.entry(index).or_insert(now + healthy_deadline);
                 start(ctx, svc, &driver, &spec, index, now, &mut due);
@@ -818,7 +871,7 @@ fn reconcile_service(ctx: &mut Ctx<'_>, svc: &mut ServiceState, now: Instant) ->
             if let Some(&n) = new.first() {
                 let l = &svc.replicas[n];
                 if ready(l) {
-                    svc.in_flight.remove(&index);
+                    progressed |= svc.in_flight.remove(&index).is_some();
                 } else if let Some(since) = l.tracker.healthy_for(now) {
                     due(now + min_healthy.saturating_sub(since));
                 }
@@ -841,6 +894,27 @@ fn reconcile_service(ctx: &mut Ctx<'_>, svc: &mut ServiceState, now: Instant) ->
         due(now);
     } else if let Some(&d) = svc.in_flight.values().min() {
         due(d);
+    }
+
+    // 5b. The progress deadline: some new replica must become ready within
+    // `progress_deadline` of the rollout's start or of the last one that did.
+    let progress_deadline = svc.target.update.progress_deadline;
+    if progress_deadline.is_zero() || !svc.rolling() {
+        svc.progress_due = None;
+    } else if progressed || svc.progress_due.is_none() {
+        svc.progress_due = Some(now + progress_deadline);
+    }
+    if let Some(d) = svc.progress_due {
+        if d <= now {
+            let reason = format!(
+                "no replica of version {} became healthy within progress_deadline {:?}",
+                svc.target.version, progress_deadline
+            );
+            fail_rollout(ctx, svc, &driver, reason);
+            due(now);
+        } else {
+            due(d);
+        }
     }
 
     // 6. Deployment transitions.
@@ -990,7 +1064,13 @@ fn fail_rollout(
     reason: String,
 ) {
     let target_version = svc.target.version.clone();
-    let indexes: Vec<u32> = svc.in_flight.keys().copied().collect();
+    let mut indexes: BTreeSet<u32> = svc.in_flight.keys().copied().collect();
+    if svc.canary {
+        // Every canary goes, the ready ones too.
+        indexes.extend(svc.replicas.iter().map(|l| l.replica.index));
+    }
+    svc.canary = false;
+    svc.progress_due = None;
     for index in indexes {
         let has_old = svc
             .replicas
@@ -1090,7 +1170,7 @@ fn fingerprint(st: &StackState) -> String {
                 s.last_good.as_ref().map(|g| (&g.version, g.replicas)),
                 &s.deployment,
                 &s.failed_version,
-                s.removed,
+                (s.removed, s.canary),
                 s.slots
                     .iter()
                     .map(|(i, sl)| (i, &sl.record))
@@ -1118,6 +1198,7 @@ fn persisted_text(stack: &str, st: &StackState) -> String {
                         deployment: s.deployment.clone(),
                         failed_version: s.failed_version.clone(),
                         removed: s.removed,
+                        canary: s.canary,
                         slots: s
                             .slots
                             .iter()
@@ -1222,6 +1303,8 @@ fn load(dir: &Path) -> Result<BTreeMap<String, StackState>, SupervisorError> {
                         })
                         .collect(),
                     in_flight: BTreeMap::new(),
+                    canary: s.canary,
+                    progress_due: None,
                     last_error: None,
                 };
                 (name, svc)

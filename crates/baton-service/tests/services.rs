@@ -57,8 +57,10 @@ fn a_crash_looping_replica_backs_off_on_schedule() {
     s.restart.max_delay = ms(400);
     let policy = s.restart.clone();
     agent.set(&d.base, vec![s]);
+    // Seven failures: the first six have been restarted (a status taken right after the
+    // sixth failure would show its restart still waiting out its delay).
     let st = agent.wait("crash", "six restarts", |s| {
-        s.slots.get(&0).is_some_and(|sl| sl.history.len() >= 6)
+        s.slots.get(&0).is_some_and(|sl| sl.history.len() >= 7)
     });
     let slot = &st.slots[&0];
     let delays: Vec<Duration> = slot.history.iter().take(6).map(|e| e.delay).collect();
@@ -595,4 +597,166 @@ fn limits_are_written_to_the_replica_cgroup() {
     assert_eq!(read("cpu.max"), "25000 100000");
     assert_eq!(read("cgroup.procs"), r.id);
     driver.stop(&r, "TERM", ms(500)).expect("stop");
+}
+
+fn ids(s: &ServiceStatus) -> Vec<String> {
+    s.replicas.iter().map(|r| r.id.clone()).collect()
+}
+
+#[test]
+fn a_canary_update_runs_canaries_beside_the_old_replicas_then_promotes() {
+    let d = dirs();
+    let agent = Agent::start(&d);
+    agent.set(&d.base, vec![spec("web", "v1", 3, web_command())]);
+    let before = agent.wait("web", "3 healthy v1 replicas", |s| {
+        all_healthy(s, 3, "v1") && s.deployment == DeploymentState::Healthy
+    });
+    let old = ids(&before);
+
+    let sampler = Sampler::start(&agent, "web");
+    let mut v2 = spec("web", "v2", 3, web_command());
+    v2.update.canary = 2;
+    agent.set(&d.base, vec![v2]);
+    let after = agent.wait("web", "the promoted rollout", |s| {
+        s.deployment == DeploymentState::Healthy && all_healthy(s, 3, "v2")
+    });
+    let samples = sampler.finish();
+
+    // The canary phase: both canaries beside all three old replicas.
+    assert!(
+        samples.iter().any(|s| {
+            s.replicas.len() == 5
+                && old.iter().all(|id| s.replicas.iter().any(|r| &r.id == id))
+                && s.replicas
+                    .iter()
+                    .filter(|r| r.version == "v2")
+                    .map(|r| r.index)
+                    .collect::<Vec<_>>()
+                    == [0, 1]
+        }),
+        "a moment with 3 old replicas and 2 canaries"
+    );
+    let most = samples.iter().map(|s| s.replicas.len()).max().unwrap_or(0);
+    assert_eq!(most, 5, "replicas at once");
+    for s in &samples {
+        let all_old = old.iter().all(|id| s.replicas.iter().any(|r| &r.id == id));
+        let slot2_new = s.replicas.iter().any(|r| r.index == 2 && r.version == "v2");
+        // Nothing beyond the canaries is replaced before the promotion, and no old replica
+        // goes before it.
+        assert!(
+            !(all_old && slot2_new),
+            "slot 2 replaced before the promotion: {s:?}"
+        );
+        if !all_old {
+            // An old replica goes only after the promotion: both canaries there and healthy.
+            for index in [0, 1] {
+                assert!(
+                    s.replicas
+                        .iter()
+                        .any(|r| r.index == index && r.version == "v2" && r.healthy),
+                    "an old replica stopped during the canary phase: {s:?}"
+                );
+            }
+        }
+    }
+    assert!(after.replicas.iter().all(|r| !old.contains(&r.id)));
+    let indexes: Vec<u32> = after.replicas.iter().map(|r| r.index).collect();
+    assert_eq!(indexes, [0, 1, 2]);
+}
+
+fn bad_canary(auto_revert: bool) -> (ServiceStatus, ServiceStatus, Vec<ServiceStatus>) {
+    let d = dirs();
+    let agent = Agent::start(&d);
+    agent.set(&d.base, vec![spec("web", "v1", 2, web_command())]);
+    let before = agent.wait("web", "2 healthy v1 replicas", |s| {
+        all_healthy(s, 2, "v1") && s.deployment == DeploymentState::Healthy
+    });
+    let sampler = Sampler::start(&agent, "web");
+    // v2 never listens: its health check cannot pass.
+    let mut bad = spec("web", "v2", 2, shell("exec sleep 600"));
+    bad.update.canary = 1;
+    // Without the canary phase, both slots would get a v2 replica at once.
+    bad.update.max_parallel = 2;
+    bad.update.auto_revert = auto_revert;
+    bad.update.healthy_deadline = ms(800);
+    agent.set(&d.base, vec![bad]);
+    let after = agent.wait("web", "the failed canary", |s| {
+        matches!(
+            s.deployment,
+            DeploymentState::Failed { .. } | DeploymentState::Reverted { .. }
+        ) && all_healthy(s, 2, "v1")
+    });
+    let samples = sampler.finish();
+    (before, after, samples)
+}
+
+fn assert_canary_failed(before: &ServiceStatus, after: &ServiceStatus, samples: &[ServiceStatus]) {
+    assert_eq!(ids(before), ids(after), "the old replicas are untouched");
+    assert!(
+        samples
+            .iter()
+            .any(|s| s.replicas.iter().any(|r| r.version == "v2")),
+        "a canary was started"
+    );
+    for s in samples {
+        assert!(
+            s.replicas.iter().all(|r| r.version == "v1" || r.index == 0),
+            "only the canary's slot got a v2 replica: {s:?}"
+        );
+        assert!(s.replicas.len() <= 3, "{s:?}");
+        assert!(
+            ids(before)
+                .iter()
+                .all(|id| s.replicas.iter().any(|r| &r.id == id)),
+            "an old replica stopped: {s:?}"
+        );
+    }
+}
+
+#[test]
+fn a_failing_canary_is_stopped_and_reverted_leaving_the_old_replicas() {
+    let (before, after, samples) = bad_canary(true);
+    assert_canary_failed(&before, &after, &samples);
+    match &after.deployment {
+        DeploymentState::Reverted { reason } => assert!(reason.contains("v2"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(after.target_version, "v1");
+}
+
+#[test]
+fn a_failing_canary_without_auto_revert_fails_leaving_the_old_replicas() {
+    let (before, after, samples) = bad_canary(false);
+    assert_canary_failed(&before, &after, &samples);
+    assert!(
+        matches!(&after.deployment, DeploymentState::Failed { reason } if reason.contains("v2")),
+        "{:?}",
+        after.deployment
+    );
+}
+
+#[test]
+fn a_rollout_without_progress_fails_at_the_progress_deadline() {
+    let d = dirs();
+    let agent = Agent::start(&d);
+    agent.set(&d.base, vec![spec("web", "v1", 2, web_command())]);
+    let before = agent.wait("web", "2 healthy v1 replicas", |s| {
+        all_healthy(s, 2, "v1") && s.deployment == DeploymentState::Healthy
+    });
+    let mut bad = spec("web", "v2", 2, shell("exec sleep 600"));
+    // The healthy deadline is far off: only the progress deadline can end this rollout.
+    bad.update.healthy_deadline = Duration::from_secs(600);
+    bad.update.progress_deadline = ms(800);
+    agent.set(&d.base, vec![bad]);
+    let after = agent.wait("web", "the revert", |s| {
+        matches!(s.deployment, DeploymentState::Reverted { .. }) && all_healthy(s, 2, "v1")
+    });
+    match &after.deployment {
+        DeploymentState::Reverted { reason } => {
+            assert!(reason.contains("progress_deadline"), "{reason}");
+            assert!(reason.contains("v2"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(ids(&before), ids(&after));
 }
