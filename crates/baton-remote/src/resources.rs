@@ -797,24 +797,6 @@ impl ResourceType for RemoteCommand {
 
     fn prepare(&self, objects: &[&Value]) {
         prepare_hosts(objects);
-        // Configurations about to be planned (no id yet): planning a file to create reads
-        // what is there now; read those of each host together, ahead.
-        let mut by_host: std::collections::HashMap<Connection, Vec<String>> = Default::default();
-        for obj in objects {
-            let planning = obj.get_attr("id").is_none_or(Value::is_null);
-            let known = obj
-                .get_attr("connection")
-                .is_some_and(|c| c.is_wholly_known() && !c.is_null());
-            if !planning || !known || become_of(obj).is_some() {
-                continue;
-            }
-            if let (Ok(conn), Some(path)) = (connection(obj), s(obj, "path")) {
-                by_host.entry(conn).or_default().push(path);
-            }
-        }
-        for (conn, paths) in by_host {
-            crate::fileread::prefetch(conn, paths, BACKUP_LIMIT as u64);
-        }
     }
 
     fn plan(&self, req: PlanRequest<'_>) -> Result<PlanResponse, ProviderError> {
