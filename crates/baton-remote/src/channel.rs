@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 
-use crate::resources::sh_quote;
+use crate::shell::sh_quote;
 
 /// What running one frame came to.
 pub(crate) enum Outcome {

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use crate::resources::sh_quote;
+use crate::shell::sh_quote;
 use crate::ssh::{Connection, Session};
 
 /// What a file is on the host.
@@ -121,7 +121,7 @@ pub(crate) fn prefetch(conn: Connection, paths: Vec<String>, limit: u64) {
     let spawned = std::thread::Builder::new()
         .name("baton-ssh-prefetch".into())
         .spawn(move || {
-            let session = crate::resources::session_of(&conn);
+            let session = crate::ssh::Sessions::shared().get(&conn);
             // Every path queued first, so one shell takes them all.
             let queue = Arc::clone(lock(queues()).entry(conn.clone()).or_default());
             let mut waiting = Vec::new();

@@ -24,6 +24,7 @@ pub mod package;
 pub mod playbook;
 pub mod resources;
 pub mod service;
+pub mod shell;
 pub mod ssh;
 pub mod testing;
 

@@ -19,7 +19,7 @@ use baton_provider::{
 };
 use sha2::Digest as _;
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// The provider of the remote types, as state records it.
 pub const PROVIDER: ProviderInfo = ProviderInfo {
@@ -29,8 +29,7 @@ pub const PROVIDER: ProviderInfo = ProviderInfo {
 
 /// Every session of this process, by host.
 pub(crate) fn sessions() -> &'static crate::ssh::Sessions {
-    static S: OnceLock<crate::ssh::Sessions> = OnceLock::new();
-    S.get_or_init(crate::ssh::Sessions::new)
+    crate::ssh::Sessions::shared()
 }
 
 /// Terraform's `connection` block (for SSH).
@@ -198,11 +197,6 @@ pub(crate) fn prepare_hosts(objects: &[&Value]) {
 /// How many hosts [`prepare_hosts`] connects to at once.
 const PREPARE_THREADS: usize = 8;
 
-/// The pooled session for `conn`.
-pub(crate) fn session_of(conn: &Connection) -> Arc<Session> {
-    sessions().get(conn)
-}
-
 /// Runs `script` on the host of `obj`'s connection.
 pub(crate) fn run(
     obj: &Value,
@@ -271,10 +265,7 @@ exit $r
     }
 }
 
-/// `s` quoted for `sh`.
-pub fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
+pub use crate::shell::sh_quote;
 
 pub(crate) fn sha256_hex(b: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(b))

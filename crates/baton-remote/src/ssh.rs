@@ -225,6 +225,13 @@ impl Sessions {
         Sessions::default()
     }
 
+    /// The pool every resource type of this process shares (a connection per host, reused
+    /// by every action and every run of a long-lived worker or agent).
+    pub fn shared() -> &'static Sessions {
+        static S: std::sync::OnceLock<Sessions> = std::sync::OnceLock::new();
+        S.get_or_init(Sessions::new)
+    }
+
     /// The session for `conn`, made (without connecting) if this pool has none yet.
     pub fn get(&self, conn: &Connection) -> Arc<Session> {
         let mut map = lock(&self.sessions);

@@ -435,7 +435,7 @@ fn host_vars(
         )?;
         ssh.push(format!(
             "-o UserKnownHostsFile={}",
-            crate::resources::sh_quote(&kh.to_string_lossy())
+            crate::shell::sh_quote(&kh.to_string_lossy())
         ));
         ssh.push("-o GlobalKnownHostsFile=/dev/null".into());
         ssh.push("-o StrictHostKeyChecking=yes".into());
@@ -443,7 +443,7 @@ fn host_vars(
         if let Some(kh) = &conn.known_hosts {
             ssh.push(format!(
                 "-o UserKnownHostsFile={}",
-                crate::resources::sh_quote(&kh.to_string_lossy())
+                crate::shell::sh_quote(&kh.to_string_lossy())
             ));
         }
         ssh.push(match conn.strict_host_key_checking {
