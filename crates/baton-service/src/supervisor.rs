@@ -975,8 +975,10 @@ fn fail_slot(
         Decision::RestartAfter(delay) => {
             slot.restart_due = Some(now + delay);
             slot.record.restarts += 1;
+            // Recorded at the time the schedule counts from (the round's `now`), not later.
+            let since = u64::try_from(now.elapsed().as_millis()).unwrap_or(0);
             slot.record.history.push(RestartEvent {
-                failed_at_ms: epoch_ms(),
+                failed_at_ms: epoch_ms().saturating_sub(since),
                 delay,
                 restarted_at_ms: None,
             });
