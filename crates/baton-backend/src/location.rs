@@ -131,6 +131,22 @@ impl Location {
         }
     }
 
+    /// Opens the service board of this stack environment
+    /// ([`baton_core::board::ServiceBoard`]): for SQLite, `services.db` beside the state file
+    /// (created by its first write); for PostgreSQL, the environment's schema.
+    pub fn open_services(
+        &self,
+    ) -> Result<std::sync::Arc<dyn baton_core::board::ServiceBoard>, StateError> {
+        match self {
+            Location::Sqlite(p) => Ok(std::sync::Arc::new(baton_state::SqliteBoard::new(
+                &baton_state::board_sqlite::beside(p),
+            ))),
+            Location::Postgres(t) => {
+                Ok(std::sync::Arc::new(crate::pg::services::PgBoard::open(t)?))
+            }
+        }
+    }
+
     /// For SQLite, the file of the work queue (`queue.db` beside the state file).
     pub fn sqlite_queue_path(&self) -> Option<PathBuf> {
         match self {

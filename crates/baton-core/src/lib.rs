@@ -5,6 +5,7 @@
 //! every other crate may depend on it, so it must stay small and free of policy.
 
 pub mod addr;
+pub mod board;
 pub mod diag;
 pub mod duration;
 pub mod gotext;

@@ -4,13 +4,17 @@
 //! ([`SqliteWorkflowStore`], a database file of its own) and its conformance suite
 //! ([`workflow_conformance`]). Likewise for the work queue workers claim from: the
 //! [`WorkQueue`] trait, its SQLite queue ([`SqliteQueue`], a database file of its own, for
-//! processes on one machine) and its conformance suite ([`queue_conformance`]).
+//! processes on one machine) and its conformance suite ([`queue_conformance`]). And the service
+//! board the agent and `baton apply` meet on ([`baton_core::board::ServiceBoard`]): its SQLite
+//! board ([`SqliteBoard`]) and conformance suite ([`board_conformance`]).
 //!
 //! Architecture invariant: stores never interpret attribute values and never decide what to
 //! change — they persist exactly what the engine hands them, one object at a time, so that a
 //! crash between two actions loses nothing already done.
 
 pub mod audit;
+pub mod board_conformance;
+pub mod board_sqlite;
 pub mod conformance;
 pub mod journal;
 pub mod lock;
@@ -26,6 +30,7 @@ pub mod workflow_conformance;
 pub mod workflow_sqlite;
 
 pub use audit::{AuditChange, AuditEntry, AuditRecord, VerifyReport};
+pub use board_sqlite::SqliteBoard;
 pub use model::{
     EntryOutcome, EntryStatus, Fence, InstanceState, InstanceStatus, JournalEntry, Lease, LockInfo,
     ObjectKey, OutputState, RawJson, RunRecord, RunStatus, Snapshot, VersionMeta,

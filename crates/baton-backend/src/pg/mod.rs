@@ -15,6 +15,7 @@ use target::PgTarget;
 
 mod pool;
 pub mod queue;
+pub mod services;
 pub mod state;
 mod state_schema;
 pub mod target;
