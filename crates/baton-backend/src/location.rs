@@ -133,7 +133,8 @@ impl Location {
 
     /// Opens the service board of this stack environment
     /// ([`baton_core::board::ServiceBoard`]): for SQLite, `services.db` beside the state file
-    /// (created by its first write); for PostgreSQL, the environment's schema.
+    /// (created by its first write); for PostgreSQL, the environment's schema (connected on
+    /// first use). Opening it costs nothing.
     pub fn open_services(
         &self,
     ) -> Result<std::sync::Arc<dyn baton_core::board::ServiceBoard>, StateError> {

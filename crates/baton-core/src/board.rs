@@ -99,3 +99,9 @@ pub trait ServiceBoard: Send + Sync {
     /// The last status report.
     fn status(&self) -> Result<Option<StatusReport>, BoardError>;
 }
+
+impl std::fmt::Debug for dyn ServiceBoard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ServiceBoard({})", self.describe())
+    }
+}

@@ -9,7 +9,7 @@
 use crate::graph::{build, ConfigGraph};
 use baton_config::{load_config_with, Config, ConfigFs, Module, RealFs};
 use baton_core::{Diagnostic, Diagnostics, ModulePath, ResourceMode, Sources};
-use baton_provider::Registry;
+use baton_provider::{ProviderCtx, Registry};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -32,6 +32,9 @@ pub struct Context {
     /// ([`builtin_providers`]) unless the caller loaded with another
     /// ([`load_with_providers`]).
     pub providers: Arc<Registry>,
+    /// The stack environment's service board, handed to every provider call
+    /// ([`ProviderCtx::board`]); set by the caller that opened the stack's store.
+    pub board: Option<Arc<dyn baton_core::board::ServiceBoard>>,
 }
 
 impl Context {
@@ -61,6 +64,15 @@ impl Context {
             graph,
             workspace: workspace.to_string(),
             providers,
+            board: None,
+        }
+    }
+
+    /// The context of provider calls for this configuration: its directory and board.
+    pub fn provider_ctx(&self) -> ProviderCtx {
+        ProviderCtx {
+            board: self.board.clone(),
+            ..ProviderCtx::new(self.dir.clone())
         }
     }
 
@@ -139,6 +151,7 @@ pub fn load_with_providers(
             graph,
             workspace: workspace.to_string(),
             providers,
+            board: None,
         }),
         diags,
     )

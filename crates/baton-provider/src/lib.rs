@@ -155,6 +155,10 @@ pub struct ProviderCtx {
     /// for resource types whose real object is named after it (the `service` type). `None`
     /// outside an apply call.
     pub addr: Option<String>,
+    /// The stack environment's service board (where the `service` type hands services to
+    /// the agent), opened by the caller from the stack's store. `None`: the type uses the
+    /// default board of `cwd` (`.baton/services.db`).
+    pub board: Option<Arc<dyn baton_core::board::ServiceBoard>>,
 }
 
 impl ProviderCtx {
@@ -167,6 +171,7 @@ impl ProviderCtx {
             one_at_a_time: Arc::new(Mutex::new(())),
             config: None,
             addr: None,
+            board: None,
         }
     }
     pub fn is_cancelled(&self) -> bool {

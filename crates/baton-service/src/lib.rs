@@ -5,8 +5,8 @@
 //! ([`supervisor`]). See `docs/services.md`.
 //!
 //! The `service` resource type ([`resource`]) decodes a configuration into a
-//! [`spec::ServiceSpec`] and hands it to the agent (`baton serve`) through files under the
-//! stack's `.baton/services/` ([`files`]); the rest of the crate knows nothing of the
+//! [`spec::ServiceSpec`] and hands it to the agent (`baton serve`) through the stack's service board, kept in its store
+//! ([`handoff`]); the rest of the crate knows nothing of the
 //! configuration language, plans or the state store.
 //! It must never block the caller's thread on a replica (drivers return at once; waiting is the
 //! loop's job) and never lose track of a replica it started (each is recorded by a driver-given
@@ -16,7 +16,7 @@ pub mod docker;
 pub mod driver;
 pub mod env;
 pub mod exec;
-pub mod files;
+pub mod handoff;
 pub mod health;
 pub mod resource;
 pub mod restart;

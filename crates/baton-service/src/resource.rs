@@ -19,7 +19,7 @@ use baton_provider::{
 };
 use sha2::Digest as _;
 
-use crate::files::ServiceFiles;
+use crate::handoff::{stack_name, Handoff, HandoffError};
 use crate::spec::{
     CheckKind, DriverKind, HealthCheck, Limits, OnExhausted, RestartPolicy, ServiceSpec,
     UpdatePolicy,
@@ -160,54 +160,65 @@ impl ResourceType for ServiceResource {
     }
 
     fn apply(&self, req: ApplyRequest<'_>) -> Result<Option<Value>, ProviderError> {
-        let files = ServiceFiles::new(&req.ctx.cwd);
+        let board = handoff_of(req.ctx);
+        let stack = stack_name(&req.ctx.cwd);
         let name = service_name(req.ctx, req.prior)?;
-        require_agent(&files)?;
+        require_agent(&board)?;
         let Some(planned) = req.planned else {
-            files.remove_desired(&name).map_err(io_err)?;
-            wait_gone(req.ctx, &files, &name)?;
+            board.remove_desired(&name).map_err(board_err)?;
+            wait_gone(req.ctx, &board, &name)?;
             return Ok(None);
         };
         let mut spec = decode("apply", req.config)?;
         spec.name = name.clone();
         let prior_spec = match req.prior {
-            Some(p) if files.has_desired(&name) => decode("apply", p).ok().map(|mut s| {
-                s.name = name.clone();
-                s
-            }),
+            Some(p) if board.has_desired(&name).map_err(board_err)? => {
+                decode("apply", p).ok().map(|mut s| {
+                    s.name = name.clone();
+                    s
+                })
+            }
             _ => None,
         };
-        files.write_desired(&spec).map_err(io_err)?;
-        if let Err(e) = wait_healthy(req.ctx, &files, &spec) {
+        board
+            .write_desired(&stack, &req.ctx.cwd, &spec)
+            .map_err(board_err)?;
+        if let Err(e) = wait_healthy(req.ctx, &board, &spec) {
             // Put back what the state still records, so the agent keeps (or returns to) it;
             // a service that did not exist is removed again.
             let _ = match &prior_spec {
-                Some(p) => files.write_desired(p),
-                None => files.remove_desired(&name),
+                Some(p) => board.write_desired(&stack, &req.ctx.cwd, p),
+                None => board.remove_desired(&name),
             };
             return Err(e);
         }
         let mut m: BTreeMap<String, Value> =
             planned.as_entries().map(|e| e.to_map()).unwrap_or_default();
-        m.insert(
-            "id".into(),
-            Value::string(format!("{}/{}", files.stack(), name)),
-        );
+        m.insert("id".into(), Value::string(format!("{stack}/{name}")));
         m.insert("version".into(), Value::string(spec.version.clone()));
         Ok(Some(Value::object(m)))
     }
 
     fn read(&self, ctx: &ProviderCtx, state: &Value) -> Result<Option<Value>, ProviderError> {
         // The desired record is the object: removed by hand, the service is to be created again.
-        let files = ServiceFiles::new(&ctx.cwd);
+        let board = handoff_of(ctx);
         let name = state
             .get_attr("id")
             .and_then(Value::as_str)
             .and_then(|id| id.rsplit_once('/').map(|(_, n)| n.to_string()));
         match name {
-            Some(n) if !files.has_desired(&n) => Ok(None),
+            Some(n) if !board.has_desired(&n).map_err(board_err)? => Ok(None),
             _ => Ok(Some(state.clone())),
         }
+    }
+}
+
+/// The stack's board: the one the caller opened from the stack's store, else the default
+/// SQLite board of the working directory.
+fn handoff_of(ctx: &ProviderCtx) -> Handoff {
+    match &ctx.board {
+        Some(b) => Handoff::new(b.clone()),
+        None => Handoff::default_for(&ctx.cwd),
     }
 }
 
@@ -228,40 +239,36 @@ fn service_name(ctx: &ProviderCtx, prior: Option<&Value>) -> Result<String, Prov
         })
 }
 
-fn io_err(e: crate::files::FilesError) -> ProviderError {
-    ProviderError::permanent("Cannot record the service for the agent", e.to_string())
+fn board_err(e: HandoffError) -> ProviderError {
+    // A store that cannot be reached may come back: worth the run's retries.
+    ProviderError::retryable("Cannot reach the service board", e.to_string())
 }
 
-fn require_agent(files: &ServiceFiles) -> Result<(), ProviderError> {
-    if files.live_agent().is_some() {
+fn require_agent(board: &Handoff) -> Result<(), ProviderError> {
+    if board.live_agent().map_err(board_err)?.is_some() {
         return Ok(());
     }
     Err(ProviderError::permanent(
         "No agent is running",
         format!(
-            "Services are run by the agent, and none is running for this stack ({}). Start one in the stack's directory with `baton serve` (it keeps running; Ctrl-C stops it and leaves the replicas running), then apply again.",
-            files.root().display()
+            "Services are run by the agent, and none serves this stack (its services are kept in {}). Start one in the stack's directory with `baton serve` (it keeps running; Ctrl-C stops it and leaves the replicas running), or on another machine with `baton serve` and the same store, then apply again.",
+            board.describe()
         ),
     ))
 }
 
-fn find(files: &ServiceFiles, name: &str) -> Result<Option<ServiceStatus>, ProviderError> {
-    let status = files.read_status().map_err(io_err)?;
-    Ok(status.and_then(|s| {
-        s.services
-            .into_iter()
-            .find(|x| x.stack == files.stack() && x.name == name)
-    }))
+fn find(board: &Handoff, name: &str) -> Result<Option<ServiceStatus>, ProviderError> {
+    board.reported(name).map_err(board_err)
 }
 
-fn check_waiting(ctx: &ProviderCtx, files: &ServiceFiles) -> Result<(), ProviderError> {
+fn check_waiting(ctx: &ProviderCtx, board: &Handoff) -> Result<(), ProviderError> {
     if ctx.is_cancelled() {
         return Err(ProviderError::permanent(
             "Interrupted",
             "The run was interrupted while waiting for the agent.",
         ));
     }
-    if files.live_agent().is_none() {
+    if board.live_agent().map_err(board_err)?.is_none() {
         return Err(ProviderError::permanent(
             "The agent stopped",
             "The agent (`baton serve`) stopped while this apply waited for it; start it again and apply again.",
@@ -273,7 +280,7 @@ fn check_waiting(ctx: &ProviderCtx, files: &ServiceFiles) -> Result<(), Provider
 /// Waits until the agent reports `spec` deployed and healthy.
 fn wait_healthy(
     ctx: &ProviderCtx,
-    files: &ServiceFiles,
+    board: &Handoff,
     spec: &ServiceSpec,
 ) -> Result<(), ProviderError> {
     let rounds = spec
@@ -284,8 +291,8 @@ fn wait_healthy(
     let deadline = Instant::now() + ctx.timeout.unwrap_or(default);
     let mut last = String::from("the agent has not reported the service yet");
     loop {
-        check_waiting(ctx, files)?;
-        if let Some(st) = find(files, &spec.name)? {
+        check_waiting(ctx, board)?;
+        if let Some(st) = find(board, &spec.name)? {
             if st.version == spec.version {
                 match &st.deployment {
                     DeploymentState::Healthy
@@ -335,11 +342,11 @@ fn wait_healthy(
 }
 
 /// Waits until the agent no longer reports the service (its replicas are stopped).
-fn wait_gone(ctx: &ProviderCtx, files: &ServiceFiles, name: &str) -> Result<(), ProviderError> {
+fn wait_gone(ctx: &ProviderCtx, board: &Handoff, name: &str) -> Result<(), ProviderError> {
     let deadline = Instant::now() + ctx.timeout.unwrap_or(Duration::from_secs(120));
     loop {
-        check_waiting(ctx, files)?;
-        if find(files, name)?.is_none() {
+        check_waiting(ctx, board)?;
+        if find(board, name)?.is_none() {
             return Ok(());
         }
         if Instant::now() >= deadline {

@@ -1022,7 +1022,7 @@ fn start(
         spec,
         index,
         ports: ports.clone(),
-        log_dir: ctx.log_dir.to_path_buf(),
+        log_dir: ctx.log_dir.join(ctx.stack),
         base_dir: ctx.base_dir.to_path_buf(),
     };
     let restarted = svc.slot(index).restart_due.take().is_some();

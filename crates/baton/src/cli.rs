@@ -140,6 +140,10 @@ pub struct ServeArgs {
     /// Steps at once, per run.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub parallelism: usize,
+    /// Also serve the services (and reconciliation) of the stack in DIR (repeatable). Each
+    /// stack's store is its own backend block or default.
+    #[arg(long = "stack", value_name = "DIR")]
+    pub stacks: Vec<std::path::PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

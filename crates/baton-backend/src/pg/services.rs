@@ -12,6 +12,7 @@ use baton_core::board::{
     AgentId, AgentLease, BoardError, DesiredService, ServiceBoard, StatusReport,
 };
 use baton_state::StateError;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const SCHEMA: &str = "
@@ -49,39 +50,60 @@ const LIVE_LEASE: &str = "SELECT agent, host, pid,
         (EXTRACT(EPOCH FROM (until_at - now())) * 1000)::bigint
      FROM svc_lease WHERE singleton = 1 AND until_at > now()";
 
+/// The board in one schema. Connects on first use (a configuration that declares no service
+/// never makes a connection for it).
 pub struct PgBoard {
-    pool: Pool,
-    describe: String,
+    target: PgTarget,
+    pool: Mutex<Option<Arc<Pool>>>,
 }
 
 impl PgBoard {
-    /// Opens the board in `target`'s schema, creating its tables if they are missing.
+    /// The board in `target`'s schema; nothing is connected yet.
+    pub fn new(target: &PgTarget) -> PgBoard {
+        PgBoard {
+            target: target.clone(),
+            pool: Mutex::new(None),
+        }
+    }
+
+    /// Opens the board in `target`'s schema now, creating its tables if they are missing.
     pub fn open(target: &PgTarget) -> Result<PgBoard, StateError> {
-        let pool = Pool::open(target, SETTINGS)?;
+        let b = PgBoard::new(target);
+        b.pool()?;
+        Ok(b)
+    }
+
+    fn pool(&self) -> Result<Arc<Pool>, StateError> {
+        let mut slot = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = slot.as_ref() {
+            return Ok(p.clone());
+        }
+        let pool = Pool::open(&self.target, SETTINGS)?;
         pool.with(|c| {
             let mut tx = c.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
             tx.batch_execute(SCHEMA)?;
             tx.commit()
         })?;
-        Ok(PgBoard {
-            pool,
-            describe: target.describe(),
-        })
+        let pool = Arc::new(pool);
+        *slot = Some(pool.clone());
+        Ok(pool)
     }
 
     fn with<T>(
         &self,
         mut f: impl FnMut(&mut postgres::Transaction<'_>) -> Result<T, postgres::Error>,
     ) -> Result<T, BoardError> {
-        self.pool
+        let store = |e: StateError| BoardError::Store(e.to_string());
+        self.pool()
+            .map_err(store)?
             .with(|c| {
                 let mut tx = c.transaction()?;
                 let v = f(&mut tx)?;
                 tx.commit()?;
                 Ok(v)
             })
-            .map_err(|e| BoardError::Store(e.to_string()))
+            .map_err(store)
     }
 }
 
@@ -98,7 +120,7 @@ fn live_lease(tx: &mut postgres::Transaction<'_>) -> Result<Option<AgentLease>, 
 
 impl ServiceBoard for PgBoard {
     fn describe(&self) -> String {
-        self.describe.clone()
+        self.target.describe()
     }
 
     fn put_desired(&self, s: &DesiredService) -> Result<(), BoardError> {

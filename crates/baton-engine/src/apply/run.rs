@@ -408,7 +408,7 @@ pub(super) fn execute(
             ctx: ProviderCtx {
                 cancel: opts.cancel.clone(),
                 run_id: Some(opts.run_id.clone()),
-                ..ProviderCtx::new(ctx.dir.clone())
+                ..ctx.provider_ctx()
             },
             stop: stop.clone(),
         },

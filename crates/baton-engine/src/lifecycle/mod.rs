@@ -109,6 +109,9 @@ pub struct RunRequest {
     pub cancel: Arc<AtomicBool>,
     /// The providers the run uses (the built-in set unless the caller brings another).
     pub providers: Arc<baton_provider::Registry>,
+    /// The stack environment's service board, handed to the run's provider calls (see
+    /// [`crate::Context::board`]); `None`: the `service` type's default of the directory.
+    pub board: Option<Arc<dyn baton_core::board::ServiceBoard>>,
     /// Where the run's provider calls are performed (`--executor`); `None`: as the
     /// configuration's `executor` setting says, else in this process.
     pub executor: Option<baton_config::Executor>,
@@ -145,6 +148,7 @@ impl RunRequest {
             stop: StopHandle::new(),
             cancel: Arc::new(AtomicBool::new(false)),
             providers: crate::providers::builtin(),
+            board: None,
             executor: None,
             run_on: None,
             queue: None,
@@ -484,6 +488,7 @@ impl Run<'_> {
             if let Some(cwd) = &req.cwd {
                 c.cwd = cwd.clone();
             }
+            c.board = req.board.clone();
             c
         });
         (ctx, d)

@@ -57,7 +57,7 @@ pub fn plan(
     // The plan's time (Terraform: when planning started): what `plantimestamp()` returns
     // while planning and while applying this plan.
     let timestamp = crate::now_rfc3339();
-    let pctx = ProviderCtx::new(ctx.dir.clone());
+    let pctx = ctx.provider_ctx();
     // The providers' settings, before anything calls a provider.
     let configs = {
         let scratch = EvalState::new();

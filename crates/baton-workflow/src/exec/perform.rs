@@ -481,6 +481,9 @@ fn stack_step(r: &Runner<'_>, p: &Prepared) -> Performed {
         }
     };
     let mut req = RunRequest::new(dir, env, kind);
+    req.board = super::stack_location(dir, env)
+        .ok()
+        .and_then(|l| l.open_services().ok());
     req.run_id = run_id.clone();
     req.actor = r.actor.clone();
     req.lock_timeout = Duration::from_secs(600);

@@ -255,6 +255,7 @@ fn undo_stack(runner: &Runner<'_>, s: &WfStep) -> Result<(), String> {
             RunKind::Rollback(RollbackTarget::Run(id.clone())),
         );
         req.actor = runner.actor.clone();
+        req.board = location.open_services().ok();
         req.lock_timeout = Duration::from_secs(600);
         let hooks = Approve;
         match lifecycle::run(store.as_ref(), &req, &hooks) {

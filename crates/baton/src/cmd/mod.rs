@@ -106,6 +106,35 @@ impl Env {
         })
     }
 
+    /// The environment of a stack directory an agent serves besides its own (`own`: the
+    /// command's directory itself, which keeps every flag). Another directory's store is its
+    /// own backend block or default: `--store`, `BATON_STORE` and `--state` name the
+    /// command's directory's store only.
+    pub fn for_stack(&self, dir: PathBuf, own: bool) -> Env {
+        Env {
+            cwd: self.cwd.clone(),
+            workspace: self.workspace.clone(),
+            sources: if own {
+                self.sources.clone()
+            } else {
+                Sources::new()
+            },
+            trace_file: None,
+            overrides: if own {
+                self.overrides.clone()
+            } else {
+                Overrides::pg_env()
+            },
+            located: OnceLock::new(),
+            dir,
+        }
+    }
+
+    /// The service board of this stack environment (kept where its state is).
+    pub fn board(&self) -> anyhow::Result<std::sync::Arc<dyn baton_core::board::ServiceBoard>> {
+        self.location()?.open_services().map_err(|e| anyhow!(e))
+    }
+
     /// A path given on the command line: relative ones are relative to the configuration
     /// directory (after `--chdir`), as in Terraform.
     pub fn path(&self, p: &std::path::Path) -> PathBuf {
@@ -167,8 +196,15 @@ impl Env {
         crate::ui::print_diags(&d, &self.sources);
         ctx.map(|mut c| {
             c.cwd = self.cwd.clone();
+            self.attach_board(&mut c);
             c
         })
+    }
+
+    /// Gives a loaded configuration its stack's service board (opening one costs nothing; a
+    /// location that cannot be worked out leaves it out, and the command reports that itself).
+    pub fn attach_board(&self, c: &mut Context) {
+        c.board = self.board().ok();
     }
 }
 

@@ -66,6 +66,7 @@ pub fn request(
     }
     let fault = fault_from_env()?;
     let mut req = RunRequest::new(&env.dir, &env.workspace, kind);
+    req.board = env.board().ok();
     req.sources = env.sources.clone();
     req.cwd = Some(env.cwd.clone());
     req.actor = Actor::current(super::audit::redacted_args());

@@ -1,86 +1,205 @@
 //! The services part of the agent and the CLI: the supervisor loop `baton serve` runs for the
-//! stack in its directory (desired specs read from `.baton/services/desired/`, status and
-//! heartbeat written back — see `baton_service::files`), `baton logs service.NAME`, and the
-//! services section of `baton status`.
+//! stacks it serves (its directory's, and any `--stack DIR`): for each, it holds the stack's
+//! lease on its service board, reads the desired services there and writes its report back —
+//! see `baton_service::handoff`. Also `baton logs service.NAME` and the services section of
+//! `baton status`.
 //!
 //! Must not decide rollouts or restarts: that is `baton_service::supervisor`. An agent that
 //! stops leaves its replicas running, for the next agent to adopt.
 
 use anyhow::{anyhow, bail};
-use baton_service::files::ServiceFiles;
+use baton_core::board::AgentId;
+use baton_service::handoff::{self, AgentDirs, Handoff, Report};
 use baton_service::supervisor::{DeploymentState, ServiceStatus, Supervisor};
 use std::io::{Read as _, Seek as _, Write as _};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Env;
 
-/// How often the agent rewrites its heartbeat.
+/// How often the agent renews its leases (and so its sign of life).
 const HEARTBEAT_EVERY: Duration = Duration::from_millis(500);
 /// The longest the agent sleeps between reconciliations (desired changes are seen this fast).
 const MAX_SLEEP: Duration = Duration::from_millis(200);
 
-/// Runs the supervisor for the directory's stack until `stop` is set or `until` passes.
-pub fn supervise(env: &Env, stop: &AtomicBool, until: Option<Instant>) -> anyhow::Result<()> {
-    let files = ServiceFiles::new(&env.dir);
-    let exec = baton_service::exec::ExecDriver::new(files.agent_dir().join("exec"));
+/// One stack the agent serves.
+struct Served {
+    name: String,
+    dir: PathBuf,
+    board: Handoff,
+    /// Whether this agent holds the stack's lease.
+    holding: bool,
+    /// Who does, as last said (said once, not every round).
+    waiting_for: Option<String>,
+    desired_text: Option<String>,
+    report_text: String,
+}
+
+/// The stacks `baton serve` serves: the directory's and each `--stack DIR`, each on its own
+/// board. Two stacks of one name are refused (the name keys replicas and logs).
+pub fn stacks(env: &Env, extra: &[PathBuf]) -> anyhow::Result<Vec<(String, Env)>> {
+    let mut out: Vec<(String, Env)> = Vec::new();
+    let mut envs = vec![env.for_stack(env.dir.clone(), true)];
+    for d in extra {
+        let d = env.path(d);
+        if !d.is_dir() {
+            bail!("--stack: {} is not a directory", d.display());
+        }
+        envs.push(env.for_stack(d, false));
+    }
+    for e in envs {
+        let name = handoff::stack_name(&e.dir);
+        if let Some((_, other)) = out.iter().find(|(n, _)| *n == name) {
+            if other.dir.canonicalize().ok() == e.dir.canonicalize().ok() {
+                continue;
+            }
+            bail!(
+                "--stack: {} and {} are both named {name}; the agent names replicas and logs by the stack's directory name, so serve them from agents of their own or rename one",
+                other.dir.display(),
+                e.dir.display()
+            );
+        }
+        out.push((name, e));
+    }
+    Ok(out)
+}
+
+/// Runs the supervisor for `stacks` until `stop` is set or `until` passes. The agent's own
+/// records and the replicas' logs are under the serving directory `env.dir`.
+pub fn supervise(
+    env: &Env,
+    stacks: &[(String, Env)],
+    stop: &AtomicBool,
+    until: Option<Instant>,
+) -> anyhow::Result<()> {
+    let dirs = AgentDirs::new(&env.dir);
+    let exec = baton_service::exec::ExecDriver::new(dirs.agent_dir().join("exec"));
     let docker =
         baton_service::docker::DockerDriver::new(baton_service::docker::DockerOpts::from_env())?;
     let sup = Supervisor::new(
         vec![Arc::new(exec), Arc::new(docker)],
-        files.agent_dir(),
-        files.log_dir(),
+        dirs.agent_dir(),
+        dirs.log_dir(),
     )?;
-    let mut desired_text = None::<String>;
-    let mut status_text = String::new();
+    let me = handoff::agent_id();
+    let mut served = Vec::new();
+    for (name, e) in stacks {
+        served.push(Served {
+            name: name.clone(),
+            dir: e.dir.clone(),
+            board: Handoff::new(e.board()?),
+            holding: false,
+            waiting_for: None,
+            desired_text: None,
+            report_text: String::new(),
+        });
+    }
     let mut beat = Instant::now() - HEARTBEAT_EVERY;
     while !stop.load(Ordering::SeqCst) && until.is_none_or(|u| Instant::now() < u) {
-        match files.read_desired() {
-            Ok(specs) => {
-                let text = serde_json::to_string(&specs)?;
-                if desired_text.as_deref() != Some(text.as_str()) {
-                    sup.set_desired(files.stack(), &env.dir, specs);
-                    desired_text = Some(text);
-                }
+        let renew = beat.elapsed() >= HEARTBEAT_EVERY;
+        if renew {
+            beat = Instant::now();
+        }
+        for s in &mut served {
+            if renew || !s.holding {
+                claim(s, &me);
             }
-            Err(e) => eprintln!("Error: services: {e}"),
+            if !s.holding {
+                continue;
+            }
+            match s.board.read_desired() {
+                Ok(specs) => {
+                    let text = serde_json::to_string(&specs)?;
+                    if s.desired_text.as_deref() != Some(text.as_str()) {
+                        sup.set_desired(&s.name, &s.dir, specs);
+                        s.desired_text = Some(text);
+                    }
+                }
+                Err(e) => eprintln!("Error: services of {}: {e}", s.name),
+            }
         }
         let wait = sup.reconcile_once(Instant::now());
         let status = sup.status();
-        let text = serde_json::to_string(&status)?;
-        if text != status_text {
-            if let Err(e) = files.write_status(status) {
-                eprintln!("Error: services: {e}");
+        for s in &mut served {
+            if !s.holding {
+                continue;
             }
-            status_text = text;
-        }
-        if beat.elapsed() >= HEARTBEAT_EVERY {
-            if let Err(e) = files.write_heartbeat() {
-                eprintln!("Error: services: {e}");
+            let report = Report {
+                host: me.host.clone(),
+                pid: me.pid,
+                log_dir: dirs.log_dir().join(&s.name),
+                services: status
+                    .iter()
+                    .filter(|x| x.stack == s.name)
+                    .cloned()
+                    .collect(),
+            };
+            let text = serde_json::to_string(&report)?;
+            if text != s.report_text {
+                match s.board.write_report(&me, &report) {
+                    Ok(()) => s.report_text = text,
+                    Err(e) => eprintln!("Error: services of {}: {e}", s.name),
+                }
             }
-            beat = Instant::now();
         }
         std::thread::sleep(wait.clamp(Duration::from_millis(10), MAX_SLEEP));
     }
-    files.remove_heartbeat();
+    for s in &served {
+        if s.holding {
+            let _ = s.board.release(&me);
+        }
+    }
     Ok(())
+}
+
+/// Takes or renews `s`'s lease, saying once when another agent holds it.
+fn claim(s: &mut Served, me: &AgentId) {
+    match s.board.claim(me) {
+        Ok(None) => {
+            if !s.holding {
+                eprintln!(
+                    "Serving the services of stack {} ({}).",
+                    s.name,
+                    s.board.describe()
+                );
+            }
+            s.holding = true;
+            s.waiting_for = None;
+        }
+        Ok(Some(other)) => {
+            if s.holding {
+                eprintln!(
+                    "Warning: the services of stack {} were taken over by agent {} (this agent could not renew its lease in time); it stops changing them.",
+                    s.name, other.agent.id
+                );
+            }
+            s.holding = false;
+            s.desired_text = None;
+            if s.waiting_for.as_deref() != Some(other.agent.id.as_str()) {
+                eprintln!(
+                    "The services of stack {} are served by agent pid {} on {}; this agent takes over if it stops.",
+                    s.name, other.agent.pid, other.agent.host
+                );
+                s.waiting_for = Some(other.agent.id);
+            }
+        }
+        Err(e) => eprintln!("Error: services of {}: {e}", s.name),
+    }
 }
 
 /// `baton logs service.NAME [--replica N] [--follow]`.
 pub fn logs(env: &Env, name: &str, replica: Option<u32>, follow: bool) -> anyhow::Result<()> {
-    let files = ServiceFiles::new(&env.dir);
-    let status = files.read_status()?;
-    let svc = status
-        .and_then(|s| {
-            s.services
-                .into_iter()
-                .find(|x| x.stack == files.stack() && x.name == name)
-        })
+    let board = Handoff::new(env.board()?);
+    let report = board.read_report()?.map(|r| r.report);
+    let log_dir = report.as_ref().map(|r| r.log_dir.clone());
+    let svc = report
+        .and_then(|r| r.services.into_iter().find(|x| x.name == name))
         .ok_or_else(|| {
             anyhow!("The agent reports no service {name} here; `baton status` lists the services.")
         })?;
-    let desired = files.read_desired()?;
+    let desired = board.read_desired()?;
     let docker = desired
         .iter()
         .find(|s| s.name == name)
@@ -125,7 +244,7 @@ pub fn logs(env: &Env, name: &str, replica: Option<u32>, follow: bool) -> anyhow
         }
         return Ok(());
     }
-    let dir = files.log_dir();
+    let dir = log_dir.unwrap_or_default();
     for i in &indexes {
         let base = format!("{name}.{i}");
         let outp = dir.join(format!("{base}.out.log"));
@@ -168,26 +287,29 @@ pub fn logs(env: &Env, name: &str, replica: Option<u32>, follow: bool) -> anyhow
 }
 
 /// The services the agent last reported for the directory's stack, and whether it runs.
-pub fn current(env: &Env) -> (Vec<ServiceStatus>, Option<u32>) {
-    let files = ServiceFiles::new(&env.dir);
-    let services = files
-        .read_status()
+pub fn current(env: &Env) -> (Vec<ServiceStatus>, Option<(u32, String)>) {
+    let Ok(board) = env.board().map(Handoff::new) else {
+        return (Vec::new(), None);
+    };
+    let services = board
+        .read_report()
         .ok()
         .flatten()
-        .map(|s| {
-            s.services
-                .into_iter()
-                .filter(|x| x.stack == files.stack())
-                .collect()
-        })
+        .map(|r| r.report.services)
         .unwrap_or_default();
-    (services, files.live_agent().map(|h| h.pid))
+    let agent = board
+        .live_agent()
+        .ok()
+        .flatten()
+        .map(|l| (l.agent.pid, l.agent.host));
+    (services, agent)
 }
 
 pub fn status_json(env: &Env) -> serde_json::Value {
     let (services, agent) = current(env);
     serde_json::json!({
-        "agent_pid": agent,
+        "agent_pid": agent.as_ref().map(|a| a.0),
+        "agent_host": agent.as_ref().map(|a| a.1.clone()),
         "services": services.iter().map(|s| serde_json::json!({
             "name": s.name,
             "version": s.version,
@@ -219,7 +341,7 @@ pub fn print_status(env: &Env) {
         return;
     }
     match agent {
-        Some(pid) => outln!("  Services agent:      running (pid {pid})"),
+        Some((pid, host)) => outln!("  Services agent:      running (pid {pid} on {host})"),
         None => outln!("  Services agent:      not running (`baton serve` starts it)"),
     }
     for s in &services {

@@ -659,6 +659,7 @@ pub fn serve(env: &Env, a: &ServeArgs) -> anyhow::Result<ExitCode> {
         Some(d) => Some(std::time::Instant::now() + super::parse_duration("--for", d)?),
         None => None,
     };
+    let stacks = super::services::stacks(env, &a.stacks)?;
     let store = open(env)?;
     let log = env.open_store()?;
     let queue = queue_if_needed(env, executor_override(None)?)?;
@@ -672,9 +673,15 @@ pub fn serve(env: &Env, a: &ServeArgs) -> anyhow::Result<ExitCode> {
         "Serving the workflows of {}: schedules fire, decided approvals go on.",
         env.dir.display()
     );
-    // The stack of the directory, when it declares `reconcile`: one round at a time.
-    let mut reconcile = super::reconcile::Schedule::new();
-    let reconciling = std::sync::atomic::AtomicBool::new(false);
+    // Each stack served, when it declares `reconcile`: one round at a time per stack.
+    let mut schedules: Vec<super::reconcile::Schedule> = stacks
+        .iter()
+        .map(|_| super::reconcile::Schedule::new())
+        .collect();
+    let reconciling: Vec<std::sync::atomic::AtomicBool> = stacks
+        .iter()
+        .map(|_| std::sync::atomic::AtomicBool::new(false))
+        .collect();
     // Runs handed to workers whose coordinator died are continued by the agent too.
     let orphans = super::worker::existing_queue(env);
     let holder = format!("agent pid {}", std::process::id());
@@ -682,9 +689,9 @@ pub fn serve(env: &Env, a: &ServeArgs) -> anyhow::Result<ExitCode> {
     std::thread::scope(|s| -> anyhow::Result<()> {
         // The stack's services: their own loop, on its own thread (it ends with this one and
         // leaves the replicas running).
-        let stop = &r.stop;
+        let (stop, stacks) = (&r.stop, &stacks);
         s.spawn(move || {
-            if let Err(e) = super::services::supervise(env, stop, until) {
+            if let Err(e) = super::services::supervise(env, stacks, stop, until) {
                 eprintln!("Error: services: {e:#}");
             }
         });
@@ -750,14 +757,17 @@ pub fn serve(env: &Env, a: &ServeArgs) -> anyhow::Result<ExitCode> {
             if let Some(q) = &orphans {
                 super::worker::take_over_orphan(q, env.store_flag(), &holder, r.lease);
             }
-            let in_round = reconciling.load(std::sync::atomic::Ordering::SeqCst);
-            if let Some(rc) = reconcile.due(env, in_round) {
-                reconciling.store(true, std::sync::atomic::Ordering::SeqCst);
-                let (reconciling, parallelism) = (&reconciling, a.parallelism);
-                s.spawn(move || {
-                    super::reconcile::round(env, rc, parallelism);
-                    reconciling.store(false, std::sync::atomic::Ordering::SeqCst);
-                });
+            let rounds = stacks.iter().zip(schedules.iter_mut()).zip(&reconciling);
+            for (((_, stack_env), schedule), reconciling) in rounds {
+                let in_round = reconciling.load(std::sync::atomic::Ordering::SeqCst);
+                if let Some(rc) = schedule.due(stack_env, in_round) {
+                    reconciling.store(true, std::sync::atomic::Ordering::SeqCst);
+                    let parallelism = a.parallelism;
+                    s.spawn(move || {
+                        super::reconcile::round(stack_env, rc, parallelism);
+                        reconciling.store(false, std::sync::atomic::Ordering::SeqCst);
+                    });
+                }
             }
             std::thread::sleep(tick);
         }
