@@ -760,3 +760,57 @@ fn a_rollout_without_progress_fails_at_the_progress_deadline() {
     }
     assert_eq!(ids(&before), ids(&after));
 }
+
+#[test]
+fn a_restarted_replica_keeps_its_port_unless_someone_else_took_it() {
+    let d = dirs();
+    let agent = Agent::start(&d);
+    let mut s = spec("web", "v1", 2, web_command());
+    // Long enough for the test to take the port between the kill and the restart.
+    s.restart.delay = ms(1500);
+    s.restart.max_delay = ms(1500);
+    agent.set(&d.base, vec![s]);
+    let first = agent.wait("web", "2 healthy replicas", |s| all_healthy(s, 2, "v1"));
+    let by_index = |s: &ServiceStatus, i: u32| {
+        s.replicas
+            .iter()
+            .find(|r| r.index == i)
+            .map(|r| (r.id.clone(), r.ports["http"]))
+    };
+    let by_index = |s: &ServiceStatus, i: u32| by_index(s, i).expect("replica present");
+    let replaced =
+        |s: &ServiceStatus, old: &str| s.replicas.iter().any(|r| r.index == 0 && r.id != old);
+    let (id0, port0) = by_index(&first, 0);
+    let (id1, port1) = by_index(&first, 1);
+    assert_eq!(first.slots[&0].ports.get("http"), Some(&port0));
+
+    // Killed, replica 0 comes back on its port; replica 1 is untouched.
+    killpg(Pid::from_raw(id0.parse().expect("pgid")), Signal::SIGKILL).expect("kill");
+    let back = agent.wait("web", "replica 0 back and healthy", |s| {
+        all_healthy(s, 2, "v1") && replaced(s, &id0)
+    });
+    let (id0b, port0b) = by_index(&back, 0);
+    assert_eq!(port0b, port0, "replica 0 moved to another port");
+    assert_eq!(by_index(&back, 1), (id1.clone(), port1));
+    assert_eq!(back.slots[&0].restarts, 1);
+
+    // Killed again while someone else takes its port: it comes back on a new one.
+    killpg(Pid::from_raw(id0b.parse().expect("pgid")), Signal::SIGKILL).expect("kill");
+    let mut squatter = None;
+    wait_until("the killed replica's port to be free", || {
+        squatter = std::net::TcpListener::bind(("127.0.0.1", port0)).ok();
+        squatter.is_some()
+    });
+    let moved = agent.wait("web", "replica 0 back on another port", |s| {
+        all_healthy(s, 2, "v1") && replaced(s, &id0b)
+    });
+    let (_, port0c) = by_index(&moved, 0);
+    assert_ne!(
+        port0c, port0,
+        "replica 0 took a port someone else listens on"
+    );
+    assert_ne!(port0c, port1);
+    assert_eq!(moved.slots[&0].ports.get("http"), Some(&port0c));
+    assert_eq!(moved.slots[&0].restarts, 2);
+    drop(squatter);
+}
