@@ -237,6 +237,8 @@ fn crash_stack(conf: &str, with_service: bool) -> String {
             r#"
 resource "service" "crash" {{
   command  = ["sh", "-c", "echo crashing; exit 3"]
+  # Applied after the file, so that the failure has a change to roll back.
+  env      = {{ CONF = local_file.conf.content }}
   replicas = 1
   restart {{
     delay     = "{DELAY_MS}ms"
@@ -298,6 +300,10 @@ fn a_crash_looping_service_backs_off_on_schedule_and_its_apply_fails_and_rolls_b
         .map(|s| s["restarts"].as_u64().unwrap_or(0))
         .collect();
     assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");
+    assert!(
+        counts.first() < counts.last(),
+        "the restarts did not grow: {counts:?}"
+    );
     let last = samples
         .iter()
         .rev()
@@ -353,6 +359,8 @@ fn a_crash_looping_service_backs_off_on_schedule_and_its_apply_fails_and_rolls_b
     // The run's other change is rolled back, the service is not in the state, and the agent
     // stops and forgets it.
     assert_eq!(p.read("conf.txt"), "v1");
+    let runs = p.baton(["runs", "--json"]).ok().json();
+    assert_eq!(runs[0]["status"], "rolled_back", "{runs:#}");
     let listed = p.baton(["state", "list"]).ok();
     assert!(
         !listed.stdout.contains("service.crash"),
