@@ -99,6 +99,10 @@ pub struct SlotRecord {
     pub history: Vec<RestartEvent>,
     /// The policy's attempts are used up and it says fail: no more restarts.
     pub exhausted: bool,
+    /// The ports the slot's replica last had (by port name): its replacement gets them again
+    /// when they are still free, as a Nomad allocation keeps its dynamic ports.
+    #[serde(default)]
+    pub ports: BTreeMap<String, u16>,
 }
 
 /// One running replica as the loop sees it.
@@ -631,6 +635,10 @@ fn adopt(ctx: &mut Ctx<'_>, services: &mut BTreeMap<String, ServiceState>, now: 
                 continue;
             }
             ctx.ports.extend(replica.ports.values().copied());
+            let slot = svc.slot(replica.index);
+            if slot.record.ports.is_empty() {
+                slot.record.ports = replica.ports.clone();
+            }
             let spec = svc.spec_of(&replica.version);
             let tracker = HealthTracker::adopted(&spec.health, now);
             svc.replicas.push(Live { replica, tracker });
@@ -678,6 +686,7 @@ fn reconcile_service(ctx: &mut Ctx<'_>, svc: &mut ServiceState, now: Instant) ->
         let index = live.replica.index;
         let spec = svc.spec_of(&live.replica.version).clone();
         let version = live.replica.version.clone();
+        let ports = live.replica.ports.clone();
         stop_in_background(ctx, svc, &driver, live.replica, &spec);
         // A slot is restarted on the schedule when it lost its only replica, or when the new
         // replica a rollout is waiting for died (its old sibling stays meanwhile).
@@ -688,6 +697,10 @@ fn reconcile_service(ctx: &mut Ctx<'_>, svc: &mut ServiceState, now: Instant) ->
         let policy = svc.target.restart.clone();
         let slot = svc.slot(index);
         slot.record.last_exit = Some(exit);
+        if wanted && !replacing {
+            // The slot's replacement comes back on the ports it had.
+            slot.record.ports = ports;
+        }
         if wanted {
             fail_slot(svc, index, &policy, now);
         }
@@ -1004,13 +1017,37 @@ fn start(
     now: Instant,
     due: &mut impl FnMut(Instant),
 ) {
+    // The slot's last ports are kept when still free. While the slot's previous replica is
+    // being stopped and still holds one of them, the start waits for that stop (bounded by its
+    // `kill_timeout`) instead of moving to other ports.
+    let kept = svc.slot(index).record.ports.clone();
+    let wanted: BTreeSet<u16> = spec
+        .ports
+        .iter()
+        .filter_map(|n| kept.get(n).copied())
+        .collect();
+    if svc
+        .stopping
+        .values()
+        .any(|r| r.index == index && r.ports.values().any(|p| wanted.contains(p)))
+    {
+        due(now + MIN_REQUEUE);
+        return;
+    }
     let mut ports = BTreeMap::new();
     for name in &spec.ports {
-        match free_port(ctx.ports) {
+        let reused = kept
+            .get(name)
+            .copied()
+            .filter(|p| claim_port(ctx.ports, *p));
+        match reused.map_or_else(|| free_port(ctx.ports), Ok) {
             Ok(p) => {
                 ports.insert(name.clone(), p);
             }
             Err(e) => {
+                for p in ports.values() {
+                    ctx.ports.remove(p);
+                }
                 svc.last_error = Some(format!("no free port: {e}"));
                 due(now + Duration::from_secs(1));
                 return;
@@ -1028,6 +1065,7 @@ fn start(
     let restarted = svc.slot(index).restart_due.take().is_some();
     match driver.start(&request) {
         Ok(replica) => {
+            svc.slot(index).record.ports = ports;
             if restarted {
                 if let Some(ev) = svc.slot(index).record.history.last_mut() {
                     ev.restarted_at_ms = Some(epoch_ms());
@@ -1135,6 +1173,15 @@ fn stop_in_background(
         });
         let _ = wake.send(());
     });
+}
+
+/// Takes `port` for a replica when no replica of this supervisor has it and it can be bound on
+/// 127.0.0.1 now (nobody else listens there).
+fn claim_port(taken: &mut BTreeSet<u16>, port: u16) -> bool {
+    if taken.contains(&port) || TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_err() {
+        return false;
+    }
+    taken.insert(port)
 }
 
 /// A port free on 127.0.0.1 now and not handed to another replica by this supervisor.

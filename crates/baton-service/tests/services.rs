@@ -760,3 +760,134 @@ fn a_rollout_without_progress_fails_at_the_progress_deadline() {
     }
     assert_eq!(ids(&before), ids(&after));
 }
+
+#[test]
+fn a_restarted_replica_keeps_its_port_unless_someone_else_took_it() {
+    let d = dirs();
+    let agent = Agent::start(&d);
+    let mut s = spec("web", "v1", 2, web_command());
+    // Long enough for the test to take the port between the kill and the restart.
+    s.restart.delay = ms(1500);
+    s.restart.max_delay = ms(1500);
+    agent.set(&d.base, vec![s]);
+    let first = agent.wait("web", "2 healthy replicas", |s| all_healthy(s, 2, "v1"));
+    let by_index = |s: &ServiceStatus, i: u32| {
+        s.replicas
+            .iter()
+            .find(|r| r.index == i)
+            .map(|r| (r.id.clone(), r.ports["http"]))
+    };
+    let by_index = |s: &ServiceStatus, i: u32| by_index(s, i).expect("replica present");
+    let replaced =
+        |s: &ServiceStatus, old: &str| s.replicas.iter().any(|r| r.index == 0 && r.id != old);
+    let (id0, port0) = by_index(&first, 0);
+    let (id1, port1) = by_index(&first, 1);
+    assert_eq!(first.slots[&0].ports.get("http"), Some(&port0));
+
+    // Killed, replica 0 comes back on its port; replica 1 is untouched.
+    killpg(Pid::from_raw(id0.parse().expect("pgid")), Signal::SIGKILL).expect("kill");
+    let back = agent.wait("web", "replica 0 back and healthy", |s| {
+        all_healthy(s, 2, "v1") && replaced(s, &id0)
+    });
+    let (id0b, port0b) = by_index(&back, 0);
+    assert_eq!(port0b, port0, "replica 0 moved to another port");
+    assert_eq!(by_index(&back, 1), (id1.clone(), port1));
+    assert_eq!(back.slots[&0].restarts, 1);
+
+    // The slot's port is persisted: a restarted agent, told nothing, adopts the replicas and
+    // still restarts replica 0 on it.
+    agent.crash();
+    let agent = Agent::start(&d);
+    agent.wait("web", "the adopted replicas", |s| all_healthy(s, 2, "v1"));
+    killpg(Pid::from_raw(id0b.parse().expect("pgid")), Signal::SIGKILL).expect("kill");
+    let back = agent.wait("web", "replica 0 back after the agent restart", |s| {
+        all_healthy(s, 2, "v1") && replaced(s, &id0b)
+    });
+    let (id0b, port0b) = by_index(&back, 0);
+    assert_eq!(port0b, port0, "replica 0 moved after the agent restart");
+
+    // Killed again while someone else takes its port: it comes back on a new one.
+    killpg(Pid::from_raw(id0b.parse().expect("pgid")), Signal::SIGKILL).expect("kill");
+    let mut squatter = None;
+    wait_until("the killed replica's port to be free", || {
+        squatter = std::net::TcpListener::bind(("127.0.0.1", port0)).ok();
+        squatter.is_some()
+    });
+    let moved = agent.wait("web", "replica 0 back on another port", |s| {
+        all_healthy(s, 2, "v1") && replaced(s, &id0b)
+    });
+    let (_, port0c) = by_index(&moved, 0);
+    assert_ne!(
+        port0c, port0,
+        "replica 0 took a port someone else listens on"
+    );
+    assert_ne!(port0c, port1);
+    assert_eq!(moved.slots[&0].ports.get("http"), Some(&port0c));
+    assert_eq!(moved.slots[&0].restarts, 3);
+    drop(squatter);
+}
+
+/// Serves 200 while `$MARKER` exists, 500 otherwise; on SIGTERM it keeps its socket open for
+/// 1.5 s before it exits (a slow graceful stop).
+const SLOW_STOPPER: &str = r#"
+import http.server, os, signal, time
+def term(*_):
+    time.sleep(1.5)
+    os._exit(0)
+signal.signal(signal.SIGTERM, term)
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if os.path.exists(os.environ["MARKER"]) else 500)
+        self.end_headers()
+    def log_message(self, *_):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+"#;
+
+#[test]
+fn an_unhealthy_replica_is_restarted_on_its_port_once_its_slow_stop_ends() {
+    let d = dirs();
+    let agent = Agent::start(&d);
+    let marker = d.base.join("ok");
+    fs::write(&marker, "").expect("marker");
+    let mut s = spec(
+        "slow",
+        "v1",
+        1,
+        vec!["python3".into(), "-c".into(), SLOW_STOPPER.into()],
+    );
+    s.env
+        .insert("MARKER".into(), marker.to_string_lossy().into_owned());
+    // The restart is due long before the old replica lets go of its port.
+    s.restart.delay = ms(100);
+    s.kill_timeout = Duration::from_secs(10);
+    agent.set(&d.base, vec![s]);
+    let first = agent.wait("slow", "healthy", |s| all_healthy(s, 1, "v1"));
+    let (old, port) = (
+        first.replicas[0].id.clone(),
+        first.replicas[0].ports["http"],
+    );
+
+    fs::remove_file(&marker).expect("remove the marker");
+    agent.wait("slow", "the unhealthy replica to be stopped", |s| {
+        s.slots.get(&0).is_some_and(|sl| sl.restarts >= 1)
+    });
+    fs::write(&marker, "").expect("marker");
+    let back = agent.wait("slow", "a new healthy replica", |s| {
+        all_healthy(s, 1, "v1") && s.replicas[0].id != old
+    });
+    let slot = &back.slots[&0];
+    assert_eq!(
+        slot.last_exit.as_ref().map(|e| e.reason.as_str()),
+        Some("unhealthy")
+    );
+    assert_eq!(back.replicas[0].ports["http"], port, "the replica moved");
+    // It waited for the stop: it started after the old one let go, not at its due time.
+    let ev = slot.history.last().expect("a restart event");
+    let restarted = ev.restarted_at_ms.expect("restarted");
+    assert!(
+        restarted >= ev.failed_at_ms + 1500,
+        "restarted {} ms after the failure, while the old replica still stopped: {ev:?}",
+        restarted - ev.failed_at_ms
+    );
+}

@@ -8,11 +8,12 @@
 
 mod common;
 
-use common::{Project, Running};
+use common::services::{
+    alive, http_ok, kill, replicas, serve, service, status, wait_until, ExecReplicas,
+};
+use common::Project;
 use serde_json::Value as Json;
-use std::io::{Read as _, Write as _};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn stack(command: &str) -> String {
     format!(
@@ -48,102 +49,14 @@ const GOOD: &str = r#"["sh", "-c", "exec python3 -m http.server --bind 127.0.0.1
 /// Runs, but never listens: its health check fails.
 const BAD: &str = r#"["sh", "-c", "echo starting; exec sleep 60"]"#;
 
-fn status(p: &Project) -> Json {
-    p.baton(["status", "--json"]).ok().json()
-}
-
 fn web(p: &Project) -> Json {
-    status(p)["services"]["services"]
-        .as_array()
-        .and_then(|a| a.iter().find(|s| s["name"] == "web").cloned())
-        .unwrap_or(Json::Null)
-}
-
-/// Replica index -> (pid, port).
-fn replicas(s: &Json) -> Vec<(u64, String, u16)> {
-    s["replicas"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|r| {
-                    (
-                        r["index"].as_u64().unwrap_or(99),
-                        r["id"].as_str().unwrap_or_default().to_string(),
-                        r["ports"]["http"].as_u64().unwrap_or(0) as u16,
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn http_ok(port: u16) -> bool {
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n");
-    let mut buf = String::new();
-    let _ = s.read_to_string(&mut buf);
-    buf.starts_with("HTTP/1.0 200") || buf.starts_with("HTTP/1.1 200")
-}
-
-fn kill(target: &str) {
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", target])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
-fn alive(pid: &str) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
-}
-
-/// Kills every replica process group the exec driver recorded, whatever the test's outcome.
-struct Replicas(std::path::PathBuf);
-
-impl Drop for Replicas {
-    fn drop(&mut self) {
-        let Ok(stacks) = std::fs::read_dir(self.0.join(".baton/services/agent/exec")) else {
-            return;
-        };
-        for st in stacks.flatten() {
-            for f in std::fs::read_dir(st.path()).into_iter().flatten().flatten() {
-                let name = f.file_name().to_string_lossy().into_owned();
-                let parts: Vec<&str> = name.split('.').collect();
-                if parts.len() >= 4 {
-                    kill(&format!("-{}", parts[parts.len() - 2]));
-                }
-            }
-        }
-    }
-}
-
-fn serve(p: &Project) -> Running {
-    let r = p
-        .baton(["serve", "--for", "300s", "--tick", "100ms"])
-        .spawn();
-    let pid = r.pid();
-    wait_until("the agent to start", Duration::from_secs(30), || {
-        status(p)["services"]["agent_pid"].as_u64() == Some(u64::from(pid))
-    });
-    r
+    service(p, "web")
 }
 
 #[test]
 fn an_exec_service_is_rolled_out_supervised_adopted_reverted_and_destroyed() {
     let p = Project::new(&[("main.tf", &stack(GOOD))]);
-    let _cleanup = Replicas(p.path().to_path_buf());
+    let _cleanup = ExecReplicas(p.path().to_path_buf());
     let mut agent = serve(&p);
 
     // The apply returns once the deployment is healthy.

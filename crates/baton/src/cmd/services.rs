@@ -331,6 +331,21 @@ pub fn status_json(env: &Env) -> serde_json::Value {
                 })),
             })).collect::<Vec<_>>(),
             "restarts": s.slots.values().map(|x| x.restarts).sum::<u32>(),
+            // Per slot (replica index): its restarts with the backoff the policy chose, and
+            // the ports its replicas keep.
+            "slots": s.slots.iter().map(|(i, x)| (i.to_string(), serde_json::json!({
+                "restarts": x.restarts,
+                "exhausted": x.exhausted,
+                "ports": x.ports,
+                "last_exit": x.last_exit.as_ref().map(|e| serde_json::json!({
+                    "code": e.code, "signal": e.signal, "reason": e.reason,
+                })),
+                "history": x.history.iter().map(|h| serde_json::json!({
+                    "failed_at_ms": h.failed_at_ms,
+                    "delay_ms": u64::try_from(h.delay.as_millis()).unwrap_or(u64::MAX),
+                    "restarted_at_ms": h.restarted_at_ms,
+                })).collect::<Vec<_>>(),
+            }))).collect::<serde_json::Map<_, _>>(),
         })).collect::<Vec<_>>(),
     })
 }

@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 pub mod keypaths;
+pub mod services;
 
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt as _;
