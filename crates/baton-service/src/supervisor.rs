@@ -365,14 +365,20 @@ impl Supervisor {
             let wait = self
                 .reconcile_once(Instant::now())
                 .clamp(MIN_REQUEUE, MAX_REQUEUE);
-            let rx = self
-                .wake_rx
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            match rx.recv_timeout(wait) {
-                Ok(()) | Err(RecvTimeoutError::Timeout) => while rx.try_recv().is_ok() {},
-                Err(RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
-            }
+            self.wait(wait);
+        }
+    }
+
+    /// Sleeps up to `wait`, returning early when a check or a stop reports back or a replica
+    /// exits: what a loop calling [`Supervisor::reconcile_once`] itself waits with.
+    pub fn wait(&self, wait: Duration) {
+        let rx = self
+            .wake_rx
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match rx.recv_timeout(wait) {
+            Ok(()) | Err(RecvTimeoutError::Timeout) => while rx.try_recv().is_ok() {},
+            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
         }
     }
 

@@ -84,7 +84,8 @@ fn a_crash_looping_replica_backs_off_on_schedule() {
     let exit = slot.last_exit.as_ref().expect("exit");
     assert_eq!(exit.code, Some(3));
     assert!(slot.restarts >= 6);
-    let log = fs::read_to_string(d.logs.join("crash.0.err.log")).expect("log");
+    // The supervisor keeps each stack's logs in a directory of its own.
+    let log = fs::read_to_string(d.logs.join(STACK).join("crash.0.err.log")).expect("log");
     assert!(
         log.lines().filter(|l| *l == "crashing").count() >= 6,
         "{log}"

@@ -7,11 +7,10 @@
 mod common;
 
 use baton_backend::testing::TestServer;
+use common::services::{alive, http_ok, wait_until, ExecReplicas};
 use common::{Project, Running};
 use serde_json::Value as Json;
-use std::io::{Read as _, Write as _};
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn stack(name: &str) -> String {
     format!(
@@ -35,28 +34,6 @@ fn stack(name: &str) -> String {
     )
 }
 
-fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn http_ok(port: u64) -> bool {
-    let Ok(port) = u16::try_from(port) else {
-        return false;
-    };
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n");
-    let mut buf = String::new();
-    let _ = s.read_to_string(&mut buf);
-    buf.starts_with("HTTP/1.0 200") || buf.starts_with("HTTP/1.1 200")
-}
-
 /// `baton status --json`'s services section, with `extra` flags before the command.
 fn services(p: &Project, extra: &[&str]) -> Json {
     let mut args = extra.to_vec();
@@ -65,7 +42,7 @@ fn services(p: &Project, extra: &[&str]) -> Json {
 }
 
 /// Service `name`'s replica ids (the exec driver's: process group ids) and ports.
-fn replicas(s: &Json, name: &str) -> Vec<(String, u64)> {
+fn replicas(s: &Json, name: &str) -> Vec<(String, u16)> {
     s["services"]
         .as_array()
         .and_then(|a| a.iter().find(|x| x["name"] == name))
@@ -75,7 +52,10 @@ fn replicas(s: &Json, name: &str) -> Vec<(String, u64)> {
                 .map(|r| {
                     (
                         r["id"].as_str().unwrap_or_default().to_string(),
-                        r["ports"]["http"].as_u64().unwrap_or(0),
+                        r["ports"]["http"]
+                            .as_u64()
+                            .and_then(|p| u16::try_from(p).ok())
+                            .unwrap_or(0),
                     )
                 })
                 .collect()
@@ -83,35 +63,13 @@ fn replicas(s: &Json, name: &str) -> Vec<(String, u64)> {
         .unwrap_or_default()
 }
 
-/// Kills the process groups of the replicas a test started, whatever its outcome.
-struct Cleanup(Vec<String>);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for id in &self.0 {
-            if let Ok(pgid) = id.parse::<u32>() {
-                common::kill_group(pgid);
-            }
-        }
-    }
-}
-
-fn kill9(pid: u32) {
-    let _ = std::process::Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status();
-}
-
-fn alive(id: &str) -> bool {
-    Path::new(&format!("/proc/{id}")).exists()
-}
-
 #[test]
 fn one_agent_serves_two_stacks_and_a_standby_takes_over_and_adopts() {
     let a = Project::new(&[("main.tf", &stack("web"))]);
     let b = Project::new(&[("main.tf", &stack("api"))]);
     let b_dir = b.path_str();
-    let mut cleanup = Cleanup(Vec::new());
+    let _cleanup = [ExecReplicas(a.path().to_path_buf())];
+    let mut started = Vec::new();
 
     let mut first = a
         .baton([
@@ -133,8 +91,21 @@ fn one_agent_serves_two_stacks_and_a_standby_takes_over_and_adopts() {
         let r = replicas(&services(p, &[]), name);
         assert_eq!(r.len(), 1, "{name}: {r:?}");
         assert!(http_ok(r[0].1), "{name} does not answer on {}", r[0].1);
-        cleanup.0.push(r[0].0.clone());
+        started.push(r[0].0.clone());
     }
+
+    // The logs of the second stack's replica are found through its agent's report, though
+    // the agent keeps them under the first stack's directory.
+    wait_until(
+        "the api's requests in its logs",
+        Duration::from_secs(20),
+        || {
+            b.baton(["logs", "service.api", "--replica", "0"])
+                .ok()
+                .stdout
+                .contains("GET / HTTP/1.1")
+        },
+    );
 
     // A second agent for the same stacks waits: the first holds both leases.
     let second = a
@@ -149,8 +120,8 @@ fn one_agent_serves_two_stacks_and_a_standby_takes_over_and_adopts() {
 
     // The first is killed: the standby takes both stacks over at once (same machine, the
     // holder's process is gone) and adopts the replicas instead of starting new ones.
-    let before: Vec<String> = cleanup.0.clone();
-    kill9(first.pid());
+    let before = started;
+    common::services::kill(&first.pid().to_string());
     let _ = first.crash();
     let pid2 = u64::from(second.pid());
     for (p, name) in [(&a, "web"), (&b, "api")] {
@@ -196,7 +167,7 @@ fn an_agent_elsewhere_serves_a_stack_kept_in_postgresql() {
     let stack_dir = Project::new(&[("main.tf", &stack("web"))]);
     // The agent's directory holds no configuration: it knows the store only.
     let elsewhere = Project::new(&[]);
-    let mut cleanup = Cleanup(Vec::new());
+    let _cleanup = ExecReplicas(elsewhere.path().to_path_buf());
 
     // Without an agent, the apply changes nothing.
     let out = stack_dir
@@ -224,7 +195,6 @@ fn an_agent_elsewhere_serves_a_stack_kept_in_postgresql() {
     let s = services(&stack_dir, &store);
     let r = replicas(&s, "web");
     assert_eq!(r.len(), 1, "{s}");
-    cleanup.0.push(r[0].0.clone());
     assert!(http_ok(r[0].1), "the replica does not answer on {}", r[0].1);
     // It runs where the agent is: its working directory is the agent's.
     let cwd = std::fs::read_link(format!("/proc/{}/cwd", r[0].0)).expect("the replica's cwd");

@@ -144,7 +144,8 @@ pub fn supervise(
                 }
             }
         }
-        std::thread::sleep(wait.clamp(Duration::from_millis(10), MAX_SLEEP));
+        // Woken early when a replica exits or a check reports back.
+        sup.wait(wait.clamp(Duration::from_millis(10), MAX_SLEEP));
     }
     for s in &served {
         if s.holding {
