@@ -4,7 +4,8 @@
 //! ([`SqliteWorkflowStore`], a database file of its own) and its conformance suite
 //! ([`workflow_conformance`]). Likewise for the work queue workers claim from: the
 //! [`WorkQueue`] trait, its SQLite queue ([`SqliteQueue`], a database file of its own, for
-//! processes on one machine) and its conformance suite ([`queue_conformance`]).
+//! processes on one machine) and its conformance suite ([`queue_conformance`]). And the API
+//! tokens of `baton serve`: the [`TokenStore`] trait and its SQLite store ([`SqliteTokens`]).
 //!
 //! Architecture invariant: stores never interpret attribute values and never decide what to
 //! change — they persist exactly what the engine hands them, one object at a time, so that a
@@ -21,6 +22,8 @@ pub mod queue_sqlite;
 pub mod sqlite;
 pub mod stamp;
 pub mod store;
+pub mod tokens;
+pub mod tokens_sqlite;
 pub mod workflow;
 pub mod workflow_conformance;
 pub mod workflow_sqlite;
@@ -40,6 +43,8 @@ pub use store::{
     LockGuard, PlanWriter, Renewal, StaleLock, Staleness, StateError, StateStore, StateWrite,
     Unlock, DEFAULT_LEASE,
 };
+pub use tokens::{Role, TokenRecord, TokenStore};
+pub use tokens_sqlite::SqliteTokens;
 pub use workflow::{
     WfCacheEntry, WfClaim, WfClaimHolder, WfRun, WfRunStatus, WfStep, WfStepStatus, WorkflowStore,
 };
