@@ -659,6 +659,8 @@ pub fn serve(env: &Env, a: &ServeArgs) -> anyhow::Result<ExitCode> {
         Some(d) => Some(std::time::Instant::now() + super::parse_duration("--for", d)?),
         None => None,
     };
+    // The HTTP API first: a bad address or TLS file stops here, before anything starts.
+    let api = super::server::start_api(env, a)?;
     let store = open(env)?;
     let log = env.open_store()?;
     let queue = queue_if_needed(env, executor_override(None)?)?;
@@ -679,7 +681,7 @@ pub fn serve(env: &Env, a: &ServeArgs) -> anyhow::Result<ExitCode> {
     let orphans = super::worker::existing_queue(env);
     let holder = format!("agent pid {}", std::process::id());
     let busy = std::sync::Mutex::new(std::collections::BTreeSet::<String>::new());
-    std::thread::scope(|s| -> anyhow::Result<()> {
+    let served = std::thread::scope(|s| -> anyhow::Result<()> {
         // The stack's services: their own loop, on its own thread (it ends with this one and
         // leaves the replicas running).
         let stop = &r.stop;
@@ -762,7 +764,11 @@ pub fn serve(env: &Env, a: &ServeArgs) -> anyhow::Result<ExitCode> {
             std::thread::sleep(tick);
         }
         Ok(())
-    })?;
+    });
+    if let Some(api) = api {
+        api.stop();
+    }
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 
