@@ -9,7 +9,8 @@
 use crate::pg::target::check_schema;
 pub use crate::pg::target::{is_postgres, redact, LocationError, PgTarget, DEFAULT_SCHEMA};
 use baton_state::{
-    SqliteQueue, SqliteStore, SqliteWorkflowStore, StateError, StateStore, WorkQueue, WorkflowStore,
+    SqliteQueue, SqliteStore, SqliteTokens, SqliteWorkflowStore, StateError, StateStore,
+    TokenStore, WorkQueue, WorkflowStore,
 };
 use std::path::{Path, PathBuf};
 
@@ -142,9 +143,28 @@ impl Location {
             Location::Sqlite(p) => Ok(std::sync::Arc::new(baton_state::SqliteBoard::new(
                 &baton_state::board_sqlite::beside(p),
             ))),
-            Location::Postgres(t) => {
-                Ok(std::sync::Arc::new(crate::pg::services::PgBoard::open(t)?))
-            }
+            Location::Postgres(t) => Ok(std::sync::Arc::new(crate::pg::services::PgBoard::new(t))),
+        }
+    }
+
+    /// Opens the API token store of `baton serve`: for SQLite, `tokens.db` beside the state
+    /// file ([`Location::sqlite_tokens_path`]); for PostgreSQL, the table `api_tokens` in the
+    /// target's queue schema (shared by every environment). Give it the location of the
+    /// directory's default environment, as for the queue.
+    pub fn open_tokens(&self) -> Result<Box<dyn TokenStore>, StateError> {
+        match self {
+            Location::Sqlite(p) => Ok(Box::new(SqliteTokens::open(
+                &baton_state::tokens_sqlite::beside(p),
+            )?)),
+            Location::Postgres(t) => Ok(Box::new(crate::pg::tokens::PgTokens::open(t)?)),
+        }
+    }
+
+    /// For SQLite, the file of the API tokens (`tokens.db` beside the state file).
+    pub fn sqlite_tokens_path(&self) -> Option<PathBuf> {
+        match self {
+            Location::Sqlite(p) => Some(baton_state::tokens_sqlite::beside(p)),
+            Location::Postgres(_) => None,
         }
     }
 

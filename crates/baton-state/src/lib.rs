@@ -6,7 +6,8 @@
 //! [`WorkQueue`] trait, its SQLite queue ([`SqliteQueue`], a database file of its own, for
 //! processes on one machine) and its conformance suite ([`queue_conformance`]). And the service
 //! board the agent and `baton apply` meet on ([`baton_core::board::ServiceBoard`]): its SQLite
-//! board ([`SqliteBoard`]) and conformance suite ([`board_conformance`]).
+//! board ([`SqliteBoard`]) and conformance suite ([`board_conformance`]). And the API
+//! tokens of `baton serve`: the [`TokenStore`] trait and its SQLite store ([`SqliteTokens`]).
 //!
 //! Architecture invariant: stores never interpret attribute values and never decide what to
 //! change — they persist exactly what the engine hands them, one object at a time, so that a
@@ -25,6 +26,8 @@ pub mod queue_sqlite;
 pub mod sqlite;
 pub mod stamp;
 pub mod store;
+pub mod tokens;
+pub mod tokens_sqlite;
 pub mod workflow;
 pub mod workflow_conformance;
 pub mod workflow_sqlite;
@@ -45,6 +48,8 @@ pub use store::{
     LockGuard, PlanWriter, Renewal, StaleLock, Staleness, StateError, StateStore, StateWrite,
     Unlock, DEFAULT_LEASE,
 };
+pub use tokens::{Role, TokenRecord, TokenStore};
+pub use tokens_sqlite::SqliteTokens;
 pub use workflow::{
     WfCacheEntry, WfClaim, WfClaimHolder, WfRun, WfRunStatus, WfStep, WfStepStatus, WorkflowStore,
 };

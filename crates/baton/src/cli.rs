@@ -98,6 +98,30 @@ pub enum Command {
     /// The stack at a glance: state version, lock, latest run, and its reconciliation
     /// (settings, the last round's result, when the next is due).
     Status(StatusArgs),
+    /// API tokens for `baton serve`: create (prints the token once), list, revoke.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Make a new token; it is printed once, as the last line, and only its hash is kept.
+    Create {
+        /// What it may do: viewer (read), operator (read, run), approver (read, approve),
+        /// admin (everything).
+        #[arg(long, value_name = "viewer|operator|approver|admin")]
+        role: String,
+        /// A unique name (who or what uses it).
+        #[arg(long, value_name = "NAME")]
+        name: String,
+    },
+    /// The tokens: name, role, creation time (never the tokens themselves).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a token: it stops working at once.
+    Revoke { name: String },
 }
 
 #[derive(Args, Debug)]
@@ -144,6 +168,16 @@ pub struct ServeArgs {
     /// stack's store is its own backend block or default.
     #[arg(long = "stack", value_name = "DIR")]
     pub stacks: Vec<std::path::PathBuf>,
+    /// Where the HTTP API, metrics and UI listen (default 127.0.0.1:8080; port 0: any free
+    /// port). The address actually used is printed on stderr.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Serve HTTPS with this certificate chain (PEM; needs --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

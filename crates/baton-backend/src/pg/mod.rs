@@ -19,6 +19,7 @@ pub mod services;
 pub mod state;
 mod state_schema;
 pub mod target;
+pub mod tokens;
 pub mod workflow;
 
 /// How many times, and how long apart at first, a connection is tried before giving up; the

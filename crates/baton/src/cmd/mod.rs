@@ -11,6 +11,7 @@ pub mod policy;
 mod reconcile;
 mod run;
 mod runs;
+mod server;
 mod services;
 mod state;
 mod worker;
@@ -299,6 +300,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Worker(a) => worker::worker(&env, &a),
         Command::Workers(a) => worker::workers(&env, &a),
         Command::Status(a) => reconcile::status(&env, &a),
+        Command::Token(c) => server::token(&env, &c),
     }
 }
 

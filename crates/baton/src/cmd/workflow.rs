@@ -660,6 +660,8 @@ pub fn serve(env: &Env, a: &ServeArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let stacks = super::services::stacks(env, &a.stacks)?;
+    // The HTTP API first: a bad address or TLS file stops here, before anything starts.
+    let api = super::server::start_api(env, a)?;
     let store = open(env)?;
     let log = env.open_store()?;
     let queue = queue_if_needed(env, executor_override(None)?)?;
@@ -686,7 +688,7 @@ pub fn serve(env: &Env, a: &ServeArgs) -> anyhow::Result<ExitCode> {
     let orphans = super::worker::existing_queue(env);
     let holder = format!("agent pid {}", std::process::id());
     let busy = std::sync::Mutex::new(std::collections::BTreeSet::<String>::new());
-    std::thread::scope(|s| -> anyhow::Result<()> {
+    let served = std::thread::scope(|s| -> anyhow::Result<()> {
         // The stack's services: their own loop, on its own thread (it ends with this one and
         // leaves the replicas running).
         let (stop, stacks) = (&r.stop, &stacks);
@@ -772,7 +774,11 @@ pub fn serve(env: &Env, a: &ServeArgs) -> anyhow::Result<ExitCode> {
             std::thread::sleep(tick);
         }
         Ok(())
-    })?;
+    });
+    if let Some(api) = api {
+        api.stop();
+    }
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 
