@@ -75,6 +75,12 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/api/v1/tokens",
+        permission: Some(Permission::Admin),
+        summary: "The API tokens: name, role, creation time (never a token or its hash)",
+    },
+    Route {
+        method: "GET",
         path: "/metrics",
         permission: Some(Permission::Read),
         summary: "Prometheus metrics (OpenMetrics text)",
@@ -134,6 +140,7 @@ pub fn router(app: App) -> Router {
         .route("/api/v1/runs/{id}", get(run))
         .route("/api/v1/audit", get(audit))
         .route("/api/v1/audit/verify", get(audit_verify))
+        .route("/api/v1/tokens", get(tokens))
         .route("/metrics", get(metrics_text))
         .route_layer(middleware::from_fn_with_state(app.clone(), authenticate));
     Router::new()
@@ -328,6 +335,19 @@ async fn whoami(Extension(caller): Extension<Caller>) -> Json<Value> {
         "role": caller.role.as_str(),
         "permissions": access::permissions(caller.role).iter().map(|p| p.as_str()).collect::<Vec<_>>(),
     }))
+}
+
+async fn tokens(State(app): State<App>) -> Result<Json<Value>, ApiError> {
+    let store = Arc::clone(&app.0.stores.tokens);
+    blocking(move || {
+        let list = store.list().map_err(ApiError::internal)?;
+        Ok(Json(json!({
+            "tokens": list.iter().map(|t| json!({
+                "name": t.name, "role": t.role.as_str(), "created_at": t.created_at,
+            })).collect::<Vec<_>>(),
+        })))
+    })
+    .await
 }
 
 /// The stack's store, `None` while there is no state yet.
