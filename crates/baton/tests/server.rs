@@ -212,6 +212,21 @@ fn tokens_roles_runs_audit_documents_and_metrics_over_http() {
         list.stdout
     );
 
+    // The token store holds digests, not tokens.
+    // (with its write-ahead log, should the last writer not have checkpointed it)
+    let mut stored = std::fs::read(p.join(".baton/tokens.db")).expect("the token store");
+    stored.extend(std::fs::read(p.join(".baton/tokens.db-wal")).unwrap_or_default());
+    let holds = |needle: &str| stored.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(
+        !holds(&viewer) && !holds(&admin),
+        "a token in clear in tokens.db"
+    );
+    let digest = {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(viewer.as_bytes()))
+    };
+    assert!(holds(&digest), "the viewer token's SHA-256 is stored");
+
     let s = serve(&p, &[]);
     let a = agent(None);
 
