@@ -240,11 +240,7 @@ async fn authenticate(
                 "this call needs a token: send `Authorization: Bearer TOKEN` (`baton token create` makes one)",
             ));
         }
-        Some(v) => v
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(|t| t.trim().to_string()),
+        Some(v) => v.to_str().ok().and_then(bearer).map(str::to_string),
     };
     let digest = presented.as_deref().map(token::digest);
     let tokens = Arc::clone(&app.0.stores.tokens);
@@ -306,6 +302,14 @@ async fn authenticate(
     }
     req.extensions_mut().insert(caller);
     Ok(next.run(req).await)
+}
+
+/// The token of an `Authorization: Bearer TOKEN` value (the scheme is case-insensitive, as
+/// RFC 9110 says).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 async fn not_found() -> ApiError {
@@ -560,6 +564,15 @@ mod tests {
             let parsed: RunStatus = serde_json::from_value(json!(s)).expect("a run status");
             assert_eq!(parsed.as_str(), *s);
         }
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive_and_needs_a_token() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer  abc "), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearer "), None);
+        assert_eq!(bearer("Bearerabc"), None);
     }
 
     #[test]
