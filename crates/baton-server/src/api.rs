@@ -75,6 +75,12 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/api/v1/tokens",
+        permission: Some(Permission::Admin),
+        summary: "The API tokens: name, role, creation time (never a token or its hash)",
+    },
+    Route {
+        method: "GET",
         path: "/metrics",
         permission: Some(Permission::Read),
         summary: "Prometheus metrics (OpenMetrics text)",
@@ -134,6 +140,7 @@ pub fn router(app: App) -> Router {
         .route("/api/v1/runs/{id}", get(run))
         .route("/api/v1/audit", get(audit))
         .route("/api/v1/audit/verify", get(audit_verify))
+        .route("/api/v1/tokens", get(tokens))
         .route("/metrics", get(metrics_text))
         .route_layer(middleware::from_fn_with_state(app.clone(), authenticate));
     Router::new()
@@ -233,11 +240,7 @@ async fn authenticate(
                 "this call needs a token: send `Authorization: Bearer TOKEN` (`baton token create` makes one)",
             ));
         }
-        Some(v) => v
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(|t| t.trim().to_string()),
+        Some(v) => v.to_str().ok().and_then(bearer).map(str::to_string),
     };
     let digest = presented.as_deref().map(token::digest);
     let tokens = Arc::clone(&app.0.stores.tokens);
@@ -301,6 +304,14 @@ async fn authenticate(
     Ok(next.run(req).await)
 }
 
+/// The token of an `Authorization: Bearer TOKEN` value (the scheme is case-insensitive, as
+/// RFC 9110 says).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 async fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
@@ -328,6 +339,19 @@ async fn whoami(Extension(caller): Extension<Caller>) -> Json<Value> {
         "role": caller.role.as_str(),
         "permissions": access::permissions(caller.role).iter().map(|p| p.as_str()).collect::<Vec<_>>(),
     }))
+}
+
+async fn tokens(State(app): State<App>) -> Result<Json<Value>, ApiError> {
+    let store = Arc::clone(&app.0.stores.tokens);
+    blocking(move || {
+        let list = store.list().map_err(ApiError::internal)?;
+        Ok(Json(json!({
+            "tokens": list.iter().map(|t| json!({
+                "name": t.name, "role": t.role.as_str(), "created_at": t.created_at,
+            })).collect::<Vec<_>>(),
+        })))
+    })
+    .await
 }
 
 /// The stack's store, `None` while there is no state yet.
@@ -540,6 +564,15 @@ mod tests {
             let parsed: RunStatus = serde_json::from_value(json!(s)).expect("a run status");
             assert_eq!(parsed.as_str(), *s);
         }
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive_and_needs_a_token() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer  abc "), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearer "), None);
+        assert_eq!(bearer("Bearerabc"), None);
     }
 
     #[test]

@@ -172,7 +172,10 @@ async fn connection(
             let mut router = router.clone();
             async move { tower_service::Service::call(&mut router, req).await }
         });
-    let http = hyper::server::conn::http1::Builder::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    // A client that opens a connection and sends its headers slowly is dropped.
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10));
     match acceptor {
         None => {
             let _ = http

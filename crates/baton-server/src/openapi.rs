@@ -147,6 +147,7 @@ fn operation(path: &str) -> Value {
         "/api/v1/audit/verify" => {
             json!({ "responses": guarded(json!({ "200": json_ok("VerifyReport") })) })
         }
+        "/api/v1/tokens" => json!({ "responses": guarded(json!({ "200": json_ok("TokenList") })) }),
         "/metrics" => json!({
             "responses": guarded(json!({ "200": {
                 "description": "OK",
@@ -178,6 +179,22 @@ fn schemas() -> Value {
                 "name": { "type": "string" },
                 "role": { "type": "string", "enum": ["viewer", "operator", "approver", "admin"] },
                 "permissions": { "type": "array", "items": { "type": "string", "enum": ["read", "run", "approve", "admin"] } }
+            }
+        },
+        "TokenList": {
+            "type": "object", "required": ["tokens"],
+            "properties": {
+                "tokens": {
+                    "type": "array",
+                    "items": {
+                        "type": "object", "required": ["name", "role", "created_at"],
+                        "properties": {
+                            "name": { "type": "string" },
+                            "role": { "type": "string", "enum": ["viewer", "operator", "approver", "admin"] },
+                            "created_at": { "type": "string" }
+                        }
+                    }
+                }
             }
         },
         "Run": {

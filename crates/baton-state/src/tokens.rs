@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// Who a token speaks for. Roles are not a ladder: an approver may approve but not start or
 /// undo runs, an operator may run but not approve (see the server's permission table).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Viewer,

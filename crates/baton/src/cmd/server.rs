@@ -12,7 +12,7 @@ use baton_backend::Location;
 use baton_server::{ServerError, StateSource, Stores, TlsFiles};
 use baton_state::{Role, StateError, StateStore, TokenRecord, TokenStore};
 use serde_json::json;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -153,9 +153,13 @@ impl Api {
 pub fn start_api(env: &Env, a: &ServeArgs) -> anyhow::Result<Option<Api>> {
     let given = a.listen.is_some();
     let text = a.listen.as_deref().unwrap_or(baton_server::DEFAULT_LISTEN);
-    let listen: SocketAddr = text.parse().map_err(|_| {
-        anyhow!("--listen {text:?}: give an IP address and port, e.g. 127.0.0.1:8080 or [::1]:8080")
-    })?;
+    let listen: SocketAddr = text
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| {
+            anyhow!("--listen {text:?}: give an address and port, e.g. 127.0.0.1:8080, [::1]:8080 or localhost:8080")
+        })?;
     let tls = match (&a.tls_cert, &a.tls_key) {
         (Some(cert), Some(key)) => Some(TlsFiles {
             cert: env.path(cert),

@@ -1,0 +1,131 @@
+//! The router in-process, against in-memory stores: every route of the table is served (a
+//! guarded one answers 401 without a token, never the 404 of an unknown path), and for every
+//! role and route the answer is 403 exactly when the permission table says no.
+//!
+//! Must not open a socket or a file: requests go straight to the router.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use baton_server::access::allows;
+use baton_server::api::{router, App, ROUTES};
+use baton_server::{token, StateSource, Stores};
+use baton_state::{Role, StateError, StateStore, TokenRecord, TokenStore};
+use std::sync::{Arc, Mutex};
+use tower::ServiceExt as _;
+
+/// No state yet.
+struct NoState;
+
+impl StateSource for NoState {
+    fn state(&self) -> Result<Option<Arc<dyn StateStore>>, StateError> {
+        Ok(None)
+    }
+}
+
+#[derive(Default)]
+struct MemTokens(Mutex<Vec<TokenRecord>>);
+
+impl TokenStore for MemTokens {
+    fn describe(&self) -> String {
+        "memory".into()
+    }
+    fn create(&self, t: &TokenRecord) -> Result<bool, StateError> {
+        let mut v = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if v.iter().any(|x| x.name == t.name) {
+            return Ok(false);
+        }
+        v.push(t.clone());
+        Ok(true)
+    }
+    fn list(&self) -> Result<Vec<TokenRecord>, StateError> {
+        Ok(self.0.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+    fn find(&self, hash: &str) -> Result<Option<TokenRecord>, StateError> {
+        Ok(self.list()?.into_iter().find(|t| t.hash == hash))
+    }
+    fn revoke(&self, name: &str) -> Result<bool, StateError> {
+        let mut v = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let before = v.len();
+        v.retain(|t| t.name != name);
+        Ok(v.len() != before)
+    }
+}
+
+/// A router with one token per role, and the tokens by role.
+fn setup() -> (axum::Router, Vec<(Role, String)>) {
+    let tokens = Arc::new(MemTokens::default());
+    let mut by_role = Vec::new();
+    for role in Role::ALL {
+        let t = token::new_token().expect("random");
+        let created = tokens
+            .create(&TokenRecord {
+                name: role.as_str().to_string(),
+                role,
+                hash: token::digest(&t),
+                created_at: "2026-01-01T00:00:00Z".into(),
+            })
+            .expect("create");
+        assert!(created);
+        by_role.push((role, t));
+    }
+    let app = App::new(Stores {
+        state: Arc::new(NoState),
+        tokens,
+    });
+    (router(app), by_role)
+}
+
+async fn status(r: &axum::Router, path: &str, token: Option<&str>) -> StatusCode {
+    let mut req = Request::get(path);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let req = req.body(Body::empty()).expect("request");
+    r.clone().oneshot(req).await.expect("infallible").status()
+}
+
+fn concrete(path: &str) -> String {
+    path.replace("{id}", "r1")
+}
+
+#[tokio::test]
+async fn every_route_is_served_and_guarded_as_the_table_says() {
+    let (r, tokens) = setup();
+    assert_eq!(
+        status(&r, "/no/such/route", None).await,
+        StatusCode::NOT_FOUND
+    );
+    for route in ROUTES {
+        let path = concrete(route.path);
+        let anonymous = status(&r, &path, None).await;
+        match route.permission {
+            None => assert_eq!(anonymous, StatusCode::OK, "{path}"),
+            Some(_) => assert_eq!(
+                anonymous,
+                StatusCode::UNAUTHORIZED,
+                "{path} without a token"
+            ),
+        }
+    }
+    for (role, t) in &tokens {
+        for route in ROUTES {
+            let Some(p) = route.permission else { continue };
+            let path = concrete(route.path);
+            let got = status(&r, &path, Some(t)).await;
+            if allows(*role, p) {
+                assert!(
+                    got != StatusCode::FORBIDDEN && got != StatusCode::UNAUTHORIZED,
+                    "{role} on {path}: {got}"
+                );
+            } else {
+                assert_eq!(got, StatusCode::FORBIDDEN, "{role} on {path}");
+            }
+        }
+    }
+    // An altered token is not accepted.
+    let altered = format!("{}x", tokens[0].1);
+    assert_eq!(
+        status(&r, "/api/v1/whoami", Some(&altered)).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
