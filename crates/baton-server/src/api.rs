@@ -12,7 +12,7 @@ use crate::{token, Stores};
 use axum::extract::{MatchedPath, Path, Query, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 #[cfg(test)]
@@ -33,71 +33,85 @@ pub struct Route {
     /// `None`: served without a token (the placeholder page only).
     pub permission: Option<Permission>,
     pub summary: &'static str,
+    /// The route's OpenAPI operation (parameters and responses); `None`: the core routes',
+    /// described in `openapi.rs`.
+    pub doc: Option<fn() -> Value>,
 }
 
-/// Every route, in the order the API document lists them.
+/// The core routes (this module's), in the order the API document lists them; the areas add
+/// theirs ([`routes`]).
 pub const ROUTES: &[Route] = &[
     Route {
         method: "GET",
         path: "/api/v1/openapi.json",
         permission: Some(Permission::Read),
         summary: "This API's OpenAPI 3 document",
+        doc: None,
     },
     Route {
         method: "GET",
         path: "/api/v1/whoami",
         permission: Some(Permission::Read),
         summary: "The token's name, role and permissions",
+        doc: None,
     },
     Route {
         method: "GET",
         path: "/api/v1/runs",
         permission: Some(Permission::Read),
         summary: "The stack's runs, newest first (filters: status, kind; paging: limit, cursor)",
+        doc: None,
     },
     Route {
         method: "GET",
         path: "/api/v1/runs/{id}",
         permission: Some(Permission::Read),
         summary: "One run and its journal (actions, without their values)",
+        doc: None,
     },
     Route {
         method: "GET",
         path: "/api/v1/audit",
         permission: Some(Permission::Read),
         summary: "Audit records, oldest first (paging: limit, after)",
+        doc: None,
     },
     Route {
         method: "GET",
         path: "/api/v1/audit/verify",
         permission: Some(Permission::Read),
         summary: "Verify the audit log's hash chain",
+        doc: None,
     },
     Route {
         method: "GET",
         path: "/api/v1/tokens",
         permission: Some(Permission::Admin),
         summary: "The API tokens: name, role, creation time (never a token or its hash)",
+        doc: None,
     },
     Route {
         method: "GET",
         path: "/metrics",
         permission: Some(Permission::Read),
         summary: "Prometheus metrics (OpenMetrics text)",
-    },
-    Route {
-        method: "GET",
-        path: "/",
-        permission: None,
-        summary: "The web UI (a placeholder page for now)",
+        doc: None,
     },
 ];
 
-/// The route of `method` and `pattern`, if served.
-pub fn route(method: &str, pattern: &str) -> Option<&'static Route> {
+/// Every route served: the core routes, then each area's (workflows, stacks, the UI's
+/// assets).
+pub fn routes() -> impl Iterator<Item = &'static Route> {
     ROUTES
         .iter()
-        .find(|r| r.method == method && r.path == pattern)
+        .chain(crate::workflows::ROUTES)
+        .chain(crate::stacks::ROUTES)
+        .chain(crate::ui::ROUTES)
+}
+
+/// The route of `method` and `pattern`, if served.
+pub fn route(method: &str, pattern: &str) -> Option<&'static Route> {
+    routes().find(|r| r.method == method && r.path == pattern)
 }
 
 /// The client's address, set on every request by the connection loop.
@@ -113,10 +127,10 @@ pub struct Caller {
 
 /// The server's shared state.
 #[derive(Clone)]
-pub struct App(Arc<Inner>);
+pub struct App(pub(crate) Arc<Inner>);
 
-struct Inner {
-    stores: Stores,
+pub(crate) struct Inner {
+    pub(crate) stores: Stores,
     limiter: Limiter,
     metrics: Metrics,
 }
@@ -141,10 +155,10 @@ pub fn router(app: App) -> Router {
         .route("/api/v1/audit", get(audit))
         .route("/api/v1/audit/verify", get(audit_verify))
         .route("/api/v1/tokens", get(tokens))
-        .route("/metrics", get(metrics_text))
+        .route("/metrics", get(metrics_text));
+    let guarded = crate::stacks::routes(crate::workflows::routes(guarded))
         .route_layer(middleware::from_fn_with_state(app.clone(), authenticate));
-    Router::new()
-        .route("/", get(index))
+    crate::ui::routes(Router::new())
         .merge(guarded)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), timed))
@@ -159,14 +173,14 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             message: message.into(),
         }
     }
 
-    fn internal(message: impl std::fmt::Display) -> ApiError {
+    pub(crate) fn internal(message: impl std::fmt::Display) -> ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message.to_string())
     }
 }
@@ -178,7 +192,7 @@ impl IntoResponse for ApiError {
 }
 
 /// Runs a blocking store call off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -319,16 +333,6 @@ async fn not_found() -> ApiError {
     )
 }
 
-async fn index() -> Html<&'static str> {
-    Html(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Baton</title>\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
-         <body><h1>Baton</h1><p>The web UI is not built yet. The API is at \
-         <code>/api/v1/</code> (its document: <code>/api/v1/openapi.json</code>); every call \
-         needs <code>Authorization: Bearer TOKEN</code>.</p></body></html>\n",
-    )
-}
-
 async fn openapi() -> Json<Value> {
     Json(crate::openapi::document())
 }
@@ -355,7 +359,7 @@ async fn tokens(State(app): State<App>) -> Result<Json<Value>, ApiError> {
 }
 
 /// The stack's store, `None` while there is no state yet.
-fn state(app: &App) -> Result<Option<Arc<dyn StateStore>>, ApiError> {
+pub(crate) fn state(app: &App) -> Result<Option<Arc<dyn StateStore>>, ApiError> {
     app.0.stores.state.state().map_err(ApiError::internal)
 }
 
@@ -406,11 +410,11 @@ struct RunsQuery {
     cursor: Option<String>,
 }
 
-fn bad_query(e: impl std::fmt::Display) -> ApiError {
+pub(crate) fn bad_query(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, format!("bad query: {e}"))
 }
 
-fn limit(l: Option<usize>) -> Result<usize, ApiError> {
+pub(crate) fn limit(l: Option<usize>) -> Result<usize, ApiError> {
     match l {
         None => Ok(DEFAULT_LIMIT),
         Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
@@ -576,11 +580,11 @@ mod tests {
     }
 
     #[test]
-    fn every_route_but_the_page_needs_a_permission() {
-        for r in ROUTES {
+    fn every_route_but_the_pages_needs_a_permission() {
+        for r in routes() {
             assert_eq!(
                 r.permission.is_none(),
-                r.path == "/",
+                r.path == "/" || r.path.starts_with("/ui/"),
                 "{} {}",
                 r.method,
                 r.path

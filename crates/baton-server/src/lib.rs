@@ -18,8 +18,11 @@ pub mod api;
 pub mod limiter;
 pub mod metrics;
 pub mod openapi;
+pub mod stacks;
 pub mod tls;
 pub mod token;
+pub mod ui;
+pub mod workflows;
 
 use baton_state::{StateError, StateStore, TokenStore};
 use std::net::SocketAddr;
@@ -53,6 +56,10 @@ pub trait StateSource: Send + Sync + 'static {
 pub struct Stores {
     pub state: Arc<dyn StateSource>,
     pub tokens: Arc<dyn TokenStore>,
+    /// The workflows' runs and actions (the binary's workflow engine).
+    pub workflows: Arc<dyn workflows::WorkflowControl>,
+    /// The stacks' plans, applies and the rest (the binary's engine).
+    pub stacks: Arc<dyn stacks::StackControl>,
 }
 
 /// Why the server could not start.

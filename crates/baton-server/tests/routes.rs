@@ -7,14 +7,26 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use baton_server::access::allows;
-use baton_server::api::{router, App, ROUTES};
+use baton_server::api::{router, routes, App};
 use baton_server::{token, StateSource, Stores};
 use baton_state::{Role, StateError, StateStore, TokenRecord, TokenStore};
 use std::sync::{Arc, Mutex};
 use tower::ServiceExt as _;
 
-/// No state yet.
+/// No state, no workflow runs, no stacks yet.
 struct NoState;
+
+impl baton_server::workflows::WorkflowControl for NoState {
+    fn store(&self) -> Result<Option<Arc<dyn baton_state::WorkflowStore>>, StateError> {
+        Ok(None)
+    }
+}
+
+impl baton_server::stacks::StackControl for NoState {
+    fn run_plan(&self, _id: &str) -> Result<Option<serde_json::Value>, String> {
+        Ok(None)
+    }
+}
 
 impl StateSource for NoState {
     fn state(&self) -> Result<Option<Arc<dyn StateStore>>, StateError> {
@@ -71,6 +83,8 @@ fn setup() -> (axum::Router, Vec<(Role, String)>) {
     let app = App::new(Stores {
         state: Arc::new(NoState),
         tokens,
+        workflows: Arc::new(NoState),
+        stacks: Arc::new(NoState),
     });
     (router(app), by_role)
 }
@@ -95,7 +109,7 @@ async fn every_route_is_served_and_guarded_as_the_table_says() {
         status(&r, "/no/such/route", None).await,
         StatusCode::NOT_FOUND
     );
-    for route in ROUTES {
+    for route in routes() {
         let path = concrete(route.path);
         let anonymous = status(&r, &path, None).await;
         match route.permission {
@@ -108,7 +122,7 @@ async fn every_route_is_served_and_guarded_as_the_table_says() {
         }
     }
     for (role, t) in &tokens {
-        for route in ROUTES {
+        for route in routes() {
             let Some(p) = route.permission else { continue };
             let path = concrete(route.path);
             let got = status(&r, &path, Some(t)).await;

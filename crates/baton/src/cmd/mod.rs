@@ -1,6 +1,7 @@
 //! Command implementations: each resolves its flags into engine options, runs the engine, and
 //! renders the result. Shared setup (working directory, state location, environment) is here.
 
+mod api;
 mod apply;
 pub mod audit;
 mod fmt;

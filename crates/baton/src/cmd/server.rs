@@ -168,15 +168,18 @@ pub fn start_api(env: &Env, a: &ServeArgs) -> anyhow::Result<Option<Api>> {
         _ => None,
     };
     let location = env.workflow_location()?.clone();
+    let state: Arc<dyn StateSource> = Arc::new(LazyState {
+        location: env.location()?.clone(),
+        opened: Mutex::new(None),
+    });
     let stores = Stores {
-        state: Arc::new(LazyState {
-            location: env.location()?.clone(),
-            opened: Mutex::new(None),
-        }),
+        state: Arc::clone(&state),
         tokens: Arc::new(LazyTokens {
-            location,
+            location: location.clone(),
             opened: Mutex::new(None),
         }),
+        workflows: Arc::new(super::api::Workflows::new(location)),
+        stacks: Arc::new(super::api::Stacks::new(state)),
     };
     let bound = match baton_server::bind(&baton_server::Opts { listen, tls }, stores) {
         Ok(b) => b,
