@@ -205,10 +205,10 @@ function loginPage() {
 
 async function runsPage() {
   const status = h("select", { id: "filter-status" },
-    ["", "running", "waiting", "succeeded", "failed", "rolled_back", "interrupted"]
+    ["", "running", "waiting", "succeeded", "completed", "failed", "rolled_back", "interrupted", "cancelled"]
       .map((s) => h("option", { value: s }, s || "any status")));
   const kind = h("select", { id: "filter-kind" },
-    ["", "workflow", "apply", "destroy", "resume", "rollback", "reconcile"]
+    ["", "workflow", "apply", "destroy", "resume", "rollback"]
       .map((s) => h("option", { value: s }, s || "any kind")));
   const body = h("tbody", {});
   const err = h("div", {});
@@ -255,7 +255,7 @@ async function runPage(id, tab) {
   let current = tab || "graph";
 
   const drawHead = () => {
-    const r = data.run;
+    const r = data;
     head.replaceChildren(h("h1", {}, (r.kind === "workflow" ? "Workflow " + (r.name || "") : "Run " + r.kind) + " ",
       badge(r.status)),
       h("p", { class: "muted" }, "Run ", h("code", {}, r.id), " · started ", fmtTime(r.started_at),
@@ -269,7 +269,7 @@ async function runPage(id, tab) {
         (r.status === "succeeded" || r.status === "failed") && can("operator") && r.kind !== "rollback"
           ? h("button", { id: "rollback", onclick: () => act("rollback") }, "Roll back") : null));
     const waiting = (data.graph.nodes || []).filter((n) => n.status === "waiting" && n.kind === "approval");
-    approvals.replaceChildren(...waiting.map((n) => approvalCard(data.run.id, n, refresh)));
+    approvals.replaceChildren(...waiting.map((n) => approvalCard(data.id, n, refresh)));
   };
   const act = async (what) => {
     try { await api("/runs/" + encodeURIComponent(id) + "/" + what, { method: "POST", body: {} }); await refresh(); }
@@ -314,8 +314,8 @@ async function runPage(id, tab) {
     } else if (t === "journal") {
       pane.replaceChildren(h("table", { id: "journal" }, h("thead", {}, h("tr", {},
         ["#", "Address", "Action", "Phase", "Status", "Attempts", "Duration", "Error"].map((x) => h("th", {}, x)))),
-        h("tbody", {}, (data.journal || []).map((j) => h("tr", {},
-          h("td", {}, j.seq), h("td", { class: "mono" }, j.addr), h("td", {}, j.action), h("td", {}, j.phase),
+        h("tbody", {}, (data.actions || []).map((j) => h("tr", {},
+          h("td", {}, j.seq), h("td", { class: "mono" }, j.address), h("td", {}, j.action), h("td", {}, j.phase),
           h("td", {}, badge(j.status)), h("td", {}, j.attempts), h("td", {}, fmtMs(j.duration_ms)),
           h("td", {}, j.error || ""))))));
     }
@@ -338,7 +338,7 @@ async function runPage(id, tab) {
   // Live: the server pushes the run whenever it changes; polling if the stream ends.
   let stopPoll = null;
   const stopStream = stream("/runs/" + encodeURIComponent(id) + "/events", (ev, d) => {
-    if (ev === "run" && d && d.run) { data = d; update(); }
+    if (ev === "run" && d && d.id) { data = d; update(); }
   }, () => { if (!stopPoll) stopPoll = every(2000, refresh); });
   stopPage = () => { stopStream(); if (stopPoll) stopPoll(); graph.stop(); };
 }

@@ -71,6 +71,24 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/api/v1/runs/{id}/events",
+        permission: Some(Permission::Read),
+        summary: "The run, again each time it changes, as server-sent events (`event: run`), until it is over",
+        doc: Some(|| {
+            json!({
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "responses": {
+                    "200": { "description": "OK", "content": { "text/event-stream": { "schema": { "type": "string" } } } },
+                    "401": { "$ref": "#/components/responses/Unauthorized" },
+                    "403": { "$ref": "#/components/responses/Forbidden" },
+                    "404": { "$ref": "#/components/responses/NotFound" },
+                    "429": { "$ref": "#/components/responses/TooManyRequests" },
+                }
+            })
+        }),
+    },
+    Route {
+        method: "GET",
         path: "/api/v1/audit",
         permission: Some(Permission::Read),
         summary: "Audit records, oldest first (paging: limit, after)",
@@ -152,6 +170,7 @@ pub fn router(app: App) -> Router {
         .route("/api/v1/whoami", get(whoami))
         .route("/api/v1/runs", get(runs))
         .route("/api/v1/runs/{id}", get(run))
+        .route("/api/v1/runs/{id}/events", get(crate::runs::events))
         .route("/api/v1/audit", get(audit))
         .route("/api/v1/audit/verify", get(audit_verify))
         .route("/api/v1/tokens", get(tokens))
@@ -366,7 +385,7 @@ pub(crate) fn state(app: &App) -> Result<Option<Arc<dyn StateStore>>, ApiError> 
 /// A run as the API shows it (never its plan).
 pub fn run_json(r: &RunRecord) -> Value {
     json!({
-        "id": r.id, "kind": r.kind, "status": r.status.as_str(), "who": r.who, "host": r.host,
+        "id": r.id, "kind": r.kind, "name": null, "status": r.status.as_str(), "who": r.who, "host": r.host,
         "pid": r.pid, "started_at": r.started_at, "finished_at": r.finished_at,
         "serial": r.serial, "summary": r.summary, "parent": r.parent, "on_failure": r.on_failure,
     })
@@ -382,20 +401,24 @@ pub fn action_json(e: &JournalEntry) -> Value {
     })
 }
 
-/// Every run status's name, for the `status` filter.
+/// Every run status's name (a stack run's and a workflow run's), for the `status` filter.
 pub const RUN_STATUSES: &[&str] = &[
+    "queued",
     "running",
+    "waiting",
     "completed",
+    "succeeded",
     "failed",
     "interrupted",
     "rolled_back",
     "rollback_failed",
     "stopped",
     "resumed",
+    "cancelled",
 ];
 
-/// Every stack run kind, for the `kind` filter.
-pub const RUN_KINDS: &[&str] = &["apply", "destroy", "resume", "rollback"];
+/// Every run kind (a stack run's, or `workflow`), for the `kind` filter.
+pub const RUN_KINDS: &[&str] = &["apply", "destroy", "resume", "rollback", "workflow"];
 
 /// The largest `limit`.
 pub const MAX_LIMIT: usize = 500;
@@ -443,26 +466,34 @@ async fn runs(
         )));
     }
     blocking(move || {
-        let Some(store) = state(&app)? else {
-            return Ok(Json(json!({ "runs": [], "next_cursor": null })));
-        };
-        let mut all = store.runs().map_err(ApiError::internal)?;
+        // Both stores' runs, as one list: (id, the run's JSON).
+        let mut all: Vec<(String, Value)> = Vec::new();
+        if let Some(store) = state(&app)? {
+            for r in store.runs().map_err(ApiError::internal)? {
+                all.push((r.id.clone(), run_json(&r)));
+            }
+        }
+        if let Some(store) = app.0.stores.workflows.store().map_err(ApiError::internal)? {
+            for r in store.runs().map_err(ApiError::internal)? {
+                all.push((r.id.clone(), crate::runs::workflow_run_json(&r)));
+            }
+        }
         // Ids sort by creation: newest first.
-        all.sort_by(|a, b| b.id.cmp(&a.id));
-        let mut picked = all.into_iter().filter(|r| {
-            q.status.as_deref().is_none_or(|s| r.status.as_str() == s)
-                && q.kind.as_deref().is_none_or(|k| r.kind == k)
-                && q.cursor.as_deref().is_none_or(|c| r.id.as_str() < c)
+        all.sort_by(|a, b| b.0.cmp(&a.0));
+        let mut picked = all.into_iter().filter(|(id, r)| {
+            q.status.as_deref().is_none_or(|s| r["status"] == s)
+                && q.kind.as_deref().is_none_or(|k| r["kind"] == k)
+                && q.cursor.as_deref().is_none_or(|c| id.as_str() < c)
         });
-        let page: Vec<RunRecord> = picked.by_ref().take(limit).collect();
+        let page: Vec<(String, Value)> = picked.by_ref().take(limit).collect();
         let more = picked.next().is_some();
         let next = if more {
-            page.last().map(|r| r.id.clone())
+            page.last().map(|(id, _)| id.clone())
         } else {
             None
         };
         Ok(Json(json!({
-            "runs": page.iter().map(run_json).collect::<Vec<_>>(),
+            "runs": page.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
             "next_cursor": next,
         })))
     })
@@ -470,18 +501,12 @@ async fn runs(
 }
 
 async fn run(State(app): State<App>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    blocking(move || {
-        let missing = || ApiError::new(StatusCode::NOT_FOUND, format!("there is no run {id}"));
-        let Some(store) = state(&app)? else {
-            return Err(missing());
-        };
-        let Some(r) = store.run(&id).map_err(ApiError::internal)? else {
-            return Err(missing());
-        };
-        let entries = store.journal(&id).map_err(ApiError::internal)?;
-        let mut v = run_json(&r);
-        v["actions"] = Value::Array(entries.iter().map(action_json).collect());
-        Ok(Json(v))
+    blocking(move || match crate::runs::detail(&app, &id)? {
+        Some(v) => Ok(Json(v)),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("there is no run {id}"),
+        )),
     })
     .await
 }
@@ -564,9 +589,25 @@ mod tests {
 
     #[test]
     fn the_status_filter_names_the_stores_statuses() {
+        // Every status of either store can be filtered on, and nothing else.
         for s in RUN_STATUSES {
-            let parsed: RunStatus = serde_json::from_value(json!(s)).expect("a run status");
-            assert_eq!(parsed.as_str(), *s);
+            let stack = serde_json::from_value::<RunStatus>(json!(s)).ok();
+            let workflow = baton_state::WfRunStatus::parse(s);
+            assert!(
+                stack.is_some() || workflow.is_some(),
+                "{s} is no run status"
+            );
+            if let Some(p) = stack {
+                assert_eq!(p.as_str(), *s);
+            }
+        }
+        for s in [
+            baton_state::WfRunStatus::Queued,
+            baton_state::WfRunStatus::Waiting,
+            baton_state::WfRunStatus::Succeeded,
+            baton_state::WfRunStatus::Cancelled,
+        ] {
+            assert!(RUN_STATUSES.contains(&s.as_str()), "{}", s.as_str());
         }
     }
 

@@ -18,6 +18,7 @@ pub mod api;
 pub mod limiter;
 pub mod metrics;
 pub mod openapi;
+pub mod runs;
 pub mod stacks;
 pub mod tls;
 pub mod token;
@@ -60,6 +61,8 @@ pub struct Stores {
     pub workflows: Arc<dyn workflows::WorkflowControl>,
     /// The stacks' plans, applies and the rest (the binary's engine).
     pub stacks: Arc<dyn stacks::StackControl>,
+    /// What drawing a run needs of the engines.
+    pub views: Arc<dyn runs::RunViews>,
 }
 
 /// Why the server could not start.

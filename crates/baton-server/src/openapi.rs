@@ -204,10 +204,11 @@ fn schemas() -> Value {
         },
         "Run": {
             "type": "object",
-            "required": ["id", "kind", "status", "who", "host", "pid", "started_at", "finished_at", "serial", "summary", "parent", "on_failure"],
+            "required": ["id", "kind", "name", "status", "who", "host", "pid", "started_at", "finished_at", "serial", "summary", "parent", "on_failure"],
             "properties": {
                 "id": { "type": "string" },
                 "kind": { "type": "string", "enum": api::RUN_KINDS },
+                "name": { "type": ["string", "null"], "description": "A workflow run's workflow" },
                 "status": { "type": "string", "enum": api::RUN_STATUSES },
                 "who": { "type": "string" },
                 "host": { "type": "string" },
@@ -240,10 +241,36 @@ fn schemas() -> Value {
             "allOf": [
                 { "$ref": "#/components/schemas/Run" },
                 {
-                    "type": "object", "required": ["actions"],
-                    "properties": { "actions": { "type": "array", "items": { "$ref": "#/components/schemas/Action" } } }
+                    "type": "object", "required": ["actions", "graph"],
+                    "properties": {
+                        "actions": { "type": "array", "items": { "$ref": "#/components/schemas/Action" } },
+                        "graph": { "$ref": "#/components/schemas/RunGraph" }
+                    }
                 }
             ]
+        },
+        "RunGraph": {
+            "type": "object", "required": ["nodes", "edges"],
+            "properties": {
+                "nodes": { "type": "array", "items": {
+                    "type": "object", "required": ["id", "label", "kind", "status", "attempts", "started_at", "duration_ms", "error", "message"],
+                    "properties": {
+                        "id": { "type": "string" },
+                        "label": { "type": "string" },
+                        "kind": { "type": ["string", "null"] },
+                        "status": { "type": "string" },
+                        "attempts": { "type": ["integer", "null"], "minimum": 0 },
+                        "started_at": { "type": ["string", "null"] },
+                        "duration_ms": { "type": ["integer", "null"], "minimum": 0 },
+                        "error": { "type": ["string", "null"] },
+                        "message": { "type": ["string", "null"] }
+                    }
+                } },
+                "edges": { "type": "array", "items": {
+                    "type": "object", "required": ["from", "to"],
+                    "properties": { "from": { "type": "string" }, "to": { "type": "string" } }
+                } }
+            }
         },
         "RunPage": {
             "type": "object", "required": ["runs", "next_cursor"],

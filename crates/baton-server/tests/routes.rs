@@ -22,6 +22,12 @@ impl baton_server::workflows::WorkflowControl for NoState {
     }
 }
 
+impl baton_server::runs::RunViews for NoState {
+    fn workflow_edges(&self, _run: &baton_state::WfRun) -> Vec<(String, String)> {
+        Vec::new()
+    }
+}
+
 impl baton_server::stacks::StackControl for NoState {
     fn run_plan(&self, _id: &str) -> Result<Option<serde_json::Value>, String> {
         Ok(None)
@@ -85,6 +91,7 @@ fn setup() -> (axum::Router, Vec<(Role, String)>) {
         tokens,
         workflows: Arc::new(NoState),
         stacks: Arc::new(NoState),
+        views: Arc::new(NoState),
     });
     (router(app), by_role)
 }

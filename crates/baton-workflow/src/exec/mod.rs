@@ -778,3 +778,30 @@ impl Runner<'_> {
         })
     }
 }
+
+/// The step dependencies of run `run`'s recorded definition, as `(from, to)` step names (`to`
+/// runs after `from`: a `depends_on` or a reference), for drawing the run. Read from the
+/// definition the run recorded, so a workflow edited since draws as it ran.
+pub fn recorded_edges(run: &WfRun) -> Result<Vec<(String, String)>, String> {
+    let j: serde_json::Value = serde_json::from_str(&run.definition).map_err(|e| e.to_string())?;
+    let dir = j
+        .get("dir")
+        .and_then(|d| d.as_str())
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let files: Vec<(String, String)> = j
+        .get("files")
+        .and_then(|f| serde_json::from_value(f.clone()).ok())
+        .ok_or_else(|| "the run recorded no workflow files".to_string())?;
+    let (wfs, _) = crate::load_texts(&dir, &files, &Sources::new());
+    let wf = wfs
+        .get(&run.workflow)
+        .ok_or_else(|| format!("the recorded files declare no workflow {}", run.workflow))?;
+    let mut out = Vec::new();
+    for s in wf.steps.iter().chain(&wf.compensate) {
+        for (d, _) in crate::graph::dependencies(s) {
+            out.push((d, s.name.clone()));
+        }
+    }
+    Ok(out)
+}

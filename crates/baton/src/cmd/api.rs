@@ -83,3 +83,12 @@ impl StackControl for Stacks {
         )))
     }
 }
+
+/// The step dependencies of a workflow run's recorded definition, for its graph.
+pub struct Views;
+
+impl baton_server::runs::RunViews for Views {
+    fn workflow_edges(&self, run: &baton_state::WfRun) -> Vec<(String, String)> {
+        baton_workflow::exec::recorded_edges(run).unwrap_or_default()
+    }
+}

@@ -180,6 +180,7 @@ pub fn start_api(env: &Env, a: &ServeArgs) -> anyhow::Result<Option<Api>> {
         }),
         workflows: Arc::new(super::api::Workflows::new(location)),
         stacks: Arc::new(super::api::Stacks::new(state)),
+        views: Arc::new(super::api::Views),
     };
     let bound = match baton_server::bind(&baton_server::Opts { listen, tls }, stores) {
         Ok(b) => b,
