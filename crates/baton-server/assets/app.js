@@ -608,18 +608,27 @@ class Graph {
     }
     const layers = [];
     for (const n of this.nodes) { const d = layer.get(n.id) || 0; (layers[d] = layers[d] || []).push(n.id); }
+    // A layer of more than ROWS nodes wraps into several columns, so a 10,000-instance
+    // resource draws as a block, not a column too tall to see.
     const y = new Map();
     this.pos = new Map();
-    const W = 190, H = 34;
-    layers.forEach((ids, li) => {
+    const W = 190, H = 34, ROWS = 80;
+    let x = 0, tallest = 1;
+    layers.forEach((ids) => {
+      ids = ids || [];
       const keyed = ids.map((id) => {
         const ps = preds.get(id) || [];
         const m = ps.length ? ps.reduce((s, p) => s + (y.get(p) || 0), 0) / ps.length : 0;
         return [m, id];
       }).sort((a, b) => a[0] - b[0]);
-      keyed.forEach(([, id], i) => { y.set(id, i); this.pos.set(id, { x: li * W, y: i * H }); });
+      keyed.forEach(([, id], i) => {
+        y.set(id, i);
+        this.pos.set(id, { x: x + Math.floor(i / ROWS) * W, y: (i % ROWS) * H });
+      });
+      x += Math.max(1, Math.ceil(keyed.length / ROWS)) * W;
+      tallest = Math.max(tallest, Math.min(keyed.length, ROWS));
     });
-    this.w = layers.length * W; this.h = Math.max(...layers.map((l) => (l || []).length), 1) * H;
+    this.w = x; this.h = tallest * H;
   }
   fit() {
     const r = this.c.getBoundingClientRect();

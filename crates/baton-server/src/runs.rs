@@ -109,29 +109,78 @@ pub fn stack_graph(run: &RunRecord, journal: &[JournalEntry]) -> Value {
         })
         .collect();
     // A dependency names a resource (`aws_x.a`) or an instance (`aws_x.a[0]`): it stands for
-    // every node of that resource.
+    // every node of that resource. A resource of several instances that others depend on
+    // gets a node of its own between them (its status the sum of its instances'), so that
+    // `count = 5000` depending on `count = 5000` is 10,000 edges, not 25 million.
     let mut by_resource: HashMap<&str, Vec<&str>> = HashMap::new();
     for id in &order {
-        let resource = id.split_once('[').map_or(id.as_str(), |(r, _)| r);
-        let resource = resource
-            .split_once(" (deposed")
-            .map_or(resource, |(r, _)| r);
+        let resource = id.split_once(" (deposed").map_or(id.as_str(), |(r, _)| r);
+        let resource = resource.split_once('[').map_or(resource, |(r, _)| r);
         by_resource.entry(resource).or_default().push(id);
         if resource != id.as_str() {
             by_resource.entry(id.as_str()).or_default().push(id);
         }
     }
+    let status_of: HashMap<String, String> = nodes
+        .iter()
+        .filter_map(|n| Some((n["id"].as_str()?.to_string(), n["status"].as_str()?.to_string())))
+        .collect();
+    let mut nodes = nodes;
+    let mut hubs: HashMap<&str, String> = HashMap::new();
     let mut edges = Vec::new();
     for id in &order {
         for d in deps.get(id).into_iter().flatten() {
-            for from in by_resource.get(d.as_str()).into_iter().flatten() {
-                if *from != id.as_str() {
-                    edges.push(json!({ "from": from, "to": id }));
+            let Some(froms) = by_resource.get(d.as_str()) else {
+                continue;
+            };
+            if froms.len() > 1 {
+                let hub = hubs.entry(d.as_str()).or_insert_with(|| {
+                    let hub = format!("{d} (all instances)");
+                    let statuses: Vec<&str> = froms
+                        .iter()
+                        .filter_map(|f| status_of.get(*f).map(String::as_str))
+                        .collect();
+                    nodes.push(json!({
+                        "id": hub, "label": format!("{d} ({} instances)", froms.len()),
+                        "kind": "resource", "status": summary_status(&statuses),
+                        "attempts": null, "started_at": null, "duration_ms": null,
+                        "error": null, "message": null,
+                    }));
+                    for f in froms {
+                        edges.push(json!({ "from": f, "to": hub }));
+                    }
+                    hub
+                });
+                edges.push(json!({ "from": hub, "to": id }));
+            } else {
+                for from in froms {
+                    if *from != id.as_str() {
+                        edges.push(json!({ "from": from, "to": id }));
+                    }
                 }
             }
         }
     }
     json!({ "nodes": nodes, "edges": edges })
+}
+
+/// The status of a group of nodes: failed if any failed, else running if any runs, else
+/// pending if any waits, else the one status they share (or succeeded).
+fn summary_status(s: &[&str]) -> &'static str {
+    let any = |x: &str| s.contains(&x);
+    if any("failed") {
+        "failed"
+    } else if any("running") || any("retrying") || any("rolling_back") {
+        "running"
+    } else if any("pending") {
+        "pending"
+    } else if !s.is_empty() && s.iter().all(|x| *x == "rolled_back") {
+        "rolled_back"
+    } else if !s.is_empty() && s.iter().all(|x| *x == "skipped") {
+        "skipped"
+    } else {
+        "succeeded"
+    }
 }
 
 fn node_id(addr: &str, deposed: Option<&str>) -> String {
@@ -411,22 +460,36 @@ mod tests {
             [
                 ("a.x[0]", "succeeded"),
                 ("a.x[1]", "running"),
-                ("b.y", "pending")
+                ("b.y", "pending"),
+                ("a.x (all instances)", "running")
             ]
         );
         let edges: Vec<(String, String)> = g["edges"]
             .as_array()
             .expect("edges")
             .iter()
-            .map(|e| (e["from"].to_string(), e["to"].to_string()))
+            .map(|e| {
+                (
+                    e["from"].as_str().unwrap_or("").to_string(),
+                    e["to"].as_str().unwrap_or("").to_string(),
+                )
+            })
             .collect();
+        // The two instances `b.y` depends on meet in a node of their resource.
+        let hub = "a.x (all instances)".to_string();
         assert_eq!(
             edges,
             [
-                (r#""a.x[0]""#.to_string(), r#""b.y""#.to_string()),
-                (r#""a.x[1]""#.to_string(), r#""b.y""#.to_string())
+                ("a.x[0]".to_string(), hub.clone()),
+                ("a.x[1]".to_string(), hub.clone()),
+                (hub.clone(), "b.y".to_string())
             ]
         );
+        let hub_node = g["nodes"]
+            .as_array()
+            .and_then(|n| n.iter().find(|n| n["id"] == hub.as_str()))
+            .expect("the resource's node");
+        assert_eq!(hub_node["status"], "running");
     }
 
     #[test]
@@ -445,7 +508,7 @@ mod tests {
             .iter()
             .map(|n| n["status"].as_str().unwrap_or(""))
             .collect();
-        assert_eq!(s, ["rolled_back", "failed", "skipped"]);
+        assert_eq!(s, ["rolled_back", "failed", "skipped", "failed"]);
     }
 
     #[test]
