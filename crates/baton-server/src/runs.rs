@@ -123,7 +123,12 @@ pub fn stack_graph(run: &RunRecord, journal: &[JournalEntry]) -> Value {
     }
     let status_of: HashMap<String, String> = nodes
         .iter()
-        .filter_map(|n| Some((n["id"].as_str()?.to_string(), n["status"].as_str()?.to_string())))
+        .filter_map(|n| {
+            Some((
+                n["id"].as_str()?.to_string(),
+                n["status"].as_str()?.to_string(),
+            ))
+        })
         .collect();
     let mut nodes = nodes;
     let mut hubs: HashMap<&str, String> = HashMap::new();

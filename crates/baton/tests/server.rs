@@ -10,13 +10,9 @@
 
 mod common;
 
-use common::{baton_bin, Project};
+use common::server::{agent, serve, token, Server};
+use common::Project;
 use serde_json::Value as Json;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::Arc;
-use std::time::Duration;
 
 /// A stack of one object whose input is sensitive.
 const STACK: &str = r#"
@@ -34,109 +30,6 @@ resource "terraform_data" "b" {
   input = "second"
 }
 "#;
-
-/// A running `baton serve` (killed when dropped) and where it listens.
-struct Server {
-    child: Child,
-    base: String,
-    /// The rest of its stderr (kept so that the reader thread never blocks on a full pipe).
-    _stderr: mpsc::Receiver<String>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn command(p: &Project, args: &[&str]) -> Command {
-    let mut c = Command::new(baton_bin());
-    c.args(args).current_dir(p.path());
-    for (k, _) in std::env::vars() {
-        if k.starts_with("BATON_") || k.starts_with("TF_") || k.starts_with("PG_") {
-            c.env_remove(&k);
-        }
-    }
-    c.env("NO_COLOR", "1");
-    c
-}
-
-/// Starts `baton serve --listen 127.0.0.1:0 EXTRA…` and waits for the address it prints.
-fn serve(p: &Project, extra: &[&str]) -> Server {
-    let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--for", "120s"];
-    args.extend_from_slice(extra);
-    let mut child = command(p, &args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start baton serve");
-    let err = child.stderr.take().expect("stderr is piped");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(err).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    loop {
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(line) => {
-                if let Some(rest) = line.strip_prefix("Serving the HTTP API on ") {
-                    let base = rest
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .trim_end_matches('/')
-                        .to_string();
-                    return Server {
-                        child,
-                        base,
-                        _stderr: rx,
-                    };
-                }
-                seen.push(line);
-            }
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "baton serve printed no address; stderr:\n{}",
-                    seen.join("\n")
-                );
-            }
-        }
-    }
-}
-
-/// Makes a token with `baton token create` and returns its last line.
-fn token(p: &Project, role: &str, name: &str) -> String {
-    let o = p
-        .baton(["token", "create", "--role", role, "--name", name])
-        .ok();
-    let t = o.stdout.lines().last().unwrap_or_default().to_string();
-    assert!(t.starts_with("baton_") && t.len() > 40, "token line: {t:?}");
-    t
-}
-
-fn agent(roots: Option<&[u8]>) -> ureq::Agent {
-    let mut cfg = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(20)));
-    if let Some(pem) = roots {
-        let cert = ureq::tls::Certificate::from_pem(pem).expect("the test certificate");
-        cfg = cfg.tls_config(
-            ureq::tls::TlsConfig::builder()
-                .root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![cert])))
-                .build(),
-        );
-    }
-    cfg.build().into()
-}
 
 /// GET `path` with `token` (if any): status, body, headers of interest.
 fn get(a: &ureq::Agent, s: &Server, path: &str, token: Option<&str>) -> (u16, String) {

@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 pub mod keypaths;
+pub mod server;
 pub mod services;
 
 use std::io::{Read, Write};

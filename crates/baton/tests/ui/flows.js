@@ -73,9 +73,10 @@ async function noSecret(page, where) {
   await page.waitForSelector('#nodes tr[data-node="gate"][data-status="waiting"]', { timeout: T });
   await page.waitForSelector('h1 .badge[data-status="waiting"]', { timeout: T });
   await shot(page, "04-run-waiting");
-  // The operator may not approve (separation of duties): no approve button for them.
-  check(await page.$("#approve-gate") === null || (await page.$("#approve-gate")) !== null,
-    "the approval card renders");
+  // The operator who started it may not approve it (separation of duties): refused.
+  await page.click("#approve-gate");
+  await page.waitForSelector('.approval[data-step="gate"] .error', { timeout: T });
+  await shot(page, "04b-operator-refused");
 
   // An approver signs in, finds it under Approvals, and approves it with a reason.
   await page.click("#logout");
@@ -95,7 +96,7 @@ async function noSecret(page, where) {
 
   // A failed run: its failing step's log.
   await page.goto(base + "/#/runs/" + encodeURIComponent(process.env.FAILED_RUN));
-  await page.waitForSelector('h1 .badge[data-status="failed"]', { timeout: T });
+  await page.waitForSelector('#nodes tr[data-node="check"][data-status="failed"]', { timeout: T });
   await page.click("#tab-logs");
   await page.waitForFunction(() => {
     const l = document.querySelector("#log");
