@@ -78,7 +78,8 @@ pub const ROUTES: &[Route] = &[
             json!({
                 "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
                 "responses": {
-                    "200": { "description": "OK", "content": { "text/event-stream": { "schema": { "type": "string" } } } },
+                    // Each event's data is a RunDetail as JSON; the stream itself is text.
+                    "200": { "description": "OK", "content": { "text/event-stream": { "schema": {} } } },
                     "401": { "$ref": "#/components/responses/Unauthorized" },
                     "403": { "$ref": "#/components/responses/Forbidden" },
                     "404": { "$ref": "#/components/responses/NotFound" },
@@ -155,9 +156,14 @@ pub(crate) struct Inner {
 
 impl App {
     pub fn new(stores: Stores) -> App {
+        App::with_limit(stores, crate::limiter::MAX_FAILURES)
+    }
+
+    /// An app refusing a client after `login_failures` bad tokens within a minute.
+    pub fn with_limit(stores: Stores, login_failures: usize) -> App {
         App(Arc::new(Inner {
             stores,
-            limiter: Limiter::default(),
+            limiter: Limiter::new(login_failures),
             metrics: Metrics::new(),
         }))
     }
@@ -322,6 +328,26 @@ async fn authenticate(
                 ),
             )
             .into_response());
+        }
+        // A path served with other methods: 405, naming them.
+        None if routes().any(|r| r.path == pattern) => {
+            let allow: Vec<&str> = routes()
+                .filter(|r| r.path == pattern)
+                .map(|r| r.method)
+                .collect();
+            let mut resp = ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!(
+                    "{} is not served at {pattern}: {}",
+                    req.method(),
+                    allow.join(", ")
+                ),
+            )
+            .into_response();
+            if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {
+                resp.headers_mut().insert(header::ALLOW, v);
+            }
+            return Err(resp);
         }
         // A guarded route missing from the table: refuse rather than guess.
         None => {

@@ -43,6 +43,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub struct Opts {
     pub listen: SocketAddr,
     pub tls: Option<TlsFiles>,
+    /// Bad tokens a client may present within a minute before it is refused (429).
+    pub login_failures: usize,
 }
 
 /// Where the stack's state store is. The store may not exist when the server starts (no apply
@@ -108,7 +110,7 @@ pub fn bind(opts: &Opts, stores: Stores) -> Result<Bound, ServerError> {
         listener,
         addr,
         tls,
-        app: api::App::new(stores),
+        app: api::App::with_limit(stores, opts.login_failures),
     })
 }
 

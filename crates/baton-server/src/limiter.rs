@@ -1,5 +1,6 @@
 //! The failed-login limiter: a client (by IP address) that presented [`MAX_FAILURES`] bad
-//! tokens within [`WINDOW`] is refused (429) until the oldest of them leaves the window.
+//! tokens (or as many as `baton serve --login-failures` says) within [`WINDOW`] is refused
+//! (429) until the oldest of them leaves the window.
 //!
 //! Must not count requests without a token (they are refused without a guess being made) or
 //! successful ones, and must not grow without bound: entries with no failure left in the
@@ -16,18 +17,32 @@ pub const MAX_FAILURES: usize = 10;
 pub const WINDOW: Duration = Duration::from_secs(60);
 
 /// Failures per client.
-#[derive(Default)]
 pub struct Limiter {
     failures: Mutex<HashMap<IpAddr, Vec<Instant>>>,
+    max: usize,
+}
+
+impl Default for Limiter {
+    fn default() -> Limiter {
+        Limiter::new(MAX_FAILURES)
+    }
 }
 
 impl Limiter {
+    /// A limiter refusing a client after `max` bad tokens within [`WINDOW`] (at least 1).
+    pub fn new(max: usize) -> Limiter {
+        Limiter {
+            failures: Mutex::new(HashMap::new()),
+            max: max.max(1),
+        }
+    }
+
     /// `Some(wait)` when `ip` is refused now, with how long until it may try again.
     pub fn blocked(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let times = map.get_mut(&ip)?;
         times.retain(|t| now.saturating_duration_since(*t) < WINDOW);
-        if times.len() >= MAX_FAILURES {
+        if times.len() >= self.max {
             let oldest = times.first().copied().unwrap_or(now);
             Some(WINDOW.saturating_sub(now.saturating_duration_since(oldest)))
         } else {

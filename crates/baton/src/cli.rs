@@ -175,6 +175,9 @@ pub struct ServeArgs {
     /// Serve HTTPS with this certificate chain (PEM; needs --tls-key).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
+    /// Bad tokens a client may present within a minute before it is refused with 429.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub login_failures: usize,
     /// The private key of --tls-cert (PEM).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,

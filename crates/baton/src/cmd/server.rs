@@ -182,7 +182,12 @@ pub fn start_api(env: &Env, a: &ServeArgs) -> anyhow::Result<Option<Api>> {
         stacks: Arc::new(super::api::Stacks::new(state)),
         views: Arc::new(super::api::Views),
     };
-    let bound = match baton_server::bind(&baton_server::Opts { listen, tls }, stores) {
+    let opts = baton_server::Opts {
+        listen,
+        tls,
+        login_failures: a.login_failures,
+    };
+    let bound = match baton_server::bind(&opts, stores) {
         Ok(b) => b,
         Err(ServerError::Listen { addr, message }) if !given => {
             eprintln!(
