@@ -589,24 +589,93 @@ async fn audit_verify(State(app): State<App>) -> Result<Json<Value>, ApiError> {
 
 async fn metrics_text(State(app): State<App>) -> Result<Response, ApiError> {
     let reader = app.clone();
-    let counts = blocking(move || {
-        let Some(store) = state(&reader)? else {
-            return Ok(Vec::new());
-        };
-        let mut counts = std::collections::BTreeMap::<(String, String), i64>::new();
-        for r in store.runs().map_err(ApiError::internal)? {
-            *counts
+    let observed = blocking(move || observe(&reader)).await?;
+    let text = app
+        .0
+        .metrics
+        .encode(&observed)
+        .map_err(ApiError::internal)?;
+    Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response())
+}
+
+/// How many recent runs of each kind the duration histograms and retry counts look at (a
+/// scrape must stay cheap on a store with years of runs).
+const RECENT_RUNS: usize = 100;
+
+/// What a scrape reports, read from the stores and the agent.
+fn observe(app: &App) -> Result<metrics::Observed, ApiError> {
+    use std::collections::BTreeMap;
+    let mut o = metrics::Observed::default();
+    let mut runs = BTreeMap::<(String, String), i64>::new();
+    let mut retries = BTreeMap::<String, i64>::new();
+    let mut rollbacks = BTreeMap::<String, i64>::new();
+    if let Some(store) = state(app)? {
+        let mut all = store.runs().map_err(ApiError::internal)?;
+        for r in &all {
+            *runs
                 .entry((r.kind.clone(), r.status.as_str().to_string()))
                 .or_default() += 1;
+            if r.status.as_str() == "rolled_back" {
+                *rollbacks.entry("stack".into()).or_default() += 1;
+            }
         }
-        Ok(counts
-            .into_iter()
-            .map(|((k, s), n)| (k, s, n))
-            .collect::<Vec<_>>())
-    })
-    .await?;
-    let text = app.0.metrics.encode(&counts).map_err(ApiError::internal)?;
-    Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response())
+        all.sort_by(|a, b| b.id.cmp(&a.id));
+        for r in all.iter().take(RECENT_RUNS) {
+            for e in store.journal(&r.id).map_err(ApiError::internal)? {
+                if let Some(ms) = e.duration_ms {
+                    o.action_seconds.push((e.phase.clone(), ms as f64 / 1000.0));
+                }
+                *retries.entry("action".into()).or_default() +=
+                    i64::from(e.attempts.saturating_sub(1));
+            }
+        }
+        let mut policy = BTreeMap::<String, i64>::new();
+        let mut drift = BTreeMap::<String, i64>::new();
+        for a in store.audit_records().map_err(ApiError::internal)? {
+            if let Some(outcome) = a.policy.get("outcome").and_then(Value::as_str) {
+                *policy.entry(outcome.to_string()).or_default() += 1;
+            }
+            if a.command == "reconcile" {
+                let word = a.outcome.split(':').next().unwrap_or_default().trim();
+                match word {
+                    "drift-found" => *drift.entry("detected".into()).or_default() += 1,
+                    "repaired" => {
+                        *drift.entry("detected".into()).or_default() += 1;
+                        *drift.entry("repaired".into()).or_default() += 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        o.policy = policy.into_iter().collect();
+        o.drift = drift.into_iter().collect();
+    }
+    if let Some(store) = app.0.stores.workflows.store().map_err(ApiError::internal)? {
+        let mut all = store.runs().map_err(ApiError::internal)?;
+        for r in &all {
+            *runs
+                .entry(("workflow".into(), r.status.as_str().to_string()))
+                .or_default() += 1;
+            if r.status.as_str() == "rolled_back" {
+                *rollbacks.entry("workflow".into()).or_default() += 1;
+            }
+        }
+        all.sort_by(|a, b| b.id.cmp(&a.id));
+        for r in all.iter().take(RECENT_RUNS) {
+            for s in store.steps(&r.id).map_err(ApiError::internal)? {
+                if let Some(ms) = s.duration_ms {
+                    o.step_seconds.push((s.kind.clone(), ms as f64 / 1000.0));
+                }
+                *retries.entry("step".into()).or_default() +=
+                    i64::from(s.attempts.saturating_sub(1));
+            }
+        }
+    }
+    o.runs = runs.into_iter().map(|((k, s), n)| (k, s, n)).collect();
+    o.retries = retries.into_iter().collect();
+    o.rollbacks = rollbacks.into_iter().collect();
+    o.agent = app.0.stores.views.agent_metrics();
+    Ok(o)
 }
 
 #[cfg(test)]

@@ -385,6 +385,11 @@ pub async fn events(
 pub trait RunViews: Send + Sync + 'static {
     /// `(from, to)` step names: `to` runs after `from`.
     fn workflow_edges(&self, run: &WfRun) -> Vec<(String, String)>;
+
+    /// The agent's queue, workers and services, for `/metrics` (nothing by default).
+    fn agent_metrics(&self) -> crate::metrics::AgentObserved {
+        crate::metrics::AgentObserved::default()
+    }
 }
 
 #[cfg(test)]

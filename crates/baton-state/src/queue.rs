@@ -13,6 +13,18 @@ use crate::StateError;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// The queue at a glance ([`WorkQueue::counts`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    /// Tasks waiting for a worker.
+    pub queued: u64,
+    /// Tasks a worker holds under a live lease.
+    pub running: u64,
+    /// Claims taken after an earlier claim's lease ran out (the sum over tasks of their claims
+    /// beyond the first): how often a worker was lost mid-task.
+    pub reclaims: u64,
+}
+
 /// A task to submit.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewTask {
@@ -183,6 +195,9 @@ pub trait WorkQueue: Send + Sync {
 
     /// A run's tasks, in submission order.
     fn tasks(&self, run_id: &str) -> Result<Vec<TaskRow>, StateError>;
+
+    /// How much is waiting and running across every run, for metrics.
+    fn counts(&self) -> Result<QueueCounts, StateError>;
 
     /// The id of the task a run submitted under `key`, if it did.
     fn find_task(&self, run_id: &str, key: &str) -> Result<Option<u64>, StateError>;

@@ -164,8 +164,14 @@ pub fn tasks_are_claimed_once_and_completed(open: Open<'_>) {
     );
     assert_eq!(ids.len(), 2);
     assert!(ids[0] < ids[1], "ids grow in submission order: {ids:?}");
+    let counts = |q: &dyn WorkQueue| {
+        let c = must(q.counts(), "counts");
+        (c.queued, c.running, c.reclaims)
+    };
+    assert_eq!(counts(&*q), (2, 0, 0), "two tasks wait");
     let w = worker("w1", "");
     let a = must(q.claim(&w, LONG), "claim").expect("task a to claim");
+    assert_eq!(counts(&*q), (1, 1, 0), "one waits, one runs");
     assert_eq!((a.key.as_str(), a.claims, a.token), ("a", 1, 1));
     assert_eq!(
         (a.id, a.run_id.as_str(), a.kind.as_str()),
@@ -254,6 +260,12 @@ pub fn an_expired_claim_is_taken_over_and_the_old_completion_refused(open: Open<
         must(open().claim(&other, LONG), "claim")
     });
     assert_eq!((second.id, second.claims, second.token), (first.id, 2, 2));
+    let c = must(q.counts(), "counts");
+    assert_eq!(
+        (c.queued, c.running, c.reclaims),
+        (0, 1, 1),
+        "one reclaim: {c:?}"
+    );
     assert!(!must(q.renew(first.id, first.token, LONG), "renew"));
     assert!(!must(
         q.complete(first.id, first.token, "dead", "{}"),

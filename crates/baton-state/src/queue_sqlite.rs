@@ -502,6 +502,27 @@ impl WorkQueue for SqliteQueue {
         })
     }
 
+    fn counts(&self) -> Result<crate::queue::QueueCounts, StateError> {
+        let now = stamp::now_unix_ms();
+        self.read(|tx| {
+            let (queued, running, reclaims): (i64, i64, i64) = tx.query_row(
+                "SELECT
+                     COALESCE(SUM(state = 'queued'), 0),
+                     COALESCE(SUM(state = 'running' AND lease_until_ms > ?1), 0),
+                     COALESCE(SUM(MAX(claims - 1, 0)), 0)
+                 FROM q_tasks",
+                [now],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            let u = |n: i64| u64::try_from(n).unwrap_or(0);
+            Ok(crate::queue::QueueCounts {
+                queued: u(queued),
+                running: u(running),
+                reclaims: u(reclaims),
+            })
+        })
+    }
+
     fn workers(&self, liveness: Duration) -> Result<Vec<WorkerRow>, StateError> {
         let since = stamp::now_unix_ms().saturating_sub(ms(liveness));
         self.read(|tx| {

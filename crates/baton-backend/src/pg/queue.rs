@@ -392,6 +392,25 @@ impl WorkQueue for PgQueue {
         })
     }
 
+    fn counts(&self) -> Result<baton_state::queue::QueueCounts, StateError> {
+        let row = self.pool.with(|c| {
+            c.query_one(
+                "SELECT
+                     COUNT(*) FILTER (WHERE state = 'queued'),
+                     COUNT(*) FILTER (WHERE state = 'running' AND lease_until > now()),
+                     COALESCE(SUM(GREATEST(claims - 1, 0)), 0)::bigint
+                 FROM q_tasks",
+                &[],
+            )
+        })?;
+        let u = |n: i64| u64::try_from(n).unwrap_or(0);
+        Ok(baton_state::queue::QueueCounts {
+            queued: u(row.get(0)),
+            running: u(row.get(1)),
+            reclaims: u(row.get(2)),
+        })
+    }
+
     fn workers(&self, liveness: Duration) -> Result<Vec<WorkerRow>, StateError> {
         let sql = format!(
             "SELECT w.id, w.host, w.pid, w.labels::text, w.concurrency, {}, {},

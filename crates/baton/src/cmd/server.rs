@@ -178,9 +178,12 @@ pub fn start_api(env: &Env, a: &ServeArgs) -> anyhow::Result<Option<Api>> {
             location: location.clone(),
             opened: Mutex::new(None),
         }),
-        workflows: Arc::new(super::api::Workflows::new(location)),
+        workflows: Arc::new(super::api::Workflows::new(location.clone())),
         stacks: Arc::new(super::api::Stacks::new(state)),
-        views: Arc::new(super::api::Views),
+        views: Arc::new(super::api::Views {
+            queue: location.clone(),
+            board: env.board().ok(),
+        }),
     };
     let opts = baton_server::Opts {
         listen,

@@ -170,6 +170,10 @@ impl WorkQueue for OnFirstUse {
         self.get()?.tasks(run_id)
     }
 
+    fn counts(&self) -> Result<baton_state::queue::QueueCounts, StateError> {
+        self.get()?.counts()
+    }
+
     fn find_task(&self, run_id: &str, key: &str) -> Result<Option<u64>, StateError> {
         self.get()?.find_task(run_id, key)
     }
