@@ -150,6 +150,7 @@ pub struct App(pub(crate) Arc<Inner>);
 
 pub(crate) struct Inner {
     pub(crate) stores: Stores,
+    pub(crate) details: crate::runs::DetailCache,
     limiter: Limiter,
     metrics: Metrics,
 }
@@ -163,6 +164,7 @@ impl App {
     pub fn with_limit(stores: Stores, login_failures: usize) -> App {
         App(Arc::new(Inner {
             stores,
+            details: crate::runs::DetailCache::default(),
             limiter: Limiter::new(login_failures),
             metrics: Metrics::new(),
         }))

@@ -294,6 +294,42 @@ pub fn detail(app: &App, id: &str) -> Result<Option<Value>, ApiError> {
     Ok(Some(v))
 }
 
+/// A run's detail as recently computed, shared by every stream following it: a hundred
+/// clients following one run cost one read of the stores per interval, not a hundred.
+#[derive(Default)]
+pub struct DetailCache {
+    entries: std::sync::Mutex<HashMap<String, (std::time::Instant, std::sync::Arc<Value>)>>,
+}
+
+/// How long a computed detail is reused.
+const FRESH: std::time::Duration = std::time::Duration::from_millis(200);
+
+impl DetailCache {
+    /// The detail of run `id`, computed at most once per [`FRESH`] interval.
+    pub fn get(&self, app: &App, id: &str) -> Result<Option<std::sync::Arc<Value>>, ApiError> {
+        let now = std::time::Instant::now();
+        {
+            let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((at, v)) = map.get(id) {
+                if now.duration_since(*at) < FRESH {
+                    return Ok(Some(v.clone()));
+                }
+            }
+        }
+        let Some(v) = detail(app, id)? else {
+            return Ok(None);
+        };
+        let v = std::sync::Arc::new(v);
+        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        // Bounded: entries of runs nobody follows any more go.
+        if map.len() > 256 {
+            map.retain(|_, (at, _)| now.duration_since(*at) < FRESH * 10);
+        }
+        map.insert(id.to_string(), (now, v.clone()));
+        Ok(Some(v))
+    }
+}
+
 /// Whether a run's status is final (the stream ends after sending it).
 pub fn is_over(v: &Value) -> bool {
     !matches!(
@@ -313,7 +349,7 @@ pub async fn events(
     use axum::response::IntoResponse;
     let first = {
         let (app, id) = (app.clone(), id.clone());
-        blocking(move || detail(&app, &id)).await?
+        blocking(move || app.0.details.get(&app, &id)).await?
     };
     let Some(first) = first else {
         return Err(ApiError::new(
@@ -324,8 +360,8 @@ pub async fn events(
     struct S {
         app: App,
         id: String,
-        last: Option<String>,
-        pending: Option<Value>,
+        last: Option<std::sync::Arc<Value>>,
+        pending: Option<std::sync::Arc<Value>>,
         done: bool,
         quiet: u32,
     }
@@ -343,11 +379,16 @@ pub async fn events(
         }
         loop {
             if let Some(v) = s.pending.take() {
-                let text = v.to_string();
-                if s.last.as_deref() != Some(text.as_str()) {
+                // The cache hands out the same value until it recomputes: compare by pointer
+                // first, by content only when it changed.
+                let same = s
+                    .last
+                    .as_ref()
+                    .is_some_and(|l| std::sync::Arc::ptr_eq(l, &v) || **l == *v);
+                if !same {
                     s.done = is_over(&v);
-                    let frame = format!("event: run\ndata: {text}\n\n");
-                    s.last = Some(text);
+                    let frame = format!("event: run\ndata: {v}\n\n");
+                    s.last = Some(v);
                     s.quiet = 0;
                     return Some((Ok::<_, std::convert::Infallible>(frame), s));
                 }
@@ -359,7 +400,7 @@ pub async fn events(
                 return Some((Ok(": keep-alive\n\n".to_string()), s));
             }
             let (app, id) = (s.app.clone(), s.id.clone());
-            match blocking(move || detail(&app, &id)).await {
+            match blocking(move || app.0.details.get(&app, &id)).await {
                 Ok(Some(v)) => s.pending = Some(v),
                 // The run disappeared or the store failed: end the stream; the page falls back
                 // to polling.
