@@ -30,7 +30,7 @@ pub struct Route {
     pub method: &'static str,
     /// The pattern, with `{name}` for a path parameter (as axum and OpenAPI write it).
     pub path: &'static str,
-    /// `None`: served without a token (the placeholder page only).
+    /// `None`: served without a token (the UI's pages, and the webhooks: signed instead).
     pub permission: Option<Permission>,
     pub summary: &'static str,
     /// The route's OpenAPI operation (parameters and responses); `None`: the core routes',
@@ -131,8 +131,8 @@ pub struct App(pub(crate) Arc<Inner>);
 
 pub(crate) struct Inner {
     pub(crate) stores: Stores,
-    limiter: Limiter,
-    metrics: Metrics,
+    pub(crate) limiter: Limiter,
+    pub(crate) metrics: Metrics,
 }
 
 impl App {
@@ -158,7 +158,7 @@ pub fn router(app: App) -> Router {
         .route("/metrics", get(metrics_text));
     let guarded = crate::stacks::routes(crate::workflows::routes(guarded))
         .route_layer(middleware::from_fn_with_state(app.clone(), authenticate));
-    crate::ui::routes(Router::new())
+    crate::workflows::open_routes(crate::ui::routes(Router::new()))
         .merge(guarded)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), timed))
@@ -579,12 +579,14 @@ mod tests {
         assert_eq!(bearer("Bearerabc"), None);
     }
 
+    /// Open routes: the UI's pages and assets (they hold no data), and the webhooks, whose
+    /// senders sign each delivery with a shared secret instead of sending a token.
     #[test]
-    fn every_route_but_the_pages_needs_a_permission() {
+    fn every_route_but_the_pages_and_the_webhooks_needs_a_permission() {
         for r in routes() {
             assert_eq!(
                 r.permission.is_none(),
-                r.path == "/" || r.path.starts_with("/ui/"),
+                r.path == "/" || r.path.starts_with("/ui/") || r.path.starts_with("/api/v1/hooks/"),
                 "{} {}",
                 r.method,
                 r.path

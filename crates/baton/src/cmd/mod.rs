@@ -2,6 +2,7 @@
 //! renders the result. Shared setup (working directory, state location, environment) is here.
 
 mod api;
+mod api_workflows;
 mod apply;
 pub mod audit;
 mod fmt;
@@ -31,6 +32,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 /// Where a command runs.
+#[derive(Clone)]
 pub struct Env {
     /// The root module directory (after `--chdir`).
     pub dir: PathBuf,

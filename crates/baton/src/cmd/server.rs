@@ -178,7 +178,7 @@ pub fn start_api(env: &Env, a: &ServeArgs) -> anyhow::Result<Option<Api>> {
             location: location.clone(),
             opened: Mutex::new(None),
         }),
-        workflows: Arc::new(super::api::Workflows::new(location)),
+        workflows: Arc::new(super::api_workflows::Workflows::new(env.clone(), location)),
         stacks: Arc::new(super::api::Stacks::new(state)),
     };
     let bound = match baton_server::bind(&baton_server::Opts { listen, tls }, stores) {
