@@ -11,6 +11,7 @@ mod misc;
 mod plan;
 pub mod policy;
 mod reconcile;
+mod remote;
 mod run;
 mod runs;
 mod server;
@@ -278,6 +279,9 @@ impl Drop for StoreHandle {
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     crate::telemetry::init_logging(cli.log_format.as_deref())?;
+    if let Some(server) = &cli.server {
+        return remote::run(&cli, server);
+    }
     let env = Env::new(&cli)?;
     match cli.command {
         Command::Validate(a) => misc::validate(&env, &a),
