@@ -480,4 +480,31 @@ fn runs_approvals_logs_and_webhooks_over_http_and_the_cli() {
         "{}",
         o.all()
     );
+
+    // The webhook's run is audited under the trigger's name.
+    let audit = p.baton(["audit", "list"]).ok();
+    assert!(
+        audit.stdout.contains("webhook:release/push"),
+        "{}",
+        audit.all()
+    );
+
+    // Bad signatures count as failed logins: soon this address is refused everywhere.
+    let mut limited = false;
+    for i in 0..12 {
+        let (st, _) = hook(&a, &s, "push", body, Some(&bad), &format!("bad-{i}"));
+        if st == 429 {
+            limited = true;
+            break;
+        }
+        assert_eq!(st, 401);
+    }
+    assert!(limited, "bad signatures are rate-limited");
+    let mut resp = a
+        .get(format!("{}/api/v1/whoami", s.base))
+        .header("Authorization", format!("Bearer {bob}"))
+        .call()
+        .expect("GET whoami");
+    assert_eq!(resp.status().as_u16(), 429);
+    let _ = resp.body_mut().read_to_string();
 }
