@@ -239,7 +239,14 @@ fn waiting_approval(a: &ureq::Agent, s: &Server, tok: &str, run: &str) -> Option
 
 #[test]
 fn runs_approvals_logs_and_webhooks_over_http_and_the_cli() {
-    let p = Project::new(&[("release.baton.hcl", WORKFLOW)]);
+    let p = Project::new(&[
+        ("release.baton.hcl", WORKFLOW),
+        (
+            "main.tf",
+            "resource \"terraform_data\" \"a\" {\n  input = \"x\"\n}\n",
+        ),
+    ]);
+    p.baton(["apply", "--auto-approve"]).ok();
     let alice = token(&p, "operator", "alice");
     let vic = token(&p, "viewer", "vic");
     let bob = token(&p, "approver", "bob");
@@ -326,6 +333,32 @@ fn runs_approvals_logs_and_webhooks_over_http_and_the_cli() {
     let (st, _) = get(&a, &s, &format!("/api/v1/runs/{r1}/logs?node=nosuch"), &vic);
     assert_eq!(st, 404);
     let (st, _) = get(&a, &s, "/api/v1/runs/nosuchrun/logs?node=build", &vic);
+    assert_eq!(st, 404);
+
+    // A stack run's logs: the action on an address, its status and attempts.
+    let (_, runs) = get(&a, &s, "/api/v1/runs", &vic);
+    let stack_run = runs["runs"][0]["id"]
+        .as_str()
+        .expect("the apply's run")
+        .to_string();
+    let (st, v) = get(
+        &a,
+        &s,
+        &format!("/api/v1/runs/{stack_run}/logs?node=terraform_data.a"),
+        &vic,
+    );
+    assert_eq!(st, 200, "{v}");
+    let text = v["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("terraform_data.a") && text.contains("1 attempt"),
+        "{v}"
+    );
+    let (st, _) = get(
+        &a,
+        &s,
+        &format!("/api/v1/runs/{stack_run}/logs?node=terraform_data.zz"),
+        &vic,
+    );
     assert_eq!(st, 404);
 
     // Refusals: the viewer's and the operator's role, carl (not named), nothing decided.
@@ -460,9 +493,15 @@ fn runs_approvals_logs_and_webhooks_over_http_and_the_cli() {
         all.extend_from_slice(args);
         p.baton(all).env("BATON_TOKEN", tok)
     };
-    // The runs route lists the stack's runs (none here; workflow runs join it later).
+    // The runs route lists the stack's runs (workflow runs join it later).
     let o = remote(&vic, &["runs", "--json"]).ok();
     assert!(o.stdout.contains("\"runs\""), "{}", o.all());
+    let o = remote(&vic, &["runs"]).ok();
+    assert!(
+        o.stdout.contains(&stack_run) && o.stdout.contains("apply"),
+        "{}",
+        o.all()
+    );
     let o = remote("baton_not-a-token", &["runs"]).fails();
     assert!(o.all().contains("401"), "{}", o.all());
     let o = remote(&root, &["approve", &r2, "promote"]).fails();
