@@ -30,7 +30,7 @@ pub struct Route {
     pub method: &'static str,
     /// The pattern, with `{name}` for a path parameter (as axum and OpenAPI write it).
     pub path: &'static str,
-    /// `None`: served without a token (the placeholder page only).
+    /// `None`: served without a token (the UI's pages, and the webhooks: signed instead).
     pub permission: Option<Permission>,
     pub summary: &'static str,
     /// The route's OpenAPI operation (parameters and responses); `None`: the core routes',
@@ -151,8 +151,8 @@ pub struct App(pub(crate) Arc<Inner>);
 pub(crate) struct Inner {
     pub(crate) stores: Stores,
     pub(crate) details: crate::runs::DetailCache,
-    limiter: Limiter,
-    metrics: Metrics,
+    pub(crate) limiter: Limiter,
+    pub(crate) metrics: Metrics,
 }
 
 impl App {
@@ -185,7 +185,7 @@ pub fn router(app: App) -> Router {
         .route("/metrics", get(metrics_text));
     let guarded = crate::stacks::routes(crate::workflows::routes(guarded))
         .route_layer(middleware::from_fn_with_state(app.clone(), authenticate));
-    crate::ui::routes(Router::new())
+    crate::workflows::open_routes(crate::ui::routes(Router::new()))
         .merge(guarded)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), timed))
@@ -557,6 +557,9 @@ async fn audit(
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = q.map_err(bad_query)?;
     let limit = limit(q.limit)?;
+    if let Some(a) = q.after.filter(|a| i64::try_from(*a).is_err()) {
+        return Err(bad_query(format!("after {a}: give a record id")));
+    }
     blocking(move || {
         let Some(store) = state(&app)? else {
             return Ok(Json(json!({ "records": [], "next_after": null })));
@@ -717,12 +720,14 @@ mod tests {
         assert_eq!(bearer("Bearerabc"), None);
     }
 
+    /// Open routes: the UI's pages and assets (they hold no data), and the webhooks, whose
+    /// senders sign each delivery with a shared secret instead of sending a token.
     #[test]
-    fn every_route_but_the_pages_needs_a_permission() {
+    fn every_route_but_the_pages_and_the_webhooks_needs_a_permission() {
         for r in routes() {
             assert_eq!(
                 r.permission.is_none(),
-                r.path == "/" || r.path.starts_with("/ui/"),
+                r.path == "/" || r.path.starts_with("/ui/") || r.path.starts_with("/api/v1/hooks/"),
                 "{} {}",
                 r.method,
                 r.path

@@ -7,7 +7,8 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use baton_server::access::allows;
-use baton_server::api::{router, routes, App};
+use baton_server::api::{router, routes, App, Caller};
+use baton_server::workflows::{ControlError, Decision};
 use baton_server::{token, StateSource, Stores};
 use baton_state::{Role, StateError, StateStore, TokenRecord, TokenStore};
 use std::sync::{Arc, Mutex};
@@ -19,6 +20,43 @@ struct NoState;
 impl baton_server::workflows::WorkflowControl for NoState {
     fn store(&self) -> Result<Option<Arc<dyn baton_state::WorkflowStore>>, StateError> {
         Ok(None)
+    }
+    fn list(&self) -> Result<serde_json::Value, ControlError> {
+        Ok(serde_json::json!({ "workflows": [] }))
+    }
+    fn start(
+        &self,
+        _: &Caller,
+        w: &str,
+        _: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<serde_json::Value, ControlError> {
+        Err(ControlError::NotFound(format!("no workflow {w}")))
+    }
+    fn approvals(&self, _: &Caller) -> Result<Vec<serde_json::Value>, ControlError> {
+        Ok(Vec::new())
+    }
+    fn decide(
+        &self,
+        _: &Caller,
+        run: &str,
+        _: &Decision,
+    ) -> Result<serde_json::Value, ControlError> {
+        Err(ControlError::NotFound(format!("no run {run}")))
+    }
+    fn logs(&self, _: &str, _: Option<&str>) -> Result<Option<String>, ControlError> {
+        Ok(None)
+    }
+    fn webhook_secret(&self, w: &str, t: &str) -> Result<Vec<u8>, ControlError> {
+        Err(ControlError::NotFound(format!("no trigger {t} in {w}")))
+    }
+    fn webhook_run(
+        &self,
+        w: &str,
+        t: &str,
+        _: &str,
+        _: &serde_json::Value,
+    ) -> Result<serde_json::Value, ControlError> {
+        Err(ControlError::NotFound(format!("no trigger {t} in {w}")))
     }
 }
 
@@ -96,8 +134,8 @@ fn setup() -> (axum::Router, Vec<(Role, String)>) {
     (router(app), by_role)
 }
 
-async fn status(r: &axum::Router, path: &str, token: Option<&str>) -> StatusCode {
-    let mut req = Request::get(path);
+async fn status(r: &axum::Router, method: &str, path: &str, token: Option<&str>) -> StatusCode {
+    let mut req = Request::builder().method(method).uri(path);
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
@@ -107,19 +145,26 @@ async fn status(r: &axum::Router, path: &str, token: Option<&str>) -> StatusCode
 
 fn concrete(path: &str) -> String {
     path.replace("{id}", "r1")
+        .replace("{name}", "w")
+        .replace("{workflow}", "w")
+        .replace("{trigger}", "t")
 }
 
 #[tokio::test]
 async fn every_route_is_served_and_guarded_as_the_table_says() {
     let (r, tokens) = setup();
     assert_eq!(
-        status(&r, "/no/such/route", None).await,
+        status(&r, "GET", "/no/such/route", None).await,
         StatusCode::NOT_FOUND
     );
     for route in routes() {
         let path = concrete(route.path);
-        let anonymous = status(&r, &path, None).await;
+        let anonymous = status(&r, route.method, &path, None).await;
         match route.permission {
+            // A webhook answers without a token: here, that there is no such trigger.
+            None if path.starts_with("/api/v1/hooks/") => {
+                assert_eq!(anonymous, StatusCode::NOT_FOUND, "{path}")
+            }
             None => assert_eq!(anonymous, StatusCode::OK, "{path}"),
             Some(_) => assert_eq!(
                 anonymous,
@@ -132,7 +177,7 @@ async fn every_route_is_served_and_guarded_as_the_table_says() {
         for route in routes() {
             let Some(p) = route.permission else { continue };
             let path = concrete(route.path);
-            let got = status(&r, &path, Some(t)).await;
+            let got = status(&r, route.method, &path, Some(t)).await;
             if allows(*role, p) {
                 assert!(
                     got != StatusCode::FORBIDDEN && got != StatusCode::UNAUTHORIZED,
@@ -146,7 +191,7 @@ async fn every_route_is_served_and_guarded_as_the_table_says() {
     // An altered token is not accepted.
     let altered = format!("{}x", tokens[0].1);
     assert_eq!(
-        status(&r, "/api/v1/whoami", Some(&altered)).await,
+        status(&r, "GET", "/api/v1/whoami", Some(&altered)).await,
         StatusCode::UNAUTHORIZED
     );
 }

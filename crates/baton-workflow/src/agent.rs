@@ -41,6 +41,20 @@ pub struct Agent<'a> {
     pub started: Timestamp,
 }
 
+/// Records the delivery `delivery` of webhook `trigger` of `workflow` as seen: true the first
+/// time, false for a delivery seen before (a replay), across restarts and agents sharing the
+/// store. Kept with the schedules' firings (a name no schedule can have: schedule names are
+/// identifiers), with a fixed slot, so a second record of the same delivery never wins.
+pub fn record_delivery(
+    store: &dyn WorkflowStore,
+    workflow: &str,
+    trigger: &str,
+    delivery: &str,
+) -> Result<bool, WfError> {
+    let key = format!("webhook {trigger} delivery {delivery}");
+    Ok(store.schedule_fire(workflow, &key, "delivered")?)
+}
+
 /// At most this many missed slots are counted.
 const MAX_COUNTED: u64 = 10_000;
 
@@ -195,6 +209,16 @@ impl Agent<'_> {
 mod tests {
     use super::*;
     use baton_state::SqliteWorkflowStore;
+
+    #[test]
+    fn a_webhook_delivery_is_recorded_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteWorkflowStore::open(&dir.path().join("w.db")).expect("store");
+        assert!(record_delivery(&store, "w", "gh", "d-1").expect("first"));
+        assert!(!record_delivery(&store, "w", "gh", "d-1").expect("replay"));
+        assert!(record_delivery(&store, "w", "gh", "d-2").expect("another"));
+        assert!(record_delivery(&store, "w", "other", "d-1").expect("another trigger"));
+    }
 
     fn workflows(dir: &std::path::Path, cron: &str) -> Workflows {
         let text = format!(

@@ -16,4 +16,6 @@ pub mod preview;
 mod scope;
 
 pub use load::{load_dir, load_texts, SUFFIX};
-pub use model::{Input, Limit, Schedule, Step, StepKind, Workflow, Workflows};
+pub use model::{
+    ApprovalRules, Input, Limit, Schedule, Step, StepKind, Trigger, Workflow, Workflows,
+};

@@ -5,7 +5,8 @@
 //! Must not evaluate anything but constant type constraints, and must not run anything.
 
 use crate::model::{
-    Executor, Input, Limit, PlaybookStep, Schedule, Step, StepKind, Workflow, Workflows,
+    ApprovalRules, Executor, Input, Limit, PlaybookStep, Schedule, Step, StepKind, Trigger,
+    Workflow, Workflows,
 };
 use baton_config::settings::{duration_attr, no_blocks, retry, unsupported};
 use baton_config::syntax::{parse_file, Attribute, Block};
@@ -211,6 +212,7 @@ fn workflow(dir: &Path, b: &Block, diags: &mut Diagnostics) -> Option<Workflow> 
         steps: Vec::new(),
         compensate: Vec::new(),
         schedules: Vec::new(),
+        triggers: Vec::new(),
         index: Default::default(),
     };
     for a in &b.body.attrs {
@@ -291,10 +293,25 @@ fn workflow(dir: &Path, b: &Block, diags: &mut Diagnostics) -> Option<Workflow> 
                     w.schedules.push(s);
                 }
             }
+            "trigger" => {
+                if let Some(t) = trigger(inner, diags) {
+                    if w.triggers.iter().any(|x| x.name == t.name) {
+                        diags.push(
+                            Diagnostic::error(
+                                "Duplicate trigger",
+                                format!("A trigger named \"{}\" is already declared in workflow \"{}\".", t.name, w.name),
+                            )
+                            .at(t.span),
+                        );
+                    } else {
+                        w.triggers.push(t);
+                    }
+                }
+            }
             other => diags.push(
                 Diagnostic::error(
                     "Unsupported block type",
-                    format!("Blocks of type \"{other}\" are not expected in a workflow block; expected input, step, compensate or schedule."),
+                    format!("Blocks of type \"{other}\" are not expected in a workflow block; expected input, step, compensate, schedule or trigger."),
                 )
                 .at(inner.def_span),
             ),
@@ -372,6 +389,7 @@ fn step(b: &Block, is_step: bool, diags: &mut Diagnostics) -> Option<Step> {
         kind: StepKind::Approval {
             message: None,
             timeout: None,
+            rules: ApprovalRules::default(),
         },
         env: None,
         vars: None,
@@ -451,15 +469,52 @@ fn step(b: &Block, is_step: bool, diags: &mut Diagnostics) -> Option<Step> {
             "approval" if is_step => {
                 let mut message = None;
                 let mut timeout = None;
+                let mut rules = ApprovalRules::default();
                 for a in &inner.body.attrs {
                     match a.name.as_str() {
                         "message" => message = Some(a.expr.clone()),
                         "timeout" => timeout = duration_attr(a, "approval", &context, diags),
-                        _ => unsupported(a, "an approval block", &["message", "timeout"], diags),
+                        "approvers" => {
+                            rules.approvers =
+                                names(a, "approvers", diags).into_iter().map(|(n, _)| n).collect()
+                        }
+                        "role" => match a.expr.as_static_str() {
+                            Some(r @ ("approver" | "admin")) => rules.role = baton_state::Role::parse(r),
+                            _ => diags.push(
+                                Diagnostic::error(
+                                    "Invalid role",
+                                    "role must be the literal string \"approver\" or \"admin\": the role a token needs to decide this approval.",
+                                )
+                                .at(a.expr.span),
+                            ),
+                        },
+                        "allow_self_approval" => match &a.expr.kind {
+                            ExprKind::Bool(b) => rules.allow_self_approval = *b,
+                            _ => diags.push(
+                                Diagnostic::error(
+                                    "Invalid allow_self_approval",
+                                    "allow_self_approval must be the literal true or false.",
+                                )
+                                .at(a.expr.span),
+                            ),
+                        },
+                        _ => unsupported(
+                            a,
+                            "an approval block",
+                            &["message", "timeout", "approvers", "role", "allow_self_approval"],
+                            diags,
+                        ),
                     }
                 }
                 no_blocks(&inner.body, "approval", diags);
-                kinds.push((StepKind::Approval { message, timeout }, inner.def_span));
+                kinds.push((
+                    StepKind::Approval {
+                        message,
+                        timeout,
+                        rules,
+                    },
+                    inner.def_span,
+                ));
             }
             "ansible_playbook" => {
                 if let Some(p) = playbook_step(inner, &context, diags) {
@@ -692,6 +747,118 @@ fn schedule(b: &Block, diags: &mut Diagnostics) -> Option<Schedule> {
     })
 }
 
+/// `trigger "webhook" "NAME" { secret_env, inputs, input_paths }`.
+fn trigger(b: &Block, diags: &mut Diagnostics) -> Option<Trigger> {
+    let name = match b.labels.as_slice() {
+        [(kind, kind_span), (name, name_span)] => {
+            if kind != "webhook" {
+                diags.push(
+                    Diagnostic::error(
+                        "Unsupported trigger type",
+                        format!("{kind:?} is not a trigger type; the only one is \"webhook\"."),
+                    )
+                    .at(*kind_span),
+                );
+                return None;
+            }
+            if !baton_config::model::is_valid_name(name) {
+                diags.push(
+                    Diagnostic::error(
+                        "Invalid name",
+                        format!("{name:?} is not a valid trigger name: a name starts with a letter and contains only letters, digits, '-' and '_'."),
+                    )
+                    .at(*name_span),
+                );
+                return None;
+            }
+            name.clone()
+        }
+        _ => {
+            diags.push(
+                Diagnostic::error(
+                    "Wrong number of labels",
+                    "A trigger block has two labels, its type and its name: trigger \"webhook\" \"NAME\" { ... }.",
+                )
+                .at(b.def_span),
+            );
+            return None;
+        }
+    };
+    let mut secret_env = None;
+    let mut inputs = None;
+    let mut input_paths = Vec::new();
+    for a in &b.body.attrs {
+        match a.name.as_str() {
+            "secret_env" => match a.expr.as_static_str() {
+                Some(v) if !v.is_empty() => secret_env = Some(v.to_string()),
+                _ => diags.push(
+                    Diagnostic::error(
+                        "Invalid secret_env",
+                        "secret_env must be the literal name of an environment variable of the agent holding the webhook's secret.",
+                    )
+                    .at(a.expr.span),
+                ),
+            },
+            "inputs" => inputs = Some(a.expr.clone()),
+            "input_paths" => match &a.expr.kind {
+                ExprKind::Object(items) => {
+                    for (k, v) in items {
+                        let key = match k {
+                            baton_config::ast::ObjectKey::Ident(n) => Some(n.as_str()),
+                            baton_config::ast::ObjectKey::Expr(e) => e.as_static_str(),
+                        };
+                        match (key, v.as_static_str()) {
+                            (Some(k), Some(p)) if p.is_empty() || p.starts_with('/') => {
+                                input_paths.push((k.to_string(), p.to_string()))
+                            }
+                            _ => diags.push(
+                                Diagnostic::error(
+                                    "Invalid input_paths",
+                                    "Each element of input_paths names an input and gives a literal JSON pointer into the request's body, such as ref = \"/ref\".",
+                                )
+                                .at(v.span),
+                            ),
+                        }
+                    }
+                }
+                _ => diags.push(
+                    Diagnostic::error(
+                        "Invalid input_paths",
+                        "input_paths is an object of input names and JSON pointers: input_paths = { ref = \"/ref\" }.",
+                    )
+                    .at(a.expr.span),
+                ),
+            },
+            _ => unsupported(
+                a,
+                "a trigger block",
+                &["secret_env", "inputs", "input_paths"],
+                diags,
+            ),
+        }
+    }
+    no_blocks(&b.body, "trigger", diags);
+    let Some(secret_env) = secret_env else {
+        if b.body.attr("secret_env").is_none() {
+            diags.push(
+                Diagnostic::error(
+                    "Missing required argument",
+                    "A webhook trigger needs secret_env, the environment variable holding the secret its requests are signed with.",
+                )
+                .at(b.def_span),
+            );
+        }
+        return None;
+    };
+    Some(Trigger {
+        name,
+        secret_env,
+        inputs,
+        input_paths,
+        span: b.def_span,
+    })
+}
+
 /// `depends_on = [step.a, step.b]`.
 fn step_refs(a: &Attribute, diags: &mut Diagnostics) -> Vec<(String, Span)> {
     let mut out = Vec::new();
@@ -831,5 +998,63 @@ mod tests {
             errors.iter().any(|e| e.starts_with("Ambiguous step")),
             "{errors:?}"
         );
+    }
+
+    #[test]
+    fn webhook_triggers_and_approval_rules_are_decoded() {
+        let (w, errors) = load(
+            "workflow \"w\" {\n  input \"ref\" {\n    type = string\n  }\n  step \"ok\" {\n    approval {\n      approvers           = [\"alice\", \"bob\"]\n      role                = \"approver\"\n      allow_self_approval = true\n    }\n  }\n  trigger \"webhook\" \"push\" {\n    secret_env  = \"HOOK_SECRET\"\n    inputs      = { env = \"ci\" }\n    input_paths = { ref = \"/ref\" }\n  }\n}\n",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let w = w.get("w").expect("workflow w");
+        let t = &w.triggers[0];
+        assert_eq!(
+            (t.name.as_str(), t.secret_env.as_str()),
+            ("push", "HOOK_SECRET")
+        );
+        assert_eq!(t.input_paths, vec![("ref".to_string(), "/ref".to_string())]);
+        let Some(StepKind::Approval { rules, .. }) = w.step("ok").map(|s| &s.kind) else {
+            panic!("an approval step");
+        };
+        assert_eq!(
+            rules.approvers,
+            vec!["alice".to_string(), "bob".to_string()]
+        );
+        assert_eq!(rules.role, Some(baton_state::Role::Approver));
+        assert!(rules.allow_self_approval);
+
+        let (_, errors) = load(
+            "workflow \"w\" {\n  step \"ok\" {\n    approval {\n      role = \"operator\"\n    }\n  }\n  trigger \"cron\" \"x\" {\n  }\n  trigger \"webhook\" \"y\" {\n    input_paths = { ref = \"ref\" }\n  }\n}\n",
+        );
+        for want in [
+            "Invalid role",
+            "Unsupported trigger type",
+            "Invalid input_paths",
+            "Missing required argument",
+        ] {
+            assert!(
+                errors.iter().any(|e| e.starts_with(want)),
+                "{want}: {errors:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn approval_rules_refuse_self_approval_other_roles_and_strangers() {
+        use baton_state::Role;
+        let open = ApprovalRules::default();
+        assert!(open.check("bob", Role::Approver, "api:alice").is_ok());
+        assert!(
+            open.check("alice", Role::Admin, "api:alice").is_err(),
+            "self-approval"
+        );
+        let strict = ApprovalRules {
+            approvers: vec!["carol".into()],
+            role: Some(Role::Admin),
+            allow_self_approval: true,
+        };
+        assert!(strict.check("carol", Role::Approver, "x").is_err(), "role");
+        assert!(strict.check("dave", Role::Admin, "x").is_err(), "not named");
+        assert!(strict.check("carol", Role::Admin, "api:carol").is_ok());
     }
 }

@@ -53,6 +53,8 @@ pub struct Workflow {
     /// Run, in order, after a failed run was rolled back.
     pub compensate: Vec<Step>,
     pub schedules: Vec<Schedule>,
+    /// `trigger "webhook" "NAME"` blocks: runs started by a signed HTTP request.
+    pub triggers: Vec<Trigger>,
     /// Steps by name, built on first lookup (a workflow is not changed once loaded).
     pub index: std::sync::OnceLock<std::collections::HashMap<String, usize>>,
 }
@@ -94,6 +96,8 @@ pub enum StepKind {
     Approval {
         message: Option<Expr>,
         timeout: Option<Duration>,
+        /// Who may decide over the HTTP API.
+        rules: ApprovalRules,
     },
     /// Run another workflow of the same directory as a child run.
     Workflow { name: String, name_span: Span },
@@ -183,6 +187,64 @@ pub struct Step {
     /// Worker labels a command step requires when it runs on workers (`run_on = { zone =
     /// "eu" }`): an expression for a map of strings.
     pub run_on: Option<Expr>,
+}
+
+/// Who may decide an approval step through the HTTP API (`approvers`, `role`,
+/// `allow_self_approval` in its `approval` block). The CLI on the agent's machine reads the
+/// store directly and is not held to them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApprovalRules {
+    /// Token names allowed to decide; empty: any token whose role may approve.
+    pub approvers: Vec<String>,
+    /// The role a decider must hold (an admin holds every role).
+    pub role: Option<baton_state::Role>,
+    /// Whether whoever started the run may decide it (default false).
+    pub allow_self_approval: bool,
+}
+
+impl ApprovalRules {
+    /// Whether `decider` (a token's name, with role `role`) may decide a run started by
+    /// `started_by` (the run's `who`; an API run's is `api:NAME`). `Err` says why not.
+    pub fn check(
+        &self,
+        decider: &str,
+        role: baton_state::Role,
+        started_by: &str,
+    ) -> Result<(), String> {
+        let actor = format!("api:{decider}");
+        if !self.allow_self_approval && (started_by == actor || started_by == decider) {
+            return Err(format!(
+                "{decider} started this run and may not approve it (the step does not set allow_self_approval = true)"
+            ));
+        }
+        if let Some(r) = self.role {
+            if role != r && role != baton_state::Role::Admin {
+                return Err(format!(
+                    "this approval needs the role {r}; token {decider} has the role {role}"
+                ));
+            }
+        }
+        if !self.approvers.is_empty() && !self.approvers.iter().any(|a| a == decider) {
+            return Err(format!(
+                "only {} may decide this approval",
+                self.approvers.join(", ")
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `trigger "webhook" "NAME" { secret_env = "VAR", inputs = { … }, input_paths = { … } }`.
+#[derive(Clone, Debug)]
+pub struct Trigger {
+    pub name: String,
+    /// The environment variable of the agent holding the HMAC secret.
+    pub secret_env: String,
+    /// A constant expression for inputs given to every run.
+    pub inputs: Option<Expr>,
+    /// Inputs taken from the request's JSON body: (input name, JSON pointer).
+    pub input_paths: Vec<(String, String)>,
+    pub span: Span,
 }
 
 /// Where a workflow's command steps run (`local`, the default, or `workers`).

@@ -32,6 +32,19 @@ pub struct Cli {
     /// per action). Also BATON_LOG_FORMAT.
     #[arg(long, global = true, value_name = "FORMAT")]
     pub log_format: Option<String>,
+    /// Talk to the HTTP API of a `baton serve` at URL instead of the local stores (for
+    /// `runs`, `approve`, `workflow run` and `logs`), with the token of --token or BATON_TOKEN.
+    #[arg(long, global = true, value_name = "URL")]
+    pub server: Option<String>,
+    /// The API token for --server (prefer BATON_TOKEN: a command line is visible to others).
+    #[arg(
+        long,
+        global = true,
+        value_name = "TOKEN",
+        env = "BATON_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
     /// Write a trace of the run (Chrome trace-event JSON, opens in Perfetto) to FILE.
     #[arg(long, global = true, value_name = "FILE")]
     pub trace_file: Option<PathBuf>,

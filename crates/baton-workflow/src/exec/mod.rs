@@ -344,6 +344,30 @@ impl<'a> Runner<'a> {
         approved: bool,
         reason: Option<&str>,
     ) -> Result<Option<Advance>, WfError> {
+        let run = self.record_decision(run_id, key, approved, reason)?;
+        self.continue_decided(&run)
+    }
+
+    /// Advances a run whose approval was just decided, unless another process holds it
+    /// (which then sees the decision): `None` then.
+    pub fn continue_decided(&self, run: &WfRun) -> Result<Option<Advance>, WfError> {
+        match self.store.claim(&run.id, &self.holder(), self.lease) {
+            Ok(claim) => {
+                let wfs = self.recorded(run)?;
+                self.drive_claimed(run, &claim, &wfs).map(Some)
+            }
+            Err(StateError::Claimed { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The approval step `key` of run `run_id` if it waits for a decision: the run, the
+    /// step's record and its model (`None` for an approval a policy asked for).
+    pub fn waiting_approval(
+        &self,
+        run_id: &str,
+        key: &str,
+    ) -> Result<(WfRun, WfStep, Option<crate::model::Step>), WfError> {
         let run = self
             .store
             .run(run_id)?
@@ -376,6 +400,25 @@ impl<'a> Runner<'a> {
                 ),
             });
         }
+        let model = self.recorded(&run).ok().and_then(|w| {
+            w.get(&run.workflow)
+                .and_then(|w| w.step(&step.step))
+                .cloned()
+        });
+        let step = step.clone();
+        Ok((run, step, model))
+    }
+
+    /// Records an approval decision (with [`Runner::actor`] as who decided) for a waiting
+    /// step, and audits it; does not advance the run. Returns the run.
+    pub fn record_decision(
+        &self,
+        run_id: &str,
+        key: &str,
+        approved: bool,
+        reason: Option<&str>,
+    ) -> Result<WfRun, WfError> {
+        let (run, _, _) = self.waiting_approval(run_id, key)?;
         let decision = json!({
             "approved": approved,
             "by": self.actor.who,
@@ -398,14 +441,7 @@ impl<'a> Runner<'a> {
                 reason.map(|r| format!(": {r}")).unwrap_or_default()
             ),
         );
-        match self.store.claim(run_id, &self.holder(), self.lease) {
-            Ok(claim) => {
-                let wfs = self.recorded(&run)?;
-                self.drive_claimed(&run, &claim, &wfs).map(Some)
-            }
-            Err(StateError::Claimed { .. }) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        Ok(run)
     }
 
     /// Rolls back every stack a run applied (newest first), then runs its compensations.

@@ -1,5 +1,5 @@
 //! What the HTTP API asks of the agent beyond reading stores: the binary's side of
-//! `baton_server::workflows::WorkflowControl` and `baton_server::stacks::StackControl`, built
+//! `baton_server::stacks::StackControl` (the workflows' side is `api_workflows.rs`), built
 //! on the same engine calls as the CLI's commands.
 //!
 //! Must not print, and must not hand the server a sensitive value it did not mark: the server
@@ -7,42 +7,9 @@
 
 use baton_backend::Location;
 use baton_server::stacks::StackControl;
-use baton_server::workflows::WorkflowControl;
-use baton_state::{StateError, StateStore, WorkflowStore};
+use baton_state::StateStore;
 use serde_json::Value;
-use std::sync::{Arc, Mutex};
-
-/// The directory's workflow run store, opened once it exists.
-pub struct Workflows {
-    location: Location,
-    opened: Mutex<Option<Arc<dyn WorkflowStore>>>,
-}
-
-impl Workflows {
-    pub fn new(location: Location) -> Workflows {
-        Workflows {
-            location,
-            opened: Mutex::new(None),
-        }
-    }
-}
-
-impl WorkflowControl for Workflows {
-    fn store(&self) -> Result<Option<Arc<dyn WorkflowStore>>, StateError> {
-        let mut opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(s) = &*opened {
-            return Ok(Some(Arc::clone(s)));
-        }
-        if let Some(p) = self.location.sqlite_workflows_path() {
-            if !p.exists() {
-                return Ok(None);
-            }
-        }
-        let store: Arc<dyn WorkflowStore> = Arc::from(self.location.open_workflows()?);
-        *opened = Some(Arc::clone(&store));
-        Ok(Some(store))
-    }
-}
+use std::sync::Arc;
 
 /// The directory's stack, for the API.
 pub struct Stacks {

@@ -2,6 +2,7 @@
 //! renders the result. Shared setup (working directory, state location, environment) is here.
 
 mod api;
+mod api_workflows;
 mod apply;
 pub mod audit;
 mod fmt;
@@ -10,6 +11,7 @@ mod misc;
 mod plan;
 pub mod policy;
 mod reconcile;
+mod remote;
 mod run;
 mod runs;
 mod server;
@@ -31,6 +33,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 /// Where a command runs.
+#[derive(Clone)]
 pub struct Env {
     /// The root module directory (after `--chdir`).
     pub dir: PathBuf,
@@ -276,6 +279,9 @@ impl Drop for StoreHandle {
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     crate::telemetry::init_logging(cli.log_format.as_deref())?;
+    if let Some(server) = &cli.server {
+        return remote::run(&cli, server);
+    }
     let env = Env::new(&cli)?;
     match cli.command {
         Command::Validate(a) => misc::validate(&env, &a),

@@ -178,7 +178,10 @@ pub fn start_api(env: &Env, a: &ServeArgs) -> anyhow::Result<Option<Api>> {
             location: location.clone(),
             opened: Mutex::new(None),
         }),
-        workflows: Arc::new(super::api::Workflows::new(location.clone())),
+        workflows: Arc::new(super::api_workflows::Workflows::new(
+            env.clone(),
+            location.clone(),
+        )),
         stacks: Arc::new(super::api::Stacks::new(state)),
         views: Arc::new(super::api::Views {
             queue: location.clone(),

@@ -101,6 +101,21 @@ fn runner<'a>(
     Ok(r)
 }
 
+/// Runs `f` with a runner of the directory acting as `actor` (the HTTP API's callers and
+/// webhooks), with store handles of its own: the outer error is one of opening them.
+pub(super) fn as_actor<T>(
+    env: &Env,
+    actor: baton_engine::audit::Actor,
+    f: impl FnOnce(&Runner<'_>) -> Result<T, WfError>,
+) -> anyhow::Result<Result<T, WfError>> {
+    let store = open(env)?;
+    let log = env.open_store()?;
+    let queue = queue_if_needed(env, executor_override(None)?)?;
+    let mut r = runner(env, store.as_ref(), &log, 10, queue)?;
+    r.actor = actor;
+    Ok(f(&r))
+}
+
 /// Where command steps run, when the command line says: `--executor`, else `BATON_EXECUTOR`
 /// (which a detached run's process inherits). `None`: each workflow's own `executor`.
 fn executor_override(flag: Option<&str>) -> anyhow::Result<Option<Executor>> {
