@@ -18,6 +18,7 @@ pub mod api;
 pub mod limiter;
 pub mod metrics;
 pub mod openapi;
+pub mod redact;
 pub mod stacks;
 pub mod tls;
 pub mod token;

@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use baton_server::access::allows;
 use baton_server::api::{router, routes, App};
+use baton_server::stacks::{Actor, ControlError, PlanNow, Started};
 use baton_server::{token, StateSource, Stores};
 use baton_state::{Role, StateError, StateStore, TokenRecord, TokenStore};
 use std::sync::{Arc, Mutex};
@@ -26,6 +27,50 @@ impl baton_server::stacks::StackControl for NoState {
     fn run_plan(&self, _id: &str) -> Result<Option<serde_json::Value>, String> {
         Ok(None)
     }
+    fn plan(&self) -> Result<PlanNow, ControlError> {
+        Ok(PlanNow::default())
+    }
+    fn apply(&self, _a: &Actor) -> Result<Started, ControlError> {
+        Err(none())
+    }
+    fn cancel(&self, _id: &str, _a: &Actor) -> Result<Started, ControlError> {
+        Err(none())
+    }
+    fn resume(&self, _id: &str, _a: &Actor) -> Result<Started, ControlError> {
+        Err(none())
+    }
+    fn rollback(&self, _id: &str, _a: &Actor) -> Result<Started, ControlError> {
+        Err(none())
+    }
+    fn drift(&self) -> Result<serde_json::Value, ControlError> {
+        Ok(serde_json::json!({ "stacks": [] }))
+    }
+    fn check_drift(&self, _a: &Actor) -> Result<serde_json::Value, ControlError> {
+        Err(none())
+    }
+    fn state(&self) -> Result<Option<(u64, serde_json::Value)>, ControlError> {
+        Ok(None)
+    }
+    fn services(&self) -> Result<serde_json::Value, ControlError> {
+        Ok(serde_json::json!({ "services": [] }))
+    }
+    fn restart_service(&self, _n: &str, _a: &Actor) -> Result<serde_json::Value, ControlError> {
+        Err(none())
+    }
+    fn policies(&self) -> Result<serde_json::Value, ControlError> {
+        Ok(serde_json::json!({ "policies": [], "decisions": [] }))
+    }
+    fn policy_test(&self) -> Result<serde_json::Value, ControlError> {
+        Err(none())
+    }
+    fn workers(&self) -> Result<serde_json::Value, ControlError> {
+        Ok(serde_json::json!({ "workers": [] }))
+    }
+}
+
+/// What the stub answers to an action: there is nothing to act on.
+fn none() -> ControlError {
+    ControlError::NotFound("nothing here".into())
 }
 
 impl StateSource for NoState {
@@ -90,7 +135,11 @@ fn setup() -> (axum::Router, Vec<(Role, String)>) {
 }
 
 async fn status(r: &axum::Router, path: &str, token: Option<&str>) -> StatusCode {
-    let mut req = Request::get(path);
+    call(r, "GET", path, token).await
+}
+
+async fn call(r: &axum::Router, method: &str, path: &str, token: Option<&str>) -> StatusCode {
+    let mut req = Request::builder().method(method).uri(path);
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
@@ -99,7 +148,7 @@ async fn status(r: &axum::Router, path: &str, token: Option<&str>) -> StatusCode
 }
 
 fn concrete(path: &str) -> String {
-    path.replace("{id}", "r1")
+    path.replace("{id}", "r1").replace("{name}", "web")
 }
 
 #[tokio::test]
@@ -111,7 +160,7 @@ async fn every_route_is_served_and_guarded_as_the_table_says() {
     );
     for route in routes() {
         let path = concrete(route.path);
-        let anonymous = status(&r, &path, None).await;
+        let anonymous = call(&r, route.method, &path, None).await;
         match route.permission {
             None => assert_eq!(anonymous, StatusCode::OK, "{path}"),
             Some(_) => assert_eq!(
@@ -125,7 +174,7 @@ async fn every_route_is_served_and_guarded_as_the_table_says() {
         for route in routes() {
             let Some(p) = route.permission else { continue };
             let path = concrete(route.path);
-            let got = status(&r, &path, Some(t)).await;
+            let got = call(&r, route.method, &path, Some(t)).await;
             if allows(*role, p) {
                 assert!(
                     got != StatusCode::FORBIDDEN && got != StatusCode::UNAUTHORIZED,
