@@ -424,3 +424,103 @@ fn stacks_over_http_roles_apply_rollback_policy_denial_and_no_sensitive_value() 
         );
     }
 }
+
+/// A two-replica exec service that answers HTTP on its port.
+const SERVICE: &str = r#"
+resource "service" "web" {
+  command  = ["sh", "-c", "exec python3 -m http.server --bind 127.0.0.1 $PORT"]
+  replicas = 2
+  port "http" {}
+  health_check {
+    type              = "http"
+    port              = "http"
+    path              = "/"
+    interval          = "200ms"
+    timeout           = "1s"
+    failure_threshold = 2
+  }
+  update {
+    max_parallel     = 1
+    min_healthy_time = "300ms"
+    healthy_deadline = "10s"
+    auto_revert      = true
+  }
+  kill_timeout = "2s"
+}
+"#;
+
+fn web(c: &Client, token: &str) -> Json {
+    let v = c.expect("GET", "/api/v1/services", token, 200);
+    v["services"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["name"] == "web").cloned())
+        .unwrap_or(Json::Null)
+}
+
+fn replica_ids(s: &Json) -> Vec<String> {
+    s["replicas"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r["id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_service_is_restarted_replica_by_replica_over_http_and_the_restart_is_audited() {
+    let p = Project::new(&[("main.tf", SERVICE)]);
+    let _cleanup = common::services::ExecReplicas(p.path().to_path_buf());
+    let viewer = token(&p, "viewer", "alice");
+    let operator = token(&p, "operator", "ops");
+    let s = serve(&p);
+    let c = Client::new(&s);
+
+    let started = c.expect("POST", "/api/v1/stacks/apply", &operator, 202);
+    let id = started["run"]["id"].as_str().expect("a run id").to_string();
+    let run = c.wait_run(&id, &viewer);
+    assert_eq!(run["status"], "completed", "{run}");
+    let before = web(&c, &viewer);
+    assert_eq!(before["healthy_replicas"], 2, "{before}");
+    let old = replica_ids(&before);
+    assert_eq!(old.len(), 2, "{before}");
+
+    c.expect("POST", "/api/v1/services/nope/restart", &operator, 404);
+    let (st, _) = c.call("POST", "/api/v1/services/web/restart", &viewer);
+    assert_eq!(st, 403);
+    let r = c.expect("POST", "/api/v1/services/web/restart", &operator, 202);
+    let version = r["version"].as_str().expect("the new version").to_string();
+    assert!(version.ends_with("+restart.1"), "{r}");
+
+    // Every replica is replaced; at no sample are both down.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut min_healthy = u64::MAX;
+    loop {
+        let now = web(&c, &viewer);
+        min_healthy = min_healthy.min(now["healthy_replicas"].as_u64().unwrap_or(0));
+        let ids = replica_ids(&now);
+        if now["deployment"] == "healthy"
+            && now["version"] == version.as_str()
+            && now["healthy_replicas"] == 2
+            && ids.len() == 2
+            && ids.iter().all(|i| !old.contains(i))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the restart did not finish: {now}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(min_healthy >= 1, "a moment without a healthy replica");
+
+    let export = c.expect("GET", "/api/v1/audit/export", &viewer, 200);
+    let rec = export["records"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["command"] == "service restart"))
+        .unwrap_or_else(|| panic!("the restart's audit record in {export}"))
+        .clone();
+    assert_eq!(rec["actor"], "api:ops", "{rec}");
+}

@@ -200,6 +200,35 @@ impl Stacks {
         store.run(id).map_err(failed)?.ok_or_else(missing)
     }
 
+    /// Appends a record of a call that is not a run (the engine records runs) to the audit
+    /// log; a log that cannot be written is said on the agent's output, and the call goes on.
+    fn audit(&self, actor: &Actor, command: &str, run_id: Option<String>, outcome: String) {
+        let store = match self.store() {
+            Ok(Some(s)) => s,
+            Ok(None) => return,
+            Err(e) => {
+                eprintln!("Warning: could not append to the audit log: {e}");
+                return;
+            }
+        };
+        let who = EngineActor {
+            who: format!("api:{}", actor.name),
+            args: vec![actor.request.clone()],
+        };
+        let r = baton_engine::audit::Record {
+            command,
+            run_id,
+            plan: None,
+            plan_digest: None,
+            policy: Value::Null,
+            outcome,
+            changes: Vec::new(),
+        };
+        if let Err(e) = baton_engine::audit::append(store.as_ref(), &who, &self.env.workspace, r) {
+            eprintln!("Warning: could not append to the audit log: {e}");
+        }
+    }
+
     fn drift_entry(&self, store: &dyn StateStore) -> Result<Value, ControlError> {
         let name = self
             .env
@@ -345,6 +374,12 @@ impl StackControl for Stacks {
             h.stop.stop();
             h.cancel.store(true, Ordering::SeqCst);
             eprintln!("API: api:{} cancelled run {id}.", actor.name);
+            self.audit(
+                actor,
+                "cancel",
+                Some(id.to_string()),
+                format!("run {id} cancelled"),
+            );
             return Ok(Started {
                 id: id.to_string(),
                 kind: h.kind,
@@ -452,10 +487,20 @@ impl StackControl for Stacks {
         Ok(super::services::status_json(&self.env))
     }
 
-    fn restart_service(&self, name: &str, _actor: &Actor) -> Result<Value, ControlError> {
-        Err(ControlError::Conflict(format!(
-            "restarting service {name} over the API is not implemented yet"
-        )))
+    fn restart_service(&self, name: &str, actor: &Actor) -> Result<Value, ControlError> {
+        let board = baton_service::handoff::Handoff::new(self.env.board().map_err(failed)?);
+        let Some(version) = board.request_restart(name).map_err(failed)? else {
+            return Err(ControlError::NotFound(format!(
+                "there is no service {name} in the stack (`baton status` lists them)"
+            )));
+        };
+        self.audit(
+            actor,
+            "service restart",
+            None,
+            format!("rolling restart of service.{name} requested (version {version})"),
+        );
+        Ok(json!({ "service": name, "version": version, "status": "restarting" }))
     }
 
     fn policies(&self) -> Result<Value, ControlError> {
