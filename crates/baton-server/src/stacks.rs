@@ -58,7 +58,7 @@ pub struct Started {
     pub id: String,
     /// `apply`, `resume`, `rollback`, `workflow`.
     pub kind: String,
-    /// `running`, `cancelling`, …
+    /// `running`, `denied`, `stopping`, `cancelling`
     pub status: String,
 }
 
@@ -80,7 +80,8 @@ pub trait StackControl: Send + Sync + 'static {
     /// Starts an apply of the agent's stack in the background (the engine's run lifecycle,
     /// policy gate included), approved.
     fn apply(&self, actor: &Actor) -> Result<Started, ControlError>;
-    /// Stops run `id` (a stack run this agent runs, or a workflow run).
+    /// Stops run `id` (a stack run this agent carries out): the first call stops scheduling
+    /// (`stopping`: running actions finish), a second kills running actions (`cancelling`).
     fn cancel(&self, id: &str, actor: &Actor) -> Result<Started, ControlError>;
     /// Finishes run `id` in the background; refused (`Conflict`) when it cannot be resumed.
     fn resume(&self, id: &str, actor: &Actor) -> Result<Started, ControlError>;
@@ -169,7 +170,7 @@ pub const ROUTES: &[Route] = &[
         method: "POST",
         path: "/api/v1/runs/{id}/cancel",
         permission: Some(Permission::Run),
-        summary: "Stop a run this agent carries out (running actions are stopped)",
+        summary: "Stop a run this agent carries out (again: kill its running actions)",
         doc: Some(run_action_doc),
     },
     Route {
@@ -456,7 +457,7 @@ fn actor(caller: &Caller, request: &str) -> Actor {
 fn started(s: Started) -> Response {
     // A run started (or refused by the policies, which its outcome and audit record say) is
     // accepted; a cancel is done when it answers.
-    let status = if s.status == "cancelling" {
+    let status = if s.status == "cancelling" || s.status == "stopping" {
         StatusCode::OK
     } else {
         StatusCode::ACCEPTED

@@ -524,3 +524,65 @@ fn a_service_is_restarted_replica_by_replica_over_http_and_the_restart_is_audite
         .clone();
     assert_eq!(rec["actor"], "api:ops", "{rec}");
 }
+
+/// One object whose creation takes seconds, and one created after it.
+const SLOW: &str = r#"
+resource "shell_script" "slow" {
+  lifecycle_commands {
+    create = "sleep 3"
+    delete = "true"
+  }
+}
+
+resource "terraform_data" "fast" {
+  input      = "x"
+  depends_on = [shell_script.slow]
+}
+"#;
+
+#[test]
+fn a_run_cancelled_over_http_stops_and_is_resumed_over_http() {
+    let p = Project::new(&[("main.tf", SLOW)]);
+    let viewer = token(&p, "viewer", "alice");
+    let operator = token(&p, "operator", "ops");
+    let s = serve(&p);
+    let c = Client::new(&s);
+
+    let started = c.expect("POST", "/api/v1/stacks/apply", &operator, 202);
+    assert_eq!(started["run"]["status"], "running", "{started}");
+    let id = started["run"]["id"].as_str().expect("a run id").to_string();
+    std::thread::sleep(Duration::from_millis(700));
+    c.expect("POST", &format!("/api/v1/runs/{id}/cancel"), &viewer, 403);
+    let cancelled = c.expect("POST", &format!("/api/v1/runs/{id}/cancel"), &operator, 200);
+    assert_eq!(cancelled["run"]["status"], "stopping", "{cancelled}");
+    let run = c.wait_run(&id, &viewer);
+    assert_eq!(run["status"], "stopped", "{run}");
+    // The slow action finished and was saved; the one after it never started.
+    let state = c.expect("GET", "/api/v1/stacks/state", &viewer, 200);
+    assert_eq!(addresses(&state), vec!["shell_script.slow".to_string()]);
+
+    // Resumed over HTTP: a new run finishes the plan.
+    let resumed = c.expect("POST", &format!("/api/v1/runs/{id}/resume"), &operator, 202);
+    let rid = resumed["run"]["id"].as_str().expect("an id").to_string();
+    assert_eq!(resumed["run"]["kind"], "resume", "{resumed}");
+    let run = c.wait_run(&rid, &viewer);
+    assert_eq!(run["status"], "completed", "{run}");
+    let state = c.expect("GET", "/api/v1/stacks/state", &viewer, 200);
+    assert_eq!(
+        addresses(&state),
+        vec![
+            "shell_script.slow".to_string(),
+            "terraform_data.fast".to_string()
+        ]
+    );
+    let export = c.expect("GET", "/api/v1/audit/export", &viewer, 200);
+    let records = export["records"].as_array().cloned().unwrap_or_default();
+    for (command, run) in [("cancel", &id), ("resume", &rid)] {
+        assert!(
+            records.iter().any(|r| r["command"] == command
+                && r["run_id"] == run.as_str()
+                && r["actor"] == "api:ops"),
+            "no {command} record of {run} by api:ops in {export}"
+        );
+    }
+}

@@ -371,19 +371,27 @@ impl StackControl for Stacks {
 
     fn cancel(&self, id: &str, actor: &Actor) -> Result<Started, ControlError> {
         if let Some(h) = lock(&self.running).get(id).cloned() {
-            h.stop.stop();
-            h.cancel.store(true, Ordering::SeqCst);
-            eprintln!("API: api:{} cancelled run {id}.", actor.name);
-            self.audit(
-                actor,
-                "cancel",
-                Some(id.to_string()),
-                format!("run {id} cancelled"),
-            );
+            // As Ctrl-C in the terminal: the first stops scheduling (running actions finish
+            // and are saved, the run can be resumed), the second kills running actions too.
+            let (status, outcome) = if h.stop.is_stopped() {
+                h.cancel.store(true, Ordering::SeqCst);
+                (
+                    "cancelling",
+                    format!("run {id} cancelled: running actions killed"),
+                )
+            } else {
+                h.stop.stop();
+                (
+                    "stopping",
+                    format!("run {id} stopped: no new actions; running ones finish"),
+                )
+            };
+            eprintln!("API: api:{} {status} run {id}.", actor.name);
+            self.audit(actor, "cancel", Some(id.to_string()), outcome);
             return Ok(Started {
                 id: id.to_string(),
                 kind: h.kind,
-                status: "cancelling".into(),
+                status: status.into(),
             });
         }
         if self.workflow_run(id)?.is_some() {
