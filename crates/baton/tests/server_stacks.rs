@@ -586,3 +586,68 @@ fn a_run_cancelled_over_http_stops_and_is_resumed_over_http() {
         );
     }
 }
+
+const WORKFLOW: &str = r#"workflow "hello" {
+  step "greet" {
+    command = "echo hi >> greeted.txt"
+  }
+}
+"#;
+
+#[test]
+fn workflow_runs_have_no_plan_are_not_resumed_when_finished_and_are_rolled_back_over_http() {
+    let p = Project::new(&[("main.tf", STACK), ("hello.baton.hcl", WORKFLOW)]);
+    let viewer = token(&p, "viewer", "alice");
+    let operator = token(&p, "operator", "ops");
+    p.baton(["workflow", "run", "hello"]).ok();
+    let runs: Json =
+        serde_json::from_str(&p.baton(["runs", "--json"]).ok().stdout).expect("runs JSON");
+    let wf = runs
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["kind"] == "workflow"))
+        .and_then(|r| r["id"].as_str())
+        .map(str::to_string)
+        .expect("a workflow run");
+    let s = serve(&p);
+    let c = Client::new(&s);
+
+    let v = c.expect("GET", &format!("/api/v1/runs/{wf}/plan"), &viewer, 404);
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("workflow run")),
+        "{v}"
+    );
+    let v = c.expect("POST", &format!("/api/v1/runs/{wf}/resume"), &operator, 409);
+    assert!(
+        v["error"].as_str().is_some_and(|e| e.contains("succeeded")),
+        "{v}"
+    );
+    c.expect("POST", &format!("/api/v1/runs/{wf}/cancel"), &operator, 409);
+    let rb = c.expect(
+        "POST",
+        &format!("/api/v1/runs/{wf}/rollback"),
+        &operator,
+        202,
+    );
+    assert_eq!(rb["run"]["id"], wf.as_str(), "{rb}");
+    assert_eq!(rb["run"]["kind"], "workflow", "{rb}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let shown: Json =
+            serde_json::from_str(&p.baton(["runs", "show", &wf, "--json"]).ok().stdout)
+                .expect("run JSON");
+        if shown["status"] == "rolled_back" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not rolled back: {shown}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // A rolled-back run is not rolled back twice.
+    c.expect(
+        "POST",
+        &format!("/api/v1/runs/{wf}/rollback"),
+        &operator,
+        409,
+    );
+}

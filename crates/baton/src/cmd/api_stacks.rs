@@ -156,18 +156,26 @@ impl Stacks {
         })
     }
 
-    /// A workflow run's store and the run, if `id` is one.
-    fn workflow_run(
-        &self,
-        id: &str,
-    ) -> Result<Option<Box<dyn baton_state::WorkflowStore>>, ControlError> {
+    /// The workflow run `id`, if it is one.
+    fn workflow_run(&self, id: &str) -> Result<Option<baton_state::WfRun>, ControlError> {
         Ok(super::workflow::find_run(&self.env, id)
             .map_err(failed)?
-            .map(|(s, _)| s))
+            .map(|(_, r)| r))
     }
 
     /// Carries out a workflow run's resume or rollback in the background, as the CLI does.
-    fn workflow_action(&self, id: &str, what: &'static str) -> Result<Started, ControlError> {
+    fn workflow_action(
+        &self,
+        id: &str,
+        what: &'static str,
+        actor: &Actor,
+    ) -> Result<Started, ControlError> {
+        self.audit(
+            actor,
+            what,
+            Some(id.to_string()),
+            format!("{what} of workflow run {id} requested"),
+        );
         let env = self.env.for_stack(self.env.dir.clone(), true);
         let run_id = id.to_string();
         std::thread::Builder::new()
@@ -413,8 +421,14 @@ impl StackControl for Stacks {
     }
 
     fn resume(&self, id: &str, actor: &Actor) -> Result<Started, ControlError> {
-        if self.workflow_run(id)?.is_some() {
-            return self.workflow_action(id, "resume");
+        if let Some(run) = self.workflow_run(id)? {
+            if run.status.is_final() {
+                return Err(ControlError::Conflict(format!(
+                    "workflow run {id} has finished ({}): there is nothing to resume",
+                    run.status.as_str()
+                )));
+            }
+            return self.workflow_action(id, "resume", actor);
         }
         let r = self.stack_run(id)?;
         if lock(&self.running).contains_key(id) || r.status == RunStatus::Running {
@@ -431,8 +445,15 @@ impl StackControl for Stacks {
     }
 
     fn rollback(&self, id: &str, actor: &Actor) -> Result<Started, ControlError> {
-        if self.workflow_run(id)?.is_some() {
-            return self.workflow_action(id, "rollback");
+        if let Some(run) = self.workflow_run(id)? {
+            use baton_state::WfRunStatus::{Cancelled, RolledBack};
+            if matches!(run.status, RolledBack | Cancelled) {
+                return Err(ControlError::Conflict(format!(
+                    "workflow run {id} is {}: there is nothing to roll back",
+                    run.status.as_str()
+                )));
+            }
+            return self.workflow_action(id, "rollback", actor);
         }
         let r = self.stack_run(id)?;
         if lock(&self.running).contains_key(id) || r.status == RunStatus::Running {
