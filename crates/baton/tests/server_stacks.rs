@@ -262,6 +262,7 @@ fn stacks_over_http_roles_apply_rollback_policy_denial_and_no_sensitive_value() 
     let id = started["run"]["id"].as_str().expect("a run id").to_string();
     let run = c.wait_run(&id, &viewer);
     assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(run["who"], "api:ops", "{run}");
 
     // The run's plan: the diff with the sensitive value and the unknowns marked.
     let rp = c.expect("GET", &format!("/api/v1/runs/{id}/plan"), &viewer, 200);
