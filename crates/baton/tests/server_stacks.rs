@@ -82,7 +82,13 @@ fn command(p: &Project, args: &[&str]) -> Command {
 }
 
 fn serve(p: &Project) -> Server {
-    let mut child = command(p, &["serve", "--listen", "127.0.0.1:0", "--for", "300s"])
+    serve_with(p, &[])
+}
+
+fn serve_with(p: &Project, extra: &[&str]) -> Server {
+    let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--for", "300s"];
+    args.extend_from_slice(extra);
+    let mut child = command(p, &args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -651,4 +657,23 @@ fn workflow_runs_have_no_plan_are_not_resumed_when_finished_and_are_rolled_back_
         &operator,
         409,
     );
+}
+
+#[test]
+fn drift_lists_every_stack_the_agent_serves() {
+    let p = Project::new(&[("main.tf", STACK), ("other/main.tf", STACK)]);
+    let viewer = token(&p, "viewer", "alice");
+    p.baton(["--chdir", "other", "apply", "--auto-approve"])
+        .ok();
+    p.baton(["--chdir", "other", "drift"]).ok();
+    let s = serve_with(&p, &["--stack", "other"]);
+    let c = Client::new(&s);
+    let d = c.expect("GET", "/api/v1/stacks/drift", &viewer, 200);
+    let stacks = d["stacks"].as_array().cloned().unwrap_or_default();
+    assert_eq!(stacks.len(), 2, "{d}");
+    // The directory's own stack was never checked; the other one was, and is clean.
+    assert_eq!(stacks[0]["time"], Json::Null, "{d}");
+    assert_eq!(stacks[1]["stack"], "other", "{d}");
+    assert_eq!(stacks[1]["outcome"], "clean", "{d}");
+    assert!(stacks[1]["time"].is_string(), "{d}");
 }

@@ -31,6 +31,8 @@ const EARLY_WAIT: Duration = Duration::from_secs(60);
 /// The directory's stack, for the API.
 pub struct Stacks {
     env: Env,
+    /// The other stacks the agent serves (`--stack DIR`), by name: their drift is shown.
+    others: Vec<(String, Env)>,
     state: Arc<dyn baton_server::StateSource>,
     /// The runs this agent carries out for the API, by id: how to stop them.
     running: Arc<Mutex<BTreeMap<String, Handles>>>,
@@ -54,9 +56,16 @@ enum Early {
 }
 
 impl Stacks {
-    pub fn new(env: &Env, state: Arc<dyn baton_server::StateSource>) -> Stacks {
+    /// The API's view of the directory's stack; `others`: the `--stack` directories the
+    /// agent also serves (read for drift only).
+    pub fn new(
+        env: &Env,
+        others: Vec<(String, Env)>,
+        state: Arc<dyn baton_server::StateSource>,
+    ) -> Stacks {
         Stacks {
             env: env.for_stack(env.dir.clone(), true),
+            others,
             state,
             running: Arc::new(Mutex::new(BTreeMap::new())),
         }
@@ -237,21 +246,25 @@ impl Stacks {
         }
     }
 
-    fn drift_entry(&self, store: &dyn StateStore) -> Result<Value, ControlError> {
-        let name = self
-            .env
-            .dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| ".".into());
-        let records = store.audit_records().map_err(failed)?;
+    /// The newest drift record of the stack `name` in environment `workspace`, from `store`
+    /// (`None`: the stack has no state yet).
+    fn drift_entry(
+        &self,
+        name: &str,
+        workspace: &str,
+        store: Option<&dyn StateStore>,
+    ) -> Result<Value, ControlError> {
+        let records = match store {
+            Some(s) => s.audit_records().map_err(failed)?,
+            None => Vec::new(),
+        };
         let last = records.iter().rev().find(|r| {
             (r.command == baton_engine::reconcile::COMMAND || r.command == "drift")
-                && r.environment == self.env.workspace
+                && r.environment == workspace
         });
         let Some(r) = last else {
             return Ok(json!({
-                "stack": name, "environment": self.env.workspace, "time": null,
+                "stack": name, "environment": workspace, "time": null,
                 "outcome": null, "drifted": [], "repaired": [],
             }));
         };
@@ -276,7 +289,7 @@ impl Stacks {
             Vec::new()
         };
         Ok(json!({
-            "stack": name, "environment": self.env.workspace, "time": r.time,
+            "stack": name, "environment": workspace, "time": r.time,
             "outcome": outcome, "drifted": addresses, "repaired": repaired,
             "summary": r.outcome, "run_id": r.run_id, "actor": r.actor,
         }))
@@ -468,10 +481,17 @@ impl StackControl for Stacks {
     }
 
     fn drift(&self) -> Result<Value, ControlError> {
-        let Some(store) = self.store()? else {
-            return Ok(json!({ "stacks": [] }));
-        };
-        Ok(json!({ "stacks": [self.drift_entry(store.as_ref())?] }))
+        let own = baton_service::handoff::stack_name(&self.env.dir);
+        let store = self.store()?;
+        let mut stacks = vec![self.drift_entry(&own, &self.env.workspace, store.as_deref())?];
+        for (name, env) in &self.others {
+            if *name == own {
+                continue;
+            }
+            let store = env.existing_store().map_err(failed)?;
+            stacks.push(self.drift_entry(name, &env.workspace, store.as_deref())?);
+        }
+        Ok(json!({ "stacks": stacks }))
     }
 
     fn check_drift(&self, actor: &Actor) -> Result<Value, ControlError> {

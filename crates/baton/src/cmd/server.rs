@@ -179,7 +179,11 @@ pub fn start_api(env: &Env, a: &ServeArgs) -> anyhow::Result<Option<Api>> {
             opened: Mutex::new(None),
         }),
         workflows: Arc::new(super::api::Workflows::new(location)),
-        stacks: Arc::new(super::api_stacks::Stacks::new(env, state)),
+        stacks: Arc::new(super::api_stacks::Stacks::new(
+            env,
+            super::services::stacks(env, &a.stacks)?,
+            state,
+        )),
     };
     let bound = match baton_server::bind(&baton_server::Opts { listen, tls }, stores) {
         Ok(b) => b,
