@@ -330,6 +330,10 @@ fn stacks_over_http_roles_apply_rollback_policy_denial_and_no_sensitive_value() 
     assert_eq!(d["stacks"][0]["drifted"], serde_json::json!([]));
     let d2 = c.expect("GET", "/api/v1/drift", &viewer, 200);
     assert_eq!(d2["stacks"], d["stacks"]);
+    assert_eq!(
+        d["stacks"][0]["actor"], "api:ops",
+        "the check is recorded as the caller's: {d}"
+    );
 
     // Services, policies (the set and the last decision), workers.
     let sv = c.expect("GET", "/api/v1/services", &viewer, 200);
