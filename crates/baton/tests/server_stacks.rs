@@ -46,6 +46,16 @@ warn contains msg if {
 }
 "#;
 
+/// The warning's test.
+const NOTES_TEST: &str = r#"package notes
+
+import rego.v1
+
+test_a_create_is_noted if {
+  count(warn) == 1 with input as {"resource_changes": [{"address": "x.y", "change": {"actions": ["create"]}}]}
+}
+"#;
+
 /// Denies creating `terraform_data.blocked`.
 const DENY_BLOCKED: &str = r#"package blocked
 
@@ -346,8 +356,12 @@ fn stacks_over_http_roles_apply_rollback_policy_denial_and_no_sensitive_value() 
             .any(|x| x["command"] == "apply" && x["messages"].to_string().contains("is new"))),
         "{pol}"
     );
+    p.write("policies/notes_test.rego", NOTES_TEST);
     let t = c.expect("POST", "/api/v1/policies/test", &operator, 200);
-    assert!(t["ok"].is_boolean(), "{t}");
+    assert_eq!(t["ok"], true, "{t}");
+    assert_eq!(t["passed"], 1, "{t}");
+    assert_eq!(t["tests"][0]["name"], "test_a_create_is_noted", "{t}");
+    assert_eq!(t["tests"][0]["outcome"], "pass", "{t}");
     let w = c.expect("GET", "/api/v1/workers", &viewer, 200);
     assert!(w["workers"].is_array() && w["agent"]["pid"].is_u64(), "{w}");
 

@@ -612,6 +612,24 @@ impl StackControl for Stacks {
             "failed": report.failed(),
             "errored": report.errored(),
             "skipped": report.skipped(),
+            "tests": report.results.iter().map(|t| json!({
+                "package": t.package,
+                "name": t.name,
+                "file": t.file,
+                "line": t.line,
+                "outcome": match &t.outcome {
+                    baton_policy::TestOutcome::Pass => "pass",
+                    baton_policy::TestOutcome::Fail => "fail",
+                    baton_policy::TestOutcome::Skip => "skip",
+                    baton_policy::TestOutcome::Error(_) => "error",
+                },
+                "error": match &t.outcome {
+                    baton_policy::TestOutcome::Error(d) => Some(format!("{}: {}", d.summary, d.detail)),
+                    _ => None,
+                },
+                "duration_ms": u64::try_from(t.duration.as_millis()).unwrap_or(u64::MAX),
+                "output": t.output,
+            })).collect::<Vec<_>>(),
             "report": report.render(&sources, true),
         }))
     }
