@@ -694,4 +694,19 @@ fn drift_lists_every_stack_the_agent_serves() {
     assert_eq!(stacks[1]["stack"], "other", "{d}");
     assert_eq!(stacks[1]["outcome"], "clean", "{d}");
     assert!(stacks[1]["time"].is_string(), "{d}");
+
+    // A plan of a configuration with errors: no changes, the errors as text.
+    let operator = token(&p, "operator", "ops");
+    p.write(
+        "broken.tf",
+        "resource \"terraform_data\" \"c\" {\n  input = var.missing\n}\n",
+    );
+    let plan = c.expect("POST", "/api/v1/stacks/plan", &operator, 200);
+    assert_eq!(plan["changes"], serde_json::json!([]), "{plan}");
+    assert!(
+        plan["errors"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|x| x.to_string().contains("missing"))),
+        "{plan}"
+    );
 }
