@@ -490,14 +490,25 @@ async fn run_plan(State(app): State<App>, Path(id): Path<String>) -> Result<Json
                     .flatten()
                     .and_then(|s| s.run(&id).ok().flatten())
                     .is_some();
-                Err(ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    if workflow {
-                        format!("run {id} is a workflow run: it has no plan of its own (its stack steps' runs have)")
-                    } else {
-                        format!("there is no run {id}")
-                    },
-                ))
+                // A run that never started (denied by the policies, …) left only its audit
+                // record.
+                let audited = match state(&app)? {
+                    Some(store) => store
+                        .audit_records()
+                        .map_err(ApiError::internal)?
+                        .into_iter()
+                        .find(|r| r.run_id.as_deref() == Some(id.as_str())),
+                    None => None,
+                };
+                let message = match (workflow, audited) {
+                    (true, _) => format!("run {id} is a workflow run: it has no plan of its own (its stack steps' runs have)"),
+                    (false, Some(r)) => format!(
+                        "run {id} never started ({}; audit record {}): no plan was recorded",
+                        r.outcome, r.id
+                    ),
+                    (false, None) => format!("there is no run {id}"),
+                };
+                Err(ApiError::new(StatusCode::NOT_FOUND, message))
             }
         }
     })

@@ -402,6 +402,18 @@ fn stacks_over_http_roles_apply_rollback_policy_denial_and_no_sensitive_value() 
         .clone();
     assert_eq!(rec["actor"], "api:ops", "{rec}");
     assert_eq!(rec["policy"]["outcome"], "hard_fail", "{rec}");
+    let v = c.expect(
+        "GET",
+        &format!("/api/v1/runs/{denied_id}/plan"),
+        &viewer,
+        404,
+    );
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("never started") && e.contains("denied")),
+        "{v}"
+    );
     assert!(
         rec["outcome"]
             .as_str()
