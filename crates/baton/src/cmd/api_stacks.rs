@@ -20,7 +20,7 @@ use baton_state::{RunStatus, StateStore};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::{sync_channel, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -154,9 +154,15 @@ impl Stacks {
             })
             .map_err(|e| failed(format!("cannot start the run's thread: {e}")))?;
         let status = match rx.recv_timeout(EARLY_WAIT) {
-            Ok(Early::Walking) | Err(_) => "running",
+            // Still planning after the wait: it goes on in the background.
+            Ok(Early::Walking) | Err(RecvTimeoutError::Timeout) => "running",
             Ok(Early::Denied) => "denied",
             Ok(Early::Refused(why)) => return Err(ControlError::Conflict(why)),
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(failed(format!(
+                    "run {id} ended before saying how it started (see the agent's output)"
+                )))
+            }
         };
         Ok(Started {
             id,
