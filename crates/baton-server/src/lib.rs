@@ -10,14 +10,16 @@
 //!
 //! Must not print (the binary says where it listens), must not return a token, a connection
 //! string, or a value the engine stored (journal values may be sensitive: the API returns
-//! addresses, actions, statuses and times only), and must not change anything itself: what
-//! acts goes through the binary's `WorkflowControl` and `StackControl`.
+//! addresses, actions, statuses and times only; plans and state objects only through
+//! [`redact`]), and must not change anything itself: every action goes through the binary's
+//! [`stacks::StackControl`] and [`workflows::WorkflowControl`].
 
 pub mod access;
 pub mod api;
 pub mod limiter;
 pub mod metrics;
 pub mod openapi;
+pub mod redact;
 pub mod runs;
 pub mod stacks;
 pub mod tls;

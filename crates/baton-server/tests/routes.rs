@@ -8,7 +8,9 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use baton_server::access::allows;
 use baton_server::api::{router, routes, App, Caller};
-use baton_server::workflows::{ControlError, Decision};
+use baton_server::stacks::ControlError;
+use baton_server::stacks::{Actor, PlanNow, Started};
+use baton_server::workflows::{ControlError as WfControlError, Decision};
 use baton_server::{token, StateSource, Stores};
 use baton_state::{Role, StateError, StateStore, TokenRecord, TokenStore};
 use std::sync::{Arc, Mutex};
@@ -21,7 +23,7 @@ impl baton_server::workflows::WorkflowControl for NoState {
     fn store(&self) -> Result<Option<Arc<dyn baton_state::WorkflowStore>>, StateError> {
         Ok(None)
     }
-    fn list(&self) -> Result<serde_json::Value, ControlError> {
+    fn list(&self) -> Result<serde_json::Value, WfControlError> {
         Ok(serde_json::json!({ "workflows": [] }))
     }
     fn start(
@@ -29,10 +31,10 @@ impl baton_server::workflows::WorkflowControl for NoState {
         _: &Caller,
         w: &str,
         _: &serde_json::Map<String, serde_json::Value>,
-    ) -> Result<serde_json::Value, ControlError> {
-        Err(ControlError::NotFound(format!("no workflow {w}")))
+    ) -> Result<serde_json::Value, WfControlError> {
+        Err(WfControlError::NotFound(format!("no workflow {w}")))
     }
-    fn approvals(&self, _: &Caller) -> Result<Vec<serde_json::Value>, ControlError> {
+    fn approvals(&self, _: &Caller) -> Result<Vec<serde_json::Value>, WfControlError> {
         Ok(Vec::new())
     }
     fn decide(
@@ -40,14 +42,14 @@ impl baton_server::workflows::WorkflowControl for NoState {
         _: &Caller,
         run: &str,
         _: &Decision,
-    ) -> Result<serde_json::Value, ControlError> {
-        Err(ControlError::NotFound(format!("no run {run}")))
+    ) -> Result<serde_json::Value, WfControlError> {
+        Err(WfControlError::NotFound(format!("no run {run}")))
     }
-    fn logs(&self, _: &str, _: Option<&str>) -> Result<Option<String>, ControlError> {
+    fn logs(&self, _: &str, _: Option<&str>) -> Result<Option<String>, WfControlError> {
         Ok(None)
     }
-    fn webhook_secret(&self, w: &str, t: &str) -> Result<Vec<u8>, ControlError> {
-        Err(ControlError::NotFound(format!("no trigger {t} in {w}")))
+    fn webhook_secret(&self, w: &str, t: &str) -> Result<Vec<u8>, WfControlError> {
+        Err(WfControlError::NotFound(format!("no trigger {t} in {w}")))
     }
     fn webhook_run(
         &self,
@@ -55,8 +57,8 @@ impl baton_server::workflows::WorkflowControl for NoState {
         t: &str,
         _: &str,
         _: &serde_json::Value,
-    ) -> Result<serde_json::Value, ControlError> {
-        Err(ControlError::NotFound(format!("no trigger {t} in {w}")))
+    ) -> Result<serde_json::Value, WfControlError> {
+        Err(WfControlError::NotFound(format!("no trigger {t} in {w}")))
     }
 }
 
@@ -70,6 +72,50 @@ impl baton_server::stacks::StackControl for NoState {
     fn run_plan(&self, _id: &str) -> Result<Option<serde_json::Value>, String> {
         Ok(None)
     }
+    fn plan(&self) -> Result<PlanNow, ControlError> {
+        Ok(PlanNow::default())
+    }
+    fn apply(&self, _a: &Actor) -> Result<Started, ControlError> {
+        Err(none())
+    }
+    fn cancel(&self, _id: &str, _a: &Actor) -> Result<Started, ControlError> {
+        Err(none())
+    }
+    fn resume(&self, _id: &str, _a: &Actor) -> Result<Started, ControlError> {
+        Err(none())
+    }
+    fn rollback(&self, _id: &str, _a: &Actor) -> Result<Started, ControlError> {
+        Err(none())
+    }
+    fn drift(&self) -> Result<serde_json::Value, ControlError> {
+        Ok(serde_json::json!({ "stacks": [] }))
+    }
+    fn check_drift(&self, _a: &Actor) -> Result<serde_json::Value, ControlError> {
+        Err(none())
+    }
+    fn state(&self) -> Result<Option<(u64, serde_json::Value)>, ControlError> {
+        Ok(None)
+    }
+    fn services(&self) -> Result<serde_json::Value, ControlError> {
+        Ok(serde_json::json!({ "services": [] }))
+    }
+    fn restart_service(&self, _n: &str, _a: &Actor) -> Result<serde_json::Value, ControlError> {
+        Err(none())
+    }
+    fn policies(&self) -> Result<serde_json::Value, ControlError> {
+        Ok(serde_json::json!({ "policies": [], "decisions": [] }))
+    }
+    fn policy_test(&self) -> Result<serde_json::Value, ControlError> {
+        Err(none())
+    }
+    fn workers(&self) -> Result<serde_json::Value, ControlError> {
+        Ok(serde_json::json!({ "workers": [] }))
+    }
+}
+
+/// What the stub answers to an action: there is nothing to act on.
+fn none() -> ControlError {
+    ControlError::NotFound("nothing here".into())
 }
 
 impl StateSource for NoState {

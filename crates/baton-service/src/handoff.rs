@@ -129,6 +129,28 @@ impl Handoff {
             .collect()
     }
 
+    /// Asks the agent for a rolling restart of `service`: its desired version gains the next
+    /// restart generation ([`restarted_version`]), which the supervisor rolls out as it rolls
+    /// out any new version — `max_parallel` replicas at a time, each new one healthy before an
+    /// old one stops, reverted if the new ones do not become healthy. The new version, or
+    /// `None` when no such service is desired.
+    pub fn request_restart(&self, service: &str) -> Result<Option<String>, HandoffError> {
+        let rows = self.board.desired().map_err(self.err())?;
+        let Some(row) = rows.into_iter().find(|d| d.name == service) else {
+            return Ok(None);
+        };
+        let mut spec: ServiceSpec =
+            serde_json::from_str(&row.spec).map_err(|source| HandoffError::Decode {
+                board: self.describe(),
+                what: format!("desired service {}", row.name),
+                source,
+            })?;
+        spec.name = row.name.clone();
+        spec.version = restarted_version(&spec.version);
+        self.write_desired(&row.stack, Path::new(&row.dir), &spec)?;
+        Ok(Some(spec.version))
+    }
+
     pub fn has_desired(&self, service: &str) -> Result<bool, HandoffError> {
         Ok(self
             .board
@@ -216,6 +238,20 @@ fn process_alive(pid: u32) -> bool {
     }
 }
 
+/// What a restart adds to a version: `+restart.N`.
+pub const RESTART_MARK: &str = "+restart.";
+
+/// `version` with the next restart generation: `v` → `v+restart.1` → `v+restart.2`. A new
+/// version written by an apply starts again without one.
+pub fn restarted_version(version: &str) -> String {
+    if let Some((base, n)) = version.rsplit_once(RESTART_MARK) {
+        if let Ok(n) = n.parse::<u64>() {
+            return format!("{base}{RESTART_MARK}{}", n.saturating_add(1));
+        }
+    }
+    format!("{version}{RESTART_MARK}1")
+}
+
 /// The agent's own directories on its machine, under `root` (the serving directory's
 /// `.baton/services/`).
 #[derive(Clone, Debug)]
@@ -268,5 +304,63 @@ pub fn stack_name(dir: &Path) -> String {
         "stack".to_string()
     } else {
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restart_bumps_the_generation_of_the_version() {
+        assert_eq!(restarted_version("abc"), "abc+restart.1");
+        assert_eq!(restarted_version("abc+restart.1"), "abc+restart.2");
+        assert_eq!(
+            restarted_version("abc+restart.x"),
+            "abc+restart.x+restart.1"
+        );
+    }
+
+    #[test]
+    fn a_restart_request_rewrites_the_desired_spec_with_the_next_generation() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let h = Handoff::default_for(dir.path());
+        let spec = ServiceSpec {
+            name: "web".into(),
+            version: "v1".into(),
+            driver: crate::spec::DriverKind::Exec,
+            command: vec!["true".into()],
+            image: None,
+            env: Default::default(),
+            workdir: None,
+            user: None,
+            replicas: 2,
+            ports: Vec::new(),
+            health: Vec::new(),
+            restart: Default::default(),
+            update: Default::default(),
+            stop_signal: "TERM".into(),
+            kill_timeout: Duration::from_secs(1),
+            limits: Default::default(),
+            mounts: Vec::new(),
+            network_mode: None,
+        };
+        h.write_desired("stack", dir.path(), &spec).expect("write");
+        assert_eq!(h.request_restart("nope").expect("board"), None);
+        assert_eq!(
+            h.request_restart("web").expect("board").as_deref(),
+            Some("v1+restart.1")
+        );
+        assert_eq!(
+            h.request_restart("web").expect("board").as_deref(),
+            Some("v1+restart.2")
+        );
+        let desired = h.read_desired().expect("read");
+        assert_eq!(desired.len(), 1);
+        assert_eq!(desired[0].version, "v1+restart.2");
+        // Everything else is as the apply wrote it.
+        let mut back = desired[0].clone();
+        back.version = spec.version.clone();
+        assert_eq!(back, spec);
     }
 }

@@ -217,6 +217,38 @@ fn a_good_update_rolls_through_one_at_a_time() {
     assert_eq!(ports.len(), 4);
 }
 
+/// A restart (`Handoff::request_restart`: the same spec with the next restart generation in
+/// its version) replaces every replica, `max_parallel` at a time, never below the healthy
+/// replicas the rollout keeps.
+#[test]
+fn a_restart_generation_rolls_every_replica_one_at_a_time() {
+    let d = dirs();
+    let agent = Agent::start(&d);
+    agent.set(&d.base, vec![spec("web", "v1", 3, web_command())]);
+    let before = agent.wait("web", "3 healthy v1 replicas", |s| {
+        all_healthy(s, 3, "v1") && s.deployment == DeploymentState::Healthy
+    });
+    let sampler = Sampler::start(&agent, "web");
+    let restarted = baton_service::handoff::restarted_version("v1");
+    agent.set(&d.base, vec![spec("web", &restarted, 3, web_command())]);
+    let after = agent.wait("web", "the restart", |s| {
+        s.deployment == DeploymentState::Healthy && all_healthy(s, 3, &restarted)
+    });
+    let samples = sampler.finish();
+    let min_healthy = samples.iter().map(|s| s.healthy_count()).min().unwrap_or(0);
+    assert!(
+        min_healthy >= 2,
+        "a moment with {min_healthy} healthy replicas"
+    );
+    let most = samples.iter().map(|s| s.replicas.len()).max().unwrap_or(0);
+    assert_eq!(most, 4, "max_parallel = 1: one extra replica at a time");
+    let old: Vec<String> = before.replicas.iter().map(|r| r.id.clone()).collect();
+    assert!(
+        after.replicas.iter().all(|r| !old.contains(&r.id)),
+        "every replica restarted"
+    );
+}
+
 #[test]
 fn a_restarted_agent_adopts_running_replicas() {
     let d = dirs();

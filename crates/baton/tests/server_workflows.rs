@@ -336,7 +336,7 @@ fn runs_approvals_logs_and_webhooks_over_http_and_the_cli() {
     assert_eq!(st, 404);
 
     // A stack run's logs: the action on an address, its status and attempts.
-    let (_, runs) = get(&a, &s, "/api/v1/runs", &vic);
+    let (_, runs) = get(&a, &s, "/api/v1/runs?kind=apply", &vic);
     let stack_run = runs["runs"][0]["id"]
         .as_str()
         .expect("the apply's run")

@@ -56,6 +56,9 @@ pub struct ApplyOpts {
     pub run_id: String,
     /// `apply`, `destroy`, `resume` or `rollback`: the run's kind and the version's command.
     pub command: String,
+    /// Who asks, as the run record shows it (the request's actor, e.g. `user@host` or
+    /// `api:NAME`); empty: the user of this process.
+    pub who: String,
     pub retry: RetryPolicy,
     pub on_failure: FailurePolicy,
     /// `max_fail_percentage` of the stack's `baton` settings: the share of failure domains
@@ -83,6 +86,7 @@ impl Default for ApplyOpts {
             parallelism: 10,
             run_id: String::new(),
             command: "apply".into(),
+            who: String::new(),
             retry: RetryPolicy::default(),
             on_failure: FailurePolicy::Rollback,
             max_fail_percentage: None,

@@ -96,7 +96,11 @@ pub fn apply(
             id: opts.run_id.clone(),
             kind: opts.command.clone(),
             status: RunStatus::Running,
-            who: info.who.clone(),
+            who: if opts.who.is_empty() {
+                info.who.clone()
+            } else {
+                opts.who.clone()
+            },
             host: info.host.clone(),
             pid: info.pid,
             process_start: info.process_start.clone(),

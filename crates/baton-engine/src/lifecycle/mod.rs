@@ -550,6 +550,7 @@ impl Run<'_> {
             parallelism: self.req.parallelism,
             run_id: self.req.run_id.clone(),
             command: self.command().to_string(),
+            who: self.req.actor.who.clone(),
             retry: self.req.retry,
             on_failure: self
                 .req

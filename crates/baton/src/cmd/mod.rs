@@ -2,6 +2,7 @@
 //! renders the result. Shared setup (working directory, state location, environment) is here.
 
 mod api;
+mod api_stacks;
 mod api_workflows;
 mod apply;
 pub mod audit;

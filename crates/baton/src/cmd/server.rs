@@ -182,7 +182,11 @@ pub fn start_api(env: &Env, a: &ServeArgs) -> anyhow::Result<Option<Api>> {
             env.clone(),
             location.clone(),
         )),
-        stacks: Arc::new(super::api::Stacks::new(state)),
+        stacks: Arc::new(super::api_stacks::Stacks::new(
+            env,
+            super::services::stacks(env, &a.stacks)?,
+            state,
+        )),
         views: Arc::new(super::api::Views {
             queue: location.clone(),
             board: env.board().ok(),

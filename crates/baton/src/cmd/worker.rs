@@ -316,33 +316,9 @@ fn resume_orphan(
 }
 
 pub fn workers(env: &Env, a: &WorkersArgs) -> anyhow::Result<ExitCode> {
-    let liveness = std::time::Duration::from_secs(90);
-    // An SQLite queue nobody opened yet has no workers (and is not created for asking).
-    let (rows, place) = match env.workflow_location()?.sqlite_queue_path() {
-        Some(p) if !p.exists() => (Vec::new(), p.display().to_string()),
-        _ => {
-            let queue = open_queue(env)?;
-            let rows = queue.workers(liveness).map_err(|e| anyhow!(e))?;
-            (rows, queue.describe())
-        }
-    };
+    let (rows, place) = worker_rows(env)?;
     if a.json {
-        let v: Vec<_> = rows
-            .iter()
-            .map(|w| {
-                serde_json::json!({
-                    "id": w.info.id,
-                    "host": w.info.host,
-                    "pid": w.info.pid,
-                    "labels": w.info.labels,
-                    "concurrency": w.info.concurrency,
-                    "started_at": w.started_at,
-                    "heartbeat_at": w.heartbeat_at,
-                    "stale": w.stale,
-                    "current": w.current.iter().map(|(id, run, key)| serde_json::json!({"task": id, "run": run, "key": key})).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
+        let v: Vec<_> = rows.iter().map(worker_json).collect();
         outln!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -375,4 +351,39 @@ pub fn workers(env: &Env, a: &WorkersArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The queue's workers (an SQLite queue nobody opened yet has none and is not created for
+/// asking) and where the queue is.
+fn worker_rows(env: &Env) -> anyhow::Result<(Vec<baton_state::WorkerRow>, String)> {
+    let liveness = std::time::Duration::from_secs(90);
+    // An SQLite queue nobody opened yet has no workers (and is not created for asking).
+    Ok(match env.workflow_location()?.sqlite_queue_path() {
+        Some(p) if !p.exists() => (Vec::new(), p.display().to_string()),
+        _ => {
+            let queue = open_queue(env)?;
+            let rows = queue.workers(liveness).map_err(|e| anyhow!(e))?;
+            (rows, queue.describe())
+        }
+    })
+}
+
+/// One worker as `baton workers --json` and the API show it.
+fn worker_json(w: &baton_state::WorkerRow) -> serde_json::Value {
+    serde_json::json!({
+        "id": w.info.id,
+        "host": w.info.host,
+        "pid": w.info.pid,
+        "labels": w.info.labels,
+        "concurrency": w.info.concurrency,
+        "started_at": w.started_at,
+        "heartbeat_at": w.heartbeat_at,
+        "stale": w.stale,
+        "current": w.current.iter().map(|(id, run, key)| serde_json::json!({"task": id, "run": run, "key": key})).collect::<Vec<_>>(),
+    })
+}
+
+/// `baton workers --json`'s list.
+pub(super) fn workers_json(env: &Env) -> anyhow::Result<Vec<serde_json::Value>> {
+    Ok(worker_rows(env)?.0.iter().map(worker_json).collect())
 }
