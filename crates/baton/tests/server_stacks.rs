@@ -8,11 +8,9 @@
 
 mod common;
 
-use common::{baton_bin, Project};
+use common::server::{token, Server};
+use common::Project;
 use serde_json::Value as Json;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const SECRET: &str = "s3cr3t-value-do-not-show";
@@ -66,92 +64,12 @@ deny[msg] {
 }
 "#;
 
-struct Server {
-    child: Child,
-    base: String,
-    _stderr: mpsc::Receiver<String>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn command(p: &Project, args: &[&str]) -> Command {
-    let mut c = Command::new(baton_bin());
-    c.args(args).current_dir(p.path());
-    for (k, _) in std::env::vars() {
-        if k.starts_with("BATON_") || k.starts_with("TF_") || k.starts_with("PG_") {
-            c.env_remove(&k);
-        }
-    }
-    c.env("NO_COLOR", "1");
-    c
-}
-
 fn serve(p: &Project) -> Server {
     serve_with(p, &[])
 }
 
 fn serve_with(p: &Project, extra: &[&str]) -> Server {
-    let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--for", "300s"];
-    args.extend_from_slice(extra);
-    let mut child = command(p, &args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start baton serve");
-    let err = child.stderr.take().expect("stderr is piped");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(err).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    loop {
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(line) => {
-                if let Some(rest) = line.strip_prefix("Serving the HTTP API on ") {
-                    let base = rest
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .trim_end_matches('/')
-                        .to_string();
-                    return Server {
-                        child,
-                        base,
-                        _stderr: rx,
-                    };
-                }
-                seen.push(line);
-            }
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "baton serve printed no address; stderr:\n{}",
-                    seen.join("\n")
-                );
-            }
-        }
-    }
-}
-
-fn token(p: &Project, role: &str, name: &str) -> String {
-    let o = p
-        .baton(["token", "create", "--role", role, "--name", name])
-        .ok();
-    let t = o.stdout.lines().last().unwrap_or_default().to_string();
-    assert!(t.starts_with("baton_"), "token line: {t:?}");
-    t
+    common::server::serve(p, extra)
 }
 
 /// A client that keeps every body it receives, to check that none holds the secret.

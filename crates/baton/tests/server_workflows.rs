@@ -11,11 +11,9 @@
 
 mod common;
 
-use common::{baton_bin, Project};
+use common::server::{serve_env, token, Server};
+use common::Project;
 use serde_json::{json, Value as Json};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const WORKFLOW: &str = r#"
@@ -59,107 +57,13 @@ workflow "release" {
 
 const SECRET: &str = "It's a Secret to Everybody";
 
-struct Server {
-    child: Child,
-    base: String,
-    _stderr: mpsc::Receiver<String>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn command(p: &Project, args: &[&str]) -> Command {
-    let mut c = Command::new(baton_bin());
-    c.args(args).current_dir(p.path());
-    for (k, _) in std::env::vars() {
-        if k.starts_with("BATON_") || k.starts_with("TF_") || k.starts_with("PG_") {
-            c.env_remove(&k);
-        }
-    }
-    c.env("NO_COLOR", "1");
-    c
-}
-
 /// `baton serve --listen 127.0.0.1:0` with the webhook's secret in its environment.
 fn serve(p: &Project) -> Server {
-    let mut child = command(
-        p,
-        &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--for",
-            "120s",
-            "--tick",
-            "200ms",
-        ],
-    )
-    .env("HOOK_SECRET", SECRET)
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("start baton serve");
-    let err = child.stderr.take().expect("stderr is piped");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(err).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    loop {
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(line) => {
-                if let Some(rest) = line.strip_prefix("Serving the HTTP API on ") {
-                    let base = rest
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .trim_end_matches('/')
-                        .to_string();
-                    return Server {
-                        child,
-                        base,
-                        _stderr: rx,
-                    };
-                }
-                seen.push(line);
-            }
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "baton serve printed no address; stderr:\n{}",
-                    seen.join("\n")
-                );
-            }
-        }
-    }
-}
-
-fn token(p: &Project, role: &str, name: &str) -> String {
-    let o = p
-        .baton(["token", "create", "--role", role, "--name", name])
-        .ok();
-    let t = o.stdout.lines().last().unwrap_or_default().to_string();
-    assert!(t.starts_with("baton_"), "token line: {t:?}");
-    t
+    serve_env(p, &["--tick", "200ms"], &[("HOOK_SECRET", SECRET)])
 }
 
 fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(20)))
-        .build()
-        .into()
+    common::server::agent(None)
 }
 
 fn json_of(body: &str) -> Json {

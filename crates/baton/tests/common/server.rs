@@ -41,9 +41,19 @@ pub fn command(p: &Project, args: &[&str]) -> Command {
 
 /// Starts `baton serve --listen 127.0.0.1:0 EXTRA…` and waits for the address it prints.
 pub fn serve(p: &Project, extra: &[&str]) -> Server {
-    let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--for", "120s"];
+    serve_env(p, extra, &[])
+}
+
+/// [`serve`] with `env` added to the agent's environment (a webhook's secret, say). It
+/// stops by itself after 300 s.
+pub fn serve_env(p: &Project, extra: &[&str], env: &[(&str, &str)]) -> Server {
+    let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--for", "300s"];
     args.extend_from_slice(extra);
-    let mut child = command(p, &args)
+    let mut cmd = command(p, &args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
