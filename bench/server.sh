@@ -151,6 +151,24 @@ print(f"list requests    {len(lat)} ({len(lat)/window:.0f}/s), errors {errors[0]
 print(f"list latency     p50 {q(0.50):.1f} ms   p99 {q(0.99):.1f} ms   max {lat[-1]*1000:.1f} ms")
 print(f"event followers  {len(events)} finished, events each: min {min(events) if events else 0}, median {sorted(events)[len(events)//2] if events else 0}")
 print(f"agent CPU        {100*(c1-c0)/window:.0f}% of one core over the window")
+# The same requests as the agent timed them (its histogram): what the server took, without
+# the load generator's own queueing (200 Python threads share one interpreter lock).
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+c.request("GET", "/metrics", headers=H)
+text = c.getresponse().read().decode()
+buckets = []
+for line in text.splitlines():
+    if line.startswith('baton_http_request_duration_seconds_bucket{') and 'route="/api/v1/runs"' in line and 'status="200"' in line:
+        le = line.split('le="')[1].split('"')[0]
+        buckets.append((float("inf") if le == "+Inf" else float(le), float(line.rsplit(" ", 1)[1])))
+buckets.sort()
+total = buckets[-1][1] if buckets else 0
+def server_q(p):
+    for le, n in buckets:
+        if n >= p * total:
+            return le * 1000
+    return float("nan")
+print(f"server-side      p50 <= {server_q(0.5):.1f} ms   p99 <= {server_q(0.99):.1f} ms   ({int(total)} requests, histogram bucket bounds)")
 PY
 wait "$apply_pid" || { echo "the apply failed:"; tail -5 "$work/apply.log"; exit 1; }
 

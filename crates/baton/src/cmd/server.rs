@@ -170,7 +170,8 @@ pub fn start_api(env: &Env, a: &ServeArgs) -> anyhow::Result<Option<Api>> {
     let location = env.workflow_location()?.clone();
     let state: Arc<dyn StateSource> = Arc::new(LazyState {
         location: env.location()?.clone(),
-        opened: Mutex::new(None),
+        opened: Mutex::new(Vec::new()),
+        next: std::sync::atomic::AtomicUsize::new(0),
     });
     let stores = Stores {
         state: Arc::clone(&state),
@@ -225,26 +226,32 @@ pub fn start_api(env: &Env, a: &ServeArgs) -> anyhow::Result<Option<Api>> {
     Ok(Some(Api { stop, thread }))
 }
 
-/// The stack's state store, opened once it exists.
+/// How many handles on the stack's state store the API reads through: an SQLite store's
+/// handle is one connection behind a lock, so concurrent requests spread over several.
+const STATE_HANDLES: usize = 4;
+
+/// The stack's state store, opened once it exists, as a few handles taken in turn.
 struct LazyState {
     location: Location,
-    opened: Mutex<Option<Arc<dyn StateStore>>>,
+    opened: Mutex<Vec<Arc<dyn StateStore>>>,
+    next: std::sync::atomic::AtomicUsize,
 }
 
 impl StateSource for LazyState {
     fn state(&self) -> Result<Option<Arc<dyn StateStore>>, StateError> {
         let mut opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(s) = &*opened {
-            return Ok(Some(Arc::clone(s)));
-        }
-        if let Location::Sqlite(p) = &self.location {
-            if !p.exists() {
-                return Ok(None);
+        if opened.is_empty() {
+            if let Location::Sqlite(p) = &self.location {
+                if !p.exists() {
+                    return Ok(None);
+                }
+            }
+            for _ in 0..STATE_HANDLES {
+                opened.push(Arc::from(self.location.open_state()?));
             }
         }
-        let store: Arc<dyn StateStore> = Arc::from(self.location.open_state()?);
-        *opened = Some(Arc::clone(&store));
-        Ok(Some(store))
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % opened.len();
+        Ok(opened.get(i).map(Arc::clone))
     }
 }
 
