@@ -64,6 +64,11 @@ fn all_schemas() -> Value {
     Value::Object(all)
 }
 
+/// A required path parameter `name` (a string).
+pub(crate) fn path_param(name: &str) -> Value {
+    json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } })
+}
+
 fn operation_id(method: &str, path: &str) -> String {
     let mut id = method.to_ascii_lowercase();
     for part in path
@@ -83,21 +88,24 @@ fn operation_id(method: &str, path: &str) -> String {
     id
 }
 
-fn error_response(description: &str) -> Value {
+/// A response of `{"error": …}` described by `description` (the areas' documents use it too).
+pub(crate) fn error_response(description: &str) -> Value {
     json!({
         "description": description,
         "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
     })
 }
 
-fn json_ok(schema: &str) -> Value {
+/// A 200 response whose body is the component schema `schema`.
+pub(crate) fn json_ok(schema: &str) -> Value {
     json!({
         "description": "OK",
         "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } }
     })
 }
 
-fn guarded(mut responses: Value) -> Value {
+/// `responses` with the refusals every guarded route may answer (401, 403, 429).
+pub(crate) fn guarded(mut responses: Value) -> Value {
     responses["401"] = json!({ "$ref": "#/components/responses/Unauthorized" });
     responses["403"] = json!({ "$ref": "#/components/responses/Forbidden" });
     responses["429"] = json!({ "$ref": "#/components/responses/TooManyRequests" });

@@ -8,6 +8,7 @@
 
 use crate::access::Permission;
 use crate::api::{blocking, state, ApiError, App, Caller, Route};
+use crate::openapi::{error_response as error, guarded, json_ok as ok, path_param};
 use crate::redact;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
@@ -108,38 +109,13 @@ pub trait StackControl: Send + Sync + 'static {
     fn workers(&self) -> Result<Value, ControlError>;
 }
 
-fn path_id() -> Value {
-    json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }])
-}
-
-fn ok(schema: &str) -> Value {
-    json!({
-        "description": "OK",
-        "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } }
-    })
-}
-
-fn guarded(mut responses: Value) -> Value {
-    responses["401"] = json!({ "$ref": "#/components/responses/Unauthorized" });
-    responses["403"] = json!({ "$ref": "#/components/responses/Forbidden" });
-    responses["429"] = json!({ "$ref": "#/components/responses/TooManyRequests" });
-    responses
-}
-
-fn error(description: &str) -> Value {
-    json!({
-        "description": description,
-        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
-    })
-}
-
 fn read_doc(schema: &str) -> Value {
     json!({ "responses": guarded(json!({ "200": ok(schema) })) })
 }
 
 fn run_action_doc() -> Value {
     json!({
-        "parameters": path_id(),
+        "parameters": [path_param("id")],
         "responses": guarded(json!({
             "200": ok("StartedRun"),
             "202": ok("StartedRun"),
@@ -158,7 +134,7 @@ pub const ROUTES: &[Route] = &[
         summary: "A stack run's plan as a diff, sensitive values redacted",
         doc: Some(|| {
             json!({
-                "parameters": path_id(),
+                "parameters": [path_param("id")],
                 "responses": guarded(json!({
                     "200": ok("PlanView"),
                     "404": { "$ref": "#/components/responses/NotFound" },

@@ -9,6 +9,7 @@
 
 use crate::access::Permission;
 use crate::api::{self, blocking, ApiError, App, Caller, Peer, Route};
+use crate::openapi::{error_response as err, guarded, json_ok, path_param};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -524,28 +525,7 @@ pub fn schemas() -> Map<String, Value> {
 }
 
 fn ok(schema: &str, status: &str) -> Value {
-    json!({ status: {
-        "description": "OK",
-        "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } }
-    }})
-}
-
-fn guarded(mut responses: Value) -> Value {
-    responses["401"] = json!({ "$ref": "#/components/responses/Unauthorized" });
-    responses["403"] = json!({ "$ref": "#/components/responses/Forbidden" });
-    responses["429"] = json!({ "$ref": "#/components/responses/TooManyRequests" });
-    responses
-}
-
-fn path_param(name: &str) -> Value {
-    json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } })
-}
-
-fn err(description: &str) -> Value {
-    json!({
-        "description": description,
-        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
-    })
+    json!({ status: json_ok(schema) })
 }
 
 fn request(schema: &str, required: bool) -> Value {
