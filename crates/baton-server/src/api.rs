@@ -254,16 +254,7 @@ async fn authenticate(
 ) -> Result<Response, Response> {
     let now = Instant::now();
     let ip = req.extensions().get::<Peer>().map(|p| p.0.ip());
-    if let Some(wait) = ip.and_then(|ip| app.0.limiter.blocked(ip, now)) {
-        app.0.metrics.rate_limited();
-        let secs = wait.as_secs().max(1);
-        let mut resp = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("too many failed logins from this address; try again in {secs} s"),
-        )
-        .into_response();
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    if let Some(resp) = refused_for_failures(&app, ip, now) {
         return Err(resp);
     }
     let unauthorized = |message: &str| {
@@ -363,6 +354,26 @@ async fn authenticate(
     }
     req.extensions_mut().insert(caller);
     Ok(next.run(req).await)
+}
+
+/// The 429 (with `Retry-After`) for a client that failed to log in too often, if `ip` is one:
+/// for a bad token as for a bad webhook signature.
+pub(crate) fn refused_for_failures(
+    app: &App,
+    ip: Option<std::net::IpAddr>,
+    now: Instant,
+) -> Option<Response> {
+    let wait = ip.and_then(|ip| app.0.limiter.blocked(ip, now))?;
+    app.0.metrics.rate_limited();
+    let secs = wait.as_secs().max(1);
+    let mut resp = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("too many failed logins from this address; try again in {secs} s"),
+    )
+    .into_response();
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    Some(resp)
 }
 
 /// The token of an `Authorization: Bearer TOKEN` value (the scheme is case-insensitive, as

@@ -12,7 +12,7 @@ use crate::api::{self, blocking, ApiError, App, Caller, Peer, Route};
 use crate::openapi::{error_response as err, guarded, json_ok, path_param};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -385,16 +385,7 @@ async fn hook(
 ) -> Result<Response, ApiError> {
     let now = Instant::now();
     let ip = peer.map(|p| p.0 .0.ip());
-    if let Some(wait) = ip.and_then(|ip| app.0.limiter.blocked(ip, now)) {
-        app.0.metrics.rate_limited();
-        let secs = wait.as_secs().max(1);
-        let mut resp = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("too many failed logins from this address; try again in {secs} s"),
-        )
-        .into_response();
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    if let Some(resp) = crate::api::refused_for_failures(&app, ip, now) {
         return Ok(resp);
     }
     let c = control(&app);
