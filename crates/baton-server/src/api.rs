@@ -6,37 +6,26 @@
 //! times and errors only), or an internal error's detail beyond the store's own message.
 
 use crate::access::{self, Permission};
-use crate::limiter::Limiter;
-use crate::metrics::{self, Metrics};
-use crate::{token, Stores};
+pub use crate::http::{
+    action_json, run_json, ApiError, App, Caller, Peer, Route, DEFAULT_LIMIT, MAX_LIMIT, RUN_KINDS,
+    RUN_STATUSES,
+};
+use crate::http::{bad_query, blocking, limit, refused_for_failures, state};
+use crate::metrics;
+use crate::token;
 use axum::extract::{MatchedPath, Path, Query, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
+use baton_state::AuditRecord;
 #[cfg(test)]
 use baton_state::RunStatus;
-use baton_state::{AuditRecord, JournalEntry, Role, RunRecord, StateStore};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
-
-/// One route the server serves.
-#[derive(Clone, Copy, Debug)]
-pub struct Route {
-    pub method: &'static str,
-    /// The pattern, with `{name}` for a path parameter (as axum and OpenAPI write it).
-    pub path: &'static str,
-    /// `None`: served without a token (the UI's pages, and the webhooks: signed instead).
-    pub permission: Option<Permission>,
-    pub summary: &'static str,
-    /// The route's OpenAPI operation (parameters and responses); `None`: the core routes',
-    /// described in `openapi.rs`.
-    pub doc: Option<fn() -> Value>,
-}
 
 /// The core routes (this module's), in the order the API document lists them; the areas add
 /// theirs ([`routes`]).
@@ -133,44 +122,6 @@ pub fn route(method: &str, pattern: &str) -> Option<&'static Route> {
     routes().find(|r| r.method == method && r.path == pattern)
 }
 
-/// The client's address, set on every request by the connection loop.
-#[derive(Clone, Copy, Debug)]
-pub struct Peer(pub SocketAddr);
-
-/// Who is calling: the token's name and role (set by the authentication middleware).
-#[derive(Clone, Debug)]
-pub struct Caller {
-    pub name: String,
-    pub role: Role,
-}
-
-/// The server's shared state.
-#[derive(Clone)]
-pub struct App(pub(crate) Arc<Inner>);
-
-pub(crate) struct Inner {
-    pub(crate) stores: Stores,
-    pub(crate) details: crate::runs::DetailCache,
-    pub(crate) limiter: Limiter,
-    pub(crate) metrics: Metrics,
-}
-
-impl App {
-    pub fn new(stores: Stores) -> App {
-        App::with_limit(stores, crate::limiter::MAX_FAILURES)
-    }
-
-    /// An app refusing a client after `login_failures` bad tokens within a minute.
-    pub fn with_limit(stores: Stores, login_failures: usize) -> App {
-        App(Arc::new(Inner {
-            stores,
-            details: crate::runs::DetailCache::default(),
-            limiter: Limiter::new(login_failures),
-            metrics: Metrics::new(),
-        }))
-    }
-}
-
 /// The router: every route of [`ROUTES`], authentication on all but the page, timing on all.
 pub fn router(app: App) -> Router {
     let guarded = Router::new()
@@ -190,41 +141,6 @@ pub fn router(app: App) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), timed))
         .with_state(app)
-}
-
-/// An error response: `{"error": message}` with its status.
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub message: String,
-}
-
-impl ApiError {
-    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            message: message.into(),
-        }
-    }
-
-    pub(crate) fn internal(message: impl std::fmt::Display) -> ApiError {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message.to_string())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": self.message }))).into_response()
-    }
-}
-
-/// Runs a blocking store call off the async threads.
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::internal(format!("the request's worker failed: {e}")))?
 }
 
 /// Records every request's latency by its route pattern (`unmatched` for a 404).
@@ -356,26 +272,6 @@ async fn authenticate(
     Ok(next.run(req).await)
 }
 
-/// The 429 (with `Retry-After`) for a client that failed to log in too often, if `ip` is one:
-/// for a bad token as for a bad webhook signature.
-pub(crate) fn refused_for_failures(
-    app: &App,
-    ip: Option<std::net::IpAddr>,
-    now: Instant,
-) -> Option<Response> {
-    let wait = ip.and_then(|ip| app.0.limiter.blocked(ip, now))?;
-    app.0.metrics.rate_limited();
-    let secs = wait.as_secs().max(1);
-    let mut resp = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        format!("too many failed logins from this address; try again in {secs} s"),
-    )
-    .into_response();
-    resp.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-    Some(resp)
-}
-
 /// The token of an `Authorization: Bearer TOKEN` value (the scheme is case-insensitive, as
 /// RFC 9110 says).
 fn bearer(value: &str) -> Option<&str> {
@@ -392,7 +288,7 @@ async fn not_found() -> ApiError {
 }
 
 async fn openapi() -> Json<Value> {
-    Json(crate::openapi::document())
+    Json(crate::openapi::document(routes()))
 }
 
 async fn whoami(Extension(caller): Extension<Caller>) -> Json<Value> {
@@ -416,74 +312,12 @@ async fn tokens(State(app): State<App>) -> Result<Json<Value>, ApiError> {
     .await
 }
 
-/// The stack's store, `None` while there is no state yet.
-pub(crate) fn state(app: &App) -> Result<Option<Arc<dyn StateStore>>, ApiError> {
-    app.0.stores.state.state().map_err(ApiError::internal)
-}
-
-/// A run as the API shows it (never its plan).
-pub fn run_json(r: &RunRecord) -> Value {
-    json!({
-        "id": r.id, "kind": r.kind, "name": null, "status": r.status.as_str(), "who": r.who, "host": r.host,
-        "pid": r.pid, "started_at": r.started_at, "finished_at": r.finished_at,
-        "serial": r.serial, "summary": r.summary, "parent": r.parent, "on_failure": r.on_failure,
-    })
-}
-
-/// A journal entry as the API shows it (never the values before, planned or after).
-pub fn action_json(e: &JournalEntry) -> Value {
-    json!({
-        "seq": e.seq, "phase": e.phase, "action": e.action, "address": e.addr,
-        "deposed": if e.deposed.is_empty() { None } else { Some(&e.deposed) },
-        "status": e.status.as_str(), "attempts": e.attempts,
-        "started_at": e.started_at, "duration_ms": e.duration_ms, "error": e.error,
-    })
-}
-
-/// Every run status's name (a stack run's and a workflow run's), for the `status` filter.
-pub const RUN_STATUSES: &[&str] = &[
-    "queued",
-    "running",
-    "waiting",
-    "completed",
-    "succeeded",
-    "failed",
-    "interrupted",
-    "rolled_back",
-    "rollback_failed",
-    "stopped",
-    "resumed",
-    "cancelled",
-];
-
-/// Every run kind (a stack run's, or `workflow`), for the `kind` filter.
-pub const RUN_KINDS: &[&str] = &["apply", "destroy", "resume", "rollback", "workflow"];
-
-/// The largest `limit`.
-pub const MAX_LIMIT: usize = 500;
-/// `limit` when none is given.
-pub const DEFAULT_LIMIT: usize = 50;
-
 #[derive(Debug, Deserialize)]
 struct RunsQuery {
     status: Option<String>,
     kind: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,
-}
-
-pub(crate) fn bad_query(e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, format!("bad query: {e}"))
-}
-
-pub(crate) fn limit(l: Option<usize>) -> Result<usize, ApiError> {
-    match l {
-        None => Ok(DEFAULT_LIMIT),
-        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        Some(n) => Err(bad_query(format!(
-            "limit {n}: give a number from 1 to {MAX_LIMIT}"
-        ))),
-    }
 }
 
 async fn runs(
@@ -744,5 +578,50 @@ mod tests {
                 r.path
             );
         }
+    }
+
+    #[test]
+    fn every_route_is_documented_with_a_described_response_and_every_reference_resolves() {
+        let doc = crate::openapi::document(routes());
+        for r in routes() {
+            let op = &doc["paths"][r.path][r.method.to_ascii_lowercase()];
+            assert!(op.is_object(), "{} {} missing", r.method, r.path);
+            // 200, or 202 for what goes on in the background (a run started).
+            let ok = match &op["responses"]["202"] {
+                Value::Null => &op["responses"]["200"],
+                accepted => accepted,
+            };
+            assert!(
+                ok.get("content").is_some(),
+                "{} {} has no 200 (or 202) content: add it to `operation`",
+                r.method,
+                r.path
+            );
+            if r.permission.is_some() {
+                assert!(op["responses"]["401"].is_object(), "{} 401", r.path);
+            }
+        }
+        let paths = doc["paths"].as_object().map(|m| m.len()).unwrap_or(0);
+        let distinct: std::collections::BTreeSet<_> = routes().map(|r| r.path).collect();
+        assert_eq!(
+            paths,
+            distinct.len(),
+            "the document lists only served paths"
+        );
+        // Every $ref points at something.
+        let text = doc.to_string();
+        for part in text.split("\"$ref\":\"#/").skip(1) {
+            let target = part.split('"').next().unwrap_or_default();
+            let pointer = format!("/{target}");
+            assert!(doc.pointer(&pointer).is_some(), "dangling $ref #/{target}");
+        }
+        let ids: std::collections::BTreeSet<String> = routes()
+            .map(|r| crate::openapi::operation_id(r.method, r.path))
+            .collect();
+        assert_eq!(
+            ids.len(),
+            routes().count(),
+            "operation ids are unique: {ids:?}"
+        );
     }
 }

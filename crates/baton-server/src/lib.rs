@@ -16,6 +16,8 @@
 
 pub mod access;
 pub mod api;
+pub mod apidoc;
+pub mod http;
 pub mod limiter;
 pub mod metrics;
 pub mod openapi;

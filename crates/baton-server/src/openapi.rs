@@ -6,16 +6,17 @@
 //! Must not describe a route the router does not serve, nor leave one out (a test walks the
 //! route table); must not reveal anything about the deployment (no server URL, no names).
 
-use crate::api::{self, routes};
+use crate::apidoc::{error_response, guarded, json_ok};
+use crate::http::{self as api, Route};
 use serde_json::{json, Value};
 
 /// The API's version, as the document states it.
 pub const API_VERSION: &str = "1.0.0";
 
-/// The document.
-pub fn document() -> Value {
+/// The document of the routes `routes` (the server's whole table).
+pub fn document<'a>(routes: impl Iterator<Item = &'a Route>) -> Value {
     let mut paths = serde_json::Map::new();
-    for r in routes() {
+    for r in routes {
         let mut op = r.doc.map_or_else(|| operation(r.path), |f| f());
         op["summary"] = json!(r.summary);
         op["operationId"] = json!(operation_id(r.method, r.path));
@@ -64,12 +65,8 @@ fn all_schemas() -> Value {
     Value::Object(all)
 }
 
-/// A required path parameter `name` (a string).
-pub(crate) fn path_param(name: &str) -> Value {
-    json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } })
-}
-
-fn operation_id(method: &str, path: &str) -> String {
+/// The operation's id: the method and the path's words (`get_runs_id`).
+pub(crate) fn operation_id(method: &str, path: &str) -> String {
     let mut id = method.to_ascii_lowercase();
     for part in path
         .split('/')
@@ -86,30 +83,6 @@ fn operation_id(method: &str, path: &str) -> String {
         id.push_str("_index");
     }
     id
-}
-
-/// A response of `{"error": …}` described by `description` (the areas' documents use it too).
-pub(crate) fn error_response(description: &str) -> Value {
-    json!({
-        "description": description,
-        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
-    })
-}
-
-/// A 200 response whose body is the component schema `schema`.
-pub(crate) fn json_ok(schema: &str) -> Value {
-    json!({
-        "description": "OK",
-        "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } }
-    })
-}
-
-/// `responses` with the refusals every guarded route may answer (401, 403, 429).
-pub(crate) fn guarded(mut responses: Value) -> Value {
-    responses["401"] = json!({ "$ref": "#/components/responses/Unauthorized" });
-    responses["403"] = json!({ "$ref": "#/components/responses/Forbidden" });
-    responses["429"] = json!({ "$ref": "#/components/responses/TooManyRequests" });
-    responses
 }
 
 fn query(name: &str, description: &str, schema: Value) -> Value {
@@ -339,53 +312,4 @@ fn schemas() -> Value {
             }
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_route_is_documented_with_a_described_response_and_every_reference_resolves() {
-        let doc = document();
-        for r in routes() {
-            let op = &doc["paths"][r.path][r.method.to_ascii_lowercase()];
-            assert!(op.is_object(), "{} {} missing", r.method, r.path);
-            // 200, or 202 for what goes on in the background (a run started).
-            let ok = match &op["responses"]["202"] {
-                Value::Null => &op["responses"]["200"],
-                accepted => accepted,
-            };
-            assert!(
-                ok.get("content").is_some(),
-                "{} {} has no 200 (or 202) content: add it to `operation`",
-                r.method,
-                r.path
-            );
-            if r.permission.is_some() {
-                assert!(op["responses"]["401"].is_object(), "{} 401", r.path);
-            }
-        }
-        let paths = doc["paths"].as_object().map(|m| m.len()).unwrap_or(0);
-        let distinct: std::collections::BTreeSet<_> = routes().map(|r| r.path).collect();
-        assert_eq!(
-            paths,
-            distinct.len(),
-            "the document lists only served paths"
-        );
-        // Every $ref points at something.
-        let text = doc.to_string();
-        for part in text.split("\"$ref\":\"#/").skip(1) {
-            let target = part.split('"').next().unwrap_or_default();
-            let pointer = format!("/{target}");
-            assert!(doc.pointer(&pointer).is_some(), "dangling $ref #/{target}");
-        }
-        let ids: std::collections::BTreeSet<String> =
-            routes().map(|r| operation_id(r.method, r.path)).collect();
-        assert_eq!(
-            ids.len(),
-            routes().count(),
-            "operation ids are unique: {ids:?}"
-        );
-    }
 }

@@ -7,7 +7,7 @@
 //! and a step's approval message only (never a plan's or a step's values or output; a step's
 //! output is the logs route's, which the workflows area serves).
 
-use crate::api::{blocking, ApiError, App};
+use crate::http::{action_json, blocking, run_json, state, ApiError, App};
 use baton_state::{JournalEntry, RunRecord, WfRun, WfStep};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -271,11 +271,11 @@ pub fn workflow_run_json(r: &WfRun) -> Value {
 
 /// One run, of either kind, with its graph: `None` when neither store has it.
 pub fn detail(app: &App, id: &str) -> Result<Option<Value>, ApiError> {
-    if let Some(store) = crate::api::state(app)? {
+    if let Some(store) = state(app)? {
         if let Some(r) = store.run(id).map_err(ApiError::internal)? {
             let journal = store.journal(id).map_err(ApiError::internal)?;
-            let mut v = crate::api::run_json(&r);
-            v["actions"] = Value::Array(journal.iter().map(crate::api::action_json).collect());
+            let mut v = run_json(&r);
+            v["actions"] = Value::Array(journal.iter().map(action_json).collect());
             v["graph"] = stack_graph(&r, &journal);
             return Ok(Some(v));
         }
@@ -292,42 +292,6 @@ pub fn detail(app: &App, id: &str) -> Result<Option<Value>, ApiError> {
     v["actions"] = json!([]);
     v["graph"] = workflow_graph(&steps, &edges);
     Ok(Some(v))
-}
-
-/// A run's detail as recently computed, shared by every stream following it: a hundred
-/// clients following one run cost one read of the stores per interval, not a hundred.
-#[derive(Default)]
-pub struct DetailCache {
-    entries: std::sync::Mutex<HashMap<String, (std::time::Instant, std::sync::Arc<Value>)>>,
-}
-
-/// How long a computed detail is reused.
-const FRESH: std::time::Duration = std::time::Duration::from_millis(200);
-
-impl DetailCache {
-    /// The detail of run `id`, computed at most once per [`FRESH`] interval.
-    pub fn get(&self, app: &App, id: &str) -> Result<Option<std::sync::Arc<Value>>, ApiError> {
-        let now = std::time::Instant::now();
-        {
-            let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((at, v)) = map.get(id) {
-                if now.duration_since(*at) < FRESH {
-                    return Ok(Some(v.clone()));
-                }
-            }
-        }
-        let Some(v) = detail(app, id)? else {
-            return Ok(None);
-        };
-        let v = std::sync::Arc::new(v);
-        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        // Bounded: entries of runs nobody follows any more go.
-        if map.len() > 256 {
-            map.retain(|_, (at, _)| now.duration_since(*at) < FRESH * 10);
-        }
-        map.insert(id.to_string(), (now, v.clone()));
-        Ok(Some(v))
-    }
 }
 
 /// Whether a run's status is final (the stream ends after sending it).
@@ -349,7 +313,7 @@ pub async fn events(
     use axum::response::IntoResponse;
     let first = {
         let (app, id) = (app.clone(), id.clone());
-        blocking(move || app.0.details.get(&app, &id)).await?
+        blocking(move || app.0.details.get(&id, || detail(&app, &id))).await?
     };
     let Some(first) = first else {
         return Err(ApiError::new(
@@ -400,7 +364,7 @@ pub async fn events(
                 return Some((Ok(": keep-alive\n\n".to_string()), s));
             }
             let (app, id) = (s.app.clone(), s.id.clone());
-            match blocking(move || app.0.details.get(&app, &id)).await {
+            match blocking(move || app.0.details.get(&id, || detail(&app, &id))).await {
                 Ok(Some(v)) => s.pending = Some(v),
                 // The run disappeared or the store failed: end the stream; the page falls back
                 // to polling.

@@ -7,8 +7,8 @@
 //! the binary handed over.
 
 use crate::access::Permission;
-use crate::api::{blocking, state, ApiError, App, Caller, Route};
-use crate::openapi::{error_response as error, guarded, json_ok as ok, path_param};
+use crate::apidoc::{error_response as error, guarded, json_ok as ok, path_param};
+use crate::http::{blocking, state, ApiError, App, Caller, Route};
 use crate::redact;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
@@ -626,12 +626,12 @@ async fn audit_export(
     State(app): State<App>,
     q: Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = q.map_err(crate::api::bad_query)?;
+    let Query(q) = q.map_err(crate::http::bad_query)?;
     let lines = match q.format.as_deref() {
         None | Some("json") => false,
         Some("jsonl") => true,
         Some(other) => {
-            return Err(crate::api::bad_query(format!(
+            return Err(crate::http::bad_query(format!(
                 "format {other:?}: json or jsonl"
             )))
         }

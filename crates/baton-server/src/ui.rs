@@ -6,7 +6,7 @@
 //! or script them (strict headers on every response).
 
 use crate::access::Permission;
-use crate::api::{App, Route};
+use crate::http::{App, Route};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;

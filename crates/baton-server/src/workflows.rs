@@ -8,8 +8,8 @@
 //! request whose signature was not checked against a configured secret.
 
 use crate::access::Permission;
-use crate::api::{self, blocking, ApiError, App, Caller, Peer, Route};
-use crate::openapi::{error_response as err, guarded, json_ok, path_param};
+use crate::apidoc::{error_response as err, guarded, json_ok, path_param};
+use crate::http::{self, blocking, ApiError, App, Caller, Peer, Route};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -292,7 +292,7 @@ async fn logs(
     Path(id): Path<String>,
     q: Result<Query<LogsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(q) = q.map_err(api::bad_query)?;
+    let Query(q) = q.map_err(http::bad_query)?;
     let c = control(&app);
     blocking(move || {
         let node = q.node.as_deref().filter(|n| !n.is_empty());
@@ -301,7 +301,7 @@ async fn logs(
         }
         // A stack run: the action's error and attempts (its values are never shown).
         let missing = || ApiError::new(StatusCode::NOT_FOUND, format!("there is no run {id}"));
-        let store = api::state(&app)?.ok_or_else(missing)?;
+        let store = http::state(&app)?.ok_or_else(missing)?;
         store
             .run(&id)
             .map_err(ApiError::internal)?
@@ -385,7 +385,7 @@ async fn hook(
 ) -> Result<Response, ApiError> {
     let now = Instant::now();
     let ip = peer.map(|p| p.0 .0.ip());
-    if let Some(resp) = crate::api::refused_for_failures(&app, ip, now) {
+    if let Some(resp) = crate::http::refused_for_failures(&app, ip, now) {
         return Ok(resp);
     }
     let c = control(&app);
