@@ -401,9 +401,13 @@ function planDiff(plan) {
     const [s, cls] = sym(c.actions || []);
     const lines = [];
     const keys = new Set([...Object.keys(c.before || {}), ...Object.keys(c.after || {})]);
+    // Terraform's markers print bare; a null attribute of a new or gone object is left out.
+    const show = (v) => (v === "(known after apply)" || v === "(sensitive value)") ? v : JSON.stringify(v);
     for (const k of [...keys].sort()) {
       const b = c.before ? c.before[k] : undefined, a = c.after ? c.after[k] : undefined;
-      const bs = b === undefined ? null : JSON.stringify(b), as = a === undefined ? null : JSON.stringify(a);
+      if ((b === null && !c.after) || (a === null && !c.before)) continue;
+      const bs = b === undefined ? null : show(b);
+      const as = a === undefined ? null : show(a);
       if (bs === as) continue;
       if (bs === null) lines.push(h("div", { class: "add" }, "  + " + k + " = " + as));
       else if (as === null) lines.push(h("div", { class: "del" }, "  - " + k + " = " + bs));
