@@ -107,6 +107,11 @@ pub trait StackControl: Send + Sync + 'static {
     fn policy_test(&self) -> Result<Value, ControlError>;
     /// The work queue's workers and the agent itself: `{workers: [...], agent: {...}}`.
     fn workers(&self) -> Result<Value, ControlError>;
+
+    /// The stacks the agent serves: `{"stacks": [{name, dir, environment, store, primary}]}`
+    /// (`store` described without credentials; `primary`: the agent's own directory, which the
+    /// plan, apply and state routes act on).
+    fn stacks(&self) -> Result<Value, ControlError>;
 }
 
 fn read_doc(schema: &str) -> Value {
@@ -162,6 +167,13 @@ pub const ROUTES: &[Route] = &[
         permission: Some(Permission::Run),
         summary: "Undo a run, in the background",
         doc: Some(run_action_doc),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/stacks",
+        permission: Some(Permission::Read),
+        summary: "The stacks the agent serves: its directory's and each `--stack DIR`",
+        doc: Some(|| read_doc("StackList")),
     },
     Route {
         method: "POST",
@@ -302,6 +314,7 @@ pub fn routes(r: Router<App>) -> Router<App> {
         .route("/api/v1/runs/{id}/rollback", post(rollback))
         .route("/api/v1/stacks/plan", post(plan))
         .route("/api/v1/stacks/apply", post(apply))
+        .route("/api/v1/stacks", get(list_stacks))
         .route("/api/v1/stacks/drift", get(drift).post(check_drift))
         .route("/api/v1/drift", get(drift))
         .route("/api/v1/stacks/state", get(state_objects))
@@ -334,6 +347,17 @@ pub fn schemas() -> serde_json::Map<String, serde_json::Value> {
                 "summary": { "type": "string" },
                 "changes": { "type": "array", "items": { "$ref": "#/components/schemas/PlanChange" } }
             }
+        },
+        "StackList": {
+            "type": "object", "required": ["stacks"],
+            "properties": { "stacks": { "type": "array", "items": {
+                "type": "object", "required": ["name", "dir", "environment", "store", "primary"],
+                "properties": {
+                    "name": { "type": "string" }, "dir": { "type": "string" },
+                    "environment": { "type": "string" }, "store": { "type": "string" },
+                    "primary": { "type": "boolean" }
+                }
+            } } }
         },
         "StackPlan": {
             "type": "object", "required": ["summary", "changes", "errors"],
@@ -542,6 +566,10 @@ async fn apply(
 ) -> Result<Response, ApiError> {
     let a = actor(&caller, "POST /api/v1/stacks/apply");
     blocking(move || Ok(started(control(&app).apply(&a)?))).await
+}
+
+async fn list_stacks(State(app): State<App>) -> Result<Json<Value>, ApiError> {
+    blocking(move || Ok(Json(control(&app).stacks()?))).await
 }
 
 async fn drift(State(app): State<App>) -> Result<Json<Value>, ApiError> {

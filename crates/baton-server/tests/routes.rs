@@ -87,6 +87,9 @@ impl baton_server::stacks::StackControl for NoState {
     fn rollback(&self, _id: &str, _a: &Actor) -> Result<Started, ControlError> {
         Err(none())
     }
+    fn stacks(&self) -> Result<serde_json::Value, ControlError> {
+        Ok(serde_json::json!({ "stacks": [] }))
+    }
     fn drift(&self) -> Result<serde_json::Value, ControlError> {
         Ok(serde_json::json!({ "stacks": [] }))
     }

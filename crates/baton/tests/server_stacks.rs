@@ -616,6 +616,29 @@ fn drift_lists_every_stack_the_agent_serves() {
     p.baton(["--chdir", "other", "drift"]).ok();
     let s = serve_with(&p, &["--stack", "other"]);
     let c = Client::new(&s);
+    // The stacks it serves: its own (primary) and the other.
+    let listed = c.expect("GET", "/api/v1/stacks", &viewer, 200);
+    let names: Vec<(String, bool)> = listed["stacks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|x| {
+            (
+                x["name"].as_str().unwrap_or_default().to_string(),
+                x["primary"].as_bool().unwrap_or(false),
+            )
+        })
+        .collect();
+    assert_eq!(names.len(), 2, "{listed}");
+    assert!(names[0].1 && !names[1].1, "{listed}");
+    assert_eq!(names[1].0, "other", "{listed}");
+    assert!(
+        listed["stacks"][1]["store"]
+            .as_str()
+            .is_some_and(|d| d.ends_with("other/.baton/state.db")),
+        "{listed}"
+    );
     let d = c.expect("GET", "/api/v1/stacks/drift", &viewer, 200);
     let stacks = d["stacks"].as_array().cloned().unwrap_or_default();
     assert_eq!(stacks.len(), 2, "{d}");

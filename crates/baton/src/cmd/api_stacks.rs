@@ -486,6 +486,26 @@ impl StackControl for Stacks {
         )
     }
 
+    fn stacks(&self) -> Result<Value, ControlError> {
+        let own = baton_service::handoff::stack_name(&self.env.dir);
+        let entry = |name: &str, env: &Env, primary: bool| -> Result<Value, ControlError> {
+            Ok(json!({
+                "name": name,
+                "dir": env.dir.display().to_string(),
+                "environment": env.workspace,
+                "store": env.location().map_err(failed)?.describe(),
+                "primary": primary,
+            }))
+        };
+        let mut stacks = vec![entry(&own, &self.env, true)?];
+        for (name, env) in &self.others {
+            if *name != own {
+                stacks.push(entry(name, env, false)?);
+            }
+        }
+        Ok(json!({ "stacks": stacks }))
+    }
+
     fn drift(&self) -> Result<Value, ControlError> {
         let own = baton_service::handoff::stack_name(&self.env.dir);
         let store = self.store()?;
