@@ -3,12 +3,17 @@
 //! `--trace-file FILE` (a Chrome trace-event JSON of the run: one span per action under the
 //! run's span, which Perfetto and chrome://tracing open).
 //!
-//! Both are fed by the engine's events; neither ever sees an attribute value.
+//! And, when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set,
+//! the same spans exported to an OpenTelemetry collector over OTLP/HTTP (JSON): one trace per
+//! run, the run's span the parent of its actions' (see [`Telemetry::export_otlp`]).
+//!
+//! All are fed by the engine's events; none ever sees an attribute value.
 
 use baton_engine::{Action, Event, Observer};
+use sha2::Digest as _;
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Sets up the `tracing` subscriber. Human format by default (warnings only unless
 /// `BATON_LOG=info|debug`); JSON lines at info level with `json`.
@@ -73,6 +78,8 @@ pub struct Telemetry<'a> {
     inner: &'a dyn Observer,
     run_id: String,
     t0: Instant,
+    /// `t0` by the wall clock, for exported spans' times.
+    t0_wall: SystemTime,
     /// Spans are kept only when a trace file will be written.
     record_spans: bool,
     started: Mutex<HashMap<String, Instant>>,
@@ -86,6 +93,7 @@ impl<'a> Telemetry<'a> {
             inner,
             run_id: run_id.to_string(),
             t0: Instant::now(),
+            t0_wall: SystemTime::now(),
             record_spans,
             started: Mutex::new(HashMap::new()),
             spans: Mutex::new(Vec::new()),
@@ -94,6 +102,100 @@ impl<'a> Telemetry<'a> {
 
     fn us(&self, t: Instant) -> u64 {
         t.saturating_duration_since(self.t0).as_micros() as u64
+    }
+
+    /// Where spans go over OTLP/HTTP, if anywhere: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as it
+    /// is, else `OTEL_EXPORTER_OTLP_ENDPOINT` with `/v1/traces` (OpenTelemetry's variables).
+    pub fn otlp_endpoint() -> Option<String> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").or_else(|| {
+            var("OTEL_EXPORTER_OTLP_ENDPOINT")
+                .map(|e| format!("{}/v1/traces", e.trim_end_matches('/')))
+        })
+    }
+
+    /// The run's spans as an OTLP `ExportTraceServiceRequest` (JSON encoding): one trace whose
+    /// id is derived from the run id, the run's span its root, one child span per action
+    /// (address, action, attempts and outcome as attributes; failed actions with an error
+    /// status).
+    pub fn otlp_json(&self) -> serde_json::Value {
+        let spans: Vec<Span> = match self.spans.lock() {
+            Ok(s) => s
+                .iter()
+                .map(|s| Span {
+                    name: s.name.clone(),
+                    start_us: s.start_us,
+                    dur_us: s.dur_us,
+                    args: s.args.clone(),
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let digest = sha2::Sha256::digest(self.run_id.as_bytes());
+        let trace_id = hex::encode(&digest[..16]);
+        let span_id = |i: usize| {
+            let d = sha2::Sha256::digest(format!("{}/{i}", self.run_id).as_bytes());
+            hex::encode(&d[..8])
+        };
+        let base = self
+            .t0_wall
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let ns = |us: u64| (base + us * 1000).to_string();
+        let end = spans
+            .iter()
+            .map(|s| s.start_us + s.dur_us)
+            .max()
+            .unwrap_or(0)
+            .max(self.us(Instant::now()));
+        let attr = |k: &str, v: serde_json::Value| {
+            let value = match v {
+                serde_json::Value::Number(n) => serde_json::json!({ "intValue": n.to_string() }),
+                serde_json::Value::String(s) => serde_json::json!({ "stringValue": s }),
+                other => serde_json::json!({ "stringValue": other.to_string() }),
+            };
+            serde_json::json!({ "key": k, "value": value })
+        };
+        let root = span_id(0);
+        let mut out = vec![serde_json::json!({
+            "traceId": trace_id, "spanId": root, "name": format!("run {}", self.run_id),
+            "kind": 1, "startTimeUnixNano": ns(0), "endTimeUnixNano": ns(end),
+            "attributes": [attr("baton.run_id", serde_json::json!(self.run_id))],
+        })];
+        for (i, s) in spans.iter().enumerate() {
+            let mut attributes = Vec::new();
+            if let Some(m) = s.args.as_object() {
+                for (k, v) in m {
+                    attributes.push(attr(&format!("baton.{k}"), v.clone()));
+                }
+            }
+            let failed = s.args.get("outcome").and_then(|o| o.as_str()) == Some("failed");
+            out.push(serde_json::json!({
+                "traceId": trace_id, "spanId": span_id(i + 1), "parentSpanId": root,
+                "name": s.name, "kind": 1,
+                "startTimeUnixNano": ns(s.start_us), "endTimeUnixNano": ns(s.start_us + s.dur_us),
+                "attributes": attributes,
+                "status": { "code": if failed { 2 } else { 1 } },
+            }));
+        }
+        serde_json::json!({ "resourceSpans": [{
+            "resource": { "attributes": [attr("service.name", serde_json::json!("baton"))] },
+            "scopeSpans": [{ "scope": { "name": "baton" }, "spans": out }],
+        }] })
+    }
+
+    /// Sends [`Telemetry::otlp_json`] to `endpoint` (OTLP/HTTP, JSON), within 10 seconds.
+    pub fn export_otlp(&self, endpoint: &str) -> anyhow::Result<()> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(std::time::Duration::from_secs(10)))
+            .build()
+            .into();
+        agent
+            .post(endpoint)
+            .header("Content-Type", "application/json")
+            .send(self.otlp_json().to_string())
+            .map(|_| ())
+            .map_err(|e| anyhow::anyhow!("cannot export the run's trace to {endpoint}: {e}"))
     }
 
     /// Writes the Chrome trace-event JSON: the run as one span on the first track, actions on

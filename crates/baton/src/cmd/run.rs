@@ -247,8 +247,16 @@ impl RunHooks for Terminal<'_> {
         crate::ui::on_interrupt(self.req.stop.clone(), self.req.cancel.clone());
         let ticker = crate::ui::Ticker::start(&self.progress);
         let trace = &self.env.trace_file;
-        let telemetry = crate::telemetry::Telemetry::new(&ticker, run_id, trace.is_some());
+        let otlp = crate::telemetry::Telemetry::otlp_endpoint();
+        let telemetry =
+            crate::telemetry::Telemetry::new(&ticker, run_id, trace.is_some() || otlp.is_some());
         walk(&telemetry);
+        if let Some(endpoint) = &otlp {
+            // A collector that is down must not fail the run: said, not fatal.
+            if let Err(e) = telemetry.export_otlp(endpoint) {
+                eprintln!("Warning: {e:#}");
+            }
+        }
         if let Some(path) = trace {
             if let Err(e) = telemetry.write_trace(path) {
                 if let Ok(mut slot) = self.trace_error.lock() {
