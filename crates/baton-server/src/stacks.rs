@@ -526,7 +526,14 @@ async fn cancel(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let a = actor(&caller, &format!("POST /api/v1/runs/{id}/cancel"));
-    blocking(move || Ok(started(control(&app).cancel(&id, &a)?))).await
+    blocking(move || {
+        // A workflow run waiting for a person is the workflows area's to cancel.
+        if let Some(run) = app.0.stores.workflows.cancel(&caller, &id)? {
+            return Ok((StatusCode::OK, Json(json!({ "run": run }))).into_response());
+        }
+        Ok(started(control(&app).cancel(&id, &a)?))
+    })
+    .await
 }
 
 async fn resume(

@@ -118,6 +118,14 @@ pub trait WorkflowControl: Send + Sync + 'static {
         delivery: &str,
         body: &Value,
     ) -> Result<Value, ControlError>;
+
+    /// Cancels workflow run `run` for `caller`: a run waiting for a person has its waiting
+    /// approvals rejected (the reason: cancelled, by whom) and ends as a rejection does
+    /// (cancelled, or rolled back); a run that is running elsewhere is a `Conflict`. `Ok(None)`
+    /// when `run` is not a workflow run (the stacks area then looks for it).
+    fn cancel(&self, _caller: &Caller, _run: &str) -> Result<Option<Value>, ControlError> {
+        Ok(None)
+    }
 }
 
 /// This area's routes.

@@ -316,6 +316,51 @@ fn runs_approvals_logs_and_webhooks_over_http_and_the_cli() {
     );
     assert_eq!(status_of(&p, &r1), "waiting");
 
+    // A run waiting for a person is cancelled: not by a viewer, by its operator; its
+    // approval is rejected as cancelled and the run ends; a second cancel finds nothing
+    // waiting.
+    let (st, v) = post(
+        &a,
+        &s,
+        "/api/v1/workflows/release/runs",
+        &alice,
+        json!({"inputs": {"env": "qa"}}),
+    );
+    assert_eq!(st, 202, "{v}");
+    let r3 = v["run"]["id"].as_str().expect("a run id").to_string();
+    wait_for("the approval of run 3", || {
+        waiting_approval(&a, &s, &alice, &r3).is_some()
+    });
+    let (st, _) = post(
+        &a,
+        &s,
+        &format!("/api/v1/runs/{r3}/cancel"),
+        &vic,
+        json!({}),
+    );
+    assert_eq!(st, 403);
+    let (st, v) = post(
+        &a,
+        &s,
+        &format!("/api/v1/runs/{r3}/cancel"),
+        &alice,
+        json!({}),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["run"]["status"], "cancelling", "{v}");
+    wait_for("run 3 to end cancelled", || {
+        matches!(status_of(&p, &r3).as_str(), "cancelled" | "rolled_back")
+    });
+    let (st, v) = post(
+        &a,
+        &s,
+        &format!("/api/v1/runs/{r3}/cancel"),
+        &alice,
+        json!({}),
+    );
+    assert_eq!(st, 409, "{v}");
+    assert!(waiting_approval(&a, &s, &alice, &r3).is_none());
+
     // A named approver approves: the run goes on to its end.
     let (st, v) = post(
         &a,

@@ -315,6 +315,54 @@ impl WorkflowControl for Workflows {
         self.run_json(run)
     }
 
+    fn cancel(&self, caller: &Caller, run: &str) -> Result<Option<Value>, ControlError> {
+        let Some(store) = self.existing()? else {
+            return Ok(None);
+        };
+        let Some(r) = store.run(run).map_err(internal)? else {
+            return Ok(None);
+        };
+        if r.status != baton_state::WfRunStatus::Waiting {
+            return Err(ControlError::Conflict(format!(
+                "workflow run {run} is {}: only a run waiting for a person is cancelled over the API (a running one is stopped where it runs, with Ctrl-C; `baton rollback {run}` undoes one that finished)",
+                r.status.as_str()
+            )));
+        }
+        let waiting: Vec<String> = store
+            .steps(run)
+            .map_err(internal)?
+            .into_iter()
+            .filter(|s| s.kind == "approval" && s.status == baton_state::WfStepStatus::Waiting)
+            .map(|s| s.key)
+            .collect();
+        if waiting.is_empty() {
+            return Err(ControlError::Conflict(format!(
+                "workflow run {run} waits for no approval (a retry or a child run): it goes on by itself"
+            )));
+        }
+        let actor = api_actor(caller, &format!("cancel {run}"));
+        let reason = format!("cancelled by api:{}", caller.name);
+        let mut last = None;
+        for key in &waiting {
+            let decided = with_runner(&self.env, actor.clone(), |r| {
+                r.record_decision(run, key, false, Some(&reason))
+            })?;
+            last = Some(decided);
+        }
+        if let Some(decided) = last {
+            let env = self.env.clone();
+            std::thread::spawn(move || {
+                let id = decided.id.clone();
+                if let Err(e) = with_runner(&env, actor, |r| r.continue_decided(&decided)) {
+                    eprintln!("Error: workflow run {id}: {e}");
+                }
+            });
+        }
+        Ok(Some(
+            json!({ "id": run, "kind": "workflow", "status": "cancelling" }),
+        ))
+    }
+
     fn logs(&self, run: &str, node: Option<&str>) -> Result<Option<String>, ControlError> {
         let Some(store) = self.existing()? else {
             return Ok(None);
