@@ -1,6 +1,7 @@
 //! Command implementations: each resolves its flags into engine options, runs the engine, and
 //! renders the result. Shared setup (working directory, state location, environment) is here.
 
+mod agent;
 mod api;
 mod api_stacks;
 mod api_workflows;
@@ -304,7 +305,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Workflow(c) => workflow::run(&env, &c),
         Command::Approve(a) => workflow::approve(&env, &a),
         Command::Logs(a) => workflow::logs(&env, &a),
-        Command::Serve(a) => workflow::serve(&env, &a),
+        Command::Serve(a) => agent::serve(&env, &a),
         Command::Worker(a) => worker::worker(&env, &a),
         Command::Workers(a) => worker::workers(&env, &a),
         Command::Status(a) => reconcile::status(&env, &a),
