@@ -1,0 +1,353 @@
+//! One running provider plugin: spawned with go-plugin's environment, its handshake read from
+//! stdout, its stderr captured, a gRPC channel over its Unix socket with pinned mTLS, and the
+//! RPCs Baton uses, for protocol 6 and 5.
+//!
+//! The child is killed when the [`ProviderProcess`] is dropped (after [`ProviderProcess::stop`]
+//! asks it to stop politely). Must not print or log the provider's output itself: stderr is kept
+//! for errors.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use magma_protocol::{tfplugin5 as pb5, tfplugin6 as pb6};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tonic::transport::{Channel, Endpoint, Uri};
+
+use crate::handshake::{self, Network, Protocol};
+use crate::schema::{self, ProviderSchema};
+use crate::{tls, PluginError};
+
+const MAGIC_COOKIE_KEY: &str = "TF_PLUGIN_MAGIC_COOKIE";
+const MAGIC_COOKIE_VALUE: &str = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
+/// Keep at most this much of a provider's stderr (the end of it).
+const STDERR_LIMIT: usize = 64 * 1024;
+
+/// How to start a provider.
+#[derive(Clone, Debug)]
+pub struct StartOpts {
+    pub executable: PathBuf,
+    pub args: Vec<String>,
+    /// Extra environment for the provider (on top of Baton's own and go-plugin's).
+    pub env: Vec<(String, String)>,
+    /// How long the provider may take to print its handshake line.
+    pub handshake_timeout: Duration,
+}
+
+impl StartOpts {
+    pub fn new(executable: impl Into<PathBuf>) -> StartOpts {
+        StartOpts {
+            executable: executable.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            handshake_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A started provider plugin and its connection.
+pub struct ProviderProcess {
+    path: PathBuf,
+    child: Child,
+    stderr: Arc<Mutex<String>>,
+    protocol: Protocol,
+    channel: Channel,
+}
+
+impl ProviderProcess {
+    /// Starts the provider and completes the handshake and the connection.
+    pub async fn start(opts: &StartOpts) -> Result<ProviderProcess, PluginError> {
+        let path = opts.executable.clone();
+        let identity = tls::client_identity()?;
+        let mut cmd = Command::new(&path);
+        cmd.args(&opts.args)
+            .envs(opts.env.iter().map(|(k, v)| (k, v)))
+            .env(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE)
+            .env("PLUGIN_PROTOCOL_VERSIONS", "5,6")
+            .env("PLUGIN_CLIENT_CERT", &identity.cert_pem)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().map_err(|source| PluginError::Spawn {
+            path: path.clone(),
+            source,
+        })?;
+
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let stderr_done = child.stderr.take().map(|pipe| {
+            let sink = stderr.clone();
+            tokio::spawn(collect_stderr(pipe, sink))
+        });
+        let Some(stdout) = child.stdout.take() else {
+            return Err(PluginError::Crashed {
+                path,
+                status: "no stdout pipe".to_string(),
+                stderr: String::new(),
+            });
+        };
+        let mut lines = BufReader::new(stdout);
+        let mut line = String::new();
+        let read = tokio::time::timeout(opts.handshake_timeout, lines.read_line(&mut line)).await;
+        match read {
+            Err(_) => {
+                let _ = finish(&mut child, stderr_done).await;
+                return Err(PluginError::HandshakeTimeout {
+                    path,
+                    seconds: opts.handshake_timeout.as_secs(),
+                    stderr: snapshot(&stderr),
+                });
+            }
+            Ok(Err(_)) | Ok(Ok(0)) => {
+                let status = finish(&mut child, stderr_done).await;
+                return Err(PluginError::Crashed {
+                    path,
+                    status,
+                    stderr: snapshot(&stderr),
+                });
+            }
+            Ok(Ok(_)) => {}
+        }
+        let hs = match handshake::parse(&line) {
+            Ok(hs) => hs,
+            Err(reason) => {
+                let _ = finish(&mut child, stderr_done).await;
+                return Err(PluginError::BadHandshake {
+                    path,
+                    line: line.trim_end().to_string(),
+                    reason,
+                    stderr: snapshot(&stderr),
+                });
+            }
+        };
+        // Keep draining stdout so a chatty provider never blocks on a full pipe.
+        tokio::spawn(async move {
+            let mut sink = Vec::new();
+            let _ = lines.read_to_end(&mut sink).await;
+        });
+
+        let channel = connect(&path, &hs, &identity).await?;
+        Ok(ProviderProcess {
+            path,
+            child,
+            stderr,
+            protocol: hs.protocol,
+            channel,
+        })
+    }
+
+    /// The protocol version the provider chose.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// What the provider has written to stderr so far (its last 64 KiB).
+    pub fn stderr(&self) -> String {
+        snapshot(&self.stderr)
+    }
+
+    pub fn executable(&self) -> &Path {
+        &self.path
+    }
+
+    /// GetProviderSchema (protocol 6) or GetSchema (protocol 5), converted.
+    pub async fn schema(&mut self) -> Result<ProviderSchema, PluginError> {
+        const METHOD: &str = "GetProviderSchema";
+        let invalid = |e: schema::SchemaError| PluginError::InvalidResponse {
+            method: METHOD,
+            detail: e.0,
+        };
+        match self.protocol {
+            Protocol::V6 => {
+                let mut c = pb6::provider_client::ProviderClient::new(self.channel.clone())
+                    .max_decoding_message_size(usize::MAX);
+                let r = c
+                    .get_provider_schema(pb6::get_provider_schema::Request {})
+                    .await
+                    .map_err(|s| self.rpc_error(METHOD, s))?
+                    .into_inner();
+                let diags = schema::diagnostics6(r.diagnostics.clone());
+                check(METHOD, diags)?;
+                ProviderSchema::from_v6(r).map_err(invalid)
+            }
+            Protocol::V5 => {
+                let mut c = pb5::provider_client::ProviderClient::new(self.channel.clone())
+                    .max_decoding_message_size(usize::MAX);
+                let r = c
+                    .get_schema(pb5::get_provider_schema::Request {})
+                    .await
+                    .map_err(|s| self.rpc_error(METHOD, s))?
+                    .into_inner();
+                let diags = schema::diagnostics5(r.diagnostics.clone());
+                check(METHOD, diags)?;
+                ProviderSchema::from_v5(r).map_err(invalid)
+            }
+        }
+    }
+
+    /// Asks the provider to stop (StopProvider / Stop), then ends the process. A provider
+    /// that does not exit by itself within `grace` is killed.
+    pub async fn stop(mut self, grace: Duration) -> Result<(), PluginError> {
+        const METHOD: &str = "StopProvider";
+        let stopped = match self.protocol {
+            Protocol::V6 => pb6::provider_client::ProviderClient::new(self.channel.clone())
+                .stop_provider(pb6::stop_provider::Request {})
+                .await
+                .map(|r| r.into_inner().error),
+            Protocol::V5 => pb5::provider_client::ProviderClient::new(self.channel.clone())
+                .stop(pb5::stop::Request {})
+                .await
+                .map(|r| r.into_inner().error),
+        };
+        let result = match stopped {
+            Ok(err) if err.is_empty() => Ok(()),
+            Ok(err) => Err(PluginError::Diagnostics {
+                method: METHOD,
+                diagnostics: vec![schema::Diagnostic {
+                    error: true,
+                    summary: err,
+                    detail: String::new(),
+                    attribute: None,
+                }],
+            }),
+            Err(status) => Err(self.rpc_error(METHOD, status)),
+        };
+        // go-plugin providers exit when their client closes; others are killed.
+        drop(self.channel);
+        if tokio::time::timeout(grace, self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+        result
+    }
+
+    fn rpc_error(&self, method: &'static str, status: tonic::Status) -> PluginError {
+        PluginError::Rpc {
+            method,
+            status: Box::new(status),
+            stderr: snapshot(&self.stderr),
+        }
+    }
+}
+
+/// Ends a provider that failed to start: kill it (if still running), reap it, and let the
+/// stderr reader reach the end of the pipe. Returns how the process ended.
+async fn finish(child: &mut Child, stderr_done: Option<tokio::task::JoinHandle<()>>) -> String {
+    let _ = child.start_kill();
+    let status = match child.wait().await {
+        Ok(s) => s.to_string(),
+        Err(e) => format!("unknown ({e})"),
+    };
+    if let Some(done) = stderr_done {
+        // A grandchild may hold the pipe open; do not wait for it forever.
+        let _ = tokio::time::timeout(Duration::from_secs(2), done).await;
+    }
+    status
+}
+
+fn check(method: &'static str, diagnostics: Vec<schema::Diagnostic>) -> Result<(), PluginError> {
+    if diagnostics.iter().any(|d| d.error) {
+        Err(PluginError::Diagnostics {
+            method,
+            diagnostics,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+async fn connect(
+    path: &Path,
+    hs: &handshake::Handshake,
+    identity: &tls::ClientIdentity,
+) -> Result<Channel, PluginError> {
+    let connect_err = |source| PluginError::Connect {
+        path: path.to_path_buf(),
+        source,
+    };
+    let tls_config = match &hs.server_cert {
+        Some(cert) => Some(tls::client_config(identity, cert.clone())?),
+        None => None,
+    };
+    let server_name = tls::server_name()?;
+    let endpoint = Endpoint::from_static("http://localhost");
+    match hs.network.clone() {
+        Network::Unix(socket) => {
+            let connector = tower::service_fn(move |_: Uri| {
+                let socket = socket.clone();
+                let tls_config = tls_config.clone();
+                let server_name = server_name.clone();
+                async move {
+                    let stream = tokio::net::UnixStream::connect(&socket).await?;
+                    let io: Box<dyn Io> = match tls_config {
+                        Some(cfg) => Box::new(
+                            tokio_rustls::TlsConnector::from(cfg)
+                                .connect(server_name, stream)
+                                .await?,
+                        ),
+                        None => Box::new(stream),
+                    };
+                    Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(io))
+                }
+            });
+            endpoint
+                .connect_with_connector(connector)
+                .await
+                .map_err(connect_err)
+        }
+        Network::Tcp(addr) => {
+            let connector = tower::service_fn(move |_: Uri| {
+                let addr = addr.clone();
+                let tls_config = tls_config.clone();
+                let server_name = server_name.clone();
+                async move {
+                    let stream = tokio::net::TcpStream::connect(&addr).await?;
+                    let io: Box<dyn Io> = match tls_config {
+                        Some(cfg) => Box::new(
+                            tokio_rustls::TlsConnector::from(cfg)
+                                .connect(server_name, stream)
+                                .await?,
+                        ),
+                        None => Box::new(stream),
+                    };
+                    Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(io))
+                }
+            });
+            endpoint
+                .connect_with_connector(connector)
+                .await
+                .map_err(connect_err)
+        }
+    }
+}
+
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Io for T {}
+
+async fn collect_stderr(mut pipe: tokio::process::ChildStderr, sink: Arc<Mutex<String>>) {
+    let mut buf = [0u8; 4096];
+    loop {
+        match pipe.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if let Ok(mut s) = sink.lock() {
+                    s.push_str(&String::from_utf8_lossy(&buf[..n]));
+                    if s.len() > STDERR_LIMIT {
+                        let mut cut = s.len() - STDERR_LIMIT;
+                        while !s.is_char_boundary(cut) {
+                            cut += 1;
+                        }
+                        s.drain(..cut);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn snapshot(s: &Arc<Mutex<String>>) -> String {
+    s.lock().map(|s| s.clone()).unwrap_or_default()
+}
