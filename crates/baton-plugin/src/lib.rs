@@ -8,6 +8,7 @@
 
 pub mod error;
 pub mod handshake;
+pub mod msgpack;
 pub mod process;
 pub mod schema;
 mod tls;
