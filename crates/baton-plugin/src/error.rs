@@ -59,6 +59,20 @@ pub enum PluginError {
         method: &'static str,
         diagnostics: Vec<crate::schema::Diagnostic>,
     },
+    /// The provider's schema has no such resource type or data source.
+    #[error("provider {path} has no {kind} type {name:?}")]
+    UnknownType {
+        path: PathBuf,
+        kind: &'static str,
+        name: String,
+    },
+    /// A value could not be encoded for, or decoded from, the wire.
+    #[error("provider call {method}: {source}")]
+    Value {
+        method: &'static str,
+        #[source]
+        source: crate::msgpack::ValueError,
+    },
     /// The provider's answer does not fit the protocol (a type that does not parse, an
     /// unknown nesting mode).
     #[error("provider call {method} returned an invalid answer: {detail}")]

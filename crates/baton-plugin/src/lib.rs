@@ -12,8 +12,11 @@ pub mod msgpack;
 pub mod process;
 pub mod schema;
 mod tls;
+mod wire;
 
 pub use error::PluginError;
 pub use handshake::{Handshake, Network, Protocol};
-pub use process::{ProviderProcess, StartOpts};
+pub use process::{
+    AppliedChange, ApplyRequest, PlanRequest, PlannedChange, ProviderProcess, StartOpts,
+};
 pub use schema::{Attribute, Block, NestedBlock, Nesting, ProviderSchema, TypeSchema};

@@ -16,8 +16,11 @@ use tokio::process::{Child, Command};
 use tonic::transport::{Channel, Endpoint, Uri};
 
 use crate::handshake::{self, Network, Protocol};
+use crate::msgpack;
 use crate::schema::{self, ProviderSchema};
+use crate::wire::{FromMsgpack, IntoDiagnostics, IntoPath};
 use crate::{tls, PluginError};
+use baton_eval::{PathStep, Type, Value};
 
 const MAGIC_COOKIE_KEY: &str = "TF_PLUGIN_MAGIC_COOKIE";
 const MAGIC_COOKIE_VALUE: &str = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
@@ -53,6 +56,66 @@ pub struct ProviderProcess {
     stderr: Arc<Mutex<String>>,
     protocol: Protocol,
     channel: Channel,
+    /// The schema, once asked for; the value RPCs need its types.
+    schema: Option<ProviderSchema>,
+}
+
+/// A PlanResourceChange call. `prior` is null for a create, `proposed` null for a destroy.
+pub struct PlanRequest<'a> {
+    pub type_name: &'a str,
+    pub prior: &'a Value,
+    pub proposed: &'a Value,
+    pub config: &'a Value,
+    pub prior_private: &'a [u8],
+}
+
+/// What the provider plans.
+#[derive(Clone, Debug)]
+pub struct PlannedChange {
+    pub planned: Value,
+    pub requires_replace: Vec<Vec<PathStep>>,
+    pub private: Vec<u8>,
+    pub warnings: Vec<schema::Diagnostic>,
+}
+
+/// An ApplyResourceChange call. `planned` null destroys.
+pub struct ApplyRequest<'a> {
+    pub type_name: &'a str,
+    pub prior: &'a Value,
+    pub planned: &'a Value,
+    pub config: &'a Value,
+    pub planned_private: &'a [u8],
+}
+
+/// The object after an apply (null after a destroy) and the provider's private data.
+#[derive(Clone, Debug)]
+pub struct AppliedChange {
+    pub new_state: Value,
+    pub private: Vec<u8>,
+    pub warnings: Vec<schema::Diagnostic>,
+}
+
+/// The same call in protocol 6 or 5: `$pb` names the wire module and `$client` the client in
+/// `$body`, whose message shapes are identical in both versions.
+macro_rules! per_protocol {
+    ($self:ident, |$pb:ident, $client:ident| $body:expr) => {
+        match $self.protocol {
+            Protocol::V6 => {
+                use magma_protocol::tfplugin6 as $pb;
+                #[allow(unused_mut)]
+                let mut $client = $pb::provider_client::ProviderClient::new($self.channel.clone())
+                    .max_decoding_message_size(usize::MAX);
+                $body
+            }
+            Protocol::V5 => {
+                use magma_protocol::tfplugin5 as $pb;
+                #[allow(unused_mut)]
+                let mut $client = $pb::provider_client::ProviderClient::new($self.channel.clone())
+                    .max_decoding_message_size(usize::MAX);
+                $body
+            }
+        }
+    };
 }
 
 impl ProviderProcess {
@@ -134,6 +197,7 @@ impl ProviderProcess {
             stderr,
             protocol: hs.protocol,
             channel,
+            schema: None,
         })
     }
 
@@ -151,8 +215,18 @@ impl ProviderProcess {
         &self.path
     }
 
-    /// GetProviderSchema (protocol 6) or GetSchema (protocol 5), converted.
-    pub async fn schema(&mut self) -> Result<ProviderSchema, PluginError> {
+    /// GetProviderSchema (protocol 6) or GetSchema (protocol 5), converted; asked once.
+    pub async fn schema(&mut self) -> Result<&ProviderSchema, PluginError> {
+        if self.schema.is_none() {
+            self.schema = Some(self.fetch_schema().await?);
+        }
+        match &self.schema {
+            Some(s) => Ok(s),
+            None => unreachable!("set just above"),
+        }
+    }
+
+    async fn fetch_schema(&mut self) -> Result<ProviderSchema, PluginError> {
         const METHOD: &str = "GetProviderSchema";
         let invalid = |e: schema::SchemaError| PluginError::InvalidResponse {
             method: METHOD,
@@ -184,6 +258,202 @@ impl ProviderProcess {
                 ProviderSchema::from_v5(r).map_err(invalid)
             }
         }
+    }
+
+    /// ConfigureProvider (v6) / Configure (v5) with the `provider` block's value.
+    pub async fn configure(
+        &mut self,
+        config: &Value,
+    ) -> Result<Vec<schema::Diagnostic>, PluginError> {
+        const METHOD: &str = "ConfigureProvider";
+        let ty = self.schema().await?.provider.to_baton().object_type();
+        let config = self.encode(METHOD, config, &ty)?;
+        let diags = match self.protocol {
+            Protocol::V6 => pb6::provider_client::ProviderClient::new(self.channel.clone())
+                .configure_provider(pb6::configure_provider::Request {
+                    config: Some(pb6::DynamicValue::from_msgpack(config)),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|s| self.rpc_error(METHOD, s))?
+                .into_inner()
+                .diagnostics
+                .into_diagnostics(),
+            Protocol::V5 => pb5::provider_client::ProviderClient::new(self.channel.clone())
+                .configure(pb5::configure::Request {
+                    config: Some(pb5::DynamicValue::from_msgpack(config)),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|s| self.rpc_error(METHOD, s))?
+                .into_inner()
+                .diagnostics
+                .into_diagnostics(),
+        };
+        warnings(METHOD, diags)
+    }
+
+    /// PlanResourceChange.
+    pub async fn plan_resource_change(
+        &mut self,
+        req: PlanRequest<'_>,
+    ) -> Result<PlannedChange, PluginError> {
+        const METHOD: &str = "PlanResourceChange";
+        let ty = self.object_type("resource", req.type_name).await?;
+        let prior = self.encode(METHOD, req.prior, &ty)?;
+        let proposed = self.encode(METHOD, req.proposed, &ty)?;
+        let config = self.encode(METHOD, req.config, &ty)?;
+        let (planned, requires_replace, private, diags) = per_protocol!(self, |pb, c| {
+            let r = c
+                .plan_resource_change(pb::plan_resource_change::Request {
+                    type_name: req.type_name.to_string(),
+                    prior_state: Some(pb::DynamicValue::from_msgpack(prior)),
+                    proposed_new_state: Some(pb::DynamicValue::from_msgpack(proposed)),
+                    config: Some(pb::DynamicValue::from_msgpack(config)),
+                    prior_private: req.prior_private.to_vec(),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|s| self.rpc_error(METHOD, s))?
+                .into_inner();
+            (
+                r.planned_state.map(|v| v.msgpack).unwrap_or_default(),
+                r.requires_replace
+                    .into_iter()
+                    .map(IntoPath::into_path)
+                    .collect::<Vec<_>>(),
+                r.planned_private,
+                r.diagnostics.into_diagnostics(),
+            )
+        });
+        let warnings = warnings(METHOD, diags)?;
+        Ok(PlannedChange {
+            planned: self.decode(METHOD, &planned, &ty)?,
+            requires_replace,
+            private,
+            warnings,
+        })
+    }
+
+    /// ApplyResourceChange.
+    pub async fn apply_resource_change(
+        &mut self,
+        req: ApplyRequest<'_>,
+    ) -> Result<AppliedChange, PluginError> {
+        const METHOD: &str = "ApplyResourceChange";
+        let ty = self.object_type("resource", req.type_name).await?;
+        let prior = self.encode(METHOD, req.prior, &ty)?;
+        let planned = self.encode(METHOD, req.planned, &ty)?;
+        let config = self.encode(METHOD, req.config, &ty)?;
+        let (new_state, private, diags) = per_protocol!(self, |pb, c| {
+            let r = c
+                .apply_resource_change(pb::apply_resource_change::Request {
+                    type_name: req.type_name.to_string(),
+                    prior_state: Some(pb::DynamicValue::from_msgpack(prior)),
+                    planned_state: Some(pb::DynamicValue::from_msgpack(planned)),
+                    config: Some(pb::DynamicValue::from_msgpack(config)),
+                    planned_private: req.planned_private.to_vec(),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|s| self.rpc_error(METHOD, s))?
+                .into_inner();
+            (
+                r.new_state.map(|v| v.msgpack).unwrap_or_default(),
+                r.private,
+                r.diagnostics.into_diagnostics(),
+            )
+        });
+        let warnings = warnings(METHOD, diags)?;
+        Ok(AppliedChange {
+            new_state: self.decode(METHOD, &new_state, &ty)?,
+            private,
+            warnings,
+        })
+    }
+
+    /// ReadResource: the object as it is now (null when it is gone) and the private data.
+    pub async fn read_resource(
+        &mut self,
+        type_name: &str,
+        current: &Value,
+        private: &[u8],
+    ) -> Result<(Value, Vec<u8>), PluginError> {
+        const METHOD: &str = "ReadResource";
+        let ty = self.object_type("resource", type_name).await?;
+        let current = self.encode(METHOD, current, &ty)?;
+        let (state, private, diags) = per_protocol!(self, |pb, c| {
+            let r = c
+                .read_resource(pb::read_resource::Request {
+                    type_name: type_name.to_string(),
+                    current_state: Some(pb::DynamicValue::from_msgpack(current)),
+                    private: private.to_vec(),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|s| self.rpc_error(METHOD, s))?
+                .into_inner();
+            (
+                r.new_state.map(|v| v.msgpack).unwrap_or_default(),
+                r.private,
+                r.diagnostics.into_diagnostics(),
+            )
+        });
+        warnings(METHOD, diags)?;
+        Ok((self.decode(METHOD, &state, &ty)?, private))
+    }
+
+    /// ReadDataSource.
+    pub async fn read_data_source(
+        &mut self,
+        type_name: &str,
+        config: &Value,
+    ) -> Result<Value, PluginError> {
+        const METHOD: &str = "ReadDataSource";
+        let ty = self.object_type("data source", type_name).await?;
+        let config = self.encode(METHOD, config, &ty)?;
+        let (state, diags) = per_protocol!(self, |pb, c| {
+            let r = c
+                .read_data_source(pb::read_data_source::Request {
+                    type_name: type_name.to_string(),
+                    config: Some(pb::DynamicValue::from_msgpack(config)),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|s| self.rpc_error(METHOD, s))?
+                .into_inner();
+            (
+                r.state.map(|v| v.msgpack).unwrap_or_default(),
+                r.diagnostics.into_diagnostics(),
+            )
+        });
+        warnings(METHOD, diags)?;
+        self.decode(METHOD, &state, &ty)
+    }
+
+    async fn object_type(&mut self, kind: &'static str, name: &str) -> Result<Type, PluginError> {
+        let schema = self.schema().await?;
+        let types = if kind == "resource" {
+            &schema.resources
+        } else {
+            &schema.data_sources
+        };
+        match types.get(name) {
+            Some(t) => Ok(t.to_baton().object_type()),
+            None => Err(PluginError::UnknownType {
+                path: self.path.clone(),
+                kind,
+                name: name.to_string(),
+            }),
+        }
+    }
+
+    fn encode(&self, method: &'static str, v: &Value, ty: &Type) -> Result<Vec<u8>, PluginError> {
+        msgpack::encode(v, ty).map_err(|source| PluginError::Value { method, source })
+    }
+
+    fn decode(&self, method: &'static str, b: &[u8], ty: &Type) -> Result<Value, PluginError> {
+        msgpack::decode(b, ty).map_err(|source| PluginError::Value { method, source })
     }
 
     /// Asks the provider to stop (StopProvider / Stop), then ends the process. A provider
@@ -246,6 +516,15 @@ async fn finish(child: &mut Child, stderr_done: Option<tokio::task::JoinHandle<(
         let _ = tokio::time::timeout(Duration::from_secs(2), done).await;
     }
     status
+}
+
+/// Errors among `diags` fail the call; the warnings are returned.
+fn warnings(
+    method: &'static str,
+    diags: Vec<schema::Diagnostic>,
+) -> Result<Vec<schema::Diagnostic>, PluginError> {
+    check(method, diags.clone())?;
+    Ok(diags)
 }
 
 fn check(method: &'static str, diagnostics: Vec<schema::Diagnostic>) -> Result<(), PluginError> {

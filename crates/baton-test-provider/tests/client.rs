@@ -4,10 +4,11 @@
 //! Lives here, not in `baton-plugin`, because only this package can name the provider binary
 //! (`CARGO_BIN_EXE_…`) without building anything extra.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use baton_eval::Type;
-use baton_plugin::{Nesting, Protocol, ProviderProcess, StartOpts};
+use baton_eval::{PathStep, Type, Value};
+use baton_plugin::{ApplyRequest, Nesting, PlanRequest, Protocol, ProviderProcess, StartOpts};
 
 const PROVIDER: &str = env!("CARGO_BIN_EXE_terraform-provider-batontest");
 
@@ -17,7 +18,7 @@ async fn schema_of_the_test_provider() {
         .await
         .expect("provider starts");
     assert_eq!(p.protocol(), Protocol::V6);
-    let schema = p.schema().await.expect("schema");
+    let schema = p.schema().await.expect("schema").clone();
 
     let thing = &schema.resources["batontest_thing"];
     let attrs = &thing.block.attributes;
@@ -60,6 +61,148 @@ async fn the_provider_process_ends_when_dropped() {
         .await
         .expect("provider starts again");
     p.stop(Duration::from_millis(500))
+        .await
+        .expect("clean stop");
+}
+
+fn obj(attrs: &[(&str, Value)]) -> Value {
+    Value::object(
+        attrs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect::<BTreeMap<_, _>>(),
+    )
+}
+
+fn thing(name: &str, id: Value) -> Value {
+    let tag_ty = Type::object(BTreeMap::from([
+        ("key".to_string(), Type::String),
+        ("value".to_string(), Type::String),
+    ]));
+    obj(&[
+        ("id", id),
+        ("name", Value::string(name)),
+        ("secret", Value::string("hunter2")),
+        (
+            "tag",
+            Value::list(
+                tag_ty,
+                vec![obj(&[
+                    ("key", Value::string("env")),
+                    ("value", Value::string("test")),
+                ])],
+            ),
+        ),
+    ])
+}
+
+#[tokio::test]
+async fn plan_apply_read_and_destroy_round_trip() {
+    let mut p = ProviderProcess::start(&StartOpts::new(PROVIDER))
+        .await
+        .expect("provider starts");
+    let ty = p.schema().await.expect("schema").resources["batontest_thing"]
+        .to_baton()
+        .object_type();
+    p.configure(&Value::empty_object())
+        .await
+        .expect("configure");
+    let null = Value::null(ty.clone());
+
+    // Create: the id is unknown in the plan, known after apply.
+    let config = thing("alpha", Value::null(Type::String));
+    let plan = p
+        .plan_resource_change(PlanRequest {
+            type_name: "batontest_thing",
+            prior: &null,
+            proposed: &config,
+            config: &config,
+            prior_private: &[],
+        })
+        .await
+        .expect("plan");
+    let planned_id = plan.planned.get_attr("id").expect("id attribute");
+    assert!(!planned_id.is_known(), "{planned_id:?}");
+    assert!(plan.requires_replace.is_empty());
+    let applied = p
+        .apply_resource_change(ApplyRequest {
+            type_name: "batontest_thing",
+            prior: &null,
+            planned: &plan.planned,
+            config: &config,
+            planned_private: &plan.private,
+        })
+        .await
+        .expect("apply");
+    let state = applied.new_state;
+    assert!(
+        state.raw_equal(&thing("alpha", Value::string("thing-alpha"))),
+        "{state:?}"
+    );
+
+    // Refresh: unchanged.
+    let (read, _) = p
+        .read_resource("batontest_thing", &state, &applied.private)
+        .await
+        .expect("read");
+    assert!(read.raw_equal(&state), "{read:?}");
+
+    // A new name forces replacement.
+    let renamed = thing("beta", Value::string("thing-alpha"));
+    let plan = p
+        .plan_resource_change(PlanRequest {
+            type_name: "batontest_thing",
+            prior: &state,
+            proposed: &renamed,
+            config: &thing("beta", Value::null(Type::String)),
+            prior_private: &[],
+        })
+        .await
+        .expect("plan update");
+    assert_eq!(
+        plan.requires_replace,
+        vec![vec![PathStep::Key("name".to_string())]]
+    );
+
+    // Destroy: a null planned state comes back null.
+    let gone = p
+        .apply_resource_change(ApplyRequest {
+            type_name: "batontest_thing",
+            prior: &state,
+            planned: &null,
+            config: &null,
+            planned_private: &[],
+        })
+        .await
+        .expect("destroy");
+    assert!(gone.new_state.is_null());
+
+    // The data source copies input to output.
+    let echo = p
+        .read_data_source(
+            "batontest_echo",
+            &obj(&[
+                ("input", Value::string("ping")),
+                ("output", Value::null(Type::String)),
+            ]),
+        )
+        .await
+        .expect("read data source");
+    assert_eq!(
+        echo.get_attr("output").and_then(Value::as_str),
+        Some("ping")
+    );
+
+    // An unknown type is a typed error, not a provider call.
+    let err = p
+        .read_data_source("batontest_nope", &Value::empty_object())
+        .await
+        .expect_err("unknown type");
+    assert!(
+        matches!(err, baton_plugin::PluginError::UnknownType { .. }),
+        "{err:?}"
+    );
+    p.stop(Duration::from_millis(200))
         .await
         .expect("clean stop");
 }

@@ -1,0 +1,61 @@
+//! Small conversions from the protocol 5 and 6 wire types that have the same shape in both
+//! versions (DynamicValue, Diagnostic, AttributePath), so RPC code can be written once.
+//!
+//! Conversions only; no RPCs.
+
+use baton_eval::PathStep;
+use magma_protocol::{tfplugin5 as pb5, tfplugin6 as pb6};
+
+use crate::schema::{self, Diagnostic};
+
+pub trait FromMsgpack {
+    fn from_msgpack(bytes: Vec<u8>) -> Self;
+}
+
+pub trait IntoDiagnostics {
+    fn into_diagnostics(self) -> Vec<Diagnostic>;
+}
+
+pub trait IntoPath {
+    fn into_path(self) -> Vec<PathStep>;
+}
+
+macro_rules! wire {
+    ($pb:ident, $diags:path) => {
+        impl FromMsgpack for $pb::DynamicValue {
+            fn from_msgpack(bytes: Vec<u8>) -> Self {
+                $pb::DynamicValue {
+                    msgpack: bytes,
+                    json: Vec::new(),
+                }
+            }
+        }
+
+        impl IntoDiagnostics for Vec<$pb::Diagnostic> {
+            fn into_diagnostics(self) -> Vec<Diagnostic> {
+                $diags(self)
+            }
+        }
+
+        impl IntoPath for $pb::AttributePath {
+            fn into_path(self) -> Vec<PathStep> {
+                use $pb::attribute_path::step::Selector;
+                self.steps
+                    .into_iter()
+                    .filter_map(|s| s.selector)
+                    .map(|sel| match sel {
+                        Selector::AttributeName(n) | Selector::ElementKeyString(n) => {
+                            PathStep::Key(n)
+                        }
+                        Selector::ElementKeyInt(i) => {
+                            PathStep::Index(usize::try_from(i).unwrap_or(usize::MAX))
+                        }
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+
+wire!(pb6, schema::diagnostics6);
+wire!(pb5, schema::diagnostics5);
