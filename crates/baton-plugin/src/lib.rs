@@ -17,6 +17,6 @@ mod wire;
 pub use error::PluginError;
 pub use handshake::{Handshake, Network, Protocol};
 pub use process::{
-    AppliedChange, ApplyRequest, PlanRequest, PlannedChange, ProviderProcess, StartOpts,
+    AppliedChange, ApplyRequest, Ended, PlanRequest, PlannedChange, ProviderProcess, StartOpts,
 };
 pub use schema::{Attribute, Block, NestedBlock, Nesting, ProviderSchema, TypeSchema};

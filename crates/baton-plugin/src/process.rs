@@ -60,6 +60,15 @@ pub struct ProviderProcess {
     schema: Option<ProviderSchema>,
 }
 
+/// How a stopped provider ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// It exited by itself after the shutdown request.
+    Exited,
+    /// It was still running after the grace period and was killed.
+    Killed,
+}
+
 /// A PlanResourceChange call. `prior` is null for a create, `proposed` null for a destroy.
 pub struct PlanRequest<'a> {
     pub type_name: &'a str,
@@ -456,9 +465,11 @@ impl ProviderProcess {
         msgpack::decode(b, ty).map_err(|source| PluginError::Value { method, source })
     }
 
-    /// Asks the provider to stop (StopProvider / Stop), then ends the process. A provider
-    /// that does not exit by itself within `grace` is killed.
-    pub async fn stop(mut self, grace: Duration) -> Result<(), PluginError> {
+    /// Ends the provider: StopProvider (v6) / Stop (v5) to cancel what it is doing, then
+    /// go-plugin's `GRPCController.Shutdown` to make it exit; a provider still running after
+    /// `grace` is killed. Tells which way it ended; an error StopProvider reports is returned
+    /// after the process has ended all the same.
+    pub async fn stop(mut self, grace: Duration) -> Result<Ended, PluginError> {
         const METHOD: &str = "StopProvider";
         let stopped = match self.protocol {
             Protocol::V6 => pb6::provider_client::ProviderClient::new(self.channel.clone())
@@ -483,15 +494,17 @@ impl ProviderProcess {
             }),
             Err(status) => Err(self.rpc_error(METHOD, status)),
         };
-        // go-plugin providers exit when their client closes; others are killed.
+        // A plugin without the controller answers Unimplemented; it is killed below.
+        let _ = controller_shutdown(self.channel.clone()).await;
         drop(self.channel);
-        if tokio::time::timeout(grace, self.child.wait())
-            .await
-            .is_err()
-        {
-            let _ = self.child.kill().await;
-        }
-        result
+        let ended = match tokio::time::timeout(grace, self.child.wait()).await {
+            Ok(Ok(_)) => Ended::Exited,
+            Ok(Err(_)) | Err(_) => {
+                let _ = self.child.kill().await;
+                Ended::Killed
+            }
+        };
+        result.map(|()| ended)
     }
 
     fn rpc_error(&self, method: &'static str, status: tonic::Status) -> PluginError {
@@ -501,6 +514,22 @@ impl ProviderProcess {
             stderr: snapshot(&self.stderr),
         }
     }
+}
+
+/// go-plugin's `plugin.GRPCController/Shutdown(Empty) returns (Empty)`, called through
+/// tonic's generic client: the messages are empty, so prost's `()` is their codec type.
+async fn controller_shutdown(channel: Channel) -> Result<(), tonic::Status> {
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready()
+        .await
+        .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+    grpc.unary::<(), (), _>(
+        tonic::Request::new(()),
+        tonic::codegen::http::uri::PathAndQuery::from_static("/plugin.GRPCController/Shutdown"),
+        tonic::codec::ProstCodec::default(),
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Ends a provider that failed to start: kill it (if still running), reap it, and let the

@@ -36,7 +36,7 @@ async fn a_provider_that_exits_at_once_is_a_crash_with_its_stderr() {
 #[tokio::test]
 async fn a_bad_handshake_line_is_refused_with_the_stderr() {
     let err = ProviderProcess::start(&sh(
-        "echo 'complaint on stderr' >&2; echo 'hello, I am not a plugin'; sleep 30",
+        "echo 'complaint on stderr' >&2; echo 'hello, I am not a plugin'; exec sleep 30",
     ))
     .await
     .err()
@@ -73,7 +73,7 @@ async fn the_magic_cookie_and_protocol_versions_are_offered() {
 
 #[tokio::test]
 async fn a_silent_provider_times_out() {
-    let mut opts = sh("sleep 30");
+    let mut opts = sh("exec sleep 30");
     opts.handshake_timeout = Duration::from_millis(300);
     let err = ProviderProcess::start(&opts)
         .await

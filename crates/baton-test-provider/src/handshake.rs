@@ -18,7 +18,8 @@ use tokio::net::UnixListener;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Serve `provider` under the go-plugin protocol until the process is killed.
+/// Serve `provider` under the go-plugin protocol until the client calls
+/// `GRPCController.Shutdown` or the process is killed.
 pub async fn serve<P: Provider>(provider: P) -> Result<(), BoxError> {
     let versions = std::env::var("PLUGIN_PROTOCOL_VERSIONS").unwrap_or_default();
     if !versions.split(',').any(|v| v.trim() == "6") {
@@ -42,13 +43,18 @@ pub async fn serve<P: Provider>(provider: P) -> Result<(), BoxError> {
         .ok()
         .filter(|s| !s.trim().is_empty());
     let service = ProviderServer::new(provider);
+    let (controller, shutdown) = crate::controller::Controller::new();
+    let shutdown = async {
+        let _ = shutdown.await;
+    };
     match client_cert {
         None => {
             announce(&socket, "")?;
             let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
             tonic::transport::Server::builder()
                 .add_service(service)
-                .serve_with_incoming(incoming)
+                .add_service(controller)
+                .serve_with_incoming_shutdown(incoming, shutdown)
                 .await?;
         }
         Some(pem) => {
@@ -100,7 +106,11 @@ pub async fn serve<P: Provider>(provider: P) -> Result<(), BoxError> {
             )?;
             tonic::transport::Server::builder()
                 .add_service(service)
-                .serve_with_incoming(tokio_stream::wrappers::ReceiverStream::new(rx))
+                .add_service(controller)
+                .serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::ReceiverStream::new(rx),
+                    shutdown,
+                )
                 .await?;
         }
     }

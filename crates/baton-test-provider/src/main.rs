@@ -7,6 +7,7 @@
 //! infrastructure. It is not a provider SDK: no schema or value machinery beyond what the two
 //! types need.
 
+mod controller;
 mod handshake;
 mod provider;
 

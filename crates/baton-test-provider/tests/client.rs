@@ -47,7 +47,10 @@ async fn schema_of_the_test_provider() {
         r#"["object",{"id":"string","name":"string","secret":"string","tag":["list",["object",{"key":"string","value":"string"}]]}]"#
     );
 
-    p.stop(Duration::from_secs(2)).await.expect("clean stop");
+    assert_eq!(
+        p.stop(Duration::from_secs(5)).await.expect("clean stop"),
+        baton_plugin::Ended::Exited
+    );
 }
 
 #[tokio::test]
