@@ -58,6 +58,8 @@ pub struct ProviderProcess {
     channel: Channel,
     /// The schema, once asked for; the value RPCs need its types.
     schema: Option<ProviderSchema>,
+    /// The task reading stderr; it ends when the provider's stderr closes.
+    stderr_done: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// How a stopped provider ended.
@@ -207,6 +209,7 @@ impl ProviderProcess {
             protocol: hs.protocol,
             channel,
             schema: None,
+            stderr_done,
         })
     }
 
@@ -226,16 +229,89 @@ impl ProviderProcess {
 
     /// GetProviderSchema (protocol 6) or GetSchema (protocol 5), converted; asked once.
     pub async fn schema(&mut self) -> Result<&ProviderSchema, PluginError> {
-        if self.schema.is_none() {
-            self.schema = Some(self.fetch_schema().await?);
-        }
-        match &self.schema {
-            Some(s) => Ok(s),
-            None => unreachable!("set just above"),
-        }
+        let schema = match self.schema.take() {
+            Some(s) => s,
+            None => self.fetch_schema().await?,
+        };
+        Ok(self.schema.insert(schema))
     }
 
     async fn fetch_schema(&mut self) -> Result<ProviderSchema, PluginError> {
+        let r = self.fetch_schema_call().await;
+        self.with_full_stderr(r).await
+    }
+
+    /// ConfigureProvider (v6) / Configure (v5) with the `provider` block's value.
+    pub async fn configure(
+        &mut self,
+        config: &Value,
+    ) -> Result<Vec<schema::Diagnostic>, PluginError> {
+        let r = self.configure_call(config).await;
+        self.with_full_stderr(r).await
+    }
+
+    /// PlanResourceChange.
+    pub async fn plan_resource_change(
+        &mut self,
+        req: PlanRequest<'_>,
+    ) -> Result<PlannedChange, PluginError> {
+        let r = self.plan_call(req).await;
+        self.with_full_stderr(r).await
+    }
+
+    /// ApplyResourceChange.
+    pub async fn apply_resource_change(
+        &mut self,
+        req: ApplyRequest<'_>,
+    ) -> Result<AppliedChange, PluginError> {
+        let r = self.apply_call(req).await;
+        self.with_full_stderr(r).await
+    }
+
+    /// ReadResource: the object as it is now (null when it is gone) and the private data.
+    pub async fn read_resource(
+        &mut self,
+        type_name: &str,
+        current: &Value,
+        private: &[u8],
+    ) -> Result<(Value, Vec<u8>), PluginError> {
+        let r = self.read_resource_call(type_name, current, private).await;
+        self.with_full_stderr(r).await
+    }
+
+    /// ReadDataSource.
+    pub async fn read_data_source(
+        &mut self,
+        type_name: &str,
+        config: &Value,
+    ) -> Result<Value, PluginError> {
+        let r = self.read_data_source_call(type_name, config).await;
+        self.with_full_stderr(r).await
+    }
+
+    /// A failed call may mean the provider died: then wait (briefly) for it to end and for its
+    /// stderr to be read to the end, so the error carries all it said.
+    async fn with_full_stderr<T>(&mut self, r: Result<T, PluginError>) -> Result<T, PluginError> {
+        match r {
+            Err(PluginError::Rpc { method, status, .. }) => {
+                if let Ok(Ok(_)) =
+                    tokio::time::timeout(Duration::from_millis(500), self.child.wait()).await
+                {
+                    if let Some(done) = self.stderr_done.take() {
+                        let _ = tokio::time::timeout(Duration::from_secs(1), done).await;
+                    }
+                }
+                Err(PluginError::Rpc {
+                    method,
+                    status,
+                    stderr: self.stderr(),
+                })
+            }
+            other => other,
+        }
+    }
+
+    async fn fetch_schema_call(&mut self) -> Result<ProviderSchema, PluginError> {
         const METHOD: &str = "GetProviderSchema";
         let invalid = |e: schema::SchemaError| PluginError::InvalidResponse {
             method: METHOD,
@@ -269,8 +345,7 @@ impl ProviderProcess {
         }
     }
 
-    /// ConfigureProvider (v6) / Configure (v5) with the `provider` block's value.
-    pub async fn configure(
+    async fn configure_call(
         &mut self,
         config: &Value,
     ) -> Result<Vec<schema::Diagnostic>, PluginError> {
@@ -302,11 +377,7 @@ impl ProviderProcess {
         warnings(METHOD, diags)
     }
 
-    /// PlanResourceChange.
-    pub async fn plan_resource_change(
-        &mut self,
-        req: PlanRequest<'_>,
-    ) -> Result<PlannedChange, PluginError> {
+    async fn plan_call(&mut self, req: PlanRequest<'_>) -> Result<PlannedChange, PluginError> {
         const METHOD: &str = "PlanResourceChange";
         let ty = self.object_type("resource", req.type_name).await?;
         let prior = self.encode(METHOD, req.prior, &ty)?;
@@ -344,11 +415,7 @@ impl ProviderProcess {
         })
     }
 
-    /// ApplyResourceChange.
-    pub async fn apply_resource_change(
-        &mut self,
-        req: ApplyRequest<'_>,
-    ) -> Result<AppliedChange, PluginError> {
+    async fn apply_call(&mut self, req: ApplyRequest<'_>) -> Result<AppliedChange, PluginError> {
         const METHOD: &str = "ApplyResourceChange";
         let ty = self.object_type("resource", req.type_name).await?;
         let prior = self.encode(METHOD, req.prior, &ty)?;
@@ -381,8 +448,7 @@ impl ProviderProcess {
         })
     }
 
-    /// ReadResource: the object as it is now (null when it is gone) and the private data.
-    pub async fn read_resource(
+    async fn read_resource_call(
         &mut self,
         type_name: &str,
         current: &Value,
@@ -412,8 +478,7 @@ impl ProviderProcess {
         Ok((self.decode(METHOD, &state, &ty)?, private))
     }
 
-    /// ReadDataSource.
-    pub async fn read_data_source(
+    async fn read_data_source_call(
         &mut self,
         type_name: &str,
         config: &Value,

@@ -114,6 +114,7 @@ pub async fn serve<P: Provider>(provider: P) -> Result<(), BoxError> {
                 .await?;
         }
     }
+    let _ = std::fs::remove_file(&socket);
     Ok(())
 }
 

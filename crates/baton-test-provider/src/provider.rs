@@ -2,6 +2,9 @@
 //! for `batontest_thing` and `batontest_echo`. Values are msgpack `DynamicValue`s handled with
 //! `rmpv`; every RPC the two types do not need answers `Unimplemented`.
 //!
+//! Two names misbehave on purpose, for tests of failure paths: `invalid` is refused at plan with
+//! an error diagnostic on `name`, and `crash` makes apply exit the process mid-call.
+//!
 //! Must stay deterministic (ids are derived from names) so outputs can be asserted, and must
 //! not keep state between calls: the state lives in the caller's state file.
 
@@ -124,6 +127,16 @@ fn set(obj: &mut rmpv::Value, key: &str, value: rmpv::Value) {
     }
 }
 
+fn attr_path(name: &str) -> pb::AttributePath {
+    pb::AttributePath {
+        steps: vec![pb::attribute_path::Step {
+            selector: Some(pb::attribute_path::step::Selector::AttributeName(
+                name.to_string(),
+            )),
+        }],
+    }
+}
+
 fn error_diag(summary: String) -> pb::Diagnostic {
     pb::Diagnostic {
         severity: pb::diagnostic::Severity::Error as i32,
@@ -236,6 +249,17 @@ impl Provider for BatonTest {
         let prior = decode(req.prior_state.as_ref())?;
         let mut planned = decode(req.proposed_new_state.as_ref())?;
         let mut requires_replace = Vec::new();
+        if get(&planned, "name").and_then(|v| v.as_str()) == Some("invalid") {
+            // For tests of error diagnostics with an attribute path.
+            return Ok(Response::new(pb::plan_resource_change::Response {
+                diagnostics: vec![pb::Diagnostic {
+                    attribute: Some(attr_path("name")),
+                    detail: "batontest refuses the name \"invalid\".".to_string(),
+                    ..error_diag("Invalid name".to_string())
+                }],
+                ..Default::default()
+            }));
+        }
         if !planned.is_nil() {
             let id = get(&planned, "id").cloned().unwrap_or(rmpv::Value::Nil);
             if id.is_nil() {
@@ -243,13 +267,7 @@ impl Provider for BatonTest {
             }
             if !prior.is_nil() && get(&prior, "name") != get(&planned, "name") {
                 set(&mut planned, "id", unknown());
-                requires_replace.push(pb::AttributePath {
-                    steps: vec![pb::attribute_path::Step {
-                        selector: Some(pb::attribute_path::step::Selector::AttributeName(
-                            "name".to_string(),
-                        )),
-                    }],
-                });
+                requires_replace.push(attr_path("name"));
             }
         }
         Ok(Response::new(pb::plan_resource_change::Response {
@@ -266,6 +284,11 @@ impl Provider for BatonTest {
     ) -> Result<Response<pb::apply_resource_change::Response>, Status> {
         let req = request.into_inner();
         let mut state = decode(req.planned_state.as_ref())?;
+        if get(&state, "name").and_then(|v| v.as_str()) == Some("crash") {
+            // For tests of a provider dying mid-call.
+            eprintln!("batontest: crashing as asked by the name \"crash\"");
+            std::process::exit(2);
+        }
         if !state.is_nil() && matches!(get(&state, "id"), Some(rmpv::Value::Ext(..)) | None) {
             let Some(name) = get(&state, "name")
                 .and_then(|v| v.as_str())

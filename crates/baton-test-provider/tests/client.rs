@@ -209,3 +209,58 @@ async fn plan_apply_read_and_destroy_round_trip() {
         .await
         .expect("clean stop");
 }
+
+#[tokio::test]
+async fn an_error_diagnostic_keeps_its_attribute_path() {
+    let mut p = ProviderProcess::start(&StartOpts::new(PROVIDER))
+        .await
+        .expect("provider starts");
+    let ty = p.schema().await.expect("schema").resources["batontest_thing"]
+        .to_baton()
+        .object_type();
+    let config = thing("invalid", Value::null(Type::String));
+    let err = p
+        .plan_resource_change(PlanRequest {
+            type_name: "batontest_thing",
+            prior: &Value::null(ty),
+            proposed: &config,
+            config: &config,
+            prior_private: &[],
+        })
+        .await
+        .expect_err("plan refused");
+    let baton_plugin::PluginError::Diagnostics { diagnostics, .. } = &err else {
+        panic!("expected Diagnostics, got {err:?}");
+    };
+    assert_eq!(diagnostics.len(), 1);
+    assert_eq!(diagnostics[0].summary, "Invalid name");
+    assert_eq!(diagnostics[0].attribute.as_deref(), Some("name"));
+    assert!(!err.is_retryable());
+    p.stop(Duration::from_secs(5)).await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn a_provider_dying_mid_call_is_a_retryable_error_with_its_stderr() {
+    let mut p = ProviderProcess::start(&StartOpts::new(PROVIDER))
+        .await
+        .expect("provider starts");
+    let ty = p.schema().await.expect("schema").resources["batontest_thing"]
+        .to_baton()
+        .object_type();
+    let planned = thing("crash", Value::unknown(Type::String));
+    let err = p
+        .apply_resource_change(ApplyRequest {
+            type_name: "batontest_thing",
+            prior: &Value::null(ty),
+            planned: &planned,
+            config: &planned,
+            planned_private: &[],
+        })
+        .await
+        .expect_err("the provider dies");
+    let baton_plugin::PluginError::Rpc { stderr, .. } = &err else {
+        panic!("expected Rpc, got {err:?}");
+    };
+    assert!(stderr.contains("crashing as asked"), "{stderr:?}");
+    assert!(err.is_retryable());
+}
