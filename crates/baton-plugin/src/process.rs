@@ -557,6 +557,8 @@ impl ProviderProcess {
                     attribute: None,
                 }],
             }),
+            // Nothing to cancel in a plugin that does not serve the provider service.
+            Err(status) if status.code() == tonic::Code::Unimplemented => Ok(()),
             Err(status) => Err(self.rpc_error(METHOD, status)),
         };
         // A plugin without the controller answers Unimplemented; it is killed below.
