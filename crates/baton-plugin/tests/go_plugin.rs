@@ -31,7 +31,12 @@ fn build_go_plugin(dir: &Path) -> std::path::PathBuf {
          golang-github-hashicorp-go-plugin-dev golang-google-grpc-dev (as .ci/run does)"
     );
     let exe = dir.join("terraform-provider-gotest");
-    let out = Command::new("go")
+    let mut go = Command::new("go");
+    if std::env::var_os("HOME").is_none() && std::env::var_os("XDG_CACHE_HOME").is_none() {
+        // Go needs a build cache; without a home, keep it in the temp dir.
+        go.env("GOCACHE", dir.join("gocache"));
+    }
+    let out = go
         .args(["build", "-o"])
         .arg(&exe)
         .arg(".")
