@@ -53,6 +53,13 @@ pub enum PluginError {
         status: Box<tonic::Status>,
         stderr: String,
     },
+    /// The call did not finish within `StartOpts::call_timeout`.
+    #[error("provider call {method} did not finish within {seconds}s; provider stderr:\n{stderr}")]
+    CallTimeout {
+        method: &'static str,
+        seconds: f64,
+        stderr: String,
+    },
     /// The provider answered with error diagnostics.
     #[error("provider call {method} returned errors: {}", summaries(.diagnostics))]
     Diagnostics {
@@ -101,6 +108,7 @@ impl PluginError {
                 | PluginError::HandshakeTimeout { .. }
                 | PluginError::Connect { .. }
                 | PluginError::Rpc { .. }
+                | PluginError::CallTimeout { .. }
         )
     }
 }

@@ -36,6 +36,9 @@ pub struct StartOpts {
     pub env: Vec<(String, String)>,
     /// How long the provider may take to print its handshake line.
     pub handshake_timeout: Duration,
+    /// How long one call may take (`None`: no limit). A provider that timed out is stuck:
+    /// stop it.
+    pub call_timeout: Option<Duration>,
 }
 
 impl StartOpts {
@@ -45,6 +48,7 @@ impl StartOpts {
             args: Vec::new(),
             env: Vec::new(),
             handshake_timeout: Duration::from_secs(30),
+            call_timeout: None,
         }
     }
 }
@@ -60,6 +64,7 @@ pub struct ProviderProcess {
     schema: Option<ProviderSchema>,
     /// The task reading stderr; it ends when the provider's stderr closes.
     stderr_done: Option<tokio::task::JoinHandle<()>>,
+    call_timeout: Option<Duration>,
 }
 
 /// How a stopped provider ended.
@@ -210,6 +215,7 @@ impl ProviderProcess {
             channel,
             schema: None,
             stderr_done,
+            call_timeout: opts.call_timeout,
         })
     }
 
@@ -237,7 +243,8 @@ impl ProviderProcess {
     }
 
     async fn fetch_schema(&mut self) -> Result<ProviderSchema, PluginError> {
-        let r = self.fetch_schema_call().await;
+        let limit = self.call_timeout;
+        let r = timed(limit, "GetProviderSchema", self.fetch_schema_call()).await;
         self.with_full_stderr(r).await
     }
 
@@ -246,7 +253,8 @@ impl ProviderProcess {
         &mut self,
         config: &Value,
     ) -> Result<Vec<schema::Diagnostic>, PluginError> {
-        let r = self.configure_call(config).await;
+        let limit = self.call_timeout;
+        let r = timed(limit, "ConfigureProvider", self.configure_call(config)).await;
         self.with_full_stderr(r).await
     }
 
@@ -255,7 +263,8 @@ impl ProviderProcess {
         &mut self,
         req: PlanRequest<'_>,
     ) -> Result<PlannedChange, PluginError> {
-        let r = self.plan_call(req).await;
+        let limit = self.call_timeout;
+        let r = timed(limit, "PlanResourceChange", self.plan_call(req)).await;
         self.with_full_stderr(r).await
     }
 
@@ -264,7 +273,8 @@ impl ProviderProcess {
         &mut self,
         req: ApplyRequest<'_>,
     ) -> Result<AppliedChange, PluginError> {
-        let r = self.apply_call(req).await;
+        let limit = self.call_timeout;
+        let r = timed(limit, "ApplyResourceChange", self.apply_call(req)).await;
         self.with_full_stderr(r).await
     }
 
@@ -275,7 +285,13 @@ impl ProviderProcess {
         current: &Value,
         private: &[u8],
     ) -> Result<(Value, Vec<u8>), PluginError> {
-        let r = self.read_resource_call(type_name, current, private).await;
+        let limit = self.call_timeout;
+        let r = timed(
+            limit,
+            "ReadResource",
+            self.read_resource_call(type_name, current, private),
+        )
+        .await;
         self.with_full_stderr(r).await
     }
 
@@ -285,7 +301,13 @@ impl ProviderProcess {
         type_name: &str,
         config: &Value,
     ) -> Result<Value, PluginError> {
-        let r = self.read_data_source_call(type_name, config).await;
+        let limit = self.call_timeout;
+        let r = timed(
+            limit,
+            "ReadDataSource",
+            self.read_data_source_call(type_name, config),
+        )
+        .await;
         self.with_full_stderr(r).await
     }
 
@@ -293,6 +315,13 @@ impl ProviderProcess {
     /// stderr to be read to the end, so the error carries all it said.
     async fn with_full_stderr<T>(&mut self, r: Result<T, PluginError>) -> Result<T, PluginError> {
         match r {
+            Err(PluginError::CallTimeout {
+                method, seconds, ..
+            }) => Err(PluginError::CallTimeout {
+                method,
+                seconds,
+                stderr: self.stderr(),
+            }),
             Err(PluginError::Rpc { method, status, .. }) => {
                 if let Ok(Ok(_)) =
                     tokio::time::timeout(Duration::from_millis(500), self.child.wait()).await
@@ -580,6 +609,25 @@ impl ProviderProcess {
             status: Box::new(status),
             stderr: snapshot(&self.stderr),
         }
+    }
+}
+
+/// Runs one call under the optional time limit.
+async fn timed<T>(
+    limit: Option<Duration>,
+    method: &'static str,
+    call: impl std::future::Future<Output = Result<T, PluginError>>,
+) -> Result<T, PluginError> {
+    let Some(limit) = limit else {
+        return call.await;
+    };
+    match tokio::time::timeout(limit, call).await {
+        Ok(r) => r,
+        Err(_) => Err(PluginError::CallTimeout {
+            method,
+            seconds: limit.as_secs_f64(),
+            stderr: String::new(),
+        }),
     }
 }
 

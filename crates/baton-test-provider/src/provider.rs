@@ -2,8 +2,9 @@
 //! for `batontest_thing` and `batontest_echo`. Values are msgpack `DynamicValue`s handled with
 //! `rmpv`; every RPC the two types do not need answers `Unimplemented`.
 //!
-//! Two names misbehave on purpose, for tests of failure paths: `invalid` is refused at plan with
-//! an error diagnostic on `name`, and `crash` makes apply exit the process mid-call.
+//! Three names misbehave on purpose, for tests of failure paths: `invalid` is refused at plan
+//! with an error diagnostic on `name`, `crash` makes apply exit the process mid-call, and `hang`
+//! makes apply never answer.
 //!
 //! Must stay deterministic (ids are derived from names) so outputs can be asserted, and must
 //! not keep state between calls: the state lives in the caller's state file.
@@ -284,6 +285,11 @@ impl Provider for BatonTest {
     ) -> Result<Response<pb::apply_resource_change::Response>, Status> {
         let req = request.into_inner();
         let mut state = decode(req.planned_state.as_ref())?;
+        if get(&state, "name").and_then(|v| v.as_str()) == Some("hang") {
+            // For tests of call timeouts.
+            eprintln!("batontest: hanging as asked by the name \"hang\"");
+            std::future::pending::<()>().await;
+        }
         if get(&state, "name").and_then(|v| v.as_str()) == Some("crash") {
             // For tests of a provider dying mid-call.
             eprintln!("batontest: crashing as asked by the name \"crash\"");

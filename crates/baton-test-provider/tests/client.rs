@@ -264,3 +264,34 @@ async fn a_provider_dying_mid_call_is_a_retryable_error_with_its_stderr() {
     assert!(stderr.contains("crashing as asked"), "{stderr:?}");
     assert!(err.is_retryable());
 }
+
+#[tokio::test]
+async fn a_hanging_call_times_out_with_the_stderr() {
+    let mut opts = StartOpts::new(PROVIDER);
+    opts.call_timeout = Some(Duration::from_millis(500));
+    let mut p = ProviderProcess::start(&opts)
+        .await
+        .expect("provider starts");
+    let ty = p.schema().await.expect("schema").resources["batontest_thing"]
+        .to_baton()
+        .object_type();
+    let planned = thing("hang", Value::unknown(Type::String));
+    let err = p
+        .apply_resource_change(ApplyRequest {
+            type_name: "batontest_thing",
+            prior: &Value::null(ty),
+            planned: &planned,
+            config: &planned,
+            planned_private: &[],
+        })
+        .await
+        .expect_err("the call times out");
+    let baton_plugin::PluginError::CallTimeout { method, stderr, .. } = &err else {
+        panic!("expected CallTimeout, got {err:?}");
+    };
+    assert_eq!(*method, "ApplyResourceChange");
+    assert!(stderr.contains("hanging as asked"), "{stderr:?}");
+    assert!(err.is_retryable());
+    // The stuck provider still ends: it exits on Shutdown (only the call hangs).
+    p.stop(Duration::from_secs(5)).await.expect("stop");
+}
