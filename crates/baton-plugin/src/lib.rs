@@ -17,6 +17,7 @@ mod wire;
 pub use error::PluginError;
 pub use handshake::{Handshake, Network, Protocol};
 pub use process::{
-    AppliedChange, ApplyRequest, Ended, PlanRequest, PlannedChange, ProviderProcess, StartOpts,
+    AppliedChange, ApplyRequest, Ended, Imported, PlanRequest, PlannedChange, ProviderProcess,
+    StartOpts,
 };
 pub use schema::{Attribute, Block, NestedBlock, Nesting, ProviderSchema, TypeSchema};

@@ -18,7 +18,7 @@ use tonic::transport::{Channel, Endpoint, Uri};
 use crate::handshake::{self, Network, Protocol};
 use crate::msgpack;
 use crate::schema::{self, ProviderSchema};
-use crate::wire::{FromMsgpack, IntoDiagnostics, IntoPath};
+use crate::wire::{FromMsgpack, IntoDiagnostics, IntoParts, IntoPath};
 use crate::{tls, PluginError};
 use baton_eval::{PathStep, Type, Value};
 
@@ -65,6 +65,14 @@ pub struct ProviderProcess {
     /// The task reading stderr; it ends when the provider's stderr closes.
     stderr_done: Option<tokio::task::JoinHandle<()>>,
     call_timeout: Option<Duration>,
+}
+
+/// One object an import found.
+#[derive(Clone, Debug)]
+pub struct Imported {
+    pub type_name: String,
+    pub state: Value,
+    pub private: Vec<u8>,
 }
 
 /// How a stopped provider ended.
@@ -311,6 +319,41 @@ impl ProviderProcess {
         self.with_full_stderr(r).await
     }
 
+    /// ImportResourceState: the objects an import id stands for (usually one), each with its
+    /// type name and private data, to be read (ReadResource) before they go to state.
+    pub async fn import_resource_state(
+        &mut self,
+        type_name: &str,
+        id: &str,
+    ) -> Result<Vec<Imported>, PluginError> {
+        let limit = self.call_timeout;
+        let r = timed(
+            limit,
+            "ImportResourceState",
+            self.import_call(type_name, id),
+        )
+        .await;
+        self.with_full_stderr(r).await
+    }
+
+    /// UpgradeResourceState: an object stored as JSON under schema `version` (Terraform's
+    /// state `attributes`), as a value of the current schema.
+    pub async fn upgrade_resource_state(
+        &mut self,
+        type_name: &str,
+        version: i64,
+        json: &[u8],
+    ) -> Result<Value, PluginError> {
+        let limit = self.call_timeout;
+        let r = timed(
+            limit,
+            "UpgradeResourceState",
+            self.upgrade_call(type_name, version, json),
+        )
+        .await;
+        self.with_full_stderr(r).await
+    }
+
     /// A failed call may mean the provider died: then wait (briefly) for it to end and for its
     /// stderr to be read to the end, so the error carries all it said.
     async fn with_full_stderr<T>(&mut self, r: Result<T, PluginError>) -> Result<T, PluginError> {
@@ -426,7 +469,9 @@ impl ProviderProcess {
                 .map_err(|s| self.rpc_error(METHOD, s))?
                 .into_inner();
             (
-                r.planned_state.map(|v| v.msgpack).unwrap_or_default(),
+                r.planned_state
+                    .map(IntoParts::into_parts)
+                    .unwrap_or_default(),
                 r.requires_replace
                     .into_iter()
                     .map(IntoPath::into_path)
@@ -464,7 +509,7 @@ impl ProviderProcess {
                 .map_err(|s| self.rpc_error(METHOD, s))?
                 .into_inner();
             (
-                r.new_state.map(|v| v.msgpack).unwrap_or_default(),
+                r.new_state.map(IntoParts::into_parts).unwrap_or_default(),
                 r.private,
                 r.diagnostics.into_diagnostics(),
             )
@@ -498,7 +543,7 @@ impl ProviderProcess {
                 .map_err(|s| self.rpc_error(METHOD, s))?
                 .into_inner();
             (
-                r.new_state.map(|v| v.msgpack).unwrap_or_default(),
+                r.new_state.map(IntoParts::into_parts).unwrap_or_default(),
                 r.private,
                 r.diagnostics.into_diagnostics(),
             )
@@ -526,7 +571,82 @@ impl ProviderProcess {
                 .map_err(|s| self.rpc_error(METHOD, s))?
                 .into_inner();
             (
-                r.state.map(|v| v.msgpack).unwrap_or_default(),
+                r.state.map(IntoParts::into_parts).unwrap_or_default(),
+                r.diagnostics.into_diagnostics(),
+            )
+        });
+        warnings(METHOD, diags)?;
+        self.decode(METHOD, &state, &ty)
+    }
+
+    async fn import_call(
+        &mut self,
+        type_name: &str,
+        id: &str,
+    ) -> Result<Vec<Imported>, PluginError> {
+        const METHOD: &str = "ImportResourceState";
+        let (imported, diags) = per_protocol!(self, |pb, c| {
+            let r = c
+                .import_resource_state(pb::import_resource_state::Request {
+                    type_name: type_name.to_string(),
+                    id: id.to_string(),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|s| self.rpc_error(METHOD, s))?
+                .into_inner();
+            (
+                r.imported_resources
+                    .into_iter()
+                    .map(|i| {
+                        (
+                            i.type_name,
+                            i.state.map(IntoParts::into_parts).unwrap_or_default(),
+                            i.private,
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+                r.diagnostics.into_diagnostics(),
+            )
+        });
+        warnings(METHOD, diags)?;
+        let mut out = Vec::new();
+        for (type_name, state, private) in imported {
+            let ty = self.object_type("resource", &type_name).await?;
+            out.push(Imported {
+                state: self.decode(METHOD, &state, &ty)?,
+                type_name,
+                private,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn upgrade_call(
+        &mut self,
+        type_name: &str,
+        version: i64,
+        json: &[u8],
+    ) -> Result<Value, PluginError> {
+        const METHOD: &str = "UpgradeResourceState";
+        let ty = self.object_type("resource", type_name).await?;
+        let (state, diags) = per_protocol!(self, |pb, c| {
+            let r = c
+                .upgrade_resource_state(pb::upgrade_resource_state::Request {
+                    type_name: type_name.to_string(),
+                    version,
+                    raw_state: Some(pb::RawState {
+                        json: json.to_vec(),
+                        ..Default::default()
+                    }),
+                })
+                .await
+                .map_err(|s| self.rpc_error(METHOD, s))?
+                .into_inner();
+            (
+                r.upgraded_state
+                    .map(IntoParts::into_parts)
+                    .unwrap_or_default(),
                 r.diagnostics.into_diagnostics(),
             )
         });
@@ -555,8 +675,20 @@ impl ProviderProcess {
         msgpack::encode(v, ty).map_err(|source| PluginError::Value { method, source })
     }
 
-    fn decode(&self, method: &'static str, b: &[u8], ty: &Type) -> Result<Value, PluginError> {
-        msgpack::decode(b, ty).map_err(|source| PluginError::Value { method, source })
+    /// Decodes a DynamicValue's (msgpack, json) parts; providers may answer in either.
+    fn decode(
+        &self,
+        method: &'static str,
+        (msgpack, json): &(Vec<u8>, Vec<u8>),
+        ty: &Type,
+    ) -> Result<Value, PluginError> {
+        let err = |source| PluginError::Value { method, source };
+        if msgpack.is_empty() && !json.is_empty() {
+            let j: serde_json::Value = serde_json::from_slice(json)
+                .map_err(|e| err(msgpack::ValueError(format!("not JSON: {e}"))))?;
+            return Value::from_json(&j, ty).map_err(|e| err(msgpack::ValueError(e)));
+        }
+        msgpack::decode(msgpack, ty).map_err(err)
     }
 
     /// Ends the provider: StopProvider (v6) / Stop (v5) to cancel what it is doing, then

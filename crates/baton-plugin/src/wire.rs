@@ -12,6 +12,11 @@ pub trait FromMsgpack {
     fn from_msgpack(bytes: Vec<u8>) -> Self;
 }
 
+/// A DynamicValue's two encodings: (msgpack, json); at most one is set.
+pub trait IntoParts {
+    fn into_parts(self) -> (Vec<u8>, Vec<u8>);
+}
+
 pub trait IntoDiagnostics {
     fn into_diagnostics(self) -> Vec<Diagnostic>;
 }
@@ -28,6 +33,12 @@ macro_rules! wire {
                     msgpack: bytes,
                     json: Vec::new(),
                 }
+            }
+        }
+
+        impl IntoParts for $pb::DynamicValue {
+            fn into_parts(self) -> (Vec<u8>, Vec<u8>) {
+                (self.msgpack, self.json)
             }
         }
 

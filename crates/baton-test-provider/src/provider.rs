@@ -7,7 +7,8 @@
 //! makes apply never answer.
 //!
 //! Must stay deterministic (ids are derived from names) so outputs can be asserted, and must
-//! not keep state between calls: the state lives in the caller's state file.
+//! not keep state between calls: the state lives in the caller's state file (an import of
+//! `thing-NAME` recovers the name and nothing else).
 
 // The tonic trait returns `tonic::Status` as its error; the helpers return it too.
 #![allow(clippy::result_large_err)]
@@ -357,11 +358,33 @@ impl Provider for BatonTest {
 
     async fn import_resource_state(
         &self,
-        _request: Request<pb::import_resource_state::Request>,
+        request: Request<pb::import_resource_state::Request>,
     ) -> Result<Response<pb::import_resource_state::Response>, Status> {
-        Err(Status::unimplemented(
-            "batontest does not implement import_resource_state",
-        ))
+        let req = request.into_inner();
+        // Ids are `thing-NAME`: the name is all an import can recover.
+        let Some(name) = req.id.strip_prefix("thing-").filter(|n| !n.is_empty()) else {
+            return Ok(Response::new(pb::import_resource_state::Response {
+                diagnostics: vec![pb::Diagnostic {
+                    detail: format!("Import ids look like \"thing-NAME\", not {:?}.", req.id),
+                    ..error_diag("Invalid import id".to_string())
+                }],
+                ..Default::default()
+            }));
+        };
+        let state = rmpv::Value::Map(vec![
+            ("id".into(), req.id.as_str().into()),
+            ("name".into(), name.into()),
+            ("secret".into(), rmpv::Value::Nil),
+            ("tag".into(), rmpv::Value::Array(Vec::new())),
+        ]);
+        Ok(Response::new(pb::import_resource_state::Response {
+            imported_resources: vec![pb::import_resource_state::ImportedResource {
+                type_name: req.type_name,
+                state: Some(encode(&state)?),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }))
     }
 
     async fn move_resource_state(

@@ -295,3 +295,48 @@ async fn a_hanging_call_times_out_with_the_stderr() {
     // The stuck provider still ends: it exits on Shutdown (only the call hangs).
     p.stop(Duration::from_secs(5)).await.expect("stop");
 }
+
+#[tokio::test]
+async fn import_and_upgrade_state() {
+    let mut p = ProviderProcess::start(&StartOpts::new(PROVIDER))
+        .await
+        .expect("provider starts");
+    let imported = p
+        .import_resource_state("batontest_thing", "thing-gamma")
+        .await
+        .expect("import");
+    assert_eq!(imported.len(), 1);
+    assert_eq!(imported[0].type_name, "batontest_thing");
+    let state = &imported[0].state;
+    assert_eq!(
+        state.get_attr("id").and_then(Value::as_str),
+        Some("thing-gamma")
+    );
+    assert_eq!(
+        state.get_attr("name").and_then(Value::as_str),
+        Some("gamma")
+    );
+    assert_eq!(state.get_attr("tag").and_then(Value::length), Some(0));
+
+    let err = p
+        .import_resource_state("batontest_thing", "nonsense")
+        .await
+        .expect_err("bad id");
+    assert!(err.to_string().contains("Invalid import id"), "{err}");
+
+    // Terraform's state JSON for an object: the provider answers in JSON, which is decoded
+    // by the schema like msgpack.
+    let upgraded = p
+        .upgrade_resource_state(
+            "batontest_thing",
+            0,
+            br#"{"id":"thing-alpha","name":"alpha","secret":"hunter2","tag":[{"key":"env","value":"test"}]}"#,
+        )
+        .await
+        .expect("upgrade");
+    assert!(
+        upgraded.raw_equal(&thing("alpha", Value::string("thing-alpha"))),
+        "{upgraded:?}"
+    );
+    p.stop(Duration::from_secs(5)).await.expect("clean stop");
+}

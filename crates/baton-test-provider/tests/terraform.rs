@@ -1,5 +1,5 @@
 //! The test provider under the real `terraform`: installed through `dev_overrides` in a CLI
-//! configuration written to a temp dir, then `apply` and `destroy` of a configuration using
+//! configuration written to a temp dir, then `apply`, `destroy` and `import` of a configuration using
 //! the resource, its nested block, a sensitive attribute and the data source, offline.
 //!
 //! Builds nothing: the provider binary comes from Cargo (`CARGO_BIN_EXE_…`). Needs `terraform`
@@ -32,7 +32,7 @@ data "batontest_echo" "e" {
 
 output "id" { value = batontest_thing.a.id }
 output "echo" { value = data.batontest_echo.e.output }
-output "tag" { value = batontest_thing.a.tag[0].value }
+output "tag" { value = one(batontest_thing.a.tag[*].value) }
 output "secret" {
   value     = batontest_thing.a.secret
   sensitive = true
@@ -98,6 +98,30 @@ fn terraform_applies_and_destroys_with_the_test_provider() {
     let plan = terraform(dir.path(), &["plan", "-input=false", "-no-color"]);
     assert!(plan.contains("No changes."), "{plan}");
 
+    let destroy = terraform(
+        dir.path(),
+        &["destroy", "-auto-approve", "-input=false", "-no-color"],
+    );
+    assert!(destroy.contains("Resources: 1 destroyed"), "{destroy}");
+
+    // Import: the id gives back the name; the object is read before it goes to state.
+    let import = terraform(
+        dir.path(),
+        &[
+            "import",
+            "-input=false",
+            "-no-color",
+            "batontest_thing.a",
+            "thing-alpha",
+        ],
+    );
+    assert!(import.contains("Import successful!"), "{import}");
+    let shown = terraform(
+        dir.path(),
+        &["state", "show", "-no-color", "batontest_thing.a"],
+    );
+    assert!(shown.contains(r#"id   = "thing-alpha""#), "{shown}");
+    assert!(shown.contains(r#"name = "alpha""#), "{shown}");
     let destroy = terraform(
         dir.path(),
         &["destroy", "-auto-approve", "-input=false", "-no-color"],
