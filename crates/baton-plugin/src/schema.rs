@@ -363,3 +363,123 @@ fn path_string(parts: impl Iterator<Item = PathPart>) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pb6::schema::{object::NestingMode as ObjectNesting, Attribute as A, Object};
+
+    fn string_attr(name: &str) -> A {
+        A {
+            name: name.to_string(),
+            r#type: br#""string""#.to_vec(),
+            optional: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn nested_attributes_and_write_only_from_protocol_6() {
+        let mut rules = A {
+            name: "rules".to_string(),
+            nested_type: Some(Object {
+                attributes: vec![
+                    string_attr("port"),
+                    A {
+                        name: "ports".to_string(),
+                        r#type: br#"["list","number"]"#.to_vec(),
+                        required: true,
+                        ..Default::default()
+                    },
+                ],
+                nesting: ObjectNesting::Set as i32,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        rules.optional = true;
+        let password = A {
+            write_only: true,
+            sensitive: true,
+            ..string_attr("password")
+        };
+        let response = pb6::get_provider_schema::Response {
+            resource_schemas: std::collections::HashMap::from([(
+                "x_fw".to_string(),
+                pb6::Schema {
+                    version: 3,
+                    block: Some(pb6::schema::Block {
+                        attributes: vec![rules, password],
+                        ..Default::default()
+                    }),
+                },
+            )]),
+            ..Default::default()
+        };
+        let schema = ProviderSchema::from_v6(response).expect("converts");
+        let fw = &schema.resources["x_fw"];
+        assert_eq!(fw.version, 3);
+        let rules = &fw.block.attributes["rules"];
+        let Some((Nesting::Set, inner)) = &rules.nested else {
+            panic!("nested set expected: {rules:?}");
+        };
+        assert!(inner["ports"].required);
+        assert_eq!(
+            rules.ty.to_json().to_string(),
+            r#"["set",["object",{"port":"string","ports":["list","number"]}]]"#
+        );
+        let password = &fw.block.attributes["password"];
+        assert!(password.write_only && password.sensitive);
+        let baton = fw.to_baton();
+        assert_eq!(baton.version, 3);
+        assert!(baton.attrs["password"].sensitive);
+        assert!(baton.attrs["rules"].optional);
+    }
+
+    #[test]
+    fn group_blocks_from_protocol_5_and_bad_types() {
+        let response = pb5::get_provider_schema::Response {
+            provider: Some(pb5::Schema {
+                version: 0,
+                block: Some(pb5::schema::Block {
+                    block_types: vec![pb5::schema::NestedBlock {
+                        type_name: "features".to_string(),
+                        nesting: pb5::schema::nested_block::NestingMode::Group as i32,
+                        block: Some(pb5::schema::Block::default()),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+            }),
+            ..Default::default()
+        };
+        let schema = ProviderSchema::from_v5(response).expect("converts");
+        assert_eq!(
+            schema.provider.block.blocks["features"].nesting,
+            Nesting::Group
+        );
+        assert_eq!(
+            schema.provider.to_baton().blocks["features"].nesting,
+            baton_provider::Nesting::Single
+        );
+
+        let bad = pb6::get_provider_schema::Response {
+            data_source_schemas: std::collections::HashMap::from([(
+                "x_d".to_string(),
+                pb6::Schema {
+                    version: 0,
+                    block: Some(pb6::schema::Block {
+                        attributes: vec![A {
+                            r#type: br#""complex""#.to_vec(),
+                            ..string_attr("weird")
+                        }],
+                        ..Default::default()
+                    }),
+                },
+            )]),
+            ..Default::default()
+        };
+        let err = ProviderSchema::from_v6(bad).expect_err("unknown type");
+        assert!(err.0.contains("weird"), "{err:?}");
+    }
+}
