@@ -9,26 +9,38 @@ use std::io::Write;
 use std::sync::Arc;
 
 use base64::Engine;
-use magma_protocol::tfplugin6::provider_server::{Provider, ProviderServer};
+use magma_protocol::{tfplugin5::provider_server as v5, tfplugin6::provider_server as v6};
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use tokio::net::UnixListener;
 
+use crate::provider::BatonTest;
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Serve `provider` under the go-plugin protocol until the client calls
-/// `GRPCController.Shutdown` or the process is killed.
-pub async fn serve<P: Provider>(provider: P) -> Result<(), BoxError> {
+/// Serve the `batontest` provider under the go-plugin protocol until the client calls
+/// `GRPCController.Shutdown` or the process is killed. Speaks protocol 6 when offered, else 5;
+/// `BATONTEST_PROTOCOL=5` makes it choose 5 (for tests of a client's protocol 5 path).
+pub async fn serve() -> Result<(), BoxError> {
     let versions = std::env::var("PLUGIN_PROTOCOL_VERSIONS").unwrap_or_default();
-    if !versions.split(',').any(|v| v.trim() == "6") {
-        return Err(format!(
-            "no supported protocol version offered (PLUGIN_PROTOCOL_VERSIONS={versions:?}, \
-             this provider speaks 6)"
-        )
-        .into());
-    }
+    let offered = |v: &str| versions.split(',').any(|o| o.trim() == v);
+    let forced = std::env::var("BATONTEST_PROTOCOL")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let protocol = match forced.as_deref() {
+        Some("5") if offered("5") => 5,
+        None if offered("6") => 6,
+        None if offered("5") => 5,
+        _ => {
+            return Err(format!(
+                "no supported protocol version offered (PLUGIN_PROTOCOL_VERSIONS={versions:?}, \
+                 BATONTEST_PROTOCOL={forced:?}; this provider speaks 6 and 5)"
+            )
+            .into())
+        }
+    };
     let dir = std::env::var_os("PLUGIN_UNIX_SOCKET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(std::env::temp_dir);
@@ -42,18 +54,20 @@ pub async fn serve<P: Provider>(provider: P) -> Result<(), BoxError> {
     let client_cert = std::env::var("PLUGIN_CLIENT_CERT")
         .ok()
         .filter(|s| !s.trim().is_empty());
-    let service = ProviderServer::new(provider);
     let (controller, shutdown) = crate::controller::Controller::new();
+    let router = tonic::transport::Server::builder().add_service(controller);
+    let router = match protocol {
+        6 => router.add_service(v6::ProviderServer::new(BatonTest)),
+        _ => router.add_service(v5::ProviderServer::new(BatonTest)),
+    };
     let shutdown = async {
         let _ = shutdown.await;
     };
     match client_cert {
         None => {
-            announce(&socket, "")?;
+            announce(protocol, &socket, "")?;
             let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
-            tonic::transport::Server::builder()
-                .add_service(service)
-                .add_service(controller)
+            router
                 .serve_with_incoming_shutdown(incoming, shutdown)
                 .await?;
         }
@@ -101,12 +115,11 @@ pub async fn serve<P: Provider>(provider: P) -> Result<(), BoxError> {
                 }
             });
             announce(
+                protocol,
                 &socket,
                 &base64::engine::general_purpose::STANDARD_NO_PAD.encode(&server_der),
             )?;
-            tonic::transport::Server::builder()
-                .add_service(service)
-                .add_service(controller)
+            router
                 .serve_with_incoming_shutdown(
                     tokio_stream::wrappers::ReceiverStream::new(rx),
                     shutdown,
@@ -118,10 +131,10 @@ pub async fn serve<P: Provider>(provider: P) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Print the go-plugin handshake line: core version 1, app protocol 6, unix socket, grpc.
-fn announce(socket: &std::path::Path, cert: &str) -> Result<(), BoxError> {
+/// Print the go-plugin handshake line: core version 1, the app protocol, unix socket, grpc.
+fn announce(protocol: u32, socket: &std::path::Path, cert: &str) -> Result<(), BoxError> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "1|6|unix|{}|grpc|{cert}", socket.display())?;
+    writeln!(out, "1|{protocol}|unix|{}|grpc|{cert}", socket.display())?;
     out.flush()?;
     Ok(())
 }

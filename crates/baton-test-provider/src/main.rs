@@ -36,7 +36,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(handshake::serve(provider::BatonTest)) {
+    match runtime.block_on(handshake::serve()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("batontest: {err}");

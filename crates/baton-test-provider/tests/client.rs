@@ -101,9 +101,27 @@ fn thing(name: &str, id: Value) -> Value {
 
 #[tokio::test]
 async fn plan_apply_read_and_destroy_round_trip() {
-    let mut p = ProviderProcess::start(&StartOpts::new(PROVIDER))
+    round_trip(StartOpts::new(PROVIDER), Protocol::V6).await;
+}
+
+#[tokio::test]
+async fn plan_apply_read_and_destroy_round_trip_over_protocol_5() {
+    let mut opts = StartOpts::new(PROVIDER);
+    opts.env = vec![("BATONTEST_PROTOCOL".to_string(), "5".to_string())];
+    round_trip(opts, Protocol::V5).await;
+}
+
+async fn round_trip(opts: StartOpts, protocol: Protocol) {
+    let mut p = ProviderProcess::start(&opts)
         .await
         .expect("provider starts");
+    assert_eq!(p.protocol(), protocol);
+    let schema = p.schema().await.expect("schema");
+    assert!(schema.resources["batontest_thing"].block.attributes["secret"].sensitive);
+    assert_eq!(
+        schema.resources["batontest_thing"].block.blocks["tag"].nesting,
+        Nesting::List
+    );
     let ty = p.schema().await.expect("schema").resources["batontest_thing"]
         .to_baton()
         .object_type();
@@ -205,9 +223,18 @@ async fn plan_apply_read_and_destroy_round_trip() {
         matches!(err, baton_plugin::PluginError::UnknownType { .. }),
         "{err:?}"
     );
-    p.stop(Duration::from_millis(200))
+    let imported = p
+        .import_resource_state("batontest_thing", "thing-delta")
         .await
-        .expect("clean stop");
+        .expect("import");
+    assert_eq!(
+        imported[0].state.get_attr("name").and_then(Value::as_str),
+        Some("delta")
+    );
+    assert_eq!(
+        p.stop(Duration::from_secs(5)).await.expect("clean stop"),
+        baton_plugin::Ended::Exited
+    );
 }
 
 #[tokio::test]

@@ -39,9 +39,10 @@ output "secret" {
 }
 "#;
 
-fn terraform(dir: &Path, args: &[&str]) -> String {
+fn terraform(dir: &Path, protocol: &str, args: &[&str]) -> String {
     let out = Command::new("terraform")
         .args(args)
+        .env("BATONTEST_PROTOCOL", protocol)
         .current_dir(dir)
         .env("TF_CLI_CONFIG_FILE", dir.join("cli.tfrc"))
         .env("CHECKPOINT_DISABLE", "1")
@@ -59,6 +60,17 @@ fn terraform(dir: &Path, args: &[&str]) -> String {
 
 #[test]
 fn terraform_applies_and_destroys_with_the_test_provider() {
+    scenario("");
+}
+
+#[test]
+fn terraform_applies_and_destroys_with_the_test_provider_over_protocol_5() {
+    scenario("5");
+}
+
+/// apply, outputs, plan (refresh), destroy, import, destroy; `protocol` is the test
+/// provider's `BATONTEST_PROTOCOL` ("" lets it choose 6).
+fn scenario(protocol: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
     let provider_dir = Path::new(PROVIDER)
         .parent()
@@ -72,6 +84,7 @@ fn terraform_applies_and_destroys_with_the_test_provider() {
 
     let apply = terraform(
         dir.path(),
+        protocol,
         &["apply", "-auto-approve", "-input=false", "-no-color"],
     );
     assert!(apply.contains("Resources: 1 added"), "{apply}");
@@ -80,7 +93,7 @@ fn terraform_applies_and_destroys_with_the_test_provider() {
         "sensitive value shown:\n{apply}"
     );
 
-    let outputs = terraform(dir.path(), &["output", "-json"]);
+    let outputs = terraform(dir.path(), protocol, &["output", "-json"]);
     let compact: String = outputs.split_whitespace().collect();
     for expected in [
         r#""id":{"sensitive":false,"type":"string","value":"thing-alpha"}"#,
@@ -95,11 +108,12 @@ fn terraform_applies_and_destroys_with_the_test_provider() {
     }
 
     // Refresh goes through UpgradeResourceState and ReadResource: no drift.
-    let plan = terraform(dir.path(), &["plan", "-input=false", "-no-color"]);
+    let plan = terraform(dir.path(), protocol, &["plan", "-input=false", "-no-color"]);
     assert!(plan.contains("No changes."), "{plan}");
 
     let destroy = terraform(
         dir.path(),
+        protocol,
         &["destroy", "-auto-approve", "-input=false", "-no-color"],
     );
     assert!(destroy.contains("Resources: 1 destroyed"), "{destroy}");
@@ -107,6 +121,7 @@ fn terraform_applies_and_destroys_with_the_test_provider() {
     // Import: the id gives back the name; the object is read before it goes to state.
     let import = terraform(
         dir.path(),
+        protocol,
         &[
             "import",
             "-input=false",
@@ -118,12 +133,14 @@ fn terraform_applies_and_destroys_with_the_test_provider() {
     assert!(import.contains("Import successful!"), "{import}");
     let shown = terraform(
         dir.path(),
+        protocol,
         &["state", "show", "-no-color", "batontest_thing.a"],
     );
     assert!(shown.contains(r#"id   = "thing-alpha""#), "{shown}");
     assert!(shown.contains(r#"name = "alpha""#), "{shown}");
     let destroy = terraform(
         dir.path(),
+        protocol,
         &["destroy", "-auto-approve", "-input=false", "-no-color"],
     );
     assert!(destroy.contains("Resources: 1 destroyed"), "{destroy}");
