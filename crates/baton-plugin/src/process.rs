@@ -67,6 +67,14 @@ pub struct ProviderProcess {
     call_timeout: Option<Duration>,
 }
 
+/// What a validation call checks.
+#[derive(Clone, Copy)]
+enum Validate {
+    Resource,
+    DataSource,
+    Provider,
+}
+
 /// One object an import found.
 #[derive(Clone, Debug)]
 pub struct Imported {
@@ -349,6 +357,56 @@ impl ProviderProcess {
             limit,
             "UpgradeResourceState",
             self.upgrade_call(type_name, version, json),
+        )
+        .await;
+        self.with_full_stderr(r).await
+    }
+
+    /// ValidateResourceConfig (v6) / ValidateResourceTypeConfig (v5): the provider's own checks
+    /// of a configuration. Returns its diagnostics, errors included (they are the answer, not
+    /// a failure of the call).
+    pub async fn validate_resource_config(
+        &mut self,
+        type_name: &str,
+        config: &Value,
+    ) -> Result<Vec<schema::Diagnostic>, PluginError> {
+        let limit = self.call_timeout;
+        let r = timed(
+            limit,
+            "ValidateResourceConfig",
+            self.validate_call(Validate::Resource, type_name, config),
+        )
+        .await;
+        self.with_full_stderr(r).await
+    }
+
+    /// ValidateDataResourceConfig (v6) / ValidateDataSourceConfig (v5), as
+    /// [`ProviderProcess::validate_resource_config`].
+    pub async fn validate_data_source_config(
+        &mut self,
+        type_name: &str,
+        config: &Value,
+    ) -> Result<Vec<schema::Diagnostic>, PluginError> {
+        let limit = self.call_timeout;
+        let r = timed(
+            limit,
+            "ValidateDataResourceConfig",
+            self.validate_call(Validate::DataSource, type_name, config),
+        )
+        .await;
+        self.with_full_stderr(r).await
+    }
+
+    /// ValidateProviderConfig (v6) / PrepareProviderConfig (v5) of the `provider` block.
+    pub async fn validate_provider_config(
+        &mut self,
+        config: &Value,
+    ) -> Result<Vec<schema::Diagnostic>, PluginError> {
+        let limit = self.call_timeout;
+        let r = timed(
+            limit,
+            "ValidateProviderConfig",
+            self.validate_call(Validate::Provider, "", config),
         )
         .await;
         self.with_full_stderr(r).await
@@ -652,6 +710,89 @@ impl ProviderProcess {
         });
         warnings(METHOD, diags)?;
         self.decode(METHOD, &state, &ty)
+    }
+
+    async fn validate_call(
+        &mut self,
+        what: Validate,
+        type_name: &str,
+        config: &Value,
+    ) -> Result<Vec<schema::Diagnostic>, PluginError> {
+        const METHOD: &str = "Validate";
+        let ty = match what {
+            Validate::Resource => self.object_type("resource", type_name).await?,
+            Validate::DataSource => self.object_type("data source", type_name).await?,
+            Validate::Provider => self.schema().await?.provider.to_baton().object_type(),
+        };
+        let config = self.encode(METHOD, config, &ty)?;
+        let name = type_name.to_string();
+        let err = |s| self.rpc_error(METHOD, s);
+        let c6 = || pb6::provider_client::ProviderClient::new(self.channel.clone());
+        let c5 = || pb5::provider_client::ProviderClient::new(self.channel.clone());
+        let d6 = |c: Vec<u8>| Some(pb6::DynamicValue::from_msgpack(c));
+        let d5 = |c: Vec<u8>| Some(pb5::DynamicValue::from_msgpack(c));
+        Ok(match (self.protocol, what) {
+            (Protocol::V6, Validate::Resource) => c6()
+                .validate_resource_config(pb6::validate_resource_config::Request {
+                    type_name: name,
+                    config: d6(config),
+                    ..Default::default()
+                })
+                .await
+                .map_err(err)?
+                .into_inner()
+                .diagnostics
+                .into_diagnostics(),
+            (Protocol::V6, Validate::DataSource) => c6()
+                .validate_data_resource_config(pb6::validate_data_resource_config::Request {
+                    type_name: name,
+                    config: d6(config),
+                })
+                .await
+                .map_err(err)?
+                .into_inner()
+                .diagnostics
+                .into_diagnostics(),
+            (Protocol::V6, Validate::Provider) => c6()
+                .validate_provider_config(pb6::validate_provider_config::Request {
+                    config: d6(config),
+                })
+                .await
+                .map_err(err)?
+                .into_inner()
+                .diagnostics
+                .into_diagnostics(),
+            (Protocol::V5, Validate::Resource) => c5()
+                .validate_resource_type_config(pb5::validate_resource_type_config::Request {
+                    type_name: name,
+                    config: d5(config),
+                    ..Default::default()
+                })
+                .await
+                .map_err(err)?
+                .into_inner()
+                .diagnostics
+                .into_diagnostics(),
+            (Protocol::V5, Validate::DataSource) => c5()
+                .validate_data_source_config(pb5::validate_data_source_config::Request {
+                    type_name: name,
+                    config: d5(config),
+                })
+                .await
+                .map_err(err)?
+                .into_inner()
+                .diagnostics
+                .into_diagnostics(),
+            (Protocol::V5, Validate::Provider) => c5()
+                .prepare_provider_config(pb5::prepare_provider_config::Request {
+                    config: d5(config),
+                })
+                .await
+                .map_err(err)?
+                .into_inner()
+                .diagnostics
+                .into_diagnostics(),
+        })
     }
 
     async fn object_type(&mut self, kind: &'static str, name: &str) -> Result<Type, PluginError> {

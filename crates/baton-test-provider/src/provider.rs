@@ -2,9 +2,10 @@
 //! for `batontest_thing` and `batontest_echo`. Values are msgpack `DynamicValue`s handled with
 //! `rmpv`; every RPC the two types do not need answers `Unimplemented`.
 //!
-//! Three names misbehave on purpose, for tests of failure paths: `invalid` is refused at plan
-//! with an error diagnostic on `name`, `crash` makes apply exit the process mid-call, and `hang`
-//! makes apply never answer.
+//! Validation refuses a `tag` with an empty key (on the path `tag[i].key`). Three names
+//! misbehave on purpose, for tests of failure paths: `invalid` is refused at plan with an error
+//! diagnostic on `name`, `crash` makes apply exit the process mid-call, and `hang` makes apply
+//! never answer.
 //!
 //! Must stay deterministic (ids are derived from names) so outputs can be asserted, and must
 //! not keep state between calls: the state lives in the caller's state file (an import of
@@ -158,6 +159,35 @@ macro_rules! handlers {
         }
 
         type EmptyStream<T> = tonic::codegen::tokio_stream::Empty<Result<T, Status>>;
+
+        /// A tag with an empty key is refused, on the path `tag[i].key`.
+        pub(crate) fn validate_thing(
+            config: Option<&pb::DynamicValue>,
+        ) -> Result<Vec<pb::Diagnostic>, Status> {
+            let config = decode(config)?;
+            let tags = get(&config, "tag")
+                .and_then(|t| t.as_array())
+                .cloned()
+                .unwrap_or_default();
+            let mut diags = Vec::new();
+            for (i, tag) in tags.iter().enumerate() {
+                if get(tag, "key").and_then(|k| k.as_str()) == Some("") {
+                    use pb::attribute_path::step::Selector;
+                    let step = |s| pb::attribute_path::Step { selector: Some(s) };
+                    diags.push(pb::Diagnostic {
+                        attribute: Some(pb::AttributePath {
+                            steps: vec![
+                                step(Selector::AttributeName("tag".to_string())),
+                                step(Selector::ElementKeyInt(i64::try_from(i).unwrap_or(0))),
+                                step(Selector::AttributeName("key".to_string())),
+                            ],
+                        }),
+                        ..error_diag("Empty tag key".to_string())
+                    });
+                }
+            }
+            Ok(diags)
+        }
 
         pub(crate) async fn get_metadata(
             _request: pb::get_metadata::Request,

@@ -367,3 +367,62 @@ async fn import_and_upgrade_state() {
     );
     p.stop(Duration::from_secs(5)).await.expect("clean stop");
 }
+
+#[tokio::test]
+async fn validation_diagnostics_over_both_protocols() {
+    for protocol in ["6", "5"] {
+        let mut opts = StartOpts::new(PROVIDER);
+        // Unset, the provider chooses 6.
+        if protocol == "5" {
+            opts.env = vec![("BATONTEST_PROTOCOL".to_string(), "5".to_string())];
+        }
+        let mut p = ProviderProcess::start(&opts)
+            .await
+            .expect("provider starts");
+        let tag_ty = Type::object(BTreeMap::from([
+            ("key".to_string(), Type::String),
+            ("value".to_string(), Type::String),
+        ]));
+        let config = obj(&[
+            ("id", Value::null(Type::String)),
+            ("name", Value::string("alpha")),
+            ("secret", Value::null(Type::String)),
+            (
+                "tag",
+                Value::list(
+                    tag_ty,
+                    vec![
+                        obj(&[("key", Value::string("ok")), ("value", Value::string("1"))]),
+                        obj(&[("key", Value::string("")), ("value", Value::string("2"))]),
+                    ],
+                ),
+            ),
+        ]);
+        let diags = p
+            .validate_resource_config("batontest_thing", &config)
+            .await
+            .expect("validate");
+        assert_eq!(diags.len(), 1, "protocol {protocol}: {diags:?}");
+        assert!(diags[0].error);
+        assert_eq!(diags[0].summary, "Empty tag key");
+        assert_eq!(diags[0].attribute.as_deref(), Some("tag[1].key"));
+
+        let clean = p
+            .validate_data_source_config(
+                "batontest_echo",
+                &obj(&[
+                    ("input", Value::string("x")),
+                    ("output", Value::null(Type::String)),
+                ]),
+            )
+            .await
+            .expect("validate data source");
+        assert!(clean.is_empty(), "{clean:?}");
+        let provider = p
+            .validate_provider_config(&Value::empty_object())
+            .await
+            .expect("validate provider");
+        assert!(provider.is_empty(), "{provider:?}");
+        p.stop(Duration::from_secs(5)).await.expect("clean stop");
+    }
+}

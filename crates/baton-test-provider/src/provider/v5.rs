@@ -43,9 +43,12 @@ impl Provider for BatonTest {
 
     async fn validate_resource_type_config(
         &self,
-        _request: Request<pb::validate_resource_type_config::Request>,
+        request: Request<pb::validate_resource_type_config::Request>,
     ) -> Result<Response<pb::validate_resource_type_config::Response>, Status> {
-        Ok(Response::new(Default::default()))
+        let diagnostics = validate_thing(request.into_inner().config.as_ref())?;
+        Ok(Response::new(pb::validate_resource_type_config::Response {
+            diagnostics,
+        }))
     }
 
     async fn validate_data_source_config(
