@@ -456,7 +456,7 @@ impl ProviderProcess {
                     .await
                     .map_err(|s| self.rpc_error(METHOD, s))?
                     .into_inner();
-                let diags = schema::diagnostics6(r.diagnostics.clone());
+                let diags = r.diagnostics.clone().into_diagnostics();
                 check(METHOD, diags)?;
                 ProviderSchema::from_v6(r).map_err(invalid)
             }
@@ -468,7 +468,7 @@ impl ProviderProcess {
                     .await
                     .map_err(|s| self.rpc_error(METHOD, s))?
                     .into_inner();
-                let diags = schema::diagnostics5(r.diagnostics.clone());
+                let diags = r.diagnostics.clone().into_diagnostics();
                 check(METHOD, diags)?;
                 ProviderSchema::from_v5(r).map_err(invalid)
             }

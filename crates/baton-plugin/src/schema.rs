@@ -300,54 +300,15 @@ mod v5 {
     }
 }
 
-/// Converts wire diagnostics (either protocol) into [`Diagnostic`]s.
-pub(crate) fn diagnostics6(ds: Vec<pb6::Diagnostic>) -> Vec<Diagnostic> {
-    ds.into_iter()
-        .map(|d| Diagnostic {
-            error: d.severity == pb6::diagnostic::Severity::Error as i32,
-            summary: d.summary,
-            detail: d.detail,
-            attribute: d.attribute.map(|p| {
-                use pb6::attribute_path::step::Selector;
-                path_string(p.steps.into_iter().filter_map(|s| {
-                    s.selector.map(|sel| match sel {
-                        Selector::AttributeName(n) => PathPart::Attr(n),
-                        Selector::ElementKeyString(k) => PathPart::Key(k),
-                        Selector::ElementKeyInt(i) => PathPart::Index(i),
-                    })
-                }))
-            }),
-        })
-        .collect()
-}
-
-pub(crate) fn diagnostics5(ds: Vec<pb5::Diagnostic>) -> Vec<Diagnostic> {
-    ds.into_iter()
-        .map(|d| Diagnostic {
-            error: d.severity == pb5::diagnostic::Severity::Error as i32,
-            summary: d.summary,
-            detail: d.detail,
-            attribute: d.attribute.map(|p| {
-                use pb5::attribute_path::step::Selector;
-                path_string(p.steps.into_iter().filter_map(|s| {
-                    s.selector.map(|sel| match sel {
-                        Selector::AttributeName(n) => PathPart::Attr(n),
-                        Selector::ElementKeyString(k) => PathPart::Key(k),
-                        Selector::ElementKeyInt(i) => PathPart::Index(i),
-                    })
-                }))
-            }),
-        })
-        .collect()
-}
-
-enum PathPart {
+/// One step of a wire attribute path, for printing.
+pub(crate) enum PathPart {
     Attr(String),
     Key(String),
     Index(i64),
 }
 
-fn path_string(parts: impl Iterator<Item = PathPart>) -> String {
+/// A path as Baton prints it: `tag[0].key`, `labels["env"]`.
+pub(crate) fn path_string(parts: impl Iterator<Item = PathPart>) -> String {
     let mut out = String::new();
     for p in parts {
         match p {

@@ -6,7 +6,7 @@
 use baton_eval::PathStep;
 use magma_protocol::{tfplugin5 as pb5, tfplugin6 as pb6};
 
-use crate::schema::{self, Diagnostic};
+use crate::schema::{path_string, Diagnostic, PathPart};
 
 pub trait FromMsgpack {
     fn from_msgpack(bytes: Vec<u8>) -> Self;
@@ -26,7 +26,7 @@ pub trait IntoPath {
 }
 
 macro_rules! wire {
-    ($pb:ident, $diags:path) => {
+    ($pb:ident) => {
         impl FromMsgpack for $pb::DynamicValue {
             fn from_msgpack(bytes: Vec<u8>) -> Self {
                 $pb::DynamicValue {
@@ -44,7 +44,23 @@ macro_rules! wire {
 
         impl IntoDiagnostics for Vec<$pb::Diagnostic> {
             fn into_diagnostics(self) -> Vec<Diagnostic> {
-                $diags(self)
+                use $pb::attribute_path::step::Selector;
+                self.into_iter()
+                    .map(|d| Diagnostic {
+                        error: d.severity == $pb::diagnostic::Severity::Error as i32,
+                        summary: d.summary,
+                        detail: d.detail,
+                        attribute: d.attribute.map(|p| {
+                            path_string(p.steps.into_iter().filter_map(|s| {
+                                s.selector.map(|sel| match sel {
+                                    Selector::AttributeName(n) => PathPart::Attr(n),
+                                    Selector::ElementKeyString(k) => PathPart::Key(k),
+                                    Selector::ElementKeyInt(i) => PathPart::Index(i),
+                                })
+                            }))
+                        }),
+                    })
+                    .collect()
             }
         }
 
@@ -68,5 +84,5 @@ macro_rules! wire {
     };
 }
 
-wire!(pb6, schema::diagnostics6);
-wire!(pb5, schema::diagnostics5);
+wire!(pb6);
+wire!(pb5);

@@ -68,6 +68,17 @@ async fn the_provider_process_ends_when_dropped() {
         .expect("clean stop");
 }
 
+/// Starts the provider and returns it with `batontest_thing`'s object type.
+async fn start_with_thing_type(opts: StartOpts) -> (ProviderProcess, Type) {
+    let mut p = ProviderProcess::start(&opts)
+        .await
+        .expect("provider starts");
+    let ty = p.schema().await.expect("schema").resources["batontest_thing"]
+        .to_baton()
+        .object_type();
+    (p, ty)
+}
+
 fn obj(attrs: &[(&str, Value)]) -> Value {
     Value::object(
         attrs
@@ -239,12 +250,7 @@ async fn round_trip(opts: StartOpts, protocol: Protocol) {
 
 #[tokio::test]
 async fn an_error_diagnostic_keeps_its_attribute_path() {
-    let mut p = ProviderProcess::start(&StartOpts::new(PROVIDER))
-        .await
-        .expect("provider starts");
-    let ty = p.schema().await.expect("schema").resources["batontest_thing"]
-        .to_baton()
-        .object_type();
+    let (mut p, ty) = start_with_thing_type(StartOpts::new(PROVIDER)).await;
     let config = thing("invalid", Value::null(Type::String));
     let err = p
         .plan_resource_change(PlanRequest {
@@ -268,12 +274,7 @@ async fn an_error_diagnostic_keeps_its_attribute_path() {
 
 #[tokio::test]
 async fn a_provider_dying_mid_call_is_a_retryable_error_with_its_stderr() {
-    let mut p = ProviderProcess::start(&StartOpts::new(PROVIDER))
-        .await
-        .expect("provider starts");
-    let ty = p.schema().await.expect("schema").resources["batontest_thing"]
-        .to_baton()
-        .object_type();
+    let (mut p, ty) = start_with_thing_type(StartOpts::new(PROVIDER)).await;
     let planned = thing("crash", Value::unknown(Type::String));
     let err = p
         .apply_resource_change(ApplyRequest {
@@ -296,12 +297,7 @@ async fn a_provider_dying_mid_call_is_a_retryable_error_with_its_stderr() {
 async fn a_hanging_call_times_out_with_the_stderr() {
     let mut opts = StartOpts::new(PROVIDER);
     opts.call_timeout = Some(Duration::from_millis(500));
-    let mut p = ProviderProcess::start(&opts)
-        .await
-        .expect("provider starts");
-    let ty = p.schema().await.expect("schema").resources["batontest_thing"]
-        .to_baton()
-        .object_type();
+    let (mut p, ty) = start_with_thing_type(opts).await;
     let planned = thing("hang", Value::unknown(Type::String));
     let err = p
         .apply_resource_change(ApplyRequest {
