@@ -1,0 +1,446 @@
+//! What a provider's GetProviderSchema (v6) or GetSchema (v5) answer says, as a typed model
+//! independent of the wire types, and its conversion into Baton's provider [`baton_provider::Schema`].
+//!
+//! Plain data and conversions; no RPCs. Descriptions and deprecation messages are kept here
+//! but not carried into Baton's schema (whose texts are `&'static str` for built-in providers).
+
+use std::collections::BTreeMap;
+
+use baton_eval::Type;
+use magma_protocol::{tfplugin5 as pb5, tfplugin6 as pb6};
+
+/// Everything a provider declares.
+#[derive(Clone, Debug, Default)]
+pub struct ProviderSchema {
+    /// The `provider "NAME" { … }` configuration block.
+    pub provider: TypeSchema,
+    pub resources: BTreeMap<String, TypeSchema>,
+    pub data_sources: BTreeMap<String, TypeSchema>,
+    /// Whether the provider wants PlanResourceChange for destroys too.
+    pub plan_destroy: bool,
+}
+
+/// The schema of one resource type, data source or the provider configuration.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TypeSchema {
+    pub version: i64,
+    pub block: Block,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Block {
+    pub attributes: BTreeMap<String, Attribute>,
+    pub blocks: BTreeMap<String, NestedBlock>,
+    pub description: String,
+    pub deprecated: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attribute {
+    /// The attribute's type; for a nested attribute (protocol 6) the object type its nested
+    /// attributes imply, wrapped by its nesting mode.
+    pub ty: Type,
+    /// Protocol 6 nested attributes, with their nesting mode.
+    pub nested: Option<(Nesting, BTreeMap<String, Attribute>)>,
+    pub required: bool,
+    pub optional: bool,
+    pub computed: bool,
+    pub sensitive: bool,
+    pub write_only: bool,
+    pub deprecated: bool,
+    pub description: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NestedBlock {
+    pub nesting: Nesting,
+    pub block: Block,
+    pub min_items: i64,
+    pub max_items: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Nesting {
+    Single,
+    /// Like `Single`, but never null: absent means all attributes null.
+    Group,
+    List,
+    Set,
+    Map,
+}
+
+/// A provider diagnostic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub error: bool,
+    pub summary: String,
+    pub detail: String,
+    /// The attribute path it refers to, as Baton prints paths (`tag[0].key`).
+    pub attribute: Option<String>,
+}
+
+/// The conversion failed: a type or nesting mode this client does not understand.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemaError(pub String);
+
+impl ProviderSchema {
+    pub fn from_v6(r: pb6::get_provider_schema::Response) -> Result<ProviderSchema, SchemaError> {
+        let conv = |m: std::collections::HashMap<String, pb6::Schema>| {
+            m.into_iter()
+                .map(|(k, s)| Ok((k, v6::schema(s)?)))
+                .collect::<Result<BTreeMap<_, _>, SchemaError>>()
+        };
+        Ok(ProviderSchema {
+            provider: r.provider.map(v6::schema).transpose()?.unwrap_or_default(),
+            resources: conv(r.resource_schemas)?,
+            data_sources: conv(r.data_source_schemas)?,
+            plan_destroy: r.server_capabilities.is_some_and(|c| c.plan_destroy),
+        })
+    }
+
+    pub fn from_v5(r: pb5::get_provider_schema::Response) -> Result<ProviderSchema, SchemaError> {
+        let conv = |m: std::collections::HashMap<String, pb5::Schema>| {
+            m.into_iter()
+                .map(|(k, s)| Ok((k, v5::schema(s)?)))
+                .collect::<Result<BTreeMap<_, _>, SchemaError>>()
+        };
+        Ok(ProviderSchema {
+            provider: r.provider.map(v5::schema).transpose()?.unwrap_or_default(),
+            resources: conv(r.resource_schemas)?,
+            data_sources: conv(r.data_source_schemas)?,
+            plan_destroy: r.server_capabilities.is_some_and(|c| c.plan_destroy),
+        })
+    }
+}
+
+impl TypeSchema {
+    /// Baton's schema for this type. Nested attributes become attributes of their object
+    /// type; `Group` blocks become `Single` ones.
+    pub fn to_baton(&self) -> baton_provider::Schema {
+        let mut s = block_to_baton(&self.block);
+        s.version = u32::try_from(self.version).unwrap_or(0);
+        s
+    }
+}
+
+fn block_to_baton(b: &Block) -> baton_provider::Schema {
+    let mut s = baton_provider::Schema::new();
+    for (name, a) in &b.attributes {
+        let mut attr = if a.required {
+            baton_provider::Attr::required(a.ty.clone())
+        } else if a.optional && a.computed {
+            baton_provider::Attr::optional_computed(a.ty.clone())
+        } else if a.optional {
+            baton_provider::Attr::optional(a.ty.clone())
+        } else {
+            baton_provider::Attr::computed(a.ty.clone())
+        };
+        attr.sensitive = a.sensitive;
+        s = s.attr(name, attr);
+    }
+    for (name, nb) in &b.blocks {
+        let nesting = match nb.nesting {
+            Nesting::Single | Nesting::Group => baton_provider::Nesting::Single,
+            Nesting::List => baton_provider::Nesting::List,
+            Nesting::Set => baton_provider::Nesting::Set,
+            Nesting::Map => baton_provider::Nesting::Map,
+        };
+        s = s.block(
+            name,
+            baton_provider::NestedBlock {
+                nesting,
+                schema: block_to_baton(&nb.block),
+                min_items: usize::try_from(nb.min_items).unwrap_or(0),
+                max_items: usize::try_from(nb.max_items).unwrap_or(0),
+                force_new: false,
+            },
+        );
+    }
+    s
+}
+
+fn parse_type(raw: &[u8], what: &str) -> Result<Type, SchemaError> {
+    let json: serde_json::Value = serde_json::from_slice(raw)
+        .map_err(|e| SchemaError(format!("attribute {what}: type is not JSON: {e}")))?;
+    Type::from_json(&json)
+        .ok_or_else(|| SchemaError(format!("attribute {what}: unknown type {json}")))
+}
+
+fn wrap(nesting: Nesting, inner: Type) -> Type {
+    match nesting {
+        Nesting::Single | Nesting::Group => inner,
+        Nesting::List => Type::list(inner),
+        Nesting::Set => Type::set(inner),
+        Nesting::Map => Type::map(inner),
+    }
+}
+
+/// The wire types of both protocol versions have the same fields for blocks; one macro writes
+/// the two conversions so they cannot drift apart.
+macro_rules! block_conversion {
+    ($pb:ident, $nested_attr:expr) => {
+        pub(super) fn schema(s: $pb::Schema) -> Result<TypeSchema, SchemaError> {
+            Ok(TypeSchema {
+                version: s.version,
+                block: block(s.block.unwrap_or_default())?,
+            })
+        }
+
+        pub(super) fn block(b: $pb::schema::Block) -> Result<Block, SchemaError> {
+            let mut attributes = BTreeMap::new();
+            for a in b.attributes {
+                let name = a.name.clone();
+                attributes.insert(name, attribute(a)?);
+            }
+            let mut blocks = BTreeMap::new();
+            for nb in b.block_types {
+                use $pb::schema::nested_block::NestingMode as M;
+                let nesting = match M::try_from(nb.nesting) {
+                    Ok(M::Single) => Nesting::Single,
+                    Ok(M::Group) => Nesting::Group,
+                    Ok(M::List) => Nesting::List,
+                    Ok(M::Set) => Nesting::Set,
+                    Ok(M::Map) => Nesting::Map,
+                    _ => {
+                        return Err(SchemaError(format!(
+                            "block {}: unknown nesting mode {}",
+                            nb.type_name, nb.nesting
+                        )))
+                    }
+                };
+                blocks.insert(
+                    nb.type_name,
+                    NestedBlock {
+                        nesting,
+                        block: block(nb.block.unwrap_or_default())?,
+                        min_items: nb.min_items,
+                        max_items: nb.max_items,
+                    },
+                );
+            }
+            Ok(Block {
+                attributes,
+                blocks,
+                description: b.description,
+                deprecated: b.deprecated,
+            })
+        }
+
+        fn attribute(a: $pb::schema::Attribute) -> Result<Attribute, SchemaError> {
+            let nested: Option<(Nesting, BTreeMap<String, Attribute>)> = $nested_attr(&a)?;
+            let ty = match &nested {
+                Some((nesting, attrs)) => wrap(
+                    *nesting,
+                    Type::object(
+                        attrs
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.ty.clone()))
+                            .collect(),
+                    ),
+                ),
+                None => parse_type(&a.r#type, &a.name)?,
+            };
+            Ok(Attribute {
+                ty,
+                nested,
+                required: a.required,
+                optional: a.optional,
+                computed: a.computed,
+                sensitive: a.sensitive,
+                write_only: a.write_only,
+                deprecated: a.deprecated,
+                description: a.description,
+            })
+        }
+    };
+}
+
+mod v6 {
+    use super::*;
+
+    block_conversion!(pb6, nested_attributes);
+
+    type Nested = Option<(Nesting, BTreeMap<String, Attribute>)>;
+
+    fn nested_attributes(a: &pb6::schema::Attribute) -> Result<Nested, SchemaError> {
+        let Some(obj) = &a.nested_type else {
+            return Ok(None);
+        };
+        use pb6::schema::object::NestingMode as M;
+        let nesting = match M::try_from(obj.nesting) {
+            Ok(M::Single) => Nesting::Single,
+            Ok(M::List) => Nesting::List,
+            Ok(M::Set) => Nesting::Set,
+            Ok(M::Map) => Nesting::Map,
+            _ => {
+                return Err(SchemaError(format!(
+                    "attribute {}: unknown nesting mode {}",
+                    a.name, obj.nesting
+                )))
+            }
+        };
+        let mut attrs = BTreeMap::new();
+        for inner in &obj.attributes {
+            attrs.insert(inner.name.clone(), attribute(inner.clone())?);
+        }
+        Ok(Some((nesting, attrs)))
+    }
+}
+
+mod v5 {
+    use super::*;
+
+    block_conversion!(pb5, no_nested_attributes);
+
+    type Nested = Option<(Nesting, BTreeMap<String, Attribute>)>;
+
+    /// Protocol 5 has no nested attributes.
+    fn no_nested_attributes(_: &pb5::schema::Attribute) -> Result<Nested, SchemaError> {
+        Ok(None)
+    }
+}
+
+/// One step of a wire attribute path, for printing.
+pub(crate) enum PathPart {
+    Attr(String),
+    Key(String),
+    Index(i64),
+}
+
+/// A path as Baton prints it: `tag[0].key`, `labels["env"]`.
+pub(crate) fn path_string(parts: impl Iterator<Item = PathPart>) -> String {
+    let mut out = String::new();
+    for p in parts {
+        match p {
+            PathPart::Attr(n) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(&n);
+            }
+            PathPart::Key(k) => out.push_str(&format!("[{k:?}]")),
+            PathPart::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pb6::schema::{object::NestingMode as ObjectNesting, Attribute as A, Object};
+
+    fn string_attr(name: &str) -> A {
+        A {
+            name: name.to_string(),
+            r#type: br#""string""#.to_vec(),
+            optional: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn nested_attributes_and_write_only_from_protocol_6() {
+        let mut rules = A {
+            name: "rules".to_string(),
+            nested_type: Some(Object {
+                attributes: vec![
+                    string_attr("port"),
+                    A {
+                        name: "ports".to_string(),
+                        r#type: br#"["list","number"]"#.to_vec(),
+                        required: true,
+                        ..Default::default()
+                    },
+                ],
+                nesting: ObjectNesting::Set as i32,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        rules.optional = true;
+        let password = A {
+            write_only: true,
+            sensitive: true,
+            ..string_attr("password")
+        };
+        let response = pb6::get_provider_schema::Response {
+            resource_schemas: std::collections::HashMap::from([(
+                "x_fw".to_string(),
+                pb6::Schema {
+                    version: 3,
+                    block: Some(pb6::schema::Block {
+                        attributes: vec![rules, password],
+                        ..Default::default()
+                    }),
+                },
+            )]),
+            ..Default::default()
+        };
+        let schema = ProviderSchema::from_v6(response).expect("converts");
+        let fw = &schema.resources["x_fw"];
+        assert_eq!(fw.version, 3);
+        let rules = &fw.block.attributes["rules"];
+        let Some((Nesting::Set, inner)) = &rules.nested else {
+            panic!("nested set expected: {rules:?}");
+        };
+        assert!(inner["ports"].required);
+        assert_eq!(
+            rules.ty.to_json().to_string(),
+            r#"["set",["object",{"port":"string","ports":["list","number"]}]]"#
+        );
+        let password = &fw.block.attributes["password"];
+        assert!(password.write_only && password.sensitive);
+        let baton = fw.to_baton();
+        assert_eq!(baton.version, 3);
+        assert!(baton.attrs["password"].sensitive);
+        assert!(baton.attrs["rules"].optional);
+    }
+
+    #[test]
+    fn group_blocks_from_protocol_5_and_bad_types() {
+        let response = pb5::get_provider_schema::Response {
+            provider: Some(pb5::Schema {
+                version: 0,
+                block: Some(pb5::schema::Block {
+                    block_types: vec![pb5::schema::NestedBlock {
+                        type_name: "features".to_string(),
+                        nesting: pb5::schema::nested_block::NestingMode::Group as i32,
+                        block: Some(pb5::schema::Block::default()),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+            }),
+            ..Default::default()
+        };
+        let schema = ProviderSchema::from_v5(response).expect("converts");
+        assert_eq!(
+            schema.provider.block.blocks["features"].nesting,
+            Nesting::Group
+        );
+        assert_eq!(
+            schema.provider.to_baton().blocks["features"].nesting,
+            baton_provider::Nesting::Single
+        );
+
+        let bad = pb6::get_provider_schema::Response {
+            data_source_schemas: std::collections::HashMap::from([(
+                "x_d".to_string(),
+                pb6::Schema {
+                    version: 0,
+                    block: Some(pb6::schema::Block {
+                        attributes: vec![A {
+                            r#type: br#""complex""#.to_vec(),
+                            ..string_attr("weird")
+                        }],
+                        ..Default::default()
+                    }),
+                },
+            )]),
+            ..Default::default()
+        };
+        let err = ProviderSchema::from_v6(bad).expect_err("unknown type");
+        assert!(err.0.contains("weird"), "{err:?}");
+    }
+}

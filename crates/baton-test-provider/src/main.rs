@@ -1,0 +1,46 @@
+//! `terraform-provider-batontest`: a tiny provider speaking Terraform's plugin protocol 6, for
+//! tests only. It serves `batontest_thing` (a resource that lives only in state) and
+//! `batontest_echo` (a data source copying `input` to `output`) so that the real `terraform`
+//! and Baton's plugin client can be run against the same binary offline.
+//!
+//! It must not touch anything outside its own socket: no files, no network, no real
+//! infrastructure. It is not a provider SDK: no schema or value machinery beyond what the two
+//! types need.
+
+mod controller;
+mod handshake;
+mod provider;
+
+use std::process::ExitCode;
+
+/// The go-plugin magic cookie Terraform sets for its providers.
+const MAGIC_COOKIE_KEY: &str = "TF_PLUGIN_MAGIC_COOKIE";
+const MAGIC_COOKIE_VALUE: &str = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
+
+fn main() -> ExitCode {
+    if std::env::var(MAGIC_COOKIE_KEY).as_deref() != Ok(MAGIC_COOKIE_VALUE) {
+        eprintln!(
+            "This binary is a plugin. These are not meant to be executed directly.\n\
+             Please execute the program that consumes these plugins, which will\n\
+             load any plugins automatically"
+        );
+        return ExitCode::from(1);
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("batontest: cannot start the async runtime: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(handshake::serve()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("batontest: {err}");
+            ExitCode::from(1)
+        }
+    }
+}
