@@ -582,6 +582,8 @@ class Graph {
     const r = this.c.getBoundingClientRect();
     const d = window.devicePixelRatio || 1;
     this.c.width = Math.max(1, r.width * d); this.c.height = Math.max(1, r.height * d);
+    // A layout made while the canvas was not on the page is fitted once it is.
+    if (this.needFit) this.fit();
   }
   set(g) {
     this.nodes = g.nodes || []; this.edges = g.edges || [];
@@ -636,6 +638,8 @@ class Graph {
   }
   fit() {
     const r = this.c.getBoundingClientRect();
+    if (r.width < 50 || r.height < 50) { this.needFit = true; return; }
+    this.needFit = false;
     const s = Math.min(1.2, (r.width - 40) / Math.max(this.w, 1), (r.height - 40) / Math.max(this.h, 1));
     this.scale = Math.max(0.02, s || 1); this.ox = 20; this.oy = 20;
   }

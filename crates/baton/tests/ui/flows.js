@@ -134,6 +134,18 @@ async function noSecret(page, where) {
     return painted;
   });
   check(drawn > 0, "the big graph's canvas is painted");
+  // A finished run opened directly is drawn at a readable size (fitted to the canvas once the
+  // canvas is on the page), not as a speck.
+  await page.goto(base + "/#/runs/" + encodeURIComponent(process.env.FAILED_RUN));
+  await page.waitForSelector('#nodes tr[data-node="check"]', { timeout: T });
+  const painted = await page.evaluate(() => {
+    const c = document.querySelector("#graph");
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+    return n / (c.width * c.height);
+  });
+  check(painted > 0.002, "a one-node graph covers more than a speck: " + painted);
   console.log("10000-node graph page ready in " + (Date.now() - started) + " ms");
   await shot(page, "11-big-graph");
 
