@@ -449,8 +449,11 @@ async fn metrics_text(State(app): State<App>) -> Result<Response, ApiError> {
 }
 
 /// How many recent runs of each kind the duration histograms and retry counts look at (a
-/// scrape must stay cheap on a store with years of runs).
+/// scrape must stay cheap on a store with years of runs)...
 const RECENT_RUNS: usize = 100;
+/// ...and at most how many of their actions (or steps): a few runs of 10,000 resources would
+/// otherwise make every scrape read a million journal entries.
+const RECENT_ENTRIES: usize = 20_000;
 
 /// What a scrape reports, read from the stores and the agent.
 fn observe(app: &App) -> Result<metrics::Observed, ApiError> {
@@ -471,6 +474,9 @@ fn observe(app: &App) -> Result<metrics::Observed, ApiError> {
         }
         all.sort_by(|a, b| b.id.cmp(&a.id));
         for r in all.iter().take(RECENT_RUNS) {
+            if o.action_seconds.len() >= RECENT_ENTRIES {
+                break;
+            }
             for e in store.journal(&r.id).map_err(ApiError::internal)? {
                 if let Some(ms) = e.duration_ms {
                     o.action_seconds.push((e.phase.clone(), ms as f64 / 1000.0));
@@ -512,6 +518,9 @@ fn observe(app: &App) -> Result<metrics::Observed, ApiError> {
         }
         all.sort_by(|a, b| b.id.cmp(&a.id));
         for r in all.iter().take(RECENT_RUNS) {
+            if o.step_seconds.len() >= RECENT_ENTRIES {
+                break;
+            }
             for s in store.steps(&r.id).map_err(ApiError::internal)? {
                 if let Some(ms) = s.duration_ms {
                     o.step_seconds.push((s.kind.clone(), ms as f64 / 1000.0));
