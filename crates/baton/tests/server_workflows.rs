@@ -442,7 +442,7 @@ fn runs_approvals_logs_and_webhooks_over_http_and_the_cli() {
         all.extend_from_slice(args);
         p.baton(all).env("BATON_TOKEN", tok)
     };
-    // The runs route lists the stack's runs (workflow runs join it later).
+    // The runs route lists the stack's runs and the workflow runs.
     let o = remote(&vic, &["runs", "--json"]).ok();
     assert!(o.stdout.contains("\"runs\""), "{}", o.all());
     let o = remote(&vic, &["runs"]).ok();
@@ -451,6 +451,19 @@ fn runs_approvals_logs_and_webhooks_over_http_and_the_cli() {
         "{}",
         o.all()
     );
+    assert!(o.stdout.contains("workflow release"), "{}", o.all());
+    // One run, remotely: its steps with their status.
+    let o = remote(&vic, &["runs", "show", &r1]).ok();
+    assert!(o.stdout.contains("workflow release"), "{}", o.all());
+    assert!(
+        o.stdout
+            .lines()
+            .any(|l| l.contains("succeeded") && l.contains("build")),
+        "{}",
+        o.all()
+    );
+    let o = remote(&vic, &["runs", "show", "nosuchrun"]).fails();
+    assert!(o.all().contains("404"), "{}", o.all());
     let o = remote("baton_not-a-token", &["runs"]).fails();
     assert!(o.all().contains("401"), "{}", o.all());
     let o = remote(&root, &["approve", &r2, "promote"]).fails();

@@ -24,8 +24,10 @@ pub fn run(cli: &Cli, server: &str) -> anyhow::Result<ExitCode> {
     let api = Api::new(server, token)?;
     match &cli.command {
         Command::Runs(a) => {
-            if !a.args.is_empty() {
-                bail!("with --server, `baton runs` lists runs; `runs show` is not remote yet");
+            match a.args.as_slice() {
+                [] => {}
+                [show, id] if show == "show" => return show_run(&api, id, a.json),
+                _ => bail!("usage: baton --server URL runs [show RUN] [--json]"),
             }
             let v = api.call("GET", "/api/v1/runs", None)?;
             if a.json {
@@ -37,7 +39,7 @@ pub fn run(cli: &Cli, server: &str) -> anyhow::Result<ExitCode> {
                 outln!("No runs.");
             }
             for r in runs {
-                let kind = match r["workflow"].as_str() {
+                let kind = match r["name"].as_str().or(r["workflow"].as_str()) {
                     Some(w) => format!("workflow {w}"),
                     None => r["kind"].as_str().unwrap_or("").to_string(),
                 };
@@ -99,6 +101,50 @@ pub fn run(cli: &Cli, server: &str) -> anyhow::Result<ExitCode> {
         }
         _ => bail!("--server works with runs, approve, workflow run and logs; run other commands on the agent's machine"),
     }
+}
+
+/// `runs show RUN` against the agent: the run and its graph's nodes (each action or step with
+/// its status, attempts, duration and error).
+fn show_run(api: &Api, id: &str, as_json: bool) -> anyhow::Result<ExitCode> {
+    let v = api.call("GET", &format!("/api/v1/runs/{}", segment(id)), None)?;
+    if as_json {
+        outln!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let text = |k: &str| v[k].as_str().unwrap_or("").to_string();
+    let what = match v["name"].as_str() {
+        Some(n) => format!("workflow {n}"),
+        None => text("kind"),
+    };
+    outln!("Run {}: {what}, {}", text("id"), text("status"));
+    outln!("  started {} by {}", text("started_at"), text("who"));
+    if let Some(f) = v["finished_at"].as_str() {
+        outln!("  finished {f}");
+    }
+    if !text("summary").is_empty() {
+        outln!("  {}", text("summary"));
+    }
+    for n in v["graph"]["nodes"].as_array().into_iter().flatten() {
+        let duration = n["duration_ms"]
+            .as_u64()
+            .map(|ms| format!("{ms} ms"))
+            .unwrap_or_default();
+        outln!(
+            "  {:<12} {:<40} attempts {:<3} {:>10}{}",
+            n["status"].as_str().unwrap_or(""),
+            n["label"].as_str().unwrap_or(""),
+            n["attempts"]
+                .as_u64()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            duration,
+            n["error"]
+                .as_str()
+                .map(|e| format!("  error: {e}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 struct Api {
