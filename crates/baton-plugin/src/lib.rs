@@ -6,8 +6,10 @@
 //! installed: it is given an executable and answers in typed values and typed errors
 //! ([`PluginError`]). It must not print: the provider's stderr is captured and carried in errors.
 
+pub mod cliconfig;
 pub mod error;
 pub mod handshake;
+pub mod lockfile;
 pub mod msgpack;
 pub mod process;
 pub mod schema;
