@@ -214,3 +214,35 @@ pub fn load(path: &Path) -> Result<CliConfig, LockError> {
     })?;
     parse(&text, &path.display().to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hcl1_dev_overrides_rewrite_keeps_positions() {
+        let text = "provider_installation {\n  dev_overrides {\n    \"a/b/c\" = \"/d\"\n  }\n}\n";
+        let out = hcl1_compat(text);
+        assert_eq!(out.len(), text.len());
+        assert!(out.contains("  dev_overrides={\n"));
+        // No space before the brace: one `=` is inserted.
+        assert_eq!(hcl1_compat("dev_overrides{\n"), "dev_overrides={\n");
+        // Already HCL 2 object syntax, or a mention elsewhere: untouched.
+        assert_eq!(hcl1_compat("dev_overrides = {\n"), "dev_overrides = {\n");
+        assert_eq!(hcl1_compat("# dev_overrides {\n"), "# dev_overrides {\n");
+    }
+
+    #[test]
+    fn dev_overrides_without_space_parses() {
+        let text = "provider_installation {\n  dev_overrides{\n    \"a/b/c\" = \"/d\"\n  }\n  direct {}\n}\n";
+        let cfg = parse(text, "rc").expect("parses");
+        let inst = cfg.provider_installation.expect("installation");
+        assert_eq!(inst.dev_overrides["a/b/c"], "/d");
+        assert_eq!(
+            inst.methods,
+            vec![InstallMethod::Direct {
+                filter: Filter::default()
+            }]
+        );
+    }
+}

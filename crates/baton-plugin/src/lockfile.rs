@@ -368,3 +368,41 @@ pub fn verify(dir: &Path, hashes: &[String]) -> bool {
         Err(_) => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_characters_from_one() {
+        let text = "ab\ncé\nx";
+        assert_eq!(line_col(text, 0), (1, 1));
+        assert_eq!(line_col(text, 3), (2, 1));
+        assert_eq!(line_col(text, 6), (2, 3));
+        assert_eq!(line_col(text, 5), (2, 2)); // inside `é`: rounds down
+        assert_eq!(line_col(text, 100), (3, 2));
+    }
+
+    #[test]
+    fn quote_escapes_like_hclwrite() {
+        assert_eq!(quote(">= 1.0, < 2.0"), "\">= 1.0, < 2.0\"");
+        assert_eq!(quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
+        assert_eq!(quote("${x}%{y}$z"), "\"$${x}%%{y}$z\"");
+        assert_eq!(quote("a\nb"), "\"a\\nb\"");
+    }
+
+    #[test]
+    fn escaped_strings_round_trip() {
+        let mut lock = LockFile::default();
+        lock.providers.insert(
+            "example.com/a/b".into(),
+            LockedProvider {
+                version: "1.0.0".into(),
+                constraints: Some("${odd} \"quoted\"".into()),
+                hashes: vec![],
+            },
+        );
+        let text = render(&lock);
+        assert_eq!(parse(&text, "x").expect("parses"), lock);
+    }
+}
