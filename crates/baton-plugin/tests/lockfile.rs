@@ -119,11 +119,15 @@ fn errors_name_file_line_and_column() {
 }
 
 /// A fake provider package laid out as an unpacked filesystem mirror; returns the package dir.
-fn fake_mirror(root: &Path) -> std::path::PathBuf {
-    let pkg = root.join("example.com/baton/batontest/0.1.0/linux_amd64");
+fn fake_mirror(root: &Path, name: &str, version: &str) -> std::path::PathBuf {
+    let pkg = root.join(format!("example.com/baton/{name}/{version}/linux_amd64"));
     std::fs::create_dir_all(&pkg).expect("mkdir");
-    let exe = pkg.join("terraform-provider-batontest_v0.1.0");
-    std::fs::write(&exe, b"#!/bin/sh\necho not a real provider\n").expect("write");
+    let exe = pkg.join(format!("terraform-provider-{name}_v{version}"));
+    std::fs::write(
+        &exe,
+        format!("#!/bin/sh\necho not a real provider {name}\n"),
+    )
+    .expect("write");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -170,12 +174,16 @@ fn matches_terraform_providers_lock() {
     assert!(out.status.success());
     let tmp = tempfile::tempdir().expect("tempdir");
     let mirror = tmp.path().join("mirror");
-    let pkg = fake_mirror(&mirror);
+    let pkg = fake_mirror(&mirror, "batontest", "0.1.0");
+    let other = fake_mirror(&mirror, "another", "1.2.3");
+    // A second package with two files, one in a subdirectory.
+    std::fs::create_dir(other.join("docs")).expect("mkdir");
+    std::fs::write(other.join("docs/README"), b"readme\n").expect("write");
     let work = tmp.path().join("work");
     std::fs::create_dir(&work).expect("mkdir");
     std::fs::write(
         work.join("main.tf"),
-        "terraform {\n  required_providers {\n    batontest = {\n      source  = \"example.com/baton/batontest\"\n      version = \"0.1.0\"\n    }\n  }\n}\n",
+        "terraform {\n  required_providers {\n    batontest = {\n      source  = \"example.com/baton/batontest\"\n      version = \"0.1.0\"\n    }\n    another = {\n      source = \"example.com/baton/another\"\n    }\n  }\n}\n",
     )
     .expect("write");
     let out = Command::new("terraform")
@@ -188,6 +196,7 @@ fn matches_terraform_providers_lock() {
         .arg(format!("-fs-mirror={}", mirror.display()))
         .arg("-platform=linux_amd64")
         .arg("example.com/baton/batontest")
+        .arg("example.com/baton/another")
         .output()
         .expect("run terraform");
     assert!(
@@ -205,6 +214,14 @@ fn matches_terraform_providers_lock() {
     let h1 = lockfile::package_hash_h1(&pkg).expect("hash");
     assert!(p.hashes.contains(&h1), "{h1} not in {:?}", p.hashes);
     assert!(lockfile::verify(&pkg, &p.hashes));
+    let a = &lock.providers["example.com/baton/another"];
+    assert_eq!(
+        (a.version.as_str(), a.constraints.as_deref()),
+        ("1.2.3", None)
+    );
+    assert!(lockfile::verify(&other, &a.hashes), "{:?}", a.hashes);
+    assert!(!lockfile::verify(&other, &p.hashes));
+    assert_eq!(lock.providers.len(), 2);
 }
 
 const CLI: &str = r#"# ~/.terraformrc
