@@ -150,6 +150,17 @@ macro_rules! per_protocol {
     };
 }
 
+/// One protocol call of a [`ProviderProcess`]: `$fut` bounded by the process's call
+/// timeout (named `$name` in the error), and on failure the provider's whole stderr read into
+/// the error.
+macro_rules! bounded_call {
+    ($self:ident, $name:literal, $fut:expr) => {{
+        let limit = $self.call_timeout;
+        let r = timed(limit, $name, $fut).await;
+        $self.with_full_stderr(r).await
+    }};
+}
+
 impl ProviderProcess {
     /// Starts the provider and completes the handshake and the connection.
     pub async fn start(opts: &StartOpts) -> Result<ProviderProcess, PluginError> {
@@ -259,9 +270,7 @@ impl ProviderProcess {
     }
 
     async fn fetch_schema(&mut self) -> Result<ProviderSchema, PluginError> {
-        let limit = self.call_timeout;
-        let r = timed(limit, "GetProviderSchema", self.fetch_schema_call()).await;
-        self.with_full_stderr(r).await
+        bounded_call!(self, "GetProviderSchema", self.fetch_schema_call())
     }
 
     /// ConfigureProvider (v6) / Configure (v5) with the `provider` block's value.
@@ -269,9 +278,7 @@ impl ProviderProcess {
         &mut self,
         config: &Value,
     ) -> Result<Vec<schema::Diagnostic>, PluginError> {
-        let limit = self.call_timeout;
-        let r = timed(limit, "ConfigureProvider", self.configure_call(config)).await;
-        self.with_full_stderr(r).await
+        bounded_call!(self, "ConfigureProvider", self.configure_call(config))
     }
 
     /// PlanResourceChange.
@@ -279,9 +286,7 @@ impl ProviderProcess {
         &mut self,
         req: PlanRequest<'_>,
     ) -> Result<PlannedChange, PluginError> {
-        let limit = self.call_timeout;
-        let r = timed(limit, "PlanResourceChange", self.plan_call(req)).await;
-        self.with_full_stderr(r).await
+        bounded_call!(self, "PlanResourceChange", self.plan_call(req))
     }
 
     /// ApplyResourceChange.
@@ -289,9 +294,7 @@ impl ProviderProcess {
         &mut self,
         req: ApplyRequest<'_>,
     ) -> Result<AppliedChange, PluginError> {
-        let limit = self.call_timeout;
-        let r = timed(limit, "ApplyResourceChange", self.apply_call(req)).await;
-        self.with_full_stderr(r).await
+        bounded_call!(self, "ApplyResourceChange", self.apply_call(req))
     }
 
     /// ReadResource: the object as it is now (null when it is gone) and the private data.
@@ -301,14 +304,11 @@ impl ProviderProcess {
         current: &Value,
         private: &[u8],
     ) -> Result<(Value, Vec<u8>), PluginError> {
-        let limit = self.call_timeout;
-        let r = timed(
-            limit,
+        bounded_call!(
+            self,
             "ReadResource",
-            self.read_resource_call(type_name, current, private),
+            self.read_resource_call(type_name, current, private)
         )
-        .await;
-        self.with_full_stderr(r).await
     }
 
     /// ReadDataSource.
@@ -317,14 +317,11 @@ impl ProviderProcess {
         type_name: &str,
         config: &Value,
     ) -> Result<Value, PluginError> {
-        let limit = self.call_timeout;
-        let r = timed(
-            limit,
+        bounded_call!(
+            self,
             "ReadDataSource",
-            self.read_data_source_call(type_name, config),
+            self.read_data_source_call(type_name, config)
         )
-        .await;
-        self.with_full_stderr(r).await
     }
 
     /// ImportResourceState: the objects an import id stands for (usually one), each with its
@@ -334,14 +331,7 @@ impl ProviderProcess {
         type_name: &str,
         id: &str,
     ) -> Result<Vec<Imported>, PluginError> {
-        let limit = self.call_timeout;
-        let r = timed(
-            limit,
-            "ImportResourceState",
-            self.import_call(type_name, id),
-        )
-        .await;
-        self.with_full_stderr(r).await
+        bounded_call!(self, "ImportResourceState", self.import_call(type_name, id))
     }
 
     /// UpgradeResourceState: an object stored as JSON under schema `version` (Terraform's
@@ -352,14 +342,11 @@ impl ProviderProcess {
         version: i64,
         json: &[u8],
     ) -> Result<Value, PluginError> {
-        let limit = self.call_timeout;
-        let r = timed(
-            limit,
+        bounded_call!(
+            self,
             "UpgradeResourceState",
-            self.upgrade_call(type_name, version, json),
+            self.upgrade_call(type_name, version, json)
         )
-        .await;
-        self.with_full_stderr(r).await
     }
 
     /// ValidateResourceConfig (v6) / ValidateResourceTypeConfig (v5): the provider's own checks
@@ -370,14 +357,11 @@ impl ProviderProcess {
         type_name: &str,
         config: &Value,
     ) -> Result<Vec<schema::Diagnostic>, PluginError> {
-        let limit = self.call_timeout;
-        let r = timed(
-            limit,
+        bounded_call!(
+            self,
             "ValidateResourceConfig",
-            self.validate_call(Validate::Resource, type_name, config),
+            self.validate_call(Validate::Resource, type_name, config)
         )
-        .await;
-        self.with_full_stderr(r).await
     }
 
     /// ValidateDataResourceConfig (v6) / ValidateDataSourceConfig (v5), as
@@ -387,14 +371,11 @@ impl ProviderProcess {
         type_name: &str,
         config: &Value,
     ) -> Result<Vec<schema::Diagnostic>, PluginError> {
-        let limit = self.call_timeout;
-        let r = timed(
-            limit,
+        bounded_call!(
+            self,
             "ValidateDataResourceConfig",
-            self.validate_call(Validate::DataSource, type_name, config),
+            self.validate_call(Validate::DataSource, type_name, config)
         )
-        .await;
-        self.with_full_stderr(r).await
     }
 
     /// ValidateProviderConfig (v6) / PrepareProviderConfig (v5) of the `provider` block.
@@ -402,14 +383,11 @@ impl ProviderProcess {
         &mut self,
         config: &Value,
     ) -> Result<Vec<schema::Diagnostic>, PluginError> {
-        let limit = self.call_timeout;
-        let r = timed(
-            limit,
+        bounded_call!(
+            self,
             "ValidateProviderConfig",
-            self.validate_call(Validate::Provider, "", config),
+            self.validate_call(Validate::Provider, "", config)
         )
-        .await;
-        self.with_full_stderr(r).await
     }
 
     /// A failed call may mean the provider died: then wait (briefly) for it to end and for its
