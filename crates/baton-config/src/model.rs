@@ -63,7 +63,12 @@ pub struct Module {
 #[derive(Clone, Debug, Default)]
 pub struct TerraformSettings {
     pub required_version: Option<String>,
+    /// `required_providers`: local name → source address as written (`hashicorp/aws`; empty
+    /// when the entry gives none).
     pub required_providers: BTreeMap<String, String>,
+    /// `required_providers` entries' `version` constraints as written (`~> 5.0, != 5.1.0`),
+    /// by local name; entries without one are absent.
+    pub required_provider_versions: BTreeMap<String, String>,
     /// The `backend "TYPE" { … }` or `cloud { … }` block, its literal settings decoded.
     pub backend: Option<crate::backend::Backend>,
     /// `baton { on_failure = "rollback" … }` inside `terraform`, decoded.
@@ -628,21 +633,32 @@ impl Builder {
             match b.type_.as_str() {
                 "required_providers" => {
                     for a in &b.body.attrs {
-                        let src = match &a.expr.kind {
-                            ExprKind::Object(items) => items
-                                .iter()
-                                .find_map(|(k, v)| match (k, &v.kind) {
+                        let field = |name: &str| match &a.expr.kind {
+                            ExprKind::Object(items) => {
+                                items.iter().find_map(|(k, v)| match (k, &v.kind) {
                                     (crate::ast::ObjectKey::Ident(k), ExprKind::String(s))
-                                        if k == "source" =>
+                                        if k == name =>
                                     {
                                         Some(s.clone())
                                     }
                                     _ => None,
                                 })
-                                .unwrap_or_default(),
-                            ExprKind::String(s) => s.clone(),
-                            _ => String::new(),
+                            }
+                            _ => None,
                         };
+                        // Terraform 0.12's shorthand `aws = "~> 2.0"` is a version
+                        // constraint, with the default source.
+                        let src = field("source").unwrap_or_default();
+                        let version = match &a.expr.kind {
+                            ExprKind::String(s) => Some(s.clone()),
+                            _ => field("version"),
+                        };
+                        if let Some(v) = version {
+                            self.m
+                                .terraform
+                                .required_provider_versions
+                                .insert(a.name.clone(), v);
+                        }
                         self.m
                             .terraform
                             .required_providers
