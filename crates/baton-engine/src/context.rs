@@ -131,6 +131,20 @@ pub fn load_with_providers(
         ));
         return (None, diags);
     }
+    let providers = if Arc::ptr_eq(&providers, &builtin_providers()) {
+        match crate::providers::resolve(&config, &dir, providers) {
+            (Some(p), d) => {
+                diags.extend(d);
+                p
+            }
+            (None, d) => {
+                diags.extend(d);
+                return (None, diags);
+            }
+        }
+    } else {
+        providers
+    };
     for m in config.all_modules() {
         check_types(m, &providers, &mut diags);
         check_schemas(m, &providers, &mut diags);

@@ -22,13 +22,45 @@ use crate::context::Context;
 use crate::graph::NodeKey;
 use crate::nodes::{NodeEval, RootValue};
 use crate::values::EvalState;
+use baton_config::Config;
 use baton_core::{Diagnostic, Diagnostics, ModuleInstance};
 use baton_eval::{Type, Value};
 use baton_graph::NodeId;
-use baton_provider::{ProviderCtx, ProviderInfo};
+use baton_provider::{ProviderCtx, ProviderInfo, Registry};
 use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 pub use crate::context::builtin_providers as builtin;
+
+/// Finds the providers a configuration needs beyond the built-in set (provider plugins) and
+/// returns the set its runs use, or the diagnostics that stop it (a provider not installed).
+/// `dir` is the root module's directory.
+pub type Resolver =
+    dyn Fn(&Config, &Path, Arc<Registry>) -> (Option<Arc<Registry>>, Diagnostics) + Send + Sync;
+
+static RESOLVER: OnceLock<Box<Resolver>> = OnceLock::new();
+
+/// Installs the process's provider resolver, once, at start-up (the binary's: plugins found
+/// as Terraform finds them). Every load with the built-in set ([`crate::load`], a
+/// [`crate::lifecycle::RunRequest`] that brings no set of its own) goes through it; a caller
+/// that brings its own set is left alone. Without one, runs use the built-in set. Returns
+/// false when one was installed already.
+pub fn set_resolver(r: Box<Resolver>) -> bool {
+    RESOLVER.set(r).is_ok()
+}
+
+/// The set a load with the built-in set `builtin` uses: the resolver's answer, or `builtin`.
+pub(crate) fn resolve(
+    config: &Config,
+    dir: &Path,
+    builtin: Arc<Registry>,
+) -> (Option<Arc<Registry>>, Diagnostics) {
+    match RESOLVER.get() {
+        Some(r) => r(config, dir, builtin),
+        None => (Some(builtin), Diagnostics::new()),
+    }
+}
 
 /// The evaluated settings of a run's providers, by provider local name: the root module's
 /// `provider` blocks, each an object of its provider's schema (unset arguments null, without

@@ -8,6 +8,7 @@
 //! errors. Its pure-logic helpers read Terraform's lock file and CLI configuration
 //! ([`lockfile`], [`cliconfig`]) without acting on them.
 
+pub mod adapter;
 pub mod cliconfig;
 pub mod error;
 pub mod handshake;
@@ -18,6 +19,7 @@ pub mod schema;
 mod tls;
 mod wire;
 
+pub use adapter::{Host, PluginProvider};
 pub use error::PluginError;
 pub use handshake::{Handshake, Network, Protocol};
 pub use process::{

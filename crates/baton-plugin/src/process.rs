@@ -56,14 +56,15 @@ impl StartOpts {
 /// A started provider plugin and its connection.
 pub struct ProviderProcess {
     path: PathBuf,
-    child: Child,
+    /// Locked only to wait for or kill the process; calls run side by side.
+    child: tokio::sync::Mutex<Child>,
     stderr: Arc<Mutex<String>>,
     protocol: Protocol,
     channel: Channel,
     /// The schema, once asked for; the value RPCs need its types.
-    schema: Option<ProviderSchema>,
+    schema: tokio::sync::OnceCell<ProviderSchema>,
     /// The task reading stderr; it ends when the provider's stderr closes.
-    stderr_done: Option<tokio::task::JoinHandle<()>>,
+    stderr_done: Mutex<Option<tokio::task::JoinHandle<()>>>,
     call_timeout: Option<Duration>,
 }
 
@@ -236,12 +237,12 @@ impl ProviderProcess {
         let channel = connect(&path, &hs, &identity).await?;
         Ok(ProviderProcess {
             path,
-            child,
+            child: tokio::sync::Mutex::new(child),
             stderr,
             protocol: hs.protocol,
             channel,
-            schema: None,
-            stderr_done,
+            schema: tokio::sync::OnceCell::new(),
+            stderr_done: Mutex::new(stderr_done),
             call_timeout: opts.call_timeout,
         })
     }
@@ -261,29 +262,22 @@ impl ProviderProcess {
     }
 
     /// GetProviderSchema (protocol 6) or GetSchema (protocol 5), converted; asked once.
-    pub async fn schema(&mut self) -> Result<&ProviderSchema, PluginError> {
-        let schema = match self.schema.take() {
-            Some(s) => s,
-            None => self.fetch_schema().await?,
-        };
-        Ok(self.schema.insert(schema))
+    pub async fn schema(&self) -> Result<&ProviderSchema, PluginError> {
+        self.schema.get_or_try_init(|| self.fetch_schema()).await
     }
 
-    async fn fetch_schema(&mut self) -> Result<ProviderSchema, PluginError> {
+    async fn fetch_schema(&self) -> Result<ProviderSchema, PluginError> {
         bounded_call!(self, "GetProviderSchema", self.fetch_schema_call())
     }
 
     /// ConfigureProvider (v6) / Configure (v5) with the `provider` block's value.
-    pub async fn configure(
-        &mut self,
-        config: &Value,
-    ) -> Result<Vec<schema::Diagnostic>, PluginError> {
+    pub async fn configure(&self, config: &Value) -> Result<Vec<schema::Diagnostic>, PluginError> {
         bounded_call!(self, "ConfigureProvider", self.configure_call(config))
     }
 
     /// PlanResourceChange.
     pub async fn plan_resource_change(
-        &mut self,
+        &self,
         req: PlanRequest<'_>,
     ) -> Result<PlannedChange, PluginError> {
         bounded_call!(self, "PlanResourceChange", self.plan_call(req))
@@ -291,7 +285,7 @@ impl ProviderProcess {
 
     /// ApplyResourceChange.
     pub async fn apply_resource_change(
-        &mut self,
+        &self,
         req: ApplyRequest<'_>,
     ) -> Result<AppliedChange, PluginError> {
         bounded_call!(self, "ApplyResourceChange", self.apply_call(req))
@@ -299,7 +293,7 @@ impl ProviderProcess {
 
     /// ReadResource: the object as it is now (null when it is gone) and the private data.
     pub async fn read_resource(
-        &mut self,
+        &self,
         type_name: &str,
         current: &Value,
         private: &[u8],
@@ -313,7 +307,7 @@ impl ProviderProcess {
 
     /// ReadDataSource.
     pub async fn read_data_source(
-        &mut self,
+        &self,
         type_name: &str,
         config: &Value,
     ) -> Result<Value, PluginError> {
@@ -327,7 +321,7 @@ impl ProviderProcess {
     /// ImportResourceState: the objects an import id stands for (usually one), each with its
     /// type name and private data, to be read (ReadResource) before they go to state.
     pub async fn import_resource_state(
-        &mut self,
+        &self,
         type_name: &str,
         id: &str,
     ) -> Result<Vec<Imported>, PluginError> {
@@ -337,7 +331,7 @@ impl ProviderProcess {
     /// UpgradeResourceState: an object stored as JSON under schema `version` (Terraform's
     /// state `attributes`), as a value of the current schema.
     pub async fn upgrade_resource_state(
-        &mut self,
+        &self,
         type_name: &str,
         version: i64,
         json: &[u8],
@@ -353,7 +347,7 @@ impl ProviderProcess {
     /// of a configuration. Returns its diagnostics, errors included (they are the answer, not
     /// a failure of the call).
     pub async fn validate_resource_config(
-        &mut self,
+        &self,
         type_name: &str,
         config: &Value,
     ) -> Result<Vec<schema::Diagnostic>, PluginError> {
@@ -367,7 +361,7 @@ impl ProviderProcess {
     /// ValidateDataResourceConfig (v6) / ValidateDataSourceConfig (v5), as
     /// [`ProviderProcess::validate_resource_config`].
     pub async fn validate_data_source_config(
-        &mut self,
+        &self,
         type_name: &str,
         config: &Value,
     ) -> Result<Vec<schema::Diagnostic>, PluginError> {
@@ -380,7 +374,7 @@ impl ProviderProcess {
 
     /// ValidateProviderConfig (v6) / PrepareProviderConfig (v5) of the `provider` block.
     pub async fn validate_provider_config(
-        &mut self,
+        &self,
         config: &Value,
     ) -> Result<Vec<schema::Diagnostic>, PluginError> {
         bounded_call!(
@@ -392,7 +386,7 @@ impl ProviderProcess {
 
     /// A failed call may mean the provider died: then wait (briefly) for it to end and for its
     /// stderr to be read to the end, so the error carries all it said.
-    async fn with_full_stderr<T>(&mut self, r: Result<T, PluginError>) -> Result<T, PluginError> {
+    async fn with_full_stderr<T>(&self, r: Result<T, PluginError>) -> Result<T, PluginError> {
         match r {
             Err(PluginError::CallTimeout {
                 method, seconds, ..
@@ -402,10 +396,16 @@ impl ProviderProcess {
                 stderr: self.stderr(),
             }),
             Err(PluginError::Rpc { method, status, .. }) => {
-                if let Ok(Ok(_)) =
-                    tokio::time::timeout(Duration::from_millis(500), self.child.wait()).await
-                {
-                    if let Some(done) = self.stderr_done.take() {
+                let exited = {
+                    let mut child = self.child.lock().await;
+                    matches!(
+                        tokio::time::timeout(Duration::from_millis(500), child.wait()).await,
+                        Ok(Ok(_))
+                    )
+                };
+                if exited {
+                    let done = self.stderr_done.lock().ok().and_then(|mut d| d.take());
+                    if let Some(done) = done {
                         let _ = tokio::time::timeout(Duration::from_secs(1), done).await;
                     }
                 }
@@ -419,7 +419,7 @@ impl ProviderProcess {
         }
     }
 
-    async fn fetch_schema_call(&mut self) -> Result<ProviderSchema, PluginError> {
+    async fn fetch_schema_call(&self) -> Result<ProviderSchema, PluginError> {
         const METHOD: &str = "GetProviderSchema";
         let invalid = |e: schema::SchemaError| PluginError::InvalidResponse {
             method: METHOD,
@@ -453,10 +453,7 @@ impl ProviderProcess {
         }
     }
 
-    async fn configure_call(
-        &mut self,
-        config: &Value,
-    ) -> Result<Vec<schema::Diagnostic>, PluginError> {
+    async fn configure_call(&self, config: &Value) -> Result<Vec<schema::Diagnostic>, PluginError> {
         const METHOD: &str = "ConfigureProvider";
         let ty = self.schema().await?.provider.to_baton().object_type();
         let config = self.encode(METHOD, config, &ty)?;
@@ -485,7 +482,7 @@ impl ProviderProcess {
         warnings(METHOD, diags)
     }
 
-    async fn plan_call(&mut self, req: PlanRequest<'_>) -> Result<PlannedChange, PluginError> {
+    async fn plan_call(&self, req: PlanRequest<'_>) -> Result<PlannedChange, PluginError> {
         const METHOD: &str = "PlanResourceChange";
         let ty = self.object_type("resource", req.type_name).await?;
         let prior = self.encode(METHOD, req.prior, &ty)?;
@@ -525,7 +522,7 @@ impl ProviderProcess {
         })
     }
 
-    async fn apply_call(&mut self, req: ApplyRequest<'_>) -> Result<AppliedChange, PluginError> {
+    async fn apply_call(&self, req: ApplyRequest<'_>) -> Result<AppliedChange, PluginError> {
         const METHOD: &str = "ApplyResourceChange";
         let ty = self.object_type("resource", req.type_name).await?;
         let prior = self.encode(METHOD, req.prior, &ty)?;
@@ -559,7 +556,7 @@ impl ProviderProcess {
     }
 
     async fn read_resource_call(
-        &mut self,
+        &self,
         type_name: &str,
         current: &Value,
         private: &[u8],
@@ -589,7 +586,7 @@ impl ProviderProcess {
     }
 
     async fn read_data_source_call(
-        &mut self,
+        &self,
         type_name: &str,
         config: &Value,
     ) -> Result<Value, PluginError> {
@@ -615,11 +612,7 @@ impl ProviderProcess {
         self.decode(METHOD, &state, &ty)
     }
 
-    async fn import_call(
-        &mut self,
-        type_name: &str,
-        id: &str,
-    ) -> Result<Vec<Imported>, PluginError> {
+    async fn import_call(&self, type_name: &str, id: &str) -> Result<Vec<Imported>, PluginError> {
         const METHOD: &str = "ImportResourceState";
         let (imported, diags) = per_protocol!(self, |pb, c| {
             let r = c
@@ -659,7 +652,7 @@ impl ProviderProcess {
     }
 
     async fn upgrade_call(
-        &mut self,
+        &self,
         type_name: &str,
         version: i64,
         json: &[u8],
@@ -691,7 +684,7 @@ impl ProviderProcess {
     }
 
     async fn validate_call(
-        &mut self,
+        &self,
         what: Validate,
         type_name: &str,
         config: &Value,
@@ -773,7 +766,7 @@ impl ProviderProcess {
         })
     }
 
-    async fn object_type(&mut self, kind: &'static str, name: &str) -> Result<Type, PluginError> {
+    async fn object_type(&self, kind: &'static str, name: &str) -> Result<Type, PluginError> {
         let schema = self.schema().await?;
         let types = if kind == "resource" {
             &schema.resources
@@ -844,10 +837,11 @@ impl ProviderProcess {
         // A plugin without the controller answers Unimplemented; it is killed below.
         let _ = controller_shutdown(self.channel.clone()).await;
         drop(self.channel);
-        let ended = match tokio::time::timeout(grace, self.child.wait()).await {
+        let child = self.child.get_mut();
+        let ended = match tokio::time::timeout(grace, child.wait()).await {
             Ok(Ok(_)) => Ended::Exited,
             Ok(Err(_)) | Err(_) => {
-                let _ = self.child.kill().await;
+                let _ = child.kill().await;
                 Ended::Killed
             }
         };

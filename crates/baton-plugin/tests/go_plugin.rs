@@ -59,7 +59,7 @@ async fn handshake_mtls_and_shutdown_with_go_plugin() {
     let dir = tempfile::tempdir().expect("temp dir");
     let exe = build_go_plugin(dir.path());
 
-    let mut p = ProviderProcess::start(&StartOpts::new(&exe))
+    let p = ProviderProcess::start(&StartOpts::new(&exe))
         .await
         .expect("go-plugin server starts");
     assert_eq!(p.protocol(), baton_plugin::Protocol::V6);
