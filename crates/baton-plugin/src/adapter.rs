@@ -250,21 +250,53 @@ impl PluginProvider {
         } else {
             ErrorKind::Permanent
         };
-        let summary = match &e {
-            PluginError::Rpc { .. } | PluginError::Crashed { .. } => {
-                format!("The provider {} crashed", self.info.source)
-            }
-            PluginError::CallTimeout { .. } => {
-                format!("The provider {} did not answer in time", self.info.source)
-            }
-            _ => format!("The provider {} failed", self.info.source),
+        let plugin = self
+            .opts
+            .executable
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| self.info.source.to_string());
+        // Worded as Terraform words them, with the provider's stderr (its logs and panic).
+        let (summary, detail) = match &e {
+            PluginError::Rpc { method, stderr, .. } => (
+                "Plugin did not respond".to_string(),
+                format!(
+                    "The plugin encountered an error, and failed to respond to the plugin.(*GRPCProvider).{method} call. The plugin logs may contain more details.{}",
+                    stderr_part(&plugin, stderr)
+                ),
+            ),
+            PluginError::CallTimeout {
+                method,
+                seconds,
+                stderr,
+            } => (
+                "Plugin did not respond".to_string(),
+                format!(
+                    "The plugin did not answer the plugin.(*GRPCProvider).{method} call within {seconds}s (BATON_PROVIDER_TIMEOUT) and was stopped.{}",
+                    stderr_part(&plugin, stderr)
+                ),
+            ),
+            other => (
+                format!("Failed to run provider {}", self.info.source),
+                other.to_string(),
+            ),
         };
         ProviderError {
             kind,
             summary,
-            detail: e.to_string(),
+            detail,
             attr: None,
         }
+    }
+}
+
+/// What a provider wrote to stderr, for an error's detail (nothing when it wrote nothing).
+fn stderr_part(plugin: &str, stderr: &str) -> String {
+    let s = stderr.trim_end();
+    if s.is_empty() {
+        String::new()
+    } else {
+        format!("\n\nOutput from the {plugin} plugin:\n\n{s}")
     }
 }
 

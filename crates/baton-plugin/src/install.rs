@@ -93,7 +93,10 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> InstallError + '_ {
 fn valid_segment(s: &str, allow_dot: bool) -> bool {
     !s.is_empty()
         && s.chars().all(|c| {
-            c.is_ascii_alphanumeric() || c == '-' || c == '_' || (allow_dot && (c == '.' || c == ':'))
+            c.is_ascii_alphanumeric()
+                || c == '-'
+                || c == '_'
+                || (allow_dot && (c == '.' || c == ':'))
         })
         && !s.starts_with('-')
         && !s.ends_with('-')
@@ -114,8 +117,7 @@ impl ProviderAddr {
             [h, n, t] => (h.clone(), n.clone(), t.clone()),
             _ => return Err(bad("expected [HOSTNAME/]NAMESPACE/TYPE")),
         };
-        if !valid_segment(&hostname, true) || !hostname.contains(|c: char| c.is_alphanumeric())
-        {
+        if !valid_segment(&hostname, true) || !hostname.contains(|c: char| c.is_alphanumeric()) {
             return Err(bad("invalid hostname"));
         }
         if !valid_segment(&namespace, false) {
@@ -461,9 +463,15 @@ pub struct InitReport {
 
 /// A place versions come from.
 enum Source {
-    Mirror { dir: PathBuf, filter: Filter },
+    Mirror {
+        dir: PathBuf,
+        filter: Filter,
+    },
     /// `network_mirror` or `direct`: not reachable offline.
-    Unreachable { what: String, filter: Filter },
+    Unreachable {
+        what: String,
+        filter: Filter,
+    },
 }
 
 fn sources(cli: &CliConfig) -> Vec<Source> {
@@ -647,10 +655,7 @@ fn plan_one(
         }
     }
     let mut mismatch = None;
-    for (pkg, is_cache) in [
-        (cached.get(&version), true),
-        (source_pkg, false),
-    ] {
+    for (pkg, is_cache) in [(cached.get(&version), true), (source_pkg, false)] {
         let Some(pkg) = pkg else { continue };
         let (h1, ok) = check(pkg)?;
         if ok {
@@ -769,12 +774,23 @@ pub fn init(
             report.dev_overrides.push((req.addr.clone(), dir));
             continue;
         }
-        planned.push(plan_one(req, root, &srcs, cache.as_deref(), &lock, upgrade)?);
+        planned.push(plan_one(
+            req,
+            root,
+            &srcs,
+            cache.as_deref(),
+            &lock,
+            upgrade,
+        )?);
     }
     // Everything is decided: write.
     let mut new_lock = LockFile::default();
     for (addr, p) in &lock.providers {
-        if report.dev_overrides.iter().any(|(a, _)| a.to_string() == *addr) {
+        if report
+            .dev_overrides
+            .iter()
+            .any(|(a, _)| a.to_string() == *addr)
+        {
             new_lock.providers.insert(addr.clone(), p.clone());
         }
     }

@@ -8,7 +8,9 @@
 //! carried in errors. [`lockfile`] and [`cliconfig`] read Terraform's lock file and CLI
 //! configuration without acting on them; [`install`] acts on them, offline: it reads a
 //! configuration's `required_providers`, finds installed providers and installs them from local
-//! mirrors (`baton init`).
+//! mirrors (`baton init`). [`adapter`] puts a running plugin behind Baton's provider contract,
+//! and [`resolve`] builds a configuration's provider set from the built-in one and the
+//! installed plugins.
 
 pub mod adapter;
 pub mod cliconfig;
@@ -18,6 +20,7 @@ pub mod install;
 pub mod lockfile;
 pub mod msgpack;
 pub mod process;
+pub mod resolve;
 pub mod schema;
 mod tls;
 mod wire;
@@ -29,4 +32,5 @@ pub use process::{
     AppliedChange, ApplyRequest, Ended, Imported, PlanRequest, PlannedChange, ProviderProcess,
     StartOpts,
 };
+pub use resolve::Resolver;
 pub use schema::{Attribute, Block, NestedBlock, Nesting, ProviderSchema, TypeSchema};

@@ -19,6 +19,11 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     alloc::one_arena();
     let cli = cli::Cli::parse();
+    // Configurations find their provider plugins as Terraform would (see baton_plugin::resolve).
+    let resolver = baton_plugin::Resolver::new();
+    baton_engine::providers::set_resolver(Box::new(move |config, dir, builtin| {
+        resolver.resolve(config, dir, builtin)
+    }));
     match cmd::run(cli) {
         Ok(code) => code,
         // Diagnostics already said what went wrong.

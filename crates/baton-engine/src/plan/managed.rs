@@ -114,9 +114,10 @@ impl Planner<'_> {
         }) {
             Ok(r) => r,
             Err(e) => {
+                let span = attr_span(r, e.attr.as_deref());
                 self.diags.push(
                     Diagnostic::error(e.summary, e.detail)
-                        .at(r.def_span)
+                        .at(span)
                         .in_context(r.describe()),
                 );
                 return None;
@@ -160,9 +161,10 @@ impl Planner<'_> {
                     planned = mark_schema_sensitive(schema, r2.planned.mark_paths(&config_marks))
                 }
                 Err(e) => {
+                    let span = attr_span(r, e.attr.as_deref());
                     self.diags.push(
                         Diagnostic::error(e.summary, e.detail)
-                            .at(r.def_span)
+                            .at(span)
                             .in_context(r.describe()),
                     );
                     return None;
@@ -401,4 +403,14 @@ fn value_at(v: &Value, path: &[PathStep]) -> Option<Value> {
         };
     }
     Some(cur)
+}
+
+/// Where a provider's error about attribute path `attr` (`name`, `tag[0].key`) points: the
+/// top-level argument it starts with, when the block sets it; else the block.
+fn attr_span(r: &Resource, attr: Option<&str>) -> baton_core::Span {
+    attr.and_then(|a| {
+        let top = a.split(['.', '[']).next().unwrap_or(a);
+        r.config.attr(top).map(|x| x.expr.span)
+    })
+    .unwrap_or(r.def_span)
 }
