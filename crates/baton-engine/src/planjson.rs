@@ -158,8 +158,9 @@ fn change_json(c: &ResourceChange, o: JsonOpts) -> J {
     if let Some(a) = value_json(&c.after, o) {
         ch.insert("after".into(), a);
     }
-    // Terraform writes `{}` (not `false`) for a change with no new object.
-    let after_unknown = if c.after.is_null() {
+    // Terraform writes `{}` (not `false`) for a change with no new object, and for a new
+    // object that is wholly known (its nested blocks then get no empty entries).
+    let after_unknown = if c.after.is_null() || c.after.is_wholly_known() {
         json!({})
     } else {
         unknown_as_bool(&c.after)

@@ -112,10 +112,9 @@ pub fn mark_schema_sensitive(schema: &Schema, v: Value) -> Value {
     let mut out = entries.to_map();
     for (name, a) in &schema.attrs {
         if a.sensitive {
+            // Null too, as Terraform marks by the schema whatever the value.
             if let Some(x) = out.get(name).cloned() {
-                if !x.is_null() {
-                    out.insert(name.clone(), x.mark_sensitive());
-                }
+                out.insert(name.clone(), x.mark_sensitive());
             }
         }
     }

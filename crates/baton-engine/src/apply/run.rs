@@ -216,6 +216,15 @@ pub fn apply(
         };
         report.rollback = Some(rb);
     }
+    // A complete destroy leaves no data sources behind either, as in Terraform.
+    if plan.mode == PlanMode::Destroy && !failed {
+        let current = store.current()?;
+        for k in current.objects.keys() {
+            if k.addr.resource.mode == baton_core::ResourceMode::Data {
+                store.put_object(opts.fence, serial, k, None)?;
+            }
+        }
+    }
     // Root outputs: evaluated by the walk, or (after a rollback) as they were.
     let mut outputs: BTreeMap<String, OutputState> = BTreeMap::new();
     let rolled_back = status == RunStatus::RolledBack;

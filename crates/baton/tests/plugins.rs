@@ -1,0 +1,501 @@
+//! Provider plugins, differentially: the workspace's `batontest` provider (a real plugin
+//! executable speaking protocol 6 or 5) is run by the real `terraform` and by `baton` on the
+//! same configurations, each in its own directory, and what they say must agree: plan JSON
+//! (actions, before/after values, unknowns, sensitive paths, replace paths, importing), outputs,
+//! state after refresh, a clean plan after apply, import and destroy. Then the failure paths
+//! through the binary: a provider that crashes, hangs, or refuses with an attribute path, with
+//! rollback of what the run did before.
+//!
+//! Both tools find the provider through `dev_overrides` in a CLI configuration the test writes
+//! (`TF_CLI_CONFIG_FILE`): nothing is downloaded. Must not reach the network, and must not leave
+//! provider processes behind (checked).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Cmd, Output, Project};
+use serde_json::{json, Value};
+
+/// The test provider, built by Cargo beside the `baton` binary (built on demand otherwise).
+fn provider_dir() -> PathBuf {
+    let dir = common::baton_bin()
+        .parent()
+        .expect("the baton binary has a directory")
+        .to_path_buf();
+    if !dir.join("terraform-provider-batontest").is_file() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+        let ok = Command::new(cargo)
+            .args(["build", "-p", "baton-test-provider"])
+            .status()
+            .expect("cargo runs");
+        assert!(ok.success(), "building the test provider failed");
+    }
+    dir
+}
+
+const CLI_CONFIG: &str = "cli.tfrc";
+
+/// One configuration in two directories: one for terraform, one for baton.
+struct Pair {
+    tf: Project,
+    baton: Project,
+    /// `BATONTEST_PROTOCOL`: "" (the provider picks 6) or "5".
+    protocol: &'static str,
+}
+
+impl Pair {
+    fn new(protocol: &'static str) -> Pair {
+        let cli = format!(
+            "provider_installation {{\n  dev_overrides {{\n    \"example.com/baton/batontest\" = {:?}\n  }}\n  direct {{}}\n}}\n",
+            provider_dir().display().to_string()
+        );
+        let pair = Pair {
+            tf: Project::new(&[]),
+            baton: Project::new(&[]),
+            protocol,
+        };
+        pair.write(CLI_CONFIG, &cli);
+        pair
+    }
+
+    fn write(&self, name: &str, content: &str) {
+        self.tf.write(name, content);
+        self.baton.write(name, content);
+    }
+
+    fn terraform(&self, args: &[&str]) -> Output {
+        let out = Command::new("terraform")
+            .args(args)
+            .current_dir(self.tf.path())
+            .env("TF_CLI_CONFIG_FILE", self.tf.join(CLI_CONFIG))
+            .env("BATONTEST_PROTOCOL", self.protocol)
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("TF_IN_AUTOMATION", "1")
+            .env_remove("TF_LOG")
+            .output()
+            .expect("terraform runs (is it on PATH?)");
+        Output {
+            display: format!("terraform {}", args.join(" ")),
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn baton_cmd(&self, args: &[&str]) -> Cmd {
+        self.baton
+            .baton(args)
+            .env(
+                "TF_CLI_CONFIG_FILE",
+                &self.baton.join(CLI_CONFIG).display().to_string(),
+            )
+            .env("BATONTEST_PROTOCOL", self.protocol)
+    }
+
+    fn baton(&self, args: &[&str]) -> Output {
+        self.baton_cmd(args).run()
+    }
+
+    /// Both plans as Terraform's JSON plan format, compared on what a plan decides.
+    fn compare_plans(&self, step: &str, destroy: bool) {
+        let mut tf_args = vec!["plan", "-out=tfplan", "-input=false"];
+        let mut b_args = vec!["plan", "--json"];
+        if destroy {
+            tf_args.push("-destroy");
+            b_args.push("--destroy");
+        }
+        self.terraform(&tf_args).assert_success();
+        let tf = json_of(
+            self.terraform(&["show", "-json", "tfplan"])
+                .assert_success(),
+        );
+        let b = json_of(self.baton(&b_args).assert_success());
+        assert_eq!(
+            plan_essentials(&b),
+            plan_essentials(&tf),
+            "{step}: baton's plan (left) differs from terraform's (right)"
+        );
+    }
+
+    /// Applies in both (`-auto-approve`), then compares outputs and state.
+    fn apply_and_compare(&self, step: &str) {
+        self.terraform(&["apply", "-auto-approve", "-input=false"])
+            .assert_success();
+        self.baton(&["apply", "--auto-approve"]).assert_success();
+        self.compare_results(step);
+    }
+
+    fn compare_results(&self, step: &str) {
+        let tf_out = json_of(self.terraform(&["output", "-json"]).assert_success());
+        let b_out = json_of(self.baton(&["output", "--json"]).assert_success());
+        assert_eq!(
+            b_out, tf_out,
+            "{step}: outputs (baton left, terraform right)"
+        );
+        let tf_state = json_of(self.terraform(&["show", "-json"]).assert_success());
+        let b_state = json_of(self.baton(&["show", "--json"]).assert_success());
+        assert_eq!(
+            state_essentials(&b_state),
+            state_essentials(&tf_state),
+            "{step}: state (baton left, terraform right)"
+        );
+    }
+
+    /// Both see no change after a refresh.
+    fn both_clean(&self, step: &str) {
+        self.terraform(&["plan", "-detailed-exitcode", "-input=false"])
+            .assert_code(0);
+        self.baton(&["plan", "--detailed-exitcode"]).assert_code(0);
+        let _ = step;
+    }
+}
+
+fn json_of(o: &Output) -> Value {
+    serde_json::from_str(&o.stdout)
+        .unwrap_or_else(|e| panic!("{} printed no JSON ({e}):\n{}", o.display, o.stdout))
+}
+
+/// What a plan decides, per resource (sorted by address) and per output.
+fn plan_essentials(plan: &Value) -> Value {
+    let mut changes: Vec<Value> = plan["resource_changes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|rc| {
+            let c = &rc["change"];
+            json!({
+                "address": rc["address"],
+                "provider_name": rc["provider_name"],
+                "actions": c["actions"],
+                "before": hide_sensitive(&c["before"], &c["before_sensitive"]),
+                "after": hide_sensitive(&c["after"], &c["after_sensitive"]),
+                "after_unknown": c["after_unknown"],
+                "before_sensitive": c["before_sensitive"],
+                "after_sensitive": c["after_sensitive"],
+                "replace_paths": c.get("replace_paths").cloned().unwrap_or(Value::Null),
+                "importing": c.get("importing").cloned().unwrap_or(Value::Null),
+                "action_reason": rc.get("action_reason").cloned().unwrap_or(Value::Null),
+            })
+        })
+        .collect();
+    changes.sort_by_key(|c| c["address"].to_string());
+    let outputs: serde_json::Map<String, Value> = plan["output_changes"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k,
+                json!({"actions": v["actions"], "after_unknown": v["after_unknown"]}),
+            )
+        })
+        .collect();
+    json!({"resource_changes": changes, "output_changes": outputs})
+}
+
+/// `v` with the values `marks` (Terraform's `*_sensitive` shape) marks sensitive as null:
+/// Baton's `plan --json` never prints a sensitive value (the language differential suite
+/// excuses the same difference), so only where they are is compared, through the marks.
+fn hide_sensitive(v: &Value, marks: &Value) -> Value {
+    match (v, marks) {
+        (_, Value::Bool(true)) => Value::Null,
+        (Value::Object(o), Value::Object(m)) => Value::Object(
+            o.iter()
+                .map(|(k, x)| {
+                    (
+                        k.clone(),
+                        hide_sensitive(x, m.get(k).unwrap_or(&Value::Null)),
+                    )
+                })
+                .collect(),
+        ),
+        (Value::Array(a), Value::Array(m)) => Value::Array(
+            a.iter()
+                .enumerate()
+                .map(|(i, x)| hide_sensitive(x, m.get(i).unwrap_or(&Value::Null)))
+                .collect(),
+        ),
+        _ => v.clone(),
+    }
+}
+
+/// The state's resources: address, provider, values and sensitive paths (sorted). The
+/// sensitive values themselves are compared through the outputs (`output -json` prints them).
+fn state_essentials(state: &Value) -> Value {
+    let mut rs: Vec<Value> = state["values"]["root_module"]["resources"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| {
+            json!({
+                "address": r["address"],
+                "provider_name": r["provider_name"],
+                "values": hide_sensitive(&r["values"], &r["sensitive_values"]),
+                "sensitive_values": r["sensitive_values"],
+            })
+        })
+        .collect();
+    rs.sort_by_key(|r| r["address"].to_string());
+    Value::Array(rs)
+}
+
+const HEAD: &str = r#"
+terraform {
+  required_providers {
+    batontest = { source = "example.com/baton/batontest" }
+  }
+}
+"#;
+
+fn config(name: &str, tag_value: &str, extra: &str) -> String {
+    format!(
+        r#"{HEAD}
+resource "batontest_thing" "a" {{
+  name   = "{name}"
+  secret = "hunter2"
+  tag {{
+    key   = "env"
+    value = "{tag_value}"
+  }}
+  tag {{
+    key = "team"
+  }}
+}}
+
+data "batontest_echo" "e" {{
+  input = batontest_thing.a.id
+}}
+
+output "id" {{ value = batontest_thing.a.id }}
+output "echo" {{ value = data.batontest_echo.e.output }}
+output "tags" {{ value = batontest_thing.a.tag[*].key }}
+output "secret" {{
+  value     = batontest_thing.a.secret
+  sensitive = true
+}}
+{extra}"#
+    )
+}
+
+/// Create, update in place, replace, import, destroy: plan, outputs and state agree at every
+/// step.
+fn lifecycle(protocol: &'static str) {
+    let pair = Pair::new(protocol);
+    pair.write("main.tf", &config("alpha", "test", ""));
+    pair.compare_plans("create", false);
+    pair.apply_and_compare("create");
+    pair.both_clean("after create");
+
+    pair.write("main.tf", &config("alpha", "prod", ""));
+    pair.compare_plans("update in place", false);
+    pair.apply_and_compare("update in place");
+    pair.both_clean("after update");
+
+    pair.write("main.tf", &config("bravo", "prod", ""));
+    pair.compare_plans("replace", false);
+    pair.apply_and_compare("replace");
+
+    let import = r#"
+import {
+  to = batontest_thing.b
+  id = "thing-charlie"
+}
+
+resource "batontest_thing" "b" {
+  name = "charlie"
+}
+"#;
+    pair.write("main.tf", &config("bravo", "prod", import));
+    pair.compare_plans("import", false);
+    pair.apply_and_compare("import");
+    pair.both_clean("after import");
+
+    pair.compare_plans("destroy", true);
+    pair.terraform(&["destroy", "-auto-approve", "-input=false"])
+        .assert_success();
+    pair.baton(&["destroy", "--auto-approve"]).assert_success();
+    pair.compare_results("destroy");
+    assert_no_provider_left(&pair.baton.path_str());
+}
+
+#[test]
+fn baton_and_terraform_agree_on_a_plugin_lifecycle_over_protocol_6() {
+    lifecycle("");
+}
+
+#[test]
+fn baton_and_terraform_agree_on_a_plugin_lifecycle_over_protocol_5() {
+    lifecycle("5");
+}
+
+/// The provider's own validation (a tag with an empty key, on the path `tag[0].key`) and its
+/// plan-time refusal (the name "invalid", on `name`) stop both tools before any change, with the
+/// provider's words.
+#[test]
+fn provider_diagnostics_stop_the_plan_as_in_terraform() {
+    let pair = Pair::new("");
+    pair.write(
+        "main.tf",
+        &format!("{HEAD}\nresource \"batontest_thing\" \"a\" {{\n  name = \"invalid\"\n}}\n"),
+    );
+    let tf = pair.terraform(&["plan", "-input=false"]);
+    tf.assert_failure();
+    let b = pair.baton(&["plan"]);
+    b.assert_failure();
+    for text in ["Invalid name", "batontest refuses the name \"invalid\"."] {
+        assert!(tf.all().contains(text), "terraform: {}", tf.all());
+        assert!(b.all().contains(text), "baton: {}", b.all());
+    }
+    // Terraform points at the attribute the diagnostic names; so does Baton.
+    assert!(tf.all().contains("main.tf line 9"), "{}", tf.all());
+    assert!(b.all().contains("main.tf:9:"), "{}", b.all());
+
+    pair.write(
+        "main.tf",
+        &format!(
+            "{HEAD}\nresource \"batontest_thing\" \"a\" {{\n  name = \"ok\"\n  tag {{\n    key = \"\"\n  }}\n}}\n"
+        ),
+    );
+    let tf = pair.terraform(&["validate"]);
+    tf.assert_failure();
+    let b = pair.baton(&["validate"]);
+    b.assert_failure();
+    assert!(tf.all().contains("Empty tag key"), "{}", tf.all());
+    assert!(b.all().contains("Empty tag key"), "{}", b.all());
+    assert!(!pair.baton.exists("terraform.tfstate"));
+}
+
+/// `a` is created first; `b` then fails in the provider. The run is rolled back (so `a` is
+/// destroyed again) and the error carries the provider's stderr, as Terraform's does.
+fn failing_apply(name: &str, env: &[(&str, &str)]) -> Output {
+    let pair = Pair::new("");
+    let marker = pair.baton.join("a-was-created");
+    pair.write(
+        "main.tf",
+        &format!(
+            r#"{HEAD}
+resource "batontest_thing" "a" {{
+  name = "first"
+}}
+
+resource "terraform_data" "witness" {{
+  input = batontest_thing.a.id
+  provisioner "local-exec" {{
+    command = "touch {marker}"
+  }}
+}}
+
+resource "batontest_thing" "b" {{
+  name       = "{name}"
+  depends_on = [terraform_data.witness]
+}}
+
+output "a" {{ value = batontest_thing.a.id }}
+"#,
+            marker = marker.display()
+        ),
+    );
+    let mut cmd = pair.baton_cmd(&["apply", "--auto-approve"]);
+    for (k, v) in env {
+        cmd = cmd.env(k, v);
+    }
+    let out = cmd.timeout(Duration::from_secs(120)).run();
+    out.assert_failure();
+    assert!(marker.exists(), "a was created before b failed");
+    // Rolled back: nothing of the run is left in state.
+    let state = json_of(pair.baton(&["show", "--json"]).assert_success());
+    assert_eq!(
+        state_essentials(&state),
+        json!([]),
+        "the run was rolled back"
+    );
+    assert!(out.all().contains("rolled back"), "{}", out.all());
+    assert_no_provider_left(&pair.baton.path_str());
+    out
+}
+
+#[test]
+fn a_crashing_provider_is_a_retryable_failure_with_its_stderr_and_the_run_rolls_back() {
+    let out = failing_apply("crash", &[]);
+    let all = out.all();
+    // Terraform: "Error: Plugin did not respond ... (*GRPCProvider).ApplyResourceChange call".
+    assert!(all.contains("Plugin did not respond"), "{all}");
+    assert!(all.contains("ApplyResourceChange"), "{all}");
+    assert!(
+        all.contains("batontest: crashing as asked by the name \"crash\""),
+        "the provider's stderr: {all}"
+    );
+    assert!(all.contains("after 3 attempts"), "retried: {all}");
+}
+
+#[test]
+fn a_hanging_provider_times_out_and_the_run_rolls_back() {
+    let out = failing_apply("hang", &[("BATON_PROVIDER_TIMEOUT", "1")]);
+    let all = out.all();
+    assert!(all.contains("Plugin did not respond"), "{all}");
+    assert!(all.contains("within 1s"), "{all}");
+    assert!(
+        all.contains("hanging as asked"),
+        "the provider's stderr: {all}"
+    );
+}
+
+/// A configuration naming a provider that is neither built in nor installed is refused before
+/// anything runs, naming the provider and `baton init`.
+#[test]
+fn a_provider_that_is_not_installed_is_a_clear_error() {
+    let p = Project::new(&[(
+        "main.tf",
+        "terraform {\n  required_providers {\n    nothere = { source = \"example.com/baton/nothere\", version = \"~> 1.0\" }\n  }\n}\n\nresource \"nothere_thing\" \"a\" {}\n",
+    )]);
+    let out = p
+        .baton(["plan"])
+        .env("TF_CLI_CONFIG_FILE", "/dev/null")
+        .run();
+    out.assert_failure();
+    let all = out.all();
+    assert!(all.contains("example.com/baton/nothere"), "{all}");
+    assert!(all.contains("baton init"), "{all}");
+    assert!(!p.exists("terraform.tfstate"));
+}
+
+/// No `terraform-provider-batontest` process started from `dir` is still running.
+fn assert_no_provider_left(dir: &str) {
+    // Providers are stopped before baton exits; give the kernel a moment to reap.
+    for _ in 0..20 {
+        if running_providers(dir).is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!(
+        "provider processes left running: {:?}",
+        running_providers(dir)
+    );
+}
+
+fn running_providers(dir: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let Ok(cmdline) = std::fs::read(p.join("cmdline")) else {
+            continue;
+        };
+        if !String::from_utf8_lossy(&cmdline).contains("terraform-provider-batontest") {
+            continue;
+        }
+        if std::fs::read_link(p.join("cwd")).is_ok_and(|c| Path::new(&c) == Path::new(dir)) {
+            out.push(p.display().to_string());
+        }
+    }
+    out
+}
