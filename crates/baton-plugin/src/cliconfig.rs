@@ -222,13 +222,15 @@ pub fn load(path: &Path) -> Result<CliConfig, LockError> {
 }
 
 /// Finds and loads the CLI configuration as Terraform does: the file named by
-/// `TF_CLI_CONFIG_FILE`, else `~/.terraformrc` (a missing `~/.terraformrc` is an empty
-/// configuration). `TF_PLUGIN_CACHE_DIR` overrides `plugin_cache_dir`, and the implied mirror
+/// `TF_CLI_CONFIG_FILE`, else `~/.terraformrc` (a missing file is an empty configuration, as
+/// Terraform only warns about it). `TF_PLUGIN_CACHE_DIR` overrides `plugin_cache_dir`, and the implied mirror
 /// directories are computed from `HOME`, `XDG_DATA_HOME` and `XDG_DATA_DIRS`.
 pub fn load_default() -> Result<CliConfig, LockError> {
     let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
     let home = var("HOME").map(PathBuf::from);
     let mut cfg = match var("TF_CLI_CONFIG_FILE") {
+        // Terraform only warns about a named file that is missing.
+        Some(p) if !Path::new(&p).exists() => CliConfig::default(),
         Some(p) => load(Path::new(&p))?,
         None => match &home {
             Some(h) if h.join(".terraformrc").exists() => load(&h.join(".terraformrc"))?,
