@@ -293,6 +293,7 @@ fn state_values_with(s: &Snapshot, extra: Vec<(ModuleInstance, J)>, o: JsonOpts)
             .trim_end_matches("\"]")
             .to_string();
         let mut j = resource_values(&k.addr, &provider, &v, &obj.dependencies, o);
+        set_schema_version(&mut j, obj.schema_version);
         if obj.status == baton_state::InstanceStatus::Tainted {
             if let J::Object(m) = &mut j {
                 m.insert("tainted".into(), json!(true));
@@ -337,6 +338,10 @@ pub fn plan_json(ctx: Option<&Context>, plan: &Plan, prior: &Snapshot, o: JsonOp
             continue;
         }
         let mut j = resource_values(&c.addr, &c.provider_source, &c.after, &[], o);
+        if c.addr.resource.mode == baton_core::ResourceMode::Managed {
+            let v = crate::apply::schema_version(&providers, &c.addr.resource.type_);
+            set_schema_version(&mut j, v);
+        }
         if let J::Object(m) = &mut j {
             m.remove("depends_on");
         }
@@ -814,6 +819,13 @@ fn insert_nonempty(m: &mut Map<String, J>, key: &str, v: J) {
     }
 }
 
+/// Sets a resource's `schema_version` (the type's, or the one its state records).
+fn set_schema_version(j: &mut J, v: u32) {
+    if let J::Object(m) = j {
+        m.insert("schema_version".into(), json!(v));
+    }
+}
+
 /// `count_expression`, else `for_each_expression`, each only when not `{}` (as Terraform).
 fn repetition_json(m: &mut Map<String, J>, count: Option<&Expr>, for_each: Option<&Expr>) {
     let count = count.map(expression_json);
@@ -889,7 +901,12 @@ fn module_config_json(
         .values()
         .map(|r| {
             let key = keys.resource_key(r, module);
-            (r.addr.to_string(), resource_config_json(r, key))
+            let mut j = resource_config_json(r, key);
+            if r.addr.mode == baton_core::ResourceMode::Managed {
+                let v = crate::apply::schema_version(keys.providers, &r.addr.type_);
+                set_schema_version(&mut j, v);
+            }
+            (r.addr.to_string(), j)
         })
         .collect();
     resources.sort_by(|a, b| a.0.cmp(&b.0));

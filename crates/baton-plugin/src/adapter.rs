@@ -408,6 +408,20 @@ impl ResourceType for PluginResource {
         Ok((!now.is_null()).then_some(now))
     }
 
+    fn upgrade(
+        &self,
+        ctx: &ProviderCtx,
+        version: u32,
+        prior: &Value,
+    ) -> Result<Value, ProviderError> {
+        // The provider reads the object as Terraform's state file holds it: plain JSON.
+        let json = prior.to_json().to_string().into_bytes();
+        self.provider.call(ctx, |p| async move {
+            p.upgrade_resource_state(self.name, i64::from(version), &json)
+                .await
+        })
+    }
+
     fn import(&self, ctx: &ProviderCtx, id: &str) -> Result<Value, ProviderError> {
         let found = self.provider.call(ctx, |p| async move {
             let objects = p.import_resource_state(self.name, id).await?;

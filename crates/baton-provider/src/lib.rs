@@ -261,6 +261,19 @@ pub trait ResourceType: Send + Sync {
         true
     }
 
+    /// Brings an object state recorded under schema `version`, older than the type's
+    /// [`Schema::version`], to the current schema (Terraform's UpgradeResourceState). Called
+    /// before the object is read or planned. The default returns it unchanged: built-in
+    /// types have one schema version.
+    fn upgrade(
+        &self,
+        _ctx: &ProviderCtx,
+        _version: u32,
+        prior: &Value,
+    ) -> Result<Value, ProviderError> {
+        Ok(prior.clone())
+    }
+
     /// Reads an existing object by its id so it can be adopted into state.
     fn import(&self, _ctx: &ProviderCtx, id: &str) -> Result<Value, ProviderError> {
         Err(ProviderError::permanent(

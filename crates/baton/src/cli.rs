@@ -62,6 +62,9 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Destroy every object the state manages.
     Destroy(DestroyArgs),
+    /// Adopt an existing object into state under a configured resource address (the
+    /// provider reads it by its id), as `terraform import`.
+    Import(ImportArgs),
     /// Show root module outputs.
     Output(OutputArgs),
     /// Show the state, or a saved plan.
@@ -468,6 +471,19 @@ pub struct ApplyArgs {
     /// Print the plan and the result as JSON (no prompt: requires --auto-approve or a plan file).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// The resource instance to import into, e.g. `aws_instance.web` or `module.m.x.y["k"]`;
+    /// its resource block must exist in the configuration.
+    pub addr: String,
+    /// The provider's id of the existing object.
+    pub id: String,
+    #[command(flatten)]
+    pub flags: PlanFlags,
+    #[command(flatten)]
+    pub run_flags: RunFlags,
 }
 
 #[derive(Args, Debug)]

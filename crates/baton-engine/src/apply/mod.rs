@@ -32,5 +32,6 @@ mod worker;
 pub use domains::{domain_of, failed_domains, DomainReport};
 pub use fault::{kill_this_process, Fault, FaultInjection, FaultSpecError};
 pub use opts::{ApplyOpts, FailurePolicy, ResumeInfo, RetryPolicy, Workers};
+pub(crate) use prepare::schema_version;
 pub use remote::{run_resource_task, RESOURCE_TASK};
 pub use run::{apply, plan_summary, ApplyReport, RollbackReport};

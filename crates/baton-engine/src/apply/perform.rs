@@ -192,6 +192,7 @@ mod tests {
             retry: quick(3),
             object: ObjectRecord {
                 provider: String::new(),
+                schema_version: 0,
                 dependencies: Vec::new(),
                 create_before_destroy: false,
                 status: InstanceStatus::Ready,

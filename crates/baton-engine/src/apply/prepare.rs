@@ -70,6 +70,8 @@ pub(super) struct ObjectRecord {
     pub(super) provider: String,
     pub(super) dependencies: Vec<String>,
     pub(super) create_before_destroy: bool,
+    /// The version of the resource type's schema the object's value follows.
+    pub(super) schema_version: u32,
     /// Tainted while create-time provisioners are still to run, so that a crash before they
     /// all succeed leaves the object to be replaced, not taken as complete.
     pub(super) status: InstanceStatus,
@@ -83,13 +85,15 @@ impl ObjectRecord {
 
     /// `v` as state records it, with `status`.
     pub(super) fn encode_as(&self, v: &Value, status: InstanceStatus) -> InstanceState {
-        encode_object(
+        let mut o = encode_object(
             v,
             &self.provider,
             self.dependencies.clone(),
             self.create_before_destroy,
             status,
-        )
+        );
+        o.schema_version = self.schema_version;
+        o
     }
 }
 
@@ -213,6 +217,7 @@ impl Runner<'_> {
             retry: self.retry_policy(Some(r)),
             object: ObjectRecord {
                 provider: info.state_string(),
+                schema_version: schema_version(&self.ctx.providers, &c.addr.resource.type_),
                 dependencies: c.dependencies.clone(),
                 create_before_destroy: r.lifecycle.create_before_destroy,
                 status: if provisioned {
@@ -256,7 +261,11 @@ impl Runner<'_> {
             },
             timeout: timeout(r, verb),
             retry: self.retry_policy(r),
-            object: restored_object(c, info),
+            object: restored_object(
+                c,
+                info,
+                schema_version(&self.ctx.providers, &c.addr.resource.type_),
+            ),
             repetition: None,
         }
     }
@@ -280,6 +289,7 @@ impl Runner<'_> {
             retry: self.retry_policy(Some(r)),
             object: ObjectRecord {
                 provider: info.state_string(),
+                schema_version: schema_version(&self.ctx.providers, &c.addr.resource.type_),
                 dependencies: c.dependencies.clone(),
                 create_before_destroy: false,
                 status: InstanceStatus::Ready,
@@ -317,6 +327,7 @@ impl Runner<'_> {
             retry: self.retry_policy(r),
             object: ObjectRecord {
                 provider: info.state_string(),
+                schema_version: schema_version(&self.ctx.providers, &c.addr.resource.type_),
                 dependencies: c.dependencies.clone(),
                 create_before_destroy: c.create_before_destroy,
                 status: InstanceStatus::Ready,
@@ -393,9 +404,14 @@ impl Runner<'_> {
 }
 
 /// How a restore records the object it writes back: as it was recorded, ready.
-pub(super) fn restored_object(c: &ResourceChange, info: ProviderInfo) -> ObjectRecord {
+pub(super) fn restored_object(
+    c: &ResourceChange,
+    info: ProviderInfo,
+    schema_version: u32,
+) -> ObjectRecord {
     ObjectRecord {
         provider: info.state_string(),
+        schema_version,
         dependencies: c.dependencies.clone(),
         create_before_destroy: c.create_before_destroy,
         status: InstanceStatus::Ready,
@@ -480,4 +496,11 @@ pub(super) fn keep_ignored(
             Value::object(m)
         }
     }
+}
+
+/// The schema version of managed resource type `type_` (0 for a type the set lacks).
+pub(crate) fn schema_version(reg: &baton_provider::Registry, type_: &str) -> u32 {
+    reg.resource_type(type_)
+        .map(|(_, rt)| rt.schema().version)
+        .unwrap_or(0)
 }

@@ -7,7 +7,7 @@
 //! perform steps produced.
 
 use super::fault::{fault_injection, Injected};
-use super::prepare::{restored_object, Call, Prepared};
+use super::prepare::{restored_object, schema_version, Call, Prepared};
 use super::walk::{Runner, VisitResult};
 use crate::model::{Action, ResourceChange};
 use crate::statecodec::encode_object;
@@ -249,13 +249,14 @@ impl Runner<'_> {
             action: Action::NoOp,
             id: Some(id.to_string()),
         });
-        let obj = encode_object(
+        let mut obj = encode_object(
             &c.before,
             &info.state_string(),
             c.dependencies.clone(),
             r.lifecycle.create_before_destroy,
             InstanceStatus::Ready,
         );
+        obj.schema_version = schema_version(&self.ctx.providers, &c.addr.resource.type_);
         let intent = Intent {
             addr: &c.addr,
             deposed: "",
@@ -376,7 +377,8 @@ impl Runner<'_> {
 
     /// Restore mode: an object that still exists is written back to state as recorded.
     pub(super) fn readopt(&self, c: &ResourceChange, info: ProviderInfo) -> VisitResult {
-        let obj = restored_object(c, info).encode(&c.after);
+        let version = schema_version(&self.ctx.providers, &c.addr.resource.type_);
+        let obj = restored_object(c, info, version).encode(&c.after);
         let intent = Intent {
             addr: &c.addr,
             deposed: "",

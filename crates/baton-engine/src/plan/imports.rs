@@ -19,6 +19,12 @@ impl Planner<'_> {
         iaddr: &InstanceAddr,
     ) -> Result<Option<String>, Diagnostic> {
         let imports = self.ctx.config.module.imports.clone();
+        for (i, (addr, id)) in self.opts.imports.iter().enumerate() {
+            if addr == iaddr {
+                self.imports_matched.insert(imports.len() + i);
+                return Ok(Some(id.clone()));
+            }
+        }
         let root = ModuleInstance::root();
         for (i, imp) in imports.iter().enumerate() {
             let pairs: Vec<Option<(Value, Value)>> = match &imp.for_each {
@@ -67,6 +73,19 @@ impl Planner<'_> {
             return;
         }
         let imports = self.ctx.config.module.imports.clone();
+        for (i, (addr, _)) in self.opts.imports.iter().enumerate() {
+            if self.prior.current(addr).is_some() {
+                self.diags.push(Diagnostic::error(
+                    "Resource already managed by Baton",
+                    format!("Baton is already managing a remote object for {addr}. To import to this address you must first remove the existing object from the state (baton state rm)."),
+                ));
+            } else if !self.imports_matched.contains(&(imports.len() + i)) {
+                self.diags.push(Diagnostic::error(
+                    "Configuration for import target does not exist",
+                    format!("The configuration for the given import target {addr} does not exist. To import it, first add a resource block for it to the configuration."),
+                ));
+            }
+        }
         for (i, imp) in imports.iter().enumerate() {
             if self.imports_matched.contains(&i) {
                 continue;

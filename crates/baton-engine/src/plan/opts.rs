@@ -20,6 +20,9 @@ pub struct PlanOpts {
     pub parallelism: usize,
     /// `validate`: unknown input variables, no state, no provider reads.
     pub validate_only: bool,
+    /// `baton import ADDR ID`: objects to import as an `import` block would, each into a
+    /// configured instance not yet in state.
+    pub imports: Vec<(InstanceAddr, String)>,
 }
 
 impl Default for PlanOpts {
@@ -33,6 +36,7 @@ impl Default for PlanOpts {
             env: Vec::new(),
             parallelism: 10,
             validate_only: false,
+            imports: Vec::new(),
         }
     }
 }

@@ -58,6 +58,13 @@ pub(super) fn refresh(
             out.insert(key, Some(v));
             continue;
         }
+        let v = match upgrade(ctx, pctx, configs, &k.addr, obj.schema_version, v) {
+            Ok(v) => v,
+            Err(d) => {
+                diags.push(d);
+                continue;
+            }
+        };
         let refresh_this = opts.refresh
             && (opts.targets.is_empty() || opts.targets.iter().any(|t| k.addr.is_under(t)));
         if !refresh_this {
@@ -164,4 +171,43 @@ pub(super) fn refresh(
     }
     drift.sort_by(|a, b| a.addr.cmp(&b.addr));
     (out, drift, diags)
+}
+
+/// An object recorded under an older schema version of its type, upgraded by its provider
+/// (as Terraform does before reading it); one recorded under a newer version is an error.
+fn upgrade(
+    ctx: &Context,
+    pctx: &ProviderCtx,
+    configs: &ProviderConfigs,
+    addr: &baton_core::InstanceAddr,
+    recorded: u32,
+    v: Value,
+) -> Result<Value, Diagnostic> {
+    let Some((info, rt)) = ctx.providers.resource_type(&addr.resource.type_) else {
+        return Ok(v);
+    };
+    let current = rt.schema().version;
+    if recorded == current {
+        return Ok(v);
+    }
+    if recorded > current {
+        return Err(Diagnostic::error(
+            "Resource instance managed by newer provider version",
+            format!(
+                "The current state of {addr} was created by a newer provider version than is currently selected (schema version {recorded}, while {} supports version {current}). Upgrade the provider to work with this state.",
+                info.source
+            ),
+        ));
+    }
+    rt.upgrade(&configs.ctx(pctx, info), recorded, &v)
+        .map(|x| mark_schema_sensitive(rt.schema(), x.mark_paths(&v.sensitive_paths())))
+        .map_err(|e| {
+            Diagnostic::error(
+                "Failed to upgrade resource state",
+                format!(
+                    "The provider {} could not upgrade the state of {addr} from schema version {recorded} to {current}: {}: {}",
+                    info.source, e.summary, e.detail
+                ),
+            )
+        })
 }

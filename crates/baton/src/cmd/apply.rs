@@ -3,7 +3,7 @@
 
 use super::run::{execute, request};
 use super::{plan_opts, Env};
-use crate::cli::{ApplyArgs, DestroyArgs, PlanFlags, RunFlags};
+use crate::cli::{ApplyArgs, DestroyArgs, ImportArgs, PlanFlags, RunFlags};
 use anyhow::anyhow;
 use baton_engine::lifecycle::RunKind;
 use baton_engine::PlanMode;
@@ -29,6 +29,30 @@ pub fn destroy(env: &Env, a: DestroyArgs) -> anyhow::Result<ExitCode> {
         PlanMode::Destroy,
         a.auto_approve,
     )
+}
+
+/// `baton import ADDR ID`: an apply limited to `ADDR` that imports the object `ID` into it
+/// (no other change), with the run's journal, policy gate and audit record. No prompt, as
+/// `terraform import` asks none: nothing but state changes.
+pub fn import(env: &Env, a: ImportArgs) -> anyhow::Result<ExitCode> {
+    let addr = baton_core::InstanceAddr::parse(&a.addr)
+        .map_err(|e| anyhow!("Invalid address {:?}: {e}", a.addr))?;
+    if a.id.is_empty() {
+        return Err(anyhow!("The import ID must be a non-empty string."));
+    }
+    let mut opts = plan_opts(&a.flags, PlanMode::Normal)?;
+    opts.targets = vec![baton_core::Target::parse(&a.addr)
+        .map_err(|e| anyhow!("Invalid address {:?}: {e}", a.addr))?];
+    opts.imports = vec![(addr, a.id.clone())];
+    let mut req = request(
+        env,
+        RunKind::Apply(opts),
+        &a.run_flags,
+        a.flags.parallelism,
+        &a.flags.lock_timeout,
+    )?;
+    req.policy_dirs = a.flags.policy_dirs.clone();
+    execute(env, req, true)
 }
 
 fn run(

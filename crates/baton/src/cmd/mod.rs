@@ -290,6 +290,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(a) => plan::plan(&env, &a),
         Command::Apply(a) => apply::apply(&env, a),
         Command::Destroy(a) => apply::destroy(&env, a),
+        Command::Import(a) => apply::import(&env, a),
         Command::Output(a) => misc::output(&env, &a),
         Command::Show(a) => misc::show(&env, &a),
         Command::State(s) => state::run(&env, s),
@@ -393,6 +394,7 @@ pub fn plan_opts(
         env: std::env::vars().collect(),
         parallelism: f.parallelism,
         validate_only: false,
+        imports: Vec::new(),
     })
 }
 
