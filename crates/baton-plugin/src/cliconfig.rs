@@ -2,12 +2,13 @@
 //! decide where provider packages come from — `plugin_cache_dir` and `provider_installation`
 //! (`dev_overrides`, `filesystem_mirror`, `network_mirror`, `direct`) — as a typed model.
 //!
-//! This module only parses text it is given (or reads the one file it is pointed at); it must
-//! not install providers, touch the network or read credentials. Settings it does not model
+//! This module only parses text it is given (or reads the one file it is pointed at, and, in
+//! [`load_default`], the environment variables that say where that file and Terraform's implied
+//! directories are); it must not install providers, touch the network or read credentials. Settings it does not model
 //! (`credentials`, `host`, `disable_checkpoint`, ...) are skipped, as Terraform tolerates them.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Block, Structure};
@@ -23,6 +24,11 @@ pub struct CliConfig {
     pub plugin_cache_dir: Option<String>,
     /// `None` when there is no `provider_installation` block (Terraform's implied defaults).
     pub provider_installation: Option<ProviderInstallation>,
+    /// The local mirror directories Terraform implies when there is no `provider_installation`
+    /// block (`~/.terraform.d/plugins`, `$XDG_DATA_HOME/terraform/plugins`, each
+    /// `$XDG_DATA_DIRS/terraform/plugins`), existing or not. Filled by [`load_default`] from
+    /// the environment; empty from [`parse`].
+    pub implied_mirror_dirs: Vec<PathBuf>,
 }
 
 /// The `provider_installation` block.
@@ -213,6 +219,42 @@ pub fn load(path: &Path) -> Result<CliConfig, LockError> {
         source,
     })?;
     parse(&text, &path.display().to_string())
+}
+
+/// Finds and loads the CLI configuration as Terraform does: the file named by
+/// `TF_CLI_CONFIG_FILE`, else `~/.terraformrc` (a missing `~/.terraformrc` is an empty
+/// configuration). `TF_PLUGIN_CACHE_DIR` overrides `plugin_cache_dir`, and the implied mirror
+/// directories are computed from `HOME`, `XDG_DATA_HOME` and `XDG_DATA_DIRS`.
+pub fn load_default() -> Result<CliConfig, LockError> {
+    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    let home = var("HOME").map(PathBuf::from);
+    let mut cfg = match var("TF_CLI_CONFIG_FILE") {
+        Some(p) => load(Path::new(&p))?,
+        None => match &home {
+            Some(h) if h.join(".terraformrc").exists() => load(&h.join(".terraformrc"))?,
+            _ => CliConfig::default(),
+        },
+    };
+    if let Some(dir) = var("TF_PLUGIN_CACHE_DIR") {
+        cfg.plugin_cache_dir = Some(dir.to_string_lossy().into_owned());
+    }
+    let mut dirs = Vec::new();
+    if let Some(h) = &home {
+        dirs.push(h.join(".terraform.d").join("plugins"));
+    }
+    match (var("XDG_DATA_HOME"), &home) {
+        (Some(x), _) => dirs.push(PathBuf::from(x).join("terraform").join("plugins")),
+        (None, Some(h)) => dirs.push(h.join(".local/share/terraform/plugins")),
+        (None, None) => {}
+    }
+    let data_dirs = var("XDG_DATA_DIRS")
+        .map(|v| v.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "/usr/local/share/:/usr/share/".to_string());
+    for d in data_dirs.split(':').filter(|d| !d.is_empty()) {
+        dirs.push(PathBuf::from(d).join("terraform").join("plugins"));
+    }
+    cfg.implied_mirror_dirs = dirs;
+    Ok(cfg)
 }
 
 #[cfg(test)]

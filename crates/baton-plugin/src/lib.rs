@@ -2,15 +2,18 @@
 //! the go-plugin handshake (magic cookie, protocol versions 5 and 6, automatic mTLS), talk gRPC
 //! to it over its Unix socket, and turn what it says into Baton's types.
 //!
-//! This crate knows nothing of the engine or of Baton's configuration, and does not decide where
-//! providers are installed: it is given an executable and answers in typed values and typed
-//! errors ([`PluginError`]). It must not print: the provider's stderr is captured and carried in
-//! errors. Its pure-logic helpers read Terraform's lock file and CLI configuration
-//! ([`lockfile`], [`cliconfig`]) without acting on them.
+//! The protocol client knows nothing of the engine and does not decide where providers are
+//! installed: it is given an executable and answers in typed values and typed errors
+//! ([`PluginError`]). Nothing in this crate prints: the provider's stderr is captured and
+//! carried in errors. [`lockfile`] and [`cliconfig`] read Terraform's lock file and CLI
+//! configuration without acting on them; [`install`] acts on them, offline: it reads a
+//! configuration's `required_providers`, finds installed providers and installs them from local
+//! mirrors (`baton init`).
 
 pub mod cliconfig;
 pub mod error;
 pub mod handshake;
+pub mod install;
 pub mod lockfile;
 pub mod msgpack;
 pub mod process;
