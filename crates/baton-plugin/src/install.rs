@@ -66,7 +66,7 @@ pub enum InstallError {
     LockedUnavailable { addr: ProviderAddr, version: String },
     #[error("provider {addr} v{version}: the package at {} does not match any of the checksums recorded in the dependency lock file (it hashes to {got}); nothing was installed", package.display())]
     HashMismatch {
-        addr: ProviderAddr,
+        addr: Box<ProviderAddr>,
         version: String,
         package: PathBuf,
         got: String,
@@ -93,7 +93,10 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> InstallError + '_ {
 fn valid_segment(s: &str, allow_dot: bool) -> bool {
     !s.is_empty()
         && s.chars().all(|c| {
-            c.is_ascii_alphanumeric() || c == '-' || c == '_' || (allow_dot && (c == '.' || c == ':'))
+            c.is_ascii_alphanumeric()
+                || c == '-'
+                || c == '_'
+                || (allow_dot && (c == '.' || c == ':'))
         })
         && !s.starts_with('-')
         && !s.ends_with('-')
@@ -114,8 +117,7 @@ impl ProviderAddr {
             [h, n, t] => (h.clone(), n.clone(), t.clone()),
             _ => return Err(bad("expected [HOSTNAME/]NAMESPACE/TYPE")),
         };
-        if !valid_segment(&hostname, true) || !hostname.contains(|c: char| c.is_alphanumeric())
-        {
+        if !valid_segment(&hostname, true) || !hostname.contains(|c: char| c.is_alphanumeric()) {
             return Err(bad("invalid hostname"));
         }
         if !valid_segment(&namespace, false) {
@@ -326,7 +328,7 @@ pub fn find_executable(addr: &ProviderAddr, dir: &Path) -> Result<PathBuf, Insta
         .filter(|n| *n == exact || n.starts_with(&versioned))
         .collect();
     names.sort();
-    if names.iter().any(|n| *n == exact) {
+    if names.contains(&exact) {
         return Ok(dir.join(exact));
     }
     match names.pop() {
@@ -461,9 +463,15 @@ pub struct InitReport {
 
 /// A place versions come from.
 enum Source {
-    Mirror { dir: PathBuf, filter: Filter },
+    Mirror {
+        dir: PathBuf,
+        filter: Filter,
+    },
     /// `network_mirror` or `direct`: not reachable offline.
-    Unreachable { what: String, filter: Filter },
+    Unreachable {
+        what: String,
+        filter: Filter,
+    },
 }
 
 fn sources(cli: &CliConfig) -> Vec<Source> {
@@ -647,10 +655,7 @@ fn plan_one(
         }
     }
     let mut mismatch = None;
-    for (pkg, is_cache) in [
-        (cached.get(&version), true),
-        (source_pkg, false),
-    ] {
+    for (pkg, is_cache) in [(cached.get(&version), true), (source_pkg, false)] {
         let Some(pkg) = pkg else { continue };
         let (h1, ok) = check(pkg)?;
         if ok {
@@ -670,7 +675,7 @@ fn plan_one(
     }
     match mismatch {
         Some((package, got)) => Err(InstallError::HashMismatch {
-            addr: addr.clone(),
+            addr: Box::new(addr.clone()),
             version: version.to_string(),
             package,
             got,
@@ -769,12 +774,23 @@ pub fn init(
             report.dev_overrides.push((req.addr.clone(), dir));
             continue;
         }
-        planned.push(plan_one(req, root, &srcs, cache.as_deref(), &lock, upgrade)?);
+        planned.push(plan_one(
+            req,
+            root,
+            &srcs,
+            cache.as_deref(),
+            &lock,
+            upgrade,
+        )?);
     }
     // Everything is decided: write.
     let mut new_lock = LockFile::default();
     for (addr, p) in &lock.providers {
-        if report.dev_overrides.iter().any(|(a, _)| a.to_string() == *addr) {
+        if report
+            .dev_overrides
+            .iter()
+            .any(|(a, _)| a.to_string() == *addr)
+        {
             new_lock.providers.insert(addr.clone(), p.clone());
         }
     }

@@ -108,9 +108,8 @@ impl fmt::Display for Version {
 
 fn valid_ident_list(s: &str) -> bool {
     !s.is_empty()
-        && s.split('.').all(|p| {
-            !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
+        && s.split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
 }
 
 /// Parses a version, returning it and how many numeric components were written.
@@ -146,7 +145,9 @@ fn parse_version(text: &str) -> Result<(Version, usize), ConstraintError> {
         if p.is_empty() || !p.chars().all(|c| c.is_ascii_digit()) {
             return Err(err("a version component must be a number"));
         }
-        nums[i] = p.parse().map_err(|_| err("a version component is too large"))?;
+        nums[i] = p
+            .parse()
+            .map_err(|_| err("a version component is too large"))?;
     }
     Ok((
         Version {
@@ -232,7 +233,9 @@ impl Term {
 }
 
 fn cmp_no_build(a: &Version, b: &Version) -> Ordering {
-    a.core().cmp(&b.core()).then_with(|| cmp_pre(&a.pre, &b.pre))
+    a.core()
+        .cmp(&b.core())
+        .then_with(|| cmp_pre(&a.pre, &b.pre))
 }
 
 impl fmt::Display for Term {
