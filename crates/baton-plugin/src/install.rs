@@ -39,12 +39,12 @@ pub enum InstallError {
     BadConstraint(#[from] ConstraintError),
     /// A `required_providers` entry that cannot be used; `file` is the file that holds it when
     /// it could be found, else the module directory.
-    #[error("{}: required_providers entry {local_name:?}: {source}", file.display())]
+    /// (`error` is not a `#[source]`: its text is already in this message.)
+    #[error("{}: required_providers entry {local_name:?}: {error}", file.display())]
     BadRequirement {
         file: PathBuf,
         local_name: String,
-        #[source]
-        source: Box<InstallError>,
+        error: Box<InstallError>,
     },
     /// No local source has any version of the provider.
     #[error("provider {addr} is not available from any local source ({searched}); {network}")]
@@ -75,18 +75,17 @@ pub enum InstallError {
     NoExecutable { addr: ProviderAddr, dir: PathBuf },
     #[error(transparent)]
     File(#[from] LockError),
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> InstallError + '_ {
-    move |source| InstallError::Io {
+    move |error| InstallError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
@@ -255,7 +254,7 @@ pub fn requirements(config: &baton_config::Config) -> Result<Vec<Requirement>, I
             let wrap = |e: InstallError, needle: &str| InstallError::BadRequirement {
                 file: file_mentioning(&module.dir, needle),
                 local_name: name.clone(),
-                source: Box::new(e),
+                error: Box::new(e),
             };
             let addr = if source.is_empty() {
                 ProviderAddr::for_local_name(name)

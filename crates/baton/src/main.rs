@@ -18,7 +18,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     alloc::one_arena();
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_from(cli::terraform_style_args(std::env::args_os().collect()));
     match cmd::run(cli) {
         Ok(code) => code,
         // Diagnostics already said what went wrong.
