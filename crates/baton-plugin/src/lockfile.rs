@@ -349,25 +349,51 @@ pub fn package_hash_h1(dir: &Path) -> Result<String, LockError> {
     })?;
     let mut files = Vec::new();
     collect_files(&root, &root, &mut files)?;
+    let mut digests = Vec::with_capacity(files.len());
+    for name in files {
+        let path = root.join(&name);
+        let hex = std::fs::File::open(&path)
+            .and_then(sha256_hex)
+            .map_err(|source| LockError::Io {
+                path,
+                error: source,
+            })?;
+        digests.push((name, hex));
+    }
+    Ok(hash_h1(digests))
+}
+
+/// The lowercase hex sha256 of everything `r` yields, read in chunks.
+pub fn sha256_hex(mut r: impl std::io::Read) -> std::io::Result<String> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    let mut hex = String::with_capacity(64);
+    for b in h.finalize().iter() {
+        let _ = write!(hex, "{b:02x}");
+    }
+    Ok(hex)
+}
+
+/// The `h1:` hash of package files given as (slash-separated relative path, hex sha256 of the
+/// content, see [`sha256_hex`]): what [`package_hash_h1`] computes for the directory they
+/// would be unpacked into.
+pub fn hash_h1(mut files: Vec<(String, String)>) -> String {
     files.sort();
     let mut summary = Sha256::new();
-    for name in &files {
-        let path = root.join(name);
-        let bytes = std::fs::read(&path).map_err(|source| LockError::Io {
-            path,
-            error: source,
-        })?;
-        let digest = Sha256::digest(&bytes);
-        let mut hex = String::with_capacity(64);
-        for b in digest.iter() {
-            let _ = write!(hex, "{b:02x}");
-        }
+    for (name, hex) in &files {
         summary.update(format!("{hex}  {name}\n").as_bytes());
     }
-    Ok(format!(
+    format!(
         "h1:{}",
         base64::engine::general_purpose::STANDARD.encode(summary.finalize())
-    ))
+    )
 }
 
 /// Whether the package directory's `h1:` hash is among `hashes`. Other hash schemes (`zh:`

@@ -840,3 +840,131 @@ fn version_choice_matches_terraform_init() {
         assert_eq!(ours, tf, "constraint {c:?}");
     }
 }
+
+/// Writes a packed package `HOST/NS/TYPE/terraform-provider-TYPE_VERSION_OS_ARCH.zip` (the
+/// executable with mode 0755, and a README) and returns its path.
+fn fake_zip(mirror: &Path, addr: &str, version: &str, entries: &[(&str, &str)]) -> PathBuf {
+    use std::io::Write as _;
+    let a = ProviderAddr::parse(addr).expect("address");
+    let dir = mirror
+        .join(&a.hostname)
+        .join(&a.namespace)
+        .join(&a.type_name);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let path = dir.join(format!(
+        "terraform-provider-{}_{version}_{}.zip",
+        a.type_name,
+        current_platform()
+    ));
+    let mut w = zip::ZipWriter::new(std::fs::File::create(&path).expect("create"));
+    let exe = format!("terraform-provider-{}_v{version}", a.type_name);
+    let mut all: Vec<(&str, String, u32)> =
+        vec![(exe.as_str(), format!("#!/bin/sh\necho {version}\n"), 0o755)];
+    for (n, c) in entries {
+        all.push((n, c.to_string(), 0o644));
+    }
+    for (name, content, mode) in all {
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .unix_permissions(mode);
+        w.start_file(name, opts).expect("start");
+        w.write_all(content.as_bytes()).expect("write");
+    }
+    w.finish().expect("finish");
+    path
+}
+
+#[test]
+fn init_installs_from_a_packed_mirror() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mirror = tmp.path().join("mirror");
+    fake_pkg(&mirror, ADDR, "1.0.0");
+    let zip = fake_zip(&mirror, ADDR, "1.1.0", &[("docs/README", "hello\n")]);
+    let root = tmp.path().join("root");
+    std::fs::create_dir(&root).expect("mkdir");
+    let cli = mirror_cli(&mirror, None);
+    let report = install::init(&[req(ADDR, None)], &root, &cli, false).expect("init");
+    let i = &report.installed[0];
+    assert_eq!(i.version, "1.1.0");
+    assert_eq!(i.how, How::Mirror(zip));
+    let exe = i.package_dir.join("terraform-provider-fake_v1.1.0");
+    let mode = std::fs::metadata(&exe)
+        .expect("unpacked")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o755);
+    assert_eq!(
+        std::fs::read_to_string(i.package_dir.join("docs/README")).expect("readme"),
+        "hello\n"
+    );
+    // The lock's h1 (computed from the zip) is the hash of what was unpacked.
+    let lock = lockfile::load(&root.join(".terraform.lock.hcl")).expect("lock");
+    assert_eq!(
+        lock.providers[ADDR].hashes,
+        vec![lockfile::package_hash_h1(&i.package_dir).expect("hash")]
+    );
+    // Rerun: nothing changes.
+    let before = snapshot(&root);
+    let report = install::init(&[req(ADDR, None)], &root, &cli, false).expect("again");
+    assert_eq!(report.installed[0].how, How::AlreadyInstalled);
+    assert_eq!(snapshot(&root), before);
+}
+
+#[test]
+fn a_zip_entry_outside_the_package_is_refused() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mirror = tmp.path().join("mirror");
+    fake_zip(&mirror, ADDR, "1.0.0", &[("../escape", "x\n")]);
+    let root = tmp.path().join("root");
+    std::fs::create_dir(&root).expect("mkdir");
+    let e = install::init(&[req(ADDR, None)], &root, &mirror_cli(&mirror, None), false)
+        .expect_err("refused");
+    assert!(matches!(e, InstallError::BadPackage { .. }), "{e}");
+    assert!(e.to_string().contains("outside the package"), "{e}");
+    assert!(!tmp.path().join("escape").exists());
+    assert!(!root.join(".terraform").exists());
+}
+
+#[test]
+fn packed_mirror_lock_matches_terraform() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mirror = tmp.path().join("mirror");
+    fake_zip(&mirror, ADDR, "0.4.0", &[("LICENSE", "MIT\n")]);
+    let cli_file = tmp.path().join("cli.tfrc");
+    std::fs::write(
+        &cli_file,
+        format!(
+            "provider_installation {{\n  filesystem_mirror {{\n    path = \"{}\"\n  }}\n}}\n",
+            mirror.display()
+        ),
+    )
+    .expect("write");
+    let tf_dir = tmp.path().join("tf");
+    let bt_dir = tmp.path().join("baton");
+    write_config(&tf_dir, "~> 0.4");
+    write_config(&bt_dir, "~> 0.4");
+    let out = terraform_init(&tf_dir, &cli_file);
+    assert!(
+        out.status.success(),
+        "terraform init failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cli = cliconfig::load(&cli_file).expect("cli");
+    let reqs = install::requirements(&load(&bt_dir)).expect("requirements");
+    install::init(&reqs, &bt_dir, &cli, false).expect("init");
+    assert_eq!(
+        std::fs::read_to_string(bt_dir.join(".terraform.lock.hcl")).expect("lock"),
+        std::fs::read_to_string(tf_dir.join(".terraform.lock.hcl")).expect("tf lock")
+    );
+    // Both unpacked the same files.
+    let pkg = |root: &Path| {
+        root.join(".terraform/providers")
+            .join(ADDR)
+            .join("0.4.0")
+            .join(current_platform())
+    };
+    assert_eq!(
+        lockfile::package_hash_h1(&pkg(&bt_dir)).expect("hash"),
+        lockfile::package_hash_h1(&pkg(&tf_dir)).expect("hash")
+    );
+}
