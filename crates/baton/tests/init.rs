@@ -202,3 +202,47 @@ fn a_bad_cli_configuration_is_named() {
     assert!(out.stderr.contains("broken.tfrc"), "{}", out.stderr);
     assert!(!p.exists(".terraform.lock.hcl"));
 }
+
+#[test]
+fn tf_plugin_cache_dir_is_filled_and_reused() {
+    let m = Mirror::new(&["0.1.0"], "");
+    let cache = tempfile::tempdir().expect("tempdir");
+    let cache_dir = cache.path().display().to_string();
+    let one = Project::new(&[("main.tf", MAIN)]);
+    let out = one
+        .baton(["init"])
+        .env("TF_CLI_CONFIG_FILE", &m.cli_file())
+        .env("TF_PLUGIN_CACHE_DIR", &cache_dir)
+        .ok();
+    assert!(
+        out.stdout
+            .contains("- Installed example.com/baton/batontest v0.1.0"),
+        "{}",
+        out.stdout
+    );
+    let cached = cache
+        .path()
+        .join(ADDR)
+        .join("0.1.0")
+        .join(platform())
+        .join("terraform-provider-batontest_v0.1.0");
+    assert!(cached.is_file(), "{}", cached.display());
+
+    // Another configuration with the same lock file: from the cache, with the mirror gone.
+    let two = Project::new(&[
+        ("main.tf", MAIN),
+        (".terraform.lock.hcl", &one.read(".terraform.lock.hcl")),
+    ]);
+    std::fs::remove_dir_all(m.mirror()).expect("rm mirror");
+    let out = two
+        .baton(["init"])
+        .env("TF_CLI_CONFIG_FILE", &m.cli_file())
+        .env("TF_PLUGIN_CACHE_DIR", &cache_dir)
+        .ok();
+    assert!(
+        out.stdout
+            .contains("- Using example.com/baton/batontest v0.1.0 from the shared cache directory"),
+        "{}",
+        out.stdout
+    );
+}
