@@ -14,9 +14,11 @@ use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Block, Structure};
 use hcl_edit::Span as _;
 
-use crate::lockfile::{
-    err_at, object_key_text, parse_hcl, string_attr, string_list_attr, LockError,
-};
+use crate::lockfile::{err_at, object_key_text, parse_hcl, string_attr, string_list_attr};
+
+/// A CLI configuration file that could not be read or understood (`file:line:column:
+/// message`, or the path and the I/O error).
+pub type CliConfigError = crate::lockfile::HclFileError;
 
 /// The CLI configuration settings Baton uses.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -82,7 +84,7 @@ fn hcl1_compat(text: &str) -> String {
     out
 }
 
-fn filter(block: &Block, file: &str, text: &str) -> Result<Filter, LockError> {
+fn filter(block: &Block, file: &str, text: &str) -> Result<Filter, CliConfigError> {
     let mut f = Filter::default();
     for item in block.body.iter() {
         if let Structure::Attribute(a) = item {
@@ -96,7 +98,12 @@ fn filter(block: &Block, file: &str, text: &str) -> Result<Filter, LockError> {
     Ok(f)
 }
 
-fn required_string(block: &Block, key: &str, file: &str, text: &str) -> Result<String, LockError> {
+fn required_string(
+    block: &Block,
+    key: &str,
+    file: &str,
+    text: &str,
+) -> Result<String, CliConfigError> {
     for item in block.body.iter() {
         if let Structure::Attribute(a) = item {
             if a.key.as_str() == key {
@@ -112,7 +119,11 @@ fn required_string(block: &Block, key: &str, file: &str, text: &str) -> Result<S
     ))
 }
 
-fn installation(block: &Block, file: &str, text: &str) -> Result<ProviderInstallation, LockError> {
+fn installation(
+    block: &Block,
+    file: &str,
+    text: &str,
+) -> Result<ProviderInstallation, CliConfigError> {
     let mut inst = ProviderInstallation::default();
     for item in block.body.iter() {
         match item {
@@ -186,7 +197,7 @@ fn installation(block: &Block, file: &str, text: &str) -> Result<ProviderInstall
 }
 
 /// Parses CLI configuration text; `file_name` is used in errors only.
-pub fn parse(text: &str, file_name: &str) -> Result<CliConfig, LockError> {
+pub fn parse(text: &str, file_name: &str) -> Result<CliConfig, CliConfigError> {
     let compat = hcl1_compat(text);
     let body = parse_hcl(&compat, file_name)?;
     let mut cfg = CliConfig::default();
@@ -213,19 +224,19 @@ pub fn parse(text: &str, file_name: &str) -> Result<CliConfig, LockError> {
 }
 
 /// Reads and parses a CLI configuration file.
-pub fn load(path: &Path) -> Result<CliConfig, LockError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LockError::Io {
+pub fn load(path: &Path) -> Result<CliConfig, CliConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CliConfigError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     })?;
     parse(&text, &path.display().to_string())
 }
 
 /// Finds and loads the CLI configuration as Terraform does: the file named by
-/// `TF_CLI_CONFIG_FILE`, else `~/.terraformrc` (a missing file is an empty configuration, as
+/// `TF_CLI_CONFIG_FILE`, else `~/.terraformrc` (a missing file is an empty configuration:
 /// Terraform only warns about it). `TF_PLUGIN_CACHE_DIR` overrides `plugin_cache_dir`, and the implied mirror
 /// directories are computed from `HOME`, `XDG_DATA_HOME` and `XDG_DATA_DIRS`.
-pub fn load_default() -> Result<CliConfig, LockError> {
+pub fn load_default() -> Result<CliConfig, CliConfigError> {
     let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
     let home = var("HOME").map(PathBuf::from);
     let mut cfg = match var("TF_CLI_CONFIG_FILE") {

@@ -39,12 +39,12 @@ pub enum InstallError {
     BadConstraint(#[from] ConstraintError),
     /// A `required_providers` entry that cannot be used; `file` is the file that holds it when
     /// it could be found, else the module directory.
-    #[error("{}: required_providers entry {local_name:?}: {source}", file.display())]
+    /// (`error` is not a `#[source]`: its text is already in this message.)
+    #[error("{}: required_providers entry {local_name:?}: {error}", file.display())]
     BadRequirement {
         file: PathBuf,
         local_name: String,
-        #[source]
-        source: Box<InstallError>,
+        error: Box<InstallError>,
     },
     /// No local source has any version of the provider.
     #[error("provider {addr} is not available from any local source ({searched}); {network}")]
@@ -66,27 +66,29 @@ pub enum InstallError {
     LockedUnavailable { addr: ProviderAddr, version: String },
     #[error("provider {addr} v{version}: the package at {} does not match any of the checksums recorded in the dependency lock file (it hashes to {got}); nothing was installed", package.display())]
     HashMismatch {
-        addr: ProviderAddr,
+        addr: Box<ProviderAddr>,
         version: String,
         package: PathBuf,
         got: String,
     },
     #[error("provider {addr}: no executable named terraform-provider-{} in {}", addr.type_name, dir.display())]
     NoExecutable { addr: ProviderAddr, dir: PathBuf },
+    /// A packed package that cannot be read or would unpack outside its directory.
+    #[error("provider package {}: {reason}", path.display())]
+    BadPackage { path: PathBuf, reason: String },
     #[error(transparent)]
     File(#[from] LockError),
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> InstallError + '_ {
-    move |source| InstallError::Io {
+    move |error| InstallError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
@@ -255,7 +257,7 @@ pub fn requirements(config: &baton_config::Config) -> Result<Vec<Requirement>, I
             let wrap = |e: InstallError, needle: &str| InstallError::BadRequirement {
                 file: file_mentioning(&module.dir, needle),
                 local_name: name.clone(),
-                source: Box::new(e),
+                error: Box::new(e),
             };
             let addr = if source.is_empty() {
                 ProviderAddr::for_local_name(name)
@@ -328,7 +330,7 @@ pub fn find_executable(addr: &ProviderAddr, dir: &Path) -> Result<PathBuf, Insta
         .filter(|n| *n == exact || n.starts_with(&versioned))
         .collect();
     names.sort();
-    if names.iter().any(|n| *n == exact) {
+    if names.contains(&exact) {
         return Ok(dir.join(exact));
     }
     match names.pop() {
@@ -425,6 +427,151 @@ pub fn locate(
     }))
 }
 
+/// A provider package in a source: an unpacked `VERSION/OS_ARCH` directory, or a packed
+/// `terraform-provider-TYPE_VERSION_OS_ARCH.zip`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Package {
+    Dir(PathBuf),
+    Zip(PathBuf),
+}
+
+impl Package {
+    fn path(&self) -> &Path {
+        match self {
+            Package::Dir(p) | Package::Zip(p) => p,
+        }
+    }
+
+    /// Its `h1:` hash (of the files it unpacks to, for a zip).
+    fn h1(&self) -> Result<String, InstallError> {
+        match self {
+            Package::Dir(d) => Ok(lockfile::package_hash_h1(d)?),
+            Package::Zip(z) => {
+                let mut archive = open_zip(z)?;
+                let mut digests = Vec::new();
+                for i in 0..archive.len() {
+                    let entry = archive.by_index(i).map_err(|e| bad_zip(z, e))?;
+                    if entry.is_dir() {
+                        continue;
+                    }
+                    let name = entry_name(z, &entry)?;
+                    let hex = lockfile::sha256_hex(entry).map_err(io_err(z))?;
+                    digests.push((name, hex));
+                }
+                Ok(lockfile::hash_h1(digests))
+            }
+        }
+    }
+
+    /// Checks that it holds the provider's executable.
+    fn check_executable(&self, addr: &ProviderAddr) -> Result<(), InstallError> {
+        match self {
+            Package::Dir(d) => find_executable(addr, d).map(|_| ()),
+            Package::Zip(z) => {
+                let exact = format!("terraform-provider-{}", addr.type_name);
+                let versioned = format!("{exact}_v");
+                let archive = open_zip(z)?;
+                if archive
+                    .file_names()
+                    .flatten()
+                    .any(|n| *n == exact || n.starts_with(&versioned))
+                {
+                    Ok(())
+                } else {
+                    Err(InstallError::NoExecutable {
+                        addr: addr.clone(),
+                        dir: z.clone(),
+                    })
+                }
+            }
+        }
+    }
+}
+
+fn open_zip(z: &Path) -> Result<zip::ZipArchive<std::fs::File>, InstallError> {
+    let f = std::fs::File::open(z).map_err(io_err(z))?;
+    zip::ZipArchive::new(f).map_err(|e| bad_zip(z, e))
+}
+
+fn bad_zip(z: &Path, e: zip::result::ZipError) -> InstallError {
+    InstallError::BadPackage {
+        path: z.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// An entry's relative path with `/` separators; entries that would land outside the package
+/// directory (`../x`, absolute paths) are refused.
+fn entry_name<R: std::io::Read>(
+    z: &Path,
+    e: &zip::read::ZipFile<'_, R>,
+) -> Result<String, InstallError> {
+    let Some(rel) = e.enclosed_name() else {
+        return Err(InstallError::BadPackage {
+            path: z.to_path_buf(),
+            reason: format!("entry {:?} points outside the package", e.name()),
+        });
+    };
+    Ok(rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/"))
+}
+
+/// Unpacks a package zip into `to` (created), keeping the entries' Unix permissions.
+fn unzip(z: &Path, to: &Path) -> Result<(), InstallError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut archive = open_zip(z)?;
+    std::fs::create_dir_all(to).map_err(io_err(to))?;
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).map_err(|e| bad_zip(z, e))?;
+        let dest = to.join(entry_name(z, &entry)?);
+        if entry.is_dir() {
+            std::fs::create_dir_all(&dest).map_err(io_err(&dest))?;
+            continue;
+        }
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
+        let mut out = std::fs::File::create(&dest).map_err(io_err(&dest))?;
+        std::io::copy(&mut entry, &mut out).map_err(io_err(&dest))?;
+        if let Some(mode) = entry.unix_mode() {
+            std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(mode & 0o777))
+                .map_err(io_err(&dest))?;
+        }
+    }
+    Ok(())
+}
+
+/// The packages of `addr` in a filesystem mirror, by version: unpacked directories, and packed
+/// zips for this platform (an unpacked one wins when both exist).
+fn mirror_packages(base: &Path, addr: &ProviderAddr) -> BTreeMap<Version, Package> {
+    let mut out: BTreeMap<Version, Package> = unpacked_versions(base, addr)
+        .into_iter()
+        .map(|(v, p)| (v, Package::Dir(p)))
+        .collect();
+    let prefix = format!("terraform-provider-{}_", addr.type_name);
+    let suffix = format!("_{}.zip", current_platform());
+    let Ok(rd) = std::fs::read_dir(base.join(addr.rel_dir())) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(v) = name
+            .strip_prefix(&prefix)
+            .and_then(|r| r.strip_suffix(&suffix))
+            .and_then(|v| Version::parse(v).ok())
+        else {
+            continue;
+        };
+        if e.path().is_file() {
+            out.entry(v).or_insert(Package::Zip(e.path()));
+        }
+    }
+    out
+}
+
 /// What [`init`] did for one provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Installed {
@@ -442,7 +589,7 @@ pub struct Installed {
 /// Where an installed package came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum How {
-    /// Copied from a filesystem mirror.
+    /// Copied (or unpacked) from a filesystem mirror: the package directory or zip.
     Mirror(PathBuf),
     /// Linked from the plugin cache directory.
     Cache(PathBuf),
@@ -519,8 +666,9 @@ struct Planned {
     version: Version,
     constraints: Option<String>,
     from_lock: bool,
-    /// The package to install from; `None` when the target is already right.
-    from: Option<(PathBuf, bool)>,
+    /// The package to install from, and whether it is in the plugin cache; `None` when the
+    /// target is already right.
+    from: Option<(Package, bool)>,
     target: PathBuf,
     h1: String,
     old: Option<LockedProvider>,
@@ -535,14 +683,14 @@ fn plan_one(
     upgrade: bool,
 ) -> Result<Planned, InstallError> {
     let addr = &req.addr;
-    let mut available: BTreeMap<Version, PathBuf> = BTreeMap::new();
+    let mut available: BTreeMap<Version, Package> = BTreeMap::new();
     let mut searched = Vec::new();
     let mut unreachable = Vec::new();
     for s in sources {
         match s {
             Source::Mirror { dir, filter } if addr.selected_by(filter) => {
                 searched.push(format!("filesystem mirror {}", dir.display()));
-                for (v, p) in unpacked_versions(dir, addr) {
+                for (v, p) in mirror_packages(dir, addr) {
                     available.entry(v).or_insert(p);
                 }
             }
@@ -552,8 +700,13 @@ fn plan_one(
             _ => {}
         }
     }
-    let cached = cache
-        .map(|c| unpacked_versions(c, addr))
+    let cached: BTreeMap<Version, Package> = cache
+        .map(|c| {
+            unpacked_versions(c, addr)
+                .into_iter()
+                .map(|(v, p)| (v, Package::Dir(p)))
+                .collect()
+        })
         .unwrap_or_default();
     if let Some(c) = cache {
         searched.push(format!("plugin cache {}", c.display()));
@@ -628,17 +781,17 @@ fn plan_one(
         .filter(|p| Version::parse(&p.version).ok().as_ref() == Some(&version))
         .map(|p| &p.hashes)
         .filter(|h| !h.is_empty());
-    let check = |dir: &Path| -> Result<(String, bool), InstallError> {
-        let h1 = lockfile::package_hash_h1(dir)?;
+    let check = |pkg: &Package| -> Result<(String, bool), InstallError> {
+        let h1 = pkg.h1()?;
         let ok = locked_hashes.is_none_or(|hs| hs.contains(&h1));
         Ok((h1, ok))
     };
     // Candidates in order: the package already installed, the cache, the sources.
     let source_pkg = available.get(&version);
     if target.is_dir() {
-        let (h1, ok) = check(&target)?;
+        let (h1, ok) = check(&Package::Dir(target.clone()))?;
         let same_as_source = match source_pkg {
-            Some(p) => lockfile::package_hash_h1(p)? == h1,
+            Some(p) => p.h1()? == h1,
             None => true,
         };
         if ok && (locked_hashes.is_some() || same_as_source) {
@@ -659,7 +812,7 @@ fn plan_one(
         let Some(pkg) = pkg else { continue };
         let (h1, ok) = check(pkg)?;
         if ok {
-            find_executable(addr, pkg)?;
+            pkg.check_executable(addr)?;
             return Ok(Planned {
                 req_addr: addr.clone(),
                 constraints: req.constraints.as_ref().map(|c| c.to_string()),
@@ -671,11 +824,11 @@ fn plan_one(
                 version,
             });
         }
-        mismatch = Some((pkg.clone(), h1));
+        mismatch = Some((pkg.path().to_path_buf(), h1));
     }
     match mismatch {
         Some((package, got)) => Err(InstallError::HashMismatch {
-            addr: addr.clone(),
+            addr: Box::new(addr.clone()),
             version: version.to_string(),
             package,
             got,
@@ -712,8 +865,9 @@ fn remove_any(p: &Path) -> Result<(), InstallError> {
     }
 }
 
-/// Copies `from` to `to` through a temporary sibling, so that `to` is never half written.
-fn install_copy(from: &Path, to: &Path) -> Result<(), InstallError> {
+/// Copies (or unpacks) a package to `to` through a temporary sibling, so that `to` is never
+/// half written.
+fn install_copy(from: &Package, to: &Path) -> Result<(), InstallError> {
     let parent = to.parent().unwrap_or(to);
     std::fs::create_dir_all(parent).map_err(io_err(parent))?;
     let tmp = parent.join(format!(
@@ -724,7 +878,14 @@ fn install_copy(from: &Path, to: &Path) -> Result<(), InstallError> {
         std::process::id()
     ));
     remove_any(&tmp)?;
-    copy_dir(from, &tmp)?;
+    let done = match from {
+        Package::Dir(d) => copy_dir(d, &tmp),
+        Package::Zip(z) => unzip(z, &tmp),
+    };
+    if let Err(e) = done {
+        let _ = remove_any(&tmp);
+        return Err(e);
+    }
     remove_any(to)?;
     std::fs::rename(&tmp, to).map_err(io_err(to))
 }
@@ -798,8 +959,8 @@ pub fn init(
         let how = match &p.from {
             None => How::AlreadyInstalled,
             Some((pkg, true)) => {
-                install_link(pkg, &p.target)?;
-                How::Cache(pkg.clone())
+                install_link(pkg.path(), &p.target)?;
+                How::Cache(pkg.path().to_path_buf())
             }
             Some((pkg, false)) => match &cache {
                 Some(c) => {
@@ -809,11 +970,11 @@ pub fn init(
                         .join(current_platform());
                     install_copy(pkg, &cached)?;
                     install_link(&cached, &p.target)?;
-                    How::Mirror(pkg.clone())
+                    How::Mirror(pkg.path().to_path_buf())
                 }
                 None => {
                     install_copy(pkg, &p.target)?;
-                    How::Mirror(pkg.clone())
+                    How::Mirror(pkg.path().to_path_buf())
                 }
             },
         };

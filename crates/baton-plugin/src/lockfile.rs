@@ -35,9 +35,11 @@ pub struct LockedProvider {
     pub hashes: Vec<String>,
 }
 
-/// A lock or CLI configuration file that could not be read or understood.
+/// A lock or CLI configuration file (both HCL) that could not be read or understood. The two
+/// modules share the parser helpers, so they share this type under their own names:
+/// [`LockError`] here, [`crate::cliconfig::CliConfigError`] there.
 #[derive(Debug, thiserror::Error)]
-pub enum LockError {
+pub enum HclFileError {
     #[error("{file}:{line}:{column}: {message}")]
     Syntax {
         file: String,
@@ -45,15 +47,18 @@ pub enum LockError {
         column: usize,
         message: String,
     },
-    #[error("{path}: {source}")]
+    /// (`error` is not a `#[source]`: its text is already in this message.)
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}: file name contains a newline, which the h1 hash cannot represent")]
     BadFileName { path: PathBuf },
 }
+
+/// A lock file that could not be read or understood.
+pub type LockError = HclFileError;
 
 /// 1-based line and column (in characters) of a byte offset in `text`.
 pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -234,7 +239,7 @@ pub fn parse(text: &str, file_name: &str) -> Result<LockFile, LockError> {
 pub fn load(path: &Path) -> Result<LockFile, LockError> {
     let text = std::fs::read_to_string(path).map_err(|source| LockError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     })?;
     parse(&text, &path.display().to_string())
 }
@@ -300,14 +305,17 @@ pub fn render(lock: &LockFile) -> String {
 pub fn save(lock: &LockFile, path: &Path) -> Result<(), LockError> {
     std::fs::write(path, render(lock)).map_err(|source| LockError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     })
 }
 
 fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), LockError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| LockError::Io { path, source }
+        move |source| LockError::Io {
+            path,
+            error: source,
+        }
     };
     for entry in std::fs::read_dir(dir).map_err(io(dir))? {
         let entry = entry.map_err(io(dir))?;
@@ -337,26 +345,55 @@ fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), L
 pub fn package_hash_h1(dir: &Path) -> Result<String, LockError> {
     let root = std::fs::canonicalize(dir).map_err(|source| LockError::Io {
         path: dir.to_path_buf(),
-        source,
+        error: source,
     })?;
     let mut files = Vec::new();
     collect_files(&root, &root, &mut files)?;
+    let mut digests = Vec::with_capacity(files.len());
+    for name in files {
+        let path = root.join(&name);
+        let hex = std::fs::File::open(&path)
+            .and_then(sha256_hex)
+            .map_err(|source| LockError::Io {
+                path,
+                error: source,
+            })?;
+        digests.push((name, hex));
+    }
+    Ok(hash_h1(digests))
+}
+
+/// The lowercase hex sha256 of everything `r` yields, read in chunks.
+pub fn sha256_hex(mut r: impl std::io::Read) -> std::io::Result<String> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    let mut hex = String::with_capacity(64);
+    for b in h.finalize().iter() {
+        let _ = write!(hex, "{b:02x}");
+    }
+    Ok(hex)
+}
+
+/// The `h1:` hash of package files given as (slash-separated relative path, hex sha256 of the
+/// content, see [`sha256_hex`]): what [`package_hash_h1`] computes for the directory they
+/// would be unpacked into.
+pub fn hash_h1(mut files: Vec<(String, String)>) -> String {
     files.sort();
     let mut summary = Sha256::new();
-    for name in &files {
-        let path = root.join(name);
-        let bytes = std::fs::read(&path).map_err(|source| LockError::Io { path, source })?;
-        let digest = Sha256::digest(&bytes);
-        let mut hex = String::with_capacity(64);
-        for b in digest.iter() {
-            let _ = write!(hex, "{b:02x}");
-        }
+    for (name, hex) in &files {
         summary.update(format!("{hex}  {name}\n").as_bytes());
     }
-    Ok(format!(
+    format!(
         "h1:{}",
         base64::engine::general_purpose::STANDARD.encode(summary.finalize())
-    ))
+    )
 }
 
 /// Whether the package directory's `h1:` hash is among `hashes`. Other hash schemes (`zh:`

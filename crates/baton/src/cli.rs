@@ -54,6 +54,9 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Install the plugin providers the configuration requires (from local mirrors and the
+    /// plugin cache) and write the dependency lock file.
+    Init(InitArgs),
     /// Check the configuration: syntax, references, types and attributes.
     Validate(ValidateArgs),
     /// Show what apply would change.
@@ -427,6 +430,32 @@ pub struct PlanFlags {
     /// the configuration and the configuration's policy sets always apply.
     #[arg(long = "policy", value_name = "DIR")]
     pub policy_dirs: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Choose the newest allowed version of every provider, ignoring the versions the lock
+    /// file records (Terraform's `-upgrade`; `-upgrade` is accepted too).
+    #[arg(long)]
+    pub upgrade: bool,
+}
+
+/// Terraform spells `init`'s flag with one dash (`-upgrade`); clap would read it as short
+/// flags. Rewrites it to `--upgrade` when it follows the `init` subcommand.
+pub fn terraform_style_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let Some(init) = args.iter().position(|a| a == "init") else {
+        return args;
+    };
+    args.into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            if i > init && a == "-upgrade" {
+                "--upgrade".into()
+            } else {
+                a
+            }
+        })
+        .collect()
 }
 
 #[derive(Args, Debug)]

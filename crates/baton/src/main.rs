@@ -18,7 +18,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     alloc::one_arena();
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_from(cli::terraform_style_args(std::env::args_os().collect()));
     // Configurations find their provider plugins as Terraform would (see baton_plugin::resolve).
     let resolver = baton_plugin::Resolver::new();
     baton_engine::providers::set_resolver(Box::new(move |config, dir, builtin| {

@@ -214,7 +214,7 @@ impl Term {
     fn matches(&self, v: &Version) -> bool {
         let c = &self.version;
         match self.op {
-            Op::Eq => v.cmp(c) == Ordering::Equal || (v.core() == c.core() && v.pre == c.pre),
+            Op::Eq => v.core() == c.core() && v.pre == c.pre,
             Op::Ne => !(v.core() == c.core() && v.pre == c.pre),
             Op::Gt => v > c,
             Op::Ge => cmp_no_build(v, c) != Ordering::Less,

@@ -8,6 +8,7 @@ mod api_workflows;
 mod apply;
 pub mod audit;
 mod fmt;
+mod init;
 mod migrate;
 mod misc;
 mod plan;
@@ -286,6 +287,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let env = Env::new(&cli)?;
     match cli.command {
+        Command::Init(a) => init::run(&env, &a),
         Command::Validate(a) => misc::validate(&env, &a),
         Command::Plan(a) => plan::plan(&env, &a),
         Command::Apply(a) => apply::apply(&env, a),

@@ -1,0 +1,93 @@
+//! `baton init`: installs the plugin providers the configuration requires, as `terraform init`
+//! does for providers (no backend or module installation: Baton reads local modules in place
+//! and chooses its state store itself), and prints what it did in Terraform's words.
+//!
+//! Glue only: requirements, version choice, installation and the lock file are
+//! `baton_plugin::install`. Providers Baton has built in are never installed. Nothing is written
+//! when the configuration, the CLI configuration or a provider package is wrong.
+
+use super::{print_diags, Env, Reported};
+use crate::cli::InitArgs;
+use anyhow::Context as _;
+use baton_plugin::cliconfig;
+use baton_plugin::install::{self, How, ProviderAddr, Requirement};
+use std::process::ExitCode;
+
+/// Whether Baton runs this requirement with a built-in provider: its address is a built-in
+/// provider's, or no source was given and its local name is a built-in provider's.
+fn is_builtin(reg: &baton_provider::Registry, req: &Requirement) -> bool {
+    let addr = req.addr.to_string();
+    let by_addr = reg
+        .provider(&req.addr.type_name)
+        .is_some_and(|(p, _)| p.source == addr);
+    let by_name = reg.provider(&req.local_name).is_some()
+        && req.addr == ProviderAddr::for_local_name(&req.local_name);
+    by_addr || by_name
+}
+
+pub fn run(env: &Env, a: &InitArgs) -> anyhow::Result<ExitCode> {
+    let (config, diags) = baton_config::load_config(&env.dir, &env.sources);
+    print_diags(&diags, &env.sources);
+    if diags.has_errors() {
+        return Err(Reported.into());
+    }
+    let cli = cliconfig::load_default().context("cannot read the CLI configuration")?;
+    let reqs = install::requirements(&config)?;
+    let registry = baton_provider::Registry::builtin();
+    let (builtin, plugins): (Vec<Requirement>, Vec<Requirement>) =
+        reqs.into_iter().partition(|r| is_builtin(&registry, r));
+
+    outln!("Initializing provider plugins...");
+    for r in &builtin {
+        outln!("- {} is built in to Baton", r.addr);
+    }
+    let lock_existed = env.dir.join(".terraform.lock.hcl").exists();
+    let report = install::init(&plugins, &env.dir, &cli, a.upgrade)?;
+    for i in &report.installed {
+        if i.from_lock {
+            outln!(
+                "- Reusing previous version of {} from the dependency lock file",
+                i.addr
+            );
+        } else {
+            match &i.constraints {
+                Some(c) => outln!("- Finding {} versions matching \"{c}\"...", i.addr),
+                None => outln!("- Finding latest version of {}...", i.addr),
+            }
+        }
+    }
+    for i in &report.installed {
+        match &i.how {
+            How::AlreadyInstalled => {
+                outln!("- Using previously-installed {} v{}", i.addr, i.version)
+            }
+            How::Cache(_) => outln!(
+                "- Using {} v{} from the shared cache directory",
+                i.addr,
+                i.version
+            ),
+            How::Mirror(_) => {
+                outln!("- Installing {} v{}...", i.addr, i.version);
+                outln!("- Installed {} v{} (unauthenticated)", i.addr, i.version);
+            }
+        }
+    }
+    if !report.dev_overrides.is_empty() {
+        eprintln!("\nWarning: Provider development overrides are in effect\n");
+        eprintln!("The following provider development overrides are set in the CLI configuration:");
+        for (addr, dir) in &report.dev_overrides {
+            eprintln!(" - {addr} in {}", dir.display());
+        }
+        eprintln!("Skip baton init when using provider development overrides: they are not installed or locked.");
+    }
+    if report.lock_changed && !lock_existed {
+        outln!(
+            "\nBaton has created a lock file .terraform.lock.hcl to record the provider\n\
+             selections it made above. Include this file in your version control repository\n\
+             so that Baton can guarantee to make the same selections by default when\n\
+             you run \"baton init\" in the future."
+        );
+    }
+    outln!("\nBaton has been successfully initialized!");
+    Ok(ExitCode::SUCCESS)
+}
