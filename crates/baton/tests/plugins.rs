@@ -499,3 +499,125 @@ fn running_providers(dir: &str) -> Vec<String> {
     }
     out
 }
+
+/// A filesystem mirror holding the test provider as version 0.1.0, and a CLI configuration
+/// that installs only from it (no dev_overrides).
+fn mirror_setup(p: &Project) -> String {
+    let platform = match std::env::consts::ARCH {
+        "x86_64" => "linux_amd64",
+        "aarch64" => "linux_arm64",
+        other => panic!("no test platform for {other}"),
+    };
+    let pkg = p.join(&format!(
+        "mirror/example.com/baton/batontest/0.1.0/{platform}"
+    ));
+    std::fs::create_dir_all(&pkg).expect("mirror dir");
+    std::fs::copy(
+        provider_dir().join("terraform-provider-batontest"),
+        pkg.join("terraform-provider-batontest_v0.1.0"),
+    )
+    .expect("copy the provider into the mirror");
+    let cli = format!(
+        "provider_installation {{\n  filesystem_mirror {{\n    path = {:?}\n  }}\n}}\n",
+        p.join("mirror").display().to_string()
+    );
+    p.write("mirror.tfrc", &cli);
+    p.join("mirror.tfrc").display().to_string()
+}
+
+const PINNED: &str = r#"
+terraform {
+  required_providers {
+    batontest = {
+      source  = "example.com/baton/batontest"
+      version = "~> 0.1"
+    }
+  }
+}
+
+resource "batontest_thing" "a" {
+  name = "installed"
+}
+
+output "id" { value = batontest_thing.a.id }
+"#;
+
+/// `terraform init` installs the provider from a mirror into `.terraform/providers` and writes
+/// the lock file; Baton runs with what it left, as it is. A package changed after the lock
+/// recorded its checksum is refused before anything runs.
+#[test]
+fn what_terraform_init_installed_runs_and_a_changed_package_is_refused() {
+    let p = Project::new(&[("main.tf", PINNED)]);
+    let cli = mirror_setup(&p);
+    let out = Command::new("terraform")
+        .args(["init", "-input=false"])
+        .current_dir(p.path())
+        .env("TF_CLI_CONFIG_FILE", &cli)
+        .env("CHECKPOINT_DISABLE", "1")
+        .output()
+        .expect("terraform runs");
+    assert!(
+        out.status.success(),
+        "terraform init: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(p.exists(".terraform.lock.hcl"));
+    let run = |args: &[&str]| p.baton(args).env("TF_CLI_CONFIG_FILE", &cli).run();
+    run(&["apply", "--auto-approve"]).assert_success();
+    let out = run(&["output", "--json"]);
+    out.assert_success();
+    assert_eq!(json_of(&out)["id"]["value"], "thing-installed");
+    run(&["destroy", "--auto-approve"]).assert_success();
+
+    // Change the installed package (terraform links it from the mirror): refused.
+    let installed =
+        std::fs::read_dir(p.join(".terraform/providers/example.com/baton/batontest/0.1.0"))
+            .expect("terraform installed the package")
+            .flatten()
+            .next()
+            .expect("one platform directory")
+            .path()
+            .join("terraform-provider-batontest_v0.1.0");
+    let mut bytes = std::fs::read(&installed).expect("read package");
+    bytes.extend_from_slice(b"tampered");
+    let target = std::fs::canonicalize(&installed).expect("resolve link");
+    std::fs::write(&target, bytes).expect("change package");
+    let out = run(&["plan"]);
+    out.assert_failure();
+    assert!(
+        out.all().contains("Provider checksum mismatch"),
+        "{}",
+        out.all()
+    );
+    assert!(out.all().contains("baton init"), "{}", out.all());
+}
+
+/// `baton init` does the same from the mirror; the lock file it writes is the one Baton then
+/// checks. Without the lock file, a run refuses the unlocked package.
+#[test]
+fn baton_init_installs_from_a_mirror_and_runs_use_it() {
+    let p = Project::new(&[("main.tf", PINNED)]);
+    let cli = mirror_setup(&p);
+    let run = |args: &[&str]| p.baton(args).env("TF_CLI_CONFIG_FILE", &cli).run();
+    let out = run(&["plan"]);
+    out.assert_failure();
+    assert!(
+        out.all().contains("baton init"),
+        "not installed yet: {}",
+        out.all()
+    );
+    run(&["init"]).assert_success();
+    assert!(p.exists(".terraform.lock.hcl"));
+    run(&["apply", "--auto-approve"]).assert_success();
+    run(&["plan", "--detailed-exitcode"]).assert_code(0);
+    // A lock file that does not list the provider: refused, as Terraform refuses it.
+    p.write(".terraform.lock.hcl", "# empty\n");
+    let out = run(&["plan"]);
+    out.assert_failure();
+    assert!(
+        out.all().contains("Inconsistent dependency lock file"),
+        "{}",
+        out.all()
+    );
+}
