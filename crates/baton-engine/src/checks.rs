@@ -57,7 +57,14 @@ pub fn run(
                         data_ok = false;
                         continue;
                     }
-                    match dt.read(&configs.ctx(pctx, info), &config.clone().unmark_deep().0) {
+                    match dt.read(
+                        &configs.ctx_for(
+                            pctx,
+                            info,
+                            d.provider.as_ref().and_then(|p| p.alias.as_deref()),
+                        ),
+                        &config.clone().unmark_deep().0,
+                    ) {
                         Ok(v) => {
                             let v = mark_schema_sensitive(dt.schema(), v);
                             state.set_instance(&mi, &d.addr, Repetition::Single, None, v);

@@ -63,8 +63,8 @@ pub struct ConfigGraph {
     /// Errors that planning reports but `validate` does not (a block referring to itself),
     /// as Terraform's validate walk does not find them.
     pub plan_errors: Diagnostics,
-    /// The nodes each `provider` block of the root module without `alias` refers to directly,
-    /// by provider local name.
+    /// The nodes each `provider` block of the root module refers to directly, by its
+    /// configuration key (`aws`, `aws.west`: [`crate::providers::config_key`]).
     pub providers: HashMap<String, Vec<NodeId>>,
 }
 
@@ -492,8 +492,11 @@ fn add_edges(b: &mut Builder<'_>, cfg: &Config, parent: Option<(&Config, &str)>)
                 deps.extend(targets_of(b, cfg, &r, &context));
             }
         }
-        if parent.is_none() && pb.alias.is_none() {
-            b.providers.insert(pb.name.clone(), deps);
+        if parent.is_none() {
+            b.providers.insert(
+                crate::providers::config_key(&pb.name, pb.alias.as_deref()),
+                deps,
+            );
         }
     }
     for (name, child) in &cfg.children {

@@ -22,8 +22,9 @@ use crate::context::Context;
 use crate::graph::NodeKey;
 use crate::nodes::{NodeEval, RootValue};
 use crate::values::EvalState;
-use baton_config::Config;
+use baton_config::{Config, Resource};
 use baton_core::{Diagnostic, Diagnostics, ModuleInstance};
+use baton_core::{InstanceAddr, ModulePath};
 use baton_eval::{Type, Value};
 use baton_graph::NodeId;
 use baton_provider::{ProviderCtx, ProviderInfo, Registry};
@@ -66,24 +67,150 @@ pub(crate) fn resolve(
 /// `provider` blocks, each an object of its provider's schema (unset arguments null, without
 /// sensitive marks). A provider without a block has none.
 #[derive(Clone, Debug, Default)]
-pub struct ProviderConfigs(BTreeMap<String, Value>);
+pub struct ProviderConfigs(BTreeMap<String, Value>, Aliases);
+
+/// Which aliased provider configuration each resource uses, by the resource's address
+/// without instance keys (`module.net.aws_instance.web`); resources absent use their
+/// provider's default configuration.
+#[derive(Clone, Debug, Default)]
+struct Aliases(BTreeMap<(ModulePath, baton_core::ResourceAddr), String>);
 
 impl ProviderConfigs {
-    /// Settings by provider name, as a worker receives them with a task.
+    /// Settings by provider configuration key, as a worker receives them with a task.
     pub(crate) fn from_map(m: BTreeMap<String, Value>) -> ProviderConfigs {
-        ProviderConfigs(m)
+        ProviderConfigs(m, Aliases::default())
     }
 
-    /// The settings of provider `name`, if the configuration has a block for it.
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.0.get(name)
+    /// Records the aliased configuration each resource of `config` uses, and, for objects
+    /// of `state` whose resources the configuration no longer has, the one state recorded.
+    pub(crate) fn learn_aliases(&mut self, config: &Config, state: Option<&baton_state::Snapshot>) {
+        fn walk(c: &Config, path: &mut Vec<String>, root: &Config, out: &mut Aliases) {
+            let mp = ModulePath(path.clone());
+            for r in c.module.resources.values() {
+                if let Some(a) = resource_alias(root, &mp, r) {
+                    out.0.insert((mp.clone(), r.addr.clone()), a);
+                }
+            }
+            for (name, child) in &c.children {
+                path.push(name.clone());
+                walk(child, path, root, out);
+                path.pop();
+            }
+        }
+        walk(config, &mut Vec::new(), config, &mut self.1);
+        if let Some(s) = state {
+            for (k, obj) in &s.objects {
+                let key = (k.addr.module.path(), k.addr.resource.clone());
+                let configured = config
+                    .descendant(&key.0)
+                    .is_some_and(|c| c.module.resources.contains_key(&key.1));
+                if configured {
+                    continue;
+                }
+                if let Some(a) = state_alias(&obj.provider) {
+                    self.1 .0.insert(key, a.to_string());
+                }
+            }
+        }
     }
 
-    /// The context of a call to a type of provider `p`: `base` with `p`'s settings.
+    /// The alias of the configuration the object at `addr` uses (`None`: the default one).
+    pub fn alias_of(&self, addr: &InstanceAddr) -> Option<&str> {
+        self.1
+             .0
+            .get(&(addr.module.path(), addr.resource.clone()))
+            .map(String::as_str)
+    }
+
+    /// The context of a call for the object at `addr`, a type of provider `p`: `base` with
+    /// the settings of the configuration that object uses.
+    pub fn ctx_at(&self, base: &ProviderCtx, p: ProviderInfo, addr: &InstanceAddr) -> ProviderCtx {
+        self.ctx_for(base, p, self.alias_of(addr))
+    }
+
+    /// How state names the provider configuration of the object at `addr`:
+    /// `provider["SOURCE"]`, with `.ALIAS` for an aliased one (as Terraform).
+    pub fn state_string(&self, p: ProviderInfo, addr: &InstanceAddr) -> String {
+        match self.alias_of(addr) {
+            Some(a) => format!("{}.{a}", p.state_string()),
+            None => p.state_string(),
+        }
+    }
+
+    /// The settings of the provider configuration `key` (`aws`, `aws.west`), if the
+    /// configuration has a block for it.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.get(key)
+    }
+
+    /// The context of a call to a type of provider `p` through its default configuration:
+    /// `base` with `p`'s settings.
     pub fn ctx(&self, base: &ProviderCtx, p: ProviderInfo) -> ProviderCtx {
+        self.ctx_for(base, p, None)
+    }
+
+    /// The context of a call through configuration `alias` of provider `p` (`None`: the
+    /// default one). An alias the configuration does not define gets no settings.
+    pub fn ctx_for(&self, base: &ProviderCtx, p: ProviderInfo, alias: Option<&str>) -> ProviderCtx {
         let mut ctx = base.clone();
-        ctx.config = self.get(p.name).cloned();
+        ctx.config = self.get(&config_key(p.name, alias)).cloned();
         ctx
+    }
+}
+
+/// A provider configuration's key: its local name, with `.ALIAS` for an aliased one.
+pub fn config_key(name: &str, alias: Option<&str>) -> String {
+    match alias {
+        Some(a) => format!("{name}.{a}"),
+        None => name.to_string(),
+    }
+}
+
+/// The root module's provider configuration a resource in module `module` uses, as its
+/// alias (`None`: the default configuration): the resource's `provider` argument (or the
+/// provider its type implies), passed up through each module call's `providers = { … }`
+/// map; a default configuration a call does not map is inherited from the caller, as in
+/// Terraform.
+pub fn resource_alias(config: &Config, module: &ModulePath, r: &Resource) -> Option<String> {
+    let mut alias = r.provider.as_ref().and_then(|p| p.alias.clone());
+    let mut name = match &r.provider {
+        Some(p) => p.name.clone(),
+        None => r.addr.type_.split('_').next().unwrap_or("").to_string(),
+    };
+    // Walk from the module up to the root, translating through each call's map.
+    let mut path = module.0.clone();
+    while let Some(call_name) = path.pop() {
+        let Some(parent) = config.descendant(&ModulePath(path.clone())) else {
+            break;
+        };
+        let Some(call) = parent.module.module_calls.get(&call_name) else {
+            break;
+        };
+        let key = config_key(&name, alias.as_deref());
+        let mapped = call
+            .providers
+            .iter()
+            .find(|(child, _)| provider_ref(child).is_some_and(|c| c == key))
+            .and_then(|(_, parent_ref)| provider_ref(parent_ref));
+        if let Some(parent_key) = mapped {
+            let (n, a) = match parent_key.split_once('.') {
+                Some((n, a)) => (n.to_string(), Some(a.to_string())),
+                None => (parent_key, None),
+            };
+            name = n;
+            alias = a;
+        }
+    }
+    alias
+}
+
+/// `aws` or `aws.west` from a provider reference expression in a `providers` map.
+fn provider_ref(e: &baton_config::Expr) -> Option<String> {
+    let (name, steps) = e.as_traversal()?;
+    match steps.as_slice() {
+        [] => Some(name.to_string()),
+        [baton_config::TraversalStep::Attr(a, _)] => Some(format!("{name}.{a}")),
+        _ => None,
     }
 }
 
@@ -114,13 +241,13 @@ pub(crate) fn evaluate(
 ) -> (ProviderConfigs, Diagnostics) {
     let ctx = nodes.ctx;
     let mut configs = ProviderConfigs::default();
+    configs.learn_aliases(&ctx.config, None);
     let mut diags = Diagnostics::new();
     let blocks: Vec<_> = ctx
         .config
         .module
         .providers
         .iter()
-        .filter(|b| b.alias.is_none())
         .filter_map(|b| ctx.providers.provider(&b.name).map(|(_, s)| (b, s)))
         .collect();
     if blocks.is_empty() {
@@ -133,12 +260,8 @@ pub(crate) fn evaluate(
     let mut closures = Vec::new();
     let mut unavailable = Vec::new();
     for (b, schema) in blocks {
-        let direct = ctx
-            .graph
-            .providers
-            .get(&b.name)
-            .cloned()
-            .unwrap_or_default();
+        let key = config_key(&b.name, b.alias.as_deref());
+        let direct = ctx.graph.providers.get(&key).cloned().unwrap_or_default();
         let closure = g.dependencies_closure(&direct);
         let mut outside: Vec<&NodeKey> = closure
             .iter()
@@ -220,7 +343,9 @@ pub(crate) fn evaluate(
         if d.has_errors() {
             unavailable.push(b.name.as_str());
         } else {
-            configs.0.insert(b.name.clone(), v.unmark_deep().0);
+            configs
+                .0
+                .insert(config_key(&b.name, b.alias.as_deref()), v.unmark_deep().0);
         }
         diags.extend(if mode == Mode::BestEffort {
             warnings(d)
@@ -277,4 +402,12 @@ fn warnings(d: Diagnostics) -> Diagnostics {
             })
             .collect(),
     )
+}
+
+/// The alias in a state provider string (`provider["…"].west` → `west`).
+pub fn state_alias(provider: &str) -> Option<&str> {
+    provider
+        .rsplit_once("\"].")
+        .map(|(_, a)| a)
+        .filter(|a| !a.is_empty())
 }

@@ -337,9 +337,10 @@ pub fn plan_for_run(
             let Some((info, rt)) = providers.resource_type(&key.addr.resource.type_) else {
                 continue;
             };
-            let ctx = probe
-                .configs
-                .ctx(&ProviderCtx::new(probe.dir.to_path_buf()), info);
+            let ctx =
+                probe
+                    .configs
+                    .ctx_at(&ProviderCtx::new(probe.dir.to_path_buf()), info, &key.addr);
             match rt.find(&ctx, planned) {
                 Ok(Some(found)) if found.is_wholly_known() => {
                     let deps = deps_by_addr.get(&key.addr.to_string()).cloned().unwrap_or_default();

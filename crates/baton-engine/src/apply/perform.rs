@@ -46,7 +46,7 @@ pub(super) fn perform_call(
             config,
         } => match managed(addr, w) {
             Ok((info, rt)) => {
-                let mut ctx = w.call_ctx(info, timeout);
+                let mut ctx = w.call_ctx(info, addr, timeout);
                 ctx.addr = Some(addr.to_string());
                 let (res, attempts) = w.with_retries(retry, || {
                     rt.apply(ApplyRequest {
@@ -63,7 +63,7 @@ pub(super) fn perform_call(
         },
         Call::Delete { prior } => match managed(addr, w) {
             Ok((info, rt)) => {
-                let mut ctx = w.call_ctx(info, timeout);
+                let mut ctx = w.call_ctx(info, addr, timeout);
                 ctx.addr = Some(addr.to_string());
                 w.with_retries(retry, || {
                     rt.apply(ApplyRequest {
@@ -78,7 +78,7 @@ pub(super) fn perform_call(
         },
         Call::Read { config } => match data_source(addr, w) {
             Ok((info, dt)) => {
-                let ctx = w.call_ctx(info, timeout);
+                let ctx = w.call_ctx(info, addr, timeout);
                 let unmarked = config.clone().unmark_deep().0;
                 let (res, attempts) = w.with_retries(retry, || dt.read(&ctx, &unmarked));
                 (res.map(|v| Some(mark(dt.schema(), v, config))), attempts)
@@ -107,12 +107,12 @@ pub(super) fn probe_call(
     match call {
         Call::Apply { planned, .. } => {
             let (info, rt) = managed(addr, w)?;
-            let found = rt.find(&w.call_ctx(info, timeout), planned)?;
+            let found = rt.find(&w.call_ctx(info, addr, timeout), planned)?;
             Ok(found.map(|v| mark(rt.schema(), v, planned)))
         }
         Call::Delete { prior } => {
             let (info, rt) = managed(addr, w)?;
-            rt.read(&w.call_ctx(info, timeout), prior)
+            rt.read(&w.call_ctx(info, addr, timeout), prior)
         }
         Call::Read { .. } => Ok(None),
     }

@@ -180,7 +180,7 @@ impl Runner<'_> {
                 prior: prior.as_ref(),
                 config: &config,
                 proposed,
-                ctx: &self.worker.call_ctx(info, None),
+                ctx: &self.worker.call_ctx(info, &c.addr, None),
             })
             .map_err(|e| provider_diag(&c.addr, r, e, 1))?;
         let planned = mark_schema_sensitive(
@@ -216,7 +216,7 @@ impl Runner<'_> {
             timeout: timeout(Some(r), verb),
             retry: self.retry_policy(Some(r)),
             object: ObjectRecord {
-                provider: info.state_string(),
+                provider: self.worker.configs.state_string(info, &c.addr),
                 schema_version: schema_version(&self.ctx.providers, &c.addr.resource.type_),
                 dependencies: c.dependencies.clone(),
                 create_before_destroy: r.lifecycle.create_before_destroy,
@@ -263,7 +263,7 @@ impl Runner<'_> {
             retry: self.retry_policy(r),
             object: restored_object(
                 c,
-                info,
+                self.worker.configs.state_string(info, &c.addr),
                 schema_version(&self.ctx.providers, &c.addr.resource.type_),
             ),
             repetition: None,
@@ -288,7 +288,7 @@ impl Runner<'_> {
             timeout: timeout(Some(r), "read"),
             retry: self.retry_policy(Some(r)),
             object: ObjectRecord {
-                provider: info.state_string(),
+                provider: self.worker.configs.state_string(info, &c.addr),
                 schema_version: schema_version(&self.ctx.providers, &c.addr.resource.type_),
                 dependencies: c.dependencies.clone(),
                 create_before_destroy: false,
@@ -326,7 +326,7 @@ impl Runner<'_> {
             timeout: timeout(r, "delete"),
             retry: self.retry_policy(r),
             object: ObjectRecord {
-                provider: info.state_string(),
+                provider: self.worker.configs.state_string(info, &c.addr),
                 schema_version: schema_version(&self.ctx.providers, &c.addr.resource.type_),
                 dependencies: c.dependencies.clone(),
                 create_before_destroy: c.create_before_destroy,
@@ -406,11 +406,11 @@ impl Runner<'_> {
 /// How a restore records the object it writes back: as it was recorded, ready.
 pub(super) fn restored_object(
     c: &ResourceChange,
-    info: ProviderInfo,
+    provider: String,
     schema_version: u32,
 ) -> ObjectRecord {
     ObjectRecord {
-        provider: info.state_string(),
+        provider,
         schema_version,
         dependencies: c.dependencies.clone(),
         create_before_destroy: c.create_before_destroy,

@@ -251,7 +251,7 @@ impl Runner<'_> {
         });
         let mut obj = encode_object(
             &c.before,
-            &info.state_string(),
+            &self.worker.configs.state_string(info, &c.addr),
             c.dependencies.clone(),
             r.lifecycle.create_before_destroy,
             InstanceStatus::Ready,
@@ -378,7 +378,8 @@ impl Runner<'_> {
     /// Restore mode: an object that still exists is written back to state as recorded.
     pub(super) fn readopt(&self, c: &ResourceChange, info: ProviderInfo) -> VisitResult {
         let version = schema_version(&self.ctx.providers, &c.addr.resource.type_);
-        let obj = restored_object(c, info, version).encode(&c.after);
+        let provider = self.worker.configs.state_string(info, &c.addr);
+        let obj = restored_object(c, provider, version).encode(&c.after);
         let intent = Intent {
             addr: &c.addr,
             deposed: "",

@@ -267,10 +267,13 @@ impl Runner<'_> {
             Call::Read { .. } => reg.data_source(&p.addr.resource.type_).map(|(i, _)| i),
             _ => reg.resource_type(&p.addr.resource.type_).map(|(i, _)| i),
         };
+        // The settings of the configuration this object uses (an aliased one too), handed
+        // over as the provider's only, default, configuration.
         let provider = info.and_then(|i| {
-            self.worker
-                .configs
-                .get(i.name)
+            let configs = &self.worker.configs;
+            let key = crate::providers::config_key(i.name, configs.alias_of(&p.addr));
+            configs
+                .get(&key)
                 .map(|v| (i.name.to_string(), v.to_typed_json()))
         });
         let call = match &p.call {

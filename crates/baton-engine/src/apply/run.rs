@@ -125,12 +125,14 @@ pub fn apply(
         },
     )?;
     // The providers' settings, for this walk and for the rollback that may follow it.
-    let (configs, config_diags) = crate::providers::for_apply(
+    let (mut configs, config_diags) = crate::providers::for_apply(
         ctx,
         &plan.variables,
         &plan.timestamp,
         plan.mode == PlanMode::Restore,
     );
+    // Objects whose resources are gone keep the configuration state recorded for them.
+    configs.learn_aliases(&ctx.config, Some(&store.current()?));
     let env = RunEnv {
         ctx,
         store,

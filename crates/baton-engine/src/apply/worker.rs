@@ -24,8 +24,13 @@ pub(super) struct Worker {
 impl Worker {
     /// The provider context of one call to a type of provider `p`: the run's, with `p`'s
     /// settings and the call's time limit.
-    pub(super) fn call_ctx(&self, p: ProviderInfo, timeout: Option<Duration>) -> ProviderCtx {
-        let mut ctx = self.configs.ctx(&self.ctx, p);
+    pub(super) fn call_ctx(
+        &self,
+        p: ProviderInfo,
+        addr: &baton_core::InstanceAddr,
+        timeout: Option<Duration>,
+    ) -> ProviderCtx {
+        let mut ctx = self.configs.ctx_at(&self.ctx, p, addr);
         ctx.timeout = timeout;
         ctx
     }

@@ -61,7 +61,7 @@ impl Planner<'_> {
             });
         if config.is_wholly_known() && !pending && self.opts.mode != PlanMode::Destroy {
             let ro = config.clone().unmark_deep().0;
-            match dt.read(&self.call_ctx(info), &ro) {
+            match dt.read(&self.call_ctx(info, iaddr), &ro) {
                 Ok(v) => {
                     let v = mark_schema_sensitive(schema, v.mark_paths(&config.sensitive_paths()));
                     if !r.lifecycle.postconditions.is_empty() {

@@ -28,7 +28,7 @@ impl Planner<'_> {
     ) -> Option<Value> {
         let ctx = self.ctx;
         let (info, rt) = ctx.providers.resource_type(&r.addr.type_)?;
-        let pctx = self.call_ctx(info);
+        let pctx = self.call_ctx(info, iaddr);
         let schema = rt.schema();
         let before_errs = self.diags.errors().count();
         self.check_rules_with(CheckSite {

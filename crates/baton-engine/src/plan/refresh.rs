@@ -32,6 +32,10 @@ pub(super) fn refresh(
     configs: &ProviderConfigs,
     observer: &dyn Observer,
 ) -> (Refreshed, Vec<Drift>, Diagnostics) {
+    // Objects whose resources are gone keep the configuration state recorded for them.
+    let mut configs = configs.clone();
+    configs.learn_aliases(&ctx.config, Some(prior));
+    let configs = &configs;
     let mut out: Refreshed = HashMap::new();
     let mut diags = Diagnostics::new();
     let mut todo = Vec::new();
@@ -104,7 +108,7 @@ pub(super) fn refresh(
                     observer.event(Event::RefreshStart {
                         addr: key.0.clone(),
                     });
-                    let r = rt.read(&configs.ctx(pctx, info), v).map(|o| {
+                    let r = rt.read(&configs.ctx_at(pctx, info, &key.0), v).map(|o| {
                         o.map(|x| {
                             mark_schema_sensitive(rt.schema(), x.mark_paths(&v.sensitive_paths()))
                         })
@@ -199,7 +203,7 @@ fn upgrade(
             ),
         ));
     }
-    rt.upgrade(&configs.ctx(pctx, info), recorded, &v)
+    rt.upgrade(&configs.ctx_at(pctx, info, addr), recorded, &v)
         .map(|x| mark_schema_sensitive(rt.schema(), x.mark_paths(&v.sensitive_paths())))
         .map_err(|e| {
             Diagnostic::error(

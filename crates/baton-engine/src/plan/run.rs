@@ -360,8 +360,8 @@ impl<'a> Planner<'a> {
     }
 
     /// The context of a call to a type of provider `p`: the plan's, with `p`'s settings.
-    pub(super) fn call_ctx(&self, p: ProviderInfo) -> ProviderCtx {
-        self.configs.ctx(&self.pctx, p)
+    pub(super) fn call_ctx(&self, p: ProviderInfo, addr: &baton_core::InstanceAddr) -> ProviderCtx {
+        self.configs.ctx_at(&self.pctx, p, addr)
     }
 
     fn var(&mut self, p: &ModulePath, name: &str) {
