@@ -14,7 +14,7 @@ const PROVIDER: &str = env!("CARGO_BIN_EXE_terraform-provider-batontest");
 
 #[tokio::test]
 async fn schema_of_the_test_provider() {
-    let mut p = ProviderProcess::start(&StartOpts::new(PROVIDER))
+    let p = ProviderProcess::start(&StartOpts::new(PROVIDER))
         .await
         .expect("provider starts");
     assert_eq!(p.protocol(), Protocol::V6);
@@ -34,7 +34,11 @@ async fn schema_of_the_test_provider() {
     let echo = &schema.data_sources["batontest_echo"];
     assert!(echo.block.attributes["input"].required);
     assert!(echo.block.attributes["output"].computed);
-    assert_eq!(schema.resources.len(), 1);
+    assert_eq!(schema.resources.len(), 2);
+    assert_eq!(thing.version, 1);
+    let file = &schema.resources["batontest_file"].block.attributes;
+    assert!(file["path"].required && file["content"].required && file["id"].computed);
+    assert!(schema.provider.block.attributes["prefix"].optional);
     assert_eq!(schema.data_sources.len(), 1);
 
     // Baton's schema: the same attributes, and the object type the engine will use.
@@ -70,7 +74,7 @@ async fn the_provider_process_ends_when_dropped() {
 
 /// Starts the provider and returns it with `batontest_thing`'s object type.
 async fn start_with_thing_type(opts: StartOpts) -> (ProviderProcess, Type) {
-    let mut p = ProviderProcess::start(&opts)
+    let p = ProviderProcess::start(&opts)
         .await
         .expect("provider starts");
     let ty = p.schema().await.expect("schema").resources["batontest_thing"]
@@ -123,7 +127,7 @@ async fn plan_apply_read_and_destroy_round_trip_over_protocol_5() {
 }
 
 async fn round_trip(opts: StartOpts, protocol: Protocol) {
-    let mut p = ProviderProcess::start(&opts)
+    let p = ProviderProcess::start(&opts)
         .await
         .expect("provider starts");
     assert_eq!(p.protocol(), protocol);
@@ -250,7 +254,7 @@ async fn round_trip(opts: StartOpts, protocol: Protocol) {
 
 #[tokio::test]
 async fn an_error_diagnostic_keeps_its_attribute_path() {
-    let (mut p, ty) = start_with_thing_type(StartOpts::new(PROVIDER)).await;
+    let (p, ty) = start_with_thing_type(StartOpts::new(PROVIDER)).await;
     let config = thing("invalid", Value::null(Type::String));
     let err = p
         .plan_resource_change(PlanRequest {
@@ -274,7 +278,7 @@ async fn an_error_diagnostic_keeps_its_attribute_path() {
 
 #[tokio::test]
 async fn a_provider_dying_mid_call_is_a_retryable_error_with_its_stderr() {
-    let (mut p, ty) = start_with_thing_type(StartOpts::new(PROVIDER)).await;
+    let (p, ty) = start_with_thing_type(StartOpts::new(PROVIDER)).await;
     let planned = thing("crash", Value::unknown(Type::String));
     let err = p
         .apply_resource_change(ApplyRequest {
@@ -297,7 +301,7 @@ async fn a_provider_dying_mid_call_is_a_retryable_error_with_its_stderr() {
 async fn a_hanging_call_times_out_with_the_stderr() {
     let mut opts = StartOpts::new(PROVIDER);
     opts.call_timeout = Some(Duration::from_millis(500));
-    let (mut p, ty) = start_with_thing_type(opts).await;
+    let (p, ty) = start_with_thing_type(opts).await;
     let planned = thing("hang", Value::unknown(Type::String));
     let err = p
         .apply_resource_change(ApplyRequest {
@@ -321,7 +325,7 @@ async fn a_hanging_call_times_out_with_the_stderr() {
 
 #[tokio::test]
 async fn import_and_upgrade_state() {
-    let mut p = ProviderProcess::start(&StartOpts::new(PROVIDER))
+    let p = ProviderProcess::start(&StartOpts::new(PROVIDER))
         .await
         .expect("provider starts");
     let imported = p
@@ -372,7 +376,7 @@ async fn validation_diagnostics_over_both_protocols() {
         if protocol == "5" {
             opts.env = vec![("BATONTEST_PROTOCOL".to_string(), "5".to_string())];
         }
-        let mut p = ProviderProcess::start(&opts)
+        let p = ProviderProcess::start(&opts)
             .await
             .expect("provider starts");
         let tag_ty = Type::object(BTreeMap::from([
