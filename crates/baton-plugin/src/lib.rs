@@ -26,4 +26,6 @@ pub use process::{
     AppliedChange, ApplyRequest, Ended, Imported, PlanRequest, PlannedChange, ProviderProcess,
     StartOpts,
 };
-pub use schema::{Attribute, Block, NestedBlock, Nesting, ProviderSchema, TypeSchema};
+pub use schema::{
+    Attribute, Block, FunctionSignature, NestedBlock, Nesting, ProviderSchema, TypeSchema,
+};

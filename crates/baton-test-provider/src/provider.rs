@@ -15,7 +15,8 @@
 //!   replacement) holding `content`. Read reports the file's actual content, or null when it
 //!   is gone; import takes the path.
 //! - `provider::batontest::upper(s)` upper-cases a string; the empty string is a function
-//!   error on argument 0.
+//!   error on argument 0. GetProviderSchema lists it, unless `BATONTEST_SCHEMA_FUNCTIONS=0`
+//!   (then only GetFunctions does, as with providers older than Terraform 1.8's protocol).
 //!
 //! Must stay deterministic (ids are derived from names and paths) so outputs can be asserted.
 //! The only state kept between calls is the provider configuration (the prefix): objects live
@@ -156,7 +157,11 @@ macro_rules! handlers {
                     (FILE.to_string(), file),
                 ]),
                 data_source_schemas: HashMap::from([(ECHO.to_string(), echo)]),
-                functions: functions(),
+                functions: if std::env::var("BATONTEST_SCHEMA_FUNCTIONS").as_deref() == Ok("0") {
+                    HashMap::new()
+                } else {
+                    functions()
+                },
                 server_capabilities: Some(pb::ServerCapabilities {
                     plan_destroy: false,
                     ..Default::default()

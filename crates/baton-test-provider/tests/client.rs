@@ -1,5 +1,6 @@
 //! Baton's plugin client (`baton-plugin`) against the test provider: handshake with automatic
-//! mTLS, GetProviderSchema, the conversion into Baton's schema, and a clean stop.
+//! mTLS, GetProviderSchema, the conversion into Baton's schema, the value calls, provider
+//! configuration, state upgrades, provider functions, and a clean stop.
 //!
 //! Lives here, not in `baton-plugin`, because only this package can name the provider binary
 //! (`CARGO_BIN_EXE_…`) without building anything extra.
@@ -423,6 +424,186 @@ async fn validation_diagnostics_over_both_protocols() {
             .await
             .expect("validate provider");
         assert!(provider.is_empty(), "{provider:?}");
+        p.stop(Duration::from_secs(5)).await.expect("clean stop");
+    }
+}
+
+/// Start options for protocol "6" or "5".
+fn opts_for(protocol: &str) -> StartOpts {
+    let mut opts = StartOpts::new(PROVIDER);
+    // Unset, the provider chooses 6.
+    if protocol == "5" {
+        opts.env = vec![("BATONTEST_PROTOCOL".to_string(), "5".to_string())];
+    }
+    opts
+}
+
+#[tokio::test]
+async fn functions_are_listed_and_called_over_both_protocols() {
+    for protocol in ["6", "5"] {
+        let p = ProviderProcess::start(&opts_for(protocol))
+            .await
+            .expect("provider starts");
+        let functions = p.get_functions().await.expect("functions");
+        assert_eq!(
+            functions.keys().collect::<Vec<_>>(),
+            vec!["upper"],
+            "protocol {protocol}"
+        );
+        let upper = &functions["upper"];
+        assert_eq!(
+            upper.params,
+            vec![("s".to_string(), Type::String, false)],
+            "protocol {protocol}"
+        );
+        assert_eq!(upper.variadic, None);
+        assert_eq!(upper.ret, Type::String);
+        // GetProviderSchema lists them too.
+        assert_eq!(&p.schema().await.expect("schema").functions["upper"], upper);
+
+        let up = p
+            .call_function("upper", &[Value::string("abc")])
+            .await
+            .expect("call");
+        assert_eq!(up.as_str(), Some("ABC"), "protocol {protocol}: {up:?}");
+
+        let err = p
+            .call_function("upper", &[Value::string("")])
+            .await
+            .expect_err("empty string refused");
+        let baton_plugin::PluginError::Function {
+            name,
+            text,
+            argument,
+        } = &err
+        else {
+            panic!("expected Function, got {err:?}");
+        };
+        assert_eq!(name, "upper");
+        assert_eq!(text, "empty string");
+        assert_eq!(*argument, Some(0));
+        assert!(!err.is_retryable());
+
+        let err = p
+            .call_function("upper", &[])
+            .await
+            .expect_err("missing argument");
+        assert!(
+            matches!(
+                err,
+                baton_plugin::PluginError::Function { argument: None, .. }
+            ),
+            "{err:?}"
+        );
+        let err = p
+            .call_function("lower", &[Value::string("A")])
+            .await
+            .expect_err("no such function");
+        assert!(
+            matches!(err, baton_plugin::PluginError::UnknownFunction { .. }),
+            "{err:?}"
+        );
+        p.stop(Duration::from_secs(5)).await.expect("clean stop");
+    }
+}
+
+#[tokio::test]
+async fn functions_missing_from_the_schema_come_from_get_functions() {
+    for protocol in ["6", "5"] {
+        let mut opts = opts_for(protocol);
+        opts.env
+            .push(("BATONTEST_SCHEMA_FUNCTIONS".to_string(), "0".to_string()));
+        let p = ProviderProcess::start(&opts)
+            .await
+            .expect("provider starts");
+        assert!(p.schema().await.expect("schema").functions.is_empty());
+        let functions = p.get_functions().await.expect("functions");
+        assert_eq!(functions["upper"].ret, Type::String, "protocol {protocol}");
+        let up = p
+            .call_function("upper", &[Value::string("x")])
+            .await
+            .expect("call");
+        assert_eq!(up.as_str(), Some("X"));
+        p.stop(Duration::from_secs(5)).await.expect("clean stop");
+    }
+}
+
+#[tokio::test]
+async fn a_configured_prefix_shapes_new_ids_over_both_protocols() {
+    for protocol in ["6", "5"] {
+        let (p, ty) = start_with_thing_type(opts_for(protocol)).await;
+        let err = p
+            .configure(&obj(&[("prefix", Value::string("bad"))]))
+            .await
+            .expect_err("bad prefix refused");
+        let baton_plugin::PluginError::Diagnostics { diagnostics, .. } = &err else {
+            panic!("expected Diagnostics, got {err:?}");
+        };
+        assert_eq!(diagnostics[0].summary, "Invalid prefix");
+        assert_eq!(diagnostics[0].attribute.as_deref(), Some("prefix"));
+
+        p.configure(&obj(&[("prefix", Value::string("p"))]))
+            .await
+            .expect("configure");
+        let planned = thing("alpha", Value::unknown(Type::String));
+        let applied = p
+            .apply_resource_change(ApplyRequest {
+                type_name: "batontest_thing",
+                prior: &Value::null(ty),
+                planned: &planned,
+                config: &thing("alpha", Value::null(Type::String)),
+                planned_private: &[],
+            })
+            .await
+            .expect("apply");
+        assert_eq!(
+            applied.new_state.get_attr("id").and_then(Value::as_str),
+            Some("p-thing-alpha"),
+            "protocol {protocol}"
+        );
+        let imported = p
+            .import_resource_state("batontest_thing", "p-thing-beta")
+            .await
+            .expect("import of a prefixed id");
+        assert_eq!(
+            imported[0].state.get_attr("name").and_then(Value::as_str),
+            Some("beta")
+        );
+        p.stop(Duration::from_secs(5)).await.expect("clean stop");
+    }
+}
+
+#[tokio::test]
+async fn a_version_0_state_is_upgraded_over_both_protocols() {
+    for protocol in ["6", "5"] {
+        let p = ProviderProcess::start(&opts_for(protocol))
+            .await
+            .expect("provider starts");
+        let upgraded = p
+            .upgrade_resource_state(
+                "batontest_thing",
+                0,
+                br#"{"id":"thing-a","label":"a","secret":null,"tag":[]}"#,
+            )
+            .await
+            .expect("upgrade");
+        assert_eq!(
+            upgraded.get_attr("name").and_then(Value::as_str),
+            Some("a"),
+            "protocol {protocol}: {upgraded:?}"
+        );
+        assert_eq!(
+            upgraded.get_attr("id").and_then(Value::as_str),
+            Some("thing-a")
+        );
+        let err = p
+            .upgrade_resource_state("batontest_thing", 2, br#"{"id":"thing-a","name":"a"}"#)
+            .await
+            .expect_err("a future version is refused");
+        assert!(
+            err.to_string().contains("Unsupported schema version"),
+            "{err}"
+        );
         p.stop(Duration::from_secs(5)).await.expect("clean stop");
     }
 }
