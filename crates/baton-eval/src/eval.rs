@@ -26,6 +26,17 @@ pub trait Scope {
     fn provider_declared(&self, _local_name: &str) -> bool {
         true
     }
+    /// Calls function `name` of provider `provider` (`provider::PROVIDER::NAME(args)`), if
+    /// this scope knows it: `None` leaves the call to the built-in function table. An `Err`
+    /// is the function's message.
+    fn provider_function(
+        &self,
+        _provider: &str,
+        _name: &str,
+        _args: &[Value],
+    ) -> Option<Result<Value, String>> {
+        None
+    }
 }
 
 /// A scope in which no reference is valid (constants, `templatefile` bodies).
@@ -293,8 +304,10 @@ impl<'a> Evaluator<'a> {
         if short == "try" || short == "can" {
             return self.try_or_can(short, args, span);
         }
-        if let Some(rest) = name.strip_prefix("provider::") {
-            let (provider, func) = rest.split_once("::").unwrap_or((rest, ""));
+        let provider_fn = name
+            .strip_prefix("provider::")
+            .map(|rest| rest.split_once("::").unwrap_or((rest, "")));
+        if let Some((provider, func)) = provider_fn {
             if !self.scope.provider_declared(provider) {
                 return Err(Diagnostic::error(
                     "Unknown provider function",
@@ -303,10 +316,9 @@ impl<'a> Evaluator<'a> {
                 .at(span));
             }
         }
-        let Some(f) = reg.get(name) else {
-            let detail = if name.contains("::") {
-                format!("There is no function named \"{name}\". Provider-defined functions are not available.")
-            } else {
+        let f = reg.get(name);
+        if f.is_none() && provider_fn.is_none() {
+            let detail = {
                 let names = reg.names();
                 match baton_config::model::suggest(name, &names) {
                     Some(s) => {
@@ -316,43 +328,30 @@ impl<'a> Evaluator<'a> {
                 }
             };
             return Err(Diagnostic::error("Call to unknown function", detail).at(span));
+        }
+        let (values, arg_spans) = match self.call_args(args, expand_final)? {
+            Ok(evaluated) => evaluated,
+            Err(unknown) => return Ok(unknown),
         };
-        let mut values = Vec::with_capacity(args.len());
-        let mut arg_spans = Vec::with_capacity(args.len());
-        for (i, a) in args.iter().enumerate() {
-            let v = self.eval(a)?;
-            if expand_final && i == args.len() - 1 {
-                let (v, s) = v.unmark();
-                if v.is_null() {
-                    return Err(Diagnostic::error(
-                        "Invalid expanding argument value",
-                        "The expanding argument (indicated by ...) must not be null.",
+        if let Some((provider, func)) = provider_fn {
+            if let Some(r) = self.scope.provider_function(provider, func, &values) {
+                return r.map_err(|message| {
+                    Diagnostic::error(
+                        "Error in function call",
+                        format!("Call to function \"{name}\" failed: {message}."),
                     )
-                    .at(a.span));
-                }
-                if !v.is_known() {
-                    return Ok(Value::dynamic_unknown().with_sensitive(s));
-                }
-                match v.as_seq() {
-                    Some(items) => {
-                        for x in items {
-                            values.push(x.clone().with_sensitive(s));
-                            arg_spans.push(a.span);
-                        }
-                    }
-                    None => {
-                        return Err(Diagnostic::error(
-                            "Invalid expanding argument value",
-                            "The expanding argument (indicated by ...) must be of a tuple, list, or set type.",
-                        )
-                        .at(a.span))
-                    }
-                }
-            } else {
-                values.push(v);
-                arg_spans.push(a.span);
+                    .at(span)
+                });
             }
         }
+        let Some(f) = f else {
+            let detail = if name.contains("::") {
+                format!("There is no function named \"{name}\". Provider-defined functions are not available.")
+            } else {
+                format!("There is no function named \"{name}\".")
+            };
+            return Err(Diagnostic::error("Call to unknown function", detail).at(span));
+        };
         if f.name == "templatefile" {
             return crate::functions::templatefile(self, &values, &arg_spans, span);
         }
@@ -374,6 +373,53 @@ impl<'a> Evaluator<'a> {
                 .at(at)
             }
         })
+    }
+
+    /// A call's arguments, evaluated, with their spans (a final `...` argument expanded); or,
+    /// when that expanding argument is unknown, the call's (unknown) result.
+    #[allow(clippy::type_complexity)]
+    fn call_args(
+        &mut self,
+        args: &[Expr],
+        expand_final: bool,
+    ) -> Result<Result<(Vec<Value>, Vec<Span>), Value>, Diagnostic> {
+        let mut values = Vec::with_capacity(args.len());
+        let mut arg_spans = Vec::with_capacity(args.len());
+        for (i, a) in args.iter().enumerate() {
+            let v = self.eval(a)?;
+            if expand_final && i == args.len() - 1 {
+                let (v, s) = v.unmark();
+                if v.is_null() {
+                    return Err(Diagnostic::error(
+                        "Invalid expanding argument value",
+                        "The expanding argument (indicated by ...) must not be null.",
+                    )
+                    .at(a.span));
+                }
+                if !v.is_known() {
+                    return Ok(Err(Value::dynamic_unknown().with_sensitive(s)));
+                }
+                match v.as_seq() {
+                    Some(items) => {
+                        for x in items {
+                            values.push(x.clone().with_sensitive(s));
+                            arg_spans.push(a.span);
+                        }
+                    }
+                    None => {
+                        return Err(Diagnostic::error(
+                            "Invalid expanding argument value",
+                            "The expanding argument (indicated by ...) must be of a tuple, list, or set type.",
+                        )
+                        .at(a.span))
+                    }
+                }
+            } else {
+                values.push(v);
+                arg_spans.push(a.span);
+            }
+        }
+        Ok(Ok((values, arg_spans)))
     }
 
     /// `try(a, b, ...)` returns the first argument that evaluates without error; `can(x)`
