@@ -347,7 +347,7 @@ impl Scope for InstanceScope<'_> {
         provider: &str,
         name: &str,
         args: &[Value],
-    ) -> Option<Result<Value, String>> {
+    ) -> Option<baton_eval::functions::FnResult> {
         self.providers.call_function(provider, name, args)
     }
 

@@ -447,13 +447,16 @@ impl baton_provider::ProviderFunction for Shout {
         }
     }
 
-    fn call(&self, args: &[Value]) -> Result<Value, String> {
+    fn call(&self, args: &[Value]) -> Result<Value, baton_provider::FnError> {
         let s = args.first().and_then(Value::as_str).unwrap_or_default();
         if let Ok(mut c) = self.calls.lock() {
             c.push(s.to_string());
         }
         if s.is_empty() {
-            return Err("empty string".to_string());
+            return Err(baton_provider::FnError::arg(0, "empty string"));
+        }
+        if s == "?" {
+            return Err(baton_provider::FnError::new("no questions"));
         }
         Ok(Value::string(format!("{}!", s.to_uppercase())))
     }
@@ -499,13 +502,24 @@ fn provider_functions_come_from_the_runs_provider_set() {
     assert!(calls.iter().all(|c| !c.is_empty()), "{calls:?}");
     assert!(calls.contains(&"later".to_string()), "{calls:?}");
 
-    // The function's refusal is an error at the call.
+    // The function's refusals, worded as Terraform words a plugin's FunctionError: on the
+    // argument, or on the call.
     let refused = format!("{head}output \"o\" {{\n  value = provider::echo::shout(\"\")\n}}\n");
     let dir = stack(root.path(), "refused", &refused);
     let (_, diags) = apply(&dir, set.clone(), &[]);
     assert!(
+        diags
+            .iter()
+            .any(|d| d
+                == "Invalid function argument: Invalid value for \"s\" parameter: empty string."),
+        "{diags:?}"
+    );
+    let refused = format!("{head}output \"o\" {{\n  value = provider::echo::shout(\"?\")\n}}\n");
+    let dir = stack(root.path(), "refused-call", &refused);
+    let (_, diags) = apply(&dir, set.clone(), &[]);
+    assert!(
         diags.iter().any(|d| d
-            == "Error in function call: Call to function \"provider::echo::shout\" failed: empty string."),
+            == "Error in function call: Call to function \"provider::echo::shout\" failed: no questions."),
         "{diags:?}"
     );
 

@@ -27,14 +27,14 @@ pub trait Scope {
         true
     }
     /// Calls function `name` of provider `provider` (`provider::PROVIDER::NAME(args)`), if
-    /// this scope knows it: `None` leaves the call to the built-in function table. An `Err`
-    /// is the function's message.
+    /// this scope knows it: `None` leaves the call to the built-in function table. Errors are
+    /// worded and attributed (`FnError::arg`) as the built-in functions' are.
     fn provider_function(
         &self,
         _provider: &str,
         _name: &str,
         _args: &[Value],
-    ) -> Option<Result<Value, String>> {
+    ) -> Option<functions::FnResult> {
         None
     }
 }
@@ -333,15 +333,24 @@ impl<'a> Evaluator<'a> {
             Ok(evaluated) => evaluated,
             Err(unknown) => return Ok(unknown),
         };
+        let fn_error = |e: functions::FnError| {
+            let at = e
+                .arg
+                .and_then(|i| arg_spans.get(i).copied())
+                .unwrap_or(span);
+            if e.arg.is_some() {
+                Diagnostic::error("Invalid function argument", e.message).at(at)
+            } else {
+                Diagnostic::error(
+                    "Error in function call",
+                    format!("Call to function \"{name}\" failed: {}", e.message),
+                )
+                .at(at)
+            }
+        };
         if let Some((provider, func)) = provider_fn {
             if let Some(r) = self.scope.provider_function(provider, func, &values) {
-                return r.map_err(|message| {
-                    Diagnostic::error(
-                        "Error in function call",
-                        format!("Call to function \"{name}\" failed: {message}."),
-                    )
-                    .at(span)
-                });
+                return r.map_err(fn_error);
             }
         }
         let Some(f) = f else {
@@ -358,21 +367,7 @@ impl<'a> Evaluator<'a> {
         if f.name == "templatestring" {
             return crate::functions::templatestring(self, &values, &arg_spans, span);
         }
-        functions::call(f, &self.fn_ctx, values).map_err(|e| {
-            let at = e
-                .arg
-                .and_then(|i| arg_spans.get(i).copied())
-                .unwrap_or(span);
-            if e.arg.is_some() {
-                Diagnostic::error("Invalid function argument", e.message).at(at)
-            } else {
-                Diagnostic::error(
-                    "Error in function call",
-                    format!("Call to function \"{name}\" failed: {}", e.message),
-                )
-                .at(at)
-            }
-        })
+        functions::call(f, &self.fn_ctx, values).map_err(fn_error)
     }
 
     /// A call's arguments, evaluated, with their spans (a final `...` argument expanded); or,

@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use function::{Param, ProviderFunction, Signature};
+pub use function::{FnError, Param, ProviderFunction, Signature};
 pub use registry::{registry, ProviderInfo, Registry};
 pub use schema::{Attr, NestedBlock, Nesting, Schema};
 

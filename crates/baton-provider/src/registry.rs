@@ -9,7 +9,7 @@
 //! so copying a set to extend it is cheap.
 
 use crate::builtin;
-use crate::function::{self, ProviderFunction};
+use crate::function::{self, FnError, ProviderFunction};
 use crate::schema::Schema;
 use crate::{DataSourceType, ResourceType};
 use baton_eval::Value;
@@ -158,9 +158,13 @@ impl Registry {
         provider: &str,
         name: &str,
         args: &[Value],
-    ) -> Option<Result<Value, String>> {
-        self.function(provider, name)
-            .map(|f| function::call(f, args))
+    ) -> Option<Result<Value, FnError>> {
+        let f = self.function(provider, name)?;
+        Some(function::call(
+            f,
+            &format!("provider::{provider}::{name}"),
+            args,
+        ))
     }
 
     fn declare(&mut self, p: ProviderInfo) {
