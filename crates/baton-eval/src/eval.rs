@@ -66,6 +66,14 @@ pub struct Evaluator<'a> {
 
 type R = Result<Value, Diagnostic>;
 
+/// A function call's arguments, evaluated.
+enum CallArgs {
+    /// The values, with the span each came from.
+    Evaluated(Vec<Value>, Vec<Span>),
+    /// The expanding (`...`) argument is unknown: so is the call, which is this value.
+    UnknownExpansion(Value),
+}
+
 fn sens(v: Value, s: bool) -> Value {
     v.with_sensitive(s)
 }
@@ -330,8 +338,8 @@ impl<'a> Evaluator<'a> {
             return Err(Diagnostic::error("Call to unknown function", detail).at(span));
         }
         let (values, arg_spans) = match self.call_args(args, expand_final)? {
-            Ok(evaluated) => evaluated,
-            Err(unknown) => return Ok(unknown),
+            CallArgs::Evaluated(values, spans) => (values, spans),
+            CallArgs::UnknownExpansion(result) => return Ok(result),
         };
         let fn_error = |e: functions::FnError| {
             let at = e
@@ -370,14 +378,8 @@ impl<'a> Evaluator<'a> {
         functions::call(f, &self.fn_ctx, values).map_err(fn_error)
     }
 
-    /// A call's arguments, evaluated, with their spans (a final `...` argument expanded); or,
-    /// when that expanding argument is unknown, the call's (unknown) result.
-    #[allow(clippy::type_complexity)]
-    fn call_args(
-        &mut self,
-        args: &[Expr],
-        expand_final: bool,
-    ) -> Result<Result<(Vec<Value>, Vec<Span>), Value>, Diagnostic> {
+    /// A call's arguments, evaluated, with their spans (a final `...` argument expanded).
+    fn call_args(&mut self, args: &[Expr], expand_final: bool) -> Result<CallArgs, Diagnostic> {
         let mut values = Vec::with_capacity(args.len());
         let mut arg_spans = Vec::with_capacity(args.len());
         for (i, a) in args.iter().enumerate() {
@@ -392,7 +394,9 @@ impl<'a> Evaluator<'a> {
                     .at(a.span));
                 }
                 if !v.is_known() {
-                    return Ok(Err(Value::dynamic_unknown().with_sensitive(s)));
+                    return Ok(CallArgs::UnknownExpansion(
+                        Value::dynamic_unknown().with_sensitive(s),
+                    ));
                 }
                 match v.as_seq() {
                     Some(items) => {
@@ -414,7 +418,7 @@ impl<'a> Evaluator<'a> {
                 arg_spans.push(a.span);
             }
         }
-        Ok(Ok((values, arg_spans)))
+        Ok(CallArgs::Evaluated(values, arg_spans))
     }
 
     /// `try(a, b, ...)` returns the first argument that evaluates without error; `can(x)`

@@ -269,7 +269,19 @@ fn terraform_calls_the_provider_function() {
         let dir = workspace(&config);
         let run = run_terraform(dir.path(), protocol, &["plan", "-input=false", "-no-color"]);
         assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
-        assert!(run.stderr.contains("empty string"), "{}", run.stderr);
+        // The FunctionError's argument index makes it an argument error (Baton words it
+        // the same way).
+        assert!(
+            run.stderr.contains("Invalid function argument"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr
+                .contains(r#"Invalid value for "s" parameter: empty string."#),
+            "{}",
+            run.stderr
+        );
     }
 }
 
