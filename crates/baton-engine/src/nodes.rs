@@ -51,13 +51,7 @@ pub use crate::context::module_of;
 
 impl<'a> NodeEval<'a> {
     pub fn scope<'s>(&'s self, mi: &'s ModuleInstance) -> InstanceScope<'s> {
-        InstanceScope::new(
-            self.state,
-            &self.ctx.config,
-            mi,
-            &self.ctx.cwd,
-            &self.ctx.workspace,
-        )
+        InstanceScope::new(self.state, self.ctx, mi)
     }
 
     pub fn evaluator<'s>(&'s self, scope: &'s InstanceScope<'s>) -> Evaluator<'s> {

@@ -298,25 +298,27 @@ pub struct InstanceScope<'a> {
     /// What `path.cwd` returns (`Context::cwd`).
     pub cwd: &'a PathBuf,
     pub workspace: &'a str,
+    /// The run's providers, for provider functions (`provider::NAME::FN`).
+    pub providers: &'a baton_provider::Registry,
 }
 
 impl<'a> InstanceScope<'a> {
+    /// The scope of `module` in the run of `ctx`, over the values in `state`.
     pub fn new(
         state: &'a EvalState,
-        config: &'a Config,
+        ctx: &'a crate::context::Context,
         module: &'a ModuleInstance,
-        cwd: &'a PathBuf,
-        workspace: &'a str,
     ) -> InstanceScope<'a> {
         InstanceScope {
             state,
-            config,
+            config: &ctx.config,
             module,
             count_index: None,
             each: None,
             self_value: None,
-            cwd,
-            workspace,
+            cwd: &ctx.cwd,
+            workspace: &ctx.workspace,
+            providers: &ctx.providers,
         }
     }
 
@@ -338,6 +340,15 @@ impl Scope for InstanceScope<'_> {
     fn provider_declared(&self, local_name: &str) -> bool {
         crate::context::module_of(self.config, &self.module.path())
             .is_some_and(|m| m.terraform.required_providers.contains_key(local_name))
+    }
+
+    fn provider_function(
+        &self,
+        provider: &str,
+        name: &str,
+        args: &[Value],
+    ) -> Option<baton_eval::functions::FnResult> {
+        self.providers.call_function(provider, name, args)
     }
 
     fn get(&self, r: &RefAt) -> Result<Value, Diagnostic> {

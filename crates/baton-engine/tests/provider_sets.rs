@@ -426,3 +426,125 @@ fn provider_settings_are_evaluated_before_planning() {
     assert!(!calls.is_empty());
     assert!(calls.iter().all(|(_, c)| c.is_none()), "{calls:?}");
 }
+
+/// `provider::echo::shout(s)`: `s` upper-cased with a `!`; the empty string is refused. Records
+/// what it was called with.
+#[derive(Default)]
+struct Shout {
+    calls: Mutex<Vec<String>>,
+}
+
+impl baton_provider::ProviderFunction for Shout {
+    fn signature(&self) -> baton_provider::Signature {
+        baton_provider::Signature {
+            params: vec![baton_provider::Param {
+                name: "s".to_string(),
+                ty: Type::String,
+                allow_null: false,
+            }],
+            variadic: None,
+            ret: Type::String,
+        }
+    }
+
+    fn call(&self, args: &[Value]) -> Result<Value, baton_provider::FnError> {
+        let s = args.first().and_then(Value::as_str).unwrap_or_default();
+        if let Ok(mut c) = self.calls.lock() {
+            c.push(s.to_string());
+        }
+        if s.is_empty() {
+            return Err(baton_provider::FnError::arg(0, "empty string"));
+        }
+        if s == "?" {
+            return Err(baton_provider::FnError::new("no questions"));
+        }
+        Ok(Value::string(format!("{}!", s.to_uppercase())))
+    }
+}
+
+#[test]
+fn provider_functions_come_from_the_runs_provider_set() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let shout = Arc::new(Shout::default());
+    let set = {
+        let mut set = (*with_echo(&Arc::new(EchoNote::new()))).clone();
+        set.add_function(ECHO, "shout", shout.clone());
+        Arc::new(set)
+    };
+    let head = "terraform {\n  required_providers {\n    echo = { source = \"example.com/test/echo\" }\n  }\n}\n\n";
+    // A known argument (here a number, converted to the parameter's string), an argument known
+    // only after apply (the function is not called with it while planning), and a sensitive
+    // one (the result is sensitive).
+    let config = format!(
+        "{head}variable \"quiet\" {{\n  default   = \"psst\"\n  sensitive = true\n}}\n\n\
+         resource \"terraform_data\" \"t\" {{\n  input = \"later\"\n}}\n\n\
+         output \"greeting\" {{\n  value = provider::echo::shout(42)\n}}\n\n\
+         output \"late\" {{\n  value = provider::echo::shout(terraform_data.t.output)\n}}\n\n\
+         output \"quiet\" {{\n  value     = provider::echo::shout(var.quiet)\n  sensitive = true\n}}\n"
+    );
+    let dir = stack(root.path(), "fn", &config);
+    let (outcome, diags) = apply(&dir, set.clone(), &[]);
+    let RunOutcome::Ran(ran) = &outcome else {
+        panic!("the run did not run: {diags:?}")
+    };
+    assert!(ran.succeeded(), "{:?}", ran.report.diags);
+    let output = |name: &str| {
+        ran.report
+            .outputs
+            .get(name)
+            .map(|(v, _)| v.clone())
+            .unwrap_or_else(|| panic!("no output {name}"))
+    };
+    assert_eq!(output("greeting").as_str(), Some("42!"));
+    assert_eq!(output("late").as_str(), Some("LATER!"));
+    assert!(output("quiet").contains_sensitive());
+    let calls = shout.calls.lock().map(|c| c.clone()).unwrap_or_default();
+    assert!(calls.iter().all(|c| !c.is_empty()), "{calls:?}");
+    assert!(calls.contains(&"later".to_string()), "{calls:?}");
+
+    // The function's refusals, worded as Terraform words a plugin's FunctionError: on the
+    // argument, or on the call.
+    let refused = format!("{head}output \"o\" {{\n  value = provider::echo::shout(\"\")\n}}\n");
+    let dir = stack(root.path(), "refused", &refused);
+    let (_, diags) = apply(&dir, set.clone(), &[]);
+    assert!(
+        diags
+            .iter()
+            .any(|d| d
+                == "Invalid function argument: Invalid value for \"s\" parameter: empty string."),
+        "{diags:?}"
+    );
+    let refused = format!("{head}output \"o\" {{\n  value = provider::echo::shout(\"?\")\n}}\n");
+    let dir = stack(root.path(), "refused-call", &refused);
+    let (_, diags) = apply(&dir, set.clone(), &[]);
+    assert!(
+        diags.iter().any(|d| d
+            == "Error in function call: Call to function \"provider::echo::shout\" failed: no questions."),
+        "{diags:?}"
+    );
+
+    // The result of a sensitive argument is sensitive: an output must say so.
+    let leak = format!(
+        "{head}variable \"quiet\" {{\n  default   = \"psst\"\n  sensitive = true\n}}\n\n\
+         output \"o\" {{\n  value = provider::echo::shout(var.quiet)\n}}\n"
+    );
+    let dir = stack(root.path(), "leak", &leak);
+    let (_, diags) = apply(&dir, set.clone(), &[]);
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.starts_with("Output refers to sensitive values")),
+        "{diags:?}"
+    );
+
+    // A function the set lacks is still unknown.
+    let missing = format!("{head}output \"o\" {{\n  value = provider::echo::whisper(\"a\")\n}}\n");
+    let dir = stack(root.path(), "missing", &missing);
+    let (_, diags) = apply(&dir, set, &[]);
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.starts_with("Call to unknown function")),
+        "{diags:?}"
+    );
+}

@@ -26,6 +26,17 @@ pub trait Scope {
     fn provider_declared(&self, _local_name: &str) -> bool {
         true
     }
+    /// Calls function `name` of provider `provider` (`provider::PROVIDER::NAME(args)`), if
+    /// this scope knows it: `None` leaves the call to the built-in function table. Errors are
+    /// worded and attributed (`FnError::arg`) as the built-in functions' are.
+    fn provider_function(
+        &self,
+        _provider: &str,
+        _name: &str,
+        _args: &[Value],
+    ) -> Option<functions::FnResult> {
+        None
+    }
 }
 
 /// A scope in which no reference is valid (constants, `templatefile` bodies).
@@ -54,6 +65,14 @@ pub struct Evaluator<'a> {
 }
 
 type R = Result<Value, Diagnostic>;
+
+/// A function call's arguments, evaluated.
+enum CallArgs {
+    /// The values, with the span each came from.
+    Evaluated(Vec<Value>, Vec<Span>),
+    /// The expanding (`...`) argument is unknown: so is the call, which is this value.
+    UnknownExpansion(Value),
+}
 
 fn sens(v: Value, s: bool) -> Value {
     v.with_sensitive(s)
@@ -293,8 +312,10 @@ impl<'a> Evaluator<'a> {
         if short == "try" || short == "can" {
             return self.try_or_can(short, args, span);
         }
-        if let Some(rest) = name.strip_prefix("provider::") {
-            let (provider, func) = rest.split_once("::").unwrap_or((rest, ""));
+        let provider_fn = name
+            .strip_prefix("provider::")
+            .map(|rest| rest.split_once("::").unwrap_or((rest, "")));
+        if let Some((provider, func)) = provider_fn {
             if !self.scope.provider_declared(provider) {
                 return Err(Diagnostic::error(
                     "Unknown provider function",
@@ -303,10 +324,9 @@ impl<'a> Evaluator<'a> {
                 .at(span));
             }
         }
-        let Some(f) = reg.get(name) else {
-            let detail = if name.contains("::") {
-                format!("There is no function named \"{name}\". Provider-defined functions are not available.")
-            } else {
+        let f = reg.get(name);
+        if f.is_none() && provider_fn.is_none() {
+            let detail = {
                 let names = reg.names();
                 match baton_config::model::suggest(name, &names) {
                     Some(s) => {
@@ -316,7 +336,50 @@ impl<'a> Evaluator<'a> {
                 }
             };
             return Err(Diagnostic::error("Call to unknown function", detail).at(span));
+        }
+        let (values, arg_spans) = match self.call_args(args, expand_final)? {
+            CallArgs::Evaluated(values, spans) => (values, spans),
+            CallArgs::UnknownExpansion(result) => return Ok(result),
         };
+        let fn_error = |e: functions::FnError| {
+            let at = e
+                .arg
+                .and_then(|i| arg_spans.get(i).copied())
+                .unwrap_or(span);
+            if e.arg.is_some() {
+                Diagnostic::error("Invalid function argument", e.message).at(at)
+            } else {
+                Diagnostic::error(
+                    "Error in function call",
+                    format!("Call to function \"{name}\" failed: {}", e.message),
+                )
+                .at(at)
+            }
+        };
+        if let Some((provider, func)) = provider_fn {
+            if let Some(r) = self.scope.provider_function(provider, func, &values) {
+                return r.map_err(fn_error);
+            }
+        }
+        let Some(f) = f else {
+            let detail = if name.contains("::") {
+                format!("There is no function named \"{name}\". Provider-defined functions are not available.")
+            } else {
+                format!("There is no function named \"{name}\".")
+            };
+            return Err(Diagnostic::error("Call to unknown function", detail).at(span));
+        };
+        if f.name == "templatefile" {
+            return crate::functions::templatefile(self, &values, &arg_spans, span);
+        }
+        if f.name == "templatestring" {
+            return crate::functions::templatestring(self, &values, &arg_spans, span);
+        }
+        functions::call(f, &self.fn_ctx, values).map_err(fn_error)
+    }
+
+    /// A call's arguments, evaluated, with their spans (a final `...` argument expanded).
+    fn call_args(&mut self, args: &[Expr], expand_final: bool) -> Result<CallArgs, Diagnostic> {
         let mut values = Vec::with_capacity(args.len());
         let mut arg_spans = Vec::with_capacity(args.len());
         for (i, a) in args.iter().enumerate() {
@@ -331,7 +394,9 @@ impl<'a> Evaluator<'a> {
                     .at(a.span));
                 }
                 if !v.is_known() {
-                    return Ok(Value::dynamic_unknown().with_sensitive(s));
+                    return Ok(CallArgs::UnknownExpansion(
+                        Value::dynamic_unknown().with_sensitive(s),
+                    ));
                 }
                 match v.as_seq() {
                     Some(items) => {
@@ -353,27 +418,7 @@ impl<'a> Evaluator<'a> {
                 arg_spans.push(a.span);
             }
         }
-        if f.name == "templatefile" {
-            return crate::functions::templatefile(self, &values, &arg_spans, span);
-        }
-        if f.name == "templatestring" {
-            return crate::functions::templatestring(self, &values, &arg_spans, span);
-        }
-        functions::call(f, &self.fn_ctx, values).map_err(|e| {
-            let at = e
-                .arg
-                .and_then(|i| arg_spans.get(i).copied())
-                .unwrap_or(span);
-            if e.arg.is_some() {
-                Diagnostic::error("Invalid function argument", e.message).at(at)
-            } else {
-                Diagnostic::error(
-                    "Error in function call",
-                    format!("Call to function \"{name}\" failed: {}", e.message),
-                )
-                .at(at)
-            }
-        })
+        Ok(CallArgs::Evaluated(values, arg_spans))
     }
 
     /// `try(a, b, ...)` returns the first argument that evaluates without error; `can(x)`

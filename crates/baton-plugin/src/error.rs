@@ -73,6 +73,18 @@ pub enum PluginError {
         kind: &'static str,
         name: String,
     },
+    /// The provider has no function of that name.
+    #[error("provider {path} has no function {name:?}")]
+    UnknownFunction { path: PathBuf, name: String },
+    /// A provider function refused its arguments (CallFunction's FunctionError), or was
+    /// called with the wrong number of them.
+    #[error("provider function {name}: {text}{}", argument_suffix(*.argument))]
+    Function {
+        name: String,
+        text: String,
+        /// The index of the argument at fault, when the function says.
+        argument: Option<i64>,
+    },
     /// A value could not be encoded for, or decoded from, the wire.
     #[error("provider call {method}: {source}")]
     Value {
@@ -95,6 +107,13 @@ fn summaries(diags: &[crate::schema::Diagnostic]) -> String {
         .map(|d| d.summary.as_str())
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+fn argument_suffix(argument: Option<i64>) -> String {
+    match argument {
+        Some(i) => format!(" (argument {i})"),
+        None => String::new(),
+    }
 }
 
 impl PluginError {

@@ -33,4 +33,6 @@ pub use process::{
     StartOpts,
 };
 pub use resolve::Resolver;
-pub use schema::{Attribute, Block, NestedBlock, Nesting, ProviderSchema, TypeSchema};
+pub use schema::{
+    Attribute, Block, FunctionSignature, NestedBlock, Nesting, ProviderSchema, TypeSchema,
+};

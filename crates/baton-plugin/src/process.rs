@@ -6,6 +6,7 @@
 //! asks it to stop politely). Must not print or log the provider's output itself: stderr is kept
 //! for errors.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,7 +18,7 @@ use tonic::transport::{Channel, Endpoint, Uri};
 
 use crate::handshake::{self, Network, Protocol};
 use crate::msgpack;
-use crate::schema::{self, ProviderSchema};
+use crate::schema::{self, FunctionSignature, IntoSignature, ProviderSchema};
 use crate::wire::{FromMsgpack, IntoDiagnostics, IntoParts, IntoPath};
 use crate::{tls, PluginError};
 use baton_eval::{PathStep, Type, Value};
@@ -63,6 +64,8 @@ pub struct ProviderProcess {
     channel: Channel,
     /// The schema, once asked for; the value RPCs need its types.
     schema: tokio::sync::OnceCell<ProviderSchema>,
+    /// The functions, once asked for (from the schema, else GetFunctions).
+    functions: tokio::sync::OnceCell<BTreeMap<String, FunctionSignature>>,
     /// The task reading stderr; it ends when the provider's stderr closes.
     stderr_done: Mutex<Option<tokio::task::JoinHandle<()>>>,
     call_timeout: Option<Duration>,
@@ -242,6 +245,7 @@ impl ProviderProcess {
             protocol: hs.protocol,
             channel,
             schema: tokio::sync::OnceCell::new(),
+            functions: tokio::sync::OnceCell::new(),
             stderr_done: Mutex::new(stderr_done),
             call_timeout: opts.call_timeout,
         })
@@ -384,6 +388,38 @@ impl ProviderProcess {
         )
     }
 
+    /// The provider's functions (`provider::NAME::FN`) and their signatures: those
+    /// GetProviderSchema lists, or, when it lists none, GetFunctions' (a provider without
+    /// functions may answer it Unimplemented: no functions). Asked once.
+    pub async fn get_functions(&self) -> Result<&BTreeMap<String, FunctionSignature>, PluginError> {
+        self.functions
+            .get_or_try_init(|| async {
+                let from_schema = &self.schema().await?.functions;
+                if !from_schema.is_empty() {
+                    return Ok(from_schema.clone());
+                }
+                bounded_call!(self, "GetFunctions", self.get_functions_call())
+            })
+            .await
+    }
+
+    /// CallFunction: `args` encoded with the parameter types (the variadic parameter's for the
+    /// arguments past the positional ones), the result decoded with the return type. A
+    /// function's refusal is [`PluginError::Function`].
+    pub async fn call_function(&self, name: &str, args: &[Value]) -> Result<Value, PluginError> {
+        let Some(sig) = self.get_functions().await?.get(name) else {
+            return Err(PluginError::UnknownFunction {
+                path: self.path.clone(),
+                name: name.to_string(),
+            });
+        };
+        bounded_call!(
+            self,
+            "CallFunction",
+            self.call_function_call(name, sig, args)
+        )
+    }
+
     /// A failed call may mean the provider died: then wait (briefly) for it to end and for its
     /// stderr to be read to the end, so the error carries all it said.
     async fn with_full_stderr<T>(&self, r: Result<T, PluginError>) -> Result<T, PluginError> {
@@ -451,6 +487,91 @@ impl ProviderProcess {
                 ProviderSchema::from_v5(r).map_err(invalid)
             }
         }
+    }
+
+    async fn get_functions_call(&self) -> Result<BTreeMap<String, FunctionSignature>, PluginError> {
+        const METHOD: &str = "GetFunctions";
+        let invalid = |e: schema::SchemaError| PluginError::InvalidResponse {
+            method: METHOD,
+            detail: e.0,
+        };
+        per_protocol!(self, |pb, c| {
+            let r = match c.get_functions(pb::get_functions::Request {}).await {
+                Ok(r) => r.into_inner(),
+                Err(status) if status.code() == tonic::Code::Unimplemented => {
+                    return Ok(BTreeMap::new());
+                }
+                Err(status) => return Err(self.rpc_error(METHOD, status)),
+            };
+            check(METHOD, r.diagnostics.into_diagnostics())?;
+            let mut out = BTreeMap::new();
+            for (name, f) in r.functions {
+                let sig = f.into_signature(&name).map_err(invalid)?;
+                out.insert(name, sig);
+            }
+            Ok(out)
+        })
+    }
+
+    async fn call_function_call(
+        &self,
+        name: &str,
+        sig: &FunctionSignature,
+        args: &[Value],
+    ) -> Result<Value, PluginError> {
+        const METHOD: &str = "CallFunction";
+        let fail = |text: String| PluginError::Function {
+            name: name.to_string(),
+            text,
+            argument: None,
+        };
+        if args.len() < sig.params.len()
+            || (sig.variadic.is_none() && args.len() > sig.params.len())
+        {
+            return Err(fail(format!(
+                "takes {}{} arguments, not {}",
+                sig.params.len(),
+                if sig.variadic.is_some() {
+                    " or more"
+                } else {
+                    ""
+                },
+                args.len()
+            )));
+        }
+        let mut encoded = Vec::with_capacity(args.len());
+        for (i, arg) in args.iter().enumerate() {
+            let ty = match (sig.params.get(i), &sig.variadic) {
+                (Some((_, ty, _)), _) | (None, Some((_, ty))) => ty,
+                (None, None) => return Err(fail("too many arguments".to_string())),
+            };
+            encoded.push(self.encode(METHOD, arg, ty)?);
+        }
+        let (result, error) = per_protocol!(self, |pb, c| {
+            let r = c
+                .call_function(pb::call_function::Request {
+                    name: name.to_string(),
+                    arguments: encoded
+                        .into_iter()
+                        .map(pb::DynamicValue::from_msgpack)
+                        .collect(),
+                })
+                .await
+                .map_err(|s| self.rpc_error(METHOD, s))?
+                .into_inner();
+            (
+                r.result.map(IntoParts::into_parts).unwrap_or_default(),
+                r.error.map(|e| (e.text, e.function_argument)),
+            )
+        });
+        if let Some((text, argument)) = error {
+            return Err(PluginError::Function {
+                name: name.to_string(),
+                text,
+                argument,
+            });
+        }
+        self.decode(METHOD, &result, &sig.ret)
     }
 
     async fn configure_call(&self, config: &Value) -> Result<Vec<schema::Diagnostic>, PluginError> {

@@ -18,6 +18,19 @@ pub struct ProviderSchema {
     pub data_sources: BTreeMap<String, TypeSchema>,
     /// Whether the provider wants PlanResourceChange for destroys too.
     pub plan_destroy: bool,
+    /// The provider's functions (`provider::NAME::FN`), when GetProviderSchema lists them;
+    /// older providers list them only through GetFunctions.
+    pub functions: BTreeMap<String, FunctionSignature>,
+}
+
+/// What a provider function takes and returns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FunctionSignature {
+    /// The positional parameters: name, type, and whether a null argument may be passed.
+    pub params: Vec<(String, Type, bool)>,
+    /// A final parameter taking zero or more arguments of its type.
+    pub variadic: Option<(String, Type)>,
+    pub ret: Type,
 }
 
 /// The schema of one resource type, data source or the provider configuration.
@@ -79,6 +92,11 @@ pub struct Diagnostic {
     pub attribute: Option<String>,
 }
 
+/// A wire `Function` (protocol 5 or 6) as a [`FunctionSignature`]; `name` is for errors.
+pub(crate) trait IntoSignature {
+    fn into_signature(self, name: &str) -> Result<FunctionSignature, SchemaError>;
+}
+
 /// The conversion failed: a type or nesting mode this client does not understand.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SchemaError(pub String);
@@ -95,6 +113,7 @@ impl ProviderSchema {
             resources: conv(r.resource_schemas)?,
             data_sources: conv(r.data_source_schemas)?,
             plan_destroy: r.server_capabilities.is_some_and(|c| c.plan_destroy),
+            functions: v6::functions(r.functions)?,
         })
     }
 
@@ -109,6 +128,7 @@ impl ProviderSchema {
             resources: conv(r.resource_schemas)?,
             data_sources: conv(r.data_source_schemas)?,
             plan_destroy: r.server_capabilities.is_some_and(|c| c.plan_destroy),
+            functions: v5::functions(r.functions)?,
         })
     }
 }
@@ -159,11 +179,12 @@ fn block_to_baton(b: &Block) -> baton_provider::Schema {
     s
 }
 
+/// A type as the wire writes it (cty's JSON type syntax); `what` names its owner in errors
+/// (`attribute name`, `function upper parameter s`).
 fn parse_type(raw: &[u8], what: &str) -> Result<Type, SchemaError> {
     let json: serde_json::Value = serde_json::from_slice(raw)
-        .map_err(|e| SchemaError(format!("attribute {what}: type is not JSON: {e}")))?;
-    Type::from_json(&json)
-        .ok_or_else(|| SchemaError(format!("attribute {what}: unknown type {json}")))
+        .map_err(|e| SchemaError(format!("{what}: type is not JSON: {e}")))?;
+    Type::from_json(&json).ok_or_else(|| SchemaError(format!("{what}: unknown type {json}")))
 }
 
 fn wrap(nesting: Nesting, inner: Type) -> Type {
@@ -226,6 +247,42 @@ macro_rules! block_conversion {
             })
         }
 
+        pub(super) fn functions(
+            fs: std::collections::HashMap<String, $pb::Function>,
+        ) -> Result<BTreeMap<String, FunctionSignature>, SchemaError> {
+            fs.into_iter()
+                .map(|(name, f)| Ok((name.clone(), function(&name, f)?)))
+                .collect()
+        }
+
+        impl IntoSignature for $pb::Function {
+            fn into_signature(self, name: &str) -> Result<FunctionSignature, SchemaError> {
+                function(name, self)
+            }
+        }
+
+        fn function(name: &str, f: $pb::Function) -> Result<FunctionSignature, SchemaError> {
+            let param = |p: &$pb::function::Parameter| {
+                parse_type(&p.r#type, &format!("function {name} parameter {}", p.name))
+            };
+            let mut params = Vec::new();
+            for p in &f.parameters {
+                params.push((p.name.clone(), param(p)?, p.allow_null_value));
+            }
+            let variadic = match &f.variadic_parameter {
+                Some(p) => Some((p.name.clone(), param(p)?)),
+                None => None,
+            };
+            let Some(ret) = f.r#return else {
+                return Err(SchemaError(format!("function {name}: no return type")));
+            };
+            Ok(FunctionSignature {
+                params,
+                variadic,
+                ret: parse_type(&ret.r#type, &format!("function {name} return"))?,
+            })
+        }
+
         fn attribute(a: $pb::schema::Attribute) -> Result<Attribute, SchemaError> {
             let nested: Option<(Nesting, BTreeMap<String, Attribute>)> = $nested_attr(&a)?;
             let ty = match &nested {
@@ -238,7 +295,7 @@ macro_rules! block_conversion {
                             .collect(),
                     ),
                 ),
-                None => parse_type(&a.r#type, &a.name)?,
+                None => parse_type(&a.r#type, &format!("attribute {}", a.name))?,
             };
             Ok(Attribute {
                 ty,
@@ -442,5 +499,50 @@ mod tests {
         };
         let err = ProviderSchema::from_v6(bad).expect_err("unknown type");
         assert!(err.0.contains("weird"), "{err:?}");
+    }
+
+    #[test]
+    fn function_signatures_with_variadic_parameters_and_bad_types() {
+        use pb5::function::{Parameter, Return};
+        let param = |name: &str, ty: &[u8], allow_null_value| Parameter {
+            name: name.to_string(),
+            r#type: ty.to_vec(),
+            allow_null_value,
+            ..Default::default()
+        };
+        let join = pb5::Function {
+            parameters: vec![param("sep", br#""string""#, true)],
+            variadic_parameter: Some(param("parts", br#"["list","string"]"#, false)),
+            r#return: Some(Return {
+                r#type: br#""dynamic""#.to_vec(),
+            }),
+            ..Default::default()
+        };
+        let response = pb5::get_provider_schema::Response {
+            functions: std::collections::HashMap::from([("join".to_string(), join.clone())]),
+            ..Default::default()
+        };
+        let schema = ProviderSchema::from_v5(response).expect("converts");
+        assert_eq!(
+            schema.functions["join"],
+            FunctionSignature {
+                params: vec![("sep".to_string(), Type::String, true)],
+                variadic: Some(("parts".to_string(), Type::list(Type::String))),
+                ret: Type::Dynamic,
+            }
+        );
+
+        let bad = pb5::Function {
+            r#return: None,
+            ..join.clone()
+        };
+        let err = bad.into_signature("join").expect_err("no return type");
+        assert!(err.0.contains("join"), "{err:?}");
+        let bad = pb5::Function {
+            parameters: vec![param("sep", br#""complex""#, false)],
+            ..join
+        };
+        let err = bad.into_signature("join").expect_err("unknown type");
+        assert!(err.0.contains("parameter sep"), "{err:?}");
     }
 }

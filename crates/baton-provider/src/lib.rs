@@ -11,13 +11,15 @@
 //! `provider "NAME" { ... }` block, checked against the schema its registry declares and
 //! evaluated by the engine — reach every call but `validate` in [`ProviderCtx::config`]
 //! (Terraform configures a provider before every call but validation). The built-in
-//! providers take no settings.
+//! providers take no settings. A provider may also offer functions ([`ProviderFunction`],
+//! listed in the registry by provider and name), called as `provider::NAME::FN(...)`.
 //!
 //! Architecture invariant: providers never see configuration syntax, state storage or the
 //! graph; they receive values and return values or typed failures (retryable or permanent).
 
 pub mod builtin;
 pub mod exec;
+pub mod function;
 pub mod plan;
 pub mod registry;
 pub mod schema;
@@ -30,6 +32,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use function::{FnError, Param, ProviderFunction, Signature};
 pub use registry::{registry, ProviderInfo, Registry};
 pub use schema::{Attr, NestedBlock, Nesting, Schema};
 

@@ -1,6 +1,6 @@
-//! Sets of providers: which resource and data source types exist, the provider each belongs to
-//! (its local name and source address, as plan JSON reports them) and the schema of each
-//! provider's own `provider "NAME" { ... }` block.
+//! Sets of providers: which resource and data source types and provider functions exist, the
+//! provider each belongs to (its local name and source address, as plan JSON reports them) and
+//! the schema of each provider's own `provider "NAME" { ... }` block.
 //!
 //! [`Registry::builtin`] is the set Baton ships, listed once here (adding a built-in type means adding
 //! one line); nothing else in Baton lists types. A [`Registry`] is plain data: a caller (a
@@ -9,8 +9,10 @@
 //! so copying a set to extend it is cheap.
 
 use crate::builtin;
+use crate::function::{self, FnError, ProviderFunction};
 use crate::schema::Schema;
 use crate::{DataSourceType, ResourceType};
+use baton_eval::Value;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
@@ -51,6 +53,8 @@ pub struct Registry {
     /// Every provider with a type here, by local name, with the schema of its `provider`
     /// block (empty unless [`Registry::add_provider`] said otherwise).
     providers: BTreeMap<&'static str, (ProviderInfo, Schema)>,
+    /// Provider functions by provider local name, then function name.
+    functions: BTreeMap<&'static str, BTreeMap<String, Arc<dyn ProviderFunction>>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -61,6 +65,14 @@ impl std::fmt::Debug for Registry {
             .field(
                 "data_sources",
                 &self.data_sources.keys().collect::<Vec<_>>(),
+            )
+            .field(
+                "functions",
+                &self
+                    .functions
+                    .iter()
+                    .flat_map(|(p, fs)| fs.keys().map(move |f| format!("{p}::{f}")))
+                    .collect::<Vec<_>>(),
             )
             .finish()
     }
@@ -117,6 +129,42 @@ impl Registry {
     pub fn add_data_source(&mut self, p: ProviderInfo, t: Arc<dyn DataSourceType>) {
         self.declare(p);
         self.data_sources.insert(t.type_name(), (p, t));
+    }
+
+    /// Adds (or replaces) function `name` of provider `p`, called as `provider::P::NAME(...)`.
+    pub fn add_function(
+        &mut self,
+        p: ProviderInfo,
+        name: impl Into<String>,
+        f: Arc<dyn ProviderFunction>,
+    ) {
+        self.declare(p);
+        self.functions
+            .entry(p.name)
+            .or_default()
+            .insert(name.into(), f);
+    }
+
+    /// Function `name` of the provider with local name `provider`, if the set has it.
+    pub fn function(&self, provider: &str, name: &str) -> Option<&dyn ProviderFunction> {
+        self.functions.get(provider)?.get(name).map(|f| f.as_ref())
+    }
+
+    /// Calls function `name` of provider `provider` through [`function::call`] (arguments
+    /// checked and converted, unknown in means unknown out); `None` if the set has no such
+    /// function.
+    pub fn call_function(
+        &self,
+        provider: &str,
+        name: &str,
+        args: &[Value],
+    ) -> Option<Result<Value, FnError>> {
+        let f = self.function(provider, name)?;
+        Some(function::call(
+            f,
+            &format!("provider::{provider}::{name}"),
+            args,
+        ))
     }
 
     fn declare(&mut self, p: ProviderInfo) {

@@ -57,8 +57,8 @@ pub async fn serve() -> Result<(), BoxError> {
     let (controller, shutdown) = crate::controller::Controller::new();
     let router = tonic::transport::Server::builder().add_service(controller);
     let router = match protocol {
-        6 => router.add_service(v6::ProviderServer::new(BatonTest)),
-        _ => router.add_service(v5::ProviderServer::new(BatonTest)),
+        6 => router.add_service(v6::ProviderServer::new(BatonTest::default())),
+        _ => router.add_service(v5::ProviderServer::new(BatonTest::default())),
     };
     let shutdown = async {
         let _ = shutdown.await;

@@ -1,11 +1,12 @@
-//! `terraform-provider-batontest`: a tiny provider speaking Terraform's plugin protocol 6, for
-//! tests only. It serves `batontest_thing` (a resource that lives only in state) and
-//! `batontest_echo` (a data source copying `input` to `output`) so that the real `terraform`
+//! `terraform-provider-batontest`: a tiny provider speaking Terraform's plugin protocol 6 (or 5,
+//! with `BATONTEST_PROTOCOL=5`), for tests only. It serves `batontest_thing` (a resource that
+//! lives only in state), `batontest_file` (a file on disk, for drift), `batontest_echo` (a data
+//! source copying `input` to `output`) and the function `upper`, so that the real `terraform`
 //! and Baton's plugin client can be run against the same binary offline.
 //!
-//! It must not touch anything outside its own socket: no files, no network, no real
-//! infrastructure. It is not a provider SDK: no schema or value machinery beyond what the two
-//! types need.
+//! It must not touch anything outside its own socket and the files a `batontest_file`
+//! configuration names: no network, no real infrastructure. It is not a provider SDK: no schema
+//! or value machinery beyond what its types need.
 
 mod controller;
 mod handshake;

@@ -1,24 +1,58 @@
 //! The `batontest` provider's behaviour: its schema and the RPCs that Terraform and Baton call
-//! for `batontest_thing` and `batontest_echo`. Values are msgpack `DynamicValue`s handled with
-//! `rmpv`; every RPC the two types do not need answers `Unimplemented`.
+//! for `batontest_thing`, `batontest_file`, `batontest_echo` and the function `upper`. Values
+//! are msgpack `DynamicValue`s handled with `rmpv`; every RPC these do not need answers
+//! `Unimplemented`.
 //!
-//! Validation refuses a `tag` with an empty key (on the path `tag[i].key`). Three names
-//! misbehave on purpose, for tests of failure paths: `invalid` is refused at plan with an error
-//! diagnostic on `name`, `crash` makes apply exit the process mid-call, and `hang` makes apply
-//! never answer.
+//! - The provider block has an optional `prefix`: once configured, new `batontest_thing` ids
+//!   are `PREFIX-thing-NAME` instead of `thing-NAME`. The prefix `bad` is refused at
+//!   ConfigureProvider with an error diagnostic on `prefix`.
+//! - `batontest_thing` lives only in state. Its schema is version 1: version 0 called `name`
+//!   `label`, and UpgradeResourceState renames it. Validation refuses a `tag` with an empty key
+//!   (on the path `tag[i].key`). Three names misbehave on purpose, for tests of failure paths:
+//!   `invalid` is refused at plan with an error diagnostic on `name`, `crash` makes apply exit
+//!   the process mid-call, and `hang` makes apply never answer.
+//! - `batontest_file` is a real object, for tests of drift: a file at `path` (which forces
+//!   replacement) holding `content`. Read reports the file's actual content, or null when it
+//!   is gone; import takes the path.
+//! - `provider::batontest::upper(s)` upper-cases a string; the empty string is a function
+//!   error on argument 0. GetProviderSchema lists it, unless `BATONTEST_SCHEMA_FUNCTIONS=0`
+//!   (then only GetFunctions does, as with providers older than Terraform 1.8's protocol).
 //!
-//! Must stay deterministic (ids are derived from names) so outputs can be asserted, and must
-//! not keep state between calls: the state lives in the caller's state file (an import of
-//! `thing-NAME` recovers the name and nothing else).
+//! Must stay deterministic (ids are derived from names and paths) so outputs can be asserted.
+//! The only state kept between calls is the provider configuration (the prefix): objects live
+//! in the caller's state file and, for `batontest_file`, on disk at the path the configuration
+//! names. Must not touch any other file.
 
 // The tonic trait returns `tonic::Status` as its error; the helpers return it too.
 #![allow(clippy::result_large_err)]
 
-/// The provider; stateless.
-pub struct BatonTest;
+use std::sync::Mutex;
+
+/// The provider. Holds only its configuration, set by ConfigureProvider.
+#[derive(Default)]
+pub struct BatonTest {
+    prefix: Mutex<Option<String>>,
+}
+
+impl BatonTest {
+    /// The configured prefix of new thing ids, if any.
+    fn prefix(&self) -> Option<String> {
+        self.prefix.lock().ok().and_then(|p| p.clone())
+    }
+
+    fn set_prefix(&self, prefix: Option<String>) {
+        if let Ok(mut p) = self.prefix.lock() {
+            *p = prefix;
+        }
+    }
+}
 
 pub const THING: &str = "batontest_thing";
+pub const FILE: &str = "batontest_file";
 pub const ECHO: &str = "batontest_echo";
+pub const UPPER: &str = "upper";
+/// The schema version of `batontest_thing`.
+pub const THING_VERSION: i64 = 1;
 
 /// The provider's behaviour, written once for both protocol versions: expanded in a module
 /// where `pb` names tfplugin6 or tfplugin5 (whose messages have the same shape) and `Response`
@@ -29,7 +63,7 @@ macro_rules! handlers {
 
         use pb::schema::{nested_block::NestingMode, Attribute, Block, NestedBlock};
 
-        use crate::provider::{ECHO, THING};
+        use crate::provider::{ECHO, FILE, THING, THING_VERSION, UPPER};
 
         fn attr(
             name: &str,
@@ -49,9 +83,25 @@ macro_rules! handlers {
             }
         }
 
+        fn functions() -> HashMap<String, pb::Function> {
+            let upper = pb::Function {
+                parameters: vec![pb::function::Parameter {
+                    name: "s".to_string(),
+                    r#type: b"\"string\"".to_vec(),
+                    ..Default::default()
+                }],
+                r#return: Some(pb::function::Return {
+                    r#type: b"\"string\"".to_vec(),
+                }),
+                summary: "Upper-cases a string".to_string(),
+                ..Default::default()
+            };
+            HashMap::from([(UPPER.to_string(), upper)])
+        }
+
         pub(crate) fn schema() -> pb::get_provider_schema::Response {
             let thing = pb::Schema {
-                version: 0,
+                version: THING_VERSION,
                 block: Some(Block {
                     attributes: vec![
                         attr("id", false, false, true, false),
@@ -73,6 +123,17 @@ macro_rules! handlers {
                     ..Default::default()
                 }),
             };
+            let file = pb::Schema {
+                version: 0,
+                block: Some(Block {
+                    attributes: vec![
+                        attr("id", false, false, true, false),
+                        attr("path", true, false, false, false),
+                        attr("content", true, false, false, false),
+                    ],
+                    ..Default::default()
+                }),
+            };
             let echo = pb::Schema {
                 version: 0,
                 block: Some(Block {
@@ -86,10 +147,21 @@ macro_rules! handlers {
             pb::get_provider_schema::Response {
                 provider: Some(pb::Schema {
                     version: 0,
-                    block: Some(Block::default()),
+                    block: Some(Block {
+                        attributes: vec![attr("prefix", false, true, false, false)],
+                        ..Default::default()
+                    }),
                 }),
-                resource_schemas: HashMap::from([(THING.to_string(), thing)]),
+                resource_schemas: HashMap::from([
+                    (THING.to_string(), thing),
+                    (FILE.to_string(), file),
+                ]),
                 data_source_schemas: HashMap::from([(ECHO.to_string(), echo)]),
+                functions: if std::env::var("BATONTEST_SCHEMA_FUNCTIONS").as_deref() == Ok("0") {
+                    HashMap::new()
+                } else {
+                    functions()
+                },
                 server_capabilities: Some(pb::ServerCapabilities {
                     plan_destroy: false,
                     ..Default::default()
@@ -131,6 +203,10 @@ macro_rules! handlers {
                 .map(|(_, v)| v)
         }
 
+        fn get_str<'a>(obj: &'a rmpv::Value, key: &str) -> Option<&'a str> {
+            get(obj, key).and_then(|v| v.as_str())
+        }
+
         fn set(obj: &mut rmpv::Value, key: &str, value: rmpv::Value) {
             if let rmpv::Value::Map(entries) = obj {
                 match entries.iter_mut().find(|(k, _)| k.as_str() == Some(key)) {
@@ -161,9 +237,13 @@ macro_rules! handlers {
         type EmptyStream<T> = tonic::codegen::tokio_stream::Empty<Result<T, Status>>;
 
         /// A tag with an empty key is refused, on the path `tag[i].key`.
-        pub(crate) fn validate_thing(
+        pub(crate) fn validate_resource(
+            type_name: &str,
             config: Option<&pb::DynamicValue>,
         ) -> Result<Vec<pb::Diagnostic>, Status> {
+            if type_name != THING {
+                return Ok(Vec::new());
+            }
             let config = decode(config)?;
             let tags = get(&config, "tag")
                 .and_then(|t| t.as_array())
@@ -171,7 +251,7 @@ macro_rules! handlers {
                 .unwrap_or_default();
             let mut diags = Vec::new();
             for (i, tag) in tags.iter().enumerate() {
-                if get(tag, "key").and_then(|k| k.as_str()) == Some("") {
+                if get_str(tag, "key") == Some("") {
                     use pb::attribute_path::step::Selector;
                     let step = |s| pb::attribute_path::Step { selector: Some(s) };
                     diags.push(pb::Diagnostic {
@@ -189,34 +269,132 @@ macro_rules! handlers {
             Ok(diags)
         }
 
+        /// ConfigureProvider: keeps the `prefix`, refusing `bad`.
+        pub(crate) fn configure(
+            provider: &BatonTest,
+            config: Option<&pb::DynamicValue>,
+        ) -> Result<Vec<pb::Diagnostic>, Status> {
+            let config = decode(config)?;
+            let prefix = get_str(&config, "prefix").map(str::to_owned);
+            if prefix.as_deref() == Some("bad") {
+                return Ok(vec![pb::Diagnostic {
+                    attribute: Some(attr_path("prefix")),
+                    detail: "batontest refuses the prefix \"bad\".".to_string(),
+                    ..error_diag("Invalid prefix".to_string())
+                }]);
+            }
+            provider.set_prefix(prefix);
+            Ok(Vec::new())
+        }
+
         pub(crate) async fn get_metadata(
             _request: pb::get_metadata::Request,
         ) -> Result<Response<pb::get_metadata::Response>, Status> {
             Ok(Response::new(pb::get_metadata::Response {
                 server_capabilities: schema().server_capabilities,
-                resources: vec![pb::get_metadata::ResourceMetadata {
-                    type_name: THING.to_string(),
-                }],
+                resources: [THING, FILE]
+                    .into_iter()
+                    .map(|t| pb::get_metadata::ResourceMetadata {
+                        type_name: t.to_string(),
+                    })
+                    .collect(),
                 data_sources: vec![pb::get_metadata::DataSourceMetadata {
                     type_name: ECHO.to_string(),
                 }],
+                functions: vec![pb::get_metadata::FunctionMetadata {
+                    name: UPPER.to_string(),
+                }],
                 ..Default::default()
+            }))
+        }
+
+        pub(crate) async fn get_functions(
+            _request: pb::get_functions::Request,
+        ) -> Result<Response<pb::get_functions::Response>, Status> {
+            Ok(Response::new(pb::get_functions::Response {
+                functions: functions(),
+                diagnostics: Vec::new(),
+            }))
+        }
+
+        pub(crate) async fn call_function(
+            request: pb::call_function::Request,
+        ) -> Result<Response<pb::call_function::Response>, Status> {
+            let fail = |text: &str, argument: Option<i64>| {
+                Ok(Response::new(pb::call_function::Response {
+                    result: None,
+                    error: Some(pb::FunctionError {
+                        text: text.to_string(),
+                        function_argument: argument,
+                    }),
+                }))
+            };
+            if request.name != UPPER {
+                return fail(&format!("no function {:?}", request.name), None);
+            }
+            let [arg] = request.arguments.as_slice() else {
+                return fail("upper takes exactly one argument", None);
+            };
+            let Some(s) = decode(Some(arg))?.as_str().map(str::to_owned) else {
+                return fail("upper takes a known string", Some(0));
+            };
+            if s.is_empty() {
+                return fail("empty string", Some(0));
+            }
+            Ok(Response::new(pb::call_function::Response {
+                result: Some(encode(&rmpv::Value::from(s.to_uppercase()))?),
+                error: None,
             }))
         }
 
         pub(crate) async fn upgrade_resource_state(
             request: pb::upgrade_resource_state::Request,
         ) -> Result<Response<pb::upgrade_resource_state::Response>, Status> {
-            // Schema version 0 only: the stored JSON is already in the current shape, and
-            // Terraform accepts a JSON DynamicValue.
             let raw = request.raw_state.unwrap_or_default();
-            Ok(Response::new(pb::upgrade_resource_state::Response {
-                upgraded_state: Some(pb::DynamicValue {
-                    msgpack: Vec::new(),
-                    json: raw.json,
-                }),
-                diagnostics: Vec::new(),
-            }))
+            let version = request.version;
+            let upgraded = |json: Vec<u8>| {
+                Ok(Response::new(pb::upgrade_resource_state::Response {
+                    upgraded_state: Some(pb::DynamicValue {
+                        msgpack: Vec::new(),
+                        json,
+                    }),
+                    diagnostics: Vec::new(),
+                }))
+            };
+            let refuse = |summary: &str, detail: String| {
+                Ok(Response::new(pb::upgrade_resource_state::Response {
+                    upgraded_state: None,
+                    diagnostics: vec![pb::Diagnostic {
+                        detail,
+                        ..error_diag(summary.to_string())
+                    }],
+                }))
+            };
+            if request.type_name != THING || version == THING_VERSION {
+                // Already in the current shape; Terraform accepts a JSON DynamicValue.
+                return upgraded(raw.json);
+            }
+            if version != 0 {
+                return refuse(
+                    "Unsupported schema version",
+                    format!(
+                        "batontest_thing knows schema versions 0 and {THING_VERSION}, not {version}."
+                    ),
+                );
+            }
+            // Version 0 stored the name as `label`.
+            let mut json: serde_json::Value = match serde_json::from_slice(&raw.json) {
+                Ok(j) => j,
+                Err(e) => return refuse("Invalid stored state", format!("not JSON: {e}")),
+            };
+            if let Some(obj) = json.as_object_mut() {
+                if let Some(label) = obj.remove("label") {
+                    obj.insert("name".to_string(), label);
+                }
+            }
+            let bytes = serde_json::to_vec(&json)
+                .map_err(|e| Status::internal(format!("cannot encode JSON: {e}")))?;
+            upgraded(bytes)
         }
 
         pub(crate) async fn plan_resource_change(
@@ -226,25 +404,36 @@ macro_rules! handlers {
             let prior = decode(req.prior_state.as_ref())?;
             let mut planned = decode(req.proposed_new_state.as_ref())?;
             let mut requires_replace = Vec::new();
-            if get(&planned, "name").and_then(|v| v.as_str()) == Some("invalid") {
-                // For tests of error diagnostics with an attribute path.
-                return Ok(Response::new(pb::plan_resource_change::Response {
-                    diagnostics: vec![pb::Diagnostic {
-                        attribute: Some(attr_path("name")),
-                        detail: "batontest refuses the name \"invalid\".".to_string(),
-                        ..error_diag("Invalid name".to_string())
-                    }],
-                    ..Default::default()
-                }));
-            }
-            if !planned.is_nil() {
-                let id = get(&planned, "id").cloned().unwrap_or(rmpv::Value::Nil);
-                if id.is_nil() {
-                    set(&mut planned, "id", unknown());
+            if req.type_name == FILE {
+                if !planned.is_nil() {
+                    // The id is the path (unknown while the path is).
+                    let path = get(&planned, "path").cloned().unwrap_or(rmpv::Value::Nil);
+                    set(&mut planned, "id", path);
+                    if !prior.is_nil() && get(&prior, "path") != get(&planned, "path") {
+                        requires_replace.push(attr_path("path"));
+                    }
                 }
-                if !prior.is_nil() && get(&prior, "name") != get(&planned, "name") {
-                    set(&mut planned, "id", unknown());
-                    requires_replace.push(attr_path("name"));
+            } else {
+                if get_str(&planned, "name") == Some("invalid") {
+                    // For tests of error diagnostics with an attribute path.
+                    return Ok(Response::new(pb::plan_resource_change::Response {
+                        diagnostics: vec![pb::Diagnostic {
+                            attribute: Some(attr_path("name")),
+                            detail: "batontest refuses the name \"invalid\".".to_string(),
+                            ..error_diag("Invalid name".to_string())
+                        }],
+                        ..Default::default()
+                    }));
+                }
+                if !planned.is_nil() {
+                    let id = get(&planned, "id").cloned().unwrap_or(rmpv::Value::Nil);
+                    if id.is_nil() {
+                        set(&mut planned, "id", unknown());
+                    }
+                    if !prior.is_nil() && get(&prior, "name") != get(&planned, "name") {
+                        set(&mut planned, "id", unknown());
+                        requires_replace.push(attr_path("name"));
+                    }
                 }
             }
             Ok(Response::new(pb::plan_resource_change::Response {
@@ -255,32 +444,78 @@ macro_rules! handlers {
             }))
         }
 
+        fn apply_error(
+            summary: &str,
+            detail: String,
+        ) -> Result<Response<pb::apply_resource_change::Response>, Status> {
+            Ok(Response::new(pb::apply_resource_change::Response {
+                diagnostics: vec![pb::Diagnostic {
+                    detail,
+                    ..error_diag(summary.to_string())
+                }],
+                ..Default::default()
+            }))
+        }
+
         pub(crate) async fn apply_resource_change(
+            provider: &BatonTest,
             request: pb::apply_resource_change::Request,
         ) -> Result<Response<pb::apply_resource_change::Response>, Status> {
             let req = request;
             let mut state = decode(req.planned_state.as_ref())?;
-            if get(&state, "name").and_then(|v| v.as_str()) == Some("hang") {
+            if req.type_name == FILE {
+                let prior = decode(req.prior_state.as_ref())?;
+                if state.is_nil() {
+                    if let Some(path) = get_str(&prior, "path") {
+                        match std::fs::remove_file(path) {
+                            Ok(()) => {}
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                            Err(e) => {
+                                return apply_error("Cannot delete file", format!("{path}: {e}"))
+                            }
+                        }
+                    }
+                } else {
+                    let (Some(path), Some(content)) =
+                        (get_str(&state, "path"), get_str(&state, "content"))
+                    else {
+                        return apply_error(
+                            "Unknown file",
+                            "path and content must be known strings".to_string(),
+                        );
+                    };
+                    if let Err(e) = std::fs::write(path, content) {
+                        return apply_error("Cannot write file", format!("{path}: {e}"));
+                    }
+                }
+                return Ok(Response::new(pb::apply_resource_change::Response {
+                    new_state: Some(encode(&state)?),
+                    private: req.planned_private,
+                    ..Default::default()
+                }));
+            }
+            if get_str(&state, "name") == Some("hang") {
                 // For tests of call timeouts.
                 eprintln!("batontest: hanging as asked by the name \"hang\"");
                 std::future::pending::<()>().await;
             }
-            if get(&state, "name").and_then(|v| v.as_str()) == Some("crash") {
+            if get_str(&state, "name") == Some("crash") {
                 // For tests of a provider dying mid-call.
                 eprintln!("batontest: crashing as asked by the name \"crash\"");
                 std::process::exit(2);
             }
             if !state.is_nil() && matches!(get(&state, "id"), Some(rmpv::Value::Ext(..)) | None) {
-                let Some(name) = get(&state, "name")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned)
-                else {
-                    return Ok(Response::new(pb::apply_resource_change::Response {
-                        diagnostics: vec![error_diag("name must be a known string".into())],
-                        ..Default::default()
-                    }));
+                let Some(name) = get_str(&state, "name").map(str::to_owned) else {
+                    return apply_error(
+                        "name must be a known string",
+                        "batontest_thing needs its name to make its id".to_string(),
+                    );
                 };
-                set(&mut state, "id", rmpv::Value::from(format!("thing-{name}")));
+                let id = match provider.prefix() {
+                    Some(prefix) => format!("{prefix}-thing-{name}"),
+                    None => format!("thing-{name}"),
+                };
+                set(&mut state, "id", rmpv::Value::from(id));
             }
             Ok(Response::new(pb::apply_resource_change::Response {
                 new_state: Some(encode(&state)?),
@@ -293,8 +528,37 @@ macro_rules! handlers {
             request: pb::read_resource::Request,
         ) -> Result<Response<pb::read_resource::Response>, Status> {
             let req = request;
+            if req.type_name != FILE {
+                return Ok(Response::new(pb::read_resource::Response {
+                    new_state: req.current_state,
+                    private: req.private,
+                    ..Default::default()
+                }));
+            }
+            let mut state = decode(req.current_state.as_ref())?;
+            if let Some(path) = get_str(&state, "path").map(str::to_owned) {
+                match std::fs::read(&path) {
+                    Ok(bytes) => {
+                        let content = String::from_utf8_lossy(&bytes).into_owned();
+                        set(&mut state, "content", rmpv::Value::from(content));
+                    }
+                    // Gone: null, so that Terraform plans to create it again.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        state = rmpv::Value::Nil;
+                    }
+                    Err(e) => {
+                        return Ok(Response::new(pb::read_resource::Response {
+                            diagnostics: vec![pb::Diagnostic {
+                                detail: format!("{path}: {e}"),
+                                ..error_diag("Cannot read file".to_string())
+                            }],
+                            ..Default::default()
+                        }))
+                    }
+                }
+            }
             Ok(Response::new(pb::read_resource::Response {
-                new_state: req.current_state,
+                new_state: Some(encode(&state)?),
                 private: req.private,
                 ..Default::default()
             }))
@@ -319,15 +583,51 @@ macro_rules! handlers {
             }))
         }
 
+        fn imported(
+            type_name: String,
+            state: rmpv::Value,
+        ) -> Result<Response<pb::import_resource_state::Response>, Status> {
+            Ok(Response::new(pb::import_resource_state::Response {
+                imported_resources: vec![pb::import_resource_state::ImportedResource {
+                    type_name,
+                    state: Some(encode(&state)?),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }))
+        }
+
         pub(crate) async fn import_resource_state(
+            provider: &BatonTest,
             request: pb::import_resource_state::Request,
         ) -> Result<Response<pb::import_resource_state::Response>, Status> {
             let req = request;
-            // Ids are `thing-NAME`: the name is all an import can recover.
-            let Some(name) = req.id.strip_prefix("thing-").filter(|n| !n.is_empty()) else {
+            if req.type_name == FILE {
+                // The id is the path; ReadResource fills in the content (or finds nothing).
+                let state = rmpv::Value::Map(vec![
+                    ("id".into(), req.id.as_str().into()),
+                    ("path".into(), req.id.as_str().into()),
+                    ("content".into(), rmpv::Value::Nil),
+                ]);
+                return imported(req.type_name, state);
+            }
+            // Ids are `thing-NAME` or `PREFIX-thing-NAME`: the name is all an import can
+            // recover.
+            let unprefixed = match provider.prefix() {
+                Some(prefix) => req
+                    .id
+                    .strip_prefix(&format!("{prefix}-"))
+                    .unwrap_or(&req.id)
+                    .to_string(),
+                None => req.id.clone(),
+            };
+            let Some(name) = unprefixed.strip_prefix("thing-").filter(|n| !n.is_empty()) else {
                 return Ok(Response::new(pb::import_resource_state::Response {
                     diagnostics: vec![pb::Diagnostic {
-                        detail: format!("Import ids look like \"thing-NAME\", not {:?}.", req.id),
+                        detail: format!(
+                            "Import ids look like \"thing-NAME\" or \"PREFIX-thing-NAME\", not {:?}.",
+                            req.id
+                        ),
                         ..error_diag("Invalid import id".to_string())
                     }],
                     ..Default::default()
@@ -339,14 +639,7 @@ macro_rules! handlers {
                 ("secret".into(), rmpv::Value::Nil),
                 ("tag".into(), rmpv::Value::Array(Vec::new())),
             ]);
-            Ok(Response::new(pb::import_resource_state::Response {
-                imported_resources: vec![pb::import_resource_state::ImportedResource {
-                    type_name: req.type_name,
-                    state: Some(encode(&state)?),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }))
+            imported(req.type_name, state)
         }
     };
 }

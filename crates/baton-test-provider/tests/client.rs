@@ -1,5 +1,6 @@
 //! Baton's plugin client (`baton-plugin`) against the test provider: handshake with automatic
-//! mTLS, GetProviderSchema, the conversion into Baton's schema, and a clean stop.
+//! mTLS, GetProviderSchema, the conversion into Baton's schema, the value calls, provider
+//! configuration, state upgrades, provider functions, and a clean stop.
 //!
 //! Lives here, not in `baton-plugin`, because only this package can name the provider binary
 //! (`CARGO_BIN_EXE_…`) without building anything extra.
@@ -14,7 +15,7 @@ const PROVIDER: &str = env!("CARGO_BIN_EXE_terraform-provider-batontest");
 
 #[tokio::test]
 async fn schema_of_the_test_provider() {
-    let mut p = ProviderProcess::start(&StartOpts::new(PROVIDER))
+    let p = ProviderProcess::start(&StartOpts::new(PROVIDER))
         .await
         .expect("provider starts");
     assert_eq!(p.protocol(), Protocol::V6);
@@ -34,7 +35,11 @@ async fn schema_of_the_test_provider() {
     let echo = &schema.data_sources["batontest_echo"];
     assert!(echo.block.attributes["input"].required);
     assert!(echo.block.attributes["output"].computed);
-    assert_eq!(schema.resources.len(), 1);
+    assert_eq!(schema.resources.len(), 2);
+    assert_eq!(thing.version, 1);
+    let file = &schema.resources["batontest_file"].block.attributes;
+    assert!(file["path"].required && file["content"].required && file["id"].computed);
+    assert!(schema.provider.block.attributes["prefix"].optional);
     assert_eq!(schema.data_sources.len(), 1);
 
     // Baton's schema: the same attributes, and the object type the engine will use.
@@ -70,7 +75,7 @@ async fn the_provider_process_ends_when_dropped() {
 
 /// Starts the provider and returns it with `batontest_thing`'s object type.
 async fn start_with_thing_type(opts: StartOpts) -> (ProviderProcess, Type) {
-    let mut p = ProviderProcess::start(&opts)
+    let p = ProviderProcess::start(&opts)
         .await
         .expect("provider starts");
     let ty = p.schema().await.expect("schema").resources["batontest_thing"]
@@ -123,7 +128,7 @@ async fn plan_apply_read_and_destroy_round_trip_over_protocol_5() {
 }
 
 async fn round_trip(opts: StartOpts, protocol: Protocol) {
-    let mut p = ProviderProcess::start(&opts)
+    let p = ProviderProcess::start(&opts)
         .await
         .expect("provider starts");
     assert_eq!(p.protocol(), protocol);
@@ -250,7 +255,7 @@ async fn round_trip(opts: StartOpts, protocol: Protocol) {
 
 #[tokio::test]
 async fn an_error_diagnostic_keeps_its_attribute_path() {
-    let (mut p, ty) = start_with_thing_type(StartOpts::new(PROVIDER)).await;
+    let (p, ty) = start_with_thing_type(StartOpts::new(PROVIDER)).await;
     let config = thing("invalid", Value::null(Type::String));
     let err = p
         .plan_resource_change(PlanRequest {
@@ -274,7 +279,7 @@ async fn an_error_diagnostic_keeps_its_attribute_path() {
 
 #[tokio::test]
 async fn a_provider_dying_mid_call_is_a_retryable_error_with_its_stderr() {
-    let (mut p, ty) = start_with_thing_type(StartOpts::new(PROVIDER)).await;
+    let (p, ty) = start_with_thing_type(StartOpts::new(PROVIDER)).await;
     let planned = thing("crash", Value::unknown(Type::String));
     let err = p
         .apply_resource_change(ApplyRequest {
@@ -297,7 +302,7 @@ async fn a_provider_dying_mid_call_is_a_retryable_error_with_its_stderr() {
 async fn a_hanging_call_times_out_with_the_stderr() {
     let mut opts = StartOpts::new(PROVIDER);
     opts.call_timeout = Some(Duration::from_millis(500));
-    let (mut p, ty) = start_with_thing_type(opts).await;
+    let (p, ty) = start_with_thing_type(opts).await;
     let planned = thing("hang", Value::unknown(Type::String));
     let err = p
         .apply_resource_change(ApplyRequest {
@@ -321,7 +326,7 @@ async fn a_hanging_call_times_out_with_the_stderr() {
 
 #[tokio::test]
 async fn import_and_upgrade_state() {
-    let mut p = ProviderProcess::start(&StartOpts::new(PROVIDER))
+    let p = ProviderProcess::start(&StartOpts::new(PROVIDER))
         .await
         .expect("provider starts");
     let imported = p
@@ -372,7 +377,7 @@ async fn validation_diagnostics_over_both_protocols() {
         if protocol == "5" {
             opts.env = vec![("BATONTEST_PROTOCOL".to_string(), "5".to_string())];
         }
-        let mut p = ProviderProcess::start(&opts)
+        let p = ProviderProcess::start(&opts)
             .await
             .expect("provider starts");
         let tag_ty = Type::object(BTreeMap::from([
@@ -419,6 +424,186 @@ async fn validation_diagnostics_over_both_protocols() {
             .await
             .expect("validate provider");
         assert!(provider.is_empty(), "{provider:?}");
+        p.stop(Duration::from_secs(5)).await.expect("clean stop");
+    }
+}
+
+/// Start options for protocol "6" or "5".
+fn opts_for(protocol: &str) -> StartOpts {
+    let mut opts = StartOpts::new(PROVIDER);
+    // Unset, the provider chooses 6.
+    if protocol == "5" {
+        opts.env = vec![("BATONTEST_PROTOCOL".to_string(), "5".to_string())];
+    }
+    opts
+}
+
+#[tokio::test]
+async fn functions_are_listed_and_called_over_both_protocols() {
+    for protocol in ["6", "5"] {
+        let p = ProviderProcess::start(&opts_for(protocol))
+            .await
+            .expect("provider starts");
+        let functions = p.get_functions().await.expect("functions");
+        assert_eq!(
+            functions.keys().collect::<Vec<_>>(),
+            vec!["upper"],
+            "protocol {protocol}"
+        );
+        let upper = &functions["upper"];
+        assert_eq!(
+            upper.params,
+            vec![("s".to_string(), Type::String, false)],
+            "protocol {protocol}"
+        );
+        assert_eq!(upper.variadic, None);
+        assert_eq!(upper.ret, Type::String);
+        // GetProviderSchema lists them too.
+        assert_eq!(&p.schema().await.expect("schema").functions["upper"], upper);
+
+        let up = p
+            .call_function("upper", &[Value::string("abc")])
+            .await
+            .expect("call");
+        assert_eq!(up.as_str(), Some("ABC"), "protocol {protocol}: {up:?}");
+
+        let err = p
+            .call_function("upper", &[Value::string("")])
+            .await
+            .expect_err("empty string refused");
+        let baton_plugin::PluginError::Function {
+            name,
+            text,
+            argument,
+        } = &err
+        else {
+            panic!("expected Function, got {err:?}");
+        };
+        assert_eq!(name, "upper");
+        assert_eq!(text, "empty string");
+        assert_eq!(*argument, Some(0));
+        assert!(!err.is_retryable());
+
+        let err = p
+            .call_function("upper", &[])
+            .await
+            .expect_err("missing argument");
+        assert!(
+            matches!(
+                err,
+                baton_plugin::PluginError::Function { argument: None, .. }
+            ),
+            "{err:?}"
+        );
+        let err = p
+            .call_function("lower", &[Value::string("A")])
+            .await
+            .expect_err("no such function");
+        assert!(
+            matches!(err, baton_plugin::PluginError::UnknownFunction { .. }),
+            "{err:?}"
+        );
+        p.stop(Duration::from_secs(5)).await.expect("clean stop");
+    }
+}
+
+#[tokio::test]
+async fn functions_missing_from_the_schema_come_from_get_functions() {
+    for protocol in ["6", "5"] {
+        let mut opts = opts_for(protocol);
+        opts.env
+            .push(("BATONTEST_SCHEMA_FUNCTIONS".to_string(), "0".to_string()));
+        let p = ProviderProcess::start(&opts)
+            .await
+            .expect("provider starts");
+        assert!(p.schema().await.expect("schema").functions.is_empty());
+        let functions = p.get_functions().await.expect("functions");
+        assert_eq!(functions["upper"].ret, Type::String, "protocol {protocol}");
+        let up = p
+            .call_function("upper", &[Value::string("x")])
+            .await
+            .expect("call");
+        assert_eq!(up.as_str(), Some("X"));
+        p.stop(Duration::from_secs(5)).await.expect("clean stop");
+    }
+}
+
+#[tokio::test]
+async fn a_configured_prefix_shapes_new_ids_over_both_protocols() {
+    for protocol in ["6", "5"] {
+        let (p, ty) = start_with_thing_type(opts_for(protocol)).await;
+        let err = p
+            .configure(&obj(&[("prefix", Value::string("bad"))]))
+            .await
+            .expect_err("bad prefix refused");
+        let baton_plugin::PluginError::Diagnostics { diagnostics, .. } = &err else {
+            panic!("expected Diagnostics, got {err:?}");
+        };
+        assert_eq!(diagnostics[0].summary, "Invalid prefix");
+        assert_eq!(diagnostics[0].attribute.as_deref(), Some("prefix"));
+
+        p.configure(&obj(&[("prefix", Value::string("p"))]))
+            .await
+            .expect("configure");
+        let planned = thing("alpha", Value::unknown(Type::String));
+        let applied = p
+            .apply_resource_change(ApplyRequest {
+                type_name: "batontest_thing",
+                prior: &Value::null(ty),
+                planned: &planned,
+                config: &thing("alpha", Value::null(Type::String)),
+                planned_private: &[],
+            })
+            .await
+            .expect("apply");
+        assert_eq!(
+            applied.new_state.get_attr("id").and_then(Value::as_str),
+            Some("p-thing-alpha"),
+            "protocol {protocol}"
+        );
+        let imported = p
+            .import_resource_state("batontest_thing", "p-thing-beta")
+            .await
+            .expect("import of a prefixed id");
+        assert_eq!(
+            imported[0].state.get_attr("name").and_then(Value::as_str),
+            Some("beta")
+        );
+        p.stop(Duration::from_secs(5)).await.expect("clean stop");
+    }
+}
+
+#[tokio::test]
+async fn a_version_0_state_is_upgraded_over_both_protocols() {
+    for protocol in ["6", "5"] {
+        let p = ProviderProcess::start(&opts_for(protocol))
+            .await
+            .expect("provider starts");
+        let upgraded = p
+            .upgrade_resource_state(
+                "batontest_thing",
+                0,
+                br#"{"id":"thing-a","label":"a","secret":null,"tag":[]}"#,
+            )
+            .await
+            .expect("upgrade");
+        assert_eq!(
+            upgraded.get_attr("name").and_then(Value::as_str),
+            Some("a"),
+            "protocol {protocol}: {upgraded:?}"
+        );
+        assert_eq!(
+            upgraded.get_attr("id").and_then(Value::as_str),
+            Some("thing-a")
+        );
+        let err = p
+            .upgrade_resource_state("batontest_thing", 2, br#"{"id":"thing-a","name":"a"}"#)
+            .await
+            .expect_err("a future version is refused");
+        assert!(
+            err.to_string().contains("Unsupported schema version"),
+            "{err}"
+        );
         p.stop(Duration::from_secs(5)).await.expect("clean stop");
     }
 }

@@ -334,13 +334,7 @@ impl<'a> Planner<'a> {
     }
 
     pub(super) fn scope<'s>(&'s self, mi: &'s ModuleInstance) -> InstanceScope<'s> {
-        InstanceScope::new(
-            &self.state,
-            &self.ctx.config,
-            mi,
-            &self.ctx.cwd,
-            &self.ctx.workspace,
-        )
+        InstanceScope::new(&self.state, self.ctx, mi)
     }
 
     /// What `plantimestamp()` returns: the plan's time, unknown while validating (as in

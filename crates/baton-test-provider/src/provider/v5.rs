@@ -45,7 +45,8 @@ impl Provider for BatonTest {
         &self,
         request: Request<pb::validate_resource_type_config::Request>,
     ) -> Result<Response<pb::validate_resource_type_config::Response>, Status> {
-        let diagnostics = validate_thing(request.into_inner().config.as_ref())?;
+        let request = request.into_inner();
+        let diagnostics = validate_resource(&request.type_name, request.config.as_ref())?;
         Ok(Response::new(pb::validate_resource_type_config::Response {
             diagnostics,
         }))
@@ -83,9 +84,10 @@ impl Provider for BatonTest {
 
     async fn configure(
         &self,
-        _request: Request<pb::configure::Request>,
+        request: Request<pb::configure::Request>,
     ) -> Result<Response<pb::configure::Response>, Status> {
-        Ok(Response::new(Default::default()))
+        let diagnostics = configure(self, request.into_inner().config.as_ref())?;
+        Ok(Response::new(pb::configure::Response { diagnostics }))
     }
 
     async fn read_resource(
@@ -106,14 +108,14 @@ impl Provider for BatonTest {
         &self,
         request: Request<pb::apply_resource_change::Request>,
     ) -> Result<Response<pb::apply_resource_change::Response>, Status> {
-        apply_resource_change(request.into_inner()).await
+        apply_resource_change(self, request.into_inner()).await
     }
 
     async fn import_resource_state(
         &self,
         request: Request<pb::import_resource_state::Request>,
     ) -> Result<Response<pb::import_resource_state::Response>, Status> {
-        import_resource_state(request.into_inner()).await
+        import_resource_state(self, request.into_inner()).await
     }
 
     async fn move_resource_state(
@@ -188,18 +190,16 @@ impl Provider for BatonTest {
 
     async fn get_functions(
         &self,
-        _request: Request<pb::get_functions::Request>,
+        request: Request<pb::get_functions::Request>,
     ) -> Result<Response<pb::get_functions::Response>, Status> {
-        Ok(Response::new(Default::default()))
+        get_functions(request.into_inner()).await
     }
 
     async fn call_function(
         &self,
-        _request: Request<pb::call_function::Request>,
+        request: Request<pb::call_function::Request>,
     ) -> Result<Response<pb::call_function::Response>, Status> {
-        Err(Status::unimplemented(
-            "batontest does not implement call_function",
-        ))
+        call_function(request.into_inner()).await
     }
 
     async fn plan_action(

@@ -42,7 +42,8 @@ impl Provider for BatonTest {
         &self,
         request: Request<pb::validate_resource_config::Request>,
     ) -> Result<Response<pb::validate_resource_config::Response>, Status> {
-        let diagnostics = validate_thing(request.into_inner().config.as_ref())?;
+        let request = request.into_inner();
+        let diagnostics = validate_resource(&request.type_name, request.config.as_ref())?;
         Ok(Response::new(pb::validate_resource_config::Response {
             diagnostics,
         }))
@@ -57,9 +58,12 @@ impl Provider for BatonTest {
 
     async fn configure_provider(
         &self,
-        _request: Request<pb::configure_provider::Request>,
+        request: Request<pb::configure_provider::Request>,
     ) -> Result<Response<pb::configure_provider::Response>, Status> {
-        Ok(Response::new(Default::default()))
+        let diagnostics = configure(self, request.into_inner().config.as_ref())?;
+        Ok(Response::new(pb::configure_provider::Response {
+            diagnostics,
+        }))
     }
 
     async fn get_resource_identity_schemas(
@@ -71,9 +75,9 @@ impl Provider for BatonTest {
 
     async fn get_functions(
         &self,
-        _request: Request<pb::get_functions::Request>,
+        request: Request<pb::get_functions::Request>,
     ) -> Result<Response<pb::get_functions::Response>, Status> {
-        Ok(Response::new(Default::default()))
+        get_functions(request.into_inner()).await
     }
 
     async fn stop_provider(
@@ -101,7 +105,7 @@ impl Provider for BatonTest {
         &self,
         request: Request<pb::apply_resource_change::Request>,
     ) -> Result<Response<pb::apply_resource_change::Response>, Status> {
-        apply_resource_change(request.into_inner()).await
+        apply_resource_change(self, request.into_inner()).await
     }
 
     async fn read_resource(
@@ -131,7 +135,7 @@ impl Provider for BatonTest {
         &self,
         request: Request<pb::import_resource_state::Request>,
     ) -> Result<Response<pb::import_resource_state::Response>, Status> {
-        import_resource_state(request.into_inner()).await
+        import_resource_state(self, request.into_inner()).await
     }
 
     async fn move_resource_state(
@@ -199,11 +203,9 @@ impl Provider for BatonTest {
 
     async fn call_function(
         &self,
-        _request: Request<pb::call_function::Request>,
+        request: Request<pb::call_function::Request>,
     ) -> Result<Response<pb::call_function::Response>, Status> {
-        Err(Status::unimplemented(
-            "batontest does not implement call_function",
-        ))
+        call_function(request.into_inner()).await
     }
 
     async fn validate_state_store_config(
