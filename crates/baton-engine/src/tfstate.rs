@@ -227,8 +227,19 @@ fn read_resource(
             };
             return Err(err(&address, why.into()));
         };
-        let value = decode_attributes(attrs, schema, &address, &mut out.notes)
-            .map_err(|m| err(&address, m))?;
+        let recorded_version = inst
+            .get("schema_version")
+            .and_then(J::as_u64)
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(0);
+        // An object of an older schema version keeps its attributes as they are; the provider
+        // upgrades it before the next refresh.
+        let value = if recorded_version < schema.version {
+            Value::from_json_implied(&J::Object(attrs.clone()))
+        } else {
+            decode_attributes(attrs, schema, &address, &mut out.notes)
+                .map_err(|m| err(&address, m))?
+        };
         let sensitive = match inst.get("sensitive_attributes") {
             None | Some(J::Null) => Vec::new(),
             Some(J::Array(paths)) => paths
@@ -265,12 +276,17 @@ fn read_resource(
             .get("create_before_destroy")
             .and_then(J::as_bool)
             .unwrap_or(false);
-        let mut obj = encode_object(&value, &info.state_string(), dependencies, cbd, status);
-        obj.schema_version = inst
-            .get("schema_version")
-            .and_then(J::as_u64)
-            .and_then(|v| u32::try_from(v).ok())
-            .unwrap_or(0);
+        // An aliased configuration (`provider["…"].west`) stays the one the object uses.
+        let provider = match r
+            .get("provider")
+            .and_then(J::as_str)
+            .and_then(crate::providers::state_alias)
+        {
+            Some(alias) => format!("{}.{alias}", info.state_string()),
+            None => info.state_string(),
+        };
+        let mut obj = encode_object(&value, &provider, dependencies, cbd, status);
+        obj.schema_version = recorded_version;
         let key = ObjectKey {
             addr,
             deposed: str_field(inst, "deposed").unwrap_or_default(),

@@ -3,7 +3,8 @@
 //! so the engine plans, applies, refreshes and imports through a plugin exactly as through a
 //! built-in provider.
 //!
-//! One [`PluginProvider`] per provider executable per run. It keeps one process per provider
+//! Its functions become provider functions (`provider::NAME::FN`). One [`PluginProvider`] per
+//! provider executable per run. It keeps one process per provider
 //! configuration (the evaluated `provider` block a call carries in [`ProviderCtx::config`]),
 //! started and configured on first use and shared by every call with that configuration; the
 //! process that answered the schema serves validation and the first configuration. A process
@@ -23,6 +24,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use baton_eval::{Type, Value};
+use baton_provider::function::{FnError, Param, ProviderFunction, Signature};
 use baton_provider::{
     ApplyRequest, AttrDiag, DataSourceType, ErrorKind, PlanResponse, PlanWarning, ProviderCtx,
     ProviderError, ProviderInfo, Registry, ResourceType, Schema,
@@ -152,6 +154,17 @@ impl PluginProvider {
                     provider: self.clone(),
                     name: intern(name),
                     schema: ts.to_baton(),
+                }),
+            );
+        }
+        for (name, sig) in &self.schema.functions {
+            reg.add_function(
+                self.info,
+                name.clone(),
+                Arc::new(PluginFunction {
+                    provider: self.clone(),
+                    name: name.clone(),
+                    signature: signature(sig),
                 }),
             );
         }
@@ -442,6 +455,57 @@ impl ResourceType for PluginResource {
                 ),
             )),
         }
+    }
+}
+
+/// A provider-defined function of a plugin. Functions need no configuration: they are called
+/// on the first process.
+struct PluginFunction {
+    provider: Arc<PluginProvider>,
+    name: String,
+    signature: Signature,
+}
+
+impl ProviderFunction for PluginFunction {
+    fn signature(&self) -> Signature {
+        self.signature.clone()
+    }
+
+    fn call(&self, args: &[Value]) -> Result<Value, FnError> {
+        let Some(p) = self.provider.first.clone() else {
+            return Err(FnError::new("the provider has stopped"));
+        };
+        match self
+            .provider
+            .host
+            .block_on(p.call_function(&self.name, args))
+        {
+            Ok(v) => Ok(v),
+            Err(PluginError::Function { text, argument, .. }) => {
+                Err(match argument.and_then(|a| usize::try_from(a).ok()) {
+                    Some(i) => FnError::arg(i, text),
+                    None => FnError::new(text),
+                })
+            }
+            Err(e) => Err(FnError::new(self.provider.error(e).detail)),
+        }
+    }
+}
+
+fn signature(s: &crate::schema::FunctionSignature) -> Signature {
+    let param = |(name, ty, allow_null): &(String, Type, bool)| Param {
+        name: name.clone(),
+        ty: ty.clone(),
+        allow_null: *allow_null,
+    };
+    Signature {
+        params: s.params.iter().map(param).collect(),
+        variadic: s.variadic.as_ref().map(|(name, ty)| Param {
+            name: name.clone(),
+            ty: ty.clone(),
+            allow_null: false,
+        }),
+        ret: s.ret.clone(),
     }
 }
 

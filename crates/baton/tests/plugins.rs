@@ -19,21 +19,44 @@ use std::time::Duration;
 use common::{Cmd, Output, Project};
 use serde_json::{json, Value};
 
-/// The test provider, built by Cargo beside the `baton` binary (built on demand otherwise).
+/// The test provider, built by Cargo beside the `baton` binary (`cargo test --workspace`
+/// builds it). When it is missing or older than its sources (a run of this package's tests
+/// alone), it is built here, once.
 fn provider_dir() -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
     let dir = common::baton_bin()
         .parent()
         .expect("the baton binary has a directory")
         .to_path_buf();
-    if !dir.join("terraform-provider-batontest").is_file() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-        let ok = Command::new(cargo)
-            .args(["build", "-p", "baton-test-provider"])
-            .status()
-            .expect("cargo runs");
-        assert!(ok.success(), "building the test provider failed");
-    }
+    BUILT.call_once(|| {
+        let exe = dir.join("terraform-provider-batontest");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../baton-test-provider/src");
+        let built = std::fs::metadata(&exe).and_then(|m| m.modified()).ok();
+        let newest_src = walk_newest(&src);
+        if built.is_none() || newest_src.is_some_and(|s| built.is_some_and(|b| s > b)) {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+            let ok = Command::new(cargo)
+                .args(["build", "-p", "baton-test-provider"])
+                .status()
+                .expect("cargo runs");
+            assert!(ok.success(), "building the test provider failed");
+        }
+    });
     dir
+}
+
+fn walk_newest(dir: &Path) -> Option<std::time::SystemTime> {
+    let mut newest = None;
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        let t = if p.is_dir() {
+            walk_newest(&p)
+        } else {
+            e.metadata().and_then(|m| m.modified()).ok()
+        };
+        newest = newest.max(t);
+    }
+    newest
 }
 
 const CLI_CONFIG: &str = "cli.tfrc";
@@ -224,23 +247,26 @@ fn hide_sensitive(v: &Value, marks: &Value) -> Value {
     }
 }
 
-/// The state's resources: address, provider, values and sensitive paths (sorted). The
-/// sensitive values themselves are compared through the outputs (`output -json` prints them).
+/// The state's resources, in the root module and every child module: address, provider,
+/// schema version, values and sensitive paths (sorted). The sensitive values themselves are
+/// compared through the outputs (`output -json` prints them).
 fn state_essentials(state: &Value) -> Value {
-    let mut rs: Vec<Value> = state["values"]["root_module"]["resources"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|r| {
-            json!({
+    fn collect(module: &Value, out: &mut Vec<Value>) {
+        for r in module["resources"].as_array().into_iter().flatten() {
+            out.push(json!({
                 "address": r["address"],
                 "provider_name": r["provider_name"],
+                "schema_version": r["schema_version"],
                 "values": hide_sensitive(&r["values"], &r["sensitive_values"]),
                 "sensitive_values": r["sensitive_values"],
-            })
-        })
-        .collect();
+            }));
+        }
+        for child in module["child_modules"].as_array().into_iter().flatten() {
+            collect(child, out);
+        }
+    }
+    let mut rs = Vec::new();
+    collect(&state["values"]["root_module"], &mut rs);
     rs.sort_by_key(|r| r["address"].to_string());
     Value::Array(rs)
 }
@@ -619,5 +645,202 @@ fn baton_init_installs_from_a_mirror_and_runs_use_it() {
         out.all().contains("Inconsistent dependency lock file"),
         "{}",
         out.all()
+    );
+}
+
+const CONFIGURED: &str = r#"
+terraform {
+  required_providers {
+    batontest = { source = "example.com/baton/batontest" }
+  }
+}
+
+provider "batontest" {
+  prefix = "p"
+}
+
+provider "batontest" {
+  alias  = "other"
+  prefix = "q"
+}
+
+resource "batontest_thing" "a" {
+  name = "a"
+}
+
+resource "batontest_thing" "b" {
+  provider = batontest.other
+  name     = "b"
+}
+
+module "m" {
+  source    = "./m"
+  providers = { batontest = batontest.other }
+}
+
+module "n" {
+  source = "./m"
+}
+
+output "a" { value = batontest_thing.a.id }
+output "b" { value = batontest_thing.b.id }
+output "m" { value = module.m.id }
+output "n" { value = module.n.id }
+output "upper" { value = provider::batontest::upper(batontest_thing.a.name) }
+"#;
+
+const MODULE: &str = r#"
+terraform {
+  required_providers {
+    batontest = { source = "example.com/baton/batontest" }
+  }
+}
+
+resource "batontest_thing" "c" {
+  name = "c"
+}
+
+output "id" { value = batontest_thing.c.id }
+"#;
+
+/// Provider blocks (settings that shape ids), an aliased configuration chosen by a resource's
+/// `provider` argument and passed to a module by `providers = { … }`, a module inheriting the
+/// default configuration, and a provider function: plan, outputs and state agree; removing the
+/// aliased resource deletes it through the configuration state recorded for it.
+#[test]
+fn provider_configurations_aliases_and_functions_agree_with_terraform() {
+    let pair = Pair::new("");
+    pair.write("main.tf", CONFIGURED);
+    pair.write("m/main.tf", MODULE);
+    // Modules only: `init` would look the dev-overridden provider up in a registry.
+    pair.terraform(&["get"]).assert_success();
+    pair.compare_plans("create", false);
+    pair.apply_and_compare("create");
+    let out = json_of(pair.baton(&["output", "--json"]).assert_success());
+    assert_eq!(out["a"]["value"], "p-thing-a");
+    assert_eq!(out["b"]["value"], "q-thing-b");
+    assert_eq!(out["m"]["value"], "q-thing-c");
+    assert_eq!(out["n"]["value"], "p-thing-c");
+    assert_eq!(out["upper"]["value"], "A");
+    pair.both_clean("after create");
+
+    let without_b = CONFIGURED
+        .replace(
+            "resource \"batontest_thing\" \"b\" {\n  provider = batontest.other\n  name     = \"b\"\n}\n",
+            "",
+        )
+        .replace("output \"b\" { value = batontest_thing.b.id }\n", "");
+    assert_ne!(without_b, CONFIGURED);
+    pair.write("main.tf", &without_b);
+    pair.compare_plans("delete the aliased resource", false);
+    pair.apply_and_compare("delete the aliased resource");
+    pair.compare_plans("destroy", true);
+}
+
+/// The provider's own function errors stop the plan as in Terraform, naming the argument.
+#[test]
+fn a_provider_function_error_names_its_argument_as_in_terraform() {
+    let pair = Pair::new("");
+    pair.write(
+        "main.tf",
+        &format!("{HEAD}\noutput \"u\" {{ value = provider::batontest::upper(\"\") }}\n"),
+    );
+    let tf = pair.terraform(&["plan", "-input=false"]);
+    tf.assert_failure();
+    let b = pair.baton(&["plan"]);
+    b.assert_failure();
+    for text in ["Invalid function argument", "empty string"] {
+        assert!(tf.all().contains(text), "terraform: {}", tf.all());
+        assert!(b.all().contains(text), "baton: {}", b.all());
+    }
+}
+
+/// A provider block the provider refuses (ConfigureProvider's error on `prefix`) stops the run
+/// before any change, as in Terraform.
+#[test]
+fn a_refused_provider_configuration_stops_the_run() {
+    let pair = Pair::new("");
+    pair.write(
+        "main.tf",
+        &format!("{HEAD}\nprovider \"batontest\" {{\n  prefix = \"bad\"\n}}\n\nresource \"batontest_thing\" \"a\" {{\n  name = \"a\"\n}}\n"),
+    );
+    let tf = pair.terraform(&["apply", "-auto-approve", "-input=false"]);
+    tf.assert_failure();
+    let b = pair.baton(&["apply", "--auto-approve"]);
+    b.assert_failure();
+    assert!(tf.all().contains("Invalid prefix"), "{}", tf.all());
+    assert!(b.all().contains("Invalid prefix"), "{}", b.all());
+    let state = json_of(pair.baton(&["show", "--json"]).assert_success());
+    assert_eq!(state_essentials(&state), json!([]));
+}
+
+/// A real object (a file) changed or removed behind the tools' backs: both see the drift,
+/// plan the same repair and restore it.
+#[test]
+fn drift_of_a_real_object_is_seen_and_repaired_as_in_terraform() {
+    let pair = Pair::new("");
+    pair.write(
+        "main.tf",
+        &format!("{HEAD}\nresource \"batontest_file\" \"f\" {{\n  path    = \"${{path.module}}/managed.txt\"\n  content = \"hello\"\n}}\n"),
+    );
+    pair.apply_and_compare("create");
+    assert_eq!(pair.baton.read("managed.txt"), "hello");
+    pair.write("managed.txt", "changed behind our back");
+    pair.terraform(&["plan", "-detailed-exitcode", "-input=false"])
+        .assert_code(2);
+    pair.baton(&["plan", "--detailed-exitcode"]).assert_code(2);
+    pair.apply_and_compare("repair the content");
+    assert_eq!(pair.baton.read("managed.txt"), "hello");
+    pair.baton.remove("managed.txt");
+    pair.tf.remove("managed.txt");
+    pair.compare_plans("re-create the deleted file", false);
+    pair.apply_and_compare("re-create");
+    assert_eq!(pair.baton.read("managed.txt"), "hello");
+}
+
+/// An object recorded under schema version 0 (`label`, now `name`) is upgraded by the
+/// provider before it is read, in both tools: a Terraform state file holding it is taken over
+/// by `baton state migrate`, then a refresh-only apply writes it back as version 1.
+#[test]
+fn an_object_of_an_older_schema_version_is_upgraded_by_the_provider() {
+    let pair = Pair::new("");
+    pair.write(
+        "main.tf",
+        &format!("{HEAD}\nresource \"batontest_thing\" \"a\" {{\n  name = \"a\"\n}}\n\noutput \"name\" {{ value = batontest_thing.a.name }}\n"),
+    );
+    let state = json!({
+        "version": 4,
+        "terraform_version": "1.11.4",
+        "serial": 1,
+        "lineage": "0f3c1a9e-2b6d-4c1e-9a7f-5d2e8b4c6a10",
+        "outputs": {},
+        "resources": [{
+            "mode": "managed",
+            "type": "batontest_thing",
+            "name": "a",
+            "provider": "provider[\"example.com/baton/batontest\"]",
+            "instances": [{
+                "schema_version": 0,
+                "attributes": {"id": "thing-a", "label": "a", "secret": null, "tag": []},
+                "sensitive_attributes": []
+            }]
+        }],
+        "check_results": null
+    });
+    pair.tf.write("terraform.tfstate", &state.to_string());
+    pair.baton.write("old.tfstate", &state.to_string());
+    pair.baton(&["state", "migrate", "--from", "old.tfstate"])
+        .assert_success();
+    pair.compare_plans("plan on the old state", false);
+    pair.terraform(&["apply", "-refresh-only", "-auto-approve", "-input=false"])
+        .assert_success();
+    pair.baton(&["apply", "--refresh-only", "--auto-approve"])
+        .assert_success();
+    pair.compare_results("after the upgrade");
+    let b = json_of(pair.baton(&["show", "--json"]).assert_success());
+    assert_eq!(
+        b["values"]["root_module"]["resources"][0]["schema_version"],
+        json!(1),
+        "{b}"
     );
 }

@@ -366,10 +366,21 @@ pub(super) fn execute(
                     }
                 }
                 Some(v) => {
+                    // Refreshed objects were upgraded to their type's schema version.
+                    let version = match k.addr.resource.mode {
+                        ResourceMode::Managed => {
+                            super::schema_version(&ctx.providers, &k.addr.resource.type_)
+                        }
+                        ResourceMode::Data => obj.schema_version,
+                    };
                     if let Ok(old) = decode_object(obj) {
-                        if !old.raw_equal(v) || old.sensitive_paths() != v.sensitive_paths() {
+                        if !old.raw_equal(v)
+                            || old.sensitive_paths() != v.sensitive_paths()
+                            || obj.schema_version != version
+                        {
                             let mut o = obj.clone();
                             o.value = RawJson::from_value(&v.to_typed_json());
+                            o.schema_version = version;
                             store.put_object(opts.fence, serial, k, Some(&o))?;
                         }
                     }

@@ -175,8 +175,13 @@ impl Source {
         }
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow!("--from: cannot read {}: {e}", path.display()))?;
-        let imported =
-            baton_engine::tfstate::read(&text, path, &baton_engine::providers::builtin())?;
+        // The configuration's providers (its plugins too) decode the objects; without a
+        // loadable configuration, the built-in set.
+        let (ctx, _) = baton_engine::load(&env.dir, &env.workspace, &env.sources);
+        let providers = ctx
+            .map(|c| c.providers.clone())
+            .unwrap_or_else(baton_engine::providers::builtin);
+        let imported = baton_engine::tfstate::read(&text, path, &providers)?;
         Ok(Source::Terraform(path.display().to_string(), imported))
     }
 }
