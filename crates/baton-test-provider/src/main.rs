@@ -4,6 +4,9 @@
 //! source copying `input` to `output`) and the function `upper`, so that the real `terraform`
 //! and Baton's plugin client can be run against the same binary offline.
 //!
+//! With `BATONTEST_START_LOG=FILE` it appends one line (its process id) to FILE when it starts,
+//! so tests can count the processes a client started.
+//!
 //! It must not touch anything outside its own socket and the files a `batontest_file`
 //! configuration names: no network, no real infrastructure. It is not a provider SDK: no schema
 //! or value machinery beyond what its types need.
@@ -26,6 +29,18 @@ fn main() -> ExitCode {
              load any plugins automatically"
         );
         return ExitCode::from(1);
+    }
+    if let Some(log) = std::env::var_os("BATONTEST_START_LOG") {
+        use std::io::Write;
+        let line = format!("{}\n", std::process::id());
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .and_then(|mut f| f.write_all(line.as_bytes()));
+        if let Err(err) = written {
+            eprintln!("batontest: cannot write the start log: {err}");
+        }
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -844,3 +844,42 @@ fn an_object_of_an_older_schema_version_is_upgraded_by_the_provider() {
         "{b}"
     );
 }
+
+/// One provider process per provider configuration for a whole command (its plan and its
+/// apply), however many resources use it: 30 resources over the default configuration and an
+/// aliased one start two processes, and none is left when the command ends.
+#[test]
+fn one_process_per_provider_configuration_per_run() {
+    let pair = Pair::new("");
+    let log = pair.baton.join("starts.log");
+    pair.write(
+        "main.tf",
+        &format!(
+            r#"{HEAD}
+provider "batontest" {{
+  alias  = "other"
+  prefix = "o"
+}}
+
+resource "batontest_thing" "a" {{
+  count = 20
+  name  = "a${{count.index}}"
+}}
+
+resource "batontest_thing" "b" {{
+  provider = batontest.other
+  count    = 10
+  name     = "b${{count.index}}"
+}}
+"#
+        ),
+    );
+    let log_str = log.display().to_string();
+    pair.baton_cmd(&["apply", "--auto-approve"])
+        .env("BATONTEST_START_LOG", &log_str)
+        .run()
+        .assert_success();
+    let starts = std::fs::read_to_string(&log).expect("the provider logged its starts");
+    assert_eq!(starts.lines().count(), 2, "processes started: {starts}");
+    assert_no_provider_left(&pair.baton.path_str());
+}
