@@ -219,7 +219,7 @@ impl PluginProvider {
         };
         p.validate_provider_config(&config)
             .await
-            .and_then(|d| fail_on_errors("ValidateProviderConfig", d))?;
+            .and_then(|d| process::check("ValidateProviderConfig", d))?;
         p.configure(&config).await?;
         Ok(p)
     }
@@ -341,6 +341,19 @@ impl Drop for PluginProvider {
     }
 }
 
+impl PluginProvider {
+    /// A validation call on the first (unconfigured) process, its diagnostics as Baton's.
+    fn validate<F>(&self, f: impl FnOnce(Arc<ProviderProcess>) -> F) -> Vec<AttrDiag>
+    where
+        F: Future<Output = Result<Vec<Diagnostic>, PluginError>> + Send,
+    {
+        let Some(p) = self.first.clone() else {
+            return Vec::new();
+        };
+        attr_diags(self.host.block_on(f(p)), self)
+    }
+}
+
 /// A managed resource type of a plugin.
 struct PluginResource {
     provider: Arc<PluginProvider>,
@@ -358,14 +371,8 @@ impl ResourceType for PluginResource {
     }
 
     fn validate(&self, config: &Value) -> Vec<AttrDiag> {
-        let Some(p) = self.provider.first.clone() else {
-            return Vec::new();
-        };
-        let r = self
-            .provider
-            .host
-            .block_on(p.validate_resource_config(self.name, config));
-        attr_diags(r, &self.provider)
+        self.provider
+            .validate(|p| async move { p.validate_resource_config(self.name, config).await })
     }
 
     fn plan(&self, req: baton_provider::PlanRequest<'_>) -> Result<PlanResponse, ProviderError> {
@@ -526,14 +533,8 @@ impl DataSourceType for PluginDataSource {
     }
 
     fn validate(&self, config: &Value) -> Vec<AttrDiag> {
-        let Some(p) = self.provider.first.clone() else {
-            return Vec::new();
-        };
-        let r = self
-            .provider
-            .host
-            .block_on(p.validate_data_source_config(self.name, config));
-        attr_diags(r, &self.provider)
+        self.provider
+            .validate(|p| async move { p.validate_data_source_config(self.name, config).await })
     }
 
     fn read(&self, ctx: &ProviderCtx, config: &Value) -> Result<Value, ProviderError> {
@@ -565,17 +566,6 @@ fn warning(d: Diagnostic) -> PlanWarning {
     PlanWarning {
         summary: d.summary,
         detail: d.detail,
-    }
-}
-
-fn fail_on_errors(method: &'static str, diagnostics: Vec<Diagnostic>) -> Result<(), PluginError> {
-    if diagnostics.iter().any(|d| d.error) {
-        Err(PluginError::Diagnostics {
-            method,
-            diagnostics,
-        })
-    } else {
-        Ok(())
     }
 }
 

@@ -1037,7 +1037,11 @@ fn warnings(
     Ok(diags)
 }
 
-fn check(method: &'static str, diagnostics: Vec<schema::Diagnostic>) -> Result<(), PluginError> {
+/// Errors among `diagnostics` fail the call.
+pub(crate) fn check(
+    method: &'static str,
+    diagnostics: Vec<schema::Diagnostic>,
+) -> Result<(), PluginError> {
     if diagnostics.iter().any(|d| d.error) {
         Err(PluginError::Diagnostics {
             method,
