@@ -61,6 +61,13 @@ pub enum InstallError {
         constraints: String,
         available: Vec<String>,
     },
+    /// The lock file's version is outside the constraints (and `-upgrade` was not given).
+    #[error("locked provider {addr} {version} does not match configured version constraint {constraints}; run `baton init -upgrade` to allow selection of new versions")]
+    LockedDisallowed {
+        addr: ProviderAddr,
+        version: String,
+        constraints: String,
+    },
     /// The lock file's version is wanted but no local source has it.
     #[error("provider {addr} v{version} recorded in the dependency lock file is not available from any local source; run `baton init -upgrade` to choose another version")]
     LockedUnavailable { addr: ProviderAddr, version: String },
@@ -712,10 +719,22 @@ fn plan_one(
         searched.push(format!("plugin cache {}", c.display()));
     }
     let old = lock.providers.get(&addr.to_string()).cloned();
-    let locked_version = old
-        .as_ref()
-        .and_then(|p| Version::parse(&p.version).ok())
-        .filter(|v| !upgrade && allowed(req.constraints.as_ref(), v));
+    let recorded = old.as_ref().and_then(|p| Version::parse(&p.version).ok());
+    // As Terraform: a locked version the constraints no longer allow needs `-upgrade`.
+    if let (Some(v), false) = (&recorded, upgrade) {
+        if !allowed(req.constraints.as_ref(), v) {
+            return Err(InstallError::LockedDisallowed {
+                addr: addr.clone(),
+                version: v.to_string(),
+                constraints: req
+                    .constraints
+                    .as_ref()
+                    .map(|c| c.to_string())
+                    .unwrap_or_default(),
+            });
+        }
+    }
+    let locked_version = recorded.filter(|_| !upgrade);
     let target_base = root.join(".terraform/providers");
     let version = match &locked_version {
         Some(v) => {

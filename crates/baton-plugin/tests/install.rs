@@ -526,8 +526,17 @@ fn locked_version_stays_unless_upgrade() {
     assert_eq!(lock.providers[ADDR].version, "1.3.0");
     assert_eq!(lock.providers[ADDR].hashes.len(), 1, "old hashes dropped");
 
-    // A lock entry the constraints no longer allow gives way to the newest allowed version.
-    let report = install::init(&[req(ADDR, Some("< 1.3"))], &root, &cli, false).expect("init");
+    // A lock entry the constraints no longer allow is refused, as Terraform refuses it, and
+    // nothing changes; `-upgrade` then gives the newest allowed version.
+    let before = std::fs::read_to_string(&lock_path).expect("lock text");
+    let err = install::init(&[req(ADDR, Some("< 1.3"))], &root, &cli, false)
+        .expect_err("a locked version outside the constraints");
+    assert!(err.to_string().contains("-upgrade"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&lock_path).expect("lock text"),
+        before
+    );
+    let report = install::init(&[req(ADDR, Some("< 1.3"))], &root, &cli, true).expect("init");
     assert_eq!(report.installed[0].version, "1.2.0");
 }
 
