@@ -190,10 +190,44 @@ struct Needed {
 impl Needed {
     /// Whether Baton's built-in set serves it: same local name and same address.
     fn builtin_ok(&self, builtin: &Registry) -> bool {
-        builtin
-            .provider(&self.req.local_name)
-            .is_some_and(|(p, _)| !self.explicit || p.source == self.req.addr.to_string())
+        builtin_serves(builtin, &self.req, self.explicit)
     }
+}
+
+/// Whether Baton's built-in set `builtin` can serve requirement `req`: a built-in provider has
+/// its address; or, when the configuration gave no source address (`explicit` false), a
+/// built-in provider has its local name, or built-in types are named after it
+/// (`ansible_module` belongs to Baton's `remote` provider).
+pub fn builtin_serves(builtin: &Registry, req: &Requirement, explicit: bool) -> bool {
+    let addr = req.addr.to_string();
+    if builtin
+        .provider(&req.addr.type_name)
+        .is_some_and(|(p, _)| p.source == addr)
+    {
+        return true;
+    }
+    if explicit {
+        return false;
+    }
+    let name = &req.local_name;
+    let prefix = format!("{name}_");
+    builtin.provider(name).is_some()
+        || builtin
+            .resource_names()
+            .into_iter()
+            .chain(builtin.data_source_names())
+            .any(|t| t.starts_with(&prefix))
+}
+
+/// The local names whose `required_providers` entries give a source address.
+pub fn explicit_sources(config: &Config) -> BTreeSet<String> {
+    config
+        .all_modules()
+        .iter()
+        .flat_map(|m| m.terraform.required_providers.iter())
+        .filter(|(_, src)| !src.is_empty())
+        .map(|(name, _)| name.clone())
+        .collect()
 }
 
 fn any_plugin_wanted(needed: &[Needed]) -> bool {
@@ -205,13 +239,7 @@ fn any_plugin_wanted(needed: &[Needed]) -> bool {
 fn needed(config: &Config) -> Result<Vec<Needed>, Diagnostic> {
     let reqs = install::requirements(config)
         .map_err(|e| Diagnostic::error("Invalid required_providers", e.to_string()))?;
-    let explicit: BTreeSet<String> = config
-        .all_modules()
-        .iter()
-        .flat_map(|m| m.terraform.required_providers.iter())
-        .filter(|(_, src)| !src.is_empty())
-        .map(|(name, _)| name.clone())
-        .collect();
+    let explicit = explicit_sources(config);
     let out: Vec<Needed> = reqs
         .into_iter()
         .map(|req| Needed {

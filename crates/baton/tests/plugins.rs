@@ -883,3 +883,44 @@ resource "batontest_thing" "b" {{
     assert_eq!(starts.lines().count(), 2, "processes started: {starts}");
     assert_no_provider_left(&pair.baton.path_str());
 }
+
+/// Configurations of built-in types need no plugin and no `baton init`, whether they name a
+/// source (`hashicorp/random`) or not, and types named after a built-in provider's
+/// (`ansible_module`, Baton's `remote` provider) count as built in.
+#[test]
+fn built_in_providers_need_no_plugin() {
+    let p = Project::new(&[(
+        "main.tf",
+        r#"
+terraform {
+  required_providers {
+    random = { source = "hashicorp/random", version = "~> 3.0" }
+  }
+}
+
+resource "random_pet" "p" {}
+
+resource "terraform_data" "d" {
+  input = random_pet.p.id
+}
+
+resource "ansible_module" "m" {
+  module = "ansible.builtin.command"
+  args   = { cmd = "true" }
+  connection {
+    host = "127.0.0.1"
+  }
+}
+"#,
+    )]);
+    let run = |args: &[&str]| p.baton(args).env("TF_CLI_CONFIG_FILE", "/dev/null").run();
+    run(&["validate"]).assert_success();
+    let out = run(&["init"]);
+    out.assert_success();
+    assert!(
+        out.all().contains("registry.terraform.io/hashicorp/random is built in to Baton"),
+        "{}",
+        out.all()
+    );
+    assert!(!p.exists(".terraform/providers"), "nothing installed");
+}

@@ -10,20 +10,8 @@ use super::{print_diags, Env, Reported};
 use crate::cli::InitArgs;
 use anyhow::Context as _;
 use baton_plugin::cliconfig;
-use baton_plugin::install::{self, How, ProviderAddr, Requirement};
+use baton_plugin::install::{self, How, Requirement};
 use std::process::ExitCode;
-
-/// Whether Baton runs this requirement with a built-in provider: its address is a built-in
-/// provider's, or no source was given and its local name is a built-in provider's.
-fn is_builtin(reg: &baton_provider::Registry, req: &Requirement) -> bool {
-    let addr = req.addr.to_string();
-    let by_addr = reg
-        .provider(&req.addr.type_name)
-        .is_some_and(|(p, _)| p.source == addr);
-    let by_name = reg.provider(&req.local_name).is_some()
-        && req.addr == ProviderAddr::for_local_name(&req.local_name);
-    by_addr || by_name
-}
 
 pub fn run(env: &Env, a: &InitArgs) -> anyhow::Result<ExitCode> {
     let (config, diags) = baton_config::load_config(&env.dir, &env.sources);
@@ -33,9 +21,14 @@ pub fn run(env: &Env, a: &InitArgs) -> anyhow::Result<ExitCode> {
     }
     let cli = cliconfig::load_default().context("cannot read the CLI configuration")?;
     let reqs = install::requirements(&config)?;
-    let registry = baton_provider::Registry::builtin();
+    // Providers Baton has built in are not installed (as a run decides:
+    // `baton_plugin::resolve::builtin_serves`).
+    let registry = baton_engine::providers::builtin();
+    let explicit = baton_plugin::resolve::explicit_sources(&config);
     let (builtin, plugins): (Vec<Requirement>, Vec<Requirement>) =
-        reqs.into_iter().partition(|r| is_builtin(&registry, r));
+        reqs.into_iter().partition(|r| {
+            baton_plugin::resolve::builtin_serves(&registry, r, explicit.contains(&r.local_name))
+        });
 
     outln!("Initializing provider plugins...");
     for r in &builtin {
