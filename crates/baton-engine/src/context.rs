@@ -151,6 +151,7 @@ pub fn load_with_providers(
         check_conditions(m, &mut diags);
         check_repetition_refs(m, &mut diags);
     }
+    check_provider_aliases(&config, &providers, &mut diags);
     let (graph, d) = build(&config, sources);
     diags.extend(d);
     if diags.has_errors() {
@@ -169,6 +170,55 @@ pub fn load_with_providers(
         }),
         diags,
     )
+}
+
+/// Every aliased provider configuration a resource uses (through its `provider` argument and
+/// the module calls' `providers` maps) is declared by a `provider` block of the root module.
+fn check_provider_aliases(config: &Config, providers: &Registry, diags: &mut Diagnostics) {
+    fn walk(
+        root: &Config,
+        c: &Config,
+        path: &mut Vec<String>,
+        providers: &Registry,
+        diags: &mut Diagnostics,
+    ) {
+        let mp = ModulePath(path.clone());
+        for r in c.module.resources.values() {
+            let Some(alias) = crate::providers::resource_alias(root, &mp, r) else {
+                continue;
+            };
+            let name = match providers.resource_type(&r.addr.type_) {
+                Some((p, _)) if r.addr.mode == ResourceMode::Managed => p.name,
+                _ => match providers.data_source(&r.addr.type_) {
+                    Some((p, _)) => p.name,
+                    None => continue,
+                },
+            };
+            let declared = root
+                .module
+                .providers
+                .iter()
+                .any(|b| b.name == name && b.alias.as_deref() == Some(alias.as_str()));
+            if !declared {
+                diags.push(
+                    Diagnostic::error(
+                        "Provider configuration not present",
+                        format!(
+                            "{} uses the provider configuration {name}.{alias}, but the root module declares no provider \"{name}\" block with alias = \"{alias}\". Add one, or pass an existing configuration to the module in its providers map.",
+                            r.describe()
+                        ),
+                    )
+                    .at(r.def_span),
+                );
+            }
+        }
+        for (name, child) in &c.children {
+            path.push(name.clone());
+            walk(root, child, path, providers, diags);
+            path.pop();
+        }
+    }
+    walk(config, config, &mut Vec::new(), providers, diags);
 }
 
 /// `count.index` only where `count` is set and `each.*` only where `for_each` is set, checked

@@ -918,9 +918,33 @@ resource "ansible_module" "m" {
     let out = run(&["init"]);
     out.assert_success();
     assert!(
-        out.all().contains("registry.terraform.io/hashicorp/random is built in to Baton"),
+        out.all()
+            .contains("registry.terraform.io/hashicorp/random is built in to Baton"),
         "{}",
         out.all()
     );
     assert!(!p.exists(".terraform/providers"), "nothing installed");
+}
+
+/// A resource using an aliased configuration that no provider block declares is refused by
+/// both tools before anything runs.
+#[test]
+fn an_undeclared_provider_alias_is_refused_as_in_terraform() {
+    let pair = Pair::new("");
+    pair.write(
+        "main.tf",
+        &format!("{HEAD}\nresource \"batontest_thing\" \"b\" {{\n  provider = batontest.nope\n  name     = \"b\"\n}}\n"),
+    );
+    let tf = pair.terraform(&["validate"]);
+    tf.assert_failure();
+    let b = pair.baton(&["validate"]);
+    b.assert_failure();
+    for out in [&tf, &b] {
+        assert!(
+            out.all().contains("Provider configuration not present"),
+            "{}",
+            out.all()
+        );
+    }
+    assert!(b.all().contains("batontest.nope"), "{}", b.all());
 }
