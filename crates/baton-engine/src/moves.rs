@@ -77,11 +77,13 @@ pub fn statements(config: &Config) -> (Vec<MoveStmt>, Diagnostics) {
                     Target::Instance(InstanceAddr { resource: a, .. }),
                     Target::Instance(InstanceAddr { resource: b, .. }),
                 ) => {
-                    if a.type_ != b.type_ || a.mode != b.mode || a.mode == ResourceMode::Data {
+                    // A move to another type is the target type's provider's to make
+                    // (MoveResourceState, when the plan is made); data resources never move.
+                    if a.mode != b.mode || a.mode == ResourceMode::Data {
                         diags.push(
                             Diagnostic::error(
                                 "Resource type mismatch",
-                                format!("This statement declares a move from {from} to {to}, which is a {} of a different type, or a data resource. Only managed resources of the same type can be moved.", to),
+                                format!("This statement declares a move from {from} to {to}, which is a {} of a different type, or a data resource. Only managed resources can be moved.", to),
                             )
                             .at(mv.span),
                         );

@@ -26,8 +26,8 @@ use std::time::Duration;
 use baton_eval::{Type, Value};
 use baton_provider::function::{FnError, Param, ProviderFunction, Signature};
 use baton_provider::{
-    ApplyRequest, AttrDiag, DataSourceType, ErrorKind, PlanResponse, PlanWarning, ProviderCtx,
-    ProviderError, ProviderInfo, Registry, ResourceType, Schema,
+    ApplyRequest, AttrDiag, DataSourceType, ErrorKind, MoveSource, PlanResponse, PlanWarning,
+    ProviderCtx, ProviderError, ProviderInfo, Registry, ResourceType, Schema,
 };
 
 use crate::process::{self, ProviderProcess, StartOpts};
@@ -439,6 +439,28 @@ impl ResourceType for PluginResource {
         self.provider.call(ctx, |p| async move {
             p.upgrade_resource_state(self.name, i64::from(version), &json)
                 .await
+        })
+    }
+
+    fn move_from(&self, ctx: &ProviderCtx, source: MoveSource<'_>) -> Result<Value, ProviderError> {
+        if !self.provider.schema.move_resource_state {
+            return Err(ProviderError::permanent(
+                "Unsupported `moved` across resource types",
+                format!(
+                    "The provider \"{}\" does not support moved operations across resource types and providers.",
+                    self.provider.info.source
+                ),
+            ));
+        }
+        let json = source.state.to_json().to_string().into_bytes();
+        let from = process::MoveSource {
+            provider: source.provider,
+            type_name: source.type_name,
+            schema_version: i64::from(source.schema_version),
+            json: &json,
+        };
+        self.provider.call(ctx, |p| async move {
+            p.move_resource_state(&from, self.name).await
         })
     }
 

@@ -123,6 +123,15 @@ pub struct ApplyRequest<'a> {
     pub planned_private: &'a [u8],
 }
 
+/// The object a MoveResourceState call moves: where it comes from and its state as JSON.
+pub struct MoveSource<'a> {
+    /// The source provider's address (`registry.terraform.io/hashicorp/aws`).
+    pub provider: &'a str,
+    pub type_name: &'a str,
+    pub schema_version: i64,
+    pub json: &'a [u8],
+}
+
 /// The object after an apply (null after a destroy) and the provider's private data.
 #[derive(Clone, Debug)]
 pub struct AppliedChange {
@@ -345,6 +354,16 @@ impl ProviderProcess {
             "UpgradeResourceState",
             self.upgrade_call(type_name, version, json)
         )
+    }
+
+    /// MoveResourceState: an object of another resource type (`source`, its state as
+    /// Terraform's state JSON) as an object of type `target`.
+    pub async fn move_resource_state(
+        &self,
+        source: &MoveSource<'_>,
+        target: &str,
+    ) -> Result<Value, PluginError> {
+        bounded_call!(self, "MoveResourceState", self.move_call(source, target))
     }
 
     /// ValidateResourceConfig (v6) / ValidateResourceTypeConfig (v5): the provider's own checks
@@ -795,6 +814,36 @@ impl ProviderProcess {
                 .into_inner();
             (
                 r.upgraded_state
+                    .map(IntoParts::into_parts)
+                    .unwrap_or_default(),
+                r.diagnostics.into_diagnostics(),
+            )
+        });
+        warnings(METHOD, diags)?;
+        self.decode(METHOD, &state, &ty)
+    }
+
+    async fn move_call(&self, source: &MoveSource<'_>, target: &str) -> Result<Value, PluginError> {
+        const METHOD: &str = "MoveResourceState";
+        let ty = self.object_type("resource", target).await?;
+        let (state, diags) = per_protocol!(self, |pb, c| {
+            let r = c
+                .move_resource_state(pb::move_resource_state::Request {
+                    source_provider_address: source.provider.to_string(),
+                    source_type_name: source.type_name.to_string(),
+                    source_schema_version: source.schema_version,
+                    source_state: Some(pb::RawState {
+                        json: source.json.to_vec(),
+                        ..Default::default()
+                    }),
+                    target_type_name: target.to_string(),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|s| self.rpc_error(METHOD, s))?
+                .into_inner();
+            (
+                r.target_state
                     .map(IntoParts::into_parts)
                     .unwrap_or_default(),
                 r.diagnostics.into_diagnostics(),

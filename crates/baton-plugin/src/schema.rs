@@ -18,6 +18,8 @@ pub struct ProviderSchema {
     pub data_sources: BTreeMap<String, TypeSchema>,
     /// Whether the provider wants PlanResourceChange for destroys too.
     pub plan_destroy: bool,
+    /// Whether the provider offers MoveResourceState (moves across resource types).
+    pub move_resource_state: bool,
     /// The provider's functions (`provider::NAME::FN`), when GetProviderSchema lists them;
     /// older providers list them only through GetFunctions.
     pub functions: BTreeMap<String, FunctionSignature>,
@@ -112,7 +114,14 @@ impl ProviderSchema {
             provider: r.provider.map(v6::schema).transpose()?.unwrap_or_default(),
             resources: conv(r.resource_schemas)?,
             data_sources: conv(r.data_source_schemas)?,
-            plan_destroy: r.server_capabilities.is_some_and(|c| c.plan_destroy),
+            plan_destroy: r
+                .server_capabilities
+                .as_ref()
+                .is_some_and(|c| c.plan_destroy),
+            move_resource_state: r
+                .server_capabilities
+                .as_ref()
+                .is_some_and(|c| c.move_resource_state),
             functions: v6::functions(r.functions)?,
         })
     }
@@ -127,7 +136,14 @@ impl ProviderSchema {
             provider: r.provider.map(v5::schema).transpose()?.unwrap_or_default(),
             resources: conv(r.resource_schemas)?,
             data_sources: conv(r.data_source_schemas)?,
-            plan_destroy: r.server_capabilities.is_some_and(|c| c.plan_destroy),
+            plan_destroy: r
+                .server_capabilities
+                .as_ref()
+                .is_some_and(|c| c.plan_destroy),
+            move_resource_state: r
+                .server_capabilities
+                .as_ref()
+                .is_some_and(|c| c.move_resource_state),
             functions: v5::functions(r.functions)?,
         })
     }

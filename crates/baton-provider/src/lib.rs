@@ -229,6 +229,16 @@ pub struct ApplyRequest<'a> {
     pub ctx: &'a ProviderCtx,
 }
 
+/// The object a cross-type move takes over ([`ResourceType::move_from`]).
+pub struct MoveSource<'a> {
+    /// The source address of the provider that managed it (`registry.terraform.io/hashicorp/aws`).
+    pub provider: &'a str,
+    pub type_name: &'a str,
+    /// The schema version its state was recorded under.
+    pub schema_version: u32,
+    pub state: &'a Value,
+}
+
 /// A managed resource type.
 pub trait ResourceType: Send + Sync {
     fn type_name(&self) -> &'static str;
@@ -275,6 +285,24 @@ pub trait ResourceType: Send + Sync {
         prior: &Value,
     ) -> Result<Value, ProviderError> {
         Ok(prior.clone())
+    }
+
+    /// Takes over an object of another resource type (a `moved` block from `source.type_name`
+    /// to this type; Terraform's MoveResourceState): returns it as an object of this type.
+    /// The default refuses, as Terraform does for providers that do not offer it.
+    fn move_from(
+        &self,
+        _ctx: &ProviderCtx,
+        source: MoveSource<'_>,
+    ) -> Result<Value, ProviderError> {
+        Err(ProviderError::permanent(
+            "Move Resource State Not Supported",
+            format!(
+                "The \"{}\" resource type does not support moving resource state across resource types (from \"{}\").",
+                self.type_name(),
+                source.type_name
+            ),
+        ))
     }
 
     /// Reads an existing object by its id so it can be adopted into state.

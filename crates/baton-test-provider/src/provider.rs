@@ -6,6 +6,8 @@
 //! - The provider block has an optional `prefix`: once configured, new `batontest_thing` ids
 //!   are `PREFIX-thing-NAME` instead of `thing-NAME`. The prefix `bad` is refused at
 //!   ConfigureProvider with an error diagnostic on `prefix`.
+//! - `batontest_item` is `batontest_thing` under a new name (schema version 0): it takes over
+//!   a thing moved to it (`moved` from a `batontest_thing`) through MoveResourceState.
 //! - `batontest_thing` lives only in state. Its schema is version 1: version 0 called `name`
 //!   `label`, and UpgradeResourceState renames it. Validation refuses a `tag` with an empty key
 //!   (on the path `tag[i].key`). Three names misbehave on purpose, for tests of failure paths:
@@ -49,6 +51,8 @@ impl BatonTest {
 
 pub const THING: &str = "batontest_thing";
 pub const FILE: &str = "batontest_file";
+/// `batontest_thing` under a new name: it takes over things through MoveResourceState.
+pub const ITEM: &str = "batontest_item";
 pub const ECHO: &str = "batontest_echo";
 pub const UPPER: &str = "upper";
 /// The schema version of `batontest_thing`.
@@ -63,7 +67,7 @@ macro_rules! handlers {
 
         use pb::schema::{nested_block::NestingMode, Attribute, Block, NestedBlock};
 
-        use crate::provider::{ECHO, FILE, THING, THING_VERSION, UPPER};
+        use crate::provider::{ECHO, FILE, ITEM, THING, THING_VERSION, UPPER};
 
         fn attr(
             name: &str,
@@ -153,6 +157,13 @@ macro_rules! handlers {
                     }),
                 }),
                 resource_schemas: HashMap::from([
+                    (
+                        ITEM.to_string(),
+                        pb::Schema {
+                            version: 0,
+                            ..thing.clone()
+                        },
+                    ),
                     (THING.to_string(), thing),
                     (FILE.to_string(), file),
                 ]),
@@ -164,6 +175,7 @@ macro_rules! handlers {
                 },
                 server_capabilities: Some(pb::ServerCapabilities {
                     plan_destroy: false,
+                    move_resource_state: true,
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -292,7 +304,7 @@ macro_rules! handlers {
         ) -> Result<Response<pb::get_metadata::Response>, Status> {
             Ok(Response::new(pb::get_metadata::Response {
                 server_capabilities: schema().server_capabilities,
-                resources: [THING, FILE]
+                resources: [THING, FILE, ITEM]
                     .into_iter()
                     .map(|t| pb::get_metadata::ResourceMetadata {
                         type_name: t.to_string(),
@@ -395,6 +407,55 @@ macro_rules! handlers {
             let bytes = serde_json::to_vec(&json)
                 .map_err(|e| Status::internal(format!("cannot encode JSON: {e}")))?;
             upgraded(bytes)
+        }
+
+        /// `batontest_item` takes over a `batontest_thing` of this provider (a `moved` block
+        /// between the two types): same attributes; a version-0 thing's `label` is its name.
+        pub(crate) async fn move_resource_state(
+            request: pb::move_resource_state::Request,
+        ) -> Result<Response<pb::move_resource_state::Response>, Status> {
+            let refuse = |summary: &str, detail: String| {
+                Ok(Response::new(pb::move_resource_state::Response {
+                    diagnostics: vec![pb::Diagnostic {
+                        detail,
+                        ..error_diag(summary.to_string())
+                    }],
+                    ..Default::default()
+                }))
+            };
+            if request.target_type_name != ITEM
+                || request.source_type_name != THING
+                || !request.source_provider_address.ends_with("baton/batontest")
+            {
+                return refuse(
+                    "Unsupported move",
+                    format!(
+                        "{ITEM} takes over {THING} objects of this provider only, not {} of {}.",
+                        request.source_type_name, request.source_provider_address
+                    ),
+                );
+            }
+            let raw = request.source_state.map(|s| s.json).unwrap_or_default();
+            let mut json: serde_json::Value = match serde_json::from_slice(&raw) {
+                Ok(j) => j,
+                Err(e) => return refuse("Invalid source state", format!("not JSON: {e}")),
+            };
+            if request.source_schema_version == 0 {
+                if let Some(obj) = json.as_object_mut() {
+                    if let Some(label) = obj.remove("label") {
+                        obj.insert("name".to_string(), label);
+                    }
+                }
+            }
+            let bytes = serde_json::to_vec(&json)
+                .map_err(|e| Status::internal(format!("cannot encode JSON: {e}")))?;
+            Ok(Response::new(pb::move_resource_state::Response {
+                target_state: Some(pb::DynamicValue {
+                    msgpack: Vec::new(),
+                    json: bytes,
+                }),
+                ..Default::default()
+            }))
         }
 
         pub(crate) async fn plan_resource_change(

@@ -202,6 +202,7 @@ fn plan_essentials(plan: &Value) -> Value {
                 "replace_paths": c.get("replace_paths").cloned().unwrap_or(Value::Null),
                 "importing": c.get("importing").cloned().unwrap_or(Value::Null),
                 "action_reason": rc.get("action_reason").cloned().unwrap_or(Value::Null),
+                "previous_address": rc.get("previous_address").cloned().unwrap_or(Value::Null),
             })
         })
         .collect();
@@ -947,4 +948,42 @@ fn an_undeclared_provider_alias_is_refused_as_in_terraform() {
         );
     }
     assert!(b.all().contains("batontest.nope"), "{}", b.all());
+}
+
+/// A `moved` block from one resource type to another: the target type's provider takes the
+/// object over (MoveResourceState), so nothing is destroyed or created; a move the provider
+/// refuses stops the plan with its words. As in Terraform.
+#[test]
+fn a_move_across_resource_types_is_the_providers_to_make() {
+    let pair = Pair::new("");
+    let body = "name = \"a\"\n  secret = \"s3cret\"\n  tag {\n    key = \"k\"\n  }";
+    pair.write(
+        "main.tf",
+        &format!("{HEAD}\nresource \"batontest_thing\" \"a\" {{\n  {body}\n}}\n\nresource \"batontest_thing\" \"b\" {{\n  name = \"b\"\n}}\n"),
+    );
+    pair.apply_and_compare("create");
+    pair.write(
+        "main.tf",
+        &format!("{HEAD}\nresource \"batontest_item\" \"a\" {{\n  {body}\n}}\n\nmoved {{\n  from = batontest_thing.a\n  to   = batontest_item.a\n}}\n\nresource \"batontest_thing\" \"b\" {{\n  name = \"b\"\n}}\n"),
+    );
+    pair.compare_plans("move to another type", false);
+    pair.apply_and_compare("move to another type");
+    pair.both_clean("after the move");
+    let state = json_of(pair.baton(&["show", "--json"]).assert_success());
+    let item = &state["values"]["root_module"]["resources"][0];
+    assert_eq!(item["address"], "batontest_item.a", "{state}");
+    assert_eq!(item["values"]["id"], "thing-a", "the same object: {state}");
+
+    // batontest_file does not take things over: both tools stop with the provider's error.
+    pair.write(
+        "main.tf",
+        &format!("{HEAD}\nresource \"batontest_item\" \"a\" {{\n  {body}\n}}\n\nresource \"batontest_file\" \"b\" {{\n  path    = \"${{path.module}}/b.txt\"\n  content = \"b\"\n}}\n\nmoved {{\n  from = batontest_thing.b\n  to   = batontest_file.b\n}}\n"),
+    );
+    let tf = pair.terraform(&["plan", "-input=false"]);
+    tf.assert_failure();
+    let b = pair.baton(&["plan"]);
+    b.assert_failure();
+    for out in [&tf, &b] {
+        assert!(out.all().contains("Unsupported move"), "{}", out.all());
+    }
 }

@@ -332,9 +332,18 @@ pub(super) fn execute(
                         addr: (*to).clone(),
                         deposed: k.deposed.clone(),
                     };
+                    // Moved to another type: it now belongs to that type's provider (its value
+                    // as that provider made it is the plan's refreshed value, written below).
+                    let mut obj = obj.clone();
+                    if to.resource.type_ != k.addr.resource.type_ {
+                        if let Some((info, rt)) = ctx.providers.resource_type(&to.resource.type_) {
+                            obj.provider = configs.state_string(info, to);
+                            obj.schema_version = rt.schema().version;
+                        }
+                    }
                     store.put_object(opts.fence, serial, k, None)?;
-                    store.put_object(opts.fence, serial, &nk, Some(obj))?;
-                    next.objects.insert(nk, obj.clone());
+                    store.put_object(opts.fence, serial, &nk, Some(&obj))?;
+                    next.objects.insert(nk, obj);
                 }
                 None => {
                     next.objects.insert(k.clone(), obj.clone());

@@ -89,8 +89,20 @@ pub fn plan(
     if diags.has_errors() {
         return (None, diags);
     }
-    let (moved_prior, moves, d) = crate::moves::apply_moves(prior, &stmts, &ctx.config);
+    let (mut moved_prior, moves, d) = crate::moves::apply_moves(prior, &stmts, &ctx.config);
     diags.extend(d);
+    for (from, to) in moves
+        .iter()
+        .filter(|(f, t)| f.resource.type_ != t.resource.type_)
+    {
+        let objects = moved_prior.to_mut();
+        if let Err(e) = move_across_types(ctx, &pctx, &configs, objects, from, to) {
+            diags.push(e);
+        }
+    }
+    if diags.has_errors() {
+        return (None, diags);
+    }
     let prior = &moved_prior;
     let (refreshed, drift, d) = refresh(ctx, prior, opts, &pctx, &configs, observer);
     diags.extend(d);
@@ -398,4 +410,63 @@ impl<'a> Planner<'a> {
         let d = self.nodes().module_call(p, name);
         self.diags.extend(d);
     }
+}
+
+/// A `moved` block between two resource types: the object now at `to` (still holding the
+/// source type's state) is taken over by the target type's provider
+/// ([`baton_provider::ResourceType::move_from`], Terraform's MoveResourceState) and recorded
+/// as an object of the target type.
+fn move_across_types(
+    ctx: &Context,
+    pctx: &ProviderCtx,
+    configs: &ProviderConfigs,
+    snapshot: &mut Snapshot,
+    from: &baton_core::InstanceAddr,
+    to: &baton_core::InstanceAddr,
+) -> Result<(), Diagnostic> {
+    let key = baton_state::ObjectKey::current(to.clone());
+    let Some(obj) = snapshot.objects.get(&key).cloned() else {
+        return Ok(());
+    };
+    let Some((info, rt)) = ctx.providers.resource_type(&to.resource.type_) else {
+        return Ok(());
+    };
+    let state = crate::statecodec::decode_object(&obj).map_err(|e| {
+        Diagnostic::error(
+            "Invalid object in state",
+            format!("The state entry for {from} cannot be decoded: {e}."),
+        )
+    })?;
+    let source_provider = obj
+        .provider
+        .trim_start_matches("provider[\"")
+        .split("\"]")
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let source = baton_provider::MoveSource {
+        provider: &source_provider,
+        type_name: &from.resource.type_,
+        schema_version: obj.schema_version,
+        state: &state,
+    };
+    let moved = rt
+        .move_from(&configs.ctx_at(pctx, info, to), source)
+        .map_err(|e| {
+            Diagnostic::error(
+                e.summary,
+                format!("While moving {from} to {to}: {}", e.detail),
+            )
+        })?;
+    let moved = baton_provider::plan::mark_schema_sensitive(rt.schema(), moved);
+    let mut o = crate::statecodec::encode_object(
+        &moved,
+        &configs.state_string(info, to),
+        obj.dependencies.clone(),
+        obj.create_before_destroy,
+        obj.status,
+    );
+    o.schema_version = rt.schema().version;
+    snapshot.objects.insert(key, o);
+    Ok(())
 }

@@ -120,11 +120,9 @@ impl Provider for BatonTest {
 
     async fn move_resource_state(
         &self,
-        _request: Request<pb::move_resource_state::Request>,
+        request: Request<pb::move_resource_state::Request>,
     ) -> Result<Response<pb::move_resource_state::Response>, Status> {
-        Err(Status::unimplemented(
-            "batontest does not implement move_resource_state",
-        ))
+        move_resource_state(request.into_inner()).await
     }
 
     async fn read_data_source(
