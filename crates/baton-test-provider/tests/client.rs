@@ -38,7 +38,10 @@ async fn schema_of_the_test_provider() {
     assert_eq!(schema.resources.len(), 3);
     assert_eq!(thing.version, 1);
     assert_eq!(schema.resources["batontest_item"].version, 0);
-    assert!(schema.move_resource_state, "the provider offers MoveResourceState");
+    assert!(
+        schema.move_resource_state,
+        "the provider offers MoveResourceState"
+    );
     let file = &schema.resources["batontest_file"].block.attributes;
     assert!(file["path"].required && file["content"].required && file["id"].computed);
     assert!(schema.provider.block.attributes["prefix"].optional);

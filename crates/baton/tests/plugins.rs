@@ -987,3 +987,83 @@ fn a_move_across_resource_types_is_the_providers_to_make() {
         assert!(out.all().contains("Unsupported move"), "{}", out.all());
     }
 }
+
+/// An apply whose actions run on a worker (`--executor workers`): the worker has no plugin of
+/// its own, and finds the stack's (its directory resolves it as a run does); every action is
+/// the worker's, and the objects are the plugin's, with the aliased configuration's settings.
+#[test]
+fn actions_on_workers_use_the_stacks_plugins() {
+    let pair = Pair::new("");
+    let p = &pair.baton;
+    p.write(
+        "main.tf",
+        &format!(
+            r#"{HEAD}
+provider "batontest" {{
+  alias  = "other"
+  prefix = "w"
+}}
+
+resource "batontest_thing" "t" {{
+  count = 4
+  name  = "t${{count.index}}"
+}}
+
+resource "batontest_thing" "o" {{
+  provider = batontest.other
+  name     = "o"
+}}
+
+output "ids" {{ value = concat(batontest_thing.t[*].id, [batontest_thing.o.id]) }}
+"#
+        ),
+    );
+    let cli = p.join(CLI_CONFIG).display().to_string();
+    let worker = p
+        .baton(["worker", "--concurrency", "2"])
+        .env("TF_CLI_CONFIG_FILE", &cli)
+        .timeout(Duration::from_secs(120))
+        .spawn();
+    let mut registered = false;
+    for _ in 0..200 {
+        let out = p.baton(["workers", "--json"]).run();
+        let v: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
+        if v.as_array().is_some_and(|a| !a.is_empty()) {
+            registered = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(registered, "the worker never registered");
+    let out = pair
+        .baton_cmd(&["apply", "--auto-approve", "--executor", "workers"])
+        .timeout(Duration::from_secs(120))
+        .run();
+    out.assert_success();
+    let outputs = json_of(pair.baton(&["output", "--json"]).assert_success());
+    assert_eq!(
+        outputs["ids"]["value"],
+        json!(["thing-t0", "thing-t1", "thing-t2", "thing-t3", "w-thing-o"])
+    );
+    let runs: Value =
+        serde_json::from_str(&pair.baton(&["runs", "--json"]).assert_success().stdout)
+            .expect("runs --json");
+    let run = runs[0]["id"].as_str().expect("run id").to_string();
+    let shown = json_of(
+        pair.baton(&["runs", "show", &run, "--json"])
+            .assert_success(),
+    );
+    let actions = shown["actions"].as_array().cloned().unwrap_or_default();
+    assert_eq!(actions.len(), 5, "{shown}");
+    let by = format!(":{}:", worker.pid());
+    for a in &actions {
+        let who = a["workers"].as_array().cloned().unwrap_or_default();
+        assert!(
+            who.iter()
+                .any(|w| w.as_str().is_some_and(|w| w.contains(&by))),
+            "done by the worker: {a}"
+        );
+    }
+    pair.baton(&["plan", "--detailed-exitcode"]).assert_code(0);
+    drop(worker);
+}

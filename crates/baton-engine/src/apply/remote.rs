@@ -116,6 +116,8 @@ fn perform_task(
 ) -> Result<Performed, String> {
     let t: ResourceTask = serde_json::from_str(payload).map_err(|e| e.to_string())?;
     let addr = InstanceAddr::parse(&t.addr).map_err(|e| format!("{e:?}"))?;
+    let data = matches!(t.call, TaskCall::Read { .. });
+    let providers = providers_for(providers, &addr, data, &t.cwd);
     let call = match &t.call {
         TaskCall::Apply {
             prior,
@@ -321,5 +323,43 @@ impl Runner<'_> {
         };
         let stop = self.worker.ctx.cancel.clone();
         outcome(self.waiter.run(&*w.queue, &new, &stop))
+    }
+}
+
+/// The provider set a task's type is in: the worker's own (`given`) when it has the type;
+/// else the stack's, as loading the stack's directory `dir` resolves it (its provider plugins,
+/// through the process's resolver), loaded once per directory and kept for the worker's life.
+fn providers_for(
+    given: Arc<Registry>,
+    addr: &InstanceAddr,
+    data: bool,
+    dir: &std::path::Path,
+) -> Arc<Registry> {
+    let type_ = &addr.resource.type_;
+    let has = |r: &Registry| {
+        if data {
+            r.data_source(type_).is_some()
+        } else {
+            r.resource_type(type_).is_some()
+        }
+    };
+    if has(&given) {
+        return given;
+    }
+    type Sets = std::sync::Mutex<std::collections::HashMap<PathBuf, Arc<Registry>>>;
+    static SETS: std::sync::OnceLock<Sets> = std::sync::OnceLock::new();
+    let sets = SETS.get_or_init(Default::default);
+    if let Some(r) = sets.lock().ok().and_then(|m| m.get(dir).cloned()) {
+        return r;
+    }
+    let (ctx, _) = crate::load(dir, "default", &baton_core::Sources::new());
+    match ctx {
+        Some(c) if has(&c.providers) => {
+            if let Ok(mut m) = sets.lock() {
+                m.insert(dir.to_path_buf(), c.providers.clone());
+            }
+            c.providers.clone()
+        }
+        _ => given,
     }
 }
