@@ -6,7 +6,7 @@
 
 use crate::schema::{Nesting, Schema};
 use crate::{PlanRequest, PlanResponse};
-use baton_eval::{PathStep, Value};
+use baton_eval::{Kind, PathStep, Value};
 use std::collections::BTreeMap;
 
 /// The configuration merged with prior state: configured attributes take the configured
@@ -39,7 +39,10 @@ pub fn proposed_new(schema: &Schema, prior: Option<&Value>, config: &Value) -> V
     for (name, b) in &schema.blocks {
         let cv = config.get_attr(name).cloned();
         let v = match cv {
-            Some(v) => v,
+            Some(v) => match prior.and_then(|p| p.get_attr(name)) {
+                Some(pv) => proposed_nested_block(b, pv, v),
+                None => v,
+            },
             None => match b.nesting {
                 Nesting::Single => Value::null(b.schema.object_type()),
                 Nesting::List => Value::list(b.schema.object_type(), Vec::new()),
@@ -48,6 +51,156 @@ pub fn proposed_new(schema: &Schema, prior: Option<&Value>, config: &Value) -> V
             },
         };
         out.insert(name.clone(), v);
+    }
+    Value::object(out)
+}
+
+/// A nested block's proposed value (Terraform's `proposedNewNestedBlock`): each configured
+/// block object merged with the prior object it corresponds to — by index in a list, by key
+/// in a map, by equal non-computed attributes in a set — so computed attributes inside blocks
+/// keep their prior values; an object without a prior one is taken from the configuration as
+/// it is.
+fn proposed_nested_block(b: &crate::schema::NestedBlock, prior: &Value, config: Value) -> Value {
+    if !config.is_known() || config.is_null() || !prior.is_known() || prior.is_null() {
+        return config;
+    }
+    let merge = |p: &Value, c: &Value| -> Value {
+        if p.is_null() || !p.is_known() || c.is_null() || !c.is_known() {
+            c.clone()
+        } else {
+            proposed_new_object(&b.schema, p, c)
+        }
+    };
+    let sensitive = config.is_sensitive();
+    let out = match (config.kind(), prior.kind()) {
+        (Kind::Object(_), Kind::Object(_)) => merge(prior, &config),
+        (Kind::List(ty, items), Kind::List(_, prior_items)) => Value::list(
+            ty.clone(),
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, c)| match prior_items.get(i) {
+                    Some(p) => merge(p, c),
+                    None => c.clone(),
+                })
+                .collect(),
+        ),
+        (Kind::Map(ty, items), Kind::Map(_, prior_items)) => Value::map(
+            ty.clone(),
+            items
+                .iter()
+                .map(|(k, c)| {
+                    let v = match prior_items.get(k) {
+                        Some(p) => merge(p, c),
+                        None => c.clone(),
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        (Kind::Set(ty, items), Kind::Set(_, prior_items)) => {
+            let keys: Vec<Value> = prior_items
+                .iter()
+                .map(|p| without_computed(&b.schema, p))
+                .collect();
+            let mut used = vec![false; prior_items.len()];
+            let merged = items
+                .iter()
+                .map(|c| {
+                    let found = keys
+                        .iter()
+                        .enumerate()
+                        .find(|(i, k)| !used[*i] && k.raw_equal(c))
+                        .map(|(i, _)| i);
+                    match found {
+                        Some(i) => {
+                            used[i] = true;
+                            merge(&prior_items[i], c)
+                        }
+                        None => c.clone(),
+                    }
+                })
+                .collect();
+            Value::set(ty.clone(), merged)
+        }
+        _ => config.clone(),
+    };
+    out.with_sensitive(sensitive)
+}
+
+/// The object with a prior object (both known and not null): configured attributes from the
+/// configuration, computed ones the configuration leaves unset from the prior object, nested
+/// blocks merged in turn.
+fn proposed_new_object(schema: &Schema, prior: &Value, config: &Value) -> Value {
+    let mut out = BTreeMap::new();
+    for (name, a) in &schema.attrs {
+        let cv = config
+            .get_attr(name)
+            .cloned()
+            .unwrap_or_else(|| Value::null(a.ty.clone()));
+        let v = if a.computed && cv.is_null() {
+            prior
+                .get_attr(name)
+                .cloned()
+                .unwrap_or_else(|| Value::null(a.ty.clone()))
+        } else {
+            cv
+        };
+        out.insert(name.clone(), v);
+    }
+    for (name, b) in &schema.blocks {
+        if let Some(cv) = config.get_attr(name).cloned() {
+            let v = match prior.get_attr(name) {
+                Some(pv) => proposed_nested_block(b, pv, cv),
+                None => cv,
+            };
+            out.insert(name.clone(), v);
+        }
+    }
+    Value::object(out).with_sensitive(config.is_sensitive())
+}
+
+/// A prior set element as a configuration would write it: computed attributes null (so it
+/// can be matched with the configured element it came from).
+fn without_computed(schema: &Schema, v: &Value) -> Value {
+    let Some(entries) = v.as_entries() else {
+        return v.clone();
+    };
+    let mut out = entries.to_map();
+    for (name, a) in &schema.attrs {
+        if a.computed {
+            out.insert(name.clone(), Value::null(a.ty.clone()));
+        }
+    }
+    for (name, b) in &schema.blocks {
+        if let Some(x) = out.get(name).cloned() {
+            let stripped = match x.kind() {
+                Kind::List(ty, items) => Value::list(
+                    ty.clone(),
+                    items
+                        .iter()
+                        .map(|e| without_computed(&b.schema, e))
+                        .collect(),
+                ),
+                Kind::Set(ty, items) => Value::set(
+                    ty.clone(),
+                    items
+                        .iter()
+                        .map(|e| without_computed(&b.schema, e))
+                        .collect(),
+                ),
+                Kind::Map(ty, items) => Value::map(
+                    ty.clone(),
+                    items
+                        .iter()
+                        .map(|(k, e)| (k.clone(), without_computed(&b.schema, e)))
+                        .collect(),
+                ),
+                Kind::Object(_) => without_computed(&b.schema, &x),
+                _ => x,
+            };
+            out.insert(name.clone(), stripped);
+        }
     }
     Value::object(out)
 }
@@ -120,4 +273,155 @@ pub fn mark_schema_sensitive(schema: &Schema, v: Value) -> Value {
     }
     let s = v.is_sensitive();
     Value::object(out).with_sensitive(s)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Terraform's proposed new state inside nested blocks: cases from objchange's rules.
+    use super::proposed_new;
+    use crate::schema::{Attr, NestedBlock, Nesting, Schema};
+    use baton_eval::{Type, Value};
+    use std::collections::BTreeMap;
+
+    fn tag_schema() -> Schema {
+        Schema::new()
+            .attr("key", Attr::required(Type::String))
+            .attr("value", Attr::optional(Type::String))
+            .attr("ref", Attr::computed(Type::String))
+    }
+
+    fn schema(nesting: Nesting) -> Schema {
+        Schema::new()
+            .attr("id", Attr::computed(Type::String))
+            .block(
+                "tag",
+                NestedBlock {
+                    nesting,
+                    schema: tag_schema(),
+                    min_items: 0,
+                    max_items: 0,
+                    force_new: false,
+                },
+            )
+    }
+
+    fn s(x: &str) -> Value {
+        Value::string(x)
+    }
+
+    fn tag(key: &str, value: Option<&str>, r: Option<&str>) -> Value {
+        let mut m = BTreeMap::new();
+        m.insert("key".to_string(), s(key));
+        m.insert(
+            "value".to_string(),
+            value.map(s).unwrap_or_else(|| Value::null(Type::String)),
+        );
+        m.insert(
+            "ref".to_string(),
+            r.map(s).unwrap_or_else(|| Value::null(Type::String)),
+        );
+        Value::object(m)
+    }
+
+    fn obj(id: Option<&str>, tags: Value) -> Value {
+        let mut m = BTreeMap::new();
+        m.insert(
+            "id".to_string(),
+            id.map(s).unwrap_or_else(|| Value::null(Type::String)),
+        );
+        m.insert("tag".to_string(), tags);
+        Value::object(m)
+    }
+
+    fn elem_ty() -> Type {
+        tag_schema().object_type()
+    }
+
+    #[test]
+    fn list_blocks_keep_computed_values_by_index_and_new_ones_stay_as_configured() {
+        let sc = schema(Nesting::List);
+        let prior = obj(
+            Some("x"),
+            Value::list(elem_ty(), vec![tag("a", Some("1"), Some("ref-a"))]),
+        );
+        let config = obj(
+            None,
+            Value::list(
+                elem_ty(),
+                vec![tag("a", Some("2"), None), tag("b", None, None)],
+            ),
+        );
+        let got = proposed_new(&sc, Some(&prior), &config);
+        let want = obj(
+            Some("x"),
+            Value::list(
+                elem_ty(),
+                vec![tag("a", Some("2"), Some("ref-a")), tag("b", None, None)],
+            ),
+        );
+        assert!(got.raw_equal(&want), "{got:?}");
+    }
+
+    #[test]
+    fn set_blocks_match_prior_elements_by_their_configured_attributes() {
+        let sc = schema(Nesting::Set);
+        let prior = obj(
+            Some("x"),
+            Value::set(
+                elem_ty(),
+                vec![
+                    tag("a", Some("1"), Some("ref-a")),
+                    tag("b", Some("1"), Some("ref-b")),
+                ],
+            ),
+        );
+        // `a` unchanged keeps its ref; `b` changed is a new element without one.
+        let config = obj(
+            None,
+            Value::set(
+                elem_ty(),
+                vec![tag("a", Some("1"), None), tag("b", Some("2"), None)],
+            ),
+        );
+        let got = proposed_new(&sc, Some(&prior), &config);
+        let want = obj(
+            Some("x"),
+            Value::set(
+                elem_ty(),
+                vec![
+                    tag("a", Some("1"), Some("ref-a")),
+                    tag("b", Some("2"), None),
+                ],
+            ),
+        );
+        assert!(got.raw_equal(&want), "{got:?}");
+    }
+
+    #[test]
+    fn map_and_single_blocks_correlate_by_key_and_by_presence() {
+        let sc = schema(Nesting::Map);
+        let mut prior_tags = BTreeMap::new();
+        prior_tags.insert("one".to_string(), tag("a", None, Some("ref-a")));
+        let prior = obj(Some("x"), Value::map(elem_ty(), prior_tags));
+        let mut config_tags = BTreeMap::new();
+        config_tags.insert("one".to_string(), tag("a", None, None));
+        config_tags.insert("two".to_string(), tag("b", None, None));
+        let got = proposed_new(
+            &sc,
+            Some(&prior),
+            &obj(None, Value::map(elem_ty(), config_tags)),
+        );
+        let mut want_tags = BTreeMap::new();
+        want_tags.insert("one".to_string(), tag("a", None, Some("ref-a")));
+        want_tags.insert("two".to_string(), tag("b", None, None));
+        assert!(got.raw_equal(&obj(Some("x"), Value::map(elem_ty(), want_tags))));
+
+        let sc = schema(Nesting::Single);
+        let prior = obj(Some("x"), tag("a", None, Some("ref-a")));
+        let got = proposed_new(&sc, Some(&prior), &obj(None, tag("a", Some("v"), None)));
+        assert!(got.raw_equal(&obj(Some("x"), tag("a", Some("v"), Some("ref-a")))));
+        // A new object proposes its blocks as configured.
+        let got = proposed_new(&sc, None, &obj(None, tag("a", None, None)));
+        assert_eq!(got.get_attr("tag"), Some(&tag("a", None, None)));
+    }
 }

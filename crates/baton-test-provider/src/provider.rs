@@ -10,7 +10,9 @@
 //!   a thing moved to it (`moved` from a `batontest_thing`) through MoveResourceState.
 //! - `batontest_thing` lives only in state. Its schema is version 1: version 0 called `name`
 //!   `label`, and UpgradeResourceState renames it. Validation refuses a `tag` with an empty key
-//!   (on the path `tag[i].key`). Three names misbehave on purpose, for tests of failure paths:
+//!   (on the path `tag[i].key`). A tag's `ref` is computed (`ref-KEY`, set on create): the
+//!   plan leaves a null `ref` unknown, so only a client that proposes the prior value inside
+//!   nested blocks, as Terraform does, sees no change on the next plan. Three names misbehave on purpose, for tests of failure paths:
 //!   `invalid` is refused at plan with an error diagnostic on `name`, `crash` makes apply exit
 //!   the process mid-call, and `hang` makes apply never answer.
 //! - `batontest_file` is a real object, for tests of drift: a file at `path` (which forces
@@ -119,6 +121,10 @@ macro_rules! handlers {
                             attributes: vec![
                                 attr("key", true, false, false, false),
                                 attr("value", false, true, false, false),
+                                // Computed inside a block: the provider sets it on create
+                                // and relies on the prior value after (as framework
+                                // providers do), for tests of the proposed new state.
+                                attr("ref", false, false, true, false),
                             ],
                             ..Default::default()
                         }),
@@ -491,6 +497,13 @@ macro_rules! handlers {
                     if id.is_nil() {
                         set(&mut planned, "id", unknown());
                     }
+                    // A tag's computed `ref` the proposed state leaves null is known only
+                    // after apply (what the client proposes decides whether it stays).
+                    map_tags(&mut planned, |tag| {
+                        if get(tag, "ref").is_none_or(rmpv::Value::is_nil) {
+                            set(tag, "ref", unknown());
+                        }
+                    });
                     if !prior.is_nil() && get(&prior, "name") != get(&planned, "name") {
                         set(&mut planned, "id", unknown());
                         requires_replace.push(attr_path("name"));
@@ -503,6 +516,19 @@ macro_rules! handlers {
                 planned_private: req.prior_private,
                 ..Default::default()
             }))
+        }
+
+        /// Calls `f` on every element of an object's `tag` list.
+        fn map_tags(obj: &mut rmpv::Value, mut f: impl FnMut(&mut rmpv::Value)) {
+            if let rmpv::Value::Map(entries) = obj {
+                for (k, v) in entries.iter_mut() {
+                    if k.as_str() == Some("tag") {
+                        if let rmpv::Value::Array(items) = v {
+                            items.iter_mut().for_each(&mut f);
+                        }
+                    }
+                }
+            }
         }
 
         fn apply_error(
@@ -565,6 +591,12 @@ macro_rules! handlers {
                 eprintln!("batontest: crashing as asked by the name \"crash\"");
                 std::process::exit(2);
             }
+            map_tags(&mut state, |tag| {
+                if matches!(get(tag, "ref"), Some(rmpv::Value::Ext(..)) | None) {
+                    let r = format!("ref-{}", get_str(tag, "key").unwrap_or_default());
+                    set(tag, "ref", rmpv::Value::from(r));
+                }
+            });
             if !state.is_nil() && matches!(get(&state, "id"), Some(rmpv::Value::Ext(..)) | None) {
                 let Some(name) = get_str(&state, "name").map(str::to_owned) else {
                     return apply_error(

@@ -54,7 +54,7 @@ async fn schema_of_the_test_provider() {
     assert_eq!(baton.blocks["tag"].nesting, baton_provider::Nesting::List);
     assert_eq!(
         baton.object_type().to_json().to_string(),
-        r#"["object",{"id":"string","name":"string","secret":"string","tag":["list",["object",{"key":"string","value":"string"}]]}]"#
+        r#"["object",{"id":"string","name":"string","secret":"string","tag":["list",["object",{"key":"string","ref":"string","value":"string"}]]}]"#
     );
 
     assert_eq!(
@@ -98,11 +98,19 @@ fn obj(attrs: &[(&str, Value)]) -> Value {
     )
 }
 
+/// A `batontest_thing` value: as configured when `id` is null (the tag's computed `ref` null
+/// too), as the provider made it otherwise (`ref-env`).
 fn thing(name: &str, id: Value) -> Value {
     let tag_ty = Type::object(BTreeMap::from([
         ("key".to_string(), Type::String),
         ("value".to_string(), Type::String),
+        ("ref".to_string(), Type::String),
     ]));
+    let tag_ref = if id.is_null() {
+        Value::null(Type::String)
+    } else {
+        Value::string("ref-env")
+    };
     obj(&[
         ("id", id),
         ("name", Value::string(name)),
@@ -114,6 +122,7 @@ fn thing(name: &str, id: Value) -> Value {
                 vec![obj(&[
                     ("key", Value::string("env")),
                     ("value", Value::string("test")),
+                    ("ref", tag_ref),
                 ])],
             ),
         ),
@@ -363,7 +372,7 @@ async fn import_and_upgrade_state() {
         .upgrade_resource_state(
             "batontest_thing",
             0,
-            br#"{"id":"thing-alpha","name":"alpha","secret":"hunter2","tag":[{"key":"env","value":"test"}]}"#,
+            br#"{"id":"thing-alpha","name":"alpha","secret":"hunter2","tag":[{"key":"env","value":"test","ref":"ref-env"}]}"#,
         )
         .await
         .expect("upgrade");
