@@ -172,15 +172,23 @@ fn block_to_baton(b: &Block) -> baton_provider::Schema {
             baton_provider::Attr::computed(a.ty.clone())
         };
         attr.sensitive = a.sensitive;
+        if let Some((nesting, inner)) = &a.nested {
+            let inner = Block {
+                attributes: inner.clone(),
+                ..Block::default()
+            };
+            attr.nested = Some(Box::new(baton_provider::NestedBlock {
+                nesting: baton_nesting(*nesting),
+                schema: block_to_baton(&inner),
+                min_items: 0,
+                max_items: 0,
+                force_new: false,
+            }));
+        }
         s = s.attr(name, attr);
     }
     for (name, nb) in &b.blocks {
-        let nesting = match nb.nesting {
-            Nesting::Single | Nesting::Group => baton_provider::Nesting::Single,
-            Nesting::List => baton_provider::Nesting::List,
-            Nesting::Set => baton_provider::Nesting::Set,
-            Nesting::Map => baton_provider::Nesting::Map,
-        };
+        let nesting = baton_nesting(nb.nesting);
         s = s.block(
             name,
             baton_provider::NestedBlock {
@@ -197,10 +205,35 @@ fn block_to_baton(b: &Block) -> baton_provider::Schema {
 
 /// A type as the wire writes it (cty's JSON type syntax); `what` names its owner in errors
 /// (`attribute name`, `function upper parameter s`).
+fn baton_nesting(n: Nesting) -> baton_provider::Nesting {
+    match n {
+        Nesting::Single | Nesting::Group => baton_provider::Nesting::Single,
+        Nesting::List => baton_provider::Nesting::List,
+        Nesting::Set => baton_provider::Nesting::Set,
+        Nesting::Map => baton_provider::Nesting::Map,
+    }
+}
+
 fn parse_type(raw: &[u8], what: &str) -> Result<Type, SchemaError> {
     let json: serde_json::Value = serde_json::from_slice(raw)
         .map_err(|e| SchemaError(format!("{what}: type is not JSON: {e}")))?;
     Type::from_json(&json).ok_or_else(|| SchemaError(format!("{what}: unknown type {json}")))
+}
+
+/// The object type of a nested attribute's objects: its attributes, those not required
+/// optional (a configuration may leave them out, as in Terraform).
+fn nested_object_type(attrs: &BTreeMap<String, Attribute>) -> Type {
+    Type::Object(std::sync::Arc::new(baton_eval::types::ObjectType {
+        attrs: attrs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.ty.clone()))
+            .collect(),
+        optional: attrs
+            .iter()
+            .filter(|(_, v)| !v.required)
+            .map(|(k, _)| k.clone())
+            .collect(),
+    }))
 }
 
 fn wrap(nesting: Nesting, inner: Type) -> Type {
@@ -302,15 +335,7 @@ macro_rules! block_conversion {
         fn attribute(a: $pb::schema::Attribute) -> Result<Attribute, SchemaError> {
             let nested: Option<(Nesting, BTreeMap<String, Attribute>)> = $nested_attr(&a)?;
             let ty = match &nested {
-                Some((nesting, attrs)) => wrap(
-                    *nesting,
-                    Type::object(
-                        attrs
-                            .iter()
-                            .map(|(k, v)| (k.clone(), v.ty.clone()))
-                            .collect(),
-                    ),
-                ),
+                Some((nesting, attrs)) => wrap(*nesting, nested_object_type(attrs)),
                 None => parse_type(&a.r#type, &format!("attribute {}", a.name))?,
             };
             Ok(Attribute {
@@ -458,9 +483,11 @@ mod tests {
             panic!("nested set expected: {rules:?}");
         };
         assert!(inner["ports"].required);
+        // The inner attributes that are not required are optional in the objects' type, so a
+        // configuration may leave them out.
         assert_eq!(
             rules.ty.to_json().to_string(),
-            r#"["set",["object",{"port":"string","ports":["list","number"]}]]"#
+            r#"["set",["object",{"port":"string","ports":["list","number"]},["port"]]]"#
         );
         let password = &fw.block.attributes["password"];
         assert!(password.write_only && password.sensitive);
@@ -468,6 +495,12 @@ mod tests {
         assert_eq!(baton.version, 3);
         assert!(baton.attrs["password"].sensitive);
         assert!(baton.attrs["rules"].optional);
+        let nested = baton.attrs["rules"]
+            .nested
+            .as_deref()
+            .expect("nested attribute");
+        assert_eq!(nested.nesting, baton_provider::Nesting::Set);
+        assert!(nested.schema.attrs["ports"].required);
     }
 
     #[test]

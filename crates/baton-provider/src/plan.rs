@@ -23,7 +23,11 @@ pub fn proposed_new(schema: &Schema, prior: Option<&Value>, config: &Value) -> V
             .cloned()
             .unwrap_or_else(|| Value::null(a.ty.clone()));
         let v = if !cv.is_null() {
-            cv
+            // A nested attribute's objects keep their computed attributes, as blocks' do.
+            match (&a.nested, prior.and_then(|p| p.get_attr(name))) {
+                (Some(nested), Some(pv)) => proposed_nested_block(nested, pv, cv),
+                _ => cv,
+            }
         } else if let Some(d) = &a.default {
             d.clone()
         } else if a.computed {
@@ -55,7 +59,8 @@ pub fn proposed_new(schema: &Schema, prior: Option<&Value>, config: &Value) -> V
     Value::object(out)
 }
 
-/// A nested block's proposed value (Terraform's `proposedNewNestedBlock`): each configured
+/// A nested block's (or nested attribute's) proposed value (Terraform's
+/// `proposedNewNestedBlock` and `proposedNewNestedType`): each configured
 /// block object merged with the prior object it corresponds to — by index in a list, by key
 /// in a map, by equal non-computed attributes in a set — so computed attributes inside blocks
 /// keep their prior values; an object without a prior one is taken from the configuration as
@@ -138,13 +143,14 @@ fn proposed_new_object(schema: &Schema, prior: &Value, config: &Value) -> Value 
             .get_attr(name)
             .cloned()
             .unwrap_or_else(|| Value::null(a.ty.clone()));
+        let pv = prior.get_attr(name);
         let v = if a.computed && cv.is_null() {
-            prior
-                .get_attr(name)
-                .cloned()
-                .unwrap_or_else(|| Value::null(a.ty.clone()))
+            pv.cloned().unwrap_or_else(|| Value::null(a.ty.clone()))
         } else {
-            cv
+            match (&a.nested, pv) {
+                (Some(nested), Some(pv)) if !cv.is_null() => proposed_nested_block(nested, pv, cv),
+                _ => cv,
+            }
         };
         out.insert(name.clone(), v);
     }
@@ -172,7 +178,12 @@ fn without_computed(schema: &Schema, v: &Value) -> Value {
             out.insert(name.clone(), Value::null(a.ty.clone()));
         }
     }
-    for (name, b) in &schema.blocks {
+    let nested = schema
+        .attrs
+        .iter()
+        .filter(|(_, a)| !a.computed)
+        .filter_map(|(n, a)| a.nested.as_deref().map(|b| (n, b)));
+    for (name, b) in schema.blocks.iter().chain(nested) {
         if let Some(x) = out.get(name).cloned() {
             let stripped = match x.kind() {
                 Kind::List(ty, items) => Value::list(

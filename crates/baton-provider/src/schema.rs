@@ -20,11 +20,15 @@ pub struct Attr {
     pub default: Option<Value>,
     pub description: &'static str,
     pub deprecated: Option<&'static str>,
+    /// A nested attribute (a plugin's protocol 6 `nested_type`): its nesting and the schema of
+    /// its objects; `ty` is the type they imply. `None` for a plain attribute.
+    pub nested: Option<Box<NestedBlock>>,
 }
 
 impl Attr {
     fn base(ty: Type) -> Attr {
         Attr {
+            nested: None,
             ty,
             required: false,
             optional: false,

@@ -6,6 +6,8 @@
 //! - The provider block has an optional `prefix`: once configured, new `batontest_thing` ids
 //!   are `PREFIX-thing-NAME` instead of `thing-NAME`. The prefix `bad` is refused at
 //!   ConfigureProvider with an error diagnostic on `prefix`.
+//! - `batontest_rules` (protocol 6 only) has a nested attribute `rules`, a list of objects with
+//!   `port` (required number), `proto` (optional) and `id` (computed, `rule-PORT`).
 //! - `batontest_item` is `batontest_thing` under a new name (schema version 0): it takes over
 //!   a thing moved to it (`moved` from a `batontest_thing`) through MoveResourceState.
 //! - `batontest_thing` lives only in state. Its schema is version 1: version 0 called `name`
@@ -55,6 +57,8 @@ pub const THING: &str = "batontest_thing";
 pub const FILE: &str = "batontest_file";
 /// `batontest_thing` under a new name: it takes over things through MoveResourceState.
 pub const ITEM: &str = "batontest_item";
+/// A resource with a nested attribute (protocol 6 only): `rules`, a list of objects.
+pub const RULES: &str = "batontest_rules";
 pub const ECHO: &str = "batontest_echo";
 pub const UPPER: &str = "upper";
 /// The schema version of `batontest_thing`.
@@ -69,7 +73,7 @@ macro_rules! handlers {
 
         use pb::schema::{nested_block::NestingMode, Attribute, Block, NestedBlock};
 
-        use crate::provider::{ECHO, FILE, ITEM, THING, THING_VERSION, UPPER};
+        use crate::provider::{ECHO, FILE, ITEM, RULES, THING, THING_VERSION, UPPER};
 
         fn attr(
             name: &str,
@@ -471,7 +475,20 @@ macro_rules! handlers {
             let prior = decode(req.prior_state.as_ref())?;
             let mut planned = decode(req.proposed_new_state.as_ref())?;
             let mut requires_replace = Vec::new();
-            if req.type_name == FILE {
+            if req.type_name == RULES {
+                // A rule's computed `id` the proposed state leaves null is known only after
+                // apply; so is the resource's.
+                if !planned.is_nil() {
+                    if get(&planned, "id").is_none_or(rmpv::Value::is_nil) {
+                        set(&mut planned, "id", unknown());
+                    }
+                    map_list(&mut planned, "rules", |rule| {
+                        if get(rule, "id").is_none_or(rmpv::Value::is_nil) {
+                            set(rule, "id", unknown());
+                        }
+                    });
+                }
+            } else if req.type_name == FILE {
                 if !planned.is_nil() {
                     // The id is the path (unknown while the path is).
                     let path = get(&planned, "path").cloned().unwrap_or(rmpv::Value::Nil);
@@ -519,10 +536,15 @@ macro_rules! handlers {
         }
 
         /// Calls `f` on every element of an object's `tag` list.
-        fn map_tags(obj: &mut rmpv::Value, mut f: impl FnMut(&mut rmpv::Value)) {
+        fn map_tags(obj: &mut rmpv::Value, f: impl FnMut(&mut rmpv::Value)) {
+            map_list(obj, "tag", f)
+        }
+
+        /// Calls `f` on every element of an object's list attribute `name`.
+        fn map_list(obj: &mut rmpv::Value, name: &str, mut f: impl FnMut(&mut rmpv::Value)) {
             if let rmpv::Value::Map(entries) = obj {
                 for (k, v) in entries.iter_mut() {
-                    if k.as_str() == Some("tag") {
+                    if k.as_str() == Some(name) {
                         if let rmpv::Value::Array(items) = v {
                             items.iter_mut().for_each(&mut f);
                         }
@@ -550,6 +572,24 @@ macro_rules! handlers {
         ) -> Result<Response<pb::apply_resource_change::Response>, Status> {
             let req = request;
             let mut state = decode(req.planned_state.as_ref())?;
+            if req.type_name == RULES {
+                if !state.is_nil() {
+                    if matches!(get(&state, "id"), Some(rmpv::Value::Ext(..)) | None) {
+                        set(&mut state, "id", rmpv::Value::from("rules"));
+                    }
+                    map_list(&mut state, "rules", |rule| {
+                        if matches!(get(rule, "id"), Some(rmpv::Value::Ext(..)) | None) {
+                            let port = get(rule, "port").map(|p| p.to_string()).unwrap_or_default();
+                            set(rule, "id", rmpv::Value::from(format!("rule-{port}")));
+                        }
+                    });
+                }
+                return Ok(Response::new(pb::apply_resource_change::Response {
+                    new_state: Some(encode(&state)?),
+                    private: req.planned_private,
+                    ..Default::default()
+                }));
+            }
             if req.type_name == FILE {
                 let prior = decode(req.prior_state.as_ref())?;
                 if state.is_nil() {

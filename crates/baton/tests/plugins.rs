@@ -1067,3 +1067,37 @@ output "ids" {{ value = concat(batontest_thing.t[*].id, [batontest_thing.o.id]) 
     pair.baton(&["plan", "--detailed-exitcode"]).assert_code(0);
     drop(worker);
 }
+
+fn rules_config(rules: &str) -> String {
+    format!(
+        "{HEAD}\nresource \"batontest_rules\" \"r\" {{\n  rules = [\n{rules}\n  ]\n}}\n\noutput \"ids\" {{ value = batontest_rules.r.rules[*].id }}\n"
+    )
+}
+
+/// A nested attribute (protocol 6): objects whose optional attributes the configuration may
+/// leave out, and whose computed attributes keep their values from one plan to the next (no
+/// perpetual diff); a change to one object, and one more object, are planned as Terraform
+/// plans them.
+#[test]
+fn nested_attributes_are_planned_as_in_terraform() {
+    let pair = Pair::new("");
+    pair.write(
+        "main.tf",
+        &rules_config("    { port = 80 },\n    { port = 443, proto = \"tcp\" },"),
+    );
+    pair.compare_plans("create", false);
+    pair.apply_and_compare("create");
+    let out = json_of(pair.baton(&["output", "--json"]).assert_success());
+    assert_eq!(out["ids"]["value"], json!(["rule-80", "rule-443"]));
+    pair.both_clean("after create");
+
+    pair.write(
+        "main.tf",
+        &rules_config(
+            "    { port = 80 },\n    { port = 443, proto = \"udp\" },\n    { port = 8080 },",
+        ),
+    );
+    pair.compare_plans("change one object, add another", false);
+    pair.apply_and_compare("change one object, add another");
+    pair.both_clean("after the change");
+}

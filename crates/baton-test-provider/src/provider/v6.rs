@@ -11,6 +11,47 @@ use crate::provider::BatonTest;
 
 handlers!();
 
+/// The shared schema plus what only protocol 6 can say: `batontest_rules`, whose `rules` is a
+/// nested attribute (a list of objects with a required, an optional and a computed attribute).
+fn schema_v6() -> pb::get_provider_schema::Response {
+    use pb::schema::{object::NestingMode, Attribute, Block, Object};
+    let mut s = schema();
+    let typed = |name: &str, ty: &[u8], required: bool, optional: bool, computed: bool| Attribute {
+        name: name.to_string(),
+        r#type: ty.to_vec(),
+        required,
+        optional,
+        computed,
+        ..Default::default()
+    };
+    let rules = pb::Schema {
+        version: 0,
+        block: Some(Block {
+            attributes: vec![
+                typed("id", b"\"string\"", false, false, true),
+                Attribute {
+                    name: "rules".to_string(),
+                    nested_type: Some(Object {
+                        attributes: vec![
+                            typed("port", b"\"number\"", true, false, false),
+                            typed("proto", b"\"string\"", false, true, false),
+                            typed("id", b"\"string\"", false, false, true),
+                        ],
+                        nesting: NestingMode::List as i32,
+                        ..Default::default()
+                    }),
+                    optional: true,
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        }),
+    };
+    s.resource_schemas
+        .insert(crate::provider::RULES.to_string(), rules);
+    s
+}
+
 #[tonic::async_trait]
 impl Provider for BatonTest {
     type ListResourceStream = EmptyStream<pb::list_resource::Event>;
@@ -28,7 +69,7 @@ impl Provider for BatonTest {
         &self,
         _request: Request<pb::get_provider_schema::Request>,
     ) -> Result<Response<pb::get_provider_schema::Response>, Status> {
-        Ok(Response::new(schema()))
+        Ok(Response::new(schema_v6()))
     }
 
     async fn validate_provider_config(
