@@ -391,6 +391,13 @@ impl ResourceType for PluginResource {
             })
             .await
         })?;
+        write_only_null(
+            &self.schema,
+            &planned.planned,
+            self.name,
+            "plan",
+            "during planning",
+        )?;
         Ok(PlanResponse {
             planned: planned.planned,
             requires_replace: planned.requires_replace,
@@ -418,6 +425,13 @@ impl ResourceType for PluginResource {
             })
             .await
         })?;
+        write_only_null(
+            &self.schema,
+            &applied.new_state,
+            self.name,
+            "object",
+            "after apply",
+        )?;
         Ok((!applied.new_state.is_null()).then_some(applied.new_state))
     }
 
@@ -582,6 +596,28 @@ fn attr_diags(r: Result<Vec<Diagnostic>, PluginError>, p: &PluginProvider) -> Ve
             vec![AttrDiag::error(e.attr.as_deref(), e.summary, e.detail)]
         }
     }
+}
+
+/// Terraform's check of a provider's answer: a write-only attribute is null in what it plans
+/// and returns (its value lives in the configuration only).
+fn write_only_null(
+    schema: &Schema,
+    v: &Value,
+    type_name: &str,
+    what: &str,
+    when: &str,
+) -> Result<(), ProviderError> {
+    for (name, _) in schema.attrs.iter().filter(|(_, a)| a.write_only) {
+        if v.get_attr(name).is_some_and(|x| !x.is_null()) {
+            return Err(ProviderError::permanent(
+                format!("Provider produced invalid {what}"),
+                format!(
+                    "The provider returned a value for the write-only attribute \"{type_name}.{name}\" {when}. Write-only attributes cannot be read back from the provider. This is a bug in the provider, which should be reported in the provider's own issue tracker."
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn warning(d: Diagnostic) -> PlanWarning {

@@ -172,6 +172,7 @@ fn block_to_baton(b: &Block) -> baton_provider::Schema {
             baton_provider::Attr::computed(a.ty.clone())
         };
         attr.sensitive = a.sensitive;
+        attr.write_only = a.write_only;
         if let Some((nesting, inner)) = &a.nested {
             let inner = Block {
                 attributes: inner.clone(),

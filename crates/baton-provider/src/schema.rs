@@ -20,6 +20,10 @@ pub struct Attr {
     pub default: Option<Value>,
     pub description: &'static str,
     pub deprecated: Option<&'static str>,
+    /// Write-only (Terraform 1.11): the configuration's value reaches the provider's calls
+    /// (the proposed new state carries it, as Terraform's does) but the provider must plan and
+    /// return null for it, so it is never stored.
+    pub write_only: bool,
     /// A nested attribute (a plugin's protocol 6 `nested_type`): its nesting and the schema of
     /// its objects; `ty` is the type they imply. `None` for a plain attribute.
     pub nested: Option<Box<NestedBlock>>,
@@ -29,6 +33,7 @@ impl Attr {
     fn base(ty: Type) -> Attr {
         Attr {
             nested: None,
+            write_only: false,
             ty,
             required: false,
             optional: false,

@@ -7,7 +7,9 @@
 //!   are `PREFIX-thing-NAME` instead of `thing-NAME`. The prefix `bad` is refused at
 //!   ConfigureProvider with an error diagnostic on `prefix`.
 //! - `batontest_rules` (protocol 6 only) has a nested attribute `rules`, a list of objects with
-//!   `port` (required number), `proto` (optional) and `id` (computed, `rule-PORT`).
+//!   `port` (required number), `proto` (optional) and `id` (computed, `rule-PORT`), and a
+//!   write-only `token_wo`: never stored, its presence at create makes the id
+//!   `rules-with-token` (the token `leak` is wrongly planned, for tests of the client's check).
 //! - `batontest_item` is `batontest_thing` under a new name (schema version 0): it takes over
 //!   a thing moved to it (`moved` from a `batontest_thing`) through MoveResourceState.
 //! - `batontest_thing` lives only in state. Its schema is version 1: version 0 called `name`
@@ -479,6 +481,11 @@ macro_rules! handlers {
                 // A rule's computed `id` the proposed state leaves null is known only after
                 // apply; so is the resource's.
                 if !planned.is_nil() {
+                    // Write-only: planned as null (the proposed state carries the value),
+                    // except the token "leak", kept on purpose for tests of that check.
+                    if get_str(&planned, "token_wo") != Some("leak") {
+                        set(&mut planned, "token_wo", rmpv::Value::Nil);
+                    }
                     if get(&planned, "id").is_none_or(rmpv::Value::is_nil) {
                         set(&mut planned, "id", unknown());
                     }
@@ -575,8 +582,17 @@ macro_rules! handlers {
             if req.type_name == RULES {
                 if !state.is_nil() {
                     if matches!(get(&state, "id"), Some(rmpv::Value::Ext(..)) | None) {
-                        set(&mut state, "id", rmpv::Value::from("rules"));
+                        // The write-only token reaches apply in the configuration only; the
+                        // id tells whether it came.
+                        let config = decode(req.config.as_ref())?;
+                        let id = match get_str(&config, "token_wo") {
+                            Some(_) => "rules-with-token",
+                            None => "rules",
+                        };
+                        set(&mut state, "id", rmpv::Value::from(id));
                     }
+                    // Write-only: never in state.
+                    set(&mut state, "token_wo", rmpv::Value::Nil);
                     map_list(&mut state, "rules", |rule| {
                         if matches!(get(rule, "id"), Some(rmpv::Value::Ext(..)) | None) {
                             let port = get(rule, "port").map(|p| p.to_string()).unwrap_or_default();

@@ -1070,11 +1070,11 @@ output "ids" {{ value = concat(batontest_thing.t[*].id, [batontest_thing.o.id]) 
 
 fn rules_config(rules: &str) -> String {
     format!(
-        "{HEAD}\nresource \"batontest_rules\" \"r\" {{\n  rules = [\n{rules}\n  ]\n}}\n\noutput \"ids\" {{ value = batontest_rules.r.rules[*].id }}\n"
+        "{HEAD}\nresource \"batontest_rules\" \"r\" {{\n  token_wo = \"s3cr3t-token\"\n  rules = [\n{rules}\n  ]\n}}\n\noutput \"ids\" {{ value = batontest_rules.r.rules[*].id }}\noutput \"id\" {{ value = batontest_rules.r.id }}\n"
     )
 }
 
-/// A nested attribute (protocol 6): objects whose optional attributes the configuration may
+/// A nested attribute and a write-only one (protocol 6): objects whose optional attributes the configuration may
 /// leave out, and whose computed attributes keep their values from one plan to the next (no
 /// perpetual diff); a change to one object, and one more object, are planned as Terraform
 /// plans them.
@@ -1089,6 +1089,15 @@ fn nested_attributes_are_planned_as_in_terraform() {
     pair.apply_and_compare("create");
     let out = json_of(pair.baton(&["output", "--json"]).assert_success());
     assert_eq!(out["ids"]["value"], json!(["rule-80", "rule-443"]));
+    // The write-only token reached the provider, and is not in state.
+    assert_eq!(out["id"]["value"], "rules-with-token");
+    for args in [
+        &["show", "--json"][..],
+        &["state", "show", "batontest_rules.r"][..],
+    ] {
+        let shown = pair.baton(args).assert_success().all();
+        assert!(!shown.contains("s3cr3t-token"), "{args:?}: {shown}");
+    }
     pair.both_clean("after create");
 
     pair.write(
@@ -1100,4 +1109,26 @@ fn nested_attributes_are_planned_as_in_terraform() {
     pair.compare_plans("change one object, add another", false);
     pair.apply_and_compare("change one object, add another");
     pair.both_clean("after the change");
+}
+
+/// A provider that plans a value for a write-only attribute is refused, as Terraform refuses it.
+#[test]
+fn a_provider_planning_a_write_only_value_is_refused_as_in_terraform() {
+    let pair = Pair::new("");
+    pair.write(
+        "main.tf",
+        &rules_config("    { port = 80 },").replace("s3cr3t-token", "leak"),
+    );
+    let tf = pair.terraform(&["plan", "-input=false"]);
+    tf.assert_failure();
+    let b = pair.baton(&["plan"]);
+    b.assert_failure();
+    for out in [&tf, &b] {
+        assert!(
+            out.all().contains("Provider produced invalid plan"),
+            "{}",
+            out.all()
+        );
+        assert!(out.all().contains("write-only attribute"), "{}", out.all());
+    }
 }

@@ -12,7 +12,8 @@ use crate::provider::BatonTest;
 handlers!();
 
 /// The shared schema plus what only protocol 6 can say: `batontest_rules`, whose `rules` is a
-/// nested attribute (a list of objects with a required, an optional and a computed attribute).
+/// nested attribute (a list of objects with a required, an optional and a computed attribute)
+/// and whose `token_wo` is write-only.
 fn schema_v6() -> pb::get_provider_schema::Response {
     use pb::schema::{object::NestingMode, Attribute, Block, Object};
     let mut s = schema();
@@ -29,6 +30,14 @@ fn schema_v6() -> pb::get_provider_schema::Response {
         block: Some(Block {
             attributes: vec![
                 typed("id", b"\"string\"", false, false, true),
+                Attribute {
+                    name: "token_wo".to_string(),
+                    r#type: b"\"string\"".to_vec(),
+                    optional: true,
+                    sensitive: true,
+                    write_only: true,
+                    ..Default::default()
+                },
                 Attribute {
                     name: "rules".to_string(),
                     nested_type: Some(Object {
