@@ -35,7 +35,10 @@ async fn schema_of_the_test_provider() {
     let echo = &schema.data_sources["batontest_echo"];
     assert!(echo.block.attributes["input"].required);
     assert!(echo.block.attributes["output"].computed);
-    assert_eq!(schema.resources.len(), 3);
+    // Over protocol 6, also batontest_rules, with a nested attribute and a write-only one.
+    assert_eq!(schema.resources.len(), 4);
+    let rules = &schema.resources["batontest_rules"].block.attributes;
+    assert!(rules["rules"].nested.is_some() && rules["token_wo"].write_only);
     assert_eq!(thing.version, 1);
     assert_eq!(schema.resources["batontest_item"].version, 0);
     assert!(
