@@ -287,14 +287,7 @@ fn state_values_with(s: &Snapshot, extra: Vec<(ModuleInstance, J)>, o: JsonOpts)
             continue;
         }
         let Ok(v) = decode_object(obj) else { continue };
-        // `provider["SOURCE"]` or `provider["SOURCE"].ALIAS`: the source alone.
-        let provider = obj
-            .provider
-            .trim_start_matches("provider[\"")
-            .split("\"]")
-            .next()
-            .unwrap_or_default()
-            .to_string();
+        let provider = crate::providers::state_source(&obj.provider).to_string();
         let mut j = resource_values(&k.addr, &provider, &v, &obj.dependencies, o);
         set_schema_version(&mut j, obj.schema_version);
         if obj.status == baton_state::InstanceStatus::Tainted {

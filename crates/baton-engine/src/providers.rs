@@ -404,6 +404,16 @@ fn warnings(d: Diagnostics) -> Diagnostics {
     )
 }
 
+/// The source address in a state provider string (`provider["SOURCE"]`, with or without
+/// `.ALIAS`).
+pub fn state_source(provider: &str) -> &str {
+    provider
+        .trim_start_matches("provider[\"")
+        .split("\"]")
+        .next()
+        .unwrap_or_default()
+}
+
 /// The alias in a state provider string (`provider["…"].west` → `west`).
 pub fn state_alias(provider: &str) -> Option<&str> {
     provider

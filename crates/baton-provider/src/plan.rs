@@ -185,30 +185,10 @@ fn without_computed(schema: &Schema, v: &Value) -> Value {
         .filter_map(|(n, a)| a.nested.as_deref().map(|b| (n, b)));
     for (name, b) in schema.blocks.iter().chain(nested) {
         if let Some(x) = out.get(name).cloned() {
+            let strip = |e: &Value| without_computed(&b.schema, e);
             let stripped = match x.kind() {
-                Kind::List(ty, items) => Value::list(
-                    ty.clone(),
-                    items
-                        .iter()
-                        .map(|e| without_computed(&b.schema, e))
-                        .collect(),
-                ),
-                Kind::Set(ty, items) => Value::set(
-                    ty.clone(),
-                    items
-                        .iter()
-                        .map(|e| without_computed(&b.schema, e))
-                        .collect(),
-                ),
-                Kind::Map(ty, items) => Value::map(
-                    ty.clone(),
-                    items
-                        .iter()
-                        .map(|(k, e)| (k.clone(), without_computed(&b.schema, e)))
-                        .collect(),
-                ),
-                Kind::Object(_) => without_computed(&b.schema, &x),
-                _ => x,
+                Kind::Object(_) => strip(&x),
+                _ => map_elements(&x, strip),
             };
             out.insert(name.clone(), stripped);
         }
@@ -284,6 +264,19 @@ pub fn mark_schema_sensitive(schema: &Schema, v: Value) -> Value {
     }
     let s = v.is_sensitive();
     Value::object(out).with_sensitive(s)
+}
+
+/// A list, set or map with `f` applied to each element; any other value as it is.
+fn map_elements(x: &Value, f: impl Fn(&Value) -> Value) -> Value {
+    match x.kind() {
+        Kind::List(ty, items) => Value::list(ty.clone(), items.iter().map(&f).collect()),
+        Kind::Set(ty, items) => Value::set(ty.clone(), items.iter().map(&f).collect()),
+        Kind::Map(ty, items) => Value::map(
+            ty.clone(),
+            items.iter().map(|(k, e)| (k.clone(), f(e))).collect(),
+        ),
+        _ => x.clone(),
+    }
 }
 
 #[cfg(test)]

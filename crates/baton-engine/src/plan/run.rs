@@ -437,15 +437,8 @@ fn move_across_types(
             format!("The state entry for {from} cannot be decoded: {e}."),
         )
     })?;
-    let source_provider = obj
-        .provider
-        .trim_start_matches("provider[\"")
-        .split("\"]")
-        .next()
-        .unwrap_or_default()
-        .to_string();
     let source = baton_provider::MoveSource {
-        provider: &source_provider,
+        provider: crate::providers::state_source(&obj.provider),
         type_name: &from.resource.type_,
         schema_version: obj.schema_version,
         state: &state,
