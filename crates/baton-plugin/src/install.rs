@@ -153,9 +153,23 @@ impl ProviderAddr {
             [h, n, t] => (h.clone(), n.clone(), t.clone()),
             _ => return Err(bad("expected [HOSTNAME/]NAMESPACE/TYPE")),
         };
-        if !valid_segment(&hostname, true) || !hostname.contains(|c: char| c.is_alphanumeric()) {
+        // As Terraform's svchost: an optional numeric port, `:443` (the default) dropped.
+        let (host, port) = match hostname.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostname.as_str(), None),
+        };
+        if !valid_segment(host, true) || !host.contains(|c: char| c.is_alphanumeric()) {
             return Err(bad("invalid hostname"));
         }
+        if port.is_some_and(|p| {
+            p.is_empty() || !p.chars().all(|c| c.is_ascii_digit()) || p.parse::<u16>().is_err()
+        }) {
+            return Err(bad("invalid port in hostname"));
+        }
+        let hostname = match port {
+            Some("443") => host.to_string(),
+            _ => hostname,
+        };
         if !valid_segment(&namespace, false) {
             return Err(bad("invalid namespace"));
         }
@@ -955,7 +969,10 @@ fn plan_one(req: &Requirement, cx: &PlanCtx<'_>) -> Result<Planned, InstallError
             } else {
                 Origin::NetworkMirror(d.url.clone())
             };
-            let zh = Some(d.zh.clone());
+            // As Terraform: a registry package's `zh:` hash is recorded too (Terraform records
+            // every `zh:` of the signed SHA256SUMS; unverified, only the zip checked here); a
+            // network mirror's package only by its `h1:` hash.
+            let zh = d.from_registry.then(|| d.zh.clone());
             return Ok(planned(Some((pkg, origin)), h1, zh, Some(d)));
         }
         mismatch = Some((PathBuf::from(&d.url), h1));
