@@ -50,8 +50,8 @@ pub enum InstallError {
         local_name: String,
         error: Box<InstallError>,
     },
-    /// No local source has any version of the provider.
-    #[error("provider {addr} is not available from any local source ({searched}); {network}")]
+    /// No source (local, or reachable network one) has any version of the provider.
+    #[error("provider {addr} is not available from any source ({searched}); {network}")]
     NotAvailable {
         addr: ProviderAddr,
         /// What was searched, for the message.
@@ -72,8 +72,8 @@ pub enum InstallError {
         version: String,
         constraints: String,
     },
-    /// The lock file's version is wanted but no local source has it.
-    #[error("provider {addr} v{version} recorded in the dependency lock file is not available from any local source; run `baton init -upgrade` to choose another version")]
+    /// The lock file's version is wanted but no source has it.
+    #[error("provider {addr} v{version} recorded in the dependency lock file is not available from any source; run `baton init -upgrade` to choose another version")]
     LockedUnavailable { addr: ProviderAddr, version: String },
     #[error("provider {addr} v{version}: the package at {} does not match any of the checksums recorded in the dependency lock file (it hashes to {got}); nothing was installed", package.display())]
     HashMismatch {
@@ -885,7 +885,7 @@ fn plan_one(req: &Requirement, cx: &PlanCtx<'_>) -> Result<Planned, InstallError
                     return Err(InstallError::NotAvailable {
                         addr: addr.clone(),
                         searched: if searched.is_empty() {
-                            "no local source applies to it".into()
+                            "no source applies to it".into()
                         } else {
                             format!("searched {}", searched.join(", "))
                         },

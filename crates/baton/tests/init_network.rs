@@ -479,3 +479,23 @@ fn network_mirror_lock_and_layout_match_terraform() {
     assert_eq!(p.read(".terraform.lock.hcl"), tf_lock);
     assert!(p.exists(&installed_dir(host)));
 }
+
+#[test]
+fn only_versions_for_this_platform_are_chosen_from_a_registry() {
+    let s = Server::start();
+    lay_out_registry(&s, None);
+    // 0.1.0 is published for another platform only.
+    let p = Project::new(&[("main.tf", &main_tf(&s.host()).replace("~> 0.2", "~> 0.1.0"))]);
+    let cli = s.cli("");
+    let before = p.snapshot_files();
+    let out = s.run(&p, &cli, &["init"]).fails();
+    assert!(
+        out.stderr.contains(&format!(
+            "no available version of provider {}/baton/batontest matches the constraints \"~> 0.1.0\" (available: {VERSION})",
+            s.host()
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(p.snapshot_files(), before);
+}
