@@ -1,14 +1,17 @@
-//! Provider installation as `terraform init` does it, offline: provider source addresses, the
-//! requirements of a configuration, where an installed provider is ([`locate`]), and [`init`],
-//! which picks versions from local sources (filesystem mirrors, the plugin cache), copies
-//! packages into `.terraform/providers` and writes `.terraform.lock.hcl`.
+//! Provider installation as `terraform init` does it: provider source addresses, the
+//! requirements of a configuration, where an installed provider is ([`locate`]), and
+//! [`init_with`], which picks versions from local sources (filesystem mirrors, the plugin cache)
+//! and, given a [`Fetch`], from network mirrors and origin registries ([`remote`]), copies or
+//! unpacks packages into `.terraform/providers` and writes `.terraform.lock.hcl`.
 //!
-//! It must not touch the network: `network_mirror` and `direct` sources are known to be
-//! unreachable and only named in errors. It must not print (the caller renders the
+//! It must not hold an HTTP client: the network is reached only through the caller's [`Fetch`];
+//! without one ([`init`]) `network_mirror` and `direct` sources are unreachable and only named
+//! in errors. It must not print (the caller renders the
 //! [`InitReport`]) nor read the environment (the CLI configuration, with the directories the
 //! environment implies, is given). [`init`] decides everything before writing anything, so a
 //! refused install (a hash mismatch, a missing version) leaves every file as it was.
 
+pub mod remote;
 pub mod version;
 
 use std::collections::BTreeMap;
@@ -17,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cliconfig::{CliConfig, Filter, InstallMethod};
 use crate::lockfile::{self, LockError, LockFile, LockedProvider};
+pub use remote::Fetch;
 pub use version::{allowed, ConstraintError, Constraints, Version};
 
 /// The public registry's hostname, the default for short source addresses.
@@ -46,8 +50,8 @@ pub enum InstallError {
         local_name: String,
         error: Box<InstallError>,
     },
-    /// No local source has any version of the provider.
-    #[error("provider {addr} is not available from any local source ({searched}); {network}")]
+    /// No source (local, or reachable network one) has any version of the provider.
+    #[error("provider {addr} is not available from any source ({searched}); {network}")]
     NotAvailable {
         addr: ProviderAddr,
         /// What was searched, for the message.
@@ -68,8 +72,8 @@ pub enum InstallError {
         version: String,
         constraints: String,
     },
-    /// The lock file's version is wanted but no local source has it.
-    #[error("provider {addr} v{version} recorded in the dependency lock file is not available from any local source; run `baton init -upgrade` to choose another version")]
+    /// The lock file's version is wanted but no source has it.
+    #[error("provider {addr} v{version} recorded in the dependency lock file is not available from any source; run `baton init -upgrade` to choose another version")]
     LockedUnavailable { addr: ProviderAddr, version: String },
     #[error("provider {addr} v{version}: the package at {} does not match any of the checksums recorded in the dependency lock file (it hashes to {got}); nothing was installed", package.display())]
     HashMismatch {
@@ -83,6 +87,29 @@ pub enum InstallError {
     /// A packed package that cannot be read or would unpack outside its directory.
     #[error("provider package {}: {reason}", path.display())]
     BadPackage { path: PathBuf, reason: String },
+    /// A network request that failed (a transport error, a status other than success).
+    #[error("provider {addr}: cannot fetch {url}: {error}")]
+    Fetch {
+        addr: ProviderAddr,
+        url: String,
+        error: String,
+    },
+    /// A registry or network mirror answer that is not what the protocol says.
+    #[error("provider {addr}: unexpected answer from {url}: {reason}")]
+    BadResponse {
+        addr: ProviderAddr,
+        url: String,
+        reason: String,
+    },
+    /// A downloaded package whose checksum is not the one its source lists.
+    #[error("provider {addr} v{version}: the checksum of {url} is {got}, but {expected} was expected; nothing was installed")]
+    ChecksumMismatch {
+        addr: Box<ProviderAddr>,
+        version: String,
+        url: String,
+        expected: String,
+        got: String,
+    },
     #[error(transparent)]
     File(#[from] LockError),
     #[error("{}: {error}", path.display())]
@@ -126,9 +153,23 @@ impl ProviderAddr {
             [h, n, t] => (h.clone(), n.clone(), t.clone()),
             _ => return Err(bad("expected [HOSTNAME/]NAMESPACE/TYPE")),
         };
-        if !valid_segment(&hostname, true) || !hostname.contains(|c: char| c.is_alphanumeric()) {
+        // As Terraform's svchost: an optional numeric port, `:443` (the default) dropped.
+        let (host, port) = match hostname.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostname.as_str(), None),
+        };
+        if !valid_segment(host, true) || !host.contains(|c: char| c.is_alphanumeric()) {
             return Err(bad("invalid hostname"));
         }
+        if port.is_some_and(|p| {
+            p.is_empty() || !p.chars().all(|c| c.is_ascii_digit()) || p.parse::<u16>().is_err()
+        }) {
+            return Err(bad("invalid port in hostname"));
+        }
+        let hostname = match port {
+            Some("443") => host.to_string(),
+            _ => hostname,
+        };
         if !valid_segment(&namespace, false) {
             return Err(bad("invalid namespace"));
         }
@@ -600,6 +641,11 @@ pub enum How {
     Mirror(PathBuf),
     /// Linked from the plugin cache directory.
     Cache(PathBuf),
+    /// Downloaded from the provider's origin registry (the URL of the zip); its checksum was
+    /// checked but its signature was not verified.
+    Registry(String),
+    /// Downloaded from a network mirror (the URL of the zip), checked against its hashes.
+    NetworkMirror(String),
     /// Already installed, unchanged.
     AlreadyInstalled,
 }
@@ -621,14 +667,19 @@ enum Source {
         dir: PathBuf,
         filter: Filter,
     },
-    /// `network_mirror` or `direct`: not reachable offline.
+    /// `network_mirror` or `direct`, reachable through a [`Fetch`].
+    Remote {
+        remote: remote::Remote,
+        filter: Filter,
+    },
+    /// `network_mirror` or `direct` without a [`Fetch`].
     Unreachable {
         what: String,
         filter: Filter,
     },
 }
 
-fn sources(cli: &CliConfig) -> Vec<Source> {
+fn sources(cli: &CliConfig, online: bool) -> Vec<Source> {
     match &cli.provider_installation {
         Some(inst) => inst
             .methods
@@ -638,8 +689,20 @@ fn sources(cli: &CliConfig) -> Vec<Source> {
                     dir: expand_home(path),
                     filter: filter.clone(),
                 },
+                InstallMethod::NetworkMirror { url, filter } if online => Source::Remote {
+                    remote: remote::Remote::Mirror(if url.ends_with('/') {
+                        url.clone()
+                    } else {
+                        format!("{url}/")
+                    }),
+                    filter: filter.clone(),
+                },
                 InstallMethod::NetworkMirror { url, filter } => Source::Unreachable {
                     what: format!("network mirror {url}"),
+                    filter: filter.clone(),
+                },
+                InstallMethod::Direct { filter } if online => Source::Remote {
+                    remote: remote::Remote::Direct,
                     filter: filter.clone(),
                 },
                 InstallMethod::Direct { filter } => Source::Unreachable {
@@ -658,9 +721,16 @@ fn sources(cli: &CliConfig) -> Vec<Source> {
                     filter: Filter::default(),
                 })
                 .collect();
-            v.push(Source::Unreachable {
-                what: "the provider's origin registry".into(),
-                filter: Filter::default(),
+            v.push(if online {
+                Source::Remote {
+                    remote: remote::Remote::Direct,
+                    filter: Filter::default(),
+                }
+            } else {
+                Source::Unreachable {
+                    what: "the provider's origin registry".into(),
+                    filter: Filter::default(),
+                }
             });
             v
         }
@@ -673,41 +743,66 @@ struct Planned {
     version: Version,
     constraints: Option<String>,
     from_lock: bool,
-    /// The package to install from, and whether it is in the plugin cache; `None` when the
-    /// target is already right.
-    from: Option<(Package, bool)>,
+    /// The package to install from and where it came from; `None` when the target is already
+    /// right.
+    from: Option<(Package, Origin)>,
     target: PathBuf,
     h1: String,
+    /// The `zh:` hash of a downloaded zip.
+    zh: Option<String>,
     old: Option<LockedProvider>,
+    /// Keeps a downloaded zip on disk until it is installed.
+    _download: Option<remote::Download>,
 }
 
-fn plan_one(
-    req: &Requirement,
-    root: &Path,
-    sources: &[Source],
-    cache: Option<&Path>,
-    lock: &LockFile,
+/// Where a chosen package is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Origin {
+    Cache,
+    Mirror,
+    Registry(String),
+    NetworkMirror(String),
+}
+
+/// A version some source offers.
+enum Candidate {
+    Local(Package),
+    Remote(remote::Offer),
+}
+
+/// What [`plan_one`] needs besides the requirement.
+struct PlanCtx<'a> {
+    root: &'a Path,
+    sources: &'a [Source],
+    cache: Option<&'a Path>,
+    lock: &'a LockFile,
     upgrade: bool,
-) -> Result<Planned, InstallError> {
+    fetch: Option<&'a dyn Fetch>,
+}
+
+fn plan_one(req: &Requirement, cx: &PlanCtx<'_>) -> Result<Planned, InstallError> {
     let addr = &req.addr;
-    let mut available: BTreeMap<Version, Package> = BTreeMap::new();
+    let mut available: BTreeMap<Version, Candidate> = BTreeMap::new();
     let mut searched = Vec::new();
     let mut unreachable = Vec::new();
-    for s in sources {
+    let mut remotes = Vec::new();
+    for s in cx.sources {
         match s {
             Source::Mirror { dir, filter } if addr.selected_by(filter) => {
                 searched.push(format!("filesystem mirror {}", dir.display()));
                 for (v, p) in mirror_packages(dir, addr) {
-                    available.entry(v).or_insert(p);
+                    available.entry(v).or_insert(Candidate::Local(p));
                 }
             }
+            Source::Remote { remote, filter } if addr.selected_by(filter) => remotes.push(remote),
             Source::Unreachable { what, filter } if addr.selected_by(filter) => {
                 unreachable.push(what.clone())
             }
             _ => {}
         }
     }
-    let cached: BTreeMap<Version, Package> = cache
+    let cached: BTreeMap<Version, Package> = cx
+        .cache
         .map(|c| {
             unpacked_versions(c, addr)
                 .into_iter()
@@ -715,13 +810,13 @@ fn plan_one(
                 .collect()
         })
         .unwrap_or_default();
-    if let Some(c) = cache {
+    if let Some(c) = cx.cache {
         searched.push(format!("plugin cache {}", c.display()));
     }
-    let old = lock.providers.get(&addr.to_string()).cloned();
+    let old = cx.lock.providers.get(&addr.to_string()).cloned();
     let recorded = old.as_ref().and_then(|p| Version::parse(&p.version).ok());
     // As Terraform: a locked version the constraints no longer allow needs `-upgrade`.
-    if let (Some(v), false) = (&recorded, upgrade) {
+    if let (Some(v), false) = (&recorded, cx.upgrade) {
         if !allowed(req.constraints.as_ref(), v) {
             return Err(InstallError::LockedDisallowed {
                 addr: addr.clone(),
@@ -734,15 +829,35 @@ fn plan_one(
             });
         }
     }
-    let locked_version = recorded.filter(|_| !upgrade);
-    let target_base = root.join(".terraform/providers");
+    let locked_version = recorded.filter(|_| !cx.upgrade);
+    let target_base = cx.root.join(".terraform/providers");
+    let target_of = |v: &Version| {
+        target_base
+            .join(addr.rel_dir())
+            .join(v.to_string())
+            .join(current_platform())
+    };
+    // The network is asked only when local sources cannot settle the choice: a locked
+    // version that is installed, cached or in a local mirror needs no request.
+    let local_enough = locked_version.as_ref().is_some_and(|v| {
+        available.contains_key(v) || cached.contains_key(v) || target_of(v).is_dir()
+    });
+    if let (Some(fetch), false) = (cx.fetch, local_enough) {
+        for r in &remotes {
+            for (v, offer) in remote::versions(fetch, addr, r)? {
+                available.entry(v).or_insert(Candidate::Remote(offer));
+            }
+        }
+    }
+    for r in &remotes {
+        searched.push(match r {
+            remote::Remote::Direct => format!("the registry at {}", addr.hostname),
+            remote::Remote::Mirror(url) => format!("network mirror {url}"),
+        });
+    }
     let version = match &locked_version {
         Some(v) => {
-            let installed = target_base
-                .join(addr.rel_dir())
-                .join(v.to_string())
-                .join(current_platform());
-            if !available.contains_key(v) && !cached.contains_key(v) && !installed.is_dir() {
+            if !available.contains_key(v) && !cached.contains_key(v) && !target_of(v).is_dir() {
                 return Err(InstallError::LockedUnavailable {
                     addr: addr.clone(),
                     version: v.to_string(),
@@ -770,7 +885,7 @@ fn plan_one(
                     return Err(InstallError::NotAvailable {
                         addr: addr.clone(),
                         searched: if searched.is_empty() {
-                            "no local source applies to it".into()
+                            "no source applies to it".into()
                         } else {
                             format!("searched {}", searched.join(", "))
                         },
@@ -791,59 +906,76 @@ fn plan_one(
             }
         }
     };
-    let target = target_base
-        .join(addr.rel_dir())
-        .join(version.to_string())
-        .join(current_platform());
+    let target = target_of(&version);
     let locked_hashes: Option<&Vec<String>> = old
         .as_ref()
         .filter(|p| Version::parse(&p.version).ok().as_ref() == Some(&version))
         .map(|p| &p.hashes)
         .filter(|h| !h.is_empty());
-    let check = |pkg: &Package| -> Result<(String, bool), InstallError> {
+    let check = |pkg: &Package, zh: Option<&String>| -> Result<(String, bool), InstallError> {
         let h1 = pkg.h1()?;
-        let ok = locked_hashes.is_none_or(|hs| hs.contains(&h1));
+        let ok =
+            locked_hashes.is_none_or(|hs| hs.contains(&h1) || zh.is_some_and(|z| hs.contains(z)));
         Ok((h1, ok))
     };
+    let planned = |from: Option<(Package, Origin)>, h1: String, zh: Option<String>, dl| Planned {
+        req_addr: addr.clone(),
+        constraints: req.constraints.as_ref().map(|c| c.to_string()),
+        from_lock: locked_version.is_some(),
+        from,
+        target: target.clone(),
+        h1,
+        zh,
+        old: old.clone(),
+        version: version.clone(),
+        _download: dl,
+    };
     // Candidates in order: the package already installed, the cache, the sources.
-    let source_pkg = available.get(&version);
+    let source_pkg = match available.get(&version) {
+        Some(Candidate::Local(p)) => Some(p),
+        _ => None,
+    };
     if target.is_dir() {
-        let (h1, ok) = check(&Package::Dir(target.clone()))?;
+        let (h1, ok) = check(&Package::Dir(target.clone()), None)?;
         let same_as_source = match source_pkg {
             Some(p) => p.h1()? == h1,
             None => true,
         };
         if ok && (locked_hashes.is_some() || same_as_source) {
-            return Ok(Planned {
-                req_addr: addr.clone(),
-                constraints: req.constraints.as_ref().map(|c| c.to_string()),
-                from_lock: locked_version.is_some(),
-                from: None,
-                target,
-                h1,
-                old,
-                version,
-            });
+            return Ok(planned(None, h1, None, None));
         }
     }
     let mut mismatch = None;
-    for (pkg, is_cache) in [(cached.get(&version), true), (source_pkg, false)] {
+    for (pkg, origin) in [
+        (cached.get(&version), Origin::Cache),
+        (source_pkg, Origin::Mirror),
+    ] {
         let Some(pkg) = pkg else { continue };
-        let (h1, ok) = check(pkg)?;
+        let (h1, ok) = check(pkg, None)?;
         if ok {
             pkg.check_executable(addr)?;
-            return Ok(Planned {
-                req_addr: addr.clone(),
-                constraints: req.constraints.as_ref().map(|c| c.to_string()),
-                from_lock: locked_version.is_some(),
-                from: Some((pkg.clone(), is_cache)),
-                target,
-                h1,
-                old,
-                version,
-            });
+            return Ok(planned(Some((pkg.clone(), origin)), h1, None, None));
         }
         mismatch = Some((pkg.path().to_path_buf(), h1));
+    }
+    if let (Some(Candidate::Remote(offer)), Some(fetch)) = (available.get(&version), cx.fetch) {
+        let d = remote::download(fetch, addr, &version, offer)?;
+        let pkg = Package::Zip(d.path.clone());
+        let (h1, ok) = check(&pkg, Some(&d.zh))?;
+        if ok {
+            pkg.check_executable(addr)?;
+            let origin = if d.from_registry {
+                Origin::Registry(d.url.clone())
+            } else {
+                Origin::NetworkMirror(d.url.clone())
+            };
+            // As Terraform: a registry package's `zh:` hash is recorded too (Terraform records
+            // every `zh:` of the signed SHA256SUMS; unverified, only the zip checked here); a
+            // network mirror's package only by its `h1:` hash.
+            let zh = d.from_registry.then(|| d.zh.clone());
+            return Ok(planned(Some((pkg, origin)), h1, zh, Some(d)));
+        }
+        mismatch = Some((PathBuf::from(&d.url), h1));
     }
     match mismatch {
         Some((package, got)) => Err(InstallError::HashMismatch {
@@ -918,18 +1050,31 @@ fn install_link(cache_pkg: &Path, to: &Path) -> Result<(), InstallError> {
     std::os::unix::fs::symlink(&abs, to).map_err(io_err(to))
 }
 
-/// `terraform init` for providers, offline: for every requirement not satisfied by
-/// `dev_overrides`, choose a version (the lock file's when it still satisfies the constraints
-/// and `upgrade` is false, else the newest allowed one a local source has), verify the package
-/// against the lock file's hashes for that version, install it under
-/// `ROOT/.terraform/providers/HOST/NS/TYPE/VERSION/OS_ARCH` (linked from the plugin cache when
-/// there is one, the cache filled first), and write `ROOT/.terraform.lock.hcl`. Every decision
-/// is made before the first write: on error nothing has changed.
+/// [`init_with`] offline: `network_mirror` and `direct` sources are unreachable.
 pub fn init(
     reqs: &[Requirement],
     root: &Path,
     cli: &CliConfig,
     upgrade: bool,
+) -> Result<InitReport, InstallError> {
+    init_with(reqs, root, cli, upgrade, None)
+}
+
+/// `terraform init` for providers: for every requirement not satisfied by
+/// `dev_overrides`, choose a version (the lock file's when it still satisfies the constraints
+/// and `upgrade` is false, else the newest allowed one a source has: the installation methods
+/// in the CLI configuration's order, local ones first, network ones through `fetch`), verify
+/// the package (a download against its source's checksums too)
+/// against the lock file's hashes for that version, install it under
+/// `ROOT/.terraform/providers/HOST/NS/TYPE/VERSION/OS_ARCH` (linked from the plugin cache when
+/// there is one, the cache filled first), and write `ROOT/.terraform.lock.hcl`. Every decision
+/// is made before the first write: on error nothing has changed.
+pub fn init_with(
+    reqs: &[Requirement],
+    root: &Path,
+    cli: &CliConfig,
+    upgrade: bool,
+    fetch: Option<&dyn Fetch>,
 ) -> Result<InitReport, InstallError> {
     let lock_path = root.join(".terraform.lock.hcl");
     let lock_text = match std::fs::read_to_string(&lock_path) {
@@ -946,7 +1091,15 @@ pub fn init(
         .as_deref()
         .filter(|d| !d.is_empty())
         .map(expand_home);
-    let srcs = sources(cli);
+    let srcs = sources(cli, fetch.is_some());
+    let cx = PlanCtx {
+        root,
+        sources: &srcs,
+        cache: cache.as_deref(),
+        lock: &lock,
+        upgrade,
+        fetch,
+    };
     let mut report = InitReport::default();
     let mut planned = Vec::new();
     for req in reqs {
@@ -954,14 +1107,7 @@ pub fn init(
             report.dev_overrides.push((req.addr.clone(), dir));
             continue;
         }
-        planned.push(plan_one(
-            req,
-            root,
-            &srcs,
-            cache.as_deref(),
-            &lock,
-            upgrade,
-        )?);
+        planned.push(plan_one(req, &cx)?);
     }
     // Everything is decided: write.
     let mut new_lock = LockFile::default();
@@ -977,25 +1123,28 @@ pub fn init(
     for p in planned {
         let how = match &p.from {
             None => How::AlreadyInstalled,
-            Some((pkg, true)) => {
+            Some((pkg, Origin::Cache)) => {
                 install_link(pkg.path(), &p.target)?;
                 How::Cache(pkg.path().to_path_buf())
             }
-            Some((pkg, false)) => match &cache {
-                Some(c) => {
-                    let cached = c
-                        .join(p.req_addr.rel_dir())
-                        .join(p.version.to_string())
-                        .join(current_platform());
-                    install_copy(pkg, &cached)?;
-                    install_link(&cached, &p.target)?;
-                    How::Mirror(pkg.path().to_path_buf())
+            Some((pkg, origin)) => {
+                match &cache {
+                    Some(c) => {
+                        let cached = c
+                            .join(p.req_addr.rel_dir())
+                            .join(p.version.to_string())
+                            .join(current_platform());
+                        install_copy(pkg, &cached)?;
+                        install_link(&cached, &p.target)?;
+                    }
+                    None => install_copy(pkg, &p.target)?,
                 }
-                None => {
-                    install_copy(pkg, &p.target)?;
-                    How::Mirror(pkg.path().to_path_buf())
+                match origin {
+                    Origin::Registry(url) => How::Registry(url.clone()),
+                    Origin::NetworkMirror(url) => How::NetworkMirror(url.clone()),
+                    _ => How::Mirror(pkg.path().to_path_buf()),
                 }
-            },
+            }
         };
         let version = p.version.to_string();
         let mut hashes = match &p.old {
@@ -1004,8 +1153,10 @@ pub fn init(
             }
             _ => Vec::new(),
         };
-        if !hashes.contains(&p.h1) {
-            hashes.push(p.h1.clone());
+        for h in [Some(&p.h1), p.zh.as_ref()].into_iter().flatten() {
+            if !hashes.contains(h) {
+                hashes.push(h.clone());
+            }
         }
         new_lock.providers.insert(
             p.req_addr.to_string(),

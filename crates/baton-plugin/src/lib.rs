@@ -6,9 +6,10 @@
 //! installed: it is given an executable and answers in typed values and typed errors
 //! ([`PluginError`]). Nothing in this crate prints: the provider's stderr is captured and
 //! carried in errors. [`lockfile`] and [`cliconfig`] read Terraform's lock file and CLI
-//! configuration without acting on them; [`install`] acts on them, offline: it reads a
+//! configuration without acting on them; [`install`] acts on them: it reads a
 //! configuration's `required_providers`, finds installed providers and installs them from local
-//! mirrors (`baton init`). [`adapter`] puts a running plugin behind Baton's provider contract,
+//! mirrors, and from network mirrors and registries through a caller's [`install::Fetch`]
+//! (`baton init`); this crate holds no HTTP client. [`adapter`] puts a running plugin behind Baton's provider contract,
 //! and [`resolve`] builds a configuration's provider set from the built-in one and the
 //! installed plugins.
 

@@ -237,6 +237,7 @@ fn provider_addresses() {
     assert_eq!(full("aws"), "registry.terraform.io/hashicorp/aws");
     assert_eq!(full("Example.COM/Baton/Fake"), "example.com/baton/fake");
     assert_eq!(full("localhost:8080/a/b"), "localhost:8080/a/b");
+    assert_eq!(full("Example.com:443/a/b"), "example.com/a/b");
     assert_eq!(
         ProviderAddr::for_local_name("aws").to_string(),
         "registry.terraform.io/hashicorp/aws"
@@ -252,6 +253,10 @@ fn provider_addresses() {
         "hashicorp/terraform-provider-aws",
         "a/b c",
         "-a/b",
+        "localhost:/a/b",
+        "localhost:http/a/b",
+        "localhost:99999/a/b",
+        "a:1:2/b/c",
     ] {
         match ProviderAddr::parse(bad) {
             Err(InstallError::BadAddress { text, .. }) => assert_eq!(text, bad),

@@ -8,6 +8,7 @@ mod alloc;
 mod cli;
 mod cmd;
 mod diff;
+mod fetch;
 mod inline;
 mod render;
 mod telemetry;

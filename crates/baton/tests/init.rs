@@ -173,7 +173,9 @@ fn a_bad_constraint_is_a_clear_error_and_writes_nothing() {
 
 #[test]
 fn a_provider_no_local_source_has_is_a_clear_error() {
-    let m = Mirror::new(&[], "  direct {}\n");
+    // Only the (empty) filesystem mirror: no network method applies (network downloads are
+    // tested in tests/init_network.rs against a local HTTPS server).
+    let m = Mirror::new(&[], "");
     let p = Project::new(&[("main.tf", MAIN)]);
     let before = p.snapshot_files();
     let out = p
@@ -182,7 +184,8 @@ fn a_provider_no_local_source_has_is_a_clear_error() {
         .fails();
     assert!(out.stderr.contains(ADDR), "{}", out.stderr);
     assert!(
-        out.stderr.contains("no network source is reachable"),
+        out.stderr
+            .contains("no other installation method applies to it"),
         "{}",
         out.stderr
     );

@@ -3,7 +3,8 @@
 //! and chooses its state store itself), and prints what it did in Terraform's words.
 //!
 //! Glue only: requirements, version choice, installation and the lock file are
-//! `baton_plugin::install`. Providers Baton has built in are never installed. Nothing is written
+//! `baton_plugin::install`, which reaches registries and network mirrors through
+//! [`crate::fetch::HttpsFetch`]. Providers Baton has built in are never installed. Nothing is written
 //! when the configuration, the CLI configuration or a provider package is wrong.
 
 use super::{print_diags, Env, Reported};
@@ -35,7 +36,8 @@ pub fn run(env: &Env, a: &InitArgs) -> anyhow::Result<ExitCode> {
         outln!("- {} is built in to Baton", r.addr);
     }
     let lock_existed = env.dir.join(".terraform.lock.hcl").exists();
-    let report = install::init(&plugins, &env.dir, &cli, a.upgrade)?;
+    let fetch = crate::fetch::HttpsFetch::new()?;
+    let report = install::init_with(&plugins, &env.dir, &cli, a.upgrade, Some(&fetch))?;
     for i in &report.installed {
         if i.from_lock {
             outln!(
@@ -62,6 +64,18 @@ pub fn run(env: &Env, a: &InitArgs) -> anyhow::Result<ExitCode> {
             How::Mirror(_) => {
                 outln!("- Installing {} v{}...", i.addr, i.version);
                 outln!("- Installed {} v{} (unauthenticated)", i.addr, i.version);
+            }
+            How::Registry(_) => {
+                outln!("- Installing {} v{}...", i.addr, i.version);
+                outln!(
+                    "- Installed {} v{} (checksum verified, signature not verified)",
+                    i.addr,
+                    i.version
+                );
+            }
+            How::NetworkMirror(_) => {
+                outln!("- Installing {} v{}...", i.addr, i.version);
+                outln!("- Installed {} v{} (verified checksum)", i.addr, i.version);
             }
         }
     }
