@@ -132,7 +132,7 @@ pub fn load_with_providers(
         return (None, diags);
     }
     let providers = if Arc::ptr_eq(&providers, &builtin_providers()) {
-        match crate::providers::resolve(&config, &dir, providers) {
+        match crate::provider_refs::resolve(&config, &dir, providers) {
             (Some(p), d) => {
                 diags.extend(d);
                 p
@@ -184,7 +184,7 @@ fn check_provider_aliases(config: &Config, providers: &Registry, diags: &mut Dia
     ) {
         let mp = ModulePath(path.clone());
         for r in c.module.resources.values() {
-            let Some(alias) = crate::providers::resource_alias(root, &mp, r) else {
+            let Some(alias) = crate::provider_refs::resource_alias(root, &mp, r) else {
                 continue;
             };
             let name = match providers.resource_type(&r.addr.type_) {

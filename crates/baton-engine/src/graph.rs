@@ -64,7 +64,7 @@ pub struct ConfigGraph {
     /// as Terraform's validate walk does not find them.
     pub plan_errors: Diagnostics,
     /// The nodes each `provider` block of the root module refers to directly, by its
-    /// configuration key (`aws`, `aws.west`: [`crate::providers::config_key`]).
+    /// configuration key (`aws`, `aws.west`: [`crate::provider_refs::config_key`]).
     pub providers: HashMap<String, Vec<NodeId>>,
 }
 
@@ -494,7 +494,7 @@ fn add_edges(b: &mut Builder<'_>, cfg: &Config, parent: Option<(&Config, &str)>)
         }
         if parent.is_none() {
             b.providers.insert(
-                crate::providers::config_key(&pb.name, pb.alias.as_deref()),
+                crate::provider_refs::config_key(&pb.name, pb.alias.as_deref()),
                 deps,
             );
         }

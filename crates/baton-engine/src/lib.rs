@@ -23,6 +23,7 @@ pub mod planfile;
 pub mod planjson;
 pub mod policy;
 mod prepare;
+pub mod provider_refs;
 pub mod providers;
 pub mod reconcile;
 pub mod relevance;
