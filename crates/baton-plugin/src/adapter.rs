@@ -88,8 +88,9 @@ pub struct PluginProvider {
     host: Arc<Host>,
     schema: ProviderSchema,
     /// The first process, unconfigured until a configuration claims it; it answers
-    /// validation calls. Taken only when the provider is dropped.
-    first: Option<Arc<ProviderProcess>>,
+    /// validation calls and functions. Replaced when a call finds it crashed or hung; taken
+    /// when the provider is dropped.
+    first: Mutex<Option<Arc<ProviderProcess>>>,
     /// Whether a configuration has claimed `first`.
     first_claimed: Mutex<bool>,
     /// One slot per configuration (keyed by its typed JSON), filled on first use.
@@ -129,7 +130,7 @@ impl PluginProvider {
             opts,
             host,
             schema,
-            first: Some(Arc::new(first)),
+            first: Mutex::new(Some(Arc::new(first))),
             first_claimed: Mutex::new(false),
             configured: Mutex::new(BTreeMap::new()),
         }))
@@ -207,8 +208,9 @@ impl PluginProvider {
             Ok(mut claimed) => !std::mem::replace(&mut *claimed, true),
             Err(_) => false,
         };
-        let p = match (reuse, &self.first) {
-            (true, Some(first)) => first.clone(),
+        let first = self.first.lock().ok().and_then(|f| f.clone());
+        let p = match (reuse, first) {
+            (true, Some(first)) => first,
             _ => Arc::new(ProviderProcess::start(&self.opts).await?),
         };
         let ty = self.schema.provider.to_baton().object_type();
@@ -238,9 +240,7 @@ impl PluginProvider {
         let out = self.host.block_on(f(p.clone()));
         if let Err(e) = &out {
             if e.is_retryable() {
-                if let Ok(mut m) = self.configured.lock() {
-                    m.retain(|_, slot| !slot.get().is_some_and(|q| Arc::ptr_eq(q, &p)));
-                }
+                self.forget(&p);
             }
         }
         out.map_err(|e| self.error(e))
@@ -315,7 +315,13 @@ fn stderr_part(plugin: &str, stderr: &str) -> String {
 
 impl Drop for PluginProvider {
     fn drop(&mut self) {
-        let mut procs: Vec<Arc<ProviderProcess>> = self.first.take().into_iter().collect();
+        let mut procs: Vec<Arc<ProviderProcess>> = self
+            .first
+            .get_mut()
+            .ok()
+            .and_then(Option::take)
+            .into_iter()
+            .collect();
         if let Ok(mut m) = self.configured.lock() {
             procs.extend(
                 std::mem::take(&mut *m)
@@ -333,24 +339,64 @@ impl Drop for PluginProvider {
         if stoppable.is_empty() {
             return;
         }
+        // Side by side, each bounded: a provider that does not answer the stop requests is
+        // killed when its handle is dropped with the timed-out future.
         self.host.block_on(async move {
-            for p in stoppable {
-                let _ = p.stop(STOP_GRACE).await;
+            let stops: Vec<_> = stoppable
+                .into_iter()
+                .map(|p| {
+                    tokio::spawn(async move {
+                        let _ = tokio::time::timeout(STOP_GRACE * 2, p.stop(STOP_GRACE)).await;
+                    })
+                })
+                .collect();
+            for s in stops {
+                let _ = s.await;
             }
         });
     }
 }
 
 impl PluginProvider {
+    /// The first process, or a fresh unconfigured one when it was forgotten.
+    fn first_process(&self) -> Result<Arc<ProviderProcess>, PluginError> {
+        if let Some(p) = self.first.lock().ok().and_then(|f| f.clone()) {
+            return Ok(p);
+        }
+        let p = Arc::new(self.host.block_on(ProviderProcess::start(&self.opts))?);
+        if let Ok(mut f) = self.first.lock() {
+            *f = Some(p.clone());
+        }
+        Ok(p)
+    }
+
+    /// Forgets a process that crashed or hung: its configuration's next call, or the next
+    /// validation or function call, starts a fresh one; this one is killed once unused.
+    fn forget(&self, p: &Arc<ProviderProcess>) {
+        if let Ok(mut m) = self.configured.lock() {
+            m.retain(|_, slot| !slot.get().is_some_and(|q| Arc::ptr_eq(q, p)));
+        }
+        if let Ok(mut f) = self.first.lock() {
+            if f.as_ref().is_some_and(|q| Arc::ptr_eq(q, p)) {
+                *f = None;
+            }
+        }
+    }
+
     /// A validation call on the first (unconfigured) process, its diagnostics as Baton's.
     fn validate<F>(&self, f: impl FnOnce(Arc<ProviderProcess>) -> F) -> Vec<AttrDiag>
     where
         F: Future<Output = Result<Vec<Diagnostic>, PluginError>> + Send,
     {
-        let Some(p) = self.first.clone() else {
-            return Vec::new();
+        let p = match self.first_process() {
+            Ok(p) => p,
+            Err(e) => return attr_diags(Err(e), self),
         };
-        attr_diags(self.host.block_on(f(p)), self)
+        let r = self.host.block_on(f(p.clone()));
+        if r.as_ref().is_err_and(PluginError::is_retryable) {
+            self.forget(&p);
+        }
+        attr_diags(r, self)
     }
 }
 
@@ -515,14 +561,18 @@ impl ProviderFunction for PluginFunction {
     }
 
     fn call(&self, args: &[Value]) -> Result<Value, FnError> {
-        let Some(p) = self.provider.first.clone() else {
-            return Err(FnError::new("the provider has stopped"));
-        };
-        match self
+        let p = self
+            .provider
+            .first_process()
+            .map_err(|e| FnError::new(self.provider.error(e).detail))?;
+        let r = self
             .provider
             .host
-            .block_on(p.call_function(&self.name, args))
-        {
+            .block_on(p.call_function(&self.name, args));
+        if r.as_ref().is_err_and(PluginError::is_retryable) {
+            self.provider.forget(&p);
+        }
+        match r {
             Ok(v) => Ok(v),
             Err(PluginError::Function { text, argument, .. }) => {
                 Err(match argument.and_then(|a| usize::try_from(a).ok()) {

@@ -27,11 +27,6 @@ use crate::install::{self, Located, Requirement};
 use crate::lockfile::{self, LockFile};
 use crate::process::StartOpts;
 
-/// How long a provider call may take unless `BATON_PROVIDER_TIMEOUT` (seconds) says otherwise.
-/// Terraform waits forever; Baton gives up, so a hung provider fails the action (retryably)
-/// instead of the run.
-const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30 * 60);
-
 /// Finds and starts the plugins of configurations, remembering those still in use.
 #[derive(Default)]
 pub struct Resolver {
@@ -162,7 +157,7 @@ impl Resolver {
         }
         let host = self.host()?;
         let mut opts = StartOpts::new(&located.executable);
-        opts.call_timeout = Some(call_timeout());
+        opts.call_timeout = call_timeout();
         let p = PluginProvider::start(host, &n.req.local_name, &n.req.addr.to_string(), opts)
             .map_err(|e| e.to_string())?;
         started.insert(key, Arc::downgrade(&p));
@@ -302,11 +297,11 @@ fn check_lock(located: &Located, lock: Option<&LockFile>) -> Result<(), Diagnost
     Ok(())
 }
 
-fn call_timeout() -> Duration {
+/// `BATON_PROVIDER_TIMEOUT` (seconds), when set to a positive number; else no limit.
+fn call_timeout() -> Option<Duration> {
     std::env::var("BATON_PROVIDER_TIMEOUT")
         .ok()
         .and_then(|s| s.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .map(Duration::from_secs_f64)
-        .unwrap_or(DEFAULT_CALL_TIMEOUT)
+        .filter(|s| *s > 0.0)
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
 }

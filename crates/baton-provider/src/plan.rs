@@ -245,25 +245,60 @@ pub fn default_plan(schema: &Schema, req: &PlanRequest<'_>) -> PlanResponse {
     }
 }
 
-/// Marks the attributes the schema declares sensitive.
+/// Marks the attributes the schema declares sensitive, inside nested blocks and nested
+/// attributes too.
 pub fn mark_schema_sensitive(schema: &Schema, v: Value) -> Value {
+    if !has_sensitive(schema) {
+        return v;
+    }
     let Some(entries) = v.as_entries() else {
         return v;
     };
-    if !schema.attrs.values().any(|a| a.sensitive) {
-        return v;
-    }
     let mut out = entries.to_map();
     for (name, a) in &schema.attrs {
+        let Some(x) = out.get(name).cloned() else {
+            continue;
+        };
         if a.sensitive {
             // Null too, as Terraform marks by the schema whatever the value.
-            if let Some(x) = out.get(name).cloned() {
-                out.insert(name.clone(), x.mark_sensitive());
-            }
+            out.insert(name.clone(), x.mark_sensitive());
+        } else if let Some(n) = &a.nested {
+            out.insert(name.clone(), mark_nested(n, x));
+        }
+    }
+    for (name, b) in &schema.blocks {
+        if let Some(x) = out.get(name).cloned() {
+            out.insert(name.clone(), mark_nested(b, x));
         }
     }
     let s = v.is_sensitive();
     Value::object(out).with_sensitive(s)
+}
+
+/// Whether anything in the schema, at any depth, is sensitive.
+fn has_sensitive(schema: &Schema) -> bool {
+    schema.attrs.values().any(|a| {
+        a.sensitive
+            || a.nested
+                .as_deref()
+                .is_some_and(|n| has_sensitive(&n.schema))
+    }) || schema.blocks.values().any(|b| has_sensitive(&b.schema))
+}
+
+/// A nested block's (or nested attribute's) objects with their sensitive attributes marked.
+/// In a set, the marks of its elements are held by the set itself (as cty's are).
+fn mark_nested(b: &crate::schema::NestedBlock, x: Value) -> Value {
+    if !has_sensitive(&b.schema) || x.is_null() || !x.is_known() {
+        return x;
+    }
+    match x.kind() {
+        Kind::Object(_) => mark_schema_sensitive(&b.schema, x),
+        Kind::Set(..) => x.mark_sensitive(),
+        _ => {
+            let s = x.is_sensitive();
+            map_elements(&x, |e| mark_schema_sensitive(&b.schema, e.clone())).with_sensitive(s)
+        }
+    }
 }
 
 /// A list, set or map with `f` applied to each element; any other value as it is.

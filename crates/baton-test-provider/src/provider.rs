@@ -14,7 +14,7 @@
 //!   a thing moved to it (`moved` from a `batontest_thing`) through MoveResourceState.
 //! - `batontest_thing` lives only in state. Its schema is version 1: version 0 called `name`
 //!   `label`, and UpgradeResourceState renames it. Validation refuses a `tag` with an empty key
-//!   (on the path `tag[i].key`). A tag's `ref` is computed (`ref-KEY`, set on create): the
+//!   (on the path `tag[i].key`); a tag's `note` is sensitive. A tag's `ref` is computed (`ref-KEY`, set on create): the
 //!   plan leaves a null `ref` unknown, so only a client that proposes the prior value inside
 //!   nested blocks, as Terraform does, sees no change on the next plan. Three names misbehave on purpose, for tests of failure paths:
 //!   `invalid` is refused at plan with an error diagnostic on `name`, `crash` makes apply exit
@@ -127,6 +127,8 @@ macro_rules! handlers {
                             attributes: vec![
                                 attr("key", true, false, false, false),
                                 attr("value", false, true, false, false),
+                                // Sensitive inside a block: marked per element.
+                                attr("note", false, true, false, true),
                                 // Computed inside a block: the provider sets it on create
                                 // and relies on the prior value after (as framework
                                 // providers do), for tests of the proposed new state.

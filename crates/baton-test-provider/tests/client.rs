@@ -57,7 +57,7 @@ async fn schema_of_the_test_provider() {
     assert_eq!(baton.blocks["tag"].nesting, baton_provider::Nesting::List);
     assert_eq!(
         baton.object_type().to_json().to_string(),
-        r#"["object",{"id":"string","name":"string","secret":"string","tag":["list",["object",{"key":"string","ref":"string","value":"string"}]]}]"#
+        r#"["object",{"id":"string","name":"string","secret":"string","tag":["list",["object",{"key":"string","note":"string","ref":"string","value":"string"}]]}]"#
     );
 
     assert_eq!(
@@ -107,6 +107,7 @@ fn thing(name: &str, id: Value) -> Value {
     let tag_ty = Type::object(BTreeMap::from([
         ("key".to_string(), Type::String),
         ("value".to_string(), Type::String),
+        ("note".to_string(), Type::String),
         ("ref".to_string(), Type::String),
     ]));
     let tag_ref = if id.is_null() {
@@ -125,6 +126,7 @@ fn thing(name: &str, id: Value) -> Value {
                 vec![obj(&[
                     ("key", Value::string("env")),
                     ("value", Value::string("test")),
+                    ("note", Value::null(Type::String)),
                     ("ref", tag_ref),
                 ])],
             ),
@@ -375,7 +377,7 @@ async fn import_and_upgrade_state() {
         .upgrade_resource_state(
             "batontest_thing",
             0,
-            br#"{"id":"thing-alpha","name":"alpha","secret":"hunter2","tag":[{"key":"env","value":"test","ref":"ref-env"}]}"#,
+            br#"{"id":"thing-alpha","name":"alpha","secret":"hunter2","tag":[{"key":"env","value":"test","note":null,"ref":"ref-env"}]}"#,
         )
         .await
         .expect("upgrade");

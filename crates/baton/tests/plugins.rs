@@ -291,7 +291,8 @@ resource "batontest_thing" "a" {{
     value = "{tag_value}"
   }}
   tag {{
-    key = "team"
+    key  = "team"
+    note = "private"
   }}
 }}
 

@@ -350,7 +350,9 @@ fn providers_for(
     static SETS: std::sync::OnceLock<Sets> = std::sync::OnceLock::new();
     let sets = SETS.get_or_init(Default::default);
     if let Some(r) = sets.lock().ok().and_then(|m| m.get(dir).cloned()) {
-        return r;
+        if has(&r) {
+            return r;
+        }
     }
     let (ctx, _) = crate::load(dir, "default", &baton_core::Sources::new());
     match ctx {

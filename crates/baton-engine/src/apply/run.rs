@@ -399,7 +399,9 @@ pub(super) fn execute(
         for ((addr, deposed), v) in &plan.refreshed {
             if addr.resource.mode == ResourceMode::Data && deposed.is_none() {
                 let info = ctx.providers.data_source(&addr.resource.type_);
-                let provider = info.map(|(p, _)| p.state_string()).unwrap_or_default();
+                let provider = info
+                    .map(|(p, _)| configs.state_string(p, addr))
+                    .unwrap_or_default();
                 let o = encode_object(v, &provider, Vec::new(), false, InstanceStatus::Ready);
                 store.put_object(
                     opts.fence,

@@ -191,7 +191,10 @@ fn upgrade(
         return Ok(v);
     };
     let current = rt.schema().version;
-    if recorded == current {
+    // Same version and the schema's shape: nothing to upgrade. A provider whose schema changed
+    // without a new version (an attribute added or removed) normalizes the object, as
+    // Terraform has it do for every object.
+    if recorded == current && v.ty() == rt.schema().object_type() {
         return Ok(v);
     }
     if recorded > current {
