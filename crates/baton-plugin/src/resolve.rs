@@ -175,6 +175,78 @@ impl Resolver {
     }
 }
 
+/// Where a required provider comes from, as a run would find it (`baton providers`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderUse {
+    pub local_name: String,
+    /// The full source address.
+    pub source: String,
+    /// The version constraints, as Terraform writes them; empty when none.
+    pub constraints: String,
+    pub served_by: ServedBy,
+}
+
+/// Which provider serves a requirement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServedBy {
+    /// Baton's built-in provider.
+    Builtin,
+    /// An installed plugin: its version (`None` under dev_overrides) and executable.
+    Plugin {
+        version: Option<String>,
+        executable: PathBuf,
+        dev_override: bool,
+    },
+    /// Nothing: a run would stop and ask for `baton init`.
+    NotInstalled,
+}
+
+/// Every provider `config` (rooted at `dir`) requires and what serves it, by the rules a run
+/// uses ([`Resolver::resolve`]), without starting anything or checking the lock file.
+pub fn describe(
+    config: &Config,
+    dir: &Path,
+    builtin: &Registry,
+) -> Result<Vec<ProviderUse>, String> {
+    let needed = needed(config).map_err(|d| format!("{}: {}", d.summary, d.detail))?;
+    let cli = cliconfig::load_default().map_err(|e| e.to_string())?;
+    let lock_path = dir.join(".terraform.lock.hcl");
+    let lock = if lock_path.exists() {
+        Some(lockfile::load(&lock_path).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+    let mut out = Vec::new();
+    for n in &needed {
+        let located = if n.explicit || !n.builtin_ok(builtin) {
+            install::locate(&n.req, dir, &cli, lock.as_ref()).map_err(|e| e.to_string())?
+        } else {
+            None
+        };
+        let served_by = match located {
+            Some(l) => ServedBy::Plugin {
+                version: l.version,
+                executable: l.executable,
+                dev_override: l.dev_override,
+            },
+            None if n.builtin_ok(builtin) => ServedBy::Builtin,
+            None => ServedBy::NotInstalled,
+        };
+        out.push(ProviderUse {
+            local_name: n.req.local_name.clone(),
+            source: n.req.addr.to_string(),
+            constraints: n
+                .req
+                .constraints
+                .as_ref()
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
+            served_by,
+        });
+    }
+    Ok(out)
+}
+
 /// A provider a configuration needs.
 struct Needed {
     req: Requirement,

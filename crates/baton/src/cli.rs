@@ -57,6 +57,9 @@ pub enum Command {
     /// Install the plugin providers the configuration requires (from local mirrors and the
     /// plugin cache) and write the dependency lock file.
     Init(InitArgs),
+    /// List the providers the configuration requires and what serves each: Baton's built-in
+    /// provider, an installed plugin (version and path), a dev_overrides build, or nothing yet.
+    Providers,
     /// Check the configuration: syntax, references, types and attributes.
     Validate(ValidateArgs),
     /// Show what apply would change.

@@ -1133,3 +1133,45 @@ fn a_provider_planning_a_write_only_value_is_refused_as_in_terraform() {
         assert!(out.all().contains("write-only attribute"), "{}", out.all());
     }
 }
+
+/// `baton providers` says what serves each required provider, by the rules a run uses: not
+/// installed (exit 1) before `baton init`, the installed plugin's version and path after it,
+/// and Baton's built-in for a built-in address.
+#[test]
+fn baton_providers_says_what_serves_each_provider() {
+    let p = Project::new(&[(
+        "main.tf",
+        &format!("{PINNED}\nresource \"random_pet\" \"p\" {{}}\n"),
+    )]);
+    let cli = mirror_setup(&p);
+    let run = |args: &[&str]| p.baton(args).env("TF_CLI_CONFIG_FILE", &cli).run();
+    let before = run(&["providers"]);
+    before.assert_code(1);
+    assert!(
+        before.stdout.contains(
+            "- batontest = example.com/baton/batontest (~> 0.1): not installed (run \"baton init\")"
+        ),
+        "{}",
+        before.all()
+    );
+    assert!(
+        before
+            .stdout
+            .contains("- random = registry.terraform.io/hashicorp/random: built in to Baton"),
+        "{}",
+        before.all()
+    );
+    run(&["init"]).assert_success();
+    let after = run(&["providers"]);
+    after.assert_success();
+    assert!(
+        after
+            .stdout
+            .contains("- batontest = example.com/baton/batontest (~> 0.1): plugin v0.1.0: "),
+        "{}",
+        after.all()
+    );
+    assert!(after
+        .stdout
+        .contains(".terraform/providers/example.com/baton/batontest/0.1.0/"));
+}

@@ -98,3 +98,52 @@ pub fn run(env: &Env, a: &InitArgs) -> anyhow::Result<ExitCode> {
     outln!("\nBaton has been successfully initialized!");
     Ok(ExitCode::SUCCESS)
 }
+
+/// `baton providers`: the configuration's required providers and what serves each, by the
+/// rules a run uses (nothing is started or installed). Exit 1 when one is not installed.
+pub fn providers(env: &Env) -> anyhow::Result<ExitCode> {
+    use baton_plugin::resolve::ServedBy;
+    let (config, diags) = baton_config::load_config(&env.dir, &env.sources);
+    print_diags(&diags, &env.sources);
+    if diags.has_errors() {
+        return Err(Reported.into());
+    }
+    let registry = baton_engine::providers::builtin();
+    let uses = baton_plugin::resolve::describe(&config, &env.dir, &registry)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let mut missing = false;
+    for u in &uses {
+        let constraint = if u.constraints.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", u.constraints)
+        };
+        let served = match &u.served_by {
+            ServedBy::Builtin => "built in to Baton".to_string(),
+            ServedBy::Plugin {
+                dev_override: true,
+                executable,
+                ..
+            } => format!("dev_overrides: {}", executable.display()),
+            ServedBy::Plugin {
+                version,
+                executable,
+                ..
+            } => format!(
+                "plugin v{}: {}",
+                version.as_deref().unwrap_or("?"),
+                executable.display()
+            ),
+            ServedBy::NotInstalled => {
+                missing = true;
+                "not installed (run \"baton init\")".to_string()
+            }
+        };
+        outln!("- {} = {}{constraint}: {served}", u.local_name, u.source);
+    }
+    Ok(if missing {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -288,6 +288,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let env = Env::new(&cli)?;
     match cli.command {
         Command::Init(a) => init::run(&env, &a),
+        Command::Providers => init::providers(&env),
         Command::Validate(a) => misc::validate(&env, &a),
         Command::Plan(a) => plan::plan(&env, &a),
         Command::Apply(a) => apply::apply(&env, a),
