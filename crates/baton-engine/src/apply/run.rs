@@ -325,6 +325,11 @@ pub(super) fn execute(
             plan.moves.iter().map(|(f, t)| (f, t)).collect();
         let mut next = prior.clone();
         next.objects.clear();
+        // Every moved object's old address is cleared before any is written at its new one,
+        // so a chain of moves (`a` to `b` while `b` moves to `c`) loses nothing.
+        for k in prior.objects.keys().filter(|k| renames.contains_key(&k.addr)) {
+            store.put_object(opts.fence, serial, k, None)?;
+        }
         for (k, obj) in &prior.objects {
             match renames.get(&k.addr) {
                 Some(to) => {
@@ -341,7 +346,6 @@ pub(super) fn execute(
                             obj.schema_version = rt.schema().version;
                         }
                     }
-                    store.put_object(opts.fence, serial, k, None)?;
                     store.put_object(opts.fence, serial, &nk, Some(&obj))?;
                     next.objects.insert(nk, obj);
                 }
