@@ -327,7 +327,11 @@ pub(super) fn execute(
         next.objects.clear();
         // Every moved object's old address is cleared before any is written at its new one,
         // so a chain of moves (`a` to `b` while `b` moves to `c`) loses nothing.
-        for k in prior.objects.keys().filter(|k| renames.contains_key(&k.addr)) {
+        for k in prior
+            .objects
+            .keys()
+            .filter(|k| renames.contains_key(&k.addr))
+        {
             store.put_object(opts.fence, serial, k, None)?;
         }
         for (k, obj) in &prior.objects {
@@ -337,13 +341,18 @@ pub(super) fn execute(
                         addr: (*to).clone(),
                         deposed: k.deposed.clone(),
                     };
-                    // Moved to another type: it now belongs to that type's provider (its value
-                    // as that provider made it is the plan's refreshed value, written below).
+                    // Moved to another type: it now belongs to that type's provider, with the
+                    // value that provider made of it (the plan's refreshed value), written here
+                    // at once so no later step is needed to finish the move.
                     let mut obj = obj.clone();
                     if to.resource.type_ != k.addr.resource.type_ {
                         if let Some((info, rt)) = ctx.providers.resource_type(&to.resource.type_) {
                             obj.provider = configs.state_string(info, to);
                             obj.schema_version = rt.schema().version;
+                        }
+                        let deposed = (!k.deposed.is_empty()).then(|| k.deposed.clone());
+                        if let Some(v) = plan.refreshed.get(&((*to).clone(), deposed)) {
+                            obj.value = RawJson::from_value(&v.to_typed_json());
                         }
                     }
                     store.put_object(opts.fence, serial, &nk, Some(&obj))?;
