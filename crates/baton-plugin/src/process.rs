@@ -35,6 +35,9 @@ pub struct StartOpts {
     pub args: Vec<String>,
     /// Extra environment for the provider (on top of Baton's own and go-plugin's).
     pub env: Vec<(String, String)>,
+    /// The provider's working directory (`None`: Baton's). Terraform starts providers in the
+    /// root module's directory (after `-chdir`), where relative paths in their arguments land.
+    pub cwd: Option<PathBuf>,
     /// How long the provider may take to print its handshake line.
     pub handshake_timeout: Duration,
     /// How long one call may take (`None`: no limit). A provider that timed out is stuck:
@@ -48,6 +51,7 @@ impl StartOpts {
             executable: executable.into(),
             args: Vec::new(),
             env: Vec::new(),
+            cwd: None,
             handshake_timeout: Duration::from_secs(30),
             call_timeout: None,
         }
@@ -180,6 +184,9 @@ impl ProviderProcess {
         let path = opts.executable.clone();
         let identity = tls::client_identity()?;
         let mut cmd = Command::new(&path);
+        if let Some(dir) = &opts.cwd {
+            cmd.current_dir(dir);
+        }
         cmd.args(&opts.args)
             .envs(opts.env.iter().map(|(k, v)| (k, v)))
             .env(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE)

@@ -31,7 +31,9 @@ use crate::process::StartOpts;
 #[derive(Default)]
 pub struct Resolver {
     host: Mutex<Weak<Host>>,
-    started: Mutex<BTreeMap<(PathBuf, String, String), Weak<PluginProvider>>>,
+    /// By executable, source, local name and root module directory (the process's working
+    /// directory).
+    started: Mutex<BTreeMap<(PathBuf, String, String, PathBuf), Weak<PluginProvider>>>,
 }
 
 impl Resolver {
@@ -117,7 +119,7 @@ impl Resolver {
                 diags.push(d);
                 continue;
             }
-            match self.start(n, &located) {
+            match self.start(n, &located, dir) {
                 Ok(p) => p.register(set.get_or_insert_with(|| (*builtin).clone())),
                 Err(e) => diags.push(Diagnostic::error(
                     "Failed to start provider",
@@ -141,11 +143,17 @@ impl Resolver {
     }
 
     /// The running plugin for `n` at `located`, started unless a set still in use has it.
-    fn start(&self, n: &Needed, located: &Located) -> Result<Arc<PluginProvider>, String> {
+    fn start(
+        &self,
+        n: &Needed,
+        located: &Located,
+        dir: &Path,
+    ) -> Result<Arc<PluginProvider>, String> {
         let key = (
             located.executable.clone(),
             n.req.addr.to_string(),
             n.req.local_name.clone(),
+            dir.to_path_buf(),
         );
         let mut started = self
             .started
@@ -157,6 +165,7 @@ impl Resolver {
         }
         let host = self.host()?;
         let mut opts = StartOpts::new(&located.executable);
+        opts.cwd = Some(dir.to_path_buf());
         opts.call_timeout = call_timeout();
         let p = PluginProvider::start(host, &n.req.local_name, &n.req.addr.to_string(), opts)
             .map_err(|e| e.to_string())?;

@@ -1175,3 +1175,36 @@ fn baton_providers_says_what_serves_each_provider() {
         .stdout
         .contains(".terraform/providers/example.com/baton/batontest/0.1.0/"));
 }
+
+/// Providers run in the root module's directory, as Terraform starts them after `-chdir`: a
+/// relative path in a provider's argument lands there, for both tools.
+#[test]
+fn providers_run_in_the_root_module_directory() {
+    let pair = Pair::new("");
+    pair.write(
+        "sub/main.tf",
+        &format!("{HEAD}\nresource \"batontest_file\" \"f\" {{\n  path    = \"relative.txt\"\n  content = \"here\"\n}}\n"),
+    );
+    let out = Command::new("terraform")
+        .args(["-chdir=sub", "apply", "-auto-approve", "-input=false"])
+        .current_dir(pair.tf.path())
+        .env("TF_CLI_CONFIG_FILE", pair.tf.join(CLI_CONFIG))
+        .env("CHECKPOINT_DISABLE", "1")
+        .output()
+        .expect("terraform runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    pair.baton_cmd(&["--chdir", "sub", "apply", "--auto-approve"])
+        .run()
+        .assert_success();
+    for p in [&pair.tf, &pair.baton] {
+        assert_eq!(p.read("sub/relative.txt"), "here");
+        assert!(
+            !p.exists("relative.txt"),
+            "not in the directory the tool started in"
+        );
+    }
+}
