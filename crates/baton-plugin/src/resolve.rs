@@ -27,13 +27,15 @@ use crate::install::{self, Located, Requirement};
 use crate::lockfile::{self, LockFile};
 use crate::process::StartOpts;
 
+/// A started plugin's identity: executable, source, local name and root module directory (its
+/// working directory).
+type StartedKey = (PathBuf, String, String, PathBuf);
+
 /// Finds and starts the plugins of configurations, remembering those still in use.
 #[derive(Default)]
 pub struct Resolver {
     host: Mutex<Weak<Host>>,
-    /// By executable, source, local name and root module directory (the process's working
-    /// directory).
-    started: Mutex<BTreeMap<(PathBuf, String, String, PathBuf), Weak<PluginProvider>>>,
+    started: Mutex<BTreeMap<StartedKey, Weak<PluginProvider>>>,
 }
 
 impl Resolver {
