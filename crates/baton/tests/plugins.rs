@@ -1066,7 +1066,10 @@ output "ids" {{ value = concat(batontest_thing.t[*].id, [batontest_thing.o.id]) 
         );
     }
     pair.baton(&["plan", "--detailed-exitcode"]).assert_code(0);
-    drop(worker);
+    // A worker that stops (interrupted) stops the plugins its tasks started.
+    worker.interrupt();
+    worker.wait().assert_success();
+    assert_no_provider_left(&pair.baton.path_str());
 }
 
 fn rules_config(rules: &str) -> String {

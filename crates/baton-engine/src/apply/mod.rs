@@ -33,5 +33,5 @@ pub use domains::{domain_of, failed_domains, DomainReport};
 pub use fault::{kill_this_process, Fault, FaultInjection, FaultSpecError};
 pub use opts::{ApplyOpts, FailurePolicy, ResumeInfo, RetryPolicy, Workers};
 pub(crate) use prepare::schema_version;
-pub use remote::{run_resource_task, RESOURCE_TASK};
+pub use remote::{release_task_providers, run_resource_task, RESOURCE_TASK};
 pub use run::{apply, plan_summary, ApplyReport, RollbackReport};

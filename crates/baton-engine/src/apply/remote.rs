@@ -326,6 +326,20 @@ impl Runner<'_> {
     }
 }
 
+type Sets = std::sync::Mutex<std::collections::HashMap<PathBuf, Arc<Registry>>>;
+
+/// The provider sets of stack directories a worker's tasks needed (see [`providers_for`]).
+static TASK_SETS: std::sync::OnceLock<Sets> = std::sync::OnceLock::new();
+
+/// Lets go of the provider sets resource tasks loaded, stopping their plugin processes: a
+/// worker calls it when it stops, so no plugin outlives it.
+pub fn release_task_providers() {
+    let taken = TASK_SETS
+        .get()
+        .and_then(|m| m.lock().ok().map(|mut m| std::mem::take(&mut *m)));
+    drop(taken);
+}
+
 /// The provider set a task's type is in: the worker's own (`given`) when it has the type;
 /// else the stack's, as loading the stack's directory `dir` resolves it (its provider plugins,
 /// through the process's resolver), loaded once per directory and kept for the worker's life.
@@ -346,9 +360,7 @@ fn providers_for(
     if has(&given) {
         return given;
     }
-    type Sets = std::sync::Mutex<std::collections::HashMap<PathBuf, Arc<Registry>>>;
-    static SETS: std::sync::OnceLock<Sets> = std::sync::OnceLock::new();
-    let sets = SETS.get_or_init(Default::default);
+    let sets = TASK_SETS.get_or_init(Default::default);
     if let Some(r) = sets.lock().ok().and_then(|m| m.get(dir).cloned()) {
         if has(&r) {
             return r;

@@ -264,7 +264,10 @@ pub fn worker(env: &Env, a: &WorkerArgs) -> anyhow::Result<ExitCode> {
             eprintln!("cannot continue run {}: {e}", c.run_id);
         }
     };
-    baton_worker::run(&*queue, &opts, &stop, &events, &take_over).map_err(|e| anyhow!(e))?;
+    let ran = baton_worker::run(&*queue, &opts, &stop, &events, &take_over);
+    // The plugins the worker's tasks started stop with it.
+    baton_engine::apply::release_task_providers();
+    ran.map_err(|e| anyhow!(e))?;
     eprintln!("Worker stopped.");
     Ok(ExitCode::SUCCESS)
 }
