@@ -1123,54 +1123,33 @@ async fn connect(
     };
     let server_name = tls::server_name()?;
     let endpoint = Endpoint::from_static("http://localhost");
-    match hs.network.clone() {
-        Network::Unix(socket) => {
-            let connector = tower::service_fn(move |_: Uri| {
-                let socket = socket.clone();
-                let tls_config = tls_config.clone();
-                let server_name = server_name.clone();
-                async move {
-                    let stream = tokio::net::UnixStream::connect(&socket).await?;
-                    let io: Box<dyn Io> = match tls_config {
-                        Some(cfg) => Box::new(
-                            tokio_rustls::TlsConnector::from(cfg)
-                                .connect(server_name, stream)
-                                .await?,
-                        ),
-                        None => Box::new(stream),
-                    };
-                    Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(io))
-                }
-            });
-            endpoint
-                .connect_with_connector(connector)
-                .await
-                .map_err(connect_err)
+    // One connector for both networks: the stream, then TLS over it when the provider
+    // announced a certificate.
+    let network = hs.network.clone();
+    let connector = tower::service_fn(move |_: Uri| {
+        let network = network.clone();
+        let tls_config = tls_config.clone();
+        let server_name = server_name.clone();
+        async move {
+            let stream: Box<dyn Io> = match &network {
+                Network::Unix(socket) => Box::new(tokio::net::UnixStream::connect(socket).await?),
+                Network::Tcp(addr) => Box::new(tokio::net::TcpStream::connect(addr).await?),
+            };
+            let io: Box<dyn Io> = match tls_config {
+                Some(cfg) => Box::new(
+                    tokio_rustls::TlsConnector::from(cfg)
+                        .connect(server_name, stream)
+                        .await?,
+                ),
+                None => stream,
+            };
+            Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(io))
         }
-        Network::Tcp(addr) => {
-            let connector = tower::service_fn(move |_: Uri| {
-                let addr = addr.clone();
-                let tls_config = tls_config.clone();
-                let server_name = server_name.clone();
-                async move {
-                    let stream = tokio::net::TcpStream::connect(&addr).await?;
-                    let io: Box<dyn Io> = match tls_config {
-                        Some(cfg) => Box::new(
-                            tokio_rustls::TlsConnector::from(cfg)
-                                .connect(server_name, stream)
-                                .await?,
-                        ),
-                        None => Box::new(stream),
-                    };
-                    Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(io))
-                }
-            });
-            endpoint
-                .connect_with_connector(connector)
-                .await
-                .map_err(connect_err)
-        }
-    }
+    });
+    endpoint
+        .connect_with_connector(connector)
+        .await
+        .map_err(connect_err)
 }
 
 trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
